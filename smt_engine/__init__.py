@@ -1,0 +1,1 @@
+"""SMT: the headless trading engine."""

@@ -1,0 +1,1 @@
+"""The analyst: prompt, Gemini client, parsing and validation, heuristic fallback."""

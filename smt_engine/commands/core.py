@@ -1,0 +1,159 @@
+"""Foundation commands: init, config, keys, db, and the demo entry point."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from smt_engine.commands.context import CommandError, Context
+from smt_engine.config import default_config_path, render_effective, render_reference, render_template
+from smt_engine.domain import Mode
+from smt_engine.secrets import KeyringUnavailable, SecretName
+
+Sub = Any  # argparse's _SubParsersAction is private; handlers only call add_parser on it
+
+
+def register(sub: Sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("init", parents=[common], help="write a commented configuration template")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(handler=cmd_init)
+
+    cfg = sub.add_parser("config", parents=[common], help="validate or document the configuration")
+    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    p = cfg_sub.add_parser(
+        "check",
+        parents=[common],
+        help="validate and print the effective settings (secrets only as set/unset)",
+    )
+    p.set_defaults(handler=cmd_config_check)
+    p = cfg_sub.add_parser("reference", parents=[common], help="print the configuration reference (Markdown)")
+    p.set_defaults(handler=cmd_config_reference)
+
+    keys = sub.add_parser("keys", parents=[common], help="manage API keys in the OS keyring")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    names = [n.value for n in SecretName]
+    p = keys_sub.add_parser("set", parents=[common], help="store a secret (prompted, or read from stdin)")
+    p.add_argument("name", choices=names, help="which secret")
+    p.set_defaults(handler=cmd_keys_set)
+    p = keys_sub.add_parser("delete", parents=[common], help="remove a secret from the OS keyring")
+    p.add_argument("name", choices=names, help="which secret")
+    p.set_defaults(handler=cmd_keys_delete)
+    p = keys_sub.add_parser(
+        "status", parents=[common], help="which secrets are set and where from (never the values)"
+    )
+    p.set_defaults(handler=cmd_keys_status)
+
+    db = sub.add_parser("db", parents=[common], help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    p = db_sub.add_parser(
+        "migrate", parents=[common], help="create the database or bring its schema up to date"
+    )
+    p.set_defaults(handler=cmd_db_migrate)
+
+    p = sub.add_parser("demo", parents=[common], help="run the embedded demo (no keys, no network)")
+    p.set_defaults(handler=cmd_demo)
+
+
+def cmd_init(ctx: Context) -> int:
+    path = ctx.config_path or default_config_path()
+    if path.exists() and not ctx.args.force:
+        raise CommandError(f"{path} already exists; use --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(render_template())
+    print(f"wrote {path}")
+    print(f"next: edit it, then run `smt config check --config {path}`")
+    return 0
+
+
+def cmd_config_check(ctx: Context) -> int:
+    settings = ctx.settings()
+    path = ctx.config_path or default_config_path()
+    origin = str(path) if path.exists() else "built-in defaults (no configuration file)"
+    print(f"# configuration OK: {origin}")
+    print(render_effective(settings))
+    print("[secrets]")
+    missing: list[str] = []
+    for item in ctx.secrets().status():
+        state = f"set ({item.source})" if item.is_set else "unset"
+        print(f"{item.name.value} = {state}")
+        if not item.is_set:
+            missing.append(item.name.value)
+    if settings.engine.mode is Mode.LIVE:
+        needed = [
+            n.value
+            for n in (SecretName.WEEX_API_KEY, SecretName.WEEX_API_SECRET, SecretName.WEEX_API_PASSPHRASE)
+        ]
+        absent = [n for n in needed if n in missing]
+        if absent:
+            print(
+                f"\nlive mode needs {', '.join(absent)}: set them with `smt keys set NAME`", file=sys.stderr
+            )
+            return 1
+    return 0
+
+
+def cmd_config_reference(ctx: Context) -> int:
+    sys.stdout.write(render_reference())
+    return 0
+
+
+def _read_secret(name: str) -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass(f"{name}: ")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_keys_set(ctx: Context) -> int:
+    name = SecretName(ctx.args.name)
+    value = _read_secret(name.value)
+    if not value.strip():
+        raise CommandError(f"{name.value}: empty value, nothing stored")
+    try:
+        ctx.secrets().set(name, value)
+    except KeyringUnavailable as exc:
+        raise CommandError(
+            f"cannot store {name.value} in the OS keyring: {exc}. On a headless host use systemd credentials "
+            f"(LoadCredential={name.value}:/path) or the environment variable {name.env_var}."
+        ) from None
+    print(f"{name.value} stored in the OS keyring (service 'smt')")
+    return 0
+
+
+def cmd_keys_delete(ctx: Context) -> int:
+    name = SecretName(ctx.args.name)
+    try:
+        removed = ctx.secrets().delete(name)
+    except KeyringUnavailable as exc:
+        raise CommandError(f"cannot reach the OS keyring: {exc}") from None
+    print(f"{name.value} {'removed from' if removed else 'was not in'} the OS keyring")
+    return 0
+
+
+def cmd_keys_status(ctx: Context) -> int:
+    width = max(len(n.value) for n in SecretName)
+    for item in ctx.secrets().status():
+        state = f"set ({item.source})" if item.is_set else "unset"
+        print(f"{item.name.value:<{width}}  {state}")
+    return 0
+
+
+def cmd_db_migrate(ctx: Context) -> int:
+    path: Path = ctx.settings().engine.database
+    store = ctx.store()
+    print(f"{path}: schema version {store.schema_version()}")
+    return 0
+
+
+def cmd_demo(ctx: Context) -> int:
+    print(
+        "smt demo: the embedded demo (paper venue, synthetic market and whales, console) is not built yet.\n"
+        "What works today: `smt init`, `smt config check`, `smt keys status`, `smt db migrate`.\n"
+        "Run `make test` to exercise the foundation."
+    )
+    return 0

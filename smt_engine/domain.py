@@ -1,0 +1,239 @@
+"""Value types and enums shared by the engine, the store and the console.
+
+Money is ``Decimal`` everywhere. Margin and notional are distinct types so a function
+that expects one cannot silently be handed the other (the seed system confused them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import NewType
+
+MarginUsdt = NewType("MarginUsdt", Decimal)
+"""USDT the position locks up as collateral."""
+
+NotionalUsdt = NewType("NotionalUsdt", Decimal)
+"""USDT value of the position at entry: margin x leverage."""
+
+
+class Mode(StrEnum):
+    DEMO = "demo"
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class ApprovalMode(StrEnum):
+    AUTO = "auto"
+    MANUAL = "manual"
+
+
+class Side(StrEnum):
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+    @property
+    def sign(self) -> int:
+        """+1 for long, -1 for short: multiplies a price move into PnL direction."""
+        return 1 if self is Side.LONG else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SHORT if self is Side.LONG else Side.LONG
+
+
+class Action(StrEnum):
+    """What the analyst recommends for a pair."""
+
+    LONG = "LONG"
+    SHORT = "SHORT"
+    WAIT = "WAIT"
+
+    @property
+    def side(self) -> Side | None:
+        return {Action.LONG: Side.LONG, Action.SHORT: Side.SHORT}.get(self)
+
+
+class Tier(StrEnum):
+    """Tier 1 pairs get whale intelligence in their prompt; tier 2 rely on grounding only."""
+
+    ONE = "1"
+    TWO = "2"
+
+
+class EngineState(StrEnum):
+    STARTING = "starting"
+    RECONCILING = "reconciling"
+    RUNNING = "running"
+    PAUSED = "paused"
+    HALTED = "halted"
+    STOPPED = "stopped"
+
+    @property
+    def accepts_entries(self) -> bool:
+        return self is EngineState.RUNNING
+
+
+class ProposalState(StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    DENIED = "denied"
+    SUBMITTING = "submitting"
+    OPEN = "open"
+    FAILED = "failed"
+    CLOSED = "closed"
+
+
+PROPOSAL_TRANSITIONS: dict[ProposalState, frozenset[ProposalState]] = {
+    ProposalState.PROPOSED: frozenset(
+        {ProposalState.APPROVED, ProposalState.REJECTED, ProposalState.EXPIRED, ProposalState.DENIED}
+    ),
+    ProposalState.APPROVED: frozenset({ProposalState.SUBMITTING, ProposalState.DENIED}),
+    ProposalState.SUBMITTING: frozenset({ProposalState.OPEN, ProposalState.FAILED}),
+    ProposalState.OPEN: frozenset({ProposalState.CLOSED}),
+    ProposalState.REJECTED: frozenset(),
+    ProposalState.EXPIRED: frozenset(),
+    ProposalState.DENIED: frozenset(),
+    ProposalState.FAILED: frozenset(),
+    ProposalState.CLOSED: frozenset(),
+}
+"""The DESIGN's proposal state machine; anything not listed is an illegal transition."""
+
+
+class OrderKind(StrEnum):
+    ENTRY = "entry"
+    TP = "tp"
+    SL = "sl"
+    CLOSE = "close"
+
+
+class OrderState(StrEnum):
+    PENDING_SUBMIT = "pending_submit"
+    SUBMITTED = "submitted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in {OrderState.FILLED, OrderState.CANCELLED, OrderState.REJECTED}
+
+
+class PositionState(StrEnum):
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class CloseReason(StrEnum):
+    TAKE_PROFIT = "take-profit"
+    STOP_LOSS = "stop-loss"
+    MANUAL = "manual"
+    LIQUIDATION = "liquidation"
+    FORCED = "forced"
+    UNPROTECTED = "unprotected"
+    UNKNOWN = "unknown"
+
+
+class CommandKind(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    CLOSE = "close"
+    CLOSE_ALL = "close_all"
+    CLEANUP = "cleanup"
+    PAUSE = "pause"
+    RESUME = "resume"
+    RUN_CYCLE = "run_cycle"
+    RELOAD_CONFIG = "reload_config"
+
+
+class CommandState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class EventLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+
+class AiLogState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class AnalystKind(StrEnum):
+    GEMINI = "gemini"
+    HEURISTIC = "heuristic"
+
+
+class WhaleClass(StrEnum):
+    CEX_WALLET = "CEX_Wallet"
+    LARGE_HOLDER = "Large_Holder"
+    DEFI_TRADER = "DeFi_Trader"
+    STAKER = "Staker"
+    MINER = "Miner"
+    EXPLOITER = "Exploiter"
+    UNKNOWN = "Unknown"
+
+
+class Bias(StrEnum):
+    BULLISH = "BULLISH"
+    BEARISH = "BEARISH"
+    NEUTRAL = "NEUTRAL"
+    AVOID = "AVOID"
+
+
+class Flow(StrEnum):
+    INFLOW = "inflow"
+    OUTFLOW = "outflow"
+    MIXED = "mixed"
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """A traded pair: the short name operators use and the WEEX v3 symbol."""
+
+    base: str
+    tier: Tier
+
+    @property
+    def symbol(self) -> str:
+        return f"{self.base}USDT"
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """Per-symbol precision as the exchange reports it; sizes are in base-asset units."""
+
+    symbol: str
+    step_size: Decimal
+    tick_size: Decimal
+    min_size: Decimal
+    max_size: Decimal | None = None
+    min_notional: Decimal = Decimal(0)
+    max_leverage: int = 125
+
+
+@dataclass(frozen=True, slots=True)
+class Sizing:
+    """A trade's size stated in both units, so no caller has to guess which one it holds."""
+
+    margin: MarginUsdt
+    leverage: int
+
+    @property
+    def notional(self) -> NotionalUsdt:
+        return NotionalUsdt(self.margin * self.leverage)

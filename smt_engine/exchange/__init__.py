@@ -1,0 +1,1 @@
+"""Exchange protocol, WEEX client, paper venue and market data."""

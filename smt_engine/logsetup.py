@@ -1,0 +1,100 @@
+"""Process logging: readable lines or JSON on stderr, secrets masked, key events mirrored to the store.
+
+Code marks a record as an operator-visible event with ``extra={"event": "kind", ...refs}``; the
+``EventsHandler`` then appends it to the ``events`` table too, so the console shows what the journal shows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from smt_engine.domain import EventLevel
+from smt_engine.secrets import RedactingFilter
+
+if TYPE_CHECKING:
+    from smt_engine.clock import Clock
+    from smt_engine.store import Store
+
+_REF_KEYS = ("cycle_id", "proposal_id", "order_id", "position_id")
+_STD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with any ``extra`` fields kept as fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STD_ATTRS and not key.startswith("_"):
+                payload[key] = (
+                    value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+                )
+        if record.exc_text or record.exc_info:
+            payload["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        return json.dumps(payload, ensure_ascii=False)
+
+
+def setup_logging(level: str = "info", fmt: str = "text") -> logging.Handler:
+    """Configure the root logger once for a command; returns the stderr handler."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+        )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for noisy in ("httpx", "httpcore", "google_genai", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    return handler
+
+
+_LEVELS = {
+    logging.DEBUG: EventLevel.DEBUG,
+    logging.INFO: EventLevel.INFO,
+    logging.WARNING: EventLevel.WARNING,
+    logging.ERROR: EventLevel.ERROR,
+    logging.CRITICAL: EventLevel.CRITICAL,
+}
+
+
+class EventsHandler(logging.Handler):
+    """Mirrors records that carry ``event`` into the events table (message already redacted)."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        super().__init__(logging.DEBUG)
+        self.store = store
+        self.clock = clock
+        self.addFilter(RedactingFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        kind = getattr(record, "event", None)
+        if not kind:
+            return
+        try:
+            refs = {k: getattr(record, k) for k in _REF_KEYS if getattr(record, k, None) is not None}
+            data = getattr(record, "data", None)
+            self.store.events.append(
+                self.clock.now(),
+                _LEVELS.get(record.levelno, EventLevel.INFO),
+                str(kind),
+                record.getMessage(),
+                data=data if isinstance(data, dict) else None,
+                **refs,
+            )
+        except Exception:
+            self.handleError(record)

@@ -1,0 +1,130 @@
+"""Conversion between typed records and SQLite rows.
+
+Decimals are stored as TEXT and read back exactly; datetimes as fixed-width UTC ISO text (so they
+sort as text); enums by value; dicts and lists as JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TypeVar
+
+from smt_engine.secrets import redact_obj
+
+T = TypeVar("T")
+
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def ts(value: datetime) -> str:
+    """A timezone-aware datetime as stored text."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: every stored time must be timezone-aware UTC")
+    return value.astimezone(UTC).strftime(_TS_FORMAT)
+
+
+def parse_ts(text: str) -> datetime:
+    return datetime.strptime(text, _TS_FORMAT).replace(tzinfo=UTC)
+
+
+def dec(value: Decimal) -> str:
+    if not value.is_finite():
+        raise ValueError(f"refusing to store non-finite amount {value}")
+    return str(value)
+
+
+def _encode(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return dec(value)
+    if isinstance(value, datetime):
+        return ts(value)
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(redact_obj(value), default=_json_default, sort_keys=True)
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return ts(value)
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _strip_optional(tp: Any) -> Any:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _decode(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    tp = _strip_optional(tp)
+    origin = typing.get_origin(tp) or tp
+    if tp is Decimal:
+        return Decimal(str(value))
+    if tp is datetime:
+        return parse_ts(value)
+    if tp is bool:
+        return bool(value)
+    if isinstance(origin, type) and issubclass(origin, Enum):
+        return origin(value)
+    if origin in (dict, list):
+        return json.loads(value) if isinstance(value, str) else value
+    if tp is float:
+        return float(value)
+    if tp is int:
+        return int(value)
+    return value
+
+
+def to_row(record: Any, *, skip_id: bool = True) -> dict[str, Any]:
+    """A dataclass record as a column -> value dict (``id`` left out when it is None)."""
+    row = {}
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if skip_id and f.name == "id" and value is None:
+            continue
+        row[f.name] = _encode(value)
+    return row
+
+
+def encode_fields(cls: type, fields: dict[str, Any]) -> dict[str, Any]:
+    """Encode a partial update, checking each name against the record type."""
+    hints = _hints(cls)
+    unknown = set(fields) - set(hints)
+    if unknown:
+        raise KeyError(f"{cls.__name__} has no field(s) {sorted(unknown)}")
+    return {k: _encode(v) for k, v in fields.items()}
+
+
+def from_row(cls: type[T], row: typing.Mapping[str, Any]) -> T:
+    hints = _hints(cls)
+    kwargs = {name: _decode(hints[name], row[name]) for name in hints if name in row}
+    return cls(**kwargs)

@@ -1,0 +1,147 @@
+"""Opening the database: WAL, busy timeout, foreign keys, a 0600 file, and numbered migrations."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from smt_engine.store.ailogs import AiLogsRepo
+from smt_engine.store.commands import CommandsRepo
+from smt_engine.store.engine_state import EngineRepo
+from smt_engine.store.events import EventsRepo
+from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, WhalesRepo, WhaleTransfersRepo
+from smt_engine.store.market import AccountRepo, ContractsRepo
+from smt_engine.store.migrations import MIGRATIONS
+from smt_engine.store.trading import OrdersRepo, PositionsRepo, ProposalsRepo
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is not ours."""
+
+
+class Store:
+    """One connection to the SQLite file plus a typed repository per table."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
+        self.conn = conn
+        self.path = path
+        self.readonly = readonly
+        self.lock = threading.RLock()
+        self.db = sqlite_utils.Database(conn)
+        args = (self.db, self.lock)
+        self.engine = EngineRepo(*args)
+        self.contracts = ContractsRepo(*args)
+        self.account = AccountRepo(*args)
+        self.cycles = CyclesRepo(*args)
+        self.whale_transfers = WhaleTransfersRepo(*args)
+        self.whales = WhalesRepo(*args)
+        self.whale_signals = WhaleSignalsRepo(*args)
+        self.analyses = AnalysesRepo(*args)
+        self.proposals = ProposalsRepo(*args)
+        self.orders = OrdersRepo(*args)
+        self.positions = PositionsRepo(*args)
+        self.commands = CommandsRepo(*args)
+        self.events = EventsRepo(*args)
+        self.ailogs = AiLogsRepo(*args)
+
+    @classmethod
+    def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:
+        """Open (and by default create and migrate) the database at ``path``."""
+        path = Path(path).expanduser()
+        if readonly:
+            if not path.exists():
+                raise StoreError(f"{path}: no database here (has the engine been started?)")
+            conn = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+            )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.exists():
+                # Create the file ourselves so it is never world-readable, even for an instant.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StoreError(f"{path}: cannot switch to WAL journal mode (got {mode})")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        store = cls(conn, path, readonly)
+        if migrate and not readonly:
+            store.migrate()
+        elif store.schema_version() == 0:
+            conn.close()
+            raise StoreError(f"{path}: not an SMT database (no schema)")
+        return store
+
+    @staticmethod
+    def writable(path: Path | str) -> bool:
+        """Whether this process could open ``path`` for writing (the console's read-only test)."""
+        p = Path(path)
+        return os.access(p, os.W_OK) and os.access(p.parent, os.W_OK)
+
+    def schema_version(self) -> int:
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        return int(row[0]) if row else 0
+
+    def instance_id(self) -> str:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'instance_id'").fetchone()
+        return str(row[0]) if row else ""
+
+    def migrate(self) -> list[int]:
+        """Apply every migration newer than the recorded version; returns those applied."""
+        applied: list[int] = []
+        with self.lock:
+            self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            for number, description, sql in MIGRATIONS:
+                if number <= self.schema_version():
+                    continue
+                with self.db.atomic():
+                    for statement in _statements(sql):
+                        self.conn.execute(statement)
+                    self.conn.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", [str(number)]
+                    )
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('instance_id', ?)",
+                        [uuid.uuid4().hex],
+                    )
+                log.info("database %s: applied migration %d (%s)", self.path, number, description)
+                applied.append(number)
+        return applied
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: the console's cheap change detector."""
+        with self.lock:
+            return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several repository writes into one atomic commit."""
+        with self.lock, self.db.atomic():
+            yield
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (they contain no semicolons inside literals)."""
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -1,0 +1,64 @@
+"""Contract precision and the account's equity curve."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from smt_engine.domain import Contract
+from smt_engine.store.base import Repo
+from smt_engine.store.codec import to_row, ts
+from smt_engine.store.records import AccountSnapshot, ContractRecord
+
+
+class ContractsRepo(Repo[ContractRecord]):
+    table = "contracts"
+    record = ContractRecord
+    pk = "symbol"
+
+    def save(self, contract: Contract, fetched_at: datetime) -> None:
+        row = to_row(
+            ContractRecord(
+                symbol=contract.symbol,
+                step_size=contract.step_size,
+                tick_size=contract.tick_size,
+                min_size=contract.min_size,
+                max_size=contract.max_size,
+                min_notional=contract.min_notional,
+                max_leverage=contract.max_leverage,
+                fetched_at=fetched_at,
+            )
+        )
+        self.write_row(row, "INSERT OR REPLACE")
+
+    def load(self, symbol: str) -> tuple[Contract, datetime] | None:
+        rec = self.get(symbol)
+        if rec is None:
+            return None
+        contract = Contract(
+            symbol=rec.symbol,
+            step_size=rec.step_size,
+            tick_size=rec.tick_size,
+            min_size=rec.min_size,
+            max_size=rec.max_size,
+            min_notional=rec.min_notional,
+            max_leverage=rec.max_leverage,
+        )
+        return contract, rec.fetched_at
+
+
+class AccountRepo(Repo[AccountSnapshot]):
+    table = "account_snapshots"
+    record = AccountSnapshot
+
+    def latest(self) -> AccountSnapshot | None:
+        rows = self.select(order_by="id DESC", limit=1)
+        return rows[0] if rows else None
+
+    def since(self, start: datetime, limit: int = 2000) -> list[AccountSnapshot]:
+        """Oldest first, for the equity sparkline and drawdown."""
+        rows = self.select("at >= ?", [ts(start)], order_by="id DESC", limit=limit)
+        return rows[::-1]
+
+    def peak_equity(self) -> AccountSnapshot | None:
+        rows = self.select(order_by="CAST(equity AS REAL) DESC", limit=1)
+        return rows[0] if rows else None

@@ -1,0 +1,125 @@
+"""Numbered schema migrations. Append new ones; never edit one that has shipped.
+
+Money and prices are TEXT (exact ``Decimal``); times are UTC ISO text; JSON columns are TEXT.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "database contract v1",
+        """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE engine (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    pid INTEGER, host TEXT, mode TEXT NOT NULL, state TEXT NOT NULL, approval TEXT,
+    started_at TEXT, heartbeat_at TEXT, next_cycle_at TEXT, last_cycle_at TEXT,
+    state_reason TEXT, last_error TEXT
+);
+
+CREATE TABLE contracts (
+    symbol TEXT PRIMARY KEY, step_size TEXT NOT NULL, tick_size TEXT NOT NULL, min_size TEXT NOT NULL,
+    max_size TEXT, min_notional TEXT NOT NULL DEFAULT '0', max_leverage INTEGER NOT NULL,
+    fetched_at TEXT NOT NULL
+);
+
+CREATE TABLE account_snapshots (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, balance TEXT NOT NULL, equity TEXT NOT NULL,
+    available TEXT NOT NULL, unrealized_pnl TEXT NOT NULL, margin_used TEXT NOT NULL
+);
+CREATE INDEX account_snapshots_at ON account_snapshots(at);
+
+CREATE TABLE cycles (
+    id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
+    steps TEXT NOT NULL DEFAULT '{}', error TEXT, trigger TEXT NOT NULL
+);
+CREATE INDEX cycles_started ON cycles(started_at);
+
+CREATE TABLE whale_transfers (
+    id INTEGER PRIMARY KEY, tx_hash TEXT NOT NULL, from_address TEXT NOT NULL, to_address TEXT NOT NULL,
+    value_eth TEXT NOT NULL, block INTEGER NOT NULL, at TEXT NOT NULL, exchange_label TEXT,
+    direction TEXT, cycle_id TEXT,
+    UNIQUE (tx_hash, from_address, to_address)
+);
+CREATE INDEX whale_transfers_at ON whale_transfers(at);
+
+CREATE TABLE whales (
+    address TEXT PRIMARY KEY, label TEXT, whale_class TEXT NOT NULL, class_confidence REAL NOT NULL,
+    classified_by TEXT NOT NULL, model_version TEXT, features TEXT NOT NULL DEFAULT '{}',
+    volume_eth TEXT NOT NULL DEFAULT '0', first_seen_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+
+CREATE TABLE whale_signals (
+    id INTEGER PRIMARY KEY, cycle_id TEXT NOT NULL, at TEXT NOT NULL, address TEXT, whale_class TEXT,
+    flow TEXT, net_eth TEXT NOT NULL, inflow_eth TEXT NOT NULL, outflow_eth TEXT NOT NULL,
+    bias TEXT NOT NULL, confidence REAL NOT NULL, reasoning TEXT NOT NULL, is_aggregate INTEGER NOT NULL
+);
+CREATE INDEX whale_signals_cycle ON whale_signals(cycle_id);
+
+CREATE TABLE analyses (
+    id INTEGER PRIMARY KEY, cycle_id TEXT, pair TEXT NOT NULL, analyst TEXT NOT NULL, model TEXT NOT NULL,
+    created_at TEXT NOT NULL, action TEXT NOT NULL, confidence REAL NOT NULL, prompt TEXT NOT NULL,
+    raw_response TEXT, decision TEXT, grounded INTEGER NOT NULL, queries TEXT NOT NULL DEFAULT '[]',
+    sources TEXT NOT NULL DEFAULT '[]', usage TEXT NOT NULL DEFAULT '{}', latency_ms INTEGER,
+    attempts INTEGER NOT NULL, error TEXT
+);
+CREATE INDEX analyses_cycle ON analyses(cycle_id);
+CREATE INDEX analyses_pair ON analyses(pair, created_at);
+
+CREATE TABLE proposals (
+    id INTEGER PRIMARY KEY, cycle_id TEXT, analysis_id INTEGER REFERENCES analyses(id),
+    pair TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL, confidence REAL NOT NULL,
+    margin TEXT NOT NULL, notional TEXT NOT NULL, leverage INTEGER NOT NULL, size TEXT NOT NULL,
+    entry_ref TEXT NOT NULL, tp_price TEXT NOT NULL, sl_price TEXT NOT NULL, tp_pct TEXT NOT NULL,
+    sl_pct TEXT NOT NULL, state TEXT NOT NULL, source TEXT NOT NULL, reason_codes TEXT NOT NULL DEFAULT '[]',
+    gates TEXT NOT NULL DEFAULT '[]', rationale TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL,
+    expires_at TEXT, decided_at TEXT, decided_by TEXT
+);
+CREATE INDEX proposals_state ON proposals(state);
+
+CREATE TABLE positions (
+    id INTEGER PRIMARY KEY, symbol TEXT NOT NULL, side TEXT NOT NULL, size TEXT NOT NULL,
+    entry_price TEXT NOT NULL, opened_at TEXT NOT NULL, state TEXT NOT NULL, leverage INTEGER NOT NULL,
+    margin TEXT NOT NULL, tp_price TEXT, sl_price TEXT, tp_order_id TEXT, sl_order_id TEXT,
+    mark_price TEXT, unrealized_pnl TEXT NOT NULL DEFAULT '0', proposal_id INTEGER REFERENCES proposals(id),
+    adopted INTEGER NOT NULL DEFAULT 0, close_reason TEXT, close_order_id TEXT, closed_at TEXT,
+    exit_price TEXT, realized_pnl TEXT, updated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX positions_one_open ON positions(symbol, side) WHERE state != 'closed';
+CREATE INDEX positions_closed_at ON positions(closed_at);
+
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY, client_order_id TEXT NOT NULL UNIQUE, exchange_order_id TEXT,
+    proposal_id INTEGER REFERENCES proposals(id), position_id INTEGER REFERENCES positions(id),
+    symbol TEXT NOT NULL, side TEXT NOT NULL, kind TEXT NOT NULL, size TEXT NOT NULL, price TEXT,
+    trigger_price TEXT, state TEXT NOT NULL, request TEXT NOT NULL DEFAULT '{}', response TEXT, error TEXT,
+    orphan INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE INDEX orders_state ON orders(state);
+CREATE INDEX orders_exchange_id ON orders(exchange_order_id);
+
+CREATE TABLE commands (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, args TEXT NOT NULL DEFAULT '{}', actor TEXT NOT NULL,
+    created_at TEXT NOT NULL, state TEXT NOT NULL, claimed_at TEXT, completed_at TEXT, result TEXT, error TEXT
+);
+CREATE INDEX commands_state ON commands(state, id);
+
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, level TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL,
+    cycle_id TEXT, proposal_id INTEGER, order_id INTEGER, position_id INTEGER, data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_at ON events(at);
+
+CREATE TABLE ai_logs (
+    id INTEGER PRIMARY KEY, stage TEXT NOT NULL, model TEXT NOT NULL, input TEXT NOT NULL,
+    output TEXT NOT NULL,
+    explanation TEXT NOT NULL CHECK (length(explanation) <= 1000), order_id TEXT, cycle_id TEXT,
+    state TEXT NOT NULL, attempts INTEGER NOT NULL, last_error TEXT, next_attempt_at TEXT, sent_at TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX ai_logs_state ON ai_logs(state, next_attempt_at);
+""",
+    ),
+]

@@ -1,0 +1,86 @@
+"""Proposals, orders and positions: what we asked for and what we saw."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from smt_engine.domain import OrderState, PositionState, ProposalState, Side
+from smt_engine.store.base import Repo
+from smt_engine.store.codec import ts
+from smt_engine.store.records import Order, Position, Proposal
+
+_OPEN_ORDER_STATES = [s.value for s in OrderState if not s.is_terminal]
+
+
+class ProposalsRepo(Repo[Proposal]):
+    table = "proposals"
+    record = Proposal
+
+    def in_state(self, *states: ProposalState) -> list[Proposal]:
+        marks = ", ".join("?" * len(states))
+        return self.select(f"state IN ({marks})", [s.value for s in states], order_by="id")
+
+    def pending(self) -> list[Proposal]:
+        return self.in_state(ProposalState.PROPOSED)
+
+    def due_to_expire(self, now: datetime) -> list[Proposal]:
+        return self.select(
+            "state = ? AND expires_at IS NOT NULL AND expires_at <= ?",
+            [ProposalState.PROPOSED.value, ts(now)],
+        )
+
+    def recent(self, limit: int = 100) -> list[Proposal]:
+        return self.select(order_by="id DESC", limit=limit)
+
+
+class OrdersRepo(Repo[Order]):
+    table = "orders"
+    record = Order
+
+    def by_client_id(self, client_order_id: str) -> Order | None:
+        rows = self.select("client_order_id = ?", [client_order_id])
+        return rows[0] if rows else None
+
+    def by_exchange_id(self, exchange_order_id: str) -> Order | None:
+        rows = self.select("exchange_order_id = ?", [exchange_order_id])
+        return rows[0] if rows else None
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        marks = ", ".join("?" * len(_OPEN_ORDER_STATES))
+        where, params = f"state IN ({marks})", list(_OPEN_ORDER_STATES)
+        if symbol:
+            where += " AND symbol = ?"
+            params.append(symbol)
+        return self.select(where, params, order_by="id")
+
+    def orphans(self) -> list[Order]:
+        marks = ", ".join("?" * len(_OPEN_ORDER_STATES))
+        return self.select(f"orphan = 1 AND state IN ({marks})", _OPEN_ORDER_STATES, order_by="id")
+
+    def for_position(self, position_id: int) -> list[Order]:
+        return self.select("position_id = ?", [position_id], order_by="id")
+
+    def recent(self, limit: int = 200) -> list[Order]:
+        return self.select(order_by="id DESC", limit=limit)
+
+
+class PositionsRepo(Repo[Position]):
+    table = "positions"
+    record = Position
+
+    def open_positions(self) -> list[Position]:
+        return self.select("state != ?", [PositionState.CLOSED.value], order_by="opened_at")
+
+    def open_for(self, symbol: str, side: Side) -> Position | None:
+        rows = self.select(
+            "state != ? AND symbol = ? AND side = ?", [PositionState.CLOSED.value, symbol, side.value]
+        )
+        return rows[0] if rows else None
+
+    def closed_since(self, start: datetime) -> list[Position]:
+        return self.select(
+            "state = ? AND closed_at >= ?", [PositionState.CLOSED.value, ts(start)], order_by="closed_at"
+        )
+
+    def recent_closed(self, limit: int = 100) -> list[Position]:
+        return self.select("state = ?", [PositionState.CLOSED.value], order_by="closed_at DESC", limit=limit)

@@ -1,0 +1,1 @@
+"""Risk and sizing, proposals, execution, monitor and the AI-log outbox."""

@@ -1,0 +1,1 @@
+"""Whale intelligence: Etherscan discovery, features, classifier, flow signal."""

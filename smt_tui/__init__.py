@@ -1,0 +1,1 @@
+"""The SMT operator console (Textual). Depends only on smt_engine.store, domain and config."""
