@@ -7,9 +7,10 @@ that expects one cannot silently be handed the other (the seed system confused t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import NewType
+from typing import NewType, Protocol
 
 MarginUsdt = NewType("MarginUsdt", Decimal)
 """USDT the position locks up as collateral."""
@@ -237,3 +238,27 @@ class Sizing:
     @property
     def notional(self) -> NotionalUsdt:
         return NotionalUsdt(self.margin * self.leverage)
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One OHLCV bar; ``open_time`` is the bar's start (UTC)."""
+
+    open_time: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+class MarketData(Protocol):
+    """Prices for the analyst and sizing: live WEEX public data or the synthetic market."""
+
+    async def last_price(self, symbol: str) -> Decimal:
+        """Most recent trade price."""
+        ...
+
+    async def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
+        """Oldest first; the last bar may still be forming. ``interval`` as WEEX spells it (1m, 1h, 4h...)."""
+        ...
