@@ -262,3 +262,37 @@ class MarketData(Protocol):
     async def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
         """Oldest first; the last bar may still be forming. ``interval`` as WEEX spells it (1m, 1h, 4h...)."""
         ...
+
+
+class Sentiment(StrEnum):
+    BULLISH = "BULLISH"
+    BEARISH = "BEARISH"
+    NEUTRAL = "NEUTRAL"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """An analyst's validated answer for one pair. Only ``parse``/``heuristic`` construct these.
+
+    Percentages are price distances from entry (``tp_pct=5`` means 5 %), already checked against the
+    configured bounds; ``confidence`` is in [0, 1]. Nothing here says anything about size or leverage:
+    those come from the risk engine alone.
+    """
+
+    action: Action
+    confidence: float
+    tp_pct: Decimal
+    sl_pct: Decimal
+    hold_hours: float
+    reasoning: str
+    key_catalyst: str = ""
+    risk_factors: tuple[str, ...] = ()
+    sentiment: Sentiment = Sentiment.NEUTRAL
+    grounded: bool = False
+    analyst: AnalystKind = AnalystKind.HEURISTIC
+    error: str | None = None
+
+    @classmethod
+    def wait(cls, reason: str, analyst: AnalystKind, error: str | None = None) -> Decision:
+        """The safe answer for anything invalid or failed: never an order."""
+        return cls(Action.WAIT, 0.0, Decimal(0), Decimal(0), 0.0, reason, analyst=analyst, error=error)
