@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import annotated_types
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 from smt_engine.domain import ApprovalMode, Mode, Pair, Tier
@@ -134,20 +142,24 @@ class PairsSettings(_Section):
         ["SOL", "DOGE", "XRP", "ADA", "BNB", "LTC"], description="pairs analysed with grounding only"
     )
 
-    @model_validator(mode="after")
-    def _check_pairs(self) -> PairsSettings:
-        self.__dict__["tier1"] = [p.upper() for p in self.tier1]
-        self.__dict__["tier2"] = [p.upper() for p in self.tier2]
-        unknown = [p for p in self.tier1 + self.tier2 if p not in KNOWN_BASES]
+    @field_validator("tier1", "tier2", mode="after")
+    @classmethod
+    def _known_pairs(cls, value: list[str]) -> list[str]:
+        value = [p.upper() for p in value]
+        unknown = [p for p in value if p not in KNOWN_BASES]
         if unknown:
             raise ValueError(f"unknown pair(s) {', '.join(unknown)}: must be among {', '.join(KNOWN_BASES)}")
+        if len(set(value)) != len(value):
+            raise ValueError("a pair is listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _check_pairs(self) -> PairsSettings:
         both = sorted(set(self.tier1) & set(self.tier2))
         if both:
-            raise ValueError(f"pair(s) {', '.join(both)} listed in both tier1 and tier2")
-        if len(set(self.tier1)) != len(self.tier1) or len(set(self.tier2)) != len(self.tier2):
-            raise ValueError("a pair is listed twice in the same tier")
+            raise ValueError(f"pair(s) {', '.join(both)} listed in both pairs.tier1 and pairs.tier2")
         if not self.tier1 and not self.tier2:
-            raise ValueError("at least one pair must be configured")
+            raise ValueError("pairs: at least one pair must be configured")
         return self
 
     def all(self) -> list[Pair]:
@@ -463,6 +475,8 @@ def _show(value: Any) -> str:
         return json.dumps(value)
     if isinstance(value, dict):
         return "{...}"
+    if isinstance(value, list):
+        return json.dumps(value, default=str)
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -508,6 +522,8 @@ def _describe(err: Mapping[str, Any], origin: Mapping[tuple[str, str], str]) -> 
         return f"{key}: unknown key{_suggest(str(loc[-1]), parent)}"
     if kind == "value_error" or kind == "assertion_error":
         message = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if len(loc) >= 2:
+            return f"{key} = {_show(value)}: {message}"
         return message if not loc or message.startswith(str(loc[0])) else f"{key}: {message}"
     shown = f"{key} = {_show(value)}"
     if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:

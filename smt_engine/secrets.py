@@ -137,12 +137,11 @@ class SecretStore:
         if self._backend is not None:
             return self._backend
         import keyring
-        from keyring.backends import fail
+        from keyring.backends import chainer, fail, null
 
         backend = keyring.get_keyring()
-        if isinstance(backend, fail.Keyring) or (
-            type(backend).__name__ == "ChainerBackend" and not getattr(backend, "backends", None)
-        ):
+        empty_chain = isinstance(backend, chainer.ChainerBackend) and not backend.backends
+        if isinstance(backend, fail.Keyring | null.Keyring) or empty_chain:
             raise KeyringUnavailable(f"no OS keyring backend available ({type(backend).__module__})")
         self._backend = backend
         return backend

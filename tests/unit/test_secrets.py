@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
+
+from smt_engine.clock import SimulatedClock
+from smt_engine.domain import CommandKind, EventLevel
+from smt_engine.logsetup import EventsHandler, JsonFormatter, setup_logging
+from smt_engine.secrets import (
+    MASK,
+    RedactingFilter,
+    SecretName,
+    SecretSource,
+    SecretStore,
+    redact,
+    register_secret,
+)
+from smt_engine.store import Store
+
+
+class MemoryKeyring(KeyringBackend):
+    """The keyring README's test backend pattern: no D-Bus needed."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.data.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.data[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        del self.data[(service, username)]
+
+
+def creds(tmp_path: Path, **values: str) -> Path:
+    directory = tmp_path / "creds"
+    directory.mkdir(exist_ok=True)
+    for name, value in values.items():
+        (directory / name).write_text(value + "\n")
+    return directory
+
+
+def test_lookup_order_credentials_then_keyring_then_environment(tmp_path: Path) -> None:
+    ring = MemoryKeyring()
+    ring.set_password("smt", "weex_api_key", "key-from-keyring-123")
+    ring.set_password("smt", "weex_api_secret", "secret-from-keyring-123")
+    env = {
+        "WEEX_API_KEY": "key-from-env-123",
+        "WEEX_API_SECRET": "secret-from-env-123",
+        "WEEX_API_PASSPHRASE": "pass-from-env-123",
+    }
+    store = SecretStore(
+        env=env, credentials_dir=creds(tmp_path, weex_api_key="key-from-creds-123"), keyring_backend=ring
+    )
+    key = store.lookup(SecretName.WEEX_API_KEY)
+    assert (key.value, key.source) == ("key-from-creds-123", SecretSource.CREDENTIALS)
+    secret = store.lookup(SecretName.WEEX_API_SECRET)
+    assert (secret.value, secret.source) == ("secret-from-keyring-123", SecretSource.KEYRING)
+    passphrase = store.lookup(SecretName.WEEX_API_PASSPHRASE)
+    assert (passphrase.value, passphrase.source) == ("pass-from-env-123", SecretSource.ENVIRONMENT)
+    missing = store.lookup(SecretName.GEMINI_API_KEY)
+    assert missing.value is None and missing.source is None and not missing.is_set
+
+
+def test_credentials_directory_comes_from_systemd_environment(tmp_path: Path) -> None:
+    directory = creds(tmp_path, etherscan_api_key="ether-key-456")
+    store = SecretStore(env={"CREDENTIALS_DIRECTORY": str(directory)}, use_keyring=False)
+    assert store.get(SecretName.ETHERSCAN_API_KEY) == "ether-key-456"
+
+
+def test_headless_host_without_keyring_falls_back_with_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    store = SecretStore(env={"GEMINI_API_KEY": "gem-key-789"}, keyring_backend=fail.Keyring())
+    with caplog.at_level(logging.INFO, logger="smt_engine.secrets"):
+        assert store.get(SecretName.GEMINI_API_KEY) == "gem-key-789"
+        store.status()
+    skipped = [r for r in caplog.records if "keyring skipped" in r.getMessage()]
+    assert len(skipped) == 1
+
+
+def test_default_keyring_unavailable_is_detected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    import keyring.core
+
+    monkeypatch.setattr(keyring.core, "_keyring_backend", None)
+    store = SecretStore(env={})
+    assert store.get(SecretName.WEEX_API_KEY) is None
+    with pytest.raises(Exception, match="no OS keyring backend"):
+        store.set(SecretName.WEEX_API_KEY, "abc12345")
+
+
+def test_set_and_delete_through_keyring() -> None:
+    ring = MemoryKeyring()
+    store = SecretStore(env={}, keyring_backend=ring)
+    store.set(SecretName.GEMINI_API_KEY, "  gem-secret-value  ")
+    assert ring.data[("smt", "gemini_api_key")] == "gem-secret-value"
+    assert store.lookup(SecretName.GEMINI_API_KEY).source is SecretSource.KEYRING
+    assert store.delete(SecretName.GEMINI_API_KEY) is True
+    assert store.delete(SecretName.GEMINI_API_KEY) is False
+
+
+def test_redaction_masks_registered_values_in_text_and_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    register_secret("s3cr3t-passphrase-value")
+    assert redact("auth failed for s3cr3t-passphrase-value!") == f"auth failed for {MASK}!"
+    setup_logging("info", "json")
+    log = logging.getLogger("test.redaction")
+    log.warning("signing with %s", "s3cr3t-passphrase-value")
+    try:
+        raise RuntimeError("bad key s3cr3t-passphrase-value")
+    except RuntimeError:
+        log.exception("request failed")
+    err = capsys.readouterr().err
+    assert "s3cr3t-passphrase-value" not in err
+    assert err.count(MASK) >= 2
+    assert '"level": "warning"' in err
+
+
+def test_redacting_filter_keeps_unrelated_records_intact() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "price %s", ("42.5",), None)
+    RedactingFilter().filter(record)
+    assert record.getMessage() == "price 42.5"
+    assert JsonFormatter().format(record).startswith("{")
+
+
+def test_secret_never_reaches_the_database(tmp_path: Path) -> None:
+    value = "weex-secret-ABCDEF-0123"
+    SecretStore(env={"WEEX_API_SECRET": value}, use_keyring=False).get(SecretName.WEEX_API_SECRET)
+    store = Store.open(tmp_path / "smt.db")
+    clock = SimulatedClock()
+    handler = EventsHandler(store, clock)
+    log = logging.getLogger("test.db")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        log.error("exchange said: bad signature for %s", value, extra={"event": "exchange.error"})
+    finally:
+        log.removeHandler(handler)
+    store.events.append(
+        clock.now(), EventLevel.ERROR, "x", f"secret {value}", data={"k": [value, {"n": value}]}
+    )
+    cmd = store.commands.enqueue(CommandKind.CLOSE, clock.now(), "test", {"note": value})
+    assert cmd.id is not None
+    store.commands.fail(cmd.id, clock.now(), f"failed with {value}")
+    store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("smt.db*") if p.is_file())
+    assert value.encode() not in raw
+    reopened = Store.open(tmp_path / "smt.db")
+    messages = [e.message for e in reopened.events.recent()]
+    assert any("bad signature for ***" in m for m in messages)
+    reopened.close()
+
+
+def test_status_reports_sources_never_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from smt_engine.cli import main
+
+    monkey_env: dict[str, Any] = {"ETHERSCAN_API_KEY": "visible-if-leaked-999"}
+    import os
+
+    os.environ.update(monkey_env)
+    try:
+        assert main(["keys", "status"]) == 0
+    finally:
+        del os.environ["ETHERSCAN_API_KEY"]
+    out = capsys.readouterr().out
+    assert "etherscan_api_key" in out and "set (environment)" in out
+    assert "weex_api_key" in out and "unset" in out
+    assert "visible-if-leaked-999" not in out

@@ -1,0 +1,323 @@
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smt_engine.domain import (
+    CommandKind,
+    CommandState,
+    Contract,
+    EngineState,
+    EventLevel,
+    Mode,
+    OrderKind,
+    OrderState,
+    PositionState,
+    Side,
+)
+from smt_engine.store import AlreadyRunning, EngineLock, Store, StoreError
+from smt_engine.store.migrations import MIGRATIONS
+from smt_engine.store.records import AccountSnapshot, EngineStatus, Order, Position
+
+T0 = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)
+
+CONTRACT_TABLES = {
+    "meta",
+    "engine",
+    "contracts",
+    "account_snapshots",
+    "whale_transfers",
+    "whales",
+    "whale_signals",
+    "analyses",
+    "proposals",
+    "orders",
+    "positions",
+    "commands",
+    "events",
+    "ai_logs",
+}
+
+
+def test_migrations_from_empty_create_every_contract_table(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "smt.db")
+    assert set(store.db.table_names()) >= CONTRACT_TABLES
+    assert store.schema_version() == MIGRATIONS[-1][0]
+    assert len(store.instance_id()) == 32
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    store.close()
+
+
+def test_migrations_are_idempotent_and_keep_data(tmp_path: Path) -> None:
+    path = tmp_path / "smt.db"
+    first = Store.open(path)
+    instance = first.instance_id()
+    first.events.append(T0, EventLevel.INFO, "test", "kept")
+    first.close()
+    again = Store.open(path)
+    assert again.migrate() == []
+    assert again.instance_id() == instance
+    assert [e.message for e in again.events.recent()] == ["kept"]
+    again.close()
+
+
+def test_database_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "smt.db"
+    Store.open(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_readonly_open_refuses_writes_and_missing_files(tmp_path: Path) -> None:
+    path = tmp_path / "smt.db"
+    with pytest.raises(StoreError, match="no database here"):
+        Store.open(path, readonly=True)
+    Store.open(path).close()
+    ro = Store.open(path, readonly=True)
+    assert ro.readonly
+    with pytest.raises(Exception, match="readonly"):
+        ro.events.append(T0, EventLevel.INFO, "x", "y")
+    ro.close()
+
+
+def test_foreign_database_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.close()
+    with pytest.raises(StoreError, match="not an SMT database"):
+        Store.open(path, readonly=True)
+
+
+decimals = st.decimals(
+    allow_nan=False, allow_infinity=False, places=None, min_value=-(10**12), max_value=10**12
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(balance=decimals, equity=decimals)
+def test_decimal_round_trip_is_exact(
+    tmp_path_factory: pytest.TempPathFactory, balance: Decimal, equity: Decimal
+) -> None:
+    store = _shared_store(tmp_path_factory)
+    snap = store.account.insert(
+        AccountSnapshot(at=T0, balance=balance, equity=equity, available=Decimal("0.00000001"))
+    )
+    back = store.account.get(snap.id)
+    assert back is not None
+    assert back.balance == balance and str(back.balance) == str(balance)
+    assert back.equity == equity
+    assert back.available == Decimal("0.00000001")
+
+
+_STORES: dict[str, Store] = {}
+
+
+def _shared_store(factory: pytest.TempPathFactory) -> Store:
+    if "s" not in _STORES:
+        _STORES["s"] = Store.open(factory.mktemp("dec") / "smt.db")
+    return _STORES["s"]
+
+
+def test_non_finite_money_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="non-finite"):
+        store.account.insert(
+            AccountSnapshot(at=T0, balance=Decimal("NaN"), equity=Decimal(1), available=Decimal(1))
+        )
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="naive"):
+        store.events.append(datetime(2026, 1, 1), EventLevel.INFO, "x", "y")
+
+
+def test_records_round_trip_with_enums_json_and_optional_fields(store: Store) -> None:
+    store.engine.put(EngineStatus(mode=Mode.PAPER, state=EngineState.STARTING, pid=42, started_at=T0))
+    store.engine.set(state=EngineState.RUNNING, heartbeat_at=T0 + timedelta(seconds=5))
+    status = store.engine.current()
+    assert status is not None and status.state is EngineState.RUNNING and status.pid == 42
+    assert status.heartbeat_at == T0 + timedelta(seconds=5)
+
+    store.contracts.save(
+        Contract("DOGEUSDT", Decimal(100), Decimal("0.00001"), Decimal(100), None, Decimal(5), 50), T0
+    )
+    loaded = store.contracts.load("DOGEUSDT")
+    assert loaded is not None and loaded[0].step_size == Decimal(100) and loaded[0].max_size is None
+
+    pos = store.positions.insert(
+        Position(
+            symbol="SOLUSDT",
+            side=Side.LONG,
+            size=Decimal("0.7"),
+            entry_price=Decimal("135.17"),
+            opened_at=T0,
+            state=PositionState.OPEN,
+            leverage=20,
+            updated_at=T0,
+            tp_price=Decimal("141.93"),
+        )
+    )
+    order = store.orders.insert(
+        Order(
+            client_order_id="smt-abc-p1-entry",
+            symbol="SOLUSDT",
+            side=Side.LONG,
+            kind=OrderKind.ENTRY,
+            size=Decimal("0.7"),
+            state=OrderState.PENDING_SUBMIT,
+            created_at=T0,
+            updated_at=T0,
+            position_id=pos.id,
+            request={"quantity": "0.7", "nested": [1, {"a": Decimal("1.5")}]},
+        )
+    )
+    store.orders.update(order.id, state=OrderState.SUBMITTED, exchange_order_id="704036529323901285")
+    back = store.orders.by_client_id("smt-abc-p1-entry")
+    assert back is not None and back.state is OrderState.SUBMITTED
+    assert back.request == {"quantity": "0.7", "nested": [1, {"a": "1.5"}]}
+    assert store.orders.by_exchange_id("704036529323901285") == back
+    assert [p.id for p in store.positions.open_positions()] == [pos.id]
+    with pytest.raises(KeyError, match="no field"):
+        store.orders.update(order.id, bogus=1)
+    with pytest.raises(KeyError, match="no row"):
+        store.orders.update(9999, state=OrderState.FILLED)
+
+
+def test_one_open_position_per_symbol_and_side(store: Store) -> None:
+    import sqlite3
+
+    def pos(side: Side) -> Position:
+        return Position(
+            symbol="ETHUSDT",
+            side=side,
+            size=Decimal(1),
+            entry_price=Decimal(3000),
+            opened_at=T0,
+            state=PositionState.OPEN,
+            leverage=20,
+            updated_at=T0,
+        )
+
+    store.positions.insert(pos(Side.LONG))
+    store.positions.insert(pos(Side.SHORT))  # hedge mode: both sides may be open
+    with pytest.raises(sqlite3.IntegrityError):
+        store.positions.insert(pos(Side.LONG))
+
+
+def test_client_order_ids_are_unique(store: Store) -> None:
+    import sqlite3
+
+    order = Order(
+        client_order_id="dup",
+        symbol="X",
+        side=Side.LONG,
+        kind=OrderKind.ENTRY,
+        size=Decimal(1),
+        state=OrderState.PENDING_SUBMIT,
+        created_at=T0,
+        updated_at=T0,
+    )
+    store.orders.insert(order)
+    with pytest.raises(sqlite3.IntegrityError):
+        store.orders.insert(order)
+
+
+def test_command_queue_insert_claim_complete(store: Store) -> None:
+    first = store.commands.enqueue(CommandKind.APPROVE, T0, "console:ana", {"proposal_id": 7})
+    second = store.commands.enqueue(CommandKind.PAUSE, T0, "cli:root")
+    assert first.state is CommandState.PENDING and first.id is not None and second.id is not None
+    assert [c.id for c in store.commands.pending()] == [first.id, second.id]
+
+    claimed = store.commands.claim_next(T0 + timedelta(seconds=1))
+    assert claimed is not None and claimed.id == first.id and claimed.state is CommandState.RUNNING
+    assert claimed.args == {"proposal_id": 7} and claimed.claimed_at == T0 + timedelta(seconds=1)
+    store.commands.complete(first.id, T0 + timedelta(seconds=2), {"position_id": 3})
+
+    claimed2 = store.commands.claim_next(T0 + timedelta(seconds=3))
+    assert claimed2 is not None and claimed2.id == second.id
+    store.commands.fail(second.id, T0 + timedelta(seconds=4), "engine is halted")
+    assert store.commands.claim_next(T0) is None
+
+    done = store.commands.get(first.id)
+    failed = store.commands.get(second.id)
+    assert done is not None and done.state is CommandState.DONE and done.result == {"position_id": 3}
+    assert failed is not None and failed.state is CommandState.FAILED and failed.error == "engine is halted"
+
+
+def test_a_command_is_claimed_once_across_connections(tmp_path: Path) -> None:
+    path = tmp_path / "smt.db"
+    a, b = Store.open(path), Store.open(path)
+    console = Store.open(path)
+    for _ in range(20):
+        console.commands.enqueue(CommandKind.RUN_CYCLE, T0, "console")
+    claimed: list[int] = []
+    for _ in range(15):
+        for s in (a, b):
+            c = s.commands.claim_next(T0)
+            if c is not None and c.id is not None:
+                claimed.append(c.id)
+    assert sorted(claimed) == list(range(1, 21))
+    for s in (a, b, console):
+        s.close()
+
+
+def test_commands_left_running_by_a_crash_are_failed_not_rerun(store: Store) -> None:
+    store.commands.enqueue(CommandKind.CLOSE_ALL, T0, "console")
+    store.commands.claim_next(T0)
+    assert store.commands.requeue_running() == 1
+    assert store.commands.claim_next(T0) is None
+
+
+def test_data_version_moves_when_another_connection_commits(tmp_path: Path) -> None:
+    path = tmp_path / "smt.db"
+    engine, console = Store.open(path), Store.open(path, readonly=True)
+    before = console.data_version()
+    assert console.data_version() == before
+    engine.events.append(T0, EventLevel.INFO, "x", "y")
+    assert console.data_version() != before
+    engine.close()
+    console.close()
+
+
+def test_single_writer_lock_names_the_holder(tmp_path: Path) -> None:
+    db = tmp_path / "smt.db"
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from smt_engine.store import EngineLock
+        lock = EngineLock({str(db)!r}); lock.acquire()
+        print("held", flush=True)
+        sys.stdin.readline()
+        """
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        second = EngineLock(db)
+        assert second.is_held_elsewhere()
+        with pytest.raises(AlreadyRunning) as info:
+            second.acquire()
+        assert info.value.pid == holder.pid
+        assert f"pid {holder.pid}" in str(info.value)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(timeout=10)
+    # The kernel released the dead holder's lock: a new engine may start.
+    with EngineLock(db) as lock:
+        assert lock.holder_pid() == os.getpid()
+    assert not EngineLock(db).is_held_elsewhere()
