@@ -362,7 +362,7 @@ class Monitor:
             self.store.orders.update(existing.id, state=OrderState.CANCELLED, updated_at=self.clock.now())
 
     async def cleanup_orphans(self) -> dict[str, Any]:
-        """Operator cleanup: cancel every orphan, regular or TP/SL, that the store flagged or the venue shows."""
+        """Operator cleanup: cancel every orphan the store flagged or the venue shows."""
         report = TickReport()
         try:
             live = {_key(p.symbol, p.side): p for p in await self.exchange.positions() if p.size > 0}
