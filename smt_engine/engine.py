@@ -1,0 +1,402 @@
+"""The engine daemon: independent tasks for the signal cycle, the monitor, operator commands, AI-log
+uploads and the heartbeat.
+
+The slow signal cycle never delays the monitor: they are separate tasks, and only the short
+critical sections that touch positions (execution, monitor tick, operator commands) share one lock.
+The next cycle time is persisted, so a restart does not trade again before its time, and never two
+cycles within ``min_cycle_gap``. Entries are refused until the start-up reconciliation succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from smt_engine.clock import Clock
+from smt_engine.config import ConfigError, Settings, load_settings
+from smt_engine.domain import CommandKind, EngineState
+from smt_engine.sdnotify import SdNotify
+from smt_engine.store import Store
+from smt_engine.store.records import Command, EngineStatus
+from smt_engine.trading.monitor import Monitor
+
+log = logging.getLogger(__name__)
+
+CommandHandler = Callable[[Command], Awaitable[dict[str, Any]]]
+
+# Settings sections that can change without a restart (reload_config).
+HOT_SECTIONS = ("risk", "trading", "analyst", "whales", "ailog", "competition", "logging")
+
+
+class CycleRunner(Protocol):
+    async def run_cycle(self, trigger: str) -> str:
+        """Run one signal cycle; returns its id. Failures inside steps are recorded, not raised."""
+        ...
+
+
+class Housekeeping(Protocol):
+    """Periodic work the monitor task does besides reconciliation (e.g. expiring proposals)."""
+
+    async def __call__(self, now: datetime) -> None: ...
+
+
+class Uploader(Protocol):
+    async def run_once(self) -> int: ...
+
+
+class CommandRejected(Exception):
+    """A command that is invalid now (bad arguments, wrong state); the message goes back to the operator."""
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        monitor: Monitor,
+        cycle: CycleRunner,
+        *,
+        handlers: Mapping[CommandKind, CommandHandler] | None = None,
+        housekeeping: Housekeeping | None = None,
+        uploader: Uploader | None = None,
+        notify: SdNotify | None = None,
+        config_path: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.monitor = monitor
+        self.cycle = cycle
+        self.housekeeping = housekeeping
+        self.uploader = uploader
+        self.notify = notify or SdNotify()
+        self.config_path = config_path
+        self.lock = asyncio.Lock()
+        self.stop_event = asyncio.Event()
+        self.cycle_requested = asyncio.Event()
+        self.state = EngineState.STARTING
+        self.reconciled = False
+        self._cycle_task: asyncio.Task[str] | None = None
+        self._handlers: dict[CommandKind, CommandHandler] = {
+            CommandKind.PAUSE: self._pause,
+            CommandKind.RESUME: self._resume,
+            CommandKind.RUN_CYCLE: self._run_cycle_now,
+            CommandKind.RELOAD_CONFIG: self._reload_config,
+        }
+        self._handlers.update(handlers or {})
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        """Run until ``stop()`` (or SIGTERM/SIGINT when installed)."""
+        self._start_row()
+        failed = self.store.commands.requeue_running()
+        if failed:
+            log.warning("%d command(s) left running by a previous engine were failed, not re-run", failed)
+        tasks = [asyncio.create_task(self._heartbeat_loop(), name="heartbeat")]
+        try:
+            await self._reconcile_until_ok()
+            if self.stop_event.is_set():
+                return
+            self._set_state(
+                EngineState.RUNNING if self.state is not EngineState.HALTED else EngineState.HALTED
+            )
+            self.notify.ready(self._status_text())
+            log.info("engine running (%s mode)", self.settings.engine.mode, extra={"event": "engine.running"})
+            tasks += [
+                asyncio.create_task(self._cycle_loop(), name="cycle"),
+                asyncio.create_task(self._monitor_loop(), name="monitor"),
+                asyncio.create_task(self._command_loop(), name="commands"),
+            ]
+            if self.uploader is not None:
+                tasks.append(asyncio.create_task(self._upload_loop(), name="ailog"))
+            stopper = asyncio.create_task(self.stop_event.wait(), name="stop")
+            done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopper and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            self.notify.stopping()
+            await self._shutdown(tasks)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        log.info("received %s: stopping cleanly", sig.name, extra={"event": "engine.signal"})
+        self.stop()
+
+    async def _shutdown(self, tasks: list[asyncio.Task[Any]]) -> None:
+        if self._cycle_task is not None and not self._cycle_task.done():
+            # The pipeline shields order placement, so cancelling here abandons analysis, never an order.
+            self._cycle_task.cancel()
+        for task in tasks:
+            task.cancel()
+        pending = [*tasks, *([self._cycle_task] if self._cycle_task else [])]
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._set_state(EngineState.STOPPED, reason="stopped")
+        log.info("engine stopped", extra={"event": "engine.stopped"})
+
+    def _start_row(self) -> None:
+        previous = self.store.engine.current()
+        now = self.clock.now()
+        next_cycle = self._first_cycle_time(previous, now)
+        self.store.engine.put(
+            EngineStatus(
+                mode=self.settings.engine.mode,
+                state=EngineState.STARTING,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                started_at=now,
+                heartbeat_at=now,
+                next_cycle_at=next_cycle,
+                last_cycle_at=previous.last_cycle_at if previous else None,
+                approval=self.settings.engine.approval.value,
+                state_reason="halted before restart"
+                if previous and previous.state is EngineState.HALTED
+                else None,
+            )
+        )
+        if previous is not None and previous.state is EngineState.HALTED:
+            # A kill switch survives restarts: an operator must resume.
+            self.state = EngineState.HALTED
+        log.info(
+            "engine starting (pid %d, %s mode, approval %s); next cycle at %s",
+            os.getpid(),
+            self.settings.engine.mode,
+            self.settings.engine.approval,
+            next_cycle.isoformat(),
+            extra={"event": "engine.starting"},
+        )
+
+    def _first_cycle_time(self, previous: EngineStatus | None, now: datetime) -> datetime:
+        """No cycle on restart unless one is overdue, and never two within ``min_cycle_gap``."""
+        earliest = now
+        if previous is not None and previous.last_cycle_at is not None:
+            earliest = max(now, previous.last_cycle_at + self.settings.engine.min_cycle_gap)
+        if previous is not None and previous.next_cycle_at is not None:
+            return max(previous.next_cycle_at, earliest)
+        return earliest
+
+    def _set_state(self, state: EngineState, reason: str | None = None) -> None:
+        self.state = state
+        self.store.engine.set(state=state, state_reason=reason)
+        self.notify.status(self._status_text())
+
+    def _status_text(self) -> str:
+        status = self.store.engine.current()
+        nxt = status.next_cycle_at.strftime("%H:%M UTC") if status and status.next_cycle_at else "?"
+        return f"{self.state.value}, {len(self.store.positions.open_positions())} open, next cycle {nxt}"
+
+    # ------------------------------------------------------------------ start-up reconciliation
+
+    async def _reconcile_until_ok(self) -> None:
+        self._set_state(
+            EngineState.RECONCILING if self.state is not EngineState.HALTED else EngineState.HALTED
+        )
+        delay = 5.0
+        while not self.stop_event.is_set():
+            async with self.lock:
+                report = await self.monitor.tick(startup=True)
+            if report.ok:
+                self.reconciled = True
+                log.info(
+                    "start-up reconciliation done: %d adopted, %d closed, %d orphan order(s) flagged",
+                    len(report.adopted),
+                    len(report.closed),
+                    len(report.orphans_flagged),
+                    extra={"event": "engine.reconciled"},
+                )
+                return
+            self.store.engine.set(last_error=report.error)
+            log.error(
+                "start-up reconciliation failed (%s); no entries until it succeeds, retrying in %.0f s",
+                report.error,
+                delay,
+                extra={"event": "engine.reconcile_failed"},
+            )
+            await self._sleep_or_stop(delay)
+            delay = min(delay * 2, 120.0)
+
+    # ------------------------------------------------------------------ tasks
+
+    async def _sleep_or_stop(self, seconds: float) -> None:
+        sleeper = asyncio.create_task(self.clock.sleep(seconds))
+        stopper = asyncio.create_task(self.stop_event.wait())
+        await asyncio.wait([sleeper, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for t in (sleeper, stopper):
+            t.cancel()
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.settings.engine.heartbeat_interval.total_seconds()
+        if self.notify.watchdog_interval:
+            interval = min(interval, self.notify.watchdog_interval)
+        while True:
+            self.store.engine.set(heartbeat_at=self.clock.now())
+            self.notify.watchdog()
+            await self.clock.sleep(interval)
+
+    async def _cycle_loop(self) -> None:
+        while True:
+            status = self.store.engine.current()
+            due = status.next_cycle_at if status and status.next_cycle_at else self.clock.now()
+            wait = (due - self.clock.now()).total_seconds()
+            if wait > 0 and not self.cycle_requested.is_set():
+                sleeper = asyncio.create_task(self.clock.sleep(min(wait, 60.0)))
+                waker = asyncio.create_task(self.cycle_requested.wait())
+                await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
+                sleeper.cancel()
+                waker.cancel()
+                if not self.cycle_requested.is_set():
+                    continue
+            trigger = "operator" if self.cycle_requested.is_set() else "schedule"
+            self.cycle_requested.clear()
+            await self._one_cycle(trigger)
+
+    async def _one_cycle(self, trigger: str) -> None:
+        started = self.clock.now()
+        # Persist the next due time before running, so a crash mid-cycle cannot cause an immediate re-run.
+        self.store.engine.set(
+            last_cycle_at=started,
+            next_cycle_at=started + self.settings.engine.signal_interval,
+        )
+        self._cycle_task = asyncio.create_task(self.cycle.run_cycle(trigger))
+        try:
+            cycle_id = await self._cycle_task
+            log.info("cycle %s finished (%s)", cycle_id, trigger, extra={"event": "cycle.finished"})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a cycle must never take the engine down
+            self.store.engine.set(last_error=f"cycle failed: {exc}")
+            log.exception("signal cycle failed", extra={"event": "cycle.failed"})
+        finally:
+            self._cycle_task = None
+        self.notify.status(self._status_text())
+
+    async def _monitor_loop(self) -> None:
+        interval = self.settings.engine.monitor_interval.total_seconds()
+        while True:
+            await self.clock.sleep(interval)
+            try:
+                async with self.lock:
+                    report = await self.monitor.tick()
+                    if self.housekeeping is not None:
+                        await self.housekeeping(self.clock.now())
+                if not report.ok:
+                    self.store.engine.set(last_error=report.error)
+            except Exception:
+                log.exception("monitor tick failed", extra={"event": "monitor.failed"})
+
+    async def _command_loop(self) -> None:
+        interval = self.settings.engine.command_poll_interval.total_seconds()
+        while True:
+            command = self.store.commands.claim_next(self.clock.now())
+            if command is None:
+                await self.clock.sleep(interval)
+                continue
+            await self.handle(command)
+
+    async def handle(self, command: Command) -> None:
+        """Run one claimed command and write its result back."""
+        assert command.id is not None
+        handler = self._handlers.get(command.kind)
+        try:
+            if handler is None:
+                raise CommandRejected(f"{command.kind} is not available in this engine")
+            async with self.lock:
+                result = await handler(command)
+        except (CommandRejected, ValueError, KeyError) as exc:
+            self.store.commands.fail(command.id, self.clock.now(), str(exc).strip("'\""))
+            log.warning(
+                "command %s %s failed: %s", command.id, command.kind, exc, extra={"event": "command.failed"}
+            )
+            return
+        except Exception as exc:
+            self.store.commands.fail(command.id, self.clock.now(), f"{type(exc).__name__}: {exc}")
+            log.exception(
+                "command %s %s crashed", command.id, command.kind, extra={"event": "command.failed"}
+            )
+            return
+        self.store.commands.complete(command.id, self.clock.now(), result)
+        log.info(
+            "command %s %s by %s: done %s",
+            command.id,
+            command.kind,
+            command.actor,
+            result,
+            extra={"event": "command.done"},
+        )
+
+    async def _upload_loop(self) -> None:
+        assert self.uploader is not None
+        while True:
+            try:
+                await self.uploader.run_once()
+            except Exception:
+                log.exception("AI-log upload pass failed", extra={"event": "ailog.failed"})
+            await self.clock.sleep(15)
+
+    # ------------------------------------------------------------------ built-in commands
+
+    async def _pause(self, command: Command) -> dict[str, Any]:
+        if self.state is EngineState.PAUSED:
+            return {"state": self.state.value, "note": "already paused"}
+        if self.state is EngineState.HALTED:
+            raise CommandRejected("the engine is halted by a risk limit; resume clears it")
+        self._set_state(EngineState.PAUSED, reason=f"paused by {command.actor}")
+        return {"state": self.state.value}
+
+    async def _resume(self, command: Command) -> dict[str, Any]:
+        if not self.reconciled:
+            raise CommandRejected("start-up reconciliation has not succeeded yet")
+        previous = self.state
+        self._set_state(EngineState.RUNNING, reason=f"resumed by {command.actor}")
+        return {"state": self.state.value, "was": previous.value}
+
+    async def _run_cycle_now(self, command: Command) -> dict[str, Any]:
+        if self._cycle_task is not None and not self._cycle_task.done():
+            raise CommandRejected("a signal cycle is already running")
+        self.cycle_requested.set()
+        return {"queued": True}
+
+    async def _reload_config(self, command: Command) -> dict[str, Any]:
+        try:
+            fresh = load_settings(self.config_path)
+        except ConfigError as exc:
+            raise CommandRejected("configuration not reloaded: " + "; ".join(exc.problems)) from None
+        changed = [name for name in HOT_SECTIONS if getattr(fresh, name) != getattr(self.settings, name)]
+        for name in changed:
+            setattr(self.settings, name, getattr(fresh, name))
+        needs_restart = [
+            key
+            for key in ("mode", "database")
+            if getattr(fresh.engine, key) != getattr(self.settings.engine, key)
+        ]
+        if fresh.engine.approval != self.settings.engine.approval:
+            self.settings.engine.approval = fresh.engine.approval
+            self.store.engine.set(approval=fresh.engine.approval.value)
+            changed.append("engine.approval")
+        return {"changed": changed, "needs_restart": [f"engine.{k}" for k in needs_restart]}
+
+    # ------------------------------------------------------------------ kill switch
+
+    def halt(self, reason: str) -> None:
+        """Daily loss or drawdown limit hit: refuse entries until an operator resumes."""
+        if self.state is not EngineState.HALTED:
+            self._set_state(EngineState.HALTED, reason=reason)
+            log.critical(
+                "engine HALTED: %s; entries refused until resumed", reason, extra={"event": "engine.halted"}
+            )
