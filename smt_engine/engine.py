@@ -134,6 +134,11 @@ class Engine:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
+        # systemctl reload: queue a reload like an operator would, so it is audited and serialised.
+        loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
+
+    def _on_reload_signal(self) -> None:
+        self.store.commands.enqueue(CommandKind.RELOAD_CONFIG, self.clock.now(), "signal:SIGHUP")
 
     def _on_signal(self, sig: signal.Signals) -> None:
         log.info("received %s: stopping cleanly", sig.name, extra={"event": "engine.signal"})
