@@ -35,6 +35,7 @@ from smt_engine.exchange.precision import round_to_tick as _round_to_tick
 CENT = Decimal("0.01")
 _MARGIN_Q = Decimal("0.00000001")
 _CONF_Q = Decimal("0.0001")
+_HOUR = timedelta(hours=1)
 
 
 class ReasonCode(StrEnum):
@@ -315,8 +316,9 @@ class RiskEngine:
         # ---- TP/SL distances: the decision's, shortened in the competition's final days
         tp_pct, sl_pct = Decimal(decision.tp_pct), Decimal(decision.sl_pct)
         max_hold = comp.max_hold
-        if decision.hold_hours and math.isfinite(decision.hold_hours) and decision.hold_hours > 0:
-            max_hold = min(max_hold, timedelta(hours=decision.hold_hours))
+        hold_h = decision.hold_hours
+        if isinstance(hold_h, int | float) and math.isfinite(hold_h) and 0 < hold_h < max_hold / _HOUR:
+            max_hold = timedelta(hours=hold_h)
         if comp.final_days:
             tp_pct, sl_pct = min(tp_pct, comp.default_tp_pct), min(sl_pct, comp.default_sl_pct)
 
@@ -468,7 +470,7 @@ class RiskEngine:
             ),
             GateResult(
                 ReasonCode.MIN_NOTIONAL,
-                notional >= contract.min_notional and notional > 0,
+                notional >= contract.min_notional,
                 f"notional {plain(notional)} USDT (min {plain(contract.min_notional)})",
             ),
         ]
