@@ -234,6 +234,8 @@ class Executor:
 
     def _fail(self, proposal: Proposal, reason: str, entry: Order | None) -> ExecutionResult:
         assert proposal.id is not None
+        if entry is None:
+            entry = self.store.orders.by_client_id(self._cid(proposal.id, "entry"))
         failed = transition(
             self.store, proposal.id, ProposalState.FAILED, actor=ACTOR, reason=reason, at=self.clock.now()
         )
