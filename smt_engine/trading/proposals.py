@@ -34,6 +34,7 @@ from smt_engine.domain import (
 )
 from smt_engine.exchange.base import Balance, ExchangePosition
 from smt_engine.exchange.precision import plain
+from smt_engine.secrets import redact
 from smt_engine.store import Store
 from smt_engine.store.records import Proposal
 from smt_engine.trading.risk import (
@@ -243,7 +244,7 @@ class ProposalBook:
             analysis_id=analysis_id,
             source=source,
             gates=[g.as_dict() for g in assessment.gates],
-            rationale=decision.reasoning[:_RATIONALE_MAX],
+            rationale=redact(decision.reasoning)[:_RATIONALE_MAX],
         )
         proposal = self.store.proposals.insert(proposal)
         assert proposal.id is not None
