@@ -224,6 +224,21 @@ class TradingSettings(_Section):
     margin_mode: Literal["cross", "isolated"] = Field(
         "cross", description="margin mode set with the leverage"
     )
+    leverage_attempts: int = Field(
+        4, ge=1, le=10, description="tries to set leverage while the venue reports open orders"
+    )
+    leverage_retry_delay: Duration = Field(
+        timedelta(seconds=3), description="wait between leverage attempts (cancels settling)"
+    )
+    fill_timeout: Duration = Field(
+        timedelta(seconds=15), description="how long an entry may take to show as a position"
+    )
+    protection_timeout: Duration = Field(
+        timedelta(seconds=20), description="how long attached TP/SL orders may take to appear"
+    )
+    poll_interval: Duration = Field(
+        timedelta(seconds=2), description="polling period while waiting for fills and TP/SL orders"
+    )
 
 
 class CompetitionSettings(_Section):

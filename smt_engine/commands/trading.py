@@ -1,0 +1,294 @@
+"""Trading commands: `smt propose`, `smt approve`, `smt reject`, `smt proposals`.
+
+`propose` reads a live price and the available balance from the venue and runs the same gates as the
+engine; `approve`/`reject` only queue a command, because the engine is the one process that trades.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import importlib
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from smt_engine.commands.context import CommandError, Context
+
+if TYPE_CHECKING:
+    from smt_engine.clock import Clock
+    from smt_engine.config import Settings
+    from smt_engine.domain import Contract
+    from smt_engine.exchange.base import Balance, Exchange, ExchangePosition
+    from smt_engine.secrets import SecretStore
+    from smt_engine.store import Store
+
+Sub = Any
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value.is_finite() or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def _confidence(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("confidence must be between 0 and 1")
+    return value
+
+
+def register(sub: Sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "propose", parents=[common], help="make a manual trade proposal (runs every risk gate)"
+    )
+    p.add_argument("--pair", required=True, help="pair base, e.g. ETH")
+    p.add_argument("--side", required=True, type=str.upper, choices=["LONG", "SHORT"], help="LONG or SHORT")
+    p.add_argument("--confidence", required=True, type=_confidence, help="0..1; drives the size")
+    p.add_argument("--tp-pct", type=_decimal, help="take-profit distance in %% (default: phase default)")
+    p.add_argument("--sl-pct", type=_decimal, help="stop-loss distance in %% (default: phase default)")
+    p.add_argument("--note", default="", help="rationale stored with the proposal")
+    p.add_argument("--force", action="store_true", help="allow entries before the competition starts")
+    p.set_defaults(handler=cmd_propose)
+
+    p = sub.add_parser("approve", parents=[common], help="approve a waiting proposal (queued for the engine)")
+    p.add_argument("id", type=int, help="proposal id")
+    p.set_defaults(handler=cmd_approve)
+
+    p = sub.add_parser("reject", parents=[common], help="reject a waiting proposal (queued for the engine)")
+    p.add_argument("id", type=int, help="proposal id")
+    p.add_argument("--reason", default="", help="why, for the audit log")
+    p.set_defaults(handler=cmd_reject)
+
+    p = sub.add_parser("proposals", parents=[common], help="list recent proposals")
+    p.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    p.set_defaults(handler=cmd_proposals)
+
+
+# --------------------------------------------------------------------------- venue access (patched in tests)
+
+
+def open_exchange(settings: Settings, store: Store, clock: Clock, secrets: SecretStore) -> Exchange:
+    """The configured venue; imported lazily so `smt --help` does not load HTTP clients."""
+    # Resolved at run time: the factory belongs to the exchange area and may not be merged yet.
+    factory = importlib.import_module("smt_engine.exchange.factory")
+    exchange: Exchange = factory.make_exchange(settings, store, clock, secrets)
+    return exchange
+
+
+async def read_market(
+    exchange: Exchange, symbol: str
+) -> tuple[Decimal | None, Contract | None, Balance | None, list[ExchangePosition]]:
+    """Price, contract, balance and positions; a value that cannot be read comes back as None/empty."""
+    from smt_engine.exchange.base import ExchangeError
+
+    price: Decimal | None = None
+    contract: Contract | None = None
+    balance: Balance | None = None
+    positions: list[ExchangePosition] = []
+    try:
+        try:
+            price = await exchange.last_price(symbol)
+        except ExchangeError:
+            price = None
+        try:
+            contract = (await exchange.contracts([symbol])).get(symbol)
+        except ExchangeError:
+            contract = None
+        try:
+            balance = await exchange.balance()
+        except ExchangeError:
+            balance = None
+        if balance is not None:
+            try:
+                positions = await exchange.positions()
+            except ExchangeError:
+                balance = None  # without positions the exposure gates cannot be trusted
+    finally:
+        await exchange.aclose()
+    return price, contract, balance, positions
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no passwd entry (containers): still attribute it to the CLI
+        return "cli"
+
+
+def _engine_running(ctx: Context) -> bool:
+    from smt_engine.store import EngineLock
+
+    return EngineLock(ctx.settings().engine.database).is_held_elsewhere()
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+def cmd_propose(ctx: Context) -> int:
+    from smt_engine.clock import WallClock
+    from smt_engine.domain import Action, AnalystKind, Decision, EngineState, ProposalState
+    from smt_engine.exchange.precision import plain
+    from smt_engine.trading.proposals import ProposalBook, snapshot_account
+
+    args = ctx.args
+    settings = ctx.settings()
+    pair = settings.pairs.by_base(args.pair)
+    if pair is None:
+        names = ", ".join(p.base for p in settings.pairs.all())
+        raise CommandError(f"{args.pair}: not a configured pair (configured: {names})")
+    store = ctx.store()
+    clock = WallClock()
+    exchange = open_exchange(settings, store, clock, ctx.secrets())
+    price, contract, balance, positions = asyncio.run(read_market(exchange, pair.symbol))
+    if balance is None:
+        raise CommandError("the available balance could not be read from the exchange: no proposal made")
+    running = _engine_running(ctx)
+    row = store.engine.current()
+    engine_state = row.state if running and row is not None else EngineState.RUNNING
+    now = clock.now()
+    account = snapshot_account(
+        store,
+        settings,
+        now,
+        balance,
+        positions,
+        engine_state,
+        contracts={pair.symbol: contract} if contract else {},
+        prices={pair.symbol: price} if price else {},
+    )
+    decision = Decision(
+        action=Action(args.side),
+        confidence=args.confidence,
+        tp_pct=args.tp_pct or account.competition.default_tp_pct,
+        sl_pct=args.sl_pct or account.competition.default_sl_pct,
+        hold_hours=0.0,
+        reasoning=args.note or f"manual proposal by {_actor()}",
+        analyst=AnalystKind.HEURISTIC,
+    )
+    book = ProposalBook(store, clock, settings)
+    proposal = book.create(pair, decision, account, contract, price, source="manual", force=args.force)
+    head = (
+        f"proposal #{proposal.id} {proposal.pair} {proposal.side.value} conf {proposal.confidence:.2f}: "
+        f"margin {plain(proposal.margin)} USDT, notional {plain(proposal.notional)} USDT at "
+        f"{proposal.leverage}x, size {plain(proposal.size)} @ {plain(proposal.entry_ref)}, "
+        f"TP {plain(proposal.tp_price)}, SL {plain(proposal.sl_price)}"
+    )
+    print(head)
+    if not running:
+        print(
+            "note: no engine is running; entry gates were checked as if it were, "
+            "and are re-checked on approval"
+        )
+    if proposal.state is ProposalState.DENIED:
+        print(f"DENIED: {', '.join(proposal.reason_codes)}")
+        for g in proposal.gates:
+            if not g.get("passed"):
+                print(f"  {g['gate']}: {g['detail']}")
+        return 1
+    expires = f"{proposal.expires_at:%Y-%m-%d %H:%M} UTC" if proposal.expires_at else "never"
+    print(f"waiting for approval until {expires}: `smt approve {proposal.id}` or `smt reject {proposal.id}`")
+    return 0
+
+
+def _queue_decision(ctx: Context, verb: str) -> int:
+    from smt_engine.clock import WallClock
+    from smt_engine.domain import CommandKind, ProposalState
+
+    store = ctx.store()
+    pid = int(ctx.args.id)
+    proposal = store.proposals.get(pid)
+    if proposal is None:
+        raise CommandError(f"no proposal #{pid} (list them with `smt proposals`)")
+    if proposal.state is not ProposalState.PROPOSED:
+        raise CommandError(f"proposal #{pid} is {proposal.state.value}: there is nothing to {verb}")
+    now = WallClock().now()
+    if proposal.expires_at is not None and now >= proposal.expires_at:
+        raise CommandError(f"proposal #{pid} expired at {proposal.expires_at:%Y-%m-%d %H:%M:%S} UTC")
+    kind = CommandKind.APPROVE if verb == "approve" else CommandKind.REJECT
+    cmd_args: dict[str, Any] = {"proposal_id": pid}
+    if verb == "reject" and ctx.args.reason:
+        cmd_args["reason"] = ctx.args.reason
+    command = store.commands.enqueue(kind, now, _actor(), cmd_args)
+    print(
+        f"queued {verb} of proposal #{pid} ({proposal.pair} {proposal.side.value}) as command #{command.id}"
+    )
+    expires = f"{proposal.expires_at:%Y-%m-%d %H:%M} UTC" if proposal.expires_at else "never"
+    if _engine_running(ctx):
+        if verb == "approve":
+            print("the engine is running: it re-checks the price drift and every risk gate, then executes")
+        else:
+            print("the engine is running: it will reject the proposal within seconds")
+    else:
+        print(
+            f"no engine is running: the command will be handled when the engine starts, "
+            f"unless the proposal has expired by then (expires {expires})"
+        )
+    return 0
+
+
+def cmd_approve(ctx: Context) -> int:
+    return _queue_decision(ctx, "approve")
+
+
+def cmd_reject(ctx: Context) -> int:
+    return _queue_decision(ctx, "reject")
+
+
+def cmd_proposals(ctx: Context) -> int:
+    from smt_engine.exchange.precision import plain
+
+    store = ctx.store()
+    rows = store.proposals.recent(limit=max(1, ctx.args.limit))
+    if not rows:
+        print("no proposals yet")
+        return 0
+    header = (
+        "id",
+        "created (UTC)",
+        "pair",
+        "side",
+        "conf",
+        "margin",
+        "notional",
+        "lev",
+        "size",
+        "entry",
+        "TP",
+        "SL",
+        "state",
+        "reasons",
+    )
+    table = [header]
+    for p in rows:
+        table.append(
+            (
+                str(p.id),
+                f"{p.created_at:%m-%d %H:%M}",
+                p.pair,
+                p.side.value,
+                f"{p.confidence:.2f}",
+                f"{p.margin:.2f}",
+                f"{p.notional:.2f}",
+                f"{p.leverage}x",
+                plain(p.size),
+                plain(p.entry_ref),
+                plain(p.tp_price),
+                plain(p.sl_price),
+                p.state.value,
+                ",".join(p.reason_codes),
+            )
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for r in table:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip())
+    print("margin and notional in USDT (notional = margin x leverage)")
+    return 0

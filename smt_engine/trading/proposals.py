@@ -1,0 +1,512 @@
+"""Proposals: the DESIGN's state machine, manual or automatic approval, and per-cycle selection.
+
+Every transition goes through ``transition``, which refuses anything ``PROPOSAL_TRANSITIONS`` does not
+list and appends an event naming the actor and the reason, so the console can replay a proposal's life.
+Approval is a fresh decision: the live price must not have drifted, and size, TP/SL and every gate are
+re-derived at that moment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from smt_engine.clock import Clock
+from smt_engine.competition import competition_status
+from smt_engine.config import Settings
+from smt_engine.domain import (
+    PROPOSAL_TRANSITIONS,
+    Action,
+    AnalystKind,
+    ApprovalMode,
+    CloseReason,
+    Contract,
+    Decision,
+    EngineState,
+    EventLevel,
+    Pair,
+    ProposalState,
+    Tier,
+)
+from smt_engine.exchange.base import Balance, ExchangePosition
+from smt_engine.exchange.precision import plain
+from smt_engine.secrets import redact
+from smt_engine.store import Store
+from smt_engine.store.records import Proposal
+from smt_engine.trading.risk import (
+    AccountState,
+    Assessment,
+    GateResult,
+    OpenExposure,
+    ReasonCode,
+    RiskEngine,
+    drift_pct,
+    round_confidence,
+)
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT = (ProposalState.APPROVED, ProposalState.SUBMITTING)
+_RATIONALE_MAX = 4000
+
+
+class ProposalError(Exception):
+    """A proposal cannot be acted on as asked (unknown id, wrong state)."""
+
+
+class IllegalTransition(ProposalError):
+    def __init__(self, proposal_id: int | None, current: ProposalState, target: ProposalState) -> None:
+        self.current, self.target = current, target
+        super().__init__(f"proposal #{proposal_id}: {current.value} -> {target.value} is not allowed")
+
+
+def transition(
+    store: Store,
+    proposal_id: int,
+    to: ProposalState,
+    *,
+    actor: str,
+    reason: str,
+    at: datetime,
+    codes: Sequence[str] = (),
+    **fields: Any,
+) -> Proposal:
+    """Move a proposal to ``to`` (atomically, checked against the state machine) and audit it."""
+    with store.transaction():
+        current = store.proposals.get(proposal_id)
+        if current is None:
+            raise ProposalError(f"no proposal #{proposal_id}")
+        if to not in PROPOSAL_TRANSITIONS[current.state]:
+            raise IllegalTransition(proposal_id, current.state, to)
+        updates: dict[str, Any] = {"state": to, **fields}
+        if to in (
+            ProposalState.APPROVED,
+            ProposalState.REJECTED,
+            ProposalState.EXPIRED,
+            ProposalState.DENIED,
+        ):
+            updates.setdefault("decided_at", at)
+            updates.setdefault("decided_by", actor)
+        if codes:
+            updates["reason_codes"] = list(codes)
+        store.proposals.update(proposal_id, **updates)
+        level = (
+            EventLevel.WARNING
+            if to in (ProposalState.DENIED, ProposalState.FAILED, ProposalState.EXPIRED)
+            else EventLevel.INFO
+        )
+        store.events.append(
+            at,
+            level,
+            f"proposal.{to.value}",
+            f"proposal #{proposal_id} {current.pair} {current.side.value}: "
+            f"{current.state.value} -> {to.value} by {actor}" + (f": {reason}" if reason else ""),
+            cycle_id=current.cycle_id,
+            proposal_id=proposal_id,
+            data={
+                "from": current.state.value,
+                "to": to.value,
+                "actor": actor,
+                "reason": reason,
+                "codes": list(codes),
+            },
+        )
+        updated = store.proposals.get(proposal_id)
+    assert updated is not None
+    return updated
+
+
+# --------------------------------------------------------------------------- account snapshot
+
+
+def snapshot_account(
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    balance: Balance | None,
+    positions: Sequence[ExchangePosition],
+    engine_state: EngineState,
+    *,
+    contracts: Mapping[str, Contract] | None = None,
+    prices: Mapping[str, Decimal] | None = None,
+) -> AccountState:
+    """Build the risk inputs from what the exchange just said (``balance=None``: it could not be read)
+    and what the store remembers (peak equity, today's realised PnL, stop-loss times, entries in flight).
+    """
+    equity = balance.equity if balance is not None else None
+    peak_row = store.account.peak_equity()
+    peaks = [v for v in (equity, peak_row.equity if peak_row else None) if v is not None]
+    midnight = datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
+    realized = sum(
+        (p.realized_pnl for p in store.positions.closed_since(midnight) if p.realized_pnl is not None),
+        Decimal(0),
+    )
+    last_sl: dict[str, datetime] = {}
+    for p in store.positions.recent_closed(limit=500):
+        if (
+            p.close_reason is CloseReason.STOP_LOSS
+            and p.closed_at is not None
+            and (p.symbol not in last_sl or p.closed_at > last_sl[p.symbol])
+        ):
+            last_sl[p.symbol] = p.closed_at
+    exposures = [OpenExposure(p.symbol, p.side, p.margin) for p in positions if p.size > 0]
+    held = {(e.symbol, e.side) for e in exposures}
+    for prop in store.proposals.in_state(*IN_FLIGHT):
+        if (prop.symbol, prop.side) not in held:
+            exposures.append(OpenExposure(prop.symbol, prop.side, prop.margin))
+    comp_balance = balance.balance if balance is not None else settings.competition.starting_balance
+    return AccountState(
+        available=balance.available if balance is not None else None,
+        equity=equity,
+        peak_equity=max(peaks) if peaks else None,
+        realized_pnl_today=realized,
+        open_positions=tuple(exposures),
+        last_stop_loss=last_sl,
+        engine_state=engine_state,
+        competition=competition_status(settings, now, comp_balance),
+        contracts=dict(contracts or {}),
+        prices=dict(prices or {}),
+    )
+
+
+# --------------------------------------------------------------------------- the book
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One pair's analyst output with the market inputs needed to size it."""
+
+    pair: Pair
+    decision: Decision
+    contract: Contract | None
+    price: Decimal | None
+    analysis_id: int | None = None
+
+
+@dataclass(slots=True)
+class CycleOutcome:
+    proposals: list[Proposal] = field(default_factory=list)
+    approved: list[Proposal] = field(default_factory=list)
+    """Approved now (auto mode) and ready for the executor, best first."""
+    waiting: list[Proposal] = field(default_factory=list)
+    """Passed every gate and wait for an operator (manual mode)."""
+    halt_reason: str | None = None
+    """Set when a loss limit was hit: the engine must switch to ``halted``."""
+    skipped: str | None = None
+
+
+class ProposalBook:
+    """Creates proposals from decisions and carries them through approval, rejection and expiry."""
+
+    def __init__(
+        self, store: Store, clock: Clock, settings: Settings, risk: RiskEngine | None = None
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.risk = risk or RiskEngine(settings)
+
+    # ------------------------------------------------------------------ creation
+
+    def _record(
+        self,
+        assessment: Assessment,
+        decision: Decision,
+        *,
+        cycle_id: str | None,
+        analysis_id: int | None,
+        source: str,
+    ) -> Proposal:
+        assert assessment.side is not None
+        now = self.clock.now()
+        proposal = Proposal(
+            pair=assessment.pair.base,
+            symbol=assessment.pair.symbol,
+            side=assessment.side,
+            confidence=float(assessment.confidence),
+            margin=assessment.margin,
+            notional=assessment.notional,
+            leverage=assessment.sizing.leverage,
+            size=assessment.size,
+            entry_ref=assessment.entry_ref,
+            tp_price=assessment.tp_price,
+            sl_price=assessment.sl_price,
+            tp_pct=assessment.tp_pct,
+            sl_pct=assessment.sl_pct,
+            state=ProposalState.PROPOSED,
+            created_at=now,
+            expires_at=now + self.settings.trading.proposal_ttl,
+            cycle_id=cycle_id,
+            analysis_id=analysis_id,
+            source=source,
+            gates=[g.as_dict() for g in assessment.gates],
+            rationale=redact(decision.reasoning)[:_RATIONALE_MAX],
+        )
+        proposal = self.store.proposals.insert(proposal)
+        assert proposal.id is not None
+        self.store.events.append(
+            now,
+            EventLevel.INFO,
+            "proposal.proposed",
+            f"proposal #{proposal.id} {proposal.pair} {proposal.side.value} conf {assessment.confidence}: "
+            f"margin {plain(proposal.margin)} USDT, notional {plain(proposal.notional)} USDT "
+            f"at {proposal.leverage}x, size {plain(proposal.size)}",
+            cycle_id=cycle_id,
+            proposal_id=proposal.id,
+            data={"actor": source, "max_hold_s": assessment.max_hold.total_seconds()},
+        )
+        return proposal
+
+    def _deny(self, proposal: Proposal, codes: Sequence[str], reason: str, actor: str = "risk") -> Proposal:
+        assert proposal.id is not None
+        return transition(
+            self.store,
+            proposal.id,
+            ProposalState.DENIED,
+            actor=actor,
+            reason=reason,
+            at=self.clock.now(),
+            codes=codes,
+        )
+
+    def create(
+        self,
+        pair: Pair,
+        decision: Decision,
+        account: AccountState,
+        contract: Contract | None,
+        price: Decimal | None,
+        *,
+        cycle_id: str | None = None,
+        analysis_id: int | None = None,
+        source: str = "analyst",
+        force: bool = False,
+    ) -> Proposal:
+        """One proposal through every gate: ``proposed`` if it passes, else ``denied`` with its codes.
+
+        Does not approve, whatever the approval mode: ``run_cycle`` does that for the cycle's best.
+        """
+        if decision.action.side is None:
+            raise ProposalError(f"{pair.base}: {decision.action} is not a trade")
+        assessment = self.risk.assess(pair, decision, account, contract, price, self.clock.now(), force=force)
+        proposal = self._record(
+            assessment, decision, cycle_id=cycle_id, analysis_id=analysis_id, source=source
+        )
+        if assessment.halt_reason:
+            self._halt_event(assessment.halt_reason, cycle_id)
+        if not assessment.passed:
+            failed = "; ".join(f"{g.code.value}: {g.detail}" for g in assessment.gates if not g.passed)
+            return self._deny(proposal, assessment.reason_codes, failed)
+        return proposal
+
+    def run_cycle(
+        self, candidates: Sequence[Candidate], account: AccountState, *, cycle_id: str | None = None
+    ) -> CycleOutcome:
+        """Turn a cycle's decisions into proposals; only the best ``max_entries_per_cycle`` go forward.
+
+        Candidates are taken by confidence, best first, and each is gated with the earlier selections
+        already counted as exposure (free slots are recomputed after every pick).
+        """
+        outcome = CycleOutcome()
+        if account.available is None:
+            outcome.skipped = "available balance could not be read: no proposals this cycle"
+            self.store.events.append(
+                self.clock.now(), EventLevel.WARNING, "proposal.skipped", outcome.skipped, cycle_id=cycle_id
+            )
+            return outcome
+        trades = [c for c in candidates if c.decision.action.side is not None]
+        trades.sort(key=lambda c: round_confidence(c.decision.confidence), reverse=True)
+        limit = self.settings.trading.max_entries_per_cycle
+        auto = self.settings.engine.approval is ApprovalMode.AUTO
+        state = account
+        selected = 0
+        for cand in trades:
+            now = self.clock.now()
+            assessment = self.risk.assess(cand.pair, cand.decision, state, cand.contract, cand.price, now)
+            proposal = self._record(
+                assessment, cand.decision, cycle_id=cycle_id, analysis_id=cand.analysis_id, source="analyst"
+            )
+            if assessment.halt_reason and outcome.halt_reason is None:
+                outcome.halt_reason = assessment.halt_reason
+                self._halt_event(assessment.halt_reason, cycle_id)
+            if not assessment.passed:
+                failed = "; ".join(f"{g.code.value}: {g.detail}" for g in assessment.gates if not g.passed)
+                outcome.proposals.append(self._deny(proposal, assessment.reason_codes, failed))
+                continue
+            if selected >= limit:
+                outcome.proposals.append(
+                    self._deny(
+                        proposal,
+                        [ReasonCode.CYCLE_ENTRY_LIMIT.value],
+                        f"only the best {limit} proposal(s) per cycle are acted on",
+                    )
+                )
+                continue
+            selected += 1
+            assert assessment.side is not None
+            state = state.with_exposure(OpenExposure(cand.pair.symbol, assessment.side, assessment.margin))
+            if auto:
+                assert proposal.id is not None
+                proposal = transition(
+                    self.store,
+                    proposal.id,
+                    ProposalState.APPROVED,
+                    actor="auto",
+                    reason="passed every gate (approval = auto)",
+                    at=now,
+                )
+                outcome.approved.append(proposal)
+            else:
+                outcome.waiting.append(proposal)
+            outcome.proposals.append(proposal)
+        return outcome
+
+    def _halt_event(self, reason: str, cycle_id: str | None) -> None:
+        self.store.events.append(
+            self.clock.now(),
+            EventLevel.CRITICAL,
+            "risk.halt",
+            f"loss limit hit, the engine must halt: {reason}",
+            cycle_id=cycle_id,
+        )
+
+    # ------------------------------------------------------------------ operator decisions
+
+    def _get(self, proposal_id: int) -> Proposal:
+        proposal = self.store.proposals.get(proposal_id)
+        if proposal is None:
+            raise ProposalError(f"no proposal #{proposal_id}")
+        return proposal
+
+    def approve(
+        self,
+        proposal_id: int,
+        actor: str,
+        live_price: Decimal | None,
+        account_state: AccountState,
+        *,
+        contract: Contract | None = None,
+        force: bool = False,
+    ) -> Proposal:
+        """Approve at the live price: refuse on drift, else re-derive size and TP/SL and re-run every gate.
+
+        Returns the proposal in its new state (``approved``, ``denied`` or ``expired``); raises
+        ``IllegalTransition`` if it is not waiting for approval.
+        """
+        proposal = self._get(proposal_id)
+        now = self.clock.now()
+        if proposal.state is not ProposalState.PROPOSED:
+            raise IllegalTransition(proposal_id, proposal.state, ProposalState.APPROVED)
+        if proposal.expires_at is not None and now >= proposal.expires_at:
+            return transition(
+                self.store,
+                proposal_id,
+                ProposalState.EXPIRED,
+                actor="system",
+                reason=f"expired at {proposal.expires_at:%H:%M:%S} UTC before {actor} approved it",
+                at=now,
+                codes=[ReasonCode.EXPIRED.value],
+            )
+        if live_price is None or live_price <= 0:
+            gate = GateResult(ReasonCode.NO_PRICE, False, "no live price at approval")
+            return self._deny_at_approval(proposal, [gate], actor)
+        drift = drift_pct(proposal.entry_ref, live_price)
+        limit = self.settings.risk.max_drift_pct
+        drift_gate = GateResult(
+            ReasonCode.PRICE_DRIFT,
+            drift <= limit,
+            f"price {plain(live_price)} vs proposed {plain(proposal.entry_ref)}: "
+            f"{drift:.3f}% (limit {limit}%)",
+        )
+        if not drift_gate.passed:
+            return self._deny_at_approval(proposal, [drift_gate], actor)
+
+        pair = self.settings.pairs.by_base(proposal.pair) or Pair(proposal.pair, Tier.TWO)
+        contract = contract or account_state.contracts.get(proposal.symbol)
+        if contract is None:
+            loaded = self.store.contracts.load(proposal.symbol)
+            contract = loaded[0] if loaded else None
+        decision = Decision(
+            action=Action(proposal.side.value),
+            confidence=proposal.confidence,
+            tp_pct=proposal.tp_pct,
+            sl_pct=proposal.sl_pct,
+            hold_hours=0.0,
+            reasoning=proposal.rationale,
+            analyst=AnalystKind.HEURISTIC,
+        )
+        assessment = self.risk.assess(pair, decision, account_state, contract, live_price, now, force=force)
+        gates = [drift_gate, *assessment.gates]
+        if assessment.halt_reason:
+            self._halt_event(assessment.halt_reason, proposal.cycle_id)
+        if not assessment.passed:
+            return self._deny_at_approval(proposal, gates, actor)
+        return transition(
+            self.store,
+            proposal_id,
+            ProposalState.APPROVED,
+            actor=actor,
+            reason=f"re-checked at {plain(live_price)} (drift {drift:.3f}%)",
+            at=now,
+            entry_ref=live_price,
+            size=assessment.size,
+            margin=assessment.margin,
+            notional=assessment.notional,
+            leverage=assessment.sizing.leverage,
+            tp_price=assessment.tp_price,
+            sl_price=assessment.sl_price,
+            tp_pct=assessment.tp_pct,
+            sl_pct=assessment.sl_pct,
+            gates=[g.as_dict() for g in gates],
+        )
+
+    def _deny_at_approval(self, proposal: Proposal, gates: list[GateResult], actor: str) -> Proposal:
+        assert proposal.id is not None
+        failed = [g for g in gates if not g.passed]
+        return transition(
+            self.store,
+            proposal.id,
+            ProposalState.DENIED,
+            actor=actor,
+            reason="refused at approval: " + "; ".join(f"{g.code.value}: {g.detail}" for g in failed),
+            at=self.clock.now(),
+            codes=[g.code.value for g in failed],
+            gates=[g.as_dict() for g in gates],
+        )
+
+    def reject(self, proposal_id: int, actor: str, reason: str = "") -> Proposal:
+        self._get(proposal_id)
+        return transition(
+            self.store,
+            proposal_id,
+            ProposalState.REJECTED,
+            actor=actor,
+            reason=reason or "rejected by operator",
+            at=self.clock.now(),
+        )
+
+    def expire_due(self, now: datetime | None = None) -> list[Proposal]:
+        """Proposals whose TTL ran out while waiting for an operator."""
+        now = now or self.clock.now()
+        expired = []
+        for proposal in self.store.proposals.due_to_expire(now):
+            assert proposal.id is not None
+            try:
+                expired.append(
+                    transition(
+                        self.store,
+                        proposal.id,
+                        ProposalState.EXPIRED,
+                        actor="system",
+                        reason=f"not approved within {self.settings.trading.proposal_ttl}",
+                        at=now,
+                        codes=[ReasonCode.EXPIRED.value],
+                    )
+                )
+            except IllegalTransition:  # decided concurrently: nothing to expire
+                continue
+        return expired

@@ -1,0 +1,180 @@
+"""Execution against a scripted venue: one protected entry, no second order, no unprotected position."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from smt_engine.clock import SimulatedClock
+from smt_engine.domain import (
+    AiLogState,
+    CloseReason,
+    EngineState,
+    OrderKind,
+    OrderState,
+    Pair,
+    PositionState,
+    ProposalState,
+    Tier,
+)
+from smt_engine.exchange.base import InsufficientMargin, InvalidOrder, OrderRequest
+from smt_engine.exchange.ids import CLIENT_ID_RE
+from smt_engine.store import Store
+from smt_engine.store.records import Proposal
+from smt_engine.trading.ailog import AiLogOutbox, Stage
+from smt_engine.trading.execution import Executor
+from smt_engine.trading.proposals import Candidate, ProposalBook
+from tests.unit.trading.conftest import CONTRACTS, PRICES, account, decision, drive, make_settings
+from tests.unit.trading.scripted import OPENED_AT, Script, ScriptedExchange
+
+ETH = Pair("ETH", Tier.ONE)
+
+
+def setup(
+    store: Store, clock: SimulatedClock, script: Script | None = None
+) -> tuple[Executor, ScriptedExchange, Proposal]:
+    settings = make_settings(engine={"approval": "auto"}, ailog={"enabled": True})
+    out = ProposalBook(store, clock, settings).run_cycle(
+        [
+            Candidate(
+                ETH,
+                decision(confidence=0.8, reasoning="whales accumulate"),
+                CONTRACTS["ETHUSDT"],
+                PRICES["ETHUSDT"],
+            )
+        ],
+        account(settings),
+        cycle_id="c1",
+    )
+    assert len(out.approved) == 1
+    ex = ScriptedExchange(prices=dict(PRICES), contract_map=dict(CONTRACTS), script=script or Script())
+    return Executor(ex, store, clock, settings, AiLogOutbox(store, clock, settings)), ex, out.approved[0]
+
+
+async def test_exactly_one_entry_with_tp_and_sl_resting(store: Store, clock: SimulatedClock) -> None:
+    seen_rows: list[OrderState] = []
+    script = Script(legs_hidden_polls=3)
+    executor, ex, proposal = setup(store, clock, script)
+    script.on_place = lambda req: seen_rows.extend(
+        o.state for o in [store.orders.by_client_id(req.client_order_id)] if o is not None
+    )
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+
+    assert result.outcome == "open", result.detail
+    assert ex.count("place_order") == 1
+    req = next(a for c, a in ex.calls if c == "place_order")
+    assert isinstance(req, OrderRequest)
+    assert (req.tp_price, req.sl_price, req.size) == (Decimal(2100), Decimal(1960), Decimal("1.5"))
+    assert CLIENT_ID_RE.match(req.client_order_id) and str(proposal.id) in req.client_order_id
+    assert seen_rows == [OrderState.PENDING_SUBMIT]  # the row existed before the request went out
+    names = ex.names()
+    assert names.index("cancel_all") < names.index("set_leverage") < names.index("place_order")
+    assert ex.count("place_tp_sl") == 0  # the attached legs showed up after a delay and were confirmed
+    assert len(ex.algos) == 2
+
+    pos = result.position
+    assert pos is not None and pos.state is PositionState.OPEN
+    assert pos.opened_at == OPENED_AT  # the exchange's time, not ours
+    assert {pos.tp_order_id, pos.sl_order_id} == {a.order_id for a in ex.algos}
+    kinds = {o.kind: o for o in store.orders.for_position(pos.id or 0)}
+    assert set(kinds) == {OrderKind.ENTRY, OrderKind.TP, OrderKind.SL}
+    assert kinds[OrderKind.ENTRY].state is OrderState.FILLED
+    assert store.proposals.get(proposal.id or 0).state is ProposalState.OPEN  # type: ignore[union-attr]
+    logs = [r for r in store.ailogs.recent() if r.stage == Stage.TRADE_EXECUTION]
+    assert len(logs) == 1 and logs[0].order_id == kinds[OrderKind.ENTRY].exchange_order_id
+    assert logs[0].state is AiLogState.PENDING
+
+
+async def test_dropped_connection_after_acceptance_sends_no_second_order(
+    store: Store, clock: SimulatedClock
+) -> None:
+    executor, ex, proposal = setup(store, clock, Script(lose_entry_response=True))
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "open", result.detail
+    assert ex.count("place_order") == 1
+    assert ex.count("find_order") >= 1
+    entry = result.entry_order
+    assert entry is not None and entry.exchange_order_id == ex.orders[entry.client_order_id].order_id
+    assert entry.state is OrderState.FILLED
+
+
+async def test_unknown_outcome_never_seen_by_venue_fails_without_resending(
+    store: Store, clock: SimulatedClock
+) -> None:
+    executor, ex, proposal = setup(store, clock, Script(never_saw_entry=True))
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "failed"
+    assert ex.count("place_order") == 1
+    assert result.entry_order is not None
+    assert store.orders.by_client_id(result.entry_order.client_order_id).state is OrderState.UNKNOWN  # type: ignore[union-attr]
+    assert store.proposals.get(proposal.id or 0).state is ProposalState.FAILED  # type: ignore[union-attr]
+
+
+async def test_rejected_entry_is_not_retried(store: Store, clock: SimulatedClock) -> None:
+    executor, ex, proposal = setup(store, clock, Script(reject_entry=InsufficientMargin("not enough margin")))
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "failed" and "InsufficientMargin" in result.detail
+    assert ex.count("place_order") == 1
+    assert store.orders.recent()[0].state is OrderState.REJECTED
+
+
+async def test_leverage_retried_while_orders_settle(store: Store, clock: SimulatedClock) -> None:
+    executor, ex, proposal = setup(store, clock, Script(leverage_open_orders=2))
+    start = clock.now()
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "open"
+    assert ex.count("set_leverage") == 3
+    assert ex.count("cancel_all") == 3  # stale orders cancelled again before each retry
+    assert (clock.now() - start).total_seconds() >= 6  # waited with the clock, not a busy loop
+
+
+async def test_leverage_never_settling_fails_before_any_order(store: Store, clock: SimulatedClock) -> None:
+    executor, ex, proposal = setup(store, clock, Script(leverage_open_orders=99))
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "failed" and "leverage" in result.detail
+    assert ex.count("place_order") == 0
+
+
+async def test_missing_sl_is_placed(store: Store, clock: SimulatedClock) -> None:
+    executor, ex, proposal = setup(store, clock, Script(attach_sl=False))
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "open"
+    placed = [a for c, a in ex.calls if c == "place_tp_sl"]
+    assert placed == [("ETHUSDT", proposal.side, "sl", Decimal(1960), Decimal("1.5"))]
+    assert result.position is not None and result.position.sl_order_id is not None
+    assert store.events.of_kind("protection.sl_missing")
+
+
+async def test_missing_sl_that_cannot_be_placed_closes_at_market(store: Store, clock: SimulatedClock) -> None:
+    script = Script(attach_sl=False, fail_place_tp_sl=InvalidOrder("trigger price invalid"))
+    executor, ex, proposal = setup(store, clock, script)
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "unprotected"
+    assert ex.count("close_position") == 1
+    assert ex.positions_ == {}
+    pos = result.position
+    assert pos is not None and pos.state is PositionState.CLOSED
+    assert pos.close_reason is CloseReason.UNPROTECTED and pos.close_order_id
+    assert result.proposal.state is ProposalState.CLOSED
+    closes = [r for r in store.ailogs.recent() if r.stage == Stage.POSITION_CLOSED]
+    assert len(closes) == 1 and closes[0].order_id == pos.close_order_id
+    assert store.events.of_kind("position.closed")[0].level.value == "critical"
+
+
+async def test_halted_engine_refuses_entries_but_allows_closes(store: Store, clock: SimulatedClock) -> None:
+    executor, ex, proposal = setup(store, clock)
+    opened = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert opened.position is not None
+
+    settings = executor.settings
+    second = ProposalBook(store, clock, settings).run_cycle(
+        [Candidate(Pair("BTC", Tier.ONE), decision(), CONTRACTS["BTCUSDT"], PRICES["BTCUSDT"])],
+        account(settings),
+    )
+    refused = await drive(clock, executor.execute(second.approved[0], EngineState.HALTED))
+    assert refused.outcome == "denied" and refused.proposal.reason_codes == ["engine_state"]
+    assert ex.count("place_order") == 1
+
+    closed = await drive(clock, executor.close_position(opened.position, CloseReason.MANUAL, actor="alice"))
+    assert closed.state is PositionState.CLOSED and closed.close_reason is CloseReason.MANUAL
+    assert ex.count("close_position") == 1
+    assert ex.algos == []  # its TP/SL were cancelled before the close
