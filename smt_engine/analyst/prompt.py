@@ -41,6 +41,11 @@ def pct(value: Decimal | float, places: int = 2) -> str:
     return f"{Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)}"
 
 
+def _sig(value: float) -> str:
+    """Six significant digits: enough for BTC at 97,000 and DOGE at 0.08 alike."""
+    return f"{value:.6g}"
+
+
 def price_text(value: Decimal) -> str:
     return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
 
@@ -150,11 +155,11 @@ def _market(ctx: PairContext) -> str:
             "=== RECENT MARKET (1h candles) ===",
             f"Bars: {summary.bars} ({first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC)",
             f"Change over the window: {pct(summary.change_pct)} %; last 24h: {pct(summary.change_24h_pct)} %",
-            f"Trend: {summary.trend} (6-bar average {pct(summary.sma_fast, 4)} vs 24-bar average "
-            f"{pct(summary.sma_slow, 4)})",
+            f"Trend: {summary.trend} (6-bar average {_sig(summary.sma_fast)} vs 24-bar average "
+            f"{_sig(summary.sma_slow)})",
             f"Volatility: {pct(summary.volatility_pct, 3)} % per hour (stdev of hourly returns); "
             f"average true range {pct(summary.atr_pct, 3)} % of price",
-            f"Range: high {pct(summary.high, 4)}, low {pct(summary.low, 4)}",
+            f"Range: high {_sig(summary.high)}, low {_sig(summary.low)}",
             f"Last closes (oldest first): {closes}",
         ]
     )
