@@ -316,6 +316,12 @@ class AnalystSettings(_Section):
     min_spacing: Duration = Field(timedelta(seconds=8), description="minimum time between two calls")
     requests_per_minute: int = Field(10, ge=1, le=1000, description="quota of your key")
     max_attempts: int = Field(3, ge=1, le=10, description="attempts per call on 429/5xx")
+    backoff_initial: Duration = Field(
+        timedelta(seconds=2), description="first back-off delay after a 429/5xx (doubles, jittered)"
+    )
+    backoff_max: Duration = Field(
+        timedelta(seconds=60), description="longest back-off; a longer server retry hint gives up instead"
+    )
     cache_ttl: Duration = Field(timedelta(minutes=15), description="reuse a pair's analysis this long")
     fallback: Literal["wait", "heuristic"] = Field("wait", description="what a failed call becomes")
     ungrounded_confidence_cap: Decimal = Field(

@@ -4,4 +4,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "smt_engine.commands.core",
     "smt_engine.commands.service",
     "smt_engine.commands.trading",
+    "smt_engine.commands.analyst",
 )

@@ -1,0 +1,131 @@
+"""The interface the pipeline calls, and the one place an analysis becomes an ``analyses`` row.
+
+Every analyst returns an ``AnalysisOutcome`` whose record is already stored (with its id), so a
+proposal can point at the exact prompt, raw answer, sources and error behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from smt_engine.analyst.context import PairContext
+from smt_engine.analyst.parse import ParseOutcome
+from smt_engine.domain import AnalystKind, Decision
+from smt_engine.secrets import redact, redact_obj
+from smt_engine.store import Store
+from smt_engine.store.records import Analysis
+
+log = logging.getLogger(__name__)
+
+MAX_RAW_CHARS = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisOutcome:
+    decision: Decision
+    record: Analysis
+    failed: bool = False
+    """True when no usable answer came back (call error, timeout, empty): the fallback applies."""
+
+
+class Analyst(Protocol):
+    kind: AnalystKind
+
+    async def analyse(self, ctx: PairContext) -> AnalysisOutcome:
+        """Never raises for bad or missing answers: those are recorded WAITs."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release network clients."""
+        ...
+
+
+@dataclass(slots=True)
+class CallTrace:
+    """What happened on the wire for one analysis, filled in by the analyst as it goes."""
+
+    raw_response: str | None = None
+    grounded: bool = False
+    queries: list[str] = field(default_factory=list)
+    sources: list[dict[str, str]] = field(default_factory=list)
+    usage: dict[str, Any] = field(default_factory=dict)
+    latency_ms: int | None = None
+    attempts: int = 0
+    call_error: str | None = None
+
+
+def record_analysis(
+    store: Store,
+    ctx: PairContext,
+    *,
+    kind: AnalystKind,
+    model: str,
+    prompt: str,
+    parsed: ParseOutcome,
+    trace: CallTrace,
+) -> AnalysisOutcome:
+    """Insert the analysis and return it with its id; text is redacted before it reaches the database."""
+    error = trace.call_error or parsed.error
+    decision = parsed.decision
+    if trace.call_error is not None and decision.error is None:
+        decision = Decision.wait("analyst call failed", kind, trace.call_error)
+    raw = trace.raw_response
+    record = Analysis(
+        cycle_id=ctx.cycle_id,
+        pair=ctx.pair.base,
+        analyst=kind,
+        model=model,
+        created_at=ctx.now,
+        action=decision.action,
+        confidence=decision.confidence,
+        prompt=redact(prompt),
+        raw_response=redact(raw[:MAX_RAW_CHARS]) if raw is not None else None,
+        decision=redact_obj(parsed.payload) if parsed.payload is not None else None,
+        grounded=trace.grounded,
+        queries=[redact(q) for q in trace.queries],
+        sources=redact_obj(trace.sources),
+        usage=dict(trace.usage),
+        latency_ms=trace.latency_ms,
+        attempts=trace.attempts,
+        error=redact(error) if error else None,
+    )
+    record = store.analyses.insert(record)
+    log.info(
+        "%s %s: %s %.2f%s%s",
+        kind.value,
+        ctx.pair.base,
+        decision.action.value,
+        decision.confidence,
+        "" if trace.grounded or kind is AnalystKind.HEURISTIC else " (ungrounded)",
+        f" — {record.error}" if record.error else "",
+        extra={"event": "analysis", "cycle_id": ctx.cycle_id},
+    )
+    return AnalysisOutcome(decision, record, failed=trace.call_error is not None)
+
+
+async def analyse_all(analyst: Analyst, contexts: Sequence[PairContext]) -> list[AnalysisOutcome]:
+    """Analyse every pair concurrently; the analyst's own limiter decides how many calls overlap.
+
+    Results keep the order of ``contexts``. An unexpected exception for one pair is recorded by the
+    caller's logs and that pair is left out, so one bug cannot cancel the whole cycle's analyses.
+    """
+    results = await asyncio.gather(*(analyst.analyse(c) for c in contexts), return_exceptions=True)
+    outcomes: list[AnalysisOutcome] = []
+    for ctx, result in zip(contexts, results, strict=True):
+        if isinstance(result, BaseException):
+            if isinstance(result, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
+                raise result
+            log.error(
+                "analysis of %s crashed: %s",
+                ctx.pair.base,
+                redact(f"{type(result).__name__}: {result}"),
+                exc_info=result,
+                extra={"event": "analysis_crash", "cycle_id": ctx.cycle_id},
+            )
+            continue
+        outcomes.append(result)
+    return outcomes

@@ -1,0 +1,425 @@
+"""Gemini with Google Search grounding: one grounded call per pair, asked for a JSON object in the text.
+
+Why this shape (external-apis.md §C, seed §4):
+
+* Grounding and schema-constrained output cannot be combined on gemini-2.5-flash (HTTP 400), and on
+  some newer models asking for JSON output silently drops grounding. So the call carries only the
+  ``google_search`` tool, no ``response_mime_type``/``response_schema``; the prompt asks for JSON and
+  ``parse`` extracts it from whatever prose and citation markers come back. No second structuring call
+  is made: an answer that does not validate is a WAIT.
+* The SDK does not retry by default and ignores the server's retry hint, so retries are ours: jittered
+  exponential back-off on 408/429/5xx and connection errors that waits at least the server's
+  ``RetryInfo.retryDelay`` / ``Retry-After``, and gives up when the hint exceeds ``backoff_max``. The
+  SDK's own retries are switched off (``attempts=1``), which also stops its hidden 1-10 s reconnect sleep.
+* Grounded calls occasionally hang: every attempt is bounded by ``analyst.timeout`` in the SDK *and* by
+  ``asyncio.timeout``; a timeout is recorded and not retried, so one pair cannot stall a cycle.
+* Quota: a minimum spacing between call starts plus a token bucket; pairs run concurrently up to the
+  bucket's burst size.
+* Whether grounding really happened is read from the response (grounding metadata with queries or
+  chunks), not assumed; ungrounded answers have their confidence capped by ``parse``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import math
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from smt_engine.analyst.base import AnalysisOutcome, CallTrace, record_analysis
+from smt_engine.analyst.context import PairContext
+from smt_engine.analyst.parse import ParseOutcome, parse_response
+from smt_engine.analyst.prompt import build_prompt
+from smt_engine.clock import Clock
+from smt_engine.config import AnalystSettings
+from smt_engine.domain import AnalystKind, Decision
+from smt_engine.secrets import redact
+from smt_engine.store import Store
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_RETRY_IN_RE = re.compile(r"retry in\s+(\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+
+
+# --------------------------------------------------------------------------- rate limiting
+
+
+class RateLimiter:
+    """Minimum spacing between call starts plus a token bucket of ``per_minute`` tokens a minute.
+
+    The bucket holds ``burst`` tokens (ten seconds of quota, at least one), which is also how many
+    calls may be in flight at once. Time comes from ``monotonic``/``sleep`` (real time by default: the
+    quota is Google's, not the engine's simulated clock), injectable for tests.
+    """
+
+    def __init__(
+        self,
+        min_spacing: float,
+        per_minute: int,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.min_spacing = max(0.0, min_spacing)
+        self.rate = per_minute / 60.0
+        self.burst = max(1, math.ceil(per_minute / 6))
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._tokens = float(self.burst)
+        self._updated = monotonic()
+        self._last_start: float | None = None
+        self._lock = asyncio.Lock()
+        self.concurrency = asyncio.Semaphore(self.burst)
+
+    def _refill(self, now: float) -> None:
+        self._tokens = min(float(self.burst), self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+
+    async def acquire(self) -> float:
+        """Wait for permission to start one call; returns the seconds waited."""
+        waited = 0.0
+        async with self._lock:
+            while True:
+                now = self._monotonic()
+                self._refill(now)
+                wait = 0.0
+                if self._last_start is not None:
+                    wait = self._last_start + self.min_spacing - now
+                if self._tokens < 1:
+                    wait = max(wait, (1 - self._tokens) / self.rate)
+                if wait <= 0:
+                    self._tokens -= 1
+                    self._last_start = now
+                    return waited
+                await self._sleep(wait)
+                waited += wait
+
+
+# --------------------------------------------------------------------------- retry hints
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, str):
+        m = _DURATION_RE.match(value)
+        return float(m.group(1)) if m else None
+    if isinstance(value, dict):  # protobuf Duration as an object
+        try:
+            return float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def retry_hint(exc: BaseException, now: datetime | None = None) -> float | None:
+    """Seconds the server asked us to wait: ``RetryInfo.retryDelay``, ``Retry-After`` or "retry in Ns"."""
+    details = getattr(exc, "details", None)
+    error = details.get("error", details) if isinstance(details, dict) else None
+    if isinstance(error, dict):
+        for item in error.get("details") or []:
+            if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
+                seconds = _seconds(item.get("retryDelay"))
+                if seconds is not None:
+                    return seconds
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    raw = headers.get("Retry-After") if headers is not None else None
+    if raw:
+        raw = str(raw).strip()
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(raw)
+            except (TypeError, ValueError):
+                when = None
+            if when is not None and now is not None and when.tzinfo is not None:
+                return max(0.0, (when - now).total_seconds())
+    message = getattr(exc, "message", None) or str(exc)
+    m = _RETRY_IN_RE.search(message or "")
+    if m:
+        value = float(m.group(1))
+        return value / 1000 if m.group(2).lower() == "ms" else value
+    return None
+
+
+def backoff_delay(attempt: int, initial: float, maximum: float, hint: float | None) -> float:
+    """Delay before attempt ``attempt + 1``: equal-jitter exponential, never shorter than the hint."""
+    base = min(maximum, initial * 2.0 ** (attempt - 1))
+    jittered = base / 2 + random.uniform(0, base / 2)
+    if hint is None:
+        return jittered
+    # Never earlier than the server asked; spread concurrent retries a little past that instant.
+    return max(hint, jittered) + random.uniform(0, min(1.0, hint * 0.1))
+
+
+class _GiveUp(Exception):
+    """A failure not worth retrying (or retries exhausted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    at: datetime
+    outcome: AnalysisOutcome
+
+
+# --------------------------------------------------------------------------- the analyst
+
+
+class GeminiAnalyst:
+    """Grounded Gemini analyst; construct once per engine and ``aclose`` on shutdown."""
+
+    kind = AnalystKind.GEMINI
+
+    def __init__(
+        self,
+        settings: AnalystSettings,
+        store: Store,
+        clock: Clock,
+        *,
+        api_key: str | None = None,
+        limiter: RateLimiter | None = None,
+        client_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        if not settings.vertex and not api_key:
+            raise ValueError("Gemini needs an API key or analyst.vertex = true")
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.model = settings.model
+        self._api_key = api_key
+        self.limiter = limiter or RateLimiter(
+            settings.min_spacing.total_seconds(), settings.requests_per_minute
+        )
+        self._client_factory = client_factory or self._make_client
+        self._client: Any = None
+        self._cache: dict[str, _Cached] = {}
+
+    # -- client
+
+    def _make_client(self) -> Any:
+        from google import genai
+        from google.genai import types
+
+        http_options = types.HttpOptions(
+            timeout=int(self.settings.timeout.total_seconds() * 1000),
+            retry_options=types.HttpRetryOptions(attempts=1),
+        )
+        if self.settings.base_url:
+            http_options.base_url = self.settings.base_url
+        if self.settings.vertex:
+            return genai.Client(
+                vertexai=True,
+                project=self.settings.vertex_project,
+                location=self.settings.vertex_location,
+                http_options=http_options,
+            )
+        return genai.Client(api_key=self._api_key, http_options=http_options)
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.aio.aclose()
+            except Exception as exc:  # closing must not mask the caller's own outcome
+                log.debug("closing the Gemini client failed: %s", redact(str(exc)))
+
+    # -- analysis
+
+    async def analyse(self, ctx: PairContext) -> AnalysisOutcome:
+        cached = self._from_cache(ctx)
+        if cached is not None:
+            return cached
+        prompt = build_prompt(ctx)
+        trace = CallTrace()
+        started = time.monotonic()
+        response: Any = None
+        try:
+            async with self.limiter.concurrency:
+                response = await self._call_with_retries(prompt, trace)
+        except _GiveUp as exc:
+            trace.call_error = str(exc)
+        trace.latency_ms = int((time.monotonic() - started) * 1000)
+        parsed: ParseOutcome
+        if response is not None:
+            text = self._read_response(response, trace)
+            if text is None or not text.strip():
+                trace.call_error = self._empty_reason(response)
+                parsed = ParseOutcome(Decision.wait("no analyst answer", self.kind, trace.call_error))
+            else:
+                parsed = parse_response(
+                    text, ctx.bounds, ctx.price, grounded=trace.grounded, analyst=self.kind
+                )
+        else:
+            parsed = ParseOutcome(Decision.wait("analyst call failed", self.kind, trace.call_error))
+        outcome = record_analysis(
+            self.store, ctx, kind=self.kind, model=self.model, prompt=prompt, parsed=parsed, trace=trace
+        )
+        if not outcome.failed and outcome.record.error is None:
+            self._cache[ctx.pair.base] = _Cached(ctx.now, outcome)
+        return outcome
+
+    def _from_cache(self, ctx: PairContext) -> AnalysisOutcome | None:
+        hit = self._cache.get(ctx.pair.base)
+        ttl = self.settings.cache_ttl
+        if hit is None or ttl <= timedelta(0) or not hit.at <= ctx.now < hit.at + ttl:
+            return None
+        src = hit.outcome.record
+        decision = dict(src.decision or {})
+        decision["cached_from"] = src.id
+        record = replace(
+            src,
+            id=None,
+            cycle_id=ctx.cycle_id,
+            created_at=ctx.now,
+            decision=decision,
+            latency_ms=0,
+            attempts=0,
+            usage={"cached_from": src.id},
+        )
+        record = self.store.analyses.insert(record)
+        log.info(
+            "gemini %s: reusing analysis #%s from %s (cache)",
+            ctx.pair.base,
+            src.id,
+            hit.at.isoformat(timespec="seconds"),
+            extra={"event": "analysis_cached", "cycle_id": ctx.cycle_id},
+        )
+        return AnalysisOutcome(hit.outcome.decision, record)
+
+    async def _call_with_retries(self, prompt: str, trace: CallTrace) -> Any:
+        from google.genai import errors, types
+
+        config = types.GenerateContentConfig(
+            tools=[types.Tool(google_search=types.GoogleSearch())],
+            temperature=self.settings.temperature,
+        )
+        timeout = self.settings.timeout.total_seconds()
+        attempts = self.settings.max_attempts
+        initial = self.settings.backoff_initial.total_seconds()
+        maximum = self.settings.backoff_max.total_seconds()
+        for attempt in range(1, attempts + 1):
+            await self.limiter.acquire()
+            trace.attempts = attempt
+            try:
+                client = self._get_client()
+                async with asyncio.timeout(timeout):
+                    return await client.aio.models.generate_content(
+                        model=self.model, contents=prompt, config=config
+                    )
+            except TimeoutError:
+                raise _GiveUp(f"timed out after {timeout:g}s (attempt {attempt})") from None
+            except errors.APIError as exc:
+                code = int(exc.code) if exc.code else 0
+                summary = f"HTTP {code} {exc.status or ''}: {exc.message or ''}".strip()
+                if code not in RETRYABLE_STATUS:
+                    raise _GiveUp(redact(summary)) from None
+                hint = retry_hint(exc, self.clock.now())
+                if hint is not None and hint > maximum:
+                    raise _GiveUp(
+                        redact(f"{summary} (server asks to retry in {hint:g}s, beyond backoff_max)")
+                    ) from None
+                failure = summary
+            except Exception as exc:
+                if not _is_transient(exc):
+                    raise _GiveUp(redact(f"unexpected error: {type(exc).__name__}: {exc}")) from None
+                hint, failure = None, f"connection error: {type(exc).__name__}: {exc}"
+            if attempt >= attempts:
+                raise _GiveUp(redact(f"{failure} (after {attempt} attempts)"))
+            delay = backoff_delay(attempt, initial, maximum, hint)
+            log.warning(
+                "Gemini attempt %d failed (%s); retrying in %.1fs",
+                attempt,
+                redact(failure),
+                delay,
+                extra={"event": "analyst_retry"},
+            )
+            await asyncio.sleep(delay)
+        raise _GiveUp("no attempt made")  # max_attempts >= 1, kept for the type checker
+
+    def _read_response(self, response: Any, trace: CallTrace) -> str | None:
+        candidates = getattr(response, "candidates", None) or []
+        metadata = getattr(candidates[0], "grounding_metadata", None) if candidates else None
+        if metadata is not None:
+            trace.queries = [q for q in (metadata.web_search_queries or []) if q]
+            for chunk in metadata.grounding_chunks or []:
+                web = getattr(chunk, "web", None)
+                if web is not None and (web.uri or web.title):
+                    trace.sources.append({"title": web.title or "", "uri": web.uri or ""})
+            trace.grounded = bool(trace.queries or trace.sources)
+        usage = getattr(response, "usage_metadata", None)
+        if usage is not None:
+            for key, attr in (
+                ("prompt_tokens", "prompt_token_count"),
+                ("output_tokens", "candidates_token_count"),
+                ("thoughts_tokens", "thoughts_token_count"),
+                ("tool_use_prompt_tokens", "tool_use_prompt_token_count"),
+                ("total_tokens", "total_token_count"),
+            ):
+                value = getattr(usage, attr, None)
+                if value is not None:
+                    trace.usage[key] = int(value)
+        version = getattr(response, "model_version", None)
+        if version:
+            trace.usage["model_version"] = str(version)
+        if candidates:
+            reason = getattr(candidates[0], "finish_reason", None)
+            if reason is not None:
+                trace.usage["finish_reason"] = str(getattr(reason, "value", reason))
+        text = _candidate_text(candidates)
+        trace.raw_response = text if text else _dump(response)
+        return text
+
+    @staticmethod
+    def _empty_reason(response: Any) -> str:
+        candidates = getattr(response, "candidates", None) or []
+        if not candidates:
+            feedback = getattr(response, "prompt_feedback", None)
+            block = getattr(feedback, "block_reason", None) if feedback is not None else None
+            return "empty response: no candidates" + (f" (blocked: {block})" if block else "")
+        reason = getattr(candidates[0], "finish_reason", None)
+        return f"empty response: no text (finish reason {getattr(reason, 'value', reason)})"
+
+
+def _candidate_text(candidates: list[Any]) -> str | None:
+    """Text parts of candidate 0, without thought parts (``response.text`` warns on mixed parts)."""
+    if not candidates:
+        return None
+    content = getattr(candidates[0], "content", None)
+    parts = getattr(content, "parts", None) or []
+    texts = [p.text for p in parts if getattr(p, "text", None) and not getattr(p, "thought", False)]
+    return "".join(texts) if texts else None
+
+
+def _dump(response: Any) -> str | None:
+    try:
+        return str(response.model_dump_json(exclude_none=True))
+    except Exception:
+        return None
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Connection-level failures worth another attempt."""
+    try:
+        import aiohttp
+
+        if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+            return True
+    except ImportError:  # pragma: no cover - aiohttp ships with the SDK's async extra
+        pass
+    import httpx
+
+    return isinstance(exc, httpx.TransportError | ConnectionError)

@@ -1,0 +1,289 @@
+"""From model text to a validated ``Decision``: extract the JSON object, validate it, or say WAIT.
+
+Grounded answers arrive as prose, code fences and citation markers (``[1]``, ``[1, 2]``) around or
+inside the JSON, so extraction is tolerant; validation is not. Nothing is rescaled or clamped: a
+confidence of 85, a take-profit on the losing side or a hold beyond the phase's limit makes the whole
+answer invalid, and an invalid answer becomes a WAIT carrying the error — never an order.
+
+The answer has no size, leverage or balance fields. Whatever the model (or a web page it read) says
+about them is dropped here and listed in ``ignored_fields``; sizing is the risk engine's alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from smt_engine.analyst.context import DecisionBounds
+from smt_engine.domain import Action, AnalystKind, Decision, Sentiment
+
+MAX_TEXT_CHARS = 100_000
+MAX_OBJECT_STARTS = 64
+MAX_REASONING_CHARS = 2000
+MAX_FIELD_CHARS = 500
+MAX_RISK_FACTORS = 10
+CONFIDENCE_PLACES = 4
+
+_CITATION_RE = re.compile(
+    r"[ \t]?(?:\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\]|\[cite(?:_start|_end)?(?::\s*[\d,\s]*)?\])"
+)
+_FENCE_RE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+
+
+class ExtractError(ValueError):
+    """No JSON object could be read from the text."""
+
+
+def strip_citations(text: str) -> str:
+    """Remove grounding citation markers, which break ``json.loads`` when they land inside the JSON."""
+    return _CITATION_RE.sub("", text)
+
+
+def extract_json(text: str) -> dict[str, Any]:
+    """The answer object: the first JSON object holding a ``decision`` key, else the first object found.
+
+    Fenced blocks are tried first, then the whole text; each ``{`` is a candidate start and is decoded
+    with ``raw_decode``, so prose before or after the object (and braces in prose) do not matter.
+    """
+    cleaned = strip_citations(text[:MAX_TEXT_CHARS])
+    pieces = [m.group(1) for m in _FENCE_RE.finditer(cleaned)] + [cleaned]
+    decoder = json.JSONDecoder()
+    first: dict[str, Any] | None = None
+    for piece in pieces:
+        starts = 0
+        pos = piece.find("{")
+        while pos != -1 and starts < MAX_OBJECT_STARTS:
+            starts += 1
+            try:
+                obj, end = decoder.raw_decode(piece, pos)
+            except (json.JSONDecodeError, RecursionError):
+                pos = piece.find("{", pos + 1)
+                continue
+            if isinstance(obj, dict):
+                if "decision" in obj:
+                    return obj
+                first = first if first is not None else obj
+            pos = piece.find("{", end)
+    if first is not None:
+        return first
+    raise ExtractError("no JSON object found in the response")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class AnalystAnswer(BaseModel):
+    """The answer fields we use. Pass ``context={"bounds": DecisionBounds, "price": Decimal}``."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    decision: Action
+    confidence: float = Field(ge=0, le=1, allow_inf_nan=False)
+    take_profit_percent: Decimal | None = Field(None, allow_inf_nan=False)
+    stop_loss_percent: Decimal | None = Field(None, allow_inf_nan=False)
+    hold_time_hours: float | None = Field(None, allow_inf_nan=False)
+    entry_price: Decimal | None = Field(None, allow_inf_nan=False)
+    tp_price: Decimal | None = Field(None, allow_inf_nan=False)
+    sl_price: Decimal | None = Field(None, allow_inf_nan=False)
+    key_catalyst: str = ""
+    risk_factors: list[str] = Field(default_factory=list)
+    market_sentiment: Sentiment = Sentiment.NEUTRAL
+    reasoning: str = Field(min_length=1)
+
+    @field_validator("decision", "market_sentiment", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _confidence_number(cls, value: Any) -> Any:
+        # A JSON number only: "0.8", "80%" or true are answers we did not ask for.
+        if not _is_number(value):
+            raise ValueError("must be a JSON number between 0 and 1")
+        return value
+
+    @field_validator(
+        "take_profit_percent",
+        "stop_loss_percent",
+        "hold_time_hours",
+        "entry_price",
+        "tp_price",
+        "sl_price",
+        mode="before",
+    )
+    @classmethod
+    def _optional_number(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if not _is_number(value):
+            raise ValueError("must be a JSON number")
+        return Decimal(str(value)) if isinstance(value, float) else value
+
+    @field_validator("key_catalyst", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+    @field_validator("risk_factors", mode="before")
+    @classmethod
+    def _factors(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [value]
+        return value
+
+    @model_validator(mode="after")
+    def _within_bounds(self, info: ValidationInfo) -> AnalystAnswer:
+        ctx = info.context or {}
+        bounds: DecisionBounds | None = ctx.get("bounds")
+        price: Decimal | None = ctx.get("price")
+        if bounds is None:
+            raise ValueError("validation needs bounds")
+        if self.decision is Action.WAIT:
+            return self
+        problems: list[str] = []
+        tp, sl, hold = self.take_profit_percent, self.stop_loss_percent, self.hold_time_hours
+        if tp is None or not bounds.min_tp_pct <= tp <= bounds.max_tp_pct:
+            problems.append(
+                f"take_profit_percent = {tp}: must be between {bounds.min_tp_pct} and {bounds.max_tp_pct}"
+            )
+        if sl is None or not bounds.min_sl_pct <= sl <= bounds.max_sl_pct:
+            problems.append(
+                f"stop_loss_percent = {sl}: must be between {bounds.min_sl_pct} and {bounds.max_sl_pct}"
+            )
+        if hold is None or not 0 < hold <= bounds.max_hold_hours:
+            problems.append(
+                f"hold_time_hours = {hold}: must be above 0 and at most {bounds.max_hold_hours:g}"
+            )
+        if price is not None and price > 0:
+            up = self.decision is Action.LONG
+            if self.tp_price is not None and (self.tp_price <= price if up else self.tp_price >= price):
+                problems.append(
+                    f"tp_price = {self.tp_price}: must be {'above' if up else 'below'} the price {price} "
+                    f"for {self.decision.value}"
+                )
+            if self.sl_price is not None and (self.sl_price >= price if up else self.sl_price <= price):
+                problems.append(
+                    f"sl_price = {self.sl_price}: must be {'below' if up else 'above'} the price {price} "
+                    f"for {self.decision.value}"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class ParseOutcome:
+    """The decision, the validated answer as stored, and why it was refused when it was."""
+
+    decision: Decision
+    payload: dict[str, Any] | None = None
+    error: str | None = None
+    ignored_fields: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return self.error is None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        shown = err.get("input")
+        if loc and not isinstance(shown, dict | list):
+            parts.append(f"{loc} = {str(shown)[:60]}: {msg}")
+        else:
+            parts.append(f"{loc + ': ' if loc else ''}{msg}")
+    return "invalid answer: " + "; ".join(parts)
+
+
+def round_confidence(value: float) -> float:
+    """Rounded before any comparison, so 0.85 - 0.05 compares equal to 0.80."""
+    return round(value, CONFIDENCE_PLACES)
+
+
+def validate_answer(
+    data: Any,
+    bounds: DecisionBounds,
+    price: Decimal | None,
+    *,
+    grounded: bool,
+    analyst: AnalystKind,
+    cap_ungrounded: bool = True,
+) -> ParseOutcome:
+    """Validate an already-extracted answer object; ungrounded model answers get their confidence capped."""
+    if not isinstance(data, dict):
+        error = "invalid answer: the JSON value is not an object"
+        return ParseOutcome(Decision.wait("invalid analyst answer", analyst, error), None, error)
+    try:
+        answer = AnalystAnswer.model_validate(data, context={"bounds": bounds, "price": price})
+    except ValidationError as exc:
+        error = _describe(exc)
+        return ParseOutcome(Decision.wait("invalid analyst answer", analyst, error), None, error)
+    ignored = sorted(k for k in data if k not in AnalystAnswer.model_fields)
+    confidence = round_confidence(answer.confidence)
+    capped = False
+    if cap_ungrounded and not grounded and confidence > bounds.ungrounded_confidence_cap:
+        confidence, capped = round_confidence(bounds.ungrounded_confidence_cap), True
+    acting = answer.decision is not Action.WAIT
+    decision = Decision(
+        action=answer.decision,
+        confidence=confidence,
+        tp_pct=answer.take_profit_percent
+        if acting and answer.take_profit_percent is not None
+        else Decimal(0),
+        sl_pct=answer.stop_loss_percent if acting and answer.stop_loss_percent is not None else Decimal(0),
+        hold_hours=float(answer.hold_time_hours) if acting and answer.hold_time_hours is not None else 0.0,
+        reasoning=answer.reasoning[:MAX_REASONING_CHARS],
+        key_catalyst=answer.key_catalyst[:MAX_FIELD_CHARS],
+        risk_factors=tuple(str(f)[:MAX_FIELD_CHARS] for f in answer.risk_factors[:MAX_RISK_FACTORS]),
+        sentiment=answer.market_sentiment,
+        grounded=grounded,
+        analyst=analyst,
+    )
+    payload = answer.model_dump(mode="json")
+    payload["confidence_raw"] = answer.confidence
+    payload["confidence"] = confidence
+    payload["confidence_capped"] = capped
+    payload["grounded"] = grounded
+    if ignored:
+        payload["ignored_fields"] = ignored
+    return ParseOutcome(decision, payload, None, ignored)
+
+
+def parse_response(
+    text: str | None,
+    bounds: DecisionBounds,
+    price: Decimal | None,
+    *,
+    grounded: bool,
+    analyst: AnalystKind = AnalystKind.GEMINI,
+) -> ParseOutcome:
+    """Model text to decision; empty or unreadable text is a WAIT with the reason."""
+    if text is None or not text.strip():
+        error = "empty response"
+        return ParseOutcome(Decision.wait("no analyst answer", analyst, error), None, error)
+    try:
+        data = extract_json(text)
+    except ExtractError as exc:
+        error = f"invalid answer: {exc}"
+        return ParseOutcome(Decision.wait("unreadable analyst answer", analyst, error), None, error)
+    return validate_answer(data, bounds, price, grounded=grounded, analyst=analyst)

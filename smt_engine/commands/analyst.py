@@ -1,0 +1,156 @@
+"""`smt analyse PAIR`: ask the analyst about one pair now and show its decision, rationale and sources.
+
+The analysis is recorded in the database like any cycle's (without a cycle id) and never leads to an
+order: this command has no exchange client for trading at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, cast
+
+from smt_engine.commands.context import CommandError, Context
+
+if TYPE_CHECKING:
+    from smt_engine.analyst.base import AnalysisOutcome
+    from smt_engine.analyst.context import PairContext
+    from smt_engine.clock import Clock
+    from smt_engine.config import Settings
+    from smt_engine.domain import MarketData
+
+Sub = Any
+CANDLE_INTERVAL = "1h"
+CANDLE_COUNT = 48
+
+
+def register(sub: Sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "analyse",
+        aliases=["analyze"],
+        parents=[common],
+        help="analyse one pair now and print the decision, rationale and sources (no order is placed)",
+    )
+    p.add_argument("pair", help="a configured pair, e.g. BTC or ETH")
+    p.add_argument(
+        "--heuristic", action="store_true", help="use the offline heuristic analyst instead of Gemini"
+    )
+    p.set_defaults(handler=cmd_analyse)
+
+
+def market_for(settings: Settings, clock: Clock) -> MarketData:
+    """Market data for the configured mode (live WEEX public data or the synthetic market)."""
+    factory = importlib.import_module("smt_engine.exchange.factory")
+    return cast("MarketData", factory.make_market(settings, clock))
+
+
+def cmd_analyse(ctx: Context) -> int:
+    settings = ctx.settings()
+    pair = settings.pairs.by_base(ctx.args.pair)
+    if pair is None:
+        configured = ", ".join(p.base for p in settings.pairs.all())
+        raise CommandError(f"{ctx.args.pair!r} is not a configured pair (configured: {configured})")
+    return asyncio.run(_analyse(ctx, pair.base))
+
+
+async def _analyse(ctx: Context, base: str) -> int:
+    from smt_engine.analyst.context import build_context
+    from smt_engine.analyst.factory import make_analyst
+    from smt_engine.analyst.heuristic import HeuristicAnalyst
+    from smt_engine.clock import WallClock
+    from smt_engine.domain import Tier
+
+    settings = ctx.settings()
+    pair = settings.pairs.by_base(base)
+    assert pair is not None
+    store = ctx.store()
+    clock = WallClock()
+    market = market_for(settings, clock)
+    try:
+        try:
+            price = await market.last_price(pair.symbol)
+            candles = await market.candles(pair.symbol, CANDLE_INTERVAL, CANDLE_COUNT)
+        except Exception as exc:
+            raise CommandError(f"cannot read market data for {pair.symbol}: {exc}") from None
+    finally:
+        closer = getattr(market, "aclose", None)
+        if closer is not None:
+            await closer()
+    if price <= 0:
+        raise CommandError(f"{pair.symbol}: the market reported no usable price ({price})")
+
+    snapshot = store.account.latest()
+    if snapshot is not None:
+        balance, available, equity = snapshot.balance, snapshot.available, snapshot.equity
+    else:
+        balance = available = equity = settings.exchange.paper_balance
+        print(f"(no account snapshot yet: assuming a balance of {balance} USDT)")
+    open_positions = store.positions.open_positions()
+    on_pair = next((p for p in open_positions if p.symbol == pair.symbol), None)
+    whale = store.whale_signals.latest_aggregate() if pair.tier is Tier.ONE else None
+    pctx = build_context(
+        settings,
+        cycle_id=None,
+        now=clock.now(),
+        pair=pair,
+        price=price,
+        candles=candles,
+        balance=balance,
+        available=available,
+        equity=equity,
+        open_positions=len(open_positions),
+        whale_signal=whale,
+        open_position=on_pair,
+    )
+    analyst = (
+        HeuristicAnalyst(store) if ctx.args.heuristic else make_analyst(settings, store, clock, ctx.secrets())
+    )
+    try:
+        outcome = await analyst.analyse(pctx)
+    finally:
+        await analyst.aclose()
+    print(render_outcome(pctx, outcome))
+    return 1 if outcome.failed else 0
+
+
+def _pct(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def render_outcome(ctx: PairContext, outcome: AnalysisOutcome) -> str:
+    """Human-readable decision, rationale and sources."""
+    d, r = outcome.decision, outcome.record
+    lines = [
+        f"{ctx.pair.base} ({ctx.pair.symbol}) at {ctx.price} USDT — analyst {r.analyst.value} ({r.model}), "
+        f"analysis #{r.id}",
+        f"Decision: {d.action.value}, confidence {d.confidence:.2f}"
+        + (" (grounded)" if d.grounded else " (not grounded)"),
+    ]
+    if d.action.side is not None:
+        lines.append(f"Take-profit {_pct(d.tp_pct)} %, stop-loss {_pct(d.sl_pct)} %, hold {d.hold_hours:g} h")
+    lines.append(f"Sentiment: {d.sentiment.value}")
+    if d.key_catalyst:
+        lines.append(f"Key catalyst: {d.key_catalyst}")
+    lines.append(f"Reasoning: {d.reasoning}")
+    if d.risk_factors:
+        lines.append("Risk factors:")
+        lines += [f"  - {f}" for f in d.risk_factors]
+    if r.queries:
+        lines.append("Search queries: " + "; ".join(r.queries))
+    if r.sources:
+        lines.append("Sources:")
+        lines += [
+            f"  [{i}] {s.get('title') or '(untitled)'} — {s.get('uri', '')}"
+            for i, s in enumerate(r.sources, 1)
+        ]
+    elif r.analyst.value == "gemini":
+        lines.append("Sources: none (the answer was not grounded)")
+    if r.error:
+        lines.append(f"Error: {r.error}")
+    lines.append(
+        f"Attempts {r.attempts}, latency {r.latency_ms if r.latency_ms is not None else '-'} ms. "
+        "Size and leverage are decided by the risk engine, not by the analyst."
+    )
+    return "\n".join(lines)
