@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -563,13 +564,29 @@ class Executor:
             assert refreshed is not None
             return refreshed
         exit_price: Decimal | None = None
+        filled = False
         try:
             done = await self.exchange.order(symbol, close_id)
             exit_price = done.avg_price
+            filled = done.status is OrderStatus.FILLED
             order = self._resolved_close(order, done)
         except ExchangeError as exc:
             log.info("%s: close order %s not readable yet: %s", symbol, close_id, _err(exc))
         now = self.clock.now()
+        if not filled:
+            # Closed only when the exchange says so: the monitor finishes this from order history.
+            self.store.positions.update(position.id, state=PositionState.CLOSING, updated_at=now)
+            self._event(
+                EventLevel.INFO,
+                "position.closing",
+                f"{symbol} {side.value}: close order {close_id} sent by {actor} ({reason.value})",
+                proposal_id=position.proposal_id,
+                position_id=position.id,
+            )
+            refreshed = self.store.positions.get(position.id)
+            assert refreshed is not None
+            return refreshed
+        realized = await self._realized_pnl(symbol, side, close_id, position.opened_at)
         self.store.positions.update(
             position.id,
             state=PositionState.CLOSED,
@@ -577,6 +594,9 @@ class Executor:
             close_order_id=close_id,
             closed_at=now,
             exit_price=exit_price,
+            realized_pnl=realized,
+            size=Decimal(0),
+            unrealized_pnl=Decimal(0),
             updated_at=now,
         )
         self._event(
@@ -614,6 +634,17 @@ class Executor:
         refreshed = self.store.positions.get(position.id)
         assert refreshed is not None
         return refreshed
+
+    async def _realized_pnl(self, symbol: str, side: Side, order_id: str, since: datetime) -> Decimal | None:
+        """Realised PnL of one closing order, net of its fees; None when the fills are not readable."""
+        try:
+            fills = await self.exchange.fills(symbol, since=since)
+        except ExchangeError:
+            return None
+        own = [f for f in fills if f.order_id == order_id and f.position_side is side]
+        if not own:
+            return None
+        return sum((f.realized_pnl - abs(f.fee) for f in own), Decimal(0))
 
     def _resolved_close(self, order: Order, found: ExchangeOrder) -> Order:
         return self._update_order(

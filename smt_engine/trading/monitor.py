@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from smt_engine.clock import Clock
 from smt_engine.competition import competition_status
@@ -37,29 +37,14 @@ from smt_engine.exchange.base import (
     ExchangePosition,
     OrderStatus,
 )
+from smt_engine.exchange.ids import make_client_id
 from smt_engine.exchange.precision import round_stop
 from smt_engine.store import Store
 from smt_engine.store.records import AccountSnapshot, Order, Position
+from smt_engine.trading.ailog import AiLogOutbox
+from smt_engine.trading.execution import Executor
 
 log = logging.getLogger(__name__)
-
-
-class AiLogSink(Protocol):
-    """Where close decisions are queued for upload (``trading.ailog.AiLogOutbox``)."""
-
-    def record(
-        self,
-        stage: str,
-        input: dict[str, Any],
-        output: dict[str, Any],
-        explanation: str,
-        order_id: str | None = None,
-        cycle_id: str | None = None,
-    ) -> Any: ...
-
-
-ClientIdFactory = Callable[[int, str], str]
-"""(position id, leg) -> a deterministic client order id."""
 
 
 @dataclass
@@ -87,8 +72,8 @@ class Monitor:
         store: Store,
         clock: Clock,
         exchange: Exchange,
-        ailog: AiLogSink | None,
-        client_id: ClientIdFactory,
+        executor: Executor,
+        ailog: AiLogOutbox | None,
         *,
         on_stop_loss: Callable[[Position], Awaitable[None]] | None = None,
     ) -> None:
@@ -96,8 +81,8 @@ class Monitor:
         self.store = store
         self.clock = clock
         self.exchange = exchange
+        self.executor = executor
         self.ailog = ailog
-        self.client_id = client_id
         self.on_stop_loss = on_stop_loss
 
     # ------------------------------------------------------------------ the tick
@@ -245,8 +230,8 @@ class Monitor:
         )
         if self.ailog is not None:
             held = (now - pos.opened_at).total_seconds() / 3600
-            self.ailog.record(
-                "Position Closed",
+            self.ailog.close(
+                closing.order_id if closing else None,
                 {"symbol": pos.symbol, "side": pos.side.value, "entry_price": str(pos.entry_price)},
                 {
                     "reason": reason.value,
@@ -256,7 +241,6 @@ class Monitor:
                 },
                 f"{pos.side.value} {pos.symbol} closed by {reason.value} after {held:.1f} h"
                 + (f"; realised PnL {realized} USDT" if realized is not None else ""),
-                order_id=closing.order_id if closing else None,
             )
         if reason is CloseReason.STOP_LOSS and self.on_stop_loss is not None:
             await self.on_stop_loss(pos)
@@ -398,22 +382,49 @@ class Monitor:
         contract = self.store.contracts.load(pos.symbol)
         if contract is not None:
             price = round_stop(price, contract[0].tick_size, pos.side)
-        cid = self.client_id(pos.id, f"sl{int(self.clock.now().timestamp())}")
+        attempt = sum(1 for o in self.store.orders.for_position(pos.id) if o.kind is OrderKind.SL) + 1
+        cid = make_client_id(self.store.instance_id()[:8], pos.proposal_id or pos.id, f"msl{attempt}")
+        now = self.clock.now()
+        order = self.store.orders.insert(
+            Order(
+                client_order_id=cid,
+                symbol=pos.symbol,
+                side=pos.side,
+                kind=OrderKind.SL,
+                size=pos.size,
+                state=OrderState.PENDING_SUBMIT,
+                created_at=now,
+                updated_at=now,
+                proposal_id=pos.proposal_id,
+                position_id=pos.id,
+                trigger_price=price,
+                request={"reason": "stop-loss missing on the exchange"},
+            )
+        )
+        assert order.id is not None
+        placed_id: str | None
         try:
             placed = await self.exchange.place_tp_sl(pos.symbol, pos.side, "sl", price, pos.size, cid)
+            placed_id = placed.order_id
+        except AmbiguousOutcome:
+            found = await self._lookup(pos.symbol, cid)
+            placed_id = found.order_id if found is not None and found.status.is_open else None
         except ExchangeError as exc:
+            self.store.orders.update(order.id, state=OrderState.REJECTED, error=str(exc), updated_at=now)
+            placed_id = None
+        if placed_id is None:
             log.error(
-                "%s %s has no stop-loss and re-placing it failed (%s): closing at market",
+                "%s %s has no stop-loss and re-placing it failed: closing at market",
                 pos.symbol,
                 pos.side,
-                exc,
                 extra={"event": "position.unprotected", "position_id": pos.id},
             )
             await self.close(pos, CloseReason.UNPROTECTED, actor="monitor")
             return
-        self.store.positions.update(
-            pos.id, sl_order_id=placed.order_id, sl_price=price, updated_at=self.clock.now()
+        self.store.orders.update(
+            order.id, state=OrderState.SUBMITTED, exchange_order_id=placed_id, updated_at=now
         )
+        self.store.positions.update(pos.id, sl_order_id=placed_id, sl_price=price, updated_at=now)
         report.stops_placed.append(pos.id)
         log.warning(
             "%s %s had no stop-loss resting: placed one at %s",
@@ -448,68 +459,9 @@ class Monitor:
                     report.forced.append(pos.id or 0)
 
     async def close(self, pos: Position, reason: CloseReason, actor: str) -> bool:
-        """Cancel the position's triggers first (so none can fire on a later position), then close at market.
-
-        The close is recorded as ``closing``; the next tick sees the position gone and records the reason.
-        """
-        assert pos.id is not None
-        try:
-            for algo in await self.exchange.open_algo_orders(pos.symbol):
-                if algo.position_side is pos.side:
-                    await self.exchange.cancel_algo_order(pos.symbol, algo.order_id)
-                    self._mark_cancelled(algo.order_id)
-        except ExchangeError as exc:
-            log.warning("cancelling triggers of %s %s failed: %s (closing anyway)", pos.symbol, pos.side, exc)
-        cid = self.client_id(pos.id, f"x{reason.value[:4]}")
-        now = self.clock.now()
-        existing = self.store.orders.by_client_id(cid)
-        if existing is None:
-            self.store.orders.insert(
-                Order(
-                    client_order_id=cid,
-                    symbol=pos.symbol,
-                    side=pos.side,
-                    kind=OrderKind.CLOSE,
-                    size=pos.size,
-                    state=OrderState.PENDING_SUBMIT,
-                    created_at=now,
-                    updated_at=now,
-                    position_id=pos.id,
-                    request={"reason": reason.value, "actor": actor},
-                )
-            )
-        order = self.store.orders.by_client_id(cid)
-        assert order is not None and order.id is not None
-        try:
-            placed = await self.exchange.close_position(pos.symbol, pos.side, cid)
-        except AmbiguousOutcome:
-            found = await self._lookup(pos.symbol, cid)
-            if found is None:
-                self.store.orders.update(order.id, state=OrderState.UNKNOWN, updated_at=self.clock.now())
-                log.error(
-                    "close of %s %s: outcome unknown", pos.symbol, pos.side, extra={"event": "order.unknown"}
-                )
-                return False
-            exchange_id = found.order_id
-        except ExchangeError as exc:
-            self.store.orders.update(
-                order.id, state=OrderState.REJECTED, error=str(exc), updated_at=self.clock.now()
-            )
-            log.error(
-                "close of %s %s failed: %s",
-                pos.symbol,
-                pos.side,
-                exc,
-                extra={"event": "order.close_failed", "position_id": pos.id},
-            )
-            return False
-        else:
-            exchange_id = placed.order_id
-        self.store.orders.update(
-            order.id, exchange_order_id=exchange_id, state=OrderState.SUBMITTED, updated_at=self.clock.now()
-        )
-        self.store.positions.update(pos.id, state=PositionState.CLOSING, updated_at=self.clock.now())
-        return True
+        """Close at market through the executor (triggers cancelled first); True when the close was sent."""
+        result = await self.executor.close_position(pos, reason, actor=actor)
+        return result.state is not PositionState.OPEN
 
     async def _lookup(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
         try:
