@@ -1,0 +1,362 @@
+"""One signal cycle: account -> whales -> market data -> analysis -> proposals -> execution.
+
+Each step is recorded under the cycle id (in ``cycles.steps``) and its failure is contained: a
+failing Etherscan still lets every pair be analysed, a pair whose price cannot be read becomes a
+WAIT, and an unreadable balance means no proposals at all (never a made-up balance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from smt_engine.analyst import analyse_all, build_context
+from smt_engine.analyst.base import AnalysisOutcome, Analyst
+from smt_engine.clock import Clock
+from smt_engine.config import Settings
+from smt_engine.domain import Action, Contract, EngineState, Pair
+from smt_engine.exchange.base import Balance, Exchange, ExchangeError, ExchangePosition
+from smt_engine.store import Store
+from smt_engine.store.records import AccountSnapshot, Cycle, WhaleSignal
+from smt_engine.trading.ailog import AiLogOutbox
+from smt_engine.trading.execution import ExecutionResult, Executor
+from smt_engine.trading.proposals import Candidate, ProposalBook, snapshot_account
+
+log = logging.getLogger(__name__)
+
+CANDLE_INTERVAL = "1h"
+CANDLE_COUNT = 48
+
+
+class WhaleCycle(Protocol):
+    """What a whale source returns for one cycle (``whales.WhaleCycleResult``)."""
+
+    def signal_for(self, base: str) -> WhaleSignal | None: ...
+
+
+class WhaleSource(Protocol):
+    async def run_cycle(self, cycle_id: str) -> Any: ...
+
+
+@dataclass
+class CycleReport:
+    cycle_id: str
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    executions: list[ExecutionResult] = field(default_factory=list)
+
+    @property
+    def failed_steps(self) -> list[str]:
+        return [name for name, step in self.steps.items() if step.get("status") == "failed"]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        exchange: Exchange,
+        analyst: Analyst,
+        book: ProposalBook,
+        executor: Executor,
+        ailog: AiLogOutbox,
+        *,
+        whales: WhaleSource | None = None,
+        trade_lock: asyncio.Lock | None = None,
+        halt: Callable[[str], None] | None = None,
+        engine_state: Callable[[], EngineState] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.exchange = exchange
+        self.analyst = analyst
+        self.book = book
+        self.executor = executor
+        self.ailog = ailog
+        self.whales = whales
+        self.trade_lock = trade_lock or asyncio.Lock()
+        self.halt = halt
+        self.engine_state = engine_state or self._stored_engine_state
+        self.last_report: CycleReport | None = None
+
+    def _stored_engine_state(self) -> EngineState:
+        row = self.store.engine.current()
+        return row.state if row is not None else EngineState.RUNNING
+
+    async def run_cycle(self, trigger: str = "schedule") -> str:
+        now = self.clock.now()
+        cycle_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        report = CycleReport(cycle_id)
+        self.last_report = report
+        self.store.cycles.insert(Cycle(id=cycle_id, started_at=now, trigger=trigger))
+        log.info(
+            "cycle %s started (%s)", cycle_id, trigger, extra={"event": "cycle.started", "cycle_id": cycle_id}
+        )
+        status = "abandoned"
+        try:
+            balance, positions = await self._step(report, "account", self._account)
+            whale_result = await self._step(report, "whales", lambda: self._whales(cycle_id))
+            market = await self._step(report, "market", self._market)
+            contracts, prices, candles = market if market is not None else ({}, {}, {})
+            outcomes = await self._step(
+                report,
+                "analysis",
+                lambda: self._analyse(cycle_id, balance, positions, whale_result, prices, candles),
+            )
+            outcome = await self._step(
+                report,
+                "proposals",
+                lambda: self._propose(cycle_id, balance, positions, outcomes or [], contracts, prices),
+            )
+            if outcome is not None and outcome.approved:
+                await self._step(report, "execution", lambda: self._execute(report, outcome.approved))
+            status = "partial" if report.failed_steps else "done"
+        finally:
+            self.store.cycles.update(
+                cycle_id,
+                finished_at=self.clock.now(),
+                status=status,
+                steps=report.steps,
+                error=", ".join(report.failed_steps) or None,
+            )
+        return cycle_id
+
+    async def _step(self, report: CycleReport, name: str, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """Run one step, record its outcome and duration, and contain its failure."""
+        started = time.perf_counter()
+        try:
+            result = await fn()
+        except asyncio.CancelledError:
+            report.steps[name] = {"status": "abandoned"}
+            raise
+        except Exception as exc:
+            report.steps[name] = {
+                "status": "failed",
+                "error": f"{type(exc).__name__}: {exc}",
+                "ms": round((time.perf_counter() - started) * 1000),
+            }
+            log.warning(
+                "cycle %s: step %s failed: %s",
+                report.cycle_id,
+                name,
+                exc,
+                exc_info=not isinstance(exc, ExchangeError),
+                extra={"event": "cycle.step_failed", "cycle_id": report.cycle_id},
+            )
+            return None
+        report.steps.setdefault(name, {})
+        report.steps[name].update(status="ok", ms=round((time.perf_counter() - started) * 1000))
+        return result
+
+    # ------------------------------------------------------------------ steps
+
+    async def _account(self) -> tuple[Balance | None, list[ExchangePosition] | None]:
+        balance: Balance | None
+        try:
+            balance = await self.exchange.balance()
+        except ExchangeError as exc:
+            log.warning("balance unreadable (%s): this cycle makes no proposals", exc)
+            balance = None
+        try:
+            positions: list[ExchangePosition] | None = await self.exchange.positions()
+        except ExchangeError as exc:
+            log.warning("positions unreadable (%s): this cycle makes no proposals", exc)
+            positions = None
+        if balance is not None:
+            self.store.account.insert(
+                AccountSnapshot(
+                    at=self.clock.now(),
+                    balance=balance.balance,
+                    equity=balance.equity,
+                    available=balance.available,
+                    unrealized_pnl=balance.unrealized_pnl,
+                    margin_used=balance.balance - balance.available,
+                )
+            )
+        if balance is None or positions is None:
+            raise ExchangeError("account could not be read: no proposals this cycle")
+        return balance, positions
+
+    async def _whales(self, cycle_id: str) -> WhaleCycle | None:
+        if self.whales is None or not self.settings.whales.enabled:
+            return None
+        result: WhaleCycle = await self.whales.run_cycle(cycle_id)
+        transfers = getattr(result, "transfers", [])
+        found = getattr(result, "whales", [])
+        aggregate: WhaleSignal | None = getattr(result, "aggregate", None)
+        self.ailog.whale_discovery(
+            {
+                "lookback_hours": self.settings.whales.lookback_hours,
+                "min_transfer_eth": self.settings.whales.min_transfer_eth,
+            },
+            {"large_transfers": len(transfers), "whales_found": len(found)},
+            f"{len(transfers)} transfer(s) of at least {self.settings.whales.min_transfer_eth} ETH in the "
+            f"last {self.settings.whales.lookback_hours} h; {len(found)} whale(s) classified",
+            cycle_id=cycle_id,
+        )
+        if aggregate is not None:
+            self.ailog.whale_signal(
+                {"whales": len(found)},
+                {"bias": aggregate.bias.value, "confidence": round(aggregate.confidence, 4)},
+                aggregate.reasoning or f"aggregate whale bias {aggregate.bias.value}",
+                cycle_id=cycle_id,
+            )
+        return result
+
+    async def _market(
+        self,
+    ) -> tuple[dict[str, Contract], dict[str, Decimal], dict[str, list[Any]]]:
+        pairs = self.settings.pairs.all()
+        contracts = await self.exchange.contracts([p.symbol for p in pairs])
+        prices: dict[str, Decimal] = {}
+        candles: dict[str, list[Any]] = {}
+        for pair in pairs:
+            try:
+                prices[pair.symbol] = await self.exchange.last_price(pair.symbol)
+                candles[pair.symbol] = await self.exchange.candles(pair.symbol, CANDLE_INTERVAL, CANDLE_COUNT)
+            except ExchangeError as exc:
+                log.warning(
+                    "%s: market data unreadable (%s): no analysis for it this cycle", pair.symbol, exc
+                )
+        return contracts, prices, candles
+
+    async def _analyse(
+        self,
+        cycle_id: str,
+        balance: Balance | None,
+        positions: list[ExchangePosition] | None,
+        whale_result: WhaleCycle | None,
+        prices: dict[str, Decimal],
+        candles: dict[str, list[Any]],
+    ) -> list[tuple[Pair, AnalysisOutcome]]:
+        now = self.clock.now()
+        open_positions = self.store.positions.open_positions()
+        bal = balance.balance if balance else self.settings.competition.starting_balance
+        avail = balance.available if balance else Decimal(0)
+        equity = balance.equity if balance else bal
+        pairs: list[Pair] = []
+        contexts = []
+        for pair in self.settings.pairs.all():
+            if pair.symbol not in prices:
+                continue
+            mine = next((p for p in open_positions if p.symbol == pair.symbol), None)
+            contexts.append(
+                build_context(
+                    self.settings,
+                    cycle_id=cycle_id,
+                    now=now,
+                    pair=pair,
+                    price=prices[pair.symbol],
+                    candles=candles.get(pair.symbol, []),
+                    balance=bal,
+                    available=avail,
+                    equity=equity,
+                    open_positions=len(positions) if positions is not None else len(open_positions),
+                    whale_signal=whale_result.signal_for(pair.base) if whale_result is not None else None,
+                    open_position=mine,
+                )
+            )
+            pairs.append(pair)
+        outcomes = await analyse_all(self.analyst, contexts)
+        for pair, out in zip(pairs, outcomes, strict=True):
+            d = out.decision
+            self.ailog.analysis(
+                pair.base,
+                {
+                    "pair": pair.base,
+                    "tier": pair.tier.value,
+                    "price": prices[pair.symbol],
+                    "has_whale_data": d is not None and pair.tier.value == "1" and whale_result is not None,
+                    "analyst": out.record.analyst.value,
+                    "model": out.record.model,
+                },
+                {
+                    "decision": d.action.value,
+                    "confidence": round(d.confidence, 4),
+                    "tp_pct": d.tp_pct,
+                    "sl_pct": d.sl_pct,
+                    "grounded": d.grounded,
+                    "error": d.error,
+                },
+                d.reasoning or (d.error or "no reasoning given"),
+                cycle_id=cycle_id,
+            )
+        return list(zip(pairs, outcomes, strict=True))
+
+    async def _propose(
+        self,
+        cycle_id: str,
+        balance: Balance | None,
+        positions: list[ExchangePosition] | None,
+        outcomes: list[tuple[Pair, AnalysisOutcome]],
+        contracts: dict[str, Contract],
+        prices: dict[str, Decimal],
+    ) -> Any:
+        account = snapshot_account(
+            self.store,
+            self.settings,
+            self.clock.now(),
+            balance if positions is not None else None,
+            positions or [],
+            self.engine_state(),
+            contracts=contracts,
+            prices=prices,
+        )
+        candidates = [
+            Candidate(pair, out.decision, contracts.get(pair.symbol), prices.get(pair.symbol), out.record.id)
+            for pair, out in outcomes
+        ]
+        outcome = self.book.run_cycle(candidates, account, cycle_id=cycle_id)
+        if outcome.halt_reason and self.halt is not None:
+            self.halt(outcome.halt_reason)
+        best = outcome.approved[0] if outcome.approved else (outcome.waiting[0] if outcome.waiting else None)
+        trades = [c for c in candidates if c.decision.action is not Action.WAIT]
+        self.ailog.trade_decision(
+            {
+                "pairs_analysed": len(candidates),
+                "trade_signals": len(trades),
+                "approval": self.settings.engine.approval,
+            },
+            {
+                "proposals": len(outcome.proposals),
+                "approved": [p.id for p in outcome.approved],
+                "waiting": [p.id for p in outcome.waiting],
+                "best": (
+                    {
+                        "pair": best.pair,
+                        "side": best.side.value,
+                        "confidence": best.confidence,
+                        "margin_usdt": best.margin,
+                        "notional_usdt": best.notional,
+                    }
+                    if best is not None
+                    else None
+                ),
+                "skipped": outcome.skipped,
+            },
+            (
+                f"{best.pair} {best.side.value} at confidence {best.confidence:.2f}: margin {best.margin} "
+                f"USDT, notional {best.notional} USDT at {best.leverage}x"
+                if best is not None
+                else outcome.skipped or "no proposal passed the risk gates"
+            ),
+            cycle_id=cycle_id,
+        )
+        return outcome
+
+    async def _execute(self, report: CycleReport, approved: list[Any]) -> None:
+        for proposal in approved:
+            async with self.trade_lock:
+                # Shielded: stopping the engine abandons analysis, never an order half-sent.
+                result = await asyncio.shield(self.executor.execute(proposal))
+            report.executions.append(result)
+            report.steps.setdefault("execution", {}).setdefault("results", []).append(
+                {"proposal_id": proposal.id, "outcome": result.outcome, "detail": result.detail}
+            )
