@@ -258,6 +258,8 @@ class PaperExchange:
         else:
             self._acct = _Account(wallet=balance)
         self._dirty = False
+        self._marks: dict[str, Decimal] = {}
+        """Latest price seen per symbol, for cross-margin PnL of positions not being evaluated."""
 
     # ------------------------------------------------------------------ housekeeping
 
@@ -329,8 +331,13 @@ class PaperExchange:
         return (price - p.entry) * p.size * p.side.sign
 
     def _available(self, prices: dict[str, Decimal]) -> Decimal:
+        self._marks.update(prices)
         cross_upnl = sum(
-            (self._upnl(p, prices[p.symbol]) for p in self._acct.positions if p.margin_mode == "cross"),
+            (
+                self._upnl(p, self._marks.get(p.symbol, p.entry))
+                for p in self._acct.positions
+                if p.margin_mode == "cross"
+            ),
             Decimal(0),
         )
         return self._acct.wallet - self._used_margin() - self._frozen_orders() + min(Decimal(0), cross_upnl)

@@ -588,6 +588,7 @@ class FakeWeex:
                 "success": ok,
                 "errorCode": "" if ok else "ORDER_NOT_FOUND",
                 "errorMessage": "" if ok else "orderId not exist",
+                **({} if ok else {"errorMsg": "FAILED_ORDER_NOT_FOUND"}),
             }
         if route == "DELETE /capi/v3/algoOrder":
             oid = q.get("orderId")
@@ -603,6 +604,7 @@ class FakeWeex:
                 "success": ok,
                 "errorCode": "" if ok else "ORDER_NOT_FOUND",
                 "errorMessage": "" if ok else "orderId not exist",
+                **({} if ok else {"errorMsg": "FAILED_ORDER_NOT_FOUND"}),
             }
         if route in ("DELETE /capi/v3/allOpenOrders", "DELETE /capi/v3/algoOpenOrders"):
             s = self._symbol(q, required=False)
