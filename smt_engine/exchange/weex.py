@@ -509,20 +509,18 @@ class WeexClient:
             )
         await self.limiter.acquire(WEIGHTS.get(path, 5), is_order=path in ORDER_PATHS and method == "POST")
         request = self._http.build_request(method, url, content=content.encode() or None, headers=headers)
-        sent = False
         try:
             resp = await self._http.send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise ExchangeUnavailable(f"{method} {path}: cannot connect ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
-            sent = True
+            # The request may have reached WEEX: only reads are safe to repeat.
             if order_cid is not None:
                 raise AmbiguousOutcome(
                     f"{method} {path}: no answer after sending ({type(exc).__name__})",
                     client_order_id=order_cid,
                 ) from exc
             raise ExchangeUnavailable(f"{method} {path}: {type(exc).__name__}") from exc
-        del sent
         if resp.status_code == 429:
             retry_after = _retry_after(resp.headers, self.rate_limit_wait)
             self.limiter.block(retry_after)
