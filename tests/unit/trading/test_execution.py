@@ -17,7 +17,7 @@ from smt_engine.domain import (
     Tier,
 )
 from smt_engine.exchange.base import InsufficientMargin, InvalidOrder, OrderRequest
-from smt_engine.exchange.ids import CLIENT_ID_RE
+from smt_engine.exchange.ids import CLIENT_ID_PATTERN as CLIENT_ID_RE
 from smt_engine.store import Store
 from smt_engine.store.records import Proposal
 from smt_engine.trading.ailog import AiLogOutbox, Stage

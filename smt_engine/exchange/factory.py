@@ -1,0 +1,73 @@
+"""Build the venue and the market data source for a run mode (DESIGN: one set of code for all modes).
+
+live  -> ``WeexClient`` with keys from the ``SecretStore`` (refuses clearly when any is missing)
+paper -> ``PaperExchange`` over ``LiveMarket`` (WEEX public prices, simulated account)
+demo  -> ``PaperExchange`` over ``SyntheticMarket`` (seeded prices driven by the clock)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smt_engine.clock import Clock
+from smt_engine.config import Settings
+from smt_engine.domain import MarketData, Mode
+from smt_engine.exchange.base import AuthError, Exchange
+from smt_engine.exchange.market import LiveMarket, PriceSource, SyntheticMarket
+from smt_engine.exchange.paper import PaperExchange
+from smt_engine.exchange.weex import WeexClient
+from smt_engine.secrets import SecretName, SecretStore
+from smt_engine.store import Store
+
+
+def make_market(settings: Settings, clock: Clock, *, seed: int = 0) -> PriceSource:
+    """Synthetic prices in the demo, WEEX public data otherwise."""
+    if settings.engine.mode is Mode.DEMO:
+        return SyntheticMarket(clock, seed=seed)
+    return LiveMarket(settings.exchange.base_url, clock, timeout=settings.exchange.timeout.total_seconds())
+
+
+def paper_state_path(store: Store) -> Path:
+    """The paper account lives next to the database, so a copy of one carries the other."""
+    return store.path.with_name(store.path.stem + ".paper-account.json")
+
+
+def make_exchange(
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    secrets: SecretStore,
+    market: MarketData | None = None,
+) -> Exchange:
+    ex = settings.exchange
+    if settings.engine.mode is Mode.LIVE:
+        names = (SecretName.WEEX_API_KEY, SecretName.WEEX_API_SECRET, SecretName.WEEX_API_PASSPHRASE)
+        values = {name: secrets.get(name) for name in names}
+        missing = [name.value for name, value in values.items() if not value]
+        if missing:
+            raise AuthError(
+                f"live mode needs WEEX credentials; missing: {', '.join(missing)} "
+                "(set them with `smt secrets set <name>` or the environment variables "
+                f"{', '.join(SecretName(m).env_var for m in missing)})"
+            )
+        return WeexClient(
+            api_key=values[SecretName.WEEX_API_KEY] or "",
+            api_secret=values[SecretName.WEEX_API_SECRET] or "",
+            passphrase=values[SecretName.WEEX_API_PASSPHRASE] or "",
+            base_url=ex.base_url,
+            store=store,
+            clock=clock,
+            timeout=ex.timeout.total_seconds(),
+        )
+    source = market if market is not None else make_market(settings, clock)
+    if not hasattr(source, "bars_between"):
+        raise TypeError("the paper venue needs a price source with bars_between (LiveMarket/SyntheticMarket)")
+    return PaperExchange(
+        source,  # type: ignore[arg-type]
+        clock,
+        state_path=paper_state_path(store),
+        balance=ex.paper_balance,
+        taker_fee_pct=ex.taker_fee_pct,
+        maker_fee_pct=ex.maker_fee_pct,
+        slippage_pct=ex.paper_slippage_pct,
+    )

@@ -1,0 +1,948 @@
+"""WEEX v3 contract REST client (``/capi/v3``) implementing ``Exchange``.
+
+Rules it enforces (each one a lesson of the seed system): sign exactly the bytes that are sent;
+millisecond timestamps corrected by the server-time offset; every envelope shape WEEX uses is parsed
+(bare objects/arrays, ``{code,msg}`` errors, per-item ``success/errorCode``, ``"200"``/``"00000"``
+successes); a client-side weight limiter keeps under the published budgets and honours 429; reads are
+retried with jittered back-off; order creation is **never** retried (anything that may have reached
+WEEX raises ``AmbiguousOutcome``, resolved with ``find_order``); precision comes from exchangeInfo at
+run time, is cached in ``store.contracts`` and corrected from the step a rejection quotes; orders are
+checked locally (step, tick, minimum size and notional, TP side) before anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+from urllib.parse import quote, urlencode
+
+import httpx
+
+from smt_engine.clock import Clock, WallClock
+from smt_engine.domain import Candle, Contract, Side
+from smt_engine.exchange.base import (
+    AiLogUpload,
+    AlgoOrder,
+    AmbiguousOutcome,
+    AuthError,
+    Balance,
+    ExchangeError,
+    ExchangeOrder,
+    ExchangePosition,
+    ExchangeUnavailable,
+    Fill,
+    InsufficientMargin,
+    InvalidOrder,
+    OrderNotFound,
+    OrderRequest,
+    OrderStatus,
+    PermissionDenied,
+    PlacedOrder,
+    RateLimited,
+    Ticker,
+    VenuePrecisionError,
+)
+from smt_engine.exchange.ids import valid_client_id
+from smt_engine.exchange.market import from_ms, interval_seconds, parse_kline_rows, parse_ticker, to_ms
+from smt_engine.exchange.precision import (
+    PrecisionError,
+    check_price,
+    check_size,
+    check_tp_sl,
+    plain,
+    quoted_step,
+    step_from_decimals,
+)
+from smt_engine.store import Store
+
+log = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------- signing
+
+
+def compact_json(body: Any) -> str:
+    """The body exactly as sent and signed (ccxt and WEEX's examples use compact JSON)."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_query(params: dict[str, Any]) -> str:
+    """Percent-encode like ccxt (``:`` and ``/`` encoded too); bools as ``true``/``false``."""
+    clean = {k: ("true" if v is True else "false" if v is False else v) for k, v in params.items()}
+    return urlencode(clean, quote_via=quote)
+
+
+def sign(secret: str, timestamp: str, method: str, path: str, query: str = "", body: str = "") -> str:
+    """``base64(HMAC-SHA256(secret, timestamp + METHOD + path + ['?' + query] + body))``."""
+    prehash = timestamp + method.upper() + path + (f"?{query}" if query else "") + body
+    digest = hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+# --------------------------------------------------------------------------- rate limiting
+
+WEIGHTS: dict[str, int] = {
+    "/capi/v3/market/time": 1,
+    "/capi/v3/market/exchangeInfo": 1,
+    "/capi/v3/market/ticker/24hr": 40,
+    "/capi/v3/market/klines": 1,
+    "/capi/v3/market/historyKlines": 5,
+    "/capi/v3/account/balance": 10,
+    "/capi/v3/account/position/allPosition": 15,
+    "/capi/v3/account/position/singlePosition": 3,
+    "/capi/v3/account/leverage": 20,
+    "/capi/v3/order": 5,
+    "/capi/v3/openOrders": 10,
+    "/capi/v3/order/history": 10,
+    "/capi/v3/userTrades": 5,
+    "/capi/v3/allOpenOrders": 10,
+    "/capi/v3/openAlgoOrders": 3,
+    "/capi/v3/algoOrder": 3,
+    "/capi/v3/algoOpenOrders": 10,
+    "/capi/v3/placeTpSlOrder": 5,
+    "/capi/v3/closePositions": 50,
+    "/capi/v3/order/uploadAiLog": 1,
+}
+"""Per-endpoint weight (the larger of WEEX's IP/UID weights and Weex.Net's, reference §3)."""
+
+ORDER_PATHS = frozenset({"/capi/v3/order", "/capi/v3/placeTpSlOrder", "/capi/v3/algoOrder"})
+
+
+class WeightLimiter:
+    """Sliding-window weight budget plus a separate order-rate budget; a 429 blocks everything.
+
+    Defaults stay at half of WEEX's published 1000 weight / 10 s (Weex.Net's gate is 500) and under
+    its 10 order requests per second.
+    """
+
+    def __init__(
+        self,
+        weight_per_window: int = 500,
+        window: float = 10.0,
+        orders_per_second: int = 8,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.capacity = weight_per_window
+        self.window = window
+        self.orders_per_second = orders_per_second
+        self._now = monotonic
+        self._sleep = sleep
+        self._used: deque[tuple[float, int]] = deque()
+        self._orders: deque[float] = deque()
+        self.blocked_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def block(self, seconds: float) -> None:
+        self.blocked_until = max(self.blocked_until, self._now() + seconds)
+
+    def used(self) -> int:
+        now = self._now()
+        while self._used and self._used[0][0] <= now - self.window:
+            self._used.popleft()
+        return sum(w for _, w in self._used)
+
+    async def acquire(self, weight: int, is_order: bool = False) -> None:
+        weight = min(weight, self.capacity)
+        async with self._lock:
+            while True:
+                now = self._now()
+                wait = max(0.0, self.blocked_until - now)
+                if not wait and self.used() + weight > self.capacity:
+                    wait = self._used[0][0] + self.window - now
+                if not wait and is_order:
+                    while self._orders and self._orders[0] <= now - 1.0:
+                        self._orders.popleft()
+                    if len(self._orders) >= self.orders_per_second:
+                        wait = self._orders[0] + 1.0 - now
+                if wait <= 0:
+                    break
+                await self._sleep(wait)
+            self._used.append((self._now(), weight))
+            if is_order:
+                self._orders.append(self._now())
+
+
+# --------------------------------------------------------------------------- envelopes and errors
+
+SUCCESS_CODES = frozenset({"200", "00000", "0"})
+_AUTH = {"-1040", "-1041", "-1042", "-1043", "-1044", "-1046", "-1047", "-1049"}
+_PERMISSION = {
+    "-1050",
+    "-1051",
+    "-1052",
+    "-1053",
+    "-1055",
+    "-1056",
+    "-1057",
+    "-1058",
+    "-1190",
+    "-3235",
+    "-3236",
+}
+_NOT_FOUND = {"-3200", "-2200", "ORDER_NOT_FOUND", "FAILED_ORDER_NOT_FOUND"}
+_TIMESTAMP = {"-1043", "-1046"}
+
+
+def error_for(code: str, message: str, raw: Any = None) -> Exception:
+    """Map a WEEX error (code + message) to our typed errors. Messages never carry secrets."""
+    text = f"WEEX {code}: {message}"
+    lowered = message.lower()
+    if code in _AUTH:
+        return AuthError(text, code=code, raw=raw)
+    if code in _PERMISSION:
+        return PermissionDenied(text, code=code, raw=raw)
+    if code in _NOT_FOUND or "not_found" in lowered or "not exist" in lowered:
+        return OrderNotFound(text, code=code, raw=raw)
+    if code == "429" or "too many requests" in lowered:
+        return RateLimited(text, code=code, raw=raw)
+    if code == "-1160" or "stepsize" in lowered or "precision" in lowered:
+        return VenuePrecisionError(code, text)
+    if "amount not enough" in lowered or "insufficient" in lowered:
+        return InsufficientMargin(text, code=code, raw=raw)
+    if code in {"-1000", "-1054"} and not ("FAILED_PRECONDITION" in message or "INVALID_ARGUMENT" in message):
+        return ExchangeUnavailable(text, code=code, raw=raw)
+    return InvalidOrder(text, code=code, raw=raw)
+
+
+def check_envelope(body: Any) -> Any:
+    """Return the payload of a WEEX response or raise the typed error it carries.
+
+    A dict with ``msg`` and a code other than a success code is an error; a dict or the first failed
+    item of a list with ``success: false`` or a non-empty ``errorCode`` is a per-item error;
+    ``{"code":"00000","data":...}`` yields ``data``; anything else is the (bare) payload.
+    """
+    if isinstance(body, dict):
+        if "msg" in body and "code" in body:
+            code = str(body["code"])
+            if code not in SUCCESS_CODES:
+                raise error_for(code, str(body.get("msg")), body)
+            return body.get("data", body)
+        _check_item(body)
+        return body
+    if isinstance(body, list):
+        for item in body:
+            if isinstance(item, dict):
+                _check_item(item)
+        return body
+    raise ExchangeUnavailable(f"unexpected response type {type(body).__name__}", raw=body)
+
+
+def _check_item(item: dict[str, Any]) -> None:
+    code = str(item.get("errorCode") or "")
+    msg = str(item.get("errorMessage") or item.get("errorMsg") or "")
+    if item.get("success") is False or code or msg.startswith("FAILED"):
+        raise error_for(code or msg or "item", msg or code or "request failed", item)
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+
+def _d(value: Any, default: Decimal | None = None) -> Decimal:
+    if value is None or value == "":
+        if default is None:
+            raise ValueError("missing decimal")
+        return default
+    try:
+        return Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError(f"not a decimal: {value!r}") from exc
+
+
+def _opt_d(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    d = _d(value)
+    return d if d != 0 else None
+
+
+_STATUS = {
+    "NEW": OrderStatus.NEW,
+    "PENDING": OrderStatus.NEW,
+    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+    "FILLED": OrderStatus.FILLED,
+    "CANCELED": OrderStatus.CANCELLED,
+    "CANCELLED": OrderStatus.CANCELLED,
+    "CANCELING": OrderStatus.CANCELLED,
+    "REJECTED": OrderStatus.REJECTED,
+    "EXPIRED": OrderStatus.EXPIRED,
+    "UNTRIGGERED": OrderStatus.UNTRIGGERED,
+    "TRIGGERED": OrderStatus.TRIGGERED,
+}
+
+
+def parse_order(row: dict[str, Any]) -> ExchangeOrder:
+    otype = str(row.get("type") or row.get("orderType") or "")
+    side = Side(str(row["positionSide"]))
+    reduce_only = bool(row.get("reduceOnly")) or (
+        str(row.get("side")) == ("SELL" if side is Side.LONG else "BUY")
+    )
+    kind: Literal["entry", "close", "tp", "sl"]
+    if otype.startswith("TAKE_PROFIT"):
+        kind = "tp"
+    elif otype.startswith("STOP"):
+        kind = "sl"
+    elif reduce_only:
+        kind = "close"
+    else:
+        kind = "entry"
+    created = from_ms(row.get("time") or row.get("createTime") or 0)
+    return ExchangeOrder(
+        order_id=str(row.get("orderId") or row.get("algoId")),
+        client_order_id=(row.get("clientOrderId") or row.get("clientAlgoId") or None),
+        symbol=str(row["symbol"]),
+        position_side=side,
+        reduce_only=reduce_only,
+        order_type=otype,
+        status=_STATUS.get(str(row.get("status") or row.get("algoStatus")).upper(), OrderStatus.NEW),
+        size=_d(row.get("origQty") or row.get("quantity")),
+        filled_size=_d(row.get("executedQty"), Decimal(0)),
+        price=_opt_d(row.get("price")),
+        avg_price=_opt_d(row.get("avgPrice")),
+        created_at=created,
+        updated_at=from_ms(row.get("updateTime") or row.get("time") or 0),
+        kind=kind,
+        trigger_price=_opt_d(row.get("stopPrice") or row.get("triggerPrice")),
+    )
+
+
+def parse_algo(row: dict[str, Any]) -> AlgoOrder:
+    otype = str(row.get("orderType") or row.get("type") or "")
+    return AlgoOrder(
+        order_id=str(row.get("algoId") or row.get("orderId")),
+        client_order_id=row.get("clientAlgoId") or None,
+        symbol=str(row["symbol"]),
+        position_side=Side(str(row["positionSide"])),
+        kind="tp" if otype.startswith("TAKE_PROFIT") else "sl",
+        trigger_price=_d(row.get("triggerPrice")),
+        size=_d(row.get("quantity")),
+        status=_STATUS.get(str(row.get("algoStatus")).upper(), OrderStatus.UNTRIGGERED),
+        created_at=from_ms(row.get("createTime") or 0),
+        parent_order_id=(
+            str(row["actualOrderId"]) if row.get("actualOrderId") not in (None, "", "0", 0) else None
+        ),
+    )
+
+
+def parse_position(row: dict[str, Any]) -> ExchangePosition:
+    size = _d(row["size"])
+    open_value = _d(row.get("openValue"), Decimal(0))
+    liq = _opt_d(row.get("liquidatePrice"))
+    mode = str(row.get("marginType") or row.get("marginMode") or "CROSSED")
+    return ExchangePosition(
+        symbol=str(row["symbol"]),
+        side=Side(str(row["side"]).upper()),
+        size=size,
+        entry_price=open_value / size if size else Decimal(0),
+        margin=_d(row.get("marginSize") or row.get("isolatedMargin"), Decimal(0)),
+        leverage=_d(row.get("leverage"), Decimal(1)),
+        unrealized_pnl=_d(row.get("unrealizePnl"), Decimal(0)),
+        liquidation_price=liq,
+        opened_at=from_ms(row.get("createdTime") or 0),
+        updated_at=from_ms(row.get("updatedTime") or row.get("createdTime") or 0),
+        position_id=str(row.get("id") or row.get("positionId") or ""),
+        margin_mode="isolated" if mode.upper() == "ISOLATED" else "cross",
+    )
+
+
+def parse_contract(row: dict[str, Any]) -> Contract:
+    """tick = 10^-pricePrecision; step = contractVal (Weex.Net) or 10^-quantityPrecision."""
+    tick = step_from_decimals(int(str(row["pricePrecision"])))
+    contract_val = _opt_d(row.get("contractVal"))
+    step = contract_val if contract_val else step_from_decimals(int(str(row["quantityPrecision"])))
+    min_size = _opt_d(row.get("minOrderSize")) or step
+    return Contract(
+        symbol=str(row["symbol"]),
+        step_size=step,
+        tick_size=tick,
+        min_size=max(min_size, step),
+        max_size=_opt_d(row.get("maxOrderSize")),
+        min_notional=Decimal(0),
+        max_leverage=int(_d(row.get("maxLeverage"), Decimal(125))),
+    )
+
+
+# --------------------------------------------------------------------------- the client
+
+
+class WeexClient:
+    """``Exchange`` over WEEX v3. Construct with keys from ``SecretStore`` (see ``factory``)."""
+
+    name = "weex"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        api_secret: str,
+        passphrase: str,
+        base_url: str = "https://api-contract.weex.com",
+        store: Store | None = None,
+        clock: Clock | None = None,
+        timeout: float = 15.0,
+        contracts_ttl: timedelta = timedelta(hours=6),
+        limiter: WeightLimiter | None = None,
+        read_retries: int = 3,
+        backoff: float = 0.5,
+        rate_limit_wait: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        wall_ms: Callable[[], int] | None = None,
+    ) -> None:
+        if not (api_key and api_secret and passphrase):
+            raise AuthError("WEEX API key, secret and passphrase are all required")
+        self._key = api_key
+        self._secret = api_secret
+        self._passphrase = passphrase
+        self.base_url = base_url.rstrip("/")
+        self.store = store
+        self.clock = clock or WallClock()
+        self.contracts_ttl = contracts_ttl
+        self.limiter = limiter or WeightLimiter()
+        self.read_retries = read_retries
+        self.backoff = backoff
+        self.rate_limit_wait = rate_limit_wait
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        self._wall_ms = wall_ms or (lambda: int(time.time() * 1000))
+        self._offset_ms: int | None = None
+        self._contracts: dict[str, tuple[Contract, datetime]] = {}
+
+    # ------------------------------------------------------------------ transport
+
+    def timestamp(self) -> str:
+        return str(self._wall_ms() + (self._offset_ms or 0))
+
+    async def sync_time(self) -> int:
+        """Measure the server-time offset (``/capi/v3/market/time``), assuming a symmetric round trip."""
+        before = self._wall_ms()
+        body = await self._request("GET", "/capi/v3/market/time", signed=False, sync=False)
+        after = self._wall_ms()
+        try:
+            server = int(body["serverTime"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ExchangeUnavailable("server time: bad response", raw=body) from exc
+        self._offset_ms = server - (before + after) // 2
+        return self._offset_ms
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        signed: bool = True,
+        order_cid: str | None = None,
+        sync: bool = True,
+    ) -> Any:
+        """One call with retries for reads. ``order_cid`` marks an order creation: never retried."""
+        attempts = 1 if order_cid is not None else self.read_retries + 1
+        resynced = False
+        last: Exception | None = None
+        for attempt in range(attempts):
+            if attempt:
+                delay = self.backoff * 2 ** (attempt - 1) * (0.5 + random.random())
+                if isinstance(last, RateLimited):
+                    delay = max(delay, last.retry_after)
+                await asyncio.sleep(delay)
+            try:
+                if signed and sync and self._offset_ms is None:
+                    await self.sync_time()
+                return await self._once(method, path, params, body, signed, order_cid)
+            except AuthError as exc:
+                # A stale clock shows up as an expired/invalid timestamp: resync once, then give up.
+                if exc.code in _TIMESTAMP and not resynced and order_cid is None:
+                    resynced = True
+                    await self.sync_time()
+                    last = exc
+                    continue
+                raise
+            except (ExchangeUnavailable, RateLimited) as exc:
+                last = exc
+                log.warning(
+                    "WEEX %s %s failed (attempt %d/%d): %s",
+                    method,
+                    path,
+                    attempt + 1,
+                    attempts,
+                    exc,
+                    extra={"event": "exchange_retry"},
+                )
+        assert last is not None
+        raise last
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+        signed: bool,
+        order_cid: str | None,
+    ) -> Any:
+        query = encode_query(params) if params else ""
+        content = compact_json(body) if body is not None else ""
+        url = self.base_url + path + (f"?{query}" if query else "")
+        headers: dict[str, str] = {}
+        if method in ("POST", "DELETE"):
+            headers["Content-Type"] = "application/json"
+        if signed:
+            ts = self.timestamp()
+            headers.update(
+                {
+                    "ACCESS-KEY": self._key,
+                    "ACCESS-SIGN": sign(self._secret, ts, method, path, query, content),
+                    "ACCESS-TIMESTAMP": ts,
+                    "ACCESS-PASSPHRASE": self._passphrase,
+                    "locale": "en-US",
+                }
+            )
+        await self.limiter.acquire(WEIGHTS.get(path, 5), is_order=path in ORDER_PATHS and method == "POST")
+        request = self._http.build_request(method, url, content=content.encode() or None, headers=headers)
+        try:
+            resp = await self._http.send(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise ExchangeUnavailable(f"{method} {path}: cannot connect ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            # The request may have reached WEEX: only reads are safe to repeat.
+            if order_cid is not None:
+                raise AmbiguousOutcome(
+                    f"{method} {path}: no answer after sending ({type(exc).__name__})",
+                    client_order_id=order_cid,
+                ) from exc
+            raise ExchangeUnavailable(f"{method} {path}: {type(exc).__name__}") from exc
+        if resp.status_code == 429:
+            retry_after = _retry_after(resp.headers, self.rate_limit_wait)
+            self.limiter.block(retry_after)
+            raise RateLimited(
+                f"{method} {path}: HTTP 429 (used weight {resp.headers.get('X-USED-WEIGHT-1M', '?')})",
+                retry_after=retry_after,
+                code="429",
+            )
+        if resp.status_code >= 500:
+            if order_cid is not None:
+                raise AmbiguousOutcome(f"{method} {path}: HTTP {resp.status_code}", client_order_id=order_cid)
+            raise ExchangeUnavailable(f"{method} {path}: HTTP {resp.status_code}", code=str(resp.status_code))
+        try:
+            data = resp.json()
+        except ValueError as exc:
+            if order_cid is not None:
+                raise AmbiguousOutcome(
+                    f"{method} {path}: unreadable answer (HTTP {resp.status_code})", client_order_id=order_cid
+                ) from exc
+            raise ExchangeUnavailable(
+                f"{method} {path}: unreadable answer (HTTP {resp.status_code})"
+            ) from exc
+        try:
+            return check_envelope(data)
+        except ExchangeUnavailable as exc:
+            if order_cid is not None:
+                raise AmbiguousOutcome(
+                    str(exc), client_order_id=order_cid, code=exc.code, raw=exc.raw
+                ) from exc
+            raise
+
+    async def _get(self, path: str, params: dict[str, Any] | None = None, *, signed: bool = True) -> Any:
+        return await self._request("GET", path, params=params, signed=signed)
+
+    # ------------------------------------------------------------------ market data
+
+    async def contracts(self, symbols: list[str] | None = None) -> dict[str, Contract]:
+        now = self.clock.now()
+        wanted = symbols or []
+        out: dict[str, Contract] = {}
+        missing = []
+        for symbol in wanted:
+            cached = self._cached_contract(symbol, now)
+            if cached is None:
+                missing.append(symbol)
+            else:
+                out[symbol] = cached
+        if missing or not wanted:
+            body = await self._get("/capi/v3/market/exchangeInfo", signed=False)
+            rows = body.get("symbols", []) if isinstance(body, dict) else []
+            for row in rows:
+                try:
+                    contract = parse_contract(row)
+                except (KeyError, ValueError, TypeError) as exc:
+                    log.warning("exchangeInfo: skipping a malformed symbol row (%s)", exc)
+                    continue
+                self._remember(contract, now)
+                if not wanted or contract.symbol in wanted:
+                    out[contract.symbol] = contract
+        return out
+
+    def _cached_contract(self, symbol: str, now: datetime) -> Contract | None:
+        hit = self._contracts.get(symbol)
+        if hit is None and self.store is not None:
+            hit = self.store.contracts.load(symbol)
+            if hit is not None:
+                self._contracts[symbol] = hit
+        if hit is not None and now - hit[1] < self.contracts_ttl:
+            return hit[0]
+        return None
+
+    def _remember(self, contract: Contract, at: datetime) -> None:
+        self._contracts[contract.symbol] = (contract, at)
+        if self.store is not None:
+            self.store.contracts.save(contract, at)
+
+    async def contract(self, symbol: str) -> Contract:
+        found = (await self.contracts([symbol])).get(symbol)
+        if found is None:
+            raise InvalidOrder(f"{symbol}: not listed in WEEX exchangeInfo", code="-1121")
+        return found
+
+    def learn_from_rejection(self, symbol: str, message: str) -> Contract | None:
+        """A 40015/-1160 message quoting ``stepSize '10'`` corrects the cached step (or tick, for prices)."""
+        step = quoted_step(message)
+        hit = self._contracts.get(symbol)
+        if step is None or hit is None:
+            return None
+        about_price = "price" in message.split("stepSize")[0].lower()
+        contract = (
+            replace(hit[0], tick_size=step)
+            if about_price
+            else replace(hit[0], step_size=step, min_size=max(step, hit[0].min_size))
+        )
+        self._remember(contract, self.clock.now())
+        log.warning(
+            "%s: WEEX quoted %s %s; cache updated", symbol, "tick" if about_price else "step", plain(step)
+        )
+        return contract
+
+    async def ticker(self, symbol: str) -> Ticker:
+        body = await self._get("/capi/v3/market/ticker/24hr", {"symbol": symbol}, signed=False)
+        try:
+            return parse_ticker(symbol, body, self.clock.now())
+        except (ValueError, KeyError) as exc:
+            raise ExchangeUnavailable(f"ticker {symbol}: bad response ({exc})", raw=body) from exc
+
+    async def last_price(self, symbol: str) -> Decimal:
+        return (await self.ticker(symbol)).last
+
+    async def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
+        interval_seconds(interval)
+        body = await self._get(
+            "/capi/v3/market/klines",
+            {"symbol": symbol, "interval": interval, "limit": min(limit, 1000)},
+            signed=False,
+        )
+        try:
+            return parse_kline_rows(body)[-limit:]
+        except ValueError as exc:
+            raise ExchangeUnavailable(f"klines {symbol}: {exc}", raw=body) from exc
+
+    # ------------------------------------------------------------------ account
+
+    async def balance(self) -> Balance:
+        body = await self._get("/capi/v3/account/balance")
+        rows = body if isinstance(body, list) else [body]
+        for row in rows:
+            if isinstance(row, dict) and row.get("asset") in ("USDT", "SUSDT"):
+                try:
+                    return Balance(
+                        asset=str(row["asset"]),
+                        balance=_d(row["balance"]),
+                        available=_d(row["availableBalance"]),
+                        frozen=_d(row.get("frozen"), Decimal(0)),
+                        unrealized_pnl=_d(row.get("unrealizePnl"), Decimal(0)),
+                    )
+                except (KeyError, ValueError) as exc:
+                    raise ExchangeUnavailable(f"balance: bad row ({exc})", raw=row) from exc
+        # Never invent a balance (the seed returned 1000 on any error).
+        raise ExchangeUnavailable("balance: no USDT row in the answer", raw=body)
+
+    async def positions(self) -> list[ExchangePosition]:
+        body = await self._get("/capi/v3/account/position/allPosition")
+        if not isinstance(body, list):
+            raise ExchangeUnavailable("positions: expected a list", raw=body)
+        out = []
+        for row in body:
+            try:
+                pos = parse_position(row)
+            except (KeyError, ValueError, TypeError) as exc:
+                # An unreadable row must not look like "no position" (that would cancel protection).
+                raise ExchangeUnavailable(f"positions: unreadable row ({exc})", raw=row) from exc
+            if pos.size > 0:
+                out.append(pos)
+        return out
+
+    async def set_leverage(
+        self, symbol: str, leverage: int, margin_mode: Literal["cross", "isolated"]
+    ) -> None:
+        body: dict[str, Any] = {
+            "symbol": symbol,
+            "marginType": "CROSSED" if margin_mode == "cross" else "ISOLATED",
+        }
+        if margin_mode == "cross":
+            body["crossLeverage"] = str(leverage)
+        else:
+            body["isolatedLongLeverage"] = str(leverage)
+            body["isolatedShortLeverage"] = str(leverage)
+        result = await self._request("POST", "/capi/v3/account/leverage", body=body)
+        if isinstance(result, dict) and result.get("symbol") not in (None, symbol):
+            raise InvalidOrder(f"set leverage: answer is for {result.get('symbol')}", raw=result)
+
+    # ------------------------------------------------------------------ orders
+
+    async def _validate(self, request: OrderRequest) -> tuple[Contract, Decimal]:
+        if not valid_client_id(request.client_order_id):
+            raise InvalidOrder(
+                f"client order id {request.client_order_id!r} breaks WEEX's 1-36 [.A-Z:/a-z0-9_-] rule"
+            )
+        contract = await self.contract(request.symbol)
+        if request.order_type == "LIMIT":
+            if request.price is None:
+                raise InvalidOrder("a LIMIT order needs a price")
+            check_price(contract, request.price, "price")
+            ref = request.price
+        else:
+            ref = await self.last_price(request.symbol)
+        check_size(contract, request.size, ref)
+        for what, price in (("take-profit", request.tp_price), ("stop-loss", request.sl_price)):
+            if price is not None:
+                check_price(contract, price, what)
+        if not request.reduce_only:
+            check_tp_sl(request.position_side, ref, request.tp_price, request.sl_price)
+        elif request.tp_price is not None or request.sl_price is not None:
+            raise InvalidOrder("TP/SL cannot be attached to a reduce-only close")
+        return contract, ref
+
+    async def place_order(self, request: OrderRequest) -> PlacedOrder:
+        await self._validate(request)
+        buy = (request.position_side is Side.LONG) != request.reduce_only
+        body: dict[str, Any] = {
+            "symbol": request.symbol,
+            "side": "BUY" if buy else "SELL",
+            "positionSide": request.position_side.value,
+            "type": request.order_type,
+            "quantity": plain(request.size),
+        }
+        if request.order_type == "LIMIT" and request.price is not None:
+            body["price"] = plain(request.price)
+            body["timeInForce"] = "GTC"
+        body["newClientOrderId"] = request.client_order_id
+        if request.tp_price is not None:
+            body["tpTriggerPrice"] = plain(request.tp_price)
+            body["TpWorkingType"] = "CONTRACT_PRICE"
+        if request.sl_price is not None:
+            body["slTriggerPrice"] = plain(request.sl_price)
+            body["SlWorkingType"] = "CONTRACT_PRICE"
+        if request.reduce_only:
+            body["reduceOnly"] = True
+        result = await self._send_order("/capi/v3/order", body, request.symbol, request.client_order_id)
+        try:
+            return PlacedOrder(order_id=_first_id(result), client_order_id=request.client_order_id)
+        except ExchangeError as exc:
+            raise AmbiguousOutcome(str(exc), client_order_id=request.client_order_id, raw=result) from exc
+
+    async def _send_order(self, path: str, body: dict[str, Any], symbol: str, cid: str) -> Any:
+        try:
+            return await self._request("POST", path, body=body, order_cid=cid)
+        except VenuePrecisionError as exc:
+            self.learn_from_rejection(symbol, str(exc))
+            raise
+
+    async def place_tp_sl(
+        self,
+        symbol: str,
+        position_side: Side,
+        kind: Literal["tp", "sl"],
+        trigger_price: Decimal,
+        size: Decimal,
+        client_order_id: str,
+    ) -> PlacedOrder:
+        if not valid_client_id(client_order_id):
+            raise InvalidOrder(f"client algo id {client_order_id!r} breaks WEEX's id rule")
+        contract = await self.contract(symbol)
+        check_price(contract, trigger_price, f"{kind} trigger")
+        current = await self.last_price(symbol)
+        check_size(contract, size, current)
+        check_tp_sl(
+            position_side,
+            current,
+            trigger_price if kind == "tp" else None,
+            trigger_price if kind == "sl" else None,
+        )
+        body = {
+            "symbol": symbol,
+            "clientAlgoId": client_order_id,
+            "planType": "TAKE_PROFIT" if kind == "tp" else "STOP_LOSS",
+            "triggerPrice": plain(trigger_price),
+            "executePrice": "0",
+            "quantity": plain(size),
+            "positionSide": position_side.value,
+            "triggerPriceType": "CONTRACT_PRICE",
+        }
+        result = await self._send_order("/capi/v3/placeTpSlOrder", body, symbol, client_order_id)
+        return PlacedOrder(order_id=_first_id(result), client_order_id=client_order_id)
+
+    async def find_order(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
+        for order in await self.open_orders(symbol):
+            if order.client_order_id == client_order_id:
+                return order
+        for algo in await self.open_algo_orders(symbol):
+            if algo.client_order_id == client_order_id:
+                return ExchangeOrder(
+                    order_id=algo.order_id,
+                    client_order_id=algo.client_order_id,
+                    symbol=algo.symbol,
+                    position_side=algo.position_side,
+                    reduce_only=True,
+                    order_type="TAKE_PROFIT_MARKET" if algo.kind == "tp" else "STOP_MARKET",
+                    status=algo.status,
+                    size=algo.size,
+                    filled_size=Decimal(0),
+                    price=None,
+                    avg_price=None,
+                    created_at=algo.created_at,
+                    updated_at=algo.created_at,
+                    kind=algo.kind,
+                    trigger_price=algo.trigger_price,
+                )
+        for order in await self.order_history(symbol, limit=500):
+            if order.client_order_id == client_order_id:
+                return order
+        return None
+
+    async def order(self, symbol: str, order_id: str) -> ExchangeOrder:
+        body = await self._get("/capi/v3/order", {"orderId": order_id})
+        if not isinstance(body, dict):
+            raise ExchangeUnavailable("order: expected an object", raw=body)
+        order: ExchangeOrder = self._parse_or_unavailable(parse_order, body)
+        return order
+
+    @staticmethod
+    def _parse_or_unavailable(fn: Callable[[dict[str, Any]], Any], row: Any) -> Any:
+        try:
+            return fn(row)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ExchangeUnavailable(f"unreadable order row ({exc})", raw=row) from exc
+
+    async def cancel_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> None:
+        if order_id is None and client_order_id is None:
+            raise InvalidOrder("cancel needs an order id or a client order id")
+        params = {"orderId": order_id} if order_id is not None else {"origClientOrderId": client_order_id}
+        await self._request("DELETE", "/capi/v3/order", params=params)
+
+    async def cancel_algo_order(self, symbol: str, order_id: str) -> None:
+        await self._request("DELETE", "/capi/v3/algoOrder", params={"orderId": order_id})
+
+    async def cancel_all(self, symbol: str) -> int:
+        n = 0
+        for path in ("/capi/v3/allOpenOrders", "/capi/v3/algoOpenOrders"):
+            body = await self._request("DELETE", path, params={"symbol": symbol})
+            if isinstance(body, list):
+                n += sum(1 for item in body if isinstance(item, dict) and item.get("success") is not False)
+        return n
+
+    async def _rows(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        body = await self._get(path, params)
+        if isinstance(body, dict):
+            body = body.get("orders", body.get("list", []))
+        if not isinstance(body, list):
+            raise ExchangeUnavailable(f"{path}: expected a list", raw=body)
+        return [row for row in body if isinstance(row, dict)]
+
+    async def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
+        rows = await self._rows("/capi/v3/openOrders", {"symbol": symbol} if symbol else {})
+        return [self._parse_or_unavailable(parse_order, r) for r in rows]
+
+    async def open_algo_orders(self, symbol: str | None = None) -> list[AlgoOrder]:
+        rows = await self._rows("/capi/v3/openAlgoOrders", {"symbol": symbol} if symbol else {})
+        return [self._parse_or_unavailable(parse_algo, r) for r in rows]
+
+    async def order_history(
+        self, symbol: str, since: datetime | None = None, limit: int = 100
+    ) -> list[ExchangeOrder]:
+        params: dict[str, Any] = {"symbol": symbol, "limit": min(limit, 1000)}
+        if since is not None:
+            params["startTime"] = to_ms(since)
+        rows = await self._rows("/capi/v3/order/history", params)
+        orders = [self._parse_or_unavailable(parse_order, r) for r in rows]
+        return sorted(orders, key=lambda o: o.updated_at, reverse=True)[:limit]
+
+    async def fills(self, symbol: str, since: datetime | None = None, limit: int = 100) -> list[Fill]:
+        params: dict[str, Any] = {"symbol": symbol, "limit": min(limit, 100)}
+        if since is not None:
+            params["startTime"] = to_ms(since)
+        out = []
+        for row in await self._rows("/capi/v3/userTrades", params):
+            try:
+                out.append(
+                    Fill(
+                        order_id=str(row["orderId"]),
+                        symbol=str(row["symbol"]),
+                        position_side=Side(str(row["positionSide"])),
+                        price=_d(row["price"]),
+                        size=_d(row["qty"]),
+                        fee=abs(_d(row.get("commission"), Decimal(0))),
+                        realized_pnl=_d(row.get("realizedPnl"), Decimal(0)),
+                        at=from_ms(row["time"]),
+                    )
+                )
+            except (KeyError, ValueError) as exc:
+                raise ExchangeUnavailable(f"userTrades: unreadable row ({exc})", raw=row) from exc
+        return sorted(out, key=lambda f: f.at, reverse=True)
+
+    async def close_position(self, symbol: str, side: Side, client_order_id: str) -> PlacedOrder:
+        """A reduce-only market order for the full size, under our client id (closePositions has none)."""
+        for pos in await self.positions():
+            if pos.symbol == symbol and pos.side is side:
+                request = OrderRequest(symbol, side, pos.size, client_order_id, reduce_only=True)
+                return await self.place_order(request)
+        raise InvalidOrder(f"no {side} position on {symbol} to close")
+
+    async def upload_ai_log(self, entry: AiLogUpload) -> None:
+        body: dict[str, Any] = {
+            "orderId": int(entry.order_id) if entry.order_id and entry.order_id.isdigit() else None,
+            "stage": entry.stage,
+            "model": entry.model,
+            "input": entry.input,
+            "output": entry.output,
+            "explanation": entry.explanation[:1000],
+        }
+        await self._request("POST", "/capi/v3/order/uploadAiLog", body=body)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _first_id(result: Any) -> str:
+    item = result[0] if isinstance(result, list) and result else result
+    if not isinstance(item, dict) or item.get("orderId") in (None, "", 0, "0"):
+        raise ExchangeError("order accepted without an order id", raw=result)
+    return str(item["orderId"])
+
+
+def _retry_after(headers: httpx.Headers, default: float) -> float:
+    try:
+        return max(0.0, float(headers.get("Retry-After", default)))
+    except ValueError:
+        return default
+
+
+__all__ = [
+    "WEIGHTS",
+    "PrecisionError",
+    "WeexClient",
+    "WeightLimiter",
+    "check_envelope",
+    "compact_json",
+    "encode_query",
+    "error_for",
+    "sign",
+]

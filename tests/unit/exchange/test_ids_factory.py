@@ -1,0 +1,58 @@
+"""Client ids and the mode factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from smt_engine.clock import SimulatedClock
+from smt_engine.config import Settings
+from smt_engine.domain import Mode
+from smt_engine.exchange.base import AuthError
+from smt_engine.exchange.factory import make_exchange, make_market
+from smt_engine.exchange.ids import CLIENT_ID_PATTERN, make_client_id
+from smt_engine.exchange.market import LiveMarket, SyntheticMarket
+from smt_engine.exchange.paper import PaperExchange
+from smt_engine.exchange.weex import WeexClient
+from smt_engine.secrets import SecretStore
+from smt_engine.store import Store
+
+
+def test_client_ids_are_deterministic_and_valid() -> None:
+    assert make_client_id("1a2b3c4d-ffff", 42, "entry") == "smt-1a2b3c4d-42-entry"
+    assert make_client_id("1a2b3c4d", 42, "entry") == make_client_id("1a2b3c4d", 42, "entry")
+    assert make_client_id("1a2b3c4d", 42, "sl") != make_client_id("1a2b3c4d", 42, "sl2")
+
+
+@given(instance=st.text(max_size=40), proposal=st.integers(0, 10**30), leg=st.text(max_size=40))
+def test_client_ids_always_fit_weex_rule(instance: str, proposal: int, leg: str) -> None:
+    cid = make_client_id(instance, proposal, leg)
+    assert CLIENT_ID_PATTERN.match(cid)
+    assert cid == make_client_id(instance, proposal, leg)
+
+
+def settings_for(mode: Mode) -> Settings:
+    return Settings.model_validate({"engine": {"mode": mode.value}})
+
+
+def test_factory_builds_each_mode(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "smt.db")
+    clock = SimulatedClock()
+    empty = SecretStore(env={}, use_keyring=False)
+    demo = make_exchange(settings_for(Mode.DEMO), store, clock, empty)
+    assert isinstance(demo, PaperExchange) and isinstance(demo.market, SyntheticMarket)
+    assert demo.state_path == tmp_path / "smt.paper-account.json"
+    assert isinstance(make_market(settings_for(Mode.PAPER), clock), LiveMarket)
+    paper = make_exchange(settings_for(Mode.PAPER), store, clock, empty)
+    assert isinstance(paper, PaperExchange) and isinstance(paper.market, LiveMarket)
+    with pytest.raises(AuthError, match="weex_api_secret") as err:
+        make_exchange(
+            settings_for(Mode.LIVE), store, clock, SecretStore(env={"WEEX_API_KEY": "k1"}, use_keyring=False)
+        )
+    assert "k1" not in str(err.value)
+    env = {"WEEX_API_KEY": "k", "WEEX_API_SECRET": "s", "WEEX_API_PASSPHRASE": "p"}
+    live = make_exchange(settings_for(Mode.LIVE), store, clock, SecretStore(env=env, use_keyring=False))
+    assert isinstance(live, WeexClient) and live.store is store
