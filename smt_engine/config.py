@@ -301,6 +301,12 @@ class WhalesSettings(_Section):
         None, description="classifier bundle (.cbm + .json) instead of the shipped one"
     )
     btc_proxy: bool = Field(True, description="use the ETH whale signal for BTC as a correlated proxy")
+    btc_proxy_weight: float = Field(
+        1.0, gt=0, le=1, description="BTC proxy confidence = ETH whale confidence x this"
+    )
+    max_records_per_request: int = Field(
+        1000, ge=10, le=10_000, description="Etherscan records per request (free tier: 1000)"
+    )
 
 
 class AnalystSettings(_Section):

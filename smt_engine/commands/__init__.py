@@ -5,4 +5,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "smt_engine.commands.service",
     "smt_engine.commands.trading",
     "smt_engine.commands.analyst",
+    "smt_engine.commands.whales",
 )

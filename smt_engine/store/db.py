@@ -21,6 +21,7 @@ from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, W
 from smt_engine.store.market import AccountRepo, ContractsRepo
 from smt_engine.store.migrations import MIGRATIONS
 from smt_engine.store.trading import OrdersRepo, PositionsRepo, ProposalsRepo
+from smt_engine.store.whale_history import WhaleHistoryRepo
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class Store:
         self.commands = CommandsRepo(*args)
         self.events = EventsRepo(*args)
         self.ailogs = AiLogsRepo(*args)
+        self.whale_history = WhaleHistoryRepo(*args)
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:

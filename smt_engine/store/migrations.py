@@ -122,4 +122,26 @@ CREATE TABLE ai_logs (
 CREATE INDEX ai_logs_state ON ai_logs(state, next_attempt_at);
 """,
     ),
+    (
+        3,
+        "whale history cache: per-address transfers and how far each (address, kind) is synced",
+        """
+CREATE TABLE whale_history (
+    address TEXT NOT NULL, uid TEXT NOT NULL, kind TEXT NOT NULL, tx_hash TEXT NOT NULL,
+    block INTEGER NOT NULL,
+    at TEXT NOT NULL, from_address TEXT NOT NULL, to_address TEXT NOT NULL, value TEXT NOT NULL,
+    token_symbol TEXT NOT NULL, token_contract TEXT NOT NULL, gas_used INTEGER NOT NULL,
+    is_error INTEGER NOT NULL, seq TEXT NOT NULL,
+    PRIMARY KEY (address, uid)
+);
+CREATE INDEX whale_history_addr_at ON whale_history(address, at);
+CREATE INDEX whale_history_at ON whale_history(at);
+
+CREATE TABLE whale_history_sync (
+    address TEXT NOT NULL, kind TEXT NOT NULL, from_block INTEGER NOT NULL, to_block INTEGER NOT NULL,
+    synced_at TEXT NOT NULL,
+    PRIMARY KEY (address, kind)
+);
+""",
+    ),
 ]

@@ -1,0 +1,92 @@
+"""The per-address transfer cache behind whale features: rows plus how far each (address, kind) is synced.
+
+A cycle asks only for blocks after ``to_block`` (and before ``from_block`` when a longer window is
+wanted), so nothing already cached is fetched twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from smt_engine.store.base import Repo
+from smt_engine.store.codec import from_row, to_row, ts
+
+
+@dataclass(slots=True, kw_only=True)
+class HistoryTransfer:
+    address: str
+    uid: str
+    kind: str
+    tx_hash: str
+    block: int
+    at: datetime
+    from_address: str
+    to_address: str
+    value: Decimal
+    token_symbol: str
+    token_contract: str
+    gas_used: int
+    is_error: bool
+    seq: str
+
+
+@dataclass(slots=True, kw_only=True)
+class HistorySync:
+    address: str
+    kind: str
+    from_block: int
+    to_block: int
+    synced_at: datetime
+
+
+class WhaleHistoryRepo(Repo[HistoryTransfer]):
+    table = "whale_history"
+    record = HistoryTransfer
+    pk = "uid"
+
+    def add(self, rows: list[HistoryTransfer]) -> int:
+        """Insert rows not cached yet; returns how many were new."""
+        added = 0
+        with self.lock, self.db.atomic():
+            for row in rows:
+                added += self.write_row(to_row(row), "INSERT OR IGNORE").rowcount
+        return added
+
+    def for_address(self, address: str, since: datetime | None = None) -> list[HistoryTransfer]:
+        if since is None:
+            return self.select("address = ?", [address], order_by="block, tx_hash, seq")
+        return self.select("address = ? AND at >= ?", [address, ts(since)], order_by="block, tx_hash, seq")
+
+    def between(self, address: str, start: datetime, end: datetime) -> list[HistoryTransfer]:
+        return self.select(
+            "address = ? AND at >= ? AND at <= ?",
+            [address, ts(start), ts(end)],
+            order_by="block, tx_hash, seq",
+        )
+
+    def prune(self, before: datetime) -> int:
+        """Drop rows older than ``before`` (retention); returns how many went."""
+        with self.lock, self.db.atomic():
+            return int(self.db.execute("DELETE FROM whale_history WHERE at < ?", [ts(before)]).rowcount)
+
+    def sync_state(self, address: str, kind: str) -> HistorySync | None:
+        with self.lock:
+            rows = list(
+                self.db.query(
+                    "SELECT * FROM whale_history_sync WHERE address = ? AND kind = ?", [address, kind]
+                )
+            )
+        if not rows:
+            return None
+        return from_row(HistorySync, rows[0])
+
+    def set_sync(self, state: HistorySync) -> None:
+        row = to_row(state)
+        with self.lock, self.db.atomic():
+            self.db.execute(
+                f"INSERT OR REPLACE INTO whale_history_sync ({', '.join(row)}) "
+                f"VALUES ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )

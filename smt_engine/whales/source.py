@@ -1,0 +1,259 @@
+"""The facade the engine pipeline calls once per cycle: discover, classify, score, store.
+
+``EtherscanWhaleSource`` reads the chain through Etherscan; ``SyntheticWhaleSource`` (the demo) reads
+the wallet simulator on the engine's clock. Both run the same ``WhalePipeline`` and write the same
+``whale_transfers``, ``whales`` and ``whale_signals`` rows under the cycle id.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+import httpx
+
+from smt_engine.clock import Clock
+from smt_engine.config import Settings
+from smt_engine.domain import Mode
+from smt_engine.secrets import SecretName, SecretStore, redact
+from smt_engine.store import Store
+from smt_engine.store.records import Whale, WhaleSignal, WhaleTransfer
+from smt_engine.whales.addressbook import AddressBook
+from smt_engine.whales.classifier import WhaleClassifier
+from smt_engine.whales.discovery import Candidate, LargeTransfer, large_transfers, rank_whales
+from smt_engine.whales.etherscan import EtherscanClient, EtherscanError
+from smt_engine.whales.features import as_dict, compute_features
+from smt_engine.whales.history import ChainSource, HistoryCache
+from smt_engine.whales.signals import aggregate, btc_proxy, recent_flow, whale_signal
+from smt_engine.whales.transfers import ALL_KINDS, NATIVE_KINDS
+
+log = logging.getLogger(__name__)
+
+
+class WhaleSourceError(Exception):
+    """A whale source cannot be built (e.g. no Etherscan key outside demo mode)."""
+
+
+@dataclass
+class WhaleCycleResult:
+    cycle_id: str
+    at: datetime
+    transfers: list[WhaleTransfer] = field(default_factory=list)
+    whales: list[Whale] = field(default_factory=list)
+    signals: list[WhaleSignal] = field(default_factory=list)
+    aggregate: WhaleSignal | None = None
+    errors: list[str] = field(default_factory=list)
+    btc_proxy: bool = True
+    btc_proxy_weight: float = 1.0
+
+    def signal_for(self, base: str) -> WhaleSignal | None:
+        """The whale signal for a pair's base asset: ETH directly, BTC as a correlated proxy, else None."""
+        if self.aggregate is None:
+            return None
+        base = base.upper()
+        if base == "ETH":
+            return self.aggregate
+        if base == "BTC" and self.btc_proxy:
+            return btc_proxy(self.aggregate, self.btc_proxy_weight)
+        return None
+
+
+class WhaleSource(Protocol):
+    async def run_cycle(self, cycle_id: str) -> WhaleCycleResult: ...
+
+
+class WhalePipeline:
+    """One cycle over any ``ChainSource``; every external failure is recorded and skipped."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        chain: ChainSource,
+        *,
+        book: AddressBook | None = None,
+        classifier: WhaleClassifier | None = None,
+    ) -> None:
+        self.settings = settings
+        self.cfg = settings.whales
+        self.store = store
+        self.clock = clock
+        self.chain = chain
+        self.book = book or AddressBook.load(self.cfg.address_book)
+        self.classifier = classifier or WhaleClassifier.load(self.cfg.model)
+        self.cache = HistoryCache(store, chain)
+
+    async def run_cycle(self, cycle_id: str) -> WhaleCycleResult:
+        now = self.clock.now()
+        result = WhaleCycleResult(
+            cycle_id, now, btc_proxy=self.cfg.btc_proxy, btc_proxy_weight=self.cfg.btc_proxy_weight
+        )
+        lookback = timedelta(hours=self.cfg.lookback_hours)
+        try:
+            end_block = await self.chain.block_at(now)
+            window_block = await self.chain.block_at(now - lookback)
+            history_block = await self.chain.block_at(now - timedelta(days=self.cfg.history_days))
+        except EtherscanError as exc:
+            return self._fail(result, f"block lookup failed: {exc}")
+
+        watched: dict[str, list[Any]] = {}
+        for entry in self.book.watched():
+            try:
+                await self.cache.sync(entry.address, NATIVE_KINDS, window_block, end_block, now)
+            except EtherscanError as exc:
+                self._record(result, f"exchange wallet {entry.label}: {exc}")
+                continue
+            watched[entry.address] = self.cache.window(entry.address, now - lookback, now)
+        big = large_transfers(watched, self.book, now - lookback, now, self.cfg.min_transfer_eth)
+        candidates = rank_whales(big, self.book, self.cfg.max_whales)
+        result.transfers = [self._transfer_record(lt, cycle_id) for lt in big]
+
+        balances: dict[str, Decimal] = {}
+        if candidates:
+            try:
+                balances = await self.chain.balances([c.address for c in candidates])
+            except EtherscanError as exc:
+                self._record(result, f"balances: {exc}")
+        for cand in candidates:
+            try:
+                await self.cache.sync(cand.address, ALL_KINDS, history_block, end_block, now)
+            except EtherscanError as exc:
+                self._record(result, f"history of {cand.address}: {exc}")
+                continue
+            self._score(result, cand, balances.get(cand.address), now, lookback)
+
+        result.aggregate = aggregate(result.signals, cycle_id, now)
+        self._persist(result)
+        self.cache.prune(now, self.cfg.history_retention_days)
+        log.info(
+            "whale cycle: %d large transfers, %d whales, %d signals; ETH %s %.0f%%",
+            len(result.transfers),
+            len(result.whales),
+            len(result.signals),
+            result.aggregate.bias.value,
+            result.aggregate.confidence * 100,
+            extra={"event": "whale_cycle", "cycle_id": cycle_id},
+        )
+        return result
+
+    def _score(
+        self,
+        result: WhaleCycleResult,
+        cand: Candidate,
+        balance: Decimal | None,
+        now: datetime,
+        lookback: timedelta,
+    ) -> None:
+        history = self.cache.load(cand.address, now - timedelta(days=self.cfg.history_days))
+        vector = compute_features(cand.address, history, balance, self.book)
+        cls = self.classifier.classify(vector)
+        result.whales.append(
+            Whale(
+                address=cand.address,
+                whale_class=cls.whale_class,
+                class_confidence=round(cls.confidence, 4),
+                classified_by=cls.classified_by,
+                model_version=cls.model_version,
+                label=cand.label,
+                features=as_dict(vector),
+                volume_eth=cand.volume_eth,
+                first_seen_at=now,
+                updated_at=now,
+            )
+        )
+        flow = recent_flow(cand.address, history, self.book, now, lookback, self.cfg.min_transfer_eth)
+        signal = whale_signal(cand.address, cls, flow, result.cycle_id, now)
+        if signal is not None:
+            result.signals.append(signal)
+
+    def _transfer_record(self, lt: LargeTransfer, cycle_id: str) -> WhaleTransfer:
+        t = lt.transfer
+        return WhaleTransfer(
+            tx_hash=t.tx_hash,
+            from_address=t.from_address,
+            to_address=t.to_address,
+            value_eth=t.value_eth,
+            block=t.block,
+            at=t.at,
+            exchange_label=lt.exchange_label,
+            direction=lt.direction,
+            cycle_id=cycle_id,
+        )
+
+    def _persist(self, result: WhaleCycleResult) -> None:
+        with self.store.transaction():
+            self.store.whale_transfers.add_new(result.transfers)
+            for whale in result.whales:
+                self.store.whales.upsert(whale)
+            result.signals = [self.store.whale_signals.insert(s) for s in result.signals]
+            if result.aggregate is not None:
+                result.aggregate = self.store.whale_signals.insert(result.aggregate)
+
+    def _record(self, result: WhaleCycleResult, problem: str) -> None:
+        problem = redact(problem)
+        result.errors.append(problem)
+        log.warning("whale cycle: %s", problem, extra={"event": "whale_error", "cycle_id": result.cycle_id})
+
+    def _fail(self, result: WhaleCycleResult, problem: str) -> WhaleCycleResult:
+        self._record(result, problem)
+        return result
+
+
+class EtherscanWhaleSource:
+    """Paper and live mode: the chain through Etherscan V2."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        api_key: str,
+        http_client: httpx.AsyncClient | None = None,
+        **client_options: Any,
+    ) -> None:
+        self.client = EtherscanClient.from_settings(settings.whales, api_key, http_client, **client_options)
+        self.pipeline = WhalePipeline(settings, store, clock, self.client)
+
+    async def run_cycle(self, cycle_id: str) -> WhaleCycleResult:
+        return await self.pipeline.run_cycle(cycle_id)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class SyntheticWhaleSource:
+    """Demo mode: simulated whales trading with the watched exchange wallets on the engine's clock."""
+
+    def __init__(
+        self, settings: Settings, store: Store, clock: Clock, seed: int = 7, whales: int = 30
+    ) -> None:
+        from smt_engine.whales.synth import SyntheticChain
+
+        book = AddressBook.load(settings.whales.address_book)
+        self.chain = SyntheticChain(book, seed=seed, whales=whales)
+        self.pipeline = WhalePipeline(settings, store, clock, self.chain, book=book)
+
+    async def run_cycle(self, cycle_id: str) -> WhaleCycleResult:
+        return await self.pipeline.run_cycle(cycle_id)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def make_whale_source(
+    settings: Settings, store: Store, clock: Clock, secrets: SecretStore
+) -> EtherscanWhaleSource | SyntheticWhaleSource:
+    """Demo -> synthetic feed; paper/live -> Etherscan (needs the ``etherscan_api_key`` secret)."""
+    if settings.engine.mode is Mode.DEMO:
+        return SyntheticWhaleSource(settings, store, clock)
+    key = secrets.get(SecretName.ETHERSCAN_API_KEY)
+    if not key:
+        raise WhaleSourceError(
+            "whale discovery needs an Etherscan API key: set etherscan_api_key with `smt keys set "
+            "etherscan_api_key`, a systemd credential, or the ETHERSCAN_API_KEY environment variable"
+        )
+    return EtherscanWhaleSource(settings, store, clock, key)

@@ -1,0 +1,311 @@
+"""A fake Etherscan V2 API over a real socket on 127.0.0.1 (random port).
+
+It speaks the real envelope (``status``/``message``/``result``, HTTP 200 even for errors), the real
+error texts, the JSON-RPC envelope of the proxy module, the per-request record cap and the
+``page x offset <= 10000`` window, and it rate-limits per key like the free tier (3 calls in any
+1-second window). Fault knobs inject rate-limit answers, HTTP 500s, garbage bodies or any NOTOK text.
+Every call is counted per action and logged with its parameters so tests can assert what was asked.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter, defaultdict, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+RATE_LIMIT_TEXT = "Max rate limit reached, please use API Key for higher rate limit"
+INVALID_KEY_TEXT = "Invalid API Key"
+BAD_CHAIN_TEXT = (
+    "Missing or unsupported chainid parameter (required for v2 api), "
+    "please see https://api.etherscan.io/v2/chainlist for the list of supported chainids"
+)
+BAD_ACTION_TEXT = "Error! Missing Or invalid Action name"
+WINDOW_TEXT = "Result window is too large, PageNo x Offset size must be less than or equal to 10000"
+NO_CLOSEST_TEXT = "Error! No closest block found"
+
+ACCOUNT_LISTS = {
+    "txlist": "normal",
+    "txlistinternal": "internal",
+    "tokentx": "erc20",
+    "tokennfttx": "erc721",
+    "token1155tx": "erc1155",
+}
+
+
+@dataclass
+class FakeChain:
+    """Blocks are 12 s apart from ``genesis_ts``; ``head`` is the newest mined block."""
+
+    genesis_ts: int = 1_700_000_000
+    head: int = 1_000_000
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    balances: dict[str, int] = field(default_factory=dict)
+
+    def ts_of(self, block: int) -> int:
+        return self.genesis_ts + 12 * block
+
+    def block_of(self, ts: int) -> int:
+        return (ts - self.genesis_ts) // 12
+
+    def add(self, kind: str, row: dict[str, Any]) -> dict[str, Any]:
+        row = dict(row)
+        block = int(row["blockNumber"])
+        row.setdefault("timeStamp", str(self.ts_of(block)))
+        row["blockNumber"] = str(block)
+        self.rows[kind].append(row)
+        return row
+
+
+class FakeEtherscan:
+    def __init__(
+        self,
+        api_keys: tuple[str, ...] = ("TESTKEY-123456",),
+        *,
+        calls_per_second: int = 3,
+        max_records: int = 1000,
+        chain_ids: tuple[int, ...] = (1,),
+    ) -> None:
+        self.chain = FakeChain()
+        self.api_keys = set(api_keys)
+        self.calls_per_second = calls_per_second
+        self.max_records = max_records
+        self.chain_ids = chain_ids
+        self.calls: Counter[str] = Counter()
+        self.log: list[dict[str, str]] = []
+        self.rate_limited = 0
+        self.empty_message = "No transactions found"
+        self._faults: deque[str] = deque()
+        self._windows: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ knobs
+
+    def fail_next(self, n: int, fault: str) -> None:
+        """Queue ``n`` faults: "rate_limit", "http_500", "garbage", or "notok:<text>"."""
+        with self._lock:
+            self._faults.extend([fault] * n)
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.log.clear()
+
+    def calls_for(self, action: str) -> list[dict[str, str]]:
+        return [c for c in self.log if c.get("action") == action]
+
+    # ------------------------------------------------------------------ server
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v2/api"
+
+    def start(self) -> FakeEtherscan:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                parsed = urlparse(self.path)
+                params = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+                status, body = fake.handle(parsed.path, params)
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeEtherscan:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ API
+
+    @staticmethod
+    def _notok(text: str) -> dict[str, Any]:
+        return {"status": "0", "message": "NOTOK", "result": text}
+
+    def _ok(self, result: Any) -> dict[str, Any]:
+        if isinstance(result, list) and not result:
+            return {"status": "0", "message": self.empty_message, "result": []}
+        return {"status": "1", "message": "OK", "result": result}
+
+    def handle(self, path: str, p: dict[str, str]) -> tuple[int, Any]:
+        action = p.get("action", "")
+        with self._lock:
+            self.calls[action] += 1
+            self.log.append({k: v for k, v in p.items() if k != "apikey"})
+            fault = self._faults.popleft() if self._faults else None
+        if fault == "http_500":
+            return 500, b"<html>Internal Server Error</html>"
+        if fault == "garbage":
+            return 200, b"<html>cloudflare says hello</html>"
+        if fault == "rate_limit":
+            self.rate_limited += 1
+            return 200, self._notok(RATE_LIMIT_TEXT)
+        if fault and fault.startswith("notok:"):
+            return 200, self._notok(fault[len("notok:") :])
+        if not path.startswith("/v2/api"):
+            return 200, self._notok("You are using a deprecated V1 endpoint, switch to Etherscan API V2.")
+        try:
+            chain_id = int(p.get("chainid", ""))
+        except ValueError:
+            chain_id = -1
+        if chain_id not in self.chain_ids:
+            return 200, self._notok(BAD_CHAIN_TEXT)
+        key = p.get("apikey", "")
+        if key not in self.api_keys:
+            return 200, self._notok(INVALID_KEY_TEXT)
+        if self._over_rate(key):
+            self.rate_limited += 1
+            return 200, self._notok(RATE_LIMIT_TEXT)
+        module = p.get("module", "")
+        if module == "proxy" and action == "eth_blockNumber":
+            return 200, {"jsonrpc": "2.0", "id": 83, "result": hex(self.chain.head)}
+        if module == "block" and action == "getblocknobytime":
+            block = self.chain.block_of(int(p["timestamp"]))
+            if block > self.chain.head:
+                if p.get("closest") == "after":
+                    return 200, self._notok(NO_CLOSEST_TEXT)
+                block = self.chain.head
+            return 200, {"status": "1", "message": "OK", "result": str(max(0, block))}
+        if module == "account" and action == "balancemulti":
+            addresses = p.get("address", "").split(",")
+            return 200, self._ok(
+                [{"account": a, "balance": str(self.chain.balances.get(a.lower(), 0))} for a in addresses]
+            )
+        if module == "account" and action == "balance":
+            return 200, self._ok(str(self.chain.balances.get(p.get("address", "").lower(), 0)))
+        if module == "account" and action in ACCOUNT_LISTS:
+            return 200, self._account_list(ACCOUNT_LISTS[action], p)
+        return 200, self._notok(BAD_ACTION_TEXT)
+
+    def _over_rate(self, key: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            window = self._windows[key]
+            while window and now - window[0] >= 1.0:
+                window.popleft()
+            if len(window) >= self.calls_per_second:
+                return True
+            window.append(now)
+            return False
+
+    def _account_list(self, kind: str, p: dict[str, str]) -> dict[str, Any]:
+        address = p.get("address", "").lower()
+        start = int(p.get("startblock", 0))
+        end_raw = p.get("endblock", "latest")
+        end = self.chain.head if end_raw == "latest" else min(int(end_raw), self.chain.head)
+        page = int(p.get("page", 1))
+        offset = int(p.get("offset", 10_000))
+        if page * offset > 10_000:
+            return self._notok(WINDOW_TEXT)
+        offset = min(offset, self.max_records)
+        rows = [
+            r
+            for r in self.chain.rows[kind]
+            if start <= int(r["blockNumber"]) <= end
+            and address in (str(r.get("from", "")).lower(), str(r.get("to", "")).lower())
+        ]
+        rows.sort(
+            key=lambda r: (int(r["blockNumber"]), r.get("transactionIndex", "0"), r.get("logIndex", ""))
+        )
+        if p.get("sort") == "desc":
+            rows.reverse()
+        return self._ok(rows[(page - 1) * offset : page * offset])
+
+
+_counter = 0
+
+
+def tx(
+    block: int,
+    frm: str,
+    to: str,
+    wei: int,
+    *,
+    gas_used: int = 21_000,
+    is_error: str = "0",
+    tx_hash: str | None = None,
+) -> dict[str, Any]:
+    """A txlist record with the real field set."""
+    global _counter
+    _counter += 1
+    return {
+        "blockNumber": str(block),
+        "hash": tx_hash or f"0x{_counter:064x}",
+        "nonce": "1",
+        "blockHash": f"0x{block:064x}",
+        "transactionIndex": str(_counter % 200),
+        "from": frm,
+        "to": to,
+        "value": str(wei),
+        "gas": "21000",
+        "gasPrice": "20000000000",
+        "isError": is_error,
+        "txreceipt_status": "1",
+        "input": "0x",
+        "contractAddress": "",
+        "cumulativeGasUsed": "100000",
+        "gasUsed": str(gas_used),
+        "confirmations": "10",
+        "methodId": "0x",
+        "functionName": "",
+    }
+
+
+def token_tx(
+    block: int, frm: str, to: str, raw: int, *, symbol: str, decimals: int, contract: str, log_index: int = 0
+) -> dict[str, Any]:
+    """A tokentx record: ``value`` in the token's base units, ``tokenDecimal`` says how many."""
+    row = tx(block, frm, to, raw, gas_used=65_000)
+    row.update(
+        tokenName=symbol,
+        tokenSymbol=symbol,
+        tokenDecimal=str(decimals),
+        contractAddress=contract,
+        logIndex=str(log_index),
+    )
+    return row
+
+
+def internal_tx(block: int, frm: str, to: str, wei: int, *, trace_id: str = "0") -> dict[str, Any]:
+    row = tx(block, frm, to, wei, gas_used=0)
+    for k in (
+        "nonce",
+        "blockHash",
+        "transactionIndex",
+        "gasPrice",
+        "txreceipt_status",
+        "cumulativeGasUsed",
+        "confirmations",
+        "methodId",
+        "functionName",
+    ):
+        row.pop(k, None)
+    row.update(type="call", traceId=trace_id, errCode="")
+    return row

@@ -1,0 +1,168 @@
+"""Whale cycles end to end against the fake Etherscan: discovery, incremental history, storage, CLI."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from smt_engine.clock import SimulatedClock
+from smt_engine.config import Settings
+from smt_engine.domain import Bias
+from smt_engine.store import Store
+from smt_engine.whales.source import EtherscanWhaleSource, SyntheticWhaleSource
+from tests.fakes.etherscan_server import FakeEtherscan, token_tx, tx
+
+KEY = "TESTKEY-123456"
+BINANCE14 = "0x28c6c06298d514db089934071355e5743bf21d60"
+BINANCE15 = "0x21a31ee1afc51d94c2efccaa2092ad1028285549"
+COINBASE = "0x71660c4005ba85c37ccec55d0c4493e66fe775d3"
+W1, W2, W3 = ("0x" + c * 40 for c in "123")
+USER = "0x" + "9" * 40
+WATCHED = 8  # exchange wallets marked "watch" in the shipped book
+
+
+def populate(fake: FakeEtherscan) -> None:
+    head = fake.chain.head
+    add = fake.chain.add
+    add("normal", tx(head - 100, W1, BINANCE14, 500 * 10**18))  # whale deposits to an exchange
+    add("normal", tx(head - 200, BINANCE15, W2, 300 * 10**18))  # exchange pays a whale out
+    add("normal", tx(head - 300, W3, COINBASE, 150 * 10**18))
+    add("normal", tx(head - 400, BINANCE14, COINBASE, 9_000 * 10**18))  # exchange shuffle: no whale
+    add("normal", tx(head - 500, USER, BINANCE14, 5 * 10**18))  # small
+    add("normal", tx(head - 50_000, USER, W1, 900 * 10**18))  # W1's older history
+    add(
+        "erc20",
+        token_tx(head - 40_000, USER, W1, 10**12, symbol="USDT", decimals=6, contract="0x" + "d" * 40),
+    )
+    fake.chain.balances[W1] = 1234 * 10**18
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeEtherscan]:
+    with FakeEtherscan(calls_per_second=1000) as server:
+        populate(server)
+        yield server
+
+
+def settings_for(fake: FakeEtherscan, tmp_path: Path) -> Settings:
+    return Settings.model_validate(
+        {
+            "engine": {"database": str(tmp_path / "smt.db")},
+            "whales": {"etherscan_base_url": fake.url, "calls_per_second": 30},
+        }
+    )
+
+
+async def test_cycle_discovers_classifies_stores_and_refetches_only_new_blocks(
+    fake: FakeEtherscan, tmp_path: Path
+) -> None:
+    settings = settings_for(fake, tmp_path)
+    store = Store.open(tmp_path / "smt.db")
+    clock = SimulatedClock(datetime.fromtimestamp(fake.chain.ts_of(fake.chain.head) + 5, UTC))
+    source = EtherscanWhaleSource(settings, store, clock, KEY, backoff_base=0.01)
+    first = await source.run_cycle("c1")
+
+    assert first.errors == []
+    assert [w.address for w in first.whales] == [W1, W2, W3]  # by volume; exchanges never whales
+    assert {t.tx_hash for t in first.transfers} == {r["hash"] for r in fake.chain.rows["normal"][:4]}
+    w1 = next(w for w in first.whales if w.address == W1)
+    assert w1.features["incoming_volume_eth"] == 900 and w1.features["erc20_tx_count"] == 1
+    assert w1.features["balance_eth_log"] == pytest.approx(7.1188, abs=1e-4)
+    assert w1.classified_by == "model" and w1.model_version
+    by_address = {s.address: s for s in first.signals}
+    assert by_address[W1].flow is not None and by_address[W1].flow.value == "outflow"
+    assert first.aggregate is not None and first.aggregate.is_aggregate
+    assert first.signal_for("ETH") is first.aggregate
+    btc = first.signal_for("BTC")
+    assert btc is not None and btc.bias is first.aggregate.bias and first.signal_for("SOL") is None
+
+    assert store.whale_transfers.count() == 4 and store.whales.count() == 3
+    stored = store.whale_signals.for_cycle("c1")
+    assert len(stored) == len(first.signals) + 1 and stored[0].is_aggregate
+
+    end1 = fake.chain.head
+    assert fake.calls["txlist"] == WATCHED + 3 and fake.calls["tokentx"] == 3
+    assert fake.calls["balancemulti"] == 1 and fake.calls["getblocknobytime"] == 3
+
+    # One hour later, one new block range and one new transfer: only the new blocks are asked for.
+    fake.reset_counts()
+    fake.chain.head += 300
+    fake.chain.add("normal", tx(fake.chain.head - 10, W1, BINANCE14, 200 * 10**18))
+    await clock.advance(3600)
+    second = await source.run_cycle("c2")
+    lists = [
+        c
+        for c in fake.log
+        if c["action"] in ("txlist", "txlistinternal", "tokentx", "tokennfttx", "token1155tx")
+    ]
+    assert len(lists) == 2 * WATCHED + 5 * 3
+    assert {int(c["startblock"]) for c in lists} == {end1 + 1}
+    assert {int(c["endblock"]) for c in lists} == {fake.chain.head}
+    assert next(w for w in second.whales if w.address == W1).volume_eth == 700
+    assert store.whale_transfers.count() == 5
+    await source.aclose()
+
+
+async def test_key_error_is_recorded_not_raised(fake: FakeEtherscan, tmp_path: Path) -> None:
+    settings = settings_for(fake, tmp_path)
+    store = Store.open(tmp_path / "smt.db")
+    clock = SimulatedClock(datetime.fromtimestamp(fake.chain.ts_of(fake.chain.head), UTC))
+    source = EtherscanWhaleSource(settings, store, clock, "WRONG-KEY-4242", backoff_base=0.01)
+    result = await source.run_cycle("c1")
+    assert result.aggregate is None and result.signal_for("ETH") is None
+    assert "Invalid API Key" in result.errors[0] and "WRONG-KEY-4242" not in result.errors[0]
+    await source.aclose()
+
+
+async def test_synthetic_source_is_a_live_deterministic_feed(tmp_path: Path) -> None:
+    settings = Settings()
+    runs = []
+    for name in ("a", "b"):
+        store = Store.open(tmp_path / f"{name}.db")
+        clock = SimulatedClock(datetime(2026, 1, 20, tzinfo=UTC))
+        source = SyntheticWhaleSource(settings, store, clock, seed=5, whales=10)
+        first = await source.run_cycle("c1")
+        await clock.advance(4 * 3600)
+        second = await source.run_cycle("c2")
+        runs.append((first, second, store))
+    (a1, a2, store), (b1, b2, _) = runs
+    assert a1.transfers and a1.whales and a1.aggregate is not None
+    assert [w.address for w in a1.whales] == [w.address for w in b1.whales]
+    assert [(s.bias, s.confidence) for s in a2.signals] == [(s.bias, s.confidence) for s in b2.signals]
+    assert {t.cycle_id for t in store.whale_transfers.recent()} <= {"c1", "c2"}
+    assert {t.tx_hash for t in a2.transfers} != {t.tx_hash for t in a1.transfers}  # time moves the feed
+    assert all(w.classified_by == "model" for w in a1.whales)
+    assert a1.aggregate.bias in set(Bias)
+
+
+def test_cli_scan_once_against_the_fake(
+    fake: FakeEtherscan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from smt_engine.cli import main
+
+    fake.chain.genesis_ts = int(time.time()) - 12 * fake.chain.head  # the CLI runs on the wall clock
+    for rows in fake.chain.rows.values():
+        for row in rows:
+            row["timeStamp"] = str(fake.chain.ts_of(int(row["blockNumber"])))
+    db = tmp_path / "smt.db"
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[engine]\nmode = "paper"\ndatabase = "{db}"\n[whales]\netherscan_base_url = "{fake.url}"\n'
+        "calls_per_second = 30\n"
+    )
+    monkeypatch.setenv("ETHERSCAN_API_KEY", KEY)
+    monkeypatch.setenv("SMT_CONFIG", str(cfg))
+    assert main(["whales", "scan", "--once", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "4 large transfers, 3 whales" in out
+    assert W1 in out and W2 in out and W3 in out and BINANCE14 not in out.split("whales\n", 1)[1]
+    assert "ETH whale signal:" in out and "BTC whale signal:" in out
+    store = Store.open(db)
+    cycle = store.cycles.latest()
+    assert cycle is not None and cycle.status == "done" and cycle.trigger == "scan"
+    assert store.whales.count() == 3 and len(store.whale_signals.for_cycle(cycle.id)) >= 1
+    assert KEY not in out
