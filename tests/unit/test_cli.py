@@ -97,4 +97,6 @@ def test_db_migrate_creates_the_database(tmp_path: Path, capsys: pytest.CaptureF
     db = tmp_path / "data" / "smt.db"
     config.write_text(f'[engine]\ndatabase = "{db}"\n')
     assert main(["db", "migrate", "--config", str(config)]) == 0
-    assert db.exists() and "schema version 1" in capsys.readouterr().out
+    from smt_engine.store.migrations import MIGRATIONS
+
+    assert db.exists() and f"schema version {MIGRATIONS[-1][0]}" in capsys.readouterr().out
