@@ -47,7 +47,7 @@ def make_exchange(
         if missing:
             raise AuthError(
                 f"live mode needs WEEX credentials; missing: {', '.join(missing)} "
-                "(set them with `smt secrets set <name>` or the environment variables "
+                "(set them with `smt keys set <name>`, systemd credentials or the environment variables "
                 f"{', '.join(SecretName(m).env_var for m in missing)})"
             )
         return WeexClient(

@@ -1,0 +1,134 @@
+"""Builds the engine's components for a mode: one place that knows how the pieces fit together.
+
+Live, paper, demo and tests all go through ``build_runtime``; tests and the demo pass their own
+exchange, whale source or analyst, everything else is the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from smt_engine.analyst import make_analyst
+from smt_engine.analyst.base import Analyst
+from smt_engine.clock import Clock
+from smt_engine.config import Settings
+from smt_engine.engine import Engine
+from smt_engine.exchange.base import Exchange
+from smt_engine.exchange.factory import make_exchange
+from smt_engine.operator import OperatorCommands
+from smt_engine.pipeline import Pipeline, WhaleSource
+from smt_engine.sdnotify import SdNotify
+from smt_engine.secrets import SecretStore
+from smt_engine.store import Store
+from smt_engine.trading.ailog import AiLogOutbox, AiLogUploader
+from smt_engine.trading.execution import Executor
+from smt_engine.trading.monitor import Monitor
+from smt_engine.trading.proposals import ProposalBook
+from smt_engine.trading.risk import RiskEngine
+from smt_engine.whales.source import WhaleSourceError, make_whale_source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    clock: Clock
+    exchange: Exchange
+    analyst: Analyst
+    whales: WhaleSource | None
+    ailog: AiLogOutbox
+    book: ProposalBook
+    executor: Executor
+    monitor: Monitor
+    pipeline: Pipeline
+    operator: OperatorCommands
+    engine: Engine
+
+    async def aclose(self) -> None:
+        for closer in (self.exchange, self.analyst, self.whales):
+            aclose = getattr(closer, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except Exception:  # closing must not mask the reason we are stopping
+                    log.exception("closing %s failed", type(closer).__name__)
+
+
+def build_runtime(
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    secrets: SecretStore,
+    *,
+    exchange: Exchange | None = None,
+    whales: WhaleSource | None = None,
+    analyst: Analyst | None = None,
+    notify: SdNotify | None = None,
+    config_path: Path | None = None,
+    use_whales: bool = True,
+) -> Runtime:
+    exchange = exchange or make_exchange(settings, store, clock, secrets)
+    analyst = analyst or make_analyst(settings, store, clock, secrets)
+    if whales is None and use_whales and settings.whales.enabled:
+        try:
+            whales = make_whale_source(settings, store, clock, secrets)
+        except WhaleSourceError as exc:
+            # Tier-2 pairs do not need whales: run without them and say so every cycle.
+            log.warning("whale discovery disabled: %s", exc, extra={"event": "whales.disabled"})
+            whales = None
+    ailog = AiLogOutbox(store, clock, settings)
+    book = ProposalBook(store, clock, settings, RiskEngine(settings))
+    executor = Executor(exchange, store, clock, settings, ailog)
+
+    monitor = Monitor(settings, store, clock, exchange, executor, ailog)
+    operator = OperatorCommands(settings, store, clock, exchange, book, executor, monitor)
+    engine_ref: list[Engine] = []
+    pipeline = Pipeline(
+        settings,
+        store,
+        clock,
+        exchange,
+        analyst,
+        book,
+        executor,
+        ailog,
+        whales=whales,
+        halt=lambda reason: engine_ref[0].halt(reason) if engine_ref else None,
+    )
+
+    async def housekeeping(now: object) -> None:
+        book.expire_due()
+
+    engine = Engine(
+        settings,
+        store,
+        clock,
+        monitor,
+        pipeline,
+        handlers=operator.handlers(),
+        housekeeping=housekeeping,
+        uploader=AiLogUploader(exchange, store, clock, settings) if settings.ailog_enabled else None,
+        notify=notify,
+        config_path=config_path,
+    )
+    engine_ref.append(engine)
+    pipeline.trade_lock = engine.lock
+    return Runtime(
+        settings,
+        store,
+        clock,
+        exchange,
+        analyst,
+        whales,
+        ailog,
+        book,
+        executor,
+        monitor,
+        pipeline,
+        operator,
+        engine,
+    )
