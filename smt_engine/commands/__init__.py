@@ -1,3 +1,3 @@
 """Subcommand modules, each with ``register(subparsers, common)``. Add a line to extend the CLI."""
 
-COMMAND_MODULES: tuple[str, ...] = ("smt_engine.commands.core",)
+COMMAND_MODULES: tuple[str, ...] = ("smt_engine.commands.core", "smt_engine.commands.console")
