@@ -7,6 +7,7 @@ into ``commands`` (also from a worker) and the result is shown when the engine c
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import time
@@ -29,8 +30,8 @@ from smt_tui.palette import ConsoleCommands
 from smt_tui.screens.confirm import ConfirmModal
 from smt_tui.screens.detail import DetailScreen
 from smt_tui.screens.help import HelpScreen
-from smt_tui.screens.main import MainScreen
-from smt_tui.state import ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot, utc_now
+from smt_tui.screens.main import TABS, MainScreen
+from smt_tui.state import SECTIONS, ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot, utc_now
 
 COMMAND_ACTIONS = frozenset(
     {"approve", "reject", "close_position", "close_all", "cleanup", "pause", "resume", "run_cycle"}
@@ -62,6 +63,10 @@ class ConsoleApp(App[None]):
         Binding("l", "event_level", "Level", id="level", tooltip="cycle the event log's minimum level"),
         Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="this key reference"),
         Binding("q", "quit", "Quit", id="quit", tooltip="leave the console (the engine keeps running)"),
+        *(
+            Binding(str(i), f"show_tab('{tab}')", title, show=False, id=f"tab-{tab}", tooltip=f"{title} tab")
+            for i, (tab, title) in enumerate(TABS, 1)
+        ),
     ]
 
     def __init__(
@@ -125,24 +130,43 @@ class ConsoleApp(App[None]):
         started = time.perf_counter()
         snap = message.snapshot
         self.snapshot = snap
+        for command in snap.finished_commands:
+            self._report(command)
+        if not self._main_ready():
+            return
         now = self.now()
         self.main.apply(snap, now, self.config, self.readonly)
         if isinstance(self.screen, DetailScreen):
             found = details.detail_for(snap, self.screen.key, now)
             if found is not None:
                 self.screen.show(found[1])
-        for command in snap.finished_commands:
-            self._report(command)
         self.selection_changed()
         self.apply_ms.append((time.perf_counter() - started) * 1000)
         if self.first_paint is None:
             self.call_after_refresh(self._painted)
+
+    def _main_ready(self) -> bool:
+        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        return main is not None and main.ready and main.is_attached
+
+    def apply_current(self) -> None:
+        """Show the latest snapshot in full (the screen was composed after it arrived)."""
+        snap = self.snapshot
+        if snap is not None and self._main_ready():
+            self.main.apply(
+                dataclasses.replace(snap, changed=frozenset(SECTIONS)), self.now(), self.config, self.readonly
+            )
+            self.selection_changed()
+            if self.first_paint is None:
+                self.call_after_refresh(self._painted)
 
     def _painted(self) -> None:
         if self.first_paint is None:
             self.first_paint = time.perf_counter()
 
     def _tick(self) -> None:
+        if not self._main_ready():
+            return
         now = self.now()
         self.main.tick(self.snapshot, now, self.config, self.readonly)
         if isinstance(self.screen, DetailScreen) and self.snapshot is not None:
@@ -152,6 +176,8 @@ class ConsoleApp(App[None]):
 
     def selection_changed(self) -> None:
         self.refresh_bindings()
+        if not self._main_ready():
+            return
         main = self.main
         if not main.has_class("-wide") or self.snapshot is None:
             return
@@ -205,6 +231,8 @@ class ConsoleApp(App[None]):
             return None if self.readonly else True
         if action == "details":
             return isinstance(self.screen, MainScreen) and self.selected_key() is not None
+        if action == "show_tab":
+            return isinstance(self.screen, MainScreen)
         if action in ("filter", "event_level"):
             if not isinstance(self.screen, MainScreen):
                 return False
@@ -302,11 +330,14 @@ class ConsoleApp(App[None]):
         if isinstance(self.screen, MainScreen):
             self.action_details()
 
+    def action_show_tab(self, tab: str) -> None:
+        self.main.show_tab(tab)
+
     def action_filter(self) -> None:
         self.main.open_filter()
 
     def action_event_level(self) -> None:
-        level = self.snapshot.event_level if self.snapshot else EventLevel.DEBUG
+        level = self.model.event_level
         nxt = _LEVELS[(_LEVELS.index(level) + 1) % len(_LEVELS)]
         self.model.set_event_level(nxt)
         self.main.query_one("#events-table").border_title = f"level ≥ {nxt.value}"

@@ -209,6 +209,11 @@ class ReadModel:
 
     # --------------------------------------------------------------- called from any thread
 
+    @property
+    def event_level(self) -> EventLevel:
+        with self._mutex:
+            return self._event_level
+
     def set_event_level(self, level: EventLevel) -> None:
         with self._mutex:
             if level is not self._event_level:

@@ -57,9 +57,16 @@ class MainScreen(Screen[None]):
         yield FilterBar()
         yield Footer()
 
+    ready = False
+    """Set once composed: snapshots that arrive earlier are applied from here."""
+
     def on_mount(self) -> None:
         self.query_one(FilterBar).display = False
         self.query_one(PositionsTable).focus()
+        self.ready = True
+        callback = getattr(self.app, "apply_current", None)
+        if callback is not None:
+            self.call_after_refresh(callback)
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
@@ -137,8 +144,8 @@ class MainScreen(Screen[None]):
         bar.display = True
         bar.focus()
 
-    @on(FilterBar.Changed)
-    def _filter_changed(self, event: FilterBar.Changed) -> None:
+    @on(FilterBar.Filtered)
+    def _filter_changed(self, event: FilterBar.Filtered) -> None:
         self.active_table().set_filter(event.text)
         if event.done:
             bar = self.query_one(FilterBar)

@@ -12,7 +12,7 @@ from textual.widgets import Input
 class FilterBar(Input):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close filter", show=False)]
 
-    class Changed(Message):
+    class Filtered(Message):
         def __init__(self, text: str, done: bool) -> None:
             super().__init__()
             self.text = text
@@ -24,12 +24,12 @@ class FilterBar(Input):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.post_message(self.Changed(event.value, done=False))
+        self.post_message(self.Filtered(event.value, done=False))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.post_message(self.Changed(event.value, done=True))
+        self.post_message(self.Filtered(event.value, done=True))
 
     def action_close(self) -> None:
         self.value = ""
-        self.post_message(self.Changed("", done=True))
+        self.post_message(self.Filtered("", done=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Static
 
 from smt_engine.domain import Bias
@@ -91,8 +92,19 @@ class WhaleFeed(Vertical):
         yield WhalesTable(id="whales-table")
         yield TransfersTable(id="transfers-table")
 
+    _feed: FeedData | None = None
+
+    def on_mount(self) -> None:
+        if self._feed is not None:
+            self.call_after_refresh(self.show, self._feed)
+
     def show(self, feed: FeedData) -> None:
-        self.query_one("#whale-signal", Static).update(signal_line(feed.aggregate))
+        self._feed = feed
+        try:
+            self.query_one("#whale-signal", Static).update(signal_line(feed.aggregate))
+        except NoMatches:
+            return  # not composed yet: on_mount shows it
+
         per_address = {s.address: s for s in reversed(feed.signals) if s.address and not s.is_aggregate}
         self.query_one(WhalesTable).sync([whale_row(w, per_address) for w in feed.whales])
         self.query_one(TransfersTable).sync([transfer_row(t) for t in feed.transfers])
