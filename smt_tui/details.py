@@ -97,7 +97,7 @@ def rationale(analysis: Analysis | None) -> RenderableType:
 
 def proposal_detail(view: ProposalView, now: datetime) -> RenderableType:
     p = view.proposal
-    expiry = fmt.duration(p.expires_at - now) if p.expires_at else "-"
+    expiry = fmt.duration(p.expires_at - now) if p.expires_at and p.state.value == "proposed" else "-"
     head = _kv(
         [
             ("proposal", f"#{p.id} {p.pair} {p.side.value} ({p.symbol})"),

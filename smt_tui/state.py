@@ -76,7 +76,7 @@ class ConsoleConfig:
     max_hold: timedelta = timedelta(hours=48)
     max_total_exposure_pct: Decimal = Decimal(60)
     competition_end: datetime | None = None
-    refresh_interval: float = 0.4
+    refresh_interval: float = 0.3
     equity_window: timedelta = timedelta(hours=24)
     event_limit: int = 300
 

@@ -119,10 +119,10 @@ def make_app(fixture_db: Fixture) -> Iterator[Callable[..., ConsoleApp]]:
         app.model.store.close()
 
 
-async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 5.0) -> None:
+async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], within: float = 5.0) -> None:
     """Let the app run until ``predicate`` holds (no fixed sleeps)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not predicate():
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")

@@ -67,7 +67,7 @@ def _gates(failed: str | None = None) -> list[dict[str, object]]:
     ]
 
 
-def _analysis(pair: str, action: Action, conf: float, **extra: object) -> Analysis:
+def _analysis(now: datetime, pair: str, action: Action, conf: float, **extra: object) -> Analysis:
     decision = {
         "action": action.value,
         "confidence": conf,
@@ -83,7 +83,7 @@ def _analysis(pair: str, action: Action, conf: float, **extra: object) -> Analys
         "pair": pair,
         "analyst": AnalystKind.GEMINI,
         "model": "gemini-2.5-flash",
-        "created_at": NOW - timedelta(hours=4),
+        "created_at": now - timedelta(hours=4),
         "action": action,
         "confidence": conf,
         "prompt": f"Analyse {pair}USDT ...",
@@ -103,7 +103,7 @@ def _analysis(pair: str, action: Action, conf: float, **extra: object) -> Analys
 
 
 def _proposal(
-    pair: str, side: Side, state: ProposalState, analysis_id: int | None, **extra: object
+    now: datetime, pair: str, side: Side, state: ProposalState, analysis_id: int | None, **extra: object
 ) -> Proposal:
     fields: dict[str, object] = {
         "pair": pair,
@@ -120,8 +120,8 @@ def _proposal(
         "tp_pct": D("5"),
         "sl_pct": D("2"),
         "state": state,
-        "created_at": NOW - timedelta(minutes=5),
-        "expires_at": NOW + timedelta(minutes=10),
+        "created_at": now - timedelta(minutes=5),
+        "expires_at": now + timedelta(minutes=10),
         "cycle_id": CYCLE,
         "analysis_id": analysis_id,
         "gates": _gates(),
@@ -175,11 +175,12 @@ def _fill(store: Store, path: Path, now: datetime, closed_positions: int, events
                     margin_used=D("300.00"),
                 )
             )
-    eth = store.analyses.insert(_analysis("ETH", Action.LONG, 0.78))
-    btc = store.analyses.insert(_analysis("BTC", Action.LONG, 0.71))
-    sol = store.analyses.insert(_analysis("SOL", Action.SHORT, 0.66))
+    eth = store.analyses.insert(_analysis(now, "ETH", Action.LONG, 0.78))
+    btc = store.analyses.insert(_analysis(now, "BTC", Action.LONG, 0.71))
+    sol = store.analyses.insert(_analysis(now, "SOL", Action.SHORT, 0.66))
     doge = store.analyses.insert(
         _analysis(
+            now,
             "DOGE",
             Action.WAIT,
             0.0,
@@ -189,11 +190,12 @@ def _fill(store: Store, path: Path, now: datetime, closed_positions: int, events
         )
     )
     xrp = store.analyses.insert(
-        _analysis("XRP", Action.SHORT, 0.69, analyst=AnalystKind.HEURISTIC, model="rules-v1")
+        _analysis(now, "XRP", Action.SHORT, 0.69, analyst=AnalystKind.HEURISTIC, model="rules-v1")
     )
-    pending = store.proposals.insert(_proposal("ETH", Side.LONG, ProposalState.PROPOSED, eth.id))
+    pending = store.proposals.insert(_proposal(now, "ETH", Side.LONG, ProposalState.PROPOSED, eth.id))
     denied = store.proposals.insert(
         _proposal(
+            now,
             "SOL",
             Side.SHORT,
             ProposalState.DENIED,
@@ -207,10 +209,11 @@ def _fill(store: Store, path: Path, now: datetime, closed_positions: int, events
         )
     )
     opened = store.proposals.insert(
-        _proposal("BTC", Side.LONG, ProposalState.OPEN, btc.id, created_at=now - timedelta(hours=4))
+        _proposal(now, "BTC", Side.LONG, ProposalState.OPEN, btc.id, created_at=now - timedelta(hours=4))
     )
     pending2 = store.proposals.insert(
         _proposal(
+            now,
             "XRP",
             Side.SHORT,
             ProposalState.PROPOSED,
