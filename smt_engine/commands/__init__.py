@@ -6,4 +6,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "smt_engine.commands.trading",
     "smt_engine.commands.analyst",
     "smt_engine.commands.whales",
+    "smt_engine.commands.console",
 )

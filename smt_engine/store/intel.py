@@ -76,6 +76,13 @@ class AnalysesRepo(Repo[Analysis]):
     def latest_per_pair(self) -> list[Analysis]:
         return self.select("id IN (SELECT max(id) FROM analyses GROUP BY pair)", order_by="pair")
 
+    def by_ids(self, ids: list[int]) -> dict[int, Analysis]:
+        """The analyses behind a set of proposals, in one query (the console's rationale pane)."""
+        if not ids:
+            return {}
+        marks = ", ".join("?" * len(ids))
+        return {a.id: a for a in self.select(f"id IN ({marks})", list(ids)) if a.id is not None}
+
     def latest_for(self, pair: str, since: datetime | None = None) -> Analysis | None:
         where, params = "pair = ?", [pair]
         if since is not None:

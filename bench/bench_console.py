@@ -1,0 +1,199 @@
+"""Console benchmark on a large database (10k closed positions, 100k events).
+
+Measures: start-up to first paint; time from an engine-side commit to the change being visible in
+the app; work per refresh tick (idle check, and read + UI apply after a change); idle CPU of the
+console. Prints a table and writes bench/results/console.json.
+
+Run: PYTHONPATH=. python bench/bench_console.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from smt_engine.domain import EventLevel  # noqa: E402
+from smt_engine.store import EngineLock, Store  # noqa: E402
+from smt_tui.app import open_console  # noqa: E402
+from smt_tui.state import ConsoleConfig, ReadModel  # noqa: E402
+from smt_tui.widgets.positions_table import PositionsTable  # noqa: E402
+from tests.tui.fixtures import NOW, build_database  # noqa: E402
+
+TARGETS = {"commit_to_visible_ms": 500.0, "tick_ms": 50.0, "idle_cpu_pct": 3.0}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def measure_app(db: Path, rounds: int) -> dict[str, float]:
+    config = ConsoleConfig(refresh_interval=0.3)
+    offset = datetime.now(UTC) - NOW
+    started = time.perf_counter()
+    app = open_console(db, config=config, now=lambda: datetime.now(UTC))
+    writer = Store.open(db)
+    lock = EngineLock(db)
+    lock.acquire()
+    latencies: list[float] = []
+    try:
+        async with app.run_test(size=(160, 48)):
+            while app.first_paint is None:  # noqa: ASYNC110 - polling is the measurement
+                await asyncio.sleep(0.005)
+            first_paint_ms = (app.first_paint - started) * 1000
+            table = app.main.query_one(PositionsTable)
+            fixture_position = writer.positions.open_positions()[-1]
+            key = f"position:{fixture_position.id}"
+            for i in range(rounds):
+                await asyncio.sleep(0.05 + (i % 7) * 0.053)  # land at different points of the poll cycle
+                value = Decimal(100 + i) + Decimal("0.25")
+                writer.positions.update(fixture_position.id, unrealized_pnl=value, updated_at=NOW + offset)
+                t0 = time.perf_counter()
+                wanted = f"{value:+,.2f}"
+                while wanted not in table._cells[key][5].plain:  # noqa: ASYNC110 - polling is the measurement
+                    await asyncio.sleep(0.002)
+                latencies.append((time.perf_counter() - t0) * 1000)
+            apply_ms = list(app.apply_ms[1:])
+    finally:
+        lock.release()
+        writer.close()
+        app.model.store.close()
+    return {
+        "first_paint_ms": first_paint_ms,
+        "commit_to_visible_ms_p50": statistics.median(latencies),
+        "commit_to_visible_ms_p95": pct(latencies, 0.95),
+        "commit_to_visible_ms_max": max(latencies),
+        "ui_apply_ms_p50": statistics.median(apply_ms),
+        "ui_apply_ms_max": max(apply_ms),
+    }
+
+
+def measure_ticks(db: Path, rounds: int) -> dict[str, float]:
+    reader = Store.open(db, readonly=True)
+    writer = Store.open(db)
+    try:
+        model = ReadModel(reader)
+        model.poll()
+        idle: list[float] = []
+        changed: list[float] = []
+        for i in range(rounds):
+            t0 = time.perf_counter()
+            assert model.poll() is None
+            idle.append((time.perf_counter() - t0) * 1000)
+            writer.events.append(datetime.now(UTC), EventLevel.INFO, "bench", f"tick {i}")
+            t0 = time.perf_counter()
+            snap = model.poll()
+            changed.append((time.perf_counter() - t0) * 1000)
+            assert snap is not None and snap.changed == {"events"}
+    finally:
+        reader.close()
+        writer.close()
+    return {
+        "idle_tick_ms_p50": statistics.median(idle),
+        "idle_tick_ms_max": max(idle),
+        "change_tick_read_ms_p50": statistics.median(changed),
+        "change_tick_read_ms_p95": pct(changed, 0.95),
+        "change_tick_read_ms_max": max(changed),
+    }
+
+
+IDLE_CHILD = """
+import sys, time, asyncio
+sys.path.insert(0, {root!r})
+from smt_tui.app import open_console
+from smt_tui.state import ConsoleConfig
+app = open_console({db!r}, config=ConsoleConfig(refresh_interval=0.3))
+def measure():
+    app.cpu0 = (time.process_time(), time.perf_counter())
+    app.set_timer({seconds}, done)
+def done():
+    cpu, wall = time.process_time() - app.cpu0[0], time.perf_counter() - app.cpu0[1]
+    print(f"{{cpu / wall * 100:.3f}}")
+    app.exit()
+app.call_later(lambda: app.set_timer(2.0, measure))
+app.run(headless=True, size=(160, 48))
+"""
+
+
+def measure_idle_cpu(db: Path, seconds: float) -> float:
+    code = IDLE_CHILD.format(root=str(ROOT), db=str(db), seconds=seconds)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=seconds + 60
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller database, fewer rounds")
+    args = parser.parse_args()
+    closed, events = (1000, 10_000) if args.quick else (10_000, 100_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        t0 = time.perf_counter()
+        build_database(
+            db,
+            now_offset=datetime.now(UTC) - NOW - timedelta(seconds=1),
+            closed_positions=closed,
+            events=events,
+        )
+        build_s = time.perf_counter() - t0
+        app_figures = asyncio.run(measure_app(db, rounds=10 if args.quick else 30))
+        tick_figures = measure_ticks(db, rounds=50 if args.quick else 200)
+        idle_cpu = measure_idle_cpu(db, seconds=5 if args.quick else 10)
+    results = {
+        "database": {"closed_positions": closed, "events": events, "build_s": round(build_s, 1)},
+        **{k: round(v, 2) for k, v in app_figures.items()},
+        **{k: round(v, 3) for k, v in tick_figures.items()},
+        "idle_cpu_pct": round(idle_cpu, 2),
+        "targets": TARGETS,
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+    }
+    rows = [
+        ("start-up to first paint", f"{results['first_paint_ms']:.0f} ms", "-"),
+        (
+            "commit -> visible (p50 / p95 / max)",
+            f"{results['commit_to_visible_ms_p50']:.0f} / {results['commit_to_visible_ms_p95']:.0f} / "
+            f"{results['commit_to_visible_ms_max']:.0f} ms",
+            "< 500 ms",
+        ),
+        ("idle tick (data_version + lock)", f"{results['idle_tick_ms_p50']:.3f} ms p50", "< 50 ms"),
+        (
+            "change tick: read (p50 / p95)",
+            f"{results['change_tick_read_ms_p50']:.1f} / {results['change_tick_read_ms_p95']:.1f} ms",
+            "< 50 ms",
+        ),
+        (
+            "change tick: UI apply (p50 / max)",
+            f"{results['ui_apply_ms_p50']:.1f} / {results['ui_apply_ms_max']:.1f} ms",
+            "< 50 ms",
+        ),
+        ("idle CPU", f"{results['idle_cpu_pct']:.2f} % of one core", "< 3 %"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"console benchmark: {closed} closed positions, {events} events (built in {build_s:.1f} s)")
+    for name, value, target in rows:
+        print(f"  {name:<{width}}  {value:<28} target {target}")
+    out = ROOT / "bench" / "results" / "console.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,446 @@
+"""The operator console: global key bindings, command palette, live refresh and operator commands.
+
+Reads happen in a thread worker (``ReadModel.poll``) chained with ``set_timer`` so two refreshes never
+overlap; the worker posts ``SnapshotReady`` and never touches a widget. Operator actions insert a row
+into ``commands`` (also from a worker) and the result is shown when the engine completes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from smt_engine.domain import CommandKind, CommandState, EngineState, EventLevel, PositionState, ProposalState
+from smt_engine.store import Store, StoreError
+from smt_engine.store.records import Command, Position
+from smt_tui import details
+from smt_tui.messages import CommandNotSent, CommandSent, SnapshotReady
+from smt_tui.palette import ConsoleCommands
+from smt_tui.screens.confirm import ConfirmModal
+from smt_tui.screens.detail import DetailScreen
+from smt_tui.screens.help import HelpScreen
+from smt_tui.screens.main import TABS, MainScreen
+from smt_tui.state import SECTIONS, ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot, utc_now
+
+COMMAND_ACTIONS = frozenset(
+    {"approve", "reject", "close_position", "close_all", "cleanup", "pause", "resume", "run_cycle"}
+)
+"""Actions that write a command row: unavailable in read-only mode."""
+
+_LEVELS = list(EventLevel)
+
+
+class ConsoleApp(App[None]):
+    CSS_PATH = "console.tcss"
+    TITLE = "SMT console"
+    ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "approve", "Approve", id="approve", tooltip="approve the selected pending proposal"),
+        Binding("r", "reject", "Reject", id="reject", tooltip="reject the selected pending proposal"),
+        Binding("x", "close_position", "Close", id="close", tooltip="close the selected position at market"),
+        Binding("X", "close_all", "Close all", id="close-all", tooltip="close every open position"),
+        Binding("c", "cleanup", "Cancel orphans", id="cleanup", tooltip="cancel orphan TP/SL orders"),
+        Binding("p", "pause", "Pause", id="pause", tooltip="pause new entries (closes continue)"),
+        Binding("p", "resume", "Resume", id="resume", tooltip="resume new entries"),
+        Binding("n", "run_cycle", "Cycle now", id="run-cycle", tooltip="run a signal cycle now"),
+        Binding("enter", "details", "Details", id="details", tooltip="details of the selected row"),
+        Binding(
+            "slash", "filter", "Filter", id="filter", key_display="/", tooltip="filter the current table"
+        ),
+        Binding("l", "event_level", "Level", id="level", tooltip="cycle the event log's minimum level"),
+        Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="this key reference"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="leave the console (the engine keeps running)"),
+        *(
+            Binding(str(i), f"show_tab('{tab}')", title, show=False, id=f"tab-{tab}", tooltip=f"{title} tab")
+            for i, (tab, title) in enumerate(TABS, 1)
+        ),
+    ]
+
+    def __init__(
+        self,
+        model: ReadModel,
+        *,
+        readonly: bool,
+        config: ConsoleConfig | None = None,
+        now: Now = utc_now,
+        actor: str | None = None,
+        debounce: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.readonly = readonly
+        self.config = config or model.config
+        self.now = now
+        self.actor = actor or f"console:{_user()}"
+        self.debounce = debounce
+        self.snapshot: Snapshot | None = None
+        self.first_paint: float | None = None
+        self.created = time.perf_counter()
+        self.apply_ms: list[float] = []
+        self._last_trigger: dict[str, float] = {}
+        self._labels: dict[int, str] = {}
+        if readonly:
+            self.sub_title = "read-only"
+
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen()
+
+    @property
+    def main(self) -> MainScreen:
+        return next(s for s in self.screen_stack if isinstance(s, MainScreen))
+
+    # ------------------------------------------------------------------ refresh loop
+
+    def on_mount(self) -> None:
+        self._start_poll()
+        self.set_interval(1.0, self._tick)
+
+    def _start_poll(self) -> None:
+        self._poll_worker()
+
+    @work(thread=True, group="poll", exit_on_error=False, description="database change check")
+    def _poll_worker(self) -> None:
+        snapshot = self.model.poll()
+        if snapshot is not None:
+            self.post_message(SnapshotReady(snapshot))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "poll":
+            return
+        if event.state is WorkerState.ERROR:
+            self.log.error(f"refresh failed: {event.worker.error!r}")
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            # Chained, not periodic: the next check starts only after this one has finished.
+            self.set_timer(self.config.refresh_interval, self._start_poll)
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        started = time.perf_counter()
+        snap = message.snapshot
+        self.snapshot = snap
+        for command in snap.finished_commands:
+            self._report(command)
+        if not self._main_ready():
+            return
+        now = self.now()
+        self.main.apply(snap, now, self.config, self.readonly)
+        if isinstance(self.screen, DetailScreen):
+            found = details.detail_for(snap, self.screen.key, now)
+            if found is not None:
+                self.screen.show(found[1])
+        self.selection_changed()
+        self.apply_ms.append((time.perf_counter() - started) * 1000)
+        if self.first_paint is None:
+            self.call_after_refresh(self._painted)
+
+    def _main_ready(self) -> bool:
+        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        return main is not None and main.ready and main.is_attached
+
+    def apply_current(self) -> None:
+        """Show the latest snapshot in full (the screen was composed after it arrived)."""
+        snap = self.snapshot
+        if snap is not None and self._main_ready():
+            self.main.apply(
+                dataclasses.replace(snap, changed=frozenset(SECTIONS)), self.now(), self.config, self.readonly
+            )
+            self.selection_changed()
+            if self.first_paint is None:
+                self.call_after_refresh(self._painted)
+
+    def _painted(self) -> None:
+        if self.first_paint is None:
+            self.first_paint = time.perf_counter()
+
+    def _tick(self) -> None:
+        if not self._main_ready():
+            return
+        now = self.now()
+        self.main.tick(self.snapshot, now, self.config, self.readonly)
+        if isinstance(self.screen, DetailScreen) and self.snapshot is not None:
+            found = details.detail_for(self.snapshot, self.screen.key, now)
+            if found is not None:
+                self.screen.show(found[1])
+
+    def selection_changed(self) -> None:
+        self.refresh_bindings()
+        if not self._main_ready():
+            return
+        main = self.main
+        if not main.has_class("-wide") or self.snapshot is None:
+            return
+        key = main.selected_key()
+        found = details.detail_for(self.snapshot, key, self.now()) if key else None
+        if found is not None:
+            main.query_one("#detail-pane").show(found[1])  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ what applies
+
+    def selected_key(self) -> str | None:
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, DetailScreen):
+                return screen.key
+            if isinstance(screen, MainScreen):
+                return screen.selected_key()
+        return None
+
+    def selected(self) -> object | None:
+        key = self.selected_key()
+        if key is None or self.snapshot is None:
+            return None
+        return details.find(self.snapshot, key)
+
+    def _applies(self, action: str) -> bool:
+        snap = self.snapshot
+        if snap is None:
+            return False
+        record = self.selected()
+        status = snap.engine.status
+        paused = status is not None and status.state in (EngineState.PAUSED, EngineState.HALTED)
+        if action in ("approve", "reject"):
+            return isinstance(record, ProposalView) and record.proposal.state is ProposalState.PROPOSED
+        if action == "close_position":
+            return isinstance(record, Position) and record.state is not PositionState.CLOSED
+        if action == "close_all":
+            return bool(snap.open_positions)
+        if action == "cleanup":
+            return bool(snap.orphans)
+        if action == "pause":
+            return not paused
+        if action == "resume":
+            return paused
+        return action == "run_cycle"
+
+    def action_state(self, action: str) -> bool | None:
+        """True: available; None: shown but unavailable (read-only); False: does not apply."""
+        if action in COMMAND_ACTIONS:
+            if not self._applies(action):
+                return False
+            return None if self.readonly else True
+        if action == "details":
+            return isinstance(self.screen, MainScreen) and self.selected_key() is not None
+        if action == "show_tab":
+            return isinstance(self.screen, MainScreen)
+        if action in ("filter", "event_level"):
+            if not isinstance(self.screen, MainScreen):
+                return False
+            return action == "filter" or self.main.active_tab == "events"
+        return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if isinstance(self.screen, ConfirmModal | HelpScreen) and action not in ("quit",):
+            return False
+        return self.action_state(action)
+
+    def palette_actions(self) -> list[tuple[str, str, str]]:
+        return [
+            (b.action, b.description, b.tooltip)
+            for b in self.BINDINGS
+            if isinstance(b, Binding) and b.action in COMMAND_ACTIONS
+        ]
+
+    # ------------------------------------------------------------------ actions
+
+    def _debounced(self, action: str) -> bool:
+        """True when the same action fired a moment ago (key repeat, double press)."""
+        now = time.monotonic()
+        last = self._last_trigger.get(action)
+        self._last_trigger[action] = now
+        return last is not None and now - last < self.debounce
+
+    def action_approve(self) -> None:
+        self._proposal_command(CommandKind.APPROVE, "approve")
+
+    def action_reject(self) -> None:
+        self._proposal_command(CommandKind.REJECT, "reject")
+
+    def _proposal_command(self, kind: CommandKind, verb: str) -> None:
+        record = self.selected()
+        if not isinstance(record, ProposalView) or self._debounced(verb):
+            return
+        proposal_id = record.proposal.id
+        self.send_command(kind, {"proposal_id": proposal_id}, f"{verb} proposal #{proposal_id}")
+
+    def action_close_position(self) -> None:
+        record = self.selected()
+        if not isinstance(record, Position) or self._debounced("close_position"):
+            return
+        label = f"close {record.symbol} {record.side.value}"
+        self._confirm(
+            "Close position?",
+            f"Close {record.symbol} {record.side.value} (size {record.size}) at market?",
+            lambda: self.send_command(
+                CommandKind.CLOSE, {"symbol": record.symbol, "side": record.side.value}, label
+            ),
+        )
+
+    def action_close_all(self) -> None:
+        if self.snapshot is None or self._debounced("close_all"):
+            return
+        count = len(self.snapshot.open_positions)
+        self._confirm(
+            "Close ALL positions?",
+            f"Close all {count} open position(s) at market?",
+            lambda: self.send_command(CommandKind.CLOSE_ALL, {}, f"close all ({count})"),
+        )
+
+    def action_cleanup(self) -> None:
+        if self.snapshot is None or self._debounced("cleanup"):
+            return
+        count = len(self.snapshot.orphans)
+        self._confirm(
+            "Cancel orphan orders?",
+            f"Cancel {count} orphan order(s) left on the exchange?",
+            lambda: self.send_command(CommandKind.CLEANUP, {}, f"cancel {count} orphan order(s)"),
+        )
+
+    def action_pause(self) -> None:
+        if not self._debounced("pause"):
+            self.send_command(CommandKind.PAUSE, {}, "pause entries")
+
+    def action_resume(self) -> None:
+        if not self._debounced("resume"):
+            self.send_command(CommandKind.RESUME, {}, "resume entries")
+
+    def action_run_cycle(self) -> None:
+        if not self._debounced("run_cycle"):
+            self.send_command(CommandKind.RUN_CYCLE, {}, "run cycle now")
+
+    def action_details(self) -> None:
+        key = self.selected_key()
+        if key is None or self.snapshot is None:
+            return
+        found = details.detail_for(self.snapshot, key, self.now())
+        if found is not None:
+            self.push_screen(DetailScreen(key, *found))
+
+    def on_data_table_row_selected(self) -> None:
+        if isinstance(self.screen, MainScreen):
+            self.action_details()
+
+    def action_show_tab(self, tab: str) -> None:
+        self.main.show_tab(tab)
+
+    def action_filter(self) -> None:
+        self.main.open_filter()
+
+    def action_event_level(self) -> None:
+        level = self.model.event_level
+        nxt = _LEVELS[(_LEVELS.index(level) + 1) % len(_LEVELS)]
+        self.model.set_event_level(nxt)
+        self.main.query_one("#events-table").border_title = f"level ≥ {nxt.value}"
+        self.notify(f"event log: {nxt.value} and above", timeout=2)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
+
+    def _confirm(self, title: str, body: str, then: Callable[[], None]) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+            else:
+                self.notify("cancelled: nothing was sent", timeout=3)
+
+        self.push_screen(ConfirmModal(title, body), answered)
+
+    # ------------------------------------------------------------------ commands
+
+    def send_command(self, kind: CommandKind, args: dict[str, Any], label: str) -> None:
+        if self.readonly:
+            self.notify("read-only console: actions are unavailable", severity="warning")
+            return
+        self._send_worker(kind, args, label)
+
+    @work(thread=True, group="commands", exit_on_error=False, description="operator command")
+    def _send_worker(self, kind: CommandKind, args: dict[str, Any], label: str) -> None:
+        if not self.model.engine_running():
+            # Never leave a command queued for an engine that may start hours later.
+            self.post_message(CommandNotSent(label, "no engine is running; nothing was sent"))
+            return
+        try:
+            command = self.model.enqueue(kind, self.actor, args)
+        except Exception as exc:  # the database refused: show it, keep the console alive
+            self.post_message(CommandNotSent(label, f"could not write the command: {exc}"))
+            return
+        snap = self.snapshot
+        alive = (
+            snap is not None and snap.engine.liveness(self.now(), self.config.stale_after) is Liveness.ALIVE
+        )
+        self.post_message(CommandSent(command, label, alive))
+
+    def on_command_sent(self, message: CommandSent) -> None:
+        assert message.command.id is not None
+        self._labels[message.command.id] = message.label
+        if message.engine_alive:
+            self.notify(f"{message.label}: sent (command #{message.command.id})", timeout=3)
+        else:
+            self.notify(
+                f"{message.label}: queued as #{message.command.id}, but the engine heartbeat is stale",
+                severity="warning",
+            )
+
+    def on_command_not_sent(self, message: CommandNotSent) -> None:
+        self.notify(f"{message.label}: {message.reason}", severity="error", title="Not sent")
+
+    def _report(self, command: Command) -> None:
+        assert command.id is not None
+        label = self._labels.pop(command.id, f"{command.kind.value} #{command.id}")
+        if command.state is CommandState.DONE:
+            self.notify(f"{label}: done{_summary(command.result)}", title="Engine")
+        else:
+            self.notify(
+                f"{label}: failed: {command.error or 'no reason given'}", severity="error", title="Engine"
+            )
+
+
+def _summary(result: dict[str, Any] | None) -> str:
+    if not result:
+        return ""
+    if "message" in result:
+        return f": {result['message']}"
+    text = json.dumps(result, sort_keys=True, default=str)
+    return f": {text[:120]}"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "unknown"
+
+
+def open_console(
+    db_path: Path | str,
+    *,
+    config: ConsoleConfig | None = None,
+    now: Now = utc_now,
+    readonly: bool | None = None,
+) -> ConsoleApp:
+    """Attach to the engine's database, read-only when this process cannot write it."""
+    path = Path(db_path).expanduser()
+    if not path.exists():
+        raise StoreError(f"{path}: no database here (start the engine, or pass --db)")
+    if readonly is None:
+        readonly = not Store.writable(path)
+    if readonly:
+        store = Store.open(path, readonly=True)
+    else:
+        try:
+            store = Store.open(path, migrate=False)
+        except Exception:  # e.g. a read-only filesystem: fall back rather than refuse
+            store = Store.open(path, readonly=True)
+            readonly = True
+    model = ReadModel(store, config=config, now=now)
+    return ConsoleApp(model, readonly=readonly, config=config, now=now)

@@ -1,0 +1,258 @@
+"""Detail views of one row: the proposal's full rationale, a position, an order, an event, a decision.
+
+Everything is built from the snapshot already in memory, so opening a detail never touches the
+database on the UI thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from smt_engine.store.records import Analysis, Event, Order, Position, Whale, WhaleTransfer
+from smt_tui import fmt
+from smt_tui.state import ProposalView, Snapshot
+
+
+def _kv(rows: Iterable[tuple[str, Any]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(overflow="fold")
+    for name, value in rows:
+        table.add_row(name, value if isinstance(value, Text) else Text(str(value)))
+    return table
+
+
+def _heading(title: str) -> Text:
+    return Text(f"\n{title}", style="bold underline")
+
+
+def gate_rows(gates: list[dict[str, Any]]) -> Table:
+    table = Table(box=None, show_header=True, header_style="bold", padding=(0, 1), expand=False)
+    table.add_column("gate")
+    table.add_column("result")
+    table.add_column("detail", overflow="fold")
+    for gate in gates:
+        name = str(gate.get("gate") or gate.get("name") or "?")
+        passed = gate.get("passed", gate.get("ok"))
+        result = (
+            Text("pass", style="green")
+            if passed is True
+            else Text("FAIL", style="bold red")
+            if passed is False
+            else Text(str(passed))
+        )
+        table.add_row(name, result, str(gate.get("detail") or gate.get("reason") or ""))
+    return table
+
+
+def rationale(analysis: Analysis | None) -> RenderableType:
+    """The analyst's side of a decision: reasoning, catalyst, risks, grounding, cost, errors."""
+    if analysis is None:
+        return Text("No analysis recorded for this item.", style="dim")
+    decision: dict[str, Any] = analysis.decision or {}
+    risks = decision.get("risk_factors") or []
+    if isinstance(risks, str):
+        risks = [risks]
+    parts: list[RenderableType] = [
+        _kv(
+            [
+                ("analyst", f"{analysis.analyst.value} ({analysis.model})"),
+                ("decision", f"{analysis.action.value} at {fmt.confidence(analysis.confidence)}"),
+                ("grounded", "yes" if analysis.grounded else "no"),
+                ("latency", f"{analysis.latency_ms} ms" if analysis.latency_ms is not None else "-"),
+                ("attempts", analysis.attempts),
+                ("at", fmt.stamp(analysis.created_at)),
+            ]
+        ),
+        _heading("Reasoning"),
+        Text(str(decision.get("reasoning") or "-")),
+        _heading("Key catalyst"),
+        Text(str(decision.get("key_catalyst") or "-")),
+        _heading("Risk factors"),
+        Text("\n".join(f"• {r}" for r in risks) or "-"),
+        _heading("Grounding sources"),
+    ]
+    if analysis.sources:
+        for i, source in enumerate(analysis.sources, 1):
+            title = source.get("title") or source.get("domain") or "source"
+            uri = source.get("uri") or source.get("url") or ""
+            parts.append(Text.assemble((f"[{i}] ", "bold"), title, ("  " + uri, "blue")))
+    else:
+        parts.append(Text("none (ungrounded)", style="yellow"))
+    if analysis.queries:
+        parts.append(_heading("Search queries"))
+        parts.append(Text("\n".join(f"• {q}" for q in analysis.queries)))
+    if analysis.error:
+        parts.append(_heading("Errors"))
+        parts.append(Text(analysis.error, style="bold red"))
+    return Group(*parts)
+
+
+def proposal_detail(view: ProposalView, now: datetime) -> RenderableType:
+    p = view.proposal
+    expiry = fmt.duration(p.expires_at - now) if p.expires_at and p.state.value == "proposed" else "-"
+    head = _kv(
+        [
+            ("proposal", f"#{p.id} {p.pair} {p.side.value} ({p.symbol})"),
+            ("state", Text(p.state.value, style="bold yellow" if p.state.value == "proposed" else "")),
+            ("confidence", fmt.confidence(p.confidence)),
+            ("margin / notional", f"{fmt.money(p.margin)} / {fmt.money(p.notional)} USDT at {p.leverage}x"),
+            ("size", fmt.price(p.size)),
+            ("entry ref", fmt.price(p.entry_ref)),
+            ("take profit", f"{fmt.price(p.tp_price)} (+{p.tp_pct}%)"),
+            ("stop loss", f"{fmt.price(p.sl_price)} (-{p.sl_pct}%)"),
+            ("expires in", expiry),
+            ("reason codes", ", ".join(p.reason_codes) or "-"),
+            ("decided", f"{fmt.stamp(p.decided_at)} by {p.decided_by}" if p.decided_at else "-"),
+            ("cycle", p.cycle_id or "-"),
+        ]
+    )
+    parts: list[RenderableType] = [head, _heading("Risk gates")]
+    parts.append(gate_rows(p.gates) if p.gates else Text("no gate results recorded", style="dim"))
+    if p.rationale:
+        parts += [_heading("Summary"), Text(p.rationale)]
+    parts += [_heading("Analyst rationale"), rationale(view.analysis)]
+    return Group(*parts)
+
+
+def position_detail(p: Position, now: datetime) -> RenderableType:
+    return _kv(
+        [
+            ("position", f"#{p.id} {p.symbol} {p.side.value} ({p.state.value})"),
+            ("size", fmt.price(p.size)),
+            ("entry / mark", f"{fmt.price(p.entry_price)} / {fmt.price(p.mark_price)}"),
+            ("margin", f"{fmt.money(p.margin)} USDT at {p.leverage}x"),
+            ("unrealised PnL", fmt.signed(p.unrealized_pnl)),
+            ("take profit", f"{fmt.price(p.tp_price)} (order {p.tp_order_id or '-'})"),
+            ("stop loss", f"{fmt.price(p.sl_price)} (order {p.sl_order_id or '-'})"),
+            ("opened", f"{fmt.stamp(p.opened_at)} ({fmt.duration(now - p.opened_at)} ago)"),
+            ("proposal", p.proposal_id or ("adopted" if p.adopted else "-")),
+            ("closed", f"{fmt.stamp(p.closed_at)} {p.close_reason.value if p.close_reason else ''}"),
+            ("exit / realised", f"{fmt.price(p.exit_price)} / {fmt.money(p.realized_pnl)}"),
+        ]
+    )
+
+
+def order_detail(o: Order) -> RenderableType:
+    return Group(
+        _kv(
+            [
+                ("order", f"#{o.id} {o.kind.value} {o.symbol} {o.side.value}"),
+                ("client id", o.client_order_id),
+                ("exchange id", o.exchange_order_id or "-"),
+                ("state", o.state.value + ("  ORPHAN" if o.orphan else "")),
+                ("size", fmt.price(o.size)),
+                ("price / trigger", f"{fmt.price(o.price)} / {fmt.price(o.trigger_price)}"),
+                ("position / proposal", f"{o.position_id or '-'} / {o.proposal_id or '-'}"),
+                ("created / updated", f"{fmt.stamp(o.created_at)} / {fmt.stamp(o.updated_at)}"),
+                ("error", o.error or "-"),
+            ]
+        ),
+        _heading("Request"),
+        Text(json.dumps(o.request, indent=2, sort_keys=True)),
+        _heading("Response"),
+        Text(json.dumps(o.response, indent=2, sort_keys=True) if o.response is not None else "-"),
+    )
+
+
+def event_detail(e: Event) -> RenderableType:
+    refs = {
+        "cycle": e.cycle_id,
+        "proposal": e.proposal_id,
+        "order": e.order_id,
+        "position": e.position_id,
+    }
+    return Group(
+        _kv(
+            [
+                ("event", f"#{e.id} {e.kind}"),
+                ("level", e.level.value),
+                ("at", fmt.stamp(e.at)),
+                ("refs", ", ".join(f"{k} {v}" for k, v in refs.items() if v) or "-"),
+            ]
+        ),
+        _heading("Message"),
+        Text(e.message),
+        _heading("Data"),
+        Text(json.dumps(e.data, indent=2, sort_keys=True) if e.data else "-"),
+    )
+
+
+def whale_detail(w: Whale) -> RenderableType:
+    top = sorted(w.features.items(), key=lambda kv: -abs(kv[1]))[:8]
+    return Group(
+        _kv(
+            [
+                ("whale", w.address),
+                ("label", w.label or "-"),
+                ("class", f"{w.whale_class} at {fmt.confidence(w.class_confidence)}"),
+                ("classified by", f"{w.classified_by} {w.model_version or ''}"),
+                ("volume", f"{fmt.money(w.volume_eth)} ETH"),
+                ("first seen / updated", f"{fmt.stamp(w.first_seen_at)} / {fmt.stamp(w.updated_at)}"),
+            ]
+        ),
+        _heading("Top features"),
+        _kv((name, f"{value:.4g}") for name, value in top),
+    )
+
+
+def transfer_detail(t: WhaleTransfer) -> RenderableType:
+    return _kv(
+        [
+            ("tx", t.tx_hash),
+            ("from", t.from_address),
+            ("to", t.to_address),
+            ("value", f"{fmt.money(t.value_eth)} ETH"),
+            ("direction", f"{t.direction or '-'} {t.exchange_label or ''}"),
+            ("block / at", f"{t.block} / {fmt.stamp(t.at)}"),
+        ]
+    )
+
+
+def decision_detail(a: Analysis) -> RenderableType:
+    return Group(Text(f"{a.pair}: latest analysis #{a.id}", style="bold"), rationale(a))
+
+
+def find(snap: Snapshot, key: str) -> object | None:
+    """The record behind a row key such as ``proposal:12`` in the snapshot."""
+    kind, _, ident = key.partition(":")
+    sources: dict[str, Iterable[tuple[str, object]]] = {
+        "proposal": ((str(v.proposal.id), v) for v in snap.proposals),
+        "position": ((str(p.id), p) for p in snap.positions),
+        "order": ((str(o.id), o) for o in snap.orders),
+        "event": ((str(e.id), e) for e in snap.events),
+        "analysis": ((str(a.id), a) for a in snap.decisions),
+        "whale": ((w.address, w) for w in snap.whales.whales),
+        "transfer": ((str(t.id), t) for t in snap.whales.transfers),
+    }
+    for candidate, record in sources.get(kind, ()):
+        if candidate == ident:
+            return record
+    return None
+
+
+def detail_for(snap: Snapshot, key: str, now: datetime) -> tuple[str, RenderableType] | None:
+    record = find(snap, key)
+    if isinstance(record, ProposalView):
+        p = record.proposal
+        return f"Proposal #{p.id}: {p.pair} {p.side.value}", proposal_detail(record, now)
+    if isinstance(record, Position):
+        return f"Position #{record.id}: {record.symbol} {record.side.value}", position_detail(record, now)
+    if isinstance(record, Order):
+        return f"Order #{record.id}: {record.kind.value} {record.symbol}", order_detail(record)
+    if isinstance(record, Event):
+        return f"Event #{record.id}: {record.kind}", event_detail(record)
+    if isinstance(record, Analysis):
+        return f"Decision: {record.pair}", decision_detail(record)
+    if isinstance(record, Whale):
+        return f"Whale {record.label or record.address}", whale_detail(record)
+    if isinstance(record, WhaleTransfer):
+        return f"Transfer {record.tx_hash[:18]}…", transfer_detail(record)
+    return None

@@ -1,0 +1,78 @@
+"""Display formatting shared by widgets: amounts, prices, durations, signs. Pure functions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from rich.text import Text
+
+
+def money(value: Decimal | None, places: int = 2) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{places}f}"
+
+
+def signed(value: Decimal | None, places: int = 2, suffix: str = "") -> Text:
+    """Green for gains, red for losses."""
+    if value is None:
+        return Text("-")
+    style = "green" if value > 0 else "red" if value < 0 else ""
+    return Text(f"{value:+,.{places}f}{suffix}", style=style)
+
+
+def price(value: Decimal | None) -> str:
+    if value is None:
+        return "-"
+    text = format(value.normalize(), "f")
+    return text
+
+
+def pct_of(part: Decimal, whole: Decimal) -> Decimal | None:
+    if not whole:
+        return None
+    return part / whole * 100
+
+
+def duration(value: timedelta | None) -> str:
+    """Compact: 42s, 5m07s, 3h05m, 2d04h."""
+    if value is None:
+        return "-"
+    total = int(value.total_seconds())
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    days, rem = divmod(total, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes, seconds = divmod(rem, 60)
+    if days:
+        return f"{sign}{days}d{hours:02d}h"
+    if hours:
+        return f"{sign}{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{sign}{minutes}m{seconds:02d}s"
+    return f"{sign}{seconds}s"
+
+
+def clock(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.strftime("%H:%M:%S")
+
+
+def stamp(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def short_addr(address: str | None) -> str:
+    if not address:
+        return "-"
+    return address if len(address) <= 12 else f"{address[:6]}…{address[-4:]}"
+
+
+def confidence(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0%}"

@@ -1,0 +1,154 @@
+"""The dashboard: header, tabbed panes, a detail pane on wide terminals, filter bar and footer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, TabbedContent, TabPane
+
+from smt_tui.state import ConsoleConfig, Snapshot
+from smt_tui.widgets.decisions_table import DecisionsTable
+from smt_tui.widgets.detail_pane import DetailPane
+from smt_tui.widgets.event_log import EventLog
+from smt_tui.widgets.filter_bar import FilterBar
+from smt_tui.widgets.keyed_table import KeyedTable
+from smt_tui.widgets.orders_table import OrdersTable
+from smt_tui.widgets.positions_table import PositionsTable
+from smt_tui.widgets.proposals_table import ProposalsTable
+from smt_tui.widgets.status_bar import StatusBar
+from smt_tui.widgets.whale_feed import WhaleFeed, WhalesTable
+
+WIDE = 140
+"""From this width the detail pane sits beside the tables."""
+
+TABS = (
+    ("positions", "Positions"),
+    ("proposals", "Proposals"),
+    ("whales", "Whales"),
+    ("decisions", "Decisions"),
+    ("orders", "Orders"),
+    ("events", "Events"),
+)
+
+
+class MainScreen(Screen[None]):
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="body"):
+            with TabbedContent(id="tabs", initial="positions"):
+                with TabPane("Positions", id="positions"):
+                    yield PositionsTable(id="positions-table")
+                with TabPane("Proposals", id="proposals"):
+                    yield ProposalsTable(id="proposals-table")
+                with TabPane("Whales", id="whales"):
+                    yield WhaleFeed(id="whale-feed")
+                with TabPane("Decisions", id="decisions"):
+                    yield DecisionsTable(id="decisions-table")
+                with TabPane("Orders", id="orders"):
+                    yield OrdersTable(id="orders-table")
+                with TabPane("Events", id="events"):
+                    yield EventLog(id="events-table")
+            yield DetailPane(id="detail-pane")
+        yield FilterBar()
+        yield Footer()
+
+    ready = False
+    """Set once composed: snapshots that arrive earlier are applied from here."""
+
+    def on_mount(self) -> None:
+        self.query_one(FilterBar).display = False
+        self.query_one(PositionsTable).focus()
+        self.ready = True
+        callback = getattr(self.app, "apply_current", None)
+        if callback is not None:
+            self.call_after_refresh(callback)
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.width >= WIDE, "-wide")
+
+    # ------------------------------------------------------------------ selection
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one(TabbedContent).active or "positions"
+
+    def active_table(self) -> KeyedTable:
+        pane = self.query_one(f"#{self.active_tab}", TabPane)
+        focused = self.focused
+        if isinstance(focused, KeyedTable) and pane in focused.ancestors:
+            return focused
+        if self.active_tab == "whales":
+            return self.query_one(WhalesTable)
+        return pane.query(KeyedTable).first()
+
+    def selected_key(self) -> str | None:
+        return self.active_table().selected_key
+
+    def show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self.active_table().focus()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        self.call_after_refresh(self._focus_table)
+
+    def _focus_table(self) -> None:
+        filter_bar = self.query_one(FilterBar)
+        table = self.active_table()
+        table.focus()
+        table.set_filter(filter_bar.value if filter_bar.display else "")
+        self._selection_changed()
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._selection_changed()
+
+    def _selection_changed(self) -> None:
+        callback = getattr(self.app, "selection_changed", None)
+        if callback is not None:
+            callback()
+
+    # ------------------------------------------------------------------ data
+
+    def apply(self, snap: Snapshot, now: datetime, config: ConsoleConfig, readonly: bool) -> None:
+        """Update only the sections the read model reported as changed."""
+        changed = snap.changed
+        self.query_one(StatusBar).show(snap, now, config, readonly)
+        if "positions" in changed:
+            self.query_one(PositionsTable).show(snap.positions, now, config.max_hold)
+        if "proposals" in changed:
+            self.query_one(ProposalsTable).show(snap.proposals, now)
+        if "whales" in changed:
+            self.query_one(WhaleFeed).show(snap.whales)
+        if "decisions" in changed:
+            self.query_one(DecisionsTable).show(snap.decisions)
+        if "orders" in changed:
+            self.query_one(OrdersTable).show(snap.orders)
+        if "events" in changed:
+            self.query_one(EventLog).show(snap.events)
+
+    def tick(self, snap: Snapshot | None, now: datetime, config: ConsoleConfig, readonly: bool) -> None:
+        """Once a second: countdowns and ages move without any database read."""
+        self.query_one(StatusBar).show(snap, now, config, readonly)
+        if snap is not None:
+            self.query_one(PositionsTable).show(snap.positions, now, config.max_hold)
+            self.query_one(ProposalsTable).show(snap.proposals, now)
+
+    def open_filter(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.display = True
+        bar.focus()
+
+    @on(FilterBar.Filtered)
+    def _filter_changed(self, event: FilterBar.Filtered) -> None:
+        self.active_table().set_filter(event.text)
+        if event.done:
+            bar = self.query_one(FilterBar)
+            if not event.text:
+                bar.display = False
+            self.active_table().focus()

@@ -1,0 +1,351 @@
+"""Read model: typed snapshots of the engine's database for the console.
+
+Runs on a worker thread only. ``poll()`` first asks SQLite whether another connection committed
+(``PRAGMA data_version``) and whether an engine holds the lock; only when one of them moved does it
+read again. Large tables are read incrementally (events after the last id seen, the equity curve only
+when a new account snapshot landed) and each section is compared with the previous one, so the UI is
+told exactly which sections changed and updates only those.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from smt_engine.domain import (
+    CommandKind,
+    CommandState,
+    EngineState,
+    EventLevel,
+    Mode,
+    PositionState,
+    ProposalState,
+)
+from smt_engine.store import EngineLock, Store
+from smt_engine.store.records import (
+    AccountSnapshot,
+    Analysis,
+    Command,
+    EngineStatus,
+    Event,
+    Order,
+    Position,
+    Proposal,
+    Whale,
+    WhaleSignal,
+    WhaleTransfer,
+)
+
+Now = Callable[[], datetime]
+
+SECTIONS = (
+    "engine",
+    "account",
+    "positions",
+    "proposals",
+    "whales",
+    "decisions",
+    "orders",
+    "events",
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Liveness(StrEnum):
+    ALIVE = "alive"
+    STALE = "stale"
+    NO_ENGINE = "no engine"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleConfig:
+    """What the console needs from the settings (kept small so tests can build it directly)."""
+
+    stale_after: timedelta = timedelta(seconds=15)
+    max_hold: timedelta = timedelta(hours=48)
+    max_total_exposure_pct: Decimal = Decimal(60)
+    competition_end: datetime | None = None
+    refresh_interval: float = 0.3
+    equity_window: timedelta = timedelta(hours=24)
+    event_limit: int = 300
+
+    @classmethod
+    def from_settings(cls, settings: Any, stale_after: timedelta | None = None) -> ConsoleConfig:
+        """Built from ``smt_engine.config.Settings``; stale after three missed heartbeats by default."""
+        end = settings.competition.end
+        return cls(
+            stale_after=stale_after or settings.engine.heartbeat_interval * 3,
+            max_hold=settings.risk.max_hold,
+            max_total_exposure_pct=settings.risk.max_total_exposure_pct,
+            # The competition's last trading day ends at midnight UTC after it.
+            competition_end=(
+                datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1) if end else None
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EngineView:
+    status: EngineStatus | None
+    lock_held: bool
+
+    @property
+    def mode(self) -> Mode | None:
+        return self.status.mode if self.status else None
+
+    def heartbeat_age(self, now: datetime) -> timedelta | None:
+        if self.status is None or self.status.heartbeat_at is None:
+            return None
+        return max(timedelta(0), now - self.status.heartbeat_at)
+
+    def liveness(self, now: datetime, stale_after: timedelta) -> Liveness:
+        """No engine when nobody holds the lock; stale when the heartbeat is too old."""
+        if not self.lock_held or self.status is None or self.status.state is EngineState.STOPPED:
+            return Liveness.NO_ENGINE
+        age = self.heartbeat_age(now)
+        if age is None or age > stale_after:
+            return Liveness.STALE
+        return Liveness.ALIVE
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    latest: AccountSnapshot | None
+    curve: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalView:
+    proposal: Proposal
+    analysis: Analysis | None
+
+    @property
+    def key(self) -> str:
+        return f"proposal:{self.proposal.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class WhaleFeed:
+    transfers: tuple[WhaleTransfer, ...] = ()
+    whales: tuple[Whale, ...] = ()
+    signals: tuple[WhaleSignal, ...] = ()
+
+    @property
+    def aggregate(self) -> WhaleSignal | None:
+        return next((s for s in self.signals if s.is_aggregate), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the console shows, as of one read; ``changed`` names the sections that moved."""
+
+    data_version: int
+    read_at: datetime
+    engine: EngineView
+    account: AccountView
+    positions: tuple[Position, ...]
+    proposals: tuple[ProposalView, ...]
+    whales: WhaleFeed
+    decisions: tuple[Analysis, ...]
+    orders: tuple[Order, ...]
+    events: tuple[Event, ...]
+    event_level: EventLevel
+    finished_commands: tuple[Command, ...] = ()
+    changed: frozenset[str] = field(default_factory=frozenset)
+    read_ms: float = 0.0
+
+    @property
+    def open_positions(self) -> tuple[Position, ...]:
+        return tuple(p for p in self.positions if p.state is not PositionState.CLOSED)
+
+    @property
+    def orphans(self) -> tuple[Order, ...]:
+        return tuple(o for o in self.orders if o.orphan and not o.state.is_terminal)
+
+    def exposure(self) -> Decimal:
+        """Margin locked by open positions."""
+        return sum((p.margin for p in self.open_positions), Decimal(0))
+
+
+_TERMINAL_COMMANDS = {CommandState.DONE, CommandState.FAILED}
+
+
+class ReadModel:
+    """Reads the database for the console. Not for the UI thread: call ``poll`` from a worker."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        config: ConsoleConfig | None = None,
+        now: Now = utc_now,
+        lock: EngineLock | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config or ConsoleConfig()
+        self.now = now
+        self.lock = lock or EngineLock(Path(store.path))
+        self._mutex = threading.Lock()
+        self._data_version: int | None = None
+        self._lock_held: bool | None = None
+        self._last: Snapshot | None = None
+        self._event_level = EventLevel.DEBUG
+        self._events: deque[Event] = deque(maxlen=self.config.event_limit)
+        self._last_account_id: int | None = None
+        self._curve: tuple[float, ...] = ()
+        self._watched: set[int] = set()
+        self._force = True
+
+    # --------------------------------------------------------------- called from any thread
+
+    @property
+    def event_level(self) -> EventLevel:
+        with self._mutex:
+            return self._event_level
+
+    def set_event_level(self, level: EventLevel) -> None:
+        with self._mutex:
+            if level is not self._event_level:
+                self._event_level = level
+                self._events.clear()
+                self._force = True
+
+    def watch_command(self, command_id: int) -> None:
+        with self._mutex:
+            self._watched.add(command_id)
+
+    def engine_running(self) -> bool:
+        return self.lock.is_held_elsewhere()
+
+    def enqueue(self, kind: CommandKind, actor: str, args: dict[str, Any] | None = None) -> Command:
+        """Insert an operator command and watch it until the engine completes it."""
+        command = self.store.commands.enqueue(kind, self.now(), actor=actor, args=args)
+        assert command.id is not None
+        self.watch_command(command.id)
+        return command
+
+    # --------------------------------------------------------------- worker thread only
+
+    def poll(self) -> Snapshot | None:
+        """A new snapshot when something changed since the last call, else None (cheap)."""
+        version = self.store.data_version()
+        held = self.lock.is_held_elsewhere()
+        with self._mutex:
+            force, self._force = self._force, False
+            level = self._event_level
+            watched = set(self._watched)
+        if not force and version == self._data_version and held == self._lock_held:
+            return None
+        started = datetime.now(UTC)
+        snap = self._read(version, held, level, watched)
+        self._data_version, self._lock_held = version, held
+        elapsed = (datetime.now(UTC) - started).total_seconds() * 1000
+        self._last = snap
+        return dataclasses.replace(snap, read_ms=elapsed)
+
+    def _read(self, version: int, held: bool, level: EventLevel, watched: set[int]) -> Snapshot:
+        s = self.store
+        engine = EngineView(s.engine.current(), held)
+        account = self._account()
+        positions = tuple(s.positions.open_positions() + s.positions.recent_closed(20))
+        proposals = self._proposals()
+        whales = WhaleFeed(
+            tuple(s.whale_transfers.recent(50)), tuple(s.whales.recent(50)), tuple(s.whale_signals.recent(30))
+        )
+        decisions = tuple(s.analyses.latest_per_pair())
+        orders = self._orders()
+        events = self._read_events(level)
+        finished = self._finished_commands(watched)
+        prev = self._last
+        current: dict[str, Any] = {
+            "engine": engine,
+            "account": account,
+            "positions": positions,
+            "proposals": proposals,
+            "whales": whales,
+            "decisions": decisions,
+            "orders": orders,
+            "events": (level, events),
+        }
+        if prev is None:
+            changed = frozenset(SECTIONS)
+        else:
+            before: dict[str, Any] = {
+                "engine": prev.engine,
+                "account": prev.account,
+                "positions": prev.positions,
+                "proposals": prev.proposals,
+                "whales": prev.whales,
+                "decisions": prev.decisions,
+                "orders": prev.orders,
+                "events": (prev.event_level, prev.events),
+            }
+            changed = frozenset(name for name in SECTIONS if current[name] != before[name])
+        return Snapshot(
+            data_version=version,
+            read_at=self.now(),
+            engine=engine,
+            account=account,
+            positions=positions,
+            proposals=proposals,
+            whales=whales,
+            decisions=decisions,
+            orders=orders,
+            events=events,
+            event_level=level,
+            finished_commands=finished,
+            changed=changed,
+        )
+
+    def _account(self) -> AccountView:
+        latest = self.store.account.latest()
+        latest_id = latest.id if latest else None
+        if latest_id != self._last_account_id:
+            start = self.now() - self.config.equity_window
+            self._curve = tuple(float(a.equity) for a in self.store.account.since(start, limit=400))
+            self._last_account_id = latest_id
+        return AccountView(latest, self._curve)
+
+    def _proposals(self) -> tuple[ProposalView, ...]:
+        rows = {p.id: p for p in self.store.proposals.recent(50)}
+        for p in self.store.proposals.pending():
+            rows[p.id] = p
+        ordered = sorted(rows.values(), key=lambda p: (p.state is not ProposalState.PROPOSED, -(p.id or 0)))
+        ids = [p.analysis_id for p in ordered if p.analysis_id is not None]
+        analyses = self.store.analyses.by_ids(ids)
+        return tuple(ProposalView(p, analyses.get(p.analysis_id) if p.analysis_id else None) for p in ordered)
+
+    def _orders(self) -> tuple[Order, ...]:
+        rows = {o.id: o for o in self.store.orders.recent(100)}
+        for o in self.store.orders.orphans():
+            rows[o.id] = o
+        return tuple(sorted(rows.values(), key=lambda o: -(o.id or 0)))
+
+    def _read_events(self, level: EventLevel) -> tuple[Event, ...]:
+        """Oldest first (a log); only rows newer than the last one seen are read."""
+        after = self._events[-1].id if self._events else 0
+        new = self.store.events.recent(limit=self.config.event_limit, min_level=level, after_id=after or 0)
+        self._events.extend(reversed(new))
+        return tuple(self._events)
+
+    def _finished_commands(self, watched: set[int]) -> tuple[Command, ...]:
+        done: list[Command] = []
+        for command_id in sorted(watched):
+            command = self.store.commands.get(command_id)
+            if command is None or command.state in _TERMINAL_COMMANDS:
+                if command is not None:
+                    done.append(command)
+                with self._mutex:
+                    self._watched.discard(command_id)
+        return tuple(done)

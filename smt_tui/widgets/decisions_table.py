@@ -1,0 +1,48 @@
+"""Latest analyst decision per pair: action, confidence, catalyst, grounding, latency, errors."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from smt_engine.store.records import Analysis
+from smt_tui import fmt
+from smt_tui.widgets.keyed_table import KeyedTable, Row
+
+_ACTION_STYLE = {"LONG": "green", "SHORT": "red", "WAIT": "dim"}
+
+
+def decision_row(a: Analysis) -> Row:
+    decision = a.decision or {}
+    reasoning = str(decision.get("reasoning") or "")
+    return (
+        f"analysis:{a.id}",
+        (
+            Text(a.pair, style="bold"),
+            a.analyst.value,
+            Text(a.action.value, style=_ACTION_STYLE.get(a.action.value, "")),
+            fmt.confidence(a.confidence),
+            str(decision.get("key_catalyst") or "-")[:40],
+            str(len(a.sources)) if a.grounded else Text("no", style="yellow"),
+            f"{a.latency_ms} ms" if a.latency_ms is not None else "-",
+            Text(a.error[:30], style="red") if a.error else "",
+            reasoning[:60],
+        ),
+    )
+
+
+class DecisionsTable(KeyedTable):
+    KIND = "analysis"
+    COLUMNS = (
+        ("pair", "Pair"),
+        ("analyst", "Analyst"),
+        ("action", "Decision"),
+        ("conf", "Conf"),
+        ("catalyst", "Key catalyst"),
+        ("sources", "Sources"),
+        ("latency", "Latency"),
+        ("error", "Error"),
+        ("reasoning", "Reasoning"),
+    )
+
+    def show(self, analyses: tuple[Analysis, ...]) -> None:
+        self.sync([decision_row(a) for a in analyses])

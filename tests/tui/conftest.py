@@ -1,0 +1,137 @@
+"""Fixtures for the console tests: a populated database, a fake engine, and an app with a frozen clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from smt_engine.domain import CommandKind, EngineState, OrderState, PositionState, ProposalState, Side
+from smt_engine.store import EngineLock, Store
+from smt_engine.store.records import Command
+from smt_tui.app import ConsoleApp, open_console
+from smt_tui.state import ConsoleConfig
+from tests.tui.fixtures import NOW, Fixture, build_database
+
+TEST_CONFIG = ConsoleConfig(
+    stale_after=timedelta(seconds=15),
+    max_hold=timedelta(hours=48),
+    competition_end=NOW + timedelta(days=13, hours=12),
+    refresh_interval=0.2,
+)
+
+
+@dataclass
+class FakeEngine:
+    """Consumes operator commands the way the real engine does: claim, act on the store, complete."""
+
+    store: Store
+    lock: EngineLock
+    handled: list[Command] = field(default_factory=list)
+    fail_kinds: set[CommandKind] = field(default_factory=set)
+
+    def step(self) -> int:
+        count = 0
+        while (command := self.store.commands.claim_next(NOW)) is not None:
+            assert command.id is not None
+            self.handled.append(command)
+            count += 1
+            if command.kind in self.fail_kinds:
+                self.store.commands.fail(command.id, NOW, f"{command.kind.value} refused by the exchange")
+                continue
+            result = self._handle(command)
+            self.store.commands.complete(command.id, NOW, result)
+        return count
+
+    def _handle(self, command: Command) -> dict[str, Any]:
+        s, args = self.store, command.args
+        if command.kind in (CommandKind.APPROVE, CommandKind.REJECT):
+            state = ProposalState.APPROVED if command.kind is CommandKind.APPROVE else ProposalState.REJECTED
+            s.proposals.update(args["proposal_id"], state=state, decided_at=NOW, decided_by=command.actor)
+            return {"message": f"proposal #{args['proposal_id']} {state.value}"}
+        if command.kind is CommandKind.CLOSE:
+            pos = s.positions.open_for(args["symbol"], Side(args["side"]))
+            assert pos is not None and pos.id is not None
+            s.positions.update(pos.id, state=PositionState.CLOSED, closed_at=NOW, updated_at=NOW)
+            return {"message": f"closed {args['symbol']} {args['side']}"}
+        if command.kind is CommandKind.CLOSE_ALL:
+            for pos in s.positions.open_positions():
+                s.positions.update(pos.id, state=PositionState.CLOSED, closed_at=NOW, updated_at=NOW)
+            return {"message": "all positions closed"}
+        if command.kind is CommandKind.CLEANUP:
+            for order in s.orders.orphans():
+                s.orders.update(order.id, state=OrderState.CANCELLED, updated_at=NOW)
+            return {"message": "orphans cancelled"}
+        if command.kind is CommandKind.PAUSE:
+            s.engine.set(state=EngineState.PAUSED)
+            return {"message": "entries paused"}
+        if command.kind is CommandKind.RESUME:
+            s.engine.set(state=EngineState.RUNNING)
+            return {"message": "entries resumed"}
+        return {"message": f"{command.kind.value} started"}
+
+
+@pytest.fixture
+def fixture_db(tmp_path: Path) -> Fixture:
+    return build_database(tmp_path / "smt.db")
+
+
+@pytest.fixture
+def engine(fixture_db: Fixture) -> Iterator[FakeEngine]:
+    lock = EngineLock(fixture_db.path)
+    lock.acquire()
+    store = Store.open(fixture_db.path)
+    try:
+        yield FakeEngine(store, lock)
+    finally:
+        store.close()
+        lock.release()
+
+
+@pytest.fixture
+def make_app(fixture_db: Fixture) -> Iterator[Callable[..., ConsoleApp]]:
+    apps: list[ConsoleApp] = []
+
+    def factory(readonly: bool | None = None, config: ConsoleConfig = TEST_CONFIG, **kw: Any) -> ConsoleApp:
+        app = open_console(fixture_db.path, config=config, now=lambda: NOW, readonly=readonly)
+        for name, value in kw.items():
+            setattr(app, name, value)
+        app.animation_level = "none"
+        app.notes = []  # type: ignore[attr-defined]
+        original = app.notify
+
+        def notify(message: str, **kwargs: Any) -> None:
+            app.notes.append((message, kwargs.get("severity", "information")))  # type: ignore[attr-defined]
+            original(message, **kwargs)
+
+        app.notify = notify  # type: ignore[method-assign]
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        app.model.store.close()
+
+
+async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], within: float = 5.0) -> None:
+    """Let the app run until ``predicate`` holds (no fixed sleeps)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.02)
+
+
+async def ready(pilot: Pilot[Any]) -> ConsoleApp:
+    app = pilot.app
+    assert isinstance(app, ConsoleApp)
+    await wait_for(pilot, lambda: app.snapshot is not None)
+    await pilot.pause()
+    return app

@@ -1,0 +1,104 @@
+"""Read model: change detection, incremental events, liveness, and the console's import boundary."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from smt_engine.cli import main
+from smt_engine.domain import EngineState, EventLevel
+from smt_engine.store import EngineLock, Store
+from smt_tui.state import ConsoleConfig, Liveness, ReadModel
+from tests.tui.fixtures import NOW, Fixture
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_poll_reads_only_when_another_connection_commits(fixture_db: Fixture) -> None:
+    reader = Store.open(fixture_db.path, readonly=True)
+    writer = Store.open(fixture_db.path)
+    try:
+        model = ReadModel(reader, now=lambda: NOW)
+        first = model.poll()
+        assert first is not None and first.changed == frozenset(
+            {"engine", "account", "positions", "proposals", "whales", "decisions", "orders", "events"}
+        )
+        assert len(first.events) == 5 and first.events[-1].level is EventLevel.CRITICAL
+        assert model.poll() is None  # nothing committed: no read at all
+        writer.events.append(NOW, EventLevel.INFO, "test", "hello")
+        second = model.poll()
+        assert second is not None and second.changed == frozenset({"events"})
+        assert [e.message for e in second.events[-2:]] == [first.events[-1].message, "hello"]
+        writer.engine.set(state=EngineState.PAUSED)
+        third = model.poll()
+        assert third is not None and third.changed == frozenset({"engine"})
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_event_level_filter_reloads(fixture_db: Fixture) -> None:
+    store = Store.open(fixture_db.path, readonly=True)
+    try:
+        model = ReadModel(store, now=lambda: NOW)
+        model.poll()
+        model.set_event_level(EventLevel.ERROR)
+        snap = model.poll()
+        assert snap is not None and [e.level for e in snap.events] == [EventLevel.ERROR, EventLevel.CRITICAL]
+    finally:
+        store.close()
+
+
+def test_liveness_from_lock_and_heartbeat(fixture_db: Fixture) -> None:
+    store = Store.open(fixture_db.path, readonly=True)
+    try:
+        model = ReadModel(store, config=ConsoleConfig(stale_after=timedelta(seconds=15)), now=lambda: NOW)
+        snap = model.poll()
+        assert snap is not None and snap.engine.liveness(NOW, timedelta(seconds=15)) is Liveness.NO_ENGINE
+        with EngineLock(fixture_db.path):
+            snap = model.poll()  # the lock moved: a new snapshot even without a commit
+            assert snap is not None
+            assert snap.engine.liveness(NOW, timedelta(seconds=15)) is Liveness.ALIVE
+            assert snap.engine.liveness(NOW + timedelta(seconds=30), timedelta(seconds=15)) is Liveness.STALE
+    finally:
+        store.close()
+
+
+def test_console_imports_only_store_domain_config() -> None:
+    code = (
+        "import sys, smt_tui.app, smt_tui.state\n"
+        "print('\\n'.join(sorted(m for m in sys.modules if m.startswith('smt_engine'))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT)},
+    ).stdout.split()
+    allowed = ("smt_engine", "smt_engine.store", "smt_engine.domain", "smt_engine.config")
+    # smt_engine.secrets comes in only through the store (its codec redacts what it writes).
+    offenders = [
+        m
+        for m in out
+        if m not in allowed and not m.startswith("smt_engine.store.") and m != "smt_engine.secrets"
+    ]
+    assert offenders == []
+    assert "smt_engine.store" in out
+
+
+def test_cli_refuses_a_missing_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["tui", "--db", str(tmp_path / "nope.db")])
+    assert code == 1
+    assert "no database here" in capsys.readouterr().err
+
+
+def test_cli_rejects_a_bad_stale_after(fixture_db: Fixture, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["tui", "--db", str(fixture_db.path), "--stale-after", "soon"])
+    assert code == 1
+    assert "--stale-after 'soon'" in capsys.readouterr().err
