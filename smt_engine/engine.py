@@ -48,7 +48,7 @@ class Housekeeping(Protocol):
 
 
 class Uploader(Protocol):
-    async def run_once(self) -> int: ...
+    async def run_once(self) -> object: ...
 
 
 class CommandRejected(Exception):
