@@ -7,4 +7,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "smt_engine.commands.analyst",
     "smt_engine.commands.whales",
     "smt_engine.commands.console",
+    "smt_engine.commands.engine",
 )

@@ -1,0 +1,338 @@
+"""Engine commands: the daemon, one-shot cycles, status, and operator verbs through the command queue."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from smt_engine.commands.context import CommandError, Context
+from smt_engine.domain import CommandKind, CommandState, EventLevel, Mode, Side
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "engine", parents=[common], help="run the engine daemon in the foreground (systemd runs this)"
+    )
+    p.set_defaults(handler=cmd_engine)
+
+    p = sub.add_parser("run", parents=[common], help="run one full signal cycle and exit")
+    p.add_argument("--once", action="store_true", required=True, help="one cycle, then exit (required)")
+    p.add_argument(
+        "--test",
+        action="store_true",
+        help="paper venue with live (or synthetic) market data and a throwaway database: no side effects",
+    )
+    p.set_defaults(handler=cmd_run_once)
+    p = sub.add_parser(
+        "test", parents=[common], help="one paper cycle with no side effects (= run --once --test)"
+    )
+    p.set_defaults(handler=cmd_run_once, once=True, test=True)
+
+    p = sub.add_parser(
+        "status", parents=[common], help="engine state, heartbeat, balance, positions, next cycle"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(handler=cmd_status)
+    p = sub.add_parser(
+        "positions", parents=[common], help="open positions as the engine last reconciled them"
+    )
+    p.add_argument("--json", action="store_true", help="JSON lines")
+    p.set_defaults(handler=cmd_positions)
+    p = sub.add_parser("events", parents=[common], help="the engine's event log")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    p.add_argument("--level", choices=[lv.value for lv in EventLevel], default="info", help="minimum level")
+    p.add_argument("-n", type=int, default=30, help="events of history to show first")
+    p.set_defaults(handler=cmd_events)
+
+    verbs = {
+        "pause": (CommandKind.PAUSE, "stop opening positions (closes and protection continue)"),
+        "resume": (CommandKind.RESUME, "resume entries (also clears a halt)"),
+        "cycle": (CommandKind.RUN_CYCLE, "run a signal cycle now"),
+        "cleanup": (CommandKind.CLEANUP, "cancel orphaned orders (TP/SL left behind by closed positions)"),
+        "reload": (CommandKind.RELOAD_CONFIG, "re-read the configuration file"),
+    }
+    for name, (kind, text) in verbs.items():
+        p = sub.add_parser(name, parents=[common], help=text)
+        _wait_option(p)
+        p.set_defaults(handler=cmd_queue, kind=kind)
+    p = sub.add_parser("close", parents=[common], help="close a position at market (or --all)")
+    p.add_argument("symbol", nargs="?", help="e.g. SOLUSDT or SOL")
+    p.add_argument("side", nargs="?", choices=["LONG", "SHORT", "long", "short"], help="position side")
+    p.add_argument("--all", action="store_true", help="close every open position")
+    _wait_option(p)
+    p.set_defaults(handler=cmd_close)
+
+
+def _wait_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the engine's result")
+
+
+# --------------------------------------------------------------------------- daemon
+
+
+def cmd_engine(ctx: Context) -> int:
+    from smt_engine.clock import WallClock
+    from smt_engine.logsetup import EventsHandler
+    from smt_engine.runtime import build_runtime
+    from smt_engine.store import EngineLock
+
+    settings = ctx.settings()
+    with EngineLock(settings.engine.database):
+        store = ctx.store()
+        clock = WallClock()
+        handler = EventsHandler(store, clock)
+        logging.getLogger().addHandler(handler)
+        try:
+            runtime = build_runtime(settings, store, clock, ctx.secrets(), config_path=ctx.config_path)
+        except Exception as exc:
+            raise CommandError(f"engine cannot start: {exc}") from None
+
+        async def main() -> None:
+            runtime.engine.install_signal_handlers()
+            try:
+                await runtime.engine.run()
+            finally:
+                await runtime.aclose()
+
+        try:
+            asyncio.run(main())
+        finally:
+            logging.getLogger().removeHandler(handler)
+    return 0
+
+
+def cmd_run_once(ctx: Context) -> int:
+    from smt_engine.clock import WallClock
+    from smt_engine.store import EngineLock, Store
+
+    settings = ctx.settings()
+    if ctx.args.test:
+        # No side effects anywhere: a throwaway database, a paper venue, no AI-log uploads.
+        tmp = Path(tempfile.mkdtemp(prefix="smt-test-"))
+        settings = settings.model_copy(deep=True)
+        if settings.engine.mode is Mode.LIVE:
+            settings.engine.mode = Mode.PAPER
+        settings.engine.database = tmp / "test.db"
+        settings.ailog.enabled = False
+        store = Store.open(settings.engine.database)
+        print(
+            f"test cycle ({settings.engine.mode.value} venue, throwaway database {settings.engine.database})"
+        )
+        return _one_cycle(ctx, settings, store, WallClock())
+    with EngineLock(settings.engine.database):
+        return _one_cycle(ctx, settings, ctx.store(), WallClock())
+
+
+def _one_cycle(ctx: Context, settings: Any, store: Any, clock: Any) -> int:
+    from smt_engine.runtime import build_runtime
+
+    runtime = build_runtime(settings, store, clock, ctx.secrets(), config_path=ctx.config_path)
+
+    async def main() -> str | None:
+        try:
+            report = await runtime.monitor.tick(startup=True)
+            if not report.ok:
+                print(f"reconciliation failed: {report.error}; no cycle run")
+                return None
+            return await runtime.pipeline.run_cycle("once")
+        finally:
+            await runtime.aclose()
+
+    cycle_id = asyncio.run(main())
+    if cycle_id is None:
+        return 1
+    _print_cycle(store, cycle_id)
+    return 0
+
+
+def _print_cycle(store: Any, cycle_id: str) -> None:
+    cycle = store.cycles.get(cycle_id)
+    print(f"cycle {cycle_id}: {cycle.status if cycle else '?'}")
+    if cycle:
+        for name, step in cycle.steps.items():
+            print(
+                f"  {name:<10} {step.get('status', '?'):<8} {step.get('ms', '')} ms {step.get('error', '')}"
+            )
+    for a in store.analyses.for_cycle(cycle_id):
+        print(
+            f"  {a.pair:<5} {a.analyst.value:<9} {a.action.value:<5} conf {a.confidence:.2f} {a.error or ''}"
+        )
+    for p in store.proposals.select("cycle_id = ?", [cycle_id], order_by="id"):
+        codes = ",".join(p.reason_codes)
+        print(
+            f"  proposal #{p.id} {p.pair} {p.side.value} {p.state.value}: margin {p.margin} / notional "
+            f"{p.notional} USDT {codes}"
+        )
+
+
+# --------------------------------------------------------------------------- read-only views
+
+
+def _age(at: datetime | None) -> float | None:
+    return None if at is None else max(0.0, (datetime.now(UTC) - at).total_seconds())
+
+
+def cmd_status(ctx: Context) -> int:
+    from smt_engine.commands.service import SERVICE, systemd_running
+    from smt_engine.store import EngineLock
+
+    settings = ctx.settings()
+    db = settings.engine.database
+    if not db.exists():
+        raise CommandError(f"{db}: no database yet (start the engine, or run `smt db migrate`)")
+    store = ctx.store(readonly=True)
+    engine = store.engine.current()
+    running = EngineLock(db).is_held_elsewhere()
+    snap = store.account.latest()
+    positions = store.positions.open_positions()
+    pending = store.proposals.pending()
+    data: dict[str, Any] = {
+        "database": str(db),
+        "running": running,
+        "mode": engine.mode.value if engine else settings.engine.mode.value,
+        "state": engine.state.value if engine else "never started",
+        "pid": engine.pid if engine else None,
+        "heartbeat_age_s": round(a, 1) if engine and (a := _age(engine.heartbeat_at)) is not None else None,
+        "state_reason": engine.state_reason if engine else None,
+        "last_error": engine.last_error if engine else None,
+        "next_cycle_at": engine.next_cycle_at.isoformat() if engine and engine.next_cycle_at else None,
+        "balance": str(snap.balance) if snap else None,
+        "equity": str(snap.equity) if snap else None,
+        "available": str(snap.available) if snap else None,
+        "open_positions": len(positions),
+        "pending_proposals": len(pending),
+    }
+    if ctx.args.json:
+        print(json.dumps(data))
+        return 0
+    state = data["state"] if running else f"{data['state']} (no engine process holds the database)"
+    print(f"engine      {state}, {data['mode']} mode" + (f", pid {data['pid']}" if running else ""))
+    if data["heartbeat_age_s"] is not None:
+        print(f"heartbeat   {data['heartbeat_age_s']:.0f} s ago")
+    for key in ("state_reason", "last_error"):
+        if data[key]:
+            print(f"{key.replace('_', ' '):<11} {data[key]}")
+    print(
+        f"balance     {data['balance'] or '?'} USDT "
+        f"(equity {data['equity'] or '?'}, available {data['available'] or '?'})"
+    )
+    print(f"positions   {len(positions)} open; {len(pending)} proposal(s) waiting for approval")
+    print(f"next cycle  {data['next_cycle_at'] or '?'}")
+    if systemd_running():
+        import subprocess
+
+        subprocess.run(["systemctl", "status", "--no-pager", "--lines=0", SERVICE], check=False)
+    return 0
+
+
+def cmd_positions(ctx: Context) -> int:
+    store = ctx.store(readonly=True)
+    rows = store.positions.open_positions()
+    if ctx.args.json:
+        for p in rows:
+            row = {
+                "symbol": p.symbol,
+                "side": p.side.value,
+                "size": str(p.size),
+                "entry": str(p.entry_price),
+                "unrealized_pnl": str(p.unrealized_pnl),
+                "tp": str(p.tp_price),
+                "sl": str(p.sl_price),
+                "opened_at": p.opened_at.isoformat(),
+            }
+            print(json.dumps(row))
+        return 0
+    if not rows:
+        print("no open positions")
+        return 0
+    print(f"{'symbol':<10} {'side':<5} {'size':>12} {'entry':>12} {'uPnL':>10} {'TP':>12} {'SL':>12}  age")
+    for p in rows:
+        age = (datetime.now(UTC) - p.opened_at).total_seconds() / 3600
+        print(
+            f"{p.symbol:<10} {p.side.value:<5} {p.size!s:>12} {p.entry_price!s:>12} {p.unrealized_pnl!s:>10} "
+            f"{p.tp_price!s:>12} {p.sl_price!s:>12}  {age:.1f} h" + ("  NO STOP" if not p.sl_order_id else "")
+        )
+    return 0
+
+
+def cmd_events(ctx: Context) -> int:
+    store = ctx.store(readonly=True)
+    level = EventLevel(ctx.args.level)
+    events = store.events.recent(limit=ctx.args.n, min_level=level)[::-1]
+    last = 0
+    for e in events:
+        print(f"{e.at:%Y-%m-%d %H:%M:%S} {e.level.value:<8} {e.kind:<24} {e.message}")
+        last = max(last, e.id or 0)
+    if not events:
+        newest = store.events.recent(limit=1)
+        last = (newest[0].id or 0) if newest else 0
+    while ctx.args.follow:
+        time.sleep(1.0)
+        for e in store.events.recent(limit=500, min_level=level, after_id=last)[::-1]:
+            print(f"{e.at:%Y-%m-%d %H:%M:%S} {e.level.value:<8} {e.kind:<24} {e.message}", flush=True)
+            last = max(last, e.id or 0)
+    return 0
+
+
+# --------------------------------------------------------------------------- queued operator verbs
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no passwd entry in some containers
+        return "cli"
+
+
+def queue_and_wait(ctx: Context, kind: CommandKind, args: dict[str, Any], timeout: float) -> int:
+    """Insert a command for the engine and wait for its result; say plainly when no engine runs."""
+    from smt_engine.store import EngineLock
+
+    settings = ctx.settings()
+    if not EngineLock(settings.engine.database).is_held_elsewhere():
+        raise CommandError(
+            f"no engine is running on {settings.engine.database}: nothing was sent "
+            "(start it with `smt start` or `smt engine`)"
+        )
+    store = ctx.store()
+    command = store.commands.enqueue(kind, datetime.now(UTC), _actor(), args)
+    assert command.id is not None
+    print(f"sent {kind.value} as command #{command.id}", flush=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = store.commands.get(command.id)
+        if current is not None and current.state in (CommandState.DONE, CommandState.FAILED):
+            if current.state is CommandState.DONE:
+                print(f"done: {json.dumps(current.result or {}, default=str)}")
+                return 0
+            print(f"failed: {current.error}")
+            return 1
+        time.sleep(0.2)
+    print(f"no result within {timeout:.0f} s; the engine will still handle it (see `smt events`)")
+    return 2
+
+
+def cmd_queue(ctx: Context) -> int:
+    return queue_and_wait(ctx, ctx.args.kind, {}, ctx.args.timeout)
+
+
+def cmd_close(ctx: Context) -> int:
+    if ctx.args.all:
+        return queue_and_wait(ctx, CommandKind.CLOSE_ALL, {}, ctx.args.timeout)
+    if not ctx.args.symbol or not ctx.args.side:
+        raise CommandError("name the position (`smt close SOLUSDT LONG`) or use --all")
+    symbol = ctx.args.symbol.upper()
+    if not symbol.endswith("USDT"):
+        symbol += "USDT"
+    side = Side(ctx.args.side.upper())
+    return queue_and_wait(ctx, CommandKind.CLOSE, {"symbol": symbol, "side": side.value}, ctx.args.timeout)
