@@ -33,17 +33,21 @@ class WallClock:
 
 
 class AcceleratedClock:
-    """Real time sped up by ``factor`` from ``start``: the interactive demo's clock."""
+    """Real time sped up by ``factor`` from ``start``: the interactive demo's clock.
 
-    def __init__(self, factor: float, start: datetime | None = None) -> None:
+    Anchored to the wall clock (``real_start``, Unix seconds) rather than a monotonic counter, so
+    two processes given the same three numbers (the demo's engine and its console) agree on "now".
+    """
+
+    def __init__(self, factor: float, start: datetime | None = None, real_start: float | None = None) -> None:
         if factor <= 0:
             raise ValueError("factor must be positive")
         self.factor = factor
-        self._start = start or datetime.now(UTC)
-        self._t0 = time.monotonic()
+        self.start = start or datetime.now(UTC)
+        self.real_start = time.time() if real_start is None else real_start
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=(time.monotonic() - self._t0) * self.factor)
+        return self.start + timedelta(seconds=(time.time() - self.real_start) * self.factor)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.factor)
@@ -71,6 +75,12 @@ class SimulatedClock:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._now + timedelta(seconds=seconds), next(self._seq), fut))
         await fut
+
+    @property
+    def sleepers(self) -> int:
+        """How many tasks are waiting on this clock (a driver's "everyone is idle" test)."""
+        self._drop_cancelled()
+        return sum(1 for _, _, fut in self._sleepers if not fut.done())
 
     @property
     def next_deadline(self) -> datetime | None:

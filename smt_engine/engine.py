@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from smt_engine.clock import Clock
 from smt_engine.config import ConfigError, Settings, load_settings
 from smt_engine.domain import CommandKind, EngineState
+from smt_engine.logsetup import EventsHandler
 from smt_engine.sdnotify import SdNotify
 from smt_engine.store import Store
 from smt_engine.store.records import Command, EngineStatus
@@ -97,6 +98,17 @@ class Engine:
 
     async def run(self) -> None:
         """Run until ``stop()`` (or SIGTERM/SIGINT when installed)."""
+        events = EventsHandler(self.store, self.clock)
+        logging.getLogger().addHandler(events)
+        package = logging.getLogger("smt_engine")
+        if package.getEffectiveLevel() > logging.INFO:
+            package.setLevel(logging.INFO)  # the events table always gets INFO; stderr keeps its own level
+        try:
+            await self._run()
+        finally:
+            logging.getLogger().removeHandler(events)
+
+    async def _run(self) -> None:
         self._start_row()
         failed = self.store.commands.requeue_running()
         if failed:
@@ -378,6 +390,10 @@ class Engine:
         return {"queued": True}
 
     async def _reload_config(self, command: Command) -> dict[str, Any]:
+        if self.config_path is None:
+            # Settings built in code (demo, tests): there is no file to re-read, and defaults must never
+            # silently replace what the engine runs with.
+            raise CommandRejected("this engine was not started from a configuration file: nothing to reload")
         try:
             fresh = load_settings(self.config_path)
         except ConfigError as exc:

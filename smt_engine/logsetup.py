@@ -56,8 +56,10 @@ def setup_logging(level: str = "info", fmt: str = "text") -> logging.Handler:
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
+    handler.setLevel(level.upper())
     root.addHandler(handler)
-    root.setLevel(level.upper())
+    # The root passes INFO on so the engine's events table is complete whatever stderr shows.
+    root.setLevel(min(logging.getLevelName(level.upper()), logging.INFO))
     for noisy in ("httpx", "httpcore", "google_genai", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return handler

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import sys
 from pathlib import Path
@@ -54,7 +55,26 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     )
     p.set_defaults(handler=cmd_db_migrate)
 
-    p = sub.add_parser("demo", parents=[common], help="run the embedded demo (no keys, no network)")
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="the embedded demo: engine on a paper venue with synthetic market and whales, and the console",
+        description="Runs the real engine in demo mode (paper venue, synthetic market and whale feed on an "
+        "accelerated clock, heuristic analyst unless a Gemini key is configured) and opens the console. "
+        "Approval is manual in the interactive demo: approve with `a`, reject with `r`.",
+    )
+    p.add_argument(
+        "--headless", action="store_true", help="no console: auto approval, time as fast as possible"
+    )
+    p.add_argument(
+        "--minutes", type=float, default=120.0, help="simulated minutes to run headless (default 120)"
+    )
+    p.add_argument("--json", action="store_true", help="print the headless summary as one JSON object")
+    p.add_argument(
+        "--db", metavar="PATH", help="demo database (default: a fresh one under $XDG_DATA_HOME/smt/demo)"
+    )
+    p.add_argument("--engine-process", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--real-start", type=float, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_demo)
 
 
@@ -151,9 +171,26 @@ def cmd_db_migrate(ctx: Context) -> int:
 
 
 def cmd_demo(ctx: Context) -> int:
-    print(
-        "smt demo: the embedded demo (paper venue, synthetic market and whales, console) is not built yet.\n"
-        "What works today: `smt init`, `smt config check`, `smt keys status`, `smt db migrate`.\n"
-        "Run `make test` to exercise the foundation."
-    )
-    return 0
+    import json
+
+    from smt_engine import demo
+
+    db = Path(ctx.args.db).expanduser() if ctx.args.db else demo.default_demo_db()
+    if ctx.args.engine_process:
+        demo.engine_process_main(db, ctx.args.real_start, ctx.config_path)
+        return 0
+    if db.exists() and not ctx.args.engine_process:
+        raise CommandError(f"{db} already exists: the demo starts from a fresh database (pass another --db)")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    if ctx.args.headless:
+        if ctx.args.minutes <= 0:
+            raise CommandError("--minutes must be positive")
+        base = ctx.settings() if ctx.config_path else None
+        if getattr(ctx.args, "log_level", None) is None:
+            logging.getLogger().setLevel(logging.WARNING)  # the summary is the output; warnings still show
+        summary = demo.run_headless(ctx.args.minutes, db, base)
+        print(json.dumps(summary.as_dict()) if ctx.args.json else summary.text())
+        return 0
+    if not sys.stdout.isatty():
+        raise CommandError("the interactive demo needs a terminal; use `smt demo --headless` in scripts")
+    return demo.run_interactive(db, ctx.config_path)

@@ -82,18 +82,18 @@ def _wait_option(p: argparse.ArgumentParser) -> None:
 
 def cmd_engine(ctx: Context) -> int:
     from smt_engine.clock import WallClock
-    from smt_engine.logsetup import EventsHandler
+    from smt_engine.config import default_config_path
     from smt_engine.runtime import build_runtime
     from smt_engine.store import EngineLock
 
     settings = ctx.settings()
+    source = ctx.config_path or default_config_path()
     with EngineLock(settings.engine.database):
         store = ctx.store()
-        clock = WallClock()
-        handler = EventsHandler(store, clock)
-        logging.getLogger().addHandler(handler)
         try:
-            runtime = build_runtime(settings, store, clock, ctx.secrets(), config_path=ctx.config_path)
+            runtime = build_runtime(
+                settings, store, WallClock(), ctx.secrets(), config_path=source if source.exists() else None
+            )
         except Exception as exc:
             raise CommandError(f"engine cannot start: {exc}") from None
 
@@ -104,10 +104,7 @@ def cmd_engine(ctx: Context) -> int:
             finally:
                 await runtime.aclose()
 
-        try:
-            asyncio.run(main())
-        finally:
-            logging.getLogger().removeHandler(handler)
+        asyncio.run(main())
     return 0
 
 

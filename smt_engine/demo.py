@@ -1,0 +1,207 @@
+"""The embedded default: paper venue, synthetic market and synthetic whales on an accelerated clock.
+
+Same engine, same risk gates, same console as live: only the venue, the data sources and the clock
+differ (DESIGN principle 7). The demo runs in a competition's final days so positions use the short
+final-phase targets and hold limit, and trades open and close within minutes of demo time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from smt_engine.clock import AcceleratedClock, Clock, SimulatedClock
+from smt_engine.config import Settings, load_settings
+from smt_engine.domain import ApprovalMode, Mode, PositionState
+from smt_engine.secrets import SecretStore
+from smt_engine.store import Store
+
+log = logging.getLogger(__name__)
+
+DEMO_FACTOR = 60.0
+"""Interactive demo speed: one real second is one demo minute."""
+
+DEMO_START = datetime(2026, 1, 30, 8, 0, tzinfo=UTC)
+"""Demo time starts in the last days of a competition window (final-days rules apply)."""
+
+
+def default_demo_db() -> Path:
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "smt" / "demo" / f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}.db"
+
+
+def demo_settings(db: Path, *, approval: ApprovalMode, base: Settings | None = None) -> Settings:
+    """The operator's settings (for their keys and analyst choice) with the demo's mode, pace and window."""
+    s = (base or Settings()).model_copy(deep=True)
+    s.engine.mode = Mode.DEMO
+    s.engine.approval = approval
+    s.engine.database = db
+    s.engine.signal_interval = timedelta(minutes=30)
+    s.engine.min_cycle_gap = timedelta(minutes=5)
+    s.engine.monitor_interval = timedelta(seconds=30)
+    s.engine.heartbeat_interval = timedelta(minutes=1)
+    s.engine.command_poll_interval = (
+        timedelta(seconds=15) if approval is ApprovalMode.MANUAL else timedelta(seconds=1)
+    )
+    s.competition.start = (DEMO_START - timedelta(days=18)).date()
+    s.competition.end = (DEMO_START + timedelta(days=2)).date()
+    s.risk.final_days_max_hold = timedelta(hours=1)
+    s.trading.proposal_ttl = timedelta(minutes=20)
+    s.trading.fill_timeout = timedelta(seconds=30)
+    s.trading.protection_timeout = timedelta(seconds=30)
+    s.ailog.enabled = False
+    return s
+
+
+@dataclass
+class DemoSummary:
+    cycles: int
+    proposals: int
+    trades_opened: int
+    trades_closed: int
+    closes_by_reason: dict[str, int]
+    final_equity: str
+    database: str
+    simulated_minutes: float
+    wall_seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def text(self) -> str:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.closes_by_reason.items())) or "none"
+        return "\n".join(
+            [
+                f"demo: {self.simulated_minutes:.0f} simulated minutes in {self.wall_seconds:.1f} s",
+                f"cycles           {self.cycles}",
+                f"proposals        {self.proposals}",
+                f"trades opened    {self.trades_opened}",
+                f"trades closed    {self.trades_closed} ({reasons})",
+                f"final equity     {self.final_equity} USDT",
+                f"database         {self.database}",
+                f"look at it:      smt tui --db {self.database}",
+            ]
+        )
+
+
+def summarise(store: Store, simulated_minutes: float, wall_seconds: float) -> DemoSummary:
+    """Every figure read back from the database, so the summary and the database cannot disagree."""
+    positions = store.positions.select()
+    closed = [p for p in positions if p.state is PositionState.CLOSED]
+    latest = store.account.latest()
+    return DemoSummary(
+        cycles=store.cycles.count(),
+        proposals=store.proposals.count(),
+        trades_opened=len(positions),
+        trades_closed=len(closed),
+        closes_by_reason=dict(Counter(p.close_reason.value if p.close_reason else "unknown" for p in closed)),
+        final_equity=str(latest.equity if latest else Decimal(0)),
+        database=str(store.path),
+        simulated_minutes=simulated_minutes,
+        wall_seconds=round(wall_seconds, 2),
+    )
+
+
+async def run_engine(
+    settings: Settings, store: Store, clock: Clock, *, stop_after: float | None = None
+) -> None:
+    """Run the real engine on ``clock``; a ``SimulatedClock`` is driven as fast as the machine allows."""
+    from smt_engine.runtime import build_runtime
+
+    runtime = build_runtime(settings, store, clock, SecretStore())
+    task = asyncio.create_task(runtime.engine.run())
+    try:
+        if isinstance(clock, SimulatedClock):
+            assert stop_after is not None
+            end = clock.now() + timedelta(minutes=stop_after)
+            step = min(15.0, settings.engine.monitor_interval.total_seconds())
+            while clock.now() < end and not task.done():
+                await clock.advance(step)
+            runtime.engine.stop()
+        else:
+            runtime.engine.install_signal_handlers()
+        await task
+    finally:
+        if not task.done():
+            runtime.engine.stop()
+            await task
+        await runtime.aclose()
+
+
+def run_headless(minutes: float, db: Path, base: Settings | None = None) -> DemoSummary:
+    settings = demo_settings(db, approval=ApprovalMode.AUTO, base=base)
+    store = Store.open(db)
+    started = time.perf_counter()
+    try:
+        asyncio.run(run_engine(settings, store, SimulatedClock(DEMO_START), stop_after=minutes))
+        return summarise(store, minutes, time.perf_counter() - started)
+    finally:
+        store.close()
+
+
+def engine_process_main(db: Path, real_start: float, config: Path | None) -> None:
+    """The interactive demo's engine, in its own process (the console is the operator's foreground)."""
+    base = load_settings(config) if config else load_settings()
+    settings = demo_settings(db, approval=ApprovalMode.MANUAL, base=base)
+    store = Store.open(db)
+    try:
+        asyncio.run(run_engine(settings, store, AcceleratedClock(DEMO_FACTOR, DEMO_START, real_start)))
+    finally:
+        store.close()
+
+
+def run_interactive(db: Path, config: Path | None) -> int:
+    """Start the demo engine in the background, attach the console, stop the engine when it quits."""
+    from smt_engine.store import EngineLock
+    from smt_tui.app import open_console
+    from smt_tui.state import ConsoleConfig
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    Store.open(db).close()
+    real_start = time.time()
+    cmd = [sys.executable, "-m", "smt_engine.cli", "demo", "--engine-process", "--db", str(db)]
+    cmd += ["--real-start", repr(real_start)]
+    if config:
+        cmd += ["--config", str(config)]
+    log_path = db.with_suffix(".engine.log")
+    with log_path.open("ab") as engine_log:
+        engine = subprocess.Popen(cmd, stdout=engine_log, stderr=engine_log, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not EngineLock(db).is_held_elsewhere():
+            if engine.poll() is not None or time.monotonic() > deadline:
+                print(f"the demo engine did not start; see {log_path}", file=sys.stderr)
+                return 1
+            time.sleep(0.1)
+        settings = demo_settings(db, approval=ApprovalMode.MANUAL)
+        clock = AcceleratedClock(DEMO_FACTOR, DEMO_START, real_start)
+        root = logging.getLogger()
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        root.addHandler(logging.NullHandler())
+        app = open_console(db, config=ConsoleConfig.from_settings(settings), now=clock.now)
+        try:
+            app.run()
+        finally:
+            app.model.store.close()
+    finally:
+        if engine.poll() is None:
+            engine.send_signal(signal.SIGTERM)
+            try:
+                engine.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                engine.kill()
+                engine.wait()
+    print(f"demo engine stopped; the demo database is {db} (reopen with `smt tui --db {db}`)")
+    return 0

@@ -1,0 +1,317 @@
+"""The engine end to end: real WEEX client, real Gemini SDK, fake servers on 127.0.0.1, simulated clock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smt_engine.clock import SimulatedClock
+from smt_engine.config import Settings
+from smt_engine.domain import (
+    CloseReason,
+    CommandKind,
+    CommandState,
+    EngineState,
+    PositionState,
+    ProposalState,
+    Side,
+)
+from smt_engine.exchange.base import OrderRequest
+from smt_engine.exchange.weex import WeexClient
+from smt_engine.runtime import Runtime, build_runtime
+from smt_engine.secrets import SecretStore
+from smt_engine.store import Store
+from tests.fakes.gemini_server import FakeGeminiServer, Reply, text_reply
+from tests.fakes.weex_server import FakeWeex
+
+T0 = datetime(2026, 1, 14, 8, 0, tzinfo=UTC)
+ETH_PRICE = Decimal("3000.00")
+MONITOR_S = 15.0
+
+
+def long_eth(confidence: float = 0.8, tp: float = 3.0, sl: float = 1.5) -> Reply:
+    answer = {
+        "decision": "LONG",
+        "confidence": confidence,
+        "take_profit_percent": tp,
+        "stop_loss_percent": sl,
+        "hold_time_hours": 12,
+        "reasoning": "Exchange outflows and a breakout above resistance [1].",
+        "key_catalyst": "ETF inflows",
+        "risk_factors": ["macro data"],
+        "market_sentiment": "BULLISH",
+    }
+    return text_reply(f"Here is my analysis.\n```json\n{json.dumps(answer)}\n```")
+
+
+class Rig:
+    def __init__(self, tmp: Path, fake: FakeWeex, gemini: FakeGeminiServer, clock: SimulatedClock) -> None:
+        self.tmp, self.fake, self.gemini, self.clock = tmp, fake, gemini, clock
+        self.store = Store.open(tmp / "smt.db")
+        self.runtime: Runtime | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def settings(self, approval: str = "auto") -> Settings:
+        return Settings.model_validate(
+            {
+                "engine": {
+                    "mode": "paper",
+                    "approval": approval,
+                    "database": str(self.tmp / "smt.db"),
+                    "monitor_interval": f"{int(MONITOR_S)}s",
+                    "command_poll_interval": "1s",
+                },
+                "pairs": {"tier1": ["ETH"], "tier2": []},
+                "whales": {"enabled": False},
+                "analyst": {
+                    "base_url": self.gemini.url,
+                    "timeout": 3,
+                    "min_spacing": 0,
+                    "requests_per_minute": 600,
+                    "backoff_initial": 0.01,
+                    "backoff_max": 0.5,
+                    "cache_ttl": "1s",
+                },
+                "trading": {"poll_interval": "1s", "protection_timeout": "10s", "fill_timeout": "10s"},
+            }
+        )
+
+    async def start(self, approval: str = "auto") -> Runtime:
+        settings = self.settings(approval)
+        exchange = WeexClient(
+            api_key=self.fake.api_key,
+            api_secret=self.fake.secret,
+            passphrase=self.fake.passphrase,
+            base_url=self.fake.base_url,
+            store=self.store,
+            clock=self.clock,
+            read_retries=1,
+            backoff=0.01,
+        )
+        secrets = SecretStore(env={"GEMINI_API_KEY": "gemini-test-key-123"}, use_keyring=False)
+        self.runtime = build_runtime(settings, self.store, self.clock, secrets, exchange=exchange)
+        self.task = asyncio.create_task(self.runtime.engine.run())
+        return self.runtime
+
+    async def until(self, predicate: Callable[[], bool], sim_seconds: float, step: float = 1.0) -> float:
+        """Advance simulated time (letting real HTTP round-trips finish) until ``predicate`` holds."""
+        elapsed = 0.0
+        while not predicate():
+            if elapsed > sim_seconds:
+                raise AssertionError(f"condition not met within {sim_seconds} simulated seconds")
+            await self.clock.advance(step)
+            elapsed += step
+            for _ in range(20):
+                await asyncio.sleep(0.005)
+                if predicate():
+                    break
+        return elapsed
+
+    async def stop(self) -> None:
+        if self.runtime is not None and self.task is not None:
+            self.runtime.engine.stop()
+            await asyncio.wait_for(self.task, 20)
+            await self.runtime.aclose()
+            self.runtime = None
+
+    def venue(self, coro: Any) -> Any:
+        return self.fake.call(coro)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    clock = SimulatedClock(T0)
+    with FakeWeex(clock=clock, prices={"ETHUSDT": ETH_PRICE}) as fake, FakeGeminiServer() as gemini:
+        r = Rig(tmp_path, fake, gemini, clock)
+        try:
+            yield r
+        finally:
+            await r.stop()
+            r.store.close()
+
+
+def open_position(store: Store) -> Any:
+    rows = [p for p in store.positions.open_positions() if p.state is PositionState.OPEN]
+    return rows[0] if rows else None
+
+
+async def protected_position(rig: Rig) -> Any:
+    rig.gemini.push(long_eth())
+    await rig.start()
+    await rig.until(lambda: (p := open_position(rig.store)) is not None and p.sl_order_id is not None, 120)
+    return open_position(rig.store)
+
+
+async def test_a_full_cycle_leads_to_a_protected_position(rig: Rig) -> None:
+    pos = await protected_position(rig)
+    assert (pos.symbol, pos.side) == ("ETHUSDT", Side.LONG)
+    assert pos.tp_order_id and pos.sl_order_id
+    assert pos.tp_price is not None and pos.tp_price > ETH_PRICE > pos.sl_price
+    algos = rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT"))
+    assert {a.kind for a in algos} == {"tp", "sl"}
+    entry = next(o for o in rig.store.orders.for_position(pos.id) if o.kind.value == "entry")
+    assert rig.fake.orders_with_client_id(entry.client_order_id) == 1
+    proposal = rig.store.proposals.get(pos.proposal_id)
+    assert proposal is not None and proposal.state is ProposalState.OPEN
+    assert proposal.notional == proposal.margin * proposal.leverage
+    analysis = rig.store.analyses.get(proposal.analysis_id)
+    assert analysis is not None and analysis.grounded and analysis.sources
+    assert rig.gemini.requests[0].has_google_search
+    stages = {row.stage for row in rig.store.ailogs.select()}
+    assert {"Market Analysis - ETH", "Trade Decision", "Trade Execution"} <= stages
+
+
+async def test_take_profit_is_detected_within_two_monitor_ticks(rig: Rig) -> None:
+    pos = await protected_position(rig)
+    # Start the clock on a tick boundary so "two ticks" is measured from the move, not from mid-interval.
+    await rig.until(lambda: rig.clock.now().second % int(MONITOR_S) == 0, 30)
+    rig.fake.set_price("ETHUSDT", pos.tp_price + Decimal(5), high=pos.tp_price + Decimal(10))
+    elapsed = await rig.until(
+        lambda: (p := rig.store.positions.get(pos.id)) is not None and p.state is PositionState.CLOSED,
+        4 * MONITOR_S,
+    )
+    assert elapsed <= 2 * MONITOR_S
+    closed = rig.store.positions.get(pos.id)
+    assert closed is not None and closed.close_reason is CloseReason.TAKE_PROFIT
+    assert closed.close_order_id and closed.realized_pnl is not None and closed.realized_pnl > 0
+    await rig.until(lambda: not rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT")), 2 * MONITOR_S)
+    closes = [row for row in rig.store.ailogs.select() if row.stage == "Position Closed"]
+    assert closes and closes[-1].order_id == closed.close_order_id
+
+
+async def test_an_api_error_during_the_monitor_closes_nothing(rig: Rig) -> None:
+    pos = await protected_position(rig)
+    rig.fake.faults.rate_5xx = 1.0
+    for _ in range(12):
+        await rig.clock.advance(MONITOR_S / 3)
+        await asyncio.sleep(0.02)
+    rig.fake.faults.rate_5xx = 0.0
+    still = rig.store.positions.get(pos.id)
+    assert still is not None and still.state is PositionState.OPEN
+    assert len(rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT"))) == 2
+    failures = rig.store.events.of_kind("monitor.read_failed")
+    assert failures, "the failed reads are recorded"
+
+
+async def test_restart_adopts_an_unknown_position_and_keeps_its_open_time(rig: Rig) -> None:
+    await rig.clock.advance(0)
+    rig.venue(
+        rig.fake.venue.place_order(
+            OrderRequest("ETHUSDT", Side.SHORT, Decimal("0.5"), "manual-1", sl_price=Decimal("3100"))
+        )
+    )
+    opened = rig.clock.now()
+    await rig.clock.advance(47.75 * 3600)  # the position is 47 h 45 min old when the engine starts
+    rig.gemini.push(text_reply('{"decision": "WAIT", "confidence": 0.2, "reasoning": "quiet"}'))
+    await rig.start()
+    await rig.until(lambda: open_position(rig.store) is not None, 60)
+    adopted = open_position(rig.store)
+    assert adopted.adopted and adopted.side is Side.SHORT
+    assert abs((adopted.opened_at - opened).total_seconds()) < 1
+    # Max hold (48 h) counts from the exchange's open time, not from the restart.
+    await rig.until(
+        lambda: (p := rig.store.positions.get(adopted.id)) is not None and p.state is PositionState.CLOSED,
+        3600,
+        step=MONITOR_S,
+    )
+    done = rig.store.positions.get(adopted.id)
+    assert done is not None and done.close_reason is CloseReason.FORCED
+
+
+async def test_a_restart_does_not_trade_again_before_the_interval(rig: Rig) -> None:
+    rig.gemini.push(text_reply('{"decision": "WAIT", "confidence": 0.2, "reasoning": "quiet"}'))
+    await rig.start()
+    await rig.until(
+        lambda: rig.store.cycles.count() == 1 and rig.store.cycles.latest().status != "running", 60
+    )
+    await rig.stop()
+    await rig.clock.advance(600)
+    await rig.start()
+    for _ in range(30):
+        await rig.clock.advance(60)
+        await asyncio.sleep(0.01)
+    assert rig.store.cycles.count() == 1, "no cycle on restart while the persisted one is not due"
+    status = rig.store.engine.current()
+    first = rig.store.cycles.latest()
+    assert status is not None and status.next_cycle_at == first.started_at + timedelta(hours=4)
+    rig.gemini.push(text_reply('{"decision": "WAIT", "confidence": 0.2, "reasoning": "quiet"}'))
+    await rig.until(lambda: rig.store.cycles.count() == 2, 4 * 3600, step=60)
+    assert rig.store.cycles.latest().started_at >= T0 + timedelta(hours=4)
+
+
+async def test_every_command_kind_round_trips_with_a_result(rig: Rig) -> None:
+    rig.gemini.push(long_eth())
+    await rig.start(approval="manual")
+    await rig.until(lambda: bool(rig.store.proposals.pending()), 60)
+    proposal = rig.store.proposals.pending()[0]
+
+    async def run(kind: CommandKind, args: dict[str, Any] | None = None) -> Any:
+        cmd = rig.store.commands.enqueue(kind, rig.clock.now(), "test", args or {})
+        assert cmd.id is not None
+        await rig.until(
+            lambda: (
+                (c := rig.store.commands.get(cmd.id)) is not None
+                and c.state in (CommandState.DONE, CommandState.FAILED)
+            ),
+            120,
+        )
+        return rig.store.commands.get(cmd.id)
+
+    approved = await run(CommandKind.APPROVE, {"proposal_id": proposal.id})
+    assert approved.state is CommandState.DONE, approved.error
+    assert approved.result["outcome"] == "open" and approved.result["position_id"]
+    again = await run(CommandKind.APPROVE, {"proposal_id": proposal.id})
+    assert again.state is CommandState.FAILED and "open" in again.error
+
+    paused = await run(CommandKind.PAUSE)
+    assert paused.state is CommandState.DONE and rig.store.engine.current().state is EngineState.PAUSED
+    resumed = await run(CommandKind.RESUME)
+    assert resumed.result == {"state": "running", "was": "paused"}
+
+    rig.gemini.push(long_eth(confidence=0.7))
+    cycle = await run(CommandKind.RUN_CYCLE)
+    assert cycle.result == {"queued": True}
+    await rig.until(
+        lambda: rig.store.cycles.count() == 2 and rig.store.cycles.latest().status != "running", 60
+    )
+    waiting = rig.store.proposals.pending()
+    if waiting:
+        rejected = await run(CommandKind.REJECT, {"proposal_id": waiting[0].id, "reason": "not today"})
+        assert rejected.result["state"] == "rejected"
+    else:
+        rejected = await run(CommandKind.REJECT, {"proposal_id": 9999})
+        assert rejected.state is CommandState.FAILED and "9999" in rejected.error
+
+    reload = await run(CommandKind.RELOAD_CONFIG)
+    assert reload.state is CommandState.FAILED and "not started from a configuration file" in reload.error
+    assert rig.store.engine.current().approval == "manual"
+    cleanup = await run(CommandKind.CLEANUP)
+    assert cleanup.state is CommandState.DONE and cleanup.result == {"cancelled": []}
+
+    close = await run(CommandKind.CLOSE, {"symbol": "ETHUSDT", "side": "LONG"})
+    assert close.state is CommandState.DONE, close.error
+    assert close.result["state"] in ("closed", "closing")
+    nothing = await run(CommandKind.CLOSE_ALL)
+    assert nothing.state is CommandState.DONE and nothing.result == {"closed": []}
+    bad = await run(CommandKind.CLOSE, {"symbol": "ETHUSDT", "side": "UP"})
+    assert bad.state is CommandState.FAILED and "LONG or SHORT" in bad.error
+
+
+async def test_stopping_mid_cycle_leaves_a_consistent_database(rig: Rig) -> None:
+    rig.gemini.push(Reply(hang=True))
+    await rig.start()
+    await rig.until(lambda: len(rig.gemini.requests) >= 1, 30)
+    await rig.stop()
+    cycle = rig.store.cycles.latest()
+    assert cycle is not None and cycle.status == "abandoned" and cycle.finished_at is not None
+    engine = rig.store.engine.current()
+    assert engine is not None and engine.state is EngineState.STOPPED
+    assert not rig.store.proposals.in_state(ProposalState.SUBMITTING, ProposalState.APPROVED)
+    assert not [c for c in rig.store.commands.select() if c.state is CommandState.RUNNING]
