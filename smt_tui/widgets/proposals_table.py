@@ -28,6 +28,9 @@ def gates_summary(view: ProposalView) -> Text:
     failed = [str(g.get("gate") or g.get("name")) for g in gates if g.get("passed", g.get("ok")) is False]
     if failed:
         return Text("✗ " + ", ".join(failed), style="red")
+    if view.proposal.reason_codes:
+        # Passed every gate but refused anyway (e.g. only the best N per cycle are acted on): say why.
+        return Text("✗ " + ", ".join(view.proposal.reason_codes), style="red")
     return Text(f"✓ {len(gates)}/{len(gates)}", style="green")
 
 
