@@ -25,7 +25,7 @@ from smt_engine.clock import AcceleratedClock, Clock, SimulatedClock
 from smt_engine.config import Settings, load_settings
 from smt_engine.domain import ApprovalMode, Mode, PositionState
 from smt_engine.secrets import SecretStore
-from smt_engine.store import Store
+from smt_engine.store import EngineLock, Store
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def demo_settings(db: Path, *, approval: ApprovalMode, base: Settings | None = N
     s.engine.monitor_interval = timedelta(seconds=30)
     s.engine.heartbeat_interval = timedelta(minutes=1)
     s.engine.command_poll_interval = (
-        timedelta(seconds=15) if approval is ApprovalMode.MANUAL else timedelta(seconds=1)
+        timedelta(seconds=10) if approval is ApprovalMode.MANUAL else timedelta(seconds=1)
     )
     s.competition.start = (DEMO_START - timedelta(days=18)).date()
     s.competition.end = (DEMO_START + timedelta(days=2)).date()
@@ -141,24 +141,26 @@ async def run_engine(
 
 def run_headless(minutes: float, db: Path, base: Settings | None = None) -> DemoSummary:
     settings = demo_settings(db, approval=ApprovalMode.AUTO, base=base)
-    store = Store.open(db)
-    started = time.perf_counter()
-    try:
-        asyncio.run(run_engine(settings, store, SimulatedClock(DEMO_START), stop_after=minutes))
-        return summarise(store, minutes, time.perf_counter() - started)
-    finally:
-        store.close()
+    with EngineLock(db):
+        store = Store.open(db)
+        started = time.perf_counter()
+        try:
+            asyncio.run(run_engine(settings, store, SimulatedClock(DEMO_START), stop_after=minutes))
+            return summarise(store, minutes, time.perf_counter() - started)
+        finally:
+            store.close()
 
 
 def engine_process_main(db: Path, real_start: float, config: Path | None) -> None:
     """The interactive demo's engine, in its own process (the console is the operator's foreground)."""
     base = load_settings(config) if config else load_settings()
     settings = demo_settings(db, approval=ApprovalMode.MANUAL, base=base)
-    store = Store.open(db)
-    try:
-        asyncio.run(run_engine(settings, store, AcceleratedClock(DEMO_FACTOR, DEMO_START, real_start)))
-    finally:
-        store.close()
+    with EngineLock(db):
+        store = Store.open(db)
+        try:
+            asyncio.run(run_engine(settings, store, AcceleratedClock(DEMO_FACTOR, DEMO_START, real_start)))
+        finally:
+            store.close()
 
 
 def run_interactive(db: Path, config: Path | None) -> int:

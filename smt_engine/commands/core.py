@@ -182,12 +182,12 @@ def cmd_demo(ctx: Context) -> int:
     if db.exists() and not ctx.args.engine_process:
         raise CommandError(f"{db} already exists: the demo starts from a fresh database (pass another --db)")
     db.parent.mkdir(parents=True, exist_ok=True)
+    if getattr(ctx.args, "log_level", None) is None:
+        logging.getLogger().setLevel(logging.WARNING)  # the summary or the console is the output
     if ctx.args.headless:
         if ctx.args.minutes <= 0:
             raise CommandError("--minutes must be positive")
         base = ctx.settings() if ctx.config_path else None
-        if getattr(ctx.args, "log_level", None) is None:
-            logging.getLogger().setLevel(logging.WARNING)  # the summary is the output; warnings still show
         summary = demo.run_headless(ctx.args.minutes, db, base)
         print(json.dumps(summary.as_dict()) if ctx.args.json else summary.text())
         return 0
