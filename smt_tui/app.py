@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -135,7 +136,10 @@ class ConsoleApp(App[None]):
         if not self._main_ready():
             return
         now = self.now()
-        self.main.apply(snap, now, self.config, self.readonly)
+        try:
+            self.main.apply(snap, now, self.config, self.readonly)
+        except NoMatches:
+            return  # torn down while the snapshot was in flight
         if isinstance(self.screen, DetailScreen):
             found = details.detail_for(snap, self.screen.key, now)
             if found is not None:
@@ -168,7 +172,10 @@ class ConsoleApp(App[None]):
         if not self._main_ready():
             return
         now = self.now()
-        self.main.tick(self.snapshot, now, self.config, self.readonly)
+        try:
+            self.main.tick(self.snapshot, now, self.config, self.readonly)
+        except NoMatches:
+            return  # the screen is being torn down (quit) between two ticks: nothing left to draw
         if isinstance(self.screen, DetailScreen) and self.snapshot is not None:
             found = details.detail_for(self.snapshot, self.screen.key, now)
             if found is not None:
