@@ -23,9 +23,10 @@ from smt_engine.config import Settings
 from smt_engine.domain import Action, Contract, EngineState, Pair
 from smt_engine.exchange.base import Balance, Exchange, ExchangeError, ExchangePosition
 from smt_engine.store import Store
-from smt_engine.store.records import AccountSnapshot, Cycle, WhaleSignal
+from smt_engine.store.records import Cycle, WhaleSignal
 from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.execution import ExecutionResult, Executor
+from smt_engine.trading.monitor import record_equity
 from smt_engine.trading.proposals import Candidate, ProposalBook, snapshot_account
 
 log = logging.getLogger(__name__)
@@ -170,16 +171,7 @@ class Pipeline:
             log.warning("positions unreadable (%s): this cycle makes no proposals", exc)
             positions = None
         if balance is not None:
-            self.store.account.insert(
-                AccountSnapshot(
-                    at=self.clock.now(),
-                    balance=balance.balance,
-                    equity=balance.equity,
-                    available=balance.available,
-                    unrealized_pnl=balance.unrealized_pnl,
-                    margin_used=balance.balance - balance.available,
-                )
-            )
+            record_equity(self.store, self.clock.now(), balance)
         if balance is None or positions is None:
             raise ExchangeError("account could not be read: no proposals this cycle")
         return balance, positions

@@ -111,7 +111,7 @@ class Executor:
     def _event(self, level: EventLevel, kind: str, message: str, **refs: Any) -> None:
         self.store.events.append(self.clock.now(), level, kind, message, **refs)
 
-    def _new_order(
+    def new_order(
         self,
         cid: str,
         symbol: str,
@@ -124,6 +124,7 @@ class Executor:
         trigger_price: Decimal | None = None,
         request: dict[str, Any] | None = None,
     ) -> Order:
+        """Record an order as ``pending_submit`` before its request goes out (never send twice)."""
         now = self.clock.now()
         return self.store.orders.insert(
             Order(
@@ -295,7 +296,7 @@ class Executor:
             if found is None:
                 raise _Failed(f"entry {cid} was already attempted and the venue does not know it")
             return self._resolved(existing, found), found.order_id
-        order = self._new_order(
+        order = self.new_order(
             cid,
             proposal.symbol,
             proposal.side,
@@ -422,7 +423,7 @@ class Executor:
         cid = leg.client_order_id or self._cid(proposal.id, leg.kind)
         if self.store.orders.by_client_id(cid) is not None:
             cid = self._cid(proposal.id, f"{leg.kind}x{leg.order_id[-6:]}")
-        order = self._new_order(
+        order = self.new_order(
             cid,
             leg.symbol,
             leg.position_side,
@@ -440,7 +441,7 @@ class Executor:
         """Place one reduce-only trigger; returns its order id, or None (with the reason logged)."""
         assert proposal.id is not None
         cid = self._cid(proposal.id, f"{kind}2")
-        order = self._new_order(
+        order = self.new_order(
             cid,
             position.symbol,
             position.side,
@@ -527,7 +528,7 @@ class Executor:
                     await self.exchange.cancel_algo_order(symbol, a.order_id)
         except ExchangeError as exc:
             log.warning("%s: cancelling TP/SL before close failed: %s", symbol, _err(exc))
-        order = self._new_order(
+        order = self.new_order(
             cid,
             symbol,
             side,

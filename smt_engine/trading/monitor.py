@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +32,7 @@ from smt_engine.domain import CloseReason, OrderKind, OrderState, PositionState,
 from smt_engine.exchange.base import (
     AlgoOrder,
     AmbiguousOutcome,
+    Balance,
     Exchange,
     ExchangeError,
     ExchangeOrder,
@@ -385,21 +387,16 @@ class Monitor:
         attempt = sum(1 for o in self.store.orders.for_position(pos.id) if o.kind is OrderKind.SL) + 1
         cid = make_client_id(self.store.instance_id()[:8], pos.proposal_id or pos.id, f"msl{attempt}")
         now = self.clock.now()
-        order = self.store.orders.insert(
-            Order(
-                client_order_id=cid,
-                symbol=pos.symbol,
-                side=pos.side,
-                kind=OrderKind.SL,
-                size=pos.size,
-                state=OrderState.PENDING_SUBMIT,
-                created_at=now,
-                updated_at=now,
-                proposal_id=pos.proposal_id,
-                position_id=pos.id,
-                trigger_price=price,
-                request={"reason": "stop-loss missing on the exchange"},
-            )
+        order = self.executor.new_order(
+            cid,
+            pos.symbol,
+            pos.side,
+            OrderKind.SL,
+            pos.size,
+            proposal_id=pos.proposal_id,
+            position_id=pos.id,
+            trigger_price=price,
+            request={"reason": "stop-loss missing on the exchange"},
         )
         assert order.id is not None
         placed_id: str | None
@@ -475,16 +472,21 @@ class Monitor:
         except ExchangeError as exc:
             log.debug("no equity snapshot this tick: %s", exc)
             return
-        self.store.account.insert(
-            AccountSnapshot(
-                at=self.clock.now(),
-                balance=bal.balance,
-                equity=bal.equity,
-                available=bal.available,
-                unrealized_pnl=bal.unrealized_pnl,
-                margin_used=bal.balance - bal.available,
-            )
+        record_equity(self.store, self.clock.now(), bal)
+
+
+def record_equity(store: Store, at: datetime, balance: Balance) -> AccountSnapshot:
+    """One point of the equity curve (the console's sparkline, drawdown and the daily loss limit)."""
+    return store.account.insert(
+        AccountSnapshot(
+            at=at,
+            balance=balance.balance,
+            equity=balance.equity,
+            available=balance.available,
+            unrealized_pnl=balance.unrealized_pnl,
+            margin_used=balance.balance - balance.available,
         )
+    )
 
 
 def _protection(ex: ExchangePosition, algos: list[AlgoOrder]) -> tuple[AlgoOrder | None, AlgoOrder | None]:
