@@ -435,21 +435,33 @@ class Executor:
         )
         self._update_order(order, state=OrderState.SUBMITTED, exchange_order_id=leg.order_id)
 
-    async def _place_leg(
-        self, proposal: Proposal, position: Position, kind: Literal["tp", "sl"], price: Decimal
+    async def place_leg(
+        self,
+        position: Position,
+        kind: Literal["tp", "sl"],
+        price: Decimal,
+        *,
+        leg: str | None = None,
+        request: dict[str, Any] | None = None,
     ) -> str | None:
-        """Place one reduce-only trigger; returns its order id, or None (with the reason logged)."""
-        assert proposal.id is not None
-        cid = self._cid(proposal.id, f"{kind}2")
+        """Place one reduce-only trigger on ``position``; its order id, or None (with the reason logged).
+
+        Used at entry (legs that did not appear) and by the monitor (a stop that went missing, also on
+        adopted positions, whose client ids then derive from the position id).
+        """
+        assert position.id is not None
+        ref = position.proposal_id if position.proposal_id is not None else position.id
+        cid = self._cid(ref, leg or f"{kind}2")
         order = self.new_order(
             cid,
             position.symbol,
             position.side,
             OrderKind(kind),
             position.size,
-            proposal_id=proposal.id,
+            proposal_id=position.proposal_id,
             position_id=position.id,
             trigger_price=price,
+            request=request,
         )
         placed: PlacedOrder | ExchangeOrder | None
         try:
@@ -468,7 +480,7 @@ class Executor:
                 f"protection.{kind}_failed",
                 f"{position.symbol} {position.side.value}: placing {kind.upper()} at {plain(price)} "
                 f"failed: {_err(exc)}",
-                proposal_id=proposal.id,
+                proposal_id=position.proposal_id,
                 position_id=position.id,
             )
             return None
@@ -487,7 +499,7 @@ class Executor:
         tp_id = tp.order_id if tp else None
         sl_id = sl.order_id if sl else None
         if tp_id is None and position.tp_price is not None:
-            tp_id = await self._place_leg(proposal, position, "tp", position.tp_price)
+            tp_id = await self.place_leg(position, "tp", position.tp_price)
         if sl_id is None and position.sl_price is not None:
             self._event(
                 EventLevel.WARNING,
@@ -497,7 +509,7 @@ class Executor:
                 proposal_id=proposal.id,
                 position_id=position.id,
             )
-            sl_id = await self._place_leg(proposal, position, "sl", position.sl_price)
+            sl_id = await self.place_leg(position, "sl", position.sl_price)
         self.store.positions.update(
             position.id, tp_order_id=tp_id, sl_order_id=sl_id, updated_at=self.clock.now()
         )

@@ -19,7 +19,6 @@ One ``tick`` (start-up and every ``monitor_interval``):
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -31,7 +30,6 @@ from smt_engine.config import Settings
 from smt_engine.domain import CloseReason, OrderKind, OrderState, PositionState, Side
 from smt_engine.exchange.base import (
     AlgoOrder,
-    AmbiguousOutcome,
     Balance,
     Exchange,
     ExchangeError,
@@ -39,7 +37,6 @@ from smt_engine.exchange.base import (
     ExchangePosition,
     OrderStatus,
 )
-from smt_engine.exchange.ids import make_client_id
 from smt_engine.exchange.precision import round_stop
 from smt_engine.store import Store
 from smt_engine.store.records import AccountSnapshot, Order, Position
@@ -76,8 +73,6 @@ class Monitor:
         exchange: Exchange,
         executor: Executor,
         ailog: AiLogOutbox | None,
-        *,
-        on_stop_loss: Callable[[Position], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -85,7 +80,6 @@ class Monitor:
         self.exchange = exchange
         self.executor = executor
         self.ailog = ailog
-        self.on_stop_loss = on_stop_loss
 
     # ------------------------------------------------------------------ the tick
 
@@ -244,8 +238,6 @@ class Monitor:
                 f"{pos.side.value} {pos.symbol} closed by {reason.value} after {held:.1f} h"
                 + (f"; realised PnL {realized} USDT" if realized is not None else ""),
             )
-        if reason is CloseReason.STOP_LOSS and self.on_stop_loss is not None:
-            await self.on_stop_loss(pos)
         return reason
 
     def _reason(self, closing: ExchangeOrder | None, pos: Position) -> CloseReason:
@@ -385,30 +377,9 @@ class Monitor:
         if contract is not None:
             price = round_stop(price, contract[0].tick_size, pos.side)
         attempt = sum(1 for o in self.store.orders.for_position(pos.id) if o.kind is OrderKind.SL) + 1
-        cid = make_client_id(self.store.instance_id()[:8], pos.proposal_id or pos.id, f"msl{attempt}")
-        now = self.clock.now()
-        order = self.executor.new_order(
-            cid,
-            pos.symbol,
-            pos.side,
-            OrderKind.SL,
-            pos.size,
-            proposal_id=pos.proposal_id,
-            position_id=pos.id,
-            trigger_price=price,
-            request={"reason": "stop-loss missing on the exchange"},
+        placed_id = await self.executor.place_leg(
+            pos, "sl", price, leg=f"msl{attempt}", request={"reason": "stop-loss missing on the exchange"}
         )
-        assert order.id is not None
-        placed_id: str | None
-        try:
-            placed = await self.exchange.place_tp_sl(pos.symbol, pos.side, "sl", price, pos.size, cid)
-            placed_id = placed.order_id
-        except AmbiguousOutcome:
-            found = await self._lookup(pos.symbol, cid)
-            placed_id = found.order_id if found is not None and found.status.is_open else None
-        except ExchangeError as exc:
-            self.store.orders.update(order.id, state=OrderState.REJECTED, error=str(exc), updated_at=now)
-            placed_id = None
         if placed_id is None:
             log.error(
                 "%s %s has no stop-loss and re-placing it failed: closing at market",
@@ -418,10 +389,9 @@ class Monitor:
             )
             await self.close(pos, CloseReason.UNPROTECTED, actor="monitor")
             return
-        self.store.orders.update(
-            order.id, state=OrderState.SUBMITTED, exchange_order_id=placed_id, updated_at=now
+        self.store.positions.update(
+            pos.id, sl_order_id=placed_id, sl_price=price, updated_at=self.clock.now()
         )
-        self.store.positions.update(pos.id, sl_order_id=placed_id, sl_price=price, updated_at=now)
         report.stops_placed.append(pos.id)
         log.warning(
             "%s %s had no stop-loss resting: placed one at %s",
@@ -459,12 +429,6 @@ class Monitor:
         """Close at market through the executor (triggers cancelled first); True when the close was sent."""
         result = await self.executor.close_position(pos, reason, actor=actor)
         return result.state is not PositionState.OPEN
-
-    async def _lookup(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
-        try:
-            return await self.exchange.find_order(symbol, client_order_id)
-        except ExchangeError:
-            return None
 
     async def _snapshot(self) -> None:
         try:
