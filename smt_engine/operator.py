@@ -49,8 +49,7 @@ class OperatorCommands:
         }
 
     def _engine_state(self) -> EngineState:
-        row = self.store.engine.current()
-        return row.state if row is not None else EngineState.STOPPED
+        return self.store.engine.state_or(EngineState.STOPPED)
 
     @staticmethod
     def _proposal_id(command: Command) -> int:

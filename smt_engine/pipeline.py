@@ -88,8 +88,7 @@ class Pipeline:
         self.last_report: CycleReport | None = None
 
     def _stored_engine_state(self) -> EngineState:
-        row = self.store.engine.current()
-        return row.state if row is not None else EngineState.RUNNING
+        return self.store.engine.state_or(EngineState.RUNNING)
 
     async def run_cycle(self, trigger: str = "schedule") -> str:
         now = self.clock.now()
@@ -347,7 +346,8 @@ class Pipeline:
         for proposal in approved:
             async with self.trade_lock:
                 # Shielded: stopping the engine abandons analysis, never an order half-sent.
-                result = await asyncio.shield(self.executor.execute(proposal))
+                # The state the cycle gated with is the state it executes with.
+                result = await asyncio.shield(self.executor.execute(proposal, self.engine_state()))
             report.executions.append(result)
             report.steps.setdefault("execution", {}).setdefault("results", []).append(
                 {"proposal_id": proposal.id, "outcome": result.outcome, "detail": result.detail}

@@ -131,9 +131,17 @@ def cmd_run_once(ctx: Context) -> int:
 
 
 def _one_cycle(ctx: Context, settings: Any, store: Any, clock: Any) -> int:
+    from smt_engine.domain import EngineState
     from smt_engine.runtime import build_runtime
 
     runtime = build_runtime(settings, store, clock, ctx.secrets(), config_path=ctx.config_path)
+
+    def one_shot_state() -> EngineState:
+        # This run is the engine for one cycle: it trades unless an operator paused or a limit halted it.
+        recorded = store.engine.state_or(EngineState.RUNNING)
+        return recorded if recorded in (EngineState.PAUSED, EngineState.HALTED) else EngineState.RUNNING
+
+    runtime.pipeline.engine_state = one_shot_state
 
     async def main() -> str | None:
         try:

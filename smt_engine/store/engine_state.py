@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from smt_engine.domain import EngineState
 from smt_engine.store.base import Repo
 from smt_engine.store.codec import encode_fields, to_row
 from smt_engine.store.records import EngineStatus
@@ -16,6 +17,11 @@ class EngineRepo(Repo[EngineStatus]):
     def current(self) -> EngineStatus | None:
         rows = self.select("id = 1")
         return rows[0] if rows else None
+
+    def state_or(self, default: EngineState) -> EngineState:
+        """The recorded engine state, or ``default`` when no engine has ever run on this database."""
+        row = self.current()
+        return row.state if row is not None else default
 
     def put(self, status: EngineStatus) -> None:
         """Replace the whole row (engine start-up)."""

@@ -105,8 +105,7 @@ class Executor:
         return make_client_id(self.store.instance_id()[:8], proposal_id, leg)
 
     def _engine_state(self) -> EngineState:
-        row = self.store.engine.current()
-        return row.state if row is not None else EngineState.STOPPED
+        return self.store.engine.state_or(EngineState.STOPPED)
 
     def _event(self, level: EventLevel, kind: str, message: str, **refs: Any) -> None:
         self.store.events.append(self.clock.now(), level, kind, message, **refs)
