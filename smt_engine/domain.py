@@ -168,6 +168,15 @@ class EventLevel(StrEnum):
     CRITICAL = "critical"
 
 
+class HealthStatus(StrEnum):
+    """How one part of the engine is doing, as shown in `smt status` and the console's health strip."""
+
+    OK = "ok"
+    WARN = "warn"  # degraded: working, but not as configured (fallback model, stale feed, slow stream)
+    DOWN = "down"  # not doing its job (stream disconnected, feed failing, all analyses failed)
+    OFF = "off"  # disabled by configuration; not a fault
+
+
 class AiLogState(StrEnum):
     PENDING = "pending"
     SENT = "sent"

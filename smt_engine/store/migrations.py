@@ -144,4 +144,14 @@ CREATE TABLE whale_history_sync (
 );
 """,
     ),
+    (
+        4,
+        "component health: one row per engine component (exchange, streams, analyst, feeds, notifier)",
+        """
+CREATE TABLE health (
+    component TEXT PRIMARY KEY, status TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',
+    since TEXT NOT NULL, updated_at TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}'
+);
+""",
+    ),
 ]

@@ -18,6 +18,7 @@ from smt_engine.domain import (
     EngineState,
     EventLevel,
     Flow,
+    HealthStatus,
     Mode,
     OrderKind,
     OrderState,
@@ -267,3 +268,15 @@ class AiLog:
     next_attempt_at: datetime | None = None
     sent_at: datetime | None = None
     id: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ComponentHealth:
+    """One row of ``health``: ``since`` is when ``status`` last changed, ``updated_at`` the last report."""
+
+    component: str
+    status: HealthStatus
+    detail: str = ""
+    since: datetime
+    updated_at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
