@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from smt_engine.domain import ApprovalMode, Mode, Pair, Tier
+from smt_engine.notify.kinds import NotificationKind
 
 KNOWN_BASES = ("BTC", "ETH", "SOL", "DOGE", "XRP", "ADA", "BNB", "LTC")
 ENV_PREFIX = "SMT_"
@@ -368,6 +369,38 @@ class AiLogSettings(_Section):
     max_attempts: int = Field(8, ge=1, le=100, description="upload attempts before a row is left failed")
 
 
+class NotifySettings(_Section):
+    """Notifications through apprise; the URLs are a secret (`smt keys set notify_urls`), never set here."""
+
+    enabled: bool = Field(True, description="send notifications when the notify_urls secret is set")
+    events: list[NotificationKind] = Field(
+        default_factory=lambda: list(NotificationKind), description="which notifications to send"
+    )
+    min_level: Literal["info", "warning", "error", "critical"] = Field(
+        "info", description="send only notifications at or above this level"
+    )
+    stream_down_after: Duration = Field(
+        timedelta(minutes=5), description="notify when an exchange stream has been down this long"
+    )
+    dedup_window: Duration = Field(
+        timedelta(minutes=10), description="the same notice about the same thing is sent once in this window"
+    )
+    rate_limit: int = Field(20, ge=1, le=1000, description="at most this many per channel per rate_window")
+    rate_window: Duration = Field(timedelta(minutes=10), description="window of the rate limit; more wait")
+    timeout: Duration = Field(timedelta(seconds=20), description="hard limit per send")
+    poll_interval: Duration = Field(timedelta(seconds=5), description="how often new events are checked")
+    give_up_after: Duration = Field(
+        timedelta(days=1), description="a notice still undelivered after this long is marked failed"
+    )
+
+    @model_validator(mode="after")
+    def _check_times(self) -> NotifySettings:
+        for name in ("timeout", "poll_interval", "rate_window"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"notify.{name} must be longer than 0s")
+        return self
+
+
 class LoggingSettings(_Section):
     """Process logging (the events table is always written)."""
 
@@ -389,6 +422,7 @@ class Settings(BaseModel):
     whales: WhalesSettings = Field(default_factory=WhalesSettings)
     analyst: AnalystSettings = Field(default_factory=AnalystSettings)
     ailog: AiLogSettings = Field(default_factory=AiLogSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @property

@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 CommandHandler = Callable[[Command], Awaitable[dict[str, Any]]]
 
 # Settings sections that can change without a restart (reload_config).
-HOT_SECTIONS = ("risk", "trading", "analyst", "whales", "ailog", "competition", "logging")
+HOT_SECTIONS = ("risk", "trading", "analyst", "whales", "ailog", "competition", "logging", "notify")
 
 
 class CycleRunner(Protocol):
@@ -50,6 +50,14 @@ class Housekeeping(Protocol):
 
 class Uploader(Protocol):
     async def run_once(self) -> object: ...
+
+
+class Notifications(Protocol):
+    """The operator-notification task (smt_engine.notify.Notifier): runs beside trading, never inside it."""
+
+    async def run(self) -> None: ...
+
+    async def flush(self, grace: timedelta) -> None: ...
 
 
 class CommandRejected(Exception):
@@ -70,6 +78,7 @@ class Engine:
         uploader: Uploader | None = None,
         notify: SdNotify | None = None,
         config_path: Path | None = None,
+        notifier: Notifications | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -79,6 +88,7 @@ class Engine:
         self.housekeeping = housekeeping
         self.uploader = uploader
         self.notify = notify or SdNotify()
+        self.notifier = notifier
         self.config_path = config_path
         self.lock = asyncio.Lock()
         self.stop_event = asyncio.Event()
@@ -114,6 +124,9 @@ class Engine:
         if failed:
             log.warning("%d command(s) left running by a previous engine were failed, not re-run", failed)
         tasks = [asyncio.create_task(self._heartbeat_loop(), name="heartbeat")]
+        if self.notifier is not None:
+            # Started before reconciliation, so an engine stuck reconciling still tells the operator.
+            tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
         try:
             await self._reconcile_until_ok()
             if self.stop_event.is_set():
@@ -138,6 +151,8 @@ class Engine:
         finally:
             self.notify.stopping()
             await self._shutdown(tasks)
+            if self.notifier is not None:
+                await self.notifier.flush(self.settings.notify.timeout)
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -170,6 +185,17 @@ class Engine:
     def _start_row(self) -> None:
         previous = self.store.engine.current()
         now = self.clock.now()
+        if previous is not None and self._ended_uncleanly():
+            log.error(
+                "the previous engine (pid %s) did not stop cleanly: it was %s, last heartbeat %s",
+                previous.pid,
+                previous.state.value,
+                previous.heartbeat_at.isoformat() if previous.heartbeat_at else "never",
+                extra={
+                    "event": "engine.crash_restart",
+                    "data": {"previous_state": previous.state.value, "previous_pid": previous.pid},
+                },
+            )
         next_cycle = self._first_cycle_time(previous, now)
         self.store.engine.put(
             EngineStatus(
@@ -198,6 +224,12 @@ class Engine:
             next_cycle.isoformat(),
             extra={"event": "engine.starting"},
         )
+
+    def _ended_uncleanly(self) -> bool:
+        """The last engine that started never logged ``engine.stopped``: it was killed or crashed."""
+        started = self.store.events.of_kind("engine.starting", limit=1)
+        stopped = self.store.events.of_kind("engine.stopped", limit=1)
+        return bool(started) and (not stopped or (stopped[0].id or 0) < (started[0].id or 0))
 
     def _first_cycle_time(self, previous: EngineStatus | None, now: datetime) -> datetime:
         """No cycle on restart unless one is overdue, and never two within ``min_cycle_gap``."""

@@ -17,6 +17,8 @@ from smt_engine.config import Settings
 from smt_engine.engine import Engine
 from smt_engine.exchange.base import Exchange
 from smt_engine.exchange.factory import make_exchange
+from smt_engine.notify.channels import ChannelError, load_channels
+from smt_engine.notify.notifier import Notifier
 from smt_engine.operator import OperatorCommands
 from smt_engine.pipeline import Pipeline, WhaleSource
 from smt_engine.sdnotify import SdNotify
@@ -56,6 +58,15 @@ class Runtime:
                     await aclose()
                 except Exception:  # closing must not mask the reason we are stopping
                     log.exception("closing %s failed", type(closer).__name__)
+
+
+def make_notifier(settings: Settings, store: Store, clock: Clock, secrets: SecretStore) -> Notifier:
+    """The operator notifier; a bad URL turns notifications off loudly instead of stopping the engine."""
+    try:
+        return Notifier(settings, store, clock, load_channels(secrets))
+    except ChannelError as exc:
+        log.error("notifications off: %s", exc, extra={"event": "notify.misconfigured"})
+        return Notifier(settings, store, clock, [], problem=str(exc))
 
 
 def build_runtime(
@@ -114,6 +125,7 @@ def build_runtime(
         uploader=AiLogUploader(exchange, store, clock, settings) if settings.ailog_enabled else None,
         notify=notify,
         config_path=config_path,
+        notifier=make_notifier(settings, store, clock, secrets),
     )
     engine_ref.append(engine)
     pipeline.trade_lock = engine.lock

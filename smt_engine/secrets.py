@@ -28,6 +28,7 @@ class SecretName(StrEnum):
     WEEX_API_PASSPHRASE = "weex_api_passphrase"  # noqa: S105
     ETHERSCAN_API_KEY = "etherscan_api_key"
     GEMINI_API_KEY = "gemini_api_key"
+    NOTIFY_URLS = "notify_urls"  # apprise URLs carry tokens, so the whole list is a secret
 
     @property
     def env_var(self) -> str:

@@ -25,6 +25,7 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             "WEEX_API_PASSPHRASE",
             "ETHERSCAN_API_KEY",
             "GEMINI_API_KEY",
+            "NOTIFY_URLS",
             "CREDENTIALS_DIRECTORY",
             "NOTIFY_SOCKET",
         }:

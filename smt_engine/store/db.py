@@ -21,6 +21,7 @@ from smt_engine.store.health import HealthRepo
 from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, WhalesRepo, WhaleTransfersRepo
 from smt_engine.store.market import AccountRepo, ContractsRepo
 from smt_engine.store.migrations import MIGRATIONS
+from smt_engine.store.notifications import CursorsRepo, NotificationsRepo
 from smt_engine.store.trading import OrdersRepo, PositionsRepo, ProposalsRepo
 from smt_engine.store.whale_history import WhaleHistoryRepo
 
@@ -59,6 +60,8 @@ class Store:
         self.ailogs = AiLogsRepo(*args)
         self.whale_history = WhaleHistoryRepo(*args)
         self.health = HealthRepo(*args)
+        self.notifications = NotificationsRepo(*args)
+        self.cursors = CursorsRepo(*args)
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:

@@ -56,3 +56,12 @@ class EventsRepo(Repo[Event]):
 
     def of_kind(self, kind: str, limit: int = 100) -> list[Event]:
         return self.select("kind = ?", [kind], order_by="id DESC", limit=limit)
+
+    def after(self, event_id: int, limit: int = 200) -> list[Event]:
+        """Oldest first, every event newer than ``event_id``: how a consumer follows the log by cursor."""
+        return self.select("id > ?", [event_id], order_by="id", limit=limit)
+
+    def last_id(self) -> int:
+        """The newest event's id, 0 when there is none."""
+        rows = self.select(order_by="id DESC", limit=1)
+        return rows[0].id or 0 if rows else 0

@@ -154,4 +154,21 @@ CREATE TABLE health (
 );
 """,
     ),
+    (
+        9,
+        "notifications outbox (one row per notice and channel) and persisted read cursors",
+        """
+CREATE TABLE notifications (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, level TEXT NOT NULL, channel TEXT NOT NULL,
+    topic TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL, dedup_key TEXT NOT NULL,
+    event_id INTEGER, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+    created_at TEXT NOT NULL, next_attempt_at TEXT, sent_at TEXT,
+    UNIQUE (dedup_key, channel)
+);
+CREATE INDEX notifications_channel_state ON notifications(channel, state, id);
+CREATE INDEX notifications_topic ON notifications(channel, kind, topic, created_at);
+
+CREATE TABLE cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL, updated_at TEXT NOT NULL);
+""",
+    ),
 ]
