@@ -90,6 +90,7 @@ class Notifier:
         self.derive()
         self.check_streams()
         if not self.active:
+            self._report_state()
             return DeliveryReport()
         return await self.deliver()
 
@@ -116,7 +117,7 @@ class Notifier:
                     assert event.id is not None
                     draft = self.rules.draft(event, now) if self.active else None
                     if draft is not None:
-                        written += self._enqueue(draft, f"event:{event.id}", now, event.id)
+                        written += self._enqueue(draft, f"event:{event.id}", event.at, event.id)
                     cursor = event.id
                 self.store.cursors.set_position(CURSOR, cursor, now)
 
@@ -138,11 +139,12 @@ class Notifier:
             EventLevel(cfg.min_level)
         )
 
-    def _enqueue(self, draft: Draft, dedup_key: str, now: datetime, event_id: int | None) -> int:
+    def _enqueue(self, draft: Draft, dedup_key: str, at: datetime, event_id: int | None) -> int:
+        """Queue ``draft`` for every channel; ``at`` is when it happened (the event's time)."""
         if not self._wanted(draft):
             return 0
         written = 0
-        window_start = now - self.settings.notify.dedup_window
+        window_start = at - self.settings.notify.dedup_window
         for label in self.channels:
             if self.store.notifications.seen_topic(label, draft.kind.value, draft.topic, window_start):
                 continue  # the same notice about the same thing went out moments ago
@@ -155,7 +157,7 @@ class Notifier:
                 body=draft.body,
                 dedup_key=dedup_key,
                 event_id=event_id,
-                created_at=now,
+                created_at=at,
             )
             written += int(self.store.notifications.enqueue(row))
         return written

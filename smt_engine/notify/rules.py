@@ -38,7 +38,7 @@ class Draft:
 
 
 def _money(value: Decimal | None) -> str:
-    return "?" if value is None else plain(value.quantize(Decimal("0.01")))
+    return "?" if value is None else format(value.quantize(Decimal("0.01")), "f")
 
 
 def _left(until: datetime | None, now: datetime) -> str:

@@ -18,6 +18,11 @@ from smt_engine.notify.channels import Channel
 from smt_engine.secrets import redact
 
 _ERROR_MAX = 300
+# At DEBUG, apprise logs each URL and urllib3 each request path, both carrying the channel's token. The
+# stderr handler masks registered secrets, but a record that is never made cannot leak through any handler.
+for _name in ("apprise", "urllib3"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
 _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="smt-notify")
 
 

@@ -1,0 +1,438 @@
+"""The notifier against a local webhook through apprise's json:// URL: rules, outbox, order, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smt_engine.config import Settings
+from smt_engine.domain import (
+    CloseReason,
+    EngineState,
+    EventLevel,
+    HealthStatus,
+    Mode,
+    PositionState,
+    ProposalState,
+    Side,
+)
+from smt_engine.engine import Engine
+from smt_engine.health import report_health
+from smt_engine.logsetup import EventsHandler
+from smt_engine.notify import sender
+from smt_engine.notify.channels import Channel, ChannelError, parse_urls
+from smt_engine.notify.notifier import CURSOR, Notifier, backoff
+from smt_engine.secrets import redact
+from smt_engine.store import Store
+from smt_engine.store.notifications import NotificationState
+from smt_engine.store.records import EngineStatus, Position, Proposal
+from tests.fakes.webhook_server import FakeWebhook
+
+T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+TOKEN = "hk7Qz2Lm9XwT4pRs"  # the secret part of the webhook URL
+
+
+class StepClock:
+    def __init__(self) -> None:
+        self.t = T0
+
+    def now(self) -> datetime:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += timedelta(seconds=seconds)
+
+    def advance(self, seconds: float) -> None:
+        self.t += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def hook() -> Iterator[FakeWebhook]:
+    with FakeWebhook() as server:
+        yield server
+
+
+def settings(**notify: Any) -> Settings:
+    return Settings.model_validate({"engine": {"approval": "manual"}, "notify": notify})
+
+
+def make(store: Store, clock: StepClock, hook: FakeWebhook, **notify: Any) -> Notifier:
+    return Notifier(settings(**notify), store, clock, parse_urls(hook.json_url(f"/hook/{TOKEN}")))
+
+
+def halt(store: Store, clock: StepClock, reason: str = "daily loss -10.4% (limit -10%)") -> None:
+    store.events.append(clock.now(), EventLevel.CRITICAL, "engine.halted", f"engine HALTED: {reason}")
+
+
+def proposal(store: Store, clock: StepClock) -> Proposal:
+    row = Proposal(
+        pair="ETH",
+        symbol="ETHUSDT",
+        side=Side.LONG,
+        confidence=0.8,
+        margin=Decimal("100"),
+        notional=Decimal("1000"),
+        leverage=10,
+        size=Decimal("0.333"),
+        entry_ref=Decimal("3000"),
+        tp_price=Decimal("3090"),
+        sl_price=Decimal("2955"),
+        tp_pct=Decimal("3"),
+        sl_pct=Decimal("1.5"),
+        state=ProposalState.PROPOSED,
+        created_at=clock.now(),
+        expires_at=clock.now() + timedelta(minutes=15),
+    )
+    saved = store.proposals.insert(row)
+    store.events.append(
+        clock.now(), EventLevel.INFO, "proposal.proposed", "proposal #1", proposal_id=saved.id
+    )
+    return saved
+
+
+# --------------------------------------------------------------------------- channels
+
+
+def test_urls_become_labelled_channels_and_their_tokens_are_masked() -> None:
+    channels = parse_urls(f"json://127.0.0.1:9/hook/{TOKEN}, tgram://123456789:AAHfiqksKZ8WmR2zSjiQ7_v4/42")
+    assert [c.label.split(":")[0] for c in channels] == ["json", "tgram"]
+    assert all(TOKEN not in c.label and len(c.label.split(":")[1]) == 8 for c in channels)
+    assert TOKEN not in repr(channels)
+    # Libraries echo a token on its own, not the whole URL: each part is masked too.
+    text = redact(f"POST /hook/{TOKEN} failed; bot123456789:AAHfiqksKZ8WmR2zSjiQ7_v4 unauthorized")
+    assert TOKEN not in text and "AAHfiqksKZ8WmR2zSjiQ7_v4" not in text
+    assert "127.0.0.1" in redact("connecting to 127.0.0.1:9")  # a host is not a secret
+
+
+def test_an_unsupported_url_is_named_by_position_never_by_its_text() -> None:
+    with pytest.raises(ChannelError) as err:
+        parse_urls(f"json://127.0.0.1:9/a, nosuchservice://{TOKEN}")
+    assert "#2 of 2" in str(err.value) and TOKEN not in str(err.value)
+
+
+# --------------------------------------------------------------------------- deriving
+
+
+async def test_history_before_the_first_start_is_not_news(
+    store: Store, hook: FakeWebhook, tmp_path: Path
+) -> None:
+    clock = StepClock()
+    halt(store, clock, "old halt")
+    notifier = make(store, clock, hook)
+    halt(store, clock, "new halt")
+    clock.advance(3600)  # outside the de-dup window of the first
+    assert (await notifier.tick()).sent == 1
+    assert [d.message.splitlines()[0] for d in hook.delivered] == ["engine HALTED: new halt"]
+
+
+async def test_the_cursor_survives_a_restart_and_nothing_is_derived_twice(
+    store: Store, hook: FakeWebhook
+) -> None:
+    clock = StepClock()
+    first = make(store, clock, hook)
+    halt(store, clock)
+    assert first.derive() == 1
+    second = make(store, clock, hook)  # a restarted engine
+    assert second.derive() == 0
+    # Even a lost cursor cannot queue an event twice: (dedup_key, channel) is unique.
+    store.cursors.set_position(CURSOR, 0, clock.now())
+    assert second.derive() == 0
+    assert store.notifications.count() == 1
+
+
+async def test_per_event_enable_and_minimum_level(store: Store, hook: FakeWebhook) -> None:
+    clock = StepClock()
+    notifier = make(store, clock, hook, events=["halted", "stopped"], min_level="warning")
+    store.events.append(clock.now(), EventLevel.INFO, "engine.starting", "engine starting")  # not enabled
+    store.events.append(clock.now(), EventLevel.INFO, "engine.stopped", "engine stopped")  # warning: sent
+    halt(store, clock)
+    await notifier.tick()
+    assert [d.title for d in hook.delivered] == ["SMT: engine stopped", "SMT: engine HALTED, entries refused"]
+    quiet = make(store, clock, hook, min_level="critical")
+    store.events.append(clock.now(), EventLevel.INFO, "engine.stopped", "engine stopped again")
+    assert quiet.derive() == 0
+
+
+async def test_the_same_notice_is_sent_once_within_the_dedup_window(store: Store, hook: FakeWebhook) -> None:
+    clock = StepClock()
+    notifier = make(store, clock, hook, dedup_window="10m")
+    halt(store, clock)
+    clock.advance(60)
+    halt(store, clock)
+    await notifier.tick()
+    clock.advance(11 * 60)
+    halt(store, clock)
+    await notifier.tick()
+    assert len(hook.delivered) == 2
+
+
+async def test_disabled_notifications_still_move_the_cursor(store: Store, hook: FakeWebhook) -> None:
+    clock = StepClock()
+    off = make(store, clock, hook, enabled=False)
+    halt(store, clock)
+    await off.tick()
+    assert store.notifications.count() == 0 and hook.delivered == []
+    assert store.cursors.get_position(CURSOR) == store.events.last_id()
+    assert (h := store.health.get("notify")) is not None and h.status is HealthStatus.OFF
+
+
+# --------------------------------------------------------------------------- texts
+
+
+async def test_a_waiting_proposal_says_what_how_much_how_long_and_how_to_approve(
+    store: Store, hook: FakeWebhook
+) -> None:
+    clock = StepClock()
+    notifier = make(store, clock, hook)
+    p = proposal(store, clock)
+    clock.advance(120)
+    await notifier.tick()
+    (msg,) = hook.delivered
+    assert msg.title == f"SMT: proposal #{p.id} ETH LONG waiting for approval"
+    for part in ("ETH LONG", "confidence 0.80", "size 0.333", "1000.00 USDT at 10x", "13 min left"):
+        assert part in msg.message
+    assert f"smt approve {p.id}" in msg.message
+    assert msg.body["type"] == "warning"
+
+
+async def test_no_waiting_notice_in_auto_mode_or_once_decided(store: Store, hook: FakeWebhook) -> None:
+    clock = StepClock()
+    auto = Notifier(
+        Settings.model_validate({"engine": {"approval": "auto"}}),
+        store,
+        clock,
+        parse_urls(hook.json_url()),
+    )
+    proposal(store, clock)
+    assert auto.derive() == 0
+    manual = make(store, clock, hook)
+    p = proposal(store, clock)
+    assert p.id is not None
+    store.proposals.update(p.id, state=ProposalState.APPROVED)
+    assert manual.derive() == 0
+
+
+async def test_entry_filled_and_position_closed_carry_price_reason_and_pnl(
+    store: Store, hook: FakeWebhook
+) -> None:
+    clock = StepClock()
+    notifier = make(store, clock, hook)
+    p = proposal(store, clock)
+    await notifier.tick()
+    store.proposals.update(p.id, state=ProposalState.OPEN)
+    pos = store.positions.insert(
+        Position(
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            size=Decimal("0.333"),
+            entry_price=Decimal("3001.5"),
+            opened_at=clock.now(),
+            state=PositionState.OPEN,
+            leverage=10,
+            updated_at=clock.now(),
+            proposal_id=p.id,
+        )
+    )
+    store.events.append(clock.now(), EventLevel.INFO, "proposal.open", "open", proposal_id=p.id)
+    await notifier.tick()
+    store.positions.update(
+        pos.id,
+        state=PositionState.CLOSED,
+        close_reason=CloseReason.TAKE_PROFIT,
+        exit_price=Decimal("3090"),
+        realized_pnl=Decimal("29.4705"),
+    )
+    store.events.append(clock.now(), EventLevel.INFO, "position.closed", "closed", position_id=pos.id)
+    await notifier.tick()
+    _waiting, filled, closed = hook.delivered
+    assert (
+        filled.title.startswith("SMT: entry filled, ETH LONG") and "0.333 at 3001.5 (10x)" in filled.message
+    )
+    assert "take-profit" in closed.title and "+29.47 USDT" in closed.title
+    assert "exit 3090" in closed.message and "realised PnL +29.47 USDT" in closed.message
+
+
+async def test_model_and_budget_health_notify_at_once(store: Store, hook: FakeWebhook) -> None:
+    clock = StepClock()
+    notifier = make(store, clock, hook)
+    report_health(store, clock, "analyst.model", HealthStatus.DOWN, "gemini-2.5-flash retired (404)")
+    report_health(store, clock, "analyst.budget", HealthStatus.WARN, "daily budget of 200 calls reached")
+    report_health(store, clock, "whales.etherscan", HealthStatus.DOWN, "401")  # on screen only
+    await notifier.tick()
+    assert [d.title for d in hook.delivered] == [
+        "SMT: analyst model unavailable",
+        "SMT: analyst budget reached",
+    ]
+    assert "retired (404)" in hook.delivered[0].message
+
+
+async def test_a_stream_is_reported_once_per_outage_after_the_delay(store: Store, hook: FakeWebhook) -> None:
+    clock = StepClock()
+    notifier = make(store, clock, hook, stream_down_after="5m")
+    report_health(store, clock, "exchange.stream.private", HealthStatus.DOWN, "connection reset")
+    clock.advance(4 * 60)
+    await notifier.tick()
+    assert hook.delivered == []
+    clock.advance(61)
+    await notifier.tick()
+    clock.advance(60)
+    await notifier.tick()
+    assert [d.title for d in hook.delivered] == ["SMT: exchange.stream.private down for 5 min"]
+    report_health(store, clock, "exchange.stream.private", HealthStatus.OK, "reconnected")
+    clock.advance(20 * 60)
+    await notifier.tick()
+    report_health(store, clock, "exchange.stream.private", HealthStatus.DOWN, "again")
+    clock.advance(2 * 60)
+    await notifier.tick()
+    assert len(hook.delivered) == 1  # a short second outage is not news
+    clock.advance(4 * 60)
+    await notifier.tick()
+    assert len(hook.delivered) == 2
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+async def test_a_down_webhook_gets_everything_in_order_once_it_is_back(
+    store: Store, hook: FakeWebhook
+) -> None:
+    clock = StepClock()
+    notifier = make(store, clock, hook)
+    hook.down = True
+    for n in range(3):
+        halt(store, clock, f"reason {n}")
+        clock.advance(11 * 60)
+    report = await notifier.tick()
+    assert report.failed_attempts == 1 and hook.refused == 1, "one try per channel and tick, not one per row"
+    first = store.notifications.next_pending(_label(store))
+    assert first is not None and first.attempts == 1 and first.next_attempt_at == clock.now() + backoff(1)
+    assert first.last_error is not None and "503" in first.last_error
+    assert (h := store.health.get("notify")) is not None and h.status is HealthStatus.DOWN
+    await notifier.tick()
+    assert hook.refused == 1, "backing off: no second try before next_attempt_at"
+    hook.down = False
+    clock.advance(backoff(1).total_seconds())
+    await notifier.tick()
+    assert [d.message.splitlines()[0] for d in hook.delivered] == [
+        f"engine HALTED: reason {n}" for n in range(3)
+    ]
+    assert store.notifications.count() == 3
+    assert all(r.state is NotificationState.SENT for r in store.notifications.recent())
+    assert (h := store.health.get("notify")) is not None and h.status is HealthStatus.OK
+    await notifier.tick()
+    assert len(hook.delivered) == 3
+
+
+def _label(store: Store) -> str:
+    return store.notifications.recent(1)[0].channel
+
+
+async def test_the_rate_limit_delays_and_never_drops(store: Store, hook: FakeWebhook) -> None:
+    clock = StepClock()
+    notifier = make(store, clock, hook, rate_limit=2, rate_window="10m")
+    for n, component in enumerate(("analyst.model", "analyst.budget", "analyst.model")):
+        clock.advance(11 * 60)  # apart by more than the de-dup window
+        store.events.append(
+            clock.now(), EventLevel.ERROR, "health.degraded", f"m{n}", data={"component": component}
+        )
+    await notifier.tick()
+    assert len(hook.delivered) == 2
+    clock.advance(10 * 60 + 1)
+    await notifier.tick()
+    assert [d.message for d in hook.delivered] == ["m0", "m1", "m2"]
+
+
+async def test_a_hanging_webhook_does_not_hold_up_other_work(store: Store, hook: FakeWebhook) -> None:
+    clock = StepClock()
+    notifier = make(store, clock, hook, timeout="1s")
+    hook.hang = True
+    halt(store, clock)
+    ticks = 0
+
+    async def other_work() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    worker = asyncio.create_task(other_work())
+    report = await notifier.tick()
+    worker.cancel()
+    assert report.failed_attempts == 1 and ticks > 10
+    row = store.notifications.recent(1)[0]
+    assert row.last_error is not None and "no answer within 1s" in row.last_error
+    hook.release()
+
+
+async def test_a_hanging_send_is_bounded_by_its_limit(hook: FakeWebhook) -> None:
+    hook.hang = True
+    channel = parse_urls(hook.json_url())[0]
+    with pytest.raises(sender.DeliveryFailed, match="no answer within 1s"):
+        await sender.send(channel, "t", "b", EventLevel.INFO, timedelta(seconds=1))
+    hook.release()
+
+
+async def test_a_removed_channel_leaves_its_rows_failed_not_pending(store: Store, hook: FakeWebhook) -> None:
+    clock = StepClock()
+    make(store, clock, hook).derive()
+    halt(store, clock)
+    make(store, clock, hook).derive()
+    other = Notifier(settings(), store, clock, [Channel("json:00000000", hook.json_url("/other"))])
+    await other.tick()
+    (row,) = store.notifications.recent()
+    assert row.state is NotificationState.FAILED and row.last_error == "channel no longer configured"
+
+
+async def test_the_url_token_never_reaches_the_database_or_the_logs(
+    store: Store, hook: FakeWebhook, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    clock = StepClock()
+    notifier = make(store, clock, hook)
+    hook.down = True
+    halt(store, clock, f"an error that echoed {TOKEN}")
+    await notifier.tick()
+    hook.down = False
+    clock.advance(60)
+    await notifier.tick()
+    assert hook.delivered and TOKEN not in hook.delivered[0].message
+    store.conn.execute("PRAGMA wal_checkpoint(FULL)")
+    assert files_holding(tmp_path, TOKEN) == []
+    assert TOKEN not in caplog.text
+
+
+def files_holding(directory: Path, secret: str) -> list[Path]:
+    """The database file and its WAL, read as bytes: what a copied smt.db would reveal."""
+    paths = sorted(directory.glob("smt.db*"))
+    assert paths, "the database files exist"
+    return [p for p in paths if secret.encode() in p.read_bytes()]
+
+
+# --------------------------------------------------------------------------- engine start-up
+
+
+def test_an_engine_that_never_logged_its_stop_is_reported_as_crash_restart(store: Store) -> None:
+    clock = StepClock()
+    store.engine.put(
+        EngineStatus(mode=Mode.PAPER, state=EngineState.RUNNING, pid=4242, started_at=T0, heartbeat_at=T0)
+    )
+    store.events.append(T0, EventLevel.INFO, "engine.starting", "engine starting")
+    handler = EventsHandler(store, clock)
+    logging.getLogger().addHandler(handler)
+    try:
+        Engine(Settings(), store, clock, monitor=None, cycle=None)._start_row()  # type: ignore[arg-type]
+        assert [e.data for e in store.events.of_kind("engine.crash_restart")] == [
+            {"previous_state": "running", "previous_pid": 4242}
+        ]
+        store.events.append(T0, EventLevel.INFO, "engine.stopped", "engine stopped")
+        Engine(Settings(), store, clock, monitor=None, cycle=None)._start_row()  # type: ignore[arg-type]
+        assert len(store.events.of_kind("engine.crash_restart")) == 1, "a clean stop is not a crash"
+    finally:
+        logging.getLogger().removeHandler(handler)
