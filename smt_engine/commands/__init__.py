@@ -8,4 +8,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "smt_engine.commands.whales",
     "smt_engine.commands.console",
     "smt_engine.commands.engine",
+    "smt_engine.commands.notify",
 )
