@@ -225,8 +225,12 @@ class Notifier:
             last_error=str(error),
             next_attempt_at=self.clock.now() + backoff(attempts),
         )
-        self._failing[row.channel] = f"{error} (attempt {attempts}, {row.kind} #{row.id} waiting)"
-        log.warning("notification #%s not delivered (attempt %d): %s", row.id, attempts, error)
+        self._failing[row.channel] = (
+            f"{row.channel}: {error} (attempt {attempts}, {row.kind} #{row.id} waiting)"
+        )
+        log.warning(
+            "notification #%s to %s not delivered (attempt %d): %s", row.id, row.channel, attempts, error
+        )
         return False
 
     def _report_state(self) -> None:

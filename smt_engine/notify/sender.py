@@ -61,7 +61,7 @@ def send_blocking(channel: Channel, title: str, body: str, level: EventLevel) ->
 
     target = apprise.Apprise()
     if not target.add(channel.url):
-        raise DeliveryFailed(f"{channel.label}: apprise does not accept this URL")
+        raise DeliveryFailed("apprise does not accept this URL")
     captured = _Capture()
     apprise_log = logging.getLogger("apprise")
     apprise_log.addHandler(captured)
@@ -71,7 +71,7 @@ def send_blocking(channel: Channel, title: str, body: str, level: EventLevel) ->
         apprise_log.removeHandler(captured)
     if not ok:
         reason = captured.lines[-1] if captured.lines else "the service did not accept the notification"
-        raise DeliveryFailed(redact(f"{channel.label}: {reason}")[:_ERROR_MAX])
+        raise DeliveryFailed(redact(reason)[:_ERROR_MAX])
 
 
 async def send(channel: Channel, title: str, body: str, level: EventLevel, limit: timedelta) -> None:
@@ -81,10 +81,8 @@ async def send(channel: Channel, title: str, body: str, level: EventLevel, limit
     try:
         await asyncio.wait_for(asyncio.shield(future), limit.total_seconds())
     except TimeoutError:
-        raise DeliveryFailed(
-            f"{channel.label}: no answer within {limit.total_seconds():.0f}s (may still arrive)"
-        ) from None
+        raise DeliveryFailed(f"no answer within {limit.total_seconds():.0f}s (may still arrive)") from None
     except DeliveryFailed:
         raise
     except Exception as exc:  # a plugin bug must look like a failed send, not crash the notifier
-        raise DeliveryFailed(redact(f"{channel.label}: {type(exc).__name__}: {exc}")[:_ERROR_MAX]) from None
+        raise DeliveryFailed(redact(f"{type(exc).__name__}: {exc}")[:_ERROR_MAX]) from None
