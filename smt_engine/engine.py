@@ -413,6 +413,12 @@ class Engine:
             raise CommandRejected("start-up reconciliation has not succeeded yet")
         previous = self.state
         self._set_state(EngineState.RUNNING, reason=f"resumed by {command.actor}")
+        log.info(
+            "engine resumed by %s (was %s)",
+            command.actor,
+            previous.value,
+            extra={"event": "engine.resumed", "data": {"cleared": previous.value}},
+        )
         return {"state": self.state.value, "was": previous.value}
 
     async def _run_cycle_now(self, command: Command) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from smt_engine.health import report_health
 from smt_engine.logsetup import EventsHandler
 from smt_engine.notify import sender
 from smt_engine.notify.channels import Channel, ChannelError, parse_urls
+from smt_engine.notify.kinds import NotificationKind
 from smt_engine.notify.notifier import CURSOR, Notifier, backoff
 from smt_engine.secrets import redact
 from smt_engine.store import Store
@@ -436,3 +437,74 @@ def test_an_engine_that_never_logged_its_stop_is_reported_as_crash_restart(store
         assert len(store.events.of_kind("engine.crash_restart")) == 1, "a clean stop is not a crash"
     finally:
         logging.getLogger().removeHandler(handler)
+
+
+async def test_one_failing_channel_of_two_is_a_warning_and_does_not_hold_up_the_other(
+    store: Store, hook: FakeWebhook
+) -> None:
+    clock = StepClock()
+    with FakeWebhook() as broken:
+        broken.down = True
+        channels = parse_urls(f"{hook.json_url('/ok')} {broken.json_url('/broken')}")
+        notifier = Notifier(settings(), store, clock, channels)
+        halt(store, clock)
+        await notifier.tick()
+    assert len(hook.delivered) == 1
+    health = store.health.get("notify")
+    assert health is not None and health.status is HealthStatus.WARN
+    assert channels[1].label in health.detail and channels[0].label not in health.detail
+
+
+async def test_a_notice_undelivered_past_give_up_after_is_marked_failed(
+    store: Store, hook: FakeWebhook
+) -> None:
+    clock = StepClock()
+    notifier = make(store, clock, hook, give_up_after="1h")
+    hook.down = True
+    halt(store, clock)
+    await notifier.tick()
+    clock.advance(3601)
+    await notifier.tick()
+    (row,) = store.notifications.recent()
+    assert row.state is NotificationState.FAILED and row.last_error is not None and "503" in row.last_error
+    hook.down = False
+    clock.advance(600)
+    await notifier.tick()
+    assert hook.delivered == []
+
+
+def test_the_operator_guide_lists_every_notification_at_its_level() -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "operator-guide.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in guide.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`") and "`" in cells[0][1:]:
+            names = [n.strip(" `") for n in cells[0].split(",")]
+            levels = [lv.strip() for lv in cells[1].split(",")]
+            if all(n in NotificationKind.__members__.values() for n in names):
+                rows.update(dict(zip(names, levels, strict=True)))
+    assert rows == {kind.value: kind.level.value for kind in NotificationKind}
+
+
+def test_retries_back_off_from_ten_seconds_to_every_five_minutes() -> None:
+    assert [backoff(n).total_seconds() for n in range(1, 8)] == [10, 20, 40, 80, 160, 300, 300]
+
+
+async def test_engine_lifecycle_events_each_have_a_notice(store: Store, hook: FakeWebhook) -> None:
+    clock = StepClock()
+    notifier = make(store, clock, hook)
+    for kind, message in (
+        ("engine.crash_restart", "the previous engine (pid 7) did not stop cleanly"),
+        ("engine.starting", "engine starting (pid 8)"),
+        ("engine.resumed", "engine resumed by cli:ops (was halted)"),
+        ("engine.stopped", "engine stopped"),
+    ):
+        store.events.append(clock.now(), EventLevel.INFO, kind, message)
+        clock.advance(60)
+    await notifier.tick()
+    assert [(d.title, d.body["type"]) for d in hook.delivered] == [
+        ("SMT: engine restarted after an unclean stop", "failure"),
+        ("SMT: engine starting", "info"),
+        ("SMT: engine resumed", "info"),
+        ("SMT: engine stopped", "warning"),
+    ]
