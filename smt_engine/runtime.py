@@ -14,6 +14,7 @@ from smt_engine.analyst import make_analyst
 from smt_engine.analyst.base import Analyst
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
+from smt_engine.domain import Mode
 from smt_engine.engine import Engine
 from smt_engine.exchange.base import Exchange
 from smt_engine.exchange.factory import make_exchange
@@ -62,6 +63,9 @@ class Runtime:
 
 def make_notifier(settings: Settings, store: Store, clock: Clock, secrets: SecretStore) -> Notifier:
     """The operator notifier; a bad URL turns notifications off loudly instead of stopping the engine."""
+    if settings.engine.mode is Mode.DEMO:
+        # The demo is for learning the console: it must not page the operator's phone.
+        return Notifier(settings, store, clock, [], off_reason="demo mode sends no notifications")
     try:
         return Notifier(settings, store, clock, load_channels(secrets))
     except ChannelError as exc:

@@ -55,9 +55,11 @@ class Notifier:
         clock: Clock,
         channels: list[Channel],
         problem: str | None = None,
+        off_reason: str = "no notify_urls secret set",
     ) -> None:
         self.settings = settings
         self.problem = problem
+        self.off_reason = off_reason
         self.store = store
         self.clock = clock
         self.channels = {c.label: c for c in channels}
@@ -239,7 +241,7 @@ class Notifier:
         elif self.problem is not None:
             report_health(self.store, self.clock, COMPONENT, HealthStatus.DOWN, self.problem)
         elif not self.channels:
-            report_health(self.store, self.clock, COMPONENT, HealthStatus.OFF, "no notify_urls secret set")
+            report_health(self.store, self.clock, COMPONENT, HealthStatus.OFF, self.off_reason)
         elif self._failing:
             detail = "; ".join(self._failing.values())
             status = HealthStatus.DOWN if len(self._failing) == len(self.channels) else HealthStatus.WARN

@@ -508,3 +508,25 @@ async def test_engine_lifecycle_events_each_have_a_notice(store: Store, hook: Fa
         ("SMT: engine resumed", "info"),
         ("SMT: engine stopped", "warning"),
     ]
+
+
+def test_the_demo_never_notifies_even_with_urls_set(store: Store, hook: FakeWebhook) -> None:
+    from smt_engine.runtime import make_notifier
+    from smt_engine.secrets import SecretStore
+
+    secrets = SecretStore(env={"NOTIFY_URLS": hook.json_url()}, use_keyring=False)
+    demo = make_notifier(Settings.model_validate({"engine": {"mode": "demo"}}), store, StepClock(), secrets)
+    paper = make_notifier(Settings(), store, StepClock(), secrets)
+    assert not demo.active and demo.off_reason == "demo mode sends no notifications"
+    assert paper.active
+
+
+async def test_a_bad_url_turns_notifications_down_loudly_without_stopping_the_engine(store: Store) -> None:
+    from smt_engine.runtime import make_notifier
+    from smt_engine.secrets import SecretStore
+
+    secrets = SecretStore(env={"NOTIFY_URLS": "nosuch://abc"}, use_keyring=False)
+    notifier = make_notifier(Settings(), store, StepClock(), secrets)
+    assert (await notifier.tick()).sent == 0
+    health = store.health.get("notify")
+    assert health is not None and health.status is HealthStatus.DOWN and "#1 of 1" in health.detail
