@@ -183,6 +183,8 @@ class Rules:
         if component not in kinds:
             return None  # streams are checked against their delay in stream_down(); others stay on screen
         kind, title = kinds[component]
+        if kind is NotificationKind.MODEL_UNAVAILABLE and event.data.get("to") == "warn":
+            title = "SMT: analyst model degraded"  # working on a fallback model, not as configured
         return Draft.of(kind, f"health:{component}", title, event.message)
 
     # ------------------------------------------------------------------ streams

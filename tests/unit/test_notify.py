@@ -272,6 +272,11 @@ async def test_model_and_budget_health_notify_at_once(store: Store, hook: FakeWe
         "SMT: analyst budget reached",
     ]
     assert "retired (404)" in hook.delivered[0].message
+    report_health(store, clock, "analyst.model", HealthStatus.OK, "back")
+    clock.advance(3600)
+    report_health(store, clock, "analyst.model", HealthStatus.WARN, "on fallback gemini-2.0-flash")
+    await notifier.tick()
+    assert hook.delivered[-1].title == "SMT: analyst model degraded"
 
 
 async def test_a_stream_is_reported_once_per_outage_after_the_delay(store: Store, hook: FakeWebhook) -> None:
