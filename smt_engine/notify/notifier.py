@@ -22,6 +22,7 @@ from smt_engine.notify.channels import Channel
 from smt_engine.notify.rules import Draft, Rules
 from smt_engine.store import Store
 from smt_engine.store.notifications import Notification, NotificationState
+from smt_engine.store.records import Event
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +118,19 @@ class Notifier:
             with self.store.transaction():
                 for event in events:
                     assert event.id is not None
-                    draft = self.rules.draft(event, now) if self.active else None
+                    draft = self._draft(event, now) if self.active else None
                     if draft is not None:
                         written += self._enqueue(draft, f"event:{event.id}", event.at, event.id)
                     cursor = event.id
                 self.store.cursors.set_position(CURSOR, cursor, now)
+
+    def _draft(self, event: Event, now: datetime) -> Draft | None:
+        """One event's notice; an event that cannot be rendered is logged and skipped, never retried."""
+        try:
+            return self.rules.draft(event, now)
+        except Exception:
+            log.exception("event #%s (%s) could not become a notification; skipped", event.id, event.kind)
+            return None
 
     def check_streams(self) -> int:
         """Notify once per outage of an exchange stream down longer than ``notify.stream_down_after``."""

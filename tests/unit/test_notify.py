@@ -535,3 +535,24 @@ async def test_a_bad_url_turns_notifications_down_loudly_without_stopping_the_en
     assert (await notifier.tick()).sent == 0
     health = store.health.get("notify")
     assert health is not None and health.status is HealthStatus.DOWN and "#1 of 1" in health.detail
+
+
+async def test_an_event_that_cannot_be_rendered_is_skipped_not_retried_forever(
+    store: Store, hook: FakeWebhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = StepClock()
+    notifier = make(store, clock, hook)
+    real = notifier.rules.draft
+
+    def draft(event: Any, now: datetime) -> Any:
+        if "poison" in event.message:
+            raise ValueError("cannot render")
+        return real(event, now)
+
+    monkeypatch.setattr(notifier.rules, "draft", draft)
+    halt(store, clock, "poison")
+    clock.advance(3600)
+    halt(store, clock, "a real one")
+    await notifier.tick()
+    await notifier.tick()
+    assert [d.message.splitlines()[0] for d in hook.delivered] == ["engine HALTED: a real one"]
