@@ -14,9 +14,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from smt_engine.secrets import SecretName, SecretStore, register_secret
 
-# Parts of a URL at least this long are treated as secrets; shorter ones ("hook", "v1") would mask
-# ordinary words in every message.
+# Parts of a URL that look like credentials are registered as secrets on their own; short or plain-word
+# parts ("hook", "v1", "notifications") are not, or they would mask ordinary words in every message.
 _TOKEN_MIN_LEN = 10
+_LONG_TOKEN_LEN = 24
 _SPLIT = re.compile(r"[\s,]+")
 _HOST = re.compile(r"^(localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+|\[[0-9A-Fa-f:.]+\])(:\d+)?$")
 
@@ -38,6 +39,14 @@ def channel_label(url: str) -> str:
     return f"{scheme}:{hashlib.sha256(url.encode()).hexdigest()[:8]}"
 
 
+def _looks_like_token(part: str) -> bool:
+    """Long and random-looking (digits, or mixed case, or very long); "notifications" is not a token."""
+    if len(part) < _TOKEN_MIN_LEN:
+        return False
+    mixed = any(c.isupper() for c in part) and any(c.islower() for c in part)
+    return mixed or any(c.isdigit() for c in part) or len(part) >= _LONG_TOKEN_LEN
+
+
 def _register_parts(url: str) -> None:
     register_secret(url)
     parts = urlsplit(url)
@@ -49,7 +58,7 @@ def _register_parts(url: str) -> None:
     candidates += parts.path.split("/")
     candidates += [value for _, value in parse_qsl(parts.query)]
     for part in candidates:
-        if len(part) >= _TOKEN_MIN_LEN:
+        if _looks_like_token(part):
             register_secret(part)
 
 

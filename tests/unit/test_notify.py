@@ -110,6 +110,8 @@ def test_urls_become_labelled_channels_and_their_tokens_are_masked() -> None:
     text = redact(f"POST /hook/{TOKEN} failed; bot123456789:AAHfiqksKZ8WmR2zSjiQ7_v4 unauthorized")
     assert TOKEN not in text and "AAHfiqksKZ8WmR2zSjiQ7_v4" not in text
     assert "127.0.0.1" in redact("connecting to 127.0.0.1:9")  # a host is not a secret
+    parse_urls("json://example.org/smt/notifications")
+    assert redact("3 notifications sent") == "3 notifications sent"  # nor a plain word in the path
 
 
 def test_an_unsupported_url_is_named_by_position_never_by_its_text() -> None:
