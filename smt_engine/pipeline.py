@@ -255,7 +255,7 @@ class Pipeline:
                 )
             )
             pairs.append(pair)
-        outcomes = await analyse_all(self.analyst, contexts)
+        outcomes = await analyse_all(self.analyst, contexts, store=self.store, clock=self.clock)
         for pair, out in zip(pairs, outcomes, strict=True):
             d = out.decision
             self.ailog.analysis(

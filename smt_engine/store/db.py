@@ -14,6 +14,7 @@ from pathlib import Path
 import sqlite_utils
 
 from smt_engine.store.ailogs import AiLogsRepo
+from smt_engine.store.analyst_usage import AnalystUsageRepo
 from smt_engine.store.commands import CommandsRepo
 from smt_engine.store.engine_state import EngineRepo
 from smt_engine.store.events import EventsRepo
@@ -21,6 +22,8 @@ from smt_engine.store.health import HealthRepo
 from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, WhalesRepo, WhaleTransfersRepo
 from smt_engine.store.market import AccountRepo, ContractsRepo
 from smt_engine.store.migrations import MIGRATIONS
+from smt_engine.store.prices import CandlesRepo, PricesRepo
+from smt_engine.store.scores import ScoresRepo
 from smt_engine.store.trading import OrdersRepo, PositionsRepo, ProposalsRepo
 from smt_engine.store.whale_history import WhaleHistoryRepo
 
@@ -59,6 +62,10 @@ class Store:
         self.ailogs = AiLogsRepo(*args)
         self.whale_history = WhaleHistoryRepo(*args)
         self.health = HealthRepo(*args)
+        self.analyst_usage = AnalystUsageRepo(*args)
+        self.candles = CandlesRepo(*args)
+        self.prices = PricesRepo(*args)
+        self.scores = ScoresRepo(*args)
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:

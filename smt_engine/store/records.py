@@ -143,6 +143,7 @@ class Analysis:
     latency_ms: int | None = None
     attempts: int = 0
     error: str | None = None
+    search_entry_point: str | None = None
     id: int | None = None
 
 

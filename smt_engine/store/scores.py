@@ -1,0 +1,67 @@
+"""Scores: each analysis, whale signal and proposal measured against the market once a horizon passed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from smt_engine.store.base import Repo
+from smt_engine.store.codec import to_row, ts
+
+
+@dataclass(slots=True, kw_only=True)
+class Score:
+    subject: str
+    """``analysis``, ``signal`` or ``proposal``."""
+    subject_id: int
+    horizon: str
+    """``1h``, ``4h``, ``24h``, or ``outcome`` (a proposal's TP, SL or max hold)."""
+    pair: str
+    tier: str
+    analyst: str
+    model: str
+    direction: str
+    """LONG, SHORT or WAIT (a whale signal's bias is mapped to one of them)."""
+    confidence: float
+    signal_agrees: str
+    """``agree``, ``disagree`` or ``none``: whether the whale/flow signal pointed the same way."""
+    decided_at: datetime
+    due_at: datetime
+    ref_price: Decimal
+    exit_price: Decimal
+    move_pct: float
+    """Raw price change from decision to horizon, %."""
+    return_pct: float | None
+    """Return of acting on the call after round-trip fees, %; None for WAIT."""
+    hit: bool
+    scored_at: datetime
+    outcome: str | None = None
+    state: str | None = None
+    """For proposals: the proposal's own state (denied, rejected, expired, closed...)."""
+    cycle_id: str | None = None
+    id: int | None = None
+
+
+class ScoresRepo(Repo[Score]):
+    table = "scores"
+    record = Score
+
+    def add(self, scores: list[Score]) -> int:
+        """Insert scores not recorded yet (once per subject and horizon); returns how many were new."""
+        added = 0
+        with self.lock, self.db.atomic():
+            for s in scores:
+                added += self.write_row(to_row(s), "INSERT OR IGNORE").rowcount
+        return added
+
+    def done(self, subject: str) -> set[tuple[int, str]]:
+        """(subject id, horizon) pairs already scored."""
+        with self.lock:
+            rows = self.db.query("SELECT subject_id, horizon FROM scores WHERE subject = ?", [subject])
+            return {(int(r["subject_id"]), str(r["horizon"])) for r in rows}
+
+    def since(self, start: datetime | None = None) -> list[Score]:
+        if start is None:
+            return self.select(order_by="decided_at, id")
+        return self.select("decided_at >= ?", [ts(start)], order_by="decided_at, id")
