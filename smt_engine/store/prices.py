@@ -83,5 +83,10 @@ class PricesRepo(Repo[PricePoint]):
         )
         return rows[0] if rows else None
 
+    def latest_before(self, at: datetime) -> datetime | None:
+        """When prices were last recorded before ``at`` (the previous cycle), if ever."""
+        rows = self.select("at < ?", [ts(at)], order_by="at DESC", limit=1)
+        return rows[0].at if rows else None
+
     def for_cycle(self, cycle_id: str) -> dict[str, Decimal]:
         return {p.symbol: p.price for p in self.select("cycle_id = ?", [cycle_id], order_by="id")}
