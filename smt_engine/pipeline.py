@@ -110,7 +110,15 @@ class Pipeline:
                 report,
                 "scorecard",
                 lambda: record_and_score(
-                    self.settings, self.store, self.exchange, now, cycle_id, prices, candles, CANDLE_INTERVAL
+                    self.settings,
+                    self.store,
+                    self.exchange,
+                    now,
+                    cycle_id,
+                    prices,
+                    candles,
+                    CANDLE_INTERVAL,
+                    contracts,
                 ),
             )
             outcomes = await self._step(

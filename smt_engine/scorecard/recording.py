@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from smt_engine.config import Settings
-from smt_engine.domain import Candle
+from smt_engine.domain import Candle, Contract
 from smt_engine.exchange.base import ExchangeError
 from smt_engine.store import Store
 from smt_engine.store.prices import PricePoint, StoredCandle
@@ -94,10 +94,16 @@ async def record_and_score(
     prices: Mapping[str, Decimal],
     candles: Mapping[str, Sequence[Candle]],
     interval: str,
+    contracts: Mapping[str, Contract],
 ) -> dict[str, int]:
-    """The pipeline's scorecard step: keep what the cycle saw, fetch fine bars since the last cycle, score."""
+    """The pipeline's scorecard step: keep what the cycle saw, fetch fine bars since the last cycle, score.
+
+    The contracts' precision is kept too, so `smt replay` sizes a past cycle as the engine did.
+    """
     from smt_engine.scorecard.scoring import score_due
 
+    for contract in contracts.values():
+        store.contracts.save(contract, now)
     previous = store.prices.latest_before(now)
     bars = record_market(store, now, prices, candles, interval, cycle_id=cycle_id)
     limit = bars_needed(previous, now)

@@ -24,7 +24,6 @@ from decimal import Decimal
 from smt_engine.config import Settings
 from smt_engine.domain import Action, Bias, Side, Tier
 from smt_engine.store import Store
-from smt_engine.store.codec import ts
 from smt_engine.store.prices import StoredCandle
 from smt_engine.store.records import Analysis, Proposal, WhaleSignal
 from smt_engine.store.scores import Score
@@ -272,15 +271,15 @@ class Scorer:
         return self.settings.risk.max_hold
 
     def run(self, now: datetime) -> int:
-        start = ts(now - LOOKBACK)
-        analyses = self.store.analyses.select("created_at >= ?", [start], order_by="id")
-        subjects = [s for a in analyses if (s := self.analysis_subject(a)) is not None]
+        start = now - LOOKBACK
+        history = self.store.history
+        subjects = [s for a in history.analyses_since(start) if (s := self.analysis_subject(a)) is not None]
         scores = self.score_horizons(subjects, now)
 
-        signals = self.store.whale_signals.select("is_aggregate = 1 AND at >= ?", [start], order_by="id")
+        signals = history.aggregate_signals_since(start)
         scores += self.score_horizons([s for w in signals if (s := self.signal_subject(w)) is not None], now)
 
-        proposals = self.store.proposals.select("created_at >= ?", [start], order_by="id")
+        proposals = history.proposals_since(start)
         behind = self.store.analyses.by_ids([p.analysis_id for p in proposals if p.analysis_id is not None])
         pairs = [(p, behind.get(p.analysis_id) if p.analysis_id is not None else None) for p in proposals]
         psubjects = {s.id: (s, p, a) for p, a in pairs if (s := self.proposal_subject(p, a)) is not None}

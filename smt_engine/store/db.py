@@ -16,6 +16,7 @@ import sqlite_utils
 from smt_engine.store.ailogs import AiLogsRepo
 from smt_engine.store.analyst_usage import AnalystUsageRepo
 from smt_engine.store.commands import CommandsRepo
+from smt_engine.store.decision_history import DecisionHistory
 from smt_engine.store.engine_state import EngineRepo
 from smt_engine.store.events import EventsRepo
 from smt_engine.store.health import HealthRepo
@@ -66,6 +67,7 @@ class Store:
         self.candles = CandlesRepo(*args)
         self.prices = PricesRepo(*args)
         self.scores = ScoresRepo(*args)
+        self.history = DecisionHistory(*args)
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:

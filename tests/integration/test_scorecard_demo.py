@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from smt_engine import cli
+from smt_engine.demo import demo_settings
+from smt_engine.domain import ApprovalMode
+from smt_engine.scorecard.replay import replay_cycle
 from smt_engine.store import Store
+from tests.fakes.weex_server import FakeWeex
 
 GROUPS = {"overall", "analyst_model", "pair", "tier", "signal_agreement"}
 
@@ -27,6 +32,17 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return db
+
+
+def counts(store: Store) -> dict[str, int]:
+    return {
+        "proposals": store.proposals.count(),
+        "events": store.events.count(),
+        "orders": store.orders.count(),
+        "cycles": store.cycles.count(),
+        "analyses": store.analyses.count(),
+        "scores": store.scores.count(),
+    }
 
 
 def smt(*args: str) -> subprocess.CompletedProcess[str]:
@@ -87,3 +103,93 @@ def test_scorecard_text_and_since(demo_db: Path) -> None:
     assert json.loads(later.stdout)["scores"] == 0
     bad = smt("scorecard", "--since", "yesterday", "--db", str(demo_db))
     assert bad.returncode == 1 and "--since 'yesterday'" in bad.stderr
+
+
+# --------------------------------------------------------------------------- what-if replay
+
+
+def demo_config(path: Path, db: Path, *, extra: str = "", exchange_url: str | None = None) -> Path:
+    """A configuration with the demo's risk-relevant settings (competition window, final-days hold)."""
+    settings = demo_settings(db, approval=ApprovalMode.AUTO)
+    text = f"""
+[engine]
+database = "{db}"
+{'mode = "live"' if exchange_url else ""}
+
+[competition]
+start = {settings.competition.start.isoformat()}
+end = {settings.competition.end.isoformat()}
+
+[risk]
+final_days_max_hold = "1h"
+{extra}
+
+[exchange]
+{f'base_url = "{exchange_url}"' if exchange_url else ""}
+"""
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_replay_with_the_recorded_settings_reproduces_every_cycle(demo_db: Path) -> None:
+    store = Store.open(demo_db, readonly=True)
+    try:
+        settings = demo_settings(demo_db, approval=ApprovalMode.AUTO)
+        cycles = store.cycles.select(order_by="started_at")
+        assert cycles
+        for cycle in cycles:
+            result = replay_cycle(store, settings, cycle.id)
+            recorded = store.history.proposals_of_cycle(cycle.id)
+            assert len(result.rows) == len(recorded), cycle.id
+            assert not [r for r in result.rows if r.differs], (cycle.id, [r.as_dict() for r in result.rows])
+            for row in result.rows:
+                assert row.replay_codes == row.recorded_codes, (cycle.id, row.as_dict())
+    finally:
+        store.close()
+
+
+def test_replay_with_fewer_open_positions_shows_the_denials_and_touches_no_exchange(
+    demo_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    store = Store.open(demo_db, readonly=True)
+    try:
+        # A cycle whose entry was taken while another position was already open.
+        cycle_id = next(
+            c.id
+            for c in store.cycles.select(order_by="started_at")
+            if store.history.positions_open_at(c.started_at)
+            and any(p.state.value != "denied" for p in store.history.proposals_of_cycle(c.id))
+        )
+        before = counts(store)
+    finally:
+        store.close()
+    with FakeWeex() as weex:
+        config = demo_config(
+            tmp_path / "what-if.toml", demo_db, extra="max_open_positions = 1", exchange_url=weex.base_url
+        )
+        assert cli.main(["replay", cycle_id, "--config", str(config), "--db", str(demo_db), "--json"]) == 0
+        assert weex.requests == []  # nothing was asked of the exchange
+    result = json.loads(capsys.readouterr().out)
+    flipped = [p for p in result["proposals"] if p["differs"]]
+    assert flipped and all(p["replay"]["state"] == "denied" for p in flipped)
+    assert all("max_open_positions" in p["replay"]["codes"] for p in flipped)
+    assert all(p["recorded"]["state"] != "denied" for p in flipped)
+
+    assert cli.main(["replay", cycle_id, "--config", str(config), "--db", str(demo_db)]) == 0
+    text = capsys.readouterr().out
+    assert "no exchange touched" in text and "would differ (marked *)" in text
+    assert f"* {flipped[0]['pair']}" in text
+    # The database was only read.
+    store = Store.open(demo_db, readonly=True)
+    try:
+        assert counts(store) == before
+    finally:
+        store.close()
+
+
+def test_replay_of_an_unknown_cycle_is_a_clear_error(
+    demo_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["replay", "nope", "--db", str(demo_db)]) == 1
+    assert "no cycle 'nope' in this database" in capsys.readouterr().err
