@@ -210,3 +210,46 @@ async def test_analyst_health_counts_failed_analyses_in_a_cycle(
         await analyst.aclose()
     row = health(store, "analyst")
     assert row.status is HealthStatus.WARN and row.detail.startswith("1 of 2 analyses failed")
+
+
+def test_status_shows_todays_spend_against_the_caps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from smt_engine import cli
+    from smt_engine.store.analyst_usage import AnalystUsage
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    db = tmp_path / "smt.db"
+    now = datetime.now(UTC)
+    with open_store(tmp_path) as s:
+        for cost in ("0.25", "0.5"):
+            s.analyst_usage.insert(
+                AnalystUsage(
+                    at=now,
+                    day=now.date().isoformat(),
+                    model="m",
+                    requests=2,
+                    answered=True,
+                    cost_usd=Decimal(cost),
+                )
+            )
+        s.analyst_usage.insert(  # yesterday's spend is not today's
+            AnalystUsage(
+                at=now - timedelta(days=1),
+                day=(now - timedelta(days=1)).date().isoformat(),
+                model="m",
+                requests=9,
+                answered=True,
+                cost_usd=Decimal(9),
+            )
+        )
+    config = tmp_path / "c.toml"
+    config.write_text(f'[engine]\ndatabase = "{db}"\n[analyst]\ndaily_max_calls = 40\ndaily_max_usd = 3\n')
+    assert cli.main(["status", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "analyst     today 4/40 Gemini calls, $0.7500/$3" in out
+    assert cli.main(["status", "--json", "--config", str(config)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["analyst_today"]["calls"] == 4 and data["analyst_today"]["usd"] == "0.7500"
