@@ -53,6 +53,7 @@ from smt_engine.clock import Clock
 from smt_engine.config import AnalystSettings
 from smt_engine.domain import AnalystKind, Decision, EventLevel, HealthStatus
 from smt_engine.health import report_health
+from smt_engine.scorecard.track_record import track_record_section
 from smt_engine.secrets import redact
 from smt_engine.store import Store
 from smt_engine.store.analyst_usage import AnalystUsage
@@ -299,7 +300,10 @@ class GeminiAnalyst:
                 extra={"event": "analyst_budget", "cycle_id": ctx.cycle_id},
             )
             return await self.over_budget.analyse(ctx, note={"over_budget": over})
-        prompt = build_prompt(ctx)
+        record = None
+        if self.settings.track_record_in_prompt:
+            record = track_record_section(self.store, ctx.pair.base, self.kind.value, ctx.now)
+        prompt = build_prompt(ctx, record)
         trace = CallTrace()
         started = time.monotonic()
         response: Any = None

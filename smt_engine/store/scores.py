@@ -61,6 +61,13 @@ class ScoresRepo(Repo[Score]):
             rows = self.db.query("SELECT subject_id, horizon FROM scores WHERE subject = ?", [subject])
             return {(int(r["subject_id"]), str(r["horizon"])) for r in rows}
 
+    def for_pair(self, subject: str, pair: str, horizon: str, analyst: str, start: datetime) -> list[Score]:
+        return self.select(
+            "subject = ? AND pair = ? AND horizon = ? AND analyst = ? AND decided_at >= ?",
+            [subject, pair, horizon, analyst, ts(start)],
+            order_by="decided_at",
+        )
+
     def since(self, start: datetime | None = None) -> list[Score]:
         if start is None:
             return self.select(order_by="decided_at, id")

@@ -253,3 +253,59 @@ def test_status_shows_todays_spend_against_the_caps(
     assert cli.main(["status", "--json", "--config", str(config)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["analyst_today"]["calls"] == 4 and data["analyst_today"]["usd"] == "0.7500"
+
+
+def _score(store: Store, i: int, hit: bool, confidence: float) -> None:
+    from smt_engine.store.scores import Score
+
+    at = NOW - timedelta(days=2, hours=i)
+    store.scores.add(
+        [
+            Score(
+                subject="analysis",
+                subject_id=i,
+                horizon="4h",
+                pair="BTC",
+                tier="1",
+                analyst="gemini",
+                model="gemini-3.5-flash",
+                direction="LONG",
+                confidence=confidence,
+                signal_agrees="none",
+                decided_at=at,
+                due_at=at + timedelta(hours=4),
+                ref_price=Decimal(100),
+                exit_price=Decimal(101 if hit else 99),
+                move_pct=1.0 if hit else -1.0,
+                return_pct=0.84 if hit else -1.16,
+                hit=hit,
+                scored_at=NOW,
+            )
+        ]
+    )
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_track_record_in_the_prompt_only_when_enabled(
+    gemini: FakeGeminiServer, store: Store, enabled: bool
+) -> None:
+    for i, hit in enumerate([True, False, False, False]):
+        _score(store, i, hit, 0.75)
+    settings = fast_settings(gemini.url, track_record_in_prompt=enabled)
+    analyst = GeminiAnalyst(settings.analyst, store, SimulatedClock(NOW), api_key=KEY)
+    gemini.push(text_reply(json.dumps(ANSWER)))
+    try:
+        await analyst.analyse(context(settings))
+    finally:
+        await analyst.aclose()
+    (req,) = gemini.requests
+    if not enabled:
+        assert "TRACK RECORD" not in req.prompt
+        return
+    assert "=== YOUR TRACK RECORD ===" in req.prompt
+    assert "4 calls, 4 LONG/SHORT, 0 WAIT" in req.prompt
+    assert "LONG/SHORT right after fees: 25%" in req.prompt
+    assert (
+        "When you said 0.7-0.8: on average you stated 75% and were right 25% of the time (n=4)" in req.prompt
+    )
+    assert req.prompt.index("TRACK RECORD") < req.prompt.index("=== RESPONSE FORMAT ===")
