@@ -20,9 +20,11 @@ from smt_engine.domain import Candle, Contract
 from smt_engine.exchange.base import ExchangeError
 from smt_engine.store import Store
 from smt_engine.store.prices import PricePoint, StoredCandle
+from smt_engine.store.scores import ScorecardReport
 
 log = logging.getLogger(__name__)
 
+REPORT_WINDOW = timedelta(days=30)
 SCORE_INTERVAL = "5m"
 SCORE_INTERVAL_LENGTH = timedelta(minutes=5)
 MAX_SCORE_BARS = 1000
@@ -114,4 +116,15 @@ async def record_and_score(
             log.warning("%s: %s bars unreadable for the scorecard (%s)", symbol, SCORE_INTERVAL, exc)
             continue
         bars += record_market(store, now, {}, {symbol: fine}, SCORE_INTERVAL)
-    return {"bars": bars, "scored": score_due(settings, store, now)}
+    scored = score_due(settings, store, now)
+    publish_report(store, now)
+    return {"bars": bars, "scored": scored}
+
+
+def publish_report(store: Store, now: datetime) -> None:
+    """The last 30 days' scorecard, computed by the engine and stored for the console to show."""
+    from smt_engine.scorecard.report import build_report
+
+    since = now - REPORT_WINDOW
+    report = build_report(store.scores.since(since), since=since, now=now)
+    store.scorecard_reports.save(ScorecardReport(at=now, report=report))

@@ -24,7 +24,7 @@ from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, W
 from smt_engine.store.market import AccountRepo, ContractsRepo
 from smt_engine.store.migrations import MIGRATIONS
 from smt_engine.store.prices import CandlesRepo, PricesRepo
-from smt_engine.store.scores import ScoresRepo
+from smt_engine.store.scores import ScorecardReportsRepo, ScoresRepo
 from smt_engine.store.trading import OrdersRepo, PositionsRepo, ProposalsRepo
 from smt_engine.store.whale_history import WhaleHistoryRepo
 
@@ -67,6 +67,7 @@ class Store:
         self.candles = CandlesRepo(*args)
         self.prices = PricesRepo(*args)
         self.scores = ScoresRepo(*args)
+        self.scorecard_reports = ScorecardReportsRepo(*args)
         self.history = DecisionHistory(*args)
 
     @classmethod

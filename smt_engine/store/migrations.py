@@ -156,7 +156,7 @@ CREATE TABLE health (
     ),
     (
         7,
-        "scorecard: analyst usage and cost per call, market prices seen, and scores of every decision",
+        "scorecard: analyst usage and cost per call, market prices seen, scores of every decision, reports",
         """
 CREATE TABLE analyst_usage (
     id INTEGER PRIMARY KEY, at TEXT NOT NULL, day TEXT NOT NULL, analysis_id INTEGER, model TEXT NOT NULL,
@@ -190,6 +190,8 @@ CREATE TABLE scores (
     UNIQUE (subject, subject_id, horizon)
 );
 CREATE INDEX scores_decided ON scores(decided_at);
+
+CREATE TABLE scorecard_reports (id INTEGER PRIMARY KEY, at TEXT NOT NULL, report TEXT NOT NULL);
 
 ALTER TABLE analyses ADD COLUMN search_entry_point TEXT;
 """,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from smt_engine.store.base import Repo
 from smt_engine.store.codec import to_row, ts
@@ -72,3 +73,31 @@ class ScoresRepo(Repo[Score]):
         if start is None:
             return self.select(order_by="decided_at, id")
         return self.select("decided_at >= ?", [ts(start)], order_by="decided_at, id")
+
+
+@dataclass(slots=True, kw_only=True)
+class ScorecardReport:
+    """The scorecard as the engine last computed it (``scorecard.report.build_report``), for the console."""
+
+    at: datetime
+    report: dict[str, Any]
+    id: int | None = None
+
+
+class ScorecardReportsRepo(Repo[ScorecardReport]):
+    table = "scorecard_reports"
+    record = ScorecardReport
+    KEEP = 48
+
+    def save(self, report: ScorecardReport) -> None:
+        """Add the newest report and keep only the last ``KEEP``."""
+        with self.lock, self.db.atomic():
+            self.insert(report)
+            self.db.execute(
+                f"DELETE FROM {self.table} WHERE id NOT IN "
+                f"(SELECT id FROM {self.table} ORDER BY id DESC LIMIT {self.KEEP})"
+            )
+
+    def latest(self) -> ScorecardReport | None:
+        rows = self.select(order_by="id DESC", limit=1)
+        return rows[0] if rows else None
