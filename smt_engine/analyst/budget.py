@@ -54,6 +54,8 @@ class Budget:
         self.settings = settings
         self.store = store
         self.clock = clock
+        self.in_flight = 0
+        """Analyses allowed to call that have not recorded their usage yet (each counts as a call)."""
 
     def today(self) -> DaySpend:
         return self.store.analyst_usage.day_spend(self.clock.now().date())
@@ -63,8 +65,9 @@ class Budget:
         spend = self.today()
         cfg = self.settings
         reason = None
-        if spend.requests >= cfg.daily_max_calls:
-            reason = f"daily call cap reached: {spend.requests} of {cfg.daily_max_calls} calls"
+        calls = spend.requests + self.in_flight
+        if calls >= cfg.daily_max_calls:
+            reason = f"daily call cap reached: {calls} of {cfg.daily_max_calls} calls"
         elif spend.cost_usd >= cfg.daily_max_usd:
             reason = f"daily USD cap reached: ${spend.cost_usd:.4f} of ${cfg.daily_max_usd}"
         self._report(spend, reason)

@@ -300,6 +300,14 @@ class GeminiAnalyst:
                 extra={"event": "analyst_budget", "cycle_id": ctx.cycle_id},
             )
             return await self.over_budget.analyse(ctx, note={"over_budget": over})
+        # Reserved before the first await, so pairs analysed concurrently cannot all pass one last slot.
+        self.budget.in_flight += 1
+        try:
+            return await self._call_and_record(ctx)
+        finally:
+            self.budget.in_flight -= 1
+
+    async def _call_and_record(self, ctx: PairContext) -> AnalysisOutcome:
         record = None
         if self.settings.track_record_in_prompt:
             record = track_record_section(self.store, ctx.pair.base, self.kind.value, ctx.now)

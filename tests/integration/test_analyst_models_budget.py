@@ -15,7 +15,7 @@ from smt_engine.analyst import GeminiAnalyst, analyse_all
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import Action, AnalystKind, EventLevel, HealthStatus
 from smt_engine.store import Store
-from tests.analyst_support import BTC, ETH, NOW, candles, context, fast_settings, open_store
+from tests.analyst_support import BTC, ETH, NOW, SOL, candles, context, fast_settings, open_store
 from tests.fakes.gemini_server import (
     FakeGeminiServer,
     model_not_found,
@@ -309,3 +309,18 @@ async def test_track_record_in_the_prompt_only_when_enabled(
         "When you said 0.7-0.8: on average you stated 75% and were right 25% of the time (n=4)" in req.prompt
     )
     assert req.prompt.index("TRACK RECORD") < req.prompt.index("=== RESPONSE FORMAT ===")
+
+
+async def test_concurrent_pairs_cannot_all_take_the_last_call(gemini: FakeGeminiServer, store: Store) -> None:
+    settings = fast_settings(gemini.url, daily_max_calls=2)
+    clock = SimulatedClock(NOW)
+    analyst = GeminiAnalyst(settings.analyst, store, clock, api_key=KEY)
+    gemini.push(text_reply(json.dumps(ANSWER)), text_reply(json.dumps(ANSWER)))
+    up = candles(step_pct=0.4)
+    contexts = [context(settings, pair=p, bars=up) for p in (BTC, ETH, SOL)]
+    try:
+        outcomes = await analyse_all(analyst, contexts, store=store, clock=clock)
+    finally:
+        await analyst.aclose()
+    kinds = sorted(o.record.analyst.value for o in outcomes)
+    assert kinds == ["gemini", "gemini", "heuristic"] and len(gemini.requests) == 2
