@@ -124,3 +124,33 @@ def test_scorecard_snapshot(
         await pilot.pause(0.1)
 
     assert snap_compare(make_app(), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_rationale_shows_each_source_with_its_domain() -> None:
+    from rich.console import Console
+
+    from smt_engine.domain import Action, AnalystKind
+    from smt_engine.store.records import Analysis
+    from smt_tui.details import rationale
+
+    analysis = Analysis(
+        cycle_id="c",
+        pair="BTC",
+        analyst=AnalystKind.GEMINI,
+        model="gemini-3.5-flash",
+        created_at=NOW,
+        action=Action.LONG,
+        confidence=0.7,
+        decision={"reasoning": "Inflows [1] and funding [2]."},
+        grounded=True,
+        sources=[
+            {"title": "ETF flows hit a record", "domain": "reuters.com", "uri": "https://vertexaisearch/r1"},
+            {"title": "coindesk.com", "domain": "coindesk.com", "uri": "https://vertexaisearch/r2"},
+        ],
+    )
+    console = Console(width=200, record=True)
+    console.print(rationale(analysis))
+    text = console.export_text()
+    assert "[1] ETF flows hit a record (reuters.com)  https://vertexaisearch/r1" in text
+    assert "[2] coindesk.com  https://vertexaisearch/r2" in text
+    assert "Inflows [1] and funding [2]." in text
