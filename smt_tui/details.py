@@ -91,6 +91,10 @@ def rationale(analysis: Analysis | None) -> RenderableType:
     if analysis.queries:
         parts.append(_heading("Search queries"))
         parts.append(Text("\n".join(f"• {q}" for q in analysis.queries)))
+    if analysis.search_suggestions:
+        parts.append(_heading("Google Search suggestions"))
+        for chip in analysis.search_suggestions:
+            parts.append(Text.assemble(f"• {chip.get('text', '')}", ("  " + chip.get("uri", ""), "blue")))
     if analysis.error:
         parts.append(_heading("Errors"))
         parts.append(Text(analysis.error, style="bold red"))

@@ -65,6 +65,8 @@ class CallTrace:
     """The model that answered (None when none did)."""
     search_entry_point: str | None = None
     """Google's rendered Search suggestions, stored as given (its terms ask that they be shown)."""
+    search_suggestions: list[dict[str, str]] = field(default_factory=list)
+    """The same suggestions as text and link, for screens that cannot render HTML."""
 
 
 def record_analysis(
@@ -102,6 +104,7 @@ def record_analysis(
         attempts=trace.attempts,
         error=redact(error) if error else None,
         search_entry_point=trace.search_entry_point,
+        search_suggestions=list(trace.search_suggestions),
     )
     record = store.analyses.insert(record)
     log.info(

@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 from smt_engine.analyst.base import AnalysisOutcome, CallTrace, record_analysis
 from smt_engine.analyst.budget import Budget, call_cost
 from smt_engine.analyst.context import PairContext
+from smt_engine.analyst.grounding import search_suggestions
 from smt_engine.analyst.heuristic import HeuristicAnalyst
 from smt_engine.analyst.limits import RETRYABLE_STATUS, RateLimiter, backoff_delay, retry_hint
 from smt_engine.analyst.parse import ParseOutcome, parse_response
@@ -416,6 +417,9 @@ class GeminiAnalyst:
             entry = getattr(metadata, "search_entry_point", None)
             rendered = getattr(entry, "rendered_content", None) if entry is not None else None
             trace.search_entry_point = str(rendered) if rendered else None
+            trace.search_suggestions = [
+                {"text": text, "uri": link} for text, link in search_suggestions(trace.search_entry_point)
+            ]
             trace.grounded = bool(trace.queries or trace.sources)
             trace.usage["search_queries"] = len(trace.queries)
         usage = getattr(response, "usage_metadata", None)

@@ -121,7 +121,7 @@ def _pct(value: Decimal) -> str:
 
 def render_outcome(ctx: PairContext, outcome: AnalysisOutcome) -> str:
     """Human-readable decision, rationale and sources."""
-    from smt_engine.analyst.grounding import search_suggestions, source_lines
+    from smt_engine.analyst.grounding import source_lines
 
     d, r = outcome.decision, outcome.record
     lines = [
@@ -146,10 +146,9 @@ def render_outcome(ctx: PairContext, outcome: AnalysisOutcome) -> str:
         lines += ["  " + line for line in source_lines(r.sources)]
     elif r.analyst.value == "gemini":
         lines.append("Sources: none (the answer was not grounded)")
-    chips = search_suggestions(r.search_entry_point)
-    if chips:
+    if r.search_suggestions:
         lines.append("Google Search suggestions:")
-        lines += [f"  {text} — {link}" for text, link in chips]
+        lines += [f"  {s.get('text', '')} — {s.get('uri', '')}" for s in r.search_suggestions]
     if r.error:
         lines.append(f"Error: {r.error}")
     if "cost_usd" in r.usage:

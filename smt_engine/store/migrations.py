@@ -194,6 +194,7 @@ CREATE INDEX scores_decided ON scores(decided_at);
 CREATE TABLE scorecard_reports (id INTEGER PRIMARY KEY, at TEXT NOT NULL, report TEXT NOT NULL);
 
 ALTER TABLE analyses ADD COLUMN search_entry_point TEXT;
+ALTER TABLE analyses ADD COLUMN search_suggestions TEXT NOT NULL DEFAULT '[]';
 """,
     ),
 ]

@@ -112,6 +112,7 @@ async def test_clean_grounded_json(gemini: FakeGeminiServer, store: Store) -> No
     assert row.queries == ["bitcoin etf flows"]
     assert row.sources == [{"title": "CoinDesk", "domain": "coindesk.com", "uri": "https://coindesk.com/x"}]
     assert row.search_entry_point == SEARCH_ENTRY_POINT
+    assert row.search_suggestions == [{"text": "btc", "uri": "https://www.google.com/search?q=btc"}]
     assert row.usage["prompt_tokens"] == 812 and row.usage["total_tokens"] == 1355
     assert row.usage["thoughts_tokens"] == 400 and row.usage["search_queries"] == 1
     # 812 in at $1.50/M, 143 out + 400 thinking at $9/M, 1 search query at $14/1000.

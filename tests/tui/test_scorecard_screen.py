@@ -126,7 +126,7 @@ def test_scorecard_snapshot(
     assert snap_compare(make_app(), terminal_size=(120, 40), run_before=run_before)
 
 
-def test_rationale_shows_each_source_with_its_domain() -> None:
+def test_rationale_shows_sources_with_their_domain_and_the_search_suggestions() -> None:
     from rich.console import Console
 
     from smt_engine.domain import Action, AnalystKind
@@ -147,6 +147,10 @@ def test_rationale_shows_each_source_with_its_domain() -> None:
             {"title": "ETF flows hit a record", "domain": "reuters.com", "uri": "https://vertexaisearch/r1"},
             {"title": "coindesk.com", "domain": "coindesk.com", "uri": "https://vertexaisearch/r2"},
         ],
+        queries=["bitcoin etf flows"],
+        search_suggestions=[
+            {"text": "bitcoin etf flows", "uri": "https://www.google.com/search?q=bitcoin+etf"}
+        ],
     )
     console = Console(width=200, record=True)
     console.print(rationale(analysis))
@@ -154,3 +158,5 @@ def test_rationale_shows_each_source_with_its_domain() -> None:
     assert "[1] ETF flows hit a record (reuters.com)  https://vertexaisearch/r1" in text
     assert "[2] coindesk.com  https://vertexaisearch/r2" in text
     assert "Inflows [1] and funding [2]." in text
+    assert "Google Search suggestions" in text
+    assert "• bitcoin etf flows  https://www.google.com/search?q=bitcoin+etf" in text
