@@ -324,3 +324,44 @@ async def test_concurrent_pairs_cannot_all_take_the_last_call(gemini: FakeGemini
         await analyst.aclose()
     kinds = sorted(o.record.analyst.value for o in outcomes)
     assert kinds == ["gemini", "gemini", "heuristic"] and len(gemini.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("model", "tuning", "expected"),
+    [
+        ("gemini-2.5-flash", None, {"temperature": 0.2}),
+        (
+            "gemini-3.5-flash",
+            {"gemini-3.5": {"thinking_level": "low", "temperature": 1.0}},
+            {"temperature": 1.0},
+        ),
+        ("gemini-2.5-pro", {"gemini-2": {"thinking_budget": 512}}, {}),
+    ],
+    ids=["gemini-2-family", "longest-prefix-wins", "thinking-budget"],
+)
+async def test_temperature_and_thinking_follow_the_model_family(
+    gemini: FakeGeminiServer,
+    store: Store,
+    model: str,
+    tuning: dict[str, Any] | None,
+    expected: dict[str, Any],
+) -> None:
+    over: dict[str, Any] = {"model": model, "fallback_models": []}
+    if tuning is not None:
+        over["tuning"] = {"gemini-3": {"thinking_level": "medium"}, **tuning}
+    settings = fast_settings(gemini.url, **over)
+    analyst = GeminiAnalyst(settings.analyst, store, SimulatedClock(NOW), api_key=KEY)
+    gemini.push(text_reply(json.dumps(ANSWER), model=model))
+    try:
+        await analyst.analyse(context(settings))
+    finally:
+        await analyst.aclose()
+    gen = gemini.requests[0].body.get("generationConfig", {})
+    assert {k: v for k, v in gen.items() if k == "temperature"} == expected
+    thinking = gen.get("thinkingConfig")
+    if model == "gemini-2.5-pro":
+        assert thinking is not None and list(thinking.values()) == [512]
+    elif model == "gemini-3.5-flash":
+        assert thinking is not None and list(thinking.values()) == ["LOW"]
+    else:
+        assert thinking is None
