@@ -25,6 +25,8 @@ from smt_engine.store.scores import ScorecardReport
 log = logging.getLogger(__name__)
 
 REPORT_WINDOW = timedelta(days=30)
+CANDLE_RETENTION = timedelta(days=45)
+"""Bars are kept this long: scoring looks back 30 days plus the longest horizon and maximum hold."""
 SCORE_INTERVAL = "5m"
 SCORE_INTERVAL_LENGTH = timedelta(minutes=5)
 MAX_SCORE_BARS = 1000
@@ -116,6 +118,7 @@ async def record_and_score(
             log.warning("%s: %s bars unreadable for the scorecard (%s)", symbol, SCORE_INTERVAL, exc)
             continue
         bars += record_market(store, now, {}, {symbol: fine}, SCORE_INTERVAL)
+    store.candles.prune(now - CANDLE_RETENTION)
     scored = score_due(settings, store, now)
     publish_report(store, now)
     return {"bars": bars, "scored": scored}

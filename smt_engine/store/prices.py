@@ -51,6 +51,12 @@ class CandlesRepo(Repo[StoredCandle]):
                 self.write_row(to_row(c), "INSERT OR REPLACE")
         return len(closed)
 
+    def prune(self, before: datetime) -> int:
+        """Forget bars that closed before ``before``; returns how many."""
+        with self.lock, self.db.atomic():
+            cursor = self.db.execute(f"DELETE FROM {self.table} WHERE close_time < ?", [ts(before)])
+        return int(cursor.rowcount)
+
     def between(self, symbol: str, start: datetime, end: datetime) -> list[StoredCandle]:
         """Bars of ``symbol`` that opened at or after ``start`` and closed by ``end``, oldest first."""
         return self.select(

@@ -264,3 +264,9 @@ def test_wilson_interval_bounds() -> None:
     lo, hi = wilson(5, 10) or (0, 0)
     assert lo < 0.5 < hi
     assert wilson(10, 10) == (pytest.approx(0.7225, abs=1e-3), 1.0)
+
+
+def test_old_bars_are_pruned_and_recent_ones_kept(store: Store) -> None:
+    history(store, "BTCUSDT", rising, hours=2)
+    assert store.candles.prune(T0 + timedelta(hours=1)) == 11  # bars closing before 1:00 (0:05 .. 0:55)
+    assert store.candles.count() == 24 - 11
