@@ -46,7 +46,7 @@ def test_scorecard_figures() -> None:
     assert list(HORIZONS) == ["1h", "4h", "24h"] and "| 1 h, 4 h, 24 h |" in SCORECARD
     assert timedelta(minutes=90) == PRICE_TOLERANCE and "at most 90 minutes old" in SCORECARD
     assert SCORE_INTERVAL == "5m" and "5-minute" in SCORECARD
-    assert CANDLE_RETENTION == timedelta(days=45) and "closed bars are kept, for 45 days" in SCORECARD
+    assert timedelta(days=45) == CANDLE_RETENTION and "closed bars are kept, for 45 days" in SCORECARD
     assert "The demo's synthetic market is a random walk" in SCORECARD
     assert "The demo market is a random walk" in README
     for doc in ("docs/analyst.md", "docs/scorecard.md"):
