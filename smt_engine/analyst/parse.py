@@ -32,6 +32,8 @@ from smt_engine.domain import Action, AnalystKind, Decision, Sentiment
 
 MAX_TEXT_CHARS = 100_000
 MAX_OBJECT_STARTS = 64
+MAX_OBJECT_CHARS = 20_000
+"""An answer object is a few hundred characters; a marker-stripping scan stops this far from its start."""
 MAX_REASONING_CHARS = 2000
 MAX_FIELD_CHARS = 500
 MAX_RISK_FACTORS = 10
@@ -72,7 +74,7 @@ def _strip_markers_outside_strings(text: str, start: int) -> str:
     """
     out: list[str] = []
     i, depth, in_string, escaped = start, 0, False, False
-    n = len(text)
+    n = min(len(text), start + MAX_OBJECT_CHARS)
     while i < n:
         ch = text[i]
         if in_string:
@@ -106,6 +108,7 @@ def _strip_markers_outside_strings(text: str, start: int) -> str:
 def _objects(text: str) -> list[dict[str, Any]]:
     """Every top-level JSON object in ``text``, read as written, else with stray citation markers removed."""
     decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+    has_markers = _CITATION_RE.search(text) is not None
     found: list[dict[str, Any]] = []
     starts = 0
     pos = text.find("{")
@@ -116,7 +119,7 @@ def _objects(text: str) -> list[dict[str, Any]]:
         try:
             obj, end = decoder.raw_decode(text, pos)
         except (json.JSONDecodeError, RecursionError):
-            candidate = _strip_markers_outside_strings(text, pos)
+            candidate = _strip_markers_outside_strings(text, pos) if has_markers else ""
             try:
                 obj, used = decoder.raw_decode(candidate)
             except (json.JSONDecodeError, RecursionError):
