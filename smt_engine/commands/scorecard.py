@@ -50,6 +50,6 @@ def cmd_scorecard(ctx: Context) -> int:
 
     since = parse_since(ctx.args.since)
     store = ctx.store(readonly=True, path=Path(ctx.args.db) if ctx.args.db else None)
-    report = build_report(store.scores.since(since), since=since, now=datetime.now(UTC))
+    report = build_report(store.scores.lines_since(since), since=since, now=datetime.now(UTC))
     print(json.dumps(report, indent=2) if ctx.args.json else render_report(report))
     return 0

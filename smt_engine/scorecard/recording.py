@@ -9,6 +9,7 @@ paper and live: the prices come from whatever market data source the engine uses
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -119,8 +120,9 @@ async def record_and_score(
             continue
         bars += record_market(store, now, {}, {symbol: fine}, SCORE_INTERVAL)
     store.candles.prune(now - CANDLE_RETENTION)
-    scored = score_due(settings, store, now)
-    publish_report(store, now)
+    # Off the event loop: a catch-up after downtime can take seconds; the store serialises access.
+    scored = await asyncio.to_thread(score_due, settings, store, now)
+    await asyncio.to_thread(publish_report, store, now)
     return {"bars": bars, "scored": scored}
 
 
@@ -129,5 +131,5 @@ def publish_report(store: Store, now: datetime) -> None:
     from smt_engine.scorecard.report import build_report
 
     since = now - REPORT_WINDOW
-    report = build_report(store.scores.since(since), since=since, now=now)
+    report = build_report(store.scores.lines_since(since), since=since, now=now)
     store.scorecard_reports.save(ScorecardReport(at=now, report=report))

@@ -8,15 +8,34 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from smt_engine.scorecard.stats import figures
-from smt_engine.store.scores import Score
+from smt_engine.scorecard.stats import Scored, figures
+
+
+class Grouped(Scored, Protocol):
+    """A score with what it is grouped by."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def horizon(self) -> str: ...
+    @property
+    def pair(self) -> str: ...
+    @property
+    def tier(self) -> str: ...
+    @property
+    def analyst(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def signal_agrees(self) -> str: ...
+
 
 HORIZON_ORDER = {"1h": 0, "4h": 1, "24h": 2, "outcome": 3}
 SUBJECT_ORDER = {"analysis": 0, "signal": 1, "proposal": 2}
 
-GROUPS: dict[str, Callable[[Score], str]] = {
+GROUPS: dict[str, Callable[[Grouped], str]] = {
     "overall": lambda s: "all",
     "analyst_model": lambda s: f"{s.analyst}/{s.model}",
     "pair": lambda s: s.pair,
@@ -26,11 +45,11 @@ GROUPS: dict[str, Callable[[Score], str]] = {
 """Name -> key of each grouping; "signal_agreement" says whether the whale signal pointed the same way."""
 
 
-def build_report(scores: Sequence[Score], *, since: datetime | None, now: datetime) -> dict[str, Any]:
+def build_report(scores: Sequence[Grouped], *, since: datetime | None, now: datetime) -> dict[str, Any]:
     """Every group with its figures; JSON-ready."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for name, key in GROUPS.items():
-        buckets: dict[tuple[str, str, str], list[Score]] = {}
+        buckets: dict[tuple[str, str, str], list[Grouped]] = {}
         for s in scores:
             buckets.setdefault((s.subject, s.horizon, key(s)), []).append(s)
         rows = []

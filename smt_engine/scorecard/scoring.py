@@ -36,6 +36,7 @@ HORIZONS: dict[str, timedelta] = {
     "24h": timedelta(hours=24),
 }
 OUTCOME = "outcome"
+LAST_HORIZON = "24h"
 PRICE_TOLERANCE = timedelta(minutes=90)
 """A price older than this at the moment it is needed is no price (the engine was not watching)."""
 LOOKBACK = timedelta(days=30)
@@ -271,15 +272,18 @@ class Scorer:
         return self.settings.risk.max_hold
 
     def run(self, now: datetime) -> int:
+        # A subject scored at 24 h (and, for a proposal, on its outcome) has had everything tried: skip it.
         start = now - LOOKBACK
         history = self.store.history
-        subjects = [s for a in history.analyses_since(start) if (s := self.analysis_subject(a)) is not None]
-        scores = self.score_horizons(subjects, now)
+        analyses = history.analyses_since(start, unless_scored=(LAST_HORIZON,))
+        scores = self.score_horizons(
+            [s for a in analyses if (s := self.analysis_subject(a)) is not None], now
+        )
 
-        signals = history.aggregate_signals_since(start)
+        signals = history.aggregate_signals_since(start, unless_scored=(LAST_HORIZON,))
         scores += self.score_horizons([s for w in signals if (s := self.signal_subject(w)) is not None], now)
 
-        proposals = history.proposals_since(start)
+        proposals = history.proposals_since(start, unless_scored=(LAST_HORIZON, OUTCOME))
         behind = self.store.analyses.by_ids([p.analysis_id for p in proposals if p.analysis_id is not None])
         pairs = [(p, behind.get(p.analysis_id) if p.analysis_id is not None else None) for p in proposals]
         psubjects = {s.id: (s, p, a) for p, a in pairs if (s := self.proposal_subject(p, a)) is not None}

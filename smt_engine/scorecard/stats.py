@@ -10,9 +10,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from smt_engine.store.scores import Score
+
+class Scored(Protocol):
+    """What the figures read of a score (``Score`` and the lighter ``ScoreLine`` both have it)."""
+
+    @property
+    def direction(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def hit(self) -> bool: ...
+    @property
+    def return_pct(self) -> float | None: ...
+
 
 Z95 = 1.959963984540054
 BIN_WIDTH = 0.1
@@ -44,9 +56,9 @@ def _bin(confidence: float) -> int:
     return min(int(confidence / BIN_WIDTH + 1e-9), int(1 / BIN_WIDTH) - 1)
 
 
-def calibration(scores: Sequence[Score]) -> list[dict[str, Any]]:
+def calibration(scores: Sequence[Scored]) -> list[dict[str, Any]]:
     """Per confidence bin of directional calls: count, mean stated confidence, realised hit rate."""
-    bins: dict[int, list[Score]] = {}
+    bins: dict[int, list[Scored]] = {}
     for s in scores:
         if s.direction != "WAIT":
             bins.setdefault(_bin(s.confidence), []).append(s)
@@ -66,7 +78,7 @@ def calibration(scores: Sequence[Score]) -> list[dict[str, Any]]:
     return out
 
 
-def figures(scores: Sequence[Score]) -> dict[str, Any]:
+def figures(scores: Sequence[Scored]) -> dict[str, Any]:
     """Every figure of one group, with its counts."""
     n = len(scores)
     hits = sum(1 for s in scores if s.hit)

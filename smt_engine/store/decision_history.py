@@ -18,6 +18,17 @@ from smt_engine.store.market import AccountRepo
 from smt_engine.store.records import AccountSnapshot, Analysis, Position, Proposal, WhaleSignal
 from smt_engine.store.trading import PositionsRepo, ProposalsRepo
 
+_SCORED = (
+    "EXISTS (SELECT 1 FROM scores s "
+    "WHERE s.subject = '{subject}' AND s.subject_id = {table}.id AND s.horizon = ?)"
+)
+"""A subject scored at a horizon (the scores' unique index answers it)."""
+
+
+def _unscored(subject: str, table: str, horizons: tuple[str, ...]) -> str:
+    """Not yet scored at every one of ``horizons``."""
+    return "NOT (" + " AND ".join(_SCORED.format(subject=subject, table=table) for _ in horizons) + ")"
+
 
 class DecisionHistory:
     def __init__(self, db: sqlite_utils.Database, lock: threading.RLock) -> None:
@@ -27,14 +38,29 @@ class DecisionHistory:
         self.positions = PositionsRepo(db, lock)
         self.account = AccountRepo(db, lock)
 
-    def analyses_since(self, start: datetime) -> list[Analysis]:
-        return self.analyses.select("created_at >= ?", [ts(start)], order_by="id")
+    def analyses_since(self, start: datetime, *, unless_scored: tuple[str, ...] = ()) -> list[Analysis]:
+        """Analyses since ``start``; with ``unless_scored``, those not yet scored at all these horizons."""
+        where, params = "created_at >= ?", [ts(start)]
+        if unless_scored:
+            where += " AND " + _unscored("analysis", "analyses", unless_scored)
+            params += unless_scored
+        return self.analyses.select(where, params, order_by="id")
 
-    def aggregate_signals_since(self, start: datetime) -> list[WhaleSignal]:
-        return self.signals.select("is_aggregate = 1 AND at >= ?", [ts(start)], order_by="id")
+    def aggregate_signals_since(
+        self, start: datetime, *, unless_scored: tuple[str, ...] = ()
+    ) -> list[WhaleSignal]:
+        where, params = "is_aggregate = 1 AND at >= ?", [ts(start)]
+        if unless_scored:
+            where += " AND " + _unscored("signal", "whale_signals", unless_scored)
+            params += unless_scored
+        return self.signals.select(where, params, order_by="id")
 
-    def proposals_since(self, start: datetime) -> list[Proposal]:
-        return self.proposals.select("created_at >= ?", [ts(start)], order_by="id")
+    def proposals_since(self, start: datetime, *, unless_scored: tuple[str, ...] = ()) -> list[Proposal]:
+        where, params = "created_at >= ?", [ts(start)]
+        if unless_scored:
+            where += " AND " + _unscored("proposal", "proposals", unless_scored)
+            params += unless_scored
+        return self.proposals.select(where, params, order_by="id")
 
     def proposals_of_cycle(self, cycle_id: str) -> list[Proposal]:
         return self.proposals.select("cycle_id = ?", [cycle_id], order_by="id")

@@ -44,6 +44,23 @@ class Score:
     id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ScoreLine:
+    """The fields the figures need, read without decoding whole records (the report reads thousands)."""
+
+    subject: str
+    horizon: str
+    pair: str
+    tier: str
+    analyst: str
+    model: str
+    direction: str
+    confidence: float
+    signal_agrees: str
+    hit: bool
+    return_pct: float | None
+
+
 class ScoresRepo(Repo[Score]):
     table = "scores"
     record = Score
@@ -68,6 +85,19 @@ class ScoresRepo(Repo[Score]):
             [subject, pair, horizon, analyst, ts(start)],
             order_by="decided_at",
         )
+
+    def lines_since(self, start: datetime | None = None) -> list[ScoreLine]:
+        """Every score decided since ``start`` (all when None), as ``ScoreLine``."""
+        sql = (
+            "SELECT subject, horizon, pair, tier, analyst, model, direction, confidence, signal_agrees, hit, "
+            "return_pct FROM scores WHERE decided_at >= ? ORDER BY decided_at, id"
+        )
+        with self.lock:
+            rows = self.db.execute(sql, [ts(start) if start is not None else ""]).fetchall()
+        return [
+            ScoreLine(r[0], r[1], r[2], r[3], r[4], r[5], r[6], float(r[7]), r[8], bool(r[9]), r[10])
+            for r in rows
+        ]
 
     def since(self, start: datetime | None = None) -> list[Score]:
         if start is None:
