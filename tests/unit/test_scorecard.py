@@ -270,3 +270,16 @@ def test_old_bars_are_pruned_and_recent_ones_kept(store: Store) -> None:
     history(store, "BTCUSDT", rising, hours=2)
     assert store.candles.prune(T0 + timedelta(hours=1)) == 11  # bars closing before 1:00 (0:05 .. 0:55)
     assert store.candles.count() == 24 - 11
+
+
+def test_a_proposal_resolved_early_still_gets_its_later_horizons(store: Store) -> None:
+    history(store, "BTCUSDT", rising, hours=30)
+    p = proposal(store, Side.LONG, ProposalState.REJECTED, T0 + timedelta(minutes=30), "103", "98")
+    score_due(SETTINGS, store, T0 + timedelta(hours=5))  # TP touched within 3 h; 1 h and 4 h due
+    first = {s.horizon for s in store.scores.since() if s.subject_id == p.id}
+    assert first == {"1h", "4h", "outcome"}
+    score_due(SETTINGS, store, T0 + timedelta(hours=25))
+    later = sorted(s.horizon for s in store.scores.since() if s.subject_id == p.id)
+    assert later == ["1h", "24h", "4h", "outcome"]
+    # Fully scored: read no more.
+    assert store.history.proposals_since(T0, unless_scored=("24h", "outcome")) == []
