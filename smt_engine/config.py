@@ -310,11 +310,75 @@ class WhalesSettings(_Section):
     )
 
 
+class ModelTuning(_Section):
+    """Sampling and reasoning settings for one model family (matched by model-name prefix)."""
+
+    temperature: float | None = Field(None, ge=0, le=2, description="unset = the model's own default")
+    thinking_level: Literal["minimal", "low", "medium", "high"] | None = Field(
+        None, description="Gemini 3 reasoning depth; unset = the model's default"
+    )
+    thinking_budget: int | None = Field(None, ge=-1, description="Gemini 2.5 thinking tokens; -1 = dynamic")
+
+
+class ModelPrice(_Section):
+    """USD list prices of one model (thinking tokens are billed as output)."""
+
+    input_per_mtok: Decimal = Field(ge=0, description="USD per million input tokens")
+    output_per_mtok: Decimal = Field(ge=0, description="USD per million output and thinking tokens")
+    search_per_kquery: Decimal = Field(
+        Decimal(0), ge=0, description="USD per thousand Google Search queries the model ran"
+    )
+
+
+DEFAULT_MODEL = "gemini-3.5-flash"
+DEFAULT_FALLBACK_MODELS = ["gemini-3.1-flash-lite"]
+PRICES_CHECKED = date(2026, 11, 30)
+
+
+def _default_tuning() -> dict[str, ModelTuning]:
+    # Google's Gemini 3 guide: keep temperature at its default 1.0 (lower values can loop or degrade
+    # reasoning) and steer reasoning with the thinking level. Gemini 2.x keeps the old low temperature.
+    return {
+        "gemini-3": ModelTuning(thinking_level="medium"),
+        "gemini-2": ModelTuning(temperature=0.2),
+    }
+
+
+def _default_prices() -> dict[str, ModelPrice]:
+    return {
+        "gemini-3.5-flash": ModelPrice(
+            input_per_mtok=Decimal("1.50"), output_per_mtok=Decimal("9.00"), search_per_kquery=Decimal(14)
+        ),
+        "gemini-3.1-flash-lite": ModelPrice(
+            input_per_mtok=Decimal("0.25"), output_per_mtok=Decimal("1.50"), search_per_kquery=Decimal(14)
+        ),
+    }
+
+
 class AnalystSettings(_Section):
-    """The LLM analyst and its bounds."""
+    """The LLM analyst, its models, its budget and its bounds."""
 
     provider: Literal["gemini", "heuristic"] = Field("gemini", description="gemini, or the offline heuristic")
-    model: str = Field("gemini-2.5-flash", description="Gemini model name")
+    model: str = Field(DEFAULT_MODEL, min_length=1, description="preferred Gemini model")
+    fallback_models: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_FALLBACK_MODELS),
+        description="models tried in order when the preferred one is retired or not found",
+    )
+    model_retry_after: Duration = Field(
+        timedelta(hours=24), description="how long a model that answered NOT_FOUND/retired is skipped"
+    )
+    tuning: dict[str, ModelTuning] = Field(
+        default_factory=_default_tuning,
+        description="temperature and thinking per model family (longest matching name prefix wins)",
+    )
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=_default_prices,
+        description=f"price table per model (Google's list prices, checked {PRICES_CHECKED.isoformat()})",
+    )
+    daily_max_calls: int = Field(60, ge=0, description="Gemini calls per UTC day; beyond it the heuristic")
+    daily_max_usd: Decimal = Field(
+        Decimal("2.00"), ge=0, description="Gemini spend per UTC day in USD; beyond it the heuristic"
+    )
     vertex: bool = Field(False, description="use Vertex AI (project/location) instead of an API key")
     vertex_project: str | None = Field(None, description="Google Cloud project for Vertex AI")
     vertex_location: str = Field("us-central1", description="Vertex AI location")
@@ -334,7 +398,9 @@ class AnalystSettings(_Section):
     ungrounded_confidence_cap: Decimal = Field(
         Decimal("0.60"), ge=0, le=1, description="cap when not grounded"
     )
-    temperature: float = Field(0.2, ge=0, le=2, description="sampling temperature")
+    track_record_in_prompt: bool = Field(
+        False, description="show the model its own scored track record for the pair in the prompt"
+    )
     min_tp_pct: Decimal = Field(
         Decimal("0.5"), gt=0, le=100, description="smallest accepted take-profit distance, %"
     )
@@ -358,7 +424,25 @@ class AnalystSettings(_Section):
             raise ValueError("analyst.timeout must be 120s or less")
         if self.vertex and not self.vertex_project:
             raise ValueError("analyst.vertex = true needs analyst.vertex_project")
+        if any(not m.strip() for m in self.fallback_models):
+            raise ValueError("analyst.fallback_models must not contain empty names")
         return self
+
+    def models(self) -> list[str]:
+        """The preferred model then the fallbacks, each once, in order."""
+        return list(dict.fromkeys([self.model, *self.fallback_models]))
+
+    def tuning_for(self, model: str) -> ModelTuning:
+        """The tuning of the longest family prefix that ``model`` starts with (none: provider defaults)."""
+        matches = [prefix for prefix in self.tuning if model.startswith(prefix)]
+        return self.tuning[max(matches, key=len)] if matches else ModelTuning()
+
+    def price_for(self, model: str) -> ModelPrice | None:
+        """The model's price row: exact name first, else the longest listed name it starts with."""
+        if model in self.prices:
+            return self.prices[model]
+        matches = [name for name in self.prices if model.startswith(name)]
+        return self.prices[max(matches, key=len)] if matches else None
 
 
 class AiLogSettings(_Section):
@@ -616,6 +700,11 @@ def _toml_value(value: Any) -> str:
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, dict):  # an inline table; unset (None) entries are left out
+        items = [f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items() if v is not None]
+        return "{ " + ", ".join(items) + " }" if items else "{}"
     if isinstance(value, date):
         return value.isoformat()
     return json.dumps(str(value))

@@ -22,6 +22,7 @@ from smt_engine.clock import Clock
 from smt_engine.config import Settings
 from smt_engine.domain import Action, Contract, EngineState, Pair
 from smt_engine.exchange.base import Balance, Exchange, ExchangeError, ExchangePosition
+from smt_engine.scorecard.recording import record_and_score
 from smt_engine.store import Store
 from smt_engine.store.records import Cycle, WhaleSignal
 from smt_engine.trading.ailog import AiLogOutbox
@@ -105,6 +106,21 @@ class Pipeline:
             whale_result = await self._step(report, "whales", lambda: self._whales(cycle_id))
             market = await self._step(report, "market", self._market)
             contracts, prices, candles = market if market is not None else ({}, {}, {})
+            await self._step(
+                report,
+                "scorecard",
+                lambda: record_and_score(
+                    self.settings,
+                    self.store,
+                    self.exchange,
+                    now,
+                    cycle_id,
+                    prices,
+                    candles,
+                    CANDLE_INTERVAL,
+                    contracts,
+                ),
+            )
             outcomes = await self._step(
                 report,
                 "analysis",
@@ -255,7 +271,7 @@ class Pipeline:
                 )
             )
             pairs.append(pair)
-        outcomes = await analyse_all(self.analyst, contexts)
+        outcomes = await analyse_all(self.analyst, contexts, store=self.store, clock=self.clock)
         for pair, out in zip(pairs, outcomes, strict=True):
             d = out.decision
             self.ailog.analysis(

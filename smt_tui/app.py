@@ -32,6 +32,7 @@ from smt_tui.screens.confirm import ConfirmModal
 from smt_tui.screens.detail import DetailScreen
 from smt_tui.screens.help import HelpScreen
 from smt_tui.screens.main import TABS, MainScreen
+from smt_tui.screens.scorecard import ScorecardScreen
 from smt_tui.state import SECTIONS, ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot, utc_now
 
 COMMAND_ACTIONS = frozenset(
@@ -62,6 +63,14 @@ class ConsoleApp(App[None]):
             "slash", "filter", "Filter", id="filter", key_display="/", tooltip="filter the current table"
         ),
         Binding("l", "event_level", "Level", id="level", tooltip="cycle the event log's minimum level"),
+        Binding(
+            "s",
+            "scorecard",
+            "Scorecard",
+            show=False,
+            id="scorecard",
+            tooltip="how the decisions did against the market (calibration, per pair)",
+        ),
         Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="this key reference"),
         Binding("q", "quit", "Quit", id="quit", tooltip="leave the console (the engine keeps running)"),
         *(
@@ -247,7 +256,7 @@ class ConsoleApp(App[None]):
         return True
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if isinstance(self.screen, ConfirmModal | HelpScreen) and action not in ("quit",):
+        if isinstance(self.screen, ConfirmModal | HelpScreen | ScorecardScreen) and action not in ("quit",):
             return False
         return self.action_state(action)
 
@@ -349,6 +358,9 @@ class ConsoleApp(App[None]):
         self.model.set_event_level(nxt)
         self.main.query_one("#events-table").border_title = f"level ≥ {nxt.value}"
         self.notify(f"event log: {nxt.value} and above", timeout=2)
+
+    def action_scorecard(self) -> None:
+        self.push_screen(ScorecardScreen(self.model.store))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))

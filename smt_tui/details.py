@@ -82,13 +82,19 @@ def rationale(analysis: Analysis | None) -> RenderableType:
     if analysis.sources:
         for i, source in enumerate(analysis.sources, 1):
             title = source.get("title") or source.get("domain") or "source"
+            domain = source.get("domain") or ""
+            shown = f" ({domain})" if domain and domain != title.lower() else ""
             uri = source.get("uri") or source.get("url") or ""
-            parts.append(Text.assemble((f"[{i}] ", "bold"), title, ("  " + uri, "blue")))
+            parts.append(Text.assemble((f"[{i}] ", "bold"), title, (shown, "dim"), ("  " + uri, "blue")))
     else:
         parts.append(Text("none (ungrounded)", style="yellow"))
     if analysis.queries:
         parts.append(_heading("Search queries"))
         parts.append(Text("\n".join(f"• {q}" for q in analysis.queries)))
+    if analysis.search_suggestions:
+        parts.append(_heading("Google Search suggestions"))
+        for chip in analysis.search_suggestions:
+            parts.append(Text.assemble(f"• {chip.get('text', '')}", ("  " + chip.get("uri", ""), "blue")))
     if analysis.error:
         parts.append(_heading("Errors"))
         parts.append(Text(analysis.error, style="bold red"))

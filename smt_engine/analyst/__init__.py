@@ -9,8 +9,9 @@ and leverage are decided by the risk engine, never by the analyst.
 from smt_engine.analyst.base import AnalysisOutcome, Analyst, analyse_all
 from smt_engine.analyst.context import DecisionBounds, PairContext, build_context
 from smt_engine.analyst.factory import FallbackAnalyst, make_analyst
-from smt_engine.analyst.gemini import GeminiAnalyst, RateLimiter
+from smt_engine.analyst.gemini import GeminiAnalyst
 from smt_engine.analyst.heuristic import HeuristicAnalyst
+from smt_engine.analyst.limits import RateLimiter
 
 __all__ = [
     "AnalysisOutcome",

@@ -14,7 +14,9 @@ from typing import Any, Protocol
 
 from smt_engine.analyst.context import PairContext
 from smt_engine.analyst.parse import ParseOutcome
-from smt_engine.domain import AnalystKind, Decision
+from smt_engine.clock import Clock
+from smt_engine.domain import AnalystKind, Decision, HealthStatus
+from smt_engine.health import report_health
 from smt_engine.secrets import redact, redact_obj
 from smt_engine.store import Store
 from smt_engine.store.records import Analysis
@@ -30,6 +32,8 @@ class AnalysisOutcome:
     record: Analysis
     failed: bool = False
     """True when no usable answer came back (call error, timeout, empty): the fallback applies."""
+    primary_error: str | None = None
+    """Set when this answer replaces the configured analyst's failed call (the fallback answered)."""
 
 
 class Analyst(Protocol):
@@ -55,7 +59,14 @@ class CallTrace:
     usage: dict[str, Any] = field(default_factory=dict)
     latency_ms: int | None = None
     attempts: int = 0
+    """HTTP requests sent, over every model tried."""
     call_error: str | None = None
+    model: str | None = None
+    """The model that answered (None when none did)."""
+    search_entry_point: str | None = None
+    """Google's rendered Search suggestions, stored as given (its terms ask that they be shown)."""
+    search_suggestions: list[dict[str, str]] = field(default_factory=list)
+    """The same suggestions as text and link, for screens that cannot render HTML."""
 
 
 def record_analysis(
@@ -92,6 +103,8 @@ def record_analysis(
         latency_ms=trace.latency_ms,
         attempts=trace.attempts,
         error=redact(error) if error else None,
+        search_entry_point=trace.search_entry_point,
+        search_suggestions=list(trace.search_suggestions),
     )
     record = store.analyses.insert(record)
     log.info(
@@ -107,18 +120,27 @@ def record_analysis(
     return AnalysisOutcome(decision, record, failed=trace.call_error is not None)
 
 
-async def analyse_all(analyst: Analyst, contexts: Sequence[PairContext]) -> list[AnalysisOutcome]:
+async def analyse_all(
+    analyst: Analyst,
+    contexts: Sequence[PairContext],
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+) -> list[AnalysisOutcome]:
     """Analyse every pair concurrently; the analyst's own limiter decides how many calls overlap.
 
     Results keep the order of ``contexts``. An unexpected exception for one pair is recorded by the
     caller's logs and that pair is left out, so one bug cannot cancel the whole cycle's analyses.
+    With ``store`` and ``clock``, the ``analyst`` health says how many of the cycle's analyses failed.
     """
     results = await asyncio.gather(*(analyst.analyse(c) for c in contexts), return_exceptions=True)
     outcomes: list[AnalysisOutcome] = []
+    errors: list[str] = []
     for ctx, result in zip(contexts, results, strict=True):
         if isinstance(result, BaseException):
             if isinstance(result, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
                 raise result
+            errors.append(f"{ctx.pair.base}: crashed")
             log.error(
                 "analysis of %s crashed: %s",
                 ctx.pair.base,
@@ -127,5 +149,17 @@ async def analyse_all(analyst: Analyst, contexts: Sequence[PairContext]) -> list
                 extra={"event": "analysis_crash", "cycle_id": ctx.cycle_id},
             )
             continue
+        if result.failed or result.primary_error is not None:
+            errors.append(f"{ctx.pair.base}: {result.primary_error or result.record.error}")
         outcomes.append(result)
+    if store is not None and clock is not None and contexts:
+        report_cycle_health(store, clock, len(contexts), errors)
     return outcomes
+
+
+def report_cycle_health(store: Store, clock: Clock, total: int, errors: list[str]) -> None:
+    """``analyst``: OK when every pair got an answer, WARN when some failed, DOWN when all did."""
+    failed = len(errors)
+    status = HealthStatus.OK if failed == 0 else HealthStatus.DOWN if failed == total else HealthStatus.WARN
+    detail = f"{failed} of {total} analyses failed" + (": " + "; ".join(errors[:3]) if errors else "")
+    report_health(store, clock, "analyst", status, detail, {"failed": failed, "total": total})

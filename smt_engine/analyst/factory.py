@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from smt_engine.analyst.base import AnalysisOutcome, Analyst
 from smt_engine.analyst.context import PairContext
@@ -40,7 +41,8 @@ class FallbackAnalyst:
                 outcome.record.error,
                 extra={"event": "analyst_fallback", "cycle_id": ctx.cycle_id},
             )
-            return await self.fallback.analyse(ctx, fallback_for=outcome.record)
+            answer = await self.fallback.analyse(ctx, fallback_for=outcome.record)
+            return replace(answer, primary_error=outcome.record.error or "call failed")
         return outcome
 
     async def aclose(self) -> None:

@@ -17,152 +17,69 @@ Why this shape (external-apis.md §C, seed §4):
   bucket's burst size.
 * Whether grounding really happened is read from the response (grounding metadata with queries or
   chunks), not assumed; ungrounded answers have their confidence capped by ``parse``.
+* Models get retired. ``analyst.model`` is tried first, then ``analyst.fallback_models`` in order; a
+  model answering NOT_FOUND or "retired/deprecated" is skipped for ``model_retry_after`` and the next
+  one answers in the same analysis. ``analyst.model`` health turns WARN (naming the fallback), or DOWN
+  when none is left, and every analysis records the model that actually answered.
+* Temperature and thinking follow the model family (``analyst.tuning``): Gemini 3 keeps its default
+  temperature and is steered with a thinking level, as Google advises.
+* Every call's tokens, search queries and cost are stored (``analyst_usage``); over a daily cap the
+  heuristic answers instead (``budget``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import math
-import random
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from smt_engine.analyst.base import AnalysisOutcome, CallTrace, record_analysis
+from smt_engine.analyst.budget import Budget, call_cost
 from smt_engine.analyst.context import PairContext
+from smt_engine.analyst.grounding import search_suggestions
+from smt_engine.analyst.heuristic import HeuristicAnalyst
+from smt_engine.analyst.limits import RETRYABLE_STATUS, RateLimiter, backoff_delay, retry_hint
 from smt_engine.analyst.parse import ParseOutcome, parse_response
 from smt_engine.analyst.prompt import build_prompt
 from smt_engine.clock import Clock
 from smt_engine.config import AnalystSettings
-from smt_engine.domain import AnalystKind, Decision
+from smt_engine.domain import AnalystKind, Decision, EventLevel, HealthStatus
+from smt_engine.health import report_health
+from smt_engine.scorecard.track_record import track_record_section
 from smt_engine.secrets import redact
 from smt_engine.store import Store
+from smt_engine.store.analyst_usage import AnalystUsage
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-_RETRY_IN_RE = re.compile(r"retry in\s+(\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+_GONE_RE = re.compile(
+    r"\b(retired|deprecated|discontinued|shut ?down|no longer (?:available|supported|served)|"
+    r"is not found|not found for api version|unsupported model)\b",
+    re.IGNORECASE,
+)
+MODEL_COMPONENT = "analyst.model"
 
 
-# --------------------------------------------------------------------------- rate limiting
-
-
-class RateLimiter:
-    """Minimum spacing between call starts plus a token bucket of ``per_minute`` tokens a minute.
-
-    The bucket holds ``burst`` tokens (ten seconds of quota, at least one), which is also how many
-    calls may be in flight at once. Time comes from ``monotonic``/``sleep`` (real time by default: the
-    quota is Google's, not the engine's simulated clock), injectable for tests.
-    """
-
-    def __init__(
-        self,
-        min_spacing: float,
-        per_minute: int,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.min_spacing = max(0.0, min_spacing)
-        self.rate = per_minute / 60.0
-        self.burst = max(1, math.ceil(per_minute / 6))
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._tokens = float(self.burst)
-        self._updated = monotonic()
-        self._last_start: float | None = None
-        self._lock = asyncio.Lock()
-        self.concurrency = asyncio.Semaphore(self.burst)
-
-    def _refill(self, now: float) -> None:
-        self._tokens = min(float(self.burst), self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-
-    async def acquire(self) -> float:
-        """Wait for permission to start one call; returns the seconds waited."""
-        waited = 0.0
-        async with self._lock:
-            while True:
-                now = self._monotonic()
-                self._refill(now)
-                wait = 0.0
-                if self._last_start is not None:
-                    wait = self._last_start + self.min_spacing - now
-                if self._tokens < 1:
-                    wait = max(wait, (1 - self._tokens) / self.rate)
-                if wait <= 0:
-                    self._tokens -= 1
-                    self._last_start = now
-                    return waited
-                await self._sleep(wait)
-                waited += wait
-
-
-# --------------------------------------------------------------------------- retry hints
-
-
-def _seconds(value: Any) -> float | None:
-    if isinstance(value, str):
-        m = _DURATION_RE.match(value)
-        return float(m.group(1)) if m else None
-    if isinstance(value, dict):  # protobuf Duration as an object
-        try:
-            return float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
-        except (TypeError, ValueError):
-            return None
-    return None
-
-
-def retry_hint(exc: BaseException, now: datetime | None = None) -> float | None:
-    """Seconds the server asked us to wait: ``RetryInfo.retryDelay``, ``Retry-After`` or "retry in Ns"."""
-    details = getattr(exc, "details", None)
-    error = details.get("error", details) if isinstance(details, dict) else None
-    if isinstance(error, dict):
-        for item in error.get("details") or []:
-            if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
-                seconds = _seconds(item.get("retryDelay"))
-                if seconds is not None:
-                    return seconds
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    raw = headers.get("Retry-After") if headers is not None else None
-    if raw:
-        raw = str(raw).strip()
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(raw)
-            except (TypeError, ValueError):
-                when = None
-            if when is not None and now is not None and when.tzinfo is not None:
-                return max(0.0, (when - now).total_seconds())
-    message = getattr(exc, "message", None) or str(exc)
-    m = _RETRY_IN_RE.search(message or "")
-    if m:
-        value = float(m.group(1))
-        return value / 1000 if m.group(2).lower() == "ms" else value
-    return None
-
-
-def backoff_delay(attempt: int, initial: float, maximum: float, hint: float | None) -> float:
-    """Delay before attempt ``attempt + 1``: equal-jitter exponential, never shorter than the hint."""
-    base = min(maximum, initial * 2.0 ** (attempt - 1))
-    jittered = base / 2 + random.uniform(0, base / 2)
-    if hint is None:
-        return jittered
-    # Never earlier than the server asked; spread concurrent retries a little past that instant.
-    return max(hint, jittered) + random.uniform(0, min(1.0, hint * 0.1))
+def model_gone(code: int, status: str | None, message: str | None) -> bool:
+    """Whether an API error says the model itself is unavailable (retired, unknown), not the request."""
+    if code == 404 or (status or "").upper() == "NOT_FOUND":
+        return True
+    return code in (400, 403, 410) and bool(_GONE_RE.search(message or ""))
 
 
 class _GiveUp(Exception):
     """A failure not worth retrying (or retries exhausted)."""
+
+
+class _ModelGone(Exception):
+    """The model answered NOT_FOUND or said it is retired: try the next model."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +111,9 @@ class GeminiAnalyst:
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.model = settings.model
+        self.budget = Budget(settings, store, clock)
+        self.over_budget = HeuristicAnalyst(store)
+        self._gone: dict[str, tuple[datetime, str]] = {}
         self._api_key = api_key
         self.limiter = limiter or RateLimiter(
             settings.min_spacing.total_seconds(), settings.requests_per_minute
@@ -239,17 +158,51 @@ class GeminiAnalyst:
 
     # -- analysis
 
+    @property
+    def model(self) -> str:
+        """The model the next call goes to first (the preferred one unless it is marked unavailable)."""
+        available = self.available_models()
+        return available[0] if available else self.settings.model
+
+    def available_models(self) -> list[str]:
+        now = self.clock.now()
+        return [
+            m
+            for m in self.settings.models()
+            if m not in self._gone or self._gone[m][0] + self.settings.model_retry_after <= now
+        ]
+
     async def analyse(self, ctx: PairContext) -> AnalysisOutcome:
         cached = self._from_cache(ctx)
         if cached is not None:
             return cached
-        prompt = build_prompt(ctx)
+        over = self.budget.exceeded()
+        if over is not None:
+            log.warning(
+                "gemini %s: %s; the heuristic answers instead",
+                ctx.pair.base,
+                over,
+                extra={"event": "analyst_budget", "cycle_id": ctx.cycle_id},
+            )
+            return await self.over_budget.analyse(ctx, note={"over_budget": over})
+        # Reserved before the first await, so pairs analysed concurrently cannot all pass one last slot.
+        self.budget.in_flight += 1
+        try:
+            return await self._call_and_record(ctx)
+        finally:
+            self.budget.in_flight -= 1
+
+    async def _call_and_record(self, ctx: PairContext) -> AnalysisOutcome:
+        record = None
+        if self.settings.track_record_in_prompt:
+            record = track_record_section(self.store, ctx.pair.base, self.kind.value, ctx.now)
+        prompt = build_prompt(ctx, record)
         trace = CallTrace()
         started = time.monotonic()
         response: Any = None
         try:
             async with self.limiter.concurrency:
-                response = await self._call_with_retries(prompt, trace)
+                response = await self._call_models(prompt, trace)
         except _GiveUp as exc:
             trace.call_error = str(exc)
         trace.latency_ms = int((time.monotonic() - started) * 1000)
@@ -266,8 +219,15 @@ class GeminiAnalyst:
         else:
             parsed = ParseOutcome(Decision.wait("analyst call failed", self.kind, trace.call_error))
         outcome = record_analysis(
-            self.store, ctx, kind=self.kind, model=self.model, prompt=prompt, parsed=parsed, trace=trace
+            self.store,
+            ctx,
+            kind=self.kind,
+            model=trace.model or self.model,
+            prompt=prompt,
+            parsed=parsed,
+            trace=trace,
         )
+        self._record_usage(outcome, trace)
         if not outcome.failed and outcome.record.error is None:
             self._cache[ctx.pair.base] = _Cached(ctx.now, outcome)
         return outcome
@@ -300,31 +260,126 @@ class GeminiAnalyst:
         )
         return AnalysisOutcome(hit.outcome.decision, record)
 
-    async def _call_with_retries(self, prompt: str, trace: CallTrace) -> Any:
-        from google.genai import errors, types
-
-        config = types.GenerateContentConfig(
-            tools=[types.Tool(google_search=types.GoogleSearch())],
-            temperature=self.settings.temperature,
+    def _record_usage(self, outcome: AnalysisOutcome, trace: CallTrace) -> None:
+        if trace.attempts == 0:
+            return
+        model = trace.model or self.model
+        answered = trace.model is not None
+        cost = call_cost(self.settings, model, trace.usage) if answered else None
+        if cost is not None:
+            trace.usage["cost_usd"] = str(cost.usd)
+            outcome.record.usage["cost_usd"] = str(cost.usd)
+            if outcome.record.id is not None:
+                self.store.analyses.update(outcome.record.id, usage=outcome.record.usage)
+        now = self.clock.now()
+        self.budget.record(
+            AnalystUsage(
+                at=now,
+                day=now.date().isoformat(),
+                model=model,
+                requests=trace.attempts,
+                answered=answered,
+                input_tokens=int(trace.usage.get("prompt_tokens", 0))
+                + int(trace.usage.get("tool_use_prompt_tokens", 0)),
+                output_tokens=int(trace.usage.get("output_tokens", 0)),
+                thinking_tokens=int(trace.usage.get("thoughts_tokens", 0)),
+                search_queries=int(trace.usage.get("search_queries", 0)),
+                cost_usd=cost.usd if cost is not None else Decimal(0),
+                priced=cost.priced if cost is not None else True,
+                analysis_id=outcome.record.id,
+            )
         )
+
+    async def _call_models(self, prompt: str, trace: CallTrace) -> Any:
+        """The preferred model, then each fallback, skipping models that answered NOT_FOUND or retired."""
+        models = self.available_models()
+        if not models:
+            self._report_models(None)
+            raise _GiveUp("no model available: " + self._gone_summary())
+        for model in models:
+            try:
+                response = await self._call_with_retries(prompt, trace, model)
+            except _ModelGone as exc:
+                self._mark_gone(model, str(exc))
+                continue
+            trace.model = model
+            self._report_models(model)
+            return response
+        self._report_models(None)
+        raise _GiveUp("no model available: " + self._gone_summary())
+
+    def _gone_summary(self) -> str:
+        return "; ".join(f"{m}: {why}" for m, (_, why) in self._gone.items()) or "none configured"
+
+    def _mark_gone(self, model: str, why: str) -> None:
+        now = self.clock.now()
+        self._gone[model] = (now, why)
+        log.warning(
+            "Gemini model %s is unavailable (%s); skipping it for %s",
+            model,
+            why,
+            self.settings.model_retry_after,
+            extra={"event": "analyst_model_unavailable"},
+        )
+        self.store.events.append(
+            now,
+            EventLevel.WARNING,
+            "analyst.model_unavailable",
+            f"Gemini model {model} is unavailable ({why}); trying the next configured model",
+            data={"model": model, "error": why},
+        )
+
+    def _report_models(self, answered: str | None) -> None:
+        preferred = self.settings.model
+        data = {"preferred": preferred, "answered": answered, "unavailable": sorted(self._gone)}
+        if answered is None:
+            status, detail = HealthStatus.DOWN, "no configured model answers: " + self._gone_summary()
+        elif answered == preferred:
+            status, detail = HealthStatus.OK, f"{answered} answering"
+        else:
+            why = self._gone.get(preferred, (None, "unavailable"))[1]
+            status, detail = HealthStatus.WARN, f"{preferred} unavailable ({why}); using fallback {answered}"
+        report_health(self.store, self.clock, MODEL_COMPONENT, status, detail, data)
+
+    def _config(self, model: str) -> Any:
+        from google.genai import types
+
+        tuning = self.settings.tuning_for(model)
+        thinking = None
+        if tuning.thinking_level is not None:
+            thinking = types.ThinkingConfig(thinking_level=types.ThinkingLevel(tuning.thinking_level.upper()))
+        elif tuning.thinking_budget is not None:
+            thinking = types.ThinkingConfig(thinking_budget=tuning.thinking_budget)
+        return types.GenerateContentConfig(
+            tools=[types.Tool(google_search=types.GoogleSearch())],
+            temperature=tuning.temperature,
+            thinking_config=thinking,
+        )
+
+    async def _call_with_retries(self, prompt: str, trace: CallTrace, model: str) -> Any:
+        from google.genai import errors
+
+        config = self._config(model)
         timeout = self.settings.timeout.total_seconds()
         attempts = self.settings.max_attempts
         initial = self.settings.backoff_initial.total_seconds()
         maximum = self.settings.backoff_max.total_seconds()
         for attempt in range(1, attempts + 1):
             await self.limiter.acquire()
-            trace.attempts = attempt
+            trace.attempts += 1
             try:
                 client = self._get_client()
                 async with asyncio.timeout(timeout):
                     return await client.aio.models.generate_content(
-                        model=self.model, contents=prompt, config=config
+                        model=model, contents=prompt, config=config
                     )
             except TimeoutError:
                 raise _GiveUp(f"timed out after {timeout:g}s (attempt {attempt})") from None
             except errors.APIError as exc:
                 code = int(exc.code) if exc.code else 0
                 summary = f"HTTP {code} {exc.status or ''}: {exc.message or ''}".strip()
+                if model_gone(code, exc.status, exc.message):
+                    raise _ModelGone(redact(summary)) from None
                 if code not in RETRYABLE_STATUS:
                     raise _GiveUp(redact(summary)) from None
                 hint = retry_hint(exc, self.clock.now())
@@ -358,8 +413,15 @@ class GeminiAnalyst:
             for chunk in metadata.grounding_chunks or []:
                 web = getattr(chunk, "web", None)
                 if web is not None and (web.uri or web.title):
-                    trace.sources.append({"title": web.title or "", "uri": web.uri or ""})
+                    trace.sources.append(source_entry(web.title, web.uri, getattr(web, "domain", None)))
+            entry = getattr(metadata, "search_entry_point", None)
+            rendered = getattr(entry, "rendered_content", None) if entry is not None else None
+            trace.search_entry_point = str(rendered) if rendered else None
+            trace.search_suggestions = [
+                {"text": text, "uri": link} for text, link in search_suggestions(trace.search_entry_point)
+            ]
             trace.grounded = bool(trace.queries or trace.sources)
+            trace.usage["search_queries"] = len(trace.queries)
         usage = getattr(response, "usage_metadata", None)
         if usage is not None:
             for key, attr in (
@@ -392,6 +454,23 @@ class GeminiAnalyst:
             return "empty response: no candidates" + (f" (blocked: {block})" if block else "")
         reason = getattr(candidates[0], "finish_reason", None)
         return f"empty response: no text (finish reason {getattr(reason, 'value', reason)})"
+
+
+def source_entry(title: str | None, uri: str | None, domain: str | None) -> dict[str, str]:
+    """One numbered grounding source as stored: title, domain and the (redirect) link.
+
+    Google's grounding links are redirects through vertexaisearch.cloud.google.com, so the domain is
+    taken from the chunk's own ``domain`` field, else from a title that is a bare host name (Google
+    titles web chunks with the site's domain), else from the link itself.
+    """
+    title = (title or "").strip()
+    uri = (uri or "").strip()
+    host = (domain or "").strip()
+    if not host and title and " " not in title and "." in title:
+        host = title
+    if not host and uri:
+        host = urlsplit(uri).hostname or ""
+    return {"title": title, "domain": host.lower().removeprefix("www."), "uri": uri}
 
 
 def _candidate_text(candidates: list[Any]) -> str | None:

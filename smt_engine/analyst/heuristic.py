@@ -114,13 +114,22 @@ class HeuristicAnalyst:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def analyse(self, ctx: PairContext, *, fallback_for: Analysis | None = None) -> AnalysisOutcome:
+    async def analyse(
+        self,
+        ctx: PairContext,
+        *,
+        fallback_for: Analysis | None = None,
+        note: dict[str, Any] | None = None,
+    ) -> AnalysisOutcome:
+        """``note`` says why the heuristic answers in Gemini's place (e.g. ``over_budget``); it is stored."""
         answer = heuristic_answer(ctx)
         parsed = validate_answer(
             answer, ctx.bounds, ctx.price, grounded=False, analyst=self.kind, cap_ungrounded=False
         )
         if fallback_for is not None and parsed.payload is not None:
             parsed.payload["fallback_for"] = {"analysis_id": fallback_for.id, "error": fallback_for.error}
+        if note and parsed.payload is not None:
+            parsed.payload.update(note)
         prompt = "(heuristic: no prompt; inputs are the candles" + (
             " and the whale signal)" if ctx.pair.tier is Tier.ONE and ctx.whale_signal else ")"
         )

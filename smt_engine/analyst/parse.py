@@ -32,6 +32,8 @@ from smt_engine.domain import Action, AnalystKind, Decision, Sentiment
 
 MAX_TEXT_CHARS = 100_000
 MAX_OBJECT_STARTS = 64
+MAX_OBJECT_CHARS = 20_000
+"""An answer object is a few hundred characters; a marker-stripping scan stops this far from its start."""
 MAX_REASONING_CHARS = 2000
 MAX_FIELD_CHARS = 500
 MAX_RISK_FACTORS = 10
@@ -40,11 +42,14 @@ CONFIDENCE_PLACES = 4
 _CITATION_RE = re.compile(
     r"[ \t]?(?:\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\]|\[cite(?:_start|_end)?(?::\s*[\d,\s]*)?\])"
 )
-_FENCE_RE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 
 
 class ExtractError(ValueError):
     """No JSON object could be read from the text."""
+
+
+class AmbiguousAnswer(ExtractError):
+    """The text holds more than one decision (two objects, or a duplicated key): not a decision at all."""
 
 
 def strip_citations(text: str) -> str:
@@ -52,33 +57,123 @@ def strip_citations(text: str) -> str:
     return _CITATION_RE.sub("", text)
 
 
-def extract_json(text: str) -> dict[str, Any]:
-    """The answer object: the first JSON object holding a ``decision`` key, else the first object found.
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise AmbiguousAnswer(f"ambiguous answer: the key {key!r} appears twice in one object")
+        seen[key] = value
+    return seen
 
-    Fenced blocks are tried first, then the whole text; each ``{`` is a candidate start and is decoded
-    with ``raw_decode``, so prose before or after the object (and braces in prose) do not matter.
+
+def _strip_markers_outside_strings(text: str, start: int) -> str:
+    """From ``start``, the JSON-looking text with citation markers removed only between JSON tokens.
+
+    Markers inside strings (the reasoning's ``[1]``) are kept so they still point at the numbered
+    sources; the scan stops where the object that opens at ``start`` closes.
     """
-    cleaned = strip_citations(text[:MAX_TEXT_CHARS])
-    pieces = [m.group(1) for m in _FENCE_RE.finditer(cleaned)] + [cleaned]
-    decoder = json.JSONDecoder()
-    first: dict[str, Any] | None = None
-    for piece in pieces:
-        starts = 0
-        pos = piece.find("{")
-        while pos != -1 and starts < MAX_OBJECT_STARTS:
-            starts += 1
-            try:
-                obj, end = decoder.raw_decode(piece, pos)
-            except (json.JSONDecodeError, RecursionError):
-                pos = piece.find("{", pos + 1)
+    out: list[str] = []
+    i, depth, in_string, escaped = start, 0, False, False
+    n = min(len(text), start + MAX_OBJECT_CHARS)
+    while i < n:
+        ch = text[i]
+        if in_string:
+            out.append(ch)
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            i += 1
+            continue
+        if ch == "[" or ch in " \t":
+            m = _CITATION_RE.match(text, i)
+            if m is not None and m.end() > i:
+                i = m.end()
                 continue
-            if isinstance(obj, dict):
-                if "decision" in obj:
-                    return obj
-                first = first if first is not None else obj
-            pos = piece.find("{", end)
-    if first is not None:
-        return first
+        out.append(ch)
+        if ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                break
+        i += 1
+    return "".join(out)
+
+
+def _objects(text: str) -> list[dict[str, Any]]:
+    """Every top-level JSON object in ``text``, read as written, else with stray citation markers removed."""
+    decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+    has_markers = _CITATION_RE.search(text) is not None
+    found: list[dict[str, Any]] = []
+    starts = 0
+    pos = text.find("{")
+    while pos != -1 and starts < MAX_OBJECT_STARTS:
+        starts += 1
+        obj: Any = None
+        end = pos + 1
+        try:
+            obj, end = decoder.raw_decode(text, pos)
+        except (json.JSONDecodeError, RecursionError):
+            candidate = _strip_markers_outside_strings(text, pos) if has_markers else ""
+            try:
+                obj, used = decoder.raw_decode(candidate)
+            except (json.JSONDecodeError, RecursionError):
+                obj = None
+            else:
+                end = _end_in_original(text, pos, candidate[:used])
+        if isinstance(obj, dict):
+            found.append(obj)
+            pos = text.find("{", end)
+        else:
+            pos = text.find("{", pos + 1)
+    return found
+
+
+def _end_in_original(text: str, start: int, decoded: str) -> int:
+    """Where the object decoded from a marker-stripped copy ends in the original text."""
+    depth, in_string, escaped = 0, False, False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return start + len(decoded)
+
+
+def extract_json(text: str) -> dict[str, Any]:
+    """The answer object: the one JSON object holding a ``decision`` key, else the first object found.
+
+    Each ``{`` outside an object already read is a candidate start, so prose and code fences around
+    the object (and braces in prose) do not matter. Citation markers between JSON tokens are removed,
+    those inside strings are kept. Two objects holding a decision (two fenced blocks, an "example"
+    before the real one) or a key written twice is ambiguous: ``AmbiguousAnswer``, never a guess.
+    """
+    objects = _objects(text[:MAX_TEXT_CHARS])
+    decisions = [o for o in objects if "decision" in o]
+    if len(decisions) > 1:
+        shown = ", ".join(str(o.get("decision"))[:12] for o in decisions[:4])
+        raise AmbiguousAnswer(f"ambiguous answer: {len(decisions)} decisions in one answer ({shown})")
+    if decisions:
+        return decisions[0]
+    if objects:
+        return objects[0]
     raise ExtractError("no JSON object found in the response")
 
 

@@ -56,8 +56,8 @@ def _short_address(address: str | None) -> str:
     return f"{address[:6]}…{address[-4:]}" if len(address) > 12 else address
 
 
-def build_prompt(ctx: PairContext) -> str:
-    """The full prompt for one grounded call."""
+def build_prompt(ctx: PairContext, track_record: str | None = None) -> str:
+    """The full prompt for one grounded call; ``track_record`` is the analyst's own scored record."""
     sections = [
         _role(ctx),
         _account(ctx),
@@ -72,6 +72,8 @@ def build_prompt(ctx: PairContext) -> str:
     whales = _whales(ctx)
     if whales:
         sections.append(whales)
+    if track_record:
+        sections.append(track_record)
     sections += [_task(ctx), _response_format(ctx)]
     return "\n\n".join(sections) + "\n"
 

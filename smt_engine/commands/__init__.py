@@ -5,6 +5,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "smt_engine.commands.service",
     "smt_engine.commands.trading",
     "smt_engine.commands.analyst",
+    "smt_engine.commands.scorecard",
+    "smt_engine.commands.replay",
     "smt_engine.commands.whales",
     "smt_engine.commands.console",
     "smt_engine.commands.engine",

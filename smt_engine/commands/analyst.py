@@ -121,6 +121,8 @@ def _pct(value: Decimal) -> str:
 
 def render_outcome(ctx: PairContext, outcome: AnalysisOutcome) -> str:
     """Human-readable decision, rationale and sources."""
+    from smt_engine.analyst.grounding import source_lines
+
     d, r = outcome.decision, outcome.record
     lines = [
         f"{ctx.pair.base} ({ctx.pair.symbol}) at {ctx.price} USDT — analyst {r.analyst.value} ({r.model}), "
@@ -141,14 +143,20 @@ def render_outcome(ctx: PairContext, outcome: AnalysisOutcome) -> str:
         lines.append("Search queries: " + "; ".join(r.queries))
     if r.sources:
         lines.append("Sources:")
-        lines += [
-            f"  [{i}] {s.get('title') or '(untitled)'} — {s.get('uri', '')}"
-            for i, s in enumerate(r.sources, 1)
-        ]
+        lines += ["  " + line for line in source_lines(r.sources)]
     elif r.analyst.value == "gemini":
         lines.append("Sources: none (the answer was not grounded)")
+    if r.search_suggestions:
+        lines.append("Google Search suggestions:")
+        lines += [f"  {s.get('text', '')} — {s.get('uri', '')}" for s in r.search_suggestions]
     if r.error:
         lines.append(f"Error: {r.error}")
+    if "cost_usd" in r.usage:
+        lines.append(
+            f"Usage: {r.usage.get('prompt_tokens', 0)} in, {r.usage.get('output_tokens', 0)} out, "
+            f"{r.usage.get('thoughts_tokens', 0)} thinking tokens, {r.usage.get('search_queries', 0)} "
+            f"search queries; cost ${r.usage['cost_usd']}"
+        )
     lines.append(
         f"Attempts {r.attempts}, latency {r.latency_ms if r.latency_ms is not None else '-'} ms. "
         "Size and leverage are decided by the risk engine, not by the analyst."

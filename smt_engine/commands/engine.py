@@ -11,10 +11,14 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smt_engine.commands.context import CommandError, Context
 from smt_engine.domain import CommandKind, CommandState, EventLevel, Mode, Side
+
+if TYPE_CHECKING:
+    from smt_engine.config import Settings
+    from smt_engine.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +220,7 @@ def cmd_status(ctx: Context) -> int:
         "available": str(snap.available) if snap else None,
         "open_positions": len(positions),
         "pending_proposals": len(pending),
+        "analyst_today": _analyst_spend(store, settings),
     }
     if ctx.args.json:
         print(json.dumps(data))
@@ -233,11 +238,28 @@ def cmd_status(ctx: Context) -> int:
     )
     print(f"positions   {len(positions)} open; {len(pending)} proposal(s) waiting for approval")
     print(f"next cycle  {data['next_cycle_at'] or '?'}")
+    spend = data["analyst_today"]
+    print(
+        f"analyst     today {spend['calls']}/{spend['max_calls']} Gemini calls, "
+        f"${spend['usd']}/${spend['max_usd']} (UTC day {spend['day']}; over a cap the heuristic answers)"
+    )
     if systemd_running():
         import subprocess
 
         subprocess.run(["systemctl", "status", "--no-pager", "--lines=0", SERVICE], check=False)
     return 0
+
+
+def _analyst_spend(store: Store, settings: Settings) -> dict[str, Any]:
+    """Today's Gemini calls and spend against the daily caps (the analyst's budget)."""
+    spend = store.analyst_usage.day_spend(datetime.now(UTC).date())
+    return {
+        "day": spend.day,
+        "calls": spend.requests,
+        "max_calls": settings.analyst.daily_max_calls,
+        "usd": f"{spend.cost_usd:.4f}",
+        "max_usd": str(settings.analyst.daily_max_usd),
+    }
 
 
 def cmd_positions(ctx: Context) -> int:

@@ -14,7 +14,9 @@ from pathlib import Path
 import sqlite_utils
 
 from smt_engine.store.ailogs import AiLogsRepo
+from smt_engine.store.analyst_usage import AnalystUsageRepo
 from smt_engine.store.commands import CommandsRepo
+from smt_engine.store.decision_history import DecisionHistory
 from smt_engine.store.engine_state import EngineRepo
 from smt_engine.store.events import EventsRepo
 from smt_engine.store.health import HealthRepo
@@ -22,6 +24,8 @@ from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, W
 from smt_engine.store.market import AccountRepo, ContractsRepo
 from smt_engine.store.migrations import MIGRATIONS
 from smt_engine.store.notifications import CursorsRepo, NotificationsRepo
+from smt_engine.store.prices import CandlesRepo, PricesRepo
+from smt_engine.store.scores import ScorecardReportsRepo, ScoresRepo
 from smt_engine.store.trading import OrdersRepo, PositionsRepo, ProposalsRepo
 from smt_engine.store.whale_history import WhaleHistoryRepo
 
@@ -62,6 +66,12 @@ class Store:
         self.health = HealthRepo(*args)
         self.notifications = NotificationsRepo(*args)
         self.cursors = CursorsRepo(*args)
+        self.analyst_usage = AnalystUsageRepo(*args)
+        self.candles = CandlesRepo(*args)
+        self.prices = PricesRepo(*args)
+        self.scores = ScoresRepo(*args)
+        self.scorecard_reports = ScorecardReportsRepo(*args)
+        self.history = DecisionHistory(*args)
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:

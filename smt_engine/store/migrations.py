@@ -155,6 +155,49 @@ CREATE TABLE health (
 """,
     ),
     (
+        7,
+        "scorecard: analyst usage and cost per call, market prices seen, scores of every decision, reports",
+        """
+CREATE TABLE analyst_usage (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, day TEXT NOT NULL, analysis_id INTEGER, model TEXT NOT NULL,
+    requests INTEGER NOT NULL, answered INTEGER NOT NULL, input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL, thinking_tokens INTEGER NOT NULL, search_queries INTEGER NOT NULL,
+    cost_usd TEXT NOT NULL, priced INTEGER NOT NULL
+);
+CREATE INDEX analyst_usage_day ON analyst_usage(day);
+
+CREATE TABLE candles (
+    symbol TEXT NOT NULL, interval TEXT NOT NULL, open_time TEXT NOT NULL, close_time TEXT NOT NULL,
+    open TEXT NOT NULL, high TEXT NOT NULL, low TEXT NOT NULL, close TEXT NOT NULL, volume TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (symbol, interval, open_time)
+);
+CREATE INDEX candles_close ON candles(symbol, close_time);
+
+CREATE TABLE prices (
+    id INTEGER PRIMARY KEY, symbol TEXT NOT NULL, at TEXT NOT NULL, price TEXT NOT NULL,
+    cycle_id TEXT
+);
+CREATE INDEX prices_symbol_at ON prices(symbol, at);
+
+CREATE TABLE scores (
+    id INTEGER PRIMARY KEY, subject TEXT NOT NULL, subject_id INTEGER NOT NULL, horizon TEXT NOT NULL,
+    pair TEXT NOT NULL, tier TEXT NOT NULL, analyst TEXT NOT NULL, model TEXT NOT NULL,
+    direction TEXT NOT NULL, confidence REAL NOT NULL, signal_agrees TEXT NOT NULL,
+    decided_at TEXT NOT NULL, due_at TEXT NOT NULL, ref_price TEXT NOT NULL, exit_price TEXT NOT NULL,
+    move_pct REAL NOT NULL, return_pct REAL, hit INTEGER NOT NULL, outcome TEXT, state TEXT,
+    cycle_id TEXT, scored_at TEXT NOT NULL,
+    UNIQUE (subject, subject_id, horizon)
+);
+CREATE INDEX scores_decided ON scores(decided_at);
+
+CREATE TABLE scorecard_reports (id INTEGER PRIMARY KEY, at TEXT NOT NULL, report TEXT NOT NULL);
+
+ALTER TABLE analyses ADD COLUMN search_entry_point TEXT;
+ALTER TABLE analyses ADD COLUMN search_suggestions TEXT NOT NULL DEFAULT '[]';
+""",
+    ),
+    (
         9,
         "notifications outbox (one row per notice and channel) and persisted read cursors",
         """

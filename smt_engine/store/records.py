@@ -143,6 +143,8 @@ class Analysis:
     latency_ms: int | None = None
     attempts: int = 0
     error: str | None = None
+    search_entry_point: str | None = None
+    search_suggestions: list[dict[str, str]] = field(default_factory=list)
     id: int | None = None
 
 

@@ -49,20 +49,33 @@ class RecordedRequest:
         return any("googleSearch" in tool or "google_search" in tool for tool in self.body.get("tools", []))
 
 
+SEARCH_ENTRY_POINT = (
+    '<div class="container"><a class="chip" href="https://www.google.com/search?q=btc">btc</a></div>'
+)
+
+
 def grounding_metadata(
     queries: list[str] | None = None, sources: list[tuple[str, str]] | None = None
 ) -> dict[str, Any]:
-    """The ``groundingMetadata`` block of a grounded candidate."""
+    """The ``groundingMetadata`` block of a grounded candidate (chunk titles are the sites' domains)."""
     queries = ["bitcoin news today"] if queries is None else queries
-    sources = [("CoinDesk", "https://www.coindesk.com/a")] if sources is None else sources
+    sources = [("coindesk.com", "https://www.coindesk.com/a")] if sources is None else sources
     return {
         "webSearchQueries": queries,
         "groundingChunks": [{"web": {"uri": uri, "title": title}} for title, uri in sources],
         "groundingSupports": [
             {"segment": {"startIndex": 0, "endIndex": 10, "text": "x"}, "groundingChunkIndices": [0]}
         ],
-        "searchEntryPoint": {"renderedContent": "<div></div>"},
+        "searchEntryPoint": {"renderedContent": SEARCH_ENTRY_POINT},
     }
+
+
+USAGE = {
+    "promptTokenCount": 812,
+    "candidatesTokenCount": 143,
+    "thoughtsTokenCount": 400,
+    "totalTokenCount": 1355,
+}
 
 
 def text_reply(
@@ -71,7 +84,8 @@ def text_reply(
     grounded: bool = True,
     queries: list[str] | None = None,
     sources: list[tuple[str, str]] | None = None,
-    model: str = "gemini-2.5-flash",
+    model: str = "gemini-3.5-flash",
+    usage: dict[str, int] | None = None,
 ) -> Reply:
     """A 200 answer whose candidate 0 holds ``text``, with grounding metadata unless ``grounded=False``."""
     candidate: dict[str, Any] = {
@@ -84,7 +98,7 @@ def text_reply(
     return Reply(
         body={
             "candidates": [candidate],
-            "usageMetadata": {"promptTokenCount": 812, "candidatesTokenCount": 143, "totalTokenCount": 955},
+            "usageMetadata": dict(USAGE if usage is None else usage),
             "modelVersion": model,
             "responseId": "resp-1",
         }
@@ -96,7 +110,7 @@ def empty_reply() -> Reply:
     return Reply(
         body={
             "usageMetadata": {"promptTokenCount": 812, "totalTokenCount": 812},
-            "modelVersion": "gemini-2.5-flash",
+            "modelVersion": "gemini-3.5-flash",
             "promptFeedback": {},
         }
     )
@@ -117,6 +131,21 @@ def rate_limited(retry_delay: str | None = "1s", retry_after: str | None = None)
         body={"error": {"code": 429, "message": message, "status": "RESOURCE_EXHAUSTED", "details": details}},
         headers={"Retry-After": retry_after} if retry_after is not None else {},
     )
+
+
+def model_not_found(model: str) -> Reply:
+    """What the API answers for a model it no longer serves (HTTP 404 NOT_FOUND)."""
+    message = (
+        f"models/{model} is not found for API version v1beta, or is not supported for generateContent. "
+        "Call ListModels to see the list of available models and their supported methods."
+    )
+    return Reply(404, {"error": {"code": 404, "message": message, "status": "NOT_FOUND"}})
+
+
+def model_retired(model: str) -> Reply:
+    """A 400 whose message says the model was retired (the wording resellers and proxies use)."""
+    message = f"The model {model} has been retired and is no longer available. Please migrate."
+    return Reply(400, {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}})
 
 
 def server_error(status: int = 503) -> Reply:

@@ -31,6 +31,7 @@ from smt_engine.secrets import SecretStore, register_secret
 from smt_engine.store import Store
 from tests.analyst_support import BTC, ETH, NOW, SOL, candles, context, fast_settings, open_store
 from tests.fakes.gemini_server import (
+    SEARCH_ENTRY_POINT,
     FakeGeminiServer,
     Reply,
     empty_reply,
@@ -106,11 +107,16 @@ async def test_clean_grounded_json(gemini: FakeGeminiServer, store: Store) -> No
     assert out.decision.action is Action.LONG and out.decision.confidence == 0.78 and out.decision.grounded
     assert not out.failed
     row = stored(store, out)
-    assert row.analyst is AnalystKind.GEMINI and row.model == "gemini-2.5-flash"
+    assert row.analyst is AnalystKind.GEMINI and row.model == "gemini-3.5-flash"
     assert row.action is Action.LONG and row.grounded is True and row.error is None
     assert row.queries == ["bitcoin etf flows"]
-    assert row.sources == [{"title": "CoinDesk", "uri": "https://coindesk.com/x"}]
-    assert row.usage["prompt_tokens"] == 812 and row.usage["total_tokens"] == 955
+    assert row.sources == [{"title": "CoinDesk", "domain": "coindesk.com", "uri": "https://coindesk.com/x"}]
+    assert row.search_entry_point == SEARCH_ENTRY_POINT
+    assert row.search_suggestions == [{"text": "btc", "uri": "https://www.google.com/search?q=btc"}]
+    assert row.usage["prompt_tokens"] == 812 and row.usage["total_tokens"] == 1355
+    assert row.usage["thoughts_tokens"] == 400 and row.usage["search_queries"] == 1
+    # 812 in at $1.50/M, 143 out + 400 thinking at $9/M, 1 search query at $14/1000.
+    assert row.usage["cost_usd"] == "0.020105"
     assert row.attempts == 1 and row.latency_ms is not None and row.latency_ms >= 0
     assert row.raw_response == good()
     assert "=== RESPONSE FORMAT ===" in row.prompt
@@ -118,11 +124,14 @@ async def test_clean_grounded_json(gemini: FakeGeminiServer, store: Store) -> No
 
     # What went over the wire: the model path, the grounding tool, and no JSON schema next to it.
     (req,) = gemini.requests
-    assert req.model == "gemini-2.5-flash" and req.path.endswith("/models/gemini-2.5-flash:generateContent")
+    assert req.model == "gemini-3.5-flash" and req.path.endswith("/models/gemini-3.5-flash:generateContent")
     assert req.has_google_search
     gen = req.body.get("generationConfig", {})
     assert "responseMimeType" not in gen and "responseSchema" not in gen and "responseJsonSchema" not in gen
-    assert gen["temperature"] == pytest.approx(0.2)
+    # Gemini 3: no temperature sent (the model's default 1.0, as Google advises); a thinking level instead.
+    assert "temperature" not in gen
+    (level,) = gen["thinkingConfig"].values()  # the SDK's own spelling of the key
+    assert level == "MEDIUM"
     assert req.prompt == row.prompt
     assert req.headers.get("x-goog-api-key") == KEY
     # ...but the key is in no stored column.
@@ -137,7 +146,7 @@ async def test_prose_with_citation_markers(gemini: FakeGeminiServer, store: Stor
     )
     out = await analyse(gemini, store, text_reply(text))
     assert out.decision.action is Action.LONG
-    assert out.decision.reasoning == "Inflows and flat funding."
+    assert out.decision.reasoning == "Inflows [1] and flat funding [2, 3]."
     assert stored(store, out).raw_response == text
 
 

@@ -73,7 +73,8 @@ def test_prose_with_citation_markers_inside_and_around_the_json() -> None:
     out = parse(text)
     assert out.valid, out.error
     assert out.decision.action is Action.SHORT and out.decision.sl_pct == Decimal(2)
-    assert out.decision.reasoning == "Outflows rose sharply."
+    # Markers inside the reasoning are kept: they point at the numbered grounding sources.
+    assert out.decision.reasoning == "Outflows rose sharply [1][2]."
 
 
 def test_fenced_json_and_braces_in_prose() -> None:
@@ -81,6 +82,40 @@ def test_fenced_json_and_braces_in_prose() -> None:
     out = parse(text)
     assert out.valid and out.decision.action is Action.WAIT
     assert out.decision.tp_pct == 0 and out.decision.hold_hours == 0
+
+
+LONG_FENCE = "```json\n" + json.dumps(answer()) + "\n```"
+SHORT_FENCE = "```json\n" + json.dumps(answer(decision="SHORT", tp_price=97, sl_price=101)) + "\n```"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (LONG_FENCE + "\nOn reflection:\n" + SHORT_FENCE, "2 decisions in one answer (LONG, SHORT)"),
+        (
+            '{"decision": "WAIT", "decision": "LONG", "confidence": 0.8, "reasoning": "x"}',
+            "'decision' appears twice",
+        ),
+        (
+            'For example: {"decision": "SHORT", "confidence": 0.5, "reasoning": "example"}\nMy answer: '
+            + json.dumps(answer()),
+            "2 decisions in one answer (SHORT, LONG)",
+        ),
+        (json.dumps(answer()) + " " + json.dumps(answer()), "2 decisions in one answer"),
+        ('{"decision": "LONG" [1], "decision" [2]: "SHORT", "confidence": 0.8, "reasoning": "x"}', "twice"),
+    ],
+    ids=["two-fences", "duplicate-key", "example-first", "same-twice", "duplicate-key-with-markers"],
+)
+def test_more_than_one_decision_is_invalid(text: str, fragment: str) -> None:
+    out = parse(text)
+    assert not out.valid and out.decision.action is Action.WAIT and out.decision.confidence == 0
+    assert "ambiguous answer" in (out.error or "") and fragment in (out.error or "")
+
+
+def test_a_decision_with_an_unrelated_object_is_still_one_decision() -> None:
+    text = '{"note": 1} then ' + json.dumps(answer()) + ' and {"sources": [1, 2]}'
+    out = parse(text)
+    assert out.valid and out.decision.action is Action.LONG
 
 
 def test_first_object_with_a_decision_wins() -> None:

@@ -1,0 +1,116 @@
+"""The scorecard as figures per group, for `smt scorecard` (text or JSON) and the console.
+
+Every group is split by what was scored (analysis, signal, proposal) and by horizon, because a 1 h
+hit rate and a 24 h one answer different questions; every row carries its counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from smt_engine.scorecard.stats import Scored, figures
+
+
+class Grouped(Scored, Protocol):
+    """A score with what it is grouped by."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def horizon(self) -> str: ...
+    @property
+    def pair(self) -> str: ...
+    @property
+    def tier(self) -> str: ...
+    @property
+    def analyst(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def signal_agrees(self) -> str: ...
+
+
+HORIZON_ORDER = {"1h": 0, "4h": 1, "24h": 2, "outcome": 3}
+SUBJECT_ORDER = {"analysis": 0, "signal": 1, "proposal": 2}
+
+GROUPS: dict[str, Callable[[Grouped], str]] = {
+    "overall": lambda s: "all",
+    "analyst_model": lambda s: f"{s.analyst}/{s.model}",
+    "pair": lambda s: s.pair,
+    "tier": lambda s: f"tier {s.tier}",
+    "signal_agreement": lambda s: s.signal_agrees,
+}
+"""Name -> key of each grouping; "signal_agreement" says whether the whale signal pointed the same way."""
+
+
+def build_report(scores: Sequence[Grouped], *, since: datetime | None, now: datetime) -> dict[str, Any]:
+    """Every group with its figures; JSON-ready."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for name, key in GROUPS.items():
+        buckets: dict[tuple[str, str, str], list[Grouped]] = {}
+        for s in scores:
+            buckets.setdefault((s.subject, s.horizon, key(s)), []).append(s)
+        rows = []
+        for subject, horizon, value in sorted(
+            buckets, key=lambda k: (SUBJECT_ORDER.get(k[0], 9), HORIZON_ORDER.get(k[1], 9), k[2])
+        ):
+            rows.append(
+                {"subject": subject, "horizon": horizon, "group": value}
+                | figures(buckets[(subject, horizon, value)])
+            )
+        groups[name] = rows
+    return {
+        "generated_at": now.isoformat(),
+        "since": since.isoformat() if since is not None else None,
+        "scores": len(scores),
+        "groups": groups,
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f}%"
+
+
+def _ci(value: tuple[float, float] | list[float] | None, scale: float = 100, unit: str = "%") -> str:
+    if not value:
+        return ""
+    lo, hi = value
+    return f" [{lo * scale:.0f}-{hi * scale:.0f}{unit}]" if unit == "%" else f" [{lo:+.2f}, {hi:+.2f}]"
+
+
+def render_report(report: dict[str, Any]) -> str:
+    """Plain-text tables, one per grouping."""
+    lines = [
+        f"Scorecard: {report['scores']} score(s)"
+        + (f" since {report['since']}" if report["since"] else "")
+        + " (hit: right direction after round-trip fees; WAIT right when the move could not pay them)"
+    ]
+    if not report["scores"]:
+        lines.append(
+            "Nothing scored yet: a decision is scored only once its horizon (1h, 4h, 24h) has passed."
+        )
+        return "\n".join(lines)
+    header = f"  {'what':<9} {'horizon':<8} {'group':<28} {'n':>5} {'hit rate [95% CI]':<20} "
+    header += f"{'avg return % [95% CI]':<26} {'brier':>6}"
+    for name, rows in report["groups"].items():
+        lines += ["", name.replace("_", " ").capitalize() + ":", header]
+        for r in rows:
+            ret = "-" if r["avg_return_pct"] is None else f"{r['avg_return_pct']:+.2f}"
+            ret += _ci(r["avg_return_ci"], unit="")
+            brier = "-" if r["brier"] is None else f"{r['brier']:.3f}"
+            lines.append(
+                f"  {r['subject']:<9} {r['horizon']:<8} {r['group'][:28]:<28} {r['n']:>5} "
+                f"{_pct(r['hit_rate']) + _ci(r['hit_rate_ci']):<20} {ret:<26} {brier:>6}"
+            )
+    calib = [r for r in report["groups"]["overall"] if r["calibration"]]
+    if calib:
+        lines += ["", "Calibration (directional calls: stated confidence vs realised hit rate, with counts):"]
+        for r in calib:
+            cells = ", ".join(
+                f"{c['bin']}: {c['stated'] * 100:.0f}% vs {c['realised'] * 100:.0f}% (n={c['n']})"
+                for c in r["calibration"]
+            )
+            lines.append(f"  {r['subject']} {r['horizon']}: {cells}")
+    return "\n".join(lines)

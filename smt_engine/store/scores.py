@@ -1,0 +1,133 @@
+"""Scores: each analysis, whale signal and proposal measured against the market once a horizon passed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from smt_engine.store.base import Repo
+from smt_engine.store.codec import to_row, ts
+
+
+@dataclass(slots=True, kw_only=True)
+class Score:
+    subject: str
+    """``analysis``, ``signal`` or ``proposal``."""
+    subject_id: int
+    horizon: str
+    """``1h``, ``4h``, ``24h``, or ``outcome`` (a proposal's TP, SL or max hold)."""
+    pair: str
+    tier: str
+    analyst: str
+    model: str
+    direction: str
+    """LONG, SHORT or WAIT (a whale signal's bias is mapped to one of them)."""
+    confidence: float
+    signal_agrees: str
+    """``agree``, ``disagree`` or ``none``: whether the whale/flow signal pointed the same way."""
+    decided_at: datetime
+    due_at: datetime
+    ref_price: Decimal
+    exit_price: Decimal
+    move_pct: float
+    """Raw price change from decision to horizon, %."""
+    return_pct: float | None
+    """Return of acting on the call after round-trip fees, %; None for WAIT."""
+    hit: bool
+    scored_at: datetime
+    outcome: str | None = None
+    state: str | None = None
+    """For proposals: the proposal's own state (denied, rejected, expired, closed...)."""
+    cycle_id: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreLine:
+    """The fields the figures need, read without decoding whole records (the report reads thousands)."""
+
+    subject: str
+    horizon: str
+    pair: str
+    tier: str
+    analyst: str
+    model: str
+    direction: str
+    confidence: float
+    signal_agrees: str
+    hit: bool
+    return_pct: float | None
+
+
+class ScoresRepo(Repo[Score]):
+    table = "scores"
+    record = Score
+
+    def add(self, scores: list[Score]) -> int:
+        """Insert scores not recorded yet (once per subject and horizon); returns how many were new."""
+        added = 0
+        with self.lock, self.db.atomic():
+            for s in scores:
+                added += self.write_row(to_row(s), "INSERT OR IGNORE").rowcount
+        return added
+
+    def done(self, subject: str) -> set[tuple[int, str]]:
+        """(subject id, horizon) pairs already scored."""
+        with self.lock:
+            rows = self.db.query("SELECT subject_id, horizon FROM scores WHERE subject = ?", [subject])
+            return {(int(r["subject_id"]), str(r["horizon"])) for r in rows}
+
+    def for_pair(self, subject: str, pair: str, horizon: str, analyst: str, start: datetime) -> list[Score]:
+        return self.select(
+            "subject = ? AND pair = ? AND horizon = ? AND analyst = ? AND decided_at >= ?",
+            [subject, pair, horizon, analyst, ts(start)],
+            order_by="decided_at",
+        )
+
+    def lines_since(self, start: datetime | None = None) -> list[ScoreLine]:
+        """Every score decided since ``start`` (all when None), as ``ScoreLine``."""
+        sql = (
+            "SELECT subject, horizon, pair, tier, analyst, model, direction, confidence, signal_agrees, hit, "
+            "return_pct FROM scores WHERE decided_at >= ? ORDER BY decided_at, id"
+        )
+        with self.lock:
+            rows = self.db.execute(sql, [ts(start) if start is not None else ""]).fetchall()
+        return [
+            ScoreLine(r[0], r[1], r[2], r[3], r[4], r[5], r[6], float(r[7]), r[8], bool(r[9]), r[10])
+            for r in rows
+        ]
+
+    def since(self, start: datetime | None = None) -> list[Score]:
+        if start is None:
+            return self.select(order_by="decided_at, id")
+        return self.select("decided_at >= ?", [ts(start)], order_by="decided_at, id")
+
+
+@dataclass(slots=True, kw_only=True)
+class ScorecardReport:
+    """The scorecard as the engine last computed it (``scorecard.report.build_report``), for the console."""
+
+    at: datetime
+    report: dict[str, Any]
+    id: int | None = None
+
+
+class ScorecardReportsRepo(Repo[ScorecardReport]):
+    table = "scorecard_reports"
+    record = ScorecardReport
+    KEEP = 48
+
+    def save(self, report: ScorecardReport) -> None:
+        """Add the newest report and keep only the last ``KEEP``."""
+        with self.lock, self.db.atomic():
+            self.insert(report)
+            self.db.execute(
+                f"DELETE FROM {self.table} WHERE id NOT IN "
+                f"(SELECT id FROM {self.table} ORDER BY id DESC LIMIT {self.KEEP})"
+            )
+
+    def latest(self) -> ScorecardReport | None:
+        rows = self.select(order_by="id DESC", limit=1)
+        return rows[0] if rows else None

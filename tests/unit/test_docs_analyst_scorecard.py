@@ -1,0 +1,53 @@
+"""docs/analyst.md and docs/scorecard.md state figures the code must keep: checked here."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from smt_engine.config import DEFAULT_FALLBACK_MODELS, DEFAULT_MODEL, PRICES_CHECKED, AnalystSettings
+from smt_engine.scorecard.recording import CANDLE_RETENTION, SCORE_INTERVAL
+from smt_engine.scorecard.scoring import HORIZONS, PRICE_TOLERANCE
+from smt_engine.scorecard.track_record import HORIZON, WINDOW
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+ANALYST = (DOCS / "analyst.md").read_text()
+SCORECARD = (DOCS / "scorecard.md").read_text()
+README = (DOCS.parent / "README.md").read_text()
+
+
+def test_models_and_the_date_they_were_checked() -> None:
+    assert f"## Models (checked {PRICES_CHECKED.isoformat()})" in ANALYST
+    assert f"**`{DEFAULT_MODEL}`**" in ANALYST and "the default `analyst.model`" in ANALYST
+    assert DEFAULT_FALLBACK_MODELS == ["gemini-3.1-flash-lite"]
+    assert "**`gemini-3.1-flash-lite`**" in ANALYST and "the default `analyst.fallback_models`" in ANALYST
+    s = AnalystSettings()
+    assert s.model_retry_after == timedelta(hours=24) and "`analyst.model_retry_after` (24 h)" in ANALYST
+    assert s.tuning_for("gemini-3.5-flash").temperature is None
+    assert s.tuning_for("gemini-3.5-flash").thinking_level == "medium"
+    assert s.tuning_for("gemini-2.5-flash").temperature == 0.2
+
+
+def test_price_table_and_caps_match_the_defaults() -> None:
+    s = AnalystSettings()
+    rows = re.findall(r"^\| `([\w.-]+)` \| \$([\d.]+) \| \$([\d.]+) \| \$([\d.]+) \|$", ANALYST, re.MULTILINE)
+    assert {m: (Decimal(i), Decimal(o), Decimal(q)) for m, i, o, q in rows} == {
+        m: (p.input_per_mtok, p.output_per_mtok, p.search_per_kquery) for m, p in s.prices.items()
+    }
+    assert s.daily_max_calls == 60 and "`analyst.daily_max_calls` (60;" in ANALYST
+    assert s.daily_max_usd == Decimal("2.00") and "`analyst.daily_max_usd` ($2.00)" in ANALYST
+    assert s.track_record_in_prompt is False
+    assert f"over the last {WINDOW.days} days ({HORIZON[:-1]} h horizon" in ANALYST
+
+
+def test_scorecard_figures() -> None:
+    assert list(HORIZONS) == ["1h", "4h", "24h"] and "| 1 h, 4 h, 24 h |" in SCORECARD
+    assert timedelta(minutes=90) == PRICE_TOLERANCE and "at most 90 minutes old" in SCORECARD
+    assert SCORE_INTERVAL == "5m" and "5-minute" in SCORECARD
+    assert timedelta(days=45) == CANDLE_RETENTION and "closed bars are kept, for 45 days" in SCORECARD
+    assert "The demo's synthetic market is a random walk" in SCORECARD
+    assert "The demo market is a random walk" in README
+    for doc in ("docs/analyst.md", "docs/scorecard.md"):
+        assert f"]({doc})" in README
