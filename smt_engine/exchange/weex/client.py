@@ -13,20 +13,14 @@ checked locally (step, tick, minimum size and notional, TP side) before anything
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
 import logging
 import random
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
-from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -43,12 +37,8 @@ from smt_engine.exchange.base import (
     ExchangePosition,
     ExchangeUnavailable,
     Fill,
-    InsufficientMargin,
     InvalidOrder,
-    OrderNotFound,
     OrderRequest,
-    OrderStatus,
-    PermissionDenied,
     PlacedOrder,
     RateLimited,
     Ticker,
@@ -56,324 +46,20 @@ from smt_engine.exchange.base import (
 )
 from smt_engine.exchange.ids import valid_client_id
 from smt_engine.exchange.market import from_ms, interval_seconds, parse_kline_rows, parse_ticker, to_ms
-from smt_engine.exchange.precision import (
-    PrecisionError,
-    check_price,
-    check_size,
-    check_tp_sl,
-    plain,
-    quoted_step,
-    step_from_decimals,
+from smt_engine.exchange.precision import check_price, check_size, check_tp_sl, plain, quoted_step
+from smt_engine.exchange.weex.errors import TIMESTAMP_CODES, check_envelope
+from smt_engine.exchange.weex.limiter import ORDER_PATHS, WEIGHTS, WeightLimiter
+from smt_engine.exchange.weex.parsing import (
+    decimal_or,
+    parse_algo,
+    parse_contract,
+    parse_order,
+    parse_position,
 )
+from smt_engine.exchange.weex.signing import compact_json, encode_query, sign
 from smt_engine.store import Store
 
 log = logging.getLogger(__name__)
-
-# --------------------------------------------------------------------------- signing
-
-
-def compact_json(body: Any) -> str:
-    """The body exactly as sent and signed (ccxt and WEEX's examples use compact JSON)."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-
-
-def encode_query(params: dict[str, Any]) -> str:
-    """Percent-encode like ccxt (``:`` and ``/`` encoded too); bools as ``true``/``false``."""
-    clean = {k: ("true" if v is True else "false" if v is False else v) for k, v in params.items()}
-    return urlencode(clean, quote_via=quote)
-
-
-def sign(secret: str, timestamp: str, method: str, path: str, query: str = "", body: str = "") -> str:
-    """``base64(HMAC-SHA256(secret, timestamp + METHOD + path + ['?' + query] + body))``."""
-    prehash = timestamp + method.upper() + path + (f"?{query}" if query else "") + body
-    digest = hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
-
-
-# --------------------------------------------------------------------------- rate limiting
-
-WEIGHTS: dict[str, int] = {
-    "/capi/v3/market/time": 1,
-    "/capi/v3/market/exchangeInfo": 1,
-    "/capi/v3/market/ticker/24hr": 40,
-    "/capi/v3/market/klines": 1,
-    "/capi/v3/market/historyKlines": 5,
-    "/capi/v3/account/balance": 10,
-    "/capi/v3/account/position/allPosition": 15,
-    "/capi/v3/account/position/singlePosition": 3,
-    "/capi/v3/account/leverage": 20,
-    "/capi/v3/order": 5,
-    "/capi/v3/openOrders": 10,
-    "/capi/v3/order/history": 10,
-    "/capi/v3/userTrades": 5,
-    "/capi/v3/allOpenOrders": 10,
-    "/capi/v3/openAlgoOrders": 3,
-    "/capi/v3/algoOrder": 3,
-    "/capi/v3/algoOpenOrders": 10,
-    "/capi/v3/placeTpSlOrder": 5,
-    "/capi/v3/closePositions": 50,
-    "/capi/v3/order/uploadAiLog": 1,
-}
-"""Per-endpoint weight (the larger of WEEX's IP/UID weights and Weex.Net's, reference §3)."""
-
-ORDER_PATHS = frozenset({"/capi/v3/order", "/capi/v3/placeTpSlOrder", "/capi/v3/algoOrder"})
-
-
-class WeightLimiter:
-    """Sliding-window weight budget plus a separate order-rate budget; a 429 blocks everything.
-
-    Defaults stay at half of WEEX's published 1000 weight / 10 s (Weex.Net's gate is 500) and under
-    its 10 order requests per second.
-    """
-
-    def __init__(
-        self,
-        weight_per_window: int = 500,
-        window: float = 10.0,
-        orders_per_second: int = 8,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.capacity = weight_per_window
-        self.window = window
-        self.orders_per_second = orders_per_second
-        self._now = monotonic
-        self._sleep = sleep
-        self._used: deque[tuple[float, int]] = deque()
-        self._orders: deque[float] = deque()
-        self.blocked_until = 0.0
-        self._lock = asyncio.Lock()
-
-    def block(self, seconds: float) -> None:
-        self.blocked_until = max(self.blocked_until, self._now() + seconds)
-
-    def used(self) -> int:
-        now = self._now()
-        while self._used and self._used[0][0] <= now - self.window:
-            self._used.popleft()
-        return sum(w for _, w in self._used)
-
-    async def acquire(self, weight: int, is_order: bool = False) -> None:
-        weight = min(weight, self.capacity)
-        async with self._lock:
-            while True:
-                now = self._now()
-                wait = max(0.0, self.blocked_until - now)
-                if not wait and self.used() + weight > self.capacity:
-                    wait = self._used[0][0] + self.window - now
-                if not wait and is_order:
-                    while self._orders and self._orders[0] <= now - 1.0:
-                        self._orders.popleft()
-                    if len(self._orders) >= self.orders_per_second:
-                        wait = self._orders[0] + 1.0 - now
-                if wait <= 0:
-                    break
-                await self._sleep(wait)
-            self._used.append((self._now(), weight))
-            if is_order:
-                self._orders.append(self._now())
-
-
-# --------------------------------------------------------------------------- envelopes and errors
-
-SUCCESS_CODES = frozenset({"200", "00000", "0"})
-_AUTH = {"-1040", "-1041", "-1042", "-1043", "-1044", "-1046", "-1047", "-1049"}
-_PERMISSION = {
-    "-1050",
-    "-1051",
-    "-1052",
-    "-1053",
-    "-1055",
-    "-1056",
-    "-1057",
-    "-1058",
-    "-1190",
-    "-3235",
-    "-3236",
-}
-_NOT_FOUND = {"-3200", "-2200", "ORDER_NOT_FOUND", "FAILED_ORDER_NOT_FOUND"}
-_TIMESTAMP = {"-1043", "-1046"}
-
-
-def error_for(code: str, message: str, raw: Any = None) -> Exception:
-    """Map a WEEX error (code + message) to our typed errors. Messages never carry secrets."""
-    text = f"WEEX {code}: {message}"
-    lowered = message.lower()
-    if code in _AUTH:
-        return AuthError(text, code=code, raw=raw)
-    if code in _PERMISSION:
-        return PermissionDenied(text, code=code, raw=raw)
-    if code in _NOT_FOUND or "not_found" in lowered or "not exist" in lowered:
-        return OrderNotFound(text, code=code, raw=raw)
-    if code == "429" or "too many requests" in lowered:
-        return RateLimited(text, code=code, raw=raw)
-    if code == "-1160" or "stepsize" in lowered or "precision" in lowered:
-        return VenuePrecisionError(code, text)
-    if "amount not enough" in lowered or "insufficient" in lowered:
-        return InsufficientMargin(text, code=code, raw=raw)
-    if code in {"-1000", "-1054"} and not ("FAILED_PRECONDITION" in message or "INVALID_ARGUMENT" in message):
-        return ExchangeUnavailable(text, code=code, raw=raw)
-    return InvalidOrder(text, code=code, raw=raw)
-
-
-def check_envelope(body: Any) -> Any:
-    """Return the payload of a WEEX response or raise the typed error it carries.
-
-    A dict with ``msg`` and a code other than a success code is an error; a dict or the first failed
-    item of a list with ``success: false`` or a non-empty ``errorCode`` is a per-item error;
-    ``{"code":"00000","data":...}`` yields ``data``; anything else is the (bare) payload.
-    """
-    if isinstance(body, dict):
-        if "msg" in body and "code" in body:
-            code = str(body["code"])
-            if code not in SUCCESS_CODES:
-                raise error_for(code, str(body.get("msg")), body)
-            return body.get("data", body)
-        _check_item(body)
-        return body
-    if isinstance(body, list):
-        for item in body:
-            if isinstance(item, dict):
-                _check_item(item)
-        return body
-    raise ExchangeUnavailable(f"unexpected response type {type(body).__name__}", raw=body)
-
-
-def _check_item(item: dict[str, Any]) -> None:
-    code = str(item.get("errorCode") or "")
-    msg = str(item.get("errorMessage") or item.get("errorMsg") or "")
-    if item.get("success") is False or code or msg.startswith("FAILED"):
-        raise error_for(code or msg or "item", msg or code or "request failed", item)
-
-
-# --------------------------------------------------------------------------- parsing helpers
-
-
-def _d(value: Any, default: Decimal | None = None) -> Decimal:
-    if value is None or value == "":
-        if default is None:
-            raise ValueError("missing decimal")
-        return default
-    try:
-        return Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ValueError(f"not a decimal: {value!r}") from exc
-
-
-def _opt_d(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    d = _d(value)
-    return d if d != 0 else None
-
-
-_STATUS = {
-    "NEW": OrderStatus.NEW,
-    "PENDING": OrderStatus.NEW,
-    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
-    "FILLED": OrderStatus.FILLED,
-    "CANCELED": OrderStatus.CANCELLED,
-    "CANCELLED": OrderStatus.CANCELLED,
-    "CANCELING": OrderStatus.CANCELLED,
-    "REJECTED": OrderStatus.REJECTED,
-    "EXPIRED": OrderStatus.EXPIRED,
-    "UNTRIGGERED": OrderStatus.UNTRIGGERED,
-    "TRIGGERED": OrderStatus.TRIGGERED,
-}
-
-
-def parse_order(row: dict[str, Any]) -> ExchangeOrder:
-    otype = str(row.get("type") or row.get("orderType") or "")
-    side = Side(str(row["positionSide"]))
-    reduce_only = bool(row.get("reduceOnly")) or (
-        str(row.get("side")) == ("SELL" if side is Side.LONG else "BUY")
-    )
-    kind: Literal["entry", "close", "tp", "sl"]
-    if otype.startswith("TAKE_PROFIT"):
-        kind = "tp"
-    elif otype.startswith("STOP"):
-        kind = "sl"
-    elif reduce_only:
-        kind = "close"
-    else:
-        kind = "entry"
-    created = from_ms(row.get("time") or row.get("createTime") or 0)
-    return ExchangeOrder(
-        order_id=str(row.get("orderId") or row.get("algoId")),
-        client_order_id=(row.get("clientOrderId") or row.get("clientAlgoId") or None),
-        symbol=str(row["symbol"]),
-        position_side=side,
-        reduce_only=reduce_only,
-        order_type=otype,
-        status=_STATUS.get(str(row.get("status") or row.get("algoStatus")).upper(), OrderStatus.NEW),
-        size=_d(row.get("origQty") or row.get("quantity")),
-        filled_size=_d(row.get("executedQty"), Decimal(0)),
-        price=_opt_d(row.get("price")),
-        avg_price=_opt_d(row.get("avgPrice")),
-        created_at=created,
-        updated_at=from_ms(row.get("updateTime") or row.get("time") or 0),
-        kind=kind,
-        trigger_price=_opt_d(row.get("stopPrice") or row.get("triggerPrice")),
-    )
-
-
-def parse_algo(row: dict[str, Any]) -> AlgoOrder:
-    otype = str(row.get("orderType") or row.get("type") or "")
-    return AlgoOrder(
-        order_id=str(row.get("algoId") or row.get("orderId")),
-        client_order_id=row.get("clientAlgoId") or None,
-        symbol=str(row["symbol"]),
-        position_side=Side(str(row["positionSide"])),
-        kind="tp" if otype.startswith("TAKE_PROFIT") else "sl",
-        trigger_price=_d(row.get("triggerPrice")),
-        size=_d(row.get("quantity")),
-        status=_STATUS.get(str(row.get("algoStatus")).upper(), OrderStatus.UNTRIGGERED),
-        created_at=from_ms(row.get("createTime") or 0),
-        parent_order_id=(
-            str(row["actualOrderId"]) if row.get("actualOrderId") not in (None, "", "0", 0) else None
-        ),
-    )
-
-
-def parse_position(row: dict[str, Any]) -> ExchangePosition:
-    size = _d(row["size"])
-    open_value = _d(row.get("openValue"), Decimal(0))
-    liq = _opt_d(row.get("liquidatePrice"))
-    mode = str(row.get("marginType") or row.get("marginMode") or "CROSSED")
-    return ExchangePosition(
-        symbol=str(row["symbol"]),
-        side=Side(str(row["side"]).upper()),
-        size=size,
-        entry_price=open_value / size if size else Decimal(0),
-        margin=_d(row.get("marginSize") or row.get("isolatedMargin"), Decimal(0)),
-        leverage=_d(row.get("leverage"), Decimal(1)),
-        unrealized_pnl=_d(row.get("unrealizePnl"), Decimal(0)),
-        liquidation_price=liq,
-        opened_at=from_ms(row.get("createdTime") or 0),
-        updated_at=from_ms(row.get("updatedTime") or row.get("createdTime") or 0),
-        position_id=str(row.get("id") or row.get("positionId") or ""),
-        margin_mode="isolated" if mode.upper() == "ISOLATED" else "cross",
-    )
-
-
-def parse_contract(row: dict[str, Any]) -> Contract:
-    """tick = 10^-pricePrecision; step = contractVal (Weex.Net) or 10^-quantityPrecision."""
-    tick = step_from_decimals(int(str(row["pricePrecision"])))
-    contract_val = _opt_d(row.get("contractVal"))
-    step = contract_val if contract_val else step_from_decimals(int(str(row["quantityPrecision"])))
-    min_size = _opt_d(row.get("minOrderSize")) or step
-    return Contract(
-        symbol=str(row["symbol"]),
-        step_size=step,
-        tick_size=tick,
-        min_size=max(min_size, step),
-        max_size=_opt_d(row.get("maxOrderSize")),
-        min_notional=Decimal(0),
-        max_leverage=int(_d(row.get("maxLeverage"), Decimal(125))),
-    )
-
-
-# --------------------------------------------------------------------------- the client
 
 
 class WeexClient:
@@ -461,7 +147,7 @@ class WeexClient:
                 return await self._once(method, path, params, body, signed, order_cid)
             except AuthError as exc:
                 # A stale clock shows up as an expired/invalid timestamp: resync once, then give up.
-                if exc.code in _TIMESTAMP and not resynced and order_cid is None:
+                if exc.code in TIMESTAMP_CODES and not resynced and order_cid is None:
                     resynced = True
                     await self.sync_time()
                     last = exc
@@ -653,10 +339,10 @@ class WeexClient:
                 try:
                     return Balance(
                         asset=str(row["asset"]),
-                        balance=_d(row["balance"]),
-                        available=_d(row["availableBalance"]),
-                        frozen=_d(row.get("frozen"), Decimal(0)),
-                        unrealized_pnl=_d(row.get("unrealizePnl"), Decimal(0)),
+                        balance=decimal_or(row["balance"]),
+                        available=decimal_or(row["availableBalance"]),
+                        frozen=decimal_or(row.get("frozen"), Decimal(0)),
+                        unrealized_pnl=decimal_or(row.get("unrealizePnl"), Decimal(0)),
                     )
                 except (KeyError, ValueError) as exc:
                     raise ExchangeUnavailable(f"balance: bad row ({exc})", raw=row) from exc
@@ -887,10 +573,10 @@ class WeexClient:
                         order_id=str(row["orderId"]),
                         symbol=str(row["symbol"]),
                         position_side=Side(str(row["positionSide"])),
-                        price=_d(row["price"]),
-                        size=_d(row["qty"]),
-                        fee=abs(_d(row.get("commission"), Decimal(0))),
-                        realized_pnl=_d(row.get("realizedPnl"), Decimal(0)),
+                        price=decimal_or(row["price"]),
+                        size=decimal_or(row["qty"]),
+                        fee=abs(decimal_or(row.get("commission"), Decimal(0))),
+                        realized_pnl=decimal_or(row.get("realizedPnl"), Decimal(0)),
                         at=from_ms(row["time"]),
                     )
                 )
@@ -933,16 +619,3 @@ def _retry_after(headers: httpx.Headers, default: float) -> float:
         return max(0.0, float(headers.get("Retry-After", default)))
     except ValueError:
         return default
-
-
-__all__ = [
-    "WEIGHTS",
-    "PrecisionError",
-    "WeexClient",
-    "WeightLimiter",
-    "check_envelope",
-    "compact_json",
-    "encode_query",
-    "error_for",
-    "sign",
-]

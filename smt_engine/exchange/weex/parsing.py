@@ -1,0 +1,135 @@
+"""WEEX v3 rows (orders, TP/SL orders, positions, contracts) into domain objects."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from smt_engine.domain import Contract, Side
+from smt_engine.exchange.base import AlgoOrder, ExchangeOrder, ExchangePosition, OrderStatus
+from smt_engine.exchange.market import from_ms
+from smt_engine.exchange.precision import step_from_decimals
+
+
+def decimal_or(value: Any, default: Decimal | None = None) -> Decimal:
+    if value is None or value == "":
+        if default is None:
+            raise ValueError("missing decimal")
+        return default
+    try:
+        return Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError(f"not a decimal: {value!r}") from exc
+
+
+def optional_decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    d = decimal_or(value)
+    return d if d != 0 else None
+
+
+_STATUS = {
+    "NEW": OrderStatus.NEW,
+    "PENDING": OrderStatus.NEW,
+    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+    "FILLED": OrderStatus.FILLED,
+    "CANCELED": OrderStatus.CANCELLED,
+    "CANCELLED": OrderStatus.CANCELLED,
+    "CANCELING": OrderStatus.CANCELLED,
+    "REJECTED": OrderStatus.REJECTED,
+    "EXPIRED": OrderStatus.EXPIRED,
+    "UNTRIGGERED": OrderStatus.UNTRIGGERED,
+    "TRIGGERED": OrderStatus.TRIGGERED,
+}
+
+
+def parse_order(row: dict[str, Any]) -> ExchangeOrder:
+    otype = str(row.get("type") or row.get("orderType") or "")
+    side = Side(str(row["positionSide"]))
+    reduce_only = bool(row.get("reduceOnly")) or (
+        str(row.get("side")) == ("SELL" if side is Side.LONG else "BUY")
+    )
+    kind: Literal["entry", "close", "tp", "sl"]
+    if otype.startswith("TAKE_PROFIT"):
+        kind = "tp"
+    elif otype.startswith("STOP"):
+        kind = "sl"
+    elif reduce_only:
+        kind = "close"
+    else:
+        kind = "entry"
+    created = from_ms(row.get("time") or row.get("createTime") or 0)
+    return ExchangeOrder(
+        order_id=str(row.get("orderId") or row.get("algoId")),
+        client_order_id=(row.get("clientOrderId") or row.get("clientAlgoId") or None),
+        symbol=str(row["symbol"]),
+        position_side=side,
+        reduce_only=reduce_only,
+        order_type=otype,
+        status=_STATUS.get(str(row.get("status") or row.get("algoStatus")).upper(), OrderStatus.NEW),
+        size=decimal_or(row.get("origQty") or row.get("quantity")),
+        filled_size=decimal_or(row.get("executedQty"), Decimal(0)),
+        price=optional_decimal(row.get("price")),
+        avg_price=optional_decimal(row.get("avgPrice")),
+        created_at=created,
+        updated_at=from_ms(row.get("updateTime") or row.get("time") or 0),
+        kind=kind,
+        trigger_price=optional_decimal(row.get("stopPrice") or row.get("triggerPrice")),
+    )
+
+
+def parse_algo(row: dict[str, Any]) -> AlgoOrder:
+    otype = str(row.get("orderType") or row.get("type") or "")
+    return AlgoOrder(
+        order_id=str(row.get("algoId") or row.get("orderId")),
+        client_order_id=row.get("clientAlgoId") or None,
+        symbol=str(row["symbol"]),
+        position_side=Side(str(row["positionSide"])),
+        kind="tp" if otype.startswith("TAKE_PROFIT") else "sl",
+        trigger_price=decimal_or(row.get("triggerPrice")),
+        size=decimal_or(row.get("quantity")),
+        status=_STATUS.get(str(row.get("algoStatus")).upper(), OrderStatus.UNTRIGGERED),
+        created_at=from_ms(row.get("createTime") or 0),
+        parent_order_id=(
+            str(row["actualOrderId"]) if row.get("actualOrderId") not in (None, "", "0", 0) else None
+        ),
+    )
+
+
+def parse_position(row: dict[str, Any]) -> ExchangePosition:
+    size = decimal_or(row["size"])
+    open_value = decimal_or(row.get("openValue"), Decimal(0))
+    liq = optional_decimal(row.get("liquidatePrice"))
+    mode = str(row.get("marginType") or row.get("marginMode") or "CROSSED")
+    return ExchangePosition(
+        symbol=str(row["symbol"]),
+        side=Side(str(row["side"]).upper()),
+        size=size,
+        entry_price=open_value / size if size else Decimal(0),
+        margin=decimal_or(row.get("marginSize") or row.get("isolatedMargin"), Decimal(0)),
+        leverage=decimal_or(row.get("leverage"), Decimal(1)),
+        unrealized_pnl=decimal_or(row.get("unrealizePnl"), Decimal(0)),
+        liquidation_price=liq,
+        opened_at=from_ms(row.get("createdTime") or 0),
+        updated_at=from_ms(row.get("updatedTime") or row.get("createdTime") or 0),
+        position_id=str(row.get("id") or row.get("positionId") or ""),
+        margin_mode="isolated" if mode.upper() == "ISOLATED" else "cross",
+    )
+
+
+def parse_contract(row: dict[str, Any]) -> Contract:
+    """tick = 10^-pricePrecision; step = contractVal (Weex.Net) or 10^-quantityPrecision."""
+    tick = step_from_decimals(int(str(row["pricePrecision"])))
+    contract_val = optional_decimal(row.get("contractVal"))
+    step = contract_val if contract_val else step_from_decimals(int(str(row["quantityPrecision"])))
+    min_size = optional_decimal(row.get("minOrderSize")) or step
+    return Contract(
+        symbol=str(row["symbol"]),
+        step_size=step,
+        tick_size=tick,
+        min_size=max(min_size, step),
+        max_size=optional_decimal(row.get("maxOrderSize")),
+        min_notional=Decimal(0),
+        max_leverage=int(decimal_or(row.get("maxLeverage"), Decimal(125))),
+    )
