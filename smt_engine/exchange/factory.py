@@ -15,7 +15,7 @@ from smt_engine.domain import MarketData, Mode
 from smt_engine.exchange.base import AuthError, Exchange
 from smt_engine.exchange.market import LiveMarket, PriceSource, SyntheticMarket
 from smt_engine.exchange.paper import PaperExchange
-from smt_engine.exchange.weex import WeexClient
+from smt_engine.exchange.weex import WeexClient, WeightLimiter
 from smt_engine.secrets import SecretName, SecretStore
 from smt_engine.store import Store
 
@@ -58,6 +58,8 @@ def make_exchange(
             store=store,
             clock=clock,
             timeout=ex.timeout.total_seconds(),
+            limiter=WeightLimiter.on_clock(clock, ex.rate_limit_weight),
+            ai_log_path=ex.ai_log_path,
         )
     source = market if market is not None else make_market(settings, clock)
     if not hasattr(source, "bars_between"):

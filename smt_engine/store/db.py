@@ -22,6 +22,7 @@ from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, W
 from smt_engine.store.market import AccountRepo, ContractsRepo
 from smt_engine.store.migrations import MIGRATIONS
 from smt_engine.store.trading import OrdersRepo, PositionsRepo, ProposalsRepo
+from smt_engine.store.venue_facts import VenueFactsRepo
 from smt_engine.store.whale_history import WhaleHistoryRepo
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Store:
         self.ailogs = AiLogsRepo(*args)
         self.whale_history = WhaleHistoryRepo(*args)
         self.health = HealthRepo(*args)
+        self.venue_facts = VenueFactsRepo(*args)
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:

@@ -154,4 +154,11 @@ CREATE TABLE health (
 );
 """,
     ),
+    (
+        6,
+        "venue facts: what the exchange client learned and keeps across restarts (e.g. the AI-log path)",
+        """
+CREATE TABLE venue_facts (key TEXT PRIMARY KEY, value TEXT NOT NULL, learned_at TEXT NOT NULL);
+""",
+    ),
 ]

@@ -10,7 +10,10 @@ WEEX's shapes and error codes (reference §2, §7), and has fault knobs settable
 
 Knobs (``fake.faults``): ``latency`` seconds; ``rate_429``/``rate_5xx`` probabilities; ``next_429``,
 ``next_5xx``, ``next_malformed``, ``next_hang``, ``next_drop_after_accept`` counters; ``empty_429_body``;
-``paths`` limits the counters and rates to some paths. ``fake.counts["POST /capi/v3/order"]`` counts
+``paths`` limits the counters and rates to some paths; ``not_found_paths`` answer HTTP 404 without
+``code`` (as real WEEX does for an unknown path); ``ai_log_paths`` are where uploadAiLog exists;
+``attached_tp_in_history`` lists live attached TP legs in order history (ccxt's recordings).
+``fake.counts["POST /capi/v3/order"]`` counts
 requests per method and path.
 """
 
@@ -77,6 +80,9 @@ class Faults:
     hang_seconds: float = 5.0
     paths: set[str] | None = None
     timestamp_window: float = 30.0
+    ai_log_paths: frozenset[str] = frozenset({"/capi/v3/order/uploadAiLog"})
+    not_found_paths: frozenset[str] = frozenset()
+    attached_tp_in_history: bool = True
 
     def applies(self, path: str) -> bool:
         return self.paths is None or path in self.paths
@@ -231,6 +237,16 @@ def contract_json(c: Contract) -> dict[str, Any]:
 
 class _Drop(Exception):
     """Close the connection without answering."""
+
+
+class _NoSuchPath(Exception):
+    """Real WEEX answers an unknown path with HTTP 404 and a JSON body without ``code``/``msg``."""
+
+
+def _not_found_body(path: str) -> bytes:
+    return json.dumps(
+        {"timestamp": int(time.time() * 1000), "status": 404, "error": "Not Found", "path": path}
+    ).encode()
 
 
 class FakeWeex:
@@ -393,6 +409,8 @@ class FakeWeex:
             self._send(h, 503, b"<html>503 Service Temporarily Unavailable</html>")
             return
         try:
+            if path in f.not_found_paths:
+                raise _NoSuchPath
             if not (path.startswith("/capi/v3/market/") or path.startswith("/api/v3/")):
                 self._authenticate(h, method, path, raw_query, raw_body)
             params = {k: v[-1] for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
@@ -411,6 +429,8 @@ class FakeWeex:
             h.close_connection = True
             h.connection.shutdown(2)
             return
+        except _NoSuchPath:
+            status, payload = 404, _not_found_body(path)
         except WeexError as err:
             status, payload = err.status, json.dumps({"code": err.code, "msg": err.msg}).encode()
         if self._take("next_malformed", path):
@@ -615,11 +635,19 @@ class FakeWeex:
         if route == "GET /capi/v3/openOrders":
             return [order_json(o) for o in self._venue(v.open_orders(self._symbol(q, required=False)))]
         if route == "GET /capi/v3/openAlgoOrders":
-            return [algo_json(a) for a in self._venue(v.open_algo_orders(self._symbol(q, required=False)))]
+            # ccxt's recordings: attached SL legs are listed here, attached TP legs are not (§3.4.3).
+            listed = self._venue(v.open_algo_orders(self._symbol(q, required=False)))
+            return [algo_json(a) for a in listed if not (a.kind == "tp" and a.parent_order_id)]
         if route == "GET /capi/v3/order/history":
             s = self._symbol(q)
             assert s is not None
-            return [order_json(o) for o in self._venue(v.order_history(s, limit=int(q.get("limit", 500))))]
+            rows = [order_json(o) for o in self._venue(v.order_history(s, limit=int(q.get("limit", 500))))]
+            if self.faults.attached_tp_in_history:
+                live_tps = [
+                    a for a in self._venue(v.open_algo_orders(s)) if a.kind == "tp" and a.parent_order_id
+                ]
+                rows += [order_json(self._find(a.order_id)) for a in live_tps]
+            return rows
         if route == "GET /capi/v3/userTrades":
             s = self._symbol(q)
             assert s is not None
@@ -643,7 +671,9 @@ class FakeWeex:
                         }
                     )
             return out
-        if route == "POST /capi/v3/order/uploadAiLog":
+        if path.endswith("/order/uploadAiLog") and path not in self.faults.ai_log_paths:
+            raise _NoSuchPath
+        if route in ("POST /capi/v3/order/uploadAiLog", "POST /capi/v2/order/uploadAiLog"):
             for name in ("stage", "model", "input", "output", "explanation"):
                 if name not in body:
                     raise WeexError(-1141, f"PARAM_EMPTY: {name}")
@@ -656,9 +686,9 @@ class FakeWeex:
                 "requestTime": int(time.time() * 1000),
                 "data": "upload success",
             }
-        if path.startswith("/capi/v3/") or path.startswith("/api/v3/"):
+        if path in _KNOWN_PATHS:
             raise WeexError(-1150, f"Request method '{method}' not supported", 405)
-        raise WeexError(-1000, "UNKNOWN_ERROR", 404)
+        raise _NoSuchPath
 
     def _all(self) -> list[Any]:
         async def _orders() -> list[Any]:
@@ -742,6 +772,34 @@ class FakeWeex:
             )
         )
         return {"success": True, "orderId": int(placed.order_id), "errorCode": "", "errorMessage": ""}
+
+
+_KNOWN_PATHS = frozenset(
+    {
+        "/capi/v3/market/time",
+        "/capi/v3/market/exchangeInfo",
+        "/capi/v3/market/ticker/24hr",
+        "/capi/v3/market/klines",
+        "/capi/v3/market/historyKlines",
+        "/capi/v3/account/balance",
+        "/capi/v3/account/position/allPosition",
+        "/capi/v3/account/position/singlePosition",
+        "/capi/v3/account/leverage",
+        "/capi/v3/order",
+        "/capi/v3/order/history",
+        "/capi/v3/openOrders",
+        "/capi/v3/openAlgoOrders",
+        "/capi/v3/algoOrder",
+        "/capi/v3/allOpenOrders",
+        "/capi/v3/algoOpenOrders",
+        "/capi/v3/userTrades",
+        "/capi/v3/placeTpSlOrder",
+        "/capi/v3/closePositions",
+        "/capi/v3/order/uploadAiLog",
+        "/api/v3/coins",
+        "/api/v3/exchangeInfo",
+    }
+)
 
 
 @contextmanager

@@ -32,13 +32,16 @@ from smt_engine.exchange.base import (
     AmbiguousOutcome,
     AuthError,
     Balance,
+    EndpointNotFound,
     ExchangeError,
     ExchangeOrder,
     ExchangePosition,
     ExchangeUnavailable,
     Fill,
     InvalidOrder,
+    OrderNotFound,
     OrderRequest,
+    PermissionDenied,
     PlacedOrder,
     RateLimited,
     Ticker,
@@ -46,10 +49,12 @@ from smt_engine.exchange.base import (
 )
 from smt_engine.exchange.ids import valid_client_id
 from smt_engine.exchange.market import from_ms, interval_seconds, parse_kline_rows, parse_ticker, to_ms
-from smt_engine.exchange.precision import check_price, check_size, check_tp_sl, plain, quoted_step
-from smt_engine.exchange.weex.errors import TIMESTAMP_CODES, check_envelope
+from smt_engine.exchange.precision import check_price, check_size, check_tp_sl, plain, quoted_increment
+from smt_engine.exchange.weex.errors import SUCCESS_CODES, TIMESTAMP_CODES, check_envelope, error_for
 from smt_engine.exchange.weex.limiter import ORDER_PATHS, WEIGHTS, WeightLimiter
 from smt_engine.exchange.weex.parsing import (
+    UnclassifiedLeg,
+    algo_from_order,
     decimal_or,
     parse_algo,
     parse_contract,
@@ -60,6 +65,13 @@ from smt_engine.exchange.weex.signing import compact_json, encode_query, sign
 from smt_engine.store import Store
 
 log = logging.getLogger(__name__)
+
+AI_LOG_PATHS = ("/capi/v3/order/uploadAiLog", "/capi/v2/order/uploadAiLog")
+"""The two paths WEEX has served the AI log on: v3 (current API docs) and v2 (the only real traffic
+on record, answered ``00000``; v2 is announced for sunset). A 404 on one tries the other once."""
+AI_LOG_SUCCESS = frozenset({"00000"})
+"""The documented success code of uploadAiLog (reference §3.5); anything else is not an upload."""
+_AI_LOG_FACT = "weex.ai_log_path"
 
 
 class WeexClient:
@@ -84,6 +96,7 @@ class WeexClient:
         rate_limit_wait: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
         wall_ms: Callable[[], int] | None = None,
+        ai_log_path: str = AI_LOG_PATHS[0],
     ) -> None:
         if not (api_key and api_secret and passphrase):
             raise AuthError("WEEX API key, secret and passphrase are all required")
@@ -94,7 +107,7 @@ class WeexClient:
         self.store = store
         self.clock = clock or WallClock()
         self.contracts_ttl = contracts_ttl
-        self.limiter = limiter or WeightLimiter()
+        self.limiter = limiter or WeightLimiter.on_clock(self.clock)
         self.read_retries = read_retries
         self.backoff = backoff
         self.rate_limit_wait = rate_limit_wait
@@ -102,6 +115,13 @@ class WeexClient:
         self._wall_ms = wall_ms or (lambda: int(time.time() * 1000))
         self._offset_ms: int | None = None
         self._contracts: dict[str, tuple[Contract, datetime]] = {}
+        remembered = store.venue_facts.value(_AI_LOG_FACT) if store is not None else None
+        self.ai_log_path = remembered if remembered in AI_LOG_PATHS else ai_log_path
+        # TP/SL legs seen anywhere (history, detail, stream) by id -> symbol: an attached leg that
+        # openAlgoOrders does not list is still confirmed by order detail before anyone trusts or
+        # cancels it (ccxt's recordings show attached TP legs only on /order and /order/history).
+        self._known_legs: dict[str, str] = {}
+        self._positions_seen: tuple[float, list[ExchangePosition]] = (float("-inf"), [])
 
     # ------------------------------------------------------------------ transport
 
@@ -130,6 +150,7 @@ class WeexClient:
         signed: bool = True,
         order_cid: str | None = None,
         sync: bool = True,
+        envelope: bool = True,
     ) -> Any:
         """One call with retries for reads. ``order_cid`` marks an order creation: never retried."""
         attempts = 1 if order_cid is not None else self.read_retries + 1
@@ -144,7 +165,7 @@ class WeexClient:
             try:
                 if signed and sync and self._offset_ms is None:
                     await self.sync_time()
-                return await self._once(method, path, params, body, signed, order_cid)
+                return await self._once(method, path, params, body, signed, order_cid, envelope)
             except AuthError as exc:
                 # A stale clock shows up as an expired/invalid timestamp: resync once, then give up.
                 if exc.code in TIMESTAMP_CODES and not resynced and order_cid is None:
@@ -175,6 +196,7 @@ class WeexClient:
         body: dict[str, Any] | None,
         signed: bool,
         order_cid: str | None,
+        envelope: bool = True,
     ) -> Any:
         query = encode_query(params) if params else ""
         content = compact_json(body) if body is not None else ""
@@ -219,6 +241,8 @@ class WeexClient:
             if order_cid is not None:
                 raise AmbiguousOutcome(f"{method} {path}: HTTP {resp.status_code}", client_order_id=order_cid)
             raise ExchangeUnavailable(f"{method} {path}: HTTP {resp.status_code}", code=str(resp.status_code))
+        if not 200 <= resp.status_code < 300:
+            raise _http_error(method, path, resp, order_cid)
         try:
             data = resp.json()
         except ValueError as exc:
@@ -229,6 +253,8 @@ class WeexClient:
             raise ExchangeUnavailable(
                 f"{method} {path}: unreadable answer (HTTP {resp.status_code})"
             ) from exc
+        if not envelope:
+            return data
         try:
             return check_envelope(data)
         except ExchangeUnavailable as exc:
@@ -290,20 +316,21 @@ class WeexClient:
         return found
 
     def learn_from_rejection(self, symbol: str, message: str) -> Contract | None:
-        """A 40015/-1160 message quoting ``stepSize '10'`` corrects the cached step (or tick, for prices)."""
-        step = quoted_step(message)
+        """A precision rejection quoting the increment (v2 ``stepSize '10'``, v3 ``stepSize``/``tickSize``/
+        ``quantityPrecision``) corrects the cached step, or the tick when the text is about a price."""
+        quoted = quoted_increment(message)
         hit = self._contracts.get(symbol)
-        if step is None or hit is None:
+        if quoted is None or hit is None:
             return None
-        about_price = "price" in message.split("stepSize")[0].lower()
+        what, step = quoted
         contract = (
             replace(hit[0], tick_size=step)
-            if about_price
+            if what == "price"
             else replace(hit[0], step_size=step, min_size=max(step, hit[0].min_size))
         )
         self._remember(contract, self.clock.now())
         log.warning(
-            "%s: WEEX quoted %s %s; cache updated", symbol, "tick" if about_price else "step", plain(step)
+            "%s: WEEX quoted %s %s; cache updated", symbol, "tick" if what == "price" else "step", plain(step)
         )
         return contract
 
@@ -362,6 +389,7 @@ class WeexClient:
                 raise ExchangeUnavailable(f"positions: unreadable row ({exc})", raw=row) from exc
             if pos.size > 0:
                 out.append(pos)
+        self._positions_seen = (time.monotonic(), out)
         return out
 
     async def set_leverage(
@@ -377,8 +405,9 @@ class WeexClient:
             body["isolatedLongLeverage"] = str(leverage)
             body["isolatedShortLeverage"] = str(leverage)
         result = await self._request("POST", "/capi/v3/account/leverage", body=body)
-        if isinstance(result, dict) and result.get("symbol") not in (None, symbol):
-            raise InvalidOrder(f"set leverage: answer is for {result.get('symbol')}", raw=result)
+        # Success is the documented echo of the symbol (reference §2.1); anything else is unconfirmed.
+        if not isinstance(result, dict) or result.get("symbol") != symbol:
+            raise ExchangeUnavailable(f"set leverage {symbol}: answer does not confirm it", raw=result)
 
     # ------------------------------------------------------------------ orders
 
@@ -434,6 +463,7 @@ class WeexClient:
             raise AmbiguousOutcome(str(exc), client_order_id=request.client_order_id, raw=result) from exc
 
     async def _send_order(self, path: str, body: dict[str, Any], symbol: str, cid: str) -> Any:
+        self._positions_seen = (float("-inf"), [])
         try:
             return await self._request("POST", path, body=body, order_cid=cid)
         except VenuePrecisionError as exc:
@@ -522,10 +552,13 @@ class WeexClient:
         if order_id is None and client_order_id is None:
             raise InvalidOrder("cancel needs an order id or a client order id")
         params = {"orderId": order_id} if order_id is not None else {"origClientOrderId": client_order_id}
-        await self._request("DELETE", "/capi/v3/order", params=params)
+        _confirm_cancel(await self._request("DELETE", "/capi/v3/order", params=params), order_id or "?")
 
     async def cancel_algo_order(self, symbol: str, order_id: str) -> None:
-        await self._request("DELETE", "/capi/v3/algoOrder", params={"orderId": order_id})
+        _confirm_cancel(
+            await self._request("DELETE", "/capi/v3/algoOrder", params={"orderId": order_id}), order_id
+        )
+        self._known_legs.pop(order_id, None)
 
     async def cancel_all(self, symbol: str) -> int:
         n = 0
@@ -548,8 +581,67 @@ class WeexClient:
         return [self._parse_or_unavailable(parse_order, r) for r in rows]
 
     async def open_algo_orders(self, symbol: str | None = None) -> list[AlgoOrder]:
+        """Every live TP/SL leg, from whichever endpoint reports it.
+
+        openAlgoOrders lists placed legs and attached stop legs; ccxt's recordings show attached TP legs
+        only on ``/order`` and ``/order/history`` (reference §3.4.3). So open legs in the history of
+        each symbol with a position are added, and a leg seen before but listed nowhere now is asked
+        for by id; a leg whose kind no field states is confirmed by order detail before it counts.
+        """
         rows = await self._rows("/capi/v3/openAlgoOrders", {"symbol": symbol} if symbol else {})
-        return [self._parse_or_unavailable(parse_algo, r) for r in rows]
+        found: dict[str, AlgoOrder] = {}
+        for row in rows:
+            listed = await self._algo_row(row)
+            found[listed.order_id] = listed
+        for order_id, sym in list(self._known_legs.items()):
+            if order_id in found or (symbol and sym != symbol):
+                continue
+            try:
+                confirmed = algo_from_order(await self.order(sym, order_id))
+            except OrderNotFound:
+                confirmed = None
+            if confirmed is None:
+                self._known_legs.pop(order_id, None)
+            else:
+                found[order_id] = confirmed
+        # Attached TP legs (and a sibling left behind by a closed position) may be reported only there.
+        positions = await self._recent_positions()
+        for sym in sorted({p.symbol for p in positions if symbol is None or p.symbol == symbol}):
+            for order in await self.order_history(sym, limit=100):
+                reported = algo_from_order(order)
+                if reported is not None:
+                    found.setdefault(reported.order_id, reported)
+        for leg in found.values():
+            self._known_legs[leg.order_id] = leg.symbol
+        return list(found.values())
+
+    async def _recent_positions(self) -> list[ExchangePosition]:
+        """Positions read in the last second (the monitor reads them just before the legs) or now."""
+        at, cached = self._positions_seen
+        if time.monotonic() - at <= 1.0:
+            return cached
+        return await self.positions()
+
+    async def _algo_row(self, row: dict[str, Any]) -> AlgoOrder:
+        try:
+            return parse_algo(row)
+        except UnclassifiedLeg as exc:
+            detail = await self.order(str(row.get("symbol")), exc.order_id)
+            kind = detail.kind
+            if kind != "tp" and kind != "sl":
+                raise ExchangeUnavailable(
+                    f"TP/SL order {exc.order_id}: neither the list nor its detail says take-profit or "
+                    "stop-loss; not trusting it as protection",
+                    raw=row,
+                ) from exc
+            leg: AlgoOrder = self._parse_or_unavailable(lambda r: parse_algo(r, kind), row)
+            return leg
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ExchangeUnavailable(f"unreadable TP/SL row ({exc})", raw=row) from exc
+
+    def note_leg(self, order_id: str, symbol: str) -> None:
+        """Remember a TP/SL leg id learned elsewhere (the private stream), so it is confirmed by id."""
+        self._known_legs[order_id] = symbol
 
     async def order_history(
         self, symbol: str, since: datetime | None = None, limit: int = 100
@@ -601,7 +693,26 @@ class WeexClient:
             "output": entry.output,
             "explanation": entry.explanation[:1000],
         }
-        await self._request("POST", "/capi/v3/order/uploadAiLog", body=body)
+        path = self.ai_log_path
+        try:
+            answer = await self._request("POST", path, body=body, envelope=False)
+        except EndpointNotFound:
+            other = next(p for p in AI_LOG_PATHS if p != path) if path in AI_LOG_PATHS else AI_LOG_PATHS[0]
+            log.warning("AI log: %s answered 404; trying %s", path, other, extra={"event": "ailog.path"})
+            answer = await self._request("POST", other, body=body, envelope=False)
+            path = other
+        code = str(answer.get("code")) if isinstance(answer, dict) else ""
+        if code not in AI_LOG_SUCCESS:
+            msg = str(answer.get("msg") or "") if isinstance(answer, dict) else ""
+            if code and msg:
+                raise error_for(code, msg, answer)
+            raise ExchangeError(f"AI log: {path} answered without the success code 00000", raw=answer)
+        if path != self.ai_log_path or (
+            self.store is not None and self.store.venue_facts.value(_AI_LOG_FACT) != path
+        ):
+            self.ai_log_path = path
+            if self.store is not None:
+                self.store.venue_facts.remember(_AI_LOG_FACT, path, self.clock.now())
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -612,6 +723,40 @@ def _first_id(result: Any) -> str:
     if not isinstance(item, dict) or item.get("orderId") in (None, "", 0, "0"):
         raise ExchangeError("order accepted without an order id", raw=result)
     return str(item["orderId"])
+
+
+def _confirm_cancel(result: Any, order_id: str) -> None:
+    """A cancel counts only when WEEX says ``success: true`` for it (failures raise in the envelope check)."""
+    item = result[0] if isinstance(result, list) and result else result
+    if not (isinstance(item, dict) and item.get("success") is True):
+        raise ExchangeUnavailable(f"cancel {order_id}: the answer does not confirm it", raw=result)
+
+
+def _http_error(method: str, path: str, resp: httpx.Response, order_cid: str | None) -> Exception:
+    """Every non-2xx answer is an error, whatever its body says (real WEEX answers an unknown path
+    with a 404 whose JSON has no ``code``; reading that as success once marked AI logs uploaded)."""
+    status = resp.status_code
+    text = f"{method} {path}: HTTP {status}"
+    try:
+        data: Any = resp.json()
+    except ValueError:
+        data = None
+    code = str(data.get("code")) if isinstance(data, dict) and "msg" in data and "code" in data else None
+    if code is not None and code not in SUCCESS_CODES:
+        err = error_for(code, str(data.get("msg")), data)
+        if order_cid is not None and isinstance(err, ExchangeUnavailable):
+            return AmbiguousOutcome(str(err), client_order_id=order_cid, code=code, raw=data)
+        return err
+    if status == 404:
+        return EndpointNotFound(f"{text} (no such endpoint on this venue)", code="404", raw=data)
+    if status == 401:
+        return AuthError(f"{text} (not authenticated)", code="401", raw=data)
+    if status == 403:
+        return PermissionDenied(f"{text} (forbidden)", code="403", raw=data)
+    if order_cid is not None:
+        # A proxy's 4xx (e.g. 408) says nothing about whether WEEX saw the order: look it up.
+        return AmbiguousOutcome(text, client_order_id=order_cid, code=str(status), raw=data)
+    return ExchangeError(text, code=str(status), raw=data)
 
 
 def _retry_after(headers: httpx.Headers, default: float) -> float:

@@ -46,7 +46,7 @@ def error_for(code: str, message: str, raw: Any = None) -> Exception:
         return OrderNotFound(text, code=code, raw=raw)
     if code == "429" or "too many requests" in lowered:
         return RateLimited(text, code=code, raw=raw)
-    if code == "-1160" or "stepsize" in lowered or "precision" in lowered:
+    if code == "-1160" or any(word in lowered for word in ("stepsize", "step size", "ticksize", "precision")):
         return VenuePrecisionError(code, text)
     if "amount not enough" in lowered or "insufficient" in lowered:
         return InsufficientMargin(text, code=code, raw=raw)

@@ -7,6 +7,12 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from smt_engine.clock import Clock, WallClock
+
+WEEX_WEIGHT_LIMIT = 500
+"""WEEX's documented budget: 500 weight per 10 s per IP (FAQ; reference §5)."""
+DEFAULT_WEIGHT_BUDGET = WEEX_WEIGHT_LIMIT * 8 // 10
+
 WEIGHTS: dict[str, int] = {
     "/capi/v3/market/time": 1,
     "/capi/v3/market/exchangeInfo": 1,
@@ -28,6 +34,7 @@ WEIGHTS: dict[str, int] = {
     "/capi/v3/placeTpSlOrder": 5,
     "/capi/v3/closePositions": 50,
     "/capi/v3/order/uploadAiLog": 1,
+    "/capi/v2/order/uploadAiLog": 1,
 }
 """Per-endpoint weight (the larger of WEEX's IP/UID weights and Weex.Net's, reference §3)."""
 
@@ -37,13 +44,14 @@ ORDER_PATHS = frozenset({"/capi/v3/order", "/capi/v3/placeTpSlOrder", "/capi/v3/
 class WeightLimiter:
     """Sliding-window weight budget plus a separate order-rate budget; a 429 blocks everything.
 
-    Defaults stay at half of WEEX's published 1000 weight / 10 s (Weex.Net's gate is 500) and under
-    its 10 order requests per second.
+    WEEX's FAQ (checked 2026-11-30) allows 500 weight per 10 s per IP and bans for 10 s on a 429, so the
+    default budget keeps 20 % headroom (400; ``exchange.rate_limit_weight``) for clock skew between our
+    window and theirs and for other processes on the same IP; orders stay under 10 requests per second.
     """
 
     def __init__(
         self,
-        weight_per_window: int = 500,
+        weight_per_window: int = DEFAULT_WEIGHT_BUDGET,
         window: float = 10.0,
         orders_per_second: int = 8,
         monotonic: Callable[[], float] = time.monotonic,
@@ -58,6 +66,14 @@ class WeightLimiter:
         self._orders: deque[float] = deque()
         self.blocked_until = 0.0
         self._lock = asyncio.Lock()
+
+    @classmethod
+    def on_clock(cls, clock: Clock, weight_per_window: int = DEFAULT_WEIGHT_BUDGET) -> WeightLimiter:
+        """A limiter whose window runs on the engine's clock: real monotonic time under ``WallClock``,
+        simulated time in tests and the accelerated demo (where the venue is simulated too)."""
+        if isinstance(clock, WallClock):
+            return cls(weight_per_window)
+        return cls(weight_per_window, monotonic=lambda: clock.now().timestamp(), sleep=clock.sleep)
 
     def block(self, seconds: float) -> None:
         self.blocked_until = max(self.blocked_until, self._now() + seconds)

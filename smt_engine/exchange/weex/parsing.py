@@ -44,6 +44,22 @@ _STATUS = {
 }
 
 
+def leg_kind(row: dict[str, Any]) -> Literal["tp", "sl"] | None:
+    """The kind of a TP/SL order from explicit fields only; ``None`` when nothing says which.
+
+    WEEX reports ``orderType``/``type`` TAKE_PROFIT(_MARKET) or STOP(_MARKET) (ccxt's recordings), and
+    ``planType`` TAKE_PROFIT/STOP_LOSS on what placeTpSlOrder created. Anything else is not guessed:
+    a stop believed to exist that is really something else leaves a position unprotected.
+    """
+    for name in ("planType", "orderType", "type"):
+        value = str(row.get(name) or "").upper()
+        if value.startswith("TAKE_PROFIT") or value == "PROFIT_PLAN":
+            return "tp"
+        if value.startswith("STOP") or value == "LOSS_PLAN":
+            return "sl"
+    return None
+
+
 def parse_order(row: dict[str, Any]) -> ExchangeOrder:
     otype = str(row.get("type") or row.get("orderType") or "")
     side = Side(str(row["positionSide"]))
@@ -51,10 +67,9 @@ def parse_order(row: dict[str, Any]) -> ExchangeOrder:
         str(row.get("side")) == ("SELL" if side is Side.LONG else "BUY")
     )
     kind: Literal["entry", "close", "tp", "sl"]
-    if otype.startswith("TAKE_PROFIT"):
-        kind = "tp"
-    elif otype.startswith("STOP"):
-        kind = "sl"
+    leg = leg_kind(row)
+    if leg is not None:
+        kind = leg
     elif reduce_only:
         kind = "close"
     else:
@@ -79,21 +94,52 @@ def parse_order(row: dict[str, Any]) -> ExchangeOrder:
     )
 
 
-def parse_algo(row: dict[str, Any]) -> AlgoOrder:
-    otype = str(row.get("orderType") or row.get("type") or "")
+class UnclassifiedLeg(ValueError):
+    """A TP/SL order whose fields do not say whether it is a take-profit or a stop-loss."""
+
+    def __init__(self, order_id: str, row: dict[str, Any]) -> None:
+        super().__init__(f"TP/SL order {order_id}: no field says take-profit or stop-loss")
+        self.order_id = order_id
+        self.row = row
+
+
+def parse_algo(row: dict[str, Any], kind: Literal["tp", "sl"] | None = None) -> AlgoOrder:
+    """One open TP/SL order; ``kind`` comes from the row or, when the row is silent, from the caller."""
+    order_id = str(row.get("algoId") or row.get("orderId"))
+    kind = leg_kind(row) or kind
+    if kind is None:
+        raise UnclassifiedLeg(order_id, row)
     return AlgoOrder(
-        order_id=str(row.get("algoId") or row.get("orderId")),
-        client_order_id=row.get("clientAlgoId") or None,
+        order_id=order_id,
+        client_order_id=row.get("clientAlgoId") or row.get("clientOrderId") or None,
         symbol=str(row["symbol"]),
         position_side=Side(str(row["positionSide"])),
-        kind="tp" if otype.startswith("TAKE_PROFIT") else "sl",
-        trigger_price=decimal_or(row.get("triggerPrice")),
-        size=decimal_or(row.get("quantity")),
-        status=_STATUS.get(str(row.get("algoStatus")).upper(), OrderStatus.UNTRIGGERED),
-        created_at=from_ms(row.get("createTime") or 0),
+        kind=kind,
+        trigger_price=decimal_or(row.get("triggerPrice") or row.get("stopPrice")),
+        size=decimal_or(row.get("quantity") or row.get("origQty")),
+        status=_STATUS.get(str(row.get("algoStatus") or row.get("status")).upper(), OrderStatus.UNTRIGGERED),
+        created_at=from_ms(row.get("createTime") or row.get("time") or 0),
         parent_order_id=(
             str(row["actualOrderId"]) if row.get("actualOrderId") not in (None, "", "0", 0) else None
         ),
+    )
+
+
+def algo_from_order(order: ExchangeOrder) -> AlgoOrder | None:
+    """An open TP/SL leg as reported by order detail or history (where attached TP legs show up)."""
+    if order.kind not in ("tp", "sl") or not order.status.is_open or order.trigger_price is None:
+        return None
+    return AlgoOrder(
+        order_id=order.order_id,
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        position_side=order.position_side,
+        kind=order.kind,
+        trigger_price=order.trigger_price,
+        size=order.size,
+        status=order.status,
+        created_at=order.created_at,
+        parent_order_id=None,
     )
 
 
