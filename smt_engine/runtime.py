@@ -16,7 +16,7 @@ from smt_engine.clock import Clock
 from smt_engine.config import Settings
 from smt_engine.engine import Engine
 from smt_engine.exchange.base import Exchange
-from smt_engine.exchange.factory import make_exchange
+from smt_engine.exchange.factory import make_exchange, make_streams
 from smt_engine.operator import OperatorCommands
 from smt_engine.pipeline import Pipeline, WhaleSource
 from smt_engine.sdnotify import SdNotify
@@ -114,6 +114,7 @@ def build_runtime(
         uploader=AiLogUploader(exchange, store, clock, settings) if settings.ailog_enabled else None,
         notify=notify,
         config_path=config_path,
+        streams=make_streams(settings, store, clock, exchange),
     )
     engine_ref.append(engine)
     pipeline.trade_lock = engine.lock

@@ -216,6 +216,16 @@ def cmd_status(ctx: Context) -> int:
         "available": str(snap.available) if snap else None,
         "open_positions": len(positions),
         "pending_proposals": len(pending),
+        "health": [
+            {
+                "component": h.component,
+                "status": h.status.value,
+                "since": h.since.isoformat(),
+                "detail": h.detail,
+                "data": h.data,
+            }
+            for h in store.health.all()
+        ],
     }
     if ctx.args.json:
         print(json.dumps(data))
@@ -233,6 +243,9 @@ def cmd_status(ctx: Context) -> int:
     )
     print(f"positions   {len(positions)} open; {len(pending)} proposal(s) waiting for approval")
     print(f"next cycle  {data['next_cycle_at'] or '?'}")
+    for h in data["health"]:
+        since = h["since"][:19].replace("T", " ")
+        print(f"health      {h['component']:<24} {h['status']:<4} since {since}  {h['detail']}")
     if systemd_running():
         import subprocess
 

@@ -18,6 +18,7 @@ from smt_engine.exchange.paper import PaperExchange
 from smt_engine.exchange.weex import WeexClient, WeightLimiter
 from smt_engine.secrets import SecretName, SecretStore
 from smt_engine.store import Store
+from smt_engine.streams import StreamSupervisor
 
 
 def make_market(settings: Settings, clock: Clock, *, seed: int = 0) -> PriceSource:
@@ -72,4 +73,23 @@ def make_exchange(
         taker_fee_pct=ex.taker_fee_pct,
         maker_fee_pct=ex.maker_fee_pct,
         slippage_pct=ex.paper_slippage_pct,
+    )
+
+
+def make_streams(
+    settings: Settings, store: Store, clock: Clock, exchange: Exchange
+) -> StreamSupervisor | None:
+    """WEEX's private websocket for a live ``WeexClient`` (pushes wake the monitor); none otherwise."""
+    ex = settings.exchange
+    if not ex.streams or not isinstance(exchange, WeexClient):
+        return None
+    return StreamSupervisor(
+        store,
+        clock,
+        ws_url=ex.ws_url,
+        credentials=exchange.stream_credentials(),
+        symbols=[],
+        heartbeat=ex.stream_heartbeat.total_seconds(),
+        backoff_max=ex.stream_backoff_max.total_seconds(),
+        note_leg=exchange.note_leg,
     )

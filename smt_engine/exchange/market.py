@@ -290,6 +290,7 @@ class ManualMarket:
     def __init__(self, clock: Clock, prices: dict[str, Decimal] | None = None) -> None:
         self.clock = clock
         self._ticks: dict[str, list[Candle]] = {}
+        self._read_until = datetime.min.replace(tzinfo=UTC)
         for symbol, price in (prices or {}).items():
             self._ticks[symbol] = [Candle(clock.now(), price, price, price, price, Decimal(0))]
 
@@ -297,7 +298,9 @@ class ManualMarket:
         self, symbol: str, price: Decimal, *, low: Decimal | None = None, high: Decimal | None = None
     ) -> None:
         ticks = self._ticks.setdefault(symbol, [])
-        at = self.clock.now()
+        # A tick never lands at or before a time a reader has already consumed, or it would be lost to
+        # a venue that evaluates (cursor, now] and already moved its cursor to this same instant.
+        at = max(self.clock.now(), self._read_until + timedelta(microseconds=1))
         if ticks and at <= ticks[-1].open_time:
             at = ticks[-1].open_time + timedelta(microseconds=1)
         prev = ticks[-1].close if ticks else price
@@ -319,6 +322,7 @@ class ManualMarket:
         return Ticker(symbol=symbol, last=last, mark=last, at=self.clock.now())
 
     async def bars_between(self, symbol: str, start: datetime, end: datetime) -> list[Candle]:
+        self._read_until = max(self._read_until, end)
         return [t for t in self._ticks.get(symbol, []) if start < t.open_time <= end]
 
     async def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:

@@ -52,6 +52,7 @@ from smt_engine.exchange.base import (
 from smt_engine.exchange.market import ManualMarket, interval_seconds, to_ms
 from smt_engine.exchange.paper import WEEX_CONTRACTS_2026_01, PaperExchange
 from smt_engine.exchange.precision import PrecisionError, plain
+from tests.fakes.weex_ws import FakeWeexStreams
 
 DEFAULT_PRICES = {
     "BTCUSDT": Decimal("92851.8"),
@@ -284,12 +285,14 @@ class FakeWeex:
         self._loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._httpd: ThreadingHTTPServer | None = None
+        self.ws = FakeWeexStreams(self)
         self._http_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> FakeWeex:
         self._loop_thread.start()
+        self.call(self.ws.start())
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -315,6 +318,7 @@ class FakeWeex:
 
     def stop(self) -> None:
         self._stop.set()
+        self.call(self.ws.close())
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -326,6 +330,11 @@ class FakeWeex:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def ws_url(self) -> str:
+        """The websocket host; the streams append ``/v3/ws/private`` or ``/v3/ws/public``."""
+        return self.ws.url
 
     @property
     def base_url(self) -> str:

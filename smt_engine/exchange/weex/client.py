@@ -62,6 +62,7 @@ from smt_engine.exchange.weex.parsing import (
     parse_position,
 )
 from smt_engine.exchange.weex.signing import compact_json, encode_query, sign
+from smt_engine.exchange.weex.streams import Credentials
 from smt_engine.store import Store
 
 log = logging.getLogger(__name__)
@@ -638,6 +639,10 @@ class WeexClient:
             return leg
         except (KeyError, ValueError, TypeError) as exc:
             raise ExchangeUnavailable(f"unreadable TP/SL row ({exc})", raw=row) from exc
+
+    def stream_credentials(self) -> Credentials:
+        """The same keys for the private websocket (signed differently, see ``streams``)."""
+        return Credentials(self._key, self._secret, self._passphrase)
 
     def note_leg(self, order_id: str, symbol: str) -> None:
         """Remember a TP/SL leg id learned elsewhere (the private stream), so it is confirmed by id."""
