@@ -1,7 +1,8 @@
 """Build the venue and the market data source for a run mode (DESIGN: one set of code for all modes).
 
 live  -> ``WeexClient`` with keys from the ``SecretStore`` (refuses clearly when any is missing)
-paper -> ``PaperExchange`` over ``LiveMarket`` (WEEX public prices, simulated account)
+paper -> ``PaperExchange`` over ``LiveMarket`` (WEEX public prices, simulated account), its tickers
+         from the public websocket when ``exchange.streams`` (``StreamedMarket``)
 demo  -> ``PaperExchange`` over ``SyntheticMarket`` (seeded prices driven by the clock)
 """
 
@@ -14,18 +15,22 @@ from smt_engine.config import Settings
 from smt_engine.domain import MarketData, Mode
 from smt_engine.exchange.base import AuthError, Exchange
 from smt_engine.exchange.market import LiveMarket, PriceSource, SyntheticMarket
+from smt_engine.exchange.market.streamed import StreamedMarket
 from smt_engine.exchange.paper import PaperExchange
 from smt_engine.exchange.weex import WeexClient, WeightLimiter
 from smt_engine.secrets import SecretName, SecretStore
 from smt_engine.store import Store
-from smt_engine.streams import StreamSupervisor
+from smt_engine.streams import StreamPrices, StreamSupervisor
 
 
 def make_market(settings: Settings, clock: Clock, *, seed: int = 0) -> PriceSource:
     """Synthetic prices in the demo, WEEX public data otherwise."""
     if settings.engine.mode is Mode.DEMO:
         return SyntheticMarket(clock, seed=seed)
-    return LiveMarket(settings.exchange.base_url, clock, timeout=settings.exchange.timeout.total_seconds())
+    rest = LiveMarket(settings.exchange.base_url, clock, timeout=settings.exchange.timeout.total_seconds())
+    if not settings.exchange.streams:
+        return rest
+    return StreamedMarket(rest, StreamPrices(), clock)
 
 
 def paper_state_path(store: Store) -> Path:
@@ -81,15 +86,30 @@ def make_streams(
 ) -> StreamSupervisor | None:
     """WEEX's private websocket for a live ``WeexClient`` (pushes wake the monitor); none otherwise."""
     ex = settings.exchange
-    if not ex.streams or not isinstance(exchange, WeexClient):
+    if not ex.streams:
         return None
-    return StreamSupervisor(
-        store,
-        clock,
-        ws_url=ex.ws_url,
-        credentials=exchange.stream_credentials(),
-        symbols=[],
-        heartbeat=ex.stream_heartbeat.total_seconds(),
-        backoff_max=ex.stream_backoff_max.total_seconds(),
-        note_leg=exchange.note_leg,
-    )
+    heartbeat, backoff_max = ex.stream_heartbeat.total_seconds(), ex.stream_backoff_max.total_seconds()
+    if isinstance(exchange, WeexClient):
+        return StreamSupervisor(
+            store,
+            clock,
+            ws_url=ex.ws_url,
+            credentials=exchange.stream_credentials(),
+            symbols=[],
+            note_leg=exchange.note_leg,
+            heartbeat=heartbeat,
+            backoff_max=backoff_max,
+        )
+    market = getattr(exchange, "market", None)
+    if isinstance(market, StreamedMarket) and isinstance(market.prices, StreamPrices):
+        return StreamSupervisor(
+            store,
+            clock,
+            ws_url=ex.ws_url,
+            credentials=None,
+            symbols=[pair.symbol for pair in settings.pairs.all()],
+            prices=market.prices,
+            heartbeat=heartbeat,
+            backoff_max=backoff_max,
+        )
+    return None

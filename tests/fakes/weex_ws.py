@@ -6,7 +6,8 @@ recordings), to the connections subscribed to it. So a TP/SL that fires on the f
 pushed as an order update, a fill and a position update, exactly once, like WEEX would.
 
 Fault knobs (``fake.ws.faults``): ``delay`` seconds before each push; ``refuse_auth`` rejects the
-private handshake with HTTP 401; ``malformed_next`` sends that many unreadable frames before the next
+private handshake with HTTP 401; ``cut`` answers every handshake 503 (the stream is unreachable);
+``malformed_next`` sends that many unreadable frames before the next
 pushes; ``ping_interval``. Actions: ``fake.ws.drop()`` cuts every connection; ``fake.ws.stall()`` makes
 the current connections go silent (no pushes, no pings) while the socket stays open.
 """
@@ -47,6 +48,7 @@ _STATUS_WS = {"NEW": "PENDING", "UNTRIGGERED": "UNTRIGGERED"}
 class WsFaults:
     delay: float = 0.0
     refuse_auth: bool = False
+    cut: bool = False
     malformed_next: int = 0
     ping_interval: float = 1.0
 
@@ -122,6 +124,8 @@ class FakeWeexStreams:
 
     def _check(self, connection: ServerConnection, request: Request) -> Response | None:
         self.handshakes += 1
+        if self.faults.cut:
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "websocket service unavailable\n")
         if request.path == PUBLIC:
             return None
         if request.path != PRIVATE:
