@@ -244,8 +244,9 @@ async def rig(tmp_path: Path) -> AsyncIterator[StreamRig]:
 
 
 def monitor_idle(rig: Rig) -> bool:
-    assert rig.runtime is not None and rig.runtime.engine.streams is not None
-    return not rig.runtime.engine.streams.wake.is_set() and not rig.runtime.engine.lock.locked()
+    assert rig.runtime is not None
+    streams = rig.runtime.engine.streams
+    return not (streams is not None and streams.wake.is_set()) and not rig.runtime.engine.lock.locked()
 
 
 def closed(rig: Rig, position_id: int) -> bool:
@@ -284,3 +285,42 @@ async def test_a_fill_while_the_stream_is_stalled_is_reconciled_on_reconnect(rig
     assert done is not None and done.close_reason is CloseReason.TAKE_PROFIT
     warned = [e for e in rig.store.events.of_kind("health.degraded") if "stream.private" in e.message]
     assert warned, "the stream going down is a WARNING event"
+
+
+async def test_a_fill_while_the_stream_is_dropped_is_reconciled_on_reconnect(rig: StreamRig) -> None:
+    pos = await protected_position(rig)
+    await until(lambda: rig.fake.ws.connected() == 1, "stream up")
+    await until(lambda: monitor_idle(rig), "the entry's pushes handled")
+    rig.fake.ws.faults.cut = True  # no reconnect can succeed while the fill happens
+    rig.fake.ws.drop()
+    await until(
+        lambda: (
+            (h := rig.store.health.get("exchange.stream.private")) is not None
+            and h.status is HealthStatus.WARN
+        ),
+        "stream reported down",
+    )
+    rig.fake.set_price("ETHUSDT", pos.tp_price + Decimal(5), high=pos.tp_price + Decimal(10))
+    await until_sim(rig, lambda: rig.fake.call(rig.fake.venue.positions()) == [], "filled on the venue")
+    assert not closed(rig, pos.id), "nothing was pushed and no poll came due"
+    rig.fake.ws.faults.cut = False
+    elapsed = await until_sim(rig, lambda: closed(rig, pos.id), "closed by the reconciliation on reconnect")
+    assert elapsed < 60
+    done = rig.store.positions.get(pos.id)
+    assert done is not None and done.close_reason is CloseReason.TAKE_PROFIT and done.realized_pnl
+    assert [row for row in rig.store.ailogs.select() if row.stage == "Position Closed"], "AI log queued"
+
+
+async def test_attached_tp_reported_only_by_order_detail_is_kept_once(rig: StreamRig) -> None:
+    """WEEX may list an attached TP nowhere but on ``/order``: its id arrives on the private stream and
+    the client confirms it by order detail, so no second TP is placed and it is never an orphan."""
+    rig.fake.faults.attached_tp_in_history = False
+    pos = await protected_position(rig)
+    assert pos.tp_order_id is not None and pos.sl_order_id is not None
+    await until_sim(rig, lambda: monitor_idle(rig), "settled")
+    await rig.clock.advance(11 * 60)  # one full poll of the monitor (orphan cleanup included)
+    await until_sim(rig, lambda: monitor_idle(rig), "tick done")
+    tps = [o for o in rig.fake.venue._acct.orders if o.kind == "tp"]
+    assert len(tps) == 1 and tps[0].status.is_open, "one TP, still live"
+    assert tps[0].order_id == pos.tp_order_id
+    assert rig.fake.counts["POST /capi/v3/placeTpSlOrder"] == 0
