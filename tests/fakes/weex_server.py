@@ -669,7 +669,7 @@ class FakeWeex:
             out = []
             for p in self._venue(v.positions()):
                 if s in (None, p.symbol):
-                    cid = f"close-{p.position_id}-{int(time.time() * 1000)}"
+                    cid = f"close-{p.position_id[-8:]}-{int(time.time() * 1000)}"  # <= 36 chars
                     placed = self._venue(v.close_position(p.symbol, p.side, cid))
                     out.append(
                         {

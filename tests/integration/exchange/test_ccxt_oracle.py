@@ -155,6 +155,10 @@ def test_ccxt_speaks_to_the_fake(fake: FakeWeex) -> None:
     assert ex.fetch_open_orders("BTC/USDT:USDT", None, None, {"trigger": True}) == []
     with pytest.raises(ccxt.OrderNotFound):
         ex.cancel_order("700000000000000999", "BTC/USDT:USDT")
+    assert ex.fetch_ticker("BTC/USDT:USDT")["last"] == 92851.8
+    ex.close_position("BTC/USDT:USDT", "long")
+    assert ex.fetch_positions() == []
+    assert fake.counts["POST /capi/v3/closePositions"] == 1
     bad = ccxt.weex(
         {
             "apiKey": fake.api_key,
