@@ -594,6 +594,13 @@ class WeexClient:
         for row in rows:
             listed = await self._algo_row(row)
             found[listed.order_id] = listed
+        # Attached TP legs (and a sibling left behind by a closed position) may be reported only there.
+        positions = await self._recent_positions()
+        for sym in sorted({p.symbol for p in positions if symbol is None or p.symbol == symbol}):
+            for order in await self.order_history(sym, limit=100):
+                reported = algo_from_order(order)
+                if reported is not None:
+                    found.setdefault(reported.order_id, reported)
         for order_id, sym in list(self._known_legs.items()):
             if order_id in found or (symbol and sym != symbol):
                 continue
@@ -605,13 +612,6 @@ class WeexClient:
                 self._known_legs.pop(order_id, None)
             else:
                 found[order_id] = confirmed
-        # Attached TP legs (and a sibling left behind by a closed position) may be reported only there.
-        positions = await self._recent_positions()
-        for sym in sorted({p.symbol for p in positions if symbol is None or p.symbol == symbol}):
-            for order in await self.order_history(sym, limit=100):
-                reported = algo_from_order(order)
-                if reported is not None:
-                    found.setdefault(reported.order_id, reported)
         for leg in found.values():
             self._known_legs[leg.order_id] = leg.symbol
         return list(found.values())

@@ -13,12 +13,14 @@ import pytest
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.config import Settings
-from smt_engine.domain import CloseReason, EventLevel, HealthStatus, PositionState
+from smt_engine.domain import CloseReason, EventLevel, HealthStatus, PositionState, Side
+from smt_engine.exchange.base import OrderRequest
 from smt_engine.exchange.weex.streams import Credentials, StreamMessage, WeexStream
 from smt_engine.store import Store
 from smt_engine.streams import StreamSupervisor
 from tests.fakes.gemini_server import FakeGeminiServer
 from tests.fakes.weex_server import FakeWeex
+from tests.integration.exchange.conftest import client_for
 from tests.integration.test_engine import ETH_PRICE, T0, Rig, protected_position
 
 HANG_GUARD = 20.0  # real seconds; only a guard against hangs, never a speed requirement
@@ -80,11 +82,8 @@ async def test_order_fill_and_position_pushes_follow_the_venue(
 ) -> None:
     stream, pushes = private
     await until(lambda: stream.state.up, "connected")
-    from tests.integration.exchange.conftest import client_for
 
     client = client_for(fake)
-    from smt_engine.domain import Side
-    from smt_engine.exchange.base import OrderRequest
 
     await client.place_order(
         OrderRequest(
@@ -102,6 +101,19 @@ async def test_order_fill_and_position_pushes_follow_the_venue(
     closed = pushes.messages[-1]
     assert closed.channel == "positions" and closed.rows[0]["size"] == "0"
     assert stream.state.malformed == 0 and stream.state.connects == 1
+    await client.aclose()
+
+
+async def test_the_delay_knob_holds_pushes_back(fake: FakeWeex, private: tuple[WeexStream, Pushes]) -> None:
+    stream, pushes = private
+    await until(lambda: stream.state.up, "connected")
+    fake.ws.faults.delay = 0.3
+
+    client = client_for(fake)
+    started = asyncio.get_running_loop().time()
+    await client.place_order(OrderRequest("BTCUSDT", Side.LONG, Decimal("0.01"), "ws-delay"))
+    await until(lambda: "orders" in pushes.channels(), "the delayed push")
+    assert asyncio.get_running_loop().time() - started >= 0.3  # a lower bound: never a speed requirement
     await client.aclose()
 
 
@@ -138,11 +150,8 @@ async def test_a_malformed_frame_is_recorded_and_skipped(
     await until(lambda: stream.state.up, "connected")
     fake.ws.faults.malformed_next = 1
     fake.set_price("BTCUSDT", Decimal(93000))  # any venue change gives a push; here none (no subscription)
-    from tests.integration.exchange.conftest import client_for
 
     client = client_for(fake)
-    from smt_engine.domain import Side
-    from smt_engine.exchange.base import OrderRequest
 
     await client.place_order(OrderRequest("BTCUSDT", Side.LONG, Decimal("0.01"), "ws-2"))
     await until(lambda: "positions" in pushes.channels(), "the push after the bad frame")
