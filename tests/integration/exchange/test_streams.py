@@ -149,7 +149,6 @@ async def test_a_malformed_frame_is_recorded_and_skipped(
     stream, pushes = private
     await until(lambda: stream.state.up, "connected")
     fake.ws.faults.malformed_next = 1
-    fake.set_price("BTCUSDT", Decimal(93000))  # any venue change gives a push; here none (no subscription)
 
     client = client_for(fake)
 
