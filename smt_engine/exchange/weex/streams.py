@@ -168,6 +168,7 @@ class WeexStream:
         self._ws: ClientConnection | None = None
         self._request_id = 0
         self._last_report = 0.0
+        self._subscribed = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -194,6 +195,8 @@ class WeexStream:
                 log.warning("%s down: %s", self.name, _describe(exc), extra={"event": "stream.down"})
             if self._stopping.is_set():
                 break
+            if self._subscribed:  # it worked until now: the back-off starts over
+                failures = 1
             delay = min(self.backoff_max, self.backoff * 2 ** max(0, failures - 1)) * (0.5 + random.random())
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races
             # its timeout, and this loop would then outlive the engine's shutdown.
@@ -221,6 +224,7 @@ class WeexStream:
         }
 
     async def _session(self) -> None:
+        self._subscribed = False
         try:
             async with asyncio.timeout(self.heartbeat):
                 ws = await connect(
@@ -242,6 +246,7 @@ class WeexStream:
         try:
             async with ws:
                 await self._subscribe(ws)
+                self._subscribed = True
                 self._set(up=True, detail="subscribed to " + ", ".join(self.channels), connected=True)
                 if self._on_connected is not None:
                     await self._on_connected()
