@@ -193,6 +193,12 @@ class WeexStream:
                 failures += 1
                 self._set(up=False, detail=_describe(exc))
                 log.warning("%s down: %s", self.name, _describe(exc), extra={"event": "stream.down"})
+            except Exception as exc:  # a stream bug must never take the engine down: report and retry
+                if self._stopping.is_set():
+                    break
+                failures += 1
+                self._set(up=False, detail=_describe(exc))
+                log.exception("%s failed unexpectedly", self.name, extra={"event": "stream.down"})
             if self._stopping.is_set():
                 break
             if self._subscribed:  # it worked until now: the back-off starts over

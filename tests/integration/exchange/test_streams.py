@@ -117,6 +117,36 @@ async def test_the_delay_knob_holds_pushes_back(fake: FakeWeex, private: tuple[W
     await client.aclose()
 
 
+async def test_a_failing_handler_does_not_kill_the_stream(
+    fake: FakeWeex, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[str] = []
+
+    async def explode(message: StreamMessage) -> None:
+        calls.append(message.channel)
+        raise RuntimeError("handler bug")
+
+    stream = WeexStream(
+        fake.ws_url,
+        ["orders"],
+        credentials=Credentials(fake.api_key, fake.secret, fake.passphrase),
+        on_message=explode,
+        heartbeat=1.0,
+        backoff=0.01,
+        backoff_max=0.05,
+    )
+    task = asyncio.create_task(stream.run())
+    await until(lambda: stream.state.up, "connected")
+    client = client_for(fake)
+    await client.place_order(OrderRequest("BTCUSDT", Side.LONG, Decimal("0.01"), "ws-bug"))
+    await until(lambda: calls and stream.state.connects == 2 and stream.state.up, "reconnected")
+    assert not task.done() and calls == ["orders"]
+    assert any("failed unexpectedly" in r.getMessage() for r in caplog.records)
+    await stream.stop()
+    task.cancel()
+    await client.aclose()
+
+
 async def test_server_pings_are_answered(fake: FakeWeex, private: tuple[WeexStream, Pushes]) -> None:
     fake.ws.faults.ping_interval = 0.05
     await until(lambda: fake.ws.pongs >= 2, "two pongs")
