@@ -272,11 +272,33 @@ class ExchangeSettings(_Section):
     paper_slippage_pct: Decimal = Field(
         Decimal("0.05"), ge=0, le=5, description="paper market-order slippage, %"
     )
+    rate_limit_weight: int = Field(
+        400, ge=10, le=500, description="request weight per 10 s (WEEX allows 500 per IP; 80 % = headroom)"
+    )
+    ws_url: str = Field("wss://ws-contract.weex.com", description="WEEX contract websocket host")
+    streams: bool = Field(
+        True, description="use WEEX's websockets: private pushes in live mode, public prices in paper mode"
+    )
+    stream_heartbeat: Duration = Field(
+        timedelta(seconds=30), description="a stream silent this long is reconnected and reconciled"
+    )
+    stream_backoff_max: Duration = Field(timedelta(seconds=60), description="longest wait between reconnects")
+    ai_log_path: str = Field(
+        "/capi/v3/order/uploadAiLog",
+        description="AI-log upload path (WEEX v3 docs); a 404 tries /capi/v2/order/uploadAiLog once and "
+        "remembers the one that worked",
+    )
 
     @model_validator(mode="after")
     def _check_url(self) -> ExchangeSettings:
         if not re.match(r"^https?://[^\s/]+", self.base_url):
             raise ValueError(f"exchange.base_url = {self.base_url!r}: must be an http(s) URL")
+        if not re.match(r"^wss?://[^\s/]+", self.ws_url):
+            raise ValueError(f"exchange.ws_url = {self.ws_url!r}: must be a ws(s) URL")
+        if not timedelta(seconds=1) <= self.stream_heartbeat <= timedelta(minutes=10):
+            raise ValueError("exchange.stream_heartbeat must be between 1s and 10m")
+        if not re.match(r"^/capi/v[0-9]+/[A-Za-z0-9/_-]+$", self.ai_log_path):
+            raise ValueError(f"exchange.ai_log_path = {self.ai_log_path!r}: must be a /capi/vN/... path")
         return self
 
 

@@ -26,6 +26,7 @@ from smt_engine.logsetup import EventsHandler
 from smt_engine.sdnotify import SdNotify
 from smt_engine.store import Store
 from smt_engine.store.records import Command, EngineStatus
+from smt_engine.streams import StreamSupervisor
 from smt_engine.trading.monitor import Monitor
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,10 @@ class Engine:
         notify: SdNotify | None = None,
         config_path: Path | None = None,
         notifier: Notifications | None = None,
+        streams: StreamSupervisor | None = None,
     ) -> None:
         self.settings = settings
+        self.streams = streams
         self.store = store
         self.clock = clock
         self.monitor = monitor
@@ -143,6 +146,8 @@ class Engine:
             ]
             if self.uploader is not None:
                 tasks.append(asyncio.create_task(self._upload_loop(), name="ailog"))
+            if self.streams is not None:
+                tasks.append(asyncio.create_task(self.streams.run(), name="streams"))
             stopper = asyncio.create_task(self.stop_event.wait(), name="stop")
             done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -338,7 +343,7 @@ class Engine:
     async def _monitor_loop(self) -> None:
         interval = self.settings.engine.monitor_interval.total_seconds()
         while True:
-            await self.clock.sleep(interval)
+            await self._monitor_wait(interval)
             try:
                 async with self.lock:
                     report = await self.monitor.tick()
@@ -348,6 +353,20 @@ class Engine:
                     self.store.engine.set(last_error=report.error)
             except Exception:
                 log.exception("monitor tick failed", extra={"event": "monitor.failed"})
+
+    async def _monitor_wait(self, seconds: float) -> None:
+        """Until the next poll, or sooner when a stream push (or a reconnect) says to look now."""
+        wake = self.streams.wake if self.streams is not None else None
+        if wake is None:
+            await self.clock.sleep(seconds)
+            return
+        if not wake.is_set():
+            sleeper = asyncio.create_task(self.clock.sleep(seconds))
+            waker = asyncio.create_task(wake.wait())
+            await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
+            for t in (sleeper, waker):
+                t.cancel()
+        wake.clear()
 
     async def _command_loop(self) -> None:
         interval = self.settings.engine.command_poll_interval.total_seconds()

@@ -17,7 +17,7 @@ from smt_engine.config import Settings
 from smt_engine.domain import Mode
 from smt_engine.engine import Engine
 from smt_engine.exchange.base import Exchange
-from smt_engine.exchange.factory import make_exchange
+from smt_engine.exchange.factory import make_exchange, make_streams
 from smt_engine.notify.channels import ChannelError, load_channels
 from smt_engine.notify.notifier import Notifier
 from smt_engine.operator import OperatorCommands
@@ -130,6 +130,7 @@ def build_runtime(
         notify=notify,
         config_path=config_path,
         notifier=make_notifier(settings, store, clock, secrets),
+        streams=make_streams(settings, store, clock, exchange),
     )
     engine_ref.append(engine)
     pipeline.trade_lock = engine.lock

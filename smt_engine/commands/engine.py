@@ -221,6 +221,16 @@ def cmd_status(ctx: Context) -> int:
         "open_positions": len(positions),
         "pending_proposals": len(pending),
         "analyst_today": _analyst_spend(store, settings),
+        "health": [
+            {
+                "component": h.component,
+                "status": h.status.value,
+                "since": h.since.isoformat(),
+                "detail": h.detail,
+                "data": h.data,
+            }
+            for h in store.health.all()
+        ],
     }
     if ctx.args.json:
         print(json.dumps(data))
@@ -243,6 +253,9 @@ def cmd_status(ctx: Context) -> int:
         f"analyst     today {spend['calls']}/{spend['max_calls']} Gemini calls, "
         f"${spend['usd']}/${spend['max_usd']} (UTC day {spend['day']}; over a cap the heuristic answers)"
     )
+    for h in data["health"]:
+        since = h["since"][:19].replace("T", " ")
+        print(f"health      {h['component']:<24} {h['status']:<4} since {since}  {h['detail']}")
     if systemd_running():
         import subprocess
 

@@ -55,6 +55,10 @@ class InvalidOrder(ExchangeError):
     """Rejected for a reason other than precision (e.g. leverage change with open orders)."""
 
 
+class EndpointNotFound(ExchangeError):
+    """HTTP 404: the path does not exist on this venue (wrong or retired API version); nothing was done."""
+
+
 class ExchangeUnavailable(ExchangeError):
     """Network failure, timeout or 5xx before anything could have been accepted (safe to retry reads)."""
 

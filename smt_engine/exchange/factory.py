@@ -1,7 +1,8 @@
 """Build the venue and the market data source for a run mode (DESIGN: one set of code for all modes).
 
 live  -> ``WeexClient`` with keys from the ``SecretStore`` (refuses clearly when any is missing)
-paper -> ``PaperExchange`` over ``LiveMarket`` (WEEX public prices, simulated account)
+paper -> ``PaperExchange`` over ``LiveMarket`` (WEEX public prices, simulated account), its tickers
+         from the public websocket when ``exchange.streams`` (``StreamedMarket``)
 demo  -> ``PaperExchange`` over ``SyntheticMarket`` (seeded prices driven by the clock)
 """
 
@@ -14,17 +15,22 @@ from smt_engine.config import Settings
 from smt_engine.domain import MarketData, Mode
 from smt_engine.exchange.base import AuthError, Exchange
 from smt_engine.exchange.market import LiveMarket, PriceSource, SyntheticMarket
+from smt_engine.exchange.market.streamed import StreamedMarket
 from smt_engine.exchange.paper import PaperExchange
-from smt_engine.exchange.weex import WeexClient
+from smt_engine.exchange.weex import WeexClient, WeightLimiter
 from smt_engine.secrets import SecretName, SecretStore
 from smt_engine.store import Store
+from smt_engine.streams import StreamPrices, StreamSupervisor
 
 
 def make_market(settings: Settings, clock: Clock, *, seed: int = 0) -> PriceSource:
     """Synthetic prices in the demo, WEEX public data otherwise."""
     if settings.engine.mode is Mode.DEMO:
         return SyntheticMarket(clock, seed=seed)
-    return LiveMarket(settings.exchange.base_url, clock, timeout=settings.exchange.timeout.total_seconds())
+    rest = LiveMarket(settings.exchange.base_url, clock, timeout=settings.exchange.timeout.total_seconds())
+    if not settings.exchange.streams:
+        return rest
+    return StreamedMarket(rest, StreamPrices(), clock)
 
 
 def paper_state_path(store: Store) -> Path:
@@ -58,6 +64,8 @@ def make_exchange(
             store=store,
             clock=clock,
             timeout=ex.timeout.total_seconds(),
+            limiter=WeightLimiter.on_clock(clock, ex.rate_limit_weight),
+            ai_log_path=ex.ai_log_path,
         )
     source = market if market is not None else make_market(settings, clock)
     if not hasattr(source, "bars_between"):
@@ -71,3 +79,37 @@ def make_exchange(
         maker_fee_pct=ex.maker_fee_pct,
         slippage_pct=ex.paper_slippage_pct,
     )
+
+
+def make_streams(
+    settings: Settings, store: Store, clock: Clock, exchange: Exchange
+) -> StreamSupervisor | None:
+    """WEEX's private websocket for a live ``WeexClient`` (pushes wake the monitor); none otherwise."""
+    ex = settings.exchange
+    if not ex.streams:
+        return None
+    heartbeat, backoff_max = ex.stream_heartbeat.total_seconds(), ex.stream_backoff_max.total_seconds()
+    if isinstance(exchange, WeexClient):
+        return StreamSupervisor(
+            store,
+            clock,
+            ws_url=ex.ws_url,
+            credentials=exchange.stream_credentials(),
+            symbols=[],
+            note_leg=exchange.note_leg,
+            heartbeat=heartbeat,
+            backoff_max=backoff_max,
+        )
+    market = getattr(exchange, "market", None)
+    if isinstance(market, StreamedMarket) and isinstance(market.prices, StreamPrices):
+        return StreamSupervisor(
+            store,
+            clock,
+            ws_url=ex.ws_url,
+            credentials=None,
+            symbols=[pair.symbol for pair in settings.pairs.all()],
+            prices=market.prices,
+            heartbeat=heartbeat,
+            backoff_max=backoff_max,
+        )
+    return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Literal
 
 from smt_engine.domain import Contract, Side
 
@@ -113,10 +114,35 @@ def check_tp_sl(side: Side, order_price: Decimal, tp: Decimal | None, sl: Decima
         )
 
 
-_QUOTED_STEP = re.compile(r"stepSize '([0-9.]+)'")
+# v2 quoted ``stepSize '10'``; v3 names the fields ``stepSize``/``tickSize`` or, like exchangeInfo, gives a
+# decimal count (``quantityPrecision``/``pricePrecision``), with ``:``/``=``/quotes around the value.
+_QUOTED = re.compile(
+    r"(?P<name>stepSize|step size|tickSize|tick size|quantityPrecision|pricePrecision)"
+    r"\W{0,4}?(?:is|of|=|:)?\W{0,3}(?P<value>-?[0-9]+(?:\.[0-9]+)?)",
+    re.IGNORECASE,
+)
+
+
+def quoted_increment(message: str) -> tuple[Literal["size", "price"], Decimal] | None:
+    """What a precision rejection quotes: the size step or the price tick (v2 and v3 texts).
+
+    A v2 text (``tp param triggerPrice ... matches the stepSize '0.1'``) calls a price tick "stepSize",
+    so a ``stepSize`` quoted after a mention of a price is the tick.
+    """
+    match = _QUOTED.search(message)
+    if match is None:
+        return None
+    name = match.group("name").lower().replace(" ", "")
+    raw = Decimal(match.group("value"))
+    value = step_from_decimals(int(raw)) if name.endswith("precision") else raw
+    if value <= 0:
+        return None
+    before = message[: match.start()].lower()
+    about_price = name in ("ticksize", "priceprecision") or (name == "stepsize" and "price" in before)
+    return ("price" if about_price else "size"), value
 
 
 def quoted_step(message: str) -> Decimal | None:
-    """The step an exchange rejection quotes (safety net for steps that changed since we loaded them)."""
-    match = _QUOTED_STEP.search(message)
-    return Decimal(match.group(1)) if match else None
+    """The increment an exchange rejection quotes (safety net for steps that changed since we loaded them)."""
+    found = quoted_increment(message)
+    return found[1] if found else None

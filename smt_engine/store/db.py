@@ -27,6 +27,7 @@ from smt_engine.store.notifications import CursorsRepo, NotificationsRepo
 from smt_engine.store.prices import CandlesRepo, PricesRepo
 from smt_engine.store.scores import ScorecardReportsRepo, ScoresRepo
 from smt_engine.store.trading import OrdersRepo, PositionsRepo, ProposalsRepo
+from smt_engine.store.venue_facts import VenueFactsRepo
 from smt_engine.store.whale_history import WhaleHistoryRepo
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class Store:
         self.scores = ScoresRepo(*args)
         self.scorecard_reports = ScorecardReportsRepo(*args)
         self.history = DecisionHistory(*args)
+        self.venue_facts = VenueFactsRepo(*args)
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:

@@ -155,6 +155,13 @@ CREATE TABLE health (
 """,
     ),
     (
+        6,
+        "venue facts: what the exchange client learned and keeps across restarts (e.g. the AI-log path)",
+        """
+CREATE TABLE venue_facts (key TEXT PRIMARY KEY, value TEXT NOT NULL, learned_at TEXT NOT NULL);
+""",
+    ),
+    (
         7,
         "scorecard: analyst usage and cost per call, market prices seen, scores of every decision, reports",
         """

@@ -10,7 +10,10 @@ WEEX's shapes and error codes (reference §2, §7), and has fault knobs settable
 
 Knobs (``fake.faults``): ``latency`` seconds; ``rate_429``/``rate_5xx`` probabilities; ``next_429``,
 ``next_5xx``, ``next_malformed``, ``next_hang``, ``next_drop_after_accept`` counters; ``empty_429_body``;
-``paths`` limits the counters and rates to some paths. ``fake.counts["POST /capi/v3/order"]`` counts
+``paths`` limits the counters and rates to some paths; ``not_found_paths`` answer HTTP 404 without
+``code`` (as real WEEX does for an unknown path); ``ai_log_paths`` are where uploadAiLog exists;
+``attached_tp_in_history`` lists live attached TP legs in order history (ccxt's recordings).
+``fake.counts["POST /capi/v3/order"]`` counts
 requests per method and path.
 """
 
@@ -36,19 +39,16 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from smt_engine.clock import Clock, WallClock
 from smt_engine.domain import Contract, Side
 from smt_engine.exchange.base import (
-    AlgoOrder,
     ExchangeError,
-    ExchangeOrder,
-    ExchangePosition,
-    Fill,
     InsufficientMargin,
     OrderNotFound,
     OrderRequest,
-    OrderStatus,
 )
 from smt_engine.exchange.market import ManualMarket, interval_seconds, to_ms
 from smt_engine.exchange.paper import WEEX_CONTRACTS_2026_01, PaperExchange
 from smt_engine.exchange.precision import PrecisionError, plain
+from tests.fakes.weex_shapes import algo_json, contract_json, order_json, position_json, trade_json
+from tests.fakes.weex_ws import FakeWeexStreams
 
 DEFAULT_PRICES = {
     "BTCUSDT": Decimal("92851.8"),
@@ -77,6 +77,9 @@ class Faults:
     hang_seconds: float = 5.0
     paths: set[str] | None = None
     timestamp_window: float = 30.0
+    ai_log_paths: frozenset[str] = frozenset({"/capi/v3/order/uploadAiLog"})
+    not_found_paths: frozenset[str] = frozenset()
+    attached_tp_in_history: bool = True
 
     def applies(self, path: str) -> bool:
         return self.paths is None or path in self.paths
@@ -88,149 +91,18 @@ class WeexError(Exception):
         super().__init__(msg)
 
 
-_STATUS = {
-    OrderStatus.NEW: "NEW",
-    OrderStatus.PARTIALLY_FILLED: "PARTIALLY_FILLED",
-    OrderStatus.FILLED: "FILLED",
-    OrderStatus.CANCELLED: "CANCELED",
-    OrderStatus.REJECTED: "REJECTED",
-    OrderStatus.EXPIRED: "EXPIRED",
-    OrderStatus.UNTRIGGERED: "UNTRIGGERED",
-    OrderStatus.TRIGGERED: "TRIGGERED",
-}
-
-
-def _precision(value: Decimal) -> int:
-    exponent = value.normalize().as_tuple().exponent
-    assert isinstance(exponent, int)
-    return -exponent
-
-
-def _side(position_side: Side, reduce_only: bool) -> str:
-    return "BUY" if (position_side is Side.LONG) != reduce_only else "SELL"
-
-
-def order_json(o: ExchangeOrder) -> dict[str, Any]:
-    return {
-        "avgPrice": plain(o.avg_price or Decimal(0)),
-        "clientOrderId": o.client_order_id or "",
-        "cumQuote": plain((o.avg_price or Decimal(0)) * o.filled_size),
-        "executedQty": plain(o.filled_size),
-        "orderId": o.order_id,
-        "origQty": plain(o.size),
-        "price": plain(o.price or Decimal(0)),
-        "reduceOnly": o.reduce_only,
-        "side": _side(o.position_side, o.reduce_only),
-        "positionSide": o.position_side.value,
-        "status": _STATUS[o.status],
-        "stopPrice": plain(o.trigger_price or Decimal(0)),
-        "symbol": o.symbol,
-        "time": to_ms(o.created_at),
-        "timeInForce": "IOC" if o.order_type != "LIMIT" else "GTC",
-        "type": o.order_type,
-        "updateTime": to_ms(o.updated_at),
-        "workingType": "CONTRACT_PRICE" if o.trigger_price else "UNKNOWN_PRICE_TYPE",
-    }
-
-
-def algo_json(a: AlgoOrder) -> dict[str, Any]:
-    return {
-        "algoId": a.order_id,
-        "clientAlgoId": a.client_order_id or "",
-        "algoType": "CONDITIONAL",
-        "orderType": "TAKE_PROFIT_MARKET" if a.kind == "tp" else "STOP_MARKET",
-        "symbol": a.symbol,
-        "side": _side(a.position_side, True),
-        "positionSide": a.position_side.value,
-        "timeInForce": "IOC",
-        "quantity": plain(a.size),
-        "algoStatus": _STATUS[a.status],
-        "actualOrderId": a.parent_order_id or "0",
-        "actualPrice": "0",
-        "triggerPrice": plain(a.trigger_price),
-        "price": "0",
-        "workingType": "CONTRACT_PRICE",
-        "closePosition": False,
-        "reduceOnly": True,
-        "createTime": to_ms(a.created_at),
-        "updateTime": to_ms(a.created_at),
-        "triggerTime": "0",
-    }
-
-
-def position_json(p: ExchangePosition) -> dict[str, Any]:
-    return {
-        "id": p.position_id,
-        "asset": "USDT",
-        "symbol": p.symbol,
-        "side": p.side.value,
-        "marginType": "ISOLATED" if p.margin_mode == "isolated" else "CROSSED",
-        "separatedMode": "COMBINED",
-        "separatedOpenOrderId": "0",
-        "leverage": f"{p.leverage:.2f}",
-        "size": plain(p.size),
-        "openValue": plain(p.entry_price * p.size),
-        "openFee": "0",
-        "fundingFee": "0",
-        "marginSize": plain(p.margin),
-        "isolatedMargin": plain(p.margin) if p.margin_mode == "isolated" else "0",
-        "isAutoAppendIsolatedMargin": False,
-        "createdTime": to_ms(p.opened_at),
-        "updatedTime": to_ms(p.updated_at),
-        "unrealizePnl": plain(p.unrealized_pnl),
-        "liquidatePrice": plain(p.liquidation_price or Decimal(0)),
-    }
-
-
-def trade_json(f: Fill, n: int) -> dict[str, Any]:
-    closing = f.realized_pnl != 0
-    side = _side(f.position_side, closing)
-    return {
-        "id": n,
-        "orderId": f.order_id,
-        "symbol": f.symbol,
-        "buyer": side == "BUY",
-        "commission": plain(-f.fee),
-        "commissionAsset": "USDT",
-        "maker": False,
-        "price": plain(f.price),
-        "qty": plain(f.size),
-        "quoteQty": plain(f.price * f.size),
-        "realizedPnl": plain(f.realized_pnl),
-        "side": side,
-        "positionSide": f.position_side.value,
-        "time": to_ms(f.at),
-    }
-
-
-def contract_json(c: Contract) -> dict[str, Any]:
-    return {
-        "symbol": c.symbol,
-        "baseAsset": c.symbol.removesuffix("USDT"),
-        "quoteAsset": "USDT",
-        "marginAsset": "USDT",
-        "pricePrecision": _precision(c.tick_size),
-        "quantityPrecision": _precision(c.step_size),
-        "baseAssetPrecision": max(_precision(c.step_size), 0),
-        "quotePrecision": max(_precision(c.tick_size), 0),
-        "contractVal": plain(c.step_size),
-        "delivery": ["00:00:00", "08:00:00", "16:00:00"],
-        "forwardContractFlag": True,
-        "minLeverage": 1,
-        "maxLeverage": c.max_leverage,
-        "buyLimitPriceRatio": "0.01",
-        "sellLimitPriceRatio": "0.01",
-        "makerFeeRate": "0.0002",
-        "takerFeeRate": "0.0008",
-        "minOrderSize": plain(c.min_size),
-        "maxOrderSize": plain(c.max_size or Decimal(10**9)),
-        "maxPositionSize": plain((c.max_size or Decimal(10**9)) * 10),
-        "marketOpenLimitSize": plain(c.max_size or Decimal(10**9)),
-    }
-
-
 class _Drop(Exception):
     """Close the connection without answering."""
+
+
+class _NoSuchPath(Exception):
+    """Real WEEX answers an unknown path with HTTP 404 and a JSON body without ``code``/``msg``."""
+
+
+def _not_found_body(path: str) -> bytes:
+    return json.dumps(
+        {"timestamp": int(time.time() * 1000), "status": 404, "error": "Not Found", "path": path}
+    ).encode()
 
 
 class FakeWeex:
@@ -268,12 +140,14 @@ class FakeWeex:
         self._loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._httpd: ThreadingHTTPServer | None = None
+        self.ws = FakeWeexStreams(self)
         self._http_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> FakeWeex:
         self._loop_thread.start()
+        self.call(self.ws.start())
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -299,6 +173,7 @@ class FakeWeex:
 
     def stop(self) -> None:
         self._stop.set()
+        self.call(self.ws.close())
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -310,6 +185,11 @@ class FakeWeex:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def ws_url(self) -> str:
+        """The websocket host; the streams append ``/v3/ws/private`` or ``/v3/ws/public``."""
+        return self.ws.url
 
     @property
     def base_url(self) -> str:
@@ -393,6 +273,8 @@ class FakeWeex:
             self._send(h, 503, b"<html>503 Service Temporarily Unavailable</html>")
             return
         try:
+            if path in f.not_found_paths:
+                raise _NoSuchPath
             if not (path.startswith("/capi/v3/market/") or path.startswith("/api/v3/")):
                 self._authenticate(h, method, path, raw_query, raw_body)
             params = {k: v[-1] for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
@@ -411,6 +293,8 @@ class FakeWeex:
             h.close_connection = True
             h.connection.shutdown(2)
             return
+        except _NoSuchPath:
+            status, payload = 404, _not_found_body(path)
         except WeexError as err:
             status, payload = err.status, json.dumps({"code": err.code, "msg": err.msg}).encode()
         if self._take("next_malformed", path):
@@ -615,11 +499,19 @@ class FakeWeex:
         if route == "GET /capi/v3/openOrders":
             return [order_json(o) for o in self._venue(v.open_orders(self._symbol(q, required=False)))]
         if route == "GET /capi/v3/openAlgoOrders":
-            return [algo_json(a) for a in self._venue(v.open_algo_orders(self._symbol(q, required=False)))]
+            # ccxt's recordings: attached SL legs are listed here, attached TP legs are not (§3.4.3).
+            listed = self._venue(v.open_algo_orders(self._symbol(q, required=False)))
+            return [algo_json(a) for a in listed if not (a.kind == "tp" and a.parent_order_id)]
         if route == "GET /capi/v3/order/history":
             s = self._symbol(q)
             assert s is not None
-            return [order_json(o) for o in self._venue(v.order_history(s, limit=int(q.get("limit", 500))))]
+            rows = [order_json(o) for o in self._venue(v.order_history(s, limit=int(q.get("limit", 500))))]
+            if self.faults.attached_tp_in_history:
+                live_tps = [
+                    a for a in self._venue(v.open_algo_orders(s)) if a.kind == "tp" and a.parent_order_id
+                ]
+                rows += [order_json(self._find(a.order_id)) for a in live_tps]
+            return rows
         if route == "GET /capi/v3/userTrades":
             s = self._symbol(q)
             assert s is not None
@@ -632,7 +524,7 @@ class FakeWeex:
             out = []
             for p in self._venue(v.positions()):
                 if s in (None, p.symbol):
-                    cid = f"close-{p.position_id}-{int(time.time() * 1000)}"
+                    cid = f"close-{p.position_id[-8:]}-{int(time.time() * 1000)}"  # <= 36 chars
                     placed = self._venue(v.close_position(p.symbol, p.side, cid))
                     out.append(
                         {
@@ -643,7 +535,9 @@ class FakeWeex:
                         }
                     )
             return out
-        if route == "POST /capi/v3/order/uploadAiLog":
+        if path.endswith("/order/uploadAiLog") and path not in self.faults.ai_log_paths:
+            raise _NoSuchPath
+        if route in ("POST /capi/v3/order/uploadAiLog", "POST /capi/v2/order/uploadAiLog"):
             for name in ("stage", "model", "input", "output", "explanation"):
                 if name not in body:
                     raise WeexError(-1141, f"PARAM_EMPTY: {name}")
@@ -656,9 +550,9 @@ class FakeWeex:
                 "requestTime": int(time.time() * 1000),
                 "data": "upload success",
             }
-        if path.startswith("/capi/v3/") or path.startswith("/api/v3/"):
+        if path in _KNOWN_PATHS:
             raise WeexError(-1150, f"Request method '{method}' not supported", 405)
-        raise WeexError(-1000, "UNKNOWN_ERROR", 404)
+        raise _NoSuchPath
 
     def _all(self) -> list[Any]:
         async def _orders() -> list[Any]:
@@ -742,6 +636,34 @@ class FakeWeex:
             )
         )
         return {"success": True, "orderId": int(placed.order_id), "errorCode": "", "errorMessage": ""}
+
+
+_KNOWN_PATHS = frozenset(
+    {
+        "/capi/v3/market/time",
+        "/capi/v3/market/exchangeInfo",
+        "/capi/v3/market/ticker/24hr",
+        "/capi/v3/market/klines",
+        "/capi/v3/market/historyKlines",
+        "/capi/v3/account/balance",
+        "/capi/v3/account/position/allPosition",
+        "/capi/v3/account/position/singlePosition",
+        "/capi/v3/account/leverage",
+        "/capi/v3/order",
+        "/capi/v3/order/history",
+        "/capi/v3/openOrders",
+        "/capi/v3/openAlgoOrders",
+        "/capi/v3/algoOrder",
+        "/capi/v3/allOpenOrders",
+        "/capi/v3/algoOpenOrders",
+        "/capi/v3/userTrades",
+        "/capi/v3/placeTpSlOrder",
+        "/capi/v3/closePositions",
+        "/capi/v3/order/uploadAiLog",
+        "/api/v3/coins",
+        "/api/v3/exchangeInfo",
+    }
+)
 
 
 @contextmanager

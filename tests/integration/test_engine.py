@@ -69,6 +69,7 @@ class Rig:
                     "command_poll_interval": "1s",
                 },
                 "pairs": {"tier1": ["ETH"], "tier2": []},
+                "exchange": {"ws_url": self.fake.ws_url},
                 "whales": {"enabled": False},
                 "analyst": {
                     "base_url": self.gemini.url,

@@ -139,20 +139,26 @@ def test_ccxt_speaks_to_the_fake(fake: FakeWeex) -> None:
     assert order["id"]
     (pos,) = ex.fetch_positions()
     assert pos["side"] == "long" and pos["contracts"] == 0.01 and pos["entryPrice"] == 92851.8
+    # As in ccxt's recordings: the attached stop is listed with the trigger orders, the attached
+    # take-profit only by order detail and history.
     legs = ex.fetch_open_orders("BTC/USDT:USDT", None, None, {"trigger": True})
-    assert sorted((o["stopLossPrice"] or 0, o["takeProfitPrice"] or 0) for o in legs) == [
-        (0, 97000),
-        (90000, 0),
-    ]
+    assert [(o["stopLossPrice"], o["takeProfitPrice"]) for o in legs] == [(90000, None)]
+    tp_id = next(o.order_id for o in fake.venue._acct.orders if o.kind == "tp")
+    tp = ex.fetch_order(tp_id, "BTC/USDT:USDT")
+    assert tp["takeProfitPrice"] == 97000 and tp["status"] == "open" and tp["reduceOnly"] is True
     limit = ex.create_order("BTC/USDT:USDT", "limit", "buy", 0.001, 80000.04)
     (open_order,) = ex.fetch_open_orders("BTC/USDT:USDT")
     assert open_order["id"] == limit["id"] and open_order["price"] == 80000.0
     ex.cancel_order(limit["id"], "BTC/USDT:USDT")
     assert ex.fetch_open_orders("BTC/USDT:USDT") == []
     ex.cancel_order(legs[0]["id"], "BTC/USDT:USDT", {"trigger": True})
-    assert len(ex.fetch_open_orders("BTC/USDT:USDT", None, None, {"trigger": True})) == 1
+    assert ex.fetch_open_orders("BTC/USDT:USDT", None, None, {"trigger": True}) == []
     with pytest.raises(ccxt.OrderNotFound):
         ex.cancel_order("700000000000000999", "BTC/USDT:USDT")
+    assert ex.fetch_ticker("BTC/USDT:USDT")["last"] == 92851.8
+    ex.close_position("BTC/USDT:USDT", "long")
+    assert ex.fetch_positions() == []
+    assert fake.counts["POST /capi/v3/closePositions"] == 1
     bad = ccxt.weex(
         {
             "apiKey": fake.api_key,

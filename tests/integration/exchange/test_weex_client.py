@@ -50,7 +50,8 @@ async def test_full_flow_tp_fires_and_history_explains_the_close(fake: FakeWeex,
     assert pos.leverage == D(10)
     legs = await client.open_algo_orders("BTCUSDT")
     assert sorted(a.kind for a in legs) == ["sl", "tp"]
-    assert {a.parent_order_id for a in legs} == {placed.order_id}
+    # The attached SL is listed with its parent; the attached TP is found through order history.
+    assert {a.kind: a.parent_order_id for a in legs} == {"sl": placed.order_id, "tp": None}
     fake.set_price("BTCUSDT", D("96000"), high=D("97100"))
     assert await client.positions() == []
     history = await client.order_history("BTCUSDT")

@@ -12,9 +12,10 @@ from smt_engine.clock import SimulatedClock
 from smt_engine.config import Settings
 from smt_engine.domain import Mode
 from smt_engine.exchange.base import AuthError
-from smt_engine.exchange.factory import make_exchange, make_market
+from smt_engine.exchange.factory import make_exchange, make_market, make_streams
 from smt_engine.exchange.ids import CLIENT_ID_PATTERN, make_client_id
 from smt_engine.exchange.market import LiveMarket, SyntheticMarket
+from smt_engine.exchange.market.streamed import StreamedMarket
 from smt_engine.exchange.paper import PaperExchange
 from smt_engine.exchange.weex import WeexClient
 from smt_engine.secrets import SecretStore
@@ -45,9 +46,18 @@ def test_factory_builds_each_mode(tmp_path: Path) -> None:
     demo = make_exchange(settings_for(Mode.DEMO), store, clock, empty)
     assert isinstance(demo, PaperExchange) and isinstance(demo.market, SyntheticMarket)
     assert demo.state_path == tmp_path / "smt.paper-account.json"
-    assert isinstance(make_market(settings_for(Mode.PAPER), clock), LiveMarket)
+    streamed = make_market(settings_for(Mode.PAPER), clock)
+    assert isinstance(streamed, StreamedMarket) and isinstance(streamed.rest, LiveMarket)
+    rest_only = Settings.model_validate({"engine": {"mode": "paper"}, "exchange": {"streams": False}})
+    assert isinstance(make_market(rest_only, clock), LiveMarket)
     paper = make_exchange(settings_for(Mode.PAPER), store, clock, empty)
-    assert isinstance(paper, PaperExchange) and isinstance(paper.market, LiveMarket)
+    assert isinstance(paper, PaperExchange) and isinstance(paper.market, StreamedMarket)
+    # Paper mode subscribes to the public tickers of the configured pairs; demo has no stream.
+    paper_streams = make_streams(settings_for(Mode.PAPER), store, clock, paper)
+    assert paper_streams is not None and [s.channels for s in paper_streams.streams] == [
+        [f"{p.symbol}@ticker" for p in settings_for(Mode.PAPER).pairs.all()]
+    ]
+    assert make_streams(settings_for(Mode.DEMO), store, clock, demo) is None
     with pytest.raises(AuthError, match="weex_api_secret") as err:
         make_exchange(
             settings_for(Mode.LIVE), store, clock, SecretStore(env={"WEEX_API_KEY": "k1"}, use_keyring=False)
@@ -56,3 +66,8 @@ def test_factory_builds_each_mode(tmp_path: Path) -> None:
     env = {"WEEX_API_KEY": "k", "WEEX_API_SECRET": "s", "WEEX_API_PASSPHRASE": "p"}
     live = make_exchange(settings_for(Mode.LIVE), store, clock, SecretStore(env=env, use_keyring=False))
     assert isinstance(live, WeexClient) and live.store is store
+    live_streams = make_streams(settings_for(Mode.LIVE), store, clock, live)
+    assert live_streams is not None
+    assert [(s.private, s.url) for s in live_streams.streams] == [
+        (True, "wss://ws-contract.weex.com/v3/ws/private")
+    ]

@@ -11,14 +11,10 @@ price. The account is saved to a JSON file (atomically) after every change so it
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import tempfile
-from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from smt_engine.clock import Clock
 from smt_engine.domain import Candle, Contract, Side
@@ -40,191 +36,17 @@ from smt_engine.exchange.base import (
 )
 from smt_engine.exchange.ids import valid_client_id
 from smt_engine.exchange.market import PriceSource
-from smt_engine.exchange.precision import plain, round_to_tick
-
-MAINTENANCE_MARGIN_RATE = Decimal("0.005")
-
-
-def _contract(symbol: str, step: str, tick: str, max_leverage: int) -> Contract:
-    return Contract(
-        symbol=symbol,
-        step_size=Decimal(step),
-        tick_size=Decimal(tick),
-        min_size=Decimal(step),
-        max_size=Decimal(step) * 10_000_000,
-        max_leverage=max_leverage,
-    )
+from smt_engine.exchange.paper.contracts import WEEX_CONTRACTS_2026_01
+from smt_engine.exchange.paper.matching import PaperBook
+from smt_engine.exchange.paper.state import (
+    PaperAccount,
+    PaperOrder,
+    load_account,
+)
+from smt_engine.exchange.precision import plain
 
 
-WEEX_CONTRACTS_2026_01: dict[str, Contract] = {
-    c.symbol: c
-    for c in (
-        # Steps and ticks WEEX itself quoted in January 2026 (seed-orders-2026-01.csv, seed §1.6).
-        _contract("BTCUSDT", "0.0001", "0.1", 125),
-        _contract("ETHUSDT", "0.001", "0.01", 125),
-        _contract("SOLUSDT", "0.1", "0.01", 75),
-        _contract("DOGEUSDT", "100", "0.00001", 75),
-        _contract("XRPUSDT", "10", "0.0001", 75),
-        _contract("ADAUSDT", "10", "0.0001", 75),
-        _contract("BNBUSDT", "0.1", "0.01", 75),
-        _contract("LTCUSDT", "0.1", "0.01", 75),
-    )
-}
-"""The real WEEX contract table for the eight pairs (January 2026)."""
-
-
-# --------------------------------------------------------------------------- state
-
-
-@dataclass
-class _Position:
-    symbol: str
-    side: Side
-    size: Decimal
-    entry: Decimal
-    leverage: int
-    margin_mode: Literal["cross", "isolated"]
-    margin: Decimal
-    opened_at: datetime
-    updated_at: datetime
-    position_id: str
-
-
-@dataclass
-class _Order:
-    order_id: str
-    client_order_id: str | None
-    symbol: str
-    position_side: Side
-    reduce_only: bool
-    order_type: str
-    kind: Literal["entry", "close", "tp", "sl"]
-    status: OrderStatus
-    size: Decimal
-    created_at: datetime
-    updated_at: datetime
-    filled_size: Decimal = Decimal(0)
-    price: Decimal | None = None
-    avg_price: Decimal | None = None
-    trigger_price: Decimal | None = None
-    tp_price: Decimal | None = None
-    sl_price: Decimal | None = None
-    parent_order_id: str | None = None
-    fee: Decimal = Decimal(0)
-    realized_pnl: Decimal = Decimal(0)
-
-    @property
-    def is_leg(self) -> bool:
-        return self.kind in ("tp", "sl") and self.order_type != "MARKET"
-
-    def public(self) -> ExchangeOrder:
-        return ExchangeOrder(
-            order_id=self.order_id,
-            client_order_id=self.client_order_id,
-            symbol=self.symbol,
-            position_side=self.position_side,
-            reduce_only=self.reduce_only,
-            order_type=self.order_type,
-            status=self.status,
-            size=self.size,
-            filled_size=self.filled_size,
-            price=self.price,
-            avg_price=self.avg_price,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            kind=self.kind,
-            trigger_price=self.trigger_price,
-        )
-
-    def algo(self) -> AlgoOrder:
-        assert self.trigger_price is not None and self.kind in ("tp", "sl")
-        return AlgoOrder(
-            order_id=self.order_id,
-            client_order_id=self.client_order_id,
-            symbol=self.symbol,
-            position_side=self.position_side,
-            kind=self.kind,
-            trigger_price=self.trigger_price,
-            size=self.size,
-            status=self.status,
-            created_at=self.created_at,
-            parent_order_id=self.parent_order_id,
-        )
-
-
-@dataclass
-class _Account:
-    wallet: Decimal
-    cursor: datetime | None = None
-    next_id: int = 1
-    leverage: dict[str, dict[str, Any]] = field(default_factory=dict)
-    positions: list[_Position] = field(default_factory=list)
-    orders: list[_Order] = field(default_factory=list)
-    fills: list[Fill] = field(default_factory=list)
-    ai_logs: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return {"$d": str(value)}
-    if isinstance(value, datetime):
-        return {"$t": value.isoformat()}
-    if hasattr(value, "__dataclass_fields__"):
-        return {f.name: _encode(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, list):
-        return [_encode(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _encode(v) for k, v in value.items()}
-    return value
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"$d"}:
-            return Decimal(value["$d"])
-        if set(value) == {"$t"}:
-            return datetime.fromisoformat(value["$t"])
-        return {k: _decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    return value
-
-
-def _load_account(path: Path) -> _Account:
-    raw = _decode(json.loads(path.read_text()))
-    return _Account(
-        wallet=raw["wallet"],
-        cursor=raw.get("cursor"),
-        next_id=raw["next_id"],
-        leverage=raw.get("leverage", {}),
-        positions=[_Position(**{**p, "side": Side(p["side"])}) for p in raw.get("positions", [])],
-        orders=[
-            _Order(**{**o, "position_side": Side(o["position_side"]), "status": OrderStatus(o["status"])})
-            for o in raw.get("orders", [])
-        ],
-        fills=[Fill(**{**f, "position_side": Side(f["position_side"])}) for f in raw.get("fills", [])],
-        ai_logs=raw.get("ai_logs", []),
-    )
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-# --------------------------------------------------------------------------- venue
-
-
-class PaperExchange:
+class PaperExchange(PaperBook):
     """Simulated venue over a ``PriceSource``; every call first catches up on the price path."""
 
     name = "paper"
@@ -254,271 +76,12 @@ class PaperExchange:
         self.auto_cancel_siblings = auto_cancel_siblings
         self._lock = asyncio.Lock()
         if state_path is not None and state_path.exists():
-            self._acct = _load_account(state_path)
+            self._acct = load_account(state_path)
         else:
-            self._acct = _Account(wallet=balance)
+            self._acct = PaperAccount(wallet=balance)
         self._dirty = False
         self._marks: dict[str, Decimal] = {}
         """Latest price seen per symbol, for cross-margin PnL of positions not being evaluated."""
-
-    # ------------------------------------------------------------------ housekeeping
-
-    def _save(self) -> None:
-        if self.state_path is not None and self._dirty:
-            _write_atomic(self.state_path, json.dumps(_encode(self._acct), indent=1))
-        self._dirty = False
-
-    def _new_id(self) -> str:
-        self._acct.next_id += 1
-        self._dirty = True
-        return str(700_000_000_000_000_000 + self._acct.next_id)
-
-    def _contract(self, symbol: str) -> Contract:
-        try:
-            return self.table[symbol]
-        except KeyError:
-            raise InvalidOrder(f"Invalid symbol {symbol}", code="-1121") from None
-
-    def _lev(self, symbol: str) -> dict[str, Any]:
-        return self._acct.leverage.get(symbol, {"margin_mode": "cross", "leverage": self.default_leverage})
-
-    def _pos(self, symbol: str, side: Side) -> _Position | None:
-        for p in self._acct.positions:
-            if p.symbol == symbol and p.side is side:
-                return p
-        return None
-
-    def _find(self, order_id: str) -> _Order | None:
-        for o in self._acct.orders:
-            if o.order_id == order_id:
-                return o
-        return None
-
-    async def _begin(self) -> datetime:
-        """Catch up on the price path to now; every public call starts here."""
-        now = self.clock.now()
-        cursor = self._acct.cursor
-        if cursor is not None and now > cursor:
-            symbols = {p.symbol for p in self._acct.positions} | {
-                o.symbol for o in self._acct.orders if o.status is OrderStatus.NEW
-            }
-            for symbol in sorted(symbols):
-                bars = await self.market.bars_between(symbol, cursor, now)
-                for bar in bars:
-                    self._evaluate_bar(symbol, bar)
-        if cursor is None or now > cursor:
-            self._acct.cursor = now
-            self._dirty = True
-        return now
-
-    # ------------------------------------------------------------------ accounting
-
-    def _fill_price(self, price: Decimal, buying: bool, tick: Decimal) -> Decimal:
-        raw = price * (1 + self.slippage) if buying else price * (1 - self.slippage)
-        return round_to_tick(raw, tick)
-
-    def _used_margin(self) -> Decimal:
-        return sum((p.margin for p in self._acct.positions), Decimal(0))
-
-    def _frozen_orders(self) -> Decimal:
-        total = Decimal(0)
-        for o in self._acct.orders:
-            if o.status is OrderStatus.NEW and not o.reduce_only and o.price is not None:
-                total += o.price * (o.size - o.filled_size) / Decimal(self._lev(o.symbol)["leverage"])
-        return total
-
-    def _upnl(self, p: _Position, price: Decimal) -> Decimal:
-        return (price - p.entry) * p.size * p.side.sign
-
-    def _available(self, prices: dict[str, Decimal]) -> Decimal:
-        self._marks.update(prices)
-        cross_upnl = sum(
-            (
-                self._upnl(p, self._marks.get(p.symbol, p.entry))
-                for p in self._acct.positions
-                if p.margin_mode == "cross"
-            ),
-            Decimal(0),
-        )
-        return self._acct.wallet - self._used_margin() - self._frozen_orders() + min(Decimal(0), cross_upnl)
-
-    def _liq_price(self, p: _Position, available: Decimal | None) -> Decimal | None:
-        notional = p.entry * p.size
-        buffer = p.margin if p.margin_mode == "isolated" else p.margin + max(Decimal(0), available or 0)
-        distance = (buffer - MAINTENANCE_MARGIN_RATE * notional) / p.size
-        liq = p.entry - distance * p.side.sign
-        if liq <= 0:
-            return None
-        return round_to_tick(liq, self._contract(p.symbol).tick_size)
-
-    def _open(
-        self, symbol: str, side: Side, size: Decimal, price: Decimal, fee: Decimal, at: datetime
-    ) -> None:
-        lev = self._lev(symbol)
-        leverage = int(lev["leverage"])
-        margin = price * size / leverage
-        pos = self._pos(symbol, side)
-        if pos is None:
-            self._acct.positions.append(
-                _Position(
-                    symbol, side, size, price, leverage, lev["margin_mode"], margin, at, at, self._new_id()
-                )
-            )
-        else:
-            pos.entry = (pos.entry * pos.size + price * size) / (pos.size + size)
-            pos.size += size
-            pos.margin += margin
-            pos.updated_at = at
-        self._acct.wallet -= fee
-        self._dirty = True
-
-    def _reduce(self, pos: _Position, size: Decimal, price: Decimal, fee: Decimal, at: datetime) -> Decimal:
-        realized = (price - pos.entry) * size * pos.side.sign
-        if pos.margin_mode == "isolated":
-            realized = max(realized, -pos.margin * size / pos.size)
-        self._acct.wallet += realized - fee
-        pos.margin -= pos.margin * size / pos.size
-        pos.size -= size
-        pos.updated_at = at
-        if pos.size <= 0:
-            self._acct.positions.remove(pos)
-            if self.auto_cancel_siblings:
-                for o in self._acct.orders:
-                    if (
-                        o.is_leg
-                        and o.status.is_open
-                        and o.symbol == pos.symbol
-                        and o.position_side is pos.side
-                    ):
-                        o.status, o.updated_at = OrderStatus.CANCELLED, at
-        self._dirty = True
-        return realized
-
-    def _execute(self, order: _Order, price: Decimal, at: datetime, rate: Decimal) -> None:
-        """Fill ``order`` completely at ``price``: move the position, book fee, PnL and a fill."""
-        size = order.size - order.filled_size
-        fee = price * size * rate
-        realized = Decimal(0)
-        if order.reduce_only:
-            pos = self._pos(order.symbol, order.position_side)
-            if pos is None:
-                order.status, order.updated_at = OrderStatus.CANCELLED, at
-                self._dirty = True
-                return
-            size = min(size, pos.size)
-            fee = price * size * rate
-            realized = self._reduce(pos, size, price, fee, at)
-        else:
-            self._open(order.symbol, order.position_side, size, price, fee, at)
-        order.filled_size += size
-        order.avg_price = price
-        order.status = OrderStatus.FILLED
-        order.updated_at = at
-        order.fee += fee
-        order.realized_pnl += realized
-        self._acct.fills.append(
-            Fill(order.order_id, order.symbol, order.position_side, price, size, fee, realized, at)
-        )
-        if not order.reduce_only:
-            self._attach_legs(order, size, at)
-        self._dirty = True
-
-    def _attach_legs(self, parent: _Order, size: Decimal, at: datetime) -> None:
-        """Legs are created when the parent fills (WEEX recordings), opposite side, same positionSide."""
-        for kind, trigger in (("tp", parent.tp_price), ("sl", parent.sl_price)):
-            if trigger is None:
-                continue
-            self._acct.orders.append(
-                _Order(
-                    order_id=self._new_id(),
-                    client_order_id=None,
-                    symbol=parent.symbol,
-                    position_side=parent.position_side,
-                    reduce_only=True,
-                    order_type="TAKE_PROFIT_MARKET" if kind == "tp" else "STOP_MARKET",
-                    kind=kind,  # type: ignore[arg-type]
-                    status=OrderStatus.UNTRIGGERED,
-                    size=size,
-                    created_at=at,
-                    updated_at=at,
-                    trigger_price=trigger,
-                    parent_order_id=parent.order_id,
-                )
-            )
-
-    # ------------------------------------------------------------------ the price path
-
-    def _evaluate_bar(self, symbol: str, bar: Candle) -> None:
-        at = bar.open_time
-        tick = self._contract(symbol).tick_size
-        for o in list(self._acct.orders):
-            if o.symbol != symbol or o.status is not OrderStatus.NEW or o.price is None:
-                continue
-            buying = (o.position_side is Side.LONG) != o.reduce_only
-            if buying and bar.low <= o.price:
-                self._execute(o, min(o.price, bar.open), at, self.maker_rate)
-            elif not buying and bar.high >= o.price:
-                self._execute(o, max(o.price, bar.open), at, self.maker_rate)
-        for side in (Side.LONG, Side.SHORT):
-            pos = self._pos(symbol, side)
-            if pos is None:
-                continue
-            legs = [
-                o
-                for o in self._acct.orders
-                if o.is_leg
-                and o.status is OrderStatus.UNTRIGGERED
-                and o.symbol == symbol
-                and o.position_side is side
-            ]
-            adverse = bar.low if side is Side.LONG else bar.high
-            favourable = bar.high if side is Side.LONG else bar.low
-            assert all(o.trigger_price is not None for o in legs)
-            stops = [o for o in legs if o.kind == "sl" and (adverse - o.trigger_price) * side.sign <= 0]  # type: ignore[operator]
-            tps = [o for o in legs if o.kind == "tp" and (favourable - o.trigger_price) * side.sign >= 0]  # type: ignore[operator]
-            liq = self._liq_price(pos, self._available({symbol: bar.close}))
-            liq_hit = liq is not None and (adverse - liq) * side.sign <= 0
-            # The stop nearest the market is reached first on the way down (long) / up (short).
-            stops.sort(key=lambda o: o.trigger_price * side.sign, reverse=True)  # type: ignore[operator]
-            if stops and not (liq_hit and liq is not None and (liq - stops[0].trigger_price) * side.sign > 0):  # type: ignore[operator]
-                for leg in stops:
-                    self._fire(leg, bar, tick)
-            elif liq_hit and liq is not None:
-                self._liquidate(pos, liq, at)
-            elif tps:
-                tps.sort(key=lambda o: o.trigger_price * side.sign)  # type: ignore[operator]
-                for leg in tps:
-                    self._fire(leg, bar, tick)
-
-    def _fire(self, leg: _Order, bar: Candle, tick: Decimal) -> None:
-        if self._pos(leg.symbol, leg.position_side) is None:
-            return
-        assert leg.trigger_price is not None
-        side = leg.position_side
-        # A gap through the trigger fills at the bar's open, as a market order would.
-        if leg.kind == "sl":
-            base = min(leg.trigger_price, bar.open) if side is Side.LONG else max(leg.trigger_price, bar.open)
-        else:
-            base = max(leg.trigger_price, bar.open) if side is Side.LONG else min(leg.trigger_price, bar.open)
-        price = self._fill_price(base, buying=side is Side.SHORT, tick=tick)
-        self._execute(leg, price, bar.open_time, self.taker_rate)
-
-    def _liquidate(self, pos: _Position, liq: Decimal, at: datetime) -> None:
-        order = _Order(
-            order_id=self._new_id(),
-            client_order_id=None,
-            symbol=pos.symbol,
-            position_side=pos.side,
-            reduce_only=True,
-            order_type="LIQUIDATION",
-            kind="close",
-            status=OrderStatus.NEW,
-            size=pos.size,
-            created_at=at,
-            updated_at=at,
-        )
-        self._acct.orders.append(order)
-        self._execute(order, liq, at, self.taker_rate)
 
     # ------------------------------------------------------------------ protocol: market data
 
@@ -699,7 +262,7 @@ class PaperExchange:
                     f"have {plain(round(available, 4))}",
                     code="-1054",
                 )
-        order = _Order(
+        order = PaperOrder(
             order_id=self._new_id(),
             client_order_id=cid,
             symbol=request.symbol,
@@ -772,7 +335,7 @@ class PaperExchange:
                         f"the price {plain(current)}",
                         code="-1054",
                     )
-                leg = _Order(
+                leg = PaperOrder(
                     order_id=self._new_id(),
                     client_order_id=client_order_id,
                     symbol=symbol,

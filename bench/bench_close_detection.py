@@ -1,0 +1,189 @@
+"""Close detection over the network path: the real engine against the fake WEEX (REST + websocket) on
+loopback, wall clock, take-profits triggered on the fake's price path.
+
+Latency per close = from the price move that fills the take-profit on the fake to the store showing the
+position ``closed`` with its sibling stop cancelled on the venue. Measured twice:
+
+- with the private stream: the fill's push wakes the monitor (target: median <= 1 s, p95 <= 2 s);
+- with the stream cut (every websocket handshake refused): only the REST poll finds it, so the bound is
+  one monitor interval plus the tick; the stream's health row must say it is down meanwhile.
+
+Run: python bench/bench_close_detection.py [--closes 50] [--monitor-interval 15]
+(writes bench/results/close_detection.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from smt_engine.config import Settings
+from smt_engine.domain import (
+    Action,
+    Decision,
+    EngineState,
+    Pair,
+    PositionState,
+    Tier,
+)
+from smt_engine.exchange.weex import WeexClient, WeightLimiter
+from smt_engine.runtime import Runtime, build_runtime
+from smt_engine.secrets import SecretStore
+from smt_engine.store import Store
+from smt_engine.trading.proposals import Candidate, snapshot_account
+from tests.fakes.weex_server import FakeWeex
+
+RESULTS = Path(__file__).parent / "results" / "close_detection.json"
+ETH = Decimal("3000.00")
+
+
+class NoCycles:
+    """Signal cycles are not what is measured; positions are opened directly through the executor."""
+
+    async def run_cycle(self, trigger: str) -> str:
+        return "bench-no-cycle"
+
+
+def settings(db: Path, fake: FakeWeex, monitor_s: float, streams: bool) -> Settings:
+    s = Settings.model_validate(
+        {
+            "engine": {"mode": "paper", "database": str(db), "approval": "auto"},
+            "pairs": {"tier1": ["ETH"], "tier2": []},
+            "analyst": {"provider": "heuristic"},
+            "whales": {"enabled": False},
+            "exchange": {"ws_url": fake.ws_url, "streams": streams},
+            "trading": {"poll_interval": "1s"},
+            "risk": {"max_open_positions": 5},
+        }
+    )
+    s.engine.monitor_interval = timedelta(seconds=monitor_s)
+    return s
+
+
+async def open_position(rt: Runtime, client: WeexClient) -> int:
+    contracts = await client.contracts(["ETHUSDT"])
+    async with rt.engine.lock:
+        account = snapshot_account(
+            rt.store,
+            rt.settings,
+            rt.clock.now(),
+            await client.balance(),
+            await client.positions(),
+            EngineState.RUNNING,
+            contracts=contracts,
+        )
+        decision = Decision(Action.LONG, 0.8, Decimal(2), Decimal(1), 6, "bench")
+        outcome = rt.book.run_cycle(
+            [Candidate(Pair("ETH", Tier.ONE), decision, contracts["ETHUSDT"], ETH)], account
+        )
+        assert outcome.approved, outcome
+        result = await rt.executor.execute(outcome.approved[0], EngineState.RUNNING)
+    assert result.position is not None and result.position.id is not None, result.detail
+    return result.position.id
+
+
+async def run(closes: int, monitor_s: float, cut: bool) -> tuple[list[float], list[str]]:
+    samples: list[float] = []
+    health_seen: list[str] = []
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeWeex(prices={"ETHUSDT": ETH}, balance=Decimal(100_000)) as fake,
+    ):
+        fake.ws.faults.cut = cut
+        db = Path(tmp) / "bench.db"
+        store = Store.open(db)
+        client = WeexClient(
+            api_key=fake.api_key,
+            api_secret=fake.secret,
+            passphrase=fake.passphrase,
+            base_url=fake.base_url,
+            store=store,
+            limiter=WeightLimiter(100_000),  # the fake has no budget; measure latency, not throttling
+        )
+        cfg = settings(db, fake, monitor_s, streams=True)
+        rt = build_runtime(cfg, store, client.clock, SecretStore(env={}, use_keyring=False), exchange=client)
+        rt.engine.cycle = NoCycles()
+        engine = asyncio.create_task(rt.engine.run())
+        while rt.engine.state is not EngineState.RUNNING:  # noqa: ASYNC110 - state is a plain attribute
+            await asyncio.sleep(0.01)
+        for _ in range(closes):
+            fake.set_price("ETHUSDT", ETH)
+            position_id = await open_position(rt, client)
+            position = store.positions.get(position_id)
+            assert position is not None and position.tp_price is not None
+            if not cut:  # the entry's own pushes wake the monitor; let that tick pass first
+                await asyncio.sleep(0.2)
+            fake.set_price("ETHUSDT", position.tp_price + Decimal(1))
+            started = time.perf_counter()
+            while True:
+                done = store.positions.get(position_id)
+                if done is not None and done.state is PositionState.CLOSED:
+                    legs = fake.call(fake.venue.open_algo_orders("ETHUSDT"))
+                    if not legs:
+                        break
+                await asyncio.sleep(0.002)
+            samples.append(time.perf_counter() - started)
+            assert done.close_reason is not None and done.close_reason.value == "take-profit"
+            row = store.health.get("exchange.stream.private")
+            health_seen.append(row.status.value if row else "none")
+        rt.engine.stop()
+        await asyncio.wait_for(engine, 30)
+        await rt.aclose()
+        store.close()
+    return samples, health_seen
+
+
+def describe(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "median_ms": round(statistics.median(ordered) * 1000, 1),
+        "p95_ms": round(ordered[max(0, -(-len(ordered) * 95 // 100) - 1)] * 1000, 1),
+        "max_ms": round(ordered[-1] * 1000, 1),
+        "n": len(ordered),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--closes", type=int, default=50)
+    parser.add_argument("--monitor-interval", type=float, default=15.0, help="seconds")
+    args = parser.parse_args()
+    streamed, streamed_health = asyncio.run(run(args.closes, args.monitor_interval, cut=False))
+    rest, rest_health = asyncio.run(run(args.closes, args.monitor_interval, cut=True))
+    results = {
+        "closes": args.closes,
+        "monitor_interval_s": args.monitor_interval,
+        "with_stream": describe(streamed),
+        "stream_cut_rest_only": describe(rest),
+        "stream_health_while_streaming": sorted(set(streamed_health)),
+        "stream_health_while_cut": sorted(set(rest_health)),
+    }
+    print(f"{'fill -> closed, siblings cancelled':<36} {'median':>10} {'p95':>10} {'max':>10} {'n':>4}")
+    for name, row in (
+        ("with private stream", results["with_stream"]),
+        ("stream cut (REST only)", results["stream_cut_rest_only"]),
+    ):
+        print(
+            f"{name:<36} {row['median_ms']:>7} ms {row['p95_ms']:>7} ms {row['max_ms']:>7} ms {row['n']:>4}"
+        )
+    print(
+        f"monitor interval {args.monitor_interval:g} s; stream health while cut: "
+        f"{', '.join(results['stream_health_while_cut'])}"
+    )
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

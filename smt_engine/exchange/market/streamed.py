@@ -1,0 +1,64 @@
+"""Paper mode's live prices: the public websocket's latest ticker when it is fresh, REST otherwise.
+
+The trigger path (``bars_between``) and candles stay on WEEX's REST klines, which carry every wick of the
+minute; the stream makes the price the engine sees (tickers, entries, unrealised PnL) live instead of one
+poll old. A stale or missing stream price falls back to REST, so a dead stream never freezes a price.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from smt_engine.clock import Clock
+from smt_engine.domain import Candle
+from smt_engine.exchange.base import Ticker
+from smt_engine.exchange.market.base import PriceSource
+
+
+class LatestPrices(Protocol):
+    def get(self, symbol: str) -> tuple[Decimal, Decimal, datetime] | None: ...
+
+
+class StreamedMarket:
+    """A ``PriceSource`` that prefers pushed prices younger than ``max_age``."""
+
+    def __init__(
+        self,
+        rest: PriceSource,
+        prices: LatestPrices,
+        clock: Clock,
+        max_age: timedelta = timedelta(seconds=10),
+    ) -> None:
+        self.rest = rest
+        self.prices = prices
+        self.clock = clock
+        self.max_age = max_age
+
+    def _fresh(self, symbol: str) -> tuple[Decimal, Decimal, datetime] | None:
+        latest = self.prices.get(symbol)
+        if latest is None or self.clock.now() - latest[2] > self.max_age:
+            return None
+        return latest
+
+    async def ticker(self, symbol: str) -> Ticker:
+        latest = self._fresh(symbol)
+        if latest is None:
+            return await self.rest.ticker(symbol)
+        last, mark, at = latest
+        return Ticker(symbol=symbol, last=last, mark=mark, at=at)
+
+    async def last_price(self, symbol: str) -> Decimal:
+        return (await self.ticker(symbol)).last
+
+    async def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
+        return await self.rest.candles(symbol, interval, limit)
+
+    async def bars_between(self, symbol: str, start: datetime, end: datetime) -> list[Candle]:
+        return await self.rest.bars_between(symbol, start, end)
+
+    async def aclose(self) -> None:
+        closer = getattr(self.rest, "aclose", None)
+        if closer is not None:
+            await closer()

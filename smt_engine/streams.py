@@ -1,0 +1,142 @@
+"""Runs the exchange's websockets beside the engine: a push about an order, a fill or a position wakes
+the monitor at once (the REST close path then runs without waiting for its poll), every (re)connect
+triggers a REST reconciliation (whatever happened while the stream was away is read back), and the
+streams' state is the ``exchange.stream.private`` / ``exchange.stream.public`` health rows.
+
+REST stays the source of truth: a push is only a reason to look now, never a fact the engine books.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from smt_engine.clock import Clock
+from smt_engine.domain import HealthStatus
+from smt_engine.exchange.weex.parsing import leg_kind
+from smt_engine.exchange.weex.streams import (
+    PRIVATE_CHANNELS,
+    Credentials,
+    StreamMessage,
+    StreamState,
+    WeexStream,
+)
+from smt_engine.health import report_health
+from smt_engine.store import Store
+
+log = logging.getLogger(__name__)
+
+WAKING_CHANNELS = frozenset({"orders", "fill", "positions"})
+
+
+class StreamPrices:
+    """The latest public-stream price per symbol (last and mark), with when it arrived."""
+
+    def __init__(self) -> None:
+        self._latest: dict[str, tuple[Decimal, Decimal, datetime]] = {}
+
+    def update(self, symbol: str, last: Decimal, mark: Decimal, at: datetime) -> None:
+        self._latest[symbol] = (last, mark, at)
+
+    def get(self, symbol: str) -> tuple[Decimal, Decimal, datetime] | None:
+        return self._latest.get(symbol)
+
+
+class StreamSupervisor:
+    """Owns the private and/or public stream and translates their news for the engine."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        ws_url: str,
+        credentials: Credentials | None,
+        symbols: list[str],
+        heartbeat: float,
+        backoff_max: float,
+        note_leg: Callable[[str, str], None] | None = None,
+        prices: StreamPrices | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.wake = asyncio.Event()
+        self.prices = prices or StreamPrices()
+        self._note_leg = note_leg
+        self.streams: list[WeexStream] = []
+        if credentials is not None:
+            self.streams.append(
+                WeexStream(
+                    ws_url,
+                    list(PRIVATE_CHANNELS),
+                    credentials=credentials,
+                    on_message=self._on_private,
+                    on_state=self._state_reporter("exchange.stream.private"),
+                    on_connected=self._on_connected,
+                    heartbeat=heartbeat,
+                    backoff_max=backoff_max,
+                )
+            )
+        if symbols:
+            self.streams.append(
+                WeexStream(
+                    ws_url,
+                    [f"{s}@ticker" for s in symbols],
+                    on_message=self._on_public,
+                    on_state=self._state_reporter("exchange.stream.public"),
+                    heartbeat=heartbeat,
+                    backoff_max=backoff_max,
+                )
+            )
+
+    async def run(self) -> None:
+        await asyncio.gather(*(s.run() for s in self.streams))
+
+    async def stop(self) -> None:
+        for stream in self.streams:
+            await stream.stop()
+
+    async def _on_connected(self) -> None:
+        # Anything pushed while we were away is lost: reconcile over REST now.
+        self.wake.set()
+
+    async def _on_private(self, message: StreamMessage) -> None:
+        if message.channel == "orders" and self._note_leg is not None:
+            for row in message.rows:
+                if leg_kind(row) is not None and row.get("id") and row.get("symbol"):
+                    self._note_leg(str(row["id"]), str(row["symbol"]))
+        if message.channel in WAKING_CHANNELS:
+            log.debug("stream push %s: waking the monitor", message.channel)
+            self.wake.set()
+
+    async def _on_public(self, message: StreamMessage) -> None:
+        if message.channel != "ticker" or message.symbol is None or not message.rows:
+            return
+        row = message.rows[0]
+        try:
+            last = Decimal(str(row["c"]))
+            mark = Decimal(str(row.get("m") or row["c"]))
+        except (KeyError, InvalidOperation) as exc:
+            log.warning("ticker push for %s unreadable (%s); skipped", message.symbol, exc)
+            return
+        if last > 0 and mark > 0:
+            self.prices.update(message.symbol, last, mark, self.clock.now())
+
+    def _state_reporter(self, component: str) -> Callable[[StreamState], None]:
+        def report(state: StreamState) -> None:
+            if state.up:
+                status = HealthStatus.OK
+            elif state.auth_refused:
+                status = HealthStatus.DOWN
+            else:
+                status = HealthStatus.WARN  # REST polling still protects every position
+            detail = state.detail if state.up else f"down: {state.detail} (REST polling only)"
+            report_health(self.store, self.clock, component, status, detail, state.as_data())
+
+        return report
+
+
+__all__ = ["StreamPrices", "StreamSupervisor"]

@@ -1,0 +1,326 @@
+"""The websocket side of the fake WEEX, driven by the same paper-venue state as its REST side.
+
+A pump on the fake's event loop diffs the venue (orders, fills, positions, prices) every few
+milliseconds and pushes what changed, in WEEX's V3 frame shapes (``{"e", "E", "v", "d"}``; ccxt's pro
+recordings), to the connections subscribed to it. So a TP/SL that fires on the fake's price path is
+pushed as an order update, a fill and a position update, exactly once, like WEEX would.
+
+Fault knobs (``fake.ws.faults``): ``delay`` seconds before each push; ``refuse_auth`` rejects the
+private handshake with HTTP 401; ``cut`` answers every handshake 503 (the stream is unreachable);
+``malformed_next`` sends that many unreadable frames before the next
+pushes; ``ping_interval``. Actions: ``fake.ws.drop()`` cuts every connection; ``fake.ws.stall()`` makes
+the current connections go silent (no pushes, no pings) while the socket stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from smt_engine.exchange.market import to_ms
+from smt_engine.exchange.precision import plain
+
+if TYPE_CHECKING:
+    from tests.fakes.weex_server import FakeWeex
+
+log = logging.getLogger(__name__)
+
+PRIVATE = "/v3/ws/private"
+PUBLIC = "/v3/ws/public"
+_STATUS_WS = {"NEW": "PENDING", "UNTRIGGERED": "UNTRIGGERED"}
+
+
+@dataclass
+class WsFaults:
+    delay: float = 0.0
+    refuse_auth: bool = False
+    cut: bool = False
+    malformed_next: int = 0
+    ping_interval: float = 1.0
+
+
+@dataclass
+class _Conn:
+    ws: ServerConnection
+    private: bool
+    channels: set[str]
+    stalled: bool = False
+
+
+class FakeWeexStreams:
+    def __init__(self, fake: FakeWeex) -> None:
+        self.fake = fake
+        self.faults = WsFaults()
+        self.conns: list[_Conn] = []
+        self.pushed: list[dict[str, Any]] = []
+        self.handshakes = 0
+        self.errors = 0
+        self.pongs = 0
+        self._server: Server | None = None
+        self._seq = 0
+        self._orders: dict[str, tuple[str, Decimal]] = {}
+        self._fills = 0
+        self._positions: dict[tuple[str, str], Decimal] = {}
+        self._prices: dict[str, Decimal] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ------------------------------------------------------------------ lifecycle (on the fake's loop)
+
+    async def start(self) -> None:
+        self._server = await serve(self._handler, "127.0.0.1", 0, process_request=self._check)
+        await self._snapshot()  # what exists before anyone connects is not news
+        self._tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._pinger())]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = next(iter(self._server.sockets)).getsockname()[:2]
+        return f"ws://{host}:{port}"
+
+    # ------------------------------------------------------------------ test actions (any thread)
+
+    def drop(self) -> None:
+        async def _drop() -> None:
+            for conn in list(self.conns):
+                conn.ws.transport.abort()
+
+        self.fake.call(_drop())
+
+    def stall(self) -> None:
+        async def _stall() -> None:
+            for conn in self.conns:
+                conn.stalled = True
+
+        self.fake.call(_stall())
+
+    def connected(self, private: bool = True) -> int:
+        async def _count() -> int:
+            return sum(1 for c in self.conns if c.private == private and not c.stalled)
+
+        return int(self.fake.call(_count()))
+
+    # ------------------------------------------------------------------ handshake and subscription
+
+    def _check(self, connection: ServerConnection, request: Request) -> Response | None:
+        self.handshakes += 1
+        if self.faults.cut:
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "websocket service unavailable\n")
+        if request.path == PUBLIC:
+            return None
+        if request.path != PRIVATE:
+            return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
+        if self.faults.refuse_auth or not self._signed(request.headers):
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "authentication failed\n")
+        return None
+
+    def _signed(self, headers: Headers) -> bool:
+        fake = self.fake
+        ts = headers.get("ACCESS-TIMESTAMP") or ""
+        if headers.get("ACCESS-KEY") != fake.api_key or headers.get("ACCESS-PASSPHRASE") != fake.passphrase:
+            return False
+        if not ts.isdigit() or abs(int(ts) - int(time.time() * 1000)) > fake.faults.timestamp_window * 1000:
+            return False
+        digest = hmac.new(fake.secret.encode(), (ts + PRIVATE).encode(), hashlib.sha256).digest()
+        return hmac.compare_digest(base64.b64encode(digest).decode(), headers.get("ACCESS-SIGN") or "")
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        conn = _Conn(ws, private=ws.request.path == PRIVATE, channels=set())
+        try:
+            async for raw in ws:
+                try:
+                    frame = json.loads(raw)
+                except ValueError:
+                    await ws.send(json.dumps({"result": False, "id": None, "msg": "INVALID_JSON"}))
+                    continue
+                if frame.get("method") == "PONG":
+                    self.pongs += 1
+                    continue
+                if frame.get("method") == "SUBSCRIBE":
+                    conn.channels.update(str(c) for c in frame.get("params") or [])
+                    await ws.send(json.dumps({"result": True, "id": frame.get("id")}))
+                    if conn not in self.conns:
+                        self.conns.append(conn)
+        except ConnectionClosed:
+            pass
+        finally:
+            if conn in self.conns:
+                self.conns.remove(conn)
+
+    # ------------------------------------------------------------------ pushes
+
+    async def _pinger(self) -> None:
+        while True:
+            await asyncio.sleep(self.faults.ping_interval)
+            for conn in list(self.conns):
+                if not conn.stalled:
+                    key = "type" if conn.private else "event"
+                    await self._send(conn, {key: "ping", "time": str(int(time.time() * 1000))})
+
+    async def _pump(self) -> None:
+        while True:
+            await asyncio.sleep(0.005)
+            if not self.conns:
+                continue
+            try:
+                for channel, symbol, rows in await self._snapshot():
+                    await self._push(channel, symbol, rows)
+            except Exception:  # a fake that silently stops pushing would hide client bugs
+                log.exception("fake WEEX websocket pump failed; carrying on")
+                self.errors += 1
+
+    async def _snapshot(self) -> list[tuple[str, str | None, list[dict[str, Any]]]]:
+        """What changed in the venue since the last look, as (channel, symbol, rows)."""
+        venue = self.fake.venue
+        positions = await venue.positions()  # also advances the venue along the price path
+        acct = venue._acct
+        out: list[tuple[str, str | None, list[dict[str, Any]]]] = []
+        orders = []
+        for o in acct.orders:
+            state = (o.status.value, o.filled_size)
+            if self._orders.get(o.order_id) != state:
+                self._orders[o.order_id] = state
+                orders.append(_order_row(o))
+        if orders:
+            out.append(("orders", None, orders))
+        if len(acct.fills) > self._fills:
+            out.append(
+                (
+                    "fill",
+                    None,
+                    [_fill_row(f, n) for n, f in enumerate(acct.fills[self._fills :], self._fills)],
+                )
+            )
+            self._fills = len(acct.fills)
+        now = {(p.symbol, p.side.value): p for p in positions}
+        changed = [_position_row(p) for k, p in now.items() if self._positions.get(k) != p.size]
+        changed += [_closed_row(s, side) for (s, side) in self._positions if (s, side) not in now]
+        self._positions = {k: p.size for k, p in now.items()}
+        if changed:
+            out.append(("positions", None, changed))
+        for symbol in self.fake.venue.table:
+            try:
+                price = self.fake.market.price_now(symbol)
+            except ValueError:
+                continue
+            if self._prices.get(symbol) != price:
+                self._prices[symbol] = price
+                out.append(
+                    ("ticker", symbol, [{"c": plain(price), "m": plain(price), "C": int(time.time() * 1000)}])
+                )
+        return out
+
+    async def _push(self, channel: str, symbol: str | None, rows: list[dict[str, Any]]) -> None:
+        self._seq += 1
+        frame: dict[str, Any] = {"e": channel, "E": int(time.time() * 1000), "v": self._seq, "d": rows}
+        if symbol is not None:
+            frame["s"] = symbol
+        wanted = f"{symbol}@ticker" if channel == "ticker" else channel
+        targets = [c for c in self.conns if wanted in c.channels and not c.stalled]
+        if not targets:
+            return
+        if self.faults.delay:
+            await asyncio.sleep(self.faults.delay)
+        self.pushed.append(frame)
+        for conn in targets:
+            if self.faults.malformed_next > 0:
+                self.faults.malformed_next -= 1
+                await self._send_raw(conn, '{"e": "orders", "d": [')
+            await self._send(conn, frame)
+
+    async def _send(self, conn: _Conn, frame: dict[str, Any]) -> None:
+        await self._send_raw(conn, json.dumps(frame, separators=(",", ":")))
+
+    async def _send_raw(self, conn: _Conn, text: str) -> None:
+        try:
+            await conn.ws.send(text)
+        except ConnectionClosed:
+            if conn in self.conns:
+                self.conns.remove(conn)
+
+
+def _order_row(o: Any) -> dict[str, Any]:
+    """An ``orders`` push row (ccxt's swap recording of handle_orders)."""
+    status = o.status.name if o.status.name != "CANCELLED" else "CANCELED"
+    return {
+        "id": o.order_id,
+        "coin": "USDT",
+        "symbol": o.symbol,
+        "positionSide": o.position_side.value,
+        "orderSide": "BUY" if (o.position_side.value == "LONG") != o.reduce_only else "SELL",
+        "price": plain(o.price or Decimal(0)),
+        "size": plain(o.size),
+        "clientOrderId": o.client_order_id or "",
+        "type": o.order_type,
+        "reduceOnly": o.reduce_only,
+        "triggerPrice": plain(o.trigger_price or Decimal(0)),
+        "openTpslParentOrderId": o.parent_order_id or "0",
+        "status": _STATUS_WS.get(status, status),
+        "cumFillSize": plain(o.filled_size),
+        "cumFillValue": plain((o.avg_price or Decimal(0)) * o.filled_size),
+        "cumFillFee": plain(o.fee),
+        "cumRealizePnl": plain(o.realized_pnl),
+        "latestFillPrice": plain(o.avg_price or Decimal(0)),
+        "createdTime": str(to_ms(o.created_at)),
+        "updatedTime": str(to_ms(o.updated_at)),
+    }
+
+
+def _fill_row(f: Any, n: int) -> dict[str, Any]:
+    closing = f.realized_pnl != 0
+    buy = (f.position_side.value == "LONG") != closing
+    return {
+        "id": str(800_000_000_000_000_000 + n),
+        "coin": "USDT",
+        "symbol": f.symbol,
+        "orderId": f.order_id,
+        "positionSide": f.position_side.value,
+        "orderSide": "BUY" if buy else "SELL",
+        "fillSize": plain(f.size),
+        "fillValue": plain(f.size * f.price),
+        "fillFee": plain(f.fee),
+        "realizePnl": plain(f.realized_pnl),
+        "direction": "TAKER",
+        "createdTime": str(to_ms(f.at)),
+        "updatedTime": str(to_ms(f.at)),
+    }
+
+
+def _position_row(p: Any) -> dict[str, Any]:
+    return {
+        "id": p.position_id,
+        "coin": "USDT",
+        "symbol": p.symbol,
+        "side": p.side.value,
+        "marginMode": "ISOLATED" if p.margin_mode == "isolated" else "CROSSED",
+        "leverage": plain(p.leverage),
+        "size": plain(p.size),
+        "openValue": plain(p.entry_price * p.size),
+        "createdTime": str(to_ms(p.opened_at)),
+        "updatedTime": str(to_ms(p.updated_at)),
+    }
+
+
+def _closed_row(symbol: str, side: str) -> dict[str, Any]:
+    return {"id": "0", "coin": "USDT", "symbol": symbol, "side": side, "size": "0", "openValue": "0"}

@@ -1,0 +1,364 @@
+"""WEEX websockets over real sockets against the fake WEEX: pushes, pings, reconnects, faults, and the
+engine closing a position on a pushed TP fill without waiting for its poll."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from smt_engine.clock import SimulatedClock
+from smt_engine.config import Settings
+from smt_engine.domain import CloseReason, EventLevel, HealthStatus, PositionState, Side
+from smt_engine.exchange.base import OrderRequest
+from smt_engine.exchange.weex.streams import Credentials, StreamMessage, WeexStream
+from smt_engine.store import Store
+from smt_engine.streams import StreamSupervisor
+from tests.fakes.gemini_server import FakeGeminiServer
+from tests.fakes.weex_server import FakeWeex
+from tests.integration.exchange.conftest import client_for
+from tests.integration.test_engine import ETH_PRICE, T0, Rig, protected_position
+
+HANG_GUARD = 20.0  # real seconds; only a guard against hangs, never a speed requirement
+
+
+async def until(predicate: Callable[[], bool], what: str) -> None:
+    async with asyncio.timeout(HANG_GUARD):
+        while not predicate():  # noqa: ASYNC110 - the conditions live in other threads and the database
+            await asyncio.sleep(0.01)
+
+
+async def until_sim(rig: Rig, predicate: Callable[[], bool], what: str) -> float:
+    """Let simulated time creep (50 ms per 10 ms real) while waiting: enough for the engine's short
+    waits, far from the 10-minute poll. Returns the simulated seconds that passed."""
+    start = rig.clock.now()
+    async with asyncio.timeout(HANG_GUARD):
+        while not predicate():
+            await rig.clock.advance(0.05)
+            await asyncio.sleep(0.01)
+    return (rig.clock.now() - start).total_seconds()
+
+
+class Pushes:
+    def __init__(self) -> None:
+        self.messages: list[StreamMessage] = []
+        self.connected = 0
+
+    async def __call__(self, message: StreamMessage) -> None:
+        self.messages.append(message)
+
+    async def on_connected(self) -> None:
+        self.connected += 1
+
+    def channels(self) -> list[str]:
+        return [m.channel for m in self.messages]
+
+
+@pytest.fixture
+async def private(fake: FakeWeex) -> AsyncIterator[tuple[WeexStream, Pushes]]:
+    pushes = Pushes()
+    stream = WeexStream(
+        fake.ws_url,
+        ["orders", "fill", "positions", "account"],
+        credentials=Credentials(fake.api_key, fake.secret, fake.passphrase),
+        on_message=pushes,
+        on_connected=pushes.on_connected,
+        heartbeat=1.0,
+        backoff=0.01,
+        backoff_max=0.05,
+    )
+    task = asyncio.create_task(stream.run())
+    yield stream, pushes
+    await stream.stop()
+    task.cancel()
+
+
+async def test_order_fill_and_position_pushes_follow_the_venue(
+    fake: FakeWeex, private: tuple[WeexStream, Pushes]
+) -> None:
+    stream, pushes = private
+    await until(lambda: stream.state.up, "connected")
+
+    client = client_for(fake)
+
+    await client.place_order(
+        OrderRequest(
+            "BTCUSDT", Side.LONG, Decimal("0.01"), "ws-1", tp_price=Decimal(97000), sl_price=Decimal(90000)
+        )
+    )
+    await until(lambda: "positions" in pushes.channels(), "entry pushed")
+    fake.set_price("BTCUSDT", Decimal(97500))
+    await until(lambda: pushes.channels().count("positions") == 2, "close pushed")
+    orders = [r for m in pushes.messages if m.channel == "orders" for r in m.rows]
+    tp = [r for r in orders if r["type"] == "TAKE_PROFIT_MARKET"]
+    assert [r["status"] for r in tp] == ["UNTRIGGERED", "FILLED"]
+    fills = [r for m in pushes.messages if m.channel == "fill" for r in m.rows]
+    assert len(fills) == 2 and Decimal(fills[1]["realizePnl"]) > 0
+    closed = pushes.messages[-1]
+    assert closed.channel == "positions" and closed.rows[0]["size"] == "0"
+    assert stream.state.malformed == 0 and stream.state.connects == 1
+    await client.aclose()
+
+
+async def test_the_delay_knob_holds_pushes_back(fake: FakeWeex, private: tuple[WeexStream, Pushes]) -> None:
+    stream, pushes = private
+    await until(lambda: stream.state.up, "connected")
+    fake.ws.faults.delay = 0.3
+
+    client = client_for(fake)
+    started = asyncio.get_running_loop().time()
+    await client.place_order(OrderRequest("BTCUSDT", Side.LONG, Decimal("0.01"), "ws-delay"))
+    await until(lambda: "orders" in pushes.channels(), "the delayed push")
+    assert asyncio.get_running_loop().time() - started >= 0.3  # a lower bound: never a speed requirement
+    await client.aclose()
+
+
+async def test_a_failing_handler_does_not_kill_the_stream(
+    fake: FakeWeex, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[str] = []
+
+    async def explode(message: StreamMessage) -> None:
+        calls.append(message.channel)
+        raise RuntimeError("handler bug")
+
+    stream = WeexStream(
+        fake.ws_url,
+        ["orders"],
+        credentials=Credentials(fake.api_key, fake.secret, fake.passphrase),
+        on_message=explode,
+        heartbeat=1.0,
+        backoff=0.01,
+        backoff_max=0.05,
+    )
+    task = asyncio.create_task(stream.run())
+    await until(lambda: stream.state.up, "connected")
+    client = client_for(fake)
+    await client.place_order(OrderRequest("BTCUSDT", Side.LONG, Decimal("0.01"), "ws-bug"))
+    await until(lambda: calls and stream.state.connects == 2 and stream.state.up, "reconnected")
+    assert not task.done() and calls == ["orders"]
+    assert any("failed unexpectedly" in r.getMessage() for r in caplog.records)
+    await stream.stop()
+    task.cancel()
+    await client.aclose()
+
+
+async def test_server_pings_are_answered(fake: FakeWeex, private: tuple[WeexStream, Pushes]) -> None:
+    fake.ws.faults.ping_interval = 0.05
+    await until(lambda: fake.ws.pongs >= 2, "two pongs")
+
+
+async def test_a_dropped_stream_reconnects_and_asks_for_reconciliation(
+    fake: FakeWeex, private: tuple[WeexStream, Pushes]
+) -> None:
+    stream, pushes = private
+    await until(lambda: pushes.connected == 1, "first connection")
+    fake.ws.drop()
+    await until(lambda: pushes.connected == 2 and stream.state.up, "reconnected")
+    assert stream.state.connects == 2
+
+
+async def test_a_stalled_stream_is_reconnected_after_its_heartbeat(
+    fake: FakeWeex, private: tuple[WeexStream, Pushes]
+) -> None:
+    _stream, pushes = private
+    await until(lambda: pushes.connected == 1, "first connection")
+    fake.ws.faults.ping_interval = 60.0  # only the stall's silence can trip the heartbeat
+    fake.ws.stall()
+    await until(lambda: pushes.connected == 2, "reconnected after silence")
+    assert fake.ws.connected() == 1
+
+
+async def test_a_malformed_frame_is_recorded_and_skipped(
+    fake: FakeWeex, private: tuple[WeexStream, Pushes]
+) -> None:
+    stream, pushes = private
+    await until(lambda: stream.state.up, "connected")
+    fake.ws.faults.malformed_next = 1
+
+    client = client_for(fake)
+
+    await client.place_order(OrderRequest("BTCUSDT", Side.LONG, Decimal("0.01"), "ws-2"))
+    await until(lambda: "positions" in pushes.channels(), "the push after the bad frame")
+    assert stream.state.malformed == 1 and stream.state.up and stream.state.connects == 1
+    await client.aclose()
+
+
+async def test_refused_auth_is_a_clear_error_and_a_down_health_row(fake: FakeWeex, tmp_path: Path) -> None:
+    fake.ws.faults.refuse_auth = True
+    store = Store.open(tmp_path / "smt.db")
+    clock = SimulatedClock(T0)
+    supervisor = StreamSupervisor(
+        store,
+        clock,
+        ws_url=fake.ws_url,
+        credentials=Credentials(fake.api_key, fake.secret, fake.passphrase),
+        symbols=[],
+        heartbeat=1.0,
+        backoff_max=0.05,
+    )
+    task = asyncio.create_task(supervisor.run())
+    await until(lambda: store.health.get("exchange.stream.private") is not None, "health row")
+    row = store.health.get("exchange.stream.private")
+    assert row is not None and row.status is HealthStatus.DOWN
+    assert "authentication refused by WEEX (HTTP 401)" in row.detail
+    (event,) = store.events.of_kind("health.degraded")
+    assert event.level is EventLevel.ERROR
+    fake.ws.faults.refuse_auth = False
+    await until(
+        lambda: (
+            (r := store.health.get("exchange.stream.private")) is not None and r.status is HealthStatus.OK
+        ),
+        "recovered",
+    )
+    assert store.events.of_kind("health.recovered")
+    await supervisor.stop()
+    task.cancel()
+
+
+async def test_bad_credentials_are_refused_by_the_fake(fake: FakeWeex) -> None:
+    stream = WeexStream(
+        fake.ws_url,
+        ["orders"],
+        credentials=Credentials(fake.api_key, "wrong-secret", fake.passphrase),
+        on_message=Pushes(),
+        heartbeat=1.0,
+        backoff_max=0.05,
+    )
+    task = asyncio.create_task(stream.run())
+    await until(lambda: stream.state.auth_refused, "refused")
+    assert not stream.state.up
+    await stream.stop()
+    task.cancel()
+
+
+async def test_public_tickers_update_stream_prices(fake: FakeWeex, tmp_path: Path) -> None:
+    supervisor = StreamSupervisor(
+        Store.open(tmp_path / "smt.db"),
+        SimulatedClock(T0),
+        ws_url=fake.ws_url,
+        credentials=None,
+        symbols=["ETHUSDT"],
+        heartbeat=1.0,
+        backoff_max=0.05,
+    )
+    task = asyncio.create_task(supervisor.run())
+    fake.set_price("ETHUSDT", Decimal("3210.5"))
+    await until(
+        lambda: (p := supervisor.prices.get("ETHUSDT")) is not None and p[0] == Decimal("3210.5"), "tick"
+    )
+    await supervisor.stop()
+    task.cancel()
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+class StreamRig(Rig):
+    """The engine rig with a 10-minute poll: within a test only a stream push can trigger the monitor."""
+
+    def settings(self, approval: str = "auto") -> Settings:
+        settings = super().settings(approval)
+        settings.engine.monitor_interval = timedelta(minutes=10)
+        settings.exchange.stream_heartbeat = timedelta(seconds=1)
+        settings.exchange.stream_backoff_max = timedelta(seconds=1)
+        return settings
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[StreamRig]:
+    clock = SimulatedClock(T0)
+    with FakeWeex(clock=clock, prices={"ETHUSDT": ETH_PRICE}) as fake, FakeGeminiServer() as gemini:
+        fake.ws.faults.ping_interval = 0.2
+        r = StreamRig(tmp_path, fake, gemini, clock)
+        try:
+            yield r
+        finally:
+            await r.stop()
+
+
+def monitor_idle(rig: Rig) -> bool:
+    assert rig.runtime is not None
+    streams = rig.runtime.engine.streams
+    return not (streams is not None and streams.wake.is_set()) and not rig.runtime.engine.lock.locked()
+
+
+def closed(rig: Rig, position_id: int) -> bool:
+    p = rig.store.positions.get(position_id)
+    return p is not None and p.state is PositionState.CLOSED
+
+
+async def test_a_pushed_tp_fill_closes_the_position_without_waiting_for_a_poll(rig: StreamRig) -> None:
+    pos = await protected_position(rig)
+    await until(lambda: rig.fake.ws.connected() == 1, "stream up")
+    before = rig.clock.now()
+    rig.fake.set_price("ETHUSDT", pos.tp_price + Decimal(5), high=pos.tp_price + Decimal(10))
+    # The next poll is 10 simulated minutes away: only the push can start the close path.
+    elapsed = await until_sim(rig, lambda: closed(rig, pos.id), "closed on the push")
+    assert elapsed < 60 and rig.clock.now() - before < timedelta(minutes=1)
+    done = rig.store.positions.get(pos.id)
+    assert done is not None and done.close_reason is CloseReason.TAKE_PROFIT and done.realized_pnl
+    await until(lambda: not rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT")), "sibling cancelled")
+    health = rig.store.health.get("exchange.stream.private")
+    assert health is not None and health.status is HealthStatus.OK and health.data["up"] is True
+
+
+async def test_a_fill_while_the_stream_is_stalled_is_reconciled_on_reconnect(rig: StreamRig) -> None:
+    pos = await protected_position(rig)
+    await until(lambda: rig.fake.ws.connected() == 1, "stream up")
+    rig.fake.ws.faults.ping_interval = 60.0
+    rig.fake.ws.stall()
+    await until(lambda: monitor_idle(rig), "the entry's pushes handled")
+    handshakes = rig.fake.ws.handshakes
+    rig.fake.set_price("ETHUSDT", pos.tp_price + Decimal(5), high=pos.tp_price + Decimal(10))
+    await until_sim(rig, lambda: rig.fake.ws.handshakes > handshakes, "the heartbeat's reconnect")
+    elapsed = await until_sim(rig, lambda: closed(rig, pos.id), "closed by the reconciliation")
+    assert elapsed < 60
+    assert rig.fake.ws.handshakes > handshakes
+    done = rig.store.positions.get(pos.id)
+    assert done is not None and done.close_reason is CloseReason.TAKE_PROFIT
+    warned = [e for e in rig.store.events.of_kind("health.degraded") if "stream.private" in e.message]
+    assert warned, "the stream going down is a WARNING event"
+
+
+async def test_a_fill_while_the_stream_is_dropped_is_reconciled_on_reconnect(rig: StreamRig) -> None:
+    pos = await protected_position(rig)
+    await until(lambda: rig.fake.ws.connected() == 1, "stream up")
+    await until(lambda: monitor_idle(rig), "the entry's pushes handled")
+    rig.fake.ws.faults.cut = True  # no reconnect can succeed while the fill happens
+    rig.fake.ws.drop()
+    await until(
+        lambda: (
+            (h := rig.store.health.get("exchange.stream.private")) is not None
+            and h.status is HealthStatus.WARN
+        ),
+        "stream reported down",
+    )
+    rig.fake.set_price("ETHUSDT", pos.tp_price + Decimal(5), high=pos.tp_price + Decimal(10))
+    await until_sim(rig, lambda: rig.fake.call(rig.fake.venue.positions()) == [], "filled on the venue")
+    assert not closed(rig, pos.id), "nothing was pushed and no poll came due"
+    rig.fake.ws.faults.cut = False
+    elapsed = await until_sim(rig, lambda: closed(rig, pos.id), "closed by the reconciliation on reconnect")
+    assert elapsed < 60
+    done = rig.store.positions.get(pos.id)
+    assert done is not None and done.close_reason is CloseReason.TAKE_PROFIT and done.realized_pnl
+    assert [row for row in rig.store.ailogs.select() if row.stage == "Position Closed"], "AI log queued"
+
+
+async def test_attached_tp_reported_only_by_order_detail_is_kept_once(rig: StreamRig) -> None:
+    """WEEX may list an attached TP nowhere but on ``/order``: its id arrives on the private stream and
+    the client confirms it by order detail, so no second TP is placed and it is never an orphan."""
+    rig.fake.faults.attached_tp_in_history = False
+    pos = await protected_position(rig)
+    assert pos.tp_order_id is not None and pos.sl_order_id is not None
+    await until_sim(rig, lambda: monitor_idle(rig), "settled")
+    await rig.clock.advance(11 * 60)  # one full poll of the monitor (orphan cleanup included)
+    await until_sim(rig, lambda: monitor_idle(rig), "tick done")
+    tps = [o for o in rig.fake.venue._acct.orders if o.kind == "tp"]
+    assert len(tps) == 1 and tps[0].status.is_open, "one TP, still live"
+    assert tps[0].order_id == pos.tp_order_id
+    assert rig.fake.counts["POST /capi/v3/placeTpSlOrder"] == 0

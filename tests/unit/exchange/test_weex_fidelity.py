@@ -1,0 +1,157 @@
+"""Per-endpoint success rules of the WEEX client over a scripted transport (no network)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal as D
+from typing import Any
+
+import httpx
+import pytest
+
+from smt_engine.config import Settings
+from smt_engine.exchange.base import AiLogUpload, ExchangeError, ExchangeUnavailable, PermissionDenied
+from smt_engine.exchange.precision import quoted_increment
+from smt_engine.exchange.weex import WeexClient, WeightLimiter
+from smt_engine.exchange.weex.limiter import DEFAULT_WEIGHT_BUDGET
+from smt_engine.exchange.weex.parsing import leg_kind
+
+LOG = AiLogUpload(stage="s", model="m", input={}, output={}, explanation="e")
+ALGO_ROW = {
+    "algoId": "77",
+    "symbol": "BTCUSDT",
+    "positionSide": "LONG",
+    "triggerPrice": "97000",
+    "quantity": "0.01",
+    "algoStatus": "UNTRIGGERED",
+    "createTime": "1775753432392",
+}
+
+
+def scripted(routes: dict[str, Callable[[httpx.Request], httpx.Response]]) -> WeexClient:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/capi/v3/market/time":
+            return httpx.Response(200, json={"serverTime": 1_775_753_432_000})
+        return routes[f"{request.method} {request.url.path}"](request)
+
+    return WeexClient(
+        api_key="k",
+        api_secret="s",
+        passphrase="p",
+        transport=httpx.MockTransport(handle),
+        limiter=WeightLimiter(100_000),
+        read_retries=0,
+        wall_ms=lambda: 1_775_753_432_000,
+    )
+
+
+def answer(status: int, body: Any) -> Callable[[httpx.Request], httpx.Response]:
+    return lambda _r: httpx.Response(status, content=json.dumps(body).encode())
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (200, {"code": "200", "msg": "success"}, ExchangeError),  # a success code, not uploadAiLog's
+        (200, {"data": "upload success"}, ExchangeError),
+        (200, {"code": "-1055", "msg": "API permission disabled"}, PermissionDenied),
+        (400, {"code": "00000", "msg": "success"}, ExchangeError),  # non-2xx is never success
+        (403, {"error": "Forbidden"}, PermissionDenied),
+    ],
+)
+async def test_ai_log_success_is_only_the_documented_code(status: int, body: Any, error: type) -> None:
+    client = scripted({"POST /capi/v3/order/uploadAiLog": answer(status, body)})
+    with pytest.raises(error):
+        await client.upload_ai_log(LOG)
+
+
+async def test_ai_log_success() -> None:
+    ok = {"code": "00000", "msg": "success", "requestTime": 1, "data": "upload success"}
+    client = scripted({"POST /capi/v3/order/uploadAiLog": answer(200, ok)})
+    await client.upload_ai_log(LOG)
+
+
+@pytest.mark.parametrize("body", [{}, {"orderId": "5"}, [], {"success": "true"}])
+async def test_a_cancel_counts_only_when_confirmed(body: Any) -> None:
+    client = scripted(
+        {"DELETE /capi/v3/order": answer(200, body), "DELETE /capi/v3/algoOrder": answer(200, body)}
+    )
+    with pytest.raises(ExchangeUnavailable, match="does not confirm"):
+        await client.cancel_order("BTCUSDT", order_id="5")
+    with pytest.raises(ExchangeUnavailable, match="does not confirm"):
+        await client.cancel_algo_order("BTCUSDT", "5")
+
+
+async def test_set_leverage_needs_the_documented_echo() -> None:
+    client = scripted({"POST /capi/v3/account/leverage": answer(200, {"code": "00000", "msg": "ok"})})
+    with pytest.raises(ExchangeUnavailable, match="does not confirm"):
+        await client.set_leverage("BTCUSDT", 5, "cross")
+
+
+def test_tp_sl_kind_comes_from_explicit_fields_only() -> None:
+    assert leg_kind({"orderType": "TAKE_PROFIT_MARKET"}) == "tp"
+    assert leg_kind({"type": "TAKE_PROFIT"}) == "tp"
+    assert leg_kind({"planType": "STOP_LOSS"}) == "sl"
+    assert leg_kind({"orderType": "STOP_MARKET"}) == "sl"
+    assert leg_kind({"orderType": "MARKET"}) is None
+    assert leg_kind({"orderType": "TRAILING"}) is None
+
+
+async def test_an_unclassified_leg_is_confirmed_by_order_detail() -> None:
+    detail = {
+        **ALGO_ROW,
+        "orderId": "77",
+        "type": "TAKE_PROFIT_MARKET",
+        "origQty": "0.01",
+        "stopPrice": "97000",
+    }
+    client = scripted(
+        {
+            "GET /capi/v3/openAlgoOrders": answer(200, [{**ALGO_ROW, "orderType": "MARKET"}]),
+            "GET /capi/v3/order": answer(200, detail),
+            "GET /capi/v3/account/position/allPosition": answer(200, []),
+        }
+    )
+    (leg,) = await client.open_algo_orders()
+    assert (leg.order_id, leg.kind, leg.trigger_price) == ("77", "tp", D(97000))
+
+
+async def test_a_leg_no_field_classifies_is_not_trusted_as_a_stop() -> None:
+    detail = {**ALGO_ROW, "orderId": "77", "type": "MARKET", "origQty": "0.01", "reduceOnly": True}
+    client = scripted(
+        {
+            "GET /capi/v3/openAlgoOrders": answer(200, [{**ALGO_ROW, "orderType": "MARKET"}]),
+            "GET /capi/v3/order": answer(200, detail),
+        }
+    )
+    with pytest.raises(ExchangeUnavailable, match="not trusting it as protection"):
+        await client.open_algo_orders()
+
+
+def test_limiter_budget_is_80_percent_of_weex_limit_and_a_setting() -> None:
+    assert DEFAULT_WEIGHT_BUDGET == 400 and WeightLimiter().capacity == 400
+    assert Settings().exchange.rate_limit_weight == 400
+    assert Settings.model_validate({"exchange": {"rate_limit_weight": 250}}).exchange.rate_limit_weight == 250
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            "INVALID_ARGUMENT: The order size must be greater than 0 and matches the stepSize '10'",
+            ("size", D(10)),
+        ),
+        (
+            "The buy long order take profit param triggerPrice must matches the stepSize '0.1'",
+            ("price", D("0.1")),
+        ),
+        ("DECIMAL_PRECISION_ERROR: quantity must be a multiple of stepSize: 0.001", ("size", D("0.001"))),
+        ("Decimal precision incorrect, quantityPrecision=3", ("size", D("0.001"))),
+        ('Decimal precision incorrect: price tickSize "0.5"', ("price", D("0.5"))),
+        ("Decimal precision incorrect, pricePrecision: 1", ("price", D("0.1"))),
+        ("Decimal precision incorrect", None),
+    ],
+)
+def test_step_safety_net_reads_v2_and_v3_texts(message: str, expected: object) -> None:
+    assert quoted_increment(message) == expected
