@@ -216,6 +216,7 @@ def cmd_status(ctx: Context) -> int:
         "available": str(snap.available) if snap else None,
         "open_positions": len(positions),
         "pending_proposals": len(pending),
+        "etherscan_calls_today": _etherscan_calls_today(store),
     }
     if ctx.args.json:
         print(json.dumps(data))
@@ -233,11 +234,26 @@ def cmd_status(ctx: Context) -> int:
     )
     print(f"positions   {len(positions)} open; {len(pending)} proposal(s) waiting for approval")
     print(f"next cycle  {data['next_cycle_at'] or '?'}")
+    if data["etherscan_calls_today"] is not None:
+        calls = data["etherscan_calls_today"]
+        print(f"etherscan   {calls['calls']} of {calls['limit']} calls on {calls['day']} (UTC)")
     if systemd_running():
         import subprocess
 
         subprocess.run(["systemctl", "status", "--no-pager", "--lines=0", SERVICE], check=False)
     return 0
+
+
+def _etherscan_calls_today(store: Any) -> dict[str, Any] | None:
+    """The day's Etherscan call count, from the whale source's health report."""
+    row = store.health.get("whales.etherscan")
+    if row is None or "calls_today" not in row.data:
+        return None
+    return {
+        "day": row.data.get("day"),
+        "calls": row.data["calls_today"],
+        "limit": row.data.get("daily_limit"),
+    }
 
 
 def cmd_positions(ctx: Context) -> int:

@@ -17,14 +17,15 @@ import httpx
 
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
-from smt_engine.domain import Mode
+from smt_engine.domain import HealthStatus, Mode
+from smt_engine.health import report_health
 from smt_engine.secrets import SecretName, SecretStore, redact
 from smt_engine.store import Store
 from smt_engine.store.records import Whale, WhaleSignal, WhaleTransfer
 from smt_engine.whales.addressbook import AddressBook
 from smt_engine.whales.classifier import WhaleClassifier
 from smt_engine.whales.discovery import Candidate, LargeTransfer, large_transfers, rank_whales
-from smt_engine.whales.etherscan import EtherscanClient, EtherscanError
+from smt_engine.whales.etherscan import EtherscanClient, EtherscanError, RateLimiter
 from smt_engine.whales.features import as_dict, compute_features
 from smt_engine.whales.history import ChainSource, HistoryCache
 from smt_engine.whales.signals import aggregate, btc_proxy, recent_flow, whale_signal
@@ -204,7 +205,7 @@ class WhalePipeline:
 
 
 class EtherscanWhaleSource:
-    """Paper and live mode: the chain through Etherscan V2."""
+    """Paper and live mode: the chain through Etherscan V2; reports ``whales.etherscan`` health each cycle."""
 
     def __init__(
         self,
@@ -215,14 +216,78 @@ class EtherscanWhaleSource:
         http_client: httpx.AsyncClient | None = None,
         **client_options: Any,
     ) -> None:
+        self.store = store
+        self.clock = clock
+        if "limiter" not in client_options:
+            client_options["limiter"] = RateLimiter(
+                settings.whales.calls_per_second,
+                settings.whales.daily_call_limit,
+                used_today=calls_already_today(store, clock),
+                today=lambda: clock.now().date().isoformat(),
+            )
         self.client = EtherscanClient.from_settings(settings.whales, api_key, http_client, **client_options)
         self.pipeline = WhalePipeline(settings, store, clock, self.client)
 
     async def run_cycle(self, cycle_id: str) -> WhaleCycleResult:
-        return await self.pipeline.run_cycle(cycle_id)
+        calls_before = sum(self.client.calls.values())
+        limited_before = self.client.rate_limited
+        result = await self.pipeline.run_cycle(cycle_id)
+        report_etherscan_health(
+            self.store,
+            self.clock,
+            self.client,
+            result,
+            calls=sum(self.client.calls.values()) - calls_before,
+            rate_limited=self.client.rate_limited - limited_before,
+        )
+        return result
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+ETHERSCAN_COMPONENT = "whales.etherscan"
+
+
+def calls_already_today(store: Store, clock: Clock) -> int:
+    """The day's Etherscan calls recorded before this process started (same UTC day), else 0."""
+    row = store.health.get(ETHERSCAN_COMPONENT)
+    if row is None or row.data.get("day") != clock.now().date().isoformat():
+        return 0
+    try:
+        return int(row.data.get("calls_today", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def report_etherscan_health(
+    store: Store,
+    clock: Clock,
+    client: EtherscanClient,
+    result: WhaleCycleResult,
+    *,
+    calls: int,
+    rate_limited: int,
+) -> None:
+    limiter = client.limiter
+    data = {
+        "day": limiter.day,
+        "calls_today": limiter.used_today,
+        "daily_limit": limiter.daily_limit,
+        "calls_this_cycle": calls,
+        "rate_limited_this_cycle": rate_limited,
+        "failures_this_cycle": len(result.errors),
+    }
+    usage = f"{limiter.used_today} of {limiter.daily_limit} calls today"
+    if limiter.used_today >= limiter.daily_limit:
+        status, detail = HealthStatus.DOWN, f"daily call limit reached ({usage}); whale data resumes tomorrow"
+    elif result.errors:
+        status = HealthStatus.WARN
+        detail = f"{len(result.errors)} failure(s) this cycle, first: {result.errors[0]} ({usage})"
+    else:
+        retried = f", {rate_limited} rate-limit repl(ies) retried" if rate_limited else ""
+        status, detail = HealthStatus.OK, f"{calls} calls this cycle{retried}, {usage}"
+    report_health(store, clock, ETHERSCAN_COMPONENT, status, detail, data)
 
 
 class SyntheticWhaleSource:

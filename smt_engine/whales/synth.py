@@ -23,7 +23,7 @@ import numpy as np
 from smt_engine.whales.addressbook import AddressBook, Category
 from smt_engine.whales.classifier import CLASSES, Dataset
 from smt_engine.whales.features import compute_features
-from smt_engine.whales.transfers import Transfer, TransferKind
+from smt_engine.whales.transfers import Transfer, TransferBatch, TransferKind
 
 BASE_TS = datetime(2026, 1, 1, tzinfo=UTC)
 BASE_BLOCK = 24_000_000
@@ -392,7 +392,7 @@ class SyntheticChain:
 
     async def transfers(
         self, address: str, kind: TransferKind, startblock: int, endblock: int
-    ) -> list[Transfer]:
+    ) -> TransferBatch:
         self.calls += 1
         first, last = _day_index(time_of(startblock)), _day_index(time_of(endblock))
         found: list[Transfer] = []
@@ -403,10 +403,11 @@ class SyntheticChain:
                 found.extend(self._exchange_day(address, d))
                 for whale in self.population:
                     found.extend(t for t in self._whale_day(whale, d) if t.touches(address))
-        return sorted(
+        rows = sorted(
             (t for t in found if t.kind is kind and startblock <= t.block <= endblock),
             key=lambda t: (t.block, t.tx_hash, t.seq),
         )
+        return TransferBatch(rows, endblock)
 
 
 @lru_cache(maxsize=8192)

@@ -2,8 +2,11 @@
 
 It speaks the real envelope (``status``/``message``/``result``, HTTP 200 even for errors), the real
 error texts, the JSON-RPC envelope of the proxy module, the per-request record cap and the
-``page x offset <= 10000`` window, and it rate-limits per key like the free tier (3 calls in any
-1-second window). Fault knobs inject rate-limit answers, HTTP 500s, garbage bodies or any NOTOK text.
+``page x offset <= 10000`` window, and it rate-limits per key like the free tier: more than
+``calls_per_second`` calls in any 1-second window get the service's per-second reply, calls past
+``daily_limit`` its daily reply. It serves ERC-20 transfers (``tokentx`` by address and/or
+``contractaddress``). Fault knobs inject any of the three rate-limit replies, HTTP 500s, garbage bodies
+or any NOTOK text.
 Every call is counted per action and logged with its parameters so tests can assert what was asked.
 """
 
@@ -18,7 +21,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+# The service's three rate-limit replies (docs.etherscan.io common error messages; rotki/rotki#8626).
 RATE_LIMIT_TEXT = "Max rate limit reached, please use API Key for higher rate limit"
+
+
+def per_second_text(calls_per_second: int) -> str:
+    return f"Max calls per sec rate limit reached ({calls_per_second}/sec)"
+
+
+def daily_text(used: int, limit: int) -> str:
+    return f"Max daily rate limit reached. {used} (100%) of {limit} day/limit"
+
+
 INVALID_KEY_TEXT = "Invalid API Key"
 BAD_CHAIN_TEXT = (
     "Missing or unsupported chainid parameter (required for v2 api), "
@@ -67,12 +81,16 @@ class FakeEtherscan:
         api_keys: tuple[str, ...] = ("TESTKEY-123456",),
         *,
         calls_per_second: int = 3,
+        daily_limit: int = 100_000,
         max_records: int = 1000,
         chain_ids: tuple[int, ...] = (1,),
     ) -> None:
         self.chain = FakeChain()
         self.api_keys = set(api_keys)
         self.calls_per_second = calls_per_second
+        self.daily_limit = daily_limit
+        self._used: Counter[str] = Counter()
+        self.call_times: list[float] = []
         self.max_records = max_records
         self.chain_ids = chain_ids
         self.calls: Counter[str] = Counter()
@@ -88,7 +106,8 @@ class FakeEtherscan:
     # ------------------------------------------------------------------ knobs
 
     def fail_next(self, n: int, fault: str) -> None:
-        """Queue ``n`` faults: "rate_limit", "http_500", "garbage", or "notok:<text>"."""
+        """Queue ``n`` faults: rate_limit (per second), rate_limit_generic, rate_limit_daily,
+        http_500, garbage, or notok:<text>."""
         with self._lock:
             self._faults.extend([fault] * n)
 
@@ -166,7 +185,13 @@ class FakeEtherscan:
             return 200, b"<html>cloudflare says hello</html>"
         if fault == "rate_limit":
             self.rate_limited += 1
+            return 200, self._notok(per_second_text(self.calls_per_second))
+        if fault == "rate_limit_generic":
+            self.rate_limited += 1
             return 200, self._notok(RATE_LIMIT_TEXT)
+        if fault == "rate_limit_daily":
+            self.rate_limited += 1
+            return 200, self._notok(daily_text(self.daily_limit, self.daily_limit))
         if fault and fault.startswith("notok:"):
             return 200, self._notok(fault[len("notok:") :])
         if not path.startswith("/v2/api"):
@@ -180,9 +205,12 @@ class FakeEtherscan:
         key = p.get("apikey", "")
         if key not in self.api_keys:
             return 200, self._notok(INVALID_KEY_TEXT)
+        if self._used[key] >= self.daily_limit:
+            self.rate_limited += 1
+            return 200, self._notok(daily_text(self._used[key], self.daily_limit))
         if self._over_rate(key):
             self.rate_limited += 1
-            return 200, self._notok(RATE_LIMIT_TEXT)
+            return 200, self._notok(per_second_text(self.calls_per_second))
         module = p.get("module", "")
         if module == "proxy" and action == "eth_blockNumber":
             return 200, {"jsonrpc": "2.0", "id": 83, "result": hex(self.chain.head)}
@@ -213,10 +241,13 @@ class FakeEtherscan:
             if len(window) >= self.calls_per_second:
                 return True
             window.append(now)
+            self._used[key] += 1
+            self.call_times.append(now)
             return False
 
     def _account_list(self, kind: str, p: dict[str, str]) -> dict[str, Any]:
         address = p.get("address", "").lower()
+        contract = p.get("contractaddress", "").lower()
         start = int(p.get("startblock", 0))
         end_raw = p.get("endblock", "latest")
         end = self.chain.head if end_raw == "latest" else min(int(end_raw), self.chain.head)
@@ -229,7 +260,8 @@ class FakeEtherscan:
             r
             for r in self.chain.rows[kind]
             if start <= int(r["blockNumber"]) <= end
-            and address in (str(r.get("from", "")).lower(), str(r.get("to", "")).lower())
+            and (not address or address in (str(r.get("from", "")).lower(), str(r.get("to", "")).lower()))
+            and (not contract or str(r.get("contractAddress", "")).lower() == contract)
         ]
         rows.sort(
             key=lambda r: (int(r["blockNumber"]), r.get("transactionIndex", "0"), r.get("logIndex", ""))

@@ -166,3 +166,33 @@ def test_cli_scan_once_against_the_fake(
     assert cycle is not None and cycle.status == "done" and cycle.trigger == "scan"
     assert store.whales.count() == 3 and len(store.whale_signals.for_cycle(cycle.id)) >= 1
     assert KEY not in out
+    health = store.health.get("whales.etherscan")
+    assert health is not None and health.status.value == "ok"
+    calls = health.data["calls_today"]
+    assert calls == sum(fake.calls.values()) and health.data["daily_limit"] == 100_000
+    capsys.readouterr()
+    assert main(["status", "--config", str(cfg)]) == 0
+    assert f"etherscan   {calls} of 100000 calls on " in capsys.readouterr().out
+
+
+async def test_daily_count_survives_a_restart_and_the_daily_reply_is_loud(
+    fake: FakeEtherscan, tmp_path: Path
+) -> None:
+    settings = settings_for(fake, tmp_path)
+    store = Store.open(tmp_path / "smt.db")
+    clock = SimulatedClock(datetime.fromtimestamp(fake.chain.ts_of(fake.chain.head), UTC))
+    first = EtherscanWhaleSource(settings, store, clock, KEY, backoff_base=0.01)
+    await first.run_cycle("c1")
+    await first.aclose()
+    used = store.health.get("whales.etherscan").data["calls_today"]  # type: ignore[union-attr]
+    assert used > 0
+    second = EtherscanWhaleSource(settings, store, clock, KEY, backoff_base=0.01)
+    assert second.client.limiter.used_today == used
+    fake.fail_next(1, "rate_limit_daily")
+    result = await second.run_cycle("c2")
+    await second.aclose()
+    assert any("Max daily rate limit reached" in e for e in result.errors)
+    health = store.health.get("whales.etherscan")
+    assert health is not None and health.status.value == "down"
+    assert "daily call limit reached" in health.detail
+    assert [e.kind for e in store.events.recent(10) if e.kind.startswith("health.")] == ["health.degraded"]
