@@ -39,6 +39,23 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="FILE.csv", required=True, help="dataset to write")
     p.set_defaults(handler=cmd_label_fetch)
 
+    p = wsub.add_parser(
+        "labels",
+        parents=[common],
+        help="list, search or add labelled addresses (public label set, curated book, your file)",
+        description="Lists the address book with each entry's source and each source's age. --add writes "
+        "one entry to your labels file (whales.address_book), which wins over the shipped labels.",
+    )
+    p.add_argument("--search", metavar="TEXT", help="address, name, label, role or tag containing TEXT")
+    p.add_argument("--category", metavar="CAT", help="only this category (with --add: the new entry's)")
+    p.add_argument("--json", action="store_true", help="JSON: sources and entries")
+    p.add_argument("--add", metavar="ADDRESS", help="add or replace this address in your labels file")
+    p.add_argument("--name", help="with --add: the entity (e.g. 'Binance')")
+    p.add_argument("--label", help="with --add: the wallet's label (e.g. 'Binance 99'); default the name")
+    p.add_argument("--role", default="", help="with --add: hot, cold, deposit, fiat gateway")
+    p.add_argument("--watch", action="store_true", help="with --add: poll this exchange wallet every cycle")
+    p.set_defaults(handler=cmd_labels)
+
     p = wsub.add_parser("scan", parents=[common], help="discover and classify whales, print and store them")
     p.add_argument(
         "--once", action="store_true", help="one cycle, then exit (default: every signal_interval)"
@@ -57,7 +74,7 @@ def cmd_train(ctx: Context) -> int:
         if args.synthetic:
             from smt_engine.whales.synth import synthetic_dataset
 
-            dataset = synthetic_dataset(AddressBook.shipped(), per_class=args.per_class, seed=args.seed)
+            dataset = synthetic_dataset(AddressBook.curated(), per_class=args.per_class, seed=args.seed)
             command = f"smt whales train --synthetic --per-class {args.per_class} --seed {args.seed}"
         else:
             dataset = Dataset.read_csv(Path(args.dataset))
@@ -75,6 +92,83 @@ def cmd_train(ctx: Context) -> int:
         raise CommandError(str(exc)) from None
     print(format_report(result.report))
     print(f"\nwrote {result.model_path} and {result.bundle_path} (model {result.meta['model_version']})")
+    return 0
+
+
+def cmd_labels(ctx: Context) -> int:
+    from datetime import UTC, datetime
+
+    from smt_engine.whales.addressbook import (
+        AddressBook,
+        AddressBookError,
+        Category,
+        LabelledAddress,
+        add_operator_label,
+        normalize_address,
+    )
+
+    args = ctx.args
+    settings = ctx.settings()
+    category: Category | None = None
+    if args.category:
+        try:
+            category = Category(args.category.strip().lower())
+        except ValueError:
+            allowed = ", ".join(c.value for c in Category)
+            raise CommandError(f"unknown category {args.category!r}: one of {allowed}") from None
+    if args.add:
+        target = settings.whales.address_book
+        if target is None:
+            raise CommandError(
+                "no labels file configured: set whales.address_book in the config file "
+                '(e.g. address_book = "/var/lib/smt/labels.json") so the engine reads what you add'
+            )
+        if category is None or not args.name:
+            raise CommandError("--add needs --category and --name")
+        try:
+            entry = LabelledAddress(
+                address=normalize_address(args.add),
+                category=category,
+                name=args.name.strip(),
+                label=(args.label or args.name).strip(),
+                watch=args.watch,
+                role=args.role.strip().lower(),
+                source="operator",
+            )
+            add_operator_label(Path(target), entry)
+        except (ValueError, OSError) as exc:
+            raise CommandError(str(exc)) from None
+        print(f"added {entry.address} ({entry.category.value}, {entry.label}) to {target}")
+        return 0
+    try:
+        book = AddressBook.load(settings.whales.address_book)
+    except AddressBookError as exc:
+        raise CommandError(str(exc)) from None
+    entries = book.search(args.search) if args.search else book.entries()
+    if category is not None:
+        entries = [e for e in entries if e.category is category]
+    today = datetime.now(UTC).date()
+    sources = [
+        {
+            "source": s.key,
+            "description": s.description,
+            "as_of": s.as_of.isoformat() if s.as_of else None,
+            "age_days": s.age_days(today),
+        }
+        for s in book.sources
+    ]
+    if args.json:
+        import json
+
+        print(json.dumps({"sources": sources, "entries": [e.as_dict() for e in entries]}))
+        return 0
+    for s in sources:
+        age = f"as of {s['as_of']} ({s['age_days']} days old)" if s["as_of"] else "undated"
+        print(f"source {s['source']:<17} {age}: {s['description']}")
+    print(f"\n{len(entries)} of {len(book)} labelled addresses")
+    print(f"{'address':<44}{'category':<12}{'role':<14}{'label':<32}source")
+    for e in entries:
+        print(f"{e.address:<44}{e.category.value:<12}{e.role or '-':<14}{e.label[:31]:<32}{e.source}")
     return 0
 
 

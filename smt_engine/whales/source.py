@@ -299,7 +299,9 @@ class SyntheticWhaleSource:
         from smt_engine.whales.synth import SyntheticChain
 
         book = AddressBook.load(settings.whales.address_book)
-        self.chain = SyntheticChain(book, seed=seed, whales=whales)
+        # The simulator's world is drawn from the curated book only, so the demo feed stays the same
+        # whatever the public label set holds.
+        self.chain = SyntheticChain(AddressBook.curated(), seed=seed, whales=whales)
         self.pipeline = WhalePipeline(settings, store, clock, self.chain, book=book)
 
     async def run_cycle(self, cycle_id: str) -> WhaleCycleResult:
