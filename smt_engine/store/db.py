@@ -17,6 +17,7 @@ from smt_engine.store.ailogs import AiLogsRepo
 from smt_engine.store.commands import CommandsRepo
 from smt_engine.store.engine_state import EngineRepo
 from smt_engine.store.events import EventsRepo
+from smt_engine.store.flows import ExchangeFlowsRepo
 from smt_engine.store.health import HealthRepo
 from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, WhalesRepo, WhaleTransfersRepo
 from smt_engine.store.market import AccountRepo, ContractsRepo
@@ -59,6 +60,7 @@ class Store:
         self.ailogs = AiLogsRepo(*args)
         self.whale_history = WhaleHistoryRepo(*args)
         self.health = HealthRepo(*args)
+        self.exchange_flows = ExchangeFlowsRepo(*args)
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:

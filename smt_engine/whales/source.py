@@ -21,17 +21,32 @@ from smt_engine.domain import HealthStatus, Mode
 from smt_engine.health import report_health
 from smt_engine.secrets import SecretName, SecretStore, redact
 from smt_engine.store import Store
+from smt_engine.store.flows import ExchangeFlow, ExchangeFlowsRepo
 from smt_engine.store.records import Whale, WhaleSignal, WhaleTransfer
 from smt_engine.whales.addressbook import AddressBook
 from smt_engine.whales.classifier import WhaleClassifier
 from smt_engine.whales.discovery import Candidate, LargeTransfer, large_transfers, rank_whales
 from smt_engine.whales.etherscan import EtherscanClient, EtherscanError, RateLimiter
 from smt_engine.whales.features import as_dict, compute_features
+from smt_engine.whales.flows import (
+    ETH_LIKE,
+    SIGNAL_WINDOW_HOURS,
+    STABLES,
+    WINDOWS_HOURS,
+    FlowSignal,
+    flow_signal,
+    measure_flows,
+)
 from smt_engine.whales.history import ChainSource, HistoryCache
 from smt_engine.whales.signals import aggregate, btc_proxy, recent_flow, whale_signal
-from smt_engine.whales.transfers import ALL_KINDS, NATIVE_KINDS
+from smt_engine.whales.transfers import ALL_KINDS, ZERO, Transfer, TransferKind
 
 log = logging.getLogger(__name__)
+
+# Per watched exchange wallet and cycle: txlist, txlistinternal and tokentx from where the cache stopped.
+WATCHED_KINDS: tuple[TransferKind, ...] = (TransferKind.NORMAL, TransferKind.INTERNAL, TransferKind.ERC20)
+FLOW_HISTORY = 96  # past cycles a flow is compared with (a day at 15-minute cycles)
+FLOWS_COMPONENT = "whales.flows"
 
 
 class WhaleSourceError(Exception):
@@ -49,6 +64,8 @@ class WhaleCycleResult:
     errors: list[str] = field(default_factory=list)
     btc_proxy: bool = True
     btc_proxy_weight: float = 1.0
+    flows: list[ExchangeFlow] = field(default_factory=list)
+    flow_signals: dict[str, FlowSignal] = field(default_factory=dict)
 
     def signal_for(self, base: str) -> WhaleSignal | None:
         """The whale signal for a pair's base asset: ETH directly, BTC as a correlated proxy, else None."""
@@ -60,6 +77,10 @@ class WhaleCycleResult:
         if base == "BTC" and self.btc_proxy:
             return btc_proxy(self.aggregate, self.btc_proxy_weight)
         return None
+
+    def flow_signal_for(self, base: str) -> FlowSignal | None:
+        """The exchange-flow reading for ETH or BTC (with its numbers), else None."""
+        return self.flow_signals.get(base.upper())
 
 
 class WhaleSource(Protocol):
@@ -94,21 +115,26 @@ class WhalePipeline:
             cycle_id, now, btc_proxy=self.cfg.btc_proxy, btc_proxy_weight=self.cfg.btc_proxy_weight
         )
         lookback = timedelta(hours=self.cfg.lookback_hours)
+        watch_span = max(lookback, timedelta(hours=max(WINDOWS_HOURS)))
         try:
             end_block = await self.chain.block_at(now)
-            window_block = await self.chain.block_at(now - lookback)
+            window_block = await self.chain.block_at(now - watch_span)
             history_block = await self.chain.block_at(now - timedelta(days=self.cfg.history_days))
         except EtherscanError as exc:
+            self._report_flows(result, 0, len(self.book.watched()))
             return self._fail(result, f"block lookup failed: {exc}")
 
-        watched: dict[str, list[Any]] = {}
-        for entry in self.book.watched():
+        watched: dict[str, list[Transfer]] = {}
+        wallets = self.book.watched()
+        for entry in wallets:
             try:
-                await self.cache.sync(entry.address, NATIVE_KINDS, window_block, end_block, now)
+                await self.cache.sync(entry.address, WATCHED_KINDS, window_block, end_block, now)
             except EtherscanError as exc:
                 self._record(result, f"exchange wallet {entry.label}: {exc}")
                 continue
-            watched[entry.address] = self.cache.window(entry.address, now - lookback, now)
+            watched[entry.address] = self.cache.window(entry.address, now - watch_span, now)
+        self._flows(result, watched, now)
+        self._report_flows(result, len(watched), len(wallets))
         big = large_transfers(watched, self.book, now - lookback, now, self.cfg.min_transfer_eth)
         candidates = rank_whales(big, self.book, self.cfg.max_whales)
         result.transfers = [self._transfer_record(lt, cycle_id) for lt in big]
@@ -171,6 +197,34 @@ class WhalePipeline:
         if signal is not None:
             result.signals.append(signal)
 
+    def _flows(self, result: WhaleCycleResult, watched: dict[str, list[Transfer]], now: datetime) -> None:
+        if not watched:
+            return
+        result.flows = measure_flows(watched, self.book, result.cycle_id, now)
+        repo = self.store.exchange_flows
+        eth_hist = _series_history(repo, ETH_LIKE, now)
+        stable_hist = _series_history(repo, STABLES, now)
+        for base in ("ETH", "BTC"):
+            signal = flow_signal(base, result.flows, eth_hist, stable_hist)
+            if signal is not None:
+                result.flow_signals[base] = signal
+        repo.add_cycle(result.flows)
+
+    def _report_flows(self, result: WhaleCycleResult, read: int, wanted: int) -> None:
+        if wanted == 0:
+            report_health(self.store, self.clock, FLOWS_COMPONENT, HealthStatus.OFF, "no watched wallets")
+            return
+        eth = result.flow_signals.get("ETH")
+        data = {"wallets_read": read, "wallets_watched": wanted, "windows_hours": list(WINDOWS_HOURS)}
+        if read == 0:
+            status, detail = HealthStatus.DOWN, f"no exchange wallet could be read (of {wanted})"
+        elif read < wanted:
+            status, detail = HealthStatus.WARN, f"flows from {read} of {wanted} exchange wallets"
+        else:
+            status = HealthStatus.OK
+            detail = f"{wanted} exchange wallets; " + (eth.reasoning if eth else "no flow signal")
+        report_health(self.store, self.clock, FLOWS_COMPONENT, status, detail, data)
+
     def _transfer_record(self, lt: LargeTransfer, cycle_id: str) -> WhaleTransfer:
         t = lt.transfer
         return WhaleTransfer(
@@ -202,6 +256,15 @@ class WhalePipeline:
     def _fail(self, result: WhaleCycleResult, problem: str) -> WhaleCycleResult:
         self._record(result, problem)
         return result
+
+
+def _series_history(repo: ExchangeFlowsRepo, assets: tuple[str, ...], before: datetime) -> list[Decimal]:
+    """Earlier cycles' 6 h net flow of a series (assets summed per cycle), newest first."""
+    per_cycle: dict[str, Decimal] = {}
+    for asset in assets:
+        for f in repo.series(asset, SIGNAL_WINDOW_HOURS, before, FLOW_HISTORY):
+            per_cycle[f.cycle_id] = per_cycle.get(f.cycle_id, ZERO) + f.net
+    return list(per_cycle.values())
 
 
 class EtherscanWhaleSource:

@@ -85,7 +85,8 @@ async def test_cycle_discovers_classifies_stores_and_refetches_only_new_blocks(
     assert len(stored) == len(first.signals) + 1 and stored[0].is_aggregate
 
     end1 = fake.chain.head
-    assert fake.calls["txlist"] == WATCHED + 3 and fake.calls["tokentx"] == 3
+    # Watched wallets: txlist, txlistinternal and tokentx (exchange flows); whales: all five kinds.
+    assert fake.calls["txlist"] == WATCHED + 3 and fake.calls["tokentx"] == WATCHED + 3
     assert fake.calls["balancemulti"] == 1 and fake.calls["getblocknobytime"] == 3
 
     # One hour later, one new block range and one new transfer: only the new blocks are asked for.
@@ -99,7 +100,7 @@ async def test_cycle_discovers_classifies_stores_and_refetches_only_new_blocks(
         for c in fake.log
         if c["action"] in ("txlist", "txlistinternal", "tokentx", "tokennfttx", "token1155tx")
     ]
-    assert len(lists) == 2 * WATCHED + 5 * 3
+    assert len(lists) == 3 * WATCHED + 5 * 3
     assert {int(c["startblock"]) for c in lists} == {end1 + 1}
     assert {int(c["endblock"]) for c in lists} == {fake.chain.head}
     assert next(w for w in second.whales if w.address == W1).volume_eth == 700
@@ -195,4 +196,5 @@ async def test_daily_count_survives_a_restart_and_the_daily_reply_is_loud(
     health = store.health.get("whales.etherscan")
     assert health is not None and health.status.value == "down"
     assert "daily call limit reached" in health.detail
-    assert [e.kind for e in store.events.recent(10) if e.kind.startswith("health.")] == ["health.degraded"]
+    degraded = [e.data["component"] for e in store.events.recent(10) if e.kind == "health.degraded"]
+    assert sorted(degraded) == ["whales.etherscan", "whales.flows"]
