@@ -28,6 +28,7 @@ from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.execution import ExecutionResult, Executor
 from smt_engine.trading.monitor import record_equity
 from smt_engine.trading.proposals import Candidate, ProposalBook, snapshot_account
+from smt_engine.whales.flows import FlowSignal
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ class WhaleCycle(Protocol):
     """What a whale source returns for one cycle (``whales.WhaleCycleResult``)."""
 
     def signal_for(self, base: str) -> WhaleSignal | None: ...
+
+    def flow_signal_for(self, base: str) -> FlowSignal | None: ...
 
 
 class WhaleSource(Protocol):
@@ -251,6 +254,9 @@ class Pipeline:
                     equity=equity,
                     open_positions=len(positions) if positions is not None else len(open_positions),
                     whale_signal=whale_result.signal_for(pair.base) if whale_result is not None else None,
+                    exchange_flows=(
+                        whale_result.flow_signal_for(pair.base) if whale_result is not None else None
+                    ),
                     open_position=mine,
                 )
             )

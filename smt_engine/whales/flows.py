@@ -119,6 +119,7 @@ class FlowSignal:
     flows: list[ExchangeFlow] = field(default_factory=list)
     scores: list[FlowScore] = field(default_factory=list)
     reasoning: str = ""
+    wallet_labels: tuple[str, ...] = ()  # the exchange wallets the flows were read from
 
     @property
     def neutral(self) -> bool:
@@ -151,6 +152,7 @@ def flow_signal(
     flows: Sequence[ExchangeFlow],
     eth_history: Sequence[Decimal],
     stable_history: Sequence[Decimal],
+    wallet_labels: Sequence[str] = (),
 ) -> FlowSignal | None:
     """ETH: stablecoin inflow is bullish, ETH-like inflow bearish. BTC: stablecoins only. Others: None.
 
@@ -180,4 +182,4 @@ def flow_signal(
         for s in scores
     ]
     reasoning = "; ".join(parts) + f" -> {bias.value} {confidence:.0%}"
-    return FlowSignal(base, bias, confidence, list(flows), scores, reasoning)
+    return FlowSignal(base, bias, confidence, list(flows), scores, reasoning, tuple(wallet_labels))

@@ -204,8 +204,9 @@ class WhalePipeline:
         repo = self.store.exchange_flows
         eth_hist = _series_history(repo, ETH_LIKE, now)
         stable_hist = _series_history(repo, STABLES, now)
+        labels = [e.label for a in sorted(watched) if (e := self.book.get(a)) is not None]
         for base in ("ETH", "BTC"):
-            signal = flow_signal(base, result.flows, eth_hist, stable_hist)
+            signal = flow_signal(base, result.flows, eth_hist, stable_hist, labels)
             if signal is not None:
                 result.flow_signals[base] = signal
         repo.add_cycle(result.flows)
