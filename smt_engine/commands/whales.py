@@ -21,7 +21,11 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     p = wsub.add_parser("train", parents=[common], help="train a classifier bundle (.cbm + .json) and report")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", metavar="FILE.csv", help="labelled features (address,label,<32 features>)")
-    src.add_argument("--synthetic", action="store_true", help="train on the wallet-behaviour simulator")
+    src.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="train a bootstrap on the wallet-behaviour simulator (never weighs in a signal)",
+    )
     p.add_argument(
         "--out", metavar="DIR", default="whale_model", help="output directory (default ./whale_model)"
     )
@@ -87,6 +91,7 @@ def cmd_train(ctx: Context) -> int:
             holdout=args.holdout,
             seed=args.seed,
             provenance={"command": command},
+            bootstrap=args.synthetic,
         )
     except BundleError as exc:
         raise CommandError(str(exc)) from None

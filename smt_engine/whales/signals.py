@@ -24,13 +24,16 @@ from smt_engine.whales.addressbook import AddressBook
 from smt_engine.whales.classifier import Classification
 from smt_engine.whales.transfers import ZERO, Transfer
 
+# The seed's table, on the classes that exist today. Only a trusted class (a label, or a model trained
+# on real labels) uses its row; a bootstrap or unknown class uses UNKNOWN_ENTRY, which never leans.
 SIGNAL_MAP: dict[str, dict[Flow, tuple[Bias, float]]] = {
-    "CEX_Wallet": {Flow.INFLOW: (Bias.BEARISH, 0.75), Flow.OUTFLOW: (Bias.BULLISH, 0.85)},
-    "Large_Holder": {Flow.INFLOW: (Bias.BULLISH, 0.65), Flow.OUTFLOW: (Bias.BEARISH, 0.70)},
-    "Staker": {Flow.INFLOW: (Bias.BULLISH, 0.60), Flow.OUTFLOW: (Bias.BEARISH, 0.70)},
-    "DeFi_Trader": {Flow.INFLOW: (Bias.NEUTRAL, 0.40), Flow.OUTFLOW: (Bias.NEUTRAL, 0.40)},
-    "Miner": {Flow.INFLOW: (Bias.NEUTRAL, 0.30), Flow.OUTFLOW: (Bias.BEARISH, 0.80)},
-    "Exploiter": {Flow.INFLOW: (Bias.AVOID, 0.90), Flow.OUTFLOW: (Bias.AVOID, 0.90)},
+    "exchange": {Flow.INFLOW: (Bias.BEARISH, 0.75), Flow.OUTFLOW: (Bias.BULLISH, 0.85)},
+    "large_holder": {Flow.INFLOW: (Bias.BULLISH, 0.65), Flow.OUTFLOW: (Bias.BEARISH, 0.70)},
+    "staking": {Flow.INFLOW: (Bias.BULLISH, 0.60), Flow.OUTFLOW: (Bias.BEARISH, 0.70)},
+    "fund_market_maker": {Flow.INFLOW: (Bias.BULLISH, 0.55), Flow.OUTFLOW: (Bias.BEARISH, 0.60)},
+    "dex_defi_trader": {Flow.INFLOW: (Bias.NEUTRAL, 0.40), Flow.OUTFLOW: (Bias.NEUTRAL, 0.40)},
+    "mev_bot": {Flow.INFLOW: (Bias.NEUTRAL, 0.30), Flow.OUTFLOW: (Bias.NEUTRAL, 0.30)},
+    "bridge": {Flow.INFLOW: (Bias.NEUTRAL, 0.30), Flow.OUTFLOW: (Bias.NEUTRAL, 0.30)},
 }
 UNKNOWN_ENTRY = {Flow.INFLOW: (Bias.NEUTRAL, 0.30), Flow.OUTFLOW: (Bias.NEUTRAL, 0.30)}
 EXCHANGE_BONUS = 0.10
@@ -90,7 +93,9 @@ def whale_signal(
     """The seed's table; None for a mixed flow (that whale is skipped)."""
     if flow.direction is Flow.MIXED:
         return None
-    bias, weight = SIGNAL_MAP.get(classification.whale_class, UNKNOWN_ENTRY)[flow.direction]
+    trusted = classification.trusted
+    table = SIGNAL_MAP.get(classification.whale_class, UNKNOWN_ENTRY) if trusted else UNKNOWN_ENTRY
+    bias, weight = table[flow.direction]
     if flow.has_cex_interaction:
         weight = min(WEIGHT_CAP, weight + EXCHANGE_BONUS)
     confidence = round(classification.confidence * weight, 4)

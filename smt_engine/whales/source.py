@@ -24,7 +24,7 @@ from smt_engine.store import Store
 from smt_engine.store.flows import ExchangeFlow, ExchangeFlowsRepo
 from smt_engine.store.records import Whale, WhaleSignal, WhaleTransfer
 from smt_engine.whales.addressbook import AddressBook
-from smt_engine.whales.classifier import WhaleClassifier
+from smt_engine.whales.classifier import WhaleClassifier, label_classification
 from smt_engine.whales.discovery import Candidate, LargeTransfer, large_transfers, rank_whales
 from smt_engine.whales.etherscan import EtherscanClient, EtherscanError, RateLimiter
 from smt_engine.whales.features import as_dict, compute_features
@@ -177,7 +177,7 @@ class WhalePipeline:
     ) -> None:
         history = self.cache.load(cand.address, now - timedelta(days=self.cfg.history_days))
         vector = compute_features(cand.address, history, balance, self.book)
-        cls = self.classifier.classify(vector)
+        cls = label_classification(self.book.get(cand.address)) or self.classifier.classify(vector)
         result.whales.append(
             Whale(
                 address=cand.address,

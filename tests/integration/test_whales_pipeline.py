@@ -72,7 +72,7 @@ async def test_cycle_discovers_classifies_stores_and_refetches_only_new_blocks(
     w1 = next(w for w in first.whales if w.address == W1)
     assert w1.features["incoming_volume_eth"] == 900 and w1.features["erc20_tx_count"] == 1
     assert w1.features["balance_eth_log"] == pytest.approx(7.1188, abs=1e-4)
-    assert w1.classified_by == "model" and w1.model_version
+    assert w1.classified_by == "bootstrap" and w1.model_version.startswith("bootstrap-")
     by_address = {s.address: s for s in first.signals}
     assert by_address[W1].flow is not None and by_address[W1].flow.value == "outflow"
     assert first.aggregate is not None and first.aggregate.is_aggregate
@@ -136,7 +136,7 @@ async def test_synthetic_source_is_a_live_deterministic_feed(tmp_path: Path) -> 
     assert [(s.bias, s.confidence) for s in a2.signals] == [(s.bias, s.confidence) for s in b2.signals]
     assert {t.cycle_id for t in store.whale_transfers.recent()} <= {"c1", "c2"}
     assert {t.tx_hash for t in a2.transfers} != {t.tx_hash for t in a1.transfers}  # time moves the feed
-    assert all(w.classified_by == "model" for w in a1.whales)
+    assert all(w.classified_by == "bootstrap" for w in a1.whales)
     assert a1.aggregate.bias in set(Bias)
 
 
