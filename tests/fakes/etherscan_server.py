@@ -341,3 +341,100 @@ def internal_tx(block: int, frm: str, to: str, wei: int, *, trace_id: str = "0")
         row.pop(k, None)
     row.update(type="call", traceId=trace_id, errCode="")
     return row
+
+
+# ---------------------------------------------------------------------- one realistic whale-and-flow cycle
+
+WATCHED = (
+    "0x28c6c06298d514db089934071355e5743bf21d60",  # Binance 14
+    "0x21a31ee1afc51d94c2efccaa2092ad1028285549",  # Binance 15
+    "0x71660c4005ba85c37ccec55d0c4493e66fe775d3",  # Coinbase 10
+    "0x2910543af39aba0cd09dbb2d50200b3e800a63d2",  # Kraken 13
+    "0x6cc5f688a315f3dc28a7781717a9a798a59fda7b",  # OKX
+)
+A16Z = "0x05e793ce0c6027323ac150f6d45c2344d28b6019"  # labelled fund
+BEAVERBUILD = "0x95222290dd7278aa3ddd389cc1e1d165cc4bafe5"  # labelled MEV builder
+UNISWAP_ROUTER = "0x7a250d5630b4cf539739df2c5dacb4c659f2488d"
+TOKENS = {
+    "USDT": ("0xdac17f958d2ee523a2206206994597c13d831ec7", 6),
+    "USDC": ("0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48", 6),
+    "WETH": ("0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2", 18),
+    "stETH": ("0xae7ab96520de3a18e5e111b5eaab095312d7fe84", 18),
+}
+
+
+@dataclass
+class CycleScenario:
+    """What the fake holds for one cycle, so a test can check the engine found all of it."""
+
+    large_hashes: set[str]
+    whales: set[str]
+    labelled: dict[str, str]  # whale -> expected class from its label
+    usdt_net_6h: int  # whole dollars into the watched wallets over 6 h
+    eth_like_net_6h: int  # whole ETH (ETH + WETH + stETH) into the watched wallets over 6 h
+
+
+def whale_cycle_scenario(fake: FakeEtherscan) -> CycleScenario:
+    """12 large transfers across 5 exchange wallets: 4 unlabelled whales, a labelled fund and MEV builder,
+    an exchange-to-exchange shuffle and a router transfer (never whales), plus ERC-20 flows, small noise,
+    a counterfeit USDT and each whale's older history. Blocks are 12 s apart; 6 h = 1800 blocks."""
+    head = fake.chain.head
+    add = fake.chain.add
+    whales = [f"0x{'%040x' % (0xABC000 + i)}" for i in range(4)]
+    large: list[dict[str, Any]] = []
+
+    def big(block_ago: int, frm: str, to: str, eth: int) -> None:
+        large.append(add("normal", tx(head - block_ago, frm, to, eth * 10**18)))
+
+    big(100, whales[0], WATCHED[0], 500)
+    big(150, WATCHED[1], whales[0], 120)
+    big(300, WATCHED[2], whales[1], 300)
+    big(450, whales[1], WATCHED[3], 250)
+    big(600, whales[2], WATCHED[4], 1_000)
+    big(700, WATCHED[0], whales[3], 180)
+    big(800, whales[3], WATCHED[1], 400)
+    big(900, A16Z, WATCHED[2], 2_000)
+    big(1000, WATCHED[3], BEAVERBUILD, 150)
+    big(1100, BEAVERBUILD, WATCHED[4], 160)
+    big(1200, WATCHED[0], WATCHED[1], 9_000)  # exchange shuffle: recorded, no whale
+    big(1300, WATCHED[2], UNISWAP_ROUTER, 700)  # a router is not a whale
+    add("normal", tx(head - 200, "0x" + "9" * 40, WATCHED[0], 5 * 10**18))  # small
+    add("normal", tx(head - 2500, whales[2], WATCHED[0], 800 * 10**18))  # large but 8 h old
+    for i, w in enumerate([*whales, A16Z, BEAVERBUILD]):  # older history of every whale
+        add("normal", tx(head - 50_000 - i, "0x" + "8" * 40, w, (10 + i) * 10**18))
+        fake.chain.balances[w] = (1000 + i) * 10**18
+
+    def token(
+        block_ago: int, frm: str, to: str, symbol: str, amount: int, contract: str | None = None
+    ) -> None:
+        real, decimals = TOKENS[symbol]
+        add(
+            "erc20",
+            token_tx(
+                head - block_ago,
+                frm,
+                to,
+                amount * 10**decimals,
+                symbol=symbol,
+                decimals=decimals,
+                contract=contract or real,
+                log_index=block_ago % 50,
+            ),
+        )
+
+    user = "0x" + "7" * 40
+    token(120, user, WATCHED[0], "USDT", 3_000_000)
+    token(400, WATCHED[2], user, "USDT", 500_000)
+    token(500, user, WATCHED[1], "USDC", 1_200_000)
+    token(650, user, WATCHED[3], "WETH", 400)
+    token(750, WATCHED[4], user, "stETH", 100)
+    token(850, WATCHED[0], WATCHED[2], "USDT", 50_000_000)  # exchange-internal: not a flow
+    token(950, user, WATCHED[0], "USDT", 90_000_000, contract="0x" + "e" * 40)  # counterfeit USDT
+    eth_moves = 500 - 120 - 300 + 250 + 1_000 - 180 + 400 + 2_000 - 150 + 160 + 5  # + small deposit
+    return CycleScenario(
+        large_hashes={str(r["hash"]) for r in large},
+        whales={*whales, A16Z, BEAVERBUILD},
+        labelled={A16Z: "fund_market_maker", BEAVERBUILD: "mev_bot"},
+        usdt_net_6h=3_000_000 - 500_000,
+        eth_like_net_6h=eth_moves - 700 + 400 - 100,  # the router withdrawal counts as an outflow
+    )
