@@ -185,14 +185,22 @@ class Pipeline:
         transfers = getattr(result, "transfers", [])
         found = getattr(result, "whales", [])
         aggregate: WhaleSignal | None = getattr(result, "aggregate", None)
+        classifier = getattr(result, "classifier", "")
+        labelled = sum(1 for w in found if getattr(w, "classified_by", "") == "label")
         self.ailog.whale_discovery(
             {
                 "lookback_hours": self.settings.whales.lookback_hours,
                 "min_transfer_eth": self.settings.whales.min_transfer_eth,
             },
-            {"large_transfers": len(transfers), "whales_found": len(found)},
+            {
+                "large_transfers": len(transfers),
+                "whales_found": len(found),
+                "classified_by_label": labelled,
+                "classifier": classifier,
+            },
             f"{len(transfers)} transfer(s) of at least {self.settings.whales.min_transfer_eth} ETH in the "
-            f"last {self.settings.whales.lookback_hours} h; {len(found)} whale(s) classified",
+            f"last {self.settings.whales.lookback_hours} h; {len(found)} whale(s): {labelled} by their "
+            f"public label, the rest by the {classifier or 'classifier'}",
             cycle_id=cycle_id,
         )
         if aggregate is not None:

@@ -1,10 +1,10 @@
-"""`smt whales ...`: train the classifier, build a labelled dataset from Etherscan, run a discovery scan."""
+"""`smt whales ...`: the labelled address book, training the classifier on real labels, a discovery scan."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,11 +15,23 @@ Sub = Any
 
 
 def register(sub: Sub, common: argparse.ArgumentParser) -> None:
-    whales = sub.add_parser("whales", parents=[common], help="whale intelligence: train, label-fetch, scan")
+    whales = sub.add_parser("whales", parents=[common], help="whale intelligence: labels, train, scan")
     wsub = whales.add_subparsers(dest="whales_command", metavar="ACTION", required=True)
 
-    p = wsub.add_parser("train", parents=[common], help="train a classifier bundle (.cbm + .json) and report")
+    p = wsub.add_parser(
+        "train",
+        parents=[common],
+        help="train a classifier bundle (.cbm + .json) and report",
+        description="--labels fetches each labelled address's history through Etherscan (rate-limited, "
+        "cached, resumable: run the same command again to continue), builds the serving features, "
+        "holds out by address, trains CatBoost and writes the bundle with its metrics and label source.",
+    )
     src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "--labels",
+        metavar="FILE.csv",
+        help="address,label per line; label = a class (large_holder, fund_market_maker...) or a category",
+    )
     src.add_argument("--dataset", metavar="FILE.csv", help="labelled features (address,label,<32 features>)")
     src.add_argument(
         "--synthetic",
@@ -35,13 +47,6 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--depth", type=int, default=5, help="CatBoost tree depth")
     p.add_argument("--holdout", type=float, default=0.2, help="stratified holdout fraction")
     p.set_defaults(handler=cmd_train)
-
-    p = wsub.add_parser(
-        "label-fetch", parents=[common], help="fetch histories of labelled addresses and write a dataset"
-    )
-    p.add_argument("--labels", metavar="FILE", required=True, help="CSV with columns address,label")
-    p.add_argument("--out", metavar="FILE.csv", required=True, help="dataset to write")
-    p.set_defaults(handler=cmd_label_fetch)
 
     p = wsub.add_parser(
         "labels",
@@ -75,7 +80,11 @@ def cmd_train(ctx: Context) -> int:
     if not 0 < args.holdout < 1:
         raise CommandError("--holdout must be between 0 and 1")
     try:
-        if args.synthetic:
+        bootstrap = bool(args.synthetic)
+        if args.labels:
+            dataset = _fetch_labelled(ctx, Path(args.labels), Path(args.out))
+            command = f"smt whales train --labels {args.labels} --seed {args.seed}"
+        elif args.synthetic:
             from smt_engine.whales.synth import synthetic_dataset
 
             dataset = synthetic_dataset(AddressBook.curated(), per_class=args.per_class, seed=args.seed)
@@ -91,7 +100,7 @@ def cmd_train(ctx: Context) -> int:
             holdout=args.holdout,
             seed=args.seed,
             provenance={"command": command},
-            bootstrap=args.synthetic,
+            bootstrap=bootstrap,
         )
     except BundleError as exc:
         raise CommandError(str(exc)) from None
@@ -188,78 +197,42 @@ def _etherscan_key(ctx: Context) -> str:
     return key
 
 
-def _read_labels(path: Path) -> list[tuple[str, str]]:
-    from smt_engine.whales.addressbook import normalize_address
-    from smt_engine.whales.classifier import CLASSES
+def _fetch_labelled(ctx: Context, labels_path: Path, out: Path) -> Any:
+    from smt_engine.clock import WallClock
+    from smt_engine.whales.addressbook import AddressBook
+    from smt_engine.whales.etherscan import EtherscanClient
+    from smt_engine.whales.training import FetchStopped, LabelsError, fetch_dataset, read_labels
 
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as exc:
-        raise CommandError(f"{path}: {exc}") from None
-    out = []
-    for i, row in enumerate(rows, start=2):
-        try:
-            address = normalize_address(row.get("address") or "")
-        except ValueError as exc:
-            raise CommandError(f"{path}:{i}: {exc}") from None
-        label = (row.get("label") or "").strip()
-        if label not in CLASSES:
-            raise CommandError(f"{path}:{i}: label {label!r} is not one of {', '.join(CLASSES)}")
-        out.append((address, label))
-    if not out:
-        raise CommandError(f"{path}: no labelled addresses (expected a header address,label)")
-    return out
-
-
-def cmd_label_fetch(ctx: Context) -> int:
-    labels = _read_labels(Path(ctx.args.labels))
+        labels = read_labels(labels_path)
+    except LabelsError as exc:
+        raise CommandError(str(exc)) from None
     settings = ctx.settings()
     store = ctx.store()
     key = _etherscan_key(ctx)
-    return asyncio.run(_label_fetch(settings, store, key, labels, Path(ctx.args.out)))
-
-
-async def _label_fetch(settings: Any, store: Any, key: str, labels: list[tuple[str, str]], out: Path) -> int:
-    import numpy as np
-
-    from smt_engine.clock import WallClock
-    from smt_engine.whales.addressbook import AddressBook
-    from smt_engine.whales.classifier import Dataset
-    from smt_engine.whales.etherscan import EtherscanClient, EtherscanError
-    from smt_engine.whales.features import compute_features
-    from smt_engine.whales.history import HistoryCache
-    from smt_engine.whales.transfers import ALL_KINDS
-
     book = AddressBook.load(settings.whales.address_book)
-    now = WallClock().now()
-    rows, y, addresses, skipped = [], [], [], 0
-    async with EtherscanClient.from_settings(settings.whales, key) as client:
-        cache = HistoryCache(store, client)
-        start = await client.block_at(now - timedelta(days=settings.whales.history_days))
-        end = await client.block_at(now)
-        balances = await client.balances([a for a, _ in labels])
-        for address, label in labels:
-            try:
-                await cache.sync(address, ALL_KINDS, start, end, now)
-            except EtherscanError as exc:
-                print(f"skipped {address}: {exc}")
-                skipped += 1
-                continue
-            history = cache.load(address, now - timedelta(days=settings.whales.history_days))
-            rows.append(compute_features(address, history, balances.get(address), book))
-            y.append(label)
-            addresses.append(address)
-    if not rows:
-        raise CommandError("no history could be fetched for any labelled address")
-    provenance = {
-        "source": "etherscan",
-        "fetched_at": now.isoformat(),
-        "history_days": settings.whales.history_days,
-    }
-    Dataset(np.vstack(rows), y, addresses, provenance).write_csv(out)
-    print(f"wrote {out}: {len(rows)} labelled wallets ({skipped} skipped)")
-    return 0
+    out.mkdir(parents=True, exist_ok=True)
+
+    async def run() -> Any:
+        async with EtherscanClient.from_settings(settings.whales, key) as client:
+            return await fetch_dataset(
+                client, store, book, labels, out, WallClock().now(), settings.whales.history_days, _progress
+            )
+
+    try:
+        return asyncio.run(run())
+    except (FetchStopped, LabelsError) as exc:
+        print(file=sys.stderr)
+        raise CommandError(str(exc)) from None
+
+
+def _progress(done: int, total: int, address: str) -> None:
+    """A one-line progress bar on stderr (the report goes to stdout)."""
+    width = 30
+    filled = width * done // max(total, 1)
+    bar = "#" * filled + "." * (width - filled)
+    tail = f" fetching {address}" if address else " done"
+    print(f"\r[{bar}] {done}/{total}{tail}", end="" if address else "\n", file=sys.stderr, flush=True)
 
 
 def cmd_scan(ctx: Context) -> int:
@@ -299,9 +272,10 @@ async def _scan(source: Any, store: Any, clock: Any, once: bool, interval: timed
 
 def print_result(result: Any) -> None:
     print(f"cycle {result.cycle_id}: {len(result.transfers)} large transfers, {len(result.whales)} whales")
+    print(f"unlabelled whales classified by the {result.classifier}")
     signals = {s.address: s for s in result.signals}
     if result.whales:
-        print(f"{'address':<44}{'class':<14}{'conf':>6}  {'by':<6}{'volume ETH':>12}  signal")
+        print(f"{'address':<44}{'class':<18}{'conf':>6}  {'by':<10}{'volume ETH':>12}  label / signal")
         for w in result.whales:
             s = signals.get(w.address)
             sig = (
@@ -310,8 +284,8 @@ def print_result(result: Any) -> None:
                 else "mixed: none"
             )
             print(
-                f"{w.address:<44}{w.whale_class:<14}{w.class_confidence:>6.2f}  {w.classified_by:<6}"
-                f"{w.volume_eth:>12.2f}  {sig}"
+                f"{w.address:<44}{w.whale_class:<18}{w.class_confidence:>6.2f}  {w.classified_by:<10}"
+                f"{w.volume_eth:>12.2f}  {(w.label + ' / ') if w.label else ''}{sig}"
             )
     for problem in result.errors:
         print(f"problem: {problem}")
@@ -319,3 +293,13 @@ def print_result(result: Any) -> None:
         sig = result.signal_for(base)
         if sig is not None:
             print(f"{base} whale signal: {sig.bias.value} {sig.confidence:.0%} - {sig.reasoning}")
+    flows = {(f.window_hours, f.asset): f for f in result.flows}
+    if flows:
+        print("exchange net flows (positive = onto exchanges; ETH-like in ETH, stablecoins in USD):")
+        for hours in sorted({h for h, _ in flows}):
+            row = "  ".join(f"{a} {f.net:+,.2f}" for (h, a), f in flows.items() if h == hours)
+            print(f"  {hours:>2} h: {row}")
+    for base in ("ETH", "BTC"):
+        flow = result.flow_signal_for(base)
+        if flow is not None:
+            print(f"{base} flow signal: {flow.bias.value} {flow.confidence:.0%} - {flow.reasoning}")

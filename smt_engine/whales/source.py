@@ -66,6 +66,7 @@ class WhaleCycleResult:
     btc_proxy_weight: float = 1.0
     flows: list[ExchangeFlow] = field(default_factory=list)
     flow_signals: dict[str, FlowSignal] = field(default_factory=dict)
+    classifier: str = ""  # how unlabelled whales were classified ("bootstrap model ...", "model ...")
 
     def signal_for(self, base: str) -> WhaleSignal | None:
         """The whale signal for a pair's base asset: ETH directly, BTC as a correlated proxy, else None."""
@@ -112,7 +113,11 @@ class WhalePipeline:
     async def run_cycle(self, cycle_id: str) -> WhaleCycleResult:
         now = self.clock.now()
         result = WhaleCycleResult(
-            cycle_id, now, btc_proxy=self.cfg.btc_proxy, btc_proxy_weight=self.cfg.btc_proxy_weight
+            cycle_id,
+            now,
+            btc_proxy=self.cfg.btc_proxy,
+            btc_proxy_weight=self.cfg.btc_proxy_weight,
+            classifier=self.classifier.description,
         )
         lookback = timedelta(hours=self.cfg.lookback_hours)
         watch_span = max(lookback, timedelta(hours=max(WINDOWS_HOURS)))
