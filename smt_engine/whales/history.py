@@ -104,6 +104,10 @@ class HistoryCache:
             )
         return added
 
+    def remember(self, address: str, transfers: Iterable[Transfer]) -> int:
+        """Cache transfers already read elsewhere under ``address``; the synced range is unchanged."""
+        return self.repo.add([to_record(address, t) for t in transfers])
+
     def load(self, address: str, since: datetime | None = None) -> list[Transfer]:
         return [from_record(r) for r in self.repo.for_address(address, since)]
 

@@ -151,6 +151,9 @@ class WhalePipeline:
             except EtherscanError as exc:
                 self._record(result, f"balances: {exc}")
         for cand in candidates:
+            # The transfers that made it a whale are already known: cache them under the whale too, so
+            # its signal sees them even when its own history is too long to read in one cycle.
+            self.cache.remember(cand.address, [lt.transfer for lt in big if lt.counterparty == cand.address])
             try:
                 await self.cache.sync(cand.address, ALL_KINDS, history_block, end_block, now)
             except EtherscanError as exc:

@@ -198,3 +198,32 @@ async def test_daily_count_survives_a_restart_and_the_daily_reply_is_loud(
     assert "daily call limit reached" in health.detail
     degraded = [e.data["component"] for e in store.events.recent(10) if e.kind == "health.degraded"]
     assert sorted(degraded) == ["whales.etherscan", "whales.flows"]
+
+
+async def test_a_whale_whose_history_needs_more_pages_still_sees_its_deposit(tmp_path: Path) -> None:
+    whale = "0x" + "5" * 40
+    with FakeEtherscan(calls_per_second=1000) as fake:
+        head = fake.chain.head
+        for i in range(25):  # older history: more than one page of 10
+            fake.chain.add("normal", tx(head - 100_000 + i, USER, whale, 10**18))
+        deposit = fake.chain.add("normal", tx(head - 100, whale, BINANCE14, 500 * 10**18))
+        settings = Settings.model_validate(
+            {
+                "engine": {"database": str(tmp_path / "smt.db")},
+                "whales": {
+                    "etherscan_base_url": fake.url,
+                    "calls_per_second": 30,
+                    "max_records_per_request": 10,
+                },
+            }
+        )
+        store = Store.open(tmp_path / "smt.db")
+        clock = SimulatedClock(datetime.fromtimestamp(fake.chain.ts_of(head) + 5, UTC))
+        source = EtherscanWhaleSource(settings, store, clock, KEY, backoff_base=0.01, max_pages=1)
+        result = await source.run_cycle("c1")
+        await source.aclose()
+    state = store.whale_history.sync_state(whale, "normal")
+    assert state is not None and state.to_block < head  # the rest of its history comes next cycle
+    assert [w.address for w in result.whales] == [whale]
+    signal = next(s for s in result.signals if s.address == whale)
+    assert signal.outflow_eth == 500 and deposit["hash"] in {t.tx_hash for t in result.transfers}
