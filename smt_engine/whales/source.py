@@ -23,8 +23,8 @@ from smt_engine.secrets import SecretName, SecretStore, redact
 from smt_engine.store import Store
 from smt_engine.store.flows import ExchangeFlow, ExchangeFlowsRepo
 from smt_engine.store.records import Whale, WhaleSignal, WhaleTransfer
-from smt_engine.whales.addressbook import AddressBook
-from smt_engine.whales.classifier import WhaleClassifier, label_classification
+from smt_engine.whales.addressbook import AddressBook, Category
+from smt_engine.whales.classifier import LABEL_CLASSES, WhaleClassifier, label_classification
 from smt_engine.whales.discovery import Candidate, LargeTransfer, large_transfers, rank_whales
 from smt_engine.whales.etherscan import EtherscanClient, EtherscanError, RateLimiter
 from smt_engine.whales.features import as_dict, compute_features
@@ -372,8 +372,11 @@ class SyntheticWhaleSource:
 
         book = AddressBook.load(settings.whales.address_book)
         # The simulator's world is drawn from the curated book only, so the demo feed stays the same
-        # whatever the public label set holds.
-        self.chain = SyntheticChain(AddressBook.curated(), seed=seed, whales=whales)
+        # whatever the public label set holds; a few real labelled addresses join the simulated whales
+        # so the demo shows label classes (the bootstrap's classes carry no weight).
+        self.chain = SyntheticChain(
+            AddressBook.curated(), seed=seed, whales=whales, labelled=demo_labelled_whales(book)
+        )
         self.pipeline = WhalePipeline(settings, store, clock, self.chain, book=book)
 
     async def run_cycle(self, cycle_id: str) -> WhaleCycleResult:
@@ -381,6 +384,26 @@ class SyntheticWhaleSource:
 
     async def aclose(self) -> None:
         return None
+
+
+DEMO_LABELLED_CATEGORIES = (Category.FUND, Category.STAKING, Category.FUND, Category.MEV_BOT, Category.BRIDGE)
+
+
+def demo_labelled_whales(book: AddressBook) -> list[tuple[str, str]]:
+    """The first labelled addresses of a few whale-like categories, with the class their label names."""
+    by_category: dict[Category, list[str]] = {}
+    for entry in book.entries():
+        if entry.category in DEMO_LABELLED_CATEGORIES and book.can_be_whale(entry.address):
+            by_category.setdefault(entry.category, []).append(entry.address)
+    out: list[tuple[str, str]] = []
+    taken: dict[Category, int] = {}
+    for category in DEMO_LABELLED_CATEGORIES:
+        i = taken.get(category, 0)
+        candidates = by_category.get(category, [])
+        if i < len(candidates):
+            out.append((candidates[i], LABEL_CLASSES[category]))
+            taken[category] = i + 1
+    return out
 
 
 def make_whale_source(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -374,13 +374,20 @@ class SyntheticChain:
     the odd exchange-to-exchange shuffle, so discovery has real work to do (and must ignore the shuffles).
     """
 
-    def __init__(self, book: AddressBook, seed: int = 0, whales: int = 30) -> None:
+    def __init__(
+        self,
+        book: AddressBook,
+        seed: int = 0,
+        whales: int = 30,
+        labelled: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self.book = book
         self.sim = WalletSimulator(book, seed)
         self.seed = seed
-        self.population: dict[str, str] = {
-            synthetic_address("whale", seed, i): CLASSES[i % len(CLASSES)] for i in range(whales)
-        }
+        # ``labelled``: real labelled addresses (address, class) that behave as their label says.
+        self.population: dict[str, str] = dict(labelled[:whales])
+        for i in range(whales - len(self.population)):
+            self.population[synthetic_address("whale", seed, i)] = CLASSES[i % len(CLASSES)]
         self.calls = 0
 
     async def block_at(self, when: datetime, closest: str = "before") -> int:

@@ -136,7 +136,12 @@ async def test_synthetic_source_is_a_live_deterministic_feed(tmp_path: Path) -> 
     assert [(s.bias, s.confidence) for s in a2.signals] == [(s.bias, s.confidence) for s in b2.signals]
     assert {t.cycle_id for t in store.whale_transfers.recent()} <= {"c1", "c2"}
     assert {t.tx_hash for t in a2.transfers} != {t.tx_hash for t in a1.transfers}  # time moves the feed
-    assert all(w.classified_by == "bootstrap" for w in a1.whales)
+    by = {w.classified_by for w in a1.whales + a2.whales}
+    assert by == {"bootstrap", "label"}  # simulated whales, and real labelled addresses acting as labelled
+    labelled = [w for w in a1.whales + a2.whales if w.classified_by == "label"]
+    assert all(
+        w.label and w.whale_class in ("fund_market_maker", "staking", "mev_bot", "bridge") for w in labelled
+    )
     assert a1.aggregate.bias in set(Bias)
 
 
