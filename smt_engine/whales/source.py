@@ -17,8 +17,7 @@ import httpx
 
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
-from smt_engine.domain import HealthStatus, Mode
-from smt_engine.health import report_health
+from smt_engine.domain import Mode
 from smt_engine.secrets import SecretName, SecretStore, redact
 from smt_engine.store import Store
 from smt_engine.store.flows import ExchangeFlow, ExchangeFlowsRepo
@@ -37,6 +36,7 @@ from smt_engine.whales.flows import (
     flow_signal,
     measure_flows,
 )
+from smt_engine.whales.health_report import calls_already_today, report_etherscan_health, report_flows_health
 from smt_engine.whales.history import ChainSource, HistoryCache
 from smt_engine.whales.signals import aggregate, btc_proxy, recent_flow, whale_signal
 from smt_engine.whales.transfers import ALL_KINDS, ZERO, Transfer, TransferKind
@@ -45,8 +45,7 @@ log = logging.getLogger(__name__)
 
 # Per watched exchange wallet and cycle: txlist, txlistinternal and tokentx from where the cache stopped.
 WATCHED_KINDS: tuple[TransferKind, ...] = (TransferKind.NORMAL, TransferKind.INTERNAL, TransferKind.ERC20)
-FLOW_HISTORY = 96  # past cycles a flow is compared with (a day at 15-minute cycles)
-FLOWS_COMPONENT = "whales.flows"
+FLOW_HISTORY = 96  # past cycles a flow is compared with (16 days at the default 4 h signal interval)
 
 
 class WhaleSourceError(Exception):
@@ -126,7 +125,9 @@ class WhalePipeline:
             window_block = await self.chain.block_at(now - watch_span)
             history_block = await self.chain.block_at(now - timedelta(days=self.cfg.history_days))
         except EtherscanError as exc:
-            self._report_flows(result, 0, len(self.book.watched()))
+            report_flows_health(
+                self.store, self.clock, result.flow_signals.get("ETH"), 0, len(self.book.watched())
+            )
             return self._fail(result, f"block lookup failed: {exc}")
 
         watched: dict[str, list[Transfer]] = {}
@@ -139,7 +140,9 @@ class WhalePipeline:
                 continue
             watched[entry.address] = self.cache.window(entry.address, now - watch_span, now)
         self._flows(result, watched, now)
-        self._report_flows(result, len(watched), len(wallets))
+        report_flows_health(
+            self.store, self.clock, result.flow_signals.get("ETH"), len(watched), len(wallets)
+        )
         big = large_transfers(watched, self.book, now - lookback, now, self.cfg.min_transfer_eth)
         candidates = rank_whales(big, self.book, self.cfg.max_whales)
         result.transfers = [self._transfer_record(lt, cycle_id) for lt in big]
@@ -219,21 +222,6 @@ class WhalePipeline:
                 result.flow_signals[base] = signal
         repo.add_cycle(result.flows)
 
-    def _report_flows(self, result: WhaleCycleResult, read: int, wanted: int) -> None:
-        if wanted == 0:
-            report_health(self.store, self.clock, FLOWS_COMPONENT, HealthStatus.OFF, "no watched wallets")
-            return
-        eth = result.flow_signals.get("ETH")
-        data = {"wallets_read": read, "wallets_watched": wanted, "windows_hours": list(WINDOWS_HOURS)}
-        if read == 0:
-            status, detail = HealthStatus.DOWN, f"no exchange wallet could be read (of {wanted})"
-        elif read < wanted:
-            status, detail = HealthStatus.WARN, f"flows from {read} of {wanted} exchange wallets"
-        else:
-            status = HealthStatus.OK
-            detail = f"{wanted} exchange wallets; " + (eth.reasoning if eth else "no flow signal")
-        report_health(self.store, self.clock, FLOWS_COMPONENT, status, detail, data)
-
     def _transfer_record(self, lt: LargeTransfer, cycle_id: str) -> WhaleTransfer:
         t = lt.transfer
         return WhaleTransfer(
@@ -290,6 +278,7 @@ class EtherscanWhaleSource:
     ) -> None:
         self.store = store
         self.clock = clock
+        self.cycles_per_day = timedelta(days=1) / settings.engine.signal_interval
         if "limiter" not in client_options:
             client_options["limiter"] = RateLimiter(
                 settings.whales.calls_per_second,
@@ -307,59 +296,16 @@ class EtherscanWhaleSource:
         report_etherscan_health(
             self.store,
             self.clock,
-            self.client,
-            result,
+            self.client.limiter,
+            result.errors,
             calls=sum(self.client.calls.values()) - calls_before,
             rate_limited=self.client.rate_limited - limited_before,
+            cycles_per_day=self.cycles_per_day,
         )
         return result
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-
-ETHERSCAN_COMPONENT = "whales.etherscan"
-
-
-def calls_already_today(store: Store, clock: Clock) -> int:
-    """The day's Etherscan calls recorded before this process started (same UTC day), else 0."""
-    row = store.health.get(ETHERSCAN_COMPONENT)
-    if row is None or row.data.get("day") != clock.now().date().isoformat():
-        return 0
-    try:
-        return int(row.data.get("calls_today", 0))
-    except (TypeError, ValueError):
-        return 0
-
-
-def report_etherscan_health(
-    store: Store,
-    clock: Clock,
-    client: EtherscanClient,
-    result: WhaleCycleResult,
-    *,
-    calls: int,
-    rate_limited: int,
-) -> None:
-    limiter = client.limiter
-    data = {
-        "day": limiter.day,
-        "calls_today": limiter.used_today,
-        "daily_limit": limiter.daily_limit,
-        "calls_this_cycle": calls,
-        "rate_limited_this_cycle": rate_limited,
-        "failures_this_cycle": len(result.errors),
-    }
-    usage = f"{limiter.used_today} of {limiter.daily_limit} calls today"
-    if limiter.used_today >= limiter.daily_limit:
-        status, detail = HealthStatus.DOWN, f"daily call limit reached ({usage}); whale data resumes tomorrow"
-    elif result.errors:
-        status = HealthStatus.WARN
-        detail = f"{len(result.errors)} failure(s) this cycle, first: {result.errors[0]} ({usage})"
-    else:
-        retried = f", {rate_limited} rate-limit repl(ies) retried" if rate_limited else ""
-        status, detail = HealthStatus.OK, f"{calls} calls this cycle{retried}, {usage}"
-    report_health(store, clock, ETHERSCAN_COMPONENT, status, detail, data)
 
 
 class SyntheticWhaleSource:
