@@ -13,7 +13,7 @@ signal; two equal whales in opposite directions cancel to NEUTRAL.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -119,8 +119,16 @@ def whale_signal(
     )
 
 
-def aggregate(signals: Sequence[WhaleSignal], cycle_id: str, at: datetime) -> WhaleSignal:
-    """One ETH bias and confidence from every whale signal of the cycle."""
+MAX_NAMED = 5
+
+
+def aggregate(
+    signals: Sequence[WhaleSignal], cycle_id: str, at: datetime, labels: Mapping[str, str] | None = None
+) -> WhaleSignal:
+    """One ETH bias and confidence from every whale signal of the cycle.
+
+    ``labels`` (address -> label) names the labelled whales behind it in the reasoning, largest first.
+    """
     votes = {b: 0.0 for b in Bias}
     counts = {b: 0 for b in Bias}
     for s in signals:
@@ -147,6 +155,15 @@ def aggregate(signals: Sequence[WhaleSignal], cycle_id: str, at: datetime) -> Wh
         f"{len(signals)} whale signal(s): {tally or 'none'}; "
         f"whale net flow {net:+.2f} ETH (in {inflow:.2f}, out {outflow:.2f}) -> {bias.value} {confidence:.0%}"
     )
+    named = sorted(
+        (s for s in signals if labels and s.address in labels),
+        key=lambda s: (-abs(s.net_eth), s.address or ""),
+    )
+    if named and labels:
+        reasoning += "; labelled: " + ", ".join(
+            f"{labels[s.address or '']} ({s.whale_class}) net {s.net_eth:+,.2f} ETH {s.bias.value}"
+            for s in named[:MAX_NAMED]
+        )
     return WhaleSignal(
         cycle_id=cycle_id,
         at=at,

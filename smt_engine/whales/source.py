@@ -164,7 +164,8 @@ class WhalePipeline:
                 continue
             self._score(result, cand, balances.get(cand.address), now, lookback)
 
-        result.aggregate = aggregate(result.signals, cycle_id, now)
+        labels = {w.address: w.label for w in result.whales if w.label}
+        result.aggregate = aggregate(result.signals, cycle_id, now, labels)
         self._persist(result)
         self.cache.prune(now, self.cfg.history_retention_days)
         log.info(

@@ -42,6 +42,7 @@ async def test_one_cycle_at_three_calls_per_second_misses_nothing(tmp_path: Path
     for address, whale_class in scenario.labelled.items():
         w = by_address[address]
         assert (w.whale_class, w.classified_by) == (whale_class, "label") and w.label
+    assert result.aggregate is not None and "labelled: a16z (fund_market_maker)" in result.aggregate.reasoning
     unlabelled = [w for w in result.whales if w.address not in scenario.labelled]
     assert unlabelled and all(w.classified_by == "bootstrap" and w.whale_class for w in unlabelled)
 

@@ -133,3 +133,18 @@ def test_discovery_excludes_exchanges_and_ranks_deterministically() -> None:
     assert [(w.address, w.volume_eth) for w in ranked] == [(a, 300), (b, 300), (c, 250)]
     assert [w.address for w in rank_whales(big, BOOK, max_whales=2)] == [a, b]
     assert all(BOOK.can_be_whale(w.address) for w in ranked)
+
+
+def test_aggregate_names_the_labelled_whales_behind_it() -> None:
+    fund, other = "0x" + "f1" * 20, "0x" + "e2" * 20
+    a = whale_signal(
+        fund, Classification("fund_market_maker", 0.9, "label", "l"), flow([eth(BINANCE, W, "300")]), "c", NOW
+    )
+    b = whale_signal(
+        other, Classification("unknown", 0.4, "bootstrap", "b"), flow([eth(W, BINANCE, "900")]), "c", NOW
+    )
+    assert a is not None and b is not None
+    a.address, b.address = fund, other
+    agg = aggregate([a, b], "c", NOW, {fund: "a16z"})
+    assert agg.reasoning.endswith("; labelled: a16z (fund_market_maker) net +300.00 ETH BULLISH")
+    assert "0x" not in agg.reasoning.split("labelled:")[1]  # only labelled whales are named
