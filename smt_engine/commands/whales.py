@@ -65,6 +65,16 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--watch", action="store_true", help="with --add: poll this exchange wallet every cycle")
     p.set_defaults(handler=cmd_labels)
 
+    p = wsub.add_parser(
+        "flows",
+        parents=[common],
+        help="recorded exchange net flows per cycle (ETH, WETH, stETH, USDT, USDC; 1 h / 6 h / 24 h)",
+    )
+    p.add_argument("--window", type=int, choices=(1, 6, 24), default=6, help="window in hours (default 6)")
+    p.add_argument("--cycles", type=int, default=12, help="how many recent cycles (default 12)")
+    p.add_argument("--json", action="store_true", help="one JSON object per cycle")
+    p.set_defaults(handler=cmd_flows)
+
     p = wsub.add_parser("scan", parents=[common], help="discover and classify whales, print and store them")
     p.add_argument(
         "--once", action="store_true", help="one cycle, then exit (default: every signal_interval)"
@@ -183,6 +193,39 @@ def cmd_labels(ctx: Context) -> int:
     print(f"{'address':<44}{'category':<12}{'role':<14}{'label':<32}source")
     for e in entries:
         print(f"{e.address:<44}{e.category.value:<12}{e.role or '-':<14}{e.label[:31]:<32}{e.source}")
+    return 0
+
+
+def cmd_flows(ctx: Context) -> int:
+    import json
+    from decimal import Decimal
+
+    from smt_engine.whales.flows import FLOW_ASSETS
+
+    args = ctx.args
+    if args.cycles < 1:
+        raise CommandError("--cycles must be at least 1")
+    store = ctx.store(readonly=True)
+    rows = store.exchange_flows.recent(args.window, args.cycles * len(FLOW_ASSETS))
+    by_cycle: dict[str, dict[str, Any]] = {}
+    for f in rows:
+        entry = by_cycle.setdefault(f.cycle_id, {"cycle_id": f.cycle_id, "at": f.at.isoformat(), "net": {}})
+        entry["net"][f.asset] = str(f.net)
+    cycles = sorted(by_cycle.values(), key=lambda e: str(e["at"]))[-args.cycles :]
+    if args.json:
+        for entry in cycles:
+            print(json.dumps({**entry, "window_hours": args.window}))
+        return 0
+    if not cycles:
+        print("no exchange flows recorded yet (they are measured in each whale cycle)")
+        return 0
+    print(
+        f"exchange net flows over {args.window} h (positive = onto exchanges; ETH-like in ETH, stables in $)"
+    )
+    print(f"{'at (UTC)':<18}" + "".join(f"{a:>16}" for a in FLOW_ASSETS))
+    for entry in cycles:
+        values = "".join(f"{Decimal(entry['net'].get(a, 0)):>+16,.2f}" for a in FLOW_ASSETS)
+        print(f"{entry['at'][:16].replace('T', ' '):<18}{values}")
     return 0
 
 

@@ -52,7 +52,6 @@ class ExchangeFlowsRepo(Repo[ExchangeFlow]):
             limit=limit,
         )
 
-    def latest(self) -> list[ExchangeFlow]:
-        """The most recent cycle's flows (the console and `smt whales flows` show these)."""
-        rows = self.select(order_by="at DESC, id DESC", limit=1)
-        return self.for_cycle(rows[0].cycle_id) if rows else []
+    def recent(self, window_hours: int, limit: int) -> list[ExchangeFlow]:
+        """The newest ``limit`` rows of one window, every asset, newest first."""
+        return self.select("window_hours = ?", [window_hours], order_by="at DESC, id DESC", limit=limit)

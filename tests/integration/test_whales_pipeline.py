@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,49 @@ async def test_a_whale_whose_history_needs_more_pages_still_sees_its_deposit(tmp
     assert [w.address for w in result.whales] == [whale]
     signal = next(s for s in result.signals if s.address == whale)
     assert signal.outflow_eth == 500 and deposit["hash"] in {t.tx_hash for t in result.transfers}
+
+
+def test_flows_have_a_history_shown_by_smt_whales_flows(
+    fake: FakeEtherscan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    import json
+
+    from smt_engine.cli import main
+
+    usdt = "0xdac17f958d2ee523a2206206994597c13d831ec7"
+    settings = settings_for(fake, tmp_path)
+    store = Store.open(tmp_path / "smt.db")
+    clock = SimulatedClock(datetime.fromtimestamp(fake.chain.ts_of(fake.chain.head) + 5, UTC))
+    source = EtherscanWhaleSource(settings, store, clock, KEY, backoff_base=0.01)
+
+    async def cycles() -> None:
+        for i in range(3):
+            fake.chain.head += 300
+            fake.chain.add(
+                "erc20",
+                token_tx(
+                    fake.chain.head - 5,
+                    USER,
+                    BINANCE14,
+                    (i + 1) * 10**12,
+                    symbol="USDT",
+                    decimals=6,
+                    contract=usdt,
+                ),
+            )
+            await clock.advance(3600)
+            await source.run_cycle(f"c{i}")
+        await source.aclose()
+
+    asyncio.run(cycles())
+    series = store.exchange_flows.series("USDT", 1, clock.now() + timedelta(seconds=1), 10)
+    assert [f.net for f in series] == [Decimal(3_000_000), Decimal(2_000_000), Decimal(1_000_000)]
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[engine]\ndatabase = "{tmp_path / "smt.db"}"\n')
+    assert main(["whales", "flows", "--window", "1", "--json", "--config", str(cfg)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [entry["net"]["USDT"] for entry in lines] == ["1000000.000000", "2000000.000000", "3000000.000000"]
+    assert main(["whales", "flows", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "exchange net flows over 6 h" in out and "+6,000,000.00" in out
