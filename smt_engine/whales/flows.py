@@ -51,6 +51,11 @@ def flow_asset(t: Transfer) -> str | None:
     return None
 
 
+def eth_equivalent(t: Transfer) -> Decimal:
+    """ETH moved, counting WETH and stETH (1:1) as ETH; 0 for every other token and failed transactions."""
+    return t.value if flow_asset(t) in ETH_LIKE else ZERO
+
+
 def measure_flows(
     watched: Mapping[str, Sequence[Transfer]], book: AddressBook, cycle_id: str, now: datetime
 ) -> list[ExchangeFlow]:

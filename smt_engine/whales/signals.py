@@ -1,6 +1,7 @@
 """Whale flow -> trading bias: the seed's per-whale table, plus an aggregate over every whale of the cycle.
 
-Flows use native ETH only (ERC-20 amounts are not ETH). Per whale (seed section 3.4): net = inflow -
+Flows count ETH, WETH and stETH as ETH (1:1, by token contract); no other token is ever summed as ETH.
+Per whale (seed section 3.4): net = inflow -
 outflow over the recent window; |net| below the threshold is "mixed" and gives no signal; otherwise
 the category x direction table gives a bias and weight, +0.10 when the flow touched an exchange
 (capped at 0.95), and confidence = class confidence x weight.
@@ -22,6 +23,7 @@ from smt_engine.domain import Bias, Flow
 from smt_engine.store.records import WhaleSignal
 from smt_engine.whales.addressbook import AddressBook
 from smt_engine.whales.classifier import Classification
+from smt_engine.whales.flows import eth_equivalent
 from smt_engine.whales.transfers import ZERO, Transfer
 
 # The seed's table, on the classes that exist today. Only a trusted class (a label, or a model trained
@@ -71,7 +73,7 @@ def recent_flow(
     for t in history:
         if t.at < since or t.at > now:
             continue
-        eth = t.value_eth
+        eth = eth_equivalent(t)
         if not eth:
             continue
         if t.to_address == address:

@@ -33,6 +33,7 @@ from smt_engine.whales.flows import (
     STABLES,
     WINDOWS_HOURS,
     FlowSignal,
+    eth_equivalent,
     flow_signal,
     measure_flows,
 )
@@ -229,7 +230,7 @@ class WhalePipeline:
             tx_hash=t.tx_hash,
             from_address=t.from_address,
             to_address=t.to_address,
-            value_eth=t.value_eth,
+            value_eth=eth_equivalent(t),
             block=t.block,
             at=t.at,
             exchange_label=lt.exchange_label,

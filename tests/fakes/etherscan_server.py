@@ -375,9 +375,10 @@ class CycleScenario:
 
 
 def whale_cycle_scenario(fake: FakeEtherscan) -> CycleScenario:
-    """12 large transfers across 5 exchange wallets: 4 unlabelled whales, a labelled fund and MEV builder,
-    an exchange-to-exchange shuffle and a router transfer (never whales), plus ERC-20 flows, small noise,
-    a counterfeit USDT and each whale's older history. Blocks are 12 s apart; 6 h = 1800 blocks."""
+    """14 large transfers across 5 exchange wallets (12 in ETH, one in WETH, one in stETH): 5 unlabelled
+    whales, a labelled fund and MEV builder, an exchange-to-exchange shuffle and a router transfer (never
+    whales), plus stablecoin flows, small noise, a counterfeit USDT and each whale's older history. Blocks
+    are 12 s apart; 6 h = 1800 blocks."""
     head = fake.chain.head
     add = fake.chain.add
     whales = [f"0x{'%040x' % (0xABC000 + i)}" for i in range(4)]
@@ -406,9 +407,9 @@ def whale_cycle_scenario(fake: FakeEtherscan) -> CycleScenario:
 
     def token(
         block_ago: int, frm: str, to: str, symbol: str, amount: int, contract: str | None = None
-    ) -> None:
+    ) -> dict[str, Any]:
         real, decimals = TOKENS[symbol]
-        add(
+        return add(
             "erc20",
             token_tx(
                 head - block_ago,
@@ -426,14 +427,14 @@ def whale_cycle_scenario(fake: FakeEtherscan) -> CycleScenario:
     token(120, user, WATCHED[0], "USDT", 3_000_000)
     token(400, WATCHED[2], user, "USDT", 500_000)
     token(500, user, WATCHED[1], "USDC", 1_200_000)
-    token(650, user, WATCHED[3], "WETH", 400)
-    token(750, WATCHED[4], user, "stETH", 100)
+    large.append(token(650, user, WATCHED[3], "WETH", 400))  # WETH and stETH count as ETH
+    large.append(token(750, WATCHED[4], user, "stETH", 100))
     token(850, WATCHED[0], WATCHED[2], "USDT", 50_000_000)  # exchange-internal: not a flow
     token(950, user, WATCHED[0], "USDT", 90_000_000, contract="0x" + "e" * 40)  # counterfeit USDT
     eth_moves = 500 - 120 - 300 + 250 + 1_000 - 180 + 400 + 2_000 - 150 + 160 + 5  # + small deposit
     return CycleScenario(
         large_hashes={str(r["hash"]) for r in large},
-        whales={*whales, A16Z, BEAVERBUILD},
+        whales={*whales, A16Z, BEAVERBUILD, user},
         labelled={A16Z: "fund_market_maker", BEAVERBUILD: "mev_bot"},
         usdt_net_6h=3_000_000 - 500_000,
         eth_like_net_6h=eth_moves - 700 + 400 - 100,  # the router withdrawal counts as an outflow

@@ -53,7 +53,7 @@ async def test_one_cycle_at_three_calls_per_second_misses_nothing(tmp_path: Path
     assert eth_like == Decimal(scenario.eth_like_net_6h)
     eth_flow = result.flow_signal_for("ETH")
     assert eth_flow is not None and eth_flow.confidence == 0  # no history yet: neutral
-    # Calls: 3 block lookups, 8 watched wallets x 3 lists, 1 balancemulti, 6 whales x 5 lists.
+    # Calls: 3 block lookups, 8 watched wallets x 3 lists, 1 balancemulti, 7 whales x 5 lists.
     health = store.health.get("whales.etherscan")
     assert health is not None and health.data["calls_this_cycle"] == calls  # every attempt, retries included
-    assert calls - health.data["rate_limited_this_cycle"] == 3 + 8 * 3 + 1 + 6 * 5
+    assert calls - health.data["rate_limited_this_cycle"] == 3 + 8 * 3 + 1 + 7 * 5
