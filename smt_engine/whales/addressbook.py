@@ -99,7 +99,7 @@ class AddressBook:
         for entry in entries:
             self._by_address[entry.address] = entry  # later entries win
         self.sources = list(sources or [])
-        self._by_category: dict[Category, frozenset[str]] = {}
+        self._by_categories: dict[frozenset[Category], frozenset[str]] = {}
 
     @classmethod
     def curated(cls) -> AddressBook:
@@ -151,14 +151,13 @@ class AddressBook:
         return self.category(address) not in NEVER_WHALES
 
     def addresses(self, *categories: Category) -> frozenset[str]:
-        out: frozenset[str] = frozenset()
-        for category in categories:
-            if category not in self._by_category:
-                self._by_category[category] = frozenset(
-                    a for a, e in self._by_address.items() if e.category is category
-                )
-            out |= self._by_category[category]
-        return out
+        """Addresses in any of ``categories`` (computed once per combination: features ask every whale)."""
+        key = frozenset(categories)
+        found = self._by_categories.get(key)
+        if found is None:
+            found = frozenset(a for a, e in self._by_address.items() if e.category in key)
+            self._by_categories[key] = found
+        return found
 
     def entries(self) -> list[LabelledAddress]:
         return sorted(self._by_address.values(), key=lambda e: (e.category.value, e.name.lower(), e.address))

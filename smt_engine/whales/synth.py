@@ -237,23 +237,23 @@ def _fund(c: _Ctx, s: float, partners: tuple[str, ...]) -> None:
 
 def _mev_bot(c: _Ctx, s: float) -> None:
     r = c.rng
-    for _ in range(c.poisson(s * 25)):
+    for _ in range(c.poisson(s * 8)):
         router = c.pick(c.roles.defi)
         amount = r.lognormvariate(1.0, 1.2)
         gas = r.randrange(150_000, 600_000)
         c.eth(router, amount, False, gas=gas)
         c.eth(router, amount * r.uniform(0.995, 1.01), True, kind=TransferKind.INTERNAL)
-    for _ in range(c.poisson(s * 3)):
+    for _ in range(c.poisson(s * 2)):
         c.eth(synthetic_address("builder", r.randrange(0, 4)), r.lognormvariate(-2, 1), False, gas=21_000)
 
 
 def _bridge(c: _Ctx, s: float) -> None:
     r = c.rng
-    for _ in range(c.poisson(s * 20)):
+    for _ in range(c.poisson(s * 7)):
         c.eth(c.user(), r.lognormvariate(0.0, 1.5), True, gas=90_000)
-    for _ in range(c.poisson(s * 15)):
+    for _ in range(c.poisson(s * 5)):
         c.eth(c.user(), r.lognormvariate(0.0, 1.5), False, kind=TransferKind.INTERNAL)
-    for _ in range(c.poisson(s * 10)):
+    for _ in range(c.poisson(s * 3)):
         c.token(
             c.user(), STABLECOINS[r.randrange(0, 3)], r.lognormvariate(8, 1.5), r.random() < 0.5, gas=110_000
         )
