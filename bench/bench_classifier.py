@@ -19,13 +19,13 @@ RUNS = 300
 
 def main() -> None:
     book = AddressBook.shipped()
-    sim = WalletSimulator(book, seed=1)
+    sim = WalletSimulator(AddressBook.curated(), seed=1)
     address = synthetic_address("bench")
-    history = sim.history(address, "DeFi_Trader", BASE_TS + timedelta(days=200), 200)
+    history = sim.history(address, "dex_defi_trader", BASE_TS + timedelta(days=200), 200)
     while len(history) < 1000:
         history += history
     history = history[:1000]
-    balance = sim.balance(address, "DeFi_Trader", 0)
+    balance = sim.balance(address, "dex_defi_trader", 0)
     classifier = WhaleClassifier.load()
     assert classifier.bundle is not None, classifier.load_error
 

@@ -303,7 +303,7 @@ class ExchangeSettings(_Section):
 
 
 class WhalesSettings(_Section):
-    """Etherscan V2 discovery and classification."""
+    """Etherscan V2: exchange flows, whale discovery and classification."""
 
     enabled: bool = Field(True, description="run whale discovery in each cycle")
     etherscan_base_url: str = Field("https://api.etherscan.io/v2/api", description="Etherscan V2 endpoint")
@@ -318,10 +318,10 @@ class WhalesSettings(_Section):
     history_days: int = Field(90, ge=1, le=365, description="history used for features")
     history_retention_days: int = Field(120, ge=1, le=3650, description="cached history kept")
     address_book: Path | None = Field(
-        None, description="extra labelled addresses (JSON) added to the shipped book"
+        None, description="your labels file (JSON), over the shipped labels; `smt whales labels --add` adds"
     )
     model: Path | None = Field(
-        None, description="classifier bundle (.cbm + .json) instead of the shipped one"
+        None, description="classifier bundle (.cbm + .json) instead of the shipped bootstrap"
     )
     btc_proxy: bool = Field(True, description="use the ETH whale signal for BTC as a correlated proxy")
     btc_proxy_weight: float = Field(

@@ -19,13 +19,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smt_engine.clock import AcceleratedClock, Clock, SimulatedClock
 from smt_engine.config import Settings, load_settings
 from smt_engine.domain import ApprovalMode, Mode, PositionState
 from smt_engine.secrets import SecretStore
 from smt_engine.store import EngineLock, Store
+
+if TYPE_CHECKING:
+    from smt_engine.pipeline import WhaleSource
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +117,20 @@ def summarise(store: Store, simulated_minutes: float, wall_seconds: float) -> De
 
 
 async def run_engine(
-    settings: Settings, store: Store, clock: Clock, *, stop_after: float | None = None
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    *,
+    stop_after: float | None = None,
+    whales: WhaleSource | None = None,
 ) -> None:
-    """Run the real engine on ``clock``; a ``SimulatedClock`` is driven as fast as the machine allows."""
+    """Run the real engine on ``clock``; a ``SimulatedClock`` is driven as fast as the machine allows.
+
+    ``whales`` replaces the demo's synthetic whale feed (tests compare decisions with and without it).
+    """
     from smt_engine.runtime import build_runtime
 
-    runtime = build_runtime(settings, store, clock, SecretStore())
+    runtime = build_runtime(settings, store, clock, SecretStore(), whales=whales)
     task = asyncio.create_task(runtime.engine.run())
     try:
         if isinstance(clock, SimulatedClock):

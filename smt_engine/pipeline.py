@@ -29,6 +29,7 @@ from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.execution import ExecutionResult, Executor
 from smt_engine.trading.monitor import record_equity
 from smt_engine.trading.proposals import Candidate, ProposalBook, snapshot_account
+from smt_engine.whales.flows import FlowSignal
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class WhaleCycle(Protocol):
     """What a whale source returns for one cycle (``whales.WhaleCycleResult``)."""
 
     def signal_for(self, base: str) -> WhaleSignal | None: ...
+
+    def flow_signal_for(self, base: str) -> FlowSignal | None: ...
 
 
 class WhaleSource(Protocol):
@@ -198,14 +201,22 @@ class Pipeline:
         transfers = getattr(result, "transfers", [])
         found = getattr(result, "whales", [])
         aggregate: WhaleSignal | None = getattr(result, "aggregate", None)
+        classifier = getattr(result, "classifier", "")
+        labelled = sum(1 for w in found if getattr(w, "classified_by", "") == "label")
         self.ailog.whale_discovery(
             {
                 "lookback_hours": self.settings.whales.lookback_hours,
                 "min_transfer_eth": self.settings.whales.min_transfer_eth,
             },
-            {"large_transfers": len(transfers), "whales_found": len(found)},
+            {
+                "large_transfers": len(transfers),
+                "whales_found": len(found),
+                "classified_by_label": labelled,
+                "classifier": classifier,
+            },
             f"{len(transfers)} transfer(s) of at least {self.settings.whales.min_transfer_eth} ETH in the "
-            f"last {self.settings.whales.lookback_hours} h; {len(found)} whale(s) classified",
+            f"last {self.settings.whales.lookback_hours} h; {len(found)} whale(s): {labelled} by their "
+            f"public label, the rest by the {classifier or 'classifier'}",
             cycle_id=cycle_id,
         )
         if aggregate is not None:
@@ -267,6 +278,9 @@ class Pipeline:
                     equity=equity,
                     open_positions=len(positions) if positions is not None else len(open_positions),
                     whale_signal=whale_result.signal_for(pair.base) if whale_result is not None else None,
+                    exchange_flows=(
+                        whale_result.flow_signal_for(pair.base) if whale_result is not None else None
+                    ),
                     open_position=mine,
                 )
             )

@@ -18,6 +18,7 @@ from smt_engine.competition import CompetitionStatus, competition_status
 from smt_engine.config import Settings
 from smt_engine.domain import Candle, Pair, Tier
 from smt_engine.store.records import Position, WhaleSignal
+from smt_engine.whales.flows import FlowSignal
 
 SIZE_FRACTIONS_PCT: tuple[Decimal, ...] = (Decimal(5), Decimal(10), Decimal(20))
 """Illustrative margin fractions of the balance the prompt shows (the seed's 5/10/20 %)."""
@@ -67,6 +68,7 @@ class PairContext:
     max_single_position_pct: Decimal
     starting_balance: Decimal
     whale_signal: WhaleSignal | None = None
+    exchange_flows: FlowSignal | None = None
     open_position: Position | None = None
     size_fractions_pct: tuple[Decimal, ...] = field(default=SIZE_FRACTIONS_PCT)
 
@@ -89,6 +91,7 @@ def build_context(
     equity: Decimal,
     open_positions: int = 0,
     whale_signal: WhaleSignal | None = None,
+    exchange_flows: FlowSignal | None = None,
     open_position: Position | None = None,
 ) -> PairContext:
     """Derive competition status, leverage, fee and bounds from settings; whale data only for tier 1."""
@@ -113,6 +116,7 @@ def build_context(
         max_single_position_pct=settings.risk.max_single_position_pct,
         starting_balance=settings.competition.starting_balance,
         whale_signal=whale_signal if pair.tier is Tier.ONE else None,
+        exchange_flows=exchange_flows if pair.tier is Tier.ONE else None,
         open_position=open_position,
         size_fractions_pct=fractions,
     )

@@ -1,9 +1,13 @@
-"""The offline analyst: trend and volatility from 1h candles, plus the whale signal on tier 1 pairs.
+"""The offline analyst: trend and volatility from 1h candles, plus whale and exchange-flow signals on tier 1.
 
 Deterministic (same context, same answer), needs no network or key, and is labelled ``heuristic`` in
 every record, so nobody mistakes it for a grounded opinion. It is used when no Gemini credentials
 exist, in the demo, and as the configured fallback when a Gemini call fails. Its answer goes through
 the same validator as the model's, so it obeys the same bounds.
+
+On-chain signals only move the score when they lean: a NEUTRAL or zero-confidence whale or flow signal
+is treated exactly like no signal (the seed halved the market score whenever any whale signal existed,
+so a neutral zero flipped decisions).
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ def _clamp(value: float, lo: float, hi: float) -> float:
     return max(lo, min(hi, value))
 
 
+def _leans(bias: Bias, confidence: float) -> bool:
+    """A signal moves the score only with a direction and some confidence."""
+    return _BIAS_SIGN[bias] != 0 and confidence > 0
+
+
 def _dec(value: float | Decimal, lo: Decimal, hi: Decimal) -> Decimal:
     d = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return max(lo, min(hi, d))
@@ -41,6 +50,7 @@ def heuristic_answer(ctx: PairContext) -> dict[str, Any]:
     """The answer object, in the same shape the model is asked for."""
     summary = summarise(ctx.candles)
     whale = ctx.whale_signal if ctx.pair.tier is Tier.ONE else None
+    flows = ctx.exchange_flows if ctx.pair.tier is Tier.ONE else None
     if summary is None:
         return {
             "decision": "WAIT",
@@ -56,20 +66,23 @@ def heuristic_answer(ctx: PairContext) -> dict[str, Any]:
         f"1h trend {summary.trend} (6-bar vs 24-bar average)",
         f"24h change {summary.change_24h_pct:+.2f} % vs hourly volatility {summary.volatility_pct:.2f} %",
     ]
+    if whale is not None and whale.bias is Bias.AVOID:
+        return {
+            "decision": "WAIT",
+            "confidence": 0.0,
+            "reasoning": "Heuristic: the whale signal says AVOID (" + (whale.reasoning or "no detail") + ").",
+            "market_sentiment": "NEUTRAL",
+        }
+    leans: list[tuple[str, Bias, float]] = []
+    if whale is not None and _leans(whale.bias, whale.confidence):
+        leans.append(("whale signal", whale.bias, whale.confidence))
+    if flows is not None and _leans(flows.bias, flows.confidence):
+        leans.append(("exchange flows", flows.bias, flows.confidence))
     score = market
-    if whale is not None:
-        if whale.bias is Bias.AVOID:
-            return {
-                "decision": "WAIT",
-                "confidence": 0.0,
-                "reasoning": "Heuristic: the whale signal says AVOID ("
-                + (whale.reasoning or "no detail")
-                + ").",
-                "market_sentiment": "NEUTRAL",
-            }
-        whale_score = _BIAS_SIGN[whale.bias] * _clamp(whale.confidence, 0, 1)
-        score = 0.5 * market + 0.5 * whale_score
-        parts.append(f"whale signal {whale.bias.value} at {whale.confidence:.2f}")
+    if leans:
+        onchain = sum(_BIAS_SIGN[b] * _clamp(c, 0, 1) for _, b, c in leans) / len(leans)
+        score = 0.5 * market + 0.5 * onchain
+        parts += [f"{name} {b.value} at {c:.2f}" for name, b, c in leans]
     score = round(score, 4)
     sentiment = "BULLISH" if score > 0.1 else "BEARISH" if score < -0.1 else "NEUTRAL"
     reasoning = "Heuristic: " + "; ".join(parts) + f". Score {score:+.2f} (acts beyond ±{ENTRY_SCORE:.2f})."
@@ -98,7 +111,7 @@ def heuristic_answer(ctx: PairContext) -> dict[str, Any]:
         "entry_price": float(price),
         "tp_price": float(price * (1 + tp / 100 if long else 1 - tp / 100)),
         "sl_price": float(price * (1 - sl / 100 if long else 1 + sl / 100)),
-        "key_catalyst": f"1h trend {summary.trend}" + (f" and whale {whale.bias.value}" if whale else ""),
+        "key_catalyst": f"1h trend {summary.trend}" + "".join(f" and {n} {b.value}" for n, b, _ in leans),
         "risk_factors": ["no news grounding", f"hourly volatility {summary.volatility_pct:.2f} %"],
         "market_sentiment": sentiment,
         "reasoning": reasoning,
@@ -130,9 +143,12 @@ class HeuristicAnalyst:
             parsed.payload["fallback_for"] = {"analysis_id": fallback_for.id, "error": fallback_for.error}
         if note and parsed.payload is not None:
             parsed.payload.update(note)
-        prompt = "(heuristic: no prompt; inputs are the candles" + (
-            " and the whale signal)" if ctx.pair.tier is Tier.ONE and ctx.whale_signal else ")"
-        )
+        onchain = [
+            name
+            for name, present in (("whale signal", ctx.whale_signal), ("exchange flows", ctx.exchange_flows))
+            if ctx.pair.tier is Tier.ONE and present is not None
+        ]
+        prompt = "(heuristic: no prompt; inputs are the candles" + "".join(f", {n}" for n in onchain) + ")"
         trace = CallTrace(raw_response=None, grounded=False, attempts=0, latency_ms=0)
         return record_analysis(
             self.store, ctx, kind=self.kind, model=MODEL, prompt=prompt, parsed=parsed, trace=trace

@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from smt_engine.analyst.context import PairContext, summarise
 from smt_engine.competition import Phase, StrategyMode
 from smt_engine.domain import Tier
+from smt_engine.whales.flows import FlowSignal
 
 PROMPT_VERSION = "smt-prompt-v1"
 
@@ -257,25 +258,56 @@ def _time_limits(ctx: PairContext) -> str:
 
 
 def _whales(ctx: PairContext) -> str | None:
-    w = ctx.whale_signal
-    if ctx.pair.tier is not Tier.ONE or w is None:
+    """Whale and exchange-flow block: the numbers, their windows and the labels behind them."""
+    if ctx.pair.tier is not Tier.ONE or (ctx.whale_signal is None and ctx.exchange_flows is None):
         return None
     proxy = ctx.pair.base != "ETH"
     lines = [
         "=== WHALE INTELLIGENCE (Ethereum on-chain flows"
         + (f", used as a proxy for {ctx.pair.base}" if proxy else "")
-        + ") ===",
-        f"Whale: {_short_address(w.address)}"
-        + (f", class {w.whale_class}" if w.whale_class else "")
-        + (" (aggregate signal)" if w.is_aggregate else ""),
-        f"Flow: {w.flow.value if w.flow else 'unknown'}; net {signed_usdt(w.net_eth)} ETH "
-        f"(inflow {usdt(w.inflow_eth)} ETH, outflow {usdt(w.outflow_eth)} ETH)",
-        f"Exchange-related: {'yes' if w.whale_class == 'CEX_Wallet' else 'no'}",
-        f"Whale signal: {w.bias.value} (confidence {pct(w.confidence, 2)})",
-        f"Signal reasoning: {w.reasoning or '(none)'}",
-        f"Signal time: {w.at.strftime('%Y-%m-%d %H:%M')} UTC",
+        + ") ==="
     ]
+    w = ctx.whale_signal
+    if w is not None:
+        lines += [
+            f"Whale: {_short_address(w.address)}"
+            + (f", class {w.whale_class}" if w.whale_class else "")
+            + (" (aggregate signal)" if w.is_aggregate else ""),
+            f"Whale flow over the discovery window: {w.flow.value if w.flow else 'none'}; net "
+            f"{signed_usdt(w.net_eth)} ETH (inflow {usdt(w.inflow_eth)} ETH, "
+            f"outflow {usdt(w.outflow_eth)} ETH)",
+            f"Whale signal: {w.bias.value} (confidence {pct(w.confidence, 2)})"
+            + (" - no lean, ignore it" if w.bias.value == "NEUTRAL" or not w.confidence else ""),
+            f"Whale reasoning: {w.reasoning or '(none)'}",
+            f"Whale signal time: {w.at.strftime('%Y-%m-%d %H:%M')} UTC",
+        ]
+    f = ctx.exchange_flows
+    if f is not None:
+        lines += _flow_lines(f)
     return "\n".join(lines)
+
+
+def _flow_lines(f: FlowSignal) -> list[str]:
+    labels = ", ".join(f.wallet_labels) if f.wallet_labels else "(none read)"
+    lines = [
+        "Exchange net flows (inflow - outflow; positive = coins moved onto exchanges; exchange-to-exchange "
+        "moves excluded). ETH, WETH and stETH in ETH; USDT and USDC in US dollars.",
+        f"Exchange wallets read ({len(f.wallet_labels)}, labelled from public Etherscan labels): {labels}",
+    ]
+    by_window: dict[int, list[str]] = {}
+    for row in f.flows:
+        by_window.setdefault(row.window_hours, []).append(
+            f"{row.asset} {signed_usdt(row.net)} (in {usdt(row.inflow)}, out {usdt(row.outflow)}, "
+            f"{row.transfers} transfers)"
+        )
+    lines += [f"  last {hours} h: " + "; ".join(parts) for hours, parts in sorted(by_window.items())]
+    lines += [
+        "Reading (published evidence, 1-6 h horizons): stablecoin inflow to exchanges has preceded higher "
+        "BTC and ETH returns; ETH inflow has preceded lower ETH returns; only flows unusual against "
+        "their own recent history count.",
+        f"Exchange-flow signal: {f.bias.value} (confidence {pct(f.confidence, 2)}): {f.reasoning}",
+    ]
+    return lines
 
 
 def _task(ctx: PairContext) -> str:
@@ -288,7 +320,11 @@ def _task(ctx: PairContext) -> str:
             "catalysts "
             f"expected in the next {horizon} day(s).",
             "2. Weigh them against the market data"
-            + (" and the whale intelligence" if ctx.pair.tier is Tier.ONE and ctx.whale_signal else "")
+            + (
+                " and the whale intelligence"
+                if ctx.pair.tier is Tier.ONE and (ctx.whale_signal or ctx.exchange_flows)
+                else ""
+            )
             + f", the days remaining, the max hold and the {ctx.status.strategy.value} strategy mode.",
             "3. Decide LONG, SHORT or WAIT. WAIT is the right answer when the evidence is mixed or the "
             "reward does not clearly beat the risk after fees.",

@@ -231,6 +231,7 @@ def cmd_status(ctx: Context) -> int:
             }
             for h in store.health.all()
         ],
+        "etherscan_calls_today": _etherscan_calls_today(store),
     }
     if ctx.args.json:
         print(json.dumps(data))
@@ -256,6 +257,9 @@ def cmd_status(ctx: Context) -> int:
     for h in data["health"]:
         since = h["since"][:19].replace("T", " ")
         print(f"health      {h['component']:<24} {h['status']:<4} since {since}  {h['detail']}")
+    if data["etherscan_calls_today"] is not None:
+        calls = data["etherscan_calls_today"]
+        print(f"etherscan   {calls['calls']} of {calls['limit']} calls on {calls['day']} (UTC)")
     if systemd_running():
         import subprocess
 
@@ -272,6 +276,18 @@ def _analyst_spend(store: Store, settings: Settings) -> dict[str, Any]:
         "max_calls": settings.analyst.daily_max_calls,
         "usd": f"{spend.cost_usd:.4f}",
         "max_usd": str(settings.analyst.daily_max_usd),
+    }
+
+
+def _etherscan_calls_today(store: Any) -> dict[str, Any] | None:
+    """The day's Etherscan call count, from the whale source's health report."""
+    row = store.health.get("whales.etherscan")
+    if row is None or "calls_today" not in row.data:
+        return None
+    return {
+        "day": row.data.get("day"),
+        "calls": row.data["calls_today"],
+        "limit": row.data.get("daily_limit"),
     }
 
 

@@ -1,10 +1,10 @@
-"""`smt whales ...`: train the classifier, build a labelled dataset from Etherscan, run a discovery scan."""
+"""`smt whales ...`: the labelled address book, training the classifier on real labels, a discovery scan."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,13 +15,29 @@ Sub = Any
 
 
 def register(sub: Sub, common: argparse.ArgumentParser) -> None:
-    whales = sub.add_parser("whales", parents=[common], help="whale intelligence: train, label-fetch, scan")
+    whales = sub.add_parser("whales", parents=[common], help="whale intelligence: labels, train, scan")
     wsub = whales.add_subparsers(dest="whales_command", metavar="ACTION", required=True)
 
-    p = wsub.add_parser("train", parents=[common], help="train a classifier bundle (.cbm + .json) and report")
+    p = wsub.add_parser(
+        "train",
+        parents=[common],
+        help="train a classifier bundle (.cbm + .json) and report",
+        description="--labels fetches each labelled address's history through Etherscan (rate-limited, "
+        "cached, resumable: run the same command again to continue), builds the serving features, "
+        "holds out by address, trains CatBoost and writes the bundle with its metrics and label source.",
+    )
     src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "--labels",
+        metavar="FILE.csv",
+        help="address,label per line; label = a class (large_holder, fund_market_maker...) or a category",
+    )
     src.add_argument("--dataset", metavar="FILE.csv", help="labelled features (address,label,<32 features>)")
-    src.add_argument("--synthetic", action="store_true", help="train on the wallet-behaviour simulator")
+    src.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="train a bootstrap on the wallet-behaviour simulator (never weighs in a signal)",
+    )
     p.add_argument(
         "--out", metavar="DIR", default="whale_model", help="output directory (default ./whale_model)"
     )
@@ -33,11 +49,31 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_train)
 
     p = wsub.add_parser(
-        "label-fetch", parents=[common], help="fetch histories of labelled addresses and write a dataset"
+        "labels",
+        parents=[common],
+        help="list, search or add labelled addresses (public label set, curated book, your file)",
+        description="Lists the address book with each entry's source and each source's age. --add writes "
+        "one entry to your labels file (whales.address_book), which wins over the shipped labels.",
     )
-    p.add_argument("--labels", metavar="FILE", required=True, help="CSV with columns address,label")
-    p.add_argument("--out", metavar="FILE.csv", required=True, help="dataset to write")
-    p.set_defaults(handler=cmd_label_fetch)
+    p.add_argument("--search", metavar="TEXT", help="address, name, label, role or tag containing TEXT")
+    p.add_argument("--category", metavar="CAT", help="only this category (with --add: the new entry's)")
+    p.add_argument("--json", action="store_true", help="JSON: sources and entries")
+    p.add_argument("--add", metavar="ADDRESS", help="add or replace this address in your labels file")
+    p.add_argument("--name", help="with --add: the entity (e.g. 'Binance')")
+    p.add_argument("--label", help="with --add: the wallet's label (e.g. 'Binance 99'); default the name")
+    p.add_argument("--role", default="", help="with --add: hot, cold, deposit, fiat gateway")
+    p.add_argument("--watch", action="store_true", help="with --add: poll this exchange wallet every cycle")
+    p.set_defaults(handler=cmd_labels)
+
+    p = wsub.add_parser(
+        "flows",
+        parents=[common],
+        help="recorded exchange net flows per cycle (ETH, WETH, stETH, USDT, USDC; 1 h / 6 h / 24 h)",
+    )
+    p.add_argument("--window", type=int, choices=(1, 6, 24), default=6, help="window in hours (default 6)")
+    p.add_argument("--cycles", type=int, default=12, help="how many recent cycles (default 12)")
+    p.add_argument("--json", action="store_true", help="one JSON object per cycle")
+    p.set_defaults(handler=cmd_flows)
 
     p = wsub.add_parser("scan", parents=[common], help="discover and classify whales, print and store them")
     p.add_argument(
@@ -54,10 +90,14 @@ def cmd_train(ctx: Context) -> int:
     if not 0 < args.holdout < 1:
         raise CommandError("--holdout must be between 0 and 1")
     try:
-        if args.synthetic:
+        bootstrap = bool(args.synthetic)
+        if args.labels:
+            dataset = _fetch_labelled(ctx, Path(args.labels), Path(args.out))
+            command = f"smt whales train --labels {args.labels} --seed {args.seed}"
+        elif args.synthetic:
             from smt_engine.whales.synth import synthetic_dataset
 
-            dataset = synthetic_dataset(AddressBook.shipped(), per_class=args.per_class, seed=args.seed)
+            dataset = synthetic_dataset(AddressBook.curated(), per_class=args.per_class, seed=args.seed)
             command = f"smt whales train --synthetic --per-class {args.per_class} --seed {args.seed}"
         else:
             dataset = Dataset.read_csv(Path(args.dataset))
@@ -70,11 +110,122 @@ def cmd_train(ctx: Context) -> int:
             holdout=args.holdout,
             seed=args.seed,
             provenance={"command": command},
+            bootstrap=bootstrap,
         )
     except BundleError as exc:
         raise CommandError(str(exc)) from None
     print(format_report(result.report))
     print(f"\nwrote {result.model_path} and {result.bundle_path} (model {result.meta['model_version']})")
+    return 0
+
+
+def cmd_labels(ctx: Context) -> int:
+    from datetime import UTC, datetime
+
+    from smt_engine.whales.addressbook import (
+        AddressBook,
+        AddressBookError,
+        Category,
+        LabelledAddress,
+        add_operator_label,
+        normalize_address,
+    )
+
+    args = ctx.args
+    settings = ctx.settings()
+    category: Category | None = None
+    if args.category:
+        try:
+            category = Category(args.category.strip().lower())
+        except ValueError:
+            allowed = ", ".join(c.value for c in Category)
+            raise CommandError(f"unknown category {args.category!r}: one of {allowed}") from None
+    if args.add:
+        target = settings.whales.address_book
+        if target is None:
+            raise CommandError(
+                "no labels file configured: set whales.address_book in the config file "
+                '(e.g. address_book = "/var/lib/smt/labels.json") so the engine reads what you add'
+            )
+        if category is None or not args.name:
+            raise CommandError("--add needs --category and --name")
+        try:
+            entry = LabelledAddress(
+                address=normalize_address(args.add),
+                category=category,
+                name=args.name.strip(),
+                label=(args.label or args.name).strip(),
+                watch=args.watch,
+                role=args.role.strip().lower(),
+                source="operator",
+            )
+            add_operator_label(Path(target), entry)
+        except (ValueError, OSError) as exc:
+            raise CommandError(str(exc)) from None
+        print(f"added {entry.address} ({entry.category.value}, {entry.label}) to {target}")
+        return 0
+    try:
+        book = AddressBook.load(settings.whales.address_book)
+    except AddressBookError as exc:
+        raise CommandError(str(exc)) from None
+    entries = book.search(args.search) if args.search else book.entries()
+    if category is not None:
+        entries = [e for e in entries if e.category is category]
+    today = datetime.now(UTC).date()
+    sources = [
+        {
+            "source": s.key,
+            "description": s.description,
+            "as_of": s.as_of.isoformat() if s.as_of else None,
+            "age_days": s.age_days(today),
+        }
+        for s in book.sources
+    ]
+    if args.json:
+        import json
+
+        print(json.dumps({"sources": sources, "entries": [e.as_dict() for e in entries]}))
+        return 0
+    for s in sources:
+        age = f"as of {s['as_of']} ({s['age_days']} days old)" if s["as_of"] else "undated"
+        print(f"source {s['source']:<17} {age}: {s['description']}")
+    print(f"\n{len(entries)} of {len(book)} labelled addresses")
+    print(f"{'address':<44}{'category':<12}{'role':<14}{'label':<32}source")
+    for e in entries:
+        print(f"{e.address:<44}{e.category.value:<12}{e.role or '-':<14}{e.label[:31]:<32}{e.source}")
+    return 0
+
+
+def cmd_flows(ctx: Context) -> int:
+    import json
+    from decimal import Decimal
+
+    from smt_engine.whales.flows import FLOW_ASSETS
+
+    args = ctx.args
+    if args.cycles < 1:
+        raise CommandError("--cycles must be at least 1")
+    store = ctx.store(readonly=True)
+    rows = store.exchange_flows.recent(args.window, args.cycles * len(FLOW_ASSETS))
+    by_cycle: dict[str, dict[str, Any]] = {}
+    for f in rows:
+        entry = by_cycle.setdefault(f.cycle_id, {"cycle_id": f.cycle_id, "at": f.at.isoformat(), "net": {}})
+        entry["net"][f.asset] = str(f.net)
+    cycles = sorted(by_cycle.values(), key=lambda e: str(e["at"]))[-args.cycles :]
+    if args.json:
+        for entry in cycles:
+            print(json.dumps({**entry, "window_hours": args.window}))
+        return 0
+    if not cycles:
+        print("no exchange flows recorded yet (they are measured in each whale cycle)")
+        return 0
+    print(
+        f"exchange net flows over {args.window} h (positive = onto exchanges; ETH-like in ETH, stables in $)"
+    )
+    print(f"{'at (UTC)':<18}" + "".join(f"{a:>16}" for a in FLOW_ASSETS))
+    for entry in cycles:
+        values = "".join(f"{Decimal(entry['net'].get(a, 0)):>+16,.2f}" for a in FLOW_ASSETS)
+        print(f"{entry['at'][:16].replace('T', ' '):<18}{values}")
     return 0
 
 
@@ -89,78 +240,42 @@ def _etherscan_key(ctx: Context) -> str:
     return key
 
 
-def _read_labels(path: Path) -> list[tuple[str, str]]:
-    from smt_engine.whales.addressbook import normalize_address
-    from smt_engine.whales.classifier import CLASSES
+def _fetch_labelled(ctx: Context, labels_path: Path, out: Path) -> Any:
+    from smt_engine.clock import WallClock
+    from smt_engine.whales.addressbook import AddressBook
+    from smt_engine.whales.etherscan import EtherscanClient
+    from smt_engine.whales.training import FetchStopped, LabelsError, fetch_dataset, read_labels
 
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as exc:
-        raise CommandError(f"{path}: {exc}") from None
-    out = []
-    for i, row in enumerate(rows, start=2):
-        try:
-            address = normalize_address(row.get("address") or "")
-        except ValueError as exc:
-            raise CommandError(f"{path}:{i}: {exc}") from None
-        label = (row.get("label") or "").strip()
-        if label not in CLASSES:
-            raise CommandError(f"{path}:{i}: label {label!r} is not one of {', '.join(CLASSES)}")
-        out.append((address, label))
-    if not out:
-        raise CommandError(f"{path}: no labelled addresses (expected a header address,label)")
-    return out
-
-
-def cmd_label_fetch(ctx: Context) -> int:
-    labels = _read_labels(Path(ctx.args.labels))
+        labels = read_labels(labels_path)
+    except LabelsError as exc:
+        raise CommandError(str(exc)) from None
     settings = ctx.settings()
     store = ctx.store()
     key = _etherscan_key(ctx)
-    return asyncio.run(_label_fetch(settings, store, key, labels, Path(ctx.args.out)))
-
-
-async def _label_fetch(settings: Any, store: Any, key: str, labels: list[tuple[str, str]], out: Path) -> int:
-    import numpy as np
-
-    from smt_engine.clock import WallClock
-    from smt_engine.whales.addressbook import AddressBook
-    from smt_engine.whales.classifier import Dataset
-    from smt_engine.whales.etherscan import EtherscanClient, EtherscanError
-    from smt_engine.whales.features import compute_features
-    from smt_engine.whales.history import HistoryCache
-    from smt_engine.whales.transfers import ALL_KINDS
-
     book = AddressBook.load(settings.whales.address_book)
-    now = WallClock().now()
-    rows, y, addresses, skipped = [], [], [], 0
-    async with EtherscanClient.from_settings(settings.whales, key) as client:
-        cache = HistoryCache(store, client)
-        start = await client.block_at(now - timedelta(days=settings.whales.history_days))
-        end = await client.block_at(now)
-        balances = await client.balances([a for a, _ in labels])
-        for address, label in labels:
-            try:
-                await cache.sync(address, ALL_KINDS, start, end, now)
-            except EtherscanError as exc:
-                print(f"skipped {address}: {exc}")
-                skipped += 1
-                continue
-            history = cache.load(address, now - timedelta(days=settings.whales.history_days))
-            rows.append(compute_features(address, history, balances.get(address), book))
-            y.append(label)
-            addresses.append(address)
-    if not rows:
-        raise CommandError("no history could be fetched for any labelled address")
-    provenance = {
-        "source": "etherscan",
-        "fetched_at": now.isoformat(),
-        "history_days": settings.whales.history_days,
-    }
-    Dataset(np.vstack(rows), y, addresses, provenance).write_csv(out)
-    print(f"wrote {out}: {len(rows)} labelled wallets ({skipped} skipped)")
-    return 0
+    out.mkdir(parents=True, exist_ok=True)
+
+    async def run() -> Any:
+        async with EtherscanClient.from_settings(settings.whales, key) as client:
+            return await fetch_dataset(
+                client, store, book, labels, out, WallClock().now(), settings.whales.history_days, _progress
+            )
+
+    try:
+        return asyncio.run(run())
+    except (FetchStopped, LabelsError) as exc:
+        print(file=sys.stderr)
+        raise CommandError(str(exc)) from None
+
+
+def _progress(done: int, total: int, address: str) -> None:
+    """A one-line progress bar on stderr (the report goes to stdout)."""
+    width = 30
+    filled = width * done // max(total, 1)
+    bar = "#" * filled + "." * (width - filled)
+    tail = f" fetching {address}" if address else " done"
+    print(f"\r[{bar}] {done}/{total}{tail}", end="" if address else "\n", file=sys.stderr, flush=True)
 
 
 def cmd_scan(ctx: Context) -> int:
@@ -200,9 +315,10 @@ async def _scan(source: Any, store: Any, clock: Any, once: bool, interval: timed
 
 def print_result(result: Any) -> None:
     print(f"cycle {result.cycle_id}: {len(result.transfers)} large transfers, {len(result.whales)} whales")
+    print(f"unlabelled whales classified by the {result.classifier}")
     signals = {s.address: s for s in result.signals}
     if result.whales:
-        print(f"{'address':<44}{'class':<14}{'conf':>6}  {'by':<6}{'volume ETH':>12}  signal")
+        print(f"{'address':<44}{'class':<18}{'conf':>6}  {'by':<10}{'volume ETH':>12}  label / signal")
         for w in result.whales:
             s = signals.get(w.address)
             sig = (
@@ -211,8 +327,8 @@ def print_result(result: Any) -> None:
                 else "mixed: none"
             )
             print(
-                f"{w.address:<44}{w.whale_class:<14}{w.class_confidence:>6.2f}  {w.classified_by:<6}"
-                f"{w.volume_eth:>12.2f}  {sig}"
+                f"{w.address:<44}{w.whale_class:<18}{w.class_confidence:>6.2f}  {w.classified_by:<10}"
+                f"{w.volume_eth:>12.2f}  {(w.label + ' / ') if w.label else ''}{sig}"
             )
     for problem in result.errors:
         print(f"problem: {problem}")
@@ -220,3 +336,13 @@ def print_result(result: Any) -> None:
         sig = result.signal_for(base)
         if sig is not None:
             print(f"{base} whale signal: {sig.bias.value} {sig.confidence:.0%} - {sig.reasoning}")
+    flows = {(f.window_hours, f.asset): f for f in result.flows}
+    if flows:
+        print("exchange net flows (positive = onto exchanges; ETH-like in ETH, stablecoins in USD):")
+        for hours in sorted({h for h, _ in flows}):
+            row = "  ".join(f"{a} {f.net:+,.2f}" for (h, a), f in flows.items() if h == hours)
+            print(f"  {hours:>2} h: {row}")
+    for base in ("ETH", "BTC"):
+        flow = result.flow_signal_for(base)
+        if flow is not None:
+            print(f"{base} flow signal: {flow.bias.value} {flow.confidence:.0%} - {flow.reasoning}")

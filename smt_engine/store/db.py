@@ -19,6 +19,7 @@ from smt_engine.store.commands import CommandsRepo
 from smt_engine.store.decision_history import DecisionHistory
 from smt_engine.store.engine_state import EngineRepo
 from smt_engine.store.events import EventsRepo
+from smt_engine.store.flows import ExchangeFlowsRepo
 from smt_engine.store.health import HealthRepo
 from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, WhalesRepo, WhaleTransfersRepo
 from smt_engine.store.market import AccountRepo, ContractsRepo
@@ -74,6 +75,7 @@ class Store:
         self.scorecard_reports = ScorecardReportsRepo(*args)
         self.history = DecisionHistory(*args)
         self.venue_facts = VenueFactsRepo(*args)
+        self.exchange_flows = ExchangeFlowsRepo(*args)
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:

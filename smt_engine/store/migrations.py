@@ -221,4 +221,17 @@ CREATE INDEX notifications_topic ON notifications(channel, kind, topic, created_
 CREATE TABLE cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL, updated_at TEXT NOT NULL);
 """,
     ),
+    (
+        11,
+        "exchange flows: net flow of each asset into labelled exchange wallets, per window and cycle",
+        """
+CREATE TABLE exchange_flows (
+    id INTEGER PRIMARY KEY, cycle_id TEXT NOT NULL, at TEXT NOT NULL, window_hours INTEGER NOT NULL,
+    asset TEXT NOT NULL, inflow TEXT NOT NULL, outflow TEXT NOT NULL, net TEXT NOT NULL,
+    transfers INTEGER NOT NULL, wallets INTEGER NOT NULL,
+    UNIQUE (cycle_id, window_hours, asset)
+);
+CREATE INDEX exchange_flows_series ON exchange_flows(asset, window_hours, at);
+""",
+    ),
 ]

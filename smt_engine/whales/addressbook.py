@@ -1,36 +1,61 @@
-"""Labelled addresses: the shipped book plus an operator's extension file.
+"""Labelled addresses: the public label set, the curated book, then the operator's file on top.
 
-Exchange wallets are context (where money goes and comes from), never discovered whales; DeFi
-routers and staking contracts are counterparties, not whales either. Mining addresses may be
-discovered (a pool moving ETH to an exchange is exactly the flow we want) and keep their label.
+Three sources, later ones winning per address: the shipped etherscan-labels set (23,288 accounts, 579 of
+them exchange wallets, scraped 2023-06-18), the curated book (``data/address_book.json``: the exchange hot
+wallets polled each cycle, cross-checked entries), and the operator's own labels file. Every entry says
+which source it came from and every source says how old it is, because exchange wallets rotate.
+
+Exchange wallets are the lens, never discovered whales, and DEX/DeFi contracts (routers, pools) only pass
+their users' money through; every other labelled address (fund, bridge, staking, MEV bot, sanctioned...)
+can be a whale and keeps its label's category.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 _ADDRESS_RE = re.compile(r"^0x[0-9a-f]{40}$")
+BOOK_FORMAT = "smt-address-book/1"
 
 
 class Category(StrEnum):
     EXCHANGE = "exchange"
+    DEX = "dex"
     DEFI = "defi"
+    BRIDGE = "bridge"
+    MEV_BOT = "mev_bot"
     STAKING = "staking"
-    MINING = "mining"
+    FUND = "fund"
+    SANCTIONED = "sanctioned"
+    MINING = "mining"  # historical: no mining on Ethereum since the Merge (2022-09-15)
     OTHER = "other"
 
 
-NEVER_WHALES = frozenset({Category.EXCHANGE, Category.DEFI, Category.STAKING})
+DEFI_CATEGORIES = frozenset({Category.DEX, Category.DEFI})
+# Exchanges are the lens; DEX and DeFi contracts only pass their users' money through.
+NEVER_WHALES = frozenset({Category.EXCHANGE, *DEFI_CATEGORIES})
 
 
 class AddressBookError(ValueError):
     """An address book file is malformed; the message names the file and the entry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    key: str
+    description: str
+    as_of: date | None  # when the labels were collected (scraped, curated, last edited)
+
+    def age_days(self, today: date) -> int | None:
+        return (today - self.as_of).days if self.as_of is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +65,24 @@ class LabelledAddress:
     name: str
     label: str
     watch: bool = False
+    role: str = ""  # exchange wallets: hot, cold, deposit, fiat gateway (when known)
+    tags: tuple[str, ...] = ()
+    source: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "category": self.category.value,
+            "name": self.name,
+            "label": self.label,
+            "role": self.role,
+            "tags": list(self.tags),
+            "watch": self.watch,
+            "source": self.source,
+        }
+
+
+CURATED_SOURCE = Source("curated", "SMT curated book (watched exchange wallets, routers, staking)", None)
 
 
 def normalize_address(value: str) -> str:
@@ -51,27 +94,45 @@ def normalize_address(value: str) -> str:
 
 
 class AddressBook:
-    def __init__(self, entries: list[LabelledAddress]) -> None:
+    def __init__(self, entries: list[LabelledAddress], sources: list[Source] | None = None) -> None:
         self._by_address: dict[str, LabelledAddress] = {}
         for entry in entries:
-            self._by_address[entry.address] = entry  # later entries (operator's file) win
+            self._by_address[entry.address] = entry  # later entries win
+        self.sources = list(sources or [])
+        self._by_categories: dict[frozenset[Category], frozenset[str]] = {}
+
+    @classmethod
+    def curated(cls) -> AddressBook:
+        """Only the curated book (the demo's simulator draws its exchanges and routers from it)."""
+        text = resources.files("smt_engine.whales.data").joinpath("address_book.json").read_text("utf-8")
+        data = json.loads(text)
+        source = Source(CURATED_SOURCE.key, CURATED_SOURCE.description, _as_of(data))
+        return cls(_parse(data, "shipped address_book.json", source.key), [source])
 
     @classmethod
     def shipped(cls) -> AddressBook:
-        text = resources.files("smt_engine.whales.data").joinpath("address_book.json").read_text("utf-8")
-        return cls(_parse(json.loads(text), "shipped address_book.json"))
+        """The public label set with the curated book on top."""
+        from smt_engine.whales.labels import LABEL_SET_SOURCE, label_set_entries
+
+        base = {e.address: e for e in label_set_entries()}
+        curated = cls.curated()
+        merged = [
+            replace(c, tags=b.tags, role=c.role or b.role) if (b := base.get(c.address)) else c
+            for c in curated._by_address.values()
+        ]
+        return cls([*base.values(), *merged], [LABEL_SET_SOURCE, *curated.sources])
 
     @classmethod
     def load(cls, extra: Path | None = None) -> AddressBook:
-        """The shipped book, extended (and overridden per address) by ``extra``."""
-        entries = list(cls.shipped()._by_address.values())
-        if extra is not None:
-            try:
-                data = json.loads(Path(extra).read_text("utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise AddressBookError(f"{extra}: cannot read address book: {exc}") from None
-            entries.extend(_parse(data, str(extra)))
-        return cls(entries)
+        """The shipped book, extended (and overridden per address) by the operator's file ``extra``."""
+        book = cls.shipped()
+        if extra is None or not Path(extra).exists():
+            return book
+        data = read_book_file(Path(extra))
+        mtime = datetime.fromtimestamp(os.stat(extra).st_mtime, UTC).date()
+        source = Source("operator", f"operator labels {extra}", mtime)
+        entries = [*book._by_address.values(), *_parse(data, str(extra), source.key)]
+        return cls(entries, [*book.sources, source])
 
     def get(self, address: str) -> LabelledAddress | None:
         return self._by_address.get(address)
@@ -84,13 +145,22 @@ class AddressBook:
         return self.category(address) is Category.EXCHANGE
 
     def is_defi(self, address: str) -> bool:
-        return self.category(address) is Category.DEFI
+        return self.category(address) in DEFI_CATEGORIES
 
     def can_be_whale(self, address: str) -> bool:
         return self.category(address) not in NEVER_WHALES
 
-    def addresses(self, category: Category) -> frozenset[str]:
-        return frozenset(a for a, e in self._by_address.items() if e.category is category)
+    def addresses(self, *categories: Category) -> frozenset[str]:
+        """Addresses in any of ``categories`` (computed once per combination: features ask every whale)."""
+        key = frozenset(categories)
+        found = self._by_categories.get(key)
+        if found is None:
+            found = frozenset(a for a, e in self._by_address.items() if e.category in key)
+            self._by_categories[key] = found
+        return found
+
+    def entries(self) -> list[LabelledAddress]:
+        return sorted(self._by_address.values(), key=lambda e: (e.category.value, e.name.lower(), e.address))
 
     def watched(self) -> list[LabelledAddress]:
         """Exchange wallets polled for large transfers, in a fixed order."""
@@ -99,11 +169,60 @@ class AddressBook:
             key=lambda e: e.address,
         )
 
+    def search(self, text: str) -> list[LabelledAddress]:
+        """Entries whose address, name, label, category, role or tags contain ``text`` (any case)."""
+        needle = text.strip().lower()
+        return [
+            e
+            for e in self.entries()
+            if needle in e.address
+            or needle in e.name.lower()
+            or needle in e.label.lower()
+            or needle == e.category.value
+            or (e.role and needle in e.role)
+            or any(needle in t for t in e.tags)
+        ]
+
     def __len__(self) -> int:
         return len(self._by_address)
 
 
-def _parse(data: Any, origin: str) -> list[LabelledAddress]:
+def read_book_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise AddressBookError(f"{path}: cannot read address book: {exc}") from None
+
+
+def add_operator_label(path: Path, entry: LabelledAddress) -> None:
+    """Add (or replace) one entry in the operator's labels file, written whole then renamed."""
+    data: Any = read_book_file(path) if path.exists() else {"format": BOOK_FORMAT, "addresses": []}
+    _parse(data, str(path), "operator")  # refuse to rewrite a file we could not read back
+    items = data["addresses"] if isinstance(data, dict) else data
+    items[:] = [i for i in items if str(i.get("address", "")).strip().lower() != entry.address]
+    record: dict[str, Any] = {"address": entry.address, "category": entry.category.value, "name": entry.name}
+    if entry.label != entry.name:
+        record["label"] = entry.label
+    if entry.role:
+        record["role"] = entry.role
+    if entry.watch:
+        record["watch"] = True
+    items.append(record)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _as_of(data: Any) -> date | None:
+    raw = data.get("as_of") if isinstance(data, dict) else None
+    try:
+        return date.fromisoformat(str(raw)) if raw else None
+    except ValueError:
+        return None
+
+
+def _parse(data: Any, origin: str, source: str) -> list[LabelledAddress]:
     items = data.get("addresses") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise AddressBookError(f"{origin}: expected a list of entries under 'addresses'")
@@ -117,7 +236,8 @@ def _parse(data: Any, origin: str) -> list[LabelledAddress]:
         except KeyError:
             raise AddressBookError(f"{origin}: entry {i} has no 'address'") from None
         except ValueError as exc:
-            raise AddressBookError(f"{origin}: entry {i}: {exc}") from None
+            allowed = ", ".join(c.value for c in Category)
+            raise AddressBookError(f"{origin}: entry {i}: {exc} (categories: {allowed})") from None
         name = str(item.get("name") or item.get("label") or category.value)
         out.append(
             LabelledAddress(
@@ -126,6 +246,8 @@ def _parse(data: Any, origin: str) -> list[LabelledAddress]:
                 name=name,
                 label=str(item.get("label") or name),
                 watch=bool(item.get("watch", False)),
+                role=str(item.get("role") or ""),
+                source=source,
             )
         )
     return out

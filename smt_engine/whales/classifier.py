@@ -1,10 +1,18 @@
-"""Whale classes from features: a CatBoost bundle when it matches the feature schema, else the seed's rules.
+"""Whale classes from features: a CatBoost bundle when it matches the feature schema, else "unknown".
 
-A bundle is ``<name>.cbm`` + ``<name>.json``. The JSON names the feature schema (name, version and the
-ordered feature list), the classes, the model version, where the training data came from and the
-holdout metrics. Loading refuses any bundle whose features differ from ``FEATURE_SCHEMA`` (the seed
-system fed a model trained on another feature list and got meaningless classes); the refusal is
-logged and the exact rules of seed section 3.3 classify instead.
+Classes are behaviours that exist on Ethereum today (no miners since the Merge). A bundle is
+``<name>.cbm`` + ``<name>.json``; the JSON names the feature schema (name, version and the ordered
+feature list), the classes, the model version, where the training data came from, whether it is the
+bootstrap, and the holdout metrics. Loading refuses any bundle whose features differ from
+``FEATURE_SCHEMA``; the refusal is logged and every whale is "unknown" until a usable bundle exists
+(the seed's hand rules scored at chance on real addresses).
+
+The shipped bundle is a *bootstrap*: trained on simulated wallets, not real labels. Its answers say
+``classified_by="bootstrap"`` everywhere they are shown, and ``whales.signals`` gives a bootstrap class
+no weight, so it never changes a signal, a size or a tier. A model trained on real labels
+(``smt whales train --labels``) is ``classified_by="model"``. Every model is trained to ignore
+``balance_eth_log``: in the simulator the balance was drawn per class and became the top feature, so
+changing only the balance flipped the class.
 """
 
 from __future__ import annotations
@@ -22,14 +30,26 @@ from typing import Any
 
 import numpy as np
 
+from smt_engine.whales.addressbook import Category, LabelledAddress
 from smt_engine.whales.features import FEATURE_SCHEMA, N_FEATURES, FloatArray
 
 log = logging.getLogger(__name__)
 
-CLASSES: tuple[str, ...] = ("CEX_Wallet", "Large_Holder", "DeFi_Trader", "Staker", "Miner")
+CLASSES: tuple[str, ...] = (
+    "exchange",
+    "large_holder",
+    "dex_defi_trader",
+    "staking",
+    "fund_market_maker",
+    "mev_bot",
+    "bridge",
+)
+UNKNOWN = "unknown"
 BUNDLE_FORMAT = "smt-whale-bundle/1"
 BUNDLE_NAME = "whale_classifier"
-RULES_VERSION = "rules-v3.3"
+NO_MODEL_VERSION = "no-model"
+IGNORED_FEATURES: tuple[str, ...] = ("balance_eth_log",)
+MIN_MODEL_CONFIDENCE = 0.5  # below this the model's best guess is reported as "unknown"
 
 
 class BundleError(Exception):
@@ -44,20 +64,35 @@ class BundleSchemaMismatch(BundleError):
 class Classification:
     whale_class: str
     confidence: float
-    classified_by: str  # "model" or "rules"
+    classified_by: str  # "label", "model" (real labels), "bootstrap" (simulated), "none"
     model_version: str
 
+    @property
+    def trusted(self) -> bool:
+        """Only a label or a model trained on real labels may give a class weight in a signal."""
+        return self.classified_by in ("label", "model") and self.whale_class != UNKNOWN
 
-def rules_classify(vector: FloatArray) -> Classification:
-    """Seed section 3.3, exactly: first match wins."""
-    idx = FEATURE_SCHEMA.index
-    if vector[idx("cex_interactions")] > 10:
-        return Classification("CEX_Wallet", 0.70, "rules", RULES_VERSION)
-    if vector[idx("defi_interactions")] > 20:
-        return Classification("DeFi_Trader", 0.65, "rules", RULES_VERSION)
-    if vector[idx("large_tx_ratio")] > 0.5:
-        return Classification("Large_Holder", 0.60, "rules", RULES_VERSION)
-    return Classification("Large_Holder", 0.50, "rules", RULES_VERSION)
+
+# A labelled address takes its label's class; mining (gone since the Merge) and "other" labels do not
+# name a behaviour, so those addresses go to the classifier.
+LABEL_CLASSES: dict[Category, str] = {
+    Category.EXCHANGE: "exchange",
+    Category.DEX: "dex_defi_trader",
+    Category.DEFI: "dex_defi_trader",
+    Category.STAKING: "staking",
+    Category.FUND: "fund_market_maker",
+    Category.MEV_BOT: "mev_bot",
+    Category.BRIDGE: "bridge",
+    Category.SANCTIONED: "sanctioned",
+}
+LABEL_CONFIDENCE = 0.9  # labels are 2023 data: strong, not certain
+
+
+def label_classification(entry: LabelledAddress | None) -> Classification | None:
+    """The class a label names, or None when the address is unlabelled or its label names no behaviour."""
+    if entry is None or entry.category not in LABEL_CLASSES:
+        return None
+    return Classification(LABEL_CLASSES[entry.category], LABEL_CONFIDENCE, "label", f"label:{entry.source}")
 
 
 @dataclass
@@ -69,6 +104,10 @@ class ModelBundle:
     @property
     def version(self) -> str:
         return str(self.meta["model_version"])
+
+    @property
+    def bootstrap(self) -> bool:
+        return bool(self.meta.get("bootstrap", False))
 
     @classmethod
     def load(cls, path: Path) -> ModelBundle:
@@ -109,7 +148,10 @@ class ModelBundle:
     def predict(self, vector: FloatArray) -> Classification:
         proba = self.model.predict_proba(vector.reshape(1, -1))[0]
         best = int(np.argmax(proba))
-        return Classification(self.classes[best], float(proba[best]), "model", self.version)
+        confidence = float(proba[best])
+        whale_class = self.classes[best] if confidence >= MIN_MODEL_CONFIDENCE else UNKNOWN
+        by = "bootstrap" if self.bootstrap else "model"
+        return Classification(whale_class, confidence, by, self.version)
 
 
 def check_schema(schema: Any, origin: str) -> None:
@@ -140,7 +182,7 @@ def shipped_bundle_path() -> Path:
 
 
 class WhaleClassifier:
-    """The model when a valid bundle loaded, otherwise the rules; says which in every result."""
+    """The model when a valid bundle loaded, otherwise "unknown"; says which in every result."""
 
     def __init__(self, bundle: ModelBundle | None, load_error: str | None = None) -> None:
         self.bundle = bundle
@@ -153,7 +195,7 @@ class WhaleClassifier:
             return cls(ModelBundle.load(target))
         except BundleError as exc:
             log.error(
-                "whale model refused, classifying with the rules instead: %s",
+                "whale model refused, every unlabelled whale is 'unknown': %s",
                 exc,
                 extra={"event": "whale_model_refused"},
             )
@@ -161,13 +203,21 @@ class WhaleClassifier:
 
     @property
     def version(self) -> str:
-        return self.bundle.version if self.bundle else RULES_VERSION
+        return self.bundle.version if self.bundle else NO_MODEL_VERSION
+
+    @property
+    def description(self) -> str:
+        """How the CLI, the console data and the AI log name the classifier."""
+        if self.bundle is None:
+            return f"no model ({self.load_error or 'not loaded'})"
+        kind = "bootstrap model trained on simulated wallets" if self.bundle.bootstrap else "model"
+        return f"{kind} {self.version}"
 
     def classify(self, vector: FloatArray) -> Classification:
         if vector.shape != (N_FEATURES,):
             raise ValueError(f"feature vector has shape {vector.shape}, expected ({N_FEATURES},)")
         if self.bundle is None:
-            return rules_classify(vector)
+            return Classification(UNKNOWN, 0.0, "none", NO_MODEL_VERSION)
         return self.bundle.predict(vector)
 
 
@@ -265,15 +315,18 @@ def classification_report(
 
 
 def format_report(report: dict[str, Any]) -> str:
+    width = max([14, *(len(c) + 2 for c in report["per_class"])])
     lines = [f"holdout macro-F1 {report['macro_f1']:.3f}   accuracy {report['accuracy']:.3f}", ""]
-    lines.append(f"{'class':<14}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}")
+    lines.append(f"{'class':<{width}}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}")
     for c, m in report["per_class"].items():
-        lines.append(f"{c:<14}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1']:>8.3f}{m['support']:>9d}")
+        lines.append(
+            f"{c:<{width}}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1']:>8.3f}{m['support']:>9d}"
+        )
     labels = report["confusion_matrix"]["labels"]
     lines += ["", "confusion matrix (rows = truth, columns = predicted)"]
-    lines.append(" " * 14 + "".join(f"{c[:10]:>12}" for c in labels))
+    lines.append(" " * width + "".join(f"{c[:10]:>12}" for c in labels))
     for c, row in zip(labels, report["confusion_matrix"]["rows_truth_cols_predicted"], strict=True):
-        lines.append(f"{c:<14}" + "".join(f"{v:>12d}" for v in row))
+        lines.append(f"{c:<{width}}" + "".join(f"{v:>12d}" for v in row))
     return "\n".join(lines)
 
 
@@ -297,8 +350,12 @@ def train_bundle(
     seed: int = 0,
     thread_count: int = 2,
     provenance: dict[str, Any] | None = None,
+    bootstrap: bool = False,
 ) -> TrainResult:
-    """Train on a stratified split, score the holdout, write ``whale_classifier.{cbm,json}`` and a report."""
+    """Train on a stratified split held out by address, score the holdout, write the bundle and a report.
+
+    ``bootstrap`` marks a bundle trained on simulated wallets (it then never weighs in a signal).
+    """
     from catboost import CatBoostClassifier, Pool
 
     unknown = sorted(set(dataset.y) - set(CLASSES))
@@ -307,6 +364,8 @@ def train_bundle(
     classes = [c for c in CLASSES if c in set(dataset.y)]
     if len(classes) < 2:
         raise BundleError("a classifier needs at least two classes in the dataset")
+    if len(set(dataset.addresses)) != len(dataset.addresses):
+        raise BundleError("dataset lists an address twice: the holdout must be by address")
     train_idx, test_idx = stratified_split(dataset.y, holdout, seed)
     names = list(FEATURE_SCHEMA.names)
     y = np.asarray(dataset.y)
@@ -320,6 +379,7 @@ def train_bundle(
         "random_seed": seed,
         "thread_count": thread_count,
         "class_names": classes,
+        "ignored_features": list(IGNORED_FEATURES),
     }
     model = CatBoostClassifier(**params, verbose=False, allow_writing_files=False)
     model.fit(Pool(dataset.X[train_idx], y[train_idx], feature_names=names))
@@ -332,13 +392,15 @@ def train_bundle(
     blob = model_path.read_bytes()
     digest = hashlib.sha256(blob).hexdigest()
     trained_at = datetime.now(UTC)
+    prefix = "bootstrap-" if bootstrap else ""
     meta: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
-        "model_version": f"catboost-{trained_at:%Y%m%d%H%M%S}-{digest[:8]}",
+        "model_version": f"{prefix}catboost-{trained_at:%Y%m%d%H%M%S}-{digest[:8]}",
         "model_file": model_path.name,
         "model_sha256": digest,
         "feature_schema": FEATURE_SCHEMA.as_dict(),
         "classes": classes,
+        "bootstrap": bootstrap,
         "trained_at": trained_at.isoformat(),
         "training": {
             "provenance": {**dataset.provenance, **(provenance or {})},
@@ -346,7 +408,7 @@ def train_bundle(
             "train_rows": len(train_idx),
             "holdout_rows": len(test_idx),
             "holdout_fraction": holdout,
-            "split": "stratified per class",
+            "split": "stratified per class, one row per address (held out by address)",
             "class_counts": {c: int((y == c).sum()) for c in classes},
             "params": {k: v for k, v in params.items() if k != "class_names"},
         },

@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from smt_engine.whales.addressbook import AddressBook
+from smt_engine.whales.flows import eth_equivalent
 from smt_engine.whales.transfers import Transfer
 
 
@@ -42,14 +43,14 @@ def large_transfers(
     end: datetime,
     min_eth: Decimal,
 ) -> list[LargeTransfer]:
-    """Native transfers >= ``min_eth`` in ``[start, end]`` touching a watched wallet, de-duplicated."""
+    """ETH, WETH or stETH transfers >= ``min_eth`` in ``[start, end]`` touching a watched wallet."""
     seen: set[str] = set()
     out: list[LargeTransfer] = []
     for exchange in sorted(watched):
         entry = book.get(exchange)
         label = entry.label if entry else exchange
         for t in watched[exchange]:
-            if not (start <= t.at <= end) or t.value_eth < min_eth or t.uid in seen:
+            if not (start <= t.at <= end) or eth_equivalent(t) < min_eth or t.uid in seen:
                 continue
             if t.to_address == exchange:
                 direction, other = "to_exchange", t.from_address
@@ -70,7 +71,7 @@ def rank_whales(transfers: Iterable[LargeTransfer], book: AddressBook, max_whale
         other = lt.counterparty
         if not other or not book.can_be_whale(other):
             continue
-        volume[other] += lt.transfer.value_eth
+        volume[other] += eth_equivalent(lt.transfer)
         count[other] += 1
     ranked = sorted(volume, key=lambda a: (-volume[a], a))[:max_whales]
     return [

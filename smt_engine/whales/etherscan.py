@@ -3,12 +3,17 @@
 Why it looks like this: Etherscan answers HTTP 200 for everything and signals problems inside the
 envelope. ``status "0"`` means *either* "nothing found" (an empty result, not an error) *or* an
 error whose text is in ``result``; the seed system treated both as "no data" and so silently lost
-whole cycles to rate limiting. Here: empty is empty, "Max rate limit reached" backs off and retries,
-anything else is a typed ``EtherscanError`` carrying Etherscan's message (with the key masked).
+whole cycles to rate limiting. Here: empty is empty; the per-second reply ("Max calls per sec rate
+limit reached (3/sec)") and the generic one ("Max rate limit reached, please use API Key...") back off
+and retry; the daily one ("Max daily rate limit reached. 100000 (100%) of 100000 day/limit") stops
+calls until the UTC day changes; anything else is a typed ``EtherscanError`` carrying Etherscan's
+message (with the key masked).
 
 Pagination never asks beyond the per-request record cap: every request is ``page=1`` with
 ``offset = max_records``, and a full page moves ``startblock`` to the last block seen (overlap
-de-duplicated by transfer identity), as Etherscan's "full transaction history" guide advises.
+de-duplicated by transfer identity), as Etherscan's "full transaction history" guide advises. A fetch
+cut short by ``max_pages`` says how far it got (``TransferBatch.through_block``), so the cache marks
+only that range as fetched and the next call resumes after it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,13 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from smt_engine.secrets import redact, register_secret
-from smt_engine.whales.transfers import Transfer, TransferKind, utc_from_unix, wei_to_units
+from smt_engine.whales.transfers import (
+    Transfer,
+    TransferBatch,
+    TransferKind,
+    utc_from_unix,
+    wei_to_units,
+)
 
 if TYPE_CHECKING:
     from smt_engine.config import WhalesSettings
@@ -33,7 +44,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EMPTY_MESSAGES = ("no transactions found", "no records found")
-RATE_LIMIT_MARKER = "max rate limit reached"
+# Every rate-limit reply contains this; the daily one also contains DAILY_LIMIT_MARKER.
+RATE_LIMIT_MARKER = "rate limit reached"
+DAILY_LIMIT_MARKER = "max daily rate limit"
 KEY_ERROR_MARKERS = ("invalid api key", "too many invalid api key attempts", "missing/invalid api key")
 
 ACTIONS: dict[TransferKind, str] = {
@@ -63,18 +76,21 @@ class EtherscanRateLimited(EtherscanError):
 
 
 class EtherscanQuotaExhausted(EtherscanError):
-    """This process has used the configured daily call allowance."""
+    """The day's call allowance is used (counted here, or the service said so)."""
 
 
 class EtherscanUnavailable(EtherscanError):
     """Transport failure, HTTP error or an unreadable body after retries."""
 
 
-class TokenBucket:
-    """Calls-per-second pacing plus a per-UTC-day allowance.
+class RateLimiter:
+    """Even spacing of calls plus a per-UTC-day allowance.
 
-    ``monotonic``/``sleep`` are injectable so tests can drive it without waiting; the daily window
-    follows ``today`` (UTC date of the engine clock).
+    Calls are spaced ``1/rate + margin`` apart and never bunched: a bucket that refills while idle
+    lets a burst through after a pause, and Etherscan's 1-second window counts that burst (the seed
+    client sent 5 calls in 0.67 s after idling). ``monotonic``/``sleep`` are injectable so tests can
+    drive it without waiting; the day follows ``today`` (UTC date). ``used_today`` can be seeded so a
+    restart keeps counting the same day.
     """
 
     def __init__(
@@ -82,7 +98,8 @@ class TokenBucket:
         rate: float,
         daily_limit: int,
         *,
-        capacity: float | None = None,
+        margin: float = 0.01,
+        used_today: int = 0,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         today: Callable[[], str] | None = None,
@@ -90,39 +107,41 @@ class TokenBucket:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
-        self.capacity = capacity if capacity is not None else max(1.0, rate)
+        self.interval = 1.0 / rate + max(0.0, margin)
         self.daily_limit = daily_limit
-        self._tokens = self.capacity
         self._monotonic = monotonic
         self._sleep = sleep
         self._today = today or (lambda: datetime.now(UTC).date().isoformat())
-        self._last = monotonic()
-        self._day = self._today()
-        self.used_today = 0
+        self._next_at = monotonic()
+        self.day = self._today()
+        self.used_today = used_today
         self._lock = asyncio.Lock()
-
-    def _refill(self) -> None:
-        now = self._monotonic()
-        self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
-        self._last = now
 
     async def acquire(self) -> None:
         async with self._lock:
-            day = self._today()
-            if day != self._day:
-                self._day, self.used_today = day, 0
+            self._roll_day()
             if self.used_today >= self.daily_limit:
                 raise EtherscanQuotaExhausted("*", f"daily call limit of {self.daily_limit} reached")
-            self._refill()
-            while self._tokens < 1.0:
-                await self._sleep((1.0 - self._tokens) / self.rate)
-                self._refill()
-            self._tokens -= 1.0
+            wait = self._next_at - self._monotonic()
+            if wait > 0:
+                await self._sleep(wait)
+            now = self._monotonic()
+            self._next_at = max(now, self._next_at) + self.interval
             self.used_today += 1
 
-    def penalize(self) -> None:
-        """After a server-side rate-limit answer: empty the bucket so the next call waits a full slot."""
-        self._tokens = min(self._tokens, 0.0)
+    def penalize(self, seconds: float = 1.0) -> None:
+        """After a server-side rate-limit answer: no call for a full window."""
+        self._next_at = max(self._next_at, self._monotonic() + seconds)
+
+    def exhaust(self) -> None:
+        """The service said the day's allowance is used: refuse calls until the UTC day changes."""
+        self._roll_day()
+        self.used_today = max(self.used_today, self.daily_limit)
+
+    def _roll_day(self) -> None:
+        day = self._today()
+        if day != self.day:
+            self.day, self.used_today = day, 0
 
 
 class EtherscanClient:
@@ -142,7 +161,7 @@ class EtherscanClient:
         timeout: float = 30.0,
         max_pages: int = 50,
         http_client: httpx.AsyncClient | None = None,
-        limiter: TokenBucket | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("an Etherscan API key is required")
@@ -156,9 +175,10 @@ class EtherscanClient:
         self.max_pages = max_pages
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
         self._owns_http = http_client is None
-        self.limiter = limiter or TokenBucket(calls_per_second, daily_call_limit)
+        self.limiter = limiter or RateLimiter(calls_per_second, daily_call_limit)
         self.calls: Counter[str] = Counter()
         self.rate_limited = 0
+        self.last_rate_limit = ""
 
     @classmethod
     def from_settings(
@@ -215,16 +235,22 @@ class EtherscanClient:
                 await self._backoff(attempt)
                 continue
             outcome = self._interpret(action, body)
-            if outcome is _RETRY:
+            if isinstance(outcome, _RateLimited):
                 self.rate_limited += 1
-                last_problem = "Max rate limit reached"
+                self.last_rate_limit = outcome.text
+                if outcome.daily:
+                    self.limiter.exhaust()
+                    raise EtherscanQuotaExhausted(action, outcome.text)
+                last_problem = outcome.text
                 self.limiter.penalize()
-                log.info("etherscan %s rate limited; backing off (attempt %d)", action, attempt)
+                log.info("etherscan %s: %s; backing off (attempt %d)", action, outcome.text, attempt)
                 await self._backoff(attempt)
                 continue
             return outcome
-        if last_problem == "Max rate limit reached":
-            raise EtherscanRateLimited(action, f"still rate limited after {self.max_attempts} attempts")
+        if RATE_LIMIT_MARKER in last_problem.lower():
+            raise EtherscanRateLimited(
+                action, f"still rate limited after {self.max_attempts} attempts: {last_problem}"
+            )
         raise EtherscanUnavailable(action, f"{last_problem} after {self.max_attempts} attempts")
 
     async def _backoff(self, attempt: int) -> None:
@@ -242,7 +268,7 @@ class EtherscanClient:
                 raise EtherscanError(action, text)
             result = body.get("result")
             if isinstance(result, str) and RATE_LIMIT_MARKER in result.lower():
-                return _RETRY
+                return _RateLimited(result)
             return result
         status = str(body.get("status", ""))
         message = str(body.get("message", ""))
@@ -254,7 +280,7 @@ class EtherscanClient:
         if any(m in message.lower() for m in EMPTY_MESSAGES) and not (isinstance(result, str) and result):
             return []
         if RATE_LIMIT_MARKER in lowered:
-            return _RETRY
+            return _RateLimited(text or message)
         if any(m in lowered for m in KEY_ERROR_MARKERS):
             raise EtherscanKeyError(action, text or message)
         raise EtherscanError(action, text or message or "status 0 without a message")
@@ -295,8 +321,12 @@ class EtherscanClient:
 
     async def transfers(
         self, address: str, kind: TransferKind, startblock: int, endblock: int
-    ) -> list[Transfer]:
-        """Every transfer of ``kind`` touching ``address`` in ``[startblock, endblock]``, oldest first."""
+    ) -> TransferBatch:
+        """Transfers of ``kind`` touching ``address`` from ``startblock``, oldest first.
+
+        Complete up to ``endblock`` unless ``max_pages`` ran out; then ``through_block`` is the last
+        block whose rows were all read, and the caller resumes after it.
+        """
         action = ACTIONS[kind]
         seen: dict[str, Transfer] = {}
         start = startblock
@@ -321,6 +351,7 @@ class EtherscanClient:
                 seen.setdefault(transfer.uid, transfer)
                 last_block = max(last_block, transfer.block)
             if len(rows) < self.max_records:
+                start = endblock + 1
                 break
             if last_block <= start:
                 # More than a page of rows inside one block: the cap cannot be paged past with block
@@ -334,15 +365,24 @@ class EtherscanClient:
             if start > endblock:
                 break
         else:
-            log.warning("etherscan %s %s: stopped after %d pages", action, address, self.max_pages)
-        return sorted(seen.values(), key=lambda t: (t.block, t.tx_hash, t.seq))
+            log.info(
+                "etherscan %s %s: %d pages read, through block %d; the rest next time",
+                action,
+                address,
+                self.max_pages,
+                start - 1,
+            )
+        # Rows past through_block are kept: the next fetch re-reads them and de-duplicates.
+        rows_out = sorted(seen.values(), key=lambda t: (t.block, t.tx_hash, t.seq))
+        return TransferBatch(rows_out, through_block=min(endblock, start - 1))
 
 
-class _Retry:
-    pass
+class _RateLimited:
+    """A rate-limit reply: retried after a back-off, except the daily one."""
 
-
-_RETRY = _Retry()
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.daily = DAILY_LIMIT_MARKER in text.lower()
 
 
 def parse_row(kind: TransferKind, row: Any) -> Transfer | None:

@@ -94,7 +94,7 @@ def compute_features(
     if n == 0:
         return out
     exchanges = book.addresses(Category.EXCHANGE)
-    defi = book.addresses(Category.DEFI)
+    defi = book.addresses(Category.DEX, Category.DEFI)
 
     values = np.empty(n, dtype=np.float64)
     times = np.empty(n, dtype=np.float64)

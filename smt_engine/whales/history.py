@@ -10,7 +10,7 @@ from typing import Protocol
 
 from smt_engine.store import Store
 from smt_engine.store.whale_history import HistorySync, HistoryTransfer
-from smt_engine.whales.transfers import Transfer, TransferKind
+from smt_engine.whales.transfers import Transfer, TransferBatch, TransferKind
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ class ChainSource(Protocol):
 
     async def transfers(
         self, address: str, kind: TransferKind, startblock: int, endblock: int
-    ) -> list[Transfer]: ...
+    ) -> TransferBatch: ...
 
     async def balances(self, addresses: Iterable[str]) -> dict[str, Decimal]: ...
 
@@ -72,30 +72,41 @@ class HistoryCache:
     async def sync(
         self, address: str, kinds: Iterable[TransferKind], from_block: int, to_block: int, now: datetime
     ) -> int:
-        """Bring ``address`` up to ``to_block`` (and back to ``from_block``) per kind; returns new rows."""
+        """Bring ``address`` up to ``to_block`` (and back to ``from_block``) per kind; returns new rows.
+
+        Only what was actually read is marked synced: a fetch cut short (page budget) moves the
+        synced edge to its ``through_block`` and the next sync resumes after it, so no block is skipped.
+        """
         added = 0
         for kind in kinds:
             state = self.repo.sync_state(address, kind.value)
             if state is None:
-                ranges = [(from_block, to_block)]
-                lo, hi = from_block, to_block
+                batch = await self.chain.transfers(address, kind, from_block, to_block)
+                added += self.repo.add([to_record(address, t) for t in batch.rows])
+                lo, hi = from_block, batch.through_block
             else:
-                ranges = []
+                lo, hi = state.from_block, state.to_block
                 if from_block < state.from_block:
-                    ranges.append((from_block, state.from_block - 1))
-                if to_block > state.to_block:
-                    ranges.append((state.to_block + 1, to_block))
-                lo, hi = min(from_block, state.from_block), max(to_block, state.to_block)
-            for start, end in ranges:
-                if start > end:
-                    continue
-                rows = await self.chain.transfers(address, kind, start, end)
-                added += self.repo.add([to_record(address, t) for t in rows])
+                    batch = await self.chain.transfers(address, kind, from_block, state.from_block - 1)
+                    added += self.repo.add([to_record(address, t) for t in batch.rows])
+                    if batch.through_block >= state.from_block - 1:
+                        lo = from_block  # the back-fill reached the synced range: one contiguous range
+                    else:
+                        # Cut short: keep one gap-free range (cached rows past it are re-read, not lost).
+                        lo, hi = from_block, batch.through_block
+                if to_block > hi and hi >= state.to_block:
+                    batch = await self.chain.transfers(address, kind, hi + 1, to_block)
+                    added += self.repo.add([to_record(address, t) for t in batch.rows])
+                    hi = max(hi, batch.through_block)
             # Written after the fetches succeed: a failed cycle leaves the window to be fetched again.
             self.repo.set_sync(
                 HistorySync(address=address, kind=kind.value, from_block=lo, to_block=hi, synced_at=now)
             )
         return added
+
+    def remember(self, address: str, transfers: Iterable[Transfer]) -> int:
+        """Cache transfers already read elsewhere under ``address``; the synced range is unchanged."""
+        return self.repo.add([to_record(address, t) for t in transfers])
 
     def load(self, address: str, since: datetime | None = None) -> list[Transfer]:
         return [from_record(r) for r in self.repo.for_address(address, since)]

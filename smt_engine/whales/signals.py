@@ -1,6 +1,7 @@
 """Whale flow -> trading bias: the seed's per-whale table, plus an aggregate over every whale of the cycle.
 
-Flows use native ETH only (ERC-20 amounts are not ETH). Per whale (seed section 3.4): net = inflow -
+Flows count ETH, WETH and stETH as ETH (1:1, by token contract); no other token is ever summed as ETH.
+Per whale (seed section 3.4): net = inflow -
 outflow over the recent window; |net| below the threshold is "mixed" and gives no signal; otherwise
 the category x direction table gives a bias and weight, +0.10 when the flow touched an exchange
 (capped at 0.95), and confidence = class confidence x weight.
@@ -13,7 +14,7 @@ signal; two equal whales in opposite directions cancel to NEUTRAL.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,15 +23,19 @@ from smt_engine.domain import Bias, Flow
 from smt_engine.store.records import WhaleSignal
 from smt_engine.whales.addressbook import AddressBook
 from smt_engine.whales.classifier import Classification
+from smt_engine.whales.flows import eth_equivalent
 from smt_engine.whales.transfers import ZERO, Transfer
 
+# The seed's table, on the classes that exist today. Only a trusted class (a label, or a model trained
+# on real labels) uses its row; a bootstrap or unknown class uses UNKNOWN_ENTRY, which never leans.
 SIGNAL_MAP: dict[str, dict[Flow, tuple[Bias, float]]] = {
-    "CEX_Wallet": {Flow.INFLOW: (Bias.BEARISH, 0.75), Flow.OUTFLOW: (Bias.BULLISH, 0.85)},
-    "Large_Holder": {Flow.INFLOW: (Bias.BULLISH, 0.65), Flow.OUTFLOW: (Bias.BEARISH, 0.70)},
-    "Staker": {Flow.INFLOW: (Bias.BULLISH, 0.60), Flow.OUTFLOW: (Bias.BEARISH, 0.70)},
-    "DeFi_Trader": {Flow.INFLOW: (Bias.NEUTRAL, 0.40), Flow.OUTFLOW: (Bias.NEUTRAL, 0.40)},
-    "Miner": {Flow.INFLOW: (Bias.NEUTRAL, 0.30), Flow.OUTFLOW: (Bias.BEARISH, 0.80)},
-    "Exploiter": {Flow.INFLOW: (Bias.AVOID, 0.90), Flow.OUTFLOW: (Bias.AVOID, 0.90)},
+    "exchange": {Flow.INFLOW: (Bias.BEARISH, 0.75), Flow.OUTFLOW: (Bias.BULLISH, 0.85)},
+    "large_holder": {Flow.INFLOW: (Bias.BULLISH, 0.65), Flow.OUTFLOW: (Bias.BEARISH, 0.70)},
+    "staking": {Flow.INFLOW: (Bias.BULLISH, 0.60), Flow.OUTFLOW: (Bias.BEARISH, 0.70)},
+    "fund_market_maker": {Flow.INFLOW: (Bias.BULLISH, 0.55), Flow.OUTFLOW: (Bias.BEARISH, 0.60)},
+    "dex_defi_trader": {Flow.INFLOW: (Bias.NEUTRAL, 0.40), Flow.OUTFLOW: (Bias.NEUTRAL, 0.40)},
+    "mev_bot": {Flow.INFLOW: (Bias.NEUTRAL, 0.30), Flow.OUTFLOW: (Bias.NEUTRAL, 0.30)},
+    "bridge": {Flow.INFLOW: (Bias.NEUTRAL, 0.30), Flow.OUTFLOW: (Bias.NEUTRAL, 0.30)},
 }
 UNKNOWN_ENTRY = {Flow.INFLOW: (Bias.NEUTRAL, 0.30), Flow.OUTFLOW: (Bias.NEUTRAL, 0.30)}
 EXCHANGE_BONUS = 0.10
@@ -68,7 +73,7 @@ def recent_flow(
     for t in history:
         if t.at < since or t.at > now:
             continue
-        eth = t.value_eth
+        eth = eth_equivalent(t)
         if not eth:
             continue
         if t.to_address == address:
@@ -90,7 +95,9 @@ def whale_signal(
     """The seed's table; None for a mixed flow (that whale is skipped)."""
     if flow.direction is Flow.MIXED:
         return None
-    bias, weight = SIGNAL_MAP.get(classification.whale_class, UNKNOWN_ENTRY)[flow.direction]
+    trusted = classification.trusted
+    table = SIGNAL_MAP.get(classification.whale_class, UNKNOWN_ENTRY) if trusted else UNKNOWN_ENTRY
+    bias, weight = table[flow.direction]
     if flow.has_cex_interaction:
         weight = min(WEIGHT_CAP, weight + EXCHANGE_BONUS)
     confidence = round(classification.confidence * weight, 4)
@@ -114,8 +121,16 @@ def whale_signal(
     )
 
 
-def aggregate(signals: Sequence[WhaleSignal], cycle_id: str, at: datetime) -> WhaleSignal:
-    """One ETH bias and confidence from every whale signal of the cycle."""
+MAX_NAMED = 5
+
+
+def aggregate(
+    signals: Sequence[WhaleSignal], cycle_id: str, at: datetime, labels: Mapping[str, str] | None = None
+) -> WhaleSignal:
+    """One ETH bias and confidence from every whale signal of the cycle.
+
+    ``labels`` (address -> label) names the labelled whales behind it in the reasoning, largest first.
+    """
     votes = {b: 0.0 for b in Bias}
     counts = {b: 0 for b in Bias}
     for s in signals:
@@ -142,6 +157,15 @@ def aggregate(signals: Sequence[WhaleSignal], cycle_id: str, at: datetime) -> Wh
         f"{len(signals)} whale signal(s): {tally or 'none'}; "
         f"whale net flow {net:+.2f} ETH (in {inflow:.2f}, out {outflow:.2f}) -> {bias.value} {confidence:.0%}"
     )
+    named = sorted(
+        (s for s in signals if labels and s.address in labels),
+        key=lambda s: (-abs(s.net_eth), s.address or ""),
+    )
+    if named and labels:
+        reasoning += "; labelled: " + ", ".join(
+            f"{labels[s.address or '']} ({s.whale_class}) net {s.net_eth:+,.2f} ETH {s.bias.value}"
+            for s in named[:MAX_NAMED]
+        )
     return WhaleSignal(
         cycle_id=cycle_id,
         at=at,

@@ -20,17 +20,33 @@ from smt_engine.config import Settings
 from smt_engine.domain import Mode
 from smt_engine.secrets import SecretName, SecretStore, redact
 from smt_engine.store import Store
+from smt_engine.store.flows import ExchangeFlow, ExchangeFlowsRepo
 from smt_engine.store.records import Whale, WhaleSignal, WhaleTransfer
-from smt_engine.whales.addressbook import AddressBook
-from smt_engine.whales.classifier import WhaleClassifier
+from smt_engine.whales.addressbook import AddressBook, Category
+from smt_engine.whales.classifier import LABEL_CLASSES, WhaleClassifier, label_classification
 from smt_engine.whales.discovery import Candidate, LargeTransfer, large_transfers, rank_whales
-from smt_engine.whales.etherscan import EtherscanClient, EtherscanError
+from smt_engine.whales.etherscan import EtherscanClient, EtherscanError, RateLimiter
 from smt_engine.whales.features import as_dict, compute_features
+from smt_engine.whales.flows import (
+    ETH_LIKE,
+    SIGNAL_WINDOW_HOURS,
+    STABLES,
+    WINDOWS_HOURS,
+    FlowSignal,
+    eth_equivalent,
+    flow_signal,
+    measure_flows,
+)
+from smt_engine.whales.health_report import calls_already_today, report_etherscan_health, report_flows_health
 from smt_engine.whales.history import ChainSource, HistoryCache
 from smt_engine.whales.signals import aggregate, btc_proxy, recent_flow, whale_signal
-from smt_engine.whales.transfers import ALL_KINDS, NATIVE_KINDS
+from smt_engine.whales.transfers import ALL_KINDS, ZERO, Transfer, TransferKind
 
 log = logging.getLogger(__name__)
+
+# Per watched exchange wallet and cycle: txlist, txlistinternal and tokentx from where the cache stopped.
+WATCHED_KINDS: tuple[TransferKind, ...] = (TransferKind.NORMAL, TransferKind.INTERNAL, TransferKind.ERC20)
+FLOW_HISTORY = 96  # past cycles a flow is compared with (16 days at the default 4 h signal interval)
 
 
 class WhaleSourceError(Exception):
@@ -48,6 +64,9 @@ class WhaleCycleResult:
     errors: list[str] = field(default_factory=list)
     btc_proxy: bool = True
     btc_proxy_weight: float = 1.0
+    flows: list[ExchangeFlow] = field(default_factory=list)
+    flow_signals: dict[str, FlowSignal] = field(default_factory=dict)
+    classifier: str = ""  # how unlabelled whales were classified ("bootstrap model ...", "model ...")
 
     def signal_for(self, base: str) -> WhaleSignal | None:
         """The whale signal for a pair's base asset: ETH directly, BTC as a correlated proxy, else None."""
@@ -59,6 +78,10 @@ class WhaleCycleResult:
         if base == "BTC" and self.btc_proxy:
             return btc_proxy(self.aggregate, self.btc_proxy_weight)
         return None
+
+    def flow_signal_for(self, base: str) -> FlowSignal | None:
+        """The exchange-flow reading for ETH or BTC (with its numbers), else None."""
+        return self.flow_signals.get(base.upper())
 
 
 class WhaleSource(Protocol):
@@ -90,24 +113,37 @@ class WhalePipeline:
     async def run_cycle(self, cycle_id: str) -> WhaleCycleResult:
         now = self.clock.now()
         result = WhaleCycleResult(
-            cycle_id, now, btc_proxy=self.cfg.btc_proxy, btc_proxy_weight=self.cfg.btc_proxy_weight
+            cycle_id,
+            now,
+            btc_proxy=self.cfg.btc_proxy,
+            btc_proxy_weight=self.cfg.btc_proxy_weight,
+            classifier=self.classifier.description,
         )
         lookback = timedelta(hours=self.cfg.lookback_hours)
+        watch_span = max(lookback, timedelta(hours=max(WINDOWS_HOURS)))
         try:
             end_block = await self.chain.block_at(now)
-            window_block = await self.chain.block_at(now - lookback)
+            window_block = await self.chain.block_at(now - watch_span)
             history_block = await self.chain.block_at(now - timedelta(days=self.cfg.history_days))
         except EtherscanError as exc:
+            report_flows_health(
+                self.store, self.clock, result.flow_signals.get("ETH"), 0, len(self.book.watched())
+            )
             return self._fail(result, f"block lookup failed: {exc}")
 
-        watched: dict[str, list[Any]] = {}
-        for entry in self.book.watched():
+        watched: dict[str, list[Transfer]] = {}
+        wallets = self.book.watched()
+        for entry in wallets:
             try:
-                await self.cache.sync(entry.address, NATIVE_KINDS, window_block, end_block, now)
+                await self.cache.sync(entry.address, WATCHED_KINDS, window_block, end_block, now)
             except EtherscanError as exc:
                 self._record(result, f"exchange wallet {entry.label}: {exc}")
                 continue
-            watched[entry.address] = self.cache.window(entry.address, now - lookback, now)
+            watched[entry.address] = self.cache.window(entry.address, now - watch_span, now)
+        self._flows(result, watched, now)
+        report_flows_health(
+            self.store, self.clock, result.flow_signals.get("ETH"), len(watched), len(wallets)
+        )
         big = large_transfers(watched, self.book, now - lookback, now, self.cfg.min_transfer_eth)
         candidates = rank_whales(big, self.book, self.cfg.max_whales)
         result.transfers = [self._transfer_record(lt, cycle_id) for lt in big]
@@ -119,6 +155,9 @@ class WhalePipeline:
             except EtherscanError as exc:
                 self._record(result, f"balances: {exc}")
         for cand in candidates:
+            # The transfers that made it a whale are already known: cache them under the whale too, so
+            # its signal sees them even when its own history is too long to read in one cycle.
+            self.cache.remember(cand.address, [lt.transfer for lt in big if lt.counterparty == cand.address])
             try:
                 await self.cache.sync(cand.address, ALL_KINDS, history_block, end_block, now)
             except EtherscanError as exc:
@@ -126,7 +165,8 @@ class WhalePipeline:
                 continue
             self._score(result, cand, balances.get(cand.address), now, lookback)
 
-        result.aggregate = aggregate(result.signals, cycle_id, now)
+        labels = {w.address: w.label for w in result.whales if w.label}
+        result.aggregate = aggregate(result.signals, cycle_id, now, labels)
         self._persist(result)
         self.cache.prune(now, self.cfg.history_retention_days)
         log.info(
@@ -150,7 +190,7 @@ class WhalePipeline:
     ) -> None:
         history = self.cache.load(cand.address, now - timedelta(days=self.cfg.history_days))
         vector = compute_features(cand.address, history, balance, self.book)
-        cls = self.classifier.classify(vector)
+        cls = label_classification(self.book.get(cand.address)) or self.classifier.classify(vector)
         result.whales.append(
             Whale(
                 address=cand.address,
@@ -170,13 +210,27 @@ class WhalePipeline:
         if signal is not None:
             result.signals.append(signal)
 
+    def _flows(self, result: WhaleCycleResult, watched: dict[str, list[Transfer]], now: datetime) -> None:
+        if not watched:
+            return
+        result.flows = measure_flows(watched, self.book, result.cycle_id, now)
+        repo = self.store.exchange_flows
+        eth_hist = _series_history(repo, ETH_LIKE, now)
+        stable_hist = _series_history(repo, STABLES, now)
+        labels = [e.label for a in sorted(watched) if (e := self.book.get(a)) is not None]
+        for base in ("ETH", "BTC"):
+            signal = flow_signal(base, result.flows, eth_hist, stable_hist, labels)
+            if signal is not None:
+                result.flow_signals[base] = signal
+        repo.add_cycle(result.flows)
+
     def _transfer_record(self, lt: LargeTransfer, cycle_id: str) -> WhaleTransfer:
         t = lt.transfer
         return WhaleTransfer(
             tx_hash=t.tx_hash,
             from_address=t.from_address,
             to_address=t.to_address,
-            value_eth=t.value_eth,
+            value_eth=eth_equivalent(t),
             block=t.block,
             at=t.at,
             exchange_label=lt.exchange_label,
@@ -203,8 +257,17 @@ class WhalePipeline:
         return result
 
 
+def _series_history(repo: ExchangeFlowsRepo, assets: tuple[str, ...], before: datetime) -> list[Decimal]:
+    """Earlier cycles' 6 h net flow of a series (assets summed per cycle), newest first."""
+    per_cycle: dict[str, Decimal] = {}
+    for asset in assets:
+        for f in repo.series(asset, SIGNAL_WINDOW_HOURS, before, FLOW_HISTORY):
+            per_cycle[f.cycle_id] = per_cycle.get(f.cycle_id, ZERO) + f.net
+    return list(per_cycle.values())
+
+
 class EtherscanWhaleSource:
-    """Paper and live mode: the chain through Etherscan V2."""
+    """Paper and live mode: the chain through Etherscan V2; reports ``whales.etherscan`` health each cycle."""
 
     def __init__(
         self,
@@ -215,11 +278,33 @@ class EtherscanWhaleSource:
         http_client: httpx.AsyncClient | None = None,
         **client_options: Any,
     ) -> None:
+        self.store = store
+        self.clock = clock
+        self.cycles_per_day = timedelta(days=1) / settings.engine.signal_interval
+        if "limiter" not in client_options:
+            client_options["limiter"] = RateLimiter(
+                settings.whales.calls_per_second,
+                settings.whales.daily_call_limit,
+                used_today=calls_already_today(store, clock),
+                today=lambda: clock.now().date().isoformat(),
+            )
         self.client = EtherscanClient.from_settings(settings.whales, api_key, http_client, **client_options)
         self.pipeline = WhalePipeline(settings, store, clock, self.client)
 
     async def run_cycle(self, cycle_id: str) -> WhaleCycleResult:
-        return await self.pipeline.run_cycle(cycle_id)
+        calls_before = sum(self.client.calls.values())
+        limited_before = self.client.rate_limited
+        result = await self.pipeline.run_cycle(cycle_id)
+        report_etherscan_health(
+            self.store,
+            self.clock,
+            self.client.limiter,
+            result.errors,
+            calls=sum(self.client.calls.values()) - calls_before,
+            rate_limited=self.client.rate_limited - limited_before,
+            cycles_per_day=self.cycles_per_day,
+        )
+        return result
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -234,7 +319,12 @@ class SyntheticWhaleSource:
         from smt_engine.whales.synth import SyntheticChain
 
         book = AddressBook.load(settings.whales.address_book)
-        self.chain = SyntheticChain(book, seed=seed, whales=whales)
+        # The simulator's world is drawn from the curated book only, so the demo feed stays the same
+        # whatever the public label set holds; a few real labelled addresses join the simulated whales
+        # so the demo shows label classes (the bootstrap's classes carry no weight).
+        self.chain = SyntheticChain(
+            AddressBook.curated(), seed=seed, whales=whales, labelled=demo_labelled_whales(book)
+        )
         self.pipeline = WhalePipeline(settings, store, clock, self.chain, book=book)
 
     async def run_cycle(self, cycle_id: str) -> WhaleCycleResult:
@@ -242,6 +332,26 @@ class SyntheticWhaleSource:
 
     async def aclose(self) -> None:
         return None
+
+
+DEMO_LABELLED_CATEGORIES = (Category.FUND, Category.STAKING, Category.FUND, Category.MEV_BOT, Category.BRIDGE)
+
+
+def demo_labelled_whales(book: AddressBook) -> list[tuple[str, str]]:
+    """The first labelled addresses of a few whale-like categories, with the class their label names."""
+    by_category: dict[Category, list[str]] = {}
+    for entry in book.entries():
+        if entry.category in DEMO_LABELLED_CATEGORIES and book.can_be_whale(entry.address):
+            by_category.setdefault(entry.category, []).append(entry.address)
+    out: list[tuple[str, str]] = []
+    taken: dict[Category, int] = {}
+    for category in DEMO_LABELLED_CATEGORIES:
+        i = taken.get(category, 0)
+        candidates = by_category.get(category, [])
+        if i < len(candidates):
+            out.append((candidates[i], LABEL_CLASSES[category]))
+            taken[category] = i + 1
+    return out
 
 
 def make_whale_source(

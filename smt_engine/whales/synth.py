@@ -1,19 +1,22 @@
 """A reproducible wallet-behaviour simulator: labelled histories for training, and a live chain for the demo.
 
-Five behaviours after the seed's classes. The parameters are plausible, not measured: CEX-like
-wallets take many small deposits (ETH and stablecoins) from many users and sweep to exchange hot
-wallets; large holders move big amounts rarely between few counterparties; DeFi traders call routers
-with token swaps and internal refunds; stakers deposit 32-ETH multiples and hold liquid-staking
-tokens; miners receive regular pool payouts and sell to exchanges. A share of wallets also shows a
-weaker second behaviour, so classes overlap as real ones do. Everything is a pure function of
-(seed, address, day), so the same window always yields the same transfers.
+One behaviour per class of ``classifier.CLASSES`` (behaviours that exist on Ethereum today). The
+parameters are plausible, not measured, which is why a model trained on this is only a *bootstrap*:
+exchange-like wallets take many small deposits (ETH and stablecoins) and sweep to exchange hot wallets;
+large holders move big amounts rarely between few counterparties; DEX/DeFi traders call routers with
+token swaps and internal refunds; staking wallets deposit 32-ETH multiples and mint liquid-staking
+tokens (beacon-chain withdrawals are not transactions, so they do not appear); funds and market makers
+move size in both directions between several exchanges and OTC partners; MEV bots send many high-gas
+router calls with ETH coming back in the same block; bridges take many user deposits and release them.
+A share of wallets also shows a weaker second behaviour, so classes overlap as real ones do. Everything
+is a pure function of (seed, address, day), so the same window always yields the same transfers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -23,7 +26,7 @@ import numpy as np
 from smt_engine.whales.addressbook import AddressBook, Category
 from smt_engine.whales.classifier import CLASSES, Dataset
 from smt_engine.whales.features import compute_features
-from smt_engine.whales.transfers import Transfer, TransferKind
+from smt_engine.whales.transfers import Transfer, TransferBatch, TransferKind
 
 BASE_TS = datetime(2026, 1, 1, tzinfo=UTC)
 BASE_BLOCK = 24_000_000
@@ -154,8 +157,7 @@ class _Roles:
     def __init__(self, book: AddressBook) -> None:
         self.exchanges = tuple(sorted(book.addresses(Category.EXCHANGE)))
         self.watched = tuple(e.address for e in book.watched()) or self.exchanges
-        self.defi = tuple(sorted(book.addresses(Category.DEFI)))
-        self.pools = tuple(sorted(book.addresses(Category.MINING)))
+        self.defi = tuple(sorted(book.addresses(Category.DEX, Category.DEFI)))
         staking = sorted(book.addresses(Category.STAKING))
         self.deposit = next((a for a in staking if a.startswith("0x00000000219ab5")), staking[0])
 
@@ -206,31 +208,55 @@ def _defi(c: _Ctx, s: float) -> None:
         c.eth(c.pick(c.roles.exchanges), r.lognormvariate(1.5, 1), r.random() < 0.5)
 
 
-def _staker(c: _Ctx, s: float) -> None:
+def _staking(c: _Ctx, s: float) -> None:
     r = c.rng
     for _ in range(c.poisson(s * 0.35)):
         c.eth(c.roles.deposit, 32.0 * r.randrange(1, 6), False, gas=r.randrange(50_000, 60_000))
-    for _ in range(c.poisson(s * 0.4)):
-        c.token(STETH[1], STETH, r.lognormvariate(3, 1), True, gas=80_000)
-    for _ in range(c.poisson(s * 0.5)):
-        c.eth(
-            synthetic_address("withdrawal-vault"),
-            r.lognormvariate(-1.5, 0.6),
-            True,
-            kind=TransferKind.INTERNAL,
-        )
+    for _ in range(c.poisson(s * 0.4)):  # liquid staking: ETH in, stETH minted back
+        amount = r.lognormvariate(3, 1)
+        c.eth(STETH[1], amount, False, gas=80_000)
+        c.token(STETH[1], STETH, amount, True, gas=80_000)
     for _ in range(c.poisson(s * 0.15)):
         c.eth(c.pick(c.roles.exchanges), r.lognormvariate(3.5, 0.8), True)
 
 
-def _miner(c: _Ctx, s: float, pool: str) -> None:
+def _fund(c: _Ctx, s: float, partners: tuple[str, ...]) -> None:
     r = c.rng
+    for _ in range(c.poisson(s * 2.0)):
+        c.eth(c.pick(c.roles.exchanges), r.lognormvariate(5.0, 1.0), r.random() < 0.5)
     for _ in range(c.poisson(s * 2.5)):
-        c.eth(pool, r.lognormvariate(0.5, 0.6), True, gas=21_000)
-    for _ in range(c.poisson(s * 0.3)):
-        c.eth(c.pick(c.roles.exchanges), r.lognormvariate(3.0, 0.7), False)
-    for _ in range(c.poisson(s * 0.2)):
-        c.eth(c.user(), r.lognormvariate(0, 1), False)
+        c.token(
+            c.pick(c.roles.exchanges),
+            STABLECOINS[r.randrange(0, 2)],
+            r.lognormvariate(13, 1),
+            r.random() < 0.5,
+        )
+    for _ in range(c.poisson(s * 0.8)):
+        c.eth(c.pick(partners), r.lognormvariate(4.5, 1.0), r.random() < 0.5)
+
+
+def _mev_bot(c: _Ctx, s: float) -> None:
+    r = c.rng
+    for _ in range(c.poisson(s * 8)):
+        router = c.pick(c.roles.defi)
+        amount = r.lognormvariate(1.0, 1.2)
+        gas = r.randrange(150_000, 600_000)
+        c.eth(router, amount, False, gas=gas)
+        c.eth(router, amount * r.uniform(0.995, 1.01), True, kind=TransferKind.INTERNAL)
+    for _ in range(c.poisson(s * 2)):
+        c.eth(synthetic_address("builder", r.randrange(0, 4)), r.lognormvariate(-2, 1), False, gas=21_000)
+
+
+def _bridge(c: _Ctx, s: float) -> None:
+    r = c.rng
+    for _ in range(c.poisson(s * 7)):
+        c.eth(c.user(), r.lognormvariate(0.0, 1.5), True, gas=90_000)
+    for _ in range(c.poisson(s * 5)):
+        c.eth(c.user(), r.lognormvariate(0.0, 1.5), False, kind=TransferKind.INTERNAL)
+    for _ in range(c.poisson(s * 3)):
+        c.token(
+            c.user(), STABLECOINS[r.randrange(0, 3)], r.lognormvariate(8, 1.5), r.random() < 0.5, gas=110_000
+        )
 
 
 class WalletSimulator:
@@ -244,42 +270,45 @@ class WalletSimulator:
     def _rng(self, address: str, day: int, salt: int = 0) -> np.random.Generator:
         return np.random.default_rng([self.seed, int(address[2:18], 16), day + 1_000_000, salt])
 
-    def traits(self, address: str, label: str) -> tuple[float, str | None, float, tuple[str, ...], str]:
-        """(intensity, secondary behaviour, its weight, partners, pool) fixed for a wallet's life."""
+    def traits(self, address: str, label: str) -> tuple[float, str | None, float, tuple[str, ...]]:
+        """(intensity, secondary behaviour, its weight, partners) fixed for a wallet's life."""
         r = random.Random(int(self._rng(address, -1).integers(0, 2**63)))
         intensity = float(r.lognormvariate(0, 0.8))
         others = [c for c in CLASSES if c != label]
         secondary = others[r.randrange(0, len(others))] if r.random() < 0.5 else None
         weight = float(r.uniform(0.2, 0.9))
         partners = tuple(synthetic_address("partner", address, i) for i in range(r.randrange(2, 6)))
-        pool = self.roles.pools[r.randrange(0, len(self.roles.pools))]
-        return intensity, secondary, weight, partners, pool
+        return intensity, secondary, weight, partners
 
     def day(self, address: str, label: str, day: int) -> list[Transfer]:
         return list(_cached_day(self, address, label, day))
 
     def _simulate_day(self, address: str, label: str, day: int) -> tuple[Transfer, ...]:
-        intensity, secondary, weight, partners, pool = self.traits(address, label)
+        intensity, secondary, weight, partners = self.traits(address, label)
         c = _Ctx(address, day, self._rng(address, day), self.roles)
-        self._behave(c, label, intensity, partners, pool)
+        self._behave(c, label, intensity, partners)
         if secondary is not None:
-            self._behave(c, secondary, intensity * weight, partners, pool)
+            self._behave(c, secondary, intensity * weight, partners)
         for _ in range(c.poisson(0.3)):  # any whale sometimes moves size through an exchange
             c.eth(c.pick(self.roles.exchanges), 100 + c.rng.lognormvariate(4.5, 1.0), c.rng.random() < 0.5)
         c.out.sort(key=lambda t: (t.block, t.tx_hash))
         return tuple(c.out)
 
-    def _behave(self, c: _Ctx, label: str, s: float, partners: tuple[str, ...], pool: str) -> None:
-        if label == "CEX_Wallet":
+    def _behave(self, c: _Ctx, label: str, s: float, partners: tuple[str, ...]) -> None:
+        if label == "exchange":
             _cex(c, s)
-        elif label == "Large_Holder":
+        elif label == "large_holder":
             _large_holder(c, s, partners)
-        elif label == "DeFi_Trader":
+        elif label == "dex_defi_trader":
             _defi(c, s)
-        elif label == "Staker":
-            _staker(c, s)
-        elif label == "Miner":
-            _miner(c, s, pool)
+        elif label == "staking":
+            _staking(c, s)
+        elif label == "fund_market_maker":
+            _fund(c, s, partners)
+        elif label == "mev_bot":
+            _mev_bot(c, s)
+        elif label == "bridge":
+            _bridge(c, s)
         else:
             raise ValueError(f"unknown behaviour {label!r}")
 
@@ -293,9 +322,15 @@ class WalletSimulator:
 
     def balance(self, address: str, label: str, day: int) -> Decimal:
         r = self._rng(address, day, salt=7)
-        base = {"CEX_Wallet": 6.0, "Large_Holder": 8.0, "DeFi_Trader": 2.5, "Staker": 4.0, "Miner": 3.0}[
-            label
-        ]
+        base = {
+            "exchange": 6.0,
+            "large_holder": 8.0,
+            "dex_defi_trader": 2.5,
+            "staking": 4.0,
+            "fund_market_maker": 7.0,
+            "mev_bot": 2.0,
+            "bridge": 7.5,
+        }[label]
         return Decimal(int(r.lognormal(base, 1.2) * 1e4)).scaleb(-4)
 
 
@@ -326,7 +361,7 @@ def synthetic_dataset(
         "generator": "smt_engine.whales.synth.synthetic_dataset",
         "seed": seed,
         "per_class": per_class,
-        "note": "simulated wallet behaviour, not real labelled addresses",
+        "note": "simulated wallet behaviour, not real labelled addresses: a bootstrap",
     }
     return Dataset(np.vstack(rows), labels, addresses, provenance)
 
@@ -339,13 +374,20 @@ class SyntheticChain:
     the odd exchange-to-exchange shuffle, so discovery has real work to do (and must ignore the shuffles).
     """
 
-    def __init__(self, book: AddressBook, seed: int = 0, whales: int = 30) -> None:
+    def __init__(
+        self,
+        book: AddressBook,
+        seed: int = 0,
+        whales: int = 30,
+        labelled: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self.book = book
         self.sim = WalletSimulator(book, seed)
         self.seed = seed
-        self.population: dict[str, str] = {
-            synthetic_address("whale", seed, i): CLASSES[i % len(CLASSES)] for i in range(whales)
-        }
+        # ``labelled``: real labelled addresses (address, class) that behave as their label says.
+        self.population: dict[str, str] = dict(labelled[:whales])
+        for i in range(whales - len(self.population)):
+            self.population[synthetic_address("whale", seed, i)] = CLASSES[i % len(CLASSES)]
         self.calls = 0
 
     async def block_at(self, when: datetime, closest: str = "before") -> int:
@@ -368,11 +410,13 @@ class SyntheticChain:
         own = list(self.sim.day(address, label, day))
         c = _Ctx(address, day, self.sim._rng(address, day, salt=11), self.sim.roles)
         outflow_bias = {
-            "CEX_Wallet": 0.4,
-            "Large_Holder": 0.5,
-            "DeFi_Trader": 0.5,
-            "Staker": 0.6,
-            "Miner": 0.8,
+            "exchange": 0.4,
+            "large_holder": 0.5,
+            "dex_defi_trader": 0.5,
+            "staking": 0.6,
+            "fund_market_maker": 0.5,
+            "mev_bot": 0.5,
+            "bridge": 0.5,
         }
         for _ in range(c.poisson(1.0)):
             to_exchange = c.rng.random() < outflow_bias[label]
@@ -392,7 +436,7 @@ class SyntheticChain:
 
     async def transfers(
         self, address: str, kind: TransferKind, startblock: int, endblock: int
-    ) -> list[Transfer]:
+    ) -> TransferBatch:
         self.calls += 1
         first, last = _day_index(time_of(startblock)), _day_index(time_of(endblock))
         found: list[Transfer] = []
@@ -403,10 +447,11 @@ class SyntheticChain:
                 found.extend(self._exchange_day(address, d))
                 for whale in self.population:
                     found.extend(t for t in self._whale_day(whale, d) if t.touches(address))
-        return sorted(
+        rows = sorted(
             (t for t in found if t.kind is kind and startblock <= t.block <= endblock),
             key=lambda t: (t.block, t.tx_hash, t.seq),
         )
+        return TransferBatch(rows, endblock)
 
 
 @lru_cache(maxsize=8192)

@@ -68,6 +68,14 @@ class Transfer:
         return address in (self.from_address, self.to_address)
 
 
+@dataclass(frozen=True, slots=True)
+class TransferBatch:
+    """What one fetch read: ``rows``, complete for every block up to ``through_block``."""
+
+    rows: list[Transfer]
+    through_block: int
+
+
 def utc_from_unix(seconds: int | str) -> datetime:
     return datetime.fromtimestamp(int(seconds), UTC)
 

@@ -13,7 +13,7 @@ from smt_engine.whales.etherscan import (
     EtherscanKeyError,
     EtherscanQuotaExhausted,
     EtherscanRateLimited,
-    TokenBucket,
+    RateLimiter,
 )
 from smt_engine.whales.transfers import TransferKind
 from tests.fakes.etherscan_server import FakeEtherscan, internal_tx, token_tx, tx
@@ -41,7 +41,7 @@ async def test_pagination_moves_startblock_and_never_exceeds_cap(fake: FakeEther
     for i in range(2500):
         fake.chain.add("normal", tx(900_000 + i // 5, OTHER, WHALE, 10**18 + i))
     async with client(fake) as es:
-        rows = await es.transfers(WHALE, TransferKind.NORMAL, 900_000, 1_000_000)
+        rows = (await es.transfers(WHALE, TransferKind.NORMAL, 900_000, 1_000_000)).rows
     assert len(rows) == 2500
     assert len({r.tx_hash for r in rows}) == 2500
     assert rows[0].value == Decimal("1")
@@ -55,9 +55,9 @@ async def test_pagination_moves_startblock_and_never_exceeds_cap(fake: FakeEther
 
 async def test_empty_results_are_empty_not_errors(fake: FakeEtherscan) -> None:
     async with client(fake) as es:
-        assert await es.transfers(WHALE, TransferKind.INTERNAL, 0, 1_000_000) == []
+        assert (await es.transfers(WHALE, TransferKind.INTERNAL, 0, 1_000_000)).rows == []
         fake.empty_message = "No records found"
-        assert await es.transfers(WHALE, TransferKind.ERC20, 0, 1_000_000) == []
+        assert (await es.transfers(WHALE, TransferKind.ERC20, 0, 1_000_000)).rows == []
     assert fake.calls["txlistinternal"] == 1 and fake.calls["tokentx"] == 1
 
 
@@ -65,7 +65,7 @@ async def test_rate_limit_backs_off_and_retries(fake: FakeEtherscan) -> None:
     fake.chain.add("normal", tx(999_000, WHALE, OTHER, 5 * 10**18))
     fake.fail_next(2, "rate_limit")
     async with client(fake) as es:
-        rows = await es.transfers(WHALE, TransferKind.NORMAL, 0, 1_000_000)
+        rows = (await es.transfers(WHALE, TransferKind.NORMAL, 0, 1_000_000)).rows
         assert es.rate_limited == 2
     assert [r.value for r in rows] == [Decimal(5)]
     assert fake.calls["txlist"] == 3
@@ -77,7 +77,7 @@ async def test_server_side_tier_limit_is_survived_by_backoff() -> None:
         # The client believes it may do 50/s; the server's 3/s window pushes back and the client must cope.
         async with client(fake, calls_per_second=50.0, backoff_base=0.05, max_attempts=8) as es:
             for _ in range(6):
-                assert len(await es.transfers(WHALE, TransferKind.NORMAL, 0, 1_000_000)) == 1
+                assert len((await es.transfers(WHALE, TransferKind.NORMAL, 0, 1_000_000)).rows) == 1
         assert fake.rate_limited > 0
 
 
@@ -124,8 +124,8 @@ async def test_erc20_units_follow_token_decimals(fake: FakeEtherscan) -> None:
     )
     fake.chain.add("internal", internal_tx(999_102, OTHER, WHALE, 3 * 10**18, trace_id="0_1"))
     async with client(fake) as es:
-        erc = await es.transfers(WHALE, TransferKind.ERC20, 0, 1_000_000)
-        internal = await es.transfers(WHALE, TransferKind.INTERNAL, 0, 1_000_000)
+        erc = (await es.transfers(WHALE, TransferKind.ERC20, 0, 1_000_000)).rows
+        internal = (await es.transfers(WHALE, TransferKind.INTERNAL, 0, 1_000_000)).rows
     assert [(t.token_symbol, t.value) for t in erc] == [
         ("USDC", Decimal("1234.56789")),
         ("LINK", Decimal("2.5")),
@@ -145,18 +145,86 @@ async def test_block_by_time_and_balances(fake: FakeEtherscan) -> None:
     assert fake.calls_for("getblocknobytime")[0]["closest"] == "before"
 
 
-async def test_token_bucket_paces_and_enforces_daily_limit() -> None:
-    clock = [0.0]
-    slept: list[float] = []
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sent: list[float] = []
 
-    async def sleep(s: float) -> None:
-        slept.append(s)
-        clock[0] += s
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
 
-    bucket = TokenBucket(3.0, 5, monotonic=lambda: clock[0], sleep=sleep, today=lambda: "2026-01-12")
-    for _ in range(5):
-        await bucket.acquire()
-    # 3 immediate, then one token every 1/3 s.
-    assert len(slept) == 2 and all(abs(s - 1 / 3) < 1e-9 for s in slept)
+
+async def test_limiter_never_bursts_after_idle_and_enforces_daily_limit() -> None:
+    t = FakeTime()
+    limiter = RateLimiter(3.0, 12, margin=0.0, monotonic=lambda: t.now, sleep=t.sleep, today=lambda: "d1")
+    for _ in range(4):
+        await limiter.acquire()
+        t.sent.append(t.now)
+    t.now += 60.0  # a long idle: the seed's bucket let 5 calls through in 0.67 s after this
+    for _ in range(8):
+        await limiter.acquire()
+        t.sent.append(t.now)
+    for i, start in enumerate(t.sent):
+        in_window = [x for x in t.sent[i:] if x < start + 1.0]
+        assert len(in_window) <= 3, t.sent
+    assert limiter.used_today == 12
     with pytest.raises(EtherscanQuotaExhausted):
-        await bucket.acquire()
+        await limiter.acquire()
+
+
+async def test_limiter_daily_count_rolls_over_and_can_be_seeded() -> None:
+    t = FakeTime()
+    day = ["2026-01-12"]
+    limiter = RateLimiter(3.0, 5, used_today=4, monotonic=lambda: t.now, sleep=t.sleep, today=lambda: day[0])
+    await limiter.acquire()
+    with pytest.raises(EtherscanQuotaExhausted):
+        await limiter.acquire()
+    day[0] = "2026-01-13"
+    await limiter.acquire()
+    assert (limiter.day, limiter.used_today) == ("2026-01-13", 1)
+
+
+@pytest.mark.parametrize("fault", ["rate_limit", "rate_limit_generic"])
+async def test_every_retryable_rate_limit_reply_is_retried(fake: FakeEtherscan, fault: str) -> None:
+    fake.chain.add("normal", tx(999_000, WHALE, OTHER, 7 * 10**18))
+    fake.fail_next(2, fault)
+    async with client(fake) as es:
+        rows = (await es.transfers(WHALE, TransferKind.NORMAL, 0, 1_000_000)).rows
+        assert es.rate_limited == 2
+        assert "rate limit reached" in es.last_rate_limit
+    assert [r.value for r in rows] == [Decimal(7)]
+
+
+async def test_daily_limit_reply_stops_calls_for_the_day(fake: FakeEtherscan) -> None:
+    fake.fail_next(1, "rate_limit_daily")
+    async with client(fake) as es:
+        with pytest.raises(EtherscanQuotaExhausted) as err:
+            await es.latest_block()
+        assert "Max daily rate limit reached" in err.value.message
+        with pytest.raises(EtherscanQuotaExhausted):
+            await es.latest_block()  # refused here, not sent
+    assert fake.calls["eth_blockNumber"] == 1
+
+
+async def test_real_per_second_reply_at_three_calls_per_second_loses_nothing() -> None:
+    with FakeEtherscan(calls_per_second=3) as fake:
+        for i in range(12):
+            fake.chain.add("normal", tx(990_000 + i, OTHER, WHALE, (100 + i) * 10**18))
+        async with client(fake, calls_per_second=3.0, backoff_base=0.2, max_attempts=6) as es:
+            found = []
+            for i in range(12):
+                batch = await es.transfers(WHALE, TransferKind.NORMAL, 990_000 + i, 990_000 + i)
+                found.extend(batch.rows)
+    assert sorted(t.value for t in found) == [Decimal(100 + i) for i in range(12)]
+
+
+async def test_page_budget_marks_only_what_was_read(fake: FakeEtherscan) -> None:
+    for i in range(2500):
+        fake.chain.add("normal", tx(900_000 + i // 5, OTHER, WHALE, 10**18 + i))
+    async with client(fake, max_pages=2) as es:
+        first = await es.transfers(WHALE, TransferKind.NORMAL, 900_000, 1_000_000)
+        assert first.through_block == 900_397  # block 900_398 was cut by the second page's cap
+        rest = await es.transfers(WHALE, TransferKind.NORMAL, first.through_block + 1, 1_000_000)
+        assert rest.through_block == 1_000_000
+    uids = {t.uid for t in first.rows} | {t.uid for t in rest.rows}
+    assert len(uids) == 2500

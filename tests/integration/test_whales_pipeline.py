@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ async def test_cycle_discovers_classifies_stores_and_refetches_only_new_blocks(
     w1 = next(w for w in first.whales if w.address == W1)
     assert w1.features["incoming_volume_eth"] == 900 and w1.features["erc20_tx_count"] == 1
     assert w1.features["balance_eth_log"] == pytest.approx(7.1188, abs=1e-4)
-    assert w1.classified_by == "model" and w1.model_version
+    assert w1.classified_by == "bootstrap" and w1.model_version.startswith("bootstrap-")
     by_address = {s.address: s for s in first.signals}
     assert by_address[W1].flow is not None and by_address[W1].flow.value == "outflow"
     assert first.aggregate is not None and first.aggregate.is_aggregate
@@ -85,7 +86,8 @@ async def test_cycle_discovers_classifies_stores_and_refetches_only_new_blocks(
     assert len(stored) == len(first.signals) + 1 and stored[0].is_aggregate
 
     end1 = fake.chain.head
-    assert fake.calls["txlist"] == WATCHED + 3 and fake.calls["tokentx"] == 3
+    # Watched wallets: txlist, txlistinternal and tokentx (exchange flows); whales: all five kinds.
+    assert fake.calls["txlist"] == WATCHED + 3 and fake.calls["tokentx"] == WATCHED + 3
     assert fake.calls["balancemulti"] == 1 and fake.calls["getblocknobytime"] == 3
 
     # One hour later, one new block range and one new transfer: only the new blocks are asked for.
@@ -99,7 +101,7 @@ async def test_cycle_discovers_classifies_stores_and_refetches_only_new_blocks(
         for c in fake.log
         if c["action"] in ("txlist", "txlistinternal", "tokentx", "tokennfttx", "token1155tx")
     ]
-    assert len(lists) == 2 * WATCHED + 5 * 3
+    assert len(lists) == 3 * WATCHED + 5 * 3
     assert {int(c["startblock"]) for c in lists} == {end1 + 1}
     assert {int(c["endblock"]) for c in lists} == {fake.chain.head}
     assert next(w for w in second.whales if w.address == W1).volume_eth == 700
@@ -135,7 +137,12 @@ async def test_synthetic_source_is_a_live_deterministic_feed(tmp_path: Path) -> 
     assert [(s.bias, s.confidence) for s in a2.signals] == [(s.bias, s.confidence) for s in b2.signals]
     assert {t.cycle_id for t in store.whale_transfers.recent()} <= {"c1", "c2"}
     assert {t.tx_hash for t in a2.transfers} != {t.tx_hash for t in a1.transfers}  # time moves the feed
-    assert all(w.classified_by == "model" for w in a1.whales)
+    by = {w.classified_by for w in a1.whales + a2.whales}
+    assert by == {"bootstrap", "label"}  # simulated whales, and real labelled addresses acting as labelled
+    labelled = [w for w in a1.whales + a2.whales if w.classified_by == "label"]
+    assert all(
+        w.label and w.whale_class in ("fund_market_maker", "staking", "mev_bot", "bridge") for w in labelled
+    )
     assert a1.aggregate.bias in set(Bias)
 
 
@@ -166,3 +173,109 @@ def test_cli_scan_once_against_the_fake(
     assert cycle is not None and cycle.status == "done" and cycle.trigger == "scan"
     assert store.whales.count() == 3 and len(store.whale_signals.for_cycle(cycle.id)) >= 1
     assert KEY not in out
+    health = store.health.get("whales.etherscan")
+    assert health is not None and health.status.value == "ok"
+    calls = health.data["calls_today"]
+    assert calls == sum(fake.calls.values()) and health.data["daily_limit"] == 100_000
+    capsys.readouterr()
+    assert main(["status", "--config", str(cfg)]) == 0
+    assert f"etherscan   {calls} of 100000 calls on " in capsys.readouterr().out
+
+
+async def test_daily_count_survives_a_restart_and_the_daily_reply_is_loud(
+    fake: FakeEtherscan, tmp_path: Path
+) -> None:
+    settings = settings_for(fake, tmp_path)
+    store = Store.open(tmp_path / "smt.db")
+    clock = SimulatedClock(datetime.fromtimestamp(fake.chain.ts_of(fake.chain.head), UTC))
+    first = EtherscanWhaleSource(settings, store, clock, KEY, backoff_base=0.01)
+    await first.run_cycle("c1")
+    await first.aclose()
+    used = store.health.get("whales.etherscan").data["calls_today"]  # type: ignore[union-attr]
+    assert used > 0
+    second = EtherscanWhaleSource(settings, store, clock, KEY, backoff_base=0.01)
+    assert second.client.limiter.used_today == used
+    fake.fail_next(1, "rate_limit_daily")
+    result = await second.run_cycle("c2")
+    await second.aclose()
+    assert any("Max daily rate limit reached" in e for e in result.errors)
+    health = store.health.get("whales.etherscan")
+    assert health is not None and health.status.value == "down"
+    assert "daily call limit reached" in health.detail
+    degraded = [e.data["component"] for e in store.events.recent(10) if e.kind == "health.degraded"]
+    assert sorted(degraded) == ["whales.etherscan", "whales.flows"]
+
+
+async def test_a_whale_whose_history_needs_more_pages_still_sees_its_deposit(tmp_path: Path) -> None:
+    whale = "0x" + "5" * 40
+    with FakeEtherscan(calls_per_second=1000) as fake:
+        head = fake.chain.head
+        for i in range(25):  # older history: more than one page of 10
+            fake.chain.add("normal", tx(head - 100_000 + i, USER, whale, 10**18))
+        deposit = fake.chain.add("normal", tx(head - 100, whale, BINANCE14, 500 * 10**18))
+        settings = Settings.model_validate(
+            {
+                "engine": {"database": str(tmp_path / "smt.db")},
+                "whales": {
+                    "etherscan_base_url": fake.url,
+                    "calls_per_second": 30,
+                    "max_records_per_request": 10,
+                },
+            }
+        )
+        store = Store.open(tmp_path / "smt.db")
+        clock = SimulatedClock(datetime.fromtimestamp(fake.chain.ts_of(head) + 5, UTC))
+        source = EtherscanWhaleSource(settings, store, clock, KEY, backoff_base=0.01, max_pages=1)
+        result = await source.run_cycle("c1")
+        await source.aclose()
+    state = store.whale_history.sync_state(whale, "normal")
+    assert state is not None and state.to_block < head  # the rest of its history comes next cycle
+    assert [w.address for w in result.whales] == [whale]
+    signal = next(s for s in result.signals if s.address == whale)
+    assert signal.outflow_eth == 500 and deposit["hash"] in {t.tx_hash for t in result.transfers}
+
+
+def test_flows_have_a_history_shown_by_smt_whales_flows(
+    fake: FakeEtherscan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    import json
+
+    from smt_engine.cli import main
+
+    usdt = "0xdac17f958d2ee523a2206206994597c13d831ec7"
+    settings = settings_for(fake, tmp_path)
+    store = Store.open(tmp_path / "smt.db")
+    clock = SimulatedClock(datetime.fromtimestamp(fake.chain.ts_of(fake.chain.head) + 5, UTC))
+    source = EtherscanWhaleSource(settings, store, clock, KEY, backoff_base=0.01)
+
+    async def cycles() -> None:
+        for i in range(3):
+            fake.chain.head += 300
+            fake.chain.add(
+                "erc20",
+                token_tx(
+                    fake.chain.head - 5,
+                    USER,
+                    BINANCE14,
+                    (i + 1) * 10**12,
+                    symbol="USDT",
+                    decimals=6,
+                    contract=usdt,
+                ),
+            )
+            await clock.advance(3600)
+            await source.run_cycle(f"c{i}")
+        await source.aclose()
+
+    asyncio.run(cycles())
+    series = store.exchange_flows.series("USDT", 1, clock.now() + timedelta(seconds=1), 10)
+    assert [f.net for f in series] == [Decimal(3_000_000), Decimal(2_000_000), Decimal(1_000_000)]
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[engine]\ndatabase = "{tmp_path / "smt.db"}"\n')
+    assert main(["whales", "flows", "--window", "1", "--json", "--config", str(cfg)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [entry["net"]["USDT"] for entry in lines] == ["1000000.000000", "2000000.000000", "3000000.000000"]
+    assert main(["whales", "flows", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "exchange net flows over 6 h" in out and "+6,000,000.00" in out

@@ -1,4 +1,4 @@
-"""Bundles: trained, loaded, refused when the feature schema differs (then the rules classify)."""
+"""Bundles: trained, loaded, refused when the feature schema differs (then every whale is unknown)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 
 from smt_engine.whales.addressbook import AddressBook
 from smt_engine.whales.classifier import (
+    CLASSES,
     BundleSchemaMismatch,
     Dataset,
     ModelBundle,
     WhaleClassifier,
-    rules_classify,
     stratified_split,
     train_bundle,
 )
@@ -32,12 +32,12 @@ def vec(**values: float) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = synthetic_dataset(AddressBook.shipped(), per_class=8, seed=3)
+    data = synthetic_dataset(AddressBook.curated(), per_class=8, seed=3)
     out = tmp_path_factory.mktemp("bundle")
     result = train_bundle(data, out, iterations=30, depth=3, holdout=0.25, seed=3)
     report = result.report
-    assert set(report["per_class"]) == {"CEX_Wallet", "Large_Holder", "DeFi_Trader", "Staker", "Miner"}
-    assert sum(sum(r) for r in report["confusion_matrix"]["rows_truth_cols_predicted"]) == 10
+    assert set(report["per_class"]) == set(CLASSES)
+    assert sum(sum(r) for r in report["confusion_matrix"]["rows_truth_cols_predicted"]) == 2 * len(CLASSES)
     assert 0 <= report["macro_f1"] <= 1
     meta = json.loads((out / "whale_classifier.json").read_text())
     assert meta["holdout_metrics"]["macro_f1"] == report["macro_f1"]
@@ -46,25 +46,15 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_rules_are_the_seed_rules_exactly() -> None:
-    assert rules_classify(vec(cex_interactions=11)).whale_class == "CEX_Wallet"
-    assert rules_classify(vec(cex_interactions=11)).confidence == 0.70
-    assert rules_classify(vec(cex_interactions=10, defi_interactions=21)).whale_class == "DeFi_Trader"
-    r = rules_classify(vec(defi_interactions=20, large_tx_ratio=0.51))
-    assert (r.whale_class, r.confidence) == ("Large_Holder", 0.60)
-    r = rules_classify(vec(large_tx_ratio=0.5))
-    assert (r.whale_class, r.confidence, r.classified_by) == ("Large_Holder", 0.50, "rules")
-
-
 def test_trained_bundle_loads_and_predicts(tiny_bundle: Path) -> None:
     clf = WhaleClassifier.load(tiny_bundle)
     assert clf.bundle is not None and clf.load_error is None
     out = clf.classify(vec(total_txs=50, cex_interactions=3))
-    assert out.classified_by == "model" and out.whale_class in clf.bundle.classes
+    assert out.classified_by == "model" and out.whale_class in (*clf.bundle.classes, "unknown")
     assert 0 < out.confidence <= 1 and out.model_version == clf.version
 
 
-def test_bundle_listing_other_features_is_refused_and_rules_classify(
+def test_bundle_listing_other_features_is_refused_and_whales_are_unknown(
     tiny_bundle: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     for name in ("whale_classifier.cbm", "whale_classifier.json"):
@@ -79,7 +69,8 @@ def test_bundle_listing_other_features_is_refused_and_rules_classify(
     assert clf.bundle is None and "feature list differs" in (clf.load_error or "")
     assert any("refused" in r.getMessage() for r in caplog.records)
     out = clf.classify(vec(cex_interactions=12))
-    assert (out.whale_class, out.confidence, out.classified_by) == ("CEX_Wallet", 0.70, "rules")
+    assert (out.whale_class, out.confidence, out.classified_by) == ("unknown", 0.0, "none")
+    assert clf.description.startswith("no model (")
 
 
 def test_other_schema_version_and_tampered_model_are_refused(tiny_bundle: Path, tmp_path: Path) -> None:
@@ -103,10 +94,14 @@ def test_shipped_bootstrap_bundle_loads_with_its_holdout_score() -> None:
     metrics = clf.bundle.meta["holdout_metrics"]
     assert metrics["macro_f1"] > 0.8
     assert clf.bundle.meta["training"]["provenance"]["source"] == "synthetic"
+    assert clf.bundle.bootstrap and clf.version.startswith("bootstrap-")
+    assert clf.description.startswith("bootstrap model trained on simulated wallets")
+    assert list(clf.bundle.classes) == list(CLASSES) and "Miner" not in clf.bundle.classes
+    assert clf.classify(vec(total_txs=40, cex_interactions=30)).classified_by == "bootstrap"
 
 
 def test_dataset_csv_round_trip_and_header_check(tmp_path: Path) -> None:
-    data = Dataset(np.arange(64, dtype=float).reshape(2, 32) / 3, ["Miner", "Staker"], ["0x1", "0x2"])
+    data = Dataset(np.arange(64, dtype=float).reshape(2, 32) / 3, ["bridge", "staking"], ["0x1", "0x2"])
     path = tmp_path / "d.csv"
     data.write_csv(path)
     back = Dataset.read_csv(path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from smt_engine.store import Store
 from smt_engine.whales.history import HistoryCache
-from smt_engine.whales.transfers import Transfer, TransferKind
+from smt_engine.whales.transfers import Transfer, TransferBatch, TransferKind
 
 A = "0x" + "aa" * 20
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -27,9 +27,9 @@ class Chain:
 
     async def transfers(
         self, address: str, kind: TransferKind, startblock: int, endblock: int
-    ) -> list[Transfer]:
+    ) -> TransferBatch:
         self.asked.append((kind, startblock, endblock))
-        return [
+        rows = [
             Transfer(
                 kind=kind,
                 tx_hash=f"0x{b:064x}",
@@ -41,6 +41,7 @@ class Chain:
             )
             for b in range(startblock, endblock + 1, 100)
         ]
+        return TransferBatch(rows, endblock)
 
 
 async def test_sync_asks_only_for_missing_ranges_and_prunes(tmp_path: Path) -> None:
@@ -60,3 +61,33 @@ async def test_sync_asks_only_for_missing_ranges_and_prunes(tmp_path: Path) -> N
     # Blocks 300 and 400 are 700 and 600 days old; keep 650 days.
     assert cache.prune(NOW, 650) == 1
     assert [t.block for t in cache.load(A)] == [400, 500, 600, 700, 800, 801]
+
+
+class CutChain(Chain):
+    """Reads at most 250 blocks per fetch, like a client whose page budget ran out."""
+
+    async def transfers(
+        self, address: str, kind: TransferKind, startblock: int, endblock: int
+    ) -> TransferBatch:
+        through = min(endblock, startblock + 249)
+        batch = await super().transfers(address, kind, startblock, through)
+        return TransferBatch(batch.rows, through)
+
+
+async def test_a_fetch_cut_short_leaves_no_gap(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "s.db")
+    chain = CutChain()
+    cache = HistoryCache(store, chain)
+    await cache.sync(A, [TransferKind.NORMAL], 500, 1000, NOW)
+    state = store.whale_history.sync_state(A, "normal")
+    assert state is not None and (state.from_block, state.to_block) == (500, 749)
+    await cache.sync(A, [TransferKind.NORMAL], 500, 1000, NOW)
+    await cache.sync(A, [TransferKind.NORMAL], 300, 1000, NOW)  # back-fill, also cut short
+    await cache.sync(A, [TransferKind.NORMAL], 300, 1000, NOW)
+    assert chain.asked == [
+        (TransferKind.NORMAL, 500, 749),
+        (TransferKind.NORMAL, 750, 999),
+        (TransferKind.NORMAL, 300, 499),
+        (TransferKind.NORMAL, 1000, 1000),
+    ]
+    assert [t.block for t in cache.load(A)] == [300, 400, 500, 600, 700, 750, 850, 950, 1000]

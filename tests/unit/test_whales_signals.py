@@ -43,7 +43,7 @@ def flow(history: list[Transfer]):  # type: ignore[no-untyped-def]
 def test_seed_example_cex_outflow_with_exchange_bonus() -> None:
     f = flow([eth(W, BINANCE, "300")])
     assert f.direction is Flow.OUTFLOW and f.cex_outflow == 300
-    s = whale_signal(W, Classification("CEX_Wallet", 0.70, "rules", "r"), f, "c1", NOW)
+    s = whale_signal(W, Classification("exchange", 0.70, "label", "label:curated"), f, "c1", NOW)
     assert s is not None and s.bias is Bias.BULLISH and s.confidence == pytest.approx(0.665)
 
 
@@ -56,24 +56,35 @@ def test_mixed_flow_is_skipped_and_old_or_token_rows_do_not_count() -> None:
     ]
     f = flow(history)
     assert (f.inflow, f.outflow, f.direction) == (Decimal(100), Decimal(150), Flow.MIXED)
-    assert whale_signal(W, Classification("Large_Holder", 0.9, "model", "m"), f, "c", NOW) is None
+    assert whale_signal(W, Classification("large_holder", 0.9, "model", "m"), f, "c", NOW) is None
 
 
 def test_table_and_cap() -> None:
-    cls = Classification("Miner", 1.0, "model", "m")
+    cls = Classification("large_holder", 1.0, "model", "m")
     s = whale_signal(W, cls, flow([eth(W, BINANCE, "500")]), "c", NOW)
-    assert s is not None and s.bias is Bias.BEARISH and s.confidence == pytest.approx(0.90)
-    s = whale_signal(W, Classification("CEX_Wallet", 1.0, "m", "m"), flow([eth(W, BINANCE, "500")]), "c", NOW)
+    assert s is not None and s.bias is Bias.BEARISH and s.confidence == pytest.approx(0.80)  # 0.70 + 0.10
+    s = whale_signal(
+        W, Classification("exchange", 1.0, "label", "l"), flow([eth(W, BINANCE, "500")]), "c", NOW
+    )
     assert s is not None and s.confidence == pytest.approx(0.95)  # 0.85 + 0.10 capped at 0.95
     s = whale_signal(
-        W, Classification("Nobody", 1.0, "m", "m"), flow([eth("0x" + "11" * 20, W, "500")]), "c", NOW
+        W, Classification("unknown", 1.0, "model", "m"), flow([eth("0x" + "11" * 20, W, "500")]), "c", NOW
     )
     assert s is not None and s.bias is Bias.NEUTRAL and s.confidence == pytest.approx(0.30)
 
 
+@pytest.mark.parametrize("by", ["bootstrap", "none"])
+def test_a_bootstrap_or_missing_model_class_never_leans(by: str) -> None:
+    """While the model is the bootstrap its class changes no signal (and so no size or tier)."""
+    for whale_class in ("exchange", "large_holder", "staking", "fund_market_maker"):
+        for history in ([eth(W, BINANCE, "500")], [eth(BINANCE, W, "500")]):
+            s = whale_signal(W, Classification(whale_class, 0.99, by, "b"), flow(history), "c", NOW)
+            assert s is not None and s.bias is Bias.NEUTRAL, (whale_class, by)
+
+
 def _sig(bias: Bias, conf: float, net: str):  # type: ignore[no-untyped-def]
     f = flow([eth(W, "0x" + "11" * 20, net)] if Decimal(net) > 0 else [])
-    s = whale_signal(W, Classification("Large_Holder", 1.0, "m", "m"), f, "c", NOW)
+    s = whale_signal(W, Classification("large_holder", 1.0, "model", "m"), f, "c", NOW)
     assert s is not None
     s.bias, s.confidence = bias, conf
     return s
@@ -122,3 +133,18 @@ def test_discovery_excludes_exchanges_and_ranks_deterministically() -> None:
     assert [(w.address, w.volume_eth) for w in ranked] == [(a, 300), (b, 300), (c, 250)]
     assert [w.address for w in rank_whales(big, BOOK, max_whales=2)] == [a, b]
     assert all(BOOK.can_be_whale(w.address) for w in ranked)
+
+
+def test_aggregate_names_the_labelled_whales_behind_it() -> None:
+    fund, other = "0x" + "f1" * 20, "0x" + "e2" * 20
+    a = whale_signal(
+        fund, Classification("fund_market_maker", 0.9, "label", "l"), flow([eth(BINANCE, W, "300")]), "c", NOW
+    )
+    b = whale_signal(
+        other, Classification("unknown", 0.4, "bootstrap", "b"), flow([eth(W, BINANCE, "900")]), "c", NOW
+    )
+    assert a is not None and b is not None
+    a.address, b.address = fund, other
+    agg = aggregate([a, b], "c", NOW, {fund: "a16z"})
+    assert agg.reasoning.endswith("; labelled: a16z (fund_market_maker) net +300.00 ETH BULLISH")
+    assert "0x" not in agg.reasoning.split("labelled:")[1]  # only labelled whales are named
