@@ -154,4 +154,14 @@ CREATE TABLE health (
 );
 """,
     ),
+    (
+        8,
+        "limits: what the engine enforces right now, published for the console and `smt status`",
+        """
+CREATE TABLE limits (
+    name TEXT PRIMARY KEY, value TEXT NOT NULL, unit TEXT NOT NULL, used TEXT,
+    detail TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL
+);
+""",
+    ),
 ]
