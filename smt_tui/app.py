@@ -25,7 +25,7 @@ from textual.worker import Worker, WorkerState
 from smt_engine.domain import CommandKind, CommandState, EngineState, EventLevel, PositionState, ProposalState
 from smt_engine.store import Store, StoreError
 from smt_engine.store.records import Command, Position
-from smt_tui import details
+from smt_tui import alerts, details
 from smt_tui.messages import CommandNotSent, CommandSent, SnapshotReady
 from smt_tui.palette import ConsoleCommands
 from smt_tui.screens.confirm import ConfirmModal
@@ -33,6 +33,7 @@ from smt_tui.screens.detail import DetailScreen
 from smt_tui.screens.help import HelpScreen
 from smt_tui.screens.main import TABS, MainScreen
 from smt_tui.state import SECTIONS, ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot, utc_now
+from smt_tui.widgets.proposals_table import ProposalsTable
 
 COMMAND_ACTIONS = frozenset(
     {"approve", "reject", "close_position", "close_all", "cleanup", "pause", "resume", "run_cycle"}
@@ -49,6 +50,16 @@ class ConsoleApp(App[None]):
     COMMANDS = App.COMMANDS | {ConsoleCommands}
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Help and Quit first: the footer is cut from the right on a narrow terminal.
+        Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="this key reference"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="leave the console (the engine keeps running)"),
+        Binding(
+            "w",
+            "next_waiting",
+            "Next waiting",
+            id="next-waiting",
+            tooltip="jump to the next proposal awaiting approval",
+        ),
         Binding("a", "approve", "Approve", id="approve", tooltip="approve the selected pending proposal"),
         Binding("r", "reject", "Reject", id="reject", tooltip="reject the selected pending proposal"),
         Binding("x", "close_position", "Close", id="close", tooltip="close the selected position at market"),
@@ -62,8 +73,6 @@ class ConsoleApp(App[None]):
             "slash", "filter", "Filter", id="filter", key_display="/", tooltip="filter the current table"
         ),
         Binding("l", "event_level", "Level", id="level", tooltip="cycle the event log's minimum level"),
-        Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="this key reference"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="leave the console (the engine keeps running)"),
         *(
             Binding(str(i), f"show_tab('{tab}')", title, show=False, id=f"tab-{tab}", tooltip=f"{title} tab")
             for i, (tab, title) in enumerate(TABS, 1)
@@ -93,6 +102,9 @@ class ConsoleApp(App[None]):
         self.apply_ms: list[float] = []
         self._last_trigger: dict[str, float] = {}
         self._labels: dict[int, str] = {}
+        self._follow: str | None = None
+        self._auto_key: str | None = None
+        self._opened = False
         if readonly:
             self.sub_title = "read-only"
 
@@ -130,14 +142,16 @@ class ConsoleApp(App[None]):
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         started = time.perf_counter()
         snap = message.snapshot
-        self.snapshot = snap
+        before, self.snapshot = self.snapshot, snap
         for command in snap.finished_commands:
             self._report(command)
+        self._announce(before, snap)
         if not self._main_ready():
             return
         now = self.now()
         try:
             self.main.apply(snap, now, self.config, self.readonly)
+            self._follow_waiting()
         except NoMatches:
             return  # torn down while the snapshot was in flight
         if isinstance(self.screen, DetailScreen):
@@ -148,6 +162,54 @@ class ConsoleApp(App[None]):
         self.apply_ms.append((time.perf_counter() - started) * 1000)
         if self.first_paint is None:
             self.call_after_refresh(self._painted)
+
+    def _announce(self, before: Snapshot | None, snap: Snapshot) -> None:
+        """Toasts for what changed; the bell when a proposal starts waiting for the operator."""
+        ring = False
+        for notice in alerts.notices(before, snap, self.now()):
+            self.notify(notice.message, title=notice.title, severity=notice.severity, timeout=12)  # type: ignore[arg-type]
+            ring = ring or notice.bell
+            if notice.key is not None and self._follow is None:
+                self._follow = notice.key
+        if ring:
+            self.bell()
+
+    def _follow_waiting(self) -> None:
+        """Bring a newly waiting proposal under the cursor unless the operator moved it elsewhere.
+
+        At start-up, when something already waits, the console opens on Proposals.
+        """
+        key, self._follow = self._follow, None
+        if key is None:
+            return
+        main = self.main
+        if not self._opened:
+            self._opened = True
+            main.show_tab("proposals")
+        table = main.query_one(ProposalsTable)
+        current = table.selected_key
+        untouched = current is None or current == self._auto_key or not self._waiting(current)
+        if untouched and table.select_key(key):
+            self._auto_key = key
+
+    def _waiting(self, key: str) -> bool:
+        record = details.find(self.snapshot, key) if self.snapshot is not None else None
+        return isinstance(record, ProposalView) and record.proposal.state is ProposalState.PROPOSED
+
+    def action_next_waiting(self) -> None:
+        """Jump to the next waiting proposal (soonest to expire first), wrapping around."""
+        snap = self.snapshot
+        if snap is None or not snap.waiting or not self._main_ready():
+            return
+        keys = [v.key for v in snap.waiting]
+        main = self.main
+        table = main.query_one(ProposalsTable)
+        current = table.selected_key if main.active_tab == "proposals" else None
+        key = keys[(keys.index(current) + 1) % len(keys)] if current in keys else keys[0]
+        if main.active_tab != "proposals":
+            main.show_tab("proposals")
+        table.select_key(key)
+        self._auto_key = key
 
     def _main_ready(self) -> bool:
         main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
@@ -160,6 +222,7 @@ class ConsoleApp(App[None]):
             self.main.apply(
                 dataclasses.replace(snap, changed=frozenset(SECTIONS)), self.now(), self.config, self.readonly
             )
+            self._follow_waiting()
             self.selection_changed()
             if self.first_paint is None:
                 self.call_after_refresh(self._painted)
@@ -240,6 +303,12 @@ class ConsoleApp(App[None]):
             return isinstance(self.screen, MainScreen) and self.selected_key() is not None
         if action == "show_tab":
             return isinstance(self.screen, MainScreen)
+        if action == "next_waiting":
+            return (
+                isinstance(self.screen, MainScreen)
+                and self.snapshot is not None
+                and bool(self.snapshot.waiting)
+            )
         if action in ("filter", "event_level"):
             if not isinstance(self.screen, MainScreen):
                 return False

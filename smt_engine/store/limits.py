@@ -10,6 +10,22 @@ from decimal import Decimal
 from smt_engine.store.base import Repo
 from smt_engine.store.codec import to_row
 
+# The names the engine publishes (smt_engine.trading.limits) and the console reads.
+MAX_HOLD = "max_hold"
+MAX_OPEN_POSITIONS = "max_open_positions"
+SINGLE_EXPOSURE = "max_single_position"
+TOTAL_EXPOSURE = "max_total_exposure"
+DAILY_LOSS = "daily_loss"
+DRAWDOWN = "max_drawdown"
+MAX_DRIFT = "max_drift"
+PROPOSAL_TTL = "proposal_ttl"
+DRIFT_PREFIX = "drift.proposal."
+"""``drift.proposal.<id>``: the live drift of a waiting proposal (used) against the limit (value)."""
+
+
+def drift_name(proposal_id: int) -> str:
+    return f"{DRIFT_PREFIX}{proposal_id}"
+
 
 @dataclass(slots=True, kw_only=True)
 class Limit:

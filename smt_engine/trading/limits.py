@@ -18,7 +18,18 @@ from smt_engine.config import Settings
 from smt_engine.domain import EngineState
 from smt_engine.exchange.base import Balance, ExchangePosition
 from smt_engine.store import Store
-from smt_engine.store.limits import Limit
+from smt_engine.store.limits import (
+    DAILY_LOSS,
+    DRAWDOWN,
+    MAX_DRIFT,
+    MAX_HOLD,
+    MAX_OPEN_POSITIONS,
+    PROPOSAL_TTL,
+    SINGLE_EXPOSURE,
+    TOTAL_EXPOSURE,
+    Limit,
+    drift_name,
+)
 from smt_engine.trading.proposals import snapshot_account
 from smt_engine.trading.risk import AccountState, RiskEngine, drift_pct
 
@@ -31,21 +42,6 @@ DRIFT_REFRESH = timedelta(seconds=5)
 
 CENT = Decimal("0.01")
 MILLI = Decimal("0.001")
-
-MAX_HOLD = "max_hold"
-MAX_OPEN_POSITIONS = "max_open_positions"
-SINGLE_EXPOSURE = "max_single_position"
-TOTAL_EXPOSURE = "max_total_exposure"
-DAILY_LOSS = "daily_loss"
-DRAWDOWN = "max_drawdown"
-MAX_DRIFT = "max_drift"
-PROPOSAL_TTL = "proposal_ttl"
-DRIFT_PREFIX = "drift.proposal."
-"""``drift.proposal.<id>``: the live drift of a waiting proposal (used) against the limit (value)."""
-
-
-def drift_name(proposal_id: int) -> str:
-    return f"{DRIFT_PREFIX}{proposal_id}"
 
 
 def _account_from_store(store: Store, settings: Settings, now: datetime, state: EngineState) -> AccountState:

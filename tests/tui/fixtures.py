@@ -18,6 +18,7 @@ from smt_engine.domain import (
     EngineState,
     EventLevel,
     Flow,
+    HealthStatus,
     Mode,
     OrderKind,
     OrderState,
@@ -26,6 +27,8 @@ from smt_engine.domain import (
     Side,
 )
 from smt_engine.store import Store
+from smt_engine.store import limits as names
+from smt_engine.store.limits import Limit
 from smt_engine.store.records import (
     AccountSnapshot,
     Analysis,
@@ -399,6 +402,7 @@ def _fill(store: Store, path: Path, now: datetime, closed_positions: int, events
         for i, (level, kind, message) in enumerate(samples):
             store.events.append(now - timedelta(minutes=5 - i), level, kind, message, cycle_id=CYCLE)
     assert pending.id and pending2.id and denied.id and btc_pos.id and eth_pos.id and orphan.id
+    _publish(store, now, pending.id, pending2.id)
     return Fixture(
         path=path,
         pending_id=pending.id,
@@ -408,3 +412,31 @@ def _fill(store: Store, path: Path, now: datetime, closed_positions: int, events
         unprotected_position_id=eth_pos.id,
         orphan_order_id=orphan.id,
     )
+
+
+def _publish(store: Store, now: datetime, pending_id: int, pending2_id: int) -> None:
+    """What a running engine publishes: its limits, each waiting proposal's drift, component health."""
+    store.limits.replace_all(
+        [
+            Limit(name=names.MAX_HOLD, value=D(48 * 3600), unit="s", detail="active phase", updated_at=now),
+            Limit(
+                name=names.TOTAL_EXPOSURE,
+                value=D("600.00"),
+                unit="USDT",
+                used=D("263.50"),
+                detail="margin of all positions: 60% of available balance + margin in positions",
+                updated_at=now,
+            ),
+            Limit(name=names.MAX_DRIFT, value=D("0.5"), unit="%", updated_at=now),
+            Limit(
+                name=names.drift_name(pending_id), value=D("0.5"), unit="%", used=D("0.120"), updated_at=now
+            ),
+            Limit(
+                name=names.drift_name(pending2_id), value=D("0.5"), unit="%", used=D("0.610"), updated_at=now
+            ),
+        ]
+    )
+    store.health.report("exchange.rest", HealthStatus.OK, now)
+    store.health.report("exchange.stream.private", HealthStatus.OK, now)
+    store.health.report("analyst", HealthStatus.WARN, now, "3 of 8 analyses failed")
+    store.health.report("whales.etherscan", HealthStatus.OK, now)

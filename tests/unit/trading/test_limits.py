@@ -9,6 +9,7 @@ from decimal import Decimal
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import EngineState, PositionState, Side
 from smt_engine.store import Store
+from smt_engine.store import limits as names
 from smt_engine.store.records import AccountSnapshot, Position
 from smt_engine.trading import limits as L
 from smt_engine.trading.proposals import ProposalBook
@@ -46,17 +47,17 @@ async def test_published_limits_are_the_enforced_ones(store: Store, clock: Simul
     assert await publisher.publish(EngineState.RUNNING) is True
     rows = store.limits.by_name()
     # In the final days the enforced max hold is the final-days one, not the 48 h default.
-    assert rows[L.MAX_HOLD].value == Decimal(3600)
-    assert "final 3 days" in rows[L.MAX_HOLD].detail
+    assert rows[names.MAX_HOLD].value == Decimal(3600)
+    assert "final 3 days" in rows[names.MAX_HOLD].detail
     # The total exposure cap is the risk gate's: % of (available + margin in positions) = 60% of 850.
     acct = L._account_from_store(store, settings, NOW, EngineState.RUNNING)
     base = RiskEngine(settings).exposure_base(acct)
     assert base == Decimal(850)
-    assert rows[L.TOTAL_EXPOSURE].value == Decimal("510.00")
-    assert rows[L.TOTAL_EXPOSURE].used == Decimal("50.00")
-    assert rows[L.SINGLE_EXPOSURE].value == Decimal("212.50")
-    assert rows[L.MAX_OPEN_POSITIONS].used == 1
-    assert rows[L.MAX_DRIFT].value == settings.risk.max_drift_pct
+    assert rows[names.TOTAL_EXPOSURE].value == Decimal("510.00")
+    assert rows[names.TOTAL_EXPOSURE].used == Decimal("50.00")
+    assert rows[names.SINGLE_EXPOSURE].value == Decimal("212.50")
+    assert rows[names.MAX_OPEN_POSITIONS].used == 1
+    assert rows[names.MAX_DRIFT].value == settings.risk.max_drift_pct
 
 
 async def test_nothing_written_when_nothing_changed(store: Store, clock: SimulatedClock) -> None:
@@ -74,7 +75,7 @@ async def test_nothing_written_when_nothing_changed(store: Store, clock: Simulat
             AccountSnapshot(at=NOW, balance=Decimal(2000), equity=Decimal(2000), available=Decimal(1800))
         )
         assert await publisher.publish(EngineState.RUNNING) is True
-        assert store.limits.by_name()[L.TOTAL_EXPOSURE].value == Decimal("1110.00")
+        assert store.limits.by_name()[names.TOTAL_EXPOSURE].value == Decimal("1110.00")
     finally:
         reader.close()
 
@@ -93,13 +94,13 @@ async def test_drift_of_waiting_proposals_from_the_price_at_proposal_time(
 
     publisher = L.LimitsPublisher(settings, store, clock, live)
     await publisher.publish(EngineState.RUNNING)
-    row = store.limits.by_name()[L.drift_name(proposal.id)]
+    row = store.limits.by_name()[names.drift_name(proposal.id)]
     assert (row.used, row.value) == (Decimal("0.300"), Decimal("0.5"))
     assert publisher.interval() == L.DRIFT_REFRESH.total_seconds()
     price["ETHUSDT"] = Decimal(1990)
     assert await publisher.publish(EngineState.RUNNING)
-    assert store.limits.by_name()[L.drift_name(proposal.id)].used == Decimal("0.500")
+    assert store.limits.by_name()[names.drift_name(proposal.id)].used == Decimal("0.500")
     book.reject(proposal.id, "op")
     await publisher.publish(EngineState.RUNNING)
-    assert L.drift_name(proposal.id) not in store.limits.by_name()
+    assert names.drift_name(proposal.id) not in store.limits.by_name()
     assert publisher.interval() == settings.engine.heartbeat_interval.total_seconds()
