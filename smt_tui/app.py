@@ -22,10 +22,18 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from smt_engine.domain import CommandKind, CommandState, EngineState, EventLevel, PositionState, ProposalState
+from smt_engine.domain import (
+    CommandKind,
+    CommandState,
+    EngineState,
+    EventLevel,
+    Mode,
+    PositionState,
+    ProposalState,
+)
 from smt_engine.store import Store, StoreError
 from smt_engine.store.records import Command, Position
-from smt_tui import alerts, details
+from smt_tui import alerts, details, fmt
 from smt_tui.messages import CommandNotSent, CommandSent, SnapshotReady
 from smt_tui.palette import ConsoleCommands
 from smt_tui.screens.confirm import ConfirmModal
@@ -188,7 +196,7 @@ class ConsoleApp(App[None]):
             main.show_tab("proposals")
         table = main.query_one(ProposalsTable)
         current = table.selected_key
-        untouched = current is None or current == self._auto_key or not self._waiting(current)
+        untouched = current in (None, key, self._auto_key) or not self._waiting(current or "")
         if untouched and table.select_key(key):
             self._auto_key = key
 
@@ -286,7 +294,7 @@ class ConsoleApp(App[None]):
         if action == "close_all":
             return bool(snap.open_positions)
         if action == "cleanup":
-            return bool(snap.orphans)
+            return True  # with nothing flagged it is a sweep of the venue: a safe no-op that says so
         if action == "pause":
             return not paused
         if action == "resume":
@@ -347,7 +355,16 @@ class ConsoleApp(App[None]):
         if not isinstance(record, ProposalView) or self._debounced(verb):
             return
         proposal_id = record.proposal.id
-        self.send_command(kind, {"proposal_id": proposal_id}, f"{verb} proposal #{proposal_id}")
+
+        def send() -> None:
+            self.send_command(kind, {"proposal_id": proposal_id}, f"{verb} proposal #{proposal_id}")
+
+        snap = self.snapshot
+        live = snap is not None and snap.engine.mode is Mode.LIVE
+        if kind is CommandKind.APPROVE and live and self.config.confirm_live_approvals:
+            self._confirm("Approve with real money?", approval_risk(record, snap), send)
+        else:
+            send()
 
     def action_close_position(self) -> None:
         record = self.selected()
@@ -356,7 +373,9 @@ class ConsoleApp(App[None]):
         label = f"close {record.symbol} {record.side.value}"
         self._confirm(
             "Close position?",
-            f"Close {record.symbol} {record.side.value} (size {record.size}) at market?",
+            f"Close {record.symbol} {record.side.value} (size {fmt.price(record.size)}) at market? "
+            f"Its unrealised PnL, {record.unrealized_pnl:+,.2f} USDT now, becomes realised; "
+            "its TP/SL orders are cancelled first.",
             lambda: self.send_command(
                 CommandKind.CLOSE, {"symbol": record.symbol, "side": record.side.value}, label
             ),
@@ -375,11 +394,22 @@ class ConsoleApp(App[None]):
     def action_cleanup(self) -> None:
         if self.snapshot is None or self._debounced("cleanup"):
             return
-        count = len(self.snapshot.orphans)
+        orphans = self.snapshot.orphans
+        if orphans:
+            listed = ", ".join(
+                f"{o.symbol} {o.kind.value} @ {fmt.price(o.trigger_price or o.price)}" for o in orphans[:4]
+            )
+            body = f"Cancel {len(orphans)} orphan order(s) left on the exchange ({listed})?"
+        else:
+            body = (
+                "No orphan order is flagged. Ask the engine to check the exchange anyway? It cancels only "
+                "TP/SL orders that belong to no open position, and reports what it found."
+            )
+        count = len(orphans)
         self._confirm(
             "Cancel orphan orders?",
-            f"Cancel {count} orphan order(s) left on the exchange?",
-            lambda: self.send_command(CommandKind.CLEANUP, {}, f"cancel {count} orphan order(s)"),
+            body,
+            lambda: self.send_command(CommandKind.CLEANUP, {}, f"cancel orphan orders ({count} flagged)"),
         )
 
     def action_pause(self) -> None:
@@ -479,6 +509,24 @@ class ConsoleApp(App[None]):
             self.notify(
                 f"{label}: failed: {command.error or 'no reason given'}", severity="error", title="Engine"
             )
+
+
+def approval_risk(view: ProposalView, snap: Snapshot | None) -> str:
+    """What an approval puts at risk, in plain words, for the confirmation in live mode."""
+    p = view.proposal
+    at_stop = p.notional * p.sl_pct / 100
+    drift = snap.drift(p.id) if snap is not None else None
+    moved = (
+        f" The price has moved {drift.used:.2f}% since it was proposed (limit {drift.value}%)."
+        if drift is not None and drift.used is not None
+        else ""
+    )
+    return (
+        f"#{p.id} {p.pair} {p.side.value}: margin {fmt.money(p.margin)} USDT, notional "
+        f"{fmt.money(p.notional)} USDT at {p.leverage}x. At the stop-loss ({fmt.price(p.sl_price)}, "
+        f"-{p.sl_pct}%) it loses about {fmt.money(at_stop)} USDT before fees.{moved} The engine re-checks "
+        "the price and every risk gate before it sends the order."
+    )
 
 
 def _summary(result: dict[str, Any] | None) -> str:

@@ -83,6 +83,8 @@ class ConsoleConfig:
     equity_window: timedelta = timedelta(hours=24)
     event_limit: int = 300
     history_limit: int = 200
+    confirm_live_approvals: bool = True
+    """Ask before an approval sends a real-money order (live mode only)."""
 
     @classmethod
     def from_settings(cls, settings: Any, stale_after: timedelta | None = None) -> ConsoleConfig:
