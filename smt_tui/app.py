@@ -163,7 +163,7 @@ class ConsoleApp(App[None]):
         except NoMatches:
             return  # torn down while the snapshot was in flight
         if isinstance(self.screen, DetailScreen):
-            found = details.detail_for(snap, self.screen.key, now)
+            found = details.detail_for(snap, self.screen.key, now, self.screen.expanded)
             if found is not None:
                 self.screen.show(found[1])
         self.selection_changed()
@@ -248,7 +248,7 @@ class ConsoleApp(App[None]):
         except NoMatches:
             return  # the screen is being torn down (quit) between two ticks: nothing left to draw
         if isinstance(self.screen, DetailScreen) and self.snapshot is not None:
-            found = details.detail_for(self.snapshot, self.screen.key, now)
+            found = details.detail_for(self.snapshot, self.screen.key, now, self.screen.expanded)
             if found is not None:
                 self.screen.show(found[1])
 
@@ -431,6 +431,13 @@ class ConsoleApp(App[None]):
         found = details.detail_for(self.snapshot, key, self.now())
         if found is not None:
             self.push_screen(DetailScreen(key, *found))
+
+    def refresh_detail(self) -> None:
+        """Re-render the open detail screen (a section was expanded or collapsed)."""
+        if isinstance(self.screen, DetailScreen) and self.snapshot is not None:
+            found = details.detail_for(self.snapshot, self.screen.key, self.now(), self.screen.expanded)
+            if found is not None:
+                self.screen.show(found[1])
 
     def on_data_table_row_selected(self) -> None:
         if isinstance(self.screen, MainScreen):

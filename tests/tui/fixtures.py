@@ -74,7 +74,7 @@ def _analysis(now: datetime, pair: str, action: Action, conf: float, **extra: ob
     decision = {
         "action": action.value,
         "confidence": conf,
-        "reasoning": f"{pair}: exchange outflows of 12,400 ETH by two large holders, funding flat; "
+        "reasoning": f"{pair}: exchange outflows of 12,400 ETH by two large holders [1], funding flat [2]; "
         "momentum on the 4h chart is positive and the order book is thin above.",
         "key_catalyst": f"{pair} ETF inflows reported this morning",
         "risk_factors": ["FOMC minutes tonight", "funding could flip negative"],

@@ -273,15 +273,14 @@ async def test_enter_opens_the_proposal_rationale(
         assert app.screen.key == f"proposal:{fixture_db.pending_id}"  # type: ignore[attr-defined]
         text = render_text(app.screen.body)  # type: ignore[attr-defined]
         for part in (
-            "Reasoning",
+            "Why",
             "exchange outflows of 12,400 ETH",
             "ETH ETF inflows reported this morning",
             "FOMC minutes tonight",
-            "https://www.coindesk.com/markets/etf-flows",
+            "CoinDesk: ETF flows",
             "4210 ms",
-            "total_exposure",
-            "expires in",
-            "10m00s",
+            "6/6 passed",
+            "10m00s left",
         ):
             assert part in text, part
         # Approve works from the detail screen too.

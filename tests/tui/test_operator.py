@@ -4,10 +4,12 @@ truthful orders and confirmations that show the risk."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
+from rich.text import Text
 from textual.widgets import Footer, TabbedContent
 
 from smt_engine.domain import CloseReason, CommandKind, HealthStatus, Mode, PositionState, ProposalState, Side
@@ -341,3 +343,44 @@ async def test_live_approval_asks_with_the_risk_and_can_be_turned_off(
         await pilot.press("a")
         await wait_for(pilot, lambda: engine.step() > 0 or bool(engine.handled))
         assert engine.handled[0].kind is CommandKind.APPROVE
+
+
+async def test_the_whole_why_of_a_proposal(
+    make_app: MakeApp, fixture_db: Fixture, engine: FakeEngine
+) -> None:
+    from rich.console import Console
+
+    from smt_tui.screens.detail import DetailScreen
+
+    def shown() -> str:
+        console = Console(width=120, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+        console.print(app.screen.body)  # type: ignore[attr-defined]
+        return console.export_text()
+
+    app = make_app()
+    async with app.run_test(size=(120, 48)) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: app.selected_key() == f"proposal:{fixture_db.pending2_id}")
+        await pilot.press("down", "enter")  # the ETH LONG one
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+        text = shown()
+        assert text.index("Why") < text.index("Whale and flow evidence") < text.index("Sources")
+        assert "large holders [1], funding flat [2]" in text  # the citation markers are kept
+        assert "[1] CoinDesk: ETF flows  (www.coindesk.com)" in text
+        assert "all whales (aggregate)" in text and "agrees" in text and "CONTRADICTS" in text  # a CEX wallet
+        assert "6/6 passed" in text and "single_exposure" not in text  # gates collapsed
+        assert "price moved 0.12% (limit 0.5%)" in text and "10m00s left" in text
+        content = app.screen.body  # type: ignore[attr-defined]
+        links = {
+            span.style.link
+            for part in content.renderables
+            if isinstance(part, Text)
+            for span in part.spans
+            if not isinstance(span.style, str) and span.style.link
+        }  # type: ignore[attr-defined]
+        assert "https://www.coindesk.com/markets/etf-flows" in links
+        await pilot.press("g")
+        await wait_for(pilot, lambda: "single_exposure" in shown())
+        assert "Analyse ETHUSDT" not in shown()
+        await pilot.press("P")
+        await wait_for(pilot, lambda: "Analyse ETHUSDT" in shown() and "Raw answer" in shown())
