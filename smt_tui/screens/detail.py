@@ -15,10 +15,10 @@ from textual.widgets import Footer, Static
 class DetailScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("g", "toggle('gates')", "Gates", id="toggle-gates", tooltip="show or hide every risk gate"),
+        Binding("g", "expand('gates')", "Gates", id="toggle-gates", tooltip="show or hide every risk gate"),
         Binding(
             "P",
-            "toggle('prompt')",
+            "expand('prompt')",
             "Prompt",
             id="toggle-prompt",
             tooltip="show or hide the prompt and raw answer",
@@ -43,11 +43,11 @@ class DetailScreen(Screen[None]):
         self.query_one("#detail-content", Static).update(body)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "toggle":
+        if action == "expand":
             return self.key.startswith("proposal:")
         return True
 
-    def action_toggle(self, section: str) -> None:
+    def action_expand(self, section: str) -> None:
         self.expanded = self.expanded ^ {section}
         refresh = getattr(self.app, "refresh_detail", None)
         if refresh is not None:
