@@ -12,6 +12,7 @@ import getpass
 import json
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -113,6 +114,9 @@ class ConsoleApp(App[None]):
         self._follow: str | None = None
         self._auto_key: str | None = None
         self._opened = False
+        self._pane_shows: tuple[object, ...] | None = None
+        self._binding_states: tuple[object, ...] = ()
+        self._last_moment: tuple[object, ...] | None = None
         if readonly:
             self.sub_title = "read-only"
 
@@ -130,7 +134,16 @@ class ConsoleApp(App[None]):
         self.set_interval(1.0, self._tick)
 
     def _start_poll(self) -> None:
-        self._poll_worker()
+        """Check for a change on the UI loop (cheap); read in a thread only when something changed."""
+        try:
+            changed = self.model.has_changed()
+        except Exception as exc:  # the database went away: say so, keep checking
+            self.log.error(f"change check failed: {exc!r}")
+            changed = False
+        if changed:
+            self._poll_worker()
+        else:
+            self.set_timer(self.config.refresh_interval, self._start_poll)
 
     @work(thread=True, group="poll", exit_on_error=False, description="database change check")
     def _poll_worker(self) -> None:
@@ -240,9 +253,18 @@ class ConsoleApp(App[None]):
             self.first_paint = time.perf_counter()
 
     def _tick(self) -> None:
+        """Once a second, but work only when a displayed time can have changed: countdowns show seconds
+        only in their last two minutes, so most ticks are a comparison and nothing else."""
         if not self._main_ready():
             return
         now = self.now()
+        snap = self.snapshot
+        if snap is not None:
+            live = snap.engine.liveness(now, self.config.stale_after)
+            moment = (now.replace(second=0, microsecond=0), live, id(snap), type(self.screen))
+            if moment == self._last_moment and not _seconds_matter(snap, now, live):
+                return
+            self._last_moment = moment
         try:
             self.main.tick(self.snapshot, now, self.config, self.readonly)
         except NoMatches:
@@ -253,13 +275,26 @@ class ConsoleApp(App[None]):
                 self.screen.show(found[1])
 
     def selection_changed(self) -> None:
-        self.refresh_bindings()
+        # The footer is rebuilt on refresh_bindings: only when what applies actually changed.
+        states = (type(self.screen), *(self.action_state(a) for a in _ACTION_NAMES))
+        if states != self._binding_states:
+            self._binding_states = states
+            self.refresh_bindings()
         if not self._main_ready():
             return
         main = self.main
         if not main.has_class("-wide") or self.snapshot is None:
             return
         key = main.selected_key()
+        record = details.find(self.snapshot, key) if key else None
+        shown = (
+            key,
+            record,
+            self.snapshot.limits.get(f"drift.proposal.{key.partition(':')[2]}") if key else None,
+        )
+        if shown == self._pane_shows:
+            return  # the same record as drawn: no re-render, no repaint
+        self._pane_shows = shown
         found = details.detail_for(self.snapshot, key, self.now()) if key else None
         if found is not None:
             main.query_one("#detail-pane").show(found[1])  # type: ignore[attr-defined]
@@ -516,6 +551,30 @@ class ConsoleApp(App[None]):
             self.notify(
                 f"{label}: failed: {command.error or 'no reason given'}", severity="error", title="Engine"
             )
+
+
+_ACTION_NAMES = tuple(
+    dict.fromkeys(b.action.partition("(")[0] for b in ConsoleApp.BINDINGS if isinstance(b, Binding))
+)
+
+
+_SECONDS_SHOWN = timedelta(seconds=125)
+"""Countdowns show seconds below two minutes (fmt.countdown); a little margin for the tick's jitter."""
+
+
+def _seconds_matter(snap: Snapshot, now: datetime, live: Liveness) -> bool:
+    """Whether some figure on screen counts seconds right now."""
+    if live is not Liveness.ALIVE:
+        age = snap.engine.heartbeat_age(now)
+        return age is None or age < _SECONDS_SHOWN  # the heartbeat's age is shown
+    ends = [v.proposal.expires_at for v in snap.waiting if v.proposal.expires_at is not None]
+    max_hold = snap.max_hold()
+    if max_hold is not None:
+        ends += [p.opened_at + max_hold for p in snap.positions]
+    status = snap.engine.status
+    if status is not None and status.next_cycle_at is not None:
+        ends.append(status.next_cycle_at)
+    return any(timedelta(0) - _SECONDS_SHOWN < end - now < _SECONDS_SHOWN for end in ends)
 
 
 def approval_risk(view: ProposalView, snap: Snapshot | None) -> str:

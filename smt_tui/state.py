@@ -204,6 +204,9 @@ class Snapshot:
         return self.limits.get(drift_name(proposal_id)) if proposal_id is not None else None
 
 
+_HISTORY_HEAD = 20
+"""Newest closed positions compared to decide whether the whole history must be read again."""
+
 _TERMINAL_COMMANDS = {CommandState.DONE, CommandState.FAILED}
 
 
@@ -232,6 +235,8 @@ class ReadModel:
         self._curve: tuple[float, ...] = ()
         self._watched: set[int] = set()
         self._force = True
+        self._history_key: tuple[object, ...] | None = None
+        self._history_rows: tuple[Position, ...] = ()
 
     # --------------------------------------------------------------- called from any thread
 
@@ -267,6 +272,17 @@ class ReadModel:
         self.watch_command(command.id)
         return command
 
+    def has_changed(self) -> bool:
+        """Whether ``poll`` would read: a commit by another connection, the lock moved, or a forced read.
+
+        Two cheap syscalls-and-a-pragma (tens of microseconds), so the UI loop may call it directly and
+        start a reader thread only when there is something to read.
+        """
+        with self._mutex:
+            if self._force:
+                return True
+        return self.store.data_version() != self._data_version or self.lock.probe() != self._lock_held
+
     # --------------------------------------------------------------- worker thread only
 
     def poll(self) -> Snapshot | None:
@@ -291,7 +307,7 @@ class ReadModel:
         engine = EngineView(s.engine.current(), held, s.cycles.latest())
         account = self._account()
         positions = tuple(s.positions.open_positions())
-        history = tuple(s.positions.recent_closed(self.config.history_limit))
+        history = self._history()
         proposals = self._proposals()
         whales = WhaleFeed(
             tuple(s.whale_transfers.recent(50)), tuple(s.whales.recent(50)), tuple(s.whale_signals.recent(30))
@@ -360,6 +376,18 @@ class ReadModel:
             self._curve = tuple(float(a.equity) for a in self.store.account.since(start, limit=400))
             self._last_account_id = latest_id
         return AccountView(latest, self._curve)
+
+    def _history(self) -> tuple[Position, ...]:
+        """Closed positions; the full list is decoded again only when its newest rows or count moved.
+
+        Decoding hundreds of rows on every heartbeat commit would be most of an idle console's work.
+        """
+        head = tuple(self.store.positions.recent_closed(_HISTORY_HEAD))
+        key = (head, self.store.positions.count("state = ?", [PositionState.CLOSED.value]))
+        if key != self._history_key:
+            self._history_key = key
+            self._history_rows = tuple(self.store.positions.recent_closed(self.config.history_limit))
+        return self._history_rows
 
     def _proposals(self) -> tuple[ProposalView, ...]:
         rows = {p.id: p for p in self.store.proposals.recent(50)}

@@ -121,7 +121,7 @@ def live_line(view: ProposalView, snap: Snapshot, now: datetime) -> Text:
         return Text(p.state.value, style="dim")
     text = Text("waiting for you", style="bold yellow")
     if p.expires_at is not None:
-        text.append(f", {fmt.duration(max(p.expires_at - now, timedelta(0)))} left")
+        text.append(f", {fmt.countdown(max(p.expires_at - now, timedelta(0)))} left")
     drift = snap.drift(p.id)
     if drift is not None and drift.used is not None:
         over = drift.used >= drift.value

@@ -125,6 +125,11 @@ class KeyedTable(DataTable[RenderableType]):
             if spec[i].priority == 0 or used + need <= room:
                 chosen.add(i)
                 used += need
+        # Never narrower than already drawn: a countdown going from 10m00s to 9m59s rebuilds nothing.
+        drawn = dict(self._layout)
+        for i in chosen:
+            if not spec[i].text and spec[i].key in drawn:
+                widths[i] = max(widths[i], drawn[spec[i].key])
         texts = [i for i in sorted(chosen) if spec[i].text]
         if texts:
             spare = max(0, room - sum(widths[i] + _PAD for i in chosen if not spec[i].text))

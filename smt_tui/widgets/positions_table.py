@@ -33,7 +33,7 @@ def forced_close_in(p: Position, now: datetime, max_hold: timedelta | None) -> T
     left = p.opened_at + max_hold - now
     if left.total_seconds() <= 0:
         return Text("due now", style="bold red")
-    return Text(fmt.duration(left), style="bold red" if left < max_hold / 10 else "")
+    return Text(fmt.countdown(left), style="bold red" if left < max_hold / 10 else "")
 
 
 def position_row(p: Position, now: datetime, max_hold: timedelta | None) -> Row:

@@ -50,7 +50,7 @@ def time_left(view: ProposalView, now: datetime) -> Text:
     left = p.expires_at - now
     if left.total_seconds() <= 0:
         return Text("expiring", style="bold red")
-    return Text(fmt.duration(left), style="bold red" if left.total_seconds() < 60 else "bold")
+    return Text(fmt.countdown(left), style="bold red" if left.total_seconds() < 60 else "bold")
 
 
 def proposal_row(view: ProposalView, now: datetime, drift: Limit | None) -> Row:

@@ -91,7 +91,7 @@ def engine_line(snap: Snapshot, now: datetime, config: ConsoleConfig, readonly: 
     if live is Liveness.NO_ENGINE:
         down = Text(" NO ENGINE ", style="bold white on red")
         if age is not None:
-            down.append(f" last ♥ {fmt.duration(age)} ago", style="red")
+            down.append(f" last ♥ {fmt.countdown(age)} ago", style="red")
         chips.append(down)
     else:
         assert status is not None
@@ -102,7 +102,11 @@ def engine_line(snap: Snapshot, now: datetime, config: ConsoleConfig, readonly: 
         stale = live is Liveness.STALE
         chips.append(
             # Alive shows no age: a number that changes every second would repaint the header for nothing.
-            chip("♥", f"{fmt.duration(age)} STALE" if stale else "ok", "bold red" if stale else "green")
+            chip(
+                "♥",
+                f"{fmt.countdown(age)} STALE" if stale and age is not None else "ok",
+                "bold red" if stale else "green",
+            )
         )
     if status and status.approval:
         chips.append(chip("approval", status.approval))
@@ -112,7 +116,7 @@ def engine_line(snap: Snapshot, now: datetime, config: ConsoleConfig, readonly: 
         chips.append(
             chip(
                 "next cycle",
-                f"{fmt.clock(status.next_cycle_at)} (in {fmt.duration(status.next_cycle_at - now)})",
+                f"{fmt.clock(status.next_cycle_at)} (in {fmt.countdown(status.next_cycle_at - now)})",
             )
         )
     if config.competition_end is not None:
@@ -121,7 +125,7 @@ def engine_line(snap: Snapshot, now: datetime, config: ConsoleConfig, readonly: 
         chips.append(
             chip(
                 "competition",
-                "ended" if ended else f"{fmt.duration(left)} left",
+                "ended" if ended else f"{fmt.countdown(left)} left",
                 "bold red" if left.days < 3 else "",
             )
         )
@@ -162,7 +166,7 @@ def approvals_line(snap: Snapshot, now: datetime) -> list[Text]:
     text = Text(f" {len(waiting)} awaiting approval", style="bold black on yellow")
     if first.expires_at is not None:
         left = max(first.expires_at - now, timedelta(0))
-        text.append(f", {fmt.duration(left)} left ", style="bold black on yellow")
+        text.append(f", {fmt.countdown(left)} left ", style="bold black on yellow")
     else:
         text.append(" ", style="bold black on yellow")
     return [text, Text("w: next waiting", style="dim")]
@@ -232,8 +236,10 @@ class StatusBar(Horizontal):
         width = self.query_one("#status-text", Static).size.width or 10_000
         text = status_text(snap, now, config, readonly, width)
         if self._shown is None or text.plain != self._shown.plain or text.spans != self._shown.spans:
+            # A new layout only when the number of lines changed (a countdown ticking does not move anything).
+            same_height = self._shown is not None and self._shown.plain.count("\n") == text.plain.count("\n")
             self._shown = text
-            self.query_one("#status-text", Static).update(text)
+            self.query_one("#status-text", Static).update(text, layout=not same_height)
         if snap is not None:
             self.query_one(EquitySparkline).show(snap.account.curve)
         live = snap is not None and snap.engine.liveness(now, config.stale_after) is Liveness.ALIVE

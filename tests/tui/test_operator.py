@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import Footer, TabbedContent
@@ -369,7 +370,7 @@ async def test_the_whole_why_of_a_proposal(
         assert "[1] CoinDesk: ETF flows  (www.coindesk.com)" in text
         assert "all whales (aggregate)" in text and "agrees" in text and "CONTRADICTS" in text  # a CEX wallet
         assert "6/6 passed" in text and "single_exposure" not in text  # gates collapsed
-        assert "price moved 0.12% (limit 0.5%)" in text and "10m00s left" in text
+        assert "price moved 0.12% (limit 0.5%)" in text and "10m left" in text
         content = app.screen.body  # type: ignore[attr-defined]
         links = {
             span.style.link
@@ -384,3 +385,42 @@ async def test_the_whole_why_of_a_proposal(
         assert "Analyse ETHUSDT" not in shown()
         await pilot.press("P")
         await wait_for(pilot, lambda: "Analyse ETHUSDT" in shown() and "Raw answer" in shown())
+
+
+async def test_quiet_when_nothing_changes(make_app: MakeApp, fixture_db: Fixture, engine: FakeEngine) -> None:
+    """No read, no cell update and no header update while the data and the displayed times stand still."""
+    from textual.widgets import DataTable, Static
+
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        await pilot.pause(0.3)
+        updates: list[str] = []
+        reads: list[int] = []
+        original_update, original_cell, original_poll = Static.update, DataTable.update_cell, app.model.poll
+
+        def update(self: Static, *a: object, **k: object) -> None:
+            updates.append(self.id or "?")
+            original_update(self, *a, **k)  # type: ignore[arg-type]
+
+        def cell(self: DataTable[Any], *a: object, **k: object) -> None:
+            updates.append("cell")
+            original_cell(self, *a, **k)  # type: ignore[arg-type]
+
+        def poll() -> object:
+            reads.append(1)
+            return original_poll()
+
+        Static.update = update  # type: ignore[method-assign]
+        DataTable.update_cell = cell  # type: ignore[method-assign]
+        app.model.poll = poll  # type: ignore[method-assign]
+        try:
+            for _ in range(3):
+                app._tick()
+                await pilot.pause(0.4)  # more than one change check (refresh_interval 0.2 s)
+        finally:
+            Static.update = original_update  # type: ignore[method-assign]
+            DataTable.update_cell = original_cell  # type: ignore[method-assign]
+        assert updates == [] and reads == []
+        engine.store.positions.update(fixture_db.protected_position_id, unrealized_pnl="1.00")
+        await wait_for(pilot, lambda: bool(reads))
