@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import json
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -624,13 +625,22 @@ def open_console(
         raise StoreError(f"{path}: no database here (start the engine, or pass --db)")
     if readonly is None:
         readonly = not Store.writable(path)
-    if readonly:
-        store = Store.open(path, readonly=True)
-    else:
-        try:
-            store = Store.open(path, migrate=False)
-        except Exception:  # e.g. a read-only filesystem: fall back rather than refuse
+    try:
+        if readonly:
             store = Store.open(path, readonly=True)
-            readonly = True
+        else:
+            try:
+                store = Store.open(path, migrate=False)
+            except Exception:  # e.g. a read-only filesystem: fall back rather than refuse
+                store = Store.open(path, readonly=True)
+                readonly = True
+        store.data_version()
+        store.engine.current()  # read once now: a permission problem is told here, not as a traceback
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(
+            f"{path}: cannot read the database ({exc}). A viewer needs read access to the database and its "
+            "-wal file, write access to its -shm file, and search access to the directory; see "
+            "docs/operator-guide.md, 'Read-only viewers'."
+        ) from None
     model = ReadModel(store, config=config, now=now)
     return ConsoleApp(model, readonly=readonly, config=config, now=now)

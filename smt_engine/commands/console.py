@@ -65,7 +65,12 @@ def cmd_tui(ctx: Context) -> int:
     config = ConsoleConfig.from_settings(settings, stale_after=stale_after)
     if ctx.args.no_confirm_approvals:
         config = dataclasses.replace(config, confirm_live_approvals=False)
-    app = open_console(path, config=config, readonly=True if ctx.args.read_only else None)
+    from smt_engine.store import StoreError
+
+    try:
+        app = open_console(path, config=config, readonly=True if ctx.args.read_only else None)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
     try:
         app.run()
     finally:

@@ -101,7 +101,7 @@ class MainScreen(Screen[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
-        self.call_after_refresh(self._focus_table)
+        self._focus_table()  # now, not after a refresh: the new tab is drawn once, already focused
 
     def _focus_table(self) -> None:
         # A filter belongs to the table it was typed in; another tab keeps its own rows.
@@ -128,6 +128,8 @@ class MainScreen(Screen[None]):
             self.query_one(PositionsTable).show(snap.positions, now, snap.max_hold())
         if "history" in changed:
             self.query_one(History).show(snap.history, now)
+        if "account" in changed:
+            self.query_one(History).show_equity(snap.account.curve)
         if changed & {"proposals", "limits"}:
             self.query_one(ProposalsTable).show(snap.proposals, now, snap.limits)
             self._count_waiting(len(snap.waiting))

@@ -1,4 +1,5 @@
-"""Closed positions with exit, realised PnL, reason and duration, and today's realised total and win rate."""
+"""How it went: the equity curve, today's realised total and win rate, and the closed positions with exit,
+realised PnL, reason and time held."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from textual.widgets import Static
 
 from smt_engine.store.records import Position
 from smt_tui import fmt
+from smt_tui.widgets.equity_chart import EquityChart
 from smt_tui.widgets.keyed_table import Col, KeyedTable, Row
 
 
@@ -69,8 +71,12 @@ class HistoryTable(KeyedTable):
 
 class History(Vertical):
     def compose(self) -> ComposeResult:
+        yield EquityChart(id="equity-chart")
         yield Static(Text("today (UTC): -", style="dim"), id="history-summary")
         yield HistoryTable(id="history-table")
+
+    def show_equity(self, curve: tuple[float, ...]) -> None:
+        self.query_one(EquityChart).show(curve)
 
     def show(self, history: tuple[Position, ...], now: datetime) -> None:
         self.query_one("#history-summary", Static).update(today_summary(history, now))

@@ -62,6 +62,7 @@ class KeyedTable(DataTable[RenderableType]):
         self._all: list[Row] = []
         self._cells: dict[str, Cells] = {}
         self._layout: tuple[tuple[str, int], ...] = ()
+        self._fitted_width = -1
         self.filter_text = ""
         self.columns_spec = tuple(Col(*c) for c in self.COLUMNS)
 
@@ -97,7 +98,9 @@ class KeyedTable(DataTable[RenderableType]):
         self._apply()
 
     def on_resize(self, event: Resize) -> None:
-        self._apply()
+        if event.size.width != self._fitted_width:
+            self._fitted_width = event.size.width
+            self._apply()
 
     def _visible(self) -> list[Row]:
         if not self.filter_text:
@@ -115,8 +118,15 @@ class KeyedTable(DataTable[RenderableType]):
                 if w > widths[i]:
                     widths[i] = w
         room = self.size.width - 2  # the vertical scrollbar
+        if room <= 0 and self._layout:
+            # Hidden (another tab): keep the columns fitted to the real width; numbers may only widen.
+            index = {c.key: i for i, c in enumerate(spec)}
+            return tuple(
+                (key, width if spec[index[key]].text else max(width, widths[index[key]]))
+                for key, width in self._layout
+            )
         if room <= 0:
-            room = 10_000  # not laid out yet: show everything, fit again on the first resize
+            room = 10_000  # never laid out yet: show everything, fit again on the first resize
         order = sorted(range(len(spec)), key=lambda i: (spec[i].priority, i))
         chosen: set[int] = set()
         used = 0

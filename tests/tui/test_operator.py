@@ -424,3 +424,19 @@ async def test_quiet_when_nothing_changes(make_app: MakeApp, fixture_db: Fixture
         assert updates == [] and reads == []
         engine.store.positions.update(fixture_db.protected_position_id, unrealized_pnl="1.00")
         await wait_for(pilot, lambda: bool(reads))
+
+
+async def test_history_shows_a_labelled_equity_curve(make_app: MakeApp, engine: FakeEngine) -> None:
+    from smt_tui.widgets.equity_chart import EquityChart, equity_title
+
+    assert equity_title((1000.0, 990.0, 1050.0, 1020.0)) == (
+        "equity 24h: 1,000.00 -> 1,020.00 (+2.00%), low 990.00, high 1,050.00"
+    )
+    assert equity_title(()) == "equity: no account snapshot yet"
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("3")
+        chart = app.main.query_one(EquityChart)
+        await wait_for(pilot, lambda: chart._curve is not None and len(chart._curve) > 10)
+        assert chart._curve == app.snapshot.account.curve  # type: ignore[union-attr]

@@ -142,3 +142,19 @@ def test_probe_reports_an_unopenable_lock_as_unknown(
     assert lock.probe() is None
     assert lock.is_held_elsewhere() is False
     assert os.open is denied
+
+
+def test_an_unreadable_database_is_a_clear_message_not_a_traceback(
+    fixture_db: Fixture, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    def refused(*args: object, **kwargs: object) -> Store:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(Store, "open", refused)
+    code = main(["tui", "--db", str(fixture_db.path), "--read-only"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "cannot read the database (unable to open database file)" in err
+    assert "Read-only viewers" in err and "Traceback" not in err
