@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, TabbedContent, TabPane, Tabs
 
 from smt_tui.state import ConsoleConfig, Snapshot
 from smt_tui.widgets.decisions_table import DecisionsTable
@@ -158,6 +158,14 @@ class MainScreen(Screen[None]):
         self._waiting_shown = count
         tab = self.query_one(TabbedContent).get_tab("proposals")
         tab.label = f"Proposals ({count})" if count else "Proposals"
+        self.call_after_refresh(self._realign_underline)
+
+    def _realign_underline(self) -> None:
+        """A relabelled tab changes width: move the active tab's underline to match it."""
+        tabs = self.query_one(TabbedContent).query_one(Tabs)
+        realign = getattr(tabs, "_highlight_active", None)
+        if realign is not None:
+            realign(animate=False)
 
     def open_filter(self) -> None:
         bar = self.query_one(FilterBar)
