@@ -7,6 +7,7 @@ runs into the next value at any width. Figures from a dead engine are greyed: th
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,7 +16,7 @@ from textual.events import Resize
 from textual.widgets import Static
 
 from smt_engine.domain import EngineState, HealthStatus, Mode
-from smt_engine.store.limits import TOTAL_EXPOSURE
+from smt_engine.store.limits import DAILY_LOSS, DRAWDOWN, TOTAL_EXPOSURE
 from smt_tui import fmt
 from smt_tui.state import ConsoleConfig, Liveness, Snapshot
 from smt_tui.widgets.equity_sparkline import EquitySparkline
@@ -150,6 +151,11 @@ def money_line(snap: Snapshot) -> list[Text]:
         if share is not None:
             value.append(f" ({share:.0f}% of cap)", style="dim")
         chips.append(chip("margin", value))
+    for name, label in ((DAILY_LOSS, "loss today"), (DRAWDOWN, "drawdown")):
+        limit = snap.limits.get(name)
+        if limit is not None and limit.used is not None:
+            near = limit.used >= limit.value * Decimal("0.8")
+            chips.append(chip(label, f"{limit.used:.2f}/{limit.value}%", "bold red" if near else ""))
     if snap.orphans:
         chips.append(Text(f"{len(snap.orphans)} orphan order(s)", style="bold yellow"))
     unprotected = [p for p in snap.open_positions if p.sl_order_id is None]

@@ -428,6 +428,8 @@ def _publish(store: Store, now: datetime, pending_id: int, pending2_id: int) -> 
                 updated_at=now,
             ),
             Limit(name=names.MAX_DRIFT, value=D("0.5"), unit="%", updated_at=now),
+            Limit(name=names.DAILY_LOSS, value=D(10), unit="%", used=D("2.00"), updated_at=now),
+            Limit(name=names.DRAWDOWN, value=D(25), unit="%", used=D("1.50"), updated_at=now),
             Limit(
                 name=names.drift_name(pending_id), value=D("0.5"), unit="%", used=D("0.120"), updated_at=now
             ),

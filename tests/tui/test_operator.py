@@ -440,3 +440,16 @@ async def test_history_shows_a_labelled_equity_curve(make_app: MakeApp, engine: 
         chart = app.main.query_one(EquityChart)
         await wait_for(pilot, lambda: chart._curve is not None and len(chart._curve) > 10)
         assert chart._curve == app.snapshot.account.curve  # type: ignore[union-attr]
+
+
+async def test_header_shows_the_loss_limits_the_engine_measures(
+    make_app: MakeApp, engine: FakeEngine
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        assert "loss today 2.00/10%" in header(app) and "drawdown 1.50/25%" in header(app)
+        engine.store.limits.replace_all(
+            [Limit(name=names.DAILY_LOSS, value=Decimal(10), unit="%", used=Decimal("8.50"), updated_at=NOW)]
+        )
+        await wait_for(pilot, lambda: "loss today 8.50/10%" in header(app) and "drawdown" not in header(app))
