@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from collections.abc import Sequence
 
@@ -71,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = exit_code_for(exc)
         if code is None:
             raise
+        if getattr(args, "json", False):
+            # A --json caller parses stdout: it gets JSON on errors too, and the message on stderr.
+            print(json.dumps({"error": str(exc), "exit_code": code}))
         print(str(exc), file=sys.stderr)
         return code
     finally:

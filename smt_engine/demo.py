@@ -8,6 +8,7 @@ final-phase targets and hold limit, and trades open and close within minutes of 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import signal
@@ -15,14 +16,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smt_engine.clock import AcceleratedClock, Clock, SimulatedClock
+from smt_engine.clock import Clock, SimulatedClock
 from smt_engine.config import Settings, load_settings
+from smt_engine.demo_pace import Anchor, FollowedClock, PacedClock, pace_by_waiting_proposals, pace_file
 from smt_engine.domain import ApprovalMode, Mode, PositionState
 from smt_engine.secrets import SecretStore
 from smt_engine.store import EngineLock, Store
@@ -54,8 +57,10 @@ def demo_settings(db: Path, *, approval: ApprovalMode, base: Settings | None = N
     s.engine.min_cycle_gap = timedelta(minutes=5)
     s.engine.monitor_interval = timedelta(seconds=30)
     s.engine.heartbeat_interval = timedelta(minutes=1)
+    # Two demo seconds: under 0.05 s at full speed, and at most two real seconds to pick up an approval
+    # while the clock runs at real time for a waiting proposal.
     s.engine.command_poll_interval = (
-        timedelta(seconds=10) if approval is ApprovalMode.MANUAL else timedelta(seconds=1)
+        timedelta(seconds=2) if approval is ApprovalMode.MANUAL else timedelta(seconds=1)
     )
     s.competition.start = (DEMO_START - timedelta(days=18)).date()
     s.competition.end = (DEMO_START + timedelta(days=2)).date()
@@ -123,15 +128,18 @@ async def run_engine(
     *,
     stop_after: float | None = None,
     whales: WhaleSource | None = None,
+    companions: Sequence[Coroutine[Any, Any, None]] = (),
 ) -> None:
     """Run the real engine on ``clock``; a ``SimulatedClock`` is driven as fast as the machine allows.
 
     ``whales`` replaces the demo's synthetic whale feed (tests compare decisions with and without it).
+    ``companions`` run beside the engine until it stops (the demo's pace keeper and parent watchdog).
     """
     from smt_engine.runtime import build_runtime
 
     runtime = build_runtime(settings, store, clock, SecretStore(), whales=whales)
     task = asyncio.create_task(runtime.engine.run())
+    helpers = [asyncio.create_task(c) for c in companions]
     try:
         if isinstance(clock, SimulatedClock):
             assert stop_after is not None
@@ -144,6 +152,8 @@ async def run_engine(
             runtime.engine.install_signal_handlers()
         await task
     finally:
+        for helper in helpers:
+            helper.cancel()
         if not task.done():
             runtime.engine.stop()
             await task
@@ -162,16 +172,56 @@ def run_headless(minutes: float, db: Path, base: Settings | None = None) -> Demo
             store.close()
 
 
-def engine_process_main(db: Path, real_start: float, config: Path | None) -> None:
-    """The interactive demo's engine, in its own process (the console is the operator's foreground)."""
+def engine_process_main(
+    db: Path, real_start: float, config: Path | None, parent_pid: int | None = None
+) -> None:
+    """The interactive demo's engine, in its own process (the console is the operator's foreground).
+
+    It dies with its console (``parent_pid``), SSH drop included, and runs at real time while a proposal
+    waits for the operator (``demo_pace``).
+    """
+    die_with_parent(parent_pid)
     base = load_settings(config) if config else load_settings()
     settings = demo_settings(db, approval=ApprovalMode.MANUAL, base=base)
     with EngineLock(db):
         store = Store.open(db)
+        clock = PacedClock(pace_file(db), DEMO_FACTOR, DEMO_START, real_start)
+        companions = [pace_by_waiting_proposals(clock, store, DEMO_FACTOR)]
+        if parent_pid is not None:
+            companions.append(watch_parent(parent_pid))
         try:
-            asyncio.run(run_engine(settings, store, AcceleratedClock(DEMO_FACTOR, DEMO_START, real_start)))
+            asyncio.run(run_engine(settings, store, clock, companions=companions))
         finally:
             store.close()
+
+
+PR_SET_PDEATHSIG = 1
+PARENT_CHECK = 1.0
+"""Real seconds between two looks at the parent (where the parent-death signal is not available)."""
+
+
+def die_with_parent(parent_pid: int | None) -> None:
+    """Ask the kernel for SIGTERM when the console dies (Linux), and stop now if it already has."""
+    if parent_pid is None:
+        return
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError) as exc:  # no prctl: the watchdog still notices
+            log.info("parent-death signal not available: %s", exc)
+    if os.getppid() != parent_pid:
+        os.kill(os.getpid(), signal.SIGTERM)  # the console died before the signal was armed
+
+
+async def watch_parent(parent_pid: int) -> None:
+    """SIGTERM ourselves (a clean engine stop) once the console that started us is gone."""
+    while True:
+        if os.getppid() != parent_pid:
+            break
+        await asyncio.sleep(PARENT_CHECK)
+    log.warning("the demo console (pid %d) is gone: stopping the demo engine", parent_pid)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def run_interactive(db: Path, config: Path | None) -> int:
@@ -184,7 +234,7 @@ def run_interactive(db: Path, config: Path | None) -> int:
     Store.open(db).close()
     real_start = time.time()
     cmd = [sys.executable, "-m", "smt_engine.cli", "demo", "--engine-process", "--db", str(db)]
-    cmd += ["--real-start", repr(real_start)]
+    cmd += ["--real-start", repr(real_start), "--parent-pid", str(os.getpid())]
     if config:
         cmd += ["--config", str(config)]
     log_path = db.with_suffix(".engine.log")
@@ -198,7 +248,7 @@ def run_interactive(db: Path, config: Path | None) -> int:
                 return 1
             time.sleep(0.1)
         settings = demo_settings(db, approval=ApprovalMode.MANUAL)
-        clock = AcceleratedClock(DEMO_FACTOR, DEMO_START, real_start)
+        clock = FollowedClock(pace_file(db), Anchor(DEMO_START, real_start, DEMO_FACTOR))
         root = logging.getLogger()
         for h in list(root.handlers):
             root.removeHandler(h)

@@ -27,6 +27,7 @@ from smt_engine.sdnotify import SdNotify
 from smt_engine.store import Store
 from smt_engine.store.records import Command, EngineStatus
 from smt_engine.streams import StreamSupervisor
+from smt_engine.trading.limits import LimitsPublisher
 from smt_engine.trading.monitor import Monitor
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class Engine:
             CommandKind.RELOAD_CONFIG: self._reload_config,
         }
         self._handlers.update(handlers or {})
+        self.limits = LimitsPublisher(settings, store, clock, getattr(monitor.exchange, "last_price", None))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -143,6 +145,7 @@ class Engine:
                 asyncio.create_task(self._cycle_loop(), name="cycle"),
                 asyncio.create_task(self._monitor_loop(), name="monitor"),
                 asyncio.create_task(self._command_loop(), name="commands"),
+                asyncio.create_task(self._limits_loop(), name="limits"),
             ]
             if self.uploader is not None:
                 tasks.append(asyncio.create_task(self._upload_loop(), name="ailog"))
@@ -367,6 +370,15 @@ class Engine:
             for t in (sleeper, waker):
                 t.cancel()
         wake.clear()
+
+    async def _limits_loop(self) -> None:
+        """Publish the limits enforced now (console and `smt status` show these, never their own)."""
+        while True:
+            try:
+                await self.limits.publish(self.state)
+            except Exception:
+                log.exception("publishing limits failed", extra={"event": "limits.failed"})
+            await self.clock.sleep(self.limits.interval())
 
     async def _command_loop(self) -> None:
         interval = self.settings.engine.command_poll_interval.total_seconds()

@@ -320,6 +320,7 @@ class Pipeline:
         contracts: dict[str, Contract],
         prices: dict[str, Decimal],
     ) -> Any:
+        prices = await self._prices_now(outcomes, prices)
         account = snapshot_account(
             self.store,
             self.settings,
@@ -371,6 +372,21 @@ class Pipeline:
             cycle_id=cycle_id,
         )
         return outcome
+
+    async def _prices_now(
+        self, outcomes: list[tuple[Pair, AnalysisOutcome]], prices: dict[str, Decimal]
+    ) -> dict[str, Decimal]:
+        """Re-read the price of every pair the analyst wants to trade: a proposal's price (the reference
+        its approval drift is measured from) is the price when it is proposed, not when the cycle began."""
+        fresh = dict(prices)
+        for pair, out in outcomes:
+            if out.decision.action is Action.WAIT or pair.symbol not in prices:
+                continue
+            try:
+                fresh[pair.symbol] = await self.exchange.last_price(pair.symbol)
+            except Exception as exc:  # keep the cycle's price: still a real quote, only older
+                log.info("%s: price not re-read before proposing (%s)", pair.symbol, exc)
+        return fresh
 
     async def _execute(self, report: CycleReport, approved: list[Any]) -> None:
         for proposal in approved:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import json
+import sqlite3
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,10 +24,18 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from smt_engine.domain import CommandKind, CommandState, EngineState, EventLevel, PositionState, ProposalState
+from smt_engine.domain import (
+    CommandKind,
+    CommandState,
+    EngineState,
+    EventLevel,
+    Mode,
+    PositionState,
+    ProposalState,
+)
 from smt_engine.store import Store, StoreError
 from smt_engine.store.records import Command, Position
-from smt_tui import details
+from smt_tui import alerts, details, fmt
 from smt_tui.messages import CommandNotSent, CommandSent, SnapshotReady
 from smt_tui.palette import ConsoleCommands
 from smt_tui.screens.confirm import ConfirmModal
@@ -34,6 +44,7 @@ from smt_tui.screens.help import HelpScreen
 from smt_tui.screens.main import TABS, MainScreen
 from smt_tui.screens.scorecard import ScorecardScreen
 from smt_tui.state import SECTIONS, ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot, utc_now
+from smt_tui.widgets.proposals_table import ProposalsTable
 
 COMMAND_ACTIONS = frozenset(
     {"approve", "reject", "close_position", "close_all", "cleanup", "pause", "resume", "run_cycle"}
@@ -50,6 +61,16 @@ class ConsoleApp(App[None]):
     COMMANDS = App.COMMANDS | {ConsoleCommands}
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Help and Quit first: the footer is cut from the right on a narrow terminal.
+        Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="this key reference"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="leave the console (the engine keeps running)"),
+        Binding(
+            "w",
+            "next_waiting",
+            "Next waiting",
+            id="next-waiting",
+            tooltip="jump to the next proposal awaiting approval",
+        ),
         Binding("a", "approve", "Approve", id="approve", tooltip="approve the selected pending proposal"),
         Binding("r", "reject", "Reject", id="reject", tooltip="reject the selected pending proposal"),
         Binding("x", "close_position", "Close", id="close", tooltip="close the selected position at market"),
@@ -71,8 +92,6 @@ class ConsoleApp(App[None]):
             id="scorecard",
             tooltip="how the decisions did against the market (calibration, per pair)",
         ),
-        Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="this key reference"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="leave the console (the engine keeps running)"),
         *(
             Binding(str(i), f"show_tab('{tab}')", title, show=False, id=f"tab-{tab}", tooltip=f"{title} tab")
             for i, (tab, title) in enumerate(TABS, 1)
@@ -102,6 +121,12 @@ class ConsoleApp(App[None]):
         self.apply_ms: list[float] = []
         self._last_trigger: dict[str, float] = {}
         self._labels: dict[int, str] = {}
+        self._follow: str | None = None
+        self._auto_key: str | None = None
+        self._opened = False
+        self._pane_shows: tuple[object, ...] | None = None
+        self._binding_states: tuple[object, ...] = ()
+        self._last_moment: tuple[object, ...] | None = None
         if readonly:
             self.sub_title = "read-only"
 
@@ -119,7 +144,16 @@ class ConsoleApp(App[None]):
         self.set_interval(1.0, self._tick)
 
     def _start_poll(self) -> None:
-        self._poll_worker()
+        """Check for a change on the UI loop (cheap); read in a thread only when something changed."""
+        try:
+            changed = self.model.has_changed()
+        except Exception as exc:  # the database went away: say so, keep checking
+            self.log.error(f"change check failed: {exc!r}")
+            changed = False
+        if changed:
+            self._poll_worker()
+        else:
+            self.set_timer(self.config.refresh_interval, self._start_poll)
 
     @work(thread=True, group="poll", exit_on_error=False, description="database change check")
     def _poll_worker(self) -> None:
@@ -139,24 +173,74 @@ class ConsoleApp(App[None]):
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         started = time.perf_counter()
         snap = message.snapshot
-        self.snapshot = snap
+        before, self.snapshot = self.snapshot, snap
         for command in snap.finished_commands:
             self._report(command)
+        self._announce(before, snap)
         if not self._main_ready():
             return
         now = self.now()
         try:
             self.main.apply(snap, now, self.config, self.readonly)
+            self._follow_waiting()
         except NoMatches:
             return  # torn down while the snapshot was in flight
         if isinstance(self.screen, DetailScreen):
-            found = details.detail_for(snap, self.screen.key, now)
+            found = details.detail_for(snap, self.screen.key, now, self.screen.expanded)
             if found is not None:
                 self.screen.show(found[1])
         self.selection_changed()
         self.apply_ms.append((time.perf_counter() - started) * 1000)
         if self.first_paint is None:
             self.call_after_refresh(self._painted)
+
+    def _announce(self, before: Snapshot | None, snap: Snapshot) -> None:
+        """Toasts for what changed; the bell when a proposal starts waiting for the operator."""
+        ring = False
+        for notice in alerts.notices(before, snap, self.now()):
+            self.notify(notice.message, title=notice.title, severity=notice.severity, timeout=12)  # type: ignore[arg-type]
+            ring = ring or notice.bell
+            if notice.key is not None and self._follow is None:
+                self._follow = notice.key
+        if ring:
+            self.bell()
+
+    def _follow_waiting(self) -> None:
+        """Bring a newly waiting proposal under the cursor unless the operator moved it elsewhere.
+
+        At start-up, when something already waits, the console opens on Proposals.
+        """
+        key, self._follow = self._follow, None
+        if key is None:
+            return
+        main = self.main
+        if not self._opened:
+            self._opened = True
+            main.show_tab("proposals")
+        table = main.query_one(ProposalsTable)
+        current = table.selected_key
+        untouched = current in (None, key, self._auto_key) or not self._waiting(current or "")
+        if untouched and table.select_key(key):
+            self._auto_key = key
+
+    def _waiting(self, key: str) -> bool:
+        record = details.find(self.snapshot, key) if self.snapshot is not None else None
+        return isinstance(record, ProposalView) and record.proposal.state is ProposalState.PROPOSED
+
+    def action_next_waiting(self) -> None:
+        """Jump to the next waiting proposal (soonest to expire first), wrapping around."""
+        snap = self.snapshot
+        if snap is None or not snap.waiting or not self._main_ready():
+            return
+        keys = [v.key for v in snap.waiting]
+        main = self.main
+        table = main.query_one(ProposalsTable)
+        current = table.selected_key if main.active_tab == "proposals" else None
+        key = keys[(keys.index(current) + 1) % len(keys)] if current in keys else keys[0]
+        if main.active_tab != "proposals":
+            main.show_tab("proposals")
+        table.select_key(key)
+        self._auto_key = key
 
     def _main_ready(self) -> bool:
         main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
@@ -169,6 +253,7 @@ class ConsoleApp(App[None]):
             self.main.apply(
                 dataclasses.replace(snap, changed=frozenset(SECTIONS)), self.now(), self.config, self.readonly
             )
+            self._follow_waiting()
             self.selection_changed()
             if self.first_paint is None:
                 self.call_after_refresh(self._painted)
@@ -178,26 +263,48 @@ class ConsoleApp(App[None]):
             self.first_paint = time.perf_counter()
 
     def _tick(self) -> None:
+        """Once a second, but work only when a displayed time can have changed: countdowns show seconds
+        only in their last two minutes, so most ticks are a comparison and nothing else."""
         if not self._main_ready():
             return
         now = self.now()
+        snap = self.snapshot
+        if snap is not None:
+            live = snap.engine.liveness(now, self.config.stale_after)
+            moment = (now.replace(second=0, microsecond=0), live, id(snap), type(self.screen))
+            if moment == self._last_moment and not _seconds_matter(snap, now, live):
+                return
+            self._last_moment = moment
         try:
             self.main.tick(self.snapshot, now, self.config, self.readonly)
         except NoMatches:
             return  # the screen is being torn down (quit) between two ticks: nothing left to draw
         if isinstance(self.screen, DetailScreen) and self.snapshot is not None:
-            found = details.detail_for(self.snapshot, self.screen.key, now)
+            found = details.detail_for(self.snapshot, self.screen.key, now, self.screen.expanded)
             if found is not None:
                 self.screen.show(found[1])
 
     def selection_changed(self) -> None:
-        self.refresh_bindings()
+        # The footer is rebuilt on refresh_bindings: only when what applies actually changed.
+        states = (type(self.screen), *(self.action_state(a) for a in _ACTION_NAMES))
+        if states != self._binding_states:
+            self._binding_states = states
+            self.refresh_bindings()
         if not self._main_ready():
             return
         main = self.main
         if not main.has_class("-wide") or self.snapshot is None:
             return
         key = main.selected_key()
+        record = details.find(self.snapshot, key) if key else None
+        shown = (
+            key,
+            record,
+            self.snapshot.limits.get(f"drift.proposal.{key.partition(':')[2]}") if key else None,
+        )
+        if shown == self._pane_shows:
+            return  # the same record as drawn: no re-render, no repaint
+        self._pane_shows = shown
         found = details.detail_for(self.snapshot, key, self.now()) if key else None
         if found is not None:
             main.query_one("#detail-pane").show(found[1])  # type: ignore[attr-defined]
@@ -232,7 +339,7 @@ class ConsoleApp(App[None]):
         if action == "close_all":
             return bool(snap.open_positions)
         if action == "cleanup":
-            return bool(snap.orphans)
+            return True  # with nothing flagged it is a sweep of the venue: a safe no-op that says so
         if action == "pause":
             return not paused
         if action == "resume":
@@ -249,6 +356,12 @@ class ConsoleApp(App[None]):
             return isinstance(self.screen, MainScreen) and self.selected_key() is not None
         if action == "show_tab":
             return isinstance(self.screen, MainScreen)
+        if action == "next_waiting":
+            return (
+                isinstance(self.screen, MainScreen)
+                and self.snapshot is not None
+                and bool(self.snapshot.waiting)
+            )
         if action in ("filter", "event_level"):
             if not isinstance(self.screen, MainScreen):
                 return False
@@ -287,7 +400,16 @@ class ConsoleApp(App[None]):
         if not isinstance(record, ProposalView) or self._debounced(verb):
             return
         proposal_id = record.proposal.id
-        self.send_command(kind, {"proposal_id": proposal_id}, f"{verb} proposal #{proposal_id}")
+
+        def send() -> None:
+            self.send_command(kind, {"proposal_id": proposal_id}, f"{verb} proposal #{proposal_id}")
+
+        snap = self.snapshot
+        live = snap is not None and snap.engine.mode is Mode.LIVE
+        if kind is CommandKind.APPROVE and live and self.config.confirm_live_approvals:
+            self._confirm("Approve with real money?", approval_risk(record, snap), send)
+        else:
+            send()
 
     def action_close_position(self) -> None:
         record = self.selected()
@@ -296,7 +418,9 @@ class ConsoleApp(App[None]):
         label = f"close {record.symbol} {record.side.value}"
         self._confirm(
             "Close position?",
-            f"Close {record.symbol} {record.side.value} (size {record.size}) at market?",
+            f"Close {record.symbol} {record.side.value} (size {fmt.price(record.size)}) at market? "
+            f"Its unrealised PnL, {record.unrealized_pnl:+,.2f} USDT now, becomes realised; "
+            "its TP/SL orders are cancelled first.",
             lambda: self.send_command(
                 CommandKind.CLOSE, {"symbol": record.symbol, "side": record.side.value}, label
             ),
@@ -315,11 +439,22 @@ class ConsoleApp(App[None]):
     def action_cleanup(self) -> None:
         if self.snapshot is None or self._debounced("cleanup"):
             return
-        count = len(self.snapshot.orphans)
+        orphans = self.snapshot.orphans
+        if orphans:
+            listed = ", ".join(
+                f"{o.symbol} {o.kind.value} @ {fmt.price(o.trigger_price or o.price)}" for o in orphans[:4]
+            )
+            body = f"Cancel {len(orphans)} orphan order(s) left on the exchange ({listed})?"
+        else:
+            body = (
+                "No orphan order is flagged. Ask the engine to check the exchange anyway? It cancels only "
+                "TP/SL orders that belong to no open position, and reports what it found."
+            )
+        count = len(orphans)
         self._confirm(
             "Cancel orphan orders?",
-            f"Cancel {count} orphan order(s) left on the exchange?",
-            lambda: self.send_command(CommandKind.CLEANUP, {}, f"cancel {count} orphan order(s)"),
+            body,
+            lambda: self.send_command(CommandKind.CLEANUP, {}, f"cancel orphan orders ({count} flagged)"),
         )
 
     def action_pause(self) -> None:
@@ -341,6 +476,13 @@ class ConsoleApp(App[None]):
         found = details.detail_for(self.snapshot, key, self.now())
         if found is not None:
             self.push_screen(DetailScreen(key, *found))
+
+    def refresh_detail(self) -> None:
+        """Re-render the open detail screen (a section was expanded or collapsed)."""
+        if isinstance(self.screen, DetailScreen) and self.snapshot is not None:
+            found = details.detail_for(self.snapshot, self.screen.key, self.now(), self.screen.expanded)
+            if found is not None:
+                self.screen.show(found[1])
 
     def on_data_table_row_selected(self) -> None:
         if isinstance(self.screen, MainScreen):
@@ -424,6 +566,48 @@ class ConsoleApp(App[None]):
             )
 
 
+_ACTION_NAMES = tuple(
+    dict.fromkeys(b.action.partition("(")[0] for b in ConsoleApp.BINDINGS if isinstance(b, Binding))
+)
+
+
+_SECONDS_SHOWN = timedelta(seconds=125)
+"""Countdowns show seconds below two minutes (fmt.countdown); a little margin for the tick's jitter."""
+
+
+def _seconds_matter(snap: Snapshot, now: datetime, live: Liveness) -> bool:
+    """Whether some figure on screen counts seconds right now."""
+    if live is not Liveness.ALIVE:
+        age = snap.engine.heartbeat_age(now)
+        return age is None or age < _SECONDS_SHOWN  # the heartbeat's age is shown
+    ends = [v.proposal.expires_at for v in snap.waiting if v.proposal.expires_at is not None]
+    max_hold = snap.max_hold()
+    if max_hold is not None:
+        ends += [p.opened_at + max_hold for p in snap.positions]
+    status = snap.engine.status
+    if status is not None and status.next_cycle_at is not None:
+        ends.append(status.next_cycle_at)
+    return any(timedelta(0) - _SECONDS_SHOWN < end - now < _SECONDS_SHOWN for end in ends)
+
+
+def approval_risk(view: ProposalView, snap: Snapshot | None) -> str:
+    """What an approval puts at risk, in plain words, for the confirmation in live mode."""
+    p = view.proposal
+    at_stop = p.notional * p.sl_pct / 100
+    drift = snap.drift(p.id) if snap is not None else None
+    moved = (
+        f" The price has moved {drift.used:.2f}% since it was proposed (limit {drift.value}%)."
+        if drift is not None and drift.used is not None
+        else ""
+    )
+    return (
+        f"#{p.id} {p.pair} {p.side.value}: margin {fmt.money(p.margin)} USDT, notional "
+        f"{fmt.money(p.notional)} USDT at {p.leverage}x. At the stop-loss ({fmt.price(p.sl_price)}, "
+        f"-{p.sl_pct}%) it loses about {fmt.money(at_stop)} USDT before fees.{moved} The engine re-checks "
+        "the price and every risk gate before it sends the order."
+    )
+
+
 def _summary(result: dict[str, Any] | None) -> str:
     if not result:
         return ""
@@ -453,13 +637,22 @@ def open_console(
         raise StoreError(f"{path}: no database here (start the engine, or pass --db)")
     if readonly is None:
         readonly = not Store.writable(path)
-    if readonly:
-        store = Store.open(path, readonly=True)
-    else:
-        try:
-            store = Store.open(path, migrate=False)
-        except Exception:  # e.g. a read-only filesystem: fall back rather than refuse
+    try:
+        if readonly:
             store = Store.open(path, readonly=True)
-            readonly = True
+        else:
+            try:
+                store = Store.open(path, migrate=False)
+            except Exception:  # e.g. a read-only filesystem: fall back rather than refuse
+                store = Store.open(path, readonly=True)
+                readonly = True
+        store.data_version()
+        store.engine.current()  # read once now: a permission problem is told here, not as a traceback
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(
+            f"{path}: cannot read the database ({exc}). A viewer needs read access to the database and its "
+            "-wal file, write access to its -shm file, and search access to the directory; see "
+            "docs/operator-guide.md, 'Read-only viewers'."
+        ) from None
     model = ReadModel(store, config=config, now=now)
     return ConsoleApp(model, readonly=readonly, config=config, now=now)

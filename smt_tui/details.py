@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from smt_engine.store.records import Analysis, Event, Order, Position, Whale, WhaleTransfer
-from smt_tui import fmt
+from smt_tui import fmt, why
 from smt_tui.state import ProposalView, Snapshot
 
 
@@ -98,33 +98,6 @@ def rationale(analysis: Analysis | None) -> RenderableType:
     if analysis.error:
         parts.append(_heading("Errors"))
         parts.append(Text(analysis.error, style="bold red"))
-    return Group(*parts)
-
-
-def proposal_detail(view: ProposalView, now: datetime) -> RenderableType:
-    p = view.proposal
-    expiry = fmt.duration(p.expires_at - now) if p.expires_at and p.state.value == "proposed" else "-"
-    head = _kv(
-        [
-            ("proposal", f"#{p.id} {p.pair} {p.side.value} ({p.symbol})"),
-            ("state", Text(p.state.value, style="bold yellow" if p.state.value == "proposed" else "")),
-            ("confidence", fmt.confidence(p.confidence)),
-            ("margin / notional", f"{fmt.money(p.margin)} / {fmt.money(p.notional)} USDT at {p.leverage}x"),
-            ("size", fmt.price(p.size)),
-            ("entry ref", fmt.price(p.entry_ref)),
-            ("take profit", f"{fmt.price(p.tp_price)} (+{p.tp_pct}%)"),
-            ("stop loss", f"{fmt.price(p.sl_price)} (-{p.sl_pct}%)"),
-            ("expires in", expiry),
-            ("reason codes", ", ".join(p.reason_codes) or "-"),
-            ("decided", f"{fmt.stamp(p.decided_at)} by {p.decided_by}" if p.decided_at else "-"),
-            ("cycle", p.cycle_id or "-"),
-        ]
-    )
-    parts: list[RenderableType] = [head, _heading("Risk gates")]
-    parts.append(gate_rows(p.gates) if p.gates else Text("no gate results recorded", style="dim"))
-    if p.rationale:
-        parts += [_heading("Summary"), Text(p.rationale)]
-    parts += [_heading("Analyst rationale"), rationale(view.analysis)]
     return Group(*parts)
 
 
@@ -231,7 +204,7 @@ def find(snap: Snapshot, key: str) -> object | None:
     kind, _, ident = key.partition(":")
     sources: dict[str, Iterable[tuple[str, object]]] = {
         "proposal": ((str(v.proposal.id), v) for v in snap.proposals),
-        "position": ((str(p.id), p) for p in snap.positions),
+        "position": ((str(p.id), p) for p in (*snap.positions, *snap.history)),
         "order": ((str(o.id), o) for o in snap.orders),
         "event": ((str(e.id), e) for e in snap.events),
         "analysis": ((str(a.id), a) for a in snap.decisions),
@@ -244,11 +217,13 @@ def find(snap: Snapshot, key: str) -> object | None:
     return None
 
 
-def detail_for(snap: Snapshot, key: str, now: datetime) -> tuple[str, RenderableType] | None:
+def detail_for(
+    snap: Snapshot, key: str, now: datetime, expanded: frozenset[str] = frozenset()
+) -> tuple[str, RenderableType] | None:
     record = find(snap, key)
     if isinstance(record, ProposalView):
         p = record.proposal
-        return f"Proposal #{p.id}: {p.pair} {p.side.value}", proposal_detail(record, now)
+        return f"Proposal #{p.id}: {p.pair} {p.side.value}", why.proposal_why(record, snap, now, expanded)
     if isinstance(record, Position):
         return f"Position #{record.id}: {record.symbol} {record.side.value}", position_detail(record, now)
     if isinstance(record, Order):

@@ -54,6 +54,18 @@ def duration(value: timedelta | None) -> str:
     return f"{sign}{seconds}s"
 
 
+def countdown(value: timedelta) -> str:
+    """Time left, in seconds only in the last two minutes: a countdown that repaints once a minute, not
+    once a second, until it matters (42s, 1m05s, 14m, 2h10m, 1d20h)."""
+    total = int(value.total_seconds())
+    if total < 120:
+        return duration(value)
+    minutes = total // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    return duration(timedelta(minutes=minutes))
+
+
 def clock(value: datetime | None) -> str:
     if value is None:
         return "-"

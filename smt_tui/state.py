@@ -15,7 +15,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,13 @@ from smt_engine.domain import (
     ProposalState,
 )
 from smt_engine.store import EngineLock, Store
+from smt_engine.store.limits import MAX_HOLD, Limit, drift_name
 from smt_engine.store.records import (
     AccountSnapshot,
     Analysis,
     Command,
+    ComponentHealth,
+    Cycle,
     EngineStatus,
     Event,
     Order,
@@ -50,7 +52,10 @@ SECTIONS = (
     "engine",
     "account",
     "positions",
+    "history",
     "proposals",
+    "health",
+    "limits",
     "whales",
     "decisions",
     "orders",
@@ -73,12 +78,13 @@ class ConsoleConfig:
     """What the console needs from the settings (kept small so tests can build it directly)."""
 
     stale_after: timedelta = timedelta(seconds=15)
-    max_hold: timedelta = timedelta(hours=48)
-    max_total_exposure_pct: Decimal = Decimal(60)
     competition_end: datetime | None = None
     refresh_interval: float = 0.3
     equity_window: timedelta = timedelta(hours=24)
     event_limit: int = 300
+    history_limit: int = 200
+    confirm_live_approvals: bool = True
+    """Ask before an approval sends a real-money order (live mode only)."""
 
     @classmethod
     def from_settings(cls, settings: Any, stale_after: timedelta | None = None) -> ConsoleConfig:
@@ -86,8 +92,6 @@ class ConsoleConfig:
         end = settings.competition.end
         return cls(
             stale_after=stale_after or settings.engine.heartbeat_interval * 3,
-            max_hold=settings.risk.max_hold,
-            max_total_exposure_pct=settings.risk.max_total_exposure_pct,
             # The competition's last trading day ends at midnight UTC after it.
             competition_end=(
                 datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1) if end else None
@@ -98,7 +102,9 @@ class ConsoleConfig:
 @dataclass(frozen=True, slots=True)
 class EngineView:
     status: EngineStatus | None
-    lock_held: bool
+    lock_held: bool | None
+    """None: the lock file exists but this user cannot open it (a viewer in another account)."""
+    last_cycle: Cycle | None = None
 
     @property
     def mode(self) -> Mode | None:
@@ -110,12 +116,15 @@ class EngineView:
         return max(timedelta(0), now - self.status.heartbeat_at)
 
     def liveness(self, now: datetime, stale_after: timedelta) -> Liveness:
-        """No engine when nobody holds the lock; stale when the heartbeat is too old."""
-        if not self.lock_held or self.status is None or self.status.state is EngineState.STOPPED:
+        """No engine when nobody holds the lock; stale when the heartbeat is too old.
+
+        When the lock cannot be read the heartbeat is the only evidence: fresh is alive, old is no engine.
+        """
+        if self.lock_held is False or self.status is None or self.status.state is EngineState.STOPPED:
             return Liveness.NO_ENGINE
         age = self.heartbeat_age(now)
         if age is None or age > stale_after:
-            return Liveness.STALE
+            return Liveness.NO_ENGINE if self.lock_held is None else Liveness.STALE
         return Liveness.ALIVE
 
 
@@ -155,12 +164,17 @@ class Snapshot:
     engine: EngineView
     account: AccountView
     positions: tuple[Position, ...]
+    """The open book (anything not yet closed)."""
+    history: tuple[Position, ...]
+    """Closed positions, most recent first."""
     proposals: tuple[ProposalView, ...]
     whales: WhaleFeed
     decisions: tuple[Analysis, ...]
     orders: tuple[Order, ...]
     events: tuple[Event, ...]
     event_level: EventLevel
+    health: tuple[ComponentHealth, ...] = ()
+    limits: dict[str, Limit] = field(default_factory=dict)
     finished_commands: tuple[Command, ...] = ()
     changed: frozenset[str] = field(default_factory=frozenset)
     read_ms: float = 0.0
@@ -170,13 +184,28 @@ class Snapshot:
         return tuple(p for p in self.positions if p.state is not PositionState.CLOSED)
 
     @property
+    def waiting(self) -> tuple[ProposalView, ...]:
+        """Proposals waiting for the operator, soonest to expire first."""
+        views = [v for v in self.proposals if v.proposal.state is ProposalState.PROPOSED]
+        far = datetime.max.replace(tzinfo=UTC)
+        return tuple(sorted(views, key=lambda v: v.proposal.expires_at or far))
+
+    @property
     def orphans(self) -> tuple[Order, ...]:
         return tuple(o for o in self.orders if o.orphan and not o.state.is_terminal)
 
-    def exposure(self) -> Decimal:
-        """Margin locked by open positions."""
-        return sum((p.margin for p in self.open_positions), Decimal(0))
+    def max_hold(self) -> timedelta | None:
+        """The max hold the engine enforces now (published), None before the engine published it."""
+        row = self.limits.get(MAX_HOLD)
+        return timedelta(seconds=int(row.value)) if row is not None else None
 
+    def drift(self, proposal_id: int | None) -> Limit | None:
+        """The engine's last measurement of a waiting proposal's drift (used) against its limit (value)."""
+        return self.limits.get(drift_name(proposal_id)) if proposal_id is not None else None
+
+
+_HISTORY_HEAD = 20
+"""Newest closed positions compared to decide whether the whole history must be read again."""
 
 _TERMINAL_COMMANDS = {CommandState.DONE, CommandState.FAILED}
 
@@ -206,6 +235,8 @@ class ReadModel:
         self._curve: tuple[float, ...] = ()
         self._watched: set[int] = set()
         self._force = True
+        self._history_key: tuple[object, ...] | None = None
+        self._history_rows: tuple[Position, ...] = ()
 
     # --------------------------------------------------------------- called from any thread
 
@@ -226,7 +257,13 @@ class ReadModel:
             self._watched.add(command_id)
 
     def engine_running(self) -> bool:
-        return self.lock.is_held_elsewhere()
+        """Whether a command would be consumed: the lock is held, or (lock unreadable) a fresh heartbeat."""
+        held = self.lock.probe()
+        if held is not None:
+            return held
+        status = self.store.engine.current()
+        beat = status.heartbeat_at if status else None
+        return beat is not None and self.now() - beat <= self.config.stale_after
 
     def enqueue(self, kind: CommandKind, actor: str, args: dict[str, Any] | None = None) -> Command:
         """Insert an operator command and watch it until the engine completes it."""
@@ -235,12 +272,23 @@ class ReadModel:
         self.watch_command(command.id)
         return command
 
+    def has_changed(self) -> bool:
+        """Whether ``poll`` would read: a commit by another connection, the lock moved, or a forced read.
+
+        Two cheap syscalls-and-a-pragma (tens of microseconds), so the UI loop may call it directly and
+        start a reader thread only when there is something to read.
+        """
+        with self._mutex:
+            if self._force:
+                return True
+        return self.store.data_version() != self._data_version or self.lock.probe() != self._lock_held
+
     # --------------------------------------------------------------- worker thread only
 
     def poll(self) -> Snapshot | None:
         """A new snapshot when something changed since the last call, else None (cheap)."""
         version = self.store.data_version()
-        held = self.lock.is_held_elsewhere()
+        held = self.lock.probe()
         with self._mutex:
             force, self._force = self._force, False
             level = self._event_level
@@ -254,11 +302,12 @@ class ReadModel:
         self._last = snap
         return dataclasses.replace(snap, read_ms=elapsed)
 
-    def _read(self, version: int, held: bool, level: EventLevel, watched: set[int]) -> Snapshot:
+    def _read(self, version: int, held: bool | None, level: EventLevel, watched: set[int]) -> Snapshot:
         s = self.store
-        engine = EngineView(s.engine.current(), held)
+        engine = EngineView(s.engine.current(), held, s.cycles.latest())
         account = self._account()
-        positions = tuple(s.positions.open_positions() + s.positions.recent_closed(20))
+        positions = tuple(s.positions.open_positions())
+        history = self._history()
         proposals = self._proposals()
         whales = WhaleFeed(
             tuple(s.whale_transfers.recent(50)), tuple(s.whales.recent(50)), tuple(s.whale_signals.recent(30))
@@ -267,12 +316,17 @@ class ReadModel:
         orders = self._orders()
         events = self._read_events(level)
         finished = self._finished_commands(watched)
+        health = tuple(s.health.all())
+        limits = s.limits.by_name()
         prev = self._last
         current: dict[str, Any] = {
             "engine": engine,
             "account": account,
             "positions": positions,
+            "history": history,
             "proposals": proposals,
+            "health": health,
+            "limits": limits,
             "whales": whales,
             "decisions": decisions,
             "orders": orders,
@@ -285,7 +339,10 @@ class ReadModel:
                 "engine": prev.engine,
                 "account": prev.account,
                 "positions": prev.positions,
+                "history": prev.history,
                 "proposals": prev.proposals,
+                "health": prev.health,
+                "limits": prev.limits,
                 "whales": prev.whales,
                 "decisions": prev.decisions,
                 "orders": prev.orders,
@@ -298,7 +355,10 @@ class ReadModel:
             engine=engine,
             account=account,
             positions=positions,
+            history=history,
             proposals=proposals,
+            health=health,
+            limits=limits,
             whales=whales,
             decisions=decisions,
             orders=orders,
@@ -316,6 +376,18 @@ class ReadModel:
             self._curve = tuple(float(a.equity) for a in self.store.account.since(start, limit=400))
             self._last_account_id = latest_id
         return AccountView(latest, self._curve)
+
+    def _history(self) -> tuple[Position, ...]:
+        """Closed positions; the full list is decoded again only when its newest rows or count moved.
+
+        Decoding hundreds of rows on every heartbeat commit would be most of an idle console's work.
+        """
+        head = tuple(self.store.positions.recent_closed(_HISTORY_HEAD))
+        key = (head, self.store.positions.count("state = ?", [PositionState.CLOSED.value]))
+        if key != self._history_key:
+            self._history_key = key
+            self._history_rows = tuple(self.store.positions.recent_closed(self.config.history_limit))
+        return self._history_rows
 
     def _proposals(self) -> tuple[ProposalView, ...]:
         rows = {p.id: p for p in self.store.proposals.recent(50)}

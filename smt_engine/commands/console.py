@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +30,11 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
         "--stale-after",
         metavar="DURATION",
         help="heartbeat age shown as stale (default: 3 x engine.heartbeat_interval)",
+    )
+    p.add_argument(
+        "--no-confirm-approvals",
+        action="store_true",
+        help="approve with one key in live mode too (by default a live approval shows its risk and asks)",
     )
     p.set_defaults(handler=cmd_tui)
 
@@ -57,7 +63,14 @@ def cmd_tui(ctx: Context) -> int:
     root.addHandler(logging.NullHandler())
 
     config = ConsoleConfig.from_settings(settings, stale_after=stale_after)
-    app = open_console(path, config=config, readonly=True if ctx.args.read_only else None)
+    if ctx.args.no_confirm_approvals:
+        config = dataclasses.replace(config, confirm_live_approvals=False)
+    from smt_engine.store import StoreError
+
+    try:
+        app = open_console(path, config=config, readonly=True if ctx.args.read_only else None)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
     try:
         app.run()
     finally:

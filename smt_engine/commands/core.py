@@ -75,6 +75,7 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--engine-process", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--real-start", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_demo)
 
 
@@ -177,7 +178,7 @@ def cmd_demo(ctx: Context) -> int:
 
     db = Path(ctx.args.db).expanduser() if ctx.args.db else demo.default_demo_db()
     if ctx.args.engine_process:
-        demo.engine_process_main(db, ctx.args.real_start, ctx.config_path)
+        demo.engine_process_main(db, ctx.args.real_start, ctx.config_path, ctx.args.parent_pid)
         return 0
     if db.exists() and not ctx.args.engine_process:
         raise CommandError(f"{db} already exists: the demo starts from a fresh database (pass another --db)")

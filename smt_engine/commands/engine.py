@@ -43,7 +43,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_run_once, once=True, test=True)
 
     p = sub.add_parser(
-        "status", parents=[common], help="engine state, heartbeat, balance, positions, next cycle"
+        "status",
+        parents=[common],
+        help="engine state, heartbeat, balance, positions, next cycle (exit 3 when no engine runs)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(handler=cmd_status)
@@ -191,6 +193,10 @@ def _age(at: datetime | None) -> float | None:
     return None if at is None else max(0.0, (datetime.now(UTC) - at).total_seconds())
 
 
+NOT_RUNNING = 3
+"""`smt status` exit code when no engine holds the database (as `systemctl status` for a stopped unit)."""
+
+
 def cmd_status(ctx: Context) -> int:
     from smt_engine.commands.service import SERVICE, systemd_running
     from smt_engine.store import EngineLock
@@ -235,7 +241,7 @@ def cmd_status(ctx: Context) -> int:
     }
     if ctx.args.json:
         print(json.dumps(data))
-        return 0
+        return 0 if running else NOT_RUNNING
     state = data["state"] if running else f"{data['state']} (no engine process holds the database)"
     print(f"engine      {state}, {data['mode']} mode" + (f", pid {data['pid']}" if running else ""))
     if data["heartbeat_age_s"] is not None:
@@ -264,7 +270,7 @@ def cmd_status(ctx: Context) -> int:
         import subprocess
 
         subprocess.run(["systemctl", "status", "--no-pager", "--lines=0", SERVICE], check=False)
-    return 0
+    return 0 if running else NOT_RUNNING
 
 
 def _analyst_spend(store: Store, settings: Settings) -> dict[str, Any]:

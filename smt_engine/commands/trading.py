@@ -61,16 +61,27 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("approve", parents=[common], help="approve a waiting proposal (queued for the engine)")
     p.add_argument("id", type=int, help="proposal id")
+    _wait_options(p)
     p.set_defaults(handler=cmd_approve)
 
     p = sub.add_parser("reject", parents=[common], help="reject a waiting proposal (queued for the engine)")
     p.add_argument("id", type=int, help="proposal id")
     p.add_argument("--reason", default="", help="why, for the audit log")
+    _wait_options(p)
     p.set_defaults(handler=cmd_reject)
 
     p = sub.add_parser("proposals", parents=[common], help="list recent proposals")
     p.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     p.set_defaults(handler=cmd_proposals)
+
+
+def _wait_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for the engine's outcome and print it (exit 0 done, 1 refused or failed, 4 no answer)",
+    )
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait with --wait (default 120)")
 
 
 # --------------------------------------------------------------------------- venue access (patched in tests)
@@ -217,12 +228,18 @@ def _queue_decision(ctx: Context, verb: str) -> int:
     cmd_args: dict[str, Any] = {"proposal_id": pid}
     if verb == "reject" and ctx.args.reason:
         cmd_args["reason"] = ctx.args.reason
+    running = _engine_running(ctx)
+    if ctx.args.wait and not running:
+        raise CommandError(f"no engine is running: nothing would {verb} proposal #{pid}; nothing was queued")
     command = store.commands.enqueue(kind, now, _actor(), cmd_args)
     print(
         f"queued {verb} of proposal #{pid} ({proposal.pair} {proposal.side.value}) as command #{command.id}"
     )
+    if ctx.args.wait:
+        assert command.id is not None
+        return _wait_for_outcome(store, command.id, pid, float(ctx.args.timeout))
     expires = f"{proposal.expires_at:%Y-%m-%d %H:%M} UTC" if proposal.expires_at else "never"
-    if _engine_running(ctx):
+    if running:
         if verb == "approve":
             print("the engine is running: it re-checks the price drift and every risk gate, then executes")
         else:
@@ -231,6 +248,43 @@ def _queue_decision(ctx: Context, verb: str) -> int:
         print(
             f"no engine is running: the command will be handled when the engine starts, "
             f"unless the proposal has expired by then (expires {expires})"
+        )
+    return 0
+
+
+WAIT_POLL = 0.2
+NO_ANSWER = 4
+
+
+def _wait_for_outcome(store: Store, command_id: int, proposal_id: int, timeout: float) -> int:
+    """Poll the command row until the engine completes it, then say what happened to the proposal."""
+    import time
+
+    from smt_engine.domain import CommandState
+    from smt_engine.exchange.precision import plain
+
+    deadline = time.monotonic() + max(0.0, timeout)
+    while True:
+        command = store.commands.get(command_id)
+        if command is not None and command.state in (CommandState.DONE, CommandState.FAILED):
+            break
+        if time.monotonic() >= deadline:
+            still = command.state.value if command else "?"
+            print(f"no outcome after {timeout:g} s: command #{command_id} is still {still}")
+            return NO_ANSWER
+        time.sleep(WAIT_POLL)
+    proposal = store.proposals.get(proposal_id)
+    state = proposal.state.value if proposal else "?"
+    if command.state is CommandState.FAILED:
+        print(f"refused: {command.error or 'no reason given'} (proposal #{proposal_id} is {state})")
+        return 1
+    print(f"done: proposal #{proposal_id} is {state}")
+    position = next((p for p in store.positions.open_positions() if p.proposal_id == proposal_id), None)
+    if position is not None:
+        print(
+            f"opened {position.symbol} {position.side.value} {plain(position.size)} "
+            f"@ {plain(position.entry_price)}, TP {plain(position.tp_price) if position.tp_price else '-'}"
+            f" / SL {plain(position.sl_price) if position.sl_price else '-'}"
         )
     return 0
 

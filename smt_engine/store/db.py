@@ -22,6 +22,7 @@ from smt_engine.store.events import EventsRepo
 from smt_engine.store.flows import ExchangeFlowsRepo
 from smt_engine.store.health import HealthRepo
 from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, WhalesRepo, WhaleTransfersRepo
+from smt_engine.store.limits import LimitsRepo
 from smt_engine.store.market import AccountRepo, ContractsRepo
 from smt_engine.store.migrations import MIGRATIONS
 from smt_engine.store.notifications import CursorsRepo, NotificationsRepo
@@ -76,6 +77,7 @@ class Store:
         self.history = DecisionHistory(*args)
         self.venue_facts = VenueFactsRepo(*args)
         self.exchange_flows = ExchangeFlowsRepo(*args)
+        self.limits = LimitsRepo(*args)
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:

@@ -48,10 +48,18 @@ class EngineLock:
 
     def is_held_elsewhere(self) -> bool:
         """True when some other process holds the lock (the console's "engine running?" check)."""
+        return self.probe() is True
+
+    def probe(self) -> bool | None:
+        """Held by another process (True), free (False), or unknown (None): the lock file exists but this
+        user may not open it (a read-only viewer in another account), so liveness must come from the
+        heartbeat instead."""
         if self._fd is not None:
             return False
         try:
             fd = os.open(self.path, os.O_RDONLY)
+        except PermissionError:
+            return None
         except OSError:
             return False
         try:

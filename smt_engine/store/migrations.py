@@ -205,6 +205,16 @@ ALTER TABLE analyses ADD COLUMN search_suggestions TEXT NOT NULL DEFAULT '[]';
 """,
     ),
     (
+        8,
+        "limits: what the engine enforces right now, published for the console and `smt status`",
+        """
+CREATE TABLE limits (
+    name TEXT PRIMARY KEY, value TEXT NOT NULL, unit TEXT NOT NULL, used TEXT,
+    detail TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL
+);
+""",
+    ),
+    (
         9,
         "notifications outbox (one row per notice and channel) and persisted read cursors",
         """

@@ -47,6 +47,7 @@ from smt_engine.store.records import Order, Position, Proposal
 from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.proposals import transition
 from smt_engine.trading.risk import ReasonCode
+from smt_engine.trading.settle import settle_orders
 
 log = logging.getLogger(__name__)
 
@@ -533,10 +534,13 @@ class Executor:
         prefix = "close" if position.proposal_id is not None else "pclose"
         attempt = sum(1 for o in self.store.orders.for_position(position.id) if o.kind is OrderKind.CLOSE) + 1
         cid = self._cid(ref, f"{prefix}{attempt}")
+        resting: set[str] = set()  # TP/SL orders still on the venue after the cancels (unknown counts)
         try:
-            for a in await self.exchange.open_algo_orders(symbol):
-                if a.position_side is side:
-                    await self.exchange.cancel_algo_order(symbol, a.order_id)
+            algos = [a for a in await self.exchange.open_algo_orders(symbol) if a.position_side is side]
+            resting = {a.order_id for a in algos}
+            for a in algos:
+                await self.exchange.cancel_algo_order(symbol, a.order_id)
+                resting.discard(a.order_id)
         except ExchangeError as exc:
             log.warning("%s: cancelling TP/SL before close failed: %s", symbol, _err(exc))
         order = self.new_order(
@@ -611,6 +615,7 @@ class Executor:
             unrealized_pnl=Decimal(0),
             updated_at=now,
         )
+        settle_orders(self.store, now, position.id, resting)
         self._event(
             EventLevel.CRITICAL if reason is CloseReason.UNPROTECTED else EventLevel.INFO,
             "position.closed",

@@ -42,6 +42,7 @@ from smt_engine.store import Store
 from smt_engine.store.records import AccountSnapshot, Order, Position
 from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.execution import Executor
+from smt_engine.trading.settle import settle_orders
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,8 @@ class Monitor:
                 if reason is not None:
                     report.closed.append((pos.id or 0, reason))
                     del stored[key]
+                    resting = {a.order_id for a in algos} | {o.order_id for o in regular}
+                    settle_orders(self.store, self.clock.now(), pos.id or 0, resting)
 
         await self._orphans(live, algos, regular, report, cancel=not startup)
         for pos in stored.values():
@@ -277,14 +280,18 @@ class Monitor:
             if _key(algo.symbol, algo.position_side) in live or not algo.status.is_open:
                 continue
             if not cancel:
-                self._flag_orphan(algo.order_id, algo.symbol, algo.position_side, algo.kind, algo.size)
+                self._flag_orphan(
+                    algo.order_id, algo.symbol, algo.position_side, algo.kind, algo.size, algo.trigger_price
+                )
                 report.orphans_flagged.append(algo.order_id)
                 continue
             try:
                 await self.exchange.cancel_algo_order(algo.symbol, algo.order_id)
             except ExchangeError as exc:
                 log.warning("could not cancel orphan %s %s: %s", algo.symbol, algo.order_id, exc)
-                self._flag_orphan(algo.order_id, algo.symbol, algo.position_side, algo.kind, algo.size)
+                self._flag_orphan(
+                    algo.order_id, algo.symbol, algo.position_side, algo.kind, algo.size, algo.trigger_price
+                )
                 continue
             self._mark_cancelled(algo.order_id)
             report.orphans_cancelled.append(algo.order_id)
@@ -304,7 +311,15 @@ class Monitor:
                 self._flag_orphan(order.order_id, order.symbol, order.position_side, "close", order.size)
                 report.orphans_flagged.append(order.order_id)
 
-    def _flag_orphan(self, order_id: str, symbol: str, side: Side, kind: str, size: Decimal) -> None:
+    def _flag_orphan(
+        self,
+        order_id: str,
+        symbol: str,
+        side: Side,
+        kind: str,
+        size: Decimal,
+        trigger_price: Decimal | None = None,
+    ) -> None:
         existing = self.store.orders.by_exchange_id(order_id)
         now = self.clock.now()
         if existing is not None:
@@ -321,6 +336,7 @@ class Monitor:
                 side=side,
                 kind=order_kind,
                 size=size,
+                trigger_price=trigger_price,
                 state=OrderState.SUBMITTED,
                 created_at=now,
                 updated_at=now,

@@ -13,13 +13,24 @@ from textual.widgets import Footer, Static
 
 
 class DetailScreen(Screen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back", id="back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="back"),
+        Binding("g", "expand('gates')", "Gates", id="toggle-gates", tooltip="show or hide every risk gate"),
+        Binding(
+            "P",
+            "expand('prompt')",
+            "Prompt",
+            id="toggle-prompt",
+            tooltip="show or hide the prompt and raw answer",
+        ),
+    ]
 
     def __init__(self, key: str, title: str, body: RenderableType) -> None:
         super().__init__()
         self.key = key
         self.title_text = title
         self.body = body
+        self.expanded: frozenset[str] = frozenset()
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text, id="detail-title")
@@ -30,3 +41,14 @@ class DetailScreen(Screen[None]):
     def show(self, body: RenderableType) -> None:
         self.body = body
         self.query_one("#detail-content", Static).update(body)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "expand":
+            return self.key.startswith("proposal:")
+        return True
+
+    def action_expand(self, section: str) -> None:
+        self.expanded = self.expanded ^ {section}
+        refresh = getattr(self.app, "refresh_detail", None)
+        if refresh is not None:
+            refresh()

@@ -9,13 +9,14 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, TabbedContent, TabPane, Tabs
 
 from smt_tui.state import ConsoleConfig, Snapshot
 from smt_tui.widgets.decisions_table import DecisionsTable
 from smt_tui.widgets.detail_pane import DetailPane
 from smt_tui.widgets.event_log import EventLog
 from smt_tui.widgets.filter_bar import FilterBar
+from smt_tui.widgets.history import History, HistoryTable
 from smt_tui.widgets.keyed_table import KeyedTable
 from smt_tui.widgets.orders_table import OrdersTable
 from smt_tui.widgets.positions_table import PositionsTable
@@ -29,6 +30,7 @@ WIDE = 140
 TABS = (
     ("positions", "Positions"),
     ("proposals", "Proposals"),
+    ("history", "History"),
     ("whales", "Whales"),
     ("decisions", "Decisions"),
     ("orders", "Orders"),
@@ -45,6 +47,8 @@ class MainScreen(Screen[None]):
                     yield PositionsTable(id="positions-table")
                 with TabPane("Proposals", id="proposals"):
                     yield ProposalsTable(id="proposals-table")
+                with TabPane("History", id="history"):
+                    yield History(id="history")
                 with TabPane("Whales", id="whales"):
                     yield WhaleFeed(id="whale-feed")
                 with TabPane("Decisions", id="decisions"):
@@ -84,6 +88,8 @@ class MainScreen(Screen[None]):
             return focused
         if self.active_tab == "whales":
             return self.query_one(WhalesTable)
+        if self.active_tab == "history":
+            return self.query_one(HistoryTable)
         return pane.query(KeyedTable).first()
 
     def selected_key(self) -> str | None:
@@ -95,13 +101,12 @@ class MainScreen(Screen[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
-        self.call_after_refresh(self._focus_table)
+        self._focus_table()  # now, not after a refresh: the new tab is drawn once, already focused
 
     def _focus_table(self) -> None:
-        filter_bar = self.query_one(FilterBar)
-        table = self.active_table()
-        table.focus()
-        table.set_filter(filter_bar.value if filter_bar.display else "")
+        # A filter belongs to the table it was typed in; another tab keeps its own rows.
+        self.query_one(FilterBar).display = False
+        self.active_table().focus()
         self._selection_changed()
 
     @on(DataTable.RowHighlighted)
@@ -119,10 +124,15 @@ class MainScreen(Screen[None]):
         """Update only the sections the read model reported as changed."""
         changed = snap.changed
         self.query_one(StatusBar).show(snap, now, config, readonly)
-        if "positions" in changed:
-            self.query_one(PositionsTable).show(snap.positions, now, config.max_hold)
-        if "proposals" in changed:
-            self.query_one(ProposalsTable).show(snap.proposals, now)
+        if changed & {"positions", "limits"}:
+            self.query_one(PositionsTable).show(snap.positions, now, snap.max_hold())
+        if "history" in changed:
+            self.query_one(History).show(snap.history, now)
+        if "account" in changed:
+            self.query_one(History).show_equity(snap.account.curve)
+        if changed & {"proposals", "limits"}:
+            self.query_one(ProposalsTable).show(snap.proposals, now, snap.limits)
+            self._count_waiting(len(snap.waiting))
         if "whales" in changed:
             self.query_one(WhaleFeed).show(snap.whales)
         if "decisions" in changed:
@@ -136,11 +146,30 @@ class MainScreen(Screen[None]):
         """Once a second: countdowns and ages move without any database read."""
         self.query_one(StatusBar).show(snap, now, config, readonly)
         if snap is not None:
-            self.query_one(PositionsTable).show(snap.positions, now, config.max_hold)
-            self.query_one(ProposalsTable).show(snap.proposals, now)
+            self.query_one(PositionsTable).show(snap.positions, now, snap.max_hold())
+            self.query_one(ProposalsTable).show(snap.proposals, now, snap.limits)
+
+    _waiting_shown = -1
+
+    def _count_waiting(self, count: int) -> None:
+        """The Proposals tab carries the number waiting for the operator."""
+        if count == self._waiting_shown:
+            return
+        self._waiting_shown = count
+        tab = self.query_one(TabbedContent).get_tab("proposals")
+        tab.label = f"Proposals ({count})" if count else "Proposals"
+        self.call_after_refresh(self._realign_underline)
+
+    def _realign_underline(self) -> None:
+        """A relabelled tab changes width: move the active tab's underline to match it."""
+        tabs = self.query_one(TabbedContent).query_one(Tabs)
+        realign = getattr(tabs, "_highlight_active", None)
+        if realign is not None:
+            realign(animate=False)
 
     def open_filter(self) -> None:
         bar = self.query_one(FilterBar)
+        bar.value = self.active_table().filter_text
         bar.display = True
         bar.focus()
 

@@ -6,7 +6,7 @@ from rich.text import Text
 
 from smt_engine.store.records import Analysis
 from smt_tui import fmt
-from smt_tui.widgets.keyed_table import KeyedTable, Row
+from smt_tui.widgets.keyed_table import Col, KeyedTable, Row
 
 _ACTION_STYLE = {"LONG": "green", "SHORT": "red", "WAIT": "dim"}
 
@@ -33,15 +33,15 @@ def decision_row(a: Analysis) -> Row:
 class DecisionsTable(KeyedTable):
     KIND = "analysis"
     COLUMNS = (
-        ("pair", "Pair"),
-        ("analyst", "Analyst"),
-        ("action", "Decision"),
-        ("conf", "Conf"),
-        ("catalyst", "Key catalyst"),
-        ("sources", "Sources"),
-        ("latency", "Latency"),
-        ("error", "Error"),
-        ("reasoning", "Reasoning"),
+        Col("pair", "Pair"),
+        Col("analyst", "Analyst", 3),
+        Col("action", "Decision"),
+        Col("conf", "Conf", right=True),
+        Col("catalyst", "Key catalyst", 2, text=True),
+        Col("sources", "Sources", 4, right=True),
+        Col("latency", "Latency", 5, right=True),
+        Col("error", "Error", 1),
+        Col("reasoning", "Reasoning", 2, text=True),
     )
 
     def show(self, analyses: tuple[Analysis, ...]) -> None:

@@ -7,7 +7,7 @@ from rich.text import Text
 from smt_engine.domain import EventLevel
 from smt_engine.store.records import Event
 from smt_tui import fmt
-from smt_tui.widgets.keyed_table import KeyedTable, Row
+from smt_tui.widgets.keyed_table import Col, KeyedTable, Row
 
 LEVEL_STYLE = {
     EventLevel.DEBUG: "dim",
@@ -32,7 +32,12 @@ def event_row(e: Event) -> Row:
 
 class EventLog(KeyedTable):
     KIND = "event"
-    COLUMNS = (("at", "Time"), ("level", "Level"), ("kind", "Kind"), ("message", "Message"))
+    COLUMNS = (
+        Col("at", "Time"),
+        Col("level", "Level"),
+        Col("kind", "Kind", 1),
+        Col("message", "Message", text=True),
+    )
 
     def show(self, events: tuple[Event, ...]) -> None:
         at_end = self.row_count == 0 or self.cursor_row >= self.row_count - 1

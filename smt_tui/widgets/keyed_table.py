@@ -1,32 +1,57 @@
 """A DataTable updated by diffing keyed rows, so the cursor and scroll survive refreshes.
 
-Rows that vanished are removed, changed cells are updated in place and new rows are added; only
-when the order itself changed is the table rebuilt, and then the cursor goes back to the same key.
+Rows that vanished are removed, changed cells are updated in place and new rows are added. Column
+widths follow the content on every update (a number is never cut): when a width or the set of columns
+that fit changes, the columns are rebuilt. When the table is too narrow, columns go by priority (the
+highest number first), so prices, sizes and PnL are the last to go; free text columns take what is left
+and are the only ones that may be shortened. The cursor always returns to the same key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
+from rich.cells import cell_len
 from rich.console import RenderableType
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.events import Resize
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
 Cells = tuple[RenderableType, ...]
 Row = tuple[str, Cells]
 
+_PAD = 2
+"""Cell padding (one column each side)."""
+_TEXT_MIN = 12
+"""A free text column is shown only when at least this wide."""
+
+
+class Col(NamedTuple):
+    key: str
+    label: str
+    priority: int = 0
+    """0: always shown; higher numbers are dropped first when the table is too narrow."""
+    right: bool = False
+    """Numbers are right-aligned."""
+    text: bool = False
+    """Free text: takes the remaining width and may be shortened (never a number)."""
+
 
 def _plain(cell: RenderableType) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
 
 
-class KeyedTable(DataTable[RenderableType]):
-    """Subclasses set ``COLUMNS`` as (key, label) pairs and call ``sync`` with keyed rows."""
+def _width(cell: RenderableType) -> int:
+    return max((cell_len(line) for line in _plain(cell).split("\n")), default=0)
 
-    COLUMNS: tuple[tuple[str, str], ...] = ()
+
+class KeyedTable(DataTable[RenderableType]):
+    """Subclasses set ``COLUMNS`` (``Col`` or (key, label) pairs) and call ``sync`` with keyed rows."""
+
+    COLUMNS: tuple[Col | tuple[str, str], ...] = ()
     KIND = "row"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Details", id="details", tooltip="details of the selected row")
@@ -36,9 +61,10 @@ class KeyedTable(DataTable[RenderableType]):
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
         self._all: list[Row] = []
         self._cells: dict[str, Cells] = {}
+        self._layout: tuple[tuple[str, int], ...] = ()
+        self._fitted_width = -1
         self.filter_text = ""
-        for key, label in self.COLUMNS:
-            self.add_column(label, key=key)
+        self.columns_spec = tuple(Col(*c) for c in self.COLUMNS)
 
     @property
     def selected_key(self) -> str | None:
@@ -50,6 +76,19 @@ class KeyedTable(DataTable[RenderableType]):
             return None
         return str(key) if key is not None else None
 
+    @property
+    def shown_columns(self) -> tuple[str, ...]:
+        return tuple(key for key, _ in self._layout)
+
+    def select_key(self, key: str) -> bool:
+        """Move the cursor to ``key``; False when that row is not shown."""
+        try:
+            index = self.get_row_index(key)
+        except Exception:  # RowDoesNotExist: filtered out or gone
+            return False
+        self.move_cursor(row=index, animate=False)
+        return True
+
     def set_filter(self, text: str) -> None:
         self.filter_text = text.strip().lower()
         self._apply()
@@ -58,37 +97,116 @@ class KeyedTable(DataTable[RenderableType]):
         self._all = list(rows)
         self._apply()
 
+    def on_resize(self, event: Resize) -> None:
+        if event.size.width != self._fitted_width:
+            self._fitted_width = event.size.width
+            self._apply()
+
     def _visible(self) -> list[Row]:
         if not self.filter_text:
             return self._all
         needle = self.filter_text
         return [row for row in self._all if needle in " ".join(_plain(c) for c in row[1]).lower()]
 
+    def _fit(self, rows: list[Row]) -> tuple[tuple[str, int], ...]:
+        """Which columns are shown and how wide: content width, by priority within the table's width."""
+        spec = self.columns_spec
+        widths = [cell_len(c.label) for c in spec]
+        for _, cells in rows:
+            for i, cell in enumerate(cells):
+                w = _width(cell)
+                if w > widths[i]:
+                    widths[i] = w
+        room = self.size.width - 2  # the vertical scrollbar
+        if room <= 0 and self._layout:
+            # Hidden (another tab): keep the columns fitted to the real width; numbers may only widen.
+            index = {c.key: i for i, c in enumerate(spec)}
+            return tuple(
+                (key, width if spec[index[key]].text else max(width, widths[index[key]]))
+                for key, width in self._layout
+            )
+        if room <= 0:
+            room = 10_000  # never laid out yet: show everything, fit again on the first resize
+        order = sorted(range(len(spec)), key=lambda i: (spec[i].priority, i))
+        chosen: set[int] = set()
+        used = 0
+        for i in order:
+            need = (_TEXT_MIN if spec[i].text else widths[i]) + _PAD
+            if spec[i].priority == 0 or used + need <= room:
+                chosen.add(i)
+                used += need
+        # Never narrower than already drawn: a countdown going from 10m00s to 9m59s rebuilds nothing.
+        drawn = dict(self._layout)
+        for i in chosen:
+            if not spec[i].text and spec[i].key in drawn:
+                widths[i] = max(widths[i], drawn[spec[i].key])
+        texts = [i for i in sorted(chosen) if spec[i].text]
+        if texts:
+            spare = max(0, room - sum(widths[i] + _PAD for i in chosen if not spec[i].text))
+            share = spare // len(texts) - _PAD
+            for i in texts:
+                widths[i] = max(_TEXT_MIN, min(widths[i], share))
+        return tuple((spec[i].key, widths[i]) for i in sorted(chosen))
+
+    def _align(self, cells: Cells) -> Cells:
+        out: list[RenderableType] = []
+        for col, cell in zip(self.columns_spec, cells, strict=True):
+            if col.right:
+                text = cell.copy() if isinstance(cell, Text) else Text(str(cell))
+                text.justify = "right"
+                out.append(text)
+            else:
+                out.append(cell)
+        return tuple(out)
+
+    def _shown(self, cells: Cells) -> Cells:
+        index = {c.key: i for i, c in enumerate(self.columns_spec)}
+        return tuple(cells[index[key]] for key, _ in self._layout)
+
+    def _rebuild(self, rows: list[Row], layout: tuple[tuple[str, int], ...]) -> None:
+        labels = {c.key: c for c in self.columns_spec}
+        scroll_y = self.scroll_y
+        self.clear(columns=True)
+        self._layout = layout
+        for key, width in layout:
+            col = labels[key]
+            label = Text(col.label, justify="right") if col.right else Text(col.label)
+            self.add_column(label, key=key, width=width)
+        self._cells = {}
+        for key, cells in rows:
+            aligned = self._align(cells)
+            self.add_row(*self._shown(aligned), key=key)
+            self._cells[key] = aligned
+        self.scroll_to(y=scroll_y, animate=False, immediate=True)
+
     def _apply(self) -> None:
         rows = self._visible()
         selected = self.selected_key
         wanted = [key for key, _ in rows]
         wanted_set = set(wanted)
-        for key in [k for k in self._cells if k not in wanted_set]:
-            self.remove_row(key)
-            del self._cells[key]
-        columns = [key for key, _ in self.COLUMNS]
-        for key, cells in rows:
-            old = self._cells.get(key)
-            if old is None:
-                self.add_row(*cells, key=key)
-            elif old != cells:
-                for column, before, after in zip(columns, old, cells, strict=True):
-                    if before != after:
-                        self.update_cell(key, column, after)
-            self._cells[key] = cells
-        order = [str(row.key.value) for row in self.ordered_rows]
-        if order != wanted:
-            scroll_y = self.scroll_y
-            self.clear()
+        layout = self._fit(rows)
+        if layout != self._layout:
+            self._rebuild(rows, layout)
+        else:
+            for key in [k for k in self._cells if k not in wanted_set]:
+                self.remove_row(key)
+                del self._cells[key]
+            shown = self.shown_columns
             for key, cells in rows:
-                self.add_row(*cells, key=key)
-            self.scroll_to(y=scroll_y, animate=False, immediate=True)
+                aligned = self._align(cells)
+                old = self._cells.get(key)
+                if old is None:
+                    self.add_row(*self._shown(aligned), key=key)
+                elif old != aligned:
+                    for column, before, after in zip(
+                        shown, self._shown(old), self._shown(aligned), strict=True
+                    ):
+                        if before != after:
+                            self.update_cell(key, column, after)
+                self._cells[key] = aligned
+            order = [str(row.key.value) for row in self.ordered_rows]
+            if order != wanted:
+                self._rebuild(rows, layout)
         if selected in wanted_set:
             index = self.get_row_index(selected)
             if index != self.cursor_row:

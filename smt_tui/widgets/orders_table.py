@@ -6,7 +6,7 @@ from rich.text import Text
 
 from smt_engine.store.records import Order
 from smt_tui import fmt
-from smt_tui.widgets.keyed_table import KeyedTable, Row
+from smt_tui.widgets.keyed_table import Col, KeyedTable, Row
 
 
 def order_row(o: Order) -> Row:
@@ -32,16 +32,16 @@ def order_row(o: Order) -> Row:
 class OrdersTable(KeyedTable):
     KIND = "order"
     COLUMNS = (
-        ("id", "#"),
-        ("kind", "Kind"),
-        ("symbol", "Symbol"),
-        ("side", "Side"),
-        ("size", "Size"),
-        ("price", "Price/Trigger"),
-        ("state", "State"),
-        ("orphan", "Orphan"),
-        ("client", "Client id"),
-        ("updated", "Updated"),
+        Col("id", "#", 2, right=True),
+        Col("kind", "Kind"),
+        Col("symbol", "Symbol"),
+        Col("side", "Side", 1),
+        Col("size", "Size", right=True),
+        Col("price", "Price/Trigger", right=True),
+        Col("state", "State"),
+        Col("orphan", "Orphan"),
+        Col("client", "Client id", 4),
+        Col("updated", "Updated", 3),
     )
 
     def show(self, orders: tuple[Order, ...]) -> None:

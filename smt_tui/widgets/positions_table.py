@@ -1,4 +1,4 @@
-"""Open (and recently closed) positions with PnL, TP/SL distance, age against max hold, protection."""
+"""The open book: PnL, ROE on margin, distance to TP and SL, time to the engine's forced close, protection."""
 
 from __future__ import annotations
 
@@ -7,21 +7,18 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from smt_engine.domain import PositionState
 from smt_engine.store.records import Position
 from smt_tui import fmt
-from smt_tui.widgets.keyed_table import KeyedTable, Row
+from smt_tui.widgets.keyed_table import Col, KeyedTable, Row
 
 
-def _distance(target: Decimal | None, mark: Decimal | None) -> str:
+def distance(target: Decimal | None, mark: Decimal | None) -> str:
     if target is None or not mark:
-        return ""
-    return f" ({(target - mark) / mark * 100:+.1f}%)"
+        return "-" if target is None else fmt.price(target)
+    return f"{fmt.price(target)} ({(target - mark) / mark * 100:+.1f}%)"
 
 
 def protection(p: Position) -> Text:
-    if p.state is PositionState.CLOSED:
-        return Text(p.close_reason.value if p.close_reason else "closed", style="dim")
     if p.sl_price is None or p.sl_order_id is None:
         return Text("UNPROTECTED", style="bold white on red")
     if p.tp_order_id is None:
@@ -29,27 +26,33 @@ def protection(p: Position) -> Text:
     return Text("TP+SL", style="green")
 
 
-def position_row(p: Position, now: datetime, max_hold: timedelta) -> Row:
+def forced_close_in(p: Position, now: datetime, max_hold: timedelta | None) -> Text:
+    """Countdown to the engine's forced close, from the max hold the engine published."""
+    if max_hold is None:
+        return Text("no limit published", style="dim")
+    left = p.opened_at + max_hold - now
+    if left.total_seconds() <= 0:
+        return Text("due now", style="bold red")
+    return Text(fmt.countdown(left), style="bold red" if left < max_hold / 10 else "")
+
+
+def position_row(p: Position, now: datetime, max_hold: timedelta | None) -> Row:
     mark = p.mark_price
-    pct = fmt.pct_of(p.unrealized_pnl, p.margin) if p.margin else None
-    age = now - p.opened_at
-    over = p.state is not PositionState.CLOSED and age > max_hold
-    age_text = Text(f"{fmt.duration(age)}/{fmt.duration(max_hold)}", style="bold red" if over else "")
+    roe = fmt.pct_of(p.unrealized_pnl, p.margin) if p.margin else None
     side = Text(p.side.value, style="green" if p.side.value == "LONG" else "red")
-    closed = p.state is PositionState.CLOSED
     return (
         f"position:{p.id}",
         (
-            Text(p.symbol, style="dim" if closed else "bold"),
+            Text(p.symbol, style="bold"),
             side,
             fmt.price(p.size),
             fmt.price(p.entry_price),
             fmt.price(mark),
-            fmt.signed(p.realized_pnl if closed else p.unrealized_pnl),
-            fmt.signed(pct, 1, "%") if not closed else Text("-"),
-            f"{fmt.price(p.tp_price)}{_distance(p.tp_price, mark)}",
-            f"{fmt.price(p.sl_price)}{_distance(p.sl_price, mark)}",
-            age_text,
+            fmt.signed(p.unrealized_pnl),
+            fmt.signed(roe, 1, "%"),
+            distance(p.tp_price, mark),
+            distance(p.sl_price, mark),
+            forced_close_in(p, now, max_hold),
             protection(p),
         ),
     )
@@ -58,18 +61,18 @@ def position_row(p: Position, now: datetime, max_hold: timedelta) -> Row:
 class PositionsTable(KeyedTable):
     KIND = "position"
     COLUMNS = (
-        ("symbol", "Symbol"),
-        ("side", "Side"),
-        ("size", "Size"),
-        ("entry", "Entry"),
-        ("mark", "Mark"),
-        ("pnl", "uPnL"),
-        ("pct", "%"),
-        ("tp", "TP (dist)"),
-        ("sl", "SL (dist)"),
-        ("age", "Age/max"),
-        ("prot", "Protection"),
+        Col("symbol", "Symbol"),
+        Col("side", "Side"),
+        Col("size", "Size", right=True),
+        Col("entry", "Entry", right=True),
+        Col("mark", "Mark", right=True),
+        Col("pnl", "uPnL", right=True),
+        Col("roe", "ROE % (margin)", 2, right=True),
+        Col("tp", "TP (dist)", 4, right=True),
+        Col("sl", "SL (dist)", 3, right=True),
+        Col("forced", "Forced close in", 3, right=True),
+        Col("prot", "Protection", 1),
     )
 
-    def show(self, positions: tuple[Position, ...], now: datetime, max_hold: timedelta) -> None:
+    def show(self, positions: tuple[Position, ...], now: datetime, max_hold: timedelta | None) -> None:
         self.sync([position_row(p, now, max_hold) for p in positions])

@@ -1,15 +1,22 @@
-"""Header: mode, engine liveness, money, exposure, countdowns, and the equity sparkline."""
+"""Header: mode and engine, money and the engine's exposure cap, proposals awaiting approval, health strip.
+
+Each figure is a "chip" (label and value together) and lines break only between chips, so a label never
+runs into the next value at any width. Figures from a dead engine are greyed: they are history.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.events import Resize
 from textual.widgets import Static
 
-from smt_engine.domain import EngineState, Mode
+from smt_engine.domain import EngineState, HealthStatus, Mode
+from smt_engine.store.limits import DAILY_LOSS, DRAWDOWN, TOTAL_EXPOSURE
 from smt_tui import fmt
 from smt_tui.state import ConsoleConfig, Liveness, Snapshot
 from smt_tui.widgets.equity_sparkline import EquitySparkline
@@ -27,73 +34,199 @@ _STATE_STYLE = {
     EngineState.STARTING: "cyan",
     EngineState.STOPPED: "red",
 }
+_HEALTH = {
+    HealthStatus.OK: ("✓", "green"),
+    HealthStatus.WARN: ("!", "bold yellow"),
+    HealthStatus.DOWN: ("✗", "bold red"),
+    HealthStatus.OFF: ("-", "dim"),
+}
+GAP = "  "
+WIDE_HEALTH = 120
+"""From this width healthy components are listed by name."""
 
 
-def status_text(snap: Snapshot | None, now: datetime, config: ConsoleConfig, readonly: bool) -> Text:
-    text = Text()
-    if snap is None:
-        text.append(" loading… ", style="reverse")
-        return text
+def chip(label: str, value: str | Text = "", style: str = "", label_style: str = "dim") -> Text:
+    text = Text(label, style=label_style)
+    if value:
+        text.append(" ")
+        text.append_text(value if isinstance(value, Text) else Text(value, style=style))
+    return text
+
+
+def pack(lines: list[list[Text]], width: int) -> Text:
+    """Lay chips out in lines no wider than ``width``, breaking only between chips."""
+    out = Text(no_wrap=True, overflow="ellipsis")
+    first = True
+    for chips in lines:
+        if not chips:
+            continue
+        if not first:
+            out.append("\n")
+        first = False
+        used = 0
+        for piece in chips:
+            size = piece.cell_len
+            if used and used + len(GAP) + size > width:
+                out.append("\n")
+                used = 0
+            elif used:
+                out.append(GAP)
+                used += len(GAP)
+            out.append_text(piece)
+            used += size
+    return out
+
+
+def engine_line(snap: Snapshot, now: datetime, config: ConsoleConfig, readonly: bool) -> list[Text]:
     engine = snap.engine
     mode = engine.mode
-    text.append(
-        f" {mode.value.upper() if mode else '?'} ",
-        style=MODE_STYLE.get(mode, "reverse") if mode else "reverse",
-    )
-    text.append(" ")
+    chips = [
+        Text(
+            f" {mode.value.upper() if mode else '?'} ",
+            style=MODE_STYLE.get(mode, "reverse") if mode else "reverse",
+        )
+    ]
     live = engine.liveness(now, config.stale_after)
     age = engine.heartbeat_age(now)
     status = engine.status
     if live is Liveness.NO_ENGINE:
-        text.append(" NO ENGINE ", style="bold white on red")
+        down = Text(" NO ENGINE ", style="bold white on red")
         if age is not None:
-            text.append(f" last ♥ {fmt.duration(age)} ago", style="red")
+            down.append(f" last ♥ {fmt.countdown(age)} ago", style="red")
+        chips.append(down)
     else:
         assert status is not None
-        text.append(f"● {status.state.value}", style=_STATE_STYLE.get(status.state, ""))
-        style = "bold red" if live is Liveness.STALE else "green"
-        text.append(f" ♥ {fmt.duration(age)}" + (" STALE" if live is Liveness.STALE else ""), style=style)
+        state = Text(f"● {status.state.value}", style=_STATE_STYLE.get(status.state, ""))
         if status.state_reason and status.state is not EngineState.RUNNING:
-            text.append(f" ({status.state_reason})", style="yellow")
+            state.append(f" ({status.state_reason})", style="yellow")
+        chips.append(state)
+        stale = live is Liveness.STALE
+        chips.append(
+            # Alive shows no age: a number that changes every second would repaint the header for nothing.
+            chip(
+                "♥",
+                f"{fmt.countdown(age)} STALE" if stale and age is not None else "ok",
+                "bold red" if stale else "green",
+            )
+        )
     if status and status.approval:
-        text.append(f"  approval {status.approval}")
+        chips.append(chip("approval", status.approval))
     if readonly:
-        text.append("  ")
-        text.append(" READ-ONLY ", style="bold black on cyan")
+        chips.append(Text(" READ-ONLY ", style="bold black on cyan"))
     if status and status.next_cycle_at:
-        text.append(f"  next cycle {fmt.clock(status.next_cycle_at)}")
-        text.append(f" (in {fmt.duration(status.next_cycle_at - now)})", style="dim")
+        chips.append(
+            chip(
+                "next cycle",
+                f"{fmt.clock(status.next_cycle_at)} (in {fmt.countdown(status.next_cycle_at - now)})",
+            )
+        )
     if config.competition_end is not None:
         left = config.competition_end - now
-        style = "bold red" if left.days < 3 else ""
-        text.append("  competition ")
-        text.append(f"{fmt.duration(left)} left" if left.total_seconds() > 0 else "ended", style=style)
-    text.append(f"  {now:%H:%M:%S}Z", style="dim")
-    text.append("\n")
+        ended = left.total_seconds() <= 0
+        chips.append(
+            chip(
+                "competition",
+                "ended" if ended else f"{fmt.countdown(left)} left",
+                "bold red" if left.days < 3 else "",
+            )
+        )
+    chips.append(Text(f"{now:%H:%M}Z", style="dim"))
+    return chips
+
+
+def money_line(snap: Snapshot) -> list[Text]:
+    chips: list[Text] = []
     account = snap.account.latest
     if account is None:
-        text.append("no account snapshot yet", style="dim")
+        chips.append(Text("no account snapshot yet", style="dim"))
     else:
-        text.append("bal ", style="dim")
-        text.append(fmt.money(account.balance))
-        text.append("  eq ", style="dim")
-        text.append(fmt.money(account.equity), style="bold")
-        text.append("  uPnL ", style="dim")
-        text.append_text(fmt.signed(account.unrealized_pnl))
-        used = snap.exposure()
-        cap = account.balance * config.max_total_exposure_pct / 100
-        share = fmt.pct_of(used, cap)
-        text.append("  exposure ", style="dim")
+        chips.append(chip("bal", fmt.money(account.balance)))
+        chips.append(chip("eq", fmt.money(account.equity), "bold"))
+        chips.append(chip("uPnL", fmt.signed(account.unrealized_pnl)))
+    cap = snap.limits.get(TOTAL_EXPOSURE)
+    if cap is not None and cap.used is not None:
+        share = fmt.pct_of(cap.used, cap.value)
         over = share is not None and share >= 100
-        text.append(f"{fmt.money(used)}/{fmt.money(cap)}", style="bold red" if over else "")
+        value = Text(f"{fmt.money(cap.used)}/{fmt.money(cap.value)}", style="bold red" if over else "")
         if share is not None:
-            text.append(f" ({share:.0f}% of cap)", style="dim")
+            value.append(f" ({share:.0f}% of cap)", style="dim")
+        chips.append(chip("margin", value))
+    for name, label in ((DAILY_LOSS, "loss today"), (DRAWDOWN, "drawdown")):
+        limit = snap.limits.get(name)
+        if limit is not None and limit.used is not None:
+            near = limit.used >= limit.value * Decimal("0.8")
+            chips.append(chip(label, f"{limit.used:.2f}/{limit.value}%", "bold red" if near else ""))
     if snap.orphans:
-        text.append(f"  {len(snap.orphans)} orphan order(s)", style="bold yellow")
+        chips.append(Text(f"{len(snap.orphans)} orphan order(s)", style="bold yellow"))
     unprotected = [p for p in snap.open_positions if p.sl_order_id is None]
     if unprotected:
-        text.append(f"  {len(unprotected)} UNPROTECTED", style="bold white on red")
-    return text
+        chips.append(Text(f" {len(unprotected)} UNPROTECTED ", style="bold white on red"))
+    return chips
+
+
+def approvals_line(snap: Snapshot, now: datetime) -> list[Text]:
+    waiting = snap.waiting
+    if not waiting:
+        return []
+    first = waiting[0].proposal
+    text = Text(f" {len(waiting)} awaiting approval", style="bold black on yellow")
+    if first.expires_at is not None:
+        left = max(first.expires_at - now, timedelta(0))
+        text.append(f", {fmt.countdown(left)} left ", style="bold black on yellow")
+    else:
+        text.append(" ", style="bold black on yellow")
+    return [text, Text("w: next waiting", style="dim")]
+
+
+def health_line(snap: Snapshot, wide: bool) -> list[Text]:
+    """Problems in full; healthy components by name when there is room, else counted."""
+    chips: list[Text] = []
+    cycle = snap.engine.last_cycle
+    if cycle is not None:
+        if cycle.status == "running":
+            chips.append(chip("cycle", "running", "cyan"))
+        elif cycle.status == "done":
+            chips.append(chip("last cycle", "ok", "green"))
+        elif cycle.status == "partial":
+            chips.append(chip("last cycle", f"partial, failed: {cycle.error}", "bold yellow"))
+        else:
+            chips.append(
+                chip(
+                    "last cycle", f"{cycle.status}" + (f": {cycle.error}" if cycle.error else ""), "bold red"
+                )
+            )
+    fine = [row for row in snap.health if row.status is HealthStatus.OK]
+    for row in snap.health:
+        if row.status is HealthStatus.OK and not wide:
+            continue
+        mark, style = _HEALTH[row.status]
+        text = Text(f"{mark} {row.component}", style=style)
+        if row.status in (HealthStatus.WARN, HealthStatus.DOWN) and row.detail:
+            text.append(f": {row.detail}", style=style)
+        chips.append(text)
+    if fine and not wide:
+        chips.append(Text(f"✓ {len(fine)} ok", style="green"))
+    return chips
+
+
+def status_text(
+    snap: Snapshot | None, now: datetime, config: ConsoleConfig, readonly: bool, width: int = 10_000
+) -> Text:
+    if snap is None:
+        return Text(" loading… ", style="reverse")
+    live = snap.engine.liveness(now, config.stale_after) is Liveness.ALIVE
+    money = money_line(snap)
+    if not live:
+        money = [Text(c.plain, style="dim") for c in money]
+    return pack(
+        [
+            engine_line(snap, now, config, readonly),
+            money,
+            approvals_line(snap, now),
+            health_line(snap, width >= WIDE_HEALTH),
+        ],
+        width,
+    )
 
 
 class StatusBar(Horizontal):
@@ -101,9 +234,28 @@ class StatusBar(Horizontal):
         yield Static(Text(" loading… "), id="status-text")
         yield EquitySparkline([], id="equity")
 
+    _last: tuple[Snapshot | None, datetime, ConsoleConfig, bool] | None = None
+    _shown: Text | None = None
+
     def show(self, snap: Snapshot | None, now: datetime, config: ConsoleConfig, readonly: bool) -> None:
-        self.query_one("#status-text", Static).update(status_text(snap, now, config, readonly))
+        self._last = (snap, now, config, readonly)
+        width = self.query_one("#status-text", Static).size.width or 10_000
+        text = status_text(snap, now, config, readonly, width)
+        if self._shown is None or text.plain != self._shown.plain or text.spans != self._shown.spans:
+            # A new layout only when the number of lines changed (a countdown ticking does not move anything).
+            same_height = self._shown is not None and self._shown.plain.count("\n") == text.plain.count("\n")
+            self._shown = text
+            self.query_one("#status-text", Static).update(text, layout=not same_height)
         if snap is not None:
             self.query_one(EquitySparkline).show(snap.account.curve)
         live = snap is not None and snap.engine.liveness(now, config.stale_after) is Liveness.ALIVE
         self.set_class(not live, "-engine-down")
+
+    def on_resize(self, event: Resize) -> None:
+        if self._last is not None:
+            self._shown = None
+            self.call_after_refresh(self._reshow)
+
+    def _reshow(self) -> None:
+        if self._last is not None:
+            self.show(*self._last)

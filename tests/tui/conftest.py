@@ -21,7 +21,6 @@ from tests.tui.fixtures import NOW, Fixture, build_database
 
 TEST_CONFIG = ConsoleConfig(
     stale_after=timedelta(seconds=15),
-    max_hold=timedelta(hours=48),
     competition_end=NOW + timedelta(days=13, hours=12),
     refresh_interval=0.2,
 )

@@ -18,6 +18,7 @@ from smt_engine.domain import (
     EngineState,
     EventLevel,
     Flow,
+    HealthStatus,
     Mode,
     OrderKind,
     OrderState,
@@ -26,6 +27,8 @@ from smt_engine.domain import (
     Side,
 )
 from smt_engine.store import Store
+from smt_engine.store import limits as names
+from smt_engine.store.limits import Limit
 from smt_engine.store.records import (
     AccountSnapshot,
     Analysis,
@@ -71,7 +74,7 @@ def _analysis(now: datetime, pair: str, action: Action, conf: float, **extra: ob
     decision = {
         "action": action.value,
         "confidence": conf,
-        "reasoning": f"{pair}: exchange outflows of 12,400 ETH by two large holders, funding flat; "
+        "reasoning": f"{pair}: exchange outflows of 12,400 ETH by two large holders [1], funding flat [2]; "
         "momentum on the 4h chart is positive and the order book is thin above.",
         "key_catalyst": f"{pair} ETF inflows reported this morning",
         "risk_factors": ["FOMC minutes tonight", "funding could flip negative"],
@@ -399,6 +402,7 @@ def _fill(store: Store, path: Path, now: datetime, closed_positions: int, events
         for i, (level, kind, message) in enumerate(samples):
             store.events.append(now - timedelta(minutes=5 - i), level, kind, message, cycle_id=CYCLE)
     assert pending.id and pending2.id and denied.id and btc_pos.id and eth_pos.id and orphan.id
+    _publish(store, now, pending.id, pending2.id)
     return Fixture(
         path=path,
         pending_id=pending.id,
@@ -408,3 +412,33 @@ def _fill(store: Store, path: Path, now: datetime, closed_positions: int, events
         unprotected_position_id=eth_pos.id,
         orphan_order_id=orphan.id,
     )
+
+
+def _publish(store: Store, now: datetime, pending_id: int, pending2_id: int) -> None:
+    """What a running engine publishes: its limits, each waiting proposal's drift, component health."""
+    store.limits.replace_all(
+        [
+            Limit(name=names.MAX_HOLD, value=D(48 * 3600), unit="s", detail="active phase", updated_at=now),
+            Limit(
+                name=names.TOTAL_EXPOSURE,
+                value=D("600.00"),
+                unit="USDT",
+                used=D("263.50"),
+                detail="margin of all positions: 60% of available balance + margin in positions",
+                updated_at=now,
+            ),
+            Limit(name=names.MAX_DRIFT, value=D("0.5"), unit="%", updated_at=now),
+            Limit(name=names.DAILY_LOSS, value=D(10), unit="%", used=D("2.00"), updated_at=now),
+            Limit(name=names.DRAWDOWN, value=D(25), unit="%", used=D("1.50"), updated_at=now),
+            Limit(
+                name=names.drift_name(pending_id), value=D("0.5"), unit="%", used=D("0.120"), updated_at=now
+            ),
+            Limit(
+                name=names.drift_name(pending2_id), value=D("0.5"), unit="%", used=D("0.610"), updated_at=now
+            ),
+        ]
+    )
+    store.health.report("exchange.rest", HealthStatus.OK, now)
+    store.health.report("exchange.stream.private", HealthStatus.OK, now)
+    store.health.report("analyst", HealthStatus.WARN, now, "3 of 8 analyses failed")
+    store.health.report("whales.etherscan", HealthStatus.OK, now)

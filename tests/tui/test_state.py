@@ -12,7 +12,7 @@ import pytest
 from smt_engine.cli import main
 from smt_engine.domain import EngineState, EventLevel
 from smt_engine.store import EngineLock, Store
-from smt_tui.state import ConsoleConfig, Liveness, ReadModel
+from smt_tui.state import SECTIONS, ConsoleConfig, Liveness, ReadModel
 from tests.tui.fixtures import NOW, Fixture
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,9 +24,8 @@ def test_poll_reads_only_when_another_connection_commits(fixture_db: Fixture) ->
     try:
         model = ReadModel(reader, now=lambda: NOW)
         first = model.poll()
-        assert first is not None and first.changed == frozenset(
-            {"engine", "account", "positions", "proposals", "whales", "decisions", "orders", "events"}
-        )
+        assert first is not None and first.changed == frozenset(SECTIONS)
+        assert {"history", "health", "limits"} <= first.changed
         assert len(first.events) == 5 and first.events[-1].level is EventLevel.CRITICAL
         assert model.poll() is None  # nothing committed: no read at all
         writer.events.append(NOW, EventLevel.INFO, "test", "hello")
@@ -102,3 +101,60 @@ def test_cli_rejects_a_bad_stale_after(fixture_db: Fixture, capsys: pytest.Captu
     code = main(["tui", "--db", str(fixture_db.path), "--stale-after", "soon"])
     assert code == 1
     assert "--stale-after 'soon'" in capsys.readouterr().err
+
+
+def test_unreadable_lock_takes_liveness_from_the_heartbeat(fixture_db: Fixture) -> None:
+    """A viewer in another account cannot open the 0600 lock file: the heartbeat decides, not "no engine"."""
+    store = Store.open(fixture_db.path, readonly=True)
+    lock = EngineLock(fixture_db.path)
+    lock.path.write_text("")
+
+    class Unreadable(EngineLock):
+        def probe(self) -> bool | None:
+            return None
+
+    try:
+        model = ReadModel(store, now=lambda: NOW, lock=Unreadable(fixture_db.path))
+        snap = model.poll()
+        assert snap is not None and snap.engine.lock_held is None
+        assert snap.engine.liveness(NOW, timedelta(seconds=15)) is Liveness.ALIVE
+        assert snap.engine.liveness(NOW + timedelta(minutes=5), timedelta(seconds=15)) is Liveness.NO_ENGINE
+        assert model.engine_running()  # the heartbeat is fresh: a command would be consumed
+    finally:
+        store.close()
+
+
+def test_probe_reports_an_unopenable_lock_as_unknown(
+    fixture_db: Fixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from smt_engine.store import lock as lock_module
+
+    lock = EngineLock(fixture_db.path)
+    lock.path.write_text("")
+    assert lock.probe() is False
+
+    def denied(path: object, flags: int, *args: object) -> int:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(lock_module.os, "open", denied)
+    assert lock.probe() is None
+    assert lock.is_held_elsewhere() is False
+    assert os.open is denied
+
+
+def test_an_unreadable_database_is_a_clear_message_not_a_traceback(
+    fixture_db: Fixture, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    def refused(*args: object, **kwargs: object) -> Store:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(Store, "open", refused)
+    code = main(["tui", "--db", str(fixture_db.path), "--read-only"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "cannot read the database (unable to open database file)" in err
+    assert "Read-only viewers" in err and "Traceback" not in err

@@ -1,0 +1,52 @@
+"""After a position closes, none of its orders may look live in our books.
+
+The venue fills one protective order (or our close) and cancels or leaves behind the others. Each of
+the position's orders that is still open in the store takes its real final state: the order that
+closed the position is filled; an order the venue still shows as resting is left open (the orphan
+sweep flags or cancels it); any other is gone from the venue, so it is cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from datetime import datetime
+
+from smt_engine.domain import CloseReason, OrderKind, OrderState
+from smt_engine.store import Store
+
+log = logging.getLogger(__name__)
+
+_TRIGGERED = {CloseReason.TAKE_PROFIT: OrderKind.TP, CloseReason.STOP_LOSS: OrderKind.SL}
+
+
+def settle_orders(store: Store, now: datetime, position_id: int, resting: Collection[str]) -> list[int]:
+    """Final states for a closed position's orders; ``resting`` are the venue's open order ids.
+
+    Returns the ids of the order rows it changed.
+    """
+    pos = store.positions.get(position_id)
+    if pos is None:
+        return []
+    triggered = _TRIGGERED.get(pos.close_reason) if pos.close_reason else None
+    changed: list[int] = []
+    for order in store.orders.for_position(position_id):
+        if order.state.is_terminal or order.id is None:
+            continue
+        if order.exchange_order_id is not None and order.exchange_order_id in resting:
+            continue
+        closed_it = order.kind is triggered or (
+            pos.close_order_id is not None and order.exchange_order_id == pos.close_order_id
+        )
+        state = OrderState.FILLED if closed_it else OrderState.CANCELLED
+        store.orders.update(order.id, state=state, updated_at=now)
+        changed.append(order.id)
+        log.info(
+            "%s order %s of closed position #%d: %s",
+            order.kind.value,
+            order.exchange_order_id or order.client_order_id,
+            position_id,
+            state.value,
+            extra={"event": "order.settled", "position_id": position_id},
+        )
+    return changed

@@ -1,0 +1,187 @@
+"""A proposal's whole "why", first: what is decided, the rationale with its [n] citations, the whale and
+flow evidence (and whether it agrees with the analyst), the sources as links, the risk gates collapsed
+to a count, and the prompt and raw answer on demand."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+from rich.console import Group, RenderableType
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+from smt_engine.domain import Bias, ProposalState, Side
+from smt_engine.store.records import Analysis, WhaleSignal
+from smt_tui import fmt
+from smt_tui.state import ProposalView, Snapshot
+
+GATES = "gates"
+PROMPT = "prompt"
+"""Sections a reader can expand (``g`` and ``P`` on the detail screen)."""
+
+_MARKER = re.compile(r"\[(\d{1,2})\]")
+
+
+def heading(title: str) -> Text:
+    return Text(f"\n{title}", style="bold underline")
+
+
+def kv(rows: list[tuple[str, Any]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(overflow="fold")
+    for name, value in rows:
+        table.add_row(name, value if isinstance(value, Text) else Text(str(value)))
+    return table
+
+
+def _uri(source: dict[str, str]) -> str:
+    return source.get("uri") or source.get("url") or ""
+
+
+def cited(text: str, sources: list[dict[str, str]]) -> Text:
+    """``text`` with each ``[n]`` kept, bold, and a link (OSC 8) to source n when there is one."""
+    out = Text()
+    last = 0
+    for match in _MARKER.finditer(text):
+        out.append(text[last : match.start()])
+        n = int(match.group(1))
+        uri = _uri(sources[n - 1]) if 0 < n <= len(sources) else ""
+        out.append(match.group(0), style=Style(bold=True, color="cyan", link=uri or None))
+        last = match.end()
+    out.append(text[last:])
+    return out
+
+
+def source_lines(sources: list[dict[str, str]]) -> list[RenderableType]:
+    if not sources:
+        return [Text("none: the analysis was not grounded in a search", style="yellow")]
+    lines: list[RenderableType] = []
+    for i, source in enumerate(sources, 1):
+        uri = _uri(source)
+        domain = source.get("domain") or urlparse(uri).netloc or "-"
+        title = source.get("title") or domain
+        line = Text.assemble((f"[{i}] ", "bold cyan"))
+        line.append(title, style=Style(link=uri or None, underline=bool(uri)))
+        line.append(f"  ({domain})", style="dim")
+        lines.append(line)
+    return lines
+
+
+def agreement(bias: Bias, side: Side) -> Text:
+    """Does this whale's bias point the way the proposal trades?"""
+    if bias is Bias.NEUTRAL:
+        return Text("neutral", style="dim")
+    if bias is Bias.AVOID:
+        return Text("says avoid", style="bold yellow")
+    agrees = (bias is Bias.BULLISH) == (side is Side.LONG)
+    return Text("agrees", style="green") if agrees else Text("CONTRADICTS", style="bold red")
+
+
+def evidence(signals: list[WhaleSignal], side: Side) -> RenderableType:
+    """One line per signal (lines wrap, numbers are never cut): verdict, bias, net flow, who."""
+    if not signals:
+        return Text("no whale or flow signal was recorded in this proposal's cycle", style="dim")
+    lines: list[Text] = []
+    for s in sorted(signals, key=lambda s: (not s.is_aggregate, -abs(s.net_eth))):
+        who = "all whales (aggregate)" if s.is_aggregate else fmt.short_addr(s.address)
+        if s.whale_class and not s.is_aggregate:
+            who += f" {s.whale_class}"
+        line = agreement(s.bias, side)
+        line.append(f"  {s.bias.value.lower()} {fmt.confidence(s.confidence)}  net ")
+        line.append_text(fmt.signed(s.net_eth, 1))
+        line.append(f" ETH{' ' + s.flow.value if s.flow else ''}  ")
+        line.append(who, style="bold")
+        lines.append(line)
+    return Group(*lines)
+
+
+def gates_section(gates: list[dict[str, Any]], expanded: bool) -> list[RenderableType]:
+    from smt_tui.details import gate_rows
+
+    if not gates:
+        return [Text("no gate results recorded", style="dim")]
+    failed = [g for g in gates if g.get("passed", g.get("ok")) is False]
+    summary = Text(f"{len(gates) - len(failed)}/{len(gates)} passed", style="bold red" if failed else "green")
+    if failed:
+        summary.append("; failed: " + ", ".join(str(g.get("gate") or g.get("name")) for g in failed))
+    if not expanded:
+        summary.append("   (g: every gate)", style="dim")
+        return [summary]
+    return [summary, gate_rows(gates)]
+
+
+def live_line(view: ProposalView, snap: Snapshot, now: datetime) -> Text:
+    p = view.proposal
+    if p.state is not ProposalState.PROPOSED:
+        return Text(p.state.value, style="dim")
+    text = Text("waiting for you", style="bold yellow")
+    if p.expires_at is not None:
+        text.append(f", {fmt.countdown(max(p.expires_at - now, timedelta(0)))} left")
+    drift = snap.drift(p.id)
+    if drift is not None and drift.used is not None:
+        over = drift.used >= drift.value
+        text.append("; price moved ")
+        text.append(f"{drift.used:.2f}% (limit {drift.value}%)", style="bold red" if over else "")
+        if over:
+            text.append(": an approval now is refused", style="bold red")
+    return text
+
+
+def proposal_why(
+    view: ProposalView, snap: Snapshot, now: datetime, expanded: frozenset[str]
+) -> RenderableType:
+    p = view.proposal
+    analysis: Analysis | None = view.analysis
+    sources = analysis.sources if analysis is not None else []
+    decision: dict[str, Any] = (analysis.decision or {}) if analysis is not None else {}
+    parts: list[RenderableType] = [
+        kv(
+            [
+                ("now", live_line(view, snap, now)),
+                ("trade", f"{p.pair} {p.side.value} at {fmt.confidence(p.confidence)} confidence"),
+                (
+                    "size",
+                    f"margin {fmt.money(p.margin)} USDT, notional {fmt.money(p.notional)} USDT "
+                    f"at {p.leverage}x",
+                ),
+                (
+                    "entry / TP / SL",
+                    f"{fmt.price(p.entry_ref)} / {fmt.price(p.tp_price)} (+{p.tp_pct}%) / "
+                    f"{fmt.price(p.sl_price)} (-{p.sl_pct}%)",
+                ),
+            ]
+        ),
+        heading("Why"),
+        cited(str(decision.get("reasoning") or p.rationale or "-"), sources),
+    ]
+    if decision.get("key_catalyst"):
+        parts += [heading("Key catalyst"), cited(str(decision["key_catalyst"]), sources)]
+    risks = decision.get("risk_factors") or []
+    if risks:
+        risks = [risks] if isinstance(risks, str) else risks
+        parts += [heading("Risk factors"), Text("\n".join(f"• {r}" for r in risks))]
+    signals = [s for s in snap.whales.signals if p.cycle_id is not None and s.cycle_id == p.cycle_id]
+    parts += [heading("Whale and flow evidence"), evidence(signals, p.side)]
+    parts += [heading("Sources"), *source_lines(sources)]
+    parts += [heading("Risk gates"), *gates_section(p.gates, GATES in expanded)]
+    if analysis is not None:
+        parts.append(heading("Analyst"))
+        parts.append(
+            Text(
+                f"{analysis.analyst.value} ({analysis.model}), {analysis.latency_ms or '-'} ms, "
+                f"{'grounded' if analysis.grounded else 'not grounded'}, {fmt.stamp(analysis.created_at)}",
+            )
+        )
+        if analysis.error:
+            parts.append(Text(analysis.error, style="bold red"))
+        if PROMPT in expanded:
+            parts += [heading("Prompt"), Text(analysis.prompt or "-"), heading("Raw answer")]
+            parts.append(Text(analysis.raw_response or "-"))
+        else:
+            parts.append(Text("P: the prompt and the raw answer", style="dim"))
+    return Group(*parts)

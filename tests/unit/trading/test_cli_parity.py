@@ -1,0 +1,131 @@
+"""CLI parity with the console: `approve --wait` prints the outcome, `status` exits non-zero without an
+engine, and a `--json` command prints JSON on errors too."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smt_engine.commands import trading as trading_cmd
+from smt_engine.domain import PositionState, ProposalState, Side
+from smt_engine.store import Store
+from smt_engine.store.records import Position
+from tests.unit.trading.test_cli_trading import db, patch_venue, run
+
+NOW = datetime(2026, 1, 20, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[engine]\ndatabase = "{tmp_path / "smt.db"}"\napproval = "manual"\n')
+    monkeypatch.delenv("SMT_CONFIG", raising=False)
+    return path
+
+
+def _engine_answers(store_path: Path, *, fail: str | None = None) -> threading.Thread:
+    """A stand-in engine: claims the next command and completes it (opening the position) or fails it."""
+
+    def work() -> None:
+        store = Store.open(store_path)
+        try:
+            for _ in range(500):
+                command = store.commands.claim_next(NOW)
+                if command is None:
+                    threading.Event().wait(0.02)
+                    continue
+                assert command.id is not None
+                if fail:
+                    store.commands.fail(command.id, NOW, fail)
+                    return
+                pid = command.args["proposal_id"]
+                store.proposals.update(pid, state=ProposalState.OPEN)
+                store.positions.insert(
+                    Position(
+                        symbol="ETHUSDT",
+                        side=Side.LONG,
+                        size=Decimal("1.5"),
+                        entry_price=Decimal(2000),
+                        opened_at=NOW,
+                        state=PositionState.OPEN,
+                        leverage=20,
+                        updated_at=NOW,
+                        tp_price=Decimal(2100),
+                        sl_price=Decimal(1950),
+                        proposal_id=pid,
+                    )
+                )
+                store.commands.complete(command.id, NOW, {"message": "opened"})
+                return
+        finally:
+            store.close()
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread
+
+
+def _proposed(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    patch_venue(monkeypatch)
+    assert run(config, "propose", "--pair", "ETH", "--side", "LONG", "--confidence", "0.8") == 0
+    monkeypatch.setattr(trading_cmd, "_engine_running", lambda ctx: True)
+
+
+def test_approve_wait_prints_the_opened_position(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    _proposed(config, monkeypatch)
+    capsys.readouterr()
+    engine = _engine_answers(config.parent / "smt.db")
+    assert run(config, "approve", "1", "--wait", "--timeout", "60") == 0
+    engine.join(timeout=60)
+    out = capsys.readouterr().out
+    assert "done: proposal #1 is open" in out
+    assert "opened ETHUSDT LONG 1.5 @ 2000, TP 2100 / SL 1950" in out
+
+
+def test_approve_wait_reports_a_refusal_with_exit_1(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    _proposed(config, monkeypatch)
+    capsys.readouterr()
+    engine = _engine_answers(
+        config.parent / "smt.db", fail="proposal #1 was not approved: denied (price_drift)"
+    )
+    assert run(config, "approve", "1", "--wait") == 1
+    engine.join(timeout=60)
+    assert "refused: proposal #1 was not approved: denied (price_drift)" in capsys.readouterr().out
+
+
+def test_approve_wait_without_an_engine_queues_nothing(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    patch_venue(monkeypatch)
+    run(config, "propose", "--pair", "ETH", "--side", "LONG", "--confidence", "0.8")
+    assert run(config, "approve", "1", "--wait") == 1
+    assert "no engine is running" in capsys.readouterr().err
+    assert db(config).commands.pending() == []
+
+
+def test_approve_wait_gives_up_after_its_timeout(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    _proposed(config, monkeypatch)
+    assert run(config, "approve", "1", "--wait", "--timeout", "0") == trading_cmd.NO_ANSWER
+    assert "no outcome after 0 s: command #1 is still pending" in capsys.readouterr().out
+
+
+def test_status_exits_non_zero_without_an_engine_and_json_errors_are_json(config: Path, capsys: Any) -> None:
+    assert run(config, "status", "--json") == 1  # no database yet: an error, as JSON on stdout
+    out = capsys.readouterr().out
+    assert "no database yet" in json.loads(out)["error"]
+    Store.open(config.parent / "smt.db").close()
+    assert run(config, "status", "--json") == 3
+    assert json.loads(capsys.readouterr().out)["running"] is False
+    assert run(config, "status") == 3

@@ -1,0 +1,91 @@
+"""After a close, the position's TP/SL orders show their real final state, never `submitted` for ever."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from smt_engine.domain import CloseReason, OrderKind, OrderState, PositionState, Side
+from smt_engine.store import Store
+from smt_engine.store.records import Order, Position
+from smt_engine.trading.settle import settle_orders
+from tests.unit.trading.conftest import NOW
+
+
+def _position(store: Store, reason: CloseReason, close_order_id: str | None = None) -> int:
+    pos = store.positions.insert(
+        Position(
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            size=Decimal(0),
+            entry_price=Decimal(2000),
+            opened_at=NOW,
+            state=PositionState.CLOSED,
+            leverage=20,
+            updated_at=NOW,
+            close_reason=reason,
+            close_order_id=close_order_id,
+        )
+    )
+    assert pos.id is not None
+    return pos.id
+
+
+def _order(store: Store, position_id: int, kind: OrderKind, exchange_id: str) -> int:
+    order = store.orders.insert(
+        Order(
+            client_order_id=f"c-{exchange_id}",
+            exchange_order_id=exchange_id,
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            kind=kind,
+            size=Decimal(1),
+            state=OrderState.SUBMITTED,
+            created_at=NOW,
+            updated_at=NOW,
+            position_id=position_id,
+            trigger_price=Decimal(2100) if kind is OrderKind.TP else Decimal(1950),
+        )
+    )
+    assert order.id is not None
+    return order.id
+
+
+def _state(store: Store, order_id: int) -> OrderState:
+    order = store.orders.get(order_id)
+    assert order is not None
+    return order.state
+
+
+@pytest.mark.parametrize(
+    ("reason", "filled", "cancelled"),
+    [
+        (CloseReason.TAKE_PROFIT, OrderKind.TP, OrderKind.SL),
+        (CloseReason.STOP_LOSS, OrderKind.SL, OrderKind.TP),
+    ],
+)
+def test_the_triggered_order_is_filled_and_its_sibling_cancelled(
+    store: Store, reason: CloseReason, filled: OrderKind, cancelled: OrderKind
+) -> None:
+    pid = _position(store, reason)
+    ids = {
+        OrderKind.TP: _order(store, pid, OrderKind.TP, "tp-1"),
+        OrderKind.SL: _order(store, pid, OrderKind.SL, "sl-1"),
+    }
+    assert sorted(settle_orders(store, NOW, pid, resting=set())) == sorted(ids.values())
+    assert _state(store, ids[filled]) is OrderState.FILLED
+    assert _state(store, ids[cancelled]) is OrderState.CANCELLED
+
+
+def test_an_order_still_resting_on_the_venue_stays_open_for_the_orphan_sweep(store: Store) -> None:
+    pid = _position(store, CloseReason.MANUAL, close_order_id="close-9")
+    tp = _order(store, pid, OrderKind.TP, "tp-2")
+    sl = _order(store, pid, OrderKind.SL, "sl-2")
+    close = _order(store, pid, OrderKind.CLOSE, "close-9")
+    settle_orders(store, NOW, pid, resting={"sl-2"})
+    assert _state(store, close) is OrderState.FILLED
+    assert _state(store, tp) is OrderState.CANCELLED
+    assert _state(store, sl) is OrderState.SUBMITTED  # the venue still shows it: not our call to say gone
+    assert settle_orders(store, NOW, pid, resting=set()) == [sl]  # once gone from the venue, cancelled
+    assert _state(store, sl) is OrderState.CANCELLED
