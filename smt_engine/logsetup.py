@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -98,5 +99,8 @@ class EventsHandler(logging.Handler):
                 data=data if isinstance(data, dict) else None,
                 **refs,
             )
+        except sqlite3.Error as exc:
+            # Full disk or damaged file: the store remembers it and the engine stops; one line, no traceback.
+            sys.stderr.write(f"event {kind} not recorded in the database: {exc}\n")
         except Exception:
             self.handleError(record)

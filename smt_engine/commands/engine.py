@@ -15,6 +15,7 @@ from typing import Any
 
 from smt_engine.commands.context import CommandError, Context
 from smt_engine.domain import CommandKind, CommandState, EventLevel, Mode, Side
+from smt_engine.exitcodes import ExitCode
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +84,26 @@ def _wait_option(p: argparse.ArgumentParser) -> None:
 def cmd_engine(ctx: Context) -> int:
     from smt_engine.clock import WallClock
     from smt_engine.config import default_config_path
+    from smt_engine.exchange.base import AuthError
     from smt_engine.runtime import build_runtime
-    from smt_engine.store import EngineLock
+    from smt_engine.store import DatabaseUnusable, EngineLock
 
     settings = ctx.settings()
     source = ctx.config_path or default_config_path()
     with EngineLock(settings.engine.database):
         store = ctx.store()
+        problems = store.check()
+        if problems:
+            raise DatabaseUnusable(
+                f"{store.path}: the database is damaged ({len(problems)} problem(s), first: {problems[0]}): "
+                "stop SMT and restore the file from a backup (`smt db check` lists every problem)"
+            )
         try:
             runtime = build_runtime(
                 settings, store, WallClock(), ctx.secrets(), config_path=source if source.exists() else None
             )
+        except AuthError as exc:  # missing live keys: a restart cannot fix that
+            raise CommandError(f"engine cannot start: {exc}", ExitCode.CONFIG) from None
         except Exception as exc:
             raise CommandError(f"engine cannot start: {exc}") from None
 
@@ -194,7 +204,14 @@ def cmd_status(ctx: Context) -> int:
     settings = ctx.settings()
     db = settings.engine.database
     if not db.exists():
-        raise CommandError(f"{db}: no database yet (start the engine, or run `smt db migrate`)")
+        detail = f"{db}: no database yet (start the engine, or run `smt db migrate`)"
+        if ctx.args.json:
+            print(
+                json.dumps({"database": str(db), "running": False, "state": "not running", "detail": detail})
+            )
+        else:
+            print(f"engine      not running: {detail}")
+        return ExitCode.NOT_RUNNING
     store = ctx.store(readonly=True)
     engine = store.engine.current()
     running = EngineLock(db).is_held_elsewhere()
@@ -217,9 +234,10 @@ def cmd_status(ctx: Context) -> int:
         "open_positions": len(positions),
         "pending_proposals": len(pending),
     }
+    code = ExitCode.OK if running else ExitCode.NOT_RUNNING
     if ctx.args.json:
         print(json.dumps(data))
-        return 0
+        return code
     state = data["state"] if running else f"{data['state']} (no engine process holds the database)"
     print(f"engine      {state}, {data['mode']} mode" + (f", pid {data['pid']}" if running else ""))
     if data["heartbeat_age_s"] is not None:
@@ -237,7 +255,7 @@ def cmd_status(ctx: Context) -> int:
         import subprocess
 
         subprocess.run(["systemctl", "status", "--no-pager", "--lines=0", SERVICE], check=False)
-    return 0
+    return code
 
 
 def cmd_positions(ctx: Context) -> int:
@@ -324,7 +342,7 @@ def queue_and_wait(ctx: Context, kind: CommandKind, args: dict[str, Any], timeou
             return 1
         time.sleep(0.2)
     print(f"no result within {timeout:.0f} s; the engine will still handle it (see `smt events`)")
-    return 2
+    return ExitCode.NO_RESULT
 
 
 def cmd_queue(ctx: Context) -> int:

@@ -27,6 +27,7 @@ from smt_engine.config import Settings
 from smt_engine.domain import CommandKind, CommandState, EngineState
 from smt_engine.exchange.base import AuthError
 from smt_engine.exchange.factory import make_exchange
+from smt_engine.exitcodes import ExitCode
 from smt_engine.logsetup import setup_logging
 from smt_engine.runtime import build_runtime
 from smt_engine.secrets import MASK, SecretName, SecretStore
@@ -215,8 +216,8 @@ async def test_key_echoing_errors_leave_no_secret_in_db_wal_logs_or_status(
     config.write_text(f'[engine]\ndatabase = "{tmp_path / "smt.db"}"\n', encoding="utf-8")
     monkeypatch.setattr(sys, "stderr", io.StringIO())
     capsys.readouterr()
-    assert main(["status", "--config", str(config)]) == 0
-    assert main(["status", "--json", "--config", str(config)]) == 0
+    assert main(["status", "--config", str(config)]) == ExitCode.NOT_RUNNING
+    assert main(["status", "--json", "--config", str(config)]) == ExitCode.NOT_RUNNING
     status_out = capsys.readouterr().out
     assert "last error" in status_out and MASK in status_out
     blobs["status"] = status_out.encode()
