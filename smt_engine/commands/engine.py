@@ -47,7 +47,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "positions", parents=[common], help="open positions as the engine last reconciled them"
     )
-    p.add_argument("--json", action="store_true", help="JSON lines")
+    p.add_argument("--json", action="store_true", help="one JSON array")
     p.set_defaults(handler=cmd_positions)
     p = sub.add_parser("events", parents=[common], help="the engine's event log")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
@@ -262,6 +262,7 @@ def cmd_positions(ctx: Context) -> int:
     store = ctx.store(readonly=True)
     rows = store.positions.open_positions()
     if ctx.args.json:
+        out = []
         for p in rows:
             row = {
                 "symbol": p.symbol,
@@ -273,7 +274,8 @@ def cmd_positions(ctx: Context) -> int:
                 "sl": str(p.sl_price),
                 "opened_at": p.opened_at.isoformat(),
             }
-            print(json.dumps(row))
+            out.append(row)
+        print(json.dumps(out))
         return 0
     if not rows:
         print("no open positions")
