@@ -165,9 +165,17 @@ def _one_cycle(ctx: Context, settings: Any, store: Any, clock: Any) -> int:
 
     cycle_id = asyncio.run(main())
     if cycle_id is None:
-        return 1
+        return ExitCode.FAILED
     _print_cycle(store, cycle_id)
-    return 0
+    cycle = store.cycles.get(cycle_id)
+    if cycle is None or cycle.status != "done":
+        failed = ", ".join(
+            f"{name} ({step.get('error', step.get('status'))})"
+            for name, step in (cycle.steps if cycle else {}).items()
+            if step.get("status") != "ok"
+        )
+        raise CommandError(f"cycle {cycle_id} did not complete: {failed or 'no step record'}")
+    return ExitCode.OK
 
 
 def _print_cycle(store: Any, cycle_id: str) -> None:
