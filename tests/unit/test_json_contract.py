@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from smt_engine.cli import build_parser, main
-from smt_engine.exitcodes import ExitCode
+from smt_engine.exitcodes import NO_RESTART, ExitCode
 from smt_engine.store import Store
 
 
@@ -85,3 +86,13 @@ def test_success_is_json_for_status_positions_and_db_check(
     assert only_json(capsys.readouterr().out) == []
     assert main(["db", "check", "--json", "--config", str(config)]) == ExitCode.OK
     assert only_json(capsys.readouterr().out)["ok"] is True
+
+
+def test_the_operator_guide_documents_every_exit_code() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operator-guide.md").read_text(encoding="utf-8")
+    section = guide[guide.index("## 8. Scripts") :]
+    documented = {int(m) for m in re.findall(r"^\| (\d+) \|", section, re.M)}
+    assert documented == {int(code) for code in ExitCode}
+    restart = re.search(r"RestartPreventExitStatus=([\d ]+)`", guide)
+    assert restart is not None
+    assert {int(c) for c in restart.group(1).split()} == {int(c) for c in NO_RESTART}
