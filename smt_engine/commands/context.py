@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import logging
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from smt_engine.config import ConfigError, Settings, default_config_path, load_settings
@@ -16,6 +17,7 @@ from smt_engine.store import (
     AlreadyRunning,
     DatabaseFull,
     DatabaseUnusable,
+    EngineLock,
     Store,
     StoreError,
     database_error,
@@ -97,6 +99,19 @@ class Context:
         if self._store is None:
             self._store = Store.open(path or self.settings().engine.database, readonly=readonly)
         return self._store
+
+    @contextlib.contextmanager
+    def engine_lock(self, why: str) -> Iterator[None]:
+        """Hold the engine lock for a command that writes what a running engine owns; refuse if one runs."""
+        try:
+            lock = EngineLock(self.settings().engine.database)
+            lock.acquire()
+        except AlreadyRunning as exc:
+            raise CommandError(f"{exc}: {why}", ExitCode.ALREADY_RUNNING) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def database_path(self) -> Path | None:
         """The database this command uses (for naming it in an error), when it is known."""

@@ -190,7 +190,7 @@ def _print_cycle(store: Any, cycle_id: str) -> None:
         print(
             f"  {a.pair:<5} {a.analyst.value:<9} {a.action.value:<5} conf {a.confidence:.2f} {a.error or ''}"
         )
-    for p in store.proposals.select("cycle_id = ?", [cycle_id], order_by="id"):
+    for p in store.proposals.for_cycle(cycle_id):
         codes = ",".join(p.reason_codes)
         print(
             f"  proposal #{p.id} {p.pair} {p.side.value} {p.state.value}: margin {p.margin} / notional "

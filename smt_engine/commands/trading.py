@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import importlib
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,7 @@ from smt_engine.commands.context import CommandError, Context
 if TYPE_CHECKING:
     from smt_engine.clock import Clock
     from smt_engine.config import Settings
-    from smt_engine.domain import Contract
+    from smt_engine.domain import Contract, Pair
     from smt_engine.exchange.base import Balance, Exchange, ExchangePosition
     from smt_engine.secrets import SecretStore
     from smt_engine.store import Store
@@ -77,11 +76,10 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
 
 
 def open_exchange(settings: Settings, store: Store, clock: Clock, secrets: SecretStore) -> Exchange:
-    """The configured venue; imported lazily so `smt --help` does not load HTTP clients."""
-    # Resolved at run time: the factory belongs to the exchange area and may not be merged yet.
-    factory = importlib.import_module("smt_engine.exchange.factory")
-    exchange: Exchange = factory.make_exchange(settings, store, clock, secrets)
-    return exchange
+    """The configured venue; imported here so `smt --help` does not load HTTP clients."""
+    from smt_engine.exchange.factory import make_exchange
+
+    return make_exchange(settings, store, clock, secrets)
 
 
 async def read_market(
@@ -134,26 +132,35 @@ def _engine_running(ctx: Context) -> bool:
 
 
 def cmd_propose(ctx: Context) -> int:
-    from smt_engine.clock import WallClock
-    from smt_engine.domain import Action, AnalystKind, Decision, EngineState, ProposalState
-    from smt_engine.exchange.precision import plain
-    from smt_engine.trading.proposals import ProposalBook, snapshot_account
-
     args = ctx.args
     settings = ctx.settings()
     pair = settings.pairs.by_base(args.pair)
     if pair is None:
         names = ", ".join(p.base for p in settings.pairs.all())
         raise CommandError(f"{args.pair}: not a configured pair (configured: {names})")
+    with ctx.engine_lock(
+        "it owns the proposals and the paper account; approve or reject its proposals instead "
+        "(`smt proposals`), or stop it to propose by hand"
+    ):
+        return _propose(ctx, settings, pair)
+
+
+def _propose(ctx: Context, settings: Settings, pair: Pair) -> int:
+    from smt_engine.clock import WallClock
+    from smt_engine.domain import Action, AnalystKind, Decision, EngineState, ProposalState
+    from smt_engine.exchange.precision import plain
+    from smt_engine.trading.proposals import ProposalBook, snapshot_account
+
+    args = ctx.args
     store = ctx.store()
     clock = WallClock()
     exchange = open_exchange(settings, store, clock, ctx.secrets())
     price, contract, balance, positions = asyncio.run(read_market(exchange, pair.symbol))
     if balance is None:
         raise CommandError("the available balance could not be read from the exchange: no proposal made")
-    running = _engine_running(ctx)
-    row = store.engine.current()
-    engine_state = row.state if running and row is not None else EngineState.RUNNING
+    # A pause or a halt recorded by the engine still holds; otherwise gate as a running engine would.
+    recorded = store.engine.state_or(EngineState.RUNNING)
+    engine_state = recorded if recorded in (EngineState.PAUSED, EngineState.HALTED) else EngineState.RUNNING
     now = clock.now()
     account = snapshot_account(
         store,
@@ -183,11 +190,9 @@ def cmd_propose(ctx: Context) -> int:
         f"TP {plain(proposal.tp_price)}, SL {plain(proposal.sl_price)}"
     )
     print(head)
-    if not running:
-        print(
-            "note: no engine is running; entry gates were checked as if it were, "
-            "and are re-checked on approval"
-        )
+    print(
+        "note: no engine is running; entry gates were checked as if it were, and are re-checked on approval"
+    )
     if proposal.state is ProposalState.DENIED:
         print(f"DENIED: {', '.join(proposal.reason_codes)}")
         for g in proposal.gates:
