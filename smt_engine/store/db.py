@@ -21,9 +21,9 @@ from smt_engine.store.errors import DatabaseFull, DatabaseUnusable, StoreError, 
 from smt_engine.store.events import EventsRepo
 from smt_engine.store.health import HealthRepo
 from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, WhalesRepo, WhaleTransfersRepo
-from smt_engine.store.market import AccountRepo, ContractsRepo
 from smt_engine.store.migrations import MIGRATIONS
 from smt_engine.store.trading import OrdersRepo, PositionsRepo, ProposalsRepo
+from smt_engine.store.venue import AccountRepo, ContractsRepo
 from smt_engine.store.whale_history import WhaleHistoryRepo
 
 log = logging.getLogger(__name__)
