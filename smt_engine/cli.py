@@ -10,11 +10,13 @@ import argparse
 import importlib
 import json
 import sys
+import traceback
 from collections.abc import Sequence
 
 from smt_engine.commands import COMMAND_MODULES
 from smt_engine.commands.context import Context, exit_code_for
 from smt_engine.exitcodes import ExitCode
+from smt_engine.secrets import redact
 
 __version__ = "0.1.0"
 
@@ -90,8 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         known = ctx.explain(exc)
         code = exit_code_for(known)
-        if code is None:
-            raise
+        if code is None:  # a bug: keep the traceback for the report, still honour the contract
+            sys.stderr.write(redact(traceback.format_exc()))
+            message = f"internal error: {type(exc).__name__}: {redact(str(exc))}"
+            print_error(message, ExitCode.INTERNAL, as_json)
+            return ExitCode.INTERNAL
         print_error(str(known), code, as_json)
         return code
     finally:

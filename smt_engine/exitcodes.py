@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     DISK_FULL = 5  # SQLite could not write: free disk space
     NO_RESULT = 6  # a queued command got no result in time (the engine still handles it)
     NOT_RUNNING = 7  # `smt status`: reported, but no engine process holds the database
+    INTERNAL = 70  # a bug: the traceback is on stderr (EX_SOFTWARE)
     INTERRUPTED = 130  # Ctrl-C
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from smt_engine.cli import build_parser, main
 from smt_engine.exitcodes import NO_RESTART, ExitCode
+from smt_engine.secrets import register_secret
 from smt_engine.store import Store
 
 
@@ -96,3 +97,23 @@ def test_the_operator_guide_documents_every_exit_code() -> None:
     restart = re.search(r"RestartPreventExitStatus=([\d ]+)`", guide)
     assert restart is not None
     assert {int(c) for c in restart.group(1).split()} == {int(c) for c in NO_RESTART}
+
+
+def test_a_bug_still_answers_in_json_with_code_70_and_no_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register_secret("bug-canary-5e1f9a")
+
+    def broken(ctx: object) -> int:
+        raise RuntimeError("unexpected state near bug-canary-5e1f9a")
+
+    monkeypatch.setattr("smt_engine.commands.engine.cmd_positions", broken)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[engine]\ndatabase = "{tmp_path / "smt.db"}"\n', encoding="utf-8")
+    assert main(["positions", "--json", "--config", str(config)]) == ExitCode.INTERNAL
+    captured = capsys.readouterr()
+    assert only_json(captured.out) == {
+        "error": "internal error: RuntimeError: unexpected state near ***",
+        "code": ExitCode.INTERNAL,
+    }
+    assert "Traceback" in captured.err and "bug-canary-5e1f9a" not in captured.err + captured.out
