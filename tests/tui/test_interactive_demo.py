@@ -50,7 +50,7 @@ def position_of(watcher: Store, ids: list[int]) -> Position | None:
     return next((p for p in rows if p.proposal_id in ids), None)
 
 
-async def approve_then_close(pilot: object, watcher: Store) -> Position | None:
+async def approve_then_close(pilot: object, watcher: Store, notes: list[str]) -> Position | None:
     """One operator round: approve the waiting proposal, close its position by hand. None = try again.
 
     Every wait ends on its own: a proposal leaves "proposed" within its time to live, and a position
@@ -63,8 +63,11 @@ async def approve_then_close(pilot: object, watcher: Store) -> Position | None:
     await pilot.press("a")  # type: ignore[attr-defined]
     await wait_for(pilot, proposals_settled(watcher, waiting), "the waiting proposals to settle")
     position = position_of(watcher, waiting)
-    if position is None:
-        return None  # it expired before the engine saw the approval, or a gate refused it on re-check
+    if position is None:  # it expired before the engine saw the approval, or a gate refused it on re-check
+        states = [(i, r.state.value) for i in waiting if (r := watcher.proposals.get(i)) is not None]
+        commands = [(c.kind.value, c.state.value, c.error) for c in watcher.commands.recent(limit=3)]
+        notes.append(f"no position: proposals {states}, commands {commands}")
+        return None
     await wait_for(
         pilot,
         lambda: (p := watcher.positions.get(position.id)) is not None and p.sl_order_id is not None,
@@ -82,7 +85,10 @@ async def approve_then_close(pilot: object, watcher: Store) -> Position | None:
     )
     closed = watcher.positions.get(position.id)
     assert closed is not None and closed.tp_order_id, "it was protected by a target and a stop"
-    return closed if closed.close_reason is CloseReason.MANUAL else None
+    if closed.close_reason is not CloseReason.MANUAL:
+        notes.append(f"position #{closed.id} closed by {closed.close_reason} before the manual close")
+        return None
+    return closed
 
 
 async def test_approve_open_close_in_the_interactive_demo(tmp_path: Path) -> None:
@@ -91,6 +97,7 @@ async def test_approve_open_close_in_the_interactive_demo(tmp_path: Path) -> Non
 
     db = tmp_path / "demo.db"
     Store.open(db).close()
+    engine_log = (tmp_path / "engine.log").open("w")  # a file, not a pipe nobody drains
     real_start = time.time()
     engine = subprocess.Popen(  # noqa: ASYNC220 - started once, never awaited on the loop
         [
@@ -105,7 +112,7 @@ async def test_approve_open_close_in_the_interactive_demo(tmp_path: Path) -> Non
             repr(real_start),
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=engine_log,
     )
     try:
         deadline = time.monotonic() + HANG_GUARD_S
@@ -117,17 +124,19 @@ async def test_approve_open_close_in_the_interactive_demo(tmp_path: Path) -> Non
         settings = demo_settings(db, approval=ApprovalMode.MANUAL)
         app = open_console(db, config=ConsoleConfig.from_settings(settings), now=clock.now)
         closed: Position | None = None
+        notes: list[str] = []
         async with app.run_test(size=(130, 34)) as pilot:
             for _ in range(ATTEMPTS):
-                closed = await approve_then_close(pilot, watcher)
+                closed = await approve_then_close(pilot, watcher, notes)
                 if closed is not None:
                     break
         app.model.store.close()
         watcher.close()
-        assert closed is not None, f"no manual close in {ATTEMPTS} approve/close rounds"
+        assert closed is not None, f"no manual close in {ATTEMPTS} approve/close rounds: {notes}"
         assert closed.close_reason is CloseReason.MANUAL and closed.realized_pnl is not None
     finally:
         engine.send_signal(signal.SIGTERM)
         engine.wait(timeout=HANG_GUARD_S)
+        engine_log.close()
     assert engine.returncode == 0
     assert not EngineLock(db).is_held_elsewhere()
