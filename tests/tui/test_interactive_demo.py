@@ -16,6 +16,7 @@ from smt_engine.demo import DEMO_FACTOR, DEMO_START, demo_settings
 from smt_engine.domain import ApprovalMode, CloseReason, PositionState, ProposalState
 from smt_engine.store import EngineLock, Store
 from smt_engine.store.records import Position
+from smt_tui.widgets.proposals_table import ProposalsTable
 
 # Only against a hang: every wait below ends on an event (a lock taken, a row written, a command done).
 HANG_GUARD_S = 600.0
@@ -59,7 +60,13 @@ async def approve_then_close(pilot: object, watcher: Store, notes: list[str]) ->
     await wait_for(pilot, lambda: bool(watcher.proposals.pending()), "a proposal waiting for approval")
     waiting = [p.id for p in watcher.proposals.pending() if p.id is not None]
     await pilot.press("2")  # type: ignore[attr-defined]
-    await pilot.pause(0.5)  # type: ignore[attr-defined]
+    # Put the cursor on the newest waiting proposal, as an operator would with the arrow keys: after an
+    # earlier round it still rests on that round's (now settled) proposal.
+    table = pilot.app.query_one(ProposalsTable)  # type: ignore[attr-defined]
+    key = f"proposal:{max(waiting)}"
+    await wait_for(pilot, lambda: key in {k.value for k in table.rows}, "the proposal on screen")
+    table.move_cursor(row=table.get_row_index(key))
+    await pilot.pause(0.3)  # type: ignore[attr-defined]
     await pilot.press("a")  # type: ignore[attr-defined]
     await wait_for(pilot, proposals_settled(watcher, waiting), "the waiting proposals to settle")
     position = position_of(watcher, waiting)
