@@ -22,7 +22,7 @@ from smt_tui.widgets.proposals_table import ProposalsTable
 HANG_GUARD_S = 600.0
 # The demo clock runs 60x real time, so on a loaded machine a proposal can expire (or a stop fill) before
 # the console's keystrokes reach the engine: an operator would simply try the next one, and so does this.
-ATTEMPTS = 5
+ATTEMPTS = 10
 
 
 async def wait_for(pilot: object, predicate: Callable[[], bool], what: str) -> None:
@@ -32,16 +32,17 @@ async def wait_for(pilot: object, predicate: Callable[[], bool], what: str) -> N
         await pilot.pause(0.2)  # type: ignore[attr-defined]
 
 
-SETTLED = {ProposalState.OPEN, ProposalState.CLOSED, ProposalState.FAILED}
+OPENED = {ProposalState.OPEN, ProposalState.CLOSED}
+IN_FLIGHT = {ProposalState.PROPOSED, ProposalState.APPROVED, ProposalState.SUBMITTING}
 
 
 def proposals_settled(watcher: Store, ids: list[int]) -> Callable[[], bool]:
-    """One of them opened, or none is waiting any more (each ends: approved, rejected, denied or expired)."""
+    """One of them opened, or each has ended (rejected, denied, expired or failed): nothing in flight."""
 
     def check() -> bool:
         rows = [watcher.proposals.get(i) for i in ids]
         states = [r.state for r in rows if r is not None]
-        return any(s in SETTLED for s in states) or ProposalState.PROPOSED not in states
+        return any(s in OPENED for s in states) or not any(s in IN_FLIGHT for s in states)
 
     return check
 
