@@ -138,6 +138,10 @@ CONFIGS: dict[str, tuple[str, str]] = {
     "database is a directory": ('[engine]\ndatabase = "{tmp}"\n', "engine.database"),
     "database under /proc": ('[engine]\ndatabase = "/proc/smt.db"\n', "is under /proc"),
     "leverage = true": ("[risk]\nleverage = true\n", "risk.leverage = true: must be a number"),
+    "a decimal = false": (
+        "[risk]\nmin_confidence = false\n",
+        "risk.min_confidence = false: must be a number",
+    ),
     "max_hold = 0s": ('[risk]\nmax_hold = "0s"\n', "risk.max_hold = 0s: must be at least 1m"),
 }
 
