@@ -1,15 +1,21 @@
-# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv when missing or stale.
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv when missing or stale and
+# install exactly the versions in requirements.lock (pip checks every file against its hash).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+# `make lock UPGRADE=all` moves every pin to the newest allowed version; `make lock UPGRADE="httpx apprise"`
+# only those. Plain `make lock` keeps every pin that still satisfies pyproject.toml.
+UPGRADE ?=
+UPGRADE_ARGS := $(if $(filter all,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),--upgrade-package $(p)))
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -29,6 +35,12 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# Resolve pyproject.toml's dependencies (runtime, dev, and the build backend) into pins with hashes.
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --strip-extras \
+		--build-deps-for editable --no-emit-index-url --no-emit-find-links $(UPGRADE_ARGS) \
+		--output-file $(LOCK) pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -10,10 +10,13 @@ import argparse
 import importlib
 import json
 import sys
+import traceback
 from collections.abc import Sequence
 
 from smt_engine.commands import COMMAND_MODULES
 from smt_engine.commands.context import Context, exit_code_for
+from smt_engine.exitcodes import ExitCode
+from smt_engine.secrets import redact
 
 __version__ = "0.1.0"
 
@@ -58,24 +61,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def wants_json(argv: Sequence[str]) -> bool:
+    return "--json" in argv
+
+
+def print_error(message: str, code: int, as_json: bool) -> None:
+    """One line on stderr; with ``--json`` also the scripting contract's object on stdout."""
+    print(message, file=sys.stderr)
+    if as_json:
+        print(json.dumps({"error": message, "code": code}))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error argparse already printed
+        if exc.code and wants_json(argv):
+            print(json.dumps({"error": "invalid command line (see the usage on stderr)", "code": exc.code}))
+        raise
+    as_json = bool(getattr(args, "json", False))
     ctx = Context(args)
     try:
         ctx.setup_logging()
         return int(args.handler(ctx))
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print_error("interrupted", ExitCode.INTERRUPTED, as_json)
+        return ExitCode.INTERRUPTED
     except Exception as exc:
-        code = exit_code_for(exc)
-        if code is None:
-            raise
-        if getattr(args, "json", False):
-            # A --json caller parses stdout: it gets JSON on errors too, and the message on stderr.
-            print(json.dumps({"error": str(exc), "exit_code": code}))
-        print(str(exc), file=sys.stderr)
+        known = ctx.explain(exc)
+        code = exit_code_for(known)
+        if code is None:  # a bug: keep the traceback for the report, still honour the contract
+            sys.stderr.write(redact(traceback.format_exc()))
+            message = f"internal error: {type(exc).__name__}: {redact(str(exc))}"
+            print_error(message, ExitCode.INTERNAL, as_json)
+            return ExitCode.INTERNAL
+        print_error(str(known), code, as_json)
         return code
     finally:
         ctx.close()

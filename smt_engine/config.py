@@ -12,6 +12,8 @@ import json
 import os
 import re
 import tomllib
+import types
+import typing
 from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
@@ -25,6 +27,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -98,8 +101,30 @@ def default_database_path() -> Path:
     return _xdg("XDG_DATA_HOME", ".local/share") / "smt" / "smt.db"
 
 
+_NUMBER_TYPES = (int, float, Decimal)
+_VIRTUAL_FS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def _is_number(annotation: Any) -> bool:
+    args = (
+        typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        else ()
+    )
+    return any(a in _NUMBER_TYPES for a in args) or annotation in _NUMBER_TYPES
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """TOML ``true`` would otherwise be read as 1 (``leverage = true`` meaning 1x)."""
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and _is_number(field.annotation):
+            raise ValueError("must be a number, not true/false")
+        return value
 
 
 class EngineSettings(_Section):
@@ -123,6 +148,21 @@ class EngineSettings(_Section):
         timedelta(seconds=1), description="how often operator commands are read"
     )
     heartbeat_interval: Duration = Field(timedelta(seconds=5), description="engine heartbeat period")
+
+    @field_validator("database")
+    @classmethod
+    def _database_file(cls, value: Path) -> Path:
+        path = value.expanduser()
+        if path.is_dir():
+            raise ValueError(f"is a directory: name a file inside it, e.g. {path / 'smt.db'}")
+        resolved = path.resolve()
+        for virtual in _VIRTUAL_FS:
+            if resolved == virtual or virtual in resolved.parents:
+                raise ValueError(f"is under {virtual}, which is not a disk: choose a file on a writable disk")
+        parent = next((p for p in resolved.parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise ValueError(f"{parent} is a file, not a directory: choose another path")
+        return path
 
     @model_validator(mode="after")
     def _check_timers(self) -> EngineSettings:
@@ -214,6 +254,12 @@ class RiskSettings(_Section):
             )
         if self.max_single_position_pct > self.max_total_exposure_pct:
             raise ValueError("risk.max_single_position_pct must not exceed risk.max_total_exposure_pct")
+        for name in ("max_hold", "final_days_max_hold"):
+            if getattr(self, name) < timedelta(minutes=1):
+                raise ValueError(
+                    f"risk.{name} = {format_duration(getattr(self, name))}: must be at least 1m "
+                    "(0 would force-close every position as soon as it opens)"
+                )
         return self
 
 
@@ -580,6 +626,16 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+        except UnicodeDecodeError as exc:
+            line = path.read_bytes()[: exc.start].count(b"\n") + 1
+            raise ConfigError(
+                [
+                    f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} on line {line}): "
+                    "save the file as UTF-8"
+                ]
+            ) from None
+        except IsADirectoryError:
+            raise ConfigError([f"{path}: is a directory, not a configuration file"]) from None
         except OSError as exc:
             raise ConfigError([f"{path}: cannot be read: {exc.strerror}"]) from None
     elif explicit:

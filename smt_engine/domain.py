@@ -189,16 +189,6 @@ class AnalystKind(StrEnum):
     HEURISTIC = "heuristic"
 
 
-class WhaleClass(StrEnum):
-    CEX_WALLET = "CEX_Wallet"
-    LARGE_HOLDER = "Large_Holder"
-    DEFI_TRADER = "DeFi_Trader"
-    STAKER = "Staker"
-    MINER = "Miner"
-    EXPLOITER = "Exploiter"
-    UNKNOWN = "Unknown"
-
-
 class Bias(StrEnum):
     BULLISH = "BULLISH"
     BEARISH = "BEARISH"

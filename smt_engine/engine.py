@@ -302,6 +302,8 @@ class Engine:
         if self.notify.watchdog_interval:
             interval = min(interval, self.notify.watchdog_interval)
         while True:
+            if self.store.fatal is not None:  # full disk or damaged file: stop, nothing would be recorded
+                raise self.store.fatal
             self.store.engine.set(heartbeat_at=self.clock.now())
             self.notify.watchdog()
             await self.clock.sleep(interval)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -43,9 +44,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False)
 
 
+class DatabaseErrorsOneLine(logging.Filter):
+    """A SQLite failure (full disk, damaged file) logs as one line: its traceback tells an operator nothing,
+    and the engine stops on it with the one-line reason and its exit code."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, sqlite3.Error):
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {exc}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def setup_logging(level: str = "info", fmt: str = "text") -> logging.Handler:
     """Configure the root logger once for a command; returns the stderr handler."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(DatabaseErrorsOneLine())
     handler.addFilter(RedactingFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -98,5 +114,8 @@ class EventsHandler(logging.Handler):
                 data=data if isinstance(data, dict) else None,
                 **refs,
             )
+        except sqlite3.Error as exc:
+            # Full disk or damaged file: the store remembers it and the engine stops; one line, no traceback.
+            sys.stderr.write(f"event {kind} not recorded in the database: {exc}\n")
         except Exception:
             self.handleError(record)

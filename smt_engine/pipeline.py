@@ -243,6 +243,10 @@ class Pipeline:
                 log.warning(
                     "%s: market data unreadable (%s): no analysis for it this cycle", pair.symbol, exc
                 )
+        if pairs and not prices:  # a step that read nothing is not "ok"
+            raise ExchangeError(
+                f"market data unreadable for all {len(pairs)} pairs: is the exchange reachable?"
+            )
         return contracts, prices, candles
 
     async def _analyse(

@@ -1,7 +1,8 @@
 """Secret lookup (systemd credentials -> OS keyring -> environment) and log redaction.
 
 Values are never printed, stored or logged: every value found is registered with the redactor,
-and the logging filter and the store's error/event writers pass text through ``redact``.
+the logging filter and the store codec (every text written to the database) pass text through
+``redact``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
@@ -44,35 +46,39 @@ class SecretSource(StrEnum):
 # --------------------------------------------------------------------------- redaction
 
 _MIN_REDACT_LEN = 4
-_known: set[str] = set()
+_known: tuple[str, ...] = ()  # longest first, so a secret that contains another masks fully
 _known_lock = threading.Lock()
 MASK = "***"
 
 
 def register_secret(value: str) -> None:
-    """Remember a secret value so it is masked wherever it would be written."""
+    """Remember a secret value (and its URL-encoded form) so it is masked wherever it would be written."""
+    global _known
     value = value.strip()
-    if len(value) >= _MIN_REDACT_LEN:
-        with _known_lock:
-            _known.add(value)
+    if len(value) < _MIN_REDACT_LEN:
+        return
+    forms = {value, quote(value, safe="")}
+    with _known_lock:
+        _known = tuple(sorted(set(_known) | forms, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
-    """Mask every registered secret in ``text`` (longest first, so overlaps mask fully)."""
-    if not _known or not text:
+    """Mask every registered secret in ``text``."""
+    known = _known
+    if not known or not text:
         return text
-    for value in sorted(_known, key=len, reverse=True):
+    for value in known:
         if value in text:
             text = text.replace(value, MASK)
     return text
 
 
 def redact_obj(obj: Any) -> Any:
-    """``redact`` applied through JSON-like structures (dicts, lists, strings)."""
+    """``redact`` applied through JSON-like structures (dict keys and values, lists, strings)."""
     if isinstance(obj, str):
         return redact(obj)
     if isinstance(obj, dict):
-        return {k: redact_obj(v) for k, v in obj.items()}
+        return {redact(k) if isinstance(k, str) else k: redact_obj(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [redact_obj(v) for v in obj]
     return obj

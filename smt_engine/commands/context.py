@@ -3,27 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
-from smt_engine.config import ConfigError, Settings, load_settings
+from smt_engine.config import ConfigError, Settings, default_config_path, load_settings
+from smt_engine.exitcodes import ExitCode
 from smt_engine.logsetup import setup_logging
 from smt_engine.secrets import SecretStore
-from smt_engine.store import AlreadyRunning, Store, StoreError
+from smt_engine.store import (
+    AlreadyRunning,
+    DatabaseFull,
+    DatabaseUnusable,
+    EngineLock,
+    Store,
+    StoreError,
+    database_error,
+)
 
 
 class CommandError(Exception):
     """A command cannot do what was asked; the message says why and what to do."""
 
+    def __init__(self, message: str, code: ExitCode = ExitCode.FAILED) -> None:
+        super().__init__(message)
+        self.code = code
 
-def exit_code_for(exc: BaseException) -> int | None:
+
+def exit_code_for(exc: BaseException) -> ExitCode | None:
     """Exit codes for the errors an operator can fix; None means a bug (let it raise)."""
     if isinstance(exc, ConfigError):
-        return 2
+        return ExitCode.CONFIG
     if isinstance(exc, AlreadyRunning):
-        return 3
-    if isinstance(exc, StoreError | CommandError):
-        return 1
+        return ExitCode.ALREADY_RUNNING
+    if isinstance(exc, DatabaseFull):
+        return ExitCode.DISK_FULL
+    if isinstance(exc, DatabaseUnusable):
+        return ExitCode.DATABASE
+    if isinstance(exc, CommandError):
+        return exc.code
+    if isinstance(exc, StoreError):
+        return ExitCode.FAILED
     return None
 
 
@@ -44,8 +66,17 @@ class Context:
             try:
                 self._settings = load_settings(self.config_path)
             except ConfigError as exc:
-                raise ConfigError(["configuration error:", *(f"  {p}" for p in exc.problems)]) from None
+                raise ConfigError(self._located(exc.problems)) from None
         return self._settings
+
+    def _located(self, problems: list[str]) -> list[str]:
+        """One problem is one line naming the file; several get the file as a header, one line each."""
+        path = self.config_path or default_config_path()
+        where = str(path) if path.exists() else "configuration (built-in defaults and SMT_* environment)"
+        if len(problems) == 1:
+            only = problems[0]
+            return [only if only.startswith(str(path)) else f"{where}: {only}"]
+        return [f"configuration errors in {where}:", *(f"  {p}" for p in problems)]
 
     def setup_logging(self) -> None:
         level = getattr(self.args, "log_level", None)
@@ -69,10 +100,43 @@ class Context:
             self._store = Store.open(path or self.settings().engine.database, readonly=readonly)
         return self._store
 
+    @contextlib.contextmanager
+    def engine_lock(self, why: str) -> Iterator[None]:
+        """Hold the engine lock for a command that writes what a running engine owns; refuse if one runs."""
+        try:
+            lock = EngineLock(self.settings().engine.database)
+            lock.acquire()
+        except AlreadyRunning as exc:
+            raise CommandError(f"{exc}: {why}", ExitCode.ALREADY_RUNNING) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def database_path(self) -> Path | None:
+        """The database this command uses (for naming it in an error), when it is known."""
+        if self._store is not None:
+            return self._store.path
+        db = getattr(self.args, "db", None)
+        if db:
+            return Path(db)
+        try:
+            return self.settings().engine.database
+        except ConfigError:
+            return None
+
+    def explain(self, exc: BaseException) -> BaseException:
+        """A SQLite failure from anywhere in a command, as the one-line error that names the file."""
+        if isinstance(exc, sqlite3.Error):
+            return database_error(self.database_path() or "database", exc)
+        return exc
+
     def close(self) -> None:
         if self._store is not None:
-            self._store.close()
-            self._store = None
+            store, self._store = self._store, None
+            # Closing a damaged or full database can fail again: the error was already reported.
+            with contextlib.suppress(sqlite3.Error):
+                store.close()
 
 
 __all__ = ["CommandError", "Context", "StoreError", "exit_code_for"]

@@ -13,6 +13,7 @@ from typing import Any
 from smt_engine.commands.context import CommandError, Context
 from smt_engine.config import default_config_path, render_effective, render_reference, render_template
 from smt_engine.domain import Mode
+from smt_engine.exitcodes import ExitCode
 from smt_engine.secrets import KeyringUnavailable, SecretName
 
 Sub = Any  # argparse's _SubParsersAction is private; handlers only call add_parser on it
@@ -54,6 +55,13 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
         "migrate", parents=[common], help="create the database or bring its schema up to date"
     )
     p.set_defaults(handler=cmd_db_migrate)
+    p = db_sub.add_parser(
+        "check",
+        parents=[common],
+        help="run SQLite's integrity check on the database (read-only; safe while the engine runs)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(handler=cmd_db_check)
 
     p = sub.add_parser(
         "demo",
@@ -169,6 +177,34 @@ def cmd_db_migrate(ctx: Context) -> int:
     store = ctx.store()
     print(f"{path}: schema version {store.schema_version()}")
     return 0
+
+
+def cmd_db_check(ctx: Context) -> int:
+    import json
+
+    path: Path = ctx.settings().engine.database
+    store = ctx.store(readonly=True)
+    problems = store.check()
+    version = store.schema_version()
+    if ctx.args.json:
+        print(
+            json.dumps(
+                {"database": str(path), "ok": not problems, "schema_version": version, "problems": problems}
+            )
+        )
+    elif problems:
+        for problem in problems:
+            print(f"  {problem}")
+    if problems:
+        print(
+            f"{path}: the database is damaged ({len(problems)} problem(s)): stop SMT and restore the file "
+            "from a backup",
+            file=sys.stderr,
+        )
+        return ExitCode.DATABASE
+    if not ctx.args.json:
+        print(f"{path}: ok (schema version {version}, integrity check passed)")
+    return ExitCode.OK
 
 
 def cmd_demo(ctx: Context) -> int:

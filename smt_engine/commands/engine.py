@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from smt_engine.commands.context import CommandError, Context
 from smt_engine.domain import CommandKind, CommandState, EventLevel, Mode, Side
+from smt_engine.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from smt_engine.config import Settings
@@ -52,7 +53,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "positions", parents=[common], help="open positions as the engine last reconciled them"
     )
-    p.add_argument("--json", action="store_true", help="JSON lines")
+    p.add_argument("--json", action="store_true", help="one JSON array")
     p.set_defaults(handler=cmd_positions)
     p = sub.add_parser("events", parents=[common], help="the engine's event log")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
@@ -89,17 +90,26 @@ def _wait_option(p: argparse.ArgumentParser) -> None:
 def cmd_engine(ctx: Context) -> int:
     from smt_engine.clock import WallClock
     from smt_engine.config import default_config_path
+    from smt_engine.exchange.base import AuthError
     from smt_engine.runtime import build_runtime
-    from smt_engine.store import EngineLock
+    from smt_engine.store import DatabaseUnusable, EngineLock
 
     settings = ctx.settings()
     source = ctx.config_path or default_config_path()
     with EngineLock(settings.engine.database):
         store = ctx.store()
+        problems = store.check()
+        if problems:
+            raise DatabaseUnusable(
+                f"{store.path}: the database is damaged ({len(problems)} problem(s), first: {problems[0]}): "
+                "stop SMT and restore the file from a backup (`smt db check` lists every problem)"
+            )
         try:
             runtime = build_runtime(
                 settings, store, WallClock(), ctx.secrets(), config_path=source if source.exists() else None
             )
+        except AuthError as exc:  # missing live keys: a restart cannot fix that
+            raise CommandError(f"engine cannot start: {exc}", ExitCode.CONFIG) from None
         except Exception as exc:
             raise CommandError(f"engine cannot start: {exc}") from None
 
@@ -161,9 +171,17 @@ def _one_cycle(ctx: Context, settings: Any, store: Any, clock: Any) -> int:
 
     cycle_id = asyncio.run(main())
     if cycle_id is None:
-        return 1
+        return ExitCode.FAILED
     _print_cycle(store, cycle_id)
-    return 0
+    cycle = store.cycles.get(cycle_id)
+    if cycle is None or cycle.status != "done":
+        failed = ", ".join(
+            f"{name} ({step.get('error', step.get('status'))})"
+            for name, step in (cycle.steps if cycle else {}).items()
+            if step.get("status") != "ok"
+        )
+        raise CommandError(f"cycle {cycle_id} did not complete: {failed or 'no step record'}")
+    return ExitCode.OK
 
 
 def _print_cycle(store: Any, cycle_id: str) -> None:
@@ -178,7 +196,7 @@ def _print_cycle(store: Any, cycle_id: str) -> None:
         print(
             f"  {a.pair:<5} {a.analyst.value:<9} {a.action.value:<5} conf {a.confidence:.2f} {a.error or ''}"
         )
-    for p in store.proposals.select("cycle_id = ?", [cycle_id], order_by="id"):
+    for p in store.proposals.for_cycle(cycle_id):
         codes = ",".join(p.reason_codes)
         print(
             f"  proposal #{p.id} {p.pair} {p.side.value} {p.state.value}: margin {p.margin} / notional "
@@ -193,10 +211,6 @@ def _age(at: datetime | None) -> float | None:
     return None if at is None else max(0.0, (datetime.now(UTC) - at).total_seconds())
 
 
-NOT_RUNNING = 3
-"""`smt status` exit code when no engine holds the database (as `systemctl status` for a stopped unit)."""
-
-
 def cmd_status(ctx: Context) -> int:
     from smt_engine.commands.service import SERVICE, systemd_running
     from smt_engine.store import EngineLock
@@ -204,7 +218,14 @@ def cmd_status(ctx: Context) -> int:
     settings = ctx.settings()
     db = settings.engine.database
     if not db.exists():
-        raise CommandError(f"{db}: no database yet (start the engine, or run `smt db migrate`)")
+        detail = f"{db}: no database yet (start the engine, or run `smt db migrate`)"
+        if ctx.args.json:
+            print(
+                json.dumps({"database": str(db), "running": False, "state": "not running", "detail": detail})
+            )
+        else:
+            print(f"engine      not running: {detail}")
+        return ExitCode.NOT_RUNNING
     store = ctx.store(readonly=True)
     engine = store.engine.current()
     running = EngineLock(db).is_held_elsewhere()
@@ -239,9 +260,10 @@ def cmd_status(ctx: Context) -> int:
         ],
         "etherscan_calls_today": _etherscan_calls_today(store),
     }
+    code = ExitCode.OK if running else ExitCode.NOT_RUNNING
     if ctx.args.json:
         print(json.dumps(data))
-        return 0 if running else NOT_RUNNING
+        return code
     state = data["state"] if running else f"{data['state']} (no engine process holds the database)"
     print(f"engine      {state}, {data['mode']} mode" + (f", pid {data['pid']}" if running else ""))
     if data["heartbeat_age_s"] is not None:
@@ -270,7 +292,7 @@ def cmd_status(ctx: Context) -> int:
         import subprocess
 
         subprocess.run(["systemctl", "status", "--no-pager", "--lines=0", SERVICE], check=False)
-    return 0 if running else NOT_RUNNING
+    return code
 
 
 def _analyst_spend(store: Store, settings: Settings) -> dict[str, Any]:
@@ -301,6 +323,7 @@ def cmd_positions(ctx: Context) -> int:
     store = ctx.store(readonly=True)
     rows = store.positions.open_positions()
     if ctx.args.json:
+        out = []
         for p in rows:
             row = {
                 "symbol": p.symbol,
@@ -312,7 +335,8 @@ def cmd_positions(ctx: Context) -> int:
                 "sl": str(p.sl_price),
                 "opened_at": p.opened_at.isoformat(),
             }
-            print(json.dumps(row))
+            out.append(row)
+        print(json.dumps(out))
         return 0
     if not rows:
         print("no open positions")
@@ -381,7 +405,7 @@ def queue_and_wait(ctx: Context, kind: CommandKind, args: dict[str, Any], timeou
             return 1
         time.sleep(0.2)
     print(f"no result within {timeout:.0f} s; the engine will still handle it (see `smt events`)")
-    return 2
+    return ExitCode.NO_RESULT
 
 
 def cmd_queue(ctx: Context) -> int:

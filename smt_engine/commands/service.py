@@ -72,10 +72,19 @@ def smt_executable() -> str:
     return f"{sys.executable} -m smt_engine.cli"
 
 
+SHIPPED_EXEC = "ExecStart=/usr/bin/env smt "
+SHIPPED_ACCOUNT = "User=smt\nGroup=smt\n"
+
+
 def render_unit(*, user_mode: bool, service_user: str = "smt", smt: str | None = None) -> str:
+    """The shipped unit with this installation's absolute `smt` and the chosen account."""
     text = template()
-    lines = "" if user_mode else f"User={service_user}\nGroup={service_user}"
-    text = text.replace("{smt}", smt or smt_executable()).replace("{user_lines}", lines)
+    if SHIPPED_EXEC not in text or SHIPPED_ACCOUNT not in text:
+        raise CommandError(f"{UNIT_NAME}: the template lacks its ExecStart or User lines; reinstall SMT")
+    account = "" if user_mode else f"User={service_user}\nGroup={service_user}\n"
+    text = text.replace(SHIPPED_EXEC, f"ExecStart={smt or smt_executable()} ").replace(
+        SHIPPED_ACCOUNT, account
+    )
     if user_mode:
         # A user manager cannot drop to another account or load root-owned credential files.
         text = text.replace("WantedBy=multi-user.target", "WantedBy=default.target")

@@ -9,16 +9,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import importlib
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from smt_engine.commands.context import CommandError, Context
+from smt_engine.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from smt_engine.clock import Clock
     from smt_engine.config import Settings
-    from smt_engine.domain import Contract
+    from smt_engine.domain import Contract, Pair
     from smt_engine.exchange.base import Balance, Exchange, ExchangePosition
     from smt_engine.secrets import SecretStore
     from smt_engine.store import Store
@@ -79,7 +79,7 @@ def _wait_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--wait",
         action="store_true",
-        help="wait for the engine's outcome and print it (exit 0 done, 1 refused or failed, 4 no answer)",
+        help="wait for the engine's outcome and print it (exit 0 done, 1 refused or failed, 6 no answer in time)",
     )
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait with --wait (default 120)")
 
@@ -88,11 +88,10 @@ def _wait_options(p: argparse.ArgumentParser) -> None:
 
 
 def open_exchange(settings: Settings, store: Store, clock: Clock, secrets: SecretStore) -> Exchange:
-    """The configured venue; imported lazily so `smt --help` does not load HTTP clients."""
-    # Resolved at run time: the factory belongs to the exchange area and may not be merged yet.
-    factory = importlib.import_module("smt_engine.exchange.factory")
-    exchange: Exchange = factory.make_exchange(settings, store, clock, secrets)
-    return exchange
+    """The configured venue; imported here so `smt --help` does not load HTTP clients."""
+    from smt_engine.exchange.factory import make_exchange
+
+    return make_exchange(settings, store, clock, secrets)
 
 
 async def read_market(
@@ -145,26 +144,35 @@ def _engine_running(ctx: Context) -> bool:
 
 
 def cmd_propose(ctx: Context) -> int:
-    from smt_engine.clock import WallClock
-    from smt_engine.domain import Action, AnalystKind, Decision, EngineState, ProposalState
-    from smt_engine.exchange.precision import plain
-    from smt_engine.trading.proposals import ProposalBook, snapshot_account
-
     args = ctx.args
     settings = ctx.settings()
     pair = settings.pairs.by_base(args.pair)
     if pair is None:
         names = ", ".join(p.base for p in settings.pairs.all())
         raise CommandError(f"{args.pair}: not a configured pair (configured: {names})")
+    with ctx.engine_lock(
+        "it owns the proposals and the paper account; approve or reject its proposals instead "
+        "(`smt proposals`), or stop it to propose by hand"
+    ):
+        return _propose(ctx, settings, pair)
+
+
+def _propose(ctx: Context, settings: Settings, pair: Pair) -> int:
+    from smt_engine.clock import WallClock
+    from smt_engine.domain import Action, AnalystKind, Decision, EngineState, ProposalState
+    from smt_engine.exchange.precision import plain
+    from smt_engine.trading.proposals import ProposalBook, snapshot_account
+
+    args = ctx.args
     store = ctx.store()
     clock = WallClock()
     exchange = open_exchange(settings, store, clock, ctx.secrets())
     price, contract, balance, positions = asyncio.run(read_market(exchange, pair.symbol))
     if balance is None:
         raise CommandError("the available balance could not be read from the exchange: no proposal made")
-    running = _engine_running(ctx)
-    row = store.engine.current()
-    engine_state = row.state if running and row is not None else EngineState.RUNNING
+    # A pause or a halt recorded by the engine still holds; otherwise gate as a running engine would.
+    recorded = store.engine.state_or(EngineState.RUNNING)
+    engine_state = recorded if recorded in (EngineState.PAUSED, EngineState.HALTED) else EngineState.RUNNING
     now = clock.now()
     account = snapshot_account(
         store,
@@ -194,11 +202,9 @@ def cmd_propose(ctx: Context) -> int:
         f"TP {plain(proposal.tp_price)}, SL {plain(proposal.sl_price)}"
     )
     print(head)
-    if not running:
-        print(
-            "note: no engine is running; entry gates were checked as if it were, "
-            "and are re-checked on approval"
-        )
+    print(
+        "note: no engine is running; entry gates were checked as if it were, and are re-checked on approval"
+    )
     if proposal.state is ProposalState.DENIED:
         print(f"DENIED: {', '.join(proposal.reason_codes)}")
         for g in proposal.gates:
@@ -253,7 +259,6 @@ def _queue_decision(ctx: Context, verb: str) -> int:
 
 
 WAIT_POLL = 0.2
-NO_ANSWER = 4
 
 
 def _wait_for_outcome(store: Store, command_id: int, proposal_id: int, timeout: float) -> int:
@@ -271,7 +276,7 @@ def _wait_for_outcome(store: Store, command_id: int, proposal_id: int, timeout: 
         if time.monotonic() >= deadline:
             still = command.state.value if command else "?"
             print(f"no outcome after {timeout:g} s: command #{command_id} is still {still}")
-            return NO_ANSWER
+            return ExitCode.NO_RESULT
         time.sleep(WAIT_POLL)
     proposal = store.proposals.get(proposal_id)
     state = proposal.state.value if proposal else "?"

@@ -283,13 +283,16 @@ def cmd_scan(ctx: Context) -> int:
     from smt_engine.whales.source import WhaleSourceError, make_whale_source
 
     settings = ctx.settings()
-    store = ctx.store()
-    clock = WallClock()
-    try:
-        source = make_whale_source(settings, store, clock, ctx.secrets())
-    except WhaleSourceError as exc:
-        raise CommandError(str(exc)) from None
-    return asyncio.run(_scan(source, store, clock, ctx.args.once, settings.engine.signal_interval))
+    with ctx.engine_lock(
+        "it owns the whale tables and runs this scan every cycle; see the console's whale feed"
+    ):
+        store = ctx.store()
+        clock = WallClock()
+        try:
+            source = make_whale_source(settings, store, clock, ctx.secrets())
+        except WhaleSourceError as exc:
+            raise CommandError(str(exc)) from None
+        return asyncio.run(_scan(source, store, clock, ctx.args.once, settings.engine.signal_interval))
 
 
 async def _scan(source: Any, store: Any, clock: Any, once: bool, interval: timedelta) -> int:

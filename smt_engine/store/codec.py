@@ -1,7 +1,9 @@
 """Conversion between typed records and SQLite rows.
 
 Decimals are stored as TEXT and read back exactly; datetimes as fixed-width UTC ISO text (so they
-sort as text); enums by value; dicts and lists as JSON.
+sort as text); enums by value; dicts and lists as JSON. Every text value, and every string inside a
+JSON value, passes through secret redaction here: this is the one choke point between the engine
+and the database, so no caller has to remember to mask an error or a status line.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, TypeVar
 
-from smt_engine.secrets import redact_obj
+from smt_engine.secrets import redact, redact_obj
 
 T = TypeVar("T")
 
@@ -42,6 +44,8 @@ def dec(value: Decimal) -> str:
 def _encode(value: Any) -> Any:
     if value is None:
         return None
+    if isinstance(value, str):
+        return redact(value)
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, Enum):

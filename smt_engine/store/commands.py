@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from smt_engine.domain import CommandKind, CommandState
-from smt_engine.secrets import redact
 from smt_engine.store.base import Repo
 from smt_engine.store.codec import from_row, ts
 from smt_engine.store.records import Command
@@ -41,7 +40,7 @@ class CommandsRepo(Repo[Command]):
         self.update(command_id, state=CommandState.DONE, completed_at=at, result=result or {})
 
     def fail(self, command_id: int, at: datetime, error: str) -> None:
-        self.update(command_id, state=CommandState.FAILED, completed_at=at, error=redact(error))
+        self.update(command_id, state=CommandState.FAILED, completed_at=at, error=error)
 
     def pending(self) -> list[Command]:
         return self.select("state = ?", [CommandState.PENDING.value], order_by="id")

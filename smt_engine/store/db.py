@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -18,27 +19,55 @@ from smt_engine.store.analyst_usage import AnalystUsageRepo
 from smt_engine.store.commands import CommandsRepo
 from smt_engine.store.decision_history import DecisionHistory
 from smt_engine.store.engine_state import EngineRepo
+from smt_engine.store.errors import DatabaseFull, DatabaseUnusable, StoreError, database_error
 from smt_engine.store.events import EventsRepo
 from smt_engine.store.flows import ExchangeFlowsRepo
 from smt_engine.store.health import HealthRepo
 from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, WhalesRepo, WhaleTransfersRepo
 from smt_engine.store.limits import LimitsRepo
-from smt_engine.store.market import AccountRepo, ContractsRepo
 from smt_engine.store.migrations import MIGRATIONS
 from smt_engine.store.notifications import CursorsRepo, NotificationsRepo
 from smt_engine.store.prices import CandlesRepo, PricesRepo
 from smt_engine.store.scores import ScorecardReportsRepo, ScoresRepo
 from smt_engine.store.trading import OrdersRepo, PositionsRepo, ProposalsRepo
+from smt_engine.store.venue import AccountRepo, ContractsRepo
 from smt_engine.store.venue_facts import VenueFactsRepo
 from smt_engine.store.whale_history import WhaleHistoryRepo
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+LATEST_SCHEMA = max(number for number, _, _ in MIGRATIONS)
 
 
-class StoreError(Exception):
-    """The database cannot be opened or is not ours."""
+class WatchedConnection(sqlite3.Connection):
+    """A connection that remembers the first failure making the file unusable (full disk, damage).
+
+    Every statement of every repository passes here, so the engine can ask ``Store.fatal`` once per
+    heartbeat and stop with the documented exit code, instead of trading on while nothing is recorded.
+    """
+
+    db_path: Path | str = "database"
+    fatal: StoreError | None = None
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            self._note(exc)
+            raise
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        except sqlite3.Error as exc:
+            self._note(exc)
+            raise
+
+    def _note(self, exc: sqlite3.Error) -> None:
+        error = database_error(self.db_path, exc)
+        if self.fatal is None and isinstance(error, DatabaseFull | DatabaseUnusable):
+            self.fatal = error
 
 
 class Store:
@@ -81,34 +110,102 @@ class Store:
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:
-        """Open (and by default create and migrate) the database at ``path``."""
+        """Open (and by default create and migrate) the database at ``path``.
+
+        Anything wrong with the file raises a ``StoreError`` that names it and says what to do.
+        """
         path = Path(path).expanduser()
+        if path.is_dir():
+            raise DatabaseUnusable(
+                f"{path}: is a directory, not a database file: set engine.database to a file such as "
+                f"{path / 'smt.db'}"
+            )
+        if readonly and not path.exists():
+            raise StoreError(f"{path}: no database here (has the engine been started?)")
+        try:
+            conn = cls._connect(path, readonly)
+        except OSError as exc:
+            raise DatabaseUnusable(
+                f"{path}: cannot create the database file ({exc.strerror}): set engine.database to a file "
+                "path on a writable disk"
+            ) from None
+        except sqlite3.Error as exc:
+            raise database_error(path, exc) from None
+        try:
+            store = cls(conn, path, readonly)
+            store._check_schema(migrate=migrate and not readonly)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise database_error(path, exc) from None
+        except StoreError:
+            conn.close()
+            raise
+        return store
+
+    @staticmethod
+    def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
         if readonly:
-            if not path.exists():
-                raise StoreError(f"{path}: no database here (has the engine been started?)")
             conn = sqlite3.connect(
-                f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+                f"file:{path}?mode=ro",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+                factory=WatchedConnection,
             )
         else:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             if not path.exists():
                 # Create the file ourselves so it is never world-readable, even for an instant.
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        if not readonly:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                raise StoreError(f"{path}: cannot switch to WAL journal mode (got {mode})")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        store = cls(conn, path, readonly)
-        if migrate and not readonly:
-            store.migrate()
-        elif store.schema_version() == 0:
+            conn = sqlite3.connect(
+                path, check_same_thread=False, isolation_level=None, factory=WatchedConnection
+            )
+        assert isinstance(conn, WatchedConnection)
+        conn.db_path = path
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode.lower() != "wal":
+                    raise StoreError(f"{path}: cannot switch to WAL journal mode (got {mode})")
+                conn.execute("PRAGMA synchronous = NORMAL")
+        except (sqlite3.Error, StoreError):
             conn.close()
-            raise StoreError(f"{path}: not an SMT database (no schema)")
-        return store
+            raise
+        return conn
+
+    def _check_schema(self, *, migrate: bool) -> None:
+        """Refuse a database from a newer SMT (its tables may mean something else); migrate an older one."""
+        version = self.schema_version()
+        if version > LATEST_SCHEMA:
+            raise DatabaseUnusable(
+                f"{self.path}: schema version {version} is newer than this SMT understands "
+                f"({LATEST_SCHEMA}): upgrade SMT to the version that wrote it, or restore a backup made "
+                "by this version"
+            )
+        if migrate:
+            self.migrate()
+        elif version == 0:
+            raise StoreError(f"{self.path}: not an SMT database (no schema)")
+
+    def check(self) -> list[str]:
+        """SQLite's full integrity check plus foreign keys; an empty list means the file is sound."""
+        with self.lock:
+            problems = [
+                line.strip()
+                for row in self.conn.execute("PRAGMA integrity_check")
+                for line in str(row[0]).splitlines()
+                if line.strip() and line.strip() != "ok" and not line.startswith("***")
+            ]
+            for table, rowid, parent, _ in self.conn.execute("PRAGMA foreign_key_check"):
+                problems.append(f"{table} row {rowid}: refers to a missing {parent} row")
+        return problems
+
+    @property
+    def fatal(self) -> StoreError | None:
+        """The failure that made the database unusable since it was opened (full disk, damage), if any."""
+        return getattr(self.conn, "fatal", None)
 
     @staticmethod
     def writable(path: Path | str) -> bool:

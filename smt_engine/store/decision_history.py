@@ -14,9 +14,9 @@ import sqlite_utils
 from smt_engine.domain import PositionState
 from smt_engine.store.codec import ts
 from smt_engine.store.intel import AnalysesRepo, WhaleSignalsRepo
-from smt_engine.store.market import AccountRepo
 from smt_engine.store.records import AccountSnapshot, Analysis, Position, Proposal, WhaleSignal
 from smt_engine.store.trading import PositionsRepo, ProposalsRepo
+from smt_engine.store.venue import AccountRepo
 
 _SCORED = (
     "EXISTS (SELECT 1 FROM scores s "

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from smt_engine.domain import EventLevel
-from smt_engine.secrets import redact
 from smt_engine.store.base import Repo
 from smt_engine.store.records import Event
 
@@ -35,7 +34,7 @@ class EventsRepo(Repo[Event]):
                 at=at,
                 level=level,
                 kind=kind,
-                message=redact(message),
+                message=message,
                 cycle_id=cycle_id,
                 proposal_id=proposal_id,
                 order_id=order_id,

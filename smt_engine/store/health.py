@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from smt_engine.domain import HealthStatus
-from smt_engine.secrets import redact
 from smt_engine.store.base import Repo
 from smt_engine.store.codec import to_row
 from smt_engine.store.records import ComponentHealth
@@ -39,7 +38,7 @@ class HealthRepo(Repo[ComponentHealth]):
             row = ComponentHealth(
                 component=component,
                 status=status,
-                detail=redact(detail),
+                detail=detail,
                 since=at if previous is None or previous.status is not status else previous.since,
                 updated_at=at,
                 data=data or {},

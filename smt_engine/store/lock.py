@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from smt_engine.store.errors import DatabaseUnusable
+
 
 class AlreadyRunning(Exception):
     """Another engine holds the database."""
@@ -26,8 +28,14 @@ class EngineLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise DatabaseUnusable(
+                f"{self.db_path}: cannot create its lock file {self.path} ({exc.strerror}): set "
+                "engine.database to a file path on a writable disk"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

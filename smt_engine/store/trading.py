@@ -32,6 +32,9 @@ class ProposalsRepo(Repo[Proposal]):
     def recent(self, limit: int = 100) -> list[Proposal]:
         return self.select(order_by="id DESC", limit=limit)
 
+    def for_cycle(self, cycle_id: str) -> list[Proposal]:
+        return self.select("cycle_id = ?", [cycle_id], order_by="id")
+
 
 class OrdersRepo(Repo[Order]):
     table = "orders"
@@ -44,14 +47,6 @@ class OrdersRepo(Repo[Order]):
     def by_exchange_id(self, exchange_order_id: str) -> Order | None:
         rows = self.select("exchange_order_id = ?", [exchange_order_id])
         return rows[0] if rows else None
-
-    def open_orders(self, symbol: str | None = None) -> list[Order]:
-        marks = ", ".join("?" * len(_OPEN_ORDER_STATES))
-        where, params = f"state IN ({marks})", list(_OPEN_ORDER_STATES)
-        if symbol:
-            where += " AND symbol = ?"
-            params.append(symbol)
-        return self.select(where, params, order_by="id")
 
     def orphans(self) -> list[Order]:
         marks = ", ".join("?" * len(_OPEN_ORDER_STATES))

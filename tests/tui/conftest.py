@@ -118,8 +118,8 @@ def make_app(fixture_db: Fixture) -> Iterator[Callable[..., ConsoleApp]]:
         app.model.store.close()
 
 
-async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], within: float = 5.0) -> None:
-    """Let the app run until ``predicate`` holds (no fixed sleeps)."""
+async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], within: float = 120.0) -> None:
+    """Let the app run until ``predicate`` holds (no fixed sleeps; ``within`` only guards against a hang)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while not predicate():

@@ -23,7 +23,7 @@ from smt_engine.demo_pace import Anchor, FollowedClock, pace_file
 from smt_engine.domain import ApprovalMode, PositionState, ProposalState
 from smt_engine.store import EngineLock, Store
 
-HANG_GUARD = 120.0
+HANG_GUARD = 600.0  # only a hang guard: every wait ends on an event first
 """Real seconds before a wait is declared hung (a generous bound, never a speed requirement)."""
 
 
@@ -47,8 +47,10 @@ def demo_engine(db: Path) -> Iterator[float]:
     """A demo engine process on ``db``; yields its real start time once it holds the lock."""
     Store.open(db).close()
     real_start = time.time()
+    # stderr to a file: a pipe nobody reads would block a chatty engine once its buffer fills.
+    log = (db.parent / "engine.log").open("wb")
     engine = subprocess.Popen(
-        engine_command(db, real_start, os.getpid()), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        engine_command(db, real_start, os.getpid()), stdout=subprocess.DEVNULL, stderr=log
     )
     try:
         deadline = time.monotonic() + HANG_GUARD
@@ -59,6 +61,7 @@ def demo_engine(db: Path) -> Iterator[float]:
     finally:
         engine.send_signal(signal.SIGTERM)
         engine.wait(timeout=HANG_GUARD)
+        log.close()
     assert engine.returncode == 0
     assert not EngineLock(db).is_held_elsewhere()
 

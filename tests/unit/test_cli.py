@@ -66,7 +66,7 @@ def test_bad_config_exits_2_with_one_line_per_problem(
     config.write_text("[risk]\nmax_leverage = 150\nmax_open_positions = 0\n")
     assert main(["--config", str(config), "config", "check"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == "configuration error:"
+    assert err[0] == f"configuration errors in {config}:"
     assert "  risk.max_leverage = 150: must be between 1 and 125" in err
     assert "  risk.max_open_positions = 0: must be between 1 and 50" in err
 

@@ -14,6 +14,7 @@ import pytest
 
 from smt_engine.commands import trading as trading_cmd
 from smt_engine.domain import PositionState, ProposalState, Side
+from smt_engine.exitcodes import ExitCode
 from smt_engine.store import Store
 from smt_engine.store.records import Position
 from tests.unit.trading.test_cli_trading import db, patch_venue, run
@@ -117,7 +118,7 @@ def test_approve_wait_gives_up_after_its_timeout(
     config: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     _proposed(config, monkeypatch)
-    assert run(config, "approve", "1", "--wait", "--timeout", "0") == trading_cmd.NO_ANSWER
+    assert run(config, "approve", "1", "--wait", "--timeout", "0") == ExitCode.NO_RESULT
     assert "no outcome after 0 s: command #1 is still pending" in capsys.readouterr().out
 
 
@@ -126,6 +127,6 @@ def test_status_exits_non_zero_without_an_engine_and_json_errors_are_json(config
     out = capsys.readouterr().out
     assert "no database yet" in json.loads(out)["error"]
     Store.open(config.parent / "smt.db").close()
-    assert run(config, "status", "--json") == 3
+    assert run(config, "status", "--json") == ExitCode.NOT_RUNNING
     assert json.loads(capsys.readouterr().out)["running"] is False
-    assert run(config, "status") == 3
+    assert run(config, "status") == ExitCode.NOT_RUNNING

@@ -1,4 +1,5 @@
-"""Contract precision and the account's equity curve."""
+"""What the venue told us: contract precision and the account's equity curve (the market data itself is
+never stored; ``smt_engine.exchange.market`` reads it)."""
 
 from __future__ import annotations
 

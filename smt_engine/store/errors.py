@@ -1,0 +1,67 @@
+"""What can be wrong with the database file, said in one line that names the file and the fix.
+
+SQLite reports a damaged file, a text file in its place, a full disk or a directory as terse
+exceptions from whatever statement touched it first. ``database_error`` turns any of them into a
+``StoreError`` whose message names the file, what is wrong and what to do, so the CLI can print one
+line and exit with the code documented for it instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+class StoreError(Exception):
+    """The database cannot be opened or used; the message says which file and what to do."""
+
+
+class DatabaseUnusable(StoreError):
+    """The file is damaged, not an SMT database, from a newer SMT, or not a file at all."""
+
+
+class DatabaseFull(StoreError):
+    """SQLite could not write: the disk (or the file system holding the database) is full."""
+
+
+_FULL = {sqlite3.SQLITE_FULL}
+_NOT_A_DB = {sqlite3.SQLITE_NOTADB}
+_CORRUPT = {sqlite3.SQLITE_CORRUPT}
+_CANT_OPEN = {sqlite3.SQLITE_CANTOPEN}
+_READONLY = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH}
+
+
+def _primary(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF
+
+
+def database_error(path: Path | str, exc: sqlite3.Error) -> StoreError:
+    """The operator-facing error for a SQLite failure on ``path``."""
+    code = _primary(exc)
+    text = str(exc)
+    if code in _FULL or "disk is full" in text:
+        return DatabaseFull(
+            f"{path}: the disk is full, SQLite could not write ({text}): free disk space on the file "
+            "system that holds it, then start SMT again"
+        )
+    if code in _NOT_A_DB or "not a database" in text:
+        return DatabaseUnusable(
+            f"{path}: not a database file (damaged, truncated, or another file in its place): restore it "
+            "from a backup, or move it aside to start a new database"
+        )
+    if code in _CORRUPT or "malformed" in text:
+        return DatabaseUnusable(
+            f"{path}: the database is damaged ({text}): stop SMT and restore the file from a backup"
+        )
+    if code in _CANT_OPEN or "unable to open" in text:
+        return DatabaseUnusable(
+            f"{path}: cannot open the database file (is it a directory, or on a read-only or virtual file "
+            "system?): set engine.database to a file path on a writable disk"
+        )
+    if code in _READONLY or "readonly" in text:
+        return DatabaseUnusable(
+            f"{path}: the database cannot be written ({text}): give the SMT account write access to the "
+            "file and its directory"
+        )
+    return StoreError(f"{path}: database error ({text}): see `smt db check`")
