@@ -79,7 +79,7 @@ def _wait_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--wait",
         action="store_true",
-        help="wait for the engine's outcome and print it (exit 0 done, 1 refused or failed, 6 no answer in time)",
+        help="wait for the engine's outcome and print it (exit 0 done, 1 refused, 6 no answer in time)",
     )
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait with --wait (default 120)")
 
