@@ -14,6 +14,7 @@ import pytest
 from smt_engine.analyst import GeminiAnalyst, analyse_all
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import Action, AnalystKind, EventLevel, HealthStatus
+from smt_engine.exitcodes import ExitCode
 from smt_engine.store import Store
 from tests.analyst_support import BTC, ETH, NOW, SOL, candles, context, fast_settings, open_store
 from tests.fakes.gemini_server import (
@@ -247,10 +248,10 @@ def test_status_shows_todays_spend_against_the_caps(
         )
     config = tmp_path / "c.toml"
     config.write_text(f'[engine]\ndatabase = "{db}"\n[analyst]\ndaily_max_calls = 40\ndaily_max_usd = 3\n')
-    assert cli.main(["status", "--config", str(config)]) == 0
+    assert cli.main(["status", "--config", str(config)]) == ExitCode.NOT_RUNNING
     out = capsys.readouterr().out
     assert "analyst     today 4/40 Gemini calls, $0.7500/$3" in out
-    assert cli.main(["status", "--json", "--config", str(config)]) == 0
+    assert cli.main(["status", "--json", "--config", str(config)]) == ExitCode.NOT_RUNNING
     data = json.loads(capsys.readouterr().out)
     assert data["analyst_today"]["calls"] == 4 and data["analyst_today"]["usd"] == "0.7500"
 

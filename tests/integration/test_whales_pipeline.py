@@ -13,6 +13,7 @@ import pytest
 from smt_engine.clock import SimulatedClock
 from smt_engine.config import Settings
 from smt_engine.domain import Bias
+from smt_engine.exitcodes import ExitCode
 from smt_engine.store import Store
 from smt_engine.whales.source import EtherscanWhaleSource, SyntheticWhaleSource
 from tests.fakes.etherscan_server import FakeEtherscan, token_tx, tx
@@ -178,7 +179,7 @@ def test_cli_scan_once_against_the_fake(
     calls = health.data["calls_today"]
     assert calls == sum(fake.calls.values()) and health.data["daily_limit"] == 100_000
     capsys.readouterr()
-    assert main(["status", "--config", str(cfg)]) == 0
+    assert main(["status", "--config", str(cfg)]) == ExitCode.NOT_RUNNING
     assert f"etherscan   {calls} of 100000 calls on " in capsys.readouterr().out
 
 

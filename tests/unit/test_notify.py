@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -52,6 +53,10 @@ class StepClock:
 
     def advance(self, seconds: float) -> None:
         self.t += timedelta(seconds=seconds)
+
+
+# Only the start-up row is exercised: the engine needs no monitor for it, only something with an exchange.
+NO_MONITOR = SimpleNamespace(exchange=None)
 
 
 @pytest.fixture
@@ -435,12 +440,12 @@ def test_an_engine_that_never_logged_its_stop_is_reported_as_crash_restart(store
     handler = EventsHandler(store, clock)
     logging.getLogger().addHandler(handler)
     try:
-        Engine(Settings(), store, clock, monitor=None, cycle=None)._start_row()  # type: ignore[arg-type]
+        Engine(Settings(), store, clock, monitor=NO_MONITOR, cycle=None)._start_row()  # type: ignore[arg-type]
         assert [e.data for e in store.events.of_kind("engine.crash_restart")] == [
             {"previous_state": "running", "previous_pid": 4242}
         ]
         store.events.append(T0, EventLevel.INFO, "engine.stopped", "engine stopped")
-        Engine(Settings(), store, clock, monitor=None, cycle=None)._start_row()  # type: ignore[arg-type]
+        Engine(Settings(), store, clock, monitor=NO_MONITOR, cycle=None)._start_row()  # type: ignore[arg-type]
         assert len(store.events.of_kind("engine.crash_restart")) == 1, "a clean stop is not a crash"
     finally:
         logging.getLogger().removeHandler(handler)

@@ -11,6 +11,7 @@ import pytest
 from smt_engine.cli import main
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import HealthStatus
+from smt_engine.exitcodes import ExitCode
 from smt_engine.health import report_health
 from smt_engine.store import Store
 
@@ -32,7 +33,7 @@ def test_status_prints_stream_health(tmp_path: Path, capsys: pytest.CaptureFixtu
     report_health(store, clock, "exchange.rest", HealthStatus.OK, "ok")
     store.close()
     capsys.readouterr()
-    assert main(["status", "--config", str(config)]) == 0
+    assert main(["status", "--config", str(config)]) == ExitCode.NOT_RUNNING
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("health")]
     assert any(
         "exchange.stream.private" in line
@@ -41,7 +42,7 @@ def test_status_prints_stream_health(tmp_path: Path, capsys: pytest.CaptureFixtu
         and "REST polling only" in line
         for line in lines
     ), lines
-    assert main(["status", "--config", str(config), "--json"]) == 0
+    assert main(["status", "--config", str(config), "--json"]) == ExitCode.NOT_RUNNING
     data = json.loads(capsys.readouterr().out)
     stream = next(h for h in data["health"] if h["component"] == "exchange.stream.private")
     assert stream["status"] == "warn" and stream["data"]["up"] is False
