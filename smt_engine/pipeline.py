@@ -134,6 +134,8 @@ class Pipeline:
                 "proposals",
                 lambda: self._propose(cycle_id, balance, positions, outcomes or [], contracts, prices),
             )
+            if outcome is not None:  # what the gates saw, for an exact replay
+                report.steps["proposals"]["risk_inputs"] = outcome.risk_inputs
             if outcome is not None and outcome.approved:
                 await self._step(report, "execution", lambda: self._execute(report, outcome.approved))
             status = "partial" if report.failed_steps else "done"

@@ -1,9 +1,12 @@
 """What-if replay: a past cycle's recorded inputs through risk and sizing again, under other settings.
 
-The inputs are the ones recorded for the cycle: its account snapshot, the positions open at its
-start, today's realised PnL and stop-loss times up to then, its analyses (decisions) and the prices
-it saw. They go through the same ``ProposalBook.run_cycle`` the engine uses, on a scratch database in
-a temporary directory, so nothing in the real database changes and no exchange is involved at all.
+The inputs are the ones the cycle's gates used, recorded with it by the proposal step (account,
+open exposures, realised PnL, stop-loss times, engine state, contracts, prices and the gates'
+instant), plus its analyses (decisions). Cycles recorded before that existed get their inputs
+reconstructed from the database as of the cycle's start, and the result says so: that is only an
+approximation, since positions may open or close while the analyst works. Either way they go through
+the same ``ProposalBook.run_cycle`` the engine uses, on a scratch database in a temporary directory,
+so nothing in the real database changes and no exchange is involved at all.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ from smt_engine.store import Store
 from smt_engine.store.records import Analysis, Cycle, Proposal
 from smt_engine.trading.proposals import Candidate, ProposalBook
 from smt_engine.trading.risk import AccountState, OpenExposure
+from smt_engine.trading.risk_inputs import RiskInputsError, account_from_record
+
+RECORDED = "recorded"
+RECONSTRUCTED = "reconstructed"
 
 
 class ReplayError(Exception):
@@ -76,6 +83,8 @@ class ReplayRow:
 class ReplayResult:
     cycle_id: str
     at: datetime
+    inputs: str = RECORDED
+    """``recorded`` (the gates' own inputs) or ``reconstructed`` (older cycles: approximate)."""
     rows: list[ReplayRow] = field(default_factory=list)
     skipped: str | None = None
 
@@ -83,6 +92,7 @@ class ReplayResult:
         return {
             "cycle_id": self.cycle_id,
             "at": self.at.isoformat(),
+            "inputs": self.inputs,
             "skipped": self.skipped,
             "proposals": [r.as_dict() for r in self.rows],
         }
@@ -163,13 +173,11 @@ def account_at(
     )
 
 
-def replay_cycle(store: Store, settings: Settings, cycle_id: str) -> ReplayResult:
-    """Re-run risk and sizing for ``cycle_id`` under ``settings``; the real database is only read."""
-    cycle = store.cycles.get(cycle_id)
-    if cycle is None:
-        raise ReplayError(f"no cycle {cycle_id!r} in this database (see `smt status` or the console)")
-    recorded = store.history.proposals_of_cycle(cycle_id)
-    prices = store.prices.for_cycle(cycle_id)
+def reconstructed_account(
+    store: Store, settings: Settings, cycle: Cycle, recorded: list[Proposal]
+) -> AccountState:
+    """For cycles recorded before the gates' inputs were kept: the database as of the cycle's start."""
+    prices = store.prices.for_cycle(cycle.id)
     for p in recorded:  # cycles recorded before prices were kept: the proposal's own reference
         prices.setdefault(p.symbol, p.entry_ref)
     contracts: dict[str, Contract] = {}
@@ -178,7 +186,25 @@ def replay_cycle(store: Store, settings: Settings, cycle_id: str) -> ReplayResul
         if loaded is not None:
             contracts[configured.symbol] = loaded[0]
     own = {p.id for p in recorded if p.id is not None}
-    account = account_at(store, settings, cycle, contracts, prices, own)
+    return account_at(store, settings, cycle, contracts, prices, own)
+
+
+def replay_cycle(store: Store, settings: Settings, cycle_id: str) -> ReplayResult:
+    """Re-run risk and sizing for ``cycle_id`` under ``settings``; the real database is only read."""
+    cycle = store.cycles.get(cycle_id)
+    if cycle is None:
+        raise ReplayError(f"no cycle {cycle_id!r} in this database (see `smt status` or the console)")
+    recorded = store.history.proposals_of_cycle(cycle_id)
+    inputs = cycle.steps.get("proposals", {}).get("risk_inputs")
+    if inputs is not None:
+        try:
+            account, at = account_from_record(inputs, settings)
+        except RiskInputsError as exc:
+            raise ReplayError(f"cycle {cycle_id}: {exc}") from exc
+        contracts, prices, how = dict(account.contracts), dict(account.prices), RECORDED
+    else:
+        account, at = reconstructed_account(store, settings, cycle, recorded), cycle.started_at
+        contracts, prices, how = dict(account.contracts), dict(account.prices), RECONSTRUCTED
     candidates = []
     analyses = store.analyses.for_cycle(cycle_id)
     for a in analyses:
@@ -196,11 +222,11 @@ def replay_cycle(store: Store, settings: Settings, cycle_id: str) -> ReplayResul
             scratch.cycles.insert(Cycle(id=cycle_id, started_at=cycle.started_at, trigger="replay"))
             for a in analyses:  # proposals point at their analysis
                 scratch.analyses.insert(a)
-            book = ProposalBook(scratch, SimulatedClock(cycle.started_at), settings)
+            book = ProposalBook(scratch, SimulatedClock(at), settings)
             outcome = book.run_cycle(candidates, account, cycle_id=cycle_id)
         finally:
             scratch.close()
-    result = ReplayResult(cycle_id, cycle.started_at, skipped=outcome.skipped)
+    result = ReplayResult(cycle_id, at, inputs=how, skipped=outcome.skipped)
     for p in outcome.proposals:
         before: Proposal | None = by_analysis.get(p.analysis_id) if p.analysis_id is not None else None
         result.rows.append(
@@ -225,6 +251,11 @@ def render_replay(result: ReplayResult) -> str:
     lines = [
         f"Replay of cycle {result.cycle_id} ({result.at.isoformat(timespec='seconds')}): no exchange touched"
     ]
+    if result.inputs == RECONSTRUCTED:
+        lines.append(
+            "Inputs reconstructed: this cycle predates recorded risk inputs, so its account, positions and "
+            "stop-losses are rebuilt as of its start (approximate)."
+        )
     if result.skipped:
         lines.append(f"Skipped: {result.skipped}")
     if not result.rows:

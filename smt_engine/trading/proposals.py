@@ -47,6 +47,7 @@ from smt_engine.trading.risk import (
     drift_pct,
     round_confidence,
 )
+from smt_engine.trading.risk_inputs import risk_inputs_record
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +198,8 @@ class CycleOutcome:
     halt_reason: str | None = None
     """Set when a loss limit was hit: the engine must switch to ``halted``."""
     skipped: str | None = None
+    risk_inputs: dict[str, Any] | None = None
+    """What the gates saw (``risk_inputs_record``), kept with the cycle so a replay uses exactly that."""
 
 
 class ProposalBook:
@@ -309,9 +312,11 @@ class ProposalBook:
         """Turn a cycle's decisions into proposals; only the best ``max_entries_per_cycle`` go forward.
 
         Candidates are taken by confidence, best first, and each is gated with the earlier selections
-        already counted as exposure (free slots are recomputed after every pick).
+        already counted as exposure (free slots are recomputed after every pick). Every gate runs at
+        one instant, recorded with the inputs, so the cycle replays exactly.
         """
-        outcome = CycleOutcome()
+        now = self.clock.now()
+        outcome = CycleOutcome(risk_inputs=risk_inputs_record(account, now, self.settings))
         if account.available is None:
             outcome.skipped = "available balance could not be read: no proposals this cycle"
             self.store.events.append(
@@ -325,7 +330,6 @@ class ProposalBook:
         state = account
         selected = 0
         for cand in trades:
-            now = self.clock.now()
             assessment = self.risk.assess(cand.pair, cand.decision, state, cand.contract, cand.price, now)
             proposal = self._record(
                 assessment, cand.decision, cycle_id=cycle_id, analysis_id=cand.analysis_id, source="analyst"

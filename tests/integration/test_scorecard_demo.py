@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -139,6 +140,7 @@ def test_replay_with_the_recorded_settings_reproduces_every_cycle(demo_db: Path)
         assert cycles
         for cycle in cycles:
             result = replay_cycle(store, settings, cycle.id)
+            assert result.inputs == "recorded", cycle.id  # the gates' own inputs, not a reconstruction
             recorded = store.history.proposals_of_cycle(cycle.id)
             assert len(result.rows) == len(recorded), cycle.id
             assert not [r for r in result.rows if r.differs], (cycle.id, [r.as_dict() for r in result.rows])
@@ -154,11 +156,11 @@ def test_replay_with_fewer_open_positions_shows_the_denials_and_touches_no_excha
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     store = Store.open(demo_db, readonly=True)
     try:
-        # A cycle whose entry was taken while another position was already open.
+        # A cycle whose entry was taken while another position was already open (as its gates saw it).
         cycle_id = next(
             c.id
             for c in store.cycles.select(order_by="started_at")
-            if store.history.positions_open_at(c.started_at)
+            if c.steps["proposals"]["risk_inputs"]["open_positions"]
             and any(p.state.value != "denied" for p in store.history.proposals_of_cycle(c.id))
         )
         before = counts(store)
@@ -186,6 +188,33 @@ def test_replay_with_fewer_open_positions_shows_the_denials_and_touches_no_excha
         assert counts(store) == before
     finally:
         store.close()
+
+
+def test_a_cycle_recorded_before_risk_inputs_existed_is_replayed_as_reconstructed(
+    demo_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = tmp_path / "old.db"
+    shutil.copy(demo_db, old)
+    store = Store.open(old)
+    try:
+        cycle = next(
+            c for c in store.cycles.select(order_by="started_at") if store.history.proposals_of_cycle(c.id)
+        )
+        steps = {
+            **cycle.steps,
+            "proposals": {k: v for k, v in cycle.steps["proposals"].items() if k != "risk_inputs"},
+        }
+        store.cycles.update(cycle.id, steps=steps)
+        result = replay_cycle(store, demo_settings(old, approval=ApprovalMode.AUTO), cycle.id)
+        recorded = store.history.proposals_of_cycle(cycle.id)
+    finally:
+        store.close()
+    assert result.inputs == "reconstructed" and result.at == cycle.started_at
+    assert len(result.rows) == len(recorded) > 0
+    assert cli.main(["replay", cycle.id, "--db", str(old), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["inputs"] == "reconstructed"
+    assert cli.main(["replay", cycle.id, "--db", str(old)]) == 0
+    assert "Inputs reconstructed" in capsys.readouterr().out
 
 
 def test_replay_of_an_unknown_cycle_is_a_clear_error(
