@@ -1,4 +1,4 @@
-"""Exit codes of every `smt` command, documented in docs/operator-guide.md (section 8) and used by the systemd unit.
+"""Exit codes of every `smt` command (table in docs/operator-guide.md, section 8), used by the systemd unit.
 
 The unit's ``RestartPreventExitStatus=`` lists the codes in ``NO_RESTART``: restarting cannot fix a
 bad configuration, a second engine, a damaged database or a full disk, so systemd must not spin on them.
