@@ -19,6 +19,7 @@ from smt_engine.store.engine_state import EngineRepo
 from smt_engine.store.events import EventsRepo
 from smt_engine.store.health import HealthRepo
 from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, WhalesRepo, WhaleTransfersRepo
+from smt_engine.store.kill_switch import KillSwitchRepo
 from smt_engine.store.market import AccountRepo, ContractsRepo
 from smt_engine.store.migrations import MIGRATIONS
 from smt_engine.store.trading import OrdersRepo, PositionsRepo, ProposalsRepo
@@ -59,6 +60,7 @@ class Store:
         self.ailogs = AiLogsRepo(*args)
         self.whale_history = WhaleHistoryRepo(*args)
         self.health = HealthRepo(*args)
+        self.kill_switch = KillSwitchRepo(*args)
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:

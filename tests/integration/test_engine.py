@@ -273,7 +273,7 @@ async def test_every_command_kind_round_trips_with_a_result(rig: Rig) -> None:
     paused = await run(CommandKind.PAUSE)
     assert paused.state is CommandState.DONE and rig.store.engine.current().state is EngineState.PAUSED
     resumed = await run(CommandKind.RESUME)
-    assert resumed.result == {"state": "running", "was": "paused"}
+    assert resumed.result == {"state": "running", "was": "paused", "cleared": "paused: paused by test"}
 
     rig.gemini.push(long_eth(confidence=0.7))
     cycle = await run(CommandKind.RUN_CYCLE)
