@@ -31,7 +31,15 @@ from typing import Any, Protocol
 from smt_engine.clock import Clock
 from smt_engine.competition import competition_status
 from smt_engine.config import Settings
-from smt_engine.domain import CloseReason, OrderKind, OrderState, PositionState, ProposalState, Side
+from smt_engine.domain import (
+    CloseReason,
+    EventLevel,
+    OrderKind,
+    OrderState,
+    PositionState,
+    ProposalState,
+    Side,
+)
 from smt_engine.exchange.base import (
     AlgoOrder,
     Balance,
@@ -41,7 +49,7 @@ from smt_engine.exchange.base import (
     ExchangePosition,
     OrderStatus,
 )
-from smt_engine.exchange.precision import PrecisionError, round_stop
+from smt_engine.exchange.precision import PrecisionError, plain, round_stop
 from smt_engine.store import Store
 from smt_engine.store.records import AccountSnapshot, Order, Position
 from smt_engine.trading.ailog import AiLogOutbox
@@ -439,13 +447,14 @@ class Monitor:
             except PrecisionError as exc:
                 # The venue's precision differs from ours: reload it and send the corrected stop once.
                 price = await self._on_tick(pos, wanted, refresh=True)
-                log.warning(
-                    "%s %s: stop refused for precision (%s); re-sending once at %s",
-                    pos.symbol,
-                    pos.side,
-                    exc,
-                    price,
-                    extra={"event": "protection.sl_corrected", "position_id": pos.id},
+                self.store.events.append(
+                    self.clock.now(),
+                    EventLevel.WARNING,
+                    "protection.sl_corrected",
+                    f"{pos.symbol} {pos.side.value}: stop refused for precision ({exc}); "
+                    f"re-sending once at {plain(price)}",
+                    proposal_id=pos.proposal_id,
+                    position_id=pos.id,
                 )
         if placed_id is None:
             log.error(
@@ -469,7 +478,7 @@ class Monitor:
         )
 
     async def _on_tick(self, pos: Position, price: Decimal, *, refresh: bool) -> Decimal:
-        """``price`` rounded to the venue's tick, away from the mark so the stop never tightens."""
+        """``price`` on the venue's tick (toward the entry: never more risk than planned)."""
         loaded = None if refresh else self.store.contracts.load(pos.symbol)
         contract = loaded[0] if loaded else None
         if contract is None:
