@@ -66,6 +66,10 @@ async def test_take_profit_is_detected_within_two_monitor_ticks(rig: Rig) -> Non
     closed = rig.store.positions.get(pos.id)
     assert closed is not None and closed.close_reason is CloseReason.TAKE_PROFIT
     assert closed.close_order_id and closed.realized_pnl is not None and closed.realized_pnl > 0
+    # The monitor closes the proposal through the audited transition.
+    audit = [e for e in rig.store.events.of_kind("proposal.closed") if e.proposal_id == closed.proposal_id]
+    assert audit and audit[0].data["actor"] == "monitor"
+    assert rig.store.proposals.get(closed.proposal_id).state is ProposalState.CLOSED
     await rig.until(lambda: not rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT")), 2 * MONITOR_S)
     closes = [row for row in rig.store.ailogs.select() if row.stage == "Position Closed"]
     assert closes and closes[-1].order_id == closed.close_order_id
