@@ -148,7 +148,7 @@ class Monitor:
         report.inflight = await self.inflight.resolve(resting)
         await self._orphans(live, algos, regular, report, cancel=not startup)
         for key in list(stored):
-            refreshed = self.store.positions.get(stored[key].id or 0)
+            refreshed = self._reopen_if_close_ended(stored[key])
             if refreshed is not None:
                 stored[key] = refreshed
         for pos in stored.values():
@@ -162,6 +162,26 @@ class Monitor:
                 if self.on_halt is not None:
                     self.on_halt(breach.reason, breach.code)
         return report
+
+    def _reopen_if_close_ended(self, pos: Position) -> Position | None:
+        """A ``closing`` position whose close orders all ended unfilled is open again (the venue still has
+        it), so max hold and operator closes apply to it once more."""
+        current = self.store.positions.get(pos.id or 0)
+        if current is None or current.state is not PositionState.CLOSING:
+            return current
+        closes = [o for o in self.store.orders.for_position(current.id or 0) if o.kind is OrderKind.CLOSE]
+        if not closes or not all(o.state.is_terminal and o.state is not OrderState.FILLED for o in closes):
+            return current
+        return move_position(
+            self.store,
+            current.id or 0,
+            PositionState.OPEN,
+            actor="monitor",
+            message=f"{current.symbol} {current.side.value}: close order {closes[-1].client_order_id} ended "
+            f"{closes[-1].state.value}; the position is still open",
+            at=self.clock.now(),
+            level=EventLevel.WARNING,
+        )
 
     async def _load_contracts(self) -> None:
         """Every traded symbol's precision, from the venue, into the store (all modes)."""

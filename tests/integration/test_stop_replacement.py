@@ -25,6 +25,7 @@ from smt_engine.secrets import SecretStore
 from smt_engine.store import Store
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.monitor import Monitor
+from smt_engine.trading.orders import advance_order, move_position
 from tests.fakes.weex_server import FakeWeex
 
 T0 = datetime(2026, 1, 14, 8, 0, tzinfo=UTC)
@@ -106,3 +107,25 @@ async def test_a_stop_refused_for_stale_precision_is_corrected_and_re_sent_once(
     assert venue.store.events.of_kind("protection.sl_corrected")
     still = venue.store.positions.get(position.id)
     assert still is not None and still.state is PositionState.OPEN
+
+
+async def test_a_position_whose_close_order_ended_unfilled_is_open_again(venue: Venue) -> None:
+    await venue.open_unprotected_long()
+    await venue.monitor.tick(startup=True)
+    position = venue.store.positions.open_for(BTC, Side.LONG)
+    assert position is not None and position.id is not None
+    move_position(venue.store, position.id, PositionState.CLOSING, actor="test", message="closing", at=T0)
+    order = venue.executor.new_order(
+        "close-that-never-filled",
+        BTC,
+        Side.LONG,
+        OrderKind.CLOSE,
+        position.size,
+        proposal_id=None,
+        position_id=position.id,
+    )
+    advance_order(venue.store, order, OrderState.REJECTED, actor="test", reason="venue refused", at=T0)
+    await venue.monitor.tick()
+    reopened = venue.store.positions.get(position.id)
+    assert reopened is not None and reopened.state is PositionState.OPEN
+    assert venue.store.events.of_kind("position.open")[0].position_id == position.id
