@@ -130,13 +130,15 @@ class InFlightTracker:
         return True
 
     async def _look_up(self, order: Order) -> ExchangeOrder | None:
-        if order.client_order_id.startswith("exchange:"):
-            if order.exchange_order_id is None:
-                return None
+        """By exchange id when we have one (a leg WEEX attached may carry no client id of ours), else
+        by client id."""
+        if order.exchange_order_id is not None:
             try:
                 return await self.exchange.order(order.symbol, order.exchange_order_id)
             except OrderNotFound:
-                return None
+                pass
+        if order.client_order_id.startswith("exchange:"):
+            return None
         return await self.exchange.find_order(order.symbol, order.client_order_id)
 
     # ------------------------------------------------------------------ proposals
