@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +234,8 @@ class Bench:
 
     # ------------------------------------------------------------------ checks
 
-    async def check_after_restart(self) -> None:
+    async def check_after_restart(self, before: datetime | None = None) -> None:
+        """``before``: orders and proposals created earlier must be finished (default: the engine's start)."""
         await asyncio.sleep(TICK_S * 1.5)  # one monitor tick after reconciliation
         positions, algos = await self.venue()
         self.tally.add("positions_without_stop", stops_missing(positions, algos))
@@ -245,10 +247,11 @@ class Bench:
         try:
             row = store.engine.current()
             assert row is not None and row.started_at is not None
+            before = before or row.started_at
             self.tally.add("tp_sl_left_for_closed_positions", orphan_legs(positions, algos))
             self.tally.add("position_mismatches", mismatches(store, positions))
-            self.tally.add("stuck_orders", stuck_orders(store, resting, row.started_at))
-            self.tally.add("stuck_proposals", stuck_proposals(store, row.started_at))
+            self.tally.add("stuck_orders", stuck_orders(store, resting, before))
+            self.tally.add("stuck_proposals", stuck_proposals(store, before))
             self.tally.add("double_filled_entries", double_fills(store))
         finally:
             store.close()
@@ -346,7 +349,12 @@ class Bench:
         self.engine.start()
         assert self.engine.proc is not None
         cycles = 0
+        most_positions = highest_leverage = 0
         while time.monotonic() - started < minutes * 60:
+            with contextlib.suppress(ExchangeError):
+                held = [p for p in await self.client.positions() if p.size > 0]
+                most_positions = max(most_positions, len(held))
+                highest_leverage = max([highest_leverage, *(int(p.leverage) for p in held)])
             # The one-shot faults (hang, malformed, dropped after acceptance) are re-armed continuously.
             self.venues.send(
                 cmd="faults",
@@ -370,8 +378,9 @@ class Bench:
             },
             gemini_fail=0.0,
         )
-        await asyncio.sleep(TICK_S * 2)
-        await self.check_after_restart()
+        await asyncio.sleep(TICK_S * 3)
+        # Anything created more than three ticks before the check must be finished by then.
+        await self.check_after_restart(before=datetime.now(UTC) - timedelta(seconds=TICK_S * 3))
         positions, _ = await self.venue()
         self.engine.terminate()
         self.integrity()
@@ -381,7 +390,13 @@ class Bench:
             failure_share=fail,
             cycles_requested=cycles,
             tracebacks=log.count("Traceback"),
-            max_open_positions_held=len(keyed(positions)) <= MAX_OPEN,
+            most_positions=most_positions,
+            max_open_positions=MAX_OPEN,
+            highest_leverage=highest_leverage,
+            max_leverage=20,
+            limits_held=most_positions <= MAX_OPEN
+            and highest_leverage <= 20
+            and len(keyed(positions)) <= MAX_OPEN,
             seconds=round(time.monotonic() - started, 1),
         )
 
@@ -428,7 +443,7 @@ def main() -> int:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n")
-    return 0 if result["clean"] and not result.get("tracebacks") else 1
+    return 0 if result["clean"] and not result.get("tracebacks") and result.get("limits_held", True) else 1
 
 
 if __name__ == "__main__":
