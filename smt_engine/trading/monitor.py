@@ -34,6 +34,7 @@ from smt_engine.config import Settings
 from smt_engine.domain import (
     CloseReason,
     EventLevel,
+    HealthStatus,
     OrderKind,
     OrderState,
     PositionState,
@@ -50,6 +51,7 @@ from smt_engine.exchange.base import (
     OrderStatus,
 )
 from smt_engine.exchange.precision import PrecisionError, plain, round_stop
+from smt_engine.health import report_health
 from smt_engine.store import Store
 from smt_engine.store.records import AccountSnapshot, Order, Position
 from smt_engine.trading.ailog import AiLogOutbox
@@ -61,6 +63,8 @@ from smt_engine.trading.proposals import transition
 from smt_engine.trading.risk import ReasonCode
 
 log = logging.getLogger(__name__)
+
+RECONCILE = "exchange.reconcile"
 
 
 @dataclass
@@ -125,6 +129,7 @@ class Monitor:
                 report.error,
                 extra={"event": "monitor.read_failed"},
             )
+            report_health(self.store, self.clock, RECONCILE, HealthStatus.DOWN, report.error)
             return report
 
         live = {_key(p.symbol, p.side): p for p in ex_positions if p.size > 0}
@@ -146,6 +151,15 @@ class Monitor:
 
         resting = {a.order_id for a in algos if a.status.is_open} | {o.order_id for o in regular}
         report.inflight = await self.inflight.resolve(resting)
+        unresolved = len(report.inflight.unresolved)
+        report_health(
+            self.store,
+            self.clock,
+            RECONCILE,
+            HealthStatus.OK,
+            f"{len(live)} position(s), {unresolved} order(s) still being resolved",
+            {"positions": len(live), "unresolved_orders": unresolved},
+        )
         await self._orphans(live, algos, regular, report, cancel=not startup)
         for key in list(stored):
             refreshed = self._reopen_if_close_ended(stored[key])

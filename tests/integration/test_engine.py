@@ -87,6 +87,10 @@ async def test_an_api_error_during_the_monitor_closes_nothing(rig: Rig) -> None:
     assert len(rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT"))) == 2
     failures = rig.store.events.of_kind("monitor.read_failed")
     assert failures, "the failed reads are recorded"
+    degraded = [
+        e for e in rig.store.events.of_kind("health.degraded") if e.data["component"] == "exchange.reconcile"
+    ]
+    assert degraded, "a failing reconciliation is loud"
 
 
 async def test_restart_adopts_an_unknown_position_and_keeps_its_open_time(rig: Rig) -> None:
