@@ -68,9 +68,9 @@ STATUS_TO_STATE = {
 @dataclass(frozen=True, slots=True)
 class ExecutionResult:
     """What happened to one proposal: ``open``, ``unprotected`` (opened, then closed), ``failed``,
-    ``denied``."""
+    ``denied``, or ``pending`` (the entry's outcome is unknown: the in-flight tracker finishes it)."""
 
-    outcome: Literal["open", "unprotected", "failed", "denied"]
+    outcome: Literal["open", "unprotected", "failed", "denied", "pending"]
     proposal: Proposal
     detail: str
     position: Position | None = None
@@ -79,6 +79,10 @@ class ExecutionResult:
 
 class _Failed(Exception):
     """Internal: the entry did not happen; the message is the recorded reason."""
+
+
+class _Unresolved(_Failed):
+    """Internal: the entry may or may not exist at the venue; never failed on a guess."""
 
 
 def _err(exc: BaseException) -> str:
@@ -226,6 +230,11 @@ class Executor:
                     f"entry {entry.client_order_id} did not show as a position within "
                     f"{self.settings.trading.fill_timeout}"
                 )
+        except _Unresolved as exc:
+            log.warning("proposal #%s left submitting: %s", pid, exc)
+            current = self.store.proposals.get(pid)
+            assert current is not None
+            return ExecutionResult("pending", current, str(exc), None, entry)
         except _Failed as exc:
             return self._fail(proposal, str(exc), entry)
         except (ExchangeError, PrecisionError) as exc:
@@ -311,7 +320,7 @@ class Executor:
             # A previous attempt got as far as writing the row: never send again, find out instead.
             found = await self._lookup(proposal.symbol, cid)
             if found is None:
-                raise _Failed(f"entry {cid} was already attempted and the venue does not know it")
+                raise _Unresolved(f"entry {cid} was already attempted and the venue does not show it yet")
             return self._resolved(existing, found), found.order_id
         order = self.new_order(
             cid,
@@ -339,8 +348,8 @@ class Executor:
             )
             found = await self._lookup(proposal.symbol, cid)
             if found is None:
-                raise _Failed(
-                    f"entry {cid}: outcome unknown and not found at the venue; left for reconciliation"
+                raise _Unresolved(
+                    f"entry {cid}: outcome unknown and not found at the venue yet; left for reconciliation"
                 ) from None
             return self._resolved(order, found), found.order_id
         except (ExchangeError, PrecisionError) as exc:

@@ -198,3 +198,24 @@ async def test_no_order_or_proposal_stays_in_flight_after_a_restart(rig: Rig) ->
     assert rig.store.positions.open_for("ETHUSDT", rig.store.proposals.select()[0].side).state is (
         PositionState.OPEN
     )
+
+
+async def test_an_entry_whose_outcome_stays_unknown_is_left_to_the_tracker_not_failed_on_a_guess(
+    rig: Rig,
+) -> None:
+    runtime = await rig.start_unrun()
+    proposal = await approved_proposal(rig, runtime)
+    rig.fake.faults.paths = {ORDER}
+    rig.fake.faults.next_hang = 1  # the connection dies without an answer; the order never existed
+    rig.fake.faults.hang_seconds = 1.0
+    result = await rig.run(runtime.executor.execute(proposal, EngineState.RUNNING))
+    rig.fake.faults.paths = None
+    assert result.outcome == "pending", result.detail
+    assert rig.store.proposals.get(proposal.id or 0).state is ProposalState.SUBMITTING
+    assert entry_order(rig, proposal.id or 0).state is OrderState.UNKNOWN
+    await rig.clock.advance(runtime.settings.trading.order_visibility.total_seconds() + 1)
+    report = await rig.run(runtime.monitor.tick())
+    assert report.ok and report.inflight.proposals_resolved == [proposal.id]
+    assert entry_order(rig, proposal.id or 0).state is OrderState.CANCELLED
+    assert rig.store.proposals.get(proposal.id or 0).state is ProposalState.FAILED
+    assert rig.fake.counts["POST /capi/v3/order"] == 1, "never resent"
