@@ -234,6 +234,7 @@ class Executor:
             log.warning("proposal #%s left submitting: %s", pid, exc)
             current = self.store.proposals.get(pid)
             assert current is not None
+            entry = entry or self.store.orders.by_client_id(self.entry_cid(pid))
             return ExecutionResult("pending", current, str(exc), None, entry)
         except _Failed as exc:
             return self._fail(proposal, str(exc), entry)
