@@ -219,3 +219,21 @@ async def test_an_entry_whose_outcome_stays_unknown_is_left_to_the_tracker_not_f
     assert entry_order(rig, proposal.id or 0).state is OrderState.CANCELLED
     assert rig.store.proposals.get(proposal.id or 0).state is ProposalState.FAILED
     assert rig.fake.counts["POST /capi/v3/order"] == 1, "never resent"
+
+
+async def test_a_start_after_an_unclean_end_is_announced_as_a_crash_restart(rig: Rig) -> None:
+    rig.gemini.push(long_eth())
+    await rig.start()
+    await rig.until(lambda: rig.store.engine.current() is not None, 30)
+    assert not rig.store.events.of_kind("engine.crash_restart"), "a first start is not a crash"
+    await rig.stop()
+    rig.store.engine.set(state=EngineState.RUNNING, pid=424242)  # as a killed engine leaves it
+    rig.gemini.push(long_eth())
+    await rig.start()
+    await rig.until(lambda: bool(rig.store.events.of_kind("engine.crash_restart")), 30)
+    event = rig.store.events.of_kind("engine.crash_restart")[0]
+    assert event.data == {"previous_pid": 424242, "previous_state": "running"}
+    await rig.stop()
+    await rig.start()
+    await rig.until(lambda: rig.store.engine.current().state is EngineState.RUNNING, 30)
+    assert len(rig.store.events.of_kind("engine.crash_restart")) == 1, "a clean stop is not a crash"
