@@ -47,7 +47,7 @@ from chaos_checks import (
 )
 
 from smt_engine.clock import WallClock
-from smt_engine.domain import CommandKind, EngineState
+from smt_engine.domain import CommandKind, CommandState, EngineState, OrderKind, OrderState, PositionState
 from smt_engine.exchange.base import AlgoOrder, ExchangeError, ExchangePosition
 from smt_engine.exchange.weex import WeexClient
 from smt_engine.store import Store
@@ -202,6 +202,7 @@ class Bench:
         )
         self.tally = Tally()
         self.windows: dict[str, int] = dict.fromkeys(WINDOWS, 0)
+        self.kills_in_flight: dict[str, int] = dict.fromkeys(WINDOWS, 0)
         self.seen_proposal = 0
 
     # ------------------------------------------------------------------ venue reads
@@ -300,16 +301,55 @@ class Bench:
 
     # ------------------------------------------------------------------ trials
 
+    async def ensure_positions(self, positions: list[ExchangePosition]) -> list[ExchangePosition]:
+        """Let one cycle open positions undisturbed, so stops, closes and orphans have something to act on."""
+        if len(keyed(positions)) >= 2:
+            return positions
+        self.enqueue(CommandKind.RUN_CYCLE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            store = self.store()
+            try:
+                busy = stuck_proposals(store, datetime.now(UTC)) or store.commands.count(
+                    "state IN (?, ?)", [CommandState.PENDING.value, CommandState.RUNNING.value]
+                )
+            finally:
+                store.close()
+            positions, _ = await self.venue()
+            if len(keyed(positions)) >= 2 or (keyed(positions) and not busy):
+                break
+        return positions
+
+    def work_in_flight(self) -> bool:
+        """After the kill: did it land while an order, a proposal or a close was unfinished?"""
+        store = self.store()
+        try:
+            orders = [
+                o
+                for o in store.orders.open_orders()
+                if o.state in (OrderState.PENDING_SUBMIT, OrderState.UNKNOWN)
+                or o.kind in (OrderKind.ENTRY, OrderKind.CLOSE)
+            ]
+            closing = [p for p in store.positions.open_positions() if p.state is PositionState.CLOSING]
+            return bool(orders or closing or stuck_proposals(store, datetime.now(UTC)))
+        finally:
+            store.close()
+
     async def trial(self) -> None:
         self.engine.start()
         assert self.engine.proc is not None
         await self.wait_running(self.engine.proc.pid)
         await self.check_after_restart()
         positions, algos = await self.venue()
+        positions = await self.ensure_positions(positions)
+        positions, algos = await self.venue()
         before = keyed(positions)
-        await self.start_work(positions, algos)
-        await asyncio.sleep(self.rng.uniform(0.0, 3.0))
+        window = await self.start_work(positions, algos)
+        await asyncio.sleep(self.rng.uniform(0.0, 4.0 if window == "entry" else 2.5))
         self.engine.kill()
+        if self.work_in_flight():
+            self.kills_in_flight[window] += 1
         self.venues.send(cmd="faults", weex={"path_latency": {}})
         self.integrity()
         after, _ = await self.venue()
@@ -403,7 +443,13 @@ class Bench:
     async def report(self, **extra: Any) -> dict[str, Any]:
         stats = self.venues.send(cmd="stats")
         await self.client.aclose()
-        return summary(self.tally, windows=self.windows, order_posts=stats["order_posts"], **extra)
+        return summary(
+            self.tally,
+            windows=self.windows,
+            kills_with_work_in_flight=self.kills_in_flight,
+            order_posts=stats["order_posts"],
+            **extra,
+        )
 
 
 def print_table(result: dict[str, Any]) -> None:
