@@ -380,7 +380,7 @@ class Bench:
 
     async def soak(self, minutes: float, fail: float) -> dict[str, Any]:
         started = time.monotonic()
-        share = fail / 5
+        share = fail * 0.4  # 429s and 5xx; hangs, malformed bodies and dropped answers come on top
         self.venues.send(
             cmd="faults",
             weex={"rate_429": share, "rate_5xx": share, "retry_after": 0.05, "hang_seconds": 5.0},
@@ -399,9 +399,9 @@ class Bench:
             self.venues.send(
                 cmd="faults",
                 weex={
-                    "next_hang": int(self.rng.random() < share * 10),
-                    "next_malformed": int(self.rng.random() < share * 10),
-                    "next_drop_after_accept": int(self.rng.random() < share * 10),
+                    "next_hang": int(self.rng.random() < 0.3),
+                    "next_malformed": int(self.rng.random() < 0.5),
+                    "next_drop_after_accept": int(self.rng.random() < 0.5),
                 },
             )
             self.enqueue(CommandKind.RUN_CYCLE)
