@@ -59,12 +59,18 @@ def orphan_legs(positions: list[ExchangePosition], algos: list[AlgoOrder]) -> li
 
 
 def mismatches(store: Store, positions: list[ExchangePosition]) -> list[str]:
+    """Positions the engine and the exchange disagree on.
+
+    An entry the running engine is submitting right now (it may have filled a moment before the
+    executor records it) is work in flight, not a disagreement; a leftover one is ``stuck_proposals``.
+    """
     ours = {(p.symbol, p.side): p.size for p in store.positions.open_positions()}
     theirs = keyed(positions)
+    submitting = {(p.symbol, p.side) for p in store.proposals.in_state(ProposalState.SUBMITTING)}
     return [
         f"{key[0]} {key[1].value}: engine {ours.get(key)} vs exchange {theirs.get(key)}"
         for key in set(ours) | set(theirs)
-        if ours.get(key) != theirs.get(key)
+        if ours.get(key) != theirs.get(key) and key not in submitting
     ]
 
 
