@@ -388,13 +388,18 @@ class Bench:
         )
         self.engine.start()
         assert self.engine.proc is not None
-        cycles = 0
+        cycles = closes = 0
         most_positions = highest_leverage = 0
         while time.monotonic() - started < minutes * 60:
             with contextlib.suppress(ExchangeError):
                 held = [p for p in await self.client.positions() if p.size > 0]
                 most_positions = max(most_positions, len(held))
                 highest_leverage = max([highest_leverage, *(int(p.leverage) for p in held)])
+                if len(held) >= 2 and self.rng.random() < 0.5:
+                    # Keep entries and closes flowing under faults (prices alone would not close them).
+                    target = self.rng.choice(held)
+                    self.enqueue(CommandKind.CLOSE, {"symbol": target.symbol, "side": target.side.value})
+                    closes += 1
             # The one-shot faults (hang, malformed, dropped after acceptance) are re-armed continuously.
             self.venues.send(
                 cmd="faults",
@@ -429,6 +434,7 @@ class Bench:
             soak_minutes=minutes,
             failure_share=fail,
             cycles_requested=cycles,
+            closes_requested=closes,
             tracebacks=log.count("Traceback"),
             most_positions=most_positions,
             max_open_positions=MAX_OPEN,
