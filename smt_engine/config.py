@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import annotated_types
 from pydantic import (
@@ -148,6 +149,10 @@ class EngineSettings(_Section):
         timedelta(seconds=1), description="how often operator commands are read"
     )
     heartbeat_interval: Duration = Field(timedelta(seconds=5), description="engine heartbeat period")
+    shutdown_timeout: Duration = Field(
+        timedelta(seconds=60),
+        description="on stop, wait this long for an order in flight and its TP/SL (below TimeoutStopSec)",
+    )
 
     @field_validator("database")
     @classmethod
@@ -236,6 +241,9 @@ class RiskSettings(_Section):
     max_drawdown_pct: Percent = Field(
         Decimal(25), description="drawdown from peak equity that halts the engine"
     )
+    loss_day_timezone: str = Field(
+        "UTC", description="time zone whose midnight starts the day the daily loss limit counts"
+    )
     stop_loss_cooldown: Duration = Field(
         timedelta(hours=4), description="no new entry on a pair after its stop-loss"
     )
@@ -245,6 +253,15 @@ class RiskSettings(_Section):
     max_drift_pct: Decimal = Field(
         Decimal("0.5"), gt=0, le=10, description="refuse approval if price moved more"
     )
+
+    @field_validator("loss_day_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. UTC, Europe/Berlin)") from None
+        return value
 
     @model_validator(mode="after")
     def _check_limits(self) -> RiskSettings:
@@ -285,6 +302,10 @@ class TradingSettings(_Section):
     )
     poll_interval: Duration = Field(
         timedelta(seconds=2), description="polling period while waiting for fills and TP/SL orders"
+    )
+    order_visibility: Duration = Field(
+        timedelta(seconds=30),
+        description="an order the venue does not show after this long was never placed (or is gone)",
     )
 
 

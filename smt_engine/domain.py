@@ -92,7 +92,7 @@ PROPOSAL_TRANSITIONS: dict[ProposalState, frozenset[ProposalState]] = {
     ProposalState.PROPOSED: frozenset(
         {ProposalState.APPROVED, ProposalState.REJECTED, ProposalState.EXPIRED, ProposalState.DENIED}
     ),
-    ProposalState.APPROVED: frozenset({ProposalState.SUBMITTING, ProposalState.DENIED}),
+    ProposalState.APPROVED: frozenset({ProposalState.SUBMITTING, ProposalState.DENIED, ProposalState.FAILED}),
     ProposalState.SUBMITTING: frozenset({ProposalState.OPEN, ProposalState.FAILED}),
     ProposalState.OPEN: frozenset({ProposalState.CLOSED}),
     ProposalState.REJECTED: frozenset(),
@@ -125,10 +125,47 @@ class OrderState(StrEnum):
         return self in {OrderState.FILLED, OrderState.CANCELLED, OrderState.REJECTED}
 
 
+ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
+    OrderState.PENDING_SUBMIT: frozenset({OrderState.SUBMITTED, OrderState.REJECTED, OrderState.UNKNOWN}),
+    OrderState.SUBMITTED: frozenset(
+        {
+            OrderState.PARTIALLY_FILLED,
+            OrderState.FILLED,
+            OrderState.CANCELLED,
+            OrderState.REJECTED,
+            OrderState.UNKNOWN,
+        }
+    ),
+    OrderState.PARTIALLY_FILLED: frozenset({OrderState.FILLED, OrderState.CANCELLED, OrderState.UNKNOWN}),
+    OrderState.UNKNOWN: frozenset(
+        {
+            OrderState.SUBMITTED,
+            OrderState.PARTIALLY_FILLED,
+            OrderState.FILLED,
+            OrderState.CANCELLED,
+            OrderState.REJECTED,
+        }
+    ),
+    OrderState.FILLED: frozenset(),
+    OrderState.CANCELLED: frozenset(),
+    OrderState.REJECTED: frozenset(),
+}
+"""The DESIGN's order state machine: any live state may become ``unknown``, which a lookup resolves."""
+
+
 class PositionState(StrEnum):
     OPEN = "open"
     CLOSING = "closing"
     CLOSED = "closed"
+
+
+POSITION_TRANSITIONS: dict[PositionState, frozenset[PositionState]] = {
+    # open -> closed directly when the exchange closed it (TP, SL, liquidation, a manual close elsewhere).
+    PositionState.OPEN: frozenset({PositionState.CLOSING, PositionState.CLOSED}),
+    # closing -> open when our close order ended unfilled and the position is still there.
+    PositionState.CLOSING: frozenset({PositionState.CLOSED, PositionState.OPEN}),
+    PositionState.CLOSED: frozenset(),
+}
 
 
 class CloseReason(StrEnum):

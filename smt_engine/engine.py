@@ -4,7 +4,9 @@ uploads and the heartbeat.
 The slow signal cycle never delays the monitor: they are separate tasks, and only the short
 critical sections that touch positions (execution, monitor tick, operator commands) share one lock.
 The next cycle time is persisted, so a restart does not trade again before its time, and never two
-cycles within ``min_cycle_gap``. Entries are refused until the start-up reconciliation succeeded.
+cycles within ``min_cycle_gap``. Entries are refused until the start-up reconciliation (which also
+finishes every order and proposal a previous run left in flight) succeeded. Stopping waits for the
+shielded work in flight (an entry and its TP/SL, a close), bounded by ``engine.shutdown_timeout``.
 """
 
 from __future__ import annotations
@@ -21,21 +23,26 @@ from typing import Any, Protocol
 
 from smt_engine.clock import Clock
 from smt_engine.config import ConfigError, Settings, load_settings
-from smt_engine.domain import CommandKind, EngineState
-from smt_engine.logsetup import EventsHandler
+from smt_engine.domain import CommandKind, EngineState, EventLevel
+from smt_engine.logsetup import EventsHandler, retune_logging
 from smt_engine.sdnotify import SdNotify
 from smt_engine.store import Store
 from smt_engine.store.records import Command, EngineStatus
 from smt_engine.streams import StreamSupervisor
 from smt_engine.trading.limits import LimitsPublisher
 from smt_engine.trading.monitor import Monitor
+from smt_engine.trading.risk import ReasonCode
+from smt_engine.trading.shielded import ShieldedWork
 
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[Command], Awaitable[dict[str, Any]]]
 
-# Settings sections that can change without a restart (reload_config).
+# Settings sections that can change without a restart (reload_config). Components read risk, trading,
+# ailog, competition and notify at each use; analyst and whales are rebuilt; logging retunes the stderr
+# handler.
 HOT_SECTIONS = ("risk", "trading", "analyst", "whales", "ailog", "competition", "logging", "notify")
+REBUILT_SECTIONS = ("analyst", "whales")
 
 
 class CycleRunner(Protocol):
@@ -62,6 +69,12 @@ class Notifications(Protocol):
     async def flush(self, grace: timedelta) -> None: ...
 
 
+class Rebuilder(Protocol):
+    async def __call__(self, sections: list[str]) -> dict[str, str]:
+        """Rebuild the components of ``sections`` from the (already updated) settings; what was done."""
+        ...
+
+
 class CommandRejected(Exception):
     """A command that is invalid now (bad arguments, wrong state); the message goes back to the operator."""
 
@@ -82,6 +95,7 @@ class Engine:
         config_path: Path | None = None,
         notifier: Notifications | None = None,
         streams: StreamSupervisor | None = None,
+        rebuild: Rebuilder | None = None,
     ) -> None:
         self.settings = settings
         self.streams = streams
@@ -94,6 +108,9 @@ class Engine:
         self.notify = notify or SdNotify()
         self.notifier = notifier
         self.config_path = config_path
+        self.rebuild = rebuild
+        self.work = ShieldedWork()
+        monitor.on_halt = self.halt
         self.lock = asyncio.Lock()
         self.stop_event = asyncio.Event()
         self.cycle_requested = asyncio.Event()
@@ -181,12 +198,27 @@ class Engine:
 
     async def _shutdown(self, tasks: list[asyncio.Task[Any]]) -> None:
         if self._cycle_task is not None and not self._cycle_task.done():
-            # The pipeline shields order placement, so cancelling here abandons analysis, never an order.
+            # Order placement is shielded, so cancelling here abandons analysis, never an order.
             self._cycle_task.cancel()
         for task in tasks:
             task.cancel()
         pending = [*tasks, *([self._cycle_task] if self._cycle_task else [])]
         await asyncio.gather(*pending, return_exceptions=True)
+        if self.work.pending:
+            timeout = self.settings.engine.shutdown_timeout.total_seconds()
+            log.info(
+                "stopping: waiting up to %.0f s for %d order operation(s) in flight",
+                timeout,
+                self.work.pending,
+                extra={"event": "engine.draining"},
+            )
+            left = await self.work.drain(timeout)
+            if left:
+                log.critical(
+                    "stopped with %d order operation(s) still in flight; the next start reconciles them",
+                    left,
+                    extra={"event": "engine.drain_timeout"},
+                )
         self._set_state(EngineState.STOPPED, reason="stopped")
         log.info("engine stopped", extra={"event": "engine.stopped"})
 
@@ -224,6 +256,15 @@ class Engine:
         if previous is not None and previous.state is EngineState.HALTED:
             # A kill switch survives restarts: an operator must resume.
             self.state = EngineState.HALTED
+        if previous is not None and previous.state is not EngineState.STOPPED:
+            self.store.events.append(
+                now,
+                EventLevel.WARNING,
+                "engine.crash_restart",
+                f"the previous engine (pid {previous.pid}) ended without stopping cleanly "
+                f"(last state {previous.state.value}); reconciling what it left in flight",
+                data={"previous_pid": previous.pid, "previous_state": previous.state.value},
+            )
         log.info(
             "engine starting (pid %d, %s mode, approval %s); next cycle at %s",
             os.getpid(),
@@ -350,10 +391,7 @@ class Engine:
         while True:
             await self._monitor_wait(interval)
             try:
-                async with self.lock:
-                    report = await self.monitor.tick()
-                    if self.housekeeping is not None:
-                        await self.housekeeping(self.clock.now())
+                report = await self.work.run(self._tick())
                 if not report.ok:
                     self.store.engine.set(last_error=report.error)
             except Exception:
@@ -382,6 +420,13 @@ class Engine:
                 log.exception("publishing limits failed", extra={"event": "limits.failed"})
             await self.clock.sleep(self.limits.interval())
 
+    async def _tick(self) -> Any:
+        async with self.lock:
+            report = await self.monitor.tick()
+            if self.housekeeping is not None:
+                await self.housekeeping(self.clock.now())
+        return report
+
     async def _command_loop(self) -> None:
         interval = self.settings.engine.command_poll_interval.total_seconds()
         while True:
@@ -389,7 +434,8 @@ class Engine:
             if command is None:
                 await self.clock.sleep(interval)
                 continue
-            await self.handle(command)
+            # Shielded: a manual approval's entry and its TP/SL finish even if the engine stops now.
+            await self.work.run(self.handle(command))
 
     async def handle(self, command: Command) -> None:
         """Run one claimed command and write its result back."""
@@ -445,14 +491,23 @@ class Engine:
         if not self.reconciled:
             raise CommandRejected("start-up reconciliation has not succeeded yet")
         previous = self.state
-        self._set_state(EngineState.RUNNING, reason=f"resumed by {command.actor}")
-        log.info(
-            "engine resumed by %s (was %s)",
-            command.actor,
-            previous.value,
-            extra={"event": "engine.resumed", "data": {"cleared": previous.value}},
+        status = self.store.engine.current()
+        why = status.state_reason if status and status.state_reason else previous.value
+        cleared = (
+            f"{previous.value}: {why}" if previous is not EngineState.RUNNING else "nothing (was running)"
         )
-        return {"state": self.state.value, "was": previous.value}
+        if previous is EngineState.HALTED:
+            # The loss limits count again from this moment's equity, so the next tick does not re-trip.
+            latest = self.store.account.latest()
+            self.monitor.kill_switch.reset(command.actor, why, latest.equity if latest else None)
+        self._set_state(EngineState.RUNNING, reason=f"resumed by {command.actor}")
+        log.warning(
+            "engine resumed by %s; cleared %s",
+            command.actor,
+            cleared,
+            extra={"event": "engine.resumed", "data": {"cleared": cleared, "was": previous.value}},
+        )
+        return {"state": self.state.value, "was": previous.value, "cleared": cleared}
 
     async def _run_cycle_now(self, command: Command) -> dict[str, Any]:
         if self._cycle_task is not None and not self._cycle_task.done():
@@ -470,25 +525,43 @@ class Engine:
         except ConfigError as exc:
             raise CommandRejected("configuration not reloaded: " + "; ".join(exc.problems)) from None
         changed = [name for name in HOT_SECTIONS if getattr(fresh, name) != getattr(self.settings, name)]
+        cold = [
+            name
+            for name in type(self.settings).model_fields
+            if name not in (*HOT_SECTIONS, "engine") and getattr(fresh, name) != getattr(self.settings, name)
+        ]
+        needs_restart = [
+            f"engine.{key}"
+            for key, value in fresh.engine
+            if key != "approval" and value != getattr(self.settings.engine, key)
+        ] + cold
+        applied: dict[str, str] = {}
         for name in changed:
             setattr(self.settings, name, getattr(fresh, name))
-        needs_restart = [
-            key
-            for key in ("mode", "database")
-            if getattr(fresh.engine, key) != getattr(self.settings.engine, key)
-        ]
+            applied[name] = "in effect (read at each use)"
+        if "logging" in changed:
+            retune_logging(fresh.logging.level, fresh.logging.format)
+            applied["logging"] = f"stderr at {fresh.logging.level}, {fresh.logging.format}"
+        rebuilt = [name for name in changed if name in REBUILT_SECTIONS]
+        if rebuilt:
+            if self.rebuild is None:
+                raise CommandRejected(f"{', '.join(rebuilt)} cannot be rebuilt in this engine: restart it")
+            applied.update(await self.rebuild(rebuilt))
         if fresh.engine.approval != self.settings.engine.approval:
             self.settings.engine.approval = fresh.engine.approval
             self.store.engine.set(approval=fresh.engine.approval.value)
             changed.append("engine.approval")
-        return {"changed": changed, "needs_restart": [f"engine.{k}" for k in needs_restart]}
+            applied["engine.approval"] = f"now {fresh.engine.approval.value}"
+        return {"changed": changed, "applied": applied, "needs_restart": needs_restart}
 
     # ------------------------------------------------------------------ kill switch
 
-    def halt(self, reason: str) -> None:
-        """Daily loss or drawdown limit hit: refuse entries until an operator resumes."""
+    def halt(self, reason: str, code: ReasonCode) -> None:
+        """Daily loss or drawdown limit hit: refuse entries until an operator resumes (closes go on)."""
         if self.state is not EngineState.HALTED:
             self._set_state(EngineState.HALTED, reason=reason)
             log.critical(
-                "engine HALTED: %s; entries refused until resumed", reason, extra={"event": "engine.halted"}
+                "engine HALTED: %s; entries refused until resumed",
+                reason,
+                extra={"event": "engine.halted", "data": {"reason_code": code.value, "reason": reason}},
             )

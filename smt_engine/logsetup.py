@@ -58,17 +58,28 @@ class DatabaseErrorsOneLine(logging.Filter):
         return True
 
 
+def _formatter(fmt: str) -> logging.Formatter:
+    if fmt == "json":
+        return JsonFormatter()
+    return logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+
+
+def retune_logging(level: str, fmt: str) -> None:
+    """Apply a reloaded ``[logging]`` section to the running process's stderr handler(s)."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, EventsHandler):
+            handler.setLevel(level.upper())
+            handler.setFormatter(_formatter(fmt))
+    root.setLevel(min(logging.getLevelName(level.upper()), logging.INFO))
+
+
 def setup_logging(level: str = "info", fmt: str = "text") -> logging.Handler:
     """Configure the root logger once for a command; returns the stderr handler."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(DatabaseErrorsOneLine())
     handler.addFilter(RedactingFilter())
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
-        )
+    handler.setFormatter(_formatter(fmt))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

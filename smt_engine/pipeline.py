@@ -29,6 +29,7 @@ from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.execution import ExecutionResult, Executor
 from smt_engine.trading.monitor import record_equity
 from smt_engine.trading.proposals import Candidate, ProposalBook, snapshot_account
+from smt_engine.trading.shielded import ShieldedWork
 from smt_engine.whales.flows import FlowSignal
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class Pipeline:
         *,
         whales: WhaleSource | None = None,
         trade_lock: asyncio.Lock | None = None,
-        halt: Callable[[str], None] | None = None,
+        work: ShieldedWork | None = None,
         engine_state: Callable[[], EngineState] | None = None,
     ) -> None:
         self.settings = settings
@@ -87,7 +88,7 @@ class Pipeline:
         self.ailog = ailog
         self.whales = whales
         self.trade_lock = trade_lock or asyncio.Lock()
-        self.halt = halt
+        self.work = work or ShieldedWork()
         self.engine_state = engine_state or self._stored_engine_state
         self.last_report: CycleReport | None = None
 
@@ -105,7 +106,9 @@ class Pipeline:
         )
         status = "abandoned"
         try:
-            balance, positions = await self._step(report, "account", self._account)
+            # A failed step returns None: an unreadable account means no balance and no positions.
+            account = await self._step(report, "account", self._account)
+            balance, positions = account if account is not None else (None, None)
             whale_result = await self._step(report, "whales", lambda: self._whales(cycle_id))
             market = await self._step(report, "market", self._market)
             contracts, prices, candles = market if market is not None else ({}, {}, {})
@@ -342,8 +345,6 @@ class Pipeline:
             for pair, out in outcomes
         ]
         outcome = self.book.run_cycle(candidates, account, cycle_id=cycle_id)
-        if outcome.halt_reason and self.halt is not None:
-            self.halt(outcome.halt_reason)
         best = outcome.approved[0] if outcome.approved else (outcome.waiting[0] if outcome.waiting else None)
         trades = [c for c in candidates if c.decision.action is not Action.WAIT]
         self.ailog.trade_decision(
@@ -395,12 +396,25 @@ class Pipeline:
         return fresh
 
     async def _execute(self, report: CycleReport, approved: list[Any]) -> None:
-        for proposal in approved:
-            async with self.trade_lock:
+        # Claimed until executed, so the in-flight tracker does not finish them between two entries.
+        queued = {p.id for p in approved}
+        self.executor.claimed.update(queued)
+        try:
+            for proposal in approved:
+                queued.discard(proposal.id)  # from here on, _execute_one holds the claim
                 # Shielded: stopping the engine abandons analysis, never an order half-sent.
                 # The state the cycle gated with is the state it executes with.
-                result = await asyncio.shield(self.executor.execute(proposal, self.engine_state()))
-            report.executions.append(result)
-            report.steps.setdefault("execution", {}).setdefault("results", []).append(
-                {"proposal_id": proposal.id, "outcome": result.outcome, "detail": result.detail}
-            )
+                result = await self.work.run(self._execute_one(proposal, self.engine_state()))
+                report.executions.append(result)
+                report.steps.setdefault("execution", {}).setdefault("results", []).append(
+                    {"proposal_id": proposal.id, "outcome": result.outcome, "detail": result.detail}
+                )
+        finally:
+            self.executor.claimed.difference_update(queued)
+
+    async def _execute_one(self, proposal: Any, state: EngineState) -> ExecutionResult:
+        try:
+            async with self.trade_lock:
+                return await self.executor.execute(proposal, state)
+        finally:
+            self.executor.claimed.discard(proposal.id)

@@ -50,15 +50,47 @@ class Runtime:
     pipeline: Pipeline
     operator: OperatorCommands
     engine: Engine
+    secrets: SecretStore
+
+    async def rebuild(self, sections: list[str]) -> dict[str, str]:
+        """Reload: build a new analyst / whale source from the updated settings and swap it in."""
+        done: dict[str, str] = {}
+        if "analyst" in sections:
+            old_analyst, self.analyst = (
+                self.analyst,
+                make_analyst(self.settings, self.store, self.clock, self.secrets),
+            )
+            self.pipeline.analyst = self.analyst
+            await _close(old_analyst)
+            done["analyst"] = f"rebuilt ({type(self.analyst).__name__}, model {self.settings.analyst.model})"
+        if "whales" in sections:
+            old_whales = self.whales
+            if self.settings.whales.enabled:
+                try:
+                    self.whales = make_whale_source(self.settings, self.store, self.clock, self.secrets)
+                    done["whales"] = "rebuilt"
+                except WhaleSourceError as exc:
+                    self.whales = None
+                    done["whales"] = f"disabled: {exc}"
+            else:
+                self.whales = None
+                done["whales"] = "disabled"
+            self.pipeline.whales = self.whales
+            await _close(old_whales)
+        return done
 
     async def aclose(self) -> None:
         for closer in (self.exchange, self.analyst, self.whales):
-            aclose = getattr(closer, "aclose", None)
-            if aclose is not None:
-                try:
-                    await aclose()
-                except Exception:  # closing must not mask the reason we are stopping
-                    log.exception("closing %s failed", type(closer).__name__)
+            await _close(closer)
+
+
+async def _close(component: object) -> None:
+    aclose = getattr(component, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:  # closing must not mask the reason we are stopping
+            log.exception("closing %s failed", type(component).__name__)
 
 
 def make_notifier(settings: Settings, store: Store, clock: Clock, secrets: SecretStore) -> Notifier:
@@ -101,7 +133,6 @@ def build_runtime(
 
     monitor = Monitor(settings, store, clock, exchange, executor, ailog)
     operator = OperatorCommands(settings, store, clock, exchange, book, executor, monitor)
-    engine_ref: list[Engine] = []
     pipeline = Pipeline(
         settings,
         store,
@@ -112,7 +143,6 @@ def build_runtime(
         executor,
         ailog,
         whales=whales,
-        halt=lambda reason: engine_ref[0].halt(reason) if engine_ref else None,
     )
 
     async def housekeeping(now: object) -> None:
@@ -132,9 +162,10 @@ def build_runtime(
         notifier=make_notifier(settings, store, clock, secrets),
         streams=make_streams(settings, store, clock, exchange),
     )
-    engine_ref.append(engine)
     pipeline.trade_lock = engine.lock
-    return Runtime(
+    pipeline.work = engine.work
+    book.on_halt = engine.halt
+    runtime = Runtime(
         settings,
         store,
         clock,
@@ -148,4 +179,7 @@ def build_runtime(
         pipeline,
         operator,
         engine,
+        secrets,
     )
+    engine.rebuild = runtime.rebuild
+    return runtime

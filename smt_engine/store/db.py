@@ -24,6 +24,7 @@ from smt_engine.store.events import EventsRepo
 from smt_engine.store.flows import ExchangeFlowsRepo
 from smt_engine.store.health import HealthRepo
 from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, WhalesRepo, WhaleTransfersRepo
+from smt_engine.store.kill_switch import KillSwitchRepo
 from smt_engine.store.limits import LimitsRepo
 from smt_engine.store.migrations import MIGRATIONS
 from smt_engine.store.notifications import CursorsRepo, NotificationsRepo
@@ -107,6 +108,7 @@ class Store:
         self.venue_facts = VenueFactsRepo(*args)
         self.exchange_flows = ExchangeFlowsRepo(*args)
         self.limits = LimitsRepo(*args)
+        self.kill_switch = KillSwitchRepo(*args)
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:
@@ -245,6 +247,11 @@ class Store:
                 log.info("database %s: applied migration %d (%s)", self.path, number, description)
                 applied.append(number)
         return applied
+
+    def integrity_check(self) -> str:
+        """``PRAGMA integrity_check``: "ok" for a sound file (the chaos bench checks it after kills)."""
+        with self.lock:
+            return "; ".join(str(row[0]) for row in self.conn.execute("PRAGMA integrity_check"))
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: the console's cheap change detector."""

@@ -20,10 +20,15 @@ class AlreadyRunning(Exception):
 
 
 class EngineLock:
-    """An exclusive ``flock`` on ``<database>.lock``; released by the kernel if the process dies."""
+    """An exclusive ``flock`` on ``<database>.lock``; released by the kernel if the process dies.
+
+    The lock file is named after the *resolved* database file, so a symlink or a relative path reaches
+    the same lock file; a bind mount reaches the same inode, which ``flock`` locks whatever the path.
+    The holder's pid is written into the lock file (and the engine row records pid and host).
+    """
 
     def __init__(self, db_path: Path) -> None:
-        self.db_path = Path(db_path)
+        self.db_path = Path(db_path).expanduser().resolve()
         self.path = self.db_path.with_name(self.db_path.name + ".lock")
         self._fd: int | None = None
 

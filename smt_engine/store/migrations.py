@@ -155,6 +155,16 @@ CREATE TABLE health (
 """,
     ),
     (
+        5,
+        "kill switch: each resume that cleared a halt, and the equity its loss limits count from",
+        """
+CREATE TABLE kill_switch_resets (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, cleared TEXT NOT NULL,
+    equity TEXT
+);
+""",
+    ),
+    (
         6,
         "venue facts: what the exchange client learned and keeps across restarts (e.g. the AI-log path)",
         """

@@ -48,6 +48,15 @@ class OrdersRepo(Repo[Order]):
         rows = self.select("exchange_order_id = ?", [exchange_order_id])
         return rows[0] if rows else None
 
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Orders not yet in a terminal state: the in-flight tracker resolves each against the venue."""
+        marks = ", ".join("?" * len(_OPEN_ORDER_STATES))
+        where, params = f"state IN ({marks})", list(_OPEN_ORDER_STATES)
+        if symbol:
+            where += " AND symbol = ?"
+            params.append(symbol)
+        return self.select(where, params, order_by="id")
+
     def orphans(self) -> list[Order]:
         marks = ", ".join("?" * len(_OPEN_ORDER_STATES))
         return self.select(f"orphan = 1 AND state IN ({marks})", _OPEN_ORDER_STATES, order_by="id")

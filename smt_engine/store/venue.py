@@ -60,6 +60,16 @@ class AccountRepo(Repo[AccountSnapshot]):
         rows = self.select("at >= ?", [ts(start)], order_by="id DESC", limit=limit)
         return rows[::-1]
 
-    def peak_equity(self) -> AccountSnapshot | None:
-        rows = self.select(order_by="CAST(equity AS REAL) DESC", limit=1)
+    def peak_equity(self, since: datetime | None = None) -> AccountSnapshot | None:
+        where, params = ("at >= ?", [ts(since)]) if since is not None else ("1", [])
+        rows = self.select(where, params, order_by="CAST(equity AS REAL) DESC", limit=1)
+        return rows[0] if rows else None
+
+    def last_before(self, at: datetime) -> AccountSnapshot | None:
+        """The newest snapshot taken at or before ``at`` (a day's opening equity)."""
+        rows = self.select("at <= ?", [ts(at)], order_by="at DESC, id DESC", limit=1)
+        return rows[0] if rows else None
+
+    def first_since(self, at: datetime) -> AccountSnapshot | None:
+        rows = self.select("at >= ?", [ts(at)], order_by="at, id", limit=1)
         return rows[0] if rows else None

@@ -45,6 +45,7 @@ from smt_engine.secrets import redact
 from smt_engine.store import Store
 from smt_engine.store.records import Order, Position, Proposal
 from smt_engine.trading.ailog import AiLogOutbox
+from smt_engine.trading.orders import advance_order, move_position, update_order
 from smt_engine.trading.proposals import transition
 from smt_engine.trading.risk import ReasonCode
 from smt_engine.trading.settle import settle_orders
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 
 ACTOR = "executor"
 
-_STATUS_TO_STATE = {
+STATUS_TO_STATE = {
     OrderStatus.NEW: OrderState.SUBMITTED,
     OrderStatus.UNTRIGGERED: OrderState.SUBMITTED,
     OrderStatus.TRIGGERED: OrderState.SUBMITTED,
@@ -68,9 +69,9 @@ _STATUS_TO_STATE = {
 @dataclass(frozen=True, slots=True)
 class ExecutionResult:
     """What happened to one proposal: ``open``, ``unprotected`` (opened, then closed), ``failed``,
-    ``denied``."""
+    ``denied``, or ``pending`` (the entry's outcome is unknown: the in-flight tracker finishes it)."""
 
-    outcome: Literal["open", "unprotected", "failed", "denied"]
+    outcome: Literal["open", "unprotected", "failed", "denied", "pending"]
     proposal: Proposal
     detail: str
     position: Position | None = None
@@ -79,6 +80,10 @@ class ExecutionResult:
 
 class _Failed(Exception):
     """Internal: the entry did not happen; the message is the recorded reason."""
+
+
+class _Unresolved(_Failed):
+    """Internal: the entry may or may not exist at the venue; never failed on a guess."""
 
 
 def _err(exc: BaseException) -> str:
@@ -99,8 +104,13 @@ class Executor:
         self.clock = clock
         self.settings = settings
         self.ailog = ailog
+        self.claimed: set[int] = set()
+        """Proposals this process is executing or about to: the in-flight tracker leaves them alone."""
 
     # ------------------------------------------------------------------ helpers
+
+    def entry_cid(self, proposal_id: int) -> str:
+        return self._cid(proposal_id, "entry")
 
     def _cid(self, proposal_id: int, leg: str) -> str:
         return make_client_id(self.store.instance_id()[:8], proposal_id, leg)
@@ -143,12 +153,15 @@ class Executor:
             )
         )
 
-    def _update_order(self, order: Order, **fields: Any) -> Order:
-        assert order.id is not None
-        self.store.orders.update(order.id, updated_at=self.clock.now(), **fields)
-        updated = self.store.orders.get(order.id)
-        assert updated is not None
-        return updated
+    def _update_order(self, order: Order, *, why: str = "", **fields: Any) -> Order:
+        """Field updates; a ``state`` among them goes through the audited order state machine."""
+        state = fields.pop("state", None)
+        if state is None:
+            return update_order(self.store, order, self.clock.now(), **fields)
+        reason = why or str(fields.get("error") or "")
+        return advance_order(
+            self.store, order, state, actor=ACTOR, reason=reason, at=self.clock.now(), **fields
+        )
 
     async def _poll(self, seconds: float) -> None:
         await self.clock.sleep(seconds)
@@ -177,6 +190,15 @@ class Executor:
         if current is None or current.state is not ProposalState.APPROVED:
             state = current.state.value if current else "missing"
             raise ValueError(f"proposal #{pid} is {state}, not approved")
+        self.claimed.add(pid)
+        try:
+            return await self._execute(proposal, engine_state)
+        finally:
+            self.claimed.discard(pid)
+
+    async def _execute(self, proposal: Proposal, engine_state: EngineState | None) -> ExecutionResult:
+        assert proposal.id is not None
+        pid = proposal.id
         state = engine_state or self._engine_state()
         if not state.accepts_entries:
             denied = transition(
@@ -209,6 +231,12 @@ class Executor:
                     f"entry {entry.client_order_id} did not show as a position within "
                     f"{self.settings.trading.fill_timeout}"
                 )
+        except _Unresolved as exc:
+            log.warning("proposal #%s left submitting: %s", pid, exc)
+            current = self.store.proposals.get(pid)
+            assert current is not None
+            entry = entry or self.store.orders.by_client_id(self.entry_cid(pid))
+            return ExecutionResult("pending", current, str(exc), None, entry)
         except _Failed as exc:
             return self._fail(proposal, str(exc), entry)
         except (ExchangeError, PrecisionError) as exc:
@@ -294,7 +322,7 @@ class Executor:
             # A previous attempt got as far as writing the row: never send again, find out instead.
             found = await self._lookup(proposal.symbol, cid)
             if found is None:
-                raise _Failed(f"entry {cid} was already attempted and the venue does not know it")
+                raise _Unresolved(f"entry {cid} was already attempted and the venue does not show it yet")
             return self._resolved(existing, found), found.order_id
         order = self.new_order(
             cid,
@@ -314,18 +342,16 @@ class Executor:
         try:
             placed = await self.exchange.place_order(request)
         except AmbiguousOutcome as exc:
-            order = self._update_order(order, state=OrderState.UNKNOWN, error=_err(exc))
-            self._event(
-                EventLevel.WARNING,
-                "order.unknown",
-                f"entry {cid}: outcome unknown ({_err(exc)}); looking it up, not resending",
-                proposal_id=proposal.id,
-                order_id=order.id,
+            order = self._update_order(
+                order,
+                state=OrderState.UNKNOWN,
+                error=_err(exc),
+                why=f"outcome unknown ({_err(exc)}); looking it up, not resending",
             )
             found = await self._lookup(proposal.symbol, cid)
             if found is None:
-                raise _Failed(
-                    f"entry {cid}: outcome unknown and not found at the venue; left for reconciliation"
+                raise _Unresolved(
+                    f"entry {cid}: outcome unknown and not found at the venue yet; left for reconciliation"
                 ) from None
             return self._resolved(order, found), found.order_id
         except (ExchangeError, PrecisionError) as exc:
@@ -340,7 +366,7 @@ class Executor:
         return order, placed.order_id
 
     def _resolved(self, order: Order, found: ExchangeOrder) -> Order:
-        state = _STATUS_TO_STATE.get(found.status, OrderState.SUBMITTED)
+        state = STATUS_TO_STATE.get(found.status, OrderState.SUBMITTED)
         order = self._update_order(
             order,
             state=state,
@@ -443,11 +469,13 @@ class Executor:
         *,
         leg: str | None = None,
         request: dict[str, Any] | None = None,
+        raise_precision: bool = False,
     ) -> str | None:
         """Place one reduce-only trigger on ``position``; its order id, or None (with the reason logged).
 
         Used at entry (legs that did not appear) and by the monitor (a stop that went missing, also on
-        adopted positions, whose client ids then derive from the position id).
+        adopted positions, whose client ids then derive from the position id). ``raise_precision``
+        re-raises a precision refusal (after recording it) so the caller can correct and re-send once.
         """
         assert position.id is not None
         ref = position.proposal_id if position.proposal_id is not None else position.id
@@ -475,6 +503,8 @@ class Executor:
                 return None
         except (ExchangeError, PrecisionError) as exc:
             self._update_order(order, state=OrderState.REJECTED, error=_err(exc))
+            if raise_precision and isinstance(exc, PrecisionError):
+                raise
             self._event(
                 EventLevel.ERROR,
                 f"protection.{kind}_failed",
@@ -591,21 +621,31 @@ class Executor:
         now = self.clock.now()
         if not filled:
             # Closed only when the exchange says so: the monitor finishes this from order history.
-            self.store.positions.update(position.id, state=PositionState.CLOSING, updated_at=now)
-            self._event(
-                EventLevel.INFO,
-                "position.closing",
-                f"{symbol} {side.value}: close order {close_id} sent by {actor} ({reason.value})",
-                proposal_id=position.proposal_id,
-                position_id=position.id,
-            )
+            current_pos = self.store.positions.get(position.id)
+            if current_pos is not None and current_pos.state is PositionState.OPEN:
+                move_position(
+                    self.store,
+                    position.id,
+                    PositionState.CLOSING,
+                    actor=actor,
+                    message=f"{symbol} {side.value}: close order {close_id} sent by {actor} ({reason.value})",
+                    at=now,
+                    data={"close_order_id": close_id, "reason": reason.value},
+                )
             refreshed = self.store.positions.get(position.id)
             assert refreshed is not None
             return refreshed
         realized = await self._realized_pnl(symbol, side, close_id, position.opened_at)
-        self.store.positions.update(
+        move_position(
+            self.store,
             position.id,
-            state=PositionState.CLOSED,
+            PositionState.CLOSED,
+            actor=actor,
+            message=f"{symbol} {side.value} closed at market by {actor} ({reason.value})"
+            + (f": {why}" if why else ""),
+            at=now,
+            level=EventLevel.CRITICAL if reason is CloseReason.UNPROTECTED else EventLevel.INFO,
+            data={"close_order_id": close_id, "reason": reason.value},
             close_reason=reason,
             close_order_id=close_id,
             closed_at=now,
@@ -613,18 +653,8 @@ class Executor:
             realized_pnl=realized,
             size=Decimal(0),
             unrealized_pnl=Decimal(0),
-            updated_at=now,
         )
         settle_orders(self.store, now, position.id, resting)
-        self._event(
-            EventLevel.CRITICAL if reason is CloseReason.UNPROTECTED else EventLevel.INFO,
-            "position.closed",
-            f"{symbol} {side.value} closed at market by {actor} ({reason.value})"
-            + (f": {why}" if why else ""),
-            proposal_id=position.proposal_id,
-            position_id=position.id,
-            data={"close_order_id": close_id, "reason": reason.value},
-        )
         if position.proposal_id is not None:
             current = self.store.proposals.get(position.proposal_id)
             if current is not None and current.state is ProposalState.OPEN:
@@ -666,7 +696,7 @@ class Executor:
     def _resolved_close(self, order: Order, found: ExchangeOrder) -> Order:
         return self._update_order(
             order,
-            state=_STATUS_TO_STATE.get(found.status, OrderState.SUBMITTED),
+            state=STATUS_TO_STATE.get(found.status, OrderState.SUBMITTED),
             exchange_order_id=found.order_id,
             price=found.avg_price,
         )

@@ -10,10 +10,14 @@ One ``tick`` (start-up and every ``monitor_interval``):
    liquidation, manual, forced) and closing order id read from order history, and realised PnL
    from the fills; queue an AI log for every close;
 4. cancel TP/SL orders that protect nothing (WEEX leaves them behind) and flag unknown regular orders;
-5. make sure every position has a stop-loss resting on the exchange, re-placing it or closing at
-   market when that fails;
+4b. finish every order and proposal left in flight (``InFlightTracker``);
+5. make sure every position has a stop-loss resting on the exchange, re-placing it on the venue's tick
+   (corrected and re-sent once when the venue refuses its precision) or closing at market when that fails;
 6. force-close positions held longer than the phase's max hold;
-7. snapshot the account for the equity curve.
+7. snapshot the account for the equity curve and run the kill switch on it.
+
+The start-up tick first loads every traded contract's precision from the venue into the store, so a
+re-placed stop is on the venue's tick in every mode.
 """
 
 from __future__ import annotations
@@ -22,12 +26,21 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from smt_engine.clock import Clock
 from smt_engine.competition import competition_status
 from smt_engine.config import Settings
-from smt_engine.domain import CloseReason, OrderKind, OrderState, PositionState, Side
+from smt_engine.domain import (
+    CloseReason,
+    EventLevel,
+    HealthStatus,
+    OrderKind,
+    OrderState,
+    PositionState,
+    ProposalState,
+    Side,
+)
 from smt_engine.exchange.base import (
     AlgoOrder,
     Balance,
@@ -37,14 +50,22 @@ from smt_engine.exchange.base import (
     ExchangePosition,
     OrderStatus,
 )
-from smt_engine.exchange.precision import round_stop
+from smt_engine.exchange.precision import PrecisionError, plain, round_stop
+from smt_engine.health import report_health
 from smt_engine.store import Store
 from smt_engine.store.records import AccountSnapshot, Order, Position
 from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.execution import Executor
+from smt_engine.trading.inflight import InFlightReport, InFlightTracker
+from smt_engine.trading.kill_switch import KillSwitch
+from smt_engine.trading.orders import advance_order, move_position
+from smt_engine.trading.proposals import transition
+from smt_engine.trading.risk import ReasonCode
 from smt_engine.trading.settle import settle_orders
 
 log = logging.getLogger(__name__)
+
+RECONCILE = "exchange.reconcile"
 
 
 @dataclass
@@ -57,6 +78,12 @@ class TickReport:
     orphans_flagged: list[str] = field(default_factory=list)
     stops_placed: list[int] = field(default_factory=list)
     forced: list[int] = field(default_factory=list)
+    inflight: InFlightReport = field(default_factory=InFlightReport)
+    halted: ReasonCode | None = None
+
+
+class HaltHandler(Protocol):
+    def __call__(self, reason: str, code: ReasonCode) -> None: ...
 
 
 def _key(symbol: str, side: Side) -> tuple[str, Side]:
@@ -81,12 +108,18 @@ class Monitor:
         self.exchange = exchange
         self.executor = executor
         self.ailog = ailog
+        self.inflight = InFlightTracker(settings, store, clock, executor)
+        self.kill_switch = KillSwitch(settings, store, clock)
+        self.on_halt: HaltHandler | None = None
+        """Called when the kill switch trips (the engine halts); None runs the tick without halting."""
 
     # ------------------------------------------------------------------ the tick
 
     async def tick(self, *, startup: bool = False) -> TickReport:
         report = TickReport()
         try:
+            if startup:
+                await self._load_contracts()
             ex_positions = await self.exchange.positions()
             algos = await self.exchange.open_algo_orders()
             regular = await self.exchange.open_orders()
@@ -97,6 +130,7 @@ class Monitor:
                 report.error,
                 extra={"event": "monitor.read_failed"},
             )
+            report_health(self.store, self.clock, RECONCILE, HealthStatus.DOWN, report.error)
             return report
 
         live = {_key(p.symbol, p.side): p for p in ex_positions if p.size > 0}
@@ -118,12 +152,61 @@ class Monitor:
                     resting = {a.order_id for a in algos} | {o.order_id for o in regular}
                     settle_orders(self.store, self.clock.now(), pos.id or 0, resting)
 
+        resting = {a.order_id for a in algos if a.status.is_open} | {o.order_id for o in regular}
+        report.inflight = await self.inflight.resolve(resting)
+        unresolved = len(report.inflight.unresolved)
+        report_health(
+            self.store,
+            self.clock,
+            RECONCILE,
+            HealthStatus.OK,
+            f"{len(live)} position(s), {unresolved} order(s) still being resolved",
+            {"positions": len(live), "unresolved_orders": unresolved},
+        )
         await self._orphans(live, algos, regular, report, cancel=not startup)
+        for key in list(stored):
+            refreshed = self._reopen_if_close_ended(stored[key])
+            if refreshed is not None:
+                stored[key] = refreshed
         for pos in stored.values():
             await self._ensure_stop(pos, algos, report)
         await self._enforce_max_hold(list(stored.values()), report)
-        await self._snapshot()
+        balance = await self._snapshot()
+        if balance is not None:
+            breach = self.kill_switch.check(balance.equity)
+            if breach is not None:
+                report.halted = breach.code
+                if self.on_halt is not None:
+                    self.on_halt(breach.reason, breach.code)
         return report
+
+    def _reopen_if_close_ended(self, pos: Position) -> Position | None:
+        """A ``closing`` position whose close orders all ended unfilled is open again (the venue still has
+        it), so max hold and operator closes apply to it once more."""
+        current = self.store.positions.get(pos.id or 0)
+        if current is None or current.state is not PositionState.CLOSING:
+            return current
+        closes = [o for o in self.store.orders.for_position(current.id or 0) if o.kind is OrderKind.CLOSE]
+        if not closes or not all(o.state.is_terminal and o.state is not OrderState.FILLED for o in closes):
+            return current
+        return move_position(
+            self.store,
+            current.id or 0,
+            PositionState.OPEN,
+            actor="monitor",
+            message=f"{current.symbol} {current.side.value}: close order {closes[-1].client_order_id} ended "
+            f"{closes[-1].state.value}; the position is still open",
+            at=self.clock.now(),
+            level=EventLevel.WARNING,
+        )
+
+    async def _load_contracts(self) -> None:
+        """Every traded symbol's precision, from the venue, into the store (all modes)."""
+        symbols = [p.symbol for p in self.settings.pairs.all()]
+        symbols += [p.symbol for p in self.store.positions.open_positions() if p.symbol not in symbols]
+        now = self.clock.now()
+        for contract in (await self.exchange.contracts(symbols)).values():
+            self.store.contracts.save(contract, now)
 
     # ------------------------------------------------------------------ positions
 
@@ -204,9 +287,15 @@ class Monitor:
             close_fills[-1].price if close_fills else None
         )
         now = self.clock.now()
-        self.store.positions.update(
+        move_position(
+            self.store,
             pos.id,
-            state=PositionState.CLOSED,
+            PositionState.CLOSED,
+            actor="monitor",
+            message=f"{pos.symbol} {pos.side.value} closed: {reason.value}, order "
+            f"{closing.order_id if closing else '?'}, realised PnL {realized} USDT",
+            at=now,
+            data={"close_order_id": closing.order_id if closing else None, "reason": reason.value},
             close_reason=reason,
             close_order_id=closing.order_id if closing else None,
             closed_at=closing.updated_at if closing else now,
@@ -214,19 +303,9 @@ class Monitor:
             realized_pnl=realized,
             size=Decimal(0),
             unrealized_pnl=Decimal(0),
-            updated_at=now,
         )
         if pos.proposal_id is not None:
-            self._close_proposal(pos.proposal_id)
-        log.info(
-            "%s %s closed: %s, order %s, realised PnL %s USDT",
-            pos.symbol,
-            pos.side,
-            reason,
-            closing.order_id if closing else "?",
-            realized,
-            extra={"event": "position.closed", "position_id": pos.id},
-        )
+            self._close_proposal(pos.proposal_id, reason)
         if self.ailog is not None:
             held = (now - pos.opened_at).total_seconds() / 3600
             self.ailog.close(
@@ -258,12 +337,17 @@ class Monitor:
             return CloseReason(reason) if reason in {r.value for r in CloseReason} else CloseReason.MANUAL
         return CloseReason.MANUAL
 
-    def _close_proposal(self, proposal_id: int) -> None:
-        from smt_engine.domain import ProposalState
-
+    def _close_proposal(self, proposal_id: int, reason: CloseReason) -> None:
         proposal = self.store.proposals.get(proposal_id)
         if proposal is not None and proposal.state is ProposalState.OPEN:
-            self.store.proposals.update(proposal_id, state=ProposalState.CLOSED)
+            transition(
+                self.store,
+                proposal_id,
+                ProposalState.CLOSED,
+                actor="monitor",
+                reason=f"position closed at the venue ({reason.value})",
+                at=self.clock.now(),
+            )
 
     # ------------------------------------------------------------------ orders
 
@@ -352,8 +436,15 @@ class Monitor:
 
     def _mark_cancelled(self, order_id: str) -> None:
         existing = self.store.orders.by_exchange_id(order_id)
-        if existing is not None and existing.id is not None:
-            self.store.orders.update(existing.id, state=OrderState.CANCELLED, updated_at=self.clock.now())
+        if existing is not None and not existing.state.is_terminal:
+            advance_order(
+                self.store,
+                existing,
+                OrderState.CANCELLED,
+                actor="monitor",
+                reason="cancelled: it protected no position",
+                at=self.clock.now(),
+            )
 
     async def cleanup_orphans(self) -> dict[str, Any]:
         """Operator cleanup: cancel every orphan the store flagged or the venue shows."""
@@ -388,14 +479,33 @@ class Monitor:
         )
         if has_sl:
             return
-        price = pos.sl_price or self._default_stop(pos)
-        contract = self.store.contracts.load(pos.symbol)
-        if contract is not None:
-            price = round_stop(price, contract[0].tick_size, pos.side)
-        attempt = sum(1 for o in self.store.orders.for_position(pos.id) if o.kind is OrderKind.SL) + 1
-        placed_id = await self.executor.place_leg(
-            pos, "sl", price, leg=f"msl{attempt}", request={"reason": "stop-loss missing on the exchange"}
-        )
+        wanted = pos.sl_price or self._default_stop(pos)
+        price = await self._on_tick(pos, wanted, refresh=False)
+        placed_id: str | None = None
+        for corrected in (False, True):
+            attempt = sum(1 for o in self.store.orders.for_position(pos.id) if o.kind is OrderKind.SL) + 1
+            try:
+                placed_id = await self.executor.place_leg(
+                    pos,
+                    "sl",
+                    price,
+                    leg=f"msl{attempt}",
+                    request={"reason": "stop-loss missing on the exchange"},
+                    raise_precision=not corrected,
+                )
+                break
+            except PrecisionError as exc:
+                # The venue's precision differs from ours: reload it and send the corrected stop once.
+                price = await self._on_tick(pos, wanted, refresh=True)
+                self.store.events.append(
+                    self.clock.now(),
+                    EventLevel.WARNING,
+                    "protection.sl_corrected",
+                    f"{pos.symbol} {pos.side.value}: stop refused for precision ({exc}); "
+                    f"re-sending once at {plain(price)}",
+                    proposal_id=pos.proposal_id,
+                    position_id=pos.id,
+                )
         if placed_id is None:
             log.error(
                 "%s %s has no stop-loss and re-placing it failed: closing at market",
@@ -416,6 +526,21 @@ class Monitor:
             price,
             extra={"event": "position.stop_replaced", "position_id": pos.id},
         )
+
+    async def _on_tick(self, pos: Position, price: Decimal, *, refresh: bool) -> Decimal:
+        """``price`` on the venue's tick (toward the entry: never more risk than planned)."""
+        loaded = None if refresh else self.store.contracts.load(pos.symbol)
+        contract = loaded[0] if loaded else None
+        if contract is None:
+            try:
+                fetched = (await self.exchange.contracts([pos.symbol])).get(pos.symbol)
+            except ExchangeError as exc:
+                log.warning("%s: contract precision unreadable: %s", pos.symbol, exc)
+                fetched = None
+            if fetched is not None:
+                self.store.contracts.save(fetched, self.clock.now())
+                contract = fetched
+        return round_stop(price, contract.tick_size, pos.side) if contract is not None else price
 
     def _default_stop(self, pos: Position) -> Decimal:
         status = competition_status(
@@ -446,13 +571,14 @@ class Monitor:
         result = await self.executor.close_position(pos, reason, actor=actor)
         return result.state is not PositionState.OPEN
 
-    async def _snapshot(self) -> None:
+    async def _snapshot(self) -> Balance | None:
         try:
             bal = await self.exchange.balance()
         except ExchangeError as exc:
             log.debug("no equity snapshot this tick: %s", exc)
-            return
+            return None
         record_equity(self.store, self.clock.now(), bal)
+        return bal
 
 
 def record_equity(store: Store, at: datetime, balance: Balance) -> AccountSnapshot:

@@ -9,9 +9,9 @@ re-derived at that moment.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +37,7 @@ from smt_engine.exchange.precision import plain
 from smt_engine.secrets import redact
 from smt_engine.store import Store
 from smt_engine.store.records import Proposal
+from smt_engine.trading.kill_switch import loss_references
 from smt_engine.trading.risk import (
     AccountState,
     Assessment,
@@ -139,11 +140,10 @@ def snapshot_account(
     and what the store remembers (peak equity, today's realised PnL, stop-loss times, entries in flight).
     """
     equity = balance.equity if balance is not None else None
-    peak_row = store.account.peak_equity()
-    peaks = [v for v in (equity, peak_row.equity if peak_row else None) if v is not None]
-    midnight = datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
+    refs = loss_references(store, settings, now)
+    peaks = [v for v in (equity, refs.peak_equity) if v is not None]
     realized = sum(
-        (p.realized_pnl for p in store.positions.closed_since(midnight) if p.realized_pnl is not None),
+        (p.realized_pnl for p in store.positions.closed_since(refs.day_start) if p.realized_pnl is not None),
         Decimal(0),
     )
     last_sl: dict[str, datetime] = {}
@@ -212,6 +212,8 @@ class ProposalBook:
         self.clock = clock
         self.settings = settings
         self.risk = risk or RiskEngine(settings)
+        self.on_halt: Callable[[str, ReasonCode], None] | None = None
+        """The engine's halt: a loss limit found by a gate (cycle or approval) halts at once."""
 
     # ------------------------------------------------------------------ creation
 
@@ -300,7 +302,7 @@ class ProposalBook:
             assessment, decision, cycle_id=cycle_id, analysis_id=analysis_id, source=source
         )
         if assessment.halt_reason:
-            self._halt_event(assessment.halt_reason, cycle_id)
+            self._halt(assessment, cycle_id)
         if not assessment.passed:
             failed = "; ".join(f"{g.code.value}: {g.detail}" for g in assessment.gates if not g.passed)
             return self._deny(proposal, assessment.reason_codes, failed)
@@ -336,7 +338,7 @@ class ProposalBook:
             )
             if assessment.halt_reason and outcome.halt_reason is None:
                 outcome.halt_reason = assessment.halt_reason
-                self._halt_event(assessment.halt_reason, cycle_id)
+                self._halt(assessment, cycle_id)
             if not assessment.passed:
                 failed = "; ".join(f"{g.code.value}: {g.detail}" for g in assessment.gates if not g.passed)
                 outcome.proposals.append(self._deny(proposal, assessment.reason_codes, failed))
@@ -369,14 +371,19 @@ class ProposalBook:
             outcome.proposals.append(proposal)
         return outcome
 
-    def _halt_event(self, reason: str, cycle_id: str | None) -> None:
+    def _halt(self, assessment: Assessment, cycle_id: str | None) -> None:
+        reason, code = assessment.halt_reason, assessment.halt_code
+        assert reason is not None and code is not None
         self.store.events.append(
             self.clock.now(),
             EventLevel.CRITICAL,
             "risk.halt",
-            f"loss limit hit, the engine must halt: {reason}",
+            f"loss limit hit at a risk gate: {reason}",
             cycle_id=cycle_id,
+            data={"reason_code": code.value},
         )
+        if self.on_halt is not None:
+            self.on_halt(reason, code)
 
     # ------------------------------------------------------------------ operator decisions
 
@@ -446,7 +453,7 @@ class ProposalBook:
         assessment = self.risk.assess(pair, decision, account_state, contract, live_price, now, force=force)
         gates = [drift_gate, *assessment.gates]
         if assessment.halt_reason:
-            self._halt_event(assessment.halt_reason, proposal.cycle_id)
+            self._halt(assessment, proposal.cycle_id)
         if not assessment.passed:
             return self._deny_at_approval(proposal, gates, actor)
         return transition(

@@ -165,6 +165,10 @@ class Assessment:
         return "; ".join(f"{g.code.value}: {g.detail}" for g in failed) or None
 
     @property
+    def halt_code(self) -> ReasonCode | None:
+        return next((g.code for g in self.gates if g.halt and not g.passed), None)
+
+    @property
     def margin(self) -> MarginUsdt:
         return self.sizing.margin
 

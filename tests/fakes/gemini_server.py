@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -160,6 +161,8 @@ class FakeGeminiServer:
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
+        self.fallback: Callable[[], Reply] | None = None
+        """Answers a request when no scripted reply is queued (long-running benches)."""
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._release = threading.Event()
@@ -203,6 +206,8 @@ class FakeGeminiServer:
         with self._lock:
             if self._replies:
                 return self._replies.popleft()
+        if self.fallback is not None:
+            return self.fallback()
         return Reply(
             status=500,
             body={"error": {"code": 500, "message": "fake: no scripted reply left", "status": "INTERNAL"}},

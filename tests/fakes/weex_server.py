@@ -30,7 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -80,6 +80,10 @@ class Faults:
     ai_log_paths: frozenset[str] = frozenset({"/capi/v3/order/uploadAiLog"})
     not_found_paths: frozenset[str] = frozenset()
     attached_tp_in_history: bool = True
+    path_latency: dict[str, float] = field(default_factory=dict)
+    """Extra seconds before handling one endpoint (e.g. ``/capi/v3/order``): widens an in-flight window."""
+    path_latency_after: dict[str, float] = field(default_factory=dict)
+    """Extra seconds between handling a request and answering it: accepted, answer still in flight."""
 
     def applies(self, path: str) -> bool:
         return self.paths is None or path in self.paths
@@ -254,8 +258,8 @@ class FakeWeex:
             self.counts[f"{method} {path}"] += 1
             self.requests.append((method, h.path, raw_body.decode(errors="replace")))
         f = self.faults
-        if f.latency:
-            self._stop.wait(f.latency)
+        if f.latency or f.path_latency.get(path):
+            self._stop.wait(f.latency + f.path_latency.get(path, 0.0))
         if self._take("next_hang", path):
             self._stop.wait(f.hang_seconds)
             h.close_connection = True
@@ -288,6 +292,8 @@ class FakeWeex:
             )
             if drop:
                 raise _Drop
+            if f.path_latency_after.get(path):
+                self._stop.wait(f.path_latency_after[path])
             status, payload = 200, json.dumps(result, separators=(",", ":")).encode()
         except _Drop:
             h.close_connection = True

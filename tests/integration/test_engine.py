@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from smt_engine.clock import SimulatedClock
-from smt_engine.config import Settings
 from smt_engine.domain import (
     CloseReason,
     CommandKind,
@@ -24,118 +17,9 @@ from smt_engine.domain import (
     Side,
 )
 from smt_engine.exchange.base import OrderRequest
-from smt_engine.exchange.weex import WeexClient
-from smt_engine.runtime import Runtime, build_runtime
-from smt_engine.secrets import SecretStore
 from smt_engine.store import Store
-from tests.fakes.gemini_server import FakeGeminiServer, Reply, text_reply
-from tests.fakes.weex_server import FakeWeex
-
-T0 = datetime(2026, 1, 14, 8, 0, tzinfo=UTC)
-ETH_PRICE = Decimal("3000.00")
-MONITOR_S = 15.0
-
-
-def long_eth(confidence: float = 0.8, tp: float = 3.0, sl: float = 1.5) -> Reply:
-    answer = {
-        "decision": "LONG",
-        "confidence": confidence,
-        "take_profit_percent": tp,
-        "stop_loss_percent": sl,
-        "hold_time_hours": 12,
-        "reasoning": "Exchange outflows and a breakout above resistance [1].",
-        "key_catalyst": "ETF inflows",
-        "risk_factors": ["macro data"],
-        "market_sentiment": "BULLISH",
-    }
-    return text_reply(f"Here is my analysis.\n```json\n{json.dumps(answer)}\n```")
-
-
-class Rig:
-    def __init__(self, tmp: Path, fake: FakeWeex, gemini: FakeGeminiServer, clock: SimulatedClock) -> None:
-        self.tmp, self.fake, self.gemini, self.clock = tmp, fake, gemini, clock
-        self.store = Store.open(tmp / "smt.db")
-        self.runtime: Runtime | None = None
-        self.task: asyncio.Task[None] | None = None
-
-    def settings(self, approval: str = "auto") -> Settings:
-        return Settings.model_validate(
-            {
-                "engine": {
-                    "mode": "paper",
-                    "approval": approval,
-                    "database": str(self.tmp / "smt.db"),
-                    "monitor_interval": f"{int(MONITOR_S)}s",
-                    "command_poll_interval": "1s",
-                },
-                "pairs": {"tier1": ["ETH"], "tier2": []},
-                "exchange": {"ws_url": self.fake.ws_url},
-                "whales": {"enabled": False},
-                "analyst": {
-                    "base_url": self.gemini.url,
-                    "timeout": 3,
-                    "min_spacing": 0,
-                    "requests_per_minute": 600,
-                    "backoff_initial": 0.01,
-                    "backoff_max": 0.5,
-                    "cache_ttl": "1s",
-                },
-                "trading": {"poll_interval": "1s", "protection_timeout": "10s", "fill_timeout": "10s"},
-            }
-        )
-
-    async def start(self, approval: str = "auto") -> Runtime:
-        settings = self.settings(approval)
-        exchange = WeexClient(
-            api_key=self.fake.api_key,
-            api_secret=self.fake.secret,
-            passphrase=self.fake.passphrase,
-            base_url=self.fake.base_url,
-            store=self.store,
-            clock=self.clock,
-            read_retries=1,
-            backoff=0.01,
-        )
-        secrets = SecretStore(env={"GEMINI_API_KEY": "gemini-test-key-123"}, use_keyring=False)
-        self.runtime = build_runtime(settings, self.store, self.clock, secrets, exchange=exchange)
-        self.task = asyncio.create_task(self.runtime.engine.run())
-        return self.runtime
-
-    async def until(self, predicate: Callable[[], bool], sim_seconds: float, step: float = 1.0) -> float:
-        """Advance simulated time (letting real HTTP round-trips finish) until ``predicate`` holds."""
-        elapsed = 0.0
-        while not predicate():
-            if elapsed > sim_seconds:
-                raise AssertionError(f"condition not met within {sim_seconds} simulated seconds")
-            await self.clock.advance(step)
-            elapsed += step
-            for _ in range(20):
-                await asyncio.sleep(0.005)
-                if predicate():
-                    break
-        return elapsed
-
-    async def stop(self) -> None:
-        if self.runtime is not None and self.task is not None:
-            self.runtime.engine.stop()
-            await asyncio.wait_for(self.task, 20)
-            await self.runtime.aclose()
-            self.runtime = None
-
-    def venue(self, coro: Any) -> Any:
-        return self.fake.call(coro)
-
-
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    clock = SimulatedClock(T0)
-    with FakeWeex(clock=clock, prices={"ETHUSDT": ETH_PRICE}) as fake, FakeGeminiServer() as gemini:
-        r = Rig(tmp_path, fake, gemini, clock)
-        try:
-            yield r
-        finally:
-            await r.stop()
-            r.store.close()
+from tests.fakes.gemini_server import Reply, text_reply
+from tests.integration.rig import ETH_PRICE, MONITOR_S, T0, Rig, long_eth
 
 
 def open_position(store: Store) -> Any:
@@ -182,6 +66,10 @@ async def test_take_profit_is_detected_within_two_monitor_ticks(rig: Rig) -> Non
     closed = rig.store.positions.get(pos.id)
     assert closed is not None and closed.close_reason is CloseReason.TAKE_PROFIT
     assert closed.close_order_id and closed.realized_pnl is not None and closed.realized_pnl > 0
+    # The monitor closes the proposal through the audited transition.
+    audit = [e for e in rig.store.events.of_kind("proposal.closed") if e.proposal_id == closed.proposal_id]
+    assert audit and audit[0].data["actor"] == "monitor"
+    assert rig.store.proposals.get(closed.proposal_id).state is ProposalState.CLOSED
     await rig.until(lambda: not rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT")), 2 * MONITOR_S)
     closes = [row for row in rig.store.ailogs.select() if row.stage == "Position Closed"]
     assert closes and closes[-1].order_id == closed.close_order_id
@@ -199,6 +87,10 @@ async def test_an_api_error_during_the_monitor_closes_nothing(rig: Rig) -> None:
     assert len(rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT"))) == 2
     failures = rig.store.events.of_kind("monitor.read_failed")
     assert failures, "the failed reads are recorded"
+    degraded = [
+        e for e in rig.store.events.of_kind("health.degraded") if e.data["component"] == "exchange.reconcile"
+    ]
+    assert degraded, "a failing reconciliation is loud"
 
 
 async def test_restart_adopts_an_unknown_position_and_keeps_its_open_time(rig: Rig) -> None:
@@ -274,7 +166,7 @@ async def test_every_command_kind_round_trips_with_a_result(rig: Rig) -> None:
     paused = await run(CommandKind.PAUSE)
     assert paused.state is CommandState.DONE and rig.store.engine.current().state is EngineState.PAUSED
     resumed = await run(CommandKind.RESUME)
-    assert resumed.result == {"state": "running", "was": "paused"}
+    assert resumed.result == {"state": "running", "was": "paused", "cleared": "paused: paused by test"}
 
     rig.gemini.push(long_eth(confidence=0.7))
     cycle = await run(CommandKind.RUN_CYCLE)

@@ -1,0 +1,502 @@
+"""Chaos: SIGKILL the real engine at random moments and check the books after every restart.
+
+The engine runs as a subprocess (``smt engine``, live mode) against the fake WEEX and fake Gemini in
+their own long-lived process (bench/fake_venues.py), so exchange state outlives each engine. Every
+trial restarts the engine, checks the state it reconciled, then starts work (a signal cycle's entries,
+a stripped stop to re-place, an operator close, an orphan to cancel), widens that window with the
+fake's per-endpoint latency, and kills the engine with SIGKILL at a random moment. Checks (all must
+be zero): see ``chaos_checks.CHECKS``.
+
+``--soak MINUTES`` instead runs one engine for that long with about 20 % of WEEX and Gemini requests
+failing in every way the fakes can fail (429, 5xx, hangs, malformed bodies, connections dropped after
+acceptance), a cycle every few seconds, then lifts the faults and checks the same books, the limits and
+the log (no traceback).
+
+Run: python bench/chaos.py [--trials 200] [--soak 20] [--json [FILE]]   (default bench/results/chaos.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from chaos_checks import (
+    CHECKS,
+    Tally,
+    double_fills,
+    keyed,
+    mismatches,
+    orphan_legs,
+    phantom_refusals,
+    stops_missing,
+    stuck_orders,
+    stuck_proposals,
+    summary,
+)
+
+from smt_engine.clock import WallClock
+from smt_engine.domain import CommandKind, CommandState, EngineState, OrderKind, OrderState, PositionState
+from smt_engine.exchange.base import AlgoOrder, ExchangeError, ExchangePosition
+from smt_engine.exchange.weex import WeexClient
+from smt_engine.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "chaos.json"
+TICK_S = 1.0
+MAX_OPEN = 4
+PAIRS = ["ETH", "BTC", "SOL", "XRP", "LTC"]
+WINDOWS = {
+    "entry": "/capi/v3/order",
+    "tp_sl": "/capi/v3/placeTpSlOrder",
+    "close": "/capi/v3/closePositions",
+    "orphan_cancel": "/capi/v3/algoOrder",
+}
+
+
+class Venues:
+    """The fake venue process and a control line to it."""
+
+    def __init__(self, seed: int, log: Path) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        with log.open("ab") as err:  # the fakes' own noise (a killed client's broken pipe) goes here
+            self.proc = subprocess.Popen(
+                [sys.executable, str(ROOT / "bench" / "fake_venues.py"), "--seed", str(seed)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env=env,
+            )
+        self.info: dict[str, str] = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the fake venue process died")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def send(self, **msg: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        with contextlib.suppress(BrokenPipeError, RuntimeError):
+            self.send(cmd="quit")
+        self.proc.wait(timeout=20)
+
+
+def write_config(workdir: Path, venues: Venues) -> Path:
+    config = workdir / "chaos.toml"
+    pairs = json.dumps(PAIRS)
+    config.write_text(
+        f"""[engine]
+mode = "live"
+approval = "auto"
+database = "{workdir / "chaos.db"}"
+signal_interval = "4h"
+min_cycle_gap = "1m"
+monitor_interval = "{int(TICK_S)}s"
+command_poll_interval = "0.2s"
+heartbeat_interval = "1s"
+shutdown_timeout = "10s"
+[exchange]
+base_url = "{venues.info["weex"]}"
+timeout = "4s"
+[analyst]
+base_url = "{venues.info["gemini"]}"
+timeout = 3
+min_spacing = 0
+requests_per_minute = 600
+backoff_initial = 0.01
+backoff_max = 0.2
+cache_ttl = "1s"
+[pairs]
+tier1 = []
+tier2 = {pairs}
+[whales]
+enabled = false
+[ailog]
+enabled = false
+[trading]
+poll_interval = "0.2s"
+protection_timeout = "3s"
+fill_timeout = "3s"
+max_entries_per_cycle = 3
+order_visibility = "2s"
+leverage_retry_delay = "0.2s"
+[risk]
+max_open_positions = {MAX_OPEN}
+daily_loss_limit_pct = 90
+max_drawdown_pct = 95
+stop_loss_cooldown = "1s"
+"""
+    )
+    return config
+
+
+class Engine:
+    def __init__(self, config: Path, venues: Venues, log: Path) -> None:
+        self.config, self.log = config, log
+        self.env = {
+            **os.environ,
+            "WEEX_API_KEY": venues.info["api_key"],
+            "WEEX_API_SECRET": venues.info["secret"],
+            "WEEX_API_PASSPHRASE": venues.info["passphrase"],
+            "GEMINI_API_KEY": "chaos-gemini-key",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "smt_engine.cli", "engine", "--config", str(self.config)],
+                stdout=out,
+                stderr=out,
+                env=self.env,
+            )
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait(timeout=30)
+
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=60)
+
+
+class Bench:
+    def __init__(self, workdir: Path, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.venues = Venues(seed, workdir / "venues.log")
+        self.config = write_config(workdir, self.venues)
+        self.db = workdir / "chaos.db"
+        self.engine = Engine(self.config, self.venues, workdir / "engine.log")
+        self.client = WeexClient(
+            api_key=self.venues.info["api_key"],
+            api_secret=self.venues.info["secret"],
+            passphrase=self.venues.info["passphrase"],
+            base_url=self.venues.info["weex"],
+            clock=WallClock(),
+            read_retries=3,
+            backoff=0.05,
+        )
+        self.tally = Tally()
+        self.windows: dict[str, int] = dict.fromkeys(WINDOWS, 0)
+        self.kills_in_flight: dict[str, int] = dict.fromkeys(WINDOWS, 0)
+        self.seen_proposal = 0
+
+    # ------------------------------------------------------------------ venue reads
+
+    async def venue(self) -> tuple[list[ExchangePosition], list[AlgoOrder]]:
+        for _ in range(10):
+            try:
+                return await self.client.positions(), await self.client.open_algo_orders()
+            except ExchangeError:
+                await asyncio.sleep(0.2)
+        raise RuntimeError("the fake venue cannot be read")
+
+    def store(self) -> Store:
+        return Store.open(self.db)
+
+    async def wait_running(self, pid: int, limit_s: float = 90.0) -> None:
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            if self.db.exists():
+                store = self.store()
+                try:
+                    row = store.engine.current()
+                finally:
+                    store.close()
+                busy = (EngineState.STARTING, EngineState.RECONCILING)
+                if row is not None and row.pid == pid and row.state not in busy:
+                    return
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"engine pid {pid} did not finish start-up reconciliation in {limit_s} s")
+
+    # ------------------------------------------------------------------ checks
+
+    async def check_after_restart(self, before: datetime | None = None) -> None:
+        """``before``: orders and proposals created earlier must be finished (default: the engine's start)."""
+        await asyncio.sleep(TICK_S * 1.5)  # one monitor tick after reconciliation
+        positions, algos = await self.venue()
+        self.tally.add("positions_without_stop", stops_missing(positions, algos))
+        await asyncio.sleep(TICK_S * 2)  # three ticks in all
+        positions, algos = await self.venue()
+        regular = await self.client.open_orders()
+        resting = {a.order_id for a in algos} | {o.order_id for o in regular}
+        store = self.store()
+        try:
+            row = store.engine.current()
+            assert row is not None and row.started_at is not None
+            before = before or row.started_at
+            self.tally.add("tp_sl_left_for_closed_positions", orphan_legs(positions, algos))
+            self.tally.add("position_mismatches", mismatches(store, positions))
+            self.tally.add("stuck_orders", stuck_orders(store, resting, before))
+            self.tally.add("stuck_proposals", stuck_proposals(store, before))
+            self.tally.add("double_filled_entries", double_fills(store))
+        finally:
+            store.close()
+        dups = self.venues.send(cmd="stats")["duplicates"]
+        self.tally.counts["duplicate_client_ids"] = len(dups)
+        if dups:
+            self.tally.examples["duplicate_client_ids"] = list(dups)[:3]
+
+    def integrity(self) -> None:
+        store = self.store()
+        try:
+            result = store.integrity_check()
+        finally:
+            store.close()
+        if result != "ok":
+            self.tally.add("integrity_failures", [result[:200]])
+
+    # ------------------------------------------------------------------ work to interrupt
+
+    def enqueue(self, kind: CommandKind, args: dict[str, Any] | None = None) -> None:
+        store = self.store()
+        try:
+            store.commands.enqueue(kind, WallClock().now(), "chaos", args)
+        finally:
+            store.close()
+
+    async def start_work(self, positions: list[ExchangePosition], algos: list[AlgoOrder]) -> str:
+        window = self.rng.choice(list(WINDOWS))
+        self.venues.send(cmd="faults", weex={"path_latency": {WINDOWS[window]: self.rng.uniform(0.3, 1.5)}})
+        self.windows[window] += 1
+        held = [p for p in positions if p.size > 0]
+        if window == "entry" or not held:
+            self.enqueue(CommandKind.RUN_CYCLE)
+        elif window == "tp_sl":
+            target = self.rng.choice(held)
+            for a in algos:
+                if a.kind == "sl" and (a.symbol, a.position_side) == (target.symbol, target.side):
+                    await self.client.cancel_algo_order(a.symbol, a.order_id)  # a stripped stop
+        elif window == "close":
+            target = self.rng.choice(held)
+            self.enqueue(CommandKind.CLOSE, {"symbol": target.symbol, "side": target.side.value})
+        else:
+            target = self.rng.choice(held)
+            await self.client.close_position(target.symbol, target.side, f"chaos-{self.rng.randrange(10**9)}")
+        return window
+
+    # ------------------------------------------------------------------ trials
+
+    async def ensure_positions(self, positions: list[ExchangePosition]) -> list[ExchangePosition]:
+        """Let one cycle open positions undisturbed, so stops, closes and orphans have something to act on."""
+        if len(keyed(positions)) >= 2:
+            return positions
+        self.enqueue(CommandKind.RUN_CYCLE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            store = self.store()
+            try:
+                busy = stuck_proposals(store, datetime.now(UTC)) or store.commands.count(
+                    "state IN (?, ?)", [CommandState.PENDING.value, CommandState.RUNNING.value]
+                )
+            finally:
+                store.close()
+            positions, _ = await self.venue()
+            if len(keyed(positions)) >= 2 or (keyed(positions) and not busy):
+                break
+        return positions
+
+    def work_in_flight(self) -> bool:
+        """After the kill: did it land while an order, a proposal or a close was unfinished?"""
+        store = self.store()
+        try:
+            orders = [
+                o
+                for o in store.orders.open_orders()
+                if o.state in (OrderState.PENDING_SUBMIT, OrderState.UNKNOWN)
+                or o.kind in (OrderKind.ENTRY, OrderKind.CLOSE)
+            ]
+            closing = [p for p in store.positions.open_positions() if p.state is PositionState.CLOSING]
+            return bool(orders or closing or stuck_proposals(store, datetime.now(UTC)))
+        finally:
+            store.close()
+
+    async def trial(self) -> None:
+        self.engine.start()
+        assert self.engine.proc is not None
+        await self.wait_running(self.engine.proc.pid)
+        await self.check_after_restart()
+        positions, algos = await self.venue()
+        positions = await self.ensure_positions(positions)
+        positions, algos = await self.venue()
+        before = keyed(positions)
+        window = await self.start_work(positions, algos)
+        await asyncio.sleep(self.rng.uniform(0.0, 4.0 if window == "entry" else 2.5))
+        self.engine.kill()
+        if self.work_in_flight():
+            self.kills_in_flight[window] += 1
+        self.venues.send(cmd="faults", weex={"path_latency": {}})
+        self.integrity()
+        after, _ = await self.venue()
+        store = self.store()
+        try:
+            self.tally.add(
+                "phantom_exposure_refusals",
+                phantom_refusals(store, self.seen_proposal, [before, keyed(after)], MAX_OPEN),
+            )
+            last = store.proposals.recent(1)
+            self.seen_proposal = last[0].id or 0 if last else 0
+        finally:
+            store.close()
+
+    async def run_trials(self, trials: int) -> dict[str, Any]:
+        started = time.monotonic()
+        for n in range(1, trials + 1):
+            await self.trial()
+            if n % 10 == 0 or n == trials:
+                print(f"  {n}/{trials} trials, {time.monotonic() - started:.0f} s", file=sys.stderr)
+        # A last clean start: the books after the final kill.
+        self.engine.start()
+        assert self.engine.proc is not None
+        await self.wait_running(self.engine.proc.pid)
+        await self.check_after_restart()
+        self.engine.terminate()
+        return await self.report(trials=trials, seconds=round(time.monotonic() - started, 1))
+
+    async def soak(self, minutes: float, fail: float) -> dict[str, Any]:
+        started = time.monotonic()
+        share = fail * 0.4  # 429s and 5xx; hangs, malformed bodies and dropped answers come on top
+        self.venues.send(
+            cmd="faults",
+            weex={"rate_429": share, "rate_5xx": share, "retry_after": 0.05, "hang_seconds": 5.0},
+            gemini_fail=fail,
+        )
+        self.engine.start()
+        assert self.engine.proc is not None
+        cycles = closes = 0
+        most_positions = highest_leverage = 0
+        while time.monotonic() - started < minutes * 60:
+            with contextlib.suppress(ExchangeError):
+                held = [p for p in await self.client.positions() if p.size > 0]
+                most_positions = max(most_positions, len(held))
+                highest_leverage = max([highest_leverage, *(int(p.leverage) for p in held)])
+                if len(held) >= 2 and self.rng.random() < 0.5:
+                    # Keep entries and closes flowing under faults (prices alone would not close them).
+                    target = self.rng.choice(held)
+                    self.enqueue(CommandKind.CLOSE, {"symbol": target.symbol, "side": target.side.value})
+                    closes += 1
+            # The one-shot faults (hang, malformed, dropped after acceptance) are re-armed continuously.
+            self.venues.send(
+                cmd="faults",
+                weex={
+                    "next_hang": int(self.rng.random() < 0.3),
+                    "next_malformed": int(self.rng.random() < 0.5),
+                    "next_drop_after_accept": int(self.rng.random() < 0.5),
+                },
+            )
+            self.enqueue(CommandKind.RUN_CYCLE)
+            cycles += 1
+            await asyncio.sleep(3.0)
+        self.venues.send(
+            cmd="faults",
+            weex={
+                "rate_429": 0.0,
+                "rate_5xx": 0.0,
+                "next_hang": 0,
+                "next_malformed": 0,
+                "next_drop_after_accept": 0,
+            },
+            gemini_fail=0.0,
+        )
+        await asyncio.sleep(TICK_S * 3)
+        # Anything created more than three ticks before the check must be finished by then.
+        await self.check_after_restart(before=datetime.now(UTC) - timedelta(seconds=TICK_S * 3))
+        positions, _ = await self.venue()
+        self.engine.terminate()
+        self.integrity()
+        log = self.engine.log.read_text(errors="replace")
+        return await self.report(
+            soak_minutes=minutes,
+            failure_share=fail,
+            cycles_requested=cycles,
+            closes_requested=closes,
+            tracebacks=log.count("Traceback"),
+            most_positions=most_positions,
+            max_open_positions=MAX_OPEN,
+            highest_leverage=highest_leverage,
+            max_leverage=20,
+            limits_held=most_positions <= MAX_OPEN
+            and highest_leverage <= 20
+            and len(keyed(positions)) <= MAX_OPEN,
+            seconds=round(time.monotonic() - started, 1),
+        )
+
+    async def report(self, **extra: Any) -> dict[str, Any]:
+        stats = self.venues.send(cmd="stats")
+        await self.client.aclose()
+        return summary(
+            self.tally,
+            windows=self.windows,
+            kills_with_work_in_flight=self.kills_in_flight,
+            order_posts=stats["order_posts"],
+            **extra,
+        )
+
+
+def print_table(result: dict[str, Any]) -> None:
+    print(f"{'check':40} {'count':>7}")
+    for name in CHECKS:
+        print(f"{name:40} {result['checks'][name]:>7}")
+    for key, value in result.items():
+        if key not in ("checks", "examples"):
+            print(f"{key:40} {value!s:>7}")
+    for name, found in result["examples"].items():
+        print(f"  e.g. {name}: {found}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200, help="SIGKILL trials (default 200)")
+    parser.add_argument("--soak", type=float, metavar="MINUTES", help="fault soak instead of kill trials")
+    parser.add_argument("--fail", type=float, default=0.2, help="share of failing requests in the soak")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", nargs="?", const=str(RESULTS), metavar="FILE", help="write the figures")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the database and engine log in DIR")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="smt-chaos-") as tmp:
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        bench = Bench(workdir, args.seed)
+        try:
+            if args.soak:
+                result = asyncio.run(bench.soak(args.soak, args.fail))
+            else:
+                result = asyncio.run(bench.run_trials(args.trials))
+        finally:
+            bench.engine.kill()
+            bench.venues.close()
+    print_table(result)
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+    return 0 if result["clean"] and not result.get("tracebacks") and result.get("limits_held", True) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

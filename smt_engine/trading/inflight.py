@@ -1,0 +1,227 @@
+"""The in-flight tracker: no order or proposal is left half-done by a crash, a stop or a fault.
+
+Run at start-up (before entries are allowed) and on every monitor tick, after positions have been
+reconciled. Every order in ``pending_submit``, ``submitted``, ``partially_filled`` or ``unknown`` that
+is not resting at the venue is looked up by client id: found means its real state; not found after the
+venue's visibility window means it was never placed (or is gone), recorded as ``cancelled`` with the
+reason. Every proposal in ``approved`` or ``submitting`` that this process is not executing is then
+finished from its entry order: filled means ``open`` (and the position the monitor adopted is linked to
+it), refused or never sent means ``failed``. The risk gates count in-flight proposals as exposure, so
+finishing them is what keeps a crash from locking a symbol out.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from smt_engine.clock import Clock
+from smt_engine.config import Settings
+from smt_engine.domain import OrderState, PositionState, ProposalState
+from smt_engine.exchange.base import ExchangeError, ExchangeOrder, OrderNotFound
+from smt_engine.store import Store
+from smt_engine.store.records import Order, Position, Proposal
+from smt_engine.trading.execution import STATUS_TO_STATE, Executor
+from smt_engine.trading.orders import advance_order
+from smt_engine.trading.proposals import transition
+
+log = logging.getLogger(__name__)
+
+ACTOR = "reconciler"
+
+
+@dataclass
+class InFlightReport:
+    orders_resolved: list[int] = field(default_factory=list)
+    proposals_resolved: list[int] = field(default_factory=list)
+    linked: list[int] = field(default_factory=list)
+    unresolved: list[int] = field(default_factory=list)
+
+
+class InFlightTracker:
+    def __init__(self, settings: Settings, store: Store, clock: Clock, executor: Executor) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.executor = executor
+        self.exchange = executor.exchange
+
+    @property
+    def window(self) -> float:
+        return self.settings.trading.order_visibility.total_seconds()
+
+    async def resolve(self, resting: set[str]) -> InFlightReport:
+        """Finish what can be finished; ``resting`` are the order ids the venue lists as open."""
+        report = InFlightReport()
+        for order in self.store.orders.open_orders():
+            try:
+                if await self._resolve_order(order, resting):
+                    report.orders_resolved.append(order.id or 0)
+                else:
+                    report.unresolved.append(order.id or 0)
+            except ExchangeError as exc:
+                log.warning("order %s not resolved this tick: %s", order.client_order_id, exc)
+                report.unresolved.append(order.id or 0)
+        for proposal in self.store.proposals.in_state(ProposalState.APPROVED, ProposalState.SUBMITTING):
+            if proposal.id is None or proposal.id in self.executor.claimed:
+                continue
+            outcome = await self._resolve_proposal(proposal)
+            if outcome == "linked":
+                report.linked.append(proposal.id)
+            if outcome:
+                report.proposals_resolved.append(proposal.id)
+        return report
+
+    # ------------------------------------------------------------------ orders
+
+    def _age(self, order: Order) -> float:
+        return (self.clock.now() - order.updated_at).total_seconds()
+
+    async def _resolve_order(self, order: Order, resting: set[str]) -> bool:
+        """True when the order is settled for now (terminal, or confirmed resting at the venue)."""
+        now = self.clock.now()
+        if order.exchange_order_id and order.exchange_order_id in resting:
+            if order.state in (OrderState.PENDING_SUBMIT, OrderState.UNKNOWN):
+                advance_order(
+                    self.store,
+                    order,
+                    OrderState.SUBMITTED,
+                    actor=ACTOR,
+                    reason="resting at the venue",
+                    at=now,
+                )
+            return True
+        if order.proposal_id is not None and order.proposal_id in self.executor.claimed:
+            return False  # the executor is on it right now
+        found = await self._look_up(order)
+        if found is not None:
+            state = STATUS_TO_STATE.get(found.status, OrderState.SUBMITTED)
+            if state is OrderState.SUBMITTED and order.state is OrderState.SUBMITTED:
+                # Open by the venue's word but not listed: a listing lag; decided on a later tick.
+                return self._expire_if_old(order, "listed nowhere although the venue reports it open")
+            advance_order(
+                self.store,
+                order,
+                state,
+                actor=ACTOR,
+                reason=f"the venue reports it {found.status.value}",
+                at=now,
+                exchange_order_id=found.order_id,
+            )
+            return state.is_terminal
+        return self._expire_if_old(
+            order,
+            "never placed"
+            if order.state in (OrderState.PENDING_SUBMIT, OrderState.UNKNOWN)
+            else "no longer at the venue",
+        )
+
+    def _expire_if_old(self, order: Order, what: str) -> bool:
+        if self._age(order) < self.window:
+            return False
+        advance_order(
+            self.store,
+            order,
+            OrderState.CANCELLED,
+            actor=ACTOR,
+            reason=f"not found at the venue after {self.settings.trading.order_visibility}: {what}",
+            at=self.clock.now(),
+        )
+        return True
+
+    async def _look_up(self, order: Order) -> ExchangeOrder | None:
+        """By exchange id when we have one (a leg WEEX attached may carry no client id of ours), else
+        by client id."""
+        if order.exchange_order_id is not None:
+            try:
+                return await self.exchange.order(order.symbol, order.exchange_order_id)
+            except OrderNotFound:
+                pass
+        if order.client_order_id.startswith("exchange:"):
+            return None
+        return await self.exchange.find_order(order.symbol, order.client_order_id)
+
+    # ------------------------------------------------------------------ proposals
+
+    def _fail(self, proposal: Proposal, reason: str) -> str:
+        assert proposal.id is not None
+        transition(
+            self.store, proposal.id, ProposalState.FAILED, actor=ACTOR, reason=reason, at=self.clock.now()
+        )
+        return "failed"
+
+    async def _resolve_proposal(self, proposal: Proposal) -> str | None:
+        assert proposal.id is not None
+        if proposal.state is ProposalState.APPROVED:
+            return self._fail(proposal, "approved but never sent: the engine stopped before sending it")
+        cid = self.executor.entry_cid(proposal.id)
+        entry = self.store.orders.by_client_id(cid)
+        if entry is None:
+            return self._fail(proposal, "the engine stopped before the entry was written: nothing was sent")
+        if entry.state in (OrderState.CANCELLED, OrderState.REJECTED):
+            return self._fail(proposal, f"entry {cid} {entry.state.value}: {entry.error or 'see its events'}")
+        if entry.state is not OrderState.FILLED:
+            return None
+        position = self.store.positions.open_for(proposal.symbol, proposal.side)
+        if position is not None and position.proposal_id not in (None, proposal.id):
+            position = None
+        now = self.clock.now()
+        if position is None:
+            if self._age(entry) < self.window:
+                return None  # the position may not be listed yet
+            transition(
+                self.store,
+                proposal.id,
+                ProposalState.OPEN,
+                actor=ACTOR,
+                reason=f"entry {cid} filled while the engine was away",
+                at=now,
+            )
+            transition(
+                self.store,
+                proposal.id,
+                ProposalState.CLOSED,
+                actor=ACTOR,
+                reason="its position was closed before the engine saw it",
+                at=now,
+            )
+            return "closed"
+        await self._link(proposal, position, entry)
+        return "linked"
+
+    async def _link(self, proposal: Proposal, position: Position, entry: Order) -> None:
+        """The position the monitor adopted is this proposal's: record it so, and restore its TP."""
+        assert proposal.id is not None and position.id is not None
+        now = self.clock.now()
+        self.store.positions.update(
+            position.id,
+            proposal_id=proposal.id,
+            adopted=False,
+            tp_price=position.tp_price or proposal.tp_price,
+            sl_price=position.sl_price or proposal.sl_price,
+            updated_at=now,
+        )
+        if entry.position_id is None and entry.id is not None:
+            self.store.orders.update(entry.id, position_id=position.id, updated_at=now)
+        transition(
+            self.store,
+            proposal.id,
+            ProposalState.OPEN,
+            actor=ACTOR,
+            reason=f"entry {entry.client_order_id} filled; position #{position.id} linked",
+            at=now,
+        )
+        linked = self.store.positions.get(position.id)
+        assert linked is not None
+        if linked.tp_order_id is None and linked.state is PositionState.OPEN:
+            tp_id = await self.executor.place_leg(
+                linked, "tp", proposal.tp_price, leg="tp3", request={"reason": "restored after restart"}
+            )
+            if tp_id is not None:
+                self.store.positions.update(linked.id or 0, tp_order_id=tp_id, updated_at=now)
+        log.info(
+            "proposal #%s: position #%s linked after restart",
+            proposal.id,
+            position.id,
+            extra={"event": "position.linked", "proposal_id": proposal.id, "position_id": position.id},
+        )

@@ -1,0 +1,129 @@
+"""Order and position state machines: the one way a state changes, checked and audited.
+
+Like the proposal's ``transition``, ``advance_order`` and ``move_position`` refuse anything the
+transition tables in ``domain`` do not list and append an event naming the actor and the reason, so an
+order's or a position's life can be replayed from the events table. Field updates that do not change
+the state (an error text, an exchange id) go through ``update_order``/plain repository updates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from smt_engine.domain import (
+    ORDER_TRANSITIONS,
+    POSITION_TRANSITIONS,
+    EventLevel,
+    OrderState,
+    PositionState,
+)
+from smt_engine.store import Store
+from smt_engine.store.records import Order, Position
+
+_ORDER_LEVEL = {
+    OrderState.UNKNOWN: EventLevel.WARNING,
+    OrderState.REJECTED: EventLevel.WARNING,
+}
+
+
+class IllegalOrderTransition(Exception):
+    def __init__(self, what: str, ref: int | None, current: str, target: str) -> None:
+        self.current, self.target = current, target
+        super().__init__(f"{what} #{ref}: {current} -> {target} is not allowed")
+
+
+def advance_order(
+    store: Store,
+    order: Order | int,
+    to: OrderState,
+    *,
+    actor: str,
+    reason: str,
+    at: datetime,
+    **fields: Any,
+) -> Order:
+    """Move an order to ``to`` and audit it; ``to`` equal to the current state only updates ``fields``.
+
+    A ``pending_submit`` order whose outcome is learnt from a lookup (filled, cancelled) passes through
+    ``unknown`` first, so the audit trail shows that its request's answer was never seen.
+    """
+    order_id = order if isinstance(order, int) else order.id
+    assert order_id is not None
+    with store.transaction():
+        current = store.orders.get(order_id)
+        if current is None:
+            raise KeyError(f"no order #{order_id}")
+        if current.state is to:
+            if fields:
+                store.orders.update(order_id, updated_at=at, **fields)
+        else:
+            path = [to]
+            if to not in ORDER_TRANSITIONS[current.state] and current.state is OrderState.PENDING_SUBMIT:
+                path = [OrderState.UNKNOWN, to]
+            state = current.state
+            for step in path:
+                if step not in ORDER_TRANSITIONS[state]:
+                    raise IllegalOrderTransition("order", order_id, state.value, step.value)
+                store.events.append(
+                    at,
+                    _ORDER_LEVEL.get(step, EventLevel.INFO),
+                    f"order.{step.value}",
+                    f"{current.kind.value} order {current.client_order_id} {current.symbol}: "
+                    f"{state.value} -> {step.value} by {actor}" + (f": {reason}" if reason else ""),
+                    proposal_id=current.proposal_id,
+                    order_id=order_id,
+                    position_id=fields.get("position_id", current.position_id),
+                    data={"from": state.value, "to": step.value, "actor": actor, "reason": reason},
+                )
+                state = step
+            store.orders.update(order_id, state=to, updated_at=at, **fields)
+        updated = store.orders.get(order_id)
+    assert updated is not None
+    return updated
+
+
+def update_order(store: Store, order: Order, at: datetime, **fields: Any) -> Order:
+    """Change fields other than the state (error text, exchange id, price)."""
+    assert order.id is not None and "state" not in fields
+    store.orders.update(order.id, updated_at=at, **fields)
+    updated = store.orders.get(order.id)
+    assert updated is not None
+    return updated
+
+
+def move_position(
+    store: Store,
+    position_id: int,
+    to: PositionState,
+    *,
+    actor: str,
+    message: str,
+    at: datetime,
+    level: EventLevel = EventLevel.INFO,
+    data: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Position:
+    """Move a position along open -> closing -> closed and append ``position.<state>`` with ``message``."""
+    with store.transaction():
+        current = store.positions.get(position_id)
+        if current is None:
+            raise KeyError(f"no position #{position_id}")
+        if to not in POSITION_TRANSITIONS[current.state]:
+            raise IllegalOrderTransition("position", position_id, current.state.value, to.value)
+        store.positions.update(position_id, state=to, updated_at=at, **fields)
+        store.events.append(
+            at,
+            level,
+            f"position.{to.value}",
+            message,
+            proposal_id=fields.get("proposal_id", current.proposal_id),
+            position_id=position_id,
+            data={"from": current.state.value, "to": to.value, "actor": actor, **(data or {})},
+        )
+        updated = store.positions.get(position_id)
+    assert updated is not None
+    return updated
+
+
+__all__ = ["IllegalOrderTransition", "advance_order", "move_position", "update_order"]

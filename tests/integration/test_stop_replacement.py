@@ -1,0 +1,131 @@
+"""A stripped stop is re-placed on the venue's tick in paper and demo mode, never closed at market.
+
+Paper mode runs the paper venue over WEEX public prices served by the fake WEEX over HTTP; demo mode
+over the synthetic market. Both start from a fresh database: the monitor's start-up tick loads the
+venue's contract precision, so the re-placed stop is on its tick. BTC (tick 0.1) makes an unrounded
+stop fail for real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from smt_engine.clock import SimulatedClock
+from smt_engine.config import Settings
+from smt_engine.domain import OrderKind, OrderState, PositionState, Side
+from smt_engine.exchange.base import Exchange, OrderRequest
+from smt_engine.exchange.factory import make_exchange
+from smt_engine.secrets import SecretStore
+from smt_engine.store import Store
+from smt_engine.trading.execution import Executor
+from smt_engine.trading.monitor import Monitor
+from smt_engine.trading.orders import advance_order, move_position
+from tests.fakes.weex_server import FakeWeex
+
+T0 = datetime(2026, 1, 14, 8, 0, tzinfo=UTC)
+BTC = "BTCUSDT"
+
+
+class Venue:
+    def __init__(self, mode: str, tmp: Path, clock: SimulatedClock, base_url: str) -> None:
+        self.clock = clock
+        self.settings = Settings.model_validate(
+            {
+                "engine": {"mode": mode, "database": str(tmp / "smt.db")},
+                "exchange": {"base_url": base_url},
+                "pairs": {"tier1": ["BTC"], "tier2": []},
+            }
+        )
+        self.store = Store.open(tmp / "smt.db")
+        self.exchange: Exchange = make_exchange(
+            self.settings, self.store, clock, SecretStore(env={}, use_keyring=False)
+        )
+        self.executor = Executor(self.exchange, self.store, clock, self.settings)
+        self.monitor = Monitor(self.settings, self.store, clock, self.exchange, self.executor, None)
+
+    async def open_unprotected_long(self) -> None:
+        await self.exchange.set_leverage(BTC, 10, "cross")
+        await self.exchange.place_order(OrderRequest(BTC, Side.LONG, Decimal("0.01"), "outside-entry-1"))
+
+    async def stops(self) -> list[Decimal]:
+        return [a.trigger_price for a in await self.exchange.open_algo_orders(BTC) if a.kind == "sl"]
+
+
+@pytest.fixture(params=["paper", "demo"])
+async def venue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Venue]:
+    clock = SimulatedClock(T0)
+    with FakeWeex(clock=clock, prices={BTC: Decimal("95123.4")}) as fake:
+        v = Venue(request.param, tmp_path, clock, fake.base_url)
+        yield v
+        await v.exchange.aclose()
+        v.store.close()
+
+
+async def test_a_stripped_stop_is_re_placed_on_the_tick_not_closed(venue: Venue) -> None:
+    await venue.open_unprotected_long()
+    assert await venue.stops() == []
+    assert venue.store.contracts.load(BTC) is None, "a fresh database knows no precision yet"
+    report = await venue.monitor.tick(startup=True)
+    assert report.ok, report.error
+    position = venue.store.positions.open_for(BTC, Side.LONG)
+    assert position is not None and position.state is PositionState.OPEN
+    unrounded = venue.monitor._default_stop(position)
+    assert unrounded % Decimal("0.1") != 0, "the test needs a stop that is off the tick"
+    stops = await venue.stops()
+    # On the tick, rounded toward the entry (never more risk than planned).
+    assert (
+        len(stops) == 1
+        and stops[0] % Decimal("0.1") == 0
+        and unrounded < stops[0] < unrounded + Decimal("0.1")
+    )
+    assert report.stops_placed == [position.id]
+    assert not [o for o in venue.store.orders.select() if o.kind is OrderKind.CLOSE]
+
+
+async def test_a_stop_refused_for_stale_precision_is_corrected_and_re_sent_once(venue: Venue) -> None:
+    await venue.open_unprotected_long()
+    await venue.monitor.tick(startup=True)  # adopts, loads precision, places the stop
+    position = venue.store.positions.open_for(BTC, Side.LONG)
+    assert position is not None and position.id is not None
+    for algo in await venue.exchange.open_algo_orders(BTC):
+        await venue.exchange.cancel_algo_order(BTC, algo.order_id)  # stripped
+    loaded = venue.store.contracts.load(BTC)
+    assert loaded is not None
+    venue.store.contracts.save(replace(loaded[0], tick_size=Decimal("0.001")), T0)  # stale precision
+    venue.store.positions.update(position.id, sl_price=Decimal("93220.9321"))
+    report = await venue.monitor.tick()
+    assert report.stops_placed == [position.id]
+    assert await venue.stops() == [Decimal("93221.0")]
+    legs = [o for o in venue.store.orders.for_position(position.id) if o.kind is OrderKind.SL]
+    assert [o.state for o in legs][-2:] == [OrderState.REJECTED, OrderState.SUBMITTED]
+    assert venue.store.events.of_kind("protection.sl_corrected")
+    still = venue.store.positions.get(position.id)
+    assert still is not None and still.state is PositionState.OPEN
+
+
+async def test_a_position_whose_close_order_ended_unfilled_is_open_again(venue: Venue) -> None:
+    await venue.open_unprotected_long()
+    await venue.monitor.tick(startup=True)
+    position = venue.store.positions.open_for(BTC, Side.LONG)
+    assert position is not None and position.id is not None
+    move_position(venue.store, position.id, PositionState.CLOSING, actor="test", message="closing", at=T0)
+    order = venue.executor.new_order(
+        "close-that-never-filled",
+        BTC,
+        Side.LONG,
+        OrderKind.CLOSE,
+        position.size,
+        proposal_id=None,
+        position_id=position.id,
+    )
+    advance_order(venue.store, order, OrderState.REJECTED, actor="test", reason="venue refused", at=T0)
+    await venue.monitor.tick()
+    reopened = venue.store.positions.get(position.id)
+    assert reopened is not None and reopened.state is PositionState.OPEN
+    assert venue.store.events.of_kind("position.open")[0].position_id == position.id

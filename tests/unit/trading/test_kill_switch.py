@@ -1,0 +1,53 @@
+"""The kill switch's references: the loss day's start, its opening equity, the peak, and a resume."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from smt_engine.clock import SimulatedClock
+from smt_engine.domain import HealthStatus
+from smt_engine.store import Store
+from smt_engine.store.records import AccountSnapshot
+from smt_engine.trading.kill_switch import KillSwitch, day_start, loss_references
+from smt_engine.trading.risk import ReasonCode
+from tests.unit.trading.conftest import make_settings
+
+
+def snap(store: Store, at: datetime, equity: str) -> None:
+    value = Decimal(equity)
+    store.account.insert(AccountSnapshot(at=at, balance=value, equity=value, available=value))
+
+
+def test_the_loss_day_starts_at_midnight_utc_by_default_or_in_the_configured_zone() -> None:
+    now = datetime(2026, 1, 20, 23, 30, tzinfo=UTC)
+    assert day_start(make_settings(), now) == datetime(2026, 1, 20, tzinfo=UTC)
+    berlin = make_settings(risk={"loss_day_timezone": "Europe/Berlin"})
+    # 23:30 UTC is already 00:30 on the 21st in Berlin (UTC+1 in winter).
+    assert day_start(berlin, now) == datetime(2026, 1, 20, 23, 0, tzinfo=UTC)
+
+
+def test_opening_equity_is_the_last_snapshot_before_the_day_began_and_peak_is_the_highest(
+    store: Store,
+) -> None:
+    snap(store, datetime(2026, 1, 19, 22, tzinfo=UTC), "1200")
+    snap(store, datetime(2026, 1, 19, 23, 59, tzinfo=UTC), "1100")
+    snap(store, datetime(2026, 1, 20, 9, tzinfo=UTC), "1050")
+    refs = loss_references(store, make_settings(), datetime(2026, 1, 20, 12, tzinfo=UTC))
+    assert refs.opening_equity == Decimal(1100) and refs.peak_equity == Decimal(1200)
+
+
+async def test_a_breach_is_reported_with_its_code_and_a_reset_counts_from_then(store: Store) -> None:
+    clock = SimulatedClock(datetime(2026, 1, 20, 12, tzinfo=UTC))
+    settings = make_settings(risk={"daily_loss_limit_pct": "5", "max_drawdown_pct": "50"})
+    switch = KillSwitch(settings, store, clock)
+    snap(store, datetime(2026, 1, 20, 0, 5, tzinfo=UTC), "1000")
+    assert switch.check(Decimal(960)) is None
+    breach = switch.check(Decimal(940))
+    assert breach is not None and breach.code is ReasonCode.DAILY_LOSS and "6.00%" in breach.reason
+    assert {h.component: h.status for h in store.health.all()}["risk.kill_switch"] is HealthStatus.DOWN
+    switch.reset("operator", breach.reason, Decimal(940))
+    await clock.advance(60)
+    assert switch.check(Decimal(930)) is None, "1.1 % below the equity at resume"
+    again = switch.check(Decimal(890))
+    assert again is not None and again.code is ReasonCode.DAILY_LOSS

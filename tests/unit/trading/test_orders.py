@@ -1,0 +1,123 @@
+"""The order and position state machines: legal moves are audited, illegal ones refused."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from smt_engine.domain import (
+    ORDER_TRANSITIONS,
+    POSITION_TRANSITIONS,
+    OrderKind,
+    OrderState,
+    PositionState,
+    Side,
+)
+from smt_engine.store import Store
+from smt_engine.store.records import Order, Position
+from smt_engine.trading.orders import IllegalOrderTransition, advance_order, move_position
+from tests.unit.trading.conftest import NOW
+
+
+def new_order(store: Store, state: OrderState = OrderState.PENDING_SUBMIT) -> Order:
+    return store.orders.insert(
+        Order(
+            client_order_id=f"cid-{state.value}",
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            kind=OrderKind.ENTRY,
+            size=Decimal("0.1"),
+            state=state,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+    )
+
+
+def new_position(store: Store) -> Position:
+    return store.positions.insert(
+        Position(
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            size=Decimal("0.1"),
+            entry_price=Decimal(2000),
+            opened_at=NOW,
+            state=PositionState.OPEN,
+            leverage=10,
+            updated_at=NOW,
+        )
+    )
+
+
+def test_the_design_order_path_is_legal_and_every_step_audited(store: Store) -> None:
+    order = new_order(store)
+    order = advance_order(store, order, OrderState.SUBMITTED, actor="executor", reason="accepted", at=NOW)
+    order = advance_order(
+        store, order, OrderState.FILLED, actor="executor", reason="", at=NOW, exchange_order_id="X1"
+    )
+    assert order.state is OrderState.FILLED and order.exchange_order_id == "X1"
+    events = store.events.select("order_id = ?", [order.id], order_by="id")
+    assert [e.kind for e in events] == ["order.submitted", "order.filled"]
+    assert events[0].data == {
+        "from": "pending_submit",
+        "to": "submitted",
+        "actor": "executor",
+        "reason": "accepted",
+    }
+
+
+@pytest.mark.parametrize("terminal", [OrderState.FILLED, OrderState.CANCELLED, OrderState.REJECTED])
+def test_a_terminal_order_never_moves_again(store: Store, terminal: OrderState) -> None:
+    order = new_order(store, terminal)
+    for target in OrderState:
+        if target is terminal:
+            continue
+        with pytest.raises(IllegalOrderTransition):
+            advance_order(store, order, target, actor="t", reason="", at=NOW)
+    assert store.orders.get(order.id or 0).state is terminal
+    assert not store.events.select("order_id = ?", [order.id])
+
+
+def test_every_live_state_can_become_unknown_and_unknown_resolves(store: Store) -> None:
+    live = [s for s in OrderState if not s.is_terminal and s is not OrderState.UNKNOWN]
+    assert all(OrderState.UNKNOWN in ORDER_TRANSITIONS[s] for s in live)
+    assert {OrderState.FILLED, OrderState.CANCELLED, OrderState.REJECTED} <= ORDER_TRANSITIONS[
+        OrderState.UNKNOWN
+    ]
+
+
+def test_a_pending_order_resolved_by_lookup_passes_through_unknown(store: Store) -> None:
+    order = new_order(store)
+    done = advance_order(store, order, OrderState.CANCELLED, actor="reconciler", reason="not found", at=NOW)
+    assert done.state is OrderState.CANCELLED
+    kinds = [e.kind for e in store.events.select("order_id = ?", [order.id], order_by="id")]
+    assert kinds == ["order.unknown", "order.cancelled"]
+
+
+def test_a_submitted_order_cannot_go_back_to_pending(store: Store) -> None:
+    order = new_order(store, OrderState.SUBMITTED)
+    with pytest.raises(IllegalOrderTransition, match="submitted -> pending_submit"):
+        advance_order(store, order, OrderState.PENDING_SUBMIT, actor="t", reason="", at=NOW)
+
+
+def test_positions_go_open_closing_closed_and_never_reopen_once_closed(store: Store) -> None:
+    assert POSITION_TRANSITIONS[PositionState.CLOSED] == frozenset()
+    pos = new_position(store)
+    assert pos.id is not None
+    move_position(store, pos.id, PositionState.CLOSING, actor="operator", message="closing", at=NOW)
+    closed = move_position(
+        store,
+        pos.id,
+        PositionState.CLOSED,
+        actor="monitor",
+        message="closed",
+        at=NOW,
+        realized_pnl=Decimal(5),
+    )
+    assert closed.state is PositionState.CLOSED and closed.realized_pnl == Decimal(5)
+    events = store.events.select("position_id = ?", [pos.id], order_by="id")
+    assert [e.kind for e in events] == ["position.closing", "position.closed"]
+    assert events[1].data["actor"] == "monitor"
+    with pytest.raises(IllegalOrderTransition):
+        move_position(store, pos.id, PositionState.OPEN, actor="t", message="", at=NOW)
