@@ -225,17 +225,6 @@ class Engine:
     def _start_row(self) -> None:
         previous = self.store.engine.current()
         now = self.clock.now()
-        if previous is not None and self._ended_uncleanly():
-            log.error(
-                "the previous engine (pid %s) did not stop cleanly: it was %s, last heartbeat %s",
-                previous.pid,
-                previous.state.value,
-                previous.heartbeat_at.isoformat() if previous.heartbeat_at else "never",
-                extra={
-                    "event": "engine.crash_restart",
-                    "data": {"previous_state": previous.state.value, "previous_pid": previous.pid},
-                },
-            )
         next_cycle = self._first_cycle_time(previous, now)
         self.store.engine.put(
             EngineStatus(
@@ -273,12 +262,6 @@ class Engine:
             next_cycle.isoformat(),
             extra={"event": "engine.starting"},
         )
-
-    def _ended_uncleanly(self) -> bool:
-        """The last engine that started never logged ``engine.stopped``: it was killed or crashed."""
-        started = self.store.events.of_kind("engine.starting", limit=1)
-        stopped = self.store.events.of_kind("engine.stopped", limit=1)
-        return bool(started) and (not stopped or (stopped[0].id or 0) < (started[0].id or 0))
 
     def _first_cycle_time(self, previous: EngineStatus | None, now: datetime) -> datetime:
         """No cycle on restart unless one is overdue, and never two within ``min_cycle_gap``."""

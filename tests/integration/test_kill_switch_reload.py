@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from smt_engine.config import load_settings
+from smt_engine.config import Settings, load_settings
 from smt_engine.domain import CommandKind, CommandState, EngineState, HealthStatus, ProposalState
 from smt_engine.store.records import Command
 from tests.fakes.gemini_server import text_reply
@@ -109,7 +109,7 @@ async def test_a_reload_of_the_analyst_section_reaches_the_next_analyst_call(
     rig.gemini.push(text_reply(WAIT))
     await rig.start(settings=load_settings(config), config_path=config)
     await rig.until(lambda: len(rig.gemini.requests) >= 1, 60)
-    assert rig.gemini.requests[-1].model == "gemini-2.5-flash"
+    assert rig.gemini.requests[-1].model == Settings().analyst.model  # the default, before the reload
     data["analyst"]["model"] = "gemini-reloaded-test"
     data["logging"] = {"level": "warning"}
     config.write_text(_toml(data))

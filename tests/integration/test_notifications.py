@@ -22,6 +22,7 @@ from smt_engine.exchange.weex import WeexClient
 from smt_engine.runtime import Runtime, build_runtime
 from smt_engine.secrets import SecretStore
 from smt_engine.store.notifications import NotificationState
+from smt_engine.trading.risk import ReasonCode
 from tests.fakes.gemini_server import FakeGeminiServer
 from tests.fakes.webhook_server import Delivery, FakeWebhook
 from tests.fakes.weex_server import FakeWeex
@@ -125,7 +126,7 @@ async def test_the_operator_hears_of_each_step_once_in_order_even_after_the_webh
     )
     assert closed_after <= 2 * MONITOR_S, "the take-profit was seen on time while notifications failed"
     assert rig.runtime is not None
-    rig.runtime.engine.halt("daily loss limit hit (test)")
+    rig.runtime.engine.halt("daily loss limit hit (test)", ReasonCode.DAILY_LOSS)
     await rig.until(lambda: rig.hook.refused >= 2, 120)
     assert [kind_of(d) for d in rig.hook.delivered] == ["started", "proposal_waiting"]
     health = rig.store.health.get("notify")
