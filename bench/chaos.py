@@ -264,11 +264,11 @@ class Bench:
     def integrity(self) -> None:
         store = self.store()
         try:
-            result = store.integrity_check()
+            problems = store.check()
         finally:
             store.close()
-        if result != "ok":
-            self.tally.add("integrity_failures", [result[:200]])
+        if problems:
+            self.tally.add("integrity_failures", ["; ".join(problems)[:200]])
 
     # ------------------------------------------------------------------ work to interrupt
 

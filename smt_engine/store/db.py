@@ -248,11 +248,6 @@ class Store:
                 applied.append(number)
         return applied
 
-    def integrity_check(self) -> str:
-        """``PRAGMA integrity_check``: "ok" for a sound file (the chaos bench checks it after kills)."""
-        with self.lock:
-            return "; ".join(str(row[0]) for row in self.conn.execute("PRAGMA integrity_check"))
-
     def data_version(self) -> int:
         """Changes whenever another connection commits: the console's cheap change detector."""
         with self.lock:

@@ -66,10 +66,17 @@ def truncated(path: Path) -> Path:
 
 
 def damaged(path: Path) -> Path:
-    """Garbage over a page in the middle: the file opens, the integrity check fails."""
+    """Garbage over a page of the events table's b-tree: the file opens, the integrity check fails.
+
+    The page is found from the schema, not a fixed offset, so new tables cannot move it out of harm's way.
+    """
     good_db(path)
+    conn = sqlite3.connect(path)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'events'").fetchone()
+    conn.close()
     with path.open("r+b") as fh:
-        fh.seek(4096 * 60 + 100)
+        fh.seek(page_size * (root - 1) + 100)
         fh.write(b"\xde\xad\xbe\xef" * 200)
     return path
 
