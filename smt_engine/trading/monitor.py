@@ -304,6 +304,9 @@ class Monitor:
             size=Decimal(0),
             unrealized_pnl=Decimal(0),
         )
+        log.info(
+            "%s %s closed at the venue: %s, realised PnL %s USDT", pos.symbol, pos.side, reason, realized
+        )
         if pos.proposal_id is not None:
             self._close_proposal(pos.proposal_id, reason)
         if self.ailog is not None:
