@@ -648,10 +648,12 @@ def open_console(
                 readonly = True
         store.data_version()
         store.engine.current()  # read once now: a permission problem is told here, not as a traceback
-    except (sqlite3.Error, OSError) as exc:
+    except (sqlite3.Error, OSError, StoreError) as exc:
+        # Store.open reports SQLite failures as StoreError already; a viewer still needs the viewer's fix.
+        reason = str(exc).removeprefix(f"{path}: ")
         raise StoreError(
-            f"{path}: cannot read the database ({exc}). A viewer needs read access to the database and its "
-            "-wal file, write access to its -shm file, and search access to the directory; see "
+            f"{path}: cannot read the database ({reason}). A viewer needs read access to the database "
+            "and its -wal file, write access to its -shm file, and search access to the directory; see "
             "docs/operator-guide.md, 'Read-only viewers'."
         ) from None
     model = ReadModel(store, config=config, now=now)

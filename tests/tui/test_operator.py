@@ -11,6 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from rich.text import Text
+from textual.geometry import Region
+from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent
 
 from smt_engine.domain import CloseReason, CommandKind, HealthStatus, Mode, PositionState, ProposalState, Side
@@ -297,6 +299,12 @@ async def test_cleanup_is_offered_with_nothing_flagged_and_says_so(
         assert engine.handled[0].kind is CommandKind.CLEANUP
 
 
+def drawn(widget: Widget) -> str:
+    """The text the widget draws on screen (wrapped lines joined), not the text it was given."""
+    lines = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
+    return " ".join(" ".join(strip.text for strip in lines).split())
+
+
 async def test_close_confirmation_shows_what_is_at_stake(
     make_app: MakeApp, fixture_db: Fixture, engine: FakeEngine
 ) -> None:
@@ -307,7 +315,7 @@ async def test_close_confirmation_shows_what_is_at_stake(
         await wait_for(pilot, lambda: app.selected_key() == f"position:{fixture_db.unprotected_position_id}")
         await pilot.press("x")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        body = str(app.screen.query_one("#confirm-body").render())
+        body = drawn(app.screen.query_one("#confirm-body"))
         assert "-7.60 USDT now, becomes realised" in body
         await pilot.press("n")
 
@@ -328,7 +336,7 @@ async def test_live_approval_asks_with_the_risk_and_can_be_turned_off(
         )
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        body = str(app.screen.query_one("#confirm-body").render())
+        body = drawn(app.screen.query_one("#confirm-body"))
         assert "loses about 40.00 USDT" in body and "moved 0.61%" in body
         await pilot.press("n")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmModal))

@@ -149,12 +149,15 @@ def test_an_unreadable_database_is_a_clear_message_not_a_traceback(
 ) -> None:
     import sqlite3
 
+    from smt_engine.store.errors import database_error
+
     def refused(*args: object, **kwargs: object) -> Store:
-        raise sqlite3.OperationalError("unable to open database file")
+        # What Store.open raises for a file this user may not read (root in CI can read anything).
+        raise database_error(fixture_db.path, sqlite3.OperationalError("unable to open database file"))
 
     monkeypatch.setattr(Store, "open", refused)
     code = main(["tui", "--db", str(fixture_db.path), "--read-only"])
     assert code == 1
     err = capsys.readouterr().err
-    assert "cannot read the database (unable to open database file)" in err
+    assert "cannot read the database (" in err and "unable to open database file" in err
     assert "Read-only viewers" in err and "Traceback" not in err
