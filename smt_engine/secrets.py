@@ -89,6 +89,12 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if _known:
+            # Arguments first: a format such as "%.120s" could cut a secret in two before the message
+            # exists, leaving a prefix no whole-value match would find.
+            if isinstance(record.args, tuple):
+                record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+            elif isinstance(record.args, dict):
+                record.args = {k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()}
             message = record.getMessage()
             record.msg = redact(message)
             record.args = None

@@ -124,6 +124,17 @@ def test_redaction_masks_registered_values_in_text_and_logs(capsys: pytest.Captu
     assert '"level": "warning"' in err
 
 
+def test_a_secret_cut_by_the_format_is_still_masked() -> None:
+    """A "%.Ns" cut through a secret must not leave its first half in the log."""
+    secret = "k3y-0123456789-abcdefghij"
+    register_secret(secret)
+    frame = "x" * 100 + secret  # the cut at 110 characters falls inside the key
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "malformed frame: %.110s", (frame,), None)
+    RedactingFilter().filter(record)
+    message = record.getMessage()
+    assert secret[:10] not in message and MASK in message
+
+
 def test_redacting_filter_keeps_unrelated_records_intact() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "price %s", ("42.5",), None)
     RedactingFilter().filter(record)
