@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from smt_engine.commands.context import CommandError, Context
 
@@ -42,8 +41,9 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
 
 def market_for(settings: Settings, clock: Clock) -> MarketData:
     """Market data for the configured mode (live WEEX public data or the synthetic market)."""
-    factory = importlib.import_module("smt_engine.exchange.factory")
-    return cast("MarketData", factory.make_market(settings, clock))
+    from smt_engine.exchange.factory import make_market
+
+    return make_market(settings, clock)
 
 
 def cmd_analyse(ctx: Context) -> int:
