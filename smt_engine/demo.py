@@ -31,7 +31,7 @@ from smt_engine.secrets import SecretStore
 from smt_engine.store import EngineLock, Store
 
 if TYPE_CHECKING:
-    from smt_engine.pipeline import WhaleSource
+    from smt_engine.whales.source import WhaleSource
 
 log = logging.getLogger(__name__)
 

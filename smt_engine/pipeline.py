@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from smt_engine.analyst import analyse_all, build_context
 from smt_engine.analyst.base import AnalysisOutcome, Analyst
@@ -30,24 +30,12 @@ from smt_engine.trading.execution import ExecutionResult, Executor
 from smt_engine.trading.monitor import record_equity
 from smt_engine.trading.proposals import Candidate, ProposalBook, snapshot_account
 from smt_engine.trading.shielded import ShieldedWork
-from smt_engine.whales.flows import FlowSignal
+from smt_engine.whales.source import WhaleCycleResult, WhaleSource
 
 log = logging.getLogger(__name__)
 
 CANDLE_INTERVAL = "1h"
 CANDLE_COUNT = 48
-
-
-class WhaleCycle(Protocol):
-    """What a whale source returns for one cycle (``whales.WhaleCycleResult``)."""
-
-    def signal_for(self, base: str) -> WhaleSignal | None: ...
-
-    def flow_signal_for(self, base: str) -> FlowSignal | None: ...
-
-
-class WhaleSource(Protocol):
-    async def run_cycle(self, cycle_id: str) -> Any: ...
 
 
 @dataclass
@@ -199,10 +187,10 @@ class Pipeline:
             raise ExchangeError("account could not be read: no proposals this cycle")
         return balance, positions
 
-    async def _whales(self, cycle_id: str) -> WhaleCycle | None:
+    async def _whales(self, cycle_id: str) -> WhaleCycleResult | None:
         if self.whales is None or not self.settings.whales.enabled:
             return None
-        result: WhaleCycle = await self.whales.run_cycle(cycle_id)
+        result: WhaleCycleResult = await self.whales.run_cycle(cycle_id)
         transfers = getattr(result, "transfers", [])
         found = getattr(result, "whales", [])
         aggregate: WhaleSignal | None = getattr(result, "aggregate", None)
@@ -259,7 +247,7 @@ class Pipeline:
         cycle_id: str,
         balance: Balance | None,
         positions: list[ExchangePosition] | None,
-        whale_result: WhaleCycle | None,
+        whale_result: WhaleCycleResult | None,
         prices: dict[str, Decimal],
         candles: dict[str, list[Any]],
     ) -> list[tuple[Pair, AnalysisOutcome]]:

@@ -21,7 +21,7 @@ from smt_engine.exchange.factory import make_exchange, make_streams
 from smt_engine.notify.channels import ChannelError, load_channels
 from smt_engine.notify.notifier import Notifier
 from smt_engine.operator import OperatorCommands
-from smt_engine.pipeline import Pipeline, WhaleSource
+from smt_engine.pipeline import Pipeline
 from smt_engine.sdnotify import SdNotify
 from smt_engine.secrets import SecretStore
 from smt_engine.store import Store
@@ -30,7 +30,7 @@ from smt_engine.trading.execution import Executor
 from smt_engine.trading.monitor import Monitor
 from smt_engine.trading.proposals import ProposalBook
 from smt_engine.trading.risk import RiskEngine
-from smt_engine.whales.source import WhaleSourceError, make_whale_source
+from smt_engine.whales.source import WhaleSource, WhaleSourceError, make_whale_source
 
 log = logging.getLogger(__name__)
 
