@@ -208,3 +208,20 @@ async def test_stopping_mid_cycle_leaves_a_consistent_database(rig: Rig) -> None
     assert engine is not None and engine.state is EngineState.STOPPED
     assert not rig.store.proposals.in_state(ProposalState.SUBMITTING, ProposalState.APPROVED)
     assert not [c for c in rig.store.commands.select() if c.state is CommandState.RUNNING]
+
+
+async def test_no_entry_before_the_start_up_reconciliation_succeeded(rig: Rig) -> None:
+    """Positions unreadable at start: no cycle, no order, the engine says why; it trades once they read."""
+    positions_path = "/capi/v3/account/position/allPosition"
+    rig.fake.faults.not_found_paths = frozenset({positions_path})
+    rig.gemini.push(long_eth())
+    await rig.start()
+    await rig.until(lambda: bool(rig.store.events.of_kind("engine.reconcile_failed")), 60)
+    await rig.advance(3 * MONITOR_S)
+    status = rig.store.engine.current()
+    assert status is not None and status.state is EngineState.RECONCILING and status.last_error
+    assert not rig.fake.counts.get("POST /capi/v3/order"), "no order goes out before reconciliation"
+    assert rig.store.proposals.count() == 0 and rig.store.analyses.count() == 0
+    rig.fake.faults.not_found_paths = frozenset()
+    await rig.until(lambda: (p := open_position(rig.store)) is not None and p.sl_order_id is not None, 300)
+    assert rig.store.events.of_kind("engine.reconciled")
