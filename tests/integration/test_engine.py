@@ -18,6 +18,7 @@ from smt_engine.domain import (
 )
 from smt_engine.exchange.base import OrderRequest
 from smt_engine.store import Store
+from smt_engine.trading.risk import ReasonCode
 from tests.fakes.gemini_server import Reply, text_reply
 from tests.integration.rig import ETH_PRICE, MONITOR_S, T0, Rig, long_eth
 
@@ -225,3 +226,27 @@ async def test_no_entry_before_the_start_up_reconciliation_succeeded(rig: Rig) -
     rig.fake.faults.not_found_paths = frozenset()
     await rig.until(lambda: (p := open_position(rig.store)) is not None and p.sl_order_id is not None, 300)
     assert rig.store.events.of_kind("engine.reconciled")
+
+
+async def test_a_halted_engine_still_re_places_a_missing_stop(rig: Rig) -> None:
+    """Halted means no new entries; protection goes on: a stripped stop is back within two ticks."""
+    pos = await protected_position(rig)
+    assert rig.runtime is not None
+    rig.runtime.engine.halt("daily loss limit hit (test)", ReasonCode.DAILY_LOSS)
+    stop = next(a for a in rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT")) if a.kind == "sl")
+    rig.venue(rig.fake.venue.cancel_algo_order("ETHUSDT", stop.order_id))  # stripped behind the engine's back
+    assert not [a for a in rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT")) if a.kind == "sl"]
+    await rig.until(
+        lambda: any(
+            a.kind == "sl" and a.order_id != stop.order_id
+            for a in rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT"))
+        ),
+        2 * MONITOR_S,
+    )
+    await rig.until(
+        lambda: (p := rig.store.positions.get(pos.id)) is not None and p.sl_order_id != stop.order_id, 5
+    )
+    status = rig.store.engine.current()
+    assert status is not None and status.state is EngineState.HALTED
+    still = rig.store.positions.get(pos.id)
+    assert still is not None and still.state is PositionState.OPEN and still.sl_order_id != stop.order_id
