@@ -23,8 +23,8 @@ Why this shape (external-apis.md §C, seed §4):
   when none is left, and every analysis records the model that actually answered.
 * Temperature and thinking follow the model family (``analyst.tuning``): Gemini 3 keeps its default
   temperature and is steered with a thinking level, as Google advises.
-* Every call's tokens, search queries and cost are stored (``analyst_usage``); over a daily cap the
-  heuristic answers instead (``budget``).
+* Every call's tokens, search queries and cost are stored (``analyst_usage``); over a daily cap no
+  call goes out and the answer follows ``analyst.fallback``: a recorded WAIT, or the heuristic.
 """
 
 from __future__ import annotations
@@ -112,7 +112,8 @@ class GeminiAnalyst:
         self.store = store
         self.clock = clock
         self.budget = Budget(settings, store, clock)
-        self.over_budget = HeuristicAnalyst(store)
+        self.over_budget = HeuristicAnalyst(store) if settings.fallback == "heuristic" else None
+        """Who answers over a daily cap: the heuristic only when the operator chose it as the fallback."""
         self._gone: dict[str, tuple[datetime, str]] = {}
         self._api_key = api_key
         self.limiter = limiter or RateLimiter(
@@ -178,6 +179,17 @@ class GeminiAnalyst:
             return cached
         over = self.budget.exceeded()
         if over is not None:
+            return await self._over_budget(ctx, over)
+        # Reserved before the first await, so pairs analysed concurrently cannot all pass one last slot.
+        self.budget.in_flight += 1
+        try:
+            return await self._call_and_record(ctx)
+        finally:
+            self.budget.in_flight -= 1
+
+    async def _over_budget(self, ctx: PairContext, over: str) -> AnalysisOutcome:
+        """No call goes out: the heuristic answers if ``analyst.fallback`` says so, else a recorded WAIT."""
+        if self.over_budget is not None:
             log.warning(
                 "gemini %s: %s; the heuristic answers instead",
                 ctx.pair.base,
@@ -185,12 +197,24 @@ class GeminiAnalyst:
                 extra={"event": "analyst_budget", "cycle_id": ctx.cycle_id},
             )
             return await self.over_budget.analyse(ctx, note={"over_budget": over})
-        # Reserved before the first await, so pairs analysed concurrently cannot all pass one last slot.
-        self.budget.in_flight += 1
-        try:
-            return await self._call_and_record(ctx)
-        finally:
-            self.budget.in_flight -= 1
+        log.warning(
+            "gemini %s: %s; WAIT (analyst.fallback = wait)",
+            ctx.pair.base,
+            over,
+            extra={"event": "analyst_budget", "cycle_id": ctx.cycle_id},
+        )
+        parsed = ParseOutcome(
+            Decision.wait("over the daily analyst budget", self.kind, over), {"over_budget": over}, over
+        )
+        return record_analysis(
+            self.store,
+            ctx,
+            kind=self.kind,
+            model=self.model,
+            prompt="(no call: over the daily budget)",
+            parsed=parsed,
+            trace=CallTrace(),
+        )
 
     async def _call_and_record(self, ctx: PairContext) -> AnalysisOutcome:
         record = None
