@@ -246,7 +246,7 @@ class GeminiAnalyst:
             self.store,
             ctx,
             kind=self.kind,
-            model=trace.model or self.model,
+            model=_answering_model(trace) or self.model,
             prompt=prompt,
             parsed=parsed,
             trace=trace,
@@ -287,9 +287,14 @@ class GeminiAnalyst:
     def _record_usage(self, outcome: AnalysisOutcome, trace: CallTrace) -> None:
         if trace.attempts == 0:
             return
-        model = trace.model or self.model
-        answered = trace.model is not None
-        cost = call_cost(self.settings, model, trace.usage) if answered else None
+        answering = _answering_model(trace)
+        model = answering or self.model
+        cost = None
+        if answering is not None and trace.model is not None:
+            # The answering version's own price when listed, else the price of the model we asked for.
+            priced_as = answering if self.settings.price_for(answering) is not None else trace.model
+            cost = call_cost(self.settings, priced_as, trace.usage)
+        answered = answering is not None
         if cost is not None:
             trace.usage["cost_usd"] = str(cost.usd)
             outcome.record.usage["cost_usd"] = str(cost.usd)
@@ -478,6 +483,14 @@ class GeminiAnalyst:
             return "empty response: no candidates" + (f" (blocked: {block})" if block else "")
         reason = getattr(candidates[0], "finish_reason", None)
         return f"empty response: no text (finish reason {getattr(reason, 'value', reason)})"
+
+
+def _answering_model(trace: CallTrace) -> str | None:
+    """The model that answered: the response's ``model_version`` when given, else the one we called."""
+    if trace.model is None:
+        return None
+    version = str(trace.usage.get("model_version") or "").strip()
+    return version or trace.model
 
 
 def source_entry(title: str | None, uri: str | None, domain: str | None) -> dict[str, str]:

@@ -150,6 +150,34 @@ async def test_usage_and_cost_are_stored_per_analysis(gemini: FakeGeminiServer, 
     assert store.analyses.get(out.record.id).usage["cost_usd"] == "2.442000"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(
+    ("version", "expected_usd"),
+    [
+        # Listed in analyst.prices (by prefix): priced at its own rate, $0.25 + 0.1 M x $1.50.
+        ("gemini-3.1-flash-lite-preview-09", Decimal("0.400000")),
+        # Not listed: priced as the model we asked for, $1.50 + 0.1 M x $9.
+        ("gemini-exp-2611", Decimal("2.400000")),
+    ],
+    ids=["own-price", "requested-price"],
+)
+async def test_the_answering_model_version_is_recorded_and_priced(
+    gemini: FakeGeminiServer, store: Store, version: str, expected_usd: Decimal
+) -> None:
+    settings = fast_settings(gemini.url)
+    analyst = GeminiAnalyst(settings.analyst, store, SimulatedClock(NOW), api_key=KEY)
+    usage = {"promptTokenCount": 1_000_000, "candidatesTokenCount": 100_000, "thoughtsTokenCount": 0}
+    gemini.push(text_reply(json.dumps(ANSWER), model=version, grounded=False, usage=usage))
+    try:
+        out = await analyst.analyse(context(settings))
+    finally:
+        await analyst.aclose()
+    assert gemini.requests[0].model == "gemini-3.5-flash"
+    row = store.analyses.get(out.record.id)
+    assert row is not None and row.model == version and row.usage["model_version"] == version
+    (spent,) = store.analyst_usage.select()
+    assert spent.model == version and spent.priced and spent.cost_usd == expected_usd
+
+
 async def test_a_day_over_its_usd_cap_switches_to_the_heuristic(
     gemini: FakeGeminiServer, store: Store
 ) -> None:
