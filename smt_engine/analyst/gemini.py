@@ -181,11 +181,22 @@ class GeminiAnalyst:
         if over is not None:
             return await self._over_budget(ctx, over)
         # Reserved before the first await, so pairs analysed concurrently cannot all pass one last slot.
+        # Each further request (retry, next model) reserves one more in ``_reserve_request``.
         self.budget.in_flight += 1
+        trace = CallTrace()
         try:
-            return await self._call_and_record(ctx)
+            return await self._call_and_record(ctx, trace)
         finally:
-            self.budget.in_flight -= 1
+            self.budget.in_flight -= max(trace.attempts, 1)
+
+    def _reserve_request(self, trace: CallTrace) -> None:
+        """Before a request beyond the analysis' first: re-check the daily caps, then count it in flight."""
+        if trace.attempts == 0:
+            return  # reserved in ``analyse``
+        over = self.budget.exceeded()
+        if over is not None:
+            raise _GiveUp(f"{over}; no further request for this analysis")
+        self.budget.in_flight += 1
 
     async def _over_budget(self, ctx: PairContext, over: str) -> AnalysisOutcome:
         """No call goes out: the heuristic answers if ``analyst.fallback`` says so, else a recorded WAIT."""
@@ -216,12 +227,11 @@ class GeminiAnalyst:
             trace=CallTrace(),
         )
 
-    async def _call_and_record(self, ctx: PairContext) -> AnalysisOutcome:
+    async def _call_and_record(self, ctx: PairContext, trace: CallTrace) -> AnalysisOutcome:
         record = None
         if self.settings.track_record_in_prompt:
             record = track_record_section(self.store, ctx.pair.base, self.kind.value, ctx.now)
         prompt = build_prompt(ctx, record)
-        trace = CallTrace()
         started = time.monotonic()
         response: Any = None
         try:
@@ -395,6 +405,7 @@ class GeminiAnalyst:
         maximum = self.settings.backoff_max.total_seconds()
         for attempt in range(1, attempts + 1):
             await self.limiter.acquire()
+            self._reserve_request(trace)
             trace.attempts += 1
             try:
                 client = self._get_client()

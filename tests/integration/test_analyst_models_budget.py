@@ -230,6 +230,27 @@ async def test_daily_call_cap(gemini: FakeGeminiServer, store: Store) -> None:
     assert out.record.error is not None and "daily call cap reached" in out.record.error
 
 
+@pytest.mark.parametrize("first", ["retry", "model-fallback"])
+async def test_retries_and_model_fallbacks_stop_at_the_call_cap(
+    gemini: FakeGeminiServer, store: Store, first: str
+) -> None:
+    """One analysis reserves one call but may retry: each further request re-checks the daily caps."""
+    settings = fast_settings(
+        gemini.url, daily_max_calls=2, max_attempts=3, fallback_models=["gemini-3.1-flash-lite"]
+    )
+    analyst = GeminiAnalyst(settings.analyst, store, SimulatedClock(NOW), api_key=KEY)
+    opening = server_error(503) if first == "retry" else model_not_found("gemini-3.5-flash")
+    gemini.push(opening, server_error(503), server_error(503), server_error(503))
+    try:
+        out = await analyst.analyse(context(settings))
+    finally:
+        await analyst.aclose()
+    assert len(gemini.requests) == 2 and out.failed and out.decision.action is Action.WAIT
+    assert out.record.attempts == 2 and "daily call cap reached: 2 of 2" in (out.record.error or "")
+    assert store.analyst_usage.day_spend(NOW.date()).requests == 2
+    assert analyst.budget.in_flight == 0
+
+
 async def test_over_budget_with_fallback_wait_never_trades_the_heuristic(
     gemini: FakeGeminiServer, store: Store
 ) -> None:
