@@ -483,7 +483,9 @@ class AnalystSettings(_Section):
         timedelta(seconds=60), description="longest back-off; a longer server retry hint gives up instead"
     )
     cache_ttl: Duration = Field(timedelta(minutes=15), description="reuse a pair's analysis this long")
-    fallback: Literal["wait", "heuristic"] = Field("wait", description="what a failed call becomes")
+    fallback: Literal["wait", "heuristic"] = Field(
+        "wait", description="what a failed call or an analysis over a daily cap becomes"
+    )
     ungrounded_confidence_cap: Decimal = Field(
         Decimal("0.60"), ge=0, le=1, description="cap when not grounded"
     )

@@ -3,8 +3,9 @@
 Cost comes from the response's usage metadata and the price table in ``analyst.prices`` (input and
 tool-use prompt tokens at the input rate; output and thinking tokens at the output rate; each Google
 Search query the model ran at the search rate). Every call is a row in ``analyst_usage``; the day's
-sum decides whether the next call may go out. Over a cap the heuristic answers instead (recorded as
-such) and ``analyst.budget`` turns WARN, so a spent budget is never a silent stream of WAITs.
+sum decides whether the next call may go out. Over a cap the analysis is a recorded WAIT, or the
+heuristic's answer when ``analyst.fallback = "heuristic"``, and ``analyst.budget`` turns WARN, so a spent
+budget is never a silent stream of WAITs.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class Budget:
         spend = self.today()
         cfg = self.settings
         over = spend.requests >= cfg.daily_max_calls or spend.cost_usd >= cfg.daily_max_usd
-        self._report(spend, "daily cap reached: further analyses use the heuristic" if over else None)
+        self._report(spend, "daily cap reached: no further Gemini calls today" if over else None)
         return spend
 
     def _report(self, spend: DaySpend, reason: str | None) -> None:

@@ -23,8 +23,8 @@ Why this shape (external-apis.md §C, seed §4):
   when none is left, and every analysis records the model that actually answered.
 * Temperature and thinking follow the model family (``analyst.tuning``): Gemini 3 keeps its default
   temperature and is steered with a thinking level, as Google advises.
-* Every call's tokens, search queries and cost are stored (``analyst_usage``); over a daily cap the
-  heuristic answers instead (``budget``).
+* Every call's tokens, search queries and cost are stored (``analyst_usage``); over a daily cap no
+  call goes out and the answer follows ``analyst.fallback``: a recorded WAIT, or the heuristic.
 """
 
 from __future__ import annotations
@@ -112,7 +112,8 @@ class GeminiAnalyst:
         self.store = store
         self.clock = clock
         self.budget = Budget(settings, store, clock)
-        self.over_budget = HeuristicAnalyst(store)
+        self.over_budget = HeuristicAnalyst(store) if settings.fallback == "heuristic" else None
+        """Who answers over a daily cap: the heuristic only when the operator chose it as the fallback."""
         self._gone: dict[str, tuple[datetime, str]] = {}
         self._api_key = api_key
         self.limiter = limiter or RateLimiter(
@@ -178,6 +179,28 @@ class GeminiAnalyst:
             return cached
         over = self.budget.exceeded()
         if over is not None:
+            return await self._over_budget(ctx, over)
+        # Reserved before the first await, so pairs analysed concurrently cannot all pass one last slot.
+        # Each further request (retry, next model) reserves one more in ``_reserve_request``.
+        self.budget.in_flight += 1
+        trace = CallTrace()
+        try:
+            return await self._call_and_record(ctx, trace)
+        finally:
+            self.budget.in_flight -= max(trace.attempts, 1)
+
+    def _reserve_request(self, trace: CallTrace) -> None:
+        """Before a request beyond the analysis' first: re-check the daily caps, then count it in flight."""
+        if trace.attempts == 0:
+            return  # reserved in ``analyse``
+        over = self.budget.exceeded()
+        if over is not None:
+            raise _GiveUp(f"{over}; no further request for this analysis")
+        self.budget.in_flight += 1
+
+    async def _over_budget(self, ctx: PairContext, over: str) -> AnalysisOutcome:
+        """No call goes out: the heuristic answers if ``analyst.fallback`` says so, else a recorded WAIT."""
+        if self.over_budget is not None:
             log.warning(
                 "gemini %s: %s; the heuristic answers instead",
                 ctx.pair.base,
@@ -185,19 +208,30 @@ class GeminiAnalyst:
                 extra={"event": "analyst_budget", "cycle_id": ctx.cycle_id},
             )
             return await self.over_budget.analyse(ctx, note={"over_budget": over})
-        # Reserved before the first await, so pairs analysed concurrently cannot all pass one last slot.
-        self.budget.in_flight += 1
-        try:
-            return await self._call_and_record(ctx)
-        finally:
-            self.budget.in_flight -= 1
+        log.warning(
+            "gemini %s: %s; WAIT (analyst.fallback = wait)",
+            ctx.pair.base,
+            over,
+            extra={"event": "analyst_budget", "cycle_id": ctx.cycle_id},
+        )
+        parsed = ParseOutcome(
+            Decision.wait("over the daily analyst budget", self.kind, over), {"over_budget": over}, over
+        )
+        return record_analysis(
+            self.store,
+            ctx,
+            kind=self.kind,
+            model=self.model,
+            prompt="(no call: over the daily budget)",
+            parsed=parsed,
+            trace=CallTrace(),
+        )
 
-    async def _call_and_record(self, ctx: PairContext) -> AnalysisOutcome:
+    async def _call_and_record(self, ctx: PairContext, trace: CallTrace) -> AnalysisOutcome:
         record = None
         if self.settings.track_record_in_prompt:
             record = track_record_section(self.store, ctx.pair.base, self.kind.value, ctx.now)
         prompt = build_prompt(ctx, record)
-        trace = CallTrace()
         started = time.monotonic()
         response: Any = None
         try:
@@ -222,7 +256,7 @@ class GeminiAnalyst:
             self.store,
             ctx,
             kind=self.kind,
-            model=trace.model or self.model,
+            model=_answering_model(trace) or self.model,
             prompt=prompt,
             parsed=parsed,
             trace=trace,
@@ -263,9 +297,14 @@ class GeminiAnalyst:
     def _record_usage(self, outcome: AnalysisOutcome, trace: CallTrace) -> None:
         if trace.attempts == 0:
             return
-        model = trace.model or self.model
-        answered = trace.model is not None
-        cost = call_cost(self.settings, model, trace.usage) if answered else None
+        answering = _answering_model(trace)
+        model = answering or self.model
+        cost = None
+        if answering is not None and trace.model is not None:
+            # The answering version's own price when listed, else the price of the model we asked for.
+            priced_as = answering if self.settings.price_for(answering) is not None else trace.model
+            cost = call_cost(self.settings, priced_as, trace.usage)
+        answered = answering is not None
         if cost is not None:
             trace.usage["cost_usd"] = str(cost.usd)
             outcome.record.usage["cost_usd"] = str(cost.usd)
@@ -366,6 +405,7 @@ class GeminiAnalyst:
         maximum = self.settings.backoff_max.total_seconds()
         for attempt in range(1, attempts + 1):
             await self.limiter.acquire()
+            self._reserve_request(trace)
             trace.attempts += 1
             try:
                 client = self._get_client()
@@ -454,6 +494,14 @@ class GeminiAnalyst:
             return "empty response: no candidates" + (f" (blocked: {block})" if block else "")
         reason = getattr(candidates[0], "finish_reason", None)
         return f"empty response: no text (finish reason {getattr(reason, 'value', reason)})"
+
+
+def _answering_model(trace: CallTrace) -> str | None:
+    """The model that answered: the response's ``model_version`` when given, else the one we called."""
+    if trace.model is None:
+        return None
+    version = str(trace.usage.get("model_version") or "").strip()
+    return version or trace.model
 
 
 def source_entry(title: str | None, uri: str | None, domain: str | None) -> dict[str, str]:

@@ -3,7 +3,8 @@
 Google's terms for Grounding with Google Search ask that the Search suggestions (the
 ``searchEntryPoint`` it returns) be shown with a grounded answer. The rendered HTML is stored as
 given; a terminal cannot render it, so ``search_suggestions`` reads its chips (text and link) to
-print them instead. The ``[n]`` markers in the reasoning refer to ``sources[n-1]``.
+print them instead. Sources are numbered in the order Google lists its grounding chunks; ``[n]``
+markers the model writes in its reasoning are its own and are not matched to these numbers.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def search_suggestions(rendered: str | None) -> list[tuple[str, str]]:
 
 
 def source_lines(sources: list[dict[str, str]]) -> list[str]:
-    """``[n] title (domain) — link``, numbered as the reasoning's citation markers are."""
+    """``[n] title (domain) — link``, numbered in the order of Google's grounding chunks."""
     lines = []
     for i, s in enumerate(sources, 1):
         title = s.get("title") or "(untitled)"

@@ -69,8 +69,8 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _strip_markers_outside_strings(text: str, start: int) -> str:
     """From ``start``, the JSON-looking text with citation markers removed only between JSON tokens.
 
-    Markers inside strings (the reasoning's ``[1]``) are kept so they still point at the numbered
-    sources; the scan stops where the object that opens at ``start`` closes.
+    Markers inside strings (the reasoning's ``[1]``) are text the model wrote and are kept as written;
+    the scan stops where the object that opens at ``start`` closes.
     """
     out: list[str] = []
     i, depth, in_string, escaped = start, 0, False, False

@@ -1,8 +1,10 @@
 """Scoring decisions once their horizon has passed, from stored prices only.
 
 A decision made at ``t`` is scored at horizon ``h`` only when ``now >= t + h`` and only with prices
-known by ``t + h`` (the last price or closed bar at or before that moment, not older than
-``PRICE_TOLERANCE``). Nothing is scored early and nothing is scored from a later price.
+known by ``t + h``: the exit is the last price or closed bar at or before ``t + h``, observed strictly
+after ``t`` and not older than ``exit_tolerance(h)`` (``PRICE_TOLERANCE``, at most half the horizon).
+Nothing is scored early, nothing from a later price, and never with the decision-time price as its
+exit: without such a price the horizon stays unscored.
 
 * An analysis (WAIT included) and a whale signal are scored at 1 h, 4 h and 24 h. A LONG or SHORT is
   a hit when acting on it would have earned more than the round-trip taker fee; a WAIT is a hit when
@@ -39,6 +41,13 @@ OUTCOME = "outcome"
 LAST_HORIZON = "24h"
 PRICE_TOLERANCE = timedelta(minutes=90)
 """A price older than this at the moment it is needed is no price (the engine was not watching)."""
+
+
+def exit_tolerance(horizon: timedelta) -> timedelta:
+    """How old an exit price may be at its horizon: ``PRICE_TOLERANCE``, at most half the horizon."""
+    return min(PRICE_TOLERANCE, horizon / 2)
+
+
 LOOKBACK = timedelta(days=30)
 """Decisions older than this that could not be scored (no prices) are given up on."""
 
@@ -74,10 +83,22 @@ class Scorer:
 
     # -- prices
 
-    def price_at(self, symbol: str, at: datetime) -> Decimal | None:
-        """The latest price known at ``at``: a recorded last price or a closed bar's close."""
-        point = self.store.prices.at_or_before(symbol, at, PRICE_TOLERANCE)
-        bar = self.store.candles.last_close(symbol, at, PRICE_TOLERANCE)
+    def price_at(
+        self,
+        symbol: str,
+        at: datetime,
+        within: timedelta = PRICE_TOLERANCE,
+        after: datetime | None = None,
+    ) -> Decimal | None:
+        """The latest price known at ``at``: a recorded last price or a closed bar's close.
+
+        With ``after``, only a price observed strictly later counts (an exit must postdate the decision).
+        """
+        point = self.store.prices.at_or_before(symbol, at, within)
+        bar = self.store.candles.last_close(symbol, at, within)
+        if after is not None:
+            point = point if point is not None and point.at > after else None
+            bar = bar if bar is not None and bar[0] > after else None
         if point is None and bar is None:
             return None
         if bar is None or (point is not None and point.at >= bar[0]):
@@ -95,9 +116,14 @@ class Scorer:
 
     # -- scoring
 
+    def exit_price(self, subject: Subject, due: datetime) -> Decimal | None:
+        """The price at ``due`` observed after the decision and close enough to ``due`` to stand for it."""
+        within = exit_tolerance(due - subject.decided_at)
+        return self.price_at(subject.symbol, due, within, after=subject.decided_at)
+
     def score(self, subject: Subject, horizon: str, due: datetime, now: datetime) -> Score | None:
         ref = self.price_at(subject.symbol, subject.decided_at)
-        exit_price = self.price_at(subject.symbol, due)
+        exit_price = self.exit_price(subject, due)
         if ref is None or exit_price is None or ref <= 0:
             return None
         return self._make(subject, horizon, due, now, ref, exit_price, None)
@@ -174,7 +200,7 @@ class Scorer:
                 return self._make(subject, OUTCOME, bar.close_time, now, ref, proposal.tp_price, "tp")
         if end > now:
             return None
-        exit_price = self.price_at(subject.symbol, end)
+        exit_price = self.exit_price(subject, end)
         if exit_price is None:
             return None
         return self._make(subject, OUTCOME, end, now, ref, exit_price, "max_hold")

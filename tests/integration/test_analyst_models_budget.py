@@ -150,10 +150,38 @@ async def test_usage_and_cost_are_stored_per_analysis(gemini: FakeGeminiServer, 
     assert store.analyses.get(out.record.id).usage["cost_usd"] == "2.442000"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(
+    ("version", "expected_usd"),
+    [
+        # Listed in analyst.prices (by prefix): priced at its own rate, $0.25 + 0.1 M x $1.50.
+        ("gemini-3.1-flash-lite-preview-09", Decimal("0.400000")),
+        # Not listed: priced as the model we asked for, $1.50 + 0.1 M x $9.
+        ("gemini-exp-2611", Decimal("2.400000")),
+    ],
+    ids=["own-price", "requested-price"],
+)
+async def test_the_answering_model_version_is_recorded_and_priced(
+    gemini: FakeGeminiServer, store: Store, version: str, expected_usd: Decimal
+) -> None:
+    settings = fast_settings(gemini.url)
+    analyst = GeminiAnalyst(settings.analyst, store, SimulatedClock(NOW), api_key=KEY)
+    usage = {"promptTokenCount": 1_000_000, "candidatesTokenCount": 100_000, "thoughtsTokenCount": 0}
+    gemini.push(text_reply(json.dumps(ANSWER), model=version, grounded=False, usage=usage))
+    try:
+        out = await analyst.analyse(context(settings))
+    finally:
+        await analyst.aclose()
+    assert gemini.requests[0].model == "gemini-3.5-flash"
+    row = store.analyses.get(out.record.id)
+    assert row is not None and row.model == version and row.usage["model_version"] == version
+    (spent,) = store.analyst_usage.select()
+    assert spent.model == version and spent.priced and spent.cost_usd == expected_usd
+
+
 async def test_a_day_over_its_usd_cap_switches_to_the_heuristic(
     gemini: FakeGeminiServer, store: Store
 ) -> None:
-    settings = fast_settings(gemini.url, daily_max_usd="0.05")
+    settings = fast_settings(gemini.url, daily_max_usd="0.05", fallback="heuristic")
     clock = SimulatedClock(NOW)
     analyst = GeminiAnalyst(settings.analyst, store, clock, api_key=KEY)
     expensive = {"promptTokenCount": 40_000, "candidatesTokenCount": 1000, "thoughtsTokenCount": 0}
@@ -194,8 +222,56 @@ async def test_daily_call_cap(gemini: FakeGeminiServer, store: Store) -> None:
         out = await analyst.analyse(context(settings, pair=ETH))
     finally:
         await analyst.aclose()
-    assert out.record.analyst is AnalystKind.HEURISTIC and len(gemini.requests) == 1
+    # analyst.fallback = "wait" (the default): over the cap is a recorded WAIT, never a heuristic trade.
+    assert out.record.analyst is AnalystKind.GEMINI and len(gemini.requests) == 1
+    assert out.decision.action is Action.WAIT and out.record.action is Action.WAIT
+    assert out.record.attempts == 0 and not out.failed
     assert "daily call cap reached: 1 of 1" in (out.record.decision or {})["over_budget"]
+    assert out.record.error is not None and "daily call cap reached" in out.record.error
+
+
+@pytest.mark.parametrize("first", ["retry", "model-fallback"])
+async def test_retries_and_model_fallbacks_stop_at_the_call_cap(
+    gemini: FakeGeminiServer, store: Store, first: str
+) -> None:
+    """One analysis reserves one call but may retry: each further request re-checks the daily caps."""
+    settings = fast_settings(
+        gemini.url, daily_max_calls=2, max_attempts=3, fallback_models=["gemini-3.1-flash-lite"]
+    )
+    analyst = GeminiAnalyst(settings.analyst, store, SimulatedClock(NOW), api_key=KEY)
+    opening = server_error(503) if first == "retry" else model_not_found("gemini-3.5-flash")
+    gemini.push(opening, server_error(503), server_error(503), server_error(503))
+    try:
+        out = await analyst.analyse(context(settings))
+    finally:
+        await analyst.aclose()
+    assert len(gemini.requests) == 2 and out.failed and out.decision.action is Action.WAIT
+    assert out.record.attempts == 2 and "daily call cap reached: 2 of 2" in (out.record.error or "")
+    assert store.analyst_usage.day_spend(NOW.date()).requests == 2
+    assert analyst.budget.in_flight == 0
+
+
+async def test_over_budget_with_fallback_wait_never_trades_the_heuristic(
+    gemini: FakeGeminiServer, store: Store
+) -> None:
+    """The heuristic would say LONG on this rising series; with fallback "wait" the cap yields a WAIT."""
+    settings = fast_settings(gemini.url, daily_max_calls=1)
+    clock = SimulatedClock(NOW)
+    analyst = GeminiAnalyst(settings.analyst, store, clock, api_key=KEY)
+    gemini.push(text_reply(json.dumps(ANSWER)))
+    up = candles(step_pct=0.4)
+    try:
+        await analyst.analyse(context(settings, bars=up))
+        outcomes = await analyse_all(
+            analyst, [context(settings, pair=ETH, bars=up)], store=store, clock=clock
+        )
+    finally:
+        await analyst.aclose()
+    (second,) = outcomes
+    assert second.decision.action is Action.WAIT and second.record.analyst is AnalystKind.GEMINI
+    assert "daily call cap reached" in (second.record.decision or {})["over_budget"]
+    assert len(gemini.requests) == 1
+    assert [a.analyst for a in store.analyses.select()] == [AnalystKind.GEMINI, AnalystKind.GEMINI]
 
 
 async def test_analyst_health_counts_failed_analyses_in_a_cycle(
@@ -323,8 +399,9 @@ async def test_concurrent_pairs_cannot_all_take_the_last_call(gemini: FakeGemini
         outcomes = await analyse_all(analyst, contexts, store=store, clock=clock)
     finally:
         await analyst.aclose()
-    kinds = sorted(o.record.analyst.value for o in outcomes)
-    assert kinds == ["gemini", "gemini", "heuristic"] and len(gemini.requests) == 2
+    actions = sorted(o.decision.action.value for o in outcomes)
+    over = [o for o in outcomes if (o.record.decision or {}).get("over_budget")]
+    assert actions == ["LONG", "LONG", "WAIT"] and len(over) == 1 and len(gemini.requests) == 2
 
 
 @pytest.mark.parametrize(

@@ -73,7 +73,7 @@ def test_prose_with_citation_markers_inside_and_around_the_json() -> None:
     out = parse(text)
     assert out.valid, out.error
     assert out.decision.action is Action.SHORT and out.decision.sl_pct == Decimal(2)
-    # Markers inside the reasoning are kept: they point at the numbered grounding sources.
+    # Markers inside the reasoning are kept as the model wrote them.
     assert out.decision.reasoning == "Outflows rose sharply [1][2]."
 
 

@@ -185,6 +185,21 @@ def test_no_price_known_at_the_horizon_means_no_score(store: Store) -> None:
     assert {s.horizon for s in store.scores.since()} == {"1h"}
 
 
+def test_an_exit_price_is_observed_after_the_decision_and_close_to_the_horizon(store: Store) -> None:
+    history(store, "BTCUSDT", rising, hours=2)  # the last bar closes at 2:00
+    # Decided after the last bar: its only price is the decision-time one, so no 1 h score (not move 0).
+    late = analysis(store, "BTC", Action.LONG, 0.7, T0 + timedelta(hours=2, minutes=10))
+    # Decided before the last bar, but that bar closed 50 min before the 1 h horizon (over half of it).
+    stale = analysis(store, "BTC", Action.LONG, 0.7, T0 + timedelta(hours=1, minutes=50))
+    # The last bar closed 25 min before this one's 1 h horizon: a price close enough to stand for it.
+    fresh = analysis(store, "BTC", Action.LONG, 0.7, T0 + timedelta(hours=1, minutes=25))
+    score_due(SETTINGS, store, T0 + timedelta(hours=30))
+    scores = store.scores.since()
+    assert [(s.subject_id, s.horizon) for s in scores] == [(fresh.id, "1h")]
+    assert scores[0].exit_price == Decimal(f"{rising(2):.6f}") and scores[0].move_pct > 0
+    assert late.id is not None and stale.id is not None
+
+
 def proposal(
     store: Store, side: Side, state: ProposalState, at: datetime, tp: str, sl: str, **kw: Any
 ) -> Proposal:
