@@ -141,3 +141,42 @@ def test_a_bad_labels_file_is_a_clear_error(
     monkeypatch.setenv("ETHERSCAN_API_KEY", KEY)
     assert train(labels, cfg, tmp_path / "m") != 0
     assert "labels.csv:2: label 'miner' is not one of" in capsys.readouterr().err
+
+
+def test_train_on_labels_refuses_beside_an_engine_and_starts_from_the_days_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from smt_engine.clock import SimulatedClock
+    from smt_engine.domain import HealthStatus
+    from smt_engine.exitcodes import ExitCode
+    from smt_engine.health import report_health
+    from smt_engine.store import EngineLock, Store
+
+    with FakeEtherscan(calls_per_second=1000) as fake:
+        labels, cfg, out = setup(fake, tmp_path, monkeypatch)
+        lock = EngineLock(tmp_path / "smt.db")
+        lock.acquire()  # an engine runs on this database (and this key)
+        try:
+            assert train(labels, cfg, out) == ExitCode.ALREADY_RUNNING
+        finally:
+            lock.release()
+        assert "stop it first, or train from --dataset" in capsys.readouterr().err
+        assert sum(fake.calls.values()) == 0  # not one Etherscan call beside the engine
+
+        # The engine already spent the day's allowance: training does not spend it again.
+        store = Store.open(tmp_path / "smt.db")
+        clock = SimulatedClock(datetime.now(UTC))
+        today = clock.now().date().isoformat()
+        report_health(
+            store,
+            clock,
+            "whales.etherscan",
+            HealthStatus.DOWN,
+            "limit",
+            {"day": today, "calls_today": 100_000},
+        )
+        store.close()
+        assert train(labels, cfg, out) != 0
+        assert sum(fake.calls.values()) == 0
