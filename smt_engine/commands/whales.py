@@ -244,7 +244,7 @@ def _fetch_labelled(ctx: Context, labels_path: Path, out: Path) -> Any:
     from smt_engine.clock import WallClock
     from smt_engine.whales.addressbook import AddressBook
     from smt_engine.whales.etherscan import EtherscanClient, RateLimiter
-    from smt_engine.whales.health_report import calls_already_today
+    from smt_engine.whales.health_report import calls_already_today, record_calls_outside_cycles
     from smt_engine.whales.training import FetchStopped, LabelsError, fetch_dataset, read_labels
 
     try:
@@ -267,10 +267,13 @@ def _fetch_labelled(ctx: Context, labels_path: Path, out: Path) -> Any:
             used_today=calls_already_today(store, clock),
             today=lambda: clock.now().date().isoformat(),
         )
-        async with EtherscanClient.from_settings(settings.whales, key, limiter=limiter) as client:
-            return await fetch_dataset(
-                client, store, book, labels, out, clock.now(), settings.whales.history_days, _progress
-            )
+        try:
+            async with EtherscanClient.from_settings(settings.whales, key, limiter=limiter) as client:
+                return await fetch_dataset(
+                    client, store, book, labels, out, clock.now(), settings.whales.history_days, _progress
+                )
+        finally:  # the engine's next start counts these calls too
+            record_calls_outside_cycles(store, clock, limiter, "smt whales train")
 
     # A running engine reads Etherscan on the same key: both together would exceed the per-second rate.
     with ctx.engine_lock(
