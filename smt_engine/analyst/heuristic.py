@@ -7,7 +7,8 @@ the same validator as the model's, so it obeys the same bounds.
 
 On-chain signals only move the score when they lean: a NEUTRAL or zero-confidence whale or flow signal
 is treated exactly like no signal (the seed halved the market score whenever any whale signal existed,
-so a neutral zero flipped decisions).
+so a neutral zero flipped decisions). A lean is added to the market score (half weight, clamped to
+±1), never averaged with it: a weak signal that agrees can only strengthen the market's call.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from smt_engine.store.records import Analysis
 
 MODEL = "heuristic-v1"
 ENTRY_SCORE = 0.35
+ONCHAIN_WEIGHT = 0.5  # a full-confidence lean moves the score by half its range
 """|score| needed to act; below it the heuristic says WAIT."""
 MAX_CONFIDENCE = 0.80
 DEFAULT_HOLD_HOURS = 24.0
@@ -81,7 +83,7 @@ def heuristic_answer(ctx: PairContext) -> dict[str, Any]:
     score = market
     if leans:
         onchain = sum(_BIAS_SIGN[b] * _clamp(c, 0, 1) for _, b, c in leans) / len(leans)
-        score = 0.5 * market + 0.5 * onchain
+        score = _clamp(market + ONCHAIN_WEIGHT * onchain, -1, 1)
         parts += [f"{name} {b.value} at {c:.2f}" for name, b, c in leans]
     score = round(score, 4)
     sentiment = "BULLISH" if score > 0.1 else "BEARISH" if score < -0.1 else "NEUTRAL"

@@ -243,7 +243,8 @@ def _etherscan_key(ctx: Context) -> str:
 def _fetch_labelled(ctx: Context, labels_path: Path, out: Path) -> Any:
     from smt_engine.clock import WallClock
     from smt_engine.whales.addressbook import AddressBook
-    from smt_engine.whales.etherscan import EtherscanClient
+    from smt_engine.whales.etherscan import EtherscanClient, RateLimiter
+    from smt_engine.whales.health_report import calls_already_today, record_calls_outside_cycles
     from smt_engine.whales.training import FetchStopped, LabelsError, fetch_dataset, read_labels
 
     try:
@@ -256,17 +257,33 @@ def _fetch_labelled(ctx: Context, labels_path: Path, out: Path) -> Any:
     book = AddressBook.load(settings.whales.address_book)
     out.mkdir(parents=True, exist_ok=True)
 
-    async def run() -> Any:
-        async with EtherscanClient.from_settings(settings.whales, key) as client:
-            return await fetch_dataset(
-                client, store, book, labels, out, WallClock().now(), settings.whales.history_days, _progress
-            )
+    clock = WallClock()
 
-    try:
-        return asyncio.run(run())
-    except (FetchStopped, LabelsError) as exc:
-        print(file=sys.stderr)
-        raise CommandError(str(exc)) from None
+    async def run() -> Any:
+        # Starts from the day's count the engine recorded, so the daily allowance is not spent twice.
+        limiter = RateLimiter(
+            settings.whales.calls_per_second,
+            settings.whales.daily_call_limit,
+            used_today=calls_already_today(store, clock),
+            today=lambda: clock.now().date().isoformat(),
+        )
+        try:
+            async with EtherscanClient.from_settings(settings.whales, key, limiter=limiter) as client:
+                return await fetch_dataset(
+                    client, store, book, labels, out, clock.now(), settings.whales.history_days, _progress
+                )
+        finally:  # the engine's next start counts these calls too
+            record_calls_outside_cycles(store, clock, limiter, "smt whales train")
+
+    # A running engine reads Etherscan on the same key: both together would exceed the per-second rate.
+    with ctx.engine_lock(
+        "it calls Etherscan on the same key every cycle; stop it first, or train from --dataset"
+    ):
+        try:
+            return asyncio.run(run())
+        except (FetchStopped, LabelsError) as exc:
+            print(file=sys.stderr)
+            raise CommandError(str(exc)) from None
 
 
 def _progress(done: int, total: int, address: str) -> None:

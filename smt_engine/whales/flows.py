@@ -57,9 +57,17 @@ def eth_equivalent(t: Transfer) -> Decimal:
 
 
 def measure_flows(
-    watched: Mapping[str, Sequence[Transfer]], book: AddressBook, cycle_id: str, now: datetime
+    watched: Mapping[str, Sequence[Transfer]],
+    book: AddressBook,
+    cycle_id: str,
+    now: datetime,
+    complete_wallets: int | None = None,
 ) -> list[ExchangeFlow]:
-    """One row per (window, asset) from the transfers of the watched exchange wallets."""
+    """One row per (window, asset) from the transfers of the watched exchange wallets.
+
+    ``wallets`` on each row is ``complete_wallets`` (default: every wallet given): the wallets whose
+    window was read whole, so a later cycle compares only with cycles that read every watched wallet.
+    """
     seen: set[str] = set()
     moves: list[tuple[Transfer, str, bool]] = []  # transfer, asset, into an exchange
     for wallet in sorted(watched):
@@ -99,7 +107,7 @@ def measure_flows(
                     outflow=outflow,
                     net=inflow - outflow,
                     transfers=count,
-                    wallets=len(watched),
+                    wallets=len(watched) if complete_wallets is None else complete_wallets,
                 )
             )
     return out
@@ -158,19 +166,23 @@ def flow_signal(
     eth_history: Sequence[Decimal],
     stable_history: Sequence[Decimal],
     wallet_labels: Sequence[str] = (),
+    incomplete: Sequence[str] = (),
 ) -> FlowSignal | None:
     """ETH: stablecoin inflow is bullish, ETH-like inflow bearish. BTC: stablecoins only. Others: None.
 
-    ``*_history`` are earlier cycles' 6 h net flows of the same series.
+    ``*_history`` are earlier cycles' 6 h net flows of the same series. ``incomplete`` names watched
+    wallets this cycle could not read whole: a partial total is not comparable with the history (one
+    missing busy wallet looks like a huge outflow), so the signal is NEUTRAL 0 with the numbers kept.
     """
     base = base.upper()
     if base not in ("ETH", "BTC") or not flows:
         return None
     w = SIGNAL_WINDOW_HOURS
     eth = FlowScore("ETH-like", series_net(flows, ETH_LIKE, w), None)
-    eth = FlowScore(eth.series, eth.net, zscore(eth.net, eth_history))
     stable = FlowScore("stablecoins", series_net(flows, STABLES, w), None)
-    stable = FlowScore(stable.series, stable.net, zscore(stable.net, stable_history))
+    if not incomplete:
+        eth = FlowScore(eth.series, eth.net, zscore(eth.net, eth_history))
+        stable = FlowScore(stable.series, stable.net, zscore(stable.net, stable_history))
     scores = [eth, stable] if base == "ETH" else [stable]
     combined = 0.0
     if stable.zscore is not None:
@@ -183,8 +195,16 @@ def flow_signal(
         confidence = round(min(CONFIDENCE_CAP, CONFIDENCE_PER_Z * abs(combined)), 4)
     parts = [
         f"{s.series} net {s.net:+,.2f} over {w} h "
-        + (f"(z {s.zscore:+.2f})" if s.zscore is not None else f"(fewer than {MIN_HISTORY} past cycles)")
+        + (
+            f"(z {s.zscore:+.2f})"
+            if s.zscore is not None
+            else "(not scored)"
+            if incomplete
+            else f"(fewer than {MIN_HISTORY} past cycles)"
+        )
         for s in scores
     ]
+    if incomplete:
+        parts.append("incomplete: " + ", ".join(incomplete))
     reasoning = "; ".join(parts) + f" -> {bias.value} {confidence:.0%}"
     return FlowSignal(base, bias, confidence, list(flows), scores, reasoning, tuple(wallet_labels))

@@ -69,15 +69,51 @@ def report_etherscan_health(
     report_health(store, clock, ETHERSCAN_COMPONENT, status, detail, data)
 
 
-def report_flows_health(store: Store, clock: Clock, eth: FlowSignal | None, read: int, watched: int) -> None:
+def record_calls_outside_cycles(store: Store, clock: Clock, limiter: RateLimiter, by: str) -> None:
+    """Add calls made outside the engine's cycles (``smt whales train``) to the day's count.
+
+    The row's status and detail stay the engine's unless the day's allowance is now spent.
+    """
+    row = store.health.get(ETHERSCAN_COMPONENT)
+    same_day = row is not None and row.data.get("day") == limiter.day
+    data = dict(row.data) if row is not None and same_day else {}
+    data.update(day=limiter.day, calls_today=limiter.used_today, daily_limit=limiter.daily_limit)
+    usage = f"{limiter.used_today} of {limiter.daily_limit} calls today"
+    if limiter.used_today >= limiter.daily_limit:
+        status, detail = HealthStatus.DOWN, f"daily call limit reached ({usage}, last by {by})"
+    elif row is not None and same_day:
+        status, detail = row.status, row.detail
+    else:
+        status, detail = HealthStatus.OK, f"{usage} (by {by})"
+    report_health(store, clock, ETHERSCAN_COMPONENT, status, detail, data)
+
+
+def report_flows_health(
+    store: Store,
+    clock: Clock,
+    eth: FlowSignal | None,
+    read: int,
+    watched: int,
+    incomplete: Sequence[str] = (),
+) -> None:
+    """Warn whenever a watched wallet was not read whole: the flow signal is then held NEUTRAL."""
     if watched == 0:
         report_health(store, clock, FLOWS_COMPONENT, HealthStatus.OFF, "no watched exchange wallets")
         return
-    data = {"wallets_read": read, "wallets_watched": watched, "windows_hours": list(WINDOWS_HOURS)}
+    data = {
+        "wallets_read": read,
+        "wallets_watched": watched,
+        "incomplete": list(incomplete),
+        "windows_hours": list(WINDOWS_HOURS),
+    }
     if read == 0:
         status, detail = HealthStatus.DOWN, f"no exchange wallet could be read (of {watched})"
-    elif read < watched:
-        status, detail = HealthStatus.WARN, f"flows from {read} of {watched} exchange wallets"
+    elif incomplete or read < watched:
+        status = HealthStatus.WARN
+        which = "; ".join(incomplete) if incomplete else f"{watched - read} not read"
+        detail = (
+            f"flows from {read} of {watched} exchange wallets, incomplete: {which}; flow signal held NEUTRAL"
+        )
     else:
         status = HealthStatus.OK
         detail = f"{watched} exchange wallets; " + (eth.reasoning if eth else "no flow signal")

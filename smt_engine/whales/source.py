@@ -133,16 +133,25 @@ class WhalePipeline:
 
         watched: dict[str, list[Transfer]] = {}
         wallets = self.book.watched()
+        incomplete: list[str] = []  # failed, or synced range ending before end_block (page budget)
         for entry in wallets:
             try:
                 await self.cache.sync(entry.address, WATCHED_KINDS, window_block, end_block, now)
             except EtherscanError as exc:
                 self._record(result, f"exchange wallet {entry.label}: {exc}")
+                incomplete.append(f"{entry.label} (failed)")
                 continue
+            if not self._synced_through(entry.address, end_block):
+                incomplete.append(f"{entry.label} (newest blocks not read)")
             watched[entry.address] = self.cache.window(entry.address, now - watch_span, now)
-        self._flows(result, watched, now)
+        self._flows(result, watched, now, len(wallets), incomplete)
         report_flows_health(
-            self.store, self.clock, result.flow_signals.get("ETH"), len(watched), len(wallets)
+            self.store,
+            self.clock,
+            result.flow_signals.get("ETH"),
+            len(watched),
+            len(wallets),
+            incomplete,
         )
         big = large_transfers(watched, self.book, now - lookback, now, self.cfg.min_transfer_eth)
         candidates = rank_whales(big, self.book, self.cfg.max_whales)
@@ -210,16 +219,32 @@ class WhalePipeline:
         if signal is not None:
             result.signals.append(signal)
 
-    def _flows(self, result: WhaleCycleResult, watched: dict[str, list[Transfer]], now: datetime) -> None:
+    def _synced_through(self, address: str, end_block: int) -> bool:
+        for kind in WATCHED_KINDS:
+            state = self.cache.repo.sync_state(address, kind.value)
+            if state is None or state.to_block < end_block:
+                return False
+        return True
+
+    def _flows(
+        self,
+        result: WhaleCycleResult,
+        watched: dict[str, list[Transfer]],
+        now: datetime,
+        full: int,
+        incomplete: list[str],
+    ) -> None:
+        """Flows are recorded even when incomplete (with fewer complete wallets); only full cycles score."""
         if not watched:
             return
-        result.flows = measure_flows(watched, self.book, result.cycle_id, now)
+        complete = full - len(incomplete)
+        result.flows = measure_flows(watched, self.book, result.cycle_id, now, complete)
         repo = self.store.exchange_flows
-        eth_hist = _series_history(repo, ETH_LIKE, now)
-        stable_hist = _series_history(repo, STABLES, now)
+        eth_hist = _series_history(repo, ETH_LIKE, now, full)
+        stable_hist = _series_history(repo, STABLES, now, full)
         labels = [e.label for a in sorted(watched) if (e := self.book.get(a)) is not None]
         for base in ("ETH", "BTC"):
-            signal = flow_signal(base, result.flows, eth_hist, stable_hist, labels)
+            signal = flow_signal(base, result.flows, eth_hist, stable_hist, labels, incomplete)
             if signal is not None:
                 result.flow_signals[base] = signal
         repo.add_cycle(result.flows)
@@ -257,11 +282,18 @@ class WhalePipeline:
         return result
 
 
-def _series_history(repo: ExchangeFlowsRepo, assets: tuple[str, ...], before: datetime) -> list[Decimal]:
-    """Earlier cycles' 6 h net flow of a series (assets summed per cycle), newest first."""
+def _series_history(
+    repo: ExchangeFlowsRepo, assets: tuple[str, ...], before: datetime, wallets: int
+) -> list[Decimal]:
+    """Earlier cycles' 6 h net flow of a series (assets summed per cycle), newest first.
+
+    Only cycles that read all ``wallets`` whole: a partial total would skew the mean and spread.
+    """
     per_cycle: dict[str, Decimal] = {}
     for asset in assets:
         for f in repo.series(asset, SIGNAL_WINDOW_HOURS, before, FLOW_HISTORY):
+            if f.wallets != wallets:
+                continue
             per_cycle[f.cycle_id] = per_cycle.get(f.cycle_id, ZERO) + f.net
     return list(per_cycle.values())
 

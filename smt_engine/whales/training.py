@@ -130,15 +130,22 @@ async def fetch_dataset(
     """
     progress_path = out_dir / PROGRESS_FILE
     state = FetchProgress.load(progress_path)
-    if state is None or state.labels_sha256 != labels.sha256:
-        start = await client.block_at(now - timedelta(days=history_days))
-        end = await client.block_at(now)
-        state = FetchProgress(labels.sha256, start, end, now.isoformat())
-        state.save(progress_path)
-    cache = HistoryCache(store, client)
-    pending = [a for a, _ in labels.rows if a not in state.done and a not in state.skipped]
-    balances = await client.balances(pending) if pending else {}
     total = len(labels.rows)
+    try:
+        if state is None or state.labels_sha256 != labels.sha256:
+            start = await client.block_at(now - timedelta(days=history_days))
+            end = await client.block_at(now)
+            state = FetchProgress(labels.sha256, start, end, now.isoformat())
+            state.save(progress_path)
+        pending = [a for a, _ in labels.rows if a not in state.done and a not in state.skipped]
+        balances = await client.balances(pending) if pending else {}
+    except EtherscanQuotaExhausted as exc:  # the day's allowance was spent before this run started
+        done = len(state.done) if state is not None else 0
+        raise FetchStopped(
+            f"{exc.message}: {done} of {total} addresses fetched; run the same command again "
+            "(after the UTC day changes) to continue"
+        ) from None
+    cache = HistoryCache(store, client)
     for address, _ in labels.rows:
         if address in state.done or address in state.skipped:
             continue

@@ -45,6 +45,11 @@ def transfer_row(t: WhaleTransfer) -> Row:
     )
 
 
+def class_cell(w: Whale) -> str:
+    """A bootstrap class comes from the simulator-trained model and never weighs in a signal: say so."""
+    return f"{w.whale_class} (bootstrap)" if w.classified_by == "bootstrap" else w.whale_class
+
+
 def whale_row(w: Whale, signals: dict[str, WhaleSignal]) -> Row:
     signal = signals.get(w.address)
     flow = signal.flow.value if signal and signal.flow else "-"
@@ -53,7 +58,7 @@ def whale_row(w: Whale, signals: dict[str, WhaleSignal]) -> Row:
         f"whale:{w.address}",
         (
             w.label or fmt.short_addr(w.address),
-            w.whale_class,
+            class_cell(w),
             fmt.confidence(w.class_confidence),
             flow,
             f"{signal.net_eth:+,.0f}" if signal else "-",

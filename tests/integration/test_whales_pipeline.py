@@ -145,6 +145,9 @@ async def test_synthetic_source_is_a_live_deterministic_feed(tmp_path: Path) -> 
         w.label and w.whale_class in ("fund_market_maker", "staking", "mev_bot", "bridge") for w in labelled
     )
     assert a1.aggregate.bias in set(Bias)
+    flows = store.health.get("whales.flows")  # the simulator reads every watched wallet whole
+    assert flows is not None and flows.status.value == "ok" and flows.data["incomplete"] == []
+    assert {f.wallets for f in store.exchange_flows.for_cycle("c2")} == {WATCHED}
 
 
 def test_cli_scan_once_against_the_fake(

@@ -75,6 +75,22 @@ def setup(fake: FakeEtherscan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     return labels_file, cfg, tmp_path / "model"
 
 
+def new_day(tmp_path: Path) -> None:
+    """The UTC day changes: the recorded day's count no longer applies."""
+    from datetime import UTC, datetime, timedelta
+
+    from smt_engine.clock import SimulatedClock
+    from smt_engine.domain import HealthStatus
+    from smt_engine.health import report_health
+    from smt_engine.store import Store
+
+    store = Store.open(tmp_path / "smt.db")
+    clock = SimulatedClock(datetime.now(UTC))
+    yesterday = (clock.now() - timedelta(days=1)).date().isoformat()
+    report_health(store, clock, "whales.etherscan", HealthStatus.OK, "", {"day": yesterday, "calls_today": 1})
+    store.close()
+
+
 def train(labels: Path, cfg: Path, out: Path) -> int:
     args = [
         "whales",
@@ -106,6 +122,7 @@ def test_train_on_labels_interrupted_then_resumed(
         assert len(progress["done"]) == 5
 
         fake.daily_limit = 100_000
+        new_day(tmp_path)
         fake.reset_counts()
         assert train(labels, cfg, out) == 0
         resumed = {c["address"] for c in fake.log if c.get("action") == "txlist"}
@@ -141,3 +158,42 @@ def test_a_bad_labels_file_is_a_clear_error(
     monkeypatch.setenv("ETHERSCAN_API_KEY", KEY)
     assert train(labels, cfg, tmp_path / "m") != 0
     assert "labels.csv:2: label 'miner' is not one of" in capsys.readouterr().err
+
+
+def test_train_on_labels_refuses_beside_an_engine_and_starts_from_the_days_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from smt_engine.clock import SimulatedClock
+    from smt_engine.domain import HealthStatus
+    from smt_engine.exitcodes import ExitCode
+    from smt_engine.health import report_health
+    from smt_engine.store import EngineLock, Store
+
+    with FakeEtherscan(calls_per_second=1000) as fake:
+        labels, cfg, out = setup(fake, tmp_path, monkeypatch)
+        lock = EngineLock(tmp_path / "smt.db")
+        lock.acquire()  # an engine runs on this database (and this key)
+        try:
+            assert train(labels, cfg, out) == ExitCode.ALREADY_RUNNING
+        finally:
+            lock.release()
+        assert "stop it first, or train from --dataset" in capsys.readouterr().err
+        assert sum(fake.calls.values()) == 0  # not one Etherscan call beside the engine
+
+        # The engine already spent all but 4 of the day's calls: training spends only those 4, and the
+        # engine's next start counts them.
+        store = Store.open(tmp_path / "smt.db")
+        clock = SimulatedClock(datetime.now(UTC))
+        data = {"day": clock.now().date().isoformat(), "calls_today": 100_000 - 4}
+        report_health(store, clock, "whales.etherscan", HealthStatus.OK, "engine", data)
+        store.close()
+        assert train(labels, cfg, out) != 0
+        assert "daily call limit of 100000 reached" in capsys.readouterr().err
+        assert sum(fake.calls.values()) == 4
+        store = Store.open(tmp_path / "smt.db")
+        row = store.health.get("whales.etherscan")
+        assert row is not None and row.status is HealthStatus.DOWN and row.data["calls_today"] == 100_000
+        assert "last by smt whales train" in row.detail
+        store.close()

@@ -70,6 +70,23 @@ def test_a_leaning_flow_signal_moves_the_score() -> None:
     assert tier2["decision"] == "WAIT"  # flows reach tier 1 pairs only
 
 
+@pytest.mark.parametrize("pair", [ETH, BTC])
+def test_a_weak_agreeing_lean_never_weakens_the_market_call(pair: object) -> None:
+    """A whale agreeing at 0.05 must not turn the market's LONG/SHORT into WAIT (it used to halve it)."""
+    acted = 0
+    for bars in PATHS:
+        base = heuristic_answer(context(pair=pair, bars=bars))
+        if base["decision"] == "WAIT":
+            continue
+        acted += 1
+        agree = Bias.BULLISH if base["decision"] == "LONG" else Bias.BEARISH
+        for kw in ({"whale_signal": whale(agree, 0.05)}, {"exchange_flows": flows(agree, 0.05)}):
+            answer = heuristic_answer(context(pair=pair, bars=bars, **kw))
+            assert answer["decision"] == base["decision"], (bars[-1], kw)
+            assert answer["confidence"] >= base["confidence"]
+    assert acted >= 2  # the paths include market calls both ways
+
+
 def test_prompt_states_flows_windows_and_wallet_labels() -> None:
     text = build_prompt(context(pair=ETH, whale_signal=whale(), exchange_flows=flows()))
     assert "Exchange-related: no" not in text

@@ -37,12 +37,13 @@ def test_ok_warn_down_and_the_count_carried_into_a_restart(store: Store) -> None
 
 def test_flows_health_counts_the_wallets_read(store: Store) -> None:
     clock = SimulatedClock(datetime(2026, 3, 1, 12, tzinfo=UTC))
-    report_flows_health(store, clock, None, 5, 8)
+    report_flows_health(store, clock, None, 5, 8, ["Binance 14 (failed)"])
     row = store.health.get("whales.flows")
     assert (
         row is not None
         and row.status is HealthStatus.WARN
-        and row.detail == "flows from 5 of 8 exchange wallets"
+        and row.detail
+        == "flows from 5 of 8 exchange wallets, incomplete: Binance 14 (failed); flow signal held NEUTRAL"
     )
     report_flows_health(store, clock, None, 0, 8)
     assert store.health.get("whales.flows").status is HealthStatus.DOWN  # type: ignore[union-attr]
