@@ -26,7 +26,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from smt_engine.domain import Candle, Contract, Side
+from smt_engine.domain import Candle, Contract, EventLevel, HealthStatus, Side
 from smt_engine.exchange.base import (
     AiLogUpload,
     AlgoOrder,
@@ -59,8 +59,12 @@ from smt_engine.exchange.weex.parsing import (
     parse_position,
 )
 from smt_engine.exchange.weex.transport import AI_LOG_FACT, AI_LOG_PATHS, AI_LOG_SUCCESS, WeexTransport
+from smt_engine.health import report_health
 
 log = logging.getLogger(__name__)
+
+UNCLASSIFIED_COMPONENT = "exchange.legs"
+"""Health row naming TP/SL orders whose kind no field states (left out of every protection check)."""
 
 
 class WeexClient(WeexTransport):
@@ -391,9 +395,14 @@ class WeexClient(WeexTransport):
         """
         rows = await self._rows("/capi/v3/openAlgoOrders", {"symbol": symbol} if symbol else {})
         found: dict[str, AlgoOrder] = {}
+        unclassified: dict[str, str] = {}
         for row in rows:
             listed = await self._algo_row(row)
-            found[listed.order_id] = listed
+            if isinstance(listed, AlgoOrder):
+                found[listed.order_id] = listed
+            else:
+                unclassified[listed] = str(row.get("symbol"))
+        self._report_unclassified(unclassified, symbol)
         # Attached TP legs (and a sibling left behind by a closed position) may be reported only there.
         positions = await self._recent_positions()
         for sym in sorted({p.symbol for p in positions if symbol is None or p.symbol == symbol}):
@@ -423,22 +432,55 @@ class WeexClient(WeexTransport):
             return cached
         return await self.positions()
 
-    async def _algo_row(self, row: dict[str, Any]) -> AlgoOrder:
+    async def _algo_row(self, row: dict[str, Any]) -> AlgoOrder | str:
+        """The leg, or the id of one that neither the list nor its detail classifies (never a stop)."""
         try:
             return parse_algo(row)
         except UnclassifiedLeg as exc:
             detail = await self.order(str(row.get("symbol")), exc.order_id)
             kind = detail.kind
             if kind != "tp" and kind != "sl":
-                raise ExchangeUnavailable(
-                    f"TP/SL order {exc.order_id}: neither the list nor its detail says take-profit or "
-                    "stop-loss; not trusting it as protection",
-                    raw=row,
-                ) from exc
+                return exc.order_id
             leg: AlgoOrder = self._parse_or_unavailable(lambda r: parse_algo(r, kind), row)
             return leg
         except (KeyError, ValueError, TypeError) as exc:
             raise ExchangeUnavailable(f"unreadable TP/SL row ({exc})", raw=row) from exc
+
+    def _report_unclassified(self, unclassified: dict[str, str], symbol: str | None) -> None:
+        """Say loudly that a TP/SL order (e.g. a trailing stop placed by hand) is not trusted as protection.
+
+        Only that leg is left out: one odd order must not blind the monitor to every other leg.
+        A WARNING event once per order id; the ``exchange.legs`` health row while any is listed.
+        """
+        for order_id, sym in unclassified.items():
+            if order_id in self._unclassified_seen:
+                continue
+            self._unclassified_seen.add(order_id)
+            log.warning("TP/SL order %s on %s: kind unknown; not trusted as protection", order_id, sym)
+            if self.store is not None:
+                self.store.events.append(
+                    self.clock.now(),
+                    EventLevel.WARNING,
+                    "exchange.leg_unclassified",
+                    f"TP/SL order {order_id} on {sym}: neither the list nor its detail says take-profit "
+                    "or stop-loss; it is not counted as protection (check it in the WEEX UI)",
+                    data={"order_id": order_id, "symbol": sym},
+                )
+        ids = sorted(unclassified)
+        if self.store is None or ids == self._unclassified_listed or (symbol is not None and not ids):
+            return  # a per-symbol read without any cannot say the other symbols' are gone
+        self._unclassified_listed = ids
+        if ids:
+            report_health(
+                self.store,
+                self.clock,
+                UNCLASSIFIED_COMPONENT,
+                HealthStatus.WARN,
+                f"TP/SL orders of unknown kind, not counted as protection: {', '.join(ids)}",
+                {"order_ids": ids},
+            )
+        else:
+            report_health(self.store, self.clock, UNCLASSIFIED_COMPONENT, HealthStatus.OK, "all classified")
 
     def note_leg(self, order_id: str, symbol: str) -> None:
         """Remember a TP/SL leg id learned elsewhere (the private stream), so it is confirmed by id."""

@@ -86,6 +86,9 @@ class WeexTransport:
         # openAlgoOrders does not list is still confirmed by order detail before anyone trusts or
         # cancels it (ccxt's recordings show attached TP legs only on /order and /order/history).
         self._known_legs: dict[str, str] = {}
+        # TP/SL orders no field classifies: warned about once per id; the ids last put in the health row.
+        self._unclassified_seen: set[str] = set()
+        self._unclassified_listed: list[str] = []
         self._positions_seen: tuple[float, list[ExchangePosition]] = (float("-inf"), [])
 
     # ------------------------------------------------------------------ transport
