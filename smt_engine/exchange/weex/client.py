@@ -393,6 +393,7 @@ class WeexClient(WeexTransport):
         each symbol with a position are added, and a leg seen before but listed nowhere now is asked
         for by id; a leg whose kind no field states is confirmed by order detail before it counts.
         """
+        self._seed_known_legs()
         rows = await self._rows("/capi/v3/openAlgoOrders", {"symbol": symbol} if symbol else {})
         found: dict[str, AlgoOrder] = {}
         unclassified: dict[str, str] = {}
@@ -481,6 +482,20 @@ class WeexClient(WeexTransport):
             )
         else:
             report_health(self.store, self.clock, UNCLASSIFIED_COMPONENT, HealthStatus.OK, "all classified")
+
+    def _seed_known_legs(self) -> None:
+        """Once per run: the legs the database holds for open positions are confirmed by id.
+
+        A leg learned only from a stream push (an attached TP no listing shows) is otherwise forgotten
+        by a restart, and then placed again or never cancelled.
+        """
+        if self._legs_seeded or self.store is None:
+            return
+        self._legs_seeded = True
+        for position in self.store.positions.open_positions():
+            for order_id in (position.tp_order_id, position.sl_order_id):
+                if order_id:
+                    self._known_legs.setdefault(order_id, position.symbol)
 
     def note_leg(self, order_id: str, symbol: str) -> None:
         """Remember a TP/SL leg id learned elsewhere (the private stream), so it is confirmed by id."""

@@ -86,6 +86,7 @@ class WeexTransport:
         # openAlgoOrders does not list is still confirmed by order detail before anyone trusts or
         # cancels it (ccxt's recordings show attached TP legs only on /order and /order/history).
         self._known_legs: dict[str, str] = {}
+        self._legs_seeded = False
         # TP/SL orders no field classifies: warned about once per id; the ids last put in the health row.
         self._unclassified_seen: set[str] = set()
         self._unclassified_listed: list[str] = []
