@@ -47,6 +47,7 @@ from smt_engine.exchange.base import (
 )
 from smt_engine.exchange.ids import valid_client_id
 from smt_engine.exchange.market import from_ms, interval_seconds, parse_kline_rows, parse_ticker, to_ms
+from smt_engine.exchange.market.streamed import STREAM_PRICE_MAX_AGE, LatestPrices, fresh_ticker
 from smt_engine.exchange.precision import check_price, check_size, check_tp_sl, plain, quoted_increment
 from smt_engine.exchange.weex.errors import error_for
 from smt_engine.exchange.weex.parsing import (
@@ -139,7 +140,15 @@ class WeexClient(WeexTransport):
         )
         return contract
 
+    def use_stream_prices(self, prices: LatestPrices) -> None:
+        """Tickers from the public websocket while fresh, REST otherwise (as ``StreamedMarket`` in paper)."""
+        self._stream_prices = prices
+
     async def ticker(self, symbol: str) -> Ticker:
+        if self._stream_prices is not None:
+            pushed = fresh_ticker(self._stream_prices, symbol, self.clock, STREAM_PRICE_MAX_AGE)
+            if pushed is not None:
+                return pushed
         body = await self._get("/capi/v3/market/ticker/24hr", {"symbol": symbol}, signed=False)
         try:
             return parse_ticker(symbol, body, self.clock.now())

@@ -399,3 +399,29 @@ async def test_attached_tp_in_history_is_kept_once_with_the_stream_cut(rig: Stre
     tps = [o for o in rig.fake.venue._acct.orders if o.kind == "tp"]
     assert len(tps) == 1 and tps[0].status.is_open and tps[0].order_id == pos.tp_order_id
     assert rig.fake.counts["POST /capi/v3/placeTpSlOrder"] == 0
+
+
+async def test_live_tickers_come_from_the_public_stream(rig: StreamRig) -> None:
+    """Live mode (a ``WeexClient``) subscribes the traded pairs' tickers: a price pushed by the fake is
+    the client's ticker at once, with no REST ticker request; without a fresh push REST answers."""
+    settings = rig.settings()
+    runtime = await rig.start_unrun(settings=settings)
+    streams = runtime.engine.streams
+    assert streams is not None
+    assert any(not s.private and s.channels == ["ETHUSDT@ticker"] for s in streams.streams)
+    task = asyncio.create_task(streams.run())
+    try:
+        rig.fake.set_price("ETHUSDT", Decimal("3123.4"))
+        await until(lambda: streams.prices.get("ETHUSDT") is not None, "ticker pushed")
+        rest_before = rig.fake.counts["GET /capi/v3/market/ticker/24hr"]
+        ticker = await runtime.exchange.ticker("ETHUSDT")
+        assert ticker.last == Decimal("3123.4")
+        assert rig.fake.counts["GET /capi/v3/market/ticker/24hr"] == rest_before
+        health = rig.store.health.get("exchange.stream.public")
+        assert health is not None and health.status is HealthStatus.OK
+        await rig.clock.advance(60)  # the pushed price is now stale: REST answers
+        await runtime.exchange.ticker("ETHUSDT")
+        assert rig.fake.counts["GET /capi/v3/market/ticker/24hr"] == rest_before + 1
+    finally:
+        await streams.stop()
+        task.cancel()
