@@ -2,7 +2,8 @@
 
 live  -> ``WeexClient`` with keys from the ``SecretStore`` (refuses clearly when any is missing)
 paper -> ``PaperExchange`` over ``LiveMarket`` (WEEX public prices, simulated account), its tickers
-         from the public websocket when ``exchange.streams`` (``StreamedMarket``)
+         from the public websocket when ``exchange.streams`` (``StreamedMarket``; live reads the same
+         ``StreamPrices`` through ``WeexClient.use_stream_prices``)
 demo  -> ``PaperExchange`` over ``SyntheticMarket`` (seeded prices driven by the clock)
 """
 
@@ -84,18 +85,22 @@ def make_exchange(
 def make_streams(
     settings: Settings, store: Store, clock: Clock, exchange: Exchange
 ) -> StreamSupervisor | None:
-    """WEEX's private websocket for a live ``WeexClient`` (pushes wake the monitor); none otherwise."""
+    """WEEX's private websocket for a ``WeexClient`` (pushes wake the monitor) and the public one for the
+    traded pairs (live tickers), in live mode as in paper; none in the demo."""
     ex = settings.exchange
     if not ex.streams:
         return None
     heartbeat, backoff_max = ex.stream_heartbeat.total_seconds(), ex.stream_backoff_max.total_seconds()
     if isinstance(exchange, WeexClient):
+        prices = StreamPrices()
+        exchange.use_stream_prices(prices)
         return StreamSupervisor(
             store,
             clock,
             ws_url=ex.ws_url,
             credentials=exchange.stream_credentials(),
-            symbols=[],
+            symbols=[pair.symbol for pair in settings.pairs.all()],
+            prices=prices,
             note_leg=exchange.note_leg,
             heartbeat=heartbeat,
             backoff_max=backoff_max,

@@ -80,6 +80,9 @@ class Faults:
     ai_log_paths: frozenset[str] = frozenset({"/capi/v3/order/uploadAiLog"})
     not_found_paths: frozenset[str] = frozenset()
     attached_tp_in_history: bool = True
+    foreign_algo_rows: list[dict[str, Any]] = field(default_factory=list)
+    """TP/SL orders the engine did not place (e.g. a trailing stop set in the WEEX UI), served as they
+    are by openAlgoOrders and, by id, by order detail."""
     path_latency: dict[str, float] = field(default_factory=dict)
     """Extra seconds before handling one endpoint (e.g. ``/capi/v3/order``): widens an in-flight window."""
     path_latency_after: dict[str, float] = field(default_factory=dict)
@@ -460,6 +463,9 @@ class FakeWeex:
         if route == "GET /capi/v3/order":
             if not q.get("orderId"):
                 raise WeexError(-1141, "PARAM_EMPTY: orderId")
+            foreign = [r for r in self.faults.foreign_algo_rows if r.get("algoId") == q["orderId"]]
+            if foreign:
+                return foreign[0]
             found = self._find(q["orderId"])
             if found is None:
                 raise WeexError(-3200, "CONTRACT_ORDER_NOT_EXIST")
@@ -506,8 +512,10 @@ class FakeWeex:
             return [order_json(o) for o in self._venue(v.open_orders(self._symbol(q, required=False)))]
         if route == "GET /capi/v3/openAlgoOrders":
             # ccxt's recordings: attached SL legs are listed here, attached TP legs are not (§3.4.3).
-            listed = self._venue(v.open_algo_orders(self._symbol(q, required=False)))
-            return [algo_json(a) for a in listed if not (a.kind == "tp" and a.parent_order_id)]
+            s = self._symbol(q, required=False)
+            listed = self._venue(v.open_algo_orders(s))
+            foreign = [r for r in self.faults.foreign_algo_rows if s in (None, r.get("symbol"))]
+            return [algo_json(a) for a in listed if not (a.kind == "tp" and a.parent_order_id)] + foreign
         if route == "GET /capi/v3/order/history":
             s = self._symbol(q)
             assert s is not None

@@ -1,4 +1,4 @@
-"""Paper mode's live prices: the public websocket's latest ticker when it is fresh, REST otherwise.
+"""Live prices for paper and live mode: the public websocket's latest ticker when it is fresh, REST otherwise.
 
 The trigger path (``bars_between``) and candles stay on WEEX's REST klines, which carry every wick of the
 minute; the stream makes the price the engine sees (tickers, entries, unrealised PnL) live instead of one
@@ -21,6 +21,18 @@ class LatestPrices(Protocol):
     def get(self, symbol: str) -> tuple[Decimal, Decimal, datetime] | None: ...
 
 
+STREAM_PRICE_MAX_AGE = timedelta(seconds=10)
+
+
+def fresh_ticker(prices: LatestPrices, symbol: str, clock: Clock, max_age: timedelta) -> Ticker | None:
+    """The pushed ticker for ``symbol`` if younger than ``max_age`` (paper and live read prices this way)."""
+    latest = prices.get(symbol)
+    if latest is None or clock.now() - latest[2] > max_age:
+        return None
+    last, mark, at = latest
+    return Ticker(symbol=symbol, last=last, mark=mark, at=at)
+
+
 class StreamedMarket:
     """A ``PriceSource`` that prefers pushed prices younger than ``max_age``."""
 
@@ -29,25 +41,16 @@ class StreamedMarket:
         rest: PriceSource,
         prices: LatestPrices,
         clock: Clock,
-        max_age: timedelta = timedelta(seconds=10),
+        max_age: timedelta = STREAM_PRICE_MAX_AGE,
     ) -> None:
         self.rest = rest
         self.prices = prices
         self.clock = clock
         self.max_age = max_age
 
-    def _fresh(self, symbol: str) -> tuple[Decimal, Decimal, datetime] | None:
-        latest = self.prices.get(symbol)
-        if latest is None or self.clock.now() - latest[2] > self.max_age:
-            return None
-        return latest
-
     async def ticker(self, symbol: str) -> Ticker:
-        latest = self._fresh(symbol)
-        if latest is None:
-            return await self.rest.ticker(symbol)
-        last, mark, at = latest
-        return Ticker(symbol=symbol, last=last, mark=mark, at=at)
+        pushed = fresh_ticker(self.prices, symbol, self.clock, self.max_age)
+        return pushed if pushed is not None else await self.rest.ticker(symbol)
 
     async def last_price(self, symbol: str) -> Decimal:
         return (await self.ticker(symbol)).last

@@ -26,7 +26,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from smt_engine.domain import Candle, Contract, Side
+from smt_engine.domain import Candle, Contract, EventLevel, HealthStatus, Side
 from smt_engine.exchange.base import (
     AiLogUpload,
     AlgoOrder,
@@ -47,6 +47,7 @@ from smt_engine.exchange.base import (
 )
 from smt_engine.exchange.ids import valid_client_id
 from smt_engine.exchange.market import from_ms, interval_seconds, parse_kline_rows, parse_ticker, to_ms
+from smt_engine.exchange.market.streamed import STREAM_PRICE_MAX_AGE, LatestPrices, fresh_ticker
 from smt_engine.exchange.precision import check_price, check_size, check_tp_sl, plain, quoted_increment
 from smt_engine.exchange.weex.errors import error_for
 from smt_engine.exchange.weex.parsing import (
@@ -59,8 +60,12 @@ from smt_engine.exchange.weex.parsing import (
     parse_position,
 )
 from smt_engine.exchange.weex.transport import AI_LOG_FACT, AI_LOG_PATHS, AI_LOG_SUCCESS, WeexTransport
+from smt_engine.health import report_health
 
 log = logging.getLogger(__name__)
+
+UNCLASSIFIED_COMPONENT = "exchange.legs"
+"""Health row naming TP/SL orders whose kind no field states (left out of every protection check)."""
 
 
 class WeexClient(WeexTransport):
@@ -135,7 +140,15 @@ class WeexClient(WeexTransport):
         )
         return contract
 
+    def use_stream_prices(self, prices: LatestPrices) -> None:
+        """Tickers from the public websocket while fresh, REST otherwise (as ``StreamedMarket`` in paper)."""
+        self._stream_prices = prices
+
     async def ticker(self, symbol: str) -> Ticker:
+        if self._stream_prices is not None:
+            pushed = fresh_ticker(self._stream_prices, symbol, self.clock, STREAM_PRICE_MAX_AGE)
+            if pushed is not None:
+                return pushed
         body = await self._get("/capi/v3/market/ticker/24hr", {"symbol": symbol}, signed=False)
         try:
             return parse_ticker(symbol, body, self.clock.now())
@@ -389,11 +402,17 @@ class WeexClient(WeexTransport):
         each symbol with a position are added, and a leg seen before but listed nowhere now is asked
         for by id; a leg whose kind no field states is confirmed by order detail before it counts.
         """
+        self._seed_known_legs()
         rows = await self._rows("/capi/v3/openAlgoOrders", {"symbol": symbol} if symbol else {})
         found: dict[str, AlgoOrder] = {}
+        unclassified: dict[str, str] = {}
         for row in rows:
             listed = await self._algo_row(row)
-            found[listed.order_id] = listed
+            if isinstance(listed, AlgoOrder):
+                found[listed.order_id] = listed
+            else:
+                unclassified[listed] = str(row.get("symbol"))
+        self._report_unclassified(unclassified, symbol)
         # Attached TP legs (and a sibling left behind by a closed position) may be reported only there.
         positions = await self._recent_positions()
         for sym in sorted({p.symbol for p in positions if symbol is None or p.symbol == symbol}):
@@ -423,22 +442,69 @@ class WeexClient(WeexTransport):
             return cached
         return await self.positions()
 
-    async def _algo_row(self, row: dict[str, Any]) -> AlgoOrder:
+    async def _algo_row(self, row: dict[str, Any]) -> AlgoOrder | str:
+        """The leg, or the id of one that neither the list nor its detail classifies (never a stop)."""
         try:
             return parse_algo(row)
         except UnclassifiedLeg as exc:
             detail = await self.order(str(row.get("symbol")), exc.order_id)
             kind = detail.kind
             if kind != "tp" and kind != "sl":
-                raise ExchangeUnavailable(
-                    f"TP/SL order {exc.order_id}: neither the list nor its detail says take-profit or "
-                    "stop-loss; not trusting it as protection",
-                    raw=row,
-                ) from exc
+                return exc.order_id
             leg: AlgoOrder = self._parse_or_unavailable(lambda r: parse_algo(r, kind), row)
             return leg
         except (KeyError, ValueError, TypeError) as exc:
             raise ExchangeUnavailable(f"unreadable TP/SL row ({exc})", raw=row) from exc
+
+    def _report_unclassified(self, unclassified: dict[str, str], symbol: str | None) -> None:
+        """Say loudly that a TP/SL order (e.g. a trailing stop placed by hand) is not trusted as protection.
+
+        Only that leg is left out: one odd order must not blind the monitor to every other leg.
+        A WARNING event once per order id; the ``exchange.legs`` health row while any is listed.
+        """
+        for order_id, sym in unclassified.items():
+            if order_id in self._unclassified_seen:
+                continue
+            self._unclassified_seen.add(order_id)
+            log.warning("TP/SL order %s on %s: kind unknown; not trusted as protection", order_id, sym)
+            if self.store is not None:
+                self.store.events.append(
+                    self.clock.now(),
+                    EventLevel.WARNING,
+                    "exchange.leg_unclassified",
+                    f"TP/SL order {order_id} on {sym}: neither the list nor its detail says take-profit "
+                    "or stop-loss; it is not counted as protection (check it in the WEEX UI)",
+                    data={"order_id": order_id, "symbol": sym},
+                )
+        ids = sorted(unclassified)
+        if self.store is None or ids == self._unclassified_listed or (symbol is not None and not ids):
+            return  # a per-symbol read without any cannot say the other symbols' are gone
+        self._unclassified_listed = ids
+        if ids:
+            report_health(
+                self.store,
+                self.clock,
+                UNCLASSIFIED_COMPONENT,
+                HealthStatus.WARN,
+                f"TP/SL orders of unknown kind, not counted as protection: {', '.join(ids)}",
+                {"order_ids": ids},
+            )
+        else:
+            report_health(self.store, self.clock, UNCLASSIFIED_COMPONENT, HealthStatus.OK, "all classified")
+
+    def _seed_known_legs(self) -> None:
+        """Once per run: the legs the database holds for open positions are confirmed by id.
+
+        A leg learned only from a stream push (an attached TP no listing shows) is otherwise forgotten
+        by a restart, and then placed again or never cancelled.
+        """
+        if self._legs_seeded or self.store is None:
+            return
+        self._legs_seeded = True
+        for position in self.store.positions.open_positions():
+            for order_id in (position.tp_order_id, position.sl_order_id):
+                if order_id:
+                    self._known_legs.setdefault(order_id, position.symbol)
 
     def note_leg(self, order_id: str, symbol: str) -> None:
         """Remember a TP/SL leg id learned elsewhere (the private stream), so it is confirmed by id."""

@@ -25,6 +25,7 @@ from smt_engine.exchange.base import (
     PermissionDenied,
     RateLimited,
 )
+from smt_engine.exchange.market.streamed import LatestPrices
 from smt_engine.exchange.weex.errors import SUCCESS_CODES, TIMESTAMP_CODES, check_envelope, error_for
 from smt_engine.exchange.weex.limiter import ORDER_PATHS, WEIGHTS, WeightLimiter
 from smt_engine.exchange.weex.signing import compact_json, encode_query, sign
@@ -86,6 +87,11 @@ class WeexTransport:
         # openAlgoOrders does not list is still confirmed by order detail before anyone trusts or
         # cancels it (ccxt's recordings show attached TP legs only on /order and /order/history).
         self._known_legs: dict[str, str] = {}
+        self._legs_seeded = False
+        self._stream_prices: LatestPrices | None = None
+        # TP/SL orders no field classifies: warned about once per id; the ids last put in the health row.
+        self._unclassified_seen: set[str] = set()
+        self._unclassified_listed: list[str] = []
         self._positions_seen: tuple[float, list[ExchangePosition]] = (float("-inf"), [])
 
     # ------------------------------------------------------------------ transport

@@ -362,3 +362,66 @@ async def test_attached_tp_reported_only_by_order_detail_is_kept_once(rig: Strea
     assert len(tps) == 1 and tps[0].status.is_open, "one TP, still live"
     assert tps[0].order_id == pos.tp_order_id
     assert rig.fake.counts["POST /capi/v3/placeTpSlOrder"] == 0
+
+
+async def test_an_attached_tp_learned_from_the_stream_survives_a_restart_without_it(rig: StreamRig) -> None:
+    """The TP id a push taught the client is in the database; a restart in REST-only mode confirms it by
+    id from there, so it is neither placed again nor left unknown to the close path."""
+    rig.fake.faults.attached_tp_in_history = False
+    pos = await protected_position(rig)
+    assert pos.tp_order_id is not None
+    await until_sim(rig, lambda: monitor_idle(rig), "settled")
+    await rig.stop()
+    rig.fake.ws.faults.cut = True
+    rig.fake.ws.drop()
+    settings = rig.settings()
+    settings.exchange.streams = False
+    await rig.start(settings=settings)
+    await rig.clock.advance(11 * 60)
+    await until_sim(rig, lambda: monitor_idle(rig), "tick done")
+    assert rig.runtime is not None
+    legs = await rig.runtime.exchange.open_algo_orders("ETHUSDT")
+    assert pos.tp_order_id in {leg.order_id for leg in legs if leg.kind == "tp"}
+    tps = [o for o in rig.fake.venue._acct.orders if o.kind == "tp"]
+    assert len(tps) == 1 and tps[0].status.is_open and tps[0].order_id == pos.tp_order_id
+    assert rig.fake.counts["POST /capi/v3/placeTpSlOrder"] == 0
+
+
+async def test_attached_tp_in_history_is_kept_once_with_the_stream_cut(rig: StreamRig) -> None:
+    """REST only from the start: the attached TP is found where ccxt's recordings show it (order history),
+    so it is recorded once, never placed again, never cancelled as an orphan."""
+    rig.fake.ws.faults.cut = True
+    pos = await protected_position(rig)
+    assert rig.fake.ws.connected() == 0
+    assert pos.tp_order_id is not None and pos.sl_order_id is not None
+    await rig.clock.advance(11 * 60)
+    await until_sim(rig, lambda: monitor_idle(rig), "tick done")
+    tps = [o for o in rig.fake.venue._acct.orders if o.kind == "tp"]
+    assert len(tps) == 1 and tps[0].status.is_open and tps[0].order_id == pos.tp_order_id
+    assert rig.fake.counts["POST /capi/v3/placeTpSlOrder"] == 0
+
+
+async def test_live_tickers_come_from_the_public_stream(rig: StreamRig) -> None:
+    """Live mode (a ``WeexClient``) subscribes the traded pairs' tickers: a price pushed by the fake is
+    the client's ticker at once, with no REST ticker request; without a fresh push REST answers."""
+    settings = rig.settings()
+    runtime = await rig.start_unrun(settings=settings)
+    streams = runtime.engine.streams
+    assert streams is not None
+    assert any(not s.private and s.channels == ["ETHUSDT@ticker"] for s in streams.streams)
+    task = asyncio.create_task(streams.run())
+    try:
+        rig.fake.set_price("ETHUSDT", Decimal("3123.4"))
+        await until(lambda: streams.prices.get("ETHUSDT") is not None, "ticker pushed")
+        rest_before = rig.fake.counts["GET /capi/v3/market/ticker/24hr"]
+        ticker = await runtime.exchange.ticker("ETHUSDT")
+        assert ticker.last == Decimal("3123.4")
+        assert rig.fake.counts["GET /capi/v3/market/ticker/24hr"] == rest_before
+        health = rig.store.health.get("exchange.stream.public")
+        assert health is not None and health.status is HealthStatus.OK
+        await rig.clock.advance(60)  # the pushed price is now stale: REST answers
+        await runtime.exchange.ticker("ETHUSDT")
+        assert rig.fake.counts["GET /capi/v3/market/ticker/24hr"] == rest_before + 1
+    finally:
+        await streams.stop()
+        task.cancel()

@@ -68,6 +68,11 @@ def test_factory_builds_each_mode(tmp_path: Path) -> None:
     assert isinstance(live, WeexClient) and live.store is store
     live_streams = make_streams(settings_for(Mode.LIVE), store, clock, live)
     assert live_streams is not None
+    # Live mode subscribes the traded pairs' public tickers too, feeding the client's tickers.
     assert [(s.private, s.url) for s in live_streams.streams] == [
-        (True, "wss://ws-contract.weex.com/v3/ws/private")
+        (True, "wss://ws-contract.weex.com/v3/ws/private"),
+        (False, "wss://ws-contract.weex.com/v3/ws/public"),
+    ]
+    assert live_streams.streams[1].channels == [
+        f"{p.symbol}@ticker" for p in settings_for(Mode.LIVE).pairs.all()
     ]

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal as D
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from smt_engine.clock import SimulatedClock
 from smt_engine.config import Settings
+from smt_engine.domain import EventLevel, HealthStatus
 from smt_engine.exchange.base import AiLogUpload, ExchangeError, ExchangeUnavailable, PermissionDenied
 from smt_engine.exchange.precision import quoted_increment
 from smt_engine.exchange.weex import WeexClient, WeightLimiter
 from smt_engine.exchange.weex.limiter import DEFAULT_WEIGHT_BUDGET
 from smt_engine.exchange.weex.parsing import leg_kind
+from smt_engine.store import Store
 
 LOG = AiLogUpload(stage="s", model="m", input={}, output={}, explanation="e")
 ALGO_ROW = {
@@ -29,7 +34,7 @@ ALGO_ROW = {
 }
 
 
-def scripted(routes: dict[str, Callable[[httpx.Request], httpx.Response]]) -> WeexClient:
+def scripted(routes: dict[str, Callable[[httpx.Request], httpx.Response]], **kw: Any) -> WeexClient:
     def handle(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/capi/v3/market/time":
             return httpx.Response(200, json={"serverTime": 1_775_753_432_000})
@@ -43,6 +48,7 @@ def scripted(routes: dict[str, Callable[[httpx.Request], httpx.Response]]) -> We
         limiter=WeightLimiter(100_000),
         read_retries=0,
         wall_ms=lambda: 1_775_753_432_000,
+        **kw,
     )
 
 
@@ -119,14 +125,44 @@ async def test_an_unclassified_leg_is_confirmed_by_order_detail() -> None:
 
 async def test_a_leg_no_field_classifies_is_not_trusted_as_a_stop() -> None:
     detail = {**ALGO_ROW, "orderId": "77", "type": "MARKET", "origQty": "0.01", "reduceOnly": True}
+    stop = {**ALGO_ROW, "algoId": "78", "orderType": "STOP_MARKET"}
     client = scripted(
         {
-            "GET /capi/v3/openAlgoOrders": answer(200, [{**ALGO_ROW, "orderType": "MARKET"}]),
+            "GET /capi/v3/openAlgoOrders": answer(200, [{**ALGO_ROW, "orderType": "MARKET"}, stop]),
             "GET /capi/v3/order": answer(200, detail),
+            "GET /capi/v3/account/position/allPosition": answer(200, []),
         }
     )
-    with pytest.raises(ExchangeUnavailable, match="not trusting it as protection"):
-        await client.open_algo_orders()
+    legs = await client.open_algo_orders()
+    assert [(leg.order_id, leg.kind) for leg in legs] == [("78", "sl")], "77 left out, the others kept"
+
+
+async def test_an_unclassified_leg_is_warned_once_and_its_health_clears_when_gone(tmp_path: Path) -> None:
+    odd = {**ALGO_ROW, "orderType": "TRAILING_MARKET"}
+    detail = {**odd, "orderId": "77", "type": "TRAILING_MARKET", "origQty": "0.01", "reduceOnly": True}
+    listed: list[dict[str, Any]] = [odd]
+    store = Store.open(tmp_path / "smt.db")
+    client = scripted(
+        {
+            "GET /capi/v3/openAlgoOrders": lambda _r: httpx.Response(200, json=listed),
+            "GET /capi/v3/order": answer(200, detail),
+            "GET /capi/v3/account/position/allPosition": answer(200, []),
+        },
+        store=store,
+        clock=SimulatedClock(datetime(2026, 1, 14, tzinfo=UTC)),
+    )
+    assert await client.open_algo_orders() == []
+    assert await client.open_algo_orders() == []
+    events = store.events.of_kind("exchange.leg_unclassified")
+    assert len(events) == 1 and events[0].level is EventLevel.WARNING and "77" in events[0].message
+    health = store.health.get("exchange.legs")
+    assert health is not None and health.status is HealthStatus.WARN and "77" in health.detail
+    listed.clear()
+    assert await client.open_algo_orders() == []
+    health = store.health.get("exchange.legs")
+    assert health is not None and health.status is HealthStatus.OK
+    assert len(store.events.of_kind("exchange.leg_unclassified")) == 1
+    store.close()
 
 
 def test_limiter_budget_is_80_percent_of_weex_limit_and_a_setting() -> None:
