@@ -5,7 +5,7 @@ A component calls ``report_health`` on every attempt (success or failure). The r
 ERROR for DOWN) event ``health.degraded``, a return to OK an INFO ``health.recovered``. Notifications
 subscribe to those events, so nothing that stops the engine doing its job fails quietly.
 
-Component names are dotted and stable: ``exchange.rest``, ``exchange.stream.private``,
+Component names are dotted and stable: ``exchange.rest``, ``exchange.legs``, ``exchange.stream.private``,
 ``exchange.stream.public``, ``exchange.reconcile``, ``analyst``, ``analyst.model``, ``analyst.budget``,
 ``whales.etherscan``, ``whales.flows``, ``notify``, ``risk.kill_switch``.
 """
