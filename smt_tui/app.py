@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
-import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -609,12 +608,21 @@ def approval_risk(view: ProposalView, snap: Snapshot | None) -> str:
 
 
 def _summary(result: dict[str, Any] | None) -> str:
+    """A command's result in plain words for the toast: never the raw result, which reads as JSON."""
     if not result:
         return ""
-    if "message" in result:
+    if result.get("message"):
         return f": {result['message']}"
-    text = json.dumps(result, sort_keys=True, default=str)
-    return f": {text[:120]}"
+    words: list[str] = []
+    said = result.get("detail") or result.get("outcome") or result.get("state")
+    if said:
+        words.append(str(said))
+    if result.get("position_id") is not None:
+        words.append(f"position #{result['position_id']}")
+    if isinstance(result.get("closed"), list):
+        count = len(result["closed"])
+        words.append(f"{count} position{'' if count == 1 else 's'} closed")
+    return f": {', '.join(words)}" if words else ""
 
 
 def _user() -> str:
