@@ -43,6 +43,7 @@ from smt_tui.screens.help import HelpScreen
 from smt_tui.screens.main import TABS, MainScreen
 from smt_tui.screens.scorecard import ScorecardScreen
 from smt_tui.state import SECTIONS, ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot, utc_now
+from smt_tui.widgets.position_chart import PositionChart
 from smt_tui.widgets.proposals_table import ProposalsTable
 
 COMMAND_ACTIONS = frozenset(
@@ -292,6 +293,7 @@ class ConsoleApp(App[None]):
         if not self._main_ready():
             return
         main = self.main
+        self._chart_position(main)
         if not main.has_class("-wide") or self.snapshot is None:
             return
         key = main.selected_key()
@@ -307,6 +309,17 @@ class ConsoleApp(App[None]):
         found = details.detail_for(self.snapshot, key, self.now()) if key else None
         if found is not None:
             main.query_one("#detail-pane").show(found[1])  # type: ignore[attr-defined]
+
+    def _chart_position(self, main: MainScreen) -> None:
+        """The selected open position's stored bars since a little before it opened, under Positions."""
+        chart = main.query_one(PositionChart)
+        key = main.selected_key() if main.active_tab == "positions" else None
+        record = details.find(self.snapshot, key) if key and self.snapshot is not None else None
+        if not isinstance(record, Position) or record.state is not PositionState.OPEN:
+            chart.show(None, ())
+            return
+        start = record.opened_at - _CHART_BEFORE_OPEN
+        chart.show(record, self.model.store.candles.between(record.symbol, start, self.now()))
 
     # ------------------------------------------------------------------ what applies
 
@@ -569,6 +582,9 @@ _ACTION_NAMES = tuple(
     dict.fromkeys(b.action.partition("(")[0] for b in ConsoleApp.BINDINGS if isinstance(b, Binding))
 )
 
+
+_CHART_BEFORE_OPEN = timedelta(hours=6)
+"""How much of the pair's stored price history before the entry the position chart shows."""
 
 _SECONDS_SHOWN = timedelta(seconds=125)
 """Countdowns show seconds below two minutes (fmt.countdown); a little margin for the tick's jitter."""

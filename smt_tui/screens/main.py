@@ -19,6 +19,7 @@ from smt_tui.widgets.filter_bar import FilterBar
 from smt_tui.widgets.history import History, HistoryTable
 from smt_tui.widgets.keyed_table import KeyedTable
 from smt_tui.widgets.orders_table import OrdersTable
+from smt_tui.widgets.position_chart import PositionChart
 from smt_tui.widgets.positions_table import PositionsTable
 from smt_tui.widgets.proposals_table import ProposalsTable
 from smt_tui.widgets.status_bar import StatusBar
@@ -45,6 +46,7 @@ class MainScreen(Screen[None]):
             with TabbedContent(id="tabs", initial="positions"):
                 with TabPane("Positions", id="positions"):
                     yield PositionsTable(id="positions-table")
+                    yield PositionChart(id="position-chart")
                 with TabPane("Proposals", id="proposals"):
                     yield ProposalsTable(id="proposals-table")
                 with TabPane("History", id="history"):
