@@ -43,6 +43,8 @@ from smt_tui.screens.help import HelpScreen
 from smt_tui.screens.main import TABS, MainScreen
 from smt_tui.screens.scorecard import ScorecardScreen
 from smt_tui.state import SECTIONS, ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot, utc_now
+from smt_tui.widgets.flow_chart import WINDOW_HOURS as FLOW_WINDOW_HOURS
+from smt_tui.widgets.flow_chart import FlowChart
 from smt_tui.widgets.position_chart import PositionChart
 from smt_tui.widgets.proposals_table import ProposalsTable
 
@@ -182,6 +184,8 @@ class ConsoleApp(App[None]):
         now = self.now()
         try:
             self.main.apply(snap, now, self.config, self.readonly)
+            if "whales" in snap.changed:
+                self._chart_flows()
             self._follow_waiting()
         except NoMatches:
             return  # torn down while the snapshot was in flight
@@ -253,6 +257,7 @@ class ConsoleApp(App[None]):
             self.main.apply(
                 dataclasses.replace(snap, changed=frozenset(SECTIONS)), self.now(), self.config, self.readonly
             )
+            self._chart_flows()
             self._follow_waiting()
             self.selection_changed()
             if self.first_paint is None:
@@ -309,6 +314,10 @@ class ConsoleApp(App[None]):
         found = details.detail_for(self.snapshot, key, self.now()) if key else None
         if found is not None:
             main.query_one("#detail-pane").show(found[1])  # type: ignore[attr-defined]
+
+    def _chart_flows(self) -> None:
+        """The Whales tab's net exchange flow history, from the engine's stored windows."""
+        self.main.query_one(FlowChart).show(self.model.store.exchange_flows.recent(FLOW_WINDOW_HOURS, 400))
 
     def _chart_position(self, main: MainScreen) -> None:
         """The selected open position's stored bars since a little before it opened, under Positions."""

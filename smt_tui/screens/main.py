@@ -16,6 +16,7 @@ from smt_tui.widgets.decisions_table import DecisionsTable
 from smt_tui.widgets.detail_pane import DetailPane
 from smt_tui.widgets.event_log import EventLog
 from smt_tui.widgets.filter_bar import FilterBar
+from smt_tui.widgets.flow_chart import FlowChart
 from smt_tui.widgets.history import History, HistoryTable
 from smt_tui.widgets.keyed_table import KeyedTable
 from smt_tui.widgets.orders_table import OrdersTable
@@ -53,6 +54,7 @@ class MainScreen(Screen[None]):
                     yield History(id="history")
                 with TabPane("Whales", id="whales"):
                     yield WhaleFeed(id="whale-feed")
+                    yield FlowChart(id="flow-chart")
                 with TabPane("Decisions", id="decisions"):
                     yield DecisionsTable(id="decisions-table")
                 with TabPane("Orders", id="orders"):
