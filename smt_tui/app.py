@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
-import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -44,6 +43,9 @@ from smt_tui.screens.help import HelpScreen
 from smt_tui.screens.main import TABS, MainScreen
 from smt_tui.screens.scorecard import ScorecardScreen
 from smt_tui.state import SECTIONS, ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot, utc_now
+from smt_tui.widgets.flow_chart import WINDOW_HOURS as FLOW_WINDOW_HOURS
+from smt_tui.widgets.flow_chart import FlowChart
+from smt_tui.widgets.position_chart import PositionChart
 from smt_tui.widgets.proposals_table import ProposalsTable
 
 COMMAND_ACTIONS = frozenset(
@@ -182,6 +184,8 @@ class ConsoleApp(App[None]):
         now = self.now()
         try:
             self.main.apply(snap, now, self.config, self.readonly)
+            if "whales" in snap.changed:
+                self._chart_flows()
             self._follow_waiting()
         except NoMatches:
             return  # torn down while the snapshot was in flight
@@ -253,6 +257,7 @@ class ConsoleApp(App[None]):
             self.main.apply(
                 dataclasses.replace(snap, changed=frozenset(SECTIONS)), self.now(), self.config, self.readonly
             )
+            self._chart_flows()
             self._follow_waiting()
             self.selection_changed()
             if self.first_paint is None:
@@ -293,6 +298,7 @@ class ConsoleApp(App[None]):
         if not self._main_ready():
             return
         main = self.main
+        self._chart_position(main)
         if not main.has_class("-wide") or self.snapshot is None:
             return
         key = main.selected_key()
@@ -308,6 +314,21 @@ class ConsoleApp(App[None]):
         found = details.detail_for(self.snapshot, key, self.now()) if key else None
         if found is not None:
             main.query_one("#detail-pane").show(found[1])  # type: ignore[attr-defined]
+
+    def _chart_flows(self) -> None:
+        """The Whales tab's net exchange flow history, from the engine's stored windows."""
+        self.main.query_one(FlowChart).show(self.model.store.exchange_flows.recent(FLOW_WINDOW_HOURS, 400))
+
+    def _chart_position(self, main: MainScreen) -> None:
+        """The selected open position's stored bars since a little before it opened, under Positions."""
+        chart = main.query_one(PositionChart)
+        key = main.selected_key() if main.active_tab == "positions" else None
+        record = details.find(self.snapshot, key) if key and self.snapshot is not None else None
+        if not isinstance(record, Position) or record.state is not PositionState.OPEN:
+            chart.show(None, ())
+            return
+        start = record.opened_at - _CHART_BEFORE_OPEN
+        chart.show(record, self.model.store.candles.between(record.symbol, start, self.now()))
 
     # ------------------------------------------------------------------ what applies
 
@@ -571,6 +592,9 @@ _ACTION_NAMES = tuple(
 )
 
 
+_CHART_BEFORE_OPEN = timedelta(hours=6)
+"""How much of the pair's stored price history before the entry the position chart shows."""
+
 _SECONDS_SHOWN = timedelta(seconds=125)
 """Countdowns show seconds below two minutes (fmt.countdown); a little margin for the tick's jitter."""
 
@@ -609,12 +633,21 @@ def approval_risk(view: ProposalView, snap: Snapshot | None) -> str:
 
 
 def _summary(result: dict[str, Any] | None) -> str:
+    """A command's result in plain words for the toast: never the raw result, which reads as JSON."""
     if not result:
         return ""
-    if "message" in result:
+    if result.get("message"):
         return f": {result['message']}"
-    text = json.dumps(result, sort_keys=True, default=str)
-    return f": {text[:120]}"
+    words: list[str] = []
+    said = result.get("detail") or result.get("outcome") or result.get("state")
+    if said:
+        words.append(str(said))
+    if result.get("position_id") is not None:
+        words.append(f"position #{result['position_id']}")
+    if isinstance(result.get("closed"), list):
+        count = len(result["closed"])
+        words.append(f"{count} position{'' if count == 1 else 's'} closed")
+    return f": {', '.join(words)}" if words else ""
 
 
 def _user() -> str:

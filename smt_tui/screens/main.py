@@ -16,9 +16,11 @@ from smt_tui.widgets.decisions_table import DecisionsTable
 from smt_tui.widgets.detail_pane import DetailPane
 from smt_tui.widgets.event_log import EventLog
 from smt_tui.widgets.filter_bar import FilterBar
+from smt_tui.widgets.flow_chart import FlowChart
 from smt_tui.widgets.history import History, HistoryTable
 from smt_tui.widgets.keyed_table import KeyedTable
 from smt_tui.widgets.orders_table import OrdersTable
+from smt_tui.widgets.position_chart import PositionChart
 from smt_tui.widgets.positions_table import PositionsTable
 from smt_tui.widgets.proposals_table import ProposalsTable
 from smt_tui.widgets.status_bar import StatusBar
@@ -45,12 +47,14 @@ class MainScreen(Screen[None]):
             with TabbedContent(id="tabs", initial="positions"):
                 with TabPane("Positions", id="positions"):
                     yield PositionsTable(id="positions-table")
+                    yield PositionChart(id="position-chart")
                 with TabPane("Proposals", id="proposals"):
                     yield ProposalsTable(id="proposals-table")
                 with TabPane("History", id="history"):
                     yield History(id="history")
                 with TabPane("Whales", id="whales"):
                     yield WhaleFeed(id="whale-feed")
+                    yield FlowChart(id="flow-chart")
                 with TabPane("Decisions", id="decisions"):
                     yield DecisionsTable(id="decisions-table")
                 with TabPane("Orders", id="orders"):

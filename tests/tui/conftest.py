@@ -53,7 +53,14 @@ class FakeEngine:
         if command.kind in (CommandKind.APPROVE, CommandKind.REJECT):
             state = ProposalState.APPROVED if command.kind is CommandKind.APPROVE else ProposalState.REJECTED
             s.proposals.update(args["proposal_id"], state=state, decided_at=NOW, decided_by=command.actor)
-            return {"message": f"proposal #{args['proposal_id']} {state.value}"}
+            if command.kind is CommandKind.APPROVE:  # the shape smt_engine.operator returns
+                return {
+                    "proposal_id": args["proposal_id"],
+                    "outcome": "open",
+                    "position_id": 7,
+                    "detail": "open with TP/SL resting",
+                }
+            return {"proposal_id": args["proposal_id"], "state": state.value}
         if command.kind is CommandKind.CLOSE:
             pos = s.positions.open_for(args["symbol"], Side(args["side"]))
             assert pos is not None and pos.id is not None

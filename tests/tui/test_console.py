@@ -125,6 +125,10 @@ async def test_approve_and_reject_pending_proposal(
         assert app.check_action("approve", ()) is True
         await pilot.press(key)
         await roundtrip(pilot, app, engine, f"{kind} proposal #{fixture_db.pending2_id}: done")
+        # The engine's result in plain words only, never its raw JSON.
+        said = {"approve": ": done: open with TP/SL resting, position #7", "reject": ": done: rejected"}[kind]
+        toast = next(m for m, _ in notes(app) if ": done" in m)
+        assert toast == f"{kind} proposal #{fixture_db.pending2_id}{said}"
         cmd = engine.handled[0]
         assert cmd.kind == CommandKind(kind)
         assert cmd.args == {"proposal_id": fixture_db.pending2_id}

@@ -103,4 +103,15 @@ async def test_drift_of_waiting_proposals_from_the_price_at_proposal_time(
     book.reject(proposal.id, "op")
     await publisher.publish(EngineState.RUNNING)
     assert names.drift_name(proposal.id) not in store.limits.by_name()
-    assert publisher.interval() == settings.engine.heartbeat_interval.total_seconds()
+    assert publisher.interval() == L.DRIFT_REFRESH.total_seconds()  # the next proposal is not kept waiting
+
+
+def test_a_slow_heartbeat_still_refreshes_drift_soon_after_a_proposal_appears(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """The wait is chosen before the proposal exists: with a demo minute as the heartbeat, the next pass
+    must still come within the drift refresh, or the drift column stays blank for a minute."""
+    settings = make_settings(engine={"heartbeat_interval": "60s"})
+    publisher = L.LimitsPublisher(settings, store, clock, None)
+    assert store.proposals.count("state = 'proposed'") == 0
+    assert publisher.interval() == L.DRIFT_REFRESH.total_seconds()

@@ -1,0 +1,96 @@
+"""Charts drawn from the engine's stored history: the selected position's price with its entry/TP/SL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from smt_engine.store.flows import ExchangeFlow
+from smt_engine.store.prices import StoredCandle
+from smt_tui.widgets.flow_chart import NO_FLOWS, FlowChart
+from smt_tui.widgets.position_chart import NO_HISTORY, PositionChart
+from tests.tui.conftest import FakeEngine, ready, wait_for
+from tests.tui.fixtures import NOW, Fixture
+from tests.tui.test_console import MakeApp
+
+
+def _bars(symbol: str, closes: list[str]) -> list[StoredCandle]:
+    start = NOW - timedelta(minutes=5 * len(closes))
+    return [
+        StoredCandle(
+            symbol=symbol,
+            interval="5m",
+            open_time=start + timedelta(minutes=5 * i),
+            close_time=start + timedelta(minutes=5 * (i + 1)),
+            open=Decimal(c),
+            high=Decimal(c),
+            low=Decimal(c),
+            close=Decimal(c),
+            volume=Decimal(1),
+            seen_at=NOW,
+        )
+        for i, c in enumerate(closes)
+    ]
+
+
+async def test_selected_open_position_is_charted_with_entry_tp_and_sl(
+    make_app: MakeApp, fixture_db: Fixture, engine: FakeEngine
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 50)) as pilot:
+        await ready(pilot)
+        await pilot.press("1")
+        key = f"position:{fixture_db.unprotected_position_id}"
+        await wait_for(pilot, lambda: app.selected_key() == key)
+        chart = app.main.query_one(PositionChart)
+        position = engine.store.positions.get(fixture_db.unprotected_position_id)
+        assert position is not None
+        await wait_for(pilot, lambda: NO_HISTORY in chart.title)
+        assert chart.display and f"entry {position.entry_price}" in chart.title
+        assert f"TP {position.tp_price or '-'}" in chart.title
+        assert f"SL {position.sl_price or '-'}" in chart.title
+
+        engine.store.candles.record_closed(_bars(position.symbol, ["2000", "2010", "1995.5"]))
+        await pilot.press("down")
+        await pilot.press("up")
+        await wait_for(pilot, lambda: app.selected_key() == key and "last close 1995.5" in chart.title)
+        assert NO_HISTORY not in chart.title
+
+        await pilot.press("2")  # another tab: no position selected, no chart
+        await wait_for(pilot, lambda: not chart.display)
+
+
+def _flow(at_minutes: int, asset: str, net: str, window: int = 6) -> ExchangeFlow:
+    return ExchangeFlow(
+        cycle_id=f"c{at_minutes}",
+        at=NOW - timedelta(minutes=at_minutes),
+        window_hours=window,
+        asset=asset,
+        inflow=max(Decimal(net), Decimal(0)),
+        outflow=max(-Decimal(net), Decimal(0)),
+        net=Decimal(net),
+        transfers=1,
+        wallets=1,
+    )
+
+
+async def test_whales_tab_charts_net_exchange_flow_of_stablecoins_and_eth_like(
+    make_app: MakeApp, engine: FakeEngine
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 50)) as pilot:
+        await ready(pilot)
+        chart = app.main.query_one(FlowChart)
+        await wait_for(pilot, lambda: NO_FLOWS in chart.title)
+    engine.store.exchange_flows.add_cycle(
+        [_flow(60, "USDT", "1000"), _flow(60, "ETH", "-5"), _flow(60, "USDC", "999", window=1)]
+    )
+    engine.store.exchange_flows.add_cycle(
+        [_flow(0, "USDT", "-2000"), _flow(0, "USDC", "500"), _flow(0, "ETH", "3.5"), _flow(0, "WETH", "1")]
+    )
+    app = make_app()
+    async with app.run_test(size=(120, 50)) as pilot:
+        await ready(pilot)
+        chart = app.main.query_one(FlowChart)
+        # The newest moment: stablecoins -2000 + 500, ETH-like 3.5 + 1; the 1 h window is not mixed in.
+        await wait_for(pilot, lambda: "stablecoins -1,500, ETH-like +4.50" in chart.title)
