@@ -24,6 +24,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,7 @@ from smt_engine.clock import WallClock
 from smt_engine.domain import CommandKind, CommandState, EngineState, OrderKind, OrderState, PositionState
 from smt_engine.exchange.base import AlgoOrder, ExchangeError, ExchangePosition
 from smt_engine.exchange.weex import WeexClient
-from smt_engine.store import Store
+from smt_engine.store import Store, StoreError
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "chaos.json"
@@ -222,11 +223,16 @@ class Bench:
         deadline = time.monotonic() + limit_s
         while time.monotonic() < deadline:
             if self.db.exists():
-                store = self.store()
+                # Read-only, retried: the engine may still be creating and migrating the file.
                 try:
-                    row = store.engine.current()
-                finally:
-                    store.close()
+                    store = Store.open(self.db, readonly=True)
+                    try:
+                        row = store.engine.current()
+                    finally:
+                        store.close()
+                except (StoreError, sqlite3.Error):
+                    await asyncio.sleep(0.1)
+                    continue
                 busy = (EngineState.STARTING, EngineState.RECONCILING)
                 if row is not None and row.pid == pid and row.state not in busy:
                     return

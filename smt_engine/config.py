@@ -104,6 +104,8 @@ def default_database_path() -> Path:
 
 _NUMBER_TYPES = (int, float, Decimal)
 _VIRTUAL_FS = (Path("/proc"), Path("/sys"), Path("/dev"))
+# The systemd unit's TimeoutStopSec is 90 s; the drain must end with room for the final writes.
+MAX_SHUTDOWN_TIMEOUT = timedelta(seconds=80)
 
 
 def _is_number(annotation: Any) -> bool:
@@ -151,8 +153,20 @@ class EngineSettings(_Section):
     heartbeat_interval: Duration = Field(timedelta(seconds=5), description="engine heartbeat period")
     shutdown_timeout: Duration = Field(
         timedelta(seconds=60),
-        description="on stop, wait this long for an order in flight and its TP/SL (below TimeoutStopSec)",
+        description="on stop, wait this long for an order in flight and its TP/SL (at most 80s: the "
+        "unit's TimeoutStopSec is 90s)",
     )
+
+    @field_validator("shutdown_timeout")
+    @classmethod
+    def _shutdown_fits_the_unit(cls, value: timedelta) -> timedelta:
+        if value > MAX_SHUTDOWN_TIMEOUT:
+            raise ValueError(
+                f"engine.shutdown_timeout {value.total_seconds():g}s leaves no room before the unit's "
+                f"TimeoutStopSec (90s) kills the engine mid-order: set it to at most "
+                f"{MAX_SHUTDOWN_TIMEOUT.total_seconds():g}s"
+            )
+        return value
 
     @field_validator("database")
     @classmethod

@@ -172,6 +172,15 @@ def run_headless(minutes: float, db: Path, base: Settings | None = None) -> Demo
             store.close()
 
 
+def _engine_base(config: Path | None) -> Settings:
+    return load_settings(config) if config else load_settings()
+
+
+def engine_stop_wait(settings: Settings) -> float:
+    """Seconds the console waits after SIGTERM before SIGKILL: the engine's own drain plus room to finish."""
+    return settings.engine.shutdown_timeout.total_seconds() + 10
+
+
 def engine_process_main(
     db: Path, real_start: float, config: Path | None, parent_pid: int | None = None
 ) -> None:
@@ -181,8 +190,7 @@ def engine_process_main(
     waits for the operator (``demo_pace``).
     """
     die_with_parent(parent_pid)
-    base = load_settings(config) if config else load_settings()
-    settings = demo_settings(db, approval=ApprovalMode.MANUAL, base=base)
+    settings = demo_settings(db, approval=ApprovalMode.MANUAL, base=_engine_base(config))
     with EngineLock(db):
         store = Store.open(db)
         clock = PacedClock(pace_file(db), DEMO_FACTOR, DEMO_START, real_start)
@@ -237,6 +245,7 @@ def run_interactive(db: Path, config: Path | None) -> int:
     cmd += ["--real-start", repr(real_start), "--parent-pid", str(os.getpid())]
     if config:
         cmd += ["--config", str(config)]
+    stop_wait = engine_stop_wait(demo_settings(db, approval=ApprovalMode.MANUAL, base=_engine_base(config)))
     log_path = db.with_suffix(".engine.log")
     with log_path.open("ab") as engine_log:
         engine = subprocess.Popen(cmd, stdout=engine_log, stderr=engine_log, start_new_session=True)
@@ -262,7 +271,7 @@ def run_interactive(db: Path, config: Path | None) -> int:
         if engine.poll() is None:
             engine.send_signal(signal.SIGTERM)
             try:
-                engine.wait(timeout=20)
+                engine.wait(timeout=stop_wait)
             except subprocess.TimeoutExpired:
                 engine.kill()
                 engine.wait()

@@ -230,11 +230,17 @@ class Store:
         """Apply every migration newer than the recorded version; returns those applied."""
         applied: list[int] = []
         with self.lock:
-            self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             for number, description, sql in MIGRATIONS:
-                if number <= self.schema_version():
-                    continue
-                with self.db.atomic():
+                # Take the write lock before reading the version: two processes opening a fresh database
+                # must not both see version 0 and both apply the same migration.
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self.conn.execute(
+                        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+                    )
+                    if number <= self.schema_version():
+                        self.conn.execute("COMMIT")
+                        continue
                     for statement in _statements(sql):
                         self.conn.execute(statement)
                     self.conn.execute(
@@ -244,6 +250,10 @@ class Store:
                         "INSERT OR IGNORE INTO meta (key, value) VALUES ('instance_id', ?)",
                         [uuid.uuid4().hex],
                     )
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
                 log.info("database %s: applied migration %d (%s)", self.path, number, description)
                 applied.append(number)
         return applied

@@ -25,12 +25,16 @@ class EngineLock:
     The lock file is named after the *resolved* database file, so a symlink or a relative path reaches
     the same lock file; a bind mount reaches the same inode, which ``flock`` locks whatever the path.
     The holder's pid is written into the lock file (and the engine row records pid and host).
+    A hard link (another name for the same inode) or a deleted lock file would reach a fresh lock file,
+    so the database file itself is ``flock``ed too (SQLite's own locks are POSIX ``fcntl`` locks, which
+    never conflict with ``flock``).
     """
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path).expanduser().resolve()
         self.path = self.db_path.with_name(self.db_path.name + ".lock")
         self._fd: int | None = None
+        self._db_fd: int | None = None
 
     def acquire(self) -> None:
         try:
@@ -47,10 +51,25 @@ class EngineLock:
             pid = self.holder_pid()
             os.close(fd)
             raise AlreadyRunning(self.db_path, pid) from None
+        try:
+            db_fd = os.open(self.db_path, os.O_RDONLY | os.O_CREAT, 0o600)
+        except OSError as exc:
+            os.close(fd)
+            raise DatabaseUnusable(
+                f"{self.db_path}: cannot open the database file ({exc.strerror}): set engine.database to "
+                "a file path on a writable disk"
+            ) from None
+        try:
+            fcntl.flock(db_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = self.holder_pid() or _flock_holder(db_fd)
+            os.close(db_fd)
+            os.close(fd)
+            raise AlreadyRunning(self.db_path, pid) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         os.fsync(fd)
-        self._fd = fd
+        self._fd, self._db_fd = fd, db_fd
 
     def holder_pid(self) -> int | None:
         try:
@@ -74,16 +93,27 @@ class EngineLock:
         except PermissionError:
             return None
         except OSError:
-            return False
+            fd = None
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            finally:
+                os.close(fd)
+        # The lock file is free, but an engine reached through a hard link holds the database's inode;
+        # read the kernel's lock table rather than lock the file, so a probe never blocks a starting engine.
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
+            st = os.stat(self.db_path)
+        except OSError:
+            return False
+        return _flock_holder_of(st.st_dev, st.st_ino) not in (None, os.getpid())
 
     def release(self) -> None:
+        if self._db_fd is not None:
+            fcntl.flock(self._db_fd, fcntl.LOCK_UN)
+            os.close(self._db_fd)
+            self._db_fd = None
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
@@ -97,3 +127,23 @@ class EngineLock:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.release()
+
+
+def _flock_holder(fd: int) -> int | None:
+    st = os.fstat(fd)
+    return _flock_holder_of(st.st_dev, st.st_ino)
+
+
+def _flock_holder_of(dev: int, ino: int) -> int | None:
+    """The pid holding an exclusive ``flock`` on this inode, from Linux's ``/proc/locks`` (None elsewhere)."""
+    target = f"{os.major(dev):02x}:{os.minor(dev):02x}:{ino}"
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 12345 fe:00:2147649 0 EOF" ("->" marks a waiter: skip it)
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[3] == "WRITE" and fields[5] == target:
+            return int(fields[4]) if fields[4].isdigit() else None
+    return None

@@ -45,7 +45,7 @@ from smt_engine.secrets import redact
 from smt_engine.store import Store
 from smt_engine.store.records import Order, Position, Proposal
 from smt_engine.trading.ailog import AiLogOutbox
-from smt_engine.trading.orders import advance_order, move_position, update_order
+from smt_engine.trading.orders import advance_order, move_position, open_position, update_order
 from smt_engine.trading.proposals import transition
 from smt_engine.trading.risk import ReasonCode
 from smt_engine.trading.settle import settle_orders
@@ -400,7 +400,8 @@ class Executor:
 
     def _record_position(self, proposal: Proposal, ex: ExchangePosition) -> Position:
         now = self.clock.now()
-        return self.store.positions.insert(
+        return open_position(
+            self.store,
             Position(
                 symbol=proposal.symbol,
                 side=proposal.side,
@@ -415,7 +416,11 @@ class Executor:
                 sl_price=proposal.sl_price,
                 unrealized_pnl=ex.unrealized_pnl,
                 proposal_id=proposal.id,
-            )
+            ),
+            actor=ACTOR,
+            message=f"{proposal.symbol} {proposal.side.value} {plain(ex.size)} @ {plain(ex.entry_price)} "
+            f"opened by proposal #{proposal.id}",
+            at=now,
         )
 
     # ------------------------------------------------------------------ protection

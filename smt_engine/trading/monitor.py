@@ -58,7 +58,7 @@ from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.inflight import InFlightReport, InFlightTracker
 from smt_engine.trading.kill_switch import KillSwitch
-from smt_engine.trading.orders import advance_order, move_position
+from smt_engine.trading.orders import advance_order, move_position, open_position
 from smt_engine.trading.proposals import transition
 from smt_engine.trading.risk import ReasonCode
 from smt_engine.trading.settle import settle_orders
@@ -231,7 +231,8 @@ class Monitor:
     def _adopt(self, ex: ExchangePosition, algos: list[AlgoOrder]) -> Position:
         tp, sl = _protection(ex, algos)
         now = self.clock.now()
-        pos = self.store.positions.insert(
+        pos = open_position(
+            self.store,
             Position(
                 symbol=ex.symbol,
                 side=ex.side,
@@ -248,7 +249,12 @@ class Monitor:
                 tp_order_id=tp.order_id if tp else None,
                 sl_order_id=sl.order_id if sl else None,
                 adopted=True,
-            )
+            ),
+            actor="monitor",
+            message=f"{ex.symbol} {ex.side.value} {plain(ex.size)} @ {plain(ex.entry_price)} "
+            "adopted from the venue (unknown to the store)",
+            at=now,
+            level=EventLevel.WARNING,
         )
         log.warning(
             "adopted %s %s %s opened %s (unknown to the store)",

@@ -92,6 +92,32 @@ def update_order(store: Store, order: Order, at: datetime, **fields: Any) -> Ord
     return updated
 
 
+def open_position(
+    store: Store,
+    position: Position,
+    *,
+    actor: str,
+    message: str,
+    at: datetime,
+    level: EventLevel = EventLevel.INFO,
+) -> Position:
+    """Record a new open position and append ``position.open``, so its life starts in the audit trail."""
+    if position.state is not PositionState.OPEN:
+        raise IllegalOrderTransition("position", position.id, position.state.value, PositionState.OPEN.value)
+    with store.transaction():
+        created = store.positions.insert(position)
+        store.events.append(
+            at,
+            level,
+            f"position.{PositionState.OPEN.value}",
+            message,
+            proposal_id=created.proposal_id,
+            position_id=created.id,
+            data={"from": None, "to": PositionState.OPEN.value, "actor": actor},
+        )
+    return created
+
+
 def move_position(
     store: Store,
     position_id: int,
@@ -126,4 +152,4 @@ def move_position(
     return updated
 
 
-__all__ = ["IllegalOrderTransition", "advance_order", "move_position", "update_order"]
+__all__ = ["IllegalOrderTransition", "advance_order", "move_position", "open_position", "update_order"]

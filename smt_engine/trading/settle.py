@@ -14,6 +14,7 @@ from datetime import datetime
 
 from smt_engine.domain import CloseReason, OrderKind, OrderState
 from smt_engine.store import Store
+from smt_engine.trading.orders import advance_order
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ _TRIGGERED = {CloseReason.TAKE_PROFIT: OrderKind.TP, CloseReason.STOP_LOSS: Orde
 def settle_orders(store: Store, now: datetime, position_id: int, resting: Collection[str]) -> list[int]:
     """Final states for a closed position's orders; ``resting`` are the venue's open order ids.
 
+    Each change goes through ``advance_order`` so it is checked and audited like any other.
     Returns the ids of the order rows it changed.
     """
     pos = store.positions.get(position_id)
@@ -39,7 +41,8 @@ def settle_orders(store: Store, now: datetime, position_id: int, resting: Collec
             pos.close_order_id is not None and order.exchange_order_id == pos.close_order_id
         )
         state = OrderState.FILLED if closed_it else OrderState.CANCELLED
-        store.orders.update(order.id, state=state, updated_at=now)
+        why = f"position #{position_id} closed ({pos.close_reason.value if pos.close_reason else 'unknown'})"
+        advance_order(store, order.id, state, actor="settle", reason=why, at=now)
         changed.append(order.id)
         log.info(
             "%s order %s of closed position #%d: %s",

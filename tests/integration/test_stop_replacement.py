@@ -93,6 +93,8 @@ async def test_a_stop_refused_for_stale_precision_is_corrected_and_re_sent_once(
     await venue.monitor.tick(startup=True)  # adopts, loads precision, places the stop
     position = venue.store.positions.open_for(BTC, Side.LONG)
     assert position is not None and position.id is not None
+    adopted = [e for e in venue.store.events.of_kind("position.open") if e.position_id == position.id]
+    assert len(adopted) == 1 and adopted[0].data["actor"] == "monitor"  # adoption is audited
     for algo in await venue.exchange.open_algo_orders(BTC):
         await venue.exchange.cancel_algo_order(BTC, algo.order_id)  # stripped
     loaded = venue.store.contracts.load(BTC)

@@ -182,3 +182,21 @@ def test_configuration_reference_in_docs_is_current() -> None:
     assert doc.read_text() == render_reference(), (
         "regenerate with: smt config reference > docs/configuration.md"
     )
+
+
+def test_a_shutdown_timeout_that_leaves_no_room_before_the_units_stop_timeout_is_refused(
+    tmp_path: Path,
+) -> None:
+    found = problems(tmp_path, '[engine]\nshutdown_timeout = "85s"\n')
+    assert len(found) == 1 and "engine.shutdown_timeout" in found[0] and "at most 80s" in found[0]
+    ok = load_settings(write(tmp_path, '[engine]\nshutdown_timeout = "80s"\n'), env={})
+    assert ok.engine.shutdown_timeout == timedelta(seconds=80)
+
+
+def test_the_demo_console_waits_for_the_engines_whole_drain_before_killing_it() -> None:
+    from smt_engine.demo import engine_stop_wait
+
+    settings = Settings()
+    assert engine_stop_wait(settings) == settings.engine.shutdown_timeout.total_seconds() + 10
+    settings.engine.shutdown_timeout = timedelta(seconds=75)
+    assert engine_stop_wait(settings) == 85

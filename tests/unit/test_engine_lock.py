@@ -82,3 +82,38 @@ def test_a_second_engine_command_through_a_symlink_exits_with_the_first_ones_pid
     err = capsys.readouterr().err
     assert f"pid {pid}" in err and "already running" in err
     assert os.path.realpath(link) == str(db)
+
+
+def test_a_hard_link_to_the_database_is_refused_with_the_holders_pid(
+    holder: tuple[Path, int], tmp_path: Path
+) -> None:
+    db, pid = holder
+    link = tmp_path / "hard.db"
+    os.link(db, link)  # another name for the same inode: its own, free, lock file
+    second = EngineLock(link)
+    assert second.is_held_elsewhere()
+    with pytest.raises(AlreadyRunning) as info:
+        second.acquire()
+    assert info.value.pid == pid and f"pid {pid}" in str(info.value)
+    assert second.probe() is True  # nothing of the refused attempt is left held
+
+
+def test_a_deleted_lock_file_does_not_let_a_second_engine_in(holder: tuple[Path, int]) -> None:
+    db, pid = holder
+    db.with_name(db.name + ".lock").unlink()
+    with pytest.raises(AlreadyRunning) as info:
+        EngineLock(db).acquire()
+    assert info.value.pid == pid
+
+
+def test_a_viewer_can_read_the_database_while_the_engine_holds_it(holder: tuple[Path, int]) -> None:
+    from smt_engine.store import Store
+
+    db, _ = holder
+    Store.open(db).close()  # the holder locks the file's inode with flock; SQLite's fcntl locks still work
+    viewer = Store.open(db, readonly=True)
+    try:
+        assert viewer.schema_version() > 0
+    finally:
+        viewer.close()
+    assert EngineLock(db).probe() is True

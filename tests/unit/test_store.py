@@ -321,3 +321,28 @@ def test_single_writer_lock_names_the_holder(tmp_path: Path) -> None:
     with EngineLock(db) as lock:
         assert lock.holder_pid() == os.getpid()
     assert not EngineLock(db).is_held_elsewhere()
+
+
+def test_two_connections_migrating_one_fresh_database_apply_each_migration_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "fresh.db"
+    first = Store(Store._connect(path, False), path, False)
+    second = Store(Store._connect(path, False), path, False)
+    real = first.schema_version
+    raced: list[int] = []
+
+    def version_then_race() -> int:
+        seen = real()
+        if not first.conn.in_transaction and not raced:
+            raced.extend(second.migrate())  # the other process migrates between the read and the write
+        return seen
+
+    monkeypatch.setattr(first, "schema_version", version_then_race)
+    try:
+        applied = first.migrate()  # before the fix: "table ... already exists"
+        assert sorted(applied + raced) == [number for number, _, _ in MIGRATIONS]  # each exactly once
+        assert second.schema_version() == MIGRATIONS[-1][0]
+    finally:
+        first.close()
+        second.close()

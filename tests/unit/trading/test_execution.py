@@ -82,6 +82,9 @@ async def test_exactly_one_entry_with_tp_and_sl_resting(store: Store, clock: Sim
     logs = [r for r in store.ailogs.recent() if r.stage == Stage.TRADE_EXECUTION]
     assert len(logs) == 1 and logs[0].order_id == kinds[OrderKind.ENTRY].exchange_order_id
     assert logs[0].state is AiLogState.PENDING
+    opened = [e for e in store.events.of_kind("position.open") if e.position_id == pos.id]
+    assert len(opened) == 1 and opened[0].proposal_id == proposal.id
+    assert opened[0].data["actor"] == "executor"
 
 
 async def test_dropped_connection_after_acceptance_sends_no_second_order(

@@ -89,3 +89,19 @@ def test_an_order_still_resting_on_the_venue_stays_open_for_the_orphan_sweep(sto
     assert _state(store, sl) is OrderState.SUBMITTED  # the venue still shows it: not our call to say gone
     assert settle_orders(store, NOW, pid, resting=set()) == [sl]  # once gone from the venue, cancelled
     assert _state(store, sl) is OrderState.CANCELLED
+
+
+def test_each_final_state_goes_through_the_audited_state_machine(store: Store) -> None:
+    pid = _position(store, CloseReason.TAKE_PROFIT)
+    tp = _order(store, pid, OrderKind.TP, "tp-3")
+    sl = _order(store, pid, OrderKind.SL, "sl-3")
+    settle_orders(store, NOW, pid, resting=set())
+    events = {e.order_id: e for e in store.events.recent(50) if e.kind.startswith("order.")}
+    assert events[tp].kind == "order.filled"
+    assert events[sl].kind == "order.cancelled"
+    for order_id in (tp, sl):
+        data = events[order_id].data
+        assert data["actor"] == "settle"
+        assert data["from"] == "submitted"
+        assert f"position #{pid} closed (take-profit)" in data["reason"]
+        assert events[order_id].position_id == pid
