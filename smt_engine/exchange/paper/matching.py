@@ -38,7 +38,6 @@ class PaperBook:
     slippage: Decimal
     table: dict[str, Contract]
     default_leverage: int
-    auto_cancel_siblings: bool
     _acct: PaperAccount
     _dirty: bool
     _marks: dict[str, Decimal]
@@ -165,16 +164,7 @@ class PaperBook:
         pos.size -= size
         pos.updated_at = at
         if pos.size <= 0:
-            self._acct.positions.remove(pos)
-            if self.auto_cancel_siblings:
-                for o in self._acct.orders:
-                    if (
-                        o.is_leg
-                        and o.status.is_open
-                        and o.symbol == pos.symbol
-                        and o.position_side is pos.side
-                    ):
-                        o.status, o.updated_at = OrderStatus.CANCELLED, at
+            self._acct.positions.remove(pos)  # its TP/SL legs stay resting, as WEEX leaves them
         self._dirty = True
         return realized
 

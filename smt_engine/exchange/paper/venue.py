@@ -63,7 +63,6 @@ class PaperExchange(PaperBook):
         slippage_pct: Decimal = Decimal("0.05"),
         contracts: dict[str, Contract] | None = None,
         default_leverage: int = 20,
-        auto_cancel_siblings: bool = False,
     ) -> None:
         self.market = market
         self.clock = clock
@@ -73,7 +72,6 @@ class PaperExchange(PaperBook):
         self.slippage = slippage_pct / 100
         self.table: dict[str, Contract] = dict(contracts or WEEX_CONTRACTS_2026_01)
         self.default_leverage = default_leverage
-        self.auto_cancel_siblings = auto_cancel_siblings
         self._lock = asyncio.Lock()
         if state_path is not None and state_path.exists():
             self._acct = load_account(state_path)
