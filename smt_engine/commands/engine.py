@@ -307,7 +307,7 @@ def _analyst_spend(store: Store, settings: Settings) -> dict[str, Any]:
     }
 
 
-def _etherscan_calls_today(store: Any) -> dict[str, Any] | None:
+def _etherscan_calls_today(store: Store) -> dict[str, Any] | None:
     """The day's Etherscan call count, from the whale source's health report."""
     row = store.health.get("whales.etherscan")
     if row is None or "calls_today" not in row.data:
