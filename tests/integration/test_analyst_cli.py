@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from smt_engine import cli
-from smt_engine.commands import analyst as analyst_cmd
+from smt_engine.cli import analyst as analyst_cmd
+from smt_engine.cli import main as cli
 from smt_engine.domain import Action, AnalystKind, Candle
 from smt_engine.store import Store
 from tests.analyst_support import candles

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from smt_engine.cli import main
+from smt_engine.cli.main import main
 from smt_engine.clock import SimulatedClock
 from smt_engine.config import Settings
 from smt_engine.domain import CommandKind, CommandState, EngineState

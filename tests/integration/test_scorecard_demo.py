@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from smt_engine import cli
+from smt_engine.cli import main as cli
 from smt_engine.demo import demo_settings
 from smt_engine.domain import ApprovalMode
 from smt_engine.scorecard.replay import replay_cycle

@@ -153,7 +153,7 @@ async def test_synthetic_source_is_a_live_deterministic_feed(tmp_path: Path) -> 
 def test_cli_scan_once_against_the_fake(
     fake: FakeEtherscan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from smt_engine.cli import main
+    from smt_engine.cli.main import main
 
     fake.chain.genesis_ts = int(time.time()) - 12 * fake.chain.head  # the CLI runs on the wall clock
     for rows in fake.chain.rows.values():
@@ -245,7 +245,7 @@ def test_flows_have_a_history_shown_by_smt_whales_flows(
     import asyncio
     import json
 
-    from smt_engine.cli import main
+    from smt_engine.cli.main import main
 
     usdt = "0xdac17f958d2ee523a2206206994597c13d831ec7"
     settings = settings_for(fake, tmp_path)

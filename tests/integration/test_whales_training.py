@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from smt_engine.cli import main
+from smt_engine.cli.main import main
 from smt_engine.whales.classifier import WhaleClassifier
 from tests.fakes.etherscan_server import FakeEtherscan, token_tx, tx
 

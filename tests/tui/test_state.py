@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from smt_engine.cli import main
+from smt_engine.cli.main import main
 from smt_engine.domain import EngineState, EventLevel
 from smt_engine.store import EngineLock, Store
 from smt_tui.state import SECTIONS, ConsoleConfig, Liveness, ReadModel

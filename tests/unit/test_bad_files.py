@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from smt_engine.cli import main
+from smt_engine.cli.main import main
 from smt_engine.domain import EventLevel
 from smt_engine.exitcodes import NO_RESTART, ExitCode
 from smt_engine.store import Store

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from smt_engine.cli import build_parser, main
+from smt_engine.cli.main import build_parser, main
 
 
 def _subcommand_paths() -> list[list[str]]:

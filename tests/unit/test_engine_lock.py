@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from smt_engine.cli import main
+from smt_engine.cli.main import main
 from smt_engine.store import AlreadyRunning, EngineLock
 
 

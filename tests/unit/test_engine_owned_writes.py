@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from smt_engine import cli
-from smt_engine.commands import trading as trading_cmd
+from smt_engine.cli import main as cli
+from smt_engine.cli import trading as trading_cmd
 from smt_engine.exitcodes import ExitCode
 from smt_engine.store import EngineLock, Store
 from tests.unit.trading.conftest import CONTRACTS, PRICES

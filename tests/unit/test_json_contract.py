@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from smt_engine.cli import build_parser, main
+from smt_engine.cli.main import build_parser, main
 from smt_engine.exitcodes import NO_RESTART, ExitCode
 from smt_engine.secrets import register_secret
 from smt_engine.store import Store
@@ -107,7 +107,7 @@ def test_a_bug_still_answers_in_json_with_code_70_and_no_secret(
     def broken(ctx: object) -> int:
         raise RuntimeError("unexpected state near bug-canary-5e1f9a")
 
-    monkeypatch.setattr("smt_engine.commands.engine.cmd_positions", broken)
+    monkeypatch.setattr("smt_engine.cli.engine.cmd_positions", broken)
     config = tmp_path / "config.toml"
     config.write_text(f'[engine]\ndatabase = "{tmp_path / "smt.db"}"\n', encoding="utf-8")
     assert main(["positions", "--json", "--config", str(config)]) == ExitCode.INTERNAL

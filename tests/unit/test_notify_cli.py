@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from smt_engine.cli import main
+from smt_engine.cli.main import main
 from smt_engine.domain import EventLevel
 from smt_engine.store import Store
 from smt_engine.store.notifications import Notification

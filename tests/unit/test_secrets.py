@@ -171,7 +171,7 @@ def test_secret_never_reaches_the_database(tmp_path: Path) -> None:
 
 
 def test_status_reports_sources_never_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from smt_engine.cli import main
+    from smt_engine.cli.main import main
 
     monkey_env: dict[str, Any] = {"ETHERSCAN_API_KEY": "visible-if-leaked-999"}
     import os

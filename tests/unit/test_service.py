@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from smt_engine.cli import main
-from smt_engine.commands.service import UNIT_NAME, render_unit
+from smt_engine.cli.main import main
+from smt_engine.cli.service import UNIT_NAME, render_unit
 from smt_engine.exitcodes import NO_RESTART
 
 SHIPPED = Path(__file__).resolve().parents[2] / UNIT_NAME
@@ -104,6 +104,6 @@ def test_install_renders_other_layouts_and_accounts() -> None:
 def test_control_verbs_say_clearly_when_systemd_is_absent(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("smt_engine.commands.service.systemd_running", lambda: False)
+    monkeypatch.setattr("smt_engine.cli.service.systemd_running", lambda: False)
     assert main(["start"]) == 1
     assert "needs systemd, which is not running on this host" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from smt_engine.cli import main
+from smt_engine.cli.main import main
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import HealthStatus
 from smt_engine.exitcodes import ExitCode

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from smt_engine.cli import main
+from smt_engine.cli.main import main
 from smt_engine.whales.addressbook import AddressBook, AddressBookError, Category
 from smt_engine.whales.labels import category_for, role_for
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from smt_engine.commands import trading as trading_cmd
+from smt_engine.cli import trading as trading_cmd
 from smt_engine.domain import PositionState, ProposalState, Side
 from smt_engine.exitcodes import ExitCode
 from smt_engine.store import Store

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from smt_engine import cli
-from smt_engine.commands import trading as trading_cmd
+from smt_engine.cli import main as cli
+from smt_engine.cli import trading as trading_cmd
 from smt_engine.domain import CommandKind, ProposalState
 from smt_engine.exchange.base import ExchangeUnavailable
 from smt_engine.store import Store

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from smt_engine.commands.context import CommandError, Context
+from smt_engine.cli.context import CommandError, Context
 
 Sub = Any
 

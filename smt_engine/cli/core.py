@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from smt_engine.commands.context import CommandError, Context
+from smt_engine.cli.context import CommandError, Context
 from smt_engine.config import default_config_path, render_effective, render_reference, render_template
 from smt_engine.domain import Mode
 from smt_engine.exitcodes import ExitCode

@@ -11,7 +11,7 @@ import asyncio
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from smt_engine.commands.context import CommandError, Context
+from smt_engine.cli.context import CommandError, Context
 
 if TYPE_CHECKING:
     from smt_engine.analyst.base import AnalysisOutcome

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smt_engine.commands.context import CommandError, Context
+from smt_engine.cli.context import CommandError, Context
 from smt_engine.domain import CommandKind, CommandState, EventLevel, Mode, Side
 from smt_engine.exitcodes import ExitCode
 
@@ -212,7 +212,7 @@ def _age(at: datetime | None) -> float | None:
 
 
 def cmd_status(ctx: Context) -> int:
-    from smt_engine.commands.service import SERVICE, systemd_running
+    from smt_engine.cli.service import SERVICE, systemd_running
     from smt_engine.store import EngineLock
 
     settings = ctx.settings()

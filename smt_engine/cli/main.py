@@ -1,6 +1,6 @@
 """`smt` entry point: parses arguments, then calls one function per command.
 
-Each area registers its subcommands from a module in ``smt_engine.commands``; heavy imports
+Each area registers its subcommands from a module in ``smt_engine.cli``; heavy imports
 happen inside the handlers so `smt --help` stays fast.
 """
 
@@ -13,8 +13,8 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from smt_engine.commands import COMMAND_MODULES
-from smt_engine.commands.context import Context, exit_code_for
+from smt_engine.cli import VERB_MODULES
+from smt_engine.cli.context import Context, exit_code_for
 from smt_engine.exitcodes import ExitCode
 from smt_engine.secrets import redact
 
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"smt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in VERB_MODULES:
         importlib.import_module(name).register(sub, common)
     return parser
 

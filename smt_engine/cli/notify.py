@@ -9,7 +9,7 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
-from smt_engine.commands.context import CommandError, Context
+from smt_engine.cli.context import CommandError, Context
 from smt_engine.secrets import redact
 
 

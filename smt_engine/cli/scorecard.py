@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from smt_engine.commands.context import CommandError, Context
+from smt_engine.cli.context import CommandError, Context
 
 Sub = Any
 

@@ -12,7 +12,7 @@ import getpass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from smt_engine.commands.context import CommandError, Context
+from smt_engine.cli.context import CommandError, Context
 from smt_engine.exitcodes import ExitCode
 
 if TYPE_CHECKING:
