@@ -21,12 +21,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from smt_engine.domain import Candle, Contract, EventLevel, HealthStatus, Side
+from smt_engine.domain import Contract, EventLevel, HealthStatus, Side
 from smt_engine.exchange.base import (
     AiLogUpload,
     AlgoOrder,
@@ -42,24 +41,22 @@ from smt_engine.exchange.base import (
     OrderNotFound,
     OrderRequest,
     PlacedOrder,
-    Ticker,
     VenuePrecisionError,
 )
 from smt_engine.exchange.ids import valid_client_id
-from smt_engine.exchange.market import from_ms, interval_seconds, parse_kline_rows, parse_ticker, to_ms
-from smt_engine.exchange.market.streamed import STREAM_PRICE_MAX_AGE, LatestPrices, fresh_ticker
-from smt_engine.exchange.precision import check_price, check_size, check_tp_sl, plain, quoted_increment
+from smt_engine.exchange.market import from_ms, to_ms
+from smt_engine.exchange.precision import check_price, check_size, check_tp_sl, plain
 from smt_engine.exchange.weex.errors import error_for
 from smt_engine.exchange.weex.parsing import (
     UnclassifiedLeg,
     algo_from_order,
     decimal_or,
     parse_algo,
-    parse_contract,
     parse_order,
     parse_position,
 )
-from smt_engine.exchange.weex.transport import AI_LOG_FACT, AI_LOG_PATHS, AI_LOG_SUCCESS, WeexTransport
+from smt_engine.exchange.weex.public import WeexPublic
+from smt_engine.exchange.weex.transport import AI_LOG_FACT, AI_LOG_PATHS, AI_LOG_SUCCESS
 from smt_engine.health import report_health
 
 log = logging.getLogger(__name__)
@@ -68,107 +65,10 @@ UNCLASSIFIED_COMPONENT = "exchange.legs"
 """Health row naming TP/SL orders whose kind no field states (left out of every protection check)."""
 
 
-class WeexClient(WeexTransport):
+class WeexClient(WeexPublic):
     """``Exchange`` over WEEX v3. Construct with keys from ``SecretStore`` (see ``factory``)."""
 
     name = "weex"
-
-    # ------------------------------------------------------------------ market data
-
-    async def contracts(self, symbols: list[str] | None = None) -> dict[str, Contract]:
-        now = self.clock.now()
-        wanted = symbols or []
-        out: dict[str, Contract] = {}
-        missing = []
-        for symbol in wanted:
-            cached = self._cached_contract(symbol, now)
-            if cached is None:
-                missing.append(symbol)
-            else:
-                out[symbol] = cached
-        if missing or not wanted:
-            body = await self._get("/capi/v3/market/exchangeInfo", signed=False)
-            rows = body.get("symbols", []) if isinstance(body, dict) else []
-            for row in rows:
-                try:
-                    contract = parse_contract(row)
-                except (KeyError, ValueError, TypeError) as exc:
-                    log.warning("exchangeInfo: skipping a malformed symbol row (%s)", exc)
-                    continue
-                self._remember(contract, now)
-                if not wanted or contract.symbol in wanted:
-                    out[contract.symbol] = contract
-        return out
-
-    def _cached_contract(self, symbol: str, now: datetime) -> Contract | None:
-        hit = self._contracts.get(symbol)
-        if hit is None and self.store is not None:
-            hit = self.store.contracts.load(symbol)
-            if hit is not None:
-                self._contracts[symbol] = hit
-        if hit is not None and now - hit[1] < self.contracts_ttl:
-            return hit[0]
-        return None
-
-    def _remember(self, contract: Contract, at: datetime) -> None:
-        self._contracts[contract.symbol] = (contract, at)
-        if self.store is not None:
-            self.store.contracts.save(contract, at)
-
-    async def contract(self, symbol: str) -> Contract:
-        found = (await self.contracts([symbol])).get(symbol)
-        if found is None:
-            raise InvalidOrder(f"{symbol}: not listed in WEEX exchangeInfo", code="-1121")
-        return found
-
-    def learn_from_rejection(self, symbol: str, message: str) -> Contract | None:
-        """A precision rejection quoting the increment (v2 ``stepSize '10'``, v3 ``stepSize``/``tickSize``/
-        ``quantityPrecision``) corrects the cached step, or the tick when the text is about a price."""
-        quoted = quoted_increment(message)
-        hit = self._contracts.get(symbol)
-        if quoted is None or hit is None:
-            return None
-        what, step = quoted
-        contract = (
-            replace(hit[0], tick_size=step)
-            if what == "price"
-            else replace(hit[0], step_size=step, min_size=max(step, hit[0].min_size))
-        )
-        self._remember(contract, self.clock.now())
-        log.warning(
-            "%s: WEEX quoted %s %s; cache updated", symbol, "tick" if what == "price" else "step", plain(step)
-        )
-        return contract
-
-    def use_stream_prices(self, prices: LatestPrices) -> None:
-        """Tickers from the public websocket while fresh, REST otherwise (as ``StreamedMarket`` in paper)."""
-        self._stream_prices = prices
-
-    async def ticker(self, symbol: str) -> Ticker:
-        if self._stream_prices is not None:
-            pushed = fresh_ticker(self._stream_prices, symbol, self.clock, STREAM_PRICE_MAX_AGE)
-            if pushed is not None:
-                return pushed
-        body = await self._get("/capi/v3/market/ticker/24hr", {"symbol": symbol}, signed=False)
-        try:
-            return parse_ticker(symbol, body, self.clock.now())
-        except (ValueError, KeyError) as exc:
-            raise ExchangeUnavailable(f"ticker {symbol}: bad response ({exc})", raw=body) from exc
-
-    async def last_price(self, symbol: str) -> Decimal:
-        return (await self.ticker(symbol)).last
-
-    async def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
-        interval_seconds(interval)
-        body = await self._get(
-            "/capi/v3/market/klines",
-            {"symbol": symbol, "interval": interval, "limit": min(limit, 1000)},
-            signed=False,
-        )
-        try:
-            return parse_kline_rows(body)[-limit:]
-        except ValueError as exc:
-            raise ExchangeUnavailable(f"klines {symbol}: {exc}", raw=body) from exc
 
     # ------------------------------------------------------------------ account
 
