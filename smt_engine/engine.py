@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from smt_engine.clock import Clock
-from smt_engine.config import ConfigError, Settings, load_settings
+from smt_engine.config import Settings
 from smt_engine.domain import CommandKind, EngineState, EventLevel
-from smt_engine.logsetup import EventsHandler, retune_logging
+from smt_engine.logsetup import EventsHandler
+from smt_engine.reload import Rebuilder, ReloadRefused, reload_settings
 from smt_engine.sdnotify import SdNotify
 from smt_engine.store import Store
 from smt_engine.store.records import Command, EngineStatus
@@ -37,12 +38,6 @@ from smt_engine.trading.shielded import ShieldedWork
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[Command], Awaitable[dict[str, Any]]]
-
-# Settings sections that can change without a restart (reload_config). Components read risk, trading,
-# ailog, competition and notify at each use; analyst and whales are rebuilt; logging retunes the stderr
-# handler.
-HOT_SECTIONS = ("risk", "trading", "analyst", "whales", "ailog", "competition", "logging", "notify")
-REBUILT_SECTIONS = ("analyst", "whales")
 
 
 class CycleRunner(Protocol):
@@ -67,12 +62,6 @@ class Notifications(Protocol):
     async def run(self) -> None: ...
 
     async def flush(self, grace: timedelta) -> None: ...
-
-
-class Rebuilder(Protocol):
-    async def __call__(self, sections: list[str]) -> dict[str, str]:
-        """Rebuild the components of ``sections`` from the (already updated) settings; what was done."""
-        ...
 
 
 class CommandRejected(Exception):
@@ -504,38 +493,9 @@ class Engine:
             # silently replace what the engine runs with.
             raise CommandRejected("this engine was not started from a configuration file: nothing to reload")
         try:
-            fresh = load_settings(self.config_path)
-        except ConfigError as exc:
-            raise CommandRejected("configuration not reloaded: " + "; ".join(exc.problems)) from None
-        changed = [name for name in HOT_SECTIONS if getattr(fresh, name) != getattr(self.settings, name)]
-        cold = [
-            name
-            for name in type(self.settings).model_fields
-            if name not in (*HOT_SECTIONS, "engine") and getattr(fresh, name) != getattr(self.settings, name)
-        ]
-        needs_restart = [
-            f"engine.{key}"
-            for key, value in fresh.engine
-            if key != "approval" and value != getattr(self.settings.engine, key)
-        ] + cold
-        applied: dict[str, str] = {}
-        for name in changed:
-            setattr(self.settings, name, getattr(fresh, name))
-            applied[name] = "in effect (read at each use)"
-        if "logging" in changed:
-            retune_logging(fresh.logging.level, fresh.logging.format)
-            applied["logging"] = f"stderr at {fresh.logging.level}, {fresh.logging.format}"
-        rebuilt = [name for name in changed if name in REBUILT_SECTIONS]
-        if rebuilt:
-            if self.rebuild is None:
-                raise CommandRejected(f"{', '.join(rebuilt)} cannot be rebuilt in this engine: restart it")
-            applied.update(await self.rebuild(rebuilt))
-        if fresh.engine.approval != self.settings.engine.approval:
-            self.settings.engine.approval = fresh.engine.approval
-            self.store.engine.set(approval=fresh.engine.approval.value)
-            changed.append("engine.approval")
-            applied["engine.approval"] = f"now {fresh.engine.approval.value}"
-        return {"changed": changed, "applied": applied, "needs_restart": needs_restart}
+            return await reload_settings(self.settings, self.config_path, self.store, self.rebuild)
+        except ReloadRefused as exc:
+            raise CommandRejected(str(exc)) from None
 
     # ------------------------------------------------------------------ kill switch
 
