@@ -6,7 +6,7 @@ generated from the model itself, so they cannot drift.
 
 One job per module: ``fields`` (durations, percentages, the section base), ``paths`` (default
 locations), ``analyst`` (analyst settings, model defaults and prices), ``settings`` (every other
-section and ``Settings``), ``load`` (file and environment), ``messages`` (error lines), ``render``
+section and ``Settings``), ``load`` (file and environment), ``problems`` (one line per error), ``render``
 (template, effective settings, reference). The names nearly every module needs are re-exported here.
 """
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from smt_engine.config.messages import describe_problem, suggest
 from smt_engine.config.paths import default_config_path
+from smt_engine.config.problems import describe_problem, suggest
 from smt_engine.config.settings import Settings
 
 ENV_PREFIX = "SMT_"

@@ -1,4 +1,4 @@
-"""Turn pydantic's validation errors into one operator line each: the key, the value, what is allowed."""
+"""Turn pydantic's validation errors into problems: one line each, the key, the value, what is allowed."""
 
 from __future__ import annotations
 
