@@ -136,7 +136,8 @@ def enforced_limits(settings: Settings, account: AccountState, now: datetime) ->
             value=rs.daily_loss_limit_pct,
             unit="%",
             used=_used_pct(daily_loss(account)),
-            detail=daily_gate.detail or "no realised loss today (UTC); halts the engine at the limit",
+            detail=daily_gate.detail
+            or f"no realised loss today ({rs.loss_day_timezone} day); halts the engine at the limit",
             updated_at=now,
         ),
         Limit(

@@ -160,7 +160,7 @@ def test_the_daily_loss_shown_is_the_figure_the_gate_halts_on(state: str) -> Non
     measure = daily_loss(acct)
     if measure is None:
         assert (passed, detail, row.used) == (True, "", Decimal("0.00"))
-        assert "no realised loss today" in row.detail
+        assert "no realised loss today (UTC day)" in row.detail
         return
     assert row.used == measure.pct.quantize(Decimal("0.01")) == _shown_pct(detail)
     assert row.detail == detail
@@ -187,3 +187,10 @@ def test_the_drawdown_shown_is_the_figure_the_gate_halts_on() -> None:
     assert row.detail == detail
     assert passed is False
     assert drawdown(replace(acct, equity=Decimal(1500))) is None
+
+
+def test_the_daily_loss_row_names_the_configured_loss_day() -> None:
+    settings = make_settings(risk={"loss_day_timezone": "Europe/Berlin"})
+    rows = L.enforced_limits(settings, account(settings), NOW)
+    row = next(r for r in rows if r.name == names.DAILY_LOSS)
+    assert "today (Europe/Berlin day)" in row.detail
