@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from smt_engine.clock import Clock
-from smt_engine.config import AnalystSettings
+from smt_engine.config.analyst import AnalystSettings
 from smt_engine.domain import HealthStatus
 from smt_engine.health import report_health
 from smt_engine.store import Store

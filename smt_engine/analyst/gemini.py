@@ -49,7 +49,7 @@ from smt_engine.analyst.limits import RETRYABLE_STATUS, RateLimiter, backoff_del
 from smt_engine.analyst.parse import ParseOutcome, parse_response
 from smt_engine.analyst.prompt import build_prompt
 from smt_engine.clock import Clock
-from smt_engine.config import AnalystSettings
+from smt_engine.config.analyst import AnalystSettings
 from smt_engine.domain import AnalystKind, Decision, EventLevel, HealthStatus
 from smt_engine.health import report_health
 from smt_engine.scorecard.track_record import track_record_section

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from smt_engine.cli.context import CommandError, Context
-from smt_engine.config import parse_duration
+from smt_engine.config.fields import parse_duration
 
 Sub = Any
 

@@ -9,7 +9,8 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from smt_engine.config import ConfigError, Settings, default_config_path, load_settings
+from smt_engine.config import ConfigError, Settings, load_settings
+from smt_engine.config.paths import default_config_path
 from smt_engine.exitcodes import ExitCode
 from smt_engine.logsetup import setup_logging
 from smt_engine.secrets import SecretStore

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from smt_engine.cli.context import CommandError, Context
-from smt_engine.config import default_config_path, render_effective, render_reference, render_template
+from smt_engine.config.paths import default_config_path
+from smt_engine.config.render import render_effective, render_reference, render_template
 from smt_engine.domain import Mode
 from smt_engine.exitcodes import ExitCode
 from smt_engine.secrets import KeyringUnavailable, SecretName

@@ -89,7 +89,7 @@ def _wait_option(p: argparse.ArgumentParser) -> None:
 
 def cmd_engine(ctx: Context) -> int:
     from smt_engine.clock import WallClock
-    from smt_engine.config import default_config_path
+    from smt_engine.config.paths import default_config_path
     from smt_engine.exchange.base import AuthError
     from smt_engine.runtime import build_runtime
     from smt_engine.store import DatabaseUnusable, EngineLock

@@ -1,9 +1,9 @@
 """The limits the engine enforces right now, published to the ``limits`` table for the console.
 
 Every figure comes from the same code the engine enforces with (``competition_status`` for the max hold,
-``RiskEngine`` for exposure, daily loss and drawdown, ``drift_pct`` for approval drift), so the console
-never shows a limit of its own making. Rows are rewritten only when a value changed, so an idle engine
-does not wake its readers.
+``RiskEngine`` for exposure, ``loss_limits`` and the risk gates for daily loss and drawdown,
+``drift_pct`` for approval drift), so the console never shows a limit of its own making. Rows are
+rewritten only when a value changed, so an idle engine does not wake its readers.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from smt_engine.store.limits import (
     Limit,
     drift_name,
 )
+from smt_engine.trading.loss_limits import LossMeasure, daily_loss, drawdown
 from smt_engine.trading.proposals import snapshot_account
 from smt_engine.trading.risk import AccountState, RiskEngine, drift_pct
 
@@ -76,6 +77,10 @@ def _hours(value: timedelta) -> str:
     return f"{hours:g} h"
 
 
+def _used_pct(measure: LossMeasure | None) -> Decimal:
+    return (measure.pct if measure is not None else Decimal(0)).quantize(CENT)
+
+
 def enforced_limits(settings: Settings, account: AccountState, now: datetime) -> list[Limit]:
     """The account-wide limits, each with how the engine measures it."""
     risk = RiskEngine(settings)
@@ -92,13 +97,9 @@ def enforced_limits(settings: Settings, account: AccountState, now: datetime) ->
         if known
         else "% of available balance + margin in positions (balance not read yet)"
     )
-    daily = risk._daily_loss(account)  # the kill switch's own gate: its detail is its measurement
-    drawdown = risk._drawdown(account)
-    loss_today = max(Decimal(0), -account.realized_pnl_today)
-    peak, equity = account.peak_equity, account.equity
-    dd_used = (peak - equity) / peak * 100 if peak and equity is not None and equity < peak else Decimal(0)
-    loss_base = (account.equity or account.available or Decimal(0)) + loss_today
-    loss_used = loss_today / loss_base * 100 if loss_today > 0 and loss_base > 0 else Decimal(0)
+    # The loss gates' own figures and details, so the table shows exactly what halts the engine.
+    daily_gate = risk.daily_loss_gate(account)
+    drawdown_gate = risk.drawdown_gate(account)
     return [
         Limit(
             name=MAX_HOLD,
@@ -134,16 +135,17 @@ def enforced_limits(settings: Settings, account: AccountState, now: datetime) ->
             name=DAILY_LOSS,
             value=rs.daily_loss_limit_pct,
             unit="%",
-            used=loss_used.quantize(CENT),
-            detail=daily.detail or "no realised loss today (UTC); halts the engine at the limit",
+            used=_used_pct(daily_loss(account)),
+            detail=daily_gate.detail
+            or f"no realised loss today ({rs.loss_day_timezone} day); halts the engine at the limit",
             updated_at=now,
         ),
         Limit(
             name=DRAWDOWN,
             value=rs.max_drawdown_pct,
             unit="%",
-            used=dd_used.quantize(CENT),
-            detail=drawdown.detail or "equity at its peak; halts the engine at the limit",
+            used=_used_pct(drawdown(account)),
+            detail=drawdown_gate.detail or "equity at its peak; halts the engine at the limit",
             updated_at=now,
         ),
         Limit(

@@ -31,6 +31,7 @@ from smt_engine.domain import (
 )
 from smt_engine.exchange.precision import PrecisionError, check_tp_sl, floor_to_step, plain, round_stop
 from smt_engine.exchange.precision import round_to_tick as _round_to_tick
+from smt_engine.trading.loss_limits import daily_loss, drawdown
 
 CENT = Decimal("0.01")
 _MARGIN_Q = Decimal("0.00000001")
@@ -283,8 +284,8 @@ class RiskEngine:
         )
         allowed, why = comp.entries_allowed(self.settings.competition.practice, force)
         gate(ReasonCode.COMPETITION_WINDOW, allowed, why or f"phase {comp.phase.value}")
-        gates.append(self._daily_loss(account))
-        gates.append(self._drawdown(account))
+        gates.append(self.daily_loss_gate(account))
+        gates.append(self.drawdown_gate(account))
 
         # ---- the decision itself
         gate(ReasonCode.NOT_A_TRADE, side is not None, f"action {decision.action}")
@@ -408,25 +409,27 @@ class RiskEngine:
             return False, f"SL {sl}% outside [{bounds.min_sl_pct}, {bounds.max_sl_pct}]%"
         return True, ""
 
-    def _daily_loss(self, account: AccountState) -> GateResult:
+    def daily_loss_gate(self, account: AccountState) -> GateResult:
+        """Fails, halting the engine, when ``daily_loss`` reaches ``risk.daily_loss_limit_pct``."""
         limit = self.settings.risk.daily_loss_limit_pct
-        loss = -account.realized_pnl_today
-        base = (account.equity if account.equity is not None else account.available or Decimal(0)) + loss
-        if loss <= 0 or base <= 0:
+        measure = daily_loss(account)
+        if measure is None:
             return GateResult(ReasonCode.DAILY_LOSS, True, "")
-        pct = loss / base * 100
-        ok = pct < limit
-        detail = f"realised loss today {plain(loss.quantize(CENT))} USDT = {pct:.2f}% (limit {limit}%)"
+        ok = measure.pct < limit
+        detail = (
+            f"realised loss today {plain(measure.loss.quantize(CENT))} USDT = {measure.pct:.2f}% "
+            f"(limit {limit}%)"
+        )
         return GateResult(ReasonCode.DAILY_LOSS, ok, detail, halt=not ok)
 
-    def _drawdown(self, account: AccountState) -> GateResult:
+    def drawdown_gate(self, account: AccountState) -> GateResult:
+        """Fails, halting the engine, when ``drawdown`` reaches ``risk.max_drawdown_pct``."""
         limit = self.settings.risk.max_drawdown_pct
-        peak, equity = account.peak_equity, account.equity
-        if peak is None or equity is None or peak <= 0 or equity >= peak:
+        measure = drawdown(account)
+        if measure is None:
             return GateResult(ReasonCode.MAX_DRAWDOWN, True, "")
-        pct = (peak - equity) / peak * 100
-        ok = pct < limit
-        detail = f"drawdown {pct:.2f}% from peak {plain(peak)} (limit {limit}%)"
+        ok = measure.pct < limit
+        detail = f"drawdown {measure.pct:.2f}% from peak {plain(measure.reference)} (limit {limit}%)"
         return GateResult(ReasonCode.MAX_DRAWDOWN, ok, detail, halt=not ok)
 
     def exposure_base(self, account: AccountState) -> Decimal:

@@ -39,7 +39,7 @@ from smt_engine.whales.transfers import (
 )
 
 if TYPE_CHECKING:
-    from smt_engine.config import WhalesSettings
+    from smt_engine.config.settings import WhalesSettings
 
 log = logging.getLogger(__name__)
 

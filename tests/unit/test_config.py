@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from smt_engine.config import (
-    ConfigError,
-    Settings,
-    format_duration,
-    load_settings,
-    parse_duration,
-    render_reference,
-    render_template,
-)
+from smt_engine.config import ConfigError, Settings, load_settings
+from smt_engine.config.fields import format_duration, parse_duration
+from smt_engine.config.render import render_reference, render_template
 from smt_engine.domain import ApprovalMode, Mode, Tier
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from smt_engine.config import DEFAULT_FALLBACK_MODELS, DEFAULT_MODEL, PRICES_CHECKED, AnalystSettings
+from smt_engine.config.analyst import DEFAULT_FALLBACK_MODELS, DEFAULT_MODEL, PRICES_CHECKED, AnalystSettings
 from smt_engine.scorecard.recording import CANDLE_RETENTION, SCORE_INTERVAL
 from smt_engine.scorecard.scoring import HORIZONS, PRICE_TOLERANCE
 from smt_engine.scorecard.track_record import HORIZON, WINDOW

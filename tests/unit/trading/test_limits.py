@@ -1,10 +1,15 @@
 """The engine publishes the limits it enforces: phase max hold, exposure caps on the risk gate's base,
-live drift of waiting proposals; and writes nothing when nothing changed."""
+the loss figures the halting gates use, live drift of waiting proposals; and writes nothing when nothing
+changed."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
+
+import pytest
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import EngineState, PositionState, Side
@@ -12,8 +17,9 @@ from smt_engine.store import Store
 from smt_engine.store import limits as names
 from smt_engine.store.records import AccountSnapshot, Position
 from smt_engine.trading import limits as L
+from smt_engine.trading.loss_limits import daily_loss, drawdown
 from smt_engine.trading.proposals import ProposalBook
-from smt_engine.trading.risk import RiskEngine
+from smt_engine.trading.risk import AccountState, ReasonCode, RiskEngine
 from tests.unit.trading.conftest import CONTRACTS, NOW, account, decision, make_settings
 from tests.unit.trading.test_proposals import ETH
 
@@ -115,3 +121,76 @@ def test_a_slow_heartbeat_still_refreshes_drift_soon_after_a_proposal_appears(
     publisher = L.LimitsPublisher(settings, store, clock, None)
     assert store.proposals.count("state = 'proposed'") == 0
     assert publisher.interval() == L.DRIFT_REFRESH.total_seconds()
+
+
+def _gate(account_state: AccountState, code: ReasonCode) -> tuple[bool, str]:
+    """The verdict and detail of one gate as a real assessment of a trade runs it."""
+    settings = make_settings()
+    result = RiskEngine(settings).assess(
+        ETH, decision(), account_state, CONTRACTS["ETHUSDT"], Decimal(2000), NOW
+    )
+    gate = next(g for g in result.gates if g.code is code)
+    return gate.passed, gate.detail
+
+
+def _shown_pct(detail: str) -> Decimal:
+    match = re.search(r"(\d+\.\d\d)%", detail)
+    assert match is not None, detail
+    return Decimal(match.group(1))
+
+
+_LOSS_STATES = {
+    "loss under the limit": {"realized": Decimal(-50), "equity": Decimal(950)},
+    "loss past the limit": {"realized": Decimal(-150), "equity": Decimal(850)},
+    # Equity read as exactly 0: the gate measures against 0 + loss (100 %); the table once fell back
+    # to the available balance here and showed 1.96 % while the gate halted.
+    "equity zero": {"realized": Decimal(-10), "equity": Decimal(0), "available": Decimal(500)},
+    "profit today": {"realized": Decimal(20), "equity": Decimal(1020)},
+}
+
+
+@pytest.mark.parametrize("state", list(_LOSS_STATES), ids=list(_LOSS_STATES))
+def test_the_daily_loss_shown_is_the_figure_the_gate_halts_on(state: str) -> None:
+    settings = make_settings()
+    values = dict(_LOSS_STATES[state])
+    equity = values.pop("equity")
+    acct = replace(account(settings, **values), equity=equity, peak_equity=equity)
+    row = next(r for r in L.enforced_limits(settings, acct, NOW) if r.name == names.DAILY_LOSS)
+    passed, detail = _gate(acct, ReasonCode.DAILY_LOSS)
+    measure = daily_loss(acct)
+    if measure is None:
+        assert (passed, detail, row.used) == (True, "", Decimal("0.00"))
+        assert "no realised loss today (UTC day)" in row.detail
+        return
+    assert row.used == measure.pct.quantize(Decimal("0.01")) == _shown_pct(detail)
+    assert row.detail == detail
+    assert passed is (row.used < row.value)
+
+
+def test_the_daily_loss_figure_is_realised_loss_over_equity_before_it() -> None:
+    settings = make_settings()
+    acct = account(settings, realized=Decimal(-150), equity=Decimal(850))
+    measure = daily_loss(acct)
+    assert measure is not None
+    assert (measure.loss, measure.reference, measure.pct) == (Decimal(150), Decimal(1000), Decimal(15))
+    assert daily_loss(replace(acct, realized_pnl_today=Decimal(0))) is None
+
+
+def test_the_drawdown_shown_is_the_figure_the_gate_halts_on() -> None:
+    settings = make_settings()
+    acct = account(settings, peak=Decimal(1500), equity=Decimal(1000))
+    row = next(r for r in L.enforced_limits(settings, acct, NOW) if r.name == names.DRAWDOWN)
+    passed, detail = _gate(acct, ReasonCode.MAX_DRAWDOWN)
+    measure = drawdown(acct)
+    assert measure is not None and measure.reference == Decimal(1500)
+    assert row.used == measure.pct.quantize(Decimal("0.01")) == _shown_pct(detail) == Decimal("33.33")
+    assert row.detail == detail
+    assert passed is False
+    assert drawdown(replace(acct, equity=Decimal(1500))) is None
+
+
+def test_the_daily_loss_row_names_the_configured_loss_day() -> None:
+    settings = make_settings(risk={"loss_day_timezone": "Europe/Berlin"})
+    rows = L.enforced_limits(settings, account(settings), NOW)
+    row = next(r for r in rows if r.name == names.DAILY_LOSS)
+    assert "today (Europe/Berlin day)" in row.detail
