@@ -140,7 +140,8 @@ class RiskSettings(Section):
         description="TP distance net of round-trip fees over SL distance, at least",
     )
     daily_loss_limit_pct: Percent = Field(
-        Decimal(10), description="realised loss in a UTC day that halts the engine"
+        Decimal(10),
+        description="loss since the day's opening equity (realised and unrealised, % of it) that halts the engine",
     )
     max_drawdown_pct: Percent = Field(
         Decimal(25), description="drawdown from peak equity that halts the engine"

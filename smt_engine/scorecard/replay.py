@@ -163,7 +163,9 @@ def account_at(
         available=snapshot.available,
         equity=snapshot.equity,
         peak_equity=max(snapshot.equity, peak.equity) if peak is not None else snapshot.equity,
-        realized_pnl_today=realized,
+        # Cycles recorded before the risk inputs were: their daily-loss reference was equity plus
+        # today's realised loss, so that is the opening equity that reproduces their gates.
+        opening_equity=snapshot.equity - realized,
         open_positions=exposures,
         last_stop_loss=last_sl,
         engine_state=EngineState.RUNNING,

@@ -21,6 +21,7 @@ from smt_engine.exchange.precision import plain
 from smt_engine.health import report_health
 from smt_engine.store import Store
 from smt_engine.store.kill_switch import KillSwitchReset
+from smt_engine.trading.loss_limits import loss_from
 from smt_engine.trading.risk import ReasonCode
 
 COMPONENT = "risk.kill_switch"
@@ -77,8 +78,11 @@ class KillSwitch:
         now = self.clock.now()
         refs = loss_references(self.store, self.settings, now)
         risk = self.settings.risk
-        daily = _loss_pct(refs.opening_equity, equity)
-        drawdown = _loss_pct(max(refs.peak_equity or equity, equity), equity)
+        # The same measure the entry gates and the limits table use (loss_limits), from the same references.
+        daily_measure = loss_from(refs.opening_equity, equity)
+        drawdown_measure = loss_from(max(refs.peak_equity or equity, equity), equity)
+        daily = daily_measure.pct if daily_measure is not None else Decimal(0)
+        drawdown = drawdown_measure.pct if drawdown_measure is not None else Decimal(0)
         data = {
             "equity": plain(equity),
             "opening_equity": plain(refs.opening_equity) if refs.opening_equity is not None else None,
@@ -113,12 +117,6 @@ class KillSwitch:
             KillSwitchReset(at=self.clock.now(), actor=actor, cleared=cleared, equity=equity)
         )
         report_health(self.store, self.clock, COMPONENT, HealthStatus.OK, f"cleared by {actor}: {cleared}")
-
-
-def _loss_pct(reference: Decimal | None, equity: Decimal) -> Decimal:
-    if reference is None or reference <= 0 or equity >= reference:
-        return Decimal(0)
-    return (reference - equity) / reference * 100
 
 
 __all__ = ["Breach", "KillSwitch", "LossReferences", "day_start", "loss_references"]

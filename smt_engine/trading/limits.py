@@ -137,7 +137,7 @@ def enforced_limits(settings: Settings, account: AccountState, now: datetime) ->
             unit="%",
             used=_used_pct(daily_loss(account)),
             detail=daily_gate.detail
-            or f"no realised loss today ({rs.loss_day_timezone} day); halts the engine at the limit",
+            or f"no loss today ({rs.loss_day_timezone} day); halts the engine at the limit",
             updated_at=now,
         ),
         Limit(

@@ -1,7 +1,7 @@
 """The two loss-limit figures, measured one way for everyone.
 
-The ``DAILY_LOSS`` and ``MAX_DRAWDOWN`` risk gates halt on these figures and the limits table shows
-them, so the console never shows a loss its own arithmetic made up.
+The kill switch halts on these figures, the ``DAILY_LOSS`` and ``MAX_DRAWDOWN`` risk gates refuse
+entries on them and the limits table shows them, so no two parts of SMT disagree about a loss.
 """
 
 from __future__ import annotations
@@ -23,25 +23,24 @@ class LossMeasure:
     pct: Decimal
 
 
-def daily_loss(account: AccountState) -> LossMeasure | None:
-    """Today's realised loss as a % of what the account held before it (equity now plus that loss).
-
-    The one daily-loss figure: the ``DAILY_LOSS`` gate halts on it and the limits table shows it.
-    ``None`` when there is nothing to measure (no loss today, or no positive reference).
-    """
-    loss = -account.realized_pnl_today
-    reference = (account.equity if account.equity is not None else account.available or Decimal(0)) + loss
-    if loss <= 0 or reference <= 0:
+def loss_from(reference: Decimal | None, equity: Decimal | None) -> LossMeasure | None:
+    """Equity below ``reference``, as a % of it; ``None`` when either is unknown or there is no loss."""
+    if reference is None or equity is None or reference <= 0 or equity >= reference:
         return None
-    return LossMeasure(loss, reference, loss / reference * 100)
+    return LossMeasure(reference - equity, reference, (reference - equity) / reference * 100)
+
+
+def daily_loss(account: AccountState) -> LossMeasure | None:
+    """Equity below the day's opening equity (realised and unrealised), as a % of the opening equity.
+
+    The one daily-loss figure: the kill switch halts on it every tick, the ``DAILY_LOSS`` gate refuses
+    entries on it and the limits table shows it. The opening equity is the last snapshot before the
+    loss day began (``risk.loss_day_timezone``) or the equity at an operator's resume, when later.
+    """
+    return loss_from(account.opening_equity, account.equity)
 
 
 def drawdown(account: AccountState) -> LossMeasure | None:
-    """Equity below its peak, as a % of the peak: the ``MAX_DRAWDOWN`` gate's and the limits table's figure.
-
-    ``None`` when equity or the peak is unknown, or equity is at (or above) its peak.
-    """
-    peak, equity = account.peak_equity, account.equity
-    if peak is None or equity is None or peak <= 0 or equity >= peak:
-        return None
-    return LossMeasure(peak - equity, peak, (peak - equity) / peak * 100)
+    """Equity below its peak, as a % of the peak: the kill switch's, the ``MAX_DRAWDOWN`` gate's and
+    the limits table's figure."""
+    return loss_from(account.peak_equity, account.equity)

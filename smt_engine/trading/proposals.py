@@ -137,15 +137,11 @@ def snapshot_account(
     prices: Mapping[str, Decimal] | None = None,
 ) -> AccountState:
     """Build the risk inputs from what the exchange just said (``balance=None``: it could not be read)
-    and what the store remembers (peak equity, today's realised PnL, stop-loss times, entries in flight).
+    and what the store remembers (peak and opening equity, stop-loss times, entries in flight).
     """
     equity = balance.equity if balance is not None else None
     refs = loss_references(store, settings, now)
     peaks = [v for v in (equity, refs.peak_equity) if v is not None]
-    realized = sum(
-        (p.realized_pnl for p in store.positions.closed_since(refs.day_start) if p.realized_pnl is not None),
-        Decimal(0),
-    )
     last_sl: dict[str, datetime] = {}
     for p in store.positions.recent_closed(limit=500):
         if (
@@ -164,7 +160,7 @@ def snapshot_account(
         available=balance.available if balance is not None else None,
         equity=equity,
         peak_equity=max(peaks) if peaks else None,
-        realized_pnl_today=realized,
+        opening_equity=refs.opening_equity,
         open_positions=tuple(exposures),
         last_stop_loss=last_sl,
         engine_state=engine_state,

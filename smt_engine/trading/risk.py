@@ -94,7 +94,8 @@ class AccountState:
     available: Decimal | None
     equity: Decimal | None
     peak_equity: Decimal | None
-    realized_pnl_today: Decimal
+    opening_equity: Decimal | None
+    """Equity when the loss day began, or at the last resume (``kill_switch.loss_references``)."""
     open_positions: tuple[OpenExposure, ...]
     last_stop_loss: Mapping[str, datetime]
     engine_state: EngineState
@@ -112,7 +113,7 @@ class AccountState:
             available=self.available,
             equity=self.equity,
             peak_equity=self.peak_equity,
-            realized_pnl_today=self.realized_pnl_today,
+            opening_equity=self.opening_equity,
             open_positions=(*self.open_positions, extra),
             last_stop_loss=self.last_stop_loss,
             engine_state=self.engine_state,
@@ -417,8 +418,8 @@ class RiskEngine:
             return GateResult(ReasonCode.DAILY_LOSS, True, "")
         ok = measure.pct < limit
         detail = (
-            f"realised loss today {plain(measure.loss.quantize(CENT))} USDT = {measure.pct:.2f}% "
-            f"(limit {limit}%)"
+            f"loss today {plain(measure.loss.quantize(CENT))} USDT = {measure.pct:.2f}% of opening equity "
+            f"{plain(measure.reference)} (limit {limit}%)"
         )
         return GateResult(ReasonCode.DAILY_LOSS, ok, detail, halt=not ok)
 

@@ -1,10 +1,10 @@
 """The risk inputs a cycle's gates used, as a JSON record, and back (DESIGN principle 5).
 
-The proposal step records exactly what its gates saw (account, open exposures, realised PnL, stop-loss
-times, engine state, the balance the competition status came from, contracts, prices and the instant
-the gates ran) so ``smt replay`` re-runs them on those inputs instead of rebuilding them from the
-database afterwards, which races with everything that happened while the cycle ran. Amounts are
-Decimal text, so they read back exactly.
+The proposal step records exactly what its gates saw (account, open exposures, opening and peak
+equity, stop-loss times, engine state, the balance the competition status came from, contracts,
+prices and the instant the gates ran) so ``smt replay`` re-runs them on those inputs instead of
+rebuilding them from the database afterwards, which races with everything that happened while the
+cycle ran. Amounts are Decimal text, so they read back exactly.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from smt_engine.domain import Contract, EngineState, Side
 from smt_engine.store.codec import parse_ts, ts
 from smt_engine.trading.risk import AccountState, OpenExposure
 
-RISK_INPUTS_VERSION = 1
+RISK_INPUTS_VERSION = 2
+"""2: the opening equity the daily-loss figure measures from. 1 held today's realised PnL instead."""
 
 
 class RiskInputsError(ValueError):
@@ -46,7 +47,7 @@ def risk_inputs_record(account: AccountState, at: datetime, settings: Settings) 
         "available": _amount(account.available),
         "equity": _amount(account.equity),
         "peak_equity": _amount(account.peak_equity),
-        "realized_pnl_today": str(account.realized_pnl_today),
+        "opening_equity": _amount(account.opening_equity),
         "open_positions": [
             {"symbol": e.symbol, "side": e.side.value, "margin": str(e.margin)}
             for e in account.open_positions
@@ -72,7 +73,7 @@ def risk_inputs_record(account: AccountState, at: datetime, settings: Settings) 
 def account_from_record(record: dict[str, Any], settings: Settings) -> tuple[AccountState, datetime]:
     """The recorded account (competition status recomputed under ``settings``) and the gates' instant."""
     try:
-        if record.get("version") != RISK_INPUTS_VERSION:
+        if record.get("version") not in (1, RISK_INPUTS_VERSION):
             raise RiskInputsError(f"unknown risk-inputs version {record.get('version')!r}")
         at = parse_ts(record["at"])
         contracts = {
@@ -91,7 +92,7 @@ def account_from_record(record: dict[str, Any], settings: Settings) -> tuple[Acc
             available=_decimal(record["available"]),
             equity=_decimal(record["equity"]),
             peak_equity=_decimal(record["peak_equity"]),
-            realized_pnl_today=Decimal(record["realized_pnl_today"]),
+            opening_equity=_opening_equity(record),
             open_positions=tuple(
                 OpenExposure(e["symbol"], Side(e["side"]), Decimal(e["margin"]))
                 for e in record["open_positions"]
@@ -107,3 +108,12 @@ def account_from_record(record: dict[str, Any], settings: Settings) -> tuple[Acc
             raise
         raise RiskInputsError(f"recorded risk inputs are unreadable: {type(exc).__name__}: {exc}") from exc
     return account, at
+
+
+def _opening_equity(record: dict[str, Any]) -> Decimal | None:
+    """Version 1 recorded today's realised PnL; the gates then measured its loss against equity plus
+    that loss, which is the opening equity that gives a version-2 replay the same figure."""
+    if record["version"] == 1:
+        equity = _decimal(record["equity"])
+        return None if equity is None else equity - Decimal(record["realized_pnl_today"])
+    return _decimal(record["opening_equity"])

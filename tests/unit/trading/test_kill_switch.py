@@ -6,10 +6,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from smt_engine.clock import SimulatedClock
-from smt_engine.domain import HealthStatus
+from smt_engine.domain import EngineState, HealthStatus
+from smt_engine.exchange.base import Balance
 from smt_engine.store import Store
+from smt_engine.store import limits as names
 from smt_engine.store.records import AccountSnapshot
 from smt_engine.trading.kill_switch import KillSwitch, day_start, loss_references
+from smt_engine.trading.limits import enforced_limits
+from smt_engine.trading.loss_limits import daily_loss
+from smt_engine.trading.proposals import snapshot_account
 from smt_engine.trading.risk import ReasonCode
 from tests.unit.trading.conftest import make_settings
 
@@ -51,3 +56,29 @@ async def test_a_breach_is_reported_with_its_code_and_a_reset_counts_from_then(s
     assert switch.check(Decimal(930)) is None, "1.1 % below the equity at resume"
     again = switch.check(Decimal(890))
     assert again is not None and again.code is ReasonCode.DAILY_LOSS
+
+
+async def test_the_kill_switch_the_entry_gate_and_the_limits_table_read_one_daily_loss(store: Store) -> None:
+    """A realised loss, an unrealised one, and a resume: all three parts report the same figure."""
+    now = datetime(2026, 1, 20, 12, tzinfo=UTC)
+    clock = SimulatedClock(now)
+    settings = make_settings(risk={"daily_loss_limit_pct": "50", "max_drawdown_pct": "90"})
+    switch = KillSwitch(settings, store, clock)
+    snap(store, datetime(2026, 1, 19, 23, 50, tzinfo=UTC), "1000")
+    for equity in ("1000", "930", "880.5"):  # flat, then a loss, then more of it (open or closed alike)
+        balance = Balance("USDT", Decimal(equity), Decimal(equity), Decimal(0), Decimal(0))
+        account = snapshot_account(store, settings, clock.now(), balance, [], EngineState.RUNNING)
+        assert switch.check(Decimal(equity)) is None
+        shown = {h.component: h for h in store.health.all()}["risk.kill_switch"]
+        measure = daily_loss(account)
+        gate_pct = measure.pct if measure is not None else Decimal(0)
+        assert Decimal(shown.data["daily_loss_pct"]) == gate_pct.quantize(Decimal("0.01"))
+        row = next(r for r in enforced_limits(settings, account, clock.now()) if r.name == names.DAILY_LOSS)
+        assert row.used == gate_pct.quantize(Decimal("0.01"))
+    assert gate_pct == Decimal("11.95")
+    switch.reset("operator", "test", Decimal("880.5"))
+    await clock.advance(60)
+    balance = Balance("USDT", Decimal(870), Decimal(870), Decimal(0), Decimal(0))
+    account = snapshot_account(store, settings, clock.now(), balance, [], EngineState.RUNNING)
+    measure = daily_loss(account)
+    assert measure is not None and measure.reference == Decimal("880.5"), "counts from the resume"

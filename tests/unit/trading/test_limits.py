@@ -140,12 +140,12 @@ def _shown_pct(detail: str) -> Decimal:
 
 
 _LOSS_STATES = {
-    "loss under the limit": {"realized": Decimal(-50), "equity": Decimal(950)},
-    "loss past the limit": {"realized": Decimal(-150), "equity": Decimal(850)},
-    # Equity read as exactly 0: the gate measures against 0 + loss (100 %); the table once fell back
-    # to the available balance here and showed 1.96 % while the gate halted.
-    "equity zero": {"realized": Decimal(-10), "equity": Decimal(0), "available": Decimal(500)},
-    "profit today": {"realized": Decimal(20), "equity": Decimal(1020)},
+    "loss under the limit": {"opening": Decimal(1000), "equity": Decimal(950)},
+    "loss past the limit": {"opening": Decimal(1000), "equity": Decimal(850)},
+    # Equity read as exactly 0: everything the day opened with is lost (100 %); the table once fell
+    # back to the available balance here and showed 1.96 % while the gate halted.
+    "equity zero": {"opening": Decimal(10), "equity": Decimal(0), "available": Decimal(500)},
+    "profit today": {"opening": Decimal(1000), "equity": Decimal(1020)},
 }
 
 
@@ -160,20 +160,21 @@ def test_the_daily_loss_shown_is_the_figure_the_gate_halts_on(state: str) -> Non
     measure = daily_loss(acct)
     if measure is None:
         assert (passed, detail, row.used) == (True, "", Decimal("0.00"))
-        assert "no realised loss today (UTC day)" in row.detail
+        assert "no loss today (UTC day)" in row.detail
         return
     assert row.used == measure.pct.quantize(Decimal("0.01")) == _shown_pct(detail)
     assert row.detail == detail
     assert passed is (row.used < row.value)
 
 
-def test_the_daily_loss_figure_is_realised_loss_over_equity_before_it() -> None:
+def test_the_daily_loss_figure_is_equity_below_the_opening_equity() -> None:
     settings = make_settings()
-    acct = account(settings, realized=Decimal(-150), equity=Decimal(850))
+    acct = account(settings, opening=Decimal(1000), equity=Decimal(850))
     measure = daily_loss(acct)
     assert measure is not None
     assert (measure.loss, measure.reference, measure.pct) == (Decimal(150), Decimal(1000), Decimal(15))
-    assert daily_loss(replace(acct, realized_pnl_today=Decimal(0))) is None
+    assert daily_loss(replace(acct, opening_equity=Decimal(850))) is None
+    assert daily_loss(replace(acct, opening_equity=None)) is None
 
 
 def test_the_drawdown_shown_is_the_figure_the_gate_halts_on() -> None:

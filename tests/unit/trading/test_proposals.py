@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -20,7 +20,8 @@ from smt_engine.domain import (
 )
 from smt_engine.exchange.base import Balance, ExchangePosition
 from smt_engine.store import Store
-from smt_engine.store.records import Position
+from smt_engine.store.records import AccountSnapshot, Position
+from smt_engine.trading.loss_limits import LossMeasure, daily_loss
 from smt_engine.trading.proposals import (
     Candidate,
     IllegalTransition,
@@ -191,11 +192,15 @@ def test_unknown_balance_makes_no_proposals(store: Store, clock: SimulatedClock)
 
 def test_loss_limit_marks_the_cycle_as_halting(store: Store, clock: SimulatedClock) -> None:
     b = book(store, clock, approval="auto")
-    acct = account(b.settings, realized=Decimal(-200), equity=Decimal(800))
+    acct = account(b.settings, opening=Decimal(1000), equity=Decimal(800))
     out = b.run_cycle([cand(ETH, 0.9)], acct)
     assert out.halt_reason is not None and "daily_loss_limit" in out.halt_reason
     assert out.approved == []
     assert store.events.of_kind("risk.halt")
+
+
+def snap(at: datetime, equity: Decimal) -> AccountSnapshot:
+    return AccountSnapshot(at=at, balance=equity, equity=equity, available=equity)
 
 
 def test_snapshot_account_reads_store_and_exchange(store: Store, clock: SimulatedClock) -> None:
@@ -216,6 +221,9 @@ def test_snapshot_account_reads_store_and_exchange(store: Store, clock: Simulate
             realized_pnl=Decimal(-30),
         )
     )
+    # The last snapshot before midnight is the day's opening equity; later ones are not.
+    store.account.insert(snap(NOW.replace(hour=0) - timedelta(minutes=5), Decimal(1000)))
+    store.account.insert(snap(NOW.replace(hour=6), Decimal(990)))
     balance = Balance("USDT", Decimal(970), Decimal(900), Decimal(70), Decimal(-10))
     pos = ExchangePosition(
         "BTCUSDT", Side.SHORT, Decimal("0.01"), Decimal(100000), Decimal(50), Decimal(20),
@@ -223,7 +231,8 @@ def test_snapshot_account_reads_store_and_exchange(store: Store, clock: Simulate
     )  # fmt: skip
     acct = snapshot_account(store, settings, NOW, balance, [pos], EngineState.RUNNING)
     assert acct.available == Decimal(900) and acct.equity == Decimal(960)
-    assert acct.realized_pnl_today == Decimal(-30)
+    assert acct.opening_equity == Decimal(1000)
+    assert daily_loss(acct) == LossMeasure(Decimal(40), Decimal(1000), Decimal(4))
     assert acct.last_stop_loss == {"SOLUSDT": sl_time}
     assert [(e.symbol, e.side, e.margin) for e in acct.open_positions] == [
         ("BTCUSDT", Side.SHORT, Decimal(50))

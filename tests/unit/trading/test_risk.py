@@ -161,10 +161,10 @@ GATE_ROWS = [
     Row(
         "daily loss limit",
         ["daily_loss_limit"],
-        acct={"realized": Decimal(-150), "equity": Decimal(850)},
+        acct={"opening": Decimal(1000), "equity": Decimal(850)},
         halt=True,
     ),
-    Row("daily loss below limit", [], acct={"realized": Decimal(-50), "equity": Decimal(950)}),
+    Row("daily loss below limit", [], acct={"opening": Decimal(1000), "equity": Decimal(950)}),
     Row("max drawdown", ["max_drawdown"], acct={"peak": Decimal(1500), "equity": Decimal(1000)}, halt=True),
     Row("drawdown below limit", [], acct={"peak": Decimal(1200), "equity": Decimal(1000)}),
     Row("same symbol and side open", ["duplicate_position"], acct={"open_positions": (_exp("ETHUSDT"),)}),

@@ -31,7 +31,7 @@ def test_the_record_reads_back_to_the_same_account_exactly() -> None:
         available=Decimal("812.3456789"),
         equity=Decimal("1003.10"),
         peak=Decimal("1100.000001"),
-        realized=Decimal("-12.5"),
+        opening=Decimal("1015.60"),
         open_positions=(OpenExposure("BTCUSDT", Side.SHORT, Decimal("60.96")),),
         last_stop_loss={"ETHUSDT": NOW - timedelta(minutes=7, microseconds=3)},
         engine_state=EngineState.PAUSED,
