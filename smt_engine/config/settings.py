@@ -141,7 +141,7 @@ class RiskSettings(Section):
     )
     daily_loss_limit_pct: Percent = Field(
         Decimal(10),
-        description="loss since the day's opening equity (realised and unrealised, % of it) that halts the engine",
+        description="equity lost since the day's opening equity, % of it, that halts the engine",
     )
     max_drawdown_pct: Percent = Field(
         Decimal(25), description="drawdown from peak equity that halts the engine"
