@@ -3,8 +3,8 @@
 Google's terms for Grounding with Google Search ask that the Search suggestions (the
 ``searchEntryPoint`` it returns) be shown with a grounded answer. The rendered HTML is stored as
 given; a terminal cannot render it, so ``search_suggestions`` reads its chips (text and link) to
-print them instead. Sources are numbered in the order Google lists its grounding chunks; ``[n]``
-markers the model writes in its reasoning are its own and are not matched to these numbers.
+print them instead. Sources are numbered in the order Google lists its grounding chunks; the ``[n]``
+markers in the stored reasoning use the same numbers (``citations``).
 """
 
 from __future__ import annotations

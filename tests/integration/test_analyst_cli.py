@@ -99,7 +99,7 @@ def test_analyse_prints_decision_rationale_and_sources(
     assert "BTC (BTCUSDT) at 96000 USDT — analyst gemini (gemini-3.5-flash)" in out
     assert "Decision: SHORT, confidence 0.74 (grounded)" in out
     assert "Take-profit 4 %, stop-loss 2 %, hold 18 h" in out
-    assert "Reasoning: Spot ETFs saw three days of outflows [1] while funding turned positive." in out
+    assert "Reasoning: Spot ETFs saw three days of outflows while funding turned positive.[1]" in out
     assert "  - short squeeze" in out
     assert "Search queries: bitcoin etf outflows" in out
     assert (

@@ -146,7 +146,8 @@ async def test_prose_with_citation_markers(gemini: FakeGeminiServer, store: Stor
     )
     out = await analyse(gemini, store, text_reply(text))
     assert out.decision.action is Action.LONG
-    assert out.decision.reasoning == "Inflows [1] and flat funding [2, 3]."
+    # The model's own markers go; the fake backs the reasoning's sentence with chunk 0, source [1].
+    assert out.decision.reasoning == "Inflows and flat funding.[1]"
     assert stored(store, out).raw_response == text
 
 
