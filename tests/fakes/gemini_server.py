@@ -115,7 +115,7 @@ def text_reply(
     grounded: bool = True,
     queries: list[str] | None = None,
     sources: list[tuple[str, str]] | None = None,
-    model: str = "gemini-3.5-flash",
+    model: str = "gemini-3.8-flash",
     usage: dict[str, int] | None = None,
     supports: list[dict[str, Any]] | None = None,
 ) -> Reply:
@@ -146,7 +146,7 @@ def empty_reply() -> Reply:
     return Reply(
         body={
             "usageMetadata": {"promptTokenCount": 812, "totalTokenCount": 812},
-            "modelVersion": "gemini-3.5-flash",
+            "modelVersion": "gemini-3.8-flash",
             "promptFeedback": {},
         }
     )

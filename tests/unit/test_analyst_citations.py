@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -50,3 +51,13 @@ def test_no_supports_still_removes_the_models_markers() -> None:
     text = '{"reasoning": "Up [4]. Down [cite: 1, 2]."}'
     out = cite_fields({"reasoning": "Up [4]. Down [cite: 1, 2]."}, text, Supports([], []))
     assert out == {"reasoning": "Up. Down."}
+
+
+def test_the_form_docs_analyst_md_shows() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "analyst.md").read_text()
+    example = "Inflows rose.[3] Funding flat.[2][1]"
+    assert f"one bracket per source, `{example}`" in doc
+    text = '{"reasoning": "Inflows rose. Funding flat."}'
+    first, second = len('{"reasoning": "Inflows rose.'), len('{"reasoning": "Inflows rose. Funding flat.')
+    found = read_supports(supports((0, first, [2]), (0, second, [1, 0])), [text], {0: 1, 1: 2, 2: 3})
+    assert cite_fields({"reasoning": "Inflows rose. Funding flat."}, text, found) == {"reasoning": example}
