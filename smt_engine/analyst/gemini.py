@@ -23,6 +23,8 @@ Why this shape (external-apis.md §C, seed §4):
   when none is left, and every analysis records the model that actually answered.
 * Temperature and thinking follow the model family (``analyst.tuning``): Gemini 3 keeps its default
   temperature and is steered with a thinking level, as Google advises.
+* The ``[n]`` markers of the stored reasoning are placed from the response's grounding supports
+  and numbered like the stored sources (``citations``); the model's own markers are dropped.
 * Every call's tokens, search queries and cost are stored (``analyst_usage``); over a daily cap no
   call goes out and the answer follows ``analyst.fallback``: a recorded WAIT, or the heuristic.
 """
@@ -38,13 +40,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from smt_engine.analyst.base import AnalysisOutcome, CallTrace, record_analysis
 from smt_engine.analyst.budget import Budget, call_cost
 from smt_engine.analyst.citations import cite, read_supports
 from smt_engine.analyst.context import PairContext
-from smt_engine.analyst.grounding import search_suggestions
+from smt_engine.analyst.grounding import search_suggestions, source_entry
 from smt_engine.analyst.heuristic import HeuristicAnalyst
 from smt_engine.analyst.limits import RETRYABLE_STATUS, RateLimiter, backoff_delay, retry_hint
 from smt_engine.analyst.parse import ParseOutcome, parse_response
@@ -507,23 +508,6 @@ def _answering_model(trace: CallTrace) -> str | None:
         return None
     version = str(trace.usage.get("model_version") or "").strip()
     return version or trace.model
-
-
-def source_entry(title: str | None, uri: str | None, domain: str | None) -> dict[str, str]:
-    """One numbered grounding source as stored: title, domain and the (redirect) link.
-
-    Google's grounding links are redirects through vertexaisearch.cloud.google.com, so the domain is
-    taken from the chunk's own ``domain`` field, else from a title that is a bare host name (Google
-    titles web chunks with the site's domain), else from the link itself.
-    """
-    title = (title or "").strip()
-    uri = (uri or "").strip()
-    host = (domain or "").strip()
-    if not host and title and " " not in title and "." in title:
-        host = title
-    if not host and uri:
-        host = urlsplit(uri).hostname or ""
-    return {"title": title, "domain": host.lower().removeprefix("www."), "uri": uri}
 
 
 def _answer_parts(candidates: list[Any]) -> list[str | None]:
