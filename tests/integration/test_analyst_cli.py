@@ -108,7 +108,7 @@ def test_analyse_prints_decision_rationale_and_sources(
     )
     # Google's Search suggestions are shown with the grounded answer, as its terms ask.
     assert "Google Search suggestions:\n  btc — https://www.google.com/search?q=btc" in out
-    assert "Usage: 812 in, 143 out, 400 thinking tokens, 1 search queries; cost $0.019290" in out
+    assert "Usage: 812 in, 143 out, 400 thinking tokens, 1 search queries; cost $0.019291" in out
     assert "decided by the risk engine" in out
     assert ("candles", "BTCUSDT", "1h", "48") in market.calls and market.closed
     (req,) = gemini.requests

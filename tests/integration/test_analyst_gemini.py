@@ -115,8 +115,8 @@ async def test_clean_grounded_json(gemini: FakeGeminiServer, store: Store) -> No
     assert row.search_suggestions == [{"text": "btc", "uri": "https://www.google.com/search?q=btc"}]
     assert row.usage["prompt_tokens"] == 812 and row.usage["total_tokens"] == 1355
     assert row.usage["thoughts_tokens"] == 400 and row.usage["search_queries"] == 1
-    # 812 in at $1.50/M, 143 out + 400 thinking at $7.50/M, 1 search query at $14/1000: 0.0192905.
-    assert row.usage["cost_usd"] == "0.019290"
+    # 812 in at $1.50/M, 143 out + 400 thinking at $7.50/M, 1 search query at $14/1000: 0.0192905, rounded up.
+    assert row.usage["cost_usd"] == "0.019291"
     assert row.attempts == 1 and row.latency_ms is not None and row.latency_ms >= 0
     assert row.raw_response == good()
     assert "=== RESPONSE FORMAT ===" in row.prompt
