@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from smt_engine.analyst.citations import Supports
 from smt_engine.analyst.context import PairContext
 from smt_engine.analyst.parse import ParseOutcome
 from smt_engine.clock import Clock
@@ -67,6 +68,8 @@ class CallTrace:
     """Google's rendered Search suggestions, stored as given (its terms ask that they be shown)."""
     search_suggestions: list[dict[str, str]] = field(default_factory=list)
     """The same suggestions as text and link, for screens that cannot render HTML."""
+    supports: Supports = field(default_factory=lambda: Supports([], []))
+    """Google's grounding supports as placeable citations, for the ``[n]`` markers of the reasoning."""
 
 
 def record_analysis(

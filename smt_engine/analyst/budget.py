@@ -11,7 +11,7 @@ budget is never a silent stream of WAITs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Any
 
 from smt_engine.clock import Clock
@@ -45,7 +45,9 @@ def call_cost(settings: AnalystSettings, model: str, usage: dict[str, Any]) -> C
         + Decimal(tokens_out) * price.output_per_mtok / MTOK
         + Decimal(queries) * price.search_per_kquery / KQUERY
     )
-    return CallCost(usd.quantize(Decimal("0.000001")), True)
+    # Rounded up, and explicitly: the ambient decimal context is process-wide and not ours to trust,
+    # and a cost that errs high keeps the daily USD cap on the safe side.
+    return CallCost(usd.quantize(Decimal("0.000001"), rounding=ROUND_UP), True)
 
 
 class Budget:

@@ -23,6 +23,8 @@ Why this shape (external-apis.md §C, seed §4):
   when none is left, and every analysis records the model that actually answered.
 * Temperature and thinking follow the model family (``analyst.tuning``): Gemini 3 keeps its default
   temperature and is steered with a thinking level, as Google advises.
+* The ``[n]`` markers of the stored reasoning are placed from the response's grounding supports
+  and numbered like the stored sources (``citations``); the model's own markers are dropped.
 * Every call's tokens, search queries and cost are stored (``analyst_usage``); over a daily cap no
   call goes out and the answer follows ``analyst.fallback``: a recorded WAIT, or the heuristic.
 """
@@ -38,12 +40,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from smt_engine.analyst.base import AnalysisOutcome, CallTrace, record_analysis
 from smt_engine.analyst.budget import Budget, call_cost
+from smt_engine.analyst.citations import cite, read_supports
 from smt_engine.analyst.context import PairContext
-from smt_engine.analyst.grounding import search_suggestions
+from smt_engine.analyst.grounding import search_suggestions, source_entry
 from smt_engine.analyst.heuristic import HeuristicAnalyst
 from smt_engine.analyst.limits import RETRYABLE_STATUS, RateLimiter, backoff_delay, retry_hint
 from smt_engine.analyst.parse import ParseOutcome, parse_response
@@ -250,6 +252,7 @@ class GeminiAnalyst:
                 parsed = parse_response(
                     text, ctx.bounds, ctx.price, grounded=trace.grounded, analyst=self.kind
                 )
+                parsed = cite(parsed, text, trace.supports)
         else:
             parsed = ParseOutcome(Decision.wait("analyst call failed", self.kind, trace.call_error))
         outcome = record_analysis(
@@ -450,10 +453,13 @@ class GeminiAnalyst:
         metadata = getattr(candidates[0], "grounding_metadata", None) if candidates else None
         if metadata is not None:
             trace.queries = [q for q in (metadata.web_search_queries or []) if q]
-            for chunk in metadata.grounding_chunks or []:
+            chunk_sources: dict[int, int] = {}
+            for index, chunk in enumerate(metadata.grounding_chunks or []):
                 web = getattr(chunk, "web", None)
                 if web is not None and (web.uri or web.title):
                     trace.sources.append(source_entry(web.title, web.uri, getattr(web, "domain", None)))
+                    chunk_sources[index] = len(trace.sources)
+            trace.supports = read_supports(metadata, _answer_parts(candidates), chunk_sources)
             entry = getattr(metadata, "search_entry_point", None)
             rendered = getattr(entry, "rendered_content", None) if entry is not None else None
             trace.search_entry_point = str(rendered) if rendered else None
@@ -504,30 +510,16 @@ def _answering_model(trace: CallTrace) -> str | None:
     return version or trace.model
 
 
-def source_entry(title: str | None, uri: str | None, domain: str | None) -> dict[str, str]:
-    """One numbered grounding source as stored: title, domain and the (redirect) link.
-
-    Google's grounding links are redirects through vertexaisearch.cloud.google.com, so the domain is
-    taken from the chunk's own ``domain`` field, else from a title that is a bare host name (Google
-    titles web chunks with the site's domain), else from the link itself.
-    """
-    title = (title or "").strip()
-    uri = (uri or "").strip()
-    host = (domain or "").strip()
-    if not host and title and " " not in title and "." in title:
-        host = title
-    if not host and uri:
-        host = urlsplit(uri).hostname or ""
-    return {"title": title, "domain": host.lower().removeprefix("www."), "uri": uri}
+def _answer_parts(candidates: list[Any]) -> list[str | None]:
+    """Candidate 0's parts in order: the text of each answer part, None for thoughts and non-text parts."""
+    content = getattr(candidates[0], "content", None) if candidates else None
+    parts = getattr(content, "parts", None) or []
+    return [p.text if getattr(p, "text", None) and not getattr(p, "thought", False) else None for p in parts]
 
 
 def _candidate_text(candidates: list[Any]) -> str | None:
     """Text parts of candidate 0, without thought parts (``response.text`` warns on mixed parts)."""
-    if not candidates:
-        return None
-    content = getattr(candidates[0], "content", None)
-    parts = getattr(content, "parts", None) or []
-    texts = [p.text for p in parts if getattr(p, "text", None) and not getattr(p, "thought", False)]
+    texts = [t for t in _answer_parts(candidates) if t is not None]
     return "".join(texts) if texts else None
 
 

@@ -3,13 +3,14 @@
 Google's terms for Grounding with Google Search ask that the Search suggestions (the
 ``searchEntryPoint`` it returns) be shown with a grounded answer. The rendered HTML is stored as
 given; a terminal cannot render it, so ``search_suggestions`` reads its chips (text and link) to
-print them instead. Sources are numbered in the order Google lists its grounding chunks; ``[n]``
-markers the model writes in its reasoning are its own and are not matched to these numbers.
+print them instead. Sources are numbered in the order Google lists its grounding chunks; the ``[n]``
+markers in the stored reasoning use the same numbers (``citations``).
 """
 
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 
 class _Chips(HTMLParser):
@@ -55,3 +56,20 @@ def source_lines(sources: list[dict[str, str]]) -> list[str]:
         shown = f"{title} ({domain})" if domain and domain != title.lower() else title
         lines.append(f"[{i}] {shown} — {s.get('uri', '')}")
     return lines
+
+
+def source_entry(title: str | None, uri: str | None, domain: str | None) -> dict[str, str]:
+    """One numbered grounding source as stored: title, domain and the (redirect) link.
+
+    Google's grounding links are redirects through vertexaisearch.cloud.google.com, so the domain is
+    taken from the chunk's own ``domain`` field, else from a title that is a bare host name (Google
+    titles web chunks with the site's domain), else from the link itself.
+    """
+    title = (title or "").strip()
+    uri = (uri or "").strip()
+    host = (domain or "").strip()
+    if not host and title and " " not in title and "." in title:
+        host = title
+    if not host and uri:
+        host = urlsplit(uri).hostname or ""
+    return {"title": title, "domain": host.lower().removeprefix("www."), "uri": uri}

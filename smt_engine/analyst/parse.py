@@ -39,7 +39,7 @@ MAX_FIELD_CHARS = 500
 MAX_RISK_FACTORS = 10
 CONFIDENCE_PLACES = 4
 
-_CITATION_RE = re.compile(
+CITATION_RE = re.compile(
     r"[ \t]?(?:\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\]|\[cite(?:_start|_end)?(?::\s*[\d,\s]*)?\])"
 )
 
@@ -54,7 +54,7 @@ class AmbiguousAnswer(ExtractError):
 
 def strip_citations(text: str) -> str:
     """Remove grounding citation markers, which break ``json.loads`` when they land inside the JSON."""
-    return _CITATION_RE.sub("", text)
+    return CITATION_RE.sub("", text)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def _strip_markers_outside_strings(text: str, start: int) -> str:
             i += 1
             continue
         if ch == "[" or ch in " \t":
-            m = _CITATION_RE.match(text, i)
+            m = CITATION_RE.match(text, i)
             if m is not None and m.end() > i:
                 i = m.end()
                 continue
@@ -108,7 +108,7 @@ def _strip_markers_outside_strings(text: str, start: int) -> str:
 def _objects(text: str) -> list[dict[str, Any]]:
     """Every top-level JSON object in ``text``, read as written, else with stray citation markers removed."""
     decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates)
-    has_markers = _CITATION_RE.search(text) is not None
+    has_markers = CITATION_RE.search(text) is not None
     found: list[dict[str, Any]] = []
     starts = 0
     pos = text.find("{")

@@ -35,8 +35,8 @@ class ModelPrice(Section):
     )
 
 
-DEFAULT_MODEL = "gemini-3.5-flash"
-DEFAULT_FALLBACK_MODELS = ["gemini-3.1-flash-lite"]
+DEFAULT_MODEL = "gemini-3.8-flash"
+DEFAULT_FALLBACK_MODELS = ["gemini-3.6-flash", "gemini-3.5-flash-lite"]
 PRICES_CHECKED = date(2026, 11, 30)
 
 
@@ -50,12 +50,21 @@ def _default_tuning() -> dict[str, ModelTuning]:
 
 
 def _default_prices() -> dict[str, ModelPrice]:
+    # Google's pricing page as read on 2026-10-07 (docs/analyst.md); 3.8 Flash at its list price from
+    # 2027-01-01, not the lower introductory price that ends 2026-12-31.
+    search = Decimal(14)
     return {
-        "gemini-3.5-flash": ModelPrice(
-            input_per_mtok=Decimal("1.50"), output_per_mtok=Decimal("9.00"), search_per_kquery=Decimal(14)
+        "gemini-3.8-flash": ModelPrice(
+            input_per_mtok=Decimal("1.50"), output_per_mtok=Decimal("7.50"), search_per_kquery=search
         ),
-        "gemini-3.1-flash-lite": ModelPrice(
-            input_per_mtok=Decimal("0.25"), output_per_mtok=Decimal("1.50"), search_per_kquery=Decimal(14)
+        "gemini-3.6-flash": ModelPrice(
+            input_per_mtok=Decimal("1.50"), output_per_mtok=Decimal("7.50"), search_per_kquery=search
+        ),
+        "gemini-3.5-flash-lite": ModelPrice(
+            input_per_mtok=Decimal("0.30"), output_per_mtok=Decimal("2.50"), search_per_kquery=search
+        ),
+        "gemini-3.5-flash": ModelPrice(
+            input_per_mtok=Decimal("1.50"), output_per_mtok=Decimal("9.00"), search_per_kquery=search
         ),
     }
 

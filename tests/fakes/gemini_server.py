@@ -55,8 +55,40 @@ SEARCH_ENTRY_POINT = (
 )
 
 
+def support(text: str, sentence: str, *chunks: int, part: int = 0) -> dict[str, Any]:
+    """A ``groundingSupports`` entry for the first ``sentence`` in ``text``, as the API writes it.
+
+    Offsets are UTF-8 byte offsets in the part (end exclusive), like Google's ``Segment``; the API
+    leaves ``startIndex`` and ``partIndex`` out when they are zero (proto3 JSON).
+    """
+    at = text.index(sentence)
+    start = len(text[:at].encode("utf-8"))
+    segment: dict[str, Any] = {"endIndex": start + len(sentence.encode("utf-8")), "text": sentence}
+    if start:
+        segment["startIndex"] = start
+    if part:
+        segment["partIndex"] = part
+    return {"segment": segment, "groundingChunkIndices": list(chunks)}
+
+
+_REASONING_RE = re.compile(r'"reasoning"\s*:\s*"(?P<value>(?:[^"\\]|\\.)*)"')
+
+
+def first_sentence_support(text: str) -> list[dict[str, Any]]:
+    """What a grounded answer usually carries: its reasoning's first sentence backed by chunk 0."""
+    match = _REASONING_RE.search(text)
+    if match is None or not match["value"]:
+        return []
+    value = match["value"]
+    cut = value.find(". ")
+    sentence = value[: cut + 1] if cut != -1 else value
+    return [support(text, sentence, 0)]
+
+
 def grounding_metadata(
-    queries: list[str] | None = None, sources: list[tuple[str, str]] | None = None
+    queries: list[str] | None = None,
+    sources: list[tuple[str, str]] | None = None,
+    supports: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The ``groundingMetadata`` block of a grounded candidate (chunk titles are the sites' domains)."""
     queries = ["bitcoin news today"] if queries is None else queries
@@ -64,9 +96,7 @@ def grounding_metadata(
     return {
         "webSearchQueries": queries,
         "groundingChunks": [{"web": {"uri": uri, "title": title}} for title, uri in sources],
-        "groundingSupports": [
-            {"segment": {"startIndex": 0, "endIndex": 10, "text": "x"}, "groundingChunkIndices": [0]}
-        ],
+        "groundingSupports": supports or [],
         "searchEntryPoint": {"renderedContent": SEARCH_ENTRY_POINT},
     }
 
@@ -85,17 +115,22 @@ def text_reply(
     grounded: bool = True,
     queries: list[str] | None = None,
     sources: list[tuple[str, str]] | None = None,
-    model: str = "gemini-3.5-flash",
+    model: str = "gemini-3.8-flash",
     usage: dict[str, int] | None = None,
+    supports: list[dict[str, Any]] | None = None,
 ) -> Reply:
-    """A 200 answer whose candidate 0 holds ``text``, with grounding metadata unless ``grounded=False``."""
+    """A 200 answer whose candidate 0 holds ``text``, with grounding metadata unless ``grounded=False``.
+
+    Unless ``supports`` are given, the first sentence of the reasoning is backed by chunk 0.
+    """
     candidate: dict[str, Any] = {
         "content": {"role": "model", "parts": [{"text": text}]},
         "finishReason": "STOP",
         "index": 0,
     }
     if grounded:
-        candidate["groundingMetadata"] = grounding_metadata(queries, sources)
+        backing = first_sentence_support(text) if supports is None else supports
+        candidate["groundingMetadata"] = grounding_metadata(queries, sources, backing)
     return Reply(
         body={
             "candidates": [candidate],
@@ -111,7 +146,7 @@ def empty_reply() -> Reply:
     return Reply(
         body={
             "usageMetadata": {"promptTokenCount": 812, "totalTokenCount": 812},
-            "modelVersion": "gemini-3.5-flash",
+            "modelVersion": "gemini-3.8-flash",
             "promptFeedback": {},
         }
     )

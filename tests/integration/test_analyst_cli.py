@@ -96,10 +96,10 @@ def test_analyse_prints_decision_rationale_and_sources(
     code = cli.main(["analyse", "btc", "--config", str(config)])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "BTC (BTCUSDT) at 96000 USDT — analyst gemini (gemini-3.5-flash)" in out
+    assert "BTC (BTCUSDT) at 96000 USDT — analyst gemini (gemini-3.8-flash)" in out
     assert "Decision: SHORT, confidence 0.74 (grounded)" in out
     assert "Take-profit 4 %, stop-loss 2 %, hold 18 h" in out
-    assert "Reasoning: Spot ETFs saw three days of outflows [1] while funding turned positive." in out
+    assert "Reasoning: Spot ETFs saw three days of outflows while funding turned positive.[1]" in out
     assert "  - short squeeze" in out
     assert "Search queries: bitcoin etf outflows" in out
     assert (
@@ -108,7 +108,7 @@ def test_analyse_prints_decision_rationale_and_sources(
     )
     # Google's Search suggestions are shown with the grounded answer, as its terms ask.
     assert "Google Search suggestions:\n  btc — https://www.google.com/search?q=btc" in out
-    assert "Usage: 812 in, 143 out, 400 thinking tokens, 1 search queries; cost $0.020105" in out
+    assert "Usage: 812 in, 143 out, 400 thinking tokens, 1 search queries; cost $0.019291" in out
     assert "decided by the risk engine" in out
     assert ("candles", "BTCUSDT", "1h", "48") in market.calls and market.closed
     (req,) = gemini.requests

@@ -60,7 +60,7 @@ def health(store: Store, component: str) -> Any:
 async def test_not_found_falls_back_to_the_next_model_and_warns(
     gemini: FakeGeminiServer, store: Store
 ) -> None:
-    settings = fast_settings(gemini.url, model="gemini-9-gone", fallback_models=["gemini-3.5-flash"])
+    settings = fast_settings(gemini.url, model="gemini-9-gone", fallback_models=["gemini-3.8-flash"])
     clock = SimulatedClock(NOW)
     analyst = GeminiAnalyst(settings.analyst, store, clock, api_key=KEY)
     gemini.push(model_not_found("gemini-9-gone"), text_reply(json.dumps(ANSWER)))
@@ -68,15 +68,15 @@ async def test_not_found_falls_back_to_the_next_model_and_warns(
     try:
         out = await analyst.analyse(context(settings))
         assert out.decision.action is Action.LONG and not out.failed
-        assert [r.model for r in gemini.requests] == ["gemini-9-gone", "gemini-3.5-flash"]
+        assert [r.model for r in gemini.requests] == ["gemini-9-gone", "gemini-3.8-flash"]
         row = store.analyses.get(out.record.id)
-        assert row is not None and row.model == "gemini-3.5-flash"  # the model that answered
+        assert row is not None and row.model == "gemini-3.8-flash"  # the model that answered
         assert row.attempts == 2
 
         model = health(store, "analyst.model")
         assert model.status is HealthStatus.WARN
         assert (
-            "gemini-9-gone unavailable" in model.detail and "using fallback gemini-3.5-flash" in model.detail
+            "gemini-9-gone unavailable" in model.detail and "using fallback gemini-3.8-flash" in model.detail
         )
         kinds = {(e.kind, e.level) for e in store.events.select()}
         assert ("analyst.model_unavailable", EventLevel.WARNING) in kinds
@@ -84,11 +84,11 @@ async def test_not_found_falls_back_to_the_next_model_and_warns(
 
         # The retired model is skipped on the next analysis, not asked again...
         out2 = await analyst.analyse(context(settings, pair=ETH))
-        assert out2.record.model == "gemini-3.5-flash"
-        assert [r.model for r in gemini.requests][2:] == ["gemini-3.5-flash"]
+        assert out2.record.model == "gemini-3.8-flash"
+        assert [r.model for r in gemini.requests][2:] == ["gemini-3.8-flash"]
         # ...until model_retry_after has passed.
         await clock.advance((settings.analyst.model_retry_after + timedelta(seconds=1)).total_seconds())
-        assert analyst.available_models() == ["gemini-9-gone", "gemini-3.5-flash"]
+        assert analyst.available_models() == ["gemini-9-gone", "gemini-3.8-flash"]
     finally:
         await analyst.aclose()
 
@@ -112,7 +112,7 @@ async def test_retired_message_counts_as_unavailable_and_none_left_is_down(
 async def test_a_plain_client_error_is_not_taken_for_a_retired_model(
     gemini: FakeGeminiServer, store: Store
 ) -> None:
-    settings = fast_settings(gemini.url, fallback_models=["gemini-3.1-flash-lite"])
+    settings = fast_settings(gemini.url, fallback_models=["gemini-3.5-flash-lite"])
     analyst = GeminiAnalyst(settings.analyst, store, SimulatedClock(NOW), api_key=KEY)
     gemini.push(server_error(400))
     try:
@@ -120,7 +120,7 @@ async def test_a_plain_client_error_is_not_taken_for_a_retired_model(
     finally:
         await analyst.aclose()
     assert out.failed and len(gemini.requests) == 1
-    assert analyst.available_models() == ["gemini-3.5-flash", "gemini-3.1-flash-lite"]
+    assert analyst.available_models() == ["gemini-3.8-flash", "gemini-3.5-flash-lite"]
 
 
 async def test_usage_and_cost_are_stored_per_analysis(gemini: FakeGeminiServer, store: Store) -> None:
@@ -138,25 +138,25 @@ async def test_usage_and_cost_are_stored_per_analysis(gemini: FakeGeminiServer, 
     finally:
         await analyst.aclose()
     (usage,) = store.analyst_usage.select()
-    assert usage.analysis_id == out.record.id and usage.model == "gemini-3.5-flash"
+    assert usage.analysis_id == out.record.id and usage.model == "gemini-3.8-flash"
     assert (usage.input_tokens, usage.output_tokens, usage.thinking_tokens, usage.search_queries) == (
         1_000_000,
         100_000,
         0,
         3,
     )
-    # $1.50 input + 0.1 M x $9 output + 3 x $0.014 search
-    assert usage.cost_usd == Decimal("2.442") and usage.priced and usage.requests == 1
-    assert store.analyses.get(out.record.id).usage["cost_usd"] == "2.442000"  # type: ignore[union-attr]
+    # $1.50 input + 0.1 M x $7.50 output + 3 x $0.014 search
+    assert usage.cost_usd == Decimal("2.292") and usage.priced and usage.requests == 1
+    assert store.analyses.get(out.record.id).usage["cost_usd"] == "2.292000"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
     ("version", "expected_usd"),
     [
-        # Listed in analyst.prices (by prefix): priced at its own rate, $0.25 + 0.1 M x $1.50.
-        ("gemini-3.1-flash-lite-preview-09", Decimal("0.400000")),
-        # Not listed: priced as the model we asked for, $1.50 + 0.1 M x $9.
-        ("gemini-exp-2611", Decimal("2.400000")),
+        # Listed in analyst.prices (by prefix): priced at its own rate, $0.30 + 0.1 M x $2.50.
+        ("gemini-3.5-flash-lite-preview-09", Decimal("0.550000")),
+        # Not listed: priced as the model we asked for, $1.50 + 0.1 M x $7.50.
+        ("gemini-exp-2611", Decimal("2.250000")),
     ],
     ids=["own-price", "requested-price"],
 )
@@ -171,7 +171,7 @@ async def test_the_answering_model_version_is_recorded_and_priced(
         out = await analyst.analyse(context(settings))
     finally:
         await analyst.aclose()
-    assert gemini.requests[0].model == "gemini-3.5-flash"
+    assert gemini.requests[0].model == "gemini-3.8-flash"
     row = store.analyses.get(out.record.id)
     assert row is not None and row.model == version and row.usage["model_version"] == version
     (spent,) = store.analyst_usage.select()
@@ -192,7 +192,7 @@ async def test_a_day_over_its_usd_cap_switches_to_the_heuristic(
         assert first.record.analyst is AnalystKind.GEMINI
         assert (
             health(store, "analyst.budget").status is HealthStatus.WARN
-        )  # $0.06 in + $0.009 out + $0.014 search of $0.05
+        )  # $0.06 in + $0.0075 out + $0.014 search of $0.05
         outcomes = await analyse_all(
             analyst, [context(settings, pair=ETH, bars=up)], store=store, clock=clock
         )
@@ -202,7 +202,7 @@ async def test_a_day_over_its_usd_cap_switches_to_the_heuristic(
         assert "daily USD cap reached" in second.record.decision["over_budget"]
         assert len(gemini.requests) == 1  # no call went out over the cap
         budget = health(store, "analyst.budget")
-        assert "1/60 calls" in budget.detail and "$0.0830/$0.05" in budget.detail
+        assert "1/60 calls" in budget.detail and "$0.0815/$0.05" in budget.detail
         # The next UTC day starts a fresh budget.
         await clock.advance(timedelta(days=1).total_seconds())
         gemini.push(text_reply(json.dumps(ANSWER)))
@@ -236,10 +236,10 @@ async def test_retries_and_model_fallbacks_stop_at_the_call_cap(
 ) -> None:
     """One analysis reserves one call but may retry: each further request re-checks the daily caps."""
     settings = fast_settings(
-        gemini.url, daily_max_calls=2, max_attempts=3, fallback_models=["gemini-3.1-flash-lite"]
+        gemini.url, daily_max_calls=2, max_attempts=3, fallback_models=["gemini-3.5-flash-lite"]
     )
     analyst = GeminiAnalyst(settings.analyst, store, SimulatedClock(NOW), api_key=KEY)
-    opening = server_error(503) if first == "retry" else model_not_found("gemini-3.5-flash")
+    opening = server_error(503) if first == "retry" else model_not_found("gemini-3.8-flash")
     gemini.push(opening, server_error(503), server_error(503), server_error(503))
     try:
         out = await analyst.analyse(context(settings))
@@ -345,7 +345,7 @@ def _score(store: Store, i: int, hit: bool, confidence: float) -> None:
                 pair="BTC",
                 tier="1",
                 analyst="gemini",
-                model="gemini-3.5-flash",
+                model="gemini-3.8-flash",
                 direction="LONG",
                 confidence=confidence,
                 signal_agrees="none",
@@ -409,8 +409,8 @@ async def test_concurrent_pairs_cannot_all_take_the_last_call(gemini: FakeGemini
     [
         ("gemini-2.5-flash", None, {"temperature": 0.2}),
         (
-            "gemini-3.5-flash",
-            {"gemini-3.5": {"thinking_level": "low", "temperature": 1.0}},
+            "gemini-3.8-flash",
+            {"gemini-3.8": {"thinking_level": "low", "temperature": 1.0}},
             {"temperature": 1.0},
         ),
         ("gemini-2.5-pro", {"gemini-2": {"thinking_budget": 512}}, {}),
@@ -439,7 +439,7 @@ async def test_temperature_and_thinking_follow_the_model_family(
     thinking = gen.get("thinkingConfig")
     if model == "gemini-2.5-pro":
         assert thinking is not None and list(thinking.values()) == [512]
-    elif model == "gemini-3.5-flash":
+    elif model == "gemini-3.8-flash":
         assert thinking is not None and list(thinking.values()) == ["LOW"]
     else:
         assert thinking is None

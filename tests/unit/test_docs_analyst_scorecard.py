@@ -21,12 +21,16 @@ README = (DOCS.parent / "README.md").read_text()
 def test_models_and_the_date_they_were_checked() -> None:
     assert f"## Models (checked {PRICES_CHECKED.isoformat()})" in ANALYST
     assert f"**`{DEFAULT_MODEL}`**" in ANALYST and "the default `analyst.model`" in ANALYST
-    assert DEFAULT_FALLBACK_MODELS == ["gemini-3.1-flash-lite"]
-    assert "**`gemini-3.1-flash-lite`**" in ANALYST and "the default `analyst.fallback_models`" in ANALYST
+    assert DEFAULT_MODEL == "gemini-3.8-flash"
+    assert DEFAULT_FALLBACK_MODELS == ["gemini-3.6-flash", "gemini-3.5-flash-lite"]
+    assert "**`gemini-3.6-flash`** then **`gemini-3.5-flash-lite`**" in ANALYST
+    assert "the default `analyst.fallback_models`" in ANALYST
+    assert "was dropped because of its 7 May 2027 shutdown date" in ANALYST
+    assert "gemini-3.1-flash-lite" not in AnalystSettings().prices
     s = AnalystSettings()
     assert s.model_retry_after == timedelta(hours=24) and "`analyst.model_retry_after` (24 h)" in ANALYST
-    assert s.tuning_for("gemini-3.5-flash").temperature is None
-    assert s.tuning_for("gemini-3.5-flash").thinking_level == "medium"
+    assert s.tuning_for(DEFAULT_MODEL).temperature is None
+    assert s.tuning_for(DEFAULT_MODEL).thinking_level == "medium"  # 3.8 Flash refuses "minimal"
     assert s.tuning_for("gemini-2.5-flash").temperature == 0.2
 
 
