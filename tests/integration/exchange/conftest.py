@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+import decimal
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from smt_engine.exchange.weex import WeexClient, WeightLimiter
 from tests.fakes.weex_server import FakeWeex
+
+
+@pytest.fixture(autouse=True)
+def own_decimal_context() -> Iterator[None]:
+    """ccxt (the signing oracle) sets the process-wide decimal rounding to HALF_UP; keep that here, so the
+    rest of the suite runs under the default context the engine runs under."""
+    with decimal.localcontext():
+        yield
 
 
 @pytest.fixture
