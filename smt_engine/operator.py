@@ -118,7 +118,7 @@ class OperatorCommands:
         position = self.store.positions.open_for(symbol, side)
         if position is None:
             raise CommandRejected(f"no open {side.value} position on {symbol}")
-        closed = await self.executor.close_position(position, CloseReason.MANUAL, actor=command.actor)
+        closed = await self.executor.closer.close_position(position, CloseReason.MANUAL, actor=command.actor)
         if closed.state is PositionState.OPEN:
             raise CommandRejected(f"{symbol} {side.value}: the close order was not accepted (see the events)")
         return {
@@ -133,7 +133,9 @@ class OperatorCommands:
         for position in self.store.positions.open_positions():
             if position.state is not PositionState.OPEN:
                 continue
-            result = await self.executor.close_position(position, CloseReason.MANUAL, actor=command.actor)
+            result = await self.executor.closer.close_position(
+                position, CloseReason.MANUAL, actor=command.actor
+            )
             if result.state is PositionState.OPEN:
                 failed.append(f"{position.symbol} {position.side.value}")
             else:
@@ -144,6 +146,6 @@ class OperatorCommands:
 
     async def cleanup(self, command: Command) -> dict[str, Any]:
         try:
-            return await self.monitor.cleanup_orphans()
+            return await self.monitor.orphans.cleanup()
         except RuntimeError as exc:
             raise CommandRejected(str(exc)) from None

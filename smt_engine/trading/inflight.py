@@ -21,7 +21,8 @@ from smt_engine.domain import OrderState, PositionState, ProposalState
 from smt_engine.exchange.base import ExchangeError, ExchangeOrder, OrderNotFound
 from smt_engine.store import Store
 from smt_engine.store.records import Order, Position, Proposal
-from smt_engine.trading.execution import STATUS_TO_STATE, Executor
+from smt_engine.trading.execution import Executor
+from smt_engine.trading.order_desk import STATUS_TO_STATE
 from smt_engine.trading.orders import advance_order
 from smt_engine.trading.proposals import transition
 
@@ -154,7 +155,7 @@ class InFlightTracker:
         assert proposal.id is not None
         if proposal.state is ProposalState.APPROVED:
             return self._fail(proposal, "approved but never sent: the engine stopped before sending it")
-        cid = self.executor.entry_cid(proposal.id)
+        cid = self.executor.desk.entry_cid(proposal.id)
         entry = self.store.orders.by_client_id(cid)
         if entry is None:
             return self._fail(proposal, "the engine stopped before the entry was written: nothing was sent")
@@ -214,7 +215,7 @@ class InFlightTracker:
         linked = self.store.positions.get(position.id)
         assert linked is not None
         if linked.tp_order_id is None and linked.state is PositionState.OPEN:
-            tp_id = await self.executor.place_leg(
+            tp_id = await self.executor.protection.place_leg(
                 linked, "tp", proposal.tp_price, leg="tp3", request={"reason": "restored after restart"}
             )
             if tp_id is not None:

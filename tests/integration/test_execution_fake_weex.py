@@ -127,7 +127,7 @@ async def test_a_halted_engine_refuses_entries_but_allows_closes(bench: Bench) -
     assert opened.outcome == "open", opened.detail
     bench.store.engine.put(EngineStatus(mode=bench.settings.engine.mode, state=EngineState.HALTED))
     position = bench.store.positions.open_positions()[0]
-    closed = await bench.run(bench.executor.close_position(position, CloseReason.MANUAL, actor="test"))
+    closed = await bench.run(bench.executor.closer.close_position(position, CloseReason.MANUAL, actor="test"))
     assert closed.state is PositionState.CLOSED and closed.close_reason is CloseReason.MANUAL
     assert not bench.fake.call(bench.fake.venue.positions())
     assert not bench.fake.call(bench.fake.venue.open_algo_orders("ETHUSDT")), (

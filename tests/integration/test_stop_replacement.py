@@ -75,7 +75,7 @@ async def test_a_stripped_stop_is_re_placed_on_the_tick_not_closed(venue: Venue)
     assert report.ok, report.error
     position = venue.store.positions.open_for(BTC, Side.LONG)
     assert position is not None and position.state is PositionState.OPEN
-    unrounded = venue.monitor._default_stop(position)
+    unrounded = venue.monitor.guard.default_stop(position)
     assert unrounded % Decimal("0.1") != 0, "the test needs a stop that is off the tick"
     stops = await venue.stops()
     # On the tick, rounded toward the entry (never more risk than planned).
@@ -117,7 +117,7 @@ async def test_a_position_whose_close_order_ended_unfilled_is_open_again(venue: 
     position = venue.store.positions.open_for(BTC, Side.LONG)
     assert position is not None and position.id is not None
     move_position(venue.store, position.id, PositionState.CLOSING, actor="test", message="closing", at=T0)
-    order = venue.executor.new_order(
+    order = venue.executor.desk.new_order(
         "close-that-never-filled",
         BTC,
         Side.LONG,

@@ -69,7 +69,9 @@ async def test_every_stage_of_a_cycle_leaves_a_row_and_no_secret_anywhere(
     executor = Executor(ex, store, clock, settings, outbox)
     result = await drive(clock, executor.execute(chosen, EngineState.RUNNING))
     assert result.position is not None
-    await drive(clock, executor.close_position(result.position, CloseReason.TAKE_PROFIT, actor="monitor"))
+    await drive(
+        clock, executor.closer.close_position(result.position, CloseReason.TAKE_PROFIT, actor="monitor")
+    )
 
     rows = store.ailogs.recent(limit=100)
     stages = {r.stage for r in rows}

@@ -178,7 +178,9 @@ async def test_halted_engine_refuses_entries_but_allows_closes(store: Store, clo
     assert refused.outcome == "denied" and refused.proposal.reason_codes == ["engine_state"]
     assert ex.count("place_order") == 1
 
-    closed = await drive(clock, executor.close_position(opened.position, CloseReason.MANUAL, actor="alice"))
+    closed = await drive(
+        clock, executor.closer.close_position(opened.position, CloseReason.MANUAL, actor="alice")
+    )
     assert closed.state is PositionState.CLOSED and closed.close_reason is CloseReason.MANUAL
     assert ex.count("close_position") == 1
     assert ex.algos == []  # its TP/SL were cancelled before the close

@@ -1,0 +1,232 @@
+"""Position reconciliation: the store's positions made to match what the venue reports.
+
+A position the venue has and the store does not is adopted (opened-at from the venue, so max hold
+survives restarts); one both know is refreshed; one the venue no longer has is closed out with the
+reason (take-profit, stop-loss, liquidation, manual, forced) and closing order read from order
+history and the realised PnL from the fills, and an AI log is queued for it. A ``closing`` position
+whose close orders all ended unfilled is open again.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from smt_engine.clock import Clock
+from smt_engine.domain import CloseReason, EventLevel, OrderKind, OrderState, PositionState, ProposalState
+from smt_engine.exchange.base import (
+    AlgoOrder,
+    Exchange,
+    ExchangeError,
+    ExchangeOrder,
+    ExchangePosition,
+    OrderStatus,
+)
+from smt_engine.exchange.precision import plain
+from smt_engine.store import Store
+from smt_engine.store.records import Position
+from smt_engine.trading.ailog import AiLogOutbox
+from smt_engine.trading.orders import move_position, open_position
+from smt_engine.trading.proposals import transition
+
+log = logging.getLogger(__name__)
+
+
+class PositionReconciler:
+    def __init__(self, store: Store, clock: Clock, exchange: Exchange, ailog: AiLogOutbox | None) -> None:
+        self.store = store
+        self.clock = clock
+        self.exchange = exchange
+        self.ailog = ailog
+
+    def refresh(self, pos: Position, ex: ExchangePosition, algos: list[AlgoOrder]) -> None:
+        assert pos.id is not None
+        tp, sl = _protection(ex, algos)
+        fields: dict[str, Any] = {
+            "size": ex.size,
+            "unrealized_pnl": ex.unrealized_pnl,
+            "updated_at": self.clock.now(),
+        }
+        if ex.size:
+            fields["mark_price"] = ex.entry_price + ex.unrealized_pnl / ex.size * ex.side.sign
+        if tp is not None:
+            fields.update(tp_order_id=tp.order_id, tp_price=tp.trigger_price)
+        if sl is not None:
+            fields.update(sl_order_id=sl.order_id, sl_price=sl.trigger_price)
+        self.store.positions.update(pos.id, **fields)
+        for name, value in fields.items():
+            setattr(pos, name, value)
+
+    def adopt(self, ex: ExchangePosition, algos: list[AlgoOrder]) -> Position:
+        tp, sl = _protection(ex, algos)
+        now = self.clock.now()
+        pos = open_position(
+            self.store,
+            Position(
+                symbol=ex.symbol,
+                side=ex.side,
+                size=ex.size,
+                entry_price=ex.entry_price,
+                opened_at=ex.opened_at,
+                state=PositionState.OPEN,
+                leverage=int(ex.leverage),
+                margin=ex.margin,
+                updated_at=now,
+                unrealized_pnl=ex.unrealized_pnl,
+                tp_price=tp.trigger_price if tp else None,
+                sl_price=sl.trigger_price if sl else None,
+                tp_order_id=tp.order_id if tp else None,
+                sl_order_id=sl.order_id if sl else None,
+                adopted=True,
+            ),
+            actor="monitor",
+            message=f"{ex.symbol} {ex.side.value} {plain(ex.size)} @ {plain(ex.entry_price)} "
+            "adopted from the venue (unknown to the store)",
+            at=now,
+            level=EventLevel.WARNING,
+        )
+        log.warning(
+            "adopted %s %s %s opened %s (unknown to the store)",
+            ex.symbol,
+            ex.side,
+            ex.size,
+            ex.opened_at.isoformat(),
+            extra={"event": "position.adopted", "position_id": pos.id},
+        )
+        return pos
+
+    async def close_out(self, pos: Position) -> CloseReason | None:
+        """The exchange no longer has ``pos``: find how it closed. A failed lookup defers to the next tick."""
+        assert pos.id is not None
+        try:
+            history = await self.exchange.order_history(pos.symbol, since=pos.opened_at)
+            fills = await self.exchange.fills(pos.symbol, since=pos.opened_at)
+        except ExchangeError as exc:
+            log.warning(
+                "close of %s %s not yet explained (%s); retrying next tick", pos.symbol, pos.side, exc
+            )
+            return None
+        closing = _closing_order(history, pos)
+        reason = self._reason(closing)
+        order_ids = {closing.order_id} if closing else set()
+        close_fills = [
+            f for f in fills if f.position_side is pos.side and f.at >= pos.opened_at and f.realized_pnl
+        ]
+        if closing is not None:
+            own = [f for f in close_fills if f.order_id in order_ids]
+            close_fills = own or close_fills
+        realized = (
+            sum((f.realized_pnl - abs(f.fee) for f in close_fills), Decimal(0)) if close_fills else None
+        )
+        exit_price = (closing.avg_price if closing else None) or (
+            close_fills[-1].price if close_fills else None
+        )
+        now = self.clock.now()
+        move_position(
+            self.store,
+            pos.id,
+            PositionState.CLOSED,
+            actor="monitor",
+            message=f"{pos.symbol} {pos.side.value} closed: {reason.value}, order "
+            f"{closing.order_id if closing else '?'}, realised PnL {realized} USDT",
+            at=now,
+            data={"close_order_id": closing.order_id if closing else None, "reason": reason.value},
+            close_reason=reason,
+            close_order_id=closing.order_id if closing else None,
+            closed_at=closing.updated_at if closing else now,
+            exit_price=exit_price,
+            realized_pnl=realized,
+            size=Decimal(0),
+            unrealized_pnl=Decimal(0),
+        )
+        log.info(
+            "%s %s closed at the venue: %s, realised PnL %s USDT", pos.symbol, pos.side, reason, realized
+        )
+        if pos.proposal_id is not None:
+            self._close_proposal(pos.proposal_id, reason)
+        if self.ailog is not None:
+            held = (now - pos.opened_at).total_seconds() / 3600
+            self.ailog.close(
+                closing.order_id if closing else None,
+                {"symbol": pos.symbol, "side": pos.side.value, "entry_price": str(pos.entry_price)},
+                {
+                    "reason": reason.value,
+                    "exit_price": str(exit_price) if exit_price else None,
+                    "realized_pnl_usdt": str(realized) if realized is not None else None,
+                    "hours_held": round(held, 2),
+                },
+                f"{pos.side.value} {pos.symbol} closed by {reason.value} after {held:.1f} h"
+                + (f"; realised PnL {realized} USDT" if realized is not None else ""),
+            )
+        return reason
+
+    def reopen_if_close_ended(self, pos: Position) -> Position | None:
+        """A ``closing`` position whose close orders all ended unfilled is open again (the venue still has
+        it), so max hold and operator closes apply to it once more."""
+        current = self.store.positions.get(pos.id or 0)
+        if current is None or current.state is not PositionState.CLOSING:
+            return current
+        closes = [o for o in self.store.orders.for_position(current.id or 0) if o.kind is OrderKind.CLOSE]
+        if not closes or not all(o.state.is_terminal and o.state is not OrderState.FILLED for o in closes):
+            return current
+        return move_position(
+            self.store,
+            current.id or 0,
+            PositionState.OPEN,
+            actor="monitor",
+            message=f"{current.symbol} {current.side.value}: close order {closes[-1].client_order_id} ended "
+            f"{closes[-1].state.value}; the position is still open",
+            at=self.clock.now(),
+            level=EventLevel.WARNING,
+        )
+
+    def _reason(self, closing: ExchangeOrder | None) -> CloseReason:
+        if closing is None:
+            return CloseReason.UNKNOWN
+        if closing.order_type.upper() == "LIQUIDATION":
+            return CloseReason.LIQUIDATION
+        if closing.kind == "tp":
+            return CloseReason.TAKE_PROFIT
+        if closing.kind == "sl":
+            return CloseReason.STOP_LOSS
+        ours = self.store.orders.by_client_id(closing.client_order_id) if closing.client_order_id else None
+        if ours is not None and ours.kind is OrderKind.CLOSE:
+            reason = (ours.request or {}).get("reason")
+            return CloseReason(reason) if reason in {r.value for r in CloseReason} else CloseReason.MANUAL
+        return CloseReason.MANUAL
+
+    def _close_proposal(self, proposal_id: int, reason: CloseReason) -> None:
+        proposal = self.store.proposals.get(proposal_id)
+        if proposal is not None and proposal.state is ProposalState.OPEN:
+            transition(
+                self.store,
+                proposal_id,
+                ProposalState.CLOSED,
+                actor="monitor",
+                reason=f"position closed at the venue ({reason.value})",
+                at=self.clock.now(),
+            )
+
+
+def _protection(ex: ExchangePosition, algos: list[AlgoOrder]) -> tuple[AlgoOrder | None, AlgoOrder | None]:
+    mine = [a for a in algos if a.symbol == ex.symbol and a.position_side is ex.side and a.status.is_open]
+    tp = next((a for a in mine if a.kind == "tp"), None)
+    sl = next((a for a in mine if a.kind == "sl"), None)
+    return tp, sl
+
+
+def _closing_order(history: list[ExchangeOrder], pos: Position) -> ExchangeOrder | None:
+    """Newest filled order that reduced this position after it opened."""
+    candidates = [
+        o
+        for o in history
+        if o.position_side is pos.side
+        and o.status is OrderStatus.FILLED
+        and (o.reduce_only or o.kind in ("tp", "sl", "close") or o.order_type.upper() == "LIQUIDATION")
+        and o.updated_at >= pos.opened_at
+    ]
+    return max(candidates, key=lambda o: o.updated_at, default=None)
+
+
+__all__ = ["PositionReconciler"]
