@@ -294,7 +294,7 @@ def test_status_shows_todays_spend_against_the_caps(
 ) -> None:
     from datetime import UTC, datetime
 
-    from smt_engine import cli
+    from smt_engine.cli import main as cli
     from smt_engine.store.analyst_usage import AnalystUsage
 
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
