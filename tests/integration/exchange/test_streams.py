@@ -334,7 +334,7 @@ async def test_a_fill_while_the_stream_is_stalled_is_reconciled_on_reconnect(rig
     await until(lambda: rig.fake.ws.connected() == 1, "stream up")
     rig.fake.ws.faults.ping_interval = 60.0
     rig.fake.ws.stall()
-    await until(lambda: monitor_idle(rig), "the entry's pushes handled")
+    await until_sim(rig, lambda: monitor_idle(rig), "the entry's pushes handled")
     handshakes = rig.fake.ws.handshakes
     rig.fake.set_price("ETHUSDT", pos.tp_price + Decimal(5), high=pos.tp_price + Decimal(10))
     await until_sim(rig, lambda: rig.fake.ws.handshakes > handshakes, "the heartbeat's reconnect")
@@ -350,7 +350,7 @@ async def test_a_fill_while_the_stream_is_stalled_is_reconciled_on_reconnect(rig
 async def test_a_fill_while_the_stream_is_dropped_is_reconciled_on_reconnect(rig: StreamRig) -> None:
     pos = await protected_position(rig)
     await until(lambda: rig.fake.ws.connected() == 1, "stream up")
-    await until(lambda: monitor_idle(rig), "the entry's pushes handled")
+    await until_sim(rig, lambda: monitor_idle(rig), "the entry's pushes handled")
     rig.fake.ws.faults.cut = True  # no reconnect can succeed while the fill happens
     rig.fake.ws.drop()
     await until(
