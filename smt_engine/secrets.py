@@ -84,8 +84,13 @@ def redact_obj(obj: Any) -> Any:
     return obj
 
 
+# Attributes every LogRecord has; anything else on a record came from ``extra=`` and is printed by the
+# JSON formatter (e.g. an ``engine.halted`` event's ``data`` with the halt reason), so it is masked too.
+_RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
 class RedactingFilter(logging.Filter):
-    """Masks known secrets in the final message text and any formatted traceback."""
+    """Masks known secrets in the final message text, any formatted traceback and ``extra`` fields."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if _known:
@@ -102,6 +107,9 @@ class RedactingFilter(logging.Filter):
                 record.exc_text = logging.Formatter().formatException(record.exc_info)
             if record.exc_text:
                 record.exc_text = redact(record.exc_text)
+            for name, value in list(record.__dict__.items()):
+                if name not in _RECORD_ATTRS and isinstance(value, str | dict | list | tuple):
+                    setattr(record, name, redact_obj(value))
         return True
 
 

@@ -1,9 +1,9 @@
 """A webhook receiver on 127.0.0.1 for apprise's ``json://`` URLs.
 
 It records every accepted POST (path and JSON body, in arrival order) and can be switched ``down``
-(answers 503 and records nothing, like a service in maintenance) or ``hang`` (holds the request until
-released, like a service that never answers). ``delivered`` is a threading.Condition-backed list so tests
-can wait on arrivals instead of sleeping.
+(answers 503 with ``fail_body`` and records nothing, like a service in maintenance) or ``hang`` (holds
+the request until released, like a service that never answers). ``delivered`` is a
+threading.Condition-backed list so tests can wait on arrivals instead of sleeping.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class FakeWebhook:
         self.refused = 0
         self.down = False
         self.hang = False
+        self.fail_body = b'{"error": "maintenance"}'
         self._changed = threading.Condition()
         self._release = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -101,7 +102,7 @@ class FakeWebhook:
                     with server._changed:
                         server.refused += 1
                         server._changed.notify_all()
-                    self._answer(503, b'{"error": "maintenance"}')
+                    self._answer(503, server.fail_body)
                     return
                 with server._changed:
                     server.delivered.append(Delivery(self.path, json.loads(raw or b"{}")))

@@ -7,9 +7,12 @@ pushed as an order update, a fill and a position update, exactly once, like WEEX
 
 Fault knobs (``fake.ws.faults``): ``delay`` seconds before each push; ``refuse_auth`` rejects the
 private handshake with HTTP 401; ``cut`` answers every handshake 503 (the stream is unreachable);
-``malformed_next`` sends that many unreadable frames before the next
-pushes; ``ping_interval``. Actions: ``fake.ws.drop()`` cuts every connection; ``fake.ws.stall()`` makes
-the current connections go silent (no pushes, no pings) while the socket stays open.
+``malformed_next`` sends that many unreadable frames before the next pushes; ``ping_interval``;
+``echo_refusals`` refuses that many private subscriptions and ``echo_frames`` then sends that many error
+frames, each quoting the request's key and passphrase and the account's secret (what a careless exchange
+error might do: the no-secret-stored canary). Actions: ``fake.ws.drop()`` cuts every connection;
+``fake.ws.stall()`` makes the current connections go silent (no pushes, no pings) while the socket stays
+open.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class WsFaults:
     cut: bool = False
     malformed_next: int = 0
     ping_interval: float = 1.0
+    echo_refusals: int = 0
+    echo_frames: int = 0
 
 
 @dataclass
@@ -70,6 +75,7 @@ class FakeWeexStreams:
         self.handshakes = 0
         self.errors = 0
         self.pongs = 0
+        self.echoed = 0
         self._server: Server | None = None
         self._seq = 0
         self._orders: dict[str, tuple[str, Decimal]] = {}
@@ -158,15 +164,34 @@ class FakeWeexStreams:
                     self.pongs += 1
                     continue
                 if frame.get("method") == "SUBSCRIBE":
+                    if conn.private and self.faults.echo_refusals > 0:
+                        self.faults.echo_refusals -= 1
+                        self.echoed += 1
+                        await ws.send(
+                            json.dumps({"result": False, "id": frame.get("id"), "msg": self._echo(ws)})
+                        )
+                        continue
                     conn.channels.update(str(c) for c in frame.get("params") or [])
                     await ws.send(json.dumps({"result": True, "id": frame.get("id")}))
                     if conn not in self.conns:
                         self.conns.append(conn)
+                    while conn.private and self.faults.echo_frames > 0:
+                        self.faults.echo_frames -= 1
+                        self.echoed += 1
+                        await ws.send(json.dumps({"result": False, "code": 40012, "msg": self._echo(ws)}))
         except ConnectionClosed:
             pass
         finally:
             if conn in self.conns:
                 self.conns.remove(conn)
+
+    def _echo(self, ws: ServerConnection) -> str:
+        assert ws.request is not None
+        headers = ws.request.headers
+        return (
+            f"invalid sign: ACCESS-KEY {headers.get('ACCESS-KEY')} ACCESS-PASSPHRASE "
+            f"{headers.get('ACCESS-PASSPHRASE')} does not match secret {self.fake.secret}"
+        )
 
     # ------------------------------------------------------------------ pushes
 

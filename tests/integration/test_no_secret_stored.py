@@ -4,14 +4,17 @@ A real engine (paper venue over the synthetic market, the Gemini SDK against a l
 a simulated clock while the venue answers chosen calls with errors that quote the WEEX key, secret
 and passphrase, and the model server answers with an error quoting the Gemini key. Every path that
 writes text is driven: start-up reconciliation and monitor ticks, the signal cycle, an operator
-command, AI-log uploads and the analyst. Afterwards the database file, its WAL, the process log and
-`smt status` (text and JSON) are scanned for each canary.
+command, AI-log uploads and the analyst; the WEEX private websocket refuses the subscription and then
+pushes error frames, both quoting the credentials; the notification webhook fails with a body quoting
+its URL's token and the API key. Afterwards the database file, its WAL, the process log, `smt status`
+(text and JSON) and the notifications delivered are scanned for each canary.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -27,12 +30,18 @@ from smt_engine.config import Settings
 from smt_engine.domain import CommandKind, CommandState, EngineState
 from smt_engine.exchange.base import AuthError
 from smt_engine.exchange.factory import make_exchange
+from smt_engine.exchange.weex.streams import Credentials
 from smt_engine.exitcodes import ExitCode
 from smt_engine.logsetup import setup_logging
+from smt_engine.notify.channels import load_channels
+from smt_engine.notify.notifier import Notifier
 from smt_engine.runtime import build_runtime
 from smt_engine.secrets import MASK, SecretName, SecretStore
 from smt_engine.store import Store
+from smt_engine.streams import StreamSupervisor
 from tests.fakes.gemini_server import FakeGeminiServer, Reply
+from tests.fakes.webhook_server import FakeWebhook
+from tests.fakes.weex_server import FakeWeex
 
 T0 = datetime(2026, 1, 14, 8, 0, tzinfo=UTC)
 CANARIES = {
@@ -41,6 +50,9 @@ CANARIES = {
     SecretName.WEEX_API_PASSPHRASE: "canaryPASS-9b1c3e5d7f",
     SecretName.GEMINI_API_KEY: "canaryGEMINI-4a6c8e0b2d",
 }
+HOOK_TOKEN = "canaryHOOK-6e8a0c2b4d"  # the credential part of the notification URL
+CANARY_VALUES = (*CANARIES.values(), HOOK_TOKEN)
+HANG_GUARD = 120.0  # real seconds: only a guard against a hang, never a speed requirement
 
 
 def echo_error() -> AuthError:
@@ -96,6 +108,13 @@ async def until(clock: SimulatedClock, predicate: Callable[[], bool], sim_second
                 break
 
 
+async def until_real(predicate: Callable[[], bool]) -> None:
+    """For work paced in real time (the websocket's reconnects), with the simulated clock standing still."""
+    async with asyncio.timeout(HANG_GUARD):
+        while not predicate():  # noqa: ASYNC110 - the conditions live in another thread and the database
+            await asyncio.sleep(0.01)
+
+
 def settings_for(tmp: Path, gemini_url: str) -> Settings:
     return Settings.model_validate(
         {
@@ -118,6 +137,7 @@ def settings_for(tmp: Path, gemini_url: str) -> Settings:
                 "fallback": "heuristic",
             },
             "ailog": {"enabled": True, "max_attempts": 2},
+            "notify": {"poll_interval": "1s", "timeout": "60s", "stream_down_after": "30s"},
         }
     )
 
@@ -126,7 +146,7 @@ def scan(blobs: dict[str, bytes]) -> dict[str, list[str]]:
     """Where each canary was found (empty when clean)."""
     found: dict[str, list[str]] = {}
     for where, blob in blobs.items():
-        for value in CANARIES.values():
+        for value in CANARY_VALUES:
             if value.encode() in blob:
                 found.setdefault(where, []).append(value)
     return found
@@ -139,9 +159,19 @@ async def test_key_echoing_errors_leave_no_secret_in_db_wal_logs_or_status(
     monkeypatch.setattr(sys, "stderr", log_stream)
     handler = setup_logging("debug", "json")
     clock = SimulatedClock(T0)
-    secrets = SecretStore(env={n.env_var: v for n, v in CANARIES.items()}, use_keyring=False)
+    key, secret, phrase = (
+        CANARIES[n]
+        for n in (SecretName.WEEX_API_KEY, SecretName.WEEX_API_SECRET, SecretName.WEEX_API_PASSPHRASE)
+    )
     try:
-        with FakeGeminiServer() as gemini:
+        with (
+            FakeGeminiServer() as gemini,
+            FakeWeex(api_key=key, secret=secret, passphrase=phrase) as weex,
+            FakeWebhook() as hook,
+        ):
+            hook_url = hook.json_url(f"/n/{HOOK_TOKEN}")
+            env = {n.env_var: v for n, v in CANARIES.items()} | {SecretName.NOTIFY_URLS.env_var: hook_url}
+            secrets = SecretStore(env=env, use_keyring=False)
             settings = settings_for(tmp_path, gemini.url)
             store = Store.open(tmp_path / "smt.db")
             # The live venue looks its keys up at start (exchange.factory); the paper venue needs none,
@@ -150,19 +180,43 @@ async def test_key_echoing_errors_leave_no_secret_in_db_wal_logs_or_status(
                 assert secrets.get(name) == CANARIES[name]
             venue = EchoingVenue(make_exchange(settings, store, clock, secrets))
             runtime = build_runtime(settings, store, clock, secrets, exchange=venue)
+            # The demo neither notifies nor streams; give this engine both, as a live one has them.
+            runtime.engine.notifier = Notifier(settings, store, clock, load_channels(secrets))
+            runtime.engine.streams = StreamSupervisor(
+                store,
+                clock,
+                ws_url=weex.ws_url,
+                credentials=Credentials(key, secret, phrase),
+                symbols=[],
+                heartbeat=HANG_GUARD,
+                backoff_max=0.5,
+            )
+            weex.ws.faults.echo_refusals, weex.ws.faults.echo_frames = 1_000_000, 2
+            hook.down = True
+            hook.fail_body = json.dumps({"error": f"bad token {HOOK_TOKEN} for {key}"}).encode()
             gemini.push(*(gemini_echo() for _ in range(12)))
 
-            # 1. start-up reconciliation (the monitor) fails with the echo.
+            # 1. start-up reconciliation (the monitor) fails with the echo; so does the first notification.
             venue.failing = {"positions", "balance"}
             task = asyncio.create_task(runtime.engine.run())
             await until(clock, lambda: venue.echoes >= 2 and bool(store.engine.current().last_error), 60)
+            await until(clock, lambda: any(n.last_error for n in store.notifications.recent()), 60)
             # 2. reconciliation recovers; the first cycle's market step and the analyst fail with echoes,
             #    the AI-log uploads of its decisions fail with the echo too.
             venue.failing = {"candles", "upload_ai_log"}
             await until(clock, lambda: store.engine.current().state is EngineState.RUNNING, 120)
+            # 3. the private stream (started with the engine running) is refused with the credentials
+            #    quoted, long enough to be notified as down; then it subscribes and receives two error
+            #    frames quoting them.
+            await until_real(lambda: weex.ws.echoed >= 2)
+            await until(
+                clock, lambda: any(n.kind == "stream_down" for n in store.notifications.recent()), 120
+            )
+            weex.ws.faults.echo_refusals = 0
+            await until_real(lambda: len(store.events.of_kind("stream.error")) >= 2)
             await until(clock, lambda: store.cycles.count() >= 1 and store.cycles.latest().finished_at, 300)
             await until(clock, lambda: any(r.last_error for r in store.ailogs.select()), 120)
-            # 3. an operator command whose venue calls echo.
+            # 4. an operator command whose venue calls echo.
             venue.failing = {
                 "positions",
                 "balance",
@@ -177,10 +231,13 @@ async def test_key_echoing_errors_leave_no_secret_in_db_wal_logs_or_status(
                 lambda: store.commands.get(command.id).state in (CommandState.DONE, CommandState.FAILED),
                 60,
             )
-            # 4. a monitor tick while running fails with the echo.
+            # 5. a monitor tick while running fails with the echo.
             before = venue.echoes
             await until(clock, lambda: venue.echoes > before + 2, 60)
             last_error = store.engine.current().last_error
+            # 6. the webhook comes back: what waited in the outbox is delivered.
+            hook.down = False
+            await until(clock, lambda: any("stream" in d.title for d in hook.delivered), 600)
             runtime.engine.stop()
             await asyncio.wait_for(task, 300)  # hang guard only
             await runtime.aclose()
@@ -205,9 +262,16 @@ async def test_key_echoing_errors_leave_no_secret_in_db_wal_logs_or_status(
         assert any(a.error and MASK in a.error for a in check.analyses.select())
         assert any(MASK in (r.last_error or "") for r in check.ailogs.select())
         assert any(MASK in e.message for e in check.events.select())
+        assert all(MASK in e.message for e in check.events.of_kind("stream.auth_refused"))
+        assert any(MASK in e.message for e in check.events.of_kind("stream.error"))
+        assert any(n.last_error for n in check.notifications.recent())
     finally:
         check.close()
 
+    # The stream and the webhook really echoed, and what was delivered is what the scan reads.
+    assert weex.ws.echoed >= 4 and hook.refused >= 1
+    assert any("stream" in d.title and MASK in d.message for d in hook.delivered)
+    blobs["notifications"] = json.dumps([d.body for d in hook.delivered]).encode()
     blobs["db-after-close"] = (tmp_path / "smt.db").read_bytes()
     blobs["log"] = log_stream.getvalue().encode()
     assert b"***" in blobs["log"]

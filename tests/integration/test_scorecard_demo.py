@@ -27,7 +27,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [sys.executable, "-m", "smt_engine.cli", "demo", "--headless", "--minutes", "240", "--db", str(db)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,  # a hang guard only
         check=False,
         env={"PATH": "/usr/bin:/bin", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
     )
@@ -51,7 +51,7 @@ def smt(*args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "smt_engine.cli", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # a hang guard only
         check=False,
     )
 

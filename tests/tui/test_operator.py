@@ -169,7 +169,9 @@ async def test_at_80x24_footer_keeps_help_and_quit_and_key_columns_stay(
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         footer = app.screen.query_one(Footer)
-        await wait_for(pilot, lambda: bool(footer.query("FooterKey")))
+        # A loaded machine may read the keys before their first layout (every region still empty).
+        await wait_for(pilot, lambda: any(k.region.width for k in footer.query("FooterKey")))
+        await pilot.pause()
         shown = {k.action: k.region for k in footer.query("FooterKey")}  # type: ignore[attr-defined]
         assert "help" in shown and "quit" in shown
         assert all(shown[a].width > 0 and shown[a].right <= 80 for a in ("help", "quit"))

@@ -135,6 +135,20 @@ def test_a_secret_cut_by_the_format_is_still_masked() -> None:
     assert secret[:10] not in message and MASK in message
 
 
+def test_extra_fields_of_a_json_log_line_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    """An event's ``data`` (a halt reason quoting an exchange error) is printed by the JSON formatter."""
+    secret = "extra-k3y-5550123abc"
+    register_secret(secret)
+    setup_logging("info", "json")
+    logging.getLogger("test.extra").critical(
+        "halted",
+        extra={"event": "engine.halted", "data": {"reason": f"venue said {secret}"}, "detail": secret},
+    )
+    err = capsys.readouterr().err
+    assert secret not in err
+    assert err.count(MASK) == 2 and '"event": "engine.halted"' in err
+
+
 def test_redacting_filter_keeps_unrelated_records_intact() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "price %s", ("42.5",), None)
     RedactingFilter().filter(record)
