@@ -320,9 +320,15 @@ class ConsoleApp(App[None]):
         self.main.query_one(FlowChart).show(self.model.store.exchange_flows.recent(FLOW_WINDOW_HOURS, 400))
 
     def _chart_position(self, main: MainScreen) -> None:
-        """The selected open position's stored bars since a little before it opened, under Positions."""
+        """The selected open position's stored bars since a little before it opened, under Positions.
+
+        Called on every snapshot and selection change; the chart redraws only when what it shows moved.
+        While another tab is shown the hidden chart is left as it is (drawn again when Positions shows).
+        """
+        if main.active_tab != "positions":
+            return
         chart = main.query_one(PositionChart)
-        key = main.selected_key() if main.active_tab == "positions" else None
+        key = main.selected_key()
         record = details.find(self.snapshot, key) if key and self.snapshot is not None else None
         if not isinstance(record, Position) or record.state is not PositionState.OPEN:
             chart.show(None, ())
