@@ -48,6 +48,9 @@ class ConsoleApp(OperatorCommands):
     Keys and what applies are in ``ConsoleKeys``; the actions that queue commands in ``OperatorCommands``.
     """
 
+    CSS_PATH = "console.tcss"
+    TITLE = "SMT console"
+
     def __init__(
         self,
         model: ReadModel,

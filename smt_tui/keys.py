@@ -30,8 +30,6 @@ COMMAND_ACTIONS = frozenset(
 class ConsoleKeys(App[None]):
     """Key bindings and the rules of what applies; the app's other jobs are in its subclasses."""
 
-    CSS_PATH = "console.tcss"
-    TITLE = "SMT console"
     ENABLE_COMMAND_PALETTE = True
     COMMANDS = App.COMMANDS | {ConsoleCommands}
 

@@ -24,6 +24,8 @@ from smt_tui.state import ConsoleConfig, Liveness, Now, ProposalView, ReadModel,
 
 
 class OperatorCommands(ConsoleKeys):
+    """The actions that write a command row; the refresh loop and navigation are in ``ConsoleApp``."""
+
     model: ReadModel
     config: ConsoleConfig
     now: Now
