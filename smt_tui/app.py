@@ -1,4 +1,5 @@
-"""The operator console: global key bindings, command palette, live refresh and operator commands.
+"""The operator console: the live refresh loop, toasts and the bell for what changed, the cursor that
+follows a newly waiting proposal, navigation, and ``open_console``.
 
 Reads happen in a thread worker (``ReadModel.poll``) chained with ``set_timer`` so two refreshes never
 overlap; the worker posts ``SnapshotReady`` and never touches a widget. Operator actions insert a row
@@ -11,36 +12,26 @@ import dataclasses
 import getpass
 import sqlite3
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from textual import work
-from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from smt_engine.domain import (
-    CommandKind,
-    CommandState,
-    EngineState,
-    EventLevel,
-    Mode,
-    PositionState,
-    ProposalState,
-)
+from smt_engine.domain import EventLevel, PositionState, ProposalState
 from smt_engine.store import Store, StoreError
-from smt_engine.store.records import Command, Position
-from smt_tui import alerts, details, fmt
-from smt_tui.messages import CommandNotSent, CommandSent, SnapshotReady
-from smt_tui.palette import ConsoleCommands
-from smt_tui.screens.confirm import ConfirmModal
+from smt_engine.store.records import Position
+from smt_tui import alerts, describe
+from smt_tui.keys import ACTION_NAMES
+from smt_tui.messages import SnapshotReady
+from smt_tui.operator_commands import OperatorCommands
 from smt_tui.screens.detail import DetailScreen
 from smt_tui.screens.help import HelpScreen
-from smt_tui.screens.main import TABS, MainScreen
+from smt_tui.screens.main import MainScreen
 from smt_tui.screens.scorecard import ScorecardScreen
 from smt_tui.state import SECTIONS, ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot, utc_now
 from smt_tui.widgets.flow_chart import WINDOW_HOURS as FLOW_WINDOW_HOURS
@@ -48,57 +39,17 @@ from smt_tui.widgets.flow_chart import FlowChart
 from smt_tui.widgets.position_chart import PositionChart
 from smt_tui.widgets.proposals_table import ProposalsTable
 
-COMMAND_ACTIONS = frozenset(
-    {"approve", "reject", "close_position", "close_all", "cleanup", "pause", "resume", "run_cycle"}
-)
-"""Actions that write a command row: unavailable in read-only mode."""
-
 _LEVELS = list(EventLevel)
 
 
-class ConsoleApp(App[None]):
+class ConsoleApp(OperatorCommands):
+    """The console: the live refresh loop, what it announces, and where the operator looks.
+
+    Keys and what applies are in ``ConsoleKeys``; the actions that queue commands in ``OperatorCommands``.
+    """
+
     CSS_PATH = "console.tcss"
     TITLE = "SMT console"
-    ENABLE_COMMAND_PALETTE = True
-    COMMANDS = App.COMMANDS | {ConsoleCommands}
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        # Help and Quit first: the footer is cut from the right on a narrow terminal.
-        Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="this key reference"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="leave the console (the engine keeps running)"),
-        Binding(
-            "w",
-            "next_waiting",
-            "Next waiting",
-            id="next-waiting",
-            tooltip="jump to the next proposal awaiting approval",
-        ),
-        Binding("a", "approve", "Approve", id="approve", tooltip="approve the selected pending proposal"),
-        Binding("r", "reject", "Reject", id="reject", tooltip="reject the selected pending proposal"),
-        Binding("x", "close_position", "Close", id="close", tooltip="close the selected position at market"),
-        Binding("X", "close_all", "Close all", id="close-all", tooltip="close every open position"),
-        Binding("c", "cleanup", "Cancel orphans", id="cleanup", tooltip="cancel orphan TP/SL orders"),
-        Binding("p", "pause", "Pause", id="pause", tooltip="pause new entries (closes continue)"),
-        Binding("p", "resume", "Resume", id="resume", tooltip="resume new entries"),
-        Binding("n", "run_cycle", "Cycle now", id="run-cycle", tooltip="run a signal cycle now"),
-        Binding("enter", "details", "Details", id="details", tooltip="details of the selected row"),
-        Binding(
-            "slash", "filter", "Filter", id="filter", key_display="/", tooltip="filter the current table"
-        ),
-        Binding("l", "event_level", "Level", id="level", tooltip="cycle the event log's minimum level"),
-        Binding(
-            "s",
-            "scorecard",
-            "Scorecard",
-            show=False,
-            id="scorecard",
-            tooltip="how the decisions did against the market (calibration, per pair)",
-        ),
-        *(
-            Binding(str(i), f"show_tab('{tab}')", title, show=False, id=f"tab-{tab}", tooltip=f"{title} tab")
-            for i, (tab, title) in enumerate(TABS, 1)
-        ),
-    ]
 
     def __init__(
         self,
@@ -134,10 +85,6 @@ class ConsoleApp(App[None]):
 
     def get_default_screen(self) -> Screen[Any]:
         return MainScreen()
-
-    @property
-    def main(self) -> MainScreen:
-        return next(s for s in self.screen_stack if isinstance(s, MainScreen))
 
     # ------------------------------------------------------------------ refresh loop
 
@@ -190,7 +137,7 @@ class ConsoleApp(App[None]):
         except NoMatches:
             return  # torn down while the snapshot was in flight
         if isinstance(self.screen, DetailScreen):
-            found = details.detail_for(snap, self.screen.key, now, self.screen.expanded)
+            found = describe.describe(snap, self.screen.key, now, self.screen.expanded)
             if found is not None:
                 self.screen.show(found[1])
         self.selection_changed()
@@ -228,7 +175,7 @@ class ConsoleApp(App[None]):
             self._auto_key = key
 
     def _waiting(self, key: str) -> bool:
-        record = details.find(self.snapshot, key) if self.snapshot is not None else None
+        record = self.snapshot.find(key) if self.snapshot is not None else None
         return isinstance(record, ProposalView) and record.proposal.state is ProposalState.PROPOSED
 
     def action_next_waiting(self) -> None:
@@ -285,13 +232,13 @@ class ConsoleApp(App[None]):
         except NoMatches:
             return  # the screen is being torn down (quit) between two ticks: nothing left to draw
         if isinstance(self.screen, DetailScreen) and self.snapshot is not None:
-            found = details.detail_for(self.snapshot, self.screen.key, now, self.screen.expanded)
+            found = describe.describe(self.snapshot, self.screen.key, now, self.screen.expanded)
             if found is not None:
                 self.screen.show(found[1])
 
     def selection_changed(self) -> None:
         # The footer is rebuilt on refresh_bindings: only when what applies actually changed.
-        states = (type(self.screen), *(self.action_state(a) for a in _ACTION_NAMES))
+        states = (type(self.screen), *(self.action_state(a) for a in ACTION_NAMES))
         if states != self._binding_states:
             self._binding_states = states
             self.refresh_bindings()
@@ -302,7 +249,7 @@ class ConsoleApp(App[None]):
         if not main.has_class("-wide") or self.snapshot is None:
             return
         key = main.selected_key()
-        record = details.find(self.snapshot, key) if key else None
+        record = self.snapshot.find(key) if key else None
         shown = (
             key,
             record,
@@ -311,7 +258,7 @@ class ConsoleApp(App[None]):
         if shown == self._pane_shows:
             return  # the same record as drawn: no re-render, no repaint
         self._pane_shows = shown
-        found = details.detail_for(self.snapshot, key, self.now()) if key else None
+        found = describe.describe(self.snapshot, key, self.now()) if key else None
         if found is not None:
             main.query_one("#detail-pane").show(found[1])  # type: ignore[attr-defined]
 
@@ -320,188 +267,36 @@ class ConsoleApp(App[None]):
         self.main.query_one(FlowChart).show(self.model.store.exchange_flows.recent(FLOW_WINDOW_HOURS, 400))
 
     def _chart_position(self, main: MainScreen) -> None:
-        """The selected open position's stored bars since a little before it opened, under Positions."""
+        """The selected open position's stored bars since a little before it opened, under Positions.
+
+        Called on every snapshot and selection change; the chart redraws only when what it shows moved.
+        While another tab is shown the hidden chart is left as it is (drawn again when Positions shows).
+        """
+        if main.active_tab != "positions":
+            return
         chart = main.query_one(PositionChart)
-        key = main.selected_key() if main.active_tab == "positions" else None
-        record = details.find(self.snapshot, key) if key and self.snapshot is not None else None
+        key = main.selected_key()
+        record = self.snapshot.find(key) if key and self.snapshot is not None else None
         if not isinstance(record, Position) or record.state is not PositionState.OPEN:
             chart.show(None, ())
             return
         start = record.opened_at - _CHART_BEFORE_OPEN
         chart.show(record, self.model.store.candles.between(record.symbol, start, self.now()))
 
-    # ------------------------------------------------------------------ what applies
-
-    def selected_key(self) -> str | None:
-        for screen in reversed(self.screen_stack):
-            if isinstance(screen, DetailScreen):
-                return screen.key
-            if isinstance(screen, MainScreen):
-                return screen.selected_key()
-        return None
-
-    def selected(self) -> object | None:
-        key = self.selected_key()
-        if key is None or self.snapshot is None:
-            return None
-        return details.find(self.snapshot, key)
-
-    def _applies(self, action: str) -> bool:
-        snap = self.snapshot
-        if snap is None:
-            return False
-        record = self.selected()
-        status = snap.engine.status
-        paused = status is not None and status.state in (EngineState.PAUSED, EngineState.HALTED)
-        if action in ("approve", "reject"):
-            return isinstance(record, ProposalView) and record.proposal.state is ProposalState.PROPOSED
-        if action == "close_position":
-            return isinstance(record, Position) and record.state is not PositionState.CLOSED
-        if action == "close_all":
-            return bool(snap.open_positions)
-        if action == "cleanup":
-            return True  # with nothing flagged it is a sweep of the venue: a safe no-op that says so
-        if action == "pause":
-            return not paused
-        if action == "resume":
-            return paused
-        return action == "run_cycle"
-
-    def action_state(self, action: str) -> bool | None:
-        """True: available; None: shown but unavailable (read-only); False: does not apply."""
-        if action in COMMAND_ACTIONS:
-            if not self._applies(action):
-                return False
-            return None if self.readonly else True
-        if action == "details":
-            return isinstance(self.screen, MainScreen) and self.selected_key() is not None
-        if action == "show_tab":
-            return isinstance(self.screen, MainScreen)
-        if action == "next_waiting":
-            return (
-                isinstance(self.screen, MainScreen)
-                and self.snapshot is not None
-                and bool(self.snapshot.waiting)
-            )
-        if action in ("filter", "event_level"):
-            if not isinstance(self.screen, MainScreen):
-                return False
-            return action == "filter" or self.main.active_tab == "events"
-        return True
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if isinstance(self.screen, ConfirmModal | HelpScreen | ScorecardScreen) and action not in ("quit",):
-            return False
-        return self.action_state(action)
-
-    def palette_actions(self) -> list[tuple[str, str, str]]:
-        return [
-            (b.action, b.description, b.tooltip)
-            for b in self.BINDINGS
-            if isinstance(b, Binding) and b.action in COMMAND_ACTIONS
-        ]
-
-    # ------------------------------------------------------------------ actions
-
-    def _debounced(self, action: str) -> bool:
-        """True when the same action fired a moment ago (key repeat, double press)."""
-        now = time.monotonic()
-        last = self._last_trigger.get(action)
-        self._last_trigger[action] = now
-        return last is not None and now - last < self.debounce
-
-    def action_approve(self) -> None:
-        self._proposal_command(CommandKind.APPROVE, "approve")
-
-    def action_reject(self) -> None:
-        self._proposal_command(CommandKind.REJECT, "reject")
-
-    def _proposal_command(self, kind: CommandKind, verb: str) -> None:
-        record = self.selected()
-        if not isinstance(record, ProposalView) or self._debounced(verb):
-            return
-        proposal_id = record.proposal.id
-
-        def send() -> None:
-            self.send_command(kind, {"proposal_id": proposal_id}, f"{verb} proposal #{proposal_id}")
-
-        snap = self.snapshot
-        live = snap is not None and snap.engine.mode is Mode.LIVE
-        if kind is CommandKind.APPROVE and live and self.config.confirm_live_approvals:
-            self._confirm("Approve with real money?", approval_risk(record, snap), send)
-        else:
-            send()
-
-    def action_close_position(self) -> None:
-        record = self.selected()
-        if not isinstance(record, Position) or self._debounced("close_position"):
-            return
-        label = f"close {record.symbol} {record.side.value}"
-        self._confirm(
-            "Close position?",
-            f"Close {record.symbol} {record.side.value} (size {fmt.price(record.size)}) at market? "
-            f"Its unrealised PnL, {record.unrealized_pnl:+,.2f} USDT now, becomes realised; "
-            "its TP/SL orders are cancelled first.",
-            lambda: self.send_command(
-                CommandKind.CLOSE, {"symbol": record.symbol, "side": record.side.value}, label
-            ),
-        )
-
-    def action_close_all(self) -> None:
-        if self.snapshot is None or self._debounced("close_all"):
-            return
-        count = len(self.snapshot.open_positions)
-        self._confirm(
-            "Close ALL positions?",
-            f"Close all {count} open position(s) at market?",
-            lambda: self.send_command(CommandKind.CLOSE_ALL, {}, f"close all ({count})"),
-        )
-
-    def action_cleanup(self) -> None:
-        if self.snapshot is None or self._debounced("cleanup"):
-            return
-        orphans = self.snapshot.orphans
-        if orphans:
-            listed = ", ".join(
-                f"{o.symbol} {o.kind.value} @ {fmt.price(o.trigger_price or o.price)}" for o in orphans[:4]
-            )
-            body = f"Cancel {len(orphans)} orphan order(s) left on the exchange ({listed})?"
-        else:
-            body = (
-                "No orphan order is flagged. Ask the engine to check the exchange anyway? It cancels only "
-                "TP/SL orders that belong to no open position, and reports what it found."
-            )
-        count = len(orphans)
-        self._confirm(
-            "Cancel orphan orders?",
-            body,
-            lambda: self.send_command(CommandKind.CLEANUP, {}, f"cancel orphan orders ({count} flagged)"),
-        )
-
-    def action_pause(self) -> None:
-        if not self._debounced("pause"):
-            self.send_command(CommandKind.PAUSE, {}, "pause entries")
-
-    def action_resume(self) -> None:
-        if not self._debounced("resume"):
-            self.send_command(CommandKind.RESUME, {}, "resume entries")
-
-    def action_run_cycle(self) -> None:
-        if not self._debounced("run_cycle"):
-            self.send_command(CommandKind.RUN_CYCLE, {}, "run cycle now")
+    # ------------------------------------------------------------------ navigation
 
     def action_details(self) -> None:
         key = self.selected_key()
         if key is None or self.snapshot is None:
             return
-        found = details.detail_for(self.snapshot, key, self.now())
+        found = describe.describe(self.snapshot, key, self.now())
         if found is not None:
             self.push_screen(DetailScreen(key, *found))
 
     def refresh_detail(self) -> None:
         """Re-render the open detail screen (a section was expanded or collapsed)."""
         if isinstance(self.screen, DetailScreen) and self.snapshot is not None:
-            found = details.detail_for(self.snapshot, self.screen.key, self.now(), self.screen.expanded)
+            found = describe.describe(self.snapshot, self.screen.key, self.now(), self.screen.expanded)
             if found is not None:
                 self.screen.show(found[1])
 
@@ -528,69 +323,6 @@ class ConsoleApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
 
-    def _confirm(self, title: str, body: str, then: Callable[[], None]) -> None:
-        def answered(yes: bool | None) -> None:
-            if yes:
-                then()
-            else:
-                self.notify("cancelled: nothing was sent", timeout=3)
-
-        self.push_screen(ConfirmModal(title, body), answered)
-
-    # ------------------------------------------------------------------ commands
-
-    def send_command(self, kind: CommandKind, args: dict[str, Any], label: str) -> None:
-        if self.readonly:
-            self.notify("read-only console: actions are unavailable", severity="warning")
-            return
-        self._send_worker(kind, args, label)
-
-    @work(thread=True, group="commands", exit_on_error=False, description="operator command")
-    def _send_worker(self, kind: CommandKind, args: dict[str, Any], label: str) -> None:
-        if not self.model.engine_running():
-            # Never leave a command queued for an engine that may start hours later.
-            self.post_message(CommandNotSent(label, "no engine is running; nothing was sent"))
-            return
-        try:
-            command = self.model.enqueue(kind, self.actor, args)
-        except Exception as exc:  # the database refused: show it, keep the console alive
-            self.post_message(CommandNotSent(label, f"could not write the command: {exc}"))
-            return
-        snap = self.snapshot
-        alive = (
-            snap is not None and snap.engine.liveness(self.now(), self.config.stale_after) is Liveness.ALIVE
-        )
-        self.post_message(CommandSent(command, label, alive))
-
-    def on_command_sent(self, message: CommandSent) -> None:
-        assert message.command.id is not None
-        self._labels[message.command.id] = message.label
-        if message.engine_alive:
-            self.notify(f"{message.label}: sent (command #{message.command.id})", timeout=3)
-        else:
-            self.notify(
-                f"{message.label}: queued as #{message.command.id}, but the engine heartbeat is stale",
-                severity="warning",
-            )
-
-    def on_command_not_sent(self, message: CommandNotSent) -> None:
-        self.notify(f"{message.label}: {message.reason}", severity="error", title="Not sent")
-
-    def _report(self, command: Command) -> None:
-        assert command.id is not None
-        label = self._labels.pop(command.id, f"{command.kind.value} #{command.id}")
-        if command.state is CommandState.DONE:
-            self.notify(f"{label}: done{_summary(command.result)}", title="Engine")
-        else:
-            self.notify(
-                f"{label}: failed: {command.error or 'no reason given'}", severity="error", title="Engine"
-            )
-
-
-_ACTION_NAMES = tuple(
-    dict.fromkeys(b.action.partition("(")[0] for b in ConsoleApp.BINDINGS if isinstance(b, Binding))
-)
-
 
 _CHART_BEFORE_OPEN = timedelta(hours=6)
 """How much of the pair's stored price history before the entry the position chart shows."""
@@ -612,42 +344,6 @@ def _seconds_matter(snap: Snapshot, now: datetime, live: Liveness) -> bool:
     if status is not None and status.next_cycle_at is not None:
         ends.append(status.next_cycle_at)
     return any(timedelta(0) - _SECONDS_SHOWN < end - now < _SECONDS_SHOWN for end in ends)
-
-
-def approval_risk(view: ProposalView, snap: Snapshot | None) -> str:
-    """What an approval puts at risk, in plain words, for the confirmation in live mode."""
-    p = view.proposal
-    at_stop = p.notional * p.sl_pct / 100
-    drift = snap.drift(p.id) if snap is not None else None
-    moved = (
-        f" The price has moved {drift.used:.2f}% since it was proposed (limit {drift.value}%)."
-        if drift is not None and drift.used is not None
-        else ""
-    )
-    return (
-        f"#{p.id} {p.pair} {p.side.value}: margin {fmt.money(p.margin)} USDT, notional "
-        f"{fmt.money(p.notional)} USDT at {p.leverage}x. At the stop-loss ({fmt.price(p.sl_price)}, "
-        f"-{p.sl_pct}%) it loses about {fmt.money(at_stop)} USDT before fees.{moved} The engine re-checks "
-        "the price and every risk gate before it sends the order."
-    )
-
-
-def _summary(result: dict[str, Any] | None) -> str:
-    """A command's result in plain words for the toast: never the raw result, which reads as JSON."""
-    if not result:
-        return ""
-    if result.get("message"):
-        return f": {result['message']}"
-    words: list[str] = []
-    said = result.get("detail") or result.get("outcome") or result.get("state")
-    if said:
-        words.append(str(said))
-    if result.get("position_id") is not None:
-        words.append(f"position #{result['position_id']}")
-    if isinstance(result.get("closed"), list):
-        count = len(result["closed"])
-        words.append(f"{count} position{'' if count == 1 else 's'} closed")
-    return f": {', '.join(words)}" if words else ""
 
 
 def _user() -> str:

@@ -1,10 +1,14 @@
-"""Display formatting shared by widgets: amounts, prices, durations, signs. Pure functions."""
+"""Display formatting shared by widgets: amounts, prices, durations, signs, and the name/value blocks and
+headings the row descriptions are made of. Pure functions."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+from rich.table import Table
 from rich.text import Text
 
 
@@ -88,3 +92,17 @@ def confidence(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.0%}"
+
+
+def heading(title: str) -> Text:
+    return Text(f"\n{title}", style="bold underline")
+
+
+def kv(rows: Iterable[tuple[str, Any]]) -> Table:
+    """Names in a column, values beside them (folded, never cut)."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(overflow="fold")
+    for name, value in rows:
+        table.add_row(name, value if isinstance(value, Text) else Text(str(value)))
+    return table

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -202,6 +202,23 @@ class Snapshot:
     def drift(self, proposal_id: int | None) -> Limit | None:
         """The engine's last measurement of a waiting proposal's drift (used) against its limit (value)."""
         return self.limits.get(drift_name(proposal_id)) if proposal_id is not None else None
+
+    def find(self, key: str) -> object | None:
+        """The record behind a row key such as ``proposal:12``; None when this snapshot does not hold it."""
+        kind, _, ident = key.partition(":")
+        sources: dict[str, Iterable[tuple[str, object]]] = {
+            "proposal": ((str(v.proposal.id), v) for v in self.proposals),
+            "position": ((str(p.id), p) for p in (*self.positions, *self.history)),
+            "order": ((str(o.id), o) for o in self.orders),
+            "event": ((str(e.id), e) for e in self.events),
+            "analysis": ((str(a.id), a) for a in self.decisions),
+            "whale": ((w.address, w) for w in self.whales.whales),
+            "transfer": ((str(t.id), t) for t in self.whales.transfers),
+        }
+        for candidate, record in sources.get(kind, ()):
+            if candidate == ident:
+                return record
+        return None
 
 
 _HISTORY_HEAD = 20

@@ -26,19 +26,6 @@ PROMPT = "prompt"
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 
 
-def heading(title: str) -> Text:
-    return Text(f"\n{title}", style="bold underline")
-
-
-def kv(rows: list[tuple[str, Any]]) -> Table:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold cyan", no_wrap=True)
-    table.add_column(overflow="fold")
-    for name, value in rows:
-        table.add_row(name, value if isinstance(value, Text) else Text(str(value)))
-    return table
-
-
 def _uri(source: dict[str, str]) -> str:
     return source.get("uri") or source.get("url") or ""
 
@@ -100,9 +87,26 @@ def evidence(signals: list[WhaleSignal], side: Side) -> RenderableType:
     return Group(*lines)
 
 
-def gates_section(gates: list[dict[str, Any]], expanded: bool) -> list[RenderableType]:
-    from smt_tui.details import gate_rows
+def gate_rows(gates: list[dict[str, Any]]) -> Table:
+    table = Table(box=None, show_header=True, header_style="bold", padding=(0, 1), expand=False)
+    table.add_column("gate")
+    table.add_column("result")
+    table.add_column("detail", overflow="fold")
+    for gate in gates:
+        name = str(gate.get("gate") or gate.get("name") or "?")
+        passed = gate.get("passed", gate.get("ok"))
+        result = (
+            Text("pass", style="green")
+            if passed is True
+            else Text("FAIL", style="bold red")
+            if passed is False
+            else Text(str(passed))
+        )
+        table.add_row(name, result, str(gate.get("detail") or gate.get("reason") or ""))
+    return table
 
+
+def gates_section(gates: list[dict[str, Any]], expanded: bool) -> list[RenderableType]:
     if not gates:
         return [Text("no gate results recorded", style="dim")]
     failed = [g for g in gates if g.get("passed", g.get("ok")) is False]
@@ -140,7 +144,7 @@ def proposal_why(
     sources = analysis.sources if analysis is not None else []
     decision: dict[str, Any] = (analysis.decision or {}) if analysis is not None else {}
     parts: list[RenderableType] = [
-        kv(
+        fmt.kv(
             [
                 ("now", live_line(view, snap, now)),
                 ("trade", f"{p.pair} {p.side.value} at {fmt.confidence(p.confidence)} confidence"),
@@ -156,21 +160,21 @@ def proposal_why(
                 ),
             ]
         ),
-        heading("Why"),
+        fmt.heading("Why"),
         cited(str(decision.get("reasoning") or p.rationale or "-"), sources),
     ]
     if decision.get("key_catalyst"):
-        parts += [heading("Key catalyst"), cited(str(decision["key_catalyst"]), sources)]
+        parts += [fmt.heading("Key catalyst"), cited(str(decision["key_catalyst"]), sources)]
     risks = decision.get("risk_factors") or []
     if risks:
         risks = [risks] if isinstance(risks, str) else risks
-        parts += [heading("Risk factors"), Text("\n".join(f"• {r}" for r in risks))]
+        parts += [fmt.heading("Risk factors"), Text("\n".join(f"• {r}" for r in risks))]
     signals = [s for s in snap.whales.signals if p.cycle_id is not None and s.cycle_id == p.cycle_id]
-    parts += [heading("Whale and flow evidence"), evidence(signals, p.side)]
-    parts += [heading("Sources"), *source_lines(sources)]
-    parts += [heading("Risk gates"), *gates_section(p.gates, GATES in expanded)]
+    parts += [fmt.heading("Whale and flow evidence"), evidence(signals, p.side)]
+    parts += [fmt.heading("Sources"), *source_lines(sources)]
+    parts += [fmt.heading("Risk gates"), *gates_section(p.gates, GATES in expanded)]
     if analysis is not None:
-        parts.append(heading("Analyst"))
+        parts.append(fmt.heading("Analyst"))
         parts.append(
             Text(
                 f"{analysis.analyst.value} ({analysis.model}), {analysis.latency_ms or '-'} ms, "
@@ -180,7 +184,7 @@ def proposal_why(
         if analysis.error:
             parts.append(Text(analysis.error, style="bold red"))
         if PROMPT in expanded:
-            parts += [heading("Prompt"), Text(analysis.prompt or "-"), heading("Raw answer")]
+            parts += [fmt.heading("Prompt"), Text(analysis.prompt or "-"), fmt.heading("Raw answer")]
             parts.append(Text(analysis.raw_response or "-"))
         else:
             parts.append(Text("P: the prompt and the raw answer", style="dim"))

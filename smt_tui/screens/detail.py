@@ -1,4 +1,4 @@
-"""Full-screen detail of one row; for a proposal: the complete rationale, sources and gate results."""
+"""Full-screen detail of one row, described by `smt_tui.describe`; a proposal shows its whole why."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, TabbedContent, TabPane, Tabs
 
 from smt_tui.state import ConsoleConfig, Snapshot
 from smt_tui.widgets.decisions_table import DecisionsTable
@@ -24,6 +24,7 @@ from smt_tui.widgets.position_chart import PositionChart
 from smt_tui.widgets.positions_table import PositionsTable
 from smt_tui.widgets.proposals_table import ProposalsTable
 from smt_tui.widgets.status_bar import StatusBar
+from smt_tui.widgets.steady_footer import SteadyFooter
 from smt_tui.widgets.whale_feed import WhaleFeed, WhalesTable
 
 WIDE = 140
@@ -63,7 +64,7 @@ class MainScreen(Screen[None]):
                     yield EventLog(id="events-table")
             yield DetailPane(id="detail-pane")
         yield FilterBar()
-        yield Footer()
+        yield SteadyFooter()
 
     ready = False
     """Set once composed: snapshots that arrive earlier are applied from here."""

@@ -1,4 +1,4 @@
-"""Side pane (wide terminals): details or rationale of the row under the cursor."""
+"""Side pane (wide terminals): the row under the cursor, described by `smt_tui.describe`."""
 
 from __future__ import annotations
 

@@ -18,7 +18,24 @@ NO_HISTORY = "no price history yet"
 
 def chart_title(p: Position, bars: Sequence[StoredCandle]) -> str:
     head = f"{p.symbol} {p.side.value}: entry {p.entry_price}, TP {p.tp_price or '-'}, SL {p.sl_price or '-'}"
-    return f"{head}; {NO_HISTORY}" if not bars else f"{head}; last close {bars[-1].close}"
+    mark = f", mark {p.mark_price}" if p.mark_price is not None else ""
+    return f"{head}; {NO_HISTORY}" if not bars else f"{head}; last close {bars[-1].close}{mark}"
+
+
+def drawn_from(p: Position | None, bars: Sequence[StoredCandle]) -> tuple[object, ...]:
+    """Everything the chart draws, and nothing else: a new PnL or timestamp alone repaints nothing."""
+    if p is None:
+        return ()
+    return (
+        p.id,
+        p.symbol,
+        p.side,
+        p.entry_price,
+        p.tp_price,
+        p.sl_price,
+        p.mark_price,
+        tuple((b.open_time, b.close) for b in bars),
+    )
 
 
 class PositionChart(PlotextPlot):
@@ -28,13 +45,16 @@ class PositionChart(PlotextPlot):
 
     _shown: tuple[object, ...] | None = None
     title: str = ""
+    draws = 0
+    """How many times the chart was drawn (the quiet-when-unchanged promise is tested on it)."""
 
     def show(self, p: Position | None, bars: Sequence[StoredCandle]) -> None:
-        """Redraw only when the position or its bars changed."""
-        key = (p, tuple(b.open_time for b in bars), bars[-1].close if bars else None)
+        """Redraw only when what the chart shows changed: the price (bars, mark) or entry, TP or SL."""
+        key = drawn_from(p, bars)
         if key == self._shown:
             return
         self._shown = key
+        self.draws += 1
         self.display = p is not None
         plt = self.plt
         plt.clear_data()
@@ -45,8 +65,10 @@ class PositionChart(PlotextPlot):
         self.title = chart_title(p, bars)
         plt.title(self.title)
         if bars:
-            xs = list(range(len(bars)))
-            plt.plot(xs, [float(b.close) for b in bars], marker="braille", label="close")
+            closes = [float(b.close) for b in bars]
+            if p.mark_price is not None:
+                closes.append(float(p.mark_price))  # the live mark follows the last stored close
+            plt.plot(list(range(len(closes))), closes, marker="braille", label="close")
             plt.hline(float(p.entry_price), "blue")
             if p.tp_price is not None:
                 plt.hline(float(p.tp_price), "green")

@@ -9,6 +9,7 @@ from smt_engine.store.flows import ExchangeFlow
 from smt_engine.store.prices import StoredCandle
 from smt_tui.widgets.flow_chart import NO_FLOWS, FlowChart
 from smt_tui.widgets.position_chart import NO_HISTORY, PositionChart
+from smt_tui.widgets.positions_table import PositionsTable
 from tests.tui.conftest import FakeEngine, ready, wait_for
 from tests.tui.fixtures import NOW, Fixture
 from tests.tui.test_console import MakeApp
@@ -56,8 +57,44 @@ async def test_selected_open_position_is_charted_with_entry_tp_and_sl(
         await wait_for(pilot, lambda: app.selected_key() == key and "last close 1995.5" in chart.title)
         assert NO_HISTORY not in chart.title
 
-        await pilot.press("2")  # another tab: no position selected, no chart
-        await wait_for(pilot, lambda: not chart.display)
+        await pilot.press("2")  # another tab: the hidden chart is left as drawn, not redrawn
+        await wait_for(pilot, lambda: app.main.active_tab == "proposals")
+        assert "last close 1995.5" in chart.title
+
+
+async def test_position_chart_follows_each_snapshot_and_stays_put_when_nothing_it_shows_changed(
+    make_app: MakeApp, fixture_db: Fixture, engine: FakeEngine
+) -> None:
+    position_id = fixture_db.unprotected_position_id
+    position = engine.store.positions.get(position_id)
+    assert position is not None
+    engine.store.candles.record_closed(_bars(position.symbol, ["2000", "2010"]))
+    app = make_app()
+    async with app.run_test(size=(120, 50)) as pilot:
+        await ready(pilot)
+        await pilot.press("1")
+        key = f"position:{position_id}"
+        await wait_for(pilot, lambda: app.selected_key() == key)
+        chart = app.main.query_one(PositionChart)
+        table = app.main.query_one(PositionsTable)
+        await wait_for(pilot, lambda: "last close 2010" in chart.title)
+        draws, title = chart.draws, chart.title
+
+        # A new snapshot that changes nothing the chart draws (only the PnL): no redraw.
+        engine.store.positions.update(position_id, unrealized_pnl="12.34")
+        await wait_for(pilot, lambda: "+12.34" in table._cells[key][5].plain)
+        assert (chart.draws, chart.title) == (draws, title)
+
+        # A new mark price: the chart follows without any key press.
+        engine.store.positions.update(position_id, mark_price="2033.5")
+        await wait_for(pilot, lambda: "mark 2033.5" in chart.title)
+        assert chart.draws == draws + 1
+
+        # A new stored bar and a moved stop-loss.
+        engine.store.candles.record_closed(_bars(position.symbol, ["2000", "2010", "2021.25"]))
+        engine.store.positions.update(position_id, sl_price="1980")
+        await wait_for(pilot, lambda: "last close 2021.25" in chart.title and "SL 1980" in chart.title)
+        assert app.selected_key() == key
 
 
 def _flow(at_minutes: int, asset: str, net: str, window: int = 6) -> ExchangeFlow:

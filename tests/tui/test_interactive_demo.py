@@ -84,9 +84,12 @@ async def test_approve_open_close_in_the_interactive_demo(tmp_path: Path) -> Non
             await wait_for(pilot, lambda: bool(watcher.proposals.pending()))
             await wait_for(pilot, lambda: app.main.active_tab == "proposals")  # type: ignore[attr-defined]
             await pilot.press("a")
-            await wait_for(pilot, lambda: bool(watcher.positions.open_positions()))
+            # The entry fills first, then the engine places TP and SL: wait for the protected position.
+            await wait_for(
+                pilot,
+                lambda: any(p.sl_order_id and p.tp_order_id for p in watcher.positions.open_positions()),
+            )
             position = watcher.positions.open_positions()[0]
-            assert position.sl_order_id and position.tp_order_id
             await pilot.press("1")
             await pilot.pause(0.5)
             await pilot.press("x")

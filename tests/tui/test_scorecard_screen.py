@@ -131,7 +131,7 @@ def test_rationale_shows_sources_with_their_domain_and_the_search_suggestions() 
 
     from smt_engine.domain import Action, AnalystKind
     from smt_engine.store.records import Analysis
-    from smt_tui.details import rationale
+    from smt_tui.describe import rationale
 
     analysis = Analysis(
         cycle_id="c",

@@ -1,5 +1,5 @@
-"""SVG snapshots at 80x24 and 160x48 of Positions, Proposals (one waiting), the proposal detail and
-History, with a frozen clock. Toasts are cleared first so the screens themselves are compared."""
+"""SVG snapshots at 80x24 and 160x48 of Positions, Proposals (one waiting), the proposal detail,
+History and Whales, with a frozen clock. Toasts are cleared first so the screens themselves are compared."""
 
 from __future__ import annotations
 
@@ -66,3 +66,10 @@ def test_history(
     snap_compare: Any, make_app: Callable[..., ConsoleApp], one_waiting: FakeEngine, size: Any
 ) -> None:
     assert snap_compare(make_app(), terminal_size=size, run_before=_settle("3", tab="history"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_whales(
+    snap_compare: Any, make_app: Callable[..., ConsoleApp], one_waiting: FakeEngine, size: Any
+) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=_settle("4", tab="whales"))

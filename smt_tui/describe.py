@@ -1,55 +1,22 @@
-"""Detail views of one row: the proposal's full rationale, a position, an order, an event, a decision.
+"""One row described in full, as rich text: a proposal's why, a position, an order, an event, a decision,
+a whale or a transfer. The detail screen and the side pane show what this builds.
 
-Everything is built from the snapshot already in memory, so opening a detail never touches the
+Everything is built from the snapshot already in memory, so describing a row never touches the
 database on the UI thread.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from smt_engine.store.records import Analysis, Event, Order, Position, Whale, WhaleTransfer
 from smt_tui import fmt, why
 from smt_tui.state import ProposalView, Snapshot
-
-
-def _kv(rows: Iterable[tuple[str, Any]]) -> Table:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold cyan", no_wrap=True)
-    table.add_column(overflow="fold")
-    for name, value in rows:
-        table.add_row(name, value if isinstance(value, Text) else Text(str(value)))
-    return table
-
-
-def _heading(title: str) -> Text:
-    return Text(f"\n{title}", style="bold underline")
-
-
-def gate_rows(gates: list[dict[str, Any]]) -> Table:
-    table = Table(box=None, show_header=True, header_style="bold", padding=(0, 1), expand=False)
-    table.add_column("gate")
-    table.add_column("result")
-    table.add_column("detail", overflow="fold")
-    for gate in gates:
-        name = str(gate.get("gate") or gate.get("name") or "?")
-        passed = gate.get("passed", gate.get("ok"))
-        result = (
-            Text("pass", style="green")
-            if passed is True
-            else Text("FAIL", style="bold red")
-            if passed is False
-            else Text(str(passed))
-        )
-        table.add_row(name, result, str(gate.get("detail") or gate.get("reason") or ""))
-    return table
 
 
 def rationale(analysis: Analysis | None) -> RenderableType:
@@ -61,7 +28,7 @@ def rationale(analysis: Analysis | None) -> RenderableType:
     if isinstance(risks, str):
         risks = [risks]
     parts: list[RenderableType] = [
-        _kv(
+        fmt.kv(
             [
                 ("analyst", f"{analysis.analyst.value} ({analysis.model})"),
                 ("decision", f"{analysis.action.value} at {fmt.confidence(analysis.confidence)}"),
@@ -71,13 +38,13 @@ def rationale(analysis: Analysis | None) -> RenderableType:
                 ("at", fmt.stamp(analysis.created_at)),
             ]
         ),
-        _heading("Reasoning"),
+        fmt.heading("Reasoning"),
         Text(str(decision.get("reasoning") or "-")),
-        _heading("Key catalyst"),
+        fmt.heading("Key catalyst"),
         Text(str(decision.get("key_catalyst") or "-")),
-        _heading("Risk factors"),
+        fmt.heading("Risk factors"),
         Text("\n".join(f"• {r}" for r in risks) or "-"),
-        _heading("Grounding sources"),
+        fmt.heading("Grounding sources"),
     ]
     if analysis.sources:
         for i, source in enumerate(analysis.sources, 1):
@@ -89,20 +56,20 @@ def rationale(analysis: Analysis | None) -> RenderableType:
     else:
         parts.append(Text("none (ungrounded)", style="yellow"))
     if analysis.queries:
-        parts.append(_heading("Search queries"))
+        parts.append(fmt.heading("Search queries"))
         parts.append(Text("\n".join(f"• {q}" for q in analysis.queries)))
     if analysis.search_suggestions:
-        parts.append(_heading("Google Search suggestions"))
+        parts.append(fmt.heading("Google Search suggestions"))
         for chip in analysis.search_suggestions:
             parts.append(Text.assemble(f"• {chip.get('text', '')}", ("  " + chip.get("uri", ""), "blue")))
     if analysis.error:
-        parts.append(_heading("Errors"))
+        parts.append(fmt.heading("Errors"))
         parts.append(Text(analysis.error, style="bold red"))
     return Group(*parts)
 
 
-def position_detail(p: Position, now: datetime) -> RenderableType:
-    return _kv(
+def describe_position(p: Position, now: datetime) -> RenderableType:
+    return fmt.kv(
         [
             ("position", f"#{p.id} {p.symbol} {p.side.value} ({p.state.value})"),
             ("size", fmt.price(p.size)),
@@ -119,9 +86,9 @@ def position_detail(p: Position, now: datetime) -> RenderableType:
     )
 
 
-def order_detail(o: Order) -> RenderableType:
+def describe_order(o: Order) -> RenderableType:
     return Group(
-        _kv(
+        fmt.kv(
             [
                 ("order", f"#{o.id} {o.kind.value} {o.symbol} {o.side.value}"),
                 ("client id", o.client_order_id),
@@ -134,14 +101,14 @@ def order_detail(o: Order) -> RenderableType:
                 ("error", o.error or "-"),
             ]
         ),
-        _heading("Request"),
+        fmt.heading("Request"),
         Text(json.dumps(o.request, indent=2, sort_keys=True)),
-        _heading("Response"),
+        fmt.heading("Response"),
         Text(json.dumps(o.response, indent=2, sort_keys=True) if o.response is not None else "-"),
     )
 
 
-def event_detail(e: Event) -> RenderableType:
+def describe_event(e: Event) -> RenderableType:
     refs = {
         "cycle": e.cycle_id,
         "proposal": e.proposal_id,
@@ -149,7 +116,7 @@ def event_detail(e: Event) -> RenderableType:
         "position": e.position_id,
     }
     return Group(
-        _kv(
+        fmt.kv(
             [
                 ("event", f"#{e.id} {e.kind}"),
                 ("level", e.level.value),
@@ -157,17 +124,17 @@ def event_detail(e: Event) -> RenderableType:
                 ("refs", ", ".join(f"{k} {v}" for k, v in refs.items() if v) or "-"),
             ]
         ),
-        _heading("Message"),
+        fmt.heading("Message"),
         Text(e.message),
-        _heading("Data"),
+        fmt.heading("Data"),
         Text(json.dumps(e.data, indent=2, sort_keys=True) if e.data else "-"),
     )
 
 
-def whale_detail(w: Whale) -> RenderableType:
+def describe_whale(w: Whale) -> RenderableType:
     top = sorted(w.features.items(), key=lambda kv: -abs(kv[1]))[:8]
     return Group(
-        _kv(
+        fmt.kv(
             [
                 ("whale", w.address),
                 ("label", w.label or "-"),
@@ -177,13 +144,13 @@ def whale_detail(w: Whale) -> RenderableType:
                 ("first seen / updated", f"{fmt.stamp(w.first_seen_at)} / {fmt.stamp(w.updated_at)}"),
             ]
         ),
-        _heading("Top features"),
-        _kv((name, f"{value:.4g}") for name, value in top),
+        fmt.heading("Top features"),
+        fmt.kv((name, f"{value:.4g}") for name, value in top),
     )
 
 
-def transfer_detail(t: WhaleTransfer) -> RenderableType:
-    return _kv(
+def describe_transfer(t: WhaleTransfer) -> RenderableType:
+    return fmt.kv(
         [
             ("tx", t.tx_hash),
             ("from", t.from_address),
@@ -195,45 +162,28 @@ def transfer_detail(t: WhaleTransfer) -> RenderableType:
     )
 
 
-def decision_detail(a: Analysis) -> RenderableType:
+def describe_decision(a: Analysis) -> RenderableType:
     return Group(Text(f"{a.pair}: latest analysis #{a.id}", style="bold"), rationale(a))
 
 
-def find(snap: Snapshot, key: str) -> object | None:
-    """The record behind a row key such as ``proposal:12`` in the snapshot."""
-    kind, _, ident = key.partition(":")
-    sources: dict[str, Iterable[tuple[str, object]]] = {
-        "proposal": ((str(v.proposal.id), v) for v in snap.proposals),
-        "position": ((str(p.id), p) for p in (*snap.positions, *snap.history)),
-        "order": ((str(o.id), o) for o in snap.orders),
-        "event": ((str(e.id), e) for e in snap.events),
-        "analysis": ((str(a.id), a) for a in snap.decisions),
-        "whale": ((w.address, w) for w in snap.whales.whales),
-        "transfer": ((str(t.id), t) for t in snap.whales.transfers),
-    }
-    for candidate, record in sources.get(kind, ()):
-        if candidate == ident:
-            return record
-    return None
-
-
-def detail_for(
+def describe(
     snap: Snapshot, key: str, now: datetime, expanded: frozenset[str] = frozenset()
 ) -> tuple[str, RenderableType] | None:
-    record = find(snap, key)
+    """The title and body of the row behind ``key``; None when the snapshot no longer has it."""
+    record = snap.find(key)
     if isinstance(record, ProposalView):
         p = record.proposal
         return f"Proposal #{p.id}: {p.pair} {p.side.value}", why.proposal_why(record, snap, now, expanded)
     if isinstance(record, Position):
-        return f"Position #{record.id}: {record.symbol} {record.side.value}", position_detail(record, now)
+        return f"Position #{record.id}: {record.symbol} {record.side.value}", describe_position(record, now)
     if isinstance(record, Order):
-        return f"Order #{record.id}: {record.kind.value} {record.symbol}", order_detail(record)
+        return f"Order #{record.id}: {record.kind.value} {record.symbol}", describe_order(record)
     if isinstance(record, Event):
-        return f"Event #{record.id}: {record.kind}", event_detail(record)
+        return f"Event #{record.id}: {record.kind}", describe_event(record)
     if isinstance(record, Analysis):
-        return f"Decision: {record.pair}", decision_detail(record)
+        return f"Decision: {record.pair}", describe_decision(record)
     if isinstance(record, Whale):
-        return f"Whale {record.label or record.address}", whale_detail(record)
+        return f"Whale {record.label or record.address}", describe_whale(record)
     if isinstance(record, WhaleTransfer):
-        return f"Transfer {record.tx_hash[:18]}…", transfer_detail(record)
+        return f"Transfer {record.tx_hash[:18]}…", describe_transfer(record)
     return None

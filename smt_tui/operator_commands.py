@@ -1,0 +1,216 @@
+"""Operator actions that queue a command for the engine: approve, reject, close, close all, cancel
+orphans, pause, resume and run a cycle; the confirmations that state the risk first; and the toasts that
+tell what the engine did with each command.
+
+A command row is written from a worker thread and never when no engine runs (it would wait for an engine
+that may start hours later); the result is shown when the engine completes it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual import work
+
+from smt_engine.domain import CommandKind, CommandState, Mode
+from smt_engine.store.records import Command, Position
+from smt_tui import fmt
+from smt_tui.keys import ConsoleKeys
+from smt_tui.messages import CommandNotSent, CommandSent
+from smt_tui.screens.confirm import ConfirmModal
+from smt_tui.state import ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot
+
+
+class OperatorCommands(ConsoleKeys):
+    """The actions that write a command row; the refresh loop and navigation are in ``ConsoleApp``."""
+
+    model: ReadModel
+    config: ConsoleConfig
+    now: Now
+    actor: str
+    debounce: float
+    _labels: dict[int, str]
+    _last_trigger: dict[str, float]
+
+    def _debounced(self, action: str) -> bool:
+        """True when the same action fired a moment ago (key repeat, double press)."""
+        now = time.monotonic()
+        last = self._last_trigger.get(action)
+        self._last_trigger[action] = now
+        return last is not None and now - last < self.debounce
+
+    def action_approve(self) -> None:
+        self._proposal_command(CommandKind.APPROVE, "approve")
+
+    def action_reject(self) -> None:
+        self._proposal_command(CommandKind.REJECT, "reject")
+
+    def _proposal_command(self, kind: CommandKind, verb: str) -> None:
+        record = self.selected()
+        if not isinstance(record, ProposalView) or self._debounced(verb):
+            return
+        proposal_id = record.proposal.id
+
+        def send() -> None:
+            self.send_command(kind, {"proposal_id": proposal_id}, f"{verb} proposal #{proposal_id}")
+
+        snap = self.snapshot
+        live = snap is not None and snap.engine.mode is Mode.LIVE
+        if kind is CommandKind.APPROVE and live and self.config.confirm_live_approvals:
+            self._confirm("Approve with real money?", approval_risk(record, snap), send)
+        else:
+            send()
+
+    def action_close_position(self) -> None:
+        record = self.selected()
+        if not isinstance(record, Position) or self._debounced("close_position"):
+            return
+        label = f"close {record.symbol} {record.side.value}"
+        self._confirm(
+            "Close position?",
+            f"Close {record.symbol} {record.side.value} (size {fmt.price(record.size)}) at market? "
+            f"Its unrealised PnL, {record.unrealized_pnl:+,.2f} USDT now, becomes realised; "
+            "its TP/SL orders are cancelled first.",
+            lambda: self.send_command(
+                CommandKind.CLOSE, {"symbol": record.symbol, "side": record.side.value}, label
+            ),
+        )
+
+    def action_close_all(self) -> None:
+        if self.snapshot is None or self._debounced("close_all"):
+            return
+        count = len(self.snapshot.open_positions)
+        self._confirm(
+            "Close ALL positions?",
+            f"Close all {count} open position(s) at market?",
+            lambda: self.send_command(CommandKind.CLOSE_ALL, {}, f"close all ({count})"),
+        )
+
+    def action_cleanup(self) -> None:
+        if self.snapshot is None or self._debounced("cleanup"):
+            return
+        orphans = self.snapshot.orphans
+        if orphans:
+            listed = ", ".join(
+                f"{o.symbol} {o.kind.value} @ {fmt.price(o.trigger_price or o.price)}" for o in orphans[:4]
+            )
+            body = f"Cancel {len(orphans)} orphan order(s) left on the exchange ({listed})?"
+        else:
+            body = (
+                "No orphan order is flagged. Ask the engine to check the exchange anyway? It cancels only "
+                "TP/SL orders that belong to no open position, and reports what it found."
+            )
+        count = len(orphans)
+        self._confirm(
+            "Cancel orphan orders?",
+            body,
+            lambda: self.send_command(CommandKind.CLEANUP, {}, f"cancel orphan orders ({count} flagged)"),
+        )
+
+    def action_pause(self) -> None:
+        if not self._debounced("pause"):
+            self.send_command(CommandKind.PAUSE, {}, "pause entries")
+
+    def action_resume(self) -> None:
+        if not self._debounced("resume"):
+            self.send_command(CommandKind.RESUME, {}, "resume entries")
+
+    def action_run_cycle(self) -> None:
+        if not self._debounced("run_cycle"):
+            self.send_command(CommandKind.RUN_CYCLE, {}, "run cycle now")
+
+    def _confirm(self, title: str, body: str, then: Callable[[], None]) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+            else:
+                self.notify("cancelled: nothing was sent", timeout=3)
+
+        self.push_screen(ConfirmModal(title, body), answered)
+
+    # ------------------------------------------------------------------ commands
+
+    def send_command(self, kind: CommandKind, args: dict[str, Any], label: str) -> None:
+        if self.readonly:
+            self.notify("read-only console: actions are unavailable", severity="warning")
+            return
+        self._send_worker(kind, args, label)
+
+    @work(thread=True, group="commands", exit_on_error=False, description="operator command")
+    def _send_worker(self, kind: CommandKind, args: dict[str, Any], label: str) -> None:
+        if not self.model.engine_running():
+            # Never leave a command queued for an engine that may start hours later.
+            self.post_message(CommandNotSent(label, "no engine is running; nothing was sent"))
+            return
+        try:
+            command = self.model.enqueue(kind, self.actor, args)
+        except Exception as exc:  # the database refused: show it, keep the console alive
+            self.post_message(CommandNotSent(label, f"could not write the command: {exc}"))
+            return
+        snap = self.snapshot
+        alive = (
+            snap is not None and snap.engine.liveness(self.now(), self.config.stale_after) is Liveness.ALIVE
+        )
+        self.post_message(CommandSent(command, label, alive))
+
+    def on_command_sent(self, message: CommandSent) -> None:
+        assert message.command.id is not None
+        self._labels[message.command.id] = message.label
+        if message.engine_alive:
+            self.notify(f"{message.label}: sent (command #{message.command.id})", timeout=3)
+        else:
+            self.notify(
+                f"{message.label}: queued as #{message.command.id}, but the engine heartbeat is stale",
+                severity="warning",
+            )
+
+    def on_command_not_sent(self, message: CommandNotSent) -> None:
+        self.notify(f"{message.label}: {message.reason}", severity="error", title="Not sent")
+
+    def _report(self, command: Command) -> None:
+        assert command.id is not None
+        label = self._labels.pop(command.id, f"{command.kind.value} #{command.id}")
+        if command.state is CommandState.DONE:
+            self.notify(f"{label}: done{_summary(command.result)}", title="Engine")
+        else:
+            self.notify(
+                f"{label}: failed: {command.error or 'no reason given'}", severity="error", title="Engine"
+            )
+
+
+def approval_risk(view: ProposalView, snap: Snapshot | None) -> str:
+    """What an approval puts at risk, in plain words, for the confirmation in live mode."""
+    p = view.proposal
+    at_stop = p.notional * p.sl_pct / 100
+    drift = snap.drift(p.id) if snap is not None else None
+    moved = (
+        f" The price has moved {drift.used:.2f}% since it was proposed (limit {drift.value}%)."
+        if drift is not None and drift.used is not None
+        else ""
+    )
+    return (
+        f"#{p.id} {p.pair} {p.side.value}: margin {fmt.money(p.margin)} USDT, notional "
+        f"{fmt.money(p.notional)} USDT at {p.leverage}x. At the stop-loss ({fmt.price(p.sl_price)}, "
+        f"-{p.sl_pct}%) it loses about {fmt.money(at_stop)} USDT before fees.{moved} The engine re-checks "
+        "the price and every risk gate before it sends the order."
+    )
+
+
+def _summary(result: dict[str, Any] | None) -> str:
+    """A command's result in plain words for the toast: never the raw result, which reads as JSON."""
+    if not result:
+        return ""
+    if result.get("message"):
+        return f": {result['message']}"
+    words: list[str] = []
+    said = result.get("detail") or result.get("outcome") or result.get("state")
+    if said:
+        words.append(str(said))
+    if result.get("position_id") is not None:
+        words.append(f"position #{result['position_id']}")
+    if isinstance(result.get("closed"), list):
+        count = len(result["closed"])
+        words.append(f"{count} position{'' if count == 1 else 's'} closed")
+    return f": {', '.join(words)}" if words else ""
