@@ -20,7 +20,7 @@ from smt_tui.state import ProposalView, Snapshot
 
 
 def rationale(analysis: Analysis | None) -> RenderableType:
-    """The analyst's side of a decision: reasoning, catalyst, risks, grounding, cost, errors."""
+    """The analyst's side of a decision: reasoning and catalyst (linked [n]), risks, grounding, errors."""
     if analysis is None:
         return Text("No analysis recorded for this item.", style="dim")
     decision: dict[str, Any] = analysis.decision or {}
@@ -39,29 +39,15 @@ def rationale(analysis: Analysis | None) -> RenderableType:
             ]
         ),
         fmt.heading("Reasoning"),
-        Text(str(decision.get("reasoning") or "-")),
+        why.cited(str(decision.get("reasoning") or "-"), analysis.sources),
         fmt.heading("Key catalyst"),
-        Text(str(decision.get("key_catalyst") or "-")),
+        why.cited(str(decision.get("key_catalyst") or "-"), analysis.sources),
         fmt.heading("Risk factors"),
         Text("\n".join(f"• {r}" for r in risks) or "-"),
         fmt.heading("Grounding sources"),
+        *why.source_lines(analysis.sources),
+        *why.search_lines(analysis),
     ]
-    if analysis.sources:
-        for i, source in enumerate(analysis.sources, 1):
-            title = source.get("title") or source.get("domain") or "source"
-            domain = source.get("domain") or ""
-            shown = f" ({domain})" if domain and domain != title.lower() else ""
-            uri = source.get("uri") or source.get("url") or ""
-            parts.append(Text.assemble((f"[{i}] ", "bold"), title, (shown, "dim"), ("  " + uri, "blue")))
-    else:
-        parts.append(Text("none (ungrounded)", style="yellow"))
-    if analysis.queries:
-        parts.append(fmt.heading("Search queries"))
-        parts.append(Text("\n".join(f"• {q}" for q in analysis.queries)))
-    if analysis.search_suggestions:
-        parts.append(fmt.heading("Google Search suggestions"))
-        for chip in analysis.search_suggestions:
-            parts.append(Text.assemble(f"• {chip.get('text', '')}", ("  " + chip.get("uri", ""), "blue")))
     if analysis.error:
         parts.append(fmt.heading("Errors"))
         parts.append(Text(analysis.error, style="bold red"))

@@ -59,6 +59,20 @@ def source_lines(sources: list[dict[str, str]]) -> list[RenderableType]:
     return lines
 
 
+def search_lines(analysis: Analysis) -> list[RenderableType]:
+    """The queries Google ran and its Search suggestions (its terms ask that they be shown with answers)."""
+    lines: list[RenderableType] = []
+    if analysis.queries:
+        lines += [fmt.heading("Search queries"), Text("\n".join(f"• {q}" for q in analysis.queries))]
+    if analysis.search_suggestions:
+        lines.append(fmt.heading("Google Search suggestions"))
+        for chip in analysis.search_suggestions:
+            line = Text("• ")
+            line.append(chip.get("text", ""), style=Style(link=chip.get("uri") or None, underline=True))
+            lines.append(line)
+    return lines
+
+
 def agreement(bias: Bias, side: Side) -> Text:
     """Does this whale's bias point the way the proposal trades?"""
     if bias is Bias.NEUTRAL:
@@ -172,6 +186,8 @@ def proposal_why(
     signals = [s for s in snap.whales.signals if p.cycle_id is not None and s.cycle_id == p.cycle_id]
     parts += [fmt.heading("Whale and flow evidence"), evidence(signals, p.side)]
     parts += [fmt.heading("Sources"), *source_lines(sources)]
+    if analysis is not None:
+        parts += search_lines(analysis)
     parts += [fmt.heading("Risk gates"), *gates_section(p.gates, GATES in expanded)]
     if analysis is not None:
         parts.append(fmt.heading("Analyst"))

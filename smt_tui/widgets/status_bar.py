@@ -6,8 +6,8 @@ runs into the next value at any width. Figures from a dead engine are greyed: th
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,6 +17,7 @@ from textual.widgets import Static
 
 from smt_engine.domain import EngineState, HealthStatus, Mode
 from smt_engine.store.limits import DAILY_LOSS, DRAWDOWN, TOTAL_EXPOSURE
+from smt_engine.store.records import ComponentHealth
 from smt_tui import fmt
 from smt_tui.state import ConsoleConfig, Liveness, Snapshot
 from smt_tui.widgets.equity_sparkline import EquitySparkline
@@ -178,8 +179,33 @@ def approvals_line(snap: Snapshot, now: datetime) -> list[Text]:
     return [text, Text("w: next waiting", style="dim")]
 
 
-def health_line(snap: Snapshot, wide: bool) -> list[Text]:
-    """Problems in full; healthy components by name when there is room, else counted."""
+BUDGET = "analyst.budget"
+
+
+def spend_chip(row: ComponentHealth, now: datetime) -> Text:
+    """Today's analyst calls and USD against their caps, shown whatever their state.
+
+    The engine refreshes the row when the analyst runs; a row from an earlier UTC day means no call yet today.
+    """
+    data = row.data
+    if not _today(row, now):
+        return chip(
+            "LLM today", f"0/{data.get('max_calls', '?')} calls, $0/${data.get('max_usd', '?')}", "green"
+        )
+    usd = Decimal(str(data.get("usd", "0"))).quantize(Decimal("0.01"), ROUND_CEILING)
+    return chip(
+        "LLM today",
+        f"{data.get('calls')}/{data.get('max_calls')} calls, ${usd}/${data.get('max_usd')}",
+        "green",
+    )
+
+
+def _today(row: ComponentHealth, now: datetime) -> bool:
+    return row.data.get("day") == now.astimezone(UTC).date().isoformat()
+
+
+def health_line(snap: Snapshot, wide: bool, now: datetime) -> list[Text]:
+    """Problems in full; healthy components by name when there is room, else counted; the LLM spend always."""
     chips: list[Text] = []
     cycle = snap.engine.last_cycle
     if cycle is not None:
@@ -195,8 +221,15 @@ def health_line(snap: Snapshot, wide: bool) -> list[Text]:
                     "last cycle", f"{cycle.status}" + (f": {cycle.error}" if cycle.error else ""), "bold red"
                 )
             )
-    fine = [row for row in snap.health if row.status is HealthStatus.OK]
+    budget = next((row for row in snap.health if row.component == BUDGET), None)
+    if budget is not None and (budget.status is HealthStatus.OK or not _today(budget, now)):
+        chips.append(spend_chip(budget, now))  # a cap reached (today) shows as a problem below instead
+    else:
+        budget = None
+    fine = [row for row in snap.health if row.status is HealthStatus.OK and row is not budget]
     for row in snap.health:
+        if row is budget:
+            continue
         if row.status is HealthStatus.OK and not wide:
             continue
         mark, style = _HEALTH[row.status]
@@ -223,7 +256,7 @@ def status_text(
             engine_line(snap, now, config, readonly),
             money,
             approvals_line(snap, now),
-            health_line(snap, width >= WIDE_HEALTH),
+            health_line(snap, width >= WIDE_HEALTH, now),
         ],
         width,
     )

@@ -94,6 +94,12 @@ def _analysis(now: datetime, pair: str, action: Action, conf: float, **extra: ob
         "decision": decision,
         "grounded": True,
         "queries": [f"{pair} price news today"],
+        "search_suggestions": [
+            {
+                "text": f"{pair} price news today",
+                "uri": f"https://www.google.com/search?q={pair}+price+news+today",
+            }
+        ],
         "sources": [
             {"title": "CoinDesk: ETF flows", "uri": "https://www.coindesk.com/markets/etf-flows"},
             {"title": "The Block: funding rates", "uri": "https://www.theblock.co/data/funding"},

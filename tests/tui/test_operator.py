@@ -390,6 +390,10 @@ async def test_the_whole_why_of_a_proposal(
             if not isinstance(span.style, str) and span.style.link
         }  # type: ignore[attr-defined]
         assert "https://www.coindesk.com/markets/etf-flows" in links
+        # Google's terms: the Search suggestions are shown with the grounded answer, as links.
+        assert text.index("Sources") < text.index("Google Search suggestions") < text.index("Risk gates")
+        assert "• ETH price news today" in text and "Search queries" in text
+        assert "https://www.google.com/search?q=ETH+price+news+today" in links
         await pilot.press("g")
         await wait_for(pilot, lambda: "single_exposure" in shown())
         assert "Analyse ETHUSDT" not in shown()
@@ -463,3 +467,26 @@ async def test_header_shows_the_loss_limits_the_engine_measures(
             [Limit(name=names.DAILY_LOSS, value=Decimal(10), unit="%", used=Decimal("8.50"), updated_at=NOW)]
         )
         await wait_for(pilot, lambda: "loss today 8.50/10%" in header(app) and "drawdown" not in header(app))
+
+
+async def test_todays_llm_spend_against_the_caps_is_always_in_the_header(
+    make_app: MakeApp, engine: FakeEngine
+) -> None:
+    day = NOW.date().isoformat()
+    caps = {"max_calls": 60, "max_usd": "6.00"}
+    spend = {"day": day, "calls": 7, "usd": "0.3012", **caps}
+    engine.store.health.report("analyst.budget", HealthStatus.OK, NOW, "today 7/60 calls", spend)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:  # narrow: healthy rows are only counted
+        await ready(pilot)
+        await wait_for(pilot, lambda: "LLM today 7/60 calls, $0.31/$6.00" in header(app))
+        over = {**spend, "calls": 60}
+        engine.store.health.report("analyst.budget", HealthStatus.WARN, NOW, "daily call cap reached", over)
+        await wait_for(pilot, lambda: "! analyst.budget: daily call cap reached" in header(app))
+        assert "LLM today" not in header(app), "a cap reached today is shown once, as the problem"
+        yesterday = {**over, "day": (NOW - timedelta(days=1)).date().isoformat()}
+        engine.store.health.report(
+            "analyst.budget", HealthStatus.WARN, NOW, "daily call cap reached", yesterday
+        )
+        await wait_for(pilot, lambda: "LLM today 0/60 calls, $0/$6.00" in header(app))
+        assert "analyst.budget" not in header(app), "yesterday's cap does not bind today"

@@ -7,6 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from rich.console import Group
+from rich.text import Text
 from textual.widgets import Static
 
 from smt_engine.scorecard import build_report
@@ -152,11 +154,25 @@ def test_rationale_shows_sources_with_their_domain_and_the_search_suggestions() 
             {"text": "bitcoin etf flows", "uri": "https://www.google.com/search?q=bitcoin+etf"}
         ],
     )
+    rendered = rationale(analysis)
+    assert isinstance(rendered, Group)
     console = Console(width=200, record=True)
-    console.print(rationale(analysis))
+    console.print(rendered)
     text = console.export_text()
-    assert "[1] ETF flows hit a record (reuters.com)  https://vertexaisearch/r1" in text
-    assert "[2] coindesk.com  https://vertexaisearch/r2" in text
+    assert "[1] ETF flows hit a record  (reuters.com)" in text
+    assert "[2] coindesk.com  (coindesk.com)" in text
     assert "Inflows [1] and funding [2]." in text
-    assert "Google Search suggestions" in text
-    assert "• bitcoin etf flows  https://www.google.com/search?q=bitcoin+etf" in text
+    assert "Google Search suggestions" in text and "• bitcoin etf flows" in text
+    links = {
+        span.style.link
+        for part in rendered.renderables
+        if isinstance(part, Text)
+        for span in part.spans
+        if not isinstance(span.style, str) and span.style.link
+    }
+    # Sources, the [n] markers and the suggestions are links (OSC 8), not URLs printed in the text.
+    assert links == {
+        "https://vertexaisearch/r1",
+        "https://vertexaisearch/r2",
+        "https://www.google.com/search?q=bitcoin+etf",
+    }
