@@ -298,3 +298,40 @@ def test_a_proposal_resolved_early_still_gets_its_later_horizons(store: Store) -
     assert later == ["1h", "24h", "4h", "outcome"]
     # Fully scored: read no more.
     assert store.history.proposals_since(T0, unless_scored=("24h", "outcome")) == []
+
+
+def test_an_over_budget_wait_is_not_scored_as_the_models_own_wait(store: Store) -> None:
+    markets(store)
+    over = "over analyst.daily_max_usd ($2.00)"
+    analysis(
+        store, "SOL", Action.WAIT, 0.0, T0 + timedelta(minutes=6), decision={"over_budget": over}, error=over
+    )
+    own = analysis(store, "SOL", Action.WAIT, 0.3, T0 + timedelta(minutes=6))
+    heuristic = analysis(
+        store,
+        "SOL",
+        Action.WAIT,
+        0.4,
+        T0 + timedelta(minutes=6),
+        analyst=AnalystKind.HEURISTIC,
+        decision={"decision": "WAIT", "hold_time_hours": 12, "over_budget": over},
+    )
+    score_due(SETTINGS, store, T0 + timedelta(hours=30))
+    scored = {(s.subject_id, s.analyst) for s in store.scores.since() if s.subject == "analysis"}
+    assert scored == {(own.id, "gemini"), (heuristic.id, "heuristic")}
+
+
+def test_a_cached_copy_is_not_scored_twice(store: Store) -> None:
+    markets(store)
+    source = analysis(store, "BTC", Action.LONG, 0.8, T0 + timedelta(minutes=6))
+    analysis(
+        store,
+        "BTC",
+        Action.LONG,
+        0.8,
+        T0 + timedelta(minutes=16),
+        decision={"decision": "LONG", "hold_time_hours": 12, "cached_from": source.id},
+    )
+    score_due(SETTINGS, store, T0 + timedelta(hours=30))
+    scored = [(s.subject_id, s.horizon) for s in store.scores.since() if s.subject == "analysis"]
+    assert sorted(scored) == sorted((source.id, h) for h in ("1h", "4h", "24h"))
