@@ -95,7 +95,7 @@ class AnalystSettings(Section):
         description="Gemini calls per UTC day; beyond it `analyst.fallback` answers (WAIT by default)",
     )
     daily_max_usd: Decimal = Field(
-        Decimal("2.00"),
+        Decimal("7.50"),
         ge=0,
         description="Gemini spend per UTC day in USD; beyond it `analyst.fallback` answers (WAIT by default)",
     )
