@@ -13,6 +13,7 @@ import pytest
 from smt_engine.config import Settings
 from smt_engine.domain import Action, AnalystKind, Bias, ProposalState, Side
 from smt_engine.scorecard import build_report, render_report, score_due
+from smt_engine.scorecard.replay import ReplayResult, ReplayRow, render_replay
 from smt_engine.scorecard.stats import wilson
 from smt_engine.store import Store
 from smt_engine.store.prices import StoredCandle
@@ -335,3 +336,23 @@ def test_a_cached_copy_is_not_scored_twice(store: Store) -> None:
     score_due(SETTINGS, store, T0 + timedelta(hours=30))
     scored = [(s.subject_id, s.horizon) for s in store.scores.since() if s.subject == "analysis"]
     assert sorted(scored) == sorted((source.id, h) for h in ("1h", "4h", "24h"))
+
+
+def test_the_replay_table_keeps_a_space_between_a_long_recorded_state_and_the_replay() -> None:
+    row = ReplayRow(
+        pair="BTC",
+        side="LONG",
+        confidence=0.8,
+        analysis_id=1,
+        recorded_state="denied",
+        recorded_codes=["max_open_positions", "cooldown_after_loss_this_cycle"],
+        replay_state="denied",
+        replay_codes=["max_open_positions"],
+        recorded_margin=None,
+        replay_margin=Decimal(0),
+        replay_leverage=5,
+    )
+    lines = render_replay(ReplayResult("c1", T0, rows=[row])).splitlines()
+    header, line = lines[1], lines[2]
+    assert "cooldown_after_loss_this_cycle)  denied (max_open_positions)" in line
+    assert header.index("with these settings") == line.index("denied (max_open_positions)")
