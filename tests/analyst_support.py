@@ -11,6 +11,7 @@ from typing import Any
 
 from smt_engine.analyst.context import PairContext, build_context
 from smt_engine.config import Settings
+from smt_engine.config.analyst import DEFAULT_FALLBACK_MODELS, DEFAULT_MODEL, AnalystSettings
 from smt_engine.domain import Bias, Candle, Flow, Pair, PositionState, Side, Tier
 from smt_engine.store import Store
 from smt_engine.store.records import Position, WhaleSignal
@@ -19,10 +20,15 @@ NOW = datetime(2026, 1, 20, 12, 0, tzinfo=UTC)
 BTC = Pair("BTC", Tier.ONE)
 ETH = Pair("ETH", Tier.ONE)
 SOL = Pair("SOL", Tier.TWO)
+TEST_PRICE = {"input_per_mtok": "1.50", "output_per_mtok": "7.50", "search_per_kquery": "14"}
 
 
 def fast_settings(base_url: str | None = None, **analyst: Any) -> Settings:
-    """Default settings with a competition window and limits short enough for a quick suite."""
+    """Default settings with a competition window and limits short enough for a quick suite.
+
+    Made-up model names that the default price table does not cover get a test price row, since a gemini
+    config refuses an unpriced model.
+    """
     values: dict[str, Any] = {
         "base_url": base_url,
         "timeout": 2,
@@ -34,6 +40,11 @@ def fast_settings(base_url: str | None = None, **analyst: Any) -> Settings:
         "cache_ttl": "15m",
     }
     values.update(analyst)
+    listed = [values.get("model", DEFAULT_MODEL), *values.get("fallback_models", DEFAULT_FALLBACK_MODELS)]
+    defaults = AnalystSettings().prices
+    unpriced = [m for m in listed if not any(m.startswith(name) for name in defaults)]
+    if unpriced and "prices" not in values:
+        values["prices"] = {m: TEST_PRICE for m in unpriced}
     return Settings.model_validate(
         {
             "analyst": values,

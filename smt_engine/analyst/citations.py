@@ -12,8 +12,9 @@ the answer object. The model's own bracket markers are removed (they number noth
 like the stored sources (1-based, in chunk order, chunks without a web source skipped).
 
 A support that cannot be placed (no segment, an index out of range, an end inside a multi-byte
-character or a JSON escape) is skipped with a note; segments outside the cited fields (the JSON keys,
-the prose around the object) are skipped silently.
+character or a JSON escape) is skipped with a note; a segment ending just past a field's closing quote
+(the quote, a comma, a brace taken along) is cited at the field's end; segments outside the cited fields
+(the JSON keys, the prose around the object, an end at the opening quote) are skipped silently.
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ def read_supports(metadata: Any, parts: Sequence[str | None], chunk_sources: dic
     return out
 
 
+# What may follow a field's closing quote before the next token: a segment ending among these ends the field.
+_PAST_FIELD = '",} \t\r\n'
 _FIELD_RE = re.compile(r'"(?P<key>' + "|".join(CITED_FIELDS) + r')"\s*:\s*"')
 
 
@@ -147,9 +150,12 @@ def cite_fields(payload: dict[str, Any], text: str, supports: Supports) -> dict[
         inserts: dict[int, list[int]] = {}
         start, end, lead = spans.get(key, (0, -1, 0))
         for citation in supports.citations:
-            if not start <= citation.end <= end:
-                continue
-            at = _decoded_length(text[start : citation.end])
+            cut = citation.end
+            if start <= end < cut and not text[end:cut].strip(_PAST_FIELD):
+                cut = end  # the segment took the closing quote (and a comma or brace) along: the field's end
+            if not start < cut <= end:
+                continue  # outside the field (ending at its opening quote is before its first character)
+            at = _decoded_length(text[start:cut])
             if at is None:
                 supports.note(f"{key}: a support ends inside an escape sequence")
                 continue

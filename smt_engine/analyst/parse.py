@@ -52,6 +52,10 @@ class AmbiguousAnswer(ExtractError):
     """The text holds more than one decision (two objects, or a duplicated key): not a decision at all."""
 
 
+class UncheckedAnswer(ExtractError):
+    """The text is past the scan's limits, so a second decision could hide in the unread rest."""
+
+
 def strip_citations(text: str) -> str:
     """Remove grounding citation markers, which break ``json.loads`` when they land inside the JSON."""
     return CITATION_RE.sub("", text)
@@ -131,6 +135,11 @@ def _objects(text: str) -> list[dict[str, Any]]:
             pos = text.find("{", end)
         else:
             pos = text.find("{", pos + 1)
+    if pos != -1:
+        # Unchecked text may hold a second decision (LONG, then filler, then SHORT): not a decision.
+        raise UncheckedAnswer(
+            f"too many '{{' to check for a second decision (more than {MAX_OBJECT_STARTS} candidate objects)"
+        )
     return found
 
 
@@ -163,9 +172,15 @@ def extract_json(text: str) -> dict[str, Any]:
     Each ``{`` outside an object already read is a candidate start, so prose and code fences around
     the object (and braces in prose) do not matter. Citation markers between JSON tokens are removed,
     those inside strings are kept. Two objects holding a decision (two fenced blocks, an "example"
-    before the real one) or a key written twice is ambiguous: ``AmbiguousAnswer``, never a guess.
+    before the real one) or a key written twice is ambiguous: ``AmbiguousAnswer``, never a guess. A text
+    past the scan's limits (``MAX_TEXT_CHARS``, ``MAX_OBJECT_STARTS``) cannot be checked for that:
+    ``UncheckedAnswer``, also never a guess.
     """
-    objects = _objects(text[:MAX_TEXT_CHARS])
+    if len(text) > MAX_TEXT_CHARS:
+        raise UncheckedAnswer(
+            f"answer too long to check for a second decision ({len(text)} characters, limit {MAX_TEXT_CHARS})"
+        )
+    objects = _objects(text)
     decisions = [o for o in objects if "decision" in o]
     if len(decisions) > 1:
         shown = ", ".join(str(o.get("decision"))[:12] for o in decisions[:4])

@@ -152,8 +152,13 @@ def render_outcome(ctx: PairContext, outcome: AnalysisOutcome) -> str:
     if r.error:
         lines.append(f"Error: {r.error}")
     if "cost_usd" in r.usage:
+        # Search results Google feeds the model are billed as input: "in" counts them, as the cost does.
+        search_in = int(r.usage.get("tool_use_prompt_tokens", 0))
+        tokens_in = int(r.usage.get("prompt_tokens", 0)) + search_in
         lines.append(
-            f"Usage: {r.usage.get('prompt_tokens', 0)} in, {r.usage.get('output_tokens', 0)} out, "
+            f"Usage: {tokens_in} in"
+            + (f" ({search_in} of them search results)" if search_in else "")
+            + f", {r.usage.get('output_tokens', 0)} out, "
             f"{r.usage.get('thoughts_tokens', 0)} thinking tokens, {r.usage.get('search_queries', 0)} "
             f"search queries; cost ${r.usage['cost_usd']}"
         )

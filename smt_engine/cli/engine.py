@@ -280,7 +280,7 @@ def cmd_status(ctx: Context) -> int:
     spend = data["analyst_today"]
     print(
         f"analyst     today {spend['calls']}/{spend['max_calls']} Gemini calls, "
-        f"${spend['usd']}/${spend['max_usd']} (UTC day {spend['day']}; over a cap the heuristic answers)"
+        f"${spend['usd']}/${spend['max_usd']} (UTC day {spend['day']}; {_OVER_CAP[spend['fallback']]})"
     )
     for h in data["health"]:
         since = h["since"][:19].replace("T", " ")
@@ -304,7 +304,11 @@ def _analyst_spend(store: Store, settings: Settings) -> dict[str, Any]:
         "max_calls": settings.analyst.daily_max_calls,
         "usd": f"{spend.cost_usd:.4f}",
         "max_usd": str(settings.analyst.daily_max_usd),
+        "fallback": settings.analyst.fallback,
     }
+
+
+_OVER_CAP = {"wait": "over a cap each analysis is a WAIT", "heuristic": "over a cap the heuristic answers"}
 
 
 def _etherscan_calls_today(store: Store) -> dict[str, Any] | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -19,6 +21,7 @@ from smt_engine.exitcodes import ExitCode
 from smt_engine.secrets import redact
 
 __version__ = "0.1.0"
+BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -85,7 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context(args)
     try:
         ctx.setup_logging()
-        return int(args.handler(ctx))
+        status = int(args.handler(ctx))
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return status
+    except BrokenPipeError:
+        return _reader_gone()
     except KeyboardInterrupt:
         print_error("interrupted", ExitCode.INTERRUPTED, as_json)
         return ExitCode.INTERRUPTED
@@ -101,6 +108,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     finally:
         ctx.close()
+
+
+def _reader_gone() -> int:
+    """The reader of our output went away (`smt scorecard | head`): stop quietly, as Unix tools do.
+
+    Whatever is still buffered for stdout goes to /dev/null so the interpreter's last flush cannot fail
+    again; the exit code is the shell's for a process ended by SIGPIPE.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return BROKEN_PIPE
 
 
 if __name__ == "__main__":

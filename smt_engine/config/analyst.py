@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from smt_engine.config.fields import Duration, Section
 
@@ -31,7 +31,7 @@ class ModelPrice(Section):
     input_per_mtok: Decimal = Field(ge=0, description="USD per million input tokens")
     output_per_mtok: Decimal = Field(ge=0, description="USD per million output and thinking tokens")
     search_per_kquery: Decimal = Field(
-        Decimal(0), ge=0, description="USD per thousand Google Search queries the model ran"
+        ge=0, description="USD per thousand Google Search queries the model ran (0 only if truly free)"
     )
 
 
@@ -89,9 +89,15 @@ class AnalystSettings(Section):
         default_factory=_default_prices,
         description=f"price table per model (Google's list prices, checked {PRICES_CHECKED.isoformat()})",
     )
-    daily_max_calls: int = Field(60, ge=0, description="Gemini calls per UTC day; beyond it the heuristic")
+    daily_max_calls: int = Field(
+        60,
+        ge=0,
+        description="Gemini calls per UTC day; beyond it `analyst.fallback` answers (WAIT by default)",
+    )
     daily_max_usd: Decimal = Field(
-        Decimal("2.00"), ge=0, description="Gemini spend per UTC day in USD; beyond it the heuristic"
+        Decimal("7.50"),
+        ge=0,
+        description="Gemini spend per UTC day in USD; beyond it `analyst.fallback` answers (WAIT by default)",
     )
     vertex: bool = Field(False, description="use Vertex AI (project/location) instead of an API key")
     vertex_project: str | None = Field(None, description="Google Cloud project for Vertex AI")
@@ -130,6 +136,15 @@ class AnalystSettings(Section):
         Decimal(8), gt=0, le=100, description="largest accepted stop-loss distance, %"
     )
 
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _over_default_prices(cls, value: Any) -> Any:
+        # A configured entry replaces that model's default row; the other defaults stay, so pricing one
+        # model never leaves the fallbacks unpriced (their calls would count $0 against daily_max_usd).
+        if isinstance(value, dict):
+            return {**_default_prices(), **value}
+        return value
+
     @model_validator(mode="after")
     def _check_bounds(self) -> AnalystSettings:
         if self.min_tp_pct > self.max_tp_pct:
@@ -142,6 +157,16 @@ class AnalystSettings(Section):
             raise ValueError("analyst.vertex = true needs analyst.vertex_project")
         if any(not m.strip() for m in self.fallback_models):
             raise ValueError("analyst.fallback_models must not contain empty names")
+        unpriced = [m for m in self.models() if self.price_for(m) is None]
+        if self.provider == "gemini" and unpriced:
+            first = unpriced[0]
+            raise ValueError(
+                f"analyst.prices has no price for {', '.join(unpriced)}"
+                " (analyst.model / analyst.fallback_models): its calls would count $0 against"
+                f' analyst.daily_max_usd; add [analyst.prices."{first}"]'
+                " with input_per_mtok, output_per_mtok and search_per_kquery from Google's pricing page,"
+                " or remove the model from the list"
+            )
         return self
 
     def models(self) -> list[str]:

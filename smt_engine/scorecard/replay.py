@@ -11,6 +11,7 @@ so nothing in the real database changes and no exchange is involved at all.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
@@ -219,7 +220,7 @@ def replay_cycle(store: Store, settings: Settings, cycle_id: str) -> ReplayResul
         )
     by_analysis = {p.analysis_id: p for p in recorded if p.analysis_id is not None}
     with tempfile.TemporaryDirectory(prefix="smt-replay-") as tmp:
-        scratch = Store.open(Path(tmp) / "replay.db")
+        scratch = _open_scratch(Path(tmp) / "replay.db")
         try:
             scratch.cycles.insert(Cycle(id=cycle_id, started_at=cycle.started_at, trigger="replay"))
             for a in analyses:  # proposals point at their analysis
@@ -249,6 +250,32 @@ def replay_cycle(store: Store, settings: Settings, cycle_id: str) -> ReplayResul
     return result
 
 
+class _NotAbout(logging.Filter):
+    """Drops the store's records that name one file (the replay's scratch database, never the real one)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = str(path)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.path not in record.getMessage()
+
+
+def _open_scratch(path: Path) -> Store:
+    """The throw-away database the proposal book writes into, created without logging its migrations.
+
+    `smt replay` only reads the real database; "applied migration" lines about a temporary file would
+    read as if it had been changed.
+    """
+    store_log = logging.getLogger("smt_engine.store.db")
+    quiet = _NotAbout(path)
+    store_log.addFilter(quiet)
+    try:
+        return Store.open(path)
+    finally:
+        store_log.removeFilter(quiet)
+
+
 def render_replay(result: ReplayResult) -> str:
     lines = [
         f"Replay of cycle {result.cycle_id} ({result.at.isoformat(timespec='seconds')}): no exchange touched"
@@ -263,13 +290,17 @@ def render_replay(result: ReplayResult) -> str:
     if not result.rows:
         lines.append("No trade decisions in this cycle.")
         return "\n".join(lines)
-    lines.append(f"  {'pair':<6}{'side':<7}{'conf':>6}  {'recorded':<36}with these settings")
-    for r in result.rows:
-        rec = r.recorded_state + (f" ({', '.join(r.recorded_codes)})" if r.recorded_codes else "")
+    recorded = [
+        r.recorded_state + (f" ({', '.join(r.recorded_codes)})" if r.recorded_codes else "")
+        for r in result.rows
+    ]
+    width = max(len("recorded"), *map(len, recorded)) + 2
+    lines.append(f"  {'pair':<6}{'side':<7}{'conf':>6}  {'recorded':<{width}}with these settings")
+    for r, rec in zip(result.rows, recorded, strict=True):
         new = f"{r.replay_state} ({', '.join(r.replay_codes)})" if r.replay_codes else r.replay_state
         new += f" margin {r.replay_margin}"
         lines.append(
-            f"{'* ' if r.differs else '  '}{r.pair:<6}{r.side:<7}{r.confidence:>6.2f}  {rec:<28}{new}"
+            f"{'* ' if r.differs else '  '}{r.pair:<6}{r.side:<7}{r.confidence:>6.2f}  {rec:<{width}}{new}"
         )
     changed = sum(1 for r in result.rows if r.differs)
     lines.append(f"{changed} of {len(result.rows)} proposal(s) would differ (marked *).")

@@ -224,8 +224,12 @@ class Scorer:
         return "agree" if signal == direction else "disagree"
 
     def analysis_subject(self, a: Analysis) -> Subject | None:
-        if a.id is None or a.decision is None:
-            return None  # no valid answer: not a decision
+        if a.id is None or a.decision is None or a.error is not None:
+            # No valid answer, or a WAIT the engine wrote for the model (failed call, over a daily cap):
+            # not the model's own decision, so it must not score as one.
+            return None
+        if "cached_from" in a.decision:
+            return None  # a cached copy: its source analysis is already scored once
         symbol, tier = self._pair(a.pair)
         return Subject(
             kind="analysis",

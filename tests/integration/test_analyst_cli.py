@@ -121,6 +121,19 @@ def test_analyse_prints_decision_rationale_and_sources(
     assert row.action is Action.SHORT and row.cycle_id is None and row.pair == "BTC"
 
 
+def test_analyse_counts_the_billed_search_result_tokens_as_input(
+    setup: tuple[Path, Path, FakeMarket], gemini: FakeGeminiServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, _, _ = setup
+    usage = {"promptTokenCount": 812, "toolUsePromptTokenCount": 2000, "candidatesTokenCount": 143}
+    gemini.push(text_reply(json.dumps(ANSWER), queries=["bitcoin etf outflows"], usage=usage))
+    assert cli.main(["analyse", "btc", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    # 2812 x $1.50/M + 143 x $7.50/M + 1 query x $0.014
+    assert "Usage: 2812 in (2000 of them search results), 143 out, 0 thinking tokens, 1 search queries" in out
+    assert "cost $0.019291" in out  # $0.004218 + $0.0010725 + $0.014, rounded up
+
+
 def test_analyse_with_the_heuristic(
     setup: tuple[Path, Path, FakeMarket], gemini: FakeGeminiServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -327,9 +327,14 @@ def test_status_shows_todays_spend_against_the_caps(
     assert cli.main(["status", "--config", str(config)]) == ExitCode.NOT_RUNNING
     out = capsys.readouterr().out
     assert "analyst     today 4/40 Gemini calls, $0.7500/$3" in out
+    assert "over a cap each analysis is a WAIT" in out and "heuristic" not in out  # the default fallback
     assert cli.main(["status", "--json", "--config", str(config)]) == ExitCode.NOT_RUNNING
     data = json.loads(capsys.readouterr().out)
     assert data["analyst_today"]["calls"] == 4 and data["analyst_today"]["usd"] == "0.7500"
+    assert data["analyst_today"]["fallback"] == "wait"
+    config.write_text(config.read_text() + 'fallback = "heuristic"\n')
+    assert cli.main(["status", "--config", str(config)]) == ExitCode.NOT_RUNNING
+    assert "over a cap the heuristic answers" in capsys.readouterr().out
 
 
 def _score(store: Store, i: int, hit: bool, confidence: float) -> None:

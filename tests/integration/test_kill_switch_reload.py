@@ -110,7 +110,7 @@ async def test_a_reload_of_the_analyst_section_reaches_the_next_analyst_call(
     await rig.start(settings=load_settings(config), config_path=config)
     await rig.until(lambda: len(rig.gemini.requests) >= 1, 60)
     assert rig.gemini.requests[-1].model == Settings().analyst.model  # the default, before the reload
-    data["analyst"]["model"] = "gemini-reloaded-test"
+    data["analyst"]["model"] = "gemini-3.5-flash"
     data["logging"] = {"level": "warning"}
     config.write_text(_toml(data))
     reloaded = await command(rig, CommandKind.RELOAD_CONFIG)
@@ -122,7 +122,7 @@ async def test_a_reload_of_the_analyst_section_reaches_the_next_analyst_call(
     rig.gemini.push(text_reply(WAIT))
     await command(rig, CommandKind.RUN_CYCLE)
     await rig.until(lambda: len(rig.gemini.requests) >= 2, 60)
-    assert rig.gemini.requests[-1].model == "gemini-reloaded-test"
+    assert rig.gemini.requests[-1].model == "gemini-3.5-flash"
 
 
 async def test_a_reload_names_what_needs_a_restart(rig: Rig, tmp_path: Path) -> None:

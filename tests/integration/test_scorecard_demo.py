@@ -172,7 +172,9 @@ def test_replay_with_fewer_open_positions_shows_the_denials_and_touches_no_excha
         )
         assert cli.main(["replay", cycle_id, "--config", str(config), "--db", str(demo_db), "--json"]) == 0
         assert weex.requests == []  # nothing was asked of the exchange
-    result = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    assert "migration" not in captured.err  # only the real database is named, and it is only read
+    result = json.loads(captured.out)
     flipped = [p for p in result["proposals"] if p["differs"]]
     assert flipped and all(p["replay"]["state"] == "denied" for p in flipped)
     assert all("max_open_positions" in p["replay"]["codes"] for p in flipped)

@@ -61,3 +61,30 @@ def test_the_form_docs_analyst_md_shows() -> None:
     first, second = len('{"reasoning": "Inflows rose.'), len('{"reasoning": "Inflows rose. Funding flat.')
     found = read_supports(supports((0, first, [2]), (0, second, [1, 0])), [text], {0: 1, 1: 2, 2: 3})
     assert cite_fields({"reasoning": "Inflows rose. Funding flat."}, text, found) == {"reasoning": example}
+
+
+def test_a_segment_that_takes_the_closing_quote_along_is_cited_at_the_fields_end() -> None:
+    text = '{"reasoning": "Up. Down.", "key_catalyst": "ETF"}'
+    past_quote = len('{"reasoning": "Up. Down."')
+    past_comma = len('{"reasoning": "Up. Down.",')
+    past_brace = len(text)
+    found = read_supports(
+        supports((0, past_quote, [0]), (0, past_comma, [1]), (0, past_brace, [2])), [text], {0: 1, 1: 2, 2: 3}
+    )
+    out = cite_fields({"reasoning": "Up. Down.", "key_catalyst": "ETF"}, text, found)
+    assert out == {"reasoning": "Up. Down.[1][2]", "key_catalyst": "ETF[3]"}
+    assert found.notes == []
+
+
+def test_a_segment_ending_at_the_opening_quote_cites_nothing_in_the_field() -> None:
+    text = '{"reasoning": "Up. Down."}'
+    at_opening_quote = len('{"reasoning": "')
+    found = read_supports(supports((0, at_opening_quote, [0])), [text], {0: 1})
+    assert cite_fields({"reasoning": "Up. Down."}, text, found) == {}
+
+
+def test_a_segment_running_into_the_next_key_is_not_moved_back() -> None:
+    text = '{"reasoning": "Up.", "key_catalyst": "ETF"}'
+    into_next_key = len('{"reasoning": "Up.", "key')
+    found = read_supports(supports((0, into_next_key, [0])), [text], {0: 1})
+    assert cite_fields({"reasoning": "Up.", "key_catalyst": "ETF"}, text, found) == {}

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smt_engine.analyst.context import DecisionBounds
-from smt_engine.analyst.parse import extract_json, parse_response, round_confidence, validate_answer
+from smt_engine.analyst.parse import (
+    MAX_OBJECT_STARTS,
+    MAX_TEXT_CHARS,
+    extract_json,
+    parse_response,
+    round_confidence,
+    validate_answer,
+)
 from smt_engine.domain import Action, AnalystKind, Decision, Sentiment
 
 BOUNDS = DecisionBounds(
@@ -110,6 +118,23 @@ def test_more_than_one_decision_is_invalid(text: str, fragment: str) -> None:
     out = parse(text)
     assert not out.valid and out.decision.action is Action.WAIT and out.decision.confidence == 0
     assert "ambiguous answer" in (out.error or "") and fragment in (out.error or "")
+
+
+@pytest.mark.parametrize(
+    ("filler", "fragment"),
+    [
+        (" {x}" * 69, "more than 64 candidate objects"),
+        (" " + "x" * 100_000, "answer too long to check for a second decision"),
+    ],
+    ids=["too-many-braces", "too-long"],
+)
+def test_a_second_decision_past_the_scan_limits_makes_the_answer_invalid(filler: str, fragment: str) -> None:
+    short = json.dumps({**answer(), "decision": "SHORT"})
+    out = parse(json.dumps(answer()) + filler + " " + short)
+    assert not out.valid and out.decision.action is Action.WAIT and out.decision.confidence == 0
+    assert fragment in (out.error or "")
+    doc = " ".join((Path(__file__).resolve().parents[2] / "docs" / "analyst.md").read_text().split())
+    assert f"longer than {MAX_TEXT_CHARS:,} characters, or more than {MAX_OBJECT_STARTS} candidate" in doc
 
 
 def test_a_decision_with_an_unrelated_object_is_still_one_decision() -> None:

@@ -7,6 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from smt_engine.analyst.budget import call_cost
+from smt_engine.config import Settings
 from smt_engine.config.analyst import DEFAULT_FALLBACK_MODELS, DEFAULT_MODEL, PRICES_CHECKED, AnalystSettings
 from smt_engine.scorecard.recording import CANDLE_RETENTION, SCORE_INTERVAL
 from smt_engine.scorecard.scoring import HORIZONS, PRICE_TOLERANCE
@@ -41,9 +43,25 @@ def test_price_table_and_caps_match_the_defaults() -> None:
         m: (p.input_per_mtok, p.output_per_mtok, p.search_per_kquery) for m, p in s.prices.items()
     }
     assert s.daily_max_calls == 60 and "`analyst.daily_max_calls` (60;" in ANALYST
-    assert s.daily_max_usd == Decimal("2.00") and "`analyst.daily_max_usd` ($2.00)" in ANALYST
+    assert s.daily_max_usd == Decimal("7.50") and "`analyst.daily_max_usd` ($7.50)" in ANALYST
     assert s.track_record_in_prompt is False
     assert f"over the last {WINDOW.days} days ({HORIZON[:-1]} h horizon" in ANALYST
+
+
+def test_the_stated_cost_per_call_and_the_default_usd_cap_cover_the_schedule() -> None:
+    s = AnalystSettings()
+    text = " ".join(ANALYST.split())
+    low_usage = {"prompt_tokens": 1300, "tool_use_prompt_tokens": 1000, "output_tokens": 400}
+    high_usage = {"prompt_tokens": 1300, "tool_use_prompt_tokens": 4000, "output_tokens": 400}
+    low = call_cost(s, s.model, {**low_usage, "thoughts_tokens": 1000, "search_queries": 2}).usd
+    high = call_cost(s, s.model, {**high_usage, "thoughts_tokens": 3000, "search_queries": 5}).usd
+    settings = Settings()
+    calls = int(timedelta(days=1) / settings.engine.signal_interval) * len(settings.pairs.all())
+    assert f"makes {calls} calls a day" in text
+    assert f"**${low:.3f} to ${high:.3f} per call**" in text
+    assert f"**${calls * low:.2f} to ${calls * high:.2f} a day**" in text
+    assert calls * high * Decimal("1.5") <= s.daily_max_usd  # the schedule fits with half again to spare
+    assert s.daily_max_calls * high <= s.daily_max_usd and f"${s.daily_max_calls * high:.2f}" in text
 
 
 def test_scorecard_figures() -> None:

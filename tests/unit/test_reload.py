@@ -30,11 +30,11 @@ async def test_a_section_that_cannot_be_rebuilt_refuses_before_anything_changes(
 ) -> None:
     config = write(tmp_path / "smt.toml", "[risk]\nmax_open_positions = 3\n")
     settings = load_settings(config)
-    write(config, '[risk]\nmax_open_positions = 2\n[analyst]\nmodel = "gemini-other"\n')
+    write(config, '[risk]\nmax_open_positions = 2\n[analyst]\nmodel = "gemini-3.5-flash"\n')
     with pytest.raises(ReloadRefused, match="analyst cannot be rebuilt"):
         await reload_settings(settings, config, store, rebuild=None)
     assert settings.risk.max_open_positions == 3, "the risk section must not be half-applied"
-    assert settings.analyst.model != "gemini-other"
+    assert settings.analyst.model != "gemini-3.5-flash"
 
 
 async def test_hot_sections_apply_and_cold_ones_are_named(tmp_path: Path, store: Store) -> None:

@@ -13,6 +13,7 @@ import pytest
 from smt_engine.config import Settings
 from smt_engine.domain import Action, AnalystKind, Bias, ProposalState, Side
 from smt_engine.scorecard import build_report, render_report, score_due
+from smt_engine.scorecard.replay import ReplayResult, ReplayRow, render_replay
 from smt_engine.scorecard.stats import wilson
 from smt_engine.store import Store
 from smt_engine.store.prices import StoredCandle
@@ -298,3 +299,60 @@ def test_a_proposal_resolved_early_still_gets_its_later_horizons(store: Store) -
     assert later == ["1h", "24h", "4h", "outcome"]
     # Fully scored: read no more.
     assert store.history.proposals_since(T0, unless_scored=("24h", "outcome")) == []
+
+
+def test_an_over_budget_wait_is_not_scored_as_the_models_own_wait(store: Store) -> None:
+    markets(store)
+    over = "over analyst.daily_max_usd ($2.00)"
+    analysis(
+        store, "SOL", Action.WAIT, 0.0, T0 + timedelta(minutes=6), decision={"over_budget": over}, error=over
+    )
+    own = analysis(store, "SOL", Action.WAIT, 0.3, T0 + timedelta(minutes=6))
+    heuristic = analysis(
+        store,
+        "SOL",
+        Action.WAIT,
+        0.4,
+        T0 + timedelta(minutes=6),
+        analyst=AnalystKind.HEURISTIC,
+        decision={"decision": "WAIT", "hold_time_hours": 12, "over_budget": over},
+    )
+    score_due(SETTINGS, store, T0 + timedelta(hours=30))
+    scored = {(s.subject_id, s.analyst) for s in store.scores.since() if s.subject == "analysis"}
+    assert scored == {(own.id, "gemini"), (heuristic.id, "heuristic")}
+
+
+def test_a_cached_copy_is_not_scored_twice(store: Store) -> None:
+    markets(store)
+    source = analysis(store, "BTC", Action.LONG, 0.8, T0 + timedelta(minutes=6))
+    analysis(
+        store,
+        "BTC",
+        Action.LONG,
+        0.8,
+        T0 + timedelta(minutes=16),
+        decision={"decision": "LONG", "hold_time_hours": 12, "cached_from": source.id},
+    )
+    score_due(SETTINGS, store, T0 + timedelta(hours=30))
+    scored = [(s.subject_id, s.horizon) for s in store.scores.since() if s.subject == "analysis"]
+    assert sorted(scored) == sorted((source.id, h) for h in ("1h", "4h", "24h"))
+
+
+def test_the_replay_table_keeps_a_space_between_a_long_recorded_state_and_the_replay() -> None:
+    row = ReplayRow(
+        pair="BTC",
+        side="LONG",
+        confidence=0.8,
+        analysis_id=1,
+        recorded_state="denied",
+        recorded_codes=["max_open_positions", "cooldown_after_loss_this_cycle"],
+        replay_state="denied",
+        replay_codes=["max_open_positions"],
+        recorded_margin=None,
+        replay_margin=Decimal(0),
+        replay_leverage=5,
+    )
+    lines = render_replay(ReplayResult("c1", T0, rows=[row])).splitlines()
+    header, line = lines[1], lines[2]
+    assert "cooldown_after_loss_this_cycle)  denied (max_open_positions)" in line
+    assert header.index("with these settings") == line.index("denied (max_open_positions)")
