@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     NOT_RUNNING = 7  # `smt status`: reported, but no engine process holds the database
     INTERNAL = 70  # a bug: the traceback is on stderr (EX_SOFTWARE)
     INTERRUPTED = 130  # Ctrl-C
+    BROKEN_PIPE = 141  # the reader of stdout went away (`smt ... | head`): 128 + SIGPIPE, as a shell reports
 
 
 NO_RESTART = (ExitCode.CONFIG, ExitCode.ALREADY_RUNNING, ExitCode.DATABASE, ExitCode.DISK_FULL)

@@ -10,7 +10,6 @@ import argparse
 import importlib
 import json
 import os
-import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -21,7 +20,6 @@ from smt_engine.exitcodes import ExitCode
 from smt_engine.secrets import redact
 
 __version__ = "0.1.0"
-BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -119,7 +117,7 @@ def _reader_gone() -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-    return BROKEN_PIPE
+    return ExitCode.BROKEN_PIPE
 
 
 if __name__ == "__main__":

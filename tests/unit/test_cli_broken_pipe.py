@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from smt_engine.cli.main import BROKEN_PIPE
+from smt_engine.exitcodes import ExitCode
 
 
 def test_a_closed_output_pipe_exits_quietly_with_the_sigpipe_status() -> None:
@@ -23,5 +23,5 @@ def test_a_closed_output_pipe_exits_quietly_with_the_sigpipe_status() -> None:
         )
     finally:
         os.close(write_end)
-    assert result.returncode == BROKEN_PIPE == 141
+    assert result.returncode == ExitCode.BROKEN_PIPE == 141
     assert result.stderr == ""
