@@ -56,11 +56,6 @@ class UncheckedAnswer(ExtractError):
     """The text is past the scan's limits, so a second decision could hide in the unread rest."""
 
 
-def strip_citations(text: str) -> str:
-    """Remove grounding citation markers, which break ``json.loads`` when they land inside the JSON."""
-    return CITATION_RE.sub("", text)
-
-
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     for key, value in pairs:
