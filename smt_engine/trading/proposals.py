@@ -294,14 +294,15 @@ class ProposalBook:
         if decision.action.side is None:
             raise ProposalError(f"{pair.base}: {decision.action} is not a trade")
         assessment = self.risk.assess(pair, decision, account, contract, price, self.clock.now(), force=force)
-        proposal = self._record(
-            assessment, decision, cycle_id=cycle_id, analysis_id=analysis_id, source=source
-        )
+        # One commit: no reader (the console, a notifier) ever sees a denied proposal as waiting.
+        with self.store.transaction():
+            proposal = self._record(
+                assessment, decision, cycle_id=cycle_id, analysis_id=analysis_id, source=source
+            )
+            if not assessment.passed:
+                proposal = self._deny(proposal, assessment.reason_codes, _failed(assessment))
         if assessment.halt_reason:
             self._halt(assessment, cycle_id)
-        if not assessment.passed:
-            failed = "; ".join(f"{g.code.value}: {g.detail}" for g in assessment.gates if not g.passed)
-            return self._deny(proposal, assessment.reason_codes, failed)
         return proposal
 
     def run_cycle(
@@ -329,42 +330,44 @@ class ProposalBook:
         selected = 0
         for cand in trades:
             assessment = self.risk.assess(cand.pair, cand.decision, state, cand.contract, cand.price, now)
-            proposal = self._record(
-                assessment, cand.decision, cycle_id=cycle_id, analysis_id=cand.analysis_id, source="analyst"
-            )
-            if assessment.halt_reason and outcome.halt_reason is None:
-                outcome.halt_reason = assessment.halt_reason
-                self._halt(assessment, cycle_id)
-            if not assessment.passed:
-                failed = "; ".join(f"{g.code.value}: {g.detail}" for g in assessment.gates if not g.passed)
-                outcome.proposals.append(self._deny(proposal, assessment.reason_codes, failed))
-                continue
-            if selected >= limit:
-                outcome.proposals.append(
-                    self._deny(
+            # Recorded and decided in one commit: a proposal denied or auto-approved here never shows
+            # as waiting to a reader (the console's alert, a notification) in between.
+            with self.store.transaction():
+                proposal = self._record(
+                    assessment,
+                    cand.decision,
+                    cycle_id=cycle_id,
+                    analysis_id=cand.analysis_id,
+                    source="analyst",
+                )
+                if not assessment.passed:
+                    proposal = self._deny(proposal, assessment.reason_codes, _failed(assessment))
+                elif selected >= limit:
+                    proposal = self._deny(
                         proposal,
                         [ReasonCode.CYCLE_ENTRY_LIMIT.value],
                         f"only the best {limit} proposal(s) per cycle are acted on",
                     )
-                )
+                elif auto:
+                    assert proposal.id is not None
+                    proposal = transition(
+                        self.store,
+                        proposal.id,
+                        ProposalState.APPROVED,
+                        actor="auto",
+                        reason="passed every gate (approval = auto)",
+                        at=now,
+                    )
+            if assessment.halt_reason and outcome.halt_reason is None:
+                outcome.halt_reason = assessment.halt_reason
+                self._halt(assessment, cycle_id)
+            outcome.proposals.append(proposal)
+            if proposal.state is ProposalState.DENIED:
                 continue
             selected += 1
             assert assessment.side is not None
             state = state.with_exposure(OpenExposure(cand.pair.symbol, assessment.side, assessment.margin))
-            if auto:
-                assert proposal.id is not None
-                proposal = transition(
-                    self.store,
-                    proposal.id,
-                    ProposalState.APPROVED,
-                    actor="auto",
-                    reason="passed every gate (approval = auto)",
-                    at=now,
-                )
-                outcome.approved.append(proposal)
-            else:
-                outcome.waiting.append(proposal)
-            outcome.proposals.append(proposal)
+            (outcome.approved if auto else outcome.waiting).append(proposal)
         return outcome
 
     def _halt(self, assessment: Assessment, cycle_id: str | None) -> None:
@@ -517,3 +520,7 @@ class ProposalBook:
             except IllegalTransition:  # decided concurrently: nothing to expire
                 continue
         return expired
+
+
+def _failed(assessment: Assessment) -> str:
+    return "; ".join(f"{g.code.value}: {g.detail}" for g in assessment.gates if not g.passed)

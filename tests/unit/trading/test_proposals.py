@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from smt_engine.domain import (
 )
 from smt_engine.exchange.base import Balance, ExchangePosition
 from smt_engine.store import Store
-from smt_engine.store.records import AccountSnapshot, Position
+from smt_engine.store.records import AccountSnapshot, Position, Proposal
 from smt_engine.trading.loss_limits import LossMeasure, daily_loss
 from smt_engine.trading.proposals import (
     Candidate,
@@ -238,3 +239,30 @@ def test_snapshot_account_reads_store_and_exchange(store: Store, clock: Simulate
         ("BTCUSDT", Side.SHORT, Decimal(50))
     ]
     assert snapshot_account(store, settings, NOW, None, [], EngineState.RUNNING).available is None
+
+
+@pytest.mark.parametrize("approval", ["manual", "auto"])
+def test_no_reader_ever_sees_a_denied_or_auto_approved_proposal_waiting(
+    store: Store, clock: SimulatedClock, approval: str
+) -> None:
+    """Recorded and decided in one commit: a console polling in between would ring for nothing."""
+    settings = make_settings(engine={"approval": approval}, trading={"max_entries_per_cycle": 1})
+    b = ProposalBook(store, clock, settings)
+    seen: list[int] = []
+    original = b._deny
+
+    def deny_and_look(proposal: Proposal, *args: Any, **kw: Any) -> Proposal:
+        reader = Store.open(store.path, readonly=True)
+        try:  # another connection sees only what was committed
+            seen.append(reader.proposals.count(f"state = 'proposed' AND id = {proposal.id}"))
+        finally:
+            reader.close()
+        return original(proposal, *args, **kw)
+
+    b._deny = deny_and_look  # type: ignore[method-assign]
+    out = b.run_cycle([cand(ETH, 0.9), cand(BTC, 0.8)], account(b.settings))
+    assert seen == [0], "the denied proposal was visible as waiting before its denial"
+    assert [(p.pair, p.state) for p in out.proposals] == [
+        ("ETH", ProposalState.PROPOSED if approval == "manual" else ProposalState.APPROVED),
+        ("BTC", ProposalState.DENIED),
+    ]
