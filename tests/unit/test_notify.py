@@ -171,14 +171,44 @@ async def test_per_event_enable_and_minimum_level(store: Store, hook: FakeWebhoo
 async def test_the_same_notice_is_sent_once_within_the_dedup_window(store: Store, hook: FakeWebhook) -> None:
     clock = StepClock()
     notifier = make(store, clock, hook, dedup_window="10m")
-    halt(store, clock)
-    clock.advance(60)
-    halt(store, clock)
+
+    def model_down() -> None:
+        report_health(store, clock, "analyst.model", HealthStatus.DOWN, "404")
+        clock.advance(60)
+        report_health(store, clock, "analyst.model", HealthStatus.OK, "back")
+
+    model_down()
+    model_down()
     await notifier.tick()
     clock.advance(11 * 60)
-    halt(store, clock)
+    model_down()
     await notifier.tick()
     assert len(hook.delivered) == 2
+
+
+def resume(store: Store, clock: StepClock) -> None:
+    store.events.append(clock.now(), EventLevel.INFO, "engine.resumed", "engine resumed by cli:ops")
+
+
+async def test_halt_resume_halt_inside_the_window_is_three_notices_in_order(
+    store: Store, hook: FakeWebhook
+) -> None:
+    clock = StepClock()
+    notifier = make(store, clock, hook, dedup_window="10m")
+    halt(store, clock, "first")
+    clock.advance(60)
+    resume(store, clock)
+    clock.advance(60)
+    halt(store, clock, "second")
+    clock.advance(60)
+    resume(store, clock)
+    await notifier.tick()
+    assert [d.message.splitlines()[0] for d in hook.delivered] == [
+        "engine HALTED: first",
+        "engine resumed by cli:ops",
+        "engine HALTED: second",
+        "engine resumed by cli:ops",
+    ]
 
 
 async def test_disabled_notifications_still_move_the_cursor(store: Store, hook: FakeWebhook) -> None:
