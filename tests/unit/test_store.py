@@ -26,6 +26,7 @@ from smt_engine.domain import (
     Side,
 )
 from smt_engine.store import AlreadyRunning, EngineLock, Store, StoreError
+from smt_engine.store.errors import DatabaseUnusable
 from smt_engine.store.migrations import MIGRATIONS
 from smt_engine.store.records import AccountSnapshot, EngineStatus, Order, Position
 
@@ -96,8 +97,18 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
 
     path = tmp_path / "other.db"
     sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.close()
-    with pytest.raises(StoreError, match="not an SMT database"):
+    for readonly in (True, False):
+        with pytest.raises(DatabaseUnusable, match=r"is another program's SQLite database \(tables: t\)"):
+            Store.open(path, readonly=readonly)
+    assert [r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")] == ["t"]
+
+
+def test_an_empty_sqlite_file_is_not_read_as_an_smt_database(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    with pytest.raises(DatabaseUnusable, match="not an SMT database yet: run `smt db migrate`"):
         Store.open(path, readonly=True)
+    assert Store.open(path).schema_version() > 0
 
 
 decimals = st.decimals(
