@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import logging
 import os
@@ -63,6 +64,17 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(handler=cmd_db_check)
+    p = db_sub.add_parser(
+        "scrub",
+        parents=[common],
+        help="mask secrets that an older SMT stored in clear (stop the engine first)",
+        description="Rewrites every stored text and JSON value through secret redaction, with the secrets "
+        "loaded as the engine loads them (credentials, keyring, environment, notify_urls), in one "
+        "transaction, then rebuilds the file so the old text is gone from disk. Run it once after "
+        "upgrading from a version before redaction, and rotate the WEEX keys.",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(handler=cmd_db_scrub)
 
     p = sub.add_parser(
         "demo",
@@ -205,6 +217,34 @@ def cmd_db_check(ctx: Context) -> int:
         return ExitCode.DATABASE
     if not ctx.args.json:
         print(f"{path}: ok (schema version {version}, integrity check passed)")
+    return ExitCode.OK
+
+
+def cmd_db_scrub(ctx: Context) -> int:
+    import json
+
+    from smt_engine.notify.channels import ChannelError, load_channels
+    from smt_engine.store.scrub import scrub_secrets
+
+    path: Path = ctx.settings().engine.database
+    if not path.exists():
+        raise CommandError(f"{path}: no database here, nothing to scrub")
+    secrets = ctx.secrets()
+    loaded = [item.name.value for item in secrets.status() if item.is_set]  # registers each with redaction
+    # The tokens inside the notification URLs too; a bad URL is `smt notify test`'s concern, and the
+    # whole notify_urls value is registered already.
+    with contextlib.suppress(ChannelError):
+        load_channels(secrets)
+    if not loaded:
+        raise CommandError("no secret is set (keyring, credentials or environment): nothing to scrub for")
+    with ctx.engine_lock("stop the engine before scrubbing its database"):
+        report = scrub_secrets(ctx.store())
+    if ctx.args.json:
+        print(json.dumps({"database": str(path), "changed": report.changed, "tables": report.by_table}))
+        return ExitCode.OK
+    where = ", ".join(f"{table} {n}" for table, n in report.by_table.items())
+    print(f"{path}: {report.changed} stored value(s) masked" + (f" ({where})" if where else ""))
+    print(f"checked against: {', '.join(loaded)}")
     return ExitCode.OK
 
 
