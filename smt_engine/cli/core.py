@@ -199,23 +199,21 @@ def cmd_db_check(ctx: Context) -> int:
     store = ctx.store(readonly=True)
     problems = store.check()
     version = store.schema_version()
-    if ctx.args.json:
-        print(
-            json.dumps(
-                {"database": str(path), "ok": not problems, "schema_version": version, "problems": problems}
-            )
-        )
-    elif problems:
-        for problem in problems:
-            print(f"  {problem}")
     if problems:
-        print(
+        message = (
             f"{path}: the database is damaged ({len(problems)} problem(s)): stop SMT and restore the file "
-            "from a backup",
-            file=sys.stderr,
+            "from a backup"
         )
+        if ctx.args.json:  # the error shape of every --json command, with the damage listed
+            print(json.dumps({"error": message, "code": int(ExitCode.DATABASE), "problems": problems}))
+        else:
+            for problem in problems:
+                print(f"  {problem}")
+        print(message, file=sys.stderr)
         return ExitCode.DATABASE
-    if not ctx.args.json:
+    if ctx.args.json:
+        print(json.dumps({"database": str(path), "ok": True, "schema_version": version, "problems": []}))
+    else:
         print(f"{path}: ok (schema version {version}, integrity check passed)")
     return ExitCode.OK
 
