@@ -497,6 +497,28 @@ async def test_one_failing_channel_of_two_is_a_warning_and_does_not_hold_up_the_
     assert channels[1].label in health.detail and channels[0].label not in health.detail
 
 
+async def test_a_channel_that_accepts_and_never_answers_does_not_hold_up_another(
+    store: Store, hook: FakeWebhook
+) -> None:
+    clock = StepClock()
+    with FakeWebhook() as other:
+        # rto: apprise's own read timeout (4 s by default) must not end the hang before the test does.
+        channels = parse_urls(f"{hook.json_url('/a')}?rto=600 {other.json_url('/b')}?rto=600")
+        # Hang the channel delivered first when channels take turns, so taking turns would fail here.
+        first = min(channels, key=lambda c: c.label)
+        hanging, answering = (hook, other) if first is channels[0] else (other, hook)
+        hanging.hang = True
+        notifier = Notifier(settings(timeout="10m"), store, clock, channels)
+        halt(store, clock)
+        delivering = asyncio.ensure_future(notifier.tick())
+        # Waits on the delivery itself; the 30 s is only a hang guard.
+        await asyncio.to_thread(answering.wait_for, 1, 30.0)
+        assert not delivering.done() and hanging.delivered == []
+        hanging.release()
+        report = await delivering
+    assert report.sent == 2 and len(hook.delivered) == len(other.delivered) == 1
+
+
 async def test_a_notice_undelivered_past_give_up_after_is_marked_failed(
     store: Store, hook: FakeWebhook
 ) -> None:
