@@ -77,12 +77,6 @@ class SimulatedClock:
         await fut
 
     @property
-    def sleepers(self) -> int:
-        """How many tasks are waiting on this clock (a driver's "everyone is idle" test)."""
-        self._drop_cancelled()
-        return sum(1 for _, _, fut in self._sleepers if not fut.done())
-
-    @property
     def next_deadline(self) -> datetime | None:
         """Earliest pending wake-up, for drivers that jump straight to the next event."""
         self._drop_cancelled()

@@ -118,6 +118,6 @@ class FollowedClock:
 async def pace_by_waiting_proposals(clock: PacedClock, store: Store, fast: float) -> None:
     """Real time while a proposal waits for the operator, ``fast`` otherwise. Runs until cancelled."""
     while True:
-        waiting = store.proposals.count("state = 'proposed'")
+        waiting = store.proposals.pending_count()
         clock.set_factor(REAL_TIME if waiting else fast)
         await asyncio.sleep(PACE_CHECK)

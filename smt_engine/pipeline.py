@@ -229,13 +229,17 @@ class Pipeline:
         prices: dict[str, Decimal] = {}
         candles: dict[str, list[Any]] = {}
         for pair in pairs:
+            # Both or neither: a pair analysed on a price without its candles would be judged blind.
             try:
-                prices[pair.symbol] = await self.exchange.last_price(pair.symbol)
-                candles[pair.symbol] = await self.exchange.candles(pair.symbol, CANDLE_INTERVAL, CANDLE_COUNT)
+                price = await self.exchange.last_price(pair.symbol)
+                bars = await self.exchange.candles(pair.symbol, CANDLE_INTERVAL, CANDLE_COUNT)
             except ExchangeError as exc:
                 log.warning(
                     "%s: market data unreadable (%s): no analysis for it this cycle", pair.symbol, exc
                 )
+                continue
+            prices[pair.symbol] = price
+            candles[pair.symbol] = bars
         if pairs and not prices:  # a step that read nothing is not "ok"
             raise ExchangeError(
                 f"market data unreadable for all {len(pairs)} pairs: is the exchange reachable?"

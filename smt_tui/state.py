@@ -400,7 +400,7 @@ class ReadModel:
         Decoding hundreds of rows on every heartbeat commit would be most of an idle console's work.
         """
         head = tuple(self.store.positions.recent_closed(_HISTORY_HEAD))
-        key = (head, self.store.positions.count("state = ?", [PositionState.CLOSED.value]))
+        key = (head, self.store.positions.closed_count())
         if key != self._history_key:
             self._history_key = key
             self._history_rows = tuple(self.store.positions.recent_closed(self.config.history_limit))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import logging
 import os
@@ -63,6 +64,17 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(handler=cmd_db_check)
+    p = db_sub.add_parser(
+        "scrub",
+        parents=[common],
+        help="mask secrets that an older SMT stored in clear (stop the engine first)",
+        description="Rewrites every stored text and JSON value through secret redaction, with the secrets "
+        "loaded as the engine loads them (credentials, keyring, environment, notify_urls), in one "
+        "transaction, then rebuilds the file so the old text is gone from disk. Run it once after "
+        "upgrading from a version before redaction, and rotate the WEEX keys.",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(handler=cmd_db_scrub)
 
     p = sub.add_parser(
         "demo",
@@ -187,24 +199,50 @@ def cmd_db_check(ctx: Context) -> int:
     store = ctx.store(readonly=True)
     problems = store.check()
     version = store.schema_version()
-    if ctx.args.json:
-        print(
-            json.dumps(
-                {"database": str(path), "ok": not problems, "schema_version": version, "problems": problems}
-            )
-        )
-    elif problems:
-        for problem in problems:
-            print(f"  {problem}")
     if problems:
-        print(
+        message = (
             f"{path}: the database is damaged ({len(problems)} problem(s)): stop SMT and restore the file "
-            "from a backup",
-            file=sys.stderr,
+            "from a backup"
         )
+        if ctx.args.json:  # the error shape of every --json command, with the damage listed
+            print(json.dumps({"error": message, "code": int(ExitCode.DATABASE), "problems": problems}))
+        else:
+            for problem in problems:
+                print(f"  {problem}")
+        print(message, file=sys.stderr)
         return ExitCode.DATABASE
-    if not ctx.args.json:
+    if ctx.args.json:
+        print(json.dumps({"database": str(path), "ok": True, "schema_version": version, "problems": []}))
+    else:
         print(f"{path}: ok (schema version {version}, integrity check passed)")
+    return ExitCode.OK
+
+
+def cmd_db_scrub(ctx: Context) -> int:
+    import json
+
+    from smt_engine.notify.channels import ChannelError, load_channels
+    from smt_engine.store.scrub import scrub_secrets
+
+    path: Path = ctx.settings().engine.database
+    if not path.exists():
+        raise CommandError(f"{path}: no database here, nothing to scrub")
+    secrets = ctx.secrets()
+    loaded = [item.name.value for item in secrets.status() if item.is_set]  # registers each with redaction
+    # The tokens inside the notification URLs too; a bad URL is `smt notify test`'s concern, and the
+    # whole notify_urls value is registered already.
+    with contextlib.suppress(ChannelError):
+        load_channels(secrets)
+    if not loaded:
+        raise CommandError("no secret is set (keyring, credentials or environment): nothing to scrub for")
+    with ctx.engine_lock("stop the engine before scrubbing its database"):
+        report = scrub_secrets(ctx.store())
+    if ctx.args.json:
+        print(json.dumps({"database": str(path), "changed": report.changed, "tables": report.by_table}))
+        return ExitCode.OK
+    where = ", ".join(f"{table} {n}" for table, n in report.by_table.items())
+    print(f"{path}: {report.changed} stored value(s) masked" + (f" ({where})" if where else ""))
+    print(f"checked against: {', '.join(loaded)}")
     return ExitCode.OK
 
 

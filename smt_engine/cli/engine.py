@@ -46,7 +46,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "status",
         parents=[common],
-        help="engine state, heartbeat, balance, positions, next cycle (exit 3 when no engine runs)",
+        help="engine state, heartbeat, balance, positions, next cycle (exit 7 when no engine runs)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(handler=cmd_status)

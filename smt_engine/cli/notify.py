@@ -29,7 +29,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_notify_test)
     p = nsub.add_parser("outbox", parents=[common], help="recent notifications: state, attempts, last error")
     p.add_argument("-n", type=int, default=20, help="how many (newest first)")
-    p.add_argument("--json", action="store_true", help="JSON lines")
+    p.add_argument("--json", action="store_true", help="one JSON array (newest first)")
     p.set_defaults(handler=cmd_notify_outbox)
 
 
@@ -76,10 +76,11 @@ def cmd_notify_test(ctx: Context) -> int:
 
 def cmd_notify_outbox(ctx: Context) -> int:
     store = ctx.store(readonly=True)
-    for n in store.notifications.recent(limit=ctx.args.n):
-        if ctx.args.json:
-            print(
-                json.dumps(
+    rows = store.notifications.recent(limit=ctx.args.n)
+    if ctx.args.json:  # one document, so an empty outbox is `[]` rather than no output
+        print(
+            json.dumps(
+                [
                     {
                         "id": n.id,
                         "kind": n.kind,
@@ -91,9 +92,12 @@ def cmd_notify_outbox(ctx: Context) -> int:
                         "title": n.title,
                         "last_error": n.last_error,
                     }
-                )
+                    for n in rows
+                ]
             )
-            continue
+        )
+        return 0
+    for n in rows:
         error = f"  ({n.last_error})" if n.last_error and n.state.value != "sent" else ""
         print(
             f"#{n.id:<5} {n.created_at:%Y-%m-%d %H:%M:%S} {n.state.value:<8} x{n.attempts:<3} "

@@ -305,7 +305,7 @@ def cmd_reject(ctx: Context) -> int:
 def cmd_proposals(ctx: Context) -> int:
     from smt_engine.exchange.precision import plain
 
-    store = ctx.store()
+    store = ctx.store(readonly=True)  # a listing never creates or migrates a database
     rows = store.proposals.recent(limit=max(1, ctx.args.limit))
     if not rows:
         print("no proposals yet")

@@ -72,7 +72,7 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--window", type=int, choices=(1, 6, 24), default=6, help="window in hours (default 6)")
     p.add_argument("--cycles", type=int, default=12, help="how many recent cycles (default 12)")
-    p.add_argument("--json", action="store_true", help="one JSON object per cycle")
+    p.add_argument("--json", action="store_true", help="one JSON array, one object per cycle")
     p.set_defaults(handler=cmd_flows)
 
     p = wsub.add_parser("scan", parents=[common], help="discover and classify whales, print and store them")
@@ -212,9 +212,8 @@ def cmd_flows(ctx: Context) -> int:
         entry = by_cycle.setdefault(f.cycle_id, {"cycle_id": f.cycle_id, "at": f.at.isoformat(), "net": {}})
         entry["net"][f.asset] = str(f.net)
     cycles = sorted(by_cycle.values(), key=lambda e: str(e["at"]))[-args.cycles :]
-    if args.json:
-        for entry in cycles:
-            print(json.dumps({**entry, "window_hours": args.window}))
+    if args.json:  # one document, so no recorded flows is `[]` rather than no output
+        print(json.dumps([{**entry, "window_hours": args.window} for entry in cycles]))
         return 0
     if not cycles:
         print("no exchange flows recorded yet (they are measured in each whale cycle)")

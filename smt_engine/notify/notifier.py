@@ -1,9 +1,10 @@
 """The notifier task: follows the events table by a persisted cursor, fills the outbox, delivers it.
 
 Deriving and delivering are separate steps. Deriving is local and quick: new events become outbox rows
-(and the cursor moves) in one transaction, so nothing is lost or doubled across restarts. Delivering sends
-each channel's rows strictly in order, one at a time, in a worker thread with a time limit; a failing
-channel backs off without holding up the other channels, and nothing here can raise into the engine.
+(and the cursor moves) in one transaction, so nothing is lost or doubled across restarts. Delivering works
+on all channels concurrently and sends each channel's rows strictly in order, one at a time, in a worker
+thread with a time limit; a failing or hanging channel backs off without holding up the other channels,
+and nothing here can raise into the engine.
 """
 
 from __future__ import annotations
@@ -176,12 +177,17 @@ class Notifier:
     # ------------------------------------------------------------------ delivering
 
     async def deliver(self) -> DeliveryReport:
-        sent = failed = given_up = 0
-        for label in self.store.notifications.pending_channels():
-            s, f, g = await self._deliver_channel(label)
-            sent, failed, given_up = sent + s, failed + f, given_up + g
+        """Every channel at once, each in order: a hanging service delays only its own notices."""
+        labels = self.store.notifications.pending_channels()
+        results = await asyncio.gather(
+            *(self._deliver_channel(label) for label in labels), return_exceptions=True
+        )
         self._report_state()
-        return DeliveryReport(sent, failed, given_up)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # after every channel had its turn; run() logs it and reports the notifier down
+        counts = [r for r in results if not isinstance(r, BaseException)]
+        return DeliveryReport(sum(c[0] for c in counts), sum(c[1] for c in counts), sum(c[2] for c in counts))
 
     async def _deliver_channel(self, label: str) -> tuple[int, int, int]:
         cfg = self.settings.notify

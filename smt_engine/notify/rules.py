@@ -148,17 +148,19 @@ class Rules:
 
     # ------------------------------------------------------------------ engine
 
+    # Halt and resume are each their own topic: the engine logs them only on a change of state, so a
+    # halt -> resume -> halt inside the de-duplication window is three things the operator must hear.
+
     def _halted(self, event: Event, now: datetime) -> Draft | None:
-        code = event.data.get("reason_code")
         return Draft.of(
             NotificationKind.HALTED,
-            f"halt:{code or 'halt'}",
+            f"halt:{event.id}",
             "SMT: engine HALTED, entries refused",
             f"{event.message}\nCloses and protection continue. Resume with: smt resume",
         )
 
     def _resumed(self, event: Event, now: datetime) -> Draft | None:
-        return Draft.of(NotificationKind.RESUMED, "engine", "SMT: engine resumed", event.message)
+        return Draft.of(NotificationKind.RESUMED, f"resume:{event.id}", "SMT: engine resumed", event.message)
 
     def _started(self, event: Event, now: datetime) -> Draft | None:
         return Draft.of(NotificationKind.STARTED, "engine", "SMT: engine starting", event.message)

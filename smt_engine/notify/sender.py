@@ -33,8 +33,9 @@ class DeliveryFailed(Exception):
 class _Capture(logging.Handler):
     """apprise's warnings during one send: they say why it failed (e.g. "error code 503").
 
-    apprise may log from its own worker threads, so this cannot filter by thread; sends are sequential,
-    and at worst an abandoned slow send adds a line to another's error text.
+    apprise may log from its own worker threads, so this cannot filter by thread; the reason is the last
+    line captured, and at worst a concurrent send to another channel (or an abandoned slow one) puts its
+    line in this one's error text, never its token: every line is redacted.
     """
 
     def __init__(self) -> None:

@@ -136,6 +136,10 @@ class Store:
         try:
             store = cls(conn, path, readonly)
             store._check_schema(migrate=migrate and not readonly)
+            if not readonly:  # only once the file is known to be SMT's (or new): WAL rewrites its header
+                store._use_wal()
+            if migrate and not readonly:
+                store.migrate()
         except sqlite3.Error as exc:
             conn.close()
             raise database_error(path, exc) from None
@@ -167,18 +171,19 @@ class Store:
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
-            if not readonly:
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if mode.lower() != "wal":
-                    raise StoreError(f"{path}: cannot switch to WAL journal mode (got {mode})")
-                conn.execute("PRAGMA synchronous = NORMAL")
-        except (sqlite3.Error, StoreError):
+        except sqlite3.Error:
             conn.close()
             raise
         return conn
 
+    def _use_wal(self) -> None:
+        mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise StoreError(f"{self.path}: cannot switch to WAL journal mode (got {mode})")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+
     def _check_schema(self, *, migrate: bool) -> None:
-        """Refuse a database from a newer SMT (its tables may mean something else); migrate an older one."""
+        """Refuse a database from a newer SMT or another program (their tables mean something else)."""
         version = self.schema_version()
         if version > LATEST_SCHEMA:
             raise DatabaseUnusable(
@@ -186,10 +191,27 @@ class Store:
                 f"({LATEST_SCHEMA}): upgrade SMT to the version that wrote it, or restore a backup made "
                 "by this version"
             )
-        if migrate:
-            self.migrate()
-        elif version == 0:
-            raise StoreError(f"{self.path}: not an SMT database (no schema)")
+        if version == 0:
+            tables = self._foreign_tables()
+            if tables:
+                # Migrating would write SMT's tables into another program's file.
+                raise DatabaseUnusable(
+                    f"{self.path}: is another program's SQLite database (tables: {', '.join(tables)}); "
+                    "choose another engine.database"
+                )
+            if not migrate:
+                raise DatabaseUnusable(
+                    f"{self.path}: an empty SQLite file, not an SMT database yet: run `smt db migrate` or "
+                    "start the engine to create it, or choose another engine.database"
+                )
+
+    def _foreign_tables(self) -> list[str]:
+        """Tables in a file with no SMT schema version: only another program could have made them."""
+        rows = self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+            "ORDER BY name"
+        ).fetchall()
+        return [str(row[0]) for row in rows]
 
     def check(self) -> list[str]:
         """SQLite's full integrity check plus foreign keys; an empty list means the file is sound."""

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from smt_engine.store.base import Repo
-from smt_engine.store.codec import to_row, ts
+from smt_engine.store.codec import to_row
 from smt_engine.store.records import Analysis, Cycle, Whale, WhaleSignal, WhaleTransfer
 
 
@@ -82,11 +80,3 @@ class AnalysesRepo(Repo[Analysis]):
             return {}
         marks = ", ".join("?" * len(ids))
         return {a.id: a for a in self.select(f"id IN ({marks})", list(ids)) if a.id is not None}
-
-    def latest_for(self, pair: str, since: datetime | None = None) -> Analysis | None:
-        where, params = "pair = ?", [pair]
-        if since is not None:
-            where += " AND created_at >= ?"
-            params.append(ts(since))
-        rows = self.select(where, params, order_by="id DESC", limit=1)
-        return rows[0] if rows else None

@@ -11,7 +11,6 @@ from datetime import datetime
 from enum import StrEnum
 
 from smt_engine.domain import EventLevel
-from smt_engine.secrets import redact
 from smt_engine.store.base import Repo
 from smt_engine.store.codec import to_row, ts
 
@@ -49,10 +48,7 @@ class NotificationsRepo(Repo[Notification]):
 
     def enqueue(self, notification: Notification) -> bool:
         """Insert unless this (dedup_key, channel) exists; True when a row was written."""
-        row = to_row(notification)
-        row["title"] = redact(notification.title)
-        row["body"] = redact(notification.body)
-        cursor = self.write_row(row, "INSERT OR IGNORE")
+        cursor = self.write_row(to_row(notification), "INSERT OR IGNORE")
         return cursor.rowcount == 1
 
     def next_pending(self, channel: str) -> Notification | None:

@@ -23,6 +23,10 @@ class ProposalsRepo(Repo[Proposal]):
     def pending(self) -> list[Proposal]:
         return self.in_state(ProposalState.PROPOSED)
 
+    def pending_count(self) -> int:
+        """How many proposals wait for the operator (the demo's pacing asks every few seconds)."""
+        return self.count("state = ?", [ProposalState.PROPOSED.value])
+
     def due_to_expire(self, now: datetime) -> list[Proposal]:
         return self.select(
             "state = ? AND expires_at IS NOT NULL AND expires_at <= ?",
@@ -81,10 +85,8 @@ class PositionsRepo(Repo[Position]):
         )
         return rows[0] if rows else None
 
-    def closed_since(self, start: datetime) -> list[Position]:
-        return self.select(
-            "state = ? AND closed_at >= ?", [PositionState.CLOSED.value, ts(start)], order_by="closed_at"
-        )
+    def closed_count(self) -> int:
+        return self.count("state = ?", [PositionState.CLOSED.value])
 
     def recent_closed(self, limit: int = 100) -> list[Position]:
         return self.select("state = ?", [PositionState.CLOSED.value], order_by="closed_at DESC", limit=limit)

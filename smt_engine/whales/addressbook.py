@@ -144,9 +144,6 @@ class AddressBook:
     def is_exchange(self, address: str) -> bool:
         return self.category(address) is Category.EXCHANGE
 
-    def is_defi(self, address: str) -> bool:
-        return self.category(address) in DEFI_CATEGORIES
-
     def can_be_whale(self, address: str) -> bool:
         return self.category(address) not in NEVER_WHALES
 

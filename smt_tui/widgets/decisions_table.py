@@ -31,7 +31,6 @@ def decision_row(a: Analysis) -> Row:
 
 
 class DecisionsTable(KeyedTable):
-    KIND = "analysis"
     COLUMNS = (
         Col("pair", "Pair"),
         Col("analyst", "Analyst", 3),

@@ -31,7 +31,6 @@ def event_row(e: Event) -> Row:
 
 
 class EventLog(KeyedTable):
-    KIND = "event"
     COLUMNS = (
         Col("at", "Time"),
         Col("level", "Level"),

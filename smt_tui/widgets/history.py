@@ -55,7 +55,6 @@ def today_summary(history: tuple[Position, ...], now: datetime) -> Text:
 
 
 class HistoryTable(KeyedTable):
-    KIND = "position"
     COLUMNS = (
         Col("closed", "Closed", 2),
         Col("symbol", "Symbol"),

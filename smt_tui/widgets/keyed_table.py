@@ -52,7 +52,6 @@ class KeyedTable(DataTable[RenderableType]):
     """Subclasses set ``COLUMNS`` (``Col`` or (key, label) pairs) and call ``sync`` with keyed rows."""
 
     COLUMNS: tuple[Col | tuple[str, str], ...] = ()
-    KIND = "row"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Details", id="details", tooltip="details of the selected row")
     ]

@@ -30,7 +30,6 @@ def order_row(o: Order) -> Row:
 
 
 class OrdersTable(KeyedTable):
-    KIND = "order"
     COLUMNS = (
         Col("id", "#", 2, right=True),
         Col("kind", "Kind"),

@@ -59,7 +59,6 @@ def position_row(p: Position, now: datetime, max_hold: timedelta | None) -> Row:
 
 
 class PositionsTable(KeyedTable):
-    KIND = "position"
     COLUMNS = (
         Col("symbol", "Symbol"),
         Col("side", "Side"),

@@ -74,7 +74,6 @@ def proposal_row(view: ProposalView, now: datetime, drift: Limit | None) -> Row:
 
 
 class ProposalsTable(KeyedTable):
-    KIND = "proposal"
     COLUMNS = (
         Col("id", "#", right=True),
         Col("state", "State"),

@@ -68,7 +68,6 @@ def whale_row(w: Whale, signals: dict[str, WhaleSignal]) -> Row:
 
 
 class TransfersTable(KeyedTable):
-    KIND = "transfer"
     COLUMNS = (
         ("at", "Time"),
         ("eth", "ETH"),
@@ -80,7 +79,6 @@ class TransfersTable(KeyedTable):
 
 
 class WhalesTable(KeyedTable):
-    KIND = "whale"
     COLUMNS = (
         ("whale", "Whale"),
         ("class", "Class"),

@@ -182,6 +182,21 @@ async def test_a_failed_account_read_fails_its_step_not_the_cycle(rig: Rig) -> N
     assert all(s.get("status") != "failed" for k, s in cycle.steps.items() if k != "account")
 
 
+async def test_a_pair_whose_candles_are_unreadable_is_not_analysed_and_the_market_step_fails(
+    rig: Rig,
+) -> None:
+    rig.gemini.push(long_eth())
+    runtime = await rig.start_unrun()
+    rig.fake.faults.paths = {"/capi/v3/market/klines", "/capi/v3/market/historyKlines"}
+    rig.fake.faults.rate_5xx = 1.0
+    cycle_id = await rig.run(runtime.pipeline.run_cycle("test"))
+    cycle = rig.store.cycles.get(cycle_id)
+    assert cycle is not None
+    assert cycle.steps["market"]["status"] == "failed", cycle.steps
+    assert not rig.store.analyses.for_cycle(cycle_id), "a pair without candles is not analysed"
+    assert not rig.store.proposals.select()
+
+
 async def test_no_order_or_proposal_stays_in_flight_after_a_restart(rig: Rig) -> None:
     await kill_during_entry(rig, reached_venue=True)
     rig.gemini.push(*[long_eth()] * 3)

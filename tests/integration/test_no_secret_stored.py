@@ -69,7 +69,10 @@ def echo_error() -> AuthError:
 
 
 class EchoingVenue:
-    """The paper venue, except that the methods named in ``failing`` raise a key-echoing error."""
+    """The paper venue, except that the methods named in ``failing`` raise a key-echoing error.
+
+    ``"method:SYMBOL"`` fails that method for one symbol only.
+    """
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -82,7 +85,7 @@ class EchoingVenue:
             return target
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            if name in self.failing:
+            if name in self.failing or (args and f"{name}:{args[0]}" in self.failing):
                 self.echoes += 1
                 raise echo_error()
             return await target(*args, **kwargs)
@@ -125,7 +128,7 @@ def settings_for(tmp: Path, gemini_url: str) -> Settings:
                 "monitor_interval": "15s",
                 "command_poll_interval": "1s",
             },
-            "pairs": {"tier1": ["ETH"], "tier2": []},
+            "pairs": {"tier1": ["ETH", "BTC"], "tier2": []},
             "whales": {"enabled": False},
             "analyst": {
                 "base_url": gemini_url,
@@ -201,9 +204,10 @@ async def test_key_echoing_errors_leave_no_secret_in_db_wal_logs_or_status(
             task = asyncio.create_task(runtime.engine.run())
             await until(clock, lambda: venue.echoes >= 2 and bool(store.engine.current().last_error), 60)
             await until(clock, lambda: any(n.last_error for n in store.notifications.recent()), 60)
-            # 2. reconciliation recovers; the first cycle's market step and the analyst fail with echoes,
-            #    the AI-log uploads of its decisions fail with the echo too.
-            venue.failing = {"candles", "upload_ai_log"}
+            # 2. reconciliation recovers; the first cycle's market read of one pair and the analyst fail
+            #    with echoes (the other pair is analysed), the AI-log uploads of its decisions fail with
+            #    the echo too.
+            venue.failing = {"candles:ETHUSDT", "upload_ai_log"}
             await until(clock, lambda: store.engine.current().state is EngineState.RUNNING, 120)
             # 3. the private stream (started with the engine running) is refused with the credentials
             #    quoted, long enough to be notified as down; then it subscribes and receives two error

@@ -278,7 +278,7 @@ def test_flows_have_a_history_shown_by_smt_whales_flows(
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'[engine]\ndatabase = "{tmp_path / "smt.db"}"\n')
     assert main(["whales", "flows", "--window", "1", "--json", "--config", str(cfg)]) == 0
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    lines = json.loads(capsys.readouterr().out)
     assert [entry["net"]["USDT"] for entry in lines] == ["1000000.000000", "2000000.000000", "3000000.000000"]
     assert main(["whales", "flows", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out

@@ -97,7 +97,17 @@ def one_line(err: str) -> str:
     return lines[0]
 
 
+def foreign(path: Path) -> Path:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.execute("CREATE TABLE tags (name TEXT)")
+    conn.commit()
+    conn.close()
+    return path
+
+
 DATABASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
+    "foreign": (foreign, "is another program's SQLite database (tables: notes, tags)", "choose another"),
     "text file": (text_file, "not a database file", "restore it from a backup"),
     "truncated": (truncated, "damaged", "restore the file from a backup"),
     "newer schema": (newer_schema, "schema version 99 is newer than this SMT", "upgrade SMT"),
@@ -105,7 +115,9 @@ DATABASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
 
 
 @pytest.mark.parametrize("case", list(DATABASES))
-@pytest.mark.parametrize("command", [["engine"], ["status"], ["db", "check"], ["positions"]])
+@pytest.mark.parametrize(
+    "command", [["engine"], ["status"], ["db", "check"], ["db", "migrate"], ["positions"]]
+)
 def test_a_bad_database_is_one_line_and_exit_4(
     case: str, command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

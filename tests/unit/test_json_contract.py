@@ -89,6 +89,45 @@ def test_success_is_json_for_status_positions_and_db_check(
     assert only_json(capsys.readouterr().out)["ok"] is True
 
 
+@pytest.mark.parametrize("command", [["notify", "outbox"], ["whales", "flows"]], ids=" ".join)
+def test_a_list_with_no_rows_is_one_empty_json_array(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "smt.db"
+    Store.open(db).close()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[engine]\ndatabase = "{db}"\n', encoding="utf-8")
+    assert main([*command, "--json", "--config", str(config)]) == ExitCode.OK
+    assert only_json(capsys.readouterr().out) == []
+
+
+def test_db_check_finding_damage_answers_in_the_error_shape_with_the_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.unit.test_bad_files import config_for, damaged
+
+    db = damaged(tmp_path / "smt.db")
+    assert main(["db", "check", "--json", "--config", str(config_for(tmp_path, db))]) == ExitCode.DATABASE
+    body = only_json(capsys.readouterr().out)
+    assert set(body) == {"error", "code", "problems"} and body["code"] == ExitCode.DATABASE
+    assert body["error"].startswith(f"{db}: the database is damaged") and body["problems"]
+
+
+def test_help_gives_status_its_real_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"(exit {int(ExitCode.NOT_RUNNING)} when no engine runs)" in text
+
+
+def test_the_operator_guide_lists_every_json_command() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operator-guide.md").read_text(encoding="utf-8")
+    section = guide[guide.index("## 8. Scripts") :]
+    listed = section[: section.index("|")]
+    missing = [" ".join(c) for c in json_commands() if f"`smt {' '.join(c)}" not in listed]
+    assert not missing, f"not listed in the operator guide's section 8: {missing}"
+
+
 def test_the_operator_guide_documents_every_exit_code() -> None:
     guide = (Path(__file__).resolve().parents[2] / "docs" / "operator-guide.md").read_text(encoding="utf-8")
     section = guide[guide.index("## 8. Scripts") :]

@@ -171,14 +171,44 @@ async def test_per_event_enable_and_minimum_level(store: Store, hook: FakeWebhoo
 async def test_the_same_notice_is_sent_once_within_the_dedup_window(store: Store, hook: FakeWebhook) -> None:
     clock = StepClock()
     notifier = make(store, clock, hook, dedup_window="10m")
-    halt(store, clock)
-    clock.advance(60)
-    halt(store, clock)
+
+    def model_down() -> None:
+        report_health(store, clock, "analyst.model", HealthStatus.DOWN, "404")
+        clock.advance(60)
+        report_health(store, clock, "analyst.model", HealthStatus.OK, "back")
+
+    model_down()
+    model_down()
     await notifier.tick()
     clock.advance(11 * 60)
-    halt(store, clock)
+    model_down()
     await notifier.tick()
     assert len(hook.delivered) == 2
+
+
+def resume(store: Store, clock: StepClock) -> None:
+    store.events.append(clock.now(), EventLevel.INFO, "engine.resumed", "engine resumed by cli:ops")
+
+
+async def test_halt_resume_halt_inside_the_window_is_three_notices_in_order(
+    store: Store, hook: FakeWebhook
+) -> None:
+    clock = StepClock()
+    notifier = make(store, clock, hook, dedup_window="10m")
+    halt(store, clock, "first")
+    clock.advance(60)
+    resume(store, clock)
+    clock.advance(60)
+    halt(store, clock, "second")
+    clock.advance(60)
+    resume(store, clock)
+    await notifier.tick()
+    assert [d.message.splitlines()[0] for d in hook.delivered] == [
+        "engine HALTED: first",
+        "engine resumed by cli:ops",
+        "engine HALTED: second",
+        "engine resumed by cli:ops",
+    ]
 
 
 async def test_disabled_notifications_still_move_the_cursor(store: Store, hook: FakeWebhook) -> None:
@@ -465,6 +495,28 @@ async def test_one_failing_channel_of_two_is_a_warning_and_does_not_hold_up_the_
     health = store.health.get("notify")
     assert health is not None and health.status is HealthStatus.WARN
     assert channels[1].label in health.detail and channels[0].label not in health.detail
+
+
+async def test_a_channel_that_accepts_and_never_answers_does_not_hold_up_another(
+    store: Store, hook: FakeWebhook
+) -> None:
+    clock = StepClock()
+    with FakeWebhook() as other:
+        # rto: apprise's own read timeout (4 s by default) must not end the hang before the test does.
+        channels = parse_urls(f"{hook.json_url('/a')}?rto=600 {other.json_url('/b')}?rto=600")
+        # Hang the channel delivered first when channels take turns, so taking turns would fail here.
+        first = min(channels, key=lambda c: c.label)
+        hanging, answering = (hook, other) if first is channels[0] else (other, hook)
+        hanging.hang = True
+        notifier = Notifier(settings(timeout="10m"), store, clock, channels)
+        halt(store, clock)
+        delivering = asyncio.ensure_future(notifier.tick())
+        # Waits on the delivery itself; the 30 s is only a hang guard.
+        await asyncio.to_thread(answering.wait_for, 1, 30.0)
+        assert not delivering.done() and hanging.delivered == []
+        hanging.release()
+        report = await delivering
+    assert report.sent == 2 and len(hook.delivered) == len(other.delivered) == 1
 
 
 async def test_a_notice_undelivered_past_give_up_after_is_marked_failed(

@@ -86,5 +86,5 @@ def test_notify_outbox_lists_state_attempts_and_error(
     line = capsys.readouterr().out.strip()
     assert "pending" in line and "x3" in line and "HALTED" in line and "error=503" in line
     assert main(["notify", "outbox", "--json"]) == 0
-    row = json.loads(capsys.readouterr().out)
+    [row] = json.loads(capsys.readouterr().out)
     assert (row["state"], row["attempts"], row["channel"]) == ("pending", 3, "json:0123abcd")

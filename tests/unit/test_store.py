@@ -23,9 +23,11 @@ from smt_engine.domain import (
     OrderKind,
     OrderState,
     PositionState,
+    ProposalState,
     Side,
 )
 from smt_engine.store import AlreadyRunning, EngineLock, Store, StoreError
+from smt_engine.store.errors import DatabaseUnusable
 from smt_engine.store.migrations import MIGRATIONS
 from smt_engine.store.records import AccountSnapshot, EngineStatus, Order, Position
 
@@ -96,8 +98,18 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
 
     path = tmp_path / "other.db"
     sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.close()
-    with pytest.raises(StoreError, match="not an SMT database"):
+    for readonly in (True, False):
+        with pytest.raises(DatabaseUnusable, match=r"is another program's SQLite database \(tables: t\)"):
+            Store.open(path, readonly=readonly)
+    assert [r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")] == ["t"]
+
+
+def test_an_empty_sqlite_file_is_not_read_as_an_smt_database(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    with pytest.raises(DatabaseUnusable, match="not an SMT database yet: run `smt db migrate`"):
         Store.open(path, readonly=True)
+    assert Store.open(path).schema_version() > 0
 
 
 decimals = st.decimals(
@@ -346,3 +358,47 @@ def test_two_connections_migrating_one_fresh_database_apply_each_migration_once(
     finally:
         first.close()
         second.close()
+
+
+def test_waiting_proposals_and_closed_positions_are_counted_by_state(tmp_path: Path) -> None:
+    from smt_engine.store.records import Proposal
+
+    store = Store.open(tmp_path / "smt.db")
+
+    def proposal(state: ProposalState) -> Proposal:
+        return Proposal(
+            pair="ETH",
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            confidence=0.8,
+            margin=Decimal(100),
+            notional=Decimal(1000),
+            leverage=10,
+            size=Decimal("0.3"),
+            entry_ref=Decimal(3000),
+            tp_price=Decimal(3090),
+            sl_price=Decimal(2955),
+            tp_pct=Decimal(3),
+            sl_pct=Decimal("1.5"),
+            state=state,
+            created_at=T0,
+        )
+
+    for state in (ProposalState.PROPOSED, ProposalState.PROPOSED, ProposalState.REJECTED):
+        store.proposals.insert(proposal(state))
+    for symbol, state in (("ETHUSDT", PositionState.CLOSED), ("BTCUSDT", PositionState.OPEN)):
+        store.positions.insert(
+            Position(
+                symbol=symbol,
+                side=Side.LONG,
+                size=Decimal(1),
+                entry_price=Decimal(3000),
+                opened_at=T0,
+                state=state,
+                leverage=20,
+                updated_at=T0,
+            )
+        )
+    assert store.proposals.pending_count() == 2
+    assert store.positions.closed_count() == 1
+    store.close()

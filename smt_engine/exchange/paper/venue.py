@@ -465,11 +465,6 @@ class PaperExchange(PaperBook):
             rows = [f for f in self._acct.fills if f.symbol == symbol and (since is None or f.at >= since)]
             return sorted(rows, key=lambda f: f.at, reverse=True)[:limit]
 
-    def order_fee_pnl(self, order_id: str) -> tuple[Decimal, Decimal]:
-        """Fee and realized PnL booked on an order (the fake server reports them per trade)."""
-        o = self._find(order_id)
-        return (o.fee, o.realized_pnl) if o else (Decimal(0), Decimal(0))
-
     async def close_position(self, symbol: str, side: Side, client_order_id: str) -> PlacedOrder:
         async with self._lock:
             now = await self._begin()

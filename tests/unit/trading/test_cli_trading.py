@@ -97,8 +97,15 @@ def test_approve_and_reject_queue_commands(
     assert "no proposal #99" in capsys.readouterr().err
 
 
+def test_proposals_neither_creates_nor_migrates_a_database(config: Path, capsys: Any) -> None:
+    assert run(config, "proposals") == 1
+    assert "no database here" in capsys.readouterr().err
+    assert not (config.parent / "smt.db").exists()
+
+
 def test_proposals_table_shows_both_units(config: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     patch_venue(monkeypatch)
+    db(config).close()
     assert run(config, "proposals") == 0
     assert "no proposals yet" in capsys.readouterr().out
     run(config, "propose", "--pair", "ETH", "--side", "LONG", "--confidence", "0.8")
