@@ -163,6 +163,8 @@ class ConsoleApp(OperatorCommands):
         """
         key, self._follow = self._follow, None
         if key is None:
+            key = self._stale_follow()
+        if key is None:
             return
         main = self.main
         if not self._opened:
@@ -173,6 +175,19 @@ class ConsoleApp(OperatorCommands):
         untouched = current in (None, key, self._auto_key) or not self._waiting(current or "")
         if untouched and table.select_key(key):
             self._auto_key = key
+
+    def _stale_follow(self) -> str | None:
+        """The next waiting proposal when the one the console put the cursor on stopped waiting.
+
+        Only while the operator has not moved the cursor: the proposal it followed was decided (by the
+        operator elsewhere, the engine, or its expiry) and another still waits.
+        """
+        snap, auto = self.snapshot, self._auto_key
+        if snap is None or auto is None or self._waiting(auto) or not snap.waiting:
+            return None
+        if self.main.query_one(ProposalsTable).selected_key != auto:
+            return None
+        return snap.waiting[0].key
 
     def _waiting(self, key: str) -> bool:
         record = self.snapshot.find(key) if self.snapshot is not None else None

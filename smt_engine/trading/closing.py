@@ -141,7 +141,6 @@ class Closer:
             closed_at=now,
             exit_price=exit_price,
             realized_pnl=realized,
-            size=Decimal(0),
             unrealized_pnl=Decimal(0),
         )
         settle_orders(self.store, now, position.id, resting)

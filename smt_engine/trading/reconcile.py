@@ -137,7 +137,6 @@ class PositionReconciler:
             closed_at=closing.updated_at if closing else now,
             exit_price=exit_price,
             realized_pnl=realized,
-            size=Decimal(0),
             unrealized_pnl=Decimal(0),
         )
         log.info(

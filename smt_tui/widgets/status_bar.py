@@ -249,14 +249,16 @@ def status_text(
         return Text(" loading… ", style="reverse")
     live = snap.engine.liveness(now, config.stale_after) is Liveness.ALIVE
     money = money_line(snap)
-    if not live:
+    health = health_line(snap, width >= WIDE_HEALTH, now)
+    if not live:  # history, not the present: nothing may look green or current
         money = [Text(c.plain, style="dim") for c in money]
+        health = [Text(c.plain, style="dim") for c in health]
     return pack(
         [
             engine_line(snap, now, config, readonly),
             money,
             approvals_line(snap, now),
-            health_line(snap, width >= WIDE_HEALTH, now),
+            health,
         ],
         width,
     )

@@ -94,6 +94,25 @@ async def test_a_cursor_the_operator_moved_stays_put(
         assert app.selected_key() == chosen  # by key, not row index: the new row above did not move it
 
 
+async def test_the_cursor_leaves_a_followed_proposal_that_stopped_waiting_for_one_that_waits(
+    make_app: MakeApp, fixture_db: Fixture, engine: FakeEngine
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: app.selected_key() == f"proposal:{fixture_db.pending2_id}")
+        new_id = add_waiting(engine, minutes=1)  # expires first: the console follows it
+        await wait_for(pilot, lambda: app.selected_key() == f"proposal:{new_id}")
+        engine.store.proposals.update(new_id, state=ProposalState.DENIED)  # decided by someone else
+        await wait_for(pilot, lambda: app.selected_key() == f"proposal:{fixture_db.pending2_id}")
+        await pilot.press("down")  # the operator moves: the console no longer chooses for them
+        chosen = app.selected_key()
+        engine.store.proposals.update(fixture_db.pending2_id, state=ProposalState.EXPIRED)
+        await wait_for(pilot, lambda: not app._waiting(f"proposal:{fixture_db.pending2_id}"))
+        await pilot.pause(0.3)
+        assert app.selected_key() == chosen
+
+
 async def test_w_jumps_to_each_waiting_proposal_from_any_tab(
     make_app: MakeApp, fixture_db: Fixture, engine: FakeEngine
 ) -> None:
@@ -281,8 +300,10 @@ async def test_figures_of_a_dead_engine_are_greyed(make_app: MakeApp) -> None:
 
         assert app.snapshot is not None
         text = status_text(app.snapshot, NOW, app.config, False)
-        bal = text.plain.index("bal 1,000.00")
-        assert all("dim" in str(span.style) for span in text.spans if span.start <= bal < span.end)
+        for figure in ("bal 1,000.00", "analyst", "exchange.rest"):  # money and the health strip alike
+            at = text.plain.index(figure)
+            styles = [str(span.style) for span in text.spans if span.start <= at < span.end]
+            assert styles and all("dim" in style for style in styles), (figure, styles)
 
 
 async def test_cleanup_is_offered_with_nothing_flagged_and_says_so(

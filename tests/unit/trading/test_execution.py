@@ -182,5 +182,6 @@ async def test_halted_engine_refuses_entries_but_allows_closes(store: Store, clo
         clock, executor.closer.close_position(opened.position, CloseReason.MANUAL, actor="alice")
     )
     assert closed.state is PositionState.CLOSED and closed.close_reason is CloseReason.MANUAL
+    assert closed.size == opened.position.size > 0, "a closed position keeps the size it traded (History)"
     assert ex.count("close_position") == 1
     assert ex.algos == []  # its TP/SL were cancelled before the close
