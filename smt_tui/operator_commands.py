@@ -33,6 +33,7 @@ class OperatorCommands(ConsoleKeys):
     debounce: float
     _labels: dict[int, str]
     _last_trigger: dict[str, float]
+    _auto_key: str | None
 
     def _debounced(self, action: str) -> bool:
         """True when the same action fired a moment ago (key repeat, double press)."""
@@ -52,6 +53,9 @@ class OperatorCommands(ConsoleKeys):
         if not isinstance(record, ProposalView) or self._debounced(verb):
             return
         proposal_id = record.proposal.id
+        # The operator decided this row: the cursor stays on it (a second press must never land on
+        # another proposal the console moved to).
+        self._auto_key = None
 
         def send() -> None:
             self.send_command(kind, {"proposal_id": proposal_id}, f"{verb} proposal #{proposal_id}")

@@ -133,8 +133,10 @@ async def test_approve_and_reject_pending_proposal(
         assert cmd.kind == CommandKind(kind)
         assert cmd.args == {"proposal_id": fixture_db.pending2_id}
         assert cmd.actor.startswith("console:")
-        # The table follows the engine's change and approve no longer applies to that row.
+        # The table follows the engine's change and approve no longer applies to that row: the cursor
+        # stays on the row the operator decided, never on the other waiting one (a second press).
         await wait_for(pilot, lambda: app.check_action("approve", ()) is False)
+        assert app.selected_key() == f"proposal:{fixture_db.pending2_id}"
     assert engine.store.proposals.get(fixture_db.pending2_id).state is ProposalState(state)  # type: ignore[union-attr]
 
 
