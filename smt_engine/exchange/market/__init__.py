@@ -14,7 +14,7 @@ from smt_engine.exchange.market.base import (
     interval_seconds,
     to_ms,
 )
-from smt_engine.exchange.market.live import LiveMarket, parse_kline_rows, parse_ticker
+from smt_engine.exchange.market.live import LiveMarket, candles_from_answer, ticker_from_answer
 from smt_engine.exchange.market.manual import ManualMarket
 from smt_engine.exchange.market.synthetic import DEFAULT_MODELS, PairModel, SyntheticMarket
 
@@ -27,10 +27,10 @@ __all__ = [
     "PairModel",
     "PriceSource",
     "SyntheticMarket",
+    "candles_from_answer",
     "floor_time",
     "from_ms",
     "interval_seconds",
-    "parse_kline_rows",
-    "parse_ticker",
+    "ticker_from_answer",
     "to_ms",
 ]

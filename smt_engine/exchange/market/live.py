@@ -65,6 +65,22 @@ def parse_ticker(symbol: str, body: Any, at: datetime) -> Ticker:
     raise ValueError(f"ticker: no row for {symbol}")
 
 
+def ticker_from_answer(symbol: str, body: Any, at: datetime) -> Ticker:
+    """The ticker in a ``ticker/24hr`` answer; an unreadable answer means the venue is unavailable."""
+    try:
+        return parse_ticker(symbol, body, at)
+    except (ValueError, KeyError) as exc:
+        raise ExchangeUnavailable(f"ticker {symbol}: bad response ({exc})", raw=body) from exc
+
+
+def candles_from_answer(symbol: str, body: Any, limit: int) -> list[Candle]:
+    """The newest ``limit`` candles of a klines answer; an unreadable one means the venue is unavailable."""
+    try:
+        return parse_kline_rows(body)[-limit:]
+    except ValueError as exc:
+        raise ExchangeUnavailable(f"klines {symbol}: {exc}", raw=body) from exc
+
+
 class LiveMarket:
     """WEEX public market data (no keys): ticker, klines and history klines for the trigger path."""
 
@@ -110,10 +126,7 @@ class LiveMarket:
 
     async def ticker(self, symbol: str) -> Ticker:
         body = await self._get("/capi/v3/market/ticker/24hr", {"symbol": symbol})
-        try:
-            return parse_ticker(symbol, body, self.clock.now())
-        except (ValueError, KeyError) as exc:
-            raise ExchangeUnavailable(f"ticker {symbol}: bad response ({exc})", raw=body) from exc
+        return ticker_from_answer(symbol, body, self.clock.now())
 
     async def last_price(self, symbol: str) -> Decimal:
         return (await self.ticker(symbol)).last
@@ -123,10 +136,7 @@ class LiveMarket:
         body = await self._get(
             "/capi/v3/market/klines", {"symbol": symbol, "interval": interval, "limit": min(limit, 1000)}
         )
-        try:
-            return parse_kline_rows(body)[-limit:]
-        except ValueError as exc:
-            raise ExchangeUnavailable(f"klines {symbol}: {exc}", raw=body) from exc
+        return candles_from_answer(symbol, body, limit)
 
     async def bars_between(self, symbol: str, start: datetime, end: datetime) -> list[Candle]:
         out: list[Candle] = []

@@ -13,8 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from smt_engine.domain import Candle, Contract
-from smt_engine.exchange.base import ExchangeUnavailable, InvalidOrder, Ticker
-from smt_engine.exchange.market import interval_seconds, parse_kline_rows, parse_ticker
+from smt_engine.exchange.base import InvalidOrder, Ticker
+from smt_engine.exchange.market import candles_from_answer, interval_seconds, ticker_from_answer
 from smt_engine.exchange.market.streamed import STREAM_PRICE_MAX_AGE, LatestPrices, fresh_ticker
 from smt_engine.exchange.precision import plain, quoted_increment
 from smt_engine.exchange.weex.parsing import parse_contract
@@ -101,10 +101,7 @@ class WeexPublic(WeexTransport):
             if pushed is not None:
                 return pushed
         body = await self._get("/capi/v3/market/ticker/24hr", {"symbol": symbol}, signed=False)
-        try:
-            return parse_ticker(symbol, body, self.clock.now())
-        except (ValueError, KeyError) as exc:
-            raise ExchangeUnavailable(f"ticker {symbol}: bad response ({exc})", raw=body) from exc
+        return ticker_from_answer(symbol, body, self.clock.now())
 
     async def last_price(self, symbol: str) -> Decimal:
         return (await self.ticker(symbol)).last
@@ -116,7 +113,4 @@ class WeexPublic(WeexTransport):
             {"symbol": symbol, "interval": interval, "limit": min(limit, 1000)},
             signed=False,
         )
-        try:
-            return parse_kline_rows(body)[-limit:]
-        except ValueError as exc:
-            raise ExchangeUnavailable(f"klines {symbol}: {exc}", raw=body) from exc
+        return candles_from_answer(symbol, body, limit)
