@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,13 @@ from smt_engine.clock import SimulatedClock
 from tests.fakes.gemini_server import FakeGeminiServer
 from tests.fakes.weex_server import FakeWeex
 from tests.integration.rig import ETH_PRICE, T0, Rig
+
+
+@pytest.fixture
+def gemini() -> Iterator[FakeGeminiServer]:
+    """The fake Gemini server alone, for analyst tests driven through the real google-genai SDK."""
+    with FakeGeminiServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +13,7 @@ from smt_engine.clock import SimulatedClock
 from smt_engine.domain import Action
 from smt_engine.store import Store
 from smt_tui.why import cited
-from tests.analyst_support import NOW, context, fast_settings, open_store
+from tests.analyst_support import NOW, context, fast_settings
 from tests.fakes.gemini_server import FakeGeminiServer, Reply, support, text_reply
 
 pytestmark = pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
@@ -43,18 +41,6 @@ def answer(reasoning: str, **over: Any) -> str:
         **over,
     }
     return "Here is my analysis.\n```json\n" + json.dumps(body, ensure_ascii=False) + "\n```"
-
-
-@pytest.fixture
-def gemini() -> Iterator[FakeGeminiServer]:
-    with FakeGeminiServer() as server:
-        yield server
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path) as s:
-        yield s
 
 
 async def analyse(server: FakeGeminiServer, store: Store, reply: Reply) -> AnalysisOutcome:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,12 +47,6 @@ class FakeMarket:
 
     async def aclose(self) -> None:
         self.closed = True
-
-
-@pytest.fixture
-def gemini() -> Iterator[FakeGeminiServer]:
-    with FakeGeminiServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -29,7 +27,7 @@ from smt_engine.config import Settings
 from smt_engine.domain import Action, AnalystKind
 from smt_engine.secrets import SecretStore, register_secret
 from smt_engine.store import Store
-from tests.analyst_support import BTC, ETH, NOW, SOL, candles, context, fast_settings, open_store
+from tests.analyst_support import BTC, ETH, NOW, SOL, candles, context, fast_settings
 from tests.fakes.gemini_server import (
     SEARCH_ENTRY_POINT,
     FakeGeminiServer,
@@ -61,18 +59,6 @@ GOOD: dict[str, Any] = {
 
 def good(**over: Any) -> str:
     return json.dumps({**GOOD, **over})
-
-
-@pytest.fixture
-def gemini() -> Iterator[FakeGeminiServer]:
-    with FakeGeminiServer() as server:
-        yield server
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path) as s:
-        yield s
 
 
 async def analyse(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -37,18 +36,6 @@ ANSWER: dict[str, Any] = {
     "market_sentiment": "BULLISH",
     "reasoning": "Inflows.",
 }
-
-
-@pytest.fixture
-def gemini() -> Iterator[FakeGeminiServer]:
-    with FakeGeminiServer() as server:
-        yield server
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path) as s:
-        yield s
 
 
 def health(store: Store, component: str) -> Any:
