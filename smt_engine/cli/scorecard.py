@@ -47,9 +47,14 @@ def parse_since(text: str | None) -> datetime | None:
 
 def cmd_scorecard(ctx: Context) -> int:
     from smt_engine.scorecard import build_report, render_report
+    from smt_engine.scorecard.calibration import calibration_section
 
     since = parse_since(ctx.args.since)
     store = ctx.store(readonly=True, path=Path(ctx.args.db) if ctx.args.db else None)
     report = build_report(store.scores.lines_since(since), since=since, now=datetime.now(UTC))
+    risk = ctx.settings().risk
+    report["calibrated"] = calibration_section(
+        store.scores.lines_since(None), risk.evidence_horizon, risk.calibration_prior
+    )
     print(json.dumps(report, indent=2) if ctx.args.json else render_report(report))
     return 0

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from smt_engine.config.analyst import AnalystSettings
 from smt_engine.config.fields import Duration, Percent, Section, format_duration
 from smt_engine.config.paths import default_database_path
-from smt_engine.domain import ApprovalMode, Mode, Pair, Tier
+from smt_engine.domain import AnalystKind, ApprovalMode, Mode, Pair, Tier
 from smt_engine.notify.kinds import NotificationKind
 
 KNOWN_BASES = ("BTC", "ETH", "SOL", "DOGE", "XRP", "ADA", "BNB", "LTC")
@@ -158,6 +158,23 @@ class RiskSettings(Section):
     max_drift_pct: Decimal = Field(
         Decimal("0.5"), gt=0, le=10, description="refuse approval if price moved more"
     )
+    evidence_horizon: Literal["1h", "4h", "24h"] = Field(
+        "4h", description="scorecard horizon whose scores form a source's record (edge gate, calibration)"
+    )
+    edge_min_decisions: int = Field(
+        100, ge=2, le=1_000_000, description="live entries need a proven record over at least this many"
+    )
+    edge_overrides: list[str] = Field(
+        default_factory=list,
+        description='live entries allowed without a proven record, as "source:PAIR" (e.g. "gemini:ETH"); '
+        "logged and shown",
+    )
+    size_on_calibrated: bool = Field(
+        True, description="size on the calibrated confidence (the record's), not the stated one"
+    )
+    calibration_prior: int = Field(
+        20, ge=0, le=100_000, description="pseudo-decisions at 50% that shrink each calibration bin"
+    )
 
     @field_validator("loss_day_timezone")
     @classmethod
@@ -167,6 +184,21 @@ class RiskSettings(Section):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (e.g. UTC, Europe/Berlin)") from None
         return value
+
+    @field_validator("edge_overrides")
+    @classmethod
+    def _overrides(cls, value: list[str]) -> list[str]:
+        sources = [k.value for k in AnalystKind]
+        out = []
+        for entry in value:
+            source, _, base = entry.strip().partition(":")
+            if source.lower() not in sources or base.upper() not in KNOWN_BASES:
+                raise ValueError(
+                    f'{entry!r} is not source:PAIR: write e.g. "gemini:ETH" (sources: {", ".join(sources)}; '
+                    f"pairs: {', '.join(KNOWN_BASES)})"
+                )
+            out.append(f"{source.lower()}:{base.upper()}")
+        return out
 
     @model_validator(mode="after")
     def _check_limits(self) -> RiskSettings:

@@ -122,14 +122,23 @@ async def record_and_score(
     store.candles.prune(now - CANDLE_RETENTION)
     # Off the event loop: a catch-up after downtime can take seconds; the store serialises access.
     scored = await asyncio.to_thread(score_due, settings, store, now)
-    await asyncio.to_thread(publish_report, store, now)
+    await asyncio.to_thread(publish_report, store, now, settings)
     return {"bars": bars, "scored": scored}
 
 
-def publish_report(store: Store, now: datetime) -> None:
-    """The last 30 days' scorecard, computed by the engine and stored for the console to show."""
+def publish_report(store: Store, now: datetime, settings: Settings | None = None) -> None:
+    """The last 30 days' scorecard, computed by the engine and stored for the console to show.
+
+    With ``settings``, it carries the calibration maps sizing uses (stated vs calibrated).
+    """
+    from smt_engine.scorecard.calibration import calibration_section
     from smt_engine.scorecard.report import build_report
 
     since = now - REPORT_WINDOW
     report = build_report(store.scores.lines_since(since), since=since, now=now)
+    if settings is not None:
+        risk = settings.risk
+        report["calibrated"] = calibration_section(
+            store.scores.lines_since(None), risk.evidence_horizon, risk.calibration_prior
+        )
     store.scorecard_reports.save(ScorecardReport(at=now, report=report))

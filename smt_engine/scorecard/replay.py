@@ -25,6 +25,7 @@ from smt_engine.config import Settings
 from smt_engine.domain import Action, CloseReason, Contract, Decision, EngineState
 from smt_engine.store import Store
 from smt_engine.store.records import Analysis, Cycle, Proposal
+from smt_engine.trading.evidence import Evidence
 from smt_engine.trading.proposals import Candidate, ProposalBook
 from smt_engine.trading.risk import AccountState, OpenExposure
 from smt_engine.trading.risk_inputs import RiskInputsError, account_from_record
@@ -226,7 +227,9 @@ def replay_cycle(store: Store, settings: Settings, cycle_id: str) -> ReplayResul
             for a in analyses:  # proposals point at their analysis
                 scratch.analyses.insert(a)
             book = ProposalBook(scratch, SimulatedClock(at), settings)
-            outcome = book.run_cycle(candidates, account, cycle_id=cycle_id)
+            # The calibration and edge records the cycle used (none for cycles recorded before them).
+            evidence = Evidence.from_record(inputs.get("evidence") if inputs is not None else None)
+            outcome = book.run_cycle(candidates, account, cycle_id=cycle_id, evidence=evidence)
         finally:
             scratch.close()
     result = ReplayResult(cycle_id, at, inputs=how, skipped=outcome.skipped)

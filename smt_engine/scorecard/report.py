@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from smt_engine.scorecard.calibration import render_maps
 from smt_engine.scorecard.stats import Scored, figures
 
 
@@ -104,6 +105,7 @@ def render_report(report: dict[str, Any]) -> str:
                 f"  {r['subject']:<9} {r['horizon']:<8} {r['group'][:28]:<28} {r['n']:>5} "
                 f"{_pct(r['hit_rate']) + _ci(r['hit_rate_ci']):<20} {ret:<26} {brier:>6}"
             )
+    lines += render_maps(report.get("calibrated") or {})
     calib = [r for r in report["groups"]["overall"] if r["calibration"]]
     if calib:
         lines += ["", "Calibration (directional calls: stated confidence vs realised hit rate, with counts):"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
-from smt_engine.domain import AiLogState, EventLevel
+from smt_engine.domain import AiLogState, EventLevel, Mode
 from smt_engine.exchange.base import AiLogUpload, Exchange, RateLimited
 from smt_engine.secrets import redact, redact_obj
 from smt_engine.store import Store
@@ -72,6 +72,13 @@ def bounded_explanation(text: str) -> str:
     return text[: EXPLANATION_MAX - 1] + "…"
 
 
+def with_overrides(input: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Every AI log names the edge-gate overrides in force (live mode), so a reviewer sees them."""
+    if settings.engine.mode is not Mode.LIVE or not settings.risk.edge_overrides:
+        return input
+    return {**input, "edge_overrides": list(settings.risk.edge_overrides)}
+
+
 class AiLogOutbox:
     """Writes AI-log rows. Rows are ``skipped`` when uploads are off, so they still show on screen."""
 
@@ -94,7 +101,7 @@ class AiLogOutbox:
             row = AiLog(
                 stage=redact(stage)[:200],
                 model=self.settings.ailog.model_name,
-                input=redact_obj(_jsonable(input)),
+                input=redact_obj(_jsonable(with_overrides(input, self.settings))),
                 output=redact_obj(_jsonable(output)),
                 explanation=bounded_explanation(explanation),
                 created_at=self.clock.now(),

@@ -15,12 +15,14 @@ from decimal import Decimal
 
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
-from smt_engine.domain import EngineState
+from smt_engine.domain import EngineState, Mode
 from smt_engine.exchange.base import Balance, ExchangePosition
 from smt_engine.store import Store
 from smt_engine.store.limits import (
     DAILY_LOSS,
     DRAWDOWN,
+    EDGE_GATE,
+    EDGE_OVERRIDES,
     MAX_DRIFT,
     MAX_HOLD,
     MAX_OPEN_POSITIONS,
@@ -162,7 +164,37 @@ def enforced_limits(settings: Settings, account: AccountState, now: datetime) ->
             detail="a waiting proposal expires after this",
             updated_at=now,
         ),
+        *edge_limits(settings, now),
     ]
+
+
+def edge_limits(settings: Settings, now: datetime) -> list[Limit]:
+    """The edge gate and its overrides, in live mode (paper and demo are never gated)."""
+    if settings.engine.mode is not Mode.LIVE:
+        return []
+    rs = settings.risk
+    rows = [
+        Limit(
+            name=EDGE_GATE,
+            value=Decimal(rs.edge_min_decisions),
+            unit="count",
+            detail=f"live entries need a source's record on the pair over at least {rs.edge_min_decisions} "
+            f"decisions scored at {rs.evidence_horizon}, with a 95% lower bound of the after-fee mean above "
+            "0; otherwise denied no_proven_edge",
+            updated_at=now,
+        )
+    ]
+    if rs.edge_overrides:
+        rows.append(
+            Limit(
+                name=EDGE_OVERRIDES,
+                value=Decimal(len(rs.edge_overrides)),
+                unit="count",
+                detail=", ".join(rs.edge_overrides),
+                updated_at=now,
+            )
+        )
+    return rows
 
 
 class LimitsPublisher:

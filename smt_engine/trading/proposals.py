@@ -37,10 +37,12 @@ from smt_engine.exchange.precision import plain
 from smt_engine.secrets import redact
 from smt_engine.store import Store
 from smt_engine.store.records import Proposal
+from smt_engine.trading.evidence import Evidence, report_edge
 from smt_engine.trading.kill_switch import loss_references
 from smt_engine.trading.risk import (
     AccountState,
     Assessment,
+    DecisionEvidence,
     GateResult,
     OpenExposure,
     ReasonCode,
@@ -210,6 +212,8 @@ class ProposalBook:
         self.risk = risk or RiskEngine(settings)
         self.on_halt: Callable[[str, ReasonCode], None] | None = None
         """The engine's halt: a loss limit found by a gate (cycle or approval) halts at once."""
+        self.gather: Callable[[datetime], Evidence] = lambda now: Evidence.gather(store, settings, now)
+        """The record as of an instant (calibration, edge): a backtest's records can be added here."""
 
     # ------------------------------------------------------------------ creation
 
@@ -253,12 +257,22 @@ class ProposalBook:
             now,
             EventLevel.INFO,
             "proposal.proposed",
-            f"proposal #{proposal.id} {proposal.pair} {proposal.side.value} conf {assessment.confidence}: "
-            f"margin {plain(proposal.margin)} USDT, notional {plain(proposal.notional)} USDT "
+            f"proposal #{proposal.id} {proposal.pair} {proposal.side.value} conf {assessment.confidence}"
+            + (
+                f" (sized on calibrated {assessment.sizing_confidence})"
+                if assessment.sizing_confidence != assessment.confidence
+                else ""
+            )
+            + f": margin {plain(proposal.margin)} USDT, notional {plain(proposal.notional)} USDT "
             f"at {proposal.leverage}x, size {plain(proposal.size)}",
             cycle_id=cycle_id,
             proposal_id=proposal.id,
-            data={"actor": source, "max_hold_s": assessment.max_hold.total_seconds()},
+            data={
+                "actor": source,
+                "max_hold_s": assessment.max_hold.total_seconds(),
+                "stated_confidence": str(assessment.confidence),
+                "sizing_confidence": str(assessment.sizing_confidence),
+            },
         )
         return proposal
 
@@ -306,16 +320,23 @@ class ProposalBook:
         return proposal
 
     def run_cycle(
-        self, candidates: Sequence[Candidate], account: AccountState, *, cycle_id: str | None = None
+        self,
+        candidates: Sequence[Candidate],
+        account: AccountState,
+        *,
+        cycle_id: str | None = None,
+        evidence: Evidence | None = None,
     ) -> CycleOutcome:
         """Turn a cycle's decisions into proposals; only the best ``max_entries_per_cycle`` go forward.
 
         Candidates are taken by confidence, best first, and each is gated with the earlier selections
         already counted as exposure (free slots are recomputed after every pick). Every gate runs at
-        one instant, recorded with the inputs, so the cycle replays exactly.
+        one instant, recorded with the inputs, so the cycle replays exactly: the evidence (calibration
+        and edge records, ``trading.evidence``) is gathered at that instant unless given (a replay's).
         """
         now = self.clock.now()
         outcome = CycleOutcome(risk_inputs=risk_inputs_record(account, now, self.settings))
+        evidence = evidence if evidence is not None else self.gather(now)
         if account.available is None:
             outcome.skipped = "available balance could not be read: no proposals this cycle"
             self.store.events.append(
@@ -323,13 +344,21 @@ class ProposalBook:
             )
             return outcome
         trades = [c for c in candidates if c.decision.action.side is not None]
-        trades.sort(key=lambda c: round_confidence(c.decision.confidence), reverse=True)
+        trades.sort(key=self._selection_key)
         limit = self.settings.trading.max_entries_per_cycle
         auto = self.settings.engine.approval is ApprovalMode.AUTO
         state = account
         selected = 0
+        edges: list[GateResult] = []
         for cand in trades:
-            assessment = self.risk.assess(cand.pair, cand.decision, state, cand.contract, cand.price, now)
+            judged = evidence.judge(
+                self.settings, cand.decision.analyst.value, cand.pair.base, cand.decision.confidence
+            )
+            assessment = self.risk.assess(
+                cand.pair, cand.decision, state, cand.contract, cand.price, now, evidence=judged
+            )
+            if judged.edge is not None:
+                edges.append(judged.edge)
             # Recorded and decided in one commit: a proposal denied or auto-approved here never shows
             # as waiting to a reader (the console's alert, a notification) in between.
             with self.store.transaction():
@@ -368,7 +397,48 @@ class ProposalBook:
             assert assessment.side is not None
             state = state.with_exposure(OpenExposure(cand.pair.symbol, assessment.side, assessment.margin))
             (outcome.approved if auto else outcome.waiting).append(proposal)
+        if outcome.risk_inputs is not None:
+            outcome.risk_inputs["evidence"] = evidence.as_record()
+        if evidence.gated:
+            self._log_overrides(edges, outcome.proposals, cycle_id)
+            report_edge(self.store, self.clock, edges)
         return outcome
+
+    def _log_overrides(
+        self, edges: Sequence[GateResult], proposals: Sequence[Proposal], cycle_id: str | None
+    ) -> None:
+        """Every live entry an operator override let through is a WARNING event naming it."""
+        for detail in (g.detail for g in edges if g.passed and g.detail.startswith("OVERRIDDEN")):
+            log.warning("edge gate overridden: %s", detail)
+            self.store.events.append(
+                self.clock.now(),
+                EventLevel.WARNING,
+                "risk.edge_override",
+                f"live entry allowed without a proven record: {detail}",
+                cycle_id=cycle_id,
+                data={"proposals": [p.id for p in proposals]},
+            )
+
+    def _evidence_for(self, proposal: Proposal, now: datetime) -> tuple[AnalystKind, DecisionEvidence]:
+        """The source behind a proposal (its analysis) and what its record says at ``now``."""
+        analysis = self.store.analyses.get(proposal.analysis_id) if proposal.analysis_id is not None else None
+        if analysis is None:  # a manual trade: the operator's own decision, not a source's
+            return AnalystKind.HEURISTIC, DecisionEvidence()
+        judged = self.gather(now).judge(
+            self.settings, analysis.analyst.value, proposal.pair, proposal.confidence
+        )
+        return analysis.analyst, judged
+
+    def _selection_key(self, candidate: Candidate) -> tuple[Decimal, int, str]:
+        """Best confidence first; ties in the configured pair order (tier 1, then tier 2, as listed).
+
+        The order does not depend on the order candidates arrive in (analyses finish in any order), so
+        `smt replay` picks the same proposal as the engine did.
+        """
+        bases = [p.base for p in self.settings.pairs.all()]
+        base = candidate.pair.base
+        rank = bases.index(base) if base in bases else len(bases)
+        return (-round_confidence(candidate.decision.confidence), rank, base)
 
     def _halt(self, assessment: Assessment, cycle_id: str | None) -> None:
         reason, code = assessment.halt_reason, assessment.halt_code
@@ -440,6 +510,7 @@ class ProposalBook:
         if contract is None:
             loaded = self.store.contracts.load(proposal.symbol)
             contract = loaded[0] if loaded else None
+        analyst, judged = self._evidence_for(proposal, now)
         decision = Decision(
             action=Action(proposal.side.value),
             confidence=proposal.confidence,
@@ -447,9 +518,11 @@ class ProposalBook:
             sl_pct=proposal.sl_pct,
             hold_hours=0.0,
             reasoning=proposal.rationale,
-            analyst=AnalystKind.HEURISTIC,
+            analyst=analyst,
         )
-        assessment = self.risk.assess(pair, decision, account_state, contract, live_price, now, force=force)
+        assessment = self.risk.assess(
+            pair, decision, account_state, contract, live_price, now, force=force, evidence=judged
+        )
         gates = [drift_gate, *assessment.gates]
         if assessment.halt_reason:
             self._halt(assessment, proposal.cycle_id)

@@ -63,6 +63,7 @@ class ReasonCode(StrEnum):
     MIN_NOTIONAL = "min_notional"
     TP_SL_INVALID = "tp_sl_invalid"
     REWARD_RISK = "reward_risk"
+    NO_PROVEN_EDGE = "no_proven_edge"
     # Proposal-level refusals (not risk gates, but reported the same way).
     PRICE_DRIFT = "price_drift"
     EXPIRED = "expired"
@@ -135,6 +136,18 @@ class GateResult:
 
 
 @dataclass(frozen=True, slots=True)
+class DecisionEvidence:
+    """What the record says about one decision (``trading.evidence``), gathered before the gates run.
+
+    ``calibrated``: the confidence the source's record supports, which sizes the trade instead of the
+    stated one (None: size on the stated confidence). ``edge``: the edge gate's verdict (None: not gated).
+    """
+
+    calibrated: Decimal | None = None
+    edge: GateResult | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Assessment:
     """A sized, priced trade and the verdict of every gate on it."""
 
@@ -151,6 +164,8 @@ class Assessment:
     max_hold: timedelta
     size_pct: Decimal
     gates: tuple[GateResult, ...]
+    sizing_confidence: Decimal
+    """The confidence the size came from: calibrated when the record supplied one, else the stated one."""
 
     @property
     def passed(self) -> bool:
@@ -259,6 +274,7 @@ class RiskEngine:
         now: datetime,
         *,
         force: bool = False,
+        evidence: DecisionEvidence | None = None,
     ) -> Assessment:
         risk = self.settings.risk
         comp = account.competition
@@ -296,6 +312,13 @@ class RiskEngine:
             ReasonCode.MIN_CONFIDENCE,
             confidence >= risk.min_confidence.quantize(_CONF_Q),
             f"confidence {confidence} vs minimum {risk.min_confidence}",
+        )
+        if evidence is not None and evidence.edge is not None:
+            gates.append(evidence.edge)
+        sizing_confidence = (
+            round_confidence(evidence.calibrated)
+            if evidence is not None and evidence.calibrated is not None
+            else confidence
         )
 
         # ---- position bookkeeping
@@ -352,6 +375,7 @@ class RiskEngine:
                 max_hold=max_hold,
                 size_pct=pct,
                 gates=tuple(gates),
+                sizing_confidence=sizing_confidence,
             )
 
         gate(ReasonCode.NO_PRICE, price is not None and price > 0, "no live price" if not price else "")
@@ -364,7 +388,7 @@ class RiskEngine:
             return result()
 
         # ---- sizing: table margin -> notional -> size floored to the step
-        pct = size_pct(pair.tier, confidence, comp.strategy, risk.max_single_position_pct)
+        pct = size_pct(pair.tier, sizing_confidence, comp.strategy, risk.max_single_position_pct)
         planned = (account.available * pct / 100).quantize(CENT, rounding=ROUND_DOWN)
         size = floor_to_step(planned * leverage / price, contract.step_size)
         margin = MarginUsdt((size * price / leverage).quantize(_MARGIN_Q, rounding=ROUND_HALF_UP))

@@ -29,6 +29,18 @@ EMPTY = (
 )
 
 
+def calibrated_lines(maps: dict[str, Any]) -> Text:
+    """Stated vs calibrated confidence per source: what the engine sizes with (its own figures)."""
+    out = Text()
+    for source, m in sorted(maps.items()):
+        out.append(f"\nSized on calibrated confidence, {source} at {m['horizon']}: ", style="bold")
+        cells = [
+            f"stated {b['stated'] * 100:.0f}% -> {b['calibrated'] * 100:.0f}% (n={b['n']})" for b in m["bins"]
+        ]
+        out.append("; ".join(cells) if cells else "no record yet: 50%")
+    return out
+
+
 class ScorecardScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="scorecard-back", tooltip="back to the main screen"),
@@ -106,6 +118,7 @@ class ScorecardScreen(Screen[None]):
             hit = "-" if row["hit_rate"] is None else f"{row['hit_rate'] * 100:.0f}%"
             head.append(f"{row['n']} scored, hit rate {hit}, Brier {brier}. ")
         head.append("h: next horizon, esc: back.", style="dim")
+        head.append_text(calibrated_lines(report.report.get("calibrated") or {}))
         summary.update(head)
         chart.show(
             row["calibration"] if row else [], f"calibration at {self.horizon} (n per bin in the table)"

@@ -16,7 +16,7 @@ from textual.events import Resize
 from textual.widgets import Static
 
 from smt_engine.domain import EngineState, HealthStatus, Mode
-from smt_engine.store.limits import DAILY_LOSS, DRAWDOWN, TOTAL_EXPOSURE
+from smt_engine.store.limits import DAILY_LOSS, DRAWDOWN, EDGE_OVERRIDES, TOTAL_EXPOSURE
 from smt_engine.store.records import ComponentHealth
 from smt_tui import fmt
 from smt_tui.state import ConsoleConfig, Liveness, Snapshot
@@ -121,6 +121,9 @@ def engine_line(snap: Snapshot, now: datetime, config: ConsoleConfig, readonly: 
                 f"{fmt.clock(status.next_cycle_at)} (in {fmt.countdown(status.next_cycle_at - now)})",
             )
         )
+    overrides = snap.limits.get(EDGE_OVERRIDES)
+    if overrides is not None:  # live entries allowed without a proven record: always in sight
+        chips.append(Text(f" EDGE OVERRIDE {overrides.detail} ", style="bold white on dark_orange3"))
     if config.competition_end is not None:
         left = config.competition_end - now
         ended = left.total_seconds() <= 0

@@ -32,7 +32,10 @@ ETH = Pair("ETH", Tier.ONE)
 def setup(
     store: Store, clock: SimulatedClock, script: Script | None = None
 ) -> tuple[Executor, ScriptedExchange, Proposal]:
-    settings = make_settings(engine={"approval": "auto"}, ailog={"enabled": True})
+    # Sized on the stated confidence (no record to calibrate on here): the sizes below follow the table.
+    settings = make_settings(
+        engine={"approval": "auto"}, ailog={"enabled": True}, risk={"size_on_calibrated": False}
+    )
     out = ProposalBook(store, clock, settings).run_cycle(
         [
             Candidate(

@@ -1,0 +1,151 @@
+"""The edge gate and calibrated sizing through the proposal book: live is gated, paper never is."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from smt_engine.clock import SimulatedClock
+from smt_engine.domain import Action, AnalystKind, HealthStatus, Pair, ProposalState, Tier
+from smt_engine.store import Store
+from smt_engine.trading.edge_gate import EdgeRecord, edge_gate, forward_records, proven
+from smt_engine.trading.evidence import HEALTH, Evidence
+from smt_engine.trading.proposals import Candidate, ProposalBook
+from tests.evidence_support import losing, record_scores, winning
+from tests.unit.trading.conftest import CONTRACTS, PRICES, account, decision, make_settings
+
+ETH = Pair("ETH", Tier.ONE)
+BTC = Pair("BTC", Tier.ONE)
+
+
+def book(store: Store, clock: SimulatedClock, mode: str = "live", **risk: object) -> ProposalBook:
+    settings = make_settings(engine={"approval": "auto", "mode": mode}, risk=dict(risk))
+    return ProposalBook(store, clock, settings)
+
+
+def cand(pair: Pair, confidence: float = 0.8) -> Candidate:
+    return Candidate(pair, decision(confidence=confidence), CONTRACTS[pair.symbol], PRICES[pair.symbol])
+
+
+def test_the_forward_record_is_the_mean_after_fees_with_its_interval(store: Store) -> None:
+    record_scores(store, "heuristic", "ETH", [0.3, -0.1, 0.2, 0.4])
+    record = forward_records(store.scores.lines_since(None), "4h")("heuristic", "ETH")
+    assert record is not None and record.n == 4 and record.mean_pct == pytest.approx(0.2)
+    # sd = sqrt(((0.1)^2 + (0.3)^2 + 0 + (0.2)^2) / 3) = 0.2160; half = 1.96 * 0.2160 / 2 = 0.2117
+    assert record.low_pct == pytest.approx(-0.0117, abs=1e-4)
+    assert record.high_pct == pytest.approx(0.4117, abs=1e-4)
+    assert forward_records(store.scores.lines_since(None), "4h")("gemini", "ETH") is None
+
+
+def test_the_verdict_needs_enough_decisions_and_a_lower_bound_above_zero() -> None:
+    good = EdgeRecord("heuristic", "ETH", 120, 0.25, 0.17, 0.33)
+    assert proven(good, 100) and not proven(good, 121)
+    assert not proven(EdgeRecord("heuristic", "ETH", 500, 0.05, -0.01, 0.11), 100)
+    denied = edge_gate(EdgeRecord("heuristic", "ETH", 120, -0.15, -0.25, -0.05), 100, overridden=False)
+    assert not denied.passed and denied.code.value == "no_proven_edge"
+    assert "n=120" in denied.detail and "-0.150%" in denied.detail and "-0.250%" in denied.detail
+    forced = edge_gate(EdgeRecord("heuristic", "ETH", 3, -0.15, -0.25, -0.05), 100, overridden=True)
+    assert forced.passed and forced.detail.startswith("OVERRIDDEN by risk.edge_overrides (heuristic:ETH)")
+
+
+def test_live_a_losing_record_is_denied_no_proven_edge(store: Store, clock: SimulatedClock) -> None:
+    record_scores(store, "heuristic", "ETH", losing())
+    b = book(store, clock)
+    out = b.run_cycle([cand(ETH)], account(b.settings))
+    (p,) = out.proposals
+    assert p.state is ProposalState.DENIED and p.reason_codes == ["no_proven_edge"]
+    gate = next(g for g in p.gates if g["gate"] == "no_proven_edge")
+    assert "heuristic on ETH: n=120, mean after fees -0.150%" in gate["detail"]
+    health = store.health.get(HEALTH)
+    assert health is not None and health.status is HealthStatus.WARN
+    assert health.detail.startswith("no_proven_edge") and "n=120" in health.detail
+
+
+def test_live_too_few_decisions_is_no_proven_edge_even_when_winning(
+    store: Store, clock: SimulatedClock
+) -> None:
+    record_scores(store, "heuristic", "ETH", winning(99))
+    b = book(store, clock)
+    (p,) = b.run_cycle([cand(ETH)], account(b.settings)).proposals
+    assert p.state is ProposalState.DENIED and p.reason_codes == ["no_proven_edge"]
+
+
+def test_live_a_winning_record_is_allowed(store: Store, clock: SimulatedClock) -> None:
+    record_scores(store, "heuristic", "ETH", winning())
+    b = book(store, clock)
+    out = b.run_cycle([cand(ETH)], account(b.settings))
+    assert [p.state for p in out.approved] == [ProposalState.APPROVED]
+    health = store.health.get(HEALTH)
+    assert health is not None and health.status is HealthStatus.OK
+
+
+def test_live_an_override_allows_and_is_logged(store: Store, clock: SimulatedClock) -> None:
+    record_scores(store, "heuristic", "ETH", losing())
+    b = book(store, clock, edge_overrides=["heuristic:ETH"])
+    out = b.run_cycle([cand(ETH), cand(BTC, 0.7)], account(b.settings), cycle_id="c1")
+    eth, btc = out.proposals
+    assert eth.state is ProposalState.APPROVED
+    assert btc.state is ProposalState.DENIED and btc.reason_codes == ["no_proven_edge"]  # not overridden
+    events = [e for e in store.events.recent(limit=50) if e.kind == "risk.edge_override"]
+    assert len(events) == 1 and "heuristic:ETH" in events[0].message and events[0].level.value == "warning"
+
+
+def test_paper_and_demo_are_never_gated(store: Store, clock: SimulatedClock) -> None:
+    record_scores(store, "heuristic", "ETH", losing())
+    for mode in ("paper", "demo"):
+        b = book(store, clock, mode=mode)
+        out = b.run_cycle([cand(ETH)], account(b.settings))
+        assert out.approved, (mode, out.proposals[0].reason_codes)
+        assert all(g["gate"] != "no_proven_edge" for g in out.proposals[0].gates)
+    assert store.health.get(HEALTH) is None
+
+
+def test_the_size_comes_from_the_calibrated_confidence(store: Store, clock: SimulatedClock) -> None:
+    # 90 of 120 calls at 0.8 right: (90 + 10) / (120 + 20) = 0.714 -> the 0.65 row (10 %), not 15 %.
+    record_scores(store, "heuristic", "ETH", winning())
+    calibrated = book(store, clock, mode="paper")
+    (p,) = calibrated.run_cycle([cand(ETH)], account(calibrated.settings)).proposals
+    assert p.confidence == pytest.approx(0.8) and p.margin == Decimal(100)
+    stated = book(store, clock, mode="paper", size_on_calibrated=False)
+    (q,) = stated.run_cycle([cand(ETH)], account(stated.settings)).proposals
+    assert q.margin == Decimal(150)
+    # The map is the source's, on every pair; a source with no record at all is a coin: the smallest row.
+    (r,) = calibrated.run_cycle([cand(BTC)], account(calibrated.settings)).proposals
+    assert r.margin == Decimal(100)
+    gemini = replace(cand(BTC), decision=replace(decision(confidence=0.8), analyst=AnalystKind.GEMINI))
+    (s,) = calibrated.run_cycle([gemini], account(calibrated.settings)).proposals
+    assert Decimal(49) < s.margin <= Decimal(50)
+    event = next(
+        e for e in store.events.recent(limit=50) if e.proposal_id == p.id and e.kind == "proposal.proposed"
+    )
+    assert event.data["sizing_confidence"] == "0.7143" and event.data["stated_confidence"] == "0.8000"
+
+
+def test_the_evidence_is_recorded_with_the_risk_inputs_and_reads_back(
+    store: Store, clock: SimulatedClock
+) -> None:
+    record_scores(store, "heuristic", "ETH", losing())
+    b = book(store, clock)
+    out = b.run_cycle([cand(ETH)], account(b.settings))
+    assert out.risk_inputs is not None
+    recorded = out.risk_inputs["evidence"]
+    assert recorded["gated"] is True and recorded["records"][0]["n"] == 120
+    again = Evidence.from_record(recorded)
+    judged = again.judge(b.settings, "heuristic", "ETH", 0.8)
+    live = Evidence.gather(store, b.settings, clock.now()).judge(b.settings, "heuristic", "ETH", 0.8)
+    assert judged == live and judged.edge is not None and not judged.edge.passed
+    # A cycle recorded before evidence existed: stated sizing, no gate.
+    assert Evidence.from_record(None).judge(b.settings, "heuristic", "ETH", 0.8).calibrated is None
+
+
+def test_equal_confidences_are_taken_in_the_configured_pair_order(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock, mode="paper")
+    one = b.run_cycle([cand(BTC), cand(ETH)], account(b.settings))
+    two = b.run_cycle([cand(ETH), cand(BTC)], account(b.settings))
+    # tier1 is ["ETH", "BTC"]: ETH first whatever order the analyses finished in.
+    assert [p.pair for p in one.approved] == [p.pair for p in two.approved] == ["ETH"]
+    assert decision(Action.LONG).analyst.value == "heuristic"
