@@ -25,7 +25,8 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
         description="Every analysis (WAIT included), whale signal and proposal (denied, rejected and "
         "expired included) is scored by the engine at 1h, 4h and 24h, and proposals on their TP/SL/max-hold "
         "outcome, once each horizon has passed. Figures are grouped by analyst and model, pair, tier and "
-        "whether the whale signal agreed, each with its counts and 95%% confidence intervals.",
+        "whether the whale signal agreed, each with its counts and 95%% confidence intervals; then each "
+        "source's calibration map (stated vs calibrated confidence, what sizing uses).",
     )
     p.add_argument(
         "--since", metavar="DATE", help="only decisions made on or after DATE (YYYY-MM-DD or ISO time)"

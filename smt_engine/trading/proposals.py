@@ -212,7 +212,9 @@ class ProposalBook:
         self.risk = risk or RiskEngine(settings)
         self.on_halt: Callable[[str, ReasonCode], None] | None = None
         """The engine's halt: a loss limit found by a gate (cycle or approval) halts at once."""
-        self.gather: Callable[[datetime], Evidence] = lambda now: Evidence.gather(store, settings, now)
+        self.gather: Callable[[datetime], Evidence] = lambda now: Evidence.gather(
+            self.store, self.settings, now
+        )
         """The record as of an instant (calibration, edge): a backtest's records can be added here."""
 
     # ------------------------------------------------------------------ creation

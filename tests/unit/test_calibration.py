@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from smt_engine.cli import main as cli
 from smt_engine.scorecard.calibration import UNKNOWN, CalibrationMap, fit_map, fit_maps, render_maps
 from smt_engine.store import Store
 from tests.evidence_support import record_scores
@@ -56,3 +60,29 @@ def test_a_map_reads_back_as_it_was_recorded(store: Store) -> None:
     assert again.apply(0.66) == pytest.approx(m.apply(0.66), abs=1e-4) and again.n == 3
     text = "\n".join(render_maps({"heuristic": m.as_record()}))
     assert "heuristic at 4h" in text and "stated 66% -> 52% (n=3)" in text
+
+
+def test_smt_scorecard_shows_stated_against_calibrated(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record_scores(store, "heuristic", "ETH", [0.5] * 3 + [-0.5] * 7, confidence=0.8)
+    db = str(store.path)
+    assert cli.main(["scorecard", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "Calibrated confidence" in out
+        and "heuristic at 4h (prior 20): 0.8-0.9: stated 80% -> 43% (n=10)" in out
+    )
+    assert cli.main(["scorecard", "--db", db, "--json"]) == 0
+    bins = json.loads(capsys.readouterr().out)["calibrated"]["heuristic"]["bins"]
+    assert bins == [
+        {
+            "bin": "0.8-0.9",
+            "index": 8,
+            "n": 10,
+            "hits": 3,
+            "stated": 0.8,
+            "realised": 0.3,
+            "calibrated": 0.4333,
+        }
+    ]
