@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -99,7 +100,7 @@ class Pipeline:
             balance, positions = account if account is not None else (None, None)
             whale_result = await self._step(report, "whales", lambda: self._whales(cycle_id))
             market = await self._step(report, "market", self._market)
-            contracts, prices, candles = market if market is not None else ({}, {}, {})
+            contracts, prices, candles, read_at = market if market is not None else ({}, {}, {}, {})
             await self._step(
                 report,
                 "scorecard",
@@ -113,6 +114,7 @@ class Pipeline:
                     candles,
                     CANDLE_INTERVAL,
                     contracts,
+                    read_at,
                 ),
             )
             outcomes = await self._step(
@@ -223,15 +225,18 @@ class Pipeline:
 
     async def _market(
         self,
-    ) -> tuple[dict[str, Contract], dict[str, Decimal], dict[str, list[Any]]]:
+    ) -> tuple[dict[str, Contract], dict[str, Decimal], dict[str, list[Any]], dict[str, datetime]]:
+        """Contracts, prices and candles, each price with the moment it was read (the scorecard's stamp)."""
         pairs = self.settings.pairs.all()
         contracts = await self.exchange.contracts([p.symbol for p in pairs])
         prices: dict[str, Decimal] = {}
         candles: dict[str, list[Any]] = {}
+        read_at: dict[str, datetime] = {}
         for pair in pairs:
             # Both or neither: a pair analysed on a price without its candles would be judged blind.
             try:
                 price = await self.exchange.last_price(pair.symbol)
+                at = self.clock.now()
                 bars = await self.exchange.candles(pair.symbol, CANDLE_INTERVAL, CANDLE_COUNT)
             except ExchangeError as exc:
                 log.warning(
@@ -240,11 +245,12 @@ class Pipeline:
                 continue
             prices[pair.symbol] = price
             candles[pair.symbol] = bars
+            read_at[pair.symbol] = at
         if pairs and not prices:  # a step that read nothing is not "ok"
             raise ExchangeError(
                 f"market data unreadable for all {len(pairs)} pairs: is the exchange reachable?"
             )
-        return contracts, prices, candles
+        return contracts, prices, candles, read_at
 
     async def _analyse(
         self,

@@ -334,6 +334,20 @@ class WhalesSettings(Section):
     max_records_per_request: int = Field(
         1000, ge=10, le=10_000, description="Etherscan records per request (free tier: 1000)"
     )
+    step_budget: Duration = Field(
+        timedelta(minutes=2),
+        description="the whale step stops starting new reads after this; analysis uses what finished",
+    )
+
+    @field_validator("step_budget")
+    @classmethod
+    def _budget(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=5) <= value <= timedelta(minutes=30):
+            raise ValueError(
+                f"whales.step_budget {format_duration(value)}: set it between 5s and 30m (the cycle waits "
+                "for it before analysing)"
+            )
+        return value
 
 
 class AiLogSettings(Section):

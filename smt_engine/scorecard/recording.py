@@ -50,12 +50,19 @@ def record_market(
     interval: str,
     *,
     cycle_id: str | None = None,
+    read_at: Mapping[str, datetime] | None = None,
 ) -> int:
-    """Store the cycle's last prices and the closed bars among ``candles``; returns the bars stored."""
+    """Store the cycle's last prices and the closed bars among ``candles``; returns the bars stored.
+
+    ``read_at`` stamps each symbol's price and bars with the moment they were read (else ``now``): a
+    price read after a long step is not the cycle's start price, and an exit must not pass for earlier.
+    """
     length = interval_length(interval)
+    stamp = read_at or {}
     with store.transaction():
         for symbol, price in prices.items():
-            store.prices.insert(PricePoint(symbol=symbol, at=now, price=price, cycle_id=cycle_id))
+            at = stamp.get(symbol, now)
+            store.prices.insert(PricePoint(symbol=symbol, at=at, price=price, cycle_id=cycle_id))
         stored = 0
         for symbol, bars in candles.items():
             stored += store.candles.record_closed(
@@ -70,7 +77,7 @@ def record_market(
                         low=b.low,
                         close=b.close,
                         volume=b.volume,
-                        seen_at=now,
+                        seen_at=stamp.get(symbol, now),
                     )
                     for b in bars
                 ]
@@ -100,6 +107,7 @@ async def record_and_score(
     candles: Mapping[str, Sequence[Candle]],
     interval: str,
     contracts: Mapping[str, Contract],
+    read_at: Mapping[str, datetime] | None = None,
 ) -> dict[str, int]:
     """The pipeline's scorecard step: keep what the cycle saw, fetch fine bars since the last cycle, score.
 
@@ -110,7 +118,7 @@ async def record_and_score(
     for contract in contracts.values():
         store.contracts.save(contract, now)
     previous = store.prices.latest_before(now)
-    bars = record_market(store, now, prices, candles, interval, cycle_id=cycle_id)
+    bars = record_market(store, now, prices, candles, interval, cycle_id=cycle_id, read_at=read_at)
     limit = bars_needed(previous, now)
     for symbol in prices:
         try:

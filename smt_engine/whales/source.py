@@ -17,6 +17,7 @@ import httpx
 
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
+from smt_engine.config.fields import format_duration
 from smt_engine.domain import Mode
 from smt_engine.secrets import SecretName, SecretStore, redact
 from smt_engine.store import Store
@@ -131,10 +132,16 @@ class WhalePipeline:
             )
             return self._fail(result, f"block lookup failed: {exc}")
 
+        # Bounded (whales.step_budget): past the deadline no new read starts; what was read by then is
+        # used, the rest is marked (wallets as incomplete, whales as not scored) and the cycle goes on.
+        deadline = now + self.cfg.step_budget
         watched: dict[str, list[Transfer]] = {}
         wallets = self.book.watched()
         incomplete: list[str] = []  # failed, or synced range ending before end_block (page budget)
         for entry in wallets:
+            if self.clock.now() >= deadline:
+                incomplete.append(f"{entry.label} (not read: whales.step_budget spent)")
+                continue
             try:
                 await self.cache.sync(entry.address, WATCHED_KINDS, window_block, end_block, now)
             except EtherscanError as exc:
@@ -163,7 +170,14 @@ class WhalePipeline:
                 balances = await self.chain.balances([c.address for c in candidates])
             except EtherscanError as exc:
                 self._record(result, f"balances: {exc}")
-        for cand in candidates:
+        for i, cand in enumerate(candidates):
+            if self.clock.now() >= deadline:
+                self._record(
+                    result,
+                    f"whales.step_budget ({format_duration(self.cfg.step_budget)}) spent: {i} of {len(candidates)} whale(s) "
+                    "scored this cycle, the rest wait for the next",
+                )
+                break
             # The transfers that made it a whale are already known: cache them under the whale too, so
             # its signal sees them even when its own history is too long to read in one cycle.
             self.cache.remember(cand.address, [lt.transfer for lt in big if lt.counterparty == cand.address])
