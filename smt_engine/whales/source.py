@@ -174,8 +174,8 @@ class WhalePipeline:
             if self.clock.now() >= deadline:
                 self._record(
                     result,
-                    f"whales.step_budget ({format_duration(self.cfg.step_budget)}) spent: {i} of {len(candidates)} whale(s) "
-                    "scored this cycle, the rest wait for the next",
+                    f"whales.step_budget ({format_duration(self.cfg.step_budget)}) spent: {i} of "
+                    f"{len(candidates)} whale(s) scored this cycle, the rest wait for the next",
                 )
                 break
             # The transfers that made it a whale are already known: cache them under the whale too, so
