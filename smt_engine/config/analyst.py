@@ -36,6 +36,8 @@ class ModelPrice(Section):
 
 
 DEFAULT_MODEL = "gemini-3.8-flash"
+REFUSE_MINIMAL_THINKING = ("gemini-3.8-flash",)
+"""Models that refuse ``thinking_level = "minimal"`` (docs/analyst.md): every call would fail to a WAIT."""
 DEFAULT_FALLBACK_MODELS = ["gemini-3.6-flash", "gemini-3.5-flash-lite"]
 PRICES_CHECKED = date(2026, 11, 30)
 
@@ -157,6 +159,16 @@ class AnalystSettings(Section):
             raise ValueError("analyst.vertex = true needs analyst.vertex_project")
         if any(not m.strip() for m in self.fallback_models):
             raise ValueError("analyst.fallback_models must not contain empty names")
+        for model in self.models():
+            matches = [prefix for prefix in self.tuning if model.startswith(prefix)]
+            prefix = max(matches, key=len) if matches else None
+            refuses = any(model.startswith(name) for name in REFUSE_MINIMAL_THINKING)
+            if prefix is not None and refuses and self.tuning[prefix].thinking_level == "minimal":
+                raise ValueError(
+                    f'analyst.tuning."{prefix}".thinking_level = "minimal": {model} refuses it, so every '
+                    'analysis would fail to a WAIT; set it to "low", or add [analyst.tuning."'
+                    f'{model}"] with thinking_level = "low" (it takes low, medium and high)'
+                )
         unpriced = [m for m in self.models() if self.price_for(m) is None]
         if self.provider == "gemini" and unpriced:
             first = unpriced[0]
