@@ -24,7 +24,10 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
         help="train a classifier bundle (.cbm + .json) and report",
         description="--labels fetches each labelled address's history through Etherscan (rate-limited, "
         "cached, resumable: run the same command again to continue), builds the serving features, "
-        "holds out by address, trains CatBoost and writes the bundle with its metrics and label source.",
+        "trains only on complete histories (one cut by the page cap is left out and continued next run) "
+        "of active addresses, holds out by entity (every wallet of one labelled operator on one side), "
+        "trains CatBoost and writes the bundle with its holdout metrics as served (confidence below 0.5 "
+        "is 'unknown') and its label source.",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument(
@@ -85,6 +88,7 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
 def cmd_train(ctx: Context) -> int:
     from smt_engine.whales.addressbook import AddressBook
     from smt_engine.whales.classifier import BundleError, Dataset, format_report, train_bundle
+    from smt_engine.whales.holdout import entity_of
 
     args = ctx.args
     if not 0 < args.holdout < 1:
@@ -101,6 +105,11 @@ def cmd_train(ctx: Context) -> int:
             command = f"smt whales train --synthetic --per-class {args.per_class} --seed {args.seed}"
         else:
             dataset = Dataset.read_csv(Path(args.dataset))
+            book = AddressBook.load(ctx.settings().whales.address_book)
+            dataset.groups = [
+                entity_of(entry.label if (entry := book.get(a)) is not None else None, a)
+                for a in dataset.addresses
+            ]
             command = f"smt whales train --dataset {args.dataset} --seed {args.seed}"
         result = train_bundle(
             dataset,
@@ -115,8 +124,24 @@ def cmd_train(ctx: Context) -> int:
     except BundleError as exc:
         raise CommandError(str(exc)) from None
     print(format_report(result.report))
+    left_out = _left_out(dataset.provenance, result.meta["training"].get("dormant_rows_dropped", 0))
+    if left_out:
+        print(f"\nleft out of training: {left_out}")
     print(f"\nwrote {result.model_path} and {result.bundle_path} (model {result.meta['model_version']})")
     return 0
+
+
+def _left_out(provenance: dict[str, Any], dormant_rows: int) -> str:
+    """What the dataset does not train on, and why (histories cut by the page cap continue next run)."""
+    parts = []
+    if provenance.get("incomplete"):
+        parts.append(f"{provenance['incomplete']} history(ies) cut by the page cap (run again to continue)")
+    dormant = int(provenance.get("dormant", 0)) + int(dormant_rows)
+    if dormant:
+        parts.append(f"{dormant} dormant address(es) (no activity in the window)")
+    if provenance.get("skipped"):
+        parts.append(f"{provenance['skipped']} address(es) whose history failed")
+    return "; ".join(parts)
 
 
 def cmd_labels(ctx: Context) -> int:

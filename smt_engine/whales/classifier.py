@@ -32,6 +32,7 @@ import numpy as np
 
 from smt_engine.whales.addressbook import Category, LabelledAddress
 from smt_engine.whales.features import FEATURE_SCHEMA, N_FEATURES, FloatArray
+from smt_engine.whales.holdout import dormant_rows, grouped_split, served_labels
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +233,8 @@ class Dataset:
     y: list[str]
     addresses: list[str]
     provenance: dict[str, Any] = field(default_factory=dict)
+    groups: list[str] | None = None
+    """The entity of each row (``holdout.entity_of``); None: each address is its own entity."""
 
     def __post_init__(self) -> None:
         if self.X.ndim != 2 or self.X.shape[1] != N_FEATURES or self.X.shape[0] != len(self.y):
@@ -268,29 +271,20 @@ class Dataset:
         return cls(X, [r[1] for r in rows[1:]], [r[0] for r in rows[1:]], {"source": str(path)})
 
 
-def stratified_split(y: Sequence[str], holdout: float, seed: int) -> tuple[list[int], list[int]]:
-    """Per-class shuffled split so every class appears in the holdout in its own proportion."""
-    rng = np.random.default_rng(seed)
-    train: list[int] = []
-    test: list[int] = []
-    labels = np.asarray(y)
-    for cls_name in sorted(set(y)):
-        idx = np.flatnonzero(labels == cls_name)
-        rng.shuffle(idx)
-        n_test = max(1, round(len(idx) * holdout)) if len(idx) > 1 else 0
-        test.extend(int(i) for i in idx[:n_test])
-        train.extend(int(i) for i in idx[n_test:])
-    return sorted(train), sorted(test)
-
-
 def classification_report(
     y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]
 ) -> dict[str, Any]:
-    """Macro-F1, per-class precision/recall/F1/support and the confusion matrix (rows = truth)."""
+    """Macro-F1, per-class precision/recall/F1/support and the confusion matrix (rows = truth).
+
+    A prediction of ``unknown`` (the served label below ``MIN_MODEL_CONFIDENCE``) is its own column: it
+    counts against recall and is never a hit.
+    """
     index = {c: i for i, c in enumerate(classes)}
-    cm = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    columns = [*classes, UNKNOWN]
+    col = {c: i for i, c in enumerate(columns)}
+    cm = np.zeros((len(classes), len(columns)), dtype=np.int64)
     for t, p in zip(y_true, y_pred, strict=True):
-        cm[index[t], index[p]] += 1
+        cm[index[t], col[p]] += 1
     per_class: dict[str, dict[str, float]] = {}
     f1s = []
     for c, i in index.items():
@@ -305,26 +299,36 @@ def classification_report(
             "support": int(cm[i, :].sum()),
         }
         f1s.append(f1)
-    accuracy = float(np.trace(cm)) / cm.sum() if cm.sum() else 0.0
+    accuracy = float(np.trace(cm[:, : len(classes)])) / cm.sum() if cm.sum() else 0.0
+    abstained = float(cm[:, -1].sum()) / cm.sum() if cm.sum() else 0.0
     return {
         "macro_f1": round(float(np.mean(f1s)), 4),
         "accuracy": round(accuracy, 4),
+        "unknown_share": round(abstained, 4),
         "per_class": per_class,
-        "confusion_matrix": {"labels": list(classes), "rows_truth_cols_predicted": cm.tolist()},
+        "confusion_matrix": {
+            "labels": list(classes),
+            "columns": columns,
+            "rows_truth_cols_predicted": cm.tolist(),
+        },
     }
 
 
 def format_report(report: dict[str, Any]) -> str:
     width = max([14, *(len(c) + 2 for c in report["per_class"])])
-    lines = [f"holdout macro-F1 {report['macro_f1']:.3f}   accuracy {report['accuracy']:.3f}", ""]
+    head = f"holdout macro-F1 {report['macro_f1']:.3f}   accuracy {report['accuracy']:.3f}"
+    if "unknown_share" in report:
+        head += f"   served as unknown {report['unknown_share']:.3f} (confidence < {MIN_MODEL_CONFIDENCE})"
+    lines = [head, ""]
     lines.append(f"{'class':<{width}}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}")
     for c, m in report["per_class"].items():
         lines.append(
             f"{c:<{width}}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1']:>8.3f}{m['support']:>9d}"
         )
     labels = report["confusion_matrix"]["labels"]
-    lines += ["", "confusion matrix (rows = truth, columns = predicted)"]
-    lines.append(" " * width + "".join(f"{c[:10]:>12}" for c in labels))
+    columns = report["confusion_matrix"].get("columns", labels)
+    lines += ["", "confusion matrix (rows = truth, columns = served)"]
+    lines.append(" " * width + "".join(f"{c[:10]:>12}" for c in columns))
     for c, row in zip(labels, report["confusion_matrix"]["rows_truth_cols_predicted"], strict=True):
         lines.append(f"{c:<{width}}" + "".join(f"{v:>12d}" for v in row))
     return "\n".join(lines)
@@ -366,9 +370,15 @@ def train_bundle(
         raise BundleError("a classifier needs at least two classes in the dataset")
     if len(set(dataset.addresses)) != len(dataset.addresses):
         raise BundleError("dataset lists an address twice: the holdout must be by address")
-    train_idx, test_idx = stratified_split(dataset.y, holdout, seed)
+    dormant = set(dormant_rows(dataset.X))
+    keep = [i for i in range(len(dataset.y)) if i not in dormant]
+    if not keep:
+        raise BundleError("every row of the dataset is dormant (all features zero): nothing to learn from")
+    X = dataset.X[keep]
+    y = np.asarray(dataset.y)[keep]
+    groups = [(dataset.groups or dataset.addresses)[i] for i in keep]
+    train_idx, test_idx = grouped_split(list(y), groups, holdout, seed)
     names = list(FEATURE_SCHEMA.names)
-    y = np.asarray(dataset.y)
     params = {
         "loss_function": "MultiClass",
         "iterations": iterations,
@@ -382,8 +392,14 @@ def train_bundle(
         "ignored_features": list(IGNORED_FEATURES),
     }
     model = CatBoostClassifier(**params, verbose=False, allow_writing_files=False)
-    model.fit(Pool(dataset.X[train_idx], y[train_idx], feature_names=names))
-    predicted = [str(p) for p in model.predict(dataset.X[test_idx]).reshape(-1)] if test_idx else []
+    model.fit(Pool(X[train_idx], y[train_idx], feature_names=names))
+    # Scored as served: a best guess below MIN_MODEL_CONFIDENCE is "unknown" (``ModelBundle.predict``).
+    model_classes = [str(c) for c in model.classes_]
+    predicted = (
+        served_labels(model.predict_proba(X[test_idx]), model_classes, MIN_MODEL_CONFIDENCE, UNKNOWN)
+        if test_idx
+        else []
+    )
     report = classification_report(list(y[test_idx]), predicted, classes)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -404,11 +420,17 @@ def train_bundle(
         "trained_at": trained_at.isoformat(),
         "training": {
             "provenance": {**dataset.provenance, **(provenance or {})},
-            "rows": len(dataset.y),
+            "rows": len(y),
+            "dormant_rows_dropped": len(dormant),
             "train_rows": len(train_idx),
             "holdout_rows": len(test_idx),
             "holdout_fraction": holdout,
-            "split": "stratified per class, one row per address (held out by address)",
+            "split": (
+                "stratified per class, held out by entity (every address of one labelled entity on one side)"
+                if dataset.groups is not None
+                else "stratified per class, one row per address (held out by address)"
+            ),
+            "holdout_scored_as": f"served labels: confidence < {MIN_MODEL_CONFIDENCE} is unknown",
             "class_counts": {c: int((y == c).sum()) for c in classes},
             "params": {k: v for k, v in params.items() if k != "class_names"},
         },

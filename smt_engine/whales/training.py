@@ -27,6 +27,7 @@ from smt_engine.whales.classifier import CLASSES, LABEL_CLASSES, Dataset
 from smt_engine.whales.etherscan import EtherscanClient, EtherscanError, EtherscanQuotaExhausted
 from smt_engine.whales.features import compute_features
 from smt_engine.whales.history import HistoryCache
+from smt_engine.whales.holdout import entity_of
 from smt_engine.whales.transfers import ALL_KINDS
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ class FetchProgress:
     fetched_at: str
     done: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    incomplete: dict[str, str] = field(default_factory=dict)
+    """Histories cut by the page cap: kept out of the dataset, continued by the next run."""
     balances: dict[str, str | None] = field(default_factory=dict)  # ETH, read when the history was
 
     @classmethod
@@ -162,12 +165,31 @@ async def fetch_dataset(
             state.skipped[address] = exc.message
             log.warning("training: skipped %s: %s", address, exc.message)
         else:
-            state.done.append(address)
             balance = balances.get(address)
             state.balances[address] = None if balance is None else str(balance)
+            cut = _cut_short(cache, address, state.start_block, state.end_block)
+            if cut:
+                state.incomplete[address] = cut
+                log.warning("training: %s history incomplete (%s): left out until complete", address, cut)
+            else:
+                state.incomplete.pop(address, None)
+                state.done.append(address)
         state.save(progress_path)
     progress(total, total, "")
     return _dataset(cache, book, labels, state, out_dir, now, history_days)
+
+
+def _cut_short(cache: HistoryCache, address: str, start: int, end: int) -> str:
+    """Why the cached history of ``address`` does not cover ``start..end`` (the page cap), or ""."""
+    for kind in ALL_KINDS:
+        sync = cache.repo.sync_state(address, kind.value)
+        if sync is None or sync.from_block > start or sync.to_block < end:
+            through = sync.to_block if sync is not None else start
+            return (
+                f"{kind.value} read through block {through} of {end} (page cap per fetch): "
+                "run the same command again to continue it"
+            )
+    return ""
 
 
 def _dataset(
@@ -180,17 +202,27 @@ def _dataset(
     history_days: int,
 ) -> Dataset:
     since = now - timedelta(days=history_days)
-    rows, y, addresses = [], [], []
+    rows, y, addresses, groups = [], [], [], []
+    dormant = 0
     for address, whale_class in labels.rows:
         if address not in state.done:
+            continue  # failed, or cut by the page cap: never trained on a partial history
+        history = cache.load(address, since)
+        if not history:
+            dormant += 1  # nothing in the window: no behaviour to learn a class from
             continue
         raw = state.balances.get(address)
         balance = Decimal(raw) if raw is not None else None
-        rows.append(compute_features(address, cache.load(address, since), balance, book))
+        rows.append(compute_features(address, history, balance, book))
         y.append(whale_class)
         addresses.append(address)
+        entry = book.get(address)
+        groups.append(entity_of(entry.label if entry is not None else None, address))
     if not rows:
-        raise LabelsError(f"{labels.path}: no history could be fetched for any labelled address")
+        raise LabelsError(
+            f"{labels.path}: no complete, active history for any labelled address "
+            f"({len(state.incomplete)} cut by the page cap, {dormant} dormant, {len(state.skipped)} failed)"
+        )
     provenance = {
         "source": "etherscan",
         "labels_file": str(labels.path),
@@ -199,7 +231,9 @@ def _dataset(
         "blocks": [state.start_block, state.end_block],
         "history_days": history_days,
         "skipped": len(state.skipped),
+        "incomplete": len(state.incomplete),
+        "dormant": dormant,
     }
-    dataset = Dataset(np.vstack(rows), y, addresses, provenance)
+    dataset = Dataset(np.vstack(rows), y, addresses, provenance, groups)
     dataset.write_csv(out_dir / DATASET_FILE)
     return dataset

@@ -16,10 +16,10 @@ from smt_engine.whales.classifier import (
     Dataset,
     ModelBundle,
     WhaleClassifier,
-    stratified_split,
     train_bundle,
 )
 from smt_engine.whales.features import FEATURE_SCHEMA, N_FEATURES
+from smt_engine.whales.holdout import grouped_split
 from smt_engine.whales.synth import synthetic_dataset
 
 
@@ -113,6 +113,6 @@ def test_dataset_csv_round_trip_and_header_check(tmp_path: Path) -> None:
 
 def test_stratified_split_keeps_every_class() -> None:
     y = ["a"] * 10 + ["b"] * 5
-    train, test = stratified_split(y, 0.2, seed=1)
+    train, test = grouped_split(y, [f"0x{i}" for i in range(15)], 0.2, seed=1)
     assert sorted(train + test) == list(range(15))
     assert [y[i] for i in test].count("a") == 2 and [y[i] for i in test].count("b") == 1
