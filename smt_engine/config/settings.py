@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from smt_engine.config.analyst import AnalystSettings
-from smt_engine.config.fields import Duration, Percent, Section, format_duration
+from smt_engine.config.fields import Duration, Percent, Section, format_duration, parse_duration
 from smt_engine.config.paths import default_database_path
 from smt_engine.domain import AnalystKind, ApprovalMode, Mode, Pair, Tier
 from smt_engine.notify.kinds import NotificationKind
@@ -327,17 +327,67 @@ class WhalesSettings(Section):
     model: Path | None = Field(
         None, description="classifier bundle (.cbm + .json) instead of the shipped bootstrap"
     )
-    btc_proxy: bool = Field(True, description="use the ETH whale signal for BTC as a correlated proxy")
+    btc_proxy: bool = Field(
+        False,
+        description="feed BTC the ETH whale signal as a correlated proxy (off: BTC reads its own flows only)",
+    )
     btc_proxy_weight: float = Field(
         1.0, gt=0, le=1, description="BTC proxy confidence = ETH whale confidence x this"
     )
     max_records_per_request: int = Field(
         1000, ge=10, le=10_000, description="Etherscan records per request (free tier: 1000)"
     )
+    flow_windows_hours: list[int] = Field(
+        [1, 6, 24], description="exchange net-flow windows measured and scored, hours"
+    )
+    flow_signal_window_hours: int = Field(
+        6, ge=1, le=168, description="the flow window the signal reads (one of flow_windows_hours)"
+    )
+    flow_score_horizons: list[str] = Field(
+        ["1h", "4h", "24h"], description="horizons each flow (asset and window) is scored at"
+    )
     step_budget: Duration = Field(
         timedelta(minutes=2),
         description="the whale step stops starting new reads after this; analysis uses what finished",
     )
+
+    @field_validator("flow_windows_hours")
+    @classmethod
+    def _windows(cls, value: list[int]) -> list[int]:
+        if not value or len(set(value)) != len(value) or any(not 1 <= h <= 168 for h in value):
+            raise ValueError(
+                "whales.flow_windows_hours: list distinct hours between 1 and 168, e.g. [1, 6, 24]"
+            )
+        return sorted(value)
+
+    @field_validator("flow_score_horizons")
+    @classmethod
+    def _horizons(cls, value: list[str]) -> list[str]:
+        out = []
+        for text in value:
+            try:
+                length = parse_duration(text)
+            except ValueError:
+                length = None
+            if not isinstance(length, timedelta) or not timedelta(minutes=5) <= length <= timedelta(days=7):
+                raise ValueError(
+                    f"whales.flow_score_horizons: {text!r} is not a horizon between 5m and 7d: write e.g. "
+                    '["1h", "4h", "24h"]'
+                )
+            seconds = int(length.total_seconds())
+            out.append(f"{seconds // 3600}h" if seconds % 3600 == 0 else format_duration(length))
+        if not out or len(set(out)) != len(out):
+            raise ValueError('whales.flow_score_horizons: list distinct horizons, e.g. ["1h", "4h", "24h"]')
+        return out
+
+    @model_validator(mode="after")
+    def _signal_window(self) -> WhalesSettings:
+        if self.flow_signal_window_hours not in self.flow_windows_hours:
+            raise ValueError(
+                f"whales.flow_signal_window_hours = {self.flow_signal_window_hours} is not measured: add it "
+                f"to whales.flow_windows_hours ({self.flow_windows_hours}) or pick one of those"
+            )
+        return self
 
     @field_validator("step_budget")
     @classmethod

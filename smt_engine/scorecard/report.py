@@ -34,7 +34,7 @@ class Grouped(Scored, Protocol):
 
 
 HORIZON_ORDER = {"1h": 0, "4h": 1, "24h": 2, "outcome": 3}
-SUBJECT_ORDER = {"analysis": 0, "signal": 1, "proposal": 2}
+SUBJECT_ORDER = {"analysis": 0, "signal": 1, "flow": 2, "proposal": 3}
 
 GROUPS: dict[str, Callable[[Grouped], str]] = {
     "overall": lambda s: "all",

@@ -19,6 +19,7 @@ Analyses without a valid answer (call failed, answer refused) are not decisions 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -169,13 +170,15 @@ class Scorer:
             scored_at=now,
         )
 
-    def score_horizons(self, subjects: list[Subject], now: datetime) -> list[Score]:
+    def score_horizons(
+        self, subjects: list[Subject], now: datetime, horizons: Mapping[str, timedelta] = HORIZONS
+    ) -> list[Score]:
         if not subjects:
             return []
         done = self.store.scores.done(subjects[0].kind)
         out: list[Score] = []
         for s in subjects:
-            for name, length in HORIZONS.items():
+            for name, length in horizons.items():
                 due = s.decided_at + length
                 if due > now or (s.id, name) in done:
                     continue  # not yet: no look-ahead
@@ -312,6 +315,11 @@ class Scorer:
 
         signals = history.aggregate_signals_since(start, unless_scored=(LAST_HORIZON,))
         scores += self.score_horizons([s for w in signals if (s := self.signal_subject(w)) is not None], now)
+
+        from smt_engine.scorecard.flow_subjects import flow_horizons, flow_subjects
+
+        flows = flow_subjects(self.settings, self.store, start)
+        scores += self.score_horizons(flows, now, flow_horizons(self.settings))
 
         proposals = history.proposals_since(start, unless_scored=(LAST_HORIZON, OUTCOME))
         behind = self.store.analyses.by_ids([p.analysis_id for p in proposals if p.analysis_id is not None])

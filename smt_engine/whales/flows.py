@@ -37,6 +37,8 @@ FLOW_ASSETS: dict[str, str] = {
 }
 ETH_LIKE = ("ETH", "WETH", "stETH")
 STABLES = ("USDT", "USDC")
+SIGNAL_STABLES = ("USDT",)
+"""The stablecoin the signal reads: the published effect is USDT's; USDC is measured and scored apart."""
 _ASSET_BY_CONTRACT = {c: s for s, c in FLOW_ASSETS.items() if c}
 
 
@@ -62,6 +64,7 @@ def measure_flows(
     cycle_id: str,
     now: datetime,
     complete_wallets: int | None = None,
+    windows: Sequence[int] = WINDOWS_HOURS,
 ) -> list[ExchangeFlow]:
     """One row per (window, asset) from the transfers of the watched exchange wallets.
 
@@ -84,7 +87,7 @@ def measure_flows(
             seen.add(t.uid)
             moves.append((t, asset, into))
     out: list[ExchangeFlow] = []
-    for hours in WINDOWS_HOURS:
+    for hours in windows:
         since = now - timedelta(hours=hours)
         for asset in FLOW_ASSETS:
             inflow = outflow = ZERO
@@ -117,7 +120,7 @@ def measure_flows(
 class FlowScore:
     """How unusual one series' latest net flow is against its recorded history."""
 
-    series: str  # "ETH-like" or "stablecoins"
+    series: str  # "ETH-like" or "USDT"
     net: Decimal
     zscore: float | None  # None: not enough history to judge
 
@@ -167,19 +170,21 @@ def flow_signal(
     stable_history: Sequence[Decimal],
     wallet_labels: Sequence[str] = (),
     incomplete: Sequence[str] = (),
+    window: int = SIGNAL_WINDOW_HOURS,
 ) -> FlowSignal | None:
-    """ETH: stablecoin inflow is bullish, ETH-like inflow bearish. BTC: stablecoins only. Others: None.
+    """ETH: USDT inflow is bullish, ETH-like inflow bearish. BTC: USDT only. Others: None.
 
-    ``*_history`` are earlier cycles' 6 h net flows of the same series. ``incomplete`` names watched
+    ``*_history`` are earlier cycles' net flows of the same series over ``window`` hours (USDC is not
+    mixed into USDT: the published effect is USDT's). ``incomplete`` names watched
     wallets this cycle could not read whole: a partial total is not comparable with the history (one
     missing busy wallet looks like a huge outflow), so the signal is NEUTRAL 0 with the numbers kept.
     """
     base = base.upper()
     if base not in ("ETH", "BTC") or not flows:
         return None
-    w = SIGNAL_WINDOW_HOURS
+    w = window
     eth = FlowScore("ETH-like", series_net(flows, ETH_LIKE, w), None)
-    stable = FlowScore("stablecoins", series_net(flows, STABLES, w), None)
+    stable = FlowScore("USDT", series_net(flows, SIGNAL_STABLES, w), None)
     if not incomplete:
         eth = FlowScore(eth.series, eth.net, zscore(eth.net, eth_history))
         stable = FlowScore(stable.series, stable.net, zscore(stable.net, stable_history))

@@ -104,7 +104,7 @@ def report_flows_health(
         "wallets_read": read,
         "wallets_watched": watched,
         "incomplete": list(incomplete),
-        "windows_hours": list(WINDOWS_HOURS),
+        "windows_hours": sorted({f.window_hours for f in eth.flows}) if eth else list(WINDOWS_HOURS),
     }
     if read == 0:
         status, detail = HealthStatus.DOWN, f"no exchange wallet could be read (of {watched})"

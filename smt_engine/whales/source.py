@@ -30,9 +30,8 @@ from smt_engine.whales.etherscan import EtherscanClient, EtherscanError, RateLim
 from smt_engine.whales.features import as_dict, compute_features
 from smt_engine.whales.flows import (
     ETH_LIKE,
+    SIGNAL_STABLES,
     SIGNAL_WINDOW_HOURS,
-    STABLES,
-    WINDOWS_HOURS,
     FlowSignal,
     eth_equivalent,
     flow_signal,
@@ -63,7 +62,7 @@ class WhaleCycleResult:
     signals: list[WhaleSignal] = field(default_factory=list)
     aggregate: WhaleSignal | None = None
     errors: list[str] = field(default_factory=list)
-    btc_proxy: bool = True
+    btc_proxy: bool = False
     btc_proxy_weight: float = 1.0
     flows: list[ExchangeFlow] = field(default_factory=list)
     flow_signals: dict[str, FlowSignal] = field(default_factory=dict)
@@ -121,7 +120,7 @@ class WhalePipeline:
             classifier=self.classifier.description,
         )
         lookback = timedelta(hours=self.cfg.lookback_hours)
-        watch_span = max(lookback, timedelta(hours=max(WINDOWS_HOURS)))
+        watch_span = max(lookback, timedelta(hours=max(self.cfg.flow_windows_hours)))
         try:
             end_block = await self.chain.block_at(now)
             window_block = await self.chain.block_at(now - watch_span)
@@ -252,13 +251,17 @@ class WhalePipeline:
         if not watched:
             return
         complete = full - len(incomplete)
-        result.flows = measure_flows(watched, self.book, result.cycle_id, now, complete)
+        cfg = self.cfg
+        window = cfg.flow_signal_window_hours
+        result.flows = measure_flows(
+            watched, self.book, result.cycle_id, now, complete, windows=cfg.flow_windows_hours
+        )
         repo = self.store.exchange_flows
-        eth_hist = _series_history(repo, ETH_LIKE, now, full)
-        stable_hist = _series_history(repo, STABLES, now, full)
+        eth_hist = _series_history(repo, ETH_LIKE, now, full, window)
+        stable_hist = _series_history(repo, SIGNAL_STABLES, now, full, window)
         labels = [e.label for a in sorted(watched) if (e := self.book.get(a)) is not None]
         for base in ("ETH", "BTC"):
-            signal = flow_signal(base, result.flows, eth_hist, stable_hist, labels, incomplete)
+            signal = flow_signal(base, result.flows, eth_hist, stable_hist, labels, incomplete, window)
             if signal is not None:
                 result.flow_signals[base] = signal
         repo.add_cycle(result.flows)
@@ -297,15 +300,19 @@ class WhalePipeline:
 
 
 def _series_history(
-    repo: ExchangeFlowsRepo, assets: tuple[str, ...], before: datetime, wallets: int
+    repo: ExchangeFlowsRepo,
+    assets: tuple[str, ...],
+    before: datetime,
+    wallets: int,
+    window: int = SIGNAL_WINDOW_HOURS,
 ) -> list[Decimal]:
-    """Earlier cycles' 6 h net flow of a series (assets summed per cycle), newest first.
+    """Earlier cycles' net flow of a series over ``window`` hours (assets summed per cycle), newest first.
 
     Only cycles that read all ``wallets`` whole: a partial total would skew the mean and spread.
     """
     per_cycle: dict[str, Decimal] = {}
     for asset in assets:
-        for f in repo.series(asset, SIGNAL_WINDOW_HOURS, before, FLOW_HISTORY):
+        for f in repo.series(asset, window, before, FLOW_HISTORY):
             if f.wallets != wallets:
                 continue
             per_cycle[f.cycle_id] = per_cycle.get(f.cycle_id, ZERO) + f.net

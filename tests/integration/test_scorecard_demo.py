@@ -89,7 +89,7 @@ def test_scorecard_json_returns_every_group_with_its_counts(demo_db: Path) -> No
             assert r["n"] == r["directional"] + r["waits"] and 0 <= r["hits"] <= r["n"]
             assert sum(c["n"] for c in r["calibration"]) == r["directional"]
     subjects = {r["subject"] for r in report["groups"]["overall"]}
-    assert subjects == {"analysis", "signal", "proposal"}
+    assert subjects == {"analysis", "signal", "flow", "proposal"}  # each flow (asset, window) on its own
     # 240 demo minutes: 1h scores exist; nothing is scored at 24h (no look-ahead).
     horizons = {r["horizon"] for r in report["groups"]["overall"]}
     assert "1h" in horizons and "24h" not in horizons

@@ -79,8 +79,12 @@ async def test_cycle_discovers_classifies_stores_and_refetches_only_new_blocks(
     assert by_address[W1].flow is not None and by_address[W1].flow.value == "outflow"
     assert first.aggregate is not None and first.aggregate.is_aggregate
     assert first.signal_for("ETH") is first.aggregate
+    # BTC is not fed the ETH whale aggregate unless whales.btc_proxy asks for it.
+    assert first.signal_for("BTC") is None and first.signal_for("SOL") is None
+    first.btc_proxy = True
     btc = first.signal_for("BTC")
-    assert btc is not None and btc.bias is first.aggregate.bias and first.signal_for("SOL") is None
+    assert btc is not None and btc.bias is first.aggregate.bias
+    first.btc_proxy = False
 
     assert store.whale_transfers.count() == 4 and store.whales.count() == 3
     stored = store.whale_signals.for_cycle("c1")
@@ -171,7 +175,7 @@ def test_cli_scan_once_against_the_fake(
     out = capsys.readouterr().out
     assert "4 large transfers, 3 whales" in out
     assert W1 in out and W2 in out and W3 in out and BINANCE14 not in out.split("whales\n", 1)[1]
-    assert "ETH whale signal:" in out and "BTC whale signal:" in out
+    assert "ETH whale signal:" in out and "BTC whale signal:" not in out  # whales.btc_proxy is off
     store = Store.open(db)
     cycle = store.cycles.latest()
     assert cycle is not None and cycle.status == "done" and cycle.trigger == "scan"
