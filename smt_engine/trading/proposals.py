@@ -525,6 +525,8 @@ class ProposalBook:
         assessment = self.risk.assess(
             pair, decision, account_state, contract, live_price, now, force=force, evidence=judged
         )
+        if judged.edge is not None:
+            self._log_overrides([judged.edge], [proposal], proposal.cycle_id)
         gates = [drift_gate, *assessment.gates]
         if assessment.halt_reason:
             self._halt(assessment, proposal.cycle_id)

@@ -10,6 +10,7 @@ import pytest
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import Action, AnalystKind, HealthStatus, Pair, ProposalState, Tier
 from smt_engine.store import Store
+from smt_engine.store.records import Analysis
 from smt_engine.trading.edge_gate import EdgeRecord, edge_gate, forward_records, proven
 from smt_engine.trading.evidence import HEALTH, Evidence
 from smt_engine.trading.proposals import Candidate, ProposalBook
@@ -149,3 +150,44 @@ def test_equal_confidences_are_taken_in_the_configured_pair_order(
     # tier1 is ["ETH", "BTC"]: ETH first whatever order the analyses finished in.
     assert [p.pair for p in one.approved] == [p.pair for p in two.approved] == ["ETH"]
     assert decision(Action.LONG).analyst.value == "heuristic"
+
+
+def _analysed(store: Store, clock: SimulatedClock, pair: Pair) -> Candidate:
+    analysis = store.analyses.insert(
+        Analysis(
+            cycle_id=None,
+            pair=pair.base,
+            analyst=AnalystKind.HEURISTIC,
+            model="heuristic",
+            created_at=clock.now(),
+            action=Action.LONG,
+            confidence=0.8,
+            decision={"decision": "LONG"},
+        )
+    )
+    return replace(cand(pair), analysis_id=analysis.id)
+
+
+def test_live_approval_re_checks_the_record(store: Store, clock: SimulatedClock) -> None:
+    record_scores(store, "heuristic", "ETH", winning())
+    settings = make_settings(engine={"approval": "manual", "mode": "live"})
+    b = ProposalBook(store, clock, settings)
+    (waiting,) = b.run_cycle([_analysed(store, clock, ETH)], account(settings)).waiting
+    # The record turns before the operator approves: 400 losing calls swamp the winning ones.
+    record_scores(store, "heuristic", "ETH", losing(400), first_id=1000)
+    assert waiting.id is not None
+    denied = b.approve(waiting.id, "op", PRICES["ETHUSDT"], account(settings))
+    assert denied.state is ProposalState.DENIED and "no_proven_edge" in denied.reason_codes
+
+
+def test_live_approval_under_an_override_is_logged_again(store: Store, clock: SimulatedClock) -> None:
+    record_scores(store, "heuristic", "ETH", losing())
+    settings = make_settings(
+        engine={"approval": "manual", "mode": "live"}, risk={"edge_overrides": ["heuristic:ETH"]}
+    )
+    b = ProposalBook(store, clock, settings)
+    (waiting,) = b.run_cycle([_analysed(store, clock, ETH)], account(settings)).waiting
+    assert waiting.id is not None
+    approved = b.approve(waiting.id, "op", PRICES["ETHUSDT"], account(settings))
+    assert approved.state is ProposalState.APPROVED
+    assert len(store.events.of_kind("risk.edge_override")) == 2  # at the cycle and at the approval
