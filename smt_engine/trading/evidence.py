@@ -113,8 +113,11 @@ class Evidence:
         )
 
 
-def report_edge(store: Store, clock: Clock, gates: Sequence[GateResult]) -> None:
+def report_edge(store: Store, clock: Clock, gates: Sequence[GateResult], *, gated: bool) -> None:
     """The gate's last verdicts as the ``risk.edge_gate`` health row (`smt status`, the console)."""
+    if not gated:
+        report_health(store, clock, HEALTH, HealthStatus.OFF, "paper and demo are never gated")
+        return
     denied = [g.detail for g in gates if not g.passed]
     overridden = [g.detail for g in gates if g.passed and g.detail.startswith("OVERRIDDEN")]
     if denied:

@@ -403,7 +403,7 @@ class ProposalBook:
             outcome.risk_inputs["evidence"] = evidence.as_record()
         if evidence.gated:
             self._log_overrides(edges, outcome.proposals, cycle_id)
-            report_edge(self.store, self.clock, edges)
+        report_edge(self.store, self.clock, edges, gated=evidence.gated)
         return outcome
 
     def _log_overrides(

@@ -92,5 +92,6 @@ async def test_paper_with_the_same_losing_record_is_not_gated(rig: Rig) -> None:
     await rig.until(lambda: any(p.state is ProposalState.OPEN for p in rig.store.proposals.select()), 120)
     (proposal,) = rig.store.proposals.select()
     assert all(g["gate"] != "no_proven_edge" for g in proposal.gates)
-    assert rig.store.health.get("risk.edge_gate") is None
+    health = rig.store.health.get("risk.edge_gate")
+    assert health is not None and health.status.value == "off"
     assert EDGE_OVERRIDES not in rig.store.limits.by_name()

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from textual.widgets import Static
 
+from smt_engine.domain import HealthStatus
 from smt_engine.scorecard import build_report
 from smt_engine.scorecard.calibration import calibration_section
 from smt_engine.store import Store
@@ -69,3 +70,24 @@ async def test_an_edge_override_in_force_is_in_the_header(
         assert app.snapshot is not None
         header = status_text(app.snapshot, app.now(), app.config, app.readonly).plain
         assert "EDGE OVERRIDE gemini:ETH" in header
+
+
+async def test_no_proven_edge_is_explained_in_the_health_strip(
+    make_app: Callable[..., ConsoleApp], fixture_db: Fixture
+) -> None:
+    store = Store.open(fixture_db.path)
+    try:
+        detail = (
+            "no_proven_edge: live entries denied: gemini on ETH: n=120, mean after fees -0.150% "
+            "[95% CI -0.250%, -0.050%] at 4h (forward record); needs n >= 100 and a 95% lower bound above 0"
+        )
+        store.health.report("risk.edge_gate", HealthStatus.WARN, NOW, detail)
+    finally:
+        store.close()
+    app = make_app()
+    async with app.run_test(size=(240, 48)) as pilot:
+        await ready(pilot)
+        assert app.snapshot is not None
+        header = status_text(app.snapshot, app.now(), app.config, app.readonly).plain
+        assert "risk.edge_gate: no_proven_edge: live entries denied: gemini on ETH: n=120" in header
+        assert "[95% CI -0.250%, -0.050%]" in header

@@ -100,7 +100,8 @@ def test_paper_and_demo_are_never_gated(store: Store, clock: SimulatedClock) -> 
         out = b.run_cycle([cand(ETH)], account(b.settings))
         assert out.approved, (mode, out.proposals[0].reason_codes)
         assert all(g["gate"] != "no_proven_edge" for g in out.proposals[0].gates)
-    assert store.health.get(HEALTH) is None
+    health = store.health.get(HEALTH)
+    assert health is not None and health.status is HealthStatus.OFF and "never gated" in health.detail
 
 
 def test_the_size_comes_from_the_calibrated_confidence(store: Store, clock: SimulatedClock) -> None:
