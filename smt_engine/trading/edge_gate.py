@@ -148,6 +148,14 @@ def override_key(source: str, pair: str) -> str:
     return f"{source}:{pair.upper()}"
 
 
+OVERRIDDEN = "OVERRIDDEN by risk.edge_overrides"
+
+
+def is_override(gate: GateResult) -> bool:
+    """A gate an operator override let pass (its detail says so first)."""
+    return gate.code is ReasonCode.NO_PROVEN_EDGE and gate.passed and gate.detail.startswith(OVERRIDDEN)
+
+
 def edge_gate(record: EdgeRecord, min_decisions: int, overridden: bool) -> GateResult:
     """The gate's verdict on one record; an override passes and says what it overrides."""
     need = f"needs n >= {min_decisions} and a 95% lower bound above 0"
@@ -158,6 +166,6 @@ def edge_gate(record: EdgeRecord, min_decisions: int, overridden: bool) -> GateR
         return GateResult(
             ReasonCode.NO_PROVEN_EDGE,
             True,
-            f"OVERRIDDEN by risk.edge_overrides ({key}): {record.describe()}; {need}",
+            f"{OVERRIDDEN} ({key}): {record.describe()}; {need}",
         )
     return GateResult(ReasonCode.NO_PROVEN_EDGE, False, f"{record.describe()}; {need}")

@@ -27,6 +27,7 @@ from smt_engine.trading.edge_gate import (
     RecordSource,
     edge_gate,
     forward_records,
+    is_override,
     override_key,
 )
 from smt_engine.trading.risk import DecisionEvidence, GateResult
@@ -119,7 +120,7 @@ def report_edge(store: Store, clock: Clock, gates: Sequence[GateResult], *, gate
         report_health(store, clock, HEALTH, HealthStatus.OFF, "paper and demo are never gated")
         return
     denied = [g.detail for g in gates if not g.passed]
-    overridden = [g.detail for g in gates if g.passed and g.detail.startswith("OVERRIDDEN")]
+    overridden = [g.detail for g in gates if is_override(g)]
     if denied:
         status = HealthStatus.WARN
         detail = "no_proven_edge: live entries denied: " + " | ".join(denied)

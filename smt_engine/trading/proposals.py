@@ -37,6 +37,7 @@ from smt_engine.exchange.precision import plain
 from smt_engine.secrets import redact
 from smt_engine.store import Store
 from smt_engine.store.records import Proposal
+from smt_engine.trading.edge_gate import is_override
 from smt_engine.trading.evidence import Evidence, report_edge
 from smt_engine.trading.kill_switch import loss_references
 from smt_engine.trading.risk import (
@@ -338,13 +339,13 @@ class ProposalBook:
         """
         now = self.clock.now()
         outcome = CycleOutcome(risk_inputs=risk_inputs_record(account, now, self.settings))
-        evidence = evidence if evidence is not None else self.gather(now)
         if account.available is None:
             outcome.skipped = "available balance could not be read: no proposals this cycle"
             self.store.events.append(
                 self.clock.now(), EventLevel.WARNING, "proposal.skipped", outcome.skipped, cycle_id=cycle_id
             )
             return outcome
+        evidence = evidence if evidence is not None else self.gather(now)
         trades = [c for c in candidates if c.decision.action.side is not None]
         trades.sort(key=self._selection_key)
         limit = self.settings.trading.max_entries_per_cycle
@@ -389,6 +390,8 @@ class ProposalBook:
                         reason="passed every gate (approval = auto)",
                         at=now,
                     )
+            if judged.edge is not None and proposal.state is not ProposalState.DENIED:
+                self._log_override(judged.edge, proposal)
             if assessment.halt_reason and outcome.halt_reason is None:
                 outcome.halt_reason = assessment.halt_reason
                 self._halt(assessment, cycle_id)
@@ -401,25 +404,23 @@ class ProposalBook:
             (outcome.approved if auto else outcome.waiting).append(proposal)
         if outcome.risk_inputs is not None:
             outcome.risk_inputs["evidence"] = evidence.as_record()
-        if evidence.gated:
-            self._log_overrides(edges, outcome.proposals, cycle_id)
         report_edge(self.store, self.clock, edges, gated=evidence.gated)
         return outcome
 
-    def _log_overrides(
-        self, edges: Sequence[GateResult], proposals: Sequence[Proposal], cycle_id: str | None
-    ) -> None:
-        """Every live entry an operator override let through is a WARNING event naming it."""
-        for detail in (g.detail for g in edges if g.passed and g.detail.startswith("OVERRIDDEN")):
-            log.warning("edge gate overridden: %s", detail)
-            self.store.events.append(
-                self.clock.now(),
-                EventLevel.WARNING,
-                "risk.edge_override",
-                f"live entry allowed without a proven record: {detail}",
-                cycle_id=cycle_id,
-                data={"proposals": [p.id for p in proposals]},
-            )
+    def _log_override(self, gate: GateResult, proposal: Proposal) -> None:
+        """A live entry an operator override let through is a WARNING event naming it and its proposal."""
+        if not is_override(gate):
+            return
+        log.warning("proposal #%s: edge gate overridden: %s", proposal.id, gate.detail)
+        self.store.events.append(
+            self.clock.now(),
+            EventLevel.WARNING,
+            "risk.edge_override",
+            f"proposal #{proposal.id} {proposal.pair}: live entry allowed without a proven record: "
+            f"{gate.detail}",
+            cycle_id=proposal.cycle_id,
+            proposal_id=proposal.id,
+        )
 
     def _evidence_for(self, proposal: Proposal, now: datetime) -> tuple[AnalystKind, DecisionEvidence]:
         """The source behind a proposal (its analysis) and what its record says at ``now``."""
@@ -525,13 +526,13 @@ class ProposalBook:
         assessment = self.risk.assess(
             pair, decision, account_state, contract, live_price, now, force=force, evidence=judged
         )
-        if judged.edge is not None:
-            self._log_overrides([judged.edge], [proposal], proposal.cycle_id)
         gates = [drift_gate, *assessment.gates]
         if assessment.halt_reason:
             self._halt(assessment, proposal.cycle_id)
         if not assessment.passed:
             return self._deny_at_approval(proposal, gates, actor)
+        if judged.edge is not None:
+            self._log_override(judged.edge, proposal)
         return transition(
             self.store,
             proposal_id,

@@ -192,3 +192,13 @@ def test_live_approval_under_an_override_is_logged_again(store: Store, clock: Si
     approved = b.approve(waiting.id, "op", PRICES["ETHUSDT"], account(settings))
     assert approved.state is ProposalState.APPROVED
     assert len(store.events.of_kind("risk.edge_override")) == 2  # at the cycle and at the approval
+
+
+def test_an_override_on_a_proposal_denied_for_another_reason_logs_nothing(
+    store: Store, clock: SimulatedClock
+) -> None:
+    record_scores(store, "heuristic", "ETH", losing())
+    b = book(store, clock, edge_overrides=["heuristic:ETH"])
+    (p,) = b.run_cycle([cand(ETH, 0.55)], account(b.settings)).proposals
+    assert p.state is ProposalState.DENIED and p.reason_codes == ["min_confidence"]
+    assert store.events.of_kind("risk.edge_override") == []
