@@ -51,6 +51,10 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--holdout", type=float, default=0.2, help="stratified holdout fraction")
     p.set_defaults(handler=cmd_train)
 
+    from smt_engine.cli import whales_backfill
+
+    whales_backfill.register(wsub, common)
+
     p = wsub.add_parser(
         "labels",
         parents=[common],

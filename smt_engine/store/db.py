@@ -21,6 +21,7 @@ from smt_engine.store.decision_history import DecisionHistory
 from smt_engine.store.engine_state import EngineRepo
 from smt_engine.store.errors import DatabaseFull, DatabaseUnusable, StoreError, database_error
 from smt_engine.store.events import EventsRepo
+from smt_engine.store.flow_history import FlowHistoryRepo
 from smt_engine.store.flows import ExchangeFlowsRepo
 from smt_engine.store.health import HealthRepo
 from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, WhalesRepo, WhaleTransfersRepo
@@ -107,6 +108,7 @@ class Store:
         self.history = DecisionHistory(*args)
         self.venue_facts = VenueFactsRepo(*args)
         self.exchange_flows = ExchangeFlowsRepo(*args)
+        self.flow_history = FlowHistoryRepo(*args)
         self.limits = LimitsRepo(*args)
         self.kill_switch = KillSwitchRepo(*args)
 
