@@ -55,7 +55,9 @@ def cmd_scorecard(ctx: Context) -> int:
     report = build_report(store.scores.lines_since(since), since=since, now=datetime.now(UTC))
     risk = ctx.settings().risk
     report["calibrated"] = calibration_section(
-        store.scores.lines_since(None), risk.evidence_horizon, risk.calibration_prior
+        store.scores.lines_of("analysis", risk.evidence_horizon),
+        risk.evidence_horizon,
+        risk.calibration_prior,
     )
     print(json.dumps(report, indent=2) if ctx.args.json else render_report(report))
     return 0

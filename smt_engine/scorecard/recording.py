@@ -147,6 +147,8 @@ def publish_report(store: Store, now: datetime, settings: Settings | None = None
     if settings is not None:
         risk = settings.risk
         report["calibrated"] = calibration_section(
-            store.scores.lines_since(None), risk.evidence_horizon, risk.calibration_prior
+            store.scores.lines_of("analysis", risk.evidence_horizon),
+            risk.evidence_horizon,
+            risk.calibration_prior,
         )
     store.scorecard_reports.save(ScorecardReport(at=now, report=report))

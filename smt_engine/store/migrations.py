@@ -256,13 +256,14 @@ CREATE INDEX exchange_flows_series ON exchange_flows(asset, window_hours, at);
     ),
     (
         12,
-        "flow history: hourly net flow of each asset into the watched exchange wallets, backfilled",
+        "flow history (hourly net flow per asset, backfilled); scores indexed by subject and horizon",
         """
 CREATE TABLE flow_history (
     hour TEXT NOT NULL, asset TEXT NOT NULL, inflow TEXT NOT NULL, outflow TEXT NOT NULL,
     net TEXT NOT NULL, transfers INTEGER NOT NULL, wallets INTEGER NOT NULL, recorded_at TEXT NOT NULL,
     PRIMARY KEY (hour, asset)
 );
+CREATE INDEX scores_record ON scores(subject, horizon, decided_at);
 """,
     ),
 ]

@@ -99,6 +99,19 @@ class ScoresRepo(Repo[Score]):
             for r in rows
         ]
 
+    def lines_of(self, subject: str, horizon: str) -> list[ScoreLine]:
+        """Every score of one subject at one horizon, oldest first (a source's whole record)."""
+        sql = (
+            "SELECT subject, horizon, pair, tier, analyst, model, direction, confidence, signal_agrees, hit, "
+            "return_pct FROM scores WHERE subject = ? AND horizon = ? ORDER BY decided_at, id"
+        )
+        with self.lock:
+            rows = self.db.execute(sql, [subject, horizon]).fetchall()
+        return [
+            ScoreLine(r[0], r[1], r[2], r[3], r[4], r[5], r[6], float(r[7]), r[8], bool(r[9]), r[10])
+            for r in rows
+        ]
+
     def since(self, start: datetime | None = None) -> list[Score]:
         if start is None:
             return self.select(order_by="decided_at, id")

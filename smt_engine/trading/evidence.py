@@ -53,7 +53,7 @@ class Evidence:
     ) -> Evidence:
         """The scorecard's record as of ``now`` (``now`` names the instant; scores are all made by then)."""
         risk = settings.risk
-        lines = store.scores.lines_since(None)
+        lines = store.scores.lines_of("analysis", risk.evidence_horizon)
         return cls(
             gated=settings.engine.mode is Mode.LIVE,
             maps=fit_maps(lines, risk.evidence_horizon, risk.calibration_prior),
