@@ -74,6 +74,12 @@ def test_a_passing_probe_lets_live_start_for_that_key_and_version_only(
     with pytest.raises(ProbeRequired, match="for another API key"):
         _build(db)
     monkeypatch.setenv("WEEX_API_KEY", fake.api_key)
+    # Another WEEX host (e.g. a proxy or a new domain) is another venue to prove.
+    monkeypatch.setenv("SMT_EXCHANGE__BASE_URL", "http://127.0.0.1:9")
+    with pytest.raises(ProbeRequired, match="was against http://127"):
+        _build(db)
+    monkeypatch.setenv("SMT_EXCHANGE__BASE_URL", fake.base_url)
+    _build(db)
     # A new SMT version makes its own assumptions: probe again.
     monkeypatch.setattr("smt_engine.cli.main.__version__", "0.2.0")
     with pytest.raises(ProbeRequired, match=r"for SMT 0\.1\.0"):

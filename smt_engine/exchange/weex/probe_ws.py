@@ -96,6 +96,7 @@ class StreamSession:
 
     async def run(self) -> StreamReport:
         report = self.report
+        self.transcript.mask_value(self.headers.get("ACCESS-SIGN"))
         self.transcript.ws(self.stream, "open", url=self.url, request_headers=mask_headers(self.headers))
         try:
             ws = await connect(

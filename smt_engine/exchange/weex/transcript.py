@@ -12,9 +12,10 @@ Lines (``"type"``):
   text), ``close``; ``stream`` is ``public`` or ``private``;
 - ``result``: the probe's steps as the console printed them.
 
-Masking happens before a line is written: the credential headers and the signature by name, then every
-registered secret value wherever it appears (``smt_engine.secrets.redact``: an exchange that echoes a key
-in an error cannot put it in the file). The file is created ``0600``.
+Masking happens before a line is written: the credential headers and the signature by name, each
+request's signature wherever a later line repeats it, then every registered secret value wherever it
+appears (``smt_engine.secrets.redact``: an exchange that echoes a key in an error cannot put it in the
+file). The file is created ``0600``.
 """
 
 from __future__ import annotations
@@ -64,10 +65,19 @@ class Transcript:
         self._file: IO[str] = os.fdopen(fd, "w", encoding="utf-8")
         self.last_answer: dict[str, Any] = {}
         self.lines = 0
+        self._signatures: set[str] = set()
+
+    def mask_value(self, value: str | None) -> None:
+        """Mask this value in every later line too (a request's signature, should the venue echo it)."""
+        if value and len(value) >= 8:
+            self._signatures.add(value)
 
     def write(self, entry: dict[str, Any]) -> None:
         """One line, masked again as a whole (belt and braces for fields a caller filled in)."""
-        self._file.write(json.dumps(redact_obj(entry), separators=(",", ":"), default=str) + "\n")
+        text = json.dumps(redact_obj(entry), separators=(",", ":"), default=str)
+        for value in self._signatures:
+            text = text.replace(value, MASK)
+        self._file.write(text + "\n")
         self._file.flush()
         self.lines += 1
 
@@ -88,6 +98,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         sent_at = wall_ms()
+        self.transcript.mask_value(request.headers.get("ACCESS-SIGN"))
         body = request.read()
         entry: dict[str, Any] = {
             "type": "http",

@@ -12,9 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from smt_engine.cli.main import main
 from smt_engine.config.analyst import DEFAULT_MODEL
+from smt_engine.domain import Side
+from smt_engine.exchange.base import OrderRequest
 from smt_engine.exchange.paper import WEEX_CONTRACTS_2026_01
 from smt_engine.exchange.weex.transport import AI_LOG_SUCCESS
+from smt_engine.exitcodes import ExitCode
+from smt_engine.store import EngineLock
 from tests.fakes.weex_replay import replaying
 from tests.fakes.weex_server import DEFAULT_PRICES, FakeWeex
 from tests.integration.exchange.probe_support import (
@@ -249,3 +254,32 @@ def test_transcript_is_masked_and_replays_through_a_fake(
         (s["step"], s["status"]) for s in first["steps"]
     ]
     assert steps(again)["order"]["data"]["order_id"] == steps(first)["order"]["data"]["order_id"]
+
+
+def test_probe_refuses_to_run_beside_an_engine(
+    fake: FakeWeex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = configure(monkeypatch, tmp_path, fake.base_url, fake.ws_url, fake_keys(fake))
+    lock = EngineLock(db)
+    lock.acquire()
+    try:
+        code = main(["venue", "probe", "--listen", "1"])
+    finally:
+        lock.release()
+    assert code == ExitCode.ALREADY_RUNNING
+    assert "stop it first" in capsys.readouterr().err
+    assert sum(fake.counts.values()) == 0  # not one request
+
+
+def test_with_position_never_touches_a_position_already_open_on_the_pair(
+    fake: FakeWeex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = OrderRequest("XRPUSDT", Side.SHORT, Decimal(20), "operator-own-1")
+    fake.call(fake.venue.place_order(mine))
+    configure(monkeypatch, tmp_path, fake.base_url, fake.ws_url, fake_keys(fake))
+    code, result = run_probe(capsys, tmp_path / "t.jsonl", "--with-position", "--symbol", "XRP")
+    position = steps(result)["position"]
+    assert code == 1
+    assert position["status"] == "fail" and "XRPUSDT already has a position" in position["saw"]
+    held = fake.call(fake.venue.positions())
+    assert [(p.symbol, p.side, p.size) for p in held] == [("XRPUSDT", Side.SHORT, Decimal(20))]
