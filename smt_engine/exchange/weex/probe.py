@@ -270,9 +270,14 @@ class VenueProbe:
         if self.options.symbol:
             symbol = self._pick_symbol()
             return symbol, await self.client.last_price(symbol)
-        prices = {s: await self.client.last_price(s) for s in self.contracts}
-        symbol = min(prices, key=lambda s: self.contracts[s].min_size * prices[s])
-        return symbol, prices[symbol]
+        # One-bar klines cost a fraction of the 24h ticker's weight (reference §3.1): enough to rank pairs.
+        closes = {s: await self._reference_price(s) for s in self.contracts}
+        symbol = min(closes, key=lambda s: self.contracts[s].min_size * closes[s])
+        return symbol, await self.client.last_price(symbol)
+
+    async def _reference_price(self, symbol: str) -> Decimal:
+        bars = await self.client.candles(symbol, "1m", 1)
+        return bars[-1].close if bars else await self.client.last_price(symbol)
 
     async def _find(self, symbol: str, cid: str) -> ExchangeOrder | None:
         return await self.client.find_order(symbol, cid)

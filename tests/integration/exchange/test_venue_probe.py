@@ -69,7 +69,7 @@ def test_probe_passes_against_the_fake_and_leaves_nothing_behind(
     }
     private = by["stream.private"]["data"]
     assert private["acked"] == ["orders", "fill", "positions", "account"]
-    assert private["pings"] >= 2 and private["protocol_pong_ms"] is not None
+    assert private["pings"] >= 1 and private["protocol_pong_ms"] is not None
     assert fake.ws.pongs >= private["pings"]  # every ping was answered
     assert len(by["stream.public"]["data"]["acked"]) == 8
     # One order, far from the market, read back, cancelled: nothing left open, nothing filled.
