@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -55,6 +56,10 @@ Status = Literal["pass", "fail", "skip"]
 AI_LOG_DOCUMENTED_SUCCESS = frozenset({"0", "00000"})
 """Success codes WEEX's sources give for uploadAiLog: ``0`` (v3 UploadAiLog page, Integer) and
 ``"00000"`` (v2 page; WEEX's own AI-Wars script accepts both, reference §3.5)."""
+
+
+READBACK_WAIT = 3.0
+"""Seconds an order is asked for again before its readback counts as failed."""
 
 
 @dataclass
@@ -279,8 +284,20 @@ class VenueProbe:
         bars = await self.client.candles(symbol, "1m", 1)
         return bars[-1].close if bars else await self.client.last_price(symbol)
 
-    async def _find(self, symbol: str, cid: str) -> ExchangeOrder | None:
-        return await self.client.find_order(symbol, cid)
+    async def _find(
+        self,
+        symbol: str,
+        cid: str,
+        until: Callable[[ExchangeOrder | None], bool] = lambda _o: True,
+    ) -> ExchangeOrder | None:
+        """The order by client id, asked again for up to ``READBACK_WAIT`` s until ``until`` holds (a
+        listing may lag the write that changed it)."""
+        deadline = time.monotonic() + READBACK_WAIT
+        while True:
+            found = await self.client.find_order(symbol, cid)
+            if until(found) or time.monotonic() >= deadline:
+                return found
+            await asyncio.sleep(0.5)
 
     async def _order(self) -> tuple[str, dict[str, Any]]:
         symbol, last = await self._cheapest()
@@ -325,12 +342,14 @@ class VenueProbe:
             ) from exc
         data["order_id"] = order_id
         try:
-            seen = await self._find(symbol, cid)
+            seen = await self._find(symbol, cid, until=lambda o: o is not None)
             problem = _readback_problem(seen, order_id, size, price)
             if problem:
                 raise _Fail(f"placed order {order_id} ({cid}) but {problem}", **data)
             await self.client.cancel_order(symbol, order_id=order_id)
-            after = await self._find(symbol, cid)
+            after = await self._find(
+                symbol, cid, until=lambda o: o is not None and o.status is OrderStatus.CANCELLED
+            )
             if after is None or after.status is not OrderStatus.CANCELLED:
                 state = "not found" if after is None else after.status.value
                 raise _Fail(f"cancelled order {order_id} but reading it back by {cid} says {state}", **data)

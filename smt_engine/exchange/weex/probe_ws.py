@@ -41,6 +41,7 @@ class StreamReport:
     errors: list[str] = field(default_factory=list)
     protocol_pong_ms: float | None = None
     listened: float = 0.0
+    longest_silence: float = 0.0
 
     def saw(self) -> str:
         parts = [f"subscribed {len(self.acked)}/{len(self.acked) + len(self.refused)}"]
@@ -56,6 +57,7 @@ class StreamReport:
             parts.append("pushes " + ", ".join(f"{k} {v}" for k, v in sorted(self.pushes.items())))
         if self.malformed:
             parts.append(f"{self.malformed} unreadable frames")
+        parts.append(f"longest silence {self.longest_silence:.1f}s")
         return "; ".join(parts)
 
     def data(self) -> dict[str, Any]:
@@ -69,6 +71,7 @@ class StreamReport:
             "errors": self.errors,
             "protocol_pong_ms": self.protocol_pong_ms,
             "listened_s": round(self.listened, 1),
+            "longest_silence_s": round(self.longest_silence, 1),
         }
 
 
@@ -93,6 +96,7 @@ class StreamSession:
         self.listen = listen
         self.report = StreamReport(stream)
         self._request_id = 0
+        self._last_frame = time.monotonic()
 
     async def run(self) -> StreamReport:
         report = self.report
@@ -150,7 +154,10 @@ class StreamSession:
             async with asyncio.timeout(wait):
                 raw = await ws.recv()
         except TimeoutError:
+            self._silence()
             return None
+        self._silence()
+        self._last_frame = time.monotonic()
         text = raw if isinstance(raw, str) else raw.decode(errors="replace")
         self.transcript.ws(self.stream, "recv", text)
         try:
@@ -174,6 +181,10 @@ class StreamSession:
         if message is not None:
             self.report.pushes[message.channel] = self.report.pushes.get(message.channel, 0) + 1
         return frame
+
+    def _silence(self) -> None:
+        """How long WEEX said nothing at all (the engine's stream heartbeat counts the same silence)."""
+        self.report.longest_silence = max(self.report.longest_silence, time.monotonic() - self._last_frame)
 
     async def _subscribe_each(self, ws: ClientConnection) -> None:
         for channel in self.channels:

@@ -71,6 +71,7 @@ def test_probe_passes_against_the_fake_and_leaves_nothing_behind(
     assert private["acked"] == ["orders", "fill", "positions", "account"]
     assert private["pings"] >= 1 and private["protocol_pong_ms"] is not None
     assert fake.ws.pongs >= private["pings"]  # every ping was answered
+    assert 0 < private["longest_silence_s"] <= private["listened_s"]
     assert len(by["stream.public"]["data"]["acked"]) == 8
     # One order, far from the market, read back, cancelled: nothing left open, nothing filled.
     order = by["order"]["data"]
