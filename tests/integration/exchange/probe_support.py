@@ -107,3 +107,15 @@ class AiLogCodeFake(_Rows):
         if route.endswith("/order/uploadAiLog"):
             return {**result, "code": self.code}
         return result
+
+
+class StringPrecisionFake(_Rows):
+    """exchangeInfo's numbers as strings, the form of ccxt's live example (``"pricePrecision": "2"``,
+    ``"maxLeverage": "400"``; reference §3.1.1) where WEEX's doc shows integers."""
+
+    def rewrite(self, route: str, result: Any) -> Any:
+        if route == "GET /capi/v3/market/exchangeInfo":
+            for row in result["symbols"]:
+                for name in ("pricePrecision", "quantityPrecision", "maxLeverage", "minLeverage"):
+                    row[name] = str(row[name])
+        return result

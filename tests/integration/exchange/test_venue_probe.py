@@ -25,6 +25,7 @@ from tests.fakes.weex_server import DEFAULT_PRICES, FakeWeex
 from tests.integration.exchange.probe_support import (
     AiLogCodeFake,
     InconsistentStepFake,
+    StringPrecisionFake,
     UnreadableOrderFake,
     WrongStepFake,
     configure,
@@ -100,6 +101,25 @@ def test_with_position_and_ai_log_open_close_clean_and_upload(
     assert _open_orders(fake) == []
     assert len(fake.ai_logs) == 1
     assert fake.ai_logs[0]["model"] == DEFAULT_MODEL  # the analyst's configured model id
+
+
+def test_exchange_info_numbers_as_strings_pass_like_integers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = started(StringPrecisionFake())
+    try:
+        configure(monkeypatch, tmp_path, fake.base_url, fake.ws_url, fake_keys(fake))
+        code, result = run_probe(capsys, tmp_path / "t.jsonl")
+        contracts = steps(result)["contracts"]
+        assert code == 0, result
+        assert contracts["data"]["contracts"]["DOGEUSDT"] == {
+            "step": "100",
+            "tick": "0.00001",
+            "min": "100",
+            "max_leverage": 75,
+        }
+    finally:
+        fake.stop()
 
 
 def test_clock_off_by_a_minute_fails_the_time_step_and_places_nothing(
