@@ -165,16 +165,20 @@ def cmd_run_once(ctx: Context) -> int:
 
 def _one_cycle(ctx: Context, settings: Any, store: Any, clock: Any) -> int:
     from smt_engine.domain import EngineState
+    from smt_engine.exchange.weex.probe_gate import ProbeRequired
     from smt_engine.runtime import build_runtime
 
-    runtime = build_runtime(
-        settings,
-        store,
-        clock,
-        ctx.secrets(),
-        config_path=ctx.config_path,
-        skip_probe=bool(getattr(ctx.args, "skip_probe", False)),
-    )
+    try:
+        runtime = build_runtime(
+            settings,
+            store,
+            clock,
+            ctx.secrets(),
+            config_path=ctx.config_path,
+            skip_probe=bool(getattr(ctx.args, "skip_probe", False)),
+        )
+    except ProbeRequired as exc:
+        raise CommandError(str(exc), ExitCode.CONFIG) from None
 
     def one_shot_state() -> EngineState:
         # This run is the engine for one cycle: it trades unless an operator paused or a limit halted it.

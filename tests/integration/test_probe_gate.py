@@ -52,6 +52,15 @@ def test_live_engine_refuses_to_start_without_a_probe(
     assert fake.counts["POST /capi/v3/order"] == 0 and fake.counts["GET /capi/v3/account/balance"] == 0
 
 
+def test_a_live_one_shot_cycle_is_refused_the_same_way(
+    fake: FakeWeex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(monkeypatch, tmp_path, fake.base_url, fake.ws_url, fake_keys(fake))
+    assert main(["run", "--once"]) == ExitCode.CONFIG
+    assert "live mode needs a passing `smt venue probe`" in capsys.readouterr().err
+    assert fake.counts["POST /capi/v3/order"] == 0
+
+
 def test_a_passing_probe_lets_live_start_for_that_key_and_version_only(
     fake: FakeWeex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -96,9 +96,6 @@ class ProbeReport:
     def passed(self) -> bool:
         return all(s.status != "fail" for s in self.steps) and any(s.status == "pass" for s in self.steps)
 
-    def step(self, name: str) -> StepResult:
-        return next(s for s in self.steps if s.name == name)
-
     def as_data(self) -> dict[str, Any]:
         return {"passed": self.passed, "steps": [s.as_data() for s in self.steps]}
 
@@ -263,18 +260,12 @@ class VenueProbe:
 
     # ------------------------------------------------------------------ writes
 
-    def _pick_symbol(self) -> str:
-        if self.options.symbol:
-            if self.options.symbol not in self.contracts:
-                raise _Fail(f"--symbol {self.options.symbol} is not one of the traded pairs")
-            return self.options.symbol
-        return min(self.contracts, key=lambda s: self.contracts[s].min_size)
-
     async def _cheapest(self) -> tuple[str, Decimal]:
         """The traded pair whose minimum order costs least (or ``--symbol``), and its last price."""
         if self.options.symbol:
-            symbol = self._pick_symbol()
-            return symbol, await self.client.last_price(symbol)
+            if self.options.symbol not in self.contracts:
+                raise _Fail(f"--symbol {self.options.symbol} is not one of the traded pairs")
+            return self.options.symbol, await self.client.last_price(self.options.symbol)
         # One-bar klines cost a fraction of the 24h ticker's weight (reference §3.1): enough to rank pairs.
         closes = {s: await self._reference_price(s) for s in self.contracts}
         symbol = min(closes, key=lambda s: self.contracts[s].min_size * closes[s])
@@ -471,22 +462,23 @@ class VenueProbe:
         try:
             await self.client.upload_ai_log(entry)
         except ExchangeError as exc:
-            path = self.client.ai_log_path
+            path = self.transcript.last_path  # the client may have tried the other path after a 404
             answer = self.transcript.last_answer.get(path)
-            code = str(answer.get("code")) if isinstance(answer, dict) else None
+            raw = answer.get("code") if isinstance(answer, dict) else None
+            code = None if raw is None else str(raw)
             if code in AI_LOG_DOCUMENTED_SUCCESS:
                 raise _Fail(
-                    f"WEEX answered {path} with code {answer.get('code')!r} (a documented success "  # type: ignore[union-attr]
-                    f"form) but this SMT's WEEX client did not count it as success ({exc}): every AI log "
-                    "would be retried and marked failed; upgrade SMT",
-                    code=code,
+                    f"WEEX answered {path} with code {raw!r} (a documented success form) but this SMT's "
+                    f"WEEX client did not count it as success ({exc}): every AI log would be retried and "
+                    "marked failed; upgrade SMT",
+                    code=raw,
                 ) from exc
-            raise _Fail(f"AI-log upload on {path} failed: {exc}", code=code) from exc
+            raise _Fail(f"AI-log upload on {path} failed: {exc}", code=raw) from exc
         answer = self.transcript.last_answer.get(self.client.ai_log_path)
-        code = answer.get("code") if isinstance(answer, dict) else None
+        raw = answer.get("code") if isinstance(answer, dict) else None
         return (
-            f"uploaded on {self.client.ai_log_path}, WEEX answered code {code!r}",
-            {"path": self.client.ai_log_path, "code": code},
+            f"uploaded on {self.client.ai_log_path}, WEEX answered code {raw!r}",
+            {"path": self.client.ai_log_path, "code": raw},
         )
 
 

@@ -64,6 +64,7 @@ class Transcript:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         self._file: IO[str] = os.fdopen(fd, "w", encoding="utf-8")
         self.last_answer: dict[str, Any] = {}
+        self.last_path = ""
         self.lines = 0
         self._signatures: set[str] = set()
 
@@ -127,6 +128,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
             ms=wall_ms() - sent_at,
         )
         self.transcript.write(entry)
+        self.transcript.last_path = request.url.path
         try:
             self.transcript.last_answer[request.url.path] = json.loads(raw) if raw else None
         except ValueError:
