@@ -146,6 +146,14 @@ def cmd_probe(ctx: Context) -> int:
             "ws_url": ex.ws_url,
             "started_at": started.isoformat(),
             "key_fingerprint": key_fingerprint(values[SecretName.WEEX_API_KEY]),
+            "pairs": symbols,
+            "options": {
+                "listen": args.listen,
+                "with_position": args.with_position,
+                "ai_log": args.ai_log,
+                "symbol": symbol,
+                "distance": str(distance),
+            },
         }
     )
     client = WeexClient(

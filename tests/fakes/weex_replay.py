@@ -1,11 +1,12 @@
 """A fake WEEX that answers from a `smt venue probe` transcript: a recorded session becomes a test fixture.
 
 REST: each request is answered with the next recorded answer for the same method and path (recorded
-status and body). Two values cannot be the same on a second run and are carried over: the server time
-keeps its recorded offset from the client's clock, and client order ids the probe makes up are mapped
-from the recorded ones to the new ones in every later answer. Websockets: a connection to a recorded
-stream gets that stream's recorded frames in order, each client frame awaited where the recording had
-one (``SUBSCRIBE`` compared by its channels), with the recorded gaps between server frames; a stream
+status and body; the same query first); a read asked more often than recorded gets its last answer
+again. Two values cannot be the same on a second run and are carried over: the server time keeps its
+recorded offset from the client's clock, and client order ids the probe makes up are mapped from the
+recorded ones to the new ones in every later answer. Websockets: a connection to a recorded stream
+gets that stream's recorded frames in order, each client frame awaited where the recording had one
+(``SUBSCRIBE`` compared by its channels), with the recorded gaps between server frames; a stream
 recorded as refused is refused with its status.
 
 ``unmatched`` lists requests and frames the transcript had no answer for: a test asserts it is empty.
@@ -46,6 +47,7 @@ class ReplayWeex:
         self.unmatched: list[str] = []
         self.served = 0
         self._ids: dict[str, str] = {}
+        self._used: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -118,12 +120,16 @@ class ReplayWeex:
             same = [e for e in self.http if e["method"] == method and e["path"] == path]
             entry = next((e for e in same if self._mapped(e.get("query") or "") == query), None)
             entry = entry or next(iter(same), None)
+            if entry is None and method == "GET":
+                entry = self._used.get(f"{method} {path}")  # a read asked once more than recorded
             if entry is None:
                 self.unmatched.append(f"{method} {path}")
                 status, payload = 404, {"replay": f"no recorded answer left for {method} {path}"}
             else:
-                self.http.remove(entry)
-                self.served += 1
+                if entry in self.http:
+                    self.http.remove(entry)
+                    self.served += 1
+                self._used[f"{method} {path}"] = entry
                 self._learn_ids(entry.get("request_body"), body)
                 status, payload = int(entry.get("status") or 599), entry.get("response_body")
                 if path == "/capi/v3/market/time" and isinstance(payload, dict):

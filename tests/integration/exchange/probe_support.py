@@ -47,7 +47,8 @@ def run_probe(
 ) -> tuple[int, dict[str, Any]]:
     """`smt venue probe --json` as an operator runs it; returns the exit code and the JSON printed."""
     capsys.readouterr()
-    code = main(["venue", "probe", "--listen", LISTEN, "--transcript", str(transcript), "--json", *extra])
+    listen = [] if "--listen" in extra else ["--listen", LISTEN]
+    code = main(["venue", "probe", *listen, "--transcript", str(transcript), "--json", *extra])
     out = capsys.readouterr().out.strip().splitlines()
     return code, json.loads(out[-1])
 

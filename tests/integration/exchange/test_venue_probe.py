@@ -243,7 +243,7 @@ def test_transcript_is_masked_and_replays_through_a_fake(
     fake = started(FakeWeex(api_key="weex_probe_key_1234", secret="probe-secret-5678"))
     try:
         configure(monkeypatch, tmp_path, fake.base_url, fake.ws_url, fake_keys(fake))
-        code, first = run_probe(capsys, transcript)
+        code, first = run_probe(capsys, transcript, "--with-position", "--ai-log")
     finally:
         fake.stop()
     assert code == 0
@@ -267,7 +267,7 @@ def test_transcript_is_masked_and_replays_through_a_fake(
     (tmp_path / "again").mkdir()
     with replaying(transcript) as replay:
         configure(monkeypatch, tmp_path / "again", replay.base_url, replay.ws_url, fake_keys(fake))
-        code, again = run_probe(capsys, tmp_path / "again.jsonl")
+        code, again = run_probe(capsys, tmp_path / "again.jsonl", "--with-position", "--ai-log")
         assert replay.unmatched == []
         assert replay.served == len(http)
     assert code == 0, again
