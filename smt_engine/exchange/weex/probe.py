@@ -409,7 +409,10 @@ class VenueProbe:
                 data["legs"] = {k: f"{a.order_id} at {plain(a.trigger_price)}" for k, a in legs.items()}
                 missing = [k for k in ("tp", "sl") if k not in legs]
                 if missing:
-                    problems.append(f"attached {' and '.join(missing)} leg(s) not found on any listing")
+                    problems.append(
+                        f"attached {' and '.join(missing)} leg(s) not found on any listing (the engine would "
+                        f"not see them either): check {symbol}'s TP/SL orders in the WEEX app"
+                    )
         finally:
             data["close"] = await self._close_and_clean(symbol, close_cid, data)
         if "still open" in data["close"] or "COULD NOT" in data["close"]:

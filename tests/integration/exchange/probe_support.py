@@ -120,3 +120,12 @@ class StringPrecisionFake(_Rows):
                 for name in ("pricePrecision", "quantityPrecision", "maxLeverage", "minLeverage"):
                     row[name] = str(row[name])
         return result
+
+
+class HiddenStopLegFake(_Rows):
+    """Attached stop-loss legs are listed nowhere (neither openAlgoOrders nor order detail/history)."""
+
+    def rewrite(self, route: str, result: Any) -> Any:
+        if route in ("GET /capi/v3/openAlgoOrders", "GET /capi/v3/order/history"):
+            return [r for r in result if r.get("orderType", r.get("type")) != "STOP_MARKET"]
+        return result

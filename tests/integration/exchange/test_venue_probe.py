@@ -24,6 +24,7 @@ from tests.fakes.weex_replay import replaying
 from tests.fakes.weex_server import DEFAULT_PRICES, FakeWeex
 from tests.integration.exchange.probe_support import (
     AiLogCodeFake,
+    HiddenStopLegFake,
     InconsistentStepFake,
     StringPrecisionFake,
     UnreadableOrderFake,
@@ -304,3 +305,22 @@ def test_with_position_never_touches_a_position_already_open_on_the_pair(
     assert position["status"] == "fail" and "XRPUSDT already has a position" in position["saw"]
     held = fake.call(fake.venue.positions())
     assert [(p.symbol, p.side, p.size) for p in held] == [("XRPUSDT", Side.SHORT, Decimal(20))]
+
+
+def test_a_missing_stop_leg_fails_the_position_step_which_still_closes_the_position(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = started(HiddenStopLegFake())
+    try:
+        configure(monkeypatch, tmp_path, fake.base_url, fake.ws_url, fake_keys(fake))
+        code, result = run_probe(capsys, tmp_path / "t.jsonl", "--with-position")
+        position = steps(result)["position"]
+        assert code == 1 and steps(result)["order"]["status"] == "pass"
+        assert position["status"] == "fail"
+        assert "attached sl leg(s) not found on any listing" in position["saw"]
+        assert "check ETHUSDT's TP/SL orders in the WEEX app" in position["saw"]
+        assert "closed at market" in position["data"]["close"]
+        assert fake.call(fake.venue.positions()) == []
+        assert fake.counts["DELETE /capi/v3/algoOrder"] == 1  # the take-profit leg it could see
+    finally:
+        fake.stop()
