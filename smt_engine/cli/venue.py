@@ -36,7 +36,8 @@ websocket frame, with the API key, secret, passphrase and signatures masked) goe
 you can attach to a bug report. A pass is remembered in the database for this key (a fingerprint, never
 the key), this WEEX host and this SMT version: live mode refuses to start without one
 (`smt engine --skip-probe` overrides, with a WARNING). Stop the engine first: the probe refuses to run
-beside one. Exit 0 when every step passed, 1 when one failed.
+beside one. Exit 0 when every step passed, 1 when one failed, 2 without the WEEX keys or with a bad
+option, 3 while an engine runs on the database.
 """
 
 

@@ -121,6 +121,7 @@ class StreamSession:
             self.transcript.ws(self.stream, "refused", error=f"{type(exc).__name__}: {exc}")
             report.failure = f"cannot open the {self.stream} websocket: {type(exc).__name__}: {exc}"
             return report
+        self._last_frame = time.monotonic()
         try:
             async with ws:
                 await self._subscribe_each(ws)
