@@ -99,8 +99,9 @@ def _distance(raw: str) -> Decimal:
 def cmd_probe(ctx: Context) -> int:
     from smt_engine.clock import WallClock
     from smt_engine.exchange.weex import WeexClient, WeightLimiter
-    from smt_engine.exchange.weex.probe import ProbeOptions, VenueProbe
+    from smt_engine.exchange.weex.probe import VenueProbe
     from smt_engine.exchange.weex.probe_gate import key_fingerprint, remember_pass, smt_version
+    from smt_engine.exchange.weex.probe_types import ProbeOptions
     from smt_engine.exchange.weex.transcript import RecordingTransport, Transcript
     from smt_engine.secrets import SecretName
     from smt_engine.store import EngineLock
