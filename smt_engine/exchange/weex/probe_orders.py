@@ -17,6 +17,7 @@ from typing import Any
 
 from smt_engine.domain import Contract, Side
 from smt_engine.exchange.base import (
+    AlgoOrder,
     AmbiguousOutcome,
     ExchangeError,
     ExchangeOrder,
@@ -181,15 +182,14 @@ class OrderChecks:
                     f"no answer to the entry and WEEX does not know {entry_cid}", **data
                 ) from None
         problems: list[str] = []
-        legs = {}
+        legs: dict[str, AlgoOrder] = {}
         try:
             held = await self._wait_position(symbol, present=True)
             if held is None:
                 problems.append(f"the market entry {entry_cid} did not show as a position")
             else:
                 data["entry"] = plain(held.entry_price)
-                listed = await self.client.open_algo_orders(symbol)
-                legs = {a.kind: a for a in listed if a.position_side is Side.LONG}
+                legs = {a.kind: a for a in _ours(await self.client.open_algo_orders(symbol), tp, sl)}
                 data["legs"] = {k: f"{a.order_id} at {plain(a.trigger_price)}" for k, a in legs.items()}
                 missing = [k for k in ("tp", "sl") if k not in legs]
                 if missing:
@@ -198,7 +198,7 @@ class OrderChecks:
                         f"not see them either): check {symbol}'s TP/SL orders in the WEEX app"
                     )
         finally:
-            data["close"] = await self._close_and_clean(symbol, close_cid, data)
+            data["close"] = await self._close_and_clean(symbol, close_cid, tp, sl)
         if "still open" in data["close"] or "COULD NOT" in data["close"]:
             problems.append(data["close"])
         if problems:
@@ -217,8 +217,9 @@ class OrderChecks:
                 return held
             await asyncio.sleep(0.5)
 
-    async def _close_and_clean(self, symbol: str, cid: str, data: dict[str, Any]) -> str:
-        """Close the probe's position and cancel every leg it left (WEEX leaves them, reference §3.4.3)."""
+    async def _close_and_clean(self, symbol: str, cid: str, tp: Decimal, sl: Decimal) -> str:
+        """Close the probe's position and cancel the legs it left (WEEX leaves them, reference §3.4.3);
+        only its own legs (long, at its own triggers): any other order on the pair is not the probe's."""
         said = []
         try:
             if await self._wait_position(symbol, present=True) is not None:
@@ -226,10 +227,10 @@ class OrderChecks:
             if await self._wait_position(symbol, present=False) is not None:
                 return f"position on {symbol} still open after the close: CLOSE IT in the WEEX app"
             said.append("closed at market")
-            left = await self.client.open_algo_orders(symbol)
+            left = _ours(await self.client.open_algo_orders(symbol), tp, sl)
             for leg in left:
                 await self.client.cancel_algo_order(symbol, leg.order_id)
-            remaining = await self.client.open_algo_orders(symbol)
+            remaining = _ours(await self.client.open_algo_orders(symbol), tp, sl)
             if remaining:
                 ids = ", ".join(a.order_id for a in remaining)
                 return f"closed, but legs {ids} are still listed: COULD NOT cancel them (use the WEEX app)"
@@ -237,6 +238,13 @@ class OrderChecks:
         except ExchangeError as exc:
             said.append(f"COULD NOT finish the clean-up ({exc}): check {symbol} in the WEEX app")
         return ", ".join(said)
+
+
+def _ours(legs: list[AlgoOrder], tp: Decimal, sl: Decimal) -> list[AlgoOrder]:
+    """The probe's own legs: on its long, at the triggers it attached."""
+    return [
+        a for a in legs if a.position_side is Side.LONG and a.trigger_price == (tp if a.kind == "tp" else sl)
+    ]
 
 
 def _readback_problem(

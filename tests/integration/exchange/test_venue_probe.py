@@ -140,7 +140,7 @@ def test_clock_off_by_a_minute_fails_the_time_step_and_places_nothing(
         assert code == 1 and result["code"] == 1 and "time" in result["error"]
         assert by["time"]["status"] == "fail"
         offset = by["time"]["data"]["offset_ms"]
-        assert 55_000 < offset <= 60_000  # the round trip's half is all that separates it from 60 s
+        assert 55_000 < offset < 65_000  # 60 s, give or take where in the round trip WEEX read its clock
         assert f"{offset / 1000:.1f}s behind WEEX" in by["time"]["saw"] and "chrony" in by["time"]["saw"]
         assert by["order"]["status"] == "skip"
         assert fake.counts["POST /capi/v3/order"] == 0
