@@ -133,6 +133,9 @@ class OrderChecks:
                 exc.data.update(data)
                 raise
             raise CheckFailed(f"{type(exc).__name__}: {exc}; cleanup: {data['cleanup']}", **data) from exc
+        except asyncio.CancelledError:  # Ctrl-C while the order rests: take it off the book first
+            await asyncio.shield(self._cancel_quietly(symbol, order_id, cid))
+            raise
         return (
             f"LIMIT buy {plain(size)} {symbol} at {plain(price)} (last {plain(last)}) placed as {order_id}, "
             f"read back by {cid} (open, size and price as sent), cancelled, read back cancelled",

@@ -4,6 +4,7 @@ it placed, and writes a masked transcript that a second fake replays."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 from collections.abc import Iterator
@@ -17,12 +18,15 @@ from smt_engine.config.analyst import DEFAULT_MODEL
 from smt_engine.domain import Side
 from smt_engine.exchange.base import OrderRequest
 from smt_engine.exchange.paper import WEEX_CONTRACTS_2026_01
+from smt_engine.exchange.weex.probe_orders import OrderChecks
+from smt_engine.exchange.weex.probe_types import ProbeOptions
 from smt_engine.exchange.weex.transcript import read_transcript
 from smt_engine.exchange.weex.transport import AI_LOG_SUCCESS
 from smt_engine.exitcodes import ExitCode
 from smt_engine.store import EngineLock
 from tests.fakes.weex_replay import replaying
 from tests.fakes.weex_server import DEFAULT_PRICES, FakeWeex
+from tests.integration.exchange.conftest import client_for
 from tests.integration.exchange.probe_support import (
     AiLogCodeFake,
     HiddenStopLegFake,
@@ -332,3 +336,26 @@ def test_a_missing_stop_leg_fails_the_position_step_which_still_closes_the_posit
         assert fake.counts["DELETE /capi/v3/algoOrder"] == 1  # the take-profit leg it could see
     finally:
         fake.stop()
+
+
+async def test_an_interrupted_order_step_takes_its_order_off_the_book(fake: FakeWeex) -> None:
+    """Ctrl-C while the test order rests (here: during its readback) still cancels it."""
+    fake.faults.path_latency["/capi/v3/openOrders"] = 5.0  # the readback hangs: the window to interrupt in
+    client = client_for(fake)
+    try:
+        contracts = await client.contracts(["ETHUSDT"])
+        options = ProbeOptions(symbols=["ETHUSDT"], leverage=20, margin_mode="cross", symbol="ETHUSDT")
+        task = asyncio.create_task(OrderChecks(client, contracts, options).order())
+        async with asyncio.timeout(60):  # a hang guard, never a speed requirement
+            # placed, now being read back (the count lives in the fake's thread)
+            while fake.counts["GET /capi/v3/openOrders"] == 0:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        assert len(_open_orders(fake)) == 1
+        fake.faults.path_latency.clear()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert fake.counts["DELETE /capi/v3/order"] == 1
+        assert _open_orders(fake) == []
+    finally:
+        await client.aclose()
