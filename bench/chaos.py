@@ -167,7 +167,16 @@ class Engine:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "smt_engine.cli", "engine", "--config", str(self.config)],
+                # The fake venue is not the operator's WEEX: there is no probe to pass for it.
+                [
+                    sys.executable,
+                    "-m",
+                    "smt_engine.cli",
+                    "engine",
+                    "--config",
+                    str(self.config),
+                    "--skip-probe",
+                ],
                 stdout=out,
                 stderr=out,
                 env=self.env,

@@ -6,8 +6,8 @@ ERROR for DOWN) event ``health.degraded``, a return to OK an INFO ``health.recov
 subscribe to those events, so nothing that stops the engine doing its job fails quietly.
 
 Component names are dotted and stable: ``exchange.rest``, ``exchange.legs``, ``exchange.stream.private``,
-``exchange.stream.public``, ``exchange.reconcile``, ``analyst``, ``analyst.model``, ``analyst.budget``,
-``whales.etherscan``, ``whales.flows``, ``notify``, ``risk.kill_switch``.
+``exchange.stream.public``, ``exchange.reconcile``, ``exchange.probe``, ``analyst``, ``analyst.model``,
+``analyst.budget``, ``whales.etherscan``, ``whales.flows``, ``notify``, ``risk.kill_switch``.
 """
 
 from __future__ import annotations

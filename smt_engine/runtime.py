@@ -18,6 +18,7 @@ from smt_engine.domain import Mode
 from smt_engine.engine import Engine
 from smt_engine.exchange.base import Exchange
 from smt_engine.exchange.factory import make_exchange, make_streams
+from smt_engine.exchange.weex.probe_gate import require_live_probe
 from smt_engine.notify.channels import ChannelError, load_channels
 from smt_engine.notify.notifier import Notifier
 from smt_engine.operator import OperatorCommands
@@ -117,7 +118,10 @@ def build_runtime(
     notify: SdNotify | None = None,
     config_path: Path | None = None,
     use_whales: bool = True,
+    skip_probe: bool = False,
 ) -> Runtime:
+    if exchange is None and settings.engine.mode is Mode.LIVE:
+        require_live_probe(settings, store, clock, secrets, skip=skip_probe)
     exchange = exchange or make_exchange(settings, store, clock, secrets)
     analyst = analyst or make_analyst(settings, store, clock, secrets)
     if whales is None and use_whales and settings.whales.enabled:

@@ -15,4 +15,5 @@ VERB_MODULES: tuple[str, ...] = (
     "smt_engine.cli.console",
     "smt_engine.cli.engine",
     "smt_engine.cli.notify",
+    "smt_engine.cli.venue",
 )

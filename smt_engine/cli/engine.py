@@ -28,6 +28,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "engine", parents=[common], help="run the engine daemon in the foreground (systemd runs this)"
     )
+    _skip_probe_option(p)
     p.set_defaults(handler=cmd_engine)
 
     p = sub.add_parser("run", parents=[common], help="run one full signal cycle and exit")
@@ -37,6 +38,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="paper venue with live (or synthetic) market data and a throwaway database: no side effects",
     )
+    _skip_probe_option(p)
     p.set_defaults(handler=cmd_run_once)
     p = sub.add_parser(
         "test", parents=[common], help="one paper cycle with no side effects (= run --once --test)"
@@ -80,6 +82,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_close)
 
 
+def _skip_probe_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--skip-probe",
+        action="store_true",
+        help="live mode: start without a passing `smt venue probe` for this key and SMT version "
+        "(a WARNING event, and `exchange.probe` warns in `smt status` and the console header)",
+    )
+
+
 def _wait_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the engine's result")
 
@@ -91,6 +102,7 @@ def cmd_engine(ctx: Context) -> int:
     from smt_engine.clock import WallClock
     from smt_engine.config.paths import default_config_path
     from smt_engine.exchange.base import AuthError
+    from smt_engine.exchange.weex.probe_gate import ProbeRequired
     from smt_engine.runtime import build_runtime
     from smt_engine.store import DatabaseUnusable, EngineLock
 
@@ -106,9 +118,14 @@ def cmd_engine(ctx: Context) -> int:
             )
         try:
             runtime = build_runtime(
-                settings, store, WallClock(), ctx.secrets(), config_path=source if source.exists() else None
+                settings,
+                store,
+                WallClock(),
+                ctx.secrets(),
+                config_path=source if source.exists() else None,
+                skip_probe=ctx.args.skip_probe,
             )
-        except AuthError as exc:  # missing live keys: a restart cannot fix that
+        except (AuthError, ProbeRequired) as exc:  # missing live keys or probe: a restart cannot fix that
             raise CommandError(f"engine cannot start: {exc}", ExitCode.CONFIG) from None
         except Exception as exc:
             raise CommandError(f"engine cannot start: {exc}") from None
@@ -148,9 +165,20 @@ def cmd_run_once(ctx: Context) -> int:
 
 def _one_cycle(ctx: Context, settings: Any, store: Any, clock: Any) -> int:
     from smt_engine.domain import EngineState
+    from smt_engine.exchange.weex.probe_gate import ProbeRequired
     from smt_engine.runtime import build_runtime
 
-    runtime = build_runtime(settings, store, clock, ctx.secrets(), config_path=ctx.config_path)
+    try:
+        runtime = build_runtime(
+            settings,
+            store,
+            clock,
+            ctx.secrets(),
+            config_path=ctx.config_path,
+            skip_probe=bool(getattr(ctx.args, "skip_probe", False)),
+        )
+    except ProbeRequired as exc:
+        raise CommandError(str(exc), ExitCode.CONFIG) from None
 
     def one_shot_state() -> EngineState:
         # This run is the engine for one cycle: it trades unless an operator paused or a limit halted it.

@@ -8,7 +8,8 @@ pushed as an order update, a fill and a position update, exactly once, like WEEX
 Fault knobs (``fake.ws.faults``): ``delay`` seconds before each push; ``refuse_auth`` rejects the
 private handshake with HTTP 401; ``cut`` answers every handshake 503 (the stream is unreachable);
 ``malformed_next`` sends that many unreadable frames before the next pushes; ``ping_interval``;
-``echo_refusals`` refuses that many private subscriptions and ``echo_frames`` then sends that many error
+``refuse_channels`` refuses subscriptions naming those channels; ``echo_refusals`` refuses that many
+private subscriptions and ``echo_frames`` then sends that many error
 frames, each quoting the request's key and passphrase and the account's secret (what a careless exchange
 error might do: the no-secret-stored canary). Actions: ``fake.ws.drop()`` cuts every connection;
 ``fake.ws.stall()`` makes the current connections go silent (no pushes, no pings) while the socket stays
@@ -56,6 +57,8 @@ class WsFaults:
     ping_interval: float = 1.0
     echo_refusals: int = 0
     echo_frames: int = 0
+    refuse_channels: frozenset[str] = frozenset()
+    """Channels a SUBSCRIBE naming them is refused for (``{"result": false, ...}``), e.g. for the probe."""
 
 
 @dataclass
@@ -170,6 +173,11 @@ class FakeWeexStreams:
                         await ws.send(
                             json.dumps({"result": False, "id": frame.get("id"), "msg": self._echo(ws)})
                         )
+                        continue
+                    refused = [c for c in frame.get("params") or [] if c in self.faults.refuse_channels]
+                    if refused:
+                        msg = f"invalid channel: {refused[0]}"
+                        await ws.send(json.dumps({"result": False, "id": frame.get("id"), "msg": msg}))
                         continue
                     conn.channels.update(str(c) for c in frame.get("params") or [])
                     await ws.send(json.dumps({"result": True, "id": frame.get("id")}))
