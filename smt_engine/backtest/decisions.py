@@ -164,15 +164,14 @@ def walk(
 def _random_calls(
     heuristic: list[Call], fixed: FixedCalls, settings: Settings, seed: int, confidence: float
 ) -> list[Call]:
-    """Random entries at the heuristic's frequency on each pair, with the same hold."""
+    """Random entries at the heuristic's frequency on each pair so far (no look-ahead), same hold."""
     by_pair: dict[str, list[Call]] = {}
     for c in heuristic:
         by_pair.setdefault(c.pair.base, []).append(c)
     out: list[Call] = []
     balance = settings.competition.starting_balance
     for base, group in by_pair.items():
-        frequency = sum(1 for c in group if c.decision.action is not Action.WAIT) / len(group)
-        draw = random_baseline(seed, base, frequency)
+        draw = random_baseline(seed, base)
         first = group[0]
         # Without a competition window the bounds and default TP/SL do not change over time.
         ctx = build_context(
@@ -186,8 +185,10 @@ def _random_calls(
             available=balance,
             equity=balance,
         )
-        for c in group:
-            action = draw()
+        acting = 0
+        for seen, c in enumerate(group, start=1):
+            acting += c.decision.action is not Action.WAIT
+            action = draw(acting / seen)
             out.append(
                 Call(RANDOM, c.pair, c.at, c.price, fixed.decide(action, confidence, ctx, "baseline: random"))
             )

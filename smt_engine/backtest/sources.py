@@ -4,8 +4,8 @@
 * ``flow`` and ``whale``: the exchange-flow signal and the aggregate whale signal on their own (a lean
   is a LONG or SHORT at the signal's confidence), only where stored history exists.
 * ``combined``: the heuristic with the flow and whale signals, as the engine runs it on tier-1 pairs.
-* baselines: ``always_long``, ``always_short``, ``random`` (entries at the heuristic's frequency on
-  each pair, random side, seeded) and ``no_trade``.
+* baselines: ``always_long``, ``always_short``, ``random`` (entries at the heuristic's frequency so
+  far on each pair, random side, seeded) and ``no_trade``.
 
 Every answer goes through the analyst validator (``validate_answer``), so a source's decision obeys the
 same bounds a live one does. Signals and baselines take the configured default TP/SL and the
@@ -91,11 +91,11 @@ def signal_call(
     return calls.decide(action, confidence, ctx, f"{name} signal {bias.value if bias else 'absent'}")
 
 
-def random_baseline(seed: int, pair: str, frequency: float) -> Callable[[], Action]:
-    """Entries with probability ``frequency`` per decision, LONG or SHORT evenly; seeded per pair."""
+def random_baseline(seed: int, pair: str) -> Callable[[float], Action]:
+    """Each call enters with the given probability, LONG or SHORT evenly; seeded per pair."""
     rng = random.Random(f"{seed}:{pair}")
 
-    def draw() -> Action:
+    def draw(frequency: float) -> Action:
         enter = rng.random() < frequency
         side = Action.LONG if rng.random() < 0.5 else Action.SHORT
         return side if enter else Action.WAIT
