@@ -73,8 +73,8 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def chart(report: dict[str, Any], width: int = 100, height: int = 24) -> str:
-    """Equity curves of every source on one plot (plotext, text only)."""
+def chart(report: dict[str, Any], width: int = 100, height: int = 24, *, color: bool = True) -> str:
+    """Equity curves of every source on one plot (plotext, text only; ``color`` off for pipes)."""
     import plotext as plt  # type: ignore[import-untyped]
 
     plt.clear_figure()
@@ -89,4 +89,4 @@ def chart(report: dict[str, Any], width: int = 100, height: int = 24) -> str:
         plt.plot(xs, [e for _, e in points], label=name)
     text: str = plt.build()
     plt.clear_figure()
-    return text
+    return text if color else str(plt.uncolorize(text))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -86,5 +87,5 @@ def cmd_backtest(ctx: Context) -> int:
     print(render(report))
     if ctx.args.chart:
         print()
-        print(chart(report))
+        print(chart(report, color=sys.stdout.isatty()))
     return 0
