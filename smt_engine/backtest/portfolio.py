@@ -1,16 +1,19 @@
 """One source traded as the engine would trade it: risk gates, sizing, the paper venue's fills.
 
-Every hour of history the clock moves to the next bar's close; the paper venue walks the bars that
-closed (TP/SL on the price path, stop first when one bar touches both, liquidation), positions past
-their hold are closed at market, and at each decision time the source's LONG/SHORT calls are gated
+The clock moves from event to event (decision times and the ends of holds); at each the paper venue
+first walks every bar that closed since the last (TP/SL on the price path, stop first when one bar
+touches both, liquidation; a fill carries its bar's time), positions past their hold are closed at
+market, and at each decision time the source's LONG/SHORT calls are gated
 and sized by ``RiskEngine.assess`` best confidence first, at most ``trading.max_entries_per_cycle``
 per cycle, as ``ProposalBook.run_cycle`` does with approval ``auto``. Fees are the venue's taker
-fee on both sides plus its slippage. A daily-loss halt lasts until the next UTC day; a drawdown halt
-lasts to the end of the run (live, only an operator resumes it).
+fee on both sides plus its slippage. A halt (daily loss or drawdown) lasts until the next UTC day,
+as if the operator resumed each morning; the resume resets the loss references as an operator resume
+does (``kill_switch.loss_references``: opening and peak equity start again from the equity then).
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,7 +25,6 @@ from smt_engine.competition import competition_status
 from smt_engine.config import Settings
 from smt_engine.domain import EngineState, Side
 from smt_engine.exchange.base import ExchangeError, Fill, OrderRequest, OrderStatus, VenuePrecisionError
-from smt_engine.exchange.paper.state import PaperOrder
 from smt_engine.exchange.paper.venue import PaperExchange
 from smt_engine.trading.risk import (
     AccountState,
@@ -33,7 +35,7 @@ from smt_engine.trading.risk import (
     round_confidence,
 )
 
-_HOUR = timedelta(hours=1)
+_TICK = timedelta(microseconds=1)
 
 
 class BacktestVenue(PaperExchange):
@@ -55,8 +57,13 @@ class BacktestVenue(PaperExchange):
         acct.orders = [o for o in acct.orders if o.status.is_open]
         return fills
 
-    def open_legs(self) -> list[PaperOrder]:
-        return [o for o in self._acct.orders if o.is_leg and o.status.is_open]
+    def held(self) -> list[OpenExposure]:
+        """Open positions as the gates count them, without the venue's mark-to-market work."""
+        return [OpenExposure(p.symbol, p.side, p.margin) for p in self._acct.positions]
+
+    def is_flat(self) -> bool:
+        """No position and no open order: nothing on the account can change until the next entry."""
+        return not self._acct.positions and not any(o.status.is_open for o in self._acct.orders)
 
 
 @dataclass
@@ -104,7 +111,7 @@ async def simulate(
     start: datetime,
     end: datetime,
 ) -> Portfolio:
-    """Trade ``calls`` over ``[start, end]`` hour by hour; positions still open at the end are marked."""
+    """Trade ``calls`` over ``[start, end]``; positions still open at the end are marked to the market."""
     clock = HistoryClock(start)
     market = HistoryMarket(series, clock)
     ex = settings.exchange
@@ -133,12 +140,35 @@ async def simulate(
     day: tuple[int, int, int] | None = None
     opening: Decimal | None = None
     seq = 0
+    events = sorted({start, end, *(t for t in by_time if start <= t <= end)})
+    heapq.heapify(events)
     at = start
-    while at <= end:
+    idle_equity: Decimal | None = None
+    """Set while nothing is open: nothing can change the account until the next entry."""
+    while events:
+        at = heapq.heappop(events)
+        if at < clock.now() or at > end:
+            continue  # a time already stepped (a deadline on a decision time) or past the data
+        todo = by_time.get(at)
+        today = at.astimezone(UTC).timetuple()[:3]
+        if (
+            idle_equity is not None
+            and not (todo and state is EngineState.RUNNING)
+            and not (halted_until is not None and today != day)
+        ):
+            if today != day:
+                day, opening = (today[0], today[1], today[2]), idle_equity
+            if todo:  # halted: every proposal of the cycle is denied for the engine's state
+                code = ReasonCode.ENGINE_STATE.value
+                result.denied[code] = result.denied.get(code, 0) + len(todo)
+            result.equity.append((at, float(idle_equity)))
+            clock.set(at + _TICK)
+            continue
         clock.set(at)
-        positions = await venue.positions()
+        balance = await venue.balance()  # walks the bars that closed since the last step first
         _book(result, venue.settle(), last_sl)
-        for p in positions:
+        closed = False
+        for p in venue.held():
             deadline = deadlines.get((p.symbol, p.side))
             if deadline is not None and at >= deadline:
                 seq += 1
@@ -148,24 +178,26 @@ async def simulate(
                     continue
                 deadlines.pop((p.symbol, p.side), None)
                 _book(result, venue.settle(), last_sl, reason="max_hold")
-        balance = await venue.balance()
+                closed = True
+        if closed:
+            balance = await venue.balance()
         equity = balance.equity
         peak = equity if peak is None else max(peak, equity)
-        today = at.astimezone(UTC).timetuple()[:3]
         if today != day:
             day, opening = (today[0], today[1], today[2]), equity
             if halted_until is not None and at >= halted_until:
-                state, halted_until = EngineState.RUNNING, None
+                state, halted_until, peak = EngineState.RUNNING, None, equity
         result.equity.append((at, float(equity)))
-        todo = by_time.get(at)
-        if todo:
-            positions = await venue.positions()
+        if todo and state is not EngineState.RUNNING:
+            code = ReasonCode.ENGINE_STATE.value
+            result.denied[code] = result.denied.get(code, 0) + len(todo)
+        elif todo:
             account = AccountState(
                 available=balance.available,
                 equity=equity,
                 peak_equity=peak,
                 opening_equity=opening,
-                open_positions=tuple(OpenExposure(p.symbol, p.side, p.margin) for p in positions),
+                open_positions=tuple(venue.held()),
                 last_stop_loss=dict(last_sl),
                 engine_state=state,
                 competition=competition_status(settings, at, balance.balance),
@@ -185,8 +217,7 @@ async def simulate(
                 a = risk.assess(c.pair, c.decision, account, venue.table.get(c.pair.symbol), price, at)
                 if a.halt_code is not None and state is EngineState.RUNNING:
                     state = EngineState.HALTED
-                    if a.halt_code is ReasonCode.DAILY_LOSS:
-                        halted_until = datetime(*today[:3], tzinfo=UTC) + timedelta(days=1)
+                    halted_until = datetime(*today[:3], tzinfo=UTC) + timedelta(days=1)
                     result.halts.append(f"{at:%Y-%m-%d %H:%M} {a.halt_reason}")
                 if not a.passed or a.side is None:
                     for code in a.reason_codes:
@@ -214,9 +245,11 @@ async def simulate(
                 result.entries += 1
                 selected += 1
                 deadlines[(c.pair.symbol, a.side)] = at + a.max_hold
+                heapq.heappush(events, at + a.max_hold)
                 account = account.with_exposure(OpenExposure(c.pair.symbol, a.side, a.margin))
                 _book(result, venue.settle(), last_sl)
-        at += _HOUR
+        idle_equity = equity if venue.is_flat() else None
+        clock.set(at + _TICK)  # a later event at this very time is a duplicate
     return result
 
 

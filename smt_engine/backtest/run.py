@@ -26,7 +26,7 @@ from smt_engine.pipeline import CANDLE_COUNT, CANDLE_INTERVAL
 from smt_engine.store import Store
 
 EQUITY_POINTS = 400
-"""Equity curve points kept in the report (evenly spaced); the run itself marks every hour."""
+"""Equity curve points kept in the report (evenly spaced); the run marks every decision time and hold end."""
 
 
 class NoData(ValueError):

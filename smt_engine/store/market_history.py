@@ -78,8 +78,17 @@ class MarketHistoryRepo(Repo[HistorySpan]):
         with self.lock:
             cursor: sqlite3.Cursor = self.db.conn.execute(sql + " ORDER BY open_time", params)
             rows = cursor.fetchall()
+        # Stored times are fixed-width UTC ISO text ending in Z (``codec.ts``); fromisoformat reads them
+        # several times faster than ``parse_ts``'s strptime, which matters at a few hundred thousand bars.
         return [
-            Candle(parse_ts(r[0]), Decimal(r[1]), Decimal(r[2]), Decimal(r[3]), Decimal(r[4]), Decimal(r[5]))
+            Candle(
+                datetime.fromisoformat(r[0]),
+                Decimal(r[1]),
+                Decimal(r[2]),
+                Decimal(r[3]),
+                Decimal(r[4]),
+                Decimal(r[5]),
+            )
             for r in rows
         ]
 
