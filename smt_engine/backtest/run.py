@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
-from smt_engine.backtest.decisions import decision_times, walk
+from smt_engine.backtest.decisions import Call, decision_times, merge, walk
 from smt_engine.backtest.market import HistoryClock, HistoryMarket, Series
 from smt_engine.backtest.metrics import ALL, RECORD_HORIZON, passes_edge, records, table
 from smt_engine.backtest.onchain import OnchainHistory
+from smt_engine.backtest.parallel import drive, in_parallel
 from smt_engine.backtest.portfolio import Portfolio, simulate
 from smt_engine.backtest.scoring import FloatSeries, score_all
 from smt_engine.backtest.sources import BASELINES, DETERMINISTIC
@@ -88,18 +90,30 @@ async def run_backtest(
             f"the stored history ({first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}) is shorter than the "
             f"{CANDLE_COUNT} bars one decision needs plus one signal interval"
         )
-    market = HistoryMarket(series, HistoryClock(first))
     onchain = OnchainHistory(settings, store, first, last)
-    result = walk(settings, market, onchain, pairs, times, request.seed)
+    # Pairs are decided independently; with on-chain history the walk reads the store, so it stays here.
+    groups = [pairs] if onchain.has_flows or onchain.has_whales else [pairs[::2], pairs[1::2]]
+    walks = in_parallel(
+        [
+            partial(
+                walk, settings, HistoryMarket(series, HistoryClock(first)), onchain, g, times, request.seed
+            )
+            for g in groups
+            if g
+        ]
+    )
+    result = merge(walks, pairs)
     fee_pct = float(settings.exchange.taker_fee_pct) * 2
     floats = {symbol: FloatSeries(s) for symbol, s in series.items()}
     lines = []
     for calls in result.calls.values():
         lines += score_all(calls, floats, fee_pct)
     figs = table(lines)
-    portfolios: dict[str, Portfolio] = {}
-    for name, calls in result.calls.items():
-        portfolios[name] = await simulate(settings, series, name, calls, times[0], last)
+    names = list(result.calls)
+    traded = in_parallel(
+        [partial(_trade, settings, series, name, result.calls[name], times[0], last) for name in names]
+    )
+    portfolios: dict[str, Portfolio] = dict(zip(names, traded, strict=True))
     run_id = store.backtest_records.add_run(
         now,
         first,
@@ -112,6 +126,17 @@ async def run_backtest(
     return _report(
         run_id, settings, request, pairs, series, first, last, times, result.notes, figs, portfolios
     )
+
+
+def _trade(
+    settings: Settings,
+    series: dict[str, Series],
+    name: str,
+    calls: list[Call],
+    start: datetime,
+    end: datetime,
+) -> Portfolio:
+    return drive(simulate(settings, series, name, calls, start, end))
 
 
 def _settings_used(settings: Settings, request: BacktestRequest) -> dict[str, Any]:

@@ -304,3 +304,14 @@ def test_the_edge_criterion_can_pass_on_a_market_that_trends(store: Store) -> No
     fig = report["sources"]["always_long"]["figures"]["ETH"][RECORD_HORIZON]
     assert passes_edge(fig, 100)
     assert {"source": "always_long", "pair": "ETH"}.items() <= report["edge"][0].items()
+
+
+def test_the_run_on_both_cores_equals_the_run_on_one(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pairs decided and sources traded in forked workers give exactly the serial report."""
+    for sym in ("ETHUSDT", "BTCUSDT", "SOLUSDT"):
+        store.market_history.write(sym, "1h", random_walk(sym, T0, 24 * 15, 8), "synthetic", T0)
+    both = run(store, Settings(), seed=2)
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    one = run(store, Settings(), seed=2)
+    assert both["sources"] == one["sources"]
+    assert sum(s["portfolio"]["entries"] for s in one["sources"].values()) > 0
