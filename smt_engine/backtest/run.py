@@ -105,15 +105,19 @@ async def run_backtest(
     result = merge(walks, pairs)
     fee_pct = float(settings.exchange.taker_fee_pct) * 2
     floats = {symbol: FloatSeries(s) for symbol, s in series.items()}
-    lines = []
-    for calls in result.calls.values():
-        lines += score_all(calls, floats, fee_pct)
-    figs = table(lines)
     names = list(result.calls)
-    traded = in_parallel(
-        [partial(_trade, settings, series, name, result.calls[name], times[0], last) for name in names]
+    # Each source is scored and traded on its own: one job per source.
+    done = in_parallel(
+        [
+            partial(_source, settings, series, floats, fee_pct, result.calls[name], name, times[0], last)
+            for name in names
+        ]
     )
-    portfolios: dict[str, Portfolio] = dict(zip(names, traded, strict=True))
+    figs: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for source_figs, _ in done:
+        figs.update(source_figs)
+    figs = dict(sorted(figs.items()))
+    portfolios: dict[str, Portfolio] = {name: p for name, (_, p) in zip(names, done, strict=True)}
     run_id = store.backtest_records.add_run(
         now,
         first,
@@ -128,15 +132,19 @@ async def run_backtest(
     )
 
 
-def _trade(
+def _source(
     settings: Settings,
     series: dict[str, Series],
-    name: str,
+    floats: dict[str, FloatSeries],
+    fee_pct: float,
     calls: list[Call],
+    name: str,
     start: datetime,
     end: datetime,
-) -> Portfolio:
-    return drive(simulate(settings, series, name, calls, start, end))
+) -> tuple[dict[tuple[str, str, str], dict[str, Any]], Portfolio]:
+    """One source's figures per pair and horizon, and its trading."""
+    figs = table(score_all(calls, floats, fee_pct))
+    return figs, drive(simulate(settings, series, name, calls, start, end))
 
 
 def _settings_used(settings: Settings, request: BacktestRequest) -> dict[str, Any]:
