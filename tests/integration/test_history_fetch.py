@@ -10,7 +10,7 @@ import pytest
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.exchange.weex.limiter import WeightLimiter
-from smt_engine.history.fetch import HistoryFetcher, Progress, run_fetch
+from smt_engine.history.fetch import HistoryFetcher, Progress, progress_line, run_fetch
 from smt_engine.store import Store
 from tests.fakes.weex_history import FakeHistory
 from tests.fakes.weex_server import running_fake
@@ -49,6 +49,8 @@ def test_fetch_stores_every_closed_bar_once_and_resumes_after_an_interruption(tm
             )
         # 8 days to the hour before now = 192 bars per symbol, 100 a page: 2 pages each, 4 in all.
         assert pages[0].total == 4
+        line = progress_line(Progress(1, 4, 2.0, "ETHUSDT 1h"))
+        assert line.startswith("[#######.......................] 1/4 pages  ETA 0m06s  ETHUSDT 1h")
         kept = store.market_history.bars("ETHUSDT", "1h")
         assert len(kept) == 192  # ETH's two pages were written whole before the stop
         assert len(store.market_history.bars("BTCUSDT", "1h")) == 100
