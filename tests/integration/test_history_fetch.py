@@ -117,3 +117,24 @@ def test_fetch_waits_for_the_weight_budget(tmp_path: Path) -> None:
     assert report.requests == 4 and report.stored == 192
     assert sum(slept) == pytest.approx(10.0)  # the third page waited for the window to roll
     store.close()
+
+
+def test_smt_data_fetch_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The command against the fake WEEX: stores two days of ETH, says there are no gaps, shows progress."""
+    from smt_engine.cli.main import main
+
+    with running_fake() as fake:
+        fake.history = FakeHistory(seed=4)
+        config = tmp_path / "smt.toml"
+        config.write_text(f'[exchange]\nbase_url = "{fake.base_url}"\n')
+        db = tmp_path / "smt.db"
+        args = ["data", "fetch", "--pairs", "ETH", "--from", "2024-01-02", "--to", "2024-01-04"]
+        assert main([*args, "--db", str(db), "--config", str(config)]) == 0
+        captured = capsys.readouterr()
+        assert "ETHUSDT 1h: 48 bar(s) stored in 1 request(s)" in captured.out
+        assert "no gaps" in captured.out
+        assert "1/1 pages" in captured.err
+        assert main(["data", "status", "--db", str(db), "--config", str(config)]) == 0
+        assert "ETHUSDT      1h       48 bar(s) 2024-01-02 00:00 to 2024-01-03 23:00 UTC  (weex)" in (
+            capsys.readouterr().out
+        )
