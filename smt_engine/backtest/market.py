@@ -61,11 +61,18 @@ class Series:
 
 
 class HistoryMarket:
-    """``PriceSource`` over in-memory history (the backtest loads it once from the store)."""
+    """``PriceSource`` over in-memory history (the backtest loads it once from the store).
 
-    def __init__(self, series: dict[str, Series], clock: HistoryClock) -> None:
+    ``path``, where given for a symbol, is the finer price path the venue walks for TP/SL (5-minute bars
+    where they are stored); prices and candles come from ``series`` (the 1 h bars decisions read).
+    """
+
+    def __init__(
+        self, series: dict[str, Series], clock: HistoryClock, path: dict[str, Series] | None = None
+    ) -> None:
         self.series = series
         self.clock = clock
+        self.path = path or {}
 
     def _series(self, symbol: str) -> Series:
         try:
@@ -93,5 +100,30 @@ class HistoryMarket:
 
     async def bars_between(self, symbol: str, start: datetime, end: datetime) -> list[Candle]:
         """Bars that closed in ``(start, end]``: each reaches the venue once, when it has closed."""
-        s = self._series(symbol)
+        s = self.path.get(symbol) or self._series(symbol)
         return list(s.bars[s.closed_by(start) : s.closed_by(end)])
+
+
+def finer_path(hours: Series, fine: list[Candle], length: timedelta) -> tuple[Series, int]:
+    """The hours' path with every hour whose finer bars are all stored replaced by them.
+
+    Returns the path and how many hours were replaced; an hour with a missing finer bar keeps its
+    1 h bar (a partial hour would hide part of its range from the triggers).
+    """
+    by_open = {b.open_time: b for b in fine}
+    per_hour = int(hours.length / length)
+    bars: list[Candle] = []
+    closes: list[datetime] = []
+    replaced = 0
+    for bar in hours.bars:
+        parts = [by_open.get(bar.open_time + k * length) for k in range(per_hour)]
+        if all(p is not None for p in parts):
+            for p in parts:
+                assert p is not None
+                bars.append(p)
+                closes.append(p.open_time + length)
+            replaced += 1
+        else:
+            bars.append(bar)
+            closes.append(bar.open_time + hours.length)
+    return Series(tuple(bars), tuple(closes), length), replaced

@@ -110,10 +110,11 @@ async def simulate(
     calls: Sequence[Call],
     start: datetime,
     end: datetime,
+    path: dict[str, Series] | None = None,
 ) -> Portfolio:
     """Trade ``calls`` over ``[start, end]``; positions still open at the end are marked to the market."""
     clock = HistoryClock(start)
-    market = HistoryMarket(series, clock)
+    market = HistoryMarket(series, clock, path)
     ex = settings.exchange
     venue = BacktestVenue(
         market,

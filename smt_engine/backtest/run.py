@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from smt_engine.backtest.decisions import Call, decision_times, merge, walk
-from smt_engine.backtest.market import HistoryClock, HistoryMarket, Series
+from smt_engine.backtest.market import HistoryClock, HistoryMarket, Series, finer_path
 from smt_engine.backtest.metrics import ALL, RECORD_HORIZON, passes_edge, records, table
 from smt_engine.backtest.onchain import OnchainHistory
 from smt_engine.backtest.parallel import drive, in_parallel
@@ -27,6 +27,8 @@ from smt_engine.exchange.market import interval_seconds
 from smt_engine.pipeline import CANDLE_COUNT, CANDLE_INTERVAL
 from smt_engine.store import Store
 
+PATH_INTERVAL = "5m"
+"""Finer bars the paper venue walks for TP/SL where they are stored (decisions read 1 h bars)."""
 EQUITY_POINTS = 400
 """Equity curve points kept in the report (evenly spaced); the run marks every decision time and hold end."""
 
@@ -63,6 +65,22 @@ def load_series(
     return out
 
 
+def load_paths(
+    store: Store, series: dict[str, Series], start: datetime | None, end: datetime | None
+) -> tuple[dict[str, Series], dict[str, int]]:
+    """The venue's price path per symbol where 5-minute history is stored, and how many hours it covers."""
+    length = timedelta(seconds=interval_seconds(PATH_INTERVAL))
+    paths, covered = {}, {}
+    for symbol, hours in series.items():
+        fine = store.market_history.bars(symbol, PATH_INTERVAL, start, end)
+        if not fine:
+            continue
+        path, replaced = finer_path(hours, fine, length)
+        if replaced:
+            paths[symbol], covered[symbol] = path, replaced
+    return paths, covered
+
+
 async def run_backtest(
     settings: Settings, store: Store, request: BacktestRequest, now: datetime
 ) -> dict[str, Any]:
@@ -81,6 +99,7 @@ async def run_backtest(
             + " in the requested span: run `smt data fetch` or `smt data import FILE` first"
         )
     pairs = [p for p in pairs if p.symbol in series]
+    paths, covered = load_paths(store, series, request.start, request.end)
     first = min(s.bars[0].open_time for s in series.values())
     last = max(s.closes[-1] for s in series.values())
     warm = first + timedelta(hours=CANDLE_COUNT)
@@ -103,13 +122,27 @@ async def run_backtest(
         ]
     )
     result = merge(walks, pairs)
+    walked = [
+        f"{p.base} {covered[p.symbol]} of {len(series[p.symbol].bars)} h"
+        for p in pairs
+        if p.symbol in covered
+    ]
+    result.notes.append(
+        f"TP/SL walked on {PATH_INTERVAL} bars where stored ({', '.join(walked)}), on 1 h bars elsewhere "
+        "(a 1 h bar touching both counts as the stop)"
+        if walked
+        else f"no {PATH_INTERVAL} history: TP/SL are walked on 1 h bars (a bar touching both counts as "
+        "the stop)"
+    )
     fee_pct = float(settings.exchange.taker_fee_pct) * 2
     floats = {symbol: FloatSeries(s) for symbol, s in series.items()}
     names = list(result.calls)
     # Each source is scored and traded on its own: one job per source.
     done = in_parallel(
         [
-            partial(_source, settings, series, floats, fee_pct, result.calls[name], name, times[0], last)
+            partial(
+                _source, settings, series, paths, floats, fee_pct, result.calls[name], name, times[0], last
+            )
             for name in names
         ]
     )
@@ -135,6 +168,7 @@ async def run_backtest(
 def _source(
     settings: Settings,
     series: dict[str, Series],
+    paths: dict[str, Series],
     floats: dict[str, FloatSeries],
     fee_pct: float,
     calls: list[Call],
@@ -144,7 +178,7 @@ def _source(
 ) -> tuple[dict[tuple[str, str, str], dict[str, Any]], Portfolio]:
     """One source's figures per pair and horizon, and its trading."""
     figs = table(score_all(calls, floats, fee_pct))
-    return figs, drive(simulate(settings, series, name, calls, start, end))
+    return figs, drive(simulate(settings, series, name, calls, start, end, paths))
 
 
 def _settings_used(settings: Settings, request: BacktestRequest) -> dict[str, Any]:

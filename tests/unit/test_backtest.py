@@ -315,3 +315,40 @@ def test_the_run_on_both_cores_equals_the_run_on_one(store: Store, monkeypatch: 
     one = run(store, Settings(), seed=2)
     assert both["sources"] == one["sources"]
     assert sum(s["portfolio"]["entries"] for s in one["sources"].values()) > 0
+
+
+def _five_minutes(hour: Candle, closes: list[float]) -> list[Candle]:
+    bars, prev = [], float(hour.open)
+    for k, c in enumerate(closes):
+        bars.append(
+            Candle(
+                open_time=hour.open_time + k * timedelta(minutes=5),
+                open=Decimal(f"{prev:.2f}"),
+                high=Decimal(f"{max(prev, c) + 0.1:.2f}"),
+                low=Decimal(f"{min(prev, c) - 0.1:.2f}"),
+                close=Decimal(f"{c:.2f}"),
+                volume=Decimal(1),
+            )
+        )
+        prev = c
+    return bars
+
+
+def test_five_minute_history_decides_which_of_tp_and_sl_came_first(store: Store) -> None:
+    """One hour spans both the take-profit and the stop: on 1 h bars that counts as the stop; with the
+    hour's twelve 5-minute bars stored the venue sees the take-profit first."""
+    bars = eth_fixture()
+    p = float(bars[47].close)
+    tp, sl = p * 1.05, p * 0.975
+    hour = _bar(59, float(bars[58].close), tp - 2, hi=tp + 3, lo=sl - 3)
+    bars[59] = hour
+    store.market_history.write("ETHUSDT", "1h", bars, "fixture", T0)
+    coarse = run(store, settings())
+    assert coarse["sources"]["always_long"]["portfolio"]["exits"] == {"sl": 1}
+    assert any("no 5m history" in n for n in coarse["notes"])
+
+    up_then_down = [p * (1 + x / 100) for x in (1, 3, 5.2, 4, 1, -1, -2.6, -1, 1, 2, 3, 4.9)]
+    store.market_history.write("ETHUSDT", "5m", _five_minutes(hour, up_then_down), "fixture", T0)
+    fine = run(store, settings())
+    assert fine["sources"]["always_long"]["portfolio"]["exits"] == {"tp": 1}
+    assert any("TP/SL walked on 5m bars where stored (ETH 1 of 68 h)" in n for n in fine["notes"])
