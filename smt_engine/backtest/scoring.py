@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from smt_engine.backtest.decisions import Call
 from smt_engine.backtest.market import Series
-from smt_engine.scorecard.scoring import HORIZONS, OUTCOME, exit_tolerance
+from smt_engine.scorecard.scoring import HORIZONS, OUTCOME, PRICE_TOLERANCE, exit_tolerance
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,7 @@ def score_call(call: Call, fs: FloatSeries, fee_pct: float) -> list[Line]:
     """Every horizon of one call that the data can score."""
     s = fs.series
     i = s.closed_by(call.at) - 1
-    if i < 0 or call.at - s.closes[i] > timedelta(minutes=90):
+    if i < 0 or call.at - s.closes[i] > PRICE_TOLERANCE:
         return []
     ref = fs.close[i]
     d = call.decision
