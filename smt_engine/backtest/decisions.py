@@ -1,10 +1,10 @@
 """Walk forward over stored history: every source's decision at every decision time, from the past only.
 
 A decision time is a multiple of ``engine.signal_interval`` since the epoch (UTC: 00:00, 04:00, ...,
-so every decision sees whole closed bars). At ``t`` each pair's context is built by ``build_context`` from the 48 one-hour bars that had
-closed by ``t`` (``pipeline.CANDLE_COUNT``), priced at the last of them, with the flow and whale
-signals recorded by ``t``. A decision depends on nothing later: changing any bar after ``t`` changes
-no decision made at or before ``t``.
+so every decision sees whole closed bars). At ``t`` each pair's context is built by ``build_context``
+from the 48 one-hour bars that had closed by ``t`` (``pipeline.CANDLE_COUNT``), priced at the last of
+them, with the flow and whale signals recorded by ``t``. A decision depends on nothing later: changing
+any bar after ``t`` changes no decision made at or before ``t``.
 """
 
 from __future__ import annotations
