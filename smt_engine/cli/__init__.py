@@ -11,6 +11,8 @@ VERB_MODULES: tuple[str, ...] = (
     "smt_engine.cli.analyst",
     "smt_engine.cli.scorecard",
     "smt_engine.cli.replay",
+    "smt_engine.cli.backtest",
+    "smt_engine.cli.data",
     "smt_engine.cli.whales",
     "smt_engine.cli.console",
     "smt_engine.cli.engine",

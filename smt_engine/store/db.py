@@ -16,6 +16,7 @@ import sqlite_utils
 
 from smt_engine.store.ailogs import AiLogsRepo
 from smt_engine.store.analyst_usage import AnalystUsageRepo
+from smt_engine.store.backtest_records import BacktestRecordsRepo
 from smt_engine.store.commands import CommandsRepo
 from smt_engine.store.decision_history import DecisionHistory
 from smt_engine.store.engine_state import EngineRepo
@@ -27,6 +28,7 @@ from smt_engine.store.health import HealthRepo
 from smt_engine.store.intel import AnalysesRepo, CyclesRepo, WhaleSignalsRepo, WhalesRepo, WhaleTransfersRepo
 from smt_engine.store.kill_switch import KillSwitchRepo
 from smt_engine.store.limits import LimitsRepo
+from smt_engine.store.market_history import MarketHistoryRepo
 from smt_engine.store.migrations import MIGRATIONS
 from smt_engine.store.notifications import CursorsRepo, NotificationsRepo
 from smt_engine.store.prices import CandlesRepo, PricesRepo
@@ -111,6 +113,8 @@ class Store:
         self.flow_history = FlowHistoryRepo(*args)
         self.limits = LimitsRepo(*args)
         self.kill_switch = KillSwitchRepo(*args)
+        self.market_history = MarketHistoryRepo(*args)
+        self.backtest_records = BacktestRecordsRepo(*args)
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:

@@ -266,4 +266,30 @@ CREATE TABLE flow_history (
 CREATE INDEX scores_record ON scores(subject, horizon, decided_at);
 """,
     ),
+    (
+        13,
+        "market history for backtests (kept apart from the bars the engine saw) and backtest records",
+        """
+CREATE TABLE market_history (
+    symbol TEXT NOT NULL, interval TEXT NOT NULL, open_time TEXT NOT NULL,
+    open TEXT NOT NULL, high TEXT NOT NULL, low TEXT NOT NULL, close TEXT NOT NULL, volume TEXT NOT NULL,
+    source TEXT NOT NULL, stored_at TEXT NOT NULL,
+    PRIMARY KEY (symbol, interval, open_time)
+);
+
+CREATE TABLE backtest_runs (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, data_from TEXT NOT NULL, data_to TEXT NOT NULL,
+    interval TEXT NOT NULL, settings TEXT NOT NULL, summary TEXT NOT NULL
+);
+
+CREATE TABLE backtest_records (
+    run_id INTEGER NOT NULL, source TEXT NOT NULL, pair TEXT NOT NULL, horizon TEXT NOT NULL,
+    deterministic INTEGER NOT NULL, n INTEGER NOT NULL, directional INTEGER NOT NULL,
+    mean_return_pct REAL, ci_low REAL, ci_high REAL, hit_rate REAL, brier REAL,
+    data_from TEXT NOT NULL, data_to TEXT NOT NULL, at TEXT NOT NULL,
+    PRIMARY KEY (run_id, source, pair, horizon)
+);
+CREATE INDEX backtest_records_latest ON backtest_records(source, pair, horizon, run_id);
+""",
+    ),
 ]

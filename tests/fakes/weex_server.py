@@ -47,6 +47,7 @@ from smt_engine.exchange.base import (
 from smt_engine.exchange.market import ManualMarket, interval_seconds, to_ms
 from smt_engine.exchange.paper import WEEX_CONTRACTS_2026_01, PaperExchange
 from smt_engine.exchange.precision import PrecisionError, plain
+from tests.fakes.weex_history import FakeHistory
 from tests.fakes.weex_shapes import algo_json, contract_json, order_json, position_json, trade_json
 from tests.fakes.weex_ws import FakeWeexStreams
 
@@ -141,6 +142,8 @@ class FakeWeex:
         self.requests: list[tuple[str, str, str]] = []
         self.server_time_offset_ms = server_time_offset_ms
         self.ai_logs: list[dict[str, Any]] = []
+        self.history: FakeHistory | None = None
+        """Set to a ``FakeHistory`` to answer history klines by range (off: the live path's old answers)."""
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -400,6 +403,13 @@ class FakeWeex:
                     }
                 )
             return out
+        if route == "GET /capi/v3/market/historyKlines" and "startTime" in q and self.history is not None:
+            s = self._symbol(q)
+            assert s is not None
+            try:
+                return self.history.answer(s, q, self.clock.now())
+            except ValueError:
+                raise WeexError(-1142, "PARAM_ERROR: interval") from None
         if route in ("GET /capi/v3/market/klines", "GET /capi/v3/market/historyKlines"):
             s = self._symbol(q)
             assert s is not None
