@@ -11,7 +11,8 @@ WEEX's shapes and error codes (reference §2, §7), and has fault knobs settable
 Knobs (``fake.faults``): ``latency`` seconds; ``rate_429``/``rate_5xx`` probabilities; ``next_429``,
 ``next_5xx``, ``next_malformed``, ``next_hang``, ``next_drop_after_accept`` counters; ``empty_429_body``;
 ``paths`` limits the counters and rates to some paths; ``not_found_paths`` answer HTTP 404 without
-``code`` (as real WEEX does for an unknown path); ``ai_log_paths`` are where uploadAiLog exists;
+``code`` (as real WEEX does for an unknown path); ``ai_log_paths`` are where uploadAiLog exists and
+``ai_log_code`` what it answers on success (0, the v3 doc's Integer, or ``"00000"``);
 ``attached_tp_in_history`` lists live attached TP legs in order history (ccxt's recordings).
 ``fake.counts["POST /capi/v3/order"]`` counts
 requests per method and path.
@@ -78,6 +79,8 @@ class Faults:
     paths: set[str] | None = None
     timestamp_window: float = 30.0
     ai_log_paths: frozenset[str] = frozenset({"/capi/v3/order/uploadAiLog"})
+    ai_log_code: int | str = 0
+    """uploadAiLog's success code: 0 (v3 doc, Integer) or ``"00000"`` (v2 doc and traffic)."""
     not_found_paths: frozenset[str] = frozenset()
     attached_tp_in_history: bool = True
     foreign_algo_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -558,8 +561,11 @@ class FakeWeex:
             if len(str(body["explanation"])) > 1000:
                 raise WeexError(-1142, "PARAM_ERROR: explanation exceeds 1000 characters")
             self.ai_logs.append(body)
+            # v3 UploadAiLog (WEEX AI-Wars agent skill, "generated from live V3 docs"): ``code`` is an
+            # Integer, 0 = success. ``ai_log_code = "00000"`` answers as the v2 page and the real v2
+            # traffic did (reference §3.5), so a client is tested on both.
             return {
-                "code": "00000",
+                "code": self.faults.ai_log_code,
                 "msg": "success",
                 "requestTime": int(time.time() * 1000),
                 "data": "upload success",

@@ -11,7 +11,7 @@ checked locally (step, tick, minimum size and notional, TP side) before anything
 
 Success is never assumed: every non-2xx answer is an error whatever its body (a 404 is
 ``EndpointNotFound``), and where an endpoint documents its success (cancel ``success: true``, leverage
-echoing the symbol, uploadAiLog ``00000``) anything else is not success. TP/SL legs are taken from
+echoing the symbol, uploadAiLog ``0`` or ``"00000"``) anything else is not success. TP/SL legs are taken from
 whichever endpoint reports them (``openAlgoOrders``, order history, order detail by id) and classified
 only from explicit fields.
 """
@@ -468,18 +468,29 @@ class WeexClient(WeexPublic):
             log.warning("AI log: %s answered 404; trying %s", path, other, extra={"event": "ailog.path"})
             answer = await self._request("POST", other, body=body, envelope=False)
             path = other
-        code = str(answer.get("code")) if isinstance(answer, dict) else ""
+        code = ai_log_code(answer)
         if code not in AI_LOG_SUCCESS:
             msg = str(answer.get("msg") or "") if isinstance(answer, dict) else ""
             if code and msg:
                 raise error_for(code, msg, answer)
-            raise ExchangeError(f"AI log: {path} answered without the success code 00000", raw=answer)
+            raise ExchangeError(f"AI log: {path} answered without a success code (0 or 00000)", raw=answer)
         if path != self.ai_log_path or (
             self.store is not None and self.store.venue_facts.value(AI_LOG_FACT) != path
         ):
             self.ai_log_path = path
             if self.store is not None:
                 self.store.venue_facts.remember(AI_LOG_FACT, path, self.clock.now())
+
+
+def ai_log_code(answer: Any) -> str:
+    """uploadAiLog's ``code`` as text: the integer 0 of the v3 page and the ``"00000"`` of v2 both read
+    as their digits; a boolean or a missing code is never a success."""
+    if not isinstance(answer, dict):
+        return ""
+    code = answer.get("code")
+    if isinstance(code, bool) or code is None:
+        return ""
+    return str(code).strip()
 
 
 def _first_id(result: Any) -> str:
