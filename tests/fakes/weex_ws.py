@@ -175,7 +175,8 @@ class FakeWeexStreams:
         ts = headers.get("ACCESS-TIMESTAMP") or ""
         if headers.get("ACCESS-KEY") != fake.api_key or headers.get("ACCESS-PASSPHRASE") != fake.passphrase:
             return False
-        if not ts.isdigit() or abs(int(ts) - int(time.time() * 1000)) > fake.faults.timestamp_window * 1000:
+        server_ms = time.time() * 1000 + fake.server_time_offset_ms  # the same server clock as REST
+        if not ts.isdigit() or abs(int(ts) - server_ms) > fake.faults.timestamp_window * 1000:
             return False
         digest = hmac.new(fake.secret.encode(), (ts + PRIVATE).encode(), hashlib.sha256).digest()
         return hmac.compare_digest(base64.b64encode(digest).decode(), headers.get("ACCESS-SIGN") or "")
