@@ -261,7 +261,7 @@ class ExchangeSettings(Section):
         60,
         ge=1,
         le=150,
-        description="hard cap on websocket handshakes per 5 minutes, both streams together (WEEX: 300 per IP)",
+        description="cap on websocket handshakes per 5 minutes, both streams together (WEEX: 300 per IP)",
     )
     ai_log_path: str = Field(
         "/capi/v3/order/uploadAiLog",
