@@ -83,6 +83,9 @@ class Faults:
     """uploadAiLog's success code: 0 (v3 doc, Integer) or ``"00000"`` (v2 doc and traffic)."""
     not_found_paths: frozenset[str] = frozenset()
     attached_tp_in_history: bool = True
+    algo_cancels_attached_tp: bool = False
+    """Whether DELETE /algoOrder also cancels an attached TP leg (which WEEX lists only under /order; the
+    sources do not say): off by default, so a client must use the documented DELETE /order for it."""
     foreign_algo_rows: list[dict[str, Any]] = field(default_factory=list)
     """TP/SL orders the engine did not place (e.g. a trailing stop set in the WEEX UI), served as they
     are by openAlgoOrders and, by id, by order detail."""
@@ -478,8 +481,16 @@ class FakeWeex:
             if not oid and not cid:
                 raise WeexError(-1140, "Either orderId or origClientOrderId must be sent.")
             found = self._find(oid) if oid else self._find_cid(unquote(cid or ""))
-            ok = found is not None and found.status.is_open and found.kind in ("entry", "close")
-            if ok and found is not None:
+            # An attached TP leg is an /order entity (ccxt's recordings, reference §3.4.3): cancelled here.
+            attached_tp = found is not None and found.kind == "tp" and bool(found.parent_order_id)
+            ok = (
+                found is not None
+                and found.status.is_open
+                and (found.kind in ("entry", "close") or attached_tp)
+            )
+            if ok and found is not None and attached_tp:
+                self._venue(v.cancel_algo_order(found.symbol, found.order_id))
+            elif ok and found is not None:
                 self._venue(v.cancel_order(found.symbol, order_id=found.order_id))
             return {
                 "orderId": found.order_id if found else (oid or "0"),
@@ -495,6 +506,8 @@ class FakeWeex:
                 raise WeexError(-1140, "Either orderId or origClientOrderId must be sent.")
             found = self._find(oid)
             ok = found is not None and found.status.is_open and found.kind in ("tp", "sl")
+            if ok and found is not None and found.kind == "tp" and found.parent_order_id:
+                ok = self.faults.algo_cancels_attached_tp  # not an algo order: listed only under /order
             if ok and found is not None:
                 self._venue(v.cancel_algo_order(found.symbol, oid))
             return {
@@ -530,10 +543,22 @@ class FakeWeex:
                 rows += [order_json(self._find(a.order_id)) for a in live_tps]
             return rows
         if route == "GET /capi/v3/userTrades":
+            # GetTradeDetails: orderId, startTime, endTime (>= start, at most 7 days after it), limit.
             s = self._symbol(q)
             assert s is not None
-            fills = self._venue(v.fills(s, limit=int(q.get("limit", 100))))
-            return [trade_json(f, i) for i, f in enumerate(fills, 1)]
+            start, end = q.get("startTime"), q.get("endTime")
+            if start and end and not 0 <= int(end) - int(start) <= _SEVEN_DAYS_MS:
+                raise WeexError(-1142, "PARAM_ERROR: endTime must be within 7 days after startTime")
+            fills = self._venue(v.fills(s, limit=1000))
+            rows = [trade_json(f, i) for i, f in enumerate(fills, 1)]
+            rows = [
+                r
+                for r in rows
+                if (not start or r["time"] >= int(start))
+                and (not end or r["time"] <= int(end))
+                and q.get("orderId") in (None, str(r["orderId"]))
+            ]
+            return rows[: int(q.get("limit", 100))]
         if route == "POST /capi/v3/placeTpSlOrder":
             return [self._place_tp_sl(body)]
         if route == "POST /capi/v3/closePositions":
@@ -657,6 +682,8 @@ class FakeWeex:
         )
         return {"success": True, "orderId": int(placed.order_id), "errorCode": "", "errorMessage": ""}
 
+
+_SEVEN_DAYS_MS = 7 * 86_400_000
 
 _KNOWN_PATHS = frozenset(
     {

@@ -91,6 +91,9 @@ class WeexTransport:
         # openAlgoOrders does not list is still confirmed by order detail before anyone trusts or
         # cancels it (ccxt's recordings show attached TP legs only on /order and /order/history).
         self._known_legs: dict[str, str] = {}
+        # Which listing reported each leg (``/capi/v3/order`` or ``/capi/v3/algoOrder``): it is cancelled
+        # through that endpoint (see ``WeexClient.cancel_algo_order``).
+        self._leg_listing: dict[str, str] = {}
         self._legs_seeded = False
         self._stream_prices: LatestPrices | None = None
         # TP/SL orders no field classifies: warned about once per id; the ids last put in the health row.
@@ -204,6 +207,9 @@ class WeexTransport:
                     client_order_id=order_cid,
                 ) from exc
             raise ExchangeUnavailable(f"{method} {path}: {type(exc).__name__}") from exc
+        used = resp.headers.get("X-USED-WEIGHT-1M")
+        if used is not None and used.strip().isdigit():
+            self.limiter.note_used_weight(int(used))
         if resp.status_code == 429:
             retry_after = _retry_after(resp.headers, self.rate_limit_wait)
             self.limiter.block(retry_after)
