@@ -46,9 +46,16 @@ from smt_engine.exchange.base import (
     OrderRequest,
 )
 from smt_engine.exchange.market import ManualMarket, interval_seconds, to_ms
-from smt_engine.exchange.paper import WEEX_CONTRACTS_2026_01, PaperExchange
+from smt_engine.exchange.paper import PaperExchange
 from smt_engine.exchange.precision import PrecisionError, plain
-from tests.fakes.weex_shapes import algo_json, contract_json, order_json, position_json, trade_json
+from tests.fakes.weex_shapes import (
+    WEEX_CONTRACTS_V3,
+    algo_json,
+    contract_json,
+    order_json,
+    position_json,
+    trade_json,
+)
 from tests.fakes.weex_ws import FakeWeexStreams
 
 DEFAULT_PRICES = {
@@ -140,7 +147,7 @@ class FakeWeex:
             self.clock,
             balance=balance,
             slippage_pct=Decimal(0),
-            contracts=contracts or WEEX_CONTRACTS_2026_01,
+            contracts=contracts or WEEX_CONTRACTS_V3,
         )
         self.faults = Faults()
         self.counts: Counter[str] = Counter()
