@@ -427,21 +427,42 @@ def _order_row(o: Any) -> dict[str, Any]:
         "id": o.order_id,
         "coin": "USDT",
         "symbol": o.symbol,
+        "marginMode": "CROSSED",
+        "separatedMode": "COMBINED",
+        "separatedOpenOrderId": "0",
         "positionSide": o.position_side.value,
         "orderSide": "BUY" if (o.position_side.value == "LONG") != o.reduce_only else "SELL",
         "price": plain(o.price or Decimal(0)),
         "size": plain(o.size),
         "clientOrderId": o.client_order_id or "",
         "type": o.order_type,
+        "timeInForce": "GTC" if o.order_type == "LIMIT" else "IOC",
         "reduceOnly": o.reduce_only,
         "triggerPrice": plain(o.trigger_price or Decimal(0)),
+        "triggerPriceType": "CONTRACT_PRICE",
+        "orderSource": "API",
         "openTpslParentOrderId": o.parent_order_id or "0",
+        "positionTpsl": False,
+        "setOpenTp": False,
+        "setOpenSl": False,
+        "leverage": "1",
+        "takerFeeRate": "0.0008",
+        "makerFeeRate": "0.0002",
+        "feeDiscount": "1",
+        "liquidateFeeRate": "0.01",
         "status": _STATUS_WS.get(status, status),
+        "triggerTime": "0",
+        "triggerPriceTime": "0",
+        "triggerPriceValue": "0",
+        "cancelReason": "UNKNOWN_ORDER_CANCEL_REASON",
+        "latestFillPrice": plain(o.avg_price or Decimal(0)),
+        "maxFillPrice": plain(o.avg_price or Decimal(0)),
+        "minFillPrice": plain(o.avg_price or Decimal(0)),
         "cumFillSize": plain(o.filled_size),
         "cumFillValue": plain((o.avg_price or Decimal(0)) * o.filled_size),
         "cumFillFee": plain(o.fee),
+        "cumLiquidateFee": "0",
         "cumRealizePnl": plain(o.realized_pnl),
-        "latestFillPrice": plain(o.avg_price or Decimal(0)),
         "createdTime": str(to_ms(o.created_at)),
         "updatedTime": str(to_ms(o.updated_at)),
     }
@@ -455,11 +476,15 @@ def _fill_row(f: Any, n: int) -> dict[str, Any]:
         "coin": "USDT",
         "symbol": f.symbol,
         "orderId": f.order_id,
+        "marginMode": "CROSSED",
+        "separatedMode": "COMBINED",
+        "separatedOpenOrderId": "0",
         "positionSide": f.position_side.value,
         "orderSide": "BUY" if buy else "SELL",
         "fillSize": plain(f.size),
         "fillValue": plain(f.size * f.price),
         "fillFee": plain(f.fee),
+        "liquidateFee": "0",
         "realizePnl": plain(f.realized_pnl),
         "direction": "TAKER",
         "createdTime": str(to_ms(f.at)),
@@ -468,19 +493,62 @@ def _fill_row(f: Any, n: int) -> dict[str, Any]:
 
 
 def _position_row(p: Any) -> dict[str, Any]:
-    return {
-        "id": p.position_id,
-        "coin": "USDT",
-        "symbol": p.symbol,
-        "side": p.side.value,
-        "marginMode": "ISOLATED" if p.margin_mode == "isolated" else "CROSSED",
-        "leverage": plain(p.leverage),
-        "size": plain(p.size),
-        "openValue": plain(p.entry_price * p.size),
-        "createdTime": str(to_ms(p.opened_at)),
-        "updatedTime": str(to_ms(p.updated_at)),
-    }
+    """A ``positions`` push row (ccxt pro's handle_positions recording)."""
+    value = plain(p.entry_price * p.size)
+    return _position_fields(
+        {
+            "id": p.position_id,
+            "symbol": p.symbol,
+            "side": p.side.value,
+            "marginMode": "ISOLATED" if p.margin_mode == "isolated" else "CROSSED",
+            "leverage": plain(p.leverage),
+            "size": plain(p.size),
+            "openValue": value,
+            "isolatedMargin": plain(p.margin) if p.margin_mode == "isolated" else "0",
+            "cumOpenSize": plain(p.size),
+            "cumOpenValue": value,
+            "createdTime": str(to_ms(p.opened_at)),
+            "updatedTime": str(to_ms(p.updated_at)),
+        }
+    )
 
 
 def _closed_row(symbol: str, side: str) -> dict[str, Any]:
-    return {"id": "0", "coin": "USDT", "symbol": symbol, "side": side, "size": "0", "openValue": "0"}
+    now = str(int(time.time() * 1000))
+    return _position_fields(
+        {
+            "id": "0",
+            "symbol": symbol,
+            "side": side,
+            "size": "0",
+            "openValue": "0",
+            "createdTime": now,
+            "updatedTime": now,
+        }
+    )
+
+
+def _position_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The recorded fields the fake does not track, at their neutral values."""
+    neutral: dict[str, Any] = {
+        "coin": "USDT",
+        "marginMode": "CROSSED",
+        "separatedMode": "COMBINED",
+        "separatedOpenOrderId": "0",
+        "leverage": "1",
+        "openFee": "0",
+        "fundingFee": "0",
+        "isolatedMargin": "0",
+        "autoAppendIsolatedMargin": False,
+        "cumOpenSize": "0",
+        "cumOpenValue": "0",
+        "cumOpenFee": "0",
+        "cumCloseSize": "0",
+        "cumCloseValue": "0",
+        "cumCloseFee": "0",
+        "cumFundingFee": "0",
+        "cumLiquidateFee": "0",
+        "createdMatchSequenceId": "0",
+        "updatedMatchSequenceId": "0",
+    }
+    return neutral | row
