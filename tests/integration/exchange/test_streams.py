@@ -280,8 +280,8 @@ async def test_public_tickers_update_stream_prices(fake: FakeWeex, tmp_path: Pat
 class StreamRig(Rig):
     """The engine rig with a 10-minute poll: within a test only a stream push can trigger the monitor.
 
-    The heartbeat is real time: generous, so a loaded machine does not reconnect on its own, except in the
-    test about a stalled stream, which shortens it."""
+    The heartbeat (the keep-alive ping interval) runs on the rig's simulated clock: generous, except in
+    the test about a stalled stream, which shortens it so two unanswered pings come soon."""
 
     heartbeat = timedelta(seconds=HANG_GUARD)
 
