@@ -315,6 +315,7 @@ class Pipeline:
                 },
                 d.reasoning or (d.error or "no reasoning given"),
                 cycle_id=cycle_id,
+                model=out.record.model,
             )
         return list(zip(pairs, outcomes, strict=True))
 

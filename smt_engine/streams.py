@@ -13,9 +13,11 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from smt_engine.clock import Clock
-from smt_engine.domain import HealthStatus
+from smt_engine.clock import Clock, WallClock
+from smt_engine.domain import EventLevel, HealthStatus
+from smt_engine.exchange.weex.handshakes import DEFAULT_HANDSHAKES_PER_WINDOW, HandshakeBudget
 from smt_engine.exchange.weex.parsing import leg_kind
 from smt_engine.exchange.weex.streams import (
     PRIVATE_CHANNELS,
@@ -60,6 +62,7 @@ class StreamSupervisor:
         backoff_max: float,
         note_leg: Callable[[str, str], None] | None = None,
         prices: StreamPrices | None = None,
+        handshakes_per_window: int = DEFAULT_HANDSHAKES_PER_WINDOW,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -67,6 +70,13 @@ class StreamSupervisor:
         self.prices = prices or StreamPrices()
         self._note_leg = note_leg
         self.streams: list[WeexStream] = []
+        # One handshake budget for both streams: WEEX counts connection requests per IP.
+        self.handshakes = HandshakeBudget.on_clock(clock, handshakes_per_window, on_bind=self._cap_binds)
+        timing: dict[str, Any] = {"heartbeat": heartbeat, "backoff_max": backoff_max}
+        timing["handshakes"] = self.handshakes
+        if not isinstance(clock, WallClock):  # keep-alive and back-off on the engine's clock
+            timing["sleep"] = clock.sleep
+            timing["monotonic"] = lambda: clock.now().timestamp()
         if credentials is not None:
             self.streams.append(
                 WeexStream(
@@ -76,8 +86,7 @@ class StreamSupervisor:
                     on_message=self._on_private,
                     on_state=self._state_reporter("exchange.stream.private"),
                     on_connected=self._on_connected,
-                    heartbeat=heartbeat,
-                    backoff_max=backoff_max,
+                    **timing,
                 )
             )
         if symbols:
@@ -87,10 +96,20 @@ class StreamSupervisor:
                     [f"{s}@ticker" for s in symbols],
                     on_message=self._on_public,
                     on_state=self._state_reporter("exchange.stream.public"),
-                    heartbeat=heartbeat,
-                    backoff_max=backoff_max,
+                    **timing,
                 )
             )
+
+    def _cap_binds(self, name: str, wait: float) -> None:
+        """The handshake cap is a WARNING: the stream stays down until a slot frees (REST still polls)."""
+        self.store.events.append(
+            self.clock.now(),
+            EventLevel.WARNING,
+            "stream.handshake_cap",
+            f"{name}: {self.handshakes.limit} websocket handshakes in 5 minutes (the cap, well under WEEX's "
+            f"300 per IP); the next waits {wait:.0f} s. REST polling keeps protecting positions.",
+            data={"stream": name, "limit": self.handshakes.limit, "wait_s": round(wait, 1)},
+        )
 
     async def run(self) -> None:
         await asyncio.gather(*(s.run() for s in self.streams))

@@ -284,9 +284,22 @@ class ExchangeSettings(Section):
         True, description="use WEEX's websockets: private pushes in live mode, public prices in paper mode"
     )
     stream_heartbeat: Duration = Field(
-        timedelta(seconds=30), description="a stream silent this long is reconnected and reconciled"
+        timedelta(seconds=30),
+        description="keep-alive: a protocol ping this often (ccxt's 30 s); two unanswered in a row and the "
+        "stream is reconnected and reconciled. A quiet stream that answers pings stays up",
     )
-    stream_backoff_max: Duration = Field(timedelta(seconds=60), description="longest wait between reconnects")
+    stream_backoff_max: Duration = Field(
+        timedelta(seconds=60),
+        description="longest wait between reconnects (the back-off starts over only after a connection that "
+        "lived 3 heartbeats)",
+    )
+    stream_handshakes_per_5min: int = Field(
+        60,
+        ge=1,
+        le=150,
+        description="hard cap on websocket handshakes per 5 minutes, private and public together (WEEX bans "
+        "an IP past 300); a WARNING event when it binds",
+    )
     ai_log_path: str = Field(
         "/capi/v3/order/uploadAiLog",
         description="AI-log upload path (WEEX v3 docs); a 404 tries /capi/v2/order/uploadAiLog once and "

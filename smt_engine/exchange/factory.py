@@ -104,6 +104,7 @@ def make_streams(
             note_leg=exchange.note_leg,
             heartbeat=heartbeat,
             backoff_max=backoff_max,
+            handshakes_per_window=ex.stream_handshakes_per_5min,
         )
     market = getattr(exchange, "market", None)
     if isinstance(market, StreamedMarket) and isinstance(market.prices, StreamPrices):
@@ -116,5 +117,6 @@ def make_streams(
             prices=market.prices,
             heartbeat=heartbeat,
             backoff_max=backoff_max,
+            handshakes_per_window=ex.stream_handshakes_per_5min,
         )
     return None

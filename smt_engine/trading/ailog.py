@@ -3,6 +3,11 @@
 Recording is a local insert that never raises into trading; uploading is a separate step with
 exponential back-off whose failures stay visible (``last_error``, state ``failed``). The competition
 suspended accounts whose logs lacked order ids, so executions and closes always carry theirs.
+
+``model`` is the provider's raw id of the model that answered (WEEX's AI-Wars agent skill asks for it,
+e.g. ``gemini-2.5-flash``), taken from the analysis that produced the decision: the analysis stage
+passes it, a decision/execution/close finds it through its proposal (or the position's), and only a
+stage no language model took part in (whale discovery and signals) carries ``ailog.model_name``.
 """
 
 from __future__ import annotations
@@ -86,6 +91,7 @@ class AiLogOutbox:
         self.store = store
         self.clock = clock
         self.settings = settings
+        self._cycle_models: dict[str, str] = {}
 
     def record(
         self,
@@ -95,12 +101,14 @@ class AiLogOutbox:
         explanation: str,
         order_id: str | None = None,
         cycle_id: str | None = None,
+        model: str | None = None,
     ) -> AiLog | None:
         """Queue one row; returns it, or None if it could not be written (logged, never raised)."""
         try:
+            answered = self._answering_model(model, input, cycle_id)
             row = AiLog(
                 stage=redact(stage)[:200],
-                model=self.settings.ailog.model_name,
+                model=redact(answered)[:200],
                 input=redact_obj(_jsonable(with_overrides(input, self.settings))),
                 output=redact_obj(_jsonable(output)),
                 explanation=bounded_explanation(explanation),
@@ -113,6 +121,35 @@ class AiLogOutbox:
         except Exception:  # an audit row must never stop a trade
             log.exception("AI log %r could not be recorded", stage)
             return None
+
+    def _answering_model(self, model: str | None, input: dict[str, Any], cycle_id: str | None) -> str:
+        """The model that answered: given, or that of the analysis behind the proposal or position."""
+        if model:
+            if cycle_id is not None:
+                self._cycle_models[cycle_id] = model
+            return model
+        found = self._model_of_proposal(input.get("proposal_id"))
+        if found is None and input.get("symbol") and input.get("side"):
+            found = self._model_of_position(str(input["symbol"]), str(input["side"]))
+        if found is None and cycle_id is not None:
+            found = self._cycle_models.get(cycle_id)
+        return found or self.settings.ailog.model_name
+
+    def _model_of_proposal(self, proposal_id: Any) -> str | None:
+        if not isinstance(proposal_id, int):
+            return None
+        proposal = self.store.proposals.get(proposal_id)
+        if proposal is None or proposal.analysis_id is None:
+            return None
+        analysis = self.store.analyses.get(proposal.analysis_id)
+        return analysis.model if analysis is not None and analysis.model else None
+
+    def _model_of_position(self, symbol: str, side: str) -> str | None:
+        candidates = [*self.store.positions.open_positions(), *self.store.positions.recent_closed(20)]
+        for position in candidates:
+            if position.symbol == symbol and position.side.value == side:
+                return self._model_of_proposal(position.proposal_id)
+        return None
 
     # Convenience wrappers, one per stage, so callers cannot misspell a stage name.
 
@@ -133,8 +170,9 @@ class AiLogOutbox:
         output: dict[str, Any],
         explanation: str,
         cycle_id: str | None = None,
+        model: str | None = None,
     ) -> AiLog | None:
-        return self.record(Stage.analysis(pair), input, output, explanation, cycle_id=cycle_id)
+        return self.record(Stage.analysis(pair), input, output, explanation, cycle_id=cycle_id, model=model)
 
     def trade_decision(
         self, input: dict[str, Any], output: dict[str, Any], explanation: str, cycle_id: str | None = None

@@ -11,7 +11,8 @@ WEEX's shapes and error codes (reference §2, §7), and has fault knobs settable
 Knobs (``fake.faults``): ``latency`` seconds; ``rate_429``/``rate_5xx`` probabilities; ``next_429``,
 ``next_5xx``, ``next_malformed``, ``next_hang``, ``next_drop_after_accept`` counters; ``empty_429_body``;
 ``paths`` limits the counters and rates to some paths; ``not_found_paths`` answer HTTP 404 without
-``code`` (as real WEEX does for an unknown path); ``ai_log_paths`` are where uploadAiLog exists;
+``code`` (as real WEEX does for an unknown path); ``ai_log_paths`` are where uploadAiLog exists and
+``ai_log_code`` what it answers on success (0, the v3 doc's Integer, or ``"00000"``);
 ``attached_tp_in_history`` lists live attached TP legs in order history (ccxt's recordings).
 ``fake.counts["POST /capi/v3/order"]`` counts
 requests per method and path.
@@ -45,10 +46,17 @@ from smt_engine.exchange.base import (
     OrderRequest,
 )
 from smt_engine.exchange.market import ManualMarket, interval_seconds, to_ms
-from smt_engine.exchange.paper import WEEX_CONTRACTS_2026_01, PaperExchange
+from smt_engine.exchange.paper import PaperExchange
 from smt_engine.exchange.precision import PrecisionError, plain
 from tests.fakes.weex_history import FakeHistory
-from tests.fakes.weex_shapes import algo_json, contract_json, order_json, position_json, trade_json
+from tests.fakes.weex_shapes import (
+    WEEX_CONTRACTS_V3,
+    algo_json,
+    contract_json,
+    order_json,
+    position_json,
+    trade_json,
+)
 from tests.fakes.weex_ws import FakeWeexStreams
 
 DEFAULT_PRICES = {
@@ -79,8 +87,13 @@ class Faults:
     paths: set[str] | None = None
     timestamp_window: float = 30.0
     ai_log_paths: frozenset[str] = frozenset({"/capi/v3/order/uploadAiLog"})
+    ai_log_code: int | str = 0
+    """uploadAiLog's success code: 0 (v3 doc, Integer) or ``"00000"`` (v2 doc and traffic)."""
     not_found_paths: frozenset[str] = frozenset()
     attached_tp_in_history: bool = True
+    algo_cancels_attached_tp: bool = False
+    """Whether DELETE /algoOrder also cancels an attached TP leg (which WEEX lists only under /order; the
+    sources do not say): off by default, so a client must use the documented DELETE /order for it."""
     foreign_algo_rows: list[dict[str, Any]] = field(default_factory=list)
     """TP/SL orders the engine did not place (e.g. a trailing stop set in the WEEX UI), served as they
     are by openAlgoOrders and, by id, by order detail."""
@@ -135,7 +148,7 @@ class FakeWeex:
             self.clock,
             balance=balance,
             slippage_pct=Decimal(0),
-            contracts=contracts or WEEX_CONTRACTS_2026_01,
+            contracts=contracts or WEEX_CONTRACTS_V3,
         )
         self.faults = Faults()
         self.counts: Counter[str] = Counter()
@@ -485,8 +498,16 @@ class FakeWeex:
             if not oid and not cid:
                 raise WeexError(-1140, "Either orderId or origClientOrderId must be sent.")
             found = self._find(oid) if oid else self._find_cid(unquote(cid or ""))
-            ok = found is not None and found.status.is_open and found.kind in ("entry", "close")
-            if ok and found is not None:
+            # An attached TP leg is an /order entity (ccxt's recordings, reference §3.4.3): cancelled here.
+            attached_tp = found is not None and found.kind == "tp" and bool(found.parent_order_id)
+            ok = (
+                found is not None
+                and found.status.is_open
+                and (found.kind in ("entry", "close") or attached_tp)
+            )
+            if ok and found is not None and attached_tp:
+                self._venue(v.cancel_algo_order(found.symbol, found.order_id))
+            elif ok and found is not None:
                 self._venue(v.cancel_order(found.symbol, order_id=found.order_id))
             return {
                 "orderId": found.order_id if found else (oid or "0"),
@@ -502,6 +523,8 @@ class FakeWeex:
                 raise WeexError(-1140, "Either orderId or origClientOrderId must be sent.")
             found = self._find(oid)
             ok = found is not None and found.status.is_open and found.kind in ("tp", "sl")
+            if ok and found is not None and found.kind == "tp" and found.parent_order_id:
+                ok = self.faults.algo_cancels_attached_tp  # not an algo order: listed only under /order
             if ok and found is not None:
                 self._venue(v.cancel_algo_order(found.symbol, oid))
             return {
@@ -537,10 +560,22 @@ class FakeWeex:
                 rows += [order_json(self._find(a.order_id)) for a in live_tps]
             return rows
         if route == "GET /capi/v3/userTrades":
+            # GetTradeDetails: orderId, startTime, endTime (>= start, at most 7 days after it), limit.
             s = self._symbol(q)
             assert s is not None
-            fills = self._venue(v.fills(s, limit=int(q.get("limit", 100))))
-            return [trade_json(f, i) for i, f in enumerate(fills, 1)]
+            start, end = q.get("startTime"), q.get("endTime")
+            if start and end and not 0 <= int(end) - int(start) <= _SEVEN_DAYS_MS:
+                raise WeexError(-1142, "PARAM_ERROR: endTime must be within 7 days after startTime")
+            fills = self._venue(v.fills(s, limit=1000))
+            rows = [trade_json(f, i) for i, f in enumerate(fills, 1)]
+            rows = [
+                r
+                for r in rows
+                if (not start or r["time"] >= int(start))
+                and (not end or r["time"] <= int(end))
+                and q.get("orderId") in (None, str(r["orderId"]))
+            ]
+            return rows[: int(q.get("limit", 100))]
         if route == "POST /capi/v3/placeTpSlOrder":
             return [self._place_tp_sl(body)]
         if route == "POST /capi/v3/closePositions":
@@ -568,8 +603,11 @@ class FakeWeex:
             if len(str(body["explanation"])) > 1000:
                 raise WeexError(-1142, "PARAM_ERROR: explanation exceeds 1000 characters")
             self.ai_logs.append(body)
+            # v3 UploadAiLog (WEEX AI-Wars agent skill, "generated from live V3 docs"): ``code`` is an
+            # Integer, 0 = success. ``ai_log_code = "00000"`` answers as the v2 page and the real v2
+            # traffic did (reference §3.5), so a client is tested on both.
             return {
-                "code": "00000",
+                "code": self.faults.ai_log_code,
                 "msg": "success",
                 "requestTime": int(time.time() * 1000),
                 "data": "upload success",
@@ -661,6 +699,8 @@ class FakeWeex:
         )
         return {"success": True, "orderId": int(placed.order_id), "errorCode": "", "errorMessage": ""}
 
+
+_SEVEN_DAYS_MS = 7 * 86_400_000
 
 _KNOWN_PATHS = frozenset(
     {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ from smt_engine.exchange.base import (
     OrderStatus,
 )
 from smt_engine.exchange.market import to_ms
+from smt_engine.exchange.paper import WEEX_CONTRACTS_2026_01
 from smt_engine.exchange.precision import plain
 
 STATUS_NAMES = {
@@ -77,6 +79,11 @@ def algo_json(a: AlgoOrder) -> dict[str, Any]:
         "actualPrice": "0",
         "triggerPrice": plain(a.trigger_price),
         "price": "0",
+        "tpTriggerPrice": None,
+        "tpPrice": None,
+        "slTriggerPrice": None,
+        "slPrice": None,
+        "tpOrderType": None,
         "workingType": "CONTRACT_PRICE",
         "closePosition": False,
         "reduceOnly": True,
@@ -103,6 +110,16 @@ def position_json(p: ExchangePosition) -> dict[str, Any]:
         "marginSize": plain(p.margin),
         "isolatedMargin": plain(p.margin) if p.margin_mode == "isolated" else "0",
         "isAutoAppendIsolatedMargin": False,
+        "cumOpenSize": plain(p.size),
+        "cumOpenValue": plain(p.entry_price * p.size),
+        "cumOpenFee": "0",
+        "cumCloseSize": "0",
+        "cumCloseValue": "0",
+        "cumCloseFee": "0",
+        "cumFundingFee": "0",
+        "cumLiquidateFee": "0",
+        "createdMatchSequenceId": 0,
+        "updatedMatchSequenceId": 0,
         "createdTime": to_ms(p.opened_at),
         "updatedTime": to_ms(p.updated_at),
         "unrealizePnl": plain(p.unrealized_pnl),
@@ -131,14 +148,26 @@ def trade_json(f: Fill, n: int) -> dict[str, Any]:
     }
 
 
+WEEX_CONTRACTS_V3: dict[str, Contract] = {
+    symbol: replace(c, step_size=min(c.step_size, Decimal(1)), min_size=min(c.min_size, Decimal(1)))
+    for symbol, c in WEEX_CONTRACTS_2026_01.items()
+}
+"""The fake's v3 exchangeInfo table: the January 2026 ticks and steps, except that v3 states a step only as
+a decimal count (``quantityPrecision`` >= 0, ``contractVal`` = 10^-quantityPrecision in every example of
+ccxt's and Weex.Net's, reference §3.1.1), so the v2 steps of 10 and 100 (DOGE, XRP, ADA) are served as 1
+(ccxt's recordings trade DOGE in sizes of 100, 300 and 1400)."""
+
+
 def contract_json(c: Contract) -> dict[str, Any]:
+    """An exchangeInfo ``symbols[]`` row; never a negative precision (not a v3 value). A step above 1
+    (a v2 table passed in on purpose) is stated as Weex.Net reads it: ``contractVal`` = the step."""
     return {
         "symbol": c.symbol,
         "baseAsset": c.symbol.removesuffix("USDT"),
         "quoteAsset": "USDT",
         "marginAsset": "USDT",
-        "pricePrecision": decimals(c.tick_size),
-        "quantityPrecision": decimals(c.step_size),
+        "pricePrecision": max(decimals(c.tick_size), 0),
+        "quantityPrecision": max(decimals(c.step_size), 0),
         "baseAssetPrecision": max(decimals(c.step_size), 0),
         "quotePrecision": max(decimals(c.tick_size), 0),
         "contractVal": plain(c.step_size),

@@ -1,19 +1,32 @@
 """The websocket side of the fake WEEX, driven by the same paper-venue state as its REST side.
 
-A pump on the fake's event loop diffs the venue (orders, fills, positions, prices) every few
-milliseconds and pushes what changed, in WEEX's V3 frame shapes (``{"e", "E", "v", "d"}``; ccxt's pro
-recordings), to the connections subscribed to it. So a TP/SL that fires on the fake's price path is
-pushed as an order update, a fill and a position update, exactly once, like WEEX would.
+A pump on the fake's event loop diffs the venue (orders, fills, positions, balance, prices) every few
+milliseconds and pushes what changed, in WEEX's V3 frame shapes (``{"e", "E", "v", "msgEvent", "d"}``;
+ccxt pro's recordings in ``ccxt/pro/weex.py``), to the connections subscribed to it. So a TP/SL that
+fires on the fake's price path is pushed as an order update, a fill, a position and an account update,
+exactly once, like WEEX would. Tickers carry all 14 fields of ccxt pro's recording.
+
+What it enforces, from the sources (each also a contract-corpus case in ``tests/contract/weex``):
+channels are ``orders``, ``fill``, ``positions``, ``account`` on the private path and
+``<SYMBOL>@ticker`` on the public one; anything else is refused ``{"result": false, "id", "msg":
+"INVALID_ARGUMENT: ..."}`` (ccxt pro ``handle_error_message``). The server pings
+(``{"event": "ping"}`` public, ``{"type": "ping"}`` private) every ``ping_interval`` seconds and accepts a
+PONG in every form WEEX's sources show (``{"id", "method": "PONG"}``, ccxt pro and Weex.Net;
+``{"event": "pong", "time"}``, the v2 page); on the public path it echoes ``{"id", "method": "PONG"}``
+(ccxt pro's comment; Weex.Net waits for it there only). A connection that leaves ``max_missed_pongs``
+pings in a row unanswered is closed (the v2 page: "5 missed pongs → disconnect"). Protocol-level pings
+are answered by the websocket library, except on a stalled connection (its reading is paused).
 
 Fault knobs (``fake.ws.faults``): ``delay`` seconds before each push; ``refuse_auth`` rejects the
 private handshake with HTTP 401; ``cut`` answers every handshake 503 (the stream is unreachable);
 ``malformed_next`` sends that many unreadable frames before the next pushes; ``ping_interval``;
-``refuse_channels`` refuses subscriptions naming those channels; ``echo_refusals`` refuses that many
-private subscriptions and ``echo_frames`` then sends that many error
-frames, each quoting the request's key and passphrase and the account's secret (what a careless exchange
-error might do: the no-secret-stored canary). Actions: ``fake.ws.drop()`` cuts every connection;
-``fake.ws.stall()`` makes the current connections go silent (no pushes, no pings) while the socket stays
-open.
+``max_missed_pongs``; ``refuse_channels`` refuses subscriptions naming those channels (e.g. for the
+probe); ``close_after_ack`` acks a subscription and closes the connection at once (the
+reconnect-storm case); ``echo_refusals`` refuses that many private subscriptions and ``echo_frames``
+then sends that many error frames, each quoting the request's key and passphrase and the account's
+secret (what a careless exchange error might do: the no-secret-stored canary). Actions:
+``fake.ws.drop()`` cuts every connection; ``fake.ws.stall()`` makes the current connections go silent
+(no pushes, no pings, no pongs: reading is paused) while the socket stays open.
 """
 
 from __future__ import annotations
@@ -45,7 +58,12 @@ log = logging.getLogger(__name__)
 
 PRIVATE = "/v3/ws/private"
 PUBLIC = "/v3/ws/public"
+PRIVATE_CHANNELS = frozenset({"orders", "fill", "positions", "account"})
+"""WEEX's contract private channels (ccxt pro watch_orders/watch_my_trades/watch_positions/watch_balance)."""
 _STATUS_WS = {"NEW": "PENDING", "UNTRIGGERED": "UNTRIGGERED"}
+_MSG_EVENT = "OrderUpdate"
+"""``msgEvent`` of a push caused by trading (ccxt pro's orders/fill/positions recordings; an account push
+caused by a deposit says ``DepositUpdate`` instead, which the fake never makes)."""
 
 
 @dataclass
@@ -55,6 +73,8 @@ class WsFaults:
     cut: bool = False
     malformed_next: int = 0
     ping_interval: float = 1.0
+    max_missed_pongs: int = 5
+    close_after_ack: bool = False
     echo_refusals: int = 0
     echo_frames: int = 0
     refuse_channels: frozenset[str] = frozenset()
@@ -67,6 +87,7 @@ class _Conn:
     private: bool
     channels: set[str]
     stalled: bool = False
+    unanswered: int = 0
 
 
 class FakeWeexStreams:
@@ -78,6 +99,10 @@ class FakeWeexStreams:
         self.handshakes = 0
         self.errors = 0
         self.pongs = 0
+        self.pong_forms: list[dict[str, Any]] = []
+        self.refused: list[str] = []
+        self.subscribes: list[list[str]] = []
+        self.missed_pong_closes = 0
         self.echoed = 0
         self._server: Server | None = None
         self._seq = 0
@@ -85,6 +110,7 @@ class FakeWeexStreams:
         self._fills = 0
         self._positions: dict[tuple[str, str], Decimal] = {}
         self._prices: dict[str, Decimal] = {}
+        self._balance: tuple[Decimal, Decimal] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     # ------------------------------------------------------------------ lifecycle (on the fake's loop)
@@ -97,6 +123,9 @@ class FakeWeexStreams:
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
+        for conn in list(self.conns):
+            if conn.stalled:  # a paused reader would never see the closing handshake
+                conn.ws.transport.abort()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -120,6 +149,7 @@ class FakeWeexStreams:
         async def _stall() -> None:
             for conn in self.conns:
                 conn.stalled = True
+                conn.ws.transport.pause_reading()  # no frame is read: no pong to a protocol ping
 
         self.fake.call(_stall())
 
@@ -148,7 +178,8 @@ class FakeWeexStreams:
         ts = headers.get("ACCESS-TIMESTAMP") or ""
         if headers.get("ACCESS-KEY") != fake.api_key or headers.get("ACCESS-PASSPHRASE") != fake.passphrase:
             return False
-        if not ts.isdigit() or abs(int(ts) - int(time.time() * 1000)) > fake.faults.timestamp_window * 1000:
+        server_ms = time.time() * 1000 + fake.server_time_offset_ms  # the same server clock as REST
+        if not ts.isdigit() or abs(int(ts) - server_ms) > fake.faults.timestamp_window * 1000:
             return False
         digest = hmac.new(fake.secret.encode(), (ts + PRIVATE).encode(), hashlib.sha256).digest()
         return hmac.compare_digest(base64.b64encode(digest).decode(), headers.get("ACCESS-SIGN") or "")
@@ -163,35 +194,58 @@ class FakeWeexStreams:
                 except ValueError:
                     await ws.send(json.dumps({"result": False, "id": None, "msg": "INVALID_JSON"}))
                     continue
-                if frame.get("method") == "PONG":
+                if not isinstance(frame, dict):
+                    await ws.send(json.dumps({"result": False, "id": None, "msg": "INVALID_ARGUMENT"}))
+                    continue
+                if _is_pong(frame):
                     self.pongs += 1
+                    self.pong_forms.append(frame)
+                    conn.unanswered = 0
+                    if not conn.private and frame.get("method"):
+                        await ws.send(json.dumps({"id": frame.get("id"), "method": "PONG"}))
                     continue
                 if frame.get("method") == "SUBSCRIBE":
-                    if conn.private and self.faults.echo_refusals > 0:
-                        self.faults.echo_refusals -= 1
-                        self.echoed += 1
-                        await ws.send(
-                            json.dumps({"result": False, "id": frame.get("id"), "msg": self._echo(ws)})
-                        )
-                        continue
-                    refused = [c for c in frame.get("params") or [] if c in self.faults.refuse_channels]
-                    if refused:
-                        msg = f"invalid channel: {refused[0]}"
-                        await ws.send(json.dumps({"result": False, "id": frame.get("id"), "msg": msg}))
-                        continue
-                    conn.channels.update(str(c) for c in frame.get("params") or [])
-                    await ws.send(json.dumps({"result": True, "id": frame.get("id")}))
-                    if conn not in self.conns:
-                        self.conns.append(conn)
-                    while conn.private and self.faults.echo_frames > 0:
-                        self.faults.echo_frames -= 1
-                        self.echoed += 1
-                        await ws.send(json.dumps({"result": False, "code": 40012, "msg": self._echo(ws)}))
+                    await self._subscribe(conn, frame)
         except ConnectionClosed:
             pass
         finally:
             if conn in self.conns:
                 self.conns.remove(conn)
+
+    async def _subscribe(self, conn: _Conn, frame: dict[str, Any]) -> None:
+        ws = conn.ws
+        if conn.private and self.faults.echo_refusals > 0:
+            self.faults.echo_refusals -= 1
+            self.echoed += 1
+            await ws.send(json.dumps({"result": False, "id": frame.get("id"), "msg": self._echo(ws)}))
+            return
+        params = [str(c) for c in frame.get("params") or []]
+        self.subscribes.append(params)
+        unknown = [
+            c for c in params if not self._known_channel(c, conn.private) or c in self.faults.refuse_channels
+        ]
+        if unknown or not params:
+            self.refused.extend(unknown)
+            msg = f"INVALID_ARGUMENT: invalid channel : {', '.join(unknown) or 'none'}"
+            await ws.send(json.dumps({"result": False, "id": frame.get("id"), "msg": msg}))
+            return
+        conn.channels.update(params)
+        await ws.send(json.dumps({"result": True, "id": frame.get("id")}))
+        if self.faults.close_after_ack:
+            await ws.close()
+            return
+        if conn not in self.conns:
+            self.conns.append(conn)
+        while conn.private and self.faults.echo_frames > 0:
+            self.faults.echo_frames -= 1
+            self.echoed += 1
+            await ws.send(json.dumps({"result": False, "code": 40012, "msg": self._echo(ws)}))
+
+    def _known_channel(self, channel: str, private: bool) -> bool:
+        if private:
+            return channel in PRIVATE_CHANNELS
+        symbol, _, kind = channel.partition("@")
+        return kind == "ticker" and symbol in self.fake.venue.table
 
     def _echo(self, ws: ServerConnection) -> str:
         assert ws.request is not None
@@ -207,9 +261,15 @@ class FakeWeexStreams:
         while True:
             await asyncio.sleep(self.faults.ping_interval)
             for conn in list(self.conns):
-                if not conn.stalled:
-                    key = "type" if conn.private else "event"
-                    await self._send(conn, {key: "ping", "time": str(int(time.time() * 1000))})
+                if conn.stalled:
+                    continue
+                if conn.unanswered >= self.faults.max_missed_pongs:
+                    self.missed_pong_closes += 1
+                    conn.ws.transport.abort()
+                    continue
+                key = "type" if conn.private else "event"
+                conn.unanswered += 1
+                await self._send(conn, {key: "ping", "time": str(int(time.time() * 1000))})
 
     async def _pump(self) -> None:
         while True:
@@ -252,6 +312,10 @@ class FakeWeexStreams:
         self._positions = {k: p.size for k, p in now.items()}
         if changed:
             out.append(("positions", None, changed))
+        balance = await venue.balance()
+        if self._balance != (balance.balance, balance.available):
+            self._balance = (balance.balance, balance.available)
+            out.append(("account", None, [_account_row(balance)]))
         for symbol in self.fake.venue.table:
             try:
                 price = self.fake.market.price_now(symbol)
@@ -259,14 +323,15 @@ class FakeWeexStreams:
                 continue
             if self._prices.get(symbol) != price:
                 self._prices[symbol] = price
-                out.append(
-                    ("ticker", symbol, [{"c": plain(price), "m": plain(price), "C": int(time.time() * 1000)}])
-                )
+                out.append(("ticker", symbol, [_ticker_row(price)]))
         return out
 
     async def _push(self, channel: str, symbol: str | None, rows: list[dict[str, Any]]) -> None:
         self._seq += 1
-        frame: dict[str, Any] = {"e": channel, "E": int(time.time() * 1000), "v": self._seq, "d": rows}
+        frame: dict[str, Any] = {"e": channel, "E": int(time.time() * 1000), "v": self._seq}
+        if channel != "ticker":
+            frame["msgEvent"] = _MSG_EVENT
+        frame["d"] = rows
         if symbol is not None:
             frame["s"] = symbol
         wanted = f"{symbol}@ticker" if channel == "ticker" else channel
@@ -293,6 +358,73 @@ class FakeWeexStreams:
                 self.conns.remove(conn)
 
 
+def _is_pong(frame: dict[str, Any]) -> bool:
+    """Every PONG form WEEX's sources show: ``{"id", "method": "PONG"}`` (ccxt pro, Weex.Net) and
+    ``{"event": "pong", "time"}`` (the v2 page); ``{"type": "pong"}`` mirrors the private ping."""
+    if str(frame.get("method") or "").upper() == "PONG":
+        return True
+    return "pong" in (frame.get("event"), frame.get("type"))
+
+
+def _ticker_row(price: Decimal) -> dict[str, Any]:
+    """All 14 fields of ccxt pro's contract ticker recording (handle_ticker): the fake's flat 24 h."""
+    now = int(time.time() * 1000)
+    p = plain(price)
+    return {
+        "p": "0",
+        "P": "0",
+        "w": p,
+        "c": p,
+        "o": p,
+        "h": p,
+        "l": p,
+        "v": "0",
+        "q": "0",
+        "O": now - 86_400_000,
+        "C": now,
+        "n": 0,
+        "m": p,
+        "i": p,
+    }
+
+
+def _account_row(balance: Any) -> dict[str, Any]:
+    """An ``account`` push row (ccxt pro's contract recording of handle_balance); ccxt reads ``amount``
+    as free and ``legacyAmount`` as total."""
+    now = str(int(time.time() * 1000))
+    zero = "0"
+    return {
+        "coin": "USDT",
+        "marginMode": "CROSSED",
+        "crossSymbol": zero,
+        "isolatedPositionId": zero,
+        "amount": plain(balance.available),
+        "pendingDepositAmount": zero,
+        "pendingWithdrawAmount": zero,
+        "pendingTransferInAmount": zero,
+        "pendingTransferOutAmount": zero,
+        "liquidating": False,
+        "legacyAmount": plain(balance.balance),
+        "cumDepositAmount": plain(balance.balance),
+        "cumWithdrawAmount": zero,
+        "cumTransferInAmount": zero,
+        "cumTransferOutAmount": zero,
+        "cumMarginMoveInAmount": zero,
+        "cumMarginMoveOutAmount": zero,
+        "cumPositionOpenLongAmount": zero,
+        "cumPositionOpenShortAmount": zero,
+        "cumPositionCloseLongAmount": zero,
+        "cumPositionCloseShortAmount": zero,
+        "cumPositionFillFeeAmount": zero,
+        "cumPositionLiquidateFeeAmount": zero,
+        "cumPositionFundingAmount": zero,
+        "cumOrderFillFeeIncomeAmount": zero,
+        "cumOrderLiquidateFeeIncomeAmount": zero,
+        "createdTime": now,
+        "updatedTime": now,
+    }
+
+
 def _order_row(o: Any) -> dict[str, Any]:
     """An ``orders`` push row (ccxt's swap recording of handle_orders)."""
     status = o.status.name if o.status.name != "CANCELLED" else "CANCELED"
@@ -300,21 +432,42 @@ def _order_row(o: Any) -> dict[str, Any]:
         "id": o.order_id,
         "coin": "USDT",
         "symbol": o.symbol,
+        "marginMode": "CROSSED",
+        "separatedMode": "COMBINED",
+        "separatedOpenOrderId": "0",
         "positionSide": o.position_side.value,
         "orderSide": "BUY" if (o.position_side.value == "LONG") != o.reduce_only else "SELL",
         "price": plain(o.price or Decimal(0)),
         "size": plain(o.size),
         "clientOrderId": o.client_order_id or "",
         "type": o.order_type,
+        "timeInForce": "GTC" if o.order_type == "LIMIT" else "IOC",
         "reduceOnly": o.reduce_only,
         "triggerPrice": plain(o.trigger_price or Decimal(0)),
+        "triggerPriceType": "CONTRACT_PRICE",
+        "orderSource": "API",
         "openTpslParentOrderId": o.parent_order_id or "0",
+        "positionTpsl": False,
+        "setOpenTp": False,
+        "setOpenSl": False,
+        "leverage": "1",
+        "takerFeeRate": "0.0008",
+        "makerFeeRate": "0.0002",
+        "feeDiscount": "1",
+        "liquidateFeeRate": "0.01",
         "status": _STATUS_WS.get(status, status),
+        "triggerTime": "0",
+        "triggerPriceTime": "0",
+        "triggerPriceValue": "0",
+        "cancelReason": "UNKNOWN_ORDER_CANCEL_REASON",
+        "latestFillPrice": plain(o.avg_price or Decimal(0)),
+        "maxFillPrice": plain(o.avg_price or Decimal(0)),
+        "minFillPrice": plain(o.avg_price or Decimal(0)),
         "cumFillSize": plain(o.filled_size),
         "cumFillValue": plain((o.avg_price or Decimal(0)) * o.filled_size),
         "cumFillFee": plain(o.fee),
+        "cumLiquidateFee": "0",
         "cumRealizePnl": plain(o.realized_pnl),
-        "latestFillPrice": plain(o.avg_price or Decimal(0)),
         "createdTime": str(to_ms(o.created_at)),
         "updatedTime": str(to_ms(o.updated_at)),
     }
@@ -328,11 +481,15 @@ def _fill_row(f: Any, n: int) -> dict[str, Any]:
         "coin": "USDT",
         "symbol": f.symbol,
         "orderId": f.order_id,
+        "marginMode": "CROSSED",
+        "separatedMode": "COMBINED",
+        "separatedOpenOrderId": "0",
         "positionSide": f.position_side.value,
         "orderSide": "BUY" if buy else "SELL",
         "fillSize": plain(f.size),
         "fillValue": plain(f.size * f.price),
         "fillFee": plain(f.fee),
+        "liquidateFee": "0",
         "realizePnl": plain(f.realized_pnl),
         "direction": "TAKER",
         "createdTime": str(to_ms(f.at)),
@@ -341,19 +498,62 @@ def _fill_row(f: Any, n: int) -> dict[str, Any]:
 
 
 def _position_row(p: Any) -> dict[str, Any]:
-    return {
-        "id": p.position_id,
-        "coin": "USDT",
-        "symbol": p.symbol,
-        "side": p.side.value,
-        "marginMode": "ISOLATED" if p.margin_mode == "isolated" else "CROSSED",
-        "leverage": plain(p.leverage),
-        "size": plain(p.size),
-        "openValue": plain(p.entry_price * p.size),
-        "createdTime": str(to_ms(p.opened_at)),
-        "updatedTime": str(to_ms(p.updated_at)),
-    }
+    """A ``positions`` push row (ccxt pro's handle_positions recording)."""
+    value = plain(p.entry_price * p.size)
+    return _position_fields(
+        {
+            "id": p.position_id,
+            "symbol": p.symbol,
+            "side": p.side.value,
+            "marginMode": "ISOLATED" if p.margin_mode == "isolated" else "CROSSED",
+            "leverage": plain(p.leverage),
+            "size": plain(p.size),
+            "openValue": value,
+            "isolatedMargin": plain(p.margin) if p.margin_mode == "isolated" else "0",
+            "cumOpenSize": plain(p.size),
+            "cumOpenValue": value,
+            "createdTime": str(to_ms(p.opened_at)),
+            "updatedTime": str(to_ms(p.updated_at)),
+        }
+    )
 
 
 def _closed_row(symbol: str, side: str) -> dict[str, Any]:
-    return {"id": "0", "coin": "USDT", "symbol": symbol, "side": side, "size": "0", "openValue": "0"}
+    now = str(int(time.time() * 1000))
+    return _position_fields(
+        {
+            "id": "0",
+            "symbol": symbol,
+            "side": side,
+            "size": "0",
+            "openValue": "0",
+            "createdTime": now,
+            "updatedTime": now,
+        }
+    )
+
+
+def _position_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The recorded fields the fake does not track, at their neutral values."""
+    neutral: dict[str, Any] = {
+        "coin": "USDT",
+        "marginMode": "CROSSED",
+        "separatedMode": "COMBINED",
+        "separatedOpenOrderId": "0",
+        "leverage": "1",
+        "openFee": "0",
+        "fundingFee": "0",
+        "isolatedMargin": "0",
+        "autoAppendIsolatedMargin": False,
+        "cumOpenSize": "0",
+        "cumOpenValue": "0",
+        "cumOpenFee": "0",
+        "cumCloseSize": "0",
+        "cumCloseValue": "0",
+        "cumCloseFee": "0",
+        "cumFundingFee": "0",
+        "cumLiquidateFee": "0",
+        "createdMatchSequenceId": "0",
+        "updatedMatchSequenceId": "0",
+    }
+    return neutral | row

@@ -111,10 +111,12 @@ async def until(clock: SimulatedClock, predicate: Callable[[], bool], sim_second
                 break
 
 
-async def until_real(predicate: Callable[[], bool]) -> None:
-    """For work paced in real time (the websocket's reconnects), with the simulated clock standing still."""
+async def until_real(clock: SimulatedClock, predicate: Callable[[], bool]) -> None:
+    """For work paced by real round trips (the websocket's reconnects), with the simulated clock creeping
+    (50 ms per 10 ms real): the streams' back-off runs on the engine's clock."""
     async with asyncio.timeout(HANG_GUARD):
-        while not predicate():  # noqa: ASYNC110 - the conditions live in another thread and the database
+        while not predicate():
+            await clock.advance(0.05)
             await asyncio.sleep(0.01)
 
 
@@ -212,12 +214,12 @@ async def test_key_echoing_errors_leave_no_secret_in_db_wal_logs_or_status(
             # 3. the private stream (started with the engine running) is refused with the credentials
             #    quoted, long enough to be notified as down; then it subscribes and receives two error
             #    frames quoting them.
-            await until_real(lambda: weex.ws.echoed >= 2)
+            await until_real(clock, lambda: weex.ws.echoed >= 2)
             await until(
                 clock, lambda: any(n.kind == "stream_down" for n in store.notifications.recent()), 120
             )
             weex.ws.faults.echo_refusals = 0
-            await until_real(lambda: len(store.events.of_kind("stream.error")) >= 2)
+            await until_real(clock, lambda: len(store.events.of_kind("stream.error")) >= 2)
             await until(clock, lambda: store.cycles.count() >= 1 and store.cycles.latest().finished_at, 300)
             await until(clock, lambda: any(r.last_error for r in store.ailogs.select()), 120)
             # 4. an operator command whose venue calls echo.

@@ -11,7 +11,7 @@ checked locally (step, tick, minimum size and notional, TP side) before anything
 
 Success is never assumed: every non-2xx answer is an error whatever its body (a 404 is
 ``EndpointNotFound``), and where an endpoint documents its success (cancel ``success: true``, leverage
-echoing the symbol, uploadAiLog ``00000``) anything else is not success. TP/SL legs are taken from
+echoing the symbol, uploadAiLog ``0`` or ``"00000"``) anything else is not success. TP/SL legs are taken from
 whichever endpoint reports them (``openAlgoOrders``, order history, order detail by id) and classified
 only from explicit fields.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -60,6 +60,12 @@ from smt_engine.exchange.weex.transport import AI_LOG_FACT, AI_LOG_PATHS, AI_LOG
 from smt_engine.health import report_health
 
 log = logging.getLogger(__name__)
+
+ORDER_PATH = "/capi/v3/order"
+ALGO_PATH = "/capi/v3/algoOrder"
+USER_TRADES_WINDOW = timedelta(days=7) - timedelta(minutes=2)
+"""GetTradeDetails: ``endTime`` - ``startTime`` at most 7 days; the window ends a minute after our now
+(a host clock slightly behind WEEX's must not cut off the newest fill) and keeps a minute of margin."""
 
 UNCLASSIFIED_COMPONENT = "exchange.legs"
 """Health row naming TP/SL orders whose kind no field states (left out of every protection check)."""
@@ -168,8 +174,9 @@ class WeexClient(WeexPublic):
         if request.sl_price is not None:
             body["slTriggerPrice"] = plain(request.sl_price)
             body["SlWorkingType"] = "CONTRACT_PRICE"
-        if request.reduce_only:
-            body["reduceOnly"] = True
+        # No ``reduceOnly``: WEEX's PlaceOrder page documents none. The documented close is the side
+        # against the position side (SELL + LONG, BUY + SHORT reduce/close; doc PlaceOrder, reference
+        # §3.3.1), which ``buy`` above already encodes; WEEX itself then refuses to grow the position.
         result = await self._send_order("/capi/v3/order", body, request.symbol, request.client_order_id)
         try:
             return PlacedOrder(order_id=_first_id(result), client_order_id=request.client_order_id)
@@ -269,10 +276,29 @@ class WeexClient(WeexPublic):
         _confirm_cancel(await self._request("DELETE", "/capi/v3/order", params=params), order_id or "?")
 
     async def cancel_algo_order(self, symbol: str, order_id: str) -> None:
-        _confirm_cancel(
-            await self._request("DELETE", "/capi/v3/algoOrder", params={"orderId": order_id}), order_id
-        )
+        """Cancel a TP/SL leg through the endpoint of the listing that reported it.
+
+        A leg WEEX lists under ``/order`` (an attached TP: ccxt's recordings show it only on GET
+        ``/capi/v3/order`` and ``/order/history``, reference §3.4.3) is an order, cancelled with DELETE
+        ``/capi/v3/order?orderId`` (doc CancelOrder); a leg listed by ``openAlgoOrders`` is cancelled with
+        DELETE ``/capi/v3/algoOrder?orderId=<algo id>`` (Weex.Net, ccxt ``cancel_order`` with ``trigger``).
+        The sources do not say whether either endpoint also knows the other kind, so an "order not found"
+        from the first is tried once on the other.
+        """
+        paths = [ORDER_PATH, ALGO_PATH]
+        if self._leg_listing.get(order_id) != ORDER_PATH:
+            paths.reverse()
+        for n, path in enumerate(paths):
+            try:
+                answer = await self._request("DELETE", path, params={"orderId": order_id})
+            except OrderNotFound:
+                if n:
+                    raise
+                continue
+            _confirm_cancel(answer, order_id)
+            break
         self._known_legs.pop(order_id, None)
+        self._leg_listing.pop(order_id, None)
 
     async def cancel_all(self, symbol: str) -> int:
         n = 0
@@ -310,6 +336,7 @@ class WeexClient(WeexPublic):
             listed = await self._algo_row(row)
             if isinstance(listed, AlgoOrder):
                 found[listed.order_id] = listed
+                self._leg_listing[listed.order_id] = ALGO_PATH
             else:
                 unclassified[listed] = str(row.get("symbol"))
         self._report_unclassified(unclassified, symbol)
@@ -318,8 +345,9 @@ class WeexClient(WeexPublic):
         for sym in sorted({p.symbol for p in positions if symbol is None or p.symbol == symbol}):
             for order in await self.order_history(sym, limit=100):
                 reported = algo_from_order(order)
-                if reported is not None:
-                    found.setdefault(reported.order_id, reported)
+                if reported is not None and reported.order_id not in found:
+                    found[reported.order_id] = reported
+                    self._leg_listing[reported.order_id] = ORDER_PATH
         for order_id, sym in list(self._known_legs.items()):
             if order_id in found or (symbol and sym != symbol):
                 continue
@@ -331,6 +359,7 @@ class WeexClient(WeexPublic):
                 self._known_legs.pop(order_id, None)
             else:
                 found[order_id] = confirmed
+                self._leg_listing.setdefault(order_id, ORDER_PATH)
         for leg in found.values():
             self._known_legs[leg.order_id] = leg.symbol
         return list(found.values())
@@ -420,10 +449,20 @@ class WeexClient(WeexPublic):
         orders = [self._parse_or_unavailable(parse_order, r) for r in rows]
         return sorted(orders, key=lambda o: o.updated_at, reverse=True)[:limit]
 
-    async def fills(self, symbol: str, since: datetime | None = None, limit: int = 100) -> list[Fill]:
+    async def fills(
+        self, symbol: str, since: datetime | None = None, limit: int = 100, order_id: str | None = None
+    ) -> list[Fill]:
+        """Fills from ``since`` on (``orderId``: of that order only). WEEX's GetTradeDetails page takes
+        ``orderId``, ``startTime`` and ``endTime`` and limits a query to 7 days (reference §3.3.2), so the
+        window sent always ends now and starts at most 7 days back: the closing fills of a position
+        opened more than a week ago are still found (a ``since`` older than that used to find none)."""
         params: dict[str, Any] = {"symbol": symbol, "limit": min(limit, 100)}
-        if since is not None:
-            params["startTime"] = to_ms(since)
+        if order_id is not None:
+            params["orderId"] = order_id
+        now = self.clock.now()
+        start = now - USER_TRADES_WINDOW if since is None else max(since, now - USER_TRADES_WINDOW)
+        params["startTime"] = to_ms(start)
+        params["endTime"] = to_ms(now + timedelta(minutes=1))
         out = []
         for row in await self._rows("/capi/v3/userTrades", params):
             try:
@@ -468,18 +507,29 @@ class WeexClient(WeexPublic):
             log.warning("AI log: %s answered 404; trying %s", path, other, extra={"event": "ailog.path"})
             answer = await self._request("POST", other, body=body, envelope=False)
             path = other
-        code = str(answer.get("code")) if isinstance(answer, dict) else ""
+        code = ai_log_code(answer)
         if code not in AI_LOG_SUCCESS:
             msg = str(answer.get("msg") or "") if isinstance(answer, dict) else ""
             if code and msg:
                 raise error_for(code, msg, answer)
-            raise ExchangeError(f"AI log: {path} answered without the success code 00000", raw=answer)
+            raise ExchangeError(f"AI log: {path} answered without a success code (0 or 00000)", raw=answer)
         if path != self.ai_log_path or (
             self.store is not None and self.store.venue_facts.value(AI_LOG_FACT) != path
         ):
             self.ai_log_path = path
             if self.store is not None:
                 self.store.venue_facts.remember(AI_LOG_FACT, path, self.clock.now())
+
+
+def ai_log_code(answer: Any) -> str:
+    """uploadAiLog's ``code`` as text: the integer 0 of the v3 page and the ``"00000"`` of v2 both read
+    as their digits; a boolean or a missing code is never a success."""
+    if not isinstance(answer, dict):
+        return ""
+    code = answer.get("code")
+    if isinstance(code, bool) or code is None:
+        return ""
+    return str(code).strip()
 
 
 def _first_id(result: Any) -> str:

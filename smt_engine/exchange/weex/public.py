@@ -39,6 +39,8 @@ class WeexPublic(WeexTransport):
                 out[symbol] = cached
         if missing or not wanted:
             body = await self._get("/capi/v3/market/exchangeInfo", signed=False)
+            if isinstance(body, dict):
+                self.limiter.apply_rate_limits(body.get("rateLimits"))
             rows = body.get("symbols", []) if isinstance(body, dict) else []
             for row in rows:
                 try:

@@ -37,8 +37,12 @@ log = logging.getLogger(__name__)
 AI_LOG_PATHS = ("/capi/v3/order/uploadAiLog", "/capi/v2/order/uploadAiLog")
 """The two paths WEEX has served the AI log on: v3 (current API docs) and v2 (the only real traffic
 on record, answered ``00000``; v2 is announced for sunset). A 404 on one tries the other once."""
-AI_LOG_SUCCESS = frozenset({"00000"})
-"""The documented success code of uploadAiLog (reference §3.5); anything else is not an upload."""
+AI_LOG_SUCCESS = frozenset({"0", "00000"})
+"""uploadAiLog's success codes. WEEX's sources disagree, so both are accepted: the v3 UploadAiLog page
+(as WEEX's AI-Wars agent skill carries it, "generated from live V3 docs") types ``code`` as an Integer,
+``0`` = success; the v2 page and the only real traffic on record answered ``"00000"``; WEEX's own
+upload script accepts ``0`` and ``"00000"`` (reference §3.5, farouk ``SUCCESS_CODES``). An integer 0 is
+read as ``"0"``. Anything else is not an upload."""
 AI_LOG_FACT = "weex.ai_log_path"
 
 
@@ -87,6 +91,9 @@ class WeexTransport:
         # openAlgoOrders does not list is still confirmed by order detail before anyone trusts or
         # cancels it (ccxt's recordings show attached TP legs only on /order and /order/history).
         self._known_legs: dict[str, str] = {}
+        # Which listing reported each leg (``/capi/v3/order`` or ``/capi/v3/algoOrder``): it is cancelled
+        # through that endpoint (see ``WeexClient.cancel_algo_order``).
+        self._leg_listing: dict[str, str] = {}
         self._legs_seeded = False
         self._stream_prices: LatestPrices | None = None
         # TP/SL orders no field classifies: warned about once per id; the ids last put in the health row.
@@ -200,6 +207,9 @@ class WeexTransport:
                     client_order_id=order_cid,
                 ) from exc
             raise ExchangeUnavailable(f"{method} {path}: {type(exc).__name__}") from exc
+        used = resp.headers.get("X-USED-WEIGHT-1M")
+        if used is not None and used.strip().isdigit():
+            self.limiter.note_used_weight(int(used))
         if resp.status_code == 429:
             retry_after = _retry_after(resp.headers, self.rate_limit_wait)
             self.limiter.block(retry_after)
@@ -239,8 +249,16 @@ class WeexTransport:
         return await self._request("GET", path, params=params, signed=signed)
 
     def stream_credentials(self) -> Credentials:
-        """The same keys for the private websocket (signed differently, see ``streams``)."""
-        return Credentials(self._key, self._secret, self._passphrase)
+        """The same keys for the private websocket (signed differently, see ``streams``), with the clock
+        REST signs with: the private handshake's ACCESS-TIMESTAMP is corrected by the same measured
+        server-time offset (ccxt pro's ``authenticate`` uses the same ``nonce()`` as its REST calls)."""
+        return Credentials(
+            self._key,
+            self._secret,
+            self._passphrase,
+            server_ms=lambda: int(self.timestamp()),
+            resync=self.sync_time,
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

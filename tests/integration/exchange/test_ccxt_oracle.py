@@ -125,7 +125,7 @@ def test_ccxt_speaks_to_the_fake(fake: FakeWeex) -> None:
     markets = ex.load_markets()
     btc = markets["BTC/USDT:USDT"]
     assert btc["precision"]["price"] == 0.1 and btc["precision"]["amount"] == 0.0001
-    assert markets["DOGE/USDT:USDT"]["precision"]["amount"] == 100
+    assert markets["DOGE/USDT:USDT"]["precision"]["amount"] == 1  # quantityPrecision 0 (v3 table)
     assert ex.fetch_balance()["USDT"]["total"] == 1000
     assert ex.fetch_positions() == []
     order = ex.create_order(

@@ -102,8 +102,10 @@ async def test_order_fill_and_position_pushes_follow_the_venue(
     assert [r["status"] for r in tp] == ["UNTRIGGERED", "FILLED"]
     fills = [r for m in pushes.messages if m.channel == "fill" for r in m.rows]
     assert len(fills) == 2 and Decimal(fills[1]["realizePnl"]) > 0
-    closed = pushes.messages[-1]
-    assert closed.channel == "positions" and closed.rows[0]["size"] == "0"
+    closed = [m for m in pushes.messages if m.channel == "positions"][-1]
+    assert closed.rows[0]["size"] == "0"
+    accounts = [r for m in pushes.messages if m.channel == "account" for r in m.rows]
+    assert accounts and accounts[-1]["coin"] == "USDT", "the balance moved: WEEX pushes the account"
     assert stream.state.malformed == 0 and stream.state.connects == 1
     await client.aclose()
 
@@ -225,12 +227,13 @@ async def test_refused_auth_is_a_clear_error_and_a_down_health_row(fake: FakeWee
     (event,) = store.events.of_kind("health.degraded")
     assert event.level is EventLevel.ERROR
     fake.ws.faults.refuse_auth = False
-    await until(
-        lambda: (
+    # The back-off runs on the engine's clock: let simulated time pass while waiting.
+    async with asyncio.timeout(HANG_GUARD):
+        while not (
             (r := store.health.get("exchange.stream.private")) is not None and r.status is HealthStatus.OK
-        ),
-        "recovered",
-    )
+        ):
+            await clock.advance(0.05)
+            await asyncio.sleep(0.01)
     assert store.events.of_kind("health.recovered")
     await supervisor.stop()
     task.cancel()
@@ -277,8 +280,8 @@ async def test_public_tickers_update_stream_prices(fake: FakeWeex, tmp_path: Pat
 class StreamRig(Rig):
     """The engine rig with a 10-minute poll: within a test only a stream push can trigger the monitor.
 
-    The heartbeat is real time: generous, so a loaded machine does not reconnect on its own, except in the
-    test about a stalled stream, which shortens it."""
+    The heartbeat (the keep-alive ping interval) runs on the rig's simulated clock: generous, except in
+    the test about a stalled stream, which shortens it so two unanswered pings come soon."""
 
     heartbeat = timedelta(seconds=HANG_GUARD)
 

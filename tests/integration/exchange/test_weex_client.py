@@ -37,7 +37,8 @@ def btc_entry(
 
 async def test_full_flow_tp_fires_and_history_explains_the_close(fake: FakeWeex, client: WeexClient) -> None:
     contracts = await client.contracts(["BTCUSDT", "DOGEUSDT"])
-    assert contracts["DOGEUSDT"].step_size == D(100) and contracts["BTCUSDT"].tick_size == D("0.1")
+    # The fake's v3 table: v3 states steps as decimal counts, so DOGE's v2 step of 100 is 1 (weex_shapes).
+    assert contracts["DOGEUSDT"].step_size == D(1) and contracts["BTCUSDT"].tick_size == D("0.1")
     await client.set_leverage("BTCUSDT", 10, "cross")
     placed = await client.place_order(btc_entry("smt-a-1-entry"))
     (pos,) = await client.positions()
