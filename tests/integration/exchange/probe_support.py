@@ -74,7 +74,7 @@ class InconsistentStepFake(_Rows):
         if route == "GET /capi/v3/market/exchangeInfo":
             for row in result["symbols"]:
                 if row["symbol"] == "DOGEUSDT":
-                    row["contractVal"] = "1"
+                    row["contractVal"] = "0.1"
         return result
 
 

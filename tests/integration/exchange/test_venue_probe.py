@@ -17,7 +17,6 @@ from smt_engine.cli.main import main
 from smt_engine.config.analyst import DEFAULT_MODEL
 from smt_engine.domain import Side
 from smt_engine.exchange.base import OrderRequest
-from smt_engine.exchange.paper import WEEX_CONTRACTS_2026_01
 from smt_engine.exchange.weex.probe_orders import OrderChecks
 from smt_engine.exchange.weex.probe_types import ProbeOptions
 from smt_engine.exchange.weex.transcript import read_transcript
@@ -26,6 +25,7 @@ from smt_engine.exitcodes import ExitCode
 from smt_engine.store import EngineLock
 from tests.fakes.weex_replay import replaying
 from tests.fakes.weex_server import DEFAULT_PRICES, FakeWeex
+from tests.fakes.weex_shapes import WEEX_CONTRACTS_V3
 from tests.integration.exchange.conftest import client_for
 from tests.integration.exchange.probe_support import (
     AiLogCodeFake,
@@ -91,10 +91,10 @@ def test_probe_passes_against_the_fake_and_leaves_nothing_behind(
     assert fake.counts["DELETE /capi/v3/order"] == 1
     assert _open_orders(fake) == []
     assert fake.call(fake.venue.positions()) == []
-    cheapest = min(DEFAULT_PRICES, key=lambda s: WEEX_CONTRACTS_2026_01[s].min_size * DEFAULT_PRICES[s])
-    assert order["symbol"] == cheapest == "ETHUSDT"  # 0.001 ETH at 3154.58: the cheapest minimum order
-    assert Decimal(order["price"]) == Decimal("2996.85")  # 5 % under the last price, on the 0.01 tick
-    assert Decimal(order["size"]) == Decimal("0.001")
+    cheapest = min(DEFAULT_PRICES, key=lambda s: WEEX_CONTRACTS_V3[s].min_size * DEFAULT_PRICES[s])
+    assert order["symbol"] == cheapest == "DOGEUSDT"  # 1 DOGE at 0.14699: the cheapest minimum order
+    assert Decimal(order["price"]) == Decimal("0.13964")  # 5 % under the last price, on the 0.00001 tick
+    assert Decimal(order["size"]) == Decimal("1")
 
 
 def test_with_position_and_ai_log_open_close_clean_and_upload(
@@ -124,9 +124,9 @@ def test_exchange_info_numbers_as_strings_pass_like_integers(
         contracts = steps(result)["contracts"]
         assert code == 0, result
         assert contracts["data"]["contracts"]["DOGEUSDT"] == {
-            "step": "100",
+            "step": "1",
             "tick": "0.00001",
-            "min": "100",
+            "min": "1",
             "max_leverage": 75,
         }
     finally:
@@ -163,7 +163,7 @@ def test_contract_val_against_precision_fails_the_contracts_step(
         assert code == 1
         assert by["contracts"]["status"] == "fail"
         assert (
-            "DOGEUSDT: contractVal 1 disagrees with quantityPrecision -2 (step 100)" in by["contracts"]["saw"]
+            "DOGEUSDT: contractVal 0.1 disagrees with quantityPrecision 0 (step 1)" in by["contracts"]["saw"]
         )
         assert by["time"]["status"] == "pass" and by["order"]["status"] == "skip"
         assert fake.counts["POST /capi/v3/order"] == 0
@@ -201,7 +201,8 @@ def test_a_refused_private_channel_fails_the_private_stream_step(
     assert code == 1
     assert by["stream.private"]["status"] == "fail"
     assert (
-        "WEEX refused the private channel 'account': invalid channel: account" in by["stream.private"]["saw"]
+        "WEEX refused the private channel 'account': INVALID_ARGUMENT: invalid channel : account"
+        in by["stream.private"]["saw"]
     )
     assert by["stream.private"]["data"]["acked"] == ["orders", "fill", "positions"]
     assert by["stream.public"]["status"] == "pass"
@@ -330,10 +331,12 @@ def test_a_missing_stop_leg_fails_the_position_step_which_still_closes_the_posit
         assert code == 1 and steps(result)["order"]["status"] == "pass"
         assert position["status"] == "fail"
         assert "attached sl leg(s) not found on any listing" in position["saw"]
-        assert "check ETHUSDT's TP/SL orders in the WEEX app" in position["saw"]
+        assert "check DOGEUSDT's TP/SL orders in the WEEX app" in position["saw"]
         assert "closed at market" in position["data"]["close"]
         assert fake.call(fake.venue.positions()) == []
-        assert fake.counts["DELETE /capi/v3/algoOrder"] == 1  # the take-profit leg it could see
+        # the far order of the order step, then the take-profit leg it could see (WEEX lists an attached TP
+        # under /order, so it is cancelled there)
+        assert fake.counts["DELETE /capi/v3/order"] == 2
     finally:
         fake.stop()
 
