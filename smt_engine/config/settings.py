@@ -158,6 +158,16 @@ class RiskSettings(Section):
     max_drift_pct: Decimal = Field(
         Decimal("0.5"), gt=0, le=10, description="refuse approval if price moved more"
     )
+    price_band_pct: Decimal = Field(
+        Decimal(1),
+        gt=0,
+        le=50,
+        description="a price further than this from the venue's newest 1-minute bar sizes nothing (the pair "
+        "waits)",
+    )
+    price_max_age: Duration = Field(
+        timedelta(seconds=10), description="a price older than this by its own timestamp sizes nothing"
+    )
 
     @field_validator("loss_day_timezone")
     @classmethod
@@ -176,6 +186,11 @@ class RiskSettings(Section):
             )
         if self.max_single_position_pct > self.max_total_exposure_pct:
             raise ValueError("risk.max_single_position_pct must not exceed risk.max_total_exposure_pct")
+        if not timedelta(seconds=1) <= self.price_max_age <= timedelta(minutes=5):
+            raise ValueError(
+                f"risk.price_max_age = {format_duration(self.price_max_age)}: must be between 1s and 5m "
+                "(a price is judged by its own timestamp; 10s is the default)"
+            )
         for name in ("max_hold", "final_days_max_hold"):
             if getattr(self, name) < timedelta(minutes=1):
                 raise ValueError(

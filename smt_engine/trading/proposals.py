@@ -329,7 +329,17 @@ class ProposalBook:
         state = account
         selected = 0
         for cand in trades:
-            assessment = self.risk.assess(cand.pair, cand.decision, state, cand.contract, cand.price, now)
+            try:
+                assessment = self.risk.assess(cand.pair, cand.decision, state, cand.contract, cand.price, now)
+            except (ArithmeticError, ValueError) as exc:  # one pair's bad number never stops the others
+                self.store.events.append(
+                    now,
+                    EventLevel.WARNING,
+                    "proposal.skipped",
+                    f"{cand.pair.symbol}: could not be assessed ({type(exc).__name__}: {exc}); it waits",
+                    cycle_id=cycle_id,
+                )
+                continue
             # Recorded and decided in one commit: a proposal denied or auto-approved here never shows
             # as waiting to a reader (the console's alert, a notification) in between.
             with self.store.transaction():

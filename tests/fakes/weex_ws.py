@@ -120,6 +120,18 @@ class FakeWeexStreams:
 
         self.fake.call(_stall())
 
+    def inject_ticker(self, symbol: str, text: str) -> int:
+        """Send ``text`` as-is to the connections subscribed to ``symbol``'s ticker, leaving the venue (and
+        so its REST answers) unchanged: a glitching push. Returns how many connections got it."""
+
+        async def _inject() -> int:
+            targets = [c for c in self.conns if f"{symbol}@ticker" in c.channels and not c.stalled]
+            for conn in targets:
+                await self._send_raw(conn, text)
+            return len(targets)
+
+        return int(self.fake.call(_inject()))
+
     def connected(self, private: bool = True) -> int:
         async def _count() -> int:
             return sum(1 for c in self.conns if c.private == private and not c.stalled)
@@ -252,13 +264,18 @@ class FakeWeexStreams:
             if self._prices.get(symbol) != price:
                 self._prices[symbol] = price
                 out.append(
-                    ("ticker", symbol, [{"c": plain(price), "m": plain(price), "C": int(time.time() * 1000)}])
+                    (
+                        "ticker",
+                        symbol,
+                        [{"c": plain(price), "m": plain(price), "C": to_ms(self.fake.clock.now())}],
+                    )
                 )
         return out
 
     async def _push(self, channel: str, symbol: str | None, rows: list[dict[str, Any]]) -> None:
         self._seq += 1
-        frame: dict[str, Any] = {"e": channel, "E": int(time.time() * 1000), "v": self._seq, "d": rows}
+        # The event time is the venue's (its clock), as WEEX stamps a push with its own time.
+        frame: dict[str, Any] = {"e": channel, "E": to_ms(self.fake.clock.now()), "v": self._seq, "d": rows}
         if symbol is not None:
             frame["s"] = symbol
         wanted = f"{symbol}@ticker" if channel == "ticker" else channel
