@@ -102,7 +102,8 @@ def implausibility(
     except DecimalException:
         return "not comparable with the reference"
     if deviation > rule.band_pct:
-        return f"{deviation:.2f} % away from the reference (band {plain(rule.band_pct)} %)"
+        shown = f"{deviation:.2f}" if deviation < 10_000 else f"{deviation:.2E}"
+        return f"{shown} % away from the reference (band {plain(rule.band_pct)} %)"
     return None
 
 
