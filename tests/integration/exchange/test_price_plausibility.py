@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from smt_engine.clock import SimulatedClock
-from smt_engine.domain import EventLevel
+from smt_engine.domain import CommandKind, EventLevel, ProposalState
+from smt_engine.engine import CommandRejected
 from smt_engine.exchange.market import to_ms
 from smt_engine.logsetup import EventsHandler
 from smt_engine.runtime import Runtime
@@ -129,3 +130,36 @@ async def test_bad_pushed_prices_size_nothing_and_the_other_pairs_go_on(engine: 
     assert cycle is not None and cycle.steps["proposals"]["status"] == "ok"
     assert cycle.steps["market"]["status"] == "ok"
     assert timedelta(0) == rig.clock.now() - T0  # the verdicts above were by stamps, not by time passing
+
+
+async def test_an_approval_on_a_bad_pushed_price_is_refused(engine: tuple[Rig, Runtime]) -> None:
+    """The operator's approval re-reads the price: a glitching push then refuses it, nothing is sent,
+    and the proposal keeps waiting."""
+    rig, runtime = engine
+    # REST tickers are rate-limited on the simulated clock: let it run while the cycle reads them.
+    cycle_id = await rig.run(runtime.pipeline.run_cycle("manual"))
+    waiting = {p.symbol: p for p in rig.store.proposals.pending() if p.cycle_id == cycle_id}
+    assert "BNBUSDT" in waiting
+    streams = runtime.engine.streams
+    assert streams is not None
+    task = asyncio.create_task(streams.run())
+    try:
+        (public,) = (s for s in streams.streams if not s.private)
+        await until(lambda: public.state.up)
+        low = TRUE["BNBUSDT"] / 10
+        rig.fake.ws.inject_ticker("BNBUSDT", frame("BNBUSDT", str(low), to_ms(rig.clock.now())))
+        await until(lambda: (p := streams.prices.get("BNBUSDT")) is not None and p[0] == low)
+        proposal = waiting["BNBUSDT"]
+        command = rig.store.commands.enqueue(
+            CommandKind.APPROVE, rig.clock.now(), "test", {"proposal_id": proposal.id}
+        )
+        with pytest.raises(CommandRejected, match=r"BNBUSDT: price 90\.512 refused \(90\.00 % away"):
+            await runtime.operator.approve(command)
+    finally:
+        await streams.stop()
+        task.cancel()
+    assert not rig.fake.venue._acct.orders
+    after = rig.store.proposals.get(proposal.id)
+    assert after is not None and after.state is ProposalState.PROPOSED
+    (warning,) = [e for e in rig.store.events.of_kind("price.implausible") if e.data["pair"] == "BNBUSDT"]
+    assert warning.level is EventLevel.WARNING

@@ -142,3 +142,31 @@ def test_config_refuses_an_unusable_price_age() -> None:
         Settings.model_validate({"risk": {"price_max_age": "0s"}})
     with pytest.raises(ValueError, match="price_band_pct"):
         Settings.model_validate({"risk": {"price_band_pct": 0}})
+
+
+class _Venue(_Glitching):
+    """Enough of a venue for ``smt propose``'s market read."""
+
+    async def contracts(self, symbols: list[str]) -> dict[str, object]:
+        return {}
+
+    async def balance(self) -> None:
+        return None
+
+    async def positions(self) -> list[object]:
+        return []
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_smt_propose_reads_no_implausible_price() -> None:
+    from smt_engine.cli.trading import read_market
+
+    clock = SimulatedClock(T0)
+    venue = _Venue(clock, Ticker("ETHUSDT", D("300"), D("300"), T0))
+    price, _, _, _ = await read_market(venue, "ETHUSDT", clock, RULE)  # type: ignore[arg-type]
+    assert price is None  # "no price": the proposal is refused, never sized on 300
+    venue.pushed = Ticker("ETHUSDT", D("3001"), D("3001"), T0)
+    price, _, _, _ = await read_market(venue, "ETHUSDT", clock, RULE)  # type: ignore[arg-type]
+    assert price == D("3001")
