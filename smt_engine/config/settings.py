@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from smt_engine.config.analyst import AnalystSettings
-from smt_engine.config.fields import Duration, Percent, Section, format_duration
+from smt_engine.config.fields import Duration, Percent, Section, credentials_problem, format_duration
 from smt_engine.config.paths import default_database_path
 from smt_engine.domain import ApprovalMode, Mode, Pair, Tier
 from smt_engine.notify.kinds import NotificationKind
@@ -228,6 +228,16 @@ class TradingSettings(Section):
         description="an order the venue does not show after this long was never placed (or is gone)",
     )
 
+    @model_validator(mode="after")
+    def _check_visibility(self) -> TradingSettings:
+        if not timedelta(seconds=1) <= self.order_visibility <= timedelta(hours=1):
+            raise ValueError(
+                f"trading.order_visibility = {format_duration(self.order_visibility)}: must be between 1s "
+                "and 1h (shorter takes an order the venue has not listed yet for one never placed; the "
+                "default is 30s)"
+            )
+        return self
+
 
 class CompetitionSettings(Section):
     """Optional competition window; without dates the engine trades continuously."""
@@ -278,6 +288,10 @@ class ExchangeSettings(Section):
 
     @model_validator(mode="after")
     def _check_url(self) -> ExchangeSettings:
+        for key, url in (("exchange.base_url", self.base_url), ("exchange.ws_url", self.ws_url)):
+            problem = credentials_problem(key, url)
+            if problem is not None:
+                raise ValueError(problem)
         if not re.match(r"^https?://[^\s/]+", self.base_url):
             raise ValueError(f"exchange.base_url = {self.base_url!r}: must be an http(s) URL")
         if not re.match(r"^wss?://[^\s/]+", self.ws_url):
@@ -317,6 +331,13 @@ class WhalesSettings(Section):
     max_records_per_request: int = Field(
         1000, ge=10, le=10_000, description="Etherscan records per request (free tier: 1000)"
     )
+
+    @model_validator(mode="after")
+    def _check_url(self) -> WhalesSettings:
+        problem = credentials_problem("whales.etherscan_base_url", self.etherscan_base_url)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
 
 class AiLogSettings(Section):
