@@ -28,7 +28,7 @@ from smt_engine.logsetup import EventsHandler
 from smt_engine.reload import Rebuilder, ReloadRefused, reload_settings
 from smt_engine.sdnotify import SdNotify
 from smt_engine.store import Store
-from smt_engine.store.identity import DatabaseIdentity, DatabaseSwapped
+from smt_engine.store.identity import DatabaseIdentity
 from smt_engine.store.records import Command, EngineStatus
 from smt_engine.streams import StreamSupervisor
 from smt_engine.trading.limits import LimitsPublisher
@@ -136,7 +136,7 @@ class Engine:
         failed = self.store.commands.requeue_running()
         if failed:
             log.warning("%d command(s) left running by a previous engine were failed, not re-run", failed)
-        self._identity = _identity_of(self.store.path)
+        self._identity = DatabaseIdentity.watch(self.store.path)
         tasks = [asyncio.create_task(self._heartbeat_loop(), name="heartbeat")]
         if self.notifier is not None:
             # Started before reconciliation, so an engine stuck reconciling still tells the operator.
@@ -322,26 +322,11 @@ class Engine:
         while True:
             if self.store.fatal is not None:  # full disk or damaged file: stop, nothing would be recorded
                 raise self.store.fatal
-            self._check_database()
+            if self._identity is not None:
+                self._identity.ensure()  # deleted or replaced under us: CRITICAL event, then exit 4
             self.store.engine.set(heartbeat_at=self.clock.now())
             self.notify.watchdog()
             await self.clock.sleep(interval)
-
-    def _check_database(self) -> None:
-        """Stop (exit 4) when the database path no longer names the open file: the CRITICAL event and
-        its notification go through the file still open, the only one this engine can write."""
-        problem = self._identity.problem() if self._identity is not None else None
-        if problem is None:
-            return
-        message = (
-            f"{problem}: the engine stops, as it would otherwise work on a file no operator command or "
-            "status reads"
-        )
-        log.critical(message, extra={"event": "engine.database_lost", "data": {"path": str(self.store.path)}})
-        raise DatabaseSwapped(
-            f"{message}; put the right database back at {self.store.path} (positions stay protected by "
-            "their exchange-side stops meanwhile), then start the engine again"
-        )
 
     async def _cycle_loop(self) -> None:
         while True:
@@ -530,12 +515,3 @@ class Engine:
                 reason,
                 extra={"event": "engine.halted", "data": {"reason_code": code.value, "reason": reason}},
             )
-
-
-def _identity_of(path: Path) -> DatabaseIdentity | None:
-    """The open database's identity; None for a store with no file of its own (an in-memory test)."""
-    try:
-        return DatabaseIdentity(path)
-    except OSError as exc:
-        log.warning("database %s cannot be watched for replacement (%s)", path, exc.strerror)
-        return None

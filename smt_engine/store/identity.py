@@ -10,10 +10,13 @@ compares it with what the path names now (device, inode, link count), so the eng
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from smt_engine.store.errors import DatabaseUnusable
+
+log = logging.getLogger(__name__)
 
 
 class DatabaseSwapped(DatabaseUnusable):
@@ -44,6 +47,32 @@ class DatabaseIdentity:
         if (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
             return f"{self.path} is now another file (replaced, e.g. a backup restored over it)"
         return None
+
+    @classmethod
+    def watch(cls, path: Path) -> DatabaseIdentity | None:
+        """The open database's identity; None (with a warning) when its file cannot be opened again."""
+        try:
+            return cls(path)
+        except OSError as exc:
+            log.warning("database %s cannot be watched for replacement (%s)", path, exc.strerror)
+            return None
+
+    def ensure(self) -> None:
+        """Raise ``DatabaseSwapped`` when the path moved on, after a CRITICAL event ``engine.database_lost``
+        (it reaches the events table, so the notifier, through the file still open: the only one the
+        engine can write)."""
+        problem = self.problem()
+        if problem is None:
+            return
+        message = (
+            f"{problem}: the engine stops, as it would otherwise work on a file no operator command or "
+            "status reads"
+        )
+        log.critical(message, extra={"event": "engine.database_lost", "data": {"path": str(self.path)}})
+        raise DatabaseSwapped(
+            f"{message}; put the right database back at {self.path} (positions stay protected by their "
+            "exchange-side stops meanwhile), then start the engine again"
+        )
 
     def close(self) -> None:
         if self._fd is not None:
