@@ -28,6 +28,7 @@ from smt_engine.logsetup import EventsHandler
 from smt_engine.reload import Rebuilder, ReloadRefused, reload_settings
 from smt_engine.sdnotify import SdNotify
 from smt_engine.store import Store
+from smt_engine.store.identity import DatabaseIdentity
 from smt_engine.store.records import Command, EngineStatus
 from smt_engine.streams import StreamSupervisor
 from smt_engine.trading.limits import LimitsPublisher
@@ -95,6 +96,7 @@ class Engine:
         self.housekeeping = housekeeping
         self.uploader = uploader
         self.notify = notify or SdNotify()
+        self._identity: DatabaseIdentity | None = None
         self.notifier = notifier
         self.config_path = config_path
         self.rebuild = rebuild
@@ -134,6 +136,7 @@ class Engine:
         failed = self.store.commands.requeue_running()
         if failed:
             log.warning("%d command(s) left running by a previous engine were failed, not re-run", failed)
+        self._identity = DatabaseIdentity.watch(self.store.path)
         tasks = [asyncio.create_task(self._heartbeat_loop(), name="heartbeat")]
         if self.notifier is not None:
             # Started before reconciliation, so an engine stuck reconciling still tells the operator.
@@ -167,6 +170,8 @@ class Engine:
             await self._shutdown(tasks)
             if self.notifier is not None:
                 await self.notifier.flush(self.settings.notify.timeout)
+            if self._identity is not None:
+                self._identity.close()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -317,6 +322,8 @@ class Engine:
         while True:
             if self.store.fatal is not None:  # full disk or damaged file: stop, nothing would be recorded
                 raise self.store.fatal
+            if self._identity is not None:
+                self._identity.ensure()  # deleted or replaced under us: CRITICAL event, then exit 4
             self.store.engine.set(heartbeat_at=self.clock.now())
             self.notify.watchdog()
             await self.clock.sleep(interval)

@@ -13,6 +13,7 @@ from smt_engine.config import Settings
 from smt_engine.domain import CloseReason, CommandKind, EngineState, PositionState, ProposalState, Side
 from smt_engine.engine import CommandHandler, CommandRejected
 from smt_engine.exchange.base import Exchange, ExchangeError
+from smt_engine.exchange.market.plausibility import ImplausiblePrice, PriceRule, plausible_price
 from smt_engine.store import Store
 from smt_engine.store.records import Command
 from smt_engine.trading.execution import Executor
@@ -64,10 +65,14 @@ class OperatorCommands:
         if proposal is None:
             raise CommandRejected(f"no proposal #{pid}")
         try:
-            price = await self.exchange.last_price(proposal.symbol)
+            price = await plausible_price(
+                self.exchange, proposal.symbol, self.clock, PriceRule.of(self.settings)
+            )
             contract = (await self.exchange.contracts([proposal.symbol])).get(proposal.symbol)
             balance = await self.exchange.balance()
             positions = await self.exchange.positions()
+        except ImplausiblePrice as exc:
+            raise CommandRejected(f"cannot approve #{pid} now: {exc}") from None
         except ExchangeError as exc:
             raise CommandRejected(
                 f"cannot approve #{pid} now: the exchange could not be read ({exc})"

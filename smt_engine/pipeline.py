@@ -23,6 +23,7 @@ from smt_engine.clock import Clock
 from smt_engine.config import Settings
 from smt_engine.domain import Action, Contract, EngineState, Pair
 from smt_engine.exchange.base import Balance, Exchange, ExchangeError, ExchangePosition
+from smt_engine.exchange.market.plausibility import ImplausiblePrice, PriceRule, plausible_price
 from smt_engine.scorecard.recording import record_and_score
 from smt_engine.store import Store
 from smt_engine.store.records import Cycle, WhaleSignal
@@ -80,6 +81,7 @@ class Pipeline:
         self.work = work or ShieldedWork()
         self.engine_state = engine_state or self._stored_engine_state
         self.last_report: CycleReport | None = None
+        self.price_rule = PriceRule.of(settings)
 
     def _stored_engine_state(self) -> EngineState:
         return self.store.engine.state_or(EngineState.RUNNING)
@@ -235,9 +237,11 @@ class Pipeline:
         for pair in pairs:
             # Both or neither: a pair analysed on a price without its candles would be judged blind.
             try:
-                price = await self.exchange.last_price(pair.symbol)
+                price = await plausible_price(self.exchange, pair.symbol, self.clock, self.price_rule)
                 at = self.clock.now()
                 bars = await self.exchange.candles(pair.symbol, CANDLE_INTERVAL, CANDLE_COUNT)
+            except ImplausiblePrice:
+                continue  # recorded as price.implausible; the pair waits this cycle
             except ExchangeError as exc:
                 log.warning(
                     "%s: market data unreadable (%s): no analysis for it this cycle", pair.symbol, exc
@@ -389,7 +393,11 @@ class Pipeline:
             if out.decision.action is Action.WAIT or pair.symbol not in prices:
                 continue
             try:
-                fresh[pair.symbol] = await self.exchange.last_price(pair.symbol)
+                fresh[pair.symbol] = await plausible_price(
+                    self.exchange, pair.symbol, self.clock, self.price_rule
+                )
+            except ImplausiblePrice:
+                del fresh[pair.symbol]  # recorded as price.implausible; no proposal is sized on it
             except Exception as exc:  # keep the cycle's price: still a real quote, only older
                 log.info("%s: price not re-read before proposing (%s)", pair.symbol, exc)
         return fresh

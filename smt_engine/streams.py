@@ -17,6 +17,7 @@ from typing import Any
 
 from smt_engine.clock import Clock, WallClock
 from smt_engine.domain import EventLevel, HealthStatus
+from smt_engine.exchange.market.plausibility import number_problem
 from smt_engine.exchange.weex.handshakes import DEFAULT_HANDSHAKES_PER_WINDOW, HandshakeBudget
 from smt_engine.exchange.weex.parsing import leg_kind
 from smt_engine.exchange.weex.streams import (
@@ -35,16 +36,29 @@ WAKING_CHANNELS = frozenset({"orders", "fill", "positions"})
 
 
 class StreamPrices:
-    """The latest public-stream price per symbol (last and mark), with when it arrived."""
+    """The latest public-stream price per symbol (last and mark), stamped with the venue's time of the
+    push, and when it arrived."""
 
     def __init__(self) -> None:
         self._latest: dict[str, tuple[Decimal, Decimal, datetime]] = {}
+        self._arrived: dict[str, datetime] = {}
 
-    def update(self, symbol: str, last: Decimal, mark: Decimal, at: datetime) -> None:
+    def update(
+        self, symbol: str, last: Decimal, mark: Decimal, at: datetime, arrived: datetime | None = None
+    ) -> None:
         self._latest[symbol] = (last, mark, at)
+        self._arrived[symbol] = arrived if arrived is not None else at
+
+    def forget(self, symbol: str) -> None:
+        """Drop the symbol's pushed price: readers fall back to REST until the next good push."""
+        self._latest.pop(symbol, None)
+        self._arrived.pop(symbol, None)
 
     def get(self, symbol: str) -> tuple[Decimal, Decimal, datetime] | None:
         return self._latest.get(symbol)
+
+    def arrived(self, symbol: str) -> datetime | None:
+        return self._arrived.get(symbol)
 
 
 class StreamSupervisor:
@@ -68,6 +82,7 @@ class StreamSupervisor:
         self.clock = clock
         self.wake = asyncio.Event()
         self.prices = prices or StreamPrices()
+        self._refusing: set[str] = set()
         self._note_leg = note_leg
         self.streams: list[WeexStream] = []
         # One handshake budget for both streams: WEEX counts connection requests per IP.
@@ -138,11 +153,36 @@ class StreamSupervisor:
         try:
             last = Decimal(str(row["c"]))
             mark = Decimal(str(row.get("m") or row["c"]))
-        except (KeyError, InvalidOperation) as exc:
+        except (KeyError, TypeError, InvalidOperation) as exc:
             log.warning("ticker push for %s unreadable (%s); skipped", message.symbol, exc)
             return
-        if last > 0 and mark > 0:
-            self.prices.update(message.symbol, last, mark, self.clock.now())
+        problem = number_problem(last) or number_problem(mark)
+        if problem is not None:
+            # NaN or Infinity (JSON allows neither, Python's parser both) or a price <= 0 is no price:
+            # recorded once per run of them, and the pushed price forgotten so REST answers meanwhile.
+            if message.symbol not in self._refusing:
+                self._refusing.add(message.symbol)
+                log.warning(
+                    "%s: pushed ticker refused (last %s, mark %s: %s); prices come from REST until a good "
+                    "push",
+                    message.symbol,
+                    last,
+                    mark,
+                    problem,
+                    extra={
+                        "event": "price.implausible",
+                        "data": {
+                            "pair": message.symbol,
+                            "price": str(last),
+                            "reference": None,
+                            "reason": problem,
+                        },
+                    },
+                )
+            self.prices.forget(message.symbol)
+            return
+        self._refusing.discard(message.symbol)
+        self.prices.update(message.symbol, last, mark, message.at, self.clock.now())
 
     def _state_reporter(self, component: str) -> Callable[[StreamState], None]:
         def report(state: StreamState) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import sqlite3
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from smt_engine.store import (
     StoreError,
     database_error,
 )
+from smt_engine.store.errors import size_limit_message
 
 
 class CommandError(Exception):
@@ -130,6 +132,15 @@ class Context:
         """A SQLite failure from anywhere in a command, as the one-line error that names the file."""
         if isinstance(exc, sqlite3.Error):
             return database_error(self.database_path() or "database", exc)
+        if isinstance(exc, OSError) and exc.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
+            # Any file the engine writes (the paper account, a log): a restart cannot make room either.
+            where = exc.filename or "a file"
+            if exc.errno == errno.EFBIG:
+                return DatabaseFull(size_limit_message(where, exc.strerror or "file too large"))
+            return DatabaseFull(
+                f"{where}: {exc.strerror}: free disk space (or quota) on its file system, then start SMT "
+                "again"
+            )
         return exc
 
     def close(self) -> None:

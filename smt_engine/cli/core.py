@@ -115,6 +115,7 @@ def cmd_init(ctx: Context) -> int:
 
 def cmd_config_check(ctx: Context) -> int:
     settings = ctx.settings()
+    _check_notify_urls(ctx)
     path = ctx.config_path or default_config_path()
     origin = str(path) if path.exists() else "built-in defaults (no configuration file)"
     print(f"# configuration OK: {origin}")
@@ -138,6 +139,20 @@ def cmd_config_check(ctx: Context) -> int:
             )
             return 1
     return 0
+
+
+def _check_notify_urls(ctx: Context) -> None:
+    """An unusable notify_urls secret is a configuration problem: the engine would start and tell no one."""
+    from smt_engine.notify.channels import ChannelError, load_channels
+
+    try:
+        load_channels(ctx.secrets())
+    except ChannelError as exc:
+        raise CommandError(
+            f"notify_urls: {exc}; fix it with `smt keys set notify_urls` (or NOTIFY_URLS, or the systemd "
+            "credential notify_urls)",
+            ExitCode.CONFIG,
+        ) from None
 
 
 def cmd_config_reference(ctx: Context) -> int:

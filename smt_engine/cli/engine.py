@@ -245,6 +245,12 @@ def cmd_status(ctx: Context) -> int:
 
     settings = ctx.settings()
     db = settings.engine.database
+    if not db.exists() and EngineLock(db).is_held_elsewhere():
+        raise CommandError(
+            f"{db}: the database file is gone while an engine still runs on it (deleted or moved): that "
+            "engine stops at its next heartbeat (exit 4); put the file back before starting one again",
+            ExitCode.DATABASE,
+        )
     if not db.exists():
         detail = f"{db}: no database yet (start the engine, or run `smt db migrate`)"
         if ctx.args.json:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from smt_engine.config import Settings
     from smt_engine.domain import Contract, Pair
     from smt_engine.exchange.base import Balance, Exchange, ExchangePosition
+    from smt_engine.exchange.market.plausibility import PriceRule
     from smt_engine.secrets import SecretStore
     from smt_engine.store import Store
 
@@ -95,10 +96,12 @@ def open_exchange(settings: Settings, store: Store, clock: Clock, secrets: Secre
 
 
 async def read_market(
-    exchange: Exchange, symbol: str
+    exchange: Exchange, symbol: str, clock: Clock, rule: PriceRule
 ) -> tuple[Decimal | None, Contract | None, Balance | None, list[ExchangePosition]]:
-    """Price, contract, balance and positions; a value that cannot be read comes back as None/empty."""
+    """Price, contract, balance and positions; a value that cannot be read (or a price that fails the
+    plausibility check) comes back as None/empty."""
     from smt_engine.exchange.base import ExchangeError
+    from smt_engine.exchange.market.plausibility import plausible_price
 
     price: Decimal | None = None
     contract: Contract | None = None
@@ -106,7 +109,7 @@ async def read_market(
     positions: list[ExchangePosition] = []
     try:
         try:
-            price = await exchange.last_price(symbol)
+            price = await plausible_price(exchange, symbol, clock, rule)
         except ExchangeError:
             price = None
         try:
@@ -160,6 +163,7 @@ def cmd_propose(ctx: Context) -> int:
 def _propose(ctx: Context, settings: Settings, pair: Pair) -> int:
     from smt_engine.clock import WallClock
     from smt_engine.domain import Action, AnalystKind, Decision, EngineState, ProposalState
+    from smt_engine.exchange.market.plausibility import PriceRule
     from smt_engine.exchange.precision import plain
     from smt_engine.trading.proposals import ProposalBook, snapshot_account
 
@@ -167,7 +171,9 @@ def _propose(ctx: Context, settings: Settings, pair: Pair) -> int:
     store = ctx.store()
     clock = WallClock()
     exchange = open_exchange(settings, store, clock, ctx.secrets())
-    price, contract, balance, positions = asyncio.run(read_market(exchange, pair.symbol))
+    price, contract, balance, positions = asyncio.run(
+        read_market(exchange, pair.symbol, clock, PriceRule.of(settings))
+    )
     if balance is None:
         raise CommandError("the available balance could not be read from the exchange: no proposal made")
     # A pause or a halt recorded by the engine still holds; otherwise gate as a running engine would.

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from smt_engine.config.fields import Duration, Section
+from smt_engine.config.fields import Duration, Section, credentials_problem
 
 
 class ModelTuning(Section):
@@ -149,6 +149,9 @@ class AnalystSettings(Section):
 
     @model_validator(mode="after")
     def _check_bounds(self) -> AnalystSettings:
+        problem = credentials_problem("analyst.base_url", self.base_url)
+        if problem is not None:
+            raise ValueError(problem)
         if self.min_tp_pct > self.max_tp_pct:
             raise ValueError("analyst.min_tp_pct must not exceed analyst.max_tp_pct")
         if self.min_sl_pct > self.max_sl_pct:

@@ -75,3 +75,17 @@ class Section(BaseModel):
         if isinstance(value, bool) and field is not None and _is_number(field.annotation):
             raise ValueError("must be a number, not true/false")
         return value
+
+
+def credentials_problem(key: str, url: str | None) -> str | None:
+    """A URL that carries ``user:password@`` is refused, without echoing it: the password would be
+    printed back by every error, log line and `smt config show` that names the URL."""
+    if url is None:
+        return None
+    authority = url.split("://", 1)[-1].split("/", 1)[0]
+    if "@" not in authority:
+        return None
+    return (
+        f"{key}: must not carry credentials (user:password@ before the host; the value is not shown): "
+        "remove them; API keys go in `smt keys set`, never in a URL"
+    )

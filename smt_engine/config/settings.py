@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from smt_engine.config.analyst import AnalystSettings
-from smt_engine.config.fields import Duration, Percent, Section, format_duration, parse_duration
+from smt_engine.config.fields import (
+    Duration,
+    Percent,
+    Section,
+    credentials_problem,
+    format_duration,
+    parse_duration,
+)
 from smt_engine.config.paths import default_database_path
 from smt_engine.domain import AnalystKind, ApprovalMode, Mode, Pair, Tier
 from smt_engine.notify.kinds import NotificationKind
@@ -175,6 +182,16 @@ class RiskSettings(Section):
     calibration_prior: int = Field(
         20, ge=0, le=100_000, description="pseudo-decisions at 50% that shrink each calibration bin"
     )
+    price_band_pct: Decimal = Field(
+        Decimal(1),
+        gt=0,
+        le=50,
+        description="a price further than this from the venue's newest 1-minute bar sizes nothing (the pair "
+        "waits)",
+    )
+    price_max_age: Duration = Field(
+        timedelta(seconds=10), description="a price older than this by its own timestamp sizes nothing"
+    )
 
     @field_validator("loss_day_timezone")
     @classmethod
@@ -208,6 +225,11 @@ class RiskSettings(Section):
             )
         if self.max_single_position_pct > self.max_total_exposure_pct:
             raise ValueError("risk.max_single_position_pct must not exceed risk.max_total_exposure_pct")
+        if not timedelta(seconds=1) <= self.price_max_age <= timedelta(minutes=5):
+            raise ValueError(
+                f"risk.price_max_age = {format_duration(self.price_max_age)}: must be between 1s and 5m "
+                "(a price is judged by its own timestamp; 10s is the default)"
+            )
         for name in ("max_hold", "final_days_max_hold"):
             if getattr(self, name) < timedelta(minutes=1):
                 raise ValueError(
@@ -244,6 +266,16 @@ class TradingSettings(Section):
         timedelta(seconds=30),
         description="an order the venue does not show after this long was never placed (or is gone)",
     )
+
+    @model_validator(mode="after")
+    def _check_visibility(self) -> TradingSettings:
+        if not timedelta(seconds=1) <= self.order_visibility <= timedelta(hours=1):
+            raise ValueError(
+                f"trading.order_visibility = {format_duration(self.order_visibility)}: must be between 1s "
+                "and 1h (shorter takes an order the venue has not listed yet for one never placed; the "
+                "default is 30s)"
+            )
+        return self
 
 
 class CompetitionSettings(Section):
@@ -308,6 +340,10 @@ class ExchangeSettings(Section):
 
     @model_validator(mode="after")
     def _check_url(self) -> ExchangeSettings:
+        for key, url in (("exchange.base_url", self.base_url), ("exchange.ws_url", self.ws_url)):
+            problem = credentials_problem(key, url)
+            if problem is not None:
+                raise ValueError(problem)
         if not re.match(r"^https?://[^\s/]+", self.base_url):
             raise ValueError(f"exchange.base_url = {self.base_url!r}: must be an http(s) URL")
         if not re.match(r"^wss?://[^\s/]+", self.ws_url):
@@ -411,6 +447,13 @@ class WhalesSettings(Section):
                 "for it before analysing)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _check_url(self) -> WhalesSettings:
+        problem = credentials_problem("whales.etherscan_base_url", self.etherscan_base_url)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
 
 class AiLogSettings(Section):

@@ -22,6 +22,7 @@ class NotificationKind(StrEnum):
     MODEL_UNAVAILABLE = "model_unavailable"
     BUDGET_REACHED = "budget_reached"
     STREAM_DOWN = "stream_down"
+    DATABASE_LOST = "database_lost"
 
     @property
     def level(self) -> EventLevel:
@@ -40,4 +41,5 @@ _LEVELS = {
     NotificationKind.MODEL_UNAVAILABLE: EventLevel.ERROR,
     NotificationKind.BUDGET_REACHED: EventLevel.WARNING,
     NotificationKind.STREAM_DOWN: EventLevel.ERROR,
+    NotificationKind.DATABASE_LOST: EventLevel.CRITICAL,
 }

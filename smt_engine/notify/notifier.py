@@ -10,6 +10,7 @@ and nothing here can raise into the engine.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,6 +68,7 @@ class Notifier:
         self.channels = {c.label: c for c in channels}
         self.rules = Rules(store, settings)
         self._failing: dict[str, str] = {}
+        self._instance: str | None = None
         if self.store.cursors.get_position(CURSOR) is None:
             # First start on this database: history before now is not news.
             self.store.cursors.set_position(CURSOR, self.store.events.last_id(), clock.now())
@@ -210,7 +212,9 @@ class Notifier:
                 return sent, 0, given_up  # backing off; later rows wait so the order holds
             if self.store.notifications.sent_since(label, now - cfg.rate_window) >= cfg.rate_limit:
                 return sent, 0, given_up  # rate limited: they wait, none is dropped
-            attempt = asyncio.ensure_future(sender.send(channel, row.title, row.body, row.level, cfg.timeout))
+            attempt = asyncio.ensure_future(
+                sender.send(channel, row.title, row.body, row.level, cfg.timeout, self._notice_id(row))
+            )
             try:
                 await asyncio.shield(attempt)
             except asyncio.CancelledError:
@@ -224,6 +228,12 @@ class Notifier:
             if not self._record(row, attempt):
                 return sent, 1, given_up
             sent += 1
+
+    def _notice_id(self, row: Notification) -> str:
+        """The same for a notice on every channel and every retry, and unique across databases."""
+        if self._instance is None:
+            self._instance = self.store.instance_id()
+        return hashlib.sha256(f"{self._instance}\n{row.dedup_key}".encode()).hexdigest()[:24]
 
     def _record(self, row: Notification, attempt: asyncio.Future[None]) -> bool:
         """Write one send's outcome to its row; True when it was delivered."""

@@ -69,6 +69,7 @@ class Rules:
             "engine.starting": self._started,
             "engine.stopped": self._stopped,
             "engine.crash_restart": self._crash_restart,
+            "engine.database_lost": self._database_lost,
             "health.degraded": self._degraded,
         }
 
@@ -174,6 +175,15 @@ class Rules:
             "engine",
             "SMT: engine restarted after an unclean stop",
             event.message,
+        )
+
+    def _database_lost(self, event: Event, now: datetime) -> Draft | None:
+        return Draft.of(
+            NotificationKind.DATABASE_LOST,
+            f"database:{event.id}",
+            "SMT: engine STOPPED, its database file was removed or replaced",
+            f"{event.message}\nPositions keep their exchange-side stops. Put the right file back, then start "
+            "the engine again.",
         )
 
     def _degraded(self, event: Event, now: datetime) -> Draft | None:

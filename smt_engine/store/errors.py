@@ -8,6 +8,8 @@ line and exit with the code documented for it instead of showing a traceback.
 
 from __future__ import annotations
 
+import os
+import resource
 import sqlite3
 from pathlib import Path
 
@@ -59,9 +61,41 @@ def database_error(path: Path | str, exc: sqlite3.Error) -> StoreError:
             f"{path}: cannot open the database file (is it a directory, or on a read-only or virtual file "
             "system?): set engine.database to a file path on a writable disk"
         )
+    if code == sqlite3.SQLITE_IOERR and size_limit_reached(path):
+        return DatabaseFull(size_limit_message(path, text))
     if code in _READONLY or "readonly" in text:
         return DatabaseUnusable(
             f"{path}: the database cannot be written ({text}): give the SMT account write access to the "
             "file and its directory"
         )
     return StoreError(f"{path}: database error ({text}): see `smt db check`")
+
+
+SIZE_LIMIT_MARGIN = 1 << 20
+"""A write error within this many bytes of the process's file-size limit is that limit (a page or a WAL
+frame did not fit), not a damaged disk."""
+
+
+def size_limit_reached(path: Path | str) -> bool:
+    """Whether the database (or its journal) has reached the process's file-size limit (RLIMIT_FSIZE:
+    ``ulimit -f``, systemd's ``LimitFSIZE=``), where writes fail with EFBIG."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft == resource.RLIM_INFINITY:
+        return False
+    for suffix in ("", "-wal", "-journal"):
+        try:
+            size = os.stat(f"{path}{suffix}").st_size
+        except OSError:
+            continue
+        if size + SIZE_LIMIT_MARGIN >= soft:
+            return True
+    return False
+
+
+def size_limit_message(path: Path | str, detail: str) -> str:
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    limit = "" if soft == resource.RLIM_INFINITY else f" of {soft} bytes"
+    return (
+        f"{path}: the file-size limit{limit} was reached ({detail}): raise or remove it (`ulimit -f`, "
+        "systemd LimitFSIZE=) or move the file to where it may grow, then start SMT again"
+    )

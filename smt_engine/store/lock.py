@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
+import hashlib
 import os
+import socket
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -22,6 +28,11 @@ class AlreadyRunning(Exception):
 class EngineLock:
     """An exclusive ``flock`` on ``<database>.lock``; released by the kernel if the process dies.
 
+    Files can be deleted under a running engine, and a lock on a deleted file locks nothing a newcomer
+    can see. So, on Linux, the engine also binds an abstract unix socket named after the resolved
+    database path: the name lives in the kernel while the engine lives, whatever happens to the files
+    (database deleted, lock file deleted, a backup moved over it), and a second engine's bind fails.
+
     The lock file is named after the *resolved* database file, so a symlink or a relative path reaches
     the same lock file; a bind mount reaches the same inode, which ``flock`` locks whatever the path.
     The holder's pid is written into the lock file (and the engine row records pid and host).
@@ -35,8 +46,17 @@ class EngineLock:
         self.path = self.db_path.with_name(self.db_path.name + ".lock")
         self._fd: int | None = None
         self._db_fd: int | None = None
+        self._claim: socket.socket | None = None
 
     def acquire(self) -> None:
+        self._claim = _claim_name(self.db_path, self._holder)
+        try:
+            self._acquire_files()
+        except BaseException:
+            self._release_name()
+            raise
+
+    def _acquire_files(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -71,6 +91,16 @@ class EngineLock:
         os.fsync(fd)
         self._fd, self._db_fd = fd, db_fd
 
+    def _holder(self) -> int | None:
+        """The running engine's pid, from whatever is left: the lock file, the database's flock, or the
+        process holding the socket name."""
+        pid = self.holder_pid()
+        if pid is None:
+            with contextlib.suppress(OSError):
+                st = os.stat(self.db_path)
+                pid = _flock_holder_of(st.st_dev, st.st_ino)
+        return pid if pid is not None else _name_holder(self.db_path)
+
     def holder_pid(self) -> int | None:
         try:
             text = self.path.read_text().strip()
@@ -88,6 +118,8 @@ class EngineLock:
         heartbeat instead."""
         if self._fd is not None:
             return False
+        if _name_bound(self.db_path):
+            return True
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except PermissionError:
@@ -118,6 +150,12 @@ class EngineLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+        self._release_name()
+
+    def _release_name(self) -> None:
+        if self._claim is not None:
+            self._claim.close()
+            self._claim = None
 
     def __enter__(self) -> EngineLock:
         self.acquire()
@@ -127,6 +165,62 @@ class EngineLock:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.release()
+
+
+def _engine_name(db_path: Path) -> str:
+    """The abstract socket name for one database path (hashed: the name has a 107-byte limit)."""
+    return "smt-engine:" + hashlib.sha256(str(db_path).encode()).hexdigest()[:32]
+
+
+def _claim_name(db_path: Path, holder: Callable[[], int | None]) -> socket.socket | None:
+    """Bind the database's abstract socket name; ``AlreadyRunning`` when an engine holds it. Elsewhere
+    than Linux there is no abstract namespace and the file locks stand alone (None)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind("\0" + _engine_name(db_path))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise AlreadyRunning(db_path, holder()) from None
+        return None
+    return sock
+
+
+def _name_inode(db_path: Path) -> str | None:
+    """The socket inode bound to the database's abstract name, from Linux's ``/proc/net/unix`` (reading
+    it never blocks a starting engine, as binding to test it would); None when nobody holds it."""
+    try:
+        text = Path("/proc/net/unix").read_text()
+    except OSError:
+        return None
+    wanted = "@" + _engine_name(db_path)
+    for line in text.splitlines()[1:]:
+        # "Num RefCount Protocol Flags Type St Inode Path"
+        fields = line.split()
+        if len(fields) >= 8 and fields[7] == wanted:
+            return fields[6]
+    return None
+
+
+def _name_bound(db_path: Path) -> bool:
+    return _name_inode(db_path) is not None
+
+
+def _name_holder(db_path: Path) -> int | None:
+    """The pid whose descriptors include the socket bound to the database's name (None if unreadable)."""
+    inode = _name_inode(db_path)
+    if inode is None:
+        return None
+    target = f"socket:[{inode}]"
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                        return int(pid)
+    return None
 
 
 def _flock_holder(fd: int) -> int | None:

@@ -357,9 +357,19 @@ class ProposalBook:
             judged = evidence.judge(
                 self.settings, cand.decision.analyst.value, cand.pair.base, cand.decision.confidence
             )
-            assessment = self.risk.assess(
-                cand.pair, cand.decision, state, cand.contract, cand.price, now, evidence=judged
-            )
+            try:
+                assessment = self.risk.assess(
+                    cand.pair, cand.decision, state, cand.contract, cand.price, now, evidence=judged
+                )
+            except (ArithmeticError, ValueError) as exc:  # one pair's bad number never stops the others
+                self.store.events.append(
+                    now,
+                    EventLevel.WARNING,
+                    "proposal.skipped",
+                    f"{cand.pair.symbol}: could not be assessed ({type(exc).__name__}: {exc}); it waits",
+                    cycle_id=cycle_id,
+                )
+                continue
             if judged.edge is not None:
                 edges.append(judged.edge)
             # Recorded and decided in one commit: a proposal denied or auto-approved here never shows

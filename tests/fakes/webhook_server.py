@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -19,6 +19,7 @@ from typing import Any
 class Delivery:
     path: str
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -105,7 +106,9 @@ class FakeWebhook:
                     self._answer(503, server.fail_body)
                     return
                 with server._changed:
-                    server.delivered.append(Delivery(self.path, json.loads(raw or b"{}")))
+                    server.delivered.append(
+                        Delivery(self.path, json.loads(raw or b"{}"), dict(self.headers.items()))
+                    )
                     server._changed.notify_all()
                 self._answer(200, b"{}")
 

@@ -153,6 +153,18 @@ class FakeWeexStreams:
 
         self.fake.call(_stall())
 
+    def inject_ticker(self, symbol: str, text: str) -> int:
+        """Send ``text`` as-is to the connections subscribed to ``symbol``'s ticker, leaving the venue (and
+        so its REST answers) unchanged: a glitching push. Returns how many connections got it."""
+
+        async def _inject() -> int:
+            targets = [c for c in self.conns if f"{symbol}@ticker" in c.channels and not c.stalled]
+            for conn in targets:
+                await self._send_raw(conn, text)
+            return len(targets)
+
+        return int(self.fake.call(_inject()))
+
     def connected(self, private: bool = True) -> int:
         async def _count() -> int:
             return sum(1 for c in self.conns if c.private == private and not c.stalled)
@@ -323,12 +335,13 @@ class FakeWeexStreams:
                 continue
             if self._prices.get(symbol) != price:
                 self._prices[symbol] = price
-                out.append(("ticker", symbol, [_ticker_row(price)]))
+                out.append(("ticker", symbol, [_ticker_row(price, to_ms(self.fake.clock.now()))]))
         return out
 
     async def _push(self, channel: str, symbol: str | None, rows: list[dict[str, Any]]) -> None:
         self._seq += 1
-        frame: dict[str, Any] = {"e": channel, "E": int(time.time() * 1000), "v": self._seq}
+        # The event time is the venue's (its clock), as WEEX stamps a push with its own time.
+        frame: dict[str, Any] = {"e": channel, "E": to_ms(self.fake.clock.now()), "v": self._seq}
         if channel != "ticker":
             frame["msgEvent"] = _MSG_EVENT
         frame["d"] = rows
@@ -366,9 +379,9 @@ def _is_pong(frame: dict[str, Any]) -> bool:
     return "pong" in (frame.get("event"), frame.get("type"))
 
 
-def _ticker_row(price: Decimal) -> dict[str, Any]:
-    """All 14 fields of ccxt pro's contract ticker recording (handle_ticker): the fake's flat 24 h."""
-    now = int(time.time() * 1000)
+def _ticker_row(price: Decimal, now: int) -> dict[str, Any]:
+    """All 14 fields of ccxt pro's contract ticker recording (handle_ticker): the fake's flat 24 h, stamped
+    ``now`` (ms) by the venue's clock."""
     p = plain(price)
     return {
         "p": "0",

@@ -18,16 +18,26 @@ from smt_engine.exchange.market.base import PriceSource
 
 
 class LatestPrices(Protocol):
-    def get(self, symbol: str) -> tuple[Decimal, Decimal, datetime] | None: ...
+    def get(self, symbol: str) -> tuple[Decimal, Decimal, datetime] | None:
+        """Last, mark and the venue's own time of the newest push."""
+        ...
+
+    def arrived(self, symbol: str) -> datetime | None:
+        """When that push arrived (on the engine's clock)."""
+        ...
 
 
 STREAM_PRICE_MAX_AGE = timedelta(seconds=10)
 
 
 def fresh_ticker(prices: LatestPrices, symbol: str, clock: Clock, max_age: timedelta) -> Ticker | None:
-    """The pushed ticker for ``symbol`` if younger than ``max_age`` (paper and live read prices this way)."""
+    """The pushed ticker for ``symbol`` if it arrived within ``max_age`` (paper and live read prices this
+    way), stamped with the venue's own time: a stream gone quiet falls back to REST, while a frame that
+    arrives already old is handed on with its old stamp, for the price plausibility check to refuse
+    (``exchange/market/plausibility.py``)."""
     latest = prices.get(symbol)
-    if latest is None or clock.now() - latest[2] > max_age:
+    arrived = prices.arrived(symbol)
+    if latest is None or arrived is None or clock.now() - arrived > max_age:
         return None
     last, mark, at = latest
     return Ticker(symbol=symbol, last=last, mark=mark, at=at)

@@ -109,7 +109,10 @@ def ws_sign(secret: str, timestamp: str, path: str = PRIVATE_PATH) -> str:
 
 def parse_frame(raw: str | bytes) -> dict[str, Any]:
     """A frame as a JSON object; anything else raises ``ValueError`` (recorded and skipped)."""
-    data = json.loads(raw)
+    try:
+        data = json.loads(raw)
+    except RecursionError:  # a frame nested deeper than the parser's stack: hostile or broken
+        raise ValueError("nested too deeply to read") from None
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
     return data

@@ -31,6 +31,7 @@ from smt_engine.exchange.base import (
     PlacedOrder,
     Ticker,
 )
+from smt_engine.exchange.market import floor_time, interval_seconds
 
 OPENED_AT = datetime(2026, 1, 12, 0, 0, 5, tzinfo=UTC)
 
@@ -64,6 +65,7 @@ class ScriptedExchange:
     hidden_algos: list[AlgoOrder] = field(default_factory=list)
     uploads: list[AiLogUpload] = field(default_factory=list)
     _seq: int = 1000
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the venue's clock
 
     def _id(self) -> str:
         self._seq += 1
@@ -83,14 +85,18 @@ class ScriptedExchange:
 
     async def ticker(self, symbol: str) -> Ticker:
         p = self.prices[symbol]
-        return Ticker(symbol, p, p, OPENED_AT)
+        return Ticker(symbol, p, p, self.now())  # stamped when answered, like a REST ticker
 
     async def last_price(self, symbol: str) -> Decimal:
         self.calls.append(("last_price", symbol))
         return self.prices[symbol]
 
     async def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
-        return []
+        """The current bar at the current price (what the price plausibility check compares with)."""
+        if symbol not in self.prices or limit < 1:
+            return []
+        p = self.prices[symbol]
+        return [Candle(floor_time(self.now(), interval_seconds(interval)), p, p, p, p, Decimal(0))]
 
     async def balance(self) -> Balance:
         self.calls.append(("balance", None))
