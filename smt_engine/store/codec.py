@@ -12,6 +12,7 @@ import dataclasses
 import json
 import types
 import typing
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
@@ -32,6 +33,9 @@ def ts(value: datetime) -> str:
 
 
 def parse_ts(text: str) -> datetime:
+    # The stored form is fixed width; fromisoformat reads it in C, ~20x faster than strptime.
+    if len(text) == 27 and text[10] == "T" and text[-1] == "Z":
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     return datetime.strptime(text, _TS_FORMAT).replace(tzinfo=UTC)
 
 
@@ -86,26 +90,63 @@ def _strip_optional(tp: Any) -> Any:
     return tp
 
 
-def _decode(tp: Any, value: Any) -> Any:
-    if value is None:
-        return None
+Converter = Callable[[Any], Any]
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(value) if isinstance(value, str) else Decimal(str(value))
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _converter(tp: Any) -> Converter | None:
+    """How one column of type ``tp`` is read back, decided once per record field (None: as stored)."""
     tp = _strip_optional(tp)
     origin = typing.get_origin(tp) or tp
     if tp is Decimal:
-        return Decimal(str(value))
+        return _decimal
     if tp is datetime:
-        return parse_ts(value)
+        return parse_ts
     if tp is bool:
-        return bool(value)
+        return bool
     if isinstance(origin, type) and issubclass(origin, Enum):
-        return origin(value)
+        return origin
     if origin in (dict, list):
-        return json.loads(value) if isinstance(value, str) else value
+        return _json
     if tp is float:
-        return float(value)
+        return float
     if tp is int:
-        return int(value)
-    return value
+        return int
+    return None
+
+
+_PLANS: dict[tuple[type, tuple[str, ...]], list[tuple[int, str, Converter | None]]] = {}
+
+
+def _plan(cls: type, columns: tuple[str, ...]) -> list[tuple[int, str, Converter | None]]:
+    """For one record type and one column order: which column feeds which field through which converter."""
+    key = (cls, columns)
+    plan = _PLANS.get(key)
+    if plan is None:
+        hints = _hints(cls)
+        plan = [(i, name, _converter(hints[name])) for i, name in enumerate(columns) if name in hints]
+        _PLANS[key] = plan
+    return plan
+
+
+def decode_rows(cls: type[T], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[T]:
+    """Records from positional rows (a cursor's), the per-column decisions taken once for all rows."""
+    plan = _plan(cls, tuple(columns))
+    out = []
+    for row in rows:
+        kwargs = {}
+        for i, name, convert in plan:
+            value = row[i]
+            kwargs[name] = value if value is None or convert is None else convert(value)
+        out.append(cls(**kwargs))
+    return out
 
 
 def to_row(record: Any, *, skip_id: bool = True) -> dict[str, Any]:
@@ -129,6 +170,5 @@ def encode_fields(cls: type, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def from_row(cls: type[T], row: typing.Mapping[str, Any]) -> T:
-    hints = _hints(cls)
-    kwargs = {name: _decode(hints[name], row[name]) for name in hints if name in row}
-    return cls(**kwargs)
+    columns = tuple(row)
+    return decode_rows(cls, columns, [tuple(row.values())])[0]

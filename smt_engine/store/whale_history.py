@@ -48,11 +48,7 @@ class WhaleHistoryRepo(Repo[HistoryTransfer]):
 
     def add(self, rows: list[HistoryTransfer]) -> int:
         """Insert rows not cached yet; returns how many were new."""
-        added = 0
-        with self.lock, self.db.atomic():
-            for row in rows:
-                added += self.write_row(to_row(row), "INSERT OR IGNORE").rowcount
-        return added
+        return self.write_many(rows)
 
     def for_address(self, address: str, since: datetime | None = None) -> list[HistoryTransfer]:
         if since is None:
