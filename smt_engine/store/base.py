@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import sqlite_utils
 
-from smt_engine.store.codec import decode_rows, encode_fields, to_row
+from smt_engine.store.codec import decode_rows, encode_fields, to_params, to_row
 
 R = TypeVar("R")
 
@@ -41,12 +41,11 @@ class Repo(Generic[R]):
         """
         if not records:
             return 0
-        rows = [to_row(record) for record in records]
-        columns = list(rows[0])
+        columns, params = to_params(records)
         sql = f"{verb} INTO {self.table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         with self.lock, self.db.atomic():
             before = self.db.conn.total_changes
-            self.db.conn.executemany(sql, [[row[c] for c in columns] for row in rows])
+            self.db.conn.executemany(sql, params)
             return int(self.db.conn.total_changes - before)
 
     def insert(self, record: R) -> R:

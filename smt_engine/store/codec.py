@@ -149,15 +149,68 @@ def decode_rows(cls: type[T], columns: Sequence[str], rows: Iterable[Sequence[An
     return out
 
 
+def _typed(kind: type, encode: Converter) -> Converter:
+    """``encode`` for values of ``kind`` (the field's declared type), the general path for anything else."""
+
+    def encoder(value: Any) -> Any:
+        return encode(value) if isinstance(value, kind) else _encode(value)
+
+    return encoder
+
+
+def _encoder(tp: Any) -> Converter:
+    """How one field of type ``tp`` is stored, decided once per record type."""
+    tp = _strip_optional(tp)
+    if tp is str:
+        return _typed(str, redact)
+    if tp is Decimal:
+        return _typed(Decimal, dec)
+    if tp is datetime:
+        return _typed(datetime, ts)
+    if tp is int:
+        return _typed(int, int)  # bool is an int too, and stored as one
+    return _encode
+
+
+_ENCODERS: dict[type, list[tuple[str, Converter]]] = {}
+
+
+def _encoders(cls: type) -> list[tuple[str, Converter]]:
+    plan = _ENCODERS.get(cls)
+    if plan is None:
+        hints = _hints(cls)
+        plan = [(f.name, _encoder(hints[f.name])) for f in dataclasses.fields(cls)]
+        _ENCODERS[cls] = plan
+    return plan
+
+
 def to_row(record: Any, *, skip_id: bool = True) -> dict[str, Any]:
     """A dataclass record as a column -> value dict (``id`` left out when it is None)."""
-    row = {}
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
-        if skip_id and f.name == "id" and value is None:
-            continue
-        row[f.name] = _encode(value)
+    row: dict[str, Any] = {}
+    for name, encode in _encoders(type(record)):
+        value = getattr(record, name)
+        if value is None:
+            if skip_id and name == "id":
+                continue
+            row[name] = None
+        else:
+            row[name] = encode(value)
     return row
+
+
+def to_params(records: Sequence[Any]) -> tuple[list[str], list[list[Any]]]:
+    """Records of one type as (columns, one parameter list per record), for ``executemany``.
+
+    An ``id`` column is left out when every record's id is None (the database assigns it).
+    """
+    plan = _encoders(type(records[0]))
+    if all(getattr(r, "id", None) is None for r in records):
+        plan = [(name, encode) for name, encode in plan if name != "id"]
+    params = [
+        [None if (value := getattr(r, name)) is None else encode(value) for name, encode in plan]
+        for r in records
+    ]
+    return [name for name, _ in plan], params
 
 
 def encode_fields(cls: type, fields: dict[str, Any]) -> dict[str, Any]:

@@ -46,23 +46,6 @@ def to_record(address: str, t: Transfer) -> HistoryTransfer:
     )
 
 
-def from_record(r: HistoryTransfer) -> Transfer:
-    return Transfer(
-        kind=TransferKind(r.kind),
-        tx_hash=r.tx_hash,
-        block=r.block,
-        at=r.at,
-        from_address=r.from_address,
-        to_address=r.to_address,
-        value=r.value,
-        token_symbol=r.token_symbol,
-        token_contract=r.token_contract,
-        gas_used=r.gas_used,
-        is_error=r.is_error,
-        seq=r.seq,
-    )
-
-
 class HistoryCache:
     def __init__(self, store: Store, chain: ChainSource) -> None:
         self.store = store
@@ -109,10 +92,10 @@ class HistoryCache:
         return self.repo.add([to_record(address, t) for t in transfers])
 
     def load(self, address: str, since: datetime | None = None) -> list[Transfer]:
-        return [from_record(r) for r in self.repo.for_address(address, since)]
+        return self.repo.read_as(Transfer, address, since)
 
     def window(self, address: str, start: datetime, end: datetime) -> list[Transfer]:
-        return [from_record(r) for r in self.repo.between(address, start, end)]
+        return self.repo.read_as(Transfer, address, start, end)
 
     def prune(self, now: datetime, retention_days: int) -> int:
         removed = self.repo.prune(now - timedelta(days=retention_days))
