@@ -44,9 +44,8 @@ class Repo(Generic[R]):
         columns, params = to_params(records)
         sql = f"{verb} INTO {self.table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         with self.lock, self.db.atomic():
-            before = self.db.conn.total_changes
-            self.db.conn.executemany(sql, params)
-            return int(self.db.conn.total_changes - before)
+            # rowcount sums each row's own changes: an ignored duplicate counts 0, a trigger's writes none.
+            return int(self.db.conn.executemany(sql, params).rowcount)
 
     def insert(self, record: R) -> R:
         """Insert and return the record with its new id set (when the table has an integer id)."""

@@ -29,7 +29,8 @@ def ts(value: datetime) -> str:
     """A timezone-aware datetime as stored text."""
     if value.tzinfo is None:
         raise ValueError("naive datetime: every stored time must be timezone-aware UTC")
-    return value.astimezone(UTC).strftime(_TS_FORMAT)
+    # isoformat is C and ~4x faster than strftime; its "+00:00" becomes the stored "Z".
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_ts(text: str) -> datetime:

@@ -261,6 +261,9 @@ CREATE INDEX exchange_flows_series ON exchange_flows(asset, window_hours, at);
         """
 CREATE INDEX orders_position ON orders(position_id);
 CREATE INDEX positions_stop ON positions(close_reason, symbol, closed_at);
+CREATE INDEX analyses_created ON analyses(created_at);
+CREATE INDEX proposals_created ON proposals(created_at);
+CREATE INDEX whale_signals_at ON whale_signals(at);
 
 CREATE TABLE table_changes (name TEXT PRIMARY KEY, changes INTEGER NOT NULL);
 INSERT INTO table_changes (name, changes) VALUES

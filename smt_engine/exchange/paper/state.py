@@ -207,7 +207,8 @@ class AccountFile:
         size = self._committed
         if lines:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.journal.open("ab") as fh:
+            # 0600 like the snapshot (mkstemp): the account's history is the operator's business only.
+            with os.fdopen(os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as fh:
                 fh.truncate(self._committed)  # drop an append no snapshot counts (an earlier failed save)
                 fh.write(("\n".join(lines) + "\n").encode())
                 fh.flush()
