@@ -1,4 +1,4 @@
-"""Per-tick reads bounded by an index or a kept aggregate (migration 12), and the codec's one-decision-per-column."""
+"""Per-tick reads bounded by an index or a kept aggregate (migration 12); the codec decides per column."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ D = Decimal
 
 def snap(store: Store, minutes: int, equity: str) -> None:
     e = D(equity)
-    store.account.insert(AccountSnapshot(at=T0 + timedelta(minutes=minutes), balance=e, equity=e, available=e))
+    store.account.insert(
+        AccountSnapshot(at=T0 + timedelta(minutes=minutes), balance=e, equity=e, available=e)
+    )
 
 
 def plan(store: Store, sql: str, params: list[object]) -> str:
