@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
+from smt_engine.config import Settings
 from smt_engine.domain import (
     CloseReason,
     EventLevel,
@@ -220,3 +223,51 @@ def test_timestamps_round_trip_fixed_width(text: str) -> None:
 def test_timestamp_parse_rejects_other_forms() -> None:
     with pytest.raises(ValueError):
         parse_ts("2026-03-01 00:00:00")
+
+
+def test_retention_keeps_the_last_snapshot_of_each_hour_after_a_day(store: Store) -> None:
+    from smt_engine.store.retention import Retention, thin_snapshots
+    from smt_engine.trading.kill_switch import loss_references
+
+    for minute in range(0, 3 * 24 * 60, 15):  # three days, one snapshot every 15 minutes
+        snap(store, minute, "500" if minute == 30 * 15 else str(100 + minute % 60 / 100))
+    now = T0 + timedelta(days=3)
+    settings = Settings()
+    day2 = T0 + timedelta(days=2)
+    opening_before = store.account.last_before(day2)
+    removed, caught_up = thin_snapshots(store, now)
+    assert caught_up and removed > 0
+    old = [s for s in store.account.select(order_by="id") if s.at < now - timedelta(days=1)]
+    hours = [s.at.replace(minute=0) for s in old if s.equity != D(500)]
+    assert len(hours) == len(set(hours)) == 48  # one per hour for the two thinned days
+    assert all(s.at.minute == 45 for s in old if s.equity != D(500))  # the last of each hour
+    peak = store.account.peak_equity()
+    assert peak is not None and peak.equity == D(500) and store.account.get(peak.id) is not None  # peak kept
+    assert store.account.last_before(day2) == opening_before  # a loss day's opening equity is unchanged
+    assert loss_references(store, settings, day2 + timedelta(hours=1)).opening_equity == opening_before.equity
+    recent = store.account.select("at >= ?", [ts(now - timedelta(days=1))])
+    assert len(recent) == 24 * 4  # the last day in full
+    assert thin_snapshots(store, now) == (0, True)  # nothing left to do until more history is a day old
+    assert Retention(store)(now + timedelta(hours=1)) == 3  # the next hour's 4 snapshots thinned to 1
+
+
+def test_db_size_reports_rows_and_growth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from smt_engine.cli.main import main
+
+    db = tmp_path / "smt.db"
+    store = Store.open(db)
+    now = datetime.now(UTC)
+    for minute in range(0, 14 * 24 * 60, 60):  # two weeks, hourly: 24 a day
+        e = D(100)
+        store.account.insert(
+            AccountSnapshot(at=now - timedelta(minutes=minute), balance=e, equity=e, available=e)
+        )
+    store.close()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[engine]\ndatabase = "{db}"\n', encoding="utf-8")
+    assert main(["db", "size", "--json", "--config", str(config)]) == 0
+    tables = {t["table"]: t for t in json.loads(capsys.readouterr().out)["tables"]}
+    assert tables["account_snapshots"]["rows"] == 14 * 24
+    assert tables["account_snapshots"]["per_day"] == 24.0
+    assert tables["account_snapshots"]["bytes"] is None or tables["account_snapshots"]["bytes"] > 0
+    assert tables["meta"]["per_day"] is None
