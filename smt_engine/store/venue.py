@@ -57,7 +57,8 @@ class AccountRepo(Repo[AccountSnapshot]):
 
     def since(self, start: datetime, limit: int = 2000) -> list[AccountSnapshot]:
         """Oldest first, for the equity sparkline and drawdown."""
-        rows = self.select("at >= ?", [ts(start)], order_by="id DESC", limit=limit)
+        # By the ``at`` index: ordering by id would walk every older row when none is recent enough.
+        rows = self.select("at >= ?", [ts(start)], order_by="at DESC, id DESC", limit=limit)
         return rows[::-1]
 
     def peak_equity(self, since: datetime | None = None) -> AccountSnapshot | None:
