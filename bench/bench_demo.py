@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,7 +36,9 @@ TARGET_1440_S = 60.0
 TARGET_LAST_FIRST = 1.2
 
 
-def one_run(minutes: int, db: Path) -> tuple[float, dict[str, object]]:
+def one_run(minutes: int, db: Path) -> tuple[float, float, dict[str, object]]:
+    """Wall seconds, CPU seconds (user + system of the child) and the summary of one headless run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     command = ["demo", "--headless", "--minutes", str(minutes), "--db", str(db), "--json"]
     done = subprocess.run(
@@ -45,24 +48,26 @@ def one_run(minutes: int, db: Path) -> tuple[float, dict[str, object]]:
         check=True,
     )
     wall = time.perf_counter() - started
-    return wall, json.loads(done.stdout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, json.loads(done.stdout)
 
 
 class HourlyClock(SimulatedClock):
-    """The headless demo's clock, noting the wall time at which each simulated hour ends."""
+    """The headless demo's clock, noting the wall and CPU time at which each simulated hour ends."""
 
     def __init__(self) -> None:
         super().__init__(DEMO_START)
-        self.hour_ends: list[float] = [time.perf_counter()]
+        self.hour_ends: list[tuple[float, float]] = [(time.perf_counter(), time.process_time())]
 
     async def advance(self, seconds: float) -> None:
         await super().advance(seconds)
         if (self.now() - DEMO_START).total_seconds() >= 3600 * len(self.hour_ends):
-            self.hour_ends.append(time.perf_counter())
+            self.hour_ends.append((time.perf_counter(), time.process_time()))
 
 
-def hourly(minutes: int, db: Path) -> list[float]:
-    """Wall seconds of each simulated hour of one headless run of ``minutes``."""
+def hourly(minutes: int, db: Path) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each simulated hour of one headless run of ``minutes``."""
     settings = demo_settings(db, approval=ApprovalMode.AUTO)
     store = Store.open(db)
     clock = HourlyClock()
@@ -71,7 +76,9 @@ def hourly(minutes: int, db: Path) -> list[float]:
     finally:
         store.close()
     ends = clock.hour_ends
-    return [round(b - a, 3) for a, b in itertools.pairwise(ends)]
+    walls = [round(b[0] - a[0], 3) for a, b in itertools.pairwise(ends)]
+    cpus = [round(b[1] - a[1], 3) for a, b in itertools.pairwise(ends)]
+    return walls, cpus
 
 
 def main() -> None:
@@ -81,22 +88,24 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for minutes in MINUTES:
-            walls = []
+            walls, cpus = [], []
             summary: dict[str, object] = {}
             for i in range(args.runs):
-                wall, summary = one_run(minutes, Path(tmp) / f"demo-{minutes}-{i}.db")
+                wall, cpu, summary = one_run(minutes, Path(tmp) / f"demo-{minutes}-{i}.db")
                 walls.append(wall)
+                cpus.append(cpu)
             rows.append(
                 {
                     "simulated_minutes": minutes,
                     "runs": args.runs,
                     "wall_s_median": round(statistics.median(walls), 2),
                     "wall_s_max": round(max(walls), 2),
+                    "cpu_s_median": round(statistics.median(cpus), 2),
                     "cycles": summary.get("cycles"),
                     "trades_opened": summary.get("trades_opened"),
                 }
             )
-        hours = hourly(1440, Path(tmp) / "hourly.db")
+        hours, hour_cpus = hourly(1440, Path(tmp) / "hourly.db")
     first, last = hours[0], hours[-1]
     # The first hour includes start-up (labels, whale cache back-fill); the steady figure is the 2nd hour.
     result = {
@@ -106,13 +115,20 @@ def main() -> None:
         "hourly_wall_s": hours,
         "last_over_first": round(last / first, 3),
         "last_over_second": round(last / hours[1], 3),
+        "hourly_cpu_s": hour_cpus,
+        "cpu_last_over_first": round(hour_cpus[-1] / hour_cpus[0], 3),
+        "cpu_last_over_second": round(hour_cpus[-1] / hour_cpus[1], 3),
         "load_average": os.getloadavg(),
         "cpus": os.cpu_count(),
     }
-    print(f"{'simulated minutes':>18} {'median s':>9} {'max s':>7} {'cycles':>7}")
+    print(f"{'simulated minutes':>18} {'median s':>9} {'max s':>7} {'CPU s':>7} {'cycles':>7}")
     for r in rows:
-        print(f"{r['simulated_minutes']:>18} {r['wall_s_median']:>9} {r['wall_s_max']:>7} {r['cycles']!s:>7}")
-    print(f"per simulated hour (s): first {first}, second {hours[1]}, last {last}")
+        print(
+            f"{r['simulated_minutes']:>18} {r['wall_s_median']:>9} {r['wall_s_max']:>7} "
+            f"{r['cpu_s_median']:>7} {r['cycles']!s:>7}"
+        )
+    print(f"per simulated hour, wall s: first {first}, second {hours[1]}, last {last}")
+    print(f"per simulated hour, CPU s: first {hour_cpus[0]}, second {hour_cpus[1]}, last {hour_cpus[-1]}")
     print(f"last / first = {result['last_over_first']} (target <= {TARGET_LAST_FIRST})")
     print(f"load average {result['load_average']}")
     out = Path(__file__).parent / "results" / "demo.json"
