@@ -159,9 +159,6 @@ class FakeWeex:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            # TCP_NODELAY: headers and body go out as separate writes; with Nagle on, the body waits for the
-            # client's delayed ACK (~40 ms a request on loopback): that benchmarks the fake, not the engine.
-            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 fake._handle(self, "GET")
