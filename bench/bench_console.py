@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -204,17 +205,26 @@ def measure_idle_cpu(db: Path, seconds: float, heartbeat: float, monitor_every: 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller database, fewer rounds")
+    parser.add_argument(
+        "--db", type=Path, help="measure a copy of this database instead (e.g. bench/year_db.py's year)"
+    )
     args = parser.parse_args()
     closed, events = (1000, 10_000) if args.quick else (10_000, 100_000)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         t0 = time.perf_counter()
-        build_database(
-            db,
-            now_offset=datetime.now(UTC) - NOW - timedelta(seconds=1),
-            closed_positions=closed,
-            events=events,
-        )
+        if args.db is not None:
+            shutil.copyfile(args.db, db)
+            source = Store.open(db, readonly=True)
+            closed, events = source.positions.closed_count(), source.events.count()
+            source.close()
+        else:
+            build_database(
+                db,
+                now_offset=datetime.now(UTC) - NOW - timedelta(seconds=1),
+                closed_positions=closed,
+                events=events,
+            )
         build_s = time.perf_counter() - t0
         app_figures = asyncio.run(measure_app(db, rounds=10 if args.quick else 30))
         tick_figures = measure_ticks(db, rounds=50 if args.quick else 200)
@@ -228,6 +238,7 @@ def main() -> int:
         **{k: round(v, 3) for k, v in tick_figures.items()},
         "idle_cpu_pct": round(idle_cpu, 2),
         "idle_cpu_pct_heartbeat_1s": round(idle_cpu_1s, 2),
+        "load_average": os.getloadavg(),
         "targets": TARGETS,
         "python": sys.version.split()[0],
         "cpus": os.cpu_count(),
@@ -268,7 +279,7 @@ def main() -> int:
     print(f"console benchmark: {closed} closed positions, {events} events (built in {build_s:.1f} s)")
     for name, value, target in rows:
         print(f"  {name:<{width}}  {value:<28} target {target}")
-    out = ROOT / "bench" / "results" / "console.json"
+    out = ROOT / "bench" / "results" / ("console-db.json" if args.db else "console.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from smt_engine.analyst import make_analyst
@@ -26,6 +27,7 @@ from smt_engine.pipeline import Pipeline
 from smt_engine.sdnotify import SdNotify
 from smt_engine.secrets import SecretStore
 from smt_engine.store import Store
+from smt_engine.store.retention import Retention
 from smt_engine.trading.ailog import AiLogOutbox, AiLogUploader
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.monitor import Monitor
@@ -149,8 +151,11 @@ def build_runtime(
         whales=whales,
     )
 
-    async def housekeeping(now: object) -> None:
+    retention = Retention(store)
+
+    async def housekeeping(now: datetime) -> None:
         book.expire_due()
+        retention(now)  # thins old account snapshots, at most hourly (smt_engine.store.retention)
 
     engine = Engine(
         settings,

@@ -221,8 +221,30 @@ class Snapshot:
         return None
 
 
-_HISTORY_HEAD = 20
-"""Newest closed positions compared to decide whether the whole history must be read again."""
+_CLOSED = "positions.closed"
+"""The change counter of closed positions (rows entering, leaving or changing in the closed state)."""
+
+_SECTION_TABLES: dict[str, frozenset[str]] = {
+    "engine": frozenset({"engine", "cycles"}),
+    "account": frozenset({"account_snapshots"}),
+    "positions": frozenset({"positions"}),
+    "history": frozenset({_CLOSED}),
+    "proposals": frozenset({"proposals", "analyses"}),
+    "health": frozenset({"health"}),
+    "limits": frozenset({"limits"}),
+    "whales": frozenset({"whale_transfers", "whales", "whale_signals"}),
+    "decisions": frozenset({"analyses"}),
+    "orders": frozenset({"orders"}),
+    "events": frozenset({"events"}),
+}
+"""The tables behind each section: a commit re-reads only the sections whose tables it wrote."""
+
+
+def _moved(counters: dict[str, int], before: dict[str, int] | None) -> set[str]:
+    if before is None:
+        return set(counters)
+    return {name for name, n in counters.items() if before.get(name) != n}
+
 
 _TERMINAL_COMMANDS = {CommandState.DONE, CommandState.FAILED}
 
@@ -252,7 +274,8 @@ class ReadModel:
         self._curve: tuple[float, ...] = ()
         self._watched: set[int] = set()
         self._force = True
-        self._history_key: tuple[object, ...] | None = None
+        self._history_key: object = None
+        self._counters: dict[str, int] | None = None
         self._history_rows: tuple[Position, ...] = ()
 
     # --------------------------------------------------------------- called from any thread
@@ -303,7 +326,11 @@ class ReadModel:
     # --------------------------------------------------------------- worker thread only
 
     def poll(self) -> Snapshot | None:
-        """A new snapshot when something changed since the last call, else None (cheap)."""
+        """A new snapshot when something changed since the last call, else None (cheap).
+
+        After a commit only the sections whose tables moved are read again (the engine's triggers count
+        writes per table in ``table_changes``); a commit that touched none of them reads nothing more.
+        """
         version = self.store.data_version()
         held = self.lock.probe()
         with self._mutex:
@@ -313,46 +340,58 @@ class ReadModel:
         if not force and version == self._data_version and held == self._lock_held:
             return None
         started = datetime.now(UTC)
-        snap = self._read(version, held, level, watched)
-        self._data_version, self._lock_held = version, held
+        counters = self.store.table_changes()
+        prev = self._last
+        if force or prev is None or counters is None or self._counters is None:
+            due = set(SECTIONS)
+        else:
+            moved = _moved(counters, self._counters)
+            due = {section for section, tables in _SECTION_TABLES.items() if moved & tables}
+            if held != self._lock_held:
+                due.add("engine")
+        if watched and (prev is None or counters is None or "commands" in _moved(counters, self._counters)):
+            finished = self._finished_commands(watched)
+        else:
+            finished = ()
+        self._data_version, self._lock_held, self._counters = version, held, counters
+        if not due and not finished and prev is not None:
+            return None
+        snap = self._read(version, held, level, due, finished)
         elapsed = (datetime.now(UTC) - started).total_seconds() * 1000
         self._last = snap
         return dataclasses.replace(snap, read_ms=elapsed)
 
-    def _read(self, version: int, held: bool | None, level: EventLevel, watched: set[int]) -> Snapshot:
+    def _read(
+        self,
+        version: int,
+        held: bool | None,
+        level: EventLevel,
+        due: set[str],
+        finished: tuple[Command, ...],
+    ) -> Snapshot:
         s = self.store
-        engine = EngineView(s.engine.current(), held, s.cycles.latest())
-        account = self._account()
-        positions = tuple(s.positions.open_positions())
-        history = self._history()
-        proposals = self._proposals()
-        whales = WhaleFeed(
-            tuple(s.whale_transfers.recent(50)), tuple(s.whales.recent(50)), tuple(s.whale_signals.recent(30))
-        )
-        decisions = tuple(s.analyses.latest_per_pair())
-        orders = self._orders()
-        events = self._read_events(level)
-        finished = self._finished_commands(watched)
-        health = tuple(s.health.all())
-        limits = s.limits.by_name()
         prev = self._last
-        current: dict[str, Any] = {
-            "engine": engine,
-            "account": account,
-            "positions": positions,
-            "history": history,
-            "proposals": proposals,
-            "health": health,
-            "limits": limits,
-            "whales": whales,
-            "decisions": decisions,
-            "orders": orders,
-            "events": (level, events),
+        readers: dict[str, Callable[[], Any]] = {
+            "engine": lambda: EngineView(s.engine.current(), held, s.cycles.latest()),
+            "account": self._account,
+            "positions": lambda: tuple(s.positions.open_positions()),
+            "history": self._history,
+            "proposals": self._proposals,
+            "health": lambda: tuple(s.health.all()),
+            "limits": s.limits.by_name,
+            "whales": lambda: WhaleFeed(
+                tuple(s.whale_transfers.recent(50)),
+                tuple(s.whales.recent(50)),
+                tuple(s.whale_signals.recent(30)),
+            ),
+            "decisions": lambda: tuple(s.analyses.latest_per_pair()),
+            "orders": self._orders,
+            "events": lambda: (level, self._read_events(level)),
         }
-        if prev is None:
-            changed = frozenset(SECTIONS)
-        else:
-            before: dict[str, Any] = {
+        before: dict[str, Any] = (
+            {}
+            if prev is None
+            else {
                 "engine": prev.engine,
                 "account": prev.account,
                 "positions": prev.positions,
@@ -365,22 +404,28 @@ class ReadModel:
                 "orders": prev.orders,
                 "events": (prev.event_level, prev.events),
             }
-            changed = frozenset(name for name in SECTIONS if current[name] != before[name])
+        )
+        current = {name: readers[name]() if name in due or not before else before[name] for name in SECTIONS}
+        if prev is None:
+            changed = frozenset(SECTIONS)
+        else:
+            changed = frozenset(name for name in SECTIONS if name in due and current[name] != before[name])
+        event_level, events = current["events"]
         return Snapshot(
             data_version=version,
             read_at=self.now(),
-            engine=engine,
-            account=account,
-            positions=positions,
-            history=history,
-            proposals=proposals,
-            health=health,
-            limits=limits,
-            whales=whales,
-            decisions=decisions,
-            orders=orders,
+            engine=current["engine"],
+            account=current["account"],
+            positions=current["positions"],
+            history=current["history"],
+            proposals=current["proposals"],
+            health=current["health"],
+            limits=current["limits"],
+            whales=current["whales"],
+            decisions=current["decisions"],
+            orders=current["orders"],
             events=events,
-            event_level=level,
+            event_level=event_level,
             finished_commands=finished,
             changed=changed,
         )
@@ -395,13 +440,13 @@ class ReadModel:
         return AccountView(latest, self._curve)
 
     def _history(self) -> tuple[Position, ...]:
-        """Closed positions; the full list is decoded again only when its newest rows or count moved.
+        """Closed positions; decoded again only when a closed position changed (or one closed).
 
-        Decoding hundreds of rows on every heartbeat commit would be most of an idle console's work.
+        Open positions change on every monitor tick; the ``positions.closed`` counter moves only for
+        closed rows, so those ticks cost one counter read, not hundreds of decoded rows.
         """
-        head = tuple(self.store.positions.recent_closed(_HISTORY_HEAD))
-        key = (head, self.store.positions.closed_count())
-        if key != self._history_key:
+        key: object = self._counters.get(_CLOSED) if self._counters is not None else object()
+        if key is None or key != self._history_key:
             self._history_key = key
             self._history_rows = tuple(self.store.positions.recent_closed(self.config.history_limit))
         return self._history_rows

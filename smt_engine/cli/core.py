@@ -65,6 +65,13 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(handler=cmd_db_check)
     p = db_sub.add_parser(
+        "size",
+        parents=[common],
+        help="rows, bytes on disk and rows written per day (last 7 days) of every table (read-only)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(handler=cmd_db_size)
+    p = db_sub.add_parser(
         "scrub",
         parents=[common],
         help="mask secrets that an older SMT stored in clear (stop the engine first)",
@@ -230,6 +237,27 @@ def cmd_db_check(ctx: Context) -> int:
         print(json.dumps({"database": str(path), "ok": True, "schema_version": version, "problems": []}))
     else:
         print(f"{path}: ok (schema version {version}, integrity check passed)")
+    return ExitCode.OK
+
+
+def cmd_db_size(ctx: Context) -> int:
+    import dataclasses
+    import json
+    from datetime import UTC, datetime
+
+    from smt_engine.store.retention import table_sizes
+
+    path: Path = ctx.settings().engine.database
+    sizes = table_sizes(ctx.store(readonly=True), datetime.now(UTC))
+    if ctx.args.json:
+        print(json.dumps({"database": str(path), "tables": [dataclasses.asdict(t) for t in sizes]}))
+        return ExitCode.OK
+    print(f"{path}: {path.stat().st_size / 1e6:.1f} MB")
+    print(f"  {'table':<24} {'rows':>12} {'MB':>9} {'rows/day':>10}")
+    for t in sizes:
+        mb = f"{t.bytes / 1e6:.1f}" if t.bytes is not None else "-"
+        per_day = f"{t.per_day:g}" if t.per_day is not None else "-"
+        print(f"  {t.table:<24} {t.rows:>12,} {mb:>9} {per_day:>10}")
     return ExitCode.OK
 
 

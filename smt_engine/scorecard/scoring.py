@@ -175,7 +175,7 @@ class Scorer:
     ) -> list[Score]:
         if not subjects:
             return []
-        done = self.store.scores.done(subjects[0].kind)
+        done = self.store.scores.done(subjects[0].kind, (s.id for s in subjects))
         out: list[Score] = []
         for s in subjects:
             for name, length in horizons.items():
@@ -305,15 +305,18 @@ class Scorer:
         return self.settings.risk.max_hold
 
     def run(self, now: datetime) -> int:
-        # A subject scored at 24 h (and, for a proposal, on its outcome) has had everything tried: skip it.
+        # Incremental: only decisions with a horizon that is due and not scored yet are read at all (one
+        # younger than 1 h costs nothing); one scored at 24 h (a proposal: and on its outcome) has had
+        # everything tried. A proposal's outcome can be settled by a bar before its hold ends.
         start = now - LOOKBACK
         history = self.store.history
-        analyses = history.analyses_since(start, unless_scored=(LAST_HORIZON,))
+        due = {name: now - length for name, length in HORIZONS.items()}
+        analyses = history.analyses_since(start, unless_scored=(LAST_HORIZON,), due=due)
         scores = self.score_horizons(
             [s for a in analyses if (s := self.analysis_subject(a)) is not None], now
         )
 
-        signals = history.aggregate_signals_since(start, unless_scored=(LAST_HORIZON,))
+        signals = history.aggregate_signals_since(start, unless_scored=(LAST_HORIZON,), due=due)
         scores += self.score_horizons([s for w in signals if (s := self.signal_subject(w)) is not None], now)
 
         from smt_engine.scorecard.flow_subjects import flow_horizons, flow_subjects
@@ -321,12 +324,14 @@ class Scorer:
         flows = flow_subjects(self.settings, self.store, start)
         scores += self.score_horizons(flows, now, flow_horizons(self.settings))
 
-        proposals = history.proposals_since(start, unless_scored=(LAST_HORIZON, OUTCOME))
+        proposals = history.proposals_since(
+            start, unless_scored=(LAST_HORIZON, OUTCOME), due={**due, OUTCOME: now}
+        )
         behind = self.store.analyses.by_ids([p.analysis_id for p in proposals if p.analysis_id is not None])
         pairs = [(p, behind.get(p.analysis_id) if p.analysis_id is not None else None) for p in proposals]
         psubjects = {s.id: (s, p, a) for p, a in pairs if (s := self.proposal_subject(p, a)) is not None}
         scores += self.score_horizons([s for s, _, _ in psubjects.values()], now)
-        done = self.store.scores.done("proposal")
+        done = self.store.scores.done("proposal", psubjects)
         for sid, (s, p, a) in psubjects.items():
             if (sid, OUTCOME) in done:
                 continue

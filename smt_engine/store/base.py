@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import sqlite_utils
 
-from smt_engine.store.codec import encode_fields, from_row, to_row
+from smt_engine.store.codec import decode_rows, encode_fields, to_params, to_row
 
 R = TypeVar("R")
 
@@ -33,6 +33,19 @@ class Repo(Generic[R]):
                 f"{verb} INTO {self.table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 list(row.values()),
             )
+
+    def write_many(self, records: Sequence[Any], verb: str = "INSERT OR IGNORE") -> int:
+        """One statement for a batch of records of one type; returns how many rows it changed.
+
+        Not one savepoint per row: a cold whale-history cache is tens of thousands of rows.
+        """
+        if not records:
+            return 0
+        columns, params = to_params(records)
+        sql = f"{verb} INTO {self.table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        with self.lock, self.db.atomic():
+            # rowcount sums each row's own changes: an ignored duplicate counts 0, a trigger's writes none.
+            return int(self.db.conn.executemany(sql, params).rowcount)
 
     def insert(self, record: R) -> R:
         """Insert and return the record with its new id set (when the table has an integer id)."""
@@ -70,7 +83,9 @@ class Repo(Generic[R]):
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         with self.lock:
-            return [from_row(self.record, row) for row in self.db.query(sql, list(params))]
+            cursor = self.db.execute(sql, list(params))
+            rows = cursor.fetchall()
+        return decode_rows(self.record, [d[0] for d in cursor.description], rows)
 
     def count(self, where: str = "1", params: Sequence[Any] = ()) -> int:
         with self.lock:

@@ -291,6 +291,18 @@ class Store:
         with self.lock:
             return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
+    def table_changes(self) -> dict[str, int] | None:
+        """How many writes each watched table has seen (migration 12's triggers); None on an older file.
+
+        The console compares two readings to re-read only the sections whose tables were written.
+        """
+        with self.lock:
+            try:
+                rows = self.conn.execute("SELECT name, changes FROM table_changes").fetchall()
+            except sqlite3.OperationalError:
+                return None
+        return {str(name): int(n) for name, n in rows}
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Group several repository writes into one atomic commit."""
@@ -303,5 +315,16 @@ class Store:
 
 
 def _statements(script: str) -> list[str]:
-    """Split a migration into statements (they contain no semicolons inside literals)."""
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """Split a migration into statements (no semicolons inside literals; a trigger body holds several,
+    so pieces are joined until SQLite calls the statement complete)."""
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip().removesuffix(";"))
+            pending = ""
+    if pending.strip(" \n;"):
+        statements.append(pending.strip().removesuffix(";"))
+    return statements

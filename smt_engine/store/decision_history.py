@@ -7,6 +7,7 @@ about and returns only what was recorded by then where that matters.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import datetime
 
 import sqlite_utils
@@ -30,6 +31,25 @@ def _unscored(subject: str, table: str, horizons: tuple[str, ...]) -> str:
     return "NOT (" + " AND ".join(_SCORED.format(subject=subject, table=table) for _ in horizons) + ")"
 
 
+def _filter(
+    subject: str,
+    table: str,
+    column: str,
+    unless_scored: tuple[str, ...],
+    due: Mapping[str, datetime] | None,
+) -> tuple[str, list[str]]:
+    """The scoring filter: rows not scored at every one of ``unless_scored`` and, with ``due`` (horizon ->
+    latest decision time due at it), only those with a horizon that is due and not scored yet."""
+    where, params = "1", []
+    if unless_scored:
+        where, params = _unscored(subject, table, unless_scored), list(unless_scored)
+    if due is not None:
+        terms = [f"({column} <= ? AND NOT {_SCORED.format(subject=subject, table=table)})" for _ in due]
+        where += " AND (" + " OR ".join(terms) + ")"
+        params += [v for horizon, cutoff in due.items() for v in (ts(cutoff), horizon)]
+    return where, params
+
+
 class DecisionHistory:
     def __init__(self, db: sqlite_utils.Database, lock: threading.RLock) -> None:
         self.analyses = AnalysesRepo(db, lock)
@@ -38,29 +58,39 @@ class DecisionHistory:
         self.positions = PositionsRepo(db, lock)
         self.account = AccountRepo(db, lock)
 
-    def analyses_since(self, start: datetime, *, unless_scored: tuple[str, ...] = ()) -> list[Analysis]:
-        """Analyses since ``start``; with ``unless_scored``, those not yet scored at all these horizons."""
-        where, params = "created_at >= ?", [ts(start)]
-        if unless_scored:
-            where += " AND " + _unscored("analysis", "analyses", unless_scored)
-            params += unless_scored
-        return self.analyses.select(where, params, order_by="id")
+    def analyses_since(
+        self,
+        start: datetime,
+        *,
+        unless_scored: tuple[str, ...] = (),
+        due: Mapping[str, datetime] | None = None,
+    ) -> list[Analysis]:
+        """Analyses since ``start``; with ``unless_scored``, those not yet scored at all these horizons;
+        with ``due``, only those with a horizon due and unscored (what a cycle has to score)."""
+        where, params = _filter("analysis", "analyses", "created_at", unless_scored, due)
+        return self.analyses.select(f"created_at >= ? AND {where}", [ts(start), *params], order_by="id")
 
     def aggregate_signals_since(
-        self, start: datetime, *, unless_scored: tuple[str, ...] = ()
+        self,
+        start: datetime,
+        *,
+        unless_scored: tuple[str, ...] = (),
+        due: Mapping[str, datetime] | None = None,
     ) -> list[WhaleSignal]:
-        where, params = "is_aggregate = 1 AND at >= ?", [ts(start)]
-        if unless_scored:
-            where += " AND " + _unscored("signal", "whale_signals", unless_scored)
-            params += unless_scored
-        return self.signals.select(where, params, order_by="id")
+        where, params = _filter("signal", "whale_signals", "at", unless_scored, due)
+        return self.signals.select(
+            f"is_aggregate = 1 AND at >= ? AND {where}", [ts(start), *params], order_by="id"
+        )
 
-    def proposals_since(self, start: datetime, *, unless_scored: tuple[str, ...] = ()) -> list[Proposal]:
-        where, params = "created_at >= ?", [ts(start)]
-        if unless_scored:
-            where += " AND " + _unscored("proposal", "proposals", unless_scored)
-            params += unless_scored
-        return self.proposals.select(where, params, order_by="id")
+    def proposals_since(
+        self,
+        start: datetime,
+        *,
+        unless_scored: tuple[str, ...] = (),
+        due: Mapping[str, datetime] | None = None,
+    ) -> list[Proposal]:
+        where, params = _filter("proposal", "proposals", "created_at", unless_scored, due)
+        return self.proposals.select(f"created_at >= ? AND {where}", [ts(start), *params], order_by="id")
 
     def proposals_of_cycle(self, cycle_id: str) -> list[Proposal]:
         return self.proposals.select("cycle_id = ?", [cycle_id], order_by="id")

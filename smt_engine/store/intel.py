@@ -22,11 +22,7 @@ class WhaleTransfersRepo(Repo[WhaleTransfer]):
 
     def add_new(self, transfers: list[WhaleTransfer]) -> int:
         """Insert transfers not seen before; returns how many were new."""
-        added = 0
-        with self.lock, self.db.atomic():
-            for t in transfers:
-                added += self.write_row(to_row(t), "INSERT OR IGNORE").rowcount
-        return added
+        return self.write_many(transfers)
 
     def recent(self, limit: int = 100) -> list[WhaleTransfer]:
         return self.select(order_by="at DESC, id DESC", limit=limit)

@@ -292,4 +292,184 @@ CREATE TABLE backtest_records (
 CREATE INDEX backtest_records_latest ON backtest_records(source, pair, horizon, run_id);
 """,
     ),
+    (
+        14,
+        "bounded reads: indexes for orders of a position and last stops, per-table change counters for "
+        "the console, and the peak equity kept as it grows (all time and since the last kill-switch reset)",
+        """
+CREATE INDEX orders_position ON orders(position_id);
+CREATE INDEX positions_stop ON positions(close_reason, symbol, closed_at);
+CREATE INDEX analyses_created ON analyses(created_at);
+CREATE INDEX proposals_created ON proposals(created_at);
+CREATE INDEX whale_signals_at ON whale_signals(at);
+
+CREATE TABLE table_changes (name TEXT PRIMARY KEY, changes INTEGER NOT NULL);
+INSERT INTO table_changes (name, changes) VALUES
+    ('engine', 0), ('cycles', 0), ('account_snapshots', 0), ('positions', 0), ('proposals', 0),
+    ('analyses', 0), ('health', 0), ('limits', 0), ('whale_transfers', 0), ('whales', 0),
+    ('whale_signals', 0), ('orders', 0), ('events', 0), ('commands', 0), ('positions.closed', 0);
+CREATE TRIGGER table_changes_engine_insert AFTER INSERT ON engine BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'engine';
+END;
+CREATE TRIGGER table_changes_engine_update AFTER UPDATE ON engine BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'engine';
+END;
+CREATE TRIGGER table_changes_engine_delete AFTER DELETE ON engine BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'engine';
+END;
+CREATE TRIGGER table_changes_cycles_insert AFTER INSERT ON cycles BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'cycles';
+END;
+CREATE TRIGGER table_changes_cycles_update AFTER UPDATE ON cycles BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'cycles';
+END;
+CREATE TRIGGER table_changes_cycles_delete AFTER DELETE ON cycles BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'cycles';
+END;
+CREATE TRIGGER table_changes_account_snapshots_insert AFTER INSERT ON account_snapshots BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'account_snapshots';
+END;
+CREATE TRIGGER table_changes_account_snapshots_update AFTER UPDATE ON account_snapshots BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'account_snapshots';
+END;
+CREATE TRIGGER table_changes_account_snapshots_delete AFTER DELETE ON account_snapshots BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'account_snapshots';
+END;
+CREATE TRIGGER table_changes_positions_insert AFTER INSERT ON positions BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'positions';
+END;
+CREATE TRIGGER table_changes_positions_update AFTER UPDATE ON positions BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'positions';
+END;
+CREATE TRIGGER table_changes_positions_delete AFTER DELETE ON positions BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'positions';
+END;
+CREATE TRIGGER table_changes_proposals_insert AFTER INSERT ON proposals BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'proposals';
+END;
+CREATE TRIGGER table_changes_proposals_update AFTER UPDATE ON proposals BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'proposals';
+END;
+CREATE TRIGGER table_changes_proposals_delete AFTER DELETE ON proposals BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'proposals';
+END;
+CREATE TRIGGER table_changes_analyses_insert AFTER INSERT ON analyses BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'analyses';
+END;
+CREATE TRIGGER table_changes_analyses_update AFTER UPDATE ON analyses BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'analyses';
+END;
+CREATE TRIGGER table_changes_analyses_delete AFTER DELETE ON analyses BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'analyses';
+END;
+CREATE TRIGGER table_changes_health_insert AFTER INSERT ON health BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'health';
+END;
+CREATE TRIGGER table_changes_health_update AFTER UPDATE ON health BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'health';
+END;
+CREATE TRIGGER table_changes_health_delete AFTER DELETE ON health BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'health';
+END;
+CREATE TRIGGER table_changes_limits_insert AFTER INSERT ON limits BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'limits';
+END;
+CREATE TRIGGER table_changes_limits_update AFTER UPDATE ON limits BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'limits';
+END;
+CREATE TRIGGER table_changes_limits_delete AFTER DELETE ON limits BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'limits';
+END;
+CREATE TRIGGER table_changes_whale_transfers_insert AFTER INSERT ON whale_transfers BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'whale_transfers';
+END;
+CREATE TRIGGER table_changes_whale_transfers_update AFTER UPDATE ON whale_transfers BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'whale_transfers';
+END;
+CREATE TRIGGER table_changes_whale_transfers_delete AFTER DELETE ON whale_transfers BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'whale_transfers';
+END;
+CREATE TRIGGER table_changes_whales_insert AFTER INSERT ON whales BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'whales';
+END;
+CREATE TRIGGER table_changes_whales_update AFTER UPDATE ON whales BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'whales';
+END;
+CREATE TRIGGER table_changes_whales_delete AFTER DELETE ON whales BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'whales';
+END;
+CREATE TRIGGER table_changes_whale_signals_insert AFTER INSERT ON whale_signals BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'whale_signals';
+END;
+CREATE TRIGGER table_changes_whale_signals_update AFTER UPDATE ON whale_signals BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'whale_signals';
+END;
+CREATE TRIGGER table_changes_whale_signals_delete AFTER DELETE ON whale_signals BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'whale_signals';
+END;
+CREATE TRIGGER table_changes_orders_insert AFTER INSERT ON orders BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'orders';
+END;
+CREATE TRIGGER table_changes_orders_update AFTER UPDATE ON orders BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'orders';
+END;
+CREATE TRIGGER table_changes_orders_delete AFTER DELETE ON orders BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'orders';
+END;
+CREATE TRIGGER table_changes_events_insert AFTER INSERT ON events BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'events';
+END;
+CREATE TRIGGER table_changes_events_update AFTER UPDATE ON events BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'events';
+END;
+CREATE TRIGGER table_changes_events_delete AFTER DELETE ON events BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'events';
+END;
+CREATE TRIGGER table_changes_commands_insert AFTER INSERT ON commands BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'commands';
+END;
+CREATE TRIGGER table_changes_commands_update AFTER UPDATE ON commands BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'commands';
+END;
+CREATE TRIGGER table_changes_commands_delete AFTER DELETE ON commands BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'commands';
+END;
+CREATE TRIGGER table_changes_positions_closed_insert AFTER INSERT ON positions WHEN NEW.state = 'closed' BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'positions.closed';
+END;
+CREATE TRIGGER table_changes_positions_closed_update AFTER UPDATE ON positions
+WHEN NEW.state = 'closed' OR OLD.state = 'closed' BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'positions.closed';
+END;
+CREATE TRIGGER table_changes_positions_closed_delete AFTER DELETE ON positions WHEN OLD.state = 'closed' BEGIN
+    UPDATE table_changes SET changes = changes + 1 WHERE name = 'positions.closed';
+END;
+
+CREATE TABLE account_peaks (
+    scope TEXT PRIMARY KEY, since TEXT, snapshot_id INTEGER, at TEXT, equity TEXT
+);
+INSERT INTO account_peaks (scope, since, snapshot_id, at, equity)
+    SELECT 'all', NULL, id, at, equity FROM account_snapshots ORDER BY CAST(equity AS REAL) DESC LIMIT 1;
+INSERT INTO account_peaks (scope, since, snapshot_id, at, equity)
+    SELECT 'reset', r.at, s.id, s.at, s.equity
+    FROM (SELECT at FROM kill_switch_resets ORDER BY id DESC LIMIT 1) r
+    LEFT JOIN account_snapshots s ON s.id = (
+        SELECT id FROM account_snapshots WHERE at >= r.at ORDER BY CAST(equity AS REAL) DESC LIMIT 1
+    );
+CREATE TRIGGER account_peaks_snapshot AFTER INSERT ON account_snapshots BEGIN
+    INSERT OR IGNORE INTO account_peaks (scope, since, snapshot_id, at, equity)
+        VALUES ('all', NULL, NEW.id, NEW.at, NEW.equity);
+    UPDATE account_peaks SET snapshot_id = NEW.id, at = NEW.at, equity = NEW.equity
+        WHERE (scope = 'all' OR (scope = 'reset' AND NEW.at >= since))
+        AND (equity IS NULL OR CAST(NEW.equity AS REAL) > CAST(equity AS REAL));
+END;
+CREATE TRIGGER account_peaks_reset AFTER INSERT ON kill_switch_resets BEGIN
+    INSERT OR REPLACE INTO account_peaks (scope, since, snapshot_id, at, equity)
+        SELECT 'reset', NEW.at, s.id, s.at, s.equity
+        FROM (SELECT 1) LEFT JOIN account_snapshots s ON s.id = (
+            SELECT id FROM account_snapshots WHERE at >= NEW.at ORDER BY CAST(equity AS REAL) DESC LIMIT 1
+        );
+END;
+""",
+    ),
 ]

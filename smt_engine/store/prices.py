@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from smt_engine.store.base import Repo
-from smt_engine.store.codec import to_row, ts
+from smt_engine.store.codec import ts
 
 
 @dataclass(slots=True, kw_only=True)
@@ -46,9 +46,7 @@ class CandlesRepo(Repo[StoredCandle]):
     def record_closed(self, candles: list[StoredCandle]) -> int:
         """Store the closed bars among ``candles`` (a later sighting replaces a bar); returns how many."""
         closed = [c for c in candles if c.close_time <= c.seen_at]
-        with self.lock, self.db.atomic():
-            for c in closed:
-                self.write_row(to_row(c), "INSERT OR REPLACE")
+        self.write_many(closed, "INSERT OR REPLACE")
         return len(closed)
 
     def prune(self, before: datetime) -> int:

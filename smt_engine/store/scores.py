@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from smt_engine.store.base import Repo
-from smt_engine.store.codec import to_row, ts
+from smt_engine.store.codec import ts
 
 
 @dataclass(slots=True, kw_only=True)
@@ -67,17 +68,25 @@ class ScoresRepo(Repo[Score]):
 
     def add(self, scores: list[Score]) -> int:
         """Insert scores not recorded yet (once per subject and horizon); returns how many were new."""
-        added = 0
-        with self.lock, self.db.atomic():
-            for s in scores:
-                added += self.write_row(to_row(s), "INSERT OR IGNORE").rowcount
-        return added
+        return self.write_many(scores)
 
-    def done(self, subject: str) -> set[tuple[int, str]]:
-        """(subject id, horizon) pairs already scored."""
+    def done(self, subject: str, ids: Iterable[int] | None = None) -> set[tuple[int, str]]:
+        """(subject id, horizon) pairs already scored; with ``ids``, only for those subjects (an index
+        probe each, so a cycle's cost does not grow with every score ever recorded)."""
+        sql = "SELECT subject_id, horizon FROM scores WHERE subject = ?"
+        if ids is None:
+            with self.lock:
+                return {(int(r[0]), str(r[1])) for r in self.db.execute(sql, [subject])}
+        wanted = sorted(set(ids))
+        found: set[tuple[int, str]] = set()
         with self.lock:
-            rows = self.db.query("SELECT subject_id, horizon FROM scores WHERE subject = ?", [subject])
-            return {(int(r["subject_id"]), str(r["horizon"])) for r in rows}
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                rows = self.db.execute(
+                    f"{sql} AND subject_id IN ({', '.join('?' * len(chunk))})", [subject, *chunk]
+                )
+                found.update((int(r[0]), str(r[1])) for r in rows)
+        return found
 
     def for_pair(self, subject: str, pair: str, horizon: str, analyst: str, start: datetime) -> list[Score]:
         return self.select(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from smt_engine.domain import OrderState, PositionState, ProposalState, Side
+from smt_engine.domain import CloseReason, OrderState, PositionState, ProposalState, Side
 from smt_engine.store.base import Repo
-from smt_engine.store.codec import ts
+from smt_engine.store.codec import parse_ts, ts
 from smt_engine.store.records import Order, Position, Proposal
 
 _OPEN_ORDER_STATES = [s.value for s in OrderState if not s.is_terminal]
+_OPEN_POSITION = f"state != '{PositionState.CLOSED.value}'"
+"""Word for word the condition of the ``positions_one_open`` partial index, so queries may use it."""
 
 
 class ProposalsRepo(Repo[Proposal]):
@@ -77,13 +79,32 @@ class PositionsRepo(Repo[Position]):
     record = Position
 
     def open_positions(self) -> list[Position]:
-        return self.select("state != ?", [PositionState.CLOSED.value], order_by="opened_at")
+        # The literal (not a parameter) lets SQLite answer from the partial index of open positions.
+        return self.select(_OPEN_POSITION, order_by="opened_at")
 
     def open_for(self, symbol: str, side: Side) -> Position | None:
-        rows = self.select(
-            "state != ? AND symbol = ? AND side = ?", [PositionState.CLOSED.value, symbol, side.value]
-        )
+        rows = self.select(f"{_OPEN_POSITION} AND symbol = ? AND side = ?", [symbol, side.value])
         return rows[0] if rows else None
+
+    def last_stop_losses(self) -> dict[str, datetime]:
+        """When each symbol last closed at its stop loss (the cool-down gate's input).
+
+        A skip-scan over the ``positions_stop`` index: one probe per symbol, however long the history.
+        """
+        sql = """
+            WITH RECURSIVE s(symbol) AS (
+                SELECT min(symbol) FROM positions WHERE close_reason = :reason
+                UNION ALL
+                SELECT (SELECT min(symbol) FROM positions WHERE close_reason = :reason AND symbol > s.symbol)
+                FROM s WHERE s.symbol IS NOT NULL
+            )
+            SELECT symbol, (
+                SELECT max(closed_at) FROM positions WHERE close_reason = :reason AND symbol = s.symbol
+            ) FROM s WHERE symbol IS NOT NULL
+        """
+        with self.lock:
+            rows = self.db.execute(sql, {"reason": CloseReason.STOP_LOSS.value}).fetchall()
+        return {symbol: parse_ts(at) for symbol, at in rows if at is not None}
 
     def closed_count(self) -> int:
         return self.count("state = ?", [PositionState.CLOSED.value])

@@ -57,10 +57,28 @@ class AccountRepo(Repo[AccountSnapshot]):
 
     def since(self, start: datetime, limit: int = 2000) -> list[AccountSnapshot]:
         """Oldest first, for the equity sparkline and drawdown."""
-        rows = self.select("at >= ?", [ts(start)], order_by="id DESC", limit=limit)
+        # By the ``at`` index: ordering by id would walk every older row when none is recent enough.
+        rows = self.select("at >= ?", [ts(start)], order_by="at DESC, id DESC", limit=limit)
         return rows[::-1]
 
     def peak_equity(self, since: datetime | None = None) -> AccountSnapshot | None:
+        """The highest-equity snapshot (since ``since``), read from the kept peaks, not the whole table.
+
+        The triggers of migration 12 keep the all-time peak and the peak since the latest kill-switch
+        reset as snapshots arrive (and keep them when retention thins the snapshots out). Any other
+        ``since`` is a range read on the ``at`` index.
+        """
+        with self.lock:
+            if since is None:
+                kept = self.db.execute("SELECT snapshot_id FROM account_peaks WHERE scope = 'all'").fetchone()
+            else:
+                kept = self.db.execute(
+                    "SELECT snapshot_id FROM account_peaks WHERE scope = 'reset' AND since = ?", [ts(since)]
+                ).fetchone()
+            if kept is not None:
+                peak = self.get(kept[0]) if kept[0] is not None else None
+                if peak is not None or since is not None:
+                    return peak
         where, params = ("at >= ?", [ts(since)]) if since is not None else ("1", [])
         rows = self.select(where, params, order_by="CAST(equity AS REAL) DESC", limit=1)
         return rows[0] if rows else None

@@ -23,7 +23,6 @@ from smt_engine.domain import (
     Action,
     AnalystKind,
     ApprovalMode,
-    CloseReason,
     Contract,
     Decision,
     EngineState,
@@ -145,14 +144,7 @@ def snapshot_account(
     equity = balance.equity if balance is not None else None
     refs = loss_references(store, settings, now)
     peaks = [v for v in (equity, refs.peak_equity) if v is not None]
-    last_sl: dict[str, datetime] = {}
-    for p in store.positions.recent_closed(limit=500):
-        if (
-            p.close_reason is CloseReason.STOP_LOSS
-            and p.closed_at is not None
-            and (p.symbol not in last_sl or p.closed_at > last_sl[p.symbol])
-        ):
-            last_sl[p.symbol] = p.closed_at
+    last_sl = store.positions.last_stop_losses()
     exposures = [OpenExposure(p.symbol, p.side, p.margin) for p in positions if p.size > 0]
     held = {(e.symbol, e.side) for e in exposures}
     for prop in store.proposals.in_state(*IN_FLIGHT):

@@ -46,28 +46,36 @@ def to_record(address: str, t: Transfer) -> HistoryTransfer:
     )
 
 
-def from_record(r: HistoryTransfer) -> Transfer:
-    return Transfer(
-        kind=TransferKind(r.kind),
-        tx_hash=r.tx_hash,
-        block=r.block,
-        at=r.at,
-        from_address=r.from_address,
-        to_address=r.to_address,
-        value=r.value,
-        token_symbol=r.token_symbol,
-        token_contract=r.token_contract,
-        gas_used=r.gas_used,
-        is_error=r.is_error,
-        seq=r.seq,
-    )
+def _order(t: Transfer) -> tuple[int, str, str]:
+    """The store's order of an address's rows (``ORDER BY block, tx_hash, seq``)."""
+    return (t.block, t.tx_hash, t.seq)
 
 
 class HistoryCache:
+    """The per-address cache in SQLite, plus the decoded rows of each address ``load`` has read.
+
+    A whale's features read up to ``history_days`` of its transfers every cycle (tens of thousands of rows
+    for a busy wallet); decoding them again each cycle was most of the cycle. Rows this cache adds after
+    the newest one in memory are appended; anything else (a back-fill, a duplicate) drops the address so
+    the next ``load`` reads it again from the store. The engine is the only writer of the cache.
+    """
+
     def __init__(self, store: Store, chain: ChainSource) -> None:
         self.store = store
         self.chain = chain
         self.repo = store.whale_history
+        self._loaded: dict[str, list[Transfer]] = {}
+
+    def _add(self, address: str, transfers: list[Transfer]) -> int:
+        added = self.repo.add([to_record(address, t) for t in transfers])
+        rows = self._loaded.get(address)
+        if rows is not None and added:
+            new = sorted(transfers, key=_order)
+            if added == len(new) and (not rows or _order(new[0]) > _order(rows[-1])):
+                rows.extend(new)
+            else:
+                del self._loaded[address]
+        return added
 
     async def sync(
         self, address: str, kinds: Iterable[TransferKind], from_block: int, to_block: int, now: datetime
@@ -82,13 +90,13 @@ class HistoryCache:
             state = self.repo.sync_state(address, kind.value)
             if state is None:
                 batch = await self.chain.transfers(address, kind, from_block, to_block)
-                added += self.repo.add([to_record(address, t) for t in batch.rows])
+                added += self._add(address, batch.rows)
                 lo, hi = from_block, batch.through_block
             else:
                 lo, hi = state.from_block, state.to_block
                 if from_block < state.from_block:
                     batch = await self.chain.transfers(address, kind, from_block, state.from_block - 1)
-                    added += self.repo.add([to_record(address, t) for t in batch.rows])
+                    added += self._add(address, batch.rows)
                     if batch.through_block >= state.from_block - 1:
                         lo = from_block  # the back-fill reached the synced range: one contiguous range
                     else:
@@ -96,7 +104,7 @@ class HistoryCache:
                         lo, hi = from_block, batch.through_block
                 if to_block > hi and hi >= state.to_block:
                     batch = await self.chain.transfers(address, kind, hi + 1, to_block)
-                    added += self.repo.add([to_record(address, t) for t in batch.rows])
+                    added += self._add(address, batch.rows)
                     hi = max(hi, batch.through_block)
             # Written after the fetches succeed: a failed cycle leaves the window to be fetched again.
             self.repo.set_sync(
@@ -106,16 +114,23 @@ class HistoryCache:
 
     def remember(self, address: str, transfers: Iterable[Transfer]) -> int:
         """Cache transfers already read elsewhere under ``address``; the synced range is unchanged."""
-        return self.repo.add([to_record(address, t) for t in transfers])
+        return self._add(address, list(transfers))
 
     def load(self, address: str, since: datetime | None = None) -> list[Transfer]:
-        return [from_record(r) for r in self.repo.for_address(address, since)]
+        rows = self._loaded.get(address)
+        if rows is None:
+            rows = self._loaded[address] = self.repo.read_as(Transfer, address)
+        return list(rows) if since is None else [t for t in rows if t.at >= since]
 
     def window(self, address: str, start: datetime, end: datetime) -> list[Transfer]:
-        return [from_record(r) for r in self.repo.between(address, start, end)]
+        return self.repo.read_as(Transfer, address, start, end)
 
     def prune(self, now: datetime, retention_days: int) -> int:
-        removed = self.repo.prune(now - timedelta(days=retention_days))
+        before = now - timedelta(days=retention_days)
+        removed = self.repo.prune(before)
+        if removed:
+            for address, rows in self._loaded.items():
+                self._loaded[address] = [t for t in rows if t.at >= before]
         if removed:
             log.info("whale history cache: pruned %d rows older than %d days", removed, retention_days)
         return removed

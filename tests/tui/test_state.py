@@ -5,13 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from smt_engine.cli.main import main
-from smt_engine.domain import EngineState, EventLevel
+from smt_engine.domain import EngineState, EventLevel, PositionState
 from smt_engine.store import EngineLock, Store
+from smt_engine.store.prices import PricePoint
 from smt_tui.state import SECTIONS, ConsoleConfig, Liveness, ReadModel
 from tests.tui.fixtures import NOW, Fixture
 
@@ -35,6 +37,33 @@ def test_poll_reads_only_when_another_connection_commits(fixture_db: Fixture) ->
         writer.engine.set(state=EngineState.PAUSED)
         third = model.poll()
         assert third is not None and third.changed == frozenset({"engine"})
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_poll_rereads_only_sections_whose_tables_were_written(fixture_db: Fixture) -> None:
+    reader = Store.open(fixture_db.path, readonly=True)
+    writer = Store.open(fixture_db.path)
+    try:
+        model = ReadModel(reader, now=lambda: NOW)
+        first = model.poll()
+        assert first is not None
+        # A commit to a table no section shows (the scorecard's prices): nothing is read, nothing changes.
+        writer.prices.insert(PricePoint(symbol="BTCUSDT", at=NOW, price=Decimal(1)))
+        assert model.poll() is None
+        # A monitor tick marks an open position: the open book moves, the closed history is not re-read.
+        position = writer.positions.open_positions()[0]
+        assert position.id is not None
+        writer.positions.update(position.id, mark_price=Decimal("123.45"))
+        second = model.poll()
+        assert second is not None and second.changed == frozenset({"positions"})
+        assert second.history is first.history and second.events is first.events
+        # A position closing moves both the open book and the history.
+        writer.positions.update(position.id, state=PositionState.CLOSED, closed_at=NOW)
+        third = model.poll()
+        assert third is not None and {"positions", "history"} <= third.changed
+        assert position.id in {p.id for p in third.history}
     finally:
         reader.close()
         writer.close()

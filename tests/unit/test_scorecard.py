@@ -356,3 +356,21 @@ def test_the_replay_table_keeps_a_space_between_a_long_recorded_state_and_the_re
     header, line = lines[1], lines[2]
     assert "cooldown_after_loss_this_cycle)  denied (max_open_positions)" in line
     assert header.index("with these settings") == line.index("denied (max_open_positions)")
+
+
+def test_a_cycle_reads_only_decisions_with_a_horizon_due_and_unscored(store: Store) -> None:
+    """Incremental scoring: what is too young for any horizon, or already scored at every due one, is not
+    read at all, so a cycle's work does not grow with the decisions already scored."""
+    markets(store)
+    scored = analysis(store, "BTC", Action.LONG, 0.8, T0 + timedelta(hours=1))
+    young = analysis(store, "BTC", Action.LONG, 0.8, T0 + timedelta(hours=5, minutes=40))
+    due_1h = analysis(store, "ETH", Action.SHORT, 0.8, T0 + timedelta(hours=4, minutes=30))
+    now = T0 + timedelta(hours=6)
+    score_due(SETTINGS, store, T0 + timedelta(hours=5, minutes=1))  # scores `scored` at 1 h and 4 h
+    assert {(s.subject_id, s.horizon) for s in store.scores.since()} == {(scored.id, "1h"), (scored.id, "4h")}
+    due = {"1h": now - timedelta(hours=1), "4h": now - timedelta(hours=4), "24h": now - timedelta(hours=24)}
+    read = store.history.analyses_since(T0, unless_scored=("24h",), due=due)
+    assert [a.id for a in read] == [due_1h.id]  # not `scored` (nothing new due), not `young` (under 1 h)
+    assert young.id not in {a.id for a in read}
+    assert score_due(SETTINGS, store, now) == 1
+    assert store.scores.done("analysis", [due_1h.id]) == {(due_1h.id, "1h")}

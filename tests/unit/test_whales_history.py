@@ -91,3 +91,27 @@ async def test_a_fetch_cut_short_leaves_no_gap(tmp_path: Path) -> None:
         (TransferKind.NORMAL, 1000, 1000),
     ]
     assert [t.block for t in cache.load(A)] == [300, 400, 500, 600, 700, 750, 850, 950, 1000]
+
+
+async def test_loaded_rows_stay_in_step_with_the_store(tmp_path: Path) -> None:
+    """The decoded rows kept in memory read exactly what a fresh read of the store gives, through
+    forward syncs (appended), a back-fill (read again), a repeated row and retention."""
+    store = Store.open(tmp_path / "s.db")
+    cache = HistoryCache(store, Chain())
+
+    def fresh() -> list[Transfer]:
+        return HistoryCache(store, Chain()).load(A)
+
+    await cache.sync(A, [TransferKind.NORMAL], 500, 800, NOW)
+    assert cache.load(A) == fresh()
+    await cache.sync(A, [TransferKind.NORMAL], 500, 1000, NOW)  # newer blocks: appended in memory
+    assert [t.block for t in cache.load(A)] == [500, 600, 700, 800, 801, 901] == [t.block for t in fresh()]
+    await cache.sync(A, [TransferKind.NORMAL], 200, 1000, NOW)  # a back-fill lands before: read again
+    assert cache.load(A) == fresh() and cache.load(A)[0].block == 200
+    assert cache.remember(A, [cache.load(A)[-1]]) == 0  # already cached: nothing changes
+    assert cache.load(A) == fresh()
+    since = NOW - timedelta(days=150)
+    assert cache.load(A, since) == [t for t in fresh() if t.at >= since]
+    cache.prune(NOW, 250)
+    assert cache.load(A) == fresh() and min(t.block for t in cache.load(A)) >= 750
+    store.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,11 +17,10 @@ from smt_engine.exchange.base import (
 from smt_engine.exchange.market import PriceSource
 from smt_engine.exchange.paper.contracts import MAINTENANCE_MARGIN_RATE
 from smt_engine.exchange.paper.state import (
+    AccountFile,
     PaperAccount,
     PaperOrder,
     PaperPosition,
-    encode_state,
-    write_atomic,
 )
 from smt_engine.exchange.precision import round_to_tick
 
@@ -33,6 +31,7 @@ class PaperBook:
     market: PriceSource
     clock: Clock
     state_path: Path | None
+    _file: AccountFile | None
     taker_rate: Decimal
     maker_rate: Decimal
     slippage: Decimal
@@ -45,8 +44,8 @@ class PaperBook:
     # ------------------------------------------------------------------ housekeeping
 
     def _save(self) -> None:
-        if self.state_path is not None and self._dirty:
-            write_atomic(self.state_path, json.dumps(encode_state(self._acct), indent=1))
+        if self._file is not None and self._dirty:
+            self._file.save(self._acct)
         self._dirty = False
 
     def _new_id(self) -> str:

@@ -1,4 +1,11 @@
-"""The paper account's state (positions, orders, fills) and its atomic JSON persistence."""
+"""The paper account's state (positions, orders, fills) and its persistence.
+
+Saved as two files so a change costs what changed, not the account's whole history: a small JSON
+snapshot of what can still change (balance, positions, open orders), rewritten atomically, and an
+append-only journal (JSON lines) of what cannot: orders that reached a final status (every mutation in
+the venue is guarded by ``status.is_open``) and fills. The snapshot records how many journal bytes it
+counts, so a torn append (a crash between the two writes) is cut off at the next load.
+"""
 
 from __future__ import annotations
 
@@ -134,21 +141,93 @@ def decode_state(value: Any) -> Any:
     return value
 
 
-def load_account(path: Path) -> PaperAccount:
-    raw = decode_state(json.loads(path.read_text()))
-    return PaperAccount(
-        wallet=raw["wallet"],
-        cursor=raw.get("cursor"),
-        next_id=raw["next_id"],
-        leverage=raw.get("leverage", {}),
-        positions=[PaperPosition(**{**p, "side": Side(p["side"])}) for p in raw.get("positions", [])],
-        orders=[
-            PaperOrder(**{**o, "position_side": Side(o["position_side"]), "status": OrderStatus(o["status"])})
-            for o in raw.get("orders", [])
-        ],
-        fills=[Fill(**{**f, "position_side": Side(f["position_side"])}) for f in raw.get("fills", [])],
-        ai_logs=raw.get("ai_logs", []),
+def _order(raw: dict[str, Any]) -> PaperOrder:
+    return PaperOrder(
+        **{**raw, "position_side": Side(raw["position_side"]), "status": OrderStatus(raw["status"])}
     )
+
+
+def _fill(raw: dict[str, Any]) -> Fill:
+    return Fill(**{**raw, "position_side": Side(raw["position_side"])})
+
+
+def _order_key(order: PaperOrder) -> tuple[int, str]:
+    """Creation order: the venue numbers its orders (``_new_id``)."""
+    return (int(order.order_id), "") if order.order_id.isdigit() else (0, order.order_id)
+
+
+class AccountFile:
+    """The account on disk: ``path`` (the snapshot) and ``path`` + ``.journal`` (final orders, fills)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.journal = path.with_name(path.name + ".journal")
+        self._committed = 0
+        """Journal bytes the snapshot on disk counts."""
+        self._archived: set[str] = set()
+        self._fills = 0
+
+    def load(self) -> PaperAccount:
+        raw = decode_state(json.loads(self.path.read_text()))
+        orders: dict[str, PaperOrder] = {}
+        fills: list[Fill] = []
+        self._committed = int(raw.get("journal_bytes", 0))
+        if self._committed:
+            with self.journal.open("rb") as fh:
+                text = fh.read(self._committed).decode()
+            for line in text.splitlines():
+                entry = decode_state(json.loads(line))
+                if "order" in entry:
+                    order = _order(entry["order"])
+                    orders[order.order_id] = order
+                else:
+                    fills.append(_fill(entry["fill"]))
+        self._archived = set(orders)
+        for item in raw.get("orders", []):  # the snapshot's (open) orders; older files hold every order
+            order = _order(item)
+            orders[order.order_id] = order
+        old_fills = [_fill(f) for f in raw.get("fills", [])]  # files written before the journal
+        self._fills = len(fills)
+        return PaperAccount(
+            wallet=raw["wallet"],
+            cursor=raw.get("cursor"),
+            next_id=raw["next_id"],
+            leverage=raw.get("leverage", {}),
+            positions=[PaperPosition(**{**p, "side": Side(p["side"])}) for p in raw.get("positions", [])],
+            orders=sorted(orders.values(), key=_order_key),
+            fills=fills + old_fills,
+            ai_logs=raw.get("ai_logs", []),
+        )
+
+    def save(self, account: PaperAccount) -> None:
+        """Append what became final since the last save, then rewrite the small snapshot atomically."""
+        final = [o for o in account.orders if not o.status.is_open and o.order_id not in self._archived]
+        lines = [json.dumps({"order": encode_state(o)}) for o in final]
+        lines += [json.dumps({"fill": encode_state(f)}) for f in account.fills[self._fills :]]
+        size = self._committed
+        if lines:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # 0600 like the snapshot (mkstemp): the account's history is the operator's business only.
+            with os.fdopen(os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as fh:
+                fh.truncate(self._committed)  # drop an append no snapshot counts (an earlier failed save)
+                fh.write(("\n".join(lines) + "\n").encode())
+                fh.flush()
+                os.fsync(fh.fileno())
+                size = fh.tell()
+        snapshot = {
+            "wallet": account.wallet,
+            "cursor": account.cursor,
+            "next_id": account.next_id,
+            "leverage": account.leverage,
+            "positions": account.positions,
+            "orders": [o for o in account.orders if o.status.is_open],
+            "ai_logs": account.ai_logs,
+            "journal_bytes": size,
+        }
+        write_atomic(self.path, json.dumps(encode_state(snapshot)))
+        self._committed = size
+        self._archived.update(o.order_id for o in final)
+        self._fills = len(account.fills)
 
 
 def write_atomic(path: Path, text: str) -> None:

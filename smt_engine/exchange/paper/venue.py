@@ -5,7 +5,8 @@ messages (quoting the step), TP/SL legs are created when the entry fills and fir
 (1-minute bars walked lazily at the start of every call, so a spike between two polls still triggers;
 a bar touching both TP and SL counts as SL), a closed position's sibling leg stays behind until it is
 cancelled (and can fire on a later position), and liquidation closes a position at its liquidation
-price. The account is saved to a JSON file (atomically) after every change so it survives restarts.
+price. The account is saved after every change (``state.AccountFile``: what changed, atomically) so it
+survives restarts.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ from smt_engine.exchange.market import PriceSource
 from smt_engine.exchange.paper.contracts import WEEX_CONTRACTS_2026_01
 from smt_engine.exchange.paper.matching import PaperBook
 from smt_engine.exchange.paper.state import (
+    AccountFile,
     PaperAccount,
     PaperOrder,
-    load_account,
 )
 from smt_engine.exchange.precision import plain
 
@@ -73,8 +74,9 @@ class PaperExchange(PaperBook):
         self.table: dict[str, Contract] = dict(contracts or WEEX_CONTRACTS_2026_01)
         self.default_leverage = default_leverage
         self._lock = asyncio.Lock()
-        if state_path is not None and state_path.exists():
-            self._acct = load_account(state_path)
+        self._file = AccountFile(state_path) if state_path is not None else None
+        if self._file is not None and self._file.path.exists():
+            self._acct = self._file.load()
         else:
             self._acct = PaperAccount(wallet=balance)
         self._dirty = False
