@@ -275,6 +275,7 @@ def measure_demo_cpu(seconds: float) -> dict[str, float]:
             engine.terminate()
             engine.wait()
     return {
+        "demo_load_average_1m": round(os.getloadavg()[0], 2),
         "demo_idle_cpu_pct": cpu,
         "demo_seconds": seconds,
         "demo_positions_opened": opened,
