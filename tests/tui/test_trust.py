@@ -254,3 +254,23 @@ async def test_p_brings_the_prompt_into_view(
         content = app.screen.query_one("#detail-content")
         seen = content.render_lines(Region(0, int(scroll.scroll_y), content.size.width, scroll.size.height))
         assert "Prompt" in [strip.text.strip() for strip in seen]  # the prompt's heading is in view
+
+
+async def test_a_cut_reason_ends_in_an_ellipsis_and_is_whole_in_the_details(
+    make_app: MakeApp, fixture_db: Fixture, engine: FakeEngine
+) -> None:
+    failed = ("max_entries_per_cycle", "total_exposure")
+    gates = [{"gate": g, "passed": g not in failed} for g in ("leverage", *failed)]
+    engine.store.proposals.update(fixture_db.denied_id, gates=gates, reason_codes=list(failed))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        table = app.main.query_one(ProposalsTable)
+        key = f"proposal:{fixture_db.denied_id}"
+        await wait_for(pilot, lambda: "verdict" in table.shown_columns and key in table._cells)
+        shown = table.get_cell(key, "verdict")
+        whole = cell(table, key, "verdict")
+        assert whole == "✗ max_entries_per_cycle, total_exposure"
+        assert shown.plain.endswith("…") and len(shown.plain) < len(whole)
+        found = app._describe(key)
+        assert found is not None and "max_entries_per_cycle" in flat(render_text(found[1]))
