@@ -17,7 +17,7 @@ UPGRADE_ARGS := $(if $(filter all,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),-
 # the "new pip available" notice for the same reason.
 PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/python -m pip
 $(STAMP): pyproject.toml $(LOCK)
-	@echo "Installing SMT and its pinned dependencies into $(VENV) (first run only, about a minute)..."
+	@echo "Installing SMT and its pinned dependencies into $(VENV) (about a minute; again only when they change)..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(PIP) install -qq --require-hashes -r $(LOCK)
 	@$(PIP) install -qq --no-deps --no-build-isolation -e .
