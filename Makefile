@@ -12,11 +12,17 @@ UPGRADE_ARGS := $(if $(filter all,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),-
 
 .PHONY: demo test lint typecheck unit bench lock clean
 
+# Said once, before the only slow step; pip then shows errors only (-qq): the machine's pip configuration
+# can print dozens of warnings that are not the operator's to act on. PIP_DISABLE_PIP_VERSION_CHECK drops
+# the "new pip available" notice for the same reason.
+PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/python -m pip
 $(STAMP): pyproject.toml $(LOCK)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	touch $(STAMP)
+	@echo "Installing SMT and its pinned dependencies into $(VENV) (about a minute; again only when they change)..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install -qq --require-hashes -r $(LOCK)
+	@$(PIP) install -qq --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+	@echo "Installed."
 
 demo: $(STAMP)
 	$(BIN)/smt demo

@@ -1,16 +1,21 @@
-"""What the operator must be told when a new snapshot arrives: a proposal waiting, a position opened or
-closed, a component degraded or recovered. Pure: compares two snapshots, returns plain-words notices."""
+"""What the operator must be told when a new snapshot arrives: a proposal waiting or expired unapproved, a
+position opened, closed or about to be force-closed, a component degraded or recovered. Pure: compares two
+snapshots, returns plain-words notices."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from smt_engine.domain import HealthStatus
+from smt_engine.domain import HealthStatus, ProposalState
+from smt_engine.store.records import Position
 from smt_tui import fmt
 from smt_tui.state import Snapshot
 
 _BAD = (HealthStatus.WARN, HealthStatus.DOWN)
+FORCED_SOON = timedelta(minutes=10)
+"""A forced close (max hold) this close is announced like a waiting proposal: toast, bell, header."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,11 +26,48 @@ class Notice:
     bell: bool = False
     key: str | None = None
     """The row this notice is about (a new waiting proposal: the cursor may follow)."""
+    position_id: int | None = None
+    """The position a forced-close notice is about (announced once)."""
 
 
-def notices(before: Snapshot | None, after: Snapshot, now: datetime) -> list[Notice]:
-    """Changes between two snapshots worth a toast. Nothing on the first snapshot but what waits."""
+def forced_soon(snap: Snapshot, now: datetime) -> list[tuple[Position, timedelta]]:
+    """Open positions the engine will force-close (max hold) within ``FORCED_SOON``, soonest first."""
+    max_hold = snap.max_hold()
+    if max_hold is None:
+        return []
+    due = [(p, p.opened_at + max_hold - now) for p in snap.open_positions]
+    return sorted(((p, left) for p, left in due if left <= FORCED_SOON), key=lambda pair: pair[1])
+
+
+def forced_notices(snap: Snapshot, now: datetime, told: Collection[int]) -> list[Notice]:
+    """A forced close coming within minutes, announced once per position like a waiting proposal."""
     out: list[Notice] = []
+    for pos, left in forced_soon(snap, now):
+        if pos.id in told:
+            continue
+        when = f"in {fmt.countdown(left)}" if left.total_seconds() > 0 else "now"
+        out.append(
+            Notice(
+                f"{pos.symbol} {pos.side.value} reaches its max hold {when}: the engine closes it at market "
+                f"(uPnL {pos.unrealized_pnl:+,.2f} USDT). 1 to see it, x to close it yourself.",
+                "Forced close soon",
+                "warning",
+                bell=True,
+                position_id=pos.id,
+            )
+        )
+    return out
+
+
+def notices(before: Snapshot | None, after: Snapshot, now: datetime, running: bool = True) -> list[Notice]:
+    """Changes between two snapshots worth a toast. Nothing on the first snapshot but what waits.
+
+    ``running``: an engine is there to act. Without one nothing waiting can be approved, so the first
+    snapshot of a finished database announces nothing.
+    """
+    out: list[Notice] = []
+    if not running and before is None:
+        return out
     old_waiting = {v.proposal.id for v in before.waiting} if before is not None else set()
     for view in after.waiting:
         p = view.proposal
@@ -44,6 +86,17 @@ def notices(before: Snapshot | None, after: Snapshot, now: datetime) -> list[Not
         )
     if before is None:
         return out
+    states = {v.proposal.id: v.proposal.state for v in after.proposals}
+    for view in before.waiting:
+        p = view.proposal
+        if states.get(p.id) is ProposalState.EXPIRED:
+            out.append(
+                Notice(
+                    f"#{p.id} {p.pair} {p.side.value} expired unapproved: nothing was traded.",
+                    "Proposal expired",
+                    "warning",
+                )
+            )
     old_open = {p.id for p in before.positions}
     for pos in after.positions:
         if pos.id not in old_open:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rich.console import RenderableType
 from textual import work
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -34,6 +35,7 @@ from smt_tui.screens.help import HelpScreen
 from smt_tui.screens.main import MainScreen
 from smt_tui.screens.scorecard import ScorecardScreen
 from smt_tui.state import SECTIONS, ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot, utc_now
+from smt_tui.widgets.detail_pane import DetailPane
 from smt_tui.widgets.flow_chart import WINDOW_HOURS as FLOW_WINDOW_HOURS
 from smt_tui.widgets.flow_chart import FlowChart
 from smt_tui.widgets.position_chart import PositionChart
@@ -80,8 +82,27 @@ class ConsoleApp(OperatorCommands):
         self._pane_shows: tuple[object, ...] | None = None
         self._binding_states: tuple[object, ...] = ()
         self._last_moment: tuple[object, ...] | None = None
+        self._next_gap = self.config.refresh_interval
+        self._forced_told: set[int] = set()
+        self._drawn_at = 0.0
+        self._bars: tuple[tuple[object, ...], list[Any]] | None = None
         if readonly:
             self.sub_title = "read-only"
+
+    @property
+    def whale_pairs(self) -> frozenset[str] | None:
+        return self.config.whale_pairs
+
+    def _describe(
+        self, key: str, expanded: frozenset[str] = frozenset()
+    ) -> tuple[str, RenderableType] | None:
+        """The selected row in full, as of the latest snapshot and the clock now."""
+        snap = self.snapshot
+        if snap is None:
+            return None
+        now = self.now()
+        running = snap.engine.running(now, self.config.stale_after)
+        return describe.describe(snap, key, now, expanded, self.whale_pairs, running)
 
     def get_default_screen(self) -> Screen[Any]:
         return MainScreen()
@@ -116,13 +137,17 @@ class ConsoleApp(OperatorCommands):
         if event.state is WorkerState.ERROR:
             self.log.error(f"refresh failed: {event.worker.error!r}")
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-            # Chained, not periodic: the next check starts only after this one has finished.
-            self.set_timer(self.config.refresh_interval, self._start_poll)
+            # Chained, not periodic: the next check starts only after this one has finished. After a read
+            # that found only the engine's routine writes, the next one waits longer (ROUTINE_GAP).
+            gap, self._next_gap = self._next_gap, self.config.refresh_interval
+            self.set_timer(gap, self._start_poll)
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         started = time.perf_counter()
         snap = message.snapshot
         before, self.snapshot = self.snapshot, snap
+        if before is not None and snap.changed <= ROUTINE:
+            self._next_gap = max(self.config.refresh_interval, ROUTINE_GAP)
         for command in snap.finished_commands:
             self._report(command)
         self._announce(before, snap)
@@ -131,15 +156,18 @@ class ConsoleApp(OperatorCommands):
         now = self.now()
         try:
             self.main.apply(snap, now, self.config, self.readonly)
+            self.main.tick(snap, now, self.config, self.readonly)  # every countdown as of now, too
+            self._drawn_at = time.monotonic()
             if "whales" in snap.changed:
                 self._chart_flows()
             self._follow_waiting()
         except NoMatches:
             return  # torn down while the snapshot was in flight
         if isinstance(self.screen, DetailScreen):
-            found = describe.describe(snap, self.screen.key, now, self.screen.expanded)
+            found = self._describe(self.screen.key, self.screen.expanded)
             if found is not None:
                 self.screen.show(found[1])
+        self.refresh_confirm()
         self.selection_changed()
         self.apply_ms.append((time.perf_counter() - started) * 1000)
         if self.first_paint is None:
@@ -147,12 +175,25 @@ class ConsoleApp(OperatorCommands):
 
     def _announce(self, before: Snapshot | None, snap: Snapshot) -> None:
         """Toasts for what changed; the bell when a proposal starts waiting for the operator."""
+        now = self.now()
+        running = snap.engine.running(now, self.config.stale_after)
+        self._ring(alerts.notices(before, snap, now, running))
+        self._announce_forced(snap, now)
+
+    def _announce_forced(self, snap: Snapshot, now: datetime) -> None:
+        """A forced close within minutes, once per position (also from the tick: time alone brings it)."""
+        if snap.engine.running(now, self.config.stale_after):
+            self._ring(alerts.forced_notices(snap, now, self._forced_told))
+
+    def _ring(self, notices: list[alerts.Notice]) -> None:
         ring = False
-        for notice in alerts.notices(before, snap, self.now()):
+        for notice in notices:
             self.notify(notice.message, title=notice.title, severity=notice.severity, timeout=12)  # type: ignore[arg-type]
             ring = ring or notice.bell
             if notice.key is not None and self._follow is None:
                 self._follow = notice.key
+            if notice.position_id is not None:
+                self._forced_told.add(notice.position_id)
         if ring:
             self.bell()
 
@@ -239,17 +280,25 @@ class ConsoleApp(OperatorCommands):
         if snap is not None:
             live = snap.engine.liveness(now, self.config.stale_after)
             moment = (now.replace(second=0, microsecond=0), live, id(snap), type(self.screen))
-            if moment == self._last_moment and not _seconds_matter(snap, now, live):
+            seconds = _seconds_matter(snap, now, live)
+            if moment == self._last_moment and not seconds:
+                return
+            if not seconds and time.monotonic() - self._drawn_at < _DRAWN_RECENTLY:
+                # A snapshot drew every time figure a moment ago (the demo clock at 60x moves a minute a
+                # second, and the engine's writes arrive about as often): this tick would draw it again.
                 return
             self._last_moment = moment
+            self._announce_forced(snap, now)
         try:
             self.main.tick(self.snapshot, now, self.config, self.readonly)
         except NoMatches:
             return  # the screen is being torn down (quit) between two ticks: nothing left to draw
+        self._drawn_at = time.monotonic()
         if isinstance(self.screen, DetailScreen) and self.snapshot is not None:
-            found = describe.describe(self.snapshot, self.screen.key, now, self.screen.expanded)
+            found = self._describe(self.screen.key, self.screen.expanded)
             if found is not None:
                 self.screen.show(found[1])
+        self.refresh_confirm()
 
     def selection_changed(self) -> None:
         # The footer is rebuilt on refresh_bindings: only when what applies actually changed.
@@ -273,9 +322,9 @@ class ConsoleApp(OperatorCommands):
         if shown == self._pane_shows:
             return  # the same record as drawn: no re-render, no repaint
         self._pane_shows = shown
-        found = describe.describe(self.snapshot, key, self.now()) if key else None
-        if found is not None:
-            main.query_one("#detail-pane").show(found[1])  # type: ignore[attr-defined]
+        # The selected row of the visible tab, or nothing: never the record of a tab left behind.
+        found = self._describe(key) if key else None
+        main.query_one(DetailPane).show(key, found[1] if found is not None else None)
 
     def _chart_flows(self) -> None:
         """The Whales tab's net exchange flow history, from the engine's stored windows."""
@@ -295,8 +344,14 @@ class ConsoleApp(OperatorCommands):
         if not isinstance(record, Position) or record.state is not PositionState.OPEN:
             chart.show(None, ())
             return
-        start = record.opened_at - _CHART_BEFORE_OPEN
-        chart.show(record, self.model.store.candles.between(record.symbol, start, self.now()))
+        # The engine stores bars during its cycles: read them again only for another position or cycle
+        # (not for every mark-price move), and never on every snapshot of a demo running at 60x.
+        cycle = self.snapshot.engine.last_cycle if self.snapshot is not None else None
+        drawn = (record.id, record.symbol, record.opened_at, cycle)
+        if self._bars is None or self._bars[0] != drawn:
+            start = record.opened_at - _CHART_BEFORE_OPEN
+            self._bars = (drawn, list(self.model.store.candles.between(record.symbol, start, self.now())))
+        chart.show(record, self._bars[1])
 
     # ------------------------------------------------------------------ navigation
 
@@ -304,14 +359,14 @@ class ConsoleApp(OperatorCommands):
         key = self.selected_key()
         if key is None or self.snapshot is None:
             return
-        found = describe.describe(self.snapshot, key, self.now())
+        found = self._describe(key)
         if found is not None:
             self.push_screen(DetailScreen(key, *found))
 
     def refresh_detail(self) -> None:
         """Re-render the open detail screen (a section was expanded or collapsed)."""
         if isinstance(self.screen, DetailScreen) and self.snapshot is not None:
-            found = describe.describe(self.snapshot, self.screen.key, self.now(), self.screen.expanded)
+            found = self._describe(self.screen.key, self.screen.expanded)
             if found is not None:
                 self.screen.show(found[1])
 
@@ -338,6 +393,18 @@ class ConsoleApp(OperatorCommands):
     def action_help(self) -> None:
         self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
 
+
+ROUTINE = frozenset({"engine", "health", "account", "positions", "limits"})
+"""What a running engine rewrites all the time: its heartbeat, component health, account snapshots, marks
+and PnL of open positions, drift measurements. Anything that asks the operator for something (a proposal,
+an order, a closed position, an event) changes another section too."""
+ROUTINE_GAP = 2.0
+"""Seconds before the next read after one that found only routine writes: the demo engine at 60x commits
+several times a second, and reading and drawing each commit was most of the demo console's CPU. A new
+proposal or a closed position is still shown at the next ``refresh_interval``."""
+
+_DRAWN_RECENTLY = 1.9
+"""Real seconds after a snapshot drew the time figures during which a tick leaves them as they are."""
 
 _CHART_BEFORE_OPEN = timedelta(hours=6)
 """How much of the pair's stored price history before the entry the position chart shows."""

@@ -8,15 +8,18 @@ database on the UI thread.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from smt_engine.domain import PositionState
 from smt_engine.store.records import Analysis, Event, Order, Position, Whale, WhaleTransfer
 from smt_tui import fmt, why
 from smt_tui.state import ProposalView, Snapshot
+from smt_tui.widgets.positions_table import forced_close_in
 
 
 def rationale(analysis: Analysis | None) -> RenderableType:
@@ -54,16 +57,28 @@ def rationale(analysis: Analysis | None) -> RenderableType:
     return Group(*parts)
 
 
-def describe_position(p: Position, now: datetime) -> RenderableType:
+def describe_position(p: Position, snap: Snapshot, now: datetime, running: bool = True) -> RenderableType:
+    """Every figure of the row, whole: what a narrow table leaves out (size, entry, mark, ROE) is here."""
+    roe = fmt.pct_of(p.unrealized_pnl, p.margin) if p.margin else None
+    forced: str | Text = "-"
+    if p.state is not PositionState.CLOSED:
+        max_hold = snap.max_hold()
+        forced = forced_close_in(p, now, max_hold, running)
+        if max_hold is not None:
+            forced = Text.assemble(forced, f" (at {fmt.stamp(p.opened_at + max_hold)}, max hold)")
     return fmt.kv(
         [
             ("position", f"#{p.id} {p.symbol} {p.side.value} ({p.state.value})"),
             ("size", fmt.price(p.size)),
             ("entry / mark", f"{fmt.price(p.entry_price)} / {fmt.price(p.mark_price)}"),
             ("margin", f"{fmt.money(p.margin)} USDT at {p.leverage}x"),
-            ("unrealised PnL", fmt.signed(p.unrealized_pnl)),
-            ("take profit", f"{fmt.price(p.tp_price)} (order {p.tp_order_id or '-'})"),
-            ("stop loss", f"{fmt.price(p.sl_price)} (order {p.sl_order_id or '-'})"),
+            (
+                "unrealised PnL",
+                Text.assemble(fmt.signed(p.unrealized_pnl), " USDT, ROE ", fmt.signed(roe, 1, "%")),
+            ),
+            ("take profit", f"{fmt.target(p.tp_price, p.mark_price)} (order {p.tp_order_id or '-'})"),
+            ("stop loss", f"{fmt.target(p.sl_price, p.mark_price)} (order {p.sl_order_id or '-'})"),
+            ("forced close", forced),
             ("opened", f"{fmt.stamp(p.opened_at)} ({fmt.duration(now - p.opened_at)} ago)"),
             ("proposal", p.proposal_id or ("adopted" if p.adopted else "-")),
             ("closed", f"{fmt.stamp(p.closed_at)} {p.close_reason.value if p.close_reason else ''}"),
@@ -142,7 +157,7 @@ def describe_transfer(t: WhaleTransfer) -> RenderableType:
             ("from", t.from_address),
             ("to", t.to_address),
             ("value", f"{fmt.money(t.value_eth)} ETH"),
-            ("direction", f"{t.direction or '-'} {t.exchange_label or ''}"),
+            ("direction", f"{fmt.exchange_direction(t.direction)} {t.exchange_label or ''}".strip()),
             ("block / at", f"{t.block} / {fmt.stamp(t.at)}"),
         ]
     )
@@ -153,15 +168,27 @@ def describe_decision(a: Analysis) -> RenderableType:
 
 
 def describe(
-    snap: Snapshot, key: str, now: datetime, expanded: frozenset[str] = frozenset()
+    snap: Snapshot,
+    key: str,
+    now: datetime,
+    expanded: frozenset[str] = frozenset(),
+    whale_pairs: Collection[str] | None = None,
+    running: bool = True,
 ) -> tuple[str, RenderableType] | None:
-    """The title and body of the row behind ``key``; None when the snapshot no longer has it."""
+    """The title and body of the row behind ``key``; None when the snapshot no longer has it.
+
+    ``whale_pairs``: the pairs that get whale intelligence (evidence is shown only for those);
+    ``running``: an engine is there to act (without one, no countdown is shown).
+    """
     record = snap.find(key)
     if isinstance(record, ProposalView):
         p = record.proposal
-        return f"Proposal #{p.id}: {p.pair} {p.side.value}", why.proposal_why(record, snap, now, expanded)
+        body = why.proposal_why(record, snap, now, expanded, whale_pairs, running)
+        return f"Proposal #{p.id}: {p.pair} {p.side.value}", body
     if isinstance(record, Position):
-        return f"Position #{record.id}: {record.symbol} {record.side.value}", describe_position(record, now)
+        return f"Position #{record.id}: {record.symbol} {record.side.value}", describe_position(
+            record, snap, now, running
+        )
     if isinstance(record, Order):
         return f"Order #{record.id}: {record.kind.value} {record.symbol}", describe_order(record)
     if isinstance(record, Event):

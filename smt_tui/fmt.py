@@ -39,6 +39,41 @@ def pct_of(part: Decimal, whole: Decimal) -> Decimal | None:
     return part / whole * 100
 
 
+def move(target: Decimal | None, reference: Decimal | None) -> str:
+    """The one sign convention for TP/SL distances everywhere: the signed price move from ``reference``
+    to ``target`` (a long's TP is +, its SL -; a short's the other way round)."""
+    if target is None or not reference:
+        return "-"
+    return f"{(target - reference) / reference * 100:+.1f}%"
+
+
+def target(value: Decimal | None, reference: Decimal | None) -> str:
+    """A TP or SL price and its signed move from ``reference``: ``102900 +4.2%``."""
+    if value is None:
+        return "-"
+    distance = move(value, reference)
+    return price(value) if distance == "-" else f"{price(value)} {distance}"
+
+
+def exchange_direction(direction: str | None) -> str:
+    """A transfer's direction relative to the exchange it touched, spelled out."""
+    if direction in ("inflow", "to_exchange"):
+        return "into exchange"
+    if direction in ("outflow", "from_exchange"):
+        return "out of exchange"
+    return direction or "-"
+
+
+def wallet_direction(net: Decimal, aggregate: bool = False) -> str:
+    """A whale signal's net flow is measured at the whale's own wallet (positive: ETH arrived there)."""
+    where = "the whales' wallets" if aggregate else "its wallet"
+    if net > 0:
+        return f"into {where}"
+    if net < 0:
+        return f"out of {where}"
+    return f"in and out of {where}"
+
+
 def duration(value: timedelta | None) -> str:
     """Compact: 42s, 5m07s, 3h05m, 2d04h."""
     if value is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 
@@ -139,6 +140,51 @@ class ConsoleKeys(App[None]):
         if isinstance(self.screen, ConfirmModal | HelpScreen | ScorecardScreen) and action not in ("quit",):
             return False
         return self.action_state(action)
+
+    def on_key(self, event: events.Key) -> None:
+        """A command key that does not apply here says why, instead of doing nothing silently.
+
+        Reached only when no binding took the key: ``check_action`` refused it (or another screen is up).
+        """
+        if not isinstance(self.screen, MainScreen | DetailScreen):
+            return
+        actions = [b.action for b in self.BINDINGS if isinstance(b, Binding) and b.key == event.key]
+        actions = [a for a in actions if a in COMMAND_ACTIONS]
+        if not actions or any(self.action_state(a) is True for a in actions):
+            return
+        self.notify(self.why_not(actions[0]), title="Not available", severity="warning", timeout=6)
+
+    def why_not(self, action: str) -> str:
+        """Why ``action`` does not apply right now, in words the operator can act on."""
+        snap = self.snapshot
+        verb = next(
+            (b.description.lower() for b in self.BINDINGS if isinstance(b, Binding) and b.action == action),
+            action,
+        )
+        if snap is None:
+            return f"{verb}: the console has not read the database yet"
+        if self.readonly:
+            return (
+                f"{verb}: this is a read-only viewer (it cannot write the database); "
+                "actions need the engine's own user"
+            )
+        record = self.selected()
+        if action in ("approve", "reject"):
+            if isinstance(record, ProposalView):
+                p = record.proposal
+                return f"{verb}: #{p.id} is {p.state.value}, only a waiting proposal can be decided"
+            if not snap.waiting:
+                return f"{verb}: no proposal is waiting for approval"
+            return f"{verb}: select a waiting proposal first (w jumps to it, 2 opens Proposals)"
+        if action == "close_position":
+            if isinstance(record, Position):
+                return f"{verb}: #{record.id} is closed already"
+            if not snap.open_positions:
+                return f"{verb}: no position is open"
+            return f"{verb}: select an open position first (1 opens Positions)"
+        if action == "close_all":
+            return f"{verb}: no position is open"
+        return f"{verb}: does not apply now"
 
     def palette_actions(self) -> list[tuple[str, str, str]]:
         return [

@@ -14,7 +14,7 @@ from typing import Any
 
 from textual import work
 
-from smt_engine.domain import CommandKind, CommandState, Mode
+from smt_engine.domain import CommandKind, CommandState, Mode, PositionState
 from smt_engine.store.records import Command, Position
 from smt_tui import fmt
 from smt_tui.keys import ConsoleKeys
@@ -69,18 +69,35 @@ class OperatorCommands(ConsoleKeys):
 
     def action_close_position(self) -> None:
         record = self.selected()
-        if not isinstance(record, Position) or self._debounced("close_position"):
+        key = self.selected_key()
+        if not isinstance(record, Position) or key is None or self._debounced("close_position"):
             return
         label = f"close {record.symbol} {record.side.value}"
+
+        def body() -> str:
+            # Read when drawn and on every snapshot while the question is open: "now" is the latest PnL.
+            latest = self.snapshot.find(key) if self.snapshot is not None else None
+            pos = latest if isinstance(latest, Position) else record
+            if pos.state is PositionState.CLOSED:
+                return f"{pos.symbol} {pos.side.value} is closed already: nothing to close."
+            return (
+                f"Close {pos.symbol} {pos.side.value} (size {fmt.price(pos.size)}) at market? "
+                f"Its unrealised PnL, {pos.unrealized_pnl:+,.2f} USDT now, becomes realised; "
+                "its TP/SL orders are cancelled first."
+            )
+
         self._confirm(
             "Close position?",
-            f"Close {record.symbol} {record.side.value} (size {fmt.price(record.size)}) at market? "
-            f"Its unrealised PnL, {record.unrealized_pnl:+,.2f} USDT now, becomes realised; "
-            "its TP/SL orders are cancelled first.",
+            body,
             lambda: self.send_command(
                 CommandKind.CLOSE, {"symbol": record.symbol, "side": record.side.value}, label
             ),
         )
+
+    def refresh_confirm(self) -> None:
+        """A confirmation on screen states the latest figures (called for every snapshot and tick)."""
+        if isinstance(self.screen, ConfirmModal):
+            self.screen.refresh_body()
 
     def action_close_all(self) -> None:
         if self.snapshot is None or self._debounced("close_all"):
@@ -125,7 +142,7 @@ class OperatorCommands(ConsoleKeys):
         if not self._debounced("run_cycle"):
             self.send_command(CommandKind.RUN_CYCLE, {}, "run cycle now")
 
-    def _confirm(self, title: str, body: str, then: Callable[[], None]) -> None:
+    def _confirm(self, title: str, body: str | Callable[[], str], then: Callable[[], None]) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
                 then()
@@ -154,8 +171,9 @@ class OperatorCommands(ConsoleKeys):
             self.post_message(CommandNotSent(label, f"could not write the command: {exc}"))
             return
         snap = self.snapshot
-        alive = (
-            snap is not None and snap.engine.liveness(self.now(), self.config.stale_after) is Liveness.ALIVE
+        alive = snap is not None and snap.engine.liveness(self.now(), self.config.stale_after) in (
+            Liveness.ALIVE,
+            Liveness.STARTING,
         )
         self.post_message(CommandSent(command, label, alive))
 

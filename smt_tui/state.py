@@ -71,6 +71,8 @@ class Liveness(StrEnum):
     ALIVE = "alive"
     STALE = "stale"
     NO_ENGINE = "no engine"
+    STARTING = "starting"
+    """The lock is held but the engine has not written its first heartbeat of this run yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,8 @@ class ConsoleConfig:
     history_limit: int = 200
     confirm_live_approvals: bool = True
     """Ask before an approval sends a real-money order (live mode only)."""
+    whale_pairs: frozenset[str] | None = None
+    """The pairs the engine gives whale intelligence (``pairs.tier1``); None: not known, shown for all."""
 
     @classmethod
     def from_settings(cls, settings: Any, stale_after: timedelta | None = None) -> ConsoleConfig:
@@ -92,6 +96,7 @@ class ConsoleConfig:
         end = settings.competition.end
         return cls(
             stale_after=stale_after or settings.engine.heartbeat_interval * 3,
+            whale_pairs=frozenset(p.upper() for p in settings.pairs.tier1),
             # The competition's last trading day ends at midnight UTC after it.
             competition_end=(
                 datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1) if end else None
@@ -120,12 +125,22 @@ class EngineView:
 
         When the lock cannot be read the heartbeat is the only evidence: fresh is alive, old is no engine.
         """
+        if self.lock_held is True and (self.status is None or self.status.heartbeat_at is None):
+            return Liveness.STARTING  # a process holds the lock and has not reported yet: not a dead engine
         if self.lock_held is False or self.status is None or self.status.state is EngineState.STOPPED:
             return Liveness.NO_ENGINE
         age = self.heartbeat_age(now)
+        if age is not None and self.last_cycle is not None and self.last_cycle.status == "running":
+            # A cycle in progress is a sign of life as recent as its start (the demo's synthetic cycle
+            # holds the engine's loop for a moment; at 60x that moment is minutes of demo time).
+            age = min(age, max(timedelta(0), now - self.last_cycle.started_at))
         if age is None or age > stale_after:
             return Liveness.NO_ENGINE if self.lock_held is None else Liveness.STALE
         return Liveness.ALIVE
+
+    def running(self, now: datetime, stale_after: timedelta) -> bool:
+        """An engine is there to act (alive, starting or late): countdowns and approval hints apply."""
+        return self.liveness(now, stale_after) is not Liveness.NO_ENGINE
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ to a count, and the prompt and raw answer on demand."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -18,6 +19,7 @@ from smt_engine.domain import Bias, ProposalState, Side
 from smt_engine.store.records import Analysis, WhaleSignal
 from smt_tui import fmt
 from smt_tui.state import ProposalView, Snapshot
+from smt_tui.verdict import evidence_for, uses_whales, verdict
 
 GATES = "gates"
 PROMPT = "prompt"
@@ -84,7 +86,8 @@ def agreement(bias: Bias, side: Side) -> Text:
 
 
 def evidence(signals: list[WhaleSignal], side: Side) -> RenderableType:
-    """One line per signal (lines wrap, numbers are never cut): verdict, bias, net flow, who."""
+    """One line per signal (lines wrap, numbers are never cut): verdict, bias, net flow and where it went,
+    who."""
     if not signals:
         return Text("no whale or flow signal was recorded in this proposal's cycle", style="dim")
     lines: list[Text] = []
@@ -95,7 +98,7 @@ def evidence(signals: list[WhaleSignal], side: Side) -> RenderableType:
         line = agreement(s.bias, side)
         line.append(f"  {s.bias.value.lower()} {fmt.confidence(s.confidence)}  net ")
         line.append_text(fmt.signed(s.net_eth, 1))
-        line.append(f" ETH{' ' + s.flow.value if s.flow else ''}  ")
+        line.append(f" ETH {fmt.wallet_direction(s.net_eth, s.is_aggregate)}  ")
         line.append(who, style="bold")
         lines.append(line)
     return Group(*lines)
@@ -133,10 +136,12 @@ def gates_section(gates: list[dict[str, Any]], expanded: bool) -> list[Renderabl
     return [summary, gate_rows(gates)]
 
 
-def live_line(view: ProposalView, snap: Snapshot, now: datetime) -> Text:
+def live_line(view: ProposalView, snap: Snapshot, now: datetime, running: bool = True) -> Text:
     p = view.proposal
     if p.state is not ProposalState.PROPOSED:
         return Text(p.state.value, style="dim")
+    if not running:
+        return Text("left waiting when the engine stopped: nothing can approve it now", style="dim")
     text = Text("waiting for you", style="bold yellow")
     if p.expires_at is not None:
         text.append(f", {fmt.countdown(max(p.expires_at - now, timedelta(0)))} left")
@@ -151,7 +156,12 @@ def live_line(view: ProposalView, snap: Snapshot, now: datetime) -> Text:
 
 
 def proposal_why(
-    view: ProposalView, snap: Snapshot, now: datetime, expanded: frozenset[str]
+    view: ProposalView,
+    snap: Snapshot,
+    now: datetime,
+    expanded: frozenset[str],
+    whale_pairs: Collection[str] | None = None,
+    running: bool = True,
 ) -> RenderableType:
     p = view.proposal
     analysis: Analysis | None = view.analysis
@@ -160,7 +170,8 @@ def proposal_why(
     parts: list[RenderableType] = [
         fmt.kv(
             [
-                ("now", live_line(view, snap, now)),
+                ("now", live_line(view, snap, now, running)),
+                ("verdict", verdict(view, snap, whale_pairs, running)),
                 ("trade", f"{p.pair} {p.side.value} at {fmt.confidence(p.confidence)} confidence"),
                 (
                     "size",
@@ -169,8 +180,8 @@ def proposal_why(
                 ),
                 (
                     "entry / TP / SL",
-                    f"{fmt.price(p.entry_ref)} / {fmt.price(p.tp_price)} (+{p.tp_pct}%) / "
-                    f"{fmt.price(p.sl_price)} (-{p.sl_pct}%)",
+                    f"{fmt.price(p.entry_ref)} / {fmt.target(p.tp_price, p.entry_ref)} / "
+                    f"{fmt.target(p.sl_price, p.entry_ref)}",
                 ),
             ]
         ),
@@ -183,8 +194,13 @@ def proposal_why(
     if risks:
         risks = [risks] if isinstance(risks, str) else risks
         parts += [fmt.heading("Risk factors"), Text("\n".join(f"• {r}" for r in risks))]
-    signals = [s for s in snap.whales.signals if p.cycle_id is not None and s.cycle_id == p.cycle_id]
-    parts += [fmt.heading("Whale and flow evidence"), evidence(signals, p.side)]
+    parts.append(fmt.heading("Whale and flow evidence"))
+    if uses_whales(p.pair, whale_pairs):
+        parts.append(evidence(evidence_for(view, snap, whale_pairs), p.side))
+    else:
+        parts.append(
+            Text(f"none: {p.pair} gets no whale intelligence (only pairs.tier1 pairs do)", style="dim")
+        )
     parts += [fmt.heading("Sources"), *source_lines(sources)]
     if analysis is not None:
         parts += search_lines(analysis)

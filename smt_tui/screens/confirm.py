@@ -1,7 +1,9 @@
-"""Confirmation for destructive actions: nothing is sent unless the operator says yes."""
+"""Confirmation for destructive actions: nothing is sent unless the operator says yes; what it says is
+current (a live body is read again on every snapshot)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -18,10 +20,21 @@ class ConfirmModal(ModalScreen[bool]):
         Binding("escape", "answer(False)", "Cancel", id="confirm-cancel"),
     ]
 
-    def __init__(self, title: str, body: str) -> None:
+    def __init__(self, title: str, body: str | Callable[[], str]) -> None:
+        """``body`` may be a function: then it is read again on every snapshot (``refresh_body``), so a
+        figure it calls "now" is the latest one while the operator reads."""
         super().__init__()
         self.title_text = title
-        self.body = body
+        self._body = body
+        self.body = body() if callable(body) else body
+
+    def refresh_body(self) -> None:
+        if not callable(self._body):
+            return
+        body = self._body()
+        if body != self.body:
+            self.body = body
+            self.query_one("#confirm-body", Label).update(body)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):

@@ -11,6 +11,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+HEADINGS = {"prompt": "Prompt", "gates": "Risk gates"}
+"""The heading each expandable section starts under (``smt_tui.why``)."""
+
 
 class DetailScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -52,3 +55,18 @@ class DetailScreen(Screen[None]):
         refresh = getattr(self.app, "refresh_detail", None)
         if refresh is not None:
             refresh()
+        if section in self.expanded and section in HEADINGS:
+            # The section opens far below the fold: bring it to the top, or the key seems to do nothing.
+            self.call_after_refresh(self.scroll_to_heading, HEADINGS[section])
+
+    def scroll_to_heading(self, heading: str) -> None:
+        content = self.query_one("#detail-content", Static)
+        width = content.content_region.width
+        if width <= 0:
+            return
+        console = self.app.console
+        lines = console.render_lines(self.body, console.options.update_width(width), pad=False)
+        for index, line in enumerate(lines):
+            if "".join(segment.text for segment in line).strip() == heading:
+                self.query_one("#detail-scroll", VerticalScroll).scroll_to(y=index, animate=False)
+                return

@@ -30,6 +30,9 @@ from smt_tui.widgets.whale_feed import WhaleFeed, WhalesTable
 WIDE = 140
 """From this width the detail pane sits beside the tables."""
 
+TALL = 34
+"""Below this height the charts give their rows to the tables: at 80x24 every open position is listed."""
+
 TABS = (
     ("positions", "Positions"),
     ("proposals", "Proposals"),
@@ -79,6 +82,7 @@ class MainScreen(Screen[None]):
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
+        self.set_class(event.size.height < TALL, "-short")
 
     # ------------------------------------------------------------------ selection
 
@@ -128,15 +132,16 @@ class MainScreen(Screen[None]):
     def apply(self, snap: Snapshot, now: datetime, config: ConsoleConfig, readonly: bool) -> None:
         """Update only the sections the read model reported as changed."""
         changed = snap.changed
+        running = snap.engine.running(now, config.stale_after)
         self.query_one(StatusBar).show(snap, now, config, readonly)
-        if changed & {"positions", "limits"}:
-            self.query_one(PositionsTable).show(snap.positions, now, snap.max_hold())
+        if changed & {"positions", "limits", "engine"}:
+            self.query_one(PositionsTable).show(snap.positions, now, snap.max_hold(), running)
         if "history" in changed:
             self.query_one(History).show(snap.history, now)
         if "account" in changed:
             self.query_one(History).show_equity(snap.account.curve)
-        if changed & {"proposals", "limits"}:
-            self.query_one(ProposalsTable).show(snap.proposals, now, snap.limits)
+        if changed & {"proposals", "limits", "engine", "whales"}:
+            self.query_one(ProposalsTable).show(snap, now, config.whale_pairs, running)
             self._count_waiting(len(snap.waiting))
         if "whales" in changed:
             self.query_one(WhaleFeed).show(snap.whales)
@@ -151,8 +156,9 @@ class MainScreen(Screen[None]):
         """Once a second: countdowns and ages move without any database read."""
         self.query_one(StatusBar).show(snap, now, config, readonly)
         if snap is not None:
-            self.query_one(PositionsTable).show(snap.positions, now, snap.max_hold())
-            self.query_one(ProposalsTable).show(snap.proposals, now, snap.limits)
+            running = snap.engine.running(now, config.stale_after)
+            self.query_one(PositionsTable).show(snap.positions, now, snap.max_hold(), running)
+            self.query_one(ProposalsTable).show(snap, now, config.whale_pairs, running)
 
     _waiting_shown = -1
 

@@ -1,4 +1,5 @@
-"""Net exchange flow over time, stablecoins against ETH-like assets, from the engine's stored 6 h windows.
+"""Net exchange flow over time, stablecoins and ETH-like assets each on its own axis (dollars left, ETH
+right), from the engine's stored 6 h windows.
 
 Net is inflow minus outflow to exchanges: stablecoins flowing in read as buying power arriving, ETH-like
 assets flowing in as supply arriving to sell. The console reads ``store.exchange_flows`` only.
@@ -33,7 +34,7 @@ def flow_title(series: Sequence[tuple[datetime, Decimal, Decimal]]) -> str:
     if not series:
         return f"exchange net flow {WINDOW_HOURS}h: {NO_FLOWS}"
     _, stable, eth = series[-1]
-    head = f"exchange net flow {WINDOW_HOURS}h (in - out)"
+    head = f"net flow into exchanges {WINDOW_HOURS}h (+ in, - out)"
     return f"{head}, latest: stablecoins {stable:+,.0f}, ETH-like {eth:+,.2f}"
 
 
@@ -56,8 +57,16 @@ class FlowChart(PlotextPlot):
         plt.clear_figure()
         plt.title(self.title)
         if series:
+            # One axis per unit: stablecoins (dollars) on the left, ETH on the right. On one axis the ETH
+            # line (thousands of times smaller) lay flat on zero.
             xs = list(range(len(series)))
-            plt.plot(xs, [float(s) for _, s, _ in series], marker="braille", label="stablecoins")
-            plt.plot(xs, [float(e) for _, _, e in series], marker="braille", label="ETH-like")
+            plt.plot(xs, [float(s) for _, s, _ in series], marker="braille", label="stablecoins (USD, left)")
+            plt.plot(
+                xs,
+                [float(e) for _, _, e in series],
+                marker="braille",
+                label="ETH-like (ETH, right)",
+                yside="right",
+            )
             plt.xticks([])
         self.refresh()

@@ -4,7 +4,8 @@ Rows that vanished are removed, changed cells are updated in place and new rows 
 widths follow the content on every update (a number is never cut): when a width or the set of columns
 that fit changes, the columns are rebuilt. When the table is too narrow, columns go by priority (the
 highest number first), so prices, sizes and PnL are the last to go; free text columns take what is left
-and are the only ones that may be shortened. The cursor always returns to the same key.
+and are the only ones that may be shortened, always with an ellipsis (…). The cursor always returns to the
+same key.
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ def _plain(cell: RenderableType) -> str:
 
 def _width(cell: RenderableType) -> int:
     return max((cell_len(line) for line in _plain(cell).split("\n")), default=0)
+
+
+def _cut(cell: RenderableType, width: int) -> RenderableType:
+    if _width(cell) <= width:
+        return cell
+    text = cell.copy() if isinstance(cell, Text) else Text(str(cell))
+    text.truncate(width, overflow="ellipsis")
+    return text
 
 
 class KeyedTable(DataTable[RenderableType]):
@@ -159,8 +168,14 @@ class KeyedTable(DataTable[RenderableType]):
         return tuple(out)
 
     def _shown(self, cells: Cells) -> Cells:
+        """The cells of the shown columns; a free text cut to its column ends in an ellipsis (the whole
+        value is in the row's details)."""
         index = {c.key: i for i, c in enumerate(self.columns_spec)}
-        return tuple(cells[index[key]] for key, _ in self._layout)
+        out: list[RenderableType] = []
+        for key, width in self._layout:
+            cell = cells[index[key]]
+            out.append(_cut(cell, width) if self.columns_spec[index[key]].text else cell)
+        return tuple(out)
 
     def _rebuild(self, rows: list[Row], layout: tuple[tuple[str, int], ...]) -> None:
         labels = {c.key: c for c in self.columns_spec}

@@ -1,21 +1,20 @@
-"""The open book: PnL, ROE on margin, distance to TP and SL, time to the engine's forced close, protection."""
+"""The open book: PnL, distance to TP and SL, time to the engine's forced close, protection, then ROE,
+mark, entry and size.
+
+Money and protection come first: on a narrow terminal the size, entry, mark and ROE columns go (in that
+order) before any of PnL, TP, SL, the forced-close countdown or the protection state (docs/operator-guide.md).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from rich.text import Text
 
 from smt_engine.store.records import Position
 from smt_tui import fmt
+from smt_tui.alerts import FORCED_SOON
 from smt_tui.widgets.keyed_table import Col, KeyedTable, Row
-
-
-def distance(target: Decimal | None, mark: Decimal | None) -> str:
-    if target is None or not mark:
-        return "-" if target is None else fmt.price(target)
-    return f"{fmt.price(target)} ({(target - mark) / mark * 100:+.1f}%)"
 
 
 def protection(p: Position) -> Text:
@@ -26,17 +25,26 @@ def protection(p: Position) -> Text:
     return Text("TP+SL", style="green")
 
 
-def forced_close_in(p: Position, now: datetime, max_hold: timedelta | None) -> Text:
-    """Countdown to the engine's forced close, from the max hold the engine published."""
-    if max_hold is None:
-        return Text("no limit published", style="dim")
-    left = p.opened_at + max_hold - now
+def forced_close_left(p: Position, now: datetime, max_hold: timedelta | None) -> timedelta | None:
+    return None if max_hold is None else p.opened_at + max_hold - now
+
+
+def forced_close_in(p: Position, now: datetime, max_hold: timedelta | None, live: bool = True) -> Text:
+    """Countdown to the engine's forced close, from the max hold the engine published.
+
+    Without a running engine nothing will close it on time: no countdown, which would be a promise.
+    """
+    if not live:
+        return Text("no engine", style="dim")
+    left = forced_close_left(p, now, max_hold)
+    if max_hold is None or left is None:
+        return Text("no limit", style="dim")
     if left.total_seconds() <= 0:
         return Text("due now", style="bold red")
-    return Text(fmt.countdown(left), style="bold red" if left < max_hold / 10 else "")
+    return Text(fmt.countdown(left), style="bold red" if left <= FORCED_SOON else "")
 
 
-def position_row(p: Position, now: datetime, max_hold: timedelta | None) -> Row:
+def position_row(p: Position, now: datetime, max_hold: timedelta | None, live: bool = True) -> Row:
     mark = p.mark_price
     roe = fmt.pct_of(p.unrealized_pnl, p.margin) if p.margin else None
     side = Text(p.side.value, style="green" if p.side.value == "LONG" else "red")
@@ -50,9 +58,9 @@ def position_row(p: Position, now: datetime, max_hold: timedelta | None) -> Row:
             fmt.price(mark),
             fmt.signed(p.unrealized_pnl),
             fmt.signed(roe, 1, "%"),
-            distance(p.tp_price, mark),
-            distance(p.sl_price, mark),
-            forced_close_in(p, now, max_hold),
+            fmt.target(p.tp_price, mark),
+            fmt.target(p.sl_price, mark),
+            forced_close_in(p, now, max_hold, live),
             protection(p),
         ),
     )
@@ -62,16 +70,18 @@ class PositionsTable(KeyedTable):
     COLUMNS = (
         Col("symbol", "Symbol"),
         Col("side", "Side"),
-        Col("size", "Size", right=True),
-        Col("entry", "Entry", right=True),
-        Col("mark", "Mark", right=True),
+        Col("size", "Size", 5, right=True),
+        Col("entry", "Entry", 4, right=True),
+        Col("mark", "Mark", 3, right=True),
         Col("pnl", "uPnL", right=True),
-        Col("roe", "ROE % (margin)", 2, right=True),
-        Col("tp", "TP (dist)", 4, right=True),
-        Col("sl", "SL (dist)", 3, right=True),
-        Col("forced", "Forced close in", 3, right=True),
-        Col("prot", "Protection", 1),
+        Col("roe", "ROE %", 2, right=True),
+        Col("tp", "TP (move)", right=True),
+        Col("sl", "SL (move)", right=True),
+        Col("forced", "Forced in", right=True),
+        Col("prot", "Protection"),
     )
 
-    def show(self, positions: tuple[Position, ...], now: datetime, max_hold: timedelta | None) -> None:
-        self.sync([position_row(p, now, max_hold) for p in positions])
+    def show(
+        self, positions: tuple[Position, ...], now: datetime, max_hold: timedelta | None, live: bool = True
+    ) -> None:
+        self.sync([position_row(p, now, max_hold, live) for p in positions])

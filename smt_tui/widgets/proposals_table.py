@@ -1,15 +1,18 @@
-"""Proposals: waiting ones first, with live drift against its limit, time left and gate results."""
+"""Proposals: waiting ones first, with live drift against its limit, time left and a verdict (refused by a
+gate, past its drift limit, unapprovable, contradicted by its whale evidence, or clear)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from rich.text import Text
 
 from smt_engine.domain import ProposalState
-from smt_engine.store.limits import Limit, drift_name
+from smt_engine.store.limits import Limit
 from smt_tui import fmt
-from smt_tui.state import ProposalView
+from smt_tui.state import ProposalView, Snapshot
+from smt_tui.verdict import verdict
 from smt_tui.widgets.keyed_table import Col, KeyedTable, Row
 
 _STATE_STYLE = {
@@ -22,19 +25,6 @@ _STATE_STYLE = {
 }
 
 
-def gates_summary(view: ProposalView) -> Text:
-    gates = view.proposal.gates
-    if not gates:
-        return Text(", ".join(view.proposal.reason_codes) or "-")
-    failed = [str(g.get("gate") or g.get("name")) for g in gates if g.get("passed", g.get("ok")) is False]
-    if failed:
-        return Text("✗ " + ", ".join(failed), style="red")
-    if view.proposal.reason_codes:
-        # Passed every gate but refused anyway (e.g. only the best N per cycle are acted on): say why.
-        return Text("✗ " + ", ".join(view.proposal.reason_codes), style="red")
-    return Text(f"✓ {len(gates)}/{len(gates)} passed", style="green")
-
-
 def drift_text(drift: Limit | None) -> Text:
     """The engine's live drift measurement against the approval limit (red at or over it)."""
     if drift is None or drift.used is None:
@@ -43,19 +33,25 @@ def drift_text(drift: Limit | None) -> Text:
     return Text(f"{drift.used:.2f}/{drift.value}%", style="bold red" if over else "")
 
 
-def time_left(view: ProposalView, now: datetime) -> Text:
+def time_left(view: ProposalView, now: datetime, live: bool = True) -> Text:
+    """Time left to approve; none without a running engine (nothing would act on an approval)."""
     p = view.proposal
     if p.state is not ProposalState.PROPOSED or p.expires_at is None:
         return Text("-", style="dim")
+    if not live:
+        return Text("no engine", style="dim")
     left = p.expires_at - now
     if left.total_seconds() <= 0:
         return Text("expiring", style="bold red")
     return Text(fmt.countdown(left), style="bold red" if left.total_seconds() < 60 else "bold")
 
 
-def proposal_row(view: ProposalView, now: datetime, drift: Limit | None) -> Row:
+def proposal_row(
+    view: ProposalView, now: datetime, snap: Snapshot, whale_pairs: Collection[str] | None, live: bool = True
+) -> Row:
     p = view.proposal
-    waiting = p.state is ProposalState.PROPOSED
+    waiting = p.state is ProposalState.PROPOSED and live
+    drift = snap.drift(p.id)
     return (
         view.key,
         (
@@ -67,8 +63,8 @@ def proposal_row(view: ProposalView, now: datetime, drift: Limit | None) -> Row:
             f"{p.leverage}x",
             f"{fmt.price(p.tp_price)}/{fmt.price(p.sl_price)}",
             drift_text(drift) if waiting else Text("-", style="dim"),
-            time_left(view, now),
-            gates_summary(view),
+            time_left(view, now, live),
+            verdict(view, snap, whale_pairs, live),
         ),
     )
 
@@ -84,8 +80,10 @@ class ProposalsTable(KeyedTable):
         Col("tpsl", "TP/SL", 3, right=True),
         Col("drift", "Drift/limit", right=True),
         Col("left", "Left", right=True),
-        Col("gates", "Gates", 1, text=True),
+        Col("verdict", "Verdict", 1, text=True),
     )
 
-    def show(self, proposals: tuple[ProposalView, ...], now: datetime, limits: dict[str, Limit]) -> None:
-        self.sync([proposal_row(v, now, limits.get(drift_name(v.proposal.id or 0))) for v in proposals])
+    def show(
+        self, snap: Snapshot, now: datetime, whale_pairs: Collection[str] | None = None, live: bool = True
+    ) -> None:
+        self.sync([proposal_row(v, now, snap, whale_pairs, live) for v in snap.proposals])

@@ -19,6 +19,7 @@ from smt_engine.domain import EngineState, HealthStatus, Mode
 from smt_engine.store.limits import DAILY_LOSS, DRAWDOWN, EDGE_OVERRIDES, TOTAL_EXPOSURE
 from smt_engine.store.records import ComponentHealth
 from smt_tui import fmt
+from smt_tui.alerts import forced_soon
 from smt_tui.state import ConsoleConfig, Liveness, Snapshot
 from smt_tui.widgets.equity_sparkline import EquitySparkline
 
@@ -95,6 +96,8 @@ def engine_line(snap: Snapshot, now: datetime, config: ConsoleConfig, readonly: 
         if age is not None:
             down.append(f" last ♥ {fmt.countdown(age)} ago", style="red")
         chips.append(down)
+    elif live is Liveness.STARTING or status is None:
+        chips.append(Text("● engine starting", style="cyan"))
     else:
         assert status is not None
         state = Text(f"● {status.state.value}", style=_STATE_STYLE.get(status.state, ""))
@@ -114,7 +117,7 @@ def engine_line(snap: Snapshot, now: datetime, config: ConsoleConfig, readonly: 
         chips.append(chip("approval", status.approval))
     if readonly:
         chips.append(Text(" READ-ONLY ", style="bold black on cyan"))
-    if status and status.next_cycle_at:
+    if status and status.next_cycle_at and live is not Liveness.NO_ENGINE:
         chips.append(
             chip(
                 "next cycle",
@@ -168,10 +171,16 @@ def money_line(snap: Snapshot) -> list[Text]:
     return chips
 
 
-def approvals_line(snap: Snapshot, now: datetime) -> list[Text]:
+def approvals_line(snap: Snapshot, now: datetime, running: bool = True) -> list[Text]:
+    """What waits for the operator: proposals, and positions the engine will force-close within minutes.
+
+    Without an engine nothing can be approved and nothing closes on time: a record, not a countdown."""
+    chips = forced_chips(snap, now) if running else []
     waiting = snap.waiting
     if not waiting:
-        return []
+        return chips
+    if not running:
+        return [Text(f"{len(waiting)} proposal(s) left waiting when the engine stopped", style="dim")]
     first = waiting[0].proposal
     text = Text(f" {len(waiting)} awaiting approval", style="bold black on yellow")
     if first.expires_at is not None:
@@ -179,7 +188,16 @@ def approvals_line(snap: Snapshot, now: datetime) -> list[Text]:
         text.append(f", {fmt.countdown(left)} left ", style="bold black on yellow")
     else:
         text.append(" ", style="bold black on yellow")
-    return [text, Text("w: next waiting", style="dim")]
+    return [text, Text("w: next waiting", style="dim"), *chips]
+
+
+def forced_chips(snap: Snapshot, now: datetime) -> list[Text]:
+    """A forced close within ``SOON`` is announced like a waiting proposal."""
+    chips: list[Text] = []
+    for p, left in forced_soon(snap, now):
+        when = f"in {fmt.countdown(left)}" if left.total_seconds() > 0 else "due now"
+        chips.append(Text(f" {p.symbol} {p.side.value} forced close {when} ", style="bold white on red"))
+    return chips
 
 
 BUDGET = "analyst.budget"
@@ -250,7 +268,8 @@ def status_text(
 ) -> Text:
     if snap is None:
         return Text(" loading… ", style="reverse")
-    live = snap.engine.liveness(now, config.stale_after) is Liveness.ALIVE
+    liveness = snap.engine.liveness(now, config.stale_after)
+    live = liveness in (Liveness.ALIVE, Liveness.STARTING)
     money = money_line(snap)
     health = health_line(snap, width >= WIDE_HEALTH, now)
     if not live:  # history, not the present: nothing may look green or current
@@ -260,7 +279,7 @@ def status_text(
         [
             engine_line(snap, now, config, readonly),
             money,
-            approvals_line(snap, now),
+            approvals_line(snap, now, liveness is not Liveness.NO_ENGINE),
             health,
         ],
         width,
@@ -286,7 +305,10 @@ class StatusBar(Horizontal):
             self.query_one("#status-text", Static).update(text, layout=not same_height)
         if snap is not None:
             self.query_one(EquitySparkline).show(snap.account.curve)
-        live = snap is not None and snap.engine.liveness(now, config.stale_after) is Liveness.ALIVE
+        live = snap is not None and snap.engine.liveness(now, config.stale_after) in (
+            Liveness.ALIVE,
+            Liveness.STARTING,
+        )
         self.set_class(not live, "-engine-down")
 
     def on_resize(self, event: Resize) -> None:

@@ -1,4 +1,7 @@
-"""Whale feed: the cycle's aggregate signal, recent large transfers and classified whales."""
+"""Whale feed: the cycle's aggregate signal, recent large transfers and classified whales.
+
+Every flow says where it went: a transfer into or out of an exchange; a whale's net flow into or out of its
+own wallet (opposite meanings for the market, so never a bare "inflow")."""
 
 from __future__ import annotations
 
@@ -20,18 +23,22 @@ _BIAS_STYLE = {Bias.BULLISH: "bold green", Bias.BEARISH: "bold red", Bias.AVOID:
 def signal_line(signal: WhaleSignal | None) -> Text:
     if signal is None:
         return Text("whale signal: none yet", style="dim")
-    return Text.assemble(
+    text = Text.assemble(
         "whale signal ",
         (signal.bias.value, _BIAS_STYLE.get(signal.bias, "")),
-        f" {fmt.confidence(signal.confidence)}  net {signal.net_eth:+,.0f} ETH",
-        f"  (in {signal.inflow_eth:,.0f} / out {signal.outflow_eth:,.0f})  cycle {signal.cycle_id}",
-        ("  " + signal.reasoning[:80], "dim"),
+        f" {fmt.confidence(signal.confidence)}  net {signal.net_eth:+,.0f} ETH "
+        f"{fmt.wallet_direction(signal.net_eth, aggregate=True)}",
+        f"  ({signal.inflow_eth:,.0f} in, {signal.outflow_eth:,.0f} out)  cycle {signal.cycle_id}",
+        ("  " + signal.reasoning, "dim"),
+        overflow="ellipsis",
+        no_wrap=True,
     )
+    return text
 
 
 def transfer_row(t: WhaleTransfer) -> Row:
-    direction = t.direction or "-"
-    style = "red" if direction == "inflow" else "green" if direction == "outflow" else ""
+    direction = fmt.exchange_direction(t.direction)
+    style = "red" if direction == "into exchange" else "green" if direction == "out of exchange" else ""
     return (
         f"transfer:{t.id}",
         (
@@ -52,7 +59,7 @@ def class_cell(w: Whale) -> str:
 
 def whale_row(w: Whale, signals: dict[str, WhaleSignal]) -> Row:
     signal = signals.get(w.address)
-    flow = signal.flow.value if signal and signal.flow else "-"
+    flow = fmt.wallet_direction(signal.net_eth) if signal else "-"
     bias = Text(signal.bias.value, style=_BIAS_STYLE.get(signal.bias, "")) if signal else Text("-")
     return (
         f"whale:{w.address}",
@@ -73,7 +80,7 @@ class TransfersTable(KeyedTable):
         ("eth", "ETH"),
         ("from", "From"),
         ("to", "To"),
-        ("dir", "Flow"),
+        ("dir", "Direction"),
         ("label", "Exchange"),
     )
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from smt_engine.store.flows import ExchangeFlow
 from smt_engine.store.prices import StoredCandle
+from smt_engine.store.records import Cycle
 from smt_tui.widgets.flow_chart import NO_FLOWS, FlowChart
 from smt_tui.widgets.position_chart import NO_HISTORY, PositionChart
 from smt_tui.widgets.positions_table import PositionsTable
@@ -90,7 +91,8 @@ async def test_position_chart_follows_each_snapshot_and_stays_put_when_nothing_i
         await wait_for(pilot, lambda: "mark 2033.5" in chart.title)
         assert chart.draws == draws + 1
 
-        # A new stored bar and a moved stop-loss.
+        # A new stored bar (the engine stores bars during a cycle) and a moved stop-loss.
+        engine.store.cycles.insert(Cycle(id="c-next", started_at=NOW, finished_at=NOW, status="done"))
         engine.store.candles.record_closed(_bars(position.symbol, ["2000", "2010", "2021.25"]))
         engine.store.positions.update(position_id, sl_price="1980")
         await wait_for(pilot, lambda: "last close 2021.25" in chart.title and "SL 1980" in chart.title)

@@ -195,11 +195,12 @@ async def test_at_80x24_footer_keeps_help_and_quit_and_key_columns_stay(
         assert "help" in shown and "quit" in shown
         assert all(shown[a].width > 0 and shown[a].right <= 80 for a in ("help", "quit"))
         proposals = app.main.query_one(ProposalsTable)
-        assert {"id", "state", "pair", "size", "drift", "left", "gates"} <= set(proposals.shown_columns)
+        assert {"id", "state", "pair", "size", "drift", "left", "verdict"} <= set(proposals.shown_columns)
         await pilot.press("1")
         positions = app.main.query_one(PositionsTable)
         await wait_for(pilot, lambda: bool(positions.shown_columns))
-        assert {"symbol", "side", "size", "entry", "mark", "pnl", "prot"} <= set(positions.shown_columns)
+        # Money and protection first: PnL, TP, SL, the forced-close countdown and protection all stay.
+        assert {"symbol", "side", "pnl", "tp", "sl", "forced", "prot"} <= set(positions.shown_columns)
 
 
 async def test_forced_close_countdown_is_the_engines_max_hold(
@@ -219,7 +220,7 @@ async def test_forced_close_countdown_is_the_engines_max_hold(
         )
         await wait_for(pilot, lambda: table._cells[btc][9].plain == "2h10m")
         engine.store.limits.replace_all([])
-        await wait_for(pilot, lambda: table._cells[btc][9].plain == "no limit published")
+        await wait_for(pilot, lambda: table._cells[btc][9].plain == "no limit")
 
 
 async def test_closed_positions_leave_the_book_for_history(
