@@ -104,3 +104,19 @@ def test_each_final_state_goes_through_the_audited_state_machine(store: Store) -
         assert data["from"] == "submitted"
         assert f"position #{pid} closed (take-profit)" in data["reason"]
         assert events[order_id].position_id == pid
+
+
+def test_a_finished_order_does_not_stop_the_rest_being_settled(store: Store) -> None:
+    pid = _position(store, CloseReason.MANUAL, close_order_id="close-4")
+    done = _order(store, pid, OrderKind.ENTRY, "entry-4")
+    store.orders.update(done, state=OrderState.FILLED)
+    close = _order(store, pid, OrderKind.CLOSE, "close-4")
+    assert settle_orders(store, NOW, pid, resting=set()) == [close]
+    assert _state(store, close) is OrderState.FILLED
+
+
+def test_a_regular_order_still_resting_is_not_called_gone(store: Store) -> None:
+    pid = _position(store, CloseReason.MANUAL, close_order_id="close-5")
+    stale = _order(store, pid, OrderKind.CLOSE, "close-6")  # an earlier close the venue still lists
+    assert settle_orders(store, NOW, pid, resting={"close-6"}) == []
+    assert _state(store, stale) is OrderState.SUBMITTED
