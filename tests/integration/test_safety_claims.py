@@ -11,10 +11,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from smt_engine.domain import CloseReason, CommandKind, CommandState, PositionState, ProposalState, Side
+import pytest
+
+from smt_engine.domain import (
+    CloseReason,
+    CommandKind,
+    CommandState,
+    EngineState,
+    PositionState,
+    ProposalState,
+    Side,
+)
+from smt_engine.engine import CommandRejected
 from smt_engine.exchange.base import OrderStatus
+from smt_engine.operator import OperatorCommands
+from smt_engine.store.records import Command, EngineStatus
 from tests.integration.rig import Rig, long_eth
-from tests.integration.venue_bench import ETH, Bench, bench, open_long
+from tests.integration.venue_bench import ETH, T0, Bench, bench, open_long
 
 __all__ = ["bench"]  # the fixture, imported
 
@@ -79,3 +92,72 @@ async def test_the_engine_rejects_a_waiting_proposal_on_the_operators_command(ri
     assert again.state is CommandState.FAILED and "rejected" in again.error
     missing = await _command(rig, CommandKind.REJECT, {"proposal_id": 9999})
     assert missing.state is CommandState.FAILED and "9999" in missing.error
+
+
+def _operator(bench: Bench) -> OperatorCommands:
+    return OperatorCommands(
+        bench.settings,
+        bench.store,
+        bench.clock,
+        bench.client,
+        bench.book,
+        bench.executor,
+        bench.monitor,
+    )
+
+
+def _cmd(kind: CommandKind, args: dict[str, Any] | None = None) -> Command:
+    return Command(kind=kind, actor="test", created_at=T0, args=args or {})
+
+
+async def test_the_operators_close_closes_at_the_venue_even_when_halted(bench: Bench) -> None:
+    pid, _, _ = await open_long(bench)
+    bench.store.engine.put(EngineStatus(mode=bench.settings.engine.mode, state=EngineState.HALTED))
+    handlers = _operator(bench).handlers()
+    bad_side = _cmd(CommandKind.CLOSE, {"symbol": "ethusdt", "side": "UP"})
+    with pytest.raises(CommandRejected, match="LONG or SHORT"):
+        await handlers[CommandKind.CLOSE](bad_side)
+    with pytest.raises(CommandRejected, match="no open SHORT position on ETHUSDT"):
+        await handlers[CommandKind.CLOSE](_cmd(CommandKind.CLOSE, {"symbol": "ethusdt", "side": "short"}))
+    result = await bench.run(
+        handlers[CommandKind.CLOSE](_cmd(CommandKind.CLOSE, {"symbol": "ethusdt", "side": "long"}))
+    )
+    pos = bench.store.positions.get(pid)
+    assert pos is not None and pos.state is PositionState.CLOSED and pos.close_reason is CloseReason.MANUAL
+    assert result == {"position_id": pid, "state": "closed", "close_order_id": pos.close_order_id}
+    assert bench.venue_status(pos.close_order_id or "") is OrderStatus.FILLED
+    assert not [p for p in await bench.client.positions() if p.size > 0]
+
+
+async def test_the_operators_close_that_the_venue_refuses_fails_and_says_so(bench: Bench) -> None:
+    pid, _, _ = await open_long(bench)
+    bench.fake.faults.paths = {"/capi/v3/order"}  # the client closes with a reduce-only market order
+    bench.fake.faults.rate_5xx = 1.0
+    handlers = _operator(bench).handlers()
+    with pytest.raises(CommandRejected, match="ETHUSDT LONG: the close order was not accepted"):
+        await bench.run(handlers[CommandKind.CLOSE](_cmd(CommandKind.CLOSE, {"symbol": ETH, "side": "LONG"})))
+    with pytest.raises(CommandRejected, match="closed 0, could not close: ETHUSDT LONG"):
+        await bench.run(handlers[CommandKind.CLOSE_ALL](_cmd(CommandKind.CLOSE_ALL)))
+    pos = bench.store.positions.get(pid)
+    assert pos is not None and pos.state is PositionState.OPEN
+    bench.fake.faults.rate_5xx = 0.0
+    assert await bench.run(handlers[CommandKind.CLOSE_ALL](_cmd(CommandKind.CLOSE_ALL))) == {"closed": [pid]}
+    assert not [p for p in await bench.client.positions() if p.size > 0]
+
+
+async def test_the_operators_cleanup_cancels_orphans_and_fails_loudly_when_the_venue_is_unreadable(
+    bench: Bench,
+) -> None:
+    _, tp_id, sl_id = await open_long(bench)
+    await bench.client.close_position(ETH, Side.LONG, "outside-close-2")  # leaves TP and SL behind
+    handlers = _operator(bench).handlers()
+    bench.fake.faults.paths = {"/capi/v3/account/position/allPosition"}
+    bench.fake.faults.next_5xx = 10
+    with pytest.raises(CommandRejected, match="exchange read failed, nothing cancelled"):
+        await bench.run(handlers[CommandKind.CLEANUP](_cmd(CommandKind.CLEANUP)))
+    assert bench.venue_status(sl_id) is OrderStatus.UNTRIGGERED
+    bench.fake.faults.next_5xx = 0
+    result = await bench.run(handlers[CommandKind.CLEANUP](_cmd(CommandKind.CLEANUP)))
+    assert sl_id in result["cancelled"]
+    assert bench.venue_status(sl_id) is OrderStatus.CANCELLED
+    assert bench.venue_status(tp_id) in (OrderStatus.CANCELLED, OrderStatus.UNTRIGGERED)

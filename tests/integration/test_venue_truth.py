@@ -147,11 +147,11 @@ async def test_the_stop_guard_leaves_alone_a_position_the_venue_no_longer_report
     await bench.client.close_position(ETH, Side.LONG, "outside-close-1")
     bench.fake.faults.paths = {"/capi/v3/order/history"}
     bench.fake.faults.next_5xx = 10
-    stops, closes = bench.posts("/capi/v3/placeTpSlOrder"), bench.posts("/capi/v3/closePositions")
+    stops, orders = bench.posts("/capi/v3/placeTpSlOrder"), bench.posts("/capi/v3/order")
     report = await bench.run(bench.monitor.tick())
     assert report.ok and report.closed == [] and report.stops_placed == []
     assert bench.posts("/capi/v3/placeTpSlOrder") == stops
-    assert bench.posts("/capi/v3/closePositions") == closes
+    assert bench.posts("/capi/v3/order") == orders, "no market close"
     kinds = {e.kind for e in bench.store.events.recent(100)}
     assert "position.close_failed" not in kinds and "protection.sl_failed" not in kinds
     bench.fake.faults.next_5xx = 0
