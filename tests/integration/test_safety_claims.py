@@ -9,10 +9,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from smt_engine.competition import competition_status
+from smt_engine.config import Settings
 from smt_engine.domain import (
     CloseReason,
     CommandKind,
@@ -23,11 +26,13 @@ from smt_engine.domain import (
     Side,
 )
 from smt_engine.engine import CommandRejected
-from smt_engine.exchange.base import OrderStatus
+from smt_engine.exchange.base import OrderRequest, OrderStatus
+from smt_engine.exchange.precision import round_stop
 from smt_engine.operator import OperatorCommands
 from smt_engine.store.records import Command, EngineStatus
+from smt_engine.trading.proposals import ProposalBook
 from tests.integration.rig import Rig, long_eth
-from tests.integration.venue_bench import ETH, T0, Bench, bench, open_long
+from tests.integration.venue_bench import ETH, SETTINGS, T0, Bench, bench, open_long
 
 __all__ = ["bench"]  # the fixture, imported
 
@@ -87,6 +92,9 @@ async def test_the_engine_rejects_a_waiting_proposal_on_the_operators_command(ri
     assert done.result == {"proposal_id": proposal.id, "state": "rejected"}
     rejected = rig.store.proposals.get(proposal.id)
     assert rejected is not None and rejected.state is ProposalState.REJECTED
+    assert rejected.decided_by == "test"  # who and why are on the record
+    said = next(e for e in rig.store.events.recent(200) if e.kind == "proposal.rejected")
+    assert (said.proposal_id, said.data["actor"], said.data["reason"]) == (proposal.id, "test", "not today")
     assert rig.fake.counts["POST /capi/v3/order"] == 0, "nothing was sent for it"
     again = await _command(rig, CommandKind.REJECT, {"proposal_id": proposal.id})
     assert again.state is CommandState.FAILED and "rejected" in again.error
@@ -140,6 +148,8 @@ async def test_the_operators_close_that_the_venue_refuses_fails_and_says_so(benc
         await bench.run(handlers[CommandKind.CLOSE_ALL](_cmd(CommandKind.CLOSE_ALL)))
     pos = bench.store.positions.get(pid)
     assert pos is not None and pos.state is PositionState.OPEN
+    failed = [e for e in bench.store.events.recent(100) if e.kind == "position.close_failed"]
+    assert failed and all(e.position_id == pid and e.level.value == "critical" for e in failed)
     bench.fake.faults.rate_5xx = 0.0
     assert await bench.run(handlers[CommandKind.CLOSE_ALL](_cmd(CommandKind.CLOSE_ALL))) == {"closed": [pid]}
     assert not [p for p in await bench.client.positions() if p.size > 0]
@@ -161,3 +171,50 @@ async def test_the_operators_cleanup_cancels_orphans_and_fails_loudly_when_the_v
     assert sl_id in result["cancelled"]
     assert bench.venue_status(sl_id) is OrderStatus.CANCELLED
     assert bench.venue_status(tp_id) in (OrderStatus.CANCELLED, OrderStatus.UNTRIGGERED)
+
+
+async def test_a_reject_without_a_reason_is_recorded_as_the_operators(bench: Bench) -> None:
+    bench.settings = Settings.model_validate({**SETTINGS, "engine": {"approval": "manual"}})
+    bench.book = ProposalBook(bench.store, bench.clock, bench.settings)
+    waiting = await bench.proposed()
+    assert waiting.state is ProposalState.PROPOSED and waiting.id is not None
+    result = await _operator(bench).handlers()[CommandKind.REJECT](
+        _cmd(CommandKind.REJECT, {"proposal_id": waiting.id})
+    )
+    assert result == {"proposal_id": waiting.id, "state": "rejected"}
+    said = next(e for e in bench.store.events.recent(50) if e.kind == "proposal.rejected")
+    assert (said.data["actor"], said.data["reason"]) == ("test", "rejected by operator")
+    with pytest.raises(CommandRejected, match="no proposal #9999"):
+        await _operator(bench).handlers()[CommandKind.APPROVE](
+            _cmd(CommandKind.APPROVE, {"proposal_id": 9999})
+        )
+    with pytest.raises(CommandRejected, match="proposal number"):
+        await _operator(bench).handlers()[CommandKind.REJECT](_cmd(CommandKind.REJECT, {"proposal_id": "1"}))
+
+
+async def test_a_position_that_came_without_a_stop_gets_the_phases_default_distance(bench: Bench) -> None:
+    await bench.client.set_leverage(ETH, 10, "cross")
+    await bench.client.place_order(OrderRequest(ETH, Side.SHORT, Decimal("0.5"), "outside-short-1"))
+    report = await bench.run(bench.monitor.tick())
+    pos = bench.store.positions.open_for(ETH, Side.SHORT)
+    assert pos is not None and pos.adopted and report.stops_placed == [pos.id]
+    pct = competition_status(bench.settings, bench.clock.now(), Decimal(1000)).default_sl_pct
+    wanted = pos.entry_price * (1 + pct / 100)  # above a short's entry, by the phase's distance
+    stop = round_stop(wanted, Decimal("0.01"), Side.SHORT)
+    assert wanted - Decimal("0.01") < stop <= wanted  # on the tick, toward the entry
+    assert [a.trigger_price for a in await bench.client.open_algo_orders(ETH) if a.kind == "sl"] == [stop]
+
+
+async def test_a_position_held_past_max_hold_is_force_closed_by_the_monitor(bench: Bench) -> None:
+    pid, _, _ = await open_long(bench)
+    max_hold = competition_status(bench.settings, bench.clock.now(), Decimal(1000)).max_hold
+    await bench.clock.advance(max_hold.total_seconds() - 60)
+    early = await bench.run(bench.monitor.tick())
+    assert early.forced == [] and bench.store.positions.get(pid).state is PositionState.OPEN  # type: ignore[union-attr]
+    await bench.clock.advance(120)
+    report = await bench.run(bench.monitor.tick())
+    assert report.forced == [pid]
+    pos = bench.store.positions.get(pid)
+    assert pos is not None and pos.state is PositionState.CLOSED and pos.close_reason is CloseReason.FORCED
+    closed = next(e for e in bench.store.events.recent(100) if e.kind == "position.closed")
+    assert (closed.position_id, closed.data["actor"]) == (pid, "monitor")

@@ -14,7 +14,7 @@ import pytest
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.config import Settings
-from smt_engine.domain import Action, Decision, EngineState, Pair, Tier
+from smt_engine.domain import Action, Decision, EngineState, Pair, ProposalState, Tier
 from smt_engine.exchange.base import OrderRequest, OrderStatus, PlacedOrder
 from smt_engine.exchange.weex import WeexClient
 from smt_engine.store import Store
@@ -75,6 +75,12 @@ class Bench:
         self.monitor = Monitor(self.settings, self.store, self.clock, self.client, self.executor, None)
 
     async def approved(self) -> Proposal:
+        proposal = await self.proposed()
+        assert proposal.state is ProposalState.APPROVED, proposal
+        return proposal
+
+    async def proposed(self) -> Proposal:
+        """One ETH long through the proposal book (approved or waiting, as ``engine.approval`` says)."""
         contracts = await self.client.contracts([ETH])
         account = snapshot_account(
             self.store,
@@ -89,8 +95,8 @@ class Bench:
         out = self.book.run_cycle(
             [Candidate(Pair("ETH", Tier.ONE), decision, contracts[ETH], Decimal("3000.00"))], account
         )
-        assert out.approved, out.proposals
-        return out.approved[0]
+        assert len(out.proposals) == 1, out.proposals
+        return out.proposals[0]
 
     async def run(self, coro: Any) -> Any:
         task = asyncio.ensure_future(coro)
