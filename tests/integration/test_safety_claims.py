@@ -218,3 +218,43 @@ async def test_a_position_held_past_max_hold_is_force_closed_by_the_monitor(benc
     assert pos is not None and pos.state is PositionState.CLOSED and pos.close_reason is CloseReason.FORCED
     closed = next(e for e in bench.store.events.recent(100) if e.kind == "position.closed")
     assert (closed.position_id, closed.data["actor"]) == (pid, "monitor")
+
+
+async def test_the_operators_approve_opens_the_position_or_says_why_not(bench: Bench) -> None:
+    bench.settings = Settings.model_validate({**SETTINGS, "engine": {"approval": "manual"}})
+    bench.book = ProposalBook(bench.store, bench.clock, bench.settings)
+    bench.store.engine.put(EngineStatus(mode=bench.settings.engine.mode, state=EngineState.RUNNING))
+    handlers = _operator(bench).handlers()
+
+    async def approve(pid: int | None) -> Any:
+        return await bench.run(handlers[CommandKind.APPROVE](_cmd(CommandKind.APPROVE, {"proposal_id": pid})))
+
+    drifted = await bench.proposed()
+    bench.fake.set_price(ETH, Decimal("3300"))  # 10 % away from the proposal's price
+    with pytest.raises(CommandRejected, match=rf"#{drifted.id} was not approved: denied \(price_drift\)"):
+        await approve(drifted.id)
+    bench.fake.set_price(ETH, Decimal("3000.00"))
+    waiting = await bench.proposed()
+    assert waiting.id is not None
+    bench.fake.faults.paths = {"/capi/v3/account/balance"}
+    bench.fake.faults.next_5xx = 10
+    with pytest.raises(CommandRejected, match=f"cannot approve #{waiting.id} now: the exchange could not"):
+        await approve(waiting.id)
+    bench.fake.faults.next_5xx = 0
+    result = await approve(waiting.id)
+    pos = bench.store.positions.open_for(ETH, Side.LONG)
+    assert pos is not None and pos.proposal_id == waiting.id
+    assert result == {
+        "proposal_id": waiting.id,
+        "outcome": "open",
+        "position_id": pos.id,
+        "detail": "open with TP/SL resting",
+    }
+    approved = bench.store.proposals.get(waiting.id)
+    assert approved is not None and approved.decided_by == "test"
+    again = await bench.proposed()  # the same pair and side again: a duplicate of the open position
+    assert again.state is ProposalState.DENIED
+    with pytest.raises(CommandRejected, match=rf"proposal #{again.id}: denied -> approved is not allowed"):
+        await approve(again.id)
+    with pytest.raises(CommandRejected, match="open"):
+        await approve(waiting.id)
