@@ -258,3 +258,24 @@ async def test_the_operators_approve_opens_the_position_or_says_why_not(bench: B
         await approve(again.id)
     with pytest.raises(CommandRejected, match="open"):
         await approve(waiting.id)
+
+
+async def test_a_missing_stop_whose_precision_is_unreadable_is_tried_and_raised_loudly(
+    bench: Bench,
+) -> None:
+    await bench.client.set_leverage(ETH, 10, "cross")
+    await bench.client.place_order(OrderRequest(ETH, Side.SHORT, Decimal("0.5"), "outside-short-2"))
+    with bench.store.contracts.lock:  # a database that never learnt the precision, a fresh client
+        bench.store.contracts.db.execute("DELETE FROM contracts")
+    await bench.client.aclose()
+    bench.restart()
+    bench.fake.faults.paths = {"/capi/v3/market/exchangeInfo"}
+    bench.fake.faults.rate_5xx = 1.0
+    report = await bench.run(bench.monitor.tick())  # the tick goes on: nothing raised
+    assert report.ok and report.stops_placed == []
+    assert bench.store.contracts.load(ETH) is None, "the precision was never read"
+    # The client checks every order against the precision, so neither a stop nor the close can go out;
+    # the operator is told at CRITICAL, and the next tick tries again.
+    assert bench.posts("/capi/v3/placeTpSlOrder") == 0
+    failed = [e for e in bench.store.events.recent(50) if e.kind == "position.close_failed"]
+    assert failed and failed[0].level.value == "critical" and "unprotected" in failed[0].message
