@@ -15,6 +15,7 @@ acceptance), a cycle every few seconds, then lifts the faults and checks the sam
 the log (no traceback).
 
 Run: python bench/chaos.py [--trials 200] [--soak 20] [--json [FILE]]   (default bench/results/chaos.json)
+SIGTERM ends a kill-trial run after the trial under way; the trials done are checked and reported.
 """
 
 from __future__ import annotations
@@ -388,18 +389,31 @@ class Bench:
             store.close()
 
     async def run_trials(self, trials: int) -> dict[str, Any]:
+        """Kill trials; SIGTERM stops after the trial under way, and what ran is checked and reported."""
         started = time.monotonic()
+        cut = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, cut.set)
+        done = 0
         for n in range(1, trials + 1):
             await self.trial()
-            if n % 10 == 0 or n == trials:
+            done = n
+            if n % 10 == 0 or n == trials or cut.is_set():
                 print(f"  {n}/{trials} trials, {time.monotonic() - started:.0f} s", file=sys.stderr)
+            if cut.is_set():
+                break
         # A last clean start: the books after the final kill.
         self.engine.start()
         assert self.engine.proc is not None
         await self.wait_running(self.engine.proc.pid)
         await self.check_after_restart()
         self.engine.terminate()
-        return await self.report(trials=trials, seconds=round(time.monotonic() - started, 1))
+        seconds = round(time.monotonic() - started, 1)
+        return await self.report(
+            trials=done,
+            trials_asked=trials,
+            seconds=seconds,
+            seconds_per_trial=round(seconds / max(done, 1), 1),
+        )
 
     async def soak(self, minutes: float, fail: float) -> dict[str, Any]:
         started = time.monotonic()
