@@ -135,6 +135,8 @@ async def test_the_operators_close_closes_at_the_venue_even_when_halted(bench: B
     assert result == {"position_id": pid, "state": "closed", "close_order_id": pos.close_order_id}
     assert bench.venue_status(pos.close_order_id or "") is OrderStatus.FILLED
     assert not [p for p in await bench.client.positions() if p.size > 0]
+    closed = next(e for e in bench.store.events.recent(100) if e.kind == "position.closed")
+    assert closed.data["actor"] == "test"  # who closed it is on the record
 
 
 async def test_the_operators_close_that_the_venue_refuses_fails_and_says_so(bench: Bench) -> None:
@@ -152,6 +154,8 @@ async def test_the_operators_close_that_the_venue_refuses_fails_and_says_so(benc
     assert failed and all(e.position_id == pid and e.level.value == "critical" for e in failed)
     bench.fake.faults.rate_5xx = 0.0
     assert await bench.run(handlers[CommandKind.CLOSE_ALL](_cmd(CommandKind.CLOSE_ALL))) == {"closed": [pid]}
+    closed = next(e for e in bench.store.events.recent(100) if e.kind == "position.closed")
+    assert closed.data["actor"] == "test"
     assert not [p for p in await bench.client.positions() if p.size > 0]
 
 
