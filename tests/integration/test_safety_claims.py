@@ -30,6 +30,7 @@ from smt_engine.exchange.base import OrderRequest, OrderStatus
 from smt_engine.exchange.precision import round_stop
 from smt_engine.operator import OperatorCommands
 from smt_engine.store.records import Command, EngineStatus
+from smt_engine.trading.orders import move_position
 from smt_engine.trading.proposals import ProposalBook
 from tests.integration.rig import Rig, long_eth
 from tests.integration.venue_bench import ETH, SETTINGS, T0, Bench, bench, open_long
@@ -283,3 +284,16 @@ async def test_a_missing_stop_whose_precision_is_unreadable_is_tried_and_raised_
     assert bench.posts("/capi/v3/placeTpSlOrder") == 0
     failed = [e for e in bench.store.events.recent(50) if e.kind == "position.close_failed"]
     assert failed and failed[0].level.value == "critical" and "unprotected" in failed[0].message
+
+
+async def test_close_all_goes_past_a_position_already_closing(bench: Bench) -> None:
+    long_id, _, _ = await open_long(bench)
+    await bench.clock.advance(1)
+    await bench.client.place_order(OrderRequest(ETH, Side.SHORT, Decimal("0.5"), "outside-short-3"))
+    await bench.run(bench.monitor.tick())  # adopts the short, opened after the long
+    short = bench.store.positions.open_for(ETH, Side.SHORT)
+    assert short is not None and short.id is not None
+    move_position(bench.store, long_id, PositionState.CLOSING, actor="test", message="closing", at=T0)
+    result = await bench.run(_operator(bench).handlers()[CommandKind.CLOSE_ALL](_cmd(CommandKind.CLOSE_ALL)))
+    assert result == {"closed": [short.id]}
+    assert [p.side for p in await bench.client.positions() if p.size > 0] == [Side.LONG]
