@@ -1,7 +1,9 @@
 """Chaos: SIGKILL the real engine at random moments and check the books after every restart.
 
-The engine runs as a subprocess (``smt engine``, live mode) against the fake WEEX and fake Gemini in
-their own long-lived process (bench/fake_venues.py), so exchange state outlives each engine. Every
+The engine runs as a subprocess (``smt engine``, live mode) against the fake WEEX (REST and its
+websockets) and fake Gemini in their own long-lived process (bench/fake_venues.py), so exchange state
+outlives each engine; about half the trials also cut the websockets or push unreadable frames. The
+engine's configuration is checked to reach only 127.0.0.1 before it starts (``loopback``). Every
 trial restarts the engine, checks the state it reconciled, then starts work (a signal cycle's entries,
 a stripped stop to re-place, an operator close, an orphan to cancel), widens that window with the
 fake's per-endpoint latency, and kills the engine with SIGKILL at a random moment. Checks (all must
@@ -13,6 +15,7 @@ acceptance), a cycle every few seconds, then lifts the faults and checks the sam
 the log (no traceback).
 
 Run: python bench/chaos.py [--trials 200] [--soak 20] [--json [FILE]]   (default bench/results/chaos.json)
+SIGTERM ends a kill-trial run after the trial under way; the trials done are checked and reported.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from chaos_checks import (
     stuck_proposals,
     summary,
 )
+from loopback import require_loopback
 
 from smt_engine.clock import WallClock
 from smt_engine.domain import CommandKind, CommandState, EngineState, OrderKind, OrderState, PositionState
@@ -118,6 +122,7 @@ heartbeat_interval = "1s"
 shutdown_timeout = "10s"
 [exchange]
 base_url = "{venues.info["weex"]}"
+ws_url = "{venues.info["ws"]}"
 timeout = "4s"
 [analyst]
 base_url = "{venues.info["gemini"]}"
@@ -155,7 +160,7 @@ class Engine:
     def __init__(self, config: Path, venues: Venues, log: Path) -> None:
         self.config, self.log = config, log
         self.env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "NOTIFY_URLS" and not k.startswith("SMT_")},
             "WEEX_API_KEY": venues.info["api_key"],
             "WEEX_API_SECRET": venues.info["secret"],
             "WEEX_API_PASSPHRASE": venues.info["passphrase"],
@@ -163,6 +168,7 @@ class Engine:
             "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        require_loopback(config, self.env)
 
     def start(self) -> None:
         with self.log.open("ab") as out:
@@ -214,6 +220,7 @@ class Bench:
         self.windows: dict[str, int] = dict.fromkeys(WINDOWS, 0)
         self.kills_in_flight: dict[str, int] = dict.fromkeys(WINDOWS, 0)
         self.seen_proposal = 0
+        self.stream_faults = {"drops": 0, "bad_frames": 0}
 
     # ------------------------------------------------------------------ venue reads
 
@@ -294,10 +301,21 @@ class Bench:
         finally:
             store.close()
 
+    def stream_fault(self) -> None:
+        """About half the trials also cut the websockets or send unreadable frames while the work runs."""
+        roll = self.rng.random()
+        if roll < 0.25:
+            self.venues.send(cmd="ws", drop=True)
+            self.stream_faults["drops"] += 1
+        elif roll < 0.5:
+            self.venues.send(cmd="ws", malformed=self.rng.randint(1, 3))
+            self.stream_faults["bad_frames"] += 1
+
     async def start_work(self, positions: list[ExchangePosition], algos: list[AlgoOrder]) -> str:
         window = self.rng.choice(list(WINDOWS))
         self.venues.send(cmd="faults", weex={"path_latency": {WINDOWS[window]: self.rng.uniform(0.3, 1.5)}})
         self.windows[window] += 1
+        self.stream_fault()
         held = [p for p in positions if p.size > 0]
         if window == "entry" or not held:
             self.enqueue(CommandKind.RUN_CYCLE)
@@ -380,18 +398,31 @@ class Bench:
             store.close()
 
     async def run_trials(self, trials: int) -> dict[str, Any]:
+        """Kill trials; SIGTERM stops after the trial under way, and what ran is checked and reported."""
         started = time.monotonic()
+        cut = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, cut.set)
+        done = 0
         for n in range(1, trials + 1):
             await self.trial()
-            if n % 10 == 0 or n == trials:
+            done = n
+            if n % 10 == 0 or n == trials or cut.is_set():
                 print(f"  {n}/{trials} trials, {time.monotonic() - started:.0f} s", file=sys.stderr)
+            if cut.is_set():
+                break
         # A last clean start: the books after the final kill.
         self.engine.start()
         assert self.engine.proc is not None
         await self.wait_running(self.engine.proc.pid)
         await self.check_after_restart()
         self.engine.terminate()
-        return await self.report(trials=trials, seconds=round(time.monotonic() - started, 1))
+        seconds = round(time.monotonic() - started, 1)
+        return await self.report(
+            trials=done,
+            trials_asked=trials,
+            seconds=seconds,
+            seconds_per_trial=round(seconds / max(done, 1), 1),
+        )
 
     async def soak(self, minutes: float, fail: float) -> dict[str, Any]:
         started = time.monotonic()
@@ -424,6 +455,7 @@ class Bench:
                     "next_drop_after_accept": int(self.rng.random() < 0.5),
                 },
             )
+            self.stream_fault()
             self.enqueue(CommandKind.RUN_CYCLE)
             cycles += 1
             await asyncio.sleep(3.0)
@@ -469,6 +501,9 @@ class Bench:
             windows=self.windows,
             kills_with_work_in_flight=self.kills_in_flight,
             order_posts=stats["order_posts"],
+            stream_faults=self.stream_faults,
+            ws_handshakes=stats["ws_handshakes"],
+            ws_pushes=stats["ws_pushes"],
             **extra,
         )
 

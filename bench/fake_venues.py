@@ -5,10 +5,11 @@ object per line on stdin, one JSON answer per line on stdout:
 
     {"cmd": "faults", "weex": {...Faults fields...}, "gemini_fail": 0.2}   set fault knobs
     {"cmd": "price", "symbol": "ETHUSDT", "price": "3010", "low": "2900"}   move a market
+    {"cmd": "ws", "drop": true, "malformed": 2}   cut every websocket; send unreadable frames
     {"cmd": "stats"}       client ids sent more than once, order POSTs, requests
     {"cmd": "quit"}
 
-The first line printed is ``{"weex": url, "gemini": url, "api_key": ..., ...}``.
+The first line printed is ``{"weex": url, "ws": url, "gemini": url, "api_key": ..., ...}``.
 Run: python bench/fake_venues.py [--seed N]
 """
 
@@ -84,6 +85,7 @@ def serve(seed: int) -> None:
             json.dumps(
                 {
                     "weex": weex.base_url,
+                    "ws": weex.ws_url,
                     "gemini": gemini.url,
                     "api_key": weex.api_key,
                     "secret": weex.secret,
@@ -105,10 +107,18 @@ def serve(seed: int) -> None:
                 low = Decimal(msg["low"]) if msg.get("low") else None
                 high = Decimal(msg["high"]) if msg.get("high") else None
                 weex.set_price(msg["symbol"], Decimal(msg["price"]), low=low, high=high)
+            elif cmd == "ws":
+                if msg.get("drop"):
+                    weex.ws.drop()
+                weex.ws.faults.malformed_next += int(msg.get("malformed", 0))
             elif cmd == "stats":
                 posts = sum(n for key, n in weex.counts.items() if key.startswith("POST"))
                 answer.update(
-                    duplicates=duplicates(weex), order_posts=posts, requests=sum(weex.counts.values())
+                    duplicates=duplicates(weex),
+                    order_posts=posts,
+                    requests=sum(weex.counts.values()),
+                    ws_handshakes=weex.ws.handshakes,
+                    ws_pushes=len(weex.ws.pushed),
                 )
             elif cmd == "quit":
                 print(json.dumps(answer), flush=True)

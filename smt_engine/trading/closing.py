@@ -61,6 +61,7 @@ class Closer:
             for a in algos:
                 await self.exchange.cancel_algo_order(symbol, a.order_id)
                 resting.discard(a.order_id)
+                self._cancelled(a.order_id)
         except ExchangeError as exc:
             log.warning("%s: cancelling TP/SL before close failed: %s", symbol, error_text(exc))
         order = self.desk.new_order(
@@ -170,6 +171,12 @@ class Closer:
         refreshed = self.store.positions.get(position.id)
         assert refreshed is not None
         return refreshed
+
+    def _cancelled(self, order_id: str) -> None:
+        """A TP/SL the venue confirmed cancelled: so in the books (unconfirmed ones are settled later)."""
+        order = self.store.orders.by_exchange_id(order_id)
+        if order is not None and not order.state.is_terminal:
+            self.desk.update(order, state=OrderState.CANCELLED, why="cancelled before the close at market")
 
     async def _realized_pnl(self, symbol: str, side: Side, order_id: str, since: datetime) -> Decimal | None:
         """Realised PnL of one closing order, net of its fees; None when the fills are not readable."""

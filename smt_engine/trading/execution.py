@@ -4,8 +4,9 @@ The order of operations is the lesson list of the seed system: cancel the symbol
 leverage (retrying while the venue still sees open orders), write the entry order row with its
 deterministic client id, send once, resolve a lost response by looking the id up (``order_desk``), wait
 for the position, confirm the attached TP/SL legs or place them (``protection``), and close at market if
-the position cannot be protected (``closing``). Closes are always allowed; entries only while the engine
-accepts them.
+the position cannot be protected (``closing``). An entry that filled and closed before its position was
+ever listed is rebuilt from the fills (``reconcile``), not failed. Closes are always allowed; entries
+only while the engine accepts them.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from smt_engine.exchange.base import (
     ExchangePosition,
     InvalidOrder,
     OrderRequest,
+    OrderStatus,
 )
 from smt_engine.exchange.precision import PrecisionError, plain
 from smt_engine.store import Store
@@ -44,6 +46,7 @@ from smt_engine.trading.order_desk import ACTOR, STATUS_TO_STATE, OrderDesk, err
 from smt_engine.trading.orders import open_position
 from smt_engine.trading.proposals import transition
 from smt_engine.trading.protection import Protection
+from smt_engine.trading.reconcile import PositionReconciler
 from smt_engine.trading.risk import ReasonCode
 
 log = logging.getLogger(__name__)
@@ -51,10 +54,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ExecutionResult:
-    """What happened to one proposal: ``open``, ``unprotected`` (opened, then closed), ``failed``,
-    ``denied``, or ``pending`` (the entry's outcome is unknown: the in-flight tracker finishes it)."""
+    """What happened to one proposal: ``open``, ``unprotected`` (opened, then closed), ``closed`` (opened
+    and closed by the venue before its position was listed), ``failed``, ``denied``, or ``pending`` (the
+    entry's outcome is unknown: the in-flight tracker finishes it)."""
 
-    outcome: Literal["open", "unprotected", "failed", "denied", "pending"]
+    outcome: Literal["open", "unprotected", "closed", "failed", "denied", "pending"]
     proposal: Proposal
     detail: str
     position: Position | None = None
@@ -88,6 +92,7 @@ class Executor:
         self.desk = OrderDesk(exchange, store, clock, settings)
         self.protection = Protection(self.desk)
         self.closer = Closer(self.desk, ailog)
+        self.reconciler = PositionReconciler(store, clock, exchange, ailog)
         self.claimed: set[int] = set()
         """Proposals this process is executing or about to: the in-flight tracker leaves them alone."""
 
@@ -138,6 +143,9 @@ class Executor:
             entry, placed_id = await self._send_entry(proposal)
             ex_pos = await self._await_position(proposal.symbol, proposal.side)
             if ex_pos is None:
+                closed = await self._round_trip(proposal, entry)
+                if closed is not None:
+                    return closed
                 entry = await self._abandon_entry(entry)
                 raise _Failed(
                     f"entry {entry.client_order_id} did not show as a position within "
@@ -303,6 +311,34 @@ class Executor:
             if self.clock.now() >= deadline:
                 return None
             await self.clock.sleep(self.settings.trading.poll_interval.total_seconds())
+
+    async def _round_trip(self, proposal: Proposal, entry: Order) -> ExecutionResult | None:
+        """The entry filled but its position was never listed: it may have opened and closed between two
+        looks. Then the position is rebuilt from the fills (``reconcile.round_trip``), never failed."""
+        assert proposal.id is not None
+        found = await self.desk.lookup(proposal.symbol, entry.client_order_id, attempts=1)
+        if found is None or (found.filled_size <= 0 and found.status is not OrderStatus.FILLED):
+            return None
+        position = await self.reconciler.round_trip(proposal, found, actor=ACTOR)
+        if position is None:
+            return None
+        entry = self.desk.update(
+            entry,
+            state=OrderState.FILLED,
+            exchange_order_id=found.order_id,
+            position_id=position.id,
+            why="filled; its position closed before it was listed",
+        )
+        refreshed = self.store.proposals.get(proposal.id)
+        assert refreshed is not None
+        return ExecutionResult(
+            "closed",
+            refreshed,
+            f"filled and closed ({position.close_reason.value if position.close_reason else 'unknown'}) "
+            "before the position was listed",
+            position,
+            entry,
+        )
 
     async def _abandon_entry(self, order: Order) -> Order:
         """An entry that never became a position: cancel whatever may still rest."""

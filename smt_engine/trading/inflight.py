@@ -4,9 +4,12 @@ Run at start-up (before entries are allowed) and on every monitor tick, after po
 reconciled. Every order in ``pending_submit``, ``submitted``, ``partially_filled`` or ``unknown`` that
 is not resting at the venue is looked up by client id: found means its real state; not found after the
 venue's visibility window means it was never placed (or is gone), recorded as ``cancelled`` with the
-reason. Every proposal in ``approved`` or ``submitting`` that this process is not executing is then
+reason. An order the venue reports open is never recorded cancelled on our word alone: it is a resting
+leg of a held position, or it is cancelled at the venue and recorded so once the venue confirms it.
+Every proposal in ``approved`` or ``submitting`` that this process is not executing is then
 finished from its entry order: filled means ``open`` (and the position the monitor adopted is linked to
-it), refused or never sent means ``failed``. The risk gates count in-flight proposals as exposure, so
+it) or, when the position was already gone, rebuilt from the fills and closed; refused or never sent
+means ``failed``. The risk gates count in-flight proposals as exposure, so
 finishing them is what keeps a crash from locking a symbol out.
 """
 
@@ -17,9 +20,10 @@ from dataclasses import dataclass, field
 
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
-from smt_engine.domain import OrderState, PositionState, ProposalState
+from smt_engine.domain import OrderKind, OrderState, PositionState, ProposalState, Side
 from smt_engine.exchange.base import ExchangeError, ExchangeOrder, OrderNotFound
 from smt_engine.store import Store
+from smt_engine.store.codec import ts
 from smt_engine.store.records import Order, Position, Proposal
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.order_desk import STATUS_TO_STATE
@@ -51,12 +55,13 @@ class InFlightTracker:
     def window(self) -> float:
         return self.settings.trading.order_visibility.total_seconds()
 
-    async def resolve(self, resting: set[str]) -> InFlightReport:
-        """Finish what can be finished; ``resting`` are the order ids the venue lists as open."""
+    async def resolve(self, resting: set[str], held: set[tuple[str, Side]]) -> InFlightReport:
+        """Finish what can be finished; ``resting`` are the order ids the venue lists as open, ``held``
+        the (symbol, side) of every position it reports."""
         report = InFlightReport()
         for order in self.store.orders.open_orders():
             try:
-                if await self._resolve_order(order, resting):
+                if await self._resolve_order(order, resting, held):
                     report.orders_resolved.append(order.id or 0)
                 else:
                     report.unresolved.append(order.id or 0)
@@ -78,7 +83,7 @@ class InFlightTracker:
     def _age(self, order: Order) -> float:
         return (self.clock.now() - order.updated_at).total_seconds()
 
-    async def _resolve_order(self, order: Order, resting: set[str]) -> bool:
+    async def _resolve_order(self, order: Order, resting: set[str], held: set[tuple[str, Side]]) -> bool:
         """True when the order is settled for now (terminal, or confirmed resting at the venue)."""
         now = self.clock.now()
         if order.exchange_order_id and order.exchange_order_id in resting:
@@ -95,12 +100,16 @@ class InFlightTracker:
         if order.proposal_id is not None and order.proposal_id in self.executor.claimed:
             return False  # the executor is on it right now
         found = await self._look_up(order)
-        if found is not None:
-            state = STATUS_TO_STATE.get(found.status, OrderState.SUBMITTED)
-            if state is OrderState.SUBMITTED and order.state is OrderState.SUBMITTED:
-                # Open by the venue's word but not listed: a listing lag; decided on a later tick.
-                return self._expire_if_old(order, "listed nowhere although the venue reports it open")
-            advance_order(
+        if found is None:
+            return self._expire_if_old(
+                order,
+                "never placed"
+                if order.state in (OrderState.PENDING_SUBMIT, OrderState.UNKNOWN)
+                else "no longer at the venue",
+            )
+        state = STATUS_TO_STATE.get(found.status, OrderState.SUBMITTED)
+        if state.is_terminal or state is not order.state:
+            order = advance_order(
                 self.store,
                 order,
                 state,
@@ -109,15 +118,56 @@ class InFlightTracker:
                 at=now,
                 exchange_order_id=found.order_id,
             )
-            return state.is_terminal
-        return self._expire_if_old(
+        if state.is_terminal:
+            return True
+        return await self._open_at_venue(order, found, held)
+
+    async def _open_at_venue(self, order: Order, found: ExchangeOrder, held: set[tuple[str, Side]]) -> bool:
+        """The venue reports ``order`` open although no listing shows it: the venue's word wins.
+
+        A TP/SL leg of a position the venue still holds is its protection (WEEX lists attached TP legs
+        nowhere): it stays. Any other order, a leg of a position that is gone or an entry or close
+        still open after the visibility window, is cancelled at the venue, and recorded cancelled only
+        when the venue confirms the cancel; until then it stays open in the books and is asked again.
+        """
+        leg = order.kind in (OrderKind.TP, OrderKind.SL)
+        if leg and (order.symbol, order.side) in held and self._position_open(order):
+            return True
+        if not leg and self._age(order) < self.window:
+            return False  # a listing lag, or still being worked: decided on a later tick
+        try:
+            if leg:
+                await self.exchange.cancel_algo_order(order.symbol, found.order_id)
+            else:
+                await self.exchange.cancel_order(order.symbol, order_id=found.order_id)
+        except ExchangeError as exc:
+            log.warning(
+                "%s order %s is open at the venue and its cancel was not confirmed: %s",
+                order.kind.value,
+                found.order_id,
+                exc,
+                extra={"event": "order.cancel_unconfirmed"},
+            )
+            return False
+        advance_order(
+            self.store,
             order,
-            "never placed"
-            if order.state in (OrderState.PENDING_SUBMIT, OrderState.UNKNOWN)
-            else "no longer at the venue",
+            OrderState.CANCELLED,
+            actor=ACTOR,
+            reason="open at the venue but belonging to no open work: cancelled, the venue confirmed it",
+            at=self.clock.now(),
         )
+        return True
+
+    def _position_open(self, order: Order) -> bool:
+        """The leg's own position is still open in the books (a leg of a closed one protects nothing)."""
+        if order.position_id is None:
+            return True
+        position = self.store.positions.get(order.position_id)
+        return position is not None and position.state is not PositionState.CLOSED
 
     def _expire_if_old(self, order: Order, what: str) -> bool:
+        """The venue does not report the order at all: after the visibility window it is not there."""
         if self._age(order) < self.window:
             return False
         advance_order(
@@ -166,29 +216,46 @@ class InFlightTracker:
         position = self.store.positions.open_for(proposal.symbol, proposal.side)
         if position is not None and position.proposal_id not in (None, proposal.id):
             position = None
-        now = self.clock.now()
         if position is None:
             if self._age(entry) < self.window:
                 return None  # the position may not be listed yet
-            transition(
-                self.store,
-                proposal.id,
-                ProposalState.OPEN,
-                actor=ACTOR,
-                reason=f"entry {cid} filled while the engine was away",
-                at=now,
-            )
-            transition(
-                self.store,
-                proposal.id,
-                ProposalState.CLOSED,
-                actor=ACTOR,
-                reason="its position was closed before the engine saw it",
-                at=now,
-            )
-            return "closed"
+            return await self._round_trip(proposal, entry)
         await self._link(proposal, position, entry)
         return "linked"
+
+    async def _round_trip(self, proposal: Proposal, entry: Order) -> str | None:
+        """Filled, and its position already gone: rebuilt from the venue's fills (position, PnL, outcome).
+
+        A position the monitor adopted and closed out meanwhile is that position: linked, not doubled.
+        """
+        assert proposal.id is not None
+        now = self.clock.now()
+        adopted = self.store.positions.select(
+            "state = ? AND symbol = ? AND side = ? AND proposal_id IS NULL AND adopted = 1"
+            " AND opened_at >= ?",
+            [PositionState.CLOSED.value, proposal.symbol, proposal.side.value, ts(entry.created_at)],
+            order_by="opened_at",
+            limit=1,
+        )
+        if adopted:
+            position: Position | None = adopted[0]
+            assert position is not None and position.id is not None
+            self.store.positions.update(position.id, proposal_id=proposal.id, adopted=False, updated_at=now)
+            for state, why in (
+                (ProposalState.OPEN, f"entry {entry.client_order_id} filled; position #{position.id}"),
+                (ProposalState.CLOSED, f"position #{position.id} closed at the venue"),
+            ):
+                transition(self.store, proposal.id, state, actor=ACTOR, reason=why, at=now)
+        else:
+            found = await self._look_up(entry)
+            position = None
+            if found is not None:
+                position = await self.executor.reconciler.round_trip(proposal, found, actor=ACTOR)
+            if position is None:
+                return None  # not readable, or no closing order shown yet: asked again next tick
+        if entry.id is not None:
+            self.store.orders.update(entry.id, position_id=position.id, updated_at=now)
+        return "closed"
 
     async def _link(self, proposal: Proposal, position: Position, entry: Order) -> None:
         """The position the monitor adopted is this proposal's: record it so, and restore its TP."""

@@ -12,9 +12,10 @@ One ``tick`` (start-up and every ``monitor_interval``):
 4. cancel TP/SL orders that protect nothing (WEEX leaves them behind) and flag unknown regular orders
    (``orphans``);
 4b. finish every order and proposal left in flight (``inflight``);
-5. make sure every position has a stop-loss resting on the exchange, re-placing it on the venue's tick
-   (corrected and re-sent once when the venue refuses its precision) or closing at market when that fails
-   (``position_guard``);
+5. make sure every position the exchange reports has a stop-loss resting on it, re-placing it on the
+   venue's tick (corrected and re-sent once when the venue refuses its precision) or closing at market
+   when that fails (``position_guard``); a stored position the exchange no longer has, whose close is
+   not yet explained, is left alone;
 6. force-close positions held longer than the phase's max hold (``position_guard``);
 7. snapshot the account for the equity curve and run the kill switch on it.
 
@@ -117,7 +118,7 @@ class Monitor:
                     settle_orders(self.store, self.clock.now(), pos.id or 0, resting)
 
         resting = {a.order_id for a in algos if a.status.is_open} | {o.order_id for o in regular}
-        report.inflight = await self.inflight.resolve(resting)
+        report.inflight = await self.inflight.resolve(resting, set(live))
         unresolved = len(report.inflight.unresolved)
         report_health(
             self.store,
@@ -128,13 +129,16 @@ class Monitor:
             {"positions": len(live), "unresolved_orders": unresolved},
         )
         await self.orphans.sweep(live, algos, regular, report, cancel=not startup)
-        for key in list(stored):
-            refreshed = self.reconciler.reopen_if_close_ended(stored[key])
+        # The guard acts only on positions the venue reports: one whose close is not yet explained is
+        # gone there, and a stop or a market close sent for it could only fail or hit a newer position.
+        held = [stored[key] for key in stored if key in live]
+        for i, pos in enumerate(held):
+            refreshed = self.reconciler.reopen_if_close_ended(pos)
             if refreshed is not None:
-                stored[key] = refreshed
-        for pos in stored.values():
+                held[i] = refreshed
+        for pos in held:
             await self.guard.ensure_stop(pos, algos, report)
-        await self.guard.enforce_max_hold(list(stored.values()), report)
+        await self.guard.enforce_max_hold(held, report)
         balance = await self._snapshot()
         if balance is not None:
             breach = self.kill_switch.check(balance.equity)

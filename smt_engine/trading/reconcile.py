@@ -4,7 +4,9 @@ A position the venue has and the store does not is adopted (opened-at from the v
 survives restarts); one both know is refreshed; one the venue no longer has is closed out with the
 reason (take-profit, stop-loss, liquidation, manual, forced) and closing order read from order
 history and the realised PnL from the fills, and an AI log is queued for it. A ``closing`` position
-whose close orders all ended unfilled is open again.
+whose close orders all ended unfilled is open again. An entry whose position opened and closed between
+two looks (inside the fill timeout, or while the engine was away) is rebuilt from the venue's fills
+(``round_trip``), so its PnL and its proposal's outcome are recorded, never lost.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from smt_engine.exchange.base import (
 )
 from smt_engine.exchange.precision import plain
 from smt_engine.store import Store
-from smt_engine.store.records import Position
+from smt_engine.store.records import Position, Proposal
 from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.orders import move_position, open_position
 from smt_engine.trading.proposals import transition
@@ -159,6 +161,70 @@ class PositionReconciler:
                 + (f"; realised PnL {realized} USDT" if realized is not None else ""),
             )
         return reason
+
+    async def round_trip(self, proposal: Proposal, entry: ExchangeOrder, *, actor: str) -> Position | None:
+        """The filled ``entry`` of ``proposal`` whose position the venue no longer lists: rebuild it.
+
+        The position (size, price and time from the entry's fills) is recorded, the proposal moves to
+        ``open``, and ``close_out`` records how it closed (reason, exit, realised PnL) and closes the
+        proposal. None, with nothing changed, while the venue shows no order that closed it (a listing
+        lag, not a round trip) or cannot be read: the caller asks again later.
+        """
+        assert proposal.id is not None
+        try:
+            fills = [
+                f
+                for f in await self.exchange.fills(proposal.symbol, since=entry.created_at)
+                if f.order_id == entry.order_id
+            ]
+            history = await self.exchange.order_history(proposal.symbol, since=entry.created_at)
+        except ExchangeError as exc:
+            log.warning("round trip of %s not readable yet: %s", entry.client_order_id, exc)
+            return None
+        size = entry.filled_size or sum((f.size for f in fills), Decimal(0))
+        price = entry.avg_price
+        if price is None and size > 0 and fills:
+            price = sum((f.price * f.size for f in fills), Decimal(0)) / size
+        if size <= 0 or price is None:
+            return None
+        now = self.clock.now()
+        opened = Position(
+            symbol=proposal.symbol,
+            side=proposal.side,
+            size=size,
+            entry_price=price,
+            opened_at=min((f.at for f in fills), default=entry.updated_at),
+            state=PositionState.OPEN,
+            leverage=proposal.leverage,
+            updated_at=now,
+            margin=proposal.margin,
+            tp_price=proposal.tp_price,
+            sl_price=proposal.sl_price,
+            proposal_id=proposal.id,
+        )
+        if _closing_order(history, opened) is None:
+            return None
+        pos = open_position(
+            self.store,
+            opened,
+            actor=actor,
+            message=f"{proposal.symbol} {proposal.side.value} {plain(size)} @ {plain(price)} of proposal "
+            f"#{proposal.id} opened and closed between two looks: rebuilt from the venue's fills",
+            at=now,
+            level=EventLevel.WARNING,
+        )
+        current = self.store.proposals.get(proposal.id)
+        if current is not None and current.state is ProposalState.SUBMITTING:
+            transition(
+                self.store,
+                proposal.id,
+                ProposalState.OPEN,
+                actor=actor,
+                reason=f"entry {entry.client_order_id} filled {plain(size)} @ {plain(price)}",
+                at=now,
+            )
+        await self.close_out(pos)  # on a failed read the monitor finishes it: the venue lists no position
+        return self.store.positions.get(pos.id or 0)
 
     def reopen_if_close_ended(self, pos: Position) -> Position | None:
         """A ``closing`` position whose close orders all ended unfilled is open again (the venue still has

@@ -1,9 +1,12 @@
-"""After a position closes, none of its orders may look live in our books.
+"""After a position closes, none of its orders may look live in our books, nor be called gone on a guess.
 
 The venue fills one protective order (or our close) and cancels or leaves behind the others. Each of
 the position's orders that is still open in the store takes its real final state: the order that
 closed the position is filled; an order the venue still shows as resting is left open (the orphan
-sweep flags or cancels it); any other is gone from the venue, so it is cancelled.
+sweep flags or cancels it); a TP/SL leg the venue knows by id but lists nowhere (WEEX lists attached
+take-profits on no open-order endpoint) is left to the in-flight tracker, which asks the venue for it
+and cancels it there, recording it cancelled only when the venue confirms; any other order is gone
+from the venue, so it is cancelled.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from smt_engine.trading.orders import advance_order
 
 log = logging.getLogger(__name__)
 
+_LEGS = (OrderKind.TP, OrderKind.SL)
 _TRIGGERED = {CloseReason.TAKE_PROFIT: OrderKind.TP, CloseReason.STOP_LOSS: OrderKind.SL}
 
 
@@ -40,6 +44,8 @@ def settle_orders(store: Store, now: datetime, position_id: int, resting: Collec
         closed_it = order.kind is triggered or (
             pos.close_order_id is not None and order.exchange_order_id == pos.close_order_id
         )
+        if not closed_it and order.exchange_order_id is not None and order.kind in _LEGS:
+            continue  # maybe still live at the venue: the in-flight tracker asks for it by id
         state = OrderState.FILLED if closed_it else OrderState.CANCELLED
         why = f"position #{position_id} closed ({pos.close_reason.value if pos.close_reason else 'unknown'})"
         advance_order(store, order.id, state, actor="settle", reason=why, at=now)

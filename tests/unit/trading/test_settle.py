@@ -59,49 +59,64 @@ def _state(store: Store, order_id: int) -> OrderState:
 
 
 @pytest.mark.parametrize(
-    ("reason", "filled", "cancelled"),
+    ("reason", "filled", "sibling"),
     [
         (CloseReason.TAKE_PROFIT, OrderKind.TP, OrderKind.SL),
         (CloseReason.STOP_LOSS, OrderKind.SL, OrderKind.TP),
     ],
 )
-def test_the_triggered_order_is_filled_and_its_sibling_cancelled(
-    store: Store, reason: CloseReason, filled: OrderKind, cancelled: OrderKind
+def test_the_triggered_order_is_filled_and_its_unlisted_sibling_left_to_the_in_flight_tracker(
+    store: Store, reason: CloseReason, filled: OrderKind, sibling: OrderKind
 ) -> None:
     pid = _position(store, reason)
     ids = {
         OrderKind.TP: _order(store, pid, OrderKind.TP, "tp-1"),
         OrderKind.SL: _order(store, pid, OrderKind.SL, "sl-1"),
     }
-    assert sorted(settle_orders(store, NOW, pid, resting=set())) == sorted(ids.values())
+    assert settle_orders(store, NOW, pid, resting=set()) == [ids[filled]]
     assert _state(store, ids[filled]) is OrderState.FILLED
-    assert _state(store, ids[cancelled]) is OrderState.CANCELLED
+    # WEEX lists an attached take-profit nowhere: unlisted is not gone, the tracker asks for it by id.
+    assert _state(store, ids[sibling]) is OrderState.SUBMITTED
 
 
 def test_an_order_still_resting_on_the_venue_stays_open_for_the_orphan_sweep(store: Store) -> None:
     pid = _position(store, CloseReason.MANUAL, close_order_id="close-9")
-    tp = _order(store, pid, OrderKind.TP, "tp-2")
     sl = _order(store, pid, OrderKind.SL, "sl-2")
     close = _order(store, pid, OrderKind.CLOSE, "close-9")
-    settle_orders(store, NOW, pid, resting={"sl-2"})
+    entry = _order(store, pid, OrderKind.ENTRY, "entry-9")
+    assert sorted(settle_orders(store, NOW, pid, resting={"sl-2"})) == sorted([close, entry])
     assert _state(store, close) is OrderState.FILLED
-    assert _state(store, tp) is OrderState.CANCELLED
+    assert _state(store, entry) is OrderState.CANCELLED  # a regular order no listing shows is gone
     assert _state(store, sl) is OrderState.SUBMITTED  # the venue still shows it: not our call to say gone
-    assert settle_orders(store, NOW, pid, resting=set()) == [sl]  # once gone from the venue, cancelled
-    assert _state(store, sl) is OrderState.CANCELLED
 
 
 def test_each_final_state_goes_through_the_audited_state_machine(store: Store) -> None:
     pid = _position(store, CloseReason.TAKE_PROFIT)
     tp = _order(store, pid, OrderKind.TP, "tp-3")
-    sl = _order(store, pid, OrderKind.SL, "sl-3")
+    entry = _order(store, pid, OrderKind.ENTRY, "entry-3")
     settle_orders(store, NOW, pid, resting=set())
     events = {e.order_id: e for e in store.events.recent(50) if e.kind.startswith("order.")}
     assert events[tp].kind == "order.filled"
-    assert events[sl].kind == "order.cancelled"
-    for order_id in (tp, sl):
+    assert events[entry].kind == "order.cancelled"
+    for order_id in (tp, entry):
         data = events[order_id].data
         assert data["actor"] == "settle"
         assert data["from"] == "submitted"
         assert f"position #{pid} closed (take-profit)" in data["reason"]
         assert events[order_id].position_id == pid
+
+
+def test_a_finished_order_does_not_stop_the_rest_being_settled(store: Store) -> None:
+    pid = _position(store, CloseReason.MANUAL, close_order_id="close-4")
+    done = _order(store, pid, OrderKind.ENTRY, "entry-4")
+    store.orders.update(done, state=OrderState.FILLED)
+    close = _order(store, pid, OrderKind.CLOSE, "close-4")
+    assert settle_orders(store, NOW, pid, resting=set()) == [close]
+    assert _state(store, close) is OrderState.FILLED
+
+
+def test_a_regular_order_still_resting_is_not_called_gone(store: Store) -> None:
+    pid = _position(store, CloseReason.MANUAL, close_order_id="close-5")
+    stale = _order(store, pid, OrderKind.CLOSE, "close-6")  # an earlier close the venue still lists
+    assert settle_orders(store, NOW, pid, resting={"close-6"}) == []
+    assert _state(store, stale) is OrderState.SUBMITTED
