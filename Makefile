@@ -46,7 +46,7 @@ bench: $(STAMP)
 
 # Resolve pyproject.toml's dependencies (runtime, dev, and the build backend) into pins with hashes.
 lock: $(STAMP)
-	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --strip-extras \
+	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe \
 		--build-deps-for editable --no-emit-index-url --no-emit-find-links $(UPGRADE_ARGS) \
 		--output-file $(LOCK) pyproject.toml
 
