@@ -161,19 +161,6 @@ def walk(
     return Walk(calls, list(times), notes)
 
 
-def merge(walks: Sequence[Walk], pairs: Sequence[Pair]) -> Walk:
-    """One walk from walks over disjoint groups of pairs: each source's calls in time order and, at one
-    time, in the configured order of the pairs (the engine's order, which breaks confidence ties)."""
-    rank = {p.base: i for i, p in enumerate(pairs)}
-    calls: dict[str, list[Call]] = {}
-    for w in walks:
-        for name, group in w.calls.items():
-            calls.setdefault(name, []).extend(group)
-    for group in calls.values():
-        group.sort(key=lambda c: (c.at, rank[c.pair.base]))
-    return Walk(calls, walks[0].times, walks[0].notes)
-
-
 def _random_calls(
     heuristic: list[Call], fixed: FixedCalls, settings: Settings, seed: int, confidence: float
 ) -> list[Call]:

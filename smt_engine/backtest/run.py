@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from smt_engine.backtest.decisions import Call, decision_times, merge, walk
+from smt_engine.backtest.decisions import Call, decision_times, walk
 from smt_engine.backtest.market import HistoryClock, HistoryMarket, Series, finer_path
 from smt_engine.backtest.metrics import ALL, RECORD_HORIZON, passes_edge, records, table
 from smt_engine.backtest.onchain import OnchainHistory
@@ -110,18 +110,9 @@ async def run_backtest(
             f"{CANDLE_COUNT} bars one decision needs plus one signal interval"
         )
     onchain = OnchainHistory(settings, store, first, last)
-    # Pairs are decided independently; with on-chain history the walk reads the store, so it stays here.
-    groups = [pairs] if onchain.has_flows or onchain.has_whales else [pairs[::2], pairs[1::2]]
-    walks = in_parallel(
-        [
-            partial(
-                walk, settings, HistoryMarket(series, HistoryClock(first)), onchain, g, times, request.seed
-            )
-            for g in groups
-            if g
-        ]
-    )
-    result = merge(walks, pairs)
+    # The walk runs here: sending tens of thousands of decisions back from workers costs more CPU than
+    # the walk saves by running on two cores (docs/benchmarks.md); the sources are traded in parallel.
+    result = walk(settings, HistoryMarket(series, HistoryClock(first)), onchain, pairs, times, request.seed)
     walked = [
         f"{p.base} {covered[p.symbol]} of {len(series[p.symbol].bars)} h"
         for p in pairs
