@@ -339,7 +339,7 @@ def test_the_edge_criterion_can_pass_on_a_market_that_trends(store: Store) -> No
 
 
 def test_the_run_on_both_cores_equals_the_run_on_one(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pairs decided and sources traded in forked workers give exactly the serial report."""
+    """Sources scored and traded in forked workers give exactly the serial report."""
     for sym in ("ETHUSDT", "BTCUSDT", "SOLUSDT"):
         store.market_history.write(sym, "1h", random_walk(sym, T0, 24 * 15, 8), "synthetic", T0)
     both = run(store, Settings(), seed=2)
