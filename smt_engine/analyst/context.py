@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from smt_engine.analyst.exact_stats import pstdev
 from smt_engine.competition import CompetitionStatus, competition_status
 from smt_engine.config import Settings
 from smt_engine.domain import Candle, Pair, Tier
@@ -153,7 +154,7 @@ def summarise(candles: list[Candle]) -> CandleSummary | None:
     if last <= 0 or any(c <= 0 for c in closes):
         return None
     returns = [(b / a - 1) * 100 for a, b in itertools.pairwise(closes)]
-    volatility = statistics.pstdev(returns) if len(returns) > 1 else abs(returns[0])
+    volatility = pstdev(returns) if len(returns) > 1 else abs(returns[0])
     true_ranges = []
     for prev, bar in itertools.pairwise(candles):
         hi, lo, pc = float(bar.high), float(bar.low), float(prev.close)

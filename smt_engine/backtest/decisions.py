@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from smt_engine.analyst.context import build_context
+from smt_engine.backtest.flow_hours import FlowHours, bases_for, source_name
 from smt_engine.backtest.market import HistoryMarket, NoHistory
 from smt_engine.backtest.onchain import OnchainHistory
 from smt_engine.backtest.sources import (
@@ -28,6 +29,7 @@ from smt_engine.backtest.sources import (
     WHALE,
     FixedCalls,
     combined,
+    flow_call,
     market_part,
     random_baseline,
     signal_call,
@@ -82,6 +84,7 @@ def walk(
     pairs: Sequence[Pair],
     times: Sequence[datetime],
     seed: int,
+    flow_hours: FlowHours | None = None,
 ) -> Walk:
     """Decide at every time for every pair (a pair without a closed bar at ``t`` is skipped there)."""
     clock = market.clock
@@ -95,6 +98,11 @@ def walk(
         names.append(WHALE)
     if has_flows or has_whales:
         names.append(COMBINED)
+    hourly = [
+        (source_name(a, w), a, w, bases_for(a))
+        for a, w in (flow_hours.series() if flow_hours is not None else [])
+    ]
+    names += [name for name, _, _, _ in hourly]
     calls: dict[str, list[Call]] = {n: [] for n in names}
     balance = settings.competition.starting_balance
     min_conf = float(settings.risk.min_confidence)
@@ -151,27 +159,25 @@ def walk(
                 )
             if has_flows or has_whales:
                 add(COMBINED, combined(ctx))
+            for name, asset, hours, bases in hourly:
+                if pair.base in bases:
+                    assert flow_hours is not None
+                    add(name, flow_call(fixed, flow_hours.window(asset, hours, at), ctx))
     calls[RANDOM] = _random_calls(calls[HEURISTIC], fixed, settings, seed, min_conf)
     notes = []
     if not has_flows:
-        notes.append("no stored exchange-flow history in this span: the flow signal was not backtested")
+        notes.append("no stored exchange-flow cycles in this span: the flow signal was not backtested")
+    if hourly:
+        notes.append(
+            "flow assets and windows (flow_history) are scored on their own and not traded: they state "
+            "the forward scoring's 0.5 confidence, not a trading confidence"
+        )
+    else:
+        notes.append("no stored hourly flows (`smt whales backfill`): flow assets were not scored apart")
     if not has_whales:
         notes.append("no stored whale-signal history in this span: the whale signal was not backtested")
     notes.append("funding: no stored funding history, so funding payments are not charged")
     return Walk(calls, list(times), notes)
-
-
-def merge(walks: Sequence[Walk], pairs: Sequence[Pair]) -> Walk:
-    """One walk from walks over disjoint groups of pairs: each source's calls in time order and, at one
-    time, in the configured order of the pairs (the engine's order, which breaks confidence ties)."""
-    rank = {p.base: i for i, p in enumerate(pairs)}
-    calls: dict[str, list[Call]] = {}
-    for w in walks:
-        for name, group in w.calls.items():
-            calls.setdefault(name, []).extend(group)
-    for group in calls.values():
-        group.sort(key=lambda c: (c.at, rank[c.pair.base]))
-    return Walk(calls, walks[0].times, walks[0].notes)
 
 
 def _random_calls(

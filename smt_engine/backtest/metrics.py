@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from smt_engine.backtest.flow_hours import is_flow_asset_source
 from smt_engine.backtest.scoring import Line
 from smt_engine.backtest.sources import DETERMINISTIC
 from smt_engine.scorecard.scoring import OUTCOME
@@ -96,7 +97,7 @@ def records(
                 source=source,
                 pair=pair,
                 horizon=horizon,
-                deterministic=source in DETERMINISTIC,
+                deterministic=source in DETERMINISTIC or is_flow_asset_source(source),
                 n=fig["n"],
                 directional=fig["directional"],
                 mean_return_pct=fig["avg_return_pct"],

@@ -18,7 +18,7 @@ from smt_engine.store.flows import ExchangeFlow
 from smt_engine.store.records import WhaleSignal
 from smt_engine.whales.flows import ETH_LIKE, STABLES, FlowSignal, flow_signal
 from smt_engine.whales.signals import btc_proxy
-from smt_engine.whales.source import _series_history
+from smt_engine.whales.source import series_history
 
 
 class OnchainHistory:
@@ -67,8 +67,8 @@ class OnchainHistory:
             when = rows[0].at
             wallets = max(f.wallets for f in rows)
             repo = self.store.exchange_flows
-            eth_hist = _series_history(repo, ETH_LIKE, when, wallets)
-            stable_hist = _series_history(repo, STABLES, when, wallets)
+            eth_hist = series_history(repo, ETH_LIKE, when, wallets)
+            stable_hist = series_history(repo, STABLES, when, wallets)
             self._flow_cache[key] = flow_signal(base, rows, eth_hist, stable_hist)
         return self._flow_cache[key]
 

@@ -1,4 +1,4 @@
-"""Independent pieces of a backtest (pairs to decide on, sources to trade) on both cores.
+"""Independent pieces of a backtest (one per source: its scoring and trading) on both cores.
 
 The pieces are pure computations over history already in memory, so forked workers inherit it instead
 of receiving it; only the results travel back. Where ``fork`` is unavailable or there is one core,

@@ -25,7 +25,7 @@ def render(report: dict[str, Any]) -> str:
         f"Fees {report['settings']['taker_fee_pct']} % per side (+{report['settings']['slippage_pct']} % "
         f"slippage in trading); returns are after the round-trip fee; intervals are 95 %.",
         "",
-        f"{'source':<13} {'kind':<8} {'calls':>6} {'acting':>6} {'hit':>5} {'4h mean':>8} "
+        f"{'source':<14} {'kind':<8} {'calls':>6} {'acting':>6} {'hit':>5} {'4h mean':>8} "
         f"{'outcome mean':>12} {'95% (overlap)':>17} {'Brier':>6} | {'equity %':>8} {'max DD':>7} "
         f"{'turnover':>8} {'trades':>6}",
     ]
@@ -34,22 +34,26 @@ def render(report: dict[str, Any]) -> str:
         four = figs.get("4h", {})
         out = figs.get(RECORD_HORIZON, {})
         port = src["portfolio"]
+        trading = (
+            f"{port['return_pct']:>+8.2f} {port['max_drawdown_pct']:>6.2f}% {port['turnover']:>8.1f} "
+            f"{port['entries']:>6}"
+            if port is not None
+            else f"{'scored only, not traded':>32}"
+        )
         hit = out.get("directional_hit_rate")
         brier = out.get("brier")
         lines.append(
-            f"{name:<13} {src['kind']:<8} {four.get('n', 0):>6} {four.get('directional', 0):>6} "
+            f"{name:<14} {src['kind']:<8} {four.get('n', 0):>6} {four.get('directional', 0):>6} "
             f"{(f'{hit:.2f}' if hit is not None else 'n/a'):>5} {_pct(four.get('avg_return_pct'), 8)} "
             f"{_pct(out.get('avg_return_pct'), 12)} {_ci(out.get('avg_return_ci_overlap')):>17} "
-            f"{(f'{brier:.3f}' if brier is not None else 'n/a'):>6} | "
-            f"{port['return_pct']:>+8.2f} {port['max_drawdown_pct']:>6.2f}% {port['turnover']:>8.1f} "
-            f"{port['entries']:>6}"
+            f"{(f'{brier:.3f}' if brier is not None else 'n/a'):>6} | {trading}"
         )
     lines += [
         "",
         f"Records per pair ({RECORD_HORIZON}: TP, SL or end of hold; mean after fees, 95 % interval, n):",
     ]
     pairs = list(data["pairs"])
-    lines.append(f"{'source':<13} " + " ".join(f"{p:>27}" for p in pairs))
+    lines.append(f"{'source':<14} " + " ".join(f"{p:>27}" for p in pairs))
     for name, src in report["sources"].items():
         cells = []
         for p in pairs:
@@ -59,7 +63,7 @@ def render(report: dict[str, Any]) -> str:
                 if f and f["avg_return_pct"] is not None
                 else "-"
             )
-        lines.append(f"{name:<13} " + " ".join(f"{c:>27}" for c in cells))
+        lines.append(f"{name:<14} " + " ".join(f"{c:>27}" for c in cells))
     lines.append("")
     min_n = report["settings"]["min_decisions"]
     if report["edge"]:
@@ -82,7 +86,7 @@ def chart(report: dict[str, Any], width: int = 100, height: int = 24, *, color: 
     plt.date_form("Y-m-d")
     plt.title("Equity by source (USDT)")
     for name, src in report["sources"].items():
-        points = src["portfolio"]["equity"]
+        points = src["portfolio"]["equity"] if src["portfolio"] is not None else []
         if not points:
             continue
         xs = [datetime.fromisoformat(t).strftime("%Y-%m-%d") for t, _ in points]

@@ -13,7 +13,8 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from smt_engine.backtest.decisions import Call, decision_times, merge, walk
+from smt_engine.backtest.decisions import Call, decision_times, walk
+from smt_engine.backtest.flow_hours import FlowHours, is_flow_asset_source
 from smt_engine.backtest.market import HistoryClock, HistoryMarket, Series, finer_path
 from smt_engine.backtest.metrics import ALL, RECORD_HORIZON, passes_edge, records, table
 from smt_engine.backtest.onchain import OnchainHistory
@@ -110,18 +111,18 @@ async def run_backtest(
             f"{CANDLE_COUNT} bars one decision needs plus one signal interval"
         )
     onchain = OnchainHistory(settings, store, first, last)
-    # Pairs are decided independently; with on-chain history the walk reads the store, so it stays here.
-    groups = [pairs] if onchain.has_flows or onchain.has_whales else [pairs[::2], pairs[1::2]]
-    walks = in_parallel(
-        [
-            partial(
-                walk, settings, HistoryMarket(series, HistoryClock(first)), onchain, g, times, request.seed
-            )
-            for g in groups
-            if g
-        ]
+    # The walk runs here: sending tens of thousands of decisions back from workers costs more CPU than
+    # the walk saves by running on two cores (docs/benchmarks.md); the sources are traded in parallel.
+    hourly = FlowHours(store, first, last)
+    result = walk(
+        settings,
+        HistoryMarket(series, HistoryClock(first)),
+        onchain,
+        pairs,
+        times,
+        request.seed,
+        hourly if hourly.present else None,
     )
-    result = merge(walks, pairs)
     walked = [
         f"{p.base} {covered[p.symbol]} of {len(series[p.symbol].bars)} h"
         for p in pairs
@@ -150,7 +151,7 @@ async def run_backtest(
     for source_figs, _ in done:
         figs.update(source_figs)
     figs = dict(sorted(figs.items()))
-    portfolios: dict[str, Portfolio] = {name: p for name, (_, p) in zip(names, done, strict=True)}
+    portfolios = {name: p for name, (_, p) in zip(names, done, strict=True)}
     run_id = store.backtest_records.add_run(
         now,
         first,
@@ -175,9 +176,11 @@ def _source(
     name: str,
     start: datetime,
     end: datetime,
-) -> tuple[dict[tuple[str, str, str], dict[str, Any]], Portfolio]:
-    """One source's figures per pair and horizon, and its trading."""
+) -> tuple[dict[tuple[str, str, str], dict[str, Any]], Portfolio | None]:
+    """One source's figures per pair and horizon, and its trading (none for a flow asset's window)."""
     figs = table(score_all(calls, floats, fee_pct))
+    if is_flow_asset_source(name):
+        return figs, None
     return figs, drive(simulate(settings, series, name, calls, start, end, paths))
 
 
@@ -207,27 +210,31 @@ def _report(
     times: list[datetime],
     notes: list[str],
     figs: dict[tuple[str, str, str], dict[str, Any]],
-    portfolios: dict[str, Portfolio],
+    portfolios: dict[str, Portfolio | None],
 ) -> dict[str, Any]:
     sources: dict[str, Any] = {}
     for name, p in portfolios.items():
-        step = max(1, len(p.equity) // EQUITY_POINTS)
+        flow_asset = is_flow_asset_source(name)
         sources[name] = {
-            "kind": "baseline" if name in BASELINES else "signal",
-            "deterministic": name in DETERMINISTIC,
+            "kind": "baseline" if name in BASELINES else "flow" if flow_asset else "signal",
+            "deterministic": name in DETERMINISTIC or flow_asset,
             "figures": {},
-            "portfolio": {
-                "final_equity": round(p.final_equity, 2),
-                "return_pct": round(p.return_pct, 2),
-                "max_drawdown_pct": round(p.max_drawdown_pct, 2),
-                "turnover": round(p.turnover, 2),
-                "fees": str(p.fees.quantize(Decimal("0.01"))),
-                "entries": p.entries,
-                "exits": dict(sorted(p.exits.items())),
-                "denied": dict(sorted(p.denied.items())),
-                "halts": p.halts[:20],
-                "equity": [[t.isoformat(), round(e, 2)] for t, e in p.equity[::step]],
-            },
+            "portfolio": None,
+        }
+        if p is None:
+            continue
+        step = max(1, len(p.equity) // EQUITY_POINTS)
+        sources[name]["portfolio"] = {
+            "final_equity": round(p.final_equity, 2),
+            "return_pct": round(p.return_pct, 2),
+            "max_drawdown_pct": round(p.max_drawdown_pct, 2),
+            "turnover": round(p.turnover, 2),
+            "fees": str(p.fees.quantize(Decimal("0.01"))),
+            "entries": p.entries,
+            "exits": dict(sorted(p.exits.items())),
+            "denied": dict(sorted(p.denied.items())),
+            "halts": p.halts[:20],
+            "equity": [[t.isoformat(), round(e, 2)] for t, e in p.equity[::step]],
         }
     for (source, pair, horizon), fig in figs.items():
         sources[source]["figures"].setdefault(pair, {})[horizon] = fig

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from smt_engine.backtest.decisions import Call
 from smt_engine.backtest.market import Series
-from smt_engine.scorecard.scoring import HORIZONS, OUTCOME, PRICE_TOLERANCE, exit_tolerance
+from smt_engine.scorecard.scoring import HORIZONS, OUTCOME, PRICE_TOLERANCE, exit_tolerance, judge
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +45,6 @@ class FloatSeries:
         self.low = [float(b.low) for b in series.bars]
 
 
-def _judge(direction: str, move: float, fee_pct: float) -> tuple[bool, float | None]:
-    if direction == "WAIT":
-        return abs(move) <= fee_pct, None
-    ret = (move if direction == "LONG" else -move) - fee_pct
-    return ret > 0, ret
-
-
 def score_call(call: Call, fs: FloatSeries, fee_pct: float) -> list[Line]:
     """Every horizon of one call that the data can score."""
     s = fs.series
@@ -68,7 +61,7 @@ def score_call(call: Call, fs: FloatSeries, fee_pct: float) -> list[Line]:
         if j <= i or due - s.closes[j] > exit_tolerance(length):
             continue
         move = (fs.close[j] / ref - 1) * 100
-        hit, ret = _judge(direction, move, fee_pct)
+        hit, ret = judge(direction, move, fee_pct)
         out.append(
             Line(call.source, call.pair.base, name, call.at, direction, d.confidence, hit, ret, move, length)
         )
@@ -104,7 +97,7 @@ def _outcome(call: Call, fs: FloatSeries, i: int, ref: float, fee_pct: float) ->
             return None
         exit_price, how = fs.close[j], "max_hold"
     move = (exit_price / ref - 1) * 100
-    hit, ret = _judge(d.action.value, move, fee_pct)
+    hit, ret = judge(d.action.value, move, fee_pct)
     return Line(
         call.source,
         call.pair.base,

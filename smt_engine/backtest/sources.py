@@ -3,6 +3,8 @@
 * ``heuristic``: the heuristic analyst's market part (``heuristic_answer`` on the candles alone).
 * ``flow`` and ``whale``: the exchange-flow signal and the aggregate whale signal on their own (a lean
   is a LONG or SHORT at the signal's confidence), only where stored history exists.
+* ``flow <asset> <window>h``: each exchange-flow asset and window from the hourly history on its own
+  (``backtest.flow_hours``), scored but not traded.
 * ``combined``: the heuristic with the flow and whale signals, as the engine runs it on tier-1 pairs.
 * baselines: ``always_long``, ``always_short``, ``random`` (entries at the heuristic's frequency so
   far on each pair, random side, seeded) and ``no_trade``.
@@ -24,6 +26,8 @@ from smt_engine.analyst.context import PairContext
 from smt_engine.analyst.heuristic import DEFAULT_HOLD_HOURS, heuristic_answer
 from smt_engine.analyst.parse import validate_answer
 from smt_engine.domain import Action, AnalystKind, Bias, Decision
+from smt_engine.scorecard.flow_subjects import FLOW_CONFIDENCE, flow_direction
+from smt_engine.store.flows import ExchangeFlow
 
 HEURISTIC = "heuristic"
 FLOW = "flow"
@@ -89,6 +93,14 @@ def signal_call(
     """A flow or whale signal on its own: its lean at its confidence, else WAIT."""
     action = _SIDE_OF_BIAS.get(bias, Action.WAIT) if bias is not None and confidence > 0 else Action.WAIT
     return calls.decide(action, confidence, ctx, f"{name} signal {bias.value if bias else 'absent'}")
+
+
+def flow_call(calls: FixedCalls, flow: ExchangeFlow | None, ctx: PairContext) -> Decision:
+    """One flow asset and window on its own: the forward scoring's direction at its confidence."""
+    direction = flow_direction(flow) if flow is not None else None
+    if flow is None or direction is None:
+        return calls.decide(Action.WAIT, 0.0, ctx, "flow: no call")
+    return calls.decide(Action(direction), FLOW_CONFIDENCE, ctx, f"flow {flow.asset} {flow.window_hours}h")
 
 
 def random_baseline(seed: int, pair: str) -> Callable[[float], Action]:

@@ -30,6 +30,8 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
         "risk gates and sizing, TP/SL and max hold, fees on both sides, fills on the paper venue's "
         "matching. Scored like the scorecard (hit rate, after-fee return, Brier, calibration) per source, "
         "pair and horizon, beside the baselines always long, always short, random (seeded) and no trade. "
+        "Where hourly flows are stored (smt whales backfill), each flow asset and window is scored on its "
+        "own (flow USDT 1h, ...; scored, not traded). "
         "The records are stored. A grounded LLM cannot be backtested: it has read the future (see "
         "docs/evidence.md).",
     )

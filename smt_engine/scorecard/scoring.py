@@ -74,6 +74,16 @@ class Subject:
     state: str | None = None
 
 
+def judge(direction: str, move_pct: float, fee_pct: float) -> tuple[bool, float | None]:
+    """Hit and after-fee return of one call on a move: a LONG/SHORT hits when its move beats the
+    round-trip fee; a WAIT (no return) when the move could not pay the fee either way. The scorecard
+    and the backtest both judge by this one rule."""
+    if direction == "WAIT":
+        return abs(move_pct) <= fee_pct, None
+    ret = (move_pct if direction == "LONG" else -move_pct) - fee_pct
+    return ret > 0, ret
+
+
 class Scorer:
     """Scores what is due; ``score_due`` is the entry point the pipeline and the CLI use."""
 
@@ -140,12 +150,7 @@ class Scorer:
         outcome: str | None,
     ) -> Score:
         move = float((exit_price / ref - 1) * 100)
-        if subject.direction == "WAIT":
-            ret, hit = None, abs(move) <= self.fee_pct
-        else:
-            signed = move if subject.direction == "LONG" else -move
-            ret = signed - self.fee_pct
-            hit = ret > 0
+        hit, ret = judge(subject.direction, move, self.fee_pct)
         return Score(
             subject=subject.kind,
             subject_id=subject.id,

@@ -257,8 +257,8 @@ class WhalePipeline:
             watched, self.book, result.cycle_id, now, complete, windows=cfg.flow_windows_hours
         )
         repo = self.store.exchange_flows
-        eth_hist = _series_history(repo, ETH_LIKE, now, full, window)
-        stable_hist = _series_history(repo, SIGNAL_STABLES, now, full, window)
+        eth_hist = series_history(repo, ETH_LIKE, now, full, window)
+        stable_hist = series_history(repo, SIGNAL_STABLES, now, full, window)
         labels = [e.label for a in sorted(watched) if (e := self.book.get(a)) is not None]
         for base in ("ETH", "BTC"):
             signal = flow_signal(base, result.flows, eth_hist, stable_hist, labels, incomplete, window)
@@ -299,7 +299,7 @@ class WhalePipeline:
         return result
 
 
-def _series_history(
+def series_history(
     repo: ExchangeFlowsRepo,
     assets: tuple[str, ...],
     before: datetime,

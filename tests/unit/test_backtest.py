@@ -15,6 +15,7 @@ import pytest
 
 from smt_engine.backtest import BacktestRequest, run_backtest
 from smt_engine.backtest.decisions import decision_times, walk
+from smt_engine.backtest.flow_hours import FlowHours
 from smt_engine.backtest.market import HistoryClock, HistoryMarket, Series
 from smt_engine.backtest.metrics import RECORD_HORIZON, passes_edge
 from smt_engine.backtest.onchain import OnchainHistory
@@ -23,6 +24,7 @@ from smt_engine.backtest.sources import DETERMINISTIC
 from smt_engine.config import Settings
 from smt_engine.domain import Candle
 from smt_engine.store import Store
+from smt_engine.store.flow_history import FlowHour
 from smt_engine.store.flows import ExchangeFlow
 from tests.fakes.candle_history import random_walk
 
@@ -203,13 +205,35 @@ def _decisions(store: Store, bars: dict[str, list[Candle]], s: Settings) -> dict
     end = max(x.closes[-1] for x in series.values())
     times = decision_times(T0 + 48 * HOUR, end, s.engine.signal_interval)
     onchain = OnchainHistory(s, store, T0, end)
-    result = walk(s, HistoryMarket(series, HistoryClock(T0)), onchain, pairs, times, 1)
+    hourly = FlowHours(store, T0, end)
+    result = walk(s, HistoryMarket(series, HistoryClock(T0)), onchain, pairs, times, 1, hourly)
     return {
         name: [
             (c.pair.base, c.at, c.direction, c.decision.confidence, c.decision.tp_pct, c.price) for c in calls
         ]
         for name, calls in result.calls.items()
     }
+
+
+def _flow_hours(seed: int, start: datetime, hours: int) -> list[FlowHour]:
+    rng = random.Random(seed)
+    out = []
+    for k in range(1, hours + 1):
+        for asset in ("ETH", "USDT"):
+            net = Decimal(rng.randint(-50, 50))
+            out.append(
+                FlowHour(
+                    hour=start + k * HOUR,
+                    asset=asset,
+                    inflow=max(net, Decimal(0)),
+                    outflow=max(-net, Decimal(0)),
+                    net=net,
+                    transfers=1,
+                    wallets=5,
+                    recorded_at=start,
+                )
+            )
+    return out
 
 
 def _perturbed(bars: list[Candle], after: datetime, seed: int) -> list[Candle]:
@@ -232,9 +256,11 @@ def test_perturbing_every_bar_and_flow_after_a_decision_changes_no_decision_befo
     bars = {sym: random_walk(sym, T0, 24 * days, 11) for sym in ("ETHUSDT", "BTCUSDT", "SOLUSDT")}
     flows = _flows(5, T0, days * 6)
     store.exchange_flows.add_cycle(flows)
+    hourly = _flow_hours(6, T0, days * 24)
+    store.flow_history.save(hourly)
     cut = T0 + timedelta(days=12)
     before = _decisions(store, bars, s)
-    assert {"heuristic", "flow", "combined"} <= set(before)
+    assert {"heuristic", "flow", "combined", "flow USDT 1h", "flow ETH 24h"} <= set(before)
     assert any(c[2] != "WAIT" for c in before["flow"] if c[1] <= cut), "the flow signal must lean somewhere"
 
     # Every bar that closes after the cut and every flow measured after it is changed (a flow measured
@@ -244,6 +270,10 @@ def test_perturbing_every_bar_and_flow_after_a_decision_changes_no_decision_befo
     store.exchange_flows.add_cycle(
         [replace(f, id=None, net=-f.net, inflow=f.outflow, outflow=f.inflow) for f in flows if f.at > cut]
     )
+    # Every flow hour closing after the cut reverses (the hour ending at the cut has closed by then).
+    store.flow_history.save(
+        [replace(h, net=-h.net, inflow=h.outflow, outflow=h.inflow) for h in hourly if h.hour > cut]
+    )
     after = _decisions(store, changed_bars, s)
     for name in before:
         early = [c for c in before[name] if c[1] <= cut]
@@ -252,6 +282,8 @@ def test_perturbing_every_bar_and_flow_after_a_decision_changes_no_decision_befo
     # ... and the perturbation is real: later decisions did change.
     assert [c for c in before["heuristic"] if c[1] > cut] != [c for c in after["heuristic"] if c[1] > cut]
     assert [c for c in before["flow"] if c[1] > cut] != [c for c in after["flow"] if c[1] > cut]
+    for name in ("flow USDT 1h", "flow ETH 6h", "flow USDT 24h"):
+        assert [c for c in before[name] if c[1] > cut] != [c for c in after[name] if c[1] > cut], name
 
 
 # --------------------------------------------------------------------------- no edge on a random walk
@@ -307,7 +339,7 @@ def test_the_edge_criterion_can_pass_on_a_market_that_trends(store: Store) -> No
 
 
 def test_the_run_on_both_cores_equals_the_run_on_one(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pairs decided and sources traded in forked workers give exactly the serial report."""
+    """Sources scored and traded in forked workers give exactly the serial report."""
     for sym in ("ETHUSDT", "BTCUSDT", "SOLUSDT"):
         store.market_history.write(sym, "1h", random_walk(sym, T0, 24 * 15, 8), "synthetic", T0)
     both = run(store, Settings(), seed=2)

@@ -31,7 +31,7 @@ def test_table_lists_every_source_beside_the_baselines(db: Path, capsys: pytest.
     rows = {line.split()[0] for line in out.splitlines() if line and not line.startswith(" ")}
     assert {"heuristic", "always_long", "always_short", "random", "no_trade"} <= rows
     assert "Records per pair (outcome" in out
-    assert "Note: no stored exchange-flow history in this span: the flow signal was not backtested" in out
+    assert "Note: no stored exchange-flow cycles in this span: the flow signal was not backtested" in out
     assert "Equity by source (USDT)" in out  # the chart
 
 

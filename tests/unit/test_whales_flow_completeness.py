@@ -14,7 +14,7 @@ from smt_engine.domain import Bias, HealthStatus
 from smt_engine.store import Store
 from smt_engine.whales.etherscan import EtherscanError
 from smt_engine.whales.flows import SIGNAL_WINDOW_HOURS
-from smt_engine.whales.source import WhalePipeline, _series_history
+from smt_engine.whales.source import WhalePipeline, series_history
 from smt_engine.whales.transfers import Transfer, TransferBatch, TransferKind
 
 USDT = "0xdac17f958d2ee523a2206206994597c13d831ec7"
@@ -106,5 +106,5 @@ async def test_a_missing_or_cut_wallet_holds_the_flow_signal_neutral(store: Stor
     rows = store.exchange_flows.for_cycle("c15")
     assert rows and {r.wallets for r in rows} == {7}
     before = clock.now() + timedelta(seconds=1)
-    assert len(_series_history(store.exchange_flows, ("USDT",), before, 8)) == 15
-    assert len(_series_history(store.exchange_flows, ("USDT",), before, 7)) == 1
+    assert len(series_history(store.exchange_flows, ("USDT",), before, 8)) == 15
+    assert len(series_history(store.exchange_flows, ("USDT",), before, 7)) == 1
