@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.coordinate import Coordinate
 from textual.widgets import Static
 
 from smt_engine.domain import CloseReason, PositionState, Side
@@ -19,6 +20,7 @@ from smt_engine.store import Store
 from smt_engine.store.records import Position
 from smt_tui.app import ConsoleApp
 from smt_tui.screens.performance import PerformanceScreen
+from smt_tui.state import Snapshot
 from smt_tui.widgets.period_table import PeriodTable
 from smt_tui.widgets.trade_results_table import TradeResultsTable
 from tests.tui.conftest import TEST_CONFIG, FakeEngine, ready, wait_for
@@ -77,6 +79,12 @@ def cells(table: TradeResultsTable | PeriodTable, key: str) -> list[str]:
     return [str(c) for c in table.get_row(key)]
 
 
+def moved(app: ConsoleApp, before: Snapshot | None) -> bool:
+    """A snapshot newer than ``before`` in which open positions changed."""
+    snap = app.snapshot
+    return snap is not None and snap is not before and "positions" in snap.changed
+
+
 async def open_performance(pilot: Any) -> ConsoleApp:
     app = await ready(pilot)
     await pilot.press("dollar_sign")
@@ -88,7 +96,7 @@ async def open_performance(pilot: Any) -> ConsoleApp:
 
 
 async def test_the_screen_shows_the_worked_figures_and_follows_a_close(
-    make_app: Callable[..., ConsoleApp], engine: FakeEngine
+    make_app: Callable[..., ConsoleApp], engine: FakeEngine, fixture_db: Fixture
 ) -> None:
     app = make_app(config=CONFIG)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -105,7 +113,9 @@ async def test_the_screen_shows_the_worked_figures_and_follows_a_close(
         assert cells(periods, "period:2026-W03")[1:5] == ["+16.92", "3.08", "+20.00", "2"]
         trades = app.screen.query_one(TradeResultsTable)
         assert trades.border_title == "last 4 closed trades"
-        keys = [trades.coordinate_to_cell_key((i, 0)).row_key.value for i in range(trades.row_count)]
+        keys = [
+            trades.coordinate_to_cell_key(Coordinate(i, 0)).row_key.value for i in range(trades.row_count)
+        ]
         shown = {str(k): cells(trades, str(k)) for k in keys}
         assert [row[1] for row in shown.values()] == [
             "SOLUSDT",
@@ -122,7 +132,16 @@ async def test_the_screen_shows_the_worked_figures_and_follows_a_close(
         # The app's actions do not reach through to the main screen behind.
         assert app.check_action("approve", ()) is False
 
-        # A position closes: the figures are computed again (and only then).
+        # An open position's mark moves: a new snapshot, the same figures (nothing is recomputed).
+        screen = app.screen
+        assert isinstance(screen, PerformanceScreen)
+        shown_perf, before = screen.performance, app.snapshot
+        engine.store.positions.update(fixture_db.protected_position_id, mark_price=D("99000"))
+        await wait_for(pilot, lambda: moved(app, before))
+        await pilot.app.workers.wait_for_complete()
+        assert screen.performance is shown_perf
+
+        # A position closes: the figures are computed again.
         engine.store.positions.insert(
             closed("ADAUSDT", Side.LONG, "100", "1", "1.1", "10", datetime(2026, 1, 20, 11, 0), "9.89")
         )
