@@ -3,7 +3,7 @@ and all time, per closed trade, win rate, profit factor and drawdown; the consol
 (key ``$``) shows the same figures.
 
 Opens the database read-only and never talks to an exchange. How fees are derived:
-``smt_engine/trading/performance.py``.
+``smt_engine/store/performance.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from smt_engine.cli.context import Context
-from smt_engine.trading.performance import Bucket, Performance, TradeResult
+from smt_engine.store.performance import Bucket, Performance, TradeResult
 
 Sub = Any
 
@@ -180,7 +180,7 @@ def render(perf: Performance) -> str:
 
 
 def cmd_performance(ctx: Context) -> int:
-    from smt_engine.trading.performance import from_store
+    from smt_engine.store.performance import from_store
 
     args = ctx.args
     store = ctx.store(readonly=True, path=Path(args.db) if args.db else None)

@@ -1,7 +1,7 @@
 """Performance: realised PnL net of fees per UTC day, ISO week and all time; each closed trade's fees and
 return on margin; win rate, profit factor and drawdown. Read-only.
 
-The figures are computed by ``smt_engine.trading.performance`` (``smt performance`` prints the same) in a
+The figures are computed by ``smt_engine.store.performance`` (``smt performance`` prints the same) in a
 worker thread when the screen opens and again only when a position closed (the app calls ``load`` on a
 snapshot whose ``history`` section moved), never on a timer.
 """
@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from smt_engine.store import Store
-from smt_engine.trading.performance import Performance, from_store
+from smt_engine.store.performance import Performance, from_store
 from smt_tui import fmt
 from smt_tui.state import Now
 from smt_tui.widgets.period_table import PeriodTable

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
-from smt_engine.trading.performance import Bucket
+from smt_engine.store.performance import Bucket
 from smt_tui import fmt
 from smt_tui.widgets.keyed_table import Col, Row
 from smt_tui.widgets.listing_table import ListingTable

@@ -25,8 +25,8 @@ import pytest
 from smt_engine.cli.main import main
 from smt_engine.domain import CloseReason, PositionState, Side
 from smt_engine.store import Store
+from smt_engine.store.performance import compute, from_store, max_drawdown, trade_result
 from smt_engine.store.records import AccountSnapshot, ClosedTrade, Position
-from smt_engine.trading.performance import compute, from_store, max_drawdown, trade_result
 
 FEE = D("0.1")
 NOW = datetime(2026, 12, 7, 13, 0, tzinfo=UTC)

@@ -2,10 +2,11 @@
 trade's fees and return on margin; win rate, profit factor and drawdown (what freqtrade's ``/daily``,
 ``/weekly``, ``/profit`` and hummingbot's ``history`` give their operators).
 
-Pure arithmetic on rows the caller read; money stays ``Decimal``.
+Arithmetic on stored rows, money in ``Decimal``; ``from_store`` reads them. It lives with the store so the
+console (which imports only the store, domain and config) computes exactly what ``smt performance`` prints.
 
 Fees. A position's stored ``realized_pnl`` is the venue's realised PnL of its *closing* fills minus
-those fills' fees (``trading/closing.py``, ``trading/reconcile.py``); no fill fee is stored for the
+those fills' fees (``smt_engine/trading/closing.py`` and ``reconcile.py``); no fill fee is stored for the
 entry. So a trade's fees are its closing fee, derived as gross PnL (entry to exit at the stored
 prices) minus the stored realised PnL, plus the entry fee at the configured taker rate
 (``exchange.taker_fee_pct``) on the entry notional. When the closing fills could not be read (no
