@@ -217,13 +217,16 @@ def from_store(
 ) -> Performance:
     """Read what ``compute`` needs (closed positions, the latest snapshot, the kept equity peak) and run it.
 
-    Called on demand (the console's screen opening or a position closing, ``smt performance``).
+    Called on demand (the console's screen opening or a position closing, ``smt performance``). A close
+    later than ``now`` (a demo database, its clock accelerated, read with the wall clock) moves ``now`` to
+    it, so its days and weeks are the ones shown.
     """
     latest = store.account.latest()
     peak = store.account.peak_equity()
+    trades = store.positions.closed_trades()
     return compute(
-        store.positions.closed_trades(),
-        now=now,
+        trades,
+        now=max(now, trades[-1].closed_at) if trades else now,
         taker_fee_pct=taker_fee_pct,
         days=days,
         weeks=weeks,

@@ -216,6 +216,13 @@ def test_the_store_reads_closed_positions_only_and_the_kept_equity_peak(store: S
     assert perf.drawdown_now_pct == D(5)
 
 
+def test_a_database_whose_clock_ran_ahead_is_shown_as_of_its_last_close(store: Store) -> None:
+    seed(store)
+    perf = from_store(store, now=NOW - timedelta(days=2), taker_fee_pct=FEE, days=1)
+    assert perf.at == T3.closed_at
+    assert [(b.label, b.trades) for b in perf.days] == [("2026-12-07", 2)]
+
+
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(f'[engine]\ndatabase = "{tmp_path / "smt.db"}"\n[exchange]\ntaker_fee_pct = 0.1\n')
