@@ -20,7 +20,7 @@ from smt_engine.store import Store
 from smt_engine.store.records import Position
 from smt_tui.app import ConsoleApp
 from smt_tui.screens.performance import PerformanceScreen
-from smt_tui.state import Snapshot
+from smt_tui.state import ConsoleConfig, Snapshot
 from smt_tui.widgets.period_table import PeriodTable
 from smt_tui.widgets.trade_results_table import TradeResultsTable
 from tests.tui.conftest import TEST_CONFIG, FakeEngine, ready, wait_for
@@ -161,3 +161,10 @@ def test_performance_snapshot(snap_compare: Any, make_app: Callable[..., Console
         await pilot.pause(0.1)
 
     assert snap_compare(make_app(config=CONFIG), terminal_size=size, run_before=run_before)
+
+
+def test_the_console_takes_the_taker_fee_from_the_settings() -> None:
+    from smt_engine.config import Settings
+
+    settings = Settings.model_validate({"exchange": {"taker_fee_pct": "0.05"}})
+    assert ConsoleConfig.from_settings(settings).taker_fee_pct == D("0.05")
