@@ -33,6 +33,7 @@ from smt_tui.operator_commands import OperatorCommands
 from smt_tui.screens.detail import DetailScreen
 from smt_tui.screens.help import HelpScreen
 from smt_tui.screens.main import MainScreen
+from smt_tui.screens.performance import PerformanceScreen
 from smt_tui.screens.scorecard import ScorecardScreen
 from smt_tui.state import SECTIONS, ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot, utc_now
 from smt_tui.widgets.detail_pane import DetailPane
@@ -151,6 +152,8 @@ class ConsoleApp(OperatorCommands):
         for command in snap.finished_commands:
             self._report(command)
         self._announce(before, snap)
+        if isinstance(self.screen, PerformanceScreen) and "history" in snap.changed:
+            self.screen.load()  # a position closed: the figures change only then
         if not self._main_ready():
             return
         now = self.now()
@@ -389,6 +392,11 @@ class ConsoleApp(OperatorCommands):
 
     def action_scorecard(self) -> None:
         self.push_screen(ScorecardScreen(self.model.store))
+
+    def action_performance(self) -> None:
+        self.push_screen(
+            PerformanceScreen(self.model.store, now=self.now, taker_fee_pct=self.config.taker_fee_pct)
+        )
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))

@@ -19,6 +19,7 @@ from smt_tui.screens.confirm import ConfirmModal
 from smt_tui.screens.detail import DetailScreen
 from smt_tui.screens.help import HelpScreen
 from smt_tui.screens.main import TABS, MainScreen
+from smt_tui.screens.performance import PerformanceScreen
 from smt_tui.screens.scorecard import ScorecardScreen
 from smt_tui.state import ProposalView, Snapshot
 
@@ -65,6 +66,15 @@ class ConsoleKeys(App[None]):
             show=False,
             id="scorecard",
             tooltip="how the decisions did against the market (calibration, per pair)",
+        ),
+        Binding(
+            "dollar_sign",
+            "performance",
+            "Performance",
+            show=False,
+            key_display="$",
+            id="performance",
+            tooltip="realised PnL net of fees by day, week and all time; per-trade return; win rate",
         ),
         *(
             Binding(str(i), f"show_tab('{tab}')", title, show=False, id=f"tab-{tab}", tooltip=f"{title} tab")
@@ -137,7 +147,9 @@ class ConsoleKeys(App[None]):
         return True
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if isinstance(self.screen, ConfirmModal | HelpScreen | ScorecardScreen) and action not in ("quit",):
+        if isinstance(
+            self.screen, ConfirmModal | HelpScreen | ScorecardScreen | PerformanceScreen
+        ) and action not in ("quit",):
             return False
         return self.action_state(action)
 

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,10 @@ class Liveness(StrEnum):
     """The lock is held but the engine has not written its first heartbeat of this run yet."""
 
 
+TAKER_FEE_PCT = Decimal("0.08")
+"""The default of ``exchange.taker_fee_pct``, for a console built without settings."""
+
+
 @dataclass(frozen=True, slots=True)
 class ConsoleConfig:
     """What the console needs from the settings (kept small so tests can build it directly)."""
@@ -89,6 +94,8 @@ class ConsoleConfig:
     """Ask before an approval sends a real-money order (live mode only)."""
     whale_pairs: frozenset[str] | None = None
     """The pairs the engine gives whale intelligence (``pairs.tier1``); None: not known, shown for all."""
+    taker_fee_pct: Decimal = TAKER_FEE_PCT
+    """``exchange.taker_fee_pct``: the Performance screen's entry fee (no entry fill fee is stored)."""
 
     @classmethod
     def from_settings(cls, settings: Any, stale_after: timedelta | None = None) -> ConsoleConfig:
@@ -97,6 +104,7 @@ class ConsoleConfig:
         return cls(
             stale_after=stale_after or settings.engine.heartbeat_interval * 3,
             whale_pairs=frozenset(p.upper() for p in settings.pairs.tier1),
+            taker_fee_pct=settings.exchange.taker_fee_pct,
             # The competition's last trading day ends at midnight UTC after it.
             competition_end=(
                 datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1) if end else None

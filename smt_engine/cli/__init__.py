@@ -10,6 +10,7 @@ VERB_MODULES: tuple[str, ...] = (
     "smt_engine.cli.trading",
     "smt_engine.cli.analyst",
     "smt_engine.cli.scorecard",
+    "smt_engine.cli.performance",
     "smt_engine.cli.replay",
     "smt_engine.cli.backtest",
     "smt_engine.cli.data",

@@ -226,6 +226,23 @@ class Position:
     id: int | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClosedTrade:
+    """The columns of a closed position that its performance figures need (a narrow read, no TP/SL)."""
+
+    id: int
+    symbol: str
+    side: Side
+    size: Decimal
+    entry_price: Decimal
+    exit_price: Decimal | None
+    margin: Decimal
+    opened_at: datetime
+    closed_at: datetime
+    realized_pnl: Decimal | None
+    close_reason: CloseReason | None
+
+
 @dataclass(slots=True, kw_only=True)
 class Command:
     kind: CommandKind

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from smt_engine.domain import CloseReason, OrderState, PositionState, ProposalState, Side
 from smt_engine.store.base import Repo
-from smt_engine.store.codec import parse_ts, ts
-from smt_engine.store.records import Order, Position, Proposal
+from smt_engine.store.codec import decode_rows, parse_ts, ts
+from smt_engine.store.records import ClosedTrade, Order, Position, Proposal
 
 _OPEN_ORDER_STATES = [s.value for s in OrderState if not s.is_terminal]
 _OPEN_POSITION = f"state != '{PositionState.CLOSED.value}'"
@@ -111,3 +111,18 @@ class PositionsRepo(Repo[Position]):
 
     def recent_closed(self, limit: int = 100) -> list[Position]:
         return self.select("state = ?", [PositionState.CLOSED.value], order_by="closed_at DESC", limit=limit)
+
+    def closed_trades(self) -> list[ClosedTrade]:
+        """Every closed position, oldest close first, as the narrow rows the performance figures need.
+
+        Walks the ``positions_closed_at`` index and decodes eleven columns a row; the performance screen
+        and ``smt performance`` call it on demand (on opening, and when a position closed), never on a timer.
+        """
+        columns = [f for f in ClosedTrade.__dataclass_fields__]
+        sql = (
+            f"SELECT {', '.join(columns)} FROM positions "
+            "WHERE closed_at IS NOT NULL AND state = ? ORDER BY closed_at, id"
+        )
+        with self.lock:
+            rows = self.db.execute(sql, [PositionState.CLOSED.value]).fetchall()
+        return decode_rows(ClosedTrade, columns, rows)
