@@ -10,7 +10,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
-PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s\\]+)")
+PIN = re.compile(r"^([A-Za-z0-9_.\-]+)(?:\[[A-Za-z0-9_,.\-]+\])?==([^\s\\]+)")
 
 
 def pins() -> dict[str, tuple[str, int]]:
@@ -57,7 +57,16 @@ def test_every_pin_carries_hashes_and_the_lock_names_no_local_index() -> None:
 
 def test_make_and_ci_install_from_the_lock() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    assert "pip install --quiet --require-hashes -r $(LOCK)" in makefile
+    assert "install -qq --require-hashes -r $(LOCK)" in makefile
     assert "--no-deps --no-build-isolation -e ." in makefile
     assert re.search(r"^\$\(STAMP\): pyproject.toml \$\(LOCK\)$", makefile, re.M)
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_pins_keep_the_extras_a_dependency_asks_for() -> None:
+    """A fresh venv's pip (23.2) refuses ``google-auth[requests]`` (asked by google-genai) in hash mode
+    unless the pin names the extra: `make lock` must not strip extras."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "--strip-extras" not in makefile
+    text = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    assert re.search(r"^google-auth\[requests\]==", text, re.M)
