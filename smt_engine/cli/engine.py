@@ -128,6 +128,9 @@ def cmd_engine(ctx: Context) -> int:
         except (AuthError, ProbeRequired) as exc:  # missing live keys or probe: a restart cannot fix that
             raise CommandError(f"engine cannot start: {exc}", ExitCode.CONFIG) from None
         except Exception as exc:
+            known = ctx.explain(exc)
+            if known is not exc:  # a full disk or a damaged database: its own exit code, not a restart loop
+                raise known from None
             raise CommandError(f"engine cannot start: {exc}") from None
 
         async def main() -> None:

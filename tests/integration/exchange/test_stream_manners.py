@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,14 @@ async def run_clock(clock: SimulatedClock, seconds: float, step: float, on_step:
         await clock.advance(step)
         await asyncio.sleep(0.003)
         on_step()
+
+
+async def heartbeat(clock: SimulatedClock, seconds: float = 30.0) -> None:
+    """One keep-alive period, once the keep-alive has gone to sleep for it: advancing before it sleeps
+    (it may start a moment after the stream says it is up) would leave its ping a period behind."""
+    due = clock.now() + timedelta(seconds=seconds)
+    await until(lambda: clock.next_deadline == due)
+    await clock.advance(seconds)
 
 
 def sim(clock: SimulatedClock) -> dict[str, Any]:
@@ -111,17 +119,17 @@ async def test_a_quiet_server_answering_protocol_pings_keeps_one_connection_for_
     task = asyncio.create_task(stream.run())
     await until(lambda: stream.state.up)
     for tick in range(1, 21):  # 20 heartbeats of 30 s: 10 minutes
-        await clock.advance(30)
+        await heartbeat(clock)
         await until(lambda n=tick: stream.state.pongs >= n)  # type: ignore[misc]
     assert stream.state.up and stream.state.connects == 1 and fake.ws.handshakes == 1
     assert stream.state.pongs == 20
     # A deaf connection (no pong to the keep-alive) is dropped after two missed pings, not before.
     fake.ws.stall()
-    await clock.advance(30)
-    await clock.advance(30)
+    await heartbeat(clock)
+    await heartbeat(clock)
     await asyncio.sleep(0.05)
     assert fake.ws.handshakes == 1, "one unanswered ping is tolerated (ccxt's maxPingPongMisses 2)"
-    await clock.advance(30)
+    await heartbeat(clock)
     await until(lambda: not stream.state.up)
     assert "no pong to 2 pings" in stream.state.detail
     await run_clock(clock, 5, 0.5, lambda: None)
