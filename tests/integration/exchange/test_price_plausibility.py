@@ -81,6 +81,8 @@ async def test_bad_pushed_prices_size_nothing_and_the_other_pairs_go_on(engine: 
             "ADAUSDT": (str(TRUE["ADAUSDT"]), now_ms - 60_000),  # the right price, 60 s old by its stamp
         }
         good = {"BNBUSDT": (str(TRUE["BNBUSDT"]), now_ms)}  # a good push; LTCUSDT reads REST
+        # A run of bad pushes is one WARNING, not one per frame: SOL's NaN arrives twice.
+        assert rig.fake.ws.inject_ticker("SOLUSDT", frame("SOLUSDT", "NaN", now_ms)) == 1
         for symbol, (price, stamp) in {**bad, **good}.items():
             assert rig.fake.ws.inject_ticker(symbol, frame(symbol, price, stamp)) == 1
         stored = ("ETHUSDT", "BTCUSDT", "XRPUSDT", "ADAUSDT", "BNBUSDT")
@@ -91,9 +93,10 @@ async def test_bad_pushed_prices_size_nothing_and_the_other_pairs_go_on(engine: 
                     and p[0] == Decimal(bad.get(s, good.get(s, ("", 0)))[0])
                     for s in stored
                 )
-                and len(rig.store.events.of_kind("price.implausible")) == 2
+                and len(rig.store.events.of_kind("price.implausible")) >= 2
             )  # NaN and Infinity, at arrival
         )
+        assert len(rig.store.events.of_kind("price.implausible")) == 2  # SOL's second NaN: no new one
         assert public.state.up and public.state.connects == 1  # NaN no longer kills the session
 
         cycle_id = await runtime.pipeline.run_cycle("manual")  # the clock stands still: pushes stay fresh
@@ -116,7 +119,7 @@ async def test_bad_pushed_prices_size_nothing_and_the_other_pairs_go_on(engine: 
     warnings = rig.store.events.of_kind("price.implausible")
     assert all(e.level is EventLevel.WARNING for e in warnings)
     named = sorted(e.data["pair"] for e in warnings)
-    assert named == sorted(bad)  # exactly one WARNING per bad push
+    assert named == sorted(bad)  # exactly one WARNING per bad pair, SOL's two NaN pushes included
     reasons = {e.data["pair"]: e.data["reason"] for e in warnings}
     assert reasons["ETHUSDT"] == "90.00 % away from the reference (band 1 %)"
     assert reasons["BTCUSDT"] == "2.00 % away from the reference (band 1 %)"
