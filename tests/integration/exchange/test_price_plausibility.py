@@ -11,11 +11,14 @@ from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
+from smt_engine.analyst.base import AnalysisOutcome
 from smt_engine.clock import SimulatedClock
-from smt_engine.domain import CommandKind, EventLevel, ProposalState
+from smt_engine.domain import Action, CommandKind, EventLevel, ProposalState
 from smt_engine.engine import CommandRejected
 from smt_engine.exchange.market import to_ms
 from smt_engine.logsetup import EventsHandler
@@ -166,3 +169,29 @@ async def test_an_approval_on_a_bad_pushed_price_is_refused(engine: tuple[Rig, R
     assert after is not None and after.state is ProposalState.PROPOSED
     (warning,) = [e for e in rig.store.events.of_kind("price.implausible") if e.data["pair"] == "BNBUSDT"]
     assert warning.level is EventLevel.WARNING
+
+
+async def test_a_price_gone_bad_between_the_cycles_read_and_the_proposal_sizes_nothing(
+    engine: tuple[Rig, Runtime],
+) -> None:
+    """The price is read again just before proposing: a glitch arriving while the analyst answered drops
+    the pair there (its earlier good price is not kept as if nothing happened)."""
+    rig, runtime = engine
+    streams = runtime.engine.streams
+    assert streams is not None
+    (public,) = (s for s in streams.streams if not s.private)
+    eth = next(p for p in runtime.settings.pairs.all() if p.symbol == "ETHUSDT")
+    wants = cast(AnalysisOutcome, SimpleNamespace(decision=SimpleNamespace(action=Action.LONG)))
+    task = asyncio.create_task(streams.run())
+    try:
+        await until(lambda: public.state.up)
+        low = TRUE["ETHUSDT"] / 10
+        assert rig.fake.ws.inject_ticker("ETHUSDT", frame("ETHUSDT", str(low), to_ms(rig.clock.now()))) == 1
+        await until(lambda: (p := streams.prices.get("ETHUSDT")) is not None and p[0] == low)
+        fresh = await runtime.pipeline._prices_now([(eth, wants)], {"ETHUSDT": TRUE["ETHUSDT"]})
+    finally:
+        await streams.stop()
+        task.cancel()
+    assert "ETHUSDT" not in fresh
+    (warning,) = rig.store.events.of_kind("price.implausible")
+    assert warning.data["pair"] == "ETHUSDT" and warning.level is EventLevel.WARNING
