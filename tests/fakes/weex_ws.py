@@ -20,7 +20,8 @@ are answered by the websocket library, except on a stalled connection (its readi
 Fault knobs (``fake.ws.faults``): ``delay`` seconds before each push; ``refuse_auth`` rejects the
 private handshake with HTTP 401; ``cut`` answers every handshake 503 (the stream is unreachable);
 ``malformed_next`` sends that many unreadable frames before the next pushes; ``ping_interval``;
-``max_missed_pongs``; ``refuse_channels`` refuses subscriptions naming those channels (e.g. for the
+``max_missed_pongs``; ``deaf_to_protocol_pings`` never answers a protocol-level ping (the keep-alive
+ccxt relies on; for the probe); ``refuse_channels`` refuses subscriptions naming those channels (e.g. for the
 probe); ``close_after_ack`` acks a subscription and closes the connection at once (the
 reconnect-storm case); ``echo_refusals`` refuses that many private subscriptions and ``echo_frames``
 then sends that many error frames, each quoting the request's key and passphrase and the account's
@@ -46,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 
 from smt_engine.exchange.market import to_ms
@@ -74,6 +76,7 @@ class WsFaults:
     malformed_next: int = 0
     ping_interval: float = 1.0
     max_missed_pongs: int = 5
+    deaf_to_protocol_pings: bool = False
     close_after_ack: bool = False
     echo_refusals: int = 0
     echo_frames: int = 0
@@ -199,6 +202,8 @@ class FakeWeexStreams:
     async def _handler(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         conn = _Conn(ws, private=ws.request.path == PRIVATE, channels=set())
+        if self.faults.deaf_to_protocol_pings:
+            _drop_protocol_pongs(ws)
         try:
             async for raw in ws:
                 try:
@@ -570,3 +575,14 @@ def _position_fields(row: dict[str, Any]) -> dict[str, Any]:
         "updatedMatchSequenceId": "0",
     }
     return neutral | row
+
+
+def _drop_protocol_pongs(ws: ServerConnection) -> None:
+    """The websocket library answers every protocol ping (RFC 6455 5.5.2); a deaf venue drops the pong."""
+    send = ws.protocol.send_frame
+
+    def without_pongs(frame: Frame) -> None:
+        if frame.opcode is not Opcode.PONG:
+            send(frame)
+
+    ws.protocol.send_frame = without_pongs  # type: ignore[method-assign]

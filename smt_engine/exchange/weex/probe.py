@@ -38,7 +38,7 @@ from smt_engine.exchange.weex.transcript import Transcript
 
 AI_LOG_DOCUMENTED_SUCCESS = frozenset({"0", "00000"})
 """Success codes WEEX's sources give for uploadAiLog: ``0`` (v3 UploadAiLog page, Integer) and
-``"00000"`` (v2 page; WEEX's own AI-Wars script accepts both, reference §3.5)."""
+``"00000"`` (v2 page; an AI-Wars upload script on record accepts both, reference §3.5)."""
 
 
 class VenueProbe:

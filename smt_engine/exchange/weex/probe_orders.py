@@ -143,22 +143,30 @@ class OrderChecks:
         )
 
     async def _cancel_quietly(self, symbol: str, order_id: str | None, cid: str) -> str:
+        """Cancel by id, else by client id; a cancel WEEX accepted counts only if the order is then not
+        seen resting (a venue that says success and leaves the order must not be reported clean)."""
+        cancelled = ""
         for how in ({"order_id": order_id}, {"client_order_id": cid}):
             if next(iter(how.values())) is None:
                 continue
             try:
                 await self.client.cancel_order(symbol, **how)
-                return f"cancelled by {next(iter(how))}"
+                cancelled = f"cancelled by {next(iter(how))}"
+                break
             except ExchangeError:
                 continue
-        found = await self._safe_find(symbol, cid)
+        found = await self._safe_find(symbol, cid, until=lambda o: o is None or not o.status.is_open)
+        if found is None and cancelled:
+            return cancelled  # not listed by its client id: WEEX's answer to the cancel is all there is
         if found is not None and not found.status.is_open:
-            return f"order is {found.status.value}"
+            return cancelled or f"order is {found.status.value}"
         return f"COULD NOT CANCEL {order_id or cid}: cancel it in the WEEX app"
 
-    async def _safe_find(self, symbol: str, cid: str) -> ExchangeOrder | None:
+    async def _safe_find(
+        self, symbol: str, cid: str, until: Callable[[ExchangeOrder | None], bool] = lambda _o: True
+    ) -> ExchangeOrder | None:
         try:
-            return await self._find(symbol, cid)
+            return await self._find(symbol, cid, until)
         except ExchangeError:
             return None
 

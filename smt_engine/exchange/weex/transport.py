@@ -40,9 +40,9 @@ on record, answered ``00000``; v2 is announced for sunset). A 404 on one tries t
 AI_LOG_SUCCESS = frozenset({"0", "00000"})
 """uploadAiLog's success codes. WEEX's sources disagree, so both are accepted: the v3 UploadAiLog page
 (as WEEX's AI-Wars agent skill carries it, "generated from live V3 docs") types ``code`` as an Integer,
-``0`` = success; the v2 page and the only real traffic on record answered ``"00000"``; WEEX's own
-upload script accepts ``0`` and ``"00000"`` (reference §3.5, farouk ``SUCCESS_CODES``). An integer 0 is
-read as ``"0"``. Anything else is not an upload."""
+``0`` = success; the v2 page and the only real traffic on record answered ``"00000"``; an AI-Wars
+upload script on record accepts ``0`` and ``"00000"`` (reference §3.5, farouk ``SUCCESS_CODES``).
+An integer 0 is read as ``"0"``. Anything else is not an upload."""
 AI_LOG_FACT = "weex.ai_log_path"
 
 

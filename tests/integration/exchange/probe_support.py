@@ -129,3 +129,13 @@ class HiddenStopLegFake(_Rows):
         if route in ("GET /capi/v3/openAlgoOrders", "GET /capi/v3/order/history"):
             return [r for r in result if r.get("orderType", r.get("type")) != "STOP_MARKET"]
         return result
+
+
+class StuckCancelFake(_Rows):
+    """``DELETE /order`` answers WEEX's documented success (reference §3.3.2) but the order stays open."""
+
+    def _route(self, method: str, path: str, q: dict[str, str], body: dict[str, Any]) -> Any:
+        if f"{method} {path}" == "DELETE /capi/v3/order":
+            oid = q.get("orderId") or ""
+            return {"orderId": oid, "origClientOrderId": q.get("origClientOrderId", ""), "success": True}
+        return super()._route(method, path, q, body)

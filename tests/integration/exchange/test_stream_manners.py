@@ -226,3 +226,28 @@ async def test_the_private_handshake_is_signed_on_the_servers_clock(fake: FakeWe
     for t in tasks:
         t.cancel()
     await client.aclose()
+
+
+async def test_a_clock_that_drifts_after_the_first_handshake_is_measured_again_not_refused_forever(
+    fake: FakeWeex,
+) -> None:
+    client = client_for(fake)
+    stream = WeexStream(
+        fake.ws_url,
+        ["orders"],
+        credentials=client.stream_credentials(),
+        on_message=ignore,
+        heartbeat=HANG_GUARD,
+        backoff=0.05,
+    )
+    task = asyncio.create_task(stream.run())
+    await until(lambda: stream.state.up)
+    synced = fake.counts["GET /capi/v3/market/time"]
+    fake.server_time_offset_ms = 90_000  # WEEX's clock now 90 s ahead of the offset measured at start
+    fake.ws.drop()
+    await until(lambda: stream.state.auth_refused)  # signed with the stale offset: 401
+    await until(lambda: stream.state.up and stream.state.connects == 2)
+    assert fake.counts["GET /capi/v3/market/time"] > synced, "the refusal made it measure the offset again"
+    await stream.stop()
+    task.cancel()
+    await client.aclose()

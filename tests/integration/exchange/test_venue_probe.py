@@ -32,6 +32,7 @@ from tests.integration.exchange.probe_support import (
     HiddenStopLegFake,
     InconsistentStepFake,
     StringPrecisionFake,
+    StuckCancelFake,
     UnreadableOrderFake,
     WrongStepFake,
     configure,
@@ -209,6 +210,21 @@ def test_a_refused_private_channel_fails_the_private_stream_step(
     assert by["order"]["status"] == "skip" and fake.counts["POST /capi/v3/order"] == 0
 
 
+def test_a_venue_deaf_to_protocol_pings_fails_both_stream_steps(
+    fake: FakeWeex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.ws.faults.deaf_to_protocol_pings = True  # the engine's keep-alive would call every stream dead
+    fake.ws.faults.max_missed_pongs = 10_000  # the probe reads no ping while it waits for the pong
+    configure(monkeypatch, tmp_path, fake.base_url, fake.ws_url, fake_keys(fake))
+    code, result = run_probe(capsys, tmp_path / "t.jsonl")
+    by = steps(result)
+    assert code == 1
+    for stream in ("stream.public", "stream.private"):
+        assert by[stream]["status"] == "fail"
+        assert f"no answer to a protocol-level ping on the {stream[7:]} websocket" in by[stream]["saw"]
+    assert by["order"]["status"] == "skip" and fake.counts["POST /capi/v3/order"] == 0
+
+
 def test_an_order_that_cannot_be_read_back_fails_and_is_still_cancelled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -222,6 +238,24 @@ def test_an_order_that_cannot_be_read_back_fails_and_is_still_cancelled(
         assert "WEEX does not return it by its client id" in order["saw"]
         assert order["data"]["cleanup"] == "cancelled by order_id"
         assert _open_orders(fake) == []
+    finally:
+        fake.stop()
+
+
+def test_a_cancel_that_leaves_the_order_open_fails_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = started(StuckCancelFake())
+    try:
+        configure(monkeypatch, tmp_path, fake.base_url, fake.ws_url, fake_keys(fake))
+        code, result = run_probe(capsys, tmp_path / "t.jsonl")
+        order = steps(result)["order"]
+        assert code == 1
+        assert order["status"] == "fail"
+        assert "reading it back by smtprobe-o-" in order["saw"] and order["saw"].endswith("says new")
+        resting = order["data"]["order_id"]
+        assert order["data"]["cleanup"] == f"COULD NOT CANCEL {resting}: cancel it in the WEEX app"
+        assert len(_open_orders(fake)) == 1, "the fake kept the order the probe could not cancel"
     finally:
         fake.stop()
 
