@@ -105,7 +105,11 @@ def test_gaps_and_identical_duplicates_are_reported_and_the_rest_stored(
     ("damage", "said"),
     [
         (lambda rows: [*rows[:5], rows[5].replace("2005.10", "nan"), *rows[6:]], "non-finite row(s)"),
-        (lambda rows: [*rows[:5], rows[6], rows[5], *rows[7:]], "timestamp(s) going backwards"),
+        (
+            lambda rows: [*rows[:5], rows[6], rows[5], *rows[7:]],
+            # the earlier bar's day too: a file spanning days must not read "after 06:00" alone
+            "timestamp(s) going backwards: 2024-01-01 05:00 after 2024-01-01 06:00",
+        ),
         (lambda rows: [*rows, rows[3].replace("123.456", "999")], "conflicting duplicate(s)"),
         (
             lambda rows: [*rows[:5], rows[5].replace("2010.00", "1900.00"), *rows[6:]],
