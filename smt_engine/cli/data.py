@@ -62,7 +62,8 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
         "timestamps, header or not; symbol and interval are taken from names like ETHUSDT-1h-2024-01.csv) "
         "or plain CSVs of time, open, high, low, close[, volume] (UTC; ISO time or epoch s/ms/us; header or "
         "not). All files are checked first; if any is refused nothing is stored, else all are stored in one "
-        "transaction.",
+        "transaction. Bars already stored at the same times are replaced; the output counts those whose "
+        "values differed.",
     )
     i.add_argument("files", nargs="+", type=Path, metavar="FILE")
     i.add_argument("--symbol", help="WEEX symbol, e.g. ETHUSDT (default: from a Binance file name)")
