@@ -24,6 +24,8 @@ def render(report: dict[str, Any]) -> str:
         + ", ".join(f"{p} ({n} bars)" for p, n in data["pairs"].items()),
         f"Fees {report['settings']['taker_fee_pct']} % per side (+{report['settings']['slippage_pct']} % "
         f"slippage in trading); returns are after the round-trip fee; intervals are 95 %.",
+        "calls, acting (LONG/SHORT) and 4h mean: decisions scored at 4 h; hit (LONG/SHORT right), "
+        f"outcome mean, its interval and Brier: at the {RECORD_HORIZON} (TP, SL or end of hold).",
         "",
         f"{'source':<14} {'kind':<8} {'calls':>6} {'acting':>6} {'hit':>5} {'4h mean':>8} "
         f"{'outcome mean':>12} {'95% (overlap)':>17} {'Brier':>6} | {'equity %':>8} {'max DD':>7} "

@@ -12,9 +12,15 @@ import asyncio
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smt_engine.cli.context import CommandError, Context
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from smt_engine.domain import Candle
+    from smt_engine.store import Store
 
 Sub = Any
 
@@ -56,7 +62,8 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
         "timestamps, header or not; symbol and interval are taken from names like ETHUSDT-1h-2024-01.csv) "
         "or plain CSVs of time, open, high, low, close[, volume] (UTC; ISO time or epoch s/ms/us; header or "
         "not). All files are checked first; if any is refused nothing is stored, else all are stored in one "
-        "transaction.",
+        "transaction. Bars already stored at the same times are replaced; the output counts those whose "
+        "values differed.",
     )
     i.add_argument("files", nargs="+", type=Path, metavar="FILE")
     i.add_argument("--symbol", help="WEEX symbol, e.g. ETHUSDT (default: from a Binance file name)")
@@ -191,10 +198,26 @@ def cmd_import(ctx: Context) -> int:
         raise CommandError("refused: fix the file(s) above; nothing was stored")
     store = ctx.store(path=Path(ctx.args.db) if ctx.args.db else None)
     now = datetime.now(UTC)
+    for s, i, v in checked:
+        _report_replaced(store, s, i, v.bars)
     with store.transaction():
         total = sum(store.market_history.write(s, i, v.bars, "import", now) for s, i, v in checked)
     print(f"stored {total} bar(s)")
     return 0
+
+
+def _report_replaced(store: Store, symbol: str, interval: str, bars: Sequence[Candle]) -> None:
+    """An import rewrites stored bars of the same times; say so when their values differ (another source)."""
+    if not bars:
+        return
+    end = bars[-1].open_time + timedelta(seconds=1)
+    stored = {b.open_time: b for b in store.market_history.bars(symbol, interval, bars[0].open_time, end)}
+    changed = [b.open_time for b in bars if (old := stored.get(b.open_time)) is not None and old != b]
+    if changed:
+        print(
+            f"{symbol} {interval}: {len(changed)} stored bar(s) had other values and are replaced by "
+            f"this import (first {changed[0]:%Y-%m-%d %H:%M} UTC)"
+        )
 
 
 def cmd_status(ctx: Context) -> int:

@@ -85,7 +85,8 @@ def validate(bars: Sequence[Candle], interval: timedelta, *, ordered: bool = Tru
         for a, b in itertools.pairwise(bars):
             if b.open_time < a.open_time:
                 v.refuse(
-                    "timestamp(s) going backwards", f"{b.open_time:%Y-%m-%d %H:%M} after {a.open_time:%H:%M}"
+                    "timestamp(s) going backwards",
+                    f"{b.open_time:%Y-%m-%d %H:%M} after {a.open_time:%Y-%m-%d %H:%M}",
                 )
     by_time: dict[datetime, Candle] = {}
     for b in bars:

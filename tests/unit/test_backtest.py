@@ -22,7 +22,7 @@ from smt_engine.backtest.onchain import OnchainHistory
 from smt_engine.backtest.run import backtest_settings
 from smt_engine.backtest.sources import DETERMINISTIC
 from smt_engine.config import Settings
-from smt_engine.domain import Candle
+from smt_engine.domain import Bias, Candle
 from smt_engine.store import Store
 from smt_engine.store.flow_history import FlowHour
 from smt_engine.store.flows import ExchangeFlow
@@ -284,6 +284,35 @@ def test_perturbing_every_bar_and_flow_after_a_decision_changes_no_decision_befo
     assert [c for c in before["flow"] if c[1] > cut] != [c for c in after["flow"] if c[1] > cut]
     for name in ("flow USDT 1h", "flow ETH 6h", "flow USDT 24h"):
         assert [c for c in before[name] if c[1] > cut] != [c for c in after[name] if c[1] > cut], name
+
+
+def test_the_flow_signal_at_any_moment_is_what_the_flows_measured_by_then_give(
+    store: Store, tmp_path: Path
+) -> None:
+    # The perturbation test above checks one cut; this checks every moment: the signal read from all the
+    # stored cycles equals the one read from only the cycles measured by then (a cycle's successor, even
+    # one step ahead, is never read).
+    s = backtest_settings(Settings())
+    flows = _flows(5, T0, 60)
+    store.exchange_flows.add_cycle(flows)
+    end = T0 + timedelta(days=10)
+    full = OnchainHistory(s, store, T0, end)
+    leaning = 0
+    for k, at in enumerate(T0 + h * HOUR for h in range(8 * 24, 10 * 24)):
+        past = Store.open(tmp_path / f"past{k}.db")
+        past.exchange_flows.add_cycle([f for f in flows if f.at <= at])
+        known = OnchainHistory(s, past, T0, end)
+        for base in ("ETH", "BTC"):
+            got, want = full.flow_signal(base, at), known.flow_signal(base, at)
+            assert (got is None) == (want is None), (base, at)
+            if got is not None and want is not None:
+                assert (got.bias, got.confidence, got.reasoning) == (
+                    want.bias,
+                    want.confidence,
+                    want.reasoning,
+                )
+                leaning += got.bias is not Bias.NEUTRAL
+    assert leaning, "the fixture must make the signal lean somewhere"
 
 
 # --------------------------------------------------------------------------- no edge on a random walk

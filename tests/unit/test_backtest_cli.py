@@ -31,6 +31,8 @@ def test_table_lists_every_source_beside_the_baselines(db: Path, capsys: pytest.
     rows = {line.split()[0] for line in out.splitlines() if line and not line.startswith(" ")}
     assert {"heuristic", "always_long", "always_short", "random", "no_trade"} <= rows
     assert "Records per pair (outcome" in out
+    # the columns of one row come from two horizons: the table says which is which
+    assert "hit (LONG/SHORT right), outcome mean, its interval and Brier: at the outcome" in out
     assert "Note: no stored exchange-flow cycles in this span: the flow signal was not backtested" in out
     assert "Equity by source (USDT)" in out  # the chart
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -105,7 +106,11 @@ def test_gaps_and_identical_duplicates_are_reported_and_the_rest_stored(
     ("damage", "said"),
     [
         (lambda rows: [*rows[:5], rows[5].replace("2005.10", "nan"), *rows[6:]], "non-finite row(s)"),
-        (lambda rows: [*rows[:5], rows[6], rows[5], *rows[7:]], "timestamp(s) going backwards"),
+        (
+            lambda rows: [*rows[:5], rows[6], rows[5], *rows[7:]],
+            # the earlier bar's day too: a file spanning days must not read "after 06:00" alone
+            "timestamp(s) going backwards: 2024-01-01 05:00 after 2024-01-01 06:00",
+        ),
         (lambda rows: [*rows, rows[3].replace("123.456", "999")], "conflicting duplicate(s)"),
         (
             lambda rows: [*rows[:5], rows[5].replace("2010.00", "1900.00"), *rows[6:]],
@@ -146,3 +151,21 @@ def test_a_file_that_is_not_candles_says_what_it_expected(
         "expected Binance's 12 kline columns or time, open, high, low, close[, volume]"
         in capsys.readouterr().err
     )
+
+
+def test_an_import_over_stored_bars_with_other_values_says_it_replaces_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "smt.db"
+    first = write(tmp_path / "ETHUSDT-1h-2024-01.csv", binance_rows(10))
+    assert run(str(first), "--db", str(db)) == 0
+    assert run(str(first), "--db", str(db)) == 0  # the same values again: nothing to say
+    assert "replaced" not in capsys.readouterr().out
+    rows = binance_rows(10)
+    rows[4] = rows[4].replace("2004.10", "2003.90")  # another source's open for 04:00
+    second = write(tmp_path / "ETHUSDT-1h-2024-01b.csv", rows)
+    assert run(str(second), "--symbol", "ETHUSDT", "--interval", "1h", "--db", str(db)) == 0
+    out = capsys.readouterr().out
+    assert "ETHUSDT 1h: 1 stored bar(s) had other values and are replaced by this import" in out
+    assert "(first 2024-01-01 04:00 UTC)" in out
+    assert Store.open(db).market_history.bars("ETHUSDT", "1h")[4].open == Decimal("2003.90")

@@ -93,6 +93,20 @@ def test_live_an_override_allows_and_is_logged(store: Store, clock: SimulatedClo
     assert len(events) == 1 and "heuristic:ETH" in events[0].message and events[0].level.value == "warning"
 
 
+def test_live_an_override_alone_keeps_the_gate_health_row_warn(store: Store, clock: SimulatedClock) -> None:
+    # Nothing denied this cycle, yet entries ran on an unproven record: `smt status` must not say ok.
+    record_scores(store, "heuristic", "ETH", losing())
+    b = book(store, clock, edge_overrides=["heuristic:ETH"])
+    (p,) = b.run_cycle([cand(ETH)], account(b.settings)).proposals
+    assert p.state is ProposalState.APPROVED
+    health = store.health.get(HEALTH)
+    assert health is not None and health.status is HealthStatus.WARN
+    assert (
+        health.detail.startswith("entries allowed by an operator override")
+        and "heuristic:ETH" in health.detail
+    )
+
+
 def test_paper_and_demo_are_never_gated(store: Store, clock: SimulatedClock) -> None:
     record_scores(store, "heuristic", "ETH", losing())
     for mode in ("paper", "demo"):
