@@ -209,14 +209,15 @@ class KeyedTable(DataTable[RenderableType]):
             self.update_cell(key, column, value)
             return
         self._data[row_key][column_key] = value
-        for cache in (self._row_render_cache, self._cell_render_cache):
-            for stale in [k for k in cache.keys() if k[0] == row_key]:  # noqa: SIM118 - LRUCache has no __iter__
-                cache.discard(stale)
+        for row_entry in [k for k in self._row_render_cache.keys() if k[0] == row_key]:  # noqa: SIM118 (LRUCache: no __iter__)
+            self._row_render_cache.discard(row_entry)
+        for cell_entry in [k for k in self._cell_render_cache.keys() if k[0] == row_key]:  # noqa: SIM118
+            self._cell_render_cache.discard(cell_entry)
         self._row_renderable_cache.discard((self._update_count, index))
         region = self._get_row_region(index)
         lines = range(region.y, region.bottom)
-        for stale in [k for k in self._line_cache.keys() if k[0] in lines]:  # noqa: SIM118 - as above
-            self._line_cache.discard(stale)
+        for line_entry in [k for k in self._line_cache.keys() if k[0] in lines]:  # noqa: SIM118
+            self._line_cache.discard(line_entry)
         self.refresh_row(index)
 
     def _apply(self) -> None:
