@@ -151,9 +151,11 @@ import sys, time
 sys.path.insert(0, {root!r})
 from datetime import UTC, datetime
 from decimal import Decimal
+from smt_engine.domain import EngineState
 from smt_engine.store import EngineLock, Store
 lock = EngineLock({db!r}); lock.acquire()
 store = Store.open({db!r})
+store.engine.set(state=EngineState.RUNNING)  # a running engine (the year file's was stopped)
 position = store.positions.open_positions()[0]
 print("ready", flush=True)
 beat = 0
@@ -215,7 +217,7 @@ from smt_tui.state import ConsoleConfig
 db = Path({db!r})
 settings = demo_settings(db, approval=ApprovalMode.MANUAL)
 clock = FollowedClock(pace_file(db), Anchor(DEMO_START, {real_start!r}, DEMO_FACTOR))
-app = open_console(db, config=ConsoleConfig.from_settings(settings), now=clock.now)
+app = open_console(db, config=ConsoleConfig.for_demo(settings), now=clock.now)
 def measure():
     app.cpu0 = (time.process_time(), time.perf_counter())
     app.set_timer({seconds}, done)

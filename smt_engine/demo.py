@@ -262,7 +262,7 @@ def run_interactive(db: Path, config: Path | None) -> int:
         for h in list(root.handlers):
             root.removeHandler(h)
         root.addHandler(logging.NullHandler())
-        app = open_console(db, config=ConsoleConfig.from_settings(settings), now=clock.now)
+        app = open_console(db, config=ConsoleConfig.for_demo(settings), now=clock.now)
         try:
             app.run()
         finally:

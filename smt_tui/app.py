@@ -139,7 +139,7 @@ class ConsoleApp(OperatorCommands):
             self.log.error(f"refresh failed: {event.worker.error!r}")
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             # Chained, not periodic: the next check starts only after this one has finished. After a read
-            # that found only the engine's routine writes, the next one waits longer (ROUTINE_GAP).
+            # that found only the engine's routine writes, the demo's next one waits longer (routine_gap).
             gap, self._next_gap = self._next_gap, self.config.refresh_interval
             self.set_timer(gap, self._start_poll)
 
@@ -148,7 +148,7 @@ class ConsoleApp(OperatorCommands):
         snap = message.snapshot
         before, self.snapshot = self.snapshot, snap
         if before is not None and snap.changed <= ROUTINE:
-            self._next_gap = max(self.config.refresh_interval, ROUTINE_GAP)
+            self._next_gap = max(self.config.refresh_interval, self.config.routine_gap)
         for command in snap.finished_commands:
             self._report(command)
         self._announce(before, snap)
@@ -406,10 +406,6 @@ ROUTINE = frozenset({"engine", "health", "account", "positions", "limits"})
 """What a running engine rewrites all the time: its heartbeat, component health, account snapshots, marks
 and PnL of open positions, drift measurements. Anything that asks the operator for something (a proposal,
 an order, a closed position, an event) changes another section too."""
-ROUTINE_GAP = 2.0
-"""Seconds before the next read after one that found only routine writes: the demo engine at 60x commits
-several times a second, and reading and drawing each commit was most of the demo console's CPU. A new
-proposal or a closed position is still shown at the next ``refresh_interval``."""
 
 _DRAWN_RECENTLY = 1.9
 """Real seconds after a snapshot drew the time figures during which a tick leaves them as they are."""

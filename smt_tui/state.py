@@ -96,6 +96,16 @@ class ConsoleConfig:
     """The pairs the engine gives whale intelligence (``pairs.tier1``); None: not known, shown for all."""
     taker_fee_pct: Decimal = TAKER_FEE_PCT
     """``exchange.taker_fee_pct``: the Performance screen's entry fee (no entry fill fee is stored)."""
+    routine_gap: float = 0.0
+    """Seconds before the next read after one that found only the engine's routine writes (``for_demo``);
+    0: the next read after ``refresh_interval``, so a live engine's mark is shown within half a second."""
+
+    @classmethod
+    def for_demo(cls, settings: Any) -> ConsoleConfig:
+        """The demo console: its engine at 60x commits several times a second, and reading and drawing
+        each routine commit was most of the demo console's CPU; new proposals and closes are still read
+        at the next ``refresh_interval``."""
+        return dataclasses.replace(cls.from_settings(settings), routine_gap=2.0)
 
     @classmethod
     def from_settings(cls, settings: Any, stale_after: timedelta | None = None) -> ConsoleConfig:

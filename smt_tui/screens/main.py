@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from textual import on
 from textual.app import ComposeResult
@@ -42,6 +42,16 @@ TABS = (
     ("orders", "Orders"),
     ("events", "Events"),
 )
+
+_TAB_OF = {
+    "history": "history",
+    "account": "history",
+    "whales": "whales",
+    "decisions": "decisions",
+    "orders": "orders",
+    "events": "events",
+}
+"""The tab whose widgets draw each section that only one hidden tab shows (``MainScreen.apply``)."""
 
 
 class MainScreen(Screen[None]):
@@ -110,6 +120,7 @@ class MainScreen(Screen[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        self._draw_held()
         self._focus_table()  # now, not after a refresh: the new tab is drawn once, already focused
 
     def _focus_table(self) -> None:
@@ -129,20 +140,40 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ data
 
+    _held: frozenset[str] = frozenset()
+    """Sections of hidden tabs that changed since their tab was last drawn (``apply``)."""
+    _filled: frozenset[str] = frozenset()
+    """Sections drawn at least once: until then a section is drawn even on a hidden tab."""
+    _latest: Snapshot | None = None
+
     def apply(self, snap: Snapshot, now: datetime, config: ConsoleConfig, readonly: bool) -> None:
-        """Update only the sections the read model reported as changed."""
+        """Update only the sections the read model reported as changed.
+
+        The sections of a hidden tab (history, whales, decisions, orders, events) are held until that tab
+        is shown: at the demo's pace their tables rotate rows several times a minute, and each rotation of
+        a hidden table asked for a full layout of the console. Positions and proposals are always current
+        (their countdowns, the waiting count, the cursor that follows a waiting proposal).
+        """
         changed = snap.changed
+        self._latest = snap
+        active = self.active_tab
+        held = {s for s in changed if s in self._filled and _TAB_OF.get(s, active) != active}
+        self._held |= held
+        self._filled |= changed
         running = snap.engine.running(now, config.stale_after)
         self.query_one(StatusBar).show(snap, now, config, readonly)
         if changed & {"positions", "limits", "engine"}:
             self.query_one(PositionsTable).show(snap.positions, now, snap.max_hold(), running)
+        if changed & {"proposals", "limits", "engine", "whales"}:
+            self.query_one(ProposalsTable).show(snap, now, config.whale_pairs, running)
+            self._count_waiting(len(snap.waiting))
+        self._draw_tab_sections(snap, changed - held, now)
+
+    def _draw_tab_sections(self, snap: Snapshot, changed: frozenset[str] | set[str], now: datetime) -> None:
         if "history" in changed:
             self.query_one(History).show(snap.history, now)
         if "account" in changed:
             self.query_one(History).show_equity(snap.account.curve)
-        if changed & {"proposals", "limits", "engine", "whales"}:
-            self.query_one(ProposalsTable).show(snap, now, config.whale_pairs, running)
-            self._count_waiting(len(snap.waiting))
         if "whales" in changed:
             self.query_one(WhaleFeed).show(snap.whales)
         if "decisions" in changed:
@@ -151,6 +182,15 @@ class MainScreen(Screen[None]):
             self.query_one(OrdersTable).show(snap.orders)
         if "events" in changed:
             self.query_one(EventLog).show(snap.events)
+
+    def _draw_held(self) -> None:
+        """The shown tab's sections that changed while it was hidden, from the latest snapshot."""
+        active = self.active_tab
+        due = {s for s in self._held if _TAB_OF.get(s) == active}
+        if due and self._latest is not None:
+            self._held -= due
+            clock = getattr(self.app, "now", None)
+            self._draw_tab_sections(self._latest, due, clock() if callable(clock) else datetime.now(UTC))
 
     def tick(self, snap: Snapshot | None, now: datetime, config: ConsoleConfig, readonly: bool) -> None:
         """Once a second: countdowns and ages move without any database read."""

@@ -19,7 +19,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.events import Resize
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 Cells = tuple[RenderableType, ...]
 Row = tuple[str, Cells]
@@ -193,6 +193,33 @@ class KeyedTable(DataTable[RenderableType]):
             self._cells[key] = aligned
         self.scroll_to(y=scroll_y, animate=False, immediate=True)
 
+    def _update_cell_in_row(self, key: str, column: str, value: RenderableType) -> None:
+        """``update_cell`` without repainting the table: only the row's cached renders are dropped and
+        only its lines are drawn again.
+
+        ``DataTable.update_cell`` bumps the table's update count, which invalidates every cached row, and
+        repaints the whole widget: a countdown moving one second, or a mark price, redrew every visible
+        row and was most of the idle console's CPU (docs/benchmarks.md, console). The column widths are
+        this table's own (``_fit``), so a changed cell never resizes a column here; a cell of more
+        than one line (a row height change) takes the full path.
+        """
+        row_key, column_key = RowKey(key), ColumnKey(column)
+        index = self._row_locations.get(row_key)
+        if index is None or self._column_locations.get(column_key) is None or "\n" in _plain(value):
+            self.update_cell(key, column, value)
+            return
+        self._data[row_key][column_key] = value
+        for row_entry in [k for k in self._row_render_cache.keys() if k[0] == row_key]:  # noqa: SIM118 (LRUCache: no __iter__)
+            self._row_render_cache.discard(row_entry)
+        for cell_entry in [k for k in self._cell_render_cache.keys() if k[0] == row_key]:  # noqa: SIM118
+            self._cell_render_cache.discard(cell_entry)
+        self._row_renderable_cache.discard((self._update_count, index))
+        region = self._get_row_region(index)
+        lines = range(region.y, region.bottom)
+        for line_entry in [k for k in self._line_cache.keys() if k[0] in lines]:  # noqa: SIM118
+            self._line_cache.discard(line_entry)
+        self.refresh_row(index)
+
     def _apply(self) -> None:
         rows = self._visible()
         selected = self.selected_key
@@ -216,7 +243,7 @@ class KeyedTable(DataTable[RenderableType]):
                         shown, self._shown(old), self._shown(aligned), strict=True
                     ):
                         if before != after:
-                            self.update_cell(key, column, after)
+                            self._update_cell_in_row(key, column, after)
                 self._cells[key] = aligned
             order = [str(row.key.value) for row in self.ordered_rows]
             if order != wanted:

@@ -91,7 +91,7 @@ async def test_approve_open_close_in_the_interactive_demo(tmp_path: Path) -> Non
             )
             position = watcher.positions.open_positions()[0]
             await pilot.press("1")
-            # The console reads routine writes at most once a second (ROUTINE_GAP): wait until it shows it.
+            # The demo console reads routine writes at most every 2 s (routine_gap): wait until it shows it.
             await wait_for(pilot, lambda: app.selected_key() == f"position:{position.id}")  # type: ignore[attr-defined]
             await pilot.press("x")
             await pilot.pause(0.3)

@@ -241,9 +241,10 @@ async def test_closed_positions_leave_the_book_for_history(
             realized_pnl="98.00",
             close_reason=CloseReason.TAKE_PROFIT,
         )
-        await wait_for(pilot, lambda: key not in book._cells and key in history._cells)
+        await wait_for(pilot, lambda: key not in book._cells)
+        await pilot.press("3")  # a hidden tab is drawn when shown (MainScreen.apply)
+        await wait_for(pilot, lambda: key in history._cells)
         assert any("Closed BTCUSDT LONG @ 102900 (take-profit): +98.00 USDT" in m for m, _ in notes(app))
-        await pilot.press("3")
         summary = str(app.main.query_one(History).query_one("#history-summary").render())
         assert (
             "realised +118.00 USDT" in summary and "3 closed, 2 won" in summary and "win rate 67%" in summary
