@@ -175,9 +175,6 @@ class FakeWeex:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            # TCP_NODELAY: without it Nagle and the client's delayed ACKs add ~40 ms to each response, and
-            # a benchmark over this fake measures the fake instead of the engine.
-            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 fake._handle(self, "GET")
