@@ -8,8 +8,12 @@ position ``closed`` with its sibling stop cancelled on the venue. Measured twice
 - with the stream cut (every websocket handshake refused): only the REST poll finds it, so the bound is
   one monitor interval plus the tick; the stream's health row must say it is down meanwhile.
 
-Run: python bench/bench_close_detection.py [--closes 50] [--monitor-interval 15]
-(writes bench/results/close_detection.json)
+The streamed figure is also taken with a round-trip time injected on every request of the fake
+(``faults.latency``, e.g. 50 and 150 ms: WEEX at internet distance) and given in round trips as well as
+milliseconds: on loopback a REST call costs ~1 ms, live each is one round trip.
+
+Run: python bench/bench_close_detection.py [--closes 50] [--cut-closes 6] [--rtt-ms 0,50,150]
+[--monitor-interval 15]   (writes bench/results/close_detection.json)
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -92,14 +97,15 @@ async def open_position(rt: Runtime, client: WeexClient) -> int:
     return result.position.id
 
 
-async def run(closes: int, monitor_s: float, cut: bool) -> tuple[list[float], list[str]]:
+async def run(closes: int, monitor_s: float, cut: bool, rtt: float = 0.0) -> tuple[list[float], list[str]]:
     samples: list[float] = []
     health_seen: list[str] = []
     with (
         tempfile.TemporaryDirectory() as tmp,
-        FakeWeex(prices={"ETHUSDT": ETH}, balance=Decimal(100_000)) as fake,
+        FakeWeex(prices={"ETHUSDT": ETH}, balance=Decimal(100_000), nodelay=True) as fake,
     ):
         fake.ws.faults.cut = cut
+        fake.faults.latency = rtt  # one simulated round trip per request
         db = Path(tmp) / "bench.db"
         store = Store.open(db)
         client = WeexClient(
@@ -122,7 +128,10 @@ async def run(closes: int, monitor_s: float, cut: bool) -> tuple[list[float], li
             position = store.positions.get(position_id)
             assert position is not None and position.tp_price is not None
             if not cut:  # the entry's own pushes wake the monitor; let that tick pass first
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2 + 12 * rtt)
+                streams = rt.engine.streams
+                while rt.engine.lock.locked() or (streams is not None and streams.wake.is_set()):  # noqa: ASYNC110 - polls the engine's state
+                    await asyncio.sleep(0.01)
             fake.set_price("ETHUSDT", position.tp_price + Decimal(1))
             started = time.perf_counter()
             while True:
@@ -143,42 +152,65 @@ async def run(closes: int, monitor_s: float, cut: bool) -> tuple[list[float], li
     return samples, health_seen
 
 
-def describe(samples: list[float]) -> dict[str, float]:
+def describe(samples: list[float], rtt: float = 0.0) -> dict[str, float]:
     ordered = sorted(samples)
-    return {
-        "median_ms": round(statistics.median(ordered) * 1000, 1),
-        "p95_ms": round(ordered[max(0, -(-len(ordered) * 95 // 100) - 1)] * 1000, 1),
+    median = statistics.median(ordered)
+    p95 = ordered[max(0, -(-len(ordered) * 95 // 100) - 1)]
+    row = {
+        "rtt_ms": round(rtt * 1000, 1),
+        "median_ms": round(median * 1000, 1),
+        "p95_ms": round(p95 * 1000, 1),
         "max_ms": round(ordered[-1] * 1000, 1),
         "n": len(ordered),
     }
+    if rtt > 0:
+        row["median_round_trips"] = round(median / rtt, 2)
+        row["p95_round_trips"] = round(p95 / rtt, 2)
+    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--closes", type=int, default=50)
+    parser.add_argument("--closes", type=int, default=50, help="closes per streamed run")
+    parser.add_argument("--cut-closes", type=int, default=6, help="closes with the stream cut (slow)")
+    parser.add_argument("--rtt-ms", default="0,50,150", help="injected round-trip times, comma-separated")
     parser.add_argument("--monitor-interval", type=float, default=15.0, help="seconds")
     args = parser.parse_args()
-    streamed, streamed_health = asyncio.run(run(args.closes, args.monitor_interval, cut=False))
-    rest, rest_health = asyncio.run(run(args.closes, args.monitor_interval, cut=True))
+    rtts = [float(v) / 1000 for v in args.rtt_ms.split(",") if v.strip()]
+    load_before = os.getloadavg()
+    streamed: list[dict[str, float]] = []
+    health: set[str] = set()
+    for rtt in rtts:
+        samples, seen = asyncio.run(run(args.closes, args.monitor_interval, cut=False, rtt=rtt))
+        streamed.append(describe(samples, rtt))
+        health |= set(seen)
+    rest, rest_health = asyncio.run(run(args.cut_closes, args.monitor_interval, cut=True))
     results = {
         "closes": args.closes,
         "monitor_interval_s": args.monitor_interval,
-        "with_stream": describe(streamed),
+        "with_stream": streamed,
         "stream_cut_rest_only": describe(rest),
-        "stream_health_while_streaming": sorted(set(streamed_health)),
+        "stream_health_while_streaming": sorted(health),
         "stream_health_while_cut": sorted(set(rest_health)),
+        "load_average_before": [round(v, 2) for v in load_before],
+        "load_average_after": [round(v, 2) for v in os.getloadavg()],
     }
-    print(f"{'fill -> closed, siblings cancelled':<36} {'median':>10} {'p95':>10} {'max':>10} {'n':>4}")
-    for name, row in (
-        ("with private stream", results["with_stream"]),
-        ("stream cut (REST only)", results["stream_cut_rest_only"]),
-    ):
+    print(
+        f"{'fill -> closed, siblings cancelled':<36} {'RTT':>7} {'median':>10} {'p95':>10} {'max':>10} "
+        f"{'median RT':>9} {'p95 RT':>7} {'n':>4}"
+    )
+    rows = [("with private stream", r) for r in streamed]
+    rows.append(("stream cut (REST only)", results["stream_cut_rest_only"]))
+    for name, row in rows:
         print(
-            f"{name:<36} {row['median_ms']:>7} ms {row['p95_ms']:>7} ms {row['max_ms']:>7} ms {row['n']:>4}"
+            f"{name:<36} {row['rtt_ms']:>4} ms {row['median_ms']:>7} ms {row['p95_ms']:>7} ms "
+            f"{row['max_ms']:>7} ms {row.get('median_round_trips', '-'):>9} "
+            f"{row.get('p95_round_trips', '-'):>7} "
+            f"{row['n']:>4}"
         )
     print(
         f"monitor interval {args.monitor_interval:g} s; stream health while cut: "
-        f"{', '.join(results['stream_health_while_cut'])}"
+        f"{', '.join(results['stream_health_while_cut'])}; load average {results['load_average_before']}"
     )
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -366,15 +366,22 @@ class Engine:
         self.notify.status(self._status_text())
 
     async def _monitor_loop(self) -> None:
-        interval = self.settings.engine.monitor_interval.total_seconds()
         while True:
-            await self._monitor_wait(interval)
+            await self._monitor_wait(self._monitor_period())
             try:
                 report = await self.work.run(self._tick())
                 if not report.ok:
                     self.store.engine.set(last_error=report.error)
             except Exception:
                 log.exception("monitor tick failed", extra={"event": "monitor.failed"})
+
+    def _monitor_period(self) -> float:
+        """The poll period: shorter while the private stream is down, as no push wakes the monitor then
+        (docs/configuration.md, ``monitor_interval_stream_down``)."""
+        engine = self.settings.engine
+        if self.streams is not None and self.streams.private_down:
+            return min(engine.monitor_interval, engine.monitor_interval_stream_down).total_seconds()
+        return engine.monitor_interval.total_seconds()
 
     async def _monitor_wait(self, seconds: float) -> None:
         """Until the next poll, or sooner when a stream push (or a reconnect) says to look now."""

@@ -126,6 +126,11 @@ class StreamSupervisor:
             data={"stream": name, "limit": self.handshakes.limit, "wait_s": round(wait, 1)},
         )
 
+    @property
+    def private_down(self) -> bool:
+        """A private stream exists and is down: no push will wake the monitor, so it polls faster."""
+        return any(s.private and not s.state.up for s in self.streams)
+
     async def run(self) -> None:
         await asyncio.gather(*(s.run() for s in self.streams))
 
@@ -185,7 +190,15 @@ class StreamSupervisor:
         self.prices.update(message.symbol, last, mark, message.at, self.clock.now())
 
     def _state_reporter(self, component: str) -> Callable[[StreamState], None]:
+        was_up = False
+
         def report(state: StreamState) -> None:
+            nonlocal was_up
+            if component == "exchange.stream.private" and was_up and not state.up:
+                # No push comes while it is down: look now, and the monitor's next wait is the shorter
+                # stream-down period (engine.monitor_interval_stream_down).
+                self.wake.set()
+            was_up = state.up
             if state.up:
                 status = HealthStatus.OK
             elif state.auth_refused:

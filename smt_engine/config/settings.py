@@ -47,6 +47,11 @@ class EngineSettings(Section):
         description="never start two signal cycles closer than this (restarts included)",
     )
     monitor_interval: Duration = Field(timedelta(seconds=15), description="position monitor period")
+    monitor_interval_stream_down: Duration = Field(
+        timedelta(seconds=2),
+        description="position monitor period while the private stream is down (no push wakes it); "
+        "never longer than monitor_interval",
+    )
     command_poll_interval: Duration = Field(
         timedelta(seconds=1), description="how often operator commands are read"
     )
@@ -89,6 +94,11 @@ class EngineSettings(Section):
             raise ValueError("engine.signal_interval must be at least 1m")
         if not timedelta(seconds=1) <= self.monitor_interval <= timedelta(minutes=10):
             raise ValueError("engine.monitor_interval must be between 1s and 10m")
+        if not timedelta(seconds=1) <= self.monitor_interval_stream_down <= timedelta(minutes=10):
+            raise ValueError(
+                'engine.monitor_interval_stream_down must be between 1s and 10m (e.g. "2s": a tick is '
+                "about 5 REST requests, so 2s stays far inside WEEX's rate limits)"
+            )
         if not timedelta(milliseconds=100) <= self.command_poll_interval <= timedelta(seconds=10):
             raise ValueError("engine.command_poll_interval must be between 0.1s and 10s")
         return self

@@ -2,8 +2,8 @@
 
 One ``tick`` (start-up and every ``monitor_interval``):
 
-1. read positions, open orders and open TP/SL orders; any read failure aborts the tick and
-   changes nothing (an API error is never "closed");
+1. read positions, open orders and open TP/SL orders (together: one round trip); any read failure
+   aborts the tick and changes nothing (an API error is never "closed");
 2. adopt positions the store does not know (opened-at from the exchange, so max hold survives
    restarts); update the ones it knows (``reconcile``);
 3. close out stored positions the exchange no longer has, with the reason (take-profit, stop-loss,
@@ -25,6 +25,7 @@ re-placed stop is on the venue's tick in every mode.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from typing import Protocol
@@ -85,9 +86,10 @@ class Monitor:
         try:
             if startup:
                 await self._load_contracts()
-            ex_positions = await self.exchange.positions()
-            algos = await self.exchange.open_algo_orders()
-            regular = await self.exchange.open_orders()
+            # Independent reads, issued together: one round trip to the venue instead of three.
+            ex_positions, algos, regular = await asyncio.gather(
+                self.exchange.positions(), self.exchange.open_algo_orders(), self.exchange.open_orders()
+            )
         except ExchangeError as exc:
             report.ok, report.error = False, f"{type(exc).__name__}: {exc}"
             log.warning(

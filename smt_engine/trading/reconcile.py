@@ -11,6 +11,7 @@ two looks (inside the fill timeout, or while the engine was away) is rebuilt fro
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from decimal import Decimal
 from typing import Any
@@ -102,8 +103,10 @@ class PositionReconciler:
         """The exchange no longer has ``pos``: find how it closed. A failed lookup defers to the next tick."""
         assert pos.id is not None
         try:
-            history = await self.exchange.order_history(pos.symbol, since=pos.opened_at)
-            fills = await self.exchange.fills(pos.symbol, since=pos.opened_at)
+            history, fills = await asyncio.gather(  # independent reads: one round trip, not two
+                self.exchange.order_history(pos.symbol, since=pos.opened_at),
+                self.exchange.fills(pos.symbol, since=pos.opened_at),
+            )
         except ExchangeError as exc:
             log.warning(
                 "close of %s %s not yet explained (%s); retrying next tick", pos.symbol, pos.side, exc

@@ -93,6 +93,10 @@ def test_missing_default_file_means_defaults_but_named_file_must_exist(tmp_path:
         ("[risk]\nmin_confidence = 85\n", "risk.min_confidence = 85: must be between 0 and 1"),
         ('[whales]\nenabled = "maybe"\n', 'whales.enabled = "maybe": must be true or false'),
         ('[engine]\nmonitor_interval = "0s"\n', "engine.monitor_interval must be between 1s and 10m"),
+        (
+            '[engine]\nmonitor_interval_stream_down = "0s"\n',
+            "engine.monitor_interval_stream_down must be between 1s and 10m",
+        ),
         ('[exchange]\nbase_url = "ftp://x"\n', "exchange.base_url = 'ftp://x': must be an http(s) URL"),
         ("[analyst]\nvertex = true\n", "analyst.vertex = true needs analyst.vertex_project"),
     ],

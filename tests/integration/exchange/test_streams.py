@@ -284,10 +284,12 @@ class StreamRig(Rig):
     the test about a stalled stream, which shortens it so two unanswered pings come soon."""
 
     heartbeat = timedelta(seconds=HANG_GUARD)
+    stream_down_poll = POLL  # the faster poll while the stream is down, off unless a test sets it
 
     def settings(self, approval: str = "auto") -> Settings:
         settings = super().settings(approval)
         settings.engine.monitor_interval = POLL
+        settings.engine.monitor_interval_stream_down = self.stream_down_poll
         settings.exchange.stream_heartbeat = self.heartbeat
         settings.exchange.stream_backoff_max = timedelta(seconds=1)
         return settings
@@ -372,6 +374,31 @@ async def test_a_fill_while_the_stream_is_dropped_is_reconciled_on_reconnect(rig
     done = rig.store.positions.get(pos.id)
     assert done is not None and done.close_reason is CloseReason.TAKE_PROFIT and done.realized_pnl
     assert [row for row in rig.store.ailogs.select() if row.stage == "Position Closed"], "AI log queued"
+
+
+async def test_while_the_stream_is_down_the_monitor_polls_at_the_stream_down_period(rig: StreamRig) -> None:
+    """No push can come while the private stream is cut: the monitor polls every
+    ``monitor_interval_stream_down`` instead of every ``monitor_interval`` (docs/configuration.md)."""
+    rig.stream_down_poll = timedelta(seconds=2)
+    pos = await protected_position(rig)
+    await until(lambda: rig.fake.ws.connected() == 1, "stream up")
+    await until_sim(rig, lambda: monitor_idle(rig), "the entry's pushes handled")
+    rig.fake.ws.faults.cut = True
+    rig.fake.ws.drop()
+    await until(
+        lambda: (
+            (h := rig.store.health.get("exchange.stream.private")) is not None
+            and h.status is HealthStatus.WARN
+        ),
+        "stream reported down",
+    )
+    await until_sim(rig, lambda: monitor_idle(rig), "the reconnect attempt's wake handled")
+    rig.fake.set_price("ETHUSDT", pos.tp_price + Decimal(5), high=pos.tp_price + Decimal(10))
+    elapsed = await until_sim(rig, lambda: closed(rig, pos.id), "closed by the stream-down poll")
+    assert rig.fake.ws.connected() == 0, "closed while the stream was still down, so by a poll"
+    assert elapsed < SOON, f"{elapsed} s: the stream-down period, not the {POLL} poll"
+    done = rig.store.positions.get(pos.id)
+    assert done is not None and done.close_reason is CloseReason.TAKE_PROFIT
 
 
 async def test_attached_tp_reported_only_by_order_detail_is_kept_once(rig: StreamRig) -> None:

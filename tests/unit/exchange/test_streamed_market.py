@@ -26,5 +26,7 @@ async def test_fresh_stream_price_wins_and_stale_one_falls_back_to_rest() -> Non
     assert await market.last_price("ETHUSDT") == D("3000")
     rest.set_price("ETHUSDT", D("2990"))
     assert await market.last_price("ETHUSDT") == D("2990")
-    # The trigger path stays on the REST bars, which carry every wick.
+    # The trigger path stays on the REST bars, which carry every wick (the tick lands just after the
+    # instant the price was read at, so it is read on the next look).
+    await clock.advance(1)
     assert [b.close for b in await market.bars_between("ETHUSDT", T0, clock.now())] == [D("2990")]
