@@ -16,6 +16,7 @@ from smt_engine.config import Settings
 from smt_engine.domain import MarketData, Mode
 from smt_engine.exchange.base import AuthError, Exchange
 from smt_engine.exchange.market import LiveMarket, PriceSource, SyntheticMarket
+from smt_engine.exchange.market.plausibility import PriceRule
 from smt_engine.exchange.market.streamed import StreamedMarket
 from smt_engine.exchange.paper import PaperExchange
 from smt_engine.exchange.weex import WeexClient, WeightLimiter
@@ -67,6 +68,7 @@ def make_exchange(
             timeout=ex.timeout.total_seconds(),
             limiter=WeightLimiter.on_clock(clock, ex.rate_limit_weight),
             ai_log_path=ex.ai_log_path,
+            price_rule=PriceRule.of(settings),
         )
     source = market if market is not None else make_market(settings, clock)
     if not hasattr(source, "bars_between"):

@@ -60,8 +60,9 @@ def plain(value: Decimal) -> str:
     return text or "0"
 
 
-def check_size(contract: Contract, size: Decimal, price: Decimal) -> None:
-    """Refuse (never inflate) an order below the contract's minimum size or notional."""
+def check_size(contract: Contract, size: Decimal, price: Decimal | None) -> None:
+    """Refuse (never inflate) an order below the contract's minimum size or notional; with no ``price``
+    to value it at, the notional is left to the venue."""
     if size <= 0:
         raise PrecisionError(
             "size_zero", f"{contract.symbol}: size rounds to 0 at step {plain(contract.step_size)}"
@@ -81,6 +82,8 @@ def check_size(contract: Contract, size: Decimal, price: Decimal) -> None:
             "above_max_size",
             f"{contract.symbol}: size {plain(size)} is above the maximum {plain(contract.max_size)}",
         )
+    if price is None:
+        return
     notional = size * price
     if contract.min_notional and notional < contract.min_notional:
         raise PrecisionError(

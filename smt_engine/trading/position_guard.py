@@ -2,7 +2,8 @@
 
 A missing stop is re-placed on the venue's tick (rounded toward the entry: never more risk than
 planned); a precision refusal reloads the venue's precision and re-sends the corrected stop once; a
-stop that cannot be placed closes the position at market. A position held as long as the phase's
+stop that cannot be placed closes the position at market, unless the price the refusal may rest on is
+implausible (then the guard tries again next tick, with a WARNING). A position held as long as the phase's
 max hold is force-closed.
 """
 
@@ -16,6 +17,7 @@ from smt_engine.competition import competition_status
 from smt_engine.config import Settings
 from smt_engine.domain import CloseReason, EventLevel, OrderKind, PositionState
 from smt_engine.exchange.base import AlgoOrder, Exchange, ExchangeError
+from smt_engine.exchange.market.plausibility import ImplausiblePrice, PriceRule, plausible_price
 from smt_engine.exchange.precision import PrecisionError, plain, round_stop
 from smt_engine.store import Store
 from smt_engine.store.records import Position
@@ -70,6 +72,18 @@ class PositionGuard:
                     proposal_id=pos.proposal_id,
                     position_id=pos.id,
                 )
+        if placed_id is None and not await self._price_is_plausible(pos):
+            # The refusal may rest on a glitch of our own price feed (a pushed price 10x low makes a good
+            # stop look wrong-sided): closing at market on it would sell a healthy position. Try again on
+            # the next tick, loudly.
+            log.warning(
+                "%s %s has no stop-loss, and re-placing it failed while its price is implausible: "
+                "not closing on a price that cannot be trusted; trying again next tick",
+                pos.symbol,
+                pos.side,
+                extra={"event": "protection.deferred", "position_id": pos.id},
+            )
+            return
         if placed_id is None:
             log.error(
                 "%s %s has no stop-loss and re-placing it failed: closing at market",
@@ -90,6 +104,17 @@ class PositionGuard:
             price,
             extra={"event": "position.stop_replaced", "position_id": pos.id},
         )
+
+    async def _price_is_plausible(self, pos: Position) -> bool:
+        """Whether the venue's price of ``pos`` passes the plausibility check (a price that cannot be read
+        at all counts as plausible: a failed stop then closes at market, as it always has)."""
+        try:
+            await plausible_price(self.exchange, pos.symbol, self.clock, PriceRule.of(self.settings))
+        except ImplausiblePrice:
+            return False
+        except ExchangeError:
+            return True
+        return True
 
     def default_stop(self, pos: Position) -> Decimal:
         """The phase's default stop distance from the entry, for a position that came without one."""

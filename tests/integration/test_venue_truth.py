@@ -129,7 +129,9 @@ async def test_an_entry_that_filled_and_closed_while_the_engine_was_away_is_rebu
         await bench.run(bench.executor.execute(proposal, EngineState.RUNNING))
     bench.fake.set_price(ETH, Decimal("2940"), low=Decimal("2930"))  # stopped out while away
     bench.restart()
-    await bench.clock.advance(10)
+    # Away for longer than the visibility window: the restarted tracker then knows the position is gone
+    # (not merely not listed yet), however little simulated time the tick itself takes.
+    await bench.clock.advance(bench.settings.trading.order_visibility.total_seconds() + 1)
     report = await bench.run(bench.monitor.tick())
     assert report.inflight.proposals_resolved == [proposal.id]
     closed = bench.store.positions.recent_closed()

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from smt_engine.domain import Contract, EventLevel, HealthStatus, Side
+from smt_engine.domain import EventLevel, HealthStatus, Side
 from smt_engine.exchange.base import (
     AiLogUpload,
     AlgoOrder,
@@ -45,6 +45,7 @@ from smt_engine.exchange.base import (
 )
 from smt_engine.exchange.ids import valid_client_id
 from smt_engine.exchange.market import from_ms, to_ms
+from smt_engine.exchange.market.plausibility import plausible_price
 from smt_engine.exchange.precision import check_price, check_size, check_tp_sl, plain
 from smt_engine.exchange.weex.errors import error_for
 from smt_engine.exchange.weex.parsing import (
@@ -131,28 +132,32 @@ class WeexClient(WeexPublic):
 
     # ------------------------------------------------------------------ orders
 
-    async def _validate(self, request: OrderRequest) -> tuple[Contract, Decimal]:
+    async def _validate(self, request: OrderRequest) -> None:
         if not valid_client_id(request.client_order_id):
             raise InvalidOrder(
                 f"client order id {request.client_order_id!r} breaks WEEX's 1-36 [.A-Z:/a-z0-9_-] rule"
             )
         contract = await self.contract(request.symbol)
+        ref: Decimal | None
         if request.order_type == "LIMIT":
             if request.price is None:
                 raise InvalidOrder("a LIMIT order needs a price")
             check_price(contract, request.price, "price")
             ref = request.price
+        elif request.reduce_only:
+            ref = await self.checked_price(request.symbol)  # a close is never held back by our feed
         else:
-            ref = await self.last_price(request.symbol)
+            # An entry is checked on a plausible price or not sent (ImplausiblePrice).
+            ref = await plausible_price(self, request.symbol, self.clock, self.price_rule)
         check_size(contract, request.size, ref)
         for what, price in (("take-profit", request.tp_price), ("stop-loss", request.sl_price)):
             if price is not None:
                 check_price(contract, price, what)
         if not request.reduce_only:
+            assert ref is not None
             check_tp_sl(request.position_side, ref, request.tp_price, request.sl_price)
         elif request.tp_price is not None or request.sl_price is not None:
             raise InvalidOrder("TP/SL cannot be attached to a reduce-only close")
-        return contract, ref
 
     async def place_order(self, request: OrderRequest) -> PlacedOrder:
         await self._validate(request)
@@ -204,14 +209,15 @@ class WeexClient(WeexPublic):
             raise InvalidOrder(f"client algo id {client_order_id!r} breaks WEEX's id rule")
         contract = await self.contract(symbol)
         check_price(contract, trigger_price, f"{kind} trigger")
-        current = await self.last_price(symbol)
+        current = await self.checked_price(symbol)
         check_size(contract, size, current)
-        check_tp_sl(
-            position_side,
-            current,
-            trigger_price if kind == "tp" else None,
-            trigger_price if kind == "sl" else None,
-        )
+        if current is not None:
+            check_tp_sl(
+                position_side,
+                current,
+                trigger_price if kind == "tp" else None,
+                trigger_price if kind == "sl" else None,
+            )
         body = {
             "symbol": symbol,
             "clientAlgoId": client_order_id,

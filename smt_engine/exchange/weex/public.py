@@ -13,8 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from smt_engine.domain import Candle, Contract
-from smt_engine.exchange.base import InvalidOrder, Ticker
+from smt_engine.exchange.base import ExchangeError, InvalidOrder, Ticker
 from smt_engine.exchange.market import candles_from_answer, interval_seconds, ticker_from_answer
+from smt_engine.exchange.market.plausibility import plausible_price
 from smt_engine.exchange.market.streamed import STREAM_PRICE_MAX_AGE, LatestPrices, fresh_ticker
 from smt_engine.exchange.precision import plain, quoted_increment
 from smt_engine.exchange.weex.parsing import parse_contract
@@ -107,6 +108,16 @@ class WeexPublic(WeexTransport):
 
     async def last_price(self, symbol: str) -> Decimal:
         return (await self.ticker(symbol)).last
+
+    async def checked_price(self, symbol: str) -> Decimal | None:
+        """The price our own pre-flight checks of a close or a trigger compare against, or ``None`` when
+        no plausible one can be had: then WEEX alone judges the order. A glitching push must never make
+        a good stop look wrong-sided, and so close a healthy position for want of a stop."""
+        try:
+            return await plausible_price(self, symbol, self.clock, self.price_rule)
+        except ExchangeError as exc:
+            log.warning("%s: no plausible price for the pre-flight check, WEEX judges: %s", symbol, exc)
+            return None
 
     async def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
         interval_seconds(interval)

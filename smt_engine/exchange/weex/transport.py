@@ -25,6 +25,7 @@ from smt_engine.exchange.base import (
     PermissionDenied,
     RateLimited,
 )
+from smt_engine.exchange.market.plausibility import PriceRule
 from smt_engine.exchange.market.streamed import LatestPrices
 from smt_engine.exchange.weex.errors import SUCCESS_CODES, TIMESTAMP_CODES, check_envelope, error_for
 from smt_engine.exchange.weex.limiter import ORDER_PATHS, WEIGHTS, WeightLimiter
@@ -67,6 +68,7 @@ class WeexTransport:
         transport: httpx.AsyncBaseTransport | None = None,
         wall_ms: Callable[[], int] | None = None,
         ai_log_path: str = AI_LOG_PATHS[0],
+        price_rule: PriceRule | None = None,
     ) -> None:
         if not (api_key and api_secret and passphrase):
             raise AuthError("WEEX API key, secret and passphrase are all required")
@@ -81,6 +83,7 @@ class WeexTransport:
         self.read_retries = read_retries
         self.backoff = backoff
         self.rate_limit_wait = rate_limit_wait
+        self.price_rule = price_rule or PriceRule()
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
         self._wall_ms = wall_ms or (lambda: int(time.time() * 1000))
         self._offset_ms: int | None = None

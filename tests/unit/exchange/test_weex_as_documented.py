@@ -61,6 +61,13 @@ class Venue:
         return WeexClient(**args)
 
 
+def minute_bar(price: str) -> list[Any]:
+    """The 1-minute kline row holding ``NOW`` (the row shape of ccxt's fetchOHLCV fixture and Weex.Net's
+    ``WeexKline``: open time, OHLC, volume, close time, quote volume, trades, taker base and quote)."""
+    opened = int(NOW.timestamp() * 1000)
+    return [opened, price, price, price, price, "1", opened + 59_999, price, 1, "0", "0"]
+
+
 def placed(request: httpx.Request) -> dict[str, Any]:
     return {
         "orderId": "701",
@@ -76,6 +83,7 @@ async def test_a_close_is_the_documented_side_pair_without_reduce_only() -> None
             "GET /capi/v3/market/ticker/24hr": [
                 {"symbol": "BTCUSDT", "lastPrice": "90000", "markPrice": "90000"}
             ],
+            "GET /capi/v3/market/klines": [minute_bar("90000")],
             "POST /capi/v3/order": placed,
         }
     )
