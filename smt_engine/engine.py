@@ -231,6 +231,7 @@ class Engine:
                 next_cycle_at=next_cycle,
                 last_cycle_at=previous.last_cycle_at if previous else None,
                 approval=self.settings.engine.approval.value,
+                heartbeat_s=self.settings.engine.heartbeat_interval.total_seconds(),
                 state_reason="halted before restart"
                 if previous and previous.state is EngineState.HALTED
                 else None,

@@ -122,6 +122,16 @@ class ConsoleConfig:
         )
 
 
+def stale_limit(status: EngineStatus | None, stale_after: timedelta) -> timedelta:
+    """``stale_after``, or three of the engine's own declared heartbeats when that is longer: an engine
+    is never called late before it has missed three of its beats, whatever this console's configuration
+    says (the demo engine beats once a demo minute)."""
+    declared = status.heartbeat_s if status is not None else None
+    if declared is None or declared <= 0:
+        return stale_after
+    return max(stale_after, timedelta(seconds=3 * declared))
+
+
 @dataclass(frozen=True, slots=True)
 class EngineView:
     status: EngineStatus | None
@@ -139,7 +149,7 @@ class EngineView:
         return max(timedelta(0), now - self.status.heartbeat_at)
 
     def liveness(self, now: datetime, stale_after: timedelta) -> Liveness:
-        """No engine when nobody holds the lock; stale when the heartbeat is too old.
+        """No engine when nobody holds the lock; stale when the heartbeat is older than ``stale_limit``.
 
         When the lock cannot be read the heartbeat is the only evidence: fresh is alive, old is no engine.
         """
@@ -152,7 +162,7 @@ class EngineView:
             # A cycle in progress is a sign of life as recent as its start (the demo's synthetic cycle
             # holds the engine's loop for a moment; at 60x that moment is minutes of demo time).
             age = min(age, max(timedelta(0), now - self.last_cycle.started_at))
-        if age is None or age > stale_after:
+        if age is None or age > stale_limit(self.status, stale_after):
             return Liveness.NO_ENGINE if self.lock_held is None else Liveness.STALE
         return Liveness.ALIVE
 
@@ -336,7 +346,7 @@ class ReadModel:
             return held
         status = self.store.engine.current()
         beat = status.heartbeat_at if status else None
-        return beat is not None and self.now() - beat <= self.config.stale_after
+        return beat is not None and self.now() - beat <= stale_limit(status, self.config.stale_after)
 
     def enqueue(self, kind: CommandKind, actor: str, args: dict[str, Any] | None = None) -> Command:
         """Insert an operator command and watch it until the engine completes it."""

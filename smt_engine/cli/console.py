@@ -29,7 +29,8 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--stale-after",
         metavar="DURATION",
-        help="heartbeat age shown as stale (default: 3 x engine.heartbeat_interval)",
+        help="heartbeat age shown as stale (default: 3 x engine.heartbeat_interval; never less than three of "
+        "the heartbeats the running engine declares)",
     )
     p.add_argument(
         "--no-confirm-approvals",

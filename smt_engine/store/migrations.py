@@ -472,4 +472,11 @@ CREATE TRIGGER account_peaks_reset AFTER INSERT ON kill_switch_resets BEGIN
 END;
 """,
     ),
+    (
+        15,
+        "the engine declares its heartbeat period, so a console judges staleness by the engine's own cadence",
+        """
+ALTER TABLE engine ADD COLUMN heartbeat_s REAL;
+""",
+    ),
 ]

@@ -43,6 +43,9 @@ class EngineStatus:
     state_reason: str | None = None
     last_error: str | None = None
     approval: str | None = None
+    heartbeat_s: float | None = None
+    """The heartbeat period this engine keeps (``engine.heartbeat_interval``): front ends judge a
+    heartbeat late by it, not by their own configuration. None: an engine from before it was declared."""
 
 
 @dataclass(slots=True, kw_only=True)

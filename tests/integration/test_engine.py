@@ -135,6 +135,8 @@ async def test_a_restart_does_not_trade_again_before_the_interval(rig: Rig) -> N
     status = rig.store.engine.current()
     first = rig.store.cycles.latest()
     assert status is not None and status.next_cycle_at == first.started_at + timedelta(hours=4)
+    # It declares its heartbeat period, by which front ends judge it late.
+    assert status.heartbeat_s == rig.settings().engine.heartbeat_interval.total_seconds() > 0
     rig.gemini.push(text_reply('{"decision": "WAIT", "confidence": 0.2, "reasoning": "quiet"}'))
     await rig.until(lambda: rig.store.cycles.count() == 2, 4 * 3600, step=60)
     assert rig.store.cycles.latest().started_at >= T0 + timedelta(hours=4)

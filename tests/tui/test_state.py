@@ -96,6 +96,45 @@ def test_liveness_from_lock_and_heartbeat(fixture_db: Fixture) -> None:
         store.close()
 
 
+def test_staleness_is_judged_by_the_heartbeat_the_engine_declares(fixture_db: Fixture) -> None:
+    """A console configured for a 5 s heartbeat (stale after 15 s) attached to an engine that declares a
+    60 s one calls it late only after three of the engine's beats; a declared cadence shorter than the
+    console's never makes the alarm quicker than configured."""
+    writer = Store.open(fixture_db.path)
+    try:
+        writer.engine.set(heartbeat_at=NOW, heartbeat_s=60.0)
+    finally:
+        writer.close()
+    store = Store.open(fixture_db.path, readonly=True)
+    try:
+        model = ReadModel(store, config=ConsoleConfig(stale_after=timedelta(seconds=15)), now=lambda: NOW)
+        with EngineLock(fixture_db.path):
+            snap = model.poll()
+            assert snap is not None
+            fifteen = timedelta(seconds=15)
+            assert snap.engine.liveness(NOW + timedelta(seconds=100), fifteen) is Liveness.ALIVE
+            assert snap.engine.liveness(NOW + timedelta(seconds=179), fifteen) is Liveness.ALIVE
+            assert snap.engine.liveness(NOW + timedelta(seconds=181), fifteen) is Liveness.STALE
+            assert model.engine_running()
+    finally:
+        store.close()
+    writer = Store.open(fixture_db.path)
+    try:
+        writer.engine.set(heartbeat_s=1.0)  # quicker than the console's: the console's 15 s stands
+    finally:
+        writer.close()
+    store = Store.open(fixture_db.path, readonly=True)
+    try:
+        model = ReadModel(store, config=ConsoleConfig(stale_after=timedelta(seconds=15)), now=lambda: NOW)
+        with EngineLock(fixture_db.path):
+            snap = model.poll()
+            assert snap is not None
+            assert snap.engine.liveness(NOW + timedelta(seconds=10), timedelta(seconds=15)) is Liveness.ALIVE
+            assert snap.engine.liveness(NOW + timedelta(seconds=16), timedelta(seconds=15)) is Liveness.STALE
+    finally:
+        store.close()
+
+
 def test_console_imports_only_store_domain_config() -> None:
     code = (
         "import sys, smt_tui.app, smt_tui.state\n"
