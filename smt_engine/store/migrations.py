@@ -472,4 +472,15 @@ CREATE TRIGGER account_peaks_reset AFTER INSERT ON kill_switch_resets BEGIN
 END;
 """,
     ),
+    (
+        15,
+        "stop-loss cooldowns the operator cleared (the cooldown gate skips a cleared stop)",
+        """
+CREATE TABLE cooldown_clearances (
+    id INTEGER PRIMARY KEY, symbol TEXT NOT NULL, stop_at TEXT NOT NULL, cleared_at TEXT NOT NULL,
+    actor TEXT NOT NULL
+);
+CREATE INDEX cooldown_clearances_symbol ON cooldown_clearances(symbol, stop_at);
+""",
+    ),
 ]
