@@ -5,10 +5,24 @@ Read from the snapshot in memory only, like every rule ``check_action`` asks (``
 
 from __future__ import annotations
 
+from textual.binding import Binding
+
 from smt_engine.domain import PositionState
 from smt_engine.store.limits import COOLDOWN_PREFIX
 from smt_engine.store.records import Position
 from smt_tui.state import Snapshot
+
+BINDINGS = [
+    # Off the footer (it is cut from the right on a narrow terminal); in the help and the palette.
+    Binding("m", "move_stop", "Move stop", show=False, id="move-stop", tooltip="move the selected stop-loss"),
+    Binding("t", "move_tp", "Move TP", show=False, id="move-tp", tooltip="move the selected take-profit"),
+    Binding(
+        "v", "close_part", "Close part", show=False, id="close-part", tooltip="close part of the position"
+    ),
+    Binding(
+        "k", "clear_cooldown", "Clear cooldown", show=False, id="clear-cooldown", tooltip="end a cooldown"
+    ),
+]
 
 POSITION_ACTIONS = frozenset({"move_stop", "move_tp", "close_part"})
 ADJUST_ACTIONS = POSITION_ACTIONS | {"clear_cooldown"}

@@ -53,16 +53,7 @@ class ConsoleKeys(App[None]):
         Binding("r", "reject", "Reject", id="reject", tooltip="reject the selected pending proposal"),
         Binding("x", "close_position", "Close", id="close", tooltip="close the selected position at market"),
         Binding("X", "close_all", "Close all", id="close-all", tooltip="close every open position"),
-        Binding(
-            "m", "move_stop", "Move stop", id="move-stop", tooltip="move the selected position's stop-loss"
-        ),
-        Binding("t", "move_tp", "Move TP", id="move-tp", tooltip="move the selected position's take-profit"),
-        Binding(
-            "v", "close_part", "Close part", id="close-part", tooltip="close part of the selected position"
-        ),
-        Binding(
-            "k", "clear_cooldown", "Clear cooldown", id="clear-cooldown", tooltip="end a stop-loss cooldown"
-        ),
+        *adjust_rules.BINDINGS,
         Binding("c", "cleanup", "Cancel orphans", id="cleanup", tooltip="cancel orphan TP/SL orders"),
         Binding("p", "pause", "Pause", id="pause", tooltip="pause new entries (closes continue)"),
         Binding("p", "resume", "Resume", id="resume", tooltip="resume new entries"),

@@ -21,16 +21,19 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         ("move-stop", "sl_price", "stop-loss"),
         ("move-tp", "tp_price", "take-profit"),
     ):
+        rule = (
+            "A stop may be tightened freely; it is loosened only up to analyst.max_sl_pct from the entry "
+            "(the phase's default stop distance in the final days), and it must be below the price for a "
+            "LONG, above it for a SHORT."
+            if leg == "sl_price"
+            else "A take-profit must be above the price for a LONG, below it for a SHORT."
+        )
         p = sub.add_parser(
             verb,
             parents=[common],
-            help=f"move an open position's {what} (queued for the engine; placed before the old one is "
-            "cancelled)"
-            + (
-                "; tightening is always allowed, loosening only up to analyst.max_sl_pct from the entry"
-                if leg == "sl_price"
-                else "; it must be on the profitable side of the price"
-            ),
+            help=f"move an open position's {what} (queued for the engine)",
+            description=f"Move an open position's {what}. {rule} The engine places the new order before it "
+            "cancels the old one, and records both; a refusal names the limit and the value.",
         )
         p.add_argument("symbol", help="e.g. ETHUSDT or ETH")
         p.add_argument("side", type=str.upper, choices=["LONG", "SHORT"], help="position side")
@@ -62,7 +65,7 @@ def cmd_move(ctx: Context) -> int:
 
     args = {"symbol": _symbol(ctx.args.symbol), "side": ctx.args.side, ctx.args.leg: ctx.args.price}
     try:
-        check_move(ctx.store(readonly=True), ctx.settings(), datetime.now(UTC), args)
+        check_move(ctx.store(), ctx.settings(), datetime.now(UTC), args)  # the store that queues it
     except CommandRejected as exc:
         raise CommandError(f"refused, nothing was sent: {exc}") from None
     return queue_and_wait(ctx, CommandKind.MOVE_PROTECTION, args, ctx.args.timeout)
@@ -72,7 +75,7 @@ def cmd_cooldowns(ctx: Context) -> int:
     from smt_engine.trading.cooldowns import active_cooldowns
 
     settings = ctx.settings()
-    store = ctx.store(readonly=True)
+    store = ctx.store(readonly=ctx.args.action != "clear")  # a listing never creates or migrates one
     active = active_cooldowns(store, settings, datetime.now(UTC))
     if ctx.args.action == "clear":
         from smt_engine.cli.engine import queue_and_wait

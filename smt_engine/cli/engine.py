@@ -497,7 +497,7 @@ def partial_close_args(ctx: Context, symbol: str, side: Side) -> dict[str, str]:
     args = {"size": ctx.args.size} if ctx.args.size else {"fraction": ctx.args.fraction}
     try:
         parse_part(args)
-        open_position(ctx.store(readonly=True), symbol, side)
+        open_position(ctx.store(), symbol, side)
     except CommandRejected as exc:
         raise CommandError(f"refused, nothing was sent: {exc}") from None
     return args

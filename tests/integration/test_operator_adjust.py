@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, cast
 
+import pytest
+
 from smt_engine.domain import (
     CloseReason,
     CommandKind,
@@ -17,6 +19,7 @@ from smt_engine.domain import (
     Side,
 )
 from smt_engine.engine import Engine
+from smt_engine.exchange.base import ExchangeUnavailable
 from smt_engine.operator import OperatorCommands
 from smt_engine.store.performance import trade_result
 from smt_engine.store.records import Command, Position
@@ -194,3 +197,26 @@ async def test_a_cleared_cooldown_lets_the_gate_allow_the_pair_again(bench: Benc
     assert event.data["actor"] == "cli:tester" and event.data["symbol"] == ETH
     again = await run(bench, CommandKind.CLEAR_COOLDOWN, {"symbol": ETH})
     assert again.state is CommandState.FAILED and "no active stop-loss cooldown" in (again.error or "")
+
+
+async def test_a_new_stop_the_venue_refuses_leaves_the_old_one_resting(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pid, _, old_sl = await open_long(bench)
+    cancels: list[str] = []
+    real_cancel = bench.client.cancel_algo_order
+
+    async def refuse(*args: object) -> None:
+        raise ExchangeUnavailable("HTTP 503 from WEEX")
+
+    async def cancel(symbol: str, order_id: str) -> None:
+        cancels.append(order_id)
+        await real_cancel(symbol, order_id)
+
+    monkeypatch.setattr(bench.client, "place_tp_sl", refuse)
+    monkeypatch.setattr(bench.client, "cancel_algo_order", cancel)
+    done = await run(bench, CommandKind.MOVE_PROTECTION, {"symbol": ETH, "side": "LONG", "sl_price": "2980"})
+    assert done.state is CommandState.FAILED and (done.error or "").startswith("venue_refused:")
+    assert cancels == [], "the old stop is cancelled only after the new one rests"
+    assert [leg[0] for leg in await legs(bench, "sl")] == [old_sl]
+    assert position(bench, pid).sl_order_id == old_sl

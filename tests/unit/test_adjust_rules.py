@@ -14,7 +14,14 @@ from smt_engine.config import Settings
 from smt_engine.domain import CloseReason, Contract, PositionState, Side
 from smt_engine.store import Store
 from smt_engine.store.records import Position
-from smt_engine.trading.adjust import AdjustCode, AdjustRefused, check_side, check_sizes, check_stop_limit
+from smt_engine.trading.adjust import (
+    AdjustCode,
+    AdjustRefused,
+    check_side,
+    check_sizes,
+    check_stop_limit,
+    stop_limit,
+)
 from smt_engine.trading.cooldowns import (
     CooldownError,
     active_cooldowns,
@@ -114,4 +121,13 @@ def test_a_cleared_cooldown_ends_that_cooldown_only(tmp_path: Path) -> None:
     _stop(store, T0 + timedelta(hours=2))  # a later stop-loss starts a new cooldown
     assert gate_stop_losses(store) == {"ETHUSDT": T0 + timedelta(hours=2)}
     assert active_cooldowns(store, settings, T0 + timedelta(hours=6, seconds=1)) == []
+    store.close()
+
+
+def test_in_the_final_days_the_stop_limit_is_the_phase_default(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "smt.db")
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    final = Settings.model_validate({"competition": {"start": "2026-03-01", "end": "2026-03-11"}})
+    assert stop_limit(final, store, now) == (Decimal("1.5"), "the final days' stop distance")
+    assert stop_limit(Settings(), store, now) == (Decimal(8), "analyst.max_sl_pct")
     store.close()
