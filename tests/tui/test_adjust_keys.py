@@ -8,6 +8,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from textual.pilot import Pilot
+
 from smt_engine.domain import CommandKind
 from smt_engine.store.limits import Limit
 from smt_tui.app import ConsoleApp
@@ -122,3 +124,19 @@ async def test_the_adjusting_keys_do_not_apply_off_a_position_or_in_the_read_onl
         await pilot.pause(0.1)
         assert not isinstance(app.screen, ValueInputModal)
     assert commands(fixture_db) == []
+
+
+def test_the_move_stop_question_snapshot(
+    snap_compare: Any, make_app: MakeApp, fixture_db: Fixture, engine: FakeEngine
+) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = await ready(pilot)
+        await wait_for(pilot, lambda: app.main.active_tab == "proposals")
+        await _on_eth_short(pilot, app, fixture_db)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, ValueInputModal))
+        await pilot.app.workers.wait_for_complete()
+        app.clear_notifications()
+        await pilot.pause(0.1)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
