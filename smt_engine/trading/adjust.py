@@ -23,7 +23,7 @@ from typing import Any, Literal
 from smt_engine.competition import competition_status
 from smt_engine.config import Settings
 from smt_engine.domain import CloseReason, Contract, EventLevel, OrderKind, OrderState, PositionState
-from smt_engine.exchange.base import AmbiguousOutcome, ExchangeError, ExchangeOrder, OrderRequest, OrderStatus
+from smt_engine.exchange.base import AmbiguousOutcome, ExchangeError, ExchangeOrder, OrderRequest
 from smt_engine.exchange.market.plausibility import ImplausiblePrice, PriceRule, plausible_price
 from smt_engine.exchange.precision import PrecisionError, floor_to_step, plain, round_stop, round_to_tick
 from smt_engine.store import Store
@@ -187,7 +187,7 @@ class PositionAdjuster:
             request={"type": "MARKET", "reduce_only": True, "reason": "partial", "actor": actor},
         )
         done = await self._send_reduce(position, order.client_order_id, order)
-        if done is None or done.status is not OrderStatus.FILLED or not done.filled_size:
+        if done is None or done.status.is_open or not done.filled_size:  # an ended order books what filled
             self.desk.event(
                 EventLevel.WARNING,
                 "position.partial_unconfirmed",
