@@ -282,7 +282,8 @@ class Store:
                     )
                     self.conn.execute("COMMIT")
                 except BaseException:
-                    self.conn.execute("ROLLBACK")
+                    if self.conn.in_transaction:  # a full disk may have rolled it back already
+                        self.conn.execute("ROLLBACK")
                     raise
                 log.info("database %s: applied migration %d (%s)", self.path, number, description)
                 applied.append(number)
