@@ -188,6 +188,8 @@ class CommandKind(StrEnum):
     RESUME = "resume"
     RUN_CYCLE = "run_cycle"
     RELOAD_CONFIG = "reload_config"
+    MOVE_PROTECTION = "move_protection"
+    CLEAR_COOLDOWN = "clear_cooldown"
 
 
 class CommandState(StrEnum):

@@ -14,6 +14,7 @@ from smt_engine.domain import CloseReason, CommandKind, EngineState, PositionSta
 from smt_engine.engine import CommandHandler, CommandRejected
 from smt_engine.exchange.base import Exchange, ExchangeError
 from smt_engine.exchange.market.plausibility import ImplausiblePrice, PriceRule, plausible_price
+from smt_engine.operator_adjust import AdjustCommands, parse_part
 from smt_engine.store import Store
 from smt_engine.store.records import Command
 from smt_engine.trading.execution import Executor
@@ -39,6 +40,7 @@ class OperatorCommands:
         self.book = book
         self.executor = executor
         self.monitor = monitor
+        self.adjust = AdjustCommands(settings, store, clock, executor)
 
     def handlers(self) -> Mapping[CommandKind, CommandHandler]:
         return {
@@ -47,6 +49,7 @@ class OperatorCommands:
             CommandKind.CLOSE: self.close,
             CommandKind.CLOSE_ALL: self.close_all,
             CommandKind.CLEANUP: self.cleanup,
+            **self.adjust.handlers(),
         }
 
     def _engine_state(self) -> EngineState:
@@ -115,6 +118,8 @@ class OperatorCommands:
         return {"proposal_id": pid, "state": decided.state.value}
 
     async def close(self, command: Command) -> dict[str, Any]:
+        if parse_part(command.args) != (None, None):
+            return await self.adjust.partial_close(command)
         symbol = str(command.args.get("symbol", "")).upper()
         try:
             side = Side(str(command.args.get("side", "")).upper())

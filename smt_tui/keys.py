@@ -14,6 +14,7 @@ from textual.binding import Binding, BindingType
 
 from smt_engine.domain import EngineState, PositionState, ProposalState
 from smt_engine.store.records import Position
+from smt_tui import adjust_rules
 from smt_tui.palette import ConsoleCommands
 from smt_tui.screens.confirm import ConfirmModal
 from smt_tui.screens.detail import DetailScreen
@@ -21,10 +22,12 @@ from smt_tui.screens.help import HelpScreen
 from smt_tui.screens.main import TABS, MainScreen
 from smt_tui.screens.performance import PerformanceScreen
 from smt_tui.screens.scorecard import ScorecardScreen
+from smt_tui.screens.value_input import ValueInputModal
 from smt_tui.state import ProposalView, Snapshot
 
 COMMAND_ACTIONS = frozenset(
     {"approve", "reject", "close_position", "close_all", "cleanup", "pause", "resume", "run_cycle"}
+    | adjust_rules.ADJUST_ACTIONS
 )
 """Actions that write a command row: unavailable in read-only mode."""
 
@@ -50,6 +53,7 @@ class ConsoleKeys(App[None]):
         Binding("r", "reject", "Reject", id="reject", tooltip="reject the selected pending proposal"),
         Binding("x", "close_position", "Close", id="close", tooltip="close the selected position at market"),
         Binding("X", "close_all", "Close all", id="close-all", tooltip="close every open position"),
+        *adjust_rules.BINDINGS,
         Binding("c", "cleanup", "Cancel orphans", id="cleanup", tooltip="cancel orphan TP/SL orders"),
         Binding("p", "pause", "Pause", id="pause", tooltip="pause new entries (closes continue)"),
         Binding("p", "resume", "Resume", id="resume", tooltip="resume new entries"),
@@ -116,6 +120,8 @@ class ConsoleKeys(App[None]):
             return isinstance(record, Position) and record.state is not PositionState.CLOSED
         if action == "close_all":
             return bool(snap.open_positions)
+        if action in adjust_rules.ADJUST_ACTIONS:
+            return adjust_rules.applies(action, record, snap)
         if action == "cleanup":
             return True  # with nothing flagged it is a sweep of the venue: a safe no-op that says so
         if action == "pause":
@@ -148,7 +154,7 @@ class ConsoleKeys(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if isinstance(
-            self.screen, ConfirmModal | HelpScreen | ScorecardScreen | PerformanceScreen
+            self.screen, ConfirmModal | ValueInputModal | HelpScreen | ScorecardScreen | PerformanceScreen
         ) and action not in ("quit",):
             return False
         return self.action_state(action)
@@ -196,6 +202,8 @@ class ConsoleKeys(App[None]):
             return f"{verb}: select an open position first (1 opens Positions)"
         if action == "close_all":
             return f"{verb}: no position is open"
+        if action in adjust_rules.ADJUST_ACTIONS:
+            return adjust_rules.why_not(action, verb, record, snap)
         return f"{verb}: does not apply now"
 
     def palette_actions(self) -> list[tuple[str, str, str]]:

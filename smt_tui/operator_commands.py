@@ -17,13 +17,13 @@ from textual import work
 from smt_engine.domain import CommandKind, CommandState, Mode, PositionState
 from smt_engine.store.records import Command, Position
 from smt_tui import fmt
-from smt_tui.keys import ConsoleKeys
+from smt_tui.adjust_actions import AdjustActions
 from smt_tui.messages import CommandNotSent, CommandSent
 from smt_tui.screens.confirm import ConfirmModal
 from smt_tui.state import ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot
 
 
-class OperatorCommands(ConsoleKeys):
+class OperatorCommands(AdjustActions):
     """The actions that write a command row; the refresh loop and navigation are in ``ConsoleApp``."""
 
     model: ReadModel

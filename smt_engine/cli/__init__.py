@@ -17,6 +17,7 @@ VERB_MODULES: tuple[str, ...] = (
     "smt_engine.cli.whales",
     "smt_engine.cli.console",
     "smt_engine.cli.engine",
+    "smt_engine.cli.adjust",
     "smt_engine.cli.notify",
     "smt_engine.cli.venue",
 )

@@ -78,6 +78,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("symbol", nargs="?", help="e.g. SOLUSDT or SOL")
     p.add_argument("side", nargs="?", choices=["LONG", "SHORT", "long", "short"], help="position side")
     p.add_argument("--all", action="store_true", help="close every open position")
+    part = p.add_mutually_exclusive_group()
+    part.add_argument(
+        "--size",
+        help="close only this size (floored to the venue's step; the rest stays open, TP/SL resized)",
+    )
+    part.add_argument("--fraction", help="close only this fraction of the size, e.g. 0.5 (below 1)")
     _wait_option(p)
     p.set_defaults(handler=cmd_close)
 
@@ -296,6 +302,7 @@ def cmd_status(ctx: Context) -> int:
             for h in store.health.all()
         ],
         "etherscan_calls_today": _etherscan_calls_today(store),
+        "cooldowns": _cooldowns(store, settings),
     }
     code = ExitCode.OK if running else ExitCode.NOT_RUNNING
     if ctx.args.json:
@@ -325,11 +332,23 @@ def cmd_status(ctx: Context) -> int:
     if data["etherscan_calls_today"] is not None:
         calls = data["etherscan_calls_today"]
         print(f"etherscan   {calls['calls']} of {calls['limit']} calls on {calls['day']} (UTC)")
+    for c in data["cooldowns"]:
+        print(
+            f"cooldown    {c['symbol']} no entry until {c['until'][:16].replace('T', ' ')} UTC ({c['why']})"
+        )
     if systemd_running():
         import subprocess
 
         subprocess.run(["systemctl", "status", "--no-pager", "--lines=0", SERVICE], check=False)
     return code
+
+
+def _cooldowns(store: Store, settings: Settings) -> list[dict[str, str]]:
+    """Stop-loss cooldowns in force now (`smt cooldowns clear SYMBOL` ends one)."""
+    from smt_engine.cli.adjust import cooldowns_json
+    from smt_engine.trading.cooldowns import active_cooldowns
+
+    return cooldowns_json(active_cooldowns(store, settings, datetime.now(UTC)))
 
 
 def _analyst_spend(store: Store, settings: Settings) -> dict[str, Any]:
@@ -455,6 +474,8 @@ def cmd_queue(ctx: Context) -> int:
 
 def cmd_close(ctx: Context) -> int:
     if ctx.args.all:
+        if ctx.args.size or ctx.args.fraction:
+            raise CommandError("--size/--fraction close part of one position: not with --all")
         return queue_and_wait(ctx, CommandKind.CLOSE_ALL, {}, ctx.args.timeout)
     if not ctx.args.symbol or not ctx.args.side:
         raise CommandError("name the position (`smt close SOLUSDT LONG`) or use --all")
@@ -462,4 +483,21 @@ def cmd_close(ctx: Context) -> int:
     if not symbol.endswith("USDT"):
         symbol += "USDT"
     side = Side(ctx.args.side.upper())
-    return queue_and_wait(ctx, CommandKind.CLOSE, {"symbol": symbol, "side": side.value}, ctx.args.timeout)
+    args = {"symbol": symbol, "side": side.value}
+    if ctx.args.size or ctx.args.fraction:
+        args.update(partial_close_args(ctx, symbol, side))
+    return queue_and_wait(ctx, CommandKind.CLOSE, args, ctx.args.timeout)
+
+
+def partial_close_args(ctx: Context, symbol: str, side: Side) -> dict[str, str]:
+    """A partial close's size or fraction, checked before it is queued (the venue's step comes later)."""
+    from smt_engine.engine import CommandRejected
+    from smt_engine.operator_adjust import open_position, parse_part
+
+    args = {"size": ctx.args.size} if ctx.args.size else {"fraction": ctx.args.fraction}
+    try:
+        parse_part(args)
+        open_position(ctx.store(), symbol, side)
+    except CommandRejected as exc:
+        raise CommandError(f"refused, nothing was sent: {exc}") from None
+    return args

@@ -135,7 +135,10 @@ class AnalystSettings(Section):
         Decimal("0.3"), gt=0, le=100, description="smallest accepted stop-loss distance, %"
     )
     max_sl_pct: Decimal = Field(
-        Decimal(8), gt=0, le=100, description="largest accepted stop-loss distance, %"
+        Decimal(8),
+        gt=0,
+        le=100,
+        description="largest accepted stop-loss distance, %; also how far an operator may loosen a stop",
     )
 
     @field_validator("prices", mode="before")

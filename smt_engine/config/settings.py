@@ -167,7 +167,8 @@ class RiskSettings(Section):
         "UTC", description="time zone whose midnight starts the day the daily loss limit counts"
     )
     stop_loss_cooldown: Duration = Field(
-        timedelta(hours=4), description="no new entry on a pair after its stop-loss"
+        timedelta(hours=4),
+        description="no new entry on a pair after its stop-loss (`smt cooldowns clear SYMBOL` ends one)",
     )
     max_hold: Duration = Field(timedelta(hours=48), description="force-close positions held longer")
     final_days: int = Field(3, ge=0, le=30, description="competition days counted as the final phase")

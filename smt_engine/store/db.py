@@ -18,6 +18,7 @@ from smt_engine.store.ailogs import AiLogsRepo
 from smt_engine.store.analyst_usage import AnalystUsageRepo
 from smt_engine.store.backtest_records import BacktestRecordsRepo
 from smt_engine.store.commands import CommandsRepo
+from smt_engine.store.cooldowns import CooldownClearancesRepo
 from smt_engine.store.decision_history import DecisionHistory
 from smt_engine.store.engine_state import EngineRepo
 from smt_engine.store.errors import DatabaseFull, DatabaseUnusable, StoreError, database_error
@@ -115,6 +116,7 @@ class Store:
         self.kill_switch = KillSwitchRepo(*args)
         self.market_history = MarketHistoryRepo(*args)
         self.backtest_records = BacktestRecordsRepo(*args)
+        self.cooldown_clearances = CooldownClearancesRepo(*args)
 
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False, migrate: bool = True) -> Store:
@@ -280,7 +282,8 @@ class Store:
                     )
                     self.conn.execute("COMMIT")
                 except BaseException:
-                    self.conn.execute("ROLLBACK")
+                    if self.conn.in_transaction:  # a full disk may have rolled it back already
+                        self.conn.execute("ROLLBACK")
                     raise
                 log.info("database %s: applied migration %d (%s)", self.path, number, description)
                 applied.append(number)

@@ -27,6 +27,10 @@ DRIFT_PREFIX = "drift.proposal."
 """``drift.proposal.<id>``: the live drift of a waiting proposal (used) against the limit (value)."""
 
 
+COOLDOWN_PREFIX = "cooldown."
+"""``cooldown.<SYMBOL>``: a stop-loss cooldown in force (value its length, s; detail until when and why)."""
+
+
 def drift_name(proposal_id: int) -> str:
     return f"{DRIFT_PREFIX}{proposal_id}"
 

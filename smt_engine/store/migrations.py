@@ -479,4 +479,15 @@ END;
 ALTER TABLE engine ADD COLUMN heartbeat_s REAL;
 """,
     ),
+    (
+        16,
+        "stop-loss cooldowns the operator cleared (the cooldown gate skips a cleared stop)",
+        """
+CREATE TABLE cooldown_clearances (
+    id INTEGER PRIMARY KEY, symbol TEXT NOT NULL, stop_at TEXT NOT NULL, cleared_at TEXT NOT NULL,
+    actor TEXT NOT NULL
+);
+CREATE INDEX cooldown_clearances_symbol ON cooldown_clearances(symbol, stop_at);
+""",
+    ),
 ]

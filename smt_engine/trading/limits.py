@@ -32,6 +32,7 @@ from smt_engine.store.limits import (
     Limit,
     drift_name,
 )
+from smt_engine.trading.cooldowns import cooldown_limits
 from smt_engine.trading.loss_limits import LossMeasure, daily_loss, drawdown
 from smt_engine.trading.proposals import snapshot_account
 from smt_engine.trading.risk import AccountState, RiskEngine, drift_pct
@@ -212,6 +213,7 @@ class LimitsPublisher:
         account = _account_from_store(self.store, self.settings, now, state)
         rows = enforced_limits(self.settings, account, now)
         rows += await self._drifts(now)
+        rows += cooldown_limits(self.store, self.settings, now)
         return self.store.limits.replace_all(rows)
 
     async def _drifts(self, now: datetime) -> list[Limit]:

@@ -36,6 +36,7 @@ from smt_engine.exchange.precision import plain
 from smt_engine.secrets import redact
 from smt_engine.store import Store
 from smt_engine.store.records import Proposal
+from smt_engine.trading.cooldowns import gate_stop_losses
 from smt_engine.trading.edge_gate import is_override
 from smt_engine.trading.evidence import Evidence, report_edge
 from smt_engine.trading.kill_switch import loss_references
@@ -144,7 +145,7 @@ def snapshot_account(
     equity = balance.equity if balance is not None else None
     refs = loss_references(store, settings, now)
     peaks = [v for v in (equity, refs.peak_equity) if v is not None]
-    last_sl = store.positions.last_stop_losses()
+    last_sl = gate_stop_losses(store)  # less the cooldowns an operator cleared
     exposures = [OpenExposure(p.symbol, p.side, p.margin) for p in positions if p.size > 0]
     held = {(e.symbol, e.side) for e in exposures}
     for prop in store.proposals.in_state(*IN_FLIGHT):

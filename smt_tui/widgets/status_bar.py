@@ -16,7 +16,7 @@ from textual.events import Resize
 from textual.widgets import Static
 
 from smt_engine.domain import EngineState, HealthStatus, Mode
-from smt_engine.store.limits import DAILY_LOSS, DRAWDOWN, EDGE_OVERRIDES, TOTAL_EXPOSURE
+from smt_engine.store.limits import COOLDOWN_PREFIX, DAILY_LOSS, DRAWDOWN, EDGE_OVERRIDES, TOTAL_EXPOSURE
 from smt_engine.store.records import ComponentHealth
 from smt_tui import fmt
 from smt_tui.alerts import forced_soon
@@ -163,11 +163,26 @@ def money_line(snap: Snapshot) -> list[Text]:
         if limit is not None and limit.used is not None:
             near = limit.used >= limit.value * Decimal("0.8")
             chips.append(chip(label, f"{limit.used:.2f}/{limit.value}%", "bold red" if near else ""))
+    chips.extend(cooldown_chips(snap))
     if snap.orphans:
         chips.append(Text(f"{len(snap.orphans)} orphan order(s)", style="bold yellow"))
     unprotected = [p for p in snap.open_positions if p.sl_order_id is None]
     if unprotected:
         chips.append(Text(f" {len(unprotected)} UNPROTECTED ", style="bold white on red"))
+    return chips
+
+
+def cooldown_chips(snap: Snapshot) -> list[Text]:
+    """Stop-loss cooldowns the engine enforces (no new entry on the pair): `k` on the pair clears one."""
+    chips: list[Text] = []
+    for name, limit in sorted(snap.limits.items()):
+        if name.startswith(COOLDOWN_PREFIX):
+            until = limit.detail.split(" (")[0].split(" ", 2)[
+                -1
+            ]  # "until 2026-01-14 12:00 UTC" -> "12:00 UTC"
+            chips.append(
+                chip("cooldown", f"{name.removeprefix(COOLDOWN_PREFIX).removesuffix('USDT')} to {until}")
+            )
     return chips
 
 

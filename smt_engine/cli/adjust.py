@@ -1,0 +1,107 @@
+"""Adjusting what is open: `smt move-stop`, `smt move-tp`, `smt cooldowns [clear SYMBOL]` (and the partial
+close, `smt close SYMBOL SIDE --size/--fraction`, in ``cli/engine.py``).
+
+Each is checked here as the engine will check it (so a stop past the limit is refused before it is
+queued), then queued for the engine, which checks again against the venue's price and trades.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from smt_engine.cli.context import CommandError, Context
+from smt_engine.domain import CommandKind
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    for verb, leg, what in (
+        ("move-stop", "sl_price", "stop-loss"),
+        ("move-tp", "tp_price", "take-profit"),
+    ):
+        rule = (
+            "A stop may be tightened freely; it is loosened only up to analyst.max_sl_pct from the entry "
+            "(the phase's default stop distance in the final days), and it must be below the price for a "
+            "LONG, above it for a SHORT."
+            if leg == "sl_price"
+            else "A take-profit must be above the price for a LONG, below it for a SHORT."
+        )
+        p = sub.add_parser(
+            verb,
+            parents=[common],
+            help=f"move an open position's {what} (queued for the engine)",
+            description=f"Move an open position's {what}. {rule} The engine places the new order before it "
+            "cancels the old one, and records both; a refusal names the limit and the value.",
+        )
+        p.add_argument("symbol", help="e.g. ETHUSDT or ETH")
+        p.add_argument("side", type=str.upper, choices=["LONG", "SHORT"], help="position side")
+        p.add_argument("price", help=f"the new {what} trigger price (rounded to the venue's tick)")
+        p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the engine's result")
+        p.set_defaults(handler=cmd_move, leg=leg)
+
+    p = sub.add_parser(
+        "cooldowns",
+        parents=[common],
+        help="stop-loss cooldowns in force (no entry on the pair until each ends); `clear SYMBOL` ends one",
+    )
+    p.add_argument("action", nargs="?", choices=["clear"], help="clear: end SYMBOL's cooldown now (audited)")
+    p.add_argument("symbol", nargs="?", help="the pair to clear, e.g. ETHUSDT or ETH")
+    p.add_argument("--json", action="store_true", help="one JSON array (listing only)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the engine's result")
+    p.set_defaults(handler=cmd_cooldowns)
+
+
+def _symbol(text: str) -> str:
+    symbol = text.strip().upper()
+    return symbol if symbol.endswith("USDT") else f"{symbol}USDT"
+
+
+def cmd_move(ctx: Context) -> int:
+    from smt_engine.cli.engine import queue_and_wait
+    from smt_engine.engine import CommandRejected
+    from smt_engine.operator_adjust import check_move
+
+    args = {"symbol": _symbol(ctx.args.symbol), "side": ctx.args.side, ctx.args.leg: ctx.args.price}
+    try:
+        check_move(ctx.store(), ctx.settings(), datetime.now(UTC), args)  # the store that queues it
+    except CommandRejected as exc:
+        raise CommandError(f"refused, nothing was sent: {exc}") from None
+    return queue_and_wait(ctx, CommandKind.MOVE_PROTECTION, args, ctx.args.timeout)
+
+
+def cmd_cooldowns(ctx: Context) -> int:
+    from smt_engine.trading.cooldowns import active_cooldowns
+
+    settings = ctx.settings()
+    store = ctx.store(readonly=ctx.args.action != "clear")  # a listing never creates or migrates one
+    active = active_cooldowns(store, settings, datetime.now(UTC))
+    if ctx.args.action == "clear":
+        from smt_engine.cli.engine import queue_and_wait
+
+        if not ctx.args.symbol:
+            raise CommandError("name the pair: `smt cooldowns clear ETHUSDT`")
+        symbol = _symbol(ctx.args.symbol)
+        if symbol not in {c.symbol for c in active}:
+            listed = ", ".join(c.symbol for c in active) or "none"
+            raise CommandError(
+                f"{symbol} has no active stop-loss cooldown (active: {listed}); nothing was sent"
+            )
+        return queue_and_wait(ctx, CommandKind.CLEAR_COOLDOWN, {"symbol": symbol}, ctx.args.timeout)
+    if ctx.args.json:
+        print(json.dumps(cooldowns_json(active)))
+        return 0
+    if not active:
+        print(
+            f"no stop-loss cooldown in force (cooldown after a stop-loss: {settings.risk.stop_loss_cooldown})"
+        )
+        return 0
+    for c in active:
+        print(f"{c.symbol:<10} until {c.until:%Y-%m-%d %H:%M} UTC  ({c.why})")
+    print("`smt cooldowns clear SYMBOL` ends one now")
+    return 0
+
+
+def cooldowns_json(active: list[Any]) -> list[dict[str, str]]:
+    return [{"symbol": c.symbol, "until": c.until.isoformat(), "why": c.why} for c in active]

@@ -1,0 +1,124 @@
+"""Keys that adjust what is open: move the stop-loss or take-profit of the selected position, close part
+of it, clear a stop-loss cooldown. Each asks for one value, checks that it is a number, and queues a
+command; the engine applies the risk limits and answers in a toast with its reason when it refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from smt_engine.domain import CommandKind
+from smt_engine.store.records import Position
+from smt_tui import fmt
+from smt_tui.adjust_rules import cooling
+from smt_tui.keys import ConsoleKeys
+from smt_tui.screens.value_input import ValueInputModal
+
+
+def _positive(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() and value > 0 else None
+
+
+class AdjustActions(ConsoleKeys):
+    send_command: Callable[[CommandKind, dict[str, Any], str], None]
+    _debounced: Callable[[str], bool]
+
+    def _position(self, action: str) -> Position | None:
+        record = self.selected()
+        if not isinstance(record, Position) or self._debounced(action):
+            return None
+        return record
+
+    def action_move_stop(self) -> None:
+        self._move("move_stop", "sl_price", "stop-loss")
+
+    def action_move_tp(self) -> None:
+        self._move("move_tp", "tp_price", "take-profit")
+
+    def _move(self, action: str, key: str, name: str) -> None:
+        pos = self._position(action)
+        if pos is None:
+            return
+        current = pos.sl_price if key == "sl_price" else pos.tp_price
+        rule = (
+            "Tightening is always allowed; the engine refuses a stop loosened past the phase's limit from "
+            "the entry, or on the wrong side of the price, and says why."
+            if key == "sl_price"
+            else "It must be on the profitable side of the price."
+        )
+        body = (
+            f"{pos.symbol} {pos.side.value}: entry {fmt.price(pos.entry_price)}, "
+            f"stop {fmt.price(pos.sl_price)}, "
+            f"take-profit {fmt.price(pos.tp_price)}. New {name} price? {rule} The new order is placed before "
+            "the old one is cancelled."
+        )
+
+        def answered(text: str | None) -> None:
+            if text is None:
+                self.notify("cancelled: nothing was sent", timeout=3)
+                return
+            price = _positive(text)
+            if price is None:
+                self.notify(f"{text!r} is not a price: nothing was sent", severity="error")
+                return
+            args = {"symbol": pos.symbol, "side": pos.side.value, key: str(price)}
+            self.send_command(CommandKind.MOVE_PROTECTION, args, f"move {pos.symbol} {name} to {price}")
+
+        prefill = "" if current is None else str(current)
+        self.push_screen(ValueInputModal(f"Move {name}", body, prefill, "price"), answered)
+
+    def action_close_part(self) -> None:
+        pos = self._position("close_part")
+        if pos is None:
+            return
+        body = (
+            f"{pos.symbol} {pos.side.value}, size {fmt.price(pos.size)}: close how much at market? A size "
+            "(e.g. 0.05) or a share (50%). The rest stays open with its TP/SL resized; a part below the "
+            "venue's minimum, or one leaving less than it, is refused."
+        )
+
+        def answered(text: str | None) -> None:
+            if text is None:
+                self.notify("cancelled: nothing was sent", timeout=3)
+                return
+            share = text.endswith("%")
+            value = _positive(text.removesuffix("%").strip())
+            if value is None or (share and value >= 100):
+                self.notify(
+                    f"{text!r} is not a size or a share below 100%: nothing was sent", severity="error"
+                )
+                return
+            part = {"fraction": str(value / 100)} if share else {"size": str(value)}
+            args = {"symbol": pos.symbol, "side": pos.side.value, **part}
+            self.send_command(CommandKind.CLOSE, args, f"close {text} of {pos.symbol} {pos.side.value}")
+
+        self.push_screen(ValueInputModal("Close part of a position", body, "50%", "size or %"), answered)
+
+    def action_clear_cooldown(self) -> None:
+        if self.snapshot is None or self._debounced("clear_cooldown"):
+            return
+        symbols = cooling(self.snapshot)
+        record = self.selected()
+        chosen = record.symbol if isinstance(record, Position) and record.symbol in symbols else symbols[0]
+        body = (
+            f"Stop-loss cooldowns in force: {', '.join(symbols)}. Clear which? New entries on it are allowed "
+            "again at once; the clearance is recorded with your name."
+        )
+
+        def answered(text: str | None) -> None:
+            if text is None:
+                self.notify("cancelled: nothing was sent", timeout=3)
+                return
+            symbol = text.upper() if text.upper().endswith("USDT") else f"{text.upper()}USDT"
+            if symbol not in symbols:
+                self.notify(f"{symbol} has no cooldown in force: nothing was sent", severity="error")
+                return
+            self.send_command(CommandKind.CLEAR_COOLDOWN, {"symbol": symbol}, f"clear {symbol} cooldown")
+
+        self.push_screen(ValueInputModal("Clear a stop-loss cooldown", body, chosen, "pair"), answered)
