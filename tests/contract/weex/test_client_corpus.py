@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from typing import Any
@@ -113,6 +114,13 @@ async def test_the_client_sends_only_documented_order_fields() -> None:
             return httpx.Response(200, json={"symbols": [info]})
         if path == "/capi/v3/market/ticker/24hr":
             return httpx.Response(200, json=example("rest", "ticker_24hr"))
+        if path == "/capi/v3/market/klines":
+            # The 1-minute bar the price check reads as its reference, at the ticker example's price (row
+            # shape of the reference's klines rows: ccxt's fetchOHLCV fixture, Weex.Net's WeexKline).
+            price = row(example("rest", "ticker_24hr"))["lastPrice"]
+            opened = int(time.time() // 60 * 60_000)
+            bar = [opened, price, price, price, price, "1", opened + 59_999, price, 1, "0", "0"]
+            return httpx.Response(200, json=[bar])
         sent.append(json.loads(request.content))
         return httpx.Response(200, json=example("rest", "place_order"))
 
