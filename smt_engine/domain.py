@@ -188,6 +188,7 @@ class CommandKind(StrEnum):
     RESUME = "resume"
     RUN_CYCLE = "run_cycle"
     RELOAD_CONFIG = "reload_config"
+    ENTER = "enter"
 
 
 class CommandState(StrEnum):

@@ -17,6 +17,7 @@ from smt_engine.store.records import Position
 from smt_tui.palette import ConsoleCommands
 from smt_tui.screens.confirm import ConfirmModal
 from smt_tui.screens.detail import DetailScreen
+from smt_tui.screens.entry_form import EntryForm
 from smt_tui.screens.help import HelpScreen
 from smt_tui.screens.main import TABS, MainScreen
 from smt_tui.screens.performance import PerformanceScreen
@@ -25,6 +26,7 @@ from smt_tui.state import ProposalView, Snapshot
 
 COMMAND_ACTIONS = frozenset(
     {"approve", "reject", "close_position", "close_all", "cleanup", "pause", "resume", "run_cycle"}
+    | {"manual_entry"}
 )
 """Actions that write a command row: unavailable in read-only mode."""
 
@@ -54,6 +56,14 @@ class ConsoleKeys(App[None]):
         Binding("p", "pause", "Pause", id="pause", tooltip="pause new entries (closes continue)"),
         Binding("p", "resume", "Resume", id="resume", tooltip="resume new entries"),
         Binding("n", "run_cycle", "Cycle now", id="run-cycle", tooltip="run a signal cycle now"),
+        Binding(
+            "e",
+            "manual_entry",
+            "Manual entry",
+            show=False,
+            id="manual-entry",
+            tooltip="open a position by hand (pair, side, margin or size) through every risk gate",
+        ),
         Binding("enter", "details", "Details", id="details", tooltip="details of the selected row"),
         Binding(
             "slash", "filter", "Filter", id="filter", key_display="/", tooltip="filter the current table"
@@ -122,6 +132,8 @@ class ConsoleKeys(App[None]):
             return not paused
         if action == "resume":
             return paused
+        if action == "manual_entry":
+            return not paused
         return action == "run_cycle"
 
     def action_state(self, action: str) -> bool | None:
@@ -148,7 +160,7 @@ class ConsoleKeys(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if isinstance(
-            self.screen, ConfirmModal | HelpScreen | ScorecardScreen | PerformanceScreen
+            self.screen, ConfirmModal | HelpScreen | ScorecardScreen | PerformanceScreen | EntryForm
         ) and action not in ("quit",):
             return False
         return self.action_state(action)
@@ -196,6 +208,8 @@ class ConsoleKeys(App[None]):
             return f"{verb}: select an open position first (1 opens Positions)"
         if action == "close_all":
             return f"{verb}: no position is open"
+        if action == "manual_entry":
+            return f"{verb}: the engine takes no new entries while paused or halted; resume first (p)"
         return f"{verb}: does not apply now"
 
     def palette_actions(self) -> list[tuple[str, str, str]]:
