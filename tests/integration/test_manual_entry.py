@@ -79,9 +79,13 @@ async def test_an_entry_opens_with_tp_and_sl_resting_as_the_operators_proposal(r
     edge = [g for g in proposal.gates if g["gate"] == "no_proven_edge"]
     if mode == "live":  # not gated, and said so: in the gates and in an event naming the operator
         assert edge == [
-            {"gate": "no_proven_edge", "passed": True, "halt": False, "detail": edge[0]["detail"]}
+            {
+                "gate": "no_proven_edge",
+                "passed": True,
+                "halt": False,
+                "detail": "not applied: an operator's own entry is not a signal source",
+            }
         ]
-        assert "not a signal source" in edge[0]["detail"]
         (event,) = rig.store.events.of_kind("risk.edge_not_applied")
         assert "cli:alice" in event.message and event.proposal_id == proposal.id
     else:
@@ -107,6 +111,8 @@ async def test_an_entry_past_max_open_positions_is_refused_and_sends_nothing(rig
     await started(rig, "paper", max_open_positions=1)
     first = await run(rig, {"pair": "ETH", "side": "LONG", "size": "0.05"})
     assert first.state is CommandState.DONE, first.error
+    opened = rig.store.proposals.get(first.result["proposal_id"])
+    assert opened is not None and (opened.tp_pct, opened.sl_pct) == (Decimal(5), Decimal("2.5"))  # defaults
     before = orders_sent(rig)
     second = await run(rig, {"pair": "ETH", "side": "SHORT", "size": "0.05"})
     assert second.state is CommandState.FAILED
@@ -122,6 +128,14 @@ async def test_a_requested_size_is_floored_to_the_step_never_raised(rig: Rig) ->
     assert done.state is CommandState.DONE, done.error
     proposal = rig.store.proposals.get(done.result["proposal_id"])
     assert proposal is not None and proposal.size == contract.step_size * 7
+
+
+async def test_a_size_below_the_step_is_refused_never_raised_to_the_minimum(rig: Rig) -> None:
+    await started(rig, "paper")
+    before = orders_sent(rig)
+    done = await run(rig, {"pair": "ETH", "side": "LONG", "size": "0.0004"})  # step 0.001
+    assert done.state is CommandState.FAILED and "min_order_size: size 0 (step 0.001" in done.error
+    assert orders_sent(rig) == before
 
 
 @pytest.mark.parametrize(
