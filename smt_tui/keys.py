@@ -62,7 +62,7 @@ class ConsoleKeys(App[None]):
             "Manual entry",
             show=False,
             id="manual-entry",
-            tooltip="open a position by hand (pair, side, margin or size) through every risk gate",
+            tooltip="open a position by hand (pair, side, margin or size) through the risk limits",
         ),
         Binding("enter", "details", "Details", id="details", tooltip="details of the selected row"),
         Binding(

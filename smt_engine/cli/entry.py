@@ -1,7 +1,7 @@
 """`smt enter`: queue an operator's own entry (pair, side, margin or size) for the running engine.
 
 The arguments are checked here by the engine's own checks (``trading.entry_request``), and again by the
-engine, which runs every risk gate at a plausible live price and executes the entry as an approved
+engine, which runs the risk gates at a plausible live price and executes the entry as an approved
 proposal. Nothing is queued when no engine runs: an entry must not wait hours for a price nobody saw.
 """
 
@@ -21,8 +21,8 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "enter",
         parents=[common],
-        help="open a position by hand through every risk gate (queued for the running engine)",
-        description="Queue a manual entry. The engine reads a plausible live price, runs every risk gate "
+        help="open a position by hand through the risk limits (queued for the running engine)",
+        description="Queue a manual entry. The engine reads a plausible live price, runs the risk gates "
         "on the margin or size you give (floored to the contract step, never raised; refused past a "
         "limit with the gate's reason), then opens the position with TP/SL resting, as it does for an "
         "approved proposal. Leverage is the configured one. Refused, with nothing queued, when no "
@@ -68,7 +68,7 @@ def cmd_enter(ctx: Context) -> int:
     assert command.id is not None
     print(f"queued entry {request.describe()} as command #{command.id}")
     if not args.wait:
-        print("the engine runs every risk gate at the live price, then executes (see `smt events`)")
+        print("the engine runs the risk gates at the live price, then executes (see `smt events`)")
         return 0
     return _wait_for_entry(ctx, command.id, float(args.timeout))
 

@@ -2,13 +2,14 @@
 
 The command (``CommandKind.ENTER``) is checked twice, by the same functions (``trading.entry_request``):
 when the console or the CLI queues it and when the engine runs it. The engine then reads a
-plausible price, builds a proposal with source ``operator``, runs every risk gate on the operator's size
+plausible price, builds a proposal with source ``operator``, runs the risk gates on the operator's size
 (``risk.OperatorSize``: floored to the step, never raised, refused past a limit) and executes it exactly as
 an approved proposal: the same ``Executor``, the same TP/SL placement, the same audit events.
 
-The edge gate (``no_proven_edge``, live mode) judges a signal source's record; an explicit human entry is
-not a signal, so it is not gated. It is not silent either: the proposal's gates say the edge gate was not
-applied, and an event names the operator (docs/operator-guide.md, "Manual entry").
+Two gates judge a signal source, not a trade, and are not applied: the confidence floor (the operator
+states no confidence; the proposal records 0) and, in live mode, the edge gate (``no_proven_edge``): an
+explicit human entry is not a signal with a record. Neither is silent: the proposal's gates say so, and
+in live mode an event names the operator (docs/operator-guide.md, "Manual entry").
 """
 
 from __future__ import annotations

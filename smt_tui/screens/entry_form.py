@@ -2,7 +2,7 @@
 
 It checks the shape of what was typed with the engine's own check (``trading.entry_request.parse_entry``)
 and says which field is wrong; it sends nothing itself. The engine checks again, prices the entry and runs
-every risk gate; its answer comes back as the command's toast.
+the risk gates; its answer comes back as the command's toast.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class EntryForm(ModalScreen[EntryRequest | None]):
         with Vertical(id="entry-box"):
             yield Label("Manual entry", id="entry-title")
             yield Label(
-                "The engine prices it, runs every risk gate on your margin or size (never raised, refused "
+                "The engine prices it, runs the risk gates on your margin or size (never raised, refused "
                 "past a limit) and opens it with TP/SL resting. Leverage is the configured one.",
                 id="entry-note",
             )

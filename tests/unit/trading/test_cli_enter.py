@@ -125,5 +125,5 @@ def test_help_states_the_gates(capsys: Any) -> None:
     with pytest.raises(SystemExit):
         cli.main(["enter", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "runs every risk gate on the margin or size you give" in text
+    assert "runs the risk gates on the margin or size you give" in text
     assert "--margin USDT" in text and "--size N" in text and "--wait" in text
