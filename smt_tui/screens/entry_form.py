@@ -29,11 +29,11 @@ class EntryForm(ModalScreen[EntryRequest | None]):
     #entry-box { width: 64; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
     #entry-title { text-style: bold; color: $warning; }
     #entry-note { width: 100%; margin-bottom: 1; color: $text-muted; }
-    .entry-row { height: auto; }
-    .entry-row Label { width: 12; padding: 1 0 0 0; }
+    .entry-row { height: 1; }
+    .entry-row Label { width: 12; }
     .entry-row Input, .entry-row Select { width: 1fr; }
-    #entry-error { width: 100%; color: $error; }
-    #entry-buttons { height: auto; align-horizontal: right; }
+    #entry-error { width: 100%; height: auto; color: $error; margin-top: 1; }
+    #entry-buttons { height: auto; align-horizontal: right; margin-top: 1; }
     #entry-buttons Button { margin-left: 2; }
     """
 
@@ -58,29 +58,37 @@ class EntryForm(ModalScreen[EntryRequest | None]):
                 yield Label("Pair")
                 if self.pairs:
                     yield Select(
-                        [(p, p) for p in self.pairs], value=self.pairs[0], allow_blank=False, id="pair"
+                        [(p, p) for p in self.pairs],
+                        value=self.pairs[0],
+                        allow_blank=False,
+                        id="pair",
+                        compact=True,
                     )
                 else:
-                    yield Input(placeholder="e.g. ETH", id="pair")
+                    yield Input(placeholder="e.g. ETH", id="pair", compact=True)
             with Horizontal(classes="entry-row"):
                 yield Label("Side")
                 yield Select(
-                    [("LONG", "LONG"), ("SHORT", "SHORT")], value="LONG", allow_blank=False, id="side"
+                    [("LONG", "LONG"), ("SHORT", "SHORT")],
+                    value="LONG",
+                    allow_blank=False,
+                    id="side",
+                    compact=True,
                 )
             with Horizontal(classes="entry-row"):
                 yield Label("Amount")
-                yield Select(list(UNITS), value="margin", allow_blank=False, id="unit")
-                yield Input(placeholder="e.g. 25", id="amount")
+                yield Select(list(UNITS), value="margin", allow_blank=False, id="unit", compact=True)
+                yield Input(placeholder="e.g. 25", id="amount", compact=True)
             with Horizontal(classes="entry-row"):
                 yield Label("TP %")
-                yield Input(placeholder="default", id="tp_pct")
+                yield Input(placeholder="default", id="tp_pct", compact=True)
             with Horizontal(classes="entry-row"):
                 yield Label("SL %")
-                yield Input(placeholder="default", id="sl_pct")
+                yield Input(placeholder="default", id="sl_pct", compact=True)
             yield Label("", id="entry-error")
             with Horizontal(id="entry-buttons"):
-                yield Button("Send", variant="warning", id="send")
-                yield Button("Cancel (esc)", variant="primary", id="cancel")
+                yield Button("Send", variant="warning", id="send", compact=True)
+                yield Button("Cancel (esc)", variant="primary", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#amount", Input).focus()

@@ -8,6 +8,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+from textual.pilot import Pilot
 from textual.widgets import Input, Label, Select
 
 from smt_engine.domain import CommandKind, EngineState, Mode
@@ -127,3 +129,20 @@ async def test_a_read_only_viewer_or_a_paused_engine_is_told_why(
         await wait_for(pilot, lambda: any("resume first" in m for m, _ in notes(app)))
         assert not isinstance(app.screen, EntryForm)
     assert commands(fixture_db) == []
+
+
+@pytest.mark.parametrize("size", [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")])
+def test_the_form_fits_and_names_a_wrong_field(
+    snap_compare: Any, make_app: MakeApp, engine: FakeEngine, size: tuple[int, int]
+) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, ConsoleApp)
+        form = await open_form(pilot, app)
+        await pilot.press("0", "enter")
+        await wait_for(pilot, lambda: "margin: '0' must be a positive number" in error_of(form))
+        await pilot.app.workers.wait_for_complete()
+        app.clear_notifications()
+        await pilot.pause(0.1)
+
+    assert snap_compare(make_app(config=PAIRS), terminal_size=size, run_before=run_before)
