@@ -15,8 +15,8 @@ from typing import Any
 from textual import work
 
 from smt_engine.domain import CommandKind, CommandState, Mode, PositionState
+from smt_engine.store.entry_args import EntryRequest
 from smt_engine.store.records import Command, Position
-from smt_engine.trading.entry_request import EntryRequest
 from smt_tui import fmt
 from smt_tui.keys import ConsoleKeys
 from smt_tui.messages import CommandNotSent, CommandSent

@@ -1,6 +1,6 @@
 """`smt enter`: queue an operator's own entry (pair, side, margin or size) for the running engine.
 
-The arguments are checked here by the engine's own checks (``trading.entry_request``), and again by the
+The arguments are checked here by the engine's own checks (``store.entry_args``), and again by the
 engine, which runs the risk gates at a plausible live price and executes the entry as an approved
 proposal. Nothing is queued when no engine runs: an entry must not wait hours for a price nobody saw.
 """
@@ -42,7 +42,7 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
 def cmd_enter(ctx: Context) -> int:
     from smt_engine.clock import WallClock
     from smt_engine.domain import CommandKind
-    from smt_engine.trading.entry_request import EntryArgsError, validate_entry
+    from smt_engine.store.entry_args import EntryArgsError, validate_entry
 
     args = ctx.args
     settings = ctx.settings()

@@ -1,6 +1,6 @@
 """Manual entry: an operator's own trade (pair, side, margin or size) through the same gates and executor.
 
-The command (``CommandKind.ENTER``) is checked twice, by the same functions (``trading.entry_request``):
+The command (``CommandKind.ENTER``) is checked twice, by the same functions (``store.entry_args``):
 when the console or the CLI queues it and when the engine runs it. The engine then reads a
 plausible price, builds a proposal with source ``operator``, runs the risk gates on the operator's size
 (``risk.OperatorSize``: floored to the step, never raised, refused past a limit) and executes it exactly as
@@ -24,8 +24,8 @@ from smt_engine.exchange.base import Exchange, ExchangeError
 from smt_engine.exchange.market.plausibility import ImplausiblePrice, PriceRule, plausible_price
 from smt_engine.exchange.precision import plain
 from smt_engine.store import Store
+from smt_engine.store.entry_args import EntryArgsError, EntryRequest, validate_entry
 from smt_engine.store.records import Command, Proposal
-from smt_engine.trading.entry_request import EntryArgsError, EntryRequest, validate_entry
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.proposals import ProposalBook, snapshot_account, transition
 from smt_engine.trading.risk import DecisionEvidence, GateResult, OperatorSize, ReasonCode

@@ -1,6 +1,6 @@
 """The manual entry form: pair, side, margin or size, optional TP/SL distances.
 
-It checks the shape of what was typed with the engine's own check (``trading.entry_request.parse_entry``)
+It checks the shape of what was typed with the engine's own check (``store.entry_args.parse_entry``)
 and says which field is wrong; it sends nothing itself. The engine checks again, prices the entry and runs
 the risk gates; its answer comes back as the command's toast.
 """
@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from smt_engine.trading.entry_request import EntryArgsError, EntryRequest, parse_entry
+from smt_engine.store.entry_args import EntryArgsError, EntryRequest, parse_entry
 
 UNITS = (("margin, USDT", "margin"), ("size, contracts", "size"))
 

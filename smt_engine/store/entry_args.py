@@ -1,7 +1,9 @@
-"""An operator's entry request (pair, side, margin or size, TP/SL distances) and its checks.
+"""The ``enter`` command's arguments as the commands table carries them: pair, side, margin or size,
+TP/SL distances, and their checks.
 
-Kept free of the engine's machinery so the console can check a form with the engine's own rules
-(``trading.manual_entry`` runs the request; docs/operator-guide.md, "Manual entry").
+Part of the database contract, like the records: the console and the CLI write these arguments and the
+engine reads them (``trading.manual_entry``), so all three check them with these same functions
+(docs/operator-guide.md, "Manual entry"). Decimals travel as text, so nothing is lost in JSON.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from smt_engine.domain import Pair, Side
-from smt_engine.exchange.precision import plain
 
 if TYPE_CHECKING:
     from smt_engine.config import Settings
@@ -39,13 +40,18 @@ class EntryRequest:
         for key in ("margin", "size", "tp_pct", "sl_pct"):
             value = getattr(self, key)
             if value is not None:
-                args[key] = plain(value)
+                args[key] = _text(value)
         return args
 
     def describe(self) -> str:
         if self.margin is not None:
-            return f"{self.pair} {self.side.value} margin {plain(self.margin)} USDT"
-        return f"{self.pair} {self.side.value} size {plain(self.size or Decimal(0))}"
+            return f"{self.pair} {self.side.value} margin {_text(self.margin)} USDT"
+        return f"{self.pair} {self.side.value} size {_text(self.size or Decimal(0))}"
+
+
+def _text(value: Decimal) -> str:
+    """As typed, without an exponent (``5E+1`` is ``50``)."""
+    return format(value, "f")
 
 
 def _amount(args: Mapping[str, Any], key: str, fix: str) -> Decimal | None:
@@ -104,7 +110,7 @@ def check_entry(request: EntryRequest, settings: Settings) -> Pair:
     ):
         if value is not None and not low <= value <= high:
             raise EntryArgsError(
-                f"{key}: {plain(value)}% is outside the limits [{low}, {high}]% "
+                f"{key}: {_text(value)}% is outside the limits [{low}, {high}]% "
                 f"(analyst.min_{key} .. analyst.max_{key}); give a distance within them"
             )
     return pair
