@@ -160,8 +160,8 @@ class OperatorCommands(ConsoleKeys):
         snap = self.snapshot
         if snap is not None and snap.engine.mode is Mode.LIVE and self.config.confirm_live_approvals:
             body = (
-                f"Open {request.describe()} with real money? The engine reads the live price, runs every "
-                "risk gate and sends the order with TP/SL at the configured leverage."
+                f"Open {request.describe()} with real money? The engine reads the live price, runs the "
+                "risk gates and sends the order with TP/SL at the configured leverage."
             )
             self._confirm("Enter with real money?", body, send)
         else:
