@@ -146,3 +146,15 @@ def test_the_form_fits_and_names_a_wrong_field(
         await pilot.pause(0.1)
 
     assert snap_compare(make_app(config=PAIRS), terminal_size=size, run_before=run_before)
+
+
+async def test_with_no_engine_running_nothing_is_sent(make_app: MakeApp, fixture_db: Fixture) -> None:
+    app = make_app(config=PAIRS)  # no engine holds the database
+    async with app.run_test(size=(120, 40)) as pilot:
+        form = await open_form(pilot, app)
+        form.query_one("#amount", Input).value = "50"
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: any("no engine is running; nothing was sent" in m for m, _ in notes(app))
+        )
+    assert commands(fixture_db) == []
