@@ -28,13 +28,22 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
         "approved proposal. Leverage is the configured one. Refused, with nothing queued, when no "
         "engine is running.",
     )
-    p.add_argument("pair", help="pair base, e.g. ETH (a configured pair)")
-    p.add_argument("side", type=str.upper, choices=["LONG", "SHORT"], help="long or short")
+    p.add_argument("pair", metavar="PAIR", help="pair base, e.g. ETH (a configured pair)")
+    p.add_argument(
+        "side", metavar="long|short", type=str.upper, choices=["LONG", "SHORT"], help="the position side"
+    )
     amount = p.add_mutually_exclusive_group(required=True)
     amount.add_argument("--margin", type=_decimal, metavar="USDT", help="margin to commit, in USDT")
     amount.add_argument("--size", type=_decimal, metavar="N", help="position size in contracts")
-    p.add_argument("--tp-pct", type=_decimal, help="take-profit distance in %% (default: the phase default)")
-    p.add_argument("--sl-pct", type=_decimal, help="stop-loss distance in %% (default: the phase default)")
+    p.add_argument(
+        "--tp-pct",
+        type=_decimal,
+        metavar="PCT",
+        help="take-profit distance in %% (default: the phase default)",
+    )
+    p.add_argument(
+        "--sl-pct", type=_decimal, metavar="PCT", help="stop-loss distance in %% (default: the phase default)"
+    )
     _wait_options(p)
     p.set_defaults(handler=cmd_enter)
 
