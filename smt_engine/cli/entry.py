@@ -64,7 +64,7 @@ def cmd_enter(ctx: Context) -> int:
         "sl_pct": args.sl_pct,
     }
     try:
-        request, _ = validate_entry({k: v for k, v in raw.items() if v is not None}, settings)
+        request, _ = validate_entry({k: str(v) for k, v in raw.items() if v is not None}, settings)
     except EntryArgsError as exc:
         raise CommandError(f"entry refused: {exc}; nothing was queued") from None
     if not _engine_running(ctx):

@@ -49,6 +49,10 @@ class EntryRequest:
         return f"{self.pair} {self.side.value} size {_text(self.size or Decimal(0))}"
 
 
+_MAX_DIGITS = 12
+"""An amount or distance has at most this many digits before the point (a trillion)."""
+
+
 def _text(value: Decimal) -> str:
     """As typed, without an exponent (``5E+1`` is ``50``)."""
     return format(value, "f")
@@ -66,6 +70,8 @@ def _amount(args: Mapping[str, Any], key: str, fix: str) -> Decimal | None:
         raise EntryArgsError(f"{key}: {raw!r} is not a number; {fix}") from None
     if not value.is_finite() or value <= 0:
         raise EntryArgsError(f"{key}: {raw!r} must be a positive number; {fix}")
+    if value.adjusted() > _MAX_DIGITS:  # no venue sizes or prices past this; arithmetic on it overflows
+        raise EntryArgsError(f"{key}: {raw!r} is too large; {fix}")
     return value
 
 

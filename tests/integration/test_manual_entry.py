@@ -145,6 +145,7 @@ async def test_a_size_below_the_step_is_refused_never_raised_to_the_minimum(rig:
         ({"pair": "DOGE", "side": "LONG", "margin": "50"}, "pair: DOGE is not a configured pair"),
         ({"pair": "ETH", "side": "LONG"}, "margin/size: give exactly one"),
         ({"pair": "ETH", "side": "LONG", "margin": "-5"}, "margin: '-5' must be a positive number"),
+        ({"pair": "ETH", "side": "LONG", "size": "1e999999"}, "size: '1e999999' is too large"),
         ({"pair": "ETH", "side": "LONG", "size": "0.1", "sl_pct": "80"}, "sl_pct: 80% is outside the limits"),
     ],
 )

@@ -42,6 +42,10 @@ def engine_up(monkeypatch: pytest.MonkeyPatch) -> None:
         (["PEPE", "long", "--margin", "50"], "pair: PEPE is not a configured pair; choose one of ETH, BTC"),
         (["ETH", "long", "--margin", "50", "--sl-pct", "80"], "sl_pct: 80% is outside the limits"),
         (["ETH", "long", "--size", "0.1", "--tp-pct", "0.01"], "tp_pct: 0.01% is outside the limits"),
+        (
+            ["ETH", "long", "--margin", "1e999999"],
+            "margin: '1E+999999' is too large; give the margin in USDT",
+        ),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_queued(
