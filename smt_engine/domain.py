@@ -190,6 +190,7 @@ class CommandKind(StrEnum):
     RELOAD_CONFIG = "reload_config"
     MOVE_PROTECTION = "move_protection"
     CLEAR_COOLDOWN = "clear_cooldown"
+    ENTER = "enter"
 
 
 class CommandState(StrEnum):

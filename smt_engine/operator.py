@@ -1,6 +1,6 @@
 """Operator commands the engine executes for the console and the CLI: approve, reject, close,
-close all, cleanup. Each runs under the engine's trade lock and returns a result dict, or raises
-``CommandRejected`` with a reason the operator can act on.
+close all, cleanup, and manual entry (``trading.manual_entry``). Each runs under the engine's trade lock
+and returns a result dict, or raises ``CommandRejected`` with a reason the operator can act on.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from smt_engine.operator_adjust import AdjustCommands, parse_part
 from smt_engine.store import Store
 from smt_engine.store.records import Command
 from smt_engine.trading.execution import Executor
+from smt_engine.trading.manual_entry import ManualEntry
 from smt_engine.trading.monitor import Monitor
 from smt_engine.trading.proposals import IllegalTransition, ProposalBook, ProposalError, snapshot_account
 
@@ -50,6 +51,9 @@ class OperatorCommands:
             CommandKind.CLOSE_ALL: self.close_all,
             CommandKind.CLEANUP: self.cleanup,
             **self.adjust.handlers(),
+            CommandKind.ENTER: ManualEntry(
+                self.settings, self.store, self.clock, self.exchange, self.book, self.executor
+            ).run,
         }
 
     def _engine_state(self) -> EngineState:

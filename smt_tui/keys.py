@@ -18,6 +18,7 @@ from smt_tui import adjust_rules
 from smt_tui.palette import ConsoleCommands
 from smt_tui.screens.confirm import ConfirmModal
 from smt_tui.screens.detail import DetailScreen
+from smt_tui.screens.entry_form import EntryForm
 from smt_tui.screens.help import HelpScreen
 from smt_tui.screens.main import TABS, MainScreen
 from smt_tui.screens.performance import PerformanceScreen
@@ -28,6 +29,7 @@ from smt_tui.state import ProposalView, Snapshot
 COMMAND_ACTIONS = frozenset(
     {"approve", "reject", "close_position", "close_all", "cleanup", "pause", "resume", "run_cycle"}
     | adjust_rules.ADJUST_ACTIONS
+    | {"manual_entry"}
 )
 """Actions that write a command row: unavailable in read-only mode."""
 
@@ -58,6 +60,14 @@ class ConsoleKeys(App[None]):
         Binding("p", "pause", "Pause", id="pause", tooltip="pause new entries (closes continue)"),
         Binding("p", "resume", "Resume", id="resume", tooltip="resume new entries"),
         Binding("n", "run_cycle", "Cycle now", id="run-cycle", tooltip="run a signal cycle now"),
+        Binding(
+            "e",
+            "manual_entry",
+            "Manual entry",
+            show=False,
+            id="manual-entry",
+            tooltip="open a position by hand (pair, side, margin or size) through the risk limits",
+        ),
         Binding("enter", "details", "Details", id="details", tooltip="details of the selected row"),
         Binding(
             "slash", "filter", "Filter", id="filter", key_display="/", tooltip="filter the current table"
@@ -128,6 +138,8 @@ class ConsoleKeys(App[None]):
             return not paused
         if action == "resume":
             return paused
+        if action == "manual_entry":
+            return not paused
         return action == "run_cycle"
 
     def action_state(self, action: str) -> bool | None:
@@ -154,7 +166,8 @@ class ConsoleKeys(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if isinstance(
-            self.screen, ConfirmModal | ValueInputModal | HelpScreen | ScorecardScreen | PerformanceScreen
+            self.screen,
+            ConfirmModal | ValueInputModal | EntryForm | HelpScreen | ScorecardScreen | PerformanceScreen,
         ) and action not in ("quit",):
             return False
         return self.action_state(action)
@@ -204,6 +217,8 @@ class ConsoleKeys(App[None]):
             return f"{verb}: no position is open"
         if action in adjust_rules.ADJUST_ACTIONS:
             return adjust_rules.why_not(action, verb, record, snap)
+        if action == "manual_entry":
+            return f"{verb}: the engine takes no new entries while paused or halted; resume first (p)"
         return f"{verb}: does not apply now"
 
     def palette_actions(self) -> list[tuple[str, str, str]]:

@@ -1,6 +1,6 @@
 """Operator actions that queue a command for the engine: approve, reject, close, close all, cancel
-orphans, pause, resume and run a cycle; the confirmations that state the risk first; and the toasts that
-tell what the engine did with each command.
+orphans, pause, resume, run a cycle and a manual entry (``screens.entry_form``); the confirmations that
+state the risk first; and the toasts that tell what the engine did with each command.
 
 A command row is written from a worker thread and never when no engine runs (it would wait for an engine
 that may start hours later); the result is shown when the engine completes it.
@@ -15,11 +15,13 @@ from typing import Any
 from textual import work
 
 from smt_engine.domain import CommandKind, CommandState, Mode, PositionState
+from smt_engine.store.entry_args import EntryRequest
 from smt_engine.store.records import Command, Position
 from smt_tui import fmt
 from smt_tui.adjust_actions import AdjustActions
 from smt_tui.messages import CommandNotSent, CommandSent
 from smt_tui.screens.confirm import ConfirmModal
+from smt_tui.screens.entry_form import EntryForm
 from smt_tui.state import ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot
 
 
@@ -141,6 +143,29 @@ class OperatorCommands(AdjustActions):
     def action_run_cycle(self) -> None:
         if not self._debounced("run_cycle"):
             self.send_command(CommandKind.RUN_CYCLE, {}, "run cycle now")
+
+    def action_manual_entry(self) -> None:
+        if not self._debounced("manual_entry"):
+            self.push_screen(EntryForm(self.config.entry_pairs), self._entry_filled)
+
+    def _entry_filled(self, request: EntryRequest | None) -> None:
+        if request is None:
+            self.notify("cancelled: nothing was sent", timeout=3)
+            return
+        label = f"enter {request.describe()}"
+
+        def send() -> None:
+            self.send_command(CommandKind.ENTER, request.as_args(), label)
+
+        snap = self.snapshot
+        if snap is not None and snap.engine.mode is Mode.LIVE and self.config.confirm_live_approvals:
+            body = (
+                f"Open {request.describe()} with real money? The engine reads the live price, runs the "
+                "risk gates and sends the order with TP/SL at the configured leverage."
+            )
+            self._confirm("Enter with real money?", body, send)
+        else:
+            send()
 
     def _confirm(self, title: str, body: str | Callable[[], str], then: Callable[[], None]) -> None:
         def answered(yes: bool | None) -> None:

@@ -96,6 +96,8 @@ class ConsoleConfig:
     """The pairs the engine gives whale intelligence (``pairs.tier1``); None: not known, shown for all."""
     taker_fee_pct: Decimal = TAKER_FEE_PCT
     """``exchange.taker_fee_pct``: the Performance screen's entry fee (no entry fill fee is stored)."""
+    entry_pairs: tuple[str, ...] = ()
+    """The configured pairs the manual entry form offers (``pairs``); empty: the pair is typed."""
     routine_gap: float = 0.0
     """Seconds before the next read after one that found only the engine's routine writes (``for_demo``);
     0: the next read after ``refresh_interval``, so a live engine's mark is shown within half a second."""
@@ -115,6 +117,7 @@ class ConsoleConfig:
             stale_after=stale_after or settings.engine.heartbeat_interval * 3,
             whale_pairs=frozenset(p.upper() for p in settings.pairs.tier1),
             taker_fee_pct=settings.exchange.taker_fee_pct,
+            entry_pairs=tuple(p.base for p in settings.pairs.all()),
             # The competition's last trading day ends at midnight UTC after it.
             competition_end=(
                 datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1) if end else None

@@ -8,6 +8,7 @@ VERB_MODULES: tuple[str, ...] = (
     "smt_engine.cli.core",
     "smt_engine.cli.service",
     "smt_engine.cli.trading",
+    "smt_engine.cli.entry",
     "smt_engine.cli.analyst",
     "smt_engine.cli.scorecard",
     "smt_engine.cli.performance",

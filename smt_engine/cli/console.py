@@ -35,7 +35,8 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-confirm-approvals",
         action="store_true",
-        help="approve with one key in live mode too (by default a live approval shows its risk and asks)",
+        help="approve or enter with one key in live mode too (by default a live approval or manual entry "
+        "shows its risk and asks)",
     )
     p.set_defaults(handler=cmd_tui)
 

@@ -46,6 +46,7 @@ from smt_engine.trading.risk import (
     DecisionEvidence,
     GateResult,
     OpenExposure,
+    OperatorSize,
     ReasonCode,
     RiskEngine,
     drift_pct,
@@ -296,14 +297,27 @@ class ProposalBook:
         analysis_id: int | None = None,
         source: str = "analyst",
         force: bool = False,
+        evidence: DecisionEvidence | None = None,
+        requested: OperatorSize | None = None,
     ) -> Proposal:
         """One proposal through every gate: ``proposed`` if it passes, else ``denied`` with its codes.
 
-        Does not approve, whatever the approval mode: ``run_cycle`` does that for the cycle's best.
+        Does not approve, whatever the approval mode: ``run_cycle`` does that for the cycle's best, and
+        ``trading.manual_entry`` for an operator's entry (``requested``: the operator's size).
         """
         if decision.action.side is None:
             raise ProposalError(f"{pair.base}: {decision.action} is not a trade")
-        assessment = self.risk.assess(pair, decision, account, contract, price, self.clock.now(), force=force)
+        assessment = self.risk.assess(
+            pair,
+            decision,
+            account,
+            contract,
+            price,
+            self.clock.now(),
+            force=force,
+            evidence=evidence,
+            requested=requested,
+        )
         # One commit: no reader (the console, a notifier) ever sees a denied proposal as waiting.
         with self.store.transaction():
             proposal = self._record(

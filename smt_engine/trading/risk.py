@@ -148,6 +148,18 @@ class DecisionEvidence:
 
 
 @dataclass(frozen=True, slots=True)
+class OperatorSize:
+    """An operator's own entry (``trading.manual_entry``): a margin in USDT or a size in contracts.
+
+    It replaces the sizing table and the confidence floor, never a limit: the size is floored to the
+    step (never raised) and every exposure, size and TP/SL gate judges it as it would a table size.
+    """
+
+    margin: Decimal | None = None
+    size: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Assessment:
     """A sized, priced trade and the verdict of every gate on it."""
 
@@ -275,6 +287,7 @@ class RiskEngine:
         *,
         force: bool = False,
         evidence: DecisionEvidence | None = None,
+        requested: OperatorSize | None = None,
     ) -> Assessment:
         risk = self.settings.risk
         comp = account.competition
@@ -308,11 +321,14 @@ class RiskEngine:
         gate(ReasonCode.NOT_A_TRADE, side is not None, f"action {decision.action}")
         valid, why = self._valid_decision(decision, confidence)
         gate(ReasonCode.INVALID_DECISION, valid, why)
-        gate(
-            ReasonCode.MIN_CONFIDENCE,
-            confidence >= risk.min_confidence.quantize(_CONF_Q),
-            f"confidence {confidence} vs minimum {risk.min_confidence}",
-        )
+        if requested is None:
+            gate(
+                ReasonCode.MIN_CONFIDENCE,
+                confidence >= risk.min_confidence.quantize(_CONF_Q),
+                f"confidence {confidence} vs minimum {risk.min_confidence}",
+            )
+        else:  # a confidence floor filters a source's signals; an operator's entry states none
+            gate(ReasonCode.MIN_CONFIDENCE, True, "not applied: an operator's entry, sized by the operator")
         if evidence is not None and evidence.edge is not None:
             gates.append(evidence.edge)
         sizing_confidence = (
@@ -387,11 +403,20 @@ class RiskEngine:
         if account.available is None or account.available <= 0:
             return result()
 
-        # ---- sizing: table margin -> notional -> size floored to the step
-        pct = size_pct(pair.tier, sizing_confidence, comp.strategy, risk.max_single_position_pct)
-        planned = (account.available * pct / 100).quantize(CENT, rounding=ROUND_DOWN)
-        size = floor_to_step(planned * leverage / price, contract.step_size)
+        # ---- sizing: table margin (or the operator's) -> notional -> size floored to the step
+        if requested is None:
+            pct = size_pct(pair.tier, sizing_confidence, comp.strategy, risk.max_single_position_pct)
+            planned = (account.available * pct / 100).quantize(CENT, rounding=ROUND_DOWN)
+            size = floor_to_step(planned * leverage / price, contract.step_size)
+        else:
+            wanted = requested.size
+            if wanted is None:
+                assert requested.margin is not None
+                wanted = requested.margin * leverage / price
+            size = floor_to_step(wanted, contract.step_size)
         margin = MarginUsdt((size * price / leverage).quantize(_MARGIN_Q, rounding=ROUND_HALF_UP))
+        if requested is not None:
+            pct = (margin / account.available * 100).quantize(CENT, rounding=ROUND_HALF_UP)
         sizing = Sizing(margin, leverage)
 
         gate(

@@ -195,3 +195,25 @@ async def test_a_price_gone_bad_between_the_cycles_read_and_the_proposal_sizes_n
     assert "ETHUSDT" not in fresh
     (warning,) = rig.store.events.of_kind("price.implausible")
     assert warning.data["pair"] == "ETHUSDT" and warning.level is EventLevel.WARNING
+
+
+async def test_a_manual_entry_on_a_bad_pushed_price_is_refused(engine: tuple[Rig, Runtime]) -> None:
+    """A manual entry reads its price as an approval does: a glitching push refuses it, nothing is made."""
+    rig, runtime = engine
+    streams = runtime.engine.streams
+    assert streams is not None
+    task = asyncio.create_task(streams.run())
+    try:
+        (public,) = (s for s in streams.streams if not s.private)
+        await until(lambda: public.state.up)
+        low = TRUE["ETHUSDT"] / 10
+        rig.fake.ws.inject_ticker("ETHUSDT", frame("ETHUSDT", str(low), to_ms(rig.clock.now())))
+        await until(lambda: (p := streams.prices.get("ETHUSDT")) is not None and p[0] == low)
+        args = {"pair": "ETH", "side": "LONG", "margin": "50"}
+        command = rig.store.commands.enqueue(CommandKind.ENTER, rig.clock.now(), "test", args)
+        with pytest.raises(CommandRejected, match=r"entry refused: ETHUSDT: price 315\.458 refused"):
+            await runtime.operator.handlers()[CommandKind.ENTER](command)
+    finally:
+        await streams.stop()
+        task.cancel()
+    assert not rig.fake.venue._acct.orders and not rig.store.proposals.select()

@@ -1,0 +1,146 @@
+"""Manual entry: an operator's own trade (pair, side, margin or size) through the same gates and executor.
+
+The command (``CommandKind.ENTER``) is checked twice, by the same functions (``store.entry_args``):
+when the console or the CLI queues it and when the engine runs it. The engine then reads a
+plausible price, builds a proposal with source ``operator``, runs the risk gates on the operator's size
+(``risk.OperatorSize``: floored to the step, never raised, refused past a limit) and executes it exactly as
+an approved proposal: the same ``Executor``, the same TP/SL placement, the same audit events.
+
+Two gates judge a signal source, not a trade, and are not applied: the confidence floor (the operator
+states no confidence; the proposal records 0) and, in live mode, the edge gate (``no_proven_edge``): an
+explicit human entry is not a signal with a record. Neither is silent: the proposal's gates say so, and
+in live mode an event names the operator (docs/operator-guide.md, "Manual entry").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smt_engine.clock import Clock
+from smt_engine.config import Settings
+from smt_engine.domain import Action, Decision, EngineState, EventLevel, Mode, Pair, ProposalState
+from smt_engine.engine import CommandRejected
+from smt_engine.exchange.base import Exchange, ExchangeError
+from smt_engine.exchange.market.plausibility import ImplausiblePrice, PriceRule, plausible_price
+from smt_engine.exchange.precision import plain
+from smt_engine.store import Store
+from smt_engine.store.entry_args import EntryArgsError, EntryRequest, validate_entry
+from smt_engine.store.records import Command, Proposal
+from smt_engine.trading.execution import Executor
+from smt_engine.trading.proposals import ProposalBook, snapshot_account, transition
+from smt_engine.trading.risk import DecisionEvidence, GateResult, OperatorSize, ReasonCode
+
+SOURCE = "operator"
+"""The proposal source of an operator's entry (an analyst's is ``analyst``, `smt propose`'s ``manual``)."""
+
+EDGE_NOT_APPLIED = "not applied: an operator's own entry is not a signal source"
+
+
+class ManualEntry:
+    """The engine's handler of ``enter``: one operator entry, gated, recorded and executed."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        exchange: Exchange,
+        book: ProposalBook,
+        executor: Executor,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.exchange = exchange
+        self.book = book
+        self.executor = executor
+
+    async def run(self, command: Command) -> dict[str, Any]:
+        try:
+            request, pair = validate_entry(command.args, self.settings)
+        except EntryArgsError as exc:
+            raise CommandRejected(f"entry refused: {exc}") from None
+        proposal = await self._decide(request, pair, command.actor)
+        assert proposal.id is not None
+        if proposal.state is not ProposalState.APPROVED:
+            failed = [g for g in proposal.gates if not g.get("passed")]
+            why = "; ".join(f"{g['gate']}: {g['detail']}" for g in failed) or proposal.state.value
+            raise CommandRejected(f"entry refused (proposal #{proposal.id}): {why}")
+        result = await self.executor.execute(proposal)
+        if result.outcome != "open":
+            raise CommandRejected(
+                f"entry #{proposal.id} approved but not opened: {result.outcome}: {result.detail}"
+            )
+        return {
+            "proposal_id": proposal.id,
+            "outcome": result.outcome,
+            "position_id": result.position.id if result.position else None,
+            "detail": result.detail,
+        }
+
+    async def _decide(self, request: EntryRequest, pair: Pair, actor: str) -> Proposal:
+        """A proposal for the request, gated at a plausible price: ``approved`` by the actor or ``denied``."""
+        symbol = pair.symbol
+        try:
+            price = await plausible_price(self.exchange, symbol, self.clock, PriceRule.of(self.settings))
+            contract = (await self.exchange.contracts([symbol])).get(symbol)
+            balance = await self.exchange.balance()
+            positions = await self.exchange.positions()
+        except ImplausiblePrice as exc:
+            raise CommandRejected(f"entry refused: {exc}") from None
+        except ExchangeError as exc:
+            raise CommandRejected(f"entry refused: the exchange could not be read ({exc})") from None
+        now = self.clock.now()
+        account = snapshot_account(
+            self.store,
+            self.settings,
+            now,
+            balance,
+            positions,
+            self.store.engine.state_or(EngineState.STOPPED),
+            contracts={symbol: contract} if contract else None,
+            prices={symbol: price},
+        )
+        live = self.settings.engine.mode is Mode.LIVE
+        evidence = DecisionEvidence(edge=GateResult(ReasonCode.NO_PROVEN_EDGE, True, EDGE_NOT_APPLIED))
+        decision = Decision(
+            action=Action(request.side.value),
+            confidence=0.0,
+            tp_pct=request.tp_pct or account.competition.default_tp_pct,
+            sl_pct=request.sl_pct or account.competition.default_sl_pct,
+            hold_hours=0.0,
+            reasoning=f"operator entry by {actor}: {request.describe()}",
+        )
+        # One commit: no reader sees the operator's entry as a proposal waiting for approval.
+        with self.store.transaction():
+            proposal = self.book.create(
+                pair,
+                decision,
+                account,
+                contract,
+                price,
+                source=SOURCE,
+                evidence=evidence if live else None,
+                requested=OperatorSize(margin=request.margin, size=request.size),
+            )
+            if proposal.state is not ProposalState.PROPOSED:
+                return proposal
+            assert proposal.id is not None
+            if live:
+                self.store.events.append(
+                    now,
+                    EventLevel.INFO,
+                    "risk.edge_not_applied",
+                    f"proposal #{proposal.id} {proposal.pair}: live entry by {actor}; the edge gate "
+                    "judges signal sources, not an operator's own entry",
+                    proposal_id=proposal.id,
+                    data={"actor": actor},
+                )
+            return transition(
+                self.store,
+                proposal.id,
+                ProposalState.APPROVED,
+                actor=actor,
+                reason=f"operator entry at {plain(price)}: passed every gate",
+                at=now,
+            )
