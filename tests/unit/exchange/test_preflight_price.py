@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal as D
 from pathlib import Path
@@ -82,6 +83,34 @@ async def test_a_close_is_sent_when_no_price_can_be_read() -> None:
     await client.place_order(OrderRequest("BTCUSDT", Side.LONG, D("0.01"), "close-1", reduce_only=True))
     (order,) = sent(venue, "/capi/v3/order")
     assert json.loads(order.content)["newClientOrderId"] == "close-1"
+
+
+async def test_a_close_reads_no_price_when_the_contract_has_no_notional_floor() -> None:
+    """WEEX's contracts carry no minimum notional, so a close has nothing to check a price against:
+    it goes out without a market-data round trip, even with the stream quiet (ticker weight 40)."""
+    venue = scripted()
+    client = venue.client()
+    await client.place_order(OrderRequest("BTCUSDT", Side.LONG, D("0.01"), "close-3", reduce_only=True))
+    prices = {"/capi/v3/market/ticker/24hr", "/capi/v3/market/klines"}
+    assert [r.url.path for r in venue.seen if r.url.path in prices] == []
+    assert len(sent(venue, "/capi/v3/order")) == 1
+
+
+async def test_a_close_against_a_notional_floor_is_checked_on_a_plausible_price_only() -> None:
+    """With a floor the close is checked on a plausible price; a 10x-low push (which would put a
+    healthy close under the floor) leaves the judgement to WEEX instead of holding the close back."""
+    venue = scripted()
+    client = venue.client()
+    floor = replace(await client.contract("BTCUSDT"), min_notional=D(100))
+    client._remember(floor, NOW)
+    pushed(client, "9000")  # 0.01 BTC is 90 USDT at the push, 900 USDT in truth
+    await client.place_order(OrderRequest("BTCUSDT", Side.LONG, D("0.01"), "close-4", reduce_only=True))
+    assert len(sent(venue, "/capi/v3/order")) == 1
+    pushed(client, REAL)  # on a plausible price the floor is enforced before sending
+    with pytest.raises(PrecisionError) as refused:
+        await client.place_order(OrderRequest("BTCUSDT", Side.LONG, D("0.001"), "close-5", reduce_only=True))
+    assert refused.value.code == "below_min_notional"
+    assert len(sent(venue, "/capi/v3/order")) == 1
 
 
 async def test_a_stop_is_sent_when_the_reference_klines_cannot_be_read() -> None:
