@@ -2,9 +2,10 @@
 
 A missing stop is re-placed on the venue's tick (rounded toward the entry: never more risk than
 planned); a precision refusal reloads the venue's precision and re-sends the corrected stop once; a
-stop that cannot be placed closes the position at market, unless the price the refusal may rest on is
-implausible (then the guard tries again next tick, with a WARNING). A position held as long as the phase's
-max hold is force-closed.
+stop that cannot be placed closes the position at market, unless the refusal may rest on a glitch of our
+price feed (the price is implausible while the independent reference still has the stop on its valid
+side: then the guard tries again next tick, with a WARNING). A position held as long as the phase's max
+hold is force-closed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from smt_engine.competition import competition_status
 from smt_engine.config import Settings
 from smt_engine.domain import CloseReason, EventLevel, OrderKind, PositionState
 from smt_engine.exchange.base import AlgoOrder, Exchange, ExchangeError
-from smt_engine.exchange.market.plausibility import ImplausiblePrice, PriceRule, plausible_price
+from smt_engine.exchange.market.plausibility import (
+    ImplausiblePrice,
+    PriceRule,
+    number_problem,
+    plausible_price,
+)
 from smt_engine.exchange.precision import PrecisionError, plain, round_stop
 from smt_engine.store import Store
 from smt_engine.store.records import Position
@@ -72,10 +78,9 @@ class PositionGuard:
                     proposal_id=pos.proposal_id,
                     position_id=pos.id,
                 )
-        if placed_id is None and not await self._price_is_plausible(pos):
-            # The refusal may rest on a glitch of our own price feed (a pushed price 10x low makes a good
-            # stop look wrong-sided): closing at market on it would sell a healthy position. Try again on
-            # the next tick, loudly.
+        if placed_id is None and await self._refusal_may_rest_on_a_glitch(pos, price):
+            # A pushed price 10x low makes a good stop look wrong-sided: closing at market on it would
+            # sell a healthy position. Try again on the next tick, loudly.
             log.warning(
                 "%s %s has no stop-loss, and re-placing it failed while its price is implausible: "
                 "not closing on a price that cannot be trusted; trying again next tick",
@@ -105,16 +110,21 @@ class PositionGuard:
             extra={"event": "position.stop_replaced", "position_id": pos.id},
         )
 
-    async def _price_is_plausible(self, pos: Position) -> bool:
-        """Whether the venue's price of ``pos`` passes the plausibility check (a price that cannot be read
-        at all counts as plausible: a failed stop then closes at market, as it always has)."""
+    async def _refusal_may_rest_on_a_glitch(self, pos: Position, stop: Decimal) -> bool:
+        """Whether the refusal of ``stop`` may rest on a glitch of our own price feed: the position's price
+        is implausible while the independent reference the check read (the venue's REST 1-minute bar)
+        still has the stop on its valid side. A stop the market has gone through by that reference cannot
+        rest at any price the venue would accept, so waiting would hold the position past its stop for as
+        long as the feed stays bad; with no reference, or a price that cannot be read at all, nothing says
+        the refusal is a glitch. In those cases the position is closed at market, as it always was."""
         try:
             await plausible_price(self.exchange, pos.symbol, self.clock, PriceRule.of(self.settings))
-        except ImplausiblePrice:
-            return False
+        except ImplausiblePrice as exc:
+            ref = exc.reference
+            return ref is not None and number_problem(ref) is None and (ref - stop) * pos.side.sign > 0
         except ExchangeError:
-            return True
-        return True
+            return False
+        return False
 
     def default_stop(self, pos: Position) -> Decimal:
         """The phase's default stop distance from the entry, for a position that came without one."""

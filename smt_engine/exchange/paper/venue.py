@@ -37,6 +37,7 @@ from smt_engine.exchange.base import (
 )
 from smt_engine.exchange.ids import valid_client_id
 from smt_engine.exchange.market import PriceSource
+from smt_engine.exchange.paper.book_price import book_price
 from smt_engine.exchange.paper.contracts import WEEX_CONTRACTS_2026_01
 from smt_engine.exchange.paper.matching import PaperBook
 from smt_engine.exchange.paper.state import (
@@ -233,7 +234,7 @@ class PaperExchange(PaperBook):
         self._check_precision(c, request)
         if request.order_type == "LIMIT" and request.price is None:
             raise InvalidOrder("price is required for LIMIT orders", code="-1141")
-        current = await self.market.last_price(request.symbol)
+        current = await book_price(self.market, request.symbol, self.clock)
         ref = request.price if request.order_type == "LIMIT" and request.price is not None else current
         if request.reduce_only:
             if request.tp_price is not None or request.sl_price is not None:

@@ -145,7 +145,9 @@ class WeexClient(WeexPublic):
             check_price(contract, request.price, "price")
             ref = request.price
         elif request.reduce_only:
-            ref = await self.checked_price(request.symbol)  # a close is never held back by our feed
+            # A close's price serves only the notional floor (WEEX's contracts have none): read it only
+            # for a floor, and never let our feed hold the close back (no round trip before a close).
+            ref = await self.checked_price(request.symbol) if contract.min_notional else None
         else:
             # An entry is checked on a plausible price or not sent (ImplausiblePrice).
             ref = await plausible_price(self, request.symbol, self.clock, self.price_rule)

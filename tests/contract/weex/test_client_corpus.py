@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from smt_engine.clock import SimulatedClock
 from smt_engine.domain import Side
 from smt_engine.exchange.base import ExchangeError, OrderRequest
 from smt_engine.exchange.market.live import ticker_from_answer
@@ -115,12 +115,13 @@ async def test_the_client_sends_only_documented_order_fields() -> None:
         if path == "/capi/v3/market/ticker/24hr":
             return httpx.Response(200, json=example("rest", "ticker_24hr"))
         if path == "/capi/v3/market/klines":
-            # The 1-minute bar the price check reads as its reference, at the ticker example's price (row
-            # shape of the reference's klines rows: ccxt's fetchOHLCV fixture, Weex.Net's WeexKline).
-            price = row(example("rest", "ticker_24hr"))["lastPrice"]
-            opened = int(time.time() // 60 * 60_000)
-            bar = [opened, price, price, price, price, "1", opened + 59_999, price, 1, "0", "0"]
-            return httpx.Response(200, json=[bar])
+            # The entry's plausibility reference: one 1-minute row at the ticker's price (the row shape
+            # of ccxt's fetchOHLCV fixture: open time, OHLC, volume, close time, ...).
+            opened, last = (
+                1_775_000_000_000 // 60_000 * 60_000,
+                row(example("rest", "ticker_24hr"))["lastPrice"],
+            )
+            return httpx.Response(200, json=[[opened, last, last, last, last, "1", opened + 59_999]])
         sent.append(json.loads(request.content))
         return httpx.Response(200, json=example("rest", "place_order"))
 
@@ -130,6 +131,7 @@ async def test_the_client_sends_only_documented_order_fields() -> None:
         passphrase="p",
         transport=httpx.MockTransport(venue),
         limiter=WeightLimiter(100_000),
+        clock=SimulatedClock(datetime.fromtimestamp(1_775_000_000, UTC)),
         wall_ms=lambda: 1_775_000_000_000,
     )
     await client.place_order(
