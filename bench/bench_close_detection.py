@@ -102,7 +102,7 @@ async def run(closes: int, monitor_s: float, cut: bool, rtt: float = 0.0) -> tup
     health_seen: list[str] = []
     with (
         tempfile.TemporaryDirectory() as tmp,
-        FakeWeex(prices={"ETHUSDT": ETH}, balance=Decimal(100_000), nodelay=True) as fake,
+        FakeWeex(prices={"ETHUSDT": ETH}, balance=Decimal(100_000)) as fake,
     ):
         fake.ws.faults.cut = cut
         fake.faults.latency = rtt  # one simulated round trip per request
