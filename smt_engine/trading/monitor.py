@@ -105,7 +105,7 @@ class Monitor:
         except ExchangeError as exc:
             report.ok, report.error = False, f"{type(exc).__name__}: {exc}"
             log.warning(
-                "monitor: exchange read failed, nothing changed: %s",
+                "monitor: exchange read failed, the rest of the tick skipped: %s",
                 report.error,
                 extra={"event": "monitor.read_failed"},
             )
@@ -179,6 +179,8 @@ class Monitor:
         except BaseException:
             others.cancel()
             await asyncio.gather(others, return_exceptions=True)
+            if self.pushed is not None:
+                self.pushed.restore(pushed)  # unchecked: the next tick looks at them again
             raise
         settled = self.settler.settle(pushed, ex_positions)
         report.closed.extend((pos.id or 0, reason) for pos, reason in settled)

@@ -81,5 +81,10 @@ class PushedFills:
         fills, self._fills = list(self._fills.values()), {}
         return fills
 
+    def restore(self, fills: list[PushedLegFill]) -> None:
+        """Give back fills a tick took but could not check (its read failed); a newer push wins."""
+        for fill in fills:
+            self._fills.setdefault(fill.order_id, fill)
+
 
 __all__ = ["PushedFills", "PushedLegFill", "pushed_leg_fill"]

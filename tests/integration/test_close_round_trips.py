@@ -153,3 +153,28 @@ def test_a_push_row_is_a_filled_leg_only_when_it_says_all_a_close_needs() -> Non
         {"positionSide": "BOTH"},
     ):
         assert pushed_leg_fill(row | broken) is None, broken
+
+
+def test_fills_a_failed_read_could_not_check_are_looked_at_again_and_a_newer_push_wins() -> None:
+    row = {
+        "id": "7002",
+        "symbol": ETH,
+        "positionSide": "SHORT",
+        "type": "STOP_MARKET",
+        "status": "FILLED",
+        "cumFillSize": "1",
+        "cumFillValue": "3100",
+        "cumFillFee": "1.86",
+        "cumRealizePnl": "-100",
+        "updatedTime": "1768377600000",
+    }
+    inbox = PushedFills()
+    assert inbox.note(row)
+    taken = inbox.take()
+    assert inbox.take() == []
+    assert inbox.note(row | {"updatedTime": "1768377601000"})
+    inbox.restore(taken)
+    again = inbox.take()
+    assert len(again) == 1 and again[0].at.timestamp() == 1768377601
+    inbox.restore(again)
+    assert [f.net_pnl for f in inbox.take()] == [Decimal("-101.86")]
