@@ -6,7 +6,9 @@ position ``closed`` with its sibling stop cancelled on the venue. Measured twice
 
 - with the private stream: the fill's push wakes the monitor (target: median <= 1 s, p95 <= 2 s);
 - with the stream cut (every websocket handshake refused): only the REST poll finds it, so the bound is
-  one monitor interval plus the tick; the stream's health row must say it is down meanwhile.
+  one stream-down poll period plus the tick; the stream's health row must say it is down meanwhile.
+  Each take-profit there fires at a seeded random point of the poll period (a fill does not wait for
+  a tick to have just ended), so the median is about half the period and the max about all of it.
 
 The streamed figure is also taken with a round-trip time injected on every request of the fake
 (``faults.latency``, e.g. 50 and 150 ms: WEEX at internet distance) and given in round trips as well as
@@ -22,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -100,9 +103,10 @@ async def open_position(rt: Runtime, client: WeexClient) -> int:
 async def run(closes: int, monitor_s: float, cut: bool, rtt: float = 0.0) -> tuple[list[float], list[str]]:
     samples: list[float] = []
     health_seen: list[str] = []
+    phase = random.Random(24)
     with (
         tempfile.TemporaryDirectory() as tmp,
-        FakeWeex(prices={"ETHUSDT": ETH}, balance=Decimal(100_000), nodelay=True) as fake,
+        FakeWeex(prices={"ETHUSDT": ETH}, balance=Decimal(100_000)) as fake,
     ):
         fake.ws.faults.cut = cut
         fake.faults.latency = rtt  # one simulated round trip per request
@@ -132,6 +136,10 @@ async def run(closes: int, monitor_s: float, cut: bool, rtt: float = 0.0) -> tup
                 streams = rt.engine.streams
                 while rt.engine.lock.locked() or (streams is not None and streams.wake.is_set()):  # noqa: ASYNC110 - polls the engine's state
                     await asyncio.sleep(0.01)
+            if cut:  # a fill comes at any point of the poll period, not just after a tick: a seeded phase
+                polls = rt.settings.engine
+                period = min(polls.monitor_interval, polls.monitor_interval_stream_down)
+                await asyncio.sleep(phase.uniform(0, period.total_seconds()))
             fake.set_price("ETHUSDT", position.tp_price + Decimal(1))
             started = time.perf_counter()
             while True:
@@ -190,6 +198,7 @@ def main() -> None:
         "monitor_interval_s": args.monitor_interval,
         "with_stream": streamed,
         "stream_cut_rest_only": describe(rest),
+        "stream_cut_fill_phase": "seeded uniform point of the stream-down poll period (random.Random(24))",
         "stream_health_while_streaming": sorted(health),
         "stream_health_while_cut": sorted(set(rest_health)),
         "load_average_before": [round(v, 2) for v in load_before],

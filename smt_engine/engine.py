@@ -102,6 +102,8 @@ class Engine:
         self.rebuild = rebuild
         self.work = ShieldedWork()
         monitor.on_halt = self.halt
+        if streams is not None:
+            monitor.pushed = streams.pushed
         self.lock = asyncio.Lock()
         self.stop_event = asyncio.Event()
         self.cycle_requested = asyncio.Event()

@@ -3,7 +3,8 @@ the monitor at once (the REST close path then runs without waiting for its poll)
 triggers a REST reconciliation (whatever happened while the stream was away is read back), and the
 streams' state is the ``exchange.stream.private`` / ``exchange.stream.public`` health rows.
 
-REST stays the source of truth: a push is only a reason to look now, never a fact the engine books.
+REST stays the source of truth: a push is a reason to look now, and a pushed TP/SL fill is booked only
+once the venue's position list confirms the position is gone (``trading.pushed_closes``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from smt_engine.exchange.weex.streams import (
 )
 from smt_engine.health import report_health
 from smt_engine.store import Store
+from smt_engine.trading.pushed import PushedFills
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,8 @@ class StreamSupervisor:
         self.clock = clock
         self.wake = asyncio.Event()
         self.prices = prices or StreamPrices()
+        self.pushed = PushedFills()
+        """TP/SL fills pushed on the private stream, for the monitor (``trading.pushed``)."""
         self._refusing: set[str] = set()
         self._note_leg = note_leg
         self.streams: list[WeexStream] = []
@@ -143,10 +147,16 @@ class StreamSupervisor:
         self.wake.set()
 
     async def _on_private(self, message: StreamMessage) -> None:
-        if message.channel == "orders" and self._note_leg is not None:
+        if message.channel == "orders":
             for row in message.rows:
-                if leg_kind(row) is not None and row.get("id") and row.get("symbol"):
+                if (
+                    self._note_leg is not None
+                    and leg_kind(row) is not None
+                    and row.get("id")
+                    and row.get("symbol")
+                ):
                     self._note_leg(str(row["id"]), str(row["symbol"]))
+                self.pushed.note(row)  # a filled TP/SL: the monitor settles it from the push
         if message.channel in WAKING_CHANNELS:
             log.debug("stream push %s: waking the monitor", message.channel)
             self.wake.set()

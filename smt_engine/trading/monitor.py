@@ -3,7 +3,9 @@
 One ``tick`` (start-up and every ``monitor_interval``):
 
 1. read positions, open orders and open TP/SL orders (together: one round trip); any read failure
-   aborts the tick and changes nothing (an API error is never "closed");
+   aborts the tick (an API error is never "closed"). A TP/SL fill the private
+   stream pushed closes its position as soon as the position list confirms it is gone, from what the
+   push says, and its sibling is cancelled at once (``pushed_closes``);
 2. adopt positions the store does not know (opened-at from the exchange, so max hold survives
    restarts); update the ones it knows (``reconcile``);
 3. close out stored positions the exchange no longer has, with the reason (take-profit, stop-loss,
@@ -33,7 +35,14 @@ from typing import Protocol
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
 from smt_engine.domain import HealthStatus
-from smt_engine.exchange.base import Balance, Exchange, ExchangeError
+from smt_engine.exchange.base import (
+    AlgoOrder,
+    Balance,
+    Exchange,
+    ExchangeError,
+    ExchangeOrder,
+    ExchangePosition,
+)
 from smt_engine.health import report_health
 from smt_engine.store import Store
 from smt_engine.store.records import AccountSnapshot
@@ -43,6 +52,8 @@ from smt_engine.trading.inflight import InFlightTracker
 from smt_engine.trading.kill_switch import KillSwitch
 from smt_engine.trading.orphans import OrphanSweep
 from smt_engine.trading.position_guard import PositionGuard
+from smt_engine.trading.pushed import PushedFills, PushedLegFill
+from smt_engine.trading.pushed_closes import PushedCloses
 from smt_engine.trading.reconcile import PositionReconciler
 from smt_engine.trading.risk import ReasonCode
 from smt_engine.trading.settle import settle_orders
@@ -74,26 +85,27 @@ class Monitor:
         self.clock = clock
         self.exchange = exchange
         self.reconciler = PositionReconciler(store, clock, exchange, ailog)
+        self.settler = PushedCloses(store, clock, exchange, self.reconciler)
         self.orphans = OrphanSweep(store, clock, exchange)
         self.guard = PositionGuard(settings, store, clock, exchange, executor)
         self.inflight = InFlightTracker(settings, store, clock, executor)
         self.kill_switch = KillSwitch(settings, store, clock)
         self.on_halt: HaltHandler | None = None
         """Called when the kill switch trips (the engine halts); None runs the tick without halting."""
+        self.pushed: PushedFills | None = None
+        """TP/SL fills the private stream pushed (the engine wires it when a stream runs)."""
 
     async def tick(self, *, startup: bool = False) -> TickReport:
         report = TickReport()
+        pushed = self.pushed.take() if self.pushed is not None else []
         try:
             if startup:
                 await self._load_contracts()
-            # Independent reads, issued together: one round trip to the venue instead of three.
-            ex_positions, algos, regular = await asyncio.gather(
-                self.exchange.positions(), self.exchange.open_algo_orders(), self.exchange.open_orders()
-            )
+            ex_positions, algos, regular = await self._read(pushed, report)
         except ExchangeError as exc:
             report.ok, report.error = False, f"{type(exc).__name__}: {exc}"
             log.warning(
-                "monitor: exchange read failed, nothing changed: %s",
+                "monitor: exchange read failed, the rest of the tick skipped: %s",
                 report.error,
                 extra={"event": "monitor.read_failed"},
             )
@@ -149,6 +161,39 @@ class Monitor:
                 if self.on_halt is not None:
                     self.on_halt(breach.reason, breach.code)
         return report
+
+    async def _read(
+        self, pushed: list[PushedLegFill], report: TickReport
+    ) -> tuple[list[ExchangePosition], list[AlgoOrder], list[ExchangeOrder]]:
+        """Positions, open TP/SL and open orders, issued together: one round trip instead of three.
+
+        A close the stream pushed is settled as soon as the position list confirms it, and its
+        sibling's cancel goes out while the other two reads are still on their way: recorded after one
+        round trip, the sibling cancelled after two (docs/benchmarks.md, "At internet distance").
+        """
+        others = asyncio.ensure_future(
+            asyncio.gather(self.exchange.open_algo_orders(), self.exchange.open_orders())
+        )
+        try:
+            ex_positions = await self.exchange.positions()
+        except BaseException:
+            others.cancel()
+            await asyncio.gather(others, return_exceptions=True)
+            if self.pushed is not None:
+                self.pushed.restore(pushed)  # unchecked: the next tick looks at them again
+            raise
+        settled = self.settler.settle(pushed, ex_positions)
+        report.closed.extend((pos.id or 0, reason) for pos, reason in settled)
+        cancelling = asyncio.ensure_future(self.settler.cancel_siblings(settled))
+        try:
+            algos, regular = await others
+        finally:
+            cancelled = await cancelling
+        algos = [a for a in algos if a.order_id not in cancelled]
+        resting = {a.order_id for a in algos} | {o.order_id for o in regular}
+        for pos, _ in settled:
+            settle_orders(self.store, self.clock.now(), pos.id or 0, resting)
+        return ex_positions, algos, regular
 
     async def _load_contracts(self) -> None:
         """Every traded symbol's precision, from the venue, into the store (all modes)."""

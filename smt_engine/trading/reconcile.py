@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +33,7 @@ from smt_engine.store.records import Position, Proposal
 from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.orders import move_position, open_position
 from smt_engine.trading.proposals import transition
+from smt_engine.trading.pushed import PushedLegFill
 
 log = logging.getLogger(__name__)
 
@@ -127,19 +129,50 @@ class PositionReconciler:
         exit_price = (closing.avg_price if closing else None) or (
             close_fills[-1].price if close_fills else None
         )
+        self._record_close(
+            pos,
+            reason,
+            closing.order_id if closing else None,
+            closing.updated_at if closing else self.clock.now(),
+            exit_price,
+            realized,
+        )
+        return reason
+
+    def close_from_push(self, pos: Position, fill: PushedLegFill) -> CloseReason:
+        """``pos`` closed by the leg the stream pushed filled, which the venue's position list confirms
+        (the monitor checked it is gone there): recorded from the push, no history or fills read."""
+        reason = CloseReason.TAKE_PROFIT if fill.kind == "tp" else CloseReason.STOP_LOSS
+        self._record_close(pos, reason, fill.order_id, fill.at, fill.exit_price, fill.net_pnl, pushed=True)
+        return reason
+
+    def _record_close(
+        self,
+        pos: Position,
+        reason: CloseReason,
+        order_id: str | None,
+        closed_at: datetime,
+        exit_price: Decimal | None,
+        realized: Decimal | None,
+        *,
+        pushed: bool = False,
+    ) -> None:
+        """The close in the books: the position, its proposal's outcome and its AI log."""
+        assert pos.id is not None
         now = self.clock.now()
+        source = "pushed fill, position gone at the venue" if pushed else "order history and fills"
         move_position(
             self.store,
             pos.id,
             PositionState.CLOSED,
             actor="monitor",
             message=f"{pos.symbol} {pos.side.value} closed: {reason.value}, order "
-            f"{closing.order_id if closing else '?'}, realised PnL {realized} USDT",
+            f"{order_id or '?'}, realised PnL {realized} USDT",
             at=now,
-            data={"close_order_id": closing.order_id if closing else None, "reason": reason.value},
+            data={"close_order_id": order_id, "reason": reason.value, "source": source},
             close_reason=reason,
-            close_order_id=closing.order_id if closing else None,
-            closed_at=closing.updated_at if closing else now,
+            close_order_id=order_id,
+            closed_at=closed_at,
             exit_price=exit_price,
             realized_pnl=realized,
             unrealized_pnl=Decimal(0),
@@ -152,7 +185,7 @@ class PositionReconciler:
         if self.ailog is not None:
             held = (now - pos.opened_at).total_seconds() / 3600
             self.ailog.close(
-                closing.order_id if closing else None,
+                order_id,
                 {"symbol": pos.symbol, "side": pos.side.value, "entry_price": str(pos.entry_price)},
                 {
                     "reason": reason.value,
@@ -163,7 +196,6 @@ class PositionReconciler:
                 f"{pos.side.value} {pos.symbol} closed by {reason.value} after {held:.1f} h"
                 + (f"; realised PnL {realized} USDT" if realized is not None else ""),
             )
-        return reason
 
     async def round_trip(self, proposal: Proposal, entry: ExchangeOrder, *, actor: str) -> Position | None:
         """The filled ``entry`` of ``proposal`` whose position the venue no longer lists: rebuild it.

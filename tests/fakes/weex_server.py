@@ -139,10 +139,8 @@ class FakeWeex:
         balance: Decimal = Decimal(1000),
         seed: int = 0,
         server_time_offset_ms: int = 0,
-        nodelay: bool = False,
     ) -> None:
         self.api_key, self.secret, self.passphrase = api_key, secret, passphrase
-        self.nodelay = nodelay
         self.clock = clock or WallClock()
         self.market = ManualMarket(self.clock, dict(prices or DEFAULT_PRICES))
         self.venue = PaperExchange(
@@ -177,11 +175,10 @@ class FakeWeex:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            # TCP_NODELAY: without it Nagle and the client's delayed ACKs add ~40 ms to each answer and a
-            # benchmark measures the fake, not the engine. Off by default for now: with it, tests whose
-            # simulated clock creeps while real requests run (test_venue_truth's rebuilt-on-restart)
-            # see another timeline and fail; see docs/benchmarks.md.
-            disable_nagle_algorithm = fake.nodelay
+            # TCP_NODELAY: each answer leaves at once. Without it Nagle's algorithm holds the body back
+            # until the client's delayed ACK of the headers (~40 ms per answer on Linux), and a benchmark
+            # over this fake measures that instead of the engine (issue 24, docs/benchmarks.md).
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 fake._handle(self, "GET")

@@ -311,7 +311,7 @@ class FakeWeexStreams:
             state = (o.status.value, o.filled_size)
             if self._orders.get(o.order_id) != state:
                 self._orders[o.order_id] = state
-                orders.append(_order_row(o))
+                orders.append(order_row(o))
         if orders:
             out.append(("orders", None, orders))
         if len(acct.fills) > self._fills:
@@ -443,7 +443,7 @@ def _account_row(balance: Any) -> dict[str, Any]:
     }
 
 
-def _order_row(o: Any) -> dict[str, Any]:
+def order_row(o: Any) -> dict[str, Any]:
     """An ``orders`` push row (ccxt's swap recording of handle_orders)."""
     status = o.status.name if o.status.name != "CANCELLED" else "CANCELED"
     return {

@@ -92,6 +92,9 @@ async def test_an_entry_filled_and_closed_inside_the_fill_timeout_is_recorded_wi
     bench: Bench,
 ) -> None:
     async def take_profit_at_once() -> None:
+        # The move comes strictly after the fill, on the clock the test drives: the entry filled at the
+        # venue's now, and a tick at that very instant precedes the venue's cursor (no timing luck).
+        await bench.clock.advance(0.1)
         bench.fake.set_price(ETH, Decimal("3100"), high=Decimal("3110"))  # through the TP at 3090
         await bench.clock.advance(0.1)
 
@@ -127,12 +130,20 @@ async def test_an_entry_that_filled_and_closed_while_the_engine_was_away_is_rebu
     bench.client.after_entry = killed
     with pytest.raises(asyncio.CancelledError):
         await bench.run(bench.executor.execute(proposal, EngineState.RUNNING))
+    # Time passes while the engine is away, on the clock the test drives (not by how long the requests
+    # above took): the stop-out comes strictly after the entry's fill.
+    await bench.clock.advance(1)
     bench.fake.set_price(ETH, Decimal("2940"), low=Decimal("2930"))  # stopped out while away
     bench.restart()
-    # Away for longer than the visibility window: the restarted tracker then knows the position is gone
-    # (not merely not listed yet), however little simulated time the tick itself takes.
-    await bench.clock.advance(bench.settings.trading.order_visibility.total_seconds() + 1)
-    report = await bench.run(bench.monitor.tick())
+    await bench.clock.advance(10)
+    # The first look learns the entry filled; its position may just not be listed yet, so the proposal
+    # waits out the venue's visibility window (measured from that look, on the clock the test drives).
+    first = await asyncio.wait_for(bench.monitor.tick(), 30)
+    entry = bench.store.orders.by_client_id(bench.executor.desk.entry_cid(proposal.id))
+    assert entry is not None and entry.state is OrderState.FILLED
+    assert first.inflight.proposals_resolved == [] and bench.store.positions.recent_closed() == []
+    await bench.clock.advance(bench.settings.trading.order_visibility.total_seconds())
+    report = await asyncio.wait_for(bench.monitor.tick(), 30)
     assert report.inflight.proposals_resolved == [proposal.id]
     closed = bench.store.positions.recent_closed()
     assert len(closed) == 1 and closed[0].proposal_id == proposal.id

@@ -48,10 +48,17 @@ class ManualMarket:
             raise ValueError(f"manual market has no price for {symbol}")
         return ticks[-1].close
 
+    def _consumed_now(self) -> None:
+        """A venue that read the price now (a market fill at it) has consumed now: a tick set later at
+        this same instant would fall inside neither its past nor its next ``(cursor, now]``, and be lost."""
+        self._read_until = max(self._read_until, self.clock.now())
+
     async def last_price(self, symbol: str) -> Decimal:
+        self._consumed_now()
         return self.price_now(symbol)
 
     async def ticker(self, symbol: str) -> Ticker:
+        self._consumed_now()
         last = self.price_now(symbol)
         return Ticker(symbol=symbol, last=last, mark=last, at=self.clock.now())
 

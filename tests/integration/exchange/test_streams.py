@@ -328,7 +328,12 @@ async def test_a_pushed_tp_fill_closes_the_position_without_waiting_for_a_poll(r
     assert elapsed < SOON and rig.clock.now() - before < POLL / 2
     done = rig.store.positions.get(pos.id)
     assert done is not None and done.close_reason is CloseReason.TAKE_PROFIT and done.realized_pnl
-    await until(lambda: not rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT")), "sibling cancelled")
+    # The close is booked from the push as soon as the position list confirms it, while the tick's
+    # other requests (the sibling's cancel among them) are still out; the client keeps its time (its
+    # limiter's waits) on the simulated clock, so that clock keeps moving here too.
+    await until_sim(
+        rig, lambda: not rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT")), "sibling cancelled"
+    )
     health = rig.store.health.get("exchange.stream.private")
     assert health is not None and health.status is HealthStatus.OK and health.data["up"] is True
 

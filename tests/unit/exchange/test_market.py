@@ -62,3 +62,18 @@ async def test_manual_market_ticks_and_candles() -> None:
     assert [(b.high, b.close) for b in bars] == [(Decimal(110), Decimal(101))]
     candles = await market.candles("BTCUSDT", "1h", 2)
     assert candles[-1].high == Decimal(110) and candles[-1].close == Decimal(101)
+
+
+async def test_a_tick_set_at_the_instant_a_venue_read_the_price_is_not_lost() -> None:
+    """A paper venue fills a market entry at ``last_price`` and moves its cursor to now; a TP spike set at
+    that same instant must still be in its next ``(cursor, now]``, or the TP never fires (this lost the
+    pushed-TP close in tests/integration/exchange/test_streams.py once the fake answered fast)."""
+    clock = SimulatedClock(datetime(2026, 1, 14, 8, tzinfo=UTC))
+    market = ManualMarket(clock, {"ETHUSDT": Decimal(3000)})
+    await clock.advance(1)
+    cursor = clock.now()
+    assert await market.last_price("ETHUSDT") == Decimal(3000)  # the entry's fill price, read at cursor
+    market.set_price("ETHUSDT", Decimal(3095), high=Decimal(3100))
+    await clock.advance(0.05)
+    bars = await market.bars_between("ETHUSDT", cursor, clock.now())
+    assert [(b.high, b.close) for b in bars] == [(Decimal(3100), Decimal(3095))]

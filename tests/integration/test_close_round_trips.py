@@ -1,0 +1,180 @@
+"""A pushed close costs two round trips (issue 24): counted on the fake's requests, never timed.
+
+The take-profit fires on the fake WEEX; the monitor gets the ``orders`` push row the fake's websocket
+sends for it (``tests/fakes/weex_ws.order_row``) and runs one tick while every request waits at a
+lockstep gate (``lockstep``): the close is in the books after the first round (the three reads, no order
+history or fills), the sibling stop's cancel goes out in the second. A push the venue contradicts, or
+one without the fill, is left to the REST path.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from smt_engine.domain import CloseReason, OrderState, PositionState
+from smt_engine.exchange.base import OrderStatus
+from smt_engine.exchange.weex import WeexClient
+from smt_engine.trading.monitor import Monitor
+from smt_engine.trading.pushed import PushedFills, pushed_leg_fill
+from tests.fakes.weex_ws import order_row
+from tests.integration.lockstep import LockstepTransport, rounds_until_done
+from tests.integration.venue_bench import ETH, Bench, bench, open_long
+
+__all__ = ["bench"]  # the fixture, imported
+
+READS = {
+    "GET /capi/v3/account/position/allPosition",
+    "GET /capi/v3/openAlgoOrders",
+    "GET /capi/v3/openOrders",
+}
+EXPLAINING = {"GET /capi/v3/order/history", "GET /capi/v3/userTrades"}
+
+
+def gated_monitor(bench: Bench) -> tuple[Monitor, LockstepTransport, WeexClient]:
+    """The engine's monitor over a client whose every request waits for the test to answer a round."""
+    gate = LockstepTransport()
+    client = WeexClient(
+        api_key=bench.fake.api_key,
+        api_secret=bench.fake.secret,
+        passphrase=bench.fake.passphrase,
+        base_url=bench.fake.base_url,
+        store=bench.store,
+        clock=bench.clock,
+        read_retries=1,
+        backoff=0.01,
+        transport=gate,
+    )
+    monitor = Monitor(bench.settings, bench.store, bench.clock, client, bench.executor, None)
+    monitor.pushed = PushedFills()
+    return monitor, gate, client
+
+
+async def take_profit(bench: Bench, tp_id: str) -> dict[str, Any]:
+    """Through the TP at 3090, after the entry (the clock driven by the test); the push row of its fill."""
+    await bench.clock.advance(1)
+    bench.fake.set_price(ETH, Decimal("3100"), high=Decimal("3110"))
+    await bench.clock.advance(1)
+    bench.fake.call(bench.fake.venue.positions())  # the venue walks its price path: the TP fills
+    assert bench.venue_status(tp_id) is OrderStatus.FILLED
+    return order_row(bench.fake._find(tp_id))
+
+
+async def test_a_pushed_take_profit_is_closed_after_one_round_trip_and_its_stop_cancelled_in_the_second(
+    bench: Bench,
+) -> None:
+    pid, tp_id, sl_id = await open_long(bench)
+    monitor, gate, client = gated_monitor(bench)
+    await bench.run(monitor.tick())  # the legs as the running engine knows them (listed, by endpoint)
+    assert monitor.pushed is not None and monitor.pushed.note(await take_profit(bench, tp_id))
+    closed_after: list[int] = []
+
+    def look(round_no: int) -> None:
+        pos = bench.store.positions.get(pid)
+        if pos is not None and pos.state is PositionState.CLOSED and not closed_after:
+            closed_after.append(round_no)
+
+    report = await rounds_until_done(gate, monitor.tick(), look)
+    assert report.ok and report.closed == [(pid, CloseReason.TAKE_PROFIT)]
+    assert closed_after == [1], gate.rounds
+    assert set(gate.rounds[0]) >= READS and not EXPLAINING & set(gate.rounds[0])
+    assert "DELETE /capi/v3/algoOrder" in gate.rounds[1], gate.rounds
+    assert not any(EXPLAINING & set(r) for r in gate.rounds), "settled from the push, not from history"
+    assert bench.venue_status(sl_id) is OrderStatus.CANCELLED
+    # What the push said is what the venue's fills say.
+    pos = bench.store.positions.get(pid)
+    assert pos is not None and pos.close_order_id == tp_id and pos.exit_price == Decimal("3090")
+    fills = [f for f in await client.fills(ETH) if f.order_id == tp_id]
+    assert fills and pos.realized_pnl == sum((f.realized_pnl - abs(f.fee) for f in fills), Decimal(0))
+    assert pos.realized_pnl is not None and pos.realized_pnl > 0
+    legs = {o.exchange_order_id: o.state for o in bench.store.orders.for_position(pid)}
+    assert legs[tp_id] is OrderState.FILLED and legs[sl_id] is OrderState.CANCELLED
+    await client.aclose()
+
+
+async def test_a_pushed_fill_the_venue_contradicts_closes_nothing_and_cancels_no_stop(bench: Bench) -> None:
+    pid, tp_id, sl_id = await open_long(bench)
+    monitor, gate, client = gated_monitor(bench)
+    await bench.run(monitor.tick())
+    row = order_row(bench.fake._find(tp_id)) | {
+        "status": "FILLED",
+        "cumFillSize": "0.333",
+        "cumFillValue": "1029.297",
+        "cumFillFee": "0.62",
+        "cumRealizePnl": "29.97",
+    }  # a push claiming the TP filled; the venue still holds the position
+    assert monitor.pushed is not None and monitor.pushed.note(row)
+    report = await rounds_until_done(gate, monitor.tick())
+    assert report.ok and report.closed == []
+    pos = bench.store.positions.get(pid)
+    assert pos is not None and pos.state is PositionState.OPEN
+    assert not any("DELETE" in name for r in gate.rounds for name in r), gate.rounds
+    assert bench.venue_status(sl_id) is OrderStatus.UNTRIGGERED
+    await client.aclose()
+
+
+async def test_a_push_without_the_fill_is_closed_from_order_history_and_fills(bench: Bench) -> None:
+    pid, tp_id, _ = await open_long(bench)
+    monitor, gate, client = gated_monitor(bench)
+    await bench.run(monitor.tick())
+    row = await take_profit(bench, tp_id)
+    del row["cumFillValue"]
+    assert monitor.pushed is not None and not monitor.pushed.note(row), "an incomplete push is not kept"
+    report = await rounds_until_done(gate, monitor.tick())
+    assert report.closed == [(pid, CloseReason.TAKE_PROFIT)]
+    assert any(set(r) >= EXPLAINING for r in gate.rounds), gate.rounds
+    await client.aclose()
+
+
+def test_a_push_row_is_a_filled_leg_only_when_it_says_all_a_close_needs() -> None:
+    row = {
+        "id": "7001",
+        "symbol": ETH,
+        "positionSide": "LONG",
+        "type": "TAKE_PROFIT_MARKET",
+        "status": "FILLED",
+        "cumFillSize": "0.5",
+        "cumFillValue": "1545",
+        "cumFillFee": "-0.93",
+        "cumRealizePnl": "45",
+        "updatedTime": "1768377600000",
+    }
+    fill = pushed_leg_fill(row)
+    assert fill is not None and fill.kind == "tp" and fill.exit_price == Decimal(3090)
+    assert fill.fee == Decimal("0.93") and fill.net_pnl == Decimal("44.07")
+    assert pushed_leg_fill(row | {"type": "STOP_MARKET"}).kind == "sl"  # type: ignore[union-attr]
+    for broken in (
+        {"status": "PARTIALLY_FILLED"},
+        {"type": "MARKET"},
+        {"cumFillSize": "0"},
+        {"cumRealizePnl": None},
+        {"cumFillFee": "n/a"},
+        {"updatedTime": "0"},
+        {"positionSide": "BOTH"},
+    ):
+        assert pushed_leg_fill(row | broken) is None, broken
+
+
+def test_fills_a_failed_read_could_not_check_are_looked_at_again_and_a_newer_push_wins() -> None:
+    row = {
+        "id": "7002",
+        "symbol": ETH,
+        "positionSide": "SHORT",
+        "type": "STOP_MARKET",
+        "status": "FILLED",
+        "cumFillSize": "1",
+        "cumFillValue": "3100",
+        "cumFillFee": "1.86",
+        "cumRealizePnl": "-100",
+        "updatedTime": "1768377600000",
+    }
+    inbox = PushedFills()
+    assert inbox.note(row)
+    taken = inbox.take()
+    assert inbox.take() == []
+    assert inbox.note(row | {"updatedTime": "1768377601000"})
+    inbox.restore(taken)
+    again = inbox.take()
+    assert len(again) == 1 and again[0].at.timestamp() == 1768377601
+    inbox.restore(again)
+    assert [f.net_pnl for f in inbox.take()] == [Decimal("-101.86")]
