@@ -139,5 +139,12 @@ def phantom_refusals(
     return found
 
 
-def summary(tally: Tally, **extra: Any) -> dict[str, Any]:
-    return {"checks": tally.counts, "examples": tally.examples, "clean": tally.clean, **extra}
+def summary(tally: Tally, *, exercised: bool, **extra: Any) -> dict[str, Any]:
+    """The report; ``clean`` needs every check at 0 and a run that sent orders at all (``exercised``)."""
+    return {
+        "checks": tally.counts,
+        "examples": tally.examples,
+        "clean": tally.clean and exercised,
+        "exercised": exercised,
+        **extra,
+    }

@@ -31,5 +31,6 @@ def test_a_few_sigkill_trials_leave_the_books_clean(tmp_path: Path) -> None:
     assert out.exists(), done.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["trials"] == 4
+    assert result["order_posts"] > 0 and result["exercised"], "the engine sent no order: nothing was tested"
     assert all(count == 0 for count in result["checks"].values()), result
     assert result["clean"] and done.returncode == 0, done.stdout
