@@ -167,12 +167,8 @@ class MainScreen(Screen[None]):
         held = {s for s in changed if s in self._filled and _TAB_OF.get(s, active) != active}
         self._held |= held
         self._filled |= changed
-        running = snap.engine.running(now, config.stale_after)
-        self.query_one(StatusBar).show(snap, now, config, readonly)
-        if changed & {"positions", "limits", "engine"}:
-            self.query_one(PositionsTable).show(snap.positions, now, snap.max_hold(), running)
+        self.tick(snap, now, config, readonly)  # the header and both tables, every time figure as of now
         if changed & {"proposals", "limits", "engine", "whales"}:
-            self.query_one(ProposalsTable).show(snap, now, config.whale_pairs, running)
             self._count_waiting(len(snap.waiting))
         self._draw_tab_sections(snap, changed - held, now)
 

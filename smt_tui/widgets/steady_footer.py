@@ -101,9 +101,10 @@ class SteadyFooter(Footer):
         widget = FooterKey(
             key, key_display, description, action, disabled=not enabled, tooltip=tooltip, classes=classes
         )
-        # What Footer.compose's data_bind does, outside a compose (the footer's style never changes).
-        widget.set_reactive(FooterKey.compact, self.compact)
-        widget.set_class(self.compact, "-compact")
+        if classes != PALETTE:  # as in Footer.compose, where only the palette's key keeps its own style
+            # What Footer.compose's data_bind does, outside a compose (the footer's style never changes).
+            widget.set_reactive(FooterKey.compact, self.compact)
+            widget.set_class(self.compact, "-compact")
         return widget
 
 
