@@ -106,7 +106,15 @@ class KeyedTable(DataTable[RenderableType]):
         self._apply()
 
     def sync(self, rows: Sequence[Row]) -> None:
-        self._all = list(rows)
+        """Show ``rows``; the same rows as last time (a heartbeat redraws both tables) do nothing.
+
+        Equal as ``_apply`` compares cells (text and spans), so this skips only a diff that would find
+        no change; a new width or filter is applied by ``_on_resize`` and ``set_filter`` themselves.
+        """
+        new = list(rows)
+        if new == self._all and self._layout:
+            return
+        self._all = new
         self._apply()
 
     def notify_style_update(self) -> None:
