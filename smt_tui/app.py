@@ -158,9 +158,10 @@ class ConsoleApp(OperatorCommands):
             return
         now = self.now()
         try:
-            self.main.apply(snap, now, self.config, self.readonly)
-            self.main.tick(snap, now, self.config, self.readonly)  # every countdown as of now, too
+            self.main.apply(snap, now, self.config, self.readonly)  # every countdown as of now, too
             self._drawn_at = time.monotonic()
+            # The ticks of this minute have nothing left to draw (unless a figure counts seconds).
+            self._last_moment = self._moment(snap, now)
             if "whales" in snap.changed:
                 self._chart_flows()
             self._follow_waiting()
@@ -282,7 +283,7 @@ class ConsoleApp(OperatorCommands):
         snap = self.snapshot
         if snap is not None:
             live = snap.engine.liveness(now, self.config.stale_after)
-            moment = (now.replace(second=0, microsecond=0), live, id(snap), type(self.screen))
+            moment = self._moment(snap, now)
             seconds = _seconds_matter(snap, now, live)
             if moment == self._last_moment and not seconds:
                 return
@@ -302,6 +303,11 @@ class ConsoleApp(OperatorCommands):
             if found is not None:
                 self.screen.show(found[1])
         self.refresh_confirm()
+
+    def _moment(self, snap: Snapshot, now: datetime) -> tuple[object, ...]:
+        """What the time figures on screen are drawn from, at the minute (countdowns show minutes)."""
+        live = snap.engine.liveness(now, self.config.stale_after)
+        return (now.replace(second=0, microsecond=0), live, id(snap), type(self.screen))
 
     def selection_changed(self) -> None:
         # The footer is rebuilt on refresh_bindings: only when what applies actually changed.

@@ -115,19 +115,26 @@ class MainScreen(Screen[None]):
         return self.active_table().selected_key
 
     def show_tab(self, tab: str) -> None:
+        """Everything a switch changes, before the next layout: the new tab is laid out and painted once.
+
+        Shown, focused, its held sections drawn, the detail pane and the footer's keys following, all
+        now; waiting for ``TabActivated`` (posted, handled after the first paint) meant a second layout
+        and a second full paint of the new table (docs/benchmarks.md, console).
+        """
         self.query_one(TabbedContent).active = tab
-        self.active_table().focus()
+        self._tab_shown()
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
-        self._draw_held()
-        self._focus_table()  # now, not after a refresh: the new tab is drawn once, already focused
+        self._tab_shown()  # a click on a tab; after ``show_tab`` there is nothing left to do
 
-    def _focus_table(self) -> None:
+    def _tab_shown(self) -> None:
+        self._draw_held()
         # A filter belongs to the table it was typed in; another tab keeps its own rows.
         self.query_one(FilterBar).display = False
-        self.active_table().focus()
+        self.set_focus(self.active_table())  # now, not after a refresh: drawn once, already focused
         self._selection_changed()
+        self.query_one(SteadyFooter).follow()
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -160,12 +167,8 @@ class MainScreen(Screen[None]):
         held = {s for s in changed if s in self._filled and _TAB_OF.get(s, active) != active}
         self._held |= held
         self._filled |= changed
-        running = snap.engine.running(now, config.stale_after)
-        self.query_one(StatusBar).show(snap, now, config, readonly)
-        if changed & {"positions", "limits", "engine"}:
-            self.query_one(PositionsTable).show(snap.positions, now, snap.max_hold(), running)
+        self.tick(snap, now, config, readonly)  # the header and both tables, every time figure as of now
         if changed & {"proposals", "limits", "engine", "whales"}:
-            self.query_one(ProposalsTable).show(snap, now, config.whale_pairs, running)
             self._count_waiting(len(snap.waiting))
         self._draw_tab_sections(snap, changed - held, now)
 

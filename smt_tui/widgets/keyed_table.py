@@ -18,6 +18,8 @@ from rich.console import RenderableType
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.events import Resize
+from textual.geometry import Size
+from textual.widget import PseudoClasses, Widget
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
@@ -71,6 +73,8 @@ class KeyedTable(DataTable[RenderableType]):
         self._cells: dict[str, Cells] = {}
         self._layout: tuple[tuple[str, int], ...] = ()
         self._fitted_width = -1
+        self._sized = Size(0, 0)
+        self._styles_seen: dict[PseudoClasses, tuple[object, ...]] = {}
         self.filter_text = ""
         self.columns_spec = tuple(Col(*c) for c in self.COLUMNS)
 
@@ -102,10 +106,57 @@ class KeyedTable(DataTable[RenderableType]):
         self._apply()
 
     def sync(self, rows: Sequence[Row]) -> None:
-        self._all = list(rows)
+        """Show ``rows``; the same rows as last time (a heartbeat redraws both tables) do nothing.
+
+        Equal as ``_apply`` compares cells (text and spans), so this skips only a diff that would find
+        no change; a new width or filter is applied by ``_on_resize`` and ``set_filter`` themselves.
+        """
+        new = list(rows)
+        if new == self._all and self._layout:
+            return
+        self._all = new
         self._apply()
 
-    def on_resize(self, event: Resize) -> None:
+    def notify_style_update(self) -> None:
+        """Keep the cached renders when only the focus moved and the styles of that state are as before.
+
+        ``DataTable`` drops every cached row, cell and line on any style update, and a focus change is
+        one: every tab switch painted the new tab's table from nothing. Its caches are keyed by the focus
+        state and the base style already, so they stay valid while the styles drawn in each focus state
+        (``_style_signature``) are the ones they were drawn with; anything else (a theme, a class)
+        changes a signature and clears them as before.
+        """
+        Widget.notify_style_update(self)  # the widget's own style caches, always
+        state = self.get_pseudo_class_state()
+        try:
+            signature = self._style_signature()
+        except KeyError:  # before mount: no component styles yet
+            DataTable.notify_style_update(self)
+            return
+        if self._styles_seen.get(state) == signature:
+            self._styles_cache.clear()  # the background tint of the new state: lines are drawn again
+            self._get_styles_to_render_cell.cache_clear()  # not keyed by focus
+            self.refresh()
+            return
+        self._styles_seen[state] = signature
+        DataTable.notify_style_update(self)
+
+    def _style_signature(self) -> tuple[object, ...]:
+        """Every style a row is drawn with in the current focus state."""
+        return (self.rich_style, *(self.get_component_rich_style(c) for c in sorted(self.COMPONENT_CLASSES)))
+
+    def _on_resize(self, event: Resize) -> None:
+        """Fit the columns to a new width; keep every cached render when the size did not change.
+
+        Textual sends a Resize to every widget a layout shows, also at the size it had: a table on a tab
+        shown again gets one after its first paint, and ``DataTable._on_resize`` (replaced here) bumps
+        the update count, which drops every cached row and cell and paints the whole table a second
+        time (docs/benchmarks.md, console: the tab switch). Only a real change of size does that here.
+        """
+        event.prevent_default()  # DataTable._on_resize is the only handler above this one
+        if event.size != self._sized:
+            self._sized = event.size
+            self._update_count += 1
         if event.size.width != self._fitted_width:
             self._fitted_width = event.size.width
             self._apply()

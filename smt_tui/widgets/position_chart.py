@@ -6,8 +6,10 @@ exchange; until the engine has recorded a bar for the pair it says so instead of
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
+from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
 from smt_engine.store.prices import StoredCandle
@@ -38,6 +40,13 @@ def drawn_from(p: Position | None, bars: Sequence[StoredCandle]) -> tuple[object
     )
 
 
+MARK_EVERY = 5.0
+"""Real seconds between two redraws for a move of the mark price alone (docs/benchmarks.md, console)."""
+
+_MARK = 6
+"""Where the mark price is in ``drawn_from``."""
+
+
 class PositionChart(PlotextPlot):
     DEFAULT_CSS = """
     PositionChart { height: 12; }
@@ -47,13 +56,46 @@ class PositionChart(PlotextPlot):
     title: str = ""
     draws = 0
     """How many times the chart was drawn (the quiet-when-unchanged promise is tested on it)."""
+    mark_every = MARK_EVERY
+    _drawn_at = float("-inf")
+    _latest: tuple[Position | None, Sequence[StoredCandle]] | None = None
+    _later: Timer | None = None
 
     def show(self, p: Position | None, bars: Sequence[StoredCandle]) -> None:
-        """Redraw only when what the chart shows changed: the price (bars, mark) or entry, TP or SL."""
+        """Redraw only when what the chart shows changed: the price (bars, mark) or entry, TP or SL.
+
+        A move of the mark alone is drawn at most every ``mark_every`` seconds, the latest one then:
+        at the demo's pace the mark moves with every snapshot and each plot costs a full plotext
+        render, about a fifth of the demo console's CPU. The positions table shows the mark as it moves.
+        """
         key = drawn_from(p, bars)
+        self._latest = None
         if key == self._shown:
             return
+        shown = self._shown
+        mark_only = (
+            shown is not None
+            and len(shown) == len(key)
+            and shown[:_MARK] + shown[_MARK + 1 :] == (key[:_MARK] + key[_MARK + 1 :])
+        )
+        wait = self._drawn_at + self.mark_every - time.monotonic()
+        if mark_only and wait > 0:
+            self._latest = (p, bars)
+            if self._later is None:
+                self._later = self.set_timer(wait, self._draw_latest)
+            return
+        self._draw(p, bars, key)
+
+    def _draw_latest(self) -> None:
+        self._later = None
+        if self._latest is not None:
+            p, bars = self._latest
+            self._latest = None
+            self._draw(p, bars, drawn_from(p, bars))
+
+    def _draw(self, p: Position | None, bars: Sequence[StoredCandle], key: tuple[object, ...]) -> None:
         self._shown = key
+        self._drawn_at = time.monotonic()
         self.draws += 1
         self.display = p is not None
         plt = self.plt

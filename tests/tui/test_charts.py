@@ -86,7 +86,8 @@ async def test_position_chart_follows_each_snapshot_and_stays_put_when_nothing_i
         await wait_for(pilot, lambda: "+12.34" in table._cells[key][5].plain)
         assert (chart.draws, chart.title) == (draws, title)
 
-        # A new mark price: the chart follows without any key press.
+        # A new mark price: the chart follows without any key press (once its mark interval has passed).
+        chart.mark_every = 0
         engine.store.positions.update(position_id, mark_price="2033.5")
         await wait_for(pilot, lambda: "mark 2033.5" in chart.title)
         assert chart.draws == draws + 1
@@ -133,3 +134,34 @@ async def test_whales_tab_charts_net_exchange_flow_of_stablecoins_and_eth_like(
         chart = app.main.query_one(FlowChart)
         # The newest moment: stablecoins -2000 + 500, ETH-like 3.5 + 1; the 1 h window is not mixed in.
         await wait_for(pilot, lambda: "stablecoins -1,500, ETH-like +4.50" in chart.title)
+
+
+async def test_a_mark_move_alone_is_drawn_at_a_bounded_rate_and_anything_else_at_once(
+    make_app: MakeApp, fixture_db: Fixture, engine: FakeEngine
+) -> None:
+    position_id = fixture_db.unprotected_position_id
+    position = engine.store.positions.get(position_id)
+    assert position is not None
+    engine.store.candles.record_closed(_bars(position.symbol, ["2000", "2010"]))
+    app = make_app()
+    async with app.run_test(size=(120, 50)) as pilot:
+        await ready(pilot)
+        await pilot.press("1")
+        key = f"position:{position_id}"
+        await wait_for(pilot, lambda: app.selected_key() == key)
+        chart = app.main.query_one(PositionChart)
+        table = app.main.query_one(PositionsTable)
+        await wait_for(pilot, lambda: "last close 2010" in chart.title)
+        chart.mark_every = 3600  # the next mark-only redraw is an hour away
+        engine.store.positions.update(position_id, mark_price="2040", unrealized_pnl="7.77")
+        await wait_for(pilot, lambda: "+7.77" in table._cells[key][5].plain)
+        draws, title = chart.draws, chart.title
+        engine.store.positions.update(position_id, mark_price="2041", unrealized_pnl="7.78")
+        await wait_for(pilot, lambda: "+7.78" in table._cells[key][5].plain)
+        assert (chart.draws, chart.title) == (draws, title)  # the snapshot came, the chart waits
+        assert "mark 2041" not in chart.title
+
+        # A moved stop-loss is drawn at once, with the latest mark.
+        engine.store.positions.update(position_id, sl_price="1985")
+        await wait_for(pilot, lambda: "SL 1985" in chart.title)
+        assert "mark 2041" in chart.title and chart.draws == draws + 1

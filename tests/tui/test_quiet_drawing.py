@@ -7,11 +7,15 @@ tab are brought up to date when the tab is shown, and until then the snapshot al
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
+
+import pytest
 
 from smt_engine.domain import EventLevel
 from smt_tui.app import ConsoleApp
 from smt_tui.widgets.event_log import EventLog
+from smt_tui.widgets.keyed_table import KeyedTable
 from smt_tui.widgets.positions_table import PositionsTable
 from tests.tui.conftest import FakeEngine, ready, wait_for
 from tests.tui.fixtures import NOW, Fixture
@@ -66,3 +70,29 @@ async def test_a_hidden_tab_is_brought_up_to_date_when_shown(make_app: MakeApp, 
         await pilot.press("7")
         await wait_for(pilot, lambda: key in log._cells)
         assert "drawn when shown" in " ".join(str(getattr(c, "plain", c)) for c in log._cells[key])
+
+
+async def test_a_heartbeat_that_changes_no_row_leaves_both_tables_as_they_are(
+    make_app: MakeApp, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        applied: list[str] = []
+        original = KeyedTable._apply
+
+        def counting(self: KeyedTable) -> None:
+            applied.append(type(self).__name__)
+            original(self)
+
+        monkeypatch.setattr(KeyedTable, "_apply", counting)
+        before = app.snapshot
+        engine.store.engine.set(heartbeat_at=NOW - timedelta(seconds=1))  # the engine's routine write
+        await wait_for(pilot, lambda: app.snapshot is not before)
+        await pilot.pause()
+        assert app.snapshot is not None and "engine" in app.snapshot.changed
+        assert applied == []  # both tables were given their rows again, equal: no diff, no repaint
+        engine.store.positions.update(
+            engine.store.positions.open_positions()[0].id, unrealized_pnl=Decimal("3.21"), updated_at=NOW
+        )
+        await wait_for(pilot, lambda: "PositionsTable" in applied)  # a changed row is still drawn
