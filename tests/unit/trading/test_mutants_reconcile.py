@@ -205,10 +205,17 @@ async def test_the_close_reason_comes_from_the_closing_order(
     ):
         store.orders.insert(
             Order(
-                client_order_id=cid, symbol="ETHUSDT", side=Side.LONG, kind=kind, size=Decimal(1),
-                state=OrderState.FILLED, created_at=NOW, updated_at=NOW, request={"reason": why},
+                client_order_id=cid,
+                symbol="ETHUSDT",
+                side=Side.LONG,
+                kind=kind,
+                size=Decimal(1),
+                state=OrderState.FILLED,
+                created_at=NOW,
+                updated_at=NOW,
+                request={"reason": why},
             )
-        )  # fmt: skip
+        )
     rec, _ = reconciler(store, clock, Venue(history=[order]))
     pos = position(store)
     assert await rec.close_out(pos) is reason
@@ -229,14 +236,29 @@ async def test_a_proposal_not_open_is_not_closed_again(store: Store, clock: Simu
 
 def at_venue(side: Side = Side.LONG, upnl: str = "30") -> ExchangePosition:
     return ExchangePosition(
-        symbol="ETHUSDT", side=side, size=Decimal("1.5"), entry_price=Decimal(2000), margin=Decimal(150),
-        leverage=Decimal(20), unrealized_pnl=Decimal(upnl), liquidation_price=None, opened_at=OPENED,
-        updated_at=NOW, position_id="p1",
-    )  # fmt: skip
+        symbol="ETHUSDT",
+        side=side,
+        size=Decimal("1.5"),
+        entry_price=Decimal(2000),
+        margin=Decimal(150),
+        leverage=Decimal(20),
+        unrealized_pnl=Decimal(upnl),
+        liquidation_price=None,
+        opened_at=OPENED,
+        updated_at=NOW,
+        position_id="p1",
+    )
 
 
-def algo(oid: str, kind: str, price: str, *, side: Side = Side.LONG, symbol: str = "ETHUSDT",
-         status: OrderStatus = OrderStatus.UNTRIGGERED) -> AlgoOrder:  # fmt: skip
+def algo(
+    oid: str,
+    kind: str,
+    price: str,
+    *,
+    side: Side = Side.LONG,
+    symbol: str = "ETHUSDT",
+    status: OrderStatus = OrderStatus.UNTRIGGERED,
+) -> AlgoOrder:
     return AlgoOrder(oid, None, symbol, side, kind, Decimal(price), Decimal("1.5"), status, NOW)  # type: ignore[arg-type]
 
 
@@ -262,8 +284,11 @@ async def test_a_refresh_takes_size_pnl_mark_and_the_positions_own_legs(
     assert after is not None
     assert (after.size, after.unrealized_pnl, after.mark_price) == (Decimal("1.2"), Decimal(30), mark)
     assert (after.tp_order_id, after.tp_price, after.sl_order_id, after.sl_price) == (
-        "t1", Decimal(2300), "s1", Decimal(1900),
-    )  # fmt: skip
+        "t1",
+        Decimal(2300),
+        "s1",
+        Decimal(1900),
+    )
     assert after.updated_at == NOW
     assert pos.mark_price == mark and pos.sl_order_id == "s1"  # the caller's copy too
 
@@ -304,10 +329,17 @@ async def test_an_adopted_position_keeps_the_venues_open_time_and_legs(
 def close_order(store: Store, pos: Position, cid: str, state: OrderState) -> None:
     store.orders.insert(
         Order(
-            client_order_id=cid, symbol="ETHUSDT", side=Side.LONG, kind=OrderKind.CLOSE, size=Decimal(1),
-            state=state, created_at=NOW, updated_at=NOW, position_id=pos.id,
+            client_order_id=cid,
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            kind=OrderKind.CLOSE,
+            size=Decimal(1),
+            state=state,
+            created_at=NOW,
+            updated_at=NOW,
+            position_id=pos.id,
         )
-    )  # fmt: skip
+    )
 
 
 async def test_a_closing_position_whose_closes_all_ended_unfilled_is_open_again(
