@@ -6,6 +6,7 @@ force-closes. Fast tests, so mutation testing reaches ``ensure_stop`` and ``enfo
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from decimal import Decimal
 
@@ -81,6 +82,15 @@ def stop(
     )
 
 
+def logged(caplog: pytest.LogCaptureFixture, event: str) -> list[tuple[int, str, object]]:
+    """The guard's log records that carry ``event`` (the events table mirrors them): level, text, position."""
+    return [
+        (r.levelno, r.getMessage(), getattr(r, "position_id", None))
+        for r in caplog.records
+        if getattr(r, "event", None) == event
+    ]
+
+
 def placed_stops(ex: ScriptedExchange) -> list[tuple[object, ...]]:
     return [args for name, args in ex.calls if name == "place_tp_sl"]
 
@@ -111,12 +121,17 @@ async def test_only_an_open_stop_of_this_symbol_and_side_counts(
 
 
 async def test_a_missing_stop_is_re_placed_at_the_recorded_price_and_recorded(
-    store: Store, clock: SimulatedClock
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     guard, ex = guard_on(store, clock)
     pos = held(store, sl="1960")
     report = TickReport()
-    await guard.ensure_stop(pos, [], report)
+    with caplog.at_level(logging.INFO):
+        await guard.ensure_stop(pos, [], report)
+    assert logged(caplog, "position.stop_replaced") == [
+        (logging.WARNING, "ETHUSDT LONG had no stop-loss resting: placed one at 1960.00", pos.id)
+    ]
+    assert logged(caplog, "position.unprotected") == []
     assert placed_stops(ex) == [("ETHUSDT", Side.LONG, "sl", Decimal(1960), Decimal("1.5"))]
     assert report.stops_placed == [pos.id]
     after = store.positions.get(pos.id or 0)
@@ -270,13 +285,18 @@ async def test_a_stop_refused_twice_for_precision_closes_the_position_at_market(
 
 
 async def test_a_stop_the_venue_refuses_closes_the_position_at_market(
-    store: Store, clock: SimulatedClock
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     guard, ex = guard_on(store, clock, Script(fail_place_tp_sl=ExchangeUnavailable("502")))
     ex.positions_[("ETHUSDT", Side.LONG)] = _venue_position()
     pos = held(store, sl="1960")
     report = TickReport()
-    await guard.ensure_stop(pos, [], report)
+    with caplog.at_level(logging.INFO):
+        await guard.ensure_stop(pos, [], report)
+    assert logged(caplog, "position.unprotected") == [
+        (logging.ERROR, "ETHUSDT LONG has no stop-loss and re-placing it failed: closing at market", pos.id)
+    ]
+    assert logged(caplog, "position.stop_replaced") == []
     assert report.stops_placed == [] and report.forced == []
     after = store.positions.get(pos.id or 0)
     assert after is not None and after.state is PositionState.CLOSED
@@ -304,13 +324,19 @@ def _venue_position() -> ExchangePosition:
     )
 
 
-async def test_max_hold_force_closes_at_the_limit_and_not_before(store: Store, clock: SimulatedClock) -> None:
+async def test_max_hold_force_closes_at_the_limit_and_not_before(
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
+) -> None:
     guard, ex = guard_on(store, clock)
-    due = held(store, opened=timedelta(days=2))  # exactly the continuous phase's 48 h
+    due = held(store, opened=timedelta(days=2, minutes=30))  # past the continuous phase's 48 h
     young = held(store, side=Side.SHORT, opened=timedelta(days=2) - timedelta(seconds=1))
     ex.positions_[("ETHUSDT", Side.LONG)] = _venue_position()
     report = TickReport()
-    await guard.enforce_max_hold([due, young], report)
+    with caplog.at_level(logging.INFO):
+        await guard.enforce_max_hold([due, young], report)
+    assert logged(caplog, "position.max_hold") == [
+        (logging.WARNING, "ETHUSDT LONG held 48.5 h >= max hold 48.0 h: force-closing", due.id)
+    ]
     assert report.forced == [due.id]
     assert ex.calls.count(("close_position", ("ETHUSDT", Side.LONG))) == 1
     assert ex.count("close_position") == 1
@@ -346,6 +372,15 @@ async def test_a_max_hold_close_the_venue_refuses_is_not_reported_forced(
     assert ex.count("close_position") == 1
     after = store.positions.get(due.id or 0)
     assert after is not None and after.state is PositionState.OPEN
+
+
+async def test_max_hold_is_exactly_inclusive(store: Store, clock: SimulatedClock) -> None:
+    guard, ex = guard_on(store, clock)
+    due = held(store, opened=timedelta(days=2))
+    ex.positions_[("ETHUSDT", Side.LONG)] = _venue_position()
+    report = TickReport()
+    await guard.enforce_max_hold([due], report)
+    assert report.forced == [due.id]
 
 
 async def test_max_hold_follows_the_phase_of_the_latest_balance(store: Store, clock: SimulatedClock) -> None:

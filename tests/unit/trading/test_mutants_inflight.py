@@ -5,6 +5,7 @@ never placed, an order the venue reports open is recorded cancelled only after a
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from decimal import Decimal
 
@@ -142,7 +143,7 @@ async def test_an_entry_the_venue_reports_open_is_cancelled_there_before_the_boo
 
 
 async def test_an_unconfirmed_cancel_leaves_the_order_open_in_the_books(
-    store: Store, clock: SimulatedClock
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     tracker, ex, _ = tracker_on(store, clock)
     order = an_order(store, age=WINDOW)
@@ -155,7 +156,19 @@ async def test_an_unconfirmed_cancel_leaves_the_order_open_in_the_books(
         raise ExchangeUnavailable("cancel timed out")
 
     ex.cancel_order = refused  # type: ignore[method-assign]
-    report = await tracker.resolve(set(), set())
+    with caplog.at_level(logging.INFO):
+        report = await tracker.resolve(set(), set())
+    logged = [
+        (r.levelno, r.getMessage())
+        for r in caplog.records
+        if getattr(r, "event", None) == "order.cancel_unconfirmed"
+    ]
+    assert logged == [
+        (
+            logging.WARNING,
+            "entry order 9001 is open at the venue and its cancel was not confirmed: cancel timed out",
+        )
+    ]
     assert report.unresolved == [order.id] and report.orders_resolved == []
     assert ex.count("cancel_order") == 1
     assert state_of(store, order) is OrderState.SUBMITTED

@@ -5,6 +5,7 @@ docs/benchmarks.md, mutation testing): every proposal left in flight is finished
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -104,7 +105,7 @@ def filled_entry(store: Store, executor: Executor, p: Proposal, age: timedelta) 
 
 
 async def test_a_filled_entry_is_linked_to_the_adopted_position_and_its_tp_restored(
-    store: Store, clock: SimulatedClock
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     tracker, ex, executor = tracker_on(store, clock)
     p = submitting(store, clock, tracker)
@@ -123,7 +124,11 @@ async def test_a_filled_entry_is_linked_to_the_adopted_position_and_its_tp_resto
             sl_price=Decimal(1900),
         )
     )
-    report = await tracker.resolve(set(), {("ETHUSDT", Side.LONG)})
+    with caplog.at_level(logging.INFO):
+        report = await tracker.resolve(set(), {("ETHUSDT", Side.LONG)})
+    (record,) = [r for r in caplog.records if getattr(r, "event", None) == "position.linked"]
+    assert record.getMessage() == f"proposal #{p.id}: position #{pos.id} linked after restart"
+    assert (record.proposal_id, record.position_id) == (p.id, pos.id)  # type: ignore[attr-defined]
     assert report.linked == [p.id] and report.proposals_resolved == [p.id]
     assert proposal_state(store, p) is ProposalState.OPEN
     assert proposal_reason(store, p) == f"entry {entry.client_order_id} filled; position #{pos.id} linked"

@@ -7,8 +7,11 @@ for the kill switch.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from decimal import Decimal
+
+import pytest
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import CloseReason, HealthStatus, OrderKind, OrderState, PositionState, Side
@@ -76,7 +79,9 @@ def health(store: Store) -> tuple[HealthStatus, str, dict[str, object]]:
     return row.status, row.detail, row.data
 
 
-async def test_a_failed_read_aborts_the_tick_and_changes_nothing(store: Store, clock: SimulatedClock) -> None:
+async def test_a_failed_read_aborts_the_tick_and_changes_nothing(
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
+) -> None:
     mon, ex = monitor_on(store, clock)
     pos = stored(store)
 
@@ -84,7 +89,19 @@ async def test_a_failed_read_aborts_the_tick_and_changes_nothing(store: Store, c
         raise ExchangeUnavailable("positions endpoint 502")
 
     ex.positions = down  # type: ignore[method-assign]
-    report = await mon.tick()
+    with caplog.at_level(logging.INFO):
+        report = await mon.tick()
+    logged = [
+        (r.levelno, r.getMessage())
+        for r in caplog.records
+        if getattr(r, "event", None) == "monitor.read_failed"
+    ]
+    assert logged == [
+        (
+            logging.WARNING,
+            "monitor: exchange read failed, nothing changed: ExchangeUnavailable: positions endpoint 502",
+        )
+    ]
     assert report.ok is False
     assert report.error == "ExchangeUnavailable: positions endpoint 502"
     after = store.positions.get(pos.id or 0)

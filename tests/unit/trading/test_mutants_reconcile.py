@@ -6,6 +6,7 @@ changes nothing, and a trade that opened and closed between two looks is rebuilt
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -303,10 +304,16 @@ async def test_a_refresh_without_legs_keeps_the_recorded_ones(store: Store, cloc
 
 
 async def test_an_adopted_position_keeps_the_venues_open_time_and_legs(
-    store: Store, clock: SimulatedClock
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     rec, _ = reconciler(store, clock, Venue())
-    pos = rec.adopt(at_venue(), [*noise(), algo("s1", "sl", "1900")])
+    with caplog.at_level(logging.INFO):
+        pos = rec.adopt(at_venue(), [*noise(), algo("s1", "sl", "1900")])
+    (record,) = [r for r in caplog.records if getattr(r, "event", None) == "position.adopted"]
+    assert record.levelno == logging.WARNING and record.position_id == pos.id  # type: ignore[attr-defined]
+    assert (
+        record.getMessage() == f"adopted ETHUSDT LONG 1.5 opened {OPENED.isoformat()} (unknown to the store)"
+    )
     got = store.positions.get(pos.id or 0)
     assert got is not None and got.adopted is True and got.state is PositionState.OPEN
     assert got.opened_at == OPENED and got.updated_at == NOW
