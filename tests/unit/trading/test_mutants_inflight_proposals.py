@@ -13,7 +13,8 @@ from decimal import Decimal
 import pytest
 
 from smt_engine.clock import SimulatedClock
-from smt_engine.domain import OrderKind, OrderState, PositionState, ProposalState, Side
+from smt_engine.domain import CloseReason, OrderKind, OrderState, PositionState, ProposalState, Side
+from smt_engine.exchange.base import OrderStatus
 from smt_engine.store import Store
 from smt_engine.store.records import Order, Position, Proposal
 from smt_engine.trading.execution import Executor
@@ -24,6 +25,7 @@ from tests.unit.trading.inflight_support import (
     WINDOW,
     an_order,
     approved,
+    at_venue,
     tracker_on,
 )
 
@@ -247,3 +249,66 @@ async def test_an_adopted_position_opened_before_the_entry_is_not_taken_for_it(
     assert proposal_state(store, p) is ProposalState.SUBMITTING
     kept = store.positions.get(older.id or 0)
     assert kept is not None and kept.proposal_id is None
+
+
+async def test_of_two_adopted_positions_after_the_entry_the_first_opened_is_the_entrys(
+    store: Store, clock: SimulatedClock
+) -> None:
+    tracker, _, executor = tracker_on(store, clock)
+    p = submitting(store, clock, tracker)
+    entry = filled_entry(store, executor, p, WINDOW)
+    later, first = (
+        store.positions.insert(
+            Position(
+                symbol="ETHUSDT",
+                side=Side.LONG,
+                size=Decimal("1.5"),
+                entry_price=Decimal(2000),
+                opened_at=entry.created_at + timedelta(seconds=offset),
+                state=PositionState.CLOSED,
+                leverage=20,
+                updated_at=NOW,
+                adopted=True,
+            )
+        )
+        for offset in (20, 10)  # the later one is written first
+    )
+    await tracker.resolve(set(), set())
+    linked = store.positions.get(first.id or 0)
+    untouched = store.positions.get(later.id or 0)
+    assert linked is not None and linked.proposal_id == p.id
+    assert untouched is not None and untouched.proposal_id is None and untouched.adopted is True
+
+
+async def test_a_filled_entry_whose_position_is_gone_is_rebuilt_from_the_venue(
+    store: Store, clock: SimulatedClock
+) -> None:
+    tracker, ex, executor = tracker_on(store, clock)
+    p = submitting(store, clock, tracker)
+    entry = filled_entry(store, executor, p, WINDOW)
+    ex.orders[entry.client_order_id] = at_venue(entry.client_order_id, OrderStatus.FILLED, oid="9001")
+    stop = at_venue("venue-sl", OrderStatus.FILLED, oid="9002", kind="sl")
+    ex.orders["venue-sl"] = replace(stop, reduce_only=True, updated_at=NOW - timedelta(minutes=1))
+    report = await tracker.resolve(set(), set())
+    assert report.proposals_resolved == [p.id] and report.linked == []
+    assert proposal_state(store, p) is ProposalState.CLOSED
+    (pos,) = store.positions.recent_closed()
+    assert pos.proposal_id == p.id and pos.close_reason is CloseReason.STOP_LOSS
+    assert (pos.size, pos.entry_price) == (Decimal("1.5"), Decimal(2000))
+    opened = [e for e in store.events.of_kind("position.open") if e.position_id == pos.id]
+    assert opened[0].data["actor"] == "reconciler"
+    after_entry = store.orders.get(entry.id or 0)
+    assert after_entry is not None and after_entry.position_id == pos.id
+
+
+async def test_a_filled_entry_whose_position_is_gone_waits_while_no_close_is_shown(
+    store: Store, clock: SimulatedClock
+) -> None:
+    tracker, ex, executor = tracker_on(store, clock)
+    p = submitting(store, clock, tracker)
+    entry = filled_entry(store, executor, p, WINDOW)
+    ex.orders[entry.client_order_id] = at_venue(entry.client_order_id, OrderStatus.FILLED, oid="9001")
+    report = await tracker.resolve(set(), set())
+    assert report.proposals_resolved == [] and proposal_state(store, p) is ProposalState.SUBMITTING
+    after_entry = store.orders.get(entry.id or 0)
+    assert after_entry is not None and after_entry.position_id is None
