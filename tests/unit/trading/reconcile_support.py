@@ -28,20 +28,24 @@ OPENED = NOW - timedelta(hours=3)
 
 @dataclass
 class Venue:
-    """Order history and fills as the venue reports them; a read can be made to fail."""
+    """Order history and fills as the venue reports them; a read can be made to fail. Each read is
+    recorded with its ``since``: a real venue answers only from then on."""
 
     history: list[ExchangeOrder] = field(default_factory=list)
     fill_list: list[Fill] = field(default_factory=list)
     failure: ExchangeError | None = None
+    asked: list[tuple[str, str, datetime | None]] = field(default_factory=list)
 
     async def order_history(
         self, symbol: str, since: datetime | None = None, limit: int = 100
     ) -> list[ExchangeOrder]:
+        self.asked.append(("order_history", symbol, since))
         if self.failure is not None:
             raise self.failure
         return list(self.history)
 
     async def fills(self, symbol: str, since: datetime | None = None, limit: int = 100) -> list[Fill]:
+        self.asked.append(("fills", symbol, since))
         if self.failure is not None:
             raise self.failure
         return list(self.fill_list)

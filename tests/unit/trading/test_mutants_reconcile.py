@@ -82,6 +82,7 @@ async def test_a_take_profit_close_is_recorded_from_its_order_and_its_own_fills(
     rec, logs = reconciler(store, clock, venue)
     pos = position(store, proposal_id=p.id)
     assert await rec.close_out(pos) is CloseReason.TAKE_PROFIT
+    assert sorted(venue.asked) == [("fills", "ETHUSDT", OPENED), ("order_history", "ETHUSDT", OPENED)]
     after = closed(store, pos)
     assert after.close_reason is CloseReason.TAKE_PROFIT and after.close_order_id == "tp1"
     assert after.realized_pnl == Decimal("164.25")

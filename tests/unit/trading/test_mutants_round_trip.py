@@ -99,11 +99,18 @@ async def test_a_rebuilt_trade_takes_the_entrys_own_size_price_and_time_when_kno
     venue = Venue(
         history=[venue_order("c1", at=NOW - timedelta(minutes=5))], fill_list=[fill("other", "0", size="9")]
     )
+    venue.fill_list.append(fill("e1", "0", price="1990", size="1.2", at=NOW - timedelta(minutes=29)))
     rec, _ = reconciler(store, clock, venue)
-    pos = await rec.round_trip(p, entry_at_venue(filled="1.2", avg="2002"), actor="reconciler")
+    entry = entry_at_venue(filled="1.2", avg="2002")
+    pos = await rec.round_trip(p, entry, actor="reconciler")
     assert pos is not None
-    assert (pos.size, pos.entry_price) == (Decimal("1.2"), Decimal(2002))
-    assert pos.opened_at == NOW - timedelta(minutes=30)  # no fill of its own: the entry's time
+    assert (pos.size, pos.entry_price) == (Decimal("1.2"), Decimal(2002))  # the entry's own average wins
+    # Only what happened since the entry was sent is read (a venue answers from ``since`` on).
+    assert venue.asked[:2] == [
+        ("fills", "ETHUSDT", entry.created_at),
+        ("order_history", "ETHUSDT", entry.created_at),
+    ]
+    assert pos.opened_at == NOW - timedelta(minutes=29)  # its own fill's time
 
 
 @pytest.mark.parametrize(
@@ -125,3 +132,40 @@ async def test_no_round_trip_is_recorded_on_a_guess(
     assert store.positions.select("1 = 1") == [] and logs.closes == []
     current = store.proposals.get(p.id or 0)
     assert current is not None and current.state is ProposalState.SUBMITTING
+
+
+async def test_a_small_entry_without_a_price_is_priced_from_its_fills(
+    store: Store, clock: SimulatedClock
+) -> None:
+    p = await submitting_proposal(store, clock)
+    venue = Venue(
+        history=[venue_order("c1", at=NOW - timedelta(minutes=5))],
+        fill_list=[fill("e1", "0", price="2004", size="0.5", at=NOW - timedelta(minutes=29))],
+    )
+    rec, _ = reconciler(store, clock, venue)
+    pos = await rec.round_trip(p, entry_at_venue(filled="0.5", avg=None), actor="reconciler")
+    assert pos is not None and (pos.size, pos.entry_price) == (Decimal("0.5"), Decimal(2004))
+
+
+async def test_an_entry_with_a_price_but_nothing_filled_is_no_trade(
+    store: Store, clock: SimulatedClock
+) -> None:
+    p = await submitting_proposal(store, clock)
+    venue = Venue(history=[venue_order("c1", at=NOW - timedelta(minutes=5))])
+    rec, _ = reconciler(store, clock, venue)
+    assert await rec.round_trip(p, entry_at_venue(filled="0", avg="2000"), actor="reconciler") is None
+    assert store.positions.select("1 = 1") == []
+
+
+async def test_a_round_trip_of_a_proposal_already_open_only_closes_it(
+    store: Store, clock: SimulatedClock
+) -> None:
+    p = await submitting_proposal(store, clock)
+    transition(store, p.id or 0, ProposalState.OPEN, actor="executor", reason="t", at=NOW)
+    venue = Venue(history=[venue_order("c1", at=NOW - timedelta(minutes=5))], fill_list=[fill("e1", "0")])
+    rec, _ = reconciler(store, clock, venue)
+    pos = await rec.round_trip(p, entry_at_venue(), actor="reconciler")
+    assert pos is not None and pos.state is PositionState.CLOSED
+    current = store.proposals.get(p.id or 0)
+    assert current is not None and current.state is ProposalState.CLOSED
+    assert len(store.events.of_kind("proposal.open")) == 1  # the executor's, not a second one
