@@ -126,9 +126,11 @@ async def test_a_filled_entry_is_linked_to_the_adopted_position_and_its_tp_resto
             sl_price=Decimal(1900),
         )
     )
+    await clock.advance(5)
     with caplog.at_level(logging.INFO):
         report = await tracker.resolve(set(), {("ETHUSDT", Side.LONG)})
     (record,) = [r for r in caplog.records if getattr(r, "event", None) == "position.linked"]
+    assert store.events.of_kind("proposal.open")[0].data["actor"] == "reconciler"
     assert record.getMessage() == f"proposal #{p.id}: position #{pos.id} linked after restart"
     assert (record.proposal_id, record.position_id) == (p.id, pos.id)  # type: ignore[attr-defined]
     assert report.linked == [p.id] and report.proposals_resolved == [p.id]
@@ -146,6 +148,7 @@ async def test_a_filled_entry_is_linked_to_the_adopted_position_and_its_tp_resto
     assert tp_row[0].request == {"reason": "restored after restart"}
     after_entry = store.orders.get(entry.id or 0)
     assert after_entry is not None and after_entry.position_id == pos.id
+    assert after_entry.updated_at == NOW + timedelta(seconds=5)
 
 
 async def test_a_linked_position_that_has_its_tp_gets_no_second_one(
@@ -169,10 +172,12 @@ async def test_a_linked_position_that_has_its_tp_gets_no_second_one(
             tp_order_id="t1",
         )
     )
+    await clock.advance(5)
     await tracker.resolve(set(), {("ETHUSDT", Side.LONG)})
     linked = store.positions.get(pos.id or 0)
     assert linked is not None and linked.tp_price == Decimal(2300) and linked.tp_order_id == "t1"
     assert linked.sl_price == p.sl_price
+    assert linked.updated_at == NOW + timedelta(seconds=5)
     assert ex.count("place_tp_sl") == 0
 
 
@@ -312,3 +317,41 @@ async def test_a_filled_entry_whose_position_is_gone_waits_while_no_close_is_sho
     assert report.proposals_resolved == [] and proposal_state(store, p) is ProposalState.SUBMITTING
     after_entry = store.orders.get(entry.id or 0)
     assert after_entry is not None and after_entry.position_id is None
+
+
+async def test_an_entry_already_tied_to_a_position_keeps_it_when_linked(
+    store: Store, clock: SimulatedClock
+) -> None:
+    tracker, _, executor = tracker_on(store, clock)
+    p = submitting(store, clock, tracker)
+    entry = filled_entry(store, executor, p, timedelta(seconds=1))
+    earlier = store.positions.insert(
+        Position(
+            symbol="ETHUSDT",
+            side=Side.SHORT,
+            size=Decimal("1.5"),
+            entry_price=Decimal(2000),
+            opened_at=NOW,
+            state=PositionState.CLOSED,
+            leverage=20,
+            updated_at=NOW,
+        )
+    )
+    store.orders.update(entry.id or 0, position_id=earlier.id)
+    store.positions.insert(
+        Position(
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            size=Decimal("1.5"),
+            entry_price=Decimal(2000),
+            opened_at=NOW,
+            state=PositionState.OPEN,
+            leverage=20,
+            updated_at=NOW,
+            adopted=True,
+        )
+    )
+    report = await tracker.resolve(set(), {("ETHUSDT", Side.LONG)})
+    assert report.linked == [p.id]
+    after_entry = store.orders.get(entry.id or 0)
+    assert after_entry is not None and after_entry.position_id == earlier.id
