@@ -410,3 +410,19 @@ async def test_max_hold_follows_the_phase_of_the_latest_balance(store: Store, cl
     report = TickReport()
     await guard.enforce_max_hold([due], report)
     assert report.forced == [due.id]
+
+
+async def test_in_the_final_days_the_default_stop_is_the_phases_tighter_one(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """The default distance follows the competition phase at this moment: 1.5 % on the last day."""
+    guard, _ = guard_on(
+        store,
+        clock,
+        competition={
+            "start": (NOW - timedelta(days=20)).date().isoformat(),
+            "end": (NOW + timedelta(days=1)).date().isoformat(),
+        },
+    )
+    assert guard.default_stop(held(store)) == Decimal(1970)
+    assert guard.default_stop(held(store, side=Side.SHORT)) == Decimal(2030)

@@ -142,6 +142,7 @@ async def test_an_entry_the_venue_reports_open_is_cancelled_there_before_the_boo
     assert reasons(store, "order.cancelled") == [
         "open at the venue but belonging to no open work: cancelled, the venue confirmed it"
     ]
+    assert [e.data["actor"] for e in store.events.of_kind("order.cancelled")] == ["reconciler"]
 
 
 async def test_an_unconfirmed_cancel_leaves_the_order_open_in_the_books(
