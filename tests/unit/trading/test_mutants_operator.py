@@ -270,7 +270,7 @@ async def test_close_all_closes_every_open_position_and_names_the_failures(
     eth = open_long(store, ex)
     sol = open_long(store, ex, "SOLUSDT")
     btc = open_long(store, ex, "BTCUSDT")
-    refuse_closes(ex, "SOLUSDT")
+    refuse_closes(ex, "SOLUSDT", "BTCUSDT")
     closing = store.positions.insert(
         Position(
             symbol="DOGEUSDT",
@@ -285,10 +285,11 @@ async def test_close_all_closes_every_open_position_and_names_the_failures(
     )
     with pytest.raises(CommandRejected) as refused:
         await ops.close_all(command(CommandKind.CLOSE_ALL))
-    assert str(refused.value) == "closed 2, could not close: SOLUSDT LONG"
+    assert str(refused.value) == "closed 1, could not close: BTCUSDT LONG, SOLUSDT LONG"
     states = [store.positions.get(p.id or 0).state for p in (eth, sol, btc, closing)]  # type: ignore[union-attr]
-    assert states == [PositionState.CLOSED, PositionState.OPEN, PositionState.CLOSED, PositionState.CLOSING]
-    store.positions.update(sol.id or 0, state=PositionState.CLOSED)
+    assert states == [PositionState.CLOSED, PositionState.OPEN, PositionState.OPEN, PositionState.CLOSING]
+    for p in (sol, btc):
+        store.positions.update(p.id or 0, state=PositionState.CLOSED)
     assert await ops.close_all(command(CommandKind.CLOSE_ALL)) == {"closed": []}
 
 
