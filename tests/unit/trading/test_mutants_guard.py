@@ -195,7 +195,7 @@ async def test_a_stored_contract_is_used_without_asking_the_venue(
 
 
 async def test_an_unreadable_precision_sends_the_stop_as_recorded(
-    store: Store, clock: SimulatedClock
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     guard, ex = guard_on(store, clock)
 
@@ -205,7 +205,9 @@ async def test_an_unreadable_precision_sends_the_stop_as_recorded(
     ex.contracts = unreadable  # type: ignore[method-assign]
     pos = held(store, sl="1960.004")
     report = TickReport()
-    await guard.ensure_stop(pos, [], report)
+    with caplog.at_level(logging.WARNING, logger="smt_engine.trading.position_guard"):
+        await guard.ensure_stop(pos, [], report)
+    assert "ETHUSDT: contract precision unreadable: contracts endpoint 502" in caplog.messages
     assert placed_stops(ex)[0][3] == Decimal("1960.004")
     assert report.stops_placed == [pos.id]
     assert store.contracts.load("ETHUSDT") is None

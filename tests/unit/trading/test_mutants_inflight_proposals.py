@@ -61,6 +61,7 @@ async def test_an_approved_proposal_never_sent_fails_unless_the_executor_holds_i
     assert report.proposals_resolved == [p.id] and report.linked == []
     assert proposal_state(store, p) is ProposalState.FAILED
     assert proposal_reason(store, p) == "approved but never sent: the engine stopped before sending it"
+    assert store.events.of_kind("proposal.failed")[0].data["actor"] == "reconciler"
 
 
 async def test_a_submitting_proposal_without_an_entry_row_fails(store: Store, clock: SimulatedClock) -> None:

@@ -309,7 +309,7 @@ async def test_an_adopted_position_keeps_the_venues_open_time_and_legs(
 ) -> None:
     rec, _ = reconciler(store, clock, Venue())
     with caplog.at_level(logging.INFO):
-        pos = rec.adopt(at_venue(), [*noise(), algo("s1", "sl", "1900")])
+        pos = rec.adopt(at_venue(), [*noise(), algo("s1", "sl", "1900"), algo("t1", "tp", "2300")])
     (record,) = [r for r in caplog.records if getattr(r, "event", None) == "position.adopted"]
     assert record.levelno == logging.WARNING and record.position_id == pos.id  # type: ignore[attr-defined]
     assert (
@@ -324,9 +324,16 @@ async def test_an_adopted_position_keeps_the_venues_open_time_and_legs(
         20,
         Decimal(150),
     )
-    assert (got.sl_order_id, got.sl_price, got.tp_order_id, got.tp_price) == ("s1", Decimal(1900), None, None)
+    assert (got.sl_order_id, got.sl_price, got.tp_order_id, got.tp_price) == (
+        "s1",
+        Decimal(1900),
+        "t1",
+        Decimal(2300),
+    )
+    bare = rec.adopt(at_venue(Side.SHORT), noise(Side.SHORT))
+    assert (bare.sl_order_id, bare.sl_price, bare.tp_order_id, bare.tp_price) == (None, None, None, None)
     assert got.unrealized_pnl == Decimal(30)
-    event = store.events.of_kind("position.open")[0]
+    (event,) = [e for e in store.events.of_kind("position.open") if e.position_id == pos.id]
     assert event.level is EventLevel.WARNING and event.data["actor"] == "monitor"
     assert event.message == "ETHUSDT LONG 1.5 @ 2000 adopted from the venue (unknown to the store)"
 
