@@ -164,3 +164,16 @@ def test_an_error_text_is_named_redacted_and_bounded() -> None:
     )
     long = error_text(ValueError("x" * 1000))
     assert len(long) == 500 and long.startswith("ValueError: xxx")
+
+
+async def test_a_lookup_asks_three_times_by_default(store: Store, clock: SimulatedClock) -> None:
+    desk, ex = desk_on(store, clock)
+    asked: list[object] = []
+
+    async def never(symbol: str, client_order_id: str) -> ExchangeOrder | None:
+        asked.append(clock.now())
+        return None
+
+    ex.find_order = never  # type: ignore[method-assign]
+    assert await drive(clock, desk.lookup("ETHUSDT", "cid-1"), step=0.5) is None
+    assert asked == [NOW, NOW + timedelta(seconds=2), NOW + timedelta(seconds=4)]
