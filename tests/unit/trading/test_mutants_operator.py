@@ -190,6 +190,7 @@ async def test_an_approval_on_a_database_no_engine_ran_on_is_denied_as_stopped(
     with pytest.raises(CommandRejected) as refused:
         await ops.approve(command(CommandKind.APPROVE, proposal_id=pid))
     assert str(refused.value) == f"proposal #{pid} was not approved: denied (engine_state)"
+    assert ex.count("place_order") == 0
 
 
 async def test_a_denial_names_every_failed_gate(store: Store, clock: SimulatedClock) -> None:
