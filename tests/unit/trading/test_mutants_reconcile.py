@@ -97,6 +97,7 @@ async def test_a_take_profit_close_is_recorded_from_its_order_and_its_own_fills(
     assert current is not None and current.state is ProposalState.CLOSED
     reason = store.events.of_kind("proposal.closed")[0].data["reason"]
     assert reason == "position closed at the venue (take-profit)"
+    assert store.events.of_kind("proposal.closed")[0].data["actor"] == "monitor"
     assert logs.closes == [
         (
             "tp1",
