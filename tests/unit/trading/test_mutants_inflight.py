@@ -273,7 +273,7 @@ async def test_a_leg_the_venue_named_is_never_looked_up_by_a_client_id(
 
 
 async def test_an_unreadable_venue_leaves_the_order_for_the_next_tick(
-    store: Store, clock: SimulatedClock
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     tracker, ex, _ = tracker_on(store, clock)
     first = an_order(store, cid="first", age=WINDOW)
@@ -284,7 +284,9 @@ async def test_an_unreadable_venue_leaves_the_order_for_the_next_tick(
         raise ExchangeUnavailable("502")
 
     ex.find_order = down  # type: ignore[method-assign]
-    report = await tracker.resolve(set(), set())
+    with caplog.at_level(logging.WARNING, logger="smt_engine.trading.inflight"):
+        report = await tracker.resolve(set(), set())
+    assert caplog.messages == [f"order {cid} not resolved this tick: 502" for cid in ("first", "second")]
     assert report.unresolved == [first.id, second.id]  # one failure does not stop the others
     assert [a for c, a in ex.calls if c == "find_order"] == ["first", "second"]
     assert state_of(store, first) is OrderState.SUBMITTED

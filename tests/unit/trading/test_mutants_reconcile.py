@@ -49,18 +49,20 @@ from tests.unit.trading.reconcile_support import (
 
 
 async def test_a_failed_read_explains_nothing_and_changes_nothing(
-    store: Store, clock: SimulatedClock
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     rec, logs = reconciler(store, clock, Venue(failure=ExchangeUnavailable("502")))
     pos = position(store)
-    assert await rec.close_out(pos) is None
+    with caplog.at_level(logging.INFO, logger="smt_engine.trading.reconcile"):
+        assert await rec.close_out(pos) is None
+    assert caplog.messages == ["close of ETHUSDT LONG not yet explained (502); retrying next tick"]
     after = store.positions.get(pos.id or 0)
     assert after is not None and after.state is PositionState.OPEN
     assert logs.closes == [] and store.events.of_kind("position.closed") == []
 
 
 async def test_a_take_profit_close_is_recorded_from_its_order_and_its_own_fills(
-    store: Store, clock: SimulatedClock
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     tracker, _, _ = tracker_on(store, clock)
     p = approved(store, clock, tracker)
@@ -81,7 +83,9 @@ async def test_a_take_profit_close_is_recorded_from_its_order_and_its_own_fills(
     )
     rec, logs = reconciler(store, clock, venue)
     pos = position(store, proposal_id=p.id)
-    assert await rec.close_out(pos) is CloseReason.TAKE_PROFIT
+    with caplog.at_level(logging.INFO, logger="smt_engine.trading.reconcile"):
+        assert await rec.close_out(pos) is CloseReason.TAKE_PROFIT
+    assert caplog.messages == ["ETHUSDT LONG closed at the venue: take-profit, realised PnL 164.25 USDT"]
     assert sorted(venue.asked) == [("fills", "ETHUSDT", OPENED), ("order_history", "ETHUSDT", OPENED)]
     after = closed(store, pos)
     assert after.close_reason is CloseReason.TAKE_PROFIT and after.close_order_id == "tp1"
