@@ -71,7 +71,7 @@ async def test_a_take_profit_close_is_recorded_from_its_order_and_its_own_fills(
     venue = Venue(
         history=[
             venue_order("older", kind="tp", at=NOW - timedelta(minutes=20), avg="2050"),
-            venue_order("tp1", kind="tp", reduce_only=False, at=NOW - timedelta(minutes=10), avg="2100"),
+            venue_order("tp1", kind="tp", reduce_only=False, at=NOW - timedelta(minutes=10), avg="2110"),
         ],
         fill_list=[
             fill("tp1", "150", fee="-0.5"),
@@ -90,7 +90,7 @@ async def test_a_take_profit_close_is_recorded_from_its_order_and_its_own_fills(
     after = closed(store, pos)
     assert after.close_reason is CloseReason.TAKE_PROFIT and after.close_order_id == "tp1"
     assert after.realized_pnl == Decimal("164.25")
-    assert after.exit_price == Decimal(2100)
+    assert after.exit_price == Decimal(2110)  # the closing order's average, not a fill's price
     assert after.closed_at == NOW - timedelta(minutes=10)
     assert after.unrealized_pnl == Decimal(0)
     event = store.events.of_kind("position.closed")[0]
@@ -106,7 +106,7 @@ async def test_a_take_profit_close_is_recorded_from_its_order_and_its_own_fills(
         (
             "tp1",
             {"symbol": "ETHUSDT", "side": "LONG", "entry_price": "2000"},
-            {"reason": "take-profit", "exit_price": "2100", "realized_pnl_usdt": "164.25", "hours_held": 3.0},
+            {"reason": "take-profit", "exit_price": "2110", "realized_pnl_usdt": "164.25", "hours_held": 3.0},
             "LONG ETHUSDT closed by take-profit after 3.0 h; realised PnL 164.25 USDT",
         )
     ]
