@@ -23,6 +23,7 @@ from smt_engine.trading.execution import Executor
 from smt_engine.trading.position_guard import PositionGuard
 from smt_engine.trading.tick_report import TickReport
 from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, make_settings
+from tests.unit.trading.inflight_support import approved, tracker_on
 from tests.unit.trading.scripted import Script, ScriptedExchange
 
 
@@ -45,6 +46,7 @@ def held(
     opened: timedelta = timedelta(hours=1),
     symbol: str = "ETHUSDT",
     state: PositionState = PositionState.OPEN,
+    proposal_id: int | None = None,
 ) -> Position:
     return store.positions.insert(
         Position(
@@ -57,6 +59,7 @@ def held(
             leverage=20,
             updated_at=NOW,
             sl_price=Decimal(sl) if sl is not None else None,
+            proposal_id=proposal_id,
         )
     )
 
@@ -244,7 +247,9 @@ async def test_a_precision_refusal_reloads_the_precision_and_re_sends_once(
         return await real(symbol, position_side, kind, trigger_price, size, client_order_id)
 
     ex.place_tp_sl = strict  # type: ignore[method-assign]
-    pos = held(store, sl="1960.1")
+    tracker, _, _ = tracker_on(store, clock)
+    proposal = approved(store, clock, tracker)
+    pos = held(store, sl="1960.1", proposal_id=proposal.id)
     report = TickReport()
     await guard.ensure_stop(pos, [], report)
     assert sent == [Decimal("1960.100"), Decimal("1960.5")]
@@ -258,7 +263,7 @@ async def test_a_precision_refusal_reloads_the_precision_and_re_sends_once(
     ]
     warning = [e for e in store.events.recent(50) if e.kind == "protection.sl_corrected"]
     assert len(warning) == 1 and warning[0].level is EventLevel.WARNING
-    assert warning[0].position_id == pos.id
+    assert warning[0].position_id == pos.id and warning[0].proposal_id == proposal.id
     assert "ETHUSDT LONG: stop refused for precision" in warning[0].message
     assert "re-sending once at 1960.5" in warning[0].message
     assert ex.count("close_position") == 0
@@ -284,6 +289,9 @@ async def test_a_stop_refused_twice_for_precision_closes_the_position_at_market(
     assert after.close_reason is CloseReason.UNPROTECTED
     kinds = [o.kind for o in store.orders.for_position(pos.id or 0)]
     assert kinds == [OrderKind.SL, OrderKind.SL, OrderKind.CLOSE]  # tried, corrected once, then closed
+    assert len(store.events.of_kind("protection.sl_corrected")) == 1  # re-sent once, not twice
+    (failed,) = store.events.of_kind("protection.sl_failed")  # the corrected stop's refusal, loud
+    assert failed.level is EventLevel.ERROR and failed.position_id == pos.id
 
 
 async def test_a_stop_the_venue_refuses_closes_the_position_at_market(
