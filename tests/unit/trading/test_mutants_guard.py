@@ -129,6 +129,7 @@ async def test_a_missing_stop_is_re_placed_at_the_recorded_price_and_recorded(
     guard, ex = guard_on(store, clock)
     pos = held(store, sl="1960")
     report = TickReport()
+    await clock.advance(5)
     with caplog.at_level(logging.INFO):
         await guard.ensure_stop(pos, [], report)
     assert logged(caplog, "position.stop_replaced") == [
@@ -139,6 +140,7 @@ async def test_a_missing_stop_is_re_placed_at_the_recorded_price_and_recorded(
     assert report.stops_placed == [pos.id]
     after = store.positions.get(pos.id or 0)
     assert after is not None and after.sl_price == Decimal(1960)
+    assert after.updated_at == NOW + timedelta(seconds=5)
     assert after.sl_order_id == ex.algos[0].order_id and after.sl_order_id is not None
     orders = store.orders.for_position(pos.id or 0)
     assert [(o.kind, o.state, o.trigger_price) for o in orders] == [
