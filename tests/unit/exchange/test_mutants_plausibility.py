@@ -5,12 +5,15 @@ refusal's message names the pair, the price, the reference and the reason.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
 
+from smt_engine.clock import SimulatedClock
 from smt_engine.domain import Candle
+from smt_engine.exchange.base import Ticker
 from smt_engine.exchange.market.plausibility import (
     REFERENCE_BARS,
     REFERENCE_INTERVAL,
@@ -18,6 +21,7 @@ from smt_engine.exchange.market.plausibility import (
     PriceRule,
     implausibility,
     number_problem,
+    plausible_price,
     reference_of,
 )
 
@@ -129,3 +133,26 @@ def test_the_refusal_names_pair_price_reference_and_reason() -> None:
 )
 def test_a_price_in_a_message_is_plain_unless_absurdly_long(value: D, shown: str) -> None:
     assert str(ImplausiblePrice("X", value, None, "r")).startswith(f"X: price {shown} refused")
+
+
+class _Market:
+    """A venue whose ticker says 300 while its newest 1-minute bar closed at 3000."""
+
+    async def ticker(self, symbol: str) -> Ticker:
+        return Ticker(symbol, D(300), D(300), T0)
+
+    async def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
+        return [bar(T0 - timedelta(seconds=30), "3000")]
+
+
+async def test_the_warning_event_says_what_was_refused(caplog: pytest.LogCaptureFixture) -> None:
+    """The events table mirrors this record: its text is what `smt status` and the console show."""
+    clock = SimulatedClock(T0)
+    with caplog.at_level(logging.WARNING), pytest.raises(ImplausiblePrice) as refused:
+        await plausible_price(_Market(), "ETHUSDT", clock, RULE)  # type: ignore[arg-type]
+    (record,) = [r for r in caplog.records if getattr(r, "event", None) == "price.implausible"]
+    assert record.getMessage() == str(refused.value)
+    assert record.getMessage() == (
+        "ETHUSDT: price 300 refused (90.00 % away from the reference (band 1 %); reference 3000): "
+        "the pair waits this cycle"
+    )
