@@ -340,14 +340,14 @@ async def test_max_hold_force_closes_at_the_limit_and_not_before(
     store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     guard, ex = guard_on(store, clock)
-    due = held(store, opened=timedelta(days=2, minutes=30))  # past the continuous phase's 48 h
+    due = held(store, opened=timedelta(hours=48, minutes=3, seconds=36))  # past the continuous phase's 48 h
     young = held(store, side=Side.SHORT, opened=timedelta(days=2) - timedelta(seconds=1))
     ex.positions_[("ETHUSDT", Side.LONG)] = _venue_position()
     report = TickReport()
     with caplog.at_level(logging.INFO):
         await guard.enforce_max_hold([due, young], report)
     assert logged(caplog, "position.max_hold") == [
-        (logging.WARNING, "ETHUSDT LONG held 48.5 h >= max hold 48.0 h: force-closing", due.id)
+        (logging.WARNING, "ETHUSDT LONG held 48.1 h >= max hold 48.0 h: force-closing", due.id)
     ]
     assert report.forced == [due.id]
     assert ex.calls.count(("close_position", ("ETHUSDT", Side.LONG))) == 1
