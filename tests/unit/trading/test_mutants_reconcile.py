@@ -83,6 +83,7 @@ async def test_a_take_profit_close_is_recorded_from_its_order_and_its_own_fills(
     )
     rec, logs = reconciler(store, clock, venue)
     pos = position(store, proposal_id=p.id)
+    await clock.advance(20 * 60 + 43)  # held 3 h 20 min 43 s: 3.345 h
     with caplog.at_level(logging.INFO, logger="smt_engine.trading.reconcile"):
         assert await rec.close_out(pos) is CloseReason.TAKE_PROFIT
     assert caplog.messages == ["ETHUSDT LONG closed at the venue: take-profit, realised PnL 164.25 USDT"]
@@ -106,8 +107,13 @@ async def test_a_take_profit_close_is_recorded_from_its_order_and_its_own_fills(
         (
             "tp1",
             {"symbol": "ETHUSDT", "side": "LONG", "entry_price": "2000"},
-            {"reason": "take-profit", "exit_price": "2110", "realized_pnl_usdt": "164.25", "hours_held": 3.0},
-            "LONG ETHUSDT closed by take-profit after 3.0 h; realised PnL 164.25 USDT",
+            {
+                "reason": "take-profit",
+                "exit_price": "2110",
+                "realized_pnl_usdt": "164.25",
+                "hours_held": 3.35,
+            },
+            "LONG ETHUSDT closed by take-profit after 3.3 h; realised PnL 164.25 USDT",
         )
     ]
 
@@ -168,6 +174,16 @@ async def test_a_closing_order_without_a_price_takes_the_fills_price(
     pos = position(store)
     await rec.close_out(pos)
     assert closed(store, pos).exit_price == Decimal(2111)
+
+
+async def test_our_close_order_closes_even_when_not_flagged_reduce_only(
+    store: Store, clock: SimulatedClock
+) -> None:
+    venue = Venue(history=[venue_order("c1", kind="close", reduce_only=False)])
+    rec, _ = reconciler(store, clock, venue)
+    pos = position(store)
+    await rec.close_out(pos)
+    assert closed(store, pos).close_order_id == "c1"
 
 
 async def test_the_newest_reducing_order_is_the_closing_one(store: Store, clock: SimulatedClock) -> None:
@@ -375,6 +391,7 @@ async def test_a_closing_position_whose_closes_all_ended_unfilled_is_open_again(
     event = store.events.of_kind("position.open")[0]
     assert event.level is EventLevel.WARNING
     assert event.message == "ETHUSDT LONG: close order c2 ended cancelled; the position is still open"
+    assert event.data["actor"] == "monitor"
 
 
 @pytest.mark.parametrize(
