@@ -109,6 +109,7 @@ async def test_an_order_found_finished_takes_the_venues_state_and_id(
     after = store.orders.get(order.id or 0)
     assert after is not None and after.state is state and after.exchange_order_id == "9001"
     assert reasons(store, f"order.{state.value}") == [f"the venue reports it {status.value}"]
+    assert [e.data["actor"] for e in store.events.of_kind(f"order.{state.value}")] == ["reconciler"]
     assert ex.count("cancel_order") == 0
 
 

@@ -303,11 +303,13 @@ async def test_a_breach_without_a_halt_handler_is_still_reported(store: Store, c
 
 
 async def test_an_unreadable_balance_skips_the_snapshot_not_the_tick(
-    store: Store, clock: SimulatedClock
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     mon, ex = monitor_on(store, clock)
     ex.script.balance_error = ExchangeUnavailable("balance 502")
     ex.positions_[("ETHUSDT", Side.LONG)] = venue_position()
-    report = await mon.tick()
+    with caplog.at_level(logging.DEBUG, logger="smt_engine.trading.monitor"):
+        report = await mon.tick()
+    assert "no equity snapshot this tick: balance 502" in caplog.messages
     assert report.ok is True and report.halted is None and len(report.adopted) == 1
     assert store.account.latest() is None
