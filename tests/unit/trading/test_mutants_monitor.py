@@ -15,7 +15,7 @@ import pytest
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import CloseReason, HealthStatus, OrderKind, OrderState, PositionState, Side
-from smt_engine.exchange.base import AlgoOrder, ExchangePosition, ExchangeUnavailable, OrderStatus
+from smt_engine.exchange.base import AlgoOrder, Balance, ExchangePosition, ExchangeUnavailable, OrderStatus
 from smt_engine.store import Store
 from smt_engine.store.records import AccountSnapshot, Order, Position
 from smt_engine.trading.ailog import AiLogOutbox
@@ -313,3 +313,19 @@ async def test_an_unreadable_balance_skips_the_snapshot_not_the_tick(
     assert "no equity snapshot this tick: balance 502" in caplog.messages
     assert report.ok is True and report.halted is None and len(report.adopted) == 1
     assert store.account.latest() is None
+
+
+async def test_the_equity_point_keeps_every_figure_of_the_balance(
+    store: Store, clock: SimulatedClock
+) -> None:
+    mon, ex = monitor_on(store, clock)
+
+    async def balance() -> Balance:
+        return Balance("USDT", Decimal(1000), Decimal(900), Decimal(0), Decimal(12))
+
+    ex.balance = balance  # type: ignore[method-assign]
+    await mon.tick()
+    point = store.account.latest()
+    assert point is not None and point.at == NOW
+    assert (point.balance, point.equity, point.available) == (Decimal(1000), Decimal(1012), Decimal(900))
+    assert (point.unrealized_pnl, point.margin_used) == (Decimal(12), Decimal(100))
