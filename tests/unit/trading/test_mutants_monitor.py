@@ -1,0 +1,331 @@
+"""One monitor tick in process, value by value (README "The exchange is the source of truth", "No
+unprotected position", "A kill switch that watches"; docs/benchmarks.md, mutation testing): a failed
+read changes nothing, the venue's positions are adopted or refreshed and the ones it no longer has
+closed out, the stop guard acts only on positions the venue reports, and every tick snapshots equity
+for the kill switch.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from smt_engine.clock import SimulatedClock
+from smt_engine.domain import CloseReason, HealthStatus, OrderKind, OrderState, PositionState, Side
+from smt_engine.exchange.base import AlgoOrder, Balance, ExchangePosition, ExchangeUnavailable, OrderStatus
+from smt_engine.store import Store
+from smt_engine.store.records import AccountSnapshot, Order, Position
+from smt_engine.trading.ailog import AiLogOutbox
+from smt_engine.trading.execution import Executor
+from smt_engine.trading.monitor import RECONCILE, Monitor
+from smt_engine.trading.risk import ReasonCode
+from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, make_settings
+from tests.unit.trading.scripted import ScriptedExchange
+
+OPENED = NOW - timedelta(hours=1)
+
+
+def monitor_on(store: Store, clock: SimulatedClock) -> tuple[Monitor, ScriptedExchange]:
+    settings = make_settings(pairs={"tier1": ["ETH"], "tier2": []})
+    ex = ScriptedExchange(prices=dict(PRICES), contract_map=dict(CONTRACTS))
+    ex.now = clock.now
+    executor = Executor(ex, store, clock, settings, AiLogOutbox(store, clock, settings))
+    return Monitor(settings, store, clock, ex, executor, None), ex
+
+
+def venue_position(side: Side = Side.LONG, size: str = "1.5", symbol: str = "ETHUSDT") -> ExchangePosition:
+    return ExchangePosition(
+        symbol=symbol,
+        side=side,
+        size=Decimal(size),
+        entry_price=Decimal(2000),
+        margin=Decimal(150),
+        leverage=Decimal(20),
+        unrealized_pnl=Decimal(0),
+        liquidation_price=None,
+        opened_at=OPENED,
+        updated_at=NOW,
+        position_id="p1",
+    )
+
+
+def sl_of(pos: ExchangePosition, oid: str = "s1") -> AlgoOrder:
+    return AlgoOrder(
+        oid, None, pos.symbol, pos.side, "sl", Decimal(1900), pos.size, OrderStatus.UNTRIGGERED, NOW
+    )
+
+
+def stored(store: Store, side: Side = Side.LONG, state: PositionState = PositionState.OPEN) -> Position:
+    return store.positions.insert(
+        Position(
+            symbol="ETHUSDT",
+            side=side,
+            size=Decimal("1.5"),
+            entry_price=Decimal(2000),
+            opened_at=OPENED,
+            state=state,
+            leverage=20,
+            updated_at=OPENED,
+            sl_price=Decimal(1960),
+        )
+    )
+
+
+def health(store: Store) -> tuple[HealthStatus, str, dict[str, object]]:
+    row = next(h for h in store.health.all() if h.component == RECONCILE)
+    return row.status, row.detail, row.data
+
+
+async def test_a_failed_read_aborts_the_tick_and_changes_nothing(
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    mon, ex = monitor_on(store, clock)
+    pos = stored(store)
+
+    async def down() -> list[ExchangePosition]:
+        raise ExchangeUnavailable("positions endpoint 502")
+
+    ex.positions = down  # type: ignore[method-assign]
+    with caplog.at_level(logging.INFO):
+        report = await mon.tick()
+    logged = [
+        (r.levelno, r.getMessage())
+        for r in caplog.records
+        if getattr(r, "event", None) == "monitor.read_failed"
+    ]
+    assert logged == [
+        (
+            logging.WARNING,
+            "monitor: exchange read failed, nothing changed: ExchangeUnavailable: positions endpoint 502",
+        )
+    ]
+    assert report.ok is False
+    assert report.error == "ExchangeUnavailable: positions endpoint 502"
+    after = store.positions.get(pos.id or 0)
+    assert after is not None and after.state is PositionState.OPEN  # an API error is never "closed"
+    assert ex.count("place_tp_sl") == 0 and ex.count("balance") == 0
+    status, detail, _ = health(store)
+    assert status is HealthStatus.DOWN and detail == "ExchangeUnavailable: positions endpoint 502"
+
+
+async def test_a_position_only_the_venue_has_is_adopted_and_protected(
+    store: Store, clock: SimulatedClock
+) -> None:
+    mon, ex = monitor_on(store, clock)
+    ex.positions_[("ETHUSDT", Side.LONG)] = venue_position()
+    ex.positions_[("ETHUSDT", Side.SHORT)] = venue_position(Side.SHORT, size="0")  # no position at all
+    report = await mon.tick()
+    assert report.ok is True and report.error is None
+    adopted = store.positions.open_positions()
+    assert [(p.side, p.opened_at, p.adopted) for p in adopted] == [(Side.LONG, OPENED, True)]
+    assert report.adopted == [adopted[0].id]
+    assert report.stops_placed == [adopted[0].id]  # adopted without a stop: one is placed at once
+    assert [a[2] for c, a in ex.calls if c == "place_tp_sl"] == ["sl"]
+    status, detail, data = health(store)
+    assert status is HealthStatus.OK
+    assert detail == "1 position(s), 0 order(s) still being resolved"
+    assert data == {"positions": 1, "unresolved_orders": 0}
+
+
+async def test_a_known_position_is_refreshed_and_a_resting_stop_left_alone(
+    store: Store, clock: SimulatedClock
+) -> None:
+    mon, ex = monitor_on(store, clock)
+    pos = stored(store)
+    live = venue_position(size="1.2")
+    ex.positions_[("ETHUSDT", Side.LONG)] = live
+    ex.algos.append(sl_of(live))
+    report = await mon.tick()
+    assert report.adopted == [] and report.stops_placed == [] and report.closed == []
+    after = store.positions.get(pos.id or 0)
+    assert after is not None and after.size == Decimal("1.2") and after.sl_order_id == "s1"
+    assert ex.count("place_tp_sl") == 0 and ex.count("close_position") == 0
+
+
+async def test_a_position_the_venue_no_longer_has_is_closed_out_and_its_orders_settled(
+    store: Store, clock: SimulatedClock
+) -> None:
+    mon, ex = monitor_on(store, clock)
+    pos = stored(store)
+    leftover = store.orders.insert(
+        Order(
+            client_order_id="tp-left",
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            kind=OrderKind.TP,
+            size=Decimal("1.5"),
+            state=OrderState.SUBMITTED,
+            created_at=OPENED,
+            updated_at=OPENED,
+            exchange_order_id="gone",
+            position_id=pos.id,
+        )
+    )
+    report = await mon.tick()
+    assert report.closed == [(pos.id, CloseReason.UNKNOWN)]
+    after = store.positions.get(pos.id or 0)
+    assert after is not None and after.state is PositionState.CLOSED
+    settled = store.orders.get(leftover.id or 0)
+    assert settled is not None and settled.state.is_terminal
+    assert ex.count("place_tp_sl") == 0 and ex.count("close_position") == 0
+
+
+async def test_a_close_not_yet_explained_gets_no_stop_and_no_market_close(
+    store: Store, clock: SimulatedClock
+) -> None:
+    mon, ex = monitor_on(store, clock)
+    pos = stored(store)
+    store.positions.update(pos.id or 0, opened_at=NOW - timedelta(days=5))  # past max hold, too
+
+    async def unreadable(symbol: str, since: object = None, limit: int = 100) -> list[object]:
+        raise ExchangeUnavailable("history 502")
+
+    ex.order_history = unreadable  # type: ignore[method-assign,assignment]
+    report = await mon.tick()
+    assert report.ok is True and report.closed == []
+    assert report.stops_placed == [] and report.forced == []
+    assert ex.count("place_tp_sl") == 0 and ex.count("close_position") == 0
+    after = store.positions.get(pos.id or 0)
+    assert after is not None and after.state is PositionState.OPEN
+
+
+async def test_a_held_position_past_max_hold_is_force_closed(store: Store, clock: SimulatedClock) -> None:
+    mon, ex = monitor_on(store, clock)
+    pos = stored(store)
+    store.positions.update(pos.id or 0, opened_at=NOW - timedelta(days=5))
+    live = venue_position()
+    ex.positions_[("ETHUSDT", Side.LONG)] = live
+    ex.algos.append(sl_of(live))
+    report = await mon.tick()
+    assert report.forced == [pos.id]
+    assert ex.calls.count(("close_position", ("ETHUSDT", Side.LONG))) == 1
+
+
+async def test_a_closing_position_whose_close_ended_is_guarded_again(
+    store: Store, clock: SimulatedClock
+) -> None:
+    mon, ex = monitor_on(store, clock)
+    pos = stored(store, state=PositionState.CLOSING)
+    store.orders.insert(
+        Order(
+            client_order_id="c1",
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            kind=OrderKind.CLOSE,
+            size=Decimal("1.5"),
+            state=OrderState.REJECTED,
+            created_at=OPENED,
+            updated_at=OPENED,
+            position_id=pos.id,
+        )
+    )
+    store.positions.update(pos.id or 0, opened_at=NOW - timedelta(days=5))
+    ex.positions_[("ETHUSDT", Side.LONG)] = venue_position()
+    report = await mon.tick()
+    assert report.stops_placed == [pos.id]  # open again: its missing stop is re-placed ...
+    assert report.forced == [pos.id]  # ... and max hold applies to it once more
+
+
+async def test_the_start_up_tick_loads_every_traded_contract_and_cancels_no_orphan(
+    store: Store, clock: SimulatedClock
+) -> None:
+    mon, ex = monitor_on(store, clock)
+    btc = store.positions.insert(
+        Position(
+            symbol="BTCUSDT",
+            side=Side.SHORT,
+            size=Decimal("0.01"),
+            entry_price=Decimal(100000),
+            opened_at=OPENED,
+            state=PositionState.OPEN,
+            leverage=20,
+            updated_at=OPENED,
+        )
+    )
+    ex.positions_[("BTCUSDT", Side.SHORT)] = venue_position(Side.SHORT, "0.01", "BTCUSDT")
+    orphan = AlgoOrder(
+        "o1", None, "SOLUSDT", Side.LONG, "tp", Decimal(200), Decimal(1), OrderStatus.UNTRIGGERED, NOW
+    )
+    ex.algos.append(orphan)
+    await mon.tick(startup=True)
+    assert ("contracts", ["ETHUSDT", "BTCUSDT"]) in ex.calls
+    assert store.contracts.load("ETHUSDT") is not None and store.contracts.load("BTCUSDT") is not None
+    assert store.contracts.load("SOLUSDT") is None
+    assert ex.count("cancel_algo_order") == 0  # at start-up an orphan is flagged, not cancelled
+    assert btc.id is not None
+    report = await mon.tick()
+    assert report.orphans_cancelled == ["o1"] and ("cancel_algo_order", "o1") in ex.calls
+
+
+async def test_every_tick_snapshots_equity_and_a_breach_halts(store: Store, clock: SimulatedClock) -> None:
+    mon, ex = monitor_on(store, clock)
+    halts: list[tuple[str, ReasonCode]] = []
+    store.account.insert(
+        AccountSnapshot(
+            at=NOW - timedelta(hours=1),
+            balance=Decimal(1000),
+            equity=Decimal(1000),
+            available=Decimal(1000),
+            unrealized_pnl=Decimal(0),
+            margin_used=Decimal(0),
+        )
+    )
+    ex.available = Decimal(950)
+    report = await mon.tick()  # 5 % down: within the 10 % daily limit
+    assert report.halted is None
+    latest = store.account.latest()
+    assert latest is not None and latest.at == NOW and latest.equity == Decimal(950)
+    mon.on_halt = lambda reason, code: halts.append((reason, code))
+    ex.available = Decimal(900)
+    report = await mon.tick()
+    assert report.halted is ReasonCode.DAILY_LOSS
+    assert len(halts) == 1 and halts[0][1] is ReasonCode.DAILY_LOSS and "daily loss 10.00%" in halts[0][0]
+
+
+async def test_a_breach_without_a_halt_handler_is_still_reported(store: Store, clock: SimulatedClock) -> None:
+    mon, ex = monitor_on(store, clock)
+    store.account.insert(
+        AccountSnapshot(
+            at=NOW - timedelta(hours=1),
+            balance=Decimal(1000),
+            equity=Decimal(1000),
+            available=Decimal(1000),
+            unrealized_pnl=Decimal(0),
+            margin_used=Decimal(0),
+        )
+    )
+    ex.available = Decimal(800)
+    report = await mon.tick()
+    assert report.halted is ReasonCode.DAILY_LOSS
+
+
+async def test_an_unreadable_balance_skips_the_snapshot_not_the_tick(
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    mon, ex = monitor_on(store, clock)
+    ex.script.balance_error = ExchangeUnavailable("balance 502")
+    ex.positions_[("ETHUSDT", Side.LONG)] = venue_position()
+    with caplog.at_level(logging.DEBUG, logger="smt_engine.trading.monitor"):
+        report = await mon.tick()
+    assert "no equity snapshot this tick: balance 502" in caplog.messages
+    assert report.ok is True and report.halted is None and len(report.adopted) == 1
+    assert store.account.latest() is None
+
+
+async def test_the_equity_point_keeps_every_figure_of_the_balance(
+    store: Store, clock: SimulatedClock
+) -> None:
+    mon, ex = monitor_on(store, clock)
+
+    async def balance() -> Balance:
+        return Balance("USDT", Decimal(1000), Decimal(900), Decimal(0), Decimal(12))
+
+    ex.balance = balance  # type: ignore[method-assign]
+    await mon.tick()
+    point = store.account.latest()
+    assert point is not None and point.at == NOW
+    assert (point.balance, point.equity, point.available) == (Decimal(1000), Decimal(1012), Decimal(900))
+    assert (point.unrealized_pnl, point.margin_used) == (Decimal(12), Decimal(100))

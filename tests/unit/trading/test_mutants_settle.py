@@ -1,0 +1,96 @@
+"""Settling a closed position's orders, value by value (README "When a position closes, its leftover TP/SL
+orders are cancelled"; docs/benchmarks.md, mutation testing): the reason each change is recorded with,
+and the event each change logs (the events table mirrors it).
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import pytest
+
+from smt_engine.domain import CloseReason, OrderKind, OrderState, PositionState, Side
+from smt_engine.store import Store
+from smt_engine.store.records import Order, Position
+from smt_engine.trading.settle import settle_orders
+from tests.unit.trading.conftest import NOW
+
+
+def closed_position(store: Store, reason: CloseReason | None, close_order_id: str | None = None) -> int:
+    pos = store.positions.insert(
+        Position(
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            size=Decimal(0),
+            entry_price=Decimal(2000),
+            opened_at=NOW,
+            state=PositionState.CLOSED,
+            leverage=20,
+            updated_at=NOW,
+            close_reason=reason,
+            close_order_id=close_order_id,
+        )
+    )
+    assert pos.id is not None
+    return pos.id
+
+
+def order(store: Store, position_id: int, kind: OrderKind, exchange_id: str | None, cid: str) -> int:
+    row = store.orders.insert(
+        Order(
+            client_order_id=cid,
+            exchange_order_id=exchange_id,
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            kind=kind,
+            size=Decimal(1),
+            state=OrderState.SUBMITTED,
+            created_at=NOW,
+            updated_at=NOW,
+            position_id=position_id,
+        )
+    )
+    assert row.id is not None
+    return row.id
+
+
+def test_a_position_closed_for_no_recorded_reason_settles_its_orders_as_unknown(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    pid = closed_position(store, None)
+    close = order(store, pid, OrderKind.CLOSE, None, "cid-close")
+    with caplog.at_level(logging.INFO, logger="smt_engine.trading.settle"):
+        assert settle_orders(store, NOW, pid, resting=set()) == [close]
+    event = store.events.of_kind("order.cancelled")[0]
+    assert event.data["reason"] == f"position #{pid} closed (unknown)"
+    assert event.data["actor"] == "settle"
+    (record,) = [r for r in caplog.records if getattr(r, "event", None) == "order.settled"]
+    assert record.getMessage() == f"close order cid-close of closed position #{pid}: cancelled"
+    assert record.levelno == logging.INFO
+    assert record.position_id == pid  # type: ignore[attr-defined]
+
+
+def test_the_closing_order_is_filled_and_logged_by_its_venue_id(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    pid = closed_position(store, CloseReason.MANUAL, close_order_id="x9")
+    close = order(store, pid, OrderKind.CLOSE, "x9", "cid-close")
+    with caplog.at_level(logging.INFO, logger="smt_engine.trading.settle"):
+        assert settle_orders(store, NOW, pid, resting=set()) == [close]
+    event = store.events.of_kind("order.filled")[0]
+    assert event.data["reason"] == f"position #{pid} closed (manual)"
+    messages = [r.getMessage() for r in caplog.records if getattr(r, "event", None) == "order.settled"]
+    assert messages == [f"close order x9 of closed position #{pid}: filled"]
+
+
+def test_a_leg_without_a_venue_id_is_gone_when_the_position_closed(store: Store) -> None:
+    pid = closed_position(store, CloseReason.MANUAL, close_order_id="x9")
+    leg = order(store, pid, OrderKind.SL, None, "cid-sl")
+    assert settle_orders(store, NOW, pid, resting={"x9"}) == [leg]
+    row = store.orders.get(leg)
+    assert row is not None and row.state is OrderState.CANCELLED
+
+
+def test_an_unknown_position_settles_nothing(store: Store) -> None:
+    assert settle_orders(store, NOW, 12345, resting=set()) == []
