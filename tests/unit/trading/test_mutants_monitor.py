@@ -99,7 +99,8 @@ async def test_a_failed_read_aborts_the_tick_and_changes_nothing(
     assert logged == [
         (
             logging.WARNING,
-            "monitor: exchange read failed, nothing changed: ExchangeUnavailable: positions endpoint 502",
+            "monitor: exchange read failed, the rest of the tick skipped: "
+            "ExchangeUnavailable: positions endpoint 502",
         )
     ]
     assert report.ok is False

@@ -20,6 +20,7 @@ from smt_engine.store import Store
 from smt_engine.store.records import Command, EngineStatus, Position
 from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.execution import Executor
+from smt_engine.trading.manual_entry import ManualEntry
 from smt_engine.trading.monitor import Monitor
 from smt_engine.trading.proposals import Candidate, ProposalBook
 from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, account, decision, drive, make_settings
@@ -330,10 +331,17 @@ async def test_cleanup_on_an_unreadable_venue_is_refused_with_the_reason(
 
 def test_every_command_kind_has_its_handler(store: Store, clock: SimulatedClock) -> None:
     ops, _ = desk(store, clock)
-    assert ops.handlers() == {
+    handlers = ops.handlers()
+    engine_own = {CommandKind.PAUSE, CommandKind.RESUME, CommandKind.RUN_CYCLE, CommandKind.RELOAD_CONFIG}
+    assert set(handlers) == set(CommandKind) - engine_own
+    assert {kind: handlers[kind] for kind in set(handlers) - {CommandKind.ENTER}} == {
         CommandKind.APPROVE: ops.approve,
         CommandKind.REJECT: ops.reject,
         CommandKind.CLOSE: ops.close,
         CommandKind.CLOSE_ALL: ops.close_all,
         CommandKind.CLEANUP: ops.cleanup,
+        CommandKind.MOVE_PROTECTION: ops.adjust.move_protection,
+        CommandKind.CLEAR_COOLDOWN: ops.adjust.clear_cooldown,
     }
+    enter = handlers[CommandKind.ENTER]
+    assert enter.__name__ == "run" and type(enter.__self__) is ManualEntry  # type: ignore[attr-defined]
