@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from smt_engine.cli.context import CommandError, Context
-from smt_engine.cli.trading import _actor, _decimal, _engine_running, _wait_options
+from smt_engine.cli.trading import _actor, _decimal, _engine_running, _finished_command, _wait_options
 from smt_engine.exitcodes import ExitCode
 
 Sub = Any
@@ -82,27 +82,15 @@ def cmd_enter(ctx: Context) -> int:
     return _wait_for_entry(ctx, command.id, float(args.timeout))
 
 
-WAIT_POLL = 0.2
-
-
 def _wait_for_entry(ctx: Context, command_id: int, timeout: float) -> int:
-    """Poll the command until the engine completes it; say what was opened or the gate that refused."""
-    import time
-
+    """Wait for the command; say what was opened or the gate that refused."""
     from smt_engine.domain import CommandState
     from smt_engine.exchange.precision import plain
 
     store = ctx.store()
-    deadline = time.monotonic() + max(0.0, timeout)
-    while True:
-        command = store.commands.get(command_id)
-        if command is not None and command.state in (CommandState.DONE, CommandState.FAILED):
-            break
-        if time.monotonic() >= deadline:
-            still = command.state.value if command else "?"
-            print(f"no outcome after {timeout:g} s: command #{command_id} is still {still}")
-            return ExitCode.NO_RESULT
-        time.sleep(WAIT_POLL)
+    command = _finished_command(store, command_id, timeout)
+    if command is None:
+        return ExitCode.NO_RESULT
     if command.state is CommandState.FAILED:
         print(f"refused: {command.error or 'no reason given'}")
         return 1

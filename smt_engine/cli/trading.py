@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from smt_engine.exchange.market.plausibility import PriceRule
     from smt_engine.secrets import SecretStore
     from smt_engine.store import Store
+    from smt_engine.store.records import Command
 
 Sub = Any
 
@@ -267,23 +268,32 @@ def _queue_decision(ctx: Context, verb: str) -> int:
 WAIT_POLL = 0.2
 
 
-def _wait_for_outcome(store: Store, command_id: int, proposal_id: int, timeout: float) -> int:
-    """Poll the command row until the engine completes it, then say what happened to the proposal."""
+def _finished_command(store: Store, command_id: int, timeout: float) -> Command | None:
+    """Poll the command row until the engine completes it; None (said on stdout) after ``timeout``."""
     import time
 
     from smt_engine.domain import CommandState
-    from smt_engine.exchange.precision import plain
 
     deadline = time.monotonic() + max(0.0, timeout)
     while True:
         command = store.commands.get(command_id)
         if command is not None and command.state in (CommandState.DONE, CommandState.FAILED):
-            break
+            return command
         if time.monotonic() >= deadline:
             still = command.state.value if command else "?"
             print(f"no outcome after {timeout:g} s: command #{command_id} is still {still}")
-            return ExitCode.NO_RESULT
+            return None
         time.sleep(WAIT_POLL)
+
+
+def _wait_for_outcome(store: Store, command_id: int, proposal_id: int, timeout: float) -> int:
+    """Wait for the command, then say what happened to the proposal."""
+    from smt_engine.domain import CommandState
+    from smt_engine.exchange.precision import plain
+
+    command = _finished_command(store, command_id, timeout)
+    if command is None:
+        return ExitCode.NO_RESULT
     proposal = store.proposals.get(proposal_id)
     state = proposal.state.value if proposal else "?"
     if command.state is CommandState.FAILED:
