@@ -42,8 +42,11 @@ class DetailScreen(Screen[None]):
         yield Footer()
 
     def show(self, body: RenderableType) -> None:
+        """Draw ``body`` now, or keep it for ``compose`` when the screen is pushed but not yet composed
+        (the console's 1 s tick can fall in between)."""
         self.body = body
-        self.query_one("#detail-content", Static).update(body)
+        if self.is_mounted:
+            self.query_one("#detail-content", Static).update(body)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "expand":

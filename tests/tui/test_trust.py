@@ -274,3 +274,27 @@ async def test_a_cut_reason_ends_in_an_ellipsis_and_is_whole_in_the_details(
         assert shown.plain.endswith("…") and len(shown.plain) < len(whole)
         found = app._describe(key)
         assert found is not None and "max_entries_per_cycle" in flat(render_text(found[1]))
+
+
+async def test_a_tick_that_falls_before_the_detail_screen_is_composed_is_kept_for_it() -> None:
+    """The console's 1 s tick refreshes an open detail screen; one that falls between the push and the
+    compose (seen under load) must neither crash the console nor lose the newer body."""
+    screen = DetailScreen("proposal:1", "Proposal #1", "old body")
+    screen.show("newer body")  # not composed: no #detail-content yet
+    assert screen.body == "newer body"
+
+
+async def test_a_detail_screen_draws_the_body_it_was_given_before_compose(
+    make_app: MakeApp, fixture_db: Fixture, engine: FakeEngine
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        screen = DetailScreen("proposal:1", "Proposal #1", "old body")
+        screen.show("newer body")
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: app.screen is screen and screen.is_mounted)
+        content = screen.query_one("#detail-content")
+        assert "newer body" in [
+            strip.text.strip() for strip in content.render_lines(content.region.reset_offset)
+        ]
