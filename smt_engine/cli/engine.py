@@ -473,8 +473,9 @@ def cmd_queue(ctx: Context) -> int:
 
 
 def cmd_close(ctx: Context) -> int:
+    partial = ctx.args.size is not None or ctx.args.fraction is not None  # "" is a bad part, not none
     if ctx.args.all:
-        if ctx.args.size or ctx.args.fraction:
+        if partial:
             raise CommandError("--size/--fraction close part of one position: not with --all")
         return queue_and_wait(ctx, CommandKind.CLOSE_ALL, {}, ctx.args.timeout)
     if not ctx.args.symbol or not ctx.args.side:
@@ -484,7 +485,7 @@ def cmd_close(ctx: Context) -> int:
         symbol += "USDT"
     side = Side(ctx.args.side.upper())
     args = {"symbol": symbol, "side": side.value}
-    if ctx.args.size or ctx.args.fraction:
+    if partial:
         args.update(partial_close_args(ctx, symbol, side))
     return queue_and_wait(ctx, CommandKind.CLOSE, args, ctx.args.timeout)
 
@@ -494,7 +495,7 @@ def partial_close_args(ctx: Context, symbol: str, side: Side) -> dict[str, str]:
     from smt_engine.engine import CommandRejected
     from smt_engine.operator_adjust import open_position, parse_part
 
-    args = {"size": ctx.args.size} if ctx.args.size else {"fraction": ctx.args.fraction}
+    args = {"size": ctx.args.size} if ctx.args.size is not None else {"fraction": ctx.args.fraction}
     try:
         parse_part(args)
         open_position(ctx.store(), symbol, side)

@@ -114,6 +114,9 @@ class PositionReconciler:
                 "close of %s %s not yet explained (%s); retrying next tick", pos.symbol, pos.side, exc
             )
             return None
+        booked = self._booked_elsewhere(pos)  # a part closed earlier (trading/adjust.py): booked once
+        history = [o for o in history if o.order_id not in booked]
+        fills = [f for f in fills if f.order_id not in booked]
         closing = _closing_order(history, pos)
         reason = self._reason(closing)
         order_ids = {closing.order_id} if closing else set()
@@ -145,6 +148,14 @@ class PositionReconciler:
         reason = CloseReason.TAKE_PROFIT if fill.kind == "tp" else CloseReason.STOP_LOSS
         self._record_close(pos, reason, fill.order_id, fill.at, fill.exit_price, fill.net_pnl, pushed=True)
         return reason
+
+    def _booked_elsewhere(self, pos: Position) -> set[str]:
+        """Venue order ids another position of this symbol and side is closed by since ``pos`` opened."""
+        rows = self.store.positions.select(
+            "symbol = ? AND side = ? AND id != ? AND close_order_id IS NOT NULL",
+            [pos.symbol, pos.side.value, pos.id],
+        )
+        return {p.close_order_id for p in rows if p.close_order_id and p.opened_at >= pos.opened_at}
 
     def _record_close(
         self,

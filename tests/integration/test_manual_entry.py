@@ -157,3 +157,18 @@ async def test_bad_arguments_are_refused_when_the_engine_runs_them(
     done = await run(rig, args)
     assert done.state is CommandState.FAILED and words in done.error
     assert not rig.store.proposals.select() and orders_sent(rig) == before
+
+
+async def test_an_entry_on_a_paused_engine_is_refused_by_the_engine_state_gate(rig: Rig) -> None:
+    """`smt enter` queues while the engine runs, paused or not: the engine's own gate refuses it."""
+    await started(rig, "paper")
+    pause = rig.store.commands.enqueue(CommandKind.PAUSE, rig.clock.now(), "cli:alice", {})
+    await rig.until(
+        lambda: (c := rig.store.commands.get(pause.id or 0)) is not None and c.state is CommandState.DONE,
+        60,
+    )
+    before = orders_sent(rig)
+    done = await run(rig, {"pair": "ETH", "side": "LONG", "size": "0.05"})
+    assert done.state is CommandState.FAILED
+    assert "engine_state: engine is paused" in (done.error or "")
+    assert orders_sent(rig) == before and not rig.store.orders.select()

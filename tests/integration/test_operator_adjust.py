@@ -220,3 +220,37 @@ async def test_a_new_stop_the_venue_refuses_leaves_the_old_one_resting(
     assert cancels == [], "the old stop is cancelled only after the new one rests"
     assert [leg[0] for leg in await legs(bench, "sl")] == [old_sl]
     assert position(bench, pid).sl_order_id == old_sl
+
+
+@pytest.mark.parametrize("history_lags", [False, True], ids=["history", "history-lags"])
+async def test_the_rest_stopped_out_after_a_partial_close_books_its_own_fills_only(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch, history_lags: bool
+) -> None:
+    """The part closed is booked once: the remainder's realised PnL is its stop's fills, never the part's
+    again, even when the venue's order history does not list the stop's fill yet."""
+    pid, _, _ = await open_long(bench)
+    bench.fake.set_price(ETH, Decimal("3030.00"))
+    done = await run(bench, CommandKind.CLOSE, {"symbol": ETH, "side": "LONG", "fraction": "0.5"})
+    assert done.state is CommandState.DONE, done.error
+    part = position(bench, done.result["part_position_id"])
+    sl = position(bench, pid).sl_price
+    assert sl is not None
+    if history_lags:
+        real_history = bench.client.order_history
+
+        async def part_only(*args: Any, **kwargs: Any) -> list[Any]:
+            """The history lists the part's close, not yet the stop's fill."""
+            return [o for o in await real_history(*args, **kwargs) if o.order_id == part.close_order_id]
+
+        monkeypatch.setattr(bench.client, "order_history", part_only)
+    bench.fake.set_price(ETH, sl - 5)
+    for _ in range(4):
+        await bench.run(bench.monitor.tick())
+        if position(bench, pid).state is PositionState.CLOSED:
+            break
+    rest = position(bench, pid)
+    assert rest.state is PositionState.CLOSED and rest.realized_pnl is not None
+    fills = [f for f in await bench.client.fills(ETH) if f.realized_pnl and f.order_id != part.close_order_id]
+    assert fills, "the stop filled at the venue"
+    assert rest.realized_pnl == sum((f.realized_pnl - abs(f.fee) for f in fills), Decimal(0))
+    assert rest.realized_pnl < 0 and position(bench, part.id or 0).realized_pnl == part.realized_pnl

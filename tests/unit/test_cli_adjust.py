@@ -116,3 +116,20 @@ def test_the_verbs_help_states_the_rules(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit):
         main(["close", "--help"])
     assert "the rest stays open, TP/SL resized" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("flag", ["--size", "--fraction"])
+def test_an_empty_part_is_refused_never_taken_for_a_full_close(
+    config: Path, flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--size "$SIZE"` with SIZE unset closes nothing (a full close takes no --size at all)."""
+    lock = EngineLock(config.parent / "smt.db")
+    lock.acquire()
+    try:
+        args = ["--config", str(config), "--timeout", "0"]
+        assert main(["close", "ETH", "LONG", flag, "", *args]) == ExitCode.FAILED
+        assert "refused, nothing was sent: args." in capsys.readouterr().err
+        assert main(["close", "--all", flag, "", *args]) == ExitCode.FAILED
+    finally:
+        lock.release()
+    assert queued(config) == []
