@@ -7,9 +7,10 @@ and read + UI apply after a change); idle CPU of the console attached to a runni
 that holds the engine lock, beats the heartbeat every 5 s and moves a mark price every 15 s, the
 engine's defaults; and the same with a write every second; and the console beside the real demo
 engine with its clock running at 60x (``--demo-only`` measures only that). Prints a table and writes
-bench/results/console.json (console-demo.json for ``--demo-only``).
+bench/results/console.json (console-demo.json for ``--demo-only``; console-demo-waiting.json for
+``--demo-waiting``, the same with a proposal left waiting undecided).
 
-Run: PYTHONPATH=. python bench/bench_console.py [--quick] [--demo-only]
+Run: PYTHONPATH=. python bench/bench_console.py [--quick] [--demo-only | --demo-waiting]
 """
 
 from __future__ import annotations
@@ -239,8 +240,10 @@ DEMO_OPERATOR_APPROVES = 2
 so the demo clock keeps running fast (it slows to real time while a proposal waits)."""
 
 
-def measure_demo_cpu(seconds: float) -> dict[str, float]:
-    """The console's CPU beside the real demo engine (synthetic market, paper venue) at full demo speed."""
+def measure_demo_cpu(seconds: float, *, leave_waiting: bool = False) -> dict[str, float]:
+    """The console's CPU beside the real demo engine (synthetic market, paper venue) at full demo speed;
+    with ``leave_waiting`` the operator decides nothing, so a proposal waits (toast, countdown, the demo
+    clock slowed to real time) through the measurement."""
     from smt_engine.domain import CommandKind
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -263,7 +266,7 @@ def measure_demo_cpu(seconds: float) -> dict[str, float]:
             decided: set[int] = set()
             waited = 0.0
             while console.poll() is None:
-                for p in operator.proposals.pending():
+                for p in [] if leave_waiting else operator.proposals.pending():
                     if p.id is not None and p.id not in decided:
                         decided.add(p.id)
                         kind = (
@@ -289,6 +292,7 @@ def measure_demo_cpu(seconds: float) -> dict[str, float]:
         "demo_positions_opened": opened,
         "demo_proposals_decided": len(decided),
         "demo_seconds_a_proposal_waited": round(waited, 1),
+        "demo_operator_decides": not leave_waiting,
     }
 
 
@@ -301,9 +305,15 @@ def main() -> int:
     parser.add_argument(
         "--demo-only", action="store_true", help="only the console's CPU beside the running demo engine"
     )
+    parser.add_argument(
+        "--demo-waiting",
+        action="store_true",
+        help="only the demo console's CPU while a proposal waits undecided (the demo clock at real time)",
+    )
     args = parser.parse_args()
-    if args.demo_only:
-        return report_demo(measure_demo_cpu(30 if args.quick else 60))
+    if args.demo_only or args.demo_waiting:
+        seconds = 30 if args.quick else 60
+        return report_demo(measure_demo_cpu(seconds, leave_waiting=args.demo_waiting))
     closed, events = (1000, 10_000) if args.quick else (10_000, 100_000)
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -391,12 +401,14 @@ def main() -> int:
 
 
 def report_demo(demo: dict[str, float]) -> int:
+    waiting = not demo["demo_operator_decides"]
     print(
-        f"demo console CPU with the demo clock running: {demo['demo_idle_cpu_pct']:.2f} % of one core "
-        f"(target < 2 %) over {demo['demo_seconds']:.0f} s, {demo['demo_positions_opened']:.0f} position(s) "
-        f"opened, {demo['demo_proposals_decided']:.0f} proposal(s) decided at once"
+        f"demo console CPU {'with a proposal waiting' if waiting else 'with the demo clock running'}: "
+        f"{demo['demo_idle_cpu_pct']:.2f} % of one core (target < 2 %) over {demo['demo_seconds']:.0f} s, "
+        f"{demo['demo_positions_opened']:.0f} position(s) opened, {demo['demo_proposals_decided']:.0f} "
+        f"proposal(s) decided at once, a proposal waiting {demo['demo_seconds_a_proposal_waited']:.0f} s"
     )
-    out = ROOT / "bench" / "results" / "console-demo.json"
+    out = ROOT / "bench" / "results" / ("console-demo-waiting.json" if waiting else "console-demo.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({**demo, "target_pct": 2.0, "python": sys.version.split()[0]}, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
