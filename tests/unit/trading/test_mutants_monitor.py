@@ -146,6 +146,38 @@ async def test_a_known_position_is_refreshed_and_a_resting_stop_left_alone(
     assert ex.count("place_tp_sl") == 0 and ex.count("close_position") == 0
 
 
+async def test_a_stop_the_venue_lists_open_stays_open_in_the_books_and_at_the_venue(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """Venue truth (issue 21): the tick hands the in-flight tracker every order id the venue lists as
+    open; a stop row it lists stays submitted and is never cancelled, however long it has rested."""
+    mon, ex = monitor_on(store, clock)
+    pos = stored(store)
+    live = venue_position()
+    ex.positions_[("ETHUSDT", Side.LONG)] = live
+    ex.algos.append(sl_of(live))
+    row = store.orders.insert(
+        Order(
+            client_order_id="sl-resting",
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            kind=OrderKind.SL,
+            size=Decimal("1.5"),
+            state=OrderState.SUBMITTED,
+            created_at=OPENED,
+            updated_at=OPENED,
+            exchange_order_id="s1",
+            position_id=pos.id,
+        )
+    )
+    await clock.advance(3600)  # far past the visibility window
+    report = await mon.tick()
+    assert report.inflight.unresolved == []
+    after = store.orders.get(row.id or 0)
+    assert after is not None and after.state is OrderState.SUBMITTED
+    assert ex.count("cancel_algo_order") == 0 and [a.order_id for a in ex.algos] == ["s1"]
+
+
 async def test_a_position_the_venue_no_longer_has_is_closed_out_and_its_orders_settled(
     store: Store, clock: SimulatedClock
 ) -> None:
