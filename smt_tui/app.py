@@ -144,6 +144,8 @@ class ConsoleApp(OperatorCommands):
             self.set_timer(gap, self._start_poll)
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        if not self.screen_stack:
+            return  # the console is shutting down (a read finished after the last screen went)
         started = time.perf_counter()
         snap = message.snapshot
         before, self.snapshot = self.snapshot, snap

@@ -13,6 +13,7 @@ from textual.geometry import Region
 from smt_engine.domain import EngineState, ProposalState, Side
 from smt_engine.store.records import Cycle
 from smt_tui.app import ConsoleApp
+from smt_tui.messages import SnapshotReady
 from smt_tui.screens.confirm import ConfirmModal
 from smt_tui.screens.detail import DetailScreen
 from smt_tui.state import ConsoleConfig
@@ -298,3 +299,16 @@ async def test_a_detail_screen_draws_the_body_it_was_given_before_compose(
         assert "newer body" in [
             strip.text.strip() for strip in content.render_lines(content.region.reset_offset)
         ]
+
+
+async def test_a_snapshot_that_arrives_after_the_last_screen_went_is_ignored(
+    make_app: MakeApp, fixture_db: Fixture, engine: FakeEngine
+) -> None:
+    """A read that finishes while the console shuts down (seen under load in the interactive demo test)
+    must not raise: there is no screen left to draw it on."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        snap = app.snapshot
+    assert snap is not None and not app.screen_stack
+    app.on_snapshot_ready(SnapshotReady(snap))
