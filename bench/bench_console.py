@@ -9,9 +9,10 @@ engine's defaults; and the same with a write every second; each the median of th
 of 30 s (10 s with ``--quick``) from 2 s after the first paint); and the console beside the real demo
 engine with its clock running at 60x (``--demo-only`` measures only that). Prints a table and writes
 bench/results/console.json (console-demo.json for ``--demo-only``; console-demo-waiting.json for
-``--demo-waiting``, the same with a proposal left waiting undecided).
+``--demo-waiting``, the same with a proposal left waiting undecided; console-empty-idle.json for
+``--empty-idle``, the idle figure alone on bench/year_db.py's empty database).
 
-Run: PYTHONPATH=. python bench/bench_console.py [--quick] [--demo-only | --demo-waiting]
+Run: PYTHONPATH=. python bench/bench_console.py [--quick] [--demo-only | --demo-waiting | --empty-idle]
 """
 
 from __future__ import annotations
@@ -201,7 +202,12 @@ IDLE_WINDOWS = 3
 """Consecutive idle windows per console run; the figure is their median (one window swings with the load)."""
 
 
-def measure_idle_cpu(db: Path, seconds: float, heartbeat: float, monitor_every: int) -> list[float]:
+def measure_idle_cpu(db: Path, seconds: float, heartbeat: float, monitor_every: int) -> float:
+    """The median of ``measure_idle_windows`` (bench/bench_year.py reports this figure)."""
+    return statistics.median(measure_idle_windows(db, seconds, heartbeat, monitor_every))
+
+
+def measure_idle_windows(db: Path, seconds: float, heartbeat: float, monitor_every: int) -> list[float]:
     """The console's CPU while an engine beats its heartbeat and its monitor moves a mark price: one
     figure per window of ``seconds``, consecutive, from 2 s after the first paint."""
     child = ENGINE_CHILD.format(root=str(ROOT), db=str(db), heartbeat=heartbeat, monitor_every=monitor_every)
@@ -325,7 +331,14 @@ def main() -> int:
         action="store_true",
         help="only the demo console's CPU while a proposal waits undecided (the demo clock at real time)",
     )
+    parser.add_argument(
+        "--empty-idle",
+        action="store_true",
+        help="only the idle CPU attached to an engine, on bench/year_db.py's empty database",
+    )
     args = parser.parse_args()
+    if args.empty_idle:
+        return report_empty_idle(10 if args.quick else 30)
     if args.demo_only or args.demo_waiting:
         seconds = 30 if args.quick else 60
         return report_demo(measure_demo_cpu(seconds, leave_waiting=args.demo_waiting))
@@ -351,8 +364,8 @@ def main() -> int:
         tick_figures = measure_ticks(db, rounds=50 if args.quick else 200)
         seconds = 10 if args.quick else 30
         # The engine's defaults: heartbeat every 5 s, monitor every 15 s; and the demo's pace (every second).
-        idle_windows = measure_idle_cpu(db, seconds, heartbeat=5.0, monitor_every=3)
-        idle_windows_1s = measure_idle_cpu(db, seconds, heartbeat=1.0, monitor_every=1)
+        idle_windows = measure_idle_windows(db, seconds, heartbeat=5.0, monitor_every=3)
+        idle_windows_1s = measure_idle_windows(db, seconds, heartbeat=1.0, monitor_every=1)
         load_idle = os.getloadavg()
     demo = measure_demo_cpu(seconds * 2)
     results = {
@@ -418,6 +431,38 @@ def main() -> int:
     for name, value, target in rows:
         print(f"  {name:<{width}}  {value:<28} target {target}")
     out = ROOT / "bench" / "results" / ("console-db.json" if args.db else "console.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+    return 0
+
+
+def report_empty_idle(seconds: float) -> int:
+    """The idle figure beside the one-year database's (issue 24: on both), on the same empty file as
+    bench/bench_year.py: the year's first position and nothing else."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from year_db import END, build
+
+    load_start = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "empty.db"
+        build(db, scale=0.0, end=END)
+        windows = measure_idle_windows(db, seconds, heartbeat=5.0, monitor_every=3)
+    results = {
+        "idle_cpu_pct": round(statistics.median(windows), 2),
+        "idle_cpu_pct_windows": [round(w, 2) for w in windows],
+        "idle_window_s": seconds,
+        "load_average_start": load_start,
+        "load_average": os.getloadavg(),
+        "target_pct": TARGETS["idle_cpu_pct"],
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+    }
+    print(
+        "console idle CPU on the empty database, engine attached (5 s / 15 s): "
+        f"{results['idle_cpu_pct']:.2f} % of one core, median of {windows} (target <= 0.5 %)"
+    )
+    out = ROOT / "bench" / "results" / "console-empty-idle.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
