@@ -1,9 +1,10 @@
 """The operator console: the live refresh loop, toasts and the bell for what changed, the cursor that
 follows a newly waiting proposal, navigation, and ``open_console``.
 
-Reads happen in a thread worker (``ReadModel.poll``) chained with ``set_timer`` so two refreshes never
-overlap; the worker posts ``SnapshotReady`` and never touches a widget. Operator actions insert a row
-into ``commands`` (also from a worker) and the result is shown when the engine completes it.
+Reads happen in a thread worker (``ReadModel.poll``), started by one interval timer only while no read is
+in flight, so two refreshes never overlap; the worker posts ``SnapshotReady`` and never touches a widget.
+Operator actions insert a row into ``commands`` (also from a worker) and the result is shown when the engine
+completes it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from smt_engine.domain import EventLevel, PositionState, ProposalState
 from smt_engine.store import Store, StoreError
 from smt_engine.store.records import Position
 from smt_tui import alerts, describe
-from smt_tui.keys import ACTION_NAMES
 from smt_tui.messages import SnapshotReady
 from smt_tui.operator_commands import OperatorCommands
 from smt_tui.screens.detail import DetailScreen
@@ -84,6 +84,8 @@ class ConsoleApp(OperatorCommands):
         self._binding_states: tuple[object, ...] = ()
         self._last_moment: tuple[object, ...] | None = None
         self._next_gap = self.config.refresh_interval
+        self._reading = False
+        self._check_not_before = 0.0
         self._forced_told: set[int] = set()
         self._drawn_at = 0.0
         self._bars: tuple[tuple[object, ...], list[Any]] | None = None
@@ -111,20 +113,27 @@ class ConsoleApp(OperatorCommands):
     # ------------------------------------------------------------------ refresh loop
 
     def on_mount(self) -> None:
-        self._start_poll()
+        # One timer for the console's life: a timer per check (three a second) cost more CPU than the
+        # check itself (docs/benchmarks.md, console idle CPU).
+        self.set_interval(self.config.refresh_interval, self._check_for_change)
+        self._check_for_change()
         self.set_interval(1.0, self._tick)
 
-    def _start_poll(self) -> None:
-        """Check for a change on the UI loop (cheap); read in a thread only when something changed."""
+    def _check_for_change(self) -> None:
+        """Check for a change on the UI loop (cheap); read in a thread only when something changed.
+
+        Never while a read is in flight (two reads never overlap), nor before the gap the last read set.
+        """
+        if self._reading or time.monotonic() < self._check_not_before:
+            return
         try:
             changed = self.model.has_changed()
         except Exception as exc:  # the database went away: say so, keep checking
             self.log.error(f"change check failed: {exc!r}")
             changed = False
         if changed:
+            self._reading = True
             self._poll_worker()
-        else:
-            self.set_timer(self.config.refresh_interval, self._start_poll)
 
     @work(thread=True, group="poll", exit_on_error=False, description="database change check")
     def _poll_worker(self) -> None:
@@ -138,10 +147,11 @@ class ConsoleApp(OperatorCommands):
         if event.state is WorkerState.ERROR:
             self.log.error(f"refresh failed: {event.worker.error!r}")
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-            # Chained, not periodic: the next check starts only after this one has finished. After a read
-            # that found only the engine's routine writes, the demo's next one waits longer (routine_gap).
+            # The next check comes only after this read has finished. After a read that found only the
+            # engine's routine writes, the demo's next one waits longer (routine_gap).
             gap, self._next_gap = self._next_gap, self.config.refresh_interval
-            self.set_timer(gap, self._start_poll)
+            self._check_not_before = time.monotonic() + gap if gap > self.config.refresh_interval else 0.0
+            self._reading = False
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         if not self.screen_stack:
@@ -154,6 +164,8 @@ class ConsoleApp(OperatorCommands):
         for command in snap.finished_commands:
             self._report(command)
         self._announce(before, snap)
+        if not self.screen_stack:
+            return  # starting or shutting down: no screen to draw on (the snapshot is kept for the next)
         if isinstance(self.screen, PerformanceScreen) and "history" in snap.changed:
             self.screen.load()  # a position closed: the figures change only then
         if not self._main_ready():
@@ -313,7 +325,7 @@ class ConsoleApp(OperatorCommands):
 
     def selection_changed(self) -> None:
         # The footer is rebuilt on refresh_bindings: only when what applies actually changed.
-        states = (type(self.screen), *(self.action_state(a) for a in ACTION_NAMES))
+        states = (type(self.screen), *self.action_states())
         if states != self._binding_states:
             self._binding_states = states
             self.refresh_bindings()

@@ -111,7 +111,12 @@ class ConsoleKeys(App[None]):
                 return screen.selected_key()
         return None
 
+    _pinned: tuple[object | None] | None = None
+    """The selected record while ``action_states`` runs: looked up once, not once per action."""
+
     def selected(self) -> object | None:
+        if self._pinned is not None:
+            return self._pinned[0]
         key = self.selected_key()
         if key is None or self.snapshot is None:
             return None
@@ -141,6 +146,14 @@ class ConsoleKeys(App[None]):
         if action == "manual_entry":
             return not paused
         return action == "run_cycle"
+
+    def action_states(self) -> tuple[bool | None, ...]:
+        """Every action's state (``ACTION_NAMES`` order) in one pass; asked on every snapshot."""
+        self._pinned = (self.selected(),)
+        try:
+            return tuple(self.action_state(action) for action in ACTION_NAMES)
+        finally:
+            self._pinned = None
 
     def action_state(self, action: str) -> bool | None:
         """True: available; None: shown but unavailable (read-only); False: does not apply."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -21,8 +22,8 @@ from smt_tui.widgets.history import History, HistoryTable
 from smt_tui.widgets.keyed_table import KeyedTable
 from smt_tui.widgets.orders_table import OrdersTable
 from smt_tui.widgets.position_chart import PositionChart
-from smt_tui.widgets.positions_table import PositionsTable
-from smt_tui.widgets.proposals_table import ProposalsTable
+from smt_tui.widgets.positions_table import PositionsTable, forced_close_in
+from smt_tui.widgets.proposals_table import ProposalsTable, time_left
 from smt_tui.widgets.status_bar import StatusBar
 from smt_tui.widgets.steady_footer import SteadyFooter
 from smt_tui.widgets.whale_feed import WhaleFeed, WhalesTable
@@ -198,10 +199,36 @@ class MainScreen(Screen[None]):
     def tick(self, snap: Snapshot | None, now: datetime, config: ConsoleConfig, readonly: bool) -> None:
         """Once a second: countdowns and ages move without any database read."""
         self.query_one(StatusBar).show(snap, now, config, readonly)
-        if snap is not None:
-            running = snap.engine.running(now, config.stale_after)
-            self.query_one(PositionsTable).show(snap.positions, now, snap.max_hold(), running)
+        if snap is None:
+            return
+        running = snap.engine.running(now, config.stale_after)
+        max_hold = snap.max_hold()
+        # Rows are built only when what they are drawn from moved: the section's records, the limits and
+        # whale evidence they quote, the engine's liveness, or the text of a countdown (which changes once
+        # a minute, every second in its last two). A heartbeat alone rebuilds no row.
+        positions = (
+            snap.positions,
+            max_hold,
+            running,
+            tuple(_shown(forced_close_in(p, now, max_hold, running)) for p in snap.positions),
+        )
+        if positions != self._positions_drawn:
+            self._positions_drawn = positions
+            self.query_one(PositionsTable).show(snap.positions, now, max_hold, running)
+        proposals = (
+            snap.proposals,
+            snap.limits,
+            snap.whales,
+            running,
+            config.whale_pairs,
+            tuple(_shown(time_left(v, now, running)) for v in snap.proposals),
+        )
+        if proposals != self._proposals_drawn:
+            self._proposals_drawn = proposals
             self.query_one(ProposalsTable).show(snap, now, config.whale_pairs, running)
+
+    _positions_drawn: tuple[object, ...] | None = None
+    _proposals_drawn: tuple[object, ...] | None = None
 
     _waiting_shown = -1
 
@@ -235,3 +262,8 @@ class MainScreen(Screen[None]):
             if not event.text:
                 bar.display = False
             self.active_table().focus()
+
+
+def _shown(text: Text) -> tuple[str, str]:
+    """A countdown cell as drawn: its text and its style."""
+    return text.plain, str(text.style)

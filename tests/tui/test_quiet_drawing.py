@@ -96,3 +96,38 @@ async def test_a_heartbeat_that_changes_no_row_leaves_both_tables_as_they_are(
             engine.store.positions.open_positions()[0].id, unrealized_pnl=Decimal("3.21"), updated_at=NOW
         )
         await wait_for(pilot, lambda: "PositionsTable" in applied)  # a changed row is still drawn
+
+
+async def test_a_heartbeat_alone_builds_no_row_of_either_table(
+    make_app: MakeApp, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import smt_tui.widgets.positions_table as positions_module
+    import smt_tui.widgets.proposals_table as proposals_module
+
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        built: list[str] = []
+        position_row, proposal_row = positions_module.position_row, proposals_module.proposal_row
+
+        def counting_position(*args: object, **kwargs: object) -> object:
+            built.append("position")
+            return position_row(*args, **kwargs)  # type: ignore[arg-type]
+
+        def counting_proposal(*args: object, **kwargs: object) -> object:
+            built.append("proposal")
+            return proposal_row(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(positions_module, "position_row", counting_position)
+        monkeypatch.setattr(proposals_module, "proposal_row", counting_proposal)
+        before = app.snapshot
+        engine.store.engine.set(heartbeat_at=NOW - timedelta(seconds=1))  # the engine's routine write
+        await wait_for(pilot, lambda: app.snapshot is not before)
+        await pilot.pause()
+        assert app.snapshot is not None and app.snapshot.changed == {"engine"}
+        assert built == []  # nothing a row shows moved: no row built, not even to compare
+        engine.store.positions.update(
+            engine.store.positions.open_positions()[0].id, unrealized_pnl=Decimal("3.21"), updated_at=NOW
+        )
+        await wait_for(pilot, lambda: "position" in built)  # a changed position is still built and drawn
+        assert "proposal" not in built  # and the proposals, which did not move, are not
