@@ -154,8 +154,6 @@ class ConsoleApp(OperatorCommands):
             self._reading = False
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
-        if not self.screen_stack:
-            return  # the console is shutting down (a read finished after the last screen went)
         started = time.perf_counter()
         snap = message.snapshot
         before, self.snapshot = self.snapshot, snap
