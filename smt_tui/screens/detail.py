@@ -34,19 +34,23 @@ class DetailScreen(Screen[None]):
         self.title_text = title
         self.body = body
         self.expanded: frozenset[str] = frozenset()
+        self._content: Static | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text, id="detail-title")
         with VerticalScroll(id="detail-scroll"):
-            yield Static(self.body, id="detail-content")
+            self._content = Static(self.body, id="detail-content")
+            yield self._content
         yield Footer()
 
     def show(self, body: RenderableType) -> None:
-        """Draw ``body`` now, or keep it for ``compose`` when the screen is pushed but not yet composed
-        (the console's 1 s tick can fall in between)."""
+        """Draw ``body`` now, or keep it for ``compose`` when the screen is pushed but not yet composed.
+
+        The console's 1 s tick can fall before compose, or after compose but before its widgets are
+        mounted (a query finds nothing then), so the composed widget is held, not queried."""
         self.body = body
-        if self.is_mounted:
-            self.query_one("#detail-content", Static).update(body)
+        if self._content is not None:
+            self._content.update(body)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "expand":

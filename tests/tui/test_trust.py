@@ -285,6 +285,26 @@ async def test_a_tick_that_falls_before_the_detail_screen_is_composed_is_kept_fo
     assert screen.body == "newer body"
 
 
+async def test_a_tick_between_compose_and_mount_updates_the_composed_body(
+    make_app: MakeApp, fixture_db: Fixture, engine: FakeEngine
+) -> None:
+    """Under load the tick can also fall after compose but before its widgets are mounted, when a query
+    finds nothing (CI saw `NoMatches: #detail-content`): the composed widget must take the newer body."""
+    from textual.compose import compose
+    from textual.widgets import Static
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        screen = DetailScreen("proposal:1", "Proposal #1", "old body")
+        with app._context():
+            compose(screen)  # composed, not mounted: `query_one` finds nothing now
+        content = screen._content
+        assert content is not None and not content.is_mounted
+        screen.show("newer body")
+        assert content.content == "newer body"
+
+
 async def test_a_detail_screen_draws_the_body_it_was_given_before_compose(
     make_app: MakeApp, fixture_db: Fixture, engine: FakeEngine
 ) -> None:
