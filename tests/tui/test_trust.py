@@ -291,7 +291,6 @@ async def test_a_tick_between_compose_and_mount_updates_the_composed_body(
     """Under load the tick can also fall after compose but before its widgets are mounted, when a query
     finds nothing (CI saw `NoMatches: #detail-content`): the composed widget must take the newer body."""
     from textual.compose import compose
-    from textual.widgets import Static
 
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
