@@ -296,3 +296,22 @@ class Exchange(Protocol):
     async def upload_ai_log(self, entry: AiLogUpload) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+def open_leg(order: ExchangeOrder) -> AlgoOrder | None:
+    """The open TP/SL leg an order row reports (order detail or history, where WEEX shows attached
+    take-profits), or None for anything else."""
+    if order.kind not in ("tp", "sl") or not order.status.is_open or order.trigger_price is None:
+        return None
+    return AlgoOrder(
+        order_id=order.order_id,
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        position_side=order.position_side,
+        kind=order.kind,
+        trigger_price=order.trigger_price,
+        size=order.size,
+        status=order.status,
+        created_at=order.created_at,
+        parent_order_id=None,
+    )

@@ -16,12 +16,13 @@ finishing them is what keeps a crash from locking a symbol out.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
 from smt_engine.domain import OrderKind, OrderState, PositionState, ProposalState, Side
-from smt_engine.exchange.base import ExchangeError, ExchangeOrder, OrderNotFound
+from smt_engine.exchange.base import AlgoOrder, ExchangeError, ExchangeOrder, OrderNotFound
 from smt_engine.store import Store
 from smt_engine.store.codec import ts
 from smt_engine.store.records import Order, Position, Proposal
@@ -55,13 +56,15 @@ class InFlightTracker:
     def window(self) -> float:
         return self.settings.trading.order_visibility.total_seconds()
 
-    async def resolve(self, resting: set[str], held: set[tuple[str, Side]]) -> InFlightReport:
+    async def resolve(
+        self, resting: set[str], held: set[tuple[str, Side]], legs: Sequence[AlgoOrder] = ()
+    ) -> InFlightReport:
         """Finish what can be finished; ``resting`` are the order ids the venue lists as open, ``held``
-        the (symbol, side) of every position it reports."""
+        the (symbol, side) of every position it reports, ``legs`` the open TP/SL legs it lists."""
         report = InFlightReport()
         for order in self.store.orders.open_orders():
             try:
-                if await self._resolve_order(order, resting, held):
+                if await self._resolve_order(order, resting, held, legs):
                     report.orders_resolved.append(order.id or 0)
                 else:
                     report.unresolved.append(order.id or 0)
@@ -83,10 +86,14 @@ class InFlightTracker:
     def _age(self, order: Order) -> float:
         return (self.clock.now() - order.updated_at).total_seconds()
 
-    async def _resolve_order(self, order: Order, resting: set[str], held: set[tuple[str, Side]]) -> bool:
+    async def _resolve_order(
+        self, order: Order, resting: set[str], held: set[tuple[str, Side]], legs: Sequence[AlgoOrder]
+    ) -> bool:
         """True when the order is settled for now (terminal, or confirmed resting at the venue)."""
         now = self.clock.now()
         if order.exchange_order_id and order.exchange_order_id in resting:
+            if self._left_on_a_newer_position(order, held, legs):
+                return await self._cancel_at_venue(order, order.exchange_order_id)
             if order.state in (OrderState.PENDING_SUBMIT, OrderState.UNKNOWN):
                 advance_order(
                     self.store,
@@ -135,16 +142,45 @@ class InFlightTracker:
             return True
         if not leg and self._age(order) < self.window:
             return False  # a listing lag, or still being worked: decided on a later tick
+        return await self._cancel_at_venue(order, found.order_id)
+
+    def _left_on_a_newer_position(
+        self, order: Order, held: set[tuple[str, Side]], legs: Sequence[AlgoOrder]
+    ) -> bool:
+        """A resting leg of a closed position while a newer one of the same side is held.
+
+        WEEX legs act on the symbol and side, not on one position: left there, it would close the newer
+        position at the old trigger and size. The orphan sweep leaves it (a position of that side is
+        held), so it is cancelled here: a take-profit always, a stop only when the newer position has
+        a stop of its own (never strip the only stop a held position has).
+        """
+        if order.kind not in (OrderKind.TP, OrderKind.SL) or order.position_id is None:
+            return False
+        if (order.symbol, order.side) not in held or self._position_open(order):
+            return False
+        if order.kind is OrderKind.TP:
+            return True
+        return any(
+            leg.kind == "sl"
+            and leg.symbol == order.symbol
+            and leg.position_side is order.side
+            and leg.status.is_open
+            and leg.order_id != order.exchange_order_id
+            for leg in legs
+        )
+
+    async def _cancel_at_venue(self, order: Order, venue_id: str) -> bool:
+        """Cancel ``order`` at the venue; recorded cancelled only when the venue confirms it."""
         try:
-            if leg:
-                await self.exchange.cancel_algo_order(order.symbol, found.order_id)
+            if order.kind in (OrderKind.TP, OrderKind.SL):
+                await self.exchange.cancel_algo_order(order.symbol, venue_id)
             else:
-                await self.exchange.cancel_order(order.symbol, order_id=found.order_id)
+                await self.exchange.cancel_order(order.symbol, order_id=venue_id)
         except ExchangeError as exc:
             log.warning(
                 "%s order %s is open at the venue and its cancel was not confirmed: %s",
                 order.kind.value,
-                found.order_id,
+                venue_id,
                 exc,
                 extra={"event": "order.cancel_unconfirmed"},
             )

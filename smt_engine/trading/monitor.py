@@ -132,7 +132,7 @@ class Monitor:
                     settle_orders(self.store, self.clock.now(), pos.id or 0, resting)
 
         resting = {a.order_id for a in algos if a.status.is_open} | {o.order_id for o in regular}
-        report.inflight = await self.inflight.resolve(resting, set(live))
+        report.inflight = await self.inflight.resolve(resting, set(live), algos)
         unresolved = len(report.inflight.unresolved)
         report_health(
             self.store,

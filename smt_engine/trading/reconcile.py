@@ -26,11 +26,13 @@ from smt_engine.exchange.base import (
     ExchangeOrder,
     ExchangePosition,
     OrderStatus,
+    open_leg,
 )
 from smt_engine.exchange.precision import plain
 from smt_engine.store import Store
 from smt_engine.store.records import Position, Proposal
 from smt_engine.trading.ailog import AiLogOutbox
+from smt_engine.trading.legs import track_legs
 from smt_engine.trading.orders import move_position, open_position
 from smt_engine.trading.proposals import transition
 from smt_engine.trading.pushed import PushedLegFill
@@ -62,6 +64,7 @@ class PositionReconciler:
         self.store.positions.update(pos.id, **fields)
         for name, value in fields.items():
             setattr(pos, name, value)
+        track_legs(self.store, self.clock.now(), pos, algos)
 
     def adopt(self, ex: ExchangePosition, algos: list[AlgoOrder]) -> Position:
         tp, sl = _protection(ex, algos)
@@ -99,6 +102,7 @@ class PositionReconciler:
             ex.opened_at.isoformat(),
             extra={"event": "position.adopted", "position_id": pos.id},
         )
+        track_legs(self.store, now, pos, algos)
         return pos
 
     async def close_out(self, pos: Position) -> CloseReason | None:
@@ -114,6 +118,9 @@ class PositionReconciler:
                 "close of %s %s not yet explained (%s); retrying next tick", pos.symbol, pos.side, exc
             )
             return None
+        # A leg still open here protects nothing now (no position of this side is left): tracked, so the
+        # in-flight tracker cancels it at the venue even when no listing shows it (an attached TP).
+        track_legs(self.store, self.clock.now(), pos, filter(None, map(open_leg, history)))
         booked = self._booked_elsewhere(pos)  # a part closed earlier (trading/adjust.py): booked once
         history = [o for o in history if o.order_id not in booked]
         fills = [f for f in fills if f.order_id not in booked]

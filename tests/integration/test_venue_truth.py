@@ -21,7 +21,7 @@ from smt_engine.domain import (
     ProposalState,
     Side,
 )
-from smt_engine.exchange.base import OrderStatus
+from smt_engine.exchange.base import OrderRequest, OrderStatus
 from tests.integration.venue_bench import ETH, Bench, bench, open_long
 
 __all__ = ["bench"]  # the fixture, imported
@@ -171,3 +171,85 @@ async def test_the_stop_guard_leaves_alone_a_position_the_venue_no_longer_report
     report = await bench.run(bench.monitor.tick())
     assert report.closed == [(pid, CloseReason.MANUAL)]
     assert [o for o in bench.store.orders.for_position(pid) if o.kind is OrderKind.CLOSE] == []
+
+
+def _forget_order(bench: Bench, exchange_id: str) -> None:
+    """The books lose a leg's row, as a kill between the venue attaching it and the row being written
+    leaves them."""
+    row = bench.store.orders.by_exchange_id(exchange_id)
+    assert row is not None
+    bench.store.db.execute("DELETE FROM orders WHERE id = ?", [row.id])
+    assert bench.store.orders.by_exchange_id(exchange_id) is None
+
+
+async def test_an_attached_take_profit_no_row_knows_is_cancelled_after_its_position_closed_while_away(
+    bench: Bench,
+) -> None:
+    """WEEX lists an attached take-profit on no open-order endpoint once its symbol holds no position:
+    the order history that explains the close is where the restarted engine learns of it."""
+    pid, tp_id = await _stop_out_after_a_kill(bench)
+    _forget_order(bench, tp_id)
+    report = await bench.run(bench.monitor.tick())
+    assert report.closed == [(pid, CloseReason.STOP_LOSS)]
+    assert bench.venue_status(tp_id) is OrderStatus.CANCELLED
+    row = bench.store.orders.by_exchange_id(tp_id)
+    assert row is not None and row.position_id == pid and row.kind is OrderKind.TP
+    assert row.state is OrderState.CANCELLED
+
+
+async def test_every_leg_a_listing_shows_for_a_held_position_gets_a_row(bench: Bench) -> None:
+    pid, tp_id, sl_id = await open_long(bench)
+    _forget_order(bench, tp_id)
+    _forget_order(bench, sl_id)
+    bench.restart()
+    await bench.run(bench.monitor.tick())
+    for leg_id, kind in ((tp_id, OrderKind.TP), (sl_id, OrderKind.SL)):
+        row = bench.store.orders.by_exchange_id(leg_id)
+        assert row is not None and row.position_id == pid and row.kind is kind
+        assert row.state is OrderState.SUBMITTED
+        assert bench.venue_status(leg_id) is OrderStatus.UNTRIGGERED  # a held position's: left resting
+
+
+async def _closed_with_legs_left_then_reopened_outside(bench: Bench) -> tuple[int, str, str]:
+    """A long closed outside the engine with both legs left resting (WEEX leaves them), booked closed by
+    a start-up tick (which only flags orphans), then a new long of the same side opened outside the
+    engine (the WEEX app) with a stop of its own. (The engine's own entries cancel a symbol's stale
+    orders first.)"""
+    old_pid, old_tp, old_sl = await open_long(bench)
+    await bench.client.close_position(ETH, Side.LONG, "outside-close-2")
+    bench.restart()
+    report = await bench.run(bench.monitor.tick(startup=True))
+    assert [pid for pid, _ in report.closed] == [old_pid]
+    assert bench.venue_status(old_tp) is OrderStatus.UNTRIGGERED
+    assert bench.venue_status(old_sl) is OrderStatus.UNTRIGGERED
+    await bench.client.place_order(
+        OrderRequest(ETH, Side.LONG, Decimal("0.05"), "app-entry-1", sl_price=Decimal("2900.00"))
+    )
+    await bench.clock.advance(1)
+    return old_pid, old_tp, old_sl
+
+
+async def test_a_closed_positions_legs_left_on_a_newer_position_of_the_same_side_are_cancelled(
+    bench: Bench,
+) -> None:
+    old_pid, old_tp, old_sl = await _closed_with_legs_left_then_reopened_outside(bench)
+    report = await bench.run(bench.monitor.tick())
+    assert len(report.adopted) == 1 and report.adopted[0] != old_pid
+    assert bench.venue_status(old_tp) is OrderStatus.CANCELLED
+    assert bench.venue_status(old_sl) is OrderStatus.CANCELLED
+    assert _order_state(bench, old_tp) is OrderState.CANCELLED
+    assert _order_state(bench, old_sl) is OrderState.CANCELLED
+    stops = [a for a in await bench.client.open_algo_orders(ETH) if a.kind == "sl"]
+    assert [a.trigger_price for a in stops] == [Decimal("2900.00")], "the newer position keeps its own stop"
+
+
+async def test_a_closed_positions_stop_stays_while_it_is_the_only_stop_a_newer_position_has(
+    bench: Bench,
+) -> None:
+    _, old_tp, old_sl = await _closed_with_legs_left_then_reopened_outside(bench)
+    own = [a for a in await bench.client.open_algo_orders(ETH) if a.kind == "sl" and a.order_id != old_sl]
+    assert len(own) == 1
+    await bench.client.cancel_algo_order(ETH, own[0].order_id)  # the newer position's own stop is gone
+    await bench.run(bench.monitor.tick())
+    assert bench.venue_status(old_tp) is OrderStatus.CANCELLED
+    assert bench.venue_status(old_sl) is OrderStatus.UNTRIGGERED, "never strip a held position's only stop"

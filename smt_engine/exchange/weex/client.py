@@ -42,6 +42,7 @@ from smt_engine.exchange.base import (
     OrderRequest,
     PlacedOrder,
     VenuePrecisionError,
+    open_leg,
 )
 from smt_engine.exchange.ids import valid_client_id
 from smt_engine.exchange.market import from_ms, to_ms
@@ -50,7 +51,6 @@ from smt_engine.exchange.precision import check_price, check_size, check_tp_sl, 
 from smt_engine.exchange.weex.errors import error_for
 from smt_engine.exchange.weex.parsing import (
     UnclassifiedLeg,
-    algo_from_order,
     decimal_or,
     parse_algo,
     parse_order,
@@ -352,7 +352,7 @@ class WeexClient(WeexPublic):
         positions = await self._recent_positions()
         for sym in sorted({p.symbol for p in positions if symbol is None or p.symbol == symbol}):
             for order in await self.order_history(sym, limit=100):
-                reported = algo_from_order(order)
+                reported = open_leg(order)
                 if reported is not None and reported.order_id not in found:
                     found[reported.order_id] = reported
                     self._leg_listing[reported.order_id] = ORDER_PATH
@@ -360,7 +360,7 @@ class WeexClient(WeexPublic):
             if order_id in found or (symbol and sym != symbol):
                 continue
             try:
-                confirmed = algo_from_order(await self.order(sym, order_id))
+                confirmed = open_leg(await self.order(sym, order_id))
             except OrderNotFound:
                 confirmed = None
             if confirmed is None:

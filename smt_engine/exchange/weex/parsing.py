@@ -125,24 +125,6 @@ def parse_algo(row: dict[str, Any], kind: Literal["tp", "sl"] | None = None) -> 
     )
 
 
-def algo_from_order(order: ExchangeOrder) -> AlgoOrder | None:
-    """An open TP/SL leg as reported by order detail or history (where attached TP legs show up)."""
-    if order.kind not in ("tp", "sl") or not order.status.is_open or order.trigger_price is None:
-        return None
-    return AlgoOrder(
-        order_id=order.order_id,
-        client_order_id=order.client_order_id,
-        symbol=order.symbol,
-        position_side=order.position_side,
-        kind=order.kind,
-        trigger_price=order.trigger_price,
-        size=order.size,
-        status=order.status,
-        created_at=order.created_at,
-        parent_order_id=None,
-    )
-
-
 def parse_position(row: dict[str, Any]) -> ExchangePosition:
     size = decimal_or(row["size"])
     open_value = decimal_or(row.get("openValue"), Decimal(0))

@@ -14,7 +14,7 @@ import pytest
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import Side
-from smt_engine.exchange.base import ExchangeError, OrderRequest
+from smt_engine.exchange.base import ExchangeError, OrderRequest, open_leg
 from smt_engine.exchange.market.live import ticker_from_answer
 from smt_engine.exchange.weex import WeexClient, WeightLimiter
 from smt_engine.exchange.weex.client import _first_id, ai_log_code
@@ -26,7 +26,6 @@ from smt_engine.exchange.weex.limiter import (
     WEEX_WEIGHT_LIMIT,
 )
 from smt_engine.exchange.weex.parsing import (
-    algo_from_order,
     parse_algo,
     parse_contract,
     parse_order,
@@ -68,7 +67,7 @@ def test_orders_and_legs() -> None:
     assert (regular.order_id, regular.size, regular.kind) == ("737185556881998184", D(1400), "entry")
     tp_leg = parse_order(example("rest", "history_order"))  # an attached TP, reported under /order
     assert (tp_leg.kind, tp_leg.trigger_price, tp_leg.reduce_only) == ("tp", D(1), True)
-    assert algo_from_order(tp_leg) is None, "a CANCELED leg protects nothing"
+    assert open_leg(tp_leg) is None, "a CANCELED leg protects nothing"
     sl = parse_algo(example("rest", "open_algo_order"))
     assert (sl.order_id, sl.kind, sl.size) == ("737074389748547944", "sl", D(100))
 
