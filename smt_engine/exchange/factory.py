@@ -81,6 +81,7 @@ def make_exchange(
         taker_fee_pct=ex.taker_fee_pct,
         maker_fee_pct=ex.maker_fee_pct,
         slippage_pct=ex.paper_slippage_pct,
+        price_rule=PriceRule.of(settings),
     )
 
 

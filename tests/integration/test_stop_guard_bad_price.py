@@ -2,9 +2,9 @@
 
 A pushed ticker 10x low makes a healthy long's stop look wrong-sided. Before the fix the pre-flight
 check refused the stop on that price and the guard closed the position at market. Now the pre-flight
-check uses a plausible price or leaves the judgement to the venue (live), and the guard never closes on a
-refusal while the price is implausible: it tries again next tick with a WARNING (paper, whose simulated
-venue itself reads the pushed price). A stop refused on a plausible price still closes at market.
+check uses a plausible price or leaves the judgement to the venue, which judges on its own price (the
+paper venue too: it replaces an implausible push by the REST price), and the guard never closes on a
+refusal while the price is implausible. A stop refused on a plausible price still closes at market.
 Live and paper, over the fake WEEX's REST on 127.0.0.1.
 """
 
@@ -20,7 +20,7 @@ import pytest
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.config import Settings
-from smt_engine.domain import EventLevel, OrderKind, PositionState, Side
+from smt_engine.domain import OrderKind, PositionState, Side
 from smt_engine.exchange.base import Exchange, OrderRequest
 from smt_engine.exchange.factory import make_exchange
 from smt_engine.exchange.market.streamed import StreamedMarket
@@ -119,21 +119,11 @@ async def test_a_missing_stop_under_a_10x_low_push_is_re_placed_not_closed_at_ma
     assert position is not None and position.state is PositionState.OPEN
     assert venue.market_closes() == []  # no market close on a price that cannot be trusted
     assert venue.store.events.of_kind("price.implausible")  # the glitch is named, as a WARNING
-    if venue.mode == "live":
-        # The venue judged the stop on its own price and took it: protected at once.
-        stops = await venue.stops()
-        assert len(stops) == 1 and stops[0] < PRICE
-    else:
-        # The paper venue reads the pushed price itself and refuses; the guard waits, loudly.
-        assert await venue.stops() == []
-        (deferred,) = venue.store.events.of_kind("protection.deferred")
-        assert deferred.level is EventLevel.WARNING and deferred.position_id == position_id
-        assert not venue.store.events.of_kind("position.unprotected")
-        venue.push(PRICE)  # the feed recovers
-        await venue.monitor.tick()
-        stops = await venue.stops()
-        assert len(stops) == 1 and stops[0] < PRICE
-        assert venue.market_closes() == []
+    # The venue (WEEX, or the paper venue on the REST price) judged the stop on its own price and took
+    # it: protected at once.
+    stops = await venue.stops()
+    assert len(stops) == 1 and stops[0] < PRICE
+    assert not venue.store.events.of_kind("position.unprotected")
     after = venue.store.positions.get(position_id)
     assert after is not None and after.state is PositionState.OPEN and after.sl_price == stops[0]
 
@@ -152,3 +142,16 @@ async def test_a_stop_refused_on_a_plausible_price_still_closes_at_market(venue:
     assert not venue.store.events.of_kind("protection.deferred")
     position = venue.store.positions.get(position_id)
     assert position is not None and position.state is not PositionState.OPEN
+
+
+async def test_a_10x_low_push_fakes_no_loss_in_the_marks(venue: Venue) -> None:
+    """The position's unrealised PnL and the account's equity (what the kill switch and the daily loss
+    limit read) stay on the venue's own price: a glitch fakes no drawdown, in paper as in live."""
+    await venue.open_long_without_a_stop()
+    before = await venue.exchange.balance()
+    venue.push(PRICE / 10)
+    (position,) = [p for p in await venue.exchange.positions() if p.symbol == BTC]
+    after = await venue.exchange.balance()
+    loss_if_believed = position.size * PRICE * Decimal("0.9")
+    assert abs(position.unrealized_pnl) < loss_if_believed / 100
+    assert abs(after.equity - before.equity) < loss_if_believed / 100

@@ -45,9 +45,10 @@ async def test_a_stop_the_market_went_through_is_closed_at_market_even_under_a_b
     assert position.exit_price is not None and abs(position.exit_price / crashed - 1) < Decimal("0.002")
 
 
-async def test_a_stop_still_valid_by_the_reference_is_deferred_not_closed(venue: Venue) -> None:
+async def test_a_stop_still_valid_by_the_venues_price_is_placed_not_closed(venue: Venue) -> None:
     """The other side of the same judgement: the market fell, but not to the stop (0.5 % down), while
-    the push says 90 % down. A venue that judges on the push (paper) refuses the stop; the guard waits."""
+    the push says 90 % down. The venue judges the stop on its own price (the paper venue on the REST one,
+    never on the push) and takes it; nothing is closed."""
     position_id = await venue.open_long_without_a_stop()
     dipped = PRICE * Decimal("0.995")
     venue.fake.set_price(BTC, dipped, low=dipped, high=dipped)
@@ -58,10 +59,6 @@ async def test_a_stop_still_valid_by_the_reference_is_deferred_not_closed(venue:
     position = venue.store.positions.get(position_id)
     assert position is not None and position.state is PositionState.OPEN
     assert venue.market_closes() == []
-    if venue.mode == "live":
-        (stop,) = await venue.stops()  # WEEX judged the stop on its own price and took it
-        assert stop < dipped
-    else:
-        assert await venue.stops() == []
-        (deferred,) = venue.store.events.of_kind("protection.deferred")
-        assert deferred.level is EventLevel.WARNING and deferred.position_id == position_id
+    (stop,) = await venue.stops()
+    assert stop < dipped
+    assert not venue.store.events.of_kind("position.unprotected")

@@ -114,16 +114,24 @@ def reference_of(bars: list[Candle], now: datetime) -> Decimal | None:
     return bars[-1].close
 
 
+async def judged_ticker(
+    market: PricedMarket, symbol: str, clock: Clock, rule: PriceRule
+) -> tuple[Ticker, Decimal | None, str | None]:
+    """The ticker of ``symbol``, the reference it was judged against, and why it may not size money
+    (``None`` when it may). Unreadable data raises the venue's own ``ExchangeError``."""
+    ticker = await market.ticker(symbol)
+    bars = await market.candles(symbol, REFERENCE_INTERVAL, REFERENCE_BARS)
+    now = clock.now()
+    reference = reference_of(bars, now)
+    return ticker, reference, implausibility(ticker.last, ticker.at, reference, now, rule)
+
+
 async def plausible_price(
     market: PricedMarket, symbol: str, clock: Clock, rule: PriceRule, *, cycle_id: str | None = None
 ) -> Decimal:
     """The price of ``symbol`` to size money or place a trigger on; ``ImplausiblePrice`` when it is not
     one (recorded as a WARNING event). Unreadable data raises the venue's own ``ExchangeError``."""
-    ticker = await market.ticker(symbol)
-    bars = await market.candles(symbol, REFERENCE_INTERVAL, REFERENCE_BARS)
-    now = clock.now()
-    reference = reference_of(bars, now)
-    reason = implausibility(ticker.last, ticker.at, reference, now, rule)
+    ticker, reference, reason = await judged_ticker(market, symbol, clock, rule)
     if reason is None:
         return ticker.last
     refused = ImplausiblePrice(symbol, ticker.last, reference, reason)

@@ -37,7 +37,8 @@ from smt_engine.exchange.base import (
 )
 from smt_engine.exchange.ids import valid_client_id
 from smt_engine.exchange.market import PriceSource
-from smt_engine.exchange.paper.book_price import book_price
+from smt_engine.exchange.market.plausibility import PriceRule
+from smt_engine.exchange.paper.book_price import BookPrice
 from smt_engine.exchange.paper.contracts import WEEX_CONTRACTS_2026_01
 from smt_engine.exchange.paper.matching import PaperBook
 from smt_engine.exchange.paper.state import (
@@ -65,8 +66,10 @@ class PaperExchange(PaperBook):
         slippage_pct: Decimal = Decimal("0.05"),
         contracts: dict[str, Contract] | None = None,
         default_leverage: int = 20,
+        price_rule: PriceRule | None = None,
     ) -> None:
         self.market = market
+        self._book_price = BookPrice(market, clock, price_rule or PriceRule())
         self.clock = clock
         self.state_path = state_path
         self.taker_rate = taker_fee_pct / 100
@@ -103,7 +106,10 @@ class PaperExchange(PaperBook):
     # ------------------------------------------------------------------ protocol: account
 
     async def _prices(self) -> dict[str, Decimal]:
-        return {s: await self.market.last_price(s) for s in {p.symbol for p in self._acct.positions}}
+        return {
+            s: await self._book_price(s)
+            for s in {p.symbol for p in self._acct.positions}
+        }
 
     async def balance(self) -> Balance:
         async with self._lock:
@@ -234,7 +240,7 @@ class PaperExchange(PaperBook):
         self._check_precision(c, request)
         if request.order_type == "LIMIT" and request.price is None:
             raise InvalidOrder("price is required for LIMIT orders", code="-1141")
-        current = await book_price(self.market, request.symbol, self.clock)
+        current = await self._book_price(request.symbol)
         ref = request.price if request.order_type == "LIMIT" and request.price is not None else current
         if request.reduce_only:
             if request.tp_price is not None or request.sl_price is not None:
@@ -250,10 +256,8 @@ class PaperExchange(PaperBook):
                 )
         else:
             self._check_tp_sl(request, ref)
-            prices = {
-                p.symbol: current if p.symbol == request.symbol else await self.market.last_price(p.symbol)
-                for p in self._acct.positions
-            }
+            prices = await self._prices()
+            prices[request.symbol] = current
             leverage = Decimal(self._lev(request.symbol)["leverage"])
             needed = ref * request.size / leverage + ref * request.size * self.taker_rate
             available = self._available(prices)
@@ -327,7 +331,7 @@ class PaperExchange(PaperBook):
                 pos = self._pos(symbol, position_side)
                 if pos is None:
                     raise InvalidOrder("FAILED_PRECONDITION: no position for this TP/SL", code="-1054")
-                current = await self.market.last_price(symbol)
+                current = await self._book_price(symbol)
                 beyond = (trigger_price - current) * position_side.sign
                 if (kind == "tp" and beyond <= 0) or (kind == "sl" and beyond >= 0):
                     raise InvalidOrder(

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
+import pytest
+
 from smt_engine.clock import SimulatedClock
 from smt_engine.exchange.market import ManualMarket
+from smt_engine.exchange.market.plausibility import PriceRule
 from smt_engine.exchange.market.streamed import StreamedMarket
-from smt_engine.exchange.paper.book_price import book_price
+from smt_engine.exchange.paper.book_price import BookPrice
 from smt_engine.streams import StreamPrices
 
 T0 = datetime(2026, 1, 14, 8, 0, 30, tzinfo=UTC)
+RULE = PriceRule()
 
 
 async def test_a_glitching_push_is_replaced_by_the_rest_price() -> None:
@@ -20,13 +25,38 @@ async def test_a_glitching_push_is_replaced_by_the_rest_price() -> None:
     prices = StreamPrices()
     market = StreamedMarket(rest, prices, clock)
     prices.update("ETHUSDT", D("3001.5"), D("3001.5"), T0)
-    assert await book_price(market, "ETHUSDT", clock) == D("3001.5")  # a live, plausible push
+    assert await BookPrice(market, clock, RULE)("ETHUSDT") == D("3001.5")  # a live, plausible push
     prices.update("ETHUSDT", D("300"), D("300"), T0)
-    assert await book_price(market, "ETHUSDT", clock) == D("3000")  # 10x low: the venue's own price
+    assert await BookPrice(market, clock, RULE)("ETHUSDT") == D("3000")  # 10x low: the venue's own price
     prices.update("ETHUSDT", D("3001.5"), D("3001.5"), T0 - timedelta(seconds=60), arrived=T0)
-    assert await book_price(market, "ETHUSDT", clock) == D("3000")  # a minute old by its own stamp
+    assert await BookPrice(market, clock, RULE)("ETHUSDT") == D("3000")  # a minute old by its own stamp
 
 
 async def test_a_market_without_a_push_is_taken_as_it_is() -> None:
     clock = SimulatedClock(T0)
-    assert await book_price(ManualMarket(clock, {"ETHUSDT": D("3000")}), "ETHUSDT", clock) == D("3000")
+    assert await BookPrice(ManualMarket(clock, {"ETHUSDT": D("3000")}), clock, RULE)("ETHUSDT") == D("3000")
+
+
+async def test_the_configured_band_decides_not_the_default() -> None:
+    """``risk.price_band_pct`` reaches the paper venue: a push 3 % off passes a 5 % band, not a 1 % one."""
+    clock = SimulatedClock(T0)
+    rest = ManualMarket(clock, {"ETHUSDT": D("3000")})
+    prices = StreamPrices()
+    market = StreamedMarket(rest, prices, clock)
+    prices.update("ETHUSDT", D("3090"), D("3090"), T0)
+    assert await BookPrice(market, clock, PriceRule(band_pct=D(5)))("ETHUSDT") == D("3090")
+    assert await BookPrice(market, clock, PriceRule(band_pct=D(1)))("ETHUSDT") == D("3000")
+
+
+async def test_a_refused_push_is_named_once_per_frame(caplog: pytest.LogCaptureFixture) -> None:
+    clock = SimulatedClock(T0)
+    prices = StreamPrices()
+    book = BookPrice(StreamedMarket(ManualMarket(clock, {"ETHUSDT": D("3000")}), prices, clock), clock, RULE)
+    prices.update("ETHUSDT", D("300"), D("300"), T0)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            assert await book("ETHUSDT") == D("3000")
+        prices.update("ETHUSDT", D("301"), D("301"), T0 + timedelta(seconds=1))
+        assert await book("ETHUSDT") == D("3000")
+    named = [r for r in caplog.records if getattr(r, "event", None) == "price.implausible"]
+    assert len(named) == 2 and "300" in named[0].getMessage() and "REST price 3000" in named[0].getMessage()
