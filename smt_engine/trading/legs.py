@@ -20,6 +20,7 @@ from smt_engine.exchange.base import AlgoOrder
 from smt_engine.exchange.precision import plain
 from smt_engine.store import Store
 from smt_engine.store.records import Order, Position
+from smt_engine.trading.orders import update_order
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,13 @@ def track_legs(store: Store, at: datetime, position: Position, legs: Iterable[Al
         ):
             continue
         cid = leg.client_order_id
-        if not cid or store.orders.by_client_id(cid) is not None:
+        sent = store.orders.by_client_id(cid) if cid else None
+        if sent is not None and sent.exchange_order_id is None:
+            # Our own request whose answer was lost (a kill in flight): its row learns the id, and the
+            # in-flight tracker finishes it; a second row would track one leg twice.
+            update_order(store, sent, at, exchange_order_id=leg.order_id)
+            continue
+        if not cid or sent is not None:
             cid = f"exchange:{leg.order_id}"
         created.append(
             store.orders.insert(

@@ -253,3 +253,24 @@ async def test_a_closed_positions_stop_stays_while_it_is_the_only_stop_a_newer_p
     await bench.run(bench.monitor.tick())
     assert bench.venue_status(old_tp) is OrderStatus.CANCELLED
     assert bench.venue_status(old_sl) is OrderStatus.UNTRIGGERED, "never strip a held position's only stop"
+
+
+async def test_a_stop_whose_answer_was_lost_is_tracked_by_its_own_row_not_a_second_one(bench: Bench) -> None:
+    """A kill between the venue taking a re-placed stop and the engine reading the answer leaves its row
+    ``pending_submit`` without the venue's id; the listing shows the leg under our client id."""
+    pid, _, sl_id = await open_long(bench)
+    await bench.client.cancel_algo_order(ETH, sl_id)
+    pos = bench.store.positions.get(pid)
+    assert pos is not None
+    cid = "smt-lost-answer-msl2"
+    row = bench.executor.desk.new_order(
+        cid, ETH, Side.LONG, OrderKind.SL, pos.size, proposal_id=pos.proposal_id, position_id=pid
+    )
+    placed = await bench.client.place_tp_sl(ETH, Side.LONG, "sl", Decimal("2955.00"), pos.size, cid)
+    bench.restart()
+    await bench.clock.advance(1)
+    report = await bench.run(bench.monitor.tick())
+    assert report.stops_placed == [], "the stop rests: none placed again"
+    rows = [o for o in bench.store.orders.select() if o.exchange_order_id == placed.order_id]
+    assert [o.id for o in rows] == [row.id]
+    assert rows[0].state is OrderState.SUBMITTED and rows[0].position_id == pid

@@ -106,10 +106,7 @@ class PaperExchange(PaperBook):
     # ------------------------------------------------------------------ protocol: account
 
     async def _prices(self) -> dict[str, Decimal]:
-        return {
-            s: await self._book_price(s)
-            for s in {p.symbol for p in self._acct.positions}
-        }
+        return {s: await self._book_price(s) for s in {p.symbol for p in self._acct.positions}}
 
     async def balance(self) -> Balance:
         async with self._lock:
