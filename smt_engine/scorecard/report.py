@@ -6,12 +6,12 @@ hit rate and a 24 h one answer different questions; every row carries its counts
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from smt_engine.scorecard.calibration import render_maps
-from smt_engine.scorecard.stats import Scored, figures
+from smt_engine.scorecard.stats import Scored, Tally
 
 
 class Grouped(Scored, Protocol):
@@ -46,28 +46,45 @@ GROUPS: dict[str, Callable[[Grouped], str]] = {
 """Name -> key of each grouping; "signal_agreement" says whether the whale signal pointed the same way."""
 
 
-def build_report(scores: Sequence[Grouped], *, since: datetime | None, now: datetime) -> dict[str, Any]:
-    """Every group with its figures; JSON-ready."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for name, key in GROUPS.items():
-        buckets: dict[tuple[str, str, str], list[Grouped]] = {}
-        for s in scores:
-            buckets.setdefault((s.subject, s.horizon, key(s)), []).append(s)
-        rows = []
-        for subject, horizon, value in sorted(
-            buckets, key=lambda k: (SUBJECT_ORDER.get(k[0], 9), HORIZON_ORDER.get(k[1], 9), k[2])
-        ):
-            rows.append(
-                {"subject": subject, "horizon": horizon, "group": value}
-                | figures(buckets[(subject, horizon, value)])
-            )
-        groups[name] = rows
+GroupKey = tuple[str, str, str, str]
+"""(grouping, subject, horizon, group value)."""
+
+
+def keys_of(s: Grouped) -> list[GroupKey]:
+    """The group of ``s`` in every grouping."""
+    return [(name, s.subject, s.horizon, key(s)) for name, key in GROUPS.items()]
+
+
+def tally_groups(scores: Iterable[Grouped]) -> dict[GroupKey, Tally]:
+    """The sums of every group, counted afresh."""
+    tallies: dict[GroupKey, Tally] = {}
+    for s in scores:
+        for k in keys_of(s):
+            tallies.setdefault(k, Tally()).add(s)
+    return tallies
+
+
+def report_of(
+    tallies: Mapping[GroupKey, Tally], count: int, *, since: datetime | None, now: datetime
+) -> dict[str, Any]:
+    """The report (JSON-ready) from every group's sums; ``count`` is how many scores they hold."""
+    groups: dict[str, list[dict[str, Any]]] = {name: [] for name in GROUPS}
+    for name, subject, horizon, value in sorted(
+        tallies, key=lambda k: (SUBJECT_ORDER.get(k[1], 9), k[1], HORIZON_ORDER.get(k[2], 9), k[2], k[3])
+    ):
+        tally = tallies[(name, subject, horizon, value)]
+        groups[name].append({"subject": subject, "horizon": horizon, "group": value} | tally.figures())
     return {
         "generated_at": now.isoformat(),
         "since": since.isoformat() if since is not None else None,
-        "scores": len(scores),
+        "scores": count,
         "groups": groups,
     }
+
+
+def build_report(scores: Sequence[Grouped], *, since: datetime | None, now: datetime) -> dict[str, Any]:
+    """Every group with its figures, counted afresh from ``scores``; JSON-ready."""
+    return report_of(tally_groups(scores), len(scores), since=since, now=now)
 
 
 def _pct(value: float | None) -> str:
