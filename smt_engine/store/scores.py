@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
+import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+import sqlite_utils
 
 from smt_engine.store.base import Repo
 from smt_engine.store.codec import ts
@@ -69,9 +73,27 @@ def _line(r: Sequence[Any]) -> ScoreLine:
     return ScoreLine(r[0], r[1], r[2], r[3], r[4], r[5], r[6], float(r[7]), r[8], bool(r[9]), r[10])
 
 
+@dataclass(slots=True)
+class _Record:
+    """One subject's lines at one horizon in (decided_at, id) order, up to score ``last_id``."""
+
+    last_id: int = 0
+    keys: list[tuple[str, int]] = field(default_factory=list)
+    lines: list[ScoreLine] = field(default_factory=list)
+
+    def add(self, key: tuple[str, int], line: ScoreLine) -> None:
+        at = len(self.keys) if not self.keys or key > self.keys[-1] else bisect.bisect(self.keys, key)
+        self.keys.insert(at, key)
+        self.lines.insert(at, line)
+
+
 class ScoresRepo(Repo[Score]):
     table = "scores"
     record = Score
+
+    def __init__(self, db: sqlite_utils.Database, lock: threading.RLock) -> None:
+        super().__init__(db, lock)
+        self._records: dict[tuple[str, str], _Record] = {}
 
     def add(self, scores: list[Score]) -> int:
         """Insert scores not recorded yet (once per subject and horizon); returns how many were new."""
@@ -136,11 +158,28 @@ class ScoresRepo(Repo[Score]):
         return [_line(r) for r in rows]
 
     def lines_of(self, subject: str, horizon: str) -> list[ScoreLine]:
-        """Every score of one subject at one horizon, oldest first (a source's whole record)."""
-        sql = f"SELECT {_LINE} FROM scores WHERE subject = ? AND horizon = ? ORDER BY decided_at, id"
+        """Every score of one subject at one horizon, oldest first (a source's whole record).
+
+        Kept from one call to the next (scores are only ever added), so each call after the first reads
+        only the scores recorded since the one before, however long the record.
+        """
         with self.lock:
-            rows = self.db.execute(sql, [subject, horizon]).fetchall()
-        return [_line(r) for r in rows]
+            record = self._records.setdefault((subject, horizon), _Record())
+            newest = int(self.db.execute("SELECT COALESCE(MAX(id), 0) FROM scores").fetchone()[0])
+            if record.last_id == 0:
+                sql = f"SELECT decided_at, id, {_LINE} FROM scores WHERE subject = ? AND horizon = ?"
+                rows = self.db.execute(
+                    f"{sql} AND id <= ? ORDER BY decided_at, id", [subject, horizon, newest]
+                )
+            else:  # the unary + keeps the planner on the rowid range
+                sql = f"SELECT decided_at, id, {_LINE} FROM scores WHERE id > ? AND id <= ?"
+                rows = self.db.execute(
+                    f"{sql} AND +subject = ? AND +horizon = ?", [record.last_id, newest, subject, horizon]
+                )
+            for r in rows:
+                record.add((r[0], r[1]), _line(r[2:]))
+            record.last_id = newest
+            return list(record.lines)
 
     def since(self, start: datetime | None = None) -> list[Score]:
         if start is None:

@@ -196,3 +196,29 @@ def test_an_update_searches_indexes_and_never_scans_the_scores() -> None:
             plan = " | ".join(r[3] for r in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
             assert plan.startswith("SEARCH scores USING"), plan
             assert "SCAN" not in plan, plan
+
+
+def test_a_source_record_kept_between_calls_equals_a_fresh_read() -> None:
+    """``lines_of`` (what calibration and the edge gate read each cycle) reads only what was recorded since
+    its last call, and keeps the record in decision order even when an older decision is scored late."""
+    rng = random.Random(5)
+    now = T0 + timedelta(days=60)
+    with fresh_store() as store, fresh_store() as twin:
+        first = [score(rng, i, now - timedelta(hours=rng.randint(1, 24 * 50))) for i in range(400)]
+        store.scores.add(first)
+        kept = [(s.subject, s.horizon) for s in first[:3]]
+        for subject, horizon in kept:
+            store.scores.lines_of(subject, horizon)
+        late = [score(rng, 1000 + i, now - timedelta(hours=rng.randint(1, 24 * 50))) for i in range(50)]
+        store.scores.add(late)
+        twin.scores.add(first + late)
+        statements: list[str] = []
+        store.conn.set_trace_callback(statements.append)
+        try:
+            for subject, horizon in kept:
+                assert store.scores.lines_of(subject, horizon) == twin.scores.lines_of(subject, horizon)
+        finally:
+            store.conn.set_trace_callback(None)
+        for sql in (s for s in statements if "FROM scores WHERE" in s):
+            plan = " | ".join(r[3] for r in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+            assert plan == "SEARCH scores USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)", plan
