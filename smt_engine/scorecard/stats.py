@@ -124,8 +124,22 @@ class Tally:
         if not cell[0]:
             del self.bins[_bin(s.confidence)]
 
-    def remove(self, s: Scored) -> None:
-        self.add(s, -1)
+    def merge(self, other: Tally) -> None:
+        """Add the sums of ``other`` (a group is the union of its cells)."""
+        self.n += other.n
+        self.hits += other.hits
+        self.directional += other.directional
+        self.directional_hits += other.directional_hits
+        self.returns += other.returns
+        self.return_sum += other.return_sum
+        self.return_squares += other.return_squares
+        self.confidence_squares += other.confidence_squares
+        self.hit_confidence += other.hit_confidence
+        for b, (n, hits, confidence) in other.bins.items():
+            cell = self.bins.setdefault(b, [0, 0, 0])
+            cell[0] += n
+            cell[1] += hits
+            cell[2] += confidence
 
     def _mean_interval(self, z: float = Z95) -> tuple[float, float] | None:
         n = self.returns

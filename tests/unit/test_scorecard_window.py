@@ -178,24 +178,41 @@ def test_an_update_reads_only_what_arrived_and_what_left() -> None:
         assert latest is not None and latest.report["scores"] == 30 * 24 * 4 - 4 + 5
 
 
-def test_an_update_searches_indexes_and_never_scans_the_scores() -> None:
+def plans(store: Store, statements: list[str]) -> list[str]:
+    """The query plan of each read of the scores among ``statements``."""
+    return [
+        " | ".join(r[3] for r in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        for sql in statements
+        if "FROM scores WHERE" in sql
+    ]
+
+
+@contextmanager
+def traced(store: Store) -> Iterator[list[str]]:
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    try:
+        yield statements
+    finally:
+        store.conn.set_trace_callback(None)
+
+
+def test_the_window_reads_ranges_of_an_index_never_the_whole_table() -> None:
+    """Counted afresh: the window's range of the decision-time index; updated: the new rowids and the
+    range of decision times that left the window."""
     now = T0 + timedelta(days=60)
     with fresh_store() as store:
         history(store, now, per_hour=1)
         window = ReportWindow()
-        window.report(store, now)
-        statements: list[str] = []
-        store.conn.set_trace_callback(statements.append)
-        try:
+        with traced(store) as first:
+            window.report(store, now)
+        with traced(store) as update:
             window.report(store, now + timedelta(hours=2))
-        finally:
-            store.conn.set_trace_callback(None)
-        reads = [s for s in statements if "FROM scores" in s]
-        assert len(reads) == 2
-        for sql in reads:
-            plan = " | ".join(r[3] for r in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
-            assert plan.startswith("SEARCH scores USING"), plan
-            assert "SCAN" not in plan, plan
+        assert plans(store, first) == ["SEARCH scores USING INDEX scores_decided (decided_at>?)"]
+        assert sorted(plans(store, update)) == [
+            "SEARCH scores USING INDEX scores_decided (decided_at>? AND decided_at<?)",
+            "SEARCH scores USING INTEGER PRIMARY KEY (rowid>?)",
+        ]
 
 
 def test_a_source_record_kept_between_calls_equals_a_fresh_read() -> None:
@@ -212,13 +229,9 @@ def test_a_source_record_kept_between_calls_equals_a_fresh_read() -> None:
         late = [score(rng, 1000 + i, now - timedelta(hours=rng.randint(1, 24 * 50))) for i in range(50)]
         store.scores.add(late)
         twin.scores.add(first + late)
-        statements: list[str] = []
-        store.conn.set_trace_callback(statements.append)
-        try:
+        with traced(store) as statements:
             for subject, horizon in kept:
                 assert store.scores.lines_of(subject, horizon) == twin.scores.lines_of(subject, horizon)
-        finally:
-            store.conn.set_trace_callback(None)
-        for sql in (s for s in statements if "FROM scores WHERE" in s):
-            plan = " | ".join(r[3] for r in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
-            assert plan == "SEARCH scores USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)", plan
+        assert (
+            plans(store, statements) == ["SEARCH scores USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"] * 3
+        )
