@@ -147,7 +147,7 @@ class Tally:
             return None
         var = float(Fraction(self.return_squares * n - self.return_sum**2, (n * (n - 1)) << (2 * _SCALE)))
         mean = _exact(self.return_sum, n)
-        half = z * math.sqrt(max(var, 0.0) / n)
+        half = z * math.sqrt(var / n)
         return (round(mean - half, 4), round(mean + half, 4))
 
     def _brier(self) -> float | None:
