@@ -2,12 +2,14 @@
 console's reads, measured on an empty database and on a one-year one (``bench/year_db.py``), ratio printed;
 plus the idle CPU of a running engine and of an attached console on both.
 
-Acceptance (issue 24): every per-tick read within 1.2x (or 2 ms) of the empty database; engine idle CPU
-<= 1 % and console idle CPU <= 0.5 % on both; cycle CPU p95 <= 1 s.
+Acceptance (issue 24): every per-tick read within 1.2x (or 2 ms) of the empty database; the console's
+first full read at start-up <= 50 ms (it is bounded by what the console shows, not by a ratio); engine idle
+CPU <= 1 % and console idle CPU <= 0.5 % on both; signal cycle CPU p95 <= 1 s on both.
 
-Run: PYTHONPATH=. python bench/bench_year.py [--scale 1.0] [--year PATH] [--quick]
+Run: PYTHONPATH=. python bench/bench_year.py [--scale 1.0] [--year PATH] [--cycles 20] [--quick] [--out PATH]
 (``--year`` reuses a database built by ``bench/year_db.py`` at that scale; otherwise one is built.)
-Writes bench/results/year.json.
+Writes bench/results/year.json unless ``--out`` says where; the UTC times and load averages of the run
+are in it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,22 @@ from smt_tui.state import ReadModel  # noqa: E402
 
 NOW = END
 START_UP = "console: first full read (start-up; bounded by its display limits, not per tick)"
+START_UP_TARGET_MS = 50.0
+CYCLE_P95_TARGET_MS = 1000.0
+ENGINE_IDLE_TARGET_PCT = 1.0
+CONSOLE_IDLE_TARGET_PCT = 0.5
 RESULTS = ROOT / "bench" / "results" / "year.json"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def p95(samples: list[float]) -> float:
+    """95th percentile, interpolated between the closest samples (the maximum below 2 samples)."""
+    if len(samples) < 2:
+        return max(samples)
+    return statistics.quantiles(samples, n=20, method="inclusive")[18]
 
 
 def settings(db: Path) -> Settings:
@@ -129,7 +146,11 @@ def tick_reads(db: Path, rounds: int) -> dict[str, float]:
 
 
 async def engine_work(db: Path, cycles: int) -> dict[str, Any]:
-    """CPU ms of a monitor tick, a signal cycle (8 pairs, 10 whales) and the scorecard on this database."""
+    """CPU ms of a monitor tick, a signal cycle (8 pairs, 10 whales) and the scorecard on this database.
+
+    The first cycle after start-up also counts the scorecard's 30-day window afresh (later ones update it),
+    so the cycle figures are given over every cycle and over those after the first.
+    """
     cfg = settings(db)
     store = Store.open(db)
     clock = SimulatedClock(NOW)
@@ -164,10 +185,14 @@ async def engine_work(db: Path, cycles: int) -> dict[str, Any]:
     finally:
         await rt.aclose()
         store.close()
+    steady = cycle[1:] or cycle
     return {
         "monitor_tick_cpu_ms": round(statistics.median(ticks), 2),
         "cycle_cpu_ms": [round(c) for c in cycle],
-        "cycle_cpu_ms_after_first": round(statistics.median(cycle[1:] or cycle), 1),
+        "cycle_cpu_ms_median": round(statistics.median(cycle), 1),
+        "cycle_cpu_ms_p95": round(p95(cycle), 1),
+        "cycle_cpu_ms_median_after_first": round(statistics.median(steady), 1),
+        "cycle_cpu_ms_p95_after_first": round(p95(steady), 1),
         "scorecard_scoring_cpu_ms": round(statistics.median(score), 2),
         "scorecard_report_cpu_ms": round(statistics.median(report), 2),
     }
@@ -241,10 +266,17 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--year", type=Path, help="a database built by bench/year_db.py at --scale")
-    parser.add_argument("--quick", action="store_true", help="fewer rounds, shorter idle windows")
+    parser.add_argument("--cycles", type=int, default=20, help="signal cycles measured per database")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and cycles, shorter idle windows")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args()
-    rounds, cycles, idle_s = (10, 2, 10.0) if args.quick else (40, 4, 30.0)
-    results: dict[str, Any] = {"scale": args.scale, "load_average_start": os.getloadavg()}
+    rounds, cycles, idle_s = (10, 2, 10.0) if args.quick else (40, args.cycles, 30.0)
+    results: dict[str, Any] = {
+        "scale": args.scale,
+        "cycles": cycles,
+        "started_at_utc": utc_now(),
+        "load_average_start": os.getloadavg(),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         year = Path(tmp) / "year.db"
         if args.year:
@@ -258,7 +290,8 @@ def main() -> int:
         for name, db in (("empty", empty), ("year", year)):
             work = Path(tmp) / f"{name}-work.db"
             shutil.copyfile(db, work)
-            figures: dict[str, Any] = {"reads_ms": tick_reads(work, rounds)}
+            figures: dict[str, Any] = {"measured_at_utc": utc_now(), "load_average_at": os.getloadavg()}
+            figures["reads_ms"] = tick_reads(work, rounds)
             figures.update(asyncio.run(engine_work(work, cycles)))
             shutil.copyfile(db, work)
             figures["retention_catch_up_s"] = catch_up(work)
@@ -271,20 +304,41 @@ def main() -> int:
         k: round(results["year"]["reads_ms"][k] / max(results["empty"]["reads_ms"][k], 1e-6), 2)
         for k in results["empty"]["reads_ms"]
     }
+    results["finished_at_utc"] = utc_now()
     results["within_target"] = {
         k: results["year"]["reads_ms"][k] <= max(1.2 * e, e + 2)
         for k, e in results["empty"]["reads_ms"].items()
         if k != START_UP
     }
+    results["within_target"][START_UP] = all(
+        results[name]["reads_ms"][START_UP] <= START_UP_TARGET_MS for name in ("empty", "year")
+    )
+    results["targets"] = {
+        START_UP: f"<= {START_UP_TARGET_MS:g} ms on both databases",
+        "cycle_cpu_ms_p95": f"<= {CYCLE_P95_TARGET_MS:g} ms on both databases",
+        "engine_idle_cpu_pct": f"<= {ENGINE_IDLE_TARGET_PCT:g} % on both databases",
+        "console_idle_cpu_pct": f"<= {CONSOLE_IDLE_TARGET_PCT:g} % on both databases",
+    }
+    limits = {
+        "cycle_cpu_ms_p95": CYCLE_P95_TARGET_MS,
+        "engine_idle_cpu_pct": ENGINE_IDLE_TARGET_PCT,
+        "console_idle_cpu_pct": CONSOLE_IDLE_TARGET_PCT,
+    }
+    results["engine_within_target"] = {
+        key: all(results[name][key] <= limit for name in ("empty", "year")) for key, limit in limits.items()
+    }
     print(f"one-year database at scale {args.scale} (load average {results['load_average_start']})")
     print(f"{'per-tick read':<52} {'empty ms':>9} {'year ms':>9} {'ratio':>6}  ok")
     for k, ratio in results["ratios"].items():
         e, y = results["empty"]["reads_ms"][k], results["year"]["reads_ms"][k]
-        ok = {True: "yes", False: "NO", None: "-"}[results["within_target"].get(k)]
+        ok = {True: "yes", False: "NO"}[results["within_target"][k]]
         print(f"{k[:52]:<52} {e:>9.3f} {y:>9.3f} {ratio:>6}  {ok}")
     keys = (
         "monitor_tick_cpu_ms",
-        "cycle_cpu_ms_after_first",
+        "cycle_cpu_ms_median",
+        "cycle_cpu_ms_p95",
+        "cycle_cpu_ms_median_after_first",
+        "cycle_cpu_ms_p95_after_first",
         "scorecard_scoring_cpu_ms",
         "scorecard_report_cpu_ms",
         "retention_catch_up_s",
@@ -295,9 +349,11 @@ def main() -> int:
         print(f"{key:<52} {e!s:>9} {y!s:>9}")
     for key in ("console_idle_cpu_pct",):
         print(f"{key:<52} {results['empty'][key]!s:>9} {results['year'][key]!s:>9}")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    for key, ok in results["engine_within_target"].items():
+        print(f"{key} {results['targets'][key]}: {'yes' if ok else 'NO'}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -25,7 +25,6 @@ from smt_engine.store.scores import ScorecardReport
 
 log = logging.getLogger(__name__)
 
-REPORT_WINDOW = timedelta(days=30)
 CANDLE_RETENTION = timedelta(days=45)
 """Bars are kept this long: scoring looks back 30 days plus the longest horizon and maximum hold."""
 SCORE_INTERVAL = "5m"
@@ -137,13 +136,14 @@ async def record_and_score(
 def publish_report(store: Store, now: datetime, settings: Settings | None = None) -> None:
     """The last 30 days' scorecard, computed by the engine and stored for the console to show.
 
+    Kept up to date per store (``window.ReportWindow``): a publish reads what changed, not the window.
+
     With ``settings``, it carries the calibration maps sizing uses (stated vs calibrated).
     """
     from smt_engine.scorecard.calibration import calibration_section
-    from smt_engine.scorecard.report import build_report
+    from smt_engine.scorecard.window import report_window
 
-    since = now - REPORT_WINDOW
-    report = build_report(store.scores.lines_since(since), since=since, now=now)
+    report = report_window(store).report(store, now)
     if settings is not None:
         risk = settings.risk
         report["calibrated"] = calibration_section(

@@ -6,12 +6,24 @@ hit rate and a 24 h one answer different questions; every row carries its counts
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from smt_engine.scorecard.calibration import render_maps
-from smt_engine.scorecard.stats import Scored, figures
+from smt_engine.scorecard.stats import Scored, Tally
+
+
+class Cell(NamedTuple):
+    """Everything a score is grouped by: every grouping's group is a union of cells."""
+
+    subject: str
+    horizon: str
+    pair: str
+    tier: str
+    analyst: str
+    model: str
+    signal_agrees: str
 
 
 class Grouped(Scored, Protocol):
@@ -36,38 +48,60 @@ class Grouped(Scored, Protocol):
 HORIZON_ORDER = {"1h": 0, "4h": 1, "24h": 2, "outcome": 3}
 SUBJECT_ORDER = {"analysis": 0, "signal": 1, "flow": 2, "proposal": 3}
 
-GROUPS: dict[str, Callable[[Grouped], str]] = {
-    "overall": lambda s: "all",
-    "analyst_model": lambda s: f"{s.analyst}/{s.model}",
-    "pair": lambda s: s.pair,
-    "tier": lambda s: f"tier {s.tier}",
-    "signal_agreement": lambda s: s.signal_agrees,
+GROUPS: dict[str, Callable[[Cell], str]] = {
+    "overall": lambda c: "all",
+    "analyst_model": lambda c: f"{c.analyst}/{c.model}",
+    "pair": lambda c: c.pair,
+    "tier": lambda c: f"tier {c.tier}",
+    "signal_agreement": lambda c: c.signal_agrees,
 }
 """Name -> key of each grouping; "signal_agreement" says whether the whale signal pointed the same way."""
 
 
-def build_report(scores: Sequence[Grouped], *, since: datetime | None, now: datetime) -> dict[str, Any]:
-    """Every group with its figures; JSON-ready."""
+def cell_of(s: Grouped) -> Cell:
+    return Cell(s.subject, s.horizon, s.pair, s.tier, s.analyst, s.model, s.signal_agrees)
+
+
+def tally_cells(scores: Iterable[Grouped]) -> dict[Cell, Tally]:
+    """The sums of every cell, counted afresh (one sum per score; the groupings merge cells)."""
+    cells: dict[Cell, Tally] = {}
+    for s in scores:
+        key = cell_of(s)
+        tally = cells.get(key)
+        if tally is None:
+            tally = cells[key] = Tally()
+        tally.add(s)
+    return cells
+
+
+def report_of(
+    cells: Mapping[Cell, Tally], count: int, *, since: datetime | None, now: datetime
+) -> dict[str, Any]:
+    """The report (JSON-ready) from every cell's sums; ``count`` is how many scores they hold."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for name, key in GROUPS.items():
-        buckets: dict[tuple[str, str, str], list[Grouped]] = {}
-        for s in scores:
-            buckets.setdefault((s.subject, s.horizon, key(s)), []).append(s)
-        rows = []
-        for subject, horizon, value in sorted(
-            buckets, key=lambda k: (SUBJECT_ORDER.get(k[0], 9), HORIZON_ORDER.get(k[1], 9), k[2])
-        ):
-            rows.append(
-                {"subject": subject, "horizon": horizon, "group": value}
-                | figures(buckets[(subject, horizon, value)])
+        merged: dict[tuple[str, str, str], Tally] = {}
+        for cell, tally in cells.items():
+            merged.setdefault((cell.subject, cell.horizon, key(cell)), Tally()).merge(tally)
+        groups[name] = [
+            {"subject": subject, "horizon": horizon, "group": value}
+            | merged[(subject, horizon, value)].figures()
+            for subject, horizon, value in sorted(
+                merged,
+                key=lambda k: (SUBJECT_ORDER.get(k[0], 9), k[0], HORIZON_ORDER.get(k[1], 9), k[1], k[2]),
             )
-        groups[name] = rows
+        ]
     return {
         "generated_at": now.isoformat(),
         "since": since.isoformat() if since is not None else None,
-        "scores": len(scores),
+        "scores": count,
         "groups": groups,
     }
+
+
+def build_report(scores: Sequence[Grouped], *, since: datetime | None, now: datetime) -> dict[str, Any]:
+    """Every group with its figures, counted afresh from ``scores``; JSON-ready."""
+    return report_of(tally_cells(scores), len(scores), since=since, now=now)
 
 
 def _pct(value: float | None) -> str:
