@@ -80,7 +80,7 @@ class PaperBook:
         cursor = self._acct.cursor
         if cursor is not None and now > cursor:
             symbols = {p.symbol for p in self._acct.positions} | {
-                o.symbol for o in self._acct.orders if o.status is OrderStatus.NEW
+                o.symbol for o in self._acct.live() if o.status is OrderStatus.NEW
             }
             for symbol in sorted(symbols):
                 bars = await self.market.bars_between(symbol, cursor, now)
@@ -102,7 +102,7 @@ class PaperBook:
 
     def _frozen_orders(self) -> Decimal:
         total = Decimal(0)
-        for o in self._acct.orders:
+        for o in self._acct.live():
             if o.status is OrderStatus.NEW and not o.reduce_only and o.price is not None:
                 total += o.price * (o.size - o.filled_size) / Decimal(self._lev(o.symbol)["leverage"])
         return total
@@ -224,7 +224,7 @@ class PaperBook:
     def _evaluate_bar(self, symbol: str, bar: Candle) -> None:
         at = bar.open_time
         tick = self._contract(symbol).tick_size
-        for o in list(self._acct.orders):
+        for o in self._acct.live():
             if o.symbol != symbol or o.status is not OrderStatus.NEW or o.price is None:
                 continue
             buying = (o.position_side is Side.LONG) != o.reduce_only
@@ -238,7 +238,7 @@ class PaperBook:
                 continue
             legs = [
                 o
-                for o in self._acct.orders
+                for o in self._acct.live()
                 if o.is_leg
                 and o.status is OrderStatus.UNTRIGGERED
                 and o.symbol == symbol

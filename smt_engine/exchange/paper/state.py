@@ -113,6 +113,24 @@ class PaperAccount:
     orders: list[PaperOrder] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
     ai_logs: list[dict[str, Any]] = field(default_factory=list)
+    _live: list[PaperOrder] = field(default_factory=list, init=False, repr=False, compare=False)
+    _live_of: list[PaperOrder] | None = field(default=None, init=False, repr=False, compare=False)
+    _live_seen: int = field(default=0, init=False, repr=False, compare=False)
+
+    def live(self) -> list[PaperOrder]:
+        """The open orders, in creation order, at the cost of the open and newly added orders only.
+
+        ``orders`` keeps every order of the account's life, so scanning it on every tick grows with
+        history. An order never reopens (every mutation is guarded by ``status.is_open``), so the open
+        ones are the open ones of the last call plus the open ones appended since. A replaced ``orders``
+        list (the backtest drops finished orders) is scanned once.
+        """
+        if self._live_of is not self.orders or self._live_seen > len(self.orders):
+            self._live, self._live_of, self._live_seen = [], self.orders, 0
+        self._live = [o for o in self._live if o.status.is_open]
+        self._live += [o for o in self.orders[self._live_seen :] if o.status.is_open]
+        self._live_seen = len(self.orders)
+        return list(self._live)
 
 
 def encode_state(value: Any) -> Any:
@@ -166,6 +184,10 @@ class AccountFile:
         """Journal bytes the snapshot on disk counts."""
         self._archived: set[str] = set()
         self._fills = 0
+        self._watched: list[PaperOrder] = []
+        """The orders open at the last save: with those added since, the only ones a save examines."""
+        self._watched_of: list[PaperOrder] | None = None
+        self._seen = 0
 
     def load(self) -> PaperAccount:
         raw = decode_state(json.loads(self.path.read_text()))
@@ -188,7 +210,7 @@ class AccountFile:
             orders[order.order_id] = order
         old_fills = [_fill(f) for f in raw.get("fills", [])]  # files written before the journal
         self._fills = len(fills)
-        return PaperAccount(
+        account = PaperAccount(
             wallet=raw["wallet"],
             cursor=raw.get("cursor"),
             next_id=raw["next_id"],
@@ -198,10 +220,22 @@ class AccountFile:
             fills=fills + old_fills,
             ai_logs=raw.get("ai_logs", []),
         )
+        # The snapshot's orders: open ones, and every order of a file written before the journal.
+        self._watched = [o for o in account.orders if o.order_id not in self._archived]
+        self._watched_of, self._seen = account.orders, len(account.orders)
+        return account
+
+    def _candidates(self, account: PaperAccount) -> list[PaperOrder]:
+        """Orders that were open at the last save or were added since (a replaced list: all of them)."""
+        if self._watched_of is not account.orders or self._seen > len(account.orders):
+            return list(account.orders)
+        return self._watched + account.orders[self._seen :]
 
     def save(self, account: PaperAccount) -> None:
         """Append what became final since the last save, then rewrite the small snapshot atomically."""
-        final = [o for o in account.orders if not o.status.is_open and o.order_id not in self._archived]
+        candidates = self._candidates(account)
+        final = [o for o in candidates if not o.status.is_open and o.order_id not in self._archived]
+        still_open = [o for o in candidates if o.status.is_open]
         lines = [json.dumps({"order": encode_state(o)}) for o in final]
         lines += [json.dumps({"fill": encode_state(f)}) for f in account.fills[self._fills :]]
         size = self._committed
@@ -220,7 +254,7 @@ class AccountFile:
             "next_id": account.next_id,
             "leverage": account.leverage,
             "positions": account.positions,
-            "orders": [o for o in account.orders if o.status.is_open],
+            "orders": still_open,
             "ai_logs": account.ai_logs,
             "journal_bytes": size,
         }
@@ -228,6 +262,7 @@ class AccountFile:
         self._committed = size
         self._archived.update(o.order_id for o in final)
         self._fills = len(account.fills)
+        self._watched, self._watched_of, self._seen = still_open, account.orders, len(account.orders)
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -158,7 +158,7 @@ class PaperExchange(PaperBook):
                     f"Leverage {leverage} exceeds the maximum {contract.max_leverage} for {symbol}",
                     code="-3313",
                 )
-            if any(o.symbol == symbol and o.status.is_open for o in self._acct.orders):
+            if any(o.symbol == symbol for o in self._acct.live()):
                 raise InvalidOrder(
                     "FAILED_PRECONDITION: cannot change leverage while the symbol has open orders",
                     code="-1054",
@@ -383,8 +383,8 @@ class PaperExchange(PaperBook):
         async with self._lock:
             now = await self._begin()
             try:
-                for o in self._acct.orders:
-                    if o.symbol != symbol or o.is_leg or not o.status.is_open:
+                for o in self._acct.live():
+                    if o.symbol != symbol or o.is_leg:
                         continue
                     if (order_id is not None and o.order_id == order_id) or (
                         client_order_id is not None and o.client_order_id == client_order_id
@@ -416,12 +416,8 @@ class PaperExchange(PaperBook):
         async with self._lock:
             now = await self._begin()
             n = 0
-            for o in self._acct.orders:
-                if (
-                    (symbol is None or o.symbol == symbol)
-                    and o.status.is_open
-                    and (algo if o.is_leg else regular)
-                ):
+            for o in self._acct.live():
+                if (symbol is None or o.symbol == symbol) and (algo if o.is_leg else regular):
                     o.status, o.updated_at = OrderStatus.CANCELLED, now
                     n += 1
             self._dirty = self._dirty or n > 0
@@ -434,8 +430,8 @@ class PaperExchange(PaperBook):
             self._save()
             return [
                 o.public()
-                for o in self._acct.orders
-                if not o.is_leg and o.status.is_open and (symbol is None or o.symbol == symbol)
+                for o in self._acct.live()
+                if not o.is_leg and (symbol is None or o.symbol == symbol)
             ]
 
     async def open_algo_orders(self, symbol: str | None = None) -> list[AlgoOrder]:
@@ -443,9 +439,7 @@ class PaperExchange(PaperBook):
             await self._begin()
             self._save()
             return [
-                o.algo()
-                for o in self._acct.orders
-                if o.is_leg and o.status.is_open and (symbol is None or o.symbol == symbol)
+                o.algo() for o in self._acct.live() if o.is_leg and (symbol is None or o.symbol == symbol)
             ]
 
     async def order_history(
