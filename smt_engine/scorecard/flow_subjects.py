@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from smt_engine.config import Settings
 from smt_engine.config.fields import parse_duration
 from smt_engine.store import Store
-from smt_engine.store.codec import ts
 from smt_engine.store.flows import ExchangeFlow
 from smt_engine.whales.flows import ETH_LIKE, STABLES
 
@@ -50,7 +49,8 @@ def flow_direction(flow: ExchangeFlow) -> str | None:
     return None
 
 
-def flow_subjects(settings: Settings, store: Store, since: datetime) -> list[Subject]:
+def flow_subjects(settings: Settings, store: Store, since: datetime, now: datetime) -> list[Subject]:
+    """The flows since ``since`` with a horizon due at ``now`` and not scored yet (only those are read)."""
     from smt_engine.scorecard.scoring import Subject
 
     tier1 = settings.pairs.tier1
@@ -59,8 +59,12 @@ def flow_subjects(settings: Settings, store: Store, since: datetime) -> list[Sub
     base = "ETH" if "ETH" in tier1 else tier1[0]
     pair = settings.pairs.by_base(base)
     assert pair is not None
-    rows = store.exchange_flows.select("at >= ?", [ts(since)], order_by="at, id")
-    full = max((r.wallets for r in rows), default=0)
+    horizons = flow_horizons(settings)
+    last = max(horizons, key=lambda name: horizons[name])
+    rows = store.history.flows_since(
+        since, unless_scored=(last,), due={name: now - length for name, length in horizons.items()}
+    )
+    full = store.exchange_flows.most_wallets_since(since)
     out = []
     for row in rows:
         direction = flow_direction(row)

@@ -326,7 +326,7 @@ class Scorer:
 
         from smt_engine.scorecard.flow_subjects import flow_horizons, flow_subjects
 
-        flows = flow_subjects(self.settings, self.store, start)
+        flows = flow_subjects(self.settings, self.store, start, now)
         scores += self.score_horizons(flows, now, flow_horizons(self.settings))
 
         proposals = history.proposals_since(

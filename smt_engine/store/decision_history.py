@@ -14,6 +14,7 @@ import sqlite_utils
 
 from smt_engine.domain import PositionState
 from smt_engine.store.codec import ts
+from smt_engine.store.flows import ExchangeFlow, ExchangeFlowsRepo
 from smt_engine.store.intel import AnalysesRepo, WhaleSignalsRepo
 from smt_engine.store.records import AccountSnapshot, Analysis, Position, Proposal, WhaleSignal
 from smt_engine.store.trading import PositionsRepo, ProposalsRepo
@@ -57,6 +58,7 @@ class DecisionHistory:
         self.proposals = ProposalsRepo(db, lock)
         self.positions = PositionsRepo(db, lock)
         self.account = AccountRepo(db, lock)
+        self.flows = ExchangeFlowsRepo(db, lock)
 
     def analyses_since(
         self,
@@ -91,6 +93,16 @@ class DecisionHistory:
     ) -> list[Proposal]:
         where, params = _filter("proposal", "proposals", "created_at", unless_scored, due)
         return self.proposals.select(f"created_at >= ? AND {where}", [ts(start), *params], order_by="id")
+
+    def flows_since(
+        self,
+        start: datetime,
+        *,
+        unless_scored: tuple[str, ...] = (),
+        due: Mapping[str, datetime] | None = None,
+    ) -> list[ExchangeFlow]:
+        where, params = _filter("flow", "exchange_flows", "at", unless_scored, due)
+        return self.flows.select(f"at >= ? AND {where}", [ts(start), *params], order_by="at, id")
 
     def proposals_of_cycle(self, cycle_id: str) -> list[Proposal]:
         return self.proposals.select("cycle_id = ?", [cycle_id], order_by="id")

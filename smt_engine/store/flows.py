@@ -55,3 +55,11 @@ class ExchangeFlowsRepo(Repo[ExchangeFlow]):
     def recent(self, window_hours: int, limit: int) -> list[ExchangeFlow]:
         """The newest ``limit`` rows of one window, every asset, newest first."""
         return self.select("window_hours = ?", [window_hours], order_by="at DESC, id DESC", limit=limit)
+
+    def most_wallets_since(self, start: datetime) -> int:
+        """The most watched wallets any flow since ``start`` was read from (what a whole read counts)."""
+        with self.lock:
+            row = self.db.execute(
+                f"SELECT MAX(wallets) FROM {self.table} WHERE at >= ?", [ts(start)]
+            ).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0

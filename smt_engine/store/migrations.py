@@ -490,4 +490,11 @@ CREATE TABLE cooldown_clearances (
 CREATE INDEX cooldown_clearances_symbol ON cooldown_clearances(symbol, stop_at);
 """,
     ),
+    (
+        17,
+        "recorded exchange flows by time, so the scorecard reads only the flows of its window that are due",
+        """
+CREATE INDEX exchange_flows_at ON exchange_flows(at);
+""",
+    ),
 ]

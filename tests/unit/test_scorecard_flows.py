@@ -77,3 +77,30 @@ def test_the_flow_horizons_are_configurable(store: Store) -> None:
     )
     score_due(settings, store, T0 + timedelta(hours=30))
     assert sorted(s.horizon for s in store.scores.since() if s.subject == "flow") == ["24h", "2h"]
+
+
+def test_a_cycle_reads_only_the_flows_with_a_horizon_due_and_unscored(store: Store) -> None:
+    """The scorer's read of flows stays the size of what is due, not of the 30-day window (a demo day
+    read 255 flow rows an hour early and 1,275 late before), on the index by time."""
+    from smt_engine.scorecard.flow_subjects import flow_subjects
+
+    history(store, "ETHUSDT", falling)
+    store.exchange_flows.add_cycle([flow("ETH", 6, "5000", hours=1, cycle="c1")])
+    store.exchange_flows.add_cycle([flow("ETH", 6, "6000", hours=20, cycle="c2")])
+    now = T0 + timedelta(hours=26)  # c1 due at every horizon, c2 at 1 h and 4 h
+    assert [s.decided_at for s in flow_subjects(SETTINGS, store, T0, now)] == [
+        T0 + timedelta(hours=1),
+        T0 + timedelta(hours=20),
+    ]
+    score_due(SETTINGS, store, now)
+    # c1 scored at every horizon: never read again; c2 waits for 24 h: read once it is due, not before.
+    assert flow_subjects(SETTINGS, store, T0, now + timedelta(hours=1)) == []
+    due = flow_subjects(SETTINGS, store, T0, T0 + timedelta(hours=44))
+    assert [s.decided_at for s in due] == [T0 + timedelta(hours=20)]
+    plan = " ".join(
+        str(row[-1])
+        for row in store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM exchange_flows WHERE at >= ?", ["2026-01-01"]
+        ).fetchall()
+    )
+    assert "exchange_flows_at" in plan, plan
