@@ -274,3 +274,28 @@ async def test_a_stop_whose_answer_was_lost_is_tracked_by_its_own_row_not_a_seco
     rows = [o for o in bench.store.orders.select() if o.exchange_order_id == placed.order_id]
     assert [o.id for o in rows] == [row.id]
     assert rows[0].state is OrderState.SUBMITTED and rows[0].position_id == pid
+
+
+async def test_of_two_take_profits_the_one_that_did_not_fire_is_cancelled_at_the_venue(bench: Bench) -> None:
+    """A position carrying its attached take-profit and a second one placed while the first was not seen:
+    the second fires while the engine is away; the first is live at the venue and must end there, not be
+    booked filled on its kind."""
+    pid, attached_tp, _ = await open_long(bench)
+    pos = bench.store.positions.get(pid)
+    assert pos is not None
+    cid = "smt-second-tp-tp2"
+    row = bench.executor.desk.new_order(
+        cid, ETH, Side.LONG, OrderKind.TP, pos.size, proposal_id=pos.proposal_id, position_id=pid
+    )
+    placed = await bench.client.place_tp_sl(ETH, Side.LONG, "tp", Decimal("3050.00"), pos.size, cid)
+    bench.executor.desk.update(row, state=OrderState.SUBMITTED, exchange_order_id=placed.order_id)
+    bench.store.positions.update(pid, tp_order_id=placed.order_id)  # the one the position row knows
+    await bench.client.aclose()
+    bench.fake.set_price(ETH, Decimal("3060"), high=Decimal("3065"))  # through 3050, short of 3090
+    bench.restart()
+    await bench.clock.advance(1)
+    report = await bench.run(bench.monitor.tick())
+    assert report.closed == [(pid, CloseReason.TAKE_PROFIT)]
+    assert _order_state(bench, placed.order_id) is OrderState.FILLED
+    assert bench.venue_status(attached_tp) is OrderStatus.CANCELLED
+    assert _order_state(bench, attached_tp) is OrderState.CANCELLED

@@ -55,18 +55,18 @@ def order(store: Store, position_id: int, kind: OrderKind, exchange_id: str | No
     return row.id
 
 
-def test_a_position_closed_for_no_recorded_reason_settles_its_orders_as_unknown(
+def test_a_position_closed_for_no_recorded_reason_fills_its_closer_as_unknown(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    pid = closed_position(store, None)
-    close = order(store, pid, OrderKind.CLOSE, None, "cid-close")
+    pid = closed_position(store, None, close_order_id="x1")
+    close = order(store, pid, OrderKind.CLOSE, "x1", "cid-close")
     with caplog.at_level(logging.INFO, logger="smt_engine.trading.settle"):
         assert settle_orders(store, NOW, pid, resting=set()) == [close]
-    event = store.events.of_kind("order.cancelled")[0]
+    event = store.events.of_kind("order.filled")[0]
     assert event.data["reason"] == f"position #{pid} closed (unknown)"
     assert event.data["actor"] == "settle"
     (record,) = [r for r in caplog.records if getattr(r, "event", None) == "order.settled"]
-    assert record.getMessage() == f"close order cid-close of closed position #{pid}: cancelled"
+    assert record.getMessage() == f"close order x1 closed position #{pid}: filled"
     assert record.levelno == logging.INFO
     assert record.position_id == pid  # type: ignore[attr-defined]
 
@@ -81,15 +81,24 @@ def test_the_closing_order_is_filled_and_logged_by_its_venue_id(
     event = store.events.of_kind("order.filled")[0]
     assert event.data["reason"] == f"position #{pid} closed (manual)"
     messages = [r.getMessage() for r in caplog.records if getattr(r, "event", None) == "order.settled"]
-    assert messages == [f"close order x9 of closed position #{pid}: filled"]
+    assert messages == [f"close order x9 closed position #{pid}: filled"]
 
 
-def test_a_leg_without_a_venue_id_is_gone_when_the_position_closed(store: Store) -> None:
+def test_a_leg_without_a_venue_id_is_left_for_the_venue_to_answer(store: Store) -> None:
+    """Its answer was lost: the venue may hold it, cancelled or live; the tracker asks by client id."""
     pid = closed_position(store, CloseReason.MANUAL, close_order_id="x9")
     leg = order(store, pid, OrderKind.SL, None, "cid-sl")
-    assert settle_orders(store, NOW, pid, resting={"x9"}) == [leg]
+    assert settle_orders(store, NOW, pid, resting={"x9"}) == []
     row = store.orders.get(leg)
-    assert row is not None and row.state is OrderState.CANCELLED
+    assert row is not None and row.state is OrderState.SUBMITTED
+
+
+def test_the_closer_still_listed_as_resting_is_not_filled(store: Store) -> None:
+    pid = closed_position(store, CloseReason.MANUAL, close_order_id="x9")
+    close = order(store, pid, OrderKind.CLOSE, "x9", "cid-close")
+    assert settle_orders(store, NOW, pid, resting={"x9"}) == []
+    row = store.orders.get(close)
+    assert row is not None and row.state is OrderState.SUBMITTED
 
 
 def test_an_unknown_position_settles_nothing(store: Store) -> None:
