@@ -42,6 +42,8 @@ class InFlightReport:
     proposals_resolved: list[int] = field(default_factory=list)
     linked: list[int] = field(default_factory=list)
     unresolved: list[int] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    """Venue ids of the orders cancelled at the venue in this pass (no longer protection this tick)."""
 
 
 class InFlightTracker:
@@ -51,6 +53,7 @@ class InFlightTracker:
         self.clock = clock
         self.executor = executor
         self.exchange = executor.exchange
+        self._cancelled: list[str] = []
 
     @property
     def window(self) -> float:
@@ -62,6 +65,7 @@ class InFlightTracker:
         """Finish what can be finished; ``resting`` are the order ids the venue lists as open, ``held``
         the (symbol, side) of every position it reports, ``legs`` the open TP/SL legs it lists."""
         report = InFlightReport()
+        self._cancelled = report.cancelled
         for order in self.store.orders.open_orders():
             try:
                 if await self._resolve_order(order, resting, held, legs):
@@ -166,8 +170,18 @@ class InFlightTracker:
             and leg.position_side is order.side
             and leg.status.is_open
             and leg.order_id != order.exchange_order_id
+            and leg.order_id not in self._cancelled
+            and self._protects_an_open_position(leg.order_id)
             for leg in legs
         )
+
+    def _protects_an_open_position(self, venue_id: str) -> bool:
+        """A stop the books hold for a position still open (not another closed one's leftover)."""
+        row = self.store.orders.by_exchange_id(venue_id)
+        if row is None or row.position_id is None:
+            return False
+        position = self.store.positions.get(row.position_id)
+        return position is not None and position.state is not PositionState.CLOSED
 
     async def _cancel_at_venue(self, order: Order, venue_id: str) -> bool:
         """Cancel ``order`` at the venue; recorded cancelled only when the venue confirms it."""
@@ -185,6 +199,7 @@ class InFlightTracker:
                 extra={"event": "order.cancel_unconfirmed"},
             )
             return False
+        self._cancelled.append(venue_id)
         advance_order(
             self.store,
             order,

@@ -133,6 +133,8 @@ class Monitor:
 
         resting = {a.order_id for a in algos if a.status.is_open} | {o.order_id for o in regular}
         report.inflight = await self.inflight.resolve(resting, set(live), algos)
+        gone = set(report.inflight.cancelled)
+        algos = [a for a in algos if a.order_id not in gone]  # the sweep and the guard see the venue now
         unresolved = len(report.inflight.unresolved)
         report_health(
             self.store,

@@ -299,3 +299,27 @@ async def test_of_two_take_profits_the_one_that_did_not_fire_is_cancelled_at_the
     assert _order_state(bench, placed.order_id) is OrderState.FILLED
     assert bench.venue_status(attached_tp) is OrderStatus.CANCELLED
     assert _order_state(bench, attached_tp) is OrderState.CANCELLED
+
+
+async def test_two_leftover_stops_never_count_as_each_others_reason_to_go(bench: Bench) -> None:
+    """A closed position left two stops; a newer long of the same side, opened outside the engine, has
+    none of its own. Neither leftover may be cancelled on the word of the other (both are leftovers):
+    the newer position is never left without a stop at the venue."""
+    old_pid, _, old_sl = await open_long(bench)
+    pos = bench.store.positions.get(old_pid)
+    assert pos is not None
+    cid = "smt-second-stop-msl2"
+    row = bench.executor.desk.new_order(
+        cid, ETH, Side.LONG, OrderKind.SL, pos.size, proposal_id=pos.proposal_id, position_id=old_pid
+    )
+    second = await bench.client.place_tp_sl(ETH, Side.LONG, "sl", Decimal("2950.00"), pos.size, cid)
+    bench.executor.desk.update(row, state=OrderState.SUBMITTED, exchange_order_id=second.order_id)
+    await bench.client.close_position(ETH, Side.LONG, "outside-close-3")
+    bench.restart()
+    report = await bench.run(bench.monitor.tick(startup=True))
+    assert [p for p, _ in report.closed] == [old_pid]
+    await bench.client.place_order(OrderRequest(ETH, Side.LONG, Decimal("0.05"), "app-entry-2"))
+    await bench.clock.advance(1)
+    await bench.run(bench.monitor.tick())
+    stops = [a for a in await bench.client.open_algo_orders(ETH) if a.kind == "sl"]
+    assert {a.order_id for a in stops} == {old_sl, second.order_id}, "the held position lost its stops"
