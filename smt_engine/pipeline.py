@@ -398,8 +398,16 @@ class Pipeline:
                 )
             except ImplausiblePrice:
                 del fresh[pair.symbol]  # recorded as price.implausible; no proposal is sized on it
-            except Exception as exc:  # keep the cycle's price: still a real quote, only older
-                log.info("%s: price not re-read before proposing (%s)", pair.symbol, exc)
+            except ExchangeError as exc:
+                # The cycle's first read may be older than risk.price_max_age by now: nothing is sized on
+                # it; the pair waits this cycle, the others go on.
+                del fresh[pair.symbol]
+                log.warning(
+                    "%s: price not readable before proposing (%s): the pair waits this cycle",
+                    pair.symbol,
+                    exc,
+                    extra={"event": "price.unreadable", "data": {"pair": pair.symbol}},
+                )
         return fresh
 
     async def _execute(self, report: CycleReport, approved: list[Any]) -> None:

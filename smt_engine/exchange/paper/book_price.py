@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from smt_engine.clock import Clock
+from smt_engine.exchange.base import ExchangeError
 from smt_engine.exchange.market import PriceSource
 from smt_engine.exchange.market.plausibility import PriceRule, judged_ticker
 from smt_engine.exchange.market.streamed import StreamedMarket
@@ -38,7 +39,12 @@ class BookPrice:
         market = self.market
         if not isinstance(market, StreamedMarket):
             return await market.last_price(symbol)  # no push to doubt: synthetic (demo) or REST prices
-        ticker, reference, reason = await judged_ticker(market, symbol, self.clock, self.rule)
+        try:
+            ticker, reference, reason = await judged_ticker(market, symbol, self.clock, self.rule)
+        except ExchangeError:
+            # No reference to judge the push by (klines unreadable): the venue's own REST price, as WEEX
+            # would use its own; a paper close must not fail for want of a chart.
+            return await market.rest.last_price(symbol)
         if reason is None:
             return ticker.last
         rest = await market.rest.last_price(symbol)

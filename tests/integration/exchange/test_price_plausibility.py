@@ -217,3 +217,17 @@ async def test_a_manual_entry_on_a_bad_pushed_price_is_refused(engine: tuple[Rig
         await streams.stop()
         task.cancel()
     assert not rig.fake.venue._acct.orders and not rig.store.proposals.select()
+
+
+async def test_a_price_unreadable_before_proposing_sizes_nothing(engine: tuple[Rig, Runtime]) -> None:
+    """The re-read before proposing fails (the venue's klines answer 503): the cycle's first read may be
+    older than ``risk.price_max_age`` by now, so the pair waits, loudly; nothing is sized on the old price."""
+    rig, runtime = engine
+    eth = next(p for p in runtime.settings.pairs.all() if p.symbol == "ETHUSDT")
+    wants = cast(AnalysisOutcome, SimpleNamespace(decision=SimpleNamespace(action=Action.LONG)))
+    rig.fake.faults.paths = {"/capi/v3/market/klines"}
+    rig.fake.faults.next_5xx = 50
+    fresh = await runtime.pipeline._prices_now([(eth, wants)], {"ETHUSDT": TRUE["ETHUSDT"]})
+    assert "ETHUSDT" not in fresh
+    (warning,) = rig.store.events.of_kind("price.unreadable")
+    assert warning.data["pair"] == "ETHUSDT" and warning.level is EventLevel.WARNING

@@ -60,3 +60,20 @@ async def test_a_refused_push_is_named_once_per_frame(caplog: pytest.LogCaptureF
         assert await book("ETHUSDT") == D("3000")
     named = [r for r in caplog.records if getattr(r, "event", None) == "price.implausible"]
     assert len(named) == 2 and "300" in named[0].getMessage() and "REST price 3000" in named[0].getMessage()
+
+
+async def test_unreadable_klines_fall_back_to_the_rest_price_not_an_error() -> None:
+    """Without a reference the push cannot be judged; the paper venue takes the REST price, as WEEX takes
+    its own, and a paper close does not fail for want of a chart."""
+    from smt_engine.domain import Candle
+    from smt_engine.exchange.base import ExchangeUnavailable
+
+    class NoKlines(ManualMarket):
+        async def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
+            raise ExchangeUnavailable("klines: HTTP 503")
+
+    clock = SimulatedClock(T0)
+    prices = StreamPrices()
+    book = BookPrice(StreamedMarket(NoKlines(clock, {"ETHUSDT": D("3000")}), prices, clock), clock, RULE)
+    prices.update("ETHUSDT", D("3001.5"), D("3001.5"), T0)
+    assert await book("ETHUSDT") == D("3000")
