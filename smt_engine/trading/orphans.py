@@ -17,7 +17,7 @@ from smt_engine.domain import OrderKind, OrderState, Side
 from smt_engine.exchange.base import AlgoOrder, Exchange, ExchangeError, ExchangeOrder, ExchangePosition
 from smt_engine.store import Store
 from smt_engine.store.records import Order
-from smt_engine.trading.orders import advance_order
+from smt_engine.trading.orders import advance_order, update_order
 from smt_engine.trading.tick_report import TickReport
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,13 @@ class OrphanSweep:
                 continue
             if not cancel:
                 self._flag(
-                    algo.order_id, algo.symbol, algo.position_side, algo.kind, algo.size, algo.trigger_price
+                    algo.order_id,
+                    algo.symbol,
+                    algo.position_side,
+                    algo.kind,
+                    algo.size,
+                    algo.trigger_price,
+                    client_order_id=algo.client_order_id,
                 )
                 report.orphans_flagged.append(algo.order_id)
                 continue
@@ -52,7 +58,13 @@ class OrphanSweep:
             except ExchangeError as exc:
                 log.warning("could not cancel orphan %s %s: %s", algo.symbol, algo.order_id, exc)
                 self._flag(
-                    algo.order_id, algo.symbol, algo.position_side, algo.kind, algo.size, algo.trigger_price
+                    algo.order_id,
+                    algo.symbol,
+                    algo.position_side,
+                    algo.kind,
+                    algo.size,
+                    algo.trigger_price,
+                    client_order_id=algo.client_order_id,
                 )
                 continue
             self._mark_cancelled(algo.order_id)
@@ -104,9 +116,16 @@ class OrphanSweep:
         kind: str,
         size: Decimal,
         trigger_price: Decimal | None = None,
+        *,
+        client_order_id: str | None = None,
     ) -> None:
         existing = self.store.orders.by_exchange_id(order_id)
         now = self.clock.now()
+        if existing is None and client_order_id:
+            sent = self.store.orders.by_client_id(client_order_id)
+            if sent is not None and sent.exchange_order_id is None:
+                # Our own request whose answer was lost: that row is this order, not a second one.
+                existing = update_order(self.store, sent, now, exchange_order_id=order_id)
         if existing is not None:
             if not existing.orphan:
                 assert existing.id is not None
