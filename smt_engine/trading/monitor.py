@@ -84,7 +84,9 @@ class Monitor:
         self.store = store
         self.clock = clock
         self.exchange = exchange
-        self.reconciler = PositionReconciler(store, clock, exchange, ailog)
+        self.reconciler = PositionReconciler(
+            store, clock, exchange, ailog, unexplained_wait=settings.trading.order_visibility
+        )
         self.settler = PushedCloses(store, clock, exchange, self.reconciler)
         self.orphans = OrphanSweep(store, clock, exchange)
         self.guard = PositionGuard(settings, store, clock, exchange, executor)
@@ -132,7 +134,9 @@ class Monitor:
                     settle_orders(self.store, self.clock.now(), pos.id or 0, resting)
 
         resting = {a.order_id for a in algos if a.status.is_open} | {o.order_id for o in regular}
-        report.inflight = await self.inflight.resolve(resting, set(live), algos)
+        # A position the books still hold (listed, or missing with nothing yet to explain it) keeps its
+        # orders: the tracker and the sweep leave them, so one empty answer strips no stop.
+        report.inflight = await self.inflight.resolve(resting, set(stored), algos)
         gone = set(report.inflight.cancelled)
         algos = [a for a in algos if a.order_id not in gone]  # the sweep and the guard see the venue now
         unresolved = len(report.inflight.unresolved)
@@ -144,7 +148,7 @@ class Monitor:
             f"{len(live)} position(s), {unresolved} order(s) still being resolved",
             {"positions": len(live), "unresolved_orders": unresolved},
         )
-        await self.orphans.sweep(live, algos, regular, report, cancel=not startup)
+        await self.orphans.sweep(set(stored), algos, regular, report, cancel=not startup)
         # The guard acts only on positions the venue reports: one whose close is not yet explained is
         # gone there, and a stop or a market close sent for it could only fail or hit a newer position.
         held = [stored[key] for key in stored if key in live]

@@ -9,12 +9,13 @@ operator's command) cancels every orphan.
 from __future__ import annotations
 
 import logging
+from collections.abc import Container
 from decimal import Decimal
 from typing import Any
 
 from smt_engine.clock import Clock
 from smt_engine.domain import OrderKind, OrderState, Side
-from smt_engine.exchange.base import AlgoOrder, Exchange, ExchangeError, ExchangeOrder, ExchangePosition
+from smt_engine.exchange.base import AlgoOrder, Exchange, ExchangeError, ExchangeOrder
 from smt_engine.store import Store
 from smt_engine.store.records import Order
 from smt_engine.trading.orders import advance_order, update_order
@@ -31,7 +32,7 @@ class OrphanSweep:
 
     async def sweep(
         self,
-        live: dict[tuple[str, Side], ExchangePosition],
+        held: Container[tuple[str, Side]],
         algos: list[AlgoOrder],
         regular: list[ExchangeOrder],
         report: TickReport,
@@ -39,7 +40,7 @@ class OrphanSweep:
         cancel: bool,
     ) -> None:
         for algo in algos:
-            if (algo.symbol, algo.position_side) in live or not algo.status.is_open:
+            if (algo.symbol, algo.position_side) in held or not algo.status.is_open:
                 continue
             if not cancel:
                 self._flag(
@@ -89,12 +90,14 @@ class OrphanSweep:
         """Operator cleanup: cancel every orphan the store flagged or the venue shows."""
         report = TickReport()
         try:
-            live = {(p.symbol, p.side): p for p in await self.exchange.positions() if p.size > 0}
+            held = {(p.symbol, p.side) for p in await self.exchange.positions() if p.size > 0}
             algos = await self.exchange.open_algo_orders()
             regular = await self.exchange.open_orders()
         except ExchangeError as exc:
             raise RuntimeError(f"exchange read failed, nothing cancelled: {exc}") from exc
-        await self.sweep(live, algos, regular, report, cancel=True)
+        # A position the books still hold protects its orders even while the venue's list misses it.
+        held |= {(p.symbol, p.side) for p in self.store.positions.open_positions()}
+        await self.sweep(held, algos, regular, report, cancel=True)
         cancelled = list(report.orphans_cancelled)
         for orphan in self.store.orders.orphans():
             if orphan.exchange_order_id is None or orphan.kind in (OrderKind.TP, OrderKind.SL):

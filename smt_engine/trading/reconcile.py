@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -41,11 +41,23 @@ log = logging.getLogger(__name__)
 
 
 class PositionReconciler:
-    def __init__(self, store: Store, clock: Clock, exchange: Exchange, ailog: AiLogOutbox | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        exchange: Exchange,
+        ailog: AiLogOutbox | None,
+        *,
+        unexplained_wait: timedelta = timedelta(0),
+    ) -> None:
         self.store = store
         self.clock = clock
         self.exchange = exchange
         self.ailog = ailog
+        self.unexplained_wait = unexplained_wait
+        """How long a position may be missing from the venue's list with nothing that explains it (no
+        closing order, no closing fill) before it is booked closed: one empty answer is not a close."""
+        self._missing_since: dict[int, datetime] = {}
 
     def refresh(self, pos: Position, ex: ExchangePosition, algos: list[AlgoOrder]) -> None:
         assert pos.id is not None
@@ -130,6 +142,9 @@ class PositionReconciler:
         close_fills = [
             f for f in fills if f.position_side is pos.side and f.at >= pos.opened_at and f.realized_pnl
         ]
+        if closing is None and not close_fills and self._still_waiting(pos):
+            return None
+        self._missing_since.pop(pos.id, None)
         if closing is not None:
             own = [f for f in close_fills if f.order_id in order_ids]
             close_fills = own or close_fills
@@ -148,6 +163,24 @@ class PositionReconciler:
             realized,
         )
         return reason
+
+    def _still_waiting(self, pos: Position) -> bool:
+        """Whether an unexplained absence is still younger than ``unexplained_wait`` (said once, loudly)."""
+        assert pos.id is not None
+        now = self.clock.now()
+        first = self._missing_since.setdefault(pos.id, now)
+        if now - first >= self.unexplained_wait:
+            return False
+        if first == now:
+            log.warning(
+                "%s %s is missing from the venue's position list and no order or fill explains it: not "
+                "booked closed for up to %s (its orders are left alone meanwhile)",
+                pos.symbol,
+                pos.side,
+                self.unexplained_wait,
+                extra={"event": "position.unexplained", "position_id": pos.id},
+            )
+        return True
 
     def close_from_push(self, pos: Position, fill: PushedLegFill) -> CloseReason:
         """``pos`` closed by the leg the stream pushed filled, which the venue's position list confirms

@@ -97,6 +97,9 @@ class Faults:
     foreign_algo_rows: list[dict[str, Any]] = field(default_factory=list)
     """TP/SL orders the engine did not place (e.g. a trailing stop set in the WEEX UI), served as they
     are by openAlgoOrders and, by id, by order detail."""
+    empty_positions: int = 0
+    """The next this-many position lists answer ``[]`` with success: a venue answer that misses positions
+    it holds (no source shows WEEX doing it; the engine must not take one such answer for closes)."""
     path_latency: dict[str, float] = field(default_factory=dict)
     """Extra seconds before handling one endpoint (e.g. ``/capi/v3/order``): widens an in-flight window."""
     path_latency_after: dict[str, float] = field(default_factory=dict)
@@ -468,6 +471,9 @@ class FakeWeex:
             "GET /capi/v3/account/position/singlePosition",
         ):
             s = self._symbol(q, required=path.endswith("singlePosition"))
+            if self.faults.empty_positions > 0:
+                self.faults.empty_positions -= 1
+                return []  # a successful answer that misses every position
             return [position_json(p) for p in self._venue(v.positions()) if s in (None, p.symbol)]
         if route == "POST /capi/v3/account/leverage":
             s = self._symbol(body)

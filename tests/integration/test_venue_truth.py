@@ -323,3 +323,20 @@ async def test_two_leftover_stops_never_count_as_each_others_reason_to_go(bench:
     await bench.run(bench.monitor.tick())
     stops = [a for a in await bench.client.open_algo_orders(ETH) if a.kind == "sl"]
     assert {a.order_id for a in stops} == {old_sl, second.order_id}, "the held position lost its stops"
+
+
+async def test_one_answer_that_misses_a_position_books_no_close_and_strips_no_stop(bench: Bench) -> None:
+    """A successful position list that misses a held position, with no order or fill that explains a
+    close: the position stays open in the books for the venue's visibility window, and neither its stop
+    nor its take-profit is cancelled (the orphan sweep and the in-flight tracker leave them)."""
+    pid, tp_id, sl_id = await open_long(bench)
+    bench.fake.faults.empty_positions = 1
+    report = await bench.run(bench.monitor.tick())
+    assert report.closed == [] and report.adopted == []
+    assert bench.venue_status(sl_id) is OrderStatus.UNTRIGGERED
+    assert bench.venue_status(tp_id) is OrderStatus.UNTRIGGERED
+    pos = bench.store.positions.get(pid)
+    assert pos is not None and pos.state is PositionState.OPEN
+    report = await bench.run(bench.monitor.tick())  # the list shows it again
+    assert report.closed == [] and report.adopted == [] and report.stops_placed == []
+    assert _order_state(bench, sl_id) is OrderState.SUBMITTED

@@ -179,7 +179,7 @@ async def test_a_stop_the_venue_lists_open_stays_open_in_the_books_and_at_the_ve
 
 
 async def test_a_position_the_venue_no_longer_has_is_closed_out_and_its_orders_settled(
-    store: Store, clock: SimulatedClock
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     mon, ex = monitor_on(store, clock)
     pos = stored(store)
@@ -197,8 +197,17 @@ async def test_a_position_the_venue_no_longer_has_is_closed_out_and_its_orders_s
             position_id=pos.id,
         )
     )
+    # Missing with nothing that explains it: not booked closed on one answer, its orders left alone.
+    with caplog.at_level(logging.WARNING):
+        first = await mon.tick()
+    assert first.closed == [] and ex.count("cancel_algo_order") == 0
+    (warning,) = [r for r in caplog.records if getattr(r, "event", None) == "position.unexplained"]
+    assert warning.position_id == pos.id and warning.levelno == logging.WARNING  # type: ignore[attr-defined]
+    await clock.advance(mon.settings.trading.order_visibility.total_seconds())
     report = await mon.tick()
     assert report.closed == [(pos.id, CloseReason.UNKNOWN)]
+    said = [r for r in caplog.records if getattr(r, "event", None) == "position.unexplained"]
+    assert len(said) == 1  # said once
     after = store.positions.get(pos.id or 0)
     assert after is not None and after.state is PositionState.CLOSED
     settled = store.orders.get(leftover.id or 0)
