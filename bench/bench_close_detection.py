@@ -39,6 +39,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -197,7 +198,7 @@ def describe(samples: list[float], rtt: float = 0.0) -> dict[str, float]:
     return row
 
 
-def setting(runs: int, closes: int, monitor_s: float, cut: bool, rtt: float) -> dict[str, object]:
+def setting(runs: int, closes: int, monitor_s: float, cut: bool, rtt: float) -> dict[str, Any]:
     """``runs`` runs of one setting: each run's figures, the pooled figure and the raw samples."""
     per_run: list[dict[str, float]] = []
     pooled: list[float] = []
@@ -258,9 +259,8 @@ def main() -> None:
     rows = [("with private stream", s) for s in streamed]
     rows.append(("stream cut (REST only)", cut))
     for name, block in rows:
-        for label, row in [(f"{name} run {i + 1}", r) for i, r in enumerate(block["runs"])] + [  # type: ignore[arg-type]
-            (f"{name} pooled", block["pooled"])
-        ]:
+        labelled = [(f"{name} run {i + 1}", r) for i, r in enumerate(block["runs"])]
+        for label, row in [*labelled, (f"{name} pooled", block["pooled"])]:
             print(
                 f"{label:<36} {row['rtt_ms']:>4} ms {row['median_ms']:>7} ms {row['p95_ms']:>7} ms "
                 f"{row['max_ms']:>7} ms {row.get('median_round_trips', '-'):>9} "
