@@ -8,7 +8,8 @@ WEEX's shapes and error codes (reference §2, §7), and has fault knobs settable
         fake.set_price("BTCUSDT", Decimal("105000"))
         client = WeexClient(api_key=fake.api_key, ..., base_url=fake.base_url)
 
-Knobs (``fake.faults``): ``latency`` seconds; ``rate_429``/``rate_5xx`` probabilities; ``next_429``,
+Knobs (``fake.faults``): ``latency`` seconds a request (a round trip; each websocket push takes half of it,
+one way); ``rate_429``/``rate_5xx`` probabilities; ``next_429``,
 ``next_5xx``, ``next_malformed``, ``next_hang``, ``next_drop_after_accept`` counters; ``empty_429_body``;
 ``paths`` limits the counters and rates to some paths; ``not_found_paths`` answer HTTP 404 without
 ``code`` (as real WEEX does for an unknown path); ``ai_log_paths`` are where uploadAiLog exists and
