@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from tests.fakes.nodelay import NoDelayHTTPServer
+
 # The service's three rate-limit replies (docs.etherscan.io common error messages; rotki/rotki#8626).
 RATE_LIMIT_TEXT = "Max rate limit reached, please use API Key for higher rate limit"
 
@@ -145,7 +147,7 @@ class FakeEtherscan:
             def log_message(self, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = NoDelayHTTPServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
         return self

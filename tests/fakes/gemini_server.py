@@ -15,8 +15,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.nodelay import NoDelayHTTPServer
 
 _PATH_RE = re.compile(r"^/(?P<version>v1beta1?|v1)/(?:.*/)?models/(?P<model>[^/:]+):generateContent$")
 
@@ -201,7 +203,7 @@ class FakeGeminiServer:
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = NoDelayHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-gemini", daemon=True

@@ -31,6 +31,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from smt_engine.exchange.weex.transcript import read_transcript
+from tests.fakes.nodelay import NoDelayHTTPServer
 
 ID_FIELDS = ("newClientOrderId", "clientAlgoId")
 MAX_GAP = 2.0  # seconds: a recorded pause longer than this is replayed shorter (guards slow CI)
@@ -74,7 +75,7 @@ class ReplayWeex:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = NoDelayHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
         self._loop_thread.start()

@@ -8,7 +8,8 @@ WEEX's shapes and error codes (reference §2, §7), and has fault knobs settable
         fake.set_price("BTCUSDT", Decimal("105000"))
         client = WeexClient(api_key=fake.api_key, ..., base_url=fake.base_url)
 
-Knobs (``fake.faults``): ``latency`` seconds; ``rate_429``/``rate_5xx`` probabilities; ``next_429``,
+Knobs (``fake.faults``): ``latency`` seconds a request (a round trip; each websocket push takes half of it,
+one way); ``rate_429``/``rate_5xx`` probabilities; ``next_429``,
 ``next_5xx``, ``next_malformed``, ``next_hang``, ``next_drop_after_accept`` counters; ``empty_429_body``;
 ``paths`` limits the counters and rates to some paths; ``not_found_paths`` answer HTTP 404 without
 ``code`` (as real WEEX does for an unknown path); ``ai_log_paths`` are where uploadAiLog exists and
@@ -48,6 +49,7 @@ from smt_engine.exchange.base import (
 from smt_engine.exchange.market import ManualMarket, interval_seconds, to_ms
 from smt_engine.exchange.paper import PaperExchange
 from smt_engine.exchange.precision import PrecisionError, plain
+from tests.fakes.nodelay import NoDelayHTTPServer
 from tests.fakes.weex_history import FakeHistory
 from tests.fakes.weex_shapes import (
     WEEX_CONTRACTS_V3,
@@ -178,10 +180,6 @@ class FakeWeex:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            # TCP_NODELAY: each answer leaves at once. Without it Nagle's algorithm holds the body back
-            # until the client's delayed ACK of the headers (~40 ms per answer on Linux), and a benchmark
-            # over this fake measures that instead of the engine (issue 24, docs/benchmarks.md).
-            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 fake._handle(self, "GET")
@@ -195,7 +193,7 @@ class FakeWeex:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = NoDelayHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._http_thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._http_thread.start()

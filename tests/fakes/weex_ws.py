@@ -17,6 +17,10 @@ PONG in every form WEEX's sources show (``{"id", "method": "PONG"}``, ccxt pro a
 pings in a row unanswered is closed (the v2 page: "5 missed pongs → disconnect"). Protocol-level pings
 are answered by the websocket library, except on a stalled connection (its reading is paused).
 
+Round-trip time: while the REST side injects ``fake.faults.latency`` (one round trip per request), each
+push leaves half of it (one way, venue to client) after the change it reports, as a live push travels
+too; the pump keeps diffing meanwhile and frames keep their order.
+
 Fault knobs (``fake.ws.faults``): ``delay`` seconds before each push; ``refuse_auth`` rejects the
 private handshake with HTTP 401; ``cut`` answers every handshake 503 (the stream is unreachable);
 ``malformed_next`` sends that many unreadable frames before the next pushes; ``ping_interval``;
@@ -115,13 +119,18 @@ class FakeWeexStreams:
         self._prices: dict[str, Decimal] = {}
         self._balance: tuple[Decimal, Decimal] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._outbox: asyncio.Queue[tuple[float, _Conn, str]] = asyncio.Queue()
 
     # ------------------------------------------------------------------ lifecycle (on the fake's loop)
 
     async def start(self) -> None:
         self._server = await serve(self._handler, "127.0.0.1", 0, process_request=self._check)
         await self._snapshot()  # what exists before anyone connects is not news
-        self._tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._pinger())]
+        self._tasks = [
+            asyncio.create_task(self._pump()),
+            asyncio.create_task(self._pinger()),
+            asyncio.create_task(self._deliver()),
+        ]
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -359,11 +368,29 @@ class FakeWeexStreams:
         if self.faults.delay:
             await asyncio.sleep(self.faults.delay)
         self.pushed.append(frame)
+        text = json.dumps(frame, separators=(",", ":"))
         for conn in targets:
             if self.faults.malformed_next > 0:
                 self.faults.malformed_next -= 1
-                await self._send_raw(conn, '{"e": "orders", "d": [')
-            await self._send(conn, frame)
+                await self._travel(conn, '{"e": "orders", "d": [')
+            await self._travel(conn, text)
+
+    async def _travel(self, conn: _Conn, text: str) -> None:
+        """A push crosses the network one way: half the injected round trip, if any, then it arrives."""
+        one_way = self.fake.faults.latency / 2
+        if not one_way:
+            await self._send_raw(conn, text)
+            return
+        self._outbox.put_nowait((asyncio.get_running_loop().time() + one_way, conn, text))
+
+    async def _deliver(self) -> None:
+        """Sends each delayed push when its one-way time is up, in order, so the pump never waits."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due, conn, text = await self._outbox.get()
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())
+            await self._send_raw(conn, text)
 
     async def _send(self, conn: _Conn, frame: dict[str, Any]) -> None:
         await self._send_raw(conn, json.dumps(frame, separators=(",", ":")))

@@ -1,0 +1,99 @@
+"""While the private stream is down the monitor ticks every ``engine.monitor_interval_stream_down``
+(2 s by default) instead of every 15 s; that faster poll must stay inside the request budget.
+
+Counted, not timed: the requests one monitor tick issues against the fake WEEX (its request log), each
+weighed as the engine's limiter weighs it, scaled to the ticks the stream-down interval allows in WEEX's
+10 s window and in a minute. WEEX's documented budget is 500 weight per 10 s per IP (FAQ; the API
+reference §5); the engine keeps itself to ``exchange.rate_limit_weight`` (400 by default).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from smt_engine.clock import SimulatedClock
+from smt_engine.config import Settings
+from smt_engine.domain import Side
+from smt_engine.exchange.base import OrderRequest
+from smt_engine.exchange.weex.limiter import DEFAULT_WEIGHT_BUDGET, WEEX_WEIGHT_LIMIT, WEIGHTS, WeightLimiter
+from tests.fakes.weex_server import DEFAULT_PRICES, FakeWeex
+from tests.integration.venue_bench import SETTINGS, T0, Bench, bench, open_long
+
+__all__ = ["bench"]  # the fixture, imported
+
+WINDOW_S = 10.0
+"""WEEX's weight window (and the limiter's)."""
+
+
+async def tick_requests(bench: Bench) -> list[tuple[str, str]]:
+    """(method, path) of every request one monitor tick sends."""
+    before = len(bench.fake.requests)
+    report = await bench.run(bench.monitor.tick())
+    assert report.ok, report.error
+    return [(method, urlsplit(target).path) for method, target, _ in bench.fake.requests[before:]]
+
+
+async def test_the_stream_down_poll_stays_inside_the_weight_budget(bench: Bench) -> None:
+    await open_long(bench)
+    await bench.run(bench.monitor.tick())  # the first tick after the entry settles what it placed
+    sent = await tick_requests(bench)  # a steady tick: one protected position to watch
+    paths = {path for _, path in sent}
+    assert "/capi/v3/account/position/allPosition" in paths and "/capi/v3/openAlgoOrders" in paths, sent
+    weight = sum(WEIGHTS.get(path, 5) for _, path in sent)  # what the limiter charges (transport.py)
+
+    interval = Settings.model_validate(SETTINGS).engine.monitor_interval_stream_down.total_seconds()
+    assert interval == 2.0  # the documented default the budget is checked for
+    per_window = weight * WINDOW_S / interval
+    per_minute = len(sent) * 60 / interval
+    limiter = WeightLimiter()
+    assert limiter.capacity == DEFAULT_WEIGHT_BUDGET == 400
+    detail = f"{len(sent)} requests ({weight} weight) a tick: {per_minute:g}/min, {per_window:g} weight/10 s"
+    assert per_window <= DEFAULT_WEIGHT_BUDGET < WEEX_WEIGHT_LIMIT, detail
+    # Room is left inside the engine's own budget for a close and its sibling's cancel meanwhile.
+    close = WEIGHTS["/capi/v3/closePositions"] + WEIGHTS["/capi/v3/algoOrder"]
+    assert per_window + close <= DEFAULT_WEIGHT_BUDGET, detail
+    # No order is placed by a quiet tick, so the order-rate caps are untouched by the poll.
+    assert not [p for m, p in sent if m == "POST"], sent
+
+
+OTHERS = {  # symbol: (size, take-profit, stop-loss), each on the venue's step and tick
+    "BTCUSDT": (Decimal("0.001"), Decimal("97000"), Decimal("88000")),
+    "SOLUSDT": (Decimal("1"), Decimal("145"), Decimal("130")),
+    "XRPUSDT": (Decimal("10"), Decimal("2.3"), Decimal("2.0")),
+    "LTCUSDT": (Decimal("1"), Decimal("86"), Decimal("77")),
+}
+
+
+async def test_at_the_most_open_positions_the_stream_down_poll_stays_under_weexs_limit(
+    tmp_path: Path,
+) -> None:
+    """Five positions in five symbols (``risk.max_open_positions``): one order-history read each.
+
+    That tick weighs 88 (9 requests): 440 per 10 s at a 2 s poll, under WEEX's 500 but over the engine's
+    own 400, so the limiter holds the poll to 400 (a tick every 2.2 s) and other requests then wait."""
+    clock = SimulatedClock(T0)
+    with FakeWeex(clock=clock, prices=DEFAULT_PRICES | {"ETHUSDT": Decimal("3000.00")}) as fake:
+        bench = Bench(tmp_path, fake, clock)
+        await open_long(bench)
+        for n, (symbol, (size, tp, sl)) in enumerate(OTHERS.items()):
+            order = OrderRequest(symbol, Side.LONG, size, f"manual-{n}", tp_price=tp, sl_price=sl)
+            fake.call(fake.venue.place_order(order))  # opened by hand on the venue: the monitor adopts them
+        for _ in range(2):
+            await bench.run(bench.monitor.tick())
+        sent = await tick_requests(bench)
+        held = await bench.run(bench.client.positions())
+        assert len({p.symbol for p in held}) == bench.settings.risk.max_open_positions == 5
+        weight = sum(WEIGHTS.get(path, 5) for _, path in sent)
+        interval = bench.settings.engine.monitor_interval_stream_down.total_seconds()
+        per_window = weight * WINDOW_S / interval
+        per_symbol = [p for _, p in sent if p == "/capi/v3/order/history"]
+        assert len(per_symbol) == 5, sent  # what grows with the positions held
+        detail = f"{len(sent)} requests ({weight} weight) a tick: {per_window:g} weight/10 s"
+        assert per_window <= WEEX_WEIGHT_LIMIT, detail
+        assert (len(sent), weight) == (9, 88), detail  # the figures the docstring and docs/benchmarks.md give
+        paced = weight * WINDOW_S / WeightLimiter().capacity  # the limiter never lets the poll pass 400
+        assert max(interval, paced) == 2.2, detail
+        await bench.client.aclose()
+        bench.store.close()
