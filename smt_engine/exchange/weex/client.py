@@ -68,6 +68,13 @@ USER_TRADES_WINDOW = timedelta(days=7) - timedelta(minutes=2)
 """GetTradeDetails: ``endTime`` - ``startTime`` at most 7 days; the window ends a minute after our now
 (a host clock slightly behind WEEX's must not cut off the newest fill) and keeps a minute of margin."""
 
+HISTORY_SCAN_PERIOD = timedelta(seconds=10)
+"""The monitor's every-symbol read of TP/SL legs reads a symbol's order history (where attached take-profits
+show) at most this often; between, the legs it found are confirmed by id (weight 5, not 10). At the 2 s
+stream-down poll with five positions this keeps the poll at 340 weight per 10 s, inside the engine's 400
+(docs/benchmarks.md, "At internet distance"). A read for one symbol (an entry's protection) always reads
+it."""
+
 UNCLASSIFIED_COMPONENT = "exchange.legs"
 """Health row naming TP/SL orders whose kind no field states (left out of every protection check)."""
 
@@ -350,7 +357,12 @@ class WeexClient(WeexPublic):
         self._report_unclassified(unclassified, symbol)
         # Attached TP legs (and a sibling left behind by a closed position) may be reported only there.
         positions = await self._recent_positions()
+        now = self.clock.now()
         for sym in sorted({p.symbol for p in positions if symbol is None or p.symbol == symbol}):
+            read = self._history_read.get(sym)
+            if symbol is None and read is not None and now - read < HISTORY_SCAN_PERIOD:
+                continue
+            self._history_read[sym] = now
             for order in await self.order_history(sym, limit=100):
                 reported = open_leg(order)
                 if reported is not None and reported.order_id not in found:

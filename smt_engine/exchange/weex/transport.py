@@ -94,6 +94,8 @@ class WeexTransport:
         # openAlgoOrders does not list is still confirmed by order detail before anyone trusts or
         # cancels it (ccxt's recordings show attached TP legs only on /order and /order/history).
         self._known_legs: dict[str, str] = {}
+        self._history_read: dict[str, datetime] = {}
+        """When each symbol's order history was last read for its legs (``open_algo_orders``)."""
         # Which listing reported each leg (``/capi/v3/order`` or ``/capi/v3/algoOrder``): it is cancelled
         # through that endpoint (see ``WeexClient.cancel_algo_order``).
         self._leg_listing: dict[str, str] = {}
