@@ -15,7 +15,14 @@ import pytest
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import CloseReason, HealthStatus, OrderKind, OrderState, PositionState, Side
-from smt_engine.exchange.base import AlgoOrder, Balance, ExchangePosition, ExchangeUnavailable, OrderStatus
+from smt_engine.exchange.base import (
+    AlgoOrder,
+    Balance,
+    ExchangeOrder,
+    ExchangePosition,
+    ExchangeUnavailable,
+    OrderStatus,
+)
 from smt_engine.store import Store
 from smt_engine.store.records import AccountSnapshot, Order, Position
 from smt_engine.trading.ailog import AiLogOutbox
@@ -24,6 +31,7 @@ from smt_engine.trading.monitor import RECONCILE, Monitor
 from smt_engine.trading.pushed import PushedLegFill
 from smt_engine.trading.risk import ReasonCode
 from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, make_settings
+from tests.unit.trading.inflight_support import at_venue
 from tests.unit.trading.scripted import ScriptedExchange
 
 OPENED = NOW - timedelta(hours=1)
@@ -444,3 +452,45 @@ async def test_a_stop_the_stream_pushed_filled_closes_its_position_from_the_push
     after = store.positions.get(pos.id or 0)
     assert after is not None and after.state is PositionState.CLOSED and after.close_order_id == "s1"
     assert (after.exit_price, after.realized_pnl) == (Decimal(1960), Decimal("-60.5"))
+
+
+async def test_a_closed_positions_orders_are_settled_at_the_close_except_those_the_venue_lists(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """Settled by the close-out itself (not left for the in-flight tracker to expire later), and an order
+    the venue still lists open is never called cancelled on our word."""
+    mon, ex = monitor_on(store, clock)
+    pos = stored(store)
+
+    def row(cid: str, exchange_id: str | None) -> Order:
+        return store.orders.insert(
+            Order(
+                client_order_id=cid,
+                symbol="ETHUSDT",
+                side=Side.LONG,
+                kind=OrderKind.CLOSE,
+                size=Decimal("1.5"),
+                state=OrderState.SUBMITTED,
+                created_at=OPENED,
+                updated_at=OPENED,
+                exchange_order_id=exchange_id,
+                position_id=pos.id,
+            )
+        )
+
+    unsent, listed = row("close-unsent", None), row("close-listed", "r1")
+
+    async def open_orders(symbol: str | None = None) -> list[ExchangeOrder]:
+        return [at_venue("close-listed", OrderStatus.NEW, oid="r1", kind="close")]
+
+    ex.open_orders = open_orders  # type: ignore[method-assign]
+    report = await mon.tick()
+    assert report.closed == [(pos.id, CloseReason.UNKNOWN)]
+    events = store.events.of_kind("order.cancelled")
+    assert [(e.data["reason"], e.data["actor"]) for e in events] == [
+        (f"position #{pos.id} closed (unknown)", "settle")
+    ]
+    after = store.orders.get(unsent.id or 0)
+    assert after is not None and after.state is OrderState.CANCELLED
+    still = store.orders.get(listed.id or 0)
+    assert still is not None and still.state is OrderState.SUBMITTED
