@@ -10,12 +10,19 @@ import logging
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import OrderKind, OrderState, PositionState, Side
-from smt_engine.exchange.base import AlgoOrder, ExchangePosition, ExchangeUnavailable, OrderStatus
+from smt_engine.exchange.base import (
+    AlgoOrder,
+    ExchangeOrder,
+    ExchangePosition,
+    ExchangeUnavailable,
+    OrderStatus,
+)
 from smt_engine.store import Store
 from smt_engine.store.records import Order, Position
 from smt_engine.trading.legs import track_legs
@@ -252,8 +259,8 @@ async def test_adopt_tracks_every_listed_leg_under_the_adopted_position(
 async def test_close_out_tracks_the_open_legs_of_the_positions_side_in_the_order_history(
     store: Store, clock: SimulatedClock
 ) -> None:
-    def with_trigger(oid: str, kind: str, **kw: object) -> object:
-        return replace(venue_order(oid, kind=kind, **kw), trigger_price=Decimal(2200))  # type: ignore[arg-type]
+    def with_trigger(oid: str, kind: str, **kw: Any) -> ExchangeOrder:
+        return replace(venue_order(oid, kind=kind, **kw), trigger_price=Decimal(2200))
 
     venue = Venue(
         history=[
