@@ -154,7 +154,12 @@ async def test_an_unclassified_leg_is_warned_once_and_its_health_clears_when_gon
     assert await client.open_algo_orders() == []
     assert await client.open_algo_orders() == []
     events = store.events.of_kind("exchange.leg_unclassified")
-    assert len(events) == 1 and events[0].level is EventLevel.WARNING and "77" in events[0].message
+    assert len(events) == 1 and events[0].level is EventLevel.WARNING
+    assert events[0].message == (
+        "TP/SL order 77 on BTCUSDT: neither the list nor its detail says take-profit or stop-loss; "
+        "it is not counted as protection (check it in the WEEX UI)"
+    )
+    assert events[0].data == {"order_id": "77", "symbol": "BTCUSDT"}
     health = store.health.get("exchange.legs")
     assert health is not None and health.status is HealthStatus.WARN and "77" in health.detail
     listed.clear()
