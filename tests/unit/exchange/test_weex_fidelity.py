@@ -137,6 +137,28 @@ async def test_a_leg_no_field_classifies_is_not_trusted_as_a_stop() -> None:
     assert [(leg.order_id, leg.kind) for leg in legs] == [("78", "sl")], "77 left out, the others kept"
 
 
+async def test_a_known_leg_the_venue_no_longer_knows_is_forgotten() -> None:
+    """A leg learned elsewhere (the stream) and listed nowhere is asked for by id once; "not found" means
+    gone: not returned, and not asked for again."""
+    asked: list[str] = []
+
+    def detail(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.params["orderId"])
+        return httpx.Response(400, json={"code": "-3200", "msg": "Order does not exist"})
+
+    client = scripted(
+        {
+            "GET /capi/v3/openAlgoOrders": answer(200, []),
+            "GET /capi/v3/order": detail,
+            "GET /capi/v3/account/position/allPosition": answer(200, []),
+        }
+    )
+    client.note_leg("55", "BTCUSDT")
+    assert await client.open_algo_orders() == []
+    assert await client.open_algo_orders() == []
+    assert asked == ["55"]
+
+
 async def test_an_unclassified_leg_is_warned_once_and_its_health_clears_when_gone(tmp_path: Path) -> None:
     odd = {**ALGO_ROW, "orderType": "TRAILING_MARKET"}
     detail = {**odd, "orderId": "77", "type": "TRAILING_MARKET", "origQty": "0.01", "reduceOnly": True}
