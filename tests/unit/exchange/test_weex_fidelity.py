@@ -159,6 +159,39 @@ async def test_a_known_leg_the_venue_no_longer_knows_is_forgotten() -> None:
     assert asked == ["55"]
 
 
+async def test_a_known_leg_order_detail_confirms_is_cancelled_as_an_order() -> None:
+    """A leg only order detail shows (an attached take-profit) is an order at WEEX: its cancel goes to
+    ``/capi/v3/order`` first, not to the algo endpoint that does not know it."""
+    detail = {
+        **ALGO_ROW,
+        "orderId": "55",
+        "type": "TAKE_PROFIT_MARKET",
+        "origQty": "0.01",
+        "stopPrice": "97000",
+        "status": "NEW",
+    }
+    deleted: list[str] = []
+
+    def delete(request: httpx.Request) -> httpx.Response:
+        deleted.append(request.url.path)
+        return httpx.Response(200, json={"orderId": "55", "success": True})
+
+    client = scripted(
+        {
+            "GET /capi/v3/openAlgoOrders": answer(200, []),
+            "GET /capi/v3/order": answer(200, detail),
+            "GET /capi/v3/account/position/allPosition": answer(200, []),
+            "DELETE /capi/v3/order": delete,
+            "DELETE /capi/v3/algoOrder": delete,
+        }
+    )
+    client.note_leg("55", "BTCUSDT")
+    (leg,) = await client.open_algo_orders()
+    assert (leg.order_id, leg.symbol, leg.kind, leg.trigger_price) == ("55", "BTCUSDT", "tp", D(97000))
+    await client.cancel_algo_order("BTCUSDT", "55")
+    assert deleted == ["/capi/v3/order"]
+
+
 async def test_an_unclassified_leg_is_warned_once_and_its_health_clears_when_gone(tmp_path: Path) -> None:
     odd = {**ALGO_ROW, "orderType": "TRAILING_MARKET"}
     detail = {**odd, "orderId": "77", "type": "TRAILING_MARKET", "origQty": "0.01", "reduceOnly": True}
