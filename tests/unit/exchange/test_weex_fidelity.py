@@ -192,6 +192,27 @@ async def test_a_known_leg_order_detail_confirms_is_cancelled_as_an_order() -> N
     assert deleted == ["/capi/v3/order"]
 
 
+async def test_a_leg_listed_once_is_confirmed_by_id_on_a_read_of_its_symbol() -> None:
+    """Once a listing showed a leg, a later read of its symbol that no listing answers asks for it by id."""
+    stop = {**ALGO_ROW, "algoId": "78", "orderType": "STOP_MARKET", "triggerPrice": "90000"}
+    listed: list[dict[str, Any]] = [stop]
+    detail = {**stop, "orderId": "78", "type": "STOP_MARKET", "origQty": "0.01", "status": "NEW"}
+    detail["stopPrice"] = "90000"
+    client = scripted(
+        {
+            "GET /capi/v3/openAlgoOrders": lambda _r: httpx.Response(200, json=listed),
+            "GET /capi/v3/order": answer(200, detail),
+            "GET /capi/v3/account/position/allPosition": answer(200, []),
+        }
+    )
+    assert [leg.order_id for leg in await client.open_algo_orders()] == ["78"]
+    listed.clear()
+    legs = await client.open_algo_orders("BTCUSDT")
+    assert [(leg.order_id, leg.symbol, leg.kind, leg.trigger_price) for leg in legs] == [
+        ("78", "BTCUSDT", "sl", D(90000))
+    ]
+
+
 async def test_an_unclassified_leg_is_warned_once_and_its_health_clears_when_gone(tmp_path: Path) -> None:
     odd = {**ALGO_ROW, "orderType": "TRAILING_MARKET"}
     detail = {**odd, "orderId": "77", "type": "TRAILING_MARKET", "origQty": "0.01", "reduceOnly": True}
