@@ -68,6 +68,21 @@ async def test_full_flow_tp_fires_and_history_explains_the_close(fake: FakeWeex,
     assert bal.asset == "USDT" and bal.balance > D(1000)
 
 
+async def test_the_legs_asked_for_one_symbol_are_that_symbols_only(
+    fake: FakeWeex, client: WeexClient
+) -> None:
+    """A caller that cancels what it is given (closing, protection) must never get another pair's legs."""
+    await client.place_order(btc_entry("smt-b-1-entry"))
+    await client.place_order(
+        OrderRequest("ETHUSDT", Side.LONG, D("0.1"), "smt-e-1-entry", sl_price=D("3000"))
+    )
+    btc = await client.open_algo_orders("BTCUSDT")
+    assert sorted((a.symbol, a.kind) for a in btc) == [("BTCUSDT", "sl"), ("BTCUSDT", "tp")]
+    eth = await client.open_algo_orders("ETHUSDT")
+    assert [(a.symbol, a.kind, a.trigger_price) for a in eth] == [("ETHUSDT", "sl", D("3000"))]
+    assert sorted(a.symbol for a in await client.open_algo_orders()) == ["BTCUSDT", "BTCUSDT", "ETHUSDT"]
+
+
 async def test_contracts_cached_in_store_with_ttl(fake: FakeWeex, tmp_path: Path) -> None:
     store = Store.open(tmp_path / "smt.db")
     c1 = client_for(fake, store=store)

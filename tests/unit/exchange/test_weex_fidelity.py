@@ -137,6 +137,82 @@ async def test_a_leg_no_field_classifies_is_not_trusted_as_a_stop() -> None:
     assert [(leg.order_id, leg.kind) for leg in legs] == [("78", "sl")], "77 left out, the others kept"
 
 
+async def test_a_known_leg_the_venue_no_longer_knows_is_forgotten() -> None:
+    """A leg learned elsewhere (the stream) and listed nowhere is asked for by id once; "not found" means
+    gone: not returned, and not asked for again."""
+    asked: list[str] = []
+
+    def detail(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.params["orderId"])
+        return httpx.Response(400, json={"code": "-3200", "msg": "Order does not exist"})
+
+    client = scripted(
+        {
+            "GET /capi/v3/openAlgoOrders": answer(200, []),
+            "GET /capi/v3/order": detail,
+            "GET /capi/v3/account/position/allPosition": answer(200, []),
+        }
+    )
+    client.note_leg("55", "BTCUSDT")
+    assert await client.open_algo_orders() == []
+    assert await client.open_algo_orders() == []
+    assert asked == ["55"]
+
+
+async def test_a_known_leg_order_detail_confirms_is_cancelled_as_an_order() -> None:
+    """A leg only order detail shows (an attached take-profit) is an order at WEEX: its cancel goes to
+    ``/capi/v3/order`` first, not to the algo endpoint that does not know it."""
+    detail = {
+        **ALGO_ROW,
+        "orderId": "55",
+        "type": "TAKE_PROFIT_MARKET",
+        "origQty": "0.01",
+        "stopPrice": "97000",
+        "status": "NEW",
+    }
+    deleted: list[str] = []
+
+    def delete(request: httpx.Request) -> httpx.Response:
+        deleted.append(request.url.path)
+        return httpx.Response(200, json={"orderId": "55", "success": True})
+
+    client = scripted(
+        {
+            "GET /capi/v3/openAlgoOrders": answer(200, []),
+            "GET /capi/v3/order": answer(200, detail),
+            "GET /capi/v3/account/position/allPosition": answer(200, []),
+            "DELETE /capi/v3/order": delete,
+            "DELETE /capi/v3/algoOrder": delete,
+        }
+    )
+    client.note_leg("55", "BTCUSDT")
+    (leg,) = await client.open_algo_orders()
+    assert (leg.order_id, leg.symbol, leg.kind, leg.trigger_price) == ("55", "BTCUSDT", "tp", D(97000))
+    await client.cancel_algo_order("BTCUSDT", "55")
+    assert deleted == ["/capi/v3/order"]
+
+
+async def test_a_leg_listed_once_is_confirmed_by_id_on_a_read_of_its_symbol() -> None:
+    """Once a listing showed a leg, a later read of its symbol that no listing answers asks for it by id."""
+    stop = {**ALGO_ROW, "algoId": "78", "orderType": "STOP_MARKET", "triggerPrice": "90000"}
+    listed: list[dict[str, Any]] = [stop]
+    detail = {**stop, "orderId": "78", "type": "STOP_MARKET", "origQty": "0.01", "status": "NEW"}
+    detail["stopPrice"] = "90000"
+    client = scripted(
+        {
+            "GET /capi/v3/openAlgoOrders": lambda _r: httpx.Response(200, json=listed),
+            "GET /capi/v3/order": answer(200, detail),
+            "GET /capi/v3/account/position/allPosition": answer(200, []),
+        }
+    )
+    assert [leg.order_id for leg in await client.open_algo_orders()] == ["78"]
+    listed.clear()
+    legs = await client.open_algo_orders("BTCUSDT")
+    assert [(leg.order_id, leg.symbol, leg.kind, leg.trigger_price) for leg in legs] == [
+        ("78", "BTCUSDT", "sl", D(90000))
+    ]
+
+
 async def test_an_unclassified_leg_is_warned_once_and_its_health_clears_when_gone(tmp_path: Path) -> None:
     odd = {**ALGO_ROW, "orderType": "TRAILING_MARKET"}
     detail = {**odd, "orderId": "77", "type": "TRAILING_MARKET", "origQty": "0.01", "reduceOnly": True}
@@ -154,7 +230,12 @@ async def test_an_unclassified_leg_is_warned_once_and_its_health_clears_when_gon
     assert await client.open_algo_orders() == []
     assert await client.open_algo_orders() == []
     events = store.events.of_kind("exchange.leg_unclassified")
-    assert len(events) == 1 and events[0].level is EventLevel.WARNING and "77" in events[0].message
+    assert len(events) == 1 and events[0].level is EventLevel.WARNING
+    assert events[0].message == (
+        "TP/SL order 77 on BTCUSDT: neither the list nor its detail says take-profit or stop-loss; "
+        "it is not counted as protection (check it in the WEEX UI)"
+    )
+    assert events[0].data == {"order_id": "77", "symbol": "BTCUSDT"}
     health = store.health.get("exchange.legs")
     assert health is not None and health.status is HealthStatus.WARN and "77" in health.detail
     listed.clear()

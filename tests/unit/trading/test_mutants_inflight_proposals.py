@@ -64,6 +64,19 @@ async def test_an_approved_proposal_never_sent_fails_unless_the_executor_holds_i
     assert store.events.of_kind("proposal.failed")[0].data["actor"] == "reconciler"
 
 
+async def test_a_proposal_the_executor_holds_does_not_stop_the_next_from_being_finished(
+    store: Store, clock: SimulatedClock
+) -> None:
+    tracker, _, executor = tracker_on(store, clock)
+    held = approved(store, clock, tracker)
+    stale = store.proposals.insert(replace(held, id=None, cycle_id="c2"))
+    executor.claimed.add(held.id or 0)
+    report = await tracker.resolve(set(), set())
+    assert report.proposals_resolved == [stale.id]
+    assert proposal_state(store, held) is ProposalState.APPROVED
+    assert proposal_state(store, stale) is ProposalState.FAILED
+
+
 async def test_a_submitting_proposal_without_an_entry_row_fails(store: Store, clock: SimulatedClock) -> None:
     tracker, _, _ = tracker_on(store, clock)
     p = submitting(store, clock, tracker)

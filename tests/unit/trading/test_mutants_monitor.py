@@ -15,14 +15,23 @@ import pytest
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import CloseReason, HealthStatus, OrderKind, OrderState, PositionState, Side
-from smt_engine.exchange.base import AlgoOrder, Balance, ExchangePosition, ExchangeUnavailable, OrderStatus
+from smt_engine.exchange.base import (
+    AlgoOrder,
+    Balance,
+    ExchangeOrder,
+    ExchangePosition,
+    ExchangeUnavailable,
+    OrderStatus,
+)
 from smt_engine.store import Store
 from smt_engine.store.records import AccountSnapshot, Order, Position
 from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.monitor import RECONCILE, Monitor
+from smt_engine.trading.pushed import PushedLegFill
 from smt_engine.trading.risk import ReasonCode
 from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, make_settings
+from tests.unit.trading.inflight_support import at_venue
 from tests.unit.trading.scripted import ScriptedExchange
 
 OPENED = NOW - timedelta(hours=1)
@@ -371,3 +380,126 @@ async def test_the_equity_point_keeps_every_figure_of_the_balance(
     assert point is not None and point.at == NOW
     assert (point.balance, point.equity, point.available) == (Decimal(1000), Decimal(1012), Decimal(900))
     assert (point.unrealized_pnl, point.margin_used) == (Decimal(12), Decimal(100))
+
+
+async def test_a_closed_positions_stop_left_on_a_newer_position_with_its_own_stop_is_cancelled(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """The tick hands the in-flight tracker the legs the venue lists: the newer position's own stop is
+    what lets the old one go (never strip the only stop a held position has)."""
+    mon, ex = monitor_on(store, clock)
+    old = stored(store, state=PositionState.CLOSED)
+    newer = stored(store)
+    live = venue_position()
+    ex.positions_[("ETHUSDT", Side.LONG)] = live
+    ex.algos.extend([sl_of(live, "old-sl"), sl_of(live, "new-sl")])
+    row = store.orders.insert(
+        Order(
+            client_order_id="old-sl",
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            kind=OrderKind.SL,
+            size=Decimal("1.5"),
+            state=OrderState.SUBMITTED,
+            created_at=OPENED,
+            updated_at=OPENED,
+            exchange_order_id="old-sl",
+            position_id=old.id,
+        )
+    )
+    report = await mon.tick()
+    assert report.inflight.unresolved == []
+    assert ("cancel_algo_order", "old-sl") in ex.calls and [a.order_id for a in ex.algos] == ["new-sl"]
+    after = store.orders.get(row.id or 0)
+    assert after is not None and after.state is OrderState.CANCELLED
+    own = store.orders.by_exchange_id("new-sl")  # tracked for the newer position, and kept
+    assert own is not None and own.position_id == newer.id and own.state is OrderState.SUBMITTED
+
+
+async def test_a_position_of_less_than_one_unit_is_held_not_closed_out(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """Any size above zero is a position (a size of one contract unit is no threshold)."""
+    mon, ex = monitor_on(store, clock)
+    pos = stored(store)
+    live = venue_position(size="0.5")
+    ex.positions_[("ETHUSDT", Side.LONG)] = live
+    ex.algos.append(sl_of(live))
+    report = await mon.tick()
+    assert report.closed == [] and report.adopted == []
+    after = store.positions.get(pos.id or 0)
+    assert after is not None and after.state is PositionState.OPEN and after.size == Decimal("0.5")
+
+
+class Pushed:
+    """The private stream's filled legs, as the monitor takes them."""
+
+    def __init__(self, *fills: PushedLegFill) -> None:
+        self.fills = list(fills)
+
+    def take(self) -> list[PushedLegFill]:
+        fills, self.fills = self.fills, []
+        return fills
+
+    def restore(self, fills: list[PushedLegFill]) -> None:
+        self.fills.extend(fills)
+
+
+async def test_a_stop_the_stream_pushed_filled_closes_its_position_from_the_push(
+    store: Store, clock: SimulatedClock
+) -> None:
+    mon, _ = monitor_on(store, clock)
+    pos = stored(store)
+    store.positions.update(pos.id or 0, sl_order_id="s1")
+    mon.pushed = Pushed(  # type: ignore[assignment]
+        PushedLegFill(
+            "s1", "ETHUSDT", Side.LONG, "sl", Decimal("1.5"), Decimal(1960), Decimal("0.5"), Decimal(-60), NOW
+        )
+    )
+    report = await mon.tick()
+    assert report.closed == [(pos.id, CloseReason.STOP_LOSS)]  # the REST path would find no order: unknown
+    after = store.positions.get(pos.id or 0)
+    assert after is not None and after.state is PositionState.CLOSED and after.close_order_id == "s1"
+    assert (after.exit_price, after.realized_pnl) == (Decimal(1960), Decimal("-60.5"))
+
+
+async def test_a_closed_positions_orders_are_settled_at_the_close_except_those_the_venue_lists(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """Settled by the close-out itself (not left for the in-flight tracker to expire later), and an order
+    the venue still lists open is never called cancelled on our word."""
+    mon, ex = monitor_on(store, clock)
+    pos = stored(store)
+
+    def row(cid: str, exchange_id: str | None) -> Order:
+        return store.orders.insert(
+            Order(
+                client_order_id=cid,
+                symbol="ETHUSDT",
+                side=Side.LONG,
+                kind=OrderKind.CLOSE,
+                size=Decimal("1.5"),
+                state=OrderState.SUBMITTED,
+                created_at=OPENED,
+                updated_at=OPENED,
+                exchange_order_id=exchange_id,
+                position_id=pos.id,
+            )
+        )
+
+    unsent, listed = row("close-unsent", None), row("close-listed", "r1")
+
+    async def open_orders(symbol: str | None = None) -> list[ExchangeOrder]:
+        return [at_venue("close-listed", OrderStatus.NEW, oid="r1", kind="close")]
+
+    ex.open_orders = open_orders  # type: ignore[method-assign]
+    report = await mon.tick()
+    assert report.closed == [(pos.id, CloseReason.UNKNOWN)]
+    events = store.events.of_kind("order.cancelled")
+    assert [(e.data["reason"], e.data["actor"]) for e in events] == [
+        (f"position #{pos.id} closed (unknown)", "settle")
+    ]
+    after = store.orders.get(unsent.id or 0)
+    assert after is not None and after.state is OrderState.CANCELLED
+    still = store.orders.get(listed.id or 0)
+    assert still is not None and still.state is OrderState.SUBMITTED
