@@ -327,6 +327,12 @@ def newer_stop(oid: str = "new-sl", **kw: object) -> AlgoOrder:
     return leg(oid, "sl", trigger="1800", **kw)  # type: ignore[arg-type]
 
 
+def held_stop_row(store: Store, state: PositionState = PositionState.OPEN, oid: str = "new-sl") -> Order:
+    """The books' row of the newer position's own stop (``state``: that position's)."""
+    holder = a_position(store, state)
+    return an_order(store, kind=OrderKind.SL, position_id=holder.id, exchange_id=oid, cid=f"row-{oid}")
+
+
 CONFIRMED = "open at the venue but belonging to no open work: cancelled, the venue confirmed it"
 
 
@@ -358,12 +364,30 @@ async def test_a_closed_positions_stop_is_cancelled_when_the_newer_position_has_
     tracker, ex, _ = tracker_on(store, clock)
     gone = a_position(store, PositionState.CLOSED)
     sl = an_order(store, kind=OrderKind.SL, position_id=gone.id, exchange_id="78", cid="sl")
+    own = held_stop_row(store)
     cancels = record_cancels(ex)
     listed = [leg("78", "sl", trigger="1900"), newer_stop(status=OrderStatus.NEW)]
     report = await tracker.resolve({"78", "new-sl"}, HELD, listed)
     assert cancels == [("cancel_algo_order", "ETHUSDT", "78")]
-    assert report.orders_resolved == [sl.id]
+    assert report.orders_resolved == [sl.id, own.id] and report.cancelled == ["78"]
     await cancelled_as_confirmed(store, sl)
+
+
+@pytest.mark.parametrize("holder", [PositionState.CLOSED, None], ids=["another-leftover", "no-row"])
+async def test_a_closed_positions_stop_stays_when_the_other_stop_is_no_open_positions(
+    store: Store, clock: SimulatedClock, holder: PositionState | None
+) -> None:
+    """Two leftovers never count as each other's reason to go: the held position could lose every stop."""
+    tracker, ex, _ = tracker_on(store, clock)
+    gone = a_position(store, PositionState.CLOSED)
+    sl = an_order(store, kind=OrderKind.SL, position_id=gone.id, exchange_id="78", cid="sl")
+    if holder is not None:
+        held_stop_row(store, holder)
+    cancels = record_cancels(ex)
+    await tracker.resolve({"78", "new-sl"}, HELD, [leg("78", "sl", trigger="1900"), newer_stop()])
+    assert cancels == []
+    after = store.orders.get(sl.id or 0)
+    assert after is not None and after.state is OrderState.SUBMITTED
 
 
 @pytest.mark.parametrize(
@@ -475,10 +499,12 @@ async def test_an_unconfirmed_cancel_of_a_leg_left_on_a_newer_position_leaves_it
         raise ExchangeUnavailable("cancel timed out")
 
     ex.cancel_algo_order = refused  # type: ignore[method-assign]
+    own = held_stop_row(store)
     with caplog.at_level(logging.INFO, logger="smt_engine.trading.inflight"):
         report = await tracker.resolve({"77", "new-sl"}, HELD, [newer_stop()])
     assert asked == [("ETHUSDT", "77")]
-    assert report.unresolved == [order.id] and report.orders_resolved == []
+    assert report.unresolved == [order.id] and report.orders_resolved == [own.id]
+    assert report.cancelled == []
     logged = [(r.levelno, r.getMessage(), getattr(r, "event", None)) for r in caplog.records]
     assert logged == [
         (

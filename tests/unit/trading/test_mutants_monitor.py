@@ -463,11 +463,12 @@ async def test_a_stop_the_stream_pushed_filled_closes_its_position_from_the_push
     assert (after.exit_price, after.realized_pnl) == (Decimal(1960), Decimal("-60.5"))
 
 
-async def test_a_closed_positions_orders_are_settled_at_the_close_except_those_the_venue_lists(
+async def test_a_closed_positions_orders_are_answered_by_the_venue_and_a_listed_one_stays_open(
     store: Store, clock: SimulatedClock
 ) -> None:
-    """Settled by the close-out itself (not left for the in-flight tracker to expire later), and an order
-    the venue still lists open is never called cancelled on our word."""
+    """No closing order explains the close: nothing is filled on a guess; an order the venue does not
+    know is recorded gone on the venue's word (the in-flight tracker's look-up), and one the venue still
+    lists open is never called cancelled."""
     mon, ex = monitor_on(store, clock)
     pos = stored(store)
 
@@ -493,12 +494,14 @@ async def test_a_closed_positions_orders_are_settled_at_the_close_except_those_t
         return [at_venue("close-listed", OrderStatus.NEW, oid="r1", kind="close")]
 
     ex.open_orders = open_orders  # type: ignore[method-assign]
+    assert (await mon.tick()).closed == []  # nothing explains it yet: the venue's window first
+    await clock.advance(mon.settings.trading.order_visibility.total_seconds())
     report = await mon.tick()
     assert report.closed == [(pos.id, CloseReason.UNKNOWN)]
+    assert store.events.of_kind("order.filled") == []
     events = store.events.of_kind("order.cancelled")
-    assert [(e.data["reason"], e.data["actor"]) for e in events] == [
-        (f"position #{pos.id} closed (unknown)", "settle")
-    ]
+    assert [e.data["actor"] for e in events] == ["reconciler"]
+    assert events[0].data["reason"].startswith("not found at the venue after")
     after = store.orders.get(unsent.id or 0)
     assert after is not None and after.state is OrderState.CANCELLED
     still = store.orders.get(listed.id or 0)
