@@ -5,9 +5,11 @@ websockets) and fake Gemini in their own long-lived process (bench/fake_venues.p
 outlives each engine; about half the trials also cut the websockets or push unreadable frames. The
 engine's configuration is checked to reach only 127.0.0.1 before it starts (``loopback``). Every
 trial restarts the engine, checks the state it reconciled, then starts work (a signal cycle's entries,
-a stripped stop to re-place, an operator close, an orphan to cancel), widens that window with the
-fake's per-endpoint latency, and kills the engine with SIGKILL at a random moment. Checks (all must
-be zero): see ``chaos_checks.CHECKS``.
+a stripped stop to re-place, an operator close, an orphan to cancel, or a held symbol's price taken
+through its stop or take-profit, while the engine runs or once it is killed), widens that window with
+the fake's per-endpoint latency, and kills the engine with SIGKILL at a random moment; in a fifth of
+the other windows a price also crosses a leg. Every random choice comes from the seed. Checks (all
+must be zero, read from the fake venue's own books and the database): see ``chaos_checks.CHECKS``.
 
 ``--soak MINUTES`` instead runs one engine for that long with about 20 % of WEEX and Gemini requests
 failing in every way the fakes can fail (429, 5xx, hangs, malformed bodies, connections dropped after
@@ -24,23 +26,27 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from chaos_checks import (
     CHECKS,
     Tally,
+    Truth,
+    books_contradict_venue,
+    by_venue_id,
     double_fills,
+    duplicate_rows,
     keyed,
+    legs_of_closed_positions,
     mismatches,
     orphan_legs,
     phantom_refusals,
@@ -49,158 +55,34 @@ from chaos_checks import (
     stuck_proposals,
     summary,
 )
-from loopback import require_loopback
+from chaos_procs import MAX_OPEN, ROOT, TICK_S, Engine, Venues, write_config
 
 from smt_engine.clock import WallClock
-from smt_engine.domain import CommandKind, CommandState, EngineState, OrderKind, OrderState, PositionState
+from smt_engine.domain import (
+    CommandKind,
+    CommandState,
+    EngineState,
+    OrderKind,
+    OrderState,
+    PositionState,
+    Side,
+)
 from smt_engine.exchange.base import AlgoOrder, ExchangeError, ExchangePosition
 from smt_engine.exchange.weex import WeexClient
 from smt_engine.store import Store, StoreError
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "chaos.json"
-TICK_S = 1.0
-MAX_OPEN = 4
-PAIRS = ["ETH", "BTC", "SOL", "XRP", "LTC"]
 WINDOWS = {
     "entry": "/capi/v3/order",
     "tp_sl": "/capi/v3/placeTpSlOrder",
     "close": "/capi/v3/closePositions",
     "orphan_cancel": "/capi/v3/algoOrder",
+    # A stop or take-profit fires; the engine settles the position and cancels the sibling leg (an
+    # attached take-profit is cancelled through /order).
+    "price": "/capi/v3/order",
 }
-
-
-class Venues:
-    """The fake venue process and a control line to it."""
-
-    def __init__(self, seed: int, log: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        with log.open("ab") as err:  # the fakes' own noise (a killed client's broken pipe) goes here
-            self.proc = subprocess.Popen(
-                [sys.executable, str(ROOT / "bench" / "fake_venues.py"), "--seed", str(seed)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                text=True,
-                env=env,
-            )
-        self.info: dict[str, str] = self._read()
-
-    def _read(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the fake venue process died")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    def send(self, **msg: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(msg) + "\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def close(self) -> None:
-        with contextlib.suppress(BrokenPipeError, RuntimeError):
-            self.send(cmd="quit")
-        self.proc.wait(timeout=20)
-
-
-def write_config(workdir: Path, venues: Venues) -> Path:
-    config = workdir / "chaos.toml"
-    pairs = json.dumps(PAIRS)
-    config.write_text(
-        f"""[engine]
-mode = "live"
-approval = "auto"
-database = "{workdir / "chaos.db"}"
-signal_interval = "4h"
-min_cycle_gap = "1m"
-monitor_interval = "{int(TICK_S)}s"
-command_poll_interval = "0.2s"
-heartbeat_interval = "1s"
-shutdown_timeout = "10s"
-[exchange]
-base_url = "{venues.info["weex"]}"
-ws_url = "{venues.info["ws"]}"
-timeout = "4s"
-[analyst]
-base_url = "{venues.info["gemini"]}"
-timeout = 3
-min_spacing = 0
-requests_per_minute = 600
-backoff_initial = 0.01
-backoff_max = 0.2
-cache_ttl = "1s"
-[pairs]
-tier1 = []
-tier2 = {pairs}
-[whales]
-enabled = false
-[ailog]
-enabled = false
-[trading]
-poll_interval = "0.2s"
-protection_timeout = "3s"
-fill_timeout = "3s"
-max_entries_per_cycle = 3
-order_visibility = "2s"
-leverage_retry_delay = "0.2s"
-[risk]
-max_open_positions = {MAX_OPEN}
-daily_loss_limit_pct = 90
-max_drawdown_pct = 95
-stop_loss_cooldown = "1s"
-# The bench measures what crashes leave behind while orders flow in live mode; the edge gate would deny
-# every entry here (no scored record), so the engine's own override lets them through (logged and shown).
-edge_overrides = {json.dumps([f"gemini:{pair}" for pair in PAIRS])}
-"""
-    )
-    return config
-
-
-class Engine:
-    def __init__(self, config: Path, venues: Venues, log: Path) -> None:
-        self.config, self.log = config, log
-        self.env = {
-            **{k: v for k, v in os.environ.items() if k != "NOTIFY_URLS" and not k.startswith("SMT_")},
-            "WEEX_API_KEY": venues.info["api_key"],
-            "WEEX_API_SECRET": venues.info["secret"],
-            "WEEX_API_PASSPHRASE": venues.info["passphrase"],
-            "GEMINI_API_KEY": "chaos-gemini-key",
-            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-        require_loopback(config, self.env)
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                # The fake venue is not the operator's WEEX: there is no probe to pass for it.
-                [
-                    sys.executable,
-                    "-m",
-                    "smt_engine.cli",
-                    "engine",
-                    "--config",
-                    str(self.config),
-                    "--skip-probe",
-                ],
-                stdout=out,
-                stderr=out,
-                env=self.env,
-            )
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        if self.proc is not None:
-            self.proc.wait(timeout=30)
-
-    def terminate(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=60)
+MOVED_ANYWAY = 0.2
+"""Share of the other windows in which a held symbol's price also crosses one of its legs."""
 
 
 class Bench:
@@ -224,6 +106,7 @@ class Bench:
         self.kills_in_flight: dict[str, int] = dict.fromkeys(WINDOWS, 0)
         self.seen_proposal = 0
         self.stream_faults = {"drops": 0, "bad_frames": 0}
+        self.price_moves = {"sl": 0, "tp": 0, "while_engine_down": 0}
 
     # ------------------------------------------------------------------ venue reads
 
@@ -234,6 +117,10 @@ class Bench:
             except ExchangeError:
                 await asyncio.sleep(0.2)
         raise RuntimeError("the fake venue cannot be read")
+
+    def truth(self) -> Truth:
+        """The venue's open orders and positions from its own books (attached take-profits included)."""
+        return Truth.parse(self.venues.send(cmd="orders"))
 
     def store(self) -> Store:
         return Store.open(self.db)
@@ -263,28 +150,44 @@ class Bench:
     async def check_after_restart(self, before: datetime | None = None) -> None:
         """``before``: orders and proposals created earlier must be finished (default: the engine's start)."""
         await asyncio.sleep(TICK_S * 1.5)  # one monitor tick after reconciliation
-        positions, algos = await self.venue()
-        self.tally.add("positions_without_stop", stops_missing(positions, algos))
+        truth = self.truth()
+        store = self.store()
+        try:
+            rows = store.orders.select(order_by="id")
+            open_ids = {(p.symbol, p.side): p.id or 0 for p in store.positions.open_positions()}
+            self.tally.add(
+                "positions_without_stop", stops_missing(truth.held, truth.legs, by_venue_id(rows), open_ids)
+            )
+        finally:
+            store.close()
         await asyncio.sleep(TICK_S * 2)  # three ticks in all
-        positions, algos = await self.venue()
-        regular = await self.client.open_orders()
-        resting = {a.order_id for a in algos} | {o.order_id for o in regular}
+        positions, _ = await self.venue()
+        truth = self.truth()
         store = self.store()
         try:
             row = store.engine.current()
             assert row is not None and row.started_at is not None
             before = before or row.started_at
-            self.tally.add("tp_sl_left_for_closed_positions", orphan_legs(positions, algos))
+            rows = store.orders.select(order_by="id")
+            books = {p.id or 0: p for p in store.positions.select()}
+            resting = {o.order_id for o in truth.orders}
+            self.tally.add("tp_sl_left_for_closed_positions", orphan_legs(truth.held, truth.legs))
+            self.tally.add(
+                "legs_of_closed_positions",
+                legs_of_closed_positions(truth.held, truth.legs, by_venue_id(rows), books),
+            )
+            self.tally.add("books_contradict_venue", books_contradict_venue(rows, truth.orders))
+            self.tally.add("duplicate_rows_per_venue_order", duplicate_rows(rows))
             self.tally.add("position_mismatches", mismatches(store, positions))
             self.tally.add("stuck_orders", stuck_orders(store, resting, before))
             self.tally.add("stuck_proposals", stuck_proposals(store, before))
             self.tally.add("double_filled_entries", double_fills(store))
         finally:
             store.close()
-        dups = self.venues.send(cmd="stats")["duplicates"]
-        self.tally.counts["duplicate_client_ids"] = len(dups)
-        if dups:
-            self.tally.examples["duplicate_client_ids"] = list(dups)[:3]
+        dups = self.venues.send(cmd="stats")["duplicates"]  # cumulative: the latest answer is the count
+        self.tally.counts["duplicate_client_ids"] = 0
+        self.tally.examples.pop("duplicate_client_ids", None)
+        self.tally.add("duplicate_client_ids", [f"{cid} x{n}" for cid, n in dups.items()])
 
     def integrity(self) -> None:
         store = self.store()
@@ -292,8 +195,7 @@ class Bench:
             problems = store.check()
         finally:
             store.close()
-        if problems:
-            self.tally.add("integrity_failures", ["; ".join(problems)[:200]])
+        self.tally.add("integrity_failures", ["; ".join(problems)[:200]] if problems else [])
 
     # ------------------------------------------------------------------ work to interrupt
 
@@ -314,14 +216,50 @@ class Bench:
             self.venues.send(cmd="ws", malformed=self.rng.randint(1, 3))
             self.stream_faults["bad_frames"] += 1
 
-    async def start_work(self, positions: list[ExchangePosition], algos: list[AlgoOrder]) -> str:
+    def move_price(self, *, engine_down: bool = False) -> None:
+        """Take a held symbol's price through one of its resting legs, so that stop or take-profit fires.
+
+        Seeded: the leg, how far past its trigger (0.1 to 1 %) and whether the price stays there or
+        only wicks through and returns. A symbol with no resting leg held is left alone.
+        """
+        truth = self.truth()
+        legs = [
+            leg
+            for leg in truth.legs
+            if (leg.symbol, leg.side) in truth.held
+            and leg.trigger_price is not None
+            and leg.symbol in truth.prices
+        ]
+        if not legs:
+            return
+        leg = self.rng.choice(legs)
+        assert leg.trigger_price is not None
+        beyond = Decimal(str(round(self.rng.uniform(0.001, 0.01), 4)))
+        down = (leg.kind == "sl") == (leg.side is Side.LONG)  # a long's stop, a short's take-profit
+        through = (leg.trigger_price * (1 - beyond if down else 1 + beyond)).quantize(Decimal("0.0001"))
+        if self.rng.random() < 0.5:
+            wick = {"low" if down else "high": str(through)}
+            self.venues.send(cmd="price", symbol=leg.symbol, price=str(truth.prices[leg.symbol]), **wick)
+        else:
+            self.venues.send(cmd="price", symbol=leg.symbol, price=str(through))
+        self.price_moves[leg.kind] += 1
+        self.price_moves["while_engine_down"] += engine_down
+
+    async def start_work(self, positions: list[ExchangePosition], algos: list[AlgoOrder]) -> tuple[str, bool]:
+        """Start one window's work; ``True`` with it: the price moves once the engine is killed."""
         window = self.rng.choice(list(WINDOWS))
         self.venues.send(cmd="faults", weex={"path_latency": {WINDOWS[window]: self.rng.uniform(0.3, 1.5)}})
         self.windows[window] += 1
         self.stream_fault()
         held = [p for p in positions if p.size > 0]
+        if held and window != "price" and self.rng.random() < MOVED_ANYWAY:
+            self.move_price()
         if window == "entry" or not held:
             self.enqueue(CommandKind.RUN_CYCLE)
+        elif window == "price":
+            if self.rng.random() < 0.5:
+                return window, True  # the leg fires while the engine is away
+            self.move_price()  # the leg fires while the engine runs; killed as it settles
         elif window == "tp_sl":
             target = self.rng.choice(held)
             for a in algos:
@@ -333,7 +271,7 @@ class Bench:
         else:
             target = self.rng.choice(held)
             await self.client.close_position(target.symbol, target.side, f"chaos-{self.rng.randrange(10**9)}")
-        return window
+        return window, False
 
     # ------------------------------------------------------------------ trials
 
@@ -381,11 +319,13 @@ class Bench:
         positions = await self.ensure_positions(positions)
         positions, algos = await self.venue()
         before = keyed(positions)
-        window = await self.start_work(positions, algos)
+        window, move_later = await self.start_work(positions, algos)
         await asyncio.sleep(self.rng.uniform(0.0, 4.0 if window == "entry" else 2.5))
         self.engine.kill()
         if self.work_in_flight():
             self.kills_in_flight[window] += 1
+        if move_later:
+            self.move_price(engine_down=True)
         self.venues.send(cmd="faults", weex={"path_latency": {}})
         self.integrity()
         after, _ = await self.venue()
@@ -508,6 +448,7 @@ class Bench:
             kills_with_work_in_flight=self.kills_in_flight,
             order_posts=stats["order_posts"],
             stream_faults=self.stream_faults,
+            price_moves=self.price_moves,
             ws_handshakes=stats["ws_handshakes"],
             ws_pushes=stats["ws_pushes"],
             **extra,
@@ -519,7 +460,7 @@ def print_table(result: dict[str, Any]) -> None:
     for name in CHECKS:
         print(f"{name:40} {result['checks'][name]:>7}")
     for key, value in result.items():
-        if key not in ("checks", "examples"):
+        if key not in ("checks", "check_runs", "examples"):
             print(f"{key:40} {value!s:>7}")
     for name, found in result["examples"].items():
         print(f"  e.g. {name}: {found}")

@@ -7,6 +7,8 @@ object per line on stdin, one JSON answer per line on stdout:
     {"cmd": "price", "symbol": "ETHUSDT", "price": "3010", "low": "2900"}   move a market
     {"cmd": "ws", "drop": true, "malformed": 2}   cut every websocket; send unreadable frames
     {"cmd": "stats"}       client ids sent more than once, order POSTs, requests
+    {"cmd": "orders"}      the venue's own truth: every open order (legs however listed), positions,
+                           the price of each symbol held
     {"cmd": "quit"}
 
 The first line printed is ``{"weex": url, "ws": url, "gemini": url, "api_key": ..., ...}``.
@@ -77,6 +79,35 @@ def duplicates(weex: FakeWeex) -> dict[str, int]:
     return {cid: n for cid, n in seen.items() if n > 1}
 
 
+def truth(weex: FakeWeex) -> dict[str, Any]:
+    """Open orders and positions from the fake venue's own books, not its API.
+
+    The API lists an attached take-profit of a flat symbol nowhere (as WEEX does), so a leg left
+    resting there would be invisible to a check that reads the API.
+    """
+    # Positions first: reading them runs the venue's price path, so a trigger the price crossed fires
+    # before the open orders are listed.
+    held = [p for p in weex.call(weex.venue.positions()) if p.size > 0]
+    orders = [
+        {
+            "order_id": o.order_id,
+            "symbol": o.symbol,
+            "side": o.position_side.value,
+            "kind": o.kind,
+            "leg": o.is_leg,
+            "status": o.status.value,
+            "size": str(o.size),
+            "trigger_price": None if o.trigger_price is None else str(o.trigger_price),
+        }
+        for o in weex.open_orders_now()
+    ]
+    return {
+        "orders": orders,
+        "positions": [{"symbol": p.symbol, "side": p.side.value, "size": str(p.size)} for p in held],
+        "prices": {p.symbol: str(weex.market.price_now(p.symbol)) for p in held},
+    }
+
+
 def serve(seed: int) -> None:
     analyst = Analyst(seed)
     with FakeWeex(clock=WallClock(), seed=seed) as weex, FakeGeminiServer() as gemini:
@@ -120,6 +151,8 @@ def serve(seed: int) -> None:
                     ws_handshakes=weex.ws.handshakes,
                     ws_pushes=len(weex.ws.pushed),
                 )
+            elif cmd == "orders":
+                answer.update(truth(weex))
             elif cmd == "quit":
                 print(json.dumps(answer), flush=True)
                 return

@@ -32,7 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -48,6 +48,7 @@ from smt_engine.exchange.base import (
 )
 from smt_engine.exchange.market import ManualMarket, interval_seconds, to_ms
 from smt_engine.exchange.paper import PaperExchange
+from smt_engine.exchange.paper.state import PaperOrder
 from smt_engine.exchange.precision import PrecisionError, plain
 from tests.fakes.nodelay import NoDelayHTTPServer
 from tests.fakes.weex_history import FakeHistory
@@ -238,6 +239,18 @@ class FakeWeex:
             self.market.set_price(symbol, price, low=low, high=high)
 
         self.call(_set())
+
+    def open_orders_now(self) -> list[PaperOrder]:
+        """Every open order of the venue's own list, legs included however the API would list them.
+
+        WEEX lists an attached take-profit of a flat symbol on no open-order endpoint; a bench that
+        checks what is left resting reads the truth here instead.
+        """
+
+        async def _open() -> list[PaperOrder]:
+            return [replace(o) for o in self.venue._acct.orders if o.status.is_open]
+
+        return list(self.call(_open()))
 
     def orders_with_client_id(self, client_order_id: str) -> int:
         async def _count() -> int:
