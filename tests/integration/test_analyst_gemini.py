@@ -201,9 +201,8 @@ async def test_retries_exhausted(gemini: FakeGeminiServer, store: Store) -> None
 
 
 async def test_hint_beyond_backoff_max_gives_up_at_once(gemini: FakeGeminiServer, store: Store) -> None:
-    started = time.monotonic()
-    out = await analyse(gemini, store, rate_limited("3600s"), text_reply(good()))
-    assert time.monotonic() - started < 2
+    # Waiting out the hour would never finish: the bound only turns a hang into a failure.
+    out = await asyncio.wait_for(analyse(gemini, store, rate_limited("3600s"), text_reply(good())), 60)
     assert out.failed and len(gemini.requests) == 1
     assert "retry in 3600s" in stored(store, out).error
 
@@ -224,9 +223,10 @@ async def test_client_errors_are_not_retried_and_secrets_are_masked(
 
 async def test_hanging_server_times_out(gemini: FakeGeminiServer, store: Store) -> None:
     started = time.monotonic()
-    out = await analyse(gemini, store, Reply(hang=True), text_reply(good()), timeout=0.5)
-    elapsed = time.monotonic() - started
-    assert 0.4 < elapsed < 3
+    out = await asyncio.wait_for(
+        analyse(gemini, store, Reply(hang=True), text_reply(good()), timeout=0.5), 60
+    )
+    assert time.monotonic() - started > 0.4  # it waited for the timeout (a lower bound: load only adds)
     assert out.failed and out.decision.action is Action.WAIT
     row = stored(store, out)
     assert "timed out after 0.5s" in row.error and row.attempts == 1
@@ -353,10 +353,8 @@ async def test_timeout_is_enforced_by_asyncio_not_only_the_sdk(store: Store) -> 
     analyst = GeminiAnalyst(
         settings.analyst, store, SimulatedClock(NOW), api_key=KEY, client_factory=lambda: client
     )
-    started = time.monotonic()
-    out = await analyst.analyse(context(settings))
+    out = await asyncio.wait_for(analyst.analyse(context(settings)), 60)  # a hang fails, not waits
     await analyst.aclose()
-    assert time.monotonic() - started < 2
     assert out.failed and models.calls == 1 and "timed out after 0.2s" in stored(store, out).error
 
 
