@@ -24,6 +24,7 @@ from tests.integration.venue_bench import SETTINGS, T0, Bench, bench, open_long
 __all__ = ["bench"]  # the fixture, imported
 
 WINDOW_S = 10.0
+HISTORY = "/capi/v3/order/history"
 """WEEX's weight window (and the limiter's)."""
 
 
@@ -101,3 +102,38 @@ async def test_at_the_most_open_positions_the_stream_down_poll_stays_inside_the_
         assert len([a for a in legs if a.kind == "tp"]) == 5
         await bench.client.aclose()
         bench.store.close()
+
+
+async def test_the_history_spacing_never_delays_an_entrys_protection_or_a_restart(bench: Bench) -> None:
+    """Within the 10 s spacing the every-symbol read confirms the known legs by id; a read for one symbol
+    (an entry's protection looking for its attached take-profit) and a fresh client (a restart) always
+    read the history."""
+    _, tp_id, _ = await open_long(bench)
+
+    def histories() -> int:
+        return sum(1 for _, target, _ in bench.fake.requests if urlsplit(target).path == HISTORY)
+
+    await bench.clock.advance(10)  # past the spacing of the entry's own read
+    before = histories()
+    first = await bench.run(bench.client.open_algo_orders())
+    second = await bench.run(bench.client.open_algo_orders())
+    assert histories() - before == 1  # the second read, inside 10 s, asked no history
+    assert tp_id in {a.order_id for a in first} and tp_id in {a.order_id for a in second}
+    await bench.run(bench.client.open_algo_orders("ETHUSDT"))
+    assert histories() - before == 2  # one symbol's read: always
+    await bench.client.aclose()
+    bench.restart()
+    legs = await bench.run(bench.client.open_algo_orders())
+    assert histories() - before == 3 and tp_id in {a.order_id for a in legs}  # a restart: at once
+
+
+async def test_a_tick_reads_the_position_list_once_however_long_ago_the_last_read_was(bench: Bench) -> None:
+    """The legs' read needs the positions the tick is reading beside it: it waits for that read rather
+    than sending a second one when the last list is over a second old (live, at a 2 s poll, always)."""
+    await open_long(bench)
+    await bench.run(bench.monitor.tick())
+    bench.client._positions_seen = (float("-inf"), [])  # the last list read long ago, by any clock
+    # The list answers after the legs' listing does (live, either may come first).
+    bench.fake.faults.path_latency = {"/capi/v3/account/position/allPosition": 0.3}
+    sent = await tick_requests(bench)
+    assert [p for _, p in sent].count("/capi/v3/account/position/allPosition") == 1, sent

@@ -18,6 +18,7 @@ only from explicit fields.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -105,6 +106,15 @@ class WeexClient(WeexPublic):
         raise ExchangeUnavailable("balance: no USDT row in the answer", raw=body)
 
     async def positions(self) -> list[ExchangePosition]:
+        reading = asyncio.ensure_future(self._read_positions())
+        self._positions_reading = reading
+        try:
+            return await reading
+        finally:
+            if self._positions_reading is reading:
+                self._positions_reading = None
+
+    async def _read_positions(self) -> list[ExchangePosition]:
         body = await self._get("/capi/v3/account/position/allPosition")
         if not isinstance(body, list):
             raise ExchangeUnavailable("positions: expected a list", raw=body)
@@ -385,7 +395,11 @@ class WeexClient(WeexPublic):
         return list(found.values())
 
     async def _recent_positions(self) -> list[ExchangePosition]:
-        """Positions read in the last second (the monitor reads them just before the legs) or now."""
+        """The positions being read right now (the monitor issues that read beside this one), else those
+        read in the last second, else read now: one position list a tick, not two."""
+        reading = self._positions_reading
+        if reading is not None and not reading.done():
+            return await asyncio.shield(reading)
         at, cached = self._positions_seen
         if time.monotonic() - at <= 1.0:
             return cached

@@ -105,6 +105,7 @@ class WeexTransport:
         self._unclassified_seen: set[str] = set()
         self._unclassified_listed: list[str] = []
         self._positions_seen: tuple[float, list[ExchangePosition]] = (float("-inf"), [])
+        self._positions_reading: asyncio.Future[list[ExchangePosition]] | None = None
 
     # ------------------------------------------------------------------ transport
 
