@@ -67,8 +67,10 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     p = db_sub.add_parser(
         "size",
         parents=[common],
-        help="rows, bytes on disk and rows written per day (last 7 days) of every table (read-only)",
+        help="rows, bytes on disk and rows written per day of every table (the last 7 days of its writes; "
+        "read-only)",
     )
+    p.add_argument("--db", metavar="PATH", help="database file (default: engine.database from the config)")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(handler=cmd_db_size)
     p = db_sub.add_parser(
@@ -247,8 +249,10 @@ def cmd_db_size(ctx: Context) -> int:
 
     from smt_engine.store.retention import table_sizes
 
-    path: Path = ctx.settings().engine.database
-    sizes = table_sizes(ctx.store(readonly=True), datetime.now(UTC))
+    path: Path = Path(ctx.args.db) if ctx.args.db else ctx.settings().engine.database
+    if not path.exists():
+        raise CommandError(f"{path}: no database here")
+    sizes = table_sizes(ctx.store(readonly=True, path=path), datetime.now(UTC))
     if ctx.args.json:
         print(json.dumps({"database": str(path), "tables": [dataclasses.asdict(t) for t in sizes]}))
         return ExitCode.OK

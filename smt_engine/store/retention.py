@@ -41,8 +41,11 @@ GROWTH_COLUMNS: dict[str, str] = {
     "commands": "created_at",
     "analyst_usage": "at",
     "exchange_flows": "at",
+    "scorecard_reports": "at",
+    "whale_history": "at",
 }
-"""The time each table's rows are written at, for the growth per day."""
+"""The time each table's rows are written at, for the growth per day (the whale history cache: the
+transfers' own chain time, so its figure is transfers cached per day of chain time)."""
 
 
 class Retention:
@@ -104,7 +107,8 @@ class TableSize:
     bytes: int | None
     """Pages of the table and its indexes (None when this SQLite has no ``dbstat``)."""
     per_day: float | None
-    """Rows written per day over the last 7 days (None: the table has no write time)."""
+    """Rows written per day over the last 7 days of the table's writes, ending at its newest row (so a
+    database no engine writes any more, a demo's, still shows how it grew); None: no write time."""
 
 
 def table_sizes(store: Store, now: datetime, days: int = 7) -> list[TableSize]:
@@ -127,16 +131,17 @@ def table_sizes(store: Store, now: datetime, days: int = 7) -> list[TableSize]:
             }
         except sqlite3.OperationalError:  # built without the dbstat virtual table
             pages = None
-        since = ts(now - timedelta(days=days))
         out = []
         for table in tables:
             rows = int(store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
             column = GROWTH_COLUMNS.get(table)
             per_day = None
             if column is not None:
+                newest = store.conn.execute(f"SELECT max({column}) FROM {table}").fetchone()[0]
+                end = parse_ts(newest) if newest else now
                 recent = store.conn.execute(
-                    f"SELECT count(*) FROM {table} WHERE {column} >= ?",
-                    [since],
+                    f"SELECT count(*) FROM {table} WHERE {column} > ?",
+                    [ts(end - timedelta(days=days))],
                 ).fetchone()[0]
                 per_day = round(int(recent) / days, 1)
             out.append(TableSize(table, rows, pages.get(table) if pages is not None else None, per_day))

@@ -271,3 +271,26 @@ def test_db_size_reports_rows_and_growth(tmp_path: Path, capsys: pytest.CaptureF
     assert tables["account_snapshots"]["per_day"] == 24.0
     assert tables["account_snapshots"]["bytes"] is None or tables["account_snapshots"]["bytes"] > 0
     assert tables["meta"]["per_day"] is None
+
+
+def test_db_size_reads_any_file_and_shows_how_a_finished_demo_grew(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--db`` names the file (no configuration needed), and growth is counted over the last week of
+    each table's own writes: a database written a month ago (a demo's) still says how it grew."""
+    from smt_engine.cli.main import main
+
+    db = tmp_path / "demo.db"
+    store = Store.open(db)
+    then = datetime.now(UTC) - timedelta(days=30)
+    for hour in range(48):
+        e = D(100)
+        store.account.insert(
+            AccountSnapshot(at=then - timedelta(hours=hour), balance=e, equity=e, available=e)
+        )
+    store.close()
+    assert main(["db", "size", "--json", "--db", str(db)]) == 0
+    tables = {t["table"]: t for t in json.loads(capsys.readouterr().out)["tables"]}
+    assert tables["account_snapshots"]["per_day"] == round(48 / 7, 1)
+    assert tables["whale_history"]["per_day"] == 0.0 and tables["scorecard_reports"]["per_day"] == 0.0
+    assert main(["db", "size", "--db", str(tmp_path / "none.db")]) != 0
