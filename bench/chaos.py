@@ -264,13 +264,16 @@ class Bench:
             target = self.rng.choice(held)
             for a in algos:
                 if a.kind == "sl" and (a.symbol, a.position_side) == (target.symbol, target.side):
-                    await self.client.cancel_algo_order(a.symbol, a.order_id)  # a stripped stop
+                    with contextlib.suppress(ExchangeError):  # fired or gone since the read: nothing to strip
+                        await self.client.cancel_algo_order(a.symbol, a.order_id)  # a stripped stop
         elif window == "close":
             target = self.rng.choice(held)
             self.enqueue(CommandKind.CLOSE, {"symbol": target.symbol, "side": target.side.value})
         else:
             target = self.rng.choice(held)
-            await self.client.close_position(target.symbol, target.side, f"chaos-{self.rng.randrange(10**9)}")
+            cid = f"chaos-{self.rng.randrange(10**9)}"
+            with contextlib.suppress(ExchangeError):  # closed since the read (a leg fired): nothing to close
+                await self.client.close_position(target.symbol, target.side, cid)
         return window, False
 
     # ------------------------------------------------------------------ trials
