@@ -158,10 +158,12 @@ class InFlightTracker:
         held), so it is cancelled here: a take-profit always, a stop only when the newer position has
         a stop of its own (never strip the only stop a held position has).
         """
-        if order.kind not in (OrderKind.TP, OrderKind.SL) or order.position_id is None:
+        if order.kind not in (OrderKind.TP, OrderKind.SL) or (order.position_id is None and not order.orphan):
             return False
-        if (order.symbol, order.side) not in held or self._position_open(order):
+        if (order.symbol, order.side) not in held:
             return False
+        if order.position_id is not None and self._position_open(order):
+            return False  # an orphan flagged when no position held its side is no newer position's
         if order.kind is OrderKind.TP:
             return True
         return any(

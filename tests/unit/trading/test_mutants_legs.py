@@ -516,3 +516,20 @@ async def test_an_unconfirmed_cancel_of_a_leg_left_on_a_newer_position_leaves_it
     after = store.orders.get(order.id or 0)
     assert after is not None and after.state is OrderState.SUBMITTED
     assert store.events.of_kind("order.cancelled") == []
+
+
+async def test_a_take_profit_flagged_orphan_is_cancelled_once_a_newer_position_holds_its_side(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """Flagged on a start-up tick while no position held its side (only flagged then), the leg would
+    act on a position opened there before the next regular tick: a take-profit goes at once."""
+    tracker, ex, _ = tracker_on(store, clock)
+    tp = an_order(store, kind=OrderKind.TP, exchange_id="79", cid="exchange:79")
+    store.orders.update(tp.id, orphan=True)
+    cancels = record_cancels(ex)
+    report = await tracker.resolve({"79"}, HELD, [leg("79", "tp")])
+    assert cancels == [("cancel_algo_order", "ETHUSDT", "79")] and report.cancelled == ["79"]
+    quiet = an_order(store, kind=OrderKind.TP, exchange_id="80", cid="plain-80")  # not flagged: not ours
+    await tracker.resolve({"80"}, HELD, [leg("80", "tp")])
+    assert ("cancel_algo_order", "ETHUSDT", "80") not in cancels
+    assert store.orders.get(quiet.id or 0).state is OrderState.SUBMITTED  # type: ignore[union-attr]
