@@ -62,7 +62,7 @@ lock: $(STAMP)
 MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
 	smt_engine.trading.settle* smt_engine.operator* smt_engine.trading.inflight* \
 	smt_engine.trading.reconcile* smt_engine.trading.monitor* smt_engine.trading.legs* \
-	smt_engine.exchange.market.plausibility*
+	smt_engine.trading.orphans* smt_engine.exchange.market.plausibility*
 mutate: $(STAMP)
 	$(BIN)/mutmut run --max-children 2 $(if $(filter all,$(MUTANTS)),,$(foreach m,$(MUTANTS),"$(m)"))
 	$(BIN)/mutmut export-cicd-stats
