@@ -236,17 +236,19 @@ async def test_a_known_leg_is_flagged_on_its_row_once(store: Store, clock: Simul
     plain = row(store, "smt-a-sl", venue_id="1")
     already = row(store, "smt-b-sl", venue_id="2", orphan=True)
     sent = row(store, "smt-c-sl", state=OrderState.PENDING_SUBMIT)  # its answer, with the id, was lost
+    other = row(store, "smt-z-sl", state=OrderState.PENDING_SUBMIT)  # not leg 1: that one has its row
     await clock.advance(9)
     report = TickReport()
     await sweep_on(store, clock, Venue()).sweep(
-        set(), [leg("1"), leg("2"), leg("3", cid="smt-c-sl")], [], report, cancel=False
+        set(), [leg("1", cid="smt-z-sl"), leg("2"), leg("3", cid="smt-c-sl")], [], report, cancel=False
     )
     at = NOW + timedelta(seconds=9)
     assert report.orphans_flagged == ["1", "2", "3"]
     assert store.orders.get(plain.id or 0) == replace(plain, orphan=True, updated_at=at)
     assert store.orders.get(already.id or 0) == already  # nothing to write: not even its time
     assert store.orders.get(sent.id or 0) == replace(sent, exchange_order_id="3", orphan=True, updated_at=at)
-    assert len(store.orders.select()) == 3  # no second row for any of them
+    assert store.orders.get(other.id or 0) == other
+    assert len(store.orders.select()) == 4  # no second row for any of them
 
 
 async def test_a_leg_with_another_rows_client_id_gets_its_own_row(
@@ -355,7 +357,7 @@ async def test_cleanup_cancels_the_flagged_and_the_unheld_and_leaves_what_a_posi
 ) -> None:
     position(store)  # the books hold ETHUSDT long though the venue's list misses it
     venue = Venue(
-        held=[held("BTCUSDT", Side.LONG), held("SOLUSDT", Side.LONG, size="0")],
+        held=[held("BTCUSDT", Side.LONG, size="0.5"), held("SOLUSDT", Side.LONG, size="0")],
         algos=[
             leg("1", symbol="BTCUSDT"),  # the venue holds its position
             leg("2"),  # the books hold its position
