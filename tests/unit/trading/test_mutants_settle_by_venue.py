@@ -16,6 +16,7 @@ from smt_engine.domain import CloseReason, Side
 from smt_engine.store import Store
 from smt_engine.trading.reconcile import PositionReconciler
 from tests.unit.trading.reconcile_support import AiLogs, Venue, position
+from tests.unit.trading.test_mutants_reconcile import at_venue
 
 WAIT = timedelta(seconds=30)
 
@@ -50,3 +51,19 @@ async def test_each_unexplained_absence_waits_on_its_own_clock_and_is_said_once(
         )
         for side, pos in ((Side.LONG, long), (Side.SHORT, short))
     ]
+
+
+async def test_a_position_listed_again_waits_anew_the_next_time_it_is_missing(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """One empty answer, then the venue lists it again: an hour later another single empty answer is
+    not a close either (the earlier absence ended when the position was listed)."""
+    rec = waiting_reconciler(store, clock)
+    pos = position(store, Side.LONG)
+    assert await rec.close_out(pos) is None
+    await clock.advance(2)
+    rec.refresh(pos, at_venue(), [])
+    await clock.advance(3600)
+    assert await rec.close_out(pos) is None
+    await clock.advance(30)
+    assert await rec.close_out(pos) == CloseReason.UNKNOWN
