@@ -7,16 +7,33 @@ own clock, said once and loudly.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from smt_engine.clock import SimulatedClock
-from smt_engine.domain import CloseReason, Side
+from smt_engine.domain import CloseReason, OrderKind, OrderState, PositionState, Side
 from smt_engine.store import Store
+from smt_engine.trading.legs import track_legs
 from smt_engine.trading.reconcile import PositionReconciler
+from smt_engine.trading.settle import settle_orders
+from tests.unit.trading.conftest import NOW
+from tests.unit.trading.inflight_support import an_order, tracker_on
 from tests.unit.trading.reconcile_support import AiLogs, Venue, position
+from tests.unit.trading.test_mutants_legs import (
+    AT,
+    HELD,
+    a_position,
+    held_position,
+    held_stop_row,
+    leg,
+    newer_stop,
+    record_cancels,
+    rows,
+)
 from tests.unit.trading.test_mutants_reconcile import at_venue
+from tests.unit.trading.test_mutants_settle import closed_position, order
 
 WAIT = timedelta(seconds=30)
 
@@ -67,3 +84,40 @@ async def test_a_position_listed_again_waits_anew_the_next_time_it_is_missing(
     assert await rec.close_out(pos) is None
     await clock.advance(30)
     assert await rec.close_out(pos) == CloseReason.UNKNOWN
+
+
+@pytest.mark.parametrize("kind", [OrderKind.ENTRY, OrderKind.CLOSE])
+async def test_a_closed_positions_regular_order_stays_though_the_newer_position_has_its_own_stop(
+    store: Store, clock: SimulatedClock, kind: OrderKind
+) -> None:
+    """Only a TP/SL leg is cancelled off a newer position: an entry or a close is the venue's to answer."""
+    tracker, ex, _ = tracker_on(store, clock)
+    gone = a_position(store, PositionState.CLOSED)
+    order = an_order(store, kind=kind, position_id=gone.id, exchange_id="77", cid="regular")
+    own = held_stop_row(store)  # the newer position's stop, in the books: a leftover stop would go
+    cancels = record_cancels(ex)
+    report = await tracker.resolve({"77", "new-sl"}, HELD, [newer_stop()])
+    assert cancels == [] and report.cancelled == []
+    assert report.orders_resolved == [order.id, own.id]
+    after = store.orders.get(order.id or 0)
+    assert after is not None and after.state is OrderState.SUBMITTED
+
+
+@pytest.mark.parametrize("final", [OrderState.FILLED, OrderState.CANCELLED])
+def test_a_closer_already_final_is_left_as_it_is(store: Store, final: OrderState) -> None:
+    pid = closed_position(store, CloseReason.STOP_LOSS, close_order_id="x9")
+    closer = order(store, pid, OrderKind.SL, "x9", "cid-sl")
+    store.orders.update(closer, state=final)
+    before = store.orders.get(closer)
+    assert settle_orders(store, NOW, pid, resting=set()) == []
+    assert store.orders.get(closer) == before and store.events.of_kind("order.filled") == []
+
+
+async def test_a_leg_under_the_client_id_of_our_row_without_a_venue_id_is_that_row(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """The answer that carried the leg's id was lost: the row learns the id, and no second row is made."""
+    pos = held_position(store, clock)
+    sent = an_order(store, kind=OrderKind.SL, state=OrderState.PENDING_SUBMIT, cid="smt-lost-sl")
+    assert track_legs(store, AT, pos, [leg("s1", "sl", cid="smt-lost-sl")]) == []
+    assert rows(store) == [replace(sent, exchange_order_id="s1", updated_at=AT)]
