@@ -9,18 +9,21 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import CloseReason, OrderKind, OrderState, PositionState, Side
+from smt_engine.exchange.base import ExchangeOrder, OrderStatus
 from smt_engine.store import Store
+from smt_engine.store.records import Order
 from smt_engine.trading.legs import track_legs
 from smt_engine.trading.reconcile import PositionReconciler
 from smt_engine.trading.settle import settle_orders
 from tests.unit.trading.conftest import NOW
 from tests.unit.trading.inflight_support import an_order, tracker_on
-from tests.unit.trading.reconcile_support import AiLogs, Venue, position
+from tests.unit.trading.reconcile_support import AiLogs, Venue, position, venue_order
 from tests.unit.trading.test_mutants_legs import (
     AT,
     HELD,
@@ -32,6 +35,7 @@ from tests.unit.trading.test_mutants_legs import (
     record_cancels,
     rows,
 )
+from tests.unit.trading.test_mutants_monitor import monitor_on, stored
 from tests.unit.trading.test_mutants_reconcile import at_venue
 from tests.unit.trading.test_mutants_settle import closed_position, order
 
@@ -119,5 +123,42 @@ async def test_a_leg_under_the_client_id_of_our_row_without_a_venue_id_is_that_r
     """The answer that carried the leg's id was lost: the row learns the id, and no second row is made."""
     pos = held_position(store, clock)
     sent = an_order(store, kind=OrderKind.SL, state=OrderState.PENDING_SUBMIT, cid="smt-lost-sl")
-    assert track_legs(store, AT, pos, [leg("s1", "sl", cid="smt-lost-sl")]) == []
-    assert rows(store) == [replace(sent, exchange_order_id="s1", updated_at=AT)]
+    after = leg("t1", "tp", cid=None)  # the next leg is still tracked
+    created = track_legs(store, AT, pos, [leg("s1", "sl", cid="smt-lost-sl"), after])
+    assert [(o.exchange_order_id, o.client_order_id) for o in created] == [("t1", "exchange:t1")]
+    assert rows(store) == [replace(sent, exchange_order_id="s1", updated_at=AT), *created]
+
+
+async def test_a_closer_the_venue_still_lists_open_is_not_filled_at_the_close(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """The order history names the closer while the open-order list still shows it (the venue's lag):
+    the close is booked, and the closer is left for the venue to answer, never filled on the history's
+    word alone."""
+    mon, ex = monitor_on(store, clock)
+    pos = stored(store)
+    closer = store.orders.insert(
+        Order(
+            client_order_id="smt-close",
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            kind=OrderKind.CLOSE,
+            size=Decimal("1.5"),
+            state=OrderState.SUBMITTED,
+            created_at=NOW - timedelta(minutes=20),
+            updated_at=NOW - timedelta(minutes=20),
+            exchange_order_id="c1",
+            position_id=pos.id,
+        )
+    )
+    ex.orders["smt-close"] = venue_order("c1", cid="smt-close")
+
+    async def open_orders(symbol: str | None = None) -> list[ExchangeOrder]:
+        return [venue_order("c1", cid="smt-close", status=OrderStatus.NEW, avg=None)]
+
+    ex.open_orders = open_orders  # type: ignore[method-assign]
+    report = await mon.tick()
+    assert report.closed == [(pos.id, CloseReason.MANUAL)]
+    after = store.orders.get(closer.id or 0)
+    assert after is not None and after.state is OrderState.SUBMITTED
+    assert store.events.of_kind("order.filled") == []
