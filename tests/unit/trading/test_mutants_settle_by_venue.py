@@ -17,7 +17,7 @@ from smt_engine.clock import SimulatedClock
 from smt_engine.domain import CloseReason, OrderKind, OrderState, PositionState, Side
 from smt_engine.exchange.base import ExchangeOrder, OrderStatus
 from smt_engine.store import Store
-from smt_engine.store.records import Order
+from smt_engine.store.records import Order, Position
 from smt_engine.trading.legs import track_legs
 from smt_engine.trading.reconcile import PositionReconciler
 from smt_engine.trading.settle import settle_orders
@@ -129,15 +129,8 @@ async def test_a_leg_under_the_client_id_of_our_row_without_a_venue_id_is_that_r
     assert rows(store) == [replace(sent, exchange_order_id="s1", updated_at=AT), *created]
 
 
-async def test_a_closer_the_venue_still_lists_open_is_not_filled_at_the_close(
-    store: Store, clock: SimulatedClock
-) -> None:
-    """The order history names the closer while the open-order list still shows it (the venue's lag):
-    the close is booked, and the closer is left for the venue to answer, never filled on the history's
-    word alone."""
-    mon, ex = monitor_on(store, clock)
-    pos = stored(store)
-    closer = store.orders.insert(
+def closer_of(store: Store, pos: Position) -> Order:
+    return store.orders.insert(
         Order(
             client_order_id="smt-close",
             symbol="ETHUSDT",
@@ -151,6 +144,32 @@ async def test_a_closer_the_venue_still_lists_open_is_not_filled_at_the_close(
             position_id=pos.id,
         )
     )
+
+
+async def test_the_closer_the_venue_named_is_filled_at_the_close_by_settling(
+    store: Store, clock: SimulatedClock
+) -> None:
+    mon, ex = monitor_on(store, clock)
+    pos = stored(store)
+    closer = closer_of(store, pos)
+    ex.orders["smt-close"] = venue_order("c1", cid="smt-close")
+    report = await mon.tick()
+    assert report.closed == [(pos.id, CloseReason.MANUAL)]
+    after = store.orders.get(closer.id or 0)
+    assert after is not None and after.state is OrderState.FILLED
+    (filled,) = store.events.of_kind("order.filled")
+    assert (filled.data["actor"], filled.data["reason"]) == ("settle", f"position #{pos.id} closed (manual)")
+
+
+async def test_a_closer_the_venue_still_lists_open_is_not_filled_at_the_close(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """The order history names the closer while the open-order list still shows it (the venue's lag):
+    the close is booked, and the closer is left for the venue to answer, never filled on the history's
+    word alone."""
+    mon, ex = monitor_on(store, clock)
+    pos = stored(store)
+    closer = closer_of(store, pos)
     ex.orders["smt-close"] = venue_order("c1", cid="smt-close")
 
     async def open_orders(symbol: str | None = None) -> list[ExchangeOrder]:
