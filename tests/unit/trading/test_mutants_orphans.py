@@ -330,12 +330,15 @@ async def test_a_regular_order_no_row_knows_is_flagged_as_a_close(
 ) -> None:
     by_id = row(store, "smt-i-close", venue_id="11", kind=OrderKind.CLOSE, symbol="BTCUSDT")
     by_cid = row(store, "smt-j-close", kind=OrderKind.CLOSE, symbol="BTCUSDT")
+    # known by its venue id, under a client id no row has (as the venue may name it): still known
+    renamed = row(store, "smt-l-close", venue_id="16", kind=OrderKind.CLOSE, symbol="BTCUSDT")
     regular = [
         resting("11"),
         resting("12", cid="smt-j-close"),
         resting("13", cid="smt-unknown"),
         resting("14"),
         resting("15", cid=""),
+        resting("16", cid="venue-made"),
     ]
     report = TickReport()
     venue = Venue()
@@ -344,6 +347,7 @@ async def test_a_regular_order_no_row_knows_is_flagged_as_a_close(
     assert report.orphans_flagged == ["13", "14", "15"] and report.orphans_cancelled == []
     assert venue.calls == []  # a regular order is flagged only: `smt cleanup` cancels it
     assert store.orders.get(by_id.id or 0) == by_id and store.orders.get(by_cid.id or 0) == by_cid
+    assert store.orders.get(renamed.id or 0) == renamed
     assert [without_id(o) for o in rows_of(store, "13", "14", "15")] == [
         flagged_row(oid, "BTCUSDT", Side.SHORT, OrderKind.CLOSE, "0.25", None) for oid in ("13", "14", "15")
     ]
