@@ -61,6 +61,7 @@ class PositionReconciler:
 
     def refresh(self, pos: Position, ex: ExchangePosition, algos: list[AlgoOrder]) -> None:
         assert pos.id is not None
+        self._missing_since.pop(pos.id, None)  # listed: an earlier absence has ended
         tp, sl = _protection(ex, algos)
         fields: dict[str, Any] = {
             "size": ex.size,
