@@ -2,7 +2,7 @@
 
 A benchmark at internet distance must not get its fill pushes for free while every REST answer pays the
 whole round trip. Only lower bounds are asserted (a push never arrives sooner than the one-way time after
-the change), so a slow machine cannot fail this; the order of pushes is kept.
+the change), so a slow machine cannot fail this.
 """
 
 from __future__ import annotations
@@ -28,17 +28,18 @@ def tickers(ws: ClientConnection, count: int) -> list[tuple[float, str]]:
     return got
 
 
-def test_a_push_leaves_half_the_injected_round_trip_after_the_change_and_in_order() -> None:
+def test_a_push_leaves_half_the_injected_round_trip_after_the_change() -> None:
     with FakeWeex(prices={"ETHUSDT": Decimal("3000.0")}) as fake:
         fake.faults.latency = RTT
         with connect(fake.ws_url + "/v3/ws/public", open_timeout=5) as ws:
             ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["ETHUSDT@ticker"], "id": 1}))
             while json.loads(ws.recv(timeout=5)).get("id") != 1:
                 pass
-            moved = time.monotonic()
-            fake.set_price("ETHUSDT", Decimal("3001.0"))
-            time.sleep(0.05)  # the pump pushes this one before the next move
-            fake.set_price("ETHUSDT", Decimal("3002.0"))
-            got = tickers(ws, 2)
-    assert [price for _, price in got] == ["3001", "3002"]
-    assert got[0][0] - moved >= RTT / 2, got
+            arrivals = []
+            for price in ("3001.0", "3002.0"):  # each move once the last push is in: no race on the pump
+                moved = time.monotonic()
+                fake.set_price("ETHUSDT", Decimal(price))
+                ((at, shown),) = tickers(ws, 1)
+                arrivals.append((at - moved, shown))
+    assert [shown for _, shown in arrivals] == ["3001", "3002"]
+    assert all(delay >= RTT / 2 for delay, _ in arrivals), arrivals
