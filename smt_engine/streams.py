@@ -4,7 +4,8 @@ triggers a REST reconciliation (whatever happened while the stream was away is r
 streams' state is the ``exchange.stream.private`` / ``exchange.stream.public`` health rows.
 
 REST stays the source of truth: a push is a reason to look now, and a pushed TP/SL fill is booked only
-once the venue's position list confirms the position is gone (``trading.pushed_closes``).
+once the venue's position list confirms the position is gone (``trading.pushed_closes``); a pushed
+"position flat" lets the sibling's cancel go out before that read returns.
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ class StreamSupervisor:
 
     async def _on_connected(self) -> None:
         # Anything pushed while we were away is lost: reconcile over REST now.
+        self.pushed.forget_positions()
         self.wake.set()
 
     async def _on_private(self, message: StreamMessage) -> None:
@@ -157,6 +159,9 @@ class StreamSupervisor:
                 ):
                     self._note_leg(str(row["id"]), str(row["symbol"]))
                 self.pushed.note(row)  # a filled TP/SL: the monitor settles it from the push
+        elif message.channel == "positions":
+            for row in message.rows:
+                self.pushed.note_position(row)
         if message.channel in WAKING_CHANNELS:
             log.debug("stream push %s: waking the monitor", message.channel)
             self.wake.set()

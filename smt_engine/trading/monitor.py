@@ -5,7 +5,8 @@ One ``tick`` (start-up and every ``monitor_interval``):
 1. read positions, open orders and open TP/SL orders (together: one round trip); any read failure
    aborts the tick (an API error is never "closed"). A TP/SL fill the private
    stream pushed closes its position as soon as the position list confirms it is gone, from what the
-   push says, and its sibling is cancelled at once (``pushed_closes``);
+   push says, and its sibling is cancelled at once, or with the reads when the venue also pushed the
+   side flat (``pushed_closes``);
 2. adopt positions the store does not know (opened-at from the exchange, so max hold survives
    restarts); update the ones it knows (``reconcile``);
 3. close out stored positions the exchange no longer has, with the reason (take-profit, stop-loss,
@@ -34,7 +35,7 @@ from typing import Protocol
 
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
-from smt_engine.domain import HealthStatus
+from smt_engine.domain import EventLevel, HealthStatus
 from smt_engine.exchange.base import (
     AlgoOrder,
     Balance,
@@ -45,7 +46,7 @@ from smt_engine.exchange.base import (
 )
 from smt_engine.health import report_health
 from smt_engine.store import Store
-from smt_engine.store.records import AccountSnapshot
+from smt_engine.store.records import AccountSnapshot, Position
 from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.inflight import InFlightTracker
@@ -173,10 +174,13 @@ class Monitor:
     ) -> tuple[list[ExchangePosition], list[AlgoOrder], list[ExchangeOrder]]:
         """Positions, open TP/SL and open orders, issued together: one round trip instead of three.
 
-        A close the stream pushed is settled as soon as the position list confirms it, and its
-        sibling's cancel goes out while the other two reads are still on their way: recorded after one
-        round trip, the sibling cancelled after two (docs/benchmarks.md, "At internet distance").
+        A close the stream pushed is settled as soon as the position list confirms it. Its sibling's
+        cancel goes out with the reads when the venue has also pushed the side flat, else as soon as
+        the list confirms the close, while the other two reads are still on their way: done one round
+        trip after the push, or two (docs/benchmarks.md, "At internet distance").
         """
+        early = self.settler.early(pushed, self.pushed) if self.pushed is not None else []
+        cancelling_early = asyncio.ensure_future(self.settler.cancel_siblings(early))
         others = asyncio.ensure_future(
             asyncio.gather(self.exchange.open_algo_orders(), self.exchange.open_orders())
         )
@@ -184,22 +188,41 @@ class Monitor:
             ex_positions = await self.exchange.positions()
         except BaseException:
             others.cancel()
-            await asyncio.gather(others, return_exceptions=True)
+            await asyncio.gather(others, cancelling_early, return_exceptions=True)
             if self.pushed is not None:
                 self.pushed.restore(pushed)  # unchecked: the next tick looks at them again
             raise
         settled = self.settler.settle(pushed, ex_positions)
-        report.closed.extend((pos.id or 0, reason) for pos, reason in settled)
-        cancelling = asyncio.ensure_future(self.settler.cancel_siblings(settled))
+        report.closed.extend((pos.id or 0, reason) for pos, reason, _ in settled)
+        closed = {pos.id for pos, _, _ in settled}
+        for pos, fill in early:
+            if pos.id not in closed:
+                self._contradicted(pos, fill)
+        started = {pos.id for pos, _ in early}
+        late = [(pos, fill) for pos, _, fill in settled if pos.id not in started]
+        cancelling = asyncio.ensure_future(self.settler.cancel_siblings(late))
         try:
             algos, regular = await others
         finally:
-            cancelled = await cancelling
+            cancelled = await cancelling | await cancelling_early
         algos = [a for a in algos if a.order_id not in cancelled]
         resting = {a.order_id for a in algos} | {o.order_id for o in regular}
-        for pos, _ in settled:
+        for pos, _, _ in settled:
             settle_orders(self.store, self.clock.now(), pos.id or 0, resting)
         return ex_positions, algos, regular
+
+    def _contradicted(self, pos: Position, fill: PushedLegFill) -> None:
+        """The venue pushed the fill and the side flat, but its list still holds the position: its
+        siblings were cancelled on that word, so the guard re-places the stop in this tick."""
+        self.store.events.append(
+            self.clock.now(),
+            EventLevel.WARNING,
+            "push.contradicted",
+            f"{pos.symbol} {pos.side.value}: the stream pushed leg {fill.order_id} filled and the side flat, "
+            f"but the venue still lists position #{pos.id}; nothing booked, its other legs were cancelled "
+            "and the stop guard re-places its stop now",
+            data={"position_id": pos.id, "order_id": fill.order_id},
+        )
 
     async def _load_contracts(self) -> None:
         """Every traded symbol's precision, from the venue, into the store (all modes)."""

@@ -1,4 +1,5 @@
-"""Closes the private stream has already told of: a take-profit or stop-loss leg pushed ``FILLED``.
+"""Closes the private stream has already told of: a take-profit or stop-loss leg pushed ``FILLED``, and
+a position pushed flat.
 
 WEEX's ``orders`` push carries, per order, its id, symbol, position side, type and status and the
 cumulative fill: ``cumFillSize``, ``cumFillValue``, ``cumFillFee``, ``cumRealizePnl`` and
@@ -7,7 +8,13 @@ cumulative fill: ``cumFillSize``, ``cumFillValue``, ``cumFillFee``, ``cumRealize
 realised PnL net of the fee, time), so the monitor settles such a close once one read confirms it (the
 venue no longer lists the position) instead of asking order history and fills for it. A row missing any
 of it is not kept here, and a close the venue contradicts is left to the REST path (``reconcile``).
-Measured in docs/benchmarks.md, "At internet distance".
+
+WEEX's ``positions`` push (same page, positions channel; ccxt pro's ``handle_positions`` recording)
+carries the position's ``symbol``, ``side``, ``size`` held now and ``updatedTime``. A row with size 0 is
+the venue's own word that the side is flat: with a pushed fill of the whole position it is reason
+enough to cancel the sibling leg before the confirming read returns, which saves a round trip
+(``pushed_closes``). The books still wait for that read. Measured in docs/benchmarks.md, "At internet
+distance".
 """
 
 from __future__ import annotations
@@ -63,11 +70,29 @@ def pushed_leg_fill(row: dict[str, Any]) -> PushedLegFill | None:
     return PushedLegFill(order_id, symbol, side, kind, size, value / size, fee, pnl, from_ms(updated))
 
 
+def pushed_flat(row: dict[str, Any]) -> tuple[str, Side, datetime] | None:
+    """(symbol, side, when) of a ``positions`` push row that says the side is flat, else None.
+
+    A demo account's rows name ``coinId`` instead of ``symbol`` (ccxt issue #28576): no symbol, no word.
+    """
+    try:
+        symbol, side = str(row["symbol"]), Side(str(row["side"]))
+        size = decimal_or(row.get("size"), Decimal(-1))
+        updated = int(str(row["updatedTime"]))
+    except (KeyError, ValueError, TypeError):
+        return None
+    if not symbol or size != 0 or updated <= 0:
+        return None
+    return symbol, side, from_ms(updated)
+
+
 class PushedFills:
-    """Filled legs pushed since the monitor last took them (the stream fills it, the monitor empties it)."""
+    """Filled legs pushed since the monitor last took them (the stream fills it, the monitor empties it),
+    and the latest pushed word on which sides are flat."""
 
     def __init__(self) -> None:
         self._fills: dict[str, PushedLegFill] = {}
+        self._flat: dict[tuple[str, Side], datetime] = {}
 
     def note(self, row: dict[str, Any]) -> bool:
         """Keep the row's filled leg, if it is one; True when kept."""
@@ -76,6 +101,25 @@ class PushedFills:
             return False
         self._fills[fill.order_id] = fill
         return True
+
+    def note_position(self, row: dict[str, Any]) -> None:
+        """Keep the side's latest pushed state: flat (with when), or held again (the flat word dropped)."""
+        flat = pushed_flat(row)
+        if flat is not None:
+            self._flat[flat[0], flat[1]] = flat[2]
+            return
+        try:
+            self._flat.pop((str(row["symbol"]), Side(str(row["side"]))), None)
+        except (KeyError, ValueError):
+            return
+
+    def flat_since(self, symbol: str, side: Side) -> datetime | None:
+        """When the venue last pushed this side flat, if that is still its latest word."""
+        return self._flat.get((symbol, side))
+
+    def forget_positions(self) -> None:
+        """A reconnect: what was pushed before the gap may be stale, so only new pushes count."""
+        self._flat.clear()
 
     def take(self) -> list[PushedLegFill]:
         fills, self._fills = list(self._fills.values()), {}
@@ -87,4 +131,4 @@ class PushedFills:
             self._fills.setdefault(fill.order_id, fill)
 
 
-__all__ = ["PushedFills", "PushedLegFill", "pushed_leg_fill"]
+__all__ = ["PushedFills", "PushedLegFill", "pushed_flat", "pushed_leg_fill"]

@@ -1,4 +1,4 @@
-"""Settling the closes the private stream pushed: one confirming read, then the siblings' cancels.
+"""Settling the closes the private stream pushed: one confirming read, and the siblings' cancels.
 
 A pushed TP/SL fill (``pushed``) closes the stored position it belongs to only when all of it agrees:
 the leg is that position's own (its TP or SL id, or an order row of the position of the same kind),
@@ -8,6 +8,11 @@ same tick, no longer has the position. Then the close is recorded from the push
 recorded cancelled only when the venue confirms. Anything else (the position still listed, a partial
 fill, a leg the store does not know) is left to the REST path, which reads order history and fills:
 the venue's word wins over the push.
+
+When the venue has also pushed the side flat since the position opened (``early``), two of its own
+words agree, and the siblings' cancels go out together with the confirming read instead of after it:
+the close is then done one round trip after the push arrives. Should the read still list the position,
+nothing is booked, a WARNING says so, and the stop guard re-places the stop in the same tick.
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ from smt_engine.exchange.base import Exchange, ExchangeError, ExchangePosition
 from smt_engine.store import Store
 from smt_engine.store.records import Position
 from smt_engine.trading.orders import advance_order
-from smt_engine.trading.pushed import PushedLegFill
+from smt_engine.trading.pushed import PushedFills, PushedLegFill
 from smt_engine.trading.reconcile import PositionReconciler
 
 log = logging.getLogger(__name__)
 
 _KIND = {"tp": OrderKind.TP, "sl": OrderKind.SL}
+_REASON = {"tp": CloseReason.TAKE_PROFIT, "sl": CloseReason.STOP_LOSS}
 
 
 class PushedCloses:
@@ -40,10 +46,10 @@ class PushedCloses:
 
     def settle(
         self, pushed: list[PushedLegFill], positions: list[ExchangePosition]
-    ) -> list[tuple[Position, CloseReason]]:
+    ) -> list[tuple[Position, CloseReason, PushedLegFill]]:
         """Record every pushed close the venue's ``positions`` confirm; the rest is left to REST."""
         live = {(p.symbol, p.side) for p in positions if p.size > 0}
-        settled: list[tuple[Position, CloseReason]] = []
+        settled: list[tuple[Position, CloseReason, PushedLegFill]] = []
         for fill in pushed:
             pos = self._position_of(fill)
             if pos is None:
@@ -56,8 +62,19 @@ class PushedCloses:
                     fill.order_id,
                 )
                 continue
-            settled.append((pos, self.reconciler.close_from_push(pos, fill)))
+            settled.append((pos, self.reconciler.close_from_push(pos, fill), fill))
         return settled
+
+    def early(self, pushed: list[PushedLegFill], inbox: PushedFills) -> list[tuple[Position, PushedLegFill]]:
+        """The pushed closes the venue has also pushed flat since the position opened: their siblings
+        may go before the confirming read returns."""
+        closing: list[tuple[Position, PushedLegFill]] = []
+        for fill in pushed:
+            flat = inbox.flat_since(fill.symbol, fill.side)
+            pos = self._position_of(fill) if flat is not None else None
+            if pos is not None and flat is not None and flat >= pos.opened_at:
+                closing.append((pos, fill))
+        return closing
 
     def _position_of(self, fill: PushedLegFill) -> Position | None:
         """The open position this fill closed in full, or None when anything disagrees."""
@@ -79,25 +96,23 @@ class PushedCloses:
             return None
         return pos
 
-    async def cancel_siblings(self, settled: list[tuple[Position, CloseReason]]) -> set[str]:
-        """Cancel the other legs of each settled position, together; the ids the venue confirmed."""
-        legs = [(pos, reason, order_id) for pos, reason in settled for order_id in self._siblings(pos)]
-        done = await asyncio.gather(*(self._cancel(pos, reason, order_id) for pos, reason, order_id in legs))
+    async def cancel_siblings(self, closing: list[tuple[Position, PushedLegFill]]) -> set[str]:
+        """Cancel the other legs of each position the pushed fill closed, together; the ids the venue
+        confirmed cancelled."""
+        legs = [(pos, fill, order_id) for pos, fill in closing for order_id in self._siblings(pos, fill)]
+        done = await asyncio.gather(*(self._cancel(pos, fill, order_id) for pos, fill, order_id in legs))
         return {order_id for (_, _, order_id), ok in zip(legs, done, strict=True) if ok}
 
-    def _siblings(self, pos: Position) -> list[str]:
-        closed = self.store.positions.get(pos.id or 0)
-        if closed is None:
-            return []
-        ids = {closed.tp_order_id, closed.sl_order_id}
+    def _siblings(self, pos: Position, fill: PushedLegFill) -> list[str]:
+        ids = {pos.tp_order_id, pos.sl_order_id}
         ids |= {
             o.exchange_order_id
-            for o in self.store.orders.for_position(closed.id or 0)
+            for o in self.store.orders.for_position(pos.id or 0)
             if o.kind in (OrderKind.TP, OrderKind.SL) and not o.state.is_terminal
         }
-        return sorted(i for i in ids if i and i != closed.close_order_id)
+        return sorted(i for i in ids if i and i != fill.order_id)
 
-    async def _cancel(self, pos: Position, reason: CloseReason, order_id: str) -> bool:
+    async def _cancel(self, pos: Position, fill: PushedLegFill, order_id: str) -> bool:
         try:
             await self.exchange.cancel_algo_order(pos.symbol, order_id)
         except ExchangeError as exc:
@@ -117,8 +132,8 @@ class PushedCloses:
                 row,
                 OrderState.CANCELLED,
                 actor="monitor",
-                reason=f"sibling of the {reason.value} that closed position #{pos.id}: cancelled, the venue "
-                "confirmed it",
+                reason=f"sibling of the pushed {_REASON[fill.kind].value} {fill.order_id} that closed "
+                f"position #{pos.id}: cancelled, the venue confirmed it",
                 at=self.clock.now(),
             )
         return True

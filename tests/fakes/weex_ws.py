@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -115,7 +116,8 @@ class FakeWeexStreams:
         self._seq = 0
         self._orders: dict[str, tuple[str, Decimal]] = {}
         self._fills = 0
-        self._positions: dict[tuple[str, str], Decimal] = {}
+        self._positions: dict[tuple[str, str], Any] = {}
+        """The last pushed state of each held position (its venue record), to push its close from."""
         self._prices: dict[str, Decimal] = {}
         self._balance: tuple[Decimal, Decimal] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -333,9 +335,11 @@ class FakeWeexStreams:
             )
             self._fills = len(acct.fills)
         now = {(p.symbol, p.side.value): p for p in positions}
-        changed = [_position_row(p) for k, p in now.items() if self._positions.get(k) != p.size]
-        changed += [_closed_row(s, side) for (s, side) in self._positions if (s, side) not in now]
-        self._positions = {k: p.size for k, p in now.items()}
+        was = self._positions
+        changed = [_position_row(p) for k, p in now.items() if k not in was or was[k].size != p.size]
+        at = to_ms(self.fake.clock.now())
+        changed += [closed_position_row(p, at) for k, p in was.items() if k not in now]
+        self._positions = {k: copy.copy(p) for k, p in now.items()}
         if changed:
             out.append(("positions", None, changed))
         balance = await venue.balance()
@@ -563,17 +567,27 @@ def _position_row(p: Any) -> dict[str, Any]:
     )
 
 
-def _closed_row(symbol: str, side: str) -> dict[str, Any]:
-    now = str(int(time.time() * 1000))
+def closed_position_row(p: Any, at: int) -> dict[str, Any]:
+    """The push of a position that went flat: the same position id, size 0, all of it closed.
+
+    Neither WEEX's positions-channel page nor ccxt pro's recording shows a close; this follows the
+    recorded row's own fields (``size`` is what is held now, ``cumCloseSize`` what was closed), as the
+    page's example of a partly closed position does (``size`` 0.01 of ``cumOpenSize`` 0.55061).
+    """
+    value = plain(p.entry_price * p.size)
     return _position_fields(
         {
-            "id": "0",
-            "symbol": symbol,
-            "side": side,
+            "id": p.position_id,
+            "symbol": p.symbol,
+            "side": p.side.value,
+            "leverage": plain(p.leverage),
             "size": "0",
             "openValue": "0",
-            "createdTime": now,
-            "updatedTime": now,
+            "cumOpenSize": plain(p.size),
+            "cumOpenValue": value,
+            "cumCloseSize": plain(p.size),
+            "createdTime": str(to_ms(p.opened_at)),
+            "updatedTime": str(at),
         }
     )
 

@@ -1,10 +1,11 @@
-"""A pushed close costs two round trips (issue 24): counted on the fake's requests, never timed.
+"""A pushed close costs one round trip, or two (issue 24): counted on the fake's requests, never timed.
 
 The take-profit fires on the fake WEEX; the monitor gets the ``orders`` push row the fake's websocket
 sends for it (``tests/fakes/weex_ws.order_row``) and runs one tick while every request waits at a
 lockstep gate (``lockstep``): the close is in the books after the first round (the three reads, no order
-history or fills), the sibling stop's cancel goes out in the second. A push the venue contradicts, or
-one without the fill, is left to the REST path.
+history or fills), the sibling stop's cancel goes out in the second. When the venue has also pushed the
+position flat (``closed_position_row``), the cancel goes out in the first round, beside the reads. A push
+the venue contradicts, or one without the fill, is left to the REST path.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from smt_engine.domain import CloseReason, OrderState, PositionState
+from smt_engine.domain import CloseReason, EventLevel, OrderState, PositionState, Side
 from smt_engine.exchange.base import OrderStatus
+from smt_engine.exchange.market import to_ms
 from smt_engine.exchange.weex import WeexClient
 from smt_engine.trading.monitor import Monitor
-from smt_engine.trading.pushed import PushedFills, pushed_leg_fill
-from tests.fakes.weex_ws import order_row
+from smt_engine.trading.pushed import PushedFills, pushed_flat, pushed_leg_fill
+from tests.fakes.weex_ws import closed_position_row, order_row
 from tests.integration.lockstep import LockstepTransport, rounds_until_done
 from tests.integration.venue_bench import ETH, Bench, bench, open_long
 
@@ -89,6 +91,78 @@ async def test_a_pushed_take_profit_is_closed_after_one_round_trip_and_its_stop_
     assert pos.realized_pnl is not None and pos.realized_pnl > 0
     legs = {o.exchange_order_id: o.state for o in bench.store.orders.for_position(pid)}
     assert legs[tp_id] is OrderState.FILLED and legs[sl_id] is OrderState.CANCELLED
+    await client.aclose()
+
+
+async def test_with_the_side_pushed_flat_too_the_close_and_its_stops_cancel_take_one_round_trip(
+    bench: Bench,
+) -> None:
+    pid, tp_id, sl_id = await open_long(bench)
+    monitor, gate, client = gated_monitor(bench)
+    await bench.run(monitor.tick())
+    (held,) = bench.fake.call(bench.fake.venue.positions())
+    assert monitor.pushed is not None and monitor.pushed.note(await take_profit(bench, tp_id))
+    monitor.pushed.note_position(closed_position_row(held, to_ms(bench.clock.now())))
+    done_after: list[int] = []
+
+    def look(round_no: int) -> None:
+        pos = bench.store.positions.get(pid)
+        stop = bench.store.orders.by_exchange_id(sl_id)
+        closed = pos is not None and pos.state is PositionState.CLOSED
+        if closed and stop is not None and stop.state is OrderState.CANCELLED and not done_after:
+            done_after.append(round_no)
+
+    report = await rounds_until_done(gate, monitor.tick(), look)
+    assert report.ok and report.closed == [(pid, CloseReason.TAKE_PROFIT)]
+    assert done_after == [1], gate.rounds
+    assert set(gate.rounds[0]) >= READS | {"DELETE /capi/v3/algoOrder"}, gate.rounds
+    assert not any(EXPLAINING & set(r) for r in gate.rounds), "settled from the push, not from history"
+    assert bench.venue_status(sl_id) is OrderStatus.CANCELLED
+    pos = bench.store.positions.get(pid)
+    assert pos is not None and pos.close_order_id == tp_id and pos.exit_price == Decimal("3090")
+    await client.aclose()
+
+
+async def test_a_flat_push_from_before_the_position_opened_sends_no_cancel_before_the_list_confirms(
+    bench: Bench,
+) -> None:
+    pid, tp_id, _ = await open_long(bench)
+    monitor, gate, client = gated_monitor(bench)
+    await bench.run(monitor.tick())
+    (held,) = bench.fake.call(bench.fake.venue.positions())
+    assert monitor.pushed is not None and monitor.pushed.note(await take_profit(bench, tp_id))
+    monitor.pushed.note_position(closed_position_row(held, to_ms(held.opened_at) - 1))  # an older position's
+    report = await rounds_until_done(gate, monitor.tick())
+    assert report.closed == [(pid, CloseReason.TAKE_PROFIT)]
+    assert "DELETE /capi/v3/algoOrder" not in gate.rounds[0] and "DELETE /capi/v3/algoOrder" in gate.rounds[1]
+    await client.aclose()
+
+
+async def test_a_flat_push_the_venues_list_contradicts_books_nothing_and_the_stop_is_back_in_the_same_tick(
+    bench: Bench,
+) -> None:
+    pid, tp_id, sl_id = await open_long(bench)
+    monitor, _, client = gated_monitor(bench)
+    await bench.run(monitor.tick())
+    (held,) = bench.fake.call(bench.fake.venue.positions())
+    row = order_row(bench.fake._find(tp_id)) | {
+        "status": "FILLED",
+        "cumFillSize": "0.333",
+        "cumFillValue": "1029.297",
+        "cumFillFee": "0.62",
+        "cumRealizePnl": "29.97",
+    }  # the TP pushed filled and the side pushed flat; the venue still holds the position
+    assert monitor.pushed is not None and monitor.pushed.note(row)
+    monitor.pushed.note_position(closed_position_row(held, to_ms(bench.clock.now())))
+    report = await bench.run(monitor.tick())  # the guard places through the bench's own client
+    assert report.ok and report.closed == []
+    pos = bench.store.positions.get(pid)
+    assert pos is not None and pos.state is PositionState.OPEN
+    assert bench.venue_status(sl_id) is OrderStatus.CANCELLED  # cancelled on the venue's two pushes
+    stops = [a for a in bench.fake.call(bench.fake.venue.open_algo_orders(ETH)) if a.kind == "sl"]
+    assert len(stops) == 1 and stops[0].order_id != sl_id, "the guard re-placed the stop in the same tick"
+    warned = bench.store.events.of_kind("push.contradicted")
+    assert len(warned) == 1 and warned[0].level is EventLevel.WARNING
     await client.aclose()
 
 
@@ -178,3 +252,32 @@ def test_fills_a_failed_read_could_not_check_are_looked_at_again_and_a_newer_pus
     assert len(again) == 1 and again[0].at.timestamp() == 1768377601
     inbox.restore(again)
     assert [f.net_pnl for f in inbox.take()] == [Decimal("-101.86")]
+
+
+def test_a_positions_push_row_says_flat_only_with_size_zero_a_symbol_and_a_time() -> None:
+    """The recorded row's fields (ccxt pro's handle_positions); a demo row names ``coinId``, no symbol."""
+    row = {
+        "id": "739004481374519656",
+        "symbol": "DOGEUSDT",
+        "side": "LONG",
+        "size": "0",
+        "updatedTime": "1776192398399",
+    }
+    flat = pushed_flat(row)
+    assert flat is not None and flat[:2] == ("DOGEUSDT", Side.LONG) and to_ms(flat[2]) == 1776192398399
+    for broken in ({"size": "100"}, {"size": None}, {"updatedTime": "0"}, {"side": "BOTH"}, {"symbol": ""}):
+        assert pushed_flat(row | broken) is None, broken
+    demo = {k: v for k, v in row.items() if k != "symbol"} | {"coinId": "SUSDT"}
+    assert pushed_flat(demo) is None
+
+
+def test_the_flat_word_lasts_until_the_side_is_pushed_held_again_or_the_stream_reconnects() -> None:
+    row = {"symbol": ETH, "side": "SHORT", "size": "0", "updatedTime": "1768377600000"}
+    inbox = PushedFills()
+    inbox.note_position(row)
+    assert inbox.flat_since(ETH, Side.SHORT) is not None and inbox.flat_since(ETH, Side.LONG) is None
+    inbox.note_position(row | {"size": "0.5", "updatedTime": "1768377601000"})
+    assert inbox.flat_since(ETH, Side.SHORT) is None, "held again: the flat word is gone"
+    inbox.note_position(row)
+    inbox.forget_positions()
+    assert inbox.flat_since(ETH, Side.SHORT) is None, "a reconnect drops what was pushed before the gap"

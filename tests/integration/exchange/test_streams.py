@@ -102,8 +102,9 @@ async def test_order_fill_and_position_pushes_follow_the_venue(
     assert [r["status"] for r in tp] == ["UNTRIGGERED", "FILLED"]
     fills = [r for m in pushes.messages if m.channel == "fill" for r in m.rows]
     assert len(fills) == 2 and Decimal(fills[1]["realizePnl"]) > 0
-    closed = [m for m in pushes.messages if m.channel == "positions"][-1]
-    assert closed.rows[0]["size"] == "0"
+    opened, closed = [m for m in pushes.messages if m.channel == "positions"]
+    assert closed.rows[0]["size"] == "0" and closed.rows[0]["id"] == opened.rows[0]["id"]
+    assert closed.rows[0]["cumCloseSize"] == opened.rows[0]["size"] == "0.01"
     accounts = [r for m in pushes.messages if m.channel == "account" for r in m.rows]
     assert accounts and accounts[-1]["coin"] == "USDT", "the balance moved: WEEX pushes the account"
     assert stream.state.malformed == 0 and stream.state.connects == 1
@@ -336,6 +337,9 @@ async def test_a_pushed_tp_fill_closes_the_position_without_waiting_for_a_poll(r
     )
     health = rig.store.health.get("exchange.stream.private")
     assert health is not None and health.status is HealthStatus.OK and health.data["up"] is True
+    assert rig.runtime is not None and rig.runtime.engine.streams is not None
+    flat = rig.runtime.engine.streams.pushed.flat_since("ETHUSDT", pos.side)
+    assert flat is not None and flat >= pos.opened_at, "the venue's flat push reached the monitor's inbox"
 
 
 async def test_a_fill_while_the_stream_is_stalled_is_reconciled_on_reconnect(rig: StreamRig) -> None:

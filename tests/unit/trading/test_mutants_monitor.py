@@ -28,7 +28,7 @@ from smt_engine.store.records import AccountSnapshot, Order, Position
 from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.monitor import RECONCILE, Monitor
-from smt_engine.trading.pushed import PushedLegFill
+from smt_engine.trading.pushed import PushedFills, PushedLegFill
 from smt_engine.trading.risk import ReasonCode
 from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, make_settings
 from tests.unit.trading.inflight_support import at_venue
@@ -431,31 +431,17 @@ async def test_a_position_of_less_than_one_unit_is_held_not_closed_out(
     assert after is not None and after.state is PositionState.OPEN and after.size == Decimal("0.5")
 
 
-class Pushed:
-    """The private stream's filled legs, as the monitor takes them."""
-
-    def __init__(self, *fills: PushedLegFill) -> None:
-        self.fills = list(fills)
-
-    def take(self) -> list[PushedLegFill]:
-        fills, self.fills = self.fills, []
-        return fills
-
-    def restore(self, fills: list[PushedLegFill]) -> None:
-        self.fills.extend(fills)
-
-
 async def test_a_stop_the_stream_pushed_filled_closes_its_position_from_the_push(
     store: Store, clock: SimulatedClock
 ) -> None:
     mon, _ = monitor_on(store, clock)
     pos = stored(store)
     store.positions.update(pos.id or 0, sl_order_id="s1")
-    mon.pushed = Pushed(  # type: ignore[assignment]
-        PushedLegFill(
-            "s1", "ETHUSDT", Side.LONG, "sl", Decimal("1.5"), Decimal(1960), Decimal("0.5"), Decimal(-60), NOW
-        )
+    mon.pushed = PushedFills()
+    fill = PushedLegFill(
+        "s1", "ETHUSDT", Side.LONG, "sl", Decimal("1.5"), Decimal(1960), Decimal("0.5"), Decimal(-60), NOW
     )
+    mon.pushed.restore([fill])
     report = await mon.tick()
     assert report.closed == [(pos.id, CloseReason.STOP_LOSS)]  # the REST path would find no order: unknown
     after = store.positions.get(pos.id or 0)
