@@ -21,7 +21,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from provenance import stamped  # bench/ is on the path when a bench runs
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 
 from smt_engine.backtest import BacktestRequest, run_backtest
 from smt_engine.config import Settings
@@ -125,7 +128,7 @@ def main() -> None:
         },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    args.out.write_text(json.dumps(stamped(result), indent=2, default=str) + "\n")
     print(f"\nwrote {args.out}")
 
 

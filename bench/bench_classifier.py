@@ -8,6 +8,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from provenance import stamped  # bench/ is on the path when a bench runs
+
 from smt_engine.whales.addressbook import AddressBook
 from smt_engine.whales.classifier import WhaleClassifier
 from smt_engine.whales.features import compute_features
@@ -70,7 +72,7 @@ def main() -> None:
     print(f"target p95 < {TARGET_MS} ms: {'PASS' if result['pass'] else 'FAIL'}")
     out = Path(__file__).parent / "results" / "classifier.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out.write_text(json.dumps(stamped(result), indent=2) + "\n")
 
 
 if __name__ == "__main__":

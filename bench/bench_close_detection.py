@@ -41,7 +41,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from provenance import stamped  # bench/ is on the path when a bench runs
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 
 from smt_engine.config import Settings
 from smt_engine.domain import (
@@ -268,7 +271,7 @@ def main() -> None:
             )
     print(f"monitor interval {args.monitor_interval:g} s; load average {results['load_average_before']}")
     args.out.parent.mkdir(exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    args.out.write_text(json.dumps(stamped(results), indent=2) + "\n")
     print(f"wrote {args.out}")
 
 

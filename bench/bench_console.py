@@ -32,6 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from provenance import stamped  # bench/ is on the path when a bench runs
 from textual import events
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -432,7 +433,7 @@ def main() -> int:
         print(f"  {name:<{width}}  {value:<28} target {target}")
     out = ROOT / "bench" / "results" / ("console-db.json" if args.db else "console.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    out.write_text(json.dumps(stamped(results), indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
     return 0
 
@@ -464,7 +465,7 @@ def report_empty_idle(seconds: float) -> int:
     )
     out = ROOT / "bench" / "results" / "console-empty-idle.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    out.write_text(json.dumps(stamped(results), indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
     return 0
 
@@ -479,7 +480,9 @@ def report_demo(demo: dict[str, float]) -> int:
     )
     out = ROOT / "bench" / "results" / ("console-demo-waiting.json" if waiting else "console-demo.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({**demo, "target_pct": 2.0, "python": sys.version.split()[0]}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(stamped({**demo, "target_pct": 2.0, "python": sys.version.split()[0]}), indent=2) + "\n"
+    )
     print(f"wrote {out.relative_to(ROOT)}")
     return 0
 

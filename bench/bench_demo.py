@@ -27,6 +27,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from provenance import stamped  # bench/ is on the path when a bench runs
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -168,7 +170,7 @@ def main() -> None:
     print(f"load average {load_start} at the start, {result['load_average_end']} at the end")
     out = Path(__file__).parent / "results" / "demo.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out.write_text(json.dumps(stamped(result), indent=2) + "\n")
 
 
 if __name__ == "__main__":

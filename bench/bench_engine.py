@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from provenance import stamped  # bench/ is on the path when a bench runs
+
 from smt_engine.clock import SimulatedClock
 from smt_engine.config import Settings
 from smt_engine.domain import ApprovalMode, EngineState, PositionState
@@ -163,7 +165,7 @@ def main() -> None:
     )
     print(f"worst-case fill -> closed in store: monitor interval {monitor_s:.0f} s + {close['max_ms']} ms")
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    RESULTS.write_text(json.dumps(stamped(results), indent=2) + "\n")
     print(f"wrote {RESULTS}")
 
 

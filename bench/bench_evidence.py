@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from provenance import stamped  # bench/ is on the path when a bench runs
+
 from smt_engine.config import Settings
 from smt_engine.store import Store
 from smt_engine.store.scores import Score
@@ -105,7 +107,7 @@ def main() -> None:
     print(f"target < {TARGET_S} s: {'PASS' if result['pass'] else 'FAIL'}")
     out = Path(__file__).parent / "results" / "evidence.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out.write_text(json.dumps(stamped(result), indent=2) + "\n")
 
 
 if __name__ == "__main__":

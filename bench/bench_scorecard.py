@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from provenance import stamped  # bench/ is on the path when a bench runs
+
 from smt_engine.config import Settings
 from smt_engine.domain import Action, AnalystKind, ProposalState, Side
 from smt_engine.scorecard.recording import publish_report
@@ -135,7 +137,7 @@ def main() -> None:
         print(f"  {r['step']:<50} {r['ms']:>9.1f} ms")
     out = Path(__file__).parent / "results" / "scorecard.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out.write_text(json.dumps(stamped(result), indent=2) + "\n")
 
 
 if __name__ == "__main__":

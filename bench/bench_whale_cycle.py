@@ -14,6 +14,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from provenance import stamped  # bench/ is on the path when a bench runs
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from smt_engine.clock import SimulatedClock
@@ -76,7 +78,7 @@ def main() -> None:
     print(f"every transfer found and every whale classified: {'PASS' if row['all_found'] else 'FAIL'}")
     out = Path(__file__).parent / "results" / "whale_cycle.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(row, indent=2) + "\n")
+    out.write_text(json.dumps(stamped(row), indent=2) + "\n")
 
 
 if __name__ == "__main__":

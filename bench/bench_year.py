@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from provenance import stamped  # bench/ is on the path when a bench runs
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -352,7 +354,7 @@ def main() -> int:
     for key, ok in results["engine_within_target"].items():
         print(f"{key} {results['targets'][key]}: {'yes' if ok else 'NO'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    args.out.write_text(json.dumps(stamped(results), indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0
 

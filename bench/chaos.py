@@ -56,6 +56,7 @@ from chaos_checks import (
     summary,
 )
 from chaos_procs import MAX_OPEN, ROOT, TICK_S, Engine, Venues, write_config
+from provenance import stamped  # bench/ is on the path when a bench runs
 
 from smt_engine.clock import WallClock
 from smt_engine.domain import (
@@ -494,7 +495,7 @@ def main() -> int:
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        out.write_text(json.dumps(stamped(result), indent=2) + "\n")
     return 0 if result["clean"] and not result.get("tracebacks") and result.get("limits_held", True) else 1
 
 
