@@ -112,12 +112,15 @@ async def test_the_operator_hears_of_each_step_once_in_order_even_after_the_webh
         CommandKind.APPROVE, rig.clock.now(), "test", {"proposal_id": proposal.id}
     )
     assert cmd.id is not None
+    # Simulated time moves in tenths of a second, each with up to 0.1 s of real time for the round trips:
+    # simulated time runs no faster than real time, so a loaded machine's slow answers cost it seconds,
+    # not tens of seconds. An approval held up by the failing deliveries (retries on a 10 s, 20 s, 40 s
+    # back-off) would take far longer.
     filled_after = await rig.until(
-        lambda: (c := rig.store.commands.get(cmd.id)) is not None and c.state is CommandState.DONE, 60
+        lambda: (c := rig.store.commands.get(cmd.id)) is not None and c.state is CommandState.DONE,
+        60,
+        step=0.1,
     )
-    # Simulated seconds: each gives the round trips up to 0.1 s of real time, so a loaded machine spends a
-    # few more; an approval held up by the failing deliveries (20 s send timeout, retries on back-off)
-    # would take far longer.
     assert filled_after <= 15, "the approval was executed within seconds while notifications failed"
     await rig.until(lambda: (p := open_position(rig.store)) is not None and p.sl_order_id is not None, 60)
     pos = open_position(rig.store)
