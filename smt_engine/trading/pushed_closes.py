@@ -104,13 +104,14 @@ class PushedCloses:
         return {order_id for (_, _, order_id), ok in zip(legs, done, strict=True) if ok}
 
     def _siblings(self, pos: Position, fill: PushedLegFill) -> list[str]:
-        ids = {pos.tp_order_id, pos.sl_order_id}
-        ids |= {
-            o.exchange_order_id
-            for o in self.store.orders.for_position(pos.id or 0)
-            if o.kind in (OrderKind.TP, OrderKind.SL) and not o.state.is_terminal
-        }
-        return sorted(i for i in ids if i and i != fill.order_id)
+        """The position's other legs the books do not already know ended (a cancel of an ended leg could
+        only be refused: a retried tick sends none)."""
+        legs = [
+            o for o in self.store.orders.for_position(pos.id or 0) if o.kind in (OrderKind.TP, OrderKind.SL)
+        ]
+        ended = {o.exchange_order_id for o in legs if o.state.is_terminal}
+        ids = {pos.tp_order_id, pos.sl_order_id} | {o.exchange_order_id for o in legs}
+        return sorted(i for i in ids if i and i != fill.order_id and i not in ended)
 
     async def _cancel(self, pos: Position, fill: PushedLegFill, order_id: str) -> bool:
         try:

@@ -18,6 +18,7 @@ from smt_engine.exchange.base import OrderStatus
 from smt_engine.exchange.market import to_ms
 from smt_engine.exchange.weex import WeexClient
 from smt_engine.trading.monitor import Monitor
+from smt_engine.trading.orders import advance_order
 from smt_engine.trading.pushed import PushedFills, pushed_flat, pushed_leg_fill
 from tests.fakes.weex_ws import closed_position_row, order_row
 from tests.integration.lockstep import LockstepTransport, rounds_until_done
@@ -120,6 +121,26 @@ async def test_with_the_side_pushed_flat_too_the_close_and_its_stops_cancel_take
     assert bench.venue_status(sl_id) is OrderStatus.CANCELLED
     pos = bench.store.positions.get(pid)
     assert pos is not None and pos.close_order_id == tp_id and pos.exit_price == Decimal("3090")
+    await client.aclose()
+
+
+async def test_a_sibling_the_books_know_ended_is_not_cancelled_again(bench: Bench) -> None:
+    """A tick retried after its read failed, its sibling cancelled the first time: no second cancel."""
+    pid, tp_id, sl_id = await open_long(bench)
+    monitor, gate, client = gated_monitor(bench)
+    await bench.run(monitor.tick())
+    (held,) = bench.fake.call(bench.fake.venue.positions())
+    await bench.run(client.cancel_algo_order(ETH, sl_id))
+    stop = bench.store.orders.by_exchange_id(sl_id)
+    assert stop is not None
+    advance_order(
+        bench.store, stop, OrderState.CANCELLED, actor="test", reason="cancelled before", at=bench.clock.now()
+    )
+    assert monitor.pushed is not None and monitor.pushed.note(await take_profit(bench, tp_id))
+    monitor.pushed.note_position(closed_position_row(held, to_ms(bench.clock.now())))
+    report = await rounds_until_done(gate, monitor.tick())
+    assert report.closed == [(pid, CloseReason.TAKE_PROFIT)]
+    assert not any(name.startswith("DELETE") for r in gate.rounds for name in r), gate.rounds
     await client.aclose()
 
 
