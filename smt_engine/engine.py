@@ -380,9 +380,10 @@ class Engine:
 
     def _monitor_period(self) -> float:
         """The poll period: shorter while the private stream is down, as no push wakes the monitor then
-        (docs/configuration.md, ``monitor_interval_stream_down``)."""
+        (docs/configuration.md, ``monitor_interval_stream_down``), and after a tick that stopped with a
+        close the stream pushed still unconfirmed (``Monitor.recheck_soon``)."""
         engine = self.settings.engine
-        if self.streams is not None and self.streams.private_down:
+        if (self.streams is not None and self.streams.private_down) or self.monitor.recheck_soon:
             return min(engine.monitor_interval, engine.monitor_interval_stream_down).total_seconds()
         return engine.monitor_interval.total_seconds()
 

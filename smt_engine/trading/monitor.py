@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
@@ -97,6 +97,9 @@ class Monitor:
         """Called when the kill switch trips (the engine halts); None runs the tick without halting."""
         self.pushed: PushedFills | None = None
         """TP/SL fills the private stream pushed (the engine wires it when a stream runs)."""
+        self.recheck_soon = False
+        """The last tick stopped after a sibling went on the pushed word alone, its close unconfirmed:
+        the engine runs the next tick at the stream-down period instead of a whole poll later."""
 
     async def tick(self, *, startup: bool = False) -> TickReport:
         report = TickReport()
@@ -177,34 +180,50 @@ class Monitor:
         A close the stream pushed is settled as soon as the position list confirms it. Its sibling's
         cancel goes out with the reads when the venue has also pushed the side flat, else as soon as
         the list confirms the close, while the other two reads are still on their way: done one round
-        trip after the push, or two (docs/benchmarks.md, "At internet distance").
+        trip after the push, or two (docs/benchmarks.md, "At internet distance"). When the list still
+        holds a position whose sibling went on the pushed word, it is read once more (a list a moment
+        behind its push is no contradiction); a tick that cannot finish after such a cancel asks for the
+        next one soon (``recheck_soon``).
         """
         early = self.settler.early(pushed, self.pushed) if self.pushed is not None else []
         cancelling_early = asyncio.ensure_future(self.settler.cancel_siblings(early))
         others = asyncio.ensure_future(
             asyncio.gather(self.exchange.open_algo_orders(), self.exchange.open_orders())
         )
+        cancelling: asyncio.Future[set[str]] | None = None
+        booked: set[int | None] = set()
         try:
             ex_positions = await self.exchange.positions()
+            settled = self.settler.settle(pushed, ex_positions)
+            report.closed.extend((pos.id or 0, reason) for pos, reason, _ in settled)
+            booked = {pos.id for pos, _, _ in settled}
+            started = {pos.id for pos, _ in early}
+            late = [(pos, fill) for pos, _, fill in settled if pos.id not in started]
+            cancelling = asyncio.ensure_future(self.settler.cancel_siblings(late))
+            doubted = [fill for pos, fill in early if pos.id not in booked]
+            if doubted:
+                ex_positions = await self.exchange.positions()
+                again = self.settler.settle(doubted, ex_positions)
+                report.closed.extend((pos.id or 0, reason) for pos, reason, _ in again)
+                booked |= {pos.id for pos, _, _ in again}
+                settled += again
+            algos, regular = await others
         except BaseException:
             others.cancel()
-            await asyncio.gather(others, cancelling_early, return_exceptions=True)
+            waiting: list[asyncio.Future[Any]] = [others, cancelling_early]
+            if cancelling is not None:
+                waiting.append(cancelling)
+            await asyncio.gather(*waiting, return_exceptions=True)
+            # A sibling may have gone on the pushed word alone: look again soon, not a whole poll later.
+            self.recheck_soon = any(pos.id not in booked for pos, _ in early)
             if self.pushed is not None:
                 self.pushed.restore(pushed)  # unchecked: the next tick looks at them again
             raise
-        settled = self.settler.settle(pushed, ex_positions)
-        report.closed.extend((pos.id or 0, reason) for pos, reason, _ in settled)
-        closed = {pos.id for pos, _, _ in settled}
+        self.recheck_soon = False
         for pos, fill in early:
-            if pos.id not in closed:
+            if pos.id not in booked:
                 self._contradicted(pos, fill)
-        started = {pos.id for pos, _ in early}
-        late = [(pos, fill) for pos, _, fill in settled if pos.id not in started]
-        cancelling = asyncio.ensure_future(self.settler.cancel_siblings(late))
-        try:
-            algos, regular = await others
-        finally:
-            cancelled = await cancelling | await cancelling_early
+        cancelled = await cancelling | await cancelling_early
         algos = [a for a in algos if a.order_id not in cancelled]
         resting = {a.order_id for a in algos} | {o.order_id for o in regular}
         for pos, _, _ in settled:
@@ -212,15 +231,16 @@ class Monitor:
         return ex_positions, algos, regular
 
     def _contradicted(self, pos: Position, fill: PushedLegFill) -> None:
-        """The venue pushed the fill and the side flat, but its list still holds the position: its
-        siblings were cancelled on that word, so the guard re-places the stop in this tick."""
+        """The venue pushed the fill and the side flat, but its list, read twice, still holds the
+        position: its siblings were cancelled on that word, so the guard re-places the stop in this
+        tick (every read of it succeeded)."""
         self.store.events.append(
             self.clock.now(),
             EventLevel.WARNING,
             "push.contradicted",
             f"{pos.symbol} {pos.side.value}: the stream pushed leg {fill.order_id} filled and the side flat, "
-            f"but the venue still lists position #{pos.id}; nothing booked, its other legs were cancelled "
-            "and the stop guard re-places its stop now",
+            f"but the venue still lists position #{pos.id} after a second look; nothing booked, its other "
+            "legs were cancelled and the stop guard re-places its stop now",
             data={"position_id": pos.id, "order_id": fill.order_id},
         )
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from smt_engine.domain import CloseReason, EventLevel, OrderState, PositionState, Side
-from smt_engine.exchange.base import OrderStatus
+from smt_engine.exchange.base import ExchangePosition, OrderStatus
 from smt_engine.exchange.market import to_ms
 from smt_engine.exchange.weex import WeexClient
 from smt_engine.trading.monitor import Monitor
@@ -184,6 +184,68 @@ async def test_a_flat_push_the_venues_list_contradicts_books_nothing_and_the_sto
     assert len(stops) == 1 and stops[0].order_id != sl_id, "the guard re-placed the stop in the same tick"
     warned = bench.store.events.of_kind("push.contradicted")
     assert len(warned) == 1 and warned[0].level is EventLevel.WARNING
+    await client.aclose()
+
+
+def claimed_take_profit(bench: Bench, tp_id: str) -> dict[str, Any]:
+    """A push row saying the TP filled in full, while the venue still holds the position."""
+    return order_row(bench.fake._find(tp_id)) | {
+        "status": "FILLED",
+        "cumFillSize": "0.333",
+        "cumFillValue": "1029.297",
+        "cumFillFee": "0.62",
+        "cumRealizePnl": "29.97",
+    }
+
+
+async def test_a_list_a_moment_behind_its_push_is_read_again_and_the_close_booked_without_alarm(
+    bench: Bench,
+) -> None:
+    pid, tp_id, sl_id = await open_long(bench)
+    monitor, gate, client = gated_monitor(bench)
+    await bench.run(monitor.tick())
+    (held,) = bench.fake.call(bench.fake.venue.positions())
+    stale = await bench.run(client.positions())  # the list as it stood just before the take-profit
+    assert monitor.pushed is not None and monitor.pushed.note(await take_profit(bench, tp_id))
+    monitor.pushed.note_position(closed_position_row(held, to_ms(bench.clock.now())))
+    real = client.positions
+    answers = [stale]
+
+    async def lagging() -> list[ExchangePosition]:
+        return answers.pop() if answers else await real()
+
+    client.positions = lagging  # type: ignore[method-assign]
+    report = await rounds_until_done(gate, monitor.tick())
+    assert report.ok and report.closed == [(pid, CloseReason.TAKE_PROFIT)] and report.stops_placed == []
+    looks = [name for r in gate.rounds for name in r if name == "GET /capi/v3/account/position/allPosition"]
+    assert len(looks) == 1 and answers == [], "the stale answer, then one second look at the venue"
+    assert bench.venue_status(sl_id) is OrderStatus.CANCELLED
+    assert not bench.store.events.of_kind("push.contradicted")
+    loud = bench.store.events.recent(min_level=EventLevel.ERROR)
+    assert not loud, [(e.kind, e.message) for e in loud]
+    assert not monitor.recheck_soon
+    await client.aclose()
+
+
+async def test_a_tick_stopped_after_a_pushed_cancel_asks_for_the_next_soon_and_that_one_restores_the_stop(
+    bench: Bench,
+) -> None:
+    pid, tp_id, sl_id = await open_long(bench)
+    monitor, _, client = gated_monitor(bench)
+    await bench.run(monitor.tick())
+    (held,) = bench.fake.call(bench.fake.venue.positions())
+    assert monitor.pushed is not None and monitor.pushed.note(claimed_take_profit(bench, tp_id))
+    monitor.pushed.note_position(closed_position_row(held, to_ms(bench.clock.now())))
+    bench.fake.faults.paths = {"/capi/v3/account/position/allPosition"}
+    bench.fake.faults.rate_5xx = 1.0
+    failed = await bench.run(monitor.tick())
+    assert not failed.ok and bench.venue_status(sl_id) is OrderStatus.CANCELLED
+    assert monitor.recheck_soon, "a stop went on the pushed word and nothing confirmed the close"
+    bench.fake.faults.rate_5xx = 0.0
+    report = await bench.run(monitor.tick())
+    assert report.ok and report.closed == [] and report.stops_placed == [pid]
+    assert not monitor.recheck_soon
+    assert len(bench.store.events.of_kind("push.contradicted")) == 1
     await client.aclose()
 
 

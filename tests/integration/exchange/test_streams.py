@@ -410,6 +410,23 @@ async def test_while_the_stream_is_down_the_monitor_polls_at_the_stream_down_per
     assert done is not None and done.close_reason is CloseReason.TAKE_PROFIT
 
 
+async def test_after_a_tick_stopped_with_a_pushed_close_unconfirmed_the_next_comes_at_the_short_period(
+    rig: StreamRig,
+) -> None:
+    """``Monitor.recheck_soon`` (a sibling cancelled on the pushed word, the list unread): the engine's
+    next poll is ``monitor_interval_stream_down`` away though the stream is up, and the normal one after."""
+    rig.stream_down_poll = timedelta(seconds=2)
+    await protected_position(rig)
+    await until(lambda: rig.fake.ws.connected() == 1, "stream up")
+    assert rig.runtime is not None
+    engine = rig.runtime.engine
+    assert engine._monitor_period() == POLL.total_seconds()
+    engine.monitor.recheck_soon = True
+    assert engine._monitor_period() == 2.0
+    engine.monitor.recheck_soon = False
+    assert engine._monitor_period() == POLL.total_seconds()
+
+
 async def test_attached_tp_reported_only_by_order_detail_is_kept_once(rig: StreamRig) -> None:
     """WEEX may list an attached TP nowhere but on ``/order``: its id arrives on the private stream and
     the client confirms it by order detail, so no second TP is placed and it is never an orphan."""
