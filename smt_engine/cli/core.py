@@ -67,8 +67,8 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     p = db_sub.add_parser(
         "size",
         parents=[common],
-        help="rows, bytes on disk and rows written per day of every table (the last 7 days of its writes; "
-        "read-only)",
+        help="rows, bytes on disk and rows written per day of every table (the last 7 days of its writes, "
+        "or its life if shorter; read-only)",
     )
     p.add_argument("--db", metavar="PATH", help="database file (default: engine.database from the config)")
     p.add_argument("--json", action="store_true", help="one JSON object")

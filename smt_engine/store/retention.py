@@ -112,7 +112,8 @@ class TableSize:
 
 
 def table_sizes(store: Store, now: datetime, days: int = 7) -> list[TableSize]:
-    """Every table, largest first: rows, bytes on disk and rows per day over the last ``days``."""
+    """Every table, largest first: rows, bytes on disk and rows per day over the last ``days`` of its
+    writes (over its life when that is shorter, but at least a day)."""
     with store.lock:
         tables = [
             str(r[0])
@@ -139,10 +140,21 @@ def table_sizes(store: Store, now: datetime, days: int = 7) -> list[TableSize]:
             if column is not None:
                 newest = store.conn.execute(f"SELECT max({column}) FROM {table}").fetchone()[0]
                 end = parse_ts(newest) if newest else now
-                recent = store.conn.execute(
-                    f"SELECT count(*) FROM {table} WHERE {column} > ?",
-                    [ts(end - timedelta(days=days))],
-                ).fetchone()[0]
-                per_day = round(int(recent) / days, 1)
+                start = end - timedelta(days=days)
+                recent = int(
+                    store.conn.execute(
+                        f"SELECT count(*) FROM {table} WHERE {column} > ?", [ts(start)]
+                    ).fetchone()[0]
+                )
+                oldest = store.conn.execute(f"SELECT min({column}) FROM {table}").fetchone()[0]
+                lived = (end - parse_ts(oldest)) / timedelta(days=1) if oldest else float(days)
+                if lived >= days:
+                    per_day = round(recent / days, 1)
+                elif lived >= 1:
+                    # Younger than the window: its n rows span n - 1 intervals of its own life, so a
+                    # two-day-old file is not reported growing at two sevenths of its pace.
+                    per_day = round((recent - 1) / lived, 1)
+                else:
+                    per_day = float(recent)  # under a day old: what it wrote so far
             out.append(TableSize(table, rows, pages.get(table) if pages is not None else None, per_day))
     return sorted(out, key=lambda t: (-(t.bytes or 0), -t.rows, t.table))

@@ -24,6 +24,7 @@ from smt_engine.store.db import _statements
 from smt_engine.store.kill_switch import KillSwitchReset
 from smt_engine.store.prices import PricePoint
 from smt_engine.store.records import AccountSnapshot, Order, Position
+from smt_engine.store.retention import table_sizes
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 D = Decimal
@@ -277,7 +278,8 @@ def test_db_size_reads_any_file_and_shows_how_a_finished_demo_grew(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``--db`` names the file (no configuration needed), and growth is counted over the last week of
-    each table's own writes: a database written a month ago (a demo's) still says how it grew."""
+    each table's own writes: a database written a month ago (a demo's) still says how it grew, and one
+    younger than a week over its own life (here 47 hours), not a week it did not live."""
     from smt_engine.cli.main import main
 
     db = tmp_path / "demo.db"
@@ -291,6 +293,17 @@ def test_db_size_reads_any_file_and_shows_how_a_finished_demo_grew(
     store.close()
     assert main(["db", "size", "--json", "--db", str(db)]) == 0
     tables = {t["table"]: t for t in json.loads(capsys.readouterr().out)["tables"]}
-    assert tables["account_snapshots"]["per_day"] == round(48 / 7, 1)
+    assert tables["account_snapshots"]["per_day"] == 24.0, "two days of hourly rows: counted over them"
     assert tables["whale_history"]["per_day"] == 0.0 and tables["scorecard_reports"]["per_day"] == 0.0
     assert main(["db", "size", "--db", str(tmp_path / "none.db")]) != 0
+
+
+def test_db_size_counts_a_table_under_a_day_old_as_what_it_wrote_so_far(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "young.db")
+    now = datetime.now(UTC)
+    for hour in range(6):
+        e = D(100)
+        store.account.insert(AccountSnapshot(at=now - timedelta(hours=hour), balance=e, equity=e, available=e))
+    sizes = {t.table: t for t in table_sizes(store, now)}
+    assert sizes["account_snapshots"].per_day == 6.0
+    store.close()
