@@ -303,7 +303,9 @@ def test_db_size_counts_a_table_under_a_day_old_as_what_it_wrote_so_far(tmp_path
     now = datetime.now(UTC)
     for hour in range(6):
         e = D(100)
-        store.account.insert(AccountSnapshot(at=now - timedelta(hours=hour), balance=e, equity=e, available=e))
+        store.account.insert(
+            AccountSnapshot(at=now - timedelta(hours=hour), balance=e, equity=e, available=e)
+        )
     sizes = {t.table: t for t in table_sizes(store, now)}
     assert sizes["account_snapshots"].per_day == 6.0
     store.close()
