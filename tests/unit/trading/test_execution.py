@@ -15,11 +15,13 @@ from smt_engine.domain import (
     Pair,
     PositionState,
     ProposalState,
+    Side,
     Tier,
 )
 from smt_engine.exchange.base import (
     ExchangeError,
     ExchangeOrder,
+    ExchangePosition,
     ExchangeUnavailable,
     InsufficientMargin,
     InvalidOrder,
@@ -260,3 +262,31 @@ async def test_an_entry_never_listed_whose_cancel_is_not_confirmed_is_left_pendi
     entry = store.orders.by_client_id(executor.desk.entry_cid(proposal.id or 0))
     assert entry is not None and entry.state is OrderState.SUBMITTED and entry.error
     assert store.proposals.get(proposal.id or 0).state is ProposalState.SUBMITTING  # type: ignore[union-attr]
+
+
+async def test_a_position_of_the_other_side_is_never_taken_for_the_entrys_fill(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """WEEX holds a long and a short of one symbol apart: an ETH short already held is not the ETH long
+    this entry opens (its size, price and stops would be booked for the wrong position)."""
+    executor, ex, proposal = setup(store, clock)
+    short = ExchangePosition(
+        symbol="ETHUSDT",
+        side=Side.SHORT,
+        size=Decimal("7.77"),
+        entry_price=Decimal(1234),
+        margin=Decimal(100),
+        leverage=Decimal(20),
+        unrealized_pnl=Decimal(0),
+        liquidation_price=None,
+        opened_at=OPENED_AT,
+        updated_at=OPENED_AT,
+        position_id="pos-short",
+    )
+    ex.positions_[("ETHUSDT", Side.SHORT)] = short
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "open", result.detail
+    pos = result.position
+    assert pos is not None and pos.side is Side.LONG
+    assert pos.size == proposal.size and pos.entry_price == PRICES["ETHUSDT"]
+    assert ex.positions_[("ETHUSDT", Side.SHORT)] == short  # untouched
