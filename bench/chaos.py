@@ -45,6 +45,7 @@ from chaos_checks import (
     by_venue_id,
     double_fills,
     duplicate_rows,
+    filled_entries_of_failed_proposals,
     keyed,
     legs_of_closed_positions,
     mismatches,
@@ -183,6 +184,9 @@ class Bench:
             self.tally.add("stuck_orders", stuck_orders(store, resting, before))
             self.tally.add("stuck_proposals", stuck_proposals(store, before))
             self.tally.add("double_filled_entries", double_fills(store))
+            states = {p.id or 0: p.state for p in store.proposals.select()}
+            lost = filled_entries_of_failed_proposals(rows, states)
+            self.tally.add("filled_entries_of_failed_proposals", lost)
         finally:
             store.close()
         dups = self.venues.send(cmd="stats")["duplicates"]  # cumulative: the latest answer is the count

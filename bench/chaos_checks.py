@@ -20,6 +20,7 @@ from smt_engine.store.records import Order, Position
 CHECKS = (
     "duplicate_client_ids",
     "double_filled_entries",
+    "filled_entries_of_failed_proposals",
     "positions_without_stop",
     "tp_sl_left_for_closed_positions",
     "legs_of_closed_positions",
@@ -246,6 +247,19 @@ def double_fills(store: Store) -> list[str]:
         if o.kind is OrderKind.ENTRY and o.state is OrderState.FILLED and o.proposal_id is not None:
             per[o.proposal_id] = per.get(o.proposal_id, 0) + 1
     return [f"proposal #{pid}: {n} filled entries" for pid, n in per.items() if n > 1]
+
+
+def filled_entries_of_failed_proposals(rows: list[Order], states: dict[int, ProposalState]) -> list[str]:
+    """Entries the books hold filled whose proposal failed: a trade the venue made and the books lost (no
+    position, no PnL), as when it opened and closed where no read could see it."""
+    return [
+        f"proposal #{o.proposal_id}: entry {o.client_order_id} {o.state.value}, proposal failed"
+        for o in rows
+        if o.kind is OrderKind.ENTRY
+        and o.state in (OrderState.FILLED, OrderState.PARTIALLY_FILLED)
+        and o.proposal_id is not None
+        and states.get(o.proposal_id) is ProposalState.FAILED
+    ]
 
 
 def phantom_refusals(

@@ -146,7 +146,14 @@ class Executor:
                 closed = await self._round_trip(proposal, entry)
                 if closed is not None:
                     return closed
-                entry = await self._abandon_entry(entry)
+                entry, cancelled = await self._abandon_entry(entry)
+                if not cancelled:
+                    # It may have filled (and closed) where no read could see it: never failed on a guess.
+                    raise _Unresolved(
+                        f"entry {entry.client_order_id} did not show as a position within "
+                        f"{self.settings.trading.fill_timeout} and the venue did not confirm its cancel: "
+                        "left for reconciliation"
+                    )
                 raise _Failed(
                     f"entry {entry.client_order_id} did not show as a position within "
                     f"{self.settings.trading.fill_timeout}"
@@ -340,13 +347,14 @@ class Executor:
             entry,
         )
 
-    async def _abandon_entry(self, order: Order) -> Order:
-        """An entry that never became a position: cancel whatever may still rest."""
+    async def _abandon_entry(self, order: Order) -> tuple[Order, bool]:
+        """An entry no look saw become a position: cancel whatever may still rest. True when the venue
+        confirmed the cancel; otherwise the entry may have filled, and its outcome is still unknown."""
         try:
             await self.exchange.cancel_order(order.symbol, client_order_id=order.client_order_id)
-            return self.desk.update(order, state=OrderState.CANCELLED)
+            return self.desk.update(order, state=OrderState.CANCELLED), True
         except ExchangeError as exc:
-            return self.desk.update(order, error=error_text(exc))
+            return self.desk.update(order, error=error_text(exc)), False
 
     def _record_position(self, proposal: Proposal, ex: ExchangePosition) -> Position:
         now = self.clock.now()

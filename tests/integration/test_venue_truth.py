@@ -118,6 +118,37 @@ async def test_an_entry_filled_and_closed_inside_the_fill_timeout_is_recorded_wi
     assert bench.store.positions.recent_closed() == [pos]
 
 
+async def test_a_round_trip_unreadable_at_the_fill_timeout_is_rebuilt_once_the_venue_answers(
+    bench: Bench,
+) -> None:
+    """The entry fills and its take-profit closes it inside the fill timeout, and the order history
+    answers 503 when the executor looks: the proposal is left for reconciliation, never failed (a failed
+    proposal is never looked at again), and the next ticks rebuild the trade from the fills."""
+
+    async def take_profit_then_history_down() -> None:
+        await bench.clock.advance(0.1)
+        bench.fake.set_price(ETH, Decimal("3100"), high=Decimal("3110"))  # through the TP at 3090
+        await bench.clock.advance(0.1)
+        bench.fake.faults.paths = {"/capi/v3/order/history"}
+        bench.fake.faults.next_5xx = 1000
+
+    bench.client.after_entry = take_profit_then_history_down
+    proposal = await bench.approved()
+    assert proposal.id is not None
+    result = await bench.run(bench.executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "pending", result.detail
+    assert bench.store.proposals.get(proposal.id).state is ProposalState.SUBMITTING  # type: ignore[union-attr]
+    bench.fake.faults.next_5xx = 0
+    for _ in range(3):
+        await bench.clock.advance(bench.settings.trading.order_visibility.total_seconds())
+        await bench.run(bench.monitor.tick())
+    (closed,) = bench.store.positions.recent_closed()
+    assert closed.proposal_id == proposal.id and closed.close_reason is CloseReason.TAKE_PROFIT
+    assert closed.realized_pnl is not None and closed.realized_pnl > 0
+    final = bench.store.proposals.get(proposal.id)
+    assert final is not None and final.state is ProposalState.CLOSED
+
+
 async def test_an_entry_that_filled_and_closed_while_the_engine_was_away_is_rebuilt_on_restart(
     bench: Bench,
 ) -> None:

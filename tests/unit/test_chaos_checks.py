@@ -4,6 +4,7 @@ case it exists for and nothing in the case next to it."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,12 +20,13 @@ from chaos_checks import (  # noqa: E402  (bench/ is a folder of scripts, not a 
     books_contradict_venue,
     by_venue_id,
     duplicate_rows,
+    filled_entries_of_failed_proposals,
     legs_of_closed_positions,
     orphan_legs,
     stops_missing,
 )
 
-from smt_engine.domain import OrderKind, OrderState, PositionState, Side  # noqa: E402
+from smt_engine.domain import OrderKind, OrderState, PositionState, ProposalState, Side  # noqa: E402
 from smt_engine.exchange.base import OrderStatus  # noqa: E402
 from smt_engine.store.records import Order, Position  # noqa: E402
 
@@ -191,3 +193,27 @@ def test_a_check_that_found_nothing_is_still_counted_as_made() -> None:
     assert tally.runs["books_contradict_venue"] == 1 and tally.counts["books_contradict_venue"] == 0
     assert tally.counts["duplicate_rows_per_venue_order"] == 1 and not tally.clean
     assert tally.runs["legs_of_closed_positions"] == 0
+
+
+def test_a_filled_entry_of_a_failed_proposal_is_a_lost_trade_and_nothing_next_to_it() -> None:
+    def entry(row_id: int, state: OrderState) -> Order:
+        return replace(row(f"e{row_id}", OrderKind.ENTRY, None, state, row_id), proposal_id=row_id)
+
+    rows = [
+        entry(1, OrderState.FILLED),  # proposal failed: lost
+        entry(2, OrderState.PARTIALLY_FILLED),  # proposal failed: lost
+        entry(3, OrderState.FILLED),  # proposal closed: booked
+        entry(4, OrderState.CANCELLED),  # proposal failed: nothing traded
+        replace(row("tp5", OrderKind.TP, None, OrderState.FILLED, 5), proposal_id=5),  # not an entry
+    ]
+    states = {
+        1: ProposalState.FAILED,
+        2: ProposalState.FAILED,
+        3: ProposalState.CLOSED,
+        4: ProposalState.FAILED,
+        5: ProposalState.FAILED,
+    }
+    assert filled_entries_of_failed_proposals(rows, states) == [
+        "proposal #1: entry c1 filled, proposal failed",
+        "proposal #2: entry c2 partially_filled, proposal failed",
+    ]

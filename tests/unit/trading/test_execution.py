@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from smt_engine.clock import SimulatedClock
@@ -14,9 +15,20 @@ from smt_engine.domain import (
     Pair,
     PositionState,
     ProposalState,
+    Side,
     Tier,
 )
-from smt_engine.exchange.base import InsufficientMargin, InvalidOrder, OrderRequest
+from smt_engine.exchange.base import (
+    ExchangeError,
+    ExchangeOrder,
+    ExchangePosition,
+    ExchangeUnavailable,
+    InsufficientMargin,
+    InvalidOrder,
+    OrderRequest,
+    OrderStatus,
+    PlacedOrder,
+)
 from smt_engine.exchange.ids import CLIENT_ID_PATTERN as CLIENT_ID_RE
 from smt_engine.store import Store
 from smt_engine.store.records import Proposal
@@ -188,3 +200,93 @@ async def test_halted_engine_refuses_entries_but_allows_closes(store: Store, clo
     assert closed.size == opened.position.size > 0, "a closed position keeps the size it traded (History)"
     assert ex.count("close_position") == 1
     assert ex.algos == []  # its TP/SL were cancelled before the close
+
+
+class _EntryRests(ScriptedExchange):
+    """Accepts the entry and lists no position for it; ``cancel_refused`` makes its cancel fail."""
+
+    cancel_refused: ExchangeError | None = None
+
+    async def place_order(self, request: OrderRequest) -> PlacedOrder:
+        placed = await super().place_order(request)
+        self.positions_.clear()
+        filled = self.orders[request.client_order_id]
+        self.orders[request.client_order_id] = replace(
+            filled, status=OrderStatus.NEW, filled_size=Decimal(0), avg_price=None
+        )
+        return placed
+
+    async def find_order(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
+        if self.cancel_refused is not None:
+            self.calls.append(("find_order", client_order_id))
+            raise ExchangeUnavailable("order history: HTTP 503")
+        return await super().find_order(symbol, client_order_id)
+
+    async def cancel_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> None:
+        await super().cancel_order(symbol, order_id=order_id, client_order_id=client_order_id)
+        if self.cancel_refused is not None:
+            raise self.cancel_refused
+
+
+def _resting_setup(store: Store, clock: SimulatedClock) -> tuple[Executor, _EntryRests, Proposal]:
+    executor, _, proposal = setup(store, clock)
+    ex = _EntryRests(prices=dict(PRICES), contract_map=dict(CONTRACTS))
+    executor = Executor(ex, store, clock, executor.settings)
+    return executor, ex, proposal
+
+
+async def test_an_entry_never_listed_whose_cancel_the_venue_confirms_fails(
+    store: Store, clock: SimulatedClock
+) -> None:
+    executor, ex, proposal = _resting_setup(store, clock)
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "failed" and "did not show as a position within" in result.detail
+    assert ex.count("place_order") == 1 and ex.count("cancel_order") == 1
+    assert result.entry_order is not None and result.entry_order.state is OrderState.CANCELLED
+    assert store.proposals.get(proposal.id or 0).state is ProposalState.FAILED  # type: ignore[union-attr]
+
+
+async def test_an_entry_never_listed_whose_cancel_is_not_confirmed_is_left_pending_not_failed(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """It may have filled and closed where no read could see it: the in-flight tracker finishes it from
+    what the venue says (a failed proposal is never looked at again, and its trade would be lost)."""
+    executor, ex, proposal = _resting_setup(store, clock)
+    ex.cancel_refused = ExchangeUnavailable("cancel: HTTP 503")
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "pending", result.detail
+    assert "did not confirm its cancel" in result.detail
+    assert ex.count("place_order") == 1
+    entry = store.orders.by_client_id(executor.desk.entry_cid(proposal.id or 0))
+    assert entry is not None and entry.state is OrderState.SUBMITTED and entry.error
+    assert store.proposals.get(proposal.id or 0).state is ProposalState.SUBMITTING  # type: ignore[union-attr]
+
+
+async def test_a_position_of_the_other_side_is_never_taken_for_the_entrys_fill(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """WEEX holds a long and a short of one symbol apart: an ETH short already held is not the ETH long
+    this entry opens (its size, price and stops would be booked for the wrong position)."""
+    executor, ex, proposal = setup(store, clock)
+    short = ExchangePosition(
+        symbol="ETHUSDT",
+        side=Side.SHORT,
+        size=Decimal("7.77"),
+        entry_price=Decimal(1234),
+        margin=Decimal(100),
+        leverage=Decimal(20),
+        unrealized_pnl=Decimal(0),
+        liquidation_price=None,
+        opened_at=OPENED_AT,
+        updated_at=OPENED_AT,
+        position_id="pos-short",
+    )
+    ex.positions_[("ETHUSDT", Side.SHORT)] = short
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "open", result.detail
+    pos = result.position
+    assert pos is not None and pos.side is Side.LONG
+    assert pos.size == proposal.size and pos.entry_price == PRICES["ETHUSDT"]
+    assert ex.positions_[("ETHUSDT", Side.SHORT)] == short  # untouched
