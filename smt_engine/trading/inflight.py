@@ -303,7 +303,12 @@ class InFlightTracker:
             found = await self._look_up(entry)
             position = None
             if found is not None:
-                position = await self.executor.reconciler.round_trip(proposal, found, actor=ACTOR)
+                # Past the wait for a listing and as long again for an order that closed it: a close with
+                # no order of its own (an auto-deleverage), booked as any unexplained absence is.
+                unexplained = self._age(entry) >= 2 * self.window
+                position = await self.executor.reconciler.round_trip(
+                    proposal, found, actor=ACTOR, unexplained=unexplained
+                )
             if position is None:
                 return None  # not readable, or no closing order shown yet: asked again next tick
         if entry.id is not None:

@@ -249,13 +249,18 @@ class PositionReconciler:
                 + (f"; realised PnL {realized} USDT" if realized is not None else ""),
             )
 
-    async def round_trip(self, proposal: Proposal, entry: ExchangeOrder, *, actor: str) -> Position | None:
+    async def round_trip(
+        self, proposal: Proposal, entry: ExchangeOrder, *, actor: str, unexplained: bool = False
+    ) -> Position | None:
         """The filled ``entry`` of ``proposal`` whose position the venue no longer lists: rebuild it.
 
         The position (size, price and time from the entry's fills) is recorded, the proposal moves to
         ``open``, and ``close_out`` records how it closed (reason, exit, realised PnL) and closes the
         proposal. None, with nothing changed, while the venue shows no order that closed it (a listing
-        lag, not a round trip) or cannot be read: the caller asks again later.
+        lag, not a round trip) or cannot be read: the caller asks again later. With ``unexplained`` (the
+        caller waited long enough for a listing and a closing order), a position closed with no order of
+        its own (an auto-deleverage) is rebuilt all the same, and ``close_out`` books it as it books any
+        unexplained absence, so its proposal never counts as exposure for ever.
         """
         assert proposal.id is not None
         try:
@@ -289,7 +294,7 @@ class PositionReconciler:
             sl_price=proposal.sl_price,
             proposal_id=proposal.id,
         )
-        if _closing_order(history, opened) is None:
+        if _closing_order(history, opened) is None and not unexplained:
             return None
         pos = open_position(
             self.store,

@@ -149,6 +149,40 @@ async def test_a_round_trip_unreadable_at_the_fill_timeout_is_rebuilt_once_the_v
     assert final is not None and final.state is ProposalState.CLOSED
 
 
+async def test_a_fill_closed_by_the_venue_with_no_order_of_its_own_is_booked_not_left_as_exposure(
+    bench: Bench,
+) -> None:
+    """The entry fills and the venue takes the position away with no closing order (an auto-deleverage)
+    while the order history cannot be read: once a listing's wait and as long again have passed, the
+    trade is rebuilt and booked closed (reason unknown), so its proposal stops counting as exposure."""
+
+    async def position_taken_then_history_down() -> None:
+        await bench.clock.advance(0.1)
+        acct = bench.fake.venue._acct
+        acct.positions.clear()  # gone at the venue, no order of ours closed it
+        bench.fake.faults.paths = {"/capi/v3/order/history"}
+        bench.fake.faults.next_5xx = 1000
+
+    bench.client.after_entry = position_taken_then_history_down
+    proposal = await bench.approved()
+    assert proposal.id is not None
+    result = await bench.run(bench.executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "pending", result.detail
+    bench.fake.faults.next_5xx = 0
+    window = bench.settings.trading.order_visibility.total_seconds()
+    await bench.clock.advance(window)
+    await bench.run(bench.monitor.tick())
+    waiting = bench.store.proposals.get(proposal.id)
+    assert waiting is not None and waiting.state is ProposalState.SUBMITTING, "one wait is a listing's"
+    for _ in range(3):
+        await bench.clock.advance(window)
+        await bench.run(bench.monitor.tick())
+    (closed,) = bench.store.positions.recent_closed()
+    assert closed.proposal_id == proposal.id and closed.close_reason is CloseReason.UNKNOWN
+    final = bench.store.proposals.get(proposal.id)
+    assert final is not None and final.state is ProposalState.CLOSED
+
+
 async def test_an_entry_that_filled_and_closed_while_the_engine_was_away_is_rebuilt_on_restart(
     bench: Bench,
 ) -> None:
