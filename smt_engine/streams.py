@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -79,6 +79,7 @@ class StreamSupervisor:
         backoff_max: float,
         note_leg: Callable[[str, str], None] | None = None,
         prices: StreamPrices | None = None,
+        server_offset: Callable[[], timedelta] | None = None,
         handshakes_per_window: int = DEFAULT_HANDSHAKES_PER_WINDOW,
     ) -> None:
         self.store = store
@@ -89,6 +90,7 @@ class StreamSupervisor:
         """TP/SL fills pushed on the private stream, for the monitor (``trading.pushed``)."""
         self._refusing: set[str] = set()
         self._note_leg = note_leg
+        self._server_offset = server_offset
         self.streams: list[WeexStream] = []
         # One handshake budget for both streams: WEEX counts connection requests per IP.
         self.handshakes = HandshakeBudget.on_clock(clock, handshakes_per_window, on_bind=self._cap_binds)
@@ -202,7 +204,16 @@ class StreamSupervisor:
             self.prices.forget(message.symbol)
             return
         self._refusing.discard(message.symbol)
-        self.prices.update(message.symbol, last, mark, message.at, self.clock.now())
+        arrived = self.clock.now()
+        self.prices.update(message.symbol, last, mark, self._host_time(message.at, arrived), arrived)
+
+    def _host_time(self, venue_at: datetime | None, arrived: datetime) -> datetime:
+        """The push's own time on this host's clock (the venue's stamp less the measured server offset),
+        so a host a few seconds off WEEX does not make every push look old; a frame with no stamp is
+        as old as its arrival says."""
+        if venue_at is None:
+            return arrived
+        return venue_at - (self._server_offset() if self._server_offset is not None else timedelta(0))
 
     def _state_reporter(self, component: str) -> Callable[[StreamState], None]:
         was_up = False

@@ -105,6 +105,7 @@ def make_streams(
             symbols=[pair.symbol for pair in settings.pairs.all()],
             prices=prices,
             note_leg=exchange.note_leg,
+            server_offset=exchange.server_offset,
             heartbeat=heartbeat,
             backoff_max=backoff_max,
             handshakes_per_window=ex.stream_handshakes_per_5min,

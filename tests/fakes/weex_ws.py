@@ -358,8 +358,10 @@ class FakeWeexStreams:
 
     async def _push(self, channel: str, symbol: str | None, rows: list[dict[str, Any]]) -> None:
         self._seq += 1
-        # The event time is the venue's (its clock), as WEEX stamps a push with its own time.
-        frame: dict[str, Any] = {"e": channel, "E": to_ms(self.fake.clock.now()), "v": self._seq}
+        # The event time is the venue's (its clock, as far ahead of the host as ``server_time_offset_ms``
+        # says, the same clock REST's serverTime reads), as WEEX stamps a push with its own time.
+        venue_ms = to_ms(self.fake.clock.now()) + self.fake.server_time_offset_ms
+        frame: dict[str, Any] = {"e": channel, "E": venue_ms, "v": self._seq}
         if channel != "ticker":
             frame["msgEvent"] = _MSG_EVENT
         frame["d"] = rows

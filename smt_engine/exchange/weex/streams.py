@@ -69,7 +69,8 @@ class StreamMessage:
 
     channel: str
     rows: list[dict[str, Any]]
-    at: datetime
+    at: datetime | None
+    """The venue's time of the push (``E``, by WEEX's clock); None when the frame carries none."""
     symbol: str | None = None
     event: str | None = None
 
@@ -140,7 +141,8 @@ def message_of(frame: dict[str, Any]) -> StreamMessage | None:
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ValueError(f"{channel} push without a list of rows")
     try:
-        at = datetime.fromtimestamp(int(frame.get("E") or 0) / 1000, UTC)
+        stamp = frame.get("E")
+        at = datetime.fromtimestamp(int(stamp) / 1000, UTC) if stamp not in (None, "", 0, "0") else None
     except (TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"{channel} push with a bad time {frame.get('E')!r}") from exc
     symbol = frame.get("s")

@@ -112,6 +112,11 @@ class WeexTransport:
     def timestamp(self) -> str:
         return str(self._wall_ms() + (self._offset_ms or 0))
 
+    def server_offset(self) -> timedelta:
+        """How far WEEX's clock is ahead of this host's, as last measured (zero before any measure):
+        what turns a push's venue time into this host's, so its age is judged on one clock."""
+        return timedelta(milliseconds=self._offset_ms or 0)
+
     async def sync_time(self) -> int:
         """Measure the server-time offset (``/capi/v3/market/time``), assuming a symmetric round trip."""
         before = self._wall_ms()

@@ -221,6 +221,7 @@ async def test_the_private_handshake_is_signed_on_the_servers_clock(fake: FakeWe
     await until(lambda: corrected.state.up)
     assert fake.counts["GET /capi/v3/market/time"] >= 1, "the offset is measured before the handshake"
     assert abs(int(client.timestamp()) - (time.time() * 1000 + skew)) < 10_000
+    assert abs(client.server_offset().total_seconds() * 1000 - skew) < 10_000, "what pushes are aged by"
     for s in (drifted, corrected):
         await s.stop()
     for t in tasks:
