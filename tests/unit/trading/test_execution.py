@@ -19,6 +19,7 @@ from smt_engine.domain import (
     Tier,
 )
 from smt_engine.exchange.base import (
+    AmbiguousOutcome,
     ExchangeError,
     ExchangeOrder,
     ExchangePosition,
@@ -290,3 +291,69 @@ async def test_a_position_of_the_other_side_is_never_taken_for_the_entrys_fill(
     assert pos is not None and pos.side is Side.LONG
     assert pos.size == proposal.size and pos.entry_price == PRICES["ETHUSDT"]
     assert ex.positions_[("ETHUSDT", Side.SHORT)] == short  # untouched
+
+
+class _PartFilledThenClosed(ScriptedExchange):
+    """The entry fills in part and the rest is cancelled; the part is closed by a take-profit before any
+    look lists the position: a round trip of the part, which the venue reports ``CANCELED`` with a fill."""
+
+    async def place_order(self, request: OrderRequest) -> PlacedOrder:
+        placed = await super().place_order(request)
+        self.positions_.clear()
+        entry = self.orders[request.client_order_id]
+        part = request.size / 2
+        self.orders[request.client_order_id] = replace(entry, status=OrderStatus.CANCELLED, filled_size=part)
+        self.orders["tp-of-part"] = replace(
+            entry,
+            order_id="tp-1",
+            client_order_id="tp-of-part",
+            reduce_only=True,
+            order_type="TAKE_PROFIT_MARKET",
+            size=part,
+            filled_size=part,
+            avg_price=entry.avg_price,
+        )
+        return placed
+
+
+async def test_an_entry_filled_in_part_and_closed_between_looks_is_rebuilt_at_the_part(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """A partial fill is a trade: the part's position is rebuilt from the venue (size, outcome), never
+    failed because the entry's own status says cancelled."""
+    executor, _, proposal = setup(store, clock)
+    ex = _PartFilledThenClosed(prices=dict(PRICES), contract_map=dict(CONTRACTS))
+    executor = Executor(ex, store, clock, executor.settings)
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "closed", result.detail
+    (closed,) = store.positions.recent_closed()
+    assert closed.proposal_id == proposal.id and closed.size == proposal.size / 2
+    assert store.proposals.get(proposal.id or 0).state is ProposalState.CLOSED  # type: ignore[union-attr]
+
+
+class _LostThenCancelled(ScriptedExchange):
+    """Accepts the entry, cancels it unfilled, and loses the answer: the look-up finds it cancelled."""
+
+    async def place_order(self, request: OrderRequest) -> PlacedOrder:
+        self.calls.append(("place_order", request))
+        entry = self._fill(request)
+        self.positions_.clear()
+        self.orders[request.client_order_id] = replace(
+            entry, status=OrderStatus.CANCELLED, filled_size=Decimal(0), avg_price=None
+        )
+        raise AmbiguousOutcome("connection dropped after send", client_order_id=request.client_order_id)
+
+
+async def test_an_entry_the_venue_reports_cancelled_at_the_look_up_fails_at_once(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """The lost answer is looked up and the venue says the entry was cancelled unfilled: the proposal
+    fails in that execution (nothing traded), not a tick later."""
+    executor, _, proposal = setup(store, clock)
+    ex = _LostThenCancelled(prices=dict(PRICES), contract_map=dict(CONTRACTS))
+    executor = Executor(ex, store, clock, executor.settings)
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "failed", result.detail
+    assert "cancelled at the venue" in result.detail
+    assert ex.count("place_order") == 1
+    assert store.proposals.get(proposal.id or 0).state is ProposalState.FAILED  # type: ignore[union-attr]
