@@ -78,14 +78,21 @@ class Section(BaseModel):
 
 
 def credentials_problem(key: str, url: str | None) -> str | None:
-    """A URL that carries ``user:password@`` is refused, without echoing it: the password would be
-    printed back by every error, log line and `smt config show` that names the URL."""
+    """A URL that carries ``user:password@``, a query string or a fragment is refused, without echoing
+    it: a password (or an ``?apikey=``) would be printed back by every error, log line and `smt config
+    show` that names the URL, and a base URL needs neither."""
     if url is None:
         return None
-    authority = url.split("://", 1)[-1].split("/", 1)[0]
-    if "@" not in authority:
-        return None
-    return (
-        f"{key}: must not carry credentials (user:password@ before the host; the value is not shown): "
-        "remove them; API keys go in `smt keys set`, never in a URL"
-    )
+    rest = url.split("://", 1)[-1]
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if "@" in authority:
+        return (
+            f"{key}: must not carry credentials (user:password@ before the host; the value is not shown): "
+            "remove them; API keys go in `smt keys set`, never in a URL"
+        )
+    if "?" in rest or "#" in rest:
+        return (
+            f"{key}: must not carry a query string or a fragment (the value is not shown): give the base URL "
+            "only; API keys go in `smt keys set`, never in a URL"
+        )
+    return None

@@ -48,6 +48,20 @@ def test_a_url_with_credentials_is_refused_without_printing_them(
     assert PASSWORD not in out + err
 
 
+@pytest.mark.parametrize(
+    "url", [f"https://api-contract.weex.com?apikey={PASSWORD}", f"https://api-contract.weex.com/#{PASSWORD}"]
+)
+def test_a_base_url_with_a_query_or_a_fragment_is_refused_without_printing_it(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "smt.toml"
+    config.write_text(f'[exchange]\nbase_url = "{url}"\n')
+    assert main(["config", "check", "--config", str(config)]) == ExitCode.CONFIG
+    out, err = capsys.readouterr()
+    assert "exchange.base_url: must not carry a query string or a fragment" in err
+    assert PASSWORD not in out + err
+
+
 def test_a_url_without_credentials_passes() -> None:
     settings = Settings.model_validate({"exchange": {"base_url": "http://127.0.0.1:8080/a@b"}})
     assert settings.exchange.base_url == "http://127.0.0.1:8080/a@b"  # an @ in the path is no login
