@@ -33,13 +33,18 @@ def _field_info(loc: tuple[str | int, ...]) -> FieldInfo | None:
     return info
 
 
-def _bounds(info: FieldInfo | None) -> tuple[Any, Any]:
+def _bounds(info: FieldInfo | None) -> tuple[str | None, str | None]:
+    """The field's lower and upper bound in words, saying whether each is allowed itself."""
     lo = hi = None
     for meta in info.metadata if info else []:
-        if isinstance(meta, annotated_types.Ge | annotated_types.Gt):
-            lo = meta.ge if isinstance(meta, annotated_types.Ge) else meta.gt
-        if isinstance(meta, annotated_types.Le | annotated_types.Lt):
-            hi = meta.le if isinstance(meta, annotated_types.Le) else meta.lt
+        if isinstance(meta, annotated_types.Ge):
+            lo = f"at least {meta.ge}"
+        elif isinstance(meta, annotated_types.Gt):
+            lo = f"more than {meta.gt}"
+        if isinstance(meta, annotated_types.Le):
+            hi = f"at most {meta.le}"
+        elif isinstance(meta, annotated_types.Lt):
+            hi = f"less than {meta.lt}"
     return lo, hi
 
 
@@ -103,7 +108,7 @@ def describe_problem(err: Mapping[str, Any], origin: Mapping[tuple[str, str], st
     if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
         lo, hi = _bounds(_field_info(loc))
         if lo is not None and hi is not None:
-            return f"{shown}: must be between {lo} and {hi}"
+            return f"{shown}: must be {lo} and {hi}"
         ctx = err.get("ctx", {})
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[
             kind

@@ -72,9 +72,14 @@ def parse_urls(raw: str) -> list[Channel]:
         _register_parts(url)
     for position, url in enumerate(urls, start=1):
         if apprise.Apprise.instantiate(url) is None:
-            scheme = url.split("://", 1)[0] if "://" in url else "(no scheme)"
+            if "://" in url:
+                scheme = url.split("://", 1)[0] + "://..."
+            elif url.lower().startswith("mailto:"):
+                scheme = "mailto:..."
+            else:
+                scheme = "no scheme"
             raise ChannelError(
-                f"notification URL #{position} of {len(urls)} ({scheme}://...) is not a URL apprise "
+                f"notification URL #{position} of {len(urls)} ({scheme}) is not a URL apprise "
                 "supports; see https://github.com/caronc/apprise/wiki"
             )
         label = channel_label(url)

@@ -67,8 +67,8 @@ def test_bad_config_exits_2_with_one_line_per_problem(
     assert main(["--config", str(config), "config", "check"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0] == f"configuration errors in {config}:"
-    assert "  risk.max_leverage = 150: must be between 1 and 125" in err
-    assert "  risk.max_open_positions = 0: must be between 1 and 50" in err
+    assert "  risk.max_leverage = 150: must be at least 1 and at most 125" in err
+    assert "  risk.max_open_positions = 0: must be at least 1 and at most 50" in err
 
 
 def test_live_mode_without_keys_fails_the_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

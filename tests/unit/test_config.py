@@ -60,8 +60,8 @@ def test_missing_default_file_means_defaults_but_named_file_must_exist(tmp_path:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[risk]\nmax_leverage = 150\n", "risk.max_leverage = 150: must be between 1 and 125"),
-        ("[risk]\nmax_leverage = 0\n", "risk.max_leverage = 0: must be between 1 and 125"),
+        ("[risk]\nmax_leverage = 150\n", "risk.max_leverage = 150: must be at least 1 and at most 125"),
+        ("[risk]\nmax_leverage = 0\n", "risk.max_leverage = 0: must be at least 1 and at most 125"),
         ('[engine]\nmode = "yolo"\n', "engine.mode = \"yolo\": must be one of 'demo', 'paper' or 'live'"),
         ("[risk]\nmax_levrage = 10\n", "risk.max_levrage: unknown key (did you mean 'max_leverage'?)"),
         ("[riks]\nmax_leverage = 10\n", "riks: unknown key (did you mean 'risk'?)"),
@@ -90,7 +90,8 @@ def test_missing_default_file_means_defaults_but_named_file_must_exist(tmp_path:
             '[competition]\nstart = "next monday"\n',
             'competition.start = "next monday": must be a date like 2026-01-12',
         ),
-        ("[risk]\nmin_confidence = 85\n", "risk.min_confidence = 85: must be between 0 and 1"),
+        ("[risk]\nmin_confidence = 85\n", "risk.min_confidence = 85: must be at least 0 and at most 1"),
+        ("[risk]\nprice_band_pct = 0\n", "risk.price_band_pct = 0: must be more than 0 and at most 50"),
         ('[whales]\nenabled = "maybe"\n', 'whales.enabled = "maybe": must be true or false'),
         ('[engine]\nmonitor_interval = "0s"\n', "engine.monitor_interval must be between 1s and 10m"),
         (
@@ -114,7 +115,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         tmp_path, '[risk]\nmax_leverage = 150\nmax_open_positions = -1\n[engine]\napproval = "sometimes"\n'
     )
     assert len(found) == 3
-    assert any(p.startswith("risk.max_open_positions = -1: must be between 1 and 50") for p in found)
+    assert any(p.startswith("risk.max_open_positions = -1: must be at least 1 and at most 50") for p in found)
     assert any(p.startswith('engine.approval = "sometimes": must be one of') for p in found)
 
 
@@ -147,7 +148,9 @@ def test_environment_overrides_file_values_and_parse_types(tmp_path: Path) -> No
 
 def test_bad_environment_override_names_the_variable(tmp_path: Path) -> None:
     found = problems(tmp_path, "", env={"SMT_RISK__MAX_LEVERAGE": "500"})
-    assert found == ["risk.max_leverage (from SMT_RISK__MAX_LEVERAGE) = 500: must be between 1 and 125"]
+    assert found == [
+        "risk.max_leverage (from SMT_RISK__MAX_LEVERAGE) = 500: must be at least 1 and at most 125"
+    ]
     found = problems(tmp_path, "", env={"SMT_RSIK__MAX_LEVERAGE": "5"})
     assert found[0].startswith("SMT_RSIK__MAX_LEVERAGE: unknown section 'rsik'")
 

@@ -78,5 +78,8 @@ def test_an_unusable_notify_url_fails_config_check(
     assert "notify_urls: notification URL #2 of 2 (nonsense://...) is not a URL apprise supports" in err
     assert "smt keys set notify_urls" in err
     assert "tok3nvalue" not in err
+    monkeypatch.setenv("NOTIFY_URLS", "mailto:x")  # an address apprise cannot mail to: named by its scheme
+    assert main(["config", "check", "--config", str(config)]) == ExitCode.CONFIG
+    assert "(mailto:...) is not a URL apprise supports" in capsys.readouterr().err
     monkeypatch.setenv("NOTIFY_URLS", "json://127.0.0.1:9/hook")
     assert main(["config", "check", "--config", str(config)]) == 0
