@@ -10,6 +10,7 @@ import asyncio
 import logging
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -96,6 +97,12 @@ def filled(
     )
 
 
+def said(caplog: pytest.LogCaptureFixture, *, levels: bool = False) -> list[Any]:
+    """What ``pushed_closes`` logged (other modules' lines depend on the logging set up before)."""
+    mine = [r for r in caplog.records if r.name == "smt_engine.trading.pushed_closes"]
+    return [(r.levelno, r.getMessage()) if levels else r.getMessage() for r in mine]
+
+
 def listed_tp(pos: Position) -> AlgoOrder:
     """The venue's listing of the position's TP leg ``t1``."""
     return AlgoOrder(
@@ -168,7 +175,7 @@ async def test_a_pushed_fill_that_is_not_the_whole_of_the_positions_own_leg_clos
     with caplog.at_level(logging.INFO, logger="smt_engine.trading.pushed_closes"):
         assert mon.settler.early([fill], PushedFills()) == []  # no flat word: not even looked at
         assert mon.settler.settle([fill], []) == [], why
-    assert [r.getMessage() for r in caplog.records] == [
+    assert said(caplog) == [
         f"pushed fill of ETHUSDT LONG leg {fill.order_id} does not close position #{pos.id} in full; "
         "REST decides"
     ]
@@ -230,7 +237,7 @@ async def test_a_sibling_the_venue_refuses_to_cancel_stays_open_and_is_said(
     ex.cancel_algo_order = refuse  # type: ignore[method-assign]
     with caplog.at_level(logging.INFO, logger="smt_engine.trading.pushed_closes"):
         assert await mon.settler.cancel_siblings([(pos, filled("t1", "tp"))]) == set()
-    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+    assert said(caplog, levels=True) == [
         (
             logging.WARNING,
             "ETHUSDT LONG: sibling leg s1 of the closed position not cancelled yet: algo cancel 502",
@@ -279,7 +286,7 @@ async def test_each_pushed_fill_is_judged_on_its_own_and_a_zero_size_row_is_no_p
     with caplog.at_level(logging.INFO, logger="smt_engine.trading.pushed_closes"):
         settled = mon.settler.settle([nobody, listed_fill, fill], [listed(still), listed(gone, size="0")])
     assert settled == [(gone, CloseReason.STOP_LOSS, fill)]
-    assert [r.getMessage() for r in caplog.records] == [
+    assert said(caplog) == [
         "pushed fill of ETHUSDT SHORT leg s2: the venue still lists the position; REST decides"
     ]
     after = store.positions.get(still.id or 0)
