@@ -53,16 +53,18 @@ lock: $(STAMP)
 # Mutation testing of the money paths (pyproject.toml [tool.mutmut] lists the files and the tests that
 # may run; mutmut runs, for each mutant, only those tests that reach its function, fastest first). By
 # default the modules behind the README's safety claims (stop guard, order desk, settling, operator
-# commands, in-flight tracker, reconciliation, monitor tick, leg tracking, orphan sweep, price
-# plausibility): about 2,560 mutants in the code of 2026-12-06 (docs/benchmarks.md has the times). `make mutate MUTANTS=all` takes every file listed (about
-# 7,600 mutants: hours). mutants/ keeps which test reaches which function between runs, but every
-# mutant named (by default the whole scope) is checked again; name one function to recheck only it,
+# commands, in-flight tracker, reconciliation, monitor tick, pushed closes, leg tracking, orphan sweep,
+# price plausibility): 2,925 mutants in the code of 2026-12-06 (docs/benchmarks.md has the times).
+# `make mutate MUTANTS=all` takes every file listed (9,511 mutants: hours). mutants/ keeps which test
+# reaches which function between runs, but every mutant named (by default the whole scope) is checked
+# again; name one function to recheck only it,
 # e.g. `make mutate MUTANTS='smt_engine.trading.position_guard.xǁPositionGuardǁensure_stop*'`.
 # `.venv/bin/mutmut results` lists the survivors, `.venv/bin/mutmut show NAME` one diff.
 MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
 	smt_engine.trading.settle* smt_engine.operator* smt_engine.trading.inflight* \
 	smt_engine.trading.reconcile* smt_engine.trading.monitor* smt_engine.trading.legs* \
-	smt_engine.trading.orphans* smt_engine.exchange.market.plausibility*
+	smt_engine.trading.orphans* smt_engine.trading.pushed* \
+	smt_engine.exchange.market.plausibility*
 mutate: $(STAMP)
 	$(BIN)/mutmut run --max-children 2 $(if $(filter all,$(MUTANTS)),,$(foreach m,$(MUTANTS),"$(m)"))
 	$(BIN)/mutmut export-cicd-stats

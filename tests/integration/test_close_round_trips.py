@@ -312,6 +312,31 @@ def test_a_push_row_is_a_filled_leg_only_when_it_says_all_a_close_needs() -> Non
         assert pushed_leg_fill(row | broken) is None, broken
 
 
+def test_a_push_row_names_a_real_order_and_a_fill_worth_something_however_small() -> None:
+    """WEEX's id "0" (or none) names no order, and a fill of no value has no exit price; a leg of a
+    cheap coin filled for half a USDT is a fill all the same."""
+    row = {
+        "id": "7003",
+        "symbol": "DOGEUSDT",
+        "positionSide": "LONG",
+        "type": "STOP_MARKET",
+        "status": "FILLED",
+        "cumFillSize": "5",
+        "cumFillValue": "0.5",
+        "cumFillFee": "0.0003",
+        "cumRealizePnl": "-0.01",
+        "updatedTime": "1768377600000",
+    }
+    fill = pushed_leg_fill(row)
+    assert fill is not None and (fill.order_id, fill.size, fill.exit_price) == (
+        "7003",
+        Decimal(5),
+        Decimal("0.1"),
+    )
+    for broken in ({"id": "0"}, {"id": ""}, {"cumFillValue": "0"}):
+        assert pushed_leg_fill(row | broken) is None, broken
+
+
 def test_fills_a_failed_read_could_not_check_are_looked_at_again_and_a_newer_push_wins() -> None:
     row = {
         "id": "7002",
