@@ -264,11 +264,12 @@ async def test_a_flat_push_the_venues_list_contradicts_is_a_warning_naming_the_p
     assert warned.level is EventLevel.WARNING
     assert warned.message == (
         f"ETHUSDT LONG: the stream pushed leg t1 filled and the side flat, but the venue still lists "
-        f"position #{pos.id}; nothing booked, its other legs were cancelled and the stop guard re-places "
-        "its stop now"
+        f"position #{pos.id} after a second look; nothing booked, its other legs were cancelled and the stop "
+        "guard re-places its stop now"
     )
     assert warned.data == {"position_id": pos.id, "order_id": "t1"}
     assert ("cancel_algo_order", "s1") in ex.calls
+    assert ex.count("positions") == 2, "the list read a second time before the push was called contradicted"
     assert report.stops_placed == [pos.id], "the stop is back in the same tick"
 
 
