@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -43,6 +44,24 @@ protection_timeout = "4s"
 fill_timeout = "6s"
 order_visibility = "5s"
 """
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A step that waits until the console shows something (a row selected, a question open)."""
+
+    until: Callable[[ConsoleApp], object]
+
+
+@dataclass(frozen=True)
+class Fill:
+    """A step that fills a form on screen, as the operator's typing would."""
+
+    do: Callable[[ConsoleApp], None]
+
+
+Step = str | Wait | Fill
+"""A key the operator presses, or a wait, or a form filled."""
 
 
 class Stage:
@@ -92,11 +111,11 @@ class Stage:
         captured = capsys.readouterr()
         return code, captured.out + captured.err
 
-    async def console(self, args: CommandArgs, label: str) -> list[tuple[str, str]]:
-        """Send ``args`` from the console as its action does, and the toasts until the engine's answer."""
-        app = open_console(
-            self.bench.store.path, config=ConsoleConfig(refresh_interval=0.1), now=self.bench.clock.now
-        )
+    async def console(self, steps: list[Step] | None, args: CommandArgs, label: str) -> list[tuple[str, str]]:
+        """The operator's ``steps`` in the console (keys, answers, waits for a screen), or, for a command
+        with no key, ``args`` sent as an action sends them; the toasts until the engine's answer."""
+        config = ConsoleConfig(refresh_interval=0.1, entry_pairs=("ETH",))
+        app = open_console(self.bench.store.path, config=config, now=self.bench.clock.now)
         notes: list[tuple[str, str]] = []
         original = app.notify
 
@@ -108,7 +127,15 @@ class Stage:
         try:
             async with app.run_test() as pilot:
                 await _until(pilot, lambda: app.snapshot is not None)
-                app.call_later(app.send_command, args, label)
+                if steps is None:
+                    app.call_later(app.send_command, args, label)
+                for step in steps or []:
+                    if isinstance(step, str):
+                        await pilot.press(step)
+                    elif isinstance(step, Wait):
+                        await _until(pilot, lambda step=step: step.until(app))  # type: ignore[misc]
+                    else:
+                        step.do(app)
                 await _until(pilot, lambda: any(title_is_engine(m) for m, _ in notes))
         finally:
             app.model.store.close()
@@ -139,4 +166,4 @@ def engine_lock(stage: Stage) -> Any:
         lock.release()
 
 
-__all__ = ["ConsoleApp", "Stage", "engine_lock"]
+__all__ = ["Fill", "Stage", "Step", "Wait", "engine_lock"]

@@ -4,6 +4,8 @@ into that type, and the operator sees what the engine did (the console's toast, 
 
 Each scenario sets up what its command acts on (a waiting proposal, an open position, an orphan, a
 cooldown...) on the fake WEEX over HTTP with the real client; nothing here is a stand-in for a handler.
+In the console the operator's own keys send it (the console has no key for a reload: that one is sent
+as its actions send every command).
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ from smt_engine.config import Settings
 from smt_engine.domain import CloseReason, CommandKind, CommandState, EngineState, PositionState, Side
 from smt_engine.store.records import Position
 from smt_engine.trading.proposals import ProposalBook
-from tests.integration.command_stage import Stage, engine_lock
+from smt_tui.screens.confirm import ConfirmModal
+from smt_tui.screens.entry_form import EntryForm
+from smt_tui.screens.value_input import ValueInputModal
+from smt_tui.state import Snapshot
+from tests.integration.command_stage import Stage, Step, Wait, engine_lock
 from tests.integration.venue_bench import ETH, SETTINGS, Bench, bench, open_long
 
 __all__ = ["bench"]  # the fixture, imported
@@ -39,6 +45,9 @@ class Scenario:
     argv: list[str]
     toast: Callable[[r.CommandResult], str]
     prints: Callable[[r.CommandResult], list[str]] = field(default=lambda result: [_done_json(result)])
+    keys: list[Step] | None = None
+    """What the operator presses in the console; None: the console has no key for it (sent as its
+    actions send)."""
 
 
 def _done_json(result: r.CommandResult) -> str:
@@ -65,6 +74,7 @@ async def approve(stage: Stage) -> Scenario:
         ["approve", str(pid), "--wait"],
         lambda res: f"done: {_opened(res).detail}, position #{_opened(res).position_id}",
         lambda res: [f"done: proposal #{pid} is open", "opened ETHUSDT LONG"],
+        ["2", _selected(f"proposal:{pid}"), "a"],
     )
 
 
@@ -76,6 +86,7 @@ async def reject(stage: Stage) -> Scenario:
         ["reject", str(pid), "--wait"],
         lambda res: "done: rejected",
         lambda res: [f"done: proposal #{pid} is rejected"],
+        ["2", _selected(f"proposal:{pid}"), "r"],
     )
 
 
@@ -86,13 +97,23 @@ async def close(stage: Stage) -> Scenario:
         "close ETHUSDT LONG",
         ["close", "ETHUSDT", "LONG"],
         lambda res: f"done: closed, position #{pid}",
+        keys=["1", _selected(f"position:{pid}"), "x", _asks(ConfirmModal), "y"],
     )
 
 
 async def close_all(stage: Stage) -> Scenario:
     await open_long(stage.bench)
     return Scenario(
-        a.CloseAllArgs(), "close all (1)", ["close", "--all"], lambda res: "done: 1 position closed"
+        a.CloseAllArgs(),
+        "close all (1)",
+        ["close", "--all"],
+        lambda res: "done: 1 position closed",
+        keys=[
+            Wait(lambda app: app.snapshot and len(app.snapshot.open_positions) == 1),
+            "X",
+            _asks(ConfirmModal),
+            "y",
+        ],
     )
 
 
@@ -106,20 +127,36 @@ async def cleanup(stage: Stage) -> Scenario:
         "cancel orphan orders (2 flagged)",
         ["cleanup"],
         lambda res: "done: 2 orphan orders cancelled",  # the TP and the SL the close left behind
+        keys=[
+            Wait(lambda app: app.snapshot and len(app.snapshot.orphans) == 2),
+            "c",
+            _asks(ConfirmModal),
+            "y",
+        ],
     )
 
 
 async def pause(stage: Stage) -> Scenario:
-    return Scenario(a.PauseArgs(), "pause entries", ["pause"], lambda res: "done: paused")
+    return Scenario(
+        a.PauseArgs(), "pause entries", ["pause"], lambda res: "done: paused", keys=[_applies("pause"), "p"]
+    )
 
 
 async def resume(stage: Stage) -> Scenario:
     stage.engine.set_state(EngineState.PAUSED, reason="paused by test")
-    return Scenario(a.ResumeArgs(), "resume entries", ["resume"], lambda res: "done: running")
+    return Scenario(
+        a.ResumeArgs(),
+        "resume entries",
+        ["resume"],
+        lambda res: "done: running",
+        keys=[_applies("resume"), "p"],
+    )
 
 
 async def run_cycle(stage: Stage) -> Scenario:
-    return Scenario(a.RunCycleArgs(), "run cycle now", ["cycle"], lambda res: "done")
+    return Scenario(
+        a.RunCycleArgs(), "run cycle now", ["cycle"], lambda res: "done", keys=[_applies("run_cycle"), "n"]
+    )
 
 
 async def reload_config(stage: Stage) -> Scenario:
@@ -127,12 +164,22 @@ async def reload_config(stage: Stage) -> Scenario:
 
 
 async def move_protection(stage: Stage) -> Scenario:
-    await open_long(stage.bench)
+    pid, _, _ = await open_long(stage.bench)
     return Scenario(
         a.MoveProtectionArgs(symbol=ETH, side=Side.LONG, sl_price=Decimal("2970")),
         "move ETHUSDT stop-loss to 2970",
         ["move-stop", "ETH", "LONG", "2970"],
         lambda res: "done: ETHUSDT LONG stop-loss now 2970",
+        keys=[
+            "1",
+            _selected(f"position:{pid}"),
+            "m",
+            _asks(ValueInputModal),
+            "ctrl+a",
+            "ctrl+k",
+            *"2970",
+            "enter",
+        ],
     )
 
 
@@ -154,11 +201,15 @@ async def clear_cooldown(stage: Stage) -> Scenario:
         )
     )
     until = at + stage.bench.settings.risk.stop_loss_cooldown
+    await stage.engine.limits.publish(
+        EngineState.RUNNING
+    )  # the console shows the cooldowns the engine enforces
     return Scenario(
         a.ClearCooldownArgs(symbol=ETH),
         "clear ETHUSDT cooldown",
         ["cooldowns", "clear", "ETH"],
         lambda res: f"done: ETHUSDT cooldown (until {until:%Y-%m-%d %H:%M} UTC) cleared",
+        keys=[_applies("clear_cooldown"), "k", _asks(ValueInputModal), "enter"],  # the one cooling pair
     )
 
 
@@ -170,7 +221,24 @@ async def enter(stage: Stage) -> Scenario:
         ["enter", "ETH", "long", "--margin", "50", "--wait"],
         lambda res: f"done: {_opened(res).detail}, position #{_opened(res).position_id}",
         lambda res: ["opened ETHUSDT LONG", f"(proposal #{_opened(res).proposal_id}, position #"],
+        ["e", _asks(EntryForm), "5", "0", "enter"],  # ETH, LONG and margin are the form's first choices
     )
+
+
+def _selected(key: str) -> Wait:
+    return Wait(lambda app: app.selected_key() == key)
+
+
+def _asks(screen: type[object]) -> Wait:
+    return Wait(lambda app: isinstance(app.screen, screen))
+
+
+def _shows(seen: Callable[[Snapshot], bool]) -> Wait:
+    return Wait(lambda app: app.snapshot is not None and seen(app.snapshot))
+
+
+def _applies(action: str) -> Wait:
+    return Wait(lambda app: app.check_action(action, ()) is True)
 
 
 def _opened(result: r.CommandResult) -> r.OpenedResult:
@@ -216,7 +284,7 @@ async def test_every_command_kind_reaches_the_real_handler_and_the_operator_sees
         if front == "cli":
             code, out = await stage.cli(scenario.argv, capsys)
         else:
-            notes = await stage.console(scenario.args, scenario.label)
+            notes = await stage.console(scenario.keys, scenario.args, scenario.label)
     (row,) = [c for c in stage.bench.store.commands.recent() if c.kind is kind]
     assert row.state is CommandState.DONE, row.error
     assert row.args == scenario.args.to_row()  # what the front end queued is what the engine read
