@@ -1,6 +1,7 @@
 """Every command kind, from the console and from the CLI, to the engine's real handler and back
-(docs/operator-guide.md, "Commands"): the engine answers with the kind's typed result, the row reads back
-into that type, and the operator sees what the engine did (the console's toast, the CLI's lines).
+(docs/operator-guide.md, section 6 "Watch it"): the engine answers with the kind's typed result, the row
+reads back into that type, and the operator sees what the engine did (the console's toast, the CLI's
+lines).
 
 Each scenario sets up what its command acts on (a waiting proposal, an open position, an orphan, a
 cooldown...) on the fake WEEX over HTTP with the real client; nothing here is a stand-in for a handler.
