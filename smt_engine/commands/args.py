@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from smt_engine.commands import values
 from smt_engine.commands.errors import CommandRejected
-from smt_engine.commands.values import ArgDecimal
+from smt_engine.commands.values import TextDecimal
 from smt_engine.domain import CommandKind, Side
 from smt_engine.store.entry_args import EntryArgsError, EntryRequest, parse_entry
 
@@ -129,8 +129,8 @@ class CloseArgs(CommandArgs):
     keys = frozenset({"symbol", "side", "size", "fraction"})
     symbol: str
     side: Side
-    size: ArgDecimal | None = None
-    fraction: ArgDecimal | None = None
+    size: TextDecimal | None = None
+    fraction: TextDecimal | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -164,8 +164,8 @@ class MoveProtectionArgs(CommandArgs):
     keys = frozenset({"symbol", "side", "sl_price", "tp_price"})
     symbol: str
     side: Side
-    sl_price: ArgDecimal | None = None
-    tp_price: ArgDecimal | None = None
+    sl_price: TextDecimal | None = None
+    tp_price: TextDecimal | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -183,7 +183,7 @@ class MoveProtectionArgs(CommandArgs):
         return "sl" if self.sl_price is not None else "tp"
 
     @property
-    def price(self) -> ArgDecimal:
+    def price(self) -> TextDecimal:
         price = self.sl_price if self.sl_price is not None else self.tp_price
         assert price is not None  # exactly one is given: checked above
         return price
@@ -209,10 +209,10 @@ class EnterArgs(CommandArgs):
     keys = frozenset({"pair", "side", "margin", "size", "tp_pct", "sl_pct"})
     pair: str
     side: Side
-    margin: ArgDecimal | None = None
-    size: ArgDecimal | None = None
-    tp_pct: ArgDecimal | None = None
-    sl_pct: ArgDecimal | None = None
+    margin: TextDecimal | None = None
+    size: TextDecimal | None = None
+    tp_pct: TextDecimal | None = None
+    sl_pct: TextDecimal | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from smt_engine.commands.values import PlainDecimal
+from smt_engine.commands.values import TextDecimal
 from smt_engine.domain import EngineState, PositionState, ProposalState
 
 
@@ -66,9 +66,9 @@ class CloseResult(CommandResult):
     position_id: int
     state: PositionState | None = None
     close_order_id: str | None = None
-    closed_size: PlainDecimal | None = None
-    remaining_size: PlainDecimal | None = None
-    realized_pnl: PlainDecimal | None = None
+    closed_size: TextDecimal | None = None
+    remaining_size: TextDecimal | None = None
+    realized_pnl: TextDecimal | None = None
     part_position_id: int | None = None
     legs_resized: list[str] | None = None
 
@@ -125,7 +125,7 @@ class MoveProtectionResult(CommandResult):
     message: str
     position_id: int
     leg: Literal["sl", "tp"]
-    price: PlainDecimal
+    price: TextDecimal
     order_id: str | None = None
 
     def says(self) -> str:

@@ -17,24 +17,13 @@ from smt_engine.commands.errors import CommandRejected
 from smt_engine.domain import Side
 
 
-def as_typed(value: Decimal) -> str:
-    """A decimal as the operator typed it, without an exponent (``5E+1`` is ``50``)."""
+def as_text(value: Decimal) -> str:
+    """A decimal as it was typed or stated, without an exponent (``5E+1`` is ``50``)."""
     return format(value, "f")
 
 
-def plain(value: Decimal) -> str:
-    """A venue price or size without trailing zeros (the form results have always carried)."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"
-
-
-ArgDecimal = Annotated[Decimal, PlainSerializer(as_typed, return_type=str)]
-"""An argument decimal: text in the row, exactly as typed."""
-
-PlainDecimal = Annotated[Decimal, PlainSerializer(plain, return_type=str)]
-"""A result decimal: text in the row, as the venue states it."""
+TextDecimal = Annotated[Decimal, PlainSerializer(as_text, return_type=str)]
+"""A decimal in a command row: text, digit for digit (an argument as typed, a result as the venue said)."""
 
 
 def symbol(args: Mapping[str, Any]) -> str:
