@@ -61,7 +61,7 @@ lock: $(STAMP)
 # e.g. `make mutate MUTANTS='smt_engine.trading.position_guard.xǁPositionGuardǁensure_stop*'`.
 # `.venv/bin/mutmut results` lists the survivors, `.venv/bin/mutmut show NAME` one diff.
 MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
-	smt_engine.trading.settle* smt_engine.operator* smt_engine.trading.inflight* \
+	smt_engine.trading.settle* smt_engine.commands.trading_handlers* smt_engine.trading.inflight* \
 	smt_engine.trading.reconcile* smt_engine.trading.monitor* smt_engine.trading.legs* \
 	smt_engine.trading.orphans* smt_engine.trading.pushed* \
 	smt_engine.exchange.market.plausibility*

@@ -16,16 +16,17 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from smt_engine.clock import Clock
+from smt_engine.commands.errors import CommandRejected
+from smt_engine.commands.results import CommandResult
 from smt_engine.config import Settings
 from smt_engine.domain import CommandKind, EngineState, EventLevel
 from smt_engine.logsetup import EventsHandler
-from smt_engine.reload import Rebuilder, ReloadRefused, reload_settings
+from smt_engine.reload import Rebuilder
 from smt_engine.sdnotify import SdNotify
 from smt_engine.store import Store
 from smt_engine.store.identity import DatabaseIdentity
@@ -37,8 +38,6 @@ from smt_engine.trading.risk import ReasonCode
 from smt_engine.trading.shielded import ShieldedWork
 
 log = logging.getLogger(__name__)
-
-CommandHandler = Callable[[Command], Awaitable[dict[str, Any]]]
 
 
 class CycleRunner(Protocol):
@@ -65,8 +64,10 @@ class Notifications(Protocol):
     async def flush(self, grace: timedelta) -> None: ...
 
 
-class CommandRejected(Exception):
-    """A command that is invalid now (bad arguments, wrong state); the message goes back to the operator."""
+class Commands(Protocol):
+    """The command service (``smt_engine.commands.service``): every operator command's handler."""
+
+    async def execute(self, command: Command) -> CommandResult: ...
 
 
 class Engine:
@@ -78,7 +79,6 @@ class Engine:
         monitor: Monitor,
         cycle: CycleRunner,
         *,
-        handlers: Mapping[CommandKind, CommandHandler] | None = None,
         housekeeping: Housekeeping | None = None,
         uploader: Uploader | None = None,
         notify: SdNotify | None = None,
@@ -110,13 +110,9 @@ class Engine:
         self.state = EngineState.STARTING
         self.reconciled = False
         self._cycle_task: asyncio.Task[str] | None = None
-        self._handlers: dict[CommandKind, CommandHandler] = {
-            CommandKind.PAUSE: self._pause,
-            CommandKind.RESUME: self._resume,
-            CommandKind.RUN_CYCLE: self._run_cycle_now,
-            CommandKind.RELOAD_CONFIG: self._reload_config,
-        }
-        self._handlers.update(handlers or {})
+        self.commands: Commands | None = (
+            None  # the command service; ``runtime`` sets it (it needs this engine)
+        )
         self.limits = LimitsPublisher(settings, store, clock, getattr(monitor.exchange, "last_price", None))
 
     # ------------------------------------------------------------------ lifecycle
@@ -147,7 +143,7 @@ class Engine:
             await self._reconcile_until_ok()
             if self.stop_event.is_set():
                 return
-            self._set_state(
+            self.set_state(
                 EngineState.RUNNING if self.state is not EngineState.HALTED else EngineState.HALTED
             )
             self.notify.ready(self._status_text())
@@ -215,7 +211,7 @@ class Engine:
                     left,
                     extra={"event": "engine.drain_timeout"},
                 )
-        self._set_state(EngineState.STOPPED, reason="stopped")
+        self.set_state(EngineState.STOPPED, reason="stopped")
         log.info("engine stopped", extra={"event": "engine.stopped"})
 
     def _start_row(self) -> None:
@@ -269,7 +265,8 @@ class Engine:
             return max(previous.next_cycle_at, earliest)
         return earliest
 
-    def _set_state(self, state: EngineState, reason: str | None = None) -> None:
+    def set_state(self, state: EngineState, reason: str | None = None) -> None:
+        """The state, its reason in the database and the systemd status (also for pause and resume)."""
         self.state = state
         self.store.engine.set(state=state, state_reason=reason)
         self.notify.status(self._status_text())
@@ -282,7 +279,7 @@ class Engine:
     # ------------------------------------------------------------------ start-up reconciliation
 
     async def _reconcile_until_ok(self) -> None:
-        self._set_state(
+        self.set_state(
             EngineState.RECONCILING if self.state is not EngineState.HALTED else EngineState.HALTED
         )
         delay = 5.0
@@ -430,12 +427,11 @@ class Engine:
     async def handle(self, command: Command) -> None:
         """Run one claimed command and write its result back."""
         assert command.id is not None
-        handler = self._handlers.get(command.kind)
         try:
-            if handler is None:
+            if self.commands is None:
                 raise CommandRejected(f"{command.kind} is not available in this engine")
             async with self.lock:
-                result = await handler(command)
+                result = await self.commands.execute(command)
         except (CommandRejected, ValueError, KeyError) as exc:
             self.store.commands.fail(command.id, self.clock.now(), str(exc).strip("'\""))
             log.warning(
@@ -448,13 +444,14 @@ class Engine:
                 "command %s %s crashed", command.id, command.kind, extra={"event": "command.failed"}
             )
             return
-        self.store.commands.complete(command.id, self.clock.now(), result)
+        row = result.to_row()
+        self.store.commands.complete(command.id, self.clock.now(), row)
         log.info(
             "command %s %s by %s: done %s",
             command.id,
             command.kind,
             command.actor,
-            result,
+            row,
             extra={"event": "command.done"},
         )
 
@@ -467,60 +464,21 @@ class Engine:
                 log.exception("AI-log upload pass failed", extra={"event": "ailog.failed"})
             await self.clock.sleep(15)
 
-    # ------------------------------------------------------------------ built-in commands
+    # ------------------------------------------------------------------ what commands steer
 
-    async def _pause(self, command: Command) -> dict[str, Any]:
-        if self.state is EngineState.PAUSED:
-            return {"state": self.state.value, "note": "already paused"}
-        if self.state is EngineState.HALTED:
-            raise CommandRejected("the engine is halted by a risk limit; resume clears it")
-        self._set_state(EngineState.PAUSED, reason=f"paused by {command.actor}")
-        return {"state": self.state.value}
+    def cycle_running(self) -> bool:
+        return self._cycle_task is not None and not self._cycle_task.done()
 
-    async def _resume(self, command: Command) -> dict[str, Any]:
-        if not self.reconciled:
-            raise CommandRejected("start-up reconciliation has not succeeded yet")
-        previous = self.state
-        status = self.store.engine.current()
-        why = status.state_reason if status and status.state_reason else previous.value
-        cleared = (
-            f"{previous.value}: {why}" if previous is not EngineState.RUNNING else "nothing (was running)"
-        )
-        if previous is EngineState.HALTED:
-            # The loss limits count again from this moment's equity, so the next tick does not re-trip.
-            latest = self.store.account.latest()
-            self.monitor.kill_switch.reset(command.actor, why, latest.equity if latest else None)
-        self._set_state(EngineState.RUNNING, reason=f"resumed by {command.actor}")
-        log.warning(
-            "engine resumed by %s; cleared %s",
-            command.actor,
-            cleared,
-            extra={"event": "engine.resumed", "data": {"cleared": cleared, "was": previous.value}},
-        )
-        return {"state": self.state.value, "was": previous.value, "cleared": cleared}
-
-    async def _run_cycle_now(self, command: Command) -> dict[str, Any]:
-        if self._cycle_task is not None and not self._cycle_task.done():
-            raise CommandRejected("a signal cycle is already running")
+    def request_cycle(self) -> None:
+        """Wake the cycle loop to run a cycle now (an operator's ``run_cycle``)."""
         self.cycle_requested.set()
-        return {"queued": True}
-
-    async def _reload_config(self, command: Command) -> dict[str, Any]:
-        if self.config_path is None:
-            # Settings built in code (demo, tests): there is no file to re-read, and defaults must never
-            # silently replace what the engine runs with.
-            raise CommandRejected("this engine was not started from a configuration file: nothing to reload")
-        try:
-            return await reload_settings(self.settings, self.config_path, self.store, self.rebuild)
-        except ReloadRefused as exc:
-            raise CommandRejected(str(exc)) from None
 
     # ------------------------------------------------------------------ kill switch
 
     def halt(self, reason: str, code: ReasonCode) -> None:
         """Daily loss or drawdown limit hit: refuse entries until an operator resumes (closes go on)."""
         if self.state is not EngineState.HALTED:
-            self._set_state(EngineState.HALTED, reason=reason)
+            self.set_state(EngineState.HALTED, reason=reason)
             log.critical(
                 "engine HALTED: %s; entries refused until resumed",
                 reason,

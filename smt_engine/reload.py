@@ -8,8 +8,9 @@ not. A file that does not validate changes nothing.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from smt_engine.commands.results import ReloadResult
 from smt_engine.config import ConfigError, Settings, load_settings
 from smt_engine.logsetup import retune_logging
 from smt_engine.store import Store
@@ -32,7 +33,7 @@ class ReloadRefused(Exception):
 
 async def reload_settings(
     settings: Settings, path: Path, store: Store, rebuild: Rebuilder | None
-) -> dict[str, Any]:
+) -> ReloadResult:
     """Apply the file at ``path`` to ``settings`` in place; what changed, how, and what needs a restart."""
     try:
         fresh = load_settings(path)
@@ -67,4 +68,4 @@ async def reload_settings(
         store.engine.set(approval=fresh.engine.approval.value)
         changed.append("engine.approval")
         applied["engine.approval"] = f"now {fresh.engine.approval.value}"
-    return {"changed": changed, "applied": applied, "needs_restart": needs_restart}
+    return ReloadResult(changed=changed, applied=applied, needs_restart=needs_restart)

@@ -14,6 +14,7 @@ from pathlib import Path
 from smt_engine.analyst import make_analyst
 from smt_engine.analyst.base import Analyst
 from smt_engine.clock import Clock
+from smt_engine.commands.service import CommandService
 from smt_engine.config import Settings
 from smt_engine.domain import Mode
 from smt_engine.engine import Engine
@@ -22,7 +23,6 @@ from smt_engine.exchange.factory import make_exchange, make_streams
 from smt_engine.exchange.weex.probe_gate import require_live_probe
 from smt_engine.notify.channels import ChannelError, load_channels
 from smt_engine.notify.notifier import Notifier
-from smt_engine.operator import OperatorCommands
 from smt_engine.pipeline import Pipeline
 from smt_engine.sdnotify import SdNotify
 from smt_engine.secrets import SecretStore
@@ -51,7 +51,7 @@ class Runtime:
     executor: Executor
     monitor: Monitor
     pipeline: Pipeline
-    operator: OperatorCommands
+    commands: CommandService
     engine: Engine
     secrets: SecretStore
 
@@ -138,7 +138,6 @@ def build_runtime(
     executor = Executor(exchange, store, clock, settings, ailog)
 
     monitor = Monitor(settings, store, clock, exchange, executor, ailog)
-    operator = OperatorCommands(settings, store, clock, exchange, book, executor, monitor)
     pipeline = Pipeline(
         settings,
         store,
@@ -163,7 +162,6 @@ def build_runtime(
         clock,
         monitor,
         pipeline,
-        handlers=operator.handlers(),
         housekeeping=housekeeping,
         uploader=AiLogUploader(exchange, store, clock, settings) if settings.ailog_enabled else None,
         notify=notify,
@@ -171,6 +169,8 @@ def build_runtime(
         notifier=make_notifier(settings, store, clock, secrets),
         streams=make_streams(settings, store, clock, exchange),
     )
+    commands = CommandService(engine, settings, store, clock, exchange, book, executor, monitor)
+    engine.commands = commands
     pipeline.trade_lock = engine.lock
     pipeline.work = engine.work
     book.on_halt = engine.halt
@@ -186,7 +186,7 @@ def build_runtime(
         executor,
         monitor,
         pipeline,
-        operator,
+        commands,
         engine,
         secrets,
     )

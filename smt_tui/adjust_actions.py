@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
-from smt_engine.domain import CommandKind
+from smt_engine.commands.args import ClearCooldownArgs, CloseArgs, CommandArgs, MoveProtectionArgs
+from smt_engine.commands.errors import CommandRejected
 from smt_engine.store.records import Position
 from smt_tui import fmt
 from smt_tui.adjust_rules import cooling
@@ -26,7 +26,7 @@ def _positive(text: str) -> Decimal | None:
 
 
 class AdjustActions(ConsoleKeys):
-    send_command: Callable[[CommandKind, dict[str, Any], str], None]
+    send_command: Callable[[CommandArgs, str], None]
     _debounced: Callable[[str], bool]
 
     def _position(self, action: str) -> Position | None:
@@ -67,8 +67,8 @@ class AdjustActions(ConsoleKeys):
             if price is None:
                 self.notify(f"{text!r} is not a price: nothing was sent", severity="error")
                 return
-            args = {"symbol": pos.symbol, "side": pos.side.value, key: str(price)}
-            self.send_command(CommandKind.MOVE_PROTECTION, args, f"move {pos.symbol} {name} to {price}")
+            args = MoveProtectionArgs.parse({"symbol": pos.symbol, "side": pos.side.value, key: str(price)})
+            self.send_command(args, f"move {pos.symbol} {name} to {price}")
 
         prefill = "" if current is None else str(current)
         self.push_screen(ValueInputModal(f"Move {name}", body, prefill, "price"), answered)
@@ -95,8 +95,12 @@ class AdjustActions(ConsoleKeys):
                 )
                 return
             part = {"fraction": str(value / 100)} if share else {"size": str(value)}
-            args = {"symbol": pos.symbol, "side": pos.side.value, **part}
-            self.send_command(CommandKind.CLOSE, args, f"close {text} of {pos.symbol} {pos.side.value}")
+            try:
+                args = CloseArgs.parse({"symbol": pos.symbol, "side": pos.side.value, **part})
+            except CommandRejected as exc:
+                self.notify(f"{exc}: nothing was sent", severity="error")
+                return
+            self.send_command(args, f"close {text} of {pos.symbol} {pos.side.value}")
 
         self.push_screen(ValueInputModal("Close part of a position", body, "50%", "size or %"), answered)
 
@@ -119,6 +123,6 @@ class AdjustActions(ConsoleKeys):
             if symbol not in symbols:
                 self.notify(f"{symbol} has no cooldown in force: nothing was sent", severity="error")
                 return
-            self.send_command(CommandKind.CLEAR_COOLDOWN, {"symbol": symbol}, f"clear {symbol} cooldown")
+            self.send_command(ClearCooldownArgs(symbol=symbol), f"clear {symbol} cooldown")
 
         self.push_screen(ValueInputModal("Clear a stop-loss cooldown", body, chosen, "pair"), answered)

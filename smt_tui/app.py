@@ -10,7 +10,6 @@ completes it.
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import sqlite3
 import time
 from datetime import datetime, timedelta
@@ -24,12 +23,13 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from smt_engine.commands.client import actor as command_actor
 from smt_engine.domain import EventLevel, PositionState, ProposalState
 from smt_engine.store import Store, StoreError
 from smt_engine.store.records import Position
 from smt_tui import alerts, describe
 from smt_tui.messages import SnapshotReady
-from smt_tui.operator_commands import OperatorCommands
+from smt_tui.operator_actions import OperatorActions
 from smt_tui.screens.detail import DetailScreen
 from smt_tui.screens.help import HelpScreen
 from smt_tui.screens.main import MainScreen
@@ -45,10 +45,10 @@ from smt_tui.widgets.proposals_table import ProposalsTable
 _LEVELS = list(EventLevel)
 
 
-class ConsoleApp(OperatorCommands):
+class ConsoleApp(OperatorActions):
     """The console: the live refresh loop, what it announces, and where the operator looks.
 
-    Keys and what applies are in ``ConsoleKeys``; the actions that queue commands in ``OperatorCommands``.
+    Keys and what applies are in ``ConsoleKeys``; the actions that queue commands in ``OperatorActions``.
     """
 
     CSS_PATH = "console.tcss"
@@ -69,7 +69,7 @@ class ConsoleApp(OperatorCommands):
         self.readonly = readonly
         self.config = config or model.config
         self.now = now
-        self.actor = actor or f"console:{_user()}"
+        self.actor = actor or command_actor("console")
         self.debounce = debounce
         self.snapshot: Snapshot | None = None
         self.first_paint: float | None = None
@@ -448,13 +448,6 @@ def _seconds_matter(snap: Snapshot, now: datetime, live: Liveness) -> bool:
     if status is not None and status.next_cycle_at is not None:
         ends.append(status.next_cycle_at)
     return any(timedelta(0) - _SECONDS_SHOWN < end - now < _SECONDS_SHOWN for end in ends)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry in some containers
-        return "unknown"
 
 
 def open_console(

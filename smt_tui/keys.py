@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from smt_engine.domain import EngineState, PositionState, ProposalState
 from smt_engine.store.records import Position
 from smt_tui import adjust_rules
-from smt_tui.palette import ConsoleCommands
+from smt_tui.palette import PaletteActions
 from smt_tui.screens.confirm import ConfirmModal
 from smt_tui.screens.detail import DetailScreen
 from smt_tui.screens.entry_form import EntryForm
@@ -38,7 +38,7 @@ class ConsoleKeys(App[None]):
     """Key bindings and the rules of what applies; the app's other jobs are in its subclasses."""
 
     ENABLE_COMMAND_PALETTE = True
-    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    COMMANDS = App.COMMANDS | {PaletteActions}
 
     BINDINGS: ClassVar[list[BindingType]] = [
         # Help and Quit first: the footer is cut from the right on a narrow terminal.

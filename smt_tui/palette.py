@@ -11,7 +11,10 @@ if TYPE_CHECKING:
     from smt_tui.app import ConsoleApp
 
 
-class ConsoleCommands(Provider):
+class PaletteActions(Provider):
+    """The console's actions offered in Textual's palette ("command" in this project means a queued
+    operator command only, so the palette's entries are called actions here)."""
+
     def _available(self) -> list[tuple[str, str, str]]:
         app = cast("ConsoleApp", self.app)
         return [

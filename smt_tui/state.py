@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from smt_engine.domain import (
-    CommandKind,
     CommandState,
     EngineState,
     EventLevel,
@@ -350,13 +349,6 @@ class ReadModel:
         status = self.store.engine.current()
         beat = status.heartbeat_at if status else None
         return beat is not None and self.now() - beat <= stale_limit(status, self.config.stale_after)
-
-    def enqueue(self, kind: CommandKind, actor: str, args: dict[str, Any] | None = None) -> Command:
-        """Insert an operator command and watch it until the engine completes it."""
-        command = self.store.commands.enqueue(kind, self.now(), actor=actor, args=args)
-        assert command.id is not None
-        self.watch_command(command.id)
-        return command
 
     def has_changed(self) -> bool:
         """Whether ``poll`` would read: a commit by another connection, the lock moved, or a forced read.

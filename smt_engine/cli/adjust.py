@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smt_engine.cli.context import CommandError, Context
-from smt_engine.domain import CommandKind
+from smt_engine.commands.args import ClearCooldownArgs, MoveProtectionArgs
+from smt_engine.commands.errors import CommandRejected
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -60,15 +61,15 @@ def _symbol(text: str) -> str:
 
 def cmd_move(ctx: Context) -> int:
     from smt_engine.cli.engine import queue_and_wait
-    from smt_engine.engine import CommandRejected
-    from smt_engine.operator_adjust import check_move
+    from smt_engine.commands.adjust_handlers import check_move
 
-    args = {"symbol": _symbol(ctx.args.symbol), "side": ctx.args.side, ctx.args.leg: ctx.args.price}
+    raw = {"symbol": ctx.args.symbol, "side": ctx.args.side, ctx.args.leg: ctx.args.price}
     try:
+        args = MoveProtectionArgs.parse(raw)
         check_move(ctx.store(), ctx.settings(), datetime.now(UTC), args)  # the store that queues it
     except CommandRejected as exc:
         raise CommandError(f"refused, nothing was sent: {exc}") from None
-    return queue_and_wait(ctx, CommandKind.MOVE_PROTECTION, args, ctx.args.timeout)
+    return queue_and_wait(ctx, args, ctx.args.timeout)
 
 
 def cmd_cooldowns(ctx: Context) -> int:
@@ -88,7 +89,7 @@ def cmd_cooldowns(ctx: Context) -> int:
             raise CommandError(
                 f"{symbol} has no active stop-loss cooldown (active: {listed}); nothing was sent"
             )
-        return queue_and_wait(ctx, CommandKind.CLEAR_COOLDOWN, {"symbol": symbol}, ctx.args.timeout)
+        return queue_and_wait(ctx, ClearCooldownArgs(symbol=symbol), ctx.args.timeout)
     if ctx.args.json:
         print(json.dumps(cooldowns_json(active)))
         return 0

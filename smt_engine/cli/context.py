@@ -8,8 +8,10 @@ import errno
 import logging
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+from smt_engine.commands.client import CommandClient, actor
 from smt_engine.config import ConfigError, Settings, load_settings
 from smt_engine.config.paths import default_config_path
 from smt_engine.exitcodes import ExitCode
@@ -25,6 +27,11 @@ from smt_engine.store import (
     database_error,
 )
 from smt_engine.store.errors import size_limit_message
+
+
+def engine_running(database: Path) -> bool:
+    """Whether an engine process holds ``database`` (and would consume a queued command)."""
+    return EngineLock(database).is_held_elsewhere()
 
 
 class CommandError(Exception):
@@ -102,6 +109,13 @@ class Context:
         if self._store is None:
             self._store = Store.open(path or self.settings().engine.database, readonly=readonly)
         return self._store
+
+    def commands(self) -> CommandClient:
+        """The command queue's client, as the CLI's operator: refuses when no engine holds the database."""
+        database = self.settings().engine.database
+        return CommandClient(
+            self.store(), lambda: engine_running(database), lambda: datetime.now(UTC), actor("cli")
+        )
 
     @contextlib.contextmanager
     def engine_lock(self, why: str) -> Iterator[None]:

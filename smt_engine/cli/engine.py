@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import logging
 import tempfile
@@ -14,7 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smt_engine.cli.context import CommandError, Context
-from smt_engine.domain import CommandKind, CommandState, EventLevel, Mode, Side
+from smt_engine.commands.args import CloseAllArgs, CloseArgs, CommandArgs
+from smt_engine.commands.contract import parse_args
+from smt_engine.commands.errors import CommandRejected, NoEngine
+from smt_engine.domain import CommandKind, EventLevel, Mode
 from smt_engine.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -433,43 +435,31 @@ def cmd_events(ctx: Context) -> int:
 # --------------------------------------------------------------------------- queued operator verbs
 
 
-def _actor() -> str:
+def queue_and_wait(ctx: Context, args: CommandArgs, timeout: float) -> int:
+    """Queue a command for the engine and wait for its result; say plainly when no engine runs."""
+    client = ctx.commands()
     try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no passwd entry in some containers
-        return "cli"
-
-
-def queue_and_wait(ctx: Context, kind: CommandKind, args: dict[str, Any], timeout: float) -> int:
-    """Insert a command for the engine and wait for its result; say plainly when no engine runs."""
-    from smt_engine.store import EngineLock
-
-    settings = ctx.settings()
-    if not EngineLock(settings.engine.database).is_held_elsewhere():
+        command = client.send(args)
+    except NoEngine:
         raise CommandError(
-            f"no engine is running on {settings.engine.database}: nothing was sent "
+            f"no engine is running on {ctx.settings().engine.database}: nothing was sent "
             "(start it with `smt start` or `smt engine`)"
-        )
-    store = ctx.store()
-    command = store.commands.enqueue(kind, datetime.now(UTC), _actor(), args)
+        ) from None
     assert command.id is not None
-    print(f"sent {kind.value} as command #{command.id}", flush=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = store.commands.get(command.id)
-        if current is not None and current.state in (CommandState.DONE, CommandState.FAILED):
-            if current.state is CommandState.DONE:
-                print(f"done: {json.dumps(current.result or {}, default=str)}")
-                return 0
-            print(f"failed: {current.error}")
-            return 1
-        time.sleep(0.2)
-    print(f"no result within {timeout:.0f} s; the engine will still handle it (see `smt events`)")
-    return ExitCode.NO_RESULT
+    print(f"sent {args.kind.value} as command #{command.id}", flush=True)
+    outcome = client.wait(command.id, timeout)
+    if outcome is None:
+        print(f"no result within {timeout:.0f} s; the engine will still handle it (see `smt events`)")
+        return ExitCode.NO_RESULT
+    if outcome.result is None:
+        print(f"failed: {outcome.error}")
+        return 1
+    print(f"done: {json.dumps(outcome.result.to_row(), default=str)}")
+    return 0
 
 
 def cmd_queue(ctx: Context) -> int:
-    return queue_and_wait(ctx, ctx.args.kind, {}, ctx.args.timeout)
+    return queue_and_wait(ctx, parse_args(ctx.args.kind, {}), ctx.args.timeout)
 
 
 def cmd_close(ctx: Context) -> int:
@@ -477,28 +467,21 @@ def cmd_close(ctx: Context) -> int:
     if ctx.args.all:
         if partial:
             raise CommandError("--size/--fraction close part of one position: not with --all")
-        return queue_and_wait(ctx, CommandKind.CLOSE_ALL, {}, ctx.args.timeout)
+        return queue_and_wait(ctx, CloseAllArgs(), ctx.args.timeout)
     if not ctx.args.symbol or not ctx.args.side:
         raise CommandError("name the position (`smt close SOLUSDT LONG`) or use --all")
-    symbol = ctx.args.symbol.upper()
-    if not symbol.endswith("USDT"):
-        symbol += "USDT"
-    side = Side(ctx.args.side.upper())
-    args = {"symbol": symbol, "side": side.value}
-    if partial:
-        args.update(partial_close_args(ctx, symbol, side))
-    return queue_and_wait(ctx, CommandKind.CLOSE, args, ctx.args.timeout)
-
-
-def partial_close_args(ctx: Context, symbol: str, side: Side) -> dict[str, str]:
-    """A partial close's size or fraction, checked before it is queued (the venue's step comes later)."""
-    from smt_engine.engine import CommandRejected
-    from smt_engine.operator_adjust import open_position, parse_part
-
-    args = {"size": ctx.args.size} if ctx.args.size is not None else {"fraction": ctx.args.fraction}
+    raw = {
+        "symbol": ctx.args.symbol,
+        "side": ctx.args.side,
+        "size": ctx.args.size,
+        "fraction": ctx.args.fraction,
+    }
     try:
-        parse_part(args)
-        open_position(ctx.store(), symbol, side)
+        args = CloseArgs.parse(raw)
+        if args.partial:  # a part is checked against the position before it is queued (the step comes later)
+            from smt_engine.commands.adjust_handlers import open_position
+
+            open_position(ctx.store(), args.symbol, args.side)
     except CommandRejected as exc:
         raise CommandError(f"refused, nothing was sent: {exc}") from None
-    return args
+    return queue_and_wait(ctx, args, ctx.args.timeout)

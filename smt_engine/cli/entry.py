@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from smt_engine.cli.context import CommandError, Context
-from smt_engine.cli.trading import _actor, _decimal, _engine_running, _finished_command, _wait_options
+from smt_engine.cli.trading import _decimal, _wait_options, wait_for
 from smt_engine.exitcodes import ExitCode
 
 Sub = Any
@@ -49,8 +49,8 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_enter(ctx: Context) -> int:
-    from smt_engine.clock import WallClock
-    from smt_engine.domain import CommandKind
+    from smt_engine.commands.args import EnterArgs
+    from smt_engine.commands.errors import NoEngine
     from smt_engine.store.entry_args import EntryArgsError, validate_entry
 
     args = ctx.args
@@ -67,13 +67,14 @@ def cmd_enter(ctx: Context) -> int:
         request, _ = validate_entry({k: str(v) for k, v in raw.items() if v is not None}, settings)
     except EntryArgsError as exc:
         raise CommandError(f"entry refused: {exc}; nothing was queued") from None
-    if not _engine_running(ctx):
+    client = ctx.commands()
+    try:
+        command = client.send(EnterArgs.of(request))
+    except NoEngine:
         raise CommandError(
             f"no engine is running on {settings.engine.database}: nothing was queued "
             "(an entry is priced and gated by the engine when it runs; start it with `smt start`)"
-        )
-    store = ctx.store()
-    command = store.commands.enqueue(CommandKind.ENTER, WallClock().now(), _actor(), request.as_args())
+        ) from None
     assert command.id is not None
     print(f"queued entry {request.describe()} as command #{command.id}")
     if not args.wait:
@@ -84,26 +85,26 @@ def cmd_enter(ctx: Context) -> int:
 
 def _wait_for_entry(ctx: Context, command_id: int, timeout: float) -> int:
     """Wait for the command; say what was opened or the gate that refused."""
-    from smt_engine.domain import CommandState
+    from smt_engine.commands.results import EnterResult
     from smt_engine.exchange.precision import plain
 
     store = ctx.store()
-    command = _finished_command(store, command_id, timeout)
-    if command is None:
+    outcome = wait_for(ctx.commands(), command_id, timeout)
+    if outcome is None:
         return ExitCode.NO_RESULT
-    if command.state is CommandState.FAILED:
-        print(f"refused: {command.error or 'no reason given'}")
+    if not isinstance(outcome.result, EnterResult):
+        print(f"refused: {outcome.error or 'no reason given'}")
         return 1
-    result = command.result or {}
-    position = store.positions.get(int(result["position_id"])) if result.get("position_id") else None
+    result = outcome.result
+    position = store.positions.get(result.position_id) if result.position_id else None
     if position is None:
-        print(f"done: {result.get('detail', result)}")
+        print(f"done: {result.detail}")
         return 0
     tp = plain(position.tp_price) if position.tp_price else "-"
     sl = plain(position.sl_price) if position.sl_price else "-"
     print(
         f"opened {position.symbol} {position.side.value} {plain(position.size)} @ "
-        f"{plain(position.entry_price)}, TP {tp} / SL {sl} (proposal #{result.get('proposal_id')}, "
+        f"{plain(position.entry_price)}, TP {tp} / SL {sl} (proposal #{result.proposal_id}, "
         f"position #{position.id})"
     )
     return 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -17,13 +16,13 @@ from smt_engine.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from smt_engine.clock import Clock
+    from smt_engine.commands.client import CommandClient, Outcome
     from smt_engine.config import Settings
     from smt_engine.domain import Contract, Pair
     from smt_engine.exchange.base import Balance, Exchange, ExchangePosition
     from smt_engine.exchange.market.plausibility import PriceRule
     from smt_engine.secrets import SecretStore
     from smt_engine.store import Store
-    from smt_engine.store.records import Command
 
 Sub = Any
 
@@ -131,19 +130,6 @@ async def read_market(
     return price, contract, balance, positions
 
 
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no passwd entry (containers): still attribute it to the CLI
-        return "cli"
-
-
-def _engine_running(ctx: Context) -> bool:
-    from smt_engine.store import EngineLock
-
-    return EngineLock(ctx.settings().engine.database).is_held_elsewhere()
-
-
 # --------------------------------------------------------------------------- handlers
 
 
@@ -163,6 +149,7 @@ def cmd_propose(ctx: Context) -> int:
 
 def _propose(ctx: Context, settings: Settings, pair: Pair) -> int:
     from smt_engine.clock import WallClock
+    from smt_engine.commands.client import actor
     from smt_engine.domain import Action, AnalystKind, Decision, EngineState, ProposalState
     from smt_engine.exchange.market.plausibility import PriceRule
     from smt_engine.exchange.precision import plain
@@ -197,7 +184,7 @@ def _propose(ctx: Context, settings: Settings, pair: Pair) -> int:
         tp_pct=args.tp_pct or account.competition.default_tp_pct,
         sl_pct=args.sl_pct or account.competition.default_sl_pct,
         hold_hours=0.0,
-        reasoning=args.note or f"manual proposal by {_actor()}",
+        reasoning=args.note or f"manual proposal by {actor('cli')}",
         analyst=AnalystKind.HEURISTIC,
     )
     book = ProposalBook(store, clock, settings)
@@ -225,7 +212,9 @@ def _propose(ctx: Context, settings: Settings, pair: Pair) -> int:
 
 def _queue_decision(ctx: Context, verb: str) -> int:
     from smt_engine.clock import WallClock
-    from smt_engine.domain import CommandKind, ProposalState
+    from smt_engine.commands.args import ApproveArgs, RejectArgs
+    from smt_engine.commands.errors import NoEngine
+    from smt_engine.domain import ProposalState
 
     store = ctx.store()
     pid = int(ctx.args.id)
@@ -237,20 +226,26 @@ def _queue_decision(ctx: Context, verb: str) -> int:
     now = WallClock().now()
     if proposal.expires_at is not None and now >= proposal.expires_at:
         raise CommandError(f"proposal #{pid} expired at {proposal.expires_at:%Y-%m-%d %H:%M:%S} UTC")
-    kind = CommandKind.APPROVE if verb == "approve" else CommandKind.REJECT
-    cmd_args: dict[str, Any] = {"proposal_id": pid}
-    if verb == "reject" and ctx.args.reason:
-        cmd_args["reason"] = ctx.args.reason
-    running = _engine_running(ctx)
-    if ctx.args.wait and not running:
-        raise CommandError(f"no engine is running: nothing would {verb} proposal #{pid}; nothing was queued")
-    command = store.commands.enqueue(kind, now, _actor(), cmd_args)
+    args = (
+        ApproveArgs(proposal_id=pid)
+        if verb == "approve"
+        else RejectArgs(proposal_id=pid, reason=ctx.args.reason)
+    )
+    client = ctx.commands()
+    running = client.engine_running()
+    try:
+        # Without --wait the operator asks to queue: the decision waits for the engine's next start.
+        command = client.send(args, queue_without_engine=not ctx.args.wait)
+    except NoEngine:
+        raise CommandError(
+            f"no engine is running: nothing would {verb} proposal #{pid}; nothing was queued"
+        ) from None
     print(
         f"queued {verb} of proposal #{pid} ({proposal.pair} {proposal.side.value}) as command #{command.id}"
     )
     if ctx.args.wait:
         assert command.id is not None
-        return _wait_for_outcome(store, command.id, pid, float(ctx.args.timeout))
+        return _wait_for_outcome(ctx, command.id, pid, float(ctx.args.timeout))
     expires = f"{proposal.expires_at:%Y-%m-%d %H:%M} UTC" if proposal.expires_at else "never"
     if running:
         if verb == "approve":
@@ -265,39 +260,26 @@ def _queue_decision(ctx: Context, verb: str) -> int:
     return 0
 
 
-WAIT_POLL = 0.2
+def wait_for(client: CommandClient, command_id: int, timeout: float) -> Outcome | None:
+    """The command's outcome; None (said on stdout) when the engine has not finished it in ``timeout``."""
+    outcome = client.wait(command_id, timeout)
+    if outcome is None:
+        print(f"no outcome after {timeout:g} s: command #{command_id} is still {client.state(command_id)}")
+    return outcome
 
 
-def _finished_command(store: Store, command_id: int, timeout: float) -> Command | None:
-    """Poll the command row until the engine completes it; None (said on stdout) after ``timeout``."""
-    import time
-
-    from smt_engine.domain import CommandState
-
-    deadline = time.monotonic() + max(0.0, timeout)
-    while True:
-        command = store.commands.get(command_id)
-        if command is not None and command.state in (CommandState.DONE, CommandState.FAILED):
-            return command
-        if time.monotonic() >= deadline:
-            still = command.state.value if command else "?"
-            print(f"no outcome after {timeout:g} s: command #{command_id} is still {still}")
-            return None
-        time.sleep(WAIT_POLL)
-
-
-def _wait_for_outcome(store: Store, command_id: int, proposal_id: int, timeout: float) -> int:
+def _wait_for_outcome(ctx: Context, command_id: int, proposal_id: int, timeout: float) -> int:
     """Wait for the command, then say what happened to the proposal."""
-    from smt_engine.domain import CommandState
     from smt_engine.exchange.precision import plain
 
-    command = _finished_command(store, command_id, timeout)
-    if command is None:
+    store = ctx.store()
+    outcome = wait_for(ctx.commands(), command_id, timeout)
+    if outcome is None:
         return ExitCode.NO_RESULT
     proposal = store.proposals.get(proposal_id)
     state = proposal.state.value if proposal else "?"
-    if command.state is CommandState.FAILED:
-        print(f"refused: {command.error or 'no reason given'} (proposal #{proposal_id} is {state})")
+    if outcome.result is None:
+        print(f"refused: {outcome.error or 'no reason given'} (proposal #{proposal_id} is {state})")
         return 1
     print(f"done: proposal #{proposal_id} is {state}")
     position = next((p for p in store.positions.open_positions() if p.proposal_id == proposal_id), None)

@@ -14,18 +14,18 @@ in live mode an event names the operator (docs/operator-guide.md, "Manual entry"
 
 from __future__ import annotations
 
-from typing import Any
-
 from smt_engine.clock import Clock
+from smt_engine.commands.args import EnterArgs
+from smt_engine.commands.errors import CommandRejected
+from smt_engine.commands.results import EnterResult
 from smt_engine.config import Settings
 from smt_engine.domain import Action, Decision, EngineState, EventLevel, Mode, Pair, ProposalState
-from smt_engine.engine import CommandRejected
 from smt_engine.exchange.base import Exchange, ExchangeError
 from smt_engine.exchange.market.plausibility import ImplausiblePrice, PriceRule, plausible_price
 from smt_engine.exchange.precision import plain
 from smt_engine.store import Store
-from smt_engine.store.entry_args import EntryArgsError, EntryRequest, validate_entry
-from smt_engine.store.records import Command, Proposal
+from smt_engine.store.entry_args import EntryArgsError, EntryRequest, check_entry
+from smt_engine.store.records import Proposal
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.proposals import ProposalBook, snapshot_account, transition
 from smt_engine.trading.risk import DecisionEvidence, GateResult, OperatorSize, ReasonCode
@@ -55,12 +55,13 @@ class ManualEntry:
         self.book = book
         self.executor = executor
 
-    async def run(self, command: Command) -> dict[str, Any]:
+    async def run(self, args: EnterArgs, actor: str) -> EnterResult:
+        request = args.request
         try:
-            request, pair = validate_entry(command.args, self.settings)
+            pair = check_entry(request, self.settings)
         except EntryArgsError as exc:
             raise CommandRejected(f"entry refused: {exc}") from None
-        proposal = await self._decide(request, pair, command.actor)
+        proposal = await self._decide(request, pair, actor)
         assert proposal.id is not None
         if proposal.state is not ProposalState.APPROVED:
             failed = [g for g in proposal.gates if not g.get("passed")]
@@ -71,12 +72,12 @@ class ManualEntry:
             raise CommandRejected(
                 f"entry #{proposal.id} approved but not opened: {result.outcome}: {result.detail}"
             )
-        return {
-            "proposal_id": proposal.id,
-            "outcome": result.outcome,
-            "position_id": result.position.id if result.position else None,
-            "detail": result.detail,
-        }
+        return EnterResult(
+            proposal_id=proposal.id,
+            outcome=result.outcome,
+            position_id=result.position.id if result.position else None,
+            detail=result.detail,
+        )
 
     async def _decide(self, request: EntryRequest, pair: Pair, actor: str) -> Proposal:
         """A proposal for the request, gated at a plausible price: ``approved`` by the actor or ``denied``."""

@@ -20,19 +20,20 @@ from smt_engine.domain import (
 )
 from smt_engine.engine import Engine
 from smt_engine.exchange.base import ExchangeUnavailable
-from smt_engine.operator import OperatorCommands
 from smt_engine.store.performance import trade_result
 from smt_engine.store.records import Command, Position
 from smt_engine.trading.proposals import snapshot_account
 from smt_engine.trading.risk import ReasonCode
+from tests.command_support import command_service
 from tests.integration.venue_bench import ETH, Bench, bench, open_long
 
 __all__ = ["bench"]  # the fixture, imported
 
 
 def engine(b: Bench) -> Engine:
-    operator = OperatorCommands(b.settings, b.store, b.clock, b.client, b.book, b.executor, b.monitor)
-    return Engine(b.settings, b.store, b.clock, b.monitor, cast(Any, None), handlers=operator.handlers())
+    e = Engine(b.settings, b.store, b.clock, b.monitor, cast(Any, None))
+    e.commands = command_service(b.settings, b.store, b.clock, b.client, b.book, b.executor, b.monitor, e)
+    return e
 
 
 async def run(b: Bench, kind: CommandKind, args: dict[str, Any]) -> Command:

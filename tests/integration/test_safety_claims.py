@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from smt_engine.commands.errors import CommandRejected
 from smt_engine.competition import competition_status
 from smt_engine.config import Settings
 from smt_engine.domain import (
@@ -25,13 +26,12 @@ from smt_engine.domain import (
     ProposalState,
     Side,
 )
-from smt_engine.engine import CommandRejected
 from smt_engine.exchange.base import OrderRequest, OrderStatus
 from smt_engine.exchange.precision import round_stop
-from smt_engine.operator import OperatorCommands
 from smt_engine.store.records import Command, EngineStatus
 from smt_engine.trading.orders import move_position
 from smt_engine.trading.proposals import ProposalBook
+from tests.command_support import RunRow, command_service, row_runner
 from tests.integration.rig import Rig, long_eth
 from tests.integration.venue_bench import ETH, SETTINGS, T0, Bench, bench, open_long
 
@@ -103,15 +103,18 @@ async def test_the_engine_rejects_a_waiting_proposal_on_the_operators_command(ri
     assert missing.state is CommandState.FAILED and "9999" in missing.error
 
 
-def _operator(bench: Bench) -> OperatorCommands:
-    return OperatorCommands(
-        bench.settings,
-        bench.store,
-        bench.clock,
-        bench.client,
-        bench.book,
-        bench.executor,
-        bench.monitor,
+def _service(bench: Bench) -> RunRow:
+    """The engine's command service over the bench: a command row in, the row it stores out."""
+    return row_runner(
+        command_service(
+            bench.settings,
+            bench.store,
+            bench.clock,
+            bench.client,
+            bench.book,
+            bench.executor,
+            bench.monitor,
+        )
     )
 
 
@@ -122,15 +125,13 @@ def _cmd(kind: CommandKind, args: dict[str, Any] | None = None) -> Command:
 async def test_the_operators_close_closes_at_the_venue_even_when_halted(bench: Bench) -> None:
     pid, _, _ = await open_long(bench)
     bench.store.engine.put(EngineStatus(mode=bench.settings.engine.mode, state=EngineState.HALTED))
-    handlers = _operator(bench).handlers()
+    run = _service(bench)
     bad_side = _cmd(CommandKind.CLOSE, {"symbol": "ethusdt", "side": "UP"})
     with pytest.raises(CommandRejected, match="LONG or SHORT"):
-        await handlers[CommandKind.CLOSE](bad_side)
+        await run(bad_side)
     with pytest.raises(CommandRejected, match="no open SHORT position on ETHUSDT"):
-        await handlers[CommandKind.CLOSE](_cmd(CommandKind.CLOSE, {"symbol": "ethusdt", "side": "short"}))
-    result = await bench.run(
-        handlers[CommandKind.CLOSE](_cmd(CommandKind.CLOSE, {"symbol": "ethusdt", "side": "long"}))
-    )
+        await run(_cmd(CommandKind.CLOSE, {"symbol": "ethusdt", "side": "short"}))
+    result = await bench.run(run(_cmd(CommandKind.CLOSE, {"symbol": "ethusdt", "side": "long"})))
     pos = bench.store.positions.get(pid)
     assert pos is not None and pos.state is PositionState.CLOSED and pos.close_reason is CloseReason.MANUAL
     assert result == {"position_id": pid, "state": "closed", "close_order_id": pos.close_order_id}
@@ -144,17 +145,17 @@ async def test_the_operators_close_that_the_venue_refuses_fails_and_says_so(benc
     pid, _, _ = await open_long(bench)
     bench.fake.faults.paths = {"/capi/v3/order"}  # the client closes with a reduce-only market order
     bench.fake.faults.rate_5xx = 1.0
-    handlers = _operator(bench).handlers()
+    run = _service(bench)
     with pytest.raises(CommandRejected, match="ETHUSDT LONG: the close order was not accepted"):
-        await bench.run(handlers[CommandKind.CLOSE](_cmd(CommandKind.CLOSE, {"symbol": ETH, "side": "LONG"})))
+        await bench.run(run(_cmd(CommandKind.CLOSE, {"symbol": ETH, "side": "LONG"})))
     with pytest.raises(CommandRejected, match="closed 0, could not close: ETHUSDT LONG"):
-        await bench.run(handlers[CommandKind.CLOSE_ALL](_cmd(CommandKind.CLOSE_ALL)))
+        await bench.run(run(_cmd(CommandKind.CLOSE_ALL)))
     pos = bench.store.positions.get(pid)
     assert pos is not None and pos.state is PositionState.OPEN
     failed = [e for e in bench.store.events.recent(100) if e.kind == "position.close_failed"]
     assert failed and all(e.position_id == pid and e.level.value == "critical" for e in failed)
     bench.fake.faults.rate_5xx = 0.0
-    assert await bench.run(handlers[CommandKind.CLOSE_ALL](_cmd(CommandKind.CLOSE_ALL))) == {"closed": [pid]}
+    assert await bench.run(run(_cmd(CommandKind.CLOSE_ALL))) == {"closed": [pid]}
     closed = next(e for e in bench.store.events.recent(100) if e.kind == "position.closed")
     assert closed.data["actor"] == "test"
     assert not [p for p in await bench.client.positions() if p.size > 0]
@@ -165,19 +166,19 @@ async def test_the_operators_cleanup_cancels_orphans_and_fails_loudly_when_the_v
 ) -> None:
     _, tp_id, sl_id = await open_long(bench)
     await bench.client.close_position(ETH, Side.LONG, "outside-close-2")  # leaves TP and SL behind
-    handlers = _operator(bench).handlers()
+    run = _service(bench)
     bench.fake.faults.paths = {"/capi/v3/account/position/allPosition"}
     bench.fake.faults.next_5xx = 10
     with pytest.raises(CommandRejected, match="exchange read failed, nothing cancelled"):
-        await bench.run(handlers[CommandKind.CLEANUP](_cmd(CommandKind.CLEANUP)))
+        await bench.run(run(_cmd(CommandKind.CLEANUP)))
     assert bench.venue_status(sl_id) is OrderStatus.UNTRIGGERED
     bench.fake.faults.next_5xx = 0
     # The books still hold the position (no tick has seen it go): its orders are not orphans yet, so a
     # venue answer that merely misses a position can never strip its stop.
-    assert (await bench.run(handlers[CommandKind.CLEANUP](_cmd(CommandKind.CLEANUP))))["cancelled"] == []
+    assert (await bench.run(run(_cmd(CommandKind.CLEANUP))))["cancelled"] == []
     assert bench.venue_status(sl_id) is OrderStatus.UNTRIGGERED
     await bench.run(bench.monitor.tick(startup=True))  # the close is booked; a start-up tick only flags
-    result = await bench.run(handlers[CommandKind.CLEANUP](_cmd(CommandKind.CLEANUP)))
+    result = await bench.run(run(_cmd(CommandKind.CLEANUP)))
     assert sl_id in result["cancelled"]
     assert bench.venue_status(sl_id) is OrderStatus.CANCELLED
     assert bench.venue_status(tp_id) in (OrderStatus.CANCELLED, OrderStatus.UNTRIGGERED)
@@ -188,18 +189,14 @@ async def test_a_reject_without_a_reason_is_recorded_as_the_operators(bench: Ben
     bench.book = ProposalBook(bench.store, bench.clock, bench.settings)
     waiting = await bench.proposed()
     assert waiting.state is ProposalState.PROPOSED and waiting.id is not None
-    result = await _operator(bench).handlers()[CommandKind.REJECT](
-        _cmd(CommandKind.REJECT, {"proposal_id": waiting.id})
-    )
+    result = await _service(bench)(_cmd(CommandKind.REJECT, {"proposal_id": waiting.id}))
     assert result == {"proposal_id": waiting.id, "state": "rejected"}
     said = next(e for e in bench.store.events.recent(50) if e.kind == "proposal.rejected")
     assert (said.data["actor"], said.data["reason"]) == ("test", "rejected by operator")
     with pytest.raises(CommandRejected, match="no proposal #9999"):
-        await _operator(bench).handlers()[CommandKind.APPROVE](
-            _cmd(CommandKind.APPROVE, {"proposal_id": 9999})
-        )
+        await _service(bench)(_cmd(CommandKind.APPROVE, {"proposal_id": 9999}))
     with pytest.raises(CommandRejected, match="proposal number"):
-        await _operator(bench).handlers()[CommandKind.REJECT](_cmd(CommandKind.REJECT, {"proposal_id": "1"}))
+        await _service(bench)(_cmd(CommandKind.REJECT, {"proposal_id": "1"}))
 
 
 async def test_a_position_that_came_without_a_stop_gets_the_phases_default_distance(bench: Bench) -> None:
@@ -234,10 +231,10 @@ async def test_the_operators_approve_opens_the_position_or_says_why_not(bench: B
     bench.settings = Settings.model_validate({**SETTINGS, "engine": {"approval": "manual"}})
     bench.book = ProposalBook(bench.store, bench.clock, bench.settings)
     bench.store.engine.put(EngineStatus(mode=bench.settings.engine.mode, state=EngineState.RUNNING))
-    handlers = _operator(bench).handlers()
+    run = _service(bench)
 
     async def approve(pid: int | None) -> Any:
-        return await bench.run(handlers[CommandKind.APPROVE](_cmd(CommandKind.APPROVE, {"proposal_id": pid})))
+        return await bench.run(run(_cmd(CommandKind.APPROVE, {"proposal_id": pid})))
 
     drifted = await bench.proposed()
     bench.fake.set_price(ETH, Decimal("3300"))  # 10 % away from the proposal's price
@@ -299,7 +296,7 @@ async def test_close_all_goes_past_a_position_already_closing(bench: Bench) -> N
     short = bench.store.positions.open_for(ETH, Side.SHORT)
     assert short is not None and short.id is not None
     move_position(bench.store, long_id, PositionState.CLOSING, actor="test", message="closing", at=T0)
-    result = await bench.run(_operator(bench).handlers()[CommandKind.CLOSE_ALL](_cmd(CommandKind.CLOSE_ALL)))
+    result = await bench.run(_service(bench)(_cmd(CommandKind.CLOSE_ALL)))
     assert result == {"closed": [short.id]}
     # Through bench.run like every call above: the client waits (its weight limiter) on the simulated
     # clock, which only the test advances; outside it this read depended on how much time had crept.

@@ -12,7 +12,36 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from smt_engine.domain import CommandKind, EngineState, OrderState, PositionState, ProposalState, Side
+from smt_engine.commands.args import (
+    ApproveArgs,
+    CleanupArgs,
+    ClearCooldownArgs,
+    CloseAllArgs,
+    CloseArgs,
+    CommandArgs,
+    EnterArgs,
+    MoveProtectionArgs,
+    PauseArgs,
+    RejectArgs,
+    ResumeArgs,
+    RunCycleArgs,
+)
+from smt_engine.commands.contract import CONTRACT, parse_args
+from smt_engine.commands.results import (
+    ApproveResult,
+    CleanupResult,
+    ClearCooldownResult,
+    CloseAllResult,
+    CloseResult,
+    CommandResult,
+    EnterResult,
+    MoveProtectionResult,
+    PauseResult,
+    RejectResult,
+    ResumeResult,
+    RunCycleResult,
+)
+from smt_engine.domain import CommandKind, EngineState, OrderState, PositionState, ProposalState
 from smt_engine.store import EngineLock, Store
 from smt_engine.store.records import Command
 from smt_tui.app import ConsoleApp, open_console
@@ -28,7 +57,10 @@ TEST_CONFIG = ConsoleConfig(
 
 @dataclass
 class FakeEngine:
-    """Consumes operator commands the way the real engine does: claim, act on the store, complete."""
+    """Consumes operator commands the way the real engine does: claim, read the arguments through the
+    command contract, act on the store, complete with the kind's typed result (``smt_engine.commands``), so
+    what the console shows is what the real engine's answer would make it show. The real handlers, over
+    the real queue, are driven in tests/integration/test_command_contract.py."""
 
     store: Store
     lock: EngineLock
@@ -44,43 +76,56 @@ class FakeEngine:
             if command.kind in self.fail_kinds:
                 self.store.commands.fail(command.id, NOW, f"{command.kind.value} refused by the exchange")
                 continue
-            result = self._handle(command)
-            self.store.commands.complete(command.id, NOW, result)
+            result = self._handle(parse_args(command.kind, command.args), command.actor)
+            assert isinstance(result, CONTRACT[command.kind].result)
+            self.store.commands.complete(command.id, NOW, result.to_row())
         return count
 
-    def _handle(self, command: Command) -> dict[str, Any]:
-        s, args = self.store, command.args
-        if command.kind in (CommandKind.APPROVE, CommandKind.REJECT):
-            state = ProposalState.APPROVED if command.kind is CommandKind.APPROVE else ProposalState.REJECTED
-            s.proposals.update(args["proposal_id"], state=state, decided_at=NOW, decided_by=command.actor)
-            if command.kind is CommandKind.APPROVE:  # the shape smt_engine.operator returns
-                return {
-                    "proposal_id": args["proposal_id"],
-                    "outcome": "open",
-                    "position_id": 7,
-                    "detail": "open with TP/SL resting",
-                }
-            return {"proposal_id": args["proposal_id"], "state": state.value}
-        if command.kind is CommandKind.CLOSE:
-            pos = s.positions.open_for(args["symbol"], Side(args["side"]))
+    def _handle(self, args: CommandArgs, actor: str) -> CommandResult:
+        s = self.store
+        if isinstance(args, ApproveArgs | RejectArgs):
+            approve = isinstance(args, ApproveArgs)
+            state = ProposalState.APPROVED if approve else ProposalState.REJECTED
+            s.proposals.update(args.proposal_id, state=state, decided_at=NOW, decided_by=actor)
+            if approve:
+                return ApproveResult(
+                    proposal_id=args.proposal_id,
+                    outcome="open",
+                    position_id=7,
+                    detail="open with TP/SL resting",
+                )
+            return RejectResult(proposal_id=args.proposal_id, state=state)
+        if isinstance(args, CloseArgs):
+            pos = s.positions.open_for(args.symbol, args.side)
             assert pos is not None and pos.id is not None
             s.positions.update(pos.id, state=PositionState.CLOSED, closed_at=NOW, updated_at=NOW)
-            return {"message": f"closed {args['symbol']} {args['side']}"}
-        if command.kind is CommandKind.CLOSE_ALL:
-            for pos in s.positions.open_positions():
-                s.positions.update(pos.id, state=PositionState.CLOSED, closed_at=NOW, updated_at=NOW)
-            return {"message": "all positions closed"}
-        if command.kind is CommandKind.CLEANUP:
-            for order in s.orders.orphans():
+            return CloseResult(position_id=pos.id, state=PositionState.CLOSED, close_order_id="close-1")
+        if isinstance(args, CloseAllArgs):
+            closed = [p.id for p in s.positions.open_positions() if p.id is not None]
+            for pid in closed:
+                s.positions.update(pid, state=PositionState.CLOSED, closed_at=NOW, updated_at=NOW)
+            return CloseAllResult(closed=closed)
+        if isinstance(args, CleanupArgs):
+            orphans = s.orders.orphans()
+            for order in orphans:
                 s.orders.update(order.id, state=OrderState.CANCELLED, updated_at=NOW)
-            return {"message": "orphans cancelled"}
-        if command.kind is CommandKind.PAUSE:
+            return CleanupResult(cancelled=[o.exchange_order_id for o in orphans if o.exchange_order_id])
+        if isinstance(args, PauseArgs):
             s.engine.set(state=EngineState.PAUSED)
-            return {"message": "entries paused"}
-        if command.kind is CommandKind.RESUME:
+            return PauseResult(state=EngineState.PAUSED)
+        if isinstance(args, ResumeArgs):
             s.engine.set(state=EngineState.RUNNING)
-            return {"message": "entries resumed"}
-        return {"message": f"{command.kind.value} started"}
+            return ResumeResult(state=EngineState.RUNNING, was=EngineState.PAUSED, cleared="paused: paused")
+        if isinstance(args, RunCycleArgs):
+            return RunCycleResult(queued=True)
+        if isinstance(args, MoveProtectionArgs):
+            name = "stop-loss" if args.leg == "sl" else "take-profit"
+            message = f"{args.symbol} {args.side.value} {name} now {args.price}"
+            return MoveProtectionResult(message=message, position_id=1, leg=args.leg, price=args.price)
+        if isinstance(args, ClearCooldownArgs):
+            return ClearCooldownResult(message=f"{args.symbol} cooldown cleared", symbol=args.symbol)
+        assert isinstance(args, EnterArgs), args
+        return EnterResult(proposal_id=99, outcome="open", position_id=8, detail="open with TP/SL resting")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from smt_engine.domain import CommandKind, EngineState, EventLevel, PositionState, ProposalState
 from smt_engine.store import Store
+from smt_engine.store.records import Command
 from smt_tui.app import ConsoleApp
 from smt_tui.screens.confirm import ConfirmModal
 from smt_tui.screens.detail import DetailScreen
@@ -157,11 +158,17 @@ async def test_approve_is_hidden_on_a_denied_proposal(
 
 @pytest.mark.parametrize("confirm", [True, False])
 @pytest.mark.parametrize(
-    ("key", "kind", "args"),
+    ("key", "kind", "args", "said"),
     [
-        ("x", CommandKind.CLOSE, {"symbol": "ETHUSDT", "side": "SHORT"}),
-        ("X", CommandKind.CLOSE_ALL, {}),
-        ("c", CommandKind.CLEANUP, {}),
+        (
+            "x",
+            CommandKind.CLOSE,
+            {"symbol": "ETHUSDT", "side": "SHORT"},
+            "close ETHUSDT SHORT: done: closed, position #",
+        ),
+        ("X", CommandKind.CLOSE_ALL, {}, " positions closed"),
+        # The count comes from the engine's typed answer (the old stand-in's toast showed none).
+        ("c", CommandKind.CLEANUP, {}, "cancel orphan orders (1 flagged): done: 1 orphan order cancelled"),
     ],
 )
 async def test_destructive_actions_ask_first(
@@ -171,6 +178,7 @@ async def test_destructive_actions_ask_first(
     key: str,
     kind: CommandKind,
     args: dict[str, str],
+    said: str,
     confirm: bool,
 ) -> None:
     app = make_app()
@@ -185,7 +193,7 @@ async def test_destructive_actions_ask_first(
         await pilot.press("y" if confirm else "n")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmModal))
         if confirm:
-            await roundtrip(pilot, app, engine, ": done")
+            await roundtrip(pilot, app, engine, said)
             assert [(c.kind, c.args) for c in engine.handled] == [(kind, args)]
         else:
             await wait_for(pilot, lambda: any("cancelled" in m for m, _ in notes(app)))
@@ -233,7 +241,7 @@ async def test_pause_then_resume(make_app: MakeApp, engine: FakeEngine) -> None:
         await ready(pilot)
         assert app.check_action("pause", ()) is True and app.check_action("resume", ()) is False
         await pilot.press("p")
-        await roundtrip(pilot, app, engine, "pause entries: done: entries paused")
+        await roundtrip(pilot, app, engine, "pause entries: done: paused")
         await wait_for(pilot, lambda: "● paused" in header(app))
         assert app.check_action("pause", ()) is False and app.check_action("resume", ()) is True
         await pilot.press("p")
@@ -250,6 +258,30 @@ async def test_failed_command_is_reported(make_app: MakeApp, engine: FakeEngine)
         await pilot.press("n")
         await roundtrip(pilot, app, engine, "run cycle now: failed: run_cycle refused by the exchange")
         assert ("run cycle now: failed: run_cycle refused by the exchange", "error") in notes(app)
+
+
+async def test_a_result_that_does_not_fit_its_kind_is_reported_as_such(
+    make_app: MakeApp, engine: FakeEngine
+) -> None:
+    """A row an older or foreign writer completed with another shape: the toast says so, the console lives."""
+    app = make_app()
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await pilot.press("n")
+        claimed: list[Command] = []
+
+        def claim() -> bool:
+            command = engine.store.commands.claim_next(NOW)
+            if command is not None:
+                claimed.append(command)
+            return bool(claimed)
+
+        await wait_for(pilot, claim)
+        assert claimed[0].id is not None
+        engine.store.commands.complete(claimed[0].id, NOW, {"message": "cycle started"})
+        said = "run cycle now: failed: the engine's run_cycle result does not fit (queued: Field required)"
+        await wait_for(pilot, lambda: any(m.startswith(said) for m, _ in notes(app)))
+        assert [severity for m, severity in notes(app) if m.startswith(said)] == ["error"]
 
 
 async def test_read_only_shows_actions_as_unavailable(make_app: MakeApp, fixture_db: Fixture) -> None:

@@ -43,5 +43,5 @@ async def test_hot_sections_apply_and_cold_ones_are_named(tmp_path: Path, store:
     write(config, '[risk]\nmax_open_positions = 2\n[exchange]\ntimeout = "7s"\n')
     result = await reload_settings(settings, config, store, rebuild=None)
     assert settings.risk.max_open_positions == 2
-    assert result["changed"] == ["risk"]
-    assert result["needs_restart"] == ["exchange"]
+    assert result.changed == ["risk"]
+    assert result.needs_restart == ["exchange"]

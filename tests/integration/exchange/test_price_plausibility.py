@@ -18,8 +18,8 @@ import pytest
 
 from smt_engine.analyst.base import AnalysisOutcome
 from smt_engine.clock import SimulatedClock
+from smt_engine.commands.errors import CommandRejected
 from smt_engine.domain import Action, CommandKind, EventLevel, ProposalState
-from smt_engine.engine import CommandRejected
 from smt_engine.exchange.market import to_ms
 from smt_engine.logsetup import EventsHandler
 from smt_engine.runtime import Runtime
@@ -160,7 +160,7 @@ async def test_an_approval_on_a_bad_pushed_price_is_refused(engine: tuple[Rig, R
             CommandKind.APPROVE, rig.clock.now(), "test", {"proposal_id": proposal.id}
         )
         with pytest.raises(CommandRejected, match=r"BNBUSDT: price 90\.512 refused \(90\.00 % away"):
-            await runtime.operator.approve(command)
+            await runtime.commands.execute(command)
     finally:
         await streams.stop()
         task.cancel()
@@ -212,7 +212,7 @@ async def test_a_manual_entry_on_a_bad_pushed_price_is_refused(engine: tuple[Rig
         args = {"pair": "ETH", "side": "LONG", "margin": "50"}
         command = rig.store.commands.enqueue(CommandKind.ENTER, rig.clock.now(), "test", args)
         with pytest.raises(CommandRejected, match=r"entry refused: ETHUSDT: price 315\.458 refused"):
-            await runtime.operator.handlers()[CommandKind.ENTER](command)
+            await runtime.commands.execute(command)
     finally:
         await streams.stop()
         task.cancel()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from smt_engine.cli import entry as entry_cmd
+from smt_engine.cli import context as cli_context
 from smt_engine.cli import main as cli
 from smt_engine.domain import CommandKind, CommandState
 from smt_engine.exitcodes import ExitCode
@@ -33,7 +33,7 @@ def db(config: Path) -> Store:
 
 @pytest.fixture
 def engine_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(entry_cmd, "_engine_running", lambda ctx: True)
+    monkeypatch.setattr(cli_context, "engine_running", lambda database: True)
 
 
 @pytest.mark.parametrize(

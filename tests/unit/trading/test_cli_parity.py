@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from smt_engine.cli import trading as trading_cmd
+from smt_engine.cli import context as cli_context
+from smt_engine.commands.args import ApproveArgs
+from smt_engine.commands.results import ApproveResult
 from smt_engine.domain import PositionState, ProposalState, Side
 from smt_engine.exitcodes import ExitCode
 from smt_engine.store import Store
@@ -31,7 +33,9 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _engine_answers(store_path: Path, *, fail: str | None = None) -> threading.Thread:
-    """A stand-in engine: claims the next command and completes it (opening the position) or fails it."""
+    """A stand-in engine: claims the next command, reads it through the command contract and completes it
+    with the approval's typed result (opening the position), or fails it. The real handler behind the CLI
+    is driven in tests/integration/test_command_contract.py."""
 
     def work() -> None:
         store = Store.open(store_path)
@@ -45,9 +49,9 @@ def _engine_answers(store_path: Path, *, fail: str | None = None) -> threading.T
                 if fail:
                     store.commands.fail(command.id, NOW, fail)
                     return
-                pid = command.args["proposal_id"]
+                pid = ApproveArgs.parse(command.args).proposal_id
                 store.proposals.update(pid, state=ProposalState.OPEN)
-                store.positions.insert(
+                position = store.positions.insert(
                     Position(
                         symbol="ETHUSDT",
                         side=Side.LONG,
@@ -62,7 +66,10 @@ def _engine_answers(store_path: Path, *, fail: str | None = None) -> threading.T
                         proposal_id=pid,
                     )
                 )
-                store.commands.complete(command.id, NOW, {"message": "opened"})
+                opened = ApproveResult(
+                    proposal_id=pid, outcome="open", position_id=position.id, detail="opened"
+                )
+                store.commands.complete(command.id, NOW, opened.to_row())
                 return
         finally:
             store.close()
@@ -75,7 +82,7 @@ def _engine_answers(store_path: Path, *, fail: str | None = None) -> threading.T
 def _proposed(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     patch_venue(monkeypatch)
     assert run(config, "propose", "--pair", "ETH", "--side", "LONG", "--confidence", "0.8") == 0
-    monkeypatch.setattr(trading_cmd, "_engine_running", lambda ctx: True)
+    monkeypatch.setattr(cli_context, "engine_running", lambda database: True)
 
 
 def test_approve_wait_prints_the_opened_position(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from smt_engine.cli import context as cli_context
 from smt_engine.cli import main as cli
 from smt_engine.cli import trading as trading_cmd
 from smt_engine.domain import CommandKind, ProposalState
@@ -84,7 +85,7 @@ def test_approve_and_reject_queue_commands(
     assert "queued approve of proposal #1" in out
     assert "no engine is running: the command will be handled when the engine starts" in out
 
-    monkeypatch.setattr(trading_cmd, "_engine_running", lambda ctx: True)
+    monkeypatch.setattr(cli_context, "engine_running", lambda database: True)
     assert run(config, "reject", "2", "--reason", "too late") == 0
     assert "the engine is running" in capsys.readouterr().out
 

@@ -2,19 +2,33 @@
 orphans, pause, resume, run a cycle and a manual entry (``screens.entry_form``); the confirmations that
 state the risk first; and the toasts that tell what the engine did with each command.
 
-A command row is written from a worker thread and never when no engine runs (it would wait for an engine
-that may start hours later); the result is shown when the engine completes it.
+Every command goes through the one client of the queue (``smt_engine.commands.client``), with the typed
+arguments of its kind: the row is written from a worker thread and never when no engine runs (it would
+wait for an engine that may start hours later); the engine's typed result is shown when it completes.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from textual import work
 
-from smt_engine.domain import CommandKind, CommandState, Mode, PositionState
+from smt_engine.commands.args import (
+    ApproveArgs,
+    CleanupArgs,
+    CloseAllArgs,
+    CloseArgs,
+    CommandArgs,
+    EnterArgs,
+    PauseArgs,
+    RejectArgs,
+    ResumeArgs,
+    RunCycleArgs,
+)
+from smt_engine.commands.client import CommandClient, read_outcome
+from smt_engine.commands.errors import CommandRejected, NoEngine
+from smt_engine.domain import Mode, PositionState
 from smt_engine.store.entry_args import EntryRequest
 from smt_engine.store.records import Command, Position
 from smt_tui import fmt
@@ -25,7 +39,7 @@ from smt_tui.screens.entry_form import EntryForm
 from smt_tui.state import ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot
 
 
-class OperatorCommands(AdjustActions):
+class OperatorActions(AdjustActions):
     """The actions that write a command row; the refresh loop and navigation are in ``ConsoleApp``."""
 
     model: ReadModel
@@ -37,6 +51,11 @@ class OperatorCommands(AdjustActions):
     _last_trigger: dict[str, float]
     _auto_key: str | None
 
+    @property
+    def command_client(self) -> CommandClient:
+        """The queue's one client, as this console's operator (the same policy as the CLI's)."""
+        return CommandClient(self.model.store, self.model.engine_running, self.model.now, self.actor)
+
     def _debounced(self, action: str) -> bool:
         """True when the same action fired a moment ago (key repeat, double press)."""
         now = time.monotonic()
@@ -45,12 +64,12 @@ class OperatorCommands(AdjustActions):
         return last is not None and now - last < self.debounce
 
     def action_approve(self) -> None:
-        self._proposal_command(CommandKind.APPROVE, "approve")
+        self._proposal_command("approve")
 
     def action_reject(self) -> None:
-        self._proposal_command(CommandKind.REJECT, "reject")
+        self._proposal_command("reject")
 
-    def _proposal_command(self, kind: CommandKind, verb: str) -> None:
+    def _proposal_command(self, verb: str) -> None:
         record = self.selected()
         if not isinstance(record, ProposalView) or self._debounced(verb):
             return
@@ -60,11 +79,16 @@ class OperatorCommands(AdjustActions):
         self._auto_key = None
 
         def send() -> None:
-            self.send_command(kind, {"proposal_id": proposal_id}, f"{verb} proposal #{proposal_id}")
+            args = (
+                ApproveArgs(proposal_id=proposal_id)
+                if verb == "approve"
+                else RejectArgs(proposal_id=proposal_id)
+            )
+            self.send_command(args, f"{verb} proposal #{proposal_id}")
 
         snap = self.snapshot
         live = snap is not None and snap.engine.mode is Mode.LIVE
-        if kind is CommandKind.APPROVE and live and self.config.confirm_live_approvals:
+        if verb == "approve" and live and self.config.confirm_live_approvals:
             self._confirm("Approve with real money?", approval_risk(record, snap), send)
         else:
             send()
@@ -91,9 +115,7 @@ class OperatorCommands(AdjustActions):
         self._confirm(
             "Close position?",
             body,
-            lambda: self.send_command(
-                CommandKind.CLOSE, {"symbol": record.symbol, "side": record.side.value}, label
-            ),
+            lambda: self.send_command(CloseArgs(symbol=record.symbol, side=record.side), label),
         )
 
     def refresh_confirm(self) -> None:
@@ -108,7 +130,7 @@ class OperatorCommands(AdjustActions):
         self._confirm(
             "Close ALL positions?",
             f"Close all {count} open position(s) at market?",
-            lambda: self.send_command(CommandKind.CLOSE_ALL, {}, f"close all ({count})"),
+            lambda: self.send_command(CloseAllArgs(), f"close all ({count})"),
         )
 
     def action_cleanup(self) -> None:
@@ -129,20 +151,20 @@ class OperatorCommands(AdjustActions):
         self._confirm(
             "Cancel orphan orders?",
             body,
-            lambda: self.send_command(CommandKind.CLEANUP, {}, f"cancel orphan orders ({count} flagged)"),
+            lambda: self.send_command(CleanupArgs(), f"cancel orphan orders ({count} flagged)"),
         )
 
     def action_pause(self) -> None:
         if not self._debounced("pause"):
-            self.send_command(CommandKind.PAUSE, {}, "pause entries")
+            self.send_command(PauseArgs(), "pause entries")
 
     def action_resume(self) -> None:
         if not self._debounced("resume"):
-            self.send_command(CommandKind.RESUME, {}, "resume entries")
+            self.send_command(ResumeArgs(), "resume entries")
 
     def action_run_cycle(self) -> None:
         if not self._debounced("run_cycle"):
-            self.send_command(CommandKind.RUN_CYCLE, {}, "run cycle now")
+            self.send_command(RunCycleArgs(), "run cycle now")
 
     def action_manual_entry(self) -> None:
         if not self._debounced("manual_entry"):
@@ -155,7 +177,7 @@ class OperatorCommands(AdjustActions):
         label = f"enter {request.describe()}"
 
         def send() -> None:
-            self.send_command(CommandKind.ENTER, request.as_args(), label)
+            self.send_command(EnterArgs.of(request), label)
 
         snap = self.snapshot
         if snap is not None and snap.engine.mode is Mode.LIVE and self.config.confirm_live_approvals:
@@ -178,23 +200,28 @@ class OperatorCommands(AdjustActions):
 
     # ------------------------------------------------------------------ commands
 
-    def send_command(self, kind: CommandKind, args: dict[str, Any], label: str) -> None:
+    def send_command(self, args: CommandArgs, label: str) -> None:
         if self.readonly:
             self.notify("read-only console: actions are unavailable", severity="warning")
             return
-        self._send_worker(kind, args, label)
+        self._send_worker(args, label)
 
     @work(thread=True, group="commands", exit_on_error=False, description="operator command")
-    def _send_worker(self, kind: CommandKind, args: dict[str, Any], label: str) -> None:
-        if not self.model.engine_running():
-            # Never leave a command queued for an engine that may start hours later.
-            self.post_message(CommandNotSent(label, "no engine is running; nothing was sent"))
-            return
+    def _send_worker(self, args: CommandArgs, label: str) -> None:
         try:
-            command = self.model.enqueue(kind, self.actor, args)
+            command = self.command_client.send(args)
+        except NoEngine as exc:
+            # Never leave a command queued for an engine that may start hours later.
+            self.post_message(CommandNotSent(label, str(exc)))
+            return
+        except CommandRejected as exc:
+            self.post_message(CommandNotSent(label, str(exc)))
+            return
         except Exception as exc:  # the database refused: show it, keep the console alive
             self.post_message(CommandNotSent(label, f"could not write the command: {exc}"))
             return
+        assert command.id is not None
+        self.model.watch_command(command.id)
         snap = self.snapshot
         alive = snap is not None and snap.engine.liveness(self.now(), self.config.stale_after) in (
             Liveness.ALIVE,
@@ -217,14 +244,15 @@ class OperatorCommands(AdjustActions):
         self.notify(f"{message.label}: {message.reason}", severity="error", title="Not sent")
 
     def _report(self, command: Command) -> None:
+        """The engine's answer, read through the contract: what it did, or why not."""
+        outcome = read_outcome(command)
+        if outcome is None:
+            return
         assert command.id is not None
         label = self._labels.pop(command.id, f"{command.kind.value} #{command.id}")
-        if command.state is CommandState.DONE:
-            self.notify(f"{label}: done{_summary(command.result)}", title="Engine")
-        else:
-            self.notify(
-                f"{label}: failed: {command.error or 'no reason given'}", severity="error", title="Engine"
-            )
+        self.notify(
+            f"{label}: {outcome.says()}", severity="information" if outcome.done else "error", title="Engine"
+        )
 
 
 def approval_risk(view: ProposalView, snap: Snapshot | None) -> str:
@@ -243,21 +271,3 @@ def approval_risk(view: ProposalView, snap: Snapshot | None) -> str:
         f"-{p.sl_pct}%) it loses about {fmt.money(at_stop)} USDT before fees.{moved} The engine re-checks "
         "the price and every risk gate before it sends the order."
     )
-
-
-def _summary(result: dict[str, Any] | None) -> str:
-    """A command's result in plain words for the toast: never the raw result, which reads as JSON."""
-    if not result:
-        return ""
-    if result.get("message"):
-        return f": {result['message']}"
-    words: list[str] = []
-    said = result.get("detail") or result.get("outcome") or result.get("state")
-    if said:
-        words.append(str(said))
-    if result.get("position_id") is not None:
-        words.append(f"position #{result['position_id']}")
-    if isinstance(result.get("closed"), list):
-        count = len(result["closed"])
-        words.append(f"{count} position{'' if count == 1 else 's'} closed")
-    return f": {', '.join(words)}" if words else ""
