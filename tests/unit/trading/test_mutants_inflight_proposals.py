@@ -369,3 +369,60 @@ async def test_an_entry_already_tied_to_a_position_keeps_it_when_linked(
     assert report.linked == [p.id]
     after_entry = store.orders.get(entry.id or 0)
     assert after_entry is not None and after_entry.position_id == earlier.id
+
+
+async def test_an_entry_gone_with_no_closing_order_is_booked_unknown_from_twice_the_window(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """No order of its own closed it (an auto-deleverage): a second short of twice the order-visibility
+    window it waits; at twice the window exactly it is rebuilt and booked closed, reason unknown."""
+    tracker, ex, executor = tracker_on(store, clock)
+    p = submitting(store, clock, tracker)
+    entry = filled_entry(store, executor, p, 2 * WINDOW - timedelta(seconds=1))
+    ex.orders[entry.client_order_id] = at_venue(entry.client_order_id, OrderStatus.FILLED, oid="9001")
+    report = await tracker.resolve(set(), set())
+    assert report.proposals_resolved == [] and proposal_state(store, p) is ProposalState.SUBMITTING
+    assert store.positions.recent_closed() == []
+    await clock.advance(1)
+    report = await tracker.resolve(set(), set())
+    assert report.proposals_resolved == [p.id] and proposal_state(store, p) is ProposalState.CLOSED
+    (pos,) = store.positions.recent_closed()
+    assert pos.proposal_id == p.id and pos.close_reason is CloseReason.UNKNOWN
+    assert (pos.size, pos.entry_price) == (Decimal("1.5"), Decimal(2000))
+
+
+async def test_linking_an_adopted_round_trip_stamps_the_position_the_entry_and_the_proposal_now(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """The adopted position, the entry row and the proposal's two steps carry the time of the link and
+    the reconciler's name, not the adoption's."""
+    tracker, _, executor = tracker_on(store, clock)
+    p = submitting(store, clock, tracker)
+    entry = filled_entry(store, executor, p, WINDOW)
+    adopted = store.positions.insert(
+        Position(
+            symbol="ETHUSDT",
+            side=Side.LONG,
+            size=Decimal("1.5"),
+            entry_price=Decimal(2000),
+            opened_at=entry.created_at,
+            state=PositionState.CLOSED,
+            leverage=20,
+            updated_at=entry.created_at,
+            adopted=True,
+        )
+    )
+    await clock.advance(5)
+    report = await tracker.resolve(set(), set())
+    assert report.proposals_resolved == [p.id]
+    linked = store.positions.get(adopted.id or 0)
+    assert linked is not None and linked.proposal_id == p.id and linked.updated_at == clock.now()
+    after_entry = store.orders.get(entry.id or 0)
+    assert after_entry is not None and after_entry.position_id == adopted.id
+    assert after_entry.updated_at == clock.now()
+    steps = [
+        (e.data["to"], e.data["actor"], e.at)
+        for e in store.events.recent(200)
+        if e.proposal_id == p.id and e.kind in ("proposal.open", "proposal.closed")
+    ]
+    assert sorted(steps) == [("closed", "reconciler", clock.now()), ("open", "reconciler", clock.now())]

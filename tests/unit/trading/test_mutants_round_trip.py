@@ -161,6 +161,21 @@ async def test_an_entry_with_a_price_but_nothing_filled_is_no_trade(
     assert store.positions.select("1 = 1") == []
 
 
+async def test_an_entry_whose_only_fill_rows_say_nothing_filled_is_no_trade(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """The venue's only fill row of the entry says ``qty`` 0 and the entry gives no size or price:
+    nothing to price, so nothing is rebuilt, never a division by that zero."""
+    p = await submitting_proposal(store, clock)
+    venue = Venue(
+        history=[venue_order("c1", at=NOW - timedelta(minutes=5))],
+        fill_list=[fill("e1", "0", price="2004", size="0", at=NOW - timedelta(minutes=29))],
+    )
+    rec, _ = reconciler(store, clock, venue)
+    assert await rec.round_trip(p, entry_at_venue(filled="0", avg=None), actor="reconciler") is None
+    assert store.positions.select("1 = 1") == []
+
+
 async def test_a_round_trip_of_a_proposal_already_open_only_closes_it(
     store: Store, clock: SimulatedClock
 ) -> None:
