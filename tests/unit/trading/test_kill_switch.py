@@ -82,3 +82,61 @@ async def test_the_kill_switch_the_entry_gate_and_the_limits_table_read_one_dail
     account = snapshot_account(store, settings, clock.now(), balance, [], EngineState.RUNNING)
     measure = daily_loss(account)
     assert measure is not None and measure.reference == Decimal("880.5"), "counts from the resume"
+
+
+async def test_a_drawdown_from_the_peak_halts_with_its_own_code_and_figures(store: Store) -> None:
+    """Mutation testing found no test of the drawdown limit: equity 25 % below the peak crosses 20 %,
+    although the day's own loss (from its opening equity) stays under its limit."""
+    clock = SimulatedClock(datetime(2026, 1, 20, 12, tzinfo=UTC))
+    settings = make_settings(risk={"daily_loss_limit_pct": "50", "max_drawdown_pct": "20"})
+    switch = KillSwitch(settings, store, clock)
+    snap(store, datetime(2026, 1, 18, 12, tzinfo=UTC), "1600")  # the peak, two days ago
+    snap(store, datetime(2026, 1, 19, 23, 50, tzinfo=UTC), "1300")  # the day's opening equity
+    assert switch.check(Decimal(1290)) is None  # 19.38 % below the peak
+    shown = {h.component: h for h in store.health.all()}["risk.kill_switch"]
+    assert shown.status is HealthStatus.OK and shown.detail == "daily loss 0.77%, drawdown 19.38%"
+    assert shown.data == {
+        "equity": "1290",
+        "opening_equity": "1300",
+        "peak_equity": "1600",
+        "daily_loss_pct": "0.77",
+        "drawdown_pct": "19.38",
+    }
+    breach = switch.check(Decimal(1200))
+    assert breach is not None and breach.code is ReasonCode.MAX_DRAWDOWN
+    assert breach.reason == "drawdown 25.00% from peak equity 1600 (now 1200) >= limit 20%"
+    shown = {h.component: h for h in store.health.all()}["risk.kill_switch"]
+    assert (shown.status, shown.detail) == (HealthStatus.DOWN, breach.reason)
+    assert (shown.data["drawdown_pct"], shown.data["daily_loss_pct"]) == ("25", "7.69")
+
+
+async def test_a_new_high_is_no_drawdown_and_a_fresh_store_measures_from_the_equity_itself(
+    store: Store,
+) -> None:
+    clock = SimulatedClock(datetime(2026, 1, 20, 12, tzinfo=UTC))
+    settings = make_settings(risk={"daily_loss_limit_pct": "5", "max_drawdown_pct": "5"})
+    switch = KillSwitch(settings, store, clock)
+    assert switch.check(Decimal(1000)) is None  # no snapshot yet: nothing to lose from
+    shown = {h.component: h for h in store.health.all()}["risk.kill_switch"]
+    assert shown.data["opening_equity"] is None and shown.data["peak_equity"] is None
+    assert (shown.data["daily_loss_pct"], shown.data["drawdown_pct"]) == ("0", "0")
+    snap(store, datetime(2026, 1, 19, 23, 50, tzinfo=UTC), "1000")
+    assert switch.check(Decimal(1100)) is None  # above the peak: no drawdown, no daily loss
+    shown = {h.component: h for h in store.health.all()}["risk.kill_switch"]
+    assert (shown.data["daily_loss_pct"], shown.data["drawdown_pct"]) == ("0", "0")
+
+
+async def test_a_reset_is_recorded_with_who_what_and_the_equity_and_reported_healthy(store: Store) -> None:
+    clock = SimulatedClock(datetime(2026, 1, 20, 12, tzinfo=UTC))
+    switch = KillSwitch(make_settings(), store, clock)
+    switch.reset("alice", "daily loss 6.00%", Decimal(940))
+    latest = store.kill_switch.latest()
+    assert latest is not None
+    assert (latest.at, latest.actor, latest.cleared, latest.equity) == (
+        clock.now(),
+        "alice",
+        "daily loss 6.00%",
+        Decimal(940),
+    )
+    shown = {h.component: h for h in store.health.all()}["risk.kill_switch"]
+    assert (shown.status, shown.detail) == (HealthStatus.OK, "cleared by alice: daily loss 6.00%")
