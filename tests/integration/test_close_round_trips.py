@@ -159,6 +159,17 @@ async def test_a_flat_push_from_before_the_position_opened_sends_no_cancel_befor
     await client.aclose()
 
 
+def claimed_take_profit(bench: Bench, tp_id: str) -> dict[str, Any]:
+    """A push row saying the TP filled in full, while the venue still holds the position."""
+    return order_row(bench.fake._find(tp_id)) | {
+        "status": "FILLED",
+        "cumFillSize": "0.333",
+        "cumFillValue": "1029.297",
+        "cumFillFee": "0.62",
+        "cumRealizePnl": "29.97",
+    }
+
+
 async def test_a_flat_push_the_venues_list_contradicts_books_nothing_and_the_stop_is_back_in_the_same_tick(
     bench: Bench,
 ) -> None:
@@ -166,14 +177,8 @@ async def test_a_flat_push_the_venues_list_contradicts_books_nothing_and_the_sto
     monitor, _, client = gated_monitor(bench)
     await bench.run(monitor.tick())
     (held,) = bench.fake.call(bench.fake.venue.positions())
-    row = order_row(bench.fake._find(tp_id)) | {
-        "status": "FILLED",
-        "cumFillSize": "0.333",
-        "cumFillValue": "1029.297",
-        "cumFillFee": "0.62",
-        "cumRealizePnl": "29.97",
-    }  # the TP pushed filled and the side pushed flat; the venue still holds the position
-    assert monitor.pushed is not None and monitor.pushed.note(row)
+    # the TP pushed filled and the side pushed flat; the venue still holds the position
+    assert monitor.pushed is not None and monitor.pushed.note(claimed_take_profit(bench, tp_id))
     monitor.pushed.note_position(closed_position_row(held, to_ms(bench.clock.now())))
     report = await bench.run(monitor.tick())  # the guard places through the bench's own client
     assert report.ok and report.closed == []
@@ -185,17 +190,6 @@ async def test_a_flat_push_the_venues_list_contradicts_books_nothing_and_the_sto
     warned = bench.store.events.of_kind("push.contradicted")
     assert len(warned) == 1 and warned[0].level is EventLevel.WARNING
     await client.aclose()
-
-
-def claimed_take_profit(bench: Bench, tp_id: str) -> dict[str, Any]:
-    """A push row saying the TP filled in full, while the venue still holds the position."""
-    return order_row(bench.fake._find(tp_id)) | {
-        "status": "FILLED",
-        "cumFillSize": "0.333",
-        "cumFillValue": "1029.297",
-        "cumFillFee": "0.62",
-        "cumRealizePnl": "29.97",
-    }
 
 
 async def test_a_list_a_moment_behind_its_push_is_read_again_and_the_close_booked_without_alarm(
@@ -253,14 +247,8 @@ async def test_a_pushed_fill_the_venue_contradicts_closes_nothing_and_cancels_no
     pid, tp_id, sl_id = await open_long(bench)
     monitor, gate, client = gated_monitor(bench)
     await bench.run(monitor.tick())
-    row = order_row(bench.fake._find(tp_id)) | {
-        "status": "FILLED",
-        "cumFillSize": "0.333",
-        "cumFillValue": "1029.297",
-        "cumFillFee": "0.62",
-        "cumRealizePnl": "29.97",
-    }  # a push claiming the TP filled; the venue still holds the position
-    assert monitor.pushed is not None and monitor.pushed.note(row)
+    # a push claiming the TP filled; the venue still holds the position
+    assert monitor.pushed is not None and monitor.pushed.note(claimed_take_profit(bench, tp_id))
     report = await rounds_until_done(gate, monitor.tick())
     assert report.ok and report.closed == []
     pos = bench.store.positions.get(pid)
