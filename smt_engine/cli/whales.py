@@ -151,14 +151,8 @@ def _left_out(provenance: dict[str, Any], dormant_rows: int) -> str:
 def cmd_labels(ctx: Context) -> int:
     from datetime import UTC, datetime
 
-    from smt_engine.whales.addressbook import (
-        AddressBook,
-        AddressBookError,
-        Category,
-        LabelledAddress,
-        add_operator_label,
-        normalize_address,
-    )
+    from smt_engine.whales.addressbook import AddressBook, AddressBookError, add_operator_label
+    from smt_engine.whales.addresses import Category, LabelledAddress, normalize_address
 
     args = ctx.args
     settings = ctx.settings()

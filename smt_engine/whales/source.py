@@ -23,7 +23,8 @@ from smt_engine.secrets import SecretName, SecretStore, redact
 from smt_engine.store import Store
 from smt_engine.store.flows import ExchangeFlow, ExchangeFlowsRepo
 from smt_engine.store.records import Whale, WhaleSignal, WhaleTransfer
-from smt_engine.whales.addressbook import AddressBook, Category
+from smt_engine.whales.addressbook import AddressBook
+from smt_engine.whales.addresses import Category
 from smt_engine.whales.classifier import LABEL_CLASSES, WhaleClassifier, label_classification
 from smt_engine.whales.discovery import Candidate, LargeTransfer, large_transfers, rank_whales
 from smt_engine.whales.etherscan import EtherscanClient, EtherscanError, RateLimiter
