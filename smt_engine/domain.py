@@ -208,6 +208,43 @@ class EventLevel(StrEnum):
     CRITICAL = "critical"
 
 
+class NotificationKind(StrEnum):
+    """The notifications an operator can receive, each with its level (listed by ``notify.events``)."""
+
+    PROPOSAL_WAITING = "proposal_waiting"
+    ENTRY_FILLED = "entry_filled"
+    POSITION_CLOSED = "position_closed"
+    HALTED = "halted"
+    RESUMED = "resumed"
+    STARTED = "started"
+    STOPPED = "stopped"
+    CRASH_RESTART = "crash_restart"
+    MODEL_UNAVAILABLE = "model_unavailable"
+    BUDGET_REACHED = "budget_reached"
+    STREAM_DOWN = "stream_down"
+    DATABASE_LOST = "database_lost"
+
+    @property
+    def level(self) -> EventLevel:
+        return _LEVELS[self]
+
+
+_LEVELS = {
+    NotificationKind.PROPOSAL_WAITING: EventLevel.WARNING,  # needs the operator before it expires
+    NotificationKind.ENTRY_FILLED: EventLevel.INFO,
+    NotificationKind.POSITION_CLOSED: EventLevel.INFO,
+    NotificationKind.HALTED: EventLevel.CRITICAL,
+    NotificationKind.RESUMED: EventLevel.INFO,
+    NotificationKind.STARTED: EventLevel.INFO,
+    NotificationKind.STOPPED: EventLevel.WARNING,
+    NotificationKind.CRASH_RESTART: EventLevel.ERROR,
+    NotificationKind.MODEL_UNAVAILABLE: EventLevel.ERROR,
+    NotificationKind.BUDGET_REACHED: EventLevel.WARNING,
+    NotificationKind.STREAM_DOWN: EventLevel.ERROR,
+    NotificationKind.DATABASE_LOST: EventLevel.CRITICAL,
+}
+
+
 class HealthStatus(StrEnum):
     """How one part of the engine is doing, as shown in `smt status` and the console's health strip."""
 
