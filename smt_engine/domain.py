@@ -101,7 +101,7 @@ PROPOSAL_TRANSITIONS: dict[ProposalState, frozenset[ProposalState]] = {
     ProposalState.FAILED: frozenset(),
     ProposalState.CLOSED: frozenset(),
 }
-"""The DESIGN's proposal state machine; anything not listed is an illegal transition."""
+"""The proposal state machine (docs/design.md); anything not listed is an illegal transition."""
 
 
 class OrderKind(StrEnum):
@@ -150,7 +150,7 @@ ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     OrderState.CANCELLED: frozenset(),
     OrderState.REJECTED: frozenset(),
 }
-"""The DESIGN's order state machine: any live state may become ``unknown``, which a lookup resolves."""
+"""The order state machine (docs/design.md): any live state may become ``unknown``, a lookup resolves it."""
 
 
 class PositionState(StrEnum):

@@ -1,4 +1,4 @@
-"""Build the venue and the market data source for a run mode (DESIGN: one set of code for all modes).
+"""Build the venue and the market data source for a run mode (docs/design.md, principle 7).
 
 live  -> ``WeexClient`` with keys from the ``SecretStore`` (refuses clearly when any is missing)
 paper -> ``PaperExchange`` over ``LiveMarket`` (WEEX public prices, simulated account), its tickers

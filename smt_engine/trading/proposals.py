@@ -1,4 +1,4 @@
-"""Proposals: the DESIGN's state machine, manual or automatic approval, and per-cycle selection.
+"""Proposals: the state machine of docs/design.md, manual or automatic approval, per-cycle selection.
 
 Every transition goes through ``transition``, which refuses anything ``PROPOSAL_TRANSITIONS`` does not
 list and appends an event naming the actor and the reason, so the console can replay a proposal's life.

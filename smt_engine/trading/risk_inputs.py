@@ -1,4 +1,4 @@
-"""The risk inputs a cycle's gates used, as a JSON record, and back (DESIGN principle 5).
+"""The risk inputs a cycle's gates used, as a JSON record, and back (docs/design.md, principle 5).
 
 The proposal step records exactly what its gates saw (account, open exposures, opening and peak
 equity, stop-loss times, engine state, the balance the competition status came from, contracts,
