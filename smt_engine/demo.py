@@ -1,7 +1,7 @@
 """The embedded default: paper venue, synthetic market and synthetic whales on an accelerated clock.
 
 Same engine, same risk gates, same console as live: only the venue, the data sources and the clock
-differ (DESIGN principle 7). The demo runs in a competition's final days so positions use the short
+differ (docs/design.md, principle 7). The demo runs in a competition's final days so positions use the short
 final-phase targets and hold limit, and trades open and close within minutes of demo time.
 """
 

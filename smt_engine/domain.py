@@ -101,7 +101,7 @@ PROPOSAL_TRANSITIONS: dict[ProposalState, frozenset[ProposalState]] = {
     ProposalState.FAILED: frozenset(),
     ProposalState.CLOSED: frozenset(),
 }
-"""The DESIGN's proposal state machine; anything not listed is an illegal transition."""
+"""The proposal state machine (docs/design.md); anything not listed is an illegal transition."""
 
 
 class OrderKind(StrEnum):
@@ -150,7 +150,7 @@ ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     OrderState.CANCELLED: frozenset(),
     OrderState.REJECTED: frozenset(),
 }
-"""The DESIGN's order state machine: any live state may become ``unknown``, which a lookup resolves."""
+"""The order state machine (docs/design.md): any live state may become ``unknown``, a lookup resolves it."""
 
 
 class PositionState(StrEnum):
@@ -206,6 +206,43 @@ class EventLevel(StrEnum):
     WARNING = "warning"
     ERROR = "error"
     CRITICAL = "critical"
+
+
+class NotificationKind(StrEnum):
+    """The notifications an operator can receive, each with its level (listed by ``notify.events``)."""
+
+    PROPOSAL_WAITING = "proposal_waiting"
+    ENTRY_FILLED = "entry_filled"
+    POSITION_CLOSED = "position_closed"
+    HALTED = "halted"
+    RESUMED = "resumed"
+    STARTED = "started"
+    STOPPED = "stopped"
+    CRASH_RESTART = "crash_restart"
+    MODEL_UNAVAILABLE = "model_unavailable"
+    BUDGET_REACHED = "budget_reached"
+    STREAM_DOWN = "stream_down"
+    DATABASE_LOST = "database_lost"
+
+    @property
+    def level(self) -> EventLevel:
+        return _LEVELS[self]
+
+
+_LEVELS = {
+    NotificationKind.PROPOSAL_WAITING: EventLevel.WARNING,  # needs the operator before it expires
+    NotificationKind.ENTRY_FILLED: EventLevel.INFO,
+    NotificationKind.POSITION_CLOSED: EventLevel.INFO,
+    NotificationKind.HALTED: EventLevel.CRITICAL,
+    NotificationKind.RESUMED: EventLevel.INFO,
+    NotificationKind.STARTED: EventLevel.INFO,
+    NotificationKind.STOPPED: EventLevel.WARNING,
+    NotificationKind.CRASH_RESTART: EventLevel.ERROR,
+    NotificationKind.MODEL_UNAVAILABLE: EventLevel.ERROR,
+    NotificationKind.BUDGET_REACHED: EventLevel.WARNING,
+    NotificationKind.STREAM_DOWN: EventLevel.ERROR,
+    NotificationKind.DATABASE_LOST: EventLevel.CRITICAL,
+}
 
 
 class HealthStatus(StrEnum):

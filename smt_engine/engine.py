@@ -25,15 +25,16 @@ from smt_engine.commands.errors import CommandRejected
 from smt_engine.commands.results import CommandResult
 from smt_engine.config import Settings
 from smt_engine.domain import CommandKind, EngineState, EventLevel
+from smt_engine.exchange.weex.supervisor import StreamSupervisor
 from smt_engine.logsetup import EventsHandler
 from smt_engine.reload import Rebuilder
 from smt_engine.sdnotify import SdNotify
 from smt_engine.store import Store
 from smt_engine.store.identity import DatabaseIdentity
 from smt_engine.store.records import Command, EngineStatus
-from smt_engine.streams import StreamSupervisor
 from smt_engine.trading.limits import LimitsPublisher
 from smt_engine.trading.monitor import Monitor
+from smt_engine.trading.pushed import PushedFills
 from smt_engine.trading.risk import ReasonCode
 from smt_engine.trading.shielded import ShieldedWork
 
@@ -84,7 +85,7 @@ class Engine:
         notify: SdNotify | None = None,
         config_path: Path | None = None,
         notifier: Notifications | None = None,
-        streams: StreamSupervisor | None = None,
+        streams: StreamSupervisor[PushedFills] | None = None,
         rebuild: Rebuilder | None = None,
     ) -> None:
         self.settings = settings

@@ -32,6 +32,7 @@ from smt_engine.trading.ailog import AiLogOutbox, AiLogUploader
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.monitor import Monitor
 from smt_engine.trading.proposals import ProposalBook
+from smt_engine.trading.pushed import PushedFills
 from smt_engine.trading.risk import RiskEngine
 from smt_engine.whales.source import WhaleSource, WhaleSourceError, make_whale_source
 
@@ -167,7 +168,7 @@ def build_runtime(
         notify=notify,
         config_path=config_path,
         notifier=make_notifier(settings, store, clock, secrets),
-        streams=make_streams(settings, store, clock, exchange),
+        streams=make_streams(settings, store, clock, exchange, PushedFills()),
     )
     commands = CommandService(engine, settings, store, clock, exchange, book, executor, monitor)
     engine.commands = commands

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from smt_tui.app import ConsoleApp
+
+class PaletteHost(Protocol):
+    """What the palette needs of the console: its actions and whether each applies now. A protocol, so
+    the palette sits below the App that offers it instead of importing it back."""
+
+    def palette_actions(self) -> list[tuple[str, str, str]]: ...
+
+    def action_state(self, action: str) -> bool | None: ...
 
 
 class PaletteActions(Provider):
@@ -16,7 +22,7 @@ class PaletteActions(Provider):
     operator command only, so the palette's entries are called actions here)."""
 
     def _available(self) -> list[tuple[str, str, str]]:
-        app = cast("ConsoleApp", self.app)
+        app = cast(PaletteHost, self.app)
         return [
             (action, title, help_text)
             for action, title, help_text in app.palette_actions()

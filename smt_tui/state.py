@@ -190,7 +190,10 @@ class ProposalView:
 
 
 @dataclass(frozen=True, slots=True)
-class WhaleFeed:
+class WhaleFeedView:
+    """What the whale feed shows: recent large transfers, the whales, their signals (the widget is
+    ``widgets.whale_feed.WhaleFeed``)."""
+
     transfers: tuple[WhaleTransfer, ...] = ()
     whales: tuple[Whale, ...] = ()
     signals: tuple[WhaleSignal, ...] = ()
@@ -213,7 +216,7 @@ class Snapshot:
     history: tuple[Position, ...]
     """Closed positions, most recent first."""
     proposals: tuple[ProposalView, ...]
-    whales: WhaleFeed
+    whales: WhaleFeedView
     decisions: tuple[Analysis, ...]
     orders: tuple[Order, ...]
     events: tuple[Event, ...]
@@ -417,7 +420,7 @@ class ReadModel:
             "proposals": self._proposals,
             "health": lambda: tuple(s.health.all()),
             "limits": s.limits.by_name,
-            "whales": lambda: WhaleFeed(
+            "whales": lambda: WhaleFeedView(
                 tuple(s.whale_transfers.recent(50)),
                 tuple(s.whales.recent(50)),
                 tuple(s.whale_signals.recent(30)),

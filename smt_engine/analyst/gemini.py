@@ -47,9 +47,9 @@ from smt_engine.analyst.citations import cite, read_supports
 from smt_engine.analyst.context import PairContext
 from smt_engine.analyst.grounding import search_suggestions, source_entry
 from smt_engine.analyst.heuristic import HeuristicAnalyst
-from smt_engine.analyst.limits import RETRYABLE_STATUS, RateLimiter, backoff_delay, retry_hint
 from smt_engine.analyst.parse import ParseOutcome, parse_response
 from smt_engine.analyst.prompt import build_prompt
+from smt_engine.analyst.quota import RETRYABLE_STATUS, RateLimiter, backoff_delay, retry_hint
 from smt_engine.clock import Clock
 from smt_engine.config.analyst import AnalystSettings
 from smt_engine.domain import AnalystKind, Decision, EventLevel, HealthStatus

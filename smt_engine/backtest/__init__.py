@@ -1,4 +1,5 @@
-"""Walk-forward backtests of the deterministic decision sources over stored market history.
+"""Walk-forward backtests of the deterministic decision sources over stored market history, and the
+what-if replay of a recorded cycle under other settings (``replay``).
 
 See ``docs/evidence.md``: what can and cannot be backtested, and how a record is read.
 """

@@ -26,14 +26,8 @@ from smt_engine.config import Settings
 from smt_engine.domain import EngineState, Side
 from smt_engine.exchange.base import ExchangeError, Fill, OrderRequest, OrderStatus, VenuePrecisionError
 from smt_engine.exchange.paper.venue import PaperExchange
-from smt_engine.trading.risk import (
-    AccountState,
-    OpenExposure,
-    ReasonCode,
-    RiskEngine,
-    effective_leverage,
-    round_confidence,
-)
+from smt_engine.trading.account import AccountState, OpenExposure
+from smt_engine.trading.risk import ReasonCode, RiskEngine, effective_leverage, round_confidence
 
 _TICK = timedelta(microseconds=1)
 

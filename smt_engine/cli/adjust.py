@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.engine import cooldowns_json, queue_and_wait
 from smt_engine.commands.args import ClearCooldownArgs, MoveProtectionArgs
 from smt_engine.commands.errors import CommandRejected
 
@@ -60,7 +61,6 @@ def _symbol(text: str) -> str:
 
 
 def cmd_move(ctx: Context) -> int:
-    from smt_engine.cli.engine import queue_and_wait
     from smt_engine.commands.adjust_handlers import check_move
 
     raw = {"symbol": ctx.args.symbol, "side": ctx.args.side, ctx.args.leg: ctx.args.price}
@@ -79,8 +79,6 @@ def cmd_cooldowns(ctx: Context) -> int:
     store = ctx.store(readonly=ctx.args.action != "clear")  # a listing never creates or migrates one
     active = active_cooldowns(store, settings, datetime.now(UTC))
     if ctx.args.action == "clear":
-        from smt_engine.cli.engine import queue_and_wait
-
         if not ctx.args.symbol:
             raise CommandError("name the pair: `smt cooldowns clear ETHUSDT`")
         symbol = _symbol(ctx.args.symbol)
@@ -102,7 +100,3 @@ def cmd_cooldowns(ctx: Context) -> int:
         print(f"{c.symbol:<10} until {c.until:%Y-%m-%d %H:%M} UTC  ({c.why})")
     print("`smt cooldowns clear SYMBOL` ends one now")
     return 0
-
-
-def cooldowns_json(active: list[Any]) -> list[dict[str, str]]:
-    return [{"symbol": c.symbol, "until": c.until.isoformat(), "why": c.why} for c in active]

@@ -345,9 +345,12 @@ def cmd_status(ctx: Context) -> int:
     return code
 
 
+def cooldowns_json(active: list[Any]) -> list[dict[str, str]]:
+    return [{"symbol": c.symbol, "until": c.until.isoformat(), "why": c.why} for c in active]
+
+
 def _cooldowns(store: Store, settings: Settings) -> list[dict[str, str]]:
     """Stop-loss cooldowns in force now (`smt cooldowns clear SYMBOL` ends one)."""
-    from smt_engine.cli.adjust import cooldowns_json
     from smt_engine.trading.cooldowns import active_cooldowns
 
     return cooldowns_json(active_cooldowns(store, settings, datetime.now(UTC)))

@@ -14,12 +14,11 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from smt_engine import __version__
 from smt_engine.cli import VERB_MODULES
 from smt_engine.cli.context import Context, exit_code_for
 from smt_engine.exitcodes import ExitCode
 from smt_engine.secrets import redact
-
-__version__ = "0.1.0"
 
 
 def common_options() -> argparse.ArgumentParser:

@@ -32,7 +32,7 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_replay(ctx: Context) -> int:
-    from smt_engine.scorecard.replay import ReplayError, render_replay, replay_cycle
+    from smt_engine.backtest.replay import ReplayError, render_replay, replay_cycle
 
     settings = ctx.settings()
     store = ctx.store(readonly=True, path=Path(ctx.args.db) if ctx.args.db else None)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.whales_backfill import etherscan_key, progress_bar
 
 Sub = Any
 
@@ -151,14 +152,8 @@ def _left_out(provenance: dict[str, Any], dormant_rows: int) -> str:
 def cmd_labels(ctx: Context) -> int:
     from datetime import UTC, datetime
 
-    from smt_engine.whales.addressbook import (
-        AddressBook,
-        AddressBookError,
-        Category,
-        LabelledAddress,
-        add_operator_label,
-        normalize_address,
-    )
+    from smt_engine.whales.addressbook import AddressBook, AddressBookError, add_operator_label
+    from smt_engine.whales.addresses import Category, LabelledAddress, normalize_address
 
     args = ctx.args
     settings = ctx.settings()
@@ -257,17 +252,6 @@ def cmd_flows(ctx: Context) -> int:
     return 0
 
 
-def _etherscan_key(ctx: Context) -> str:
-    from smt_engine.secrets import SecretName
-
-    key = ctx.secrets().get(SecretName.ETHERSCAN_API_KEY)
-    if not key:
-        raise CommandError(
-            "etherscan_api_key is not set: `smt keys set etherscan_api_key` or ETHERSCAN_API_KEY"
-        )
-    return key
-
-
 def _fetch_labelled(ctx: Context, labels_path: Path, out: Path) -> Any:
     from smt_engine.clock import WallClock
     from smt_engine.whales.addressbook import AddressBook
@@ -281,7 +265,7 @@ def _fetch_labelled(ctx: Context, labels_path: Path, out: Path) -> Any:
         raise CommandError(str(exc)) from None
     settings = ctx.settings()
     store = ctx.store()
-    key = _etherscan_key(ctx)
+    key = etherscan_key(ctx)
     book = AddressBook.load(settings.whales.address_book)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -298,7 +282,7 @@ def _fetch_labelled(ctx: Context, labels_path: Path, out: Path) -> Any:
         try:
             async with EtherscanClient.from_settings(settings.whales, key, limiter=limiter) as client:
                 return await fetch_dataset(
-                    client, store, book, labels, out, clock.now(), settings.whales.history_days, _progress
+                    client, store, book, labels, out, clock.now(), settings.whales.history_days, progress_bar
                 )
         finally:  # the engine's next start counts these calls too
             record_calls_outside_cycles(store, clock, limiter, "smt whales train")
@@ -312,15 +296,6 @@ def _fetch_labelled(ctx: Context, labels_path: Path, out: Path) -> Any:
         except (FetchStopped, LabelsError) as exc:
             print(file=sys.stderr)
             raise CommandError(str(exc)) from None
-
-
-def _progress(done: int, total: int, address: str) -> None:
-    """A one-line progress bar on stderr (the report goes to stdout)."""
-    width = 30
-    filled = width * done // max(total, 1)
-    bar = "#" * filled + "." * (width - filled)
-    tail = f" fetching {address}" if address else " done"
-    print(f"\r[{bar}] {done}/{total}{tail}", end="" if address else "\n", file=sys.stderr, flush=True)
 
 
 def cmd_scan(ctx: Context) -> int:

@@ -43,7 +43,6 @@ def _when(flag: str, text: str) -> datetime:
 
 
 def cmd_backfill(ctx: Context) -> int:
-    from smt_engine.cli.whales import _etherscan_key, _progress
     from smt_engine.clock import WallClock
     from smt_engine.whales.addressbook import AddressBook
     from smt_engine.whales.backfill import BackfillStopped, backfill, engine_reserve, plan_backfill
@@ -54,7 +53,7 @@ def cmd_backfill(ctx: Context) -> int:
     settings = ctx.settings()
     cfg = settings.whales
     store = ctx.store()
-    key = _etherscan_key(ctx)
+    key = etherscan_key(ctx)
     book = AddressBook.load(cfg.address_book)
     clock = WallClock()
     reserve = engine_reserve(cfg.daily_call_limit, settings.engine.signal_interval)
@@ -80,7 +79,7 @@ def cmd_backfill(ctx: Context) -> int:
                     retention_days=cfg.history_retention_days,
                 )
                 print(plan.describe(), flush=True)
-                return await backfill(client, store, book, plan, clock.now(), _progress)
+                return await backfill(client, store, book, plan, clock.now(), progress_bar)
         finally:  # the engine's next start counts these calls too
             record_calls_outside_cycles(store, clock, limiter, "smt whales backfill")
 
@@ -94,3 +93,23 @@ def cmd_backfill(ctx: Context) -> int:
         f"wrote {rows} hourly flow rows (flow_history) for {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC"
     )
     return 0
+
+
+def etherscan_key(ctx: Context) -> str:
+    from smt_engine.secrets import SecretName
+
+    key = ctx.secrets().get(SecretName.ETHERSCAN_API_KEY)
+    if not key:
+        raise CommandError(
+            "etherscan_api_key is not set: `smt keys set etherscan_api_key` or ETHERSCAN_API_KEY"
+        )
+    return key
+
+
+def progress_bar(done: int, total: int, address: str) -> None:
+    """A one-line progress bar on stderr (the report goes to stdout)."""
+    width = 30
+    filled = width * done // max(total, 1)
+    bar = "#" * filled + "." * (width - filled)
+    tail = f" fetching {address}" if address else " done"
+    print(f"\r[{bar}] {done}/{total}{tail}", end="" if address else "\n", file=sys.stderr, flush=True)

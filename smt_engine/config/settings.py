@@ -21,8 +21,7 @@ from smt_engine.config.fields import (
     parse_duration,
 )
 from smt_engine.config.paths import default_database_path
-from smt_engine.domain import AnalystKind, ApprovalMode, Mode, Pair, Tier
-from smt_engine.notify.kinds import NotificationKind
+from smt_engine.domain import AnalystKind, ApprovalMode, Mode, NotificationKind, Pair, Tier
 
 KNOWN_BASES = ("BTC", "ETH", "SOL", "DOGE", "XRP", "ADA", "BNB", "LTC")
 _VIRTUAL_FS = (Path("/proc"), Path("/sys"), Path("/dev"))

@@ -1,4 +1,4 @@
-"""Build the venue and the market data source for a run mode (DESIGN: one set of code for all modes).
+"""Build the venue and the market data source for a run mode (docs/design.md, principle 7).
 
 live  -> ``WeexClient`` with keys from the ``SecretStore`` (refuses clearly when any is missing)
 paper -> ``PaperExchange`` over ``LiveMarket`` (WEEX public prices, simulated account), its tickers
@@ -10,19 +10,21 @@ demo  -> ``PaperExchange`` over ``SyntheticMarket`` (seeded prices driven by the
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
-from smt_engine.domain import MarketData, Mode
+from smt_engine.domain import EventLevel, HealthStatus, MarketData, Mode
 from smt_engine.exchange.base import AuthError, Exchange
 from smt_engine.exchange.market import LiveMarket, PriceSource, SyntheticMarket
 from smt_engine.exchange.market.plausibility import PriceRule
-from smt_engine.exchange.market.streamed import StreamedMarket
+from smt_engine.exchange.market.streamed import StreamedMarket, StreamPrices
 from smt_engine.exchange.paper import PaperExchange
 from smt_engine.exchange.weex import WeexClient, WeightLimiter
+from smt_engine.exchange.weex.supervisor import InboxT, StreamReports, StreamSupervisor
+from smt_engine.health import report_health
 from smt_engine.secrets import SecretName, SecretStore
 from smt_engine.store import Store
-from smt_engine.streams import StreamPrices, StreamSupervisor
 
 
 def make_market(settings: Settings, clock: Clock, *, seed: int = 0) -> PriceSource:
@@ -85,9 +87,21 @@ def make_exchange(
     )
 
 
+def stream_reports(store: Store, clock: Clock) -> StreamReports:
+    """The streams' health as the store's health rows, their news as events."""
+
+    def health(component: str, status: HealthStatus, detail: str, data: dict[str, Any]) -> None:
+        report_health(store, clock, component, status, detail, data)
+
+    def event(level: EventLevel, kind: str, message: str, data: dict[str, Any]) -> None:
+        store.events.append(clock.now(), level, kind, message, data=data)
+
+    return StreamReports(health=health, event=event)
+
+
 def make_streams(
-    settings: Settings, store: Store, clock: Clock, exchange: Exchange
-) -> StreamSupervisor | None:
+    settings: Settings, store: Store, clock: Clock, exchange: Exchange, pushed: InboxT
+) -> StreamSupervisor[InboxT] | None:
     """WEEX's private websocket for a ``WeexClient`` (pushes wake the monitor) and the public one for the
     traded pairs (live tickers), in live mode as in paper; none in the demo."""
     ex = settings.exchange
@@ -98,8 +112,9 @@ def make_streams(
         prices = StreamPrices()
         exchange.use_stream_prices(prices)
         return StreamSupervisor(
-            store,
             clock,
+            reports=stream_reports(store, clock),
+            pushed=pushed,
             ws_url=ex.ws_url,
             credentials=exchange.stream_credentials(),
             symbols=[pair.symbol for pair in settings.pairs.all()],
@@ -113,8 +128,9 @@ def make_streams(
     market = getattr(exchange, "market", None)
     if isinstance(market, StreamedMarket) and isinstance(market.prices, StreamPrices):
         return StreamSupervisor(
-            store,
             clock,
+            reports=stream_reports(store, clock),
+            pushed=pushed,
             ws_url=ex.ws_url,
             credentials=None,
             symbols=[pair.symbol for pair in settings.pairs.all()],

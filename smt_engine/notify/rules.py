@@ -12,9 +12,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from smt_engine.config import Settings
-from smt_engine.domain import ApprovalMode, EventLevel, ProposalState
+from smt_engine.domain import ApprovalMode, EventLevel, NotificationKind, ProposalState
 from smt_engine.exchange.precision import plain
-from smt_engine.notify.kinds import NotificationKind
 from smt_engine.store import Store
 from smt_engine.store.records import ComponentHealth, Event
 

@@ -12,16 +12,13 @@ is not a measurement. A flow carries no confidence of its own; it is scored at 0
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from smt_engine.config import Settings
 from smt_engine.config.fields import parse_duration
+from smt_engine.scorecard.subject import Subject
 from smt_engine.store import Store
 from smt_engine.store.flows import ExchangeFlow
 from smt_engine.whales.flows import ETH_LIKE, STABLES
-
-if TYPE_CHECKING:
-    from smt_engine.scorecard.scoring import Subject
 
 SUBJECT = "flow"
 FLOW_CONFIDENCE = 0.5
@@ -51,8 +48,6 @@ def flow_direction(flow: ExchangeFlow) -> str | None:
 
 def flow_subjects(settings: Settings, store: Store, since: datetime, now: datetime) -> list[Subject]:
     """The flows since ``since`` with a horizon due at ``now`` and not scored yet (only those are read)."""
-    from smt_engine.scorecard.scoring import Subject
-
     tier1 = settings.pairs.tier1
     if not tier1:
         return []

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from smt_engine.config import Settings
 from smt_engine.domain import Action, Bias, Side, Tier
+from smt_engine.scorecard.flow_subjects import flow_horizons, flow_subjects
+from smt_engine.scorecard.subject import Subject
 from smt_engine.store import Store
 from smt_engine.store.prices import StoredCandle
 from smt_engine.store.records import Analysis, Proposal, WhaleSignal
@@ -53,25 +54,6 @@ LOOKBACK = timedelta(days=30)
 """Decisions older than this that could not be scored (no prices) are given up on."""
 
 _BIAS_DIRECTION = {Bias.BULLISH: "LONG", Bias.BEARISH: "SHORT", Bias.NEUTRAL: "WAIT", Bias.AVOID: "WAIT"}
-
-
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """What every scored thing has in common."""
-
-    kind: str
-    id: int
-    pair: str
-    symbol: str
-    tier: str
-    analyst: str
-    model: str
-    direction: str
-    confidence: float
-    signal_agrees: str
-    decided_at: datetime
-    cycle_id: str | None
-    state: str | None = None
 
 
 def judge(direction: str, move_pct: float, fee_pct: float) -> tuple[bool, float | None]:
@@ -323,8 +305,6 @@ class Scorer:
 
         signals = history.aggregate_signals_since(start, unless_scored=(LAST_HORIZON,), due=due)
         scores += self.score_horizons([s for w in signals if (s := self.signal_subject(w)) is not None], now)
-
-        from smt_engine.scorecard.flow_subjects import flow_horizons, flow_subjects
 
         flows = flow_subjects(self.settings, self.store, start, now)
         scores += self.score_horizons(flows, now, flow_horizons(self.settings))

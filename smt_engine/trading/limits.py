@@ -32,10 +32,11 @@ from smt_engine.store.limits import (
     Limit,
     drift_name,
 )
+from smt_engine.trading.account import AccountState
 from smt_engine.trading.cooldowns import cooldown_limits
 from smt_engine.trading.loss_limits import LossMeasure, daily_loss, drawdown
 from smt_engine.trading.proposals import snapshot_account
-from smt_engine.trading.risk import AccountState, RiskEngine, drift_pct
+from smt_engine.trading.risk import RiskEngine, drift_pct
 
 log = logging.getLogger(__name__)
 

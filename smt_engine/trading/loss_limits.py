@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # risk.py builds its gates on these functions, so it cannot be imported at run time
-    from smt_engine.trading.risk import AccountState
+    from smt_engine.trading.account import AccountState
 
 
 @dataclass(frozen=True, slots=True)

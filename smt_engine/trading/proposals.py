@@ -1,4 +1,4 @@
-"""Proposals: the DESIGN's state machine, manual or automatic approval, and per-cycle selection.
+"""Proposals: the state machine of docs/design.md, manual or automatic approval, per-cycle selection.
 
 Every transition goes through ``transition``, which refuses anything ``PROPOSAL_TRANSITIONS`` does not
 list and appends an event naming the actor and the reason, so the console can replay a proposal's life.
@@ -36,16 +36,15 @@ from smt_engine.exchange.precision import plain
 from smt_engine.secrets import redact
 from smt_engine.store import Store
 from smt_engine.store.records import Proposal
+from smt_engine.trading.account import AccountState, OpenExposure
 from smt_engine.trading.cooldowns import gate_stop_losses
 from smt_engine.trading.edge_gate import is_override
 from smt_engine.trading.evidence import Evidence, report_edge
 from smt_engine.trading.kill_switch import loss_references
 from smt_engine.trading.risk import (
-    AccountState,
     Assessment,
     DecisionEvidence,
     GateResult,
-    OpenExposure,
     OperatorSize,
     ReasonCode,
     RiskEngine,

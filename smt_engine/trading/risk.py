@@ -9,20 +9,18 @@ can show why a trade was or was not taken.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from smt_engine.competition import CompetitionStatus, StrategyMode
+from smt_engine.competition import StrategyMode
 from smt_engine.config import Settings
 from smt_engine.domain import (
     Action,
     Contract,
     Decision,
-    EngineState,
     MarginUsdt,
     Pair,
     Side,
@@ -31,6 +29,7 @@ from smt_engine.domain import (
 )
 from smt_engine.exchange.precision import PrecisionError, check_tp_sl, floor_to_step, plain, round_stop
 from smt_engine.exchange.precision import round_to_tick as _round_to_tick
+from smt_engine.trading.account import AccountState
 from smt_engine.trading.loss_limits import daily_loss, drawdown
 
 CENT = Decimal("0.01")
@@ -72,56 +71,6 @@ class ReasonCode(StrEnum):
 
 HALTING = frozenset({ReasonCode.DAILY_LOSS, ReasonCode.MAX_DRAWDOWN})
 """Gates whose failure means "halt the engine", not just "skip this trade"."""
-
-
-@dataclass(frozen=True, slots=True)
-class OpenExposure:
-    """A position (or an entry in flight) that counts against the limits."""
-
-    symbol: str
-    side: Side
-    margin: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class AccountState:
-    """Everything account-wide the gates look at, read from the exchange and the store at one moment.
-
-    ``available`` is the exchange's available balance; ``None`` means it could not be read, and then
-    nothing is proposed (never a made-up balance). ``contracts``/``prices`` may carry per-symbol inputs
-    so an approval can be re-checked with nothing else at hand.
-    """
-
-    available: Decimal | None
-    equity: Decimal | None
-    peak_equity: Decimal | None
-    opening_equity: Decimal | None
-    """Equity when the loss day began, or at the last resume (``kill_switch.loss_references``)."""
-    open_positions: tuple[OpenExposure, ...]
-    last_stop_loss: Mapping[str, datetime]
-    engine_state: EngineState
-    competition: CompetitionStatus
-    contracts: Mapping[str, Contract] = field(default_factory=dict)
-    prices: Mapping[str, Decimal] = field(default_factory=dict)
-
-    @property
-    def open_margin(self) -> Decimal:
-        return sum((p.margin for p in self.open_positions), Decimal(0))
-
-    def with_exposure(self, extra: OpenExposure) -> AccountState:
-        """The same account with one more position counted (entries chosen earlier in a cycle)."""
-        return AccountState(
-            available=self.available,
-            equity=self.equity,
-            peak_equity=self.peak_equity,
-            opening_equity=self.opening_equity,
-            open_positions=(*self.open_positions, extra),
-            last_stop_loss=self.last_stop_loss,
-            engine_state=self.engine_state,
-            competition=self.competition,
-            contracts=self.contracts,
-            prices=self.prices,
-        )
 
 
 @dataclass(frozen=True, slots=True)

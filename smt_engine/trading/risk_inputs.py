@@ -1,4 +1,4 @@
-"""The risk inputs a cycle's gates used, as a JSON record, and back (DESIGN principle 5).
+"""The risk inputs a cycle's gates used, as a JSON record, and back (docs/design.md, principle 5).
 
 The proposal step records exactly what its gates saw (account, open exposures, opening and peak
 equity, stop-loss times, engine state, the balance the competition status came from, contracts,
@@ -17,7 +17,7 @@ from smt_engine.competition import competition_status
 from smt_engine.config import Settings
 from smt_engine.domain import Contract, EngineState, Side
 from smt_engine.store.codec import parse_ts, ts
-from smt_engine.trading.risk import AccountState, OpenExposure
+from smt_engine.trading.account import AccountState, OpenExposure
 
 RISK_INPUTS_VERSION = 2
 """2: the opening equity the daily-loss figure measures from. 1 held today's realised PnL instead."""

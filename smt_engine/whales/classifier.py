@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from smt_engine.whales.addressbook import Category, LabelledAddress
+from smt_engine.whales.addresses import Category, LabelledAddress
 from smt_engine.whales.features import FEATURE_SCHEMA, N_FEATURES, FloatArray
 from smt_engine.whales.holdout import dormant_rows, grouped_split, served_labels
 

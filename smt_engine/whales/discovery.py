@@ -29,7 +29,7 @@ class LargeTransfer:
 
 
 @dataclass(frozen=True, slots=True)
-class Candidate:
+class WhaleCandidate:
     address: str
     volume_eth: Decimal
     transfers: int
@@ -64,7 +64,9 @@ def large_transfers(
     return out
 
 
-def rank_whales(transfers: Iterable[LargeTransfer], book: AddressBook, max_whales: int) -> list[Candidate]:
+def rank_whales(
+    transfers: Iterable[LargeTransfer], book: AddressBook, max_whales: int
+) -> list[WhaleCandidate]:
     volume: dict[str, Decimal] = defaultdict(Decimal)
     count: dict[str, int] = defaultdict(int)
     for lt in transfers:
@@ -75,6 +77,6 @@ def rank_whales(transfers: Iterable[LargeTransfer], book: AddressBook, max_whale
         count[other] += 1
     ranked = sorted(volume, key=lambda a: (-volume[a], a))[:max_whales]
     return [
-        Candidate(a, volume[a], count[a], (book.get(a).label if book.get(a) else None))  # type: ignore[union-attr]
+        WhaleCandidate(a, volume[a], count[a], (book.get(a).label if book.get(a) else None))  # type: ignore[union-attr]
         for a in ranked
     ]

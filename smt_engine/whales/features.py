@@ -16,7 +16,8 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
-from smt_engine.whales.addressbook import AddressBook, Category
+from smt_engine.whales.addressbook import AddressBook
+from smt_engine.whales.addresses import Category
 from smt_engine.whales.transfers import Transfer, TransferKind
 
 LARGE_TX_ETH = 10.0

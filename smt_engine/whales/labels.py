@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from smt_engine.whales.addressbook import Category, LabelledAddress, Source
+from smt_engine.whales.addresses import Category, LabelledAddress, Source
 
 LABEL_SET_FILE = "eth-account-labels-2023.json"
 CEX_FILE = "eth-cex-labels.json"

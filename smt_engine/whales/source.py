@@ -23,9 +23,10 @@ from smt_engine.secrets import SecretName, SecretStore, redact
 from smt_engine.store import Store
 from smt_engine.store.flows import ExchangeFlow, ExchangeFlowsRepo
 from smt_engine.store.records import Whale, WhaleSignal, WhaleTransfer
-from smt_engine.whales.addressbook import AddressBook, Category
+from smt_engine.whales.addressbook import AddressBook
+from smt_engine.whales.addresses import Category
 from smt_engine.whales.classifier import LABEL_CLASSES, WhaleClassifier, label_classification
-from smt_engine.whales.discovery import Candidate, LargeTransfer, large_transfers, rank_whales
+from smt_engine.whales.discovery import LargeTransfer, WhaleCandidate, large_transfers, rank_whales
 from smt_engine.whales.etherscan import EtherscanClient, EtherscanError, RateLimiter
 from smt_engine.whales.features import as_dict, compute_features
 from smt_engine.whales.flows import (
@@ -205,7 +206,7 @@ class WhalePipeline:
     def _score(
         self,
         result: WhaleCycleResult,
-        cand: Candidate,
+        cand: WhaleCandidate,
         balance: Decimal | None,
         now: datetime,
         lookback: timedelta,

@@ -23,7 +23,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from smt_engine.whales.addressbook import AddressBook, Category
+from smt_engine.whales.addressbook import AddressBook
+from smt_engine.whales.addresses import Category
 from smt_engine.whales.classifier import CLASSES, Dataset
 from smt_engine.whales.features import compute_features
 from smt_engine.whales.transfers import Transfer, TransferBatch, TransferKind

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from smt_engine.store import Store
-from smt_engine.whales.addressbook import AddressBook, Category, normalize_address
+from smt_engine.whales.addressbook import AddressBook
+from smt_engine.whales.addresses import Category, normalize_address
 from smt_engine.whales.classifier import CLASSES, LABEL_CLASSES, Dataset
 from smt_engine.whales.etherscan import EtherscanClient, EtherscanError, EtherscanQuotaExhausted
 from smt_engine.whales.features import compute_features

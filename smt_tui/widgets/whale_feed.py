@@ -14,7 +14,7 @@ from textual.widgets import Static
 from smt_engine.domain import Bias
 from smt_engine.store.records import Whale, WhaleSignal, WhaleTransfer
 from smt_tui import fmt
-from smt_tui.state import WhaleFeed as FeedData
+from smt_tui.state import WhaleFeedView
 from smt_tui.widgets.keyed_table import KeyedTable, Row
 
 _BIAS_STYLE = {Bias.BULLISH: "bold green", Bias.BEARISH: "bold red", Bias.AVOID: "bold yellow"}
@@ -102,13 +102,13 @@ class WhaleFeed(Vertical):
         yield WhalesTable(id="whales-table")
         yield TransfersTable(id="transfers-table")
 
-    _feed: FeedData | None = None
+    _feed: WhaleFeedView | None = None
 
     def on_mount(self) -> None:
         if self._feed is not None:
             self.call_after_refresh(self.show, self._feed)
 
-    def show(self, feed: FeedData) -> None:
+    def show(self, feed: WhaleFeedView) -> None:
         self._feed = feed
         try:
             self.query_one("#whale-signal", Static).update(signal_line(feed.aggregate))

@@ -29,8 +29,9 @@ from smt_engine.clock import SimulatedClock
 from smt_engine.config import Settings
 from smt_engine.domain import CommandKind, CommandState, EngineState
 from smt_engine.exchange.base import AuthError
-from smt_engine.exchange.factory import make_exchange
+from smt_engine.exchange.factory import make_exchange, stream_reports
 from smt_engine.exchange.weex.streams import Credentials
+from smt_engine.exchange.weex.supervisor import StreamSupervisor
 from smt_engine.exitcodes import ExitCode
 from smt_engine.logsetup import setup_logging
 from smt_engine.notify.channels import load_channels
@@ -38,7 +39,7 @@ from smt_engine.notify.notifier import Notifier
 from smt_engine.runtime import build_runtime
 from smt_engine.secrets import MASK, SecretName, SecretStore
 from smt_engine.store import Store
-from smt_engine.streams import StreamSupervisor
+from smt_engine.trading.pushed import PushedFills
 from tests.fakes.gemini_server import FakeGeminiServer, Reply
 from tests.fakes.webhook_server import FakeWebhook
 from tests.fakes.weex_server import FakeWeex
@@ -188,8 +189,9 @@ async def test_key_echoing_errors_leave_no_secret_in_db_wal_logs_or_status(
             # The demo neither notifies nor streams; give this engine both, as a live one has them.
             runtime.engine.notifier = Notifier(settings, store, clock, load_channels(secrets))
             runtime.engine.streams = StreamSupervisor(
-                store,
                 clock,
+                reports=stream_reports(store, clock),
+                pushed=PushedFills(),
                 ws_url=weex.ws_url,
                 credentials=Credentials(key, secret, phrase),
                 symbols=[],

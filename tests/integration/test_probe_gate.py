@@ -90,7 +90,7 @@ def test_a_passing_probe_lets_live_start_for_that_key_and_version_only(
     monkeypatch.setenv("SMT_EXCHANGE__BASE_URL", fake.base_url)
     _build(db)
     # A new SMT version makes its own assumptions: probe again.
-    monkeypatch.setattr("smt_engine.cli.main.__version__", "0.2.0")
+    monkeypatch.setattr("smt_engine.__version__", "0.2.0")
     with pytest.raises(ProbeRequired, match=r"for SMT 0\.1\.0"):
         _build(db)
 

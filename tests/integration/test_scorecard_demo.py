@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from smt_engine.backtest.replay import replay_cycle
 from smt_engine.cli import main as cli
 from smt_engine.demo import demo_settings
 from smt_engine.domain import ApprovalMode
-from smt_engine.scorecard.replay import replay_cycle
 from smt_engine.store import Store
 from tests.fakes.weex_server import FakeWeex
 

@@ -23,13 +23,12 @@ from smt_engine.config import Settings
 from smt_engine.domain import OrderKind, PositionState, Side
 from smt_engine.exchange.base import Exchange, OrderRequest
 from smt_engine.exchange.factory import make_exchange
-from smt_engine.exchange.market.streamed import StreamedMarket
+from smt_engine.exchange.market.streamed import StreamedMarket, StreamPrices
 from smt_engine.exchange.paper import PaperExchange
 from smt_engine.exchange.weex import WeexClient
 from smt_engine.logsetup import EventsHandler
 from smt_engine.secrets import SecretName, SecretStore
 from smt_engine.store import Store
-from smt_engine.streams import StreamPrices
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.monitor import Monitor
 from tests.fakes.weex_server import FakeWeex

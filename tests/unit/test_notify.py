@@ -20,6 +20,7 @@ from smt_engine.domain import (
     EventLevel,
     HealthStatus,
     Mode,
+    NotificationKind,
     PositionState,
     ProposalState,
     Side,
@@ -29,7 +30,6 @@ from smt_engine.health import report_health
 from smt_engine.logsetup import EventsHandler
 from smt_engine.notify import sender
 from smt_engine.notify.channels import Channel, ChannelError, parse_urls
-from smt_engine.notify.kinds import NotificationKind
 from smt_engine.notify.notifier import CURSOR, Notifier, backoff
 from smt_engine.secrets import redact
 from smt_engine.store import Store

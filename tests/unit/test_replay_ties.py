@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from smt_engine.backtest.replay import replay_cycle
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import Action, AnalystKind, Pair, Tier
-from smt_engine.scorecard.replay import replay_cycle
 from smt_engine.store import Store
 from smt_engine.store.records import Analysis, Cycle
 from smt_engine.trading.proposals import Candidate, ProposalBook

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from smt_engine.backtest.replay import ReplayResult, ReplayRow, render_replay
 from smt_engine.config import Settings
 from smt_engine.domain import Action, AnalystKind, Bias, ProposalState, Side
 from smt_engine.scorecard import build_report, render_report, score_due
-from smt_engine.scorecard.replay import ReplayResult, ReplayRow, render_replay
 from smt_engine.scorecard.stats import wilson
 from smt_engine.store import Store
 from smt_engine.store.prices import StoredCandle

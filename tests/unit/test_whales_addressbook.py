@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from smt_engine.cli.main import main
-from smt_engine.whales.addressbook import AddressBook, AddressBookError, Category
+from smt_engine.whales.addressbook import AddressBook, AddressBookError
+from smt_engine.whales.addresses import Category
 from smt_engine.whales.labels import category_for, role_for
 
 DATA = Path(__file__).resolve().parents[2] / "smt_engine" / "whales" / "data"

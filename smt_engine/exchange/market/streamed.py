@@ -30,6 +30,32 @@ class LatestPrices(Protocol):
 STREAM_PRICE_MAX_AGE = timedelta(seconds=10)
 
 
+class StreamPrices:
+    """The latest public-stream price per symbol (last and mark), stamped with the venue's time of the
+    push, and when it arrived."""
+
+    def __init__(self) -> None:
+        self._latest: dict[str, tuple[Decimal, Decimal, datetime]] = {}
+        self._arrived: dict[str, datetime] = {}
+
+    def update(
+        self, symbol: str, last: Decimal, mark: Decimal, at: datetime, arrived: datetime | None = None
+    ) -> None:
+        self._latest[symbol] = (last, mark, at)
+        self._arrived[symbol] = arrived if arrived is not None else at
+
+    def forget(self, symbol: str) -> None:
+        """Drop the symbol's pushed price: readers fall back to REST until the next good push."""
+        self._latest.pop(symbol, None)
+        self._arrived.pop(symbol, None)
+
+    def get(self, symbol: str) -> tuple[Decimal, Decimal, datetime] | None:
+        return self._latest.get(symbol)
+
+    def arrived(self, symbol: str) -> datetime | None:
+        return self._arrived.get(symbol)
+
+
 def fresh_ticker(prices: LatestPrices, symbol: str, clock: Clock, max_age: timedelta) -> Ticker | None:
     """The pushed ticker for ``symbol`` if it arrived within ``max_age`` (paper and live read prices this
     way), stamped with the venue's own time: a stream gone quiet falls back to REST, while a frame that

@@ -15,6 +15,7 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+import smt_engine
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
 from smt_engine.domain import EventLevel, HealthStatus
@@ -30,9 +31,7 @@ PROBE_COMPONENT = "exchange.probe"
 
 def smt_version() -> str:
     """The installed SMT's version: a new version must be probed again (its assumptions may differ)."""
-    from smt_engine.cli.main import __version__  # the one version `smt --version` prints
-
-    return __version__
+    return smt_engine.__version__  # read at call time: the one version `smt --version` prints
 
 
 def key_fingerprint(api_key: str) -> str:

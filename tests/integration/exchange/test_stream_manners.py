@@ -14,9 +14,11 @@ from typing import Any
 
 from smt_engine.clock import SimulatedClock, WallClock
 from smt_engine.domain import EventLevel
+from smt_engine.exchange.factory import stream_reports
 from smt_engine.exchange.weex.streams import Credentials, StreamMessage, WeexStream
+from smt_engine.exchange.weex.supervisor import StreamSupervisor
 from smt_engine.store import Store
-from smt_engine.streams import StreamSupervisor
+from smt_engine.trading.pushed import PushedFills
 from tests.fakes.weex_server import FakeWeex
 from tests.integration.exchange.conftest import client_for
 
@@ -62,8 +64,9 @@ async def test_a_server_that_acks_and_closes_meets_the_shared_handshake_cap(
     store = Store.open(tmp_path / "smt.db")
     clock = SimulatedClock(T0)
     supervisor = StreamSupervisor(
-        store,
         clock,
+        reports=stream_reports(store, clock),
+        pushed=PushedFills(),
         ws_url=fake.ws_url,
         credentials=Credentials(fake.api_key, fake.secret, fake.passphrase),
         symbols=["BTCUSDT", "ETHUSDT"],
@@ -172,9 +175,11 @@ async def test_private_channels_go_one_per_subscribe_and_unknown_ones_are_refuse
 async def test_the_server_ping_interval_is_observed_and_in_health(fake: FakeWeex, tmp_path: Path) -> None:
     fake.ws.faults.ping_interval = 0.1
     store = Store.open(tmp_path / "smt.db")
+    clock = WallClock()
     supervisor = StreamSupervisor(
-        store,
-        WallClock(),
+        clock,
+        reports=stream_reports(store, clock),
+        pushed=PushedFills(),
         ws_url=fake.ws_url,
         credentials=None,
         symbols=["BTCUSDT"],

@@ -9,10 +9,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from smt_engine.clock import SimulatedClock
+from smt_engine.exchange.factory import stream_reports
 from smt_engine.exchange.market import to_ms
 from smt_engine.exchange.weex.streams import parse_frame
+from smt_engine.exchange.weex.supervisor import StreamSupervisor
 from smt_engine.store import Store
-from smt_engine.streams import StreamSupervisor
+from smt_engine.trading.pushed import PushedFills
 from tests.fakes.weex_server import FakeWeex
 from tests.integration.rig import T0
 
@@ -39,8 +41,9 @@ async def test_hostile_frames_are_skipped_and_the_session_lives_on(tmp_path: Pat
     clock = SimulatedClock(T0)
     with FakeWeex(clock=clock) as fake:
         supervisor = StreamSupervisor(
-            Store.open(tmp_path / "smt.db"),
             clock,
+            reports=stream_reports(Store.open(tmp_path / "smt.db"), clock),
+            pushed=PushedFills(),
             ws_url=fake.ws_url,
             credentials=None,
             symbols=["ETHUSDT"],

@@ -15,9 +15,11 @@ from smt_engine.clock import SimulatedClock
 from smt_engine.config import Settings
 from smt_engine.domain import CloseReason, EventLevel, HealthStatus, PositionState, Side
 from smt_engine.exchange.base import OrderRequest
+from smt_engine.exchange.factory import stream_reports
 from smt_engine.exchange.weex.streams import Credentials, StreamMessage, WeexStream
+from smt_engine.exchange.weex.supervisor import StreamSupervisor
 from smt_engine.store import Store
-from smt_engine.streams import StreamSupervisor
+from smt_engine.trading.pushed import PushedFills
 from tests.fakes.gemini_server import FakeGeminiServer
 from tests.fakes.weex_server import FakeWeex
 from tests.integration.exchange.conftest import client_for
@@ -212,8 +214,9 @@ async def test_refused_auth_is_a_clear_error_and_a_down_health_row(fake: FakeWee
     store = Store.open(tmp_path / "smt.db")
     clock = SimulatedClock(T0)
     supervisor = StreamSupervisor(
-        store,
         clock,
+        reports=stream_reports(store, clock),
+        pushed=PushedFills(),
         ws_url=fake.ws_url,
         credentials=Credentials(fake.api_key, fake.secret, fake.passphrase),
         symbols=[],
@@ -257,9 +260,11 @@ async def test_bad_credentials_are_refused_by_the_fake(fake: FakeWeex) -> None:
 
 
 async def test_public_tickers_update_stream_prices(fake: FakeWeex, tmp_path: Path) -> None:
+    clock = SimulatedClock(T0)
     supervisor = StreamSupervisor(
-        Store.open(tmp_path / "smt.db"),
-        SimulatedClock(T0),
+        clock,
+        reports=stream_reports(Store.open(tmp_path / "smt.db"), clock),
+        pushed=PushedFills(),
         ws_url=fake.ws_url,
         credentials=None,
         symbols=["ETHUSDT"],

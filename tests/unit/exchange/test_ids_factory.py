@@ -20,6 +20,7 @@ from smt_engine.exchange.paper import PaperExchange
 from smt_engine.exchange.weex import WeexClient
 from smt_engine.secrets import SecretStore
 from smt_engine.store import Store
+from smt_engine.trading.pushed import PushedFills
 
 
 def test_client_ids_are_deterministic_and_valid() -> None:
@@ -53,11 +54,11 @@ def test_factory_builds_each_mode(tmp_path: Path) -> None:
     paper = make_exchange(settings_for(Mode.PAPER), store, clock, empty)
     assert isinstance(paper, PaperExchange) and isinstance(paper.market, StreamedMarket)
     # Paper mode subscribes to the public tickers of the configured pairs; demo has no stream.
-    paper_streams = make_streams(settings_for(Mode.PAPER), store, clock, paper)
+    paper_streams = make_streams(settings_for(Mode.PAPER), store, clock, paper, PushedFills())
     assert paper_streams is not None and [s.channels for s in paper_streams.streams] == [
         [f"{p.symbol}@ticker" for p in settings_for(Mode.PAPER).pairs.all()]
     ]
-    assert make_streams(settings_for(Mode.DEMO), store, clock, demo) is None
+    assert make_streams(settings_for(Mode.DEMO), store, clock, demo, PushedFills()) is None
     with pytest.raises(AuthError, match="weex_api_secret") as err:
         make_exchange(
             settings_for(Mode.LIVE), store, clock, SecretStore(env={"WEEX_API_KEY": "k1"}, use_keyring=False)
@@ -66,7 +67,7 @@ def test_factory_builds_each_mode(tmp_path: Path) -> None:
     env = {"WEEX_API_KEY": "k", "WEEX_API_SECRET": "s", "WEEX_API_PASSPHRASE": "p"}
     live = make_exchange(settings_for(Mode.LIVE), store, clock, SecretStore(env=env, use_keyring=False))
     assert isinstance(live, WeexClient) and live.store is store
-    live_streams = make_streams(settings_for(Mode.LIVE), store, clock, live)
+    live_streams = make_streams(settings_for(Mode.LIVE), store, clock, live, PushedFills())
     assert live_streams is not None
     # Live mode subscribes the traded pairs' public tickers too, feeding the client's tickers.
     assert [(s.private, s.url) for s in live_streams.streams] == [

@@ -11,9 +11,8 @@ import pytest
 from smt_engine.clock import SimulatedClock
 from smt_engine.exchange.market import ManualMarket
 from smt_engine.exchange.market.plausibility import PriceRule
-from smt_engine.exchange.market.streamed import StreamedMarket
+from smt_engine.exchange.market.streamed import StreamedMarket, StreamPrices
 from smt_engine.exchange.paper.book_price import BookPrice
-from smt_engine.streams import StreamPrices
 
 T0 = datetime(2026, 1, 14, 8, 0, 30, tzinfo=UTC)
 RULE = PriceRule()

@@ -21,11 +21,11 @@ from smt_engine.domain import Side
 from smt_engine.exchange.base import OrderRequest
 from smt_engine.exchange.factory import make_exchange
 from smt_engine.exchange.market.plausibility import ImplausiblePrice, PriceRule
+from smt_engine.exchange.market.streamed import StreamPrices
 from smt_engine.exchange.precision import PrecisionError
 from smt_engine.exchange.weex import WeexClient
 from smt_engine.secrets import SecretStore
 from smt_engine.store import Store
-from smt_engine.streams import StreamPrices
 from tests.unit.exchange.test_weex_as_documented import CONTRACT, NOW, Venue, minute_bar, placed
 
 REAL = "90000"

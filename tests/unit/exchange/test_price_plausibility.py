@@ -19,8 +19,7 @@ from smt_engine.exchange.market.plausibility import (
     plausible_price,
     reference_of,
 )
-from smt_engine.exchange.market.streamed import StreamedMarket
-from smt_engine.streams import StreamPrices
+from smt_engine.exchange.market.streamed import StreamedMarket, StreamPrices
 
 T0 = datetime(2026, 1, 20, 8, 0, 30, tzinfo=UTC)
 RULE = PriceRule(band_pct=D(1), max_age=timedelta(seconds=10))

@@ -9,21 +9,25 @@ from decimal import Decimal
 from pathlib import Path
 
 from smt_engine.clock import SimulatedClock
+from smt_engine.exchange.factory import stream_reports
 from smt_engine.exchange.market.plausibility import PriceRule, implausibility
 from smt_engine.exchange.weex.streams import StreamMessage, message_of
+from smt_engine.exchange.weex.supervisor import StreamSupervisor
 from smt_engine.store import Store
-from smt_engine.streams import StreamSupervisor
+from smt_engine.trading.pushed import PushedFills
 
 HOST_NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 AHEAD = timedelta(seconds=20)  # WEEX's clock 20 s ahead of this host's
 RULE = PriceRule(max_age=timedelta(seconds=10), band_pct=Decimal(1))
 
 
-def supervisor(tmp_path: Path, offset: timedelta | None) -> StreamSupervisor:
+def supervisor(tmp_path: Path, offset: timedelta | None) -> StreamSupervisor[PushedFills]:
     store = Store.open(tmp_path / "smt.db")
+    clock = SimulatedClock(HOST_NOW)
     return StreamSupervisor(
-        store,
-        SimulatedClock(HOST_NOW),
+        clock,
+        reports=stream_reports(store, clock),
+        pushed=PushedFills(),
         ws_url="ws://127.0.0.1:1",
         credentials=None,
         symbols=["ETHUSDT"],

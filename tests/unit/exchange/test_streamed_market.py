@@ -7,8 +7,7 @@ from decimal import Decimal as D
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.exchange.market import ManualMarket
-from smt_engine.exchange.market.streamed import StreamedMarket
-from smt_engine.streams import StreamPrices
+from smt_engine.exchange.market.streamed import StreamedMarket, StreamPrices
 
 T0 = datetime(2026, 1, 20, 8, 0, tzinfo=UTC)
 

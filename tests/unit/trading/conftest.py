@@ -17,7 +17,7 @@ from smt_engine.competition import competition_status
 from smt_engine.config import Settings
 from smt_engine.domain import Action, AnalystKind, Contract, Decision, EngineState
 from smt_engine.store import Store
-from smt_engine.trading.risk import AccountState, OpenExposure
+from smt_engine.trading.account import AccountState, OpenExposure
 
 T = TypeVar("T")
 

@@ -17,9 +17,10 @@ from smt_engine.store import Store
 from smt_engine.store import limits as names
 from smt_engine.store.records import AccountSnapshot, Position
 from smt_engine.trading import limits as L
+from smt_engine.trading.account import AccountState
 from smt_engine.trading.loss_limits import daily_loss, drawdown
 from smt_engine.trading.proposals import ProposalBook
-from smt_engine.trading.risk import AccountState, ReasonCode, RiskEngine
+from smt_engine.trading.risk import ReasonCode, RiskEngine
 from tests.unit.trading.conftest import CONTRACTS, NOW, account, decision, make_settings
 from tests.unit.trading.test_proposals import ETH
 

@@ -12,8 +12,8 @@ import pytest
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import Contract, EngineState, Pair, Side, Tier
 from smt_engine.store import Store
+from smt_engine.trading.account import OpenExposure
 from smt_engine.trading.proposals import Candidate, ProposalBook
-from smt_engine.trading.risk import OpenExposure
 from smt_engine.trading.risk_inputs import RiskInputsError, account_from_record, risk_inputs_record
 from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, account, decision, make_settings
 

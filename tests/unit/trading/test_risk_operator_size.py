@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from smt_engine.domain import Pair, Side, Tier
-from smt_engine.trading.risk import Assessment, OpenExposure, OperatorSize, ReasonCode, RiskEngine
+from smt_engine.trading.account import OpenExposure
+from smt_engine.trading.risk import Assessment, OperatorSize, ReasonCode, RiskEngine
 from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, account, decision, make_settings
 
 ETH = Pair("ETH", Tier.ONE)

@@ -25,9 +25,9 @@ from smt_engine.config import Settings
 from smt_engine.domain import Action, CloseReason, Contract, Decision, EngineState
 from smt_engine.store import Store
 from smt_engine.store.records import Analysis, Cycle, Proposal
+from smt_engine.trading.account import AccountState, OpenExposure
 from smt_engine.trading.evidence import Evidence
 from smt_engine.trading.proposals import Candidate, ProposalBook
-from smt_engine.trading.risk import AccountState, OpenExposure
 from smt_engine.trading.risk_inputs import RiskInputsError, account_from_record
 
 RECORDED = "recorded"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from types import SimpleNamespace
 
-from smt_engine.analyst.limits import RateLimiter, backoff_delay, retry_hint
+from smt_engine.analyst.quota import RateLimiter, backoff_delay, retry_hint
 
 
 class FakeTime:

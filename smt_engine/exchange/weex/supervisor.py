@@ -1,11 +1,14 @@
 """Runs the exchange's websockets beside the engine: a push about an order, a fill or a position wakes
 the monitor at once (the REST close path then runs without waiting for its poll), every (re)connect
 triggers a REST reconciliation (whatever happened while the stream was away is read back), and the
-streams' state is the ``exchange.stream.private`` / ``exchange.stream.public`` health rows.
+streams' state is reported through ``StreamReports`` as the ``exchange.stream.private`` /
+``exchange.stream.public`` health components (the factory writes them to the store's health rows).
 
 REST stays the source of truth: a push is a reason to look now, and a pushed TP/SL fill is booked only
 once the venue's position list confirms the position is gone (``trading.pushed_closes``); a pushed
-"position flat" lets the sibling's cancel go out before that read returns.
+"position flat" lets the sibling's cancel go out before that read returns. The supervisor hands the
+rows to a ``PushInbox`` it is given (the monitor's ``trading.pushed.PushedFills``), so the adapter
+never imports the trading code above it.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from smt_engine.clock import Clock, WallClock
 from smt_engine.domain import EventLevel, HealthStatus
 from smt_engine.exchange.market.plausibility import number_problem
+from smt_engine.exchange.market.streamed import StreamPrices
 from smt_engine.exchange.weex.handshakes import DEFAULT_HANDSHAKES_PER_WINDOW, HandshakeBudget
 from smt_engine.exchange.weex.parsing import leg_kind
 from smt_engine.exchange.weex.streams import (
@@ -29,49 +34,43 @@ from smt_engine.exchange.weex.streams import (
     StreamState,
     WeexStream,
 )
-from smt_engine.health import report_health
-from smt_engine.store import Store
-from smt_engine.trading.pushed import PushedFills
 
 log = logging.getLogger(__name__)
 
 WAKING_CHANNELS = frozenset({"orders", "fill", "positions"})
 
 
-class StreamPrices:
-    """The latest public-stream price per symbol (last and mark), stamped with the venue's time of the
-    push, and when it arrived."""
+class PushInbox(Protocol):
+    """Where pushed order and position rows go for the monitor to settle from."""
 
-    def __init__(self) -> None:
-        self._latest: dict[str, tuple[Decimal, Decimal, datetime]] = {}
-        self._arrived: dict[str, datetime] = {}
+    def note(self, row: dict[str, Any]) -> bool: ...
 
-    def update(
-        self, symbol: str, last: Decimal, mark: Decimal, at: datetime, arrived: datetime | None = None
-    ) -> None:
-        self._latest[symbol] = (last, mark, at)
-        self._arrived[symbol] = arrived if arrived is not None else at
+    def note_position(self, row: dict[str, Any]) -> None: ...
 
-    def forget(self, symbol: str) -> None:
-        """Drop the symbol's pushed price: readers fall back to REST until the next good push."""
-        self._latest.pop(symbol, None)
-        self._arrived.pop(symbol, None)
-
-    def get(self, symbol: str) -> tuple[Decimal, Decimal, datetime] | None:
-        return self._latest.get(symbol)
-
-    def arrived(self, symbol: str) -> datetime | None:
-        return self._arrived.get(symbol)
+    def forget_positions(self) -> None: ...
 
 
-class StreamSupervisor:
+InboxT = TypeVar("InboxT", bound=PushInbox)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamReports:
+    """How the supervisor tells the engine about its streams: ``health(component, status, detail, data)``
+    for each stream's state, ``event(level, kind, message, data)`` for one-off news (the handshake cap)."""
+
+    health: Callable[[str, HealthStatus, str, dict[str, Any]], None]
+    event: Callable[[EventLevel, str, str, dict[str, Any]], None]
+
+
+class StreamSupervisor(Generic[InboxT]):
     """Owns the private and/or public stream and translates their news for the engine."""
 
     def __init__(
         self,
-        store: Store,
         clock: Clock,
         *,
+        reports: StreamReports,
+        pushed: InboxT,
         ws_url: str,
         credentials: Credentials | None,
         symbols: list[str],
@@ -82,12 +81,12 @@ class StreamSupervisor:
         server_offset: Callable[[], timedelta] | None = None,
         handshakes_per_window: int = DEFAULT_HANDSHAKES_PER_WINDOW,
     ) -> None:
-        self.store = store
         self.clock = clock
+        self._reports = reports
         self.wake = asyncio.Event()
         self.prices = prices or StreamPrices()
-        self.pushed = PushedFills()
-        """TP/SL fills pushed on the private stream, for the monitor (``trading.pushed``)."""
+        self.pushed = pushed
+        """TP/SL fills and positions pushed on the private stream, for the monitor."""
         self._refusing: set[str] = set()
         self._note_leg = note_leg
         self._server_offset = server_offset
@@ -124,13 +123,12 @@ class StreamSupervisor:
 
     def _cap_binds(self, name: str, wait: float) -> None:
         """The handshake cap is a WARNING: the stream stays down until a slot frees (REST still polls)."""
-        self.store.events.append(
-            self.clock.now(),
+        self._reports.event(
             EventLevel.WARNING,
             "stream.handshake_cap",
             f"{name}: {self.handshakes.limit} websocket handshakes in 5 minutes (the cap, well under WEEX's "
             f"300 per IP); the next waits {wait:.0f} s. REST polling keeps protecting positions.",
-            data={"stream": name, "limit": self.handshakes.limit, "wait_s": round(wait, 1)},
+            {"stream": name, "limit": self.handshakes.limit, "wait_s": round(wait, 1)},
         )
 
     @property
@@ -232,9 +230,9 @@ class StreamSupervisor:
             else:
                 status = HealthStatus.WARN  # REST polling still protects every position
             detail = state.detail if state.up else f"down: {state.detail} (REST polling only)"
-            report_health(self.store, self.clock, component, status, detail, state.as_data())
+            self._reports.health(component, status, detail, state.as_data())
 
         return report
 
 
-__all__ = ["StreamPrices", "StreamSupervisor"]
+__all__ = ["PushInbox", "StreamReports", "StreamSupervisor"]
