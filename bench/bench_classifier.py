@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from provenance import stamped  # bench/ is on the path when a bench runs
+from stats import nearest_rank
 
 from smt_engine.whales.addressbook import AddressBook
 from smt_engine.whales.classifier import WhaleClassifier
@@ -50,7 +51,7 @@ def main() -> None:
             {
                 "step": name,
                 "median_ms": round(statistics.median(samples), 3),
-                "p95_ms": round(samples[int(0.95 * len(samples)) - 1], 3),
+                "p95_ms": round(nearest_rank(samples, 0.95), 3),
             }
         )
     total = rows[-1]

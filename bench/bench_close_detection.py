@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance import stamped  # bench/ is on the path when a bench runs
+from stats import nearest_rank
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -187,7 +188,7 @@ async def run(
 def describe(samples: list[float], rtt: float = 0.0) -> dict[str, float]:
     ordered = sorted(samples)
     median = statistics.median(ordered)
-    p95 = ordered[max(0, -(-len(ordered) * 95 // 100) - 1)]
+    p95 = nearest_rank(ordered, 0.95)
     row = {
         "rtt_ms": round(rtt * 1000, 1),
         "median_ms": round(median * 1000, 1),

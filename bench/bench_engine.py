@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import statistics
 import tempfile
 import time
@@ -25,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from provenance import stamped  # bench/ is on the path when a bench runs
+from stats import nearest_rank
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.config import Settings
@@ -129,17 +129,11 @@ async def close_detection(rounds: int) -> list[float]:
     return samples
 
 
-def p95(ordered: list[float]) -> float:
-    """The nearest-rank 95th percentile: the smallest sample with at least 95 % of them at or below it
-    (of 5 samples, the largest; the old ``int(n * 0.95) - 1`` index gave the 4th, below the true p95)."""
-    return ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]
-
-
 def describe(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     return {
         "median_ms": round(statistics.median(ordered) * 1000, 2),
-        "p95_ms": round(p95(ordered) * 1000, 2),
+        "p95_ms": round(nearest_rank(ordered, 0.95) * 1000, 2),
         "max_ms": round(ordered[-1] * 1000, 2),
         "n": len(ordered),
     }

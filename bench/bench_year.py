@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance import stamped  # bench/ is on the path when a bench runs
+from stats import nearest_rank
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -66,13 +67,6 @@ RESULTS = ROOT / "bench" / "results" / "year.json"
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def p95(samples: list[float]) -> float:
-    """95th percentile, interpolated between the closest samples (the maximum below 2 samples)."""
-    if len(samples) < 2:
-        return max(samples)
-    return statistics.quantiles(samples, n=20, method="inclusive")[18]
 
 
 def settings(db: Path) -> Settings:
@@ -192,9 +186,9 @@ async def engine_work(db: Path, cycles: int) -> dict[str, Any]:
         "monitor_tick_cpu_ms": round(statistics.median(ticks), 2),
         "cycle_cpu_ms": [round(c) for c in cycle],
         "cycle_cpu_ms_median": round(statistics.median(cycle), 1),
-        "cycle_cpu_ms_p95": round(p95(cycle), 1),
+        "cycle_cpu_ms_p95": round(nearest_rank(cycle, 0.95), 1),
         "cycle_cpu_ms_median_after_first": round(statistics.median(steady), 1),
-        "cycle_cpu_ms_p95_after_first": round(p95(steady), 1),
+        "cycle_cpu_ms_p95_after_first": round(nearest_rank(steady, 0.95), 1),
         "scorecard_scoring_cpu_ms": round(statistics.median(score), 2),
         "scorecard_report_cpu_ms": round(statistics.median(report), 2),
     }
