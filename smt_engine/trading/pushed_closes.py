@@ -47,7 +47,11 @@ class PushedCloses:
     def settle(
         self, pushed: list[PushedLegFill], positions: list[ExchangePosition]
     ) -> list[tuple[Position, CloseReason, PushedLegFill]]:
-        """Record every pushed close the venue's ``positions`` confirm; the rest is left to REST."""
+        """Record every pushed close the venue's ``positions`` confirm; the rest is left to REST.
+
+        Each fill's position is looked up again rather than taken from ``early``: an operator's close
+        may have booked it while the list was being read.
+        """
         live = {(p.symbol, p.side) for p in positions if p.size > 0}
         settled: list[tuple[Position, CloseReason, PushedLegFill]] = []
         for fill in pushed:
