@@ -10,8 +10,11 @@ the venue contradicts, or one without the fill, is left to the REST path.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
+
+import pytest
 
 from smt_engine.domain import CloseReason, EventLevel, OrderState, PositionState, Side
 from smt_engine.exchange.base import ExchangePosition, OrderStatus
@@ -53,6 +56,38 @@ def gated_monitor(bench: Bench) -> tuple[Monitor, LockstepTransport, WeexClient]
     return monitor, gate, client
 
 
+class Watched(NamedTuple):
+    """A long open on the fake with its TP and SL, watched by a gated monitor that has run one tick."""
+
+    bench: Bench
+    pid: int
+    tp_id: str
+    sl_id: str
+    monitor: Monitor
+    gate: LockstepTransport
+    client: WeexClient
+
+
+def pushed(monitor: Monitor) -> PushedFills:
+    assert monitor.pushed is not None
+    return monitor.pushed
+
+
+def held(bench: Bench) -> ExchangePosition:
+    """The venue's position, as its push would show it."""
+    (position,) = bench.fake.call(bench.fake.venue.positions())
+    assert isinstance(position, ExchangePosition)
+    return position
+
+
+@pytest.fixture
+async def watched(bench: Bench) -> AsyncIterator[Watched]:
+    pid, tp_id, sl_id = await open_long(bench)
+    monitor, gate, client = gated_monitor(bench)
+    await bench.run(monitor.tick())  # the legs as the running engine knows them (listed, by endpoint)
+    yield Watched(bench, pid, tp_id, sl_id, monitor, gate, client)
+
+
 async def take_profit(bench: Bench, tp_id: str) -> dict[str, Any]:
     """Through the TP at 3090, after the entry (the clock driven by the test); the push row of its fill."""
     await bench.clock.advance(1)
@@ -64,12 +99,10 @@ async def take_profit(bench: Bench, tp_id: str) -> dict[str, Any]:
 
 
 async def test_a_pushed_take_profit_is_closed_after_one_round_trip_and_its_stop_cancelled_in_the_second(
-    bench: Bench,
+    watched: Watched,
 ) -> None:
-    pid, tp_id, sl_id = await open_long(bench)
-    monitor, gate, client = gated_monitor(bench)
-    await bench.run(monitor.tick())  # the legs as the running engine knows them (listed, by endpoint)
-    assert monitor.pushed is not None and monitor.pushed.note(await take_profit(bench, tp_id))
+    bench, pid, tp_id, sl_id, monitor, gate, client = watched
+    assert pushed(monitor).note(await take_profit(bench, tp_id))
     closed_after: list[int] = []
 
     def look(round_no: int) -> None:
@@ -92,18 +125,15 @@ async def test_a_pushed_take_profit_is_closed_after_one_round_trip_and_its_stop_
     assert pos.realized_pnl is not None and pos.realized_pnl > 0
     legs = {o.exchange_order_id: o.state for o in bench.store.orders.for_position(pid)}
     assert legs[tp_id] is OrderState.FILLED and legs[sl_id] is OrderState.CANCELLED
-    await client.aclose()
 
 
 async def test_with_the_side_pushed_flat_too_the_close_and_its_stops_cancel_take_one_round_trip(
-    bench: Bench,
+    watched: Watched,
 ) -> None:
-    pid, tp_id, sl_id = await open_long(bench)
-    monitor, gate, client = gated_monitor(bench)
-    await bench.run(monitor.tick())
-    (held,) = bench.fake.call(bench.fake.venue.positions())
-    assert monitor.pushed is not None and monitor.pushed.note(await take_profit(bench, tp_id))
-    monitor.pushed.note_position(closed_position_row(held, to_ms(bench.clock.now())))
+    bench, pid, tp_id, sl_id, monitor, gate, _ = watched
+    position = held(bench)
+    assert pushed(monitor).note(await take_profit(bench, tp_id))
+    pushed(monitor).note_position(closed_position_row(position, to_ms(bench.clock.now())))
     done_after: list[int] = []
 
     def look(round_no: int) -> None:
@@ -121,42 +151,37 @@ async def test_with_the_side_pushed_flat_too_the_close_and_its_stops_cancel_take
     assert bench.venue_status(sl_id) is OrderStatus.CANCELLED
     pos = bench.store.positions.get(pid)
     assert pos is not None and pos.close_order_id == tp_id and pos.exit_price == Decimal("3090")
-    await client.aclose()
 
 
-async def test_a_sibling_the_books_know_ended_is_not_cancelled_again(bench: Bench) -> None:
+async def test_a_sibling_the_books_know_ended_is_not_cancelled_again(watched: Watched) -> None:
     """A tick retried after its read failed, its sibling cancelled the first time: no second cancel."""
-    pid, tp_id, sl_id = await open_long(bench)
-    monitor, gate, client = gated_monitor(bench)
-    await bench.run(monitor.tick())
-    (held,) = bench.fake.call(bench.fake.venue.positions())
+    bench, pid, tp_id, sl_id, monitor, gate, client = watched
+    position = held(bench)
     await bench.run(client.cancel_algo_order(ETH, sl_id))
     stop = bench.store.orders.by_exchange_id(sl_id)
     assert stop is not None
     advance_order(
         bench.store, stop, OrderState.CANCELLED, actor="test", reason="cancelled before", at=bench.clock.now()
     )
-    assert monitor.pushed is not None and monitor.pushed.note(await take_profit(bench, tp_id))
-    monitor.pushed.note_position(closed_position_row(held, to_ms(bench.clock.now())))
+    assert pushed(monitor).note(await take_profit(bench, tp_id))
+    pushed(monitor).note_position(closed_position_row(position, to_ms(bench.clock.now())))
     report = await rounds_until_done(gate, monitor.tick())
     assert report.closed == [(pid, CloseReason.TAKE_PROFIT)]
     assert not any(name.startswith("DELETE") for r in gate.rounds for name in r), gate.rounds
-    await client.aclose()
 
 
 async def test_a_flat_push_from_before_the_position_opened_sends_no_cancel_before_the_list_confirms(
-    bench: Bench,
+    watched: Watched,
 ) -> None:
-    pid, tp_id, _ = await open_long(bench)
-    monitor, gate, client = gated_monitor(bench)
-    await bench.run(monitor.tick())
-    (held,) = bench.fake.call(bench.fake.venue.positions())
-    assert monitor.pushed is not None and monitor.pushed.note(await take_profit(bench, tp_id))
-    monitor.pushed.note_position(closed_position_row(held, to_ms(held.opened_at) - 1))  # an older position's
+    bench, pid, tp_id, _, monitor, gate, _ = watched
+    position = held(bench)
+    assert pushed(monitor).note(await take_profit(bench, tp_id))
+    pushed(monitor).note_position(
+        closed_position_row(position, to_ms(position.opened_at) - 1)
+    )  # an older position's
     report = await rounds_until_done(gate, monitor.tick())
     assert report.closed == [(pid, CloseReason.TAKE_PROFIT)]
     assert "DELETE /capi/v3/algoOrder" not in gate.rounds[0] and "DELETE /capi/v3/algoOrder" in gate.rounds[1]
-    await client.aclose()
 
 
 def claimed_take_profit(bench: Bench, tp_id: str) -> dict[str, Any]:
@@ -171,15 +196,13 @@ def claimed_take_profit(bench: Bench, tp_id: str) -> dict[str, Any]:
 
 
 async def test_a_flat_push_the_venues_list_contradicts_books_nothing_and_the_stop_is_back_in_the_same_tick(
-    bench: Bench,
+    watched: Watched,
 ) -> None:
-    pid, tp_id, sl_id = await open_long(bench)
-    monitor, _, client = gated_monitor(bench)
-    await bench.run(monitor.tick())
-    (held,) = bench.fake.call(bench.fake.venue.positions())
+    bench, pid, tp_id, sl_id, monitor, _, _ = watched
+    position = held(bench)
     # the TP pushed filled and the side pushed flat; the venue still holds the position
-    assert monitor.pushed is not None and monitor.pushed.note(claimed_take_profit(bench, tp_id))
-    monitor.pushed.note_position(closed_position_row(held, to_ms(bench.clock.now())))
+    assert pushed(monitor).note(claimed_take_profit(bench, tp_id))
+    pushed(monitor).note_position(closed_position_row(position, to_ms(bench.clock.now())))
     report = await bench.run(monitor.tick())  # the guard places through the bench's own client
     assert report.ok and report.closed == []
     pos = bench.store.positions.get(pid)
@@ -189,19 +212,16 @@ async def test_a_flat_push_the_venues_list_contradicts_books_nothing_and_the_sto
     assert len(stops) == 1 and stops[0].order_id != sl_id, "the guard re-placed the stop in the same tick"
     warned = bench.store.events.of_kind("push.contradicted")
     assert len(warned) == 1 and warned[0].level is EventLevel.WARNING
-    await client.aclose()
 
 
 async def test_a_list_a_moment_behind_its_push_is_read_again_and_the_close_booked_without_alarm(
-    bench: Bench,
+    watched: Watched,
 ) -> None:
-    pid, tp_id, sl_id = await open_long(bench)
-    monitor, gate, client = gated_monitor(bench)
-    await bench.run(monitor.tick())
-    (held,) = bench.fake.call(bench.fake.venue.positions())
+    bench, pid, tp_id, sl_id, monitor, gate, client = watched
+    position = held(bench)
     stale = await bench.run(client.positions())  # the list as it stood just before the take-profit
-    assert monitor.pushed is not None and monitor.pushed.note(await take_profit(bench, tp_id))
-    monitor.pushed.note_position(closed_position_row(held, to_ms(bench.clock.now())))
+    assert pushed(monitor).note(await take_profit(bench, tp_id))
+    pushed(monitor).note_position(closed_position_row(position, to_ms(bench.clock.now())))
     real = client.positions
     answers = [stale]
 
@@ -218,18 +238,15 @@ async def test_a_list_a_moment_behind_its_push_is_read_again_and_the_close_booke
     loud = bench.store.events.recent(min_level=EventLevel.ERROR)
     assert not loud, [(e.kind, e.message) for e in loud]
     assert not monitor.recheck_soon
-    await client.aclose()
 
 
 async def test_a_tick_stopped_after_a_pushed_cancel_asks_for_the_next_soon_and_that_one_restores_the_stop(
-    bench: Bench,
+    watched: Watched,
 ) -> None:
-    pid, tp_id, sl_id = await open_long(bench)
-    monitor, _, client = gated_monitor(bench)
-    await bench.run(monitor.tick())
-    (held,) = bench.fake.call(bench.fake.venue.positions())
-    assert monitor.pushed is not None and monitor.pushed.note(claimed_take_profit(bench, tp_id))
-    monitor.pushed.note_position(closed_position_row(held, to_ms(bench.clock.now())))
+    bench, pid, tp_id, sl_id, monitor, _, _ = watched
+    position = held(bench)
+    assert pushed(monitor).note(claimed_take_profit(bench, tp_id))
+    pushed(monitor).note_position(closed_position_row(position, to_ms(bench.clock.now())))
     bench.fake.faults.paths = {"/capi/v3/account/position/allPosition"}
     bench.fake.faults.rate_5xx = 1.0
     failed = await bench.run(monitor.tick())
@@ -240,35 +257,30 @@ async def test_a_tick_stopped_after_a_pushed_cancel_asks_for_the_next_soon_and_t
     assert report.ok and report.closed == [] and report.stops_placed == [pid]
     assert not monitor.recheck_soon
     assert len(bench.store.events.of_kind("push.contradicted")) == 1
-    await client.aclose()
 
 
-async def test_a_pushed_fill_the_venue_contradicts_closes_nothing_and_cancels_no_stop(bench: Bench) -> None:
-    pid, tp_id, sl_id = await open_long(bench)
-    monitor, gate, client = gated_monitor(bench)
-    await bench.run(monitor.tick())
+async def test_a_pushed_fill_the_venue_contradicts_closes_nothing_and_cancels_no_stop(
+    watched: Watched,
+) -> None:
+    bench, pid, tp_id, sl_id, monitor, gate, _ = watched
     # a push claiming the TP filled; the venue still holds the position
-    assert monitor.pushed is not None and monitor.pushed.note(claimed_take_profit(bench, tp_id))
+    assert pushed(monitor).note(claimed_take_profit(bench, tp_id))
     report = await rounds_until_done(gate, monitor.tick())
     assert report.ok and report.closed == []
     pos = bench.store.positions.get(pid)
     assert pos is not None and pos.state is PositionState.OPEN
     assert not any("DELETE" in name for r in gate.rounds for name in r), gate.rounds
     assert bench.venue_status(sl_id) is OrderStatus.UNTRIGGERED
-    await client.aclose()
 
 
-async def test_a_push_without_the_fill_is_closed_from_order_history_and_fills(bench: Bench) -> None:
-    pid, tp_id, _ = await open_long(bench)
-    monitor, gate, client = gated_monitor(bench)
-    await bench.run(monitor.tick())
+async def test_a_push_without_the_fill_is_closed_from_order_history_and_fills(watched: Watched) -> None:
+    bench, pid, tp_id, _, monitor, gate, _ = watched
     row = await take_profit(bench, tp_id)
     del row["cumFillValue"]
     assert monitor.pushed is not None and not monitor.pushed.note(row), "an incomplete push is not kept"
     report = await rounds_until_done(gate, monitor.tick())
     assert report.closed == [(pid, CloseReason.TAKE_PROFIT)]
     assert any(set(r) >= EXPLAINING for r in gate.rounds), gate.rounds
-    await client.aclose()
 
 
 def test_a_push_row_is_a_filled_leg_only_when_it_says_all_a_close_needs() -> None:
