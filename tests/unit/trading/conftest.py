@@ -15,8 +15,9 @@ import pytest
 from smt_engine.clock import SimulatedClock
 from smt_engine.competition import competition_status
 from smt_engine.config import Settings
-from smt_engine.domain import Action, AnalystKind, Contract, Decision, EngineState
+from smt_engine.domain import Action, AnalystKind, Contract, Decision, EngineState, PositionState, Side
 from smt_engine.store import Store
+from smt_engine.store.records import Position
 from smt_engine.trading.account import AccountState, OpenExposure
 
 T = TypeVar("T")
@@ -119,3 +120,18 @@ def store(tmp_path: Path) -> Store:
     s = Store.open(tmp_path / "smt.db")
     yield s  # type: ignore[misc]
     s.close()
+
+
+def eth_position(**fields: Any) -> Position:
+    """An open 1.5 ETH long at 2000, leverage 20, opened and updated at ``NOW``; ``fields`` change it."""
+    base: dict[str, Any] = {
+        "symbol": "ETHUSDT",
+        "side": Side.LONG,
+        "size": Decimal("1.5"),
+        "entry_price": Decimal(2000),
+        "opened_at": NOW,
+        "state": PositionState.OPEN,
+        "leverage": 20,
+        "updated_at": NOW,
+    }
+    return Position(**(base | fields))

@@ -22,7 +22,7 @@ from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.position_guard import PositionGuard
 from smt_engine.trading.tick_report import TickReport
-from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, make_settings
+from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, eth_position, make_settings
 from tests.unit.trading.inflight_support import approved, tracker_on
 from tests.unit.trading.scripted import Script, ScriptedExchange
 
@@ -49,15 +49,12 @@ def held(
     proposal_id: int | None = None,
 ) -> Position:
     return store.positions.insert(
-        Position(
+        eth_position(
             symbol=symbol,
             side=side,
-            size=Decimal("1.5"),
             entry_price=Decimal(entry),
             opened_at=NOW - opened,
             state=state,
-            leverage=20,
-            updated_at=NOW,
             sl_price=Decimal(sl) if sl is not None else None,
             proposal_id=proposal_id,
         )

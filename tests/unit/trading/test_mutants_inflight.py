@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 
@@ -16,7 +15,7 @@ from smt_engine.domain import OrderKind, OrderState, PositionState, Side
 from smt_engine.exchange.base import ExchangeOrder, ExchangeUnavailable, OrderStatus
 from smt_engine.store import Store
 from smt_engine.store.records import Position
-from tests.unit.trading.conftest import NOW
+from tests.unit.trading.conftest import NOW, eth_position
 from tests.unit.trading.inflight_support import (
     WINDOW,
     an_order,
@@ -198,15 +197,9 @@ def record_cancels(ex: ScriptedExchange) -> list[tuple[str, str, str | None]]:
 
 def _position(store: Store, state: PositionState = PositionState.OPEN) -> Position:
     return store.positions.insert(
-        Position(
-            symbol="ETHUSDT",
-            side=Side.LONG,
-            size=Decimal("1.5"),
-            entry_price=Decimal(2000),
+        eth_position(
             opened_at=NOW - timedelta(hours=1),
             state=state,
-            leverage=20,
-            updated_at=NOW,
         )
     )
 

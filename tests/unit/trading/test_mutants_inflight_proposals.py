@@ -16,11 +16,11 @@ from smt_engine.clock import SimulatedClock
 from smt_engine.domain import CloseReason, OrderKind, OrderState, PositionState, ProposalState, Side
 from smt_engine.exchange.base import OrderStatus
 from smt_engine.store import Store
-from smt_engine.store.records import Order, Position, Proposal
+from smt_engine.store.records import Order, Proposal
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.inflight import InFlightTracker
 from smt_engine.trading.proposals import transition
-from tests.unit.trading.conftest import NOW
+from tests.unit.trading.conftest import NOW, eth_position
 from tests.unit.trading.inflight_support import (
     WINDOW,
     an_order,
@@ -127,15 +127,7 @@ async def test_a_filled_entry_is_linked_to_the_adopted_position_and_its_tp_resto
     p = submitting(store, clock, tracker)
     entry = filled_entry(store, executor, p, timedelta(seconds=1))
     pos = store.positions.insert(
-        Position(
-            symbol="ETHUSDT",
-            side=Side.LONG,
-            size=Decimal("1.5"),
-            entry_price=Decimal(2000),
-            opened_at=NOW,
-            state=PositionState.OPEN,
-            leverage=20,
-            updated_at=NOW,
+        eth_position(
             adopted=True,
             sl_price=Decimal(1900),
         )
@@ -172,15 +164,7 @@ async def test_a_linked_position_that_has_its_tp_gets_no_second_one(
     p = submitting(store, clock, tracker)
     filled_entry(store, executor, p, timedelta(seconds=1))
     pos = store.positions.insert(
-        Position(
-            symbol="ETHUSDT",
-            side=Side.LONG,
-            size=Decimal("1.5"),
-            entry_price=Decimal(2000),
-            opened_at=NOW,
-            state=PositionState.OPEN,
-            leverage=20,
-            updated_at=NOW,
+        eth_position(
             adopted=True,
             tp_price=Decimal(2300),
             tp_order_id="t1",
@@ -205,28 +189,14 @@ async def test_a_filled_entry_without_its_position_waits_the_window_then_is_rebu
     entry = filled_entry(store, executor, p, WINDOW - timedelta(seconds=1))
     other = store.proposals.insert(replace(p, id=None, state=ProposalState.OPEN))
     store.positions.insert(
-        Position(
-            symbol="ETHUSDT",
-            side=Side.LONG,
-            size=Decimal("1.5"),
-            entry_price=Decimal(2000),
-            opened_at=NOW,
-            state=PositionState.OPEN,
-            leverage=20,
-            updated_at=NOW,
+        eth_position(
             proposal_id=other.id,
         )
     )
     adopted = store.positions.insert(
-        Position(
-            symbol="ETHUSDT",
-            side=Side.LONG,
-            size=Decimal("1.5"),
-            entry_price=Decimal(2000),
+        eth_position(
             opened_at=entry.created_at,
             state=PositionState.CLOSED,
-            leverage=20,
-            updated_at=NOW,
             adopted=True,
         )
     )
@@ -251,15 +221,9 @@ async def test_an_adopted_position_opened_before_the_entry_is_not_taken_for_it(
     p = submitting(store, clock, tracker)
     entry = filled_entry(store, executor, p, WINDOW)
     older = store.positions.insert(
-        Position(
-            symbol="ETHUSDT",
-            side=Side.LONG,
-            size=Decimal("1.5"),
-            entry_price=Decimal(2000),
+        eth_position(
             opened_at=entry.created_at - timedelta(seconds=1),
             state=PositionState.CLOSED,
-            leverage=20,
-            updated_at=NOW,
             adopted=True,
         )
     )
@@ -278,15 +242,9 @@ async def test_of_two_adopted_positions_after_the_entry_the_first_opened_is_the_
     entry = filled_entry(store, executor, p, WINDOW)
     later, first = (
         store.positions.insert(
-            Position(
-                symbol="ETHUSDT",
-                side=Side.LONG,
-                size=Decimal("1.5"),
-                entry_price=Decimal(2000),
+            eth_position(
                 opened_at=entry.created_at + timedelta(seconds=offset),
                 state=PositionState.CLOSED,
-                leverage=20,
-                updated_at=NOW,
                 adopted=True,
             )
         )
@@ -340,28 +298,14 @@ async def test_an_entry_already_tied_to_a_position_keeps_it_when_linked(
     p = submitting(store, clock, tracker)
     entry = filled_entry(store, executor, p, timedelta(seconds=1))
     earlier = store.positions.insert(
-        Position(
-            symbol="ETHUSDT",
+        eth_position(
             side=Side.SHORT,
-            size=Decimal("1.5"),
-            entry_price=Decimal(2000),
-            opened_at=NOW,
             state=PositionState.CLOSED,
-            leverage=20,
-            updated_at=NOW,
         )
     )
     store.orders.update(entry.id or 0, position_id=earlier.id)
     store.positions.insert(
-        Position(
-            symbol="ETHUSDT",
-            side=Side.LONG,
-            size=Decimal("1.5"),
-            entry_price=Decimal(2000),
-            opened_at=NOW,
-            state=PositionState.OPEN,
-            leverage=20,
-            updated_at=NOW,
+        eth_position(
             adopted=True,
         )
     )
@@ -400,14 +344,9 @@ async def test_linking_an_adopted_round_trip_stamps_the_position_the_entry_and_t
     p = submitting(store, clock, tracker)
     entry = filled_entry(store, executor, p, WINDOW)
     adopted = store.positions.insert(
-        Position(
-            symbol="ETHUSDT",
-            side=Side.LONG,
-            size=Decimal("1.5"),
-            entry_price=Decimal(2000),
+        eth_position(
             opened_at=entry.created_at,
             state=PositionState.CLOSED,
-            leverage=20,
             updated_at=entry.created_at,
             adopted=True,
         )

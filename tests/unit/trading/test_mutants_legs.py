@@ -26,7 +26,7 @@ from smt_engine.exchange.base import (
 from smt_engine.store import Store
 from smt_engine.store.records import Order, Position
 from smt_engine.trading.legs import track_legs
-from tests.unit.trading.conftest import NOW
+from tests.unit.trading.conftest import NOW, eth_position
 from tests.unit.trading.inflight_support import an_order, approved, at_venue, tracker_on
 from tests.unit.trading.reconcile_support import OPENED, Venue, position, reconciler, venue_order
 from tests.unit.trading.scripted import ScriptedExchange
@@ -291,15 +291,9 @@ async def test_close_out_tracks_the_open_legs_of_the_positions_side_in_the_order
 
 def a_position(store: Store, state: PositionState) -> Position:
     return store.positions.insert(
-        Position(
-            symbol="ETHUSDT",
-            side=Side.LONG,
-            size=Decimal("1.5"),
-            entry_price=Decimal(2000),
+        eth_position(
             opened_at=NOW - timedelta(hours=1),
             state=state,
-            leverage=20,
-            updated_at=NOW,
         )
     )
 

@@ -30,7 +30,7 @@ from smt_engine.trading.execution import Executor
 from smt_engine.trading.monitor import RECONCILE, Monitor
 from smt_engine.trading.pushed import PushedFills, PushedLegFill
 from smt_engine.trading.risk import ReasonCode
-from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, make_settings
+from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, eth_position, make_settings
 from tests.unit.trading.inflight_support import at_venue
 from tests.unit.trading.scripted import ScriptedExchange
 
@@ -69,14 +69,10 @@ def sl_of(pos: ExchangePosition, oid: str = "s1") -> AlgoOrder:
 
 def stored(store: Store, side: Side = Side.LONG, state: PositionState = PositionState.OPEN) -> Position:
     return store.positions.insert(
-        Position(
-            symbol="ETHUSDT",
+        eth_position(
             side=side,
-            size=Decimal("1.5"),
-            entry_price=Decimal(2000),
             opened_at=OPENED,
             state=state,
-            leverage=20,
             updated_at=OPENED,
             sl_price=Decimal(1960),
         )
@@ -285,14 +281,12 @@ async def test_the_start_up_tick_loads_every_traded_contract_and_cancels_no_orph
 ) -> None:
     mon, ex = monitor_on(store, clock)
     btc = store.positions.insert(
-        Position(
+        eth_position(
             symbol="BTCUSDT",
             side=Side.SHORT,
             size=Decimal("0.01"),
             entry_price=Decimal(100000),
             opened_at=OPENED,
-            state=PositionState.OPEN,
-            leverage=20,
             updated_at=OPENED,
         )
     )

@@ -26,7 +26,16 @@ from smt_engine.trading.execution import Executor
 from smt_engine.trading.monitor import Monitor
 from smt_engine.trading.proposals import Candidate, ProposalBook
 from tests.command_support import RunRow, command_service, row_runner
-from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, account, decision, drive, make_settings
+from tests.unit.trading.conftest import (
+    CONTRACTS,
+    NOW,
+    PRICES,
+    account,
+    decision,
+    drive,
+    eth_position,
+    make_settings,
+)
 from tests.unit.trading.scripted import ScriptedExchange
 from tests.unit.trading.test_mutants_guard import _venue_position
 
@@ -220,15 +229,8 @@ async def test_a_denial_names_every_failed_gate(store: Store, clock: SimulatedCl
 
 def open_long(store: Store, ex: ScriptedExchange, symbol: str = "ETHUSDT") -> Position:
     pos = store.positions.insert(
-        Position(
+        eth_position(
             symbol=symbol,
-            side=Side.LONG,
-            size=Decimal("1.5"),
-            entry_price=Decimal(2000),
-            opened_at=NOW,
-            state=PositionState.OPEN,
-            leverage=20,
-            updated_at=NOW,
         )
     )
     ex.positions_[(symbol, Side.LONG)] = replace(_venue_position(), symbol=symbol)
@@ -297,15 +299,11 @@ async def test_close_all_closes_every_open_position_and_names_the_failures(
     btc = open_long(store, ex, "BTCUSDT")
     refuse_closes(ex, "SOLUSDT", "BTCUSDT")
     closing = store.positions.insert(
-        Position(
+        eth_position(
             symbol="DOGEUSDT",
-            side=Side.LONG,
             size=Decimal(100),
             entry_price=Decimal("0.1"),
-            opened_at=NOW,
             state=PositionState.CLOSING,
-            leverage=20,
-            updated_at=NOW,
         )
     )
     with pytest.raises(CommandRejected) as refused:

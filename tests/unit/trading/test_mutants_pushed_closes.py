@@ -24,7 +24,7 @@ from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.monitor import Monitor
 from smt_engine.trading.pushed import PushedFills, PushedLegFill
-from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, make_settings
+from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, eth_position, make_settings
 from tests.unit.trading.scripted import ScriptedExchange
 
 OPENED = NOW - timedelta(hours=1)
@@ -40,14 +40,9 @@ def monitor_on(store: Store, clock: SimulatedClock) -> tuple[Monitor, ScriptedEx
 
 def held(store: Store, *, tp: str | None = "t1", sl: str | None = "s1", side: Side = Side.LONG) -> Position:
     return store.positions.insert(
-        Position(
-            symbol="ETHUSDT",
+        eth_position(
             side=side,
-            size=Decimal("1.5"),
-            entry_price=Decimal(2000),
             opened_at=OPENED,
-            state=PositionState.OPEN,
-            leverage=20,
             updated_at=OPENED,
             tp_price=Decimal(2100),
             sl_price=Decimal(1960),

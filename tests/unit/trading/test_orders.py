@@ -17,7 +17,7 @@ from smt_engine.domain import (
 from smt_engine.store import Store
 from smt_engine.store.records import Order, Position
 from smt_engine.trading.orders import IllegalOrderTransition, advance_order, move_position
-from tests.unit.trading.conftest import NOW
+from tests.unit.trading.conftest import NOW, eth_position
 
 
 def new_order(store: Store, state: OrderState = OrderState.PENDING_SUBMIT) -> Order:
@@ -37,15 +37,9 @@ def new_order(store: Store, state: OrderState = OrderState.PENDING_SUBMIT) -> Or
 
 def new_position(store: Store) -> Position:
     return store.positions.insert(
-        Position(
-            symbol="ETHUSDT",
-            side=Side.LONG,
+        eth_position(
             size=Decimal("0.1"),
-            entry_price=Decimal(2000),
-            opened_at=NOW,
-            state=PositionState.OPEN,
             leverage=10,
-            updated_at=NOW,
         )
     )
 

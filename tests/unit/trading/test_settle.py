@@ -9,22 +9,16 @@ import pytest
 
 from smt_engine.domain import CloseReason, OrderKind, OrderState, PositionState, Side
 from smt_engine.store import Store
-from smt_engine.store.records import Order, Position
+from smt_engine.store.records import Order
 from smt_engine.trading.settle import settle_orders
-from tests.unit.trading.conftest import NOW
+from tests.unit.trading.conftest import NOW, eth_position
 
 
 def _position(store: Store, reason: CloseReason, close_order_id: str | None = None) -> int:
     pos = store.positions.insert(
-        Position(
-            symbol="ETHUSDT",
-            side=Side.LONG,
+        eth_position(
             size=Decimal(0),
-            entry_price=Decimal(2000),
-            opened_at=NOW,
             state=PositionState.CLOSED,
-            leverage=20,
-            updated_at=NOW,
             close_reason=reason,
             close_order_id=close_order_id,
         )
