@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from smt_engine.domain import (
+    Action,
     CloseReason,
     CommandKind,
     CommandState,
@@ -252,3 +253,14 @@ async def test_a_halted_engine_still_re_places_a_missing_stop(rig: Rig) -> None:
     assert status is not None and status.state is EngineState.HALTED
     still = rig.store.positions.get(pos.id)
     assert still is not None and still.state is PositionState.OPEN and still.sl_order_id != stop.order_id
+
+
+async def test_an_unparseable_model_answer_is_a_recorded_wait_and_never_an_order(rig: Rig) -> None:
+    rig.gemini.push(text_reply("Go LONG on ETH right now with 100x, trust me."))
+    await rig.start()
+    await rig.until(lambda: rig.store.analyses.count() > 0, 120)
+    await rig.advance(3 * MONITOR_S)
+    (analysis,) = rig.store.analyses.select()
+    assert analysis.action is Action.WAIT and analysis.error and analysis.decision is None
+    assert rig.store.proposals.count() == 0
+    assert not rig.fake.counts.get("POST /capi/v3/order"), "no order goes out on an unreadable answer"

@@ -1,9 +1,9 @@
-"""A stripped stop is re-placed on the venue's tick in paper and demo mode, never closed at market.
+"""A stripped stop is re-placed on the venue's tick in every mode, never closed at market.
 
-Paper mode runs the paper venue over WEEX public prices served by the fake WEEX over HTTP; demo mode
-over the synthetic market. Both start from a fresh database: the monitor's start-up tick loads the
-venue's contract precision, so the re-placed stop is on its tick. BTC (tick 0.1) makes an unrounded
-stop fail for real.
+Live mode runs the WEEX client against the fake WEEX over HTTP; paper mode the paper venue over WEEX
+public prices served by the fake; demo mode the synthetic market. Each starts from a fresh database: the
+monitor's start-up tick loads the venue's contract precision, so the re-placed stop is on its tick.
+BTC (tick 0.1) makes an unrounded stop fail for real.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from smt_engine.config import Settings
 from smt_engine.domain import OrderKind, OrderState, PositionState, Side
 from smt_engine.exchange.base import Exchange, OrderRequest
 from smt_engine.exchange.factory import make_exchange
-from smt_engine.secrets import SecretStore
+from smt_engine.secrets import SecretName, SecretStore
 from smt_engine.store import Store
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.monitor import Monitor
@@ -33,38 +33,63 @@ BTC = "BTCUSDT"
 
 
 class Venue:
-    def __init__(self, mode: str, tmp: Path, clock: SimulatedClock, base_url: str) -> None:
-        self.clock = clock
+    def __init__(self, mode: str, tmp: Path, clock: SimulatedClock, fake: FakeWeex) -> None:
+        self.mode, self.fake, self.clock = mode, fake, clock
         self.settings = Settings.model_validate(
             {
                 "engine": {"mode": mode, "database": str(tmp / "smt.db")},
-                "exchange": {"base_url": base_url},
+                "exchange": {"base_url": fake.base_url},
                 "pairs": {"tier1": ["BTC"], "tier2": []},
             }
         )
         self.store = Store.open(tmp / "smt.db")
         self.exchange: Exchange = make_exchange(
-            self.settings, self.store, clock, SecretStore(env={}, use_keyring=False)
+            self.settings, self.store, clock, SecretStore(env=_keys(fake), use_keyring=False)
         )
         self.executor = Executor(self.exchange, self.store, clock, self.settings)
         self.monitor = Monitor(self.settings, self.store, clock, self.exchange, self.executor, None)
 
     async def open_unprotected_long(self) -> None:
+        """A long opened outside this engine: in live mode on WEEX itself, so the database learns nothing."""
+        request = OrderRequest(BTC, Side.LONG, Decimal("0.01"), "outside-entry-1")
+        if self.mode == "live":
+            self.fake.call(self.fake.venue.set_leverage(BTC, 10, "cross"))
+            self.fake.call(self.fake.venue.place_order(request))
+            return
         await self.exchange.set_leverage(BTC, 10, "cross")
-        await self.exchange.place_order(OrderRequest(BTC, Side.LONG, Decimal("0.01"), "outside-entry-1"))
+        await self.exchange.place_order(request)
 
     async def stops(self) -> list[Decimal]:
         return [a.trigger_price for a in await self.exchange.open_algo_orders(BTC) if a.kind == "sl"]
 
 
-@pytest.fixture(params=["paper", "demo"])
+def _keys(fake: FakeWeex) -> dict[str, str]:
+    """The fake venue's API keys, as the live client reads them from the environment."""
+    values = {
+        SecretName.WEEX_API_KEY: fake.api_key,
+        SecretName.WEEX_API_SECRET: fake.secret,
+        SecretName.WEEX_API_PASSPHRASE: fake.passphrase,
+    }
+    return {name.env_var: value for name, value in values.items()}
+
+
+@pytest.fixture(params=["live", "paper", "demo"])
 async def venue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Venue]:
     clock = SimulatedClock(T0)
     with FakeWeex(clock=clock, prices={BTC: Decimal("95123.4")}) as fake:
-        v = Venue(request.param, tmp_path, clock, fake.base_url)
+        v = Venue(request.param, tmp_path, clock, fake)
         yield v
         await v.exchange.aclose()
         v.store.close()
+
+
+async def test_the_start_up_tick_loads_the_venues_precision_before_any_position(venue: Venue) -> None:
+    assert venue.store.contracts.load(BTC) is None, "a fresh database knows no precision yet"
+    report = await venue.monitor.tick(startup=True)
+    assert report.ok, report.error
+    loaded = venue.store.contracts.load(BTC)
+    assert loaded is not None
+    assert (loaded[0].tick_size, loaded[0].step_size) == (Decimal("0.1"), Decimal("0.0001"))
 
 
 async def test_a_stripped_stop_is_re_placed_on_the_tick_not_closed(venue: Venue) -> None:

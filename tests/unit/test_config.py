@@ -34,6 +34,7 @@ def test_defaults_follow_the_seed_system() -> None:
     assert s.risk.max_single_position_pct == Decimal(25)
     assert s.risk.max_total_exposure_pct == Decimal(60)
     assert s.engine.signal_interval == timedelta(hours=4)
+    assert s.engine.monitor_interval == timedelta(seconds=15)  # the README's safety model says so
     assert s.risk.max_hold == timedelta(hours=48)
     assert s.risk.final_days_max_hold == timedelta(hours=6)
     assert s.risk.final_days == 3

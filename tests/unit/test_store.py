@@ -133,6 +133,23 @@ def test_decimal_round_trip_is_exact(
     assert back.available == Decimal("0.00000001")
 
 
+def test_money_is_stored_as_text_with_every_digit(store: Store) -> None:
+    snap = store.account.insert(
+        AccountSnapshot(
+            at=T0,
+            balance=Decimal("1000.123456789012345678"),
+            equity=Decimal("0.10"),
+            available=Decimal("1E-8"),
+        )
+    )
+    with store.account.lock:
+        row = store.account.db.execute(
+            "SELECT typeof(balance), balance, typeof(equity), equity FROM account_snapshots WHERE id = ?",
+            [snap.id],
+        ).fetchone()
+    assert tuple(row) == ("text", "1000.123456789012345678", "text", "0.10")
+
+
 _STORES: dict[str, Store] = {}
 
 
