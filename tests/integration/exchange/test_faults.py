@@ -21,12 +21,12 @@ def entry(cid: str) -> OrderRequest:
     return OrderRequest("BTCUSDT", Side.LONG, D("0.01"), cid, tp_price=D("97000"), sl_price=D("90000"))
 
 
-async def resolve(client: WeexClient, fake: FakeWeex, cid: str) -> str:
-    """What the trading layer does after AmbiguousOutcome: look up by client id, re-send only if absent."""
+async def look_up(client: WeexClient, cid: str) -> str | None:
+    """What the trading layer does after AmbiguousOutcome: look the order up by its client id. It never
+    sends it again (README, "Never an order twice"): one not found stays pending until
+    ``trading.order_visibility`` says it was never placed."""
     found = await client.find_order("BTCUSDT", cid)
-    if found is None:
-        return (await client.place_order(entry(cid))).order_id
-    return found.order_id
+    return None if found is None else found.order_id
 
 
 async def test_429_backs_off_for_reads_and_is_typed_for_orders(fake: FakeWeex, client: WeexClient) -> None:
@@ -57,8 +57,8 @@ async def test_5xx_is_retried_for_reads_and_ambiguous_for_orders(fake: FakeWeex,
     with pytest.raises(AmbiguousOutcome) as err:
         await client.place_order(entry("x5-1"))
     assert err.value.client_order_id == "x5-1" and fake.counts[ORDER] == 1
-    await resolve(client, fake, "x5-1")  # the 503 came before the venue: it re-sends once
-    assert fake.orders_with_client_id("x5-1") == 1 and fake.counts[ORDER] == 2
+    assert await look_up(client, "x5-1") is None  # the 503 came before the venue: nothing placed
+    assert fake.orders_with_client_id("x5-1") == 0 and fake.counts[ORDER] == 1
 
 
 async def test_persistent_5xx_becomes_unavailable(fake: FakeWeex, client: WeexClient) -> None:
@@ -74,7 +74,8 @@ async def test_accept_then_drop_resolves_without_duplicate(fake: FakeWeex, clien
     fake.faults.next_drop_after_accept = 1
     with pytest.raises(AmbiguousOutcome):
         await client.place_order(entry("drop-1"))
-    order_id = await resolve(client, fake, "drop-1")
+    order_id = await look_up(client, "drop-1")
+    assert order_id is not None
     assert fake.orders_with_client_id("drop-1") == 1 and fake.counts[ORDER] == 1
     assert (await client.positions())[0].size == D("0.01")
     assert (await client.order("BTCUSDT", order_id)).client_order_id == "drop-1"
@@ -87,8 +88,8 @@ async def test_hang_times_out_into_ambiguous_outcome(fake: FakeWeex) -> None:
     fake.faults.next_hang = 1
     with pytest.raises(AmbiguousOutcome):
         await client.place_order(entry("hang-1"))
-    await resolve(client, fake, "hang-1")
-    assert fake.orders_with_client_id("hang-1") == 1
+    assert await look_up(client, "hang-1") is None  # the venue never answered and never placed it
+    assert fake.orders_with_client_id("hang-1") == 0 and fake.counts[ORDER] == 1
     await client.aclose()
 
 
@@ -129,7 +130,7 @@ async def test_malformed_json_is_retried_for_reads_and_ambiguous_for_orders(
     fake.faults.next_malformed = 1
     with pytest.raises(AmbiguousOutcome):
         await client.place_order(entry("mal-1"))
-    await resolve(client, fake, "mal-1")  # the venue had accepted it: found, not re-sent
+    assert await look_up(client, "mal-1") is not None  # the venue had accepted it: found
     assert fake.orders_with_client_id("mal-1") == 1 and fake.counts[ORDER] == 1
 
 
