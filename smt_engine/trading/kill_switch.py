@@ -10,7 +10,7 @@ references. Crossing a limit halts the engine: entries are refused, closes and p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -45,10 +45,11 @@ class Breach:
 
 
 def day_start(settings: Settings, now: datetime) -> datetime:
+    """The midnight in ``risk.loss_day_timezone`` that began ``now``'s day, in UTC (as the halt says)."""
     zone = ZoneInfo(settings.risk.loss_day_timezone)
     local = now.astimezone(zone)
     midnight = datetime.combine(local.date(), time.min, tzinfo=zone)
-    return midnight.astimezone(now.tzinfo) if now.tzinfo else midnight
+    return midnight.astimezone(UTC)
 
 
 def loss_references(store: Store, settings: Settings, now: datetime) -> LossReferences:
@@ -91,17 +92,18 @@ class KillSwitch:
             "drawdown_pct": plain(drawdown.quantize(_PCT)),
         }
         breach: Breach | None = None
-        if daily >= risk.daily_loss_limit_pct:
+        # A limit is reached only by a loss, so a breach always has the measure's reference to name.
+        if daily_measure is not None and daily >= risk.daily_loss_limit_pct:
             breach = Breach(
                 ReasonCode.DAILY_LOSS,
                 f"daily loss {daily:.2f}% since {refs.day_start:%Y-%m-%d %H:%M} UTC "
-                f"(opening equity {plain(refs.opening_equity or Decimal(0))}, now {plain(equity)}) "
+                f"(opening equity {plain(daily_measure.reference)}, now {plain(equity)}) "
                 f">= limit {risk.daily_loss_limit_pct}%",
             )
-        elif drawdown >= risk.max_drawdown_pct:
+        elif drawdown_measure is not None and drawdown >= risk.max_drawdown_pct:
             breach = Breach(
                 ReasonCode.MAX_DRAWDOWN,
-                f"drawdown {drawdown:.2f}% from peak equity {plain(refs.peak_equity or equity)} "
+                f"drawdown {drawdown:.2f}% from peak equity {plain(drawdown_measure.reference)} "
                 f"(now {plain(equity)}) >= limit {risk.max_drawdown_pct}%",
             )
         if breach is None:

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+import pytest
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import EngineState, HealthStatus
 from smt_engine.exchange.base import Balance
 from smt_engine.store import Store
 from smt_engine.store import limits as names
+from smt_engine.store.kill_switch import KillSwitchReset
 from smt_engine.store.records import AccountSnapshot
 from smt_engine.trading.kill_switch import KillSwitch, day_start, loss_references
 from smt_engine.trading.limits import enforced_limits
 from smt_engine.trading.loss_limits import daily_loss
 from smt_engine.trading.proposals import snapshot_account
 from smt_engine.trading.risk import ReasonCode
-from tests.unit.trading.conftest import make_settings
+from tests.unit.trading.conftest import NOW, make_settings
 
 
 def snap(store: Store, at: datetime, equity: str) -> None:
@@ -140,3 +146,85 @@ async def test_a_reset_is_recorded_with_who_what_and_the_equity_and_reported_hea
     )
     shown = {h.component: h for h in store.health.all()}["risk.kill_switch"]
     assert (shown.status, shown.detail) == (HealthStatus.OK, "cleared by alice: daily loss 6.00%")
+
+
+@pytest.fixture
+def machine_in_tokyo() -> Iterator[None]:
+    """The machine's own zone set far from UTC, so a time told in it would show."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"
+    time.tzset()
+    yield
+    if saved is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = saved
+    time.tzset()
+
+
+@pytest.mark.usefixtures("machine_in_tokyo")
+def test_the_loss_day_start_is_a_utc_time_whatever_the_machines_zone() -> None:
+    start = day_start(make_settings(risk={"loss_day_timezone": "Europe/Berlin"}), NOW)
+    assert start.utcoffset() == timedelta(0) and f"{start:%Y-%m-%d %H:%M}" == "2026-01-19 23:00"
+
+
+@pytest.mark.usefixtures("machine_in_tokyo")
+def test_a_daily_loss_halt_names_the_day_start_in_utc_and_the_opening_equity(store: Store) -> None:
+    """The operator reads the halt's reason: the loss, since when (UTC), from what equity, to what."""
+    clock = SimulatedClock(NOW)
+    settings = make_settings(
+        risk={"daily_loss_limit_pct": "5", "max_drawdown_pct": "50", "loss_day_timezone": "Europe/Berlin"}
+    )
+    switch = KillSwitch(settings, store, clock)
+    snap(store, datetime(2026, 1, 19, 22, 30, tzinfo=UTC), "1000")  # before Berlin's midnight
+    snap(store, datetime(2026, 1, 19, 23, 30, tzinfo=UTC), "990")  # after it: not the opening
+    breach = switch.check(Decimal(940))
+    assert breach is not None and breach.code is ReasonCode.DAILY_LOSS
+    assert breach.reason == (
+        "daily loss 6.00% since 2026-01-19 23:00 UTC (opening equity 1000, now 940) >= limit 5%"
+    )
+    shown = {h.component: h for h in store.health.all()}["risk.kill_switch"]
+    assert (shown.status, shown.detail) == (HealthStatus.DOWN, breach.reason)
+    assert shown.data == {
+        "equity": "940",
+        "opening_equity": "1000",
+        "peak_equity": "1000",
+        "daily_loss_pct": "6",
+        "drawdown_pct": "6",
+    }
+
+
+def test_each_limit_halts_when_the_loss_reaches_it_exactly(store: Store) -> None:
+    clock = SimulatedClock(NOW)
+    snap(store, datetime(2026, 1, 18, 12, tzinfo=UTC), "1250")  # the peak
+    snap(store, datetime(2026, 1, 19, 23, 50, tzinfo=UTC), "1000")  # the day's opening equity
+    daily = KillSwitch(
+        make_settings(risk={"daily_loss_limit_pct": "5", "max_drawdown_pct": "90"}), store, clock
+    )
+    breach = daily.check(Decimal(950))
+    assert breach is not None and breach.code is ReasonCode.DAILY_LOSS
+    drawdown = KillSwitch(
+        make_settings(risk={"daily_loss_limit_pct": "50", "max_drawdown_pct": "20"}), store, clock
+    )
+    breach = drawdown.check(Decimal(1000))
+    assert breach is not None and breach.code is ReasonCode.MAX_DRAWDOWN
+    assert breach.reason == "drawdown 20.00% from peak equity 1250 (now 1000) >= limit 20%"
+
+
+def test_a_resume_at_the_very_start_of_the_day_is_the_days_opening_equity(store: Store) -> None:
+    midnight = datetime(2026, 1, 20, tzinfo=UTC)
+    snap(store, datetime(2026, 1, 19, 23, 50, tzinfo=UTC), "1000")
+    store.kill_switch.insert(KillSwitchReset(at=midnight, actor="alice", cleared="x", equity=Decimal(900)))
+    refs = loss_references(store, make_settings(), NOW)
+    assert (refs.day_start, refs.opening_equity) == (midnight, Decimal(900))
+
+
+def test_after_a_resume_the_peak_counts_from_the_resume_and_includes_its_equity(store: Store) -> None:
+    """A peak before the resume no longer counts; the equity at the resume does, even above later ones."""
+    snap(store, datetime(2026, 1, 18, 12, tzinfo=UTC), "1600")
+    at = datetime(2026, 1, 19, 12, tzinfo=UTC)
+    store.kill_switch.insert(KillSwitchReset(at=at, actor="alice", cleared="x", equity=Decimal(1000)))
+    snap(store, datetime(2026, 1, 19, 18, tzinfo=UTC), "980")
+    assert loss_references(store, make_settings(), NOW).peak_equity == Decimal(1000)
+    snap(store, datetime(2026, 1, 20, 9, tzinfo=UTC), "1050")
+    assert loss_references(store, make_settings(), NOW).peak_equity == Decimal(1050)

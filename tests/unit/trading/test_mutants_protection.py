@@ -162,6 +162,7 @@ async def test_the_legs_are_awaited_until_both_rest_and_no_longer(
     )
     refreshed, protected, _ = await drive(clock, protection.protect(proposal, position, "E1"))
     assert protected and (refreshed.tp_order_id, refreshed.sl_order_id) == ("t1", "s1")
+    assert refreshed.updated_at == clock.now() > position.updated_at, "stamped when its legs were known"
     assert ex.count("open_algo_orders") == 3 and ex.count("place_tp_sl") == 0
     assert store.events.of_kind("protection.sl_missing") == []
 
@@ -250,6 +251,20 @@ async def test_a_refused_leg_is_recorded_rejected_with_the_venues_words(
     assert failed.message == (
         f"ETHUSDT LONG: placing {kind.upper()} at 1900 failed: {error_text(ex.refusal)}"
     )
+
+
+async def test_a_stop_that_cannot_be_made_to_rest_leaves_the_position_unprotected_and_says_so(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """The reason is what the entry's close and its result tell the operator."""
+    protection, ex, position = _refusing(store, clock)
+    ex.refusal = ExchangeUnavailable("trigger orders: HTTP 503")
+    proposal = store.proposals.get(position.proposal_id or 0)
+    assert proposal is not None
+    refreshed, protected, why = await drive(clock, protection.protect(proposal, position, "E1"))
+    assert (protected, why) == (False, "stop-loss could not be confirmed or placed")
+    assert (refreshed.tp_order_id, refreshed.sl_order_id) == (None, None)
+    assert [e.kind for e in store.events.of_kind("protection.sl_failed")] == ["protection.sl_failed"]
 
 
 @pytest.mark.parametrize(
