@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from smt_engine.clock import Clock
 from smt_engine.competition import competition_status
@@ -33,11 +33,14 @@ IN_FLIGHT = (ProposalState.APPROVED, ProposalState.SUBMITTING)
 class AccountUnreadable(ExchangeError):
     """The balance or the position list could not be read: there is no account to gate on.
 
-    Its text is the venue's own error; ``part`` names what failed and ``balance`` is the balance when it
-    was read before the position list failed.
+    Its text is the venue's own error (each caller words the refusal around it); ``part`` names what
+    failed; ``balance`` is the balance when it was read before the position list failed, which the
+    signal cycle still records as a point of the equity curve.
     """
 
-    def __init__(self, part: str, cause: ExchangeError, balance: Balance | None = None) -> None:
+    def __init__(
+        self, part: Literal["balance", "positions"], cause: ExchangeError, balance: Balance | None = None
+    ) -> None:
         super().__init__(str(cause), code=cause.code, raw=cause.raw)
         self.part = part
         self.balance = balance
