@@ -61,7 +61,8 @@ from smt_engine.exchange.weex.limiter import DEFAULT_WEIGHT_BUDGET
 from smt_engine.runtime import Runtime, build_runtime
 from smt_engine.secrets import SecretStore
 from smt_engine.store import Store
-from smt_engine.trading.proposals import Candidate, snapshot_account
+from smt_engine.trading.account_reader import snapshot_account
+from smt_engine.trading.proposals import Candidate
 from tests.fakes.weex_server import FakeWeex
 
 RESULTS = Path(__file__).parent / "results" / "close_detection.json"

@@ -90,7 +90,8 @@ async def close_detection(rounds: int) -> list[float]:
             venue = PaperExchange(market, clock)
             rt = build_runtime(cfg, store, clock, SecretStore(env={}, use_keyring=False), exchange=venue)
             from smt_engine.domain import Action, Decision, Pair, Tier
-            from smt_engine.trading.proposals import Candidate, snapshot_account
+            from smt_engine.trading.account_reader import snapshot_account
+            from smt_engine.trading.proposals import Candidate
 
             pair = Pair("ETH", Tier.ONE)
             decision = Decision(Action.LONG, 0.8, Decimal(2), Decimal(1), 6, "bench")

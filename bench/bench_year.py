@@ -50,9 +50,9 @@ from smt_engine.scorecard.scoring import score_due  # noqa: E402
 from smt_engine.secrets import SecretStore  # noqa: E402
 from smt_engine.store import Store  # noqa: E402
 from smt_engine.store.retention import thin_snapshots  # noqa: E402
+from smt_engine.trading.account_reader import IN_FLIGHT, snapshot_account  # noqa: E402
 from smt_engine.trading.kill_switch import loss_references  # noqa: E402
 from smt_engine.trading.limits import LimitsPublisher  # noqa: E402
-from smt_engine.trading.proposals import IN_FLIGHT, snapshot_account  # noqa: E402
 from smt_engine.whales.source import SyntheticWhaleSource  # noqa: E402
 from smt_tui.state import ReadModel  # noqa: E402
 

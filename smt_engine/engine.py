@@ -114,7 +114,7 @@ class Engine:
         self.commands: Commands | None = (
             None  # the command service; ``runtime`` sets it (it needs this engine)
         )
-        self.limits = LimitsPublisher(settings, store, clock, getattr(monitor.exchange, "last_price", None))
+        self.limits = LimitsPublisher(settings, store, clock, monitor.exchange.last_price)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -1,8 +1,11 @@
 """One signal cycle: account -> whales -> market data -> analysis -> proposals -> execution.
 
 Each step is recorded under the cycle id (in ``cycles.steps``) and its failure is contained: a
-failing Etherscan still lets every pair be analysed, a pair whose price cannot be read becomes a
-WAIT, and an unreadable balance means no proposals at all (never a made-up balance).
+failing Etherscan still lets every pair be analysed; a pair whose price or candles cannot be read, or
+whose price fails the plausibility check, is skipped (not analysed, nothing proposed; it is read again
+next cycle); a pair whose price cannot be re-read just before proposing is gated without one, so its
+trade is denied ``no_price`` and nothing is sized; and an unreadable balance or position list means no
+proposals at all (never a made-up balance).
 """
 
 from __future__ import annotations
@@ -22,15 +25,16 @@ from smt_engine.analyst.base import AnalysisOutcome, Analyst
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
 from smt_engine.domain import Action, Contract, EngineState, Pair
-from smt_engine.exchange.base import Balance, Exchange, ExchangeError, ExchangePosition
-from smt_engine.exchange.market.plausibility import ImplausiblePrice, PriceRule, plausible_price
+from smt_engine.exchange.base import Exchange, ExchangeError
+from smt_engine.exchange.market.plausibility import ImplausiblePrice
 from smt_engine.scorecard.recording import record_and_score
 from smt_engine.store import Store
-from smt_engine.store.records import Cycle, WhaleSignal
+from smt_engine.store.records import Cycle
+from smt_engine.trading.account_reader import AccountReader, AccountUnreadable, Holdings
 from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.execution import ExecutionResult, Executor
 from smt_engine.trading.monitor import record_equity
-from smt_engine.trading.proposals import Candidate, ProposalBook, snapshot_account
+from smt_engine.trading.proposals import Candidate, ProposalBook
 from smt_engine.trading.shielded import ShieldedWork
 from smt_engine.whales.source import WhaleCycleResult, WhaleSource
 
@@ -81,7 +85,7 @@ class Pipeline:
         self.work = work or ShieldedWork()
         self.engine_state = engine_state or self._stored_engine_state
         self.last_report: CycleReport | None = None
-        self.price_rule = PriceRule.of(settings)
+        self.reader = AccountReader(settings, store, clock, exchange)
 
     def _stored_engine_state(self) -> EngineState:
         return self.store.engine.state_or(EngineState.RUNNING)
@@ -98,8 +102,7 @@ class Pipeline:
         status = "abandoned"
         try:
             # A failed step returns None: an unreadable account means no balance and no positions.
-            account = await self._step(report, "account", self._account)
-            balance, positions = account if account is not None else (None, None)
+            holdings: Holdings | None = await self._step(report, "account", self._account)
             whale_result = await self._step(report, "whales", lambda: self._whales(cycle_id))
             market = await self._step(report, "market", self._market)
             contracts, prices, candles, read_at = market if market is not None else ({}, {}, {}, {})
@@ -122,12 +125,12 @@ class Pipeline:
             outcomes = await self._step(
                 report,
                 "analysis",
-                lambda: self._analyse(cycle_id, balance, positions, whale_result, prices, candles),
+                lambda: self._analyse(cycle_id, holdings, whale_result, prices, candles),
             )
             outcome = await self._step(
                 report,
                 "proposals",
-                lambda: self._propose(cycle_id, balance, positions, outcomes or [], contracts, prices),
+                lambda: self._propose(cycle_id, holdings, outcomes or [], contracts, prices),
             )
             if outcome is not None:  # what the gates saw, for an exact replay
                 report.steps["proposals"]["risk_inputs"] = outcome.risk_inputs
@@ -173,33 +176,25 @@ class Pipeline:
 
     # ------------------------------------------------------------------ steps
 
-    async def _account(self) -> tuple[Balance | None, list[ExchangePosition] | None]:
-        balance: Balance | None
+    async def _account(self) -> Holdings:
+        """The balance (recorded as a point of the equity curve) and the positions, or the step fails."""
         try:
-            balance = await self.exchange.balance()
-        except ExchangeError as exc:
-            log.warning("balance unreadable (%s): this cycle makes no proposals", exc)
-            balance = None
-        try:
-            positions: list[ExchangePosition] | None = await self.exchange.positions()
-        except ExchangeError as exc:
-            log.warning("positions unreadable (%s): this cycle makes no proposals", exc)
-            positions = None
-        if balance is not None:
-            record_equity(self.store, self.clock.now(), balance)
-        if balance is None or positions is None:
-            raise ExchangeError("account could not be read: no proposals this cycle")
-        return balance, positions
+            holdings = await self.reader.holdings()
+        except AccountUnreadable as exc:
+            log.warning("%s unreadable (%s): this cycle makes no proposals", exc.part, exc)
+            if exc.balance is not None:
+                record_equity(self.store, self.clock.now(), exc.balance)
+            raise ExchangeError("account could not be read: no proposals this cycle") from exc
+        record_equity(self.store, self.clock.now(), holdings.balance)
+        return holdings
 
     async def _whales(self, cycle_id: str) -> WhaleCycleResult | None:
         if self.whales is None or not self.settings.whales.enabled:
             return None
         result: WhaleCycleResult = await self.whales.run_cycle(cycle_id)
-        transfers = getattr(result, "transfers", [])
-        found = getattr(result, "whales", [])
-        aggregate: WhaleSignal | None = getattr(result, "aggregate", None)
-        classifier = getattr(result, "classifier", "")
-        labelled = sum(1 for w in found if getattr(w, "classified_by", "") == "label")
+        transfers, found, aggregate = result.transfers, result.whales, result.aggregate
+        classifier = result.classifier
+        labelled = sum(1 for w in found if w.classified_by == "label")
         self.ailog.whale_discovery(
             {
                 "lookback_hours": self.settings.whales.lookback_hours,
@@ -237,7 +232,7 @@ class Pipeline:
         for pair in pairs:
             # Both or neither: a pair analysed on a price without its candles would be judged blind.
             try:
-                price = await plausible_price(self.exchange, pair.symbol, self.clock, self.price_rule)
+                price = await self.reader.price(pair.symbol)
                 at = self.clock.now()
                 bars = await self.exchange.candles(pair.symbol, CANDLE_INTERVAL, CANDLE_COUNT)
             except ImplausiblePrice:
@@ -259,14 +254,14 @@ class Pipeline:
     async def _analyse(
         self,
         cycle_id: str,
-        balance: Balance | None,
-        positions: list[ExchangePosition] | None,
+        holdings: Holdings | None,
         whale_result: WhaleCycleResult | None,
         prices: dict[str, Decimal],
         candles: dict[str, list[Any]],
     ) -> list[tuple[Pair, AnalysisOutcome]]:
         now = self.clock.now()
         open_positions = self.store.positions.open_positions()
+        balance = holdings.balance if holdings is not None else None
         bal = balance.balance if balance else self.settings.competition.starting_balance
         avail = balance.available if balance else Decimal(0)
         equity = balance.equity if balance else bal
@@ -287,7 +282,7 @@ class Pipeline:
                     balance=bal,
                     available=avail,
                     equity=equity,
-                    open_positions=len(positions) if positions is not None else len(open_positions),
+                    open_positions=len(holdings.positions) if holdings is not None else len(open_positions),
                     whale_signal=whale_result.signal_for(pair.base) if whale_result is not None else None,
                     exchange_flows=(
                         whale_result.flow_signal_for(pair.base) if whale_result is not None else None
@@ -326,23 +321,13 @@ class Pipeline:
     async def _propose(
         self,
         cycle_id: str,
-        balance: Balance | None,
-        positions: list[ExchangePosition] | None,
+        holdings: Holdings | None,
         outcomes: list[tuple[Pair, AnalysisOutcome]],
         contracts: dict[str, Contract],
         prices: dict[str, Decimal],
     ) -> Any:
         prices = await self._prices_now(outcomes, prices)
-        account = snapshot_account(
-            self.store,
-            self.settings,
-            self.clock.now(),
-            balance if positions is not None else None,
-            positions or [],
-            self.engine_state(),
-            contracts=contracts,
-            prices=prices,
-        )
+        account = self.reader.account(holdings, self.engine_state(), contracts=contracts, prices=prices)
         candidates = [
             Candidate(pair, out.decision, contracts.get(pair.symbol), prices.get(pair.symbol), out.record.id)
             for pair, out in outcomes
@@ -393,9 +378,7 @@ class Pipeline:
             if out.decision.action is Action.WAIT or pair.symbol not in prices:
                 continue
             try:
-                fresh[pair.symbol] = await plausible_price(
-                    self.exchange, pair.symbol, self.clock, self.price_rule
-                )
+                fresh[pair.symbol] = await self.reader.price(pair.symbol)
             except ImplausiblePrice:
                 del fresh[pair.symbol]  # recorded as price.implausible; no proposal is sized on it
             except ExchangeError as exc:

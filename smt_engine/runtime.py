@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from smt_engine.analyst import make_analyst
 from smt_engine.analyst.base import Analyst
@@ -88,13 +89,17 @@ class Runtime:
             await _close(closer)
 
 
-async def _close(component: object) -> None:
-    aclose = getattr(component, "aclose", None)
-    if aclose is not None:
-        try:
-            await aclose()
-        except Exception:  # closing must not mask the reason we are stopping
-            log.exception("closing %s failed", type(component).__name__)
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+async def _close(component: _Closable | None) -> None:
+    if component is None:
+        return
+    try:
+        await component.aclose()
+    except Exception:  # closing must not mask the reason we are stopping
+        log.exception("closing %s failed", type(component).__name__)
 
 
 def make_notifier(settings: Settings, store: Store, clock: Clock, secrets: SecretStore) -> Notifier:

@@ -103,6 +103,9 @@ class HistoryMarket:
         s = self.path.get(symbol) or self._series(symbol)
         return list(s.bars[s.closed_by(start) : s.closed_by(end)])
 
+    async def aclose(self) -> None:
+        return None  # holds no connection
+
 
 def finer_path(hours: Series, fine: list[Candle], length: timedelta) -> tuple[Series, int]:
     """The hours' path with every hour whose finer bars are all stored replaced by them.

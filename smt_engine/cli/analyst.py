@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from smt_engine.analyst.context import PairContext
     from smt_engine.clock import Clock
     from smt_engine.config import Settings
-    from smt_engine.domain import MarketData
+    from smt_engine.exchange.market import PriceSource
 
 Sub = Any
 CANDLE_INTERVAL = "1h"
@@ -39,7 +39,7 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_analyse)
 
 
-def market_for(settings: Settings, clock: Clock) -> MarketData:
+def market_for(settings: Settings, clock: Clock) -> PriceSource:
     """Market data for the configured mode (live WEEX public data or the synthetic market)."""
     from smt_engine.exchange.factory import make_market
 
@@ -75,9 +75,7 @@ async def _analyse(ctx: Context, base: str) -> int:
         except Exception as exc:
             raise CommandError(f"cannot read market data for {pair.symbol}: {exc}") from None
     finally:
-        closer = getattr(market, "aclose", None)
-        if closer is not None:
-            await closer()
+        await market.aclose()
     if price <= 0:
         raise CommandError(f"{pair.symbol}: the market reported no usable price ({price})")
 

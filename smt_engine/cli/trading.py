@@ -18,11 +18,11 @@ if TYPE_CHECKING:
     from smt_engine.clock import Clock
     from smt_engine.commands.client import CommandClient, Outcome
     from smt_engine.config import Settings
-    from smt_engine.domain import Contract, Pair
-    from smt_engine.exchange.base import Balance, Exchange, ExchangePosition
-    from smt_engine.exchange.market.plausibility import PriceRule
+    from smt_engine.domain import EngineState, Pair
+    from smt_engine.exchange.base import Exchange
     from smt_engine.secrets import SecretStore
     from smt_engine.store import Store
+    from smt_engine.trading.account_reader import AccountReader, SymbolAccount
 
 Sub = Any
 
@@ -95,39 +95,12 @@ def open_exchange(settings: Settings, store: Store, clock: Clock, secrets: Secre
     return make_exchange(settings, store, clock, secrets)
 
 
-async def read_market(
-    exchange: Exchange, symbol: str, clock: Clock, rule: PriceRule
-) -> tuple[Decimal | None, Contract | None, Balance | None, list[ExchangePosition]]:
-    """Price, contract, balance and positions; a value that cannot be read (or a price that fails the
-    plausibility check) comes back as None/empty."""
-    from smt_engine.exchange.base import ExchangeError
-    from smt_engine.exchange.market.plausibility import plausible_price
-
-    price: Decimal | None = None
-    contract: Contract | None = None
-    balance: Balance | None = None
-    positions: list[ExchangePosition] = []
+async def _read_entry(reader: AccountReader, symbol: str, engine_state: EngineState) -> SymbolAccount:
+    """The entry's price, contract and account through the account reader; the venue is closed after."""
     try:
-        try:
-            price = await plausible_price(exchange, symbol, clock, rule)
-        except ExchangeError:
-            price = None
-        try:
-            contract = (await exchange.contracts([symbol])).get(symbol)
-        except ExchangeError:
-            contract = None
-        try:
-            balance = await exchange.balance()
-        except ExchangeError:
-            balance = None
-        if balance is not None:
-            try:
-                positions = await exchange.positions()
-            except ExchangeError:
-                balance = None  # without positions the exposure gates cannot be trusted
+        return await reader.for_symbol(symbol, engine_state)
     finally:
-        await exchange.aclose()
-    return price, contract, balance, positions
+        await reader.exchange.aclose()
 
 
 # --------------------------------------------------------------------------- handlers
@@ -151,33 +124,30 @@ def _propose(ctx: Context, settings: Settings, pair: Pair) -> int:
     from smt_engine.clock import WallClock
     from smt_engine.commands.client import actor
     from smt_engine.domain import Action, AnalystKind, Decision, EngineState, ProposalState
-    from smt_engine.exchange.market.plausibility import PriceRule
+    from smt_engine.exchange.base import ExchangeError
+    from smt_engine.exchange.market.plausibility import ImplausiblePrice
     from smt_engine.exchange.precision import plain
-    from smt_engine.trading.proposals import ProposalBook, snapshot_account
+    from smt_engine.trading.account_reader import AccountReader, AccountUnreadable
+    from smt_engine.trading.proposals import ProposalBook
 
     args = ctx.args
     store = ctx.store()
     clock = WallClock()
-    exchange = open_exchange(settings, store, clock, ctx.secrets())
-    price, contract, balance, positions = asyncio.run(
-        read_market(exchange, pair.symbol, clock, PriceRule.of(settings))
-    )
-    if balance is None:
-        raise CommandError("the available balance could not be read from the exchange: no proposal made")
     # A pause or a halt recorded by the engine still holds; otherwise gate as a running engine would.
     recorded = store.engine.state_or(EngineState.RUNNING)
     engine_state = recorded if recorded in (EngineState.PAUSED, EngineState.HALTED) else EngineState.RUNNING
-    now = clock.now()
-    account = snapshot_account(
-        store,
-        settings,
-        now,
-        balance,
-        positions,
-        engine_state,
-        contracts={pair.symbol: contract} if contract else {},
-        prices={pair.symbol: price} if price else {},
-    )
+    reader = AccountReader(settings, store, clock, open_exchange(settings, store, clock, ctx.secrets()))
+    try:
+        read = asyncio.run(_read_entry(reader, pair.symbol, engine_state))
+    except AccountUnreadable:
+        raise CommandError(
+            "the available balance could not be read from the exchange: no proposal made"
+        ) from None
+    except ImplausiblePrice as exc:
+        raise CommandError(f"no proposal made: {exc}") from None
+    except ExchangeError as exc:
+        raise CommandError(f"no proposal made: the exchange could not be read ({exc})") from None
+    account = read.account
     decision = Decision(
         action=Action(args.side),
         confidence=args.confidence,
@@ -188,7 +158,9 @@ def _propose(ctx: Context, settings: Settings, pair: Pair) -> int:
         analyst=AnalystKind.HEURISTIC,
     )
     book = ProposalBook(store, clock, settings)
-    proposal = book.create(pair, decision, account, contract, price, source="manual", force=args.force)
+    proposal = book.create(
+        pair, decision, account, read.contract, read.price, source="manual", force=args.force
+    )
     head = (
         f"proposal #{proposal.id} {proposal.pair} {proposal.side.value} conf {proposal.confidence:.2f}: "
         f"margin {plain(proposal.margin)} USDT, notional {plain(proposal.notional)} USDT at "

@@ -18,11 +18,12 @@ from smt_engine.commands.results import (
 from smt_engine.config import Settings
 from smt_engine.domain import CloseReason, EngineState, PositionState, ProposalState
 from smt_engine.exchange.base import Exchange, ExchangeError
-from smt_engine.exchange.market.plausibility import ImplausiblePrice, PriceRule, plausible_price
+from smt_engine.exchange.market.plausibility import ImplausiblePrice
 from smt_engine.store import Store
+from smt_engine.trading.account_reader import AccountReader
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.monitor import Monitor
-from smt_engine.trading.proposals import IllegalTransition, ProposalBook, ProposalError, snapshot_account
+from smt_engine.trading.proposals import IllegalTransition, ProposalBook, ProposalError
 
 
 class TradingCommands:
@@ -49,31 +50,17 @@ class TradingCommands:
         proposal = self.store.proposals.get(pid)
         if proposal is None:
             raise CommandRejected(f"no proposal #{pid}")
+        reader = AccountReader(self.settings, self.store, self.clock, self.exchange)
         try:
-            price = await plausible_price(
-                self.exchange, proposal.symbol, self.clock, PriceRule.of(self.settings)
-            )
-            contract = (await self.exchange.contracts([proposal.symbol])).get(proposal.symbol)
-            balance = await self.exchange.balance()
-            positions = await self.exchange.positions()
+            read = await reader.for_symbol(proposal.symbol, self.store.engine.state_or(EngineState.STOPPED))
         except ImplausiblePrice as exc:
             raise CommandRejected(f"cannot approve #{pid} now: {exc}") from None
         except ExchangeError as exc:
             raise CommandRejected(
                 f"cannot approve #{pid} now: the exchange could not be read ({exc})"
             ) from None
-        account = snapshot_account(
-            self.store,
-            self.settings,
-            self.clock.now(),
-            balance,
-            positions,
-            self.store.engine.state_or(EngineState.STOPPED),
-            contracts={proposal.symbol: contract} if contract else None,
-            prices={proposal.symbol: price},
-        )
         try:
-            decided = self.book.approve(pid, actor, price, account, contract=contract)
+            decided = self.book.approve(pid, actor, read.price, read.account, contract=read.contract)
         except (IllegalTransition, ProposalError) as exc:
             raise CommandRejected(str(exc)) from None
         if decided.state is not ProposalState.APPROVED:

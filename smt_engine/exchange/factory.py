@@ -14,7 +14,7 @@ from typing import Any
 
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
-from smt_engine.domain import EventLevel, HealthStatus, MarketData, Mode
+from smt_engine.domain import EventLevel, HealthStatus, Mode
 from smt_engine.exchange.base import AuthError, Exchange
 from smt_engine.exchange.market import LiveMarket, PriceSource, SyntheticMarket
 from smt_engine.exchange.market.plausibility import PriceRule
@@ -47,7 +47,6 @@ def make_exchange(
     store: Store,
     clock: Clock,
     secrets: SecretStore,
-    market: MarketData | None = None,
 ) -> Exchange:
     ex = settings.exchange
     if settings.engine.mode is Mode.LIVE:
@@ -72,11 +71,8 @@ def make_exchange(
             ai_log_path=ex.ai_log_path,
             price_rule=PriceRule.of(settings),
         )
-    source = market if market is not None else make_market(settings, clock)
-    if not hasattr(source, "bars_between"):
-        raise TypeError("the paper venue needs a price source with bars_between (LiveMarket/SyntheticMarket)")
     return PaperExchange(
-        source,  # type: ignore[arg-type]
+        make_market(settings, clock),
         clock,
         state_path=paper_state_path(store),
         balance=ex.paper_balance,
@@ -125,7 +121,7 @@ def make_streams(
             backoff_max=backoff_max,
             handshakes_per_window=ex.stream_handshakes_per_5min,
         )
-    market = getattr(exchange, "market", None)
+    market = exchange.market if isinstance(exchange, PaperExchange) else None
     if isinstance(market, StreamedMarket) and isinstance(market.prices, StreamPrices):
         return StreamSupervisor(
             clock,

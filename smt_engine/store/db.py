@@ -237,7 +237,7 @@ class Store:
     @property
     def fatal(self) -> StoreError | None:
         """The failure that made the database unusable since it was opened (full disk, damage), if any."""
-        return getattr(self.conn, "fatal", None)
+        return self.conn.fatal if isinstance(self.conn, WatchedConnection) else None
 
     @staticmethod
     def writable(path: Path | str) -> bool:

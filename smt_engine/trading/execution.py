@@ -23,7 +23,6 @@ from smt_engine.domain import (
     EventLevel,
     OrderKind,
     OrderState,
-    PositionState,
     ProposalState,
     Side,
 )
@@ -43,7 +42,7 @@ from smt_engine.store.records import Order, Position, Proposal
 from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.closing import Closer
 from smt_engine.trading.order_desk import ACTOR, STATUS_TO_STATE, OrderDesk, error_text
-from smt_engine.trading.orders import open_position
+from smt_engine.trading.orders import open_position, venue_position
 from smt_engine.trading.proposals import transition
 from smt_engine.trading.protection import Protection
 from smt_engine.trading.reconcile import PositionReconciler
@@ -360,21 +359,7 @@ class Executor:
         now = self.clock.now()
         return open_position(
             self.store,
-            Position(
-                symbol=proposal.symbol,
-                side=proposal.side,
-                size=ex.size,
-                entry_price=ex.entry_price,
-                opened_at=ex.opened_at,
-                state=PositionState.OPEN,
-                leverage=proposal.leverage,
-                updated_at=now,
-                margin=ex.margin if ex.margin > 0 else proposal.margin,
-                tp_price=proposal.tp_price,
-                sl_price=proposal.sl_price,
-                unrealized_pnl=ex.unrealized_pnl,
-                proposal_id=proposal.id,
-            ),
+            venue_position(ex, now, proposal=proposal),
             actor=ACTOR,
             message=f"{proposal.symbol} {proposal.side.value} {plain(ex.size)} @ {plain(ex.entry_price)} "
             f"opened by proposal #{proposal.id}",

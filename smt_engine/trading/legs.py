@@ -15,12 +15,12 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from smt_engine.domain import OrderKind, OrderState
+from smt_engine.domain import OrderKind
 from smt_engine.exchange.base import AlgoOrder
 from smt_engine.exchange.precision import plain
 from smt_engine.store import Store
 from smt_engine.store.records import Order, Position
-from smt_engine.trading.orders import update_order
+from smt_engine.trading.orders import create_order, update_order
 
 log = logging.getLogger(__name__)
 
@@ -48,24 +48,19 @@ def track_legs(store: Store, at: datetime, position: Position, legs: Iterable[Al
             # in-flight tracker finishes it; a second row would track one leg twice.
             update_order(store, sent, at, exchange_order_id=leg.order_id)
             continue
-        if not cid or sent is not None:
-            cid = f"exchange:{leg.order_id}"
         created.append(
-            store.orders.insert(
-                Order(
-                    client_order_id=cid,
-                    exchange_order_id=leg.order_id,
-                    symbol=leg.symbol,
-                    side=leg.position_side,
-                    kind=OrderKind(leg.kind),
-                    size=leg.size,
-                    trigger_price=leg.trigger_price,
-                    state=OrderState.SUBMITTED,
-                    created_at=at,
-                    updated_at=at,
-                    proposal_id=position.proposal_id,
-                    position_id=position.id,
-                )
+            create_order(
+                store,
+                at,
+                client_order_id=cid if sent is None else None,  # a taken client id: the venue's id
+                exchange_order_id=leg.order_id,
+                symbol=leg.symbol,
+                side=leg.position_side,
+                kind=OrderKind(leg.kind),
+                size=leg.size,
+                trigger_price=leg.trigger_price,
+                proposal_id=position.proposal_id,
+                position_id=position.id,
             )
         )
         log.info(

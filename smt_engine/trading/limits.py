@@ -16,7 +16,6 @@ from decimal import Decimal
 from smt_engine.clock import Clock
 from smt_engine.config import Settings
 from smt_engine.domain import EngineState, Mode
-from smt_engine.exchange.base import Balance, ExchangePosition
 from smt_engine.store import Store
 from smt_engine.store.limits import (
     DAILY_LOSS,
@@ -33,9 +32,9 @@ from smt_engine.store.limits import (
     drift_name,
 )
 from smt_engine.trading.account import AccountState
+from smt_engine.trading.account_reader import stored_account
 from smt_engine.trading.cooldowns import cooldown_limits
 from smt_engine.trading.loss_limits import LossMeasure, daily_loss, drawdown
-from smt_engine.trading.proposals import snapshot_account
 from smt_engine.trading.risk import RiskEngine, drift_pct
 
 log = logging.getLogger(__name__)
@@ -47,33 +46,6 @@ DRIFT_REFRESH = timedelta(seconds=5)
 
 CENT = Decimal("0.01")
 MILLI = Decimal("0.001")
-
-
-def _account_from_store(store: Store, settings: Settings, now: datetime, state: EngineState) -> AccountState:
-    """The risk inputs as the last monitor tick recorded them (account snapshot and open positions)."""
-    latest = store.account.latest()
-    balance = (
-        Balance("USDT", latest.balance, latest.available, latest.margin_used, latest.unrealized_pnl)
-        if latest is not None
-        else None
-    )
-    positions = [
-        ExchangePosition(
-            symbol=p.symbol,
-            side=p.side,
-            size=p.size,
-            entry_price=p.entry_price,
-            margin=p.margin,
-            leverage=Decimal(p.leverage),
-            unrealized_pnl=p.unrealized_pnl,
-            liquidation_price=None,
-            opened_at=p.opened_at,
-            updated_at=p.updated_at,
-            position_id=str(p.id),
-        )
-        for p in store.positions.open_positions()
-    ]
-    return snapshot_account(store, settings, now, balance, positions, state)
 
 
 def _hours(value: timedelta) -> str:
@@ -211,7 +183,7 @@ class LimitsPublisher:
     async def publish(self, state: EngineState) -> bool:
         """One pass; True when something changed. A price that cannot be read leaves that drift out."""
         now = self.clock.now()
-        account = _account_from_store(self.store, self.settings, now, state)
+        account = stored_account(self.store, self.settings, now, state)
         rows = enforced_limits(self.settings, account, now)
         rows += await self._drifts(now)
         rows += cooldown_limits(self.store, self.settings, now)

@@ -21,13 +21,14 @@ from smt_engine.commands.results import EnterResult
 from smt_engine.config import Settings
 from smt_engine.domain import Action, Decision, EngineState, EventLevel, Mode, Pair, ProposalState
 from smt_engine.exchange.base import Exchange, ExchangeError
-from smt_engine.exchange.market.plausibility import ImplausiblePrice, PriceRule, plausible_price
+from smt_engine.exchange.market.plausibility import ImplausiblePrice
 from smt_engine.exchange.precision import plain
 from smt_engine.store import Store
 from smt_engine.store.entry_args import EntryArgsError, EntryRequest, check_entry
 from smt_engine.store.records import Proposal
+from smt_engine.trading.account_reader import AccountReader
 from smt_engine.trading.execution import Executor
-from smt_engine.trading.proposals import ProposalBook, snapshot_account, transition
+from smt_engine.trading.proposals import ProposalBook, transition
 from smt_engine.trading.risk import DecisionEvidence, GateResult, OperatorSize, ReasonCode
 
 SOURCE = "operator"
@@ -82,26 +83,15 @@ class ManualEntry:
     async def _decide(self, request: EntryRequest, pair: Pair, actor: str) -> Proposal:
         """A proposal for the request, gated at a plausible price: ``approved`` by the actor or ``denied``."""
         symbol = pair.symbol
+        reader = AccountReader(self.settings, self.store, self.clock, self.exchange)
         try:
-            price = await plausible_price(self.exchange, symbol, self.clock, PriceRule.of(self.settings))
-            contract = (await self.exchange.contracts([symbol])).get(symbol)
-            balance = await self.exchange.balance()
-            positions = await self.exchange.positions()
+            read = await reader.for_symbol(symbol, self.store.engine.state_or(EngineState.STOPPED))
         except ImplausiblePrice as exc:
             raise CommandRejected(f"entry refused: {exc}") from None
         except ExchangeError as exc:
             raise CommandRejected(f"entry refused: the exchange could not be read ({exc})") from None
         now = self.clock.now()
-        account = snapshot_account(
-            self.store,
-            self.settings,
-            now,
-            balance,
-            positions,
-            self.store.engine.state_or(EngineState.STOPPED),
-            contracts={symbol: contract} if contract else None,
-            prices={symbol: price},
-        )
+        account, contract, price = read.account, read.contract, read.price
         live = self.settings.engine.mode is Mode.LIVE
         evidence = DecisionEvidence(edge=GateResult(ReasonCode.NO_PROVEN_EDGE, True, EDGE_NOT_APPLIED))
         decision = Decision(

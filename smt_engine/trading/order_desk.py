@@ -20,7 +20,7 @@ from smt_engine.exchange.ids import make_client_id
 from smt_engine.secrets import redact
 from smt_engine.store import Store
 from smt_engine.store.records import Order
-from smt_engine.trading.orders import advance_order, update_order
+from smt_engine.trading.orders import advance_order, create_order, update_order
 
 log = logging.getLogger(__name__)
 
@@ -74,22 +74,18 @@ class OrderDesk:
         request: dict[str, Any] | None = None,
     ) -> Order:
         """Record an order as ``pending_submit`` before its request goes out (never send twice)."""
-        now = self.clock.now()
-        return self.store.orders.insert(
-            Order(
-                client_order_id=cid,
-                symbol=symbol,
-                side=side,
-                kind=kind,
-                size=size,
-                state=OrderState.PENDING_SUBMIT,
-                created_at=now,
-                updated_at=now,
-                proposal_id=proposal_id,
-                position_id=position_id,
-                trigger_price=trigger_price,
-                request=request or {},
-            )
+        return create_order(
+            self.store,
+            self.clock.now(),
+            client_order_id=cid,
+            symbol=symbol,
+            side=side,
+            kind=kind,
+            size=size,
+            proposal_id=proposal_id,
+            position_id=position_id,
+            trigger_price=trigger_price,
+            request=request,
         )
 
     def update(self, order: Order, *, why: str = "", **fields: Any) -> Order:

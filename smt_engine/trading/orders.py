@@ -1,25 +1,30 @@
-"""Order and position state machines: the one way a state changes, checked and audited.
+"""Order and position state machines: the one way a row is made and a state changes, checked and audited.
 
-Like the proposal's ``transition``, ``advance_order`` and ``move_position`` refuse anything the
-transition tables in ``domain`` do not list and append an event naming the actor and the reason, so an
-order's or a position's life can be replayed from the events table. Field updates that do not change
-the state (an error text, an exchange id) go through ``update_order``/plain repository updates.
+Every order row is created by ``create_order`` and every position the venue lists becomes a row through
+``venue_position``. Like the proposal's ``transition``, ``advance_order`` and ``move_position`` refuse
+anything the transition tables in ``domain`` do not list and append an event naming the actor and the
+reason, so an order's or a position's life can be replayed from the events table. Field updates that do
+not change the state (an error text, an exchange id) go through ``update_order``/plain repository updates.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from smt_engine.domain import (
     ORDER_TRANSITIONS,
     POSITION_TRANSITIONS,
     EventLevel,
+    OrderKind,
     OrderState,
     PositionState,
+    Side,
 )
+from smt_engine.exchange.base import AlgoOrder, ExchangePosition
 from smt_engine.store import Store
-from smt_engine.store.records import Order, Position
+from smt_engine.store.records import Order, Position, Proposal
 
 _ORDER_LEVEL = {
     OrderState.UNKNOWN: EventLevel.WARNING,
@@ -31,6 +36,56 @@ class IllegalOrderTransition(Exception):
     def __init__(self, what: str, ref: int | None, current: str, target: str) -> None:
         self.current, self.target = current, target
         super().__init__(f"{what} #{ref}: {current} -> {target} is not allowed")
+
+
+def create_order(
+    store: Store,
+    at: datetime,
+    *,
+    symbol: str,
+    side: Side,
+    kind: OrderKind,
+    size: Decimal,
+    client_order_id: str | None = None,
+    exchange_order_id: str | None = None,
+    proposal_id: int | None = None,
+    position_id: int | None = None,
+    trigger_price: Decimal | None = None,
+    request: dict[str, Any] | None = None,
+    orphan: bool = False,
+) -> Order:
+    """Insert a new order row: the one way an order enters the books.
+
+    Without a venue id it is our request about to go out: ``pending_submit`` under its deterministic
+    client id, written before sending (docs/design.md, principle 2). With one, it is an order found at
+    the venue (a leg, an orphan): ``submitted``, under ``exchange:<venue id>`` unless it carries a client
+    id of ours that no other row holds.
+    """
+    if exchange_order_id is None:
+        if not client_order_id:
+            raise ValueError("an order we send needs its client order id")
+        state = OrderState.PENDING_SUBMIT
+    else:
+        state = OrderState.SUBMITTED
+        client_order_id = client_order_id or f"exchange:{exchange_order_id}"
+    return store.orders.insert(
+        Order(
+            client_order_id=client_order_id,
+            exchange_order_id=exchange_order_id,
+            symbol=symbol,
+            side=side,
+            kind=kind,
+            size=size,
+            trigger_price=trigger_price,
+            state=state,
+            created_at=at,
+            updated_at=at,
+            proposal_id=proposal_id,
+            position_id=position_id,
+            request=request or {},
+            orphan=orphan,
+        )
+    )
 
 
 def advance_order(
@@ -90,6 +145,55 @@ def update_order(store: Store, order: Order, at: datetime, **fields: Any) -> Ord
     updated = store.orders.get(order.id)
     assert updated is not None
     return updated
+
+
+def venue_position(
+    ex: ExchangePosition,
+    at: datetime,
+    *,
+    proposal: Proposal | None = None,
+    tp: AlgoOrder | None = None,
+    sl: AlgoOrder | None = None,
+) -> Position:
+    """The row of an open position the venue lists (record it with ``open_position``).
+
+    With its ``proposal``: the proposal's leverage and TP/SL prices, and its margin when the venue
+    reports none. Without one the position is adopted (unknown to the store): the venue's leverage and
+    margin, and the ``tp``/``sl`` legs found resting on it.
+    """
+    if proposal is not None:
+        return Position(
+            symbol=ex.symbol,
+            side=ex.side,
+            size=ex.size,
+            entry_price=ex.entry_price,
+            opened_at=ex.opened_at,
+            state=PositionState.OPEN,
+            leverage=proposal.leverage,
+            updated_at=at,
+            margin=ex.margin if ex.margin > 0 else proposal.margin,
+            tp_price=proposal.tp_price,
+            sl_price=proposal.sl_price,
+            unrealized_pnl=ex.unrealized_pnl,
+            proposal_id=proposal.id,
+        )
+    return Position(
+        symbol=ex.symbol,
+        side=ex.side,
+        size=ex.size,
+        entry_price=ex.entry_price,
+        opened_at=ex.opened_at,
+        state=PositionState.OPEN,
+        leverage=int(ex.leverage),
+        margin=ex.margin,
+        updated_at=at,
+        unrealized_pnl=ex.unrealized_pnl,
+        tp_price=tp.trigger_price if tp else None,
+        sl_price=sl.trigger_price if sl else None,
+        tp_order_id=tp.order_id if tp else None,
+        sl_order_id=sl.order_id if sl else None,
+        adopted=True,
+    )
 
 
 def open_position(
@@ -152,4 +256,12 @@ def move_position(
     return updated
 
 
-__all__ = ["IllegalOrderTransition", "advance_order", "move_position", "open_position", "update_order"]
+__all__ = [
+    "IllegalOrderTransition",
+    "advance_order",
+    "create_order",
+    "move_position",
+    "open_position",
+    "update_order",
+    "venue_position",
+]

@@ -17,8 +17,7 @@ from smt_engine.clock import Clock
 from smt_engine.domain import OrderKind, OrderState, Side
 from smt_engine.exchange.base import AlgoOrder, Exchange, ExchangeError, ExchangeOrder
 from smt_engine.store import Store
-from smt_engine.store.records import Order
-from smt_engine.trading.orders import advance_order, update_order
+from smt_engine.trading.orders import advance_order, create_order, update_order
 from smt_engine.trading.tick_report import TickReport
 
 log = logging.getLogger(__name__)
@@ -135,20 +134,16 @@ class OrphanSweep:
                 self.store.orders.update(existing.id, orphan=True, updated_at=now)
             return
         order_kind = {"tp": OrderKind.TP, "sl": OrderKind.SL}.get(kind, OrderKind.CLOSE)
-        self.store.orders.insert(
-            Order(
-                client_order_id=f"exchange:{order_id}",
-                exchange_order_id=order_id,
-                symbol=symbol,
-                side=side,
-                kind=order_kind,
-                size=size,
-                trigger_price=trigger_price,
-                state=OrderState.SUBMITTED,
-                created_at=now,
-                updated_at=now,
-                orphan=True,
-            )
+        create_order(
+            self.store,
+            now,
+            exchange_order_id=order_id,
+            symbol=symbol,
+            side=side,
+            kind=order_kind,
+            size=size,
+            trigger_price=trigger_price,
+            orphan=True,
         )
         log.warning(
             "order %s on %s belongs to no position (orphan)",

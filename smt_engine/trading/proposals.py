@@ -9,14 +9,13 @@ re-derived at that moment.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from smt_engine.clock import Clock
-from smt_engine.competition import competition_status
 from smt_engine.config import Settings
 from smt_engine.domain import (
     PROPOSAL_TRANSITIONS,
@@ -25,22 +24,18 @@ from smt_engine.domain import (
     ApprovalMode,
     Contract,
     Decision,
-    EngineState,
     EventLevel,
     Pair,
     ProposalState,
     Tier,
 )
-from smt_engine.exchange.base import Balance, ExchangePosition
 from smt_engine.exchange.precision import plain
 from smt_engine.secrets import redact
 from smt_engine.store import Store
 from smt_engine.store.records import Proposal
 from smt_engine.trading.account import AccountState, OpenExposure
-from smt_engine.trading.cooldowns import gate_stop_losses
 from smt_engine.trading.edge_gate import is_override
 from smt_engine.trading.evidence import Evidence, report_edge
-from smt_engine.trading.kill_switch import loss_references
 from smt_engine.trading.risk import (
     Assessment,
     DecisionEvidence,
@@ -55,7 +50,6 @@ from smt_engine.trading.risk_inputs import risk_inputs_record
 
 log = logging.getLogger(__name__)
 
-IN_FLIGHT = (ProposalState.APPROVED, ProposalState.SUBMITTING)
 _RATIONALE_MAX = 4000
 
 
@@ -123,47 +117,6 @@ def transition(
         updated = store.proposals.get(proposal_id)
     assert updated is not None
     return updated
-
-
-# --------------------------------------------------------------------------- account snapshot
-
-
-def snapshot_account(
-    store: Store,
-    settings: Settings,
-    now: datetime,
-    balance: Balance | None,
-    positions: Sequence[ExchangePosition],
-    engine_state: EngineState,
-    *,
-    contracts: Mapping[str, Contract] | None = None,
-    prices: Mapping[str, Decimal] | None = None,
-) -> AccountState:
-    """Build the risk inputs from what the exchange just said (``balance=None``: it could not be read)
-    and what the store remembers (peak and opening equity, stop-loss times, entries in flight).
-    """
-    equity = balance.equity if balance is not None else None
-    refs = loss_references(store, settings, now)
-    peaks = [v for v in (equity, refs.peak_equity) if v is not None]
-    last_sl = gate_stop_losses(store)  # less the cooldowns an operator cleared
-    exposures = [OpenExposure(p.symbol, p.side, p.margin) for p in positions if p.size > 0]
-    held = {(e.symbol, e.side) for e in exposures}
-    for prop in store.proposals.in_state(*IN_FLIGHT):
-        if (prop.symbol, prop.side) not in held:
-            exposures.append(OpenExposure(prop.symbol, prop.side, prop.margin))
-    comp_balance = balance.balance if balance is not None else settings.competition.starting_balance
-    return AccountState(
-        available=balance.available if balance is not None else None,
-        equity=equity,
-        peak_equity=max(peaks) if peaks else None,
-        opening_equity=refs.opening_equity,
-        open_positions=tuple(exposures),
-        last_stop_loss=last_sl,
-        engine_state=engine_state,
-        competition=competition_status(settings, now, comp_balance),
-        contracts=dict(contracts or {}),
-        prices=dict(prices or {}),
-    )
 
 
 # --------------------------------------------------------------------------- the book

@@ -33,7 +33,7 @@ from smt_engine.store import Store
 from smt_engine.store.records import Position, Proposal
 from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.legs import track_legs
-from smt_engine.trading.orders import move_position, open_position
+from smt_engine.trading.orders import move_position, open_position, venue_position
 from smt_engine.trading.proposals import transition
 from smt_engine.trading.pushed import PushedLegFill
 
@@ -84,23 +84,7 @@ class PositionReconciler:
         now = self.clock.now()
         pos = open_position(
             self.store,
-            Position(
-                symbol=ex.symbol,
-                side=ex.side,
-                size=ex.size,
-                entry_price=ex.entry_price,
-                opened_at=ex.opened_at,
-                state=PositionState.OPEN,
-                leverage=int(ex.leverage),
-                margin=ex.margin,
-                updated_at=now,
-                unrealized_pnl=ex.unrealized_pnl,
-                tp_price=tp.trigger_price if tp else None,
-                sl_price=sl.trigger_price if sl else None,
-                tp_order_id=tp.order_id if tp else None,
-                sl_order_id=sl.order_id if sl else None,
-                adopted=True,
-            ),
+            venue_position(ex, now, tp=tp, sl=sl),
             actor="monitor",
             message=f"{ex.symbol} {ex.side.value} {plain(ex.size)} @ {plain(ex.entry_price)} "
             "adopted from the venue (unknown to the store)",

@@ -88,6 +88,8 @@ class WhaleCycleResult:
 class WhaleSource(Protocol):
     async def run_cycle(self, cycle_id: str) -> WhaleCycleResult: ...
 
+    async def aclose(self) -> None: ...
+
 
 class WhalePipeline:
     """One cycle over any ``ChainSource``; every external failure is recorded and skipped."""

@@ -26,9 +26,10 @@ from smt_engine.domain import (
 from smt_engine.exchange.weex import WeexClient
 from smt_engine.store import Store
 from smt_engine.store.records import EngineStatus
+from smt_engine.trading.account_reader import snapshot_account
 from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.execution import Executor
-from smt_engine.trading.proposals import Candidate, ProposalBook, snapshot_account
+from smt_engine.trading.proposals import Candidate, ProposalBook
 from tests.fakes.weex_server import FakeWeex
 
 T0 = datetime(2026, 1, 14, 8, 0, tzinfo=UTC)

@@ -27,7 +27,8 @@ from smt_engine.domain import (
 )
 from smt_engine.runtime import Runtime
 from smt_engine.store.records import Proposal
-from smt_engine.trading.proposals import Candidate, snapshot_account
+from smt_engine.trading.account_reader import snapshot_account
+from smt_engine.trading.proposals import Candidate
 from tests.integration.rig import MONITOR_S, Rig, long_eth
 
 ETH = Pair("ETH", Tier.ONE)

@@ -22,7 +22,7 @@ from smt_engine.engine import Engine
 from smt_engine.exchange.base import ExchangeUnavailable
 from smt_engine.store.performance import trade_result
 from smt_engine.store.records import Command, Position
-from smt_engine.trading.proposals import snapshot_account
+from smt_engine.trading.account_reader import snapshot_account
 from smt_engine.trading.risk import ReasonCode
 from tests.command_support import command_service
 from tests.integration.venue_bench import ETH, Bench, bench, open_long

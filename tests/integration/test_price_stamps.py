@@ -23,6 +23,9 @@ class SlowWhales:
         await self.clock.sleep(WHALE_STEP_S)
         return WhaleCycleResult(cycle_id, start)
 
+    async def aclose(self) -> None:
+        return None
+
 
 async def test_each_price_is_stamped_when_it_was_read(rig: Rig) -> None:
     rig.gemini.push(long_eth())

@@ -19,9 +19,10 @@ from smt_engine.exchange.base import OrderRequest, OrderStatus, PlacedOrder
 from smt_engine.exchange.weex import WeexClient
 from smt_engine.store import Store
 from smt_engine.store.records import Proposal
+from smt_engine.trading.account_reader import snapshot_account
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.monitor import Monitor
-from smt_engine.trading.proposals import Candidate, ProposalBook, snapshot_account
+from smt_engine.trading.proposals import Candidate, ProposalBook
 from tests.fakes.weex_server import FakeWeex
 
 T0 = datetime(2026, 1, 14, 8, 0, tzinfo=UTC)

@@ -56,7 +56,7 @@ class StepClock:
 
 
 # Only the start-up row is exercised: the engine needs no monitor for it, only something with an exchange.
-NO_MONITOR = SimpleNamespace(exchange=None)
+NO_MONITOR = SimpleNamespace(exchange=SimpleNamespace(last_price=None))  # an engine that reads no price
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ from typing import Any, cast
 
 import pytest
 
-from smt_engine import pipeline as pipeline_module
 from smt_engine.analyst.base import AnalysisOutcome
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import Action, Pair, Tier
 from smt_engine.exchange.base import Exchange, ExchangeUnavailable
 from smt_engine.exchange.market.plausibility import ImplausiblePrice, PriceRule
 from smt_engine.pipeline import Pipeline
+from smt_engine.trading import account_reader
 from tests.unit.trading.conftest import NOW, make_settings
 
 
@@ -44,7 +44,7 @@ async def test_each_pair_is_proposed_at_the_price_read_now_or_not_at_all(
             raise ImplausiblePrice(symbol, Decimal("1"), Decimal("150"), "far from the reference")
         return Decimal("2010.5")
 
-    monkeypatch.setattr(pipeline_module, "plausible_price", reread)
+    monkeypatch.setattr(account_reader, "plausible_price", reread)
     first = {
         "ETHUSDT": Decimal("2000"),
         "BTCUSDT": Decimal("100000"),
@@ -63,10 +63,11 @@ async def test_each_pair_is_proposed_at_the_price_read_now_or_not_at_all(
 
     assert fresh == {"ETHUSDT": Decimal("2010.5"), "DOGEUSDT": Decimal("0.1")}
     assert first["BTCUSDT"] == Decimal("100000")  # the caller's map is left as it was
+    rule = PriceRule.of(settings)
     assert asked == [
-        (exchange, "ETHUSDT", clock, pipe.price_rule),
-        (exchange, "BTCUSDT", clock, pipe.price_rule),
-        (exchange, "SOLUSDT", clock, pipe.price_rule),
+        (exchange, "ETHUSDT", clock, rule),
+        (exchange, "BTCUSDT", clock, rule),
+        (exchange, "SOLUSDT", clock, rule),
     ]
     records = [r for r in caplog.records if r.name == "smt_engine.pipeline"]
     assert [(r.levelno, r.getMessage()) for r in records] == [

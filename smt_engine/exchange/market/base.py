@@ -59,3 +59,7 @@ class PriceSource(Protocol):
     async def bars_between(self, symbol: str, start: datetime, end: datetime) -> list[Candle]:
         """1-minute bars (or ticks) with ``start < open_time <= end``, oldest first."""
         ...
+
+    async def aclose(self) -> None:
+        """Release connections (a no-op for a source that holds none)."""
+        ...

@@ -66,6 +66,9 @@ class ManualMarket:
         self._read_until = max(self._read_until, end)
         return [t for t in self._ticks.get(symbol, []) if start < t.open_time <= end]
 
+    async def aclose(self) -> None:
+        return None  # holds no connection
+
     async def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
         secs = interval_seconds(interval)
         now = self.clock.now()

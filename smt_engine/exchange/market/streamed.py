@@ -98,6 +98,4 @@ class StreamedMarket:
         return await self.rest.bars_between(symbol, start, end)
 
     async def aclose(self) -> None:
-        closer = getattr(self.rest, "aclose", None)
-        if closer is not None:
-            await closer()
+        await self.rest.aclose()

@@ -197,6 +197,9 @@ class SyntheticMarket:
             self._candle(symbol, _ANCHOR + timedelta(minutes=first + i), row) for i, row in enumerate(rows)
         ]
 
+    async def aclose(self) -> None:
+        return None  # holds no connection
+
     async def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
         secs = interval_seconds(interval)
         now = self.clock.now()

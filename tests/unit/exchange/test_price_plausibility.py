@@ -10,7 +10,8 @@ import pytest
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.config import Settings
-from smt_engine.exchange.base import ExchangeError, Ticker
+from smt_engine.domain import EngineState
+from smt_engine.exchange.base import Balance, ExchangeError, Ticker
 from smt_engine.exchange.market import ManualMarket
 from smt_engine.exchange.market.plausibility import (
     ImplausiblePrice,
@@ -20,6 +21,8 @@ from smt_engine.exchange.market.plausibility import (
     reference_of,
 )
 from smt_engine.exchange.market.streamed import StreamedMarket, StreamPrices
+from smt_engine.store import Store
+from smt_engine.trading.account_reader import AccountReader
 
 T0 = datetime(2026, 1, 20, 8, 0, 30, tzinfo=UTC)
 RULE = PriceRule(band_pct=D(1), max_age=timedelta(seconds=10))
@@ -144,28 +147,25 @@ def test_config_refuses_an_unusable_price_age() -> None:
 
 
 class _Venue(_Glitching):
-    """Enough of a venue for ``smt propose``'s market read."""
+    """Enough of a venue for an entry's read (an approval, an operator entry, `smt propose`)."""
 
     async def contracts(self, symbols: list[str]) -> dict[str, object]:
         return {}
 
-    async def balance(self) -> None:
-        return None
+    async def balance(self) -> Balance:
+        return Balance("USDT", D(1000), D(900), D(0), D(0))
 
     async def positions(self) -> list[object]:
         return []
 
-    async def aclose(self) -> None:
-        return None
 
-
-async def test_smt_propose_reads_no_implausible_price() -> None:
-    from smt_engine.cli.trading import read_market
-
+async def test_an_entry_reads_no_implausible_price(store: Store) -> None:
     clock = SimulatedClock(T0)
     venue = _Venue(clock, Ticker("ETHUSDT", D("300"), D("300"), T0))
-    price, _, _, _ = await read_market(venue, "ETHUSDT", clock, RULE)  # type: ignore[arg-type]
-    assert price is None  # "no price": the proposal is refused, never sized on 300
+    reader = AccountReader(Settings(), store, clock, venue)  # type: ignore[arg-type]
+    with pytest.raises(ImplausiblePrice):  # refused, never sized on 300
+        await reader.for_symbol("ETHUSDT", EngineState.RUNNING)
     venue.pushed = Ticker("ETHUSDT", D("3001"), D("3001"), T0)
-    price, _, _, _ = await read_market(venue, "ETHUSDT", clock, RULE)  # type: ignore[arg-type]
-    assert price == D("3001")
+    read = await reader.for_symbol("ETHUSDT", EngineState.RUNNING)
+    assert read.price == D("3001") and read.account.prices == {"ETHUSDT": D("3001")}
+    assert read.account.available == D(900)

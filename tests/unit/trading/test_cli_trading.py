@@ -73,6 +73,24 @@ def test_propose_without_balance_makes_nothing(
     assert db(config).proposals.count() == 0
 
 
+def test_propose_on_an_implausible_price_makes_nothing(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Refused like an approval or an operator entry on that price: no proposal is recorded."""
+    ex = patch_venue(monkeypatch)
+    real = ex.candles
+
+    async def reference_far(symbol: str, interval: str, limit: int) -> list[Any]:
+        bars = await real(symbol, interval, limit)
+        return [b.__class__(b.open_time, b.open, b.high, b.low, Decimal(3000), b.volume) for b in bars]
+
+    ex.candles = reference_far  # type: ignore[method-assign]
+    assert run(config, "propose", "--pair", "ETH", "--side", "LONG", "--confidence", "0.8") == 1
+    assert "no proposal made: ETHUSDT: price 2000 refused (" in capsys.readouterr().err
+    assert db(config).proposals.count() == 0
+    assert ex.count("aclose") == 1 and ex.count("balance") == 0
+
+
 def test_approve_and_reject_queue_commands(
     config: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:

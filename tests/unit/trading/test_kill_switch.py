@@ -17,10 +17,10 @@ from smt_engine.store import Store
 from smt_engine.store import limits as names
 from smt_engine.store.kill_switch import KillSwitchReset
 from smt_engine.store.records import AccountSnapshot
+from smt_engine.trading.account_reader import snapshot_account
 from smt_engine.trading.kill_switch import KillSwitch, day_start, loss_references
 from smt_engine.trading.limits import enforced_limits
 from smt_engine.trading.loss_limits import daily_loss
-from smt_engine.trading.proposals import snapshot_account
 from smt_engine.trading.risk import ReasonCode
 from tests.unit.trading.conftest import NOW, make_settings
 

@@ -18,6 +18,7 @@ from smt_engine.store import limits as names
 from smt_engine.store.records import AccountSnapshot, Position
 from smt_engine.trading import limits as L
 from smt_engine.trading.account import AccountState
+from smt_engine.trading.account_reader import stored_account
 from smt_engine.trading.loss_limits import daily_loss, drawdown
 from smt_engine.trading.proposals import ProposalBook
 from smt_engine.trading.risk import ReasonCode, RiskEngine
@@ -57,7 +58,7 @@ async def test_published_limits_are_the_enforced_ones(store: Store, clock: Simul
     assert rows[names.MAX_HOLD].value == Decimal(3600)
     assert "final 3 days" in rows[names.MAX_HOLD].detail
     # The total exposure cap is the risk gate's: % of (available + margin in positions) = 60% of 850.
-    acct = L._account_from_store(store, settings, NOW, EngineState.RUNNING)
+    acct = stored_account(store, settings, NOW, EngineState.RUNNING)
     base = RiskEngine(settings).exposure_base(acct)
     assert base == Decimal(850)
     assert rows[names.TOTAL_EXPOSURE].value == Decimal("510.00")

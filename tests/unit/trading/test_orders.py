@@ -1,8 +1,9 @@
-"""The order and position state machines: legal moves are audited, illegal ones refused."""
+"""Order and position rows: how each is made, and the state machines (legal moves audited, others refused)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,9 +15,16 @@ from smt_engine.domain import (
     PositionState,
     Side,
 )
+from smt_engine.exchange.base import AlgoOrder, ExchangePosition, OrderStatus
 from smt_engine.store import Store
 from smt_engine.store.records import Order, Position
-from smt_engine.trading.orders import IllegalOrderTransition, advance_order, move_position
+from smt_engine.trading.orders import (
+    IllegalOrderTransition,
+    advance_order,
+    create_order,
+    move_position,
+    venue_position,
+)
 from tests.unit.trading.conftest import NOW, eth_position
 
 
@@ -115,3 +123,63 @@ def test_positions_go_open_closing_closed_and_never_reopen_once_closed(store: St
     assert events[1].data["actor"] == "monitor"
     with pytest.raises(IllegalOrderTransition):
         move_position(store, pos.id, PositionState.OPEN, actor="t", message="", at=NOW)
+
+
+def test_an_order_we_send_is_recorded_pending_under_its_client_id(store: Store) -> None:
+    order = create_order(
+        store, NOW, client_order_id="smt-1-entry", symbol="ETHUSDT", side=Side.LONG,
+        kind=OrderKind.ENTRY, size=Decimal("0.1"), proposal_id=None, request={"qty": "0.1"},
+    )  # fmt: skip
+    assert (order.state, order.client_order_id, order.exchange_order_id) == (
+        OrderState.PENDING_SUBMIT,
+        "smt-1-entry",
+        None,
+    )
+    assert store.orders.by_client_id("smt-1-entry") == order and order.request == {"qty": "0.1"}
+    with pytest.raises(ValueError, match="needs its client order id"):
+        create_order(store, NOW, symbol="ETHUSDT", side=Side.LONG, kind=OrderKind.ENTRY, size=Decimal(1))
+
+
+def test_an_order_found_at_the_venue_is_submitted_under_its_venue_id(store: Store) -> None:
+    found = create_order(
+        store, NOW, exchange_order_id="777", symbol="ETHUSDT", side=Side.SHORT, kind=OrderKind.SL,
+        size=Decimal(1), trigger_price=Decimal(2100), orphan=True,
+    )  # fmt: skip
+    assert (found.state, found.client_order_id, found.orphan) == (OrderState.SUBMITTED, "exchange:777", True)
+    ours = create_order(
+        store, NOW, client_order_id="smt-2-tp", exchange_order_id="778", symbol="ETHUSDT",
+        side=Side.SHORT, kind=OrderKind.TP, size=Decimal(1),
+    )  # fmt: skip
+    assert (ours.state, ours.client_order_id) == (OrderState.SUBMITTED, "smt-2-tp")
+
+
+def _listed(margin: str) -> ExchangePosition:
+    return ExchangePosition(
+        "ETHUSDT", Side.LONG, Decimal("0.5"), Decimal(2000), Decimal(margin), Decimal(10), Decimal(3),
+        None, NOW, NOW, "p1",
+    )  # fmt: skip
+
+
+def test_a_listed_position_of_ours_takes_its_proposals_terms() -> None:
+    proposal = SimpleNamespace(
+        id=7, leverage=20, margin=Decimal(55), tp_price=Decimal(2100), sl_price=Decimal(1950)
+    )
+    row = venue_position(_listed("0"), NOW, proposal=proposal)  # type: ignore[arg-type]
+    assert (row.leverage, row.margin, row.proposal_id, row.adopted) == (20, Decimal(55), 7, False)
+    assert (row.tp_price, row.sl_price, row.size, row.unrealized_pnl) == (
+        Decimal(2100),
+        Decimal(1950),
+        Decimal("0.5"),
+        Decimal(3),
+    )
+    assert venue_position(_listed("50"), NOW, proposal=proposal).margin == Decimal(50)  # type: ignore[arg-type]
+
+
+def test_a_listed_position_unknown_to_the_store_is_adopted_with_its_resting_legs() -> None:
+    sl = AlgoOrder(
+        "9", None, "ETHUSDT", Side.LONG, "sl", Decimal(1900), Decimal("0.5"), OrderStatus.UNTRIGGERED, NOW
+    )
+    row = venue_position(_listed("100"), NOW, sl=sl)
+    assert (row.adopted, row.leverage, row.margin, row.proposal_id) == (True, 10, Decimal(100), None)
+    assert (row.sl_price, row.sl_order_id, row.tp_price, row.tp_order_id) == (Decimal(1900), "9", None, None)
+    assert row.state is PositionState.OPEN and row.updated_at == NOW

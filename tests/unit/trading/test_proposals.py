@@ -22,12 +22,12 @@ from smt_engine.domain import (
 from smt_engine.exchange.base import Balance, ExchangePosition
 from smt_engine.store import Store
 from smt_engine.store.records import AccountSnapshot, Position, Proposal
+from smt_engine.trading.account_reader import snapshot_account
 from smt_engine.trading.loss_limits import LossMeasure, daily_loss
 from smt_engine.trading.proposals import (
     Candidate,
     IllegalTransition,
     ProposalBook,
-    snapshot_account,
     transition,
 )
 from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, account, decision, make_settings
