@@ -5,8 +5,8 @@ leverage (retrying while the venue still sees open orders), write the entry orde
 deterministic client id, send once, resolve a lost response by looking the id up (``order_desk``), wait
 for the position, confirm the attached TP/SL legs or place them (``protection``), and close at market if
 the position cannot be protected (``closing``). An entry that filled and closed before its position was
-ever listed is rebuilt from the fills (``reconcile``), not failed. Closes are always allowed; entries
-only while the engine accepts them.
+ever listed is rebuilt from the fills (``reconcile``), not failed, even while the venue's record of
+the order still says unfilled. Closes are always allowed; entries only while the engine accepts them.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from smt_engine.exchange.base import (
     ExchangePosition,
     InvalidOrder,
     OrderRequest,
-    OrderStatus,
 )
 from smt_engine.exchange.precision import PrecisionError, plain
 from smt_engine.store import Store
@@ -320,11 +319,13 @@ class Executor:
             await self.clock.sleep(self.settings.trading.poll_interval.total_seconds())
 
     async def _round_trip(self, proposal: Proposal, entry: Order) -> ExecutionResult | None:
-        """The entry filled but its position was never listed: it may have opened and closed between two
-        looks. Then the position is rebuilt from the fills (``reconcile.round_trip``), never failed."""
+        """The entry's position was never listed: it may have filled, opened and closed between two looks.
+        Then the position is rebuilt from the fills (``reconcile.round_trip``), never failed. The fills
+        decide, not the order's own status: a venue's record of an order can lag its fills, and an entry
+        cancelled and failed here is never looked at again."""
         assert proposal.id is not None
         found = await self.desk.lookup(proposal.symbol, entry.client_order_id, attempts=1)
-        if found is None or (found.filled_size <= 0 and found.status is not OrderStatus.FILLED):
+        if found is None:
             return None
         position = await self.reconciler.round_trip(proposal, found, actor=ACTOR)
         if position is None:

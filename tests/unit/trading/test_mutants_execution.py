@@ -206,3 +206,30 @@ async def test_an_entry_reported_filled_without_a_size_is_still_rebuilt_from_its
     assert result.outcome == "closed", result.detail
     (closed,) = store.positions.recent_closed()
     assert closed.size == proposal.size / 2
+
+
+class _RecordLagsItsFills(_FilledWithoutSize):
+    """The venue's record of the entry still says ``NEW`` with nothing filled while its fills (half the
+    size) and the take-profit that closed them are already listed: a record lagging its fills."""
+
+    async def place_order(self, request: OrderRequest) -> PlacedOrder:
+        placed = await super().place_order(request)
+        entry = self.orders[request.client_order_id]
+        self.orders[request.client_order_id] = replace(entry, status=OrderStatus.NEW, avg_price=None)
+        return placed
+
+
+async def test_an_entry_whose_record_lags_its_fills_is_rebuilt_from_the_fills_not_cancelled(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """README "Nothing is left half-done": fills are the trade; an order record not yet caught up is not
+    a reason to cancel and fail it (a failed proposal is never looked at again)."""
+    executor, _, proposal = setup(store, clock)
+    ex = _RecordLagsItsFills(prices=dict(PRICES), contract_map=dict(CONTRACTS))
+    executor = Executor(ex, store, clock, executor.settings)
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "closed", result.detail
+    (closed,) = store.positions.recent_closed()
+    assert (closed.size, closed.entry_price) == (proposal.size / 2, PRICES["ETHUSDT"])
+    assert result.proposal.state is ProposalState.CLOSED and ex.count("cancel_order") == 0
+    assert result.entry_order is not None and result.entry_order.state is OrderState.FILLED
