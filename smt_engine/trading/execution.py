@@ -135,7 +135,6 @@ class Executor:
             reason="sending entry",
             at=self.clock.now(),
         )
-        entry: Order | None = None
         try:
             held = await self._prepare_symbol(proposal.symbol)
             await self._set_leverage(proposal, held)
@@ -161,12 +160,11 @@ class Executor:
             log.warning("proposal #%s left submitting: %s", pid, exc)
             current = self.store.proposals.get(pid)
             assert current is not None
-            entry = entry or self.store.orders.by_client_id(self.desk.entry_cid(pid))
-            return ExecutionResult("pending", current, str(exc), None, entry)
+            return ExecutionResult("pending", current, str(exc), None, self._entry_row(pid))
         except _Failed as exc:
-            return self._fail(proposal, str(exc), entry)
+            return self._fail(proposal, str(exc))
         except (ExchangeError, PrecisionError) as exc:
-            return self._fail(proposal, error_text(exc), entry)
+            return self._fail(proposal, error_text(exc))
 
         position = self._record_position(proposal, ex_pos)
         assert position.id is not None
@@ -188,15 +186,17 @@ class Executor:
         assert refreshed is not None
         return ExecutionResult("unprotected", refreshed, why, position, entry)
 
-    def _fail(self, proposal: Proposal, reason: str, entry: Order | None) -> ExecutionResult:
+    def _entry_row(self, proposal_id: int) -> Order | None:
+        """The entry's row as stored now (None when nothing was written): every step updates it there."""
+        return self.store.orders.by_client_id(self.desk.entry_cid(proposal_id))
+
+    def _fail(self, proposal: Proposal, reason: str) -> ExecutionResult:
         assert proposal.id is not None
-        if entry is None:
-            entry = self.store.orders.by_client_id(self.desk.entry_cid(proposal.id))
         failed = transition(
             self.store, proposal.id, ProposalState.FAILED, actor=ACTOR, reason=reason, at=self.clock.now()
         )
         log.warning("proposal #%s failed: %s", proposal.id, reason)
-        return ExecutionResult("failed", failed, reason, None, entry)
+        return ExecutionResult("failed", failed, reason, None, self._entry_row(proposal.id))
 
     async def _prepare_symbol(self, symbol: str) -> list[ExchangePosition]:
         """Cancel stale orders on ``symbol`` without stripping the protection of a position we hold."""
