@@ -359,13 +359,15 @@ async def test_an_entry_the_venue_never_saw_is_left_submitting_in_words_that_say
 
 
 async def test_a_rejected_entry_keeps_the_venues_refusal_on_its_row_and_in_the_result(
-    store: Store, clock: SimulatedClock
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     refusal = InsufficientMargin("not enough margin")
     executor, _, proposal = setup(store, clock, Script(reject_entry=refusal))
     cid = executor.desk.entry_cid(proposal.id or 0)
-    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    with caplog.at_level(logging.WARNING, logger="smt_engine.trading.execution"):
+        result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
     assert (result.outcome, result.detail) == ("failed", f"entry {cid} rejected: {error_text(refusal)}")
+    assert f"proposal #{proposal.id} failed: {result.detail}" in caplog.messages
     entry = store.orders.by_client_id(cid)
     assert entry is not None and entry.state is OrderState.REJECTED and entry.error == error_text(refusal)
     assert result.entry_order == entry
