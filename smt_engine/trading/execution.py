@@ -5,8 +5,8 @@ leverage (retrying while the venue still sees open orders), write the entry orde
 deterministic client id, send once, resolve a lost response by looking the id up (``order_desk``), wait
 for the position, confirm the attached TP/SL legs or place them (``protection``), and close at market if
 the position cannot be protected (``closing``). An entry that filled and closed before its position was
-ever listed is rebuilt from the fills (``reconcile``), not failed. Closes are always allowed; entries
-only while the engine accepts them.
+ever listed is rebuilt from the fills (``reconcile``), not failed, even while the venue's record of
+the order still says unfilled. Closes are always allowed; entries only while the engine accepts them.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from smt_engine.exchange.base import (
     ExchangePosition,
     InvalidOrder,
     OrderRequest,
-    OrderStatus,
 )
 from smt_engine.exchange.precision import PrecisionError, plain
 from smt_engine.store import Store
@@ -135,7 +134,6 @@ class Executor:
             reason="sending entry",
             at=self.clock.now(),
         )
-        entry: Order | None = None
         try:
             held = await self._prepare_symbol(proposal.symbol)
             await self._set_leverage(proposal, held)
@@ -161,12 +159,11 @@ class Executor:
             log.warning("proposal #%s left submitting: %s", pid, exc)
             current = self.store.proposals.get(pid)
             assert current is not None
-            entry = entry or self.store.orders.by_client_id(self.desk.entry_cid(pid))
-            return ExecutionResult("pending", current, str(exc), None, entry)
+            return ExecutionResult("pending", current, str(exc), None, self._entry_row(pid))
         except _Failed as exc:
-            return self._fail(proposal, str(exc), entry)
+            return self._fail(proposal, str(exc))
         except (ExchangeError, PrecisionError) as exc:
-            return self._fail(proposal, error_text(exc), entry)
+            return self._fail(proposal, error_text(exc))
 
         position = self._record_position(proposal, ex_pos)
         assert position.id is not None
@@ -188,15 +185,17 @@ class Executor:
         assert refreshed is not None
         return ExecutionResult("unprotected", refreshed, why, position, entry)
 
-    def _fail(self, proposal: Proposal, reason: str, entry: Order | None) -> ExecutionResult:
+    def _entry_row(self, proposal_id: int) -> Order | None:
+        """The entry's row as stored now (None when nothing was written): every step updates it there."""
+        return self.store.orders.by_client_id(self.desk.entry_cid(proposal_id))
+
+    def _fail(self, proposal: Proposal, reason: str) -> ExecutionResult:
         assert proposal.id is not None
-        if entry is None:
-            entry = self.store.orders.by_client_id(self.desk.entry_cid(proposal.id))
         failed = transition(
             self.store, proposal.id, ProposalState.FAILED, actor=ACTOR, reason=reason, at=self.clock.now()
         )
         log.warning("proposal #%s failed: %s", proposal.id, reason)
-        return ExecutionResult("failed", failed, reason, None, entry)
+        return ExecutionResult("failed", failed, reason, None, self._entry_row(proposal.id))
 
     async def _prepare_symbol(self, symbol: str) -> list[ExchangePosition]:
         """Cancel stale orders on ``symbol`` without stripping the protection of a position we hold."""
@@ -319,11 +318,13 @@ class Executor:
             await self.clock.sleep(self.settings.trading.poll_interval.total_seconds())
 
     async def _round_trip(self, proposal: Proposal, entry: Order) -> ExecutionResult | None:
-        """The entry filled but its position was never listed: it may have opened and closed between two
-        looks. Then the position is rebuilt from the fills (``reconcile.round_trip``), never failed."""
+        """The entry's position was never listed: it may have filled, opened and closed between two looks.
+        Then the position is rebuilt from the fills (``reconcile.round_trip``), never failed. The fills
+        decide, not the order's own status: a venue's record of an order can lag its fills, and an entry
+        cancelled and failed here is never looked at again."""
         assert proposal.id is not None
         found = await self.desk.lookup(proposal.symbol, entry.client_order_id, attempts=1)
-        if found is None or (found.filled_size <= 0 and found.status is not OrderStatus.FILLED):
+        if found is None:
             return None
         position = await self.reconciler.round_trip(proposal, found, actor=ACTOR)
         if position is None:

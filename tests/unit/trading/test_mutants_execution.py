@@ -1,21 +1,37 @@
-"""The executor, value by value (README "Never an order twice", "Nothing is left half-done";
-docs/benchmarks.md, mutation testing): a lost answer is resolved by the look-up at once, an entry no
-look saw is cancelled by its own client id and its refusal kept, and an entry that opened and closed
-between two looks is rebuilt, its row and result naming the rebuilt position.
+"""The executor, value by value (README "Never an order twice", "Nothing is left half-done", "A kill
+switch that watches"; docs/benchmarks.md, mutation testing): a halted engine refuses the entry in the
+executor's name; the entry goes out once at market, its row holding the request, the venue's answer or
+refusal; a row already written is looked up, never sent again; a lost answer is resolved by the look-up
+at once; an entry no look saw is cancelled by its own client id and its refusal kept; and an entry that
+opened and closed between two looks is rebuilt from its fills, even while the venue's record of it lags
+them, its row and result naming the rebuilt position.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 
+import pytest
+
 from smt_engine.clock import SimulatedClock
-from smt_engine.domain import EngineState, OrderState, PositionState, ProposalState
+from smt_engine.domain import (
+    EngineState,
+    OrderKind,
+    OrderState,
+    PositionState,
+    ProposalState,
+)
 from smt_engine.exchange.base import (
+    AmbiguousOutcome,
     ExchangeOrder,
     ExchangePosition,
     ExchangeUnavailable,
     Fill,
+    InsufficientMargin,
+    InvalidOrder,
     OrderRequest,
     OrderStatus,
     PlacedOrder,
@@ -109,9 +125,14 @@ async def test_a_refused_cancel_of_an_entry_no_look_saw_keeps_the_venues_words(
     proposal = store.proposals.get(pid)
     assert proposal is not None
     result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
-    assert result.outcome == "pending", result.detail
-    entry = store.orders.by_client_id(executor.desk.entry_cid(pid))
-    assert entry is not None and entry.error == error_text(refusal)
+    cid = executor.desk.entry_cid(pid)
+    assert (result.outcome, result.detail) == (
+        "pending",
+        f"entry {cid} did not show as a position within 0:00:15 and the venue did not confirm its cancel: "
+        "left for reconciliation",
+    )
+    entry = store.orders.by_client_id(cid)
+    assert entry is not None and entry.error == error_text(refusal) and result.entry_order == entry
 
 
 class _NotKnownYet(_CancelRecorded):
@@ -206,3 +227,238 @@ async def test_an_entry_reported_filled_without_a_size_is_still_rebuilt_from_its
     assert result.outcome == "closed", result.detail
     (closed,) = store.positions.recent_closed()
     assert closed.size == proposal.size / 2
+
+
+class _RecordLagsItsFills(_FilledWithoutSize):
+    """The venue's record of the entry still says ``NEW`` with nothing filled while its fills (half the
+    size) and the take-profit that closed them are already listed: a record lagging its fills."""
+
+    async def place_order(self, request: OrderRequest) -> PlacedOrder:
+        placed = await super().place_order(request)
+        entry = self.orders[request.client_order_id]
+        self.orders[request.client_order_id] = replace(entry, status=OrderStatus.NEW, avg_price=None)
+        return placed
+
+
+async def test_an_entry_whose_record_lags_its_fills_is_rebuilt_from_the_fills_not_cancelled(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """README "Nothing is left half-done": fills are the trade; an order record not yet caught up is not
+    a reason to cancel and fail it (a failed proposal is never looked at again)."""
+    executor, _, proposal = setup(store, clock)
+    ex = _RecordLagsItsFills(prices=dict(PRICES), contract_map=dict(CONTRACTS))
+    executor = Executor(ex, store, clock, executor.settings)
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "closed", result.detail
+    (closed,) = store.positions.recent_closed()
+    assert (closed.size, closed.entry_price) == (proposal.size / 2, PRICES["ETHUSDT"])
+    assert result.proposal.state is ProposalState.CLOSED and ex.count("cancel_order") == 0
+    assert result.entry_order is not None and result.entry_order.state is OrderState.FILLED
+
+
+class _CloseNotReadableYet(_PartFilledThenClosed):
+    """The round trip's first reads answer; the second history read (how it closed) fails."""
+
+    history_reads = 0
+
+    async def order_history(
+        self, symbol: str, since: datetime | None = None, limit: int = 100
+    ) -> list[ExchangeOrder]:
+        self.history_reads += 1
+        if self.history_reads > 1:
+            raise ExchangeUnavailable("order history: HTTP 503")
+        return await super().order_history(symbol, since, limit)
+
+
+async def test_a_round_trip_whose_close_is_not_readable_yet_says_its_reason_is_unknown(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """The position is rebuilt and left for the monitor to book its close: its reason is not known yet."""
+    executor, _, proposal = setup(store, clock)
+    ex = _CloseNotReadableYet(prices=dict(PRICES), contract_map=dict(CONTRACTS))
+    executor = Executor(ex, store, clock, executor.settings)
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert (result.outcome, result.detail) == (
+        "closed",
+        "filled and closed (unknown) before the position was listed",
+    )
+    assert result.position is not None and result.position.state is PositionState.OPEN
+    assert result.position.close_reason is None and result.position.size == proposal.size / 2
+
+
+# ---------------------------------------------------------------- the entry, value by value
+
+
+async def test_a_halted_engine_refuses_the_entry_in_the_executors_name_and_says_why(
+    store: Store, clock: SimulatedClock
+) -> None:
+    executor, ex, proposal = setup(store, clock)
+    result = await drive(clock, executor.execute(proposal, EngineState.HALTED))
+    assert (result.outcome, result.detail) == ("denied", "engine is halted")
+    assert result.proposal.state is ProposalState.DENIED and result.proposal.decided_by == "executor"
+    (denied,) = store.events.of_kind("proposal.denied")
+    assert (denied.data["actor"], denied.data["reason"]) == ("executor", "engine is halted: no new entries")
+    assert ex.calls == []  # not one venue call
+
+
+async def test_an_entry_goes_out_once_at_market_its_row_holding_the_request_and_the_venues_answer(
+    store: Store, clock: SimulatedClock
+) -> None:
+    executor, ex, proposal = setup(store, clock)
+    pid = proposal.id or 0
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert (result.outcome, result.detail) == ("open", "open with TP/SL resting")
+    assert result.proposal == store.proposals.get(pid) and result.proposal.state is ProposalState.OPEN
+    (request,) = [a for c, a in ex.calls if c == "place_order"]
+    assert isinstance(request, OrderRequest) and request.order_type == "MARKET"
+    assert ("cancel_all", "ETHUSDT") in ex.calls
+    entry = store.orders.by_client_id(executor.desk.entry_cid(pid))
+    venue = ex.orders[executor.desk.entry_cid(pid)]
+    assert entry is not None and entry.proposal_id == pid
+    assert entry.request == {
+        "type": "MARKET", "size": "1.5", "tp": "2100", "sl": "1960", "leverage": proposal.leverage,
+    }  # fmt: skip
+    assert entry.response == {"order_id": venue.order_id, "client_order_id": venue.client_order_id}
+    steps = {e.kind: e.data for e in store.events.recent(100) if e.kind.startswith("proposal.")}
+    assert (steps["proposal.submitting"]["actor"], steps["proposal.submitting"]["reason"]) == (
+        "executor",
+        "sending entry",
+    )
+    assert (steps["proposal.open"]["actor"], steps["proposal.open"]["reason"]) == (
+        "executor",
+        "filled 1.5 @ 2000",
+    )
+
+
+async def test_a_lost_answer_is_recorded_unknown_with_the_venues_words_before_the_look_up(
+    store: Store, clock: SimulatedClock
+) -> None:
+    executor, _, proposal = setup(store, clock, Script(lose_entry_response=True))
+    cid = executor.desk.entry_cid(proposal.id or 0)
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "open", result.detail
+    lost = error_text(AmbiguousOutcome("connection dropped after send", client_order_id=cid))
+    entry = store.orders.by_client_id(cid)
+    assert entry is not None and entry.error == lost
+    (unknown,) = [e for e in store.events.of_kind("order.unknown") if e.order_id == entry.id]
+    assert unknown.data["reason"] == f"outcome unknown ({lost}); looking it up, not resending"
+
+
+async def test_an_entry_the_venue_never_saw_is_left_submitting_in_words_that_say_so(
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    executor, _, proposal = setup(store, clock, Script(never_saw_entry=True))
+    pid = proposal.id or 0
+    cid = executor.desk.entry_cid(pid)
+    with caplog.at_level(logging.WARNING, logger="smt_engine.trading.execution"):
+        result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    detail = f"entry {cid}: outcome unknown and not found at the venue yet; left for reconciliation"
+    assert (result.outcome, result.detail) == ("pending", detail)
+    assert result.proposal.id == pid and result.proposal.state is ProposalState.SUBMITTING
+    assert f"proposal #{pid} left submitting: {detail}" in caplog.messages
+
+
+async def test_a_rejected_entry_keeps_the_venues_refusal_on_its_row_and_in_the_result(
+    store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    refusal = InsufficientMargin("not enough margin")
+    executor, _, proposal = setup(store, clock, Script(reject_entry=refusal))
+    cid = executor.desk.entry_cid(proposal.id or 0)
+    with caplog.at_level(logging.WARNING, logger="smt_engine.trading.execution"):
+        result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert (result.outcome, result.detail) == ("failed", f"entry {cid} rejected: {error_text(refusal)}")
+    assert f"proposal #{proposal.id} failed: {result.detail}" in caplog.messages
+    entry = store.orders.by_client_id(cid)
+    assert entry is not None and entry.state is OrderState.REJECTED and entry.error == error_text(refusal)
+    assert result.entry_order == entry
+
+
+class _PositionsUnreadableOnce(ScriptedExchange):
+    """The first positions read (the stale-order check before anything is sent) fails."""
+
+    failures = 1
+
+    async def positions(self) -> list[ExchangePosition]:
+        if self.failures:
+            self.failures -= 1
+            raise ExchangeUnavailable("positions: HTTP 503")
+        return await super().positions()
+
+
+async def test_a_venue_error_before_the_entry_fails_it_with_the_venues_words_and_no_order(
+    store: Store, clock: SimulatedClock
+) -> None:
+    executor, _, proposal = setup(store, clock)
+    ex = _PositionsUnreadableOnce(prices=dict(PRICES), contract_map=dict(CONTRACTS))
+    executor = Executor(ex, store, clock, executor.settings)
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    words = error_text(ExchangeUnavailable("positions: HTTP 503"))
+    assert (result.outcome, result.detail, result.entry_order) == ("failed", words, None)
+    assert result.proposal.state is ProposalState.FAILED and ex.count("place_order") == 0
+    (failed,) = store.events.of_kind("proposal.failed")
+    assert (failed.data["actor"], failed.data["reason"]) == ("executor", words)
+
+
+async def test_a_leverage_refusal_fails_the_entry_with_no_entry_row(
+    store: Store, clock: SimulatedClock
+) -> None:
+    executor, _, proposal = setup(store, clock, Script(leverage_open_orders=99))
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "failed" and result.entry_order is None
+    assert store.orders.by_client_id(executor.desk.entry_cid(proposal.id or 0)) is None
+
+
+async def test_an_unprotected_entry_is_closed_by_the_executor_saying_why(
+    store: Store, clock: SimulatedClock
+) -> None:
+    script = Script(attach_sl=False, fail_place_tp_sl=InvalidOrder("trigger price invalid"))
+    executor, _, proposal = setup(store, clock, script)
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    why = "stop-loss could not be confirmed or placed"
+    assert (result.outcome, result.detail) == ("unprotected", why)
+    entry = store.orders.by_client_id(executor.desk.entry_cid(proposal.id or 0))
+    assert entry is not None and result.entry_order == entry and entry.state is OrderState.FILLED
+    assert result.position is not None
+    (closed,) = [e for e in store.events.of_kind("position.closed") if e.position_id == result.position.id]
+    assert closed.data["actor"] == "executor" and closed.message.endswith(f"(unprotected): {why}")
+
+
+# ---------------------------------------------------------------- an entry row written before
+
+
+async def test_an_entry_row_already_written_is_looked_up_and_never_sent_again(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """The row is the proof a request may have gone out: the venue is asked, nothing is sent again."""
+    executor, _, proposal = setup(store, clock)
+    ex = _EntryStateAtFirstLook(prices=dict(PRICES), contract_map=dict(CONTRACTS))
+    ex.seen, ex.looked_up = [], []
+    executor = Executor(ex, store, clock, executor.settings)
+    cid = executor.desk.entry_cid(proposal.id or 0)
+    executor.desk.new_order(
+        cid, "ETHUSDT", proposal.side, OrderKind.ENTRY, proposal.size, proposal_id=proposal.id
+    )
+    request = OrderRequest("ETHUSDT", proposal.side, proposal.size, cid, tp_price=proposal.tp_price)
+    venue = ex._fill(replace(request, sl_price=proposal.sl_price))
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "open", result.detail
+    assert ex.count("place_order") == 0 and set(ex.looked_up) == {"ETHUSDT"}
+    entry = store.orders.by_client_id(cid)
+    assert (
+        entry is not None and entry.state is OrderState.FILLED and entry.exchange_order_id == venue.order_id
+    )
+    assert entry.response == {"order_id": venue.order_id, "status": "filled", "resolved_by": "lookup"}
+
+
+async def test_an_entry_row_already_written_that_the_venue_does_not_show_is_left_pending(
+    store: Store, clock: SimulatedClock
+) -> None:
+    executor, ex, proposal = setup(store, clock)
+    cid = executor.desk.entry_cid(proposal.id or 0)
+    executor.desk.new_order(
+        cid, "ETHUSDT", proposal.side, OrderKind.ENTRY, proposal.size, proposal_id=proposal.id
+    )
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    detail = f"entry {cid} was already attempted and the venue does not show it yet"
+    assert (result.outcome, result.detail) == ("pending", detail)
+    assert ex.count("place_order") == 0 and ex.count("find_order") == 3
