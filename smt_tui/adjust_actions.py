@@ -1,19 +1,21 @@
 """Keys that adjust what is open: move the stop-loss or take-profit of the selected position, close part
 of it, clear a stop-loss cooldown. Each asks for one value, checks that it is a number, and queues a
 command; the engine applies the risk limits and answers in a toast with its reason when it refuses.
+
+Composed by the App beside ``OperatorActions``, whose debounce and sending they share; like those, they
+reach the App only through ``ActionHost``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
-from smt_engine.commands.args import ClearCooldownArgs, CloseArgs, CommandArgs, MoveProtectionArgs
+from smt_engine.commands.args import ClearCooldownArgs, CloseArgs, MoveProtectionArgs
 from smt_engine.commands.errors import CommandRejected
 from smt_engine.store.records import Position
 from smt_tui import fmt
 from smt_tui.adjust_rules import cooling
-from smt_tui.keys import ConsoleKeys
+from smt_tui.operator_actions import ActionHost, OperatorActions
 from smt_tui.screens.value_input import ValueInputModal
 
 
@@ -25,20 +27,23 @@ def _positive(text: str) -> Decimal | None:
     return value if value.is_finite() and value > 0 else None
 
 
-class AdjustActions(ConsoleKeys):
-    send_command: Callable[[CommandArgs, str], None]
-    _debounced: Callable[[str], bool]
+class AdjustActions:
+    """Ask for the one value each adjustment needs, check it, and send the command."""
+
+    def __init__(self, host: ActionHost, sender: OperatorActions) -> None:
+        self._host = host
+        self._sender = sender
 
     def _position(self, action: str) -> Position | None:
-        record = self.selected()
-        if not isinstance(record, Position) or self._debounced(action):
+        record = self._host.selected()
+        if not isinstance(record, Position) or self._sender.debounced(action):
             return None
         return record
 
-    def action_move_stop(self) -> None:
+    def move_stop(self) -> None:
         self._move("move_stop", "sl_price", "stop-loss")
 
-    def action_move_tp(self) -> None:
+    def move_tp(self) -> None:
         self._move("move_tp", "tp_price", "take-profit")
 
     def _move(self, action: str, key: str, name: str) -> None:
@@ -61,19 +66,19 @@ class AdjustActions(ConsoleKeys):
 
         def answered(text: str | None) -> None:
             if text is None:
-                self.notify("cancelled: nothing was sent", timeout=3)
+                self._host.notify("cancelled: nothing was sent", timeout=3)
                 return
             price = _positive(text)
             if price is None:
-                self.notify(f"{text!r} is not a price: nothing was sent", severity="error")
+                self._host.notify(f"{text!r} is not a price: nothing was sent", severity="error")
                 return
             args = MoveProtectionArgs.parse({"symbol": pos.symbol, "side": pos.side.value, key: str(price)})
-            self.send_command(args, f"move {pos.symbol} {name} to {price}")
+            self._sender.send_command(args, f"move {pos.symbol} {name} to {price}")
 
         prefill = "" if current is None else str(current)
-        self.push_screen(ValueInputModal(f"Move {name}", body, prefill, "price"), answered)
+        self._host.push_screen(ValueInputModal(f"Move {name}", body, prefill, "price"), answered)
 
-    def action_close_part(self) -> None:
+    def close_part(self) -> None:
         pos = self._position("close_part")
         if pos is None:
             return
@@ -85,12 +90,12 @@ class AdjustActions(ConsoleKeys):
 
         def answered(text: str | None) -> None:
             if text is None:
-                self.notify("cancelled: nothing was sent", timeout=3)
+                self._host.notify("cancelled: nothing was sent", timeout=3)
                 return
             share = text.endswith("%")
             value = _positive(text.removesuffix("%").strip())
             if value is None or (share and value >= 100):
-                self.notify(
+                self._host.notify(
                     f"{text!r} is not a size or a share below 100%: nothing was sent", severity="error"
                 )
                 return
@@ -98,17 +103,20 @@ class AdjustActions(ConsoleKeys):
             try:
                 args = CloseArgs.parse({"symbol": pos.symbol, "side": pos.side.value, **part})
             except CommandRejected as exc:
-                self.notify(f"{exc}: nothing was sent", severity="error")
+                self._host.notify(f"{exc}: nothing was sent", severity="error")
                 return
-            self.send_command(args, f"close {text} of {pos.symbol} {pos.side.value}")
+            self._sender.send_command(args, f"close {text} of {pos.symbol} {pos.side.value}")
 
-        self.push_screen(ValueInputModal("Close part of a position", body, "50%", "size or %"), answered)
+        self._host.push_screen(
+            ValueInputModal("Close part of a position", body, "50%", "size or %"), answered
+        )
 
-    def action_clear_cooldown(self) -> None:
-        if self.snapshot is None or self._debounced("clear_cooldown"):
+    def clear_cooldown(self) -> None:
+        snap = self._host.snapshot
+        if snap is None or self._sender.debounced("clear_cooldown"):
             return
-        symbols = cooling(self.snapshot)
-        record = self.selected()
+        symbols = cooling(snap)
+        record = self._host.selected()
         chosen = record.symbol if isinstance(record, Position) and record.symbol in symbols else symbols[0]
         body = (
             f"Stop-loss cooldowns in force: {', '.join(symbols)}. Clear which? New entries on it are allowed "
@@ -117,12 +125,12 @@ class AdjustActions(ConsoleKeys):
 
         def answered(text: str | None) -> None:
             if text is None:
-                self.notify("cancelled: nothing was sent", timeout=3)
+                self._host.notify("cancelled: nothing was sent", timeout=3)
                 return
             symbol = text.upper() if text.upper().endswith("USDT") else f"{text.upper()}USDT"
             if symbol not in symbols:
-                self.notify(f"{symbol} has no cooldown in force: nothing was sent", severity="error")
+                self._host.notify(f"{symbol} has no cooldown in force: nothing was sent", severity="error")
                 return
-            self.send_command(ClearCooldownArgs(symbol=symbol), f"clear {symbol} cooldown")
+            self._sender.send_command(ClearCooldownArgs(symbol=symbol), f"clear {symbol} cooldown")
 
-        self.push_screen(ValueInputModal("Clear a stop-loss cooldown", body, chosen, "pair"), answered)
+        self._host.push_screen(ValueInputModal("Clear a stop-loss cooldown", body, chosen, "pair"), answered)

@@ -1,10 +1,18 @@
-"""The operator console: the live refresh loop, toasts and the bell for what changed, the cursor that
-follows a newly waiting proposal, navigation, and ``open_console``.
+"""The operator console: the live refresh loop, toasts and the bell for what changed, the keys, and
+``open_console``.
 
 Reads happen in a thread worker (``ReadModel.poll``), started by one interval timer only while no read is
 in flight, so two refreshes never overlap; the worker posts ``SnapshotReady`` and never touches a widget.
 Operator actions insert a row into ``commands`` (also from a worker) and the result is shown when the engine
 completes it.
+
+The App composes its parts instead of inheriting them, each behind a small protocol so none imports the
+App back (docs/design.md, "Packages and their direction"): what applies to each key is ``KeyRules``
+(``keys.py``); the actions that queue commands ``OperatorActions`` and ``AdjustActions``; the cursor on
+waiting proposals ``WaitingCursor`` (``follow.py``); the toasts and bell ``Announcer``
+(``announce.py``); whether a tick draws ``TickGate`` (``ticks.py``); the charts' reads ``ChartFeed``.
+Textual dispatches keys to the App, so the bindings, ``check_action`` and the ``action_*`` methods stay
+here, each command action a one-line delegation to its part.
 """
 
 from __future__ import annotations
@@ -12,47 +20,105 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import time
-from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.console import RenderableType
-from textual import work
-from textual.binding import Binding
+from textual import events, work
+from textual.app import App
+from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from smt_engine.commands.args import CommandArgs
 from smt_engine.commands.client import actor as command_actor
-from smt_engine.domain import EventLevel, PositionState, ProposalState
+from smt_engine.domain import EventLevel
 from smt_engine.store import Store, StoreError
-from smt_engine.store.records import Position
-from smt_tui import alerts, describe
-from smt_tui.messages import SnapshotReady
+from smt_tui import adjust_rules, describe
+from smt_tui.adjust_actions import AdjustActions
+from smt_tui.announce import Announcer
+from smt_tui.chart_feed import ChartFeed
+from smt_tui.follow import WaitingCursor
+from smt_tui.keys import KeyRules
+from smt_tui.messages import CommandNotSent, CommandSent, SnapshotReady
 from smt_tui.operator_actions import OperatorActions
+from smt_tui.palette import PaletteActions
 from smt_tui.screens.detail import DetailScreen
 from smt_tui.screens.help import HelpScreen
-from smt_tui.screens.main import MainScreen
+from smt_tui.screens.main import TABS, MainScreen
 from smt_tui.screens.performance import PerformanceScreen
 from smt_tui.screens.scorecard import ScorecardScreen
-from smt_tui.state import SECTIONS, ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot, utc_now
+from smt_tui.state import SECTIONS, ConsoleConfig, Now, ReadModel, Snapshot, utc_now
+from smt_tui.ticks import TickGate
 from smt_tui.widgets.detail_pane import DetailPane
-from smt_tui.widgets.flow_chart import WINDOW_HOURS as FLOW_WINDOW_HOURS
-from smt_tui.widgets.flow_chart import FlowChart
-from smt_tui.widgets.position_chart import PositionChart
-from smt_tui.widgets.proposals_table import ProposalsTable
 
 _LEVELS = list(EventLevel)
 
 
-class ConsoleApp(OperatorActions):
-    """The console: the live refresh loop, what it announces, and where the operator looks.
-
-    Keys and what applies are in ``ConsoleKeys``; the actions that queue commands in ``OperatorActions``.
-    """
+class ConsoleApp(App[None]):
+    """The console: the live refresh loop, what it announces, where the operator looks, and its keys."""
 
     CSS_PATH = "console.tcss"
     TITLE = "SMT console"
+    ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {PaletteActions}
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Help and Quit first: the footer is cut from the right on a narrow terminal.
+        Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="this key reference"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="leave the console (the engine keeps running)"),
+        Binding(
+            "w",
+            "next_waiting",
+            "Next waiting",
+            id="next-waiting",
+            tooltip="jump to the next proposal awaiting approval",
+        ),
+        Binding("a", "approve", "Approve", id="approve", tooltip="approve the selected pending proposal"),
+        Binding("r", "reject", "Reject", id="reject", tooltip="reject the selected pending proposal"),
+        Binding("x", "close_position", "Close", id="close", tooltip="close the selected position at market"),
+        Binding("X", "close_all", "Close all", id="close-all", tooltip="close every open position"),
+        *adjust_rules.BINDINGS,
+        Binding("c", "cleanup", "Cancel orphans", id="cleanup", tooltip="cancel orphan TP/SL orders"),
+        Binding("p", "pause", "Pause", id="pause", tooltip="pause new entries (closes continue)"),
+        Binding("p", "resume", "Resume", id="resume", tooltip="resume new entries"),
+        Binding("n", "run_cycle", "Cycle now", id="run-cycle", tooltip="run a signal cycle now"),
+        Binding(
+            "e",
+            "manual_entry",
+            "Manual entry",
+            show=False,
+            id="manual-entry",
+            tooltip="open a position by hand (pair, side, margin or size) through the risk limits",
+        ),
+        Binding("enter", "details", "Details", id="details", tooltip="details of the selected row"),
+        Binding(
+            "slash", "filter", "Filter", id="filter", key_display="/", tooltip="filter the current table"
+        ),
+        Binding("l", "event_level", "Level", id="level", tooltip="cycle the event log's minimum level"),
+        Binding(
+            "s",
+            "scorecard",
+            "Scorecard",
+            show=False,
+            id="scorecard",
+            tooltip="how the decisions did against the market (calibration, per pair)",
+        ),
+        Binding(
+            "dollar_sign",
+            "performance",
+            "Performance",
+            show=False,
+            key_display="$",
+            id="performance",
+            tooltip="realised PnL net of fees by day, week and all time; per-trade return; win rate",
+        ),
+        *(
+            Binding(str(i), f"show_tab('{tab}')", title, show=False, id=f"tab-{tab}", tooltip=f"{title} tab")
+            for i, (tab, title) in enumerate(TABS, 1)
+        ),
+    ]
 
     def __init__(
         self,
@@ -75,26 +141,28 @@ class ConsoleApp(OperatorActions):
         self.first_paint: float | None = None
         self.created = time.perf_counter()
         self.apply_ms: list[float] = []
-        self._last_trigger: dict[str, float] = {}
-        self._labels: dict[int, str] = {}
-        self._follow: str | None = None
-        self._auto_key: str | None = None
-        self._opened = False
+        self.rules = KeyRules(self, self.BINDINGS)
+        self.operator = OperatorActions(self)
+        self.adjust = AdjustActions(self, self.operator)
+        self.cursor = WaitingCursor(self)
+        self.charts = ChartFeed(model)
+        self.announcer = Announcer(self, self.config.stale_after, self.cursor.offer)
+        self.ticks = TickGate(self.config.stale_after)
         self._pane_shows: tuple[object, ...] | None = None
         self._binding_states: tuple[object, ...] = ()
-        self._last_moment: tuple[object, ...] | None = None
         self._next_gap = self.config.refresh_interval
         self._reading = False
         self._check_not_before = 0.0
-        self._forced_told: set[int] = set()
-        self._drawn_at = 0.0
-        self._bars: tuple[tuple[object, ...], list[Any]] | None = None
         if readonly:
             self.sub_title = "read-only"
 
     @property
     def whale_pairs(self) -> frozenset[str] | None:
         return self.config.whale_pairs
+
+    @property
+    def main(self) -> MainScreen:
+        return next(s for s in self.screen_stack if isinstance(s, MainScreen))
 
     def _describe(
         self, key: str, expanded: frozenset[str] = frozenset()
@@ -160,8 +228,8 @@ class ConsoleApp(OperatorActions):
         if before is not None and snap.changed <= ROUTINE:
             self._next_gap = max(self.config.refresh_interval, self.config.routine_gap)
         for command in snap.finished_commands:
-            self._report(command)
-        self._announce(before, snap)
+            self.operator.report(command)
+        self.announcer.changes(before, snap, self.now())
         if not self.screen_stack:
             return  # starting or shutting down: no screen to draw on (the snapshot is kept for the next)
         if isinstance(self.screen, PerformanceScreen) and "history" in snap.changed:
@@ -171,99 +239,25 @@ class ConsoleApp(OperatorActions):
         now = self.now()
         try:
             self.main.apply(snap, now, self.config, self.readonly)  # every countdown as of now, too
-            self._drawn_at = time.monotonic()
-            # The ticks of this minute have nothing left to draw (unless a figure counts seconds).
-            self._last_moment = self._moment(snap, now)
+            self.ticks.snapshot_drawn(snap, now, type(self.screen))
             if "whales" in snap.changed:
-                self._chart_flows()
-            self._follow_waiting()
+                self.charts.flows(self.main)
+            self.cursor.follow()
         except NoMatches:
             return  # torn down while the snapshot was in flight
         if isinstance(self.screen, DetailScreen):
             found = self._describe(self.screen.key, self.screen.expanded)
             if found is not None:
                 self.screen.show(found[1])
-        self.refresh_confirm()
+        self.operator.refresh_confirm()
         self.selection_changed()
         self.apply_ms.append((time.perf_counter() - started) * 1000)
         if self.first_paint is None:
             self.call_after_refresh(self._painted)
 
-    def _announce(self, before: Snapshot | None, snap: Snapshot) -> None:
-        """Toasts for what changed; the bell when a proposal starts waiting for the operator."""
-        now = self.now()
-        running = snap.engine.running(now, self.config.stale_after)
-        self._ring(alerts.notices(before, snap, now, running))
-        self._announce_forced(snap, now)
-
-    def _announce_forced(self, snap: Snapshot, now: datetime) -> None:
-        """A forced close within minutes, once per position (also from the tick: time alone brings it)."""
-        if snap.engine.running(now, self.config.stale_after):
-            self._ring(alerts.forced_notices(snap, now, self._forced_told))
-
-    def _ring(self, notices: list[alerts.Notice]) -> None:
-        ring = False
-        for notice in notices:
-            self.notify(notice.message, title=notice.title, severity=notice.severity, timeout=12)  # type: ignore[arg-type]
-            ring = ring or notice.bell
-            if notice.key is not None and self._follow is None:
-                self._follow = notice.key
-            if notice.position_id is not None:
-                self._forced_told.add(notice.position_id)
-        if ring:
-            self.bell()
-
-    def _follow_waiting(self) -> None:
-        """Bring a newly waiting proposal under the cursor unless the operator moved it elsewhere.
-
-        At start-up, when something already waits, the console opens on Proposals.
-        """
-        key, self._follow = self._follow, None
-        if key is None:
-            key = self._stale_follow()
-        if key is None:
-            return
-        main = self.main
-        if not self._opened:
-            self._opened = True
-            main.show_tab("proposals")
-        table = main.query_one(ProposalsTable)
-        current = table.selected_key
-        untouched = current in (None, key, self._auto_key) or not self._waiting(current or "")
-        if untouched and table.select_key(key):
-            self._auto_key = key
-
-    def _stale_follow(self) -> str | None:
-        """The next waiting proposal when the one the console put the cursor on stopped waiting.
-
-        Only while the operator has not moved the cursor: the proposal it followed was decided (by the
-        operator elsewhere, the engine, or its expiry) and another still waits.
-        """
-        snap, auto = self.snapshot, self._auto_key
-        if snap is None or auto is None or self._waiting(auto) or not snap.waiting:
-            return None
-        if self.main.query_one(ProposalsTable).selected_key != auto:
-            return None
-        return snap.waiting[0].key
-
-    def _waiting(self, key: str) -> bool:
-        record = self.snapshot.find(key) if self.snapshot is not None else None
-        return isinstance(record, ProposalView) and record.proposal.state is ProposalState.PROPOSED
-
     def action_next_waiting(self) -> None:
-        """Jump to the next waiting proposal (soonest to expire first), wrapping around."""
-        snap = self.snapshot
-        if snap is None or not snap.waiting or not self._main_ready():
-            return
-        keys = [v.key for v in snap.waiting]
-        main = self.main
-        table = main.query_one(ProposalsTable)
-        current = table.selected_key if main.active_tab == "proposals" else None
-        key = keys[(keys.index(current) + 1) % len(keys)] if current in keys else keys[0]
-        if main.active_tab != "proposals":
-            main.show_tab("proposals")
-        table.select_key(key)
-        self._auto_key = key
+        if self._main_ready():
+            self.cursor.next_waiting()
 
     def _main_ready(self) -> bool:
         main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
@@ -276,8 +270,8 @@ class ConsoleApp(OperatorActions):
             self.main.apply(
                 dataclasses.replace(snap, changed=frozenset(SECTIONS)), self.now(), self.config, self.readonly
             )
-            self._chart_flows()
-            self._follow_waiting()
+            self.charts.flows(self.main)
+            self.cursor.follow()
             self.selection_changed()
             if self.first_paint is None:
                 self.call_after_refresh(self._painted)
@@ -287,50 +281,36 @@ class ConsoleApp(OperatorActions):
             self.first_paint = time.perf_counter()
 
     def _tick(self) -> None:
-        """Once a second, but work only when a displayed time can have changed: countdowns show seconds
-        only in their last two minutes, so most ticks are a comparison and nothing else."""
+        """Once a second, but work only when a displayed time can have changed (``TickGate``)."""
         if not self._main_ready():
             return
         now = self.now()
         snap = self.snapshot
         if snap is not None:
-            live = snap.engine.liveness(now, self.config.stale_after)
-            moment = self._moment(snap, now)
-            seconds = _seconds_matter(snap, now, live)
-            if moment == self._last_moment and not seconds:
+            if not self.ticks.due(snap, now, type(self.screen)):
                 return
-            if not seconds and time.monotonic() - self._drawn_at < _DRAWN_RECENTLY:
-                # A snapshot drew every time figure a moment ago (the demo clock at 60x moves a minute a
-                # second, and the engine's writes arrive about as often): this tick would draw it again.
-                return
-            self._last_moment = moment
-            self._announce_forced(snap, now)
+            self.announcer.forced(snap, now)
         try:
             self.main.tick(self.snapshot, now, self.config, self.readonly)
         except NoMatches:
             return  # the screen is being torn down (quit) between two ticks: nothing left to draw
-        self._drawn_at = time.monotonic()
+        self.ticks.drawn()
         if isinstance(self.screen, DetailScreen) and self.snapshot is not None:
             found = self._describe(self.screen.key, self.screen.expanded)
             if found is not None:
                 self.screen.show(found[1])
-        self.refresh_confirm()
-
-    def _moment(self, snap: Snapshot, now: datetime) -> tuple[object, ...]:
-        """What the time figures on screen are drawn from, at the minute (countdowns show minutes)."""
-        live = snap.engine.liveness(now, self.config.stale_after)
-        return (now.replace(second=0, microsecond=0), live, id(snap), type(self.screen))
+        self.operator.refresh_confirm()
 
     def selection_changed(self) -> None:
         # The footer is rebuilt on refresh_bindings: only when what applies actually changed.
-        states = (type(self.screen), *self.action_states())
+        states = (type(self.screen), *self.rules.states())
         if states != self._binding_states:
             self._binding_states = states
             self.refresh_bindings()
         if not self._main_ready():
             return
         main = self.main
-        self._chart_position(main)
+        self.charts.position(main, self.snapshot, self.now)
         if not main.has_class("-wide") or self.snapshot is None:
             return
         key = main.selected_key()
@@ -346,33 +326,6 @@ class ConsoleApp(OperatorActions):
         # The selected row of the visible tab, or nothing: never the record of a tab left behind.
         found = self._describe(key) if key else None
         main.query_one(DetailPane).show(key, found[1] if found is not None else None)
-
-    def _chart_flows(self) -> None:
-        """The Whales tab's net exchange flow history, from the engine's stored windows."""
-        self.main.query_one(FlowChart).show(self.model.store.exchange_flows.recent(FLOW_WINDOW_HOURS, 400))
-
-    def _chart_position(self, main: MainScreen) -> None:
-        """The selected open position's stored bars since a little before it opened, under Positions.
-
-        Called on every snapshot and selection change; the chart redraws only when what it shows moved.
-        While another tab is shown the hidden chart is left as it is (drawn again when Positions shows).
-        """
-        if main.active_tab != "positions":
-            return
-        chart = main.query_one(PositionChart)
-        key = main.selected_key()
-        record = self.snapshot.find(key) if key and self.snapshot is not None else None
-        if not isinstance(record, Position) or record.state is not PositionState.OPEN:
-            chart.show(None, ())
-            return
-        # The engine stores bars during its cycles: read them again only for another position or cycle
-        # (not for every mark-price move), and never on every snapshot of a demo running at 60x.
-        cycle = self.snapshot.engine.last_cycle if self.snapshot is not None else None
-        drawn = (record.id, record.symbol, record.opened_at, cycle)
-        if self._bars is None or self._bars[0] != drawn:
-            start = record.opened_at - _CHART_BEFORE_OPEN
-            self._bars = (drawn, list(self.model.store.candles.between(record.symbol, start, self.now())))
-        chart.show(record, self._bars[1])
 
     # ------------------------------------------------------------------ navigation
 
@@ -419,35 +372,87 @@ class ConsoleApp(OperatorActions):
     def action_help(self) -> None:
         self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
 
+    # ------------------------------------------------------------------ what applies (keys.py)
+
+    def selected_key(self) -> str | None:
+        return self.rules.selected_key()
+
+    def selected(self) -> object | None:
+        return self.rules.selected()
+
+    def action_state(self, action: str) -> bool | None:
+        return self.rules.state(action)
+
+    def palette_actions(self) -> list[tuple[str, str, str]]:
+        return self.rules.palette_actions()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.rules.allows(action)
+
+    def on_key(self, event: events.Key) -> None:
+        """A command key that does not apply here says why, instead of doing nothing silently."""
+        why = self.rules.refusal(event.key)
+        if why is not None:
+            self.notify(why, title="Not available", severity="warning", timeout=6)
+
+    # ------------------------------------------------------------------ commands (operator_actions.py)
+
+    def keep_cursor(self) -> None:
+        self.cursor.keep()
+
+    def send_command(self, args: CommandArgs, label: str) -> None:
+        self.operator.send_command(args, label)
+
+    def on_command_sent(self, message: CommandSent) -> None:
+        self.operator.sent(message)
+
+    def on_command_not_sent(self, message: CommandNotSent) -> None:
+        self.operator.not_sent(message)
+
+    def action_approve(self) -> None:
+        self.operator.approve()
+
+    def action_reject(self) -> None:
+        self.operator.reject()
+
+    def action_close_position(self) -> None:
+        self.operator.close_position()
+
+    def action_close_all(self) -> None:
+        self.operator.close_all()
+
+    def action_cleanup(self) -> None:
+        self.operator.cleanup()
+
+    def action_pause(self) -> None:
+        self.operator.pause()
+
+    def action_resume(self) -> None:
+        self.operator.resume()
+
+    def action_run_cycle(self) -> None:
+        self.operator.run_cycle()
+
+    def action_manual_entry(self) -> None:
+        self.operator.manual_entry()
+
+    def action_move_stop(self) -> None:
+        self.adjust.move_stop()
+
+    def action_move_tp(self) -> None:
+        self.adjust.move_tp()
+
+    def action_close_part(self) -> None:
+        self.adjust.close_part()
+
+    def action_clear_cooldown(self) -> None:
+        self.adjust.clear_cooldown()
+
 
 ROUTINE = frozenset({"engine", "health", "account", "positions", "limits"})
 """What a running engine rewrites all the time: its heartbeat, component health, account snapshots, marks
 and PnL of open positions, drift measurements. Anything that asks the operator for something (a proposal,
 an order, a closed position, an event) changes another section too."""
-
-_DRAWN_RECENTLY = 1.9
-"""Real seconds after a snapshot drew the time figures during which a tick leaves them as they are."""
-
-_CHART_BEFORE_OPEN = timedelta(hours=6)
-"""How much of the pair's stored price history before the entry the position chart shows."""
-
-_SECONDS_SHOWN = timedelta(seconds=125)
-"""Countdowns show seconds below two minutes (fmt.countdown); a little margin for the tick's jitter."""
-
-
-def _seconds_matter(snap: Snapshot, now: datetime, live: Liveness) -> bool:
-    """Whether some figure on screen counts seconds right now."""
-    if live is not Liveness.ALIVE:
-        age = snap.engine.heartbeat_age(now)
-        return age is None or age < _SECONDS_SHOWN  # the heartbeat's age is shown
-    ends = [v.proposal.expires_at for v in snap.waiting if v.proposal.expires_at is not None]
-    max_hold = snap.max_hold()
-    if max_hold is not None:
-        ends += [p.opened_at + max_hold for p in snap.positions]
-    status = snap.engine.status
-    if status is not None and status.next_cycle_at is not None:
-        ends.append(status.next_cycle_at)
-    return any(timedelta(0) - _SECONDS_SHOWN < end - now < _SECONDS_SHOWN for end in ends)
 
 
 def open_console(

@@ -1,26 +1,27 @@
-"""The console's keys and when each applies: what the footer offers and ``check_action`` allows.
+"""When each of the console's actions applies: what the footer offers, ``check_action`` allows, the
+palette lists, and why a key that does not apply does nothing.
 
-The rules read only the snapshot in memory and the screen stack, so they are cheap enough for Textual to
-ask on every key and every footer refresh.
+A plain object, not a part of the App: it reads the snapshot in memory and the screen stack through
+``KeysHost``, so it is cheap enough for Textual to ask on every key and every footer refresh, and it
+stands below the App that asks it (docs/design.md, "Packages and their direction").
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Iterable
+from typing import Any, Protocol
 
-from textual import events
-from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 
 from smt_engine.domain import EngineState, PositionState, ProposalState
 from smt_engine.store.records import Position
 from smt_tui import adjust_rules
-from smt_tui.palette import PaletteActions
 from smt_tui.screens.confirm import ConfirmModal
 from smt_tui.screens.detail import DetailScreen
 from smt_tui.screens.entry_form import EntryForm
 from smt_tui.screens.help import HelpScreen
-from smt_tui.screens.main import TABS, MainScreen
+from smt_tui.screens.main import MainScreen
 from smt_tui.screens.performance import PerformanceScreen
 from smt_tui.screens.scorecard import ScorecardScreen
 from smt_tui.screens.value_input import ValueInputModal
@@ -33,97 +34,56 @@ COMMAND_ACTIONS = frozenset(
 )
 """Actions that write a command row: unavailable in read-only mode."""
 
+_MODALS = ConfirmModal | ValueInputModal | EntryForm | HelpScreen | ScorecardScreen | PerformanceScreen
+"""Screens over the dashboard on which no console key but quit applies."""
 
-class ConsoleKeys(App[None]):
-    """Key bindings and the rules of what applies; the app's other jobs are in its subclasses."""
 
-    ENABLE_COMMAND_PALETTE = True
-    COMMANDS = App.COMMANDS | {PaletteActions}
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        # Help and Quit first: the footer is cut from the right on a narrow terminal.
-        Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="this key reference"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="leave the console (the engine keeps running)"),
-        Binding(
-            "w",
-            "next_waiting",
-            "Next waiting",
-            id="next-waiting",
-            tooltip="jump to the next proposal awaiting approval",
-        ),
-        Binding("a", "approve", "Approve", id="approve", tooltip="approve the selected pending proposal"),
-        Binding("r", "reject", "Reject", id="reject", tooltip="reject the selected pending proposal"),
-        Binding("x", "close_position", "Close", id="close", tooltip="close the selected position at market"),
-        Binding("X", "close_all", "Close all", id="close-all", tooltip="close every open position"),
-        *adjust_rules.BINDINGS,
-        Binding("c", "cleanup", "Cancel orphans", id="cleanup", tooltip="cancel orphan TP/SL orders"),
-        Binding("p", "pause", "Pause", id="pause", tooltip="pause new entries (closes continue)"),
-        Binding("p", "resume", "Resume", id="resume", tooltip="resume new entries"),
-        Binding("n", "run_cycle", "Cycle now", id="run-cycle", tooltip="run a signal cycle now"),
-        Binding(
-            "e",
-            "manual_entry",
-            "Manual entry",
-            show=False,
-            id="manual-entry",
-            tooltip="open a position by hand (pair, side, margin or size) through the risk limits",
-        ),
-        Binding("enter", "details", "Details", id="details", tooltip="details of the selected row"),
-        Binding(
-            "slash", "filter", "Filter", id="filter", key_display="/", tooltip="filter the current table"
-        ),
-        Binding("l", "event_level", "Level", id="level", tooltip="cycle the event log's minimum level"),
-        Binding(
-            "s",
-            "scorecard",
-            "Scorecard",
-            show=False,
-            id="scorecard",
-            tooltip="how the decisions did against the market (calibration, per pair)",
-        ),
-        Binding(
-            "dollar_sign",
-            "performance",
-            "Performance",
-            show=False,
-            key_display="$",
-            id="performance",
-            tooltip="realised PnL net of fees by day, week and all time; per-trade return; win rate",
-        ),
-        *(
-            Binding(str(i), f"show_tab('{tab}')", title, show=False, id=f"tab-{tab}", tooltip=f"{title} tab")
-            for i, (tab, title) in enumerate(TABS, 1)
-        ),
-    ]
-
-    snapshot: Snapshot | None = None
-    readonly: bool = False
+class KeysHost(Protocol):
+    """What the rules read of the console: the latest snapshot, whether it may write, and its screens."""
 
     @property
-    def main(self) -> MainScreen:
-        return next(s for s in self.screen_stack if isinstance(s, MainScreen))
+    def snapshot(self) -> Snapshot | None: ...
+
+    @property
+    def readonly(self) -> bool: ...
+
+    @property
+    def screen(self) -> Screen[object]: ...
+
+    @property
+    def screen_stack(self) -> list[Screen[Any]]: ...
+
+
+class KeyRules:
+    """Whether each action applies now and, when it does not, why, in words the operator can act on."""
+
+    def __init__(self, host: KeysHost, bindings: Iterable[BindingType]) -> None:
+        self._host = host
+        self._bindings = [b for b in bindings if isinstance(b, Binding)]
+        self._names = tuple(dict.fromkeys(b.action.partition("(")[0] for b in self._bindings))
+        self._pinned: tuple[object | None] | None = None
+        """The selected record while ``states`` runs: looked up once, not once per action."""
 
     def selected_key(self) -> str | None:
-        for screen in reversed(self.screen_stack):
+        """The row the operator acts on: the open detail screen's, else the dashboard's selection."""
+        for screen in reversed(self._host.screen_stack):
             if isinstance(screen, DetailScreen):
                 return screen.key
             if isinstance(screen, MainScreen):
                 return screen.selected_key()
         return None
 
-    _pinned: tuple[object | None] | None = None
-    """The selected record while ``action_states`` runs: looked up once, not once per action."""
-
     def selected(self) -> object | None:
         if self._pinned is not None:
             return self._pinned[0]
         key = self.selected_key()
-        if key is None or self.snapshot is None:
+        snap = self._host.snapshot
+        if key is None or snap is None:
             return None
-        return self.snapshot.find(key)
+        return snap.find(key)
 
     def _applies(self, action: str) -> bool:
-        snap = self.snapshot
+        snap = self._host.snapshot
         if snap is None:
             return False
         record = self.selected()
@@ -147,67 +107,61 @@ class ConsoleKeys(App[None]):
             return not paused
         return action == "run_cycle"
 
-    def action_states(self) -> tuple[bool | None, ...]:
-        """Every action's state (``ACTION_NAMES`` order) in one pass; asked on every snapshot."""
+    def states(self) -> tuple[bool | None, ...]:
+        """Every action's state (in the order of the bindings) in one pass; asked on every snapshot."""
         self._pinned = (self.selected(),)
         try:
-            return tuple(self.action_state(action) for action in ACTION_NAMES)
+            return tuple(self.state(action) for action in self._names)
         finally:
             self._pinned = None
 
-    def action_state(self, action: str) -> bool | None:
+    def state(self, action: str) -> bool | None:
         """True: available; None: shown but unavailable (read-only); False: does not apply."""
+        host = self._host
         if action in COMMAND_ACTIONS:
             if not self._applies(action):
                 return False
-            return None if self.readonly else True
+            return None if host.readonly else True
+        screen = host.screen
         if action == "details":
-            return isinstance(self.screen, MainScreen) and self.selected_key() is not None
+            return isinstance(screen, MainScreen) and self.selected_key() is not None
         if action == "show_tab":
-            return isinstance(self.screen, MainScreen)
+            return isinstance(screen, MainScreen)
         if action == "next_waiting":
             return (
-                isinstance(self.screen, MainScreen)
-                and self.snapshot is not None
-                and bool(self.snapshot.waiting)
+                isinstance(screen, MainScreen) and host.snapshot is not None and bool(host.snapshot.waiting)
             )
         if action in ("filter", "event_level"):
-            if not isinstance(self.screen, MainScreen):
+            if not isinstance(screen, MainScreen):
                 return False
-            return action == "filter" or self.main.active_tab == "events"
+            return action == "filter" or screen.active_tab == "events"
         return True
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if isinstance(
-            self.screen,
-            ConfirmModal | ValueInputModal | EntryForm | HelpScreen | ScorecardScreen | PerformanceScreen,
-        ) and action not in ("quit",):
+    def allows(self, action: str) -> bool | None:
+        """``check_action``'s answer: on a screen over the dashboard only quit applies."""
+        if isinstance(self._host.screen, _MODALS) and action != "quit":
             return False
-        return self.action_state(action)
+        return self.state(action)
 
-    def on_key(self, event: events.Key) -> None:
-        """A command key that does not apply here says why, instead of doing nothing silently.
+    def refusal(self, key: str) -> str | None:
+        """Why a command key that no binding took does nothing here, or None when nothing needs saying.
 
-        Reached only when no binding took the key: ``check_action`` refused it (or another screen is up).
+        Asked only when no binding took the key: ``check_action`` refused it (or another screen is up).
         """
-        if not isinstance(self.screen, MainScreen | DetailScreen):
-            return
-        actions = [b.action for b in self.BINDINGS if isinstance(b, Binding) and b.key == event.key]
-        actions = [a for a in actions if a in COMMAND_ACTIONS]
-        if not actions or any(self.action_state(a) is True for a in actions):
-            return
-        self.notify(self.why_not(actions[0]), title="Not available", severity="warning", timeout=6)
+        if not isinstance(self._host.screen, MainScreen | DetailScreen):
+            return None
+        actions = [b.action for b in self._bindings if b.key == key and b.action in COMMAND_ACTIONS]
+        if not actions or any(self.state(a) is True for a in actions):
+            return None
+        return self.why_not(actions[0])
 
     def why_not(self, action: str) -> str:
         """Why ``action`` does not apply right now, in words the operator can act on."""
-        snap = self.snapshot
-        verb = next(
-            (b.description.lower() for b in self.BINDINGS if isinstance(b, Binding) and b.action == action),
-            action,
-        )
+        snap = self._host.snapshot
+        verb = next((b.description.lower() for b in self._bindings if b.action == action), action)
         if snap is None:
             return f"{verb}: the console has not read the database yet"
-        if self.readonly:
+        if self._host.readonly:
             return (
                 f"{verb}: this is a read-only viewer (it cannot write the database); "
                 "actions need the engine's own user"
@@ -235,13 +189,5 @@ class ConsoleKeys(App[None]):
         return f"{verb}: does not apply now"
 
     def palette_actions(self) -> list[tuple[str, str, str]]:
-        return [
-            (b.action, b.description, b.tooltip)
-            for b in self.BINDINGS
-            if isinstance(b, Binding) and b.action in COMMAND_ACTIONS
-        ]
-
-
-ACTION_NAMES = tuple(
-    dict.fromkeys(b.action.partition("(")[0] for b in ConsoleKeys.BINDINGS if isinstance(b, Binding))
-)
+        """The command actions as (action, title, help) for the palette, in the order of the bindings."""
+        return [(b.action, b.description, b.tooltip) for b in self._bindings if b.action in COMMAND_ACTIONS]

@@ -5,14 +5,22 @@ state the risk first; and the toasts that tell what the engine did with each com
 Every command goes through the one client of the queue (``smt_engine.commands.client``), with the typed
 arguments of its kind: the row is written from a worker thread and never when no engine runs (it would
 wait for an engine that may start hours later); the engine's typed result is shown when it completes.
+The worker reads only plain values and posts messages; it never touches a widget.
+
+The App composes these actions and delegates its ``action_*`` methods here; they reach the App only
+through ``ActionHost``, so they sit below it (docs/design.md, "Packages and their direction").
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
+from typing import Protocol, TypeVar
 
-from textual import work
+from textual.message import Message
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
 
 from smt_engine.commands.args import (
     ApproveArgs,
@@ -32,51 +40,111 @@ from smt_engine.domain import Mode, PositionState
 from smt_engine.store.entry_args import EntryRequest
 from smt_engine.store.records import Command, Position
 from smt_tui import fmt
-from smt_tui.adjust_actions import AdjustActions
 from smt_tui.messages import CommandNotSent, CommandSent
 from smt_tui.screens.confirm import ConfirmModal
 from smt_tui.screens.entry_form import EntryForm
 from smt_tui.state import ConsoleConfig, Liveness, Now, ProposalView, ReadModel, Snapshot
 
+_Answer = TypeVar("_Answer")
 
-class OperatorActions(AdjustActions):
-    """The actions that write a command row; the refresh loop and navigation are in ``ConsoleApp``."""
 
-    model: ReadModel
-    config: ConsoleConfig
-    now: Now
-    actor: str
-    debounce: float
-    _labels: dict[int, str]
-    _last_trigger: dict[str, float]
-    _auto_key: str | None
+class ActionHost(Protocol):
+    """What the operator actions need of the console: what is selected in the latest snapshot, where
+    the operator is, and Textual's screens, toasts, workers and messages."""
+
+    @property
+    def snapshot(self) -> Snapshot | None: ...
+
+    @property
+    def readonly(self) -> bool: ...
+
+    @property
+    def model(self) -> ReadModel: ...
+
+    @property
+    def config(self) -> ConsoleConfig: ...
+
+    @property
+    def now(self) -> Now: ...
+
+    @property
+    def actor(self) -> str: ...
+
+    @property
+    def debounce(self) -> float: ...
+
+    @property
+    def screen(self) -> Screen[object]: ...
+
+    def selected(self) -> object | None: ...
+
+    def selected_key(self) -> str | None: ...
+
+    def keep_cursor(self) -> None:
+        """The operator decided the selected row: the console must not move the cursor off it."""
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+    ) -> None: ...
+
+    def push_screen(self, screen: Screen[_Answer], callback: Callable[[_Answer | None], None]) -> object: ...
+
+    def run_worker(
+        self,
+        work: Callable[[], None],
+        name: str | None = "",
+        group: str = "default",
+        description: str = "",
+        exit_on_error: bool = True,
+        *,
+        thread: bool = False,
+    ) -> object: ...
+
+    def post_message(self, message: Message) -> bool: ...
+
+
+class OperatorActions:
+    """The actions that write a command row, their confirmations, and the toasts of what came of them."""
+
+    def __init__(self, host: ActionHost) -> None:
+        self._host = host
+        self._labels: dict[int, str] = {}
+        """What the operator asked for, by command id: the engine's answer is told in the same words."""
+        self._last_trigger: dict[str, float] = {}
 
     @property
     def command_client(self) -> CommandClient:
         """The queue's one client, as this console's operator (the same policy as the CLI's)."""
-        return CommandClient(self.model.store, self.model.engine_running, self.model.now, self.actor)
+        model = self._host.model
+        return CommandClient(model.store, model.engine_running, model.now, self._host.actor)
 
-    def _debounced(self, action: str) -> bool:
+    def debounced(self, action: str) -> bool:
         """True when the same action fired a moment ago (key repeat, double press)."""
         now = time.monotonic()
         last = self._last_trigger.get(action)
         self._last_trigger[action] = now
-        return last is not None and now - last < self.debounce
+        return last is not None and now - last < self._host.debounce
 
-    def action_approve(self) -> None:
+    def approve(self) -> None:
         self._proposal_command("approve")
 
-    def action_reject(self) -> None:
+    def reject(self) -> None:
         self._proposal_command("reject")
 
     def _proposal_command(self, verb: str) -> None:
-        record = self.selected()
-        if not isinstance(record, ProposalView) or self._debounced(verb):
+        host = self._host
+        record = host.selected()
+        if not isinstance(record, ProposalView) or self.debounced(verb):
             return
         proposal_id = record.proposal.id
         # The operator decided this row: the cursor stays on it (a second press must never land on
         # another proposal the console moved to).
-        self._auto_key = None
+        host.keep_cursor()
 
         def send() -> None:
             args = (
@@ -86,23 +154,24 @@ class OperatorActions(AdjustActions):
             )
             self.send_command(args, f"{verb} proposal #{proposal_id}")
 
-        snap = self.snapshot
+        snap = host.snapshot
         live = snap is not None and snap.engine.mode is Mode.LIVE
-        if verb == "approve" and live and self.config.confirm_live_approvals:
+        if verb == "approve" and live and host.config.confirm_live_approvals:
             self._confirm("Approve with real money?", approval_risk(record, snap), send)
         else:
             send()
 
-    def action_close_position(self) -> None:
-        record = self.selected()
-        key = self.selected_key()
-        if not isinstance(record, Position) or key is None or self._debounced("close_position"):
+    def close_position(self) -> None:
+        host = self._host
+        record = host.selected()
+        key = host.selected_key()
+        if not isinstance(record, Position) or key is None or self.debounced("close_position"):
             return
         label = f"close {record.symbol} {record.side.value}"
 
         def body() -> str:
             # Read when drawn and on every snapshot while the question is open: "now" is the latest PnL.
-            latest = self.snapshot.find(key) if self.snapshot is not None else None
+            latest = host.snapshot.find(key) if host.snapshot is not None else None
             pos = latest if isinstance(latest, Position) else record
             if pos.state is PositionState.CLOSED:
                 return f"{pos.symbol} {pos.side.value} is closed already: nothing to close."
@@ -120,23 +189,26 @@ class OperatorActions(AdjustActions):
 
     def refresh_confirm(self) -> None:
         """A confirmation on screen states the latest figures (called for every snapshot and tick)."""
-        if isinstance(self.screen, ConfirmModal):
-            self.screen.refresh_body()
+        screen = self._host.screen
+        if isinstance(screen, ConfirmModal):
+            screen.refresh_body()
 
-    def action_close_all(self) -> None:
-        if self.snapshot is None or self._debounced("close_all"):
+    def close_all(self) -> None:
+        snap = self._host.snapshot
+        if snap is None or self.debounced("close_all"):
             return
-        count = len(self.snapshot.open_positions)
+        count = len(snap.open_positions)
         self._confirm(
             "Close ALL positions?",
             f"Close all {count} open position(s) at market?",
             lambda: self.send_command(CloseAllArgs(), f"close all ({count})"),
         )
 
-    def action_cleanup(self) -> None:
-        if self.snapshot is None or self._debounced("cleanup"):
+    def cleanup(self) -> None:
+        snap = self._host.snapshot
+        if snap is None or self.debounced("cleanup"):
             return
-        orphans = self.snapshot.orphans
+        orphans = snap.orphans
         if orphans:
             listed = ", ".join(
                 f"{o.symbol} {o.kind.value} @ {fmt.price(o.trigger_price or o.price)}" for o in orphans[:4]
@@ -154,33 +226,34 @@ class OperatorActions(AdjustActions):
             lambda: self.send_command(CleanupArgs(), f"cancel orphan orders ({count} flagged)"),
         )
 
-    def action_pause(self) -> None:
-        if not self._debounced("pause"):
+    def pause(self) -> None:
+        if not self.debounced("pause"):
             self.send_command(PauseArgs(), "pause entries")
 
-    def action_resume(self) -> None:
-        if not self._debounced("resume"):
+    def resume(self) -> None:
+        if not self.debounced("resume"):
             self.send_command(ResumeArgs(), "resume entries")
 
-    def action_run_cycle(self) -> None:
-        if not self._debounced("run_cycle"):
+    def run_cycle(self) -> None:
+        if not self.debounced("run_cycle"):
             self.send_command(RunCycleArgs(), "run cycle now")
 
-    def action_manual_entry(self) -> None:
-        if not self._debounced("manual_entry"):
-            self.push_screen(EntryForm(self.config.entry_pairs), self._entry_filled)
+    def manual_entry(self) -> None:
+        if not self.debounced("manual_entry"):
+            self._host.push_screen(EntryForm(self._host.config.entry_pairs), self._entry_filled)
 
     def _entry_filled(self, request: EntryRequest | None) -> None:
+        host = self._host
         if request is None:
-            self.notify("cancelled: nothing was sent", timeout=3)
+            host.notify("cancelled: nothing was sent", timeout=3)
             return
         label = f"enter {request.describe()}"
 
         def send() -> None:
             self.send_command(EnterArgs.of(request), label)
 
-        snap = self.snapshot
-        if snap is not None and snap.engine.mode is Mode.LIVE and self.config.confirm_live_approvals:
+        snap = host.snapshot
+        if snap is not None and snap.engine.mode is Mode.LIVE and host.config.confirm_live_approvals:
             body = (
                 f"Open {request.describe()} with real money? The engine reads the live price, runs the "
                 "risk gates and sends the order with TP/SL at the configured leverage."
@@ -194,63 +267,71 @@ class OperatorActions(AdjustActions):
             if yes:
                 then()
             else:
-                self.notify("cancelled: nothing was sent", timeout=3)
+                self._host.notify("cancelled: nothing was sent", timeout=3)
 
-        self.push_screen(ConfirmModal(title, body), answered)
+        self._host.push_screen(ConfirmModal(title, body), answered)
 
     # ------------------------------------------------------------------ commands
 
     def send_command(self, args: CommandArgs, label: str) -> None:
-        if self.readonly:
-            self.notify("read-only console: actions are unavailable", severity="warning")
+        if self._host.readonly:
+            self._host.notify("read-only console: actions are unavailable", severity="warning")
             return
-        self._send_worker(args, label)
+        self._host.run_worker(
+            partial(self._send, args, label),
+            "send_command",
+            "commands",
+            "operator command",
+            exit_on_error=False,
+            thread=True,
+        )
 
-    @work(thread=True, group="commands", exit_on_error=False, description="operator command")
-    def _send_worker(self, args: CommandArgs, label: str) -> None:
+    def _send(self, args: CommandArgs, label: str) -> None:
+        """In a worker thread: write the row, then tell the UI thread by a message."""
+        host = self._host
         try:
             command = self.command_client.send(args)
         except NoEngine as exc:
             # Never leave a command queued for an engine that may start hours later.
-            self.post_message(CommandNotSent(label, str(exc)))
+            host.post_message(CommandNotSent(label, str(exc)))
             return
         except CommandRejected as exc:
-            self.post_message(CommandNotSent(label, str(exc)))
+            host.post_message(CommandNotSent(label, str(exc)))
             return
         except Exception as exc:  # the database refused: show it, keep the console alive
-            self.post_message(CommandNotSent(label, f"could not write the command: {exc}"))
+            host.post_message(CommandNotSent(label, f"could not write the command: {exc}"))
             return
         assert command.id is not None
-        self.model.watch_command(command.id)
-        snap = self.snapshot
-        alive = snap is not None and snap.engine.liveness(self.now(), self.config.stale_after) in (
+        host.model.watch_command(command.id)
+        snap = host.snapshot
+        alive = snap is not None and snap.engine.liveness(host.now(), host.config.stale_after) in (
             Liveness.ALIVE,
             Liveness.STARTING,
         )
-        self.post_message(CommandSent(command, label, alive))
+        host.post_message(CommandSent(command, label, alive))
 
-    def on_command_sent(self, message: CommandSent) -> None:
+    def sent(self, message: CommandSent) -> None:
         assert message.command.id is not None
         self._labels[message.command.id] = message.label
         if message.engine_alive:
-            self.notify(f"{message.label}: sent (command #{message.command.id})", timeout=3)
+            self._host.notify(f"{message.label}: sent (command #{message.command.id})", timeout=3)
         else:
-            self.notify(
+            self._host.notify(
                 f"{message.label}: queued as #{message.command.id}, but the engine heartbeat is stale",
                 severity="warning",
             )
 
-    def on_command_not_sent(self, message: CommandNotSent) -> None:
-        self.notify(f"{message.label}: {message.reason}", severity="error", title="Not sent")
+    def not_sent(self, message: CommandNotSent) -> None:
+        self._host.notify(f"{message.label}: {message.reason}", severity="error", title="Not sent")
 
-    def _report(self, command: Command) -> None:
+    def report(self, command: Command) -> None:
         """The engine's answer, read through the contract: what it did, or why not."""
         outcome = read_outcome(command)
         if outcome is None:
             return
         assert command.id is not None
         label = self._labels.pop(command.id, f"{command.kind.value} #{command.id}")
-        self.notify(
+        self._host.notify(
             f"{label}: {outcome.says()}", severity="information" if outcome.done else "error", title="Engine"
         )
 

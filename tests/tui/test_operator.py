@@ -108,7 +108,7 @@ async def test_the_cursor_leaves_a_followed_proposal_that_stopped_waiting_for_on
         await pilot.press("down")  # the operator moves: the console no longer chooses for them
         chosen = app.selected_key()
         engine.store.proposals.update(fixture_db.pending2_id, state=ProposalState.EXPIRED)
-        await wait_for(pilot, lambda: not app._waiting(f"proposal:{fixture_db.pending2_id}"))
+        await wait_for(pilot, lambda: not app.cursor.waiting(f"proposal:{fixture_db.pending2_id}"))
         await pilot.pause(0.3)
         assert app.selected_key() == chosen
 
