@@ -80,7 +80,7 @@ class ConsoleApp(App[None]):
         Binding("x", "close_position", "Close", id="close", tooltip="close the selected position at market"),
         Binding("X", "close_all", "Close all", id="close-all", tooltip="close every open position"),
         *adjust_rules.BINDINGS,
-        Binding("c", "cleanup", "Cancel orphans", id="cleanup", tooltip="cancel orphan TP/SL orders"),
+        Binding("c", "cleanup", "Clean up", id="cleanup", tooltip="cancel orphan TP/SL orders"),
         Binding("p", "pause", "Pause", id="pause", tooltip="pause new entries (closes continue)"),
         Binding("p", "resume", "Resume", id="resume", tooltip="resume new entries"),
         Binding("n", "run_cycle", "Cycle now", id="run-cycle", tooltip="run a signal cycle now"),

@@ -221,9 +221,9 @@ class OperatorActions:
             )
         count = len(orphans)
         self._confirm(
-            "Cancel orphan orders?",
+            "Clean up orphan orders?",
             body,
-            lambda: self.send_command(CleanupArgs(), f"cancel orphan orders ({count} flagged)"),
+            lambda: self.send_command(CleanupArgs(), f"clean up ({count} orphan(s) flagged)"),
         )
 
     def pause(self) -> None:

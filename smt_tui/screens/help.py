@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 NOTES = (
     "Actions write a command row; the engine runs it and the result appears as a notification.\n"
-    "Destructive actions (close, close all, cancel orphans) ask for confirmation.\n"
+    "Destructive actions (close, close all, clean up) ask for confirmation.\n"
     "Keys that do not apply to the selected row are hidden; in read-only mode they are dimmed.\n"
     "ctrl+p opens the command palette with the same actions."
 )

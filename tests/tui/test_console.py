@@ -168,7 +168,7 @@ async def test_approve_is_hidden_on_a_denied_proposal(
         ),
         ("X", CommandKind.CLOSE_ALL, {}, " positions closed"),
         # The count comes from the engine's typed answer (the old stand-in's toast showed none).
-        ("c", CommandKind.CLEANUP, {}, "cancel orphan orders (1 flagged): done: 1 orphan order cancelled"),
+        ("c", CommandKind.CLEANUP, {}, "clean up (1 orphan(s) flagged): done: 1 orphan order cancelled"),
     ],
 )
 async def test_destructive_actions_ask_first(
