@@ -242,7 +242,9 @@ def test_files_deleted_under_an_engine_still_refuse_a_second_one_with_its_pid(
             first.path.unlink()
         with pytest.raises(AlreadyRunning) as info:
             EngineLock(db).acquire()
-        assert info.value.pid == os.getpid()  # from the database's flock, else the socket name's owner
+        assert str(info.value) == (  # the pid from the database's flock, else the socket name's owner
+            f"another SMT engine (pid {os.getpid()}) is already running on {db}; stop it first"
+        )
         assert lock_module._name_holder(db) == os.getpid()
     assert lock_module._name_holder(db) is None and not lock_module._name_bound(db)
 
@@ -305,3 +307,16 @@ def test_the_lock_files_pid_names_the_engine_when_nothing_else_can(
         with pytest.raises(AlreadyRunning) as info:
             EngineLock(db).acquire()
     assert info.value.pid == os.getpid()  # the pid it wrote in its lock file
+
+
+def test_the_databases_flock_names_the_engine_when_its_lock_file_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another user's engine: its descriptors cannot be read, but the kernel's lock table can."""
+    db = tmp_path / "smt.db"
+    with EngineLock(db) as first:
+        first.path.unlink()
+        hide_descriptors(monkeypatch, but=None)
+        with pytest.raises(AlreadyRunning) as info:
+            EngineLock(db).acquire()
+    assert info.value.pid == os.getpid()
