@@ -320,3 +320,16 @@ def test_the_databases_flock_names_the_engine_when_its_lock_file_is_gone(
         with pytest.raises(AlreadyRunning) as info:
             EngineLock(db).acquire()
     assert info.value.pid == os.getpid()
+
+
+def test_a_refused_lock_can_be_released_without_freeing_the_running_engines(tmp_path: Path) -> None:
+    """``try: acquire() ... finally: release()`` is harmless when the acquire was refused."""
+    db = tmp_path / "smt.db"
+    with EngineLock(db):
+        refused = EngineLock(db)
+        with pytest.raises(AlreadyRunning):
+            refused.acquire()
+        refused.release()
+        assert lock_module._name_holder(db) == os.getpid()
+        with pytest.raises(AlreadyRunning):
+            EngineLock(db).acquire()
