@@ -196,8 +196,8 @@ def _name_inode(db_path: Path) -> str | None:
     except OSError:
         return None
     wanted = "@" + _engine_name(db_path)
-    for line in text.splitlines()[1:]:
-        # "Num RefCount Protocol Flags Type St Inode Path"
+    for line in text.splitlines():
+        # "Num RefCount Protocol Flags Type St Inode Path" (the header's "Path" names no socket)
         fields = line.split()
         if len(fields) >= 8 and fields[7] == wanted:
             return fields[6]

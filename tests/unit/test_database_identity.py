@@ -3,18 +3,32 @@ survives the files being deleted or replaced under it."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from smt_engine.cli.context import exit_code_for
 from smt_engine.cli.main import main
+from smt_engine.clock import SimulatedClock
+from smt_engine.config import Settings
+from smt_engine.domain import EventLevel
+from smt_engine.engine import Engine
+from smt_engine.exitcodes import NO_RESTART, ExitCode
+from smt_engine.logsetup import EventsHandler
+from smt_engine.notify.channels import parse_urls
+from smt_engine.notify.notifier import Notifier
 from smt_engine.store import AlreadyRunning, EngineLock, Store
-from smt_engine.store.identity import DatabaseIdentity
+from smt_engine.store.identity import DatabaseIdentity, DatabaseSwapped
+from tests.fakes.webhook_server import FakeWebhook
+from tests.lock_support import engine_holding
+
+T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -53,29 +67,117 @@ def test_a_file_renamed_away_is_seen_even_with_another_name_left(db: Path, tmp_p
     assert identity.problem() == f"{db} is now another file (replaced, e.g. a backup restored over it)"
 
 
+def test_watch_keeps_the_file_it_opened(db: Path) -> None:
+    identity = DatabaseIdentity.watch(db)
+    assert identity is not None and identity.path == db
+    os.replace(db, db.with_name("moved.db"))
+    assert identity.problem() == f"{db} no longer exists under that name (moved or renamed)"
+    identity.close()
+
+
+def test_a_file_that_cannot_be_watched_is_a_warning_not_a_crash(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = tmp_path / "missing.db"
+    with caplog.at_level(logging.WARNING, logger="smt_engine.store.identity"):
+        assert DatabaseIdentity.watch(missing) is None
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.WARNING, f"database {missing} cannot be watched for replacement (No such file or directory)")
+    ]
+
+
+@pytest.fixture
+def engine_store(db: Path) -> Iterator[Store]:
+    """The engine's store with its events handler, as ``Engine.run`` installs it: what it logs with an
+    ``event`` lands in the file it has open."""
+    store = Store.open(db)
+    handler = EventsHandler(store, SimulatedClock(T0))
+    logging.getLogger().addHandler(handler)
+    try:
+        yield store
+    finally:
+        logging.getLogger().removeHandler(handler)
+        store.close()
+
+
+LOST = (
+    "{db} was deleted while the engine had it open: the engine stops, as it would otherwise work on a "
+    "file no operator command or status reads"
+)
+
+
+def test_a_file_still_in_place_lets_the_engine_go_on(
+    db: Path, engine_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    identity = DatabaseIdentity(db)
+    with caplog.at_level(logging.DEBUG, logger="smt_engine.store.identity"):
+        identity.ensure()
+    assert caplog.records == [] and engine_store.events.of_kind("engine.database_lost") == []
+    identity.close()
+
+
+def test_a_deleted_database_raises_a_critical_event_through_the_open_file_and_exits_4(
+    db: Path, engine_store: Store
+) -> None:
+    identity = DatabaseIdentity(db)
+    db.unlink()
+    with pytest.raises(DatabaseSwapped) as stopped:
+        identity.ensure()
+    lost = LOST.format(db=db)
+    assert str(stopped.value) == (
+        f"{lost}; put the right database back at {db} (positions stay protected by their exchange-side "
+        "stops meanwhile), then start the engine again"
+    )
+    (event,) = engine_store.events.of_kind("engine.database_lost")  # written to the unlinked file
+    assert (event.level, event.message, event.data) == (EventLevel.CRITICAL, lost, {"path": str(db)})
+    assert exit_code_for(stopped.value) is ExitCode.DATABASE == 4
+    assert ExitCode.DATABASE in NO_RESTART  # systemd leaves it stopped: a restart cannot pick the file
+    identity.close()
+
+
+async def test_the_database_lost_notice_goes_out_from_the_file_still_open(
+    db: Path, engine_store: Store
+) -> None:
+    identity = DatabaseIdentity(db)
+    backup = db.with_name("backup.db")
+    Store.open(backup).close()
+    with FakeWebhook() as hook:
+        notifier = Notifier(Settings(), engine_store, SimulatedClock(T0), parse_urls(hook.json_url()))
+        os.replace(backup, db)  # a backup restored over the running engine's file
+        with pytest.raises(DatabaseSwapped):
+            identity.ensure()
+        await notifier.tick()
+    (sent,) = hook.delivered
+    assert sent.title == "SMT: engine STOPPED, its database file was removed or replaced"
+    assert sent.message.startswith(LOST.format(db=db))
+    assert sent.message.endswith("Put the right file back, then start the engine again.")
+
+
+async def test_the_heartbeat_after_a_swap_stops_the_engine_and_writes_no_more_heartbeats(
+    db: Path, engine_store: Store
+) -> None:
+    clock = SimulatedClock(T0)
+    engine = Engine(Settings(), engine_store, clock, monitor=SimpleNamespace(exchange=None), cycle=None)  # type: ignore[arg-type]
+    engine._start_row()
+    engine._identity = DatabaseIdentity.watch(db)
+    beats = asyncio.create_task(engine._heartbeat_loop())
+    await clock.advance(5)  # one heartbeat with the file in place
+    row = engine_store.engine.current()
+    assert row is not None and row.heartbeat_at == T0.replace(second=5)
+    os.unlink(db)
+    await clock.advance(5)
+    with pytest.raises(DatabaseSwapped):
+        await beats
+    row = engine_store.engine.current()
+    assert row is not None and row.heartbeat_at == T0.replace(second=5)  # nothing more done after it
+    assert len(engine_store.events.of_kind("engine.database_lost")) == 1
+
+
 @pytest.fixture
 def holder(db: Path) -> Iterator[int]:
     """A first engine (another process) holding the lock on ``db``."""
-    script = textwrap.dedent(
-        f"""
-        import sys
-        from smt_engine.store import EngineLock
-        lock = EngineLock({str(db)!r}); lock.acquire()
-        print("held", flush=True)
-        sys.stdin.readline()
-        """
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
-        yield proc.pid
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        proc.wait(timeout=30)
+    with engine_holding(db) as pid:
+        yield pid
 
 
 @pytest.mark.parametrize("remove", ["database", "database and lock file", "lock file"])
