@@ -404,6 +404,22 @@ async def test_a_found_close_is_recorded_even_when_it_cannot_be_read_back(
     ]
 
 
+async def test_a_close_that_cannot_be_read_back_keeps_its_venue_id_for_the_monitor(
+    store: Store, clock: SimulatedClock
+) -> None:
+    executor, venue, _, position = await _opened(store, clock, unreadable=True)
+    pid = position.id or 0
+    close_id = venue.next_id()
+
+    closing = await drive(clock, executor.closer.close_position(position, CloseReason.MANUAL, actor="alice"))
+
+    assert closing.state is PositionState.CLOSING
+    (row,) = _closes(store, pid)
+    assert (row.state, row.exchange_order_id, row.price) == (OrderState.SUBMITTED, close_id, None)
+    (event,) = store.events.of_kind("position.closing")
+    assert event.data["close_order_id"] == close_id
+
+
 async def test_a_close_the_venue_never_saw_leaves_the_position_open_and_says_so(
     store: Store, clock: SimulatedClock
 ) -> None:
