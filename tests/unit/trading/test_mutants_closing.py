@@ -5,178 +5,40 @@ recorded cancelled only once WEEX confirms; "Never an order twice": a lost close
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from smt_engine.clock import SimulatedClock
-from smt_engine.domain import (
-    CloseReason,
-    EngineState,
-    EventLevel,
-    OrderKind,
-    OrderState,
-    PositionState,
-    ProposalState,
-    Side,
-)
-from smt_engine.exchange.base import (
-    AlgoOrder,
-    AmbiguousOutcome,
-    ExchangeError,
-    ExchangeOrder,
-    ExchangePosition,
-    ExchangeUnavailable,
-    Fill,
-    InvalidOrder,
-    OrderStatus,
-    PlacedOrder,
-)
-from smt_engine.exchange.ids import make_client_id
+from smt_engine.domain import CloseReason, EventLevel, OrderState, PositionState, ProposalState, Side
+from smt_engine.exchange.base import ExchangeUnavailable, InvalidOrder, OrderStatus
 from smt_engine.store import Store
-from smt_engine.store.records import Order, Position, Proposal
-from smt_engine.trading.execution import Executor
-from tests.unit.trading.conftest import CONTRACTS, PRICES, drive
-from tests.unit.trading.scripted import OPENED_AT, ScriptedExchange
-from tests.unit.trading.test_execution import setup
-
-EXIT = Decimal("2100")
-
-
-@dataclass
-class _Venue(ScriptedExchange):
-    """Records every argument the closer sends; the close can rest, be refused, lose its answer."""
-
-    sent: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
-    close_rests: bool = False  # accepted, not yet filled when read back
-    close_error: ExchangeError | None = None  # refused outright
-    lose_close_answer: bool = False  # accepted, then the answer is lost
-    close_never_seen: bool = False  # the answer is lost and the venue never got it
-    unreadable: bool = False  # the close order cannot be read back
-    algos_error: ExchangeError | None = None
-    cancel_error: dict[str, ExchangeError] = field(default_factory=dict)  # by algo id
-    fills_error: ExchangeError | None = None
-    fill_rows: list[Fill] = field(default_factory=list)
-
-    async def open_algo_orders(self, symbol: str | None = None) -> list[AlgoOrder]:
-        self.sent.append(("open_algo_orders", (symbol,)))
-        if self.algos_error is not None:
-            raise self.algos_error
-        return await super().open_algo_orders(symbol)
-
-    async def cancel_algo_order(self, symbol: str, order_id: str) -> None:
-        self.sent.append(("cancel_algo_order", (symbol, order_id)))
-        if order_id in self.cancel_error:
-            raise self.cancel_error[order_id]
-        await super().cancel_algo_order(symbol, order_id)
-
-    async def close_position(self, symbol: str, side: Side, client_order_id: str) -> PlacedOrder:
-        self.sent.append(("close_position", (symbol, side, client_order_id)))
-        if self.close_error is not None:
-            raise self.close_error
-        if self.close_never_seen:
-            raise AmbiguousOutcome("connection reset", client_order_id=client_order_id)
-        placed = await super().close_position(symbol, side, client_order_id)
-        if self.close_rests:
-            self.orders[client_order_id] = replace(self.orders[client_order_id], status=OrderStatus.NEW)
-            self.positions_[(symbol, side)] = self.positions_.get((symbol, side)) or _venue_position(
-                symbol, side
-            )
-        if self.lose_close_answer:
-            raise AmbiguousOutcome("connection dropped after send", client_order_id=client_order_id)
-        return placed
-
-    async def find_order(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
-        self.sent.append(("find_order", (symbol, client_order_id)))
-        return await super().find_order(symbol, client_order_id)
-
-    async def order(self, symbol: str, order_id: str) -> ExchangeOrder:
-        self.sent.append(("order", (symbol, order_id)))
-        if self.unreadable:
-            raise ExchangeUnavailable("upstream 502")
-        return await super().order(symbol, order_id)
-
-    async def fills(self, symbol: str, since: datetime | None = None, limit: int = 100) -> list[Fill]:
-        self.sent.append(("fills", (symbol, since)))
-        if self.fills_error is not None:
-            raise self.fills_error
-        return list(self.fill_rows)
-
-    def next_id(self) -> str:
-        """The venue id the next order will get."""
-        return str(self._seq + 1)
-
-
-def _venue_position(symbol: str, side: Side) -> ExchangePosition:
-    return ExchangePosition(
-        symbol=symbol, side=side, size=Decimal("0.25"), entry_price=PRICES[symbol], margin=Decimal(25),
-        leverage=Decimal(20), unrealized_pnl=Decimal(0), liquidation_price=None, opened_at=OPENED_AT,
-        updated_at=OPENED_AT, position_id="pos-x",
-    )  # fmt: skip
-
-
-async def _opened(
-    store: Store, clock: SimulatedClock, **script: Any
-) -> tuple[Executor, _Venue, Proposal, Position]:
-    """An entry filled with its TP/SL resting; the position's id is not its proposal's (ids differ)."""
-    executor, _, proposal = setup(store, clock)
-    store.positions.insert(
-        Position(
-            symbol="BTCUSDT", side=Side.SHORT, size=Decimal("0.001"), entry_price=Decimal(90000),
-            opened_at=OPENED_AT, state=PositionState.CLOSED, leverage=20, updated_at=OPENED_AT,
-        )
-    )  # fmt: skip
-    venue = _Venue(prices=dict(PRICES), contract_map=dict(CONTRACTS), **script)
-    executor = Executor(venue, store, clock, executor.settings, executor.ailog)
-    opened = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
-    assert opened.outcome == "open" and opened.position is not None and opened.position.id is not None
-    assert opened.position.id != proposal.id
-    venue.prices["ETHUSDT"] = EXIT
-    venue.sent.clear()
-    return executor, venue, proposal, opened.position
-
-
-def _cid(store: Store, ref: int, leg: str) -> str:
-    return make_client_id(store.instance_id()[:8], ref, leg)
-
-
-def _closes(store: Store, position_id: int) -> list[Order]:
-    return [o for o in store.orders.for_position(position_id) if o.kind is OrderKind.CLOSE]
-
-
-def _trail(store: Store, order_id: int | None) -> list[tuple[str, str, str]]:
-    """The audited state changes of one order: kind, from, reason."""
-    return [
-        (e.kind, e.data["from"], e.data["reason"])
-        for e in store.events.select("order_id = ?", [order_id], order_by="id")
-    ]
-
-
-def _legs(store: Store, position_id: int) -> list[Order]:
-    return [o for o in store.orders.for_position(position_id) if o.kind in (OrderKind.TP, OrderKind.SL)]
-
-
-def _fill(order_id: str, side: Side, fee: str, pnl: str) -> Fill:
-    return Fill(order_id, "ETHUSDT", side, EXIT, Decimal("0.1"), Decimal(fee), Decimal(pnl), OPENED_AT)
-
-
-def _algo(order_id: str, symbol: str, side: Side) -> AlgoOrder:
-    return AlgoOrder(
-        order_id, None, symbol, side, "sl", Decimal(1), Decimal(1), OrderStatus.UNTRIGGERED, OPENED_AT
-    )
+from smt_engine.store.records import Position
+from smt_engine.trading.order_desk import STATUS_TO_STATE
+from tests.unit.trading.closing_support import (
+    EXIT,
+    algo,
+    client_id,
+    close_rows,
+    fill,
+    leg_rows,
+    opened,
+    trail,
+    venue_position,
+)
+from tests.unit.trading.conftest import drive
+from tests.unit.trading.scripted import OPENED_AT
 
 
 async def test_legs_the_venue_confirmed_cancelled_are_recorded_so_before_the_close_fills(
     store: Store, clock: SimulatedClock
 ) -> None:
-    executor, venue, _, position = await _opened(store, clock, close_rests=True)
-    legs = _legs(store, position.id or 0)
+    executor, venue, _, position = await opened(store, clock, close_rests=True)
+    legs = leg_rows(store, position.id or 0)
     assert len(legs) == 2 and all(o.state is OrderState.SUBMITTED for o in legs)
     # A leg the venue lists with no row of ours: cancelled there, nothing to record here.
-    venue.algos.append(_algo("stranger", "ETHUSDT", Side.LONG))
+    venue.algos.append(algo("stranger", "ETHUSDT", Side.LONG))
     closing = await drive(clock, executor.closer.close_position(position, CloseReason.MANUAL, actor="alice"))
     assert closing.state is PositionState.CLOSING  # the close is not filled yet: nothing settled
     assert venue.algos == []
@@ -190,23 +52,23 @@ async def test_legs_the_venue_confirmed_cancelled_are_recorded_so_before_the_clo
 async def test_a_close_at_market_stores_its_fill_its_net_pnl_and_closes_the_proposal(
     store: Store, clock: SimulatedClock
 ) -> None:
-    executor, venue, proposal, position = await _opened(store, clock)
+    executor, venue, proposal, position = await opened(store, clock)
     pid = position.id or 0
     store.positions.update(pid, unrealized_pnl=Decimal("7"))
     legs = [a.order_id for a in venue.algos]
     other_symbol, other_side = (
-        _algo("btc-sl", "BTCUSDT", Side.LONG),
-        _algo("eth-short", "ETHUSDT", Side.SHORT),
+        algo("btc-sl", "BTCUSDT", Side.LONG),
+        algo("eth-short", "ETHUSDT", Side.SHORT),
     )
     venue.algos += [other_symbol, other_side]
     close_id = venue.next_id()
     venue.fill_rows = [
-        _fill(close_id, Side.LONG, "-0.75", "12.5"),
-        _fill(close_id, Side.LONG, "0.5", "3.25"),
-        _fill("another", Side.LONG, "0", "100"),
-        _fill(close_id, Side.SHORT, "0", "1000"),
+        fill(close_id, Side.LONG, "-0.75", "12.5"),
+        fill(close_id, Side.LONG, "0.5", "3.25"),
+        fill("another", Side.LONG, "0", "100"),
+        fill(close_id, Side.SHORT, "0", "1000"),
     ]
-    cid = _cid(store, proposal.id or 0, "close1")
+    cid = client_id(store, proposal.id or 0, "close1")
 
     closed = await drive(
         clock,
@@ -228,7 +90,7 @@ async def test_a_close_at_market_stores_its_fill_its_net_pnl_and_closes_the_prop
         ("fills", ("ETHUSDT", position.opened_at)),
     ]
     assert venue.algos == [other_symbol, other_side]  # another symbol's and the other side's legs stay
-    (row,) = _closes(store, pid)
+    (row,) = close_rows(store, pid)
     assert (row.client_order_id, row.symbol, row.side, row.size) == (cid, "ETHUSDT", Side.LONG, position.size)
     assert (row.state, row.exchange_order_id, row.price, row.error) == (
         OrderState.FILLED,
@@ -238,7 +100,7 @@ async def test_a_close_at_market_stores_its_fill_its_net_pnl_and_closes_the_prop
     )
     assert (row.proposal_id, row.position_id) == (proposal.id, pid)
     assert row.request == {"type": "MARKET", "reduce_only": True, "reason": "manual"}
-    assert _trail(store, row.id) == [
+    assert trail(store, row.id) == [
         ("order.submitted", "pending_submit", ""),
         ("order.filled", "submitted", ""),
     ]
@@ -272,7 +134,7 @@ async def test_a_close_at_market_stores_its_fill_its_net_pnl_and_closes_the_prop
 async def test_an_adopted_position_closes_under_its_own_id_with_no_proposal_to_move(
     store: Store, clock: SimulatedClock
 ) -> None:
-    executor, venue, proposal, _ = await _opened(store, clock)
+    executor, venue, proposal, _ = await opened(store, clock)
     adopted = store.positions.insert(
         Position(
             symbol="SOLUSDT", side=Side.SHORT, size=Decimal("3"), entry_price=Decimal(150),
@@ -280,16 +142,16 @@ async def test_an_adopted_position_closes_under_its_own_id_with_no_proposal_to_m
         )
     )  # fmt: skip
     venue.positions_[("SOLUSDT", Side.SHORT)] = replace(
-        _venue_position("SOLUSDT", Side.SHORT), size=Decimal(3)
+        venue_position("SOLUSDT", Side.SHORT), size=Decimal(3)
     )
     assert adopted.id is not None and adopted.id != proposal.id
     close_id = venue.next_id()
 
     closed = await drive(clock, executor.closer.close_position(adopted, CloseReason.FORCED, actor="monitor"))
 
-    cid = _cid(store, adopted.id, "pclose1")
+    cid = client_id(store, adopted.id, "pclose1")
     assert venue.sent[1] == ("close_position", ("SOLUSDT", Side.SHORT, cid))
-    (row,) = _closes(store, adopted.id)
+    (row,) = close_rows(store, adopted.id)
     assert (row.client_order_id, row.proposal_id, row.state) == (cid, None, OrderState.FILLED)
     assert closed.state is PositionState.CLOSED and closed.close_order_id == close_id
     assert closed.realized_pnl is None  # no fill of this order readable
@@ -305,7 +167,7 @@ async def test_an_adopted_position_closes_under_its_own_id_with_no_proposal_to_m
 async def test_a_refused_close_keeps_the_position_open_and_each_retry_is_a_new_order(
     store: Store, clock: SimulatedClock
 ) -> None:
-    executor, venue, proposal, position = await _opened(store, clock)
+    executor, venue, proposal, position = await opened(store, clock)
     pid = position.id or 0
     venue.close_error = InvalidOrder("reduce-only close refused", code="40762")
     why = "stop could not be re-placed"
@@ -330,16 +192,16 @@ async def test_a_refused_close_keeps_the_position_open_and_each_retry_is_a_new_o
         "close failed: InvalidOrder: reduce-only close refused",
         "ETHUSDT LONG: could not close (unprotected): close failed: InvalidOrder: still refused",
     ]
-    rows = _closes(store, pid)
+    rows = close_rows(store, pid)
     assert [(o.client_order_id, o.state, o.exchange_order_id) for o in rows] == [
-        (_cid(store, proposal.id or 0, "close1"), OrderState.REJECTED, None),
-        (_cid(store, proposal.id or 0, "close2"), OrderState.REJECTED, None),
+        (client_id(store, proposal.id or 0, "close1"), OrderState.REJECTED, None),
+        (client_id(store, proposal.id or 0, "close2"), OrderState.REJECTED, None),
     ]
     assert [o.error for o in rows] == [
         "InvalidOrder: reduce-only close refused",
         "InvalidOrder: still refused",
     ]
-    assert _trail(store, rows[0].id) == [
+    assert trail(store, rows[0].id) == [
         ("order.rejected", "pending_submit", "InvalidOrder: reduce-only close refused")
     ]
     assert "order" not in [name for name, _ in venue.sent]  # nothing to read back, no fills asked
@@ -349,7 +211,7 @@ async def test_a_refused_close_keeps_the_position_open_and_each_retry_is_a_new_o
     assert closed.state is PositionState.CLOSED
     assert venue.sent[-3] == (
         "close_position",
-        ("ETHUSDT", Side.LONG, _cid(store, proposal.id or 0, "close3")),
+        ("ETHUSDT", Side.LONG, client_id(store, proposal.id or 0, "close3")),
     )
     (event,) = store.events.of_kind("position.closed")
     assert event.level is EventLevel.CRITICAL  # an unprotected position closed is the operator's to see
@@ -357,10 +219,10 @@ async def test_a_refused_close_keeps_the_position_open_and_each_retry_is_a_new_o
 
 
 async def test_a_lost_close_answer_is_looked_up_never_sent_twice(store: Store, clock: SimulatedClock) -> None:
-    executor, venue, proposal, position = await _opened(store, clock, lose_close_answer=True)
+    executor, venue, proposal, position = await opened(store, clock, lose_close_answer=True)
     pid = position.id or 0
     close_id = venue.next_id()
-    cid = _cid(store, proposal.id or 0, "close1")
+    cid = client_id(store, proposal.id or 0, "close1")
 
     closed = await drive(clock, executor.closer.close_position(position, CloseReason.MANUAL, actor="alice"))
 
@@ -370,7 +232,7 @@ async def test_a_lost_close_answer_is_looked_up_never_sent_twice(store: Store, c
         ("order", ("ETHUSDT", close_id)),
     ]
     assert closed.state is PositionState.CLOSED and closed.close_order_id == close_id
-    (row,) = _closes(store, pid)
+    (row,) = close_rows(store, pid)
     lost = "AmbiguousOutcome: connection dropped after send"
     assert (row.state, row.exchange_order_id, row.price, row.error) == (
         OrderState.FILLED,
@@ -378,7 +240,7 @@ async def test_a_lost_close_answer_is_looked_up_never_sent_twice(store: Store, c
         EXIT,
         lost,
     )
-    assert _trail(store, row.id) == [
+    assert trail(store, row.id) == [
         ("order.unknown", "pending_submit", lost),
         ("order.filled", "unknown", ""),
     ]
@@ -387,7 +249,7 @@ async def test_a_lost_close_answer_is_looked_up_never_sent_twice(store: Store, c
 async def test_a_found_close_is_recorded_even_when_it_cannot_be_read_back(
     store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    executor, venue, _, position = await _opened(
+    executor, venue, _, position = await opened(
         store, clock, lose_close_answer=True, close_rests=True, unreadable=True
     )
     pid = position.id or 0
@@ -397,7 +259,7 @@ async def test_a_found_close_is_recorded_even_when_it_cannot_be_read_back(
     closing = await drive(clock, executor.closer.close_position(position, CloseReason.MANUAL, actor="alice"))
 
     assert closing.state is PositionState.CLOSING and closing.close_order_id is None
-    (row,) = _closes(store, pid)
+    (row,) = close_rows(store, pid)
     assert (row.state, row.exchange_order_id) == (OrderState.SUBMITTED, close_id)
     assert [r.getMessage() for r in caplog.records if r.name == "smt_engine.trading.closing"] == [
         f"ETHUSDT: close order {close_id} not readable yet: ExchangeUnavailable: upstream 502"
@@ -407,14 +269,14 @@ async def test_a_found_close_is_recorded_even_when_it_cannot_be_read_back(
 async def test_a_close_that_cannot_be_read_back_keeps_its_venue_id_for_the_monitor(
     store: Store, clock: SimulatedClock
 ) -> None:
-    executor, venue, _, position = await _opened(store, clock, unreadable=True)
+    executor, venue, _, position = await opened(store, clock, unreadable=True)
     pid = position.id or 0
     close_id = venue.next_id()
 
     closing = await drive(clock, executor.closer.close_position(position, CloseReason.MANUAL, actor="alice"))
 
     assert closing.state is PositionState.CLOSING
-    (row,) = _closes(store, pid)
+    (row,) = close_rows(store, pid)
     assert (row.state, row.exchange_order_id, row.price) == (OrderState.SUBMITTED, close_id, None)
     (event,) = store.events.of_kind("position.closing")
     assert event.data["close_order_id"] == close_id
@@ -423,15 +285,15 @@ async def test_a_close_that_cannot_be_read_back_keeps_its_venue_id_for_the_monit
 async def test_a_close_the_venue_never_saw_leaves_the_position_open_and_says_so(
     store: Store, clock: SimulatedClock
 ) -> None:
-    executor, venue, proposal, position = await _opened(store, clock, close_never_seen=True)
+    executor, venue, proposal, position = await opened(store, clock, close_never_seen=True)
     pid = position.id or 0
-    cid = _cid(store, proposal.id or 0, "close1")
+    cid = client_id(store, proposal.id or 0, "close1")
 
     after = await drive(clock, executor.closer.close_position(position, CloseReason.MANUAL, actor="alice"))
 
     assert after.state is PositionState.OPEN
     assert [s for s in venue.sent if s[0] == "find_order"] == [("find_order", ("ETHUSDT", cid))] * 3
-    (row,) = _closes(store, pid)
+    (row,) = close_rows(store, pid)
     assert (row.state, row.exchange_order_id, row.error) == (
         OrderState.UNKNOWN, None, "AmbiguousOutcome: connection reset"
     )  # fmt: skip
@@ -443,7 +305,7 @@ async def test_a_close_the_venue_never_saw_leaves_the_position_open_and_says_so(
 async def test_a_resting_close_marks_the_position_closing_once_and_books_no_result(
     store: Store, clock: SimulatedClock
 ) -> None:
-    executor, venue, proposal, position = await _opened(store, clock, close_rests=True)
+    executor, venue, proposal, position = await opened(store, clock, close_rests=True)
     pid = position.id or 0
     first_id = venue.next_id()
 
@@ -462,7 +324,7 @@ async def test_a_resting_close_marks_the_position_closing_once_and_books_no_resu
     assert event.data == {
         "from": "open", "to": "closing", "actor": "alice", "close_order_id": first_id, "reason": "manual"
     }  # fmt: skip
-    rows = _closes(store, pid)
+    rows = close_rows(store, pid)
     assert [(o.state, o.exchange_order_id) for o in rows] == [
         (OrderState.SUBMITTED, first_id),
         (OrderState.SUBMITTED, str(int(first_id) + 1)),
@@ -477,16 +339,16 @@ async def test_a_resting_close_marks_the_position_closing_once_and_books_no_resu
 async def test_legs_whose_cancel_failed_stay_live_in_the_books_and_the_close_still_goes_out(
     store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    executor, venue, _, position = await _opened(store, clock)
+    executor, venue, _, position = await opened(store, clock)
     pid = position.id or 0
-    tp, sl = sorted(_legs(store, pid), key=lambda o: o.id or 0)
+    tp, sl = sorted(leg_rows(store, pid), key=lambda o: o.id or 0)
     venue.cancel_error[sl.exchange_order_id or ""] = ExchangeUnavailable("upstream 502")
     caplog.set_level(logging.INFO, logger="smt_engine.trading.closing")
 
     closed = await drive(clock, executor.closer.close_position(position, CloseReason.MANUAL, actor="alice"))
 
     assert closed.state is PositionState.CLOSED
-    states = {o.id: o.state for o in _legs(store, pid)}
+    states = {o.id: o.state for o in leg_rows(store, pid)}
     assert states == {tp.id: OrderState.CANCELLED, sl.id: OrderState.SUBMITTED}  # unconfirmed: not booked
     assert [r.getMessage() for r in caplog.records if r.name == "smt_engine.trading.closing"] == [
         "ETHUSDT: cancelling TP/SL before close failed: ExchangeUnavailable: upstream 502"
@@ -497,16 +359,16 @@ async def test_legs_whose_cancel_failed_stay_live_in_the_books_and_the_close_sti
 async def test_a_close_goes_out_even_when_the_legs_cannot_be_listed(
     store: Store, clock: SimulatedClock
 ) -> None:
-    executor, _, _, position = await _opened(store, clock, algos_error=ExchangeUnavailable("down"))
+    executor, _, _, position = await opened(store, clock, algos_error=ExchangeUnavailable("down"))
     closed = await drive(clock, executor.closer.close_position(position, CloseReason.MANUAL, actor="alice"))
     assert closed.state is PositionState.CLOSED
-    assert [o.state for o in _legs(store, position.id or 0)] == [OrderState.SUBMITTED] * 2
+    assert [o.state for o in leg_rows(store, position.id or 0)] == [OrderState.SUBMITTED] * 2
 
 
 async def test_unreadable_fills_leave_the_realised_pnl_unknown_not_zero(
     store: Store, clock: SimulatedClock
 ) -> None:
-    executor, _, _, position = await _opened(store, clock, fills_error=ExchangeUnavailable("down"))
+    executor, _, _, position = await opened(store, clock, fills_error=ExchangeUnavailable("down"))
     closed = await drive(clock, executor.closer.close_position(position, CloseReason.MANUAL, actor="alice"))
     assert closed.state is PositionState.CLOSED and closed.realized_pnl is None
 
@@ -514,8 +376,13 @@ async def test_unreadable_fills_leave_the_realised_pnl_unknown_not_zero(
 async def test_a_proposal_already_closed_is_left_as_it_is_when_its_position_closes(
     store: Store, clock: SimulatedClock
 ) -> None:
-    executor, _, proposal, position = await _opened(store, clock)
+    executor, _, proposal, position = await opened(store, clock)
     store.proposals.update(proposal.id or 0, state=ProposalState.CLOSED)
     closed = await drive(clock, executor.closer.close_position(position, CloseReason.MANUAL, actor="alice"))
     assert closed.state is PositionState.CLOSED
     assert store.events.of_kind("proposal.closed") == []
+
+
+def test_every_venue_status_has_a_state_in_the_books() -> None:
+    """A close read back always maps to a state of ours: the SUBMITTED default is never used."""
+    assert set(STATUS_TO_STATE) == set(OrderStatus)
