@@ -28,7 +28,6 @@ from smt_engine.trading.ailog import AiLogOutbox
 from smt_engine.trading.order_desk import STATUS_TO_STATE, OrderDesk, error_text
 from smt_engine.trading.orders import move_position
 from smt_engine.trading.proposals import transition
-from smt_engine.trading.settle import settle_orders
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +53,10 @@ class Closer:
         prefix = "close" if position.proposal_id is not None else "pclose"
         attempt = sum(1 for o in self.store.orders.for_position(position.id) if o.kind is OrderKind.CLOSE) + 1
         cid = self.desk.cid(ref, f"{prefix}{attempt}")
-        resting: set[str] = set()  # TP/SL orders still on the venue after the cancels (unknown counts)
         try:
             algos = [a for a in await self.exchange.open_algo_orders(symbol) if a.position_side is side]
-            resting = {a.order_id for a in algos}
             for a in algos:
                 await self.exchange.cancel_algo_order(symbol, a.order_id)
-                resting.discard(a.order_id)
                 self._cancelled(a.order_id)
         except ExchangeError as exc:
             log.warning("%s: cancelling TP/SL before close failed: %s", symbol, error_text(exc))
@@ -100,17 +96,16 @@ class Closer:
             refreshed = self.store.positions.get(position.id)
             assert refreshed is not None
             return refreshed
-        exit_price: Decimal | None = None
-        filled = False
+        done: ExchangeOrder | None
         try:
             done = await self.exchange.order(symbol, close_id)
-            exit_price = done.avg_price
-            filled = done.status is OrderStatus.FILLED
-            order = self._resolved(order, done)
         except ExchangeError as exc:
             log.info("%s: close order %s not readable yet: %s", symbol, close_id, error_text(exc))
+            done = None
+        else:
+            self._resolved(order, done)
         now = self.clock.now()
-        if not filled:
+        if done is None or done.status is not OrderStatus.FILLED:
             # Closed only when the exchange says so: the monitor finishes this from order history.
             current_pos = self.store.positions.get(position.id)
             if current_pos is not None and current_pos.state is PositionState.OPEN:
@@ -126,6 +121,7 @@ class Closer:
             refreshed = self.store.positions.get(position.id)
             assert refreshed is not None
             return refreshed
+        exit_price = done.avg_price
         realized = await self._realized_pnl(symbol, side, close_id, position.opened_at)
         move_position(
             self.store,
@@ -144,7 +140,6 @@ class Closer:
             realized_pnl=realized,
             unrealized_pnl=Decimal(0),
         )
-        settle_orders(self.store, now, position.id, resting)
         if position.proposal_id is not None:
             current = self.store.proposals.get(position.proposal_id)
             if current is not None and current.state is ProposalState.OPEN:
