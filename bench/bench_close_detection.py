@@ -113,7 +113,8 @@ async def open_position(rt: Runtime, client: WeexClient) -> int:
         )
         assert outcome.approved, outcome
         result = await rt.executor.execute(outcome.approved[0], EngineState.RUNNING)
-    assert result.position is not None and result.position.id is not None, result.detail
+    assert result.position is not None, result.detail
+    assert result.position.id is not None, result.detail
     return result.position.id
 
 
@@ -152,7 +153,8 @@ async def run(
             fake.set_price("ETHUSDT", ETH)
             position_id = await open_position(rt, client)
             position = store.positions.get(position_id)
-            assert position is not None and position.tp_price is not None
+            assert position is not None
+            assert position.tp_price is not None
             if not cut:  # the entry's own pushes wake the monitor; let that tick pass first
                 await asyncio.sleep(0.2 + 12 * rtt)
                 streams = rt.engine.streams
@@ -176,7 +178,8 @@ async def run(
                         break
                 await asyncio.sleep(0.002)
             samples.append(time.perf_counter() - started)
-            assert done.close_reason is not None and done.close_reason.value == "take-profit"
+            assert done.close_reason is not None
+            assert done.close_reason.value == "take-profit"
             row = store.health.get("exchange.stream.private")
             health_seen.append(row.status.value if row else "none")
         rt.engine.stop()

@@ -133,7 +133,8 @@ def measure_ticks(db: Path, rounds: int) -> dict[str, float]:
             t0 = time.perf_counter()
             snap = model.poll()
             changed.append((time.perf_counter() - t0) * 1000)
-            assert snap is not None and snap.changed == {"events"}
+            assert snap is not None
+            assert snap.changed == {"events"}
     finally:
         reader.close()
         writer.close()
@@ -214,7 +215,8 @@ def measure_idle_windows(db: Path, seconds: float, heartbeat: float, monitor_eve
         text=True,
     )
     try:
-        assert engine.stdout is not None and engine.stdout.readline().strip() == "ready"
+        assert engine.stdout is not None
+        assert engine.stdout.readline().strip() == "ready"
         code = IDLE_CHILD.format(root=str(ROOT), db=str(db), seconds=seconds, windows=IDLE_WINDOWS)
         out = subprocess.run(
             [sys.executable, "-c", code],

@@ -112,17 +112,21 @@ async def close_detection(rounds: int) -> list[float]:
             while not task.done():
                 await clock.advance(1)
             opened = task.result().position
-            assert opened is not None and opened.id is not None, task.result()
+            assert opened is not None, task.result()
+            assert opened.id is not None, task.result()
             position = store.positions.get(opened.id)
-            assert position is not None and position.tp_price is not None, task.result().detail
+            assert position is not None, task.result().detail
+            assert position.tp_price is not None, task.result().detail
             await clock.advance(60)
             market.set_price("ETHUSDT", position.tp_price + Decimal(1))
             started = time.perf_counter()
             await rt.monitor.tick()
             elapsed = time.perf_counter() - started
             closed = store.positions.get(position.id)
-            assert closed is not None and closed.state is PositionState.CLOSED
-            assert closed.close_reason is not None and closed.close_reason.value == "take-profit"
+            assert closed is not None
+            assert closed.state is PositionState.CLOSED
+            assert closed.close_reason is not None
+            assert closed.close_reason.value == "take-profit"
             assert not await venue.open_algo_orders("ETHUSDT"), "sibling stop cancelled"
             samples.append(elapsed)
             await rt.aclose()

@@ -168,7 +168,8 @@ class Bench:
         store = self.store()
         try:
             row = store.engine.current()
-            assert row is not None and row.started_at is not None
+            assert row is not None
+            assert row.started_at is not None
             before = before or row.started_at
             rows = store.orders.select(order_by="id")
             books = {p.id or 0: p for p in store.positions.select()}

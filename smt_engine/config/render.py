@@ -36,7 +36,8 @@ def _toml_value(value: Any) -> str:
 def _sections(settings: Settings) -> Iterator[tuple[str, Section, type[Section]]]:
     for name, info in Settings.model_fields.items():
         cls = info.annotation
-        assert isinstance(cls, type) and issubclass(cls, Section)
+        assert isinstance(cls, type)
+        assert issubclass(cls, Section)
         yield name, getattr(settings, name), cls
 
 

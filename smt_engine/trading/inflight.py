@@ -292,7 +292,8 @@ class InFlightTracker:
         )
         if adopted:
             position: Position | None = adopted[0]
-            assert position is not None and position.id is not None
+            assert position is not None
+            assert position.id is not None
             self.store.positions.update(position.id, proposal_id=proposal.id, adopted=False, updated_at=now)
             for state, why in (
                 (ProposalState.OPEN, f"entry {entry.client_order_id} filled; position #{position.id}"),
@@ -317,7 +318,8 @@ class InFlightTracker:
 
     async def _link(self, proposal: Proposal, position: Position, entry: Order) -> None:
         """The position the monitor adopted is this proposal's: record it so, and restore its TP."""
-        assert proposal.id is not None and position.id is not None
+        assert proposal.id is not None
+        assert position.id is not None
         now = self.clock.now()
         self.store.positions.update(
             position.id,

@@ -140,7 +140,8 @@ def advance_order(
 
 def update_order(store: Store, order: Order, at: datetime, **fields: Any) -> Order:
     """Change fields other than the state (error text, exchange id, price)."""
-    assert order.id is not None and "state" not in fields
+    assert order.id is not None
+    assert "state" not in fields
     store.orders.update(order.id, updated_at=at, **fields)
     updated = store.orders.get(order.id)
     assert updated is not None

@@ -414,7 +414,8 @@ class ProposalBook:
 
     def _halt(self, assessment: Assessment, cycle_id: str | None) -> None:
         reason, code = assessment.halt_reason, assessment.halt_code
-        assert reason is not None and code is not None
+        assert reason is not None
+        assert code is not None
         self.store.events.append(
             self.clock.now(),
             EventLevel.CRITICAL,

@@ -145,7 +145,8 @@ class Rig:
 
     async def finish(self, real_seconds: float = 60.0) -> None:
         """Let the engine task end, advancing simulated time so work in flight can complete."""
-        assert self.runtime is not None and self.task is not None
+        assert self.runtime is not None
+        assert self.task is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + real_seconds  # a hang guard only
         while not self.task.done():

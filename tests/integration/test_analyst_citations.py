@@ -56,7 +56,8 @@ async def analyse(server: FakeGeminiServer, store: Store, reply: Reply) -> Analy
 def stored_reasoning(store: Store, out: AnalysisOutcome) -> tuple[str, dict[str, Any]]:
     assert out.record.id is not None
     row = store.analyses.get(out.record.id)
-    assert row is not None and row.decision is not None
+    assert row is not None
+    assert row.decision is not None
     return str(row.decision["reasoning"]), row.decision
 
 
@@ -106,7 +107,8 @@ async def test_an_out_of_range_chunk_is_skipped_with_a_note(gemini: FakeGeminiSe
     too_far = {"segment": {"startIndex": 0, "endIndex": 10_000}, "groundingChunkIndices": [0]}
     reply = text_reply(text, sources=SOURCES, supports=[broken, too_far, support(text, SECOND, 0)])
     out = await analyse(gemini, store, reply)
-    assert out.decision.action is Action.LONG and out.record.error is None
+    assert out.decision.action is Action.LONG
+    assert out.record.error is None
     reasoning, decision = stored_reasoning(store, out)
     assert reasoning == f"{FIRST} {SECOND}[1]"
     notes = decision["citations"]["notes"]
@@ -123,7 +125,8 @@ async def test_segments_outside_the_reasoning_are_skipped(gemini: FakeGeminiServ
     )
     out = await analyse(gemini, store, reply)
     reasoning, decision = stored_reasoning(store, out)
-    assert reasoning == FIRST and "citations" not in decision
+    assert reasoning == FIRST
+    assert "citations" not in decision
 
 
 async def test_the_key_catalyst_is_cited_too(gemini: FakeGeminiServer, store: Store) -> None:

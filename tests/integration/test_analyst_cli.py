@@ -95,23 +95,25 @@ def test_analyse_prints_decision_rationale_and_sources(
     assert "Reasoning: Spot ETFs saw three days of outflows while funding turned positive.[1]" in out
     assert "  - short squeeze" in out
     assert "Search queries: bitcoin etf outflows" in out
-    assert (
-        "  [1] Reuters (reuters.com) — https://reuters.com/btc" in out
-        and "  [2] CoinDesk (coindesk.com) — https://coindesk.com/etf" in out
-    )
+    assert "  [1] Reuters (reuters.com) — https://reuters.com/btc" in out
+    assert "  [2] CoinDesk (coindesk.com) — https://coindesk.com/etf" in out
     # Google's Search suggestions are shown with the grounded answer, as its terms ask.
     assert "Google Search suggestions:\n  btc — https://www.google.com/search?q=btc" in out
     assert "Usage: 812 in, 143 out, 400 thinking tokens, 1 search queries; cost $0.019291" in out
     assert "decided by the risk engine" in out
-    assert ("candles", "BTCUSDT", "1h", "48") in market.calls and market.closed
+    assert ("candles", "BTCUSDT", "1h", "48") in market.calls
+    assert market.closed
     (req,) = gemini.requests
-    assert req.has_google_search and "Live price: 96000 USDT" in req.prompt
+    assert req.has_google_search
+    assert "Live price: 96000 USDT" in req.prompt
     store = Store.open(db)
     try:
         (row,) = store.analyses.select()
     finally:
         store.close()
-    assert row.action is Action.SHORT and row.cycle_id is None and row.pair == "BTC"
+    assert row.action is Action.SHORT
+    assert row.cycle_id is None
+    assert row.pair == "BTC"
 
 
 def test_analyse_counts_the_billed_search_result_tokens_as_input(
@@ -134,7 +136,8 @@ def test_analyse_with_the_heuristic(
     code = cli.main(["analyse", "SOL", "--heuristic", "--config", str(config)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "analyst heuristic (heuristic-v1)" in out and "Reasoning: Heuristic:" in out
+    assert "analyst heuristic (heuristic-v1)" in out
+    assert "Reasoning: Heuristic:" in out
     assert gemini.requests == []
     store = Store.open(db)
     try:
@@ -151,7 +154,8 @@ def test_analyse_reports_a_failed_call(
     code = cli.main(["analyse", "ETH", "--config", str(config)])
     out = capsys.readouterr().out
     assert code == 1
-    assert "Decision: WAIT" in out and "Error: HTTP 503" in out
+    assert "Decision: WAIT" in out
+    assert "Error: HTTP 503" in out
 
 
 def test_analyse_rejects_an_unknown_pair(

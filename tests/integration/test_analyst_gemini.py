@@ -90,30 +90,42 @@ async def test_clean_grounded_json(gemini: FakeGeminiServer, store: Store) -> No
         store,
         text_reply(good(), queries=["bitcoin etf flows"], sources=[("CoinDesk", "https://coindesk.com/x")]),
     )
-    assert out.decision.action is Action.LONG and out.decision.confidence == 0.78 and out.decision.grounded
+    assert out.decision.action is Action.LONG
+    assert out.decision.confidence == 0.78
+    assert out.decision.grounded
     assert not out.failed
     row = stored(store, out)
-    assert row.analyst is AnalystKind.GEMINI and row.model == "gemini-3.8-flash"
-    assert row.action is Action.LONG and row.grounded is True and row.error is None
+    assert row.analyst is AnalystKind.GEMINI
+    assert row.model == "gemini-3.8-flash"
+    assert row.action is Action.LONG
+    assert row.grounded is True
+    assert row.error is None
     assert row.queries == ["bitcoin etf flows"]
     assert row.sources == [{"title": "CoinDesk", "domain": "coindesk.com", "uri": "https://coindesk.com/x"}]
     assert row.search_entry_point == SEARCH_ENTRY_POINT
     assert row.search_suggestions == [{"text": "btc", "uri": "https://www.google.com/search?q=btc"}]
-    assert row.usage["prompt_tokens"] == 812 and row.usage["total_tokens"] == 1355
-    assert row.usage["thoughts_tokens"] == 400 and row.usage["search_queries"] == 1
+    assert row.usage["prompt_tokens"] == 812
+    assert row.usage["total_tokens"] == 1355
+    assert row.usage["thoughts_tokens"] == 400
+    assert row.usage["search_queries"] == 1
     # 812 in at $1.50/M, 143 out + 400 thinking at $7.50/M, 1 search query at $14/1000: 0.0192905, rounded up.
     assert row.usage["cost_usd"] == "0.019291"
-    assert row.attempts == 1 and row.latency_ms is not None and row.latency_ms >= 0
+    assert row.attempts == 1
+    assert row.latency_ms is not None
+    assert row.latency_ms >= 0
     assert row.raw_response == good()
     assert "=== RESPONSE FORMAT ===" in row.prompt
     assert row.decision["take_profit_percent"] == "3.0"
 
     # What went over the wire: the model path, the grounding tool, and no JSON schema next to it.
     (req,) = gemini.requests
-    assert req.model == "gemini-3.8-flash" and req.path.endswith("/models/gemini-3.8-flash:generateContent")
+    assert req.model == "gemini-3.8-flash"
+    assert req.path.endswith("/models/gemini-3.8-flash:generateContent")
     assert req.has_google_search
     gen = req.body.get("generationConfig", {})
-    assert "responseMimeType" not in gen and "responseSchema" not in gen and "responseJsonSchema" not in gen
+    assert "responseMimeType" not in gen
+    assert "responseSchema" not in gen
+    assert "responseJsonSchema" not in gen
     # Gemini 3: no temperature sent (the model's default 1.0, as Google advises); a thinking level instead.
     assert "temperature" not in gen
     (level,) = gen["thinkingConfig"].values()  # the SDK's own spelling of the key
@@ -141,7 +153,8 @@ async def test_fenced_json(gemini: FakeGeminiServer, store: Store) -> None:
     out = await analyse(
         gemini, store, text_reply("```json\n" + good(decision="SHORT", tp_price=97, sl_price=101.5) + "\n```")
     )
-    assert out.decision.action is Action.SHORT and out.decision.tp_pct == 3
+    assert out.decision.action is Action.SHORT
+    assert out.decision.tp_pct == 3
 
 
 @pytest.mark.parametrize(
@@ -157,25 +170,33 @@ async def test_invalid_answers_are_recorded_waits(
     gemini: FakeGeminiServer, store: Store, text: str, error: str
 ) -> None:
     out = await analyse(gemini, store, text_reply(text))
-    assert out.decision.action is Action.WAIT and out.decision.confidence == 0
+    assert out.decision.action is Action.WAIT
+    assert out.decision.confidence == 0
     assert not out.failed  # the model answered: no fallback replaces an unsafe answer
     row = stored(store, out)
-    assert row.action is Action.WAIT and error in row.error
-    assert row.raw_response == text and row.decision is None and row.attempts == 1
+    assert row.action is Action.WAIT
+    assert error in row.error
+    assert row.raw_response == text
+    assert row.decision is None
+    assert row.attempts == 1
 
 
 async def test_empty_candidates(gemini: FakeGeminiServer, store: Store) -> None:
     out = await analyse(gemini, store, empty_reply())
-    assert out.decision.action is Action.WAIT and out.failed
+    assert out.decision.action is Action.WAIT
+    assert out.failed
     row = stored(store, out)
     assert row.error == "empty response: no candidates"
-    assert row.raw_response is not None and "usage_metadata" in row.raw_response
-    assert row.grounded is False and row.attempts == 1
+    assert row.raw_response is not None
+    assert "usage_metadata" in row.raw_response
+    assert row.grounded is False
+    assert row.attempts == 1
 
 
 async def test_429_with_retry_hint_then_success(gemini: FakeGeminiServer, store: Store) -> None:
     out = await analyse(gemini, store, rate_limited("0.3s"), text_reply(good()))
-    assert out.decision.action is Action.LONG and not out.failed
+    assert out.decision.action is Action.LONG
+    assert not out.failed
     assert stored(store, out).attempts == 2
     first, second = gemini.requests
     assert second.at - first.at >= 0.3  # waited for the server's RetryInfo, not the 20 ms back-off
@@ -190,20 +211,25 @@ async def test_retry_after_header_is_respected(gemini: FakeGeminiServer, store: 
 
 async def test_5xx_is_retried(gemini: FakeGeminiServer, store: Store) -> None:
     out = await analyse(gemini, store, server_error(503), server_error(500), text_reply(good()))
-    assert out.decision.action is Action.LONG and stored(store, out).attempts == 3
+    assert out.decision.action is Action.LONG
+    assert stored(store, out).attempts == 3
 
 
 async def test_retries_exhausted(gemini: FakeGeminiServer, store: Store) -> None:
     out = await analyse(gemini, store, server_error(503), server_error(503), server_error(503))
-    assert out.failed and out.decision.action is Action.WAIT
+    assert out.failed
+    assert out.decision.action is Action.WAIT
     row = stored(store, out)
-    assert row.attempts == 3 and "HTTP 503" in row.error and "after 3 attempts" in row.error
+    assert row.attempts == 3
+    assert "HTTP 503" in row.error
+    assert "after 3 attempts" in row.error
 
 
 async def test_hint_beyond_backoff_max_gives_up_at_once(gemini: FakeGeminiServer, store: Store) -> None:
     # Waiting out the hour would never finish: the bound only turns a hang into a failure.
     out = await asyncio.wait_for(analyse(gemini, store, rate_limited("3600s"), text_reply(good())), 60)
-    assert out.failed and len(gemini.requests) == 1
+    assert out.failed
+    assert len(gemini.requests) == 1
     assert "retry in 3600s" in stored(store, out).error
 
 
@@ -216,9 +242,12 @@ async def test_client_errors_are_not_retried_and_secrets_are_masked(
         {"error": {"code": 400, "message": f"API key {KEY} not valid.", "status": "INVALID_ARGUMENT"}},
     )
     out = await analyse(gemini, store, bad, text_reply(good()))
-    assert out.failed and len(gemini.requests) == 1
+    assert out.failed
+    assert len(gemini.requests) == 1
     row = stored(store, out)
-    assert "HTTP 400 INVALID_ARGUMENT" in row.error and KEY not in row.error and "***" in row.error
+    assert "HTTP 400 INVALID_ARGUMENT" in row.error
+    assert KEY not in row.error
+    assert "***" in row.error
 
 
 async def test_hanging_server_times_out(gemini: FakeGeminiServer, store: Store) -> None:
@@ -227,19 +256,25 @@ async def test_hanging_server_times_out(gemini: FakeGeminiServer, store: Store) 
         analyse(gemini, store, Reply(hang=True), text_reply(good()), timeout=0.5), 60
     )
     assert time.monotonic() - started > 0.4  # it waited for the timeout (a lower bound: load only adds)
-    assert out.failed and out.decision.action is Action.WAIT
+    assert out.failed
+    assert out.decision.action is Action.WAIT
     row = stored(store, out)
-    assert "timed out after 0.5s" in row.error and row.attempts == 1
+    assert "timed out after 0.5s" in row.error
+    assert row.attempts == 1
     assert len(gemini.requests) == 1  # a hung call is not retried within the cycle
 
 
 async def test_ungrounded_answer_is_flagged_and_capped(gemini: FakeGeminiServer, store: Store) -> None:
     out = await analyse(gemini, store, text_reply(good(confidence=0.9), grounded=False))
     assert out.decision.action is Action.LONG
-    assert out.decision.grounded is False and out.decision.confidence == 0.6
+    assert out.decision.grounded is False
+    assert out.decision.confidence == 0.6
     row = stored(store, out)
-    assert row.grounded is False and row.sources == [] and row.queries == []
-    assert row.decision["confidence_capped"] is True and row.decision["confidence_raw"] == 0.9
+    assert row.grounded is False
+    assert row.sources == []
+    assert row.queries == []
+    assert row.decision["confidence_capped"] is True
+    assert row.decision["confidence_raw"] == 0.9
     assert row.confidence == 0.6
 
 
@@ -257,7 +292,9 @@ async def test_cache_reuses_a_pair_within_its_ttl(gemini: FakeGeminiServer, stor
     assert again.decision == first.decision
     assert again.record.id not in (None, first.record.id)
     row = stored(store, again)
-    assert row.cycle_id == "cycle-2" and row.attempts == 0 and row.usage == {"cached_from": first.record.id}
+    assert row.cycle_id == "cycle-2"
+    assert row.attempts == 0
+    assert row.usage == {"cached_from": first.record.id}
     assert row.sources == first.record.sources
     assert later.decision.confidence == 0.7
 
@@ -297,7 +334,8 @@ async def test_heuristic_fallback_when_gemini_fails(gemini: FakeGeminiServer, st
     settings = fast_settings(gemini.url, fallback="heuristic", max_attempts=1)
     gemini.push(server_error(503))
     out = await _via_factory(settings, store, context(settings, pair=SOL, bars=candles(step_pct=0.4)))
-    assert out.decision.analyst is AnalystKind.HEURISTIC and out.decision.action is Action.LONG
+    assert out.decision.analyst is AnalystKind.HEURISTIC
+    assert out.decision.action is Action.LONG
     rows = store.analyses.select(order_by="id")
     assert [r.analyst for r in rows] == [AnalystKind.GEMINI, AnalystKind.HEURISTIC]
     assert rows[1].model == "heuristic-v1"
@@ -310,12 +348,14 @@ async def test_wait_fallback_and_invalid_answers_are_not_replaced(
     waiting = fast_settings(gemini.url, fallback="wait", max_attempts=1)
     gemini.push(server_error(503))
     out = await _via_factory(waiting, store, context(waiting, bars=candles(step_pct=0.4)))
-    assert out.decision.action is Action.WAIT and out.decision.analyst is AnalystKind.GEMINI
+    assert out.decision.action is Action.WAIT
+    assert out.decision.analyst is AnalystKind.GEMINI
 
     heuristic = fast_settings(gemini.url, fallback="heuristic")
     gemini.push(text_reply(good(confidence=85)))
     out = await _via_factory(heuristic, store, context(heuristic, bars=candles(step_pct=0.4)))
-    assert out.decision.action is Action.WAIT and out.decision.analyst is AnalystKind.GEMINI
+    assert out.decision.action is Action.WAIT
+    assert out.decision.analyst is AnalystKind.GEMINI
     assert store.analyses.count() == 2
 
 
@@ -324,7 +364,8 @@ def test_make_analyst_choices(store: Store) -> None:
     settings = fast_settings("http://127.0.0.1:9")
     assert isinstance(make_analyst(settings, store, clock, _secrets(None)), HeuristicAnalyst)
     chosen = make_analyst(settings, store, clock, _secrets(KEY))
-    assert isinstance(chosen, FallbackAnalyst) and chosen.fallback is None
+    assert isinstance(chosen, FallbackAnalyst)
+    assert chosen.fallback is None
     settings.analyst.provider = "heuristic"
     assert isinstance(make_analyst(settings, store, clock, _secrets(KEY)), HeuristicAnalyst)
     vertex = fast_settings(None, vertex=True, vertex_project="proj-1", vertex_location="europe-west4")
@@ -332,7 +373,8 @@ def test_make_analyst_choices(store: Store) -> None:
     assert isinstance(chosen, FallbackAnalyst)
     client = chosen.primary._make_client()
     assert client.vertexai is True
-    assert client._api_client.project == "proj-1" and client._api_client.location == "europe-west4"
+    assert client._api_client.project == "proj-1"
+    assert client._api_client.location == "europe-west4"
 
 
 class _StuckModels:
@@ -355,7 +397,9 @@ async def test_timeout_is_enforced_by_asyncio_not_only_the_sdk(store: Store) -> 
     )
     out = await asyncio.wait_for(analyst.analyse(context(settings)), 60)  # a hang fails, not waits
     await analyst.aclose()
-    assert out.failed and models.calls == 1 and "timed out after 0.2s" in stored(store, out).error
+    assert out.failed
+    assert models.calls == 1
+    assert "timed out after 0.2s" in stored(store, out).error
 
 
 async def _noop() -> None:
@@ -377,5 +421,6 @@ async def test_injection_in_grounded_sources_yields_only_a_decision(
     )
     assert out.decision.action is Action.LONG
     assert (out.decision.tp_pct, out.decision.sl_pct) == (3, Decimal("1.5"))
-    assert not hasattr(out.decision, "leverage") and not hasattr(out.decision, "size")
+    assert not hasattr(out.decision, "leverage")
+    assert not hasattr(out.decision, "size")
     assert stored(store, out).decision["ignored_fields"] == ["leverage", "size_usdt"]

@@ -54,17 +54,18 @@ async def test_not_found_falls_back_to_the_next_model_and_warns(
     gemini.push(text_reply(json.dumps(ANSWER)))
     try:
         out = await analyst.analyse(context(settings))
-        assert out.decision.action is Action.LONG and not out.failed
+        assert out.decision.action is Action.LONG
+        assert not out.failed
         assert [r.model for r in gemini.requests] == ["gemini-9-gone", "gemini-3.8-flash"]
         row = store.analyses.get(out.record.id)
-        assert row is not None and row.model == "gemini-3.8-flash"  # the model that answered
+        assert row is not None
+        assert row.model == "gemini-3.8-flash"
         assert row.attempts == 2
 
         model = health(store, "analyst.model")
         assert model.status is HealthStatus.WARN
-        assert (
-            "gemini-9-gone unavailable" in model.detail and "using fallback gemini-3.8-flash" in model.detail
-        )
+        assert "gemini-9-gone unavailable" in model.detail
+        assert "using fallback gemini-3.8-flash" in model.detail
         kinds = {(e.kind, e.level) for e in store.events.select()}
         assert ("analyst.model_unavailable", EventLevel.WARNING) in kinds
         assert ("health.degraded", EventLevel.WARNING) in kinds
@@ -90,9 +91,12 @@ async def test_retired_message_counts_as_unavailable_and_none_left_is_down(
         out = await analyst.analyse(context(settings))
     finally:
         await analyst.aclose()
-    assert out.failed and out.decision.action is Action.WAIT
-    assert out.record.error is not None and "no model available" in out.record.error
-    assert "gemini-a: HTTP 400" in out.record.error and "retired" in out.record.error
+    assert out.failed
+    assert out.decision.action is Action.WAIT
+    assert out.record.error is not None
+    assert "no model available" in out.record.error
+    assert "gemini-a: HTTP 400" in out.record.error
+    assert "retired" in out.record.error
     assert health(store, "analyst.model").status is HealthStatus.DOWN
 
 
@@ -106,7 +110,8 @@ async def test_a_plain_client_error_is_not_taken_for_a_retired_model(
         out = await analyst.analyse(context(settings))
     finally:
         await analyst.aclose()
-    assert out.failed and len(gemini.requests) == 1
+    assert out.failed
+    assert len(gemini.requests) == 1
     assert analyst.available_models() == ["gemini-3.8-flash", "gemini-3.5-flash-lite"]
 
 
@@ -125,7 +130,8 @@ async def test_usage_and_cost_are_stored_per_analysis(gemini: FakeGeminiServer, 
     finally:
         await analyst.aclose()
     (usage,) = store.analyst_usage.select()
-    assert usage.analysis_id == out.record.id and usage.model == "gemini-3.8-flash"
+    assert usage.analysis_id == out.record.id
+    assert usage.model == "gemini-3.8-flash"
     assert (usage.input_tokens, usage.output_tokens, usage.thinking_tokens, usage.search_queries) == (
         1_000_000,
         100_000,
@@ -133,7 +139,9 @@ async def test_usage_and_cost_are_stored_per_analysis(gemini: FakeGeminiServer, 
         3,
     )
     # $1.50 input + 0.1 M x $7.50 output + 3 x $0.014 search
-    assert usage.cost_usd == Decimal("2.292") and usage.priced and usage.requests == 1
+    assert usage.cost_usd == Decimal("2.292")
+    assert usage.priced
+    assert usage.requests == 1
     assert store.analyses.get(out.record.id).usage["cost_usd"] == "2.292000"  # type: ignore[union-attr]
 
 
@@ -160,9 +168,13 @@ async def test_the_answering_model_version_is_recorded_and_priced(
         await analyst.aclose()
     assert gemini.requests[0].model == "gemini-3.8-flash"
     row = store.analyses.get(out.record.id)
-    assert row is not None and row.model == version and row.usage["model_version"] == version
+    assert row is not None
+    assert row.model == version
+    assert row.usage["model_version"] == version
     (spent,) = store.analyst_usage.select()
-    assert spent.model == version and spent.priced and spent.cost_usd == expected_usd
+    assert spent.model == version
+    assert spent.priced
+    assert spent.cost_usd == expected_usd
 
 
 async def test_a_day_over_its_usd_cap_switches_to_the_heuristic(
@@ -184,12 +196,14 @@ async def test_a_day_over_its_usd_cap_switches_to_the_heuristic(
             analyst, [context(settings, pair=ETH, bars=up)], store=store, clock=clock
         )
         (second,) = outcomes
-        assert second.record.analyst is AnalystKind.HEURISTIC and second.decision.action is Action.LONG
+        assert second.record.analyst is AnalystKind.HEURISTIC
+        assert second.decision.action is Action.LONG
         assert second.record.decision is not None
         assert "daily USD cap reached" in second.record.decision["over_budget"]
         assert len(gemini.requests) == 1  # no call went out over the cap
         budget = health(store, "analyst.budget")
-        assert "1/60 calls" in budget.detail and "$0.0815/$0.05" in budget.detail
+        assert "1/60 calls" in budget.detail
+        assert "$0.0815/$0.05" in budget.detail
         # The next UTC day starts a fresh budget.
         await clock.advance(timedelta(days=1).total_seconds())
         gemini.push(text_reply(json.dumps(ANSWER)))
@@ -210,11 +224,15 @@ async def test_daily_call_cap(gemini: FakeGeminiServer, store: Store) -> None:
     finally:
         await analyst.aclose()
     # analyst.fallback = "wait" (the default): over the cap is a recorded WAIT, never a heuristic trade.
-    assert out.record.analyst is AnalystKind.GEMINI and len(gemini.requests) == 1
-    assert out.decision.action is Action.WAIT and out.record.action is Action.WAIT
-    assert out.record.attempts == 0 and not out.failed
+    assert out.record.analyst is AnalystKind.GEMINI
+    assert len(gemini.requests) == 1
+    assert out.decision.action is Action.WAIT
+    assert out.record.action is Action.WAIT
+    assert out.record.attempts == 0
+    assert not out.failed
     assert "daily call cap reached: 1 of 1" in (out.record.decision or {})["over_budget"]
-    assert out.record.error is not None and "daily call cap reached" in out.record.error
+    assert out.record.error is not None
+    assert "daily call cap reached" in out.record.error
 
 
 @pytest.mark.parametrize("first", ["retry", "model-fallback"])
@@ -232,8 +250,11 @@ async def test_retries_and_model_fallbacks_stop_at_the_call_cap(
         out = await analyst.analyse(context(settings))
     finally:
         await analyst.aclose()
-    assert len(gemini.requests) == 2 and out.failed and out.decision.action is Action.WAIT
-    assert out.record.attempts == 2 and "daily call cap reached: 2 of 2" in (out.record.error or "")
+    assert len(gemini.requests) == 2
+    assert out.failed
+    assert out.decision.action is Action.WAIT
+    assert out.record.attempts == 2
+    assert "daily call cap reached: 2 of 2" in (out.record.error or "")
     assert store.analyst_usage.day_spend(NOW.date()).requests == 2
     assert analyst.budget.in_flight == 0
 
@@ -255,7 +276,8 @@ async def test_over_budget_with_fallback_wait_never_trades_the_heuristic(
     finally:
         await analyst.aclose()
     (second,) = outcomes
-    assert second.decision.action is Action.WAIT and second.record.analyst is AnalystKind.GEMINI
+    assert second.decision.action is Action.WAIT
+    assert second.record.analyst is AnalystKind.GEMINI
     assert "daily call cap reached" in (second.record.decision or {})["over_budget"]
     assert len(gemini.requests) == 1
     assert [a.analyst for a in store.analyses.select()] == [AnalystKind.GEMINI, AnalystKind.GEMINI]
@@ -273,7 +295,8 @@ async def test_analyst_health_counts_failed_analyses_in_a_cycle(
     finally:
         await analyst.aclose()
     row = health(store, "analyst")
-    assert row.status is HealthStatus.WARN and row.detail.startswith("1 of 2 analyses failed")
+    assert row.status is HealthStatus.WARN
+    assert row.detail.startswith("1 of 2 analyses failed")
 
 
 def test_status_shows_todays_spend_against_the_caps(
@@ -314,10 +337,12 @@ def test_status_shows_todays_spend_against_the_caps(
     assert cli.main(["status", "--config", str(config)]) == ExitCode.NOT_RUNNING
     out = capsys.readouterr().out
     assert "analyst     today 4/40 Gemini calls, $0.7500/$3" in out
-    assert "over a cap each analysis is a WAIT" in out and "heuristic" not in out  # the default fallback
+    assert "over a cap each analysis is a WAIT" in out
+    assert "heuristic" not in out
     assert cli.main(["status", "--json", "--config", str(config)]) == ExitCode.NOT_RUNNING
     data = json.loads(capsys.readouterr().out)
-    assert data["analyst_today"]["calls"] == 4 and data["analyst_today"]["usd"] == "0.7500"
+    assert data["analyst_today"]["calls"] == 4
+    assert data["analyst_today"]["usd"] == "0.7500"
     assert data["analyst_today"]["fallback"] == "wait"
     config.write_text(config.read_text() + 'fallback = "heuristic"\n')
     assert cli.main(["status", "--config", str(config)]) == ExitCode.NOT_RUNNING
@@ -393,7 +418,9 @@ async def test_concurrent_pairs_cannot_all_take_the_last_call(gemini: FakeGemini
         await analyst.aclose()
     actions = sorted(o.decision.action.value for o in outcomes)
     over = [o for o in outcomes if (o.record.decision or {}).get("over_budget")]
-    assert actions == ["LONG", "LONG", "WAIT"] and len(over) == 1 and len(gemini.requests) == 2
+    assert actions == ["LONG", "LONG", "WAIT"]
+    assert len(over) == 1
+    assert len(gemini.requests) == 2
 
 
 @pytest.mark.parametrize(
@@ -430,8 +457,10 @@ async def test_temperature_and_thinking_follow_the_model_family(
     assert {k: v for k, v in gen.items() if k == "temperature"} == expected
     thinking = gen.get("thinkingConfig")
     if model == "gemini-2.5-pro":
-        assert thinking is not None and list(thinking.values()) == [512]
+        assert thinking is not None
+        assert list(thinking.values()) == [512]
     elif model == "gemini-3.8-flash":
-        assert thinking is not None and list(thinking.values()) == ["LOW"]
+        assert thinking is not None
+        assert list(thinking.values()) == ["LOW"]
     else:
         assert thinking is None

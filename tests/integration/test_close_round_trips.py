@@ -85,7 +85,7 @@ async def watched(bench: Bench) -> AsyncIterator[Watched]:
     pid, tp_id, sl_id = await open_long(bench)
     monitor, gate, client = gated_monitor(bench)
     await bench.run(monitor.tick())  # the legs as the running engine knows them (listed, by endpoint)
-    yield Watched(bench, pid, tp_id, sl_id, monitor, gate, client)
+    return Watched(bench, pid, tp_id, sl_id, monitor, gate, client)
 
 
 async def take_profit(bench: Bench, tp_id: str) -> dict[str, Any]:
@@ -111,20 +111,27 @@ async def test_a_pushed_take_profit_is_closed_after_one_round_trip_and_its_stop_
             closed_after.append(round_no)
 
     report = await rounds_until_done(gate, monitor.tick(), look)
-    assert report.ok and report.closed == [(pid, CloseReason.TAKE_PROFIT)]
+    assert report.ok
+    assert report.closed == [(pid, CloseReason.TAKE_PROFIT)]
     assert closed_after == [1], gate.rounds
-    assert set(gate.rounds[0]) >= READS and not EXPLAINING & set(gate.rounds[0])
+    assert set(gate.rounds[0]) >= READS
+    assert not EXPLAINING & set(gate.rounds[0])
     assert "DELETE /capi/v3/algoOrder" in gate.rounds[1], gate.rounds
     assert not any(EXPLAINING & set(r) for r in gate.rounds), "settled from the push, not from history"
     assert bench.venue_status(sl_id) is OrderStatus.CANCELLED
     # What the push said is what the venue's fills say.
     pos = bench.store.positions.get(pid)
-    assert pos is not None and pos.close_order_id == tp_id and pos.exit_price == Decimal("3090")
+    assert pos is not None
+    assert pos.close_order_id == tp_id
+    assert pos.exit_price == Decimal("3090")
     fills = [f for f in await client.fills(ETH) if f.order_id == tp_id]
-    assert fills and pos.realized_pnl == sum((f.realized_pnl - abs(f.fee) for f in fills), Decimal(0))
-    assert pos.realized_pnl is not None and pos.realized_pnl > 0
+    assert fills
+    assert pos.realized_pnl == sum((f.realized_pnl - abs(f.fee) for f in fills), Decimal(0))
+    assert pos.realized_pnl is not None
+    assert pos.realized_pnl > 0
     legs = {o.exchange_order_id: o.state for o in bench.store.orders.for_position(pid)}
-    assert legs[tp_id] is OrderState.FILLED and legs[sl_id] is OrderState.CANCELLED
+    assert legs[tp_id] is OrderState.FILLED
+    assert legs[sl_id] is OrderState.CANCELLED
 
 
 async def test_with_the_side_pushed_flat_too_the_close_and_its_stops_cancel_take_one_round_trip(
@@ -144,13 +151,16 @@ async def test_with_the_side_pushed_flat_too_the_close_and_its_stops_cancel_take
             done_after.append(round_no)
 
     report = await rounds_until_done(gate, monitor.tick(), look)
-    assert report.ok and report.closed == [(pid, CloseReason.TAKE_PROFIT)]
+    assert report.ok
+    assert report.closed == [(pid, CloseReason.TAKE_PROFIT)]
     assert done_after == [1], gate.rounds
     assert set(gate.rounds[0]) >= READS | {"DELETE /capi/v3/algoOrder"}, gate.rounds
     assert not any(EXPLAINING & set(r) for r in gate.rounds), "settled from the push, not from history"
     assert bench.venue_status(sl_id) is OrderStatus.CANCELLED
     pos = bench.store.positions.get(pid)
-    assert pos is not None and pos.close_order_id == tp_id and pos.exit_price == Decimal("3090")
+    assert pos is not None
+    assert pos.close_order_id == tp_id
+    assert pos.exit_price == Decimal("3090")
 
 
 async def test_a_sibling_the_books_know_ended_is_not_cancelled_again(watched: Watched) -> None:
@@ -181,7 +191,8 @@ async def test_a_flat_push_from_before_the_position_opened_sends_no_cancel_befor
     )  # an older position's
     report = await rounds_until_done(gate, monitor.tick())
     assert report.closed == [(pid, CloseReason.TAKE_PROFIT)]
-    assert "DELETE /capi/v3/algoOrder" not in gate.rounds[0] and "DELETE /capi/v3/algoOrder" in gate.rounds[1]
+    assert "DELETE /capi/v3/algoOrder" not in gate.rounds[0]
+    assert "DELETE /capi/v3/algoOrder" in gate.rounds[1]
 
 
 def claimed_take_profit(bench: Bench, tp_id: str) -> dict[str, Any]:
@@ -204,14 +215,18 @@ async def test_a_flat_push_the_venues_list_contradicts_books_nothing_and_the_sto
     assert pushed(monitor).note(claimed_take_profit(bench, tp_id))
     pushed(monitor).note_position(closed_position_row(position, to_ms(bench.clock.now())))
     report = await bench.run(monitor.tick())  # the guard places through the bench's own client
-    assert report.ok and report.closed == []
+    assert report.ok
+    assert report.closed == []
     pos = bench.store.positions.get(pid)
-    assert pos is not None and pos.state is PositionState.OPEN
+    assert pos is not None
+    assert pos.state is PositionState.OPEN
     assert bench.venue_status(sl_id) is OrderStatus.CANCELLED  # cancelled on the venue's two pushes
     stops = [a for a in bench.fake.call(bench.fake.venue.open_algo_orders(ETH)) if a.kind == "sl"]
-    assert len(stops) == 1 and stops[0].order_id != sl_id, "the guard re-placed the stop in the same tick"
+    assert len(stops) == 1, "the guard re-placed the stop in the same tick"
+    assert stops[0].order_id != sl_id, "the guard re-placed the stop in the same tick"
     warned = bench.store.events.of_kind("push.contradicted")
-    assert len(warned) == 1 and warned[0].level is EventLevel.WARNING
+    assert len(warned) == 1
+    assert warned[0].level is EventLevel.WARNING
 
 
 async def test_a_list_a_moment_behind_its_push_is_read_again_and_the_close_booked_without_alarm(
@@ -230,9 +245,12 @@ async def test_a_list_a_moment_behind_its_push_is_read_again_and_the_close_booke
 
     client.positions = lagging  # type: ignore[method-assign]
     report = await rounds_until_done(gate, monitor.tick())
-    assert report.ok and report.closed == [(pid, CloseReason.TAKE_PROFIT)] and report.stops_placed == []
+    assert report.ok
+    assert report.closed == [(pid, CloseReason.TAKE_PROFIT)]
+    assert report.stops_placed == []
     looks = [name for r in gate.rounds for name in r if name == "GET /capi/v3/account/position/allPosition"]
-    assert len(looks) == 1 and answers == [], "the stale answer, then one second look at the venue"
+    assert len(looks) == 1, "the stale answer, then one second look at the venue"
+    assert answers == [], "the stale answer, then one second look at the venue"
     assert bench.venue_status(sl_id) is OrderStatus.CANCELLED
     assert not bench.store.events.of_kind("push.contradicted")
     loud = bench.store.events.recent(min_level=EventLevel.ERROR)
@@ -250,11 +268,14 @@ async def test_a_tick_stopped_after_a_pushed_cancel_asks_for_the_next_soon_and_t
     bench.fake.faults.paths = {"/capi/v3/account/position/allPosition"}
     bench.fake.faults.rate_5xx = 1.0
     failed = await bench.run(monitor.tick())
-    assert not failed.ok and bench.venue_status(sl_id) is OrderStatus.CANCELLED
+    assert not failed.ok
+    assert bench.venue_status(sl_id) is OrderStatus.CANCELLED
     assert monitor.recheck_soon, "a stop went on the pushed word and nothing confirmed the close"
     bench.fake.faults.rate_5xx = 0.0
     report = await bench.run(monitor.tick())
-    assert report.ok and report.closed == [] and report.stops_placed == [pid]
+    assert report.ok
+    assert report.closed == []
+    assert report.stops_placed == [pid]
     assert not monitor.recheck_soon
     assert len(bench.store.events.of_kind("push.contradicted")) == 1
 
@@ -266,9 +287,11 @@ async def test_a_pushed_fill_the_venue_contradicts_closes_nothing_and_cancels_no
     # a push claiming the TP filled; the venue still holds the position
     assert pushed(monitor).note(claimed_take_profit(bench, tp_id))
     report = await rounds_until_done(gate, monitor.tick())
-    assert report.ok and report.closed == []
+    assert report.ok
+    assert report.closed == []
     pos = bench.store.positions.get(pid)
-    assert pos is not None and pos.state is PositionState.OPEN
+    assert pos is not None
+    assert pos.state is PositionState.OPEN
     assert not any("DELETE" in name for r in gate.rounds for name in r), gate.rounds
     assert bench.venue_status(sl_id) is OrderStatus.UNTRIGGERED
 
@@ -277,7 +300,8 @@ async def test_a_push_without_the_fill_is_closed_from_order_history_and_fills(wa
     bench, pid, tp_id, _, monitor, gate, _ = watched
     row = await take_profit(bench, tp_id)
     del row["cumFillValue"]
-    assert monitor.pushed is not None and not monitor.pushed.note(row), "an incomplete push is not kept"
+    assert monitor.pushed is not None, "an incomplete push is not kept"
+    assert not monitor.pushed.note(row), "an incomplete push is not kept"
     report = await rounds_until_done(gate, monitor.tick())
     assert report.closed == [(pid, CloseReason.TAKE_PROFIT)]
     assert any(set(r) >= EXPLAINING for r in gate.rounds), gate.rounds
@@ -297,8 +321,11 @@ def test_a_push_row_is_a_filled_leg_only_when_it_says_all_a_close_needs() -> Non
         "updatedTime": "1768377600000",
     }
     fill = pushed_leg_fill(row)
-    assert fill is not None and fill.kind == "tp" and fill.exit_price == Decimal(3090)
-    assert fill.fee == Decimal("0.93") and fill.net_pnl == Decimal("44.07")
+    assert fill is not None
+    assert fill.kind == "tp"
+    assert fill.exit_price == Decimal(3090)
+    assert fill.fee == Decimal("0.93")
+    assert fill.net_pnl == Decimal("44.07")
     assert pushed_leg_fill(row | {"type": "STOP_MARKET"}).kind == "sl"  # type: ignore[union-attr]
     for broken in (
         {"status": "PARTIALLY_FILLED"},
@@ -328,7 +355,8 @@ def test_a_push_row_names_a_real_order_and_a_fill_worth_something_however_small(
         "updatedTime": "1768377600000",
     }
     fill = pushed_leg_fill(row)
-    assert fill is not None and (fill.order_id, fill.size, fill.exit_price) == (
+    assert fill is not None
+    assert (fill.order_id, fill.size, fill.exit_price) == (
         "7003",
         Decimal(5),
         Decimal("0.1"),
@@ -357,7 +385,8 @@ def test_fills_a_failed_read_could_not_check_are_looked_at_again_and_a_newer_pus
     assert inbox.note(row | {"updatedTime": "1768377601000"})
     inbox.restore(taken)
     again = inbox.take()
-    assert len(again) == 1 and again[0].at.timestamp() == 1768377601
+    assert len(again) == 1
+    assert again[0].at.timestamp() == 1768377601
     inbox.restore(again)
     assert [f.net_pnl for f in inbox.take()] == [Decimal("-101.86")]
 
@@ -372,7 +401,9 @@ def test_a_positions_push_row_says_flat_only_with_size_zero_a_symbol_and_a_time(
         "updatedTime": "1776192398399",
     }
     flat = pushed_flat(row)
-    assert flat is not None and flat[:2] == ("DOGEUSDT", Side.LONG) and to_ms(flat[2]) == 1776192398399
+    assert flat is not None
+    assert flat[:2] == ("DOGEUSDT", Side.LONG)
+    assert to_ms(flat[2]) == 1776192398399
     for broken in ({"size": "100"}, {"size": None}, {"updatedTime": "0"}, {"side": "BOTH"}, {"symbol": ""}):
         assert pushed_flat(row | broken) is None, broken
     demo = {k: v for k, v in row.items() if k != "symbol"} | {"coinId": "SUSDT"}
@@ -383,7 +414,8 @@ def test_the_flat_word_lasts_until_the_side_is_pushed_held_again_or_the_stream_r
     row = {"symbol": ETH, "side": "SHORT", "size": "0", "updatedTime": "1768377600000"}
     inbox = PushedFills()
     inbox.note_position(row)
-    assert inbox.flat_since(ETH, Side.SHORT) is not None and inbox.flat_since(ETH, Side.LONG) is None
+    assert inbox.flat_since(ETH, Side.SHORT) is not None
+    assert inbox.flat_since(ETH, Side.LONG) is None
     inbox.note_position(row | {"size": "0.5", "updatedTime": "1768377601000"})
     assert inbox.flat_since(ETH, Side.SHORT) is None, "held again: the flat word is gone"
     inbox.note_position(row)

@@ -53,7 +53,8 @@ async def test_the_engine_stops_within_two_heartbeats(rig: Rig, tmp_path: Path, 
     assert event.level is EventLevel.CRITICAL
     assert str(db) in event.message
     draft = Rules(rig.store, rig.settings()).draft(event, rig.clock.now())
-    assert draft is not None and draft.kind.value == "database_lost"
+    assert draft is not None
+    assert draft.kind.value == "database_lost"
     assert rig.store.engine.current().state is EngineState.STOPPED  # type: ignore[union-attr]
     assert rig.runtime is not None
     await rig.runtime.aclose()

@@ -29,7 +29,8 @@ def test_limits_are_published_and_closed_positions_leave_no_live_order(tmp_path:
         # The demo runs in a competition's final days with a 1 h hold: that is what the engine enforces.
         assert limits[names.MAX_HOLD].value == Decimal(3600)
         assert "final" in limits[names.MAX_HOLD].detail
-        assert limits[names.TOTAL_EXPOSURE].value > 0 and limits[names.MAX_DRIFT].value == Decimal("0.5")
+        assert limits[names.TOTAL_EXPOSURE].value > 0
+        assert limits[names.MAX_DRIFT].value == Decimal("0.5")
         closed = [p for p in store.positions.select() if p.state is PositionState.CLOSED]
         assert closed
         for pos in closed:

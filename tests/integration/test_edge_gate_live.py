@@ -48,15 +48,18 @@ async def test_live_with_a_losing_record_is_denied_and_status_explains(
 ) -> None:
     record_scores(rig.store, "gemini", "ETH", losing())
     proposal = await first_decided_proposal(rig, "live")
-    assert proposal.state is ProposalState.DENIED and proposal.reason_codes == ["no_proven_edge"]
+    assert proposal.state is ProposalState.DENIED
+    assert proposal.reason_codes == ["no_proven_edge"]
     await rig.stop()
-    assert not entry_orders(rig) and entries_sent(rig) == 0  # nothing reached the venue
+    assert not entry_orders(rig)
+    assert entries_sent(rig) == 0
     config = tmp_path / "smt.toml"
     config.write_text(f'[engine]\ndatabase = "{rig.tmp / "smt.db"}"\nmode = "live"\n', encoding="utf-8")
     cli.main(["--config", str(config), "status"])
     text = capsys.readouterr().out
     line = next(x for x in text.splitlines() if "risk.edge_gate" in x)
-    assert "warn" in line and "no_proven_edge" in line
+    assert "warn" in line
+    assert "no_proven_edge" in line
     assert "gemini on ETH: n=120, mean after fees -0.150% [95% CI" in line
     cli.main(["--config", str(config), "status", "--json"])
     health = {h["component"]: h for h in json.loads(capsys.readouterr().out)["health"]}
@@ -69,7 +72,8 @@ async def test_live_with_a_winning_record_enters(rig: Rig) -> None:
     await rig.until(lambda: any(p.state is ProposalState.OPEN for p in rig.store.proposals.select()), 120)
     assert len(entry_orders(rig)) == 1
     health = rig.store.health.get("risk.edge_gate")
-    assert health is not None and health.status.value == "ok"
+    assert health is not None
+    assert health.status.value == "ok"
 
 
 async def test_live_an_override_enters_is_logged_shown_and_in_every_ai_log(rig: Rig) -> None:
@@ -78,11 +82,14 @@ async def test_live_an_override_enters_is_logged_shown_and_in_every_ai_log(rig: 
     await rig.until(lambda: any(p.state is ProposalState.OPEN for p in rig.store.proposals.select()), 120)
     assert len(entry_orders(rig)) == 1
     (event,) = rig.store.events.of_kind("risk.edge_override")
-    assert "gemini:ETH" in event.message and "n=120" in event.message
+    assert "gemini:ETH" in event.message
+    assert "n=120" in event.message
     published = rig.store.limits.by_name().get(EDGE_OVERRIDES)
-    assert published is not None and published.detail == "gemini:ETH"  # the console header's chip
+    assert published is not None
+    assert published.detail == "gemini:ETH"
     logs = rig.store.ailogs.select()
-    assert logs and all(row.input.get("edge_overrides") == ["gemini:ETH"] for row in logs)
+    assert logs
+    assert all(row.input.get("edge_overrides") == ["gemini:ETH"] for row in logs)
     assert "Trade Execution" in {row.stage for row in logs}
 
 
@@ -93,5 +100,6 @@ async def test_paper_with_the_same_losing_record_is_not_gated(rig: Rig) -> None:
     (proposal,) = rig.store.proposals.select()
     assert all(g["gate"] != "no_proven_edge" for g in proposal.gates)
     health = rig.store.health.get("risk.edge_gate")
-    assert health is not None and health.status.value == "off"
+    assert health is not None
+    assert health.status.value == "off"
     assert EDGE_OVERRIDES not in rig.store.limits.by_name()

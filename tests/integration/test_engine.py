@@ -39,17 +39,22 @@ async def protected_position(rig: Rig) -> Any:
 async def test_a_full_cycle_leads_to_a_protected_position(rig: Rig) -> None:
     pos = await protected_position(rig)
     assert (pos.symbol, pos.side) == ("ETHUSDT", Side.LONG)
-    assert pos.tp_order_id and pos.sl_order_id
-    assert pos.tp_price is not None and pos.tp_price > ETH_PRICE > pos.sl_price
+    assert pos.tp_order_id
+    assert pos.sl_order_id
+    assert pos.tp_price is not None
+    assert pos.tp_price > ETH_PRICE > pos.sl_price
     algos = rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT"))
     assert {a.kind for a in algos} == {"tp", "sl"}
     entry = next(o for o in rig.store.orders.for_position(pos.id) if o.kind.value == "entry")
     assert rig.fake.orders_with_client_id(entry.client_order_id) == 1
     proposal = rig.store.proposals.get(pos.proposal_id)
-    assert proposal is not None and proposal.state is ProposalState.OPEN
+    assert proposal is not None
+    assert proposal.state is ProposalState.OPEN
     assert proposal.notional == proposal.margin * proposal.leverage
     analysis = rig.store.analyses.get(proposal.analysis_id)
-    assert analysis is not None and analysis.grounded and analysis.sources
+    assert analysis is not None
+    assert analysis.grounded
+    assert analysis.sources
     assert rig.gemini.requests[0].has_google_search
     stages = {row.stage for row in rig.store.ailogs.select()}
     assert {"Market Analysis - ETH", "Trade Decision", "Trade Execution"} <= stages
@@ -66,15 +71,20 @@ async def test_take_profit_is_detected_within_two_monitor_ticks(rig: Rig) -> Non
     )
     assert elapsed <= 2 * MONITOR_S
     closed = rig.store.positions.get(pos.id)
-    assert closed is not None and closed.close_reason is CloseReason.TAKE_PROFIT
-    assert closed.close_order_id and closed.realized_pnl is not None and closed.realized_pnl > 0
+    assert closed is not None
+    assert closed.close_reason is CloseReason.TAKE_PROFIT
+    assert closed.close_order_id
+    assert closed.realized_pnl is not None
+    assert closed.realized_pnl > 0
     # The monitor closes the proposal through the audited transition.
     audit = [e for e in rig.store.events.of_kind("proposal.closed") if e.proposal_id == closed.proposal_id]
-    assert audit and audit[0].data["actor"] == "monitor"
+    assert audit
+    assert audit[0].data["actor"] == "monitor"
     assert rig.store.proposals.get(closed.proposal_id).state is ProposalState.CLOSED
     await rig.until(lambda: not rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT")), 2 * MONITOR_S)
     closes = [row for row in rig.store.ailogs.select() if row.stage == "Position Closed"]
-    assert closes and closes[-1].order_id == closed.close_order_id
+    assert closes
+    assert closes[-1].order_id == closed.close_order_id
 
 
 async def test_an_api_error_during_the_monitor_closes_nothing(rig: Rig) -> None:
@@ -85,7 +95,8 @@ async def test_an_api_error_during_the_monitor_closes_nothing(rig: Rig) -> None:
         await asyncio.sleep(0.02)
     rig.fake.faults.rate_5xx = 0.0
     still = rig.store.positions.get(pos.id)
-    assert still is not None and still.state is PositionState.OPEN
+    assert still is not None
+    assert still.state is PositionState.OPEN
     assert len(rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT"))) == 2
     failures = rig.store.events.of_kind("monitor.read_failed")
     assert failures, "the failed reads are recorded"
@@ -108,7 +119,8 @@ async def test_restart_adopts_an_unknown_position_and_keeps_its_open_time(rig: R
     await rig.start()
     await rig.until(lambda: open_position(rig.store) is not None, 60)
     adopted = open_position(rig.store)
-    assert adopted.adopted and adopted.side is Side.SHORT
+    assert adopted.adopted
+    assert adopted.side is Side.SHORT
     assert abs((adopted.opened_at - opened).total_seconds()) < 1
     # Max hold (48 h) counts from the exchange's open time, not from the restart.
     await rig.until(
@@ -117,7 +129,8 @@ async def test_restart_adopts_an_unknown_position_and_keeps_its_open_time(rig: R
         step=MONITOR_S,
     )
     done = rig.store.positions.get(adopted.id)
-    assert done is not None and done.close_reason is CloseReason.FORCED
+    assert done is not None
+    assert done.close_reason is CloseReason.FORCED
 
 
 async def test_a_restart_does_not_trade_again_before_the_interval(rig: Rig) -> None:
@@ -135,7 +148,8 @@ async def test_a_restart_does_not_trade_again_before_the_interval(rig: Rig) -> N
     assert rig.store.cycles.count() == 1, "no cycle on restart while the persisted one is not due"
     status = rig.store.engine.current()
     first = rig.store.cycles.latest()
-    assert status is not None and status.next_cycle_at == first.started_at + timedelta(hours=4)
+    assert status is not None
+    assert status.next_cycle_at == first.started_at + timedelta(hours=4)
     # It declares its heartbeat period, by which front ends judge it late.
     assert status.heartbeat_s == rig.settings().engine.heartbeat_interval.total_seconds() > 0
     rig.gemini.push(text_reply('{"decision": "WAIT", "confidence": 0.2, "reasoning": "quiet"}'))
@@ -163,12 +177,15 @@ async def test_every_command_kind_round_trips_with_a_result(rig: Rig) -> None:
 
     approved = await run(CommandKind.APPROVE, {"proposal_id": proposal.id})
     assert approved.state is CommandState.DONE, approved.error
-    assert approved.result["outcome"] == "open" and approved.result["position_id"]
+    assert approved.result["outcome"] == "open"
+    assert approved.result["position_id"]
     again = await run(CommandKind.APPROVE, {"proposal_id": proposal.id})
-    assert again.state is CommandState.FAILED and "open" in again.error
+    assert again.state is CommandState.FAILED
+    assert "open" in again.error
 
     paused = await run(CommandKind.PAUSE)
-    assert paused.state is CommandState.DONE and rig.store.engine.current().state is EngineState.PAUSED
+    assert paused.state is CommandState.DONE
+    assert rig.store.engine.current().state is EngineState.PAUSED
     resumed = await run(CommandKind.RESUME)
     assert resumed.result == {"state": "running", "was": "paused", "cleared": "paused: paused by test"}
 
@@ -184,21 +201,26 @@ async def test_every_command_kind_round_trips_with_a_result(rig: Rig) -> None:
         assert rejected.result["state"] == "rejected"
     else:
         rejected = await run(CommandKind.REJECT, {"proposal_id": 9999})
-        assert rejected.state is CommandState.FAILED and "9999" in rejected.error
+        assert rejected.state is CommandState.FAILED
+        assert "9999" in rejected.error
 
     reload = await run(CommandKind.RELOAD_CONFIG)
-    assert reload.state is CommandState.FAILED and "not started from a configuration file" in reload.error
+    assert reload.state is CommandState.FAILED
+    assert "not started from a configuration file" in reload.error
     assert rig.store.engine.current().approval == "manual"
     cleanup = await run(CommandKind.CLEANUP)
-    assert cleanup.state is CommandState.DONE and cleanup.result == {"cancelled": []}
+    assert cleanup.state is CommandState.DONE
+    assert cleanup.result == {"cancelled": []}
 
     close = await run(CommandKind.CLOSE, {"symbol": "ETHUSDT", "side": "LONG"})
     assert close.state is CommandState.DONE, close.error
     assert close.result["state"] in ("closed", "closing")
     nothing = await run(CommandKind.CLOSE_ALL)
-    assert nothing.state is CommandState.DONE and nothing.result == {"closed": []}
+    assert nothing.state is CommandState.DONE
+    assert nothing.result == {"closed": []}
     bad = await run(CommandKind.CLOSE, {"symbol": "ETHUSDT", "side": "UP"})
-    assert bad.state is CommandState.FAILED and "LONG or SHORT" in bad.error
+    assert bad.state is CommandState.FAILED
+    assert "LONG or SHORT" in bad.error
 
 
 async def test_stopping_mid_cycle_leaves_a_consistent_database(rig: Rig) -> None:
@@ -207,9 +229,12 @@ async def test_stopping_mid_cycle_leaves_a_consistent_database(rig: Rig) -> None
     await rig.until(lambda: len(rig.gemini.requests) >= 1, 30)
     await rig.stop()
     cycle = rig.store.cycles.latest()
-    assert cycle is not None and cycle.status == "abandoned" and cycle.finished_at is not None
+    assert cycle is not None
+    assert cycle.status == "abandoned"
+    assert cycle.finished_at is not None
     engine = rig.store.engine.current()
-    assert engine is not None and engine.state is EngineState.STOPPED
+    assert engine is not None
+    assert engine.state is EngineState.STOPPED
     assert not rig.store.proposals.in_state(ProposalState.SUBMITTING, ProposalState.APPROVED)
     assert not [c for c in rig.store.commands.select() if c.state is CommandState.RUNNING]
 
@@ -223,9 +248,12 @@ async def test_no_entry_before_the_start_up_reconciliation_succeeded(rig: Rig) -
     await rig.until(lambda: bool(rig.store.events.of_kind("engine.reconcile_failed")), 60)
     await rig.advance(3 * MONITOR_S)
     status = rig.store.engine.current()
-    assert status is not None and status.state is EngineState.RECONCILING and status.last_error
+    assert status is not None
+    assert status.state is EngineState.RECONCILING
+    assert status.last_error
     assert not rig.fake.counts.get("POST /capi/v3/order"), "no order goes out before reconciliation"
-    assert rig.store.proposals.count() == 0 and rig.store.analyses.count() == 0
+    assert rig.store.proposals.count() == 0
+    assert rig.store.analyses.count() == 0
     rig.fake.faults.not_found_paths = frozenset()
     await rig.until(lambda: (p := open_position(rig.store)) is not None and p.sl_order_id is not None, 300)
     assert rig.store.events.of_kind("engine.reconciled")
@@ -250,9 +278,12 @@ async def test_a_halted_engine_still_re_places_a_missing_stop(rig: Rig) -> None:
         lambda: (p := rig.store.positions.get(pos.id)) is not None and p.sl_order_id != stop.order_id, 5
     )
     status = rig.store.engine.current()
-    assert status is not None and status.state is EngineState.HALTED
+    assert status is not None
+    assert status.state is EngineState.HALTED
     still = rig.store.positions.get(pos.id)
-    assert still is not None and still.state is PositionState.OPEN and still.sl_order_id != stop.order_id
+    assert still is not None
+    assert still.state is PositionState.OPEN
+    assert still.sl_order_id != stop.order_id
 
 
 async def test_an_unparseable_model_answer_is_a_recorded_wait_and_never_an_order(rig: Rig) -> None:
@@ -261,6 +292,8 @@ async def test_an_unparseable_model_answer_is_a_recorded_wait_and_never_an_order
     await rig.until(lambda: rig.store.analyses.count() > 0, 120)
     await rig.advance(3 * MONITOR_S)
     (analysis,) = rig.store.analyses.select()
-    assert analysis.action is Action.WAIT and analysis.error and analysis.decision is None
+    assert analysis.action is Action.WAIT
+    assert analysis.error
+    assert analysis.decision is None
     assert rig.store.proposals.count() == 0
     assert not rig.fake.counts.get("POST /capi/v3/order"), "no order goes out on an unreadable answer"

@@ -129,10 +129,12 @@ async def test_a_halted_engine_refuses_entries_but_allows_closes(bench: Bench) -
     bench.store.engine.put(EngineStatus(mode=bench.settings.engine.mode, state=EngineState.HALTED))
     position = bench.store.positions.open_positions()[0]
     closed = await bench.run(bench.executor.closer.close_position(position, CloseReason.MANUAL, actor="test"))
-    assert closed.state is PositionState.CLOSED and closed.close_reason is CloseReason.MANUAL
+    assert closed.state is PositionState.CLOSED
+    assert closed.close_reason is CloseReason.MANUAL
     assert not bench.fake.call(bench.fake.venue.positions())
     assert not bench.fake.call(bench.fake.venue.open_algo_orders("ETHUSDT")), (
         "TP/SL cancelled before the close"
     )
     current = bench.store.proposals.get(proposal.id)
-    assert current is not None and current.state is ProposalState.CLOSED
+    assert current is not None
+    assert current.state is ProposalState.CLOSED

@@ -36,7 +36,7 @@ def accepted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
         handing_on(server, request, address)
 
     monkeypatch.setattr(socketserver.ThreadingMixIn, "process_request", recording)
-    yield seen
+    return seen
 
 
 def one_request(host: str, port: int) -> None:
@@ -67,7 +67,8 @@ def test_each_fake_http_server_accepts_with_nodelay(name: str, accepted: list[in
     with make(tmp_path) as fake:
         host, port = getattr(fake, attribute).server_address[:2]
         one_request(str(host), int(port))
-    assert len(accepted) == 1 and accepted[0] != 0, accepted
+    assert len(accepted) == 1, accepted
+    assert accepted[0] != 0, accepted
 
 
 def test_the_fake_weex_websocket_accepts_with_nodelay() -> None:
@@ -84,4 +85,5 @@ def test_the_fake_weex_websocket_accepts_with_nodelay() -> None:
             ]
 
         flags = fake.call(nodelay())
-    assert len(flags) == 1 and flags[0] != 0, flags
+    assert len(flags) == 1, flags
+    assert flags[0] != 0, flags

@@ -60,8 +60,10 @@ def test_fetch_stores_every_closed_bar_once_and_resumes_after_an_interruption(tm
             run_fetch(_fetcher(fake.base_url, store, clock), ["ETHUSDT", "BTCUSDT"], ["1h"], START, NOW)
         )
         eth, btc = reports
-        assert eth.stored == 0 and eth.resumed_from == START + 192 * HOUR
-        assert btc.resumed_from == START + 100 * HOUR and btc.stored == 92
+        assert eth.stored == 0
+        assert eth.resumed_from == START + 192 * HOUR
+        assert btc.resumed_from == START + 100 * HOUR
+        assert btc.stored == 92
         assert fake.history.calls - calls_before == 2  # only what was missing was asked for
         bars = store.market_history.bars("BTCUSDT", "1h")
         assert [b.open_time for b in bars] == [START + i * HOUR for i in range(192)]
@@ -69,7 +71,8 @@ def test_fetch_stores_every_closed_bar_once_and_resumes_after_an_interruption(tm
         assert all(truth[b.open_time] == b for b in bars)  # exactly the exchange's bars
         # The bar still forming at 00:30 (opened 00:00) was served but never stored.
         assert bars[-1].open_time == NOW.replace(minute=0) - HOUR
-        assert eth.gaps == [] and btc.gaps == []
+        assert eth.gaps == []
+        assert btc.gaps == []
     store.close()
 
 
@@ -92,7 +95,8 @@ def test_fetch_reports_the_exchanges_gaps_and_reads_5_minute_bars(tmp_path: Path
                 _fetcher(fake.base_url, store, clock), ["ETHUSDT"], ["5m"], START, START + timedelta(hours=10)
             )
         )
-        assert five.stored == 120 and five.requests == 2
+        assert five.stored == 120
+        assert five.requests == 2
     store.close()
 
 
@@ -114,7 +118,8 @@ def test_fetch_waits_for_the_weight_budget(tmp_path: Path) -> None:
         (report,) = asyncio.run(
             run_fetch(_fetcher(fake.base_url, store, clock, limiter), ["ETHUSDT"], ["1h"], START, end)
         )
-    assert report.requests == 4 and report.stored == 192
+    assert report.requests == 4
+    assert report.stored == 192
     assert sum(slept) == pytest.approx(10.0)  # the third page waited for the window to roll
     store.close()
 

@@ -82,8 +82,10 @@ async def test_resume_clears_the_halt_says_what_it_cleared_and_counts_from_then(
     debit(rig, "60")
     await rig.until(lambda: state(rig) is EngineState.HALTED, 2 * MONITOR_S)
     resumed = await command(rig, CommandKind.RESUME)
-    assert resumed.state is CommandState.DONE and resumed.result is not None
-    assert resumed.result["was"] == "halted" and "daily loss" in resumed.result["cleared"]
+    assert resumed.state is CommandState.DONE
+    assert resumed.result is not None
+    assert resumed.result["was"] == "halted"
+    assert "daily loss" in resumed.result["cleared"]
     event = rig.store.events.of_kind("engine.resumed")[0]
     assert "daily loss" in event.data["cleared"]
     await rig.advance(3 * MONITOR_S)

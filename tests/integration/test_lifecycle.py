@@ -93,7 +93,8 @@ async def kill_during_entry(rig: Rig, *, reached_venue: bool) -> Proposal:
     rig.fake.faults.path_latency_after.clear()
     rig.fake.faults.paths = None
     dead = rig.store.proposals.get(proposal.id)
-    assert dead is not None and dead.state is ProposalState.SUBMITTING
+    assert dead is not None
+    assert dead.state is ProposalState.SUBMITTING
     assert entry_order(rig, proposal.id).state is OrderState.PENDING_SUBMIT
     return dead
 
@@ -110,9 +111,12 @@ async def test_a_kill_after_the_entry_was_sent_is_resolved_on_restart(rig: Rig) 
 
     await rig.until(resolved, 3 * MONITOR_S)
     position = rig.store.positions.open_for("ETHUSDT", proposal.side)
-    assert position is not None and position.proposal_id == pid and not position.adopted
+    assert position is not None
+    assert position.proposal_id == pid
+    assert not position.adopted
     entry = entry_order(rig, pid or 0)
-    assert entry.state is OrderState.FILLED and entry.position_id == position.id
+    assert entry.state is OrderState.FILLED
+    assert entry.position_id == position.id
     assert rig.fake.orders_with_client_id(entry.client_order_id) == 1, "never sent twice"
     assert {"tp", "sl"} <= resting_kinds(rig)
     kinds = [e.kind for e in rig.store.events.select("order_id = ?", [entry.id])]
@@ -164,7 +168,8 @@ async def test_a_manual_approval_in_flight_finishes_when_the_engine_stops(rig: R
     runtime.engine.stop()
     await rig.finish()
     done = rig.store.commands.get(cmd.id)
-    assert done is not None and done.state is CommandState.DONE, done
+    assert done is not None, done
+    assert done.state is CommandState.DONE, done
     assert rig.store.proposals.get(pid or 0).state is ProposalState.OPEN
     assert resting_kinds(rig) == {"tp", "sl"}
 
@@ -176,7 +181,8 @@ async def test_a_failed_account_read_fails_its_step_not_the_cycle(rig: Rig) -> N
     rig.fake.faults.rate_5xx = 1.0
     cycle_id = await rig.run(runtime.pipeline.run_cycle("test"))
     cycle = rig.store.cycles.get(cycle_id)
-    assert cycle is not None and cycle.status == "partial"
+    assert cycle is not None
+    assert cycle.status == "partial"
     assert cycle.steps["account"]["status"] == "failed"
     assert cycle.steps["proposals"]["status"] == "ok", cycle.steps
     assert not rig.store.proposals.select(), "an unreadable balance means no proposals"
@@ -231,7 +237,8 @@ async def test_an_entry_whose_outcome_stays_unknown_is_left_to_the_tracker_not_f
     assert entry_order(rig, proposal.id or 0).state is OrderState.UNKNOWN
     await rig.clock.advance(runtime.settings.trading.order_visibility.total_seconds() + 1)
     report = await rig.run(runtime.monitor.tick())
-    assert report.ok and report.inflight.proposals_resolved == [proposal.id]
+    assert report.ok
+    assert report.inflight.proposals_resolved == [proposal.id]
     assert entry_order(rig, proposal.id or 0).state is OrderState.CANCELLED
     assert rig.store.proposals.get(proposal.id or 0).state is ProposalState.FAILED
     assert rig.fake.counts["POST /capi/v3/order"] == 1, "never resent"

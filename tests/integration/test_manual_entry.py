@@ -58,15 +58,21 @@ async def test_an_entry_opens_with_tp_and_sl_resting_as_the_operators_proposal(r
     await started(rig, mode)
     done = await run(rig, {"pair": "ETH", "side": "LONG", "margin": "50", "tp_pct": "3", "sl_pct": "1.5"})
     assert done.state is CommandState.DONE, done.error
-    assert done.result["outcome"] == "open" and done.result["position_id"]
+    assert done.result["outcome"] == "open"
+    assert done.result["position_id"]
     proposal = rig.store.proposals.get(done.result["proposal_id"])
-    assert proposal is not None and proposal.state is ProposalState.OPEN
-    assert proposal.source == "operator" and proposal.decided_by == "cli:alice"
-    assert proposal.margin <= Decimal(50) and proposal.leverage == 20  # never more than asked
-    assert proposal.tp_pct == Decimal(3) and proposal.sl_pct == Decimal("1.5")
+    assert proposal is not None
+    assert proposal.state is ProposalState.OPEN
+    assert proposal.source == "operator"
+    assert proposal.decided_by == "cli:alice"
+    assert proposal.margin <= Decimal(50)
+    assert proposal.leverage == 20
+    assert proposal.tp_pct == Decimal(3)
+    assert proposal.sl_pct == Decimal("1.5")
     assert resting(rig) == {OrderKind.TP, OrderKind.SL}
     (position,) = rig.store.positions.open_positions()
-    assert position.proposal_id == proposal.id and position.size == proposal.size
+    assert position.proposal_id == proposal.id
+    assert position.size == proposal.size
     # The same audit trail as an approval: proposed, approved by the operator, submitting, open.
     moves = [
         e.kind
@@ -87,9 +93,11 @@ async def test_an_entry_opens_with_tp_and_sl_resting_as_the_operators_proposal(r
             }
         ]
         (event,) = rig.store.events.of_kind("risk.edge_not_applied")
-        assert "cli:alice" in event.message and event.proposal_id == proposal.id
+        assert "cli:alice" in event.message
+        assert event.proposal_id == proposal.id
     else:
-        assert edge == [] and not rig.store.events.of_kind("risk.edge_not_applied")
+        assert edge == []
+        assert not rig.store.events.of_kind("risk.edge_not_applied")
 
 
 @pytest.mark.parametrize("mode", ["paper", "live"])
@@ -100,11 +108,15 @@ async def test_an_entry_above_the_single_position_limit_is_refused_with_the_gate
     before = orders_sent(rig)
     done = await run(rig, {"pair": "ETH", "side": "SHORT", "margin": "400"})  # cap: 25 % of 1000
     assert done.state is CommandState.FAILED
-    assert "max_single_position" in done.error and "cap 250" in done.error
+    assert "max_single_position" in done.error
+    assert "cap 250" in done.error
     (proposal,) = rig.store.proposals.select()
-    assert proposal.state is ProposalState.DENIED and proposal.reason_codes == ["max_single_position"]
-    assert proposal.source == "operator" and proposal.decided_by == "risk"
-    assert orders_sent(rig) == before and not rig.store.orders.select()  # nothing reached the venue
+    assert proposal.state is ProposalState.DENIED
+    assert proposal.reason_codes == ["max_single_position"]
+    assert proposal.source == "operator"
+    assert proposal.decided_by == "risk"
+    assert orders_sent(rig) == before
+    assert not rig.store.orders.select()
 
 
 async def test_an_entry_past_max_open_positions_is_refused_and_sends_nothing(rig: Rig) -> None:
@@ -112,7 +124,8 @@ async def test_an_entry_past_max_open_positions_is_refused_and_sends_nothing(rig
     first = await run(rig, {"pair": "ETH", "side": "LONG", "size": "0.05"})
     assert first.state is CommandState.DONE, first.error
     opened = rig.store.proposals.get(first.result["proposal_id"])
-    assert opened is not None and (opened.tp_pct, opened.sl_pct) == (Decimal(5), Decimal("2.5"))  # defaults
+    assert opened is not None
+    assert (opened.tp_pct, opened.sl_pct) == (Decimal(5), Decimal("2.5"))
     before = orders_sent(rig)
     second = await run(rig, {"pair": "ETH", "side": "SHORT", "size": "0.05"})
     assert second.state is CommandState.FAILED
@@ -127,14 +140,16 @@ async def test_a_requested_size_is_floored_to_the_step_never_raised(rig: Rig) ->
     done = await run(rig, {"pair": "ETH", "side": "LONG", "size": str(asked)})
     assert done.state is CommandState.DONE, done.error
     proposal = rig.store.proposals.get(done.result["proposal_id"])
-    assert proposal is not None and proposal.size == contract.step_size * 7
+    assert proposal is not None
+    assert proposal.size == contract.step_size * 7
 
 
 async def test_a_size_below_the_step_is_refused_never_raised_to_the_minimum(rig: Rig) -> None:
     await started(rig, "paper")
     before = orders_sent(rig)
     done = await run(rig, {"pair": "ETH", "side": "LONG", "size": "0.0004"})  # step 0.001
-    assert done.state is CommandState.FAILED and "min_order_size: size 0 (step 0.001" in done.error
+    assert done.state is CommandState.FAILED
+    assert "min_order_size: size 0 (step 0.001" in done.error
     assert orders_sent(rig) == before
 
 
@@ -155,8 +170,10 @@ async def test_bad_arguments_are_refused_when_the_engine_runs_them(
     await started(rig, "paper")
     before = orders_sent(rig)
     done = await run(rig, args)
-    assert done.state is CommandState.FAILED and words in done.error
-    assert not rig.store.proposals.select() and orders_sent(rig) == before
+    assert done.state is CommandState.FAILED
+    assert words in done.error
+    assert not rig.store.proposals.select()
+    assert orders_sent(rig) == before
 
 
 async def test_an_entry_on_a_paused_engine_is_refused_by_the_engine_state_gate(rig: Rig) -> None:
@@ -171,4 +188,5 @@ async def test_an_entry_on_a_paused_engine_is_refused_by_the_engine_state_gate(r
     done = await run(rig, {"pair": "ETH", "side": "LONG", "size": "0.05"})
     assert done.state is CommandState.FAILED
     assert "engine_state: engine is paused" in (done.error or "")
-    assert orders_sent(rig) == before and not rig.store.orders.select()
+    assert orders_sent(rig) == before
+    assert not rig.store.orders.select()

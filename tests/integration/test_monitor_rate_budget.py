@@ -44,7 +44,8 @@ async def test_the_stream_down_poll_stays_inside_the_weight_budget(bench: Bench)
     await bench.run(bench.monitor.tick())  # the first tick after the entry settles what it placed
     sent = await tick_requests(bench)  # a steady tick: one protected position to watch
     paths = {path for _, path in sent}
-    assert "/capi/v3/account/position/allPosition" in paths and "/capi/v3/openAlgoOrders" in paths, sent
+    assert "/capi/v3/account/position/allPosition" in paths, sent
+    assert "/capi/v3/openAlgoOrders" in paths, sent
     weight = sum(WEIGHTS.get(path, 5) for _, path in sent)  # what the limiter charges (transport.py)
 
     interval = Settings.model_validate(SETTINGS).engine.monitor_interval_stream_down.total_seconds()
@@ -127,13 +128,15 @@ async def test_the_history_spacing_never_delays_an_entrys_protection_or_a_restar
     first = await asyncio.wait_for(bench.client.open_algo_orders(), 60)
     second = await asyncio.wait_for(bench.client.open_algo_orders(), 60)
     assert histories() - before == 1  # the second read, inside 10 s, asked no history
-    assert tp_id in {a.order_id for a in first} and tp_id in {a.order_id for a in second}
+    assert tp_id in {a.order_id for a in first}
+    assert tp_id in {a.order_id for a in second}
     await asyncio.wait_for(bench.client.open_algo_orders("ETHUSDT"), 60)
     assert histories() - before == 2  # one symbol's read: always
     await bench.client.aclose()
     bench.restart()
     legs = await asyncio.wait_for(bench.client.open_algo_orders(), 60)
-    assert histories() - before == 3 and tp_id in {a.order_id for a in legs}  # a restart: at once
+    assert histories() - before == 3
+    assert tp_id in {a.order_id for a in legs}
 
 
 async def test_a_tick_reads_the_position_list_once_however_long_ago_the_last_read_was(bench: Bench) -> None:

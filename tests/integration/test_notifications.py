@@ -104,7 +104,8 @@ async def test_the_operator_hears_of_each_step_once_in_order_even_after_the_webh
     await rig.until(lambda: any(kind_of(d) == "proposal_waiting" for d in rig.hook.delivered), 120)
     proposal = rig.store.proposals.pending()[0]
     waiting = next(d for d in rig.hook.delivered if kind_of(d) == "proposal_waiting")
-    assert f"smt approve {proposal.id}" in waiting.message and "ETH LONG" in waiting.message
+    assert f"smt approve {proposal.id}" in waiting.message
+    assert "ETH LONG" in waiting.message
 
     # The webhook goes down; trading goes on at its own pace.
     rig.hook.down = True
@@ -136,7 +137,9 @@ async def test_the_operator_hears_of_each_step_once_in_order_even_after_the_webh
     await rig.until(lambda: rig.hook.refused >= 2, 120)
     assert [kind_of(d) for d in rig.hook.delivered] == ["started", "proposal_waiting"]
     health = rig.store.health.get("notify")
-    assert health is not None and health.status.value == "down" and "503" in health.detail
+    assert health is not None
+    assert health.status.value == "down"
+    assert "503" in health.detail
 
     # Back up: everything queued arrives, in order, once.
     rig.hook.down = False
@@ -147,8 +150,10 @@ async def test_the_operator_hears_of_each_step_once_in_order_even_after_the_webh
     kinds = [kind_of(d) for d in rig.hook.delivered]
     assert kinds == ["started", "proposal_waiting", "entry_filled", "position_closed", "halted"]
     closed = rig.store.positions.get(pos.id)
-    assert closed is not None and closed.close_reason is CloseReason.TAKE_PROFIT
-    assert "take-profit" in rig.hook.delivered[3].title and "realised PnL +" in rig.hook.delivered[3].message
+    assert closed is not None
+    assert closed.close_reason is CloseReason.TAKE_PROFIT
+    assert "take-profit" in rig.hook.delivered[3].title
+    assert "realised PnL +" in rig.hook.delivered[3].message
     assert not [n for n in rig.store.notifications.recent() if n.state is not NotificationState.SENT]
 
     # The URL's token is nowhere in the database, its WAL or the logs.

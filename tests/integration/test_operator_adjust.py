@@ -40,7 +40,8 @@ async def run(b: Bench, kind: CommandKind, args: dict[str, Any]) -> Command:
     """Queue ``kind`` as the CLI and the console do, and let the engine claim and run it."""
     b.store.commands.enqueue(kind, b.clock.now(), "cli:tester", args)
     claimed = b.store.commands.claim_next(b.clock.now())
-    assert claimed is not None and claimed.id is not None
+    assert claimed is not None
+    assert claimed.id is not None
     await b.run(engine(b).handle(claimed))
     done = b.store.commands.get(claimed.id)
     assert done is not None
@@ -71,12 +72,15 @@ async def test_a_tightened_stop_rests_on_the_venue_and_the_old_one_is_gone(bench
     assert [(price, size) for _, price, size in stops] == [(Decimal("2980.00"), position(bench, pid).size)]
     assert stops[0][0] != old_sl, "the old stop is cancelled, a new one rests"
     pos = position(bench, pid)
-    assert pos.sl_price == Decimal("2980.00") and pos.sl_order_id == stops[0][0]
+    assert pos.sl_price == Decimal("2980.00")
+    assert pos.sl_order_id == stops[0][0]
     rows = {o.exchange_order_id: o for o in bench.store.orders.for_position(pid) if o.kind is OrderKind.SL}
     assert rows[old_sl].state is OrderState.CANCELLED
     assert rows[stops[0][0]].state is OrderState.SUBMITTED
     moved = bench.store.events.of_kind("position.protection_moved")
-    assert moved and moved[0].data["actor"] == "cli:tester" and moved[0].position_id == pid
+    assert moved
+    assert moved[0].data["actor"] == "cli:tester"
+    assert moved[0].position_id == pid
 
 
 async def test_a_stop_loosened_past_the_limit_is_refused_with_the_reason_and_nothing_changes(
@@ -91,7 +95,8 @@ async def test_a_stop_loosened_past_the_limit_is_refused_with_the_reason_and_not
         bench, CommandKind.MOVE_PROTECTION, {"symbol": ETH, "side": "LONG", "sl_price": str(too_far)}
     )
     assert done.state is CommandState.FAILED
-    assert done.error is not None and done.error.startswith("max_stop_distance:")
+    assert done.error is not None
+    assert done.error.startswith("max_stop_distance:")
     assert f"limit {limit}% (analyst.max_sl_pct)" in done.error
     assert [leg[0] for leg in await legs(bench, "sl")] == [old_sl]
     assert bench.posts("/capi/v3/algoOrder") == placed, "nothing was sent to the venue"
@@ -112,9 +117,11 @@ async def test_a_stop_loosened_within_the_limit_is_accepted(bench: Bench) -> Non
 async def test_a_stop_above_the_price_and_a_take_profit_below_it_are_refused(bench: Bench) -> None:
     _, old_tp, old_sl = await open_long(bench)
     done = await run(bench, CommandKind.MOVE_PROTECTION, {"symbol": ETH, "side": "LONG", "sl_price": "3050"})
-    assert done.state is CommandState.FAILED and (done.error or "").startswith("stop_wrong_side:")
+    assert done.state is CommandState.FAILED
+    assert (done.error or "").startswith("stop_wrong_side:")
     done = await run(bench, CommandKind.MOVE_PROTECTION, {"symbol": ETH, "side": "LONG", "tp_price": "2990"})
-    assert done.state is CommandState.FAILED and (done.error or "").startswith("take_profit_wrong_side:")
+    assert done.state is CommandState.FAILED
+    assert (done.error or "").startswith("take_profit_wrong_side:")
     assert [leg[0] for leg in await legs(bench, "sl")] == [old_sl]
     assert [leg[0] for leg in await legs(bench, "tp")] == [old_tp]
 
@@ -124,7 +131,8 @@ async def test_a_moved_take_profit_replaces_the_attached_one(bench: Bench) -> No
     done = await run(bench, CommandKind.MOVE_PROTECTION, {"symbol": ETH, "side": "LONG", "tp_price": "3150"})
     assert done.state is CommandState.DONE, done.error
     tps = await legs(bench, "tp")
-    assert [price for _, price, _ in tps] == [Decimal("3150.00")] and tps[0][0] != old_tp
+    assert [price for _, price, _ in tps] == [Decimal("3150.00")]
+    assert tps[0][0] != old_tp
     assert position(bench, pid).tp_price == Decimal("3150.00")
 
 
@@ -139,7 +147,8 @@ async def test_half_closed_the_rest_stays_open_with_resized_legs_and_the_pnl_boo
     venue = [p for p in await bench.client.positions() if p.symbol == ETH and p.side is Side.LONG]
     assert [p.size for p in venue] == [rest]
     pos = position(bench, pid)
-    assert pos.state is PositionState.OPEN and pos.size == rest
+    assert pos.state is PositionState.OPEN
+    assert pos.size == rest
     for kind, old in (("sl", old_sl), ("tp", old_tp)):
         resting = await legs(bench, kind)
         assert [size for _, _, size in resting] == [rest], kind
@@ -147,15 +156,19 @@ async def test_half_closed_the_rest_stays_open_with_resized_legs_and_the_pnl_boo
     assert pos.sl_order_id == (await legs(bench, "sl"))[0][0]
     part_id = done.result["part_position_id"]
     part = position(bench, part_id)
-    assert part.state is PositionState.CLOSED and part.size == half
-    assert part.close_reason is CloseReason.MANUAL and part.exit_price is not None
+    assert part.state is PositionState.CLOSED
+    assert part.size == half
+    assert part.close_reason is CloseReason.MANUAL
+    assert part.exit_price is not None
     fills = [f for f in await bench.client.fills(ETH) if f.order_id == part.close_order_id]
     assert part.realized_pnl == sum((f.realized_pnl - abs(f.fee) for f in fills), Decimal(0))
-    assert part.realized_pnl is not None and part.realized_pnl > 0
+    assert part.realized_pnl is not None
+    assert part.realized_pnl > 0
     assert part.margin + pos.margin == full.margin
     trades = [t for t in bench.store.positions.closed_trades() if t.id == part_id]
     result = trade_result(trades[0], bench.settings.exchange.taker_fee_pct)
-    assert result is not None and result.net > 0, "the part closed counts in the performance figures"
+    assert result is not None, "the part closed counts in the performance figures"
+    assert result.net > 0, "the part closed counts in the performance figures"
     event = bench.store.events.of_kind("position.partial_close")[0]
     assert event.data["actor"] == "cli:tester"
 
@@ -164,10 +177,12 @@ async def test_a_partial_close_below_the_venue_minimum_or_of_the_whole_size_is_r
     pid, _, old_sl = await open_long(bench)
     size = position(bench, pid).size
     done = await run(bench, CommandKind.CLOSE, {"symbol": ETH, "side": "LONG", "size": "0.0004"})
-    assert done.state is CommandState.FAILED and (done.error or "").startswith("min_order_size:")
+    assert done.state is CommandState.FAILED
+    assert (done.error or "").startswith("min_order_size:")
     assert "venue minimum 0.001" in (done.error or "")
     done = await run(bench, CommandKind.CLOSE, {"symbol": ETH, "side": "LONG", "size": str(size)})
-    assert done.state is CommandState.FAILED and (done.error or "").startswith("whole_position:")
+    assert done.state is CommandState.FAILED
+    assert (done.error or "").startswith("whole_position:")
     assert [p.size for p in await bench.client.positions() if p.symbol == ETH] == [size]
     assert position(bench, pid).size == size
     assert [leg[0] for leg in await legs(bench, "sl")] == [old_sl]
@@ -195,9 +210,11 @@ async def test_a_cleared_cooldown_lets_the_gate_allow_the_pair_again(bench: Benc
     allowed = await bench.proposed()
     assert ReasonCode.COOLDOWN.value not in allowed.reason_codes
     event = bench.store.events.of_kind("cooldown.cleared")[0]
-    assert event.data["actor"] == "cli:tester" and event.data["symbol"] == ETH
+    assert event.data["actor"] == "cli:tester"
+    assert event.data["symbol"] == ETH
     again = await run(bench, CommandKind.CLEAR_COOLDOWN, {"symbol": ETH})
-    assert again.state is CommandState.FAILED and "no active stop-loss cooldown" in (again.error or "")
+    assert again.state is CommandState.FAILED
+    assert "no active stop-loss cooldown" in (again.error or "")
 
 
 async def test_a_new_stop_the_venue_refuses_leaves_the_old_one_resting(
@@ -217,7 +234,8 @@ async def test_a_new_stop_the_venue_refuses_leaves_the_old_one_resting(
     monkeypatch.setattr(bench.client, "place_tp_sl", refuse)
     monkeypatch.setattr(bench.client, "cancel_algo_order", cancel)
     done = await run(bench, CommandKind.MOVE_PROTECTION, {"symbol": ETH, "side": "LONG", "sl_price": "2980"})
-    assert done.state is CommandState.FAILED and (done.error or "").startswith("venue_refused:")
+    assert done.state is CommandState.FAILED
+    assert (done.error or "").startswith("venue_refused:")
     assert cancels == [], "the old stop is cancelled only after the new one rests"
     assert [leg[0] for leg in await legs(bench, "sl")] == [old_sl]
     assert position(bench, pid).sl_order_id == old_sl
@@ -250,8 +268,10 @@ async def test_the_rest_stopped_out_after_a_partial_close_books_its_own_fills_on
         if position(bench, pid).state is PositionState.CLOSED:
             break
     rest = position(bench, pid)
-    assert rest.state is PositionState.CLOSED and rest.realized_pnl is not None
+    assert rest.state is PositionState.CLOSED
+    assert rest.realized_pnl is not None
     fills = [f for f in await bench.client.fills(ETH) if f.realized_pnl and f.order_id != part.close_order_id]
     assert fills, "the stop filled at the venue"
     assert rest.realized_pnl == sum((f.realized_pnl - abs(f.fee) for f in fills), Decimal(0))
-    assert rest.realized_pnl < 0 and position(bench, part.id or 0).realized_pnl == part.realized_pnl
+    assert rest.realized_pnl < 0
+    assert position(bench, part.id or 0).realized_pnl == part.realized_pnl

@@ -40,5 +40,6 @@ async def test_each_price_is_stamped_when_it_was_read(rig: Rig) -> None:
     assert point.at >= cycle.started_at + timedelta(seconds=WHALE_STEP_S)
     assert point.at <= (cycle.finished_at or rig.clock.now())
     bars = [b for b in rig.store.candles.select() if b.interval == "1h"]
-    assert bars and all(b.seen_at == point.at for b in bars)
+    assert bars
+    assert all(b.seen_at == point.at for b in bars)
     await runtime.aclose()

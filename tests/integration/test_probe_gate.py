@@ -48,8 +48,10 @@ def test_live_engine_refuses_to_start_without_a_probe(
     code = main(["engine"])
     err = capsys.readouterr().err
     assert code == ExitCode.CONFIG  # systemd does not restart into the same refusal
-    assert "live mode needs a passing `smt venue probe`" in err and "no probe has passed" in err
-    assert fake.counts["POST /capi/v3/order"] == 0 and fake.counts["GET /capi/v3/account/balance"] == 0
+    assert "live mode needs a passing `smt venue probe`" in err
+    assert "no probe has passed" in err
+    assert fake.counts["POST /capi/v3/order"] == 0
+    assert fake.counts["GET /capi/v3/account/balance"] == 0
 
 
 def test_a_live_one_shot_cycle_is_refused_the_same_way(
@@ -73,9 +75,11 @@ def test_a_passing_probe_lets_live_start_for_that_key_and_version_only(
     store = Store.open(db)
     try:
         row = store.health.get(PROBE_COMPONENT)
-        assert row is not None and row.status is HealthStatus.OK
+        assert row is not None
+        assert row.status is HealthStatus.OK
         stored = store.venue_facts.value(PROBE_FACT) or ""
-        assert fake.api_key not in stored and json.loads(stored)["version"] == "0.1.0"
+        assert fake.api_key not in stored
+        assert json.loads(stored)["version"] == "0.1.0"
     finally:
         store.close()
     # Another key (same host, same version) needs its own probe.
@@ -114,17 +118,20 @@ def test_skip_probe_starts_with_a_warning_event_and_a_health_row_status_shows(
     store = Store.open(db)
     try:
         events = store.events.of_kind("exchange.probe_skipped")
-        assert len(events) == 1 and events[0].level is EventLevel.WARNING
+        assert len(events) == 1
+        assert events[0].level is EventLevel.WARNING
         assert "--skip-probe" in events[0].message
         row = store.health.get(PROBE_COMPONENT)
-        assert row is not None and row.status is HealthStatus.WARN
+        assert row is not None
+        assert row.status is HealthStatus.WARN
     finally:
         store.close()
     capsys.readouterr()
     main(["status"])
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if PROBE_COMPONENT in x)
-    assert "warn" in line and "live without a passing venue probe (--skip-probe)" in line
+    assert "warn" in line
+    assert "live without a passing venue probe (--skip-probe)" in line
 
 
 def test_skip_probe_is_an_engine_and_run_option() -> None:

@@ -49,5 +49,6 @@ def test_smt_test_fails_when_the_exchange_is_unreachable(tmp_path: Path) -> None
     assert result.returncode == ExitCode.FAILED, result.stdout
     assert re.search(r"^  market\s+failed ", result.stdout, re.M), result.stdout
     last = result.stderr.strip().splitlines()[-1]
-    assert "did not complete: market" in last and "is the exchange reachable?" in last
+    assert "did not complete: market" in last
+    assert "is the exchange reachable?" in last
     assert "Traceback" not in result.stderr

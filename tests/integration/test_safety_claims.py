@@ -46,17 +46,20 @@ async def test_the_monitor_closes_at_market_a_position_whose_stop_cannot_be_plac
     bench.fake.faults.paths = {"/capi/v3/placeTpSlOrder"}
     bench.fake.faults.next_5xx = 20  # and cannot be placed again
     report = await bench.run(bench.monitor.tick())
-    assert report.ok and report.stops_placed == []
+    assert report.ok
+    assert report.stops_placed == []
     assert bench.posts("/capi/v3/placeTpSlOrder") >= 1, "a new stop was tried first"
     assert not [p for p in await bench.client.positions() if p.size > 0], "closed at the venue"
     pos = bench.store.positions.get(pid)
-    assert pos is not None and pos.state is PositionState.CLOSED
+    assert pos is not None
+    assert pos.state is PositionState.CLOSED
     assert pos.close_reason is CloseReason.UNPROTECTED
     assert bench.venue_status(pos.close_order_id or "") is OrderStatus.FILLED
     events = [
         e for e in bench.store.events.recent(100) if e.position_id == pid and e.kind == "position.closed"
     ]
-    assert events and events[0].level.value == "critical"
+    assert events
+    assert events[0].level.value == "critical"
 
 
 async def test_the_stop_guard_does_not_close_a_position_whose_stop_is_placed_again(bench: Bench) -> None:
@@ -65,7 +68,8 @@ async def test_the_stop_guard_does_not_close_a_position_whose_stop_is_placed_aga
     report = await bench.run(bench.monitor.tick())
     assert report.stops_placed == [pid]
     pos = bench.store.positions.get(pid)
-    assert pos is not None and pos.state is PositionState.OPEN
+    assert pos is not None
+    assert pos.state is PositionState.OPEN
     stops = [a for a in await bench.client.open_algo_orders(ETH) if a.kind == "sl"]
     assert [(a.position_side, a.order_id) for a in stops] == [(Side.LONG, pos.sl_order_id)]
 
@@ -92,15 +96,18 @@ async def test_the_engine_rejects_a_waiting_proposal_on_the_operators_command(ri
     assert done.state is CommandState.DONE, done.error
     assert done.result == {"proposal_id": proposal.id, "state": "rejected"}
     rejected = rig.store.proposals.get(proposal.id)
-    assert rejected is not None and rejected.state is ProposalState.REJECTED
+    assert rejected is not None
+    assert rejected.state is ProposalState.REJECTED
     assert rejected.decided_by == "test"  # who and why are on the record
     said = next(e for e in rig.store.events.recent(200) if e.kind == "proposal.rejected")
     assert (said.proposal_id, said.data["actor"], said.data["reason"]) == (proposal.id, "test", "not today")
     assert rig.fake.counts["POST /capi/v3/order"] == 0, "nothing was sent for it"
     again = await _command(rig, CommandKind.REJECT, {"proposal_id": proposal.id})
-    assert again.state is CommandState.FAILED and "rejected" in again.error
+    assert again.state is CommandState.FAILED
+    assert "rejected" in again.error
     missing = await _command(rig, CommandKind.REJECT, {"proposal_id": 9999})
-    assert missing.state is CommandState.FAILED and "9999" in missing.error
+    assert missing.state is CommandState.FAILED
+    assert "9999" in missing.error
 
 
 def _service(bench: Bench) -> RunRow:
@@ -133,7 +140,9 @@ async def test_the_operators_close_closes_at_the_venue_even_when_halted(bench: B
         await run(_cmd(CommandKind.CLOSE, {"symbol": "ethusdt", "side": "short"}))
     result = await bench.run(run(_cmd(CommandKind.CLOSE, {"symbol": "ethusdt", "side": "long"})))
     pos = bench.store.positions.get(pid)
-    assert pos is not None and pos.state is PositionState.CLOSED and pos.close_reason is CloseReason.MANUAL
+    assert pos is not None
+    assert pos.state is PositionState.CLOSED
+    assert pos.close_reason is CloseReason.MANUAL
     assert result == {"position_id": pid, "state": "closed", "close_order_id": pos.close_order_id}
     assert bench.venue_status(pos.close_order_id or "") is OrderStatus.FILLED
     assert not [p for p in await bench.client.positions() if p.size > 0]
@@ -151,9 +160,11 @@ async def test_the_operators_close_that_the_venue_refuses_fails_and_says_so(benc
     with pytest.raises(CommandRejected, match="closed 0, could not close: ETHUSDT LONG"):
         await bench.run(run(_cmd(CommandKind.CLOSE_ALL)))
     pos = bench.store.positions.get(pid)
-    assert pos is not None and pos.state is PositionState.OPEN
+    assert pos is not None
+    assert pos.state is PositionState.OPEN
     failed = [e for e in bench.store.events.recent(100) if e.kind == "position.close_failed"]
-    assert failed and all(e.position_id == pid and e.level.value == "critical" for e in failed)
+    assert failed
+    assert all(e.position_id == pid and e.level.value == "critical" for e in failed)
     bench.fake.faults.rate_5xx = 0.0
     assert await bench.run(run(_cmd(CommandKind.CLOSE_ALL))) == {"closed": [pid]}
     closed = next(e for e in bench.store.events.recent(100) if e.kind == "position.closed")
@@ -188,7 +199,8 @@ async def test_a_reject_without_a_reason_is_recorded_as_the_operators(bench: Ben
     bench.settings = Settings.model_validate({**SETTINGS, "engine": {"approval": "manual"}})
     bench.book = ProposalBook(bench.store, bench.clock, bench.settings)
     waiting = await bench.proposed()
-    assert waiting.state is ProposalState.PROPOSED and waiting.id is not None
+    assert waiting.state is ProposalState.PROPOSED
+    assert waiting.id is not None
     result = await _service(bench)(_cmd(CommandKind.REJECT, {"proposal_id": waiting.id}))
     assert result == {"proposal_id": waiting.id, "state": "rejected"}
     said = next(e for e in bench.store.events.recent(50) if e.kind == "proposal.rejected")
@@ -204,7 +216,9 @@ async def test_a_position_that_came_without_a_stop_gets_the_phases_default_dista
     await bench.client.place_order(OrderRequest(ETH, Side.SHORT, Decimal("0.5"), "outside-short-1"))
     report = await bench.run(bench.monitor.tick())
     pos = bench.store.positions.open_for(ETH, Side.SHORT)
-    assert pos is not None and pos.adopted and report.stops_placed == [pos.id]
+    assert pos is not None
+    assert pos.adopted
+    assert report.stops_placed == [pos.id]
     pct = competition_status(bench.settings, bench.clock.now(), Decimal(1000)).default_sl_pct
     wanted = pos.entry_price * (1 + pct / 100)  # above a short's entry, by the phase's distance
     stop = round_stop(wanted, Decimal("0.01"), Side.SHORT)
@@ -217,12 +231,15 @@ async def test_a_position_held_past_max_hold_is_force_closed_by_the_monitor(benc
     max_hold = competition_status(bench.settings, bench.clock.now(), Decimal(1000)).max_hold
     await bench.clock.advance(max_hold.total_seconds() - 60)
     early = await bench.run(bench.monitor.tick())
-    assert early.forced == [] and bench.store.positions.get(pid).state is PositionState.OPEN  # type: ignore[union-attr]
+    assert early.forced == []
+    assert bench.store.positions.get(pid).state is PositionState.OPEN
     await bench.clock.advance(120)
     report = await bench.run(bench.monitor.tick())
     assert report.forced == [pid]
     pos = bench.store.positions.get(pid)
-    assert pos is not None and pos.state is PositionState.CLOSED and pos.close_reason is CloseReason.FORCED
+    assert pos is not None
+    assert pos.state is PositionState.CLOSED
+    assert pos.close_reason is CloseReason.FORCED
     closed = next(e for e in bench.store.events.recent(100) if e.kind == "position.closed")
     assert (closed.position_id, closed.data["actor"]) == (pid, "monitor")
 
@@ -250,7 +267,8 @@ async def test_the_operators_approve_opens_the_position_or_says_why_not(bench: B
     bench.fake.faults.next_5xx = 0
     result = await approve(waiting.id)
     pos = bench.store.positions.open_for(ETH, Side.LONG)
-    assert pos is not None and pos.proposal_id == waiting.id
+    assert pos is not None
+    assert pos.proposal_id == waiting.id
     assert result == {
         "proposal_id": waiting.id,
         "outcome": "open",
@@ -258,7 +276,8 @@ async def test_the_operators_approve_opens_the_position_or_says_why_not(bench: B
         "detail": "open with TP/SL resting",
     }
     approved = bench.store.proposals.get(waiting.id)
-    assert approved is not None and approved.decided_by == "test"
+    assert approved is not None
+    assert approved.decided_by == "test"
     again = await bench.proposed()  # the same pair and side again: a duplicate of the open position
     assert again.state is ProposalState.DENIED
     with pytest.raises(CommandRejected, match=rf"proposal #{again.id}: denied -> approved is not allowed"):
@@ -279,13 +298,16 @@ async def test_a_missing_stop_whose_precision_is_unreadable_is_tried_and_raised_
     bench.fake.faults.paths = {"/capi/v3/market/exchangeInfo"}
     bench.fake.faults.rate_5xx = 1.0
     report = await bench.run(bench.monitor.tick())  # the tick goes on: nothing raised
-    assert report.ok and report.stops_placed == []
+    assert report.ok
+    assert report.stops_placed == []
     assert bench.store.contracts.load(ETH) is None, "the precision was never read"
     # The client checks every order against the precision, so neither a stop nor the close can go out;
     # the operator is told at CRITICAL, and the next tick tries again.
     assert bench.posts("/capi/v3/placeTpSlOrder") == 0
     failed = [e for e in bench.store.events.recent(50) if e.kind == "position.close_failed"]
-    assert failed and failed[0].level.value == "critical" and "unprotected" in failed[0].message
+    assert failed
+    assert failed[0].level.value == "critical"
+    assert "unprotected" in failed[0].message
 
 
 async def test_close_all_goes_past_a_position_already_closing(bench: Bench) -> None:
@@ -294,7 +316,8 @@ async def test_close_all_goes_past_a_position_already_closing(bench: Bench) -> N
     await bench.client.place_order(OrderRequest(ETH, Side.SHORT, Decimal("0.5"), "outside-short-3"))
     await bench.run(bench.monitor.tick())  # adopts the short, opened after the long
     short = bench.store.positions.open_for(ETH, Side.SHORT)
-    assert short is not None and short.id is not None
+    assert short is not None
+    assert short.id is not None
     move_position(bench.store, long_id, PositionState.CLOSING, actor="test", message="closing", at=T0)
     result = await bench.run(_service(bench)(_cmd(CommandKind.CLOSE_ALL)))
     assert result == {"closed": [short.id]}

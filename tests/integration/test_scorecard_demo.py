@@ -61,7 +61,8 @@ def test_the_demo_records_the_prices_it_sees(demo_db: Path) -> None:
     try:
         cycles = store.cycles.count()
         assert store.prices.count() == cycles * 8  # every pair's last price, every cycle
-        assert store.candles.count("interval = '5m'") > 0 and store.candles.count("interval = '1h'") > 0
+        assert store.candles.count("interval = '5m'") > 0
+        assert store.candles.count("interval = '1h'") > 0
         # Only closed bars: nothing closes after it was seen.
         assert store.candles.count("close_time > seen_at") == 0
         assert all(c.steps.get("scorecard", {}).get("status") == "ok" for c in store.cycles.select())
@@ -86,24 +87,29 @@ def test_scorecard_json_returns_every_group_with_its_counts(demo_db: Path) -> No
         # Within each grouping, the counts add up to every score.
         assert sum(r["n"] for r in rows) == len(scores), name
         for r in rows:
-            assert r["n"] == r["directional"] + r["waits"] and 0 <= r["hits"] <= r["n"]
+            assert r["n"] == r["directional"] + r["waits"]
+            assert 0 <= r["hits"] <= r["n"]
             assert sum(c["n"] for c in r["calibration"]) == r["directional"]
     subjects = {r["subject"] for r in report["groups"]["overall"]}
     assert subjects == {"analysis", "signal", "flow", "proposal"}  # each flow (asset, window) on its own
     # 240 demo minutes: 1h scores exist; nothing is scored at 24h (no look-ahead).
     horizons = {r["horizon"] for r in report["groups"]["overall"]}
-    assert "1h" in horizons and "24h" not in horizons
+    assert "1h" in horizons
+    assert "24h" not in horizons
     # No score is due after the last cycle that could have computed it.
     assert all(s.due_at <= s.scored_at for s in scores)
 
 
 def test_scorecard_text_and_since(demo_db: Path) -> None:
     text = smt("scorecard", "--db", str(demo_db))
-    assert text.returncode == 0 and "Calibration" in text.stdout and "Pair:" in text.stdout
+    assert text.returncode == 0
+    assert "Calibration" in text.stdout
+    assert "Pair:" in text.stdout
     later = smt("scorecard", "--json", "--since", "2030-01-01", "--db", str(demo_db))
     assert json.loads(later.stdout)["scores"] == 0
     bad = smt("scorecard", "--since", "yesterday", "--db", str(demo_db))
-    assert bad.returncode == 1 and "--since 'yesterday'" in bad.stderr
+    assert bad.returncode == 1
+    assert "--since 'yesterday'" in bad.stderr
 
 
 # --------------------------------------------------------------------------- what-if replay
@@ -176,13 +182,15 @@ def test_replay_with_fewer_open_positions_shows_the_denials_and_touches_no_excha
     assert "migration" not in captured.err  # only the real database is named, and it is only read
     result = json.loads(captured.out)
     flipped = [p for p in result["proposals"] if p["differs"]]
-    assert flipped and all(p["replay"]["state"] == "denied" for p in flipped)
+    assert flipped
+    assert all(p["replay"]["state"] == "denied" for p in flipped)
     assert all("max_open_positions" in p["replay"]["codes"] for p in flipped)
     assert all(p["recorded"]["state"] != "denied" for p in flipped)
 
     assert cli.main(["replay", cycle_id, "--config", str(config), "--db", str(demo_db)]) == 0
     text = capsys.readouterr().out
-    assert "no exchange touched" in text and "would differ (marked *)" in text
+    assert "no exchange touched" in text
+    assert "would differ (marked *)" in text
     assert f"* {flipped[0]['pair']}" in text
     # The database was only read.
     store = Store.open(demo_db, readonly=True)
@@ -211,7 +219,8 @@ def test_a_cycle_recorded_before_risk_inputs_existed_is_replayed_as_reconstructe
         recorded = store.history.proposals_of_cycle(cycle.id)
     finally:
         store.close()
-    assert result.inputs == "reconstructed" and result.at == cycle.started_at
+    assert result.inputs == "reconstructed"
+    assert result.at == cycle.started_at
     assert len(result.rows) == len(recorded) > 0
     assert cli.main(["replay", cycle.id, "--db", str(old), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["inputs"] == "reconstructed"

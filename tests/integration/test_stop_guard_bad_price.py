@@ -66,7 +66,8 @@ class Venue:
         else:
             assert isinstance(self.exchange, PaperExchange)
             market = self.exchange.market
-            assert isinstance(market, StreamedMarket) and isinstance(market.prices, StreamPrices)
+            assert isinstance(market, StreamedMarket)
+            assert isinstance(market.prices, StreamPrices)
             self.prices = market.prices
         self.executor = Executor(self.exchange, self.store, clock, self.settings)
         self.monitor = Monitor(self.settings, self.store, clock, self.exchange, self.executor, None)
@@ -79,7 +80,8 @@ class Venue:
             await self.exchange.cancel_algo_order(BTC, algo.order_id)  # then the stop is gone
         assert await self.stops() == []
         position = self.store.positions.open_for(BTC, Side.LONG)
-        assert position is not None and position.id is not None
+        assert position is not None
+        assert position.id is not None
         return position.id
 
     def push(self, price: Decimal) -> None:
@@ -115,16 +117,20 @@ async def test_a_missing_stop_under_a_10x_low_push_is_re_placed_not_closed_at_ma
     await venue.monitor.tick()
 
     position = venue.store.positions.get(position_id)
-    assert position is not None and position.state is PositionState.OPEN
+    assert position is not None
+    assert position.state is PositionState.OPEN
     assert venue.market_closes() == []  # no market close on a price that cannot be trusted
     assert venue.store.events.of_kind("price.implausible")  # the glitch is named, as a WARNING
     # The venue (WEEX, or the paper venue on the REST price) judged the stop on its own price and took
     # it: protected at once.
     stops = await venue.stops()
-    assert len(stops) == 1 and stops[0] < PRICE
+    assert len(stops) == 1
+    assert stops[0] < PRICE
     assert not venue.store.events.of_kind("position.unprotected")
     after = venue.store.positions.get(position_id)
-    assert after is not None and after.state is PositionState.OPEN and after.sl_price == stops[0]
+    assert after is not None
+    assert after.state is PositionState.OPEN
+    assert after.sl_price == stops[0]
 
 
 async def test_a_stop_refused_on_a_plausible_price_still_closes_at_market(venue: Venue) -> None:
@@ -140,7 +146,8 @@ async def test_a_stop_refused_on_a_plausible_price_still_closes_at_market(venue:
     assert len(venue.market_closes()) == 1
     assert not venue.store.events.of_kind("protection.deferred")
     position = venue.store.positions.get(position_id)
-    assert position is not None and position.state is not PositionState.OPEN
+    assert position is not None
+    assert position.state is not PositionState.OPEN
 
 
 async def test_a_10x_low_push_fakes_no_loss_in_the_marks(venue: Venue) -> None:

@@ -34,15 +34,18 @@ async def test_a_stop_the_market_went_through_is_closed_at_market_even_under_a_b
         await venue.clock.advance(5)
 
     position = venue.store.positions.get(position_id)
-    assert position is not None and position.state is not PositionState.OPEN
+    assert position is not None
+    assert position.state is not PositionState.OPEN
     assert len(venue.market_closes()) == 1
     assert await venue.stops() == []
     assert not venue.store.events.of_kind("protection.deferred")
     (closing,) = venue.store.events.of_kind("position.unprotected")
-    assert closing.level is EventLevel.ERROR and closing.position_id == position_id
+    assert closing.level is EventLevel.ERROR
+    assert closing.position_id == position_id
     assert venue.store.events.of_kind("price.implausible")  # the glitch is still named
     # Closed at the venue's price, never at the glitch (a paper fill at the push would book a 90 % loss).
-    assert position.exit_price is not None and abs(position.exit_price / crashed - 1) < Decimal("0.002")
+    assert position.exit_price is not None
+    assert abs(position.exit_price / crashed - 1) < Decimal("0.002")
 
 
 async def test_a_stop_still_valid_by_the_venues_price_is_placed_not_closed(venue: Venue) -> None:
@@ -57,7 +60,8 @@ async def test_a_stop_still_valid_by_the_venues_price_is_placed_not_closed(venue
     await venue.monitor.tick()
 
     position = venue.store.positions.get(position_id)
-    assert position is not None and position.state is PositionState.OPEN
+    assert position is not None
+    assert position.state is PositionState.OPEN
     assert venue.market_closes() == []
     (stop,) = await venue.stops()
     assert stop < dipped

@@ -99,16 +99,15 @@ async def test_a_stripped_stop_is_re_placed_on_the_tick_not_closed(venue: Venue)
     report = await venue.monitor.tick(startup=True)
     assert report.ok, report.error
     position = venue.store.positions.open_for(BTC, Side.LONG)
-    assert position is not None and position.state is PositionState.OPEN
+    assert position is not None
+    assert position.state is PositionState.OPEN
     unrounded = venue.monitor.guard.default_stop(position)
     assert unrounded % Decimal("0.1") != 0, "the test needs a stop that is off the tick"
     stops = await venue.stops()
     # On the tick, rounded toward the entry (never more risk than planned).
-    assert (
-        len(stops) == 1
-        and stops[0] % Decimal("0.1") == 0
-        and unrounded < stops[0] < unrounded + Decimal("0.1")
-    )
+    assert len(stops) == 1
+    assert stops[0] % Decimal("0.1") == 0
+    assert unrounded < stops[0] < unrounded + Decimal("0.1")
     assert report.stops_placed == [position.id]
     assert not [o for o in venue.store.orders.select() if o.kind is OrderKind.CLOSE]
 
@@ -117,9 +116,11 @@ async def test_a_stop_refused_for_stale_precision_is_corrected_and_re_sent_once(
     await venue.open_unprotected_long()
     await venue.monitor.tick(startup=True)  # adopts, loads precision, places the stop
     position = venue.store.positions.open_for(BTC, Side.LONG)
-    assert position is not None and position.id is not None
+    assert position is not None
+    assert position.id is not None
     adopted = [e for e in venue.store.events.of_kind("position.open") if e.position_id == position.id]
-    assert len(adopted) == 1 and adopted[0].data["actor"] == "monitor"  # adoption is audited
+    assert len(adopted) == 1
+    assert adopted[0].data["actor"] == "monitor"
     for algo in await venue.exchange.open_algo_orders(BTC):
         await venue.exchange.cancel_algo_order(BTC, algo.order_id)  # stripped
     loaded = venue.store.contracts.load(BTC)
@@ -133,14 +134,16 @@ async def test_a_stop_refused_for_stale_precision_is_corrected_and_re_sent_once(
     assert [o.state for o in legs][-2:] == [OrderState.REJECTED, OrderState.SUBMITTED]
     assert venue.store.events.of_kind("protection.sl_corrected")
     still = venue.store.positions.get(position.id)
-    assert still is not None and still.state is PositionState.OPEN
+    assert still is not None
+    assert still.state is PositionState.OPEN
 
 
 async def test_a_position_whose_close_order_ended_unfilled_is_open_again(venue: Venue) -> None:
     await venue.open_unprotected_long()
     await venue.monitor.tick(startup=True)
     position = venue.store.positions.open_for(BTC, Side.LONG)
-    assert position is not None and position.id is not None
+    assert position is not None
+    assert position.id is not None
     move_position(venue.store, position.id, PositionState.CLOSING, actor="test", message="closing", at=T0)
     order = venue.executor.desk.new_order(
         "close-that-never-filled",
@@ -154,5 +157,6 @@ async def test_a_position_whose_close_order_ended_unfilled_is_open_again(venue: 
     advance_order(venue.store, order, OrderState.REJECTED, actor="test", reason="venue refused", at=T0)
     await venue.monitor.tick()
     reopened = venue.store.positions.get(position.id)
-    assert reopened is not None and reopened.state is PositionState.OPEN
+    assert reopened is not None
+    assert reopened.state is PositionState.OPEN
     assert venue.store.events.of_kind("position.open")[0].position_id == position.id

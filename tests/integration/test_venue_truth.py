@@ -52,7 +52,8 @@ async def test_a_take_profit_the_venue_still_reports_open_is_cancelled_there_bef
     pid, tp_id = await _stop_out_after_a_kill(bench)
     assert bench.venue_status(tp_id) is OrderStatus.UNTRIGGERED  # WEEX leaves the sibling resting
     report = await bench.run(bench.monitor.tick())
-    assert report.ok and report.closed == [(pid, CloseReason.STOP_LOSS)]
+    assert report.ok
+    assert report.closed == [(pid, CloseReason.STOP_LOSS)]
     assert bench.venue_status(tp_id) is OrderStatus.CANCELLED
     assert _order_state(bench, tp_id) is OrderState.CANCELLED
     events = [e for e in bench.store.events.recent(50) if e.kind == "order.cancelled"]
@@ -103,18 +104,25 @@ async def test_an_entry_filled_and_closed_inside_the_fill_timeout_is_recorded_wi
     result = await bench.run(bench.executor.execute(proposal, EngineState.RUNNING))
     assert result.outcome == "closed", result.detail
     pos = result.position
-    assert pos is not None and pos.state is PositionState.CLOSED
-    assert pos.proposal_id == proposal.id and pos.close_reason is CloseReason.TAKE_PROFIT
+    assert pos is not None
+    assert pos.state is PositionState.CLOSED
+    assert pos.proposal_id == proposal.id
+    assert pos.close_reason is CloseReason.TAKE_PROFIT
     fills = await bench.client.fills(ETH)
     entry_fill = next(f for f in fills if f.order_id == result.entry_order.exchange_order_id)  # type: ignore[union-attr]
     exit_fills = [f for f in fills if f.realized_pnl]
-    assert pos.size == entry_fill.size and pos.entry_price == entry_fill.price
+    assert pos.size == entry_fill.size
+    assert pos.entry_price == entry_fill.price
     assert pos.realized_pnl == sum((f.realized_pnl - abs(f.fee) for f in exit_fills), Decimal(0))
-    assert pos.realized_pnl is not None and pos.realized_pnl > 0
+    assert pos.realized_pnl is not None
+    assert pos.realized_pnl > 0
     final = bench.store.proposals.get(proposal.id or 0)
-    assert final is not None and final.state is ProposalState.CLOSED
+    assert final is not None
+    assert final.state is ProposalState.CLOSED
     entry = bench.store.orders.by_client_id(bench.executor.desk.entry_cid(proposal.id or 0))
-    assert entry is not None and entry.state is OrderState.FILLED and entry.position_id == pos.id
+    assert entry is not None
+    assert entry.state is OrderState.FILLED
+    assert entry.position_id == pos.id
     assert bench.store.positions.recent_closed() == [pos]
 
 
@@ -143,10 +151,13 @@ async def test_a_round_trip_unreadable_at_the_fill_timeout_is_rebuilt_once_the_v
         await bench.clock.advance(bench.settings.trading.order_visibility.total_seconds())
         await bench.run(bench.monitor.tick())
     (closed,) = bench.store.positions.recent_closed()
-    assert closed.proposal_id == proposal.id and closed.close_reason is CloseReason.TAKE_PROFIT
-    assert closed.realized_pnl is not None and closed.realized_pnl > 0
+    assert closed.proposal_id == proposal.id
+    assert closed.close_reason is CloseReason.TAKE_PROFIT
+    assert closed.realized_pnl is not None
+    assert closed.realized_pnl > 0
     final = bench.store.proposals.get(proposal.id)
-    assert final is not None and final.state is ProposalState.CLOSED
+    assert final is not None
+    assert final.state is ProposalState.CLOSED
 
 
 async def test_a_fill_closed_by_the_venue_with_no_order_of_its_own_is_booked_not_left_as_exposure(
@@ -173,14 +184,17 @@ async def test_a_fill_closed_by_the_venue_with_no_order_of_its_own_is_booked_not
     await bench.clock.advance(window)
     await bench.run(bench.monitor.tick())
     waiting = bench.store.proposals.get(proposal.id)
-    assert waiting is not None and waiting.state is ProposalState.SUBMITTING, "one wait is a listing's"
+    assert waiting is not None, "one wait is a listing's"
+    assert waiting.state is ProposalState.SUBMITTING, "one wait is a listing's"
     for _ in range(3):
         await bench.clock.advance(window)
         await bench.run(bench.monitor.tick())
     (closed,) = bench.store.positions.recent_closed()
-    assert closed.proposal_id == proposal.id and closed.close_reason is CloseReason.UNKNOWN
+    assert closed.proposal_id == proposal.id
+    assert closed.close_reason is CloseReason.UNKNOWN
     final = bench.store.proposals.get(proposal.id)
-    assert final is not None and final.state is ProposalState.CLOSED
+    assert final is not None
+    assert final.state is ProposalState.CLOSED
 
 
 async def test_an_entry_that_filled_and_closed_while_the_engine_was_away_is_rebuilt_on_restart(
@@ -205,17 +219,22 @@ async def test_an_entry_that_filled_and_closed_while_the_engine_was_away_is_rebu
     # waits out the venue's visibility window (measured from that look, on the clock the test drives).
     first = await asyncio.wait_for(bench.monitor.tick(), 30)
     entry = bench.store.orders.by_client_id(bench.executor.desk.entry_cid(proposal.id))
-    assert entry is not None and entry.state is OrderState.FILLED
-    assert first.inflight.proposals_resolved == [] and bench.store.positions.recent_closed() == []
+    assert entry is not None
+    assert entry.state is OrderState.FILLED
+    assert first.inflight.proposals_resolved == []
+    assert bench.store.positions.recent_closed() == []
     await bench.clock.advance(bench.settings.trading.order_visibility.total_seconds())
     report = await asyncio.wait_for(bench.monitor.tick(), 30)
     assert report.inflight.proposals_resolved == [proposal.id]
     closed = bench.store.positions.recent_closed()
-    assert len(closed) == 1 and closed[0].proposal_id == proposal.id
+    assert len(closed) == 1
+    assert closed[0].proposal_id == proposal.id
     assert closed[0].close_reason is CloseReason.STOP_LOSS
-    assert closed[0].realized_pnl is not None and closed[0].realized_pnl < 0
+    assert closed[0].realized_pnl is not None
+    assert closed[0].realized_pnl < 0
     final = bench.store.proposals.get(proposal.id)
-    assert final is not None and final.state is ProposalState.CLOSED
+    assert final is not None
+    assert final.state is ProposalState.CLOSED
 
 
 async def test_the_stop_guard_leaves_alone_a_position_the_venue_no_longer_reports(bench: Bench) -> None:
@@ -227,11 +246,14 @@ async def test_the_stop_guard_leaves_alone_a_position_the_venue_no_longer_report
     bench.fake.faults.next_5xx = 10
     stops, orders = bench.posts("/capi/v3/placeTpSlOrder"), bench.posts("/capi/v3/order")
     report = await bench.run(bench.monitor.tick())
-    assert report.ok and report.closed == [] and report.stops_placed == []
+    assert report.ok
+    assert report.closed == []
+    assert report.stops_placed == []
     assert bench.posts("/capi/v3/placeTpSlOrder") == stops
     assert bench.posts("/capi/v3/order") == orders, "no market close"
     kinds = {e.kind for e in bench.store.events.recent(100)}
-    assert "position.close_failed" not in kinds and "protection.sl_failed" not in kinds
+    assert "position.close_failed" not in kinds
+    assert "protection.sl_failed" not in kinds
     bench.fake.faults.next_5xx = 0
     report = await bench.run(bench.monitor.tick())
     assert report.closed == [(pid, CloseReason.MANUAL)]
@@ -258,7 +280,9 @@ async def test_an_attached_take_profit_no_row_knows_is_cancelled_after_its_posit
     assert report.closed == [(pid, CloseReason.STOP_LOSS)]
     assert bench.venue_status(tp_id) is OrderStatus.CANCELLED
     row = bench.store.orders.by_exchange_id(tp_id)
-    assert row is not None and row.position_id == pid and row.kind is OrderKind.TP
+    assert row is not None
+    assert row.position_id == pid
+    assert row.kind is OrderKind.TP
     assert row.state is OrderState.CANCELLED
 
 
@@ -270,7 +294,9 @@ async def test_every_leg_a_listing_shows_for_a_held_position_gets_a_row(bench: B
     await bench.run(bench.monitor.tick())
     for leg_id, kind in ((tp_id, OrderKind.TP), (sl_id, OrderKind.SL)):
         row = bench.store.orders.by_exchange_id(leg_id)
-        assert row is not None and row.position_id == pid and row.kind is kind
+        assert row is not None
+        assert row.position_id == pid
+        assert row.kind is kind
         assert row.state is OrderState.SUBMITTED
         assert bench.venue_status(leg_id) is OrderStatus.UNTRIGGERED  # a held position's: left resting
 
@@ -299,7 +325,8 @@ async def test_a_closed_positions_legs_left_on_a_newer_position_of_the_same_side
 ) -> None:
     old_pid, old_tp, old_sl = await _closed_with_legs_left_then_reopened_outside(bench)
     report = await bench.run(bench.monitor.tick())
-    assert len(report.adopted) == 1 and report.adopted[0] != old_pid
+    assert len(report.adopted) == 1
+    assert report.adopted[0] != old_pid
     assert bench.venue_status(old_tp) is OrderStatus.CANCELLED
     assert bench.venue_status(old_sl) is OrderStatus.CANCELLED
     assert _order_state(bench, old_tp) is OrderState.CANCELLED
@@ -338,7 +365,8 @@ async def test_a_stop_whose_answer_was_lost_is_tracked_by_its_own_row_not_a_seco
     assert report.stops_placed == [], "the stop rests: none placed again"
     rows = [o for o in bench.store.orders.select() if o.exchange_order_id == placed.order_id]
     assert [o.id for o in rows] == [row.id]
-    assert rows[0].state is OrderState.SUBMITTED and rows[0].position_id == pid
+    assert rows[0].state is OrderState.SUBMITTED
+    assert rows[0].position_id == pid
 
 
 async def test_of_two_take_profits_the_one_that_did_not_fire_is_cancelled_at_the_venue(bench: Bench) -> None:
@@ -397,11 +425,15 @@ async def test_one_answer_that_misses_a_position_books_no_close_and_strips_no_st
     pid, tp_id, sl_id = await open_long(bench)
     bench.fake.faults.empty_positions = 1
     report = await bench.run(bench.monitor.tick())
-    assert report.closed == [] and report.adopted == []
+    assert report.closed == []
+    assert report.adopted == []
     assert bench.venue_status(sl_id) is OrderStatus.UNTRIGGERED
     assert bench.venue_status(tp_id) is OrderStatus.UNTRIGGERED
     pos = bench.store.positions.get(pid)
-    assert pos is not None and pos.state is PositionState.OPEN
+    assert pos is not None
+    assert pos.state is PositionState.OPEN
     report = await bench.run(bench.monitor.tick())  # the list shows it again
-    assert report.closed == [] and report.adopted == [] and report.stops_placed == []
+    assert report.closed == []
+    assert report.adopted == []
+    assert report.stops_placed == []
     assert _order_state(bench, sl_id) is OrderState.SUBMITTED

@@ -41,10 +41,13 @@ async def test_one_cycle_at_three_calls_per_second_misses_nothing(tmp_path: Path
     by_address = {w.address: w for w in result.whales}
     for address, whale_class in scenario.labelled.items():
         w = by_address[address]
-        assert (w.whale_class, w.classified_by) == (whale_class, "label") and w.label
-    assert result.aggregate is not None and "labelled: a16z (fund_market_maker)" in result.aggregate.reasoning
+        assert (w.whale_class, w.classified_by) == (whale_class, "label")
+        assert w.label
+    assert result.aggregate is not None
+    assert "labelled: a16z (fund_market_maker)" in result.aggregate.reasoning
     unlabelled = [w for w in result.whales if w.address not in scenario.labelled]
-    assert unlabelled and all(w.classified_by == "bootstrap" and w.whale_class for w in unlabelled)
+    assert unlabelled
+    assert all(w.classified_by == "bootstrap" and w.whale_class for w in unlabelled)
 
     flows = {(f.window_hours, f.asset): f for f in store.exchange_flows.for_cycle("c1")}
     assert len(flows) == 15
@@ -52,8 +55,10 @@ async def test_one_cycle_at_three_calls_per_second_misses_nothing(tmp_path: Path
     eth_like = sum(flows[(6, a)].net for a in ("ETH", "WETH", "stETH"))
     assert eth_like == Decimal(scenario.eth_like_net_6h)
     eth_flow = result.flow_signal_for("ETH")
-    assert eth_flow is not None and eth_flow.confidence == 0  # no history yet: neutral
+    assert eth_flow is not None
+    assert eth_flow.confidence == 0
     # Calls: 3 block lookups, 8 watched wallets x 3 lists, 1 balancemulti, 7 whales x 5 lists.
     health = store.health.get("whales.etherscan")
-    assert health is not None and health.data["calls_this_cycle"] == calls  # every attempt, retries included
+    assert health is not None
+    assert health.data["calls_this_cycle"] == calls
     assert calls - health.data["rate_limited_this_cycle"] == 3 + 8 * 3 + 1 + 7 * 5

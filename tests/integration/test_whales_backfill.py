@@ -91,7 +91,8 @@ def test_backfill_plans_stops_within_the_budget_and_resumes_to_hourly_flows(
         assert backfill(config(tmp_path, fake, 126 + 12), start) != 0
         captured = capsys.readouterr()
         plan = captured.out
-        assert "8 exchange wallets x 3 lists" in plan and "24 h" in plan
+        assert "8 exchange wallets x 3 lists" in plan
+        assert "24 h" in plan
         assert "budget: 12 calls a day (138 allowed, 126 kept for the engine)" in plan
         assert "ETA: at least 1 s" in plan
         assert "run the same command again" in captured.err
@@ -118,10 +119,14 @@ def test_backfill_plans_stops_within_the_budget_and_resumes_to_hourly_flows(
         store.close()
     assert len(rows) == 24 * 5
     h = timedelta(hours=1)
-    assert rows[(3 * h, "USDT")].net == Decimal(1000) and rows[(3 * h, "USDT")].transfers == 1
-    assert rows[(3 * h, "ETH")].net == Decimal(-5) and rows[(3 * h, "ETH")].outflow == Decimal(5)
-    assert rows[(6 * h, "ETH")].net == 0 and rows[(6 * h, "ETH")].transfers == 0  # exchange to exchange
-    assert rows[(10 * h, "USDC")].net == Decimal(500) and rows[(10 * h, "USDT")].net == 0  # not mixed
+    assert rows[(3 * h, "USDT")].net == Decimal(1000)
+    assert rows[(3 * h, "USDT")].transfers == 1
+    assert rows[(3 * h, "ETH")].net == Decimal(-5)
+    assert rows[(3 * h, "ETH")].outflow == Decimal(5)
+    assert rows[(6 * h, "ETH")].net == 0
+    assert rows[(6 * h, "ETH")].transfers == 0
+    assert rows[(10 * h, "USDC")].net == Decimal(500)
+    assert rows[(10 * h, "USDT")].net == 0
     assert all(r.wallets == 8 for r in rows.values())
     assert sum(r.transfers for r in rows.values()) == 3  # the transfer before the range is not counted
 
@@ -135,7 +140,5 @@ def test_backfill_refuses_a_range_the_engine_would_prune(
         old = datetime.now(UTC) - timedelta(days=200)
         assert backfill(config(tmp_path, fake, 100_000), old) != 0
     err = capsys.readouterr().err
-    assert (
-        "older than whales.history_retention_days (120)" in err
-        and "set whales.history_retention_days = 201" in err
-    )
+    assert "older than whales.history_retention_days (120)" in err
+    assert "set whales.history_retention_days = 201" in err

@@ -58,7 +58,8 @@ async def test_empty_results_are_empty_not_errors(fake: FakeEtherscan) -> None:
         assert (await es.transfers(WHALE, TransferKind.INTERNAL, 0, 1_000_000)).rows == []
         fake.empty_message = "No records found"
         assert (await es.transfers(WHALE, TransferKind.ERC20, 0, 1_000_000)).rows == []
-    assert fake.calls["txlistinternal"] == 1 and fake.calls["tokentx"] == 1
+    assert fake.calls["txlistinternal"] == 1
+    assert fake.calls["tokentx"] == 1
 
 
 async def test_rate_limit_backs_off_and_retries(fake: FakeEtherscan) -> None:
@@ -131,7 +132,8 @@ async def test_erc20_units_follow_token_decimals(fake: FakeEtherscan) -> None:
         ("LINK", Decimal("2.5")),
     ]
     assert all(t.value_eth == 0 for t in erc)  # token amounts never count as ETH
-    assert internal[0].value_eth == Decimal(3) and internal[0].seq == "0_1"
+    assert internal[0].value_eth == Decimal(3)
+    assert internal[0].seq == "0_1"
 
 
 async def test_block_by_time_and_balances(fake: FakeEtherscan) -> None:

@@ -72,28 +72,38 @@ async def test_cycle_discovers_classifies_stores_and_refetches_only_new_blocks(
     assert [w.address for w in first.whales] == [W1, W2, W3]  # by volume; exchanges never whales
     assert {t.tx_hash for t in first.transfers} == {r["hash"] for r in fake.chain.rows["normal"][:4]}
     w1 = next(w for w in first.whales if w.address == W1)
-    assert w1.features["incoming_volume_eth"] == 900 and w1.features["erc20_tx_count"] == 1
+    assert w1.features["incoming_volume_eth"] == 900
+    assert w1.features["erc20_tx_count"] == 1
     assert w1.features["balance_eth_log"] == pytest.approx(7.1188, abs=1e-4)
-    assert w1.classified_by == "bootstrap" and w1.model_version.startswith("bootstrap-")
+    assert w1.classified_by == "bootstrap"
+    assert w1.model_version.startswith("bootstrap-")
     by_address = {s.address: s for s in first.signals}
-    assert by_address[W1].flow is not None and by_address[W1].flow.value == "outflow"
-    assert first.aggregate is not None and first.aggregate.is_aggregate
+    assert by_address[W1].flow is not None
+    assert by_address[W1].flow.value == "outflow"
+    assert first.aggregate is not None
+    assert first.aggregate.is_aggregate
     assert first.signal_for("ETH") is first.aggregate
     # BTC is not fed the ETH whale aggregate unless whales.btc_proxy asks for it.
-    assert first.signal_for("BTC") is None and first.signal_for("SOL") is None
+    assert first.signal_for("BTC") is None
+    assert first.signal_for("SOL") is None
     first.btc_proxy = True
     btc = first.signal_for("BTC")
-    assert btc is not None and btc.bias is first.aggregate.bias
+    assert btc is not None
+    assert btc.bias is first.aggregate.bias
     first.btc_proxy = False
 
-    assert store.whale_transfers.count() == 4 and store.whales.count() == 3
+    assert store.whale_transfers.count() == 4
+    assert store.whales.count() == 3
     stored = store.whale_signals.for_cycle("c1")
-    assert len(stored) == len(first.signals) + 1 and stored[0].is_aggregate
+    assert len(stored) == len(first.signals) + 1
+    assert stored[0].is_aggregate
 
     end1 = fake.chain.head
     # Watched wallets: txlist, txlistinternal and tokentx (exchange flows); whales: all five kinds.
-    assert fake.calls["txlist"] == WATCHED + 3 and fake.calls["tokentx"] == WATCHED + 3
-    assert fake.calls["balancemulti"] == 1 and fake.calls["getblocknobytime"] == 3
+    assert fake.calls["txlist"] == WATCHED + 3
+    assert fake.calls["tokentx"] == WATCHED + 3
+    assert fake.calls["balancemulti"] == 1
+    assert fake.calls["getblocknobytime"] == 3
 
     # One hour later, one new block range and one new transfer: only the new blocks are asked for.
     fake.reset_counts()
@@ -120,8 +130,10 @@ async def test_key_error_is_recorded_not_raised(fake: FakeEtherscan, tmp_path: P
     clock = SimulatedClock(datetime.fromtimestamp(fake.chain.ts_of(fake.chain.head), UTC))
     source = EtherscanWhaleSource(settings, store, clock, "WRONG-KEY-4242", backoff_base=0.01)
     result = await source.run_cycle("c1")
-    assert result.aggregate is None and result.signal_for("ETH") is None
-    assert "Invalid API Key" in result.errors[0] and "WRONG-KEY-4242" not in result.errors[0]
+    assert result.aggregate is None
+    assert result.signal_for("ETH") is None
+    assert "Invalid API Key" in result.errors[0]
+    assert "WRONG-KEY-4242" not in result.errors[0]
     await source.aclose()
 
 
@@ -137,7 +149,9 @@ async def test_synthetic_source_is_a_live_deterministic_feed(tmp_path: Path) -> 
         second = await source.run_cycle("c2")
         runs.append((first, second, store))
     (a1, a2, store), (b1, b2, _) = runs
-    assert a1.transfers and a1.whales and a1.aggregate is not None
+    assert a1.transfers
+    assert a1.whales
+    assert a1.aggregate is not None
     assert [w.address for w in a1.whales] == [w.address for w in b1.whales]
     assert [(s.bias, s.confidence) for s in a2.signals] == [(s.bias, s.confidence) for s in b2.signals]
     assert {t.cycle_id for t in store.whale_transfers.recent()} <= {"c1", "c2"}
@@ -150,7 +164,9 @@ async def test_synthetic_source_is_a_live_deterministic_feed(tmp_path: Path) -> 
     )
     assert a1.aggregate.bias in set(Bias)
     flows = store.health.get("whales.flows")  # the simulator reads every watched wallet whole
-    assert flows is not None and flows.status.value == "ok" and flows.data["incomplete"] == []
+    assert flows is not None
+    assert flows.status.value == "ok"
+    assert flows.data["incomplete"] == []
     assert {f.wallets for f in store.exchange_flows.for_cycle("c2")} == {WATCHED}
 
 
@@ -174,17 +190,26 @@ def test_cli_scan_once_against_the_fake(
     assert main(["whales", "scan", "--once", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
     assert "4 large transfers, 3 whales" in out
-    assert W1 in out and W2 in out and W3 in out and BINANCE14 not in out.split("whales\n", 1)[1]
-    assert "ETH whale signal:" in out and "BTC whale signal:" not in out  # whales.btc_proxy is off
+    assert W1 in out
+    assert W2 in out
+    assert W3 in out
+    assert BINANCE14 not in out.split("whales\n", 1)[1]
+    assert "ETH whale signal:" in out
+    assert "BTC whale signal:" not in out
     store = Store.open(db)
     cycle = store.cycles.latest()
-    assert cycle is not None and cycle.status == "done" and cycle.trigger == "scan"
-    assert store.whales.count() == 3 and len(store.whale_signals.for_cycle(cycle.id)) >= 1
+    assert cycle is not None
+    assert cycle.status == "done"
+    assert cycle.trigger == "scan"
+    assert store.whales.count() == 3
+    assert len(store.whale_signals.for_cycle(cycle.id)) >= 1
     assert KEY not in out
     health = store.health.get("whales.etherscan")
-    assert health is not None and health.status.value == "ok"
+    assert health is not None
+    assert health.status.value == "ok"
     calls = health.data["calls_today"]
-    assert calls == sum(fake.calls.values()) and health.data["daily_limit"] == 100_000
+    assert calls == sum(fake.calls.values())
+    assert health.data["daily_limit"] == 100_000
     capsys.readouterr()
     assert main(["status", "--config", str(cfg)]) == ExitCode.NOT_RUNNING
     assert f"etherscan   {calls} of 100000 calls on " in capsys.readouterr().out
@@ -208,7 +233,8 @@ async def test_daily_count_survives_a_restart_and_the_daily_reply_is_loud(
     await second.aclose()
     assert any("Max daily rate limit reached" in e for e in result.errors)
     health = store.health.get("whales.etherscan")
-    assert health is not None and health.status.value == "down"
+    assert health is not None
+    assert health.status.value == "down"
     assert "daily call limit reached" in health.detail
     degraded = [e.data["component"] for e in store.events.recent(10) if e.kind == "health.degraded"]
     assert sorted(degraded) == ["whales.etherscan", "whales.flows"]
@@ -237,10 +263,12 @@ async def test_a_whale_whose_history_needs_more_pages_still_sees_its_deposit(tmp
         result = await source.run_cycle("c1")
         await source.aclose()
     state = store.whale_history.sync_state(whale, "normal")
-    assert state is not None and state.to_block < head  # the rest of its history comes next cycle
+    assert state is not None
+    assert state.to_block < head
     assert [w.address for w in result.whales] == [whale]
     signal = next(s for s in result.signals if s.address == whale)
-    assert signal.outflow_eth == 500 and deposit["hash"] in {t.tx_hash for t in result.transfers}
+    assert signal.outflow_eth == 500
+    assert deposit["hash"] in {t.tx_hash for t in result.transfers}
 
 
 def test_flows_have_a_history_shown_by_smt_whales_flows(
@@ -286,4 +314,5 @@ def test_flows_have_a_history_shown_by_smt_whales_flows(
     assert [entry["net"]["USDT"] for entry in lines] == ["1000000.000000", "2000000.000000", "3000000.000000"]
     assert main(["whales", "flows", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
-    assert "exchange net flows over 6 h" in out and "+6,000,000.00" in out
+    assert "exchange net flows over 6 h" in out
+    assert "+6,000,000.00" in out

@@ -116,8 +116,11 @@ def test_train_on_labels_interrupted_then_resumed(
         # The day's allowance runs out after five addresses: the run stops, loudly, keeping what it has.
         assert train(labels, cfg, out) != 0
         err = capsys.readouterr().err
-        assert "Max daily rate limit reached" in err and "5 of 12 addresses fetched" in err
-        assert "run the same command" in err and "[" in err and "fetching 0x" in err
+        assert "Max daily rate limit reached" in err
+        assert "5 of 12 addresses fetched" in err
+        assert "run the same command" in err
+        assert "[" in err
+        assert "fetching 0x" in err
         progress = json.loads((out / "fetch-progress.json").read_text())
         assert len(progress["done"]) == 5
 
@@ -135,17 +138,23 @@ def test_train_on_labels_interrupted_then_resumed(
     assert "holdout macro-F1" in captured.out
 
     meta = json.loads((out / "whale_classifier.json").read_text())
-    assert meta["bootstrap"] is False and not meta["model_version"].startswith("bootstrap")
+    assert meta["bootstrap"] is False
+    assert not meta["model_version"].startswith("bootstrap")
     provenance = meta["training"]["provenance"]
-    assert provenance["source"] == "etherscan" and provenance["labels_file"] == str(labels)
+    assert provenance["source"] == "etherscan"
+    assert provenance["labels_file"] == str(labels)
     assert len(provenance["labels_sha256"]) == 64
-    assert meta["training"]["rows"] == n and meta["training"]["holdout_rows"] == len(CLASSES)
+    assert meta["training"]["rows"] == n
+    assert meta["training"]["holdout_rows"] == len(CLASSES)
     assert set(meta["classes"]) == {"exchange", "staking", "dex_defi_trader", "fund_market_maker"}
     assert "balance_eth_log" in meta["training"]["params"]["ignored_features"]
     dataset = (out / "dataset.csv").read_text().splitlines()
-    assert len(dataset) == n + 1 and dataset[0].startswith("address,label,total_txs")
+    assert len(dataset) == n + 1
+    assert dataset[0].startswith("address,label,total_txs")
     clf = WhaleClassifier.load(out)
-    assert clf.bundle is not None and not clf.bundle.bootstrap and clf.description.startswith("model ")
+    assert clf.bundle is not None
+    assert not clf.bundle.bootstrap
+    assert clf.description.startswith("model ")
 
 
 def test_a_bad_labels_file_is_a_clear_error(
@@ -194,6 +203,8 @@ def test_train_on_labels_refuses_beside_an_engine_and_starts_from_the_days_count
         assert sum(fake.calls.values()) == 4
         store = Store.open(tmp_path / "smt.db")
         row = store.health.get("whales.etherscan")
-        assert row is not None and row.status is HealthStatus.DOWN and row.data["calls_today"] == 100_000
+        assert row is not None
+        assert row.status is HealthStatus.DOWN
+        assert row.data["calls_today"] == 100_000
         assert "last by smt whales train" in row.detail
         store.close()

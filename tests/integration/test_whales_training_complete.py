@@ -31,18 +31,22 @@ def test_a_history_cut_by_the_page_cap_is_left_out_and_continued(
 
         assert train(labels, cfg, out) == 0
         progress = json.loads((out / "fetch-progress.json").read_text())
-        assert HEAVY in progress["incomplete"] and HEAVY not in progress["done"]
+        assert HEAVY in progress["incomplete"]
+        assert HEAVY not in progress["done"]
         assert "page cap" in progress["incomplete"][HEAVY]
         assert DORMANT in progress["done"]  # read whole: it simply has no activity
         dataset = (out / "dataset.csv").read_text()
-        assert HEAVY not in dataset and DORMANT not in dataset
+        assert HEAVY not in dataset
+        assert DORMANT not in dataset
         meta = json.loads((out / "whale_classifier.json").read_text())
         provenance = meta["training"]["provenance"]
-        assert provenance["incomplete"] == 1 and provenance["dormant"] == 1
+        assert provenance["incomplete"] == 1
+        assert provenance["dormant"] == 1
         assert meta["training"]["rows"] == 12
         printed = capsys.readouterr().out
         assert "left out of training: 1 history(ies) cut by the page cap (run again to continue)" in printed
-        assert "1 dormant address(es)" in printed and "served as unknown" in printed
+        assert "1 dormant address(es)" in printed
+        assert "served as unknown" in printed
 
         # The next run continues the cut history from where it stopped; once whole, it is trained on.
         for _ in range(3):
@@ -50,5 +54,6 @@ def test_a_history_cut_by_the_page_cap_is_left_out_and_continued(
             progress = json.loads((out / "fetch-progress.json").read_text())
             if HEAVY in progress["done"]:
                 break
-        assert HEAVY in progress["done"] and HEAVY not in progress["incomplete"]
+        assert HEAVY in progress["done"]
+        assert HEAVY not in progress["incomplete"]
         assert HEAVY in (out / "dataset.csv").read_text()

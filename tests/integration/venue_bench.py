@@ -130,5 +130,8 @@ async def open_long(bench: Bench) -> tuple[int, str, str]:
     result = await bench.run(bench.executor.execute(await bench.approved(), EngineState.RUNNING))
     assert result.outcome == "open", result.detail
     pos = result.position
-    assert pos is not None and pos.id is not None and pos.tp_order_id and pos.sl_order_id
+    assert pos is not None
+    assert pos.id is not None
+    assert pos.tp_order_id
+    assert pos.sl_order_id
     return pos.id, pos.tp_order_id, pos.sl_order_id

@@ -97,7 +97,8 @@ class FakeEngine:
             return RejectResult(proposal_id=args.proposal_id, state=state)
         if isinstance(args, CloseArgs):
             pos = s.positions.open_for(args.symbol, args.side)
-            assert pos is not None and pos.id is not None
+            assert pos is not None
+            assert pos.id is not None
             s.positions.update(pos.id, state=PositionState.CLOSED, closed_at=NOW, updated_at=NOW)
             return CloseResult(position_id=pos.id, state=PositionState.CLOSED, close_order_id="close-1")
         if isinstance(args, CloseAllArgs):

@@ -407,7 +407,12 @@ def _fill(store: Store, path: Path, now: datetime, closed_positions: int, events
             store.events.append(now - timedelta(seconds=events - i + 600), level, "bulk", f"bulk event {i}")
         for i, (level, kind, message) in enumerate(samples):
             store.events.append(now - timedelta(minutes=5 - i), level, kind, message, cycle_id=CYCLE)
-    assert pending.id and pending2.id and denied.id and btc_pos.id and eth_pos.id and orphan.id
+    assert pending.id
+    assert pending2.id
+    assert denied.id
+    assert btc_pos.id
+    assert eth_pos.id
+    assert orphan.id
     _publish(store, now, pending.id, pending2.id)
     return Fixture(
         path=path,

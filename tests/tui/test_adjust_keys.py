@@ -74,7 +74,8 @@ async def test_off_a_position_or_with_a_value_that_is_not_a_number_nothing_is_se
         await wait_for(pilot, lambda: any("is not a price: nothing was sent" in m for m, _ in notes(app)))
         await _answer(pilot, app, "v", "150%")
         await wait_for(pilot, lambda: any("below 100%: nothing was sent" in m for m, _ in notes(app)))
-    assert engine.step() == 0 and commands(fixture_db) == []
+    assert engine.step() == 0
+    assert commands(fixture_db) == []
 
 
 async def test_k_applies_only_while_a_cooldown_is_in_force_which_the_header_shows(

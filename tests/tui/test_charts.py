@@ -48,7 +48,8 @@ async def test_selected_open_position_is_charted_with_entry_tp_and_sl(
         position = engine.store.positions.get(fixture_db.unprotected_position_id)
         assert position is not None
         await wait_for(pilot, lambda: NO_HISTORY in chart.title)
-        assert chart.display and f"entry {position.entry_price}" in chart.title
+        assert chart.display
+        assert f"entry {position.entry_price}" in chart.title
         assert f"TP {position.tp_price or '-'}" in chart.title
         assert f"SL {position.sl_price or '-'}" in chart.title
 
@@ -164,4 +165,5 @@ async def test_a_mark_move_alone_is_drawn_at_a_bounded_rate_and_anything_else_at
         # A moved stop-loss is drawn at once, with the latest mark.
         engine.store.positions.update(position_id, sl_price="1985")
         await wait_for(pilot, lambda: "SL 1985" in chart.title)
-        assert "mark 2041" in chart.title and chart.draws == draws + 1
+        assert "mark 2041" in chart.title
+        assert chart.draws == draws + 1

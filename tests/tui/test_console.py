@@ -75,7 +75,8 @@ async def test_main_screen_shows_every_pane(
             "263.50/600.00",
         ):
             assert part in text, part
-        assert "UNPROTECTED" in text and "1 orphan" in text
+        assert "UNPROTECTED" in text
+        assert "1 orphan" in text
         positions = app.main.query_one(PositionsTable)
         assert f"position:{fixture_db.unprotected_position_id}" in positions._cells
         assert "UNPROTECTED" in positions._cells[f"position:{fixture_db.unprotected_position_id}"][-1].plain
@@ -201,7 +202,8 @@ async def test_destructive_actions_ask_first(
             assert engine.step() == 0
     if confirm and kind is not CommandKind.CLEANUP:
         pos = engine.store.positions.get(fixture_db.unprotected_position_id)
-        assert pos is not None and pos.state is PositionState.CLOSED
+        assert pos is not None
+        assert pos.state is PositionState.CLOSED
 
 
 async def test_close_is_hidden_on_a_closed_position(make_app: MakeApp, engine: FakeEngine) -> None:
@@ -239,11 +241,13 @@ async def test_pause_then_resume(make_app: MakeApp, engine: FakeEngine) -> None:
     app = make_app()
     async with app.run_test() as pilot:
         await ready(pilot)
-        assert app.check_action("pause", ()) is True and app.check_action("resume", ()) is False
+        assert app.check_action("pause", ()) is True
+        assert app.check_action("resume", ()) is False
         await pilot.press("p")
         await roundtrip(pilot, app, engine, "pause entries: done: paused")
         await wait_for(pilot, lambda: "● paused" in header(app))
-        assert app.check_action("pause", ()) is False and app.check_action("resume", ()) is True
+        assert app.check_action("pause", ()) is False
+        assert app.check_action("resume", ()) is True
         await pilot.press("p")
         await wait_for(pilot, lambda: engine.step() > 0 or len(engine.handled) == 2)
         await wait_for(pilot, lambda: "● running" in header(app))
@@ -380,7 +384,8 @@ async def test_refresh_keeps_the_cursor_on_the_same_row(
         engine.store.positions.update(fixture_db.protected_position_id, unrealized_pnl="21.50")
         await wait_for(pilot, lambda: "+21.50" in table._cells[key][5].plain)
         assert app.selected_key() == key
-        assert app.snapshot is not None and "positions" in app.snapshot.changed
+        assert app.snapshot is not None
+        assert "positions" in app.snapshot.changed
         assert "events" not in app.snapshot.changed
 
 
@@ -391,7 +396,8 @@ async def test_palette_offers_the_same_actions(make_app: MakeApp, engine: FakeEn
         await pilot.press("1")
         await wait_for(pilot, lambda: app.main.active_tab == "positions")
         titles = [t for a, t, _ in app.palette_actions() if app.action_state(a) is True]
-        assert "Cycle now" in titles and "Approve" not in titles  # no proposal selected
+        assert "Cycle now" in titles
+        assert "Approve" not in titles
         await pilot.press("ctrl+p")
         await pilot.press(*"Cycle now")
         await pilot.pause(0.2)

@@ -47,7 +47,8 @@ async def test_a_wrong_field_is_named_and_a_good_entry_is_sent_and_answered(
         form.query_one("#side", Select).value = "SHORT"
         await pilot.press("1", "2", "x", "enter")  # the amount has focus
         await wait_for(pilot, lambda: "margin: '12x' is not a number" in error_of(form))
-        assert isinstance(app.screen, EntryForm) and engine.step() == 0  # nothing sent
+        assert isinstance(app.screen, EntryForm)
+        assert engine.step() == 0
         form.query_one("#amount", Input).value = "50"
         form.query_one("#tp_pct", Input).value = "3"
         form.query_one("#pair", Select).value = "BTC"
@@ -107,7 +108,8 @@ async def test_live_asks_before_the_entry_is_sent(
         )
         await pilot.press("n")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmModal))
-    assert engine.step() == 0 and commands(fixture_db) == []
+    assert engine.step() == 0
+    assert commands(fixture_db) == []
 
 
 async def test_a_read_only_viewer_or_a_paused_engine_is_told_why(

@@ -55,7 +55,8 @@ def demo_engine(db: Path) -> Iterator[float]:
     try:
         deadline = time.monotonic() + HANG_GUARD
         while not EngineLock(db).is_held_elsewhere():
-            assert engine.poll() is None and time.monotonic() < deadline, "demo engine did not start"
+            assert engine.poll() is None, "demo engine did not start"
+            assert time.monotonic() < deadline, "demo engine did not start"
             time.sleep(0.1)
         yield real_start
     finally:
@@ -104,9 +105,9 @@ async def test_approve_open_close_in_the_interactive_demo(tmp_path: Path) -> Non
             )
         app.model.store.close()  # type: ignore[attr-defined]
         closed = watcher.positions.get(position.id)
-        assert (
-            closed is not None and closed.close_reason is not None and closed.close_reason.value == "manual"
-        )
+        assert closed is not None
+        assert closed.close_reason is not None
+        assert closed.close_reason.value == "manual"
         watcher.close()
 
 
@@ -133,7 +134,8 @@ async def test_a_human_approves_a_full_minute_after_the_proposal_appeared(tmp_pa
             await wait_for(pilot, lambda: bool(watcher.positions.open_positions()))
         app.model.store.close()  # type: ignore[attr-defined]
         decided = watcher.proposals.get(proposal.id)
-        assert decided is not None and decided.state is ProposalState.OPEN
+        assert decided is not None
+        assert decided.state is ProposalState.OPEN
         watcher.close()
 
 

@@ -142,7 +142,8 @@ async def test_rows_show_the_engines_drift_against_its_limit_and_time_left(
         table = app.main.query_one(ProposalsTable)
         row = table._cells[f"proposal:{fixture_db.pending2_id}"]
         drift = row[[c.key for c in table.columns_spec].index("drift")]
-        assert drift.plain == "0.61/0.5%" and "red" in str(drift.style)  # over the limit: approval would fail
+        assert drift.plain == "0.61/0.5%"
+        assert "red" in str(drift.style)
         left = row[[c.key for c in table.columns_spec].index("left")]
         assert left.plain == "45s"
         engine.store.limits.replace_all(
@@ -176,7 +177,8 @@ async def test_numbers_are_never_cut_when_they_grow(
         )
         await wait_for(pilot, lambda: table._cells[key][4].plain == "107.2834567")  # type: ignore[union-attr]
         widths = {str(k.value): c.width for k, c in table.columns.items()}
-        assert widths["mark"] >= len("107.2834567") and widths["pnl"] >= len("+12,345.67")
+        assert widths["mark"] >= len("107.2834567")
+        assert widths["pnl"] >= len("+12,345.67")
         # Numbers are right-aligned.
         assert table._cells[key][4].justify == "right"  # type: ignore[union-attr]
 
@@ -192,7 +194,8 @@ async def test_at_80x24_footer_keeps_help_and_quit_and_key_columns_stay(
         await wait_for(pilot, lambda: any(k.region.width for k in footer.query("FooterKey")))
         await pilot.pause()
         shown = {k.action: k.region for k in footer.query("FooterKey")}  # type: ignore[attr-defined]
-        assert "help" in shown and "quit" in shown
+        assert "help" in shown
+        assert "quit" in shown
         assert all(shown[a].width > 0 and shown[a].right <= 80 for a in ("help", "quit"))
         proposals = app.main.query_one(ProposalsTable)
         assert {"id", "state", "pair", "size", "drift", "left", "verdict"} <= set(proposals.shown_columns)
@@ -213,7 +216,8 @@ async def test_forced_close_countdown_is_the_engines_max_hold(
         table = app.main.query_one(PositionsTable)
         btc = f"position:{fixture_db.protected_position_id}"  # opened 3h50m ago
         eth = f"position:{fixture_db.unprotected_position_id}"  # opened 50h ago
-        assert table._cells[btc][9].plain == "1d20h" and table._cells[eth][9].plain == "due now"
+        assert table._cells[btc][9].plain == "1d20h"
+        assert table._cells[eth][9].plain == "due now"
         # The engine enters the final days: it publishes a 6 h max hold and the countdown follows it.
         engine.store.limits.replace_all(
             [Limit(name=names.MAX_HOLD, value=Decimal(6 * 3600), unit="s", updated_at=NOW)]
@@ -232,7 +236,8 @@ async def test_closed_positions_leave_the_book_for_history(
         book = app.main.query_one(PositionsTable)
         history = app.main.query_one(HistoryTable)
         key = f"position:{fixture_db.protected_position_id}"
-        assert key in book._cells and len(history._cells) == 2
+        assert key in book._cells
+        assert len(history._cells) == 2
         engine.store.positions.update(
             fixture_db.protected_position_id,
             state=PositionState.CLOSED,
@@ -246,9 +251,9 @@ async def test_closed_positions_leave_the_book_for_history(
         await wait_for(pilot, lambda: key in history._cells)
         assert any("Closed BTCUSDT LONG @ 102900 (take-profit): +98.00 USDT" in m for m, _ in notes(app))
         summary = str(app.main.query_one(History).query_one("#history-summary").render())
-        assert (
-            "realised +118.00 USDT" in summary and "3 closed, 2 won" in summary and "win rate 67%" in summary
-        )
+        assert "realised +118.00 USDT" in summary
+        assert "3 closed, 2 won" in summary
+        assert "win rate 67%" in summary
         row = history._cells[key]
         assert [c if isinstance(c, str) else c.plain for c in row[5:9]] == [
             "102900",
@@ -286,7 +291,8 @@ async def test_health_strip_and_toasts_follow_the_health_table(make_app: MakeApp
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
-        assert "! analyst: 3 of 8 analyses failed" in header(app) and "✓ exchange.rest" in header(app)
+        assert "! analyst: 3 of 8 analyses failed" in header(app)
+        assert "✓ exchange.rest" in header(app)
         engine.store.health.report("whales.flows", HealthStatus.DOWN, NOW, "etherscan: rate limited")
         await wait_for(pilot, lambda: "✗ whales.flows: etherscan: rate limited" in header(app))
         assert ("whales.flows down: etherscan: rate limited", "error") in notes(app)
@@ -305,7 +311,8 @@ async def test_figures_of_a_dead_engine_are_greyed(make_app: MakeApp) -> None:
         for figure in ("bal 1,000.00", "analyst", "exchange.rest"):  # money and the health strip alike
             at = text.plain.index(figure)
             styles = [str(span.style) for span in text.spans if span.start <= at < span.end]
-            assert styles and all("dim" in style for style in styles), (figure, styles)
+            assert styles, (figure, styles)
+            assert all("dim" in style for style in styles), (figure, styles)
 
 
 async def test_cleanup_is_offered_with_nothing_flagged_and_says_so(
@@ -362,7 +369,8 @@ async def test_live_approval_asks_with_the_risk_and_can_be_turned_off(
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
         body = drawn(app.screen.query_one("#confirm-body"))
-        assert "loses about 40.00 USDT" in body and "moved 0.61%" in body
+        assert "loses about 40.00 USDT" in body
+        assert "moved 0.61%" in body
         await pilot.press("n")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmModal))
     assert engine.step() == 0
@@ -401,9 +409,13 @@ async def test_the_whole_why_of_a_proposal(
         assert text.index("Why") < text.index("Whale and flow evidence") < text.index("Sources")
         assert "large holders [1], funding flat [2]" in text  # the citation markers are kept
         assert "[1] CoinDesk: ETF flows  (www.coindesk.com)" in text
-        assert "all whales (aggregate)" in text and "agrees" in text and "CONTRADICTS" in text  # a CEX wallet
-        assert "6/6 passed" in text and "single_exposure" not in text  # gates collapsed
-        assert "price moved 0.12% (limit 0.5%)" in text and "10m left" in text
+        assert "all whales (aggregate)" in text
+        assert "agrees" in text
+        assert "CONTRADICTS" in text
+        assert "6/6 passed" in text
+        assert "single_exposure" not in text
+        assert "price moved 0.12% (limit 0.5%)" in text
+        assert "10m left" in text
         content = app.screen.body  # type: ignore[attr-defined]
         links = {
             span.style.link
@@ -415,7 +427,8 @@ async def test_the_whole_why_of_a_proposal(
         assert "https://www.coindesk.com/markets/etf-flows" in links
         # Google's terms: the Search suggestions are shown with the grounded answer, as links.
         assert text.index("Sources") < text.index("Google Search suggestions") < text.index("Risk gates")
-        assert "• ETH price news today" in text and "Search queries" in text
+        assert "• ETH price news today" in text
+        assert "Search queries" in text
         assert "https://www.google.com/search?q=ETH+price+news+today" in links
         await pilot.press("g")
         await wait_for(pilot, lambda: "single_exposure" in shown())
@@ -458,7 +471,8 @@ async def test_quiet_when_nothing_changes(make_app: MakeApp, fixture_db: Fixture
         finally:
             Static.update = original_update  # type: ignore[method-assign]
             DataTable.update_cell = original_cell  # type: ignore[method-assign]
-        assert updates == [] and reads == []
+        assert updates == []
+        assert reads == []
         engine.store.positions.update(fixture_db.protected_position_id, unrealized_pnl="1.00")
         await wait_for(pilot, lambda: bool(reads))
 
@@ -485,7 +499,8 @@ async def test_header_shows_the_loss_limits_the_engine_measures(
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
-        assert "loss today 2.00/10%" in header(app) and "drawdown 1.50/25%" in header(app)
+        assert "loss today 2.00/10%" in header(app)
+        assert "drawdown 1.50/25%" in header(app)
         engine.store.limits.replace_all(
             [Limit(name=names.DAILY_LOSS, value=Decimal(10), unit="%", used=Decimal("8.50"), updated_at=NOW)]
         )

@@ -124,7 +124,8 @@ async def test_the_screen_shows_the_worked_figures_and_follows_a_close(
             "BTCUSDT",
         ]  # newest first
         sol, eth, btc_long, btc_short = shown.values()
-        assert sol[2] == "LONG" and sol[6:10] == ["+30.00", "2.03~", "+27.97", "+27.97%"]
+        assert sol[2] == "LONG"
+        assert sol[6:10] == ["+30.00", "2.03~", "+27.97", "+27.97%"]
         assert eth[6:10] == ["-30.00", "6.03", "-36.03", "-12.01%"]
         assert btc_long[6:10] == ["+10.00", "1.01", "+8.99", "+17.98%"]
         assert btc_short[6:10] == ["+10.00", "2.07", "+7.93", "+7.62%"]

@@ -66,7 +66,8 @@ async def test_a_hidden_tab_is_brought_up_to_date_when_shown(make_app: MakeApp, 
             pilot, lambda: app.snapshot is not None and any(e.id == event.id for e in app.snapshot.events)
         )
         await pilot.pause()
-        assert key not in log._cells and set(log._cells) == rows_before  # hidden: not drawn yet
+        assert key not in log._cells
+        assert set(log._cells) == rows_before
         await pilot.press("7")
         await wait_for(pilot, lambda: key in log._cells)
         assert "drawn when shown" in " ".join(str(getattr(c, "plain", c)) for c in log._cells[key])
@@ -90,7 +91,8 @@ async def test_a_heartbeat_that_changes_no_row_leaves_both_tables_as_they_are(
         engine.store.engine.set(heartbeat_at=NOW - timedelta(seconds=1))  # the engine's routine write
         await wait_for(pilot, lambda: app.snapshot is not before)
         await pilot.pause()
-        assert app.snapshot is not None and "engine" in app.snapshot.changed
+        assert app.snapshot is not None
+        assert "engine" in app.snapshot.changed
         assert applied == []  # both tables were given their rows again, equal: no diff, no repaint
         engine.store.positions.update(
             engine.store.positions.open_positions()[0].id, unrealized_pnl=Decimal("3.21"), updated_at=NOW
@@ -124,7 +126,8 @@ async def test_a_heartbeat_alone_builds_no_row_of_either_table(
         engine.store.engine.set(heartbeat_at=NOW - timedelta(seconds=1))  # the engine's routine write
         await wait_for(pilot, lambda: app.snapshot is not before)
         await pilot.pause()
-        assert app.snapshot is not None and app.snapshot.changed == {"engine"}
+        assert app.snapshot is not None
+        assert app.snapshot.changed == {"engine"}
         assert built == []  # nothing a row shows moved: no row built, not even to compare
         engine.store.positions.update(
             engine.store.positions.open_positions()[0].id, unrealized_pnl=Decimal("3.21"), updated_at=NOW

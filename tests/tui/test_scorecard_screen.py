@@ -79,23 +79,28 @@ async def test_the_scorecard_shows_the_stored_report(
             pilot, lambda: isinstance(app.screen, ScorecardScreen) and app.screen.report is not None
         )
         await pilot.pause()
-        assert "7 scored, hit rate 57%, Brier" in summary(app) and "4h after the decision" in summary(app)
+        assert "7 scored, hit rate 57%, Brier" in summary(app)
+        assert "4h after the decision" in summary(app)
         table = app.screen.query_one(PairScoresTable)
         assert [str(table.get_row(k)[0]) for k in ("BTC", "ETH", "SOL")] == ["BTC", "ETH", "SOL"]
         btc = table.get_row("BTC")
-        assert btc[1] == "4" and btc[4].startswith("75% [")
-        assert table.get_row("SOL")[3] == "1" and table.get_row("SOL")[6] == "-"
+        assert btc[1] == "4"
+        assert btc[4].startswith("75% [")
+        assert table.get_row("SOL")[3] == "1"
+        assert table.get_row("SOL")[6] == "-"
         assert app.screen.check_action("next_horizon", ()) is True
         # The app's actions do not reach through to the main screen behind.
         assert app.check_action("approve", ()) is False
 
         await pilot.press("h")  # 4h -> 24h
         await pilot.pause()
-        assert "24h after the decision" in summary(app) and "1 scored" in summary(app)
+        assert "24h after the decision" in summary(app)
+        assert "1 scored" in summary(app)
         assert table.row_count == 1
         await pilot.press("h")  # 24h -> 1h: nothing there yet
         await pilot.pause()
-        assert "No analysis has reached 1h yet" in summary(app) and table.row_count == 0
+        assert "No analysis has reached 1h yet" in summary(app)
+        assert table.row_count == 0
 
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ScorecardScreen))
@@ -162,7 +167,8 @@ def test_rationale_shows_sources_with_their_domain_and_the_search_suggestions() 
     assert "[1] ETF flows hit a record  (reuters.com)" in text
     assert "[2] coindesk.com  (coindesk.com)" in text
     assert "Inflows [1] and funding [2]." in text
-    assert "Google Search suggestions" in text and "• bitcoin etf flows" in text
+    assert "Google Search suggestions" in text
+    assert "• bitcoin etf flows" in text
     links = {
         span.style.link
         for part in rendered.renderables

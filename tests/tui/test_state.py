@@ -26,17 +26,21 @@ def test_poll_reads_only_when_another_connection_commits(fixture_db: Fixture) ->
     try:
         model = ReadModel(reader, now=lambda: NOW)
         first = model.poll()
-        assert first is not None and first.changed == frozenset(SECTIONS)
+        assert first is not None
+        assert first.changed == frozenset(SECTIONS)
         assert {"history", "health", "limits"} <= first.changed
-        assert len(first.events) == 5 and first.events[-1].level is EventLevel.CRITICAL
+        assert len(first.events) == 5
+        assert first.events[-1].level is EventLevel.CRITICAL
         assert model.poll() is None  # nothing committed: no read at all
         writer.events.append(NOW, EventLevel.INFO, "test", "hello")
         second = model.poll()
-        assert second is not None and second.changed == frozenset({"events"})
+        assert second is not None
+        assert second.changed == frozenset({"events"})
         assert [e.message for e in second.events[-2:]] == [first.events[-1].message, "hello"]
         writer.engine.set(state=EngineState.PAUSED)
         third = model.poll()
-        assert third is not None and third.changed == frozenset({"engine"})
+        assert third is not None
+        assert third.changed == frozenset({"engine"})
     finally:
         reader.close()
         writer.close()
@@ -57,12 +61,15 @@ def test_poll_rereads_only_sections_whose_tables_were_written(fixture_db: Fixtur
         assert position.id is not None
         writer.positions.update(position.id, mark_price=Decimal("123.45"))
         second = model.poll()
-        assert second is not None and second.changed == frozenset({"positions"})
-        assert second.history is first.history and second.events is first.events
+        assert second is not None
+        assert second.changed == frozenset({"positions"})
+        assert second.history is first.history
+        assert second.events is first.events
         # A position closing moves both the open book and the history.
         writer.positions.update(position.id, state=PositionState.CLOSED, closed_at=NOW)
         third = model.poll()
-        assert third is not None and {"positions", "history"} <= third.changed
+        assert third is not None
+        assert {"positions", "history"} <= third.changed
         assert position.id in {p.id for p in third.history}
     finally:
         reader.close()
@@ -76,7 +83,8 @@ def test_event_level_filter_reloads(fixture_db: Fixture) -> None:
         model.poll()
         model.set_event_level(EventLevel.ERROR)
         snap = model.poll()
-        assert snap is not None and [e.level for e in snap.events] == [EventLevel.ERROR, EventLevel.CRITICAL]
+        assert snap is not None
+        assert [e.level for e in snap.events] == [EventLevel.ERROR, EventLevel.CRITICAL]
     finally:
         store.close()
 
@@ -86,7 +94,8 @@ def test_liveness_from_lock_and_heartbeat(fixture_db: Fixture) -> None:
     try:
         model = ReadModel(store, config=ConsoleConfig(stale_after=timedelta(seconds=15)), now=lambda: NOW)
         snap = model.poll()
-        assert snap is not None and snap.engine.liveness(NOW, timedelta(seconds=15)) is Liveness.NO_ENGINE
+        assert snap is not None
+        assert snap.engine.liveness(NOW, timedelta(seconds=15)) is Liveness.NO_ENGINE
         with EngineLock(fixture_db.path):
             snap = model.poll()  # the lock moved: a new snapshot even without a commit
             assert snap is not None
@@ -192,7 +201,8 @@ def test_unreadable_lock_takes_liveness_from_the_heartbeat(fixture_db: Fixture) 
     try:
         model = ReadModel(store, now=lambda: NOW, lock=Unreadable(fixture_db.path))
         snap = model.poll()
-        assert snap is not None and snap.engine.lock_held is None
+        assert snap is not None
+        assert snap.engine.lock_held is None
         assert snap.engine.liveness(NOW, timedelta(seconds=15)) is Liveness.ALIVE
         assert snap.engine.liveness(NOW + timedelta(minutes=5), timedelta(seconds=15)) is Liveness.NO_ENGINE
         assert model.engine_running()  # the heartbeat is fresh: a command would be consumed
@@ -236,4 +246,5 @@ def test_an_unreadable_database_is_a_clear_message_not_a_traceback(
     assert code == 1
     err = capsys.readouterr().err
     assert "cannot read the database (cannot open the database file" in err
-    assert "Read-only viewers" in err and "Traceback" not in err
+    assert "Read-only viewers" in err
+    assert "Traceback" not in err

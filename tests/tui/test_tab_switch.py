@@ -62,7 +62,8 @@ async def test_a_tab_switch_draws_the_new_tab_focused_with_its_keys_before_any_l
             app.main.show_tab(tab)  # what the key's action does, checked before Textual lays anything out
             assert app.main.active_tab == tab
             assert app.main.focused is app.main.active_table()
-            assert footer.up_to_date and ("event_level" in _listed(footer)) == (tab == "events")
+            assert footer.up_to_date
+            assert ("event_level" in _listed(footer)) == (tab == "events")
             await pilot.press(tab_key)
             await pilot.pause()
 
@@ -90,7 +91,8 @@ async def test_a_table_shown_again_unchanged_is_drawn_from_its_cached_renders(ma
             await wait_for(pilot, lambda: app.main.active_tab == "orders")
             await pilot.pause()
             await pilot.pause()
-        assert table.region.height > 0 and table.row_count > 0
+        assert table.region.height > 0
+        assert table.row_count > 0
         assert rendered == []  # not one cell drawn again
         cached = [table.render_line(y).text for y in range(table.size.height)]
         table._clear_caches()

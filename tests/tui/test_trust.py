@@ -67,7 +67,8 @@ async def test_a_demo_cycle_in_progress_raises_no_stale_alarm(
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
-        assert "STALE" not in header(app) and "NO ENGINE" not in header(app)
+        assert "STALE" not in header(app)
+        assert "NO ENGINE" not in header(app)
         assert "cycle running" in header(app)
         # The same heartbeat with no cycle running is stale: the alarm is still there when it is true.
         engine.store.cycles.update("c-running", status="done", finished_at=NOW)
@@ -101,7 +102,8 @@ async def test_a_finished_demo_database_shows_no_countdown_and_no_approve_hint(
         await pilot.pause(0.2)
         text = header(app)
         assert "NO ENGINE" in text
-        assert "next cycle" not in text and "left" not in text.replace("left waiting", "")
+        assert "next cycle" not in text
+        assert "left" not in text.replace("left waiting", "")
         assert "-309d" not in text
         proposals = app.main.query_one(ProposalsTable)
         waiting = f"proposal:{fixture_db.pending_id}"
@@ -213,13 +215,16 @@ async def test_evidence_only_for_pairs_that_get_whale_intelligence_with_directio
         found = app._describe(f"proposal:{doge.id}")
         assert found is not None
         body = flat(render_text(found[1]))
-        assert "DOGE gets no whale intelligence" in body and "all whales" not in body
+        assert "DOGE gets no whale intelligence" in body
+        assert "all whales" not in body
         found = app._describe(f"proposal:{fixture_db.pending_id}")  # ETH: tier 1
         assert found is not None
         body = flat(render_text(found[1]))
-        assert "out of the whales' wallets" in body and "all whales (aggregate)" in body
+        assert "out of the whales' wallets" in body
+        assert "all whales (aggregate)" in body
         # One sign convention: a move from the entry, signed (+ up, - down), for a long and a short alike.
-        assert "3465.5 +5.0%" in body and "3234.5 -2.0%" in body
+        assert "3465.5 +5.0%" in body
+        assert "3234.5 -2.0%" in body
 
 
 async def test_a_contradicted_proposal_is_marked_in_the_list(
@@ -272,9 +277,11 @@ async def test_a_cut_reason_ends_in_an_ellipsis_and_is_whole_in_the_details(
         shown = table.get_cell(key, "verdict")
         whole = cell(table, key, "verdict")
         assert whole == "✗ max_entries_per_cycle, total_exposure"
-        assert shown.plain.endswith("…") and len(shown.plain) < len(whole)
+        assert shown.plain.endswith("…")
+        assert len(shown.plain) < len(whole)
         found = app._describe(key)
-        assert found is not None and "max_entries_per_cycle" in flat(render_text(found[1]))
+        assert found is not None
+        assert "max_entries_per_cycle" in flat(render_text(found[1]))
 
 
 async def test_a_tick_that_falls_before_the_detail_screen_is_composed_is_kept_for_it() -> None:
@@ -299,7 +306,8 @@ async def test_a_tick_between_compose_and_mount_updates_the_composed_body(
         with app._context():
             compose(screen)  # composed, not mounted: `query_one` finds nothing now
         content = screen._content
-        assert content is not None and not content.is_mounted
+        assert content is not None
+        assert not content.is_mounted
         screen.show("newer body")
         assert content.content == "newer body"
 
@@ -331,5 +339,6 @@ async def test_a_snapshot_that_arrives_after_the_last_screen_went_is_ignored(
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         snap = app.snapshot
-    assert snap is not None and not app.screen_stack
+    assert snap is not None
+    assert not app.screen_stack
     app.on_snapshot_ready(SnapshotReady(snap))

@@ -55,7 +55,8 @@ def test_a_stop_loosened_past_the_limit_is_refused_naming_the_limit_and_the_valu
     with refused(AdjustCode.MAX_STOP_DISTANCE) as info:
         check_stop_limit(pos(), Decimal("91.9"), Decimal(8), "analyst.max_sl_pct")
     said = str(info.value)
-    assert "8.10% from the entry 100" in said and "limit 8% (analyst.max_sl_pct)" in said
+    assert "8.10% from the entry 100" in said
+    assert "limit 8% (analyst.max_sl_pct)" in said
     check_stop_limit(pos(), Decimal(92), Decimal(8), "analyst.max_sl_pct")  # loosened, within the limit
     with refused(AdjustCode.MAX_STOP_DISTANCE):
         check_stop_limit(pos(Side.SHORT, sl="105"), Decimal("108.5"), Decimal(8), "x")
@@ -115,7 +116,8 @@ def test_a_cleared_cooldown_ends_that_cooldown_only(tmp_path: Path) -> None:
     assert (cooling.symbol, cooling.until) == ("ETHUSDT", T0 + timedelta(hours=4))
     assert [row.name for row in cooldown_limits(store, settings, now)] == ["cooldown.ETHUSDT"]
     clear_cooldown(store, settings, "ETHUSDT", "console:ops", now)
-    assert gate_stop_losses(store) == {} and active_cooldowns(store, settings, now) == []
+    assert gate_stop_losses(store) == {}
+    assert active_cooldowns(store, settings, now) == []
     with pytest.raises(CooldownError, match="no active stop-loss cooldown"):
         clear_cooldown(store, settings, "ETHUSDT", "console:ops", now)
     _stop(store, T0 + timedelta(hours=2))  # a later stop-loss starts a new cooldown

@@ -18,4 +18,5 @@ def test_cost_rounds_up_whatever_the_ambient_rounding(ambient: str) -> None:
         ctx.rounding = ambient
         cost = call_cost(AnalystSettings(), "gemini-3.8-flash", USAGE)
     # 812 x $1.50/M + 543 x $7.50/M + $0.014 = $0.0192905
-    assert cost.priced and cost.usd == Decimal("0.019291")
+    assert cost.priced
+    assert cost.usd == Decimal("0.019291")

@@ -14,11 +14,15 @@ def test_trend_decides_direction(tmp_path: Path) -> None:
         up = h.decide(context(pair=SOL, bars=candles(step_pct=0.4)))
         down = h.decide(context(pair=SOL, bars=candles(step_pct=-0.4)))
         flat = h.decide(context(pair=SOL, bars=candles(step_pct=0.0)))
-    assert up.action is Action.LONG and down.action is Action.SHORT and flat.action is Action.WAIT
+    assert up.action is Action.LONG
+    assert down.action is Action.SHORT
+    assert flat.action is Action.WAIT
     assert 0.64 <= up.confidence <= 0.80
     for d in (up, down):
-        assert d.analyst is AnalystKind.HEURISTIC and not d.grounded
-        assert Decimal("0.3") <= d.sl_pct <= Decimal(8) and Decimal("0.5") <= d.tp_pct <= Decimal(15)
+        assert d.analyst is AnalystKind.HEURISTIC
+        assert not d.grounded
+        assert Decimal("0.3") <= d.sl_pct <= Decimal(8)
+        assert Decimal("0.5") <= d.tp_pct <= Decimal(15)
         # The take-profit clears twice the stop plus round-trip fees (0.16 %).
         assert d.tp_pct >= 2 * d.sl_pct + Decimal("0.16") or d.tp_pct == Decimal(15)
         assert d.hold_hours == 24.0
@@ -34,11 +38,13 @@ def test_whale_signal_counts_on_tier_one_only(tmp_path: Path) -> None:
         weak = h.decide(context(pair=BTC, bars=flat, whale_signal=whale(Bias.BULLISH, 0.3)))
         tier2 = h.decide(context(pair=SOL, bars=flat, whale_signal=whale(Bias.BULLISH, 0.9)))
         avoid = h.decide(context(pair=BTC, bars=candles(step_pct=0.4), whale_signal=whale(Bias.AVOID, 0.9)))
-    assert bull.action is Action.LONG and "whale signal BULLISH" in bull.reasoning
+    assert bull.action is Action.LONG
+    assert "whale signal BULLISH" in bull.reasoning
     assert bear.action is Action.SHORT
     assert weak.action is Action.WAIT
     assert tier2.action is Action.WAIT  # the whale signal is dropped for tier 2 when the context is built
-    assert avoid.action is Action.WAIT and "AVOID" in avoid.reasoning
+    assert avoid.action is Action.WAIT
+    assert "AVOID" in avoid.reasoning
 
 
 def test_deterministic_and_waits_without_data() -> None:
@@ -50,12 +56,19 @@ def test_deterministic_and_waits_without_data() -> None:
 async def test_recorded_and_labelled_heuristic(tmp_path: Path) -> None:
     with open_store(tmp_path) as store:
         outcome = await HeuristicAnalyst(store).analyse(context(pair=SOL, bars=candles(step_pct=0.4)))
-        assert outcome.record.id is not None and not outcome.failed
+        assert outcome.record.id is not None
+        assert not outcome.failed
         row = store.analyses.get(outcome.record.id)
     assert row is not None
-    assert row.analyst is AnalystKind.HEURISTIC and row.model == MODEL
-    assert row.action is Action.LONG and row.confidence == outcome.decision.confidence
-    assert row.grounded is False and row.raw_response is None and row.error is None
-    assert row.decision is not None and row.decision["decision"] == "LONG"
+    assert row.analyst is AnalystKind.HEURISTIC
+    assert row.model == MODEL
+    assert row.action is Action.LONG
+    assert row.confidence == outcome.decision.confidence
+    assert row.grounded is False
+    assert row.raw_response is None
+    assert row.error is None
+    assert row.decision is not None
+    assert row.decision["decision"] == "LONG"
     assert row.prompt.startswith("(heuristic")
-    assert row.cycle_id == "cycle-1" and row.pair == "SOL"
+    assert row.cycle_id == "cycle-1"
+    assert row.pair == "SOL"

@@ -64,7 +64,8 @@ def test_a_leaning_flow_signal_moves_the_score() -> None:
     flat = candles(step_pct=0.0)
     bull = heuristic_answer(context(pair=ETH, bars=flat, exchange_flows=flows(Bias.BULLISH, 0.9)))
     bear = heuristic_answer(context(pair=ETH, bars=flat, exchange_flows=flows(Bias.BEARISH, 0.9)))
-    assert bull["decision"] == "LONG" and "exchange flows BULLISH at 0.90" in bull["reasoning"]
+    assert bull["decision"] == "LONG"
+    assert "exchange flows BULLISH at 0.90" in bull["reasoning"]
     assert bear["decision"] == "SHORT"
     tier2 = heuristic_answer(context(pair=SOL, bars=flat, exchange_flows=flows(Bias.BULLISH, 0.9)))
     assert tier2["decision"] == "WAIT"  # flows reach tier 1 pairs only
@@ -92,7 +93,8 @@ def test_prompt_states_flows_windows_and_wallet_labels() -> None:
     assert "Exchange-related: no" not in text
     assert "Exchange wallets read (2, labelled from public Etherscan labels): Binance 14, Coinbase 10" in text
     assert "  last 1 h: ETH +249.50 (in 250.50, out 1.00, 3 transfers); USDT +3,999,999.00" in text
-    assert "  last 6 h: " in text and "  last 24 h: " in text
+    assert "  last 6 h: " in text
+    assert "  last 24 h: " in text
     assert "Exchange-flow signal: BULLISH (confidence 0.50): stablecoins net +3,999,999.00 over 6 h" in text
     assert "stablecoin inflow to exchanges has preceded higher BTC and ETH returns" in text
     flows_only = build_prompt(context(pair=BTC, exchange_flows=flows()))

@@ -56,7 +56,8 @@ def parse(text: str | None, grounded: bool = True) -> Any:
 
 def test_clean_json() -> None:
     out = parse(json.dumps(answer()))
-    assert out.valid and out.error is None
+    assert out.valid
+    assert out.error is None
     d = out.decision
     assert (d.action, d.confidence, d.tp_pct, d.sl_pct, d.hold_hours) == (
         Action.LONG,
@@ -65,9 +66,13 @@ def test_clean_json() -> None:
         Decimal("1.5"),
         12.0,
     )
-    assert d.sentiment is Sentiment.BULLISH and d.grounded and d.analyst is AnalystKind.GEMINI
-    assert d.risk_factors == ("macro data", "funding") and d.key_catalyst == "ETF inflows"
-    assert out.payload is not None and out.payload["confidence_capped"] is False
+    assert d.sentiment is Sentiment.BULLISH
+    assert d.grounded
+    assert d.analyst is AnalystKind.GEMINI
+    assert d.risk_factors == ("macro data", "funding")
+    assert d.key_catalyst == "ETF inflows"
+    assert out.payload is not None
+    assert out.payload["confidence_capped"] is False
 
 
 def test_prose_with_citation_markers_inside_and_around_the_json() -> None:
@@ -80,7 +85,8 @@ def test_prose_with_citation_markers_inside_and_around_the_json() -> None:
     )
     out = parse(text)
     assert out.valid, out.error
-    assert out.decision.action is Action.SHORT and out.decision.sl_pct == Decimal(2)
+    assert out.decision.action is Action.SHORT
+    assert out.decision.sl_pct == Decimal(2)
     # Markers inside the reasoning are kept as the model wrote them.
     assert out.decision.reasoning == "Outflows rose sharply [1][2]."
 
@@ -88,8 +94,10 @@ def test_prose_with_citation_markers_inside_and_around_the_json() -> None:
 def test_fenced_json_and_braces_in_prose() -> None:
     text = "Note {not json}.\n```json\n" + json.dumps(answer(decision="wait")) + "\n```\nDone."
     out = parse(text)
-    assert out.valid and out.decision.action is Action.WAIT
-    assert out.decision.tp_pct == 0 and out.decision.hold_hours == 0
+    assert out.valid
+    assert out.decision.action is Action.WAIT
+    assert out.decision.tp_pct == 0
+    assert out.decision.hold_hours == 0
 
 
 LONG_FENCE = "```json\n" + json.dumps(answer()) + "\n```"
@@ -116,8 +124,11 @@ SHORT_FENCE = "```json\n" + json.dumps(answer(decision="SHORT", tp_price=97, sl_
 )
 def test_more_than_one_decision_is_invalid(text: str, fragment: str) -> None:
     out = parse(text)
-    assert not out.valid and out.decision.action is Action.WAIT and out.decision.confidence == 0
-    assert "ambiguous answer" in (out.error or "") and fragment in (out.error or "")
+    assert not out.valid
+    assert out.decision.action is Action.WAIT
+    assert out.decision.confidence == 0
+    assert "ambiguous answer" in (out.error or "")
+    assert fragment in (out.error or "")
 
 
 @pytest.mark.parametrize(
@@ -131,7 +142,9 @@ def test_more_than_one_decision_is_invalid(text: str, fragment: str) -> None:
 def test_a_second_decision_past_the_scan_limits_makes_the_answer_invalid(filler: str, fragment: str) -> None:
     short = json.dumps({**answer(), "decision": "SHORT"})
     out = parse(json.dumps(answer()) + filler + " " + short)
-    assert not out.valid and out.decision.action is Action.WAIT and out.decision.confidence == 0
+    assert not out.valid
+    assert out.decision.action is Action.WAIT
+    assert out.decision.confidence == 0
     assert fragment in (out.error or "")
     doc = " ".join((Path(__file__).resolve().parents[2] / "docs" / "analyst.md").read_text().split())
     assert f"longer than {MAX_TEXT_CHARS:,} characters, or more than {MAX_OBJECT_STARTS} candidate" in doc
@@ -140,7 +153,8 @@ def test_a_second_decision_past_the_scan_limits_makes_the_answer_invalid(filler:
 def test_a_decision_with_an_unrelated_object_is_still_one_decision() -> None:
     text = '{"note": 1} then ' + json.dumps(answer()) + ' and {"sources": [1, 2]}'
     out = parse(text)
-    assert out.valid and out.decision.action is Action.LONG
+    assert out.valid
+    assert out.decision.action is Action.LONG
 
 
 def test_first_object_with_a_decision_wins() -> None:
@@ -188,14 +202,17 @@ def test_invalid_answers_become_a_wait_with_the_error(text: str, fragment: str) 
 
 def test_wait_needs_no_tp_sl() -> None:
     out = parse('{"decision": "WAIT", "confidence": 0.3, "reasoning": "No edge."}')
-    assert out.valid and out.decision.action is Action.WAIT and out.decision.confidence == 0.3
+    assert out.valid
+    assert out.decision.action is Action.WAIT
+    assert out.decision.confidence == 0.3
 
 
 def test_ungrounded_confidence_is_capped_and_flagged() -> None:
     out = parse(json.dumps(answer(confidence=0.91)), grounded=False)
     assert out.decision.confidence == 0.6
     assert out.decision.grounded is False
-    assert out.payload is not None and out.payload["confidence_capped"] is True
+    assert out.payload is not None
+    assert out.payload["confidence_capped"] is True
     assert out.payload["confidence_raw"] == 0.91
     low = parse(json.dumps(answer(confidence=0.42)), grounded=False)
     assert low.decision.confidence == 0.42
@@ -241,7 +258,8 @@ def test_prompt_injection_in_a_grounded_source_changes_nothing_about_sizing() ->
 
 def test_validate_answer_rejects_non_objects() -> None:
     out = validate_answer([1, 2], BOUNDS, PRICE, grounded=True, analyst=AnalystKind.GEMINI)
-    assert out.decision.action is Action.WAIT and "not an object" in (out.error or "")
+    assert out.decision.action is Action.WAIT
+    assert "not an object" in (out.error or "")
 
 
 def _assert_in_bounds(d: Decision) -> None:
@@ -250,7 +268,8 @@ def _assert_in_bounds(d: Decision) -> None:
     assert round(d.confidence, 4) == d.confidence
     assert 0.0 <= d.hold_hours <= BOUNDS.max_hold_hours
     if d.action is Action.WAIT:
-        assert d.tp_pct == 0 and d.sl_pct == 0
+        assert d.tp_pct == 0
+        assert d.sl_pct == 0
     else:
         assert d.error is None
         assert BOUNDS.min_tp_pct <= d.tp_pct <= BOUNDS.max_tp_pct

@@ -31,17 +31,20 @@ def test_pricing_one_model_keeps_the_default_prices_of_the_others(tmp_path: Path
     )
     analyst = load_settings(path, env={}).analyst
     own = analyst.price_for(DEFAULT_MODEL)
-    assert own is not None and (own.input_per_mtok, own.output_per_mtok) == (Decimal(2), Decimal(9))
+    assert own is not None
+    assert (own.input_per_mtok, own.output_per_mtok) == (Decimal(2), Decimal(9))
     for model in DEFAULT_FALLBACK_MODELS:
         price = analyst.price_for(model)
-        assert price is not None and price.search_per_kquery == Decimal(14), model
+        assert price is not None, model
+        assert price.search_per_kquery == Decimal(14), model
         assert price.output_per_mtok > 0
 
 
 def test_a_listed_model_without_a_price_is_refused_naming_the_key_and_the_fix(tmp_path: Path) -> None:
     (problem,) = problems(tmp_path, '[analyst]\nfallback_models = ["gemini-9-unpriced"]\n')
     assert "analyst.prices has no price for gemini-9-unpriced" in problem
-    assert '[analyst.prices."gemini-9-unpriced"]' in problem and "search_per_kquery" in problem
+    assert '[analyst.prices."gemini-9-unpriced"]' in problem
+    assert "search_per_kquery" in problem
 
 
 def test_an_unpriced_model_is_fine_for_the_offline_heuristic(tmp_path: Path) -> None:

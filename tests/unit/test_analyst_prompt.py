@@ -39,7 +39,8 @@ def test_account_and_competition_numbers() -> None:
     assert "Available (balance minus margin in use): 800.00 USDT" in text
     assert "-150.00 USDT (-15.00 %)" in text
     # 2026-01-20 12:00 with the window ending 2026-02-02 (inclusive): 13 whole days left.
-    assert "Phase: ACTIVE" in text and "Days remaining: 13" in text
+    assert "Phase: ACTIVE" in text
+    assert "Days remaining: 13" in text
     assert "Strategy mode: AGGRESSIVE (risk level HIGH)" in text
     assert "need gains" in text
 
@@ -99,7 +100,8 @@ def test_candle_summary_and_open_position() -> None:
     assert "Trend: DOWN" in down
     assert "Not enough candle data." in build_prompt(context(bars=candles(n=2)))
     with_pos = build_prompt(context(open_position=open_position()))
-    assert "Side: LONG, size 0.002 BTC" in with_pos and "(5.0 h ago)" in with_pos
+    assert "Side: LONG, size 0.002 BTC" in with_pos
+    assert "(5.0 h ago)" in with_pos
     assert "=== OPEN POSITION ON BTCUSDT ===\nNone." in build_prompt(context())
 
 

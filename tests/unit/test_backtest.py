@@ -148,7 +148,9 @@ def test_baselines_and_records_appear_in_the_same_run(store: Store) -> None:
     assert any("flow signal was not backtested" in n for n in report["notes"])
     stored = store.backtest_records.for_run(report["run_id"])
     mine = store.backtest_records.latest("always_long", "ETH", "1h")
-    assert mine is not None and mine.directional == 5 and not mine.deterministic
+    assert mine is not None
+    assert mine.directional == 5
+    assert not mine.deterministic
     assert {r.source for r in stored} >= {"heuristic", "always_long", "always_short", "random"}
 
 
@@ -165,7 +167,8 @@ def test_random_baseline_is_seeded_and_trades_at_the_heuristics_frequency(store:
         return [c.direction for c in walk(s, market, None, pairs, times, seed).calls["random"]]
 
     first, again, other = calls(7), calls(7), calls(8)
-    assert first == again and first != other
+    assert first == again
+    assert first != other
     market = HistoryMarket(series, HistoryClock(T0))
     heur = walk(s, market, None, pairs, times, 7).calls["heuristic"]
     rate = sum(c.direction != "WAIT" for c in heur) / len(heur)

@@ -45,7 +45,8 @@ def test_json_holds_figures_portfolio_and_the_stored_run(
     assert report["settings"]["seed"] == 4
     assert set(report["data"]["pairs"]) == {"ETH", "SOL"}
     heur = report["sources"]["heuristic"]
-    assert heur["deterministic"] and set(heur["figures"]) == {"ETH", "SOL", "ALL"}
+    assert heur["deterministic"]
+    assert set(heur["figures"]) == {"ETH", "SOL", "ALL"}
     assert {"return_pct", "max_drawdown_pct", "turnover", "equity"} <= set(heur["portfolio"])
     store = Store.open(db)
     assert store.backtest_records.last_run() is not None

@@ -51,12 +51,15 @@ def test_windows_sum_closed_whole_hours_only(store: Store) -> None:
     store.flow_history.save(fixture_hours())
     h = FlowHours(store, T0, T0 + 68 * HOUR)
     one = h.window("USDT", 1, DECISION)
-    assert one is not None and one.net == 10  # the hour ending at the decision has closed: it counts
+    assert one is not None
+    assert one.net == 10
     assert h.window("USDT", 1, DECISION + HOUR / 2) == one  # the next hour is still forming
     six = h.window("USDT", 6, DECISION)
-    assert six is not None and (six.net, six.inflow, six.transfers) == (60, 60, 18)
+    assert six is not None
+    assert (six.net, six.inflow, six.transfers) == (60, 60, 18)
     eth6 = h.window("ETH", 6, DECISION)
-    assert eth6 is not None and eth6.net == 5 - 5 * 3
+    assert eth6 is not None
+    assert eth6.net == 5 - 5 * 3
     assert h.window("ETH", 24, DECISION) is None  # a missing hour
     assert h.window("USDC", 1, DECISION) is None  # fewer wallets than the fullest hour
     assert h.series()[:3] == [("ETH", 1), ("ETH", 6), ("ETH", 24)]
@@ -76,7 +79,8 @@ def test_each_flow_asset_and_window_is_scored_on_its_own_by_hand(store: Store) -
     # 1 h after the decision ETH closed +0.3 %, 4 h after -0.5 % (tests/unit/test_backtest.py fixture).
     move = {"1h": 0.3, "4h": -0.5}
     for name, side in expected.items():
-        assert src[name]["kind"] == "flow" and src[name]["deterministic"]
+        assert src[name]["kind"] == "flow"
+        assert src[name]["deterministic"]
         assert src[name]["portfolio"] is None  # scored, not traded
         for horizon, pct in move.items():
             fig = src[name]["figures"]["ETH"][horizon]
@@ -90,5 +94,6 @@ def test_each_flow_asset_and_window_is_scored_on_its_own_by_hand(store: Store) -
     # USDT's window ending 24 h is whole and positive: LONG (the later outflow is never read).
     assert src["flow USDT 24h"]["figures"]["ETH"]["1h"]["directional"] == 1
     text = render(report)
-    assert "flow USDT 1h" in text and "scored only, not traded" in text
+    assert "flow USDT 1h" in text
+    assert "scored only, not traded" in text
     assert not any(e["source"].startswith("flow ") for e in report["edge"])  # one call earns nothing

@@ -126,7 +126,9 @@ def test_a_bad_database_is_one_line_and_exit_4(
     before = db.read_bytes()
     assert main([*command, "--config", str(config_for(tmp_path, db))]) == ExitCode.DATABASE
     line = one_line(capsys.readouterr().err)
-    assert line.startswith(f"{db}: ") and what in line and todo in line
+    assert line.startswith(f"{db}: ")
+    assert what in line
+    assert todo in line
     assert db.read_bytes() == before, "nothing is written to a database SMT cannot trust"
 
 
@@ -137,7 +139,8 @@ def test_a_damaged_page_stops_the_engine_at_start_and_db_check_lists_it(
     config = config_for(tmp_path, db)
     assert main(["engine", "--config", str(config)]) == ExitCode.DATABASE
     line = one_line(capsys.readouterr().err)
-    assert line.startswith(f"{db}: the database is damaged") and "restore the file from a backup" in line
+    assert line.startswith(f"{db}: the database is damaged")
+    assert "restore the file from a backup" in line
     assert main(["db", "check", "--config", str(config)]) == ExitCode.DATABASE
     captured = capsys.readouterr()
     assert captured.out.strip(), "the problems are listed"
@@ -175,7 +178,8 @@ def test_a_bad_setting_is_one_line_naming_the_file_and_exit_2(
     config.write_text(body.format(tmp=tmp_path), encoding="utf-8")
     assert main([*command, "--config", str(config)]) == ExitCode.CONFIG
     line = one_line(capsys.readouterr().err)
-    assert line.startswith(f"{config}: ") and expected in line
+    assert line.startswith(f"{config}: ")
+    assert expected in line
     assert not (tmp_path.parent / f"{tmp_path.name}.lock").exists(), "no lock file beside a directory"
 
 
@@ -201,7 +205,8 @@ def test_live_mode_without_keys_warns_in_check_and_the_engine_does_not_restart(
     assert "live mode needs weex_api_key, weex_api_secret, weex_api_passphrase" in capsys.readouterr().err
     assert main(["engine", "--config", str(config)]) == ExitCode.CONFIG
     line = one_line(capsys.readouterr().err)
-    assert "live mode needs WEEX credentials" in line and "smt keys set" in line
+    assert "live mode needs WEEX credentials" in line
+    assert "smt keys set" in line
 
 
 def test_a_full_disk_stops_the_running_engine_with_exit_5(
@@ -232,7 +237,8 @@ def test_a_full_disk_stops_the_running_engine_with_exit_5(
         guard.cancel()
     assert code == ExitCode.DISK_FULL
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith(f"{db}: the disk is full") and "free disk space" in err[-1]
+    assert err[-1].startswith(f"{db}: the disk is full")
+    assert "free disk space" in err[-1]
     assert "Traceback" not in "\n".join(err)
     assert any("database or disk is full" in line for line in err[:-1]), "failed writes were logged"
 

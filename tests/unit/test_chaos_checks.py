@@ -118,7 +118,8 @@ def test_the_truth_parses_the_fake_venues_answer() -> None:
     }
     truth = Truth.parse(answer)
     assert [o.order_id for o in truth.legs] == ["9"]
-    assert truth.legs[0].trigger_price == Decimal(3100) and truth.legs[0].size == Decimal("0.5")
+    assert truth.legs[0].trigger_price == Decimal(3100)
+    assert truth.legs[0].size == Decimal("0.5")
     assert truth.held == {ETH_LONG: Decimal("0.5")}
     assert truth.prices == {"ETHUSDT": Decimal("3050.5")}
 
@@ -190,8 +191,10 @@ def test_a_check_that_found_nothing_is_still_counted_as_made() -> None:
     tally = Tally()
     tally.add("books_contradict_venue", [])
     tally.add("duplicate_rows_per_venue_order", ["venue order 7: rows [1, 2]"])
-    assert tally.runs["books_contradict_venue"] == 1 and tally.counts["books_contradict_venue"] == 0
-    assert tally.counts["duplicate_rows_per_venue_order"] == 1 and not tally.clean
+    assert tally.runs["books_contradict_venue"] == 1
+    assert tally.counts["books_contradict_venue"] == 0
+    assert tally.counts["duplicate_rows_per_venue_order"] == 1
+    assert not tally.clean
     assert tally.runs["legs_of_closed_positions"] == 0
 
 

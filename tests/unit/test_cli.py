@@ -99,4 +99,5 @@ def test_db_migrate_creates_the_database(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["db", "migrate", "--config", str(config)]) == 0
     from smt_engine.store.migrations import MIGRATIONS
 
-    assert db.exists() and f"schema version {MIGRATIONS[-1][0]}" in capsys.readouterr().out
+    assert db.exists()
+    assert f"schema version {MIGRATIONS[-1][0]}" in capsys.readouterr().out

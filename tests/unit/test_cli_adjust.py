@@ -51,7 +51,7 @@ def config(tmp_path: Path) -> Iterator[Path]:
     store.close()
     path = tmp_path / "config.toml"
     path.write_text(f'[engine]\ndatabase = "{db}"\n', encoding="utf-8")
-    yield path
+    return path
 
 
 def queued(config: Path) -> list[tuple[CommandKind, dict[str, str]]]:
@@ -67,7 +67,8 @@ def test_a_stop_past_the_limit_is_refused_before_anything_is_queued(
 ) -> None:
     assert main(["move-stop", "ETH", "long", "2700", "--config", str(config)]) == ExitCode.FAILED
     err = capsys.readouterr().err
-    assert "refused, nothing was sent: max_stop_distance:" in err and "analyst.max_sl_pct" in err
+    assert "refused, nothing was sent: max_stop_distance:" in err
+    assert "analyst.max_sl_pct" in err
     assert queued(config) == []
 
 
@@ -97,7 +98,8 @@ def test_cooldowns_are_listed_in_status_and_by_name_and_only_an_active_one_can_b
 ) -> None:
     assert main(["cooldowns", "--json", "--config", str(config)]) == ExitCode.OK
     [row] = json.loads(capsys.readouterr().out)
-    assert row["symbol"] == "SOLUSDT" and "stop-loss at" in row["why"]
+    assert row["symbol"] == "SOLUSDT"
+    assert "stop-loss at" in row["why"]
     assert main(["status", "--json", "--config", str(config)]) == ExitCode.NOT_RUNNING
     assert json.loads(capsys.readouterr().out)["cooldowns"] == [row]
     assert main(["status", "--config", str(config)]) == ExitCode.NOT_RUNNING

@@ -78,7 +78,8 @@ def test_every_kind_has_old_rows_to_read() -> None:
 @pytest.mark.parametrize("kind", list(CommandKind))
 def test_old_rows_read_into_the_kinds_types_and_write_back_the_same(kind: CommandKind) -> None:
     args = parse_args(kind, OLD_ARGS[kind])
-    assert type(args) is CONTRACT[kind].args and args.kind is kind
+    assert type(args) is CONTRACT[kind].args
+    assert args.kind is kind
     assert args.to_row() == OLD_ARGS[kind]
     result = parse_result(kind, OLD_RESULTS[kind])
     assert type(result) is CONTRACT[kind].result
@@ -87,12 +88,16 @@ def test_old_rows_read_into_the_kinds_types_and_write_back_the_same(kind: Comman
 
 def test_typed_values_are_values_not_text() -> None:
     close = parse_args(CommandKind.CLOSE, OLD_ARGS[CommandKind.CLOSE])
-    assert isinstance(close, a.CloseArgs) and close.partial and close.fraction == Decimal("0.5")
+    assert isinstance(close, a.CloseArgs)
+    assert close.partial
+    assert close.fraction == Decimal("0.5")
     assert close.side is Side.LONG
     resume = parse_result(CommandKind.RESUME, OLD_RESULTS[CommandKind.RESUME])
-    assert isinstance(resume, r.ResumeResult) and resume.was is EngineState.HALTED
+    assert isinstance(resume, r.ResumeResult)
+    assert resume.was is EngineState.HALTED
     reject = parse_result(CommandKind.REJECT, OLD_RESULTS[CommandKind.REJECT])
-    assert isinstance(reject, r.RejectResult) and reject.state is ProposalState.REJECTED
+    assert isinstance(reject, r.RejectResult)
+    assert reject.state is ProposalState.REJECTED
     closed = r.CloseResult(position_id=3, state=PositionState.CLOSED, close_order_id="c9")
     assert closed.to_row() == {"position_id": 3, "state": "closed", "close_order_id": "c9"}
 
@@ -148,12 +153,14 @@ def test_a_stored_result_that_does_not_fit_is_reported_never_raised() -> None:
         id=3,
     )
     outcome = read_outcome(row)
-    assert outcome is not None and not outcome.done
+    assert outcome is not None
+    assert not outcome.done
     assert outcome.says().startswith("failed: the engine's pause result does not fit (state: Field required)")
     failed = Command(
         kind=CommandKind.CLEANUP, actor="x", created_at=NOW, state=CommandState.FAILED, error="no"
     )
-    assert read_outcome(failed) == read_outcome(failed) and read_outcome(failed).says() == "failed: no"  # type: ignore[union-attr]
+    assert read_outcome(failed) == read_outcome(failed)
+    assert read_outcome(failed).says() == "failed: no"
     pending = Command(kind=CommandKind.CLEANUP, actor="x", created_at=NOW)
     assert read_outcome(pending) is None
 
@@ -171,10 +178,11 @@ def test_the_client_queues_only_for_a_running_engine_unless_asked(store: Store) 
         (CommandKind.REJECT, {"proposal_id": 4}, "cli:alice"),
         (CommandKind.CLOSE, {"symbol": "ETHUSDT", "side": "SHORT", "size": "0.50"}, "cli:alice"),
     ]
-    assert queued.id is not None and sent.id is not None
+    assert queued.id is not None
+    assert sent.id is not None
     store.commands.complete(sent.id, NOW, {"position_id": 2, "state": "closed", "close_order_id": "c"})
     done = client.wait(sent.id, timeout=0)
-    assert done is not None and done.result == r.CloseResult(
-        position_id=2, state=PositionState.CLOSED, close_order_id="c"
-    )
-    assert client.wait(queued.id, timeout=0) is None and client.state(queued.id) == "pending"
+    assert done is not None
+    assert done.result == r.CloseResult(position_id=2, state=PositionState.CLOSED, close_order_id="c")
+    assert client.wait(queued.id, timeout=0) is None
+    assert client.state(queued.id) == "pending"

@@ -50,7 +50,8 @@ def test_entries_window() -> None:
 
 def test_no_dates_means_continuous_trading_with_configured_hold() -> None:
     status = competition_status(Settings(), at("2026-06-01T00:00"), Decimal(1000))
-    assert status.phase is Phase.CONTINUOUS and status.days_left is None
+    assert status.phase is Phase.CONTINUOUS
+    assert status.days_left is None
     assert status.max_hold == timedelta(hours=48)
     assert status.entries_allowed(practice=False) == (True, "")
 
@@ -73,5 +74,7 @@ def test_strategy_mode_from_balance(balance: str, mode: StrategyMode, pnl_pct: s
 def test_sizing_states_margin_and_notional() -> None:
     sizing = Sizing(MarginUsdt(Decimal("4.73")), 20)
     assert sizing.notional == Decimal("94.60")
-    assert Side.LONG.sign == 1 and Side.SHORT.opposite is Side.LONG
-    assert Action.WAIT.side is None and Action.SHORT.side is Side.SHORT
+    assert Side.LONG.sign == 1
+    assert Side.SHORT.opposite is Side.LONG
+    assert Action.WAIT.side is None
+    assert Action.SHORT.side is Side.SHORT

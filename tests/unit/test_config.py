@@ -47,7 +47,8 @@ def test_defaults_follow_the_seed_system() -> None:
         "BNB",
         "LTC",
     ]
-    assert s.competition.start is None and s.competition.end is None
+    assert s.competition.start is None
+    assert s.competition.end is None
     assert s.engine.database.name == "smt.db"
     assert "smt" in s.engine.database.parts
 
@@ -122,7 +123,8 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
     found = problems(tmp_path, "[risk\nmax_leverage = 1\n")
-    assert found[0].startswith(str(tmp_path / "config.toml")) and "not valid TOML" in found[0]
+    assert found[0].startswith(str(tmp_path / "config.toml"))
+    assert "not valid TOML" in found[0]
 
 
 def test_environment_overrides_file_values_and_parse_types(tmp_path: Path) -> None:
@@ -175,7 +177,8 @@ def test_template_parses_back_to_the_defaults(tmp_path: Path) -> None:
 )
 def test_durations(text: str | int, seconds: int) -> None:
     value = parse_duration(text)
-    assert isinstance(value, timedelta) and value.total_seconds() == seconds
+    assert isinstance(value, timedelta)
+    assert value.total_seconds() == seconds
     assert parse_duration(format_duration(value)) == value
 
 
@@ -190,7 +193,9 @@ def test_a_shutdown_timeout_that_leaves_no_room_before_the_units_stop_timeout_is
     tmp_path: Path,
 ) -> None:
     found = problems(tmp_path, '[engine]\nshutdown_timeout = "85s"\n')
-    assert len(found) == 1 and "engine.shutdown_timeout" in found[0] and "at most 80s" in found[0]
+    assert len(found) == 1
+    assert "engine.shutdown_timeout" in found[0]
+    assert "at most 80s" in found[0]
     ok = load_settings(write(tmp_path, '[engine]\nshutdown_timeout = "80s"\n'), env={})
     assert ok.engine.shutdown_timeout == timedelta(seconds=80)
 

@@ -11,7 +11,8 @@ from smt_engine.config import Settings
 def test_edge_overrides_are_source_and_pair() -> None:
     risk = Settings.model_validate({"risk": {"edge_overrides": ["Gemini:eth", "heuristic:BTC"]}}).risk
     assert risk.edge_overrides == ["gemini:ETH", "heuristic:BTC"]
-    assert Settings().risk.edge_min_decisions == 100 and Settings().risk.edge_overrides == []
+    assert Settings().risk.edge_min_decisions == 100
+    assert Settings().risk.edge_overrides == []
     for bad in ("ETH", "gpt:ETH", "gemini:FOO"):
         with pytest.raises(ValidationError, match=r'risk.edge_overrides[\s\S]*write e.g. "gemini:ETH"'):
             Settings.model_validate({"risk": {"edge_overrides": [bad]}})

@@ -69,7 +69,8 @@ def test_a_file_renamed_away_is_seen_even_with_another_name_left(db: Path, tmp_p
 
 def test_watch_keeps_the_file_it_opened(db: Path) -> None:
     identity = DatabaseIdentity.watch(db)
-    assert identity is not None and identity.path == db
+    assert identity is not None
+    assert identity.path == db
     os.replace(db, db.with_name("moved.db"))
     assert identity.problem() == f"{db} no longer exists under that name (moved or renamed)"
     identity.close()
@@ -112,7 +113,8 @@ def test_a_file_still_in_place_lets_the_engine_go_on(
     identity = DatabaseIdentity(db)
     with caplog.at_level(logging.DEBUG, logger="smt_engine.store.identity"):
         identity.ensure()
-    assert caplog.records == [] and engine_store.events.of_kind("engine.database_lost") == []
+    assert caplog.records == []
+    assert engine_store.events.of_kind("engine.database_lost") == []
     identity.close()
 
 
@@ -163,13 +165,15 @@ async def test_the_heartbeat_after_a_swap_stops_the_engine_and_writes_no_more_he
     beats = asyncio.create_task(engine._heartbeat_loop())
     await clock.advance(5)  # one heartbeat with the file in place
     row = engine_store.engine.current()
-    assert row is not None and row.heartbeat_at == T0.replace(second=5)
+    assert row is not None
+    assert row.heartbeat_at == T0.replace(second=5)
     os.unlink(db)
     await clock.advance(5)
     with pytest.raises(DatabaseSwapped):
         await beats
     row = engine_store.engine.current()
-    assert row is not None and row.heartbeat_at == T0.replace(second=5)  # nothing more done after it
+    assert row is not None
+    assert row.heartbeat_at == T0.replace(second=5)
     assert len(engine_store.events.of_kind("engine.database_lost")) == 1
 
 

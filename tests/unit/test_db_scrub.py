@@ -69,7 +69,8 @@ def test_scrub_masks_every_planted_value_and_leaves_no_trace_on_disk(
     store = Store.open(db, readonly=True)
     assert store.engine.current().last_error == f'venue said: {{"apiKey": "{MASK}"}}'
     cycle = store.cycles.get("c1")
-    assert cycle is not None and cycle.steps["market"]["error"] == f'venue said: {{"apiKey": "{MASK}"}}'
+    assert cycle is not None
+    assert cycle.steps["market"]["error"] == f'venue said: {{"apiKey": "{MASK}"}}'
     assert [a.error for a in store.analyses.for_cycle("c1")] == [f'venue said: {{"apiKey": "{MASK}"}}']
     assert [e.message for e in store.events.after(0, 10)] == [
         f'venue said: {{"apiKey": "{MASK}"}}',

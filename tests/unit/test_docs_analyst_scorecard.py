@@ -22,7 +22,8 @@ README = (DOCS.parent / "README.md").read_text()
 
 def test_models_and_the_date_they_were_checked() -> None:
     assert f"## Models (checked {PRICES_CHECKED.isoformat()})" in ANALYST
-    assert f"**`{DEFAULT_MODEL}`**" in ANALYST and "the default `analyst.model`" in ANALYST
+    assert f"**`{DEFAULT_MODEL}`**" in ANALYST
+    assert "the default `analyst.model`" in ANALYST
     assert DEFAULT_MODEL == "gemini-3.8-flash"
     assert DEFAULT_FALLBACK_MODELS == ["gemini-3.6-flash", "gemini-3.5-flash-lite"]
     assert "**`gemini-3.6-flash`** then **`gemini-3.5-flash-lite`**" in ANALYST
@@ -30,7 +31,8 @@ def test_models_and_the_date_they_were_checked() -> None:
     assert "was dropped because of its 7 May 2027 shutdown date" in ANALYST
     assert "gemini-3.1-flash-lite" not in AnalystSettings().prices
     s = AnalystSettings()
-    assert s.model_retry_after == timedelta(hours=24) and "`analyst.model_retry_after` (24 h)" in ANALYST
+    assert s.model_retry_after == timedelta(hours=24)
+    assert "`analyst.model_retry_after` (24 h)" in ANALYST
     assert s.tuning_for(DEFAULT_MODEL).temperature is None
     assert s.tuning_for(DEFAULT_MODEL).thinking_level == "medium"  # 3.8 Flash refuses "minimal"
     assert s.tuning_for("gemini-2.5-flash").temperature == 0.2
@@ -42,8 +44,10 @@ def test_price_table_and_caps_match_the_defaults() -> None:
     assert {m: (Decimal(i), Decimal(o), Decimal(q)) for m, i, o, q in rows} == {
         m: (p.input_per_mtok, p.output_per_mtok, p.search_per_kquery) for m, p in s.prices.items()
     }
-    assert s.daily_max_calls == 60 and "`analyst.daily_max_calls` (60;" in ANALYST
-    assert s.daily_max_usd == Decimal("7.50") and "`analyst.daily_max_usd` ($7.50)" in ANALYST
+    assert s.daily_max_calls == 60
+    assert "`analyst.daily_max_calls` (60;" in ANALYST
+    assert s.daily_max_usd == Decimal("7.50")
+    assert "`analyst.daily_max_usd` ($7.50)" in ANALYST
     assert s.track_record_in_prompt is False
     assert f"over the last {WINDOW.days} days ({HORIZON[:-1]} h horizon" in ANALYST
 
@@ -61,14 +65,19 @@ def test_the_stated_cost_per_call_and_the_default_usd_cap_cover_the_schedule() -
     assert f"**${low:.3f} to ${high:.3f} per call**" in text
     assert f"**${calls * low:.2f} to ${calls * high:.2f} a day**" in text
     assert calls * high * Decimal("1.5") <= s.daily_max_usd  # the schedule fits with half again to spare
-    assert s.daily_max_calls * high <= s.daily_max_usd and f"${s.daily_max_calls * high:.2f}" in text
+    assert s.daily_max_calls * high <= s.daily_max_usd
+    assert f"${s.daily_max_calls * high:.2f}" in text
 
 
 def test_scorecard_figures() -> None:
-    assert list(HORIZONS) == ["1h", "4h", "24h"] and "| 1 h, 4 h, 24 h |" in SCORECARD
-    assert timedelta(minutes=90) == PRICE_TOLERANCE and "at most 90 minutes old" in SCORECARD
-    assert SCORE_INTERVAL == "5m" and "5-minute" in SCORECARD
-    assert timedelta(days=45) == CANDLE_RETENTION and "closed bars are kept, for 45 days" in SCORECARD
+    assert list(HORIZONS) == ["1h", "4h", "24h"]
+    assert "| 1 h, 4 h, 24 h |" in SCORECARD
+    assert timedelta(minutes=90) == PRICE_TOLERANCE
+    assert "at most 90 minutes old" in SCORECARD
+    assert SCORE_INTERVAL == "5m"
+    assert "5-minute" in SCORECARD
+    assert timedelta(days=45) == CANDLE_RETENTION
+    assert "closed bars are kept, for 45 days" in SCORECARD
     assert "The demo's synthetic market is a random walk" in SCORECARD
     assert "The demo market is a random walk" in README
     for doc in ("docs/analyst.md", "docs/scorecard.md"):

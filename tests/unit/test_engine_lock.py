@@ -35,7 +35,8 @@ def test_a_symlink_to_the_database_is_refused_with_the_holders_pid(
     assert second.is_held_elsewhere()
     with pytest.raises(AlreadyRunning) as info:
         second.acquire()
-    assert info.value.pid == pid and f"pid {pid}" in str(info.value)
+    assert info.value.pid == pid
+    assert f"pid {pid}" in str(info.value)
 
 
 def test_a_symlinked_directory_and_a_relative_path_are_refused(
@@ -63,7 +64,8 @@ def test_a_second_engine_command_through_a_symlink_exits_with_the_first_ones_pid
     code = main(["engine", "--config", str(config)])
     assert code != 0
     err = capsys.readouterr().err
-    assert f"pid {pid}" in err and "already running" in err
+    assert f"pid {pid}" in err
+    assert "already running" in err
     assert os.path.realpath(link) == str(db)
 
 
@@ -77,7 +79,8 @@ def test_a_hard_link_to_the_database_is_refused_with_the_holders_pid(
     assert second.is_held_elsewhere()
     with pytest.raises(AlreadyRunning) as info:
         second.acquire()
-    assert info.value.pid == pid and f"pid {pid}" in str(info.value)
+    assert info.value.pid == pid
+    assert f"pid {pid}" in str(info.value)
     assert second.probe() is True  # nothing of the refused attempt is left held
 
 
@@ -125,7 +128,8 @@ def test_a_first_start_creates_the_directory_and_private_files_holding_its_pid(
     assert lock.path == db.with_name("smt.db.lock")
     lock.acquire()
     try:
-        assert lock.path.read_text() == f"{os.getpid()}\n" and lock.holder_pid() == os.getpid()
+        assert lock.path.read_text() == f"{os.getpid()}\n"
+        assert lock.holder_pid() == os.getpid()
         assert stat.S_IMODE(lock.path.stat().st_mode) == 0o600
         assert stat.S_IMODE(db.stat().st_mode) == 0o600  # the database holds the account's history
         assert lock_module._name_holder(db) == os.getpid()  # the socket name is bound too
@@ -246,7 +250,8 @@ def test_files_deleted_under_an_engine_still_refuse_a_second_one_with_its_pid(
             f"another SMT engine (pid {os.getpid()}) is already running on {db}; stop it first"
         )
         assert lock_module._name_holder(db) == os.getpid()
-    assert lock_module._name_holder(db) is None and not lock_module._name_bound(db)
+    assert lock_module._name_holder(db) is None
+    assert not lock_module._name_bound(db)
 
 
 def test_the_socket_name_is_the_one_every_engine_version_binds() -> None:

@@ -46,10 +46,13 @@ def test_refused_while_an_engine_runs_and_nothing_is_written(
     with EngineLock(tmp_path / "smt.db"):  # what a running engine holds
         assert cli.main([*argv, "--config", str(config)]) == ExitCode.ALREADY_RUNNING
     err = capsys.readouterr().err
-    assert "already running" in err and owned in err
+    assert "already running" in err
+    assert owned in err
     assert not venue_opened
     store = Store.open(tmp_path / "smt.db", readonly=True)
-    assert store.proposals.count() == 0 and store.cycles.count() == 0 and store.whales.count() == 0
+    assert store.proposals.count() == 0
+    assert store.cycles.count() == 0
+    assert store.whales.count() == 0
     store.close()
     assert not list(tmp_path.glob("*.paper-account.json"))
 

@@ -65,5 +65,6 @@ def test_any_file_too_large_or_full_is_exit_5(code: int, text: str) -> None:
     ctx = Context(argparse.Namespace())
     known = ctx.explain(OSError(code, "no room", "/var/lib/smt/smt.paper-account.json"))
     assert exit_code_for(known) == ExitCode.DISK_FULL
-    assert str(known).startswith("/var/lib/smt/smt.paper-account.json: ") and text in str(known)
+    assert str(known).startswith("/var/lib/smt/smt.paper-account.json: ")
+    assert text in str(known)
     assert exit_code_for(ctx.explain(OSError(errno.EACCES, "denied"))) is None  # other errors unchanged

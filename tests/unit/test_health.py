@@ -36,8 +36,10 @@ def test_changes_are_announced_and_since_moves_only_on_change(tmp_path: Path) ->
     clock.advance(timedelta(seconds=5))
     report_health(store, clock, "exchange.stream.private", HealthStatus.DOWN, "retrying in 2s")
     row = store.health.get("exchange.stream.private")
-    assert row is not None and row.status is HealthStatus.DOWN
-    assert row.since == T0 + timedelta(seconds=5) and row.updated_at == T0 + timedelta(seconds=10)
+    assert row is not None
+    assert row.status is HealthStatus.DOWN
+    assert row.since == T0 + timedelta(seconds=5)
+    assert row.updated_at == T0 + timedelta(seconds=10)
     assert row.detail == "retrying in 2s"
     clock.advance(timedelta(seconds=5))
     report_health(store, clock, "exchange.stream.private", HealthStatus.OK, "reconnected")
@@ -46,12 +48,14 @@ def test_changes_are_announced_and_since_moves_only_on_change(tmp_path: Path) ->
         ("health.degraded", EventLevel.ERROR),
         ("health.recovered", EventLevel.INFO),
     ]
-    assert events[0].data["component"] == "exchange.stream.private" and events[0].data["to"] == "down"
+    assert events[0].data["component"] == "exchange.stream.private"
+    assert events[0].data["to"] == "down"
 
 
 def test_first_report_of_a_fault_is_loud(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "h.db")
     report_health(store, StepClock(), "analyst.model", HealthStatus.WARN, "gemini-x retired")
     (event,) = store.events.recent()
-    assert event.kind == "health.degraded" and event.level is EventLevel.WARNING
+    assert event.kind == "health.degraded"
+    assert event.level is EventLevel.WARNING
     assert [h.component for h in store.health.all()] == ["analyst.model"]

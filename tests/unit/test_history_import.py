@@ -59,8 +59,11 @@ def test_binance_files_with_and_without_header_ms_and_us(
     store = Store.open(db)
     eth = store.market_history.bars("ETHUSDT", "1h")
     btc = store.market_history.bars("BTCUSDT", "1h")
-    assert len(eth) == 30 and eth[0].open_time == T0 and str(eth[0].close) == "2001.20"
-    assert len(btc) == 20 and btc[-1].open_time == T0 + 19 * timedelta(hours=1)  # microseconds read right
+    assert len(eth) == 30
+    assert eth[0].open_time == T0
+    assert str(eth[0].close) == "2001.20"
+    assert len(btc) == 20
+    assert btc[-1].open_time == T0 + 19 * timedelta(hours=1)
     assert store.market_history.spans()[0].sources == ("import",)
 
 
@@ -85,7 +88,8 @@ def test_plain_ohlcv_iso_with_header_and_epoch_without(
     store = Store.open(db)
     assert len(store.market_history.bars("SOLUSDT", "1h")) == 10
     xrp = store.market_history.bars("XRPUSDT", "5m")
-    assert len(xrp) == 12 and xrp[1].open_time == T0 + timedelta(minutes=5)
+    assert len(xrp) == 12
+    assert xrp[1].open_time == T0 + timedelta(minutes=5)
 
 
 def test_gaps_and_identical_duplicates_are_reported_and_the_rest_stored(

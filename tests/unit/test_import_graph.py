@@ -173,7 +173,8 @@ def test_no_arrow_runs_from_a_lower_layer_to_a_higher_one(design: str, edges: li
     upward = []
     for edge in edges:
         source, target = unit_of(edge.source, table), unit_of(edge.target, table)
-        assert source is not None and target is not None
+        assert source is not None
+        assert target is not None
         if table[target] > table[source]:
             upward.append(f"{edge} [layer {table[source]} -> {table[target]}]")
     assert upward == [], "imports against the package direction:\n" + "\n".join(upward)

@@ -51,7 +51,8 @@ def test_an_error_is_one_json_object_with_the_exit_code(
     assert code != ExitCode.OK
     captured = capsys.readouterr()
     body = only_json(captured.out)
-    assert set(body) == {"error", "code"} and body["code"] == code
+    assert set(body) == {"error", "code"}
+    assert body["code"] == code
     assert body["error"]
 
 
@@ -59,7 +60,8 @@ def test_a_config_error_names_the_file_in_json(tmp_path: Path, capsys: pytest.Ca
     missing = tmp_path / "nowhere.toml"
     assert main(["status", "--json", "--config", str(missing)]) == ExitCode.CONFIG
     body = only_json(capsys.readouterr().out)
-    assert str(missing) in body["error"] and "smt init" in body["error"]
+    assert str(missing) in body["error"]
+    assert "smt init" in body["error"]
 
 
 def test_status_without_a_database_says_not_running_in_json(
@@ -69,7 +71,8 @@ def test_status_without_a_database_says_not_running_in_json(
     config.write_text(f'[engine]\ndatabase = "{tmp_path / "none.db"}"\n', encoding="utf-8")
     assert main(["status", "--json", "--config", str(config)]) == ExitCode.NOT_RUNNING
     body = only_json(capsys.readouterr().out)
-    assert body["running"] is False and body["state"] == "not running"
+    assert body["running"] is False
+    assert body["state"] == "not running"
     assert not (tmp_path / "none.db").exists(), "status creates nothing"
 
 
@@ -82,7 +85,9 @@ def test_success_is_json_for_status_positions_and_db_check(
     config.write_text(f'[engine]\ndatabase = "{db}"\n', encoding="utf-8")
     assert main(["status", "--json", "--config", str(config)]) == ExitCode.NOT_RUNNING
     status = only_json(capsys.readouterr().out)
-    assert status["running"] is False and status["state"] == "never started" and status["open_positions"] == 0
+    assert status["running"] is False
+    assert status["state"] == "never started"
+    assert status["open_positions"] == 0
     assert main(["positions", "--json", "--config", str(config)]) == ExitCode.OK
     assert only_json(capsys.readouterr().out) == []
     assert main(["db", "check", "--json", "--config", str(config)]) == ExitCode.OK
@@ -109,8 +114,10 @@ def test_db_check_finding_damage_answers_in_the_error_shape_with_the_problems(
     db = damaged(tmp_path / "smt.db")
     assert main(["db", "check", "--json", "--config", str(config_for(tmp_path, db))]) == ExitCode.DATABASE
     body = only_json(capsys.readouterr().out)
-    assert set(body) == {"error", "code", "problems"} and body["code"] == ExitCode.DATABASE
-    assert body["error"].startswith(f"{db}: the database is damaged") and body["problems"]
+    assert set(body) == {"error", "code", "problems"}
+    assert body["code"] == ExitCode.DATABASE
+    assert body["error"].startswith(f"{db}: the database is damaged")
+    assert body["problems"]
 
 
 def test_help_gives_status_its_real_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
@@ -155,4 +162,5 @@ def test_a_bug_still_answers_in_json_with_code_70_and_no_secret(
         "error": "internal error: RuntimeError: unexpected state near ***",
         "code": ExitCode.INTERNAL,
     }
-    assert "Traceback" in captured.err and "bug-canary-5e1f9a" not in captured.err + captured.out
+    assert "Traceback" in captured.err
+    assert "bug-canary-5e1f9a" not in captured.err + captured.out

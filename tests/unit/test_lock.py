@@ -52,7 +52,9 @@ def test_every_pin_carries_hashes_and_the_lock_names_no_local_index() -> None:
     assert {"websockets", "apprise", "textual-plotext", "pip-tools", "setuptools"} <= set(locked)
     assert all(hashes > 0 for _, hashes in locked.values()), [n for n, (_, h) in locked.items() if not h]
     text = (ROOT / "requirements.lock").read_text(encoding="utf-8")
-    assert "--index-url" not in text and "--find-links" not in text and "file://" not in text
+    assert "--index-url" not in text
+    assert "--find-links" not in text
+    assert "file://" not in text
 
 
 def test_make_and_ci_install_from_the_lock() -> None:

@@ -18,7 +18,9 @@ def test_the_install_step_announces_itself_once_and_keeps_pip_quiet() -> None:
         ["make", "-n", "-B", ".venv/.installed"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.splitlines()
     said = [line for line in planned if line.startswith("echo ")]
-    assert len(said) == 2 and "Installing SMT" in said[0] and "about a minute" in said[0]
+    assert len(said) == 2
+    assert "Installing SMT" in said[0]
+    assert "about a minute" in said[0]
     assert said[1] == 'echo "Installed."'
     installs = [line for line in planned if "pip install" in line]
     assert len(installs) == 2

@@ -113,7 +113,8 @@ def test_urls_become_labelled_channels_and_their_tokens_are_masked() -> None:
     assert TOKEN not in repr(channels)
     # Libraries echo a token on its own, not the whole URL: each part is masked too.
     text = redact(f"POST /hook/{TOKEN} failed; bot123456789:AAHfiqksKZ8WmR2zSjiQ7_v4 unauthorized")
-    assert TOKEN not in text and "AAHfiqksKZ8WmR2zSjiQ7_v4" not in text
+    assert TOKEN not in text
+    assert "AAHfiqksKZ8WmR2zSjiQ7_v4" not in text
     assert "127.0.0.1" in redact("connecting to 127.0.0.1:9")  # a host is not a secret
     parse_urls("json://example.org/smt/notifications")
     assert redact("3 notifications sent") == "3 notifications sent"  # nor a plain word in the path
@@ -122,7 +123,8 @@ def test_urls_become_labelled_channels_and_their_tokens_are_masked() -> None:
 def test_an_unsupported_url_is_named_by_position_never_by_its_text() -> None:
     with pytest.raises(ChannelError) as err:
         parse_urls(f"json://127.0.0.1:9/a, nosuchservice://{TOKEN}")
-    assert "#2 of 2" in str(err.value) and TOKEN not in str(err.value)
+    assert "#2 of 2" in str(err.value)
+    assert TOKEN not in str(err.value)
 
 
 # --------------------------------------------------------------------------- deriving
@@ -216,9 +218,11 @@ async def test_disabled_notifications_still_move_the_cursor(store: Store, hook: 
     off = make(store, clock, hook, enabled=False)
     halt(store, clock)
     await off.tick()
-    assert store.notifications.count() == 0 and hook.delivered == []
+    assert store.notifications.count() == 0
+    assert hook.delivered == []
     assert store.cursors.get_position(CURSOR) == store.events.last_id()
-    assert (h := store.health.get("notify")) is not None and h.status is HealthStatus.OFF
+    assert (h := store.health.get("notify")) is not None
+    assert h.status is HealthStatus.OFF
 
 
 # --------------------------------------------------------------------------- texts
@@ -290,11 +294,12 @@ async def test_entry_filled_and_position_closed_carry_price_reason_and_pnl(
     store.events.append(clock.now(), EventLevel.INFO, "position.closed", "closed", position_id=pos.id)
     await notifier.tick()
     _waiting, filled, closed = hook.delivered
-    assert (
-        filled.title.startswith("SMT: entry filled, ETH LONG") and "0.333 at 3001.5 (10x)" in filled.message
-    )
-    assert "take-profit" in closed.title and "+29.47 USDT" in closed.title
-    assert "exit 3090" in closed.message and "realised PnL +29.47 USDT" in closed.message
+    assert filled.title.startswith("SMT: entry filled, ETH LONG")
+    assert "0.333 at 3001.5 (10x)" in filled.message
+    assert "take-profit" in closed.title
+    assert "+29.47 USDT" in closed.title
+    assert "exit 3090" in closed.message
+    assert "realised PnL +29.47 USDT" in closed.message
 
 
 async def test_model_and_budget_health_notify_at_once(store: Store, hook: FakeWebhook) -> None:
@@ -353,11 +358,16 @@ async def test_a_down_webhook_gets_everything_in_order_once_it_is_back(
         halt(store, clock, f"reason {n}")
         clock.advance(11 * 60)
     report = await notifier.tick()
-    assert report.failed_attempts == 1 and hook.refused == 1, "one try per channel and tick, not one per row"
+    assert report.failed_attempts == 1, "one try per channel and tick, not one per row"
+    assert hook.refused == 1, "one try per channel and tick, not one per row"
     first = store.notifications.next_pending(_label(store))
-    assert first is not None and first.attempts == 1 and first.next_attempt_at == clock.now() + backoff(1)
-    assert first.last_error is not None and "503" in first.last_error
-    assert (h := store.health.get("notify")) is not None and h.status is HealthStatus.DOWN
+    assert first is not None
+    assert first.attempts == 1
+    assert first.next_attempt_at == clock.now() + backoff(1)
+    assert first.last_error is not None
+    assert "503" in first.last_error
+    assert (h := store.health.get("notify")) is not None
+    assert h.status is HealthStatus.DOWN
     await notifier.tick()
     assert hook.refused == 1, "backing off: no second try before next_attempt_at"
     hook.down = False
@@ -368,7 +378,8 @@ async def test_a_down_webhook_gets_everything_in_order_once_it_is_back(
     ]
     assert store.notifications.count() == 3
     assert all(r.state is NotificationState.SENT for r in store.notifications.recent())
-    assert (h := store.health.get("notify")) is not None and h.status is HealthStatus.OK
+    assert (h := store.health.get("notify")) is not None
+    assert h.status is HealthStatus.OK
     await notifier.tick()
     assert len(hook.delivered) == 3
 
@@ -408,9 +419,11 @@ async def test_a_hanging_webhook_does_not_hold_up_other_work(store: Store, hook:
     worker = asyncio.create_task(other_work())
     report = await notifier.tick()
     worker.cancel()
-    assert report.failed_attempts == 1 and ticks > 10
+    assert report.failed_attempts == 1
+    assert ticks > 10
     row = store.notifications.recent(1)[0]
-    assert row.last_error is not None and "no answer within 1s" in row.last_error
+    assert row.last_error is not None
+    assert "no answer within 1s" in row.last_error
     hook.release()
 
 
@@ -430,7 +443,8 @@ async def test_a_removed_channel_leaves_its_rows_failed_not_pending(store: Store
     other = Notifier(settings(), store, clock, [Channel("json:00000000", hook.json_url("/other"))])
     await other.tick()
     (row,) = store.notifications.recent()
-    assert row.state is NotificationState.FAILED and row.last_error == "channel no longer configured"
+    assert row.state is NotificationState.FAILED
+    assert row.last_error == "channel no longer configured"
 
 
 async def test_the_url_token_never_reaches_the_database_or_the_logs(
@@ -445,7 +459,8 @@ async def test_the_url_token_never_reaches_the_database_or_the_logs(
     hook.down = False
     clock.advance(60)
     await notifier.tick()
-    assert hook.delivered and TOKEN not in hook.delivered[0].message
+    assert hook.delivered
+    assert TOKEN not in hook.delivered[0].message
     store.conn.execute("PRAGMA wal_checkpoint(FULL)")
     assert files_holding(tmp_path, TOKEN) == []
     assert TOKEN not in caplog.text
@@ -493,8 +508,10 @@ async def test_one_failing_channel_of_two_is_a_warning_and_does_not_hold_up_the_
         await notifier.tick()
     assert len(hook.delivered) == 1
     health = store.health.get("notify")
-    assert health is not None and health.status is HealthStatus.WARN
-    assert channels[1].label in health.detail and channels[0].label not in health.detail
+    assert health is not None
+    assert health.status is HealthStatus.WARN
+    assert channels[1].label in health.detail
+    assert channels[0].label not in health.detail
 
 
 async def test_a_channel_that_accepts_and_never_answers_does_not_hold_up_another(
@@ -513,10 +530,12 @@ async def test_a_channel_that_accepts_and_never_answers_does_not_hold_up_another
         delivering = asyncio.ensure_future(notifier.tick())
         # Waits on the delivery itself; the 30 s is only a hang guard.
         await asyncio.to_thread(answering.wait_for, 1, 30.0)
-        assert not delivering.done() and hanging.delivered == []
+        assert not delivering.done()
+        assert hanging.delivered == []
         hanging.release()
         report = await delivering
-    assert report.sent == 2 and len(hook.delivered) == len(other.delivered) == 1
+    assert report.sent == 2
+    assert len(hook.delivered) == len(other.delivered) == 1
 
 
 async def test_a_notice_undelivered_past_give_up_after_is_marked_failed(
@@ -530,7 +549,9 @@ async def test_a_notice_undelivered_past_give_up_after_is_marked_failed(
     clock.advance(3601)
     await notifier.tick()
     (row,) = store.notifications.recent()
-    assert row.state is NotificationState.FAILED and row.last_error is not None and "503" in row.last_error
+    assert row.state is NotificationState.FAILED
+    assert row.last_error is not None
+    assert "503" in row.last_error
     hook.down = False
     clock.advance(600)
     await notifier.tick()
@@ -581,7 +602,8 @@ def test_the_demo_never_notifies_even_with_urls_set(store: Store, hook: FakeWebh
     secrets = SecretStore(env={"NOTIFY_URLS": hook.json_url()}, use_keyring=False)
     demo = make_notifier(Settings.model_validate({"engine": {"mode": "demo"}}), store, StepClock(), secrets)
     paper = make_notifier(Settings(), store, StepClock(), secrets)
-    assert not demo.active and demo.off_reason == "demo mode sends no notifications"
+    assert not demo.active
+    assert demo.off_reason == "demo mode sends no notifications"
     assert paper.active
 
 
@@ -593,7 +615,9 @@ async def test_a_bad_url_turns_notifications_down_loudly_without_stopping_the_en
     notifier = make_notifier(Settings(), store, StepClock(), secrets)
     assert (await notifier.tick()).sent == 0
     health = store.health.get("notify")
-    assert health is not None and health.status is HealthStatus.DOWN and "#1 of 1" in health.detail
+    assert health is not None
+    assert health.status is HealthStatus.DOWN
+    assert "#1 of 1" in health.detail
 
 
 async def test_an_event_that_cannot_be_rendered_is_skipped_not_retried_forever(

@@ -32,7 +32,8 @@ def test_notify_test_sends_one_to_each_channel(
     assert [d.path for d in hook.delivered] == [f"/a/{TOKEN}", f"/b/{TOKEN}"]
     assert hook.delivered[0].title == "SMT: test notification"
     out = capsys.readouterr()
-    assert out.out.count(" sent") == 2 and TOKEN not in out.out + out.err
+    assert out.out.count(" sent") == 2
+    assert TOKEN not in out.out + out.err
 
 
 def test_notify_test_fails_loudly_when_a_channel_refuses(
@@ -43,7 +44,8 @@ def test_notify_test_fails_loudly_when_a_channel_refuses(
     assert main(["notify", "test", "--json"]) == 1
     out = capsys.readouterr()
     result = json.loads(out.out)
-    assert result["ok"] is False and "503" in result["channels"][0]["error"]
+    assert result["ok"] is False
+    assert "503" in result["channels"][0]["error"]
     assert TOKEN not in out.out + out.err
 
 
@@ -58,7 +60,8 @@ def test_notify_test_names_a_bad_url_without_printing_it(
     monkeypatch.setenv("NOTIFY_URLS", f"nosuch://{TOKEN}@example.org")
     assert main(["notify", "test"]) == 1
     err = capsys.readouterr().err
-    assert "#1 of 1" in err and TOKEN not in err
+    assert "#1 of 1" in err
+    assert TOKEN not in err
 
 
 def test_notify_outbox_lists_state_attempts_and_error(
@@ -84,7 +87,10 @@ def test_notify_outbox_lists_state_attempts_and_error(
     store.close()
     assert main(["notify", "outbox"]) == 0
     line = capsys.readouterr().out.strip()
-    assert "pending" in line and "x3" in line and "HALTED" in line and "error=503" in line
+    assert "pending" in line
+    assert "x3" in line
+    assert "HALTED" in line
+    assert "error=503" in line
     assert main(["notify", "outbox", "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert (row["state"], row["attempts"], row["channel"]) == ("pending", 3, "json:0123abcd")

@@ -53,7 +53,8 @@ async def test_a_resent_notice_carries_the_same_id(hook: FakeWebhook) -> None:
     first, second = await asyncio.to_thread(hook.wait_for, 2, HANG_GUARD)
     for delivery in (first, second):
         assert delivery.headers.get("X-SMT-Notice-Id") == "abc123"
-        assert delivery.body["notice_id"] == "abc123" and delivery.body["message"] == "b"
+        assert delivery.body["notice_id"] == "abc123"
+        assert delivery.body["message"] == "b"
 
 
 async def test_an_abandoned_send_that_fails_late_logs_no_traceback(
@@ -90,6 +91,8 @@ async def test_the_notifier_gives_one_notice_one_id_on_every_channel(store: Stor
             d.body["notice_id"] for d in deliveries if d.path == path and d.body["message"] == message
         )
         by_notice.setdefault(message, set()).add(notice)
-    assert len(by_notice) == 2 and all(len(v) == 1 for v in by_notice.values())  # same id on /a and /b
+    assert len(by_notice) == 2
+    assert all(len(v) == 1 for v in by_notice.values())
     first, second = (next(iter(v)) for v in by_notice.values())
-    assert first != second and len(first) == 24  # two notices, two ids
+    assert first != second
+    assert len(first) == 24

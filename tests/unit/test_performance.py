@@ -81,23 +81,27 @@ TRADES = [T1, T2, T3, T4]
 
 def test_each_trade_has_its_gross_fees_net_and_return_on_margin() -> None:
     r1, r2, r3, r4 = (trade_result(t, FEE) for t in TRADES)
-    assert r1 is not None and (r1.gross, r1.fees, r1.net, r1.return_pct) == (
+    assert r1 is not None
+    assert (r1.gross, r1.fees, r1.net, r1.return_pct) == (
         D(10),
         D("1.01"),
         D("8.99"),
         D("17.98"),
     )
     assert r1.fee_source == "fills"
-    assert r2 is not None and (r2.gross, r2.fees, r2.net) == (D(-30), D("6.03"), D("-36.03"))
+    assert r2 is not None
+    assert (r2.gross, r2.fees, r2.net) == (D(-30), D("6.03"), D("-36.03"))
     assert r2.return_pct == D("-12.01")
-    assert r3 is not None and (r3.gross, r3.fees, r3.net, r3.return_pct) == (
+    assert r3 is not None
+    assert (r3.gross, r3.fees, r3.net, r3.return_pct) == (
         D(30),
         D("2.03"),
         D("27.97"),
         D("27.97"),
     )
     assert r3.fee_source == "rate"
-    assert r4 is not None and (r4.gross, r4.fees, r4.net, r4.return_pct) == (
+    assert r4 is not None
+    assert (r4.gross, r4.fees, r4.net, r4.return_pct) == (
         D(10),
         D("2.07"),
         D("7.93"),
@@ -109,12 +113,14 @@ def test_a_trade_with_neither_exit_nor_realised_pnl_is_left_out_and_counted() ->
     lost = trade(5, "ADAUSDT", Side.LONG, "1", "1", None, "1", NOW, None)
     assert trade_result(lost, FEE) is None
     perf = compute([*TRADES, lost], now=NOW, taker_fee_pct=FEE)
-    assert perf.unpriced == 1 and perf.total.trades == 4
+    assert perf.unpriced == 1
+    assert perf.total.trades == 4
 
 
 def test_without_an_exit_price_the_closing_fee_is_at_the_rate_on_the_entry_notional() -> None:
     r = trade_result(trade(6, "SOLUSDT", Side.LONG, "10", "100", None, "100", NOW, "5"), FEE)
-    assert r is not None and r.fee_source == "rate"
+    assert r is not None
+    assert r.fee_source == "rate"
     assert (r.gross, r.fees, r.net) == (D(6), D(2), D(4))
 
 
@@ -126,7 +132,8 @@ def test_all_time_win_rate_profit_factor_and_drawdown() -> None:
     assert perf.profit_factor == D("44.89") / D("36.03")
     # cumulative 7.93, 16.92, -19.11, 8.86: the high after T1, the low after T2
     assert perf.max_drawdown.amount == D("36.03")
-    assert perf.max_drawdown.peak_at == T1.closed_at and perf.max_drawdown.trough_at == T2.closed_at
+    assert perf.max_drawdown.peak_at == T1.closed_at
+    assert perf.max_drawdown.trough_at == T2.closed_at
 
 
 def test_days_split_at_utc_midnight_and_weeks_at_monday() -> None:
@@ -134,7 +141,8 @@ def test_days_split_at_utc_midnight_and_weeks_at_monday() -> None:
     days = {b.label: b for b in perf.days}
     assert [b.label for b in perf.days] == ["2026-12-07", "2026-12-06", "2026-12-05", "2026-12-04"]
     assert (days["2026-12-07"].trades, days["2026-12-07"].wins, days["2026-12-07"].net) == (2, 1, D("-8.06"))
-    assert days["2026-12-07"].fees == D("8.06") and days["2026-12-07"].gross == D(0)
+    assert days["2026-12-07"].fees == D("8.06")
+    assert days["2026-12-07"].gross == D(0)
     assert (days["2026-12-06"].trades, days["2026-12-06"].net) == (1, D("8.99"))
     assert (days["2026-12-05"].trades, days["2026-12-05"].net) == (1, D("7.93"))
     assert (days["2026-12-04"].trades, days["2026-12-04"].net) == (0, D(0))
@@ -146,10 +154,15 @@ def test_days_split_at_utc_midnight_and_weeks_at_monday() -> None:
 
 def test_no_loss_means_no_profit_factor_and_no_trade_means_no_win_rate() -> None:
     perf = compute([T1, T4], now=NOW, taker_fee_pct=FEE)
-    assert perf.profit_factor is None and perf.win_rate == D(100) and perf.max_drawdown.amount == 0
+    assert perf.profit_factor is None
+    assert perf.win_rate == D(100)
+    assert perf.max_drawdown.amount == 0
     empty = compute([], now=NOW, taker_fee_pct=FEE)
-    assert empty.win_rate is None and empty.profit_factor is None and empty.total.net == 0
-    assert len(empty.days) == 7 and len(empty.weeks) == 4
+    assert empty.win_rate is None
+    assert empty.profit_factor is None
+    assert empty.total.net == 0
+    assert len(empty.days) == 7
+    assert len(empty.weeks) == 4
 
 
 def test_the_trade_list_is_the_most_recent_first_and_limited() -> None:
@@ -161,7 +174,9 @@ def test_the_trade_list_is_the_most_recent_first_and_limited() -> None:
 def test_a_drawdown_from_the_first_trade_has_no_peak_time() -> None:
     results = [r for r in (trade_result(t, FEE) for t in (T2, T1)) if r is not None]
     dd = max_drawdown(results)
-    assert dd.amount == D("36.03") and dd.peak_at is None and dd.trough_at == T2.closed_at
+    assert dd.amount == D("36.03")
+    assert dd.peak_at is None
+    assert dd.trough_at == T2.closed_at
 
 
 def closed_position(t: ClosedTrade) -> Position:
@@ -247,7 +262,8 @@ def test_the_cli_prints_the_figures_and_one_json_document(
         "fees": "11.14",
         "net_pnl": "8.86",
     }
-    assert body["win_rate_pct"] == "75" and body["max_drawdown"]["amount"] == "36.03"
+    assert body["win_rate_pct"] == "75"
+    assert body["max_drawdown"]["amount"] == "36.03"
     assert D(body["profit_factor"]) == D("44.89") / D("36.03")
     assert [t["symbol"] for t in body["trades"]] == ["SOLUSDT", "ETHUSDT", "BTCUSDT"]
     sol = body["trades"][0]

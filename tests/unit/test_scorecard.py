@@ -122,7 +122,8 @@ def test_a_perfect_analyst_scores_100_percent_and_calibrated(store: Store) -> No
     one = overall(report, "analysis", "1h")
     assert one["avg_return_pct"] == pytest.approx((1.0 + 1.0) / 2 - 0.16, abs=0.02)
     by_pair = {r["group"]: r for r in report["groups"]["pair"] if r["horizon"] == "4h"}
-    assert by_pair["BTC"]["n"] == 10 and by_pair["ETH"]["hit_rate"] == 1.0
+    assert by_pair["BTC"]["n"] == 10
+    assert by_pair["ETH"]["hit_rate"] == 1.0
     assert "100%" in render_report(report)
 
 
@@ -135,10 +136,12 @@ def test_a_contrarian_analyst_scores_0_percent(store: Store) -> None:
     for horizon in ("1h", "4h", "24h"):
         row = overall(report, "analysis", horizon)
         assert (row["n"], row["hits"], row["hit_rate"], row["brier"]) == (20, 0, 0.0, 1.0)
-        assert row["calibration"][0]["stated"] == 1.0 and row["calibration"][0]["realised"] == 0.0
+        assert row["calibration"][0]["stated"] == 1.0
+        assert row["calibration"][0]["realised"] == 0.0
         assert row["avg_return_pct"] < 0
         lo, hi = row["hit_rate_ci"]
-        assert lo == 0.0 and hi < 0.2
+        assert lo == 0.0
+        assert hi < 0.2
 
 
 def test_wait_is_right_on_a_flat_market_and_wrong_on_a_trend(store: Store) -> None:
@@ -173,10 +176,12 @@ def test_no_look_ahead_the_exit_is_the_price_known_at_the_horizon(store: Store) 
     score_due(SETTINGS, store, T0 + timedelta(hours=26))
     four = next(s for s in store.scores.since() if s.horizon == "4h" and s.subject_id == a.id)
     assert four.ref_price == Decimal(f"{100 * 1.01:.6f}")
-    assert four.hit and four.exit_price == Decimal(f"{100 * 1.01**5:.6f}")
+    assert four.hit
+    assert four.exit_price == Decimal(f"{100 * 1.01**5:.6f}")
     assert four.due_at == T0 + timedelta(hours=5)
     day = next(s for s in store.scores.since() if s.horizon == "24h")
-    assert not day.hit and day.exit_price == Decimal("50.000000")
+    assert not day.hit
+    assert day.exit_price == Decimal("50.000000")
 
 
 def test_no_price_known_at_the_horizon_means_no_score(store: Store) -> None:
@@ -197,8 +202,10 @@ def test_an_exit_price_is_observed_after_the_decision_and_close_to_the_horizon(s
     score_due(SETTINGS, store, T0 + timedelta(hours=30))
     scores = store.scores.since()
     assert [(s.subject_id, s.horizon) for s in scores] == [(fresh.id, "1h")]
-    assert scores[0].exit_price == Decimal(f"{rising(2):.6f}") and scores[0].move_pct > 0
-    assert late.id is not None and stale.id is not None
+    assert scores[0].exit_price == Decimal(f"{rising(2):.6f}")
+    assert scores[0].move_pct > 0
+    assert late.id is not None
+    assert stale.id is not None
 
 
 def proposal(
@@ -237,11 +244,16 @@ def test_proposals_are_scored_to_tp_sl_or_max_hold_whatever_their_state(store: S
     outcomes = {
         s.subject_id: s for s in store.scores.since() if s.subject == "proposal" and s.horizon == "outcome"
     }
-    assert outcomes[tp.id].outcome == "tp" and outcomes[tp.id].hit and outcomes[tp.id].state == "denied"
+    assert outcomes[tp.id].outcome == "tp"
+    assert outcomes[tp.id].hit
+    assert outcomes[tp.id].state == "denied"
     assert outcomes[tp.id].due_at <= T0 + timedelta(hours=3)  # 1.01^3 > 1.03 reached within 3 h
-    assert outcomes[sl.id].outcome == "sl" and not outcomes[sl.id].hit and outcomes[sl.id].state == "expired"
+    assert outcomes[sl.id].outcome == "sl"
+    assert not outcomes[sl.id].hit
+    assert outcomes[sl.id].state == "expired"
     # Max hold of 2 h from its analysis: exit at 1.01^2.
-    assert outcomes[held.id].outcome == "max_hold" and outcomes[held.id].due_at == T0 + timedelta(hours=2)
+    assert outcomes[held.id].outcome == "max_hold"
+    assert outcomes[held.id].due_at == T0 + timedelta(hours=2)
     assert outcomes[held.id].exit_price == Decimal(f"{100 * 1.01**2:.6f}")
     assert pending.id not in outcomes  # its max hold (48 h default) has not passed, nothing touched
 
@@ -271,7 +283,8 @@ def test_signal_agreement_and_whale_signals_are_scored(store: Store) -> None:
 
 def test_an_unscored_database_says_so() -> None:
     report = build_report([], since=T0, now=T0)
-    assert report["scores"] == 0 and all(rows == [] for rows in report["groups"].values())
+    assert report["scores"] == 0
+    assert all(rows == [] for rows in report["groups"].values())
     assert "Nothing scored yet" in render_report(report)
 
 

@@ -58,9 +58,12 @@ def test_each_flow_is_scored_per_asset_and_window_in_the_published_direction(sto
     assert added >= len(scores) == 9  # three flows x 1h, 4h, 24h
     by = {(s.model, s.horizon): s for s in scores}
     assert {m for m, _ in by} == {"ETH 6h", "USDT 6h", "USDC 6h"}
-    assert by[("ETH 6h", "4h")].direction == "SHORT" and by[("ETH 6h", "4h")].hit
-    assert by[("USDT 6h", "4h")].direction == "LONG" and not by[("USDT 6h", "4h")].hit
-    assert by[("USDC 6h", "1h")].direction == "SHORT" and by[("USDC 6h", "1h")].hit
+    assert by[("ETH 6h", "4h")].direction == "SHORT"
+    assert by[("ETH 6h", "4h")].hit
+    assert by[("USDT 6h", "4h")].direction == "LONG"
+    assert not by[("USDT 6h", "4h")].hit
+    assert by[("USDC 6h", "1h")].direction == "SHORT"
+    assert by[("USDC 6h", "1h")].hit
     # 4 h on a market falling 1 % an hour: move 0.99^4 - 1 = -3.94 %; SHORT after 0.16 % fees = +3.78 %.
     assert by[("ETH 6h", "4h")].return_pct == pytest.approx(-(0.99**4 - 1) * 100 - 0.16, abs=1e-3)
     assert all(s.pair == "ETH" and s.analyst == "flow" for s in scores)

@@ -175,7 +175,8 @@ def test_an_update_reads_only_what_arrived_and_what_left() -> None:
         assert window.rows_read == 5 + 4
         assert store.scorecard_reports.latest() is not None
         latest = store.scorecard_reports.latest()
-        assert latest is not None and latest.report["scores"] == 30 * 24 * 4 - 4 + 5
+        assert latest is not None
+        assert latest.report["scores"] == 30 * 24 * 4 - 4 + 5
 
 
 def plans(store: Store, statements: list[str]) -> list[str]:

@@ -69,7 +69,9 @@ def test_lookup_order_credentials_then_keyring_then_environment(tmp_path: Path) 
     passphrase = store.lookup(SecretName.WEEX_API_PASSPHRASE)
     assert (passphrase.value, passphrase.source) == ("pass-from-env-123", SecretSource.ENVIRONMENT)
     missing = store.lookup(SecretName.GEMINI_API_KEY)
-    assert missing.value is None and missing.source is None and not missing.is_set
+    assert missing.value is None
+    assert missing.source is None
+    assert not missing.is_set
 
 
 def test_credentials_directory_comes_from_systemd_environment(tmp_path: Path) -> None:
@@ -132,7 +134,8 @@ def test_a_secret_cut_by_the_format_is_still_masked() -> None:
     record = logging.LogRecord("x", logging.WARNING, __file__, 1, "malformed frame: %.110s", (frame,), None)
     RedactingFilter().filter(record)
     message = record.getMessage()
-    assert secret[:10] not in message and MASK in message
+    assert secret[:10] not in message
+    assert MASK in message
 
 
 def test_extra_fields_of_a_json_log_line_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
@@ -146,7 +149,8 @@ def test_extra_fields_of_a_json_log_line_are_masked(capsys: pytest.CaptureFixtur
     )
     err = capsys.readouterr().err
     assert secret not in err
-    assert err.count(MASK) == 2 and '"event": "engine.halted"' in err
+    assert err.count(MASK) == 2
+    assert '"event": "engine.halted"' in err
 
 
 def test_redacting_filter_keeps_unrelated_records_intact() -> None:
@@ -196,6 +200,8 @@ def test_status_reports_sources_never_values(tmp_path: Path, capsys: pytest.Capt
     finally:
         del os.environ["ETHERSCAN_API_KEY"]
     out = capsys.readouterr().out
-    assert "etherscan_api_key" in out and "set (environment)" in out
-    assert "weex_api_key" in out and "unset" in out
+    assert "etherscan_api_key" in out
+    assert "set (environment)" in out
+    assert "weex_api_key" in out
+    assert "unset" in out
     assert "visible-if-leaked-999" not in out

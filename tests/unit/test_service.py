@@ -41,12 +41,14 @@ def test_system_unit_has_notify_watchdog_restart_limits_dirs_and_hardening() -> 
     ]:
         assert re.search(rf"^{re.escape(line)}", unit, re.M), line
     assert "ExecStart=/opt/smt/.venv/bin/smt engine --config ${CONFIGURATION_DIRECTORY}/config.toml" in unit
-    assert "/home/" not in unit and "{" not in unit.replace("${CONFIGURATION_DIRECTORY}", "")
+    assert "/home/" not in unit
+    assert "{" not in unit.replace("${CONFIGURATION_DIRECTORY}", "")
 
 
 def test_user_unit_drops_what_a_user_manager_cannot_do() -> None:
     unit = render_unit(user_mode=True, smt="/x/smt")
-    assert "User=" not in unit and "WantedBy=default.target" in unit
+    assert "User=" not in unit
+    assert "WantedBy=default.target" in unit
     assert not re.search(r"^LoadCredential=", unit, re.M)
 
 
@@ -67,7 +69,8 @@ def test_rendered_unit_verifies_and_scores_ok(tmp_path: Path, capsys: pytest.Cap
     )
     score = re.search(r"Overall exposure level for \S+: ([0-9.]+) (\w+)", security.stdout)
     assert score is not None, security.stdout[-500:]
-    assert float(score.group(1)) <= 2.5 and score.group(2) == "OK"
+    assert float(score.group(1)) <= 2.5
+    assert score.group(2) == "OK"
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
@@ -82,7 +85,8 @@ def test_shipped_unit_verifies_as_is() -> None:
 def test_shipped_unit_runs_the_documented_default_smt_as_the_smt_account() -> None:
     unit = SHIPPED.read_text(encoding="utf-8")
     assert re.search(r"^ExecStart=/usr/bin/env smt engine --config ", unit, re.M)
-    assert re.search(r"^User=smt$", unit, re.M) and re.search(r"^Group=smt$", unit, re.M)
+    assert re.search(r"^User=smt$", unit, re.M)
+    assert re.search(r"^Group=smt$", unit, re.M)
     assert "/usr/local/bin/smt" in unit  # the documented default place for `smt` on systemd's PATH
 
 
@@ -97,7 +101,8 @@ def test_install_renders_other_layouts_and_accounts() -> None:
     unit = render_unit(user_mode=False, service_user="trader", smt="/srv/smt/venv/bin/smt")
     assert re.search(r"^ExecStart=/srv/smt/venv/bin/smt engine --config ", unit, re.M)
     assert "/usr/bin/env" not in unit
-    assert re.search(r"^User=trader$", unit, re.M) and re.search(r"^Group=trader$", unit, re.M)
+    assert re.search(r"^User=trader$", unit, re.M)
+    assert re.search(r"^Group=trader$", unit, re.M)
     assert not re.search(r"^User=smt$", unit, re.M)
 
 

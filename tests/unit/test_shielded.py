@@ -26,7 +26,8 @@ async def test_cancelling_the_caller_does_not_cancel_the_work_and_drain_waits_fo
     await asyncio.sleep(0)
     caller.cancel()
     await asyncio.gather(caller, return_exceptions=True)
-    assert caller.cancelled() and work.pending == 1
+    assert caller.cancelled()
+    assert work.pending == 1
     drain = asyncio.create_task(work.drain(30))
     await asyncio.sleep(0)
     assert not drain.done()

@@ -45,4 +45,5 @@ def test_status_prints_stream_health(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["status", "--config", str(config), "--json"]) == ExitCode.NOT_RUNNING
     data = json.loads(capsys.readouterr().out)
     stream = next(h for h in data["health"] if h["component"] == "exchange.stream.private")
-    assert stream["status"] == "warn" and stream["data"]["up"] is False
+    assert stream["status"] == "warn"
+    assert stream["data"]["up"] is False

@@ -128,7 +128,8 @@ def test_decimal_round_trip_is_exact(
     )
     back = store.account.get(snap.id)
     assert back is not None
-    assert back.balance == balance and str(back.balance) == str(balance)
+    assert back.balance == balance
+    assert str(back.balance) == str(balance)
     assert back.equity == equity
     assert back.available == Decimal("0.00000001")
 
@@ -175,14 +176,18 @@ def test_records_round_trip_with_enums_json_and_optional_fields(store: Store) ->
     store.engine.put(EngineStatus(mode=Mode.PAPER, state=EngineState.STARTING, pid=42, started_at=T0))
     store.engine.set(state=EngineState.RUNNING, heartbeat_at=T0 + timedelta(seconds=5))
     status = store.engine.current()
-    assert status is not None and status.state is EngineState.RUNNING and status.pid == 42
+    assert status is not None
+    assert status.state is EngineState.RUNNING
+    assert status.pid == 42
     assert status.heartbeat_at == T0 + timedelta(seconds=5)
 
     store.contracts.save(
         Contract("DOGEUSDT", Decimal(100), Decimal("0.00001"), Decimal(100), None, Decimal(5), 50), T0
     )
     loaded = store.contracts.load("DOGEUSDT")
-    assert loaded is not None and loaded[0].step_size == Decimal(100) and loaded[0].max_size is None
+    assert loaded is not None
+    assert loaded[0].step_size == Decimal(100)
+    assert loaded[0].max_size is None
 
     pos = store.positions.insert(
         Position(
@@ -213,7 +218,8 @@ def test_records_round_trip_with_enums_json_and_optional_fields(store: Store) ->
     )
     store.orders.update(order.id, state=OrderState.SUBMITTED, exchange_order_id="704036529323901285")
     back = store.orders.by_client_id("smt-abc-p1-entry")
-    assert back is not None and back.state is OrderState.SUBMITTED
+    assert back is not None
+    assert back.state is OrderState.SUBMITTED
     assert back.request == {"quantity": "0.7", "nested": [1, {"a": "1.5"}]}
     assert store.orders.by_exchange_id("704036529323901285") == back
     assert [p.id for p in store.positions.open_positions()] == [pos.id]
@@ -265,23 +271,33 @@ def test_client_order_ids_are_unique(store: Store) -> None:
 def test_command_queue_insert_claim_complete(store: Store) -> None:
     first = store.commands.enqueue(CommandKind.APPROVE, T0, "console:ana", {"proposal_id": 7})
     second = store.commands.enqueue(CommandKind.PAUSE, T0, "cli:root")
-    assert first.state is CommandState.PENDING and first.id is not None and second.id is not None
+    assert first.state is CommandState.PENDING
+    assert first.id is not None
+    assert second.id is not None
     assert [c.id for c in store.commands.pending()] == [first.id, second.id]
 
     claimed = store.commands.claim_next(T0 + timedelta(seconds=1))
-    assert claimed is not None and claimed.id == first.id and claimed.state is CommandState.RUNNING
-    assert claimed.args == {"proposal_id": 7} and claimed.claimed_at == T0 + timedelta(seconds=1)
+    assert claimed is not None
+    assert claimed.id == first.id
+    assert claimed.state is CommandState.RUNNING
+    assert claimed.args == {"proposal_id": 7}
+    assert claimed.claimed_at == T0 + timedelta(seconds=1)
     store.commands.complete(first.id, T0 + timedelta(seconds=2), {"position_id": 3})
 
     claimed2 = store.commands.claim_next(T0 + timedelta(seconds=3))
-    assert claimed2 is not None and claimed2.id == second.id
+    assert claimed2 is not None
+    assert claimed2.id == second.id
     store.commands.fail(second.id, T0 + timedelta(seconds=4), "engine is halted")
     assert store.commands.claim_next(T0) is None
 
     done = store.commands.get(first.id)
     failed = store.commands.get(second.id)
-    assert done is not None and done.state is CommandState.DONE and done.result == {"position_id": 3}
-    assert failed is not None and failed.state is CommandState.FAILED and failed.error == "engine is halted"
+    assert done is not None
+    assert done.state is CommandState.DONE
+    assert done.result == {"position_id": 3}
+    assert failed is not None
+    assert failed.state is CommandState.FAILED
+    assert failed.error == "engine is halted"
 
 
 def test_a_command_is_claimed_once_across_connections(tmp_path: Path) -> None:
@@ -334,7 +350,8 @@ def test_single_writer_lock_names_the_holder(tmp_path: Path) -> None:
         [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
         second = EngineLock(db)
         assert second.is_held_elsewhere()
         with pytest.raises(AlreadyRunning) as info:

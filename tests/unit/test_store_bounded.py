@@ -46,7 +46,8 @@ def test_peak_equity_is_kept_as_snapshots_arrive(store: Store) -> None:
     for minute, equity in enumerate(["100", "99.5", "120.25", "119", "9.99"]):
         snap(store, minute, equity)
     peak = store.account.peak_equity()
-    assert peak is not None and peak.equity == D("120.25")  # numeric, not text order ("9.99" > "120.25")
+    assert peak is not None
+    assert peak.equity == D("120.25")
 
 
 def test_peak_since_the_last_reset(store: Store) -> None:
@@ -58,11 +59,14 @@ def test_peak_since_the_last_reset(store: Store) -> None:
     snap(store, 3, "105")
     snap(store, 4, "104")
     since = store.account.peak_equity(reset_at)
-    assert since is not None and since.equity == D(105)
+    assert since is not None
+    assert since.equity == D(105)
     overall = store.account.peak_equity()
-    assert overall is not None and overall.equity == D(150)
+    assert overall is not None
+    assert overall.equity == D(150)
     other = store.account.peak_equity(T0 + timedelta(minutes=4))  # any other start: a range read
-    assert other is not None and other.equity == D(104)
+    assert other is not None
+    assert other.equity == D(104)
 
 
 def test_peak_read_does_not_scan_the_snapshots(store: Store) -> None:
@@ -188,7 +192,8 @@ CREATE INDEX a_x ON a(x);
 """
     statements = _statements(script)
     assert len(statements) == 3
-    assert statements[1].startswith("CREATE TRIGGER") and statements[1].endswith("END")
+    assert statements[1].startswith("CREATE TRIGGER")
+    assert statements[1].endswith("END")
 
 
 def test_decoding_by_column_plan_matches_by_name() -> None:
@@ -218,11 +223,13 @@ def test_decoding_by_column_plan_matches_by_name() -> None:
 )
 def test_timestamps_round_trip_fixed_width(text: str) -> None:
     value = parse_ts(text)
-    assert value.tzinfo is UTC and ts(value) == text and len(ts(value)) == 27
+    assert value.tzinfo is UTC
+    assert ts(value) == text
+    assert len(ts(value)) == 27
 
 
 def test_timestamp_parse_rejects_other_forms() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not match format"):
         parse_ts("2026-03-01 00:00:00")
 
 
@@ -237,13 +244,16 @@ def test_retention_keeps_the_last_snapshot_of_each_hour_after_a_day(store: Store
     day2 = T0 + timedelta(days=2)
     opening_before = store.account.last_before(day2)
     removed, caught_up = thin_snapshots(store, now)
-    assert caught_up and removed > 0
+    assert caught_up
+    assert removed > 0
     old = [s for s in store.account.select(order_by="id") if s.at < now - timedelta(days=1)]
     hours = [s.at.replace(minute=0) for s in old if s.equity != D(500)]
     assert len(hours) == len(set(hours)) == 48  # one per hour for the two thinned days
     assert all(s.at.minute == 45 for s in old if s.equity != D(500))  # the last of each hour
     peak = store.account.peak_equity()
-    assert peak is not None and peak.equity == D(500) and store.account.get(peak.id) is not None  # peak kept
+    assert peak is not None
+    assert peak.equity == D(500)
+    assert store.account.get(peak.id) is not None
     assert store.account.last_before(day2) == opening_before  # a loss day's opening equity is unchanged
     assert loss_references(store, settings, day2 + timedelta(hours=1)).opening_equity == opening_before.equity
     recent = store.account.select("at >= ?", [ts(now - timedelta(days=1))])
@@ -294,7 +304,8 @@ def test_db_size_reads_any_file_and_shows_how_a_finished_demo_grew(
     assert main(["db", "size", "--json", "--db", str(db)]) == 0
     tables = {t["table"]: t for t in json.loads(capsys.readouterr().out)["tables"]}
     assert tables["account_snapshots"]["per_day"] == 24.0, "two days of hourly rows: counted over them"
-    assert tables["whale_history"]["per_day"] == 0.0 and tables["scorecard_reports"]["per_day"] == 0.0
+    assert tables["whale_history"]["per_day"] == 0.0
+    assert tables["scorecard_reports"]["per_day"] == 0.0
     assert main(["db", "size", "--db", str(tmp_path / "none.db")]) != 0
 
 

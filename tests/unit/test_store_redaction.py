@@ -59,7 +59,8 @@ def test_every_write_path_masks_registered_secrets_in_the_file_and_wal(tmp_path:
     wal = tmp_path / "smt.db-wal"
     blobs = [(tmp_path / "smt.db").read_bytes(), wal.read_bytes()]
     status = store.engine.current()
-    assert status is not None and status.last_error == f"venue said: bad key {MASK} (url-encoded {MASK})"
+    assert status is not None
+    assert status.last_error == f"venue said: bad key {MASK} (url-encoded {MASK})"
     assert store.orders.get(order.id).request == {MASK: [status.last_error]}  # type: ignore[union-attr]
     store.close()
     blobs.append((tmp_path / "smt.db").read_bytes())

@@ -23,7 +23,10 @@ def test_every_exchange_account_of_the_label_set_is_an_exchange() -> None:
     assert all(book.is_exchange(a) for a in CEX)
     assert len(book) >= 23_288
     entry = book.get(BINANCE14)
-    assert entry is not None and entry.watch and entry.source == "curated" and "binance" in entry.tags
+    assert entry is not None
+    assert entry.watch
+    assert entry.source == "curated"
+    assert "binance" in entry.tags
 
 
 @pytest.mark.parametrize(
@@ -86,17 +89,21 @@ def test_labels_add_writes_the_operator_file_which_wins(
     assert main([*args, BINANCE14, "--category", "exchange", "--name", "Binance", "--role", "hot"]) == 0
     book = AddressBook.load(labels)
     fund, binance = book.get(new), book.get(BINANCE14)
-    assert fund is not None and (fund.category, fund.label, fund.source) == (
+    assert fund is not None
+    assert (fund.category, fund.label, fund.source) == (
         Category.FUND,
         "Some Fund 3",
         "operator",
     )
-    assert binance is not None and (binance.role, binance.source) == ("hot", "operator")
+    assert binance is not None
+    assert (binance.role, binance.source) == ("hot", "operator")
     assert [s.key for s in book.sources] == ["etherscan-labels", "curated", "operator"]
     capsys.readouterr()
     assert main(["whales", "labels", "--search", "some fund", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
-    assert new in out and "operator" in out and "1 of " in out
+    assert new in out
+    assert "operator" in out
+    assert "1 of " in out
 
 
 def test_labels_add_needs_a_configured_file_and_a_known_category(

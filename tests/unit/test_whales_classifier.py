@@ -48,10 +48,13 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_trained_bundle_loads_and_predicts(tiny_bundle: Path) -> None:
     clf = WhaleClassifier.load(tiny_bundle)
-    assert clf.bundle is not None and clf.load_error is None
+    assert clf.bundle is not None
+    assert clf.load_error is None
     out = clf.classify(vec(total_txs=50, cex_interactions=3))
-    assert out.classified_by == "model" and out.whale_class in (*clf.bundle.classes, "unknown")
-    assert 0 < out.confidence <= 1 and out.model_version == clf.version
+    assert out.classified_by == "model"
+    assert out.whale_class in (*clf.bundle.classes, "unknown")
+    assert 0 < out.confidence <= 1
+    assert out.model_version == clf.version
 
 
 def test_bundle_listing_other_features_is_refused_and_whales_are_unknown(
@@ -66,7 +69,8 @@ def test_bundle_listing_other_features_is_refused_and_whales_are_unknown(
         ModelBundle.load(tmp_path)
     with caplog.at_level(logging.ERROR):
         clf = WhaleClassifier.load(tmp_path)
-    assert clf.bundle is None and "feature list differs" in (clf.load_error or "")
+    assert clf.bundle is None
+    assert "feature list differs" in (clf.load_error or "")
     assert any("refused" in r.getMessage() for r in caplog.records)
     out = clf.classify(vec(cex_interactions=12))
     assert (out.whale_class, out.confidence, out.classified_by) == ("unknown", 0.0, "none")
@@ -94,9 +98,11 @@ def test_shipped_bootstrap_bundle_loads_with_its_holdout_score() -> None:
     metrics = clf.bundle.meta["holdout_metrics"]
     assert metrics["macro_f1"] > 0.8
     assert clf.bundle.meta["training"]["provenance"]["source"] == "synthetic"
-    assert clf.bundle.bootstrap and clf.version.startswith("bootstrap-")
+    assert clf.bundle.bootstrap
+    assert clf.version.startswith("bootstrap-")
     assert clf.description.startswith("bootstrap model trained on simulated wallets")
-    assert list(clf.bundle.classes) == list(CLASSES) and "Miner" not in clf.bundle.classes
+    assert list(clf.bundle.classes) == list(CLASSES)
+    assert "Miner" not in clf.bundle.classes
     assert clf.classify(vec(total_txs=40, cex_interactions=30)).classified_by == "bootstrap"
 
 
@@ -105,7 +111,8 @@ def test_dataset_csv_round_trip_and_header_check(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     data.write_csv(path)
     back = Dataset.read_csv(path)
-    assert np.array_equal(back.X, data.X) and back.y == data.y
+    assert np.array_equal(back.X, data.X)
+    assert back.y == data.y
     path.write_text(path.read_text().replace("gas_total", "gas_sum"))
     with pytest.raises(BundleSchemaMismatch):
         Dataset.read_csv(path)
@@ -115,4 +122,5 @@ def test_stratified_split_keeps_every_class() -> None:
     y = ["a"] * 10 + ["b"] * 5
     train, test = grouped_split(y, [f"0x{i}" for i in range(15)], 0.2, seed=1)
     assert sorted(train + test) == list(range(15))
-    assert [y[i] for i in test].count("a") == 2 and [y[i] for i in test].count("b") == 1
+    assert [y[i] for i in test].count("a") == 2
+    assert [y[i] for i in test].count("b") == 1

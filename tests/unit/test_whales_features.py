@@ -48,7 +48,8 @@ HISTORY = [
 
 def test_schema_is_the_seed_list_in_order() -> None:
     assert N_FEATURES == 32
-    assert FEATURE_SCHEMA.names[0] == "total_txs" and FEATURE_SCHEMA.names[-1] == "balance_eth_log"
+    assert FEATURE_SCHEMA.names[0] == "total_txs"
+    assert FEATURE_SCHEMA.names[-1] == "balance_eth_log"
     assert FEATURE_SCHEMA.names[24:26] == ("defi_interactions", "cex_interactions")
 
 
@@ -100,10 +101,12 @@ def test_order_of_input_does_not_matter_and_empty_history_is_zero() -> None:
     backward = compute_features(A, list(reversed(HISTORY)), Decimal(99), book)
     assert np.allclose(forward, backward)
     empty = compute_features(A, [], None, book)
-    assert empty.shape == (32,) and not empty.any()
+    assert empty.shape == (32,)
+    assert not empty.any()
 
 
 def test_a_cex_wallet_does_not_count_itself_as_a_cex_interaction() -> None:
     rows = [t(TransferKind.NORMAL, i, X, BINANCE, "1", 21_000) for i in range(12)]
     f = as_dict(compute_features(BINANCE, rows, None, AddressBook.shipped()))
-    assert f["cex_interactions"] == 0 and f["total_txs"] == 12
+    assert f["cex_interactions"] == 0
+    assert f["total_txs"] == 12

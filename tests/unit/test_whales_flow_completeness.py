@@ -94,17 +94,20 @@ async def test_a_missing_or_cut_wallet_holds_the_flow_signal_neutral(store: Stor
         chain.cut = largest
     result = await cycle(15)
     signal = result.flow_signals["ETH"]  # type: ignore[attr-defined]
-    assert signal.bias is Bias.NEUTRAL and signal.confidence == 0
+    assert signal.bias is Bias.NEUTRAL
+    assert signal.confidence == 0
     assert "incomplete:" in signal.reasoning
     health = store.health.get("whales.flows")
     label = pipeline.book.get(largest).label  # type: ignore[union-attr]
-    assert health is not None and health.status is HealthStatus.WARN
+    assert health is not None
+    assert health.status is HealthStatus.WARN
     why = "(failed)" if failure == "failed" else "(newest blocks not read)"
     assert f"incomplete: {label} {why}; flow signal held NEUTRAL" in health.detail
     assert health.data["incomplete"] == [f"{label} {why}"]
     # Recorded with the wallets read whole, and left out of the history later cycles compare with.
     rows = store.exchange_flows.for_cycle("c15")
-    assert rows and {r.wallets for r in rows} == {7}
+    assert rows
+    assert {r.wallets for r in rows} == {7}
     before = clock.now() + timedelta(seconds=1)
     assert len(series_history(store.exchange_flows, ("USDT",), before, 8)) == 15
     assert len(series_history(store.exchange_flows, ("USDT",), before, 7)) == 1

@@ -76,20 +76,29 @@ STABLE_HISTORY = [v * 10_000 for v in HISTORY]
 def test_no_history_or_an_ordinary_flow_is_neutral_with_zero_confidence() -> None:
     flows = _flows("5000", "90000000")
     early = flow_signal("ETH", flows, HISTORY[: MIN_HISTORY - 1], STABLE_HISTORY[: MIN_HISTORY - 1])
-    assert early is not None and early.neutral and early.confidence == 0
+    assert early is not None
+    assert early.neutral
+    assert early.confidence == 0
     assert "fewer than 12 past cycles" in early.reasoning
     ordinary = flow_signal("ETH", _flows("20", "100000"), HISTORY, STABLE_HISTORY)
-    assert ordinary is not None and ordinary.bias is Bias.NEUTRAL and ordinary.confidence == 0
+    assert ordinary is not None
+    assert ordinary.bias is Bias.NEUTRAL
+    assert ordinary.confidence == 0
     assert flow_signal("SOL", flows, HISTORY, STABLE_HISTORY) is None
 
 
 def test_stablecoin_inflow_is_bullish_for_eth_and_btc_eth_inflow_bearish_for_eth_only() -> None:
     stables_in = flow_signal("ETH", _flows("0.5", "5000000"), HISTORY, STABLE_HISTORY)
-    assert stables_in is not None and stables_in.bias is Bias.BULLISH and stables_in.confidence > 0
+    assert stables_in is not None
+    assert stables_in.bias is Bias.BULLISH
+    assert stables_in.confidence > 0
     btc = flow_signal("BTC", _flows("0.5", "5000000"), HISTORY, STABLE_HISTORY)
-    assert btc is not None and btc.bias is Bias.BULLISH
+    assert btc is not None
+    assert btc.bias is Bias.BULLISH
     eth_in = flow_signal("ETH", _flows("800", "1"), HISTORY, STABLE_HISTORY)
-    assert eth_in is not None and eth_in.bias is Bias.BEARISH
+    assert eth_in is not None
+    assert eth_in.bias is Bias.BEARISH
     assert "ETH-like net +800.00 over 6 h" in eth_in.reasoning
     btc_eth_in = flow_signal("BTC", _flows("800", "1"), HISTORY, STABLE_HISTORY)
-    assert btc_eth_in is not None and btc_eth_in.bias is Bias.NEUTRAL  # BTC reads stablecoins only
+    assert btc_eth_in is not None
+    assert btc_eth_in.bias is Bias.NEUTRAL

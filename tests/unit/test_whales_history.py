@@ -80,7 +80,8 @@ async def test_a_fetch_cut_short_leaves_no_gap(tmp_path: Path) -> None:
     cache = HistoryCache(store, chain)
     await cache.sync(A, [TransferKind.NORMAL], 500, 1000, NOW)
     state = store.whale_history.sync_state(A, "normal")
-    assert state is not None and (state.from_block, state.to_block) == (500, 749)
+    assert state is not None
+    assert (state.from_block, state.to_block) == (500, 749)
     await cache.sync(A, [TransferKind.NORMAL], 500, 1000, NOW)
     await cache.sync(A, [TransferKind.NORMAL], 300, 1000, NOW)  # back-fill, also cut short
     await cache.sync(A, [TransferKind.NORMAL], 300, 1000, NOW)
@@ -107,11 +108,13 @@ async def test_loaded_rows_stay_in_step_with_the_store(tmp_path: Path) -> None:
     await cache.sync(A, [TransferKind.NORMAL], 500, 1000, NOW)  # newer blocks: appended in memory
     assert [t.block for t in cache.load(A)] == [500, 600, 700, 800, 801, 901] == [t.block for t in fresh()]
     await cache.sync(A, [TransferKind.NORMAL], 200, 1000, NOW)  # a back-fill lands before: read again
-    assert cache.load(A) == fresh() and cache.load(A)[0].block == 200
+    assert cache.load(A) == fresh()
+    assert cache.load(A)[0].block == 200
     assert cache.remember(A, [cache.load(A)[-1]]) == 0  # already cached: nothing changes
     assert cache.load(A) == fresh()
     since = NOW - timedelta(days=150)
     assert cache.load(A, since) == [t for t in fresh() if t.at >= since]
     cache.prune(NOW, 250)
-    assert cache.load(A) == fresh() and min(t.block for t in cache.load(A)) >= 750
+    assert cache.load(A) == fresh()
+    assert min(t.block for t in cache.load(A)) >= 750
     store.close()

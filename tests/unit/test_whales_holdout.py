@@ -52,10 +52,10 @@ def test_unknown_is_a_column_and_never_a_hit() -> None:
     report = classification_report(["a", "a", "b"], ["a", UNKNOWN, "b"], ["a", "b"])
     assert report["confusion_matrix"]["columns"] == ["a", "b", UNKNOWN]
     assert report["confusion_matrix"]["rows_truth_cols_predicted"] == [[1, 0, 1], [0, 1, 0]]
-    assert report["per_class"]["a"]["recall"] == 0.5 and report["per_class"]["a"]["precision"] == 1.0
-    assert report["accuracy"] == pytest.approx(2 / 3, abs=1e-4) and report["unknown_share"] == pytest.approx(
-        1 / 3, abs=1e-4
-    )
+    assert report["per_class"]["a"]["recall"] == 0.5
+    assert report["per_class"]["a"]["precision"] == 1.0
+    assert report["accuracy"] == pytest.approx(2 / 3, abs=1e-4)
+    assert report["unknown_share"] == pytest.approx(1 / 3, abs=1e-4)
 
 
 def test_the_holdout_report_is_what_the_bundle_serves(tmp_path: Path) -> None:
@@ -68,7 +68,8 @@ def test_the_holdout_report_is_what_the_bundle_serves(tmp_path: Path) -> None:
     )
     result = train_bundle(dataset, tmp_path, iterations=30, depth=3, holdout=0.25, seed=3)
     training = result.meta["training"]
-    assert training["dormant_rows_dropped"] == 2 and training["rows"] == len(data.y)
+    assert training["dormant_rows_dropped"] == 2
+    assert training["rows"] == len(data.y)
     assert "held out by entity" in training["split"]
     train, test = grouped_split(data.y, data.groups, 0.25, 3)
     assert not {data.groups[i] for i in train} & {data.groups[i] for i in test}

@@ -42,9 +42,12 @@ def flow(history: list[Transfer]):  # type: ignore[no-untyped-def]
 
 def test_seed_example_cex_outflow_with_exchange_bonus() -> None:
     f = flow([eth(W, BINANCE, "300")])
-    assert f.direction is Flow.OUTFLOW and f.cex_outflow == 300
+    assert f.direction is Flow.OUTFLOW
+    assert f.cex_outflow == 300
     s = whale_signal(W, Classification("exchange", 0.70, "label", "label:curated"), f, "c1", NOW)
-    assert s is not None and s.bias is Bias.BULLISH and s.confidence == pytest.approx(0.665)
+    assert s is not None
+    assert s.bias is Bias.BULLISH
+    assert s.confidence == pytest.approx(0.665)
 
 
 def test_mixed_flow_is_skipped_and_old_or_token_rows_do_not_count() -> None:
@@ -62,15 +65,20 @@ def test_mixed_flow_is_skipped_and_old_or_token_rows_do_not_count() -> None:
 def test_table_and_cap() -> None:
     cls = Classification("large_holder", 1.0, "model", "m")
     s = whale_signal(W, cls, flow([eth(W, BINANCE, "500")]), "c", NOW)
-    assert s is not None and s.bias is Bias.BEARISH and s.confidence == pytest.approx(0.80)  # 0.70 + 0.10
+    assert s is not None
+    assert s.bias is Bias.BEARISH
+    assert s.confidence == pytest.approx(0.80)
     s = whale_signal(
         W, Classification("exchange", 1.0, "label", "l"), flow([eth(W, BINANCE, "500")]), "c", NOW
     )
-    assert s is not None and s.confidence == pytest.approx(0.95)  # 0.85 + 0.10 capped at 0.95
+    assert s is not None
+    assert s.confidence == pytest.approx(0.95)
     s = whale_signal(
         W, Classification("unknown", 1.0, "model", "m"), flow([eth("0x" + "11" * 20, W, "500")]), "c", NOW
     )
-    assert s is not None and s.bias is Bias.NEUTRAL and s.confidence == pytest.approx(0.30)
+    assert s is not None
+    assert s.bias is Bias.NEUTRAL
+    assert s.confidence == pytest.approx(0.30)
 
 
 @pytest.mark.parametrize("by", ["bootstrap", "none"])
@@ -79,7 +87,8 @@ def test_a_bootstrap_or_missing_model_class_never_leans(by: str) -> None:
     for whale_class in ("exchange", "large_holder", "staking", "fund_market_maker"):
         for history in ([eth(W, BINANCE, "500")], [eth(BINANCE, W, "500")]):
             s = whale_signal(W, Classification(whale_class, 0.99, by, "b"), flow(history), "c", NOW)
-            assert s is not None and s.bias is Bias.NEUTRAL, (whale_class, by)
+            assert s is not None, (whale_class, by)
+            assert s.bias is Bias.NEUTRAL, (whale_class, by)
 
 
 def _sig(bias: Bias, conf: float, net: str):  # type: ignore[no-untyped-def]
@@ -94,7 +103,8 @@ def test_aggregate_combines_all_whales() -> None:
     one = aggregate([_sig(Bias.BULLISH, 0.665, "200")], "c", NOW)
     assert (one.bias, one.confidence, one.is_aggregate) == (Bias.BULLISH, 0.665, True)
     cancel = aggregate([_sig(Bias.BULLISH, 0.6, "200"), _sig(Bias.BEARISH, 0.6, "200")], "c", NOW)
-    assert cancel.bias is Bias.NEUTRAL and cancel.confidence == 0
+    assert cancel.bias is Bias.NEUTRAL
+    assert cancel.confidence == 0
     # bull 0.6 + 0.4, bear 0.3, neutral 0.2: lean = 0.7 / 1.5, times the bullish mean 0.5
     mixed = aggregate(
         [
@@ -106,12 +116,15 @@ def test_aggregate_combines_all_whales() -> None:
         "c",
         NOW,
     )
-    assert mixed.bias is Bias.BULLISH and mixed.confidence == pytest.approx(round(0.7 / 1.5 * 0.5, 4))
-    assert mixed.outflow_eth == 800 and "2 bullish, 1 bearish, 1 neutral" in mixed.reasoning
+    assert mixed.bias is Bias.BULLISH
+    assert mixed.confidence == pytest.approx(round(0.7 / 1.5 * 0.5, 4))
+    assert mixed.outflow_eth == 800
+    assert "2 bullish, 1 bearish, 1 neutral" in mixed.reasoning
     empty = aggregate([], "c", NOW)
     assert (empty.bias, empty.confidence) == (Bias.NEUTRAL, 0.0)
     proxy = btc_proxy(one, 0.8)
-    assert proxy.confidence == pytest.approx(0.532) and proxy.reasoning.startswith("BTC proxy")
+    assert proxy.confidence == pytest.approx(0.532)
+    assert proxy.reasoning.startswith("BTC proxy")
 
 
 def test_discovery_excludes_exchanges_and_ranks_deterministically() -> None:
@@ -143,7 +156,8 @@ def test_aggregate_names_the_labelled_whales_behind_it() -> None:
     b = whale_signal(
         other, Classification("unknown", 0.4, "bootstrap", "b"), flow([eth(W, BINANCE, "900")]), "c", NOW
     )
-    assert a is not None and b is not None
+    assert a is not None
+    assert b is not None
     a.address, b.address = fund, other
     agg = aggregate([a, b], "c", NOW, {fund: "a16z"})
     assert agg.reasoning.endswith("; labelled: a16z (fund_market_maker) net +300.00 ETH BULLISH")

@@ -81,7 +81,8 @@ async def test_wallets_past_the_budget_are_marked_incomplete(store: Store, clock
     # 3 reads of 10 s per wallet: four wallets by 120 s, the other four are not read at all.
     assert len(set(chain.read)) == 4
     health = store.health.get("whales.flows")
-    assert health is not None and health.status is HealthStatus.WARN
+    assert health is not None
+    assert health.status is HealthStatus.WARN
     assert len([w for w in health.data["incomplete"] if "whales.step_budget spent" in w]) == 4
 
 

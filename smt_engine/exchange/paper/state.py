@@ -88,7 +88,8 @@ class PaperOrder:
         )
 
     def algo(self) -> AlgoOrder:
-        assert self.trigger_price is not None and self.kind in ("tp", "sl")
+        assert self.trigger_price is not None
+        assert self.kind in ("tp", "sl")
         return AlgoOrder(
             order_id=self.order_id,
             client_order_id=self.client_order_id,

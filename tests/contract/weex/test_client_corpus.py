@@ -53,7 +53,8 @@ def test_exchange_info_symbol() -> None:
 def test_ticker_24hr() -> None:
     t = ticker_from_answer("ETHUSDT", example("rest", "ticker_24hr"), datetime(2026, 4, 7, tzinfo=UTC))
     recorded = row(example("rest", "ticker_24hr"))
-    assert t.last == D(recorded["lastPrice"]) and t.mark == D(recorded["markPrice"])
+    assert t.last == D(recorded["lastPrice"])
+    assert t.mark == D(recorded["markPrice"])
 
 
 def test_position() -> None:
@@ -145,7 +146,8 @@ async def test_the_client_sends_only_documented_order_fields() -> None:
 @pytest.mark.parametrize("case_id", ["public_ping", "private_ping"])
 def test_server_pings_are_recognised(case_id: str) -> None:
     frame = example("ws", case_id)
-    assert is_ping(frame) and message_of(frame) is None
+    assert is_ping(frame)
+    assert message_of(frame) is None
 
 
 @pytest.mark.parametrize("case_id", ["pong_v3", "pong_v2", "subscribe_ack", "subscribe_refused"])
@@ -153,7 +155,8 @@ def test_control_frames_are_not_pushes(case_id: str) -> None:
     frame = example("ws", case_id)
     assert message_of(frame) is None
     if case_id.startswith("pong"):
-        assert is_control(frame) and not is_ping(frame)
+        assert is_control(frame)
+        assert not is_ping(frame)
 
 
 @pytest.mark.parametrize(
@@ -162,8 +165,11 @@ def test_control_frames_are_not_pushes(case_id: str) -> None:
 def test_pushes_are_read(case_id: str) -> None:
     frame = example("ws", case_id)
     message = message_of(frame)
-    assert message is not None and message.channel == frame["e"] and message.rows == frame["d"]
+    assert message is not None
+    assert message.channel == frame["e"]
+    assert message.rows == frame["d"]
     if case_id == "ticker_push":
-        assert message.symbol == "ETHUSDT" and {"c", "m"} <= set(message.rows[0])
+        assert message.symbol == "ETHUSDT"
+        assert {"c", "m"} <= set(message.rows[0])
     else:
         assert message.event == frame["msgEvent"]

@@ -94,7 +94,8 @@ async def test_rest_answers_carry_every_documented_field(fake: FakeWeex, client:
 async def test_exchange_info_is_a_v3_table(client: WeexClient) -> None:
     body = await raw(client, "GET", "/capi/v3/market/exchangeInfo")
     for symbol in body["symbols"]:
-        assert int(symbol["pricePrecision"]) >= 0 and int(symbol["quantityPrecision"]) >= 0, symbol["symbol"]
+        assert int(symbol["pricePrecision"]) >= 0, symbol["symbol"]
+        assert int(symbol["quantityPrecision"]) >= 0, symbol["symbol"]
         assert D(str(symbol["contractVal"])) == D(1).scaleb(-int(symbol["quantityPrecision"])), symbol[
             "symbol"
         ]
@@ -105,12 +106,12 @@ async def test_errors_and_the_ai_log_answer_as_documented(fake: FakeWeex, client
         await raw(client, "DELETE", "/capi/v3/order", {})
     body = {"stage": "s", "model": "m", "input": {}, "output": {}, "explanation": "e"}
     answer = await raw(client, "POST", "/capi/v3/order/uploadAiLog", body=body)
-    assert answer["code"] == REST["upload_ai_log_v3"]["success_code"] == 0 and not isinstance(
-        answer["code"], str
-    )
+    assert answer["code"] == REST["upload_ai_log_v3"]["success_code"] == 0
+    assert not isinstance(answer["code"], str)
     fake.faults.ai_log_code = "00000"
     answer = await raw(client, "POST", "/capi/v3/order/uploadAiLog", body=body)
-    assert not missing_keys(example("rest", "upload_ai_log_v2"), answer) and answer["code"] == "00000"
+    assert not missing_keys(example("rest", "upload_ai_log_v2"), answer)
+    assert answer["code"] == "00000"
 
 
 # --------------------------------------------------------------------------- websockets
@@ -150,7 +151,8 @@ async def test_private_pushes_carry_every_recorded_field(fake: FakeWeex, client:
     ws = await open_ws(fake, private=True)
     for n, channel in enumerate(["orders", "fill", "positions", "account"], 1):
         ack = await subscribe(ws, str(n), [channel])
-        assert ack["result"] is True and set(ack) == set(example("ws", "subscribe_ack"))
+        assert ack["result"] is True
+        assert set(ack) == set(example("ws", "subscribe_ack"))
     await trade(client)
     seen: dict[str, dict[str, Any]] = {}
     async with asyncio.timeout(GUARD):
@@ -171,7 +173,8 @@ async def test_public_tickers_carry_all_recorded_fields_and_unknown_channels_are
 ) -> None:
     ws = await open_ws(fake, private=False)
     refused = await subscribe(ws, "1", ["NOPEUSDT@ticker"])
-    assert refused["result"] is False and set(refused) == set(example("ws", "subscribe_refused"))
+    assert refused["result"] is False
+    assert set(refused) == set(example("ws", "subscribe_refused"))
     assert str(refused["msg"]).startswith("INVALID_ARGUMENT")
     private_on_public = await subscribe(ws, "2", ["orders"])
     assert private_on_public["result"] is False
@@ -179,7 +182,8 @@ async def test_public_tickers_carry_all_recorded_fields_and_unknown_channels_are
     fake.set_price("BTCUSDT", D("95001.5"))
     (push,) = await frames(ws, 1, lambda f: f.get("e") == "ticker")
     documented = example("ws", "ticker_push")
-    assert not missing_keys(documented, push) and push["s"] == "BTCUSDT"
+    assert not missing_keys(documented, push)
+    assert push["s"] == "BTCUSDT"
     assert set(push["d"][0]) == set(documented["d"][0]), "all 14 fields of the recorded ticker"
     await ws.close()
 
@@ -207,5 +211,6 @@ async def test_pings_accept_every_pong_form_and_missed_pongs_disconnect(
                 await ws.recv()
         except ConnectionClosed:
             closed = True
-    assert closed and fake.ws.missed_pong_closes == 1
+    assert closed
+    assert fake.ws.missed_pong_closes == 1
     assert WS["limits"]["missed_pongs_before_disconnect"] == fake.ws.faults.max_missed_pongs

@@ -34,7 +34,8 @@ async def test_the_ai_log_is_uploaded_once_and_names_the_model_that_answered(
     row = outbox.analysis(
         "ETH", {"pair": "ETH"}, {"decision": "LONG"}, "trend up", cycle_id="c1", model=ANSWERED
     )
-    assert row is not None and row.model == ANSWERED
+    assert row is not None
+    assert row.model == ANSWERED
     client = client_for(fake)
     uploader = AiLogUploader(client, store, clock, settings)
 
@@ -43,10 +44,13 @@ async def test_the_ai_log_is_uploaded_once_and_names_the_model_that_answered(
     for _ in range(3):  # later runs (and time passing) never send a sent log again
         await clock.advance(3600)
         assert (await uploader.run_once()).sent == 0
-    assert len(fake.ai_logs) == 1 and fake.ai_logs[0]["model"] == ANSWERED
+    assert len(fake.ai_logs) == 1
+    assert fake.ai_logs[0]["model"] == ANSWERED
     assert fake.counts["POST /capi/v3/order/uploadAiLog"] == 1
     (stored,) = store.ailogs.recent()
-    assert stored.state is AiLogState.SENT and stored.attempts == 1 and stored.last_error is None
+    assert stored.state is AiLogState.SENT
+    assert stored.attempts == 1
+    assert stored.last_error is None
     assert not store.events.of_kind("ailog.failed")
     await client.aclose()
 
@@ -68,6 +72,8 @@ async def test_a_decision_and_its_execution_name_the_model_of_their_analysis(tmp
     executed = outbox.execution(
         "700000000000000001", {"proposal_id": proposal.id}, {"status": "FILLED"}, "filled"
     )
-    assert executed is not None and executed.model == ANSWERED
+    assert executed is not None
+    assert executed.model == ANSWERED
     whales = outbox.whale_discovery({}, {}, "no language model took part")
-    assert whales is not None and whales.model == settings.ailog.model_name
+    assert whales is not None
+    assert whales.model == settings.ailog.model_name

@@ -124,7 +124,8 @@ def test_ccxt_speaks_to_the_fake(fake: FakeWeex) -> None:
     ex.fetch = guarded
     markets = ex.load_markets()
     btc = markets["BTC/USDT:USDT"]
-    assert btc["precision"]["price"] == 0.1 and btc["precision"]["amount"] == 0.0001
+    assert btc["precision"]["price"] == 0.1
+    assert btc["precision"]["amount"] == 0.0001
     assert markets["DOGE/USDT:USDT"]["precision"]["amount"] == 1  # quantityPrecision 0 (v3 table)
     assert ex.fetch_balance()["USDT"]["total"] == 1000
     assert ex.fetch_positions() == []
@@ -138,17 +139,22 @@ def test_ccxt_speaks_to_the_fake(fake: FakeWeex) -> None:
     )
     assert order["id"]
     (pos,) = ex.fetch_positions()
-    assert pos["side"] == "long" and pos["contracts"] == 0.01 and pos["entryPrice"] == 92851.8
+    assert pos["side"] == "long"
+    assert pos["contracts"] == 0.01
+    assert pos["entryPrice"] == 92851.8
     # As in ccxt's recordings: the attached stop is listed with the trigger orders, the attached
     # take-profit only by order detail and history.
     legs = ex.fetch_open_orders("BTC/USDT:USDT", None, None, {"trigger": True})
     assert [(o["stopLossPrice"], o["takeProfitPrice"]) for o in legs] == [(90000, None)]
     tp_id = next(o.order_id for o in fake.venue._acct.orders if o.kind == "tp")
     tp = ex.fetch_order(tp_id, "BTC/USDT:USDT")
-    assert tp["takeProfitPrice"] == 97000 and tp["status"] == "open" and tp["reduceOnly"] is True
+    assert tp["takeProfitPrice"] == 97000
+    assert tp["status"] == "open"
+    assert tp["reduceOnly"] is True
     limit = ex.create_order("BTC/USDT:USDT", "limit", "buy", 0.001, 80000.04)
     (open_order,) = ex.fetch_open_orders("BTC/USDT:USDT")
-    assert open_order["id"] == limit["id"] and open_order["price"] == 80000.0
+    assert open_order["id"] == limit["id"]
+    assert open_order["price"] == 80000.0
     ex.cancel_order(limit["id"], "BTC/USDT:USDT")
     assert ex.fetch_open_orders("BTC/USDT:USDT") == []
     ex.cancel_order(legs[0]["id"], "BTC/USDT:USDT", {"trigger": True})

@@ -56,9 +56,11 @@ async def test_5xx_is_retried_for_reads_and_ambiguous_for_orders(fake: FakeWeex,
     fake.faults.next_5xx = 1
     with pytest.raises(AmbiguousOutcome) as err:
         await client.place_order(entry("x5-1"))
-    assert err.value.client_order_id == "x5-1" and fake.counts[ORDER] == 1
+    assert err.value.client_order_id == "x5-1"
+    assert fake.counts[ORDER] == 1
     assert await look_up(client, "x5-1") is None  # the 503 came before the venue: nothing placed
-    assert fake.orders_with_client_id("x5-1") == 0 and fake.counts[ORDER] == 1
+    assert fake.orders_with_client_id("x5-1") == 0
+    assert fake.counts[ORDER] == 1
 
 
 async def test_persistent_5xx_becomes_unavailable(fake: FakeWeex, client: WeexClient) -> None:
@@ -76,7 +78,8 @@ async def test_accept_then_drop_resolves_without_duplicate(fake: FakeWeex, clien
         await client.place_order(entry("drop-1"))
     order_id = await look_up(client, "drop-1")
     assert order_id is not None
-    assert fake.orders_with_client_id("drop-1") == 1 and fake.counts[ORDER] == 1
+    assert fake.orders_with_client_id("drop-1") == 1
+    assert fake.counts[ORDER] == 1
     assert (await client.positions())[0].size == D("0.01")
     assert (await client.order("BTCUSDT", order_id)).client_order_id == "drop-1"
 
@@ -89,7 +92,8 @@ async def test_hang_times_out_into_ambiguous_outcome(fake: FakeWeex) -> None:
     with pytest.raises(AmbiguousOutcome):
         await client.place_order(entry("hang-1"))
     assert await look_up(client, "hang-1") is None  # the venue never answered and never placed it
-    assert fake.orders_with_client_id("hang-1") == 0 and fake.counts[ORDER] == 1
+    assert fake.orders_with_client_id("hang-1") == 0
+    assert fake.counts[ORDER] == 1
     await client.aclose()
 
 
@@ -131,7 +135,8 @@ async def test_malformed_json_is_retried_for_reads_and_ambiguous_for_orders(
     with pytest.raises(AmbiguousOutcome):
         await client.place_order(entry("mal-1"))
     assert await look_up(client, "mal-1") is not None  # the venue had accepted it: found
-    assert fake.orders_with_client_id("mal-1") == 1 and fake.counts[ORDER] == 1
+    assert fake.orders_with_client_id("mal-1") == 1
+    assert fake.counts[ORDER] == 1
 
 
 async def test_limiter_spaces_requests_under_the_budget() -> None:

@@ -73,7 +73,8 @@ async def test_ai_log_404_tries_the_other_path_once_and_remembers_it(fake: FakeW
     await client.upload_ai_log(LOG)
     await client.upload_ai_log(LOG)
     assert (fake.counts[f"POST {V3}"], fake.counts[f"POST {V2}"]) == (1, 2)
-    assert len(fake.ai_logs) == 2 and store.venue_facts.value("weex.ai_log_path") == V2
+    assert len(fake.ai_logs) == 2
+    assert store.venue_facts.value("weex.ai_log_path") == V2
     restarted = client_for(fake, store=store, clock=SimulatedClock())
     assert restarted.ai_log_path == V2
     await restarted.upload_ai_log(LOG)
@@ -86,7 +87,8 @@ async def test_the_ai_log_path_setting_is_used(fake: FakeWeex) -> None:
     fake.faults = dataclasses.replace(fake.faults, ai_log_paths=frozenset({V2}))
     client = client_for(fake, ai_log_path=V2)
     await client.upload_ai_log(LOG)
-    assert fake.counts[f"POST {V3}"] == 0 and len(fake.ai_logs) == 1
+    assert fake.counts[f"POST {V3}"] == 0
+    assert len(fake.ai_logs) == 1
     await client.aclose()
 
 
@@ -98,7 +100,8 @@ async def test_attached_tp_reported_only_by_order_detail_is_confirmed(fake: Fake
     assert [a.kind for a in await client.open_algo_orders("BTCUSDT")] == ["sl"]
     client.note_leg(tp_id, "BTCUSDT")  # e.g. from the private stream's order event
     legs = {a.kind: a for a in await client.open_algo_orders("BTCUSDT")}
-    assert legs["tp"].order_id == tp_id and legs["tp"].trigger_price == D(97000)
+    assert legs["tp"].order_id == tp_id
+    assert legs["tp"].trigger_price == D(97000)
     assert legs["sl"].parent_order_id == placed.order_id
     # Still confirmed by id on the next read, without the hint.
     assert sorted(a.kind for a in await client.open_algo_orders()) == ["sl", "tp"]
@@ -114,14 +117,16 @@ async def test_attached_tp_listed_only_in_history_is_found_and_not_duplicated(fa
     assert sorted(a.kind for a in legs) == ["sl", "tp"]
     assert fake.counts["GET /capi/v3/order/history"] >= 1
     found = await client.find_order("BTCUSDT", "fid-att-2")
-    assert found is not None and found.kind == "entry"
+    assert found is not None
+    assert found.kind == "entry"
     await client.aclose()
 
 
 async def test_unknown_paths_on_the_fake_answer_404_without_code(fake: FakeWeex, client: WeexClient) -> None:
     with pytest.raises(EndpointNotFound) as err:
         await client._request("GET", "/capi/v3/doesNotExist")
-    assert isinstance(err.value.raw, dict) and "code" not in err.value.raw
+    assert isinstance(err.value.raw, dict)
+    assert "code" not in err.value.raw
     with pytest.raises(ExchangeError, match="not supported"):
         await client._request("POST", "/capi/v3/openOrders", body={})
     assert not isinstance(err.value, AmbiguousOutcome)

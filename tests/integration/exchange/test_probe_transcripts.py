@@ -36,7 +36,8 @@ def test_a_recorded_probe_replays_to_the_same_verdicts(
 ) -> None:
     lines = read_transcript(transcript)
     header, recorded = lines[0], lines[-1]
-    assert header["type"] == "probe" and recorded["type"] == "result"
+    assert header["type"] == "probe"
+    assert recorded["type"] == "result"
     assert header["pairs"] == DEFAULT_PAIRS, "replay runs with the default pairs"
     with replaying(transcript) as replay:
         configure(monkeypatch, tmp_path, replay.base_url, replay.ws_url, KEYS)

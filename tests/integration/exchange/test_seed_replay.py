@@ -60,7 +60,8 @@ async def test_seed_attempts_are_all_accepted_on_step_and_tick() -> None:
             cid = make_client_id("seedrun0", n, "entry")
             await client.place_order(OrderRequest(symbol, Side.LONG, size, cid, tp_price=tp, sl_price=sl))
             found = await client.find_order(symbol, cid)
-            assert found is not None and found.filled_size == size
+            assert found is not None
+            assert found.filled_size == size
             accepted += 1
         assert accepted == 10
         legs = await client.open_algo_orders()

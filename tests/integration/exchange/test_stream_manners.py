@@ -87,7 +87,9 @@ async def test_a_server_that_acks_and_closes_meets_the_shared_handshake_cap(
         assert within <= 40 + 1, f"{within} handshakes in the 5 minutes from +{window_start}s"
     assert 40 <= fake.ws.handshakes <= 3 * 40 + 2, "the cap binds and then lets the streams retry"
     warned = store.events.of_kind("stream.handshake_cap")
-    assert warned and warned[0].level is EventLevel.WARNING and "REST polling" in warned[0].message
+    assert warned
+    assert warned[0].level is EventLevel.WARNING
+    assert "REST polling" in warned[0].message
 
 
 async def test_the_back_off_keeps_growing_after_short_lived_connections(fake: FakeWeex) -> None:
@@ -124,7 +126,9 @@ async def test_a_quiet_server_answering_protocol_pings_keeps_one_connection_for_
     for tick in range(1, 21):  # 20 heartbeats of 30 s: 10 minutes
         await heartbeat(clock)
         await until(lambda n=tick: stream.state.pongs >= n)  # type: ignore[misc]
-    assert stream.state.up and stream.state.connects == 1 and fake.ws.handshakes == 1
+    assert stream.state.up
+    assert stream.state.connects == 1
+    assert fake.ws.handshakes == 1
     assert stream.state.pongs == 20
     # A deaf connection (no pong to the keep-alive) is dropped after two missed pings, not before.
     fake.ws.stall()
@@ -165,7 +169,8 @@ async def test_private_channels_go_one_per_subscribe_and_unknown_ones_are_refuse
     tasks.append(asyncio.create_task(bogus.run()))
     await until(lambda: bool(fake.ws.refused))
     await until(lambda: "refused" in bogus.state.detail)
-    assert fake.ws.refused == ["NOPEUSDT@ticker"] and not bogus.state.up
+    assert fake.ws.refused == ["NOPEUSDT@ticker"]
+    assert not bogus.state.up
     for s in (private, public, bogus):
         await s.stop()
     for t in tasks:
@@ -194,7 +199,8 @@ async def test_the_server_ping_interval_is_observed_and_in_health(fake: FakeWeex
 
     await until(observed)
     row = store.health.get("exchange.stream.public")
-    assert row is not None and row.data["server_ping_interval_s"] > 0
+    assert row is not None
+    assert row.data["server_ping_interval_s"] > 0
     assert "WEEX pings every" in row.detail
     await until(lambda: fake.ws.pongs >= 2)
     assert all(form.get("method") == "PONG" and form.get("id") for form in fake.ws.pong_forms)

@@ -103,13 +103,17 @@ async def test_order_fill_and_position_pushes_follow_the_venue(
     tp = [r for r in orders if r["type"] == "TAKE_PROFIT_MARKET"]
     assert [r["status"] for r in tp] == ["UNTRIGGERED", "FILLED"]
     fills = [r for m in pushes.messages if m.channel == "fill" for r in m.rows]
-    assert len(fills) == 2 and Decimal(fills[1]["realizePnl"]) > 0
+    assert len(fills) == 2
+    assert Decimal(fills[1]["realizePnl"]) > 0
     opened, closed = [m for m in pushes.messages if m.channel == "positions"]
-    assert closed.rows[0]["size"] == "0" and closed.rows[0]["id"] == opened.rows[0]["id"]
+    assert closed.rows[0]["size"] == "0"
+    assert closed.rows[0]["id"] == opened.rows[0]["id"]
     assert closed.rows[0]["cumCloseSize"] == opened.rows[0]["size"] == "0.01"
     accounts = [r for m in pushes.messages if m.channel == "account" for r in m.rows]
-    assert accounts and accounts[-1]["coin"] == "USDT", "the balance moved: WEEX pushes the account"
-    assert stream.state.malformed == 0 and stream.state.connects == 1
+    assert accounts, "the balance moved: WEEX pushes the account"
+    assert accounts[-1]["coin"] == "USDT", "the balance moved: WEEX pushes the account"
+    assert stream.state.malformed == 0
+    assert stream.state.connects == 1
     await client.aclose()
 
 
@@ -149,7 +153,8 @@ async def test_a_failing_handler_does_not_kill_the_stream(
     client = client_for(fake)
     await client.place_order(OrderRequest("BTCUSDT", Side.LONG, Decimal("0.01"), "ws-bug"))
     await until(lambda: calls and stream.state.connects == 2 and stream.state.up, "reconnected")
-    assert not task.done() and calls == ["orders"]
+    assert not task.done()
+    assert calls == ["orders"]
     assert any("failed unexpectedly" in r.getMessage() for r in caplog.records)
     await stream.stop()
     task.cancel()
@@ -205,7 +210,9 @@ async def test_a_malformed_frame_is_recorded_and_skipped(
 
     await client.place_order(OrderRequest("BTCUSDT", Side.LONG, Decimal("0.01"), "ws-2"))
     await until(lambda: "positions" in pushes.channels(), "the push after the bad frame")
-    assert stream.state.malformed == 1 and stream.state.up and stream.state.connects == 1
+    assert stream.state.malformed == 1
+    assert stream.state.up
+    assert stream.state.connects == 1
     await client.aclose()
 
 
@@ -226,7 +233,8 @@ async def test_refused_auth_is_a_clear_error_and_a_down_health_row(fake: FakeWee
     task = asyncio.create_task(supervisor.run())
     await until(lambda: store.health.get("exchange.stream.private") is not None, "health row")
     row = store.health.get("exchange.stream.private")
-    assert row is not None and row.status is HealthStatus.DOWN
+    assert row is not None
+    assert row.status is HealthStatus.DOWN
     assert "authentication refused by WEEX (HTTP 401)" in row.detail
     (event,) = store.events.of_kind("health.degraded")
     assert event.level is EventLevel.ERROR
@@ -331,9 +339,12 @@ async def test_a_pushed_tp_fill_closes_the_position_without_waiting_for_a_poll(r
     rig.fake.set_price("ETHUSDT", pos.tp_price + Decimal(5), high=pos.tp_price + Decimal(10))
     # The next poll is 10 simulated minutes away: only the push can start the close path.
     elapsed = await until_sim(rig, lambda: closed(rig, pos.id), "closed on the push")
-    assert elapsed < SOON and rig.clock.now() - before < POLL / 2
+    assert elapsed < SOON
+    assert rig.clock.now() - before < POLL / 2
     done = rig.store.positions.get(pos.id)
-    assert done is not None and done.close_reason is CloseReason.TAKE_PROFIT and done.realized_pnl
+    assert done is not None
+    assert done.close_reason is CloseReason.TAKE_PROFIT
+    assert done.realized_pnl
     # The close is booked from the push as soon as the position list confirms it, while the tick's
     # other requests (the sibling's cancel among them) are still out; the client keeps its time (its
     # limiter's waits) on the simulated clock, so that clock keeps moving here too.
@@ -341,10 +352,14 @@ async def test_a_pushed_tp_fill_closes_the_position_without_waiting_for_a_poll(r
         rig, lambda: not rig.venue(rig.fake.venue.open_algo_orders("ETHUSDT")), "sibling cancelled"
     )
     health = rig.store.health.get("exchange.stream.private")
-    assert health is not None and health.status is HealthStatus.OK and health.data["up"] is True
-    assert rig.runtime is not None and rig.runtime.engine.streams is not None
+    assert health is not None
+    assert health.status is HealthStatus.OK
+    assert health.data["up"] is True
+    assert rig.runtime is not None
+    assert rig.runtime.engine.streams is not None
     flat = rig.runtime.engine.streams.pushed.flat_since("ETHUSDT", pos.side)
-    assert flat is not None and flat >= pos.opened_at, "the venue's flat push reached the monitor's inbox"
+    assert flat is not None, "the venue's flat push reached the monitor's inbox"
+    assert flat >= pos.opened_at, "the venue's flat push reached the monitor's inbox"
 
 
 async def test_a_fill_while_the_stream_is_stalled_is_reconciled_on_reconnect(rig: StreamRig) -> None:
@@ -361,7 +376,8 @@ async def test_a_fill_while_the_stream_is_stalled_is_reconciled_on_reconnect(rig
     assert elapsed < SOON
     assert rig.fake.ws.handshakes > handshakes
     done = rig.store.positions.get(pos.id)
-    assert done is not None and done.close_reason is CloseReason.TAKE_PROFIT
+    assert done is not None
+    assert done.close_reason is CloseReason.TAKE_PROFIT
     warned = [e for e in rig.store.events.of_kind("health.degraded") if "stream.private" in e.message]
     assert warned, "the stream going down is a WARNING event"
 
@@ -386,7 +402,9 @@ async def test_a_fill_while_the_stream_is_dropped_is_reconciled_on_reconnect(rig
     elapsed = await until_sim(rig, lambda: closed(rig, pos.id), "closed by the reconciliation on reconnect")
     assert elapsed < SOON
     done = rig.store.positions.get(pos.id)
-    assert done is not None and done.close_reason is CloseReason.TAKE_PROFIT and done.realized_pnl
+    assert done is not None
+    assert done.close_reason is CloseReason.TAKE_PROFIT
+    assert done.realized_pnl
     assert [row for row in rig.store.ailogs.select() if row.stage == "Position Closed"], "AI log queued"
 
 
@@ -412,7 +430,8 @@ async def test_while_the_stream_is_down_the_monitor_polls_at_the_stream_down_per
     assert rig.fake.ws.connected() == 0, "closed while the stream was still down, so by a poll"
     assert elapsed < SOON, f"{elapsed} s: the stream-down period, not the {POLL} poll"
     done = rig.store.positions.get(pos.id)
-    assert done is not None and done.close_reason is CloseReason.TAKE_PROFIT
+    assert done is not None
+    assert done.close_reason is CloseReason.TAKE_PROFIT
 
 
 async def test_after_a_tick_stopped_with_a_pushed_close_unconfirmed_the_next_comes_at_the_short_period(
@@ -437,12 +456,14 @@ async def test_attached_tp_reported_only_by_order_detail_is_kept_once(rig: Strea
     the client confirms it by order detail, so no second TP is placed and it is never an orphan."""
     rig.fake.faults.attached_tp_in_history = False
     pos = await protected_position(rig)
-    assert pos.tp_order_id is not None and pos.sl_order_id is not None
+    assert pos.tp_order_id is not None
+    assert pos.sl_order_id is not None
     await until_sim(rig, lambda: monitor_idle(rig), "settled")
     await rig.clock.advance(11 * 60)  # one full poll of the monitor (orphan cleanup included)
     await until_sim(rig, lambda: monitor_idle(rig), "tick done")
     tps = [o for o in rig.fake.venue._acct.orders if o.kind == "tp"]
-    assert len(tps) == 1 and tps[0].status.is_open, "one TP, still live"
+    assert len(tps) == 1, "one TP, still live"
+    assert tps[0].status.is_open, "one TP, still live"
     assert tps[0].order_id == pos.tp_order_id
     assert rig.fake.counts["POST /capi/v3/placeTpSlOrder"] == 0
 
@@ -466,7 +487,9 @@ async def test_an_attached_tp_learned_from_the_stream_survives_a_restart_without
     legs = await rig.runtime.exchange.open_algo_orders("ETHUSDT")
     assert pos.tp_order_id in {leg.order_id for leg in legs if leg.kind == "tp"}
     tps = [o for o in rig.fake.venue._acct.orders if o.kind == "tp"]
-    assert len(tps) == 1 and tps[0].status.is_open and tps[0].order_id == pos.tp_order_id
+    assert len(tps) == 1
+    assert tps[0].status.is_open
+    assert tps[0].order_id == pos.tp_order_id
     assert rig.fake.counts["POST /capi/v3/placeTpSlOrder"] == 0
 
 
@@ -476,11 +499,14 @@ async def test_attached_tp_in_history_is_kept_once_with_the_stream_cut(rig: Stre
     rig.fake.ws.faults.cut = True
     pos = await protected_position(rig)
     assert rig.fake.ws.connected() == 0
-    assert pos.tp_order_id is not None and pos.sl_order_id is not None
+    assert pos.tp_order_id is not None
+    assert pos.sl_order_id is not None
     await rig.clock.advance(11 * 60)
     await until_sim(rig, lambda: monitor_idle(rig), "tick done")
     tps = [o for o in rig.fake.venue._acct.orders if o.kind == "tp"]
-    assert len(tps) == 1 and tps[0].status.is_open and tps[0].order_id == pos.tp_order_id
+    assert len(tps) == 1
+    assert tps[0].status.is_open
+    assert tps[0].order_id == pos.tp_order_id
     assert rig.fake.counts["POST /capi/v3/placeTpSlOrder"] == 0
 
 
@@ -504,7 +530,8 @@ async def test_live_tickers_come_from_the_public_stream(rig: StreamRig) -> None:
         assert ticker.last == Decimal("3123.4")
         assert rig.fake.counts["GET /capi/v3/market/ticker/24hr"] == rest_before
         health = rig.store.health.get("exchange.stream.public")
-        assert health is not None and health.status is HealthStatus.OK
+        assert health is not None
+        assert health.status is HealthStatus.OK
         await rig.clock.advance(60)  # the pushed price is now stale: REST answers
         await runtime.exchange.ticker("ETHUSDT")
         assert rig.fake.counts["GET /capi/v3/market/ticker/24hr"] == rest_before + 1

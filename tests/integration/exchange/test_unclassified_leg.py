@@ -41,8 +41,10 @@ def trailing_stop() -> dict[str, Any]:
 async def test_ticks_keep_working_with_an_unclassifiable_order_on_the_account(rig: Rig) -> None:
     rig.fake.faults.foreign_algo_rows.append(trailing_stop())
     pos = await protected_position(rig)
-    assert pos.sl_order_id is not None and pos.sl_order_id != TRAILING_ID
-    assert pos.tp_order_id is not None and pos.tp_order_id != TRAILING_ID
+    assert pos.sl_order_id is not None
+    assert pos.sl_order_id != TRAILING_ID
+    assert pos.tp_order_id is not None
+    assert pos.tp_order_id != TRAILING_ID
     assert rig.fake.counts["POST /capi/v3/placeTpSlOrder"] == 0, "the attached legs were found, not re-placed"
 
     rig.fake.set_price("ETHUSDT", pos.tp_price + Decimal(5), high=pos.tp_price + Decimal(10))
@@ -53,10 +55,14 @@ async def test_ticks_keep_working_with_an_unclassifiable_order_on_the_account(ri
 
     await rig.until(closed, 4 * MONITOR_S)
     done = rig.store.positions.get(pos.id)
-    assert done is not None and done.close_reason is CloseReason.TAKE_PROFIT
+    assert done is not None
+    assert done.close_reason is CloseReason.TAKE_PROFIT
 
     warned = rig.store.events.of_kind("exchange.leg_unclassified")
     assert len(warned) == 1, "one WARNING per order id, not one per tick"
-    assert warned[0].level is EventLevel.WARNING and TRAILING_ID in warned[0].message
+    assert warned[0].level is EventLevel.WARNING
+    assert TRAILING_ID in warned[0].message
     health = rig.store.health.get("exchange.legs")
-    assert health is not None and health.status is HealthStatus.WARN and TRAILING_ID in health.detail
+    assert health is not None
+    assert health.status is HealthStatus.WARN
+    assert TRAILING_ID in health.detail

@@ -77,7 +77,8 @@ def test_probe_passes_against_the_fake_and_leaves_nothing_behind(
     }
     private = by["stream.private"]["data"]
     assert private["acked"] == ["orders", "fill", "positions", "account"]
-    assert private["pings"] >= 1 and private["protocol_pong_ms"] is not None
+    assert private["pings"] >= 1
+    assert private["protocol_pong_ms"] is not None
     frames = [
         e for e in read_transcript(tmp_path / "t.jsonl") if e["type"] == "ws" and e["stream"] == "private"
     ]
@@ -142,11 +143,14 @@ def test_clock_off_by_a_minute_fails_the_time_step_and_places_nothing(
         configure(monkeypatch, tmp_path, fake.base_url, fake.ws_url, fake_keys(fake))
         code, result = run_probe(capsys, tmp_path / "t.jsonl")
         by = steps(result)
-        assert code == 1 and result["code"] == 1 and "time" in result["error"]
+        assert code == 1
+        assert result["code"] == 1
+        assert "time" in result["error"]
         assert by["time"]["status"] == "fail"
         offset = by["time"]["data"]["offset_ms"]
         assert 55_000 < offset < 65_000  # 60 s, give or take where in the round trip WEEX read its clock
-        assert f"{offset / 1000:.1f}s behind WEEX" in by["time"]["saw"] and "chrony" in by["time"]["saw"]
+        assert f"{offset / 1000:.1f}s behind WEEX" in by["time"]["saw"]
+        assert "chrony" in by["time"]["saw"]
         assert by["order"]["status"] == "skip"
         assert fake.counts["POST /capi/v3/order"] == 0
     finally:
@@ -166,7 +170,8 @@ def test_contract_val_against_precision_fails_the_contracts_step(
         assert (
             "DOGEUSDT: contractVal 0.1 disagrees with quantityPrecision 0 (step 1)" in by["contracts"]["saw"]
         )
-        assert by["time"]["status"] == "pass" and by["order"]["status"] == "skip"
+        assert by["time"]["status"] == "pass"
+        assert by["order"]["status"] == "skip"
         assert fake.counts["POST /capi/v3/order"] == 0
     finally:
         fake.stop()
@@ -207,7 +212,8 @@ def test_a_refused_private_channel_fails_the_private_stream_step(
     )
     assert by["stream.private"]["data"]["acked"] == ["orders", "fill", "positions"]
     assert by["stream.public"]["status"] == "pass"
-    assert by["order"]["status"] == "skip" and fake.counts["POST /capi/v3/order"] == 0
+    assert by["order"]["status"] == "skip"
+    assert fake.counts["POST /capi/v3/order"] == 0
 
 
 def test_a_venue_deaf_to_protocol_pings_fails_both_stream_steps(
@@ -222,7 +228,8 @@ def test_a_venue_deaf_to_protocol_pings_fails_both_stream_steps(
     for stream in ("stream.public", "stream.private"):
         assert by[stream]["status"] == "fail"
         assert f"no answer to a protocol-level ping on the {stream[7:]} websocket" in by[stream]["saw"]
-    assert by["order"]["status"] == "skip" and fake.counts["POST /capi/v3/order"] == 0
+    assert by["order"]["status"] == "skip"
+    assert fake.counts["POST /capi/v3/order"] == 0
 
 
 def test_an_order_that_cannot_be_read_back_fails_and_is_still_cancelled(
@@ -252,7 +259,8 @@ def test_a_cancel_that_leaves_the_order_open_fails_and_says_so(
         order = steps(result)["order"]
         assert code == 1
         assert order["status"] == "fail"
-        assert "reading it back by smtprobe-o-" in order["saw"] and order["saw"].endswith("says new")
+        assert "reading it back by smtprobe-o-" in order["saw"]
+        assert order["saw"].endswith("says new")
         resting = order["data"]["order_id"]
         assert order["data"]["cleanup"] == f"COULD NOT CANCEL {resting}: cancel it in the WEEX app"
         assert len(_open_orders(fake)) == 1, "the fake kept the order the probe could not cancel"
@@ -310,7 +318,8 @@ def test_transcript_is_masked_and_replays_through_a_fake(
     assert {v for k, v in opened[0]["request_headers"].items() if k.startswith("ACCESS-")} >= {"***"}
     assert opened[0]["request_headers"]["ACCESS-SIGN"] == "***"
     assert any(e["type"] == "ws" and e["dir"] == "recv" and '"ping"' in e["text"] for e in lines)
-    assert lines[-1]["type"] == "result" and lines[-1]["passed"] is True
+    assert lines[-1]["type"] == "result"
+    assert lines[-1]["passed"] is True
     # The file is a fixture: a fake that knows only the transcript answers a second probe the same way.
     (tmp_path / "again").mkdir()
     with replaying(transcript) as replay:
@@ -349,7 +358,8 @@ def test_with_position_never_touches_a_position_already_open_on_the_pair(
     code, result = run_probe(capsys, tmp_path / "t.jsonl", "--with-position", "--symbol", "XRP")
     position = steps(result)["position"]
     assert code == 1
-    assert position["status"] == "fail" and "XRPUSDT already has a position" in position["saw"]
+    assert position["status"] == "fail"
+    assert "XRPUSDT already has a position" in position["saw"]
     held = fake.call(fake.venue.positions())
     assert [(p.symbol, p.side, p.size) for p in held] == [("XRPUSDT", Side.SHORT, Decimal(20))]
 
@@ -362,7 +372,8 @@ def test_a_missing_stop_leg_fails_the_position_step_which_still_closes_the_posit
         configure(monkeypatch, tmp_path, fake.base_url, fake.ws_url, fake_keys(fake))
         code, result = run_probe(capsys, tmp_path / "t.jsonl", "--with-position")
         position = steps(result)["position"]
-        assert code == 1 and steps(result)["order"]["status"] == "pass"
+        assert code == 1
+        assert steps(result)["order"]["status"] == "pass"
         assert position["status"] == "fail"
         assert "attached sl leg(s) not found on any listing" in position["saw"]
         assert "check DOGEUSDT's TP/SL orders in the WEEX app" in position["saw"]

@@ -38,7 +38,8 @@ def btc_entry(
 async def test_full_flow_tp_fires_and_history_explains_the_close(fake: FakeWeex, client: WeexClient) -> None:
     contracts = await client.contracts(["BTCUSDT", "DOGEUSDT"])
     # The fake's v3 table: v3 states steps as decimal counts, so DOGE's v2 step of 100 is 1 (weex_shapes).
-    assert contracts["DOGEUSDT"].step_size == D(1) and contracts["BTCUSDT"].tick_size == D("0.1")
+    assert contracts["DOGEUSDT"].step_size == D(1)
+    assert contracts["BTCUSDT"].tick_size == D("0.1")
     await client.set_leverage("BTCUSDT", 10, "cross")
     placed = await client.place_order(btc_entry("smt-a-1-entry"))
     (pos,) = await client.positions()
@@ -57,7 +58,8 @@ async def test_full_flow_tp_fires_and_history_explains_the_close(fake: FakeWeex,
     assert await client.positions() == []
     history = await client.order_history("BTCUSDT")
     tp = next(o for o in history if o.kind == "tp")
-    assert tp.status is OrderStatus.FILLED and tp.trigger_price == D("97000")
+    assert tp.status is OrderStatus.FILLED
+    assert tp.trigger_price == D("97000")
     fills = await client.fills("BTCUSDT")
     assert fills[0].realized_pnl == D("41.482")  # (97000 - 92851.8) * 0.01
     assert fills[0].fee > 0
@@ -65,7 +67,8 @@ async def test_full_flow_tp_fires_and_history_explains_the_close(fake: FakeWeex,
     assert [a.kind for a in await client.open_algo_orders("BTCUSDT")] == ["sl"]
     assert await client.cancel_all("BTCUSDT") == 1
     bal = await client.balance()
-    assert bal.asset == "USDT" and bal.balance > D(1000)
+    assert bal.asset == "USDT"
+    assert bal.balance > D(1000)
 
 
 async def test_the_legs_asked_for_one_symbol_are_that_symbols_only(
@@ -89,7 +92,8 @@ async def test_contracts_cached_in_store_with_ttl(fake: FakeWeex, tmp_path: Path
     await c1.contracts(["SOLUSDT"])
     assert fake.counts["GET /capi/v3/market/exchangeInfo"] == 1
     saved = store.contracts.load("SOLUSDT")
-    assert saved is not None and saved[0].step_size == D("0.1")
+    assert saved is not None
+    assert saved[0].step_size == D("0.1")
     c2 = client_for(fake, store=store)  # a restart: served from the store
     assert (await c2.contracts(["SOLUSDT"]))["SOLUSDT"].tick_size == D("0.01")
     assert fake.counts["GET /capi/v3/market/exchangeInfo"] == 1
@@ -108,7 +112,8 @@ async def test_quoted_step_in_rejection_updates_the_cache(fake: FakeWeex, tmp_pa
     with pytest.raises(VenuePrecisionError, match=r"stepSize '0\.1'"):
         await client.place_order(OrderRequest("SOLUSDT", Side.LONG, D("0.73"), "sol-1"))
     learned = store.contracts.load("SOLUSDT")
-    assert learned is not None and learned[0].step_size == D("0.1")
+    assert learned is not None
+    assert learned[0].step_size == D("0.1")
     # Re-sized on the learned step, the same intent is accepted.
     await client.place_order(OrderRequest("SOLUSDT", Side.LONG, D("0.7"), "sol-2"))
     await client.aclose()
@@ -182,9 +187,11 @@ async def test_upload_ai_log_and_close_position(fake: FakeWeex, client: WeexClie
     await client.upload_ai_log(
         AiLogUpload("Trade Execution", "m", {"a": 1}, {"b": 2}, "x" * 1500, placed.order_id)
     )
-    assert fake.ai_logs[0]["orderId"] == int(placed.order_id) and len(fake.ai_logs[0]["explanation"]) == 1000
+    assert fake.ai_logs[0]["orderId"] == int(placed.order_id)
+    assert len(fake.ai_logs[0]["explanation"]) == 1000
     closed = await client.close_position("BTCUSDT", Side.LONG, "c-1")
     assert (await client.order("BTCUSDT", closed.order_id)).kind == "close"
     assert await client.positions() == []
     found = await client.find_order("BTCUSDT", "c-1")
-    assert found is not None and found.order_id == closed.order_id
+    assert found is not None
+    assert found.order_id == closed.order_id

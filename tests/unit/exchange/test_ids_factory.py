@@ -45,17 +45,21 @@ def test_factory_builds_each_mode(tmp_path: Path) -> None:
     clock = SimulatedClock()
     empty = SecretStore(env={}, use_keyring=False)
     demo = make_exchange(settings_for(Mode.DEMO), store, clock, empty)
-    assert isinstance(demo, PaperExchange) and isinstance(demo.market, SyntheticMarket)
+    assert isinstance(demo, PaperExchange)
+    assert isinstance(demo.market, SyntheticMarket)
     assert demo.state_path == tmp_path / "smt.paper-account.json"
     streamed = make_market(settings_for(Mode.PAPER), clock)
-    assert isinstance(streamed, StreamedMarket) and isinstance(streamed.rest, LiveMarket)
+    assert isinstance(streamed, StreamedMarket)
+    assert isinstance(streamed.rest, LiveMarket)
     rest_only = Settings.model_validate({"engine": {"mode": "paper"}, "exchange": {"streams": False}})
     assert isinstance(make_market(rest_only, clock), LiveMarket)
     paper = make_exchange(settings_for(Mode.PAPER), store, clock, empty)
-    assert isinstance(paper, PaperExchange) and isinstance(paper.market, StreamedMarket)
+    assert isinstance(paper, PaperExchange)
+    assert isinstance(paper.market, StreamedMarket)
     # Paper mode subscribes to the public tickers of the configured pairs; demo has no stream.
     paper_streams = make_streams(settings_for(Mode.PAPER), store, clock, paper, PushedFills())
-    assert paper_streams is not None and [s.channels for s in paper_streams.streams] == [
+    assert paper_streams is not None
+    assert [s.channels for s in paper_streams.streams] == [
         [f"{p.symbol}@ticker" for p in settings_for(Mode.PAPER).pairs.all()]
     ]
     assert make_streams(settings_for(Mode.DEMO), store, clock, demo, PushedFills()) is None
@@ -66,7 +70,8 @@ def test_factory_builds_each_mode(tmp_path: Path) -> None:
     assert "k1" not in str(err.value)
     env = {"WEEX_API_KEY": "k", "WEEX_API_SECRET": "s", "WEEX_API_PASSPHRASE": "p"}
     live = make_exchange(settings_for(Mode.LIVE), store, clock, SecretStore(env=env, use_keyring=False))
-    assert isinstance(live, WeexClient) and live.store is store
+    assert isinstance(live, WeexClient)
+    assert live.store is store
     live_streams = make_streams(settings_for(Mode.LIVE), store, clock, live, PushedFills())
     assert live_streams is not None
     # Live mode subscribes the traded pairs' public tickers too, feeding the client's tickers.

@@ -91,10 +91,13 @@ async def test_a_one_symbol_read_without_unknown_legs_leaves_another_symbols_war
     client = venue.client(store=store)
     assert await client.open_algo_orders() == []
     health = store.health.get("exchange.legs")
-    assert health is not None and health.status is HealthStatus.WARN
+    assert health is not None
+    assert health.status is HealthStatus.WARN
     assert await client.open_algo_orders("ETHUSDT") == []
     health = store.health.get("exchange.legs")
-    assert health is not None and health.status is HealthStatus.WARN and "77" in health.detail
+    assert health is not None
+    assert health.status is HealthStatus.WARN
+    assert "77" in health.detail
     await client.aclose()
     store.close()
 
@@ -122,7 +125,8 @@ async def test_a_known_leg_cancelled_while_the_read_asks_for_it_is_dropped_witho
     reading = asyncio.ensure_future(client.open_algo_orders())
     waiting = asyncio.ensure_future(asked.wait())
     await asyncio.wait([reading, waiting], return_when=asyncio.FIRST_COMPLETED)
-    assert asked.is_set() and not reading.done(), "the read asks for the known leg by id"
+    assert asked.is_set(), "the read asks for the known leg by id"
+    assert not reading.done(), "the read asks for the known leg by id"
     await client.cancel_algo_order("BTCUSDT", "55")
     answer_now.set()
     assert await reading == []

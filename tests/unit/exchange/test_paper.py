@@ -56,7 +56,8 @@ async def test_market_entry_fills_with_fee_and_creates_legs() -> None:
     ex, _, _ = venue()
     placed = await ex.place_order(entry("e1"))
     order = await ex.order("BTCUSDT", placed.order_id)
-    assert order.status is OrderStatus.FILLED and order.avg_price == D("100000")
+    assert order.status is OrderStatus.FILLED
+    assert order.avg_price == D("100000")
     bal = await ex.balance()
     assert bal.balance == D(1000) - D("100000") * D("0.01") * D("0.0008")  # 0.8 USDT taker fee
     legs = await ex.open_algo_orders("BTCUSDT")
@@ -74,7 +75,8 @@ async def test_spike_between_polls_triggers_tp_and_sibling_stays() -> None:
     assert await ex.positions() == []
     hist = await ex.order_history("BTCUSDT")
     tp = next(o for o in hist if o.kind == "tp")
-    assert tp.status is OrderStatus.FILLED and tp.avg_price == D("105000")
+    assert tp.status is OrderStatus.FILLED
+    assert tp.avg_price == D("105000")
     fills = await ex.fills("BTCUSDT")
     assert fills[0].realized_pnl == D("50.00")  # (105000-100000) * 0.01
     # Like WEEX, the SL leg is left behind until someone cancels it.
@@ -114,7 +116,8 @@ async def test_liquidation_is_reported() -> None:
     market.set_price("BTCUSDT", D("98000"))
     assert await ex.positions() == []
     liq = (await ex.order_history("BTCUSDT"))[0]
-    assert liq.order_type == "LIQUIDATION" and liq.kind == "close"
+    assert liq.order_type == "LIQUIDATION"
+    assert liq.kind == "close"
     assert (await ex.fills("BTCUSDT"))[0].realized_pnl == D("-15.000")
 
 
@@ -125,7 +128,8 @@ async def test_limit_fills_when_crossed() -> None:
     await clock.advance(60)
     market.set_price("BTCUSDT", D("99500"), low=D("98900"))
     order = await ex.order("BTCUSDT", placed.order_id)
-    assert order.status is OrderStatus.FILLED and order.avg_price == D("99000")
+    assert order.status is OrderStatus.FILLED
+    assert order.avg_price == D("99000")
     assert [leg.kind for leg in await ex.open_algo_orders()] == ["sl"]
 
 
@@ -169,5 +173,6 @@ async def test_paper_over_synthetic_market_walks_minute_bars() -> None:
         if not await ex.positions():
             break
     hist = await ex.order_history("BTCUSDT")
-    assert hist and hist[0].kind in ("tp", "sl")
+    assert hist
+    assert hist[0].kind in ("tp", "sl")
     assert clock.now() - T0 < timedelta(days=2)

@@ -58,7 +58,9 @@ async def test_a_refused_push_is_named_once_per_frame(caplog: pytest.LogCaptureF
         prices.update("ETHUSDT", D("301"), D("301"), T0 + timedelta(seconds=1))
         assert await book("ETHUSDT") == D("3000")
     named = [r for r in caplog.records if getattr(r, "event", None) == "price.implausible"]
-    assert len(named) == 2 and "300" in named[0].getMessage() and "REST price 3000" in named[0].getMessage()
+    assert len(named) == 2
+    assert "300" in named[0].getMessage()
+    assert "REST price 3000" in named[0].getMessage()
 
 
 async def test_unreadable_klines_fall_back_to_the_rest_price_not_an_error() -> None:

@@ -78,12 +78,14 @@ async def test_a_save_examines_only_orders_open_at_the_last_save_or_new(
     await _round_trips(ex, 0, 20)
     file = AccountFile(tmp_path / "paper.json")
     account = file.load()
-    assert len(account.orders) == 80 and not account.live()
+    assert len(account.orders) == 80
+    assert not account.live()
     reads = StatusReads(monkeypatch)
     file.save(account)
     assert reads.n == 0  # nothing open at load, nothing new: no order is looked at
     snapshot = json.loads((tmp_path / "paper.json").read_text())
-    assert snapshot["orders"] == [] and snapshot["journal_bytes"] == file.journal.stat().st_size
+    assert snapshot["orders"] == []
+    assert snapshot["journal_bytes"] == file.journal.stat().st_size
 
 
 async def test_the_snapshot_does_not_grow_with_finished_trades(tmp_path: Path) -> None:

@@ -43,7 +43,8 @@ async def test_journal_is_appended_not_rewritten(tmp_path: Path) -> None:
     before = journal.read_bytes()
     await ex.close_position("BTCUSDT", Side.LONG, "c2")
     after = journal.read_bytes()
-    assert after.startswith(before) and len(after) > len(before)
+    assert after.startswith(before)
+    assert len(after) > len(before)
 
 
 async def test_restart_restores_orders_and_fills_in_order(tmp_path: Path) -> None:
@@ -79,4 +80,5 @@ async def test_a_file_from_before_the_journal_still_loads(tmp_path: Path) -> Non
     assert await again.fills("BTCUSDT") == await ex.fills("BTCUSDT")
     await again.close_position("BTCUSDT", Side.LONG, "c2")
     moved = json.loads(legacy.read_text())
-    assert "fills" not in moved and moved["journal_bytes"] > 0
+    assert "fills" not in moved
+    assert moved["journal_bytes"] > 0

@@ -167,5 +167,6 @@ async def test_an_entry_reads_no_implausible_price(store: Store) -> None:
         await reader.for_symbol("ETHUSDT", EngineState.RUNNING)
     venue.pushed = Ticker("ETHUSDT", D("3001"), D("3001"), T0)
     read = await reader.for_symbol("ETHUSDT", EngineState.RUNNING)
-    assert read.price == D("3001") and read.account.prices == {"ETHUSDT": D("3001")}
+    assert read.price == D("3001")
+    assert read.account.prices == {"ETHUSDT": D("3001")}
     assert read.account.available == D(900)

@@ -43,6 +43,7 @@ def test_stops_round_to_the_tighter_side(entry: Decimal, pct: Decimal, tick: Dec
     short_raw = entry * (1 + pct / 100)
     long_stop = round_stop(long_raw, tick, Side.LONG)
     short_stop = round_stop(short_raw, tick, Side.SHORT)
-    assert long_stop % tick == 0 and short_stop % tick == 0
+    assert long_stop % tick == 0
+    assert short_stop % tick == 0
     assert long_raw <= long_stop < long_raw + tick  # up, toward a long's entry: never a larger loss
     assert short_raw - tick < short_stop <= short_raw  # down, toward a short's entry

@@ -41,18 +41,23 @@ async def test_recorded_exchange_is_masked_and_the_client_reads_the_answer(tmp_p
         answer = await http.send(sent)
     transcript.close()
     # The client sees the decoded answer, unmasked, exactly as the venue sent it.
-    assert answer.status_code == 401 and SECRET in answer.json()["msg"]
+    assert answer.status_code == 401
+    assert SECRET in answer.json()["msg"]
     text = (tmp_path / "t.jsonl").read_text()
     for secret in (KEY, SECRET, PHRASE, "c2lnbmF0dXJlLXZhbHVl"):
         assert secret not in text
     assert stat.S_IMODE((tmp_path / "t.jsonl").stat().st_mode) == 0o600
     (entry,) = read_transcript(tmp_path / "t.jsonl")
-    assert entry["method"] == "POST" and entry["path"] == "/capi/v3/order" and entry["query"] == "x=1"
+    assert entry["method"] == "POST"
+    assert entry["path"] == "/capi/v3/order"
+    assert entry["query"] == "x=1"
     assert {k.upper(): v for k, v in entry["request_headers"].items() if k.upper().startswith("ACCESS")} == {
         "ACCESS-KEY": "***",
         "ACCESS-SIGN": "***",
         "ACCESS-PASSPHRASE": "***",
     }
     assert entry["request_body"] == {"passphrase_echo": "***"}
-    assert entry["status"] == 401 and entry["response_headers"] == {"x-used-weight-1m": "12"}
-    assert entry["response_body"]["code"] == -1047 and "***" in entry["response_body"]["msg"]
+    assert entry["status"] == 401
+    assert entry["response_headers"] == {"x-used-weight-1m": "12"}
+    assert entry["response_body"]["code"] == -1047
+    assert "***" in entry["response_body"]["msg"]

@@ -219,6 +219,7 @@ async def test_weexs_used_weight_header_and_rate_limits_are_honoured() -> None:
     )
     client = venue.client()
     await client.contracts(["BTCUSDT"])
-    assert client.limiter.weight_per_minute == 1200 and client.limiter.orders_per_minute == 16
+    assert client.limiter.weight_per_minute == 1200
+    assert client.limiter.orders_per_minute == 16
     assert client.limiter.used_weight_1m == 1150
     assert client.limiter.blocked_until > 0, "WEEX counts us near its minute limit: new requests wait"

@@ -230,24 +230,29 @@ async def test_an_unclassified_leg_is_warned_once_and_its_health_clears_when_gon
     assert await client.open_algo_orders() == []
     assert await client.open_algo_orders() == []
     events = store.events.of_kind("exchange.leg_unclassified")
-    assert len(events) == 1 and events[0].level is EventLevel.WARNING
+    assert len(events) == 1
+    assert events[0].level is EventLevel.WARNING
     assert events[0].message == (
         "TP/SL order 77 on BTCUSDT: neither the list nor its detail says take-profit or stop-loss; "
         "it is not counted as protection (check it in the WEEX UI)"
     )
     assert events[0].data == {"order_id": "77", "symbol": "BTCUSDT"}
     health = store.health.get("exchange.legs")
-    assert health is not None and health.status is HealthStatus.WARN and "77" in health.detail
+    assert health is not None
+    assert health.status is HealthStatus.WARN
+    assert "77" in health.detail
     listed.clear()
     assert await client.open_algo_orders() == []
     health = store.health.get("exchange.legs")
-    assert health is not None and health.status is HealthStatus.OK
+    assert health is not None
+    assert health.status is HealthStatus.OK
     assert len(store.events.of_kind("exchange.leg_unclassified")) == 1
     store.close()
 
 
 def test_limiter_budget_is_80_percent_of_weex_limit_and_a_setting() -> None:
-    assert DEFAULT_WEIGHT_BUDGET == 400 and WeightLimiter().capacity == 400
+    assert DEFAULT_WEIGHT_BUDGET == 400
+    assert WeightLimiter().capacity == 400
     assert Settings().exchange.rate_limit_weight == 400
     assert Settings.model_validate({"exchange": {"rate_limit_weight": 250}}).exchange.rate_limit_weight == 250
 

@@ -117,7 +117,9 @@ async def opened(
     venue = Venue(prices=dict(PRICES), contract_map=dict(CONTRACTS), **script)
     executor = Executor(venue, store, clock, executor.settings, executor.ailog)
     opened = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
-    assert opened.outcome == "open" and opened.position is not None and opened.position.id is not None
+    assert opened.outcome == "open"
+    assert opened.position is not None
+    assert opened.position.id is not None
     assert opened.position.id != proposal.id
     venue.prices["ETHUSDT"] = EXIT
     venue.sent.clear()

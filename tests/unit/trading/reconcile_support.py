@@ -127,5 +127,6 @@ def fill(
 
 def closed(store: Store, pos: Position) -> Position:
     got = store.positions.get(pos.id or 0)
-    assert got is not None and got.state is PositionState.CLOSED
+    assert got is not None
+    assert got.state is PositionState.CLOSED
     return got

@@ -66,8 +66,10 @@ async def test_unreadable_positions_are_no_account_and_keep_the_balance_read(
     reader = AccountReader(make_settings(), store, clock, ex)  # type: ignore[arg-type]
     with pytest.raises(AccountUnreadable) as unreadable:
         await reader.holdings()
-    assert unreadable.value.part == "positions" and str(unreadable.value) == "positions 503"
-    assert unreadable.value.balance is not None and unreadable.value.balance.available == Decimal(1000)
+    assert unreadable.value.part == "positions"
+    assert str(unreadable.value) == "positions 503"
+    assert unreadable.value.balance is not None
+    assert unreadable.value.balance.available == Decimal(1000)
 
 
 async def test_an_entry_reads_price_contract_and_account_for_its_symbol(
@@ -78,16 +80,16 @@ async def test_an_entry_reads_price_contract_and_account_for_its_symbol(
     ex.positions_[("SOLUSDT", Side.LONG)] = replace(held("SOLUSDT", Side.LONG, "99"), size=Decimal(0))
     reader = AccountReader(make_settings(), store, clock, ex)  # type: ignore[arg-type]
     read = await reader.for_symbol("ETHUSDT", EngineState.PAUSED)
-    assert read.price == PRICES["ETHUSDT"] and read.contract == CONTRACTS["ETHUSDT"]
+    assert read.price == PRICES["ETHUSDT"]
+    assert read.contract == CONTRACTS["ETHUSDT"]
     acct = read.account
     assert (acct.available, acct.equity, acct.engine_state) == (
         Decimal(1000),
         Decimal(1000),
         EngineState.PAUSED,
     )
-    assert acct.contracts == {"ETHUSDT": CONTRACTS["ETHUSDT"]} and acct.prices == {
-        "ETHUSDT": PRICES["ETHUSDT"]
-    }
+    assert acct.contracts == {"ETHUSDT": CONTRACTS["ETHUSDT"]}
+    assert acct.prices == {"ETHUSDT": PRICES["ETHUSDT"]}
     assert acct.open_positions == (OpenExposure("BTCUSDT", Side.SHORT, Decimal(40)),)  # a flat one counts not
     assert ex.names()[-2:] == ["balance", "positions"]
 

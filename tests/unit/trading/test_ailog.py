@@ -103,7 +103,8 @@ async def test_upload_retried_with_backoff_after_a_failure(store: Store, clock: 
     first = await uploader.run_once()
     assert (first.sent, first.retrying) == (0, 1)
     row = store.ailogs.recent()[0]
-    assert row.state is AiLogState.PENDING and row.attempts == 1
+    assert row.state is AiLogState.PENDING
+    assert row.attempts == 1
     assert row.last_error == "ExchangeUnavailable: upstream 502"
     assert row.next_attempt_at == clock.now() + timedelta(seconds=30)
 
@@ -112,7 +113,9 @@ async def test_upload_retried_with_backoff_after_a_failure(store: Store, clock: 
     await clock.advance(31)
     assert (await uploader.run_once()).sent == 1
     row = store.ailogs.recent()[0]
-    assert row.state is AiLogState.SENT and row.attempts == 2 and row.sent_at == clock.now()
+    assert row.state is AiLogState.SENT
+    assert row.attempts == 2
+    assert row.sent_at == clock.now()
     assert ex.uploads[0].stage == "Trade Decision"
 
 
@@ -124,7 +127,9 @@ async def test_failures_stay_visible_after_max_attempts(store: Store, clock: Sim
         await uploader.run_once()
         await clock.advance(3600)
     row = store.ailogs.recent()[0]
-    assert row.state is AiLogState.FAILED and row.attempts == 3 and row.last_error
+    assert row.state is AiLogState.FAILED
+    assert row.attempts == 3
+    assert row.last_error
     assert store.events.of_kind("ailog.failed")
 
 
@@ -133,7 +138,8 @@ async def test_uploads_off_by_default_outside_live_mode(store: Store, clock: Sim
     assert not settings.ailog_enabled
     assert make_settings(engine={"mode": "live"}).ailog_enabled
     row = AiLogOutbox(store, clock, settings).record("Whale Discovery", {}, {}, "kept for the console")
-    assert row is not None and row.state is AiLogState.SKIPPED
+    assert row is not None
+    assert row.state is AiLogState.SKIPPED
     ex = exchange()
     assert (await AiLogUploader(ex, store, clock, settings).run_once()).sent == 0
     assert ex.count("upload_ai_log") == 0
@@ -145,6 +151,7 @@ def test_record_never_raises_into_trading(store: Store, clock: SimulatedClock) -
     row = outbox.record(
         "Trade Decision", {"obj": object(), "when": clock.now()}, {"n": Decimal("1.50")}, "ok"
     )
-    assert row is not None and row.output == {"n": "1.50"}
+    assert row is not None
+    assert row.output == {"n": "1.50"}
     store.close()
     assert outbox.record("Trade Decision", {}, {}, "db gone") is None

@@ -53,7 +53,8 @@ def test_bad_arguments_are_refused_before_anything_is_queued(
 ) -> None:
     assert run(config, "enter", *argv) == 1
     err = capsys.readouterr().err
-    assert words in err and "nothing was queued" in err
+    assert words in err
+    assert "nothing was queued" in err
     assert db(config).commands.count() == 0
 
 
@@ -69,7 +70,8 @@ def test_bad_arguments_are_refused_before_anything_is_queued(
 def test_the_parser_refuses_a_wrong_shape(config: Path, capsys: Any, argv: list[str], words: str) -> None:
     with pytest.raises(SystemExit) as stop:
         run(config, "enter", *argv)
-    assert stop.value.code == 2 and words in capsys.readouterr().err
+    assert stop.value.code == 2
+    assert words in capsys.readouterr().err
 
 
 def test_nothing_is_queued_when_no_engine_runs(config: Path, capsys: Any) -> None:
@@ -82,7 +84,8 @@ def test_an_entry_is_queued_with_its_arguments_as_text(config: Path, engine_up: 
     assert run(config, "enter", "eth", "short", "--size", "0.25", "--tp-pct", "3", "--sl-pct", "1.5") == 0
     assert "queued entry ETH SHORT size 0.25 as command #1" in capsys.readouterr().out
     (command,) = db(config).commands.pending()
-    assert command.kind is CommandKind.ENTER and command.actor.startswith("cli")
+    assert command.kind is CommandKind.ENTER
+    assert command.actor.startswith("cli")
     assert command.args == {"pair": "ETH", "side": "SHORT", "size": "0.25", "tp_pct": "3", "sl_pct": "1.5"}
 
 
@@ -130,4 +133,6 @@ def test_help_states_the_gates(capsys: Any) -> None:
         cli.main(["enter", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "runs the risk gates on the margin or size you give" in text
-    assert "--margin USDT" in text and "--size N" in text and "--wait" in text
+    assert "--margin USDT" in text
+    assert "--size N" in text
+    assert "--wait" in text

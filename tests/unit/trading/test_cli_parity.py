@@ -132,7 +132,8 @@ def test_approve_wait_gives_up_after_its_timeout(
 def test_status_exits_non_zero_without_an_engine_and_json_errors_are_json(config: Path, capsys: Any) -> None:
     assert run(config, "status", "--json") == ExitCode.NOT_RUNNING  # no database yet: still JSON
     out = json.loads(capsys.readouterr().out)
-    assert out["state"] == "not running" and "no database yet" in out["detail"]
+    assert out["state"] == "not running"
+    assert "no database yet" in out["detail"]
     Store.open(config.parent / "smt.db").close()
     assert run(config, "status", "--json") == ExitCode.NOT_RUNNING
     assert json.loads(capsys.readouterr().out)["running"] is False

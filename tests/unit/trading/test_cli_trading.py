@@ -46,11 +46,15 @@ def test_propose_runs_the_gates_and_waits(config: Path, monkeypatch: pytest.Monk
     assert run(config, "propose", "--pair", "eth", "--side", "long", "--confidence", "0.8") == 0
     out = capsys.readouterr().out
     assert "margin 150 USDT, notional 3000 USDT at 20x" in out
-    assert "no engine is running" in out and "smt approve 1" in out
-    assert ex.count("place_order") == 0 and ex.count("aclose") == 1
+    assert "no engine is running" in out
+    assert "smt approve 1" in out
+    assert ex.count("place_order") == 0
+    assert ex.count("aclose") == 1
     store = db(config)
     p = store.proposals.get(1)
-    assert p is not None and p.state is ProposalState.PROPOSED and p.source == "manual"
+    assert p is not None
+    assert p.state is ProposalState.PROPOSED
+    assert p.source == "manual"
     assert (p.tp_pct, p.sl_pct) == (Decimal(5), Decimal("2.5"))  # phase defaults when not given
 
 
@@ -88,7 +92,8 @@ def test_propose_on_an_implausible_price_makes_nothing(
     assert run(config, "propose", "--pair", "ETH", "--side", "LONG", "--confidence", "0.8") == 1
     assert "no proposal made: ETHUSDT: price 2000 refused (" in capsys.readouterr().err
     assert db(config).proposals.count() == 0
-    assert ex.count("aclose") == 1 and ex.count("balance") == 0
+    assert ex.count("aclose") == 1
+    assert ex.count("balance") == 0
 
 
 def test_approve_and_reject_queue_commands(
@@ -143,4 +148,8 @@ def test_proposals_table_shows_both_units(config: Path, monkeypatch: pytest.Monk
         "lev",
     ]
     row = lines[1].split()
-    assert row[0] == "1" and "150.00" in row and "3000.00" in row and "20x" in row and "proposed" in row
+    assert row[0] == "1"
+    assert "150.00" in row
+    assert "3000.00" in row
+    assert "20x" in row
+    assert "proposed" in row

@@ -33,7 +33,9 @@ def cand(pair: Pair, confidence: float = 0.8) -> Candidate:
 def test_the_forward_record_is_the_mean_after_fees_with_its_interval(store: Store) -> None:
     record_scores(store, "heuristic", "ETH", [0.3, -0.1, 0.2, 0.4])
     record = forward_records(store.scores.lines_since(None), "4h")("heuristic", "ETH")
-    assert record is not None and record.n == 4 and record.mean_pct == pytest.approx(0.2)
+    assert record is not None
+    assert record.n == 4
+    assert record.mean_pct == pytest.approx(0.2)
     # sd = sqrt(((0.1)^2 + (0.3)^2 + 0 + (0.2)^2) / 3) = 0.2160; half = 1.96 * 0.2160 / 2 = 0.2117
     assert record.low_pct == pytest.approx(-0.0117, abs=1e-4)
     assert record.high_pct == pytest.approx(0.4117, abs=1e-4)
@@ -42,13 +44,18 @@ def test_the_forward_record_is_the_mean_after_fees_with_its_interval(store: Stor
 
 def test_the_verdict_needs_enough_decisions_and_a_lower_bound_above_zero() -> None:
     good = EdgeRecord("heuristic", "ETH", 120, 0.25, 0.17, 0.33)
-    assert proven(good, 100) and not proven(good, 121)
+    assert proven(good, 100)
+    assert not proven(good, 121)
     assert not proven(EdgeRecord("heuristic", "ETH", 500, 0.05, -0.01, 0.11), 100)
     denied = edge_gate(EdgeRecord("heuristic", "ETH", 120, -0.15, -0.25, -0.05), 100, overridden=False)
-    assert not denied.passed and denied.code.value == "no_proven_edge"
-    assert "n=120" in denied.detail and "-0.150%" in denied.detail and "-0.250%" in denied.detail
+    assert not denied.passed
+    assert denied.code.value == "no_proven_edge"
+    assert "n=120" in denied.detail
+    assert "-0.150%" in denied.detail
+    assert "-0.250%" in denied.detail
     forced = edge_gate(EdgeRecord("heuristic", "ETH", 3, -0.15, -0.25, -0.05), 100, overridden=True)
-    assert forced.passed and forced.detail.startswith("OVERRIDDEN by risk.edge_overrides (heuristic:ETH)")
+    assert forced.passed
+    assert forced.detail.startswith("OVERRIDDEN by risk.edge_overrides (heuristic:ETH)")
 
 
 def test_live_a_losing_record_is_denied_no_proven_edge(store: Store, clock: SimulatedClock) -> None:
@@ -56,12 +63,15 @@ def test_live_a_losing_record_is_denied_no_proven_edge(store: Store, clock: Simu
     b = book(store, clock)
     out = b.run_cycle([cand(ETH)], account(b.settings))
     (p,) = out.proposals
-    assert p.state is ProposalState.DENIED and p.reason_codes == ["no_proven_edge"]
+    assert p.state is ProposalState.DENIED
+    assert p.reason_codes == ["no_proven_edge"]
     gate = next(g for g in p.gates if g["gate"] == "no_proven_edge")
     assert "heuristic on ETH: n=120, mean after fees -0.150%" in gate["detail"]
     health = store.health.get(HEALTH)
-    assert health is not None and health.status is HealthStatus.WARN
-    assert health.detail.startswith("no_proven_edge") and "n=120" in health.detail
+    assert health is not None
+    assert health.status is HealthStatus.WARN
+    assert health.detail.startswith("no_proven_edge")
+    assert "n=120" in health.detail
 
 
 def test_live_too_few_decisions_is_no_proven_edge_even_when_winning(
@@ -70,7 +80,8 @@ def test_live_too_few_decisions_is_no_proven_edge_even_when_winning(
     record_scores(store, "heuristic", "ETH", winning(99))
     b = book(store, clock)
     (p,) = b.run_cycle([cand(ETH)], account(b.settings)).proposals
-    assert p.state is ProposalState.DENIED and p.reason_codes == ["no_proven_edge"]
+    assert p.state is ProposalState.DENIED
+    assert p.reason_codes == ["no_proven_edge"]
 
 
 def test_live_a_winning_record_is_allowed(store: Store, clock: SimulatedClock) -> None:
@@ -79,7 +90,8 @@ def test_live_a_winning_record_is_allowed(store: Store, clock: SimulatedClock) -
     out = b.run_cycle([cand(ETH)], account(b.settings))
     assert [p.state for p in out.approved] == [ProposalState.APPROVED]
     health = store.health.get(HEALTH)
-    assert health is not None and health.status is HealthStatus.OK
+    assert health is not None
+    assert health.status is HealthStatus.OK
 
 
 def test_live_an_override_allows_and_is_logged(store: Store, clock: SimulatedClock) -> None:
@@ -88,9 +100,12 @@ def test_live_an_override_allows_and_is_logged(store: Store, clock: SimulatedClo
     out = b.run_cycle([cand(ETH), cand(BTC, 0.7)], account(b.settings), cycle_id="c1")
     eth, btc = out.proposals
     assert eth.state is ProposalState.APPROVED
-    assert btc.state is ProposalState.DENIED and btc.reason_codes == ["no_proven_edge"]  # not overridden
+    assert btc.state is ProposalState.DENIED
+    assert btc.reason_codes == ["no_proven_edge"]
     events = [e for e in store.events.recent(limit=50) if e.kind == "risk.edge_override"]
-    assert len(events) == 1 and "heuristic:ETH" in events[0].message and events[0].level.value == "warning"
+    assert len(events) == 1
+    assert "heuristic:ETH" in events[0].message
+    assert events[0].level.value == "warning"
 
 
 def test_live_an_override_alone_keeps_the_gate_health_row_warn(store: Store, clock: SimulatedClock) -> None:
@@ -100,11 +115,10 @@ def test_live_an_override_alone_keeps_the_gate_health_row_warn(store: Store, clo
     (p,) = b.run_cycle([cand(ETH)], account(b.settings)).proposals
     assert p.state is ProposalState.APPROVED
     health = store.health.get(HEALTH)
-    assert health is not None and health.status is HealthStatus.WARN
-    assert (
-        health.detail.startswith("entries allowed by an operator override")
-        and "heuristic:ETH" in health.detail
-    )
+    assert health is not None
+    assert health.status is HealthStatus.WARN
+    assert health.detail.startswith("entries allowed by an operator override")
+    assert "heuristic:ETH" in health.detail
 
 
 def test_paper_and_demo_are_never_gated(store: Store, clock: SimulatedClock) -> None:
@@ -115,7 +129,9 @@ def test_paper_and_demo_are_never_gated(store: Store, clock: SimulatedClock) -> 
         assert out.approved, (mode, out.proposals[0].reason_codes)
         assert all(g["gate"] != "no_proven_edge" for g in out.proposals[0].gates)
     health = store.health.get(HEALTH)
-    assert health is not None and health.status is HealthStatus.OFF and "never gated" in health.detail
+    assert health is not None
+    assert health.status is HealthStatus.OFF
+    assert "never gated" in health.detail
 
 
 def test_the_size_comes_from_the_calibrated_confidence(store: Store, clock: SimulatedClock) -> None:
@@ -123,7 +139,8 @@ def test_the_size_comes_from_the_calibrated_confidence(store: Store, clock: Simu
     record_scores(store, "heuristic", "ETH", winning())
     calibrated = book(store, clock, mode="paper")
     (p,) = calibrated.run_cycle([cand(ETH)], account(calibrated.settings)).proposals
-    assert p.confidence == pytest.approx(0.8) and p.margin == Decimal(100)
+    assert p.confidence == pytest.approx(0.8)
+    assert p.margin == Decimal(100)
     stated = book(store, clock, mode="paper", size_on_calibrated=False)
     (q,) = stated.run_cycle([cand(ETH)], account(stated.settings)).proposals
     assert q.margin == Decimal(150)
@@ -136,7 +153,8 @@ def test_the_size_comes_from_the_calibrated_confidence(store: Store, clock: Simu
     event = next(
         e for e in store.events.recent(limit=50) if e.proposal_id == p.id and e.kind == "proposal.proposed"
     )
-    assert event.data["sizing_confidence"] == "0.7143" and event.data["stated_confidence"] == "0.8000"
+    assert event.data["sizing_confidence"] == "0.7143"
+    assert event.data["stated_confidence"] == "0.8000"
 
 
 def test_the_evidence_is_recorded_with_the_risk_inputs_and_reads_back(
@@ -147,11 +165,14 @@ def test_the_evidence_is_recorded_with_the_risk_inputs_and_reads_back(
     out = b.run_cycle([cand(ETH)], account(b.settings))
     assert out.risk_inputs is not None
     recorded = out.risk_inputs["evidence"]
-    assert recorded["gated"] is True and recorded["records"][0]["n"] == 120
+    assert recorded["gated"] is True
+    assert recorded["records"][0]["n"] == 120
     again = Evidence.from_record(recorded)
     judged = again.judge(b.settings, "heuristic", "ETH", 0.8)
     live = Evidence.gather(store, b.settings, clock.now()).judge(b.settings, "heuristic", "ETH", 0.8)
-    assert judged == live and judged.edge is not None and not judged.edge.passed
+    assert judged == live
+    assert judged.edge is not None
+    assert not judged.edge.passed
     # A cycle recorded before evidence existed: stated sizing, no gate.
     assert Evidence.from_record(None).judge(b.settings, "heuristic", "ETH", 0.8).calibrated is None
 
@@ -192,7 +213,8 @@ def test_live_approval_re_checks_the_record(store: Store, clock: SimulatedClock)
     record_scores(store, "heuristic", "ETH", losing(400), first_id=1000)
     assert waiting.id is not None
     denied = b.approve(waiting.id, "op", PRICES["ETHUSDT"], account(settings))
-    assert denied.state is ProposalState.DENIED and "no_proven_edge" in denied.reason_codes
+    assert denied.state is ProposalState.DENIED
+    assert "no_proven_edge" in denied.reason_codes
 
 
 def test_live_approval_under_an_override_is_logged_again(store: Store, clock: SimulatedClock) -> None:
@@ -214,5 +236,6 @@ def test_an_override_on_a_proposal_denied_for_another_reason_logs_nothing(
     record_scores(store, "heuristic", "ETH", losing())
     b = book(store, clock, edge_overrides=["heuristic:ETH"])
     (p,) = b.run_cycle([cand(ETH, 0.55)], account(b.settings)).proposals
-    assert p.state is ProposalState.DENIED and p.reason_codes == ["min_confidence"]
+    assert p.state is ProposalState.DENIED
+    assert p.reason_codes == ["min_confidence"]
     assert store.events.of_kind("risk.edge_override") == []

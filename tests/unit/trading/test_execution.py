@@ -80,7 +80,8 @@ async def test_exactly_one_entry_with_tp_and_sl_resting(store: Store, clock: Sim
     req = next(a for c, a in ex.calls if c == "place_order")
     assert isinstance(req, OrderRequest)
     assert (req.tp_price, req.sl_price, req.size) == (Decimal(2100), Decimal(1960), Decimal("1.5"))
-    assert CLIENT_ID_RE.match(req.client_order_id) and str(proposal.id) in req.client_order_id
+    assert CLIENT_ID_RE.match(req.client_order_id)
+    assert str(proposal.id) in req.client_order_id
     assert seen_rows == [OrderState.PENDING_SUBMIT]  # the row existed before the request went out
     names = ex.names()
     assert names.index("cancel_all") < names.index("set_leverage") < names.index("place_order")
@@ -88,7 +89,8 @@ async def test_exactly_one_entry_with_tp_and_sl_resting(store: Store, clock: Sim
     assert len(ex.algos) == 2
 
     pos = result.position
-    assert pos is not None and pos.state is PositionState.OPEN
+    assert pos is not None
+    assert pos.state is PositionState.OPEN
     assert pos.opened_at == OPENED_AT  # the exchange's time, not ours
     assert {pos.tp_order_id, pos.sl_order_id} == {a.order_id for a in ex.algos}
     kinds = {o.kind: o for o in store.orders.for_position(pos.id or 0)}
@@ -96,10 +98,12 @@ async def test_exactly_one_entry_with_tp_and_sl_resting(store: Store, clock: Sim
     assert kinds[OrderKind.ENTRY].state is OrderState.FILLED
     assert store.proposals.get(proposal.id or 0).state is ProposalState.OPEN  # type: ignore[union-attr]
     logs = [r for r in store.ailogs.recent() if r.stage == Stage.TRADE_EXECUTION]
-    assert len(logs) == 1 and logs[0].order_id == kinds[OrderKind.ENTRY].exchange_order_id
+    assert len(logs) == 1
+    assert logs[0].order_id == kinds[OrderKind.ENTRY].exchange_order_id
     assert logs[0].state is AiLogState.PENDING
     opened = [e for e in store.events.of_kind("position.open") if e.position_id == pos.id]
-    assert len(opened) == 1 and opened[0].proposal_id == proposal.id
+    assert len(opened) == 1
+    assert opened[0].proposal_id == proposal.id
     assert opened[0].data["actor"] == "executor"
 
 
@@ -112,7 +116,8 @@ async def test_dropped_connection_after_acceptance_sends_no_second_order(
     assert ex.count("place_order") == 1
     assert ex.count("find_order") >= 1
     entry = result.entry_order
-    assert entry is not None and entry.exchange_order_id == ex.orders[entry.client_order_id].order_id
+    assert entry is not None
+    assert entry.exchange_order_id == ex.orders[entry.client_order_id].order_id
     assert entry.state is OrderState.FILLED
 
 
@@ -132,7 +137,8 @@ async def test_unknown_outcome_never_seen_by_venue_is_left_pending_without_resen
 async def test_rejected_entry_is_not_retried(store: Store, clock: SimulatedClock) -> None:
     executor, ex, proposal = setup(store, clock, Script(reject_entry=InsufficientMargin("not enough margin")))
     result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
-    assert result.outcome == "failed" and "InsufficientMargin" in result.detail
+    assert result.outcome == "failed"
+    assert "InsufficientMargin" in result.detail
     assert ex.count("place_order") == 1
     assert store.orders.recent()[0].state is OrderState.REJECTED
 
@@ -150,7 +156,8 @@ async def test_leverage_retried_while_orders_settle(store: Store, clock: Simulat
 async def test_leverage_never_settling_fails_before_any_order(store: Store, clock: SimulatedClock) -> None:
     executor, ex, proposal = setup(store, clock, Script(leverage_open_orders=99))
     result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
-    assert result.outcome == "failed" and "leverage" in result.detail
+    assert result.outcome == "failed"
+    assert "leverage" in result.detail
     assert ex.count("place_order") == 0
 
 
@@ -160,7 +167,8 @@ async def test_missing_sl_is_placed(store: Store, clock: SimulatedClock) -> None
     assert result.outcome == "open"
     placed = [a for c, a in ex.calls if c == "place_tp_sl"]
     assert placed == [("ETHUSDT", proposal.side, "sl", Decimal(1960), Decimal("1.5"))]
-    assert result.position is not None and result.position.sl_order_id is not None
+    assert result.position is not None
+    assert result.position.sl_order_id is not None
     assert store.events.of_kind("protection.sl_missing")
 
 
@@ -172,11 +180,14 @@ async def test_missing_sl_that_cannot_be_placed_closes_at_market(store: Store, c
     assert ex.count("close_position") == 1
     assert ex.positions_ == {}
     pos = result.position
-    assert pos is not None and pos.state is PositionState.CLOSED
-    assert pos.close_reason is CloseReason.UNPROTECTED and pos.close_order_id
+    assert pos is not None
+    assert pos.state is PositionState.CLOSED
+    assert pos.close_reason is CloseReason.UNPROTECTED
+    assert pos.close_order_id
     assert result.proposal.state is ProposalState.CLOSED
     closes = [r for r in store.ailogs.recent() if r.stage == Stage.POSITION_CLOSED]
-    assert len(closes) == 1 and closes[0].order_id == pos.close_order_id
+    assert len(closes) == 1
+    assert closes[0].order_id == pos.close_order_id
     assert store.events.of_kind("position.closed")[0].level.value == "critical"
 
 
@@ -191,13 +202,15 @@ async def test_halted_engine_refuses_entries_but_allows_closes(store: Store, clo
         account(settings),
     )
     refused = await drive(clock, executor.execute(second.approved[0], EngineState.HALTED))
-    assert refused.outcome == "denied" and refused.proposal.reason_codes == ["engine_state"]
+    assert refused.outcome == "denied"
+    assert refused.proposal.reason_codes == ["engine_state"]
     assert ex.count("place_order") == 1
 
     closed = await drive(
         clock, executor.closer.close_position(opened.position, CloseReason.MANUAL, actor="alice")
     )
-    assert closed.state is PositionState.CLOSED and closed.close_reason is CloseReason.MANUAL
+    assert closed.state is PositionState.CLOSED
+    assert closed.close_reason is CloseReason.MANUAL
     assert closed.size == opened.position.size > 0, "a closed position keeps the size it traded (History)"
     assert ex.count("close_position") == 1
     assert ex.algos == []  # its TP/SL were cancelled before the close
@@ -243,9 +256,12 @@ async def test_an_entry_never_listed_whose_cancel_the_venue_confirms_fails(
 ) -> None:
     executor, ex, proposal = _resting_setup(store, clock)
     result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
-    assert result.outcome == "failed" and "did not show as a position within" in result.detail
-    assert ex.count("place_order") == 1 and ex.count("cancel_order") == 1
-    assert result.entry_order is not None and result.entry_order.state is OrderState.CANCELLED
+    assert result.outcome == "failed"
+    assert "did not show as a position within" in result.detail
+    assert ex.count("place_order") == 1
+    assert ex.count("cancel_order") == 1
+    assert result.entry_order is not None
+    assert result.entry_order.state is OrderState.CANCELLED
     assert store.proposals.get(proposal.id or 0).state is ProposalState.FAILED  # type: ignore[union-attr]
 
 
@@ -261,7 +277,9 @@ async def test_an_entry_never_listed_whose_cancel_is_not_confirmed_is_left_pendi
     assert "did not confirm its cancel" in result.detail
     assert ex.count("place_order") == 1
     entry = store.orders.by_client_id(executor.desk.entry_cid(proposal.id or 0))
-    assert entry is not None and entry.state is OrderState.SUBMITTED and entry.error
+    assert entry is not None
+    assert entry.state is OrderState.SUBMITTED
+    assert entry.error
     assert store.proposals.get(proposal.id or 0).state is ProposalState.SUBMITTING  # type: ignore[union-attr]
 
 
@@ -288,8 +306,10 @@ async def test_a_position_of_the_other_side_is_never_taken_for_the_entrys_fill(
     result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
     assert result.outcome == "open", result.detail
     pos = result.position
-    assert pos is not None and pos.side is Side.LONG
-    assert pos.size == proposal.size and pos.entry_price == PRICES["ETHUSDT"]
+    assert pos is not None
+    assert pos.side is Side.LONG
+    assert pos.size == proposal.size
+    assert pos.entry_price == PRICES["ETHUSDT"]
     assert ex.positions_[("ETHUSDT", Side.SHORT)] == short  # untouched
 
 
@@ -327,7 +347,8 @@ async def test_an_entry_filled_in_part_and_closed_between_looks_is_rebuilt_at_th
     result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
     assert result.outcome == "closed", result.detail
     (closed,) = store.positions.recent_closed()
-    assert closed.proposal_id == proposal.id and closed.size == proposal.size / 2
+    assert closed.proposal_id == proposal.id
+    assert closed.size == proposal.size / 2
     assert store.proposals.get(proposal.id or 0).state is ProposalState.CLOSED  # type: ignore[union-attr]
 
 

@@ -45,7 +45,8 @@ def test_opening_equity_is_the_last_snapshot_before_the_day_began_and_peak_is_th
     snap(store, datetime(2026, 1, 19, 23, 59, tzinfo=UTC), "1100")
     snap(store, datetime(2026, 1, 20, 9, tzinfo=UTC), "1050")
     refs = loss_references(store, make_settings(), datetime(2026, 1, 20, 12, tzinfo=UTC))
-    assert refs.opening_equity == Decimal(1100) and refs.peak_equity == Decimal(1200)
+    assert refs.opening_equity == Decimal(1100)
+    assert refs.peak_equity == Decimal(1200)
 
 
 async def test_a_breach_is_reported_with_its_code_and_a_reset_counts_from_then(store: Store) -> None:
@@ -55,13 +56,16 @@ async def test_a_breach_is_reported_with_its_code_and_a_reset_counts_from_then(s
     snap(store, datetime(2026, 1, 20, 0, 5, tzinfo=UTC), "1000")
     assert switch.check(Decimal(960)) is None
     breach = switch.check(Decimal(940))
-    assert breach is not None and breach.code is ReasonCode.DAILY_LOSS and "6.00%" in breach.reason
+    assert breach is not None
+    assert breach.code is ReasonCode.DAILY_LOSS
+    assert "6.00%" in breach.reason
     assert {h.component: h.status for h in store.health.all()}["risk.kill_switch"] is HealthStatus.DOWN
     switch.reset("operator", breach.reason, Decimal(940))
     await clock.advance(60)
     assert switch.check(Decimal(930)) is None, "1.1 % below the equity at resume"
     again = switch.check(Decimal(890))
-    assert again is not None and again.code is ReasonCode.DAILY_LOSS
+    assert again is not None
+    assert again.code is ReasonCode.DAILY_LOSS
 
 
 async def test_the_kill_switch_the_entry_gate_and_the_limits_table_read_one_daily_loss(store: Store) -> None:
@@ -87,7 +91,8 @@ async def test_the_kill_switch_the_entry_gate_and_the_limits_table_read_one_dail
     balance = Balance("USDT", Decimal(870), Decimal(870), Decimal(0), Decimal(0))
     account = snapshot_account(store, settings, clock.now(), balance, [], EngineState.RUNNING)
     measure = daily_loss(account)
-    assert measure is not None and measure.reference == Decimal("880.5"), "counts from the resume"
+    assert measure is not None, "counts from the resume"
+    assert measure.reference == Decimal("880.5"), "counts from the resume"
 
 
 async def test_a_drawdown_from_the_peak_halts_with_its_own_code_and_figures(store: Store) -> None:
@@ -100,7 +105,8 @@ async def test_a_drawdown_from_the_peak_halts_with_its_own_code_and_figures(stor
     snap(store, datetime(2026, 1, 19, 23, 50, tzinfo=UTC), "1300")  # the day's opening equity
     assert switch.check(Decimal(1290)) is None  # 19.38 % below the peak
     shown = {h.component: h for h in store.health.all()}["risk.kill_switch"]
-    assert shown.status is HealthStatus.OK and shown.detail == "daily loss 0.77%, drawdown 19.38%"
+    assert shown.status is HealthStatus.OK
+    assert shown.detail == "daily loss 0.77%, drawdown 19.38%"
     assert shown.data == {
         "equity": "1290",
         "opening_equity": "1300",
@@ -109,7 +115,8 @@ async def test_a_drawdown_from_the_peak_halts_with_its_own_code_and_figures(stor
         "drawdown_pct": "19.38",
     }
     breach = switch.check(Decimal(1200))
-    assert breach is not None and breach.code is ReasonCode.MAX_DRAWDOWN
+    assert breach is not None
+    assert breach.code is ReasonCode.MAX_DRAWDOWN
     assert breach.reason == "drawdown 25.00% from peak equity 1600 (now 1200) >= limit 20%"
     shown = {h.component: h for h in store.health.all()}["risk.kill_switch"]
     assert (shown.status, shown.detail) == (HealthStatus.DOWN, breach.reason)
@@ -124,7 +131,8 @@ async def test_a_new_high_is_no_drawdown_and_a_fresh_store_measures_from_the_equ
     switch = KillSwitch(settings, store, clock)
     assert switch.check(Decimal(1000)) is None  # no snapshot yet: nothing to lose from
     shown = {h.component: h for h in store.health.all()}["risk.kill_switch"]
-    assert shown.data["opening_equity"] is None and shown.data["peak_equity"] is None
+    assert shown.data["opening_equity"] is None
+    assert shown.data["peak_equity"] is None
     assert (shown.data["daily_loss_pct"], shown.data["drawdown_pct"]) == ("0", "0")
     snap(store, datetime(2026, 1, 19, 23, 50, tzinfo=UTC), "1000")
     assert switch.check(Decimal(1100)) is None  # above the peak: no drawdown, no daily loss
@@ -165,7 +173,8 @@ def machine_in_tokyo() -> Iterator[None]:
 @pytest.mark.usefixtures("machine_in_tokyo")
 def test_the_loss_day_start_is_a_utc_time_whatever_the_machines_zone() -> None:
     start = day_start(make_settings(risk={"loss_day_timezone": "Europe/Berlin"}), NOW)
-    assert start.utcoffset() == timedelta(0) and f"{start:%Y-%m-%d %H:%M}" == "2026-01-19 23:00"
+    assert start.utcoffset() == timedelta(0)
+    assert f"{start:%Y-%m-%d %H:%M}" == "2026-01-19 23:00"
 
 
 @pytest.mark.usefixtures("machine_in_tokyo")
@@ -179,7 +188,8 @@ def test_a_daily_loss_halt_names_the_day_start_in_utc_and_the_opening_equity(sto
     snap(store, datetime(2026, 1, 19, 22, 30, tzinfo=UTC), "1000")  # before Berlin's midnight
     snap(store, datetime(2026, 1, 19, 23, 30, tzinfo=UTC), "990")  # after it: not the opening
     breach = switch.check(Decimal(940))
-    assert breach is not None and breach.code is ReasonCode.DAILY_LOSS
+    assert breach is not None
+    assert breach.code is ReasonCode.DAILY_LOSS
     assert breach.reason == (
         "daily loss 6.00% since 2026-01-19 23:00 UTC (opening equity 1000, now 940) >= limit 5%"
     )
@@ -202,12 +212,14 @@ def test_each_limit_halts_when_the_loss_reaches_it_exactly(store: Store) -> None
         make_settings(risk={"daily_loss_limit_pct": "5", "max_drawdown_pct": "90"}), store, clock
     )
     breach = daily.check(Decimal(950))
-    assert breach is not None and breach.code is ReasonCode.DAILY_LOSS
+    assert breach is not None
+    assert breach.code is ReasonCode.DAILY_LOSS
     drawdown = KillSwitch(
         make_settings(risk={"daily_loss_limit_pct": "50", "max_drawdown_pct": "20"}), store, clock
     )
     breach = drawdown.check(Decimal(1000))
-    assert breach is not None and breach.code is ReasonCode.MAX_DRAWDOWN
+    assert breach is not None
+    assert breach.code is ReasonCode.MAX_DRAWDOWN
     assert breach.reason == "drawdown 20.00% from peak equity 1250 (now 1000) >= limit 20%"
 
 

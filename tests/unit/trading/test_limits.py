@@ -185,7 +185,8 @@ def test_the_drawdown_shown_is_the_figure_the_gate_halts_on() -> None:
     row = next(r for r in L.enforced_limits(settings, acct, NOW) if r.name == names.DRAWDOWN)
     passed, detail = _gate(acct, ReasonCode.MAX_DRAWDOWN)
     measure = drawdown(acct)
-    assert measure is not None and measure.reference == Decimal(1500)
+    assert measure is not None
+    assert measure.reference == Decimal(1500)
     assert row.used == measure.pct.quantize(Decimal("0.01")) == _shown_pct(detail) == Decimal("33.33")
     assert row.detail == detail
     assert passed is False

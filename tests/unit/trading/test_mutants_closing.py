@@ -36,7 +36,8 @@ async def test_legs_the_venue_confirmed_cancelled_are_recorded_so_before_the_clo
 ) -> None:
     executor, venue, _, position = await opened(store, clock, close_rests=True)
     legs = leg_rows(store, position.id or 0)
-    assert len(legs) == 2 and all(o.state is OrderState.SUBMITTED for o in legs)
+    assert len(legs) == 2
+    assert all(o.state is OrderState.SUBMITTED for o in legs)
     # A leg the venue lists with no row of ours: cancelled there, nothing to record here.
     venue.algos.append(algo("stranger", "ETHUSDT", Side.LONG))
     closing = await drive(clock, executor.closer.close_position(position, CloseReason.MANUAL, actor="alice"))
@@ -44,7 +45,8 @@ async def test_legs_the_venue_confirmed_cancelled_are_recorded_so_before_the_clo
     assert venue.algos == []
     for leg in legs:
         row = store.orders.get(leg.id or 0)
-        assert row is not None and row.state is OrderState.CANCELLED
+        assert row is not None
+        assert row.state is OrderState.CANCELLED
         (event,) = [e for e in store.events.of_kind("order.cancelled") if e.order_id == leg.id]
         assert event.data["reason"] == "cancelled before the close at market"
 
@@ -77,7 +79,8 @@ async def test_a_close_at_market_stores_its_fill_its_net_pnl_and_closes_the_prop
 
     now = clock.now()
     assert closed == store.positions.get(pid)
-    assert closed.state is PositionState.CLOSED and closed.close_reason is CloseReason.MANUAL
+    assert closed.state is PositionState.CLOSED
+    assert closed.close_reason is CloseReason.MANUAL
     assert (closed.close_order_id, closed.closed_at, closed.updated_at) == (close_id, now, now)
     assert closed.exit_price == EXIT
     assert closed.realized_pnl == Decimal("14.50")  # 12.5 - 0.75 + 3.25 - 0.5: this order, this side only
@@ -116,7 +119,8 @@ async def test_a_close_at_market_stores_its_fill_its_net_pnl_and_closes_the_prop
         "from": "open", "to": "closed", "actor": "alice", "close_order_id": close_id, "reason": "manual"
     }  # fmt: skip
     after = store.proposals.get(proposal.id or 0)
-    assert after is not None and after.state is ProposalState.CLOSED
+    assert after is not None
+    assert after.state is ProposalState.CLOSED
     (moved,) = store.events.of_kind("proposal.closed")
     assert (moved.data["actor"], moved.data["reason"], moved.at) == ("alice", "manual", now)
     (ailog,) = [r for r in store.ailogs.recent() if r.stage == "Position Closed"]
@@ -144,7 +148,8 @@ async def test_an_adopted_position_closes_under_its_own_id_with_no_proposal_to_m
     venue.positions_[("SOLUSDT", Side.SHORT)] = replace(
         venue_position("SOLUSDT", Side.SHORT), size=Decimal(3)
     )
-    assert adopted.id is not None and adopted.id != proposal.id
+    assert adopted.id is not None
+    assert adopted.id != proposal.id
     close_id = venue.next_id()
 
     closed = await drive(clock, executor.closer.close_position(adopted, CloseReason.FORCED, actor="monitor"))
@@ -153,13 +158,15 @@ async def test_an_adopted_position_closes_under_its_own_id_with_no_proposal_to_m
     assert venue.sent[1] == ("close_position", ("SOLUSDT", Side.SHORT, cid))
     (row,) = close_rows(store, adopted.id)
     assert (row.client_order_id, row.proposal_id, row.state) == (cid, None, OrderState.FILLED)
-    assert closed.state is PositionState.CLOSED and closed.close_order_id == close_id
+    assert closed.state is PositionState.CLOSED
+    assert closed.close_order_id == close_id
     assert closed.realized_pnl is None  # no fill of this order readable
     (event,) = store.events.of_kind("position.closed")
     assert (event.level, event.proposal_id) == (EventLevel.INFO, None)
     assert event.message == "SOLUSDT SHORT closed at market by monitor (forced)"
     after = store.proposals.get(proposal.id or 0)
-    assert after is not None and after.state is ProposalState.OPEN
+    assert after is not None
+    assert after.state is ProposalState.OPEN
     (ailog,) = [r for r in store.ailogs.recent() if r.stage == "Position Closed"]
     assert ailog.explanation == "SOLUSDT SHORT closed (forced)."
 
@@ -178,11 +185,9 @@ async def test_a_refused_close_keeps_the_position_open_and_each_retry_is_a_new_o
     venue.close_error = InvalidOrder("still refused")
     second = await drive(clock, executor.closer.close_position(first, CloseReason.UNPROTECTED, actor="x"))
 
-    assert (
-        first.state is PositionState.OPEN
-        and second == store.positions.get(pid)
-        and second.state is PositionState.OPEN
-    )
+    assert first.state is PositionState.OPEN
+    assert second == store.positions.get(pid)
+    assert second.state is PositionState.OPEN
     failed = [e for e in reversed(store.events.of_kind("position.close_failed"))]
     assert [(e.level, e.proposal_id, e.position_id) for e in failed] == [
         (EventLevel.CRITICAL, proposal.id, pid)
@@ -231,7 +236,8 @@ async def test_a_lost_close_answer_is_looked_up_never_sent_twice(store: Store, c
         ("find_order", ("ETHUSDT", cid)),
         ("order", ("ETHUSDT", close_id)),
     ]
-    assert closed.state is PositionState.CLOSED and closed.close_order_id == close_id
+    assert closed.state is PositionState.CLOSED
+    assert closed.close_order_id == close_id
     (row,) = close_rows(store, pid)
     lost = "AmbiguousOutcome: connection dropped after send"
     assert (row.state, row.exchange_order_id, row.price, row.error) == (
@@ -258,7 +264,8 @@ async def test_a_found_close_is_recorded_even_when_it_cannot_be_read_back(
 
     closing = await drive(clock, executor.closer.close_position(position, CloseReason.MANUAL, actor="alice"))
 
-    assert closing.state is PositionState.CLOSING and closing.close_order_id is None
+    assert closing.state is PositionState.CLOSING
+    assert closing.close_order_id is None
     (row,) = close_rows(store, pid)
     assert (row.state, row.exchange_order_id) == (OrderState.SUBMITTED, close_id)
     assert [r.getMessage() for r in caplog.records if r.name == "smt_engine.trading.closing"] == [
@@ -313,11 +320,13 @@ async def test_a_resting_close_marks_the_position_closing_once_and_books_no_resu
     now = clock.now()
     again = await drive(clock, executor.closer.close_position(closing, CloseReason.MANUAL, actor="monitor"))
 
-    assert closing.state is PositionState.CLOSING and (closing.updated_at, closing.realized_pnl) == (
+    assert closing.state is PositionState.CLOSING
+    assert (closing.updated_at, closing.realized_pnl) == (
         now,
         None,
     )
-    assert again.state is PositionState.CLOSING and again == store.positions.get(pid)
+    assert again.state is PositionState.CLOSING
+    assert again == store.positions.get(pid)
     (event,) = store.events.of_kind("position.closing")  # the retry finds it closing: no second move
     assert (event.level, event.at, event.position_id) == (EventLevel.INFO, now, pid)
     assert event.message == f"ETHUSDT LONG: close order {first_id} sent by alice (manual)"
@@ -332,7 +341,8 @@ async def test_a_resting_close_marks_the_position_closing_once_and_books_no_resu
     assert "fills" not in [name for name, _ in venue.sent]
     assert store.events.of_kind("position.closed") == []
     current = store.proposals.get(proposal.id or 0)
-    assert current is not None and current.state is ProposalState.OPEN
+    assert current is not None
+    assert current.state is ProposalState.OPEN
     assert [r for r in store.ailogs.recent() if r.stage == "Position Closed"] == []
 
 
@@ -370,7 +380,8 @@ async def test_unreadable_fills_leave_the_realised_pnl_unknown_not_zero(
 ) -> None:
     executor, _, _, position = await opened(store, clock, fills_error=ExchangeUnavailable("down"))
     closed = await drive(clock, executor.closer.close_position(position, CloseReason.MANUAL, actor="alice"))
-    assert closed.state is PositionState.CLOSED and closed.realized_pnl is None
+    assert closed.state is PositionState.CLOSED
+    assert closed.realized_pnl is None
 
 
 async def test_a_proposal_already_closed_is_left_as_it_is_when_its_position_closes(

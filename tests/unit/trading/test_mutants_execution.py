@@ -80,12 +80,15 @@ async def test_a_lost_answer_is_booked_filled_by_the_look_up_before_the_position
     venue = ex.orders[ex.cid_]
     assert ex.seen[0] is OrderState.FILLED  # resolved at the look-up, not only once the position showed
     entry = store.orders.by_client_id(ex.cid_)
-    assert entry is not None and entry.exchange_order_id == venue.order_id
+    assert entry is not None
+    assert entry.exchange_order_id == venue.order_id
     assert entry.response == {"order_id": venue.order_id, "status": "filled", "resolved_by": "lookup"}
     filled = [e for e in store.events.of_kind("order.filled") if e.order_id == entry.id]
-    assert len(filled) == 1 and filled[0].data["from"] == "unknown"
+    assert len(filled) == 1
+    assert filled[0].data["from"] == "unknown"
     assert filled[0].position_id is None  # booked by the look-up, before any position existed
-    assert ex.looked_up and set(ex.looked_up) == {"ETHUSDT"}
+    assert ex.looked_up
+    assert set(ex.looked_up) == {"ETHUSDT"}
 
 
 class _CancelRecorded(_EntryRests):
@@ -132,7 +135,9 @@ async def test_a_refused_cancel_of_an_entry_no_look_saw_keeps_the_venues_words(
         "left for reconciliation",
     )
     entry = store.orders.by_client_id(cid)
-    assert entry is not None and entry.error == error_text(refusal) and result.entry_order == entry
+    assert entry is not None
+    assert entry.error == error_text(refusal)
+    assert result.entry_order == entry
 
 
 class _NotKnownYet(_CancelRecorded):
@@ -153,7 +158,8 @@ async def test_the_round_trip_look_after_the_fill_timeout_asks_the_venue_once(
     executor = Executor(ex, store, clock, executor.settings)
     result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
     assert result.outcome == "failed", result.detail
-    assert ex.count("find_order") == 1 and len(ex.cancels) == 1
+    assert ex.count("find_order") == 1
+    assert len(ex.cancels) == 1
 
 
 class _PartClosedSymbolSeen(_PartFilledThenClosed):
@@ -175,19 +181,23 @@ async def test_a_round_trip_result_names_the_rebuilt_position_the_filled_entry_a
     assert result.outcome == "closed", result.detail
     assert result.detail == "filled and closed (manual) before the position was listed"
     (closed,) = store.positions.recent_closed()
-    assert result.position is not None and result.position.id == closed.id
+    assert result.position is not None
+    assert result.position.id == closed.id
     assert result.position.state is PositionState.CLOSED
-    assert result.proposal.id == proposal.id and result.proposal.state is ProposalState.CLOSED
+    assert result.proposal.id == proposal.id
+    assert result.proposal.state is ProposalState.CLOSED
     venue = ex.orders[executor.desk.entry_cid(proposal.id or 0)]
     entry = result.entry_order
-    assert entry is not None and entry == store.orders.by_client_id(venue.client_order_id)
+    assert entry is not None
+    assert entry == store.orders.by_client_id(venue.client_order_id)
     assert entry.state is OrderState.FILLED
     assert (entry.exchange_order_id, entry.position_id) == (venue.order_id, closed.id)
     filled = [e for e in store.events.of_kind("order.filled") if e.order_id == entry.id]
     assert [e.data["reason"] for e in filled] == ["filled; its position closed before it was listed"]
     opened = [e for e in store.events.of_kind("position.open") if e.position_id == closed.id]
     assert [e.data["actor"] for e in opened] == ["executor"]
-    assert ex.looked_up and set(ex.looked_up) == {"ETHUSDT"}
+    assert ex.looked_up
+    assert set(ex.looked_up) == {"ETHUSDT"}
 
 
 class _FilledWithoutSize(_PartFilledThenClosed):
@@ -252,8 +262,10 @@ async def test_an_entry_whose_record_lags_its_fills_is_rebuilt_from_the_fills_no
     assert result.outcome == "closed", result.detail
     (closed,) = store.positions.recent_closed()
     assert (closed.size, closed.entry_price) == (proposal.size / 2, PRICES["ETHUSDT"])
-    assert result.proposal.state is ProposalState.CLOSED and ex.count("cancel_order") == 0
-    assert result.entry_order is not None and result.entry_order.state is OrderState.FILLED
+    assert result.proposal.state is ProposalState.CLOSED
+    assert ex.count("cancel_order") == 0
+    assert result.entry_order is not None
+    assert result.entry_order.state is OrderState.FILLED
 
 
 class _CloseNotReadableYet(_PartFilledThenClosed):
@@ -282,8 +294,10 @@ async def test_a_round_trip_whose_close_is_not_readable_yet_says_its_reason_is_u
         "closed",
         "filled and closed (unknown) before the position was listed",
     )
-    assert result.position is not None and result.position.state is PositionState.OPEN
-    assert result.position.close_reason is None and result.position.size == proposal.size / 2
+    assert result.position is not None
+    assert result.position.state is PositionState.OPEN
+    assert result.position.close_reason is None
+    assert result.position.size == proposal.size / 2
 
 
 # ---------------------------------------------------------------- the entry, value by value
@@ -295,7 +309,8 @@ async def test_a_halted_engine_refuses_the_entry_in_the_executors_name_and_says_
     executor, ex, proposal = setup(store, clock)
     result = await drive(clock, executor.execute(proposal, EngineState.HALTED))
     assert (result.outcome, result.detail) == ("denied", "engine is halted")
-    assert result.proposal.state is ProposalState.DENIED and result.proposal.decided_by == "executor"
+    assert result.proposal.state is ProposalState.DENIED
+    assert result.proposal.decided_by == "executor"
     (denied,) = store.events.of_kind("proposal.denied")
     assert (denied.data["actor"], denied.data["reason"]) == ("executor", "engine is halted: no new entries")
     assert ex.calls == []  # not one venue call
@@ -308,13 +323,16 @@ async def test_an_entry_goes_out_once_at_market_its_row_holding_the_request_and_
     pid = proposal.id or 0
     result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
     assert (result.outcome, result.detail) == ("open", "open with TP/SL resting")
-    assert result.proposal == store.proposals.get(pid) and result.proposal.state is ProposalState.OPEN
+    assert result.proposal == store.proposals.get(pid)
+    assert result.proposal.state is ProposalState.OPEN
     (request,) = [a for c, a in ex.calls if c == "place_order"]
-    assert isinstance(request, OrderRequest) and request.order_type == "MARKET"
+    assert isinstance(request, OrderRequest)
+    assert request.order_type == "MARKET"
     assert ("cancel_all", "ETHUSDT") in ex.calls
     entry = store.orders.by_client_id(executor.desk.entry_cid(pid))
     venue = ex.orders[executor.desk.entry_cid(pid)]
-    assert entry is not None and entry.proposal_id == pid
+    assert entry is not None
+    assert entry.proposal_id == pid
     assert entry.request == {
         "type": "MARKET", "size": "1.5", "tp": "2100", "sl": "1960", "leverage": proposal.leverage,
     }  # fmt: skip
@@ -339,7 +357,8 @@ async def test_a_lost_answer_is_recorded_unknown_with_the_venues_words_before_th
     assert result.outcome == "open", result.detail
     lost = error_text(AmbiguousOutcome("connection dropped after send", client_order_id=cid))
     entry = store.orders.by_client_id(cid)
-    assert entry is not None and entry.error == lost
+    assert entry is not None
+    assert entry.error == lost
     (unknown,) = [e for e in store.events.of_kind("order.unknown") if e.order_id == entry.id]
     assert unknown.data["reason"] == f"outcome unknown ({lost}); looking it up, not resending"
 
@@ -354,7 +373,8 @@ async def test_an_entry_the_venue_never_saw_is_left_submitting_in_words_that_say
         result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
     detail = f"entry {cid}: outcome unknown and not found at the venue yet; left for reconciliation"
     assert (result.outcome, result.detail) == ("pending", detail)
-    assert result.proposal.id == pid and result.proposal.state is ProposalState.SUBMITTING
+    assert result.proposal.id == pid
+    assert result.proposal.state is ProposalState.SUBMITTING
     assert f"proposal #{pid} left submitting: {detail}" in caplog.messages
 
 
@@ -369,7 +389,9 @@ async def test_a_rejected_entry_keeps_the_venues_refusal_on_its_row_and_in_the_r
     assert (result.outcome, result.detail) == ("failed", f"entry {cid} rejected: {error_text(refusal)}")
     assert f"proposal #{proposal.id} failed: {result.detail}" in caplog.messages
     entry = store.orders.by_client_id(cid)
-    assert entry is not None and entry.state is OrderState.REJECTED and entry.error == error_text(refusal)
+    assert entry is not None
+    assert entry.state is OrderState.REJECTED
+    assert entry.error == error_text(refusal)
     assert result.entry_order == entry
 
 
@@ -394,7 +416,8 @@ async def test_a_venue_error_before_the_entry_fails_it_with_the_venues_words_and
     result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
     words = error_text(ExchangeUnavailable("positions: HTTP 503"))
     assert (result.outcome, result.detail, result.entry_order) == ("failed", words, None)
-    assert result.proposal.state is ProposalState.FAILED and ex.count("place_order") == 0
+    assert result.proposal.state is ProposalState.FAILED
+    assert ex.count("place_order") == 0
     (failed,) = store.events.of_kind("proposal.failed")
     assert (failed.data["actor"], failed.data["reason"]) == ("executor", words)
 
@@ -404,7 +427,8 @@ async def test_a_leverage_refusal_fails_the_entry_with_no_entry_row(
 ) -> None:
     executor, _, proposal = setup(store, clock, Script(leverage_open_orders=99))
     result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
-    assert result.outcome == "failed" and result.entry_order is None
+    assert result.outcome == "failed"
+    assert result.entry_order is None
     assert store.orders.by_client_id(executor.desk.entry_cid(proposal.id or 0)) is None
 
 
@@ -417,10 +441,13 @@ async def test_an_unprotected_entry_is_closed_by_the_executor_saying_why(
     why = "stop-loss could not be confirmed or placed"
     assert (result.outcome, result.detail) == ("unprotected", why)
     entry = store.orders.by_client_id(executor.desk.entry_cid(proposal.id or 0))
-    assert entry is not None and result.entry_order == entry and entry.state is OrderState.FILLED
+    assert entry is not None
+    assert result.entry_order == entry
+    assert entry.state is OrderState.FILLED
     assert result.position is not None
     (closed,) = [e for e in store.events.of_kind("position.closed") if e.position_id == result.position.id]
-    assert closed.data["actor"] == "executor" and closed.message.endswith(f"(unprotected): {why}")
+    assert closed.data["actor"] == "executor"
+    assert closed.message.endswith(f"(unprotected): {why}")
 
 
 # ---------------------------------------------------------------- an entry row written before
@@ -442,11 +469,12 @@ async def test_an_entry_row_already_written_is_looked_up_and_never_sent_again(
     venue = ex._fill(replace(request, sl_price=proposal.sl_price))
     result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
     assert result.outcome == "open", result.detail
-    assert ex.count("place_order") == 0 and set(ex.looked_up) == {"ETHUSDT"}
+    assert ex.count("place_order") == 0
+    assert set(ex.looked_up) == {"ETHUSDT"}
     entry = store.orders.by_client_id(cid)
-    assert (
-        entry is not None and entry.state is OrderState.FILLED and entry.exchange_order_id == venue.order_id
-    )
+    assert entry is not None
+    assert entry.state is OrderState.FILLED
+    assert entry.exchange_order_id == venue.order_id
     assert entry.response == {"order_id": venue.order_id, "status": "filled", "resolved_by": "lookup"}
 
 
@@ -461,4 +489,5 @@ async def test_an_entry_row_already_written_that_the_venue_does_not_show_is_left
     result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
     detail = f"entry {cid} was already attempted and the venue does not show it yet"
     assert (result.outcome, result.detail) == ("pending", detail)
-    assert ex.count("place_order") == 0 and ex.count("find_order") == 3
+    assert ex.count("place_order") == 0
+    assert ex.count("find_order") == 3

@@ -127,7 +127,8 @@ async def test_a_held_position_keeps_its_tp_sl_while_stale_entries_and_other_sid
     await drive(clock, executor.execute(proposal, EngineState.RUNNING))
     before_entry = ex.cancels[: ex.cancels.index(("placed", None, None))]
     assert before_entry == [("ETHUSDT", "eth-entry", None), ("ETHUSDT", None, "short-sl")]
-    assert ex.count("cancel_all") == 0 and not store.events.of_kind("orders.cancelled")
+    assert ex.count("cancel_all") == 0
+    assert not store.events.of_kind("orders.cancelled")
 
 
 # ---------------------------------------------------------------- the wait for the position
@@ -175,7 +176,8 @@ async def test_the_position_is_awaited_past_a_failed_read_and_a_flat_listing_unt
     with caplog.at_level(logging.WARNING, logger="smt_engine.trading.execution"):
         result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
     assert result.outcome == "open", result.detail
-    assert result.position is not None and result.position.size == proposal.size == Decimal("1.5")
+    assert result.position is not None
+    assert result.position.size == proposal.size == Decimal("1.5")
     words = error_text(ExchangeUnavailable("positions: HTTP 503"))
     assert f"positions read failed while waiting for a fill: {words}" in caplog.messages
 

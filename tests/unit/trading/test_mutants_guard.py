@@ -100,7 +100,8 @@ async def test_a_resting_stop_of_the_same_position_is_left_alone(store: Store, c
     pos = held(store, sl="1960")
     report = TickReport()
     await guard.ensure_stop(pos, [stop(pos)], report)
-    assert placed_stops(ex) == [] and report.stops_placed == []
+    assert placed_stops(ex) == []
+    assert report.stops_placed == []
     assert ex.count("close_position") == 0
 
 
@@ -136,9 +137,11 @@ async def test_a_missing_stop_is_re_placed_at_the_recorded_price_and_recorded(
     assert placed_stops(ex) == [("ETHUSDT", Side.LONG, "sl", Decimal(1960), Decimal("1.5"))]
     assert report.stops_placed == [pos.id]
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.sl_price == Decimal(1960)
+    assert after is not None
+    assert after.sl_price == Decimal(1960)
     assert after.updated_at == NOW + timedelta(seconds=5)
-    assert after.sl_order_id == ex.algos[0].order_id and after.sl_order_id is not None
+    assert after.sl_order_id == ex.algos[0].order_id
+    assert after.sl_order_id is not None
     orders = store.orders.for_position(pos.id or 0)
     assert [(o.kind, o.state, o.trigger_price) for o in orders] == [
         (OrderKind.SL, OrderState.SUBMITTED, Decimal(1960))
@@ -182,7 +185,8 @@ async def test_without_a_stored_contract_the_venues_precision_is_fetched_and_kep
     assert ("contracts", ["ETHUSDT"]) in ex.calls
     assert placed_stops(ex)[0][3] == Decimal("1960.01")
     saved = store.contracts.load("ETHUSDT")
-    assert saved is not None and saved[0].tick_size == Decimal("0.01")
+    assert saved is not None
+    assert saved[0].tick_size == Decimal("0.01")
 
 
 async def test_a_stored_contract_is_used_without_asking_the_venue(
@@ -254,15 +258,19 @@ async def test_a_precision_refusal_reloads_the_precision_and_re_sends_once(
     assert sent == [Decimal("1960.100"), Decimal("1960.5")]
     assert report.stops_placed == [pos.id]
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.sl_price == Decimal("1960.5") and after.state is PositionState.OPEN
+    assert after is not None
+    assert after.sl_price == Decimal("1960.5")
+    assert after.state is PositionState.OPEN
     orders = store.orders.for_position(pos.id or 0)
     assert [(o.client_order_id[-4:], o.state) for o in orders] == [
         ("msl1", OrderState.REJECTED),
         ("msl2", OrderState.SUBMITTED),
     ]
     warning = [e for e in store.events.recent(50) if e.kind == "protection.sl_corrected"]
-    assert len(warning) == 1 and warning[0].level is EventLevel.WARNING
-    assert warning[0].position_id == pos.id and warning[0].proposal_id == proposal.id
+    assert len(warning) == 1
+    assert warning[0].level is EventLevel.WARNING
+    assert warning[0].position_id == pos.id
+    assert warning[0].proposal_id == proposal.id
     assert "ETHUSDT LONG: stop refused for precision" in warning[0].message
     assert "re-sending once at 1960.5" in warning[0].message
     assert ex.count("close_position") == 0
@@ -284,13 +292,15 @@ async def test_a_stop_refused_twice_for_precision_closes_the_position_at_market(
     assert report.stops_placed == []
     assert ex.calls.count(("close_position", ("ETHUSDT", Side.LONG))) == 1
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.state is PositionState.CLOSED
+    assert after is not None
+    assert after.state is PositionState.CLOSED
     assert after.close_reason is CloseReason.UNPROTECTED
     kinds = [o.kind for o in store.orders.for_position(pos.id or 0)]
     assert kinds == [OrderKind.SL, OrderKind.SL, OrderKind.CLOSE]  # tried, corrected once, then closed
     assert len(store.events.of_kind("protection.sl_corrected")) == 1  # re-sent once, not twice
     (failed,) = store.events.of_kind("protection.sl_failed")  # the corrected stop's refusal, loud
-    assert failed.level is EventLevel.ERROR and failed.position_id == pos.id
+    assert failed.level is EventLevel.ERROR
+    assert failed.position_id == pos.id
 
 
 async def test_a_stop_the_venue_refuses_closes_the_position_at_market(
@@ -306,15 +316,19 @@ async def test_a_stop_the_venue_refuses_closes_the_position_at_market(
         (logging.ERROR, "ETHUSDT LONG has no stop-loss and re-placing it failed: closing at market", pos.id)
     ]
     assert logged(caplog, "position.stop_replaced") == []
-    assert report.stops_placed == [] and report.forced == []
+    assert report.stops_placed == []
+    assert report.forced == []
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.state is PositionState.CLOSED
+    assert after is not None
+    assert after.state is PositionState.CLOSED
     assert after.close_reason is CloseReason.UNPROTECTED
     assert after.sl_order_id is None
     closes = [o for o in store.orders.for_position(pos.id or 0) if o.kind is OrderKind.CLOSE]
-    assert len(closes) == 1 and closes[0].request["reason"] == CloseReason.UNPROTECTED.value
+    assert len(closes) == 1
+    assert closes[0].request["reason"] == CloseReason.UNPROTECTED.value
     opened = [e for e in store.events.recent(50) if e.kind == "position.closed" and e.position_id == pos.id]
-    assert opened and opened[0].data["actor"] == "monitor"
+    assert opened
+    assert opened[0].data["actor"] == "monitor"
 
 
 def _venue_position() -> ExchangePosition:
@@ -350,10 +364,12 @@ async def test_max_hold_force_closes_at_the_limit_and_not_before(
     assert ex.calls.count(("close_position", ("ETHUSDT", Side.LONG))) == 1
     assert ex.count("close_position") == 1
     after = store.positions.get(due.id or 0)
-    assert after is not None and after.state is PositionState.CLOSED
+    assert after is not None
+    assert after.state is PositionState.CLOSED
     assert after.close_reason is CloseReason.FORCED
     events = [e for e in store.events.recent(50) if e.kind == "position.closed" and e.position_id == due.id]
-    assert events and events[0].data["actor"] == "monitor"
+    assert events
+    assert events[0].data["actor"] == "monitor"
 
 
 async def test_max_hold_skips_a_position_already_closing(store: Store, clock: SimulatedClock) -> None:
@@ -361,7 +377,8 @@ async def test_max_hold_skips_a_position_already_closing(store: Store, clock: Si
     closing = held(store, opened=timedelta(days=3), state=PositionState.CLOSING)
     report = TickReport()
     await guard.enforce_max_hold([closing], report)
-    assert report.forced == [] and ex.count("close_position") == 0
+    assert report.forced == []
+    assert ex.count("close_position") == 0
 
 
 async def test_a_max_hold_close_the_venue_refuses_is_not_reported_forced(
@@ -380,7 +397,8 @@ async def test_a_max_hold_close_the_venue_refuses_is_not_reported_forced(
     assert report.forced == []
     assert ex.count("close_position") == 1
     after = store.positions.get(due.id or 0)
-    assert after is not None and after.state is PositionState.OPEN
+    assert after is not None
+    assert after.state is PositionState.OPEN
 
 
 async def test_max_hold_is_exactly_inclusive(store: Store, clock: SimulatedClock) -> None:

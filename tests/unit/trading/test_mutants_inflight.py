@@ -38,7 +38,8 @@ async def test_an_order_resting_at_the_venue_is_submitted_without_a_look_up(
     unknown = an_order(store, state=OrderState.UNKNOWN, exchange_id="8", cid="c2")
     submitted = an_order(store, state=OrderState.SUBMITTED, exchange_id="9", cid="c3")
     report = await tracker.resolve({"7", "8", "9"}, set())
-    assert report.orders_resolved == [pending.id, unknown.id, submitted.id] and report.unresolved == []
+    assert report.orders_resolved == [pending.id, unknown.id, submitted.id]
+    assert report.unresolved == []
     assert [state_of(store, o) for o in (pending, unknown, submitted)] == [OrderState.SUBMITTED] * 3
     assert reasons(store, "order.submitted") == ["resting at the venue"] * 2
     assert [e.data["actor"] for e in store.events.of_kind("order.submitted")] == ["reconciler"] * 2
@@ -61,8 +62,10 @@ async def test_an_order_the_executor_is_working_on_is_left_to_it(store: Store, c
     order = an_order(store, proposal_id=p.id)
     executor.claimed.add(p.id or 0)
     report = await tracker.resolve(set(), set())
-    assert report.unresolved == [order.id] and report.orders_resolved == []
-    assert ex.calls == [] and state_of(store, order) is OrderState.SUBMITTED
+    assert report.unresolved == [order.id]
+    assert report.orders_resolved == []
+    assert ex.calls == []
+    assert state_of(store, order) is OrderState.SUBMITTED
 
 
 @pytest.mark.parametrize(
@@ -81,11 +84,14 @@ async def test_an_order_not_found_is_cancelled_once_the_visibility_window_passed
     young = an_order(store, state=state, age=WINDOW - timedelta(seconds=1), cid="young")
     due = an_order(store, state=state, age=WINDOW, cid="due")  # exactly the window: gone
     report = await tracker.resolve(set(), set())
-    assert report.orders_resolved == [due.id] and report.unresolved == [young.id]
-    assert state_of(store, young) is state and state_of(store, due) is OrderState.CANCELLED
+    assert report.orders_resolved == [due.id]
+    assert report.unresolved == [young.id]
+    assert state_of(store, young) is state
+    assert state_of(store, due) is OrderState.CANCELLED
     assert reasons(store, "order.cancelled") == [f"not found at the venue after 0:00:30: {what}"]
     assert [e.data["actor"] for e in store.events.of_kind("order.cancelled")] == ["reconciler"]
-    assert ex.count("cancel_order") == 0 and ex.count("cancel_algo_order") == 0
+    assert ex.count("cancel_order") == 0
+    assert ex.count("cancel_algo_order") == 0
 
 
 @pytest.mark.parametrize(
@@ -106,7 +112,9 @@ async def test_an_order_found_finished_takes_the_venues_state_and_id(
     report = await tracker.resolve(set(), set())
     assert report.orders_resolved == [order.id]
     after = store.orders.get(order.id or 0)
-    assert after is not None and after.state is state and after.exchange_order_id == "9001"
+    assert after is not None
+    assert after.state is state
+    assert after.exchange_order_id == "9001"
     assert reasons(store, f"order.{state.value}") == [f"the venue reports it {status.value}"]
     assert [e.data["actor"] for e in store.events.of_kind(f"order.{state.value}")] == ["reconciler"]
     assert ex.count("cancel_order") == 0
@@ -121,7 +129,9 @@ async def test_a_pending_order_found_open_is_recorded_submitted_with_its_venue_i
     report = await tracker.resolve(set(), set())
     assert report.unresolved == [order.id]  # open, young: decided on a later tick
     after = store.orders.get(order.id or 0)
-    assert after is not None and after.state is OrderState.SUBMITTED and after.exchange_order_id == "9001"
+    assert after is not None
+    assert after.state is OrderState.SUBMITTED
+    assert after.exchange_order_id == "9001"
     assert ex.count("cancel_order") == 0
 
 
@@ -135,7 +145,8 @@ async def test_an_entry_the_venue_reports_open_is_cancelled_there_before_the_boo
     ex.orders["due"] = at_venue("due", OrderStatus.NEW, oid="2")
     cancels = record_cancels(ex)
     report = await tracker.resolve(set(), set())
-    assert report.orders_resolved == [due.id] and report.unresolved == [young.id]
+    assert report.orders_resolved == [due.id]
+    assert report.unresolved == [young.id]
     assert cancels == [("cancel_order", "ETHUSDT", "2")]
     assert state_of(store, young) is OrderState.SUBMITTED
     assert state_of(store, due) is OrderState.CANCELLED
@@ -172,7 +183,8 @@ async def test_an_unconfirmed_cancel_leaves_the_order_open_in_the_books(
             "entry order 9001 is open at the venue and its cancel was not confirmed: cancel timed out",
         )
     ]
-    assert report.unresolved == [order.id] and report.orders_resolved == []
+    assert report.unresolved == [order.id]
+    assert report.orders_resolved == []
     assert ex.count("cancel_order") == 1
     assert state_of(store, order) is OrderState.SUBMITTED
     assert store.events.of_kind("order.cancelled") == []
@@ -216,7 +228,8 @@ async def test_a_leg_open_at_the_venue_for_a_held_open_position_stays(
     ex.orders["loose"] = at_venue("loose", OrderStatus.UNTRIGGERED, oid="78", kind=kind.value)
     report = await tracker.resolve(set(), {("ETHUSDT", Side.LONG)})
     assert report.orders_resolved == [leg.id, loose.id]
-    assert ex.count("cancel_algo_order") == 0 and ex.count("cancel_order") == 0
+    assert ex.count("cancel_algo_order") == 0
+    assert ex.count("cancel_order") == 0
     assert state_of(store, leg) is OrderState.SUBMITTED
 
 
@@ -235,10 +248,8 @@ async def test_a_leg_of_a_position_closed_in_the_books_or_not_held_is_cancelled_
     report = await tracker.resolve(set(), {("ETHUSDT", Side.LONG)})
     assert report.orders_resolved == [of_closed.id, of_short.id]  # a leg is not given the window
     assert cancels == [("cancel_algo_order", "ETHUSDT", "77"), ("cancel_algo_order", "ETHUSDT", "78")]
-    assert (
-        state_of(store, of_closed) is OrderState.CANCELLED
-        and state_of(store, of_short) is OrderState.CANCELLED
-    )
+    assert state_of(store, of_closed) is OrderState.CANCELLED
+    assert state_of(store, of_short) is OrderState.CANCELLED
 
 
 async def test_a_look_up_goes_by_venue_id_first_then_by_client_id(
@@ -253,7 +264,9 @@ async def test_a_look_up_goes_by_venue_id_first_then_by_client_id(
     assert report.orders_resolved == [by_id.id, stale_id.id]
     assert [a for c, a in ex.calls if c == "find_order"] == ["stale"]  # only where the id was unknown
     after = store.orders.get(stale_id.id or 0)
-    assert after is not None and after.state is OrderState.FILLED and after.exchange_order_id == "9002"
+    assert after is not None
+    assert after.state is OrderState.FILLED
+    assert after.exchange_order_id == "9002"
 
 
 async def test_a_leg_the_venue_named_is_never_looked_up_by_a_client_id(
@@ -262,7 +275,8 @@ async def test_a_leg_the_venue_named_is_never_looked_up_by_a_client_id(
     tracker, ex, _ = tracker_on(store, clock)
     leg = an_order(store, kind=OrderKind.TP, cid="exchange:555", age=WINDOW)
     report = await tracker.resolve(set(), set())
-    assert report.orders_resolved == [leg.id] and ex.count("find_order") == 0
+    assert report.orders_resolved == [leg.id]
+    assert ex.count("find_order") == 0
     assert state_of(store, leg) is OrderState.CANCELLED
 
 

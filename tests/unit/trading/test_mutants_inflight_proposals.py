@@ -55,10 +55,12 @@ async def test_an_approved_proposal_never_sent_fails_unless_the_executor_holds_i
     p = approved(store, clock, tracker)
     executor.claimed.add(p.id or 0)
     report = await tracker.resolve(set(), set())
-    assert report.proposals_resolved == [] and proposal_state(store, p) is ProposalState.APPROVED
+    assert report.proposals_resolved == []
+    assert proposal_state(store, p) is ProposalState.APPROVED
     executor.claimed.clear()
     report = await tracker.resolve(set(), set())
-    assert report.proposals_resolved == [p.id] and report.linked == []
+    assert report.proposals_resolved == [p.id]
+    assert report.linked == []
     assert proposal_state(store, p) is ProposalState.FAILED
     assert proposal_reason(store, p) == "approved but never sent: the engine stopped before sending it"
     assert store.events.of_kind("proposal.failed")[0].data["actor"] == "reconciler"
@@ -107,7 +109,8 @@ async def test_a_proposal_whose_entry_is_still_open_waits(store: Store, clock: S
     cid = executor.desk.entry_cid(p.id or 0)
     an_order(store, cid=cid, proposal_id=p.id, exchange_id="5")
     report = await tracker.resolve({"5"}, set())
-    assert report.proposals_resolved == [] and proposal_state(store, p) is ProposalState.SUBMITTING
+    assert report.proposals_resolved == []
+    assert proposal_state(store, p) is ProposalState.SUBMITTING
 
 
 def filled_entry(store: Store, executor: Executor, p: Proposal, age: timedelta) -> Order:
@@ -139,21 +142,26 @@ async def test_a_filled_entry_is_linked_to_the_adopted_position_and_its_tp_resto
     assert store.events.of_kind("proposal.open")[0].data["actor"] == "reconciler"
     assert record.getMessage() == f"proposal #{p.id}: position #{pos.id} linked after restart"
     assert (record.proposal_id, record.position_id) == (p.id, pos.id)  # type: ignore[attr-defined]
-    assert report.linked == [p.id] and report.proposals_resolved == [p.id]
+    assert report.linked == [p.id]
+    assert report.proposals_resolved == [p.id]
     assert proposal_state(store, p) is ProposalState.OPEN
     assert proposal_reason(store, p) == f"entry {entry.client_order_id} filled; position #{pos.id} linked"
     linked = store.positions.get(pos.id or 0)
-    assert linked is not None and linked.proposal_id == p.id and linked.adopted is False
+    assert linked is not None
+    assert linked.proposal_id == p.id
+    assert linked.adopted is False
     assert linked.sl_price == Decimal(1900)  # the venue's stop stays
     assert linked.tp_price == p.tp_price
     tp = [a for c, a in ex.calls if c == "place_tp_sl"]
     assert tp == [("ETHUSDT", Side.LONG, "tp", p.tp_price, Decimal("1.5"))]
     assert linked.tp_order_id == ex.algos[0].order_id
     tp_row = [o for o in store.orders.for_position(pos.id or 0) if o.kind is OrderKind.TP]
-    assert len(tp_row) == 1 and tp_row[0].client_order_id.endswith("tp3")
+    assert len(tp_row) == 1
+    assert tp_row[0].client_order_id.endswith("tp3")
     assert tp_row[0].request == {"reason": "restored after restart"}
     after_entry = store.orders.get(entry.id or 0)
-    assert after_entry is not None and after_entry.position_id == pos.id
+    assert after_entry is not None
+    assert after_entry.position_id == pos.id
     assert after_entry.updated_at == NOW + timedelta(seconds=5)
 
 
@@ -173,7 +181,9 @@ async def test_a_linked_position_that_has_its_tp_gets_no_second_one(
     await clock.advance(5)
     await tracker.resolve(set(), {("ETHUSDT", Side.LONG)})
     linked = store.positions.get(pos.id or 0)
-    assert linked is not None and linked.tp_price == Decimal(2300) and linked.tp_order_id == "t1"
+    assert linked is not None
+    assert linked.tp_price == Decimal(2300)
+    assert linked.tp_order_id == "t1"
     assert linked.sl_price == p.sl_price
     assert linked.updated_at == NOW + timedelta(seconds=5)
     assert ex.count("place_tp_sl") == 0
@@ -201,16 +211,21 @@ async def test_a_filled_entry_without_its_position_waits_the_window_then_is_rebu
         )
     )
     report = await tracker.resolve(set(), set())
-    assert report.proposals_resolved == [] and proposal_state(store, p) is ProposalState.SUBMITTING
+    assert report.proposals_resolved == []
+    assert proposal_state(store, p) is ProposalState.SUBMITTING
     await clock.advance(1)
     report = await tracker.resolve(set(), set())
-    assert report.proposals_resolved == [p.id] and report.linked == []
+    assert report.proposals_resolved == [p.id]
+    assert report.linked == []
     assert proposal_state(store, p) is ProposalState.CLOSED
     assert proposal_reason(store, p) == f"position #{adopted.id} closed at the venue"
     again = store.positions.get(adopted.id or 0)
-    assert again is not None and again.proposal_id == p.id and again.adopted is False
+    assert again is not None
+    assert again.proposal_id == p.id
+    assert again.adopted is False
     after_entry = store.orders.get(entry.id or 0)
-    assert after_entry is not None and after_entry.position_id == adopted.id
+    assert after_entry is not None
+    assert after_entry.position_id == adopted.id
     assert ex.count("find_order") == 0
 
 
@@ -231,7 +246,8 @@ async def test_an_adopted_position_opened_before_the_entry_is_not_taken_for_it(
     assert report.proposals_resolved == []  # the venue shows no closing order: asked again next tick
     assert proposal_state(store, p) is ProposalState.SUBMITTING
     kept = store.positions.get(older.id or 0)
-    assert kept is not None and kept.proposal_id is None
+    assert kept is not None
+    assert kept.proposal_id is None
 
 
 async def test_of_two_adopted_positions_after_the_entry_the_first_opened_is_the_entrys(
@@ -253,8 +269,11 @@ async def test_of_two_adopted_positions_after_the_entry_the_first_opened_is_the_
     await tracker.resolve(set(), set())
     linked = store.positions.get(first.id or 0)
     untouched = store.positions.get(later.id or 0)
-    assert linked is not None and linked.proposal_id == p.id
-    assert untouched is not None and untouched.proposal_id is None and untouched.adopted is True
+    assert linked is not None
+    assert linked.proposal_id == p.id
+    assert untouched is not None
+    assert untouched.proposal_id is None
+    assert untouched.adopted is True
 
 
 async def test_a_filled_entry_whose_position_is_gone_is_rebuilt_from_the_venue(
@@ -267,15 +286,18 @@ async def test_a_filled_entry_whose_position_is_gone_is_rebuilt_from_the_venue(
     stop = at_venue("venue-sl", OrderStatus.FILLED, oid="9002", kind="sl")
     ex.orders["venue-sl"] = replace(stop, reduce_only=True, updated_at=NOW - timedelta(minutes=1))
     report = await tracker.resolve(set(), set())
-    assert report.proposals_resolved == [p.id] and report.linked == []
+    assert report.proposals_resolved == [p.id]
+    assert report.linked == []
     assert proposal_state(store, p) is ProposalState.CLOSED
     (pos,) = store.positions.recent_closed()
-    assert pos.proposal_id == p.id and pos.close_reason is CloseReason.STOP_LOSS
+    assert pos.proposal_id == p.id
+    assert pos.close_reason is CloseReason.STOP_LOSS
     assert (pos.size, pos.entry_price) == (Decimal("1.5"), Decimal(2000))
     opened = [e for e in store.events.of_kind("position.open") if e.position_id == pos.id]
     assert opened[0].data["actor"] == "reconciler"
     after_entry = store.orders.get(entry.id or 0)
-    assert after_entry is not None and after_entry.position_id == pos.id
+    assert after_entry is not None
+    assert after_entry.position_id == pos.id
 
 
 async def test_a_filled_entry_whose_position_is_gone_waits_while_no_close_is_shown(
@@ -286,9 +308,11 @@ async def test_a_filled_entry_whose_position_is_gone_waits_while_no_close_is_sho
     entry = filled_entry(store, executor, p, WINDOW)
     ex.orders[entry.client_order_id] = at_venue(entry.client_order_id, OrderStatus.FILLED, oid="9001")
     report = await tracker.resolve(set(), set())
-    assert report.proposals_resolved == [] and proposal_state(store, p) is ProposalState.SUBMITTING
+    assert report.proposals_resolved == []
+    assert proposal_state(store, p) is ProposalState.SUBMITTING
     after_entry = store.orders.get(entry.id or 0)
-    assert after_entry is not None and after_entry.position_id is None
+    assert after_entry is not None
+    assert after_entry.position_id is None
 
 
 async def test_an_entry_already_tied_to_a_position_keeps_it_when_linked(
@@ -312,7 +336,8 @@ async def test_an_entry_already_tied_to_a_position_keeps_it_when_linked(
     report = await tracker.resolve(set(), {("ETHUSDT", Side.LONG)})
     assert report.linked == [p.id]
     after_entry = store.orders.get(entry.id or 0)
-    assert after_entry is not None and after_entry.position_id == earlier.id
+    assert after_entry is not None
+    assert after_entry.position_id == earlier.id
 
 
 async def test_an_entry_gone_with_no_closing_order_is_booked_unknown_from_twice_the_window(
@@ -325,13 +350,16 @@ async def test_an_entry_gone_with_no_closing_order_is_booked_unknown_from_twice_
     entry = filled_entry(store, executor, p, 2 * WINDOW - timedelta(seconds=1))
     ex.orders[entry.client_order_id] = at_venue(entry.client_order_id, OrderStatus.FILLED, oid="9001")
     report = await tracker.resolve(set(), set())
-    assert report.proposals_resolved == [] and proposal_state(store, p) is ProposalState.SUBMITTING
+    assert report.proposals_resolved == []
+    assert proposal_state(store, p) is ProposalState.SUBMITTING
     assert store.positions.recent_closed() == []
     await clock.advance(1)
     report = await tracker.resolve(set(), set())
-    assert report.proposals_resolved == [p.id] and proposal_state(store, p) is ProposalState.CLOSED
+    assert report.proposals_resolved == [p.id]
+    assert proposal_state(store, p) is ProposalState.CLOSED
     (pos,) = store.positions.recent_closed()
-    assert pos.proposal_id == p.id and pos.close_reason is CloseReason.UNKNOWN
+    assert pos.proposal_id == p.id
+    assert pos.close_reason is CloseReason.UNKNOWN
     assert (pos.size, pos.entry_price) == (Decimal("1.5"), Decimal(2000))
 
 
@@ -355,9 +383,12 @@ async def test_linking_an_adopted_round_trip_stamps_the_position_the_entry_and_t
     report = await tracker.resolve(set(), set())
     assert report.proposals_resolved == [p.id]
     linked = store.positions.get(adopted.id or 0)
-    assert linked is not None and linked.proposal_id == p.id and linked.updated_at == clock.now()
+    assert linked is not None
+    assert linked.proposal_id == p.id
+    assert linked.updated_at == clock.now()
     after_entry = store.orders.get(entry.id or 0)
-    assert after_entry is not None and after_entry.position_id == adopted.id
+    assert after_entry is not None
+    assert after_entry.position_id == adopted.id
     assert after_entry.updated_at == clock.now()
     steps = [
         (e.data["to"], e.data["actor"], e.at)

@@ -183,7 +183,8 @@ async def test_a_leg_without_a_client_id_or_with_one_a_row_uses_is_named_by_its_
 async def test_a_leg_listed_twice_gets_one_row(store: Store, clock: SimulatedClock) -> None:
     pos = held_position(store, clock)
     created = track_legs(store, AT, pos, [leg("t1", cid="smt-a"), leg("t1", cid="smt-a")])
-    assert len(created) == 1 and len(rows(store)) == 1
+    assert len(created) == 1
+    assert len(rows(store)) == 1
 
 
 # ------------------------------------------------------------------------------- the reconciler's hooks
@@ -283,7 +284,9 @@ async def test_close_out_tracks_the_open_legs_of_the_positions_side_in_the_order
     ]
     assert {o.created_at for o in rows(store)} == {clock.now()}
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.state is PositionState.CLOSED and after.close_order_id == "close1"
+    assert after is not None
+    assert after.state is PositionState.CLOSED
+    assert after.close_order_id == "close1"
 
 
 # ------------------------------------------------------ a closed position's leg on a newer position
@@ -332,7 +335,9 @@ CONFIRMED = "open at the venue but belonging to no open work: cancelled, the ven
 
 async def cancelled_as_confirmed(store: Store, order: Order) -> None:
     after = store.orders.get(order.id or 0)
-    assert after is not None and after.state is OrderState.CANCELLED and after.updated_at == NOW
+    assert after is not None
+    assert after.state is OrderState.CANCELLED
+    assert after.updated_at == NOW
     events = store.events.of_kind("order.cancelled")
     assert [(e.data.get("reason"), e.data.get("actor")) for e in events] == [(CONFIRMED, "reconciler")]
 
@@ -347,7 +352,8 @@ async def test_a_closed_positions_take_profit_resting_while_a_newer_one_is_held_
     cancels = record_cancels(ex)
     report = await tracker.resolve({"77"}, HELD, ())  # no other leg listed: a take-profit goes anyway
     assert cancels == [("cancel_algo_order", "ETHUSDT", "77")]
-    assert report.orders_resolved == [tp.id] and report.unresolved == []
+    assert report.orders_resolved == [tp.id]
+    assert report.unresolved == []
     await cancelled_as_confirmed(store, tp)
     assert store.events.of_kind("order.submitted") == []
 
@@ -363,7 +369,8 @@ async def test_a_closed_positions_stop_is_cancelled_when_the_newer_position_has_
     listed = [leg("78", "sl", trigger="1900"), newer_stop(status=OrderStatus.NEW)]
     report = await tracker.resolve({"78", "new-sl"}, HELD, listed)
     assert cancels == [("cancel_algo_order", "ETHUSDT", "78")]
-    assert report.orders_resolved == [sl.id, own.id] and report.cancelled == ["78"]
+    assert report.orders_resolved == [sl.id, own.id]
+    assert report.cancelled == ["78"]
     await cancelled_as_confirmed(store, sl)
 
 
@@ -381,7 +388,8 @@ async def test_a_closed_positions_stop_stays_when_the_other_stop_is_no_open_posi
     await tracker.resolve({"78", "new-sl"}, HELD, [leg("78", "sl", trigger="1900"), newer_stop()])
     assert cancels == []
     after = store.orders.get(sl.id or 0)
-    assert after is not None and after.state is OrderState.SUBMITTED
+    assert after is not None
+    assert after.state is OrderState.SUBMITTED
 
 
 @pytest.mark.parametrize(
@@ -404,9 +412,11 @@ async def test_a_closed_positions_stop_stays_while_the_newer_position_has_no_oth
     sl = an_order(store, kind=OrderKind.SL, position_id=gone.id, exchange_id="78", cid="sl")
     cancels = record_cancels(ex)
     report = await tracker.resolve({"78"}, HELD, [leg("78", "sl", trigger="1900"), other])
-    assert cancels == [] and report.orders_resolved == [sl.id]
+    assert cancels == []
+    assert report.orders_resolved == [sl.id]
     after = store.orders.get(sl.id or 0)
-    assert after is not None and after.state is OrderState.SUBMITTED
+    assert after is not None
+    assert after.state is OrderState.SUBMITTED
     assert store.events.of_kind("order.cancelled") == []
 
 
@@ -449,7 +459,8 @@ async def test_a_resting_order_that_is_no_closed_positions_leg_on_a_held_side_st
     assert cancels == [], name
     assert report.orders_resolved == [order.id]
     after = store.orders.get(order.id or 0)
-    assert after is not None and after.state is OrderState.SUBMITTED  # recorded resting, not cancelled
+    assert after is not None
+    assert after.state is OrderState.SUBMITTED
     assert store.events.of_kind("order.cancelled") == []
 
 
@@ -497,7 +508,8 @@ async def test_an_unconfirmed_cancel_of_a_leg_left_on_a_newer_position_leaves_it
     with caplog.at_level(logging.INFO, logger="smt_engine.trading.inflight"):
         report = await tracker.resolve({"77", "new-sl"}, HELD, [newer_stop()])
     assert asked == [("ETHUSDT", "77")]
-    assert report.unresolved == [order.id] and report.orders_resolved == [own.id]
+    assert report.unresolved == [order.id]
+    assert report.orders_resolved == [own.id]
     assert report.cancelled == []
     logged = [(r.levelno, r.getMessage(), getattr(r, "event", None)) for r in caplog.records]
     assert logged == [
@@ -508,7 +520,8 @@ async def test_an_unconfirmed_cancel_of_a_leg_left_on_a_newer_position_leaves_it
         )
     ]
     after = store.orders.get(order.id or 0)
-    assert after is not None and after.state is OrderState.SUBMITTED
+    assert after is not None
+    assert after.state is OrderState.SUBMITTED
     assert store.events.of_kind("order.cancelled") == []
 
 
@@ -522,7 +535,8 @@ async def test_a_take_profit_flagged_orphan_is_cancelled_once_a_newer_position_h
     store.orders.update(tp.id, orphan=True)
     cancels = record_cancels(ex)
     report = await tracker.resolve({"79"}, HELD, [leg("79", "tp")])
-    assert cancels == [("cancel_algo_order", "ETHUSDT", "79")] and report.cancelled == ["79"]
+    assert cancels == [("cancel_algo_order", "ETHUSDT", "79")]
+    assert report.cancelled == ["79"]
     quiet = an_order(store, kind=OrderKind.TP, exchange_id="80", cid="plain-80")  # not flagged: not ours
     await tracker.resolve({"80"}, HELD, [leg("80", "tp")])
     assert ("cancel_algo_order", "ETHUSDT", "80") not in cancels

@@ -111,10 +111,13 @@ async def test_a_failed_read_aborts_the_tick_and_changes_nothing(
     assert report.ok is False
     assert report.error == "ExchangeUnavailable: positions endpoint 502"
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.state is PositionState.OPEN  # an API error is never "closed"
-    assert ex.count("place_tp_sl") == 0 and ex.count("balance") == 0
+    assert after is not None
+    assert after.state is PositionState.OPEN
+    assert ex.count("place_tp_sl") == 0
+    assert ex.count("balance") == 0
     status, detail, _ = health(store)
-    assert status is HealthStatus.DOWN and detail == "ExchangeUnavailable: positions endpoint 502"
+    assert status is HealthStatus.DOWN
+    assert detail == "ExchangeUnavailable: positions endpoint 502"
 
 
 async def test_a_position_only_the_venue_has_is_adopted_and_protected(
@@ -124,7 +127,8 @@ async def test_a_position_only_the_venue_has_is_adopted_and_protected(
     ex.positions_[("ETHUSDT", Side.LONG)] = venue_position()
     ex.positions_[("ETHUSDT", Side.SHORT)] = venue_position(Side.SHORT, size="0")  # no position at all
     report = await mon.tick()
-    assert report.ok is True and report.error is None
+    assert report.ok is True
+    assert report.error is None
     adopted = store.positions.open_positions()
     assert [(p.side, p.opened_at, p.adopted) for p in adopted] == [(Side.LONG, OPENED, True)]
     assert report.adopted == [adopted[0].id]
@@ -145,10 +149,15 @@ async def test_a_known_position_is_refreshed_and_a_resting_stop_left_alone(
     ex.positions_[("ETHUSDT", Side.LONG)] = live
     ex.algos.append(sl_of(live))
     report = await mon.tick()
-    assert report.adopted == [] and report.stops_placed == [] and report.closed == []
+    assert report.adopted == []
+    assert report.stops_placed == []
+    assert report.closed == []
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.size == Decimal("1.2") and after.sl_order_id == "s1"
-    assert ex.count("place_tp_sl") == 0 and ex.count("close_position") == 0
+    assert after is not None
+    assert after.size == Decimal("1.2")
+    assert after.sl_order_id == "s1"
+    assert ex.count("place_tp_sl") == 0
+    assert ex.count("close_position") == 0
 
 
 async def test_a_stop_the_venue_lists_open_stays_open_in_the_books_and_at_the_venue(
@@ -179,8 +188,10 @@ async def test_a_stop_the_venue_lists_open_stays_open_in_the_books_and_at_the_ve
     report = await mon.tick()
     assert report.inflight.unresolved == []
     after = store.orders.get(row.id or 0)
-    assert after is not None and after.state is OrderState.SUBMITTED
-    assert ex.count("cancel_algo_order") == 0 and [a.order_id for a in ex.algos] == ["s1"]
+    assert after is not None
+    assert after.state is OrderState.SUBMITTED
+    assert ex.count("cancel_algo_order") == 0
+    assert [a.order_id for a in ex.algos] == ["s1"]
 
 
 async def test_a_position_the_venue_no_longer_has_is_closed_out_and_its_orders_settled(
@@ -205,19 +216,24 @@ async def test_a_position_the_venue_no_longer_has_is_closed_out_and_its_orders_s
     # Missing with nothing that explains it: not booked closed on one answer, its orders left alone.
     with caplog.at_level(logging.WARNING):
         first = await mon.tick()
-    assert first.closed == [] and ex.count("cancel_algo_order") == 0
+    assert first.closed == []
+    assert ex.count("cancel_algo_order") == 0
     (warning,) = [r for r in caplog.records if getattr(r, "event", None) == "position.unexplained"]
-    assert warning.position_id == pos.id and warning.levelno == logging.WARNING  # type: ignore[attr-defined]
+    assert warning.position_id == pos.id
+    assert warning.levelno == logging.WARNING
     await clock.advance(mon.settings.trading.order_visibility.total_seconds())
     report = await mon.tick()
     assert report.closed == [(pos.id, CloseReason.UNKNOWN)]
     said = [r for r in caplog.records if getattr(r, "event", None) == "position.unexplained"]
     assert len(said) == 1  # said once
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.state is PositionState.CLOSED
+    assert after is not None
+    assert after.state is PositionState.CLOSED
     settled = store.orders.get(leftover.id or 0)
-    assert settled is not None and settled.state.is_terminal
-    assert ex.count("place_tp_sl") == 0 and ex.count("close_position") == 0
+    assert settled is not None
+    assert settled.state.is_terminal
+    assert ex.count("place_tp_sl") == 0
+    assert ex.count("close_position") == 0
 
 
 async def test_a_close_not_yet_explained_gets_no_stop_and_no_market_close(
@@ -232,11 +248,15 @@ async def test_a_close_not_yet_explained_gets_no_stop_and_no_market_close(
 
     ex.order_history = unreadable  # type: ignore[method-assign,assignment]
     report = await mon.tick()
-    assert report.ok is True and report.closed == []
-    assert report.stops_placed == [] and report.forced == []
-    assert ex.count("place_tp_sl") == 0 and ex.count("close_position") == 0
+    assert report.ok is True
+    assert report.closed == []
+    assert report.stops_placed == []
+    assert report.forced == []
+    assert ex.count("place_tp_sl") == 0
+    assert ex.count("close_position") == 0
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.state is PositionState.OPEN
+    assert after is not None
+    assert after.state is PositionState.OPEN
 
 
 async def test_a_held_position_past_max_hold_is_force_closed(store: Store, clock: SimulatedClock) -> None:
@@ -297,12 +317,14 @@ async def test_the_start_up_tick_loads_every_traded_contract_and_cancels_no_orph
     ex.algos.append(orphan)
     await mon.tick(startup=True)
     assert ("contracts", ["ETHUSDT", "BTCUSDT"]) in ex.calls
-    assert store.contracts.load("ETHUSDT") is not None and store.contracts.load("BTCUSDT") is not None
+    assert store.contracts.load("ETHUSDT") is not None
+    assert store.contracts.load("BTCUSDT") is not None
     assert store.contracts.load("SOLUSDT") is None
     assert ex.count("cancel_algo_order") == 0  # at start-up an orphan is flagged, not cancelled
     assert btc.id is not None
     report = await mon.tick()
-    assert report.orphans_cancelled == ["o1"] and ("cancel_algo_order", "o1") in ex.calls
+    assert report.orphans_cancelled == ["o1"]
+    assert ("cancel_algo_order", "o1") in ex.calls
 
 
 async def test_every_tick_snapshots_equity_and_a_breach_halts(store: Store, clock: SimulatedClock) -> None:
@@ -322,12 +344,16 @@ async def test_every_tick_snapshots_equity_and_a_breach_halts(store: Store, cloc
     report = await mon.tick()  # 5 % down: within the 10 % daily limit
     assert report.halted is None
     latest = store.account.latest()
-    assert latest is not None and latest.at == NOW and latest.equity == Decimal(950)
+    assert latest is not None
+    assert latest.at == NOW
+    assert latest.equity == Decimal(950)
     mon.on_halt = lambda reason, code: halts.append((reason, code))
     ex.available = Decimal(900)
     report = await mon.tick()
     assert report.halted is ReasonCode.DAILY_LOSS
-    assert len(halts) == 1 and halts[0][1] is ReasonCode.DAILY_LOSS and "daily loss 10.00%" in halts[0][0]
+    assert len(halts) == 1
+    assert halts[0][1] is ReasonCode.DAILY_LOSS
+    assert "daily loss 10.00%" in halts[0][0]
 
 
 async def test_a_breach_without_a_halt_handler_is_still_reported(store: Store, clock: SimulatedClock) -> None:
@@ -356,7 +382,9 @@ async def test_an_unreadable_balance_skips_the_snapshot_not_the_tick(
     with caplog.at_level(logging.DEBUG, logger="smt_engine.trading.monitor"):
         report = await mon.tick()
     assert "no equity snapshot this tick: balance 502" in caplog.messages
-    assert report.ok is True and report.halted is None and len(report.adopted) == 1
+    assert report.ok is True
+    assert report.halted is None
+    assert len(report.adopted) == 1
     assert store.account.latest() is None
 
 
@@ -371,7 +399,8 @@ async def test_the_equity_point_keeps_every_figure_of_the_balance(
     ex.balance = balance  # type: ignore[method-assign]
     await mon.tick()
     point = store.account.latest()
-    assert point is not None and point.at == NOW
+    assert point is not None
+    assert point.at == NOW
     assert (point.balance, point.equity, point.available) == (Decimal(1000), Decimal(1012), Decimal(900))
     assert (point.unrealized_pnl, point.margin_used) == (Decimal(12), Decimal(100))
 
@@ -403,11 +432,15 @@ async def test_a_closed_positions_stop_left_on_a_newer_position_with_its_own_sto
     )
     report = await mon.tick()
     assert report.inflight.unresolved == []
-    assert ("cancel_algo_order", "old-sl") in ex.calls and [a.order_id for a in ex.algos] == ["new-sl"]
+    assert ("cancel_algo_order", "old-sl") in ex.calls
+    assert [a.order_id for a in ex.algos] == ["new-sl"]
     after = store.orders.get(row.id or 0)
-    assert after is not None and after.state is OrderState.CANCELLED
+    assert after is not None
+    assert after.state is OrderState.CANCELLED
     own = store.orders.by_exchange_id("new-sl")  # tracked for the newer position, and kept
-    assert own is not None and own.position_id == newer.id and own.state is OrderState.SUBMITTED
+    assert own is not None
+    assert own.position_id == newer.id
+    assert own.state is OrderState.SUBMITTED
 
 
 async def test_a_position_of_less_than_one_unit_is_held_not_closed_out(
@@ -420,9 +453,12 @@ async def test_a_position_of_less_than_one_unit_is_held_not_closed_out(
     ex.positions_[("ETHUSDT", Side.LONG)] = live
     ex.algos.append(sl_of(live))
     report = await mon.tick()
-    assert report.closed == [] and report.adopted == []
+    assert report.closed == []
+    assert report.adopted == []
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.state is PositionState.OPEN and after.size == Decimal("0.5")
+    assert after is not None
+    assert after.state is PositionState.OPEN
+    assert after.size == Decimal("0.5")
 
 
 async def test_a_stop_the_stream_pushed_filled_closes_its_position_from_the_push(
@@ -439,7 +475,9 @@ async def test_a_stop_the_stream_pushed_filled_closes_its_position_from_the_push
     report = await mon.tick()
     assert report.closed == [(pos.id, CloseReason.STOP_LOSS)]  # the REST path would find no order: unknown
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.state is PositionState.CLOSED and after.close_order_id == "s1"
+    assert after is not None
+    assert after.state is PositionState.CLOSED
+    assert after.close_order_id == "s1"
     assert (after.exit_price, after.realized_pnl) == (Decimal(1960), Decimal("-60.5"))
 
 
@@ -483,6 +521,8 @@ async def test_a_closed_positions_orders_are_answered_by_the_venue_and_a_listed_
     assert [e.data["actor"] for e in events] == ["reconciler"]
     assert events[0].data["reason"].startswith("not found at the venue after")
     after = store.orders.get(unsent.id or 0)
-    assert after is not None and after.state is OrderState.CANCELLED
+    assert after is not None
+    assert after.state is OrderState.CANCELLED
     still = store.orders.get(listed.id or 0)
-    assert still is not None and still.state is OrderState.SUBMITTED
+    assert still is not None
+    assert still.state is OrderState.SUBMITTED

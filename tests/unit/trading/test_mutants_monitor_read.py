@@ -64,14 +64,18 @@ async def test_a_close_the_list_confirms_at_once_and_one_it_confirms_on_the_seco
 
     ex.positions = lagging  # type: ignore[method-assign]
     report = await mon.tick()
-    assert report.ok and answers == []
+    assert report.ok
+    assert answers == []
     assert report.closed == [(ids[0], CloseReason.STOP_LOSS), (ids[1], CloseReason.STOP_LOSS)]
-    assert report.stops_placed == [] and store.events.of_kind("push.contradicted") == []
+    assert report.stops_placed == []
+    assert store.events.of_kind("push.contradicted") == []
     for pid, leg_id in zip(ids, legs, strict=True):
         after = store.positions.get(pid)
-        assert after is not None and after.state is PositionState.CLOSED
+        assert after is not None
+        assert after.state is PositionState.CLOSED
         row = store.orders.get(leg_id)
-        assert row is not None and row.state is OrderState.FILLED, (pid, row)
+        assert row is not None, (pid, row)
+        assert row.state is OrderState.FILLED, (pid, row)
 
 
 async def test_open_orders_failing_after_the_list_was_read_aborts_the_tick_and_keeps_the_push(
@@ -93,6 +97,7 @@ async def test_open_orders_failing_after_the_list_was_read_aborts_the_tick_and_k
 
     ex.open_orders = down  # type: ignore[method-assign]
     report = await mon.tick()
-    assert report.ok is False and report.error == "ExchangeUnavailable: open orders endpoint 502"
+    assert report.ok is False
+    assert report.error == "ExchangeUnavailable: open orders endpoint 502"
     assert mon.pushed.take() == [fill]
     assert not mon.recheck_soon

@@ -99,7 +99,8 @@ async def test_an_approval_opens_the_position_and_says_so(store: Store, clock: S
     pid = waiting(store, clock, ops)
     result = await drive(clock, ops.run(command(CommandKind.APPROVE, proposal_id=pid)))
     pos = store.positions.open_for("ETHUSDT", Side.LONG)
-    assert pos is not None and pos.proposal_id == pid
+    assert pos is not None
+    assert pos.proposal_id == pid
     assert result == {
         "proposal_id": pid,
         "outcome": "open",
@@ -108,7 +109,8 @@ async def test_an_approval_opens_the_position_and_says_so(store: Store, clock: S
     }
     assert ex.count("place_order") == 1
     decided = [e for e in store.events.of_kind("proposal.approved") if e.proposal_id == pid]
-    assert decided and decided[0].data["actor"] == "alice"
+    assert decided
+    assert decided[0].data["actor"] == "alice"
 
 
 async def test_an_approval_on_an_unreadable_venue_is_refused_and_sends_nothing(
@@ -122,7 +124,8 @@ async def test_an_approval_on_an_unreadable_venue_is_refused_and_sends_nothing(
     assert str(refused.value) == f"cannot approve #{pid} now: the exchange could not be read (balance 502)"
     assert ex.count("place_order") == 0
     current = store.proposals.get(pid)
-    assert current is not None and current.state is ProposalState.PROPOSED
+    assert current is not None
+    assert current.state is ProposalState.PROPOSED
 
 
 async def test_an_approval_on_an_implausible_price_is_refused_naming_it(
@@ -152,7 +155,9 @@ async def test_an_approval_the_gates_deny_says_the_state_and_codes(
     with pytest.raises(CommandRejected) as refused:
         await ops.run(command(CommandKind.APPROVE, proposal_id=pid))
     current = store.proposals.get(pid)
-    assert current is not None and current.state is ProposalState.DENIED and current.reason_codes
+    assert current is not None
+    assert current.state is ProposalState.DENIED
+    assert current.reason_codes
     assert (
         str(refused.value) == f"proposal #{pid} was not approved: denied ({', '.join(current.reason_codes)})"
     )
@@ -191,7 +196,8 @@ async def test_a_rejection_records_who_and_why(store: Store, clock: SimulatedClo
     result = await ops.run(command(CommandKind.REJECT, actor="bob", proposal_id=pid, reason="too late"))
     assert result == {"proposal_id": pid, "state": "rejected"}
     (event,) = [e for e in store.events.of_kind("proposal.rejected") if e.proposal_id == pid]
-    assert event.data["actor"] == "bob" and event.data["reason"] == "too late"
+    assert event.data["actor"] == "bob"
+    assert event.data["reason"] == "too late"
     with pytest.raises(CommandRejected):
         await ops.run(command(CommandKind.REJECT, proposal_id=pid))
 
@@ -254,7 +260,8 @@ async def test_a_close_takes_symbol_and_side_in_any_case(store: Store, clock: Si
     pos = open_long(store, ex)
     result = await ops.run(command(CommandKind.CLOSE, actor="carol", symbol="ethusdt", side="long"))
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.state is PositionState.CLOSED
+    assert after is not None
+    assert after.state is PositionState.CLOSED
     assert result == {"position_id": pos.id, "state": "closed", "close_order_id": after.close_order_id}
     assert after.close_order_id is not None
     (event,) = [e for e in store.events.of_kind("position.closed") if e.position_id == pos.id]
@@ -287,7 +294,8 @@ async def test_a_close_the_venue_refuses_fails_and_says_so(store: Store, clock: 
         await ops.run(command(CommandKind.CLOSE, symbol="ETHUSDT", side="LONG"))
     assert str(refused.value) == "ETHUSDT LONG: the close order was not accepted (see the events)"
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.state is PositionState.OPEN
+    assert after is not None
+    assert after.state is PositionState.OPEN
 
 
 async def test_close_all_closes_every_open_position_and_names_the_failures(

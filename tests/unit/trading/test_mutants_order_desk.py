@@ -53,27 +53,33 @@ def test_a_new_order_is_written_whole_as_pending_before_any_request(
         request={"reason": "r"},
     )
     stored = store.orders.by_client_id("cid-1")
-    assert stored == row and row.id is not None
+    assert stored == row
+    assert row.id is not None
     assert (row.symbol, row.side, row.kind, row.size) == ("ETHUSDT", Side.SHORT, OrderKind.SL, Decimal("1.5"))
     assert row.state is OrderState.PENDING_SUBMIT
-    assert row.created_at == NOW and row.updated_at == NOW
+    assert row.created_at == NOW
+    assert row.updated_at == NOW
     assert (row.trigger_price, row.request) == (Decimal(2040), {"reason": "r"})
     assert (row.proposal_id, row.position_id, row.exchange_order_id) == (None, None, None)
     assert ex.calls == []  # the desk only records: nothing went out
     bare = desk.new_order("cid-2", "ETHUSDT", Side.LONG, OrderKind.ENTRY, Decimal(1), proposal_id=None)
-    assert bare.request == {} and bare.trigger_price is None and bare.position_id is None
+    assert bare.request == {}
+    assert bare.trigger_price is None
+    assert bare.position_id is None
 
 
 def test_a_state_change_is_audited_with_its_reason(store: Store, clock: SimulatedClock) -> None:
     desk, _ = desk_on(store, clock)
     row = desk.new_order("cid-1", "ETHUSDT", Side.LONG, OrderKind.ENTRY, Decimal(1), proposal_id=None)
     sent = desk.update(row, state=OrderState.SUBMITTED, exchange_order_id="77", why="accepted")
-    assert sent.state is OrderState.SUBMITTED and sent.exchange_order_id == "77"
+    assert sent.state is OrderState.SUBMITTED
+    assert sent.exchange_order_id == "77"
     event = store.events.of_kind("order.submitted")[0]
     assert event.data == {"from": "pending_submit", "to": "submitted", "actor": ACTOR, "reason": "accepted"}
     assert ACTOR == "executor"
     refused = desk.update(sent, state=OrderState.REJECTED, error="InvalidOrder: size")
-    assert refused.state is OrderState.REJECTED and refused.error == "InvalidOrder: size"
+    assert refused.state is OrderState.REJECTED
+    assert refused.error == "InvalidOrder: size"
     assert store.events.of_kind("order.rejected")[0].data["reason"] == "InvalidOrder: size"
 
 
@@ -91,7 +97,8 @@ async def test_a_field_update_changes_no_state_and_audits_nothing(
     row = desk.new_order("cid-1", "ETHUSDT", Side.LONG, OrderKind.ENTRY, Decimal(1), proposal_id=None)
     await clock.advance(5)
     updated = desk.update(row, exchange_order_id="77")
-    assert updated.state is OrderState.PENDING_SUBMIT and updated.exchange_order_id == "77"
+    assert updated.state is OrderState.PENDING_SUBMIT
+    assert updated.exchange_order_id == "77"
     assert updated.updated_at == NOW + timedelta(seconds=5)
     assert [e.kind for e in store.events.recent(10)] == []
 
@@ -133,7 +140,8 @@ async def test_a_lookup_asks_again_after_the_poll_interval_until_found(
 
     ex.find_order = late  # type: ignore[method-assign]
     found = await drive(clock, desk.lookup("ETHUSDT", "cid-1"), step=0.5)
-    assert found is not None and found.order_id == "9001"
+    assert found is not None
+    assert found.order_id == "9001"
     assert asked == [NOW, NOW + timedelta(seconds=2), NOW + timedelta(seconds=4)]  # trading.poll_interval
 
 
@@ -163,7 +171,8 @@ def test_an_error_text_is_named_redacted_and_bounded() -> None:
         error_text(ExchangeUnavailable("bad key sekrit-key-value")) == f"ExchangeUnavailable: bad key {MASK}"
     )
     long = error_text(ValueError("x" * 1000))
-    assert len(long) == 500 and long.startswith("ValueError: xxx")
+    assert len(long) == 500
+    assert long.startswith("ValueError: xxx")
 
 
 async def test_a_lookup_asks_three_times_by_default(store: Store, clock: SimulatedClock) -> None:

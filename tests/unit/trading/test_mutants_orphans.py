@@ -217,7 +217,8 @@ async def test_at_startup_each_leg_of_no_held_position_is_flagged_with_its_value
     report = TickReport()
     with caplog.at_level(logging.INFO, logger="smt_engine.trading.orphans"):
         await sweep_on(store, clock, venue).sweep({("BTCUSDT", Side.LONG)}, legs, [], report, cancel=False)
-    assert report.orphans_flagged == ["1", "2", "3", "6"] and report.orphans_cancelled == []
+    assert report.orphans_flagged == ["1", "2", "3", "6"]
+    assert report.orphans_cancelled == []
     assert venue.calls == []  # at startup nothing is cancelled
     assert [without_id(o) for o in rows_of(store, "1", "2", "3", "6")] == [
         flagged_row("1", "ETHUSDT", Side.LONG, OrderKind.TP, "0.5", "2200"),
@@ -225,7 +226,8 @@ async def test_at_startup_each_leg_of_no_held_position_is_flagged_with_its_value
         flagged_row("3", "ETHUSDT", Side.LONG, OrderKind.CLOSE, "1.5", None),
         flagged_row("6", "BTCUSDT", Side.SHORT, OrderKind.SL, "1.5", "1950"),
     ]
-    assert store.orders.by_exchange_id("4") is None and store.orders.by_exchange_id("5") is None
+    assert store.orders.by_exchange_id("4") is None
+    assert store.orders.by_exchange_id("5") is None
     assert sweep_records(caplog) == [
         (logging.WARNING, f"order {oid} on {sym} belongs to no position (orphan)", "order.orphan")
         for oid, sym in (("1", "ETHUSDT"), ("2", "SOLUSDT"), ("3", "ETHUSDT"), ("6", "BTCUSDT"))
@@ -287,13 +289,16 @@ async def test_on_the_tick_each_leg_of_no_held_position_is_cancelled_at_the_venu
         ("cancel_algo_order", "SOLUSDT", "3"),
         ("cancel_algo_order", "ETHUSDT", "4"),
     ]
-    assert report.orphans_cancelled == ["1", "3", "4"] and report.orphans_flagged == []
+    assert report.orphans_cancelled == ["1", "3", "4"]
+    assert report.orphans_flagged == []
     cancelled = store.orders.get(known.id or 0)
-    assert cancelled is not None and cancelled.state is OrderState.CANCELLED
+    assert cancelled is not None
+    assert cancelled.state is OrderState.CANCELLED
     assert cancelled.updated_at == NOW + timedelta(seconds=4)
     assert reasons(store, "order.cancelled") == ["cancelled: it protected no position"]
     (event,) = store.events.of_kind("order.cancelled")
-    assert event.data["actor"] == "monitor" and event.order_id == known.id
+    assert event.data["actor"] == "monitor"
+    assert event.order_id == known.id
     assert store.orders.get(done.id or 0) == done  # already final: left as it was
     assert store.orders.by_exchange_id("3") is None  # cancelled at once: no row to keep
     assert without_id(rows_of(store, "2")[0]) == replace_times(
@@ -322,7 +327,9 @@ async def test_a_refused_cancel_of_a_leg_with_our_client_id_flags_its_own_row(
     )
     assert [o.id for o in store.orders.select()] == [sent.id]
     adopted = store.orders.get(sent.id or 0)
-    assert adopted is not None and adopted.exchange_order_id == "7" and adopted.orphan
+    assert adopted is not None
+    assert adopted.exchange_order_id == "7"
+    assert adopted.orphan
 
 
 async def test_a_regular_order_no_row_knows_is_flagged_as_a_close(
@@ -344,9 +351,11 @@ async def test_a_regular_order_no_row_knows_is_flagged_as_a_close(
     venue = Venue()
     with caplog.at_level(logging.INFO, logger="smt_engine.trading.orphans"):
         await sweep_on(store, clock, venue).sweep(set(), [], regular, report, cancel=True)
-    assert report.orphans_flagged == ["13", "14", "15"] and report.orphans_cancelled == []
+    assert report.orphans_flagged == ["13", "14", "15"]
+    assert report.orphans_cancelled == []
     assert venue.calls == []  # a regular order is flagged only: `smt cleanup` cancels it
-    assert store.orders.get(by_id.id or 0) == by_id and store.orders.get(by_cid.id or 0) == by_cid
+    assert store.orders.get(by_id.id or 0) == by_id
+    assert store.orders.get(by_cid.id or 0) == by_cid
     assert store.orders.get(renamed.id or 0) == renamed
     assert [without_id(o) for o in rows_of(store, "13", "14", "15")] == [
         flagged_row(oid, "BTCUSDT", Side.SHORT, OrderKind.CLOSE, "0.25", None) for oid in ("13", "14", "15")
@@ -395,9 +404,8 @@ async def test_cleanup_cancels_the_flagged_and_the_unheld_and_leaves_what_a_posi
         None: OrderState.SUBMITTED,
         "25": OrderState.CANCELLED,
     }
-    assert (
-        store.orders.get(regular_orphan.id or 0) is not None and store.orders.get(later.id or 0) is not None
-    )
+    assert store.orders.get(regular_orphan.id or 0) is not None
+    assert store.orders.get(later.id or 0) is not None
     assert store.orders.get(refused.id or 0) == refused
     assert (
         logging.WARNING,

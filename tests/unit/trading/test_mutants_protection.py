@@ -90,10 +90,12 @@ async def test_legs_found_are_recorded_whole_and_protect_the_position(
     refreshed, protected, why = await drive(clock, protection.protect(proposal, position, "E1"))
     assert (protected, why) == (True, "")
     assert (refreshed.tp_order_id, refreshed.sl_order_id) == ("algo-00123456", "algo-00654321")
-    assert before is not None and refreshed.updated_at >= before.updated_at
+    assert before is not None
+    assert refreshed.updated_at >= before.updated_at
     for kind, oid, trigger in (("tp", "algo-00123456", TP), ("sl", "algo-00654321", SL)):
         row = store.orders.by_client_id(protection.desk.cid(proposal.id or 0, kind))
-        assert row is not None and row.kind is OrderKind(kind)
+        assert row is not None
+        assert row.kind is OrderKind(kind)
         assert (row.proposal_id, row.position_id) == (proposal.id, position.id)
         assert (row.state, row.exchange_order_id, row.trigger_price) == (OrderState.SUBMITTED, oid, trigger)
     assert ex.count("place_tp_sl") == 0
@@ -108,9 +110,12 @@ async def test_a_leg_whose_client_id_is_taken_gets_one_named_after_its_order_id(
     ex.algos = [_leg("algo-00123456", "tp"), _leg("algo-00654321", "sl")]
     await drive(clock, protection.protect(proposal, position, "E1"))
     row = store.orders.by_client_id(protection.desk.cid(proposal.id or 0, "tpx123456"))
-    assert row is not None and row.exchange_order_id == "algo-00123456" and row.proposal_id == proposal.id
+    assert row is not None
+    assert row.exchange_order_id == "algo-00123456"
+    assert row.proposal_id == proposal.id
     sl = store.orders.by_client_id(protection.desk.cid(proposal.id or 0, "sl"))
-    assert sl is not None and sl.exchange_order_id == "algo-00654321"
+    assert sl is not None
+    assert sl.exchange_order_id == "algo-00654321"
 
 
 async def test_only_this_positions_legs_count_as_its_protection(store: Store, clock: SimulatedClock) -> None:
@@ -133,16 +138,16 @@ async def test_only_this_positions_legs_count_as_its_protection(store: Store, cl
     assert {refreshed.tp_order_id, refreshed.sl_order_id} == {a.order_id for a in ex.algos[-2:]}
     assert ex.algos[-1].client_order_id == protection.desk.cid(proposal.id or 0, "sl2")
     assert ex.algos[-2].client_order_id == protection.desk.cid(proposal.id or 0, "tp2")
-    assert {c for c, _ in ex.calls if c == "open_algo_orders"} and all(
-        a == "ETHUSDT" for c, a in ex.calls if c == "open_algo_orders"
-    )
+    assert {c for c, _ in ex.calls if c == "open_algo_orders"}
+    assert all(a == "ETHUSDT" for c, a in ex.calls if c == "open_algo_orders")
     missing = store.events.of_kind("protection.sl_missing")
-    assert len(missing) == 1 and missing[0].level is EventLevel.WARNING
+    assert len(missing) == 1
+    assert missing[0].level is EventLevel.WARNING
     assert (missing[0].proposal_id, missing[0].position_id) == (proposal.id, position.id)
     row = store.orders.by_client_id(protection.desk.cid(proposal.id or 0, "sl2"))
-    assert (
-        row is not None and row.proposal_id == proposal.id and row.exchange_order_id == ex.algos[-1].order_id
-    )
+    assert row is not None
+    assert row.proposal_id == proposal.id
+    assert row.exchange_order_id == ex.algos[-1].order_id
 
 
 class _SlLater(ScriptedExchange):
@@ -161,9 +166,11 @@ async def test_the_legs_are_awaited_until_both_rest_and_no_longer(
         store, clock, _SlLater(prices=dict(PRICES), contract_map=dict(CONTRACTS))
     )
     refreshed, protected, _ = await drive(clock, protection.protect(proposal, position, "E1"))
-    assert protected and (refreshed.tp_order_id, refreshed.sl_order_id) == ("t1", "s1")
+    assert protected
+    assert (refreshed.tp_order_id, refreshed.sl_order_id) == ("t1", "s1")
     assert refreshed.updated_at == clock.now() > position.updated_at, "stamped when its legs were known"
-    assert ex.count("open_algo_orders") == 3 and ex.count("place_tp_sl") == 0
+    assert ex.count("open_algo_orders") == 3
+    assert ex.count("place_tp_sl") == 0
     assert store.events.of_kind("protection.sl_missing") == []
 
 
@@ -181,7 +188,8 @@ async def test_unreadable_legs_are_placed_after_the_timeout_and_the_failure_logg
     )
     with caplog.at_level(logging.WARNING, logger="smt_engine.trading.protection"):
         _refreshed, protected, _ = await drive(clock, protection.protect(proposal, position, "E1"))
-    assert protected and ex.count("place_tp_sl") == 2
+    assert protected
+    assert ex.count("place_tp_sl") == 2
     timeout = protection.settings.trading.protection_timeout / protection.settings.trading.poll_interval
     assert ex.count("open_algo_orders") == int(timeout) + 1  # one read at the deadline, none after it
     text = f"ETHUSDT: reading TP/SL orders failed: {error_text(ExchangeUnavailable('algo list: HTTP 503'))}"
@@ -230,9 +238,11 @@ async def test_a_placed_stop_is_recorded_under_its_proposals_client_id(
     protection, ex, position = _refusing(store, clock)
     oid = await drive(clock, protection.place_leg(position, "sl", SL))
     cid = protection.desk.cid(position.proposal_id or 0, "sl2")
-    assert oid == ex.algos[-1].order_id and ex.algos[-1].client_order_id == cid
+    assert oid == ex.algos[-1].order_id
+    assert ex.algos[-1].client_order_id == cid
     row = store.orders.by_client_id(cid)
-    assert row is not None and (row.state, row.exchange_order_id) == (OrderState.SUBMITTED, oid)
+    assert row is not None
+    assert (row.state, row.exchange_order_id) == (OrderState.SUBMITTED, oid)
     assert (row.proposal_id, row.position_id, row.trigger_price) == (position.proposal_id, position.id, SL)
 
 
@@ -244,7 +254,9 @@ async def test_a_refused_leg_is_recorded_rejected_with_the_venues_words(
     ex.refusal = PrecisionError("tick", "trigger price off the tick")
     assert await drive(clock, protection.place_leg(position, kind, SL)) is None  # recorded, not raised
     row = store.orders.by_client_id(protection.desk.cid(position.proposal_id or 0, f"{kind}2"))
-    assert row is not None and row.state is OrderState.REJECTED and row.error == error_text(ex.refusal)
+    assert row is not None
+    assert row.state is OrderState.REJECTED
+    assert row.error == error_text(ex.refusal)
     (failed,) = store.events.of_kind(f"protection.{kind}_failed")
     assert failed.level is EventLevel.ERROR
     assert (failed.proposal_id, failed.position_id) == (position.proposal_id, position.id)
@@ -278,11 +290,11 @@ async def test_a_lost_answer_is_looked_up_and_only_a_resting_leg_counts(
     ex.lost, ex.found_status = True, status
     oid = await drive(clock, protection.place_leg(position, "sl", SL))
     cid = protection.desk.cid(position.proposal_id or 0, "sl2")
-    assert ex.looked_up and set(ex.looked_up) == {("ETHUSDT", cid)}
+    assert ex.looked_up
+    assert set(ex.looked_up) == {("ETHUSDT", cid)}
     row = store.orders.by_client_id(cid)
-    assert row is not None and row.error == error_text(
-        AmbiguousOutcome("connection dropped", client_order_id=cid)
-    )
+    assert row is not None
+    assert row.error == error_text(AmbiguousOutcome("connection dropped", client_order_id=cid))
     assert [e.data["to"] for e in store.events.of_kind("order.unknown") if e.order_id == row.id] == [
         "unknown"
     ]
@@ -290,7 +302,8 @@ async def test_a_lost_answer_is_looked_up_and_only_a_resting_leg_counts(
         assert oid == ex.algos[-1].order_id
         assert (row.state, row.exchange_order_id) == (OrderState.SUBMITTED, oid)
     else:
-        assert oid is None and row.state is OrderState.UNKNOWN
+        assert oid is None
+        assert row.state is OrderState.UNKNOWN
 
 
 async def test_an_adopted_positions_leg_is_named_after_the_position(

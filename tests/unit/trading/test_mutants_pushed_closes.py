@@ -130,7 +130,9 @@ async def test_a_take_profit_pushed_under_the_positions_own_tp_id_closes_it_with
     fill = filled("t1", "tp")
     assert mon.settler.settle([fill], []) == [(pos, CloseReason.TAKE_PROFIT, fill)]
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.state is PositionState.CLOSED and after.close_order_id == "t1"
+    assert after is not None
+    assert after.state is PositionState.CLOSED
+    assert after.close_order_id == "t1"
 
 
 async def test_a_re_placed_stop_known_by_its_order_row_closes_its_position(
@@ -175,7 +177,8 @@ async def test_a_pushed_fill_that_is_not_the_whole_of_the_positions_own_leg_clos
         "REST decides"
     ]
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.state is PositionState.OPEN
+    assert after is not None
+    assert after.state is PositionState.OPEN
 
 
 async def test_a_pushed_fill_of_a_side_the_books_do_not_hold_is_left_to_rest(
@@ -239,7 +242,8 @@ async def test_a_sibling_the_venue_refuses_to_cancel_stays_open_and_is_said(
         )
     ]
     after = store.orders.get(stop.id or 0)
-    assert after is not None and after.state is OrderState.SUBMITTED
+    assert after is not None
+    assert after.state is OrderState.SUBMITTED
 
 
 async def test_a_flat_push_the_venues_list_contradicts_is_a_warning_naming_the_position_and_the_leg(
@@ -254,7 +258,8 @@ async def test_a_flat_push_the_venues_list_contradicts_is_a_warning_naming_the_p
     mon.pushed.restore([filled("t1", "tp")])
     mon.pushed.note_position({"symbol": "ETHUSDT", "side": "LONG", "size": "0", "updatedTime": to_ms(NOW)})
     report = await mon.tick()
-    assert report.ok and report.closed == []
+    assert report.ok
+    assert report.closed == []
     (warned,) = store.events.of_kind("push.contradicted")
     assert warned.level is EventLevel.WARNING
     assert warned.message == (
@@ -286,7 +291,8 @@ async def test_each_pushed_fill_is_judged_on_its_own_and_a_zero_size_row_is_no_p
         "pushed fill of ETHUSDT SHORT leg s2: the venue still lists the position; REST decides"
     ]
     after = store.positions.get(still.id or 0)
-    assert after is not None and after.state is PositionState.OPEN
+    assert after is not None
+    assert after.state is PositionState.OPEN
 
 
 async def test_a_flat_word_stamped_the_instant_the_position_opened_counts_and_one_before_does_not(
@@ -318,7 +324,8 @@ async def test_a_closer_the_venue_still_lists_open_is_not_filled_at_a_pushed_clo
     report = await mon.tick()
     assert report.closed == [(pos.id, CloseReason.TAKE_PROFIT)]
     after = store.orders.get(tp.id or 0)
-    assert after is not None and after.state is OrderState.CANCELLED
+    assert after is not None
+    assert after.state is OrderState.CANCELLED
     assert store.events.of_kind("order.filled") == []
     assert ("cancel_algo_order", "t1") in ex.calls
 
@@ -361,11 +368,13 @@ async def test_a_failed_position_read_ends_the_other_reads_within_the_tick_and_k
 
     ex.open_algo_orders = algos_hanging  # type: ignore[method-assign]
     report = await mon.tick()
-    assert report.ok is False and report.closed == []
+    assert report.ok is False
+    assert report.closed == []
     assert ended == ["open_algo_orders"]
     ex.open_algo_orders = algos  # type: ignore[method-assign]
     report = await mon.tick()
-    assert report.ok and report.closed == [(pos.id, CloseReason.TAKE_PROFIT)]
+    assert report.ok
+    assert report.closed == [(pos.id, CloseReason.TAKE_PROFIT)]
 
 
 async def test_a_failed_position_read_still_books_the_sibling_cancels_sent_on_the_venues_two_pushes(
@@ -387,6 +396,8 @@ async def test_a_failed_position_read_still_books_the_sibling_cancels_sent_on_th
 
     ex.cancel_algo_order = slow_cancel  # type: ignore[method-assign]
     report = await mon.tick()
-    assert report.ok is False and report.closed == []
+    assert report.ok is False
+    assert report.closed == []
     after = store.orders.get(stop.id or 0)
-    assert after is not None and after.state is OrderState.CANCELLED
+    assert after is not None
+    assert after.state is OrderState.CANCELLED

@@ -57,8 +57,10 @@ async def test_a_failed_read_explains_nothing_and_changes_nothing(
         assert await rec.close_out(pos) is None
     assert caplog.messages == ["close of ETHUSDT LONG not yet explained (502); retrying next tick"]
     after = store.positions.get(pos.id or 0)
-    assert after is not None and after.state is PositionState.OPEN
-    assert logs.closes == [] and store.events.of_kind("position.closed") == []
+    assert after is not None
+    assert after.state is PositionState.OPEN
+    assert logs.closes == []
+    assert store.events.of_kind("position.closed") == []
 
 
 async def test_a_take_profit_close_is_recorded_from_its_order_and_its_own_fills(
@@ -89,17 +91,20 @@ async def test_a_take_profit_close_is_recorded_from_its_order_and_its_own_fills(
     assert caplog.messages == ["ETHUSDT LONG closed at the venue: take-profit, realised PnL 164.25 USDT"]
     assert sorted(venue.asked) == [("fills", "ETHUSDT", OPENED), ("order_history", "ETHUSDT", OPENED)]
     after = closed(store, pos)
-    assert after.close_reason is CloseReason.TAKE_PROFIT and after.close_order_id == "tp1"
+    assert after.close_reason is CloseReason.TAKE_PROFIT
+    assert after.close_order_id == "tp1"
     assert after.realized_pnl == Decimal("164.25")
     assert after.exit_price == Decimal(2110)  # the closing order's average, not a fill's price
     assert after.closed_at == NOW - timedelta(minutes=10)
     assert after.unrealized_pnl == Decimal(0)
     event = store.events.of_kind("position.closed")[0]
     assert event.message == "ETHUSDT LONG closed: take-profit, order tp1, realised PnL 164.25 USDT"
-    assert event.data["close_order_id"] == "tp1" and event.data["reason"] == "take-profit"
+    assert event.data["close_order_id"] == "tp1"
+    assert event.data["reason"] == "take-profit"
     assert event.data["actor"] == "monitor"
     current = store.proposals.get(p.id or 0)
-    assert current is not None and current.state is ProposalState.CLOSED
+    assert current is not None
+    assert current.state is ProposalState.CLOSED
     reason = store.events.of_kind("proposal.closed")[0].data["reason"]
     assert reason == "position closed at the venue (take-profit)"
     assert store.events.of_kind("proposal.closed")[0].data["actor"] == "monitor"
@@ -156,7 +161,8 @@ async def test_a_close_with_nothing_to_read_records_no_pnl_and_no_exit(
     pos = position(store)
     assert await rec.close_out(pos) is CloseReason.UNKNOWN
     after = closed(store, pos)
-    assert after.realized_pnl is None and after.exit_price is None
+    assert after.realized_pnl is None
+    assert after.exit_price is None
     assert logs.closes[0][2] == {
         "reason": "unknown",
         "exit_price": None,
@@ -251,7 +257,8 @@ async def test_a_proposal_not_open_is_not_closed_again(store: Store, clock: Simu
     rec, _ = reconciler(store, clock, Venue())
     await rec.close_out(position(store, proposal_id=p.id))
     current = store.proposals.get(p.id or 0)
-    assert current is not None and current.state is ProposalState.APPROVED
+    assert current is not None
+    assert current.state is ProposalState.APPROVED
 
 
 # ---------------------------------------------------------------------------------- refresh and adopt
@@ -313,7 +320,8 @@ async def test_a_refresh_takes_size_pnl_mark_and_the_positions_own_legs(
         Decimal(1900),
     )
     assert after.updated_at == NOW
-    assert pos.mark_price == mark and pos.sl_order_id == "s1"  # the caller's copy too
+    assert pos.mark_price == mark
+    assert pos.sl_order_id == "s1"
 
 
 async def test_a_refresh_without_legs_keeps_the_recorded_ones(store: Store, clock: SimulatedClock) -> None:
@@ -322,7 +330,8 @@ async def test_a_refresh_without_legs_keeps_the_recorded_ones(store: Store, cloc
     store.positions.update(pos.id or 0, sl_order_id="old", sl_price=Decimal(1950))
     rec.refresh(pos, at_venue(), noise())
     after = store.positions.get(pos.id or 0)
-    assert after is not None and (after.sl_order_id, after.sl_price) == ("old", Decimal(1950))
+    assert after is not None
+    assert (after.sl_order_id, after.sl_price) == ("old", Decimal(1950))
 
 
 async def test_an_adopted_position_keeps_the_venues_open_time_and_legs(
@@ -332,13 +341,17 @@ async def test_an_adopted_position_keeps_the_venues_open_time_and_legs(
     with caplog.at_level(logging.INFO):
         pos = rec.adopt(at_venue(), [*noise(), algo("s1", "sl", "1900"), algo("t1", "tp", "2300")])
     (record,) = [r for r in caplog.records if getattr(r, "event", None) == "position.adopted"]
-    assert record.levelno == logging.WARNING and record.position_id == pos.id  # type: ignore[attr-defined]
+    assert record.levelno == logging.WARNING
+    assert record.position_id == pos.id
     assert (
         record.getMessage() == f"adopted ETHUSDT LONG 1.5 opened {OPENED.isoformat()} (unknown to the store)"
     )
     got = store.positions.get(pos.id or 0)
-    assert got is not None and got.adopted is True and got.state is PositionState.OPEN
-    assert got.opened_at == OPENED and got.updated_at == NOW
+    assert got is not None
+    assert got.adopted is True
+    assert got.state is PositionState.OPEN
+    assert got.opened_at == OPENED
+    assert got.updated_at == NOW
     assert (got.size, got.entry_price, got.leverage, got.margin) == (
         Decimal("1.5"),
         Decimal(2000),
@@ -355,7 +368,8 @@ async def test_an_adopted_position_keeps_the_venues_open_time_and_legs(
     assert (bare.sl_order_id, bare.sl_price, bare.tp_order_id, bare.tp_price) == (None, None, None, None)
     assert got.unrealized_pnl == Decimal(30)
     (event,) = [e for e in store.events.of_kind("position.open") if e.position_id == pos.id]
-    assert event.level is EventLevel.WARNING and event.data["actor"] == "monitor"
+    assert event.level is EventLevel.WARNING
+    assert event.data["actor"] == "monitor"
     assert event.message == "ETHUSDT LONG 1.5 @ 2000 adopted from the venue (unknown to the store)"
 
 
@@ -387,7 +401,8 @@ async def test_a_closing_position_whose_closes_all_ended_unfilled_is_open_again(
     close_order(store, pos, "c1", OrderState.REJECTED)
     close_order(store, pos, "c2", OrderState.CANCELLED)
     again = rec.reopen_if_close_ended(pos)
-    assert again is not None and again.state is PositionState.OPEN
+    assert again is not None
+    assert again.state is PositionState.OPEN
     event = store.events.of_kind("position.open")[0]
     assert event.level is EventLevel.WARNING
     assert event.message == "ETHUSDT LONG: close order c2 ended cancelled; the position is still open"
@@ -407,7 +422,8 @@ async def test_a_closing_position_stays_closing_while_a_close_may_fill(
     for i, state in enumerate(states):
         close_order(store, pos, f"c{i}", state)
     same = rec.reopen_if_close_ended(pos)
-    assert same is not None and same.state is PositionState.CLOSING
+    assert same is not None
+    assert same.state is PositionState.CLOSING
 
 
 async def test_an_open_position_is_returned_as_stored(store: Store, clock: SimulatedClock) -> None:
@@ -415,5 +431,7 @@ async def test_an_open_position_is_returned_as_stored(store: Store, clock: Simul
     pos = position(store)
     close_order(store, pos, "c1", OrderState.REJECTED)
     same = rec.reopen_if_close_ended(pos)
-    assert same is not None and same.state is PositionState.OPEN and same.id == pos.id
+    assert same is not None
+    assert same.state is PositionState.OPEN
+    assert same.id == pos.id
     assert store.events.of_kind("position.open") == []

@@ -67,7 +67,9 @@ async def test_a_trade_opened_and_closed_unseen_is_rebuilt_from_the_entrys_fills
     )
     rec, logs = reconciler(store, clock, venue)
     pos = await rec.round_trip(p, entry_at_venue(filled="0", avg=None), actor="reconciler")
-    assert pos is not None and pos.state is PositionState.CLOSED and pos.proposal_id == p.id
+    assert pos is not None
+    assert pos.state is PositionState.CLOSED
+    assert pos.proposal_id == p.id
     assert pos.size == Decimal("1.5")  # the entry's own fills, its filled size unknown
     assert pos.entry_price == Decimal(2000)  # (1990 * 0.5 + 2005 * 1.0) / 1.5
     assert pos.opened_at == NOW - timedelta(minutes=29)  # its first fill
@@ -77,9 +79,11 @@ async def test_a_trade_opened_and_closed_unseen_is_rebuilt_from_the_entrys_fills
         p.leverage,
         p.margin,
     )
-    assert pos.close_reason is CloseReason.TAKE_PROFIT and pos.realized_pnl == Decimal("149.5")
+    assert pos.close_reason is CloseReason.TAKE_PROFIT
+    assert pos.realized_pnl == Decimal("149.5")
     opened = store.events.of_kind("position.open")[0]
-    assert opened.level is EventLevel.WARNING and opened.data["actor"] == "reconciler"
+    assert opened.level is EventLevel.WARNING
+    assert opened.data["actor"] == "reconciler"
     assert opened.message == (
         f"ETHUSDT LONG 1.5 @ 2000 of proposal #{p.id} opened and closed between two looks: "
         "rebuilt from the venue's fills"
@@ -87,9 +91,8 @@ async def test_a_trade_opened_and_closed_unseen_is_rebuilt_from_the_entrys_fills
     moves = [e.kind for e in reversed(store.events.recent(200)) if e.kind.startswith("proposal.")]
     assert moves[-2:] == ["proposal.open", "proposal.closed"]
     to_open = store.events.of_kind("proposal.open")[0]
-    assert (
-        to_open.data["reason"] == "entry cid-e1 filled 1.5 @ 2000" and to_open.data["actor"] == "reconciler"
-    )
+    assert to_open.data["reason"] == "entry cid-e1 filled 1.5 @ 2000"
+    assert to_open.data["actor"] == "reconciler"
     assert len(logs.closes) == 1
 
 
@@ -133,9 +136,11 @@ async def test_no_round_trip_is_recorded_on_a_guess(
         assert await rec.round_trip(p, entry, actor="reconciler") is None
     unreadable = ["round trip of cid-e1 not readable yet: 502"] if venue.failure is not None else []
     assert caplog.messages == unreadable
-    assert store.positions.select("1 = 1") == [] and logs.closes == []
+    assert store.positions.select("1 = 1") == []
+    assert logs.closes == []
     current = store.proposals.get(p.id or 0)
-    assert current is not None and current.state is ProposalState.SUBMITTING
+    assert current is not None
+    assert current.state is ProposalState.SUBMITTING
 
 
 async def test_a_small_entry_without_a_price_is_priced_from_its_fills(
@@ -148,7 +153,8 @@ async def test_a_small_entry_without_a_price_is_priced_from_its_fills(
     )
     rec, _ = reconciler(store, clock, venue)
     pos = await rec.round_trip(p, entry_at_venue(filled="0.5", avg=None), actor="reconciler")
-    assert pos is not None and (pos.size, pos.entry_price) == (Decimal("0.5"), Decimal(2004))
+    assert pos is not None
+    assert (pos.size, pos.entry_price) == (Decimal("0.5"), Decimal(2004))
 
 
 async def test_an_entry_with_a_price_but_nothing_filled_is_no_trade(
@@ -184,7 +190,9 @@ async def test_a_round_trip_of_a_proposal_already_open_only_closes_it(
     venue = Venue(history=[venue_order("c1", at=NOW - timedelta(minutes=5))], fill_list=[fill("e1", "0")])
     rec, _ = reconciler(store, clock, venue)
     pos = await rec.round_trip(p, entry_at_venue(), actor="reconciler")
-    assert pos is not None and pos.state is PositionState.CLOSED
+    assert pos is not None
+    assert pos.state is PositionState.CLOSED
     current = store.proposals.get(p.id or 0)
-    assert current is not None and current.state is ProposalState.CLOSED
+    assert current is not None
+    assert current.state is ProposalState.CLOSED
     assert len(store.events.of_kind("proposal.open")) == 1  # the executor's, not a second one

@@ -84,7 +84,8 @@ def test_a_leg_without_a_venue_id_is_left_for_the_venue_to_answer(store: Store) 
     leg = order(store, pid, OrderKind.SL, None, "cid-sl")
     assert settle_orders(store, NOW, pid, resting={"x9"}) == []
     row = store.orders.get(leg)
-    assert row is not None and row.state is OrderState.SUBMITTED
+    assert row is not None
+    assert row.state is OrderState.SUBMITTED
 
 
 def test_the_closer_still_listed_as_resting_is_not_filled(store: Store) -> None:
@@ -92,7 +93,8 @@ def test_the_closer_still_listed_as_resting_is_not_filled(store: Store) -> None:
     close = order(store, pid, OrderKind.CLOSE, "x9", "cid-close")
     assert settle_orders(store, NOW, pid, resting={"x9"}) == []
     row = store.orders.get(close)
-    assert row is not None and row.state is OrderState.SUBMITTED
+    assert row is not None
+    assert row.state is OrderState.SUBMITTED
 
 
 def test_an_unknown_position_settles_nothing(store: Store) -> None:

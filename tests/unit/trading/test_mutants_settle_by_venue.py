@@ -101,10 +101,12 @@ async def test_a_closed_positions_regular_order_stays_though_the_newer_position_
     own = held_stop_row(store)  # the newer position's stop, in the books: a leftover stop would go
     cancels = record_cancels(ex)
     report = await tracker.resolve({"77", "new-sl"}, HELD, [newer_stop()])
-    assert cancels == [] and report.cancelled == []
+    assert cancels == []
+    assert report.cancelled == []
     assert report.orders_resolved == [order.id, own.id]
     after = store.orders.get(order.id or 0)
-    assert after is not None and after.state is OrderState.SUBMITTED
+    assert after is not None
+    assert after.state is OrderState.SUBMITTED
 
 
 @pytest.mark.parametrize("final", [OrderState.FILLED, OrderState.CANCELLED])
@@ -114,7 +116,8 @@ def test_a_closer_already_final_is_left_as_it_is(store: Store, final: OrderState
     store.orders.update(closer, state=final)
     before = store.orders.get(closer)
     assert settle_orders(store, NOW, pid, resting=set()) == []
-    assert store.orders.get(closer) == before and store.events.of_kind("order.filled") == []
+    assert store.orders.get(closer) == before
+    assert store.events.of_kind("order.filled") == []
 
 
 async def test_a_leg_under_the_client_id_of_our_row_without_a_venue_id_is_that_row(
@@ -156,7 +159,8 @@ async def test_the_closer_the_venue_named_is_filled_at_the_close_by_settling(
     report = await mon.tick()
     assert report.closed == [(pos.id, CloseReason.MANUAL)]
     after = store.orders.get(closer.id or 0)
-    assert after is not None and after.state is OrderState.FILLED
+    assert after is not None
+    assert after.state is OrderState.FILLED
     (filled,) = store.events.of_kind("order.filled")
     assert (filled.data["actor"], filled.data["reason"]) == ("settle", f"position #{pos.id} closed (manual)")
 
@@ -179,5 +183,6 @@ async def test_a_closer_the_venue_still_lists_open_is_not_filled_at_the_close(
     report = await mon.tick()
     assert report.closed == [(pos.id, CloseReason.MANUAL)]
     after = store.orders.get(closer.id or 0)
-    assert after is not None and after.state is OrderState.SUBMITTED
+    assert after is not None
+    assert after.state is OrderState.SUBMITTED
     assert store.events.of_kind("order.filled") == []

@@ -58,7 +58,8 @@ def test_the_design_order_path_is_legal_and_every_step_audited(store: Store) -> 
     order = advance_order(
         store, order, OrderState.FILLED, actor="executor", reason="", at=NOW, exchange_order_id="X1"
     )
-    assert order.state is OrderState.FILLED and order.exchange_order_id == "X1"
+    assert order.state is OrderState.FILLED
+    assert order.exchange_order_id == "X1"
     events = store.events.select("order_id = ?", [order.id], order_by="id")
     assert [e.kind for e in events] == ["order.submitted", "order.filled"]
     assert events[0].data == {
@@ -117,7 +118,8 @@ def test_positions_go_open_closing_closed_and_never_reopen_once_closed(store: St
         at=NOW,
         realized_pnl=Decimal(5),
     )
-    assert closed.state is PositionState.CLOSED and closed.realized_pnl == Decimal(5)
+    assert closed.state is PositionState.CLOSED
+    assert closed.realized_pnl == Decimal(5)
     events = store.events.select("position_id = ?", [pos.id], order_by="id")
     assert [e.kind for e in events] == ["position.closing", "position.closed"]
     assert events[1].data["actor"] == "monitor"
@@ -135,7 +137,8 @@ def test_an_order_we_send_is_recorded_pending_under_its_client_id(store: Store) 
         "smt-1-entry",
         None,
     )
-    assert store.orders.by_client_id("smt-1-entry") == order and order.request == {"qty": "0.1"}
+    assert store.orders.by_client_id("smt-1-entry") == order
+    assert order.request == {"qty": "0.1"}
     with pytest.raises(ValueError, match="needs its client order id"):
         create_order(store, NOW, symbol="ETHUSDT", side=Side.LONG, kind=OrderKind.ENTRY, size=Decimal(1))
 
@@ -182,4 +185,5 @@ def test_a_listed_position_unknown_to_the_store_is_adopted_with_its_resting_legs
     row = venue_position(_listed("100"), NOW, sl=sl)
     assert (row.adopted, row.leverage, row.margin, row.proposal_id) == (True, 10, Decimal(100), None)
     assert (row.sl_price, row.sl_order_id, row.tp_price, row.tp_order_id) == (Decimal(1900), "9", None, None)
-    assert row.state is PositionState.OPEN and row.updated_at == NOW
+    assert row.state is PositionState.OPEN
+    assert row.updated_at == NOW

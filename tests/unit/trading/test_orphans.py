@@ -52,7 +52,8 @@ async def test_a_flagged_leg_whose_answer_was_lost_is_flagged_on_its_own_row(
     report = TickReport()
     await sweep.sweep({}, [leg("9", "smt-x-msl2")], [], report, cancel=False)
     rows = [o for o in store.orders.select() if o.exchange_order_id == "9"]
-    assert [o.id for o in rows] == [row.id] and rows[0].orphan
+    assert [o.id for o in rows] == [row.id]
+    assert rows[0].orphan
     assert report.orphans_flagged == ["9"]
 
 
@@ -65,6 +66,11 @@ async def test_a_flagged_leg_no_row_knows_gets_one_and_another_rows_client_id_is
     await sweep.sweep({}, [leg("9", "smt-y-msl2"), leg("10", None)], [], TickReport(), cancel=False)
     nine = store.orders.by_exchange_id("9")
     ten = store.orders.by_exchange_id("10")
-    assert nine is not None and nine.id != other.id and nine.client_order_id == "exchange:9" and nine.orphan
-    assert ten is not None and ten.client_order_id == "exchange:10" and ten.orphan
+    assert nine is not None
+    assert nine.id != other.id
+    assert nine.client_order_id == "exchange:9"
+    assert nine.orphan
+    assert ten is not None
+    assert ten.client_order_id == "exchange:10"
+    assert ten.orphan
     assert store.orders.by_exchange_id("8") == store.orders.get(other.id or 0)

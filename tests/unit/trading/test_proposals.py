@@ -60,7 +60,8 @@ def test_create_passing_proposal_waits_and_records_both_units(store: Store, cloc
     assert p.state is ProposalState.PROPOSED
     assert (p.margin, p.notional, p.leverage, p.size) == (Decimal(150), Decimal(3000), 20, Decimal("1.5"))
     assert p.expires_at == NOW + timedelta(minutes=15)
-    assert len(p.gates) > 10 and all(g["passed"] for g in p.gates)
+    assert len(p.gates) > 10
+    assert all(g["passed"] for g in p.gates)
 
 
 def test_denied_proposal_keeps_codes_and_full_gate_results(store: Store, clock: SimulatedClock) -> None:
@@ -70,7 +71,8 @@ def test_denied_proposal_keeps_codes_and_full_gate_results(store: Store, clock: 
     assert p.state is ProposalState.DENIED
     assert p.reason_codes == ["engine_state", "min_confidence"]
     stored = store.proposals.get(p.id)
-    assert stored is not None and stored.gates == p.gates
+    assert stored is not None
+    assert stored.gates == p.gates
     failed = {g["gate"] for g in stored.gates if not g["passed"]}
     assert failed == {"engine_state", "min_confidence"}
     assert events_for(store, p.id)[-1] == {
@@ -89,7 +91,8 @@ def test_illegal_transitions_raise_and_legal_ones_are_audited(store: Store, cloc
     with pytest.raises(IllegalTransition):
         transition(store, p.id, ProposalState.OPEN, actor="x", reason="skip ahead", at=NOW)
     rejected = b.reject(p.id, "alice", "not convinced")
-    assert rejected.state is ProposalState.REJECTED and rejected.decided_by == "alice"
+    assert rejected.state is ProposalState.REJECTED
+    assert rejected.decided_by == "alice"
     with pytest.raises(IllegalTransition):
         b.approve(p.id, "bob", Decimal(2000), account(b.settings))
     with pytest.raises(IllegalTransition):
@@ -102,7 +105,8 @@ def test_illegal_transitions_raise_and_legal_ones_are_audited(store: Store, cloc
 def test_manual_proposals_expire(store: Store, clock: SimulatedClock) -> None:
     b = book(store, clock)
     out = b.run_cycle([cand(ETH, 0.8)], account(b.settings), cycle_id="c1")
-    assert not out.approved and [p.state for p in out.waiting] == [ProposalState.PROPOSED]
+    assert not out.approved
+    assert [p.state for p in out.waiting] == [ProposalState.PROPOSED]
     assert b.expire_due(NOW + timedelta(minutes=14)) == []
     expired = b.expire_due(NOW + timedelta(minutes=15))
     assert [p.state for p in expired] == [ProposalState.EXPIRED]
@@ -133,16 +137,17 @@ def test_approval_rederives_size_and_tp_sl_from_the_fresh_price(store: Store, cl
     p = b.create(ETH, decision(tp="5", sl="2"), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
     assert p.id is not None
     out = b.approve(p.id, "alice", Decimal(2008), account(b.settings, available=Decimal(900)))
-    assert out.state is ProposalState.APPROVED and out.decided_by == "alice"
+    assert out.state is ProposalState.APPROVED
+    assert out.decided_by == "alice"
     assert out.entry_ref == Decimal(2008)
-    assert out.tp_price == Decimal("2108.40") and out.sl_price == Decimal("1967.84")
+    assert out.tp_price == Decimal("2108.40")
+    assert out.sl_price == Decimal("1967.84")
     # 15 % of the *current* available balance (900), at the fresh price, floored to the step.
-    assert (
-        out.margin == Decimal("134.536")
-        and out.notional == Decimal("2690.72")
-        and out.size == Decimal("1.34")
-    )
-    assert out.gates[0]["gate"] == "price_drift" and out.gates[0]["passed"]
+    assert out.margin == Decimal("134.536")
+    assert out.notional == Decimal("2690.72")
+    assert out.size == Decimal("1.34")
+    assert out.gates[0]["gate"] == "price_drift"
+    assert out.gates[0]["passed"]
 
 
 def test_approval_reruns_every_gate(store: Store, clock: SimulatedClock) -> None:
@@ -164,7 +169,8 @@ def test_auto_mode_acts_on_the_best_n_only(store: Store, clock: SimulatedClock) 
     cands = [cand(SOL, 0.70), cand(ETH, 0.90), cand(BTC, 0.80), cand(SOL, 0.95, Action.WAIT)]
     out = b.run_cycle(cands, account(b.settings), cycle_id="c1")
     assert [p.pair for p in out.approved] == ["ETH"]
-    assert out.approved[0].state is ProposalState.APPROVED and out.approved[0].decided_by == "auto"
+    assert out.approved[0].state is ProposalState.APPROVED
+    assert out.approved[0].decided_by == "auto"
     by_pair = {p.pair: p for p in out.proposals}
     assert set(by_pair) == {"ETH", "BTC", "SOL"}  # WAIT makes no proposal
     for pair in ("BTC", "SOL"):
@@ -187,7 +193,8 @@ def test_best_n_recounts_free_slots_after_each_pick(store: Store, clock: Simulat
 def test_unknown_balance_makes_no_proposals(store: Store, clock: SimulatedClock) -> None:
     b = book(store, clock, approval="auto")
     out = b.run_cycle([cand(ETH, 0.9)], account(b.settings, available=None))
-    assert out.proposals == [] and out.skipped
+    assert out.proposals == []
+    assert out.skipped
     assert store.proposals.count() == 0
 
 
@@ -195,7 +202,8 @@ def test_loss_limit_marks_the_cycle_as_halting(store: Store, clock: SimulatedClo
     b = book(store, clock, approval="auto")
     acct = account(b.settings, opening=Decimal(1000), equity=Decimal(800))
     out = b.run_cycle([cand(ETH, 0.9)], acct)
-    assert out.halt_reason is not None and "daily_loss_limit" in out.halt_reason
+    assert out.halt_reason is not None
+    assert "daily_loss_limit" in out.halt_reason
     assert out.approved == []
     assert store.events.of_kind("risk.halt")
 
@@ -231,7 +239,8 @@ def test_snapshot_account_reads_store_and_exchange(store: Store, clock: Simulate
         Decimal(-10), None, NOW, NOW, "p1",
     )  # fmt: skip
     acct = snapshot_account(store, settings, NOW, balance, [pos], EngineState.RUNNING)
-    assert acct.available == Decimal(900) and acct.equity == Decimal(960)
+    assert acct.available == Decimal(900)
+    assert acct.equity == Decimal(960)
     assert acct.opening_equity == Decimal(1000)
     assert daily_loss(acct) == LossMeasure(Decimal(40), Decimal(1000), Decimal(4))
     assert acct.last_stop_loss == {"SOLUSDT": sl_time}

@@ -29,7 +29,9 @@ def test_a_bad_price_leaves_the_other_pairs_proposed(
     ]
     out = book.run_cycle(cands, account(settings), cycle_id="c1")
     good = [p for p in out.proposals if p.symbol == "BTCUSDT"]
-    assert len(good) == 1 and good[0].entry_ref == PRICES["BTCUSDT"] and good[0].size > 0
+    assert len(good) == 1
+    assert good[0].entry_ref == PRICES["BTCUSDT"]
+    assert good[0].size > 0
     eth = [p for p in out.proposals if p.symbol == "ETHUSDT"]
     assert all(p.state.value == "denied" for p in eth)  # never a live proposal on that number
     assert all(p.id not in {q.id for q in out.approved + out.waiting} for p in eth)

@@ -77,12 +77,14 @@ def test_leverage_comes_from_config_and_contract_caps() -> None:
     a = RiskEngine(settings).assess(
         ETH, decision(), account(settings), CONTRACTS["ETHUSDT"], PRICES["ETHUSDT"], NOW
     )
-    assert a.sizing.leverage == 5 and a.notional == a.margin * 5
+    assert a.sizing.leverage == 5
+    assert a.notional == a.margin * 5
     settings = make_settings()
     a = RiskEngine(settings).assess(
         ETH, decision(), account(settings), contract("ETHUSDT", max_leverage=10), PRICES["ETHUSDT"], NOW
     )
-    assert a.sizing.leverage == 10 and a.passed
+    assert a.sizing.leverage == 10
+    assert a.passed
 
 
 @pytest.mark.parametrize(
@@ -303,8 +305,10 @@ def test_confidence_one_and_huge_tp_is_refused_not_clamped() -> None:
         Decimal(2000),
         NOW,
     )
-    assert not a.passed and "invalid_decision" in a.reason_codes
-    assert a.size == 0 and a.margin == 0
+    assert not a.passed
+    assert "invalid_decision" in a.reason_codes
+    assert a.size == 0
+    assert a.margin == 0
 
 
 confidences = st.one_of(
@@ -365,7 +369,8 @@ def test_no_decision_exceeds_the_limits(
         assert a.size * price <= a.margin * a.sizing.leverage + Decimal("0.0000001") * a.sizing.leverage
         assert a.size >= c.min_size
         assert round_confidence(confidence) >= risk.min_confidence
-        assert (a.tp_price - price) * a.side.sign > 0 and (price - a.sl_price) * a.side.sign > 0
+        assert (a.tp_price - price) * a.side.sign > 0
+        assert (price - a.sl_price) * a.side.sign > 0
         assert a.max_hold <= acct.competition.max_hold
     else:
         assert a.reason_codes

@@ -40,7 +40,8 @@ def test_the_record_reads_back_to_the_same_account_exactly() -> None:
     original = replace(original, contracts=contracts, prices={**PRICES, "XUSDT": Decimal("0.00012345")})
     at = NOW + timedelta(seconds=3, microseconds=17)
     record = json.loads(json.dumps(risk_inputs_record(original, at, settings)))  # as stored
-    assert record["available"] == "812.3456789" and record["open_positions"][0]["margin"] == "60.96"
+    assert record["available"] == "812.3456789"
+    assert record["open_positions"][0]["margin"] == "60.96"
     back, when = account_from_record(record, settings)
     assert when == at
     assert back == original  # every field, Decimals and times exact, competition recomputed identically
@@ -92,10 +93,13 @@ def test_run_cycle_records_the_inputs_and_gates_at_one_instant(store: Store) -> 
     assert [p.reason_codes for p in out.proposals] == [["stop_loss_cooldown"]] * 2
     assert out.risk_inputs is not None
     back, at = account_from_record(out.risk_inputs, settings)
-    assert at == NOW and back == acct
+    assert at == NOW
+    assert back == acct
 
 
 def test_a_skipped_cycle_still_records_what_it_saw(store: Store, clock: SimulatedClock) -> None:
     settings = make_settings()
     out = ProposalBook(store, clock, settings).run_cycle([], account(settings, available=None))
-    assert out.skipped and out.risk_inputs is not None and out.risk_inputs["available"] is None
+    assert out.skipped
+    assert out.risk_inputs is not None
+    assert out.risk_inputs["available"] is None

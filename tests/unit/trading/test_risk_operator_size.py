@@ -32,14 +32,16 @@ def failed(assessment: Assessment) -> list[str]:
 def test_a_margin_is_turned_into_a_size_floored_to_the_step_never_more() -> None:
     a = assess(OperatorSize(margin=Decimal("50.5")))
     # 50.5 USDT x 20 / 2000 = 0.505 -> 0.50 at step 0.01: margin 50, never the 50.5 asked or more.
-    assert a.size == Decimal("0.50") and a.margin == Decimal(50)
+    assert a.size == Decimal("0.50")
+    assert a.margin == Decimal(50)
     assert failed(a) == []
 
 
 def test_the_confidence_floor_is_not_applied_and_says_so() -> None:
     a = assess(OperatorSize(size=Decimal("0.5")))
     (gate,) = [g for g in a.gates if g.code is ReasonCode.MIN_CONFIDENCE]
-    assert gate.passed and "not applied" in gate.detail
+    assert gate.passed
+    assert "not applied" in gate.detail
 
 
 def test_past_the_single_position_cap_it_is_refused_not_reduced() -> None:
@@ -56,7 +58,8 @@ def test_past_the_total_exposure_cap_it_is_refused() -> None:
 
 def test_below_the_step_it_is_refused_never_raised_to_the_minimum() -> None:
     a = assess(OperatorSize(size=Decimal("0.004")))
-    assert a.size == 0 and ReasonCode.MIN_SIZE.value in failed(a)
+    assert a.size == 0
+    assert ReasonCode.MIN_SIZE.value in failed(a)
 
 
 def test_without_an_operator_size_the_table_and_the_floor_still_apply() -> None:
