@@ -125,7 +125,7 @@ async def cleanup(stage: Stage) -> Scenario:
     await b.run(b.monitor.tick(startup=True))  # the close is booked; a start-up tick only flags
     return Scenario(
         a.CleanupArgs(),
-        "cancel orphan orders (2 flagged)",
+        "clean up (2 orphan(s) flagged)",
         ["cleanup"],
         lambda res: "done: 2 orphan orders cancelled",  # the TP and the SL the close left behind
         keys=[
