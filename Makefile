@@ -54,8 +54,9 @@ lock: $(STAMP)
 # may run; mutmut runs, for each mutant, only those tests that reach its function, fastest first). By
 # default the modules behind the README's safety claims (stop guard, order desk, settling, operator
 # commands, in-flight tracker, reconciliation, monitor tick, pushed closes, leg tracking, orphan sweep,
-# price plausibility, execution, protection, closing, kill switch, engine lock, database identity):
-# 4,677 mutants in the code of 2026-12-06 (docs/benchmarks.md has the times).
+# price plausibility, execution, protection, closing, kill switch, engine lock, database identity, the
+# order and position rows, the account reader, proposals, the shutdown drain, the WEEX transport's
+# no-retry of order creation, the manual entry handler; docs/benchmarks.md has the counts and times).
 # `make mutate MUTANTS=all` takes every file listed (9,840 mutants: hours). mutants/ keeps which test
 # reaches which function between runs, but every mutant named (by default the whole scope) is checked
 # again; name one function to recheck only it,
@@ -67,7 +68,9 @@ MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
 	smt_engine.trading.orphans* smt_engine.trading.pushed* \
 	smt_engine.exchange.market.plausibility* smt_engine.trading.execution* \
 	smt_engine.trading.protection* smt_engine.trading.closing* smt_engine.trading.kill_switch* \
-	smt_engine.store.lock* smt_engine.store.identity*
+	smt_engine.store.lock* smt_engine.store.identity* smt_engine.trading.orders* \
+	smt_engine.trading.account_reader* smt_engine.trading.proposals* smt_engine.trading.shielded* \
+	smt_engine.exchange.weex.transport* smt_engine.commands.entry_handlers*
 mutate: $(STAMP)
 	$(BIN)/mutmut run --max-children 2 $(if $(filter all,$(MUTANTS)),,$(foreach m,$(MUTANTS),"$(m)"))
 	$(BIN)/mutmut export-cicd-stats

@@ -159,7 +159,13 @@ async def test_the_heartbeat_after_a_swap_stops_the_engine_and_writes_no_more_he
     db: Path, engine_store: Store
 ) -> None:
     clock = SimulatedClock(T0)
-    engine = Engine(Settings(), engine_store, clock, monitor=SimpleNamespace(exchange=None), cycle=None)  # type: ignore[arg-type]
+    engine = Engine(
+        Settings(),
+        engine_store,
+        clock,
+        monitor=SimpleNamespace(exchange=SimpleNamespace(last_price=None)),
+        cycle=None,
+    )  # type: ignore[arg-type]
     engine._start_row()
     engine._identity = DatabaseIdentity.watch(db)
     beats = asyncio.create_task(engine._heartbeat_loop())
