@@ -7,10 +7,10 @@ not. A file that does not validate changes nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from smt_engine.commands.results import ReloadResult
 from smt_engine.config import ConfigError, Settings, load_settings
 from smt_engine.logsetup import retune_logging
 from smt_engine.store import Store
@@ -31,9 +31,18 @@ class ReloadRefused(Exception):
     """The file does not validate, or a changed section cannot be rebuilt here: nothing was applied."""
 
 
+@dataclass(frozen=True, slots=True)
+class Reloaded:
+    """What a reload did: the sections changed, how each was applied, and what waits for a restart."""
+
+    changed: list[str]
+    applied: dict[str, str]
+    needs_restart: list[str]
+
+
 async def reload_settings(
     settings: Settings, path: Path, store: Store, rebuild: Rebuilder | None
-) -> ReloadResult:
+) -> Reloaded:
     """Apply the file at ``path`` to ``settings`` in place; what changed, how, and what needs a restart."""
     try:
         fresh = load_settings(path)
@@ -68,4 +77,4 @@ async def reload_settings(
         store.engine.set(approval=fresh.engine.approval.value)
         changed.append("engine.approval")
         applied["engine.approval"] = f"now {fresh.engine.approval.value}"
-    return ReloadResult(changed=changed, applied=applied, needs_restart=needs_restart)
+    return Reloaded(changed=changed, applied=applied, needs_restart=needs_restart)

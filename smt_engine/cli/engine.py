@@ -482,9 +482,9 @@ def cmd_close(ctx: Context) -> int:
     try:
         args = CloseArgs.parse(raw)
         if args.partial:  # a part is checked against the position before it is queued (the step comes later)
-            from smt_engine.commands.adjust_handlers import open_position
+            from smt_engine.commands.adjust_handlers import held_position
 
-            open_position(ctx.store(), args.symbol, args.side)
+            held_position(ctx.store(), args.symbol, args.side)
     except CommandRejected as exc:
         raise CommandError(f"refused, nothing was sent: {exc}") from None
     return queue_and_wait(ctx, args, ctx.args.timeout)

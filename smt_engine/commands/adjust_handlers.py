@@ -20,7 +20,9 @@ from smt_engine.trading.cooldowns import CooldownError, clear_cooldown
 from smt_engine.trading.execution import Executor
 
 
-def open_position(store: Store, symbol: str, side: Side) -> Position:
+def held_position(store: Store, symbol: str, side: Side) -> Position:
+    """The open position an adjustment acts on (``trading/orders.py``'s ``open_position`` records a new
+    one); ``CommandRejected`` when there is none or it is no longer open."""
     position = store.positions.open_for(symbol, side)
     if position is None or position.state is not PositionState.OPEN:
         state = f" (it is {position.state.value})" if position is not None else ""
@@ -30,7 +32,7 @@ def open_position(store: Store, symbol: str, side: Side) -> Position:
 
 def check_move(store: Store, settings: Settings, now: datetime, move: MoveProtectionArgs) -> Position:
     """What a stop move is checked against before it is queued (the venue price comes later)."""
-    position = open_position(store, move.symbol, move.side)
+    position = held_position(store, move.symbol, move.side)
     if move.leg == "sl":
         try:
             check_stop_limit(position, move.price, *stop_limit(settings, store, now))
@@ -55,7 +57,7 @@ class AdjustCommands:
         return MoveProtectionResult.model_validate(moved)
 
     async def partial_close(self, args: CloseArgs, actor: str) -> CloseResult:
-        position = open_position(self.store, args.symbol, args.side)
+        position = held_position(self.store, args.symbol, args.side)
         try:
             reduced = await self.adjuster.reduce(position, args.size, args.fraction, actor)
         except AdjustRefused as exc:

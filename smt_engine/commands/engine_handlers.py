@@ -89,6 +89,7 @@ class EngineCommands:
             # silently replace what the engine runs with.
             raise CommandRejected("this engine was not started from a configuration file: nothing to reload")
         try:
-            return await reload_settings(engine.settings, engine.config_path, engine.store, engine.rebuild)
+            done = await reload_settings(engine.settings, engine.config_path, engine.store, engine.rebuild)
         except ReloadRefused as exc:
             raise CommandRejected(str(exc)) from None
+        return ReloadResult(changed=done.changed, applied=done.applied, needs_restart=done.needs_restart)

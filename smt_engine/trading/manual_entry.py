@@ -1,6 +1,7 @@
 """Manual entry: an operator's own trade (pair, side, margin or size) through the same gates and executor.
 
-The command (``CommandKind.ENTER``) is checked twice, by the same functions (``store.entry_args``):
+The command (``CommandKind.ENTER``, handled by ``commands/entry_handlers.py``, which maps its typed
+arguments and result to this module's) is checked twice, by the same functions (``store.entry_args``):
 when the console or the CLI queues it and when the engine runs it. The engine then reads a
 plausible price, builds a proposal with source ``operator``, runs the risk gates on the operator's size
 (``risk.OperatorSize``: floored to the step, never raised, refused past a limit) and executes it exactly as
@@ -14,10 +15,9 @@ in live mode an event names the operator (docs/operator-guide.md, "Manual entry"
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from smt_engine.clock import Clock
-from smt_engine.commands.args import EnterArgs
-from smt_engine.commands.errors import CommandRejected
-from smt_engine.commands.results import EnterResult
 from smt_engine.config import Settings
 from smt_engine.domain import Action, Decision, EngineState, EventLevel, Mode, Pair, ProposalState
 from smt_engine.exchange.base import Exchange, ExchangeError
@@ -37,8 +37,22 @@ SOURCE = "operator"
 EDGE_NOT_APPLIED = "not applied: an operator's own entry is not a signal source"
 
 
+class EntryRefused(Exception):
+    """An entry that was not opened; the message says why, in words the operator can act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entered:
+    """An operator's entry, gated and opened: its proposal, the executor's outcome and the position."""
+
+    proposal_id: int
+    outcome: str
+    position_id: int | None
+    detail: str
+
+
 class ManualEntry:
-    """The engine's handler of ``enter``: one operator entry, gated, recorded and executed."""
+    """One operator entry, gated, recorded and executed."""
 
     def __init__(
         self,
@@ -56,24 +70,24 @@ class ManualEntry:
         self.book = book
         self.executor = executor
 
-    async def run(self, args: EnterArgs, actor: str) -> EnterResult:
-        request = args.request
+    async def enter(self, request: EntryRequest, actor: str) -> Entered:
+        """Open the requested entry for ``actor``; ``EntryRefused`` says why it was not opened."""
         try:
             pair = check_entry(request, self.settings)
         except EntryArgsError as exc:
-            raise CommandRejected(f"entry refused: {exc}") from None
+            raise EntryRefused(f"entry refused: {exc}") from None
         proposal = await self._decide(request, pair, actor)
         assert proposal.id is not None
         if proposal.state is not ProposalState.APPROVED:
             failed = [g for g in proposal.gates if not g.get("passed")]
             why = "; ".join(f"{g['gate']}: {g['detail']}" for g in failed) or proposal.state.value
-            raise CommandRejected(f"entry refused (proposal #{proposal.id}): {why}")
+            raise EntryRefused(f"entry refused (proposal #{proposal.id}): {why}")
         result = await self.executor.execute(proposal)
         if result.outcome != "open":
-            raise CommandRejected(
+            raise EntryRefused(
                 f"entry #{proposal.id} approved but not opened: {result.outcome}: {result.detail}"
             )
-        return EnterResult(
+        return Entered(
             proposal_id=proposal.id,
             outcome=result.outcome,
             position_id=result.position.id if result.position else None,
@@ -87,9 +101,9 @@ class ManualEntry:
         try:
             read = await reader.for_symbol(symbol, self.store.engine.state_or(EngineState.STOPPED))
         except ImplausiblePrice as exc:
-            raise CommandRejected(f"entry refused: {exc}") from None
+            raise EntryRefused(f"entry refused: {exc}") from None
         except ExchangeError as exc:
-            raise CommandRejected(f"entry refused: the exchange could not be read ({exc})") from None
+            raise EntryRefused(f"entry refused: the exchange could not be read ({exc})") from None
         now = self.clock.now()
         account, contract, price = read.account, read.contract, read.price
         live = self.settings.engine.mode is Mode.LIVE

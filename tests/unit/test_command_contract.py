@@ -4,20 +4,25 @@ on; the one client refuses to queue when no engine runs unless asked to (docs/op
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_type_hints
 
 import pytest
 
+from smt_engine.clock import SimulatedClock
 from smt_engine.commands import args as a
 from smt_engine.commands import results as r
 from smt_engine.commands.client import CommandClient, read_outcome
 from smt_engine.commands.contract import CONTRACT, ResultMismatch, parse_args, parse_result
 from smt_engine.commands.errors import CommandRejected, NoEngine
+from smt_engine.commands.service import CommandService, Handler
 from smt_engine.domain import CommandKind, CommandState, EngineState, PositionState, ProposalState, Side
 from smt_engine.store import Store
 from smt_engine.store.records import Command
+from tests.unit.trading.test_mutants_operator import desk
 
 NOW = datetime(2026, 1, 20, 12, tzinfo=UTC)
 
@@ -186,3 +191,31 @@ def test_the_client_queues_only_for_a_running_engine_unless_asked(store: Store) 
     assert done.result == r.CloseResult(position_id=2, state=PositionState.CLOSED, close_order_id="c")
     assert client.wait(queued.id, timeout=0) is None
     assert client.state(queued.id) == "pending"
+
+
+def misregistered(handlers: Mapping[CommandKind, Handler]) -> list[str]:
+    """Each handler whose annotated arguments or result type is not its kind's (``CONTRACT``)."""
+    wrong = []
+    for kind, handler in handlers.items():
+        hints = get_type_hints(handler)
+        takes = hints[next(iter(inspect.signature(handler).parameters))]
+        types = CONTRACT[kind]
+        if (takes, hints["return"]) != (types.args, types.result):
+            wrong.append(f"{kind.value}: {takes.__name__} -> {hints['return'].__name__}")
+    return wrong
+
+
+def service(store: Store) -> CommandService:
+    return desk(store, SimulatedClock(NOW))[0].service
+
+
+def test_every_kind_has_a_handler_typed_for_it(store: Store) -> None:
+    handlers = service(store).handlers
+    assert set(handlers) == set(CommandKind)
+    assert misregistered(handlers) == []
+
+
+def test_a_handler_registered_under_the_wrong_kind_is_found(store: Store) -> None:
+    built = service(store)
+    built.handlers = {**built.handlers, CommandKind.APPROVE: built.trading.reject}
+    assert misregistered(built.handlers) == ["approve: RejectArgs -> RejectResult"]

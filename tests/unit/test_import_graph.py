@@ -111,6 +111,18 @@ def _cycles(nodes: set[str], edges: set[tuple[str, str]]) -> list[list[str]]:
     return found
 
 
+def package_of(module: str) -> str:
+    """The package a module is part of for the package-level check: the package (or module) directly under
+    ``smt_engine`` or ``smt_tui``, so ``exchange.weex`` counts as ``exchange``, ``engine.py`` as itself."""
+    return ".".join(module.split(".")[:2])
+
+
+def package_cycles(known: set[str], found: list[Edge]) -> list[list[str]]:
+    """Packages that import each other, directly or through other packages."""
+    arrows = {(package_of(e.source), package_of(e.target)) for e in found}
+    return _cycles({package_of(m) for m in known}, {(a, b) for a, b in arrows if a != b})
+
+
 def _block(text: str, name: str) -> list[str]:
     match = re.search(rf"<!-- {name}:begin -->(.*?)<!-- {name}:end -->", text, re.S)
     assert match is not None, f"docs/design.md has no {name} block"
@@ -158,6 +170,11 @@ def edges() -> list[Edge]:
 def test_no_module_imports_another_that_imports_it_back(edges: list[Edge]) -> None:
     cycles = _cycles(set(modules()), {(e.source, e.target) for e in edges})
     assert cycles == [], "import circles between modules: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def test_no_two_packages_import_each_other(edges: list[Edge]) -> None:
+    cycles = package_cycles(set(modules()), edges)
+    assert cycles == [], "import circles between packages: " + "; ".join(" <-> ".join(c) for c in cycles)
 
 
 def test_every_module_has_a_place_in_the_layer_table(design: str) -> None:
@@ -262,3 +279,30 @@ def test_a_back_arrow_is_found_by_the_layer_table() -> None:
     assert unit_of("smt_engine.storeroom", table) is None
     assert unit_of("smt_engine.anything", {"=smt_engine"}) is None
     assert unit_of("smt_engine", {"=smt_engine", "smt_engine.store"}) == "=smt_engine"
+
+
+def test_packages_in_a_circle_through_a_third_are_found_though_no_module_is(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "smt_engine/trading/__init__.py": "",
+            "smt_engine/trading/entry.py": "from smt_engine.commands.args import A\n",
+            "smt_engine/trading/risk.py": "",
+            "smt_engine/commands/__init__.py": "",
+            "smt_engine/commands/args.py": "A = 1\n",
+            "smt_engine/commands/service.py": "from smt_engine import pipeline\n",
+            "smt_engine/pipeline.py": "from smt_engine.trading import risk\n",
+            "smt_engine/exchange/__init__.py": "",
+            "smt_engine/exchange/factory.py": "from smt_engine.exchange.weex import client\n",
+            "smt_engine/exchange/weex/__init__.py": "",
+            "smt_engine/exchange/weex/client.py": "from smt_engine.exchange import factory\n",
+        },
+    )
+    found = imports(root)
+    known = set(modules(root))
+    assert _cycles(known, {(e.source, e.target) for e in found}) == [
+        ["smt_engine.exchange.factory", "smt_engine.exchange.weex.client"]
+    ]
+    assert package_cycles(known, found) == [
+        ["smt_engine.commands", "smt_engine.pipeline", "smt_engine.trading"]
+    ]
