@@ -500,7 +500,8 @@ def main() -> int:
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(stamped(result), indent=2) + "\n")
+        run = {"seed": args.seed, "argv": sys.argv[1:]}
+        out.write_text(json.dumps(stamped(result | run), indent=2) + "\n")
     return 0 if result["clean"] and not result.get("tracebacks") and result.get("limits_held", True) else 1
 
 
