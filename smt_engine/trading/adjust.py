@@ -246,7 +246,7 @@ class PositionAdjuster:
         if done is not None:
             self.desk.update(
                 order,
-                state=STATUS_TO_STATE.get(done.status, OrderState.SUBMITTED),
+                state=STATUS_TO_STATE[done.status],
                 exchange_order_id=done.order_id,
                 price=done.avg_price,
             )

@@ -187,7 +187,7 @@ class Closer:
     def _resolved(self, order: Order, found: ExchangeOrder) -> Order:
         return self.desk.update(
             order,
-            state=STATUS_TO_STATE.get(found.status, OrderState.SUBMITTED),
+            state=STATUS_TO_STATE[found.status],
             exchange_order_id=found.order_id,
             price=found.avg_price,
         )

@@ -293,7 +293,7 @@ class Executor:
         return order, placed.order_id
 
     def _resolved(self, order: Order, found: ExchangeOrder) -> Order:
-        state = STATUS_TO_STATE.get(found.status, OrderState.SUBMITTED)
+        state = STATUS_TO_STATE[found.status]
         order = self.desk.update(
             order,
             state=state,

@@ -118,7 +118,7 @@ class InFlightTracker:
                 if order.state in (OrderState.PENDING_SUBMIT, OrderState.UNKNOWN)
                 else "no longer at the venue",
             )
-        state = STATUS_TO_STATE.get(found.status, OrderState.SUBMITTED)
+        state = STATUS_TO_STATE[found.status]
         if state.is_terminal or state is not order.state:
             order = advance_order(
                 self.store,
