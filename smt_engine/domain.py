@@ -6,9 +6,10 @@ that expects one cannot silently be handed the other (the seed system confused t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import NewType, Protocol
 
@@ -277,6 +278,22 @@ class Flow(StrEnum):
     INFLOW = "inflow"
     OUTFLOW = "outflow"
     MIXED = "mixed"
+
+
+CONFIDENCE_STEP = Decimal("0.0001")
+"""Confidences are kept to four places."""
+
+
+def round_confidence(value: float | Decimal) -> Decimal:
+    """A confidence on the four-place step, half up: compared after rounding (0.85 - 0.05 must equal
+    0.80), the same way where the analyst's answer is read and where the risk gates weigh it. NaN or an
+    infinity is -1, below every threshold."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return Decimal(-1)
+    try:
+        return Decimal(str(value)).quantize(CONFIDENCE_STEP, rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        return Decimal(-1)
 
 
 @dataclass(frozen=True, slots=True)

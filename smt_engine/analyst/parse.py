@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from smt_engine.analyst.context import DecisionBounds
-from smt_engine.domain import Action, AnalystKind, Decision, Sentiment
+from smt_engine.domain import Action, AnalystKind, Decision, Sentiment, round_confidence
 
 MAX_TEXT_CHARS = 100_000
 MAX_OBJECT_STARTS = 64
@@ -37,7 +37,6 @@ MAX_OBJECT_CHARS = 20_000
 MAX_REASONING_CHARS = 2000
 MAX_FIELD_CHARS = 500
 MAX_RISK_FACTORS = 10
-CONFIDENCE_PLACES = 4
 
 CITATION_RE = re.compile(
     r"[ \t]?(?:\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\]|\[cite(?:_start|_end)?(?::\s*[\d,\s]*)?\])"
@@ -320,11 +319,6 @@ def _describe(exc: ValidationError) -> str:
     return "invalid answer: " + "; ".join(parts)
 
 
-def round_confidence(value: float) -> float:
-    """Rounded before any comparison, so 0.85 - 0.05 compares equal to 0.80."""
-    return round(value, CONFIDENCE_PLACES)
-
-
 def validate_answer(
     data: Any,
     bounds: DecisionBounds,
@@ -344,10 +338,10 @@ def validate_answer(
         error = _describe(exc)
         return ParseOutcome(Decision.wait("invalid analyst answer", analyst, error), None, error)
     ignored = sorted(k for k in data if k not in AnalystAnswer.model_fields)
-    confidence = round_confidence(answer.confidence)
+    confidence = float(round_confidence(answer.confidence))
     capped = False
     if cap_ungrounded and not grounded and confidence > bounds.ungrounded_confidence_cap:
-        confidence, capped = round_confidence(bounds.ungrounded_confidence_cap), True
+        confidence, capped = float(round_confidence(bounds.ungrounded_confidence_cap)), True
     acting = answer.decision is not Action.WAIT
     decision = Decision(
         action=answer.decision,

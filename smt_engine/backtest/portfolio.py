@@ -23,11 +23,11 @@ from smt_engine.backtest.decisions import Call
 from smt_engine.backtest.market import HistoryClock, HistoryMarket, NoHistory, Series
 from smt_engine.competition import competition_status
 from smt_engine.config import Settings
-from smt_engine.domain import EngineState, Side
+from smt_engine.domain import EngineState, Side, round_confidence
 from smt_engine.exchange.base import ExchangeError, Fill, OrderRequest, OrderStatus, VenuePrecisionError
 from smt_engine.exchange.paper.venue import PaperExchange
 from smt_engine.trading.account import AccountState, OpenExposure
-from smt_engine.trading.risk import ReasonCode, RiskEngine, effective_leverage, round_confidence
+from smt_engine.trading.risk import ReasonCode, RiskEngine, effective_leverage
 
 _TICK = timedelta(microseconds=1)
 

@@ -28,6 +28,7 @@ from smt_engine.domain import (
     Pair,
     ProposalState,
     Tier,
+    round_confidence,
 )
 from smt_engine.exchange.precision import plain
 from smt_engine.secrets import redact
@@ -44,7 +45,6 @@ from smt_engine.trading.risk import (
     ReasonCode,
     RiskEngine,
     drift_pct,
-    round_confidence,
 )
 from smt_engine.trading.risk_inputs import risk_inputs_record
 

@@ -18,6 +18,7 @@ from typing import Any
 from smt_engine.competition import StrategyMode
 from smt_engine.config import Settings
 from smt_engine.domain import (
+    CONFIDENCE_STEP,
     Action,
     Contract,
     Decision,
@@ -26,6 +27,7 @@ from smt_engine.domain import (
     Side,
     Sizing,
     Tier,
+    round_confidence,
 )
 from smt_engine.exchange.precision import PrecisionError, check_tp_sl, floor_to_step, plain, round_stop
 from smt_engine.exchange.precision import round_to_tick as _round_to_tick
@@ -34,7 +36,6 @@ from smt_engine.trading.loss_limits import daily_loss, drawdown
 
 CENT = Decimal("0.01")
 _MARGIN_Q = Decimal("0.00000001")
-_CONF_Q = Decimal("0.0001")
 _HOUR = timedelta(hours=1)
 
 
@@ -158,16 +159,6 @@ class Assessment:
 # --------------------------------------------------------------------------- pure helpers
 
 
-def round_confidence(value: float | Decimal) -> Decimal:
-    """Confidences are compared after rounding (0.85 - 0.05 must equal 0.80); NaN/inf become -1."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return Decimal(-1)
-    try:
-        return Decimal(str(value)).quantize(_CONF_Q, rounding=ROUND_HALF_UP)
-    except InvalidOperation:
-        return Decimal(-1)
-
-
 _TIER_TABLE: dict[Tier, tuple[tuple[Decimal, Decimal], ...]] = {
     Tier.ONE: (
         (Decimal("0.85"), Decimal(20)),
@@ -273,7 +264,7 @@ class RiskEngine:
         if requested is None:
             gate(
                 ReasonCode.MIN_CONFIDENCE,
-                confidence >= risk.min_confidence.quantize(_CONF_Q),
+                confidence >= risk.min_confidence.quantize(CONFIDENCE_STEP),
                 f"confidence {confidence} vs minimum {risk.min_confidence}",
             )
         else:  # a confidence floor filters a source's signals; an operator's entry states none

@@ -15,10 +15,9 @@ from smt_engine.analyst.parse import (
     MAX_TEXT_CHARS,
     extract_json,
     parse_response,
-    round_confidence,
     validate_answer,
 )
-from smt_engine.domain import Action, AnalystKind, Decision, Sentiment
+from smt_engine.domain import Action, AnalystKind, Decision, Sentiment, round_confidence
 
 BOUNDS = DecisionBounds(
     min_tp_pct=Decimal("0.5"),
@@ -220,7 +219,7 @@ def test_ungrounded_confidence_is_capped_and_flagged() -> None:
 
 def test_confidence_is_rounded_before_comparisons() -> None:
     assert 0.85 - 0.05 != 0.80
-    assert round_confidence(0.85 - 0.05) == 0.80
+    assert round_confidence(0.85 - 0.05) == Decimal("0.8")
     out = parse(json.dumps(answer(confidence=0.85 - 0.05)))
     assert out.decision.confidence == 0.8
     assert parse(json.dumps(answer(confidence=0.123456789))).decision.confidence == 0.1235
@@ -314,3 +313,11 @@ def test_property_no_decision_leaves_the_bounds(
 @given(text=st.text(max_size=300), grounded=st.booleans())
 def test_property_arbitrary_text_never_escapes_the_bounds(text: str, grounded: bool) -> None:
     _assert_in_bounds(parse(text, grounded=grounded).decision)
+
+
+def test_the_analyst_and_the_gates_round_a_tie_the_same_way() -> None:
+    """0.75015 is a tie at four places that Python's float ``round`` takes down (0.7501): half up in
+    both places, so the recorded answer and the gates agree on 0.7502."""
+    out = parse(json.dumps(answer(confidence=0.75015)))
+    assert out.decision.confidence == 0.7502
+    assert round_confidence(out.decision.confidence) == Decimal("0.7502")

@@ -13,11 +13,11 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from smt_engine.competition import StrategyMode
-from smt_engine.domain import Action, EngineState, Pair, Side, Tier
+from smt_engine.domain import Action, EngineState, Pair, Side, Tier, round_confidence
 from smt_engine.exchange.precision import floor_to_step
 from smt_engine.trading import risk as risk_mod
 from smt_engine.trading.account import OpenExposure
-from smt_engine.trading.risk import ReasonCode, RiskEngine, round_confidence
+from smt_engine.trading.risk import ReasonCode, RiskEngine
 from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, account, contract, decision, make_settings
 
 ETH = Pair("ETH", Tier.ONE)
