@@ -242,11 +242,13 @@ class MainScreen(Screen[None]):
         self.call_after_refresh(self._realign_underline)
 
     def _realign_underline(self) -> None:
-        """A relabelled tab changes width: move the active tab's underline to match it."""
-        tabs = self.query_one(TabbedContent).query_one(Tabs)
-        realign = getattr(tabs, "_highlight_active", None)
-        if realign is not None:
-            realign(animate=False)
+        """A relabelled tab changes width: move the active tab's underline to match it, at once.
+
+        Textual realigns it on a relabel too, but with the slide it animates; no public call moves it
+        without one. ``Tabs._highlight_active`` is Textual's private method: mypy checks the call, and
+        ``tests/tui/test_tab_label.py`` fails if it goes or the underline stops following the label.
+        """
+        self.query_one(TabbedContent).query_one(Tabs)._highlight_active(animate=False)
 
     def open_filter(self) -> None:
         bar = self.query_one(FilterBar)
