@@ -176,7 +176,7 @@ class ConsoleApp(App[None]):
         return describe.describe(snap, key, now, expanded, self.whale_pairs, running)
 
     def get_default_screen(self) -> Screen[Any]:
-        return MainScreen()
+        return MainScreen(self)
 
     # ------------------------------------------------------------------ refresh loop
 
@@ -335,7 +335,7 @@ class ConsoleApp(App[None]):
             return
         found = self._describe(key)
         if found is not None:
-            self.push_screen(DetailScreen(key, *found))
+            self.push_screen(DetailScreen(self, key, *found))
 
     def refresh_detail(self) -> None:
         """Re-render the open detail screen (a section was expanded or collapsed)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from rich.console import RenderableType
 from textual.app import ComposeResult
@@ -13,6 +13,13 @@ from textual.widgets import Footer, Static
 
 HEADINGS = {"prompt": "Prompt", "gates": "Risk gates"}
 """The heading each expandable section starts under (``smt_tui.why``)."""
+
+
+class DetailHost(Protocol):
+    """What the detail screen asks of the console: its row described again (a section opened or closed),
+    drawn through ``DetailScreen.show`` before the screen scrolls to the opened section's heading."""
+
+    def refresh_detail(self) -> None: ...
 
 
 class DetailScreen(Screen[None]):
@@ -28,8 +35,9 @@ class DetailScreen(Screen[None]):
         ),
     ]
 
-    def __init__(self, key: str, title: str, body: RenderableType) -> None:
+    def __init__(self, host: DetailHost, key: str, title: str, body: RenderableType) -> None:
         super().__init__()
+        self._host = host
         self.key = key
         self.title_text = title
         self.body = body
@@ -59,9 +67,7 @@ class DetailScreen(Screen[None]):
 
     def action_expand(self, section: str) -> None:
         self.expanded = self.expanded ^ {section}
-        refresh = getattr(self.app, "refresh_detail", None)
-        if refresh is not None:
-            refresh()
+        self._host.refresh_detail()
         if section in self.expanded and section in HEADINGS:
             # The section opens far below the fold: bring it to the top, or the key seems to do nothing.
             self.call_after_refresh(self.scroll_to_heading, HEADINGS[section])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Protocol
 
 from rich.text import Text
 from textual import on
@@ -12,7 +13,7 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import DataTable, TabbedContent, TabPane, Tabs
 
-from smt_tui.state import ConsoleConfig, Snapshot
+from smt_tui.state import ConsoleConfig, Now, Snapshot
 from smt_tui.widgets.decisions_table import DecisionsTable
 from smt_tui.widgets.detail_pane import DetailPane
 from smt_tui.widgets.event_log import EventLog
@@ -55,7 +56,25 @@ _TAB_OF = {
 """The tab whose widgets draw each section that only one hidden tab shows (``MainScreen.apply``)."""
 
 
+class MainHost(Protocol):
+    """What the dashboard asks of the console that shows it: the console's clock, a full drawing of the
+    snapshot that arrived before the screen was composed, and the detail pane and footer to follow the
+    selection. The App passes itself, so mypy checks it keeps these (docs/design.md, "Packages and their
+    direction")."""
+
+    @property
+    def now(self) -> Now: ...
+
+    def apply_current(self) -> None: ...
+
+    def selection_changed(self) -> None: ...
+
+
 class MainScreen(Screen[None]):
+    def __init__(self, host: MainHost) -> None:
+        super().__init__()
+        self._host = host
+
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         with Horizontal(id="body"):
@@ -87,9 +106,7 @@ class MainScreen(Screen[None]):
         self.query_one(FilterBar).display = False
         self.query_one(PositionsTable).focus()
         self.ready = True
-        callback = getattr(self.app, "apply_current", None)
-        if callback is not None:
-            self.call_after_refresh(callback)
+        self.call_after_refresh(self._host.apply_current)
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
@@ -142,9 +159,7 @@ class MainScreen(Screen[None]):
         self._selection_changed()
 
     def _selection_changed(self) -> None:
-        callback = getattr(self.app, "selection_changed", None)
-        if callback is not None:
-            callback()
+        self._host.selection_changed()
 
     # ------------------------------------------------------------------ data
 
@@ -193,8 +208,7 @@ class MainScreen(Screen[None]):
         due = {s for s in self._held if _TAB_OF.get(s) == active}
         if due and self._latest is not None:
             self._held -= due
-            clock = getattr(self.app, "now", None)
-            self._draw_tab_sections(self._latest, due, clock() if callable(clock) else datetime.now(UTC))
+            self._draw_tab_sections(self._latest, due, self._host.now())
 
     def tick(self, snap: Snapshot | None, now: datetime, config: ConsoleConfig, readonly: bool) -> None:
         """Once a second: countdowns and ages move without any database read."""
@@ -242,11 +256,13 @@ class MainScreen(Screen[None]):
         self.call_after_refresh(self._realign_underline)
 
     def _realign_underline(self) -> None:
-        """A relabelled tab changes width: move the active tab's underline to match it."""
-        tabs = self.query_one(TabbedContent).query_one(Tabs)
-        realign = getattr(tabs, "_highlight_active", None)
-        if realign is not None:
-            realign(animate=False)
+        """A relabelled tab changes width: move the active tab's underline to match it, at once.
+
+        Textual realigns it on a relabel too, but with the slide it animates; no public call moves it
+        without one. ``Tabs._highlight_active`` is Textual's private method: mypy checks the call, and
+        ``tests/tui/test_tab_label.py`` fails if it goes or the underline stops following the label.
+        """
+        self.query_one(TabbedContent).query_one(Tabs)._highlight_active(animate=False)
 
     def open_filter(self) -> None:
         bar = self.query_one(FilterBar)

@@ -187,3 +187,10 @@ async def ready(pilot: Pilot[Any]) -> ConsoleApp:
     await wait_for(pilot, lambda: app.snapshot is not None)
     await pilot.pause()
     return app
+
+
+class UnexpandedDetail:
+    """The host of a detail screen that is only looked at: opening a section would be a test's mistake."""
+
+    def refresh_detail(self) -> None:
+        raise AssertionError("no section of this detail screen is opened")

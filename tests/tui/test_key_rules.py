@@ -14,6 +14,7 @@ from smt_tui.keys import KeyRules
 from smt_tui.screens.confirm import ConfirmModal
 from smt_tui.screens.detail import DetailScreen
 from smt_tui.state import ReadModel, Snapshot
+from tests.tui.conftest import UnexpandedDetail
 from tests.tui.fixtures import NOW, Fixture
 
 
@@ -39,7 +40,7 @@ def snapshot_of(fixture: Fixture) -> Snapshot:
 
 
 def test_the_rules_answer_from_the_snapshot_and_the_screen_on_top(fixture_db: Fixture) -> None:
-    waiting = DetailScreen(f"proposal:{fixture_db.pending_id}", "Proposal", "")
+    waiting = DetailScreen(UnexpandedDetail(), f"proposal:{fixture_db.pending_id}", "Proposal", "")
     host = Host(snapshot_of(fixture_db), screen_stack=[waiting])
     rules = KeyRules(host, ConsoleApp.BINDINGS)
     assert rules.selected_key() == f"proposal:{fixture_db.pending_id}"
@@ -60,7 +61,7 @@ def test_the_rules_answer_from_the_snapshot_and_the_screen_on_top(fixture_db: Fi
 
 
 def test_a_decided_proposal_says_why_it_cannot_be_decided_again(fixture_db: Fixture) -> None:
-    denied = DetailScreen(f"proposal:{fixture_db.denied_id}", "Proposal", "")
+    denied = DetailScreen(UnexpandedDetail(), f"proposal:{fixture_db.denied_id}", "Proposal", "")
     rules = KeyRules(Host(snapshot_of(fixture_db), screen_stack=[denied]), ConsoleApp.BINDINGS)
     assert rules.state("reject") is False
     assert rules.why_not("reject") == (
@@ -70,7 +71,8 @@ def test_a_decided_proposal_says_why_it_cannot_be_decided_again(fixture_db: Fixt
 
 def test_before_the_first_read_nothing_applies_and_the_console_says_so() -> None:
     rules = KeyRules(
-        Host(None, screen_stack=[DetailScreen("proposal:1", "Proposal", "")]), ConsoleApp.BINDINGS
+        Host(None, screen_stack=[DetailScreen(UnexpandedDetail(), "proposal:1", "Proposal", "")]),
+        ConsoleApp.BINDINGS,
     )
     assert rules.state("pause") is False
     assert rules.why_not("pause") == "pause: the console has not read the database yet"

@@ -21,7 +21,7 @@ from smt_tui.widgets.detail_pane import EMPTY, DetailPane
 from smt_tui.widgets.orders_table import OrdersTable
 from smt_tui.widgets.positions_table import PositionsTable
 from smt_tui.widgets.proposals_table import ProposalsTable
-from tests.tui.conftest import TEST_CONFIG, FakeEngine, ready, wait_for
+from tests.tui.conftest import TEST_CONFIG, FakeEngine, UnexpandedDetail, ready, wait_for
 from tests.tui.fixtures import CYCLE, NOW, Fixture, _proposal
 from tests.tui.test_console import header, notes, render_text
 from tests.tui.test_operator import drawn
@@ -287,7 +287,7 @@ async def test_a_cut_reason_ends_in_an_ellipsis_and_is_whole_in_the_details(
 async def test_a_tick_that_falls_before_the_detail_screen_is_composed_is_kept_for_it() -> None:
     """The console's 1 s tick refreshes an open detail screen; one that falls between the push and the
     compose (seen under load) must neither crash the console nor lose the newer body."""
-    screen = DetailScreen("proposal:1", "Proposal #1", "old body")
+    screen = DetailScreen(UnexpandedDetail(), "proposal:1", "Proposal #1", "old body")
     screen.show("newer body")  # not composed: no #detail-content yet
     assert screen.body == "newer body"
 
@@ -302,7 +302,7 @@ async def test_a_tick_between_compose_and_mount_updates_the_composed_body(
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        screen = DetailScreen("proposal:1", "Proposal #1", "old body")
+        screen = DetailScreen(app, "proposal:1", "Proposal #1", "old body")
         with app._context():
             compose(screen)  # composed, not mounted: `query_one` finds nothing now
         content = screen._content
@@ -320,7 +320,7 @@ async def test_a_detail_screen_draws_the_body_it_was_given_before_compose(
         await ready(pilot)
         # A row the snapshot does not hold: a tick after the push (a busy machine can take two seconds)
         # would otherwise draw the proposal's own description over the body under test.
-        screen = DetailScreen("proposal:999", "Proposal #999", "old body")
+        screen = DetailScreen(app, "proposal:999", "Proposal #999", "old body")
         screen.show("newer body")
         await app.push_screen(screen)
         await wait_for(pilot, lambda: app.screen is screen and screen.is_mounted)
