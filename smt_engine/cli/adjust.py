@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 from smt_engine.cli.engine import cooldowns_json, queue_and_wait
 from smt_engine.commands.args import ClearCooldownArgs, MoveProtectionArgs
 from smt_engine.commands.errors import CommandRejected
@@ -68,7 +68,7 @@ def cmd_move(ctx: Context) -> int:
         args = MoveProtectionArgs.parse(raw)
         check_move(ctx.store(), ctx.settings(), datetime.now(UTC), args)  # the store that queues it
     except CommandRejected as exc:
-        raise CommandError(f"refused, nothing was sent: {exc}") from None
+        raise VerbError(f"refused, nothing was sent: {exc}") from None
     return queue_and_wait(ctx, args, ctx.args.timeout)
 
 
@@ -80,13 +80,11 @@ def cmd_cooldowns(ctx: Context) -> int:
     active = active_cooldowns(store, settings, datetime.now(UTC))
     if ctx.args.action == "clear":
         if not ctx.args.symbol:
-            raise CommandError("name the pair: `smt cooldowns clear ETHUSDT`")
+            raise VerbError("name the pair: `smt cooldowns clear ETHUSDT`")
         symbol = _symbol(ctx.args.symbol)
         if symbol not in {c.symbol for c in active}:
             listed = ", ".join(c.symbol for c in active) or "none"
-            raise CommandError(
-                f"{symbol} has no active stop-loss cooldown (active: {listed}); nothing was sent"
-            )
+            raise VerbError(f"{symbol} has no active stop-loss cooldown (active: {listed}); nothing was sent")
         return queue_and_wait(ctx, ClearCooldownArgs(symbol=symbol), ctx.args.timeout)
     if ctx.args.json:
         print(json.dumps(cooldowns_json(active)))

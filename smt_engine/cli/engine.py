@@ -1,4 +1,4 @@
-"""Engine commands: the daemon, one-shot cycles, status, and operator verbs through the command queue."""
+"""Engine verbs: the daemon, one-shot cycles, status, and operator verbs through the command queue."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 from smt_engine.commands.args import CloseAllArgs, CloseArgs, CommandArgs
 from smt_engine.commands.contract import parse_args
 from smt_engine.commands.errors import CommandRejected, NoEngine
@@ -134,12 +134,12 @@ def cmd_engine(ctx: Context) -> int:
                 skip_probe=ctx.args.skip_probe,
             )
         except (AuthError, ProbeRequired) as exc:  # missing live keys or probe: a restart cannot fix that
-            raise CommandError(f"engine cannot start: {exc}", ExitCode.CONFIG) from None
+            raise VerbError(f"engine cannot start: {exc}", ExitCode.CONFIG) from None
         except Exception as exc:
             known = ctx.explain(exc)
             if known is not exc:  # a full disk or a damaged database: its own exit code, not a restart loop
                 raise known from None
-            raise CommandError(f"engine cannot start: {exc}") from None
+            raise VerbError(f"engine cannot start: {exc}") from None
 
         async def main() -> None:
             runtime.engine.install_signal_handlers()
@@ -189,7 +189,7 @@ def _one_cycle(ctx: Context, settings: Any, store: Any, clock: Any) -> int:
             skip_probe=bool(getattr(ctx.args, "skip_probe", False)),
         )
     except ProbeRequired as exc:
-        raise CommandError(str(exc), ExitCode.CONFIG) from None
+        raise VerbError(str(exc), ExitCode.CONFIG) from None
 
     def one_shot_state() -> EngineState:
         # This run is the engine for one cycle: it trades unless an operator paused or a limit halted it.
@@ -219,7 +219,7 @@ def _one_cycle(ctx: Context, settings: Any, store: Any, clock: Any) -> int:
             for name, step in (cycle.steps if cycle else {}).items()
             if step.get("status") != "ok"
         )
-        raise CommandError(f"cycle {cycle_id} did not complete: {failed or 'no step record'}")
+        raise VerbError(f"cycle {cycle_id} did not complete: {failed or 'no step record'}")
     return ExitCode.OK
 
 
@@ -257,7 +257,7 @@ def cmd_status(ctx: Context) -> int:
     settings = ctx.settings()
     db = settings.engine.database
     if not db.exists() and EngineLock(db).is_held_elsewhere():
-        raise CommandError(
+        raise VerbError(
             f"{db}: the database file is gone while an engine still runs on it (deleted or moved): that "
             "engine stops at its next heartbeat (exit 4); put the file back before starting one again",
             ExitCode.DATABASE,
@@ -444,7 +444,7 @@ def queue_and_wait(ctx: Context, args: CommandArgs, timeout: float) -> int:
     try:
         command = client.send(args)
     except NoEngine:
-        raise CommandError(
+        raise VerbError(
             f"no engine is running on {ctx.settings().engine.database}: nothing was sent "
             "(start it with `smt start` or `smt engine`)"
         ) from None
@@ -469,10 +469,10 @@ def cmd_close(ctx: Context) -> int:
     partial = ctx.args.size is not None or ctx.args.fraction is not None  # "" is a bad part, not none
     if ctx.args.all:
         if partial:
-            raise CommandError("--size/--fraction close part of one position: not with --all")
+            raise VerbError("--size/--fraction close part of one position: not with --all")
         return queue_and_wait(ctx, CloseAllArgs(), ctx.args.timeout)
     if not ctx.args.symbol or not ctx.args.side:
-        raise CommandError("name the position (`smt close SOLUSDT LONG`) or use --all")
+        raise VerbError("name the position (`smt close SOLUSDT LONG`) or use --all")
     raw = {
         "symbol": ctx.args.symbol,
         "side": ctx.args.side,
@@ -486,5 +486,5 @@ def cmd_close(ctx: Context) -> int:
 
             open_position(ctx.store(), args.symbol, args.side)
     except CommandRejected as exc:
-        raise CommandError(f"refused, nothing was sent: {exc}") from None
+        raise VerbError(f"refused, nothing was sent: {exc}") from None
     return queue_and_wait(ctx, args, ctx.args.timeout)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 from smt_engine.cli.trading import _decimal, _wait_options, wait_for
 from smt_engine.exitcodes import ExitCode
 
@@ -66,12 +66,12 @@ def cmd_enter(ctx: Context) -> int:
     try:
         request, _ = validate_entry({k: str(v) for k, v in raw.items() if v is not None}, settings)
     except EntryArgsError as exc:
-        raise CommandError(f"entry refused: {exc}; nothing was queued") from None
+        raise VerbError(f"entry refused: {exc}; nothing was queued") from None
     client = ctx.commands()
     try:
         command = client.send(EnterArgs.of(request))
     except NoEngine:
-        raise CommandError(
+        raise VerbError(
             f"no engine is running on {settings.engine.database}: nothing was queued "
             "(an entry is priced and gated by the engine when it runs; start it with `smt start`)"
         ) from None

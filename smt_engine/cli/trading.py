@@ -1,4 +1,4 @@
-"""Trading commands: `smt propose`, `smt approve`, `smt reject`, `smt proposals`.
+"""Trading verbs: `smt propose`, `smt approve`, `smt reject`, `smt proposals`.
 
 `propose` reads a live price and the available balance from the venue and runs the same gates as the
 engine; `approve`/`reject` only queue a command, because the engine is the one process that trades.
@@ -11,7 +11,7 @@ import asyncio
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 from smt_engine.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def cmd_propose(ctx: Context) -> int:
     pair = settings.pairs.by_base(args.pair)
     if pair is None:
         names = ", ".join(p.base for p in settings.pairs.all())
-        raise CommandError(f"{args.pair}: not a configured pair (configured: {names})")
+        raise VerbError(f"{args.pair}: not a configured pair (configured: {names})")
     with ctx.engine_lock(
         "it owns the proposals and the paper account; approve or reject its proposals instead "
         "(`smt proposals`), or stop it to propose by hand"
@@ -140,13 +140,13 @@ def _propose(ctx: Context, settings: Settings, pair: Pair) -> int:
     try:
         read = asyncio.run(_read_entry(reader, pair.symbol, engine_state))
     except AccountUnreadable:
-        raise CommandError(
+        raise VerbError(
             "the available balance could not be read from the exchange: no proposal made"
         ) from None
     except ImplausiblePrice as exc:
-        raise CommandError(f"no proposal made: {exc}") from None
+        raise VerbError(f"no proposal made: {exc}") from None
     except ExchangeError as exc:
-        raise CommandError(f"no proposal made: the exchange could not be read ({exc})") from None
+        raise VerbError(f"no proposal made: the exchange could not be read ({exc})") from None
     account = read.account
     decision = Decision(
         action=Action(args.side),
@@ -192,12 +192,12 @@ def _queue_decision(ctx: Context, verb: str) -> int:
     pid = int(ctx.args.id)
     proposal = store.proposals.get(pid)
     if proposal is None:
-        raise CommandError(f"no proposal #{pid} (list them with `smt proposals`)")
+        raise VerbError(f"no proposal #{pid} (list them with `smt proposals`)")
     if proposal.state is not ProposalState.PROPOSED:
-        raise CommandError(f"proposal #{pid} is {proposal.state.value}: there is nothing to {verb}")
+        raise VerbError(f"proposal #{pid} is {proposal.state.value}: there is nothing to {verb}")
     now = WallClock().now()
     if proposal.expires_at is not None and now >= proposal.expires_at:
-        raise CommandError(f"proposal #{pid} expired at {proposal.expires_at:%Y-%m-%d %H:%M:%S} UTC")
+        raise VerbError(f"proposal #{pid} expired at {proposal.expires_at:%Y-%m-%d %H:%M:%S} UTC")
     args = (
         ApproveArgs(proposal_id=pid)
         if verb == "approve"
@@ -209,7 +209,7 @@ def _queue_decision(ctx: Context, verb: str) -> int:
         # Without --wait the operator asks to queue: the decision waits for the engine's next start.
         command = client.send(args, queue_without_engine=not ctx.args.wait)
     except NoEngine:
-        raise CommandError(
+        raise VerbError(
             f"no engine is running: nothing would {verb} proposal #{pid}; nothing was queued"
         ) from None
     print(
