@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smt_engine.cli.context import Context, VerbError
-from smt_engine.commands.args import CloseAllArgs, CloseArgs, CommandArgs
+from smt_engine.cli.queued import add_queue_options, send
+from smt_engine.commands.args import CloseAllArgs, CloseArgs
 from smt_engine.commands.contract import parse_args
-from smt_engine.commands.errors import CommandRejected, NoEngine
+from smt_engine.commands.errors import CommandRejected
+from smt_engine.commands.values import as_text
 from smt_engine.domain import CommandKind, EventLevel, Mode
 from smt_engine.exitcodes import ExitCode
 
@@ -66,16 +68,24 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_events)
 
     verbs = {
-        "pause": (CommandKind.PAUSE, "stop opening positions (closes and protection continue)"),
-        "resume": (CommandKind.RESUME, "resume entries (also clears a halt)"),
-        "cycle": (CommandKind.RUN_CYCLE, "run a signal cycle now"),
-        "cleanup": (CommandKind.CLEANUP, "cancel orphaned orders (TP/SL left behind by closed positions)"),
-        "reload": (CommandKind.RELOAD_CONFIG, "re-read the configuration file"),
+        "pause": (
+            CommandKind.PAUSE,
+            "pause entries",
+            "stop opening positions (closes and protection continue)",
+        ),
+        "resume": (CommandKind.RESUME, "resume entries", "resume entries (also clears a halt)"),
+        "cycle": (CommandKind.RUN_CYCLE, "run cycle now", "run a signal cycle now"),
+        "cleanup": (
+            CommandKind.CLEANUP,
+            "clean up",
+            "cancel orphaned orders (TP/SL left behind by closed positions)",
+        ),
+        "reload": (CommandKind.RELOAD_CONFIG, "reload configuration", "re-read the configuration file"),
     }
-    for name, (kind, text) in verbs.items():
-        p = sub.add_parser(name, parents=[common], help=text)
-        _wait_option(p)
-        p.set_defaults(handler=cmd_queue, kind=kind)
+    for name, (kind, what, text) in verbs.items():
+        p = sub.add_parser(name, parents=[common], help=f"{text} (queued for the engine)")
+        add_queue_options(p)
+        p.set_defaults(handler=cmd_queue, kind=kind, what=what)
     p = sub.add_parser("close", parents=[common], help="close a position at market (or --all)")
     p.add_argument("symbol", nargs="?", help="e.g. SOLUSDT or SOL")
     p.add_argument("side", nargs="?", choices=["LONG", "SHORT", "long", "short"], help="position side")
@@ -86,7 +96,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="close only this size (floored to the venue's step; the rest stays open, TP/SL resized)",
     )
     part.add_argument("--fraction", help="close only this fraction of the size, e.g. 0.5 (below 1)")
-    _wait_option(p)
+    add_queue_options(p)
     p.set_defaults(handler=cmd_close)
 
 
@@ -97,10 +107,6 @@ def _skip_probe_option(p: argparse.ArgumentParser) -> None:
         help="live mode: start without a passing `smt venue probe` for this key and SMT version "
         "(a WARNING event, and `exchange.probe` warns in `smt status` and the console header)",
     )
-
-
-def _wait_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the engine's result")
 
 
 # --------------------------------------------------------------------------- daemon
@@ -438,31 +444,8 @@ def cmd_events(ctx: Context) -> int:
 # --------------------------------------------------------------------------- queued operator verbs
 
 
-def queue_and_wait(ctx: Context, args: CommandArgs, timeout: float) -> int:
-    """Queue a command for the engine and wait for its result; say plainly when no engine runs."""
-    client = ctx.commands()
-    try:
-        command = client.send(args)
-    except NoEngine:
-        raise VerbError(
-            f"no engine is running on {ctx.settings().engine.database}: nothing was sent "
-            "(start it with `smt start` or `smt engine`)"
-        ) from None
-    assert command.id is not None
-    print(f"sent {args.kind.value} as command #{command.id}", flush=True)
-    outcome = client.wait(command.id, timeout)
-    if outcome is None:
-        print(f"no result within {timeout:.0f} s; the engine will still handle it (see `smt events`)")
-        return ExitCode.NO_RESULT
-    if outcome.result is None:
-        print(f"failed: {outcome.error}")
-        return 1
-    print(f"done: {json.dumps(outcome.result.to_row(), default=str)}")
-    return 0
-
-
 def cmd_queue(ctx: Context) -> int:
-    return queue_and_wait(ctx, parse_args(ctx.args.kind, {}), ctx.args.timeout)
+    return send(ctx, parse_args(ctx.args.kind, {}), ctx.args.what)
 
 
 def cmd_close(ctx: Context) -> int:
@@ -470,7 +453,7 @@ def cmd_close(ctx: Context) -> int:
     if ctx.args.all:
         if partial:
             raise VerbError("--size/--fraction close part of one position: not with --all")
-        return queue_and_wait(ctx, CloseAllArgs(), ctx.args.timeout)
+        return send(ctx, CloseAllArgs(), "close all")
     if not ctx.args.symbol or not ctx.args.side:
         raise VerbError("name the position (`smt close SOLUSDT LONG`) or use --all")
     raw = {
@@ -487,4 +470,10 @@ def cmd_close(ctx: Context) -> int:
             open_position(ctx.store(), args.symbol, args.side)
     except CommandRejected as exc:
         raise VerbError(f"refused, nothing was sent: {exc}") from None
-    return queue_and_wait(ctx, args, ctx.args.timeout)
+    return send(ctx, args, _close_what(args))
+
+
+def _close_what(args: CloseArgs) -> str:
+    part = f" size {as_text(args.size)}" if args.size is not None else ""
+    part += f" fraction {as_text(args.fraction)}" if args.fraction is not None else ""
+    return f"close {args.symbol} {args.side.value}{part}"
