@@ -12,10 +12,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from smt_engine.cli.context import CommandError, Context
-from smt_engine.cli.engine import cooldowns_json, queue_and_wait
+from smt_engine.cli.context import Context, VerbError
+from smt_engine.cli.engine import cooldowns_json
+from smt_engine.cli.queued import add_queue_options, send
 from smt_engine.commands.args import ClearCooldownArgs, MoveProtectionArgs
 from smt_engine.commands.errors import CommandRejected
+from smt_engine.commands.values import as_text
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -40,8 +42,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         p.add_argument("symbol", help="e.g. ETHUSDT or ETH")
         p.add_argument("side", type=str.upper, choices=["LONG", "SHORT"], help="position side")
         p.add_argument("price", help=f"the new {what} trigger price (rounded to the venue's tick)")
-        p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the engine's result")
-        p.set_defaults(handler=cmd_move, leg=leg)
+        add_queue_options(p)
+        p.set_defaults(handler=cmd_move, leg=leg, what=what)
 
     p = sub.add_parser(
         "cooldowns",
@@ -51,7 +53,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("action", nargs="?", choices=["clear"], help="clear: end SYMBOL's cooldown now (audited)")
     p.add_argument("symbol", nargs="?", help="the pair to clear, e.g. ETHUSDT or ETH")
     p.add_argument("--json", action="store_true", help="one JSON array (listing only)")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the engine's result")
+    add_queue_options(p)
     p.set_defaults(handler=cmd_cooldowns)
 
 
@@ -68,8 +70,8 @@ def cmd_move(ctx: Context) -> int:
         args = MoveProtectionArgs.parse(raw)
         check_move(ctx.store(), ctx.settings(), datetime.now(UTC), args)  # the store that queues it
     except CommandRejected as exc:
-        raise CommandError(f"refused, nothing was sent: {exc}") from None
-    return queue_and_wait(ctx, args, ctx.args.timeout)
+        raise VerbError(f"refused, nothing was sent: {exc}") from None
+    return send(ctx, args, f"move {args.symbol} {args.side.value} {ctx.args.what} to {as_text(args.price)}")
 
 
 def cmd_cooldowns(ctx: Context) -> int:
@@ -80,14 +82,12 @@ def cmd_cooldowns(ctx: Context) -> int:
     active = active_cooldowns(store, settings, datetime.now(UTC))
     if ctx.args.action == "clear":
         if not ctx.args.symbol:
-            raise CommandError("name the pair: `smt cooldowns clear ETHUSDT`")
+            raise VerbError("name the pair: `smt cooldowns clear ETHUSDT`")
         symbol = _symbol(ctx.args.symbol)
         if symbol not in {c.symbol for c in active}:
             listed = ", ".join(c.symbol for c in active) or "none"
-            raise CommandError(
-                f"{symbol} has no active stop-loss cooldown (active: {listed}); nothing was sent"
-            )
-        return queue_and_wait(ctx, ClearCooldownArgs(symbol=symbol), ctx.args.timeout)
+            raise VerbError(f"{symbol} has no active stop-loss cooldown (active: {listed}); nothing was sent")
+        return send(ctx, ClearCooldownArgs(symbol=symbol), f"clear {symbol} cooldown")
     if ctx.args.json:
         print(json.dumps(cooldowns_json(active)))
         return 0

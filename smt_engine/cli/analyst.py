@@ -1,7 +1,7 @@
 """`smt analyse PAIR`: ask the analyst about one pair now and show its decision, rationale and sources.
 
 The analysis is recorded in the database like any cycle's (without a cycle id) and never leads to an
-order: this command has no exchange client for trading at all.
+order: this verb has no exchange client for trading at all.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 
 if TYPE_CHECKING:
     from smt_engine.analyst.base import AnalysisOutcome
@@ -51,7 +51,7 @@ def cmd_analyse(ctx: Context) -> int:
     pair = settings.pairs.by_base(ctx.args.pair)
     if pair is None:
         configured = ", ".join(p.base for p in settings.pairs.all())
-        raise CommandError(f"{ctx.args.pair!r} is not a configured pair (configured: {configured})")
+        raise VerbError(f"{ctx.args.pair!r} is not a configured pair (configured: {configured})")
     return asyncio.run(_analyse(ctx, pair.base))
 
 
@@ -73,11 +73,11 @@ async def _analyse(ctx: Context, base: str) -> int:
             price = await market.last_price(pair.symbol)
             candles = await market.candles(pair.symbol, CANDLE_INTERVAL, CANDLE_COUNT)
         except Exception as exc:
-            raise CommandError(f"cannot read market data for {pair.symbol}: {exc}") from None
+            raise VerbError(f"cannot read market data for {pair.symbol}: {exc}") from None
     finally:
         await market.aclose()
     if price <= 0:
-        raise CommandError(f"{pair.symbol}: the market reported no usable price ({price})")
+        raise VerbError(f"{pair.symbol}: the market reported no usable price ({price})")
 
     snapshot = store.account.latest()
     if snapshot is not None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 
 Sub = Any
 
@@ -59,7 +59,7 @@ def parse_day(text: str | None, flag: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise CommandError(f"{flag} {text!r}: expected a date like 2024-01-31 or 2024-01-31T12:00") from None
+        raise VerbError(f"{flag} {text!r}: expected a date like 2024-01-31 or 2024-01-31T12:00") from None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
@@ -71,7 +71,7 @@ def cmd_backtest(ctx: Context) -> int:
     store = ctx.store(path=Path(ctx.args.db) if ctx.args.db else None)
     pairs = [p.strip() for p in ctx.args.pairs.split(",") if p.strip()] if ctx.args.pairs else None
     if ctx.args.min_decisions < 2:
-        raise CommandError(f"--min-decisions {ctx.args.min_decisions}: must be at least 2")
+        raise VerbError(f"--min-decisions {ctx.args.min_decisions}: must be at least 2")
     request = BacktestRequest(
         pairs=pairs,
         start=parse_day(ctx.args.start, "--from"),
@@ -82,7 +82,7 @@ def cmd_backtest(ctx: Context) -> int:
     try:
         report = asyncio.run(run_backtest(settings, store, request, datetime.now(UTC)))
     except NoData as exc:
-        raise CommandError(str(exc)) from None
+        raise VerbError(str(exc)) from None
     if ctx.args.json:
         print(json.dumps(report, indent=2, default=str))
         return 0

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 from smt_engine.config.fields import parse_duration
 
 Sub = Any
@@ -49,11 +49,11 @@ def cmd_tui(ctx: Context) -> int:
         try:
             value = parse_duration(ctx.args.stale_after)
         except ValueError as exc:
-            raise CommandError(f"--stale-after {ctx.args.stale_after!r}: {exc}") from None
+            raise VerbError(f"--stale-after {ctx.args.stale_after!r}: {exc}") from None
         assert isinstance(value, timedelta)
         stale_after = value
     if not path.exists():
-        raise CommandError(f"{path}: no database here; start the engine first or pass --db PATH")
+        raise VerbError(f"{path}: no database here; start the engine first or pass --db PATH")
 
     from smt_tui.app import open_console
     from smt_tui.state import ConsoleConfig
@@ -72,7 +72,7 @@ def cmd_tui(ctx: Context) -> int:
     try:
         app = open_console(path, config=config, readonly=True if ctx.args.read_only else None)
     except StoreError as exc:
-        raise CommandError(str(exc)) from None
+        raise VerbError(str(exc)) from None
     try:
         app.run()
     finally:

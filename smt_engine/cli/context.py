@@ -1,4 +1,4 @@
-"""What every command handler gets: parsed arguments and lazily loaded settings, secrets and store."""
+"""What every verb's handler gets: parsed arguments and lazily loaded settings, secrets and store."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def engine_running(database: Path) -> bool:
     return EngineLock(database).is_held_elsewhere()
 
 
-class CommandError(Exception):
-    """A command cannot do what was asked; the message says why and what to do."""
+class VerbError(Exception):
+    """A verb cannot do what was asked; the message says why and what to do."""
 
     def __init__(self, message: str, code: ExitCode = ExitCode.FAILED) -> None:
         super().__init__(message)
@@ -52,7 +52,7 @@ def exit_code_for(exc: BaseException) -> ExitCode | None:
         return ExitCode.DISK_FULL
     if isinstance(exc, DatabaseUnusable):
         return ExitCode.DATABASE
-    if isinstance(exc, CommandError):
+    if isinstance(exc, VerbError):
         return exc.code
     if isinstance(exc, StoreError):
         return ExitCode.FAILED
@@ -119,19 +119,19 @@ class Context:
 
     @contextlib.contextmanager
     def engine_lock(self, why: str) -> Iterator[None]:
-        """Hold the engine lock for a command that writes what a running engine owns; refuse if one runs."""
+        """Hold the engine lock for a verb that writes what a running engine owns; refuse if one runs."""
         try:
             lock = EngineLock(self.settings().engine.database)
             lock.acquire()
         except AlreadyRunning as exc:
-            raise CommandError(f"{exc}: {why}", ExitCode.ALREADY_RUNNING) from None
+            raise VerbError(f"{exc}: {why}", ExitCode.ALREADY_RUNNING) from None
         try:
             yield
         finally:
             lock.release()
 
     def database_path(self) -> Path | None:
-        """The database this command uses (for naming it in an error), when it is known."""
+        """The database this verb uses (for naming it in an error), when it is known."""
         if self._store is not None:
             return self._store.path
         db = getattr(self.args, "db", None)
@@ -143,7 +143,7 @@ class Context:
             return None
 
     def explain(self, exc: BaseException) -> BaseException:
-        """A SQLite failure from anywhere in a command, as the one-line error that names the file."""
+        """A SQLite failure from anywhere in a verb, as the one-line error that names the file."""
         if isinstance(exc, sqlite3.Error):
             return database_error(self.database_path() or "database", exc)
         if isinstance(exc, OSError) and exc.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
@@ -165,4 +165,4 @@ class Context:
                 store.close()
 
 
-__all__ = ["CommandError", "Context", "StoreError", "exit_code_for"]
+__all__ = ["Context", "StoreError", "VerbError", "exit_code_for"]

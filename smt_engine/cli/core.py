@@ -1,4 +1,4 @@
-"""Foundation commands: init, config, keys, db, and the demo entry point."""
+"""Foundation verbs: init, config, keys, db, and the demo entry point."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 from smt_engine.config.paths import default_config_path
 from smt_engine.config.render import render_effective, render_reference, render_template
 from smt_engine.domain import Mode
@@ -112,7 +112,7 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
 def cmd_init(ctx: Context) -> int:
     path = ctx.config_path or default_config_path()
     if path.exists() and not ctx.args.force:
-        raise CommandError(f"{path} already exists; use --force to overwrite it")
+        raise VerbError(f"{path} already exists; use --force to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -157,7 +157,7 @@ def _check_notify_urls(ctx: Context) -> None:
     try:
         load_channels(ctx.secrets())
     except ChannelError as exc:
-        raise CommandError(
+        raise VerbError(
             f"notify_urls: {exc}; fix it with `smt keys set notify_urls` (or NOTIFY_URLS, or the systemd "
             "credential notify_urls)",
             ExitCode.CONFIG,
@@ -179,11 +179,11 @@ def cmd_keys_set(ctx: Context) -> int:
     name = SecretName(ctx.args.name)
     value = _read_secret(name.value)
     if not value.strip():
-        raise CommandError(f"{name.value}: empty value, nothing stored")
+        raise VerbError(f"{name.value}: empty value, nothing stored")
     try:
         ctx.secrets().set(name, value)
     except KeyringUnavailable as exc:
-        raise CommandError(
+        raise VerbError(
             f"cannot store {name.value} in the OS keyring: {exc}. On a headless host use systemd credentials "
             f"(LoadCredential={name.value}:/path) or the environment variable {name.env_var}."
         ) from None
@@ -196,7 +196,7 @@ def cmd_keys_delete(ctx: Context) -> int:
     try:
         removed = ctx.secrets().delete(name)
     except KeyringUnavailable as exc:
-        raise CommandError(f"cannot reach the OS keyring: {exc}") from None
+        raise VerbError(f"cannot reach the OS keyring: {exc}") from None
     print(f"{name.value} {'removed from' if removed else 'was not in'} the OS keyring")
     return 0
 
@@ -228,7 +228,7 @@ def cmd_db_check(ctx: Context) -> int:
             f"{path}: the database is damaged ({len(problems)} problem(s)): stop SMT and restore the file "
             "from a backup"
         )
-        if ctx.args.json:  # the error shape of every --json command, with the damage listed
+        if ctx.args.json:  # the error shape of every --json verb, with the damage listed
             print(json.dumps({"error": message, "code": int(ExitCode.DATABASE), "problems": problems}))
         else:
             for problem in problems:
@@ -251,7 +251,7 @@ def cmd_db_size(ctx: Context) -> int:
 
     path: Path = Path(ctx.args.db) if ctx.args.db else ctx.settings().engine.database
     if not path.exists():
-        raise CommandError(f"{path}: no database here")
+        raise VerbError(f"{path}: no database here")
     sizes = table_sizes(ctx.store(readonly=True, path=path), datetime.now(UTC))
     if ctx.args.json:
         print(json.dumps({"database": str(path), "tables": [dataclasses.asdict(t) for t in sizes]}))
@@ -273,7 +273,7 @@ def cmd_db_scrub(ctx: Context) -> int:
 
     path: Path = ctx.settings().engine.database
     if not path.exists():
-        raise CommandError(f"{path}: no database here, nothing to scrub")
+        raise VerbError(f"{path}: no database here, nothing to scrub")
     secrets = ctx.secrets()
     loaded = [item.name.value for item in secrets.status() if item.is_set]  # registers each with redaction
     # The tokens inside the notification URLs too; a bad URL is `smt notify test`'s concern, and the
@@ -281,7 +281,7 @@ def cmd_db_scrub(ctx: Context) -> int:
     with contextlib.suppress(ChannelError):
         load_channels(secrets)
     if not loaded:
-        raise CommandError("no secret is set (keyring, credentials or environment): nothing to scrub for")
+        raise VerbError("no secret is set (keyring, credentials or environment): nothing to scrub for")
     with ctx.engine_lock("stop the engine before scrubbing its database"):
         report = scrub_secrets(ctx.store())
     if ctx.args.json:
@@ -303,17 +303,17 @@ def cmd_demo(ctx: Context) -> int:
         demo.engine_process_main(db, ctx.args.real_start, ctx.config_path, ctx.args.parent_pid)
         return 0
     if db.exists() and not ctx.args.engine_process:
-        raise CommandError(f"{db} already exists: the demo starts from a fresh database (pass another --db)")
+        raise VerbError(f"{db} already exists: the demo starts from a fresh database (pass another --db)")
     db.parent.mkdir(parents=True, exist_ok=True)
     if getattr(ctx.args, "log_level", None) is None:
         logging.getLogger().setLevel(logging.WARNING)  # the summary or the console is the output
     if ctx.args.headless:
         if ctx.args.minutes <= 0:
-            raise CommandError("--minutes must be positive")
+            raise VerbError("--minutes must be positive")
         base = ctx.settings() if ctx.config_path else None
         summary = demo.run_headless(ctx.args.minutes, db, base)
         print(json.dumps(summary.as_dict()) if ctx.args.json else summary.text())
         return 0
     if not sys.stdout.isatty():
-        raise CommandError("the interactive demo needs a terminal; use `smt demo --headless` in scripts")
+        raise VerbError("the interactive demo needs a terminal; use `smt demo --headless` in scripts")
     return demo.run_interactive(db, ctx.config_path)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -90,7 +90,7 @@ def _symbols(ctx: Context) -> list[str]:
     for base in (b.strip().upper() for b in ctx.args.pairs.split(",") if b.strip()):
         pair = settings.pairs.by_base(base)
         if pair is None:
-            raise CommandError(f"--pairs: {base} is not a configured pair (pairs.tier1 / pairs.tier2)")
+            raise VerbError(f"--pairs: {base} is not a configured pair (pairs.tier1 / pairs.tier2)")
         out.append(pair.symbol)
     return out
 
@@ -108,13 +108,13 @@ def cmd_fetch(ctx: Context) -> int:
         try:
             interval_seconds(interval)
         except ValueError as exc:
-            raise CommandError(f"--interval: {exc}") from None
+            raise VerbError(f"--interval: {exc}") from None
     now = datetime.now(UTC)
     start = _day(ctx.args.start, "--from")
     end = _day(ctx.args.end, "--to") or now
     assert start is not None
     if end <= start:
-        raise CommandError(f"--to {end:%Y-%m-%d} must be after --from {start:%Y-%m-%d}")
+        raise VerbError(f"--to {end:%Y-%m-%d} must be after --from {start:%Y-%m-%d}")
     store = ctx.store(path=Path(ctx.args.db) if ctx.args.db else None)
     clock = WallClock()
     limiter = WeightLimiter(max(5, settings.exchange.rate_limit_weight // 2))
@@ -138,7 +138,7 @@ def cmd_fetch(ctx: Context) -> int:
     except ExchangeError as exc:
         if tty:
             print(file=sys.stderr)
-        raise CommandError(
+        raise VerbError(
             f"fetch stopped: {exc}; every page stored so far is kept, run again to resume"
         ) from None
     if tty:
@@ -173,20 +173,20 @@ def cmd_import(ctx: Context) -> int:
         try:
             read = read_file(path)
         except ImportError_ as exc:
-            raise CommandError(f"{exc}; nothing was stored") from None
+            raise VerbError(f"{exc}; nothing was stored") from None
         symbol = (ctx.args.symbol or read.symbol or "").upper()
         interval = ctx.args.interval or read.interval
         if not symbol or not interval:
-            raise CommandError(
+            raise VerbError(
                 f"{path}: give --symbol and --interval (the name is not a Binance file name like "
                 "ETHUSDT-1h-2024-01.csv); nothing was stored"
             )
         if read.interval and ctx.args.interval and read.interval != ctx.args.interval:
-            raise CommandError(f"{path}: the name says {read.interval}, --interval says {ctx.args.interval}")
+            raise VerbError(f"{path}: the name says {read.interval}, --interval says {ctx.args.interval}")
         try:
             length = timedelta(seconds=interval_seconds(interval))
         except ValueError as exc:
-            raise CommandError(f"--interval: {exc}") from None
+            raise VerbError(f"--interval: {exc}") from None
         v = validate(read.bars, length)
         head = "with a header" if read.header else "no header"
         print(f"{path}: {read.kind} ({head}), {len(read.bars)} row(s), {symbol} {interval}")
@@ -195,7 +195,7 @@ def cmd_import(ctx: Context) -> int:
         refused |= not v.ok
         checked.append((symbol, interval, v))
     if refused:
-        raise CommandError("refused: fix the file(s) above; nothing was stored")
+        raise VerbError("refused: fix the file(s) above; nothing was stored")
     store = ctx.store(path=Path(ctx.args.db) if ctx.args.db else None)
     now = datetime.now(UTC)
     for s, i, v in checked:

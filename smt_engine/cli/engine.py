@@ -1,4 +1,4 @@
-"""Engine commands: the daemon, one-shot cycles, status, and operator verbs through the command queue."""
+"""Engine verbs: the daemon, one-shot cycles, status, and operator verbs through the command queue."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smt_engine.cli.context import CommandError, Context
-from smt_engine.commands.args import CloseAllArgs, CloseArgs, CommandArgs
+from smt_engine.cli.context import Context, VerbError
+from smt_engine.cli.queued import add_queue_options, send
+from smt_engine.commands.args import CloseAllArgs, CloseArgs
 from smt_engine.commands.contract import parse_args
-from smt_engine.commands.errors import CommandRejected, NoEngine
+from smt_engine.commands.errors import CommandRejected
+from smt_engine.commands.values import as_text
 from smt_engine.domain import CommandKind, EventLevel, Mode
 from smt_engine.exitcodes import ExitCode
 
@@ -66,16 +68,24 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_events)
 
     verbs = {
-        "pause": (CommandKind.PAUSE, "stop opening positions (closes and protection continue)"),
-        "resume": (CommandKind.RESUME, "resume entries (also clears a halt)"),
-        "cycle": (CommandKind.RUN_CYCLE, "run a signal cycle now"),
-        "cleanup": (CommandKind.CLEANUP, "cancel orphaned orders (TP/SL left behind by closed positions)"),
-        "reload": (CommandKind.RELOAD_CONFIG, "re-read the configuration file"),
+        "pause": (
+            CommandKind.PAUSE,
+            "pause entries",
+            "stop opening positions (closes and protection continue)",
+        ),
+        "resume": (CommandKind.RESUME, "resume entries", "resume entries (also clears a halt)"),
+        "cycle": (CommandKind.RUN_CYCLE, "run cycle now", "run a signal cycle now"),
+        "cleanup": (
+            CommandKind.CLEANUP,
+            "clean up",
+            "cancel orphaned orders (TP/SL left behind by closed positions)",
+        ),
+        "reload": (CommandKind.RELOAD_CONFIG, "reload configuration", "re-read the configuration file"),
     }
-    for name, (kind, text) in verbs.items():
-        p = sub.add_parser(name, parents=[common], help=text)
-        _wait_option(p)
-        p.set_defaults(handler=cmd_queue, kind=kind)
+    for name, (kind, what, text) in verbs.items():
+        p = sub.add_parser(name, parents=[common], help=f"{text} (queued for the engine)")
+        add_queue_options(p)
+        p.set_defaults(handler=cmd_queue, kind=kind, what=what)
     p = sub.add_parser("close", parents=[common], help="close a position at market (or --all)")
     p.add_argument("symbol", nargs="?", help="e.g. SOLUSDT or SOL")
     p.add_argument("side", nargs="?", choices=["LONG", "SHORT", "long", "short"], help="position side")
@@ -86,7 +96,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="close only this size (floored to the venue's step; the rest stays open, TP/SL resized)",
     )
     part.add_argument("--fraction", help="close only this fraction of the size, e.g. 0.5 (below 1)")
-    _wait_option(p)
+    add_queue_options(p)
     p.set_defaults(handler=cmd_close)
 
 
@@ -97,10 +107,6 @@ def _skip_probe_option(p: argparse.ArgumentParser) -> None:
         help="live mode: start without a passing `smt venue probe` for this key and SMT version "
         "(a WARNING event, and `exchange.probe` warns in `smt status` and the console header)",
     )
-
-
-def _wait_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the engine's result")
 
 
 # --------------------------------------------------------------------------- daemon
@@ -134,12 +140,12 @@ def cmd_engine(ctx: Context) -> int:
                 skip_probe=ctx.args.skip_probe,
             )
         except (AuthError, ProbeRequired) as exc:  # missing live keys or probe: a restart cannot fix that
-            raise CommandError(f"engine cannot start: {exc}", ExitCode.CONFIG) from None
+            raise VerbError(f"engine cannot start: {exc}", ExitCode.CONFIG) from None
         except Exception as exc:
             known = ctx.explain(exc)
             if known is not exc:  # a full disk or a damaged database: its own exit code, not a restart loop
                 raise known from None
-            raise CommandError(f"engine cannot start: {exc}") from None
+            raise VerbError(f"engine cannot start: {exc}") from None
 
         async def main() -> None:
             runtime.engine.install_signal_handlers()
@@ -189,7 +195,7 @@ def _one_cycle(ctx: Context, settings: Any, store: Any, clock: Any) -> int:
             skip_probe=bool(getattr(ctx.args, "skip_probe", False)),
         )
     except ProbeRequired as exc:
-        raise CommandError(str(exc), ExitCode.CONFIG) from None
+        raise VerbError(str(exc), ExitCode.CONFIG) from None
 
     def one_shot_state() -> EngineState:
         # This run is the engine for one cycle: it trades unless an operator paused or a limit halted it.
@@ -219,7 +225,7 @@ def _one_cycle(ctx: Context, settings: Any, store: Any, clock: Any) -> int:
             for name, step in (cycle.steps if cycle else {}).items()
             if step.get("status") != "ok"
         )
-        raise CommandError(f"cycle {cycle_id} did not complete: {failed or 'no step record'}")
+        raise VerbError(f"cycle {cycle_id} did not complete: {failed or 'no step record'}")
     return ExitCode.OK
 
 
@@ -257,7 +263,7 @@ def cmd_status(ctx: Context) -> int:
     settings = ctx.settings()
     db = settings.engine.database
     if not db.exists() and EngineLock(db).is_held_elsewhere():
-        raise CommandError(
+        raise VerbError(
             f"{db}: the database file is gone while an engine still runs on it (deleted or moved): that "
             "engine stops at its next heartbeat (exit 4); put the file back before starting one again",
             ExitCode.DATABASE,
@@ -438,41 +444,18 @@ def cmd_events(ctx: Context) -> int:
 # --------------------------------------------------------------------------- queued operator verbs
 
 
-def queue_and_wait(ctx: Context, args: CommandArgs, timeout: float) -> int:
-    """Queue a command for the engine and wait for its result; say plainly when no engine runs."""
-    client = ctx.commands()
-    try:
-        command = client.send(args)
-    except NoEngine:
-        raise CommandError(
-            f"no engine is running on {ctx.settings().engine.database}: nothing was sent "
-            "(start it with `smt start` or `smt engine`)"
-        ) from None
-    assert command.id is not None
-    print(f"sent {args.kind.value} as command #{command.id}", flush=True)
-    outcome = client.wait(command.id, timeout)
-    if outcome is None:
-        print(f"no result within {timeout:.0f} s; the engine will still handle it (see `smt events`)")
-        return ExitCode.NO_RESULT
-    if outcome.result is None:
-        print(f"failed: {outcome.error}")
-        return 1
-    print(f"done: {json.dumps(outcome.result.to_row(), default=str)}")
-    return 0
-
-
 def cmd_queue(ctx: Context) -> int:
-    return queue_and_wait(ctx, parse_args(ctx.args.kind, {}), ctx.args.timeout)
+    return send(ctx, parse_args(ctx.args.kind, {}), ctx.args.what)
 
 
 def cmd_close(ctx: Context) -> int:
     partial = ctx.args.size is not None or ctx.args.fraction is not None  # "" is a bad part, not none
     if ctx.args.all:
         if partial:
-            raise CommandError("--size/--fraction close part of one position: not with --all")
-        return queue_and_wait(ctx, CloseAllArgs(), ctx.args.timeout)
+            raise VerbError("--size/--fraction close part of one position: not with --all")
+        return send(ctx, CloseAllArgs(), "close all")
     if not ctx.args.symbol or not ctx.args.side:
-        raise CommandError("name the position (`smt close SOLUSDT LONG`) or use --all")
+        raise VerbError("name the position (`smt close SOLUSDT LONG`) or use --all")
     raw = {
         "symbol": ctx.args.symbol,
         "side": ctx.args.side,
@@ -486,5 +469,11 @@ def cmd_close(ctx: Context) -> int:
 
             held_position(ctx.store(), args.symbol, args.side)
     except CommandRejected as exc:
-        raise CommandError(f"refused, nothing was sent: {exc}") from None
-    return queue_and_wait(ctx, args, ctx.args.timeout)
+        raise VerbError(f"refused, nothing was sent: {exc}") from None
+    return send(ctx, args, _close_what(args))
+
+
+def _close_what(args: CloseArgs) -> str:
+    part = f" size {as_text(args.size)}" if args.size is not None else ""
+    part += f" fraction {as_text(args.fraction)}" if args.fraction is not None else ""
+    return f"close {args.symbol} {args.side.value}{part}"

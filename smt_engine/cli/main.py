@@ -1,4 +1,4 @@
-"""`smt` entry point: parses arguments, then calls one function per command.
+"""`smt` entry point: parses arguments, then calls one function per verb.
 
 Each area registers its subcommands from a module in ``smt_engine.cli``; heavy imports
 happen inside the handlers so `smt --help` stays fast.
@@ -22,7 +22,7 @@ from smt_engine.secrets import redact
 
 
 def common_options() -> argparse.ArgumentParser:
-    """Options every command accepts, before or after the command name."""
+    """Options every verb accepts, before or after the verb."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--config",

@@ -9,7 +9,7 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 from smt_engine.secrets import redact
 
 
@@ -42,9 +42,9 @@ def cmd_notify_test(ctx: Context) -> int:
     try:
         channels = load_channels(ctx.secrets())
     except ChannelError as exc:
-        raise CommandError(str(exc)) from None
+        raise VerbError(str(exc)) from None
     if not channels:
-        raise CommandError(
+        raise VerbError(
             "no notification URLs set: `smt keys set notify_urls` (or NOTIFY_URLS, or the systemd "
             "credential notify_urls), e.g. tgram://BOT_TOKEN/CHAT_ID"
         )

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 
 Sub = Any
 
@@ -39,6 +39,6 @@ def cmd_replay(ctx: Context) -> int:
     try:
         result = replay_cycle(store, settings, ctx.args.cycle_id)
     except ReplayError as exc:
-        raise CommandError(str(exc)) from None
+        raise VerbError(str(exc)) from None
     print(json.dumps(result.as_dict(), indent=2, default=str) if ctx.args.json else render_replay(result))
     return 0

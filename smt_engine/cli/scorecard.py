@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 
 Sub = Any
 
@@ -42,7 +42,7 @@ def parse_since(text: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise CommandError(f"--since {text!r}: expected a date like 2026-11-30 or 2026-11-30T12:00") from None
+        raise VerbError(f"--since {text!r}: expected a date like 2026-11-30 or 2026-11-30T12:00") from None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 

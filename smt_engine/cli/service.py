@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 
 UNIT_NAME = "smt-trading.service"
 SERVICE = "smt-trading"
@@ -80,7 +80,7 @@ def render_unit(*, user_mode: bool, service_user: str = "smt", smt: str | None =
     """The shipped unit with this installation's absolute `smt` and the chosen account."""
     text = template()
     if SHIPPED_EXEC not in text or SHIPPED_ACCOUNT not in text:
-        raise CommandError(f"{UNIT_NAME}: the template lacks its ExecStart or User lines; reinstall SMT")
+        raise VerbError(f"{UNIT_NAME}: the template lacks its ExecStart or User lines; reinstall SMT")
     account = "" if user_mode else f"User={service_user}\nGroup={service_user}\n"
     text = text.replace(SHIPPED_EXEC, f"ExecStart={smt or smt_executable()} ").replace(
         SHIPPED_ACCOUNT, account
@@ -140,7 +140,7 @@ def systemd_running() -> bool:
 def cmd_control(ctx: Context) -> int:
     verb: str = ctx.args.verb
     if not systemd_running():
-        raise CommandError(
+        raise VerbError(
             f"`smt {verb}` needs systemd, which is not running on this host. Run the engine in the "
             "foreground with `smt engine`, or under your own supervisor."
         )

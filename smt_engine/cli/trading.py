@@ -1,7 +1,8 @@
-"""Trading commands: `smt propose`, `smt approve`, `smt reject`, `smt proposals`.
+"""Trading verbs: `smt propose`, `smt approve`, `smt reject`, `smt proposals`.
 
 `propose` reads a live price and the available balance from the venue and runs the same gates as the
-engine; `approve`/`reject` only queue a command, because the engine is the one process that trades.
+engine; `approve`/`reject` only queue a command, because the engine is the one process that trades
+(``cli/queued.py``: refused when no engine runs, unless ``--queue``).
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import asyncio
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from smt_engine.cli.context import CommandError, Context
-from smt_engine.exitcodes import ExitCode
+from smt_engine.cli.context import Context, VerbError
+from smt_engine.cli.queued import add_queue_options, send
 
 if TYPE_CHECKING:
     from smt_engine.clock import Clock
-    from smt_engine.commands.client import CommandClient, Outcome
     from smt_engine.config import Settings
     from smt_engine.domain import EngineState, Pair
     from smt_engine.exchange.base import Exchange
@@ -62,27 +62,18 @@ def register(sub: Sub, common: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("approve", parents=[common], help="approve a waiting proposal (queued for the engine)")
     p.add_argument("id", type=int, help="proposal id")
-    _wait_options(p)
+    add_queue_options(p, wait_flag=True)
     p.set_defaults(handler=cmd_approve)
 
     p = sub.add_parser("reject", parents=[common], help="reject a waiting proposal (queued for the engine)")
     p.add_argument("id", type=int, help="proposal id")
     p.add_argument("--reason", default="", help="why, for the audit log")
-    _wait_options(p)
+    add_queue_options(p, wait_flag=True)
     p.set_defaults(handler=cmd_reject)
 
     p = sub.add_parser("proposals", parents=[common], help="list recent proposals")
     p.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     p.set_defaults(handler=cmd_proposals)
-
-
-def _wait_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--wait",
-        action="store_true",
-        help="wait for the engine's outcome and print it (exit 0 done, 1 refused, 6 no answer in time)",
-    )
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait with --wait (default 120)")
 
 
 # --------------------------------------------------------------------------- venue access (patched in tests)
@@ -112,7 +103,7 @@ def cmd_propose(ctx: Context) -> int:
     pair = settings.pairs.by_base(args.pair)
     if pair is None:
         names = ", ".join(p.base for p in settings.pairs.all())
-        raise CommandError(f"{args.pair}: not a configured pair (configured: {names})")
+        raise VerbError(f"{args.pair}: not a configured pair (configured: {names})")
     with ctx.engine_lock(
         "it owns the proposals and the paper account; approve or reject its proposals instead "
         "(`smt proposals`), or stop it to propose by hand"
@@ -140,13 +131,13 @@ def _propose(ctx: Context, settings: Settings, pair: Pair) -> int:
     try:
         read = asyncio.run(_read_entry(reader, pair.symbol, engine_state))
     except AccountUnreadable:
-        raise CommandError(
+        raise VerbError(
             "the available balance could not be read from the exchange: no proposal made"
         ) from None
     except ImplausiblePrice as exc:
-        raise CommandError(f"no proposal made: {exc}") from None
+        raise VerbError(f"no proposal made: {exc}") from None
     except ExchangeError as exc:
-        raise CommandError(f"no proposal made: the exchange could not be read ({exc})") from None
+        raise VerbError(f"no proposal made: the exchange could not be read ({exc})") from None
     account = read.account
     decision = Decision(
         action=Action(args.side),
@@ -185,83 +176,31 @@ def _propose(ctx: Context, settings: Settings, pair: Pair) -> int:
 def _queue_decision(ctx: Context, verb: str) -> int:
     from smt_engine.clock import WallClock
     from smt_engine.commands.args import ApproveArgs, RejectArgs
-    from smt_engine.commands.errors import NoEngine
     from smt_engine.domain import ProposalState
 
     store = ctx.store()
     pid = int(ctx.args.id)
     proposal = store.proposals.get(pid)
     if proposal is None:
-        raise CommandError(f"no proposal #{pid} (list them with `smt proposals`)")
+        raise VerbError(f"no proposal #{pid} (list them with `smt proposals`)")
     if proposal.state is not ProposalState.PROPOSED:
-        raise CommandError(f"proposal #{pid} is {proposal.state.value}: there is nothing to {verb}")
+        raise VerbError(f"proposal #{pid} is {proposal.state.value}: there is nothing to {verb}")
     now = WallClock().now()
     if proposal.expires_at is not None and now >= proposal.expires_at:
-        raise CommandError(f"proposal #{pid} expired at {proposal.expires_at:%Y-%m-%d %H:%M:%S} UTC")
+        raise VerbError(f"proposal #{pid} expired at {proposal.expires_at:%Y-%m-%d %H:%M:%S} UTC")
     args = (
         ApproveArgs(proposal_id=pid)
         if verb == "approve"
         else RejectArgs(proposal_id=pid, reason=ctx.args.reason)
     )
-    client = ctx.commands()
-    running = client.engine_running()
-    try:
-        # Without --wait the operator asks to queue: the decision waits for the engine's next start.
-        command = client.send(args, queue_without_engine=not ctx.args.wait)
-    except NoEngine:
-        raise CommandError(
-            f"no engine is running: nothing would {verb} proposal #{pid}; nothing was queued"
-        ) from None
-    print(
-        f"queued {verb} of proposal #{pid} ({proposal.pair} {proposal.side.value}) as command #{command.id}"
-    )
-    if ctx.args.wait:
-        assert command.id is not None
-        return _wait_for_outcome(ctx, command.id, pid, float(ctx.args.timeout))
     expires = f"{proposal.expires_at:%Y-%m-%d %H:%M} UTC" if proposal.expires_at else "never"
-    if running:
-        if verb == "approve":
-            print("the engine is running: it re-checks the price drift and every risk gate, then executes")
-        else:
-            print("the engine is running: it will reject the proposal within seconds")
-    else:
-        print(
-            f"no engine is running: the command will be handled when the engine starts, "
-            f"unless the proposal has expired by then (expires {expires})"
-        )
-    return 0
-
-
-def wait_for(client: CommandClient, command_id: int, timeout: float) -> Outcome | None:
-    """The command's outcome; None (said on stdout) when the engine has not finished it in ``timeout``."""
-    outcome = client.wait(command_id, timeout)
-    if outcome is None:
-        print(f"no outcome after {timeout:g} s: command #{command_id} is still {client.state(command_id)}")
-    return outcome
-
-
-def _wait_for_outcome(ctx: Context, command_id: int, proposal_id: int, timeout: float) -> int:
-    """Wait for the command, then say what happened to the proposal."""
-    from smt_engine.exchange.precision import plain
-
-    store = ctx.store()
-    outcome = wait_for(ctx.commands(), command_id, timeout)
-    if outcome is None:
-        return ExitCode.NO_RESULT
-    proposal = store.proposals.get(proposal_id)
-    state = proposal.state.value if proposal else "?"
-    if outcome.result is None:
-        print(f"refused: {outcome.error or 'no reason given'} (proposal #{proposal_id} is {state})")
-        return 1
-    print(f"done: proposal #{proposal_id} is {state}")
-    position = next((p for p in store.positions.open_positions() if p.proposal_id == proposal_id), None)
-    if position is not None:
-        print(
-            f"opened {position.symbol} {position.side.value} {plain(position.size)} "
-            f"@ {plain(position.entry_price)}, TP {plain(position.tp_price) if position.tp_price else '-'}"
-            f" / SL {plain(position.sl_price) if position.sl_price else '-'}"
-        )
-    return 0
+    return send(
+        ctx,
+        args,
+        f"{verb} of proposal #{pid} ({proposal.pair} {proposal.side.value})",
+        wait=ctx.args.wait,
+        later=f", unless the proposal has expired by then (expires {expires})",
+    )
 
 
 def cmd_approve(ctx: Context) -> int:

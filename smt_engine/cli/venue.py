@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 from smt_engine.exitcodes import ExitCode
 
 DESCRIPTION = """\
@@ -92,7 +92,7 @@ def _distance(raw: str) -> Decimal:
     except InvalidOperation:
         value = Decimal(-1)
     if not Decimal("0.5") <= value <= Decimal(50):
-        raise CommandError(f"--distance {raw}: give a percentage between 0.5 and 50", ExitCode.CONFIG)
+        raise VerbError(f"--distance {raw}: give a percentage between 0.5 and 50", ExitCode.CONFIG)
     return value
 
 
@@ -110,26 +110,26 @@ def cmd_probe(ctx: Context) -> int:
     settings = ctx.settings()
     distance = _distance(args.distance)
     if args.listen < 1:
-        raise CommandError("--listen: give at least 1 second", ExitCode.CONFIG)
+        raise VerbError("--listen: give at least 1 second", ExitCode.CONFIG)
     symbols = [pair.symbol for pair in settings.pairs.all()]
     symbol = args.symbol.upper() if args.symbol else None
     if symbol and not symbol.endswith("USDT"):
         symbol += "USDT"
     if symbol and symbol not in symbols:
-        raise CommandError(f"--symbol {symbol}: not a traded pair ({', '.join(symbols)})", ExitCode.CONFIG)
+        raise VerbError(f"--symbol {symbol}: not a traded pair ({', '.join(symbols)})", ExitCode.CONFIG)
     names = (SecretName.WEEX_API_KEY, SecretName.WEEX_API_SECRET, SecretName.WEEX_API_PASSPHRASE)
     secrets = ctx.secrets()
     values = {name: secrets.get(name) or "" for name in names}
     missing = [name.value for name, value in values.items() if not value]
     if missing:
-        raise CommandError(
+        raise VerbError(
             f"the probe needs the WEEX keys the engine uses; missing: {', '.join(missing)} "
             "(`smt keys set <name>`, systemd credentials or the environment)",
             ExitCode.CONFIG,
         )
     db = settings.engine.database
     if EngineLock(db).is_held_elsewhere():
-        raise CommandError(
+        raise VerbError(
             f"an engine is running on {db}: stop it first (`smt stop`); the probe places orders the "
             "engine would see as someone else's",
             ExitCode.ALREADY_RUNNING,

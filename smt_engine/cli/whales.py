@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 from smt_engine.cli.whales_backfill import etherscan_key, progress_bar
 
 Sub = Any
@@ -97,7 +97,7 @@ def cmd_train(ctx: Context) -> int:
 
     args = ctx.args
     if not 0 < args.holdout < 1:
-        raise CommandError("--holdout must be between 0 and 1")
+        raise VerbError("--holdout must be between 0 and 1")
     try:
         bootstrap = bool(args.synthetic)
         if args.labels:
@@ -127,7 +127,7 @@ def cmd_train(ctx: Context) -> int:
             bootstrap=bootstrap,
         )
     except BundleError as exc:
-        raise CommandError(str(exc)) from None
+        raise VerbError(str(exc)) from None
     print(format_report(result.report))
     left_out = _left_out(dataset.provenance, result.meta["training"].get("dormant_rows_dropped", 0))
     if left_out:
@@ -163,16 +163,16 @@ def cmd_labels(ctx: Context) -> int:
             category = Category(args.category.strip().lower())
         except ValueError:
             allowed = ", ".join(c.value for c in Category)
-            raise CommandError(f"unknown category {args.category!r}: one of {allowed}") from None
+            raise VerbError(f"unknown category {args.category!r}: one of {allowed}") from None
     if args.add:
         target = settings.whales.address_book
         if target is None:
-            raise CommandError(
+            raise VerbError(
                 "no labels file configured: set whales.address_book in the config file "
                 '(e.g. address_book = "/var/lib/smt/labels.json") so the engine reads what you add'
             )
         if category is None or not args.name:
-            raise CommandError("--add needs --category and --name")
+            raise VerbError("--add needs --category and --name")
         try:
             entry = LabelledAddress(
                 address=normalize_address(args.add),
@@ -185,13 +185,13 @@ def cmd_labels(ctx: Context) -> int:
             )
             add_operator_label(Path(target), entry)
         except (ValueError, OSError) as exc:
-            raise CommandError(str(exc)) from None
+            raise VerbError(str(exc)) from None
         print(f"added {entry.address} ({entry.category.value}, {entry.label}) to {target}")
         return 0
     try:
         book = AddressBook.load(settings.whales.address_book)
     except AddressBookError as exc:
-        raise CommandError(str(exc)) from None
+        raise VerbError(str(exc)) from None
     entries = book.search(args.search) if args.search else book.entries()
     if category is not None:
         entries = [e for e in entries if e.category is category]
@@ -228,7 +228,7 @@ def cmd_flows(ctx: Context) -> int:
 
     args = ctx.args
     if args.cycles < 1:
-        raise CommandError("--cycles must be at least 1")
+        raise VerbError("--cycles must be at least 1")
     store = ctx.store(readonly=True)
     rows = store.exchange_flows.recent(args.window, args.cycles * len(FLOW_ASSETS))
     by_cycle: dict[str, dict[str, Any]] = {}
@@ -262,7 +262,7 @@ def _fetch_labelled(ctx: Context, labels_path: Path, out: Path) -> Any:
     try:
         labels = read_labels(labels_path)
     except LabelsError as exc:
-        raise CommandError(str(exc)) from None
+        raise VerbError(str(exc)) from None
     settings = ctx.settings()
     store = ctx.store()
     key = etherscan_key(ctx)
@@ -295,7 +295,7 @@ def _fetch_labelled(ctx: Context, labels_path: Path, out: Path) -> Any:
             return asyncio.run(run())
         except (FetchStopped, LabelsError) as exc:
             print(file=sys.stderr)
-            raise CommandError(str(exc)) from None
+            raise VerbError(str(exc)) from None
 
 
 def cmd_scan(ctx: Context) -> int:
@@ -311,7 +311,7 @@ def cmd_scan(ctx: Context) -> int:
         try:
             source = make_whale_source(settings, store, clock, ctx.secrets())
         except WhaleSourceError as exc:
-            raise CommandError(str(exc)) from None
+            raise VerbError(str(exc)) from None
         return asyncio.run(_scan(source, store, clock, ctx.args.once, settings.engine.signal_interval))
 
 

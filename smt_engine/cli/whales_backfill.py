@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from smt_engine.cli.context import CommandError, Context
+from smt_engine.cli.context import Context, VerbError
 
 
 def register(wsub: Any, common: argparse.ArgumentParser) -> None:
@@ -37,7 +37,7 @@ def _when(flag: str, text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise CommandError(f"{flag} {text!r}: expected a date like 2026-11-01 or 2026-11-01T12:00") from None
+        raise VerbError(f"{flag} {text!r}: expected a date like 2026-11-01 or 2026-11-01T12:00") from None
     value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     return value.replace(minute=0, second=0, microsecond=0)
 
@@ -88,7 +88,7 @@ def cmd_backfill(ctx: Context) -> int:
             rows = asyncio.run(run())
         except (BackfillStopped, EtherscanError, ValueError) as exc:
             print(file=sys.stderr)
-            raise CommandError(str(exc)) from None
+            raise VerbError(str(exc)) from None
     print(
         f"wrote {rows} hourly flow rows (flow_history) for {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC"
     )
@@ -100,9 +100,7 @@ def etherscan_key(ctx: Context) -> str:
 
     key = ctx.secrets().get(SecretName.ETHERSCAN_API_KEY)
     if not key:
-        raise CommandError(
-            "etherscan_api_key is not set: `smt keys set etherscan_api_key` or ETHERSCAN_API_KEY"
-        )
+        raise VerbError("etherscan_api_key is not set: `smt keys set etherscan_api_key` or ETHERSCAN_API_KEY")
     return key
 
 

@@ -45,14 +45,13 @@ class Scenario:
     label: str
     argv: list[str]
     toast: Callable[[r.CommandResult], str]
-    prints: Callable[[r.CommandResult], list[str]] = field(default=lambda result: [_done_json(result)])
+    """The engine's answer in words: the console's toast after the label, the CLI's first line after it
+    queued the command."""
+    prints: Callable[[r.CommandResult], list[str]] = field(default=lambda result: [])
+    """What the CLI prints besides those words and the full result."""
     keys: list[Step] | None = None
     """What the operator presses in the console; None: the console has no key for it (sent as its
     actions send)."""
-
-
-def _done_json(result: r.CommandResult) -> str:
-    return f"done: {json.dumps(result.to_row())}"
 
 
 async def _waiting(stage: Stage) -> int:
@@ -74,7 +73,7 @@ async def approve(stage: Stage) -> Scenario:
         f"approve proposal #{pid}",
         ["approve", str(pid), "--wait"],
         lambda res: f"done: {_opened(res).detail}, position #{_opened(res).position_id}",
-        lambda res: [f"done: proposal #{pid} is open", "opened ETHUSDT LONG"],
+        lambda res: ["opened ETHUSDT LONG", f"(proposal #{pid}, position #{_opened(res).position_id})"],
         ["2", _selected(f"proposal:{pid}"), "a"],
     )
 
@@ -86,8 +85,7 @@ async def reject(stage: Stage) -> Scenario:
         f"reject proposal #{pid}",
         ["reject", str(pid), "--wait"],
         lambda res: "done: rejected",
-        lambda res: [f"done: proposal #{pid} is rejected"],
-        ["2", _selected(f"proposal:{pid}"), "r"],
+        keys=["2", _selected(f"proposal:{pid}"), "r"],
     )
 
 
@@ -294,6 +292,8 @@ async def test_every_command_kind_reaches_the_real_handler_and_the_operator_sees
     assert result.to_row() == row.result  # the stored row is the typed result, nothing more or less
     if front == "cli":
         assert code == 0, out
+        said = out.splitlines()[1:3]  # after "queued ... as command #N": the same words, then the result
+        assert said == [scenario.toast(result), f"result: {json.dumps(result.to_row())}"], out
         for line in scenario.prints(result):
             assert line in out
     else:

@@ -1,4 +1,5 @@
-"""`smt enter`: checked before anything is queued, queued only for a running engine, the outcome told."""
+"""`smt enter`: checked before anything is queued, queued for a running engine (or with --queue), the
+outcome told."""
 
 from __future__ import annotations
 
@@ -89,8 +90,8 @@ def test_an_entry_is_queued_with_its_arguments_as_text(config: Path, engine_up: 
     assert command.args == {"pair": "ETH", "side": "SHORT", "size": "0.25", "tp_pct": "3", "sl_pct": "1.5"}
 
 
-def answer(store: Store, fail: str | None = None, result: dict[str, Any] | None = None) -> threading.Thread:
-    """A stand-in engine: claims the entry and fails or completes it, as the real one does."""
+def answer(store: Store, fail: str) -> threading.Thread:
+    """A stand-in engine: claims the entry and fails it, as the real one does when a gate refuses."""
 
     def work() -> None:
         from datetime import UTC, datetime
@@ -99,10 +100,7 @@ def answer(store: Store, fail: str | None = None, result: dict[str, Any] | None 
             command = store.commands.claim_next(datetime.now(UTC))
             if command is not None:
                 assert command.id is not None
-                if fail:
-                    store.commands.fail(command.id, datetime.now(UTC), fail)
-                else:
-                    store.commands.complete(command.id, datetime.now(UTC), result)
+                store.commands.fail(command.id, datetime.now(UTC), fail)
                 return
             threading.Event().wait(0.01)
 
@@ -118,7 +116,7 @@ def test_wait_prints_the_gate_that_refused(config: Path, engine_up: None, capsys
     code = run(config, "enter", "ETH", "long", "--margin", "400", "--wait", "--timeout", "30")
     thread.join()
     assert code == 1
-    assert f"refused: {refusal}" in capsys.readouterr().out
+    assert f"failed: {refusal}" in capsys.readouterr().out
     assert store.commands.recent()[0].state is CommandState.FAILED
 
 
@@ -136,3 +134,4 @@ def test_help_states_the_gates(capsys: Any) -> None:
     assert "--margin USDT" in text
     assert "--size N" in text
     assert "--wait" in text
+    assert "Refused, with nothing queued, when no engine is running, unless you give --queue" in text

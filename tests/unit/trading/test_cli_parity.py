@@ -93,9 +93,12 @@ def test_approve_wait_prints_the_opened_position(
     engine = _engine_answers(config.parent / "smt.db")
     assert run(config, "approve", "1", "--wait", "--timeout", "60") == 0
     engine.join(timeout=60)
-    out = capsys.readouterr().out
-    assert "done: proposal #1 is open" in out
-    assert "opened ETHUSDT LONG 1.5 @ 2000, TP 2100 / SL 1950" in out
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == [
+        "done: opened, position #1",
+        'result: {"proposal_id": 1, "outcome": "open", "position_id": 1, "detail": "opened"}',
+        "opened ETHUSDT LONG 1.5 @ 2000, TP 2100 / SL 1950 (proposal #1, position #1)",
+    ]
 
 
 def test_approve_wait_reports_a_refusal_with_exit_1(
@@ -108,7 +111,7 @@ def test_approve_wait_reports_a_refusal_with_exit_1(
     )
     assert run(config, "approve", "1", "--wait") == 1
     engine.join(timeout=60)
-    assert "refused: proposal #1 was not approved: denied (price_drift)" in capsys.readouterr().out
+    assert "failed: proposal #1 was not approved: denied (price_drift)" in capsys.readouterr().out
 
 
 def test_approve_wait_without_an_engine_queues_nothing(

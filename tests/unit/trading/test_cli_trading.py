@@ -103,14 +103,19 @@ def test_approve_and_reject_queue_commands(
     run(config, "propose", "--pair", "ETH", "--side", "LONG", "--confidence", "0.8")
     run(config, "propose", "--pair", "BTC", "--side", "LONG", "--confidence", "0.7")
     capsys.readouterr()
-    assert run(config, "approve", "1") == 0
+    assert run(config, "approve", "1") == 1  # no engine: refused unless the operator asks to queue
+    assert "no engine is running" in capsys.readouterr().err
+    assert db(config).commands.pending() == []
+    assert run(config, "approve", "1", "--queue") == 0
     out = capsys.readouterr().out
-    assert "queued approve of proposal #1" in out
-    assert "no engine is running: the command will be handled when the engine starts" in out
+    assert "queued approve of proposal #1 (ETH LONG) as command #1" in out
+    assert (
+        "no engine is running: the engine handles it when it starts, unless the proposal has expired" in out
+    )
 
     monkeypatch.setattr(cli_context, "engine_running", lambda database: True)
     assert run(config, "reject", "2", "--reason", "too late") == 0
-    assert "the engine is running" in capsys.readouterr().out
+    assert "the engine handles it within seconds" in capsys.readouterr().out
 
     commands = db(config).commands.pending()
     assert [(c.kind, c.args) for c in commands] == [
