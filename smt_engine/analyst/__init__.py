@@ -11,7 +11,7 @@ from smt_engine.analyst.context import DecisionBounds, PairContext, build_contex
 from smt_engine.analyst.factory import FallbackAnalyst, make_analyst
 from smt_engine.analyst.gemini import GeminiAnalyst
 from smt_engine.analyst.heuristic import HeuristicAnalyst
-from smt_engine.analyst.quota import RateLimiter
+from smt_engine.analyst.quota import GeminiRateLimiter
 
 __all__ = [
     "AnalysisOutcome",
@@ -19,9 +19,9 @@ __all__ = [
     "DecisionBounds",
     "FallbackAnalyst",
     "GeminiAnalyst",
+    "GeminiRateLimiter",
     "HeuristicAnalyst",
     "PairContext",
-    "RateLimiter",
     "analyse_all",
     "build_context",
     "make_analyst",

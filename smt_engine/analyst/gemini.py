@@ -49,7 +49,7 @@ from smt_engine.analyst.grounding import search_suggestions, source_entry
 from smt_engine.analyst.heuristic import HeuristicAnalyst
 from smt_engine.analyst.parse import ParseOutcome, parse_response
 from smt_engine.analyst.prompt import build_prompt
-from smt_engine.analyst.quota import RETRYABLE_STATUS, RateLimiter, backoff_delay, retry_hint
+from smt_engine.analyst.quota import RETRYABLE_STATUS, GeminiRateLimiter, backoff_delay, retry_hint
 from smt_engine.clock import Clock
 from smt_engine.config.analyst import AnalystSettings
 from smt_engine.domain import AnalystKind, Decision, EventLevel, HealthStatus
@@ -105,7 +105,7 @@ class GeminiAnalyst:
         clock: Clock,
         *,
         api_key: str | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: GeminiRateLimiter | None = None,
         client_factory: Callable[[], Any] | None = None,
     ) -> None:
         if not settings.vertex and not api_key:
@@ -118,7 +118,7 @@ class GeminiAnalyst:
         """Who answers over a daily cap: the heuristic only when the operator chose it as the fallback."""
         self._gone: dict[str, tuple[datetime, str]] = {}
         self._api_key = api_key
-        self.limiter = limiter or RateLimiter(
+        self.limiter = limiter or GeminiRateLimiter(
             settings.min_spacing.total_seconds(), settings.requests_per_minute
         )
         self._client_factory = client_factory or self._make_client

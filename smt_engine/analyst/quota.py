@@ -26,7 +26,7 @@ _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 # --------------------------------------------------------------------------- rate limiting
 
 
-class RateLimiter:
+class GeminiRateLimiter:
     """Minimum spacing between call starts plus a token bucket of ``per_minute`` tokens a minute.
 
     The bucket holds ``burst`` tokens (ten seconds of quota, at least one), which is also how many

@@ -255,7 +255,7 @@ def cmd_flows(ctx: Context) -> int:
 def _fetch_labelled(ctx: Context, labels_path: Path, out: Path) -> Any:
     from smt_engine.clock import WallClock
     from smt_engine.whales.addressbook import AddressBook
-    from smt_engine.whales.etherscan import EtherscanClient, RateLimiter
+    from smt_engine.whales.etherscan import EtherscanClient, EtherscanRateLimiter
     from smt_engine.whales.health_report import calls_already_today, record_calls_outside_cycles
     from smt_engine.whales.training import FetchStopped, LabelsError, fetch_dataset, read_labels
 
@@ -273,7 +273,7 @@ def _fetch_labelled(ctx: Context, labels_path: Path, out: Path) -> Any:
 
     async def run() -> Any:
         # Starts from the day's count the engine recorded, so the daily allowance is not spent twice.
-        limiter = RateLimiter(
+        limiter = EtherscanRateLimiter(
             settings.whales.calls_per_second,
             settings.whales.daily_call_limit,
             used_today=calls_already_today(store, clock),

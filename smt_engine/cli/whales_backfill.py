@@ -46,7 +46,7 @@ def cmd_backfill(ctx: Context) -> int:
     from smt_engine.clock import WallClock
     from smt_engine.whales.addressbook import AddressBook
     from smt_engine.whales.backfill import BackfillStopped, backfill, engine_reserve, plan_backfill
-    from smt_engine.whales.etherscan import EtherscanClient, EtherscanError, RateLimiter
+    from smt_engine.whales.etherscan import EtherscanClient, EtherscanError, EtherscanRateLimiter
     from smt_engine.whales.health_report import calls_already_today, record_calls_outside_cycles
 
     start, end = _when("--from", ctx.args.start), _when("--to", ctx.args.end)
@@ -59,7 +59,7 @@ def cmd_backfill(ctx: Context) -> int:
     reserve = engine_reserve(cfg.daily_call_limit, settings.engine.signal_interval)
 
     async def run() -> int:
-        limiter = RateLimiter(
+        limiter = EtherscanRateLimiter(
             cfg.calls_per_second,
             max(1, cfg.daily_call_limit - reserve),
             used_today=calls_already_today(store, clock),

@@ -83,7 +83,7 @@ class EtherscanUnavailable(EtherscanError):
     """Transport failure, HTTP error or an unreadable body after retries."""
 
 
-class RateLimiter:
+class EtherscanRateLimiter:
     """Even spacing of calls plus a per-UTC-day allowance.
 
     Calls are spaced ``1/rate + margin`` apart and never bunched: a bucket that refills while idle
@@ -161,7 +161,7 @@ class EtherscanClient:
         timeout: float = 30.0,
         max_pages: int = 50,
         http_client: httpx.AsyncClient | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: EtherscanRateLimiter | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("an Etherscan API key is required")
@@ -175,7 +175,7 @@ class EtherscanClient:
         self.max_pages = max_pages
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
         self._owns_http = http_client is None
-        self.limiter = limiter or RateLimiter(calls_per_second, daily_call_limit)
+        self.limiter = limiter or EtherscanRateLimiter(calls_per_second, daily_call_limit)
         self.calls: Counter[str] = Counter()
         self.rate_limited = 0
         self.last_rate_limit = ""

@@ -13,7 +13,7 @@ from smt_engine.clock import Clock
 from smt_engine.domain import HealthStatus
 from smt_engine.health import report_health
 from smt_engine.store import Store
-from smt_engine.whales.etherscan import RateLimiter
+from smt_engine.whales.etherscan import EtherscanRateLimiter
 from smt_engine.whales.flows import WINDOWS_HOURS, FlowSignal
 
 ETHERSCAN_COMPONENT = "whales.etherscan"
@@ -34,7 +34,7 @@ def calls_already_today(store: Store, clock: Clock) -> int:
 def report_etherscan_health(
     store: Store,
     clock: Clock,
-    limiter: RateLimiter,
+    limiter: EtherscanRateLimiter,
     errors: Sequence[str],
     *,
     calls: int,
@@ -69,7 +69,7 @@ def report_etherscan_health(
     report_health(store, clock, ETHERSCAN_COMPONENT, status, detail, data)
 
 
-def record_calls_outside_cycles(store: Store, clock: Clock, limiter: RateLimiter, by: str) -> None:
+def record_calls_outside_cycles(store: Store, clock: Clock, limiter: EtherscanRateLimiter, by: str) -> None:
     """Add calls made outside the engine's cycles (``smt whales train``) to the day's count.
 
     The row's status and detail stay the engine's unless the day's allowance is now spent.

@@ -27,7 +27,7 @@ from smt_engine.whales.addressbook import AddressBook
 from smt_engine.whales.addresses import Category
 from smt_engine.whales.classifier import LABEL_CLASSES, WhaleClassifier, label_classification
 from smt_engine.whales.discovery import LargeTransfer, WhaleCandidate, large_transfers, rank_whales
-from smt_engine.whales.etherscan import EtherscanClient, EtherscanError, RateLimiter
+from smt_engine.whales.etherscan import EtherscanClient, EtherscanError, EtherscanRateLimiter
 from smt_engine.whales.features import as_dict, compute_features
 from smt_engine.whales.flows import (
     ETH_LIKE,
@@ -338,7 +338,7 @@ class EtherscanWhaleSource:
         self.clock = clock
         self.cycles_per_day = timedelta(days=1) / settings.engine.signal_interval
         if "limiter" not in client_options:
-            client_options["limiter"] = RateLimiter(
+            client_options["limiter"] = EtherscanRateLimiter(
                 settings.whales.calls_per_second,
                 settings.whales.daily_call_limit,
                 used_today=calls_already_today(store, clock),

@@ -13,7 +13,7 @@ from smt_engine.whales.etherscan import (
     EtherscanKeyError,
     EtherscanQuotaExhausted,
     EtherscanRateLimited,
-    RateLimiter,
+    EtherscanRateLimiter,
 )
 from smt_engine.whales.transfers import TransferKind
 from tests.fakes.etherscan_server import FakeEtherscan, internal_tx, token_tx, tx
@@ -158,7 +158,9 @@ class FakeTime:
 
 async def test_limiter_never_bursts_after_idle_and_enforces_daily_limit() -> None:
     t = FakeTime()
-    limiter = RateLimiter(3.0, 12, margin=0.0, monotonic=lambda: t.now, sleep=t.sleep, today=lambda: "d1")
+    limiter = EtherscanRateLimiter(
+        3.0, 12, margin=0.0, monotonic=lambda: t.now, sleep=t.sleep, today=lambda: "d1"
+    )
     for _ in range(4):
         await limiter.acquire()
         t.sent.append(t.now)
@@ -177,7 +179,9 @@ async def test_limiter_never_bursts_after_idle_and_enforces_daily_limit() -> Non
 async def test_limiter_daily_count_rolls_over_and_can_be_seeded() -> None:
     t = FakeTime()
     day = ["2026-01-12"]
-    limiter = RateLimiter(3.0, 5, used_today=4, monotonic=lambda: t.now, sleep=t.sleep, today=lambda: day[0])
+    limiter = EtherscanRateLimiter(
+        3.0, 5, used_today=4, monotonic=lambda: t.now, sleep=t.sleep, today=lambda: day[0]
+    )
     await limiter.acquire()
     with pytest.raises(EtherscanQuotaExhausted):
         await limiter.acquire()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from types import SimpleNamespace
 
-from smt_engine.analyst.quota import RateLimiter, backoff_delay, retry_hint
+from smt_engine.analyst.quota import GeminiRateLimiter, backoff_delay, retry_hint
 
 
 class FakeTime:
@@ -23,7 +23,7 @@ class FakeTime:
         self.t += seconds
 
 
-async def _starts(limiter: RateLimiter, clock: FakeTime, n: int) -> list[float]:
+async def _starts(limiter: GeminiRateLimiter, clock: FakeTime, n: int) -> list[float]:
     out = []
     for _ in range(n):
         await limiter.acquire()
@@ -33,7 +33,7 @@ async def _starts(limiter: RateLimiter, clock: FakeTime, n: int) -> list[float]:
 
 async def test_minimum_spacing_between_call_starts() -> None:
     clock = FakeTime()
-    limiter = RateLimiter(8.0, 600, monotonic=clock.monotonic, sleep=clock.sleep)
+    limiter = GeminiRateLimiter(8.0, 600, monotonic=clock.monotonic, sleep=clock.sleep)
     starts = await _starts(limiter, clock, 4)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert gaps == [8.0, 8.0, 8.0]
@@ -41,7 +41,7 @@ async def test_minimum_spacing_between_call_starts() -> None:
 
 async def test_token_bucket_limits_requests_per_minute() -> None:
     clock = FakeTime()
-    limiter = RateLimiter(0.0, 12, monotonic=clock.monotonic, sleep=clock.sleep)
+    limiter = GeminiRateLimiter(0.0, 12, monotonic=clock.monotonic, sleep=clock.sleep)
     assert limiter.burst == 2
     starts = await _starts(limiter, clock, 6)
     # Two tokens of burst, then one token every 5 s (12 a minute).

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import HealthStatus
 from smt_engine.store import Store
-from smt_engine.whales.etherscan import RateLimiter
+from smt_engine.whales.etherscan import EtherscanRateLimiter
 from smt_engine.whales.health_report import calls_already_today, report_etherscan_health, report_flows_health
 
 
-def _limiter(used: int) -> RateLimiter:
-    return RateLimiter(3.0, 100_000, used_today=used, today=lambda: "2026-03-01")
+def _limiter(used: int) -> EtherscanRateLimiter:
+    return EtherscanRateLimiter(3.0, 100_000, used_today=used, today=lambda: "2026-03-01")
 
 
 def test_ok_warn_down_and_the_count_carried_into_a_restart(store: Store) -> None:
