@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, TabbedContent, TabPane
 
 from smt_tui.state import ConsoleConfig, Now, Snapshot
 from smt_tui.widgets.decisions_table import DecisionsTable
@@ -252,17 +252,8 @@ class MainScreen(Screen[None]):
             return
         self._waiting_shown = count
         tab = self.query_one(TabbedContent).get_tab("proposals")
+        # Textual realigns the active tab's underline on a relabel (tests/tui/test_tab_label.py).
         tab.label = f"Proposals ({count})" if count else "Proposals"
-        self.call_after_refresh(self._realign_underline)
-
-    def _realign_underline(self) -> None:
-        """A relabelled tab changes width: move the active tab's underline to match it, at once.
-
-        Textual realigns it on a relabel too, but with the slide it animates; no public call moves it
-        without one. ``Tabs._highlight_active`` is Textual's private method: mypy checks the call, and
-        ``tests/tui/test_tab_label.py`` fails if it goes or the underline stops following the label.
-        """
-        self.query_one(TabbedContent).query_one(Tabs)._highlight_active(animate=False)
 
     def open_filter(self) -> None:
         bar = self.query_one(FilterBar)

@@ -1,7 +1,7 @@
 """The Proposals tab counts what waits, and the active tab's underline spans its label as relabelled.
 
-The console moves the underline through Textual's private ``Tabs._highlight_active`` (no public call moves
-it without animating): this test fails if Textual drops it or the underline stops following the label."""
+Textual moves the underline when a tab is relabelled (``Tabs._on_tab_relabelled``); this test fails if it
+stops doing so, which is the day the console would need to move it itself."""
 
 from __future__ import annotations
 
