@@ -352,3 +352,97 @@ async def test_an_envelope_error_on_an_order_is_ambiguous_with_its_code(sleeps: 
         await client.place_order(limit_entry("e-1"))
     assert (raised.value.code, raised.value.raw, str(raised.value)) == ("-1000", body, "WEEX -1000: internal")
     await client.aclose()
+
+
+# ---------------------------------------------------------------- the look-up by client id
+
+OPEN_ROW = {
+    "orderId": "11",
+    "clientOrderId": "other-1",
+    "symbol": "BTCUSDT",
+    "side": "BUY",
+    "positionSide": "LONG",
+    "type": "LIMIT",
+    "status": "NEW",
+    "origQty": "0.01",
+    "executedQty": "0",
+    "price": "90000",
+    "avgPrice": "0",
+    "time": SERVER_MS,
+    "updateTime": SERVER_MS,
+}
+LEG_ROW = {
+    "algoId": "77",
+    "clientAlgoId": "leg-1",
+    "symbol": "BTCUSDT",
+    "positionSide": "SHORT",
+    "triggerPrice": "97000",
+    "quantity": "0.02",
+    "algoStatus": "UNTRIGGERED",
+    "createTime": str(SERVER_MS),
+}
+
+
+def look_up_script(open_rows: list[Any], legs: list[Any], history: list[Any]) -> Script:
+    return Script(
+        {
+            "GET /capi/v3/openOrders": [ok(open_rows)],
+            "GET /capi/v3/openAlgoOrders": [ok(legs)],
+            "GET /capi/v3/account/position/allPosition": [ok([])],
+            "GET /capi/v3/order/history": [ok(history)],
+        }
+    )
+
+
+async def test_the_look_up_finds_an_open_order_by_its_client_id_on_its_symbol(sleeps: Sleeps) -> None:
+    script = look_up_script([OPEN_ROW, OPEN_ROW | {"orderId": "12", "clientOrderId": "entry-1"}], [], [])
+    client = client_on(script, sleeps)
+    found = await client.find_order("BTCUSDT", "entry-1")
+    assert found is not None and (found.order_id, found.client_order_id) == ("12", "entry-1")
+    (asked,) = [r for r in script.requests if r.url.path == "/capi/v3/openOrders"]
+    assert asked.url.params["symbol"] == "BTCUSDT"
+    assert script.count("GET /capi/v3/openAlgoOrders") == 0, "found: nothing more asked"
+    await client.aclose()
+
+
+@pytest.mark.parametrize(("kind", "order_type"), [("sl", "STOP_MARKET"), ("tp", "TAKE_PROFIT_MARKET")])
+async def test_the_look_up_finds_a_resting_leg_by_its_client_id_as_a_reduce_only_order(
+    sleeps: Sleeps, kind: str, order_type: str
+) -> None:
+    legs = [LEG_ROW | {"algoId": "76", "clientAlgoId": "leg-0"}, LEG_ROW | {"orderType": order_type}]
+    script = look_up_script([OPEN_ROW], [dict(row, orderType=order_type) for row in legs], [])
+    client = client_on(script, sleeps)
+    found = await client.find_order("BTCUSDT", "leg-1")
+    assert found is not None
+    assert (found.order_id, found.client_order_id, found.symbol, found.position_side) == (
+        "77",
+        "leg-1",
+        "BTCUSDT",
+        Side.SHORT,
+    )
+    assert (found.reduce_only, found.order_type, found.kind, found.trigger_price) == (
+        True,
+        order_type,
+        kind,
+        D(97000),
+    )
+    assert (found.size, found.filled_size, found.price, found.avg_price) == (D("0.02"), D(0), None, None)
+    assert found.status.value == "untriggered"
+    assert found.created_at == found.updated_at
+    assert int(found.created_at.timestamp() * 1000) == SERVER_MS
+    (asked,) = [r for r in script.requests if r.url.path == "/capi/v3/openAlgoOrders"]
+    assert asked.url.params["symbol"] == "BTCUSDT"
+    assert script.count("GET /capi/v3/order/history") == 0
+    await client.aclose()
+
+
+async def test_the_look_up_ends_in_the_symbols_history_then_says_none(sleeps: Sleeps) -> None:
+    done = OPEN_ROW | {"orderId": "13", "clientOrderId": "entry-1", "status": "FILLED", "executedQty": "0.01"}
+    script = look_up_script([OPEN_ROW], [LEG_ROW | {"orderType": "STOP_MARKET"}], [OPEN_ROW, done])
+    client = client_on(script, sleeps)
+    found = await client.find_order("BTCUSDT", "entry-1")
+    assert found is not None and (found.order_id, found.filled_size) == ("13", D("0.01"))
+    (asked,) = [r for r in script.requests if r.url.path == "/capi/v3/order/history"]
+    assert (asked.url.params["symbol"], asked.url.params["limit"]) == ("BTCUSDT", "500")
+    assert await client.find_order("BTCUSDT", "never-sent") is None
+    await client.aclose()
