@@ -24,6 +24,7 @@ from smt_engine.exchange.base import (
     OrderRequest,
     PermissionDenied,
     RateLimited,
+    VenuePrecisionError,
 )
 from smt_engine.exchange.weex import WeexClient, WeightLimiter
 from smt_engine.exchange.weex import transport as transport_module
@@ -208,6 +209,7 @@ async def test_an_acceptance_without_an_order_id_is_ambiguous_under_the_client_i
         await client.place_order(limit_entry("no-id-1"))
     assert raised.value.client_order_id == "no-id-1"
     assert raised.value.raw == body
+    assert str(raised.value) == "order accepted without an order id"
     await client.aclose()
 
 
@@ -287,20 +289,26 @@ async def test_the_clock_is_synced_before_the_first_signed_call_only(sleeps: Sle
     await client.aclose()
 
 
+HTTP = "GET /capi/v3/account/balance: HTTP"
+
+
 @pytest.mark.parametrize(
-    ("status", "body", "error", "code"),
+    ("status", "body", "error", "code", "words"),
     [
-        (404, {"error": "no route"}, EndpointNotFound, "404"),
-        (401, None, AuthError, "401"),
-        (403, {"error": "forbidden"}, PermissionDenied, "403"),
-        (418, {"error": "teapot"}, ExchangeError, "418"),
-        (400, {"code": "00000", "msg": "success"}, ExchangeError, "400"),
-        (400, {"code": "-1055", "msg": "API permission disabled"}, PermissionDenied, "-1055"),
-        (400, {"code": "-1000", "msg": "internal"}, ExchangeUnavailable, "-1000"),
+        (404, {"error": "no route"}, EndpointNotFound, "404", f"{HTTP} 404 (no such endpoint on this venue)"),
+        (401, None, AuthError, "401", f"{HTTP} 401 (not authenticated)"),
+        (401, {"error": "unauthorized"}, AuthError, "401", f"{HTTP} 401 (not authenticated)"),
+        (403, {"error": "forbidden"}, PermissionDenied, "403", f"{HTTP} 403 (forbidden)"),
+        (418, {"error": "teapot"}, ExchangeError, "418", f"{HTTP} 418"),
+        (400, {"code": "00000", "msg": "success"}, ExchangeError, "400", f"{HTTP} 400"),
+        (400, {"code": "-1055", "msg": "no API"}, PermissionDenied, "-1055", "WEEX -1055: no API"),
+        (400, {"code": "-1000", "msg": "internal"}, ExchangeUnavailable, "-1000", "WEEX -1000: internal"),
+        (400, {"code": "-1000"}, ExchangeError, "400", f"{HTTP} 400"),
+        (400, {"msg": "internal"}, ExchangeError, "400", f"{HTTP} 400"),
     ],
-)
-async def test_every_non_2xx_read_is_an_error_of_its_kind(
-    sleeps: Sleeps, status: int, body: Any, error: type[Exception], code: str
+)  # fmt: skip
+async def test_every_non_2xx_read_is_an_error_of_its_kind_in_the_venues_words(
+    sleeps: Sleeps, status: int, body: Any, error: type[Exception], code: str, words: str
 ) -> None:
     reply = httpx.Response(status, content=b"not json") if body is None else ok(body, status)
     script = Script({BALANCE: [reply]})
@@ -308,8 +316,10 @@ async def test_every_non_2xx_read_is_an_error_of_its_kind(
     with pytest.raises(error) as raised:
         await client.balance()
     assert type(raised.value) is error
-    assert isinstance(raised.value, ExchangeError) and raised.value.code == code
+    assert isinstance(raised.value, ExchangeError)
+    assert raised.value.code == code
     assert raised.value.raw == body
+    assert str(raised.value) == words
     await client.aclose()
 
 
@@ -398,7 +408,8 @@ async def test_the_look_up_finds_an_open_order_by_its_client_id_on_its_symbol(sl
     script = look_up_script([OPEN_ROW, OPEN_ROW | {"orderId": "12", "clientOrderId": "entry-1"}], [], [])
     client = client_on(script, sleeps)
     found = await client.find_order("BTCUSDT", "entry-1")
-    assert found is not None and (found.order_id, found.client_order_id) == ("12", "entry-1")
+    assert found is not None
+    assert (found.order_id, found.client_order_id) == ("12", "entry-1")
     (asked,) = [r for r in script.requests if r.url.path == "/capi/v3/openOrders"]
     assert asked.url.params["symbol"] == "BTCUSDT"
     assert script.count("GET /capi/v3/openAlgoOrders") == 0, "found: nothing more asked"
@@ -441,8 +452,43 @@ async def test_the_look_up_ends_in_the_symbols_history_then_says_none(sleeps: Sl
     script = look_up_script([OPEN_ROW], [LEG_ROW | {"orderType": "STOP_MARKET"}], [OPEN_ROW, done])
     client = client_on(script, sleeps)
     found = await client.find_order("BTCUSDT", "entry-1")
-    assert found is not None and (found.order_id, found.filled_size) == ("13", D("0.01"))
+    assert found is not None
+    assert (found.order_id, found.filled_size) == ("13", D("0.01"))
     (asked,) = [r for r in script.requests if r.url.path == "/capi/v3/order/history"]
     assert (asked.url.params["symbol"], asked.url.params["limit"]) == ("BTCUSDT", "500")
     assert await client.find_order("BTCUSDT", "never-sent") is None
+    await client.aclose()
+
+
+async def test_a_precision_refusal_of_an_order_corrects_that_symbols_step_and_is_not_retried(
+    sleeps: Sleeps,
+) -> None:
+    words = "DECIMAL_PRECISION_ERROR: quantity must be a multiple of stepSize: 0.001"
+    script = order_script(ok({"code": "-1160", "msg": words}))
+    client = client_on(script, sleeps)
+    with pytest.raises(VenuePrecisionError):
+        await client.place_order(limit_entry())
+    assert (await client.contract("BTCUSDT")).step_size == D("0.001"), "was 0.0001"
+    assert script.count(ORDER) == 1
+    await client.aclose()
+
+
+async def test_a_market_close_never_carries_a_price(sleeps: Sleeps) -> None:
+    script = order_script(ok({"orderId": "9", "success": True}))
+    client = client_on(script, sleeps)
+    close = OrderRequest("BTCUSDT", Side.LONG, D("0.01"), "close-1", reduce_only=True, price=D("90000"))
+    await client.place_order(close)
+    (request,) = [r for r in script.requests if r.url.path == "/capi/v3/order"]
+    body = json.loads(request.content)
+    assert ("price" in body, "timeInForce" in body, body["type"]) == (False, False, "MARKET")
+    await client.aclose()
+
+
+async def test_a_stale_clock_on_the_last_allowed_read_ends_in_the_auth_error(sleeps: Sleeps) -> None:
+    """No attempt left after the resync: the caller gets the venue's error, not a broken retry loop."""
+    script = Script({BALANCE: [ok({"code": "-1046", "msg": "timestamp invalid"})]})
+    client = client_on(script, sleeps, read_retries=0)
+    with pytest.raises(AuthError, match="WEEX -1046: timestamp invalid"):
+        await client.balance()
+    assert script.count(BALANCE) == 1
     await client.aclose()

@@ -533,7 +533,9 @@ async def test_only_an_approved_proposal_is_executed(
     assert store.orders.by_client_id(executor.desk.entry_cid(pid)) is None
 
 
-async def test_a_proposal_not_in_the_database_is_refused_as_missing(store: Store, clock: SimulatedClock) -> None:
+async def test_a_proposal_not_in_the_database_is_refused_as_missing(
+    store: Store, clock: SimulatedClock
+) -> None:
     executor, ex, proposal = setup(store, clock)
     ghost = replace(proposal, id=(proposal.id or 0) + 100)
     with pytest.raises(ValueError, match=rf"^proposal #{ghost.id} is missing, not approved$"):
