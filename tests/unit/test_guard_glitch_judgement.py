@@ -72,6 +72,9 @@ async def may_wait(venue: Venue, pos: Position) -> bool:
         # A 10x-low push, the market near the entry: the stop is good, the refusal is the glitch's.
         (Side.LONG, "93000", "9500", "95000", True),
         (Side.SHORT, "97000", "950000", "95000", True),
+        # Less than one price unit on the valid side is still valid.
+        (Side.LONG, "94999.5", "9500", "95000", True),
+        (Side.SHORT, "95000.5", "950000", "95000", True),
         # The market went through the stop by the reference: no price the venue accepts holds it.
         (Side.LONG, "93000", "9500", "92000", False),
         (Side.SHORT, "97000", "950000", "98000", False),

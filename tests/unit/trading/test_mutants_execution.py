@@ -19,6 +19,7 @@ import pytest
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import (
     EngineState,
+    Mode,
     OrderKind,
     OrderState,
     PositionState,
@@ -37,6 +38,7 @@ from smt_engine.exchange.base import (
     PlacedOrder,
 )
 from smt_engine.store import Store
+from smt_engine.store.records import EngineStatus
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.order_desk import error_text
 from tests.unit.trading.conftest import CONTRACTS, PRICES, drive
@@ -491,3 +493,66 @@ async def test_an_entry_row_already_written_that_the_venue_does_not_show_is_left
     assert (result.outcome, result.detail) == ("pending", detail)
     assert ex.count("place_order") == 0
     assert ex.count("find_order") == 3
+
+
+# ---------------------------------------------------------------- the door: which proposals may enter
+
+
+async def test_an_engine_state_never_recorded_counts_as_stopped_and_refuses_the_entry(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """No engine row (no engine ever ran on this database): the executor refuses rather than trade."""
+    executor, ex, proposal = setup(store, clock)
+    assert store.engine.current() is None
+    result = await drive(clock, executor.execute(proposal))
+    assert (result.outcome, result.detail) == ("denied", "engine is stopped")
+    assert ex.calls == []
+
+
+async def test_the_recorded_engine_state_decides_when_the_caller_names_none(
+    store: Store, clock: SimulatedClock
+) -> None:
+    executor, ex, proposal = setup(store, clock)
+    store.engine.put(EngineStatus(mode=Mode.PAPER, state=EngineState.HALTED))
+    result = await drive(clock, executor.execute(proposal))
+    assert (result.outcome, result.detail) == ("denied", "engine is halted")
+    assert ex.calls == []
+
+
+@pytest.mark.parametrize("state", [ProposalState.DENIED, ProposalState.PROPOSED])
+async def test_only_an_approved_proposal_is_executed(
+    store: Store, clock: SimulatedClock, state: ProposalState
+) -> None:
+    executor, ex, proposal = setup(store, clock)
+    pid = proposal.id or 0
+    store.proposals.update(pid, state=state)
+    with pytest.raises(ValueError, match=rf"^proposal #{pid} is {state.value}, not approved$"):
+        await executor.execute(proposal, EngineState.RUNNING)
+    assert ex.calls == []
+    assert executor.claimed == set()
+    assert store.orders.by_client_id(executor.desk.entry_cid(pid)) is None
+
+
+async def test_a_proposal_not_in_the_database_is_refused_as_missing(
+    store: Store, clock: SimulatedClock
+) -> None:
+    executor, ex, proposal = setup(store, clock)
+    ghost = replace(proposal, id=(proposal.id or 0) + 100)
+    with pytest.raises(ValueError, match=rf"^proposal #{ghost.id} is missing, not approved$"):
+        await executor.execute(ghost, EngineState.RUNNING)
+    assert ex.calls == []
+
+
+async def test_a_proposal_is_claimed_while_it_executes_and_released_after_even_on_failure(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """The in-flight tracker leaves a claimed proposal alone: claimed for the whole execution, never after."""
+    claimed_at_send: list[set[int]] = []
+    script = Script(reject_entry=InvalidOrder("WEEX -1102: param error"))
+    executor, _, proposal = setup(store, clock, script)
+    script.on_place = lambda _req: claimed_at_send.append(set(executor.claimed))
+    pid = proposal.id or 0
+    result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
+    assert result.outcome == "failed", result.detail
+    assert claimed_at_send == [{pid}]
+    assert executor.claimed == set()
