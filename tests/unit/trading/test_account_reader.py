@@ -177,6 +177,8 @@ def test_no_balance_means_no_equity_and_no_peak_and_a_read_one_is_its_own_peak(
     balance = Balance("USDT", Decimal(1200), Decimal(900), Decimal(0), Decimal(0))
     read = reader.account(Holdings(balance, (held("BTCUSDT", Side.SHORT, "40"),)), EngineState.RUNNING)
     assert (read.available, read.equity, read.peak_equity) == (Decimal(900), Decimal(1200), Decimal(1200))
+    start = settings.competition.starting_balance
+    assert read.competition.pnl == Decimal(1200) - start  # the balance read, not the configured start
     assert read.open_positions == (
         OpenExposure("BTCUSDT", Side.SHORT, Decimal(40)),
         OpenExposure("ETHUSDT", proposal.side, proposal.margin),
@@ -198,3 +200,13 @@ def test_a_stored_position_of_size_zero_is_no_exposure(store: Store) -> None:
         )
     )
     assert stored_account(store, make_settings(), NOW, EngineState.RUNNING).open_positions == ()
+
+
+async def test_a_symbol_the_venue_lists_no_contract_for_has_no_contract_in_the_account(
+    store: Store, clock: SimulatedClock
+) -> None:
+    ex = venue(clock)
+    del ex.contract_map["ETHUSDT"]
+    read = await AccountReader(make_settings(), store, clock, ex).for_symbol("ETHUSDT", EngineState.RUNNING)  # type: ignore[arg-type]
+    assert read.contract is None
+    assert read.account.contracts == {}  # no None entry a reader of the account would have to skip
