@@ -54,3 +54,33 @@ def test_the_default_shutdown_timeout_fits_the_units_stop_timeout() -> None:
         stop_s = int(match.group(1))
         # Leave room after the drain for closing the clients and the database.
         assert Settings().engine.shutdown_timeout.total_seconds() + 15 <= stop_s
+
+
+async def test_drain_with_nothing_in_flight_is_zero_and_finished_work_is_forgotten() -> None:
+    work = ShieldedWork()
+    assert await work.drain(30) == 0
+
+    async def done() -> str:
+        return "open"
+
+    assert await work.run(done()) == "open"
+    await asyncio.sleep(0)  # the done callback runs on the next turn of the loop
+    assert work._tasks == set()  # a long-running engine does not keep every finished order's task
+    assert await work.drain(30) == 0
+
+
+async def test_drain_survives_work_that_was_itself_cancelled() -> None:
+    work = ShieldedWork()
+    release = asyncio.Event()
+
+    async def cancelled_inside() -> None:
+        await release.wait()
+        raise asyncio.CancelledError
+
+    caller = asyncio.create_task(work.run(cancelled_inside()))
+    await asyncio.sleep(0)
+    drain = asyncio.create_task(work.drain(30))
+    await asyncio.sleep(0)
+    release.set()
+    assert await drain == 0
+    await asyncio.gather(caller, return_exceptions=True)

@@ -18,6 +18,7 @@ from smt_engine.trading.account import OpenExposure
 from smt_engine.trading.account_reader import (
     AccountReader,
     AccountUnreadable,
+    Holdings,
     snapshot_account,
     stored_account,
 )
@@ -144,3 +145,68 @@ def test_the_stored_account_is_the_account_the_exchange_figures_give(store: Stor
 
 def test_no_snapshot_yet_is_no_balance(store: Store) -> None:
     assert stored_account(store, make_settings(), NOW, EngineState.RUNNING).available is None
+
+
+async def test_an_unreadable_balance_keeps_the_venues_code_and_words(
+    store: Store, clock: SimulatedClock
+) -> None:
+    said = ExchangeUnavailable("balance 502", code="40001", raw={"code": "40001", "msg": "busy"})
+    reader = AccountReader(make_settings(), store, clock, venue(clock, Script(balance_error=said)))  # type: ignore[arg-type]
+    with pytest.raises(AccountUnreadable) as unreadable:
+        await reader.holdings()
+    assert (unreadable.value.code, unreadable.value.raw) == ("40001", {"code": "40001", "msg": "busy"})
+
+
+async def test_an_entry_asks_the_venue_for_its_own_contract_only(store: Store, clock: SimulatedClock) -> None:
+    ex = venue(clock)
+    await AccountReader(make_settings(), store, clock, ex).for_symbol("ETHUSDT", EngineState.RUNNING)  # type: ignore[arg-type]
+    assert [args for name, args in ex.calls if name == "contracts"] == [["ETHUSDT"]]
+
+
+def test_no_balance_means_no_equity_and_no_peak_and_a_read_one_is_its_own_peak(
+    store: Store, clock: SimulatedClock
+) -> None:
+    settings = make_settings()
+    reader = AccountReader(settings, store, clock, venue(clock))  # type: ignore[arg-type]
+    none = reader.account(None, EngineState.RUNNING)
+    assert (none.available, none.equity, none.peak_equity, none.open_positions) == (None, None, None, ())
+    book = ProposalBook(store, clock, settings)
+    proposal = book.create(ETH, decision(), account(settings), CONTRACTS["ETHUSDT"], PRICES["ETHUSDT"])
+    assert proposal.id is not None
+    store.proposals.update(proposal.id, state=ProposalState.SUBMITTING)
+    balance = Balance("USDT", Decimal(1200), Decimal(900), Decimal(0), Decimal(0))
+    read = reader.account(Holdings(balance, (held("BTCUSDT", Side.SHORT, "40"),)), EngineState.RUNNING)
+    assert (read.available, read.equity, read.peak_equity) == (Decimal(900), Decimal(1200), Decimal(1200))
+    start = settings.competition.starting_balance
+    assert read.competition.pnl == Decimal(1200) - start  # the balance read, not the configured start
+    assert read.open_positions == (
+        OpenExposure("BTCUSDT", Side.SHORT, Decimal(40)),
+        OpenExposure("ETHUSDT", proposal.side, proposal.margin),
+    )
+
+
+def test_a_stored_position_of_size_zero_is_no_exposure(store: Store) -> None:
+    store.positions.insert(
+        Position(
+            symbol="BTCUSDT",
+            side=Side.LONG,
+            size=Decimal(0),
+            entry_price=Decimal(100000),
+            opened_at=NOW - timedelta(minutes=10),
+            state=PositionState.OPEN,
+            leverage=20,
+            updated_at=NOW,
+            margin=Decimal(50),
+        )
+    )
+    assert stored_account(store, make_settings(), NOW, EngineState.RUNNING).open_positions == ()
+
+
+async def test_a_symbol_the_venue_lists_no_contract_for_has_no_contract_in_the_account(
+    store: Store, clock: SimulatedClock
+) -> None:
+    ex = venue(clock)
+    del ex.contract_map["ETHUSDT"]
+    read = await AccountReader(make_settings(), store, clock, ex).for_symbol("ETHUSDT", EngineState.RUNNING)  # type: ignore[arg-type]
+    assert read.contract is None
+    assert read.account.contracts == {}  # no None entry a reader of the account would have to skip

@@ -107,6 +107,8 @@ async def test_an_approval_opens_the_position_and_says_so(store: Store, clock: S
         "position_id": pos.id,
         "detail": result["detail"],
     }
+    assert isinstance(result["detail"], str)
+    assert result["detail"]
     assert ex.count("place_order") == 1
     decided = [e for e in store.events.of_kind("proposal.approved") if e.proposal_id == pid]
     assert decided
@@ -198,8 +200,9 @@ async def test_a_rejection_records_who_and_why(store: Store, clock: SimulatedClo
     (event,) = [e for e in store.events.of_kind("proposal.rejected") if e.proposal_id == pid]
     assert event.data["actor"] == "bob"
     assert event.data["reason"] == "too late"
-    with pytest.raises(CommandRejected):
+    with pytest.raises(CommandRejected) as refused:
         await ops.run(command(CommandKind.REJECT, proposal_id=pid))
+    assert str(refused.value) == f"proposal #{pid}: rejected -> rejected is not allowed"
 
 
 async def test_a_rejection_without_a_reason_records_an_empty_one(store: Store, clock: SimulatedClock) -> None:
@@ -328,8 +331,11 @@ async def test_close_all_returns_the_closed_ids(store: Store, clock: SimulatedCl
     ops, ex = desk(store, clock)
     eth = open_long(store, ex)
     btc = open_long(store, ex, "BTCUSDT")
-    result = await ops.run(command(CommandKind.CLOSE_ALL))
+    result = await ops.run(command(CommandKind.CLOSE_ALL, actor="dave"))
     assert sorted(result["closed"]) == sorted([eth.id, btc.id])
+    for pos in (eth, btc):
+        said = [e.message for e in store.events.recent(limit=500) if e.position_id == pos.id]
+        assert any("by dave (manual)" in m for m in said), said
 
 
 async def test_cleanup_on_an_unreadable_venue_is_refused_with_the_reason(
@@ -354,3 +360,36 @@ def test_every_command_kind_has_its_handler_and_its_contract(store: Store, clock
     assert set(CONTRACT) == set(CommandKind)
     assert len({c.args for c in CONTRACT.values()}) == len(CommandKind)  # one arguments type per kind
     assert all(CONTRACT[kind].args.kind is kind for kind in CommandKind)
+
+
+async def test_an_operators_entry_opens_for_them_and_says_what_it_opened(
+    store: Store, clock: SimulatedClock
+) -> None:
+    ops, ex = desk(store, clock)
+    args = {"pair": "ETH", "side": "LONG", "margin": "25", "tp_pct": "3", "sl_pct": "1.5"}
+    result = await drive(clock, ops.run(command(CommandKind.ENTER, actor="carol", **args)))
+    pos = store.positions.open_for("ETHUSDT", Side.LONG)
+    assert pos is not None
+    assert result == {
+        "proposal_id": pos.proposal_id,
+        "outcome": "open",
+        "position_id": pos.id,
+        "detail": result["detail"],
+    }
+    assert isinstance(result["detail"], str)
+    assert result["detail"]
+    proposal = store.proposals.get(pos.proposal_id or 0)
+    assert proposal is not None
+    assert proposal.decided_by == "carol"
+    assert ex.count("place_order") == 1
+
+
+async def test_an_operators_entry_the_engine_refuses_says_why_and_sends_nothing(
+    store: Store, clock: SimulatedClock
+) -> None:
+    ops, ex = desk(store, clock)
+    ex.script.balance_error = ExchangeUnavailable("balance 502")
+    with pytest.raises(CommandRejected) as refused:
+        await ops.run(command(CommandKind.ENTER, pair="ETH", side="LONG", margin="25", sl_pct="1.5"))
+    assert str(refused.value) == "entry refused: the exchange could not be read (balance 502)"
+    assert ex.count("place_order") == 0

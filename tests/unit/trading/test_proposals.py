@@ -13,6 +13,7 @@ from smt_engine.domain import (
     Action,
     CloseReason,
     EngineState,
+    EventLevel,
     Pair,
     PositionState,
     ProposalState,
@@ -28,6 +29,7 @@ from smt_engine.trading.proposals import (
     Candidate,
     IllegalTransition,
     ProposalBook,
+    ProposalError,
     transition,
 )
 from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, account, decision, make_settings
@@ -275,3 +277,28 @@ def test_no_reader_ever_sees_a_denied_or_auto_approved_proposal_waiting(
         ("ETH", ProposalState.PROPOSED if approval == "manual" else ProposalState.APPROVED),
         ("BTC", ProposalState.DENIED),
     ]
+
+
+def test_every_step_is_an_event_with_its_level_time_cycle_and_words(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock)
+    p = b.create(ETH, decision(), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000), cycle_id="c7")
+    assert p.id is not None
+    later = NOW + timedelta(minutes=3)
+    approved = transition(store, p.id, ProposalState.APPROVED, actor="bob", reason="", at=later)
+    assert approved.decided_at == later
+    assert approved.decided_by == "bob"
+    failed = transition(store, p.id, ProposalState.FAILED, actor="engine", reason="venue down", at=later)
+    assert failed.decided_at == later  # a decision keeps its own time
+    steps = [e for e in reversed(store.events.recent(limit=500)) if e.proposal_id == p.id and "to" in e.data]
+    assert [(e.kind, e.level, e.cycle_id) for e in steps[-2:]] == [
+        ("proposal.approved", EventLevel.INFO, "c7"),
+        ("proposal.failed", EventLevel.WARNING, "c7"),
+    ]
+    assert steps[-2].message.endswith("proposed -> approved by bob")
+    assert steps[-1].message.endswith("approved -> failed by engine: venue down")
+    with pytest.raises(ProposalError, match=r"^no proposal #999$"):
+        transition(store, 999, ProposalState.APPROVED, actor="bob", reason="", at=NOW)
+    with pytest.raises(IllegalTransition, match=rf"^proposal #{p.id}: failed -> open is not allowed$"):
+        transition(store, p.id, ProposalState.OPEN, actor="bob", reason="", at=NOW)
