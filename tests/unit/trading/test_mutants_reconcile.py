@@ -460,6 +460,7 @@ async def test_a_pushed_take_profit_is_booked_from_the_push_alone(
     venue = Venue()
     rec, logs = reconciler(store, clock, venue)
     pos = position(store, proposal_id=p.id)
+    store.positions.update(pos.id or 0, unrealized_pnl=Decimal(42))  # the last mark's: none once closed
     await clock.advance(90 * 60)  # held 4.5 h
     assert rec.close_from_push(pos, pushed("tp")) is CloseReason.TAKE_PROFIT
     assert venue.asked == []  # no history or fills read: the push says it all
