@@ -106,7 +106,8 @@ def test_a_pending_order_resolved_by_lookup_passes_through_unknown(store: Store)
 
 def test_a_submitted_order_cannot_go_back_to_pending(store: Store) -> None:
     order = new_order(store, OrderState.SUBMITTED)
-    with pytest.raises(IllegalOrderTransition, match="submitted -> pending_submit"):
+    refusal = rf"^order #{order.id}: submitted -> pending_submit is not allowed$"
+    with pytest.raises(IllegalOrderTransition, match=refusal):
         advance_order(store, order, OrderState.PENDING_SUBMIT, actor="t", reason="", at=NOW)
 
 
