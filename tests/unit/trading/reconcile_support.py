@@ -130,3 +130,22 @@ def closed(store: Store, pos: Position) -> Position:
     assert got is not None
     assert got.state is PositionState.CLOSED
     return got
+
+
+def closed_by(
+    store: Store, order_id: str, opened_at: datetime, *, symbol: str = "ETHUSDT", side: Side = Side.LONG
+) -> Position:
+    """A position already closed by the venue order ``order_id`` (a part closed earlier, another trade)."""
+    return store.positions.insert(
+        Position(
+            symbol=symbol,
+            side=side,
+            size=Decimal("0.5"),
+            entry_price=Decimal(2000),
+            opened_at=opened_at,
+            state=PositionState.CLOSED,
+            leverage=20,
+            updated_at=opened_at,
+            close_order_id=order_id,
+        )
+    )

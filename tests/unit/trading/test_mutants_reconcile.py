@@ -33,12 +33,15 @@ from smt_engine.exchange.base import (
 from smt_engine.store import Store
 from smt_engine.store.records import Order, Position
 from smt_engine.trading.proposals import transition
+from smt_engine.trading.pushed import PushedLegFill
+from smt_engine.trading.reconcile import PositionReconciler
 from tests.unit.trading.conftest import NOW
 from tests.unit.trading.inflight_support import approved, tracker_on
 from tests.unit.trading.reconcile_support import (
     OPENED,
     Venue,
     closed,
+    closed_by,
     fill,
     position,
     reconciler,
@@ -435,3 +438,134 @@ async def test_an_open_position_is_returned_as_stored(store: Store, clock: Simul
     assert same.state is PositionState.OPEN
     assert same.id == pos.id
     assert store.events.of_kind("position.open") == []
+
+
+# ------------------------------------------------------------------------------ close_from_push, booked once
+
+
+def pushed(kind: str, *, realized: str = "120", fee: str = "0.6", exit_price: str = "2080") -> PushedLegFill:
+    return PushedLegFill(
+        "leg-7", "ETHUSDT", Side.LONG, kind, Decimal("1.5"), Decimal(exit_price), Decimal(fee),  # type: ignore[arg-type]
+        Decimal(realized), NOW - timedelta(minutes=2),
+    )  # fmt: skip
+
+
+async def test_a_pushed_take_profit_is_booked_from_the_push_alone(
+    store: Store, clock: SimulatedClock
+) -> None:
+    tracker, _, _ = tracker_on(store, clock)
+    p = approved(store, clock, tracker)
+    for state in (ProposalState.SUBMITTING, ProposalState.OPEN):
+        transition(store, p.id or 0, state, actor="executor", reason="t", at=NOW)
+    venue = Venue()
+    rec, logs = reconciler(store, clock, venue)
+    pos = position(store, proposal_id=p.id)
+    store.positions.update(pos.id or 0, unrealized_pnl=Decimal(42))  # the last mark's: none once closed
+    await clock.advance(90 * 60)  # held 4.5 h
+    assert rec.close_from_push(pos, pushed("tp")) is CloseReason.TAKE_PROFIT
+    assert venue.asked == []  # no history or fills read: the push says it all
+    after = closed(store, pos)
+    assert (after.close_reason, after.close_order_id, after.closed_at) == (
+        CloseReason.TAKE_PROFIT,
+        "leg-7",
+        NOW - timedelta(minutes=2),
+    )
+    assert (after.exit_price, after.realized_pnl, after.unrealized_pnl) == (
+        Decimal(2080),
+        Decimal("119.4"),
+        Decimal(0),
+    )
+    assert after.updated_at == clock.now()
+    [event] = store.events.of_kind("position.closed")
+    assert (event.at, event.level) == (clock.now(), EventLevel.INFO)
+    assert event.message == "ETHUSDT LONG closed: take-profit, order leg-7, realised PnL 119.4 USDT"
+    assert event.data == {
+        "from": "open",
+        "to": "closed",
+        "actor": "monitor",
+        "close_order_id": "leg-7",
+        "reason": "take-profit",
+        "source": "pushed fill, position gone at the venue",
+    }
+    current = store.proposals.get(p.id or 0)
+    assert current is not None
+    assert current.state is ProposalState.CLOSED
+    assert logs.closes == [
+        (
+            "leg-7",
+            {"symbol": "ETHUSDT", "side": "LONG", "entry_price": "2000"},
+            {"reason": "take-profit", "exit_price": "2080", "realized_pnl_usdt": "119.4", "hours_held": 4.5},
+            "LONG ETHUSDT closed by take-profit after 4.5 h; realised PnL 119.4 USDT",
+        )
+    ]
+
+
+async def test_a_pushed_stop_loss_is_booked_a_stop_loss(store: Store, clock: SimulatedClock) -> None:
+    rec, logs = reconciler(store, clock, Venue())
+    pos = position(store)
+    assert rec.close_from_push(pos, pushed("sl", realized="-30", fee="0.5", exit_price="1980")) is (
+        CloseReason.STOP_LOSS
+    )
+    after = closed(store, pos)
+    assert (after.close_reason, after.realized_pnl) == (CloseReason.STOP_LOSS, Decimal("-30.5"))
+    assert store.events.of_kind("position.closed")[0].data["reason"] == "stop-loss"
+    assert logs.closes[0][2]["reason"] == "stop-loss"
+
+
+async def test_a_close_read_from_the_venue_says_so_and_needs_no_ai_log(
+    store: Store, clock: SimulatedClock
+) -> None:
+    rec = PositionReconciler(store, clock, Venue(), None)  # type: ignore[arg-type]
+    pos = position(store)
+    assert await rec.close_out(pos) is CloseReason.UNKNOWN
+    event = store.events.of_kind("position.closed")[0]
+    assert event.message == "ETHUSDT LONG closed: unknown, order ?, realised PnL None USDT"
+    assert event.data["source"] == "order history and fills"
+    assert event.data["close_order_id"] is None
+    assert closed(store, pos).closed_at == clock.now()
+
+
+async def test_an_order_that_closed_another_position_since_this_one_opened_is_not_its_close(
+    store: Store, clock: SimulatedClock
+) -> None:
+    venue = Venue(
+        history=[
+            venue_order("mine", at=NOW - timedelta(minutes=10), avg="2100"),
+            venue_order("part", at=NOW - timedelta(minutes=5), avg="2050"),
+        ],
+        fill_list=[fill("mine", "150"), fill("part", "75", at=NOW - timedelta(minutes=5))],
+    )
+    rec, _ = reconciler(store, clock, venue)
+    closed_by(store, "part", OPENED)  # a part of this side closed earlier, opened with it: booked there
+    pos = position(store)
+    await rec.close_out(pos)
+    after = closed(store, pos)
+    assert (after.close_order_id, after.exit_price, after.realized_pnl) == (
+        "mine",
+        Decimal(2100),
+        Decimal("149.5"),
+    )
+
+
+async def test_an_order_booked_to_an_older_or_other_position_can_still_close_this_one(
+    store: Store, clock: SimulatedClock
+) -> None:
+    venue = Venue(
+        history=[
+            venue_order("mine", at=NOW - timedelta(minutes=10), avg="2100"),
+            venue_order("part", at=NOW - timedelta(minutes=5), avg="2050"),
+        ],
+        fill_list=[fill("mine", "150"), fill("part", "75", at=NOW - timedelta(minutes=5))],
+    )
+    rec, _ = reconciler(store, clock, venue)
+    closed_by(store, "part", OPENED - timedelta(seconds=1))  # opened before this one
+    closed_by(store, "part", OPENED, side=Side.SHORT)  # the other side
+    closed_by(store, "part", OPENED, symbol="BTCUSDT")  # another symbol
+    pos = position(store)
+    await rec.close_out(pos)
+    after = closed(store, pos)
+    assert (after.close_order_id, after.exit_price, after.realized_pnl) == (
+        "part",
+        Decimal(2050),
+        Decimal("74.5"),
+    )
