@@ -19,7 +19,6 @@ from functools import partial
 from typing import Protocol, TypeVar
 
 from textual.message import Message
-from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from smt_engine.commands.args import (
@@ -40,6 +39,7 @@ from smt_engine.domain import Mode, PositionState
 from smt_engine.store.entry_args import EntryRequest
 from smt_engine.store.records import Command, Position
 from smt_tui import fmt
+from smt_tui.announce import AnnounceHost
 from smt_tui.messages import CommandNotSent, CommandSent
 from smt_tui.screens.confirm import ConfirmModal
 from smt_tui.screens.entry_form import EntryForm
@@ -48,9 +48,9 @@ from smt_tui.state import ConsoleConfig, Liveness, Now, ProposalView, ReadModel,
 _Answer = TypeVar("_Answer")
 
 
-class ActionHost(Protocol):
+class ActionHost(AnnounceHost, Protocol):
     """What the operator actions need of the console: what is selected in the latest snapshot, where
-    the operator is, and Textual's screens, toasts, workers and messages."""
+    the operator is, and Textual's screens, toasts (``AnnounceHost``), workers and messages."""
 
     @property
     def snapshot(self) -> Snapshot | None: ...
@@ -82,15 +82,6 @@ class ActionHost(Protocol):
 
     def keep_cursor(self) -> None:
         """The operator decided the selected row: the console must not move the cursor off it."""
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-    ) -> None: ...
 
     def push_screen(self, screen: Screen[_Answer], callback: Callable[[_Answer | None], None]) -> object: ...
 
