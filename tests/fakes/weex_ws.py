@@ -62,6 +62,8 @@ if TYPE_CHECKING:
     from tests.fakes.weex_server import FakeWeex
 
 log = logging.getLogger(__name__)
+_SERVER_LOG = logging.getLogger(f"{__name__}.server")
+_SERVER_LOG.propagate = False  # the handshake lines would reach handlers a finished test has closed
 
 PRIVATE = "/v3/ws/private"
 PUBLIC = "/v3/ws/public"
@@ -126,7 +128,9 @@ class FakeWeexStreams:
     # ------------------------------------------------------------------ lifecycle (on the fake's loop)
 
     async def start(self) -> None:
-        self._server = await serve(self._handler, "127.0.0.1", 0, process_request=self._check)
+        self._server = await serve(
+            self._handler, "127.0.0.1", 0, process_request=self._check, logger=_SERVER_LOG
+        )
         await self._snapshot()  # what exists before anyone connects is not news
         self._tasks = [
             asyncio.create_task(self._pump()),
