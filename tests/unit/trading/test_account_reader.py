@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 
 from smt_engine.clock import SimulatedClock
-from smt_engine.domain import EngineState, PositionState, ProposalState, Side
+from smt_engine.domain import EngineState, ProposalState, Side
 from smt_engine.exchange.base import Balance, ExchangePosition, ExchangeUnavailable
 from smt_engine.store import Store
-from smt_engine.store.records import AccountSnapshot, Position
+from smt_engine.store.records import AccountSnapshot
 from smt_engine.trading.account import OpenExposure
 from smt_engine.trading.account_reader import (
     AccountReader,
@@ -23,7 +23,7 @@ from smt_engine.trading.account_reader import (
     stored_account,
 )
 from smt_engine.trading.proposals import ProposalBook
-from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, account, decision, make_settings
+from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, account, decision, eth_position, make_settings
 from tests.unit.trading.scripted import Script, ScriptedExchange
 from tests.unit.trading.test_proposals import ETH
 
@@ -108,15 +108,11 @@ def test_the_stored_account_is_the_account_the_exchange_figures_give(store: Stor
         )
     )
     store.positions.insert(
-        Position(
+        eth_position(
             symbol="BTCUSDT",
-            side=Side.LONG,
             size=Decimal("0.01"),
             entry_price=Decimal(100000),
             opened_at=NOW - timedelta(minutes=10),
-            state=PositionState.OPEN,
-            leverage=20,
-            updated_at=NOW,
             margin=Decimal(50),
         )
     )
@@ -187,15 +183,11 @@ def test_no_balance_means_no_equity_and_no_peak_and_a_read_one_is_its_own_peak(
 
 def test_a_stored_position_of_size_zero_is_no_exposure(store: Store) -> None:
     store.positions.insert(
-        Position(
+        eth_position(
             symbol="BTCUSDT",
-            side=Side.LONG,
             size=Decimal(0),
             entry_price=Decimal(100000),
             opened_at=NOW - timedelta(minutes=10),
-            state=PositionState.OPEN,
-            leverage=20,
-            updated_at=NOW,
             margin=Decimal(50),
         )
     )

@@ -12,17 +12,17 @@ from decimal import Decimal
 import pytest
 
 from smt_engine.clock import SimulatedClock
-from smt_engine.domain import EngineState, PositionState, Side
+from smt_engine.domain import EngineState
 from smt_engine.store import Store
 from smt_engine.store import limits as names
-from smt_engine.store.records import AccountSnapshot, Position
+from smt_engine.store.records import AccountSnapshot
 from smt_engine.trading import limits as L
 from smt_engine.trading.account import AccountState
 from smt_engine.trading.account_reader import stored_account
 from smt_engine.trading.loss_limits import daily_loss, drawdown
 from smt_engine.trading.proposals import ProposalBook
 from smt_engine.trading.risk import ReasonCode, RiskEngine
-from tests.unit.trading.conftest import CONTRACTS, NOW, account, decision, make_settings
+from tests.unit.trading.conftest import CONTRACTS, NOW, account, decision, eth_position, make_settings
 from tests.unit.trading.test_proposals import ETH
 
 
@@ -31,15 +31,11 @@ def _seed(store: Store) -> None:
         AccountSnapshot(at=NOW, balance=Decimal(1000), equity=Decimal(990), available=Decimal(800))
     )
     store.positions.insert(
-        Position(
+        eth_position(
             symbol="BTCUSDT",
-            side=Side.LONG,
             size=Decimal("0.01"),
             entry_price=Decimal(100000),
             opened_at=NOW - timedelta(minutes=10),
-            state=PositionState.OPEN,
-            leverage=20,
-            updated_at=NOW,
             margin=Decimal(50),
         )
     )

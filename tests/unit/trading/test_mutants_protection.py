@@ -14,7 +14,7 @@ from typing import Literal
 import pytest
 
 from smt_engine.clock import SimulatedClock
-from smt_engine.domain import EventLevel, OrderKind, OrderState, PositionState, Side
+from smt_engine.domain import EventLevel, OrderKind, OrderState, Side
 from smt_engine.exchange.base import (
     AlgoOrder,
     AmbiguousOutcome,
@@ -29,7 +29,7 @@ from smt_engine.store.records import Position, Proposal
 from smt_engine.trading.order_desk import OrderDesk, error_text
 from smt_engine.trading.orders import open_position
 from smt_engine.trading.protection import Protection
-from tests.unit.trading.conftest import CONTRACTS, PRICES, drive
+from tests.unit.trading.conftest import CONTRACTS, PRICES, drive, eth_position
 from tests.unit.trading.scripted import OPENED_AT, ScriptedExchange
 from tests.unit.trading.test_execution import setup
 
@@ -41,13 +41,11 @@ def _position(
 ) -> Position:
     return open_position(
         store,
-        Position(
+        eth_position(
             symbol=symbol,
-            side=Side.LONG,
             size=Decimal("0.5"),
             entry_price=PRICES[symbol],
             opened_at=OPENED_AT,
-            state=PositionState.OPEN,
             leverage=10,
             updated_at=clock.now(),
             margin=Decimal(100),

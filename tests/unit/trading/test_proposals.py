@@ -22,7 +22,7 @@ from smt_engine.domain import (
 )
 from smt_engine.exchange.base import Balance, ExchangePosition
 from smt_engine.store import Store
-from smt_engine.store.records import AccountSnapshot, Position, Proposal
+from smt_engine.store.records import AccountSnapshot, Proposal
 from smt_engine.trading.account_reader import snapshot_account
 from smt_engine.trading.loss_limits import LossMeasure, daily_loss
 from smt_engine.trading.proposals import (
@@ -32,7 +32,7 @@ from smt_engine.trading.proposals import (
     ProposalError,
     transition,
 )
-from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, account, decision, make_settings
+from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, account, decision, eth_position, make_settings
 
 ETH = Pair("ETH", Tier.ONE)
 BTC = Pair("BTC", Tier.ONE)
@@ -218,14 +218,12 @@ def test_snapshot_account_reads_store_and_exchange(store: Store, clock: Simulate
     settings = make_settings()
     sl_time = NOW - timedelta(hours=1)
     store.positions.insert(
-        Position(
+        eth_position(
             symbol="SOLUSDT",
-            side=Side.LONG,
             size=Decimal(1),
             entry_price=Decimal(150),
             opened_at=NOW - timedelta(hours=3),
             state=PositionState.CLOSED,
-            leverage=20,
             updated_at=sl_time,
             close_reason=CloseReason.STOP_LOSS,
             closed_at=sl_time,
