@@ -56,7 +56,9 @@ lock: $(STAMP)
 # commands, in-flight tracker, reconciliation, monitor tick, pushed closes, leg tracking, orphan sweep,
 # price plausibility, execution, protection, closing, kill switch, engine lock, database identity, the
 # order and position rows, the account reader, proposals, the shutdown drain, the WEEX transport's
-# no-retry of order creation, the manual entry handler; docs/benchmarks.md has the counts and times).
+# no-retry of order creation, the manual entry handler, the risk gates and loss figures, the edge
+# gate with its calibration and interval, Decimal rounding, the store's redaction, the AI log;
+# docs/benchmarks.md has the counts and times).
 # `make mutate MUTANTS=all` takes every file listed (9,840 mutants: hours). mutants/ keeps which test
 # reaches which function between runs, but every mutant named (by default the whole scope) is checked
 # again; name one function to recheck only it,
@@ -70,7 +72,11 @@ MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
 	smt_engine.trading.protection* smt_engine.trading.closing* smt_engine.trading.kill_switch* \
 	smt_engine.store.lock* smt_engine.store.identity* smt_engine.trading.orders* \
 	smt_engine.trading.account_reader* smt_engine.trading.proposals* smt_engine.trading.shielded* \
-	smt_engine.exchange.weex.transport* smt_engine.commands.entry_handlers*
+	smt_engine.exchange.weex.transport* smt_engine.commands.entry_handlers* \
+	smt_engine.trading.risk.* smt_engine.trading.limits* smt_engine.trading.loss_limits* \
+	smt_engine.trading.cooldowns* smt_engine.competition* smt_engine.trading.edge_gate* \
+	smt_engine.trading.evidence* smt_engine.scorecard.calibration* smt_engine.scorecard.stats* \
+	smt_engine.exchange.precision* smt_engine.store.codec* smt_engine.secrets* smt_engine.trading.ailog*
 mutate: $(STAMP)
 	$(BIN)/mutmut run --max-children 2 $(if $(filter all,$(MUTANTS)),,$(foreach m,$(MUTANTS),"$(m)"))
 	$(BIN)/mutmut export-cicd-stats
