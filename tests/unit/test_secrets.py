@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import locale
 import logging
 from pathlib import Path
 from typing import Any, ClassVar
@@ -360,3 +361,20 @@ def test_each_lookup_is_named_by_the_secret_it_looked_for(tmp_path: Path) -> Non
         (SecretName.GEMINI_API_KEY, None),
         (SecretName.NOTIFY_URLS, None),
     ]
+
+
+def test_a_credential_file_is_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    """A service started under LANG=C still reads a key holding non-ASCII characters whole."""
+    value = "fake-\u043a\u043b\u044e\u0447-123"
+    directory = tmp_path / "creds"
+    directory.mkdir()
+    (directory / "weex_api_key").write_bytes(value.encode("utf-8"))
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        found = SecretStore(env={}, credentials_dir=directory, use_keyring=False).lookup(
+            SecretName.WEEX_API_KEY
+        )
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+    assert (found.value, found.source) == (value, SecretSource.CREDENTIALS)

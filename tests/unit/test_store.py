@@ -546,6 +546,22 @@ def test_a_batch_leaves_the_id_to_the_database_unless_every_record_has_one() -> 
     assert params == [[7, *SAMPLE_ROW.values()]]
 
 
+@dataclass
+class Mark:
+    """A record keyed by its own columns (as candles and whale history are), with no ``id`` field."""
+
+    symbol: str
+    price: Decimal
+
+
+@pytest.mark.usefixtures("fresh_codec")
+def test_a_batch_of_records_with_no_id_field_is_stored_column_for_column() -> None:
+    assert codec.to_params([Mark("ETHUSDT", Decimal("2000.10"))]) == (
+        ["symbol", "price"],
+        [["ETHUSDT", "2000.10"]],
+    )
+
+
 @pytest.mark.usefixtures("fresh_codec")
 def test_a_value_of_another_type_than_declared_takes_the_general_path() -> None:
     """An exchange id handed over as a number is stored as that number, not passed to the text masking."""
