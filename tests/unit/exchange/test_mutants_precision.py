@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal as D
 
 import pytest
@@ -23,9 +24,9 @@ from smt_engine.exchange.precision import (
 ETH = Contract("ETHUSDT", D("0.01"), D("0.1"), D("0.05"), D("100"), D("5"))
 
 
-def refusal(call: object, *args: object) -> tuple[str, str]:
+def refusal(call: Callable[..., None], *args: object) -> tuple[str, str]:
     with pytest.raises(PrecisionError) as caught:
-        call(*args)  # type: ignore[operator]
+        call(*args)
     return caught.value.code, str(caught.value)
 
 
