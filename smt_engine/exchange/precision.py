@@ -56,8 +56,8 @@ def plain(value: Decimal) -> str:
     """A decimal as the exchange wants it on the wire: no exponent, no trailing noise."""
     text = format(value, "f")
     if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"
+        text = text.rstrip("0").rstrip(".")  # "0.000" stops at its point: "0", never ""
+    return text
 
 
 def check_size(contract: Contract, size: Decimal, price: Decimal | None) -> None:

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import subprocess
 import sys
 import textwrap
-from datetime import UTC, datetime, timedelta
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -26,7 +30,8 @@ from smt_engine.domain import (
     ProposalState,
     Side,
 )
-from smt_engine.store import AlreadyRunning, EngineLock, Store, StoreError
+from smt_engine.secrets import register_secret
+from smt_engine.store import AlreadyRunning, EngineLock, Store, StoreError, codec
 from smt_engine.store.errors import DatabaseUnusable
 from smt_engine.store.migrations import MIGRATIONS
 from smt_engine.store.records import AccountSnapshot, EngineStatus, Order, Position
@@ -436,3 +441,156 @@ def test_waiting_proposals_and_closed_positions_are_counted_by_state(tmp_path: P
     assert store.proposals.pending_count() == 2
     assert store.positions.closed_count() == 1
     store.close()
+
+
+# --------------------------------------------------------------------------- the codec's exact conversions
+
+
+@dataclass
+class Sample:
+    """One field of every kind a record holds, so each conversion is seen once."""
+
+    id: int | None
+    note: str | None
+    amount: Decimal
+    fee: Decimal | None
+    at: datetime
+    seen: datetime | None
+    count: int
+    flag: bool
+    ratio: float
+    side: Side
+    data: dict[str, Any]
+    tags: list[str]
+
+
+SAMPLE = Sample(
+    id=None,
+    note="fine",
+    amount=Decimal("0.70"),
+    fee=Decimal("1E-8"),
+    at=datetime(2026, 1, 12, 8, 0, 0, 123456, tzinfo=UTC),
+    seen=None,
+    count=3,
+    flag=True,
+    ratio=0.5,
+    side=Side.SHORT,
+    data={"b": [1, Decimal("2.50")], "a": {"when": T0}},
+    tags=["x", "y"],
+)
+SAMPLE_ROW = {
+    "note": "fine",
+    "amount": "0.70",
+    "fee": "1E-8",
+    "at": "2026-01-12T08:00:00.123456Z",
+    "seen": None,
+    "count": 3,
+    "flag": 1,
+    "ratio": 0.5,
+    "side": "SHORT",
+    "data": '{"a": {"when": "2026-01-12T08:00:00.000000Z"}, "b": [1, "2.50"]}',
+    "tags": '["x", "y"]',
+}
+
+
+@pytest.fixture
+def fresh_codec(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Empty per-type caches, so each conversion is decided in the test, not reused from an earlier one."""
+    monkeypatch.setattr(codec, "_HINTS", {})
+    monkeypatch.setattr(codec, "_PLANS", {})
+    monkeypatch.setattr(codec, "_ENCODERS", {})
+
+
+@pytest.mark.usefixtures("fresh_codec")
+def test_a_record_becomes_a_row_of_text_money_utc_times_and_sorted_json() -> None:
+    assert codec.to_row(SAMPLE) == SAMPLE_ROW
+    assert codec.to_row(SAMPLE, skip_id=False) == {"id": None, **SAMPLE_ROW}
+    assert codec.to_row(dataclasses.replace(SAMPLE, id=7)) == {"id": 7, **SAMPLE_ROW}
+
+
+@pytest.mark.usefixtures("fresh_codec")
+def test_a_row_reads_back_as_the_record_with_every_digit() -> None:
+    back = codec.from_row(Sample, {"id": 7, **SAMPLE_ROW})
+    assert back == dataclasses.replace(
+        SAMPLE, id=7, data={"b": [1, "2.50"], "a": {"when": "2026-01-12T08:00:00.000000Z"}}
+    )
+    assert (str(back.amount), str(back.fee), back.flag, back.side) == ("0.70", "1E-8", True, Side.SHORT)
+    assert back.at.tzinfo is UTC
+
+
+@pytest.mark.usefixtures("fresh_codec")
+def test_values_sqlite_hands_back_unconverted_are_still_read_exactly() -> None:
+    """A number where text was stored (an aggregate, a REAL column) is read by its decimal spelling."""
+    raw = {
+        **SAMPLE_ROW,
+        "amount": 0.1,
+        "fee": 3,
+        "data": {"k": 1},
+        "tags": ["t"],
+        "count": "4",
+        "ratio": "0.25",
+    }
+    (back,) = codec.decode_rows(Sample, ["id", *raw], [(None, *{**raw, "flag": 0}.values())])
+    assert (back.amount, back.fee, back.data, back.tags) == (Decimal("0.1"), Decimal(3), {"k": 1}, ["t"])
+    assert (back.count, back.ratio, back.flag) == (4, 0.25, False)
+
+
+@pytest.mark.usefixtures("fresh_codec")
+def test_a_batch_leaves_the_id_to_the_database_unless_every_record_has_one() -> None:
+    second = dataclasses.replace(SAMPLE, note=None, count=4)
+    columns, params = codec.to_params([SAMPLE, second])
+    assert columns == list(SAMPLE_ROW)
+    assert params == [list(SAMPLE_ROW.values()), list({**SAMPLE_ROW, "note": None, "count": 4}.values())]
+    columns, params = codec.to_params([dataclasses.replace(SAMPLE, id=7)])
+    assert columns == ["id", *SAMPLE_ROW]
+    assert params == [[7, *SAMPLE_ROW.values()]]
+
+
+@dataclass
+class Mark:
+    """A record keyed by its own columns (as candles and whale history are), with no ``id`` field."""
+
+    symbol: str
+    price: Decimal
+
+
+@pytest.mark.usefixtures("fresh_codec")
+def test_a_batch_of_records_with_no_id_field_is_stored_column_for_column() -> None:
+    assert codec.to_params([Mark("ETHUSDT", Decimal("2000.10"))]) == (
+        ["symbol", "price"],
+        [["ETHUSDT", "2000.10"]],
+    )
+
+
+@pytest.mark.usefixtures("fresh_codec")
+def test_a_value_of_another_type_than_declared_takes_the_general_path() -> None:
+    """An exchange id handed over as a number is stored as that number, not passed to the text masking."""
+    register_secret("fake-codec-k3y")
+    assert codec.to_row(dataclasses.replace(SAMPLE, note=704))["note"] == 704  # type: ignore[arg-type]
+
+
+def test_partial_updates_store_money_as_text_and_json_with_sorted_keys() -> None:
+    assert codec.encode_fields(Order, {"size": Decimal("0.70"), "request": {"b": T0, "a": 1}}) == {
+        "size": "0.70",
+        "request": '{"a": 1, "b": "2026-01-12T08:00:00.000000Z"}',
+    }
+    with pytest.raises(TypeError, match=r"^cannot store object as JSON$"):
+        codec.encode_fields(Order, {"request": {"x": object()}})
+
+
+def test_times_are_stored_in_utc_whatever_the_hosts_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        tokyo = datetime(2026, 1, 12, 17, 0, tzinfo=timezone(timedelta(hours=9)))
+        assert codec.ts(tokyo) == "2026-01-12T08:00:00.000000Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    with pytest.raises(ValueError, match=r"^naive datetime: every stored time must be timezone-aware UTC$"):
+        codec.ts(datetime(2026, 1, 12))
+
+
+def test_stored_times_and_their_looser_spellings_read_back_to_the_microsecond() -> None:
+    assert codec.parse_ts("2026-01-12T08:00:00.123456Z") == datetime(2026, 1, 12, 8, 0, 0, 123456, tzinfo=UTC)
+    assert codec.parse_ts("2026-01-12T8:0:0.5Z") == datetime(2026, 1, 12, 8, 0, 0, 500000, tzinfo=UTC)
