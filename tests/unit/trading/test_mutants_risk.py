@@ -6,7 +6,7 @@ claim: a gate that judges right but says the wrong number is not the gate the co
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -374,6 +374,16 @@ LIMIT_ROWS: list[tuple[str, dict[str, Any], GateResult]] = [
         "the competition window passes outside a competition and names the phase",
         {},
         passed(ReasonCode.COMPETITION_WINDOW, "phase CONTINUOUS"),
+    ),
+    (
+        "before the competition an entry without --force is refused and says why",
+        {"settings": {"competition": {"start": date(2026, 2, 1), "end": date(2026, 2, 20)}}},
+        refused(ReasonCode.COMPETITION_WINDOW, "competition_not_started"),
+    ),
+    (
+        "after the competition an entry is refused and says why",
+        {"settings": {"competition": {"start": date(2026, 1, 1), "end": date(2026, 1, 10)}}},
+        refused(ReasonCode.COMPETITION_WINDOW, "competition_ended"),
     ),
 ]
 
