@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -19,7 +19,6 @@ from smt_engine.competition import StrategyMode
 from smt_engine.config import Settings
 from smt_engine.domain import (
     CONFIDENCE_STEP,
-    Action,
     Contract,
     Decision,
     MarginUsdt,
@@ -233,10 +232,10 @@ class RiskEngine:
         comp = account.competition
         gates: list[GateResult] = []
 
-        def gate(code: ReasonCode, passed: bool, detail: str, halt: bool = False) -> None:
-            gates.append(GateResult(code, passed, detail, halt and not passed))
+        def gate(code: ReasonCode, passed: bool, detail: str) -> None:
+            gates.append(GateResult(code, passed, detail))
 
-        side = decision.action.side if isinstance(decision.action, Action) else None
+        side = decision.action.side
         confidence = round_confidence(decision.confidence)
 
         # ---- account-wide gates (independent of this trade's size)
@@ -334,7 +333,8 @@ class RiskEngine:
                 sizing_confidence=sizing_confidence,
             )
 
-        gate(ReasonCode.NO_PRICE, price is not None and price > 0, "no live price" if not price else "")
+        priced = price is not None and price > 0
+        gate(ReasonCode.NO_PRICE, priced, "" if priced else "no live price")
         gate(
             ReasonCode.NO_CONTRACT, contract is not None, "contract precision unknown" if not contract else ""
         )
@@ -387,10 +387,7 @@ class RiskEngine:
         bounds = self.settings.analyst
         if not Decimal(0) <= confidence <= Decimal(1):
             return False, f"confidence {decision.confidence} outside [0, 1]"
-        try:
-            tp, sl = Decimal(decision.tp_pct), Decimal(decision.sl_pct)
-        except (InvalidOperation, TypeError, ValueError):
-            return False, "TP/SL percentages are not numbers"
+        tp, sl = decision.tp_pct, decision.sl_pct
         if not (tp.is_finite() and sl.is_finite()):
             return False, "TP/SL percentages are not finite"
         if not bounds.min_tp_pct <= tp <= bounds.max_tp_pct:
