@@ -78,3 +78,28 @@ def test_sizing_states_margin_and_notional() -> None:
     assert Side.SHORT.opposite is Side.LONG
     assert Action.WAIT.side is None
     assert Action.SHORT.side is Side.SHORT
+
+
+def test_the_window_closes_at_the_end_of_its_last_trading_day() -> None:
+    assert competition_status(SEED, at("2026-01-20T00:00"), Decimal(1000)).ends_at == at("2026-02-03T00:00")
+    assert competition_status(Settings(), at("2026-01-20T00:00"), Decimal(1000)).ends_at is None
+
+
+def test_a_start_date_alone_opens_a_window_that_never_ends() -> None:
+    settings = Settings.model_validate({"competition": {"start": "2026-01-12"}})
+    before = competition_status(settings, at("2026-01-11T23:59"), Decimal(1000))
+    assert (before.phase, before.days_left, before.ends_at) == (Phase.PRE_COMPETITION, None, None)
+    assert before.entries_allowed(practice=False) == (False, "competition_not_started")
+    during = competition_status(settings, at("2026-01-12T00:00"), Decimal(1000))
+    assert (during.phase, during.days_left, during.final_days) == (Phase.ACTIVE, None, False)
+    assert during.max_hold == timedelta(hours=48)
+
+
+def test_an_end_date_alone_is_a_window_open_until_it_ends() -> None:
+    settings = Settings.model_validate({"competition": {"end": "2026-02-02"}})
+    during = competition_status(settings, at("2026-01-31T00:00"), Decimal(1000))
+    assert (during.phase, during.days_left, during.final_days) == (Phase.ACTIVE, 3, True)
+    assert during.max_hold == timedelta(hours=6)
+    ended = competition_status(settings, at("2026-02-03T00:00"), Decimal(1000))
+    assert (ended.phase, ended.days_left) == (Phase.ENDED, 0)
+    assert ended.entries_allowed(practice=True, force=True) == (False, "competition_ended")

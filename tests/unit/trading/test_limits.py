@@ -19,7 +19,7 @@ from smt_engine.store.records import AccountSnapshot
 from smt_engine.trading import limits as L
 from smt_engine.trading.account import AccountState
 from smt_engine.trading.account_reader import stored_account
-from smt_engine.trading.loss_limits import daily_loss, drawdown
+from smt_engine.trading.loss_limits import LossMeasure, daily_loss, drawdown, loss_from
 from smt_engine.trading.proposals import ProposalBook
 from smt_engine.trading.risk import ReasonCode, RiskEngine
 from tests.unit.trading.conftest import CONTRACTS, NOW, account, decision, eth_position, make_settings
@@ -173,6 +173,26 @@ def test_the_daily_loss_figure_is_equity_below_the_opening_equity() -> None:
     assert (measure.loss, measure.reference, measure.pct) == (Decimal(150), Decimal(1000), Decimal(15))
     assert daily_loss(replace(acct, opening_equity=Decimal(850))) is None
     assert daily_loss(replace(acct, opening_equity=None)) is None
+
+
+@pytest.mark.parametrize(
+    ("reference", "equity"),
+    [
+        (Decimal(1000), None),  # equity not read
+        (None, Decimal(1000)),  # no reference yet
+        (Decimal(0), Decimal(-5)),  # a reference of nothing has no share to lose
+        (Decimal(-10), Decimal(-20)),
+        (Decimal(1000), Decimal(1000)),  # no loss
+    ],
+)
+def test_there_is_no_loss_figure_without_two_known_amounts_and_a_positive_reference(
+    reference: Decimal | None, equity: Decimal | None
+) -> None:
+    assert loss_from(reference, equity) is None
+
+
+def test_a_loss_below_a_reference_of_one_usdt_is_still_measured() -> None:
+    assert loss_from(Decimal(1), Decimal("0.25")) == LossMeasure(Decimal("0.75"), Decimal(1), Decimal(75))
 
 
 def test_the_drawdown_shown_is_the_figure_the_gate_halts_on() -> None:
