@@ -360,13 +360,18 @@ async def test_a_row_is_uploaded_once_as_recorded_and_marked_sent(
     )
 
 
-async def test_twenty_rows_go_per_round_by_default(store: Store, clock: SimulatedClock) -> None:
+async def test_a_round_takes_twenty_rows_oldest_first_or_as_many_as_asked(
+    store: Store, clock: SimulatedClock
+) -> None:
     box = outbox(store, clock)
-    for n in range(21):
+    for n in range(23):
         box.record("Trade Decision", {"n": n}, {}, "why")
     ex = venue()
-    assert (await AiLogUploader(ex, store, clock, box.settings).run_once()).sent == 20
+    uploader = AiLogUploader(ex, store, clock, box.settings)
+    assert (await uploader.run_once()).sent == 20
     assert [u.input["n"] for u in ex.uploads] == list(range(20))
+    assert (await uploader.run_once(limit=2)).sent == 2
+    assert [u.input["n"] for u in ex.uploads[20:]] == [20, 21]
 
 
 async def test_a_failed_upload_keeps_its_masked_words_and_the_next_row_still_goes(
