@@ -412,18 +412,19 @@ async def test_the_last_allowed_failure_leaves_the_row_failed_and_an_error_event
 ) -> None:
     box = outbox(store, clock, max_attempts=2)
     row = box.record("Trade Decision", {}, {}, "one", cycle_id="c7")
-    uploader = AiLogUploader(venue(failures=5), store, clock, box.settings)
+    ex = venue(ExchangeUnavailable("upstream 502"), ExchangeUnavailable("upstream 503"))
+    uploader = AiLogUploader(ex, store, clock, box.settings)
     assert await uploader.run_once() == UploadReport(retrying=1)
     await clock.advance(30)
     assert await uploader.run_once() == UploadReport(failed=1)
     read = stored(store, row)
     assert (read.state, read.attempts) == (AiLogState.FAILED, 2)
-    assert read.last_error == "ExchangeUnavailable: upstream 502"
+    assert read.last_error == "ExchangeUnavailable: upstream 503", "the last failure's words"
     assert read.next_attempt_at == NOW + timedelta(seconds=30), "the first failure's, left as it was"
     (event,) = store.events.of_kind("ailog.failed")
     assert (event.level, event.cycle_id, event.at) == (EventLevel.ERROR, "c7", clock.now())
     assert event.message == (
-        f"AI log #{read.id} (Trade Decision) not uploaded after 2 attempts: ExchangeUnavailable: upstream 502"
+        f"AI log #{read.id} (Trade Decision) not uploaded after 2 attempts: ExchangeUnavailable: upstream 503"
     )
 
 
