@@ -185,7 +185,7 @@ class WeexTransport:
         body: dict[str, Any] | None,
         signed: bool,
         order_cid: str | None,
-        envelope: bool = True,
+        envelope: bool,
     ) -> Any:
         query = encode_query(params) if params else ""
         content = compact_json(body) if body is not None else ""

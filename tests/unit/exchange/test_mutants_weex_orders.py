@@ -5,9 +5,7 @@ every answer that may hide an accepted order into ``AmbiguousOutcome`` carrying 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from decimal import Decimal as D
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -26,10 +24,10 @@ from smt_engine.exchange.base import (
     RateLimited,
     VenuePrecisionError,
 )
-from smt_engine.exchange.weex import WeexClient, WeightLimiter
+from smt_engine.exchange.weex import WeightLimiter
 from smt_engine.exchange.weex import transport as transport_module
+from tests.unit.exchange.conftest import SERVER_MS, Reply, Script, Sleeps, client_on, ok
 
-SERVER_MS = 1_775_753_432_000
 CONTRACT = {
     "symbol": "BTCUSDT",
     "pricePrecision": 1,
@@ -41,73 +39,6 @@ CONTRACT = {
 ORDER = "POST /capi/v3/order"
 BALANCE = "GET /capi/v3/account/balance"
 BALANCE_ROW = [{"asset": "USDT", "balance": "1000", "availableBalance": "1000", "unrealizePnl": "0"}]
-Reply = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
-
-
-class Script:
-    """A scripted WEEX: each route answers its replies in turn (the last one repeats); every request
-    is recorded as ``METHOD path``."""
-
-    def __init__(self, routes: dict[str, list[Reply]]) -> None:
-        self.routes = {"GET /capi/v3/market/time": [ok({"serverTime": SERVER_MS})], **routes}
-        self.seen: list[str] = []
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        route = f"{request.method} {request.url.path}"
-        self.seen.append(route)
-        self.requests.append(request)
-        replies = self.routes[route]
-        reply = replies.pop(0) if len(replies) > 1 else replies[0]
-        if isinstance(reply, Exception):
-            raise reply
-        return reply if isinstance(reply, httpx.Response) else reply(request)
-
-    def count(self, route: str) -> int:
-        return self.seen.count(route)
-
-
-def ok(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, content=json.dumps(body).encode(), headers=headers)
-
-
-class Sleeps:
-    """Stands in for the transport's back-off sleep and the limiter's: records, never waits."""
-
-    def __init__(self) -> None:
-        self.backoff: list[float] = []
-        self.limiter: list[float] = []
-        self.now = 0.0
-
-    async def sleep(self, seconds: float) -> None:
-        self.backoff.append(seconds)
-
-    async def limiter_sleep(self, seconds: float) -> None:
-        self.limiter.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
-    recorded = Sleeps()
-    monkeypatch.setattr(transport_module, "asyncio", SimpleNamespace(sleep=recorded.sleep))
-    monkeypatch.setattr(transport_module, "random", SimpleNamespace(random=lambda: 0.25))
-    return recorded
-
-
-def client_on(script: Script, sleeps: Sleeps, **kw: Any) -> WeexClient:
-    args: dict[str, Any] = {
-        "api_key": "k",
-        "api_secret": "s",
-        "passphrase": "p",
-        "transport": httpx.MockTransport(script),
-        "limiter": WeightLimiter(100_000, monotonic=lambda: sleeps.now, sleep=sleeps.limiter_sleep),
-        "read_retries": 3,
-        "backoff": 0.5,
-        "wall_ms": lambda: SERVER_MS,
-    }
-    args.update(kw)
-    return WeexClient(**args)
 
 
 def limit_entry(cid: str = "entry-1") -> OrderRequest:
@@ -289,7 +220,8 @@ async def test_the_clock_is_synced_before_the_first_signed_call_only(sleeps: Sle
     await client.aclose()
 
 
-HTTP = "GET /capi/v3/account/balance: HTTP"
+READ = "GET /capi/v3/account/balance:"
+HTTP = f"{READ} HTTP"
 
 
 @pytest.mark.parametrize(
@@ -491,4 +423,116 @@ async def test_a_stale_clock_on_the_last_allowed_read_ends_in_the_auth_error(sle
     with pytest.raises(AuthError, match="WEEX -1046: timestamp invalid"):
         await client.balance()
     assert script.count(BALANCE) == 1
+    await client.aclose()
+
+
+# ---------------------------------------------------------------- one request, as sent and as answered
+
+
+POSTED = "POST /capi/v3/order:"
+
+
+@pytest.mark.parametrize(
+    ("reply", "error", "words"),
+    [
+        (ok({"error": "busy"}, 500), AmbiguousOutcome, f"{POSTED} HTTP 500"),
+        (ok({"code": "-1102", "msg": "param error"}, 500), AmbiguousOutcome, f"{POSTED} HTTP 500"),
+        (ok({"orderId": "9", "success": True}, 300), AmbiguousOutcome, f"{POSTED} HTTP 300"),
+        (httpx.Response(200, content=b"<html>"), AmbiguousOutcome, f"{POSTED} unreadable answer (HTTP 200)"),
+        (httpx.ReadTimeout("slow"), AmbiguousOutcome, f"{POSTED} no answer after sending (ReadTimeout)"),
+        (httpx.ConnectError("refused"), ExchangeUnavailable, f"{POSTED} cannot connect (ConnectError)"),
+        (ok({}, 429), RateLimited, f"{POSTED} HTTP 429 (used weight ?)"),
+    ],
+)
+async def test_an_order_answer_that_proves_nothing_is_never_read_as_acceptance_and_says_what_came_back(
+    sleeps: Sleeps, reply: Reply, error: type[Exception], words: str
+) -> None:
+    """A 5xx is ambiguous even when its body carries a refusal code, a 3xx is never an acceptance, and
+    the words the order row keeps as its error say what came back."""
+    script = order_script(reply)
+    client = client_on(script, sleeps)
+    with pytest.raises(error) as raised:
+        await client.place_order(limit_entry("said-1"))
+    assert type(raised.value) is error
+    assert str(raised.value) == words
+    assert script.count(ORDER) == 1
+    await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("reply", "error", "code", "words"),
+    [
+        (ok({"error": "busy"}, 500), ExchangeUnavailable, "500", f"{HTTP} 500"),
+        (ok({"code": "00000", "msg": "ok", "data": BALANCE_ROW}, 300), ExchangeError, "300", f"{HTTP} 300"),
+        (
+            httpx.Response(200, content=b"<html>"),
+            ExchangeUnavailable,
+            None,
+            f"{READ} unreadable answer (HTTP 200)",
+        ),
+    ],
+)
+async def test_a_read_answered_500_or_unreadably_may_be_retried_and_a_3xx_is_an_error(
+    sleeps: Sleeps, reply: httpx.Response, error: type[ExchangeError], code: str | None, words: str
+) -> None:
+    script = Script({BALANCE: [reply]})
+    client = client_on(script, sleeps, read_retries=0)
+    with pytest.raises(error) as raised:
+        await client.balance()
+    assert type(raised.value) is error
+    assert (raised.value.code, str(raised.value)) == (code, words)
+    await client.aclose()
+
+
+async def test_a_request_goes_out_with_exactly_the_query_and_body_it_signed(sleeps: Sleeps) -> None:
+    """No stray ``?``, query or ``null`` body: WEEX checks the signature against the request as it arrives."""
+    script = Script({BALANCE: [ok(BALANCE_ROW)], "DELETE /capi/v3/order": [ok({"success": True})]})
+    client = client_on(script, sleeps)
+    await client.balance()
+    await client.cancel_order("BTCUSDT", order_id="5")
+    balance, cancel = [r for r in script.requests if r.url.path != "/capi/v3/market/time"]
+    assert (balance.url.raw_path, balance.content) == (b"/capi/v3/account/balance", b"")
+    assert balance.headers["ACCESS-SIGN"] == transport_module.sign(
+        "s", str(SERVER_MS), "GET", "/capi/v3/account/balance"
+    )
+    assert "Content-Type" not in balance.headers
+    assert (cancel.url.raw_path, cancel.content) == (b"/capi/v3/order?orderId=5", b"")
+    assert cancel.headers["Content-Type"] == "application/json", "WEEX's cancel examples send it"
+    assert cancel.headers["ACCESS-SIGN"] == transport_module.sign(
+        "s", str(SERVER_MS), "DELETE", "/capi/v3/order", "orderId=5"
+    )
+    await client.aclose()
+
+
+async def test_each_request_spends_its_endpoints_weight_and_an_unlisted_endpoint_five(sleeps: Sleeps) -> None:
+    script = Script({"GET /capi/v3/market/ticker/24hr": [ok([])], "GET /capi/v3/market/unlisted": [ok([])]})
+    client = client_on(script, sleeps)
+    await client._request("GET", "/capi/v3/market/ticker/24hr", signed=False)
+    assert client.limiter.used() == 40
+    await client._request("GET", "/capi/v3/market/unlisted", signed=False)
+    assert client.limiter.used() == 45
+    await client.aclose()
+
+
+async def test_only_an_order_creation_counts_against_the_order_rate(sleeps: Sleeps) -> None:
+    """One order a second allowed: a read of an order and a POST elsewhere pass freely, the second
+    order creation waits its second."""
+    script = Script(
+        {
+            "GET /capi/v3/order": [ok({"orderId": "9"})],
+            "POST /capi/v3/account/leverage": [ok({"success": True})],
+            ORDER: [ok({"orderId": "9", "success": True})],
+        }
+    )
+    limiter = WeightLimiter(
+        100_000, orders_per_second=1, monotonic=lambda: sleeps.now, sleep=sleeps.limiter_sleep
+    )
+    client = client_on(script, sleeps, limiter=limiter)
+    await client._request("GET", "/capi/v3/order", params={"orderId": "9"}, signed=False)
+    await client._request("POST", "/capi/v3/account/leverage", body={"leverage": "5"}, signed=False)
+    assert sleeps.limiter == []
+    await client._request("POST", "/capi/v3/order", body={"x": 1}, signed=False, order_cid="c-1")
+    assert sleeps.limiter == []
+    await client._request("POST", "/capi/v3/order", body={"x": 2}, signed=False, order_cid="c-2")
+    assert sleeps.limiter == [1.0]
     await client.aclose()

@@ -47,6 +47,7 @@ class Script:
     leverage_open_orders: int = 0  # set_leverage refusals before it succeeds
     fail_place_tp_sl: ExchangeError | None = None
     upload_failures: int = 0
+    upload_errors: list[ExchangeError] = field(default_factory=list)  # raised in turn, one per upload
     balance_error: ExchangeError | None = None
     on_place: Callable[[OrderRequest], None] | None = None
 
@@ -260,6 +261,8 @@ class ScriptedExchange:
 
     async def upload_ai_log(self, entry: AiLogUpload) -> None:
         self.calls.append(("upload_ai_log", entry.stage))
+        if self.script.upload_errors:
+            raise self.script.upload_errors.pop(0)
         if self.script.upload_failures > 0:
             self.script.upload_failures -= 1
             raise ExchangeUnavailable("upstream 502")
