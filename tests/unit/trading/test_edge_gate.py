@@ -9,6 +9,7 @@ import pytest
 
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import Action, AnalystKind, HealthStatus, Pair, ProposalState, Tier
+from smt_engine.scorecard.calibration import fit_map
 from smt_engine.store import Store
 from smt_engine.store.records import Analysis
 from smt_engine.trading.edge_gate import EdgeRecord, edge_gate, forward_records, is_override, proven
@@ -131,7 +132,7 @@ def test_paper_and_demo_are_never_gated(store: Store, clock: SimulatedClock) -> 
     health = store.health.get(HEALTH)
     assert health is not None
     assert health.status is HealthStatus.OFF
-    assert "never gated" in health.detail
+    assert health.detail == "paper and demo are never gated"
 
 
 def test_the_size_comes_from_the_calibrated_confidence(store: Store, clock: SimulatedClock) -> None:
@@ -358,3 +359,15 @@ def test_a_record_counts_only_the_sources_scored_directional_calls_on_the_pair_a
     thirds = forward_records([score_line(return_pct=v) for v in (0.1, 0.2, 0.2)], "4h")("heuristic", "ETH")
     assert thirds is not None
     assert thirds.mean_pct == 0.1667
+
+
+def test_the_sizing_confidence_is_the_sources_calibrated_one_to_four_places() -> None:
+    # 3 of 10 right at 0.8, shrunk by 20 at 50 %: 13/30 = 0.43333...
+    maps = {"heuristic": fit_map("heuristic", "4h", 20, [score_line(0.8, i < 3) for i in range(10)])}
+    evidence = Evidence(gated=False, maps=maps)
+    paper = make_settings(engine={"mode": "paper"})
+    assert evidence.judge(paper, "heuristic", "ETH", 0.8).calibrated == Decimal("0.4333")
+    assert evidence.judge(paper, "gemini", "ETH", 0.8).calibrated == Decimal("0.5")
+    stated = make_settings(engine={"mode": "paper"}, risk={"size_on_calibrated": False})
+    assert evidence.judge(stated, "heuristic", "ETH", 0.8).calibrated is None
+    assert evidence.judge(paper, "heuristic", "ETH", 0.8).edge is None
