@@ -13,7 +13,7 @@ from smt_engine.scorecard.calibration import fit_map
 from smt_engine.store import Store
 from smt_engine.store.records import Analysis
 from smt_engine.trading.edge_gate import EdgeRecord, edge_gate, forward_records, is_override, proven
-from smt_engine.trading.evidence import HEALTH, Evidence
+from smt_engine.trading.evidence import HEALTH, Evidence, report_edge
 from smt_engine.trading.proposals import Candidate, ProposalBook
 from tests.evidence_support import losing, record_scores, score_line, winning
 from tests.unit.trading.conftest import CONTRACTS, PRICES, account, decision, make_settings
@@ -371,3 +371,33 @@ def test_the_sizing_confidence_is_the_sources_calibrated_one_to_four_places() ->
     stated = make_settings(engine={"mode": "paper"}, risk={"size_on_calibrated": False})
     assert evidence.judge(stated, "heuristic", "ETH", 0.8).calibrated is None
     assert evidence.judge(paper, "heuristic", "ETH", 0.8).edge is None
+
+
+def test_the_gate_health_row_names_every_denied_or_overridden_record_and_says_when_all_were_proven(
+    store: Store, clock: SimulatedClock
+) -> None:
+    other = replace(LOSING, pair="BTC")
+    denials = [edge_gate(r, 100, overridden=False) for r in (LOSING, other)]
+    overrides = [edge_gate(r, 100, overridden=True) for r in (LOSING, other)]
+    proven_gate = edge_gate(
+        replace(LOSING, mean_pct=0.25, low_pct=0.17, high_pct=0.33), 100, overridden=False
+    )
+    expected = [
+        (
+            denials,
+            HealthStatus.WARN,
+            "no_proven_edge: live entries denied: " + " | ".join(g.detail for g in denials),
+        ),
+        (
+            overrides,
+            HealthStatus.WARN,
+            "entries allowed by an operator override: " + " | ".join(g.detail for g in overrides),
+        ),
+        ([proven_gate], HealthStatus.OK, "every live entry this cycle had a proven record"),
+        ([], HealthStatus.OK, "no trade decision to gate this cycle"),
+    ]
+    for gates, status, detail in expected:
+        report_edge(store, clock, gates, gated=True)
+        row = store.health.get(HEALTH)
+        assert row is not None
+        assert (row.status, row.detail) == (status, detail)
