@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from smt_engine.store import Store
-from smt_engine.store.scores import Score
+from smt_engine.store.scores import Score, ScoreLine
 
 START = datetime(2025, 12, 1, tzinfo=UTC)
 
@@ -60,3 +60,20 @@ def winning(n: int = 120) -> list[float]:
 def losing(n: int = 120) -> list[float]:
     """Mean -0.15 % after fees: about what the heuristic showed on real 2024-2026 candles."""
     return [0.4 if i % 2 else -0.7 for i in range(n)]
+
+
+def score_line(
+    confidence: float = 0.8,
+    hit: bool = True,
+    *,
+    return_pct: float | None = 0.1,
+    analyst: str = "heuristic",
+    pair: str = "ETH",
+    direction: str = "LONG",
+    subject: str = "analysis",
+    horizon: str = "4h",
+) -> ScoreLine:
+    """One score as the scorecard reads it back, for the record and calibration built from lines."""
+    return ScoreLine(
+        subject, horizon, pair, "1", analyst, analyst, direction, confidence, "none", hit, return_pct
+    )

@@ -38,7 +38,7 @@ class EdgeRecord:
     horizon: str = ""
 
     def describe(self) -> str:
-        if self.n == 0 or self.mean_pct is None:
+        if self.mean_pct is None:  # no decision (a record has a mean from its first decision on)
             return f"{self.source} on {self.pair}: no scored decision yet ({self.origin} record)"
         interval = (
             f" [95% CI {self.low_pct:+.3f}%, {self.high_pct:+.3f}%]"
@@ -76,8 +76,8 @@ class EdgeRecord:
             mean_pct=opt("mean_pct"),
             low_pct=opt("low_pct"),
             high_pct=opt("high_pct"),
-            origin=str(record.get("origin", FORWARD)),
-            horizon=str(record.get("horizon", "")),
+            origin=str(record["origin"]),
+            horizon=str(record["horizon"]),
         )
 
 

@@ -104,9 +104,7 @@ class Evidence:
         if record is None:
             return cls.none()
         maps = record.get("calibration")
-        records = {
-            (r.source, r.pair): r for r in (EdgeRecord.from_record(x) for x in record.get("records", []))
-        }
+        records = {(r.source, r.pair): r for r in (EdgeRecord.from_record(x) for x in record["records"])}
         return cls(
             gated=bool(record["gated"]),
             maps=None if maps is None else {s: CalibrationMap.from_record(m) for s, m in maps.items()},

@@ -8,9 +8,17 @@ from pathlib import Path
 import pytest
 
 from smt_engine.cli import main as cli
-from smt_engine.scorecard.calibration import UNKNOWN, CalibrationMap, fit_map, fit_maps, render_maps
+from smt_engine.scorecard.calibration import (
+    UNKNOWN,
+    CalibrationMap,
+    bin_of,
+    fit_map,
+    fit_maps,
+    render_maps,
+)
 from smt_engine.store import Store
 from tests.evidence_support import record_scores
+from tests.evidence_support import score_line as line
 
 
 def test_a_bin_is_shrunk_to_half_by_the_prior(store: Store) -> None:
@@ -90,3 +98,77 @@ def test_smt_scorecard_shows_stated_against_calibrated(
             "calibrated": 0.4333,
         }
     ]
+
+
+def test_the_bins_are_tenths_from_0_to_1_and_their_edges_fall_inside() -> None:
+    assert [bin_of(c) for c in (0.0, 0.05, 0.1, 0.7, 0.95, 1.0)] == [0, 0, 1, 7, 9, 9]
+    m = fit_map("heuristic", "4h", 0, [line(1.0, True), line(0.05, False)])
+    assert [(b.label, b.n, b.hits) for b in m.bins] == [("0.0-0.1", 1, 0), ("0.9-1.0", 1, 1)]
+    assert (m.apply(0.99), m.apply(0.01)) == (1.0, 0.0)
+
+
+THIRDS = [line(0.66666, True), line(0.66666, False), line(0.66666, False)]
+
+
+def test_a_map_records_its_figures_to_four_places_and_reads_back_the_same() -> None:
+    m = fit_map("heuristic", "4h", 20, THIRDS)
+    record = m.as_record()
+    assert record == {
+        "source": "heuristic",
+        "horizon": "4h",
+        "prior": 20,
+        "bins": [
+            {
+                "bin": "0.6-0.7",
+                "index": 6,
+                "n": 3,
+                "hits": 1,
+                "stated": 0.6667,
+                "realised": 0.3333,
+                "calibrated": 0.4783,
+            }
+        ],
+    }
+    again = CalibrationMap.from_record(record)
+    assert (again.source, again.horizon, again.prior) == ("heuristic", "4h", 20)
+    assert again.as_record() == record
+
+
+def test_the_report_shows_every_sources_bins_stated_against_calibrated() -> None:
+    lines = [*THIRDS, line(0.8, True), line(0.85, True)]
+    maps = {source: fit_map(source, "4h", 20, lines).as_record() for source in ("heuristic", "gemini")}
+    assert render_maps(maps) == [
+        "",
+        "Calibrated confidence (what sizing uses; every score, shrunk to 50% where data are few):",
+        "  gemini at 4h (prior 20): no record",
+        "  heuristic at 4h (prior 20): 0.6-0.7: stated 67% -> 48% (n=3), 0.8-0.9: stated 82% -> 55% (n=2)",
+    ]
+    assert render_maps({}) == []
+
+
+def test_bins_out_of_order_are_pooled_by_their_weight_and_rising_bins_are_kept() -> None:
+    # Shrunk by 20 at 50 %: bin 0.4 0/10 -> 1/3, 0.5 8/10 -> 0.6, 0.6 2/10 -> 0.4, 0.7 9/30 -> 0.38.
+    # 0.6 and 0.4 pool to 0.5 (weight 60), which pools with 0.38 (weight 50): 49/110; 1/3 stays below.
+    lines = [line(0.45, False) for _ in range(10)]
+    lines += [line(0.55, i < 8) for i in range(10)]
+    lines += [line(0.65, i < 2) for i in range(10)]
+    lines += [line(0.75, i < 9) for i in range(30)]
+    m = fit_map("heuristic", "4h", 20, lines)
+    assert [b.n for b in m.bins] == [10, 10, 10, 30]
+    assert [b.calibrated for b in m.bins] == pytest.approx([1 / 3, 49 / 110, 49 / 110, 49 / 110])
+
+
+def test_only_directional_calls_of_the_source_count_in_its_map() -> None:
+    lines = [
+        line(0.8, False),
+        line(0.8, True, direction="WAIT"),
+        line(0.8, True, analyst="gemini"),
+        line(0.8, True, subject="proposal"),
+        line(0.8, True, horizon="1h"),
+    ]
+    m = fit_map("heuristic", "4h", 0, lines)
+    assert [(b.n, b.hits) for b in m.bins] == [(1, 0)]
+    assert set(fit_maps([*lines, line(0.8, True, analyst="gpt", direction="WAIT")], "4h", 0)) == {
+        "gemini",
+        "heuristic",
+    }
