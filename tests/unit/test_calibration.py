@@ -168,7 +168,9 @@ def test_only_directional_calls_of_the_source_count_in_its_map() -> None:
     ]
     m = fit_map("heuristic", "4h", 0, lines)
     assert [(b.n, b.hits) for b in m.bins] == [(1, 0)]
-    assert set(fit_maps([*lines, line(0.8, True, analyst="gpt", direction="WAIT")], "4h", 0)) == {
-        "gemini",
-        "heuristic",
-    }
+    others = [
+        line(0.8, True, analyst="gpt", direction="WAIT"),
+        line(0.8, True, analyst="hourly", horizon="1h"),
+        line(0.8, True, analyst="proposer", subject="proposal"),
+    ]
+    assert set(fit_maps([*lines, *others], "4h", 0)) == {"gemini", "heuristic"}
