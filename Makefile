@@ -59,7 +59,7 @@ lock: $(STAMP)
 # no-retry of order creation, the manual entry handler, the risk gates and loss figures, the edge
 # gate with its calibration and interval, Decimal rounding, the store's redaction, the AI log;
 # docs/benchmarks.md has the counts and times).
-# `make mutate MUTANTS=all` takes every file listed (9,840 mutants: hours). mutants/ keeps which test
+# `make mutate MUTANTS=all` takes every file listed (about 11,800 mutants: hours). mutants/ keeps which test
 # reaches which function between runs, but every mutant named (by default the whole scope) is checked
 # again; name one function to recheck only it,
 # e.g. `make mutate MUTANTS='smt_engine.trading.position_guard.xǁPositionGuardǁensure_stop*'`.

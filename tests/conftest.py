@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from smt_engine import secrets
 from smt_engine.store import Store
 
 
@@ -30,6 +32,22 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             "NOTIFY_SOCKET",
         }:
             monkeypatch.delenv(name, raising=False)
+    # what a test registers as a secret is forgotten after it, so no later test (nor mutmut's forked
+    # parent) masks a value it never registered
+    monkeypatch.setattr(secrets, "_known", secrets._known)
+
+
+@pytest.fixture(autouse=True)
+def _root_logging() -> Iterator[None]:
+    """A command run in process sets up the root logger; undo that, so its handler (bound to that test's
+    captured stderr) never sees, or rewrites, a later test's records."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in list(root.handlers):
+        if type(handler).__module__ != "_pytest.logging":
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture
