@@ -6,6 +6,7 @@ Against the scripted WEEX of ``test_weex_as_documented`` (its documented answer 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal as D
 from typing import Any
@@ -15,14 +16,17 @@ import pytest
 
 from smt_engine.domain import Side
 from smt_engine.exchange.base import (
+    AmbiguousOutcome,
     ExchangeError,
     ExchangeUnavailable,
     InvalidOrder,
     OrderNotFound,
     OrderRequest,
+    VenuePrecisionError,
 )
 from smt_engine.exchange.ids import make_client_id, valid_client_id
 from smt_engine.exchange.precision import PrecisionError
+from smt_engine.exchange.weex import transport as transport_module
 from smt_engine.exchange.weex.client import USER_TRADES_WINDOW
 from tests.fakes.weex_shapes import to_ms
 from tests.unit.exchange.test_preflight_price import scripted, sent
@@ -199,15 +203,19 @@ async def test_a_leg_on_the_wrong_side_of_the_price_is_never_sent(kind: Any, tri
 
 
 @pytest.mark.parametrize(
-    ("trigger", "size", "cid"),
-    [("88000.05", "0.01", "smt-a-1-sl"), ("88000", "0.00001", "smt-a-1-sl"), ("88000", "0.01", "bad id!")],
+    ("trigger", "size", "cid", "words"),
+    [
+        ("88000.05", "0.01", "smt-a-1-sl", "^BTCUSDT: sl trigger 88000.05 is not"),
+        ("88000", "0.00001", "smt-a-1-sl", "^BTCUSDT: size"),
+        ("88000", "0.01", "bad id!", r"^client algo id 'bad id!' breaks WEEX's id rule$"),
+    ],
 )
 async def test_a_leg_off_the_contracts_precision_or_with_a_bad_id_is_never_sent(
-    trigger: str, size: str, cid: str
+    trigger: str, size: str, cid: str, words: str
 ) -> None:
     venue = scripted()
     client = venue.client()
-    with pytest.raises((PrecisionError, InvalidOrder)):
+    with pytest.raises((PrecisionError, InvalidOrder), match=words):
         await client.place_tp_sl("BTCUSDT", Side.LONG, "sl", D(trigger), D(size), cid)
     assert sent(venue, "/capi/v3/placeTpSlOrder") == []
     await client.aclose()
@@ -217,8 +225,9 @@ async def test_a_leg_accepted_without_an_id_is_an_error_not_a_resting_stop() -> 
     venue = scripted()
     venue.routes["POST /capi/v3/placeTpSlOrder"] = [{"success": True, "orderId": 0}]
     client = venue.client()
-    with pytest.raises(ExchangeError, match=r"^order accepted without an order id$"):
+    with pytest.raises(ExchangeError, match=r"^order accepted without an order id$") as caught:
         await client.place_tp_sl("BTCUSDT", Side.LONG, "sl", D("88000"), D("0.01"), "smt-a-1-sl")
+    assert caught.value.raw == [{"success": True, "orderId": 0}]
     await client.aclose()
 
 
@@ -260,8 +269,9 @@ async def test_an_unreadable_position_row_is_an_outage_not_no_position() -> None
 
 async def test_a_positions_answer_that_is_not_a_list_is_an_outage() -> None:
     client = Venue({POSITIONS: {"code": 0}}).client()
-    with pytest.raises(ExchangeUnavailable, match=r"^positions: expected a list$"):
+    with pytest.raises(ExchangeUnavailable, match=r"^positions: expected a list$") as caught:
         await client.positions()
+    assert caught.value.raw == {"code": 0}
     await client.aclose()
 
 
@@ -338,8 +348,11 @@ async def test_leverage_is_set_per_margin_mode_and_confirmed_by_the_symbols_echo
 @pytest.mark.parametrize("answer", [{"symbol": "ETHUSDT"}, [{"symbol": "BTCUSDT"}]])
 async def test_a_leverage_answer_that_echoes_another_symbol_is_unconfirmed(answer: Any) -> None:
     client = Venue({"POST /capi/v3/account/leverage": answer}).client()
-    with pytest.raises(ExchangeUnavailable, match=r"^set leverage BTCUSDT: answer does not confirm it$"):
+    with pytest.raises(
+        ExchangeUnavailable, match=r"^set leverage BTCUSDT: answer does not confirm it$"
+    ) as caught:
         await client.set_leverage("BTCUSDT", 7, "cross")
+    assert caught.value.raw == answer
     await client.aclose()
 
 
@@ -348,8 +361,9 @@ async def test_a_leverage_answer_that_echoes_another_symbol_is_unconfirmed(answe
 
 async def test_an_order_read_that_is_not_an_object_or_unreadable_is_an_outage() -> None:
     client = Venue({"GET /capi/v3/order": [{"orderId": "5"}]}).client()
-    with pytest.raises(ExchangeUnavailable, match=r"^order: expected an object$"):
+    with pytest.raises(ExchangeUnavailable, match=r"^order: expected an object$") as caught:
         await client.order("BTCUSDT", "5")
+    assert caught.value.raw == [{"orderId": "5"}]
     await client.aclose()
     venue = Venue({"GET /capi/v3/order": {"orderId": "5"}})
     client = venue.client()
@@ -405,9 +419,11 @@ async def test_fills_asked_without_a_since_start_seven_days_back_and_take_a_smal
 
 @pytest.mark.parametrize("broken", [{"qty": "lots"}, {"positionSide": "UP"}])
 async def test_an_unreadable_fill_is_an_outage_not_a_missing_fill(broken: dict[str, Any]) -> None:
-    client = Venue({"GET /capi/v3/userTrades": [trade("11", to_ms(NOW)) | broken]}).client()
-    with pytest.raises(ExchangeUnavailable, match=r"^userTrades: unreadable row"):
+    row = trade("11", to_ms(NOW)) | broken
+    client = Venue({"GET /capi/v3/userTrades": [row]}).client()
+    with pytest.raises(ExchangeUnavailable, match=r"^userTrades: unreadable row") as caught:
         await client.fills("BTCUSDT")
+    assert caught.value.raw == row
     await client.aclose()
 
 
@@ -454,3 +470,92 @@ def test_a_negative_proposal_never_makes_an_id() -> None:
 )
 def test_a_client_id_is_valid_only_within_weexs_rule(value: str, valid: bool) -> None:
     assert valid_client_id(value) is valid
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"price": D("90000.05")}, "^BTCUSDT: price 90000.05 is not"),
+        ({"tp_price": D("95000.05")}, "^BTCUSDT: take-profit 95000.05 is not"),
+        ({"sl_price": D("88000.05")}, "^BTCUSDT: stop-loss 88000.05 is not"),
+        ({"tp_price": D("89000")}, "take-profit 89000 must be above"),
+        ({"sl_price": D("91000")}, "stop-loss 91000 must be below"),
+        ({"client_order_id": "bad id!"}, r"^client order id 'bad id!' breaks WEEX's 1-36"),
+    ],
+)
+async def test_an_entry_off_precision_or_with_a_wrong_sided_leg_is_refused_naming_the_field(
+    change: dict[str, Any], words: str
+) -> None:
+    venue = scripted()
+    client = venue.client()
+    request = OrderRequest(
+        "BTCUSDT",
+        Side.LONG,
+        D("0.01"),
+        "smt-a-1-entry",
+        order_type="LIMIT",
+        price=D("90000"),
+        tp_price=D("95000"),
+        sl_price=D("88000"),
+    )
+    with pytest.raises((PrecisionError, InvalidOrder), match=words):
+        await client.place_order(replace(request, **change))
+    assert sent(venue, "/capi/v3/order") == []
+    await client.aclose()
+
+
+async def test_leverage_and_leg_cancels_go_out_signed_as_post_and_delete() -> None:
+    venue = Venue(
+        {
+            "POST /capi/v3/account/leverage": {"symbol": "BTCUSDT"},
+            ALGO_CANCEL: {"orderId": "55", "success": True},
+        }
+    )
+    client = venue.client()
+    await client.set_leverage("BTCUSDT", 7, "cross")
+    await client.cancel_algo_order("BTCUSDT", "55")
+    leverage, cancel = [r for r in venue.seen if r.url.path != "/capi/v3/market/time"]
+    ts = leverage.headers["ACCESS-TIMESTAMP"]
+    assert leverage.headers["ACCESS-SIGN"] == transport_module.sign(
+        "s", ts, "POST", "/capi/v3/account/leverage", "", leverage.content.decode()
+    )
+    assert cancel.headers["ACCESS-SIGN"] == transport_module.sign(
+        "s", cancel.headers["ACCESS-TIMESTAMP"], "DELETE", "/capi/v3/algoOrder", "orderId=55"
+    )
+    await client.aclose()
+
+
+async def test_a_leg_never_noted_is_cancelled_and_its_listing_forgotten() -> None:
+    tp_leg = {"orderId": "56", "symbol": "BTCUSDT"}
+    venue = Venue({CANCEL: {"orderId": "56", "success": True}, ALGO_CANCEL: NOT_FOUND})
+    client = venue.client()
+    client._leg_listing["56"] = "/capi/v3/order"
+    await client.cancel_algo_order("BTCUSDT", tp_leg["orderId"])
+    assert "56" not in client._leg_listing
+    assert [r.url.path for r in venue.seen if r.method == "DELETE"] == ["/capi/v3/order"]
+    await client.aclose()
+
+
+async def test_a_resting_leg_whose_answer_is_lost_is_ambiguous_under_its_client_id() -> None:
+    venue = scripted()
+    venue.routes["POST /capi/v3/placeTpSlOrder"] = lambda request: (_ for _ in ()).throw(
+        httpx.ReadTimeout("slow")
+    )
+    client = venue.client()
+    with pytest.raises(AmbiguousOutcome) as caught:
+        await client.place_tp_sl("BTCUSDT", Side.LONG, "sl", D("88000"), D("0.01"), "smt-a-1-sl")
+    assert caught.value.client_order_id == "smt-a-1-sl"
+    await client.aclose()
+
+
+async def test_a_precision_refusal_of_a_leg_corrects_that_symbols_step() -> None:
+    venue = scripted()
+    venue.routes["POST /capi/v3/placeTpSlOrder"] = {
+        "code": "-1160",
+        "msg": "DECIMAL_PRECISION_ERROR: quantity must be a multiple of stepSize: 0.001",
+    }
+    client = venue.client()
+    with pytest.raises(VenuePrecisionError):
+        await client.place_tp_sl("BTCUSDT", Side.LONG, "sl", D("88000"), D("0.01"), "smt-a-1-sl")
+    assert (await client.contract("BTCUSDT")).step_size == D("0.001")
+    await client.aclose()
