@@ -516,6 +516,8 @@ async def test_leverage_and_leg_cancels_go_out_signed_as_post_and_delete() -> No
     await client.cancel_algo_order("BTCUSDT", "55")
     leverage, cancel = [r for r in venue.seen if r.url.path != "/capi/v3/market/time"]
     ts = leverage.headers["ACCESS-TIMESTAMP"]
+    assert leverage.headers["Content-Type"] == "application/json", "WEEX's POST examples send it"
+    assert cancel.headers["Content-Type"] == "application/json", "WEEX's cancel examples send it"
     assert leverage.headers["ACCESS-SIGN"] == transport_module.sign(
         "s", ts, "POST", "/capi/v3/account/leverage", "", leverage.content.decode()
     )
@@ -526,11 +528,10 @@ async def test_leverage_and_leg_cancels_go_out_signed_as_post_and_delete() -> No
 
 
 async def test_a_leg_never_noted_is_cancelled_and_its_listing_forgotten() -> None:
-    tp_leg = {"orderId": "56", "symbol": "BTCUSDT"}
     venue = Venue({CANCEL: {"orderId": "56", "success": True}, ALGO_CANCEL: NOT_FOUND})
     client = venue.client()
     client._leg_listing["56"] = "/capi/v3/order"
-    await client.cancel_algo_order("BTCUSDT", tp_leg["orderId"])
+    await client.cancel_algo_order("BTCUSDT", "56")
     assert "56" not in client._leg_listing
     assert [r.url.path for r in venue.seen if r.method == "DELETE"] == ["/capi/v3/order"]
     await client.aclose()
@@ -538,9 +539,11 @@ async def test_a_leg_never_noted_is_cancelled_and_its_listing_forgotten() -> Non
 
 async def test_a_resting_leg_whose_answer_is_lost_is_ambiguous_under_its_client_id() -> None:
     venue = scripted()
-    venue.routes["POST /capi/v3/placeTpSlOrder"] = lambda request: (_ for _ in ()).throw(
-        httpx.ReadTimeout("slow")
-    )
+
+    def lost(request: httpx.Request) -> Any:
+        raise httpx.ReadTimeout("slow")
+
+    venue.routes["POST /capi/v3/placeTpSlOrder"] = lost
     client = venue.client()
     with pytest.raises(AmbiguousOutcome) as caught:
         await client.place_tp_sl("BTCUSDT", Side.LONG, "sl", D("88000"), D("0.01"), "smt-a-1-sl")
