@@ -1,0 +1,231 @@
+"""The proposal book's gates, halts and approval re-check, and the account the gates count exposure on."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from smt_engine.clock import SimulatedClock
+from smt_engine.domain import EngineState, EventLevel, ProposalState, Side
+from smt_engine.store import Store
+from smt_engine.trading.account import OpenExposure
+from smt_engine.trading.proposals import ProposalBook, ProposalError
+from smt_engine.trading.risk import ReasonCode
+from tests.unit.trading.conftest import CONTRACTS, NOW, account, decision, make_settings
+from tests.unit.trading.test_proposals import BTC, ETH, SOL, book, cand, events_for
+
+
+def test_an_account_with_one_more_exposure_keeps_every_other_input() -> None:
+    """Exposure is added across a cycle: the next pick is gated on the same account plus that entry."""
+    settings = make_settings()
+    held = OpenExposure("BTCUSDT", Side.SHORT, Decimal(50))
+    acct = account(
+        settings,
+        available=Decimal(900),
+        equity=Decimal(950),
+        peak=Decimal(1200),
+        opening=Decimal(1000),
+        open_positions=(held,),
+        last_stop_loss={"SOLUSDT": NOW},
+        engine_state=EngineState.PAUSED,
+    )
+    extra = OpenExposure("ETHUSDT", Side.LONG, Decimal(150))
+    more = acct.with_exposure(extra)
+    assert more == replace(acct, open_positions=(held, extra))
+    assert more.open_margin == Decimal(200)
+    assert acct.open_margin == Decimal(50)
+    assert account(settings).open_margin == Decimal(0)
+
+
+def test_a_denial_reason_names_every_failed_gate_with_its_detail(store: Store, clock: SimulatedClock) -> None:
+    b = book(store, clock)
+    acct = account(b.settings, engine_state=EngineState.HALTED)
+    p = b.create(ETH, decision(confidence=0.5), acct, CONTRACTS["ETHUSDT"], Decimal(2000))
+    assert p.id is not None
+    failed = [g for g in p.gates if not g["passed"]]
+    step = events_for(store, p.id)[-1]
+    assert step["reason"] == "; ".join(f"{g['gate']}: {g['detail']}" for g in failed)
+    assert str(step["reason"]).startswith("engine_state: ")
+    assert "; min_confidence: " in str(step["reason"])
+    assert (p.decided_by, p.decided_at) == ("risk", NOW)
+
+
+def test_a_proposal_is_recorded_with_its_inputs_and_an_event_saying_its_size(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock)
+    long_reasoning = "x" * 5000
+    p = b.create(
+        ETH,
+        decision(reasoning=long_reasoning, hold_hours=2.0),
+        account(b.settings),
+        CONTRACTS["ETHUSDT"],
+        Decimal(2000),
+        cycle_id="c1",
+        source="operator",
+    )
+    assert p.id is not None
+    assert (p.pair, p.symbol, p.side, p.confidence, p.state, p.created_at, p.cycle_id, p.source) == (
+        "ETH", "ETHUSDT", Side.LONG, 0.8, ProposalState.PROPOSED, NOW, "c1", "operator",
+    )  # fmt: skip
+    assert (p.entry_ref, p.tp_pct, p.sl_pct) == (Decimal(2000), Decimal(5), Decimal(2))
+    assert (p.tp_price, p.sl_price) == (Decimal(2100), Decimal(1960))
+    assert p.rationale == "x" * 4000
+    [ev] = store.events.of_kind("proposal.proposed")
+    assert (ev.level, ev.cycle_id, ev.proposal_id) == (EventLevel.INFO, "c1", p.id)
+    assert ev.message == (
+        f"proposal #{p.id} ETH LONG conf 0.8000: margin 150 USDT, notional 3000 USDT at 20x, size 1.5"
+    )
+    assert ev.data == {
+        "actor": "operator",
+        "max_hold_s": 7200.0,
+        "stated_confidence": "0.8000",
+        "sizing_confidence": "0.8000",
+    }
+
+
+def test_an_unreadable_balance_skips_the_cycle_with_a_warning(store: Store, clock: SimulatedClock) -> None:
+    b = book(store, clock, approval="auto")
+    out = b.run_cycle([cand(ETH, 0.9)], account(b.settings, available=None), cycle_id="c2")
+    assert out.skipped == "available balance could not be read: no proposals this cycle"
+    [ev] = store.events.of_kind("proposal.skipped")
+    assert (ev.level, ev.cycle_id, ev.message) == (EventLevel.WARNING, "c2", out.skipped)
+
+
+def halts(b: ProposalBook) -> list[tuple[str, ReasonCode]]:
+    calls: list[tuple[str, ReasonCode]] = []
+    b.on_halt = lambda reason, code: calls.append((reason, code))
+    return calls
+
+
+def test_a_loss_limit_found_when_creating_halts_with_its_code(store: Store, clock: SimulatedClock) -> None:
+    b = book(store, clock)
+    calls = halts(b)
+    acct = account(b.settings, opening=Decimal(1000), equity=Decimal(800))
+    p = b.create(ETH, decision(), acct, CONTRACTS["ETHUSDT"], Decimal(2000), cycle_id="c3")
+    assert p.state is ProposalState.DENIED
+    [(reason, code)] = calls
+    assert code is ReasonCode.DAILY_LOSS
+    assert "daily_loss_limit" in reason
+    [ev] = store.events.of_kind("risk.halt")
+    assert (ev.level, ev.cycle_id) == (EventLevel.CRITICAL, "c3")
+    assert ev.message == f"loss limit hit at a risk gate: {reason}"
+    assert ev.data == {"reason_code": "daily_loss_limit"}
+
+
+def test_a_loss_limit_in_a_cycle_halts_once_with_the_first_reason(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock, approval="auto")
+    calls = halts(b)
+    acct = account(b.settings, opening=Decimal(1000), equity=Decimal(800))
+    out = b.run_cycle([cand(ETH, 0.9), cand(BTC, 0.8)], acct, cycle_id="c4")
+    assert [p.state for p in out.proposals] == [ProposalState.DENIED, ProposalState.DENIED]
+    [(reason, _)] = calls
+    assert out.halt_reason == reason
+    [ev] = store.events.of_kind("risk.halt")
+    assert ev.cycle_id == "c4"
+
+
+def test_a_loss_limit_found_at_approval_halts_and_refuses(store: Store, clock: SimulatedClock) -> None:
+    b = book(store, clock)
+    p = b.create(ETH, decision(), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000), cycle_id="c5")
+    assert p.id is not None
+    calls = halts(b)
+    later = account(b.settings, opening=Decimal(1000), equity=Decimal(800))
+    out = b.approve(p.id, "alice", Decimal(2000), later)
+    assert out.state is ProposalState.DENIED
+    assert "daily_loss_limit" in out.reason_codes
+    assert [c for _, c in calls] == [ReasonCode.DAILY_LOSS]
+    [ev] = store.events.of_kind("risk.halt")
+    assert ev.cycle_id == "c5"
+
+
+async def test_an_approval_at_the_expiry_instant_expires_with_its_reason(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock)
+    p = b.create(ETH, decision(), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
+    assert p.id is not None
+    await clock.advance(15 * 60)
+    out = b.approve(p.id, "alice", Decimal(2000), account(b.settings, now=clock.now()))
+    assert out.state is ProposalState.EXPIRED
+    assert (out.reason_codes, out.decided_by) == (["expired"], "system")
+    assert events_for(store, p.id)[-1]["reason"] == "expired at 12:15:00 UTC before alice approved it"
+
+
+@pytest.mark.parametrize("live", [None, Decimal(0), Decimal(-1)])
+def test_an_approval_without_a_live_price_is_refused_with_no_price(
+    store: Store, clock: SimulatedClock, live: Decimal | None
+) -> None:
+    b = book(store, clock)
+    p = b.create(ETH, decision(), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
+    assert p.id is not None
+    out = b.approve(p.id, "alice", live, account(b.settings))
+    assert out.state is ProposalState.DENIED
+    assert (out.reason_codes, out.decided_by, out.decided_at) == (["no_price"], "alice", NOW)
+    assert out.gates == [
+        {"gate": "no_price", "passed": False, "detail": "no live price at approval", "halt": False}
+    ]
+    step = events_for(store, p.id)[-1]
+    assert step["reason"] == "refused at approval: no_price: no live price at approval"
+    assert step["actor"] == "alice"
+
+
+def test_a_drift_refusal_says_the_prices_and_the_limit(store: Store, clock: SimulatedClock) -> None:
+    b = book(store, clock)
+    p = b.create(ETH, decision(), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
+    assert p.id is not None
+    out = b.approve(p.id, "alice", Decimal(2011), account(b.settings))
+    assert out.reason_codes == ["price_drift"]
+    assert len(out.gates) == 1
+    assert events_for(store, p.id)[-1]["reason"] == (
+        "refused at approval: price_drift: price 2011 vs proposed 2000: 0.550% (limit 0.5%)"
+    )
+
+
+def test_drift_exactly_at_the_limit_is_approved_with_every_gate_kept(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock)
+    p = b.create(ETH, decision(), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
+    assert p.id is not None
+    out = b.approve(p.id, "alice", Decimal(2010), account(b.settings))
+    assert out.state is ProposalState.APPROVED
+    assert (out.decided_by, out.decided_at) == ("alice", NOW)
+    assert (out.leverage, out.tp_pct, out.sl_pct) == (20, Decimal(5), Decimal(2))
+    assert [g["gate"] for g in out.gates] == ["price_drift"] + [g["gate"] for g in p.gates]
+    assert all(g["passed"] for g in out.gates)
+    assert events_for(store, p.id)[-1]["reason"] == "re-checked at 2010 (drift 0.500%)"
+
+
+def test_a_rejection_without_words_says_the_operator_rejected_it(store: Store, clock: SimulatedClock) -> None:
+    b = book(store, clock)
+    p = b.create(ETH, decision(), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
+    assert p.id is not None
+    out = b.reject(p.id, "alice")
+    assert (out.state, out.decided_by, out.decided_at) == (ProposalState.REJECTED, "alice", NOW)
+    assert events_for(store, p.id)[-1]["reason"] == "rejected by operator"
+    with pytest.raises(ProposalError, match=r"^no proposal #999$"):
+        b.reject(999, "alice")
+
+
+async def test_expiry_uses_the_clock_and_says_the_ttl(store: Store, clock: SimulatedClock) -> None:
+    b = book(store, clock)
+    p = b.create(ETH, decision(), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
+    assert p.id is not None
+    await clock.advance(15 * 60)
+    [out] = b.expire_due()
+    assert (out.state, out.decided_by, out.reason_codes) == (ProposalState.EXPIRED, "system", ["expired"])
+    assert out.decided_at == NOW + timedelta(minutes=15)
+    assert events_for(store, p.id)[-1]["reason"] == "not approved within 0:15:00"
+
+
+def test_equal_confidence_goes_to_the_pair_listed_first(store: Store, clock: SimulatedClock) -> None:
+    b = book(store, clock, approval="auto")
+    out = b.run_cycle([cand(SOL, 0.8), cand(BTC, 0.8), cand(ETH, 0.8)], account(b.settings))
+    assert [p.pair for p in out.approved] == ["ETH"]
+    assert [p.pair for p in out.proposals] == ["ETH", "BTC", "SOL"]
