@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 
 from smt_engine.clock import SimulatedClock
-from smt_engine.domain import EngineState, EventLevel, ProposalState, Side
+from smt_engine.domain import Action, EngineState, EventLevel, Pair, ProposalState, Side, Tier
 from smt_engine.store import Store
 from smt_engine.trading.account import OpenExposure
-from smt_engine.trading.proposals import ProposalBook, ProposalError
+from smt_engine.trading.proposals import IllegalTransition, ProposalBook, ProposalError
 from smt_engine.trading.risk import ReasonCode
 from tests.unit.trading.conftest import CONTRACTS, NOW, account, decision, make_settings
 from tests.unit.trading.test_proposals import BTC, ETH, SOL, book, cand, events_for
@@ -229,3 +229,84 @@ def test_equal_confidence_goes_to_the_pair_listed_first(store: Store, clock: Sim
     out = b.run_cycle([cand(SOL, 0.8), cand(BTC, 0.8), cand(ETH, 0.8)], account(b.settings))
     assert [p.pair for p in out.approved] == ["ETH"]
     assert [p.pair for p in out.proposals] == ["ETH", "BTC", "SOL"]
+
+
+def test_a_decision_that_is_not_a_trade_makes_no_proposal(store: Store, clock: SimulatedClock) -> None:
+    b = book(store, clock)
+    with pytest.raises(ProposalError, match=r"^ETH: \S+ is not a trade$"):
+        b.create(ETH, decision(action=Action.WAIT), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
+    assert store.proposals.count() == 0
+
+
+def test_an_entry_before_the_competition_needs_force_at_create_and_at_approval(
+    store: Store, clock: SimulatedClock
+) -> None:
+    settings = make_settings(engine={"approval": "manual"}, competition={"start": "2026-02-01"})
+    b = ProposalBook(store, clock, settings)
+    acct = account(settings)
+    refused = b.create(ETH, decision(), acct, CONTRACTS["ETHUSDT"], Decimal(2000))
+    assert refused.state is ProposalState.DENIED
+    assert (refused.source, events_for(store, refused.id or 0)[-1]["actor"]) == ("analyst", "risk")
+    forced = b.create(ETH, decision(), acct, CONTRACTS["ETHUSDT"], Decimal(2000), force=True)
+    assert forced.state is ProposalState.PROPOSED
+    assert forced.id is not None
+    assert b.approve(forced.id, "alice", Decimal(2000), acct).state is ProposalState.DENIED
+    again = b.create(ETH, decision(), acct, CONTRACTS["ETHUSDT"], Decimal(2000), force=True)
+    assert again.id is not None
+    assert b.approve(again.id, "alice", Decimal(2000), acct, force=True).state is ProposalState.APPROVED
+
+
+def test_approval_takes_the_contract_given_else_the_accounts_else_the_stored_one(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock)
+    bare = replace(account(b.settings), contracts={})
+    ids = []
+    for _ in range(3):
+        p = b.create(ETH, decision(), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
+        assert p.id is not None
+        ids.append(p.id)
+    assert b.approve(ids[0], "alice", Decimal(2000), bare).state is ProposalState.DENIED
+    given = b.approve(ids[1], "alice", Decimal(2000), bare, contract=CONTRACTS["ETHUSDT"])
+    assert (given.state, given.size) == (ProposalState.APPROVED, Decimal("1.5"))
+    store.contracts.save(CONTRACTS["ETHUSDT"], NOW)
+    stored = b.approve(ids[2], "alice", Decimal(2000), bare)
+    assert (stored.state, stored.size) == (ProposalState.APPROVED, Decimal("1.5"))
+
+
+def test_a_pair_no_longer_configured_is_still_re_checked_at_approval(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock)
+    p = b.create(
+        Pair("DOGE", Tier.TWO), decision(), account(b.settings), CONTRACTS["DOGEUSDT"], Decimal("0.1")
+    )
+    assert (p.state, p.id is not None) == (ProposalState.PROPOSED, True)
+    narrowed = ProposalBook(
+        store, clock, make_settings(engine={"approval": "manual"}, pairs={"tier2": ["SOL"]})
+    )
+    out = narrowed.approve(p.id or 0, "alice", Decimal("0.1"), account(narrowed.settings))
+    assert (out.state, out.pair, out.size) == (ProposalState.APPROVED, "DOGE", Decimal(14000))
+
+
+def test_approving_a_decided_proposal_names_it_and_its_state(store: Store, clock: SimulatedClock) -> None:
+    b = book(store, clock)
+    p = b.create(ETH, decision(), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
+    assert p.id is not None
+    b.reject(p.id, "alice")
+    with pytest.raises(IllegalTransition, match=rf"^proposal #{p.id}: rejected -> approved is not allowed$"):
+        b.approve(p.id, "bob", Decimal(2000), account(b.settings))
+
+
+async def test_one_proposal_decided_meanwhile_does_not_stop_the_others_expiring(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock)
+    first = b.create(ETH, decision(), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
+    second = b.create(BTC, decision(), account(b.settings), CONTRACTS["BTCUSDT"], Decimal(100000))
+    assert first.id is not None and second.id is not None
+    await clock.advance(15 * 60)
+    due = store.proposals.due_to_expire(clock.now())
+    b.reject(first.id, "alice")  # decided between the read and the expiry
+    store.proposals.due_to_expire = lambda now: due  # type: ignore[method-assign]
+    assert [p.id for p in b.expire_due()] == [second.id]
