@@ -304,7 +304,8 @@ async def test_one_proposal_decided_meanwhile_does_not_stop_the_others_expiring(
     b = book(store, clock)
     first = b.create(ETH, decision(), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
     second = b.create(BTC, decision(), account(b.settings), CONTRACTS["BTCUSDT"], Decimal(100000))
-    assert first.id is not None and second.id is not None
+    assert first.id is not None
+    assert second.id is not None
     await clock.advance(15 * 60)
     due = store.proposals.due_to_expire(clock.now())
     b.reject(first.id, "alice")  # decided between the read and the expiry
