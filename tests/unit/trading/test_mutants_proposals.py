@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,8 @@ from smt_engine.clock import SimulatedClock
 from smt_engine.domain import Action, EngineState, EventLevel, Pair, ProposalState, Side, Tier
 from smt_engine.store import Store
 from smt_engine.trading.account import OpenExposure
-from smt_engine.trading.proposals import IllegalTransition, ProposalBook, ProposalError
+from smt_engine.trading.evidence import Evidence
+from smt_engine.trading.proposals import Candidate, IllegalTransition, ProposalBook, ProposalError
 from smt_engine.trading.risk import ReasonCode
 from tests.unit.trading.conftest import CONTRACTS, NOW, account, decision, make_settings
 from tests.unit.trading.test_proposals import BTC, ETH, SOL, book, cand, events_for
@@ -311,3 +313,57 @@ async def test_one_proposal_decided_meanwhile_does_not_stop_the_others_expiring(
     b.reject(first.id, "alice")  # decided between the read and the expiry
     store.proposals.due_to_expire = lambda now: due  # type: ignore[method-assign]
     assert [p.id for p in b.expire_due()] == [second.id]
+
+
+def test_a_pair_that_cannot_be_assessed_waits_and_the_next_is_still_proposed(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock)
+    assess = b.risk.assess
+
+    def failing_for_eth(pair: Pair, *args: Any, **kw: Any) -> Any:
+        if pair.base == "ETH":
+            raise ZeroDivisionError("boom")
+        return assess(pair, *args, **kw)
+
+    b.risk.assess = failing_for_eth  # type: ignore[method-assign]
+    out = b.run_cycle([cand(ETH, 0.9), cand(BTC, 0.8)], account(b.settings), cycle_id="c6")
+    assert [(p.pair, p.state) for p in out.proposals] == [("BTC", ProposalState.PROPOSED)]
+    [ev] = store.events.of_kind("proposal.skipped")
+    assert (ev.level, ev.cycle_id) == (EventLevel.WARNING, "c6")
+    assert ev.message == "ETHUSDT: could not be assessed (ZeroDivisionError: boom); it waits"
+
+
+def test_a_pair_not_configured_goes_after_the_configured_ones_at_equal_confidence(
+    store: Store, clock: SimulatedClock
+) -> None:
+    settings = make_settings(trading={"max_entries_per_cycle": 1}, pairs={"tier2": ["SOL"]})
+    b = ProposalBook(store, clock, settings)
+    doge = Candidate(Pair("DOGE", Tier.TWO), decision(confidence=0.8), CONTRACTS["DOGEUSDT"], Decimal("0.1"))
+    out = b.run_cycle([doge, cand(SOL, 0.8)], account(settings))
+    assert [p.pair for p in out.approved] == ["SOL"]
+    assert [p.pair for p in out.proposals] == ["SOL", "DOGE"]
+
+
+def test_the_cycle_gathers_the_record_at_its_own_instant_unless_given_one(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock)
+    seen: list[datetime] = []
+
+    def gather(now: datetime) -> Evidence:
+        seen.append(now)
+        return Evidence.gather(store, b.settings, now)
+
+    b.gather = gather
+    b.run_cycle([cand(ETH, 0.9)], account(b.settings))
+    assert seen == [NOW]
+    given = Evidence.gather(store, b.settings, NOW)
+    b.run_cycle([cand(BTC, 0.9)], account(b.settings), evidence=given)
+    assert seen == [NOW]
+
+
+def test_higher_confidence_beats_the_pair_order(store: Store, clock: SimulatedClock) -> None:
+    b = book(store, clock, approval="auto")
+    out = b.run_cycle([cand(ETH, 0.8), cand(SOL, 0.9)], account(b.settings))
+    assert [p.pair for p in out.approved] == ["SOL"]
