@@ -16,7 +16,9 @@ from smt_engine.trading.account import OpenExposure
 from smt_engine.trading.evidence import Evidence
 from smt_engine.trading.proposals import Candidate, IllegalTransition, ProposalBook, ProposalError
 from smt_engine.trading.risk import ReasonCode
-from tests.unit.trading.conftest import CONTRACTS, NOW, account, decision, make_settings
+from tests.evidence_support import losing, record_scores
+from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, account, decision, make_settings
+from tests.unit.trading.test_edge_gate import _analysed
 from tests.unit.trading.test_proposals import BTC, ETH, SOL, book, cand, events_for
 
 
@@ -367,3 +369,27 @@ def test_higher_confidence_beats_the_pair_order(store: Store, clock: SimulatedCl
     b = book(store, clock, approval="auto")
     out = b.run_cycle([cand(ETH, 0.8), cand(SOL, 0.9)], account(b.settings))
     assert [p.pair for p in out.approved] == ["SOL"]
+
+
+def test_an_override_names_its_proposal_and_cycle_and_approval_re_judges_its_source_now(
+    store: Store, clock: SimulatedClock
+) -> None:
+    record_scores(store, "heuristic", "ETH", losing())
+    settings = make_settings(
+        engine={"approval": "manual", "mode": "live"}, risk={"edge_overrides": ["heuristic:ETH"]}
+    )
+    b = ProposalBook(store, clock, settings)
+    (waiting,) = b.run_cycle([_analysed(store, clock, ETH)], account(settings), cycle_id="c8").waiting
+    assert waiting.id is not None
+    seen: list[datetime] = []
+
+    def gather(now: datetime) -> Evidence:
+        seen.append(now)
+        return Evidence.gather(store, settings, now)
+
+    b.gather = gather
+    approved = b.approve(waiting.id, "op", PRICES["ETHUSDT"], account(settings))
+    assert approved.state is ProposalState.APPROVED
+    assert seen == [NOW]
+    events = store.events.of_kind("risk.edge_override")
+    assert [(e.cycle_id, e.proposal_id) for e in events] == [("c8", waiting.id)] * 2
