@@ -393,3 +393,33 @@ def test_an_override_names_its_proposal_and_cycle_and_approval_re_judges_its_sou
     assert seen == [NOW]
     events = store.events.of_kind("risk.edge_override")
     assert [(e.cycle_id, e.proposal_id) for e in events] == [("c8", waiting.id)] * 2
+
+
+def test_the_cycle_entry_limit_counts_every_pick(store: Store, clock: SimulatedClock) -> None:
+    settings = make_settings(trading={"max_entries_per_cycle": 3}, risk={"max_open_positions": 10})
+    b = ProposalBook(store, clock, settings)
+    doge = Candidate(Pair("DOGE", Tier.TWO), decision(confidence=0.6), CONTRACTS["DOGEUSDT"], Decimal("0.1"))
+    out = b.run_cycle(
+        [cand(ETH, 0.9), cand(BTC, 0.8), cand(SOL, 0.7), doge], account(settings), cycle_id="c9"
+    )
+    assert [p.pair for p in out.approved] == ["ETH", "BTC", "SOL"]
+    last = out.proposals[-1]
+    assert (last.pair, last.reason_codes) == ("DOGE", ["max_entries_per_cycle"])
+    assert (
+        events_for(store, last.id or 0)[-1]["reason"] == "only the best 3 proposal(s) per cycle are acted on"
+    )
+    first = out.approved[0]
+    assert events_for(store, first.id or 0)[-1]["reason"] == "passed every gate (approval = auto)"
+
+
+def test_a_pick_counts_as_exposure_on_its_symbol_and_side_for_the_next(
+    store: Store, clock: SimulatedClock
+) -> None:
+    settings = make_settings(trading={"max_entries_per_cycle": 3})
+    b = ProposalBook(store, clock, settings)
+    out = b.run_cycle([cand(ETH, 0.9), cand(ETH, 0.8), cand(ETH, 0.7, Action.SHORT)], account(settings))
+    assert [(p.side, p.state) for p in out.proposals] == [
+        (Side.LONG, ProposalState.APPROVED),
+        (Side.LONG, ProposalState.DENIED),
+        (Side.SHORT, ProposalState.APPROVED),
+    ]
