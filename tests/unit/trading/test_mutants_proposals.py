@@ -410,6 +410,7 @@ def test_the_cycle_entry_limit_counts_every_pick(store: Store, clock: SimulatedC
     )
     first = out.approved[0]
     assert events_for(store, first.id or 0)[-1]["reason"] == "passed every gate (approval = auto)"
+    assert {(p.cycle_id, p.source) for p in out.proposals} == {("c9", "analyst")}
 
 
 def test_a_pick_counts_as_exposure_on_its_symbol_and_side_for_the_next(
@@ -423,3 +424,7 @@ def test_a_pick_counts_as_exposure_on_its_symbol_and_side_for_the_next(
         (Side.LONG, ProposalState.DENIED),
         (Side.SHORT, ProposalState.APPROVED),
     ]
+    dup = out.proposals[1]
+    failed = [f"{g['gate']}: {g['detail']}" for g in dup.gates if not g["passed"]]
+    assert failed == ["duplicate_position: ETHUSDT LONG already open"]
+    assert events_for(store, dup.id or 0)[-1]["reason"] == failed[0]
