@@ -185,6 +185,7 @@ def test_a_drift_refusal_says_the_prices_and_the_limit(store: Store, clock: Simu
     assert p.id is not None
     out = b.approve(p.id, "alice", Decimal(2011), account(b.settings))
     assert out.reason_codes == ["price_drift"]
+    assert out.decided_by == "alice"
     assert len(out.gates) == 1
     assert events_for(store, p.id)[-1]["reason"] == (
         "refused at approval: price_drift: price 2011 vs proposed 2000: 0.550% (limit 0.5%)"
@@ -428,3 +429,16 @@ def test_a_pick_counts_as_exposure_on_its_symbol_and_side_for_the_next(
     failed = [f"{g['gate']}: {g['detail']}" for g in dup.gates if not g["passed"]]
     assert failed == ["duplicate_position: ETHUSDT LONG already open"]
     assert events_for(store, dup.id or 0)[-1]["reason"] == failed[0]
+
+
+def test_a_refusal_at_approval_names_every_failed_gate_and_the_approver(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock)
+    p = b.create(ETH, decision(), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
+    assert p.id is not None
+    later = account(b.settings, engine_state=EngineState.PAUSED, last_stop_loss={"ETHUSDT": NOW})
+    out = b.approve(p.id, "alice", Decimal(2000), later)
+    assert (out.reason_codes, out.decided_by) == (["engine_state", "stop_loss_cooldown"], "alice")
+    failed = [f"{g['gate']}: {g['detail']}" for g in out.gates if not g["passed"]]
+    assert events_for(store, p.id)[-1]["reason"] == "refused at approval: " + "; ".join(failed)
