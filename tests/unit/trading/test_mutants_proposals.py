@@ -442,3 +442,13 @@ def test_a_refusal_at_approval_names_every_failed_gate_and_the_approver(
     assert (out.reason_codes, out.decided_by) == (["engine_state", "stop_loss_cooldown"], "alice")
     failed = [f"{g['gate']}: {g['detail']}" for g in out.gates if not g["passed"]]
     assert events_for(store, p.id)[-1]["reason"] == "refused at approval: " + "; ".join(failed)
+
+
+def test_create_gates_at_the_clocks_instant_and_keeps_its_analysis(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock)
+    analysis_id = _analysed(store, clock, ETH).analysis_id
+    cooling = account(b.settings, last_stop_loss={"ETHUSDT": NOW})
+    p = b.create(ETH, decision(), cooling, CONTRACTS["ETHUSDT"], Decimal(2000), analysis_id=analysis_id)
+    assert (p.analysis_id, p.reason_codes) == (analysis_id, ["stop_loss_cooldown"])
