@@ -15,7 +15,7 @@ from smt_engine.store import Store
 from smt_engine.trading.account import OpenExposure
 from smt_engine.trading.evidence import Evidence
 from smt_engine.trading.proposals import Candidate, IllegalTransition, ProposalBook, ProposalError
-from smt_engine.trading.risk import ReasonCode
+from smt_engine.trading.risk import DecisionEvidence, ReasonCode
 from tests.evidence_support import losing, record_scores
 from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, account, decision, make_settings
 from tests.unit.trading.test_edge_gate import _analysed
@@ -452,3 +452,33 @@ def test_create_gates_at_the_clocks_instant_and_keeps_its_analysis(
     cooling = account(b.settings, last_stop_loss={"ETHUSDT": NOW})
     p = b.create(ETH, decision(), cooling, CONTRACTS["ETHUSDT"], Decimal(2000), analysis_id=analysis_id)
     assert (p.analysis_id, p.reason_codes) == (analysis_id, ["stop_loss_cooldown"])
+
+
+def test_a_calibrated_confidence_given_to_create_sizes_the_proposal_and_is_said(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock)
+    plain_p = b.create(
+        ETH, decision(confidence=0.9), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000)
+    )
+    calibrated = DecisionEvidence(calibrated=Decimal("0.7"))
+    p = b.create(
+        ETH,
+        decision(confidence=0.9),
+        account(b.settings),
+        CONTRACTS["ETHUSDT"],
+        Decimal(2000),
+        evidence=calibrated,
+    )
+    assert p.margin < plain_p.margin
+    [ev] = [e for e in store.events.of_kind("proposal.proposed") if e.proposal_id == p.id]
+    assert "(sized on calibrated 0.7" in ev.message
+
+
+def test_approval_records_the_leverage_the_contract_allows_now(store: Store, clock: SimulatedClock) -> None:
+    b = book(store, clock)
+    p = b.create(ETH, decision(), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
+    assert p.id is not None
+    capped = replace(CONTRACTS["ETHUSDT"], max_leverage=10)
+    out = b.approve(p.id, "alice", Decimal(2000), account(b.settings), contract=capped)
+    assert (p.leverage, out.state, out.leverage) == (20, ProposalState.APPROVED, 10)
