@@ -482,3 +482,19 @@ def test_approval_records_the_leverage_the_contract_allows_now(store: Store, clo
     capped = replace(CONTRACTS["ETHUSDT"], max_leverage=10)
     out = b.approve(p.id, "alice", Decimal(2000), account(b.settings), contract=capped)
     assert (p.leverage, out.state, out.leverage) == (20, ProposalState.APPROVED, 10)
+
+
+def test_approval_in_the_final_days_records_the_shortened_tp_and_sl(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock)
+    p = b.create(ETH, decision(tp="9", sl="6"), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
+    assert p.id is not None
+    final = make_settings(
+        engine={"approval": "manual"}, competition={"start": "2026-01-01", "end": "2026-01-21"}
+    )
+    late = ProposalBook(store, clock, final)
+    out = late.approve(p.id, "alice", Decimal(2000), account(final))
+    assert out.state is ProposalState.APPROVED
+    assert (p.tp_pct, p.sl_pct) == (Decimal(9), Decimal(6))
+    assert (out.tp_pct, out.sl_pct) == (Decimal(2), Decimal("1.5"))  # the final days' defaults
