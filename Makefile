@@ -76,7 +76,8 @@ MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
 	smt_engine.trading.risk.* smt_engine.trading.limits* smt_engine.trading.loss_limits* \
 	smt_engine.trading.cooldowns* smt_engine.competition* smt_engine.trading.edge_gate* \
 	smt_engine.trading.evidence* smt_engine.scorecard.calibration* smt_engine.scorecard.stats.x_mean_interval* \
-	smt_engine.exchange.precision* smt_engine.store.codec* smt_engine.secrets* smt_engine.trading.ailog*
+	smt_engine.exchange.precision* smt_engine.store.codec* smt_engine.secrets* smt_engine.trading.ailog* \
+	smt_engine.trading.account.* smt_engine.exchange.ids*
 mutate: $(STAMP)
 	$(BIN)/mutmut run --max-children 2 $(if $(filter all,$(MUTANTS)),,$(foreach m,$(MUTANTS),"$(m)"))
 	$(BIN)/mutmut export-cicd-stats

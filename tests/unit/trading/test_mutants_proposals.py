@@ -290,6 +290,21 @@ def test_a_pair_no_longer_configured_is_still_re_checked_at_approval(
     narrowed = ProposalBook(
         store, clock, make_settings(engine={"approval": "manual"}, pairs={"tier2": ["SOL"]})
     )
+    cooling = account(narrowed.settings, last_stop_loss={"DOGEUSDT": NOW})
+    refused = narrowed.approve(p.id or 0, "alice", Decimal("0.1"), cooling)
+    assert refused.reason_codes == ["stop_loss_cooldown"]  # its symbol's cooldown still counts
+
+
+def test_a_pair_no_longer_configured_is_approved_when_its_gates_pass(
+    store: Store, clock: SimulatedClock
+) -> None:
+    b = book(store, clock)
+    p = b.create(
+        Pair("DOGE", Tier.TWO), decision(), account(b.settings), CONTRACTS["DOGEUSDT"], Decimal("0.1")
+    )
+    narrowed = ProposalBook(
+        store, clock, make_settings(engine={"approval": "manual"}, pairs={"tier2": ["SOL"]})
+    )
     out = narrowed.approve(p.id or 0, "alice", Decimal("0.1"), account(narrowed.settings))
     assert (out.state, out.pair, out.size) == (ProposalState.APPROVED, "DOGE", Decimal(14000))
 
