@@ -37,17 +37,22 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(secrets, "_known", secrets._known)
 
 
+_LEVELS_SET_BY_RUNS = ("smt_engine", "httpx", "httpcore", "google_genai", "asyncio")
+
+
 @pytest.fixture(autouse=True)
 def _root_logging() -> Iterator[None]:
-    """A command run in process sets up the root logger; undo that, so its handler (bound to that test's
-    captured stderr) never sees, or rewrites, a later test's records."""
+    """A command or engine run in process sets up logging; undo that, so its handler (bound to that test's
+    captured stderr) never sees, or rewrites, a later test's records, and no level it set hides them."""
     root = logging.getLogger()
-    level = root.level
+    loggers = [root, *(logging.getLogger(name) for name in _LEVELS_SET_BY_RUNS)]
+    levels = [logger.level for logger in loggers]
     yield
     for handler in list(root.handlers):
         if type(handler).__module__ != "_pytest.logging":
             root.removeHandler(handler)
-    root.setLevel(level)
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
 
 
 @pytest.fixture
