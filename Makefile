@@ -57,7 +57,10 @@ lock: $(STAMP)
 # price plausibility, execution, protection, closing, kill switch, engine lock, database identity, the
 # order and position rows, the account reader, proposals, the shutdown drain, the WEEX transport's
 # no-retry of order creation, the manual entry handler, the risk gates and loss figures, the edge
-# gate with its calibration and interval, Decimal rounding, the store's redaction, the AI log;
+# gate with its calibration and interval, Decimal rounding, the store's redaction, the AI log, the risk
+# inputs, manual entries and position adjustments, the engine's run, shutdown, start-up reconcile,
+# heartbeat, monitor pacing, halt and resume, the stream supervisor, streamed prices, the analyst
+# answer parser and the log set-up;
 # docs/benchmarks.md has the counts and times).
 # `make mutate MUTANTS=all` takes every file listed (about 11,800 mutants: hours). mutants/ keeps which test
 # reaches which function between runs, but every mutant named (by default the whole scope) is checked
@@ -77,7 +80,14 @@ MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
 	smt_engine.trading.cooldowns* smt_engine.competition* smt_engine.trading.edge_gate* \
 	smt_engine.trading.evidence* smt_engine.scorecard.calibration* smt_engine.scorecard.stats.x_mean_interval* \
 	smt_engine.exchange.precision* smt_engine.store.codec* smt_engine.secrets* smt_engine.trading.ailog* \
-	smt_engine.trading.account.* smt_engine.exchange.ids*
+	smt_engine.trading.account.* smt_engine.exchange.ids* \
+	smt_engine.trading.risk_inputs* smt_engine.trading.manual_entry* smt_engine.trading.adjust* \
+	smt_engine.commands.adjust_handlers* smt_engine.commands.engine_handlers* \
+	smt_engine.engine.xǁEngineǁ_run* smt_engine.engine.xǁEngineǁ_shutdown* \
+	smt_engine.engine.xǁEngineǁ_reconcile_until_ok* smt_engine.engine.xǁEngineǁ_heartbeat_loop* \
+	smt_engine.engine.xǁEngineǁ_monitor_period* smt_engine.engine.xǁEngineǁ_monitor_wait* \
+	smt_engine.engine.xǁEngineǁhalt* smt_engine.exchange.weex.supervisor* \
+	smt_engine.exchange.market.streamed* smt_engine.analyst.parse* smt_engine.logsetup*
 mutate: $(STAMP)
 	$(BIN)/mutmut run --max-children 2 $(if $(filter all,$(MUTANTS)),,$(foreach m,$(MUTANTS),"$(m)"))
 	$(BIN)/mutmut export-cicd-stats
