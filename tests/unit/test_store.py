@@ -35,6 +35,7 @@ from smt_engine.store import AlreadyRunning, EngineLock, Store, StoreError, code
 from smt_engine.store.errors import DatabaseUnusable
 from smt_engine.store.migrations import MIGRATIONS
 from smt_engine.store.records import AccountSnapshot, EngineStatus, Order, Position
+from tests.unit.trading.conftest import eth_position, eth_proposal
 
 T0 = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)
 
@@ -400,44 +401,11 @@ def test_two_connections_migrating_one_fresh_database_apply_each_migration_once(
 
 
 def test_waiting_proposals_and_closed_positions_are_counted_by_state(tmp_path: Path) -> None:
-    from smt_engine.store.records import Proposal
-
     store = Store.open(tmp_path / "smt.db")
-
-    def proposal(state: ProposalState) -> Proposal:
-        return Proposal(
-            pair="ETH",
-            symbol="ETHUSDT",
-            side=Side.LONG,
-            confidence=0.8,
-            margin=Decimal(100),
-            notional=Decimal(1000),
-            leverage=10,
-            size=Decimal("0.3"),
-            entry_ref=Decimal(3000),
-            tp_price=Decimal(3090),
-            sl_price=Decimal(2955),
-            tp_pct=Decimal(3),
-            sl_pct=Decimal("1.5"),
-            state=state,
-            created_at=T0,
-        )
-
     for state in (ProposalState.PROPOSED, ProposalState.PROPOSED, ProposalState.REJECTED):
-        store.proposals.insert(proposal(state))
+        store.proposals.insert(eth_proposal(state=state, created_at=T0))
     for symbol, state in (("ETHUSDT", PositionState.CLOSED), ("BTCUSDT", PositionState.OPEN)):
-        store.positions.insert(
-            Position(
-                symbol=symbol,
-                side=Side.LONG,
-                size=Decimal(1),
-                entry_price=Decimal(3000),
-                opened_at=T0,
-                state=state,
-                leverage=20,
-                updated_at=T0,
-            )
-        )
+        store.positions.insert(eth_position(symbol=symbol, state=state, opened_at=T0, updated_at=T0))
     assert store.proposals.pending_count() == 2
     assert store.positions.closed_count() == 1
     store.close()

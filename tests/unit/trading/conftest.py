@@ -1,4 +1,5 @@
-"""Shared builders for the trading tests: settings, contracts, accounts, decisions, a clock driver."""
+"""Shared builders for the trading tests: settings, contracts, accounts, decisions, positions, proposals, a
+clock driver."""
 
 from __future__ import annotations
 
@@ -15,9 +16,18 @@ import pytest
 from smt_engine.clock import SimulatedClock
 from smt_engine.competition import competition_status
 from smt_engine.config import Settings
-from smt_engine.domain import Action, AnalystKind, Contract, Decision, EngineState, PositionState, Side
+from smt_engine.domain import (
+    Action,
+    AnalystKind,
+    Contract,
+    Decision,
+    EngineState,
+    PositionState,
+    ProposalState,
+    Side,
+)
 from smt_engine.store import Store
-from smt_engine.store.records import Position
+from smt_engine.store.records import Position, Proposal
 from smt_engine.trading.account import AccountState, OpenExposure
 
 T = TypeVar("T")
@@ -135,3 +145,26 @@ def eth_position(**fields: Any) -> Position:
         "updated_at": NOW,
     }
     return Position(**(base | fields))
+
+
+def eth_proposal(**fields: Any) -> Proposal:
+    """A 0.1 ETH long at 2000, leverage 20 (10 USDT of margin, TP 2100 at 5 %, SL 1960 at 2 %), waiting for
+    the operator since ``NOW``; ``fields`` change it."""
+    base: dict[str, Any] = {
+        "pair": "ETH",
+        "symbol": "ETHUSDT",
+        "side": Side.LONG,
+        "confidence": 0.8,
+        "margin": Decimal(10),
+        "notional": Decimal(200),
+        "leverage": 20,
+        "size": Decimal("0.1"),
+        "entry_ref": Decimal(2000),
+        "tp_price": Decimal(2100),
+        "sl_price": Decimal(1960),
+        "tp_pct": Decimal(5),
+        "sl_pct": Decimal(2),
+        "state": ProposalState.PROPOSED,
+        "created_at": NOW,
+    }
+    return Proposal(**(base | fields))

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from smt_engine.clock import SimulatedClock
-from smt_engine.domain import Action, AiLogState, AnalystKind, EventLevel, PositionState, ProposalState, Side
+from smt_engine.domain import Action, AiLogState, AnalystKind, EventLevel, PositionState, ProposalState
 from smt_engine.exchange.base import ExchangeUnavailable, RateLimited
 from smt_engine.secrets import register_secret
 from smt_engine.store import Store
-from smt_engine.store.records import AiLog, Analysis, Proposal
+from smt_engine.store.records import AiLog, Analysis
 from smt_engine.trading import ailog
 from smt_engine.trading.ailog import (
     EXPLANATION_MAX,
@@ -28,7 +28,7 @@ from smt_engine.trading.ailog import (
     backoff,
     bounded_explanation,
 )
-from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, eth_position, make_settings
+from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, eth_position, eth_proposal, make_settings
 from tests.unit.trading.scripted import Script, ScriptedExchange
 
 SECRET = "ailog-FAKE-SECRET-41d9e0b7"
@@ -72,24 +72,7 @@ def analysed_proposal(store: Store, clock: SimulatedClock, model: str, *, with_a
         )
         analysis_id = analysis.id
     proposal = store.proposals.insert(
-        Proposal(
-            pair="ETH",
-            symbol="ETHUSDT",
-            side=Side.LONG,
-            confidence=0.8,
-            margin=Decimal(10),
-            notional=Decimal(200),
-            leverage=20,
-            size=Decimal("0.1"),
-            entry_ref=Decimal(2000),
-            tp_price=Decimal(2100),
-            sl_price=Decimal(1960),
-            tp_pct=Decimal(5),
-            sl_pct=Decimal(2),
-            state=ProposalState.OPEN,
-            created_at=clock.now(),
-            analysis_id=analysis_id,
-        )
+        eth_proposal(state=ProposalState.OPEN, created_at=clock.now(), analysis_id=analysis_id)
     )
     assert proposal.id is not None
     return proposal.id
