@@ -11,16 +11,20 @@ from decimal import Decimal
 import pytest
 
 from smt_engine.clock import SimulatedClock
-from smt_engine.domain import EngineState, ProposalState, Side
+from smt_engine.domain import EngineState, Side
 from smt_engine.store import Store
 from smt_engine.store import limits as names
 from smt_engine.store.limits import Limit
-from smt_engine.store.records import Proposal
 from smt_engine.trading import limits as L
 from smt_engine.trading.account import OpenExposure
-from tests.unit.trading.conftest import NOW, account, make_settings
+from tests.unit.trading.conftest import NOW, account, eth_proposal, make_settings
 
 NOT_READ = "% of available balance + margin in positions (balance not read yet)"
+
+
+def row(name: str, value: Decimal, unit: str, detail: str, *, used: Decimal | None = None) -> Limit:
+    """A limit row as published at ``NOW``: what each expected table below is made of."""
+    return Limit(name=name, value=value, unit=unit, used=used, detail=detail, updated_at=NOW)
 
 
 def test_every_enforced_limit_shows_its_value_use_and_how_it_is_measured() -> None:
@@ -35,66 +39,43 @@ def test_every_enforced_limit_shows_its_value_use_and_how_it_is_measured() -> No
     )
     basis = "% of available balance + margin in positions (850.00 USDT)"
     assert L.enforced_limits(settings, acct, NOW) == [
-        Limit(
-            name=names.MAX_HOLD,
-            value=Decimal(172800),
-            unit="s",
-            detail="positions held 48 h are force-closed (active phase)",
-            updated_at=NOW,
-        ),
-        Limit(
-            name=names.MAX_OPEN_POSITIONS,
-            value=Decimal(5),
-            unit="count",
+        row(names.MAX_HOLD, Decimal(172800), "s", "positions held 48 h are force-closed (active phase)"),
+        row(
+            names.MAX_OPEN_POSITIONS,
+            Decimal(5),
+            "count",
+            "open positions and entries in flight",
             used=Decimal(1),
-            detail="open positions and entries in flight",
-            updated_at=NOW,
         ),
-        Limit(
-            name=names.SINGLE_EXPOSURE,
-            value=Decimal("212.50"),
-            unit="USDT",
-            detail=f"margin of one position: 25{basis}",
-            updated_at=NOW,
-        ),
-        Limit(
-            name=names.TOTAL_EXPOSURE,
-            value=Decimal("510.00"),
-            unit="USDT",
+        row(names.SINGLE_EXPOSURE, Decimal("212.50"), "USDT", f"margin of one position: 25{basis}"),
+        row(
+            names.TOTAL_EXPOSURE,
+            Decimal("510.00"),
+            "USDT",
+            f"margin of all positions: 60{basis}",
             used=Decimal("50.00"),
-            detail=f"margin of all positions: 60{basis}",
-            updated_at=NOW,
         ),
-        Limit(
-            name=names.DAILY_LOSS,
-            value=Decimal(10),
-            unit="%",
+        row(
+            names.DAILY_LOSS,
+            Decimal(10),
+            "%",
+            "loss today 50 USDT = 5.00% of opening equity 1000 (limit 10%)",
             used=Decimal("5.00"),
-            detail="loss today 50 USDT = 5.00% of opening equity 1000 (limit 10%)",
-            updated_at=NOW,
         ),
-        Limit(
-            name=names.DRAWDOWN,
-            value=Decimal(25),
-            unit="%",
+        row(
+            names.DRAWDOWN,
+            Decimal(25),
+            "%",
+            "drawdown 13.64% from peak 1100 (limit 25%)",
             used=Decimal("13.64"),
-            detail="drawdown 13.64% from peak 1100 (limit 25%)",
-            updated_at=NOW,
         ),
-        Limit(
-            name=names.MAX_DRIFT,
-            value=Decimal("0.5"),
-            unit="%",
-            detail="approval refused when the price moved more than this from the price at proposal time",
-            updated_at=NOW,
+        row(
+            names.MAX_DRIFT,
+            Decimal("0.5"),
+            "%",
+            "approval refused when the price moved more than this from the price at proposal time",
         ),
-        Limit(
-            name=names.PROPOSAL_TTL,
-            value=Decimal(900),
-            unit="s",
-            detail="a waiting proposal expires after this",
-            updated_at=NOW,
-        ),
+        row(names.PROPOSAL_TTL, Decimal(900), "s", "a waiting proposal expires after this"),
     ]
 
 
@@ -144,21 +125,14 @@ def test_live_mode_adds_the_edge_gate_and_its_overrides_to_the_table() -> None:
         names.PROPOSAL_TTL,
     ]
     assert rows[-2:] == [
-        Limit(
-            name=names.EDGE_GATE,
-            value=Decimal(40),
-            unit="count",
-            detail="live entries need a source's record on the pair over at least 40 decisions scored at 1h, "
+        row(
+            names.EDGE_GATE,
+            Decimal(40),
+            "count",
+            "live entries need a source's record on the pair over at least 40 decisions scored at 1h, "
             "with a 95% lower bound of the after-fee mean above 0; otherwise denied no_proven_edge",
-            updated_at=NOW,
         ),
-        Limit(
-            name=names.EDGE_OVERRIDES,
-            value=Decimal(2),
-            unit="count",
-            detail="heuristic:ETH, gemini:BTC",
-            updated_at=NOW,
-        ),
+        row(names.EDGE_OVERRIDES, Decimal(2), "count", "heuristic:ETH, gemini:BTC"),
     ]
     assert [r.name for r in L.edge_limits(make_settings(engine={"mode": "live"}), NOW)] == [names.EDGE_GATE]
     assert L.edge_limits(make_settings(engine={"mode": "paper"}), NOW) == []
@@ -167,27 +141,13 @@ def test_live_mode_adds_the_edge_gate_and_its_overrides_to_the_table() -> None:
 def _waiting(store: Store, symbol: str, entry_ref: str) -> int:
     """A proposal on ``symbol`` waiting for the operator, proposed at ``entry_ref``; its id."""
     ref = Decimal(entry_ref)
-    row = store.proposals.insert(
-        Proposal(
-            pair=symbol.removesuffix("USDT"),
-            symbol=symbol,
-            side=Side.LONG,
-            confidence=0.8,
-            margin=Decimal(10),
-            notional=Decimal(100),
-            leverage=10,
-            size=Decimal(1),
-            entry_ref=ref,
-            tp_price=ref * 2,
-            sl_price=ref / 2,
-            tp_pct=Decimal(5),
-            sl_pct=Decimal(2),
-            state=ProposalState.PROPOSED,
-            created_at=NOW,
+    proposal = store.proposals.insert(
+        eth_proposal(
+            pair=symbol.removesuffix("USDT"), symbol=symbol, entry_ref=ref, tp_price=ref * 2, sl_price=ref / 2
         )
     )
-    assert row.id is not None
-    return row.id
+    assert proposal.id is not None
+    return proposal.id
 
 
 async def test_a_drift_that_cannot_be_measured_is_left_out_and_the_others_are_still_shown(
@@ -218,21 +178,19 @@ async def test_a_drift_that_cannot_be_measured_is_left_out_and_the_others_are_st
     assert await publisher.publish(EngineState.RUNNING) is True
     drifts = [r for r in store.limits.select(order_by="name") if r.name.startswith(names.DRIFT_PREFIX)]
     assert drifts == [
-        Limit(
-            name=names.drift_name(doge),
-            value=Decimal("0.5"),
-            unit="%",
+        row(
+            names.drift_name(doge),
+            Decimal("0.5"),
+            "%",
+            "price 0.102 vs 0.1 at proposal time",
             used=Decimal("2.000"),
-            detail="price 0.102 vs 0.1 at proposal time",
-            updated_at=NOW,
         ),
-        Limit(
-            name=names.drift_name(eth),
-            value=Decimal("0.5"),
-            unit="%",
+        row(
+            names.drift_name(eth),
+            Decimal("0.5"),
+            "%",
+            "price 2006 vs 2000 at proposal time",
             used=Decimal("0.300"),
-            detail="price 2006 vs 2000 at proposal time",
-            updated_at=NOW,
         ),
     ]
     assert {unread, zero_price, zero_ref, again}.isdisjoint(int(r.name.rsplit(".", 1)[1]) for r in drifts)
