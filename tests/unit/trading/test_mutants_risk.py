@@ -214,6 +214,27 @@ def test_a_gate_result_as_a_record_names_the_gate_its_verdict_detail_and_halt() 
 # --------------------------------------------------------------------------- each gate at its limit
 
 
+def open_positions(count: int) -> dict[str, Any]:
+    """Inputs with ``count`` positions already open (1 USDT of margin each, on symbols of their own)."""
+    return {
+        "acct": {
+            "open_positions": tuple(OpenExposure(f"X{i}USDT", Side.LONG, Decimal(1)) for i in range(count))
+        }
+    }
+
+
+def beside_btc(margin: int, total_cap_pct: int | None = None) -> dict[str, Any]:
+    """Inputs for an operator's entry of ``margin`` USDT beside ``BTC_IN_USE``, with the total exposure cap
+    set to ``total_cap_pct`` when given."""
+    inputs: dict[str, Any] = {
+        "acct": {"open_positions": BTC_IN_USE},
+        "requested": OperatorSize(margin=Decimal(margin)),
+    }
+    if total_cap_pct is not None:
+        inputs["settings"] = {"risk": {"max_total_exposure_pct": Decimal(total_cap_pct)}}
+    return inputs
+
+
 LIMIT_ROWS: list[tuple[str, dict[str, Any], GateResult]] = [
     (
         "daily loss at the limit halts",
@@ -266,48 +287,32 @@ LIMIT_ROWS: list[tuple[str, dict[str, Any], GateResult]] = [
     ),
     (
         "one under the open positions limit passes",
-        {
-            "acct": {
-                "open_positions": tuple(OpenExposure(f"X{i}USDT", Side.LONG, Decimal(1)) for i in range(4))
-            }
-        },
+        open_positions(4),
         passed(ReasonCode.MAX_OPEN_POSITIONS, "4 open, limit 5"),
     ),
     (
         "at the open positions limit is refused",
-        {
-            "acct": {
-                "open_positions": tuple(OpenExposure(f"X{i}USDT", Side.LONG, Decimal(1)) for i in range(5))
-            }
-        },
+        open_positions(5),
         refused(ReasonCode.MAX_OPEN_POSITIONS, "5 open, limit 5"),
     ),
     (
         "a margin exactly at the single position cap passes",
-        {"acct": {"open_positions": BTC_IN_USE}, "requested": OperatorSize(margin=Decimal(275))},
+        beside_btc(275),
         passed(ReasonCode.SINGLE_EXPOSURE, "margin 275 USDT (notional 5500), cap 275"),
     ),
     (
         "one contract step past the single position cap is refused",
-        {"acct": {"open_positions": BTC_IN_USE}, "requested": OperatorSize(margin=Decimal(276))},
+        beside_btc(276),
         refused(ReasonCode.SINGLE_EXPOSURE, "margin 276 USDT (notional 5520), cap 275"),
     ),
     (
         "margin in use exactly at the total cap passes",
-        {
-            "settings": {"risk": {"max_total_exposure_pct": Decimal(30)}},
-            "acct": {"open_positions": BTC_IN_USE},
-            "requested": OperatorSize(margin=Decimal(230)),
-        },
+        beside_btc(230, total_cap_pct=30),
         passed(ReasonCode.TOTAL_EXPOSURE, "margin in use 330 USDT with this trade, cap 330"),
     ),
     (
         "one contract step past the total cap is refused",
-        {
-            "settings": {"risk": {"max_total_exposure_pct": Decimal(30)}},
-            "acct": {"open_positions": BTC_IN_USE},
-            "requested": OperatorSize(margin=Decimal(231)),
-        },
+        beside_btc(231, total_cap_pct=30),
         refused(ReasonCode.TOTAL_EXPOSURE, "margin in use 331 USDT with this trade, cap 330"),
     ),
     (
