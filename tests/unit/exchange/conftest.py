@@ -1,5 +1,5 @@
 """A scripted WEEX for the transport and client tests: each route answers in turn, every request is
-kept, and no back-off or limiter wait takes real time."""
+kept, and no back-off or limiter wait takes real time; and the position row such a WEEX serves."""
 
 from __future__ import annotations
 
@@ -82,3 +82,21 @@ def client_on(script: Script, sleeps: Sleeps, **kw: Any) -> WeexClient:
     }
     args.update(kw)
     return WeexClient(**args)
+
+
+def weex_position(position_id: int | str) -> dict[str, Any]:
+    """An allPosition row as WEEX documents it: a 0.01 BTCUSDT cross long at leverage 5 (900 USDT open).
+
+    WEEX documents the ``id`` both as a number and as a string, so each caller names the form it serves.
+    """
+    return {
+        "id": position_id,
+        "symbol": "BTCUSDT",
+        "side": "LONG",
+        "size": "0.01",
+        "openValue": "900",
+        "leverage": "5",
+        "marginType": "CROSSED",
+        "createdTime": 1775758733006,
+        "updatedTime": 1775758733006,
+    }

@@ -29,6 +29,7 @@ from smt_engine.exchange.precision import PrecisionError
 from smt_engine.exchange.weex import transport as transport_module
 from smt_engine.exchange.weex.client import USER_TRADES_WINDOW
 from tests.fakes.weex_shapes import to_ms
+from tests.unit.exchange.conftest import weex_position
 from tests.unit.exchange.test_preflight_price import scripted, sent
 from tests.unit.exchange.test_weex_as_documented import NOW, Venue
 
@@ -36,17 +37,9 @@ CANCEL = "DELETE /capi/v3/order"
 ALGO_CANCEL = "DELETE /capi/v3/algoOrder"
 POSITIONS = "GET /capi/v3/account/position/allPosition"
 NOT_FOUND = {"code": -2013, "msg": "Order does not exist."}
-POSITION = {
-    "id": 1,
-    "symbol": "BTCUSDT",
-    "side": "LONG",
-    "size": "0.01",
-    "openValue": "900",
-    "leverage": "5",
-    "marginType": "CROSSED",
-    "createdTime": 1775758733006,
-    "updatedTime": 1775758733006,
-}
+POSITION = weex_position(1)
+"""The id as a number; ``test_mutants_weex_legs`` serves it as a string: WEEX documents both forms and
+both must keep being read, so the two rows stay apart."""
 
 
 def trade(order_id: str, at_ms: int, **kw: Any) -> dict[str, Any]:

@@ -13,19 +13,12 @@ import httpx
 from smt_engine.clock import SimulatedClock
 from smt_engine.domain import HealthStatus
 from smt_engine.store import Store
+from tests.unit.exchange.conftest import weex_position
 from tests.unit.exchange.test_weex_as_documented import NOW, Venue
 
-POSITION = {
-    "id": "1",
-    "symbol": "BTCUSDT",
-    "side": "LONG",
-    "size": "0.01",
-    "openValue": "900",
-    "leverage": "5",
-    "marginType": "CROSSED",
-    "createdTime": 1775758733006,
-    "updatedTime": 1775758733006,
-}
+POSITION = weex_position("1")
+"""The id as a string; ``test_mutants_weex_client`` serves it as a number: WEEX documents both forms and
+both must keep being read, so the two rows stay apart."""
 TRAILING = {
     "algoId": "77",
     "symbol": "BTCUSDT",
