@@ -17,6 +17,7 @@ from smt_engine.domain import Side
 from smt_engine.exchange.base import OrderRequest
 from smt_engine.exchange.weex import WeexClient, WeightLimiter
 from smt_engine.exchange.weex.limiter import DEFAULT_ORDERS_PER_MINUTE, WEEX_ORDERS_PER_MINUTE
+from tests.unit.exchange.conftest import weex_position
 
 NOW = datetime(2026, 4, 9, 12, 0, tzinfo=UTC)
 CONTRACT = {
@@ -112,17 +113,7 @@ async def test_an_attached_tp_listed_under_order_is_cancelled_through_order() ->
         "time": 1775758733006,
         "updateTime": 1775758733006,
     }
-    position = {
-        "id": "1",
-        "symbol": "BTCUSDT",
-        "side": "LONG",
-        "size": "0.01",
-        "openValue": "900",
-        "leverage": "5",
-        "marginType": "CROSSED",
-        "createdTime": 1775758733006,
-        "updatedTime": 1775758733006,
-    }
+    position = weex_position("1")
     cancelled = {"orderId": tp_leg["orderId"], "origClientOrderId": "", "success": True, "errorCode": ""}
     venue = Venue(
         {
