@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -130,7 +131,7 @@ def test_on_the_wall_clock_the_streams_keep_their_own_sleep_and_monotonic_time()
     rig = Rig(clock=WallClock())
     for stream in rig.sup.streams:
         assert stream._sleep is asyncio.sleep
-        assert stream._monotonic is __import__("time").monotonic
+        assert stream._monotonic is time.monotonic
 
 
 def test_prices_given_to_the_supervisor_are_the_ones_it_fills_and_without_them_it_makes_its_own() -> None:
