@@ -118,6 +118,13 @@ class StandInStreams:
             raise self.error
 
 
+def state_row(store: Store) -> tuple[EngineState, str | None]:
+    """The engine state and its reason as recorded (what ``smt status`` shows)."""
+    row = store.engine.current()
+    assert row is not None
+    return row.state, row.state_reason
+
+
 def engine_for(
     store: Store,
     clock: SimulatedClock,

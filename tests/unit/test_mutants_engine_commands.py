@@ -23,7 +23,7 @@ from smt_engine.logsetup import EventsHandler
 from smt_engine.store import Store
 from smt_engine.store.records import AccountSnapshot
 from smt_engine.trading.risk import ReasonCode
-from tests.unit.engine_support import T0, engine_for
+from tests.unit.engine_support import T0, engine_for, state_row
 
 
 @pytest.fixture
@@ -38,12 +38,6 @@ def engine(store: Store) -> Iterator[Engine]:
     logging.getLogger().addHandler(handler)
     yield built
     logging.getLogger().removeHandler(handler)
-
-
-def state_row(store: Store) -> tuple[EngineState, str | None]:
-    row = store.engine.current()
-    assert row is not None
-    return row.state, row.state_reason
 
 
 async def test_pause_pauses_once_and_never_hides_a_halt(engine: Engine, store: Store) -> None:
