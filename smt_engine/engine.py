@@ -190,13 +190,11 @@ class Engine:
         self.stop()
 
     async def _shutdown(self, tasks: list[asyncio.Task[Any]]) -> None:
-        if self._cycle_task is not None and not self._cycle_task.done():
-            # Order placement is shielded, so cancelling here abandons analysis, never an order.
-            self._cycle_task.cancel()
+        # Cancelling the cycle loop cancels the cycle it awaits. Order placement is shielded, so this
+        # abandons analysis, never an order.
         for task in tasks:
             task.cancel()
-        pending = [*tasks, *([self._cycle_task] if self._cycle_task else [])]
-        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self.work.pending:
             timeout = self.settings.engine.shutdown_timeout.total_seconds()
             log.info(
