@@ -69,10 +69,6 @@ class ReasonCode(StrEnum):
     CYCLE_ENTRY_LIMIT = "max_entries_per_cycle"
 
 
-HALTING = frozenset({ReasonCode.DAILY_LOSS, ReasonCode.MAX_DRAWDOWN})
-"""Gates whose failure means "halt the engine", not just "skip this trade"."""
-
-
 @dataclass(frozen=True, slots=True)
 class GateResult:
     code: ReasonCode

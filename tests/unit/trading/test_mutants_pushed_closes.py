@@ -222,6 +222,29 @@ async def test_the_siblings_cancelled_are_the_positions_other_open_legs_each_boo
     )
 
 
+async def test_the_take_profit_left_by_a_pushed_stop_loss_is_booked_cancelled_naming_the_stop(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """The audit row of a sibling cancelled after a stop-loss names the stop-loss, not a take-profit."""
+    mon, ex = monitor_on(store, clock)
+    pos = held(store, tp="t1", sl="s1")
+    take = leg(store, pos, "t1", OrderKind.TP)
+    sent: list[tuple[str, str]] = []
+
+    async def cancel(symbol: str, order_id: str) -> None:
+        sent.append((symbol, order_id))
+
+    ex.cancel_algo_order = cancel  # type: ignore[method-assign]
+    assert await mon.settler.cancel_siblings([(pos, filled("s1", "sl"))]) == {"t1"}
+    assert sent == [("ETHUSDT", "t1")]
+    (event,) = store.events.of_kind("order.cancelled")
+    assert event.order_id == take.id
+    assert event.data["reason"] == (
+        f"sibling of the pushed stop-loss s1 that closed position #{pos.id}: cancelled, the venue "
+        "confirmed it"
+    )
+
+
 async def test_a_sibling_the_venue_refuses_to_cancel_stays_open_and_is_said(
     store: Store, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
