@@ -74,7 +74,7 @@ def retune_logging(level: str, fmt: str) -> None:
     root.setLevel(min(logging.getLevelName(level.upper()), logging.INFO))
 
 
-def setup_logging(level: str = "info", fmt: str = "text") -> logging.Handler:
+def setup_logging(level: str, fmt: str) -> logging.Handler:
     """Configure the root logger once for a command; returns the stderr handler."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(DatabaseErrorsOneLine())

@@ -229,7 +229,7 @@ class Executor:
                     raise _Failed(f"leverage {proposal.leverage}x not set: {error_text(exc)}") from None
                 log.info("leverage refused while orders settle (attempt %d): retrying", attempt)
                 await self.clock.sleep(trading.leverage_retry_delay.total_seconds())
-                held = await self._prepare_symbol(proposal.symbol)
+                await self._prepare_symbol(proposal.symbol)
 
     async def _send_entry(self, proposal: Proposal) -> tuple[Order, str]:
         """Write the order row, then send exactly once; an unknown outcome is looked up, never resent."""
