@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from smt_engine.clock import SimulatedClock
+from smt_engine.config import Settings
 from smt_engine.domain import EventLevel, OrderKind, OrderState, Side
 from smt_engine.exchange.base import ExchangeUnavailable, InvalidOrder, OrderStatus
 from smt_engine.store import Store
@@ -141,6 +142,21 @@ async def test_a_stop_past_the_limit_or_on_the_wrong_side_sends_nothing(
     assert venue.count("cancel_algo_order") == 0
     assert current(store, position.id) == position
     assert events(store, "position.protection_moved") == []
+
+
+async def test_in_the_final_days_a_moved_stop_is_held_to_the_phases_distance(
+    store: Store, clock: SimulatedClock
+) -> None:
+    adjuster, venue, executor, position = await ready(store, clock)
+    window = {"competition": {"start": "2026-01-10", "end": "2026-01-20"}}  # NOW is its last day
+    executor.settings.competition = Settings.model_validate(window).competition
+    with pytest.raises(AdjustRefused) as info:
+        await drive(clock, adjuster.move(position, "sl", Decimal(1950), "alice"))
+    assert str(info.value) == (
+        "max_stop_distance: ETHUSDT LONG stop 1950 is 2.50% from the entry 2000, past the limit 1.5% "
+        "(the final days' stop distance); the current stop 1960 stays"
+    )
+    assert venue.count("place_tp_sl") == 0
 
 
 async def test_a_take_profit_is_not_held_to_the_stop_limit(store: Store, clock: SimulatedClock) -> None:
