@@ -36,6 +36,7 @@ async def test_a_moved_stop_rests_on_the_tick_before_the_old_one_is_cancelled(
     old = store.orders.by_exchange_id("1003")
     assert old is not None
     new_id = venue.next_id()
+    await clock.advance(60)  # the move comes later than the position's last update
     moved = await drive(clock, adjuster.move(position, "sl", Decimal("1980.004"), "alice"))
 
     assert moved == {
@@ -56,6 +57,7 @@ async def test_a_moved_stop_rests_on_the_tick_before_the_old_one_is_cancelled(
     row = current(store, position.id)
     (event,) = events(store, "position.protection_moved")
     assert (row.sl_price, row.sl_order_id, row.updated_at) == (Decimal("1980.01"), new_id, event.at)
+    assert row.updated_at > position.updated_at
     assert (row.tp_price, row.tp_order_id) == (Decimal("2100.00"), "1002")
     assert event.level is EventLevel.INFO
     assert event.message == "ETHUSDT LONG: stop-loss moved by alice from 1960 to 1980.01"

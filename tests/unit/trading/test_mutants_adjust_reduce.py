@@ -48,6 +48,7 @@ async def test_half_closed_the_part_is_booked_and_the_rest_stays_open_with_resiz
     cid = client_id(store, 1, "part1")
     assert request == OrderRequest("ETHUSDT", Side.LONG, Decimal("0.75"), cid, reduce_only=True)
     assert ("fills", ("ETHUSDT", OPENED_AT)) in venue.sent
+    assert ("order", ("ETHUSDT", part_id)) in venue.sent  # the fill is read back on its own symbol
     (order,) = close_rows(store, 3)
     assert order.client_order_id == cid
     assert (order.state, order.exchange_order_id, order.price) == (OrderState.FILLED, part_id, ENTRY)
@@ -194,7 +195,9 @@ async def test_a_lost_answer_is_looked_up_by_client_id_and_the_found_fill_booked
     part_id = venue.next_id()
     reduced = await drive(clock, adjuster.reduce(position, Decimal("0.5"), None, "bob"))
     assert venue.count("place_order") == 1
-    assert venue.count("find_order") == 1
+    assert [args for name, args in venue.sent if name == "find_order"] == [
+        ("ETHUSDT", client_id(store, 1, "part1"))
+    ]
     (order,) = close_rows(store, 3)
     assert (order.state, order.exchange_order_id) == (OrderState.FILLED, part_id)
     trail = [e.data["to"] for e in store.events.select("order_id = ?", [order.id], order_by="id")]
@@ -267,10 +270,12 @@ async def test_a_close_read_open_then_filled_is_booked_and_a_failed_read_retried
 async def test_a_close_never_readable_is_not_booked(store: Store, clock: SimulatedClock) -> None:
     adjuster, venue, _, position = await ready(store, clock)
     venue.reads = [ExchangeUnavailable("upstream 502")] * 50
+    part_id = venue.next_id()
     with pytest.raises(AdjustRefused, match="fill not confirmed"):
         await drive(clock, adjuster.reduce(position, Decimal("0.5"), None, "bob"))
     (order,) = [o for o in store.orders.select() if o.kind is OrderKind.CLOSE]
     assert (order.state, order.price) == (OrderState.SUBMITTED, None)
+    assert order.exchange_order_id == part_id  # what the venue answered the send with
     assert current(store, position.id).size == Decimal("1.50")
 
 
@@ -347,7 +352,7 @@ async def test_a_leg_that_cannot_be_resized_leaves_the_old_one_and_says_so(
 async def test_each_resized_leg_stamps_the_rest_when_the_venue_took_it(
     store: Store, clock: SimulatedClock
 ) -> None:
-    adjuster, venue, _, position = await ready(store, clock, slow=clock)
+    adjuster, _, _, position = await ready(store, clock, slow=clock)
     await drive(clock, adjuster.reduce(position, Decimal("0.5"), None, "bob"))
     (booked,) = events(store, "position.partial_close")
     tp = store.orders.by_client_id(client_id(store, 1, "otp2"))
