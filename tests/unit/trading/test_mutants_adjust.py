@@ -80,6 +80,7 @@ async def test_a_moved_stop_rests_on_the_tick_before_the_old_one_is_cancelled(
     [trail] = [e for e in events(store, "order.cancelled") if e.order_id == old.id]
     assert trail.data["reason"] == "replaced (moved by alice)"
     assert store.contracts.load("ETHUSDT") == (CONTRACTS["ETHUSDT"], event.at)
+    assert ("contracts", ["ETHUSDT"]) in venue.calls  # the one contract, not the venue's whole list
 
 
 async def test_a_moved_take_profit_is_rounded_to_the_nearest_tick_and_replaces_the_old_one(
