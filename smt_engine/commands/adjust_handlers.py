@@ -35,7 +35,7 @@ def check_move(store: Store, settings: Settings, now: datetime, move: MoveProtec
     position = held_position(store, move.symbol, move.side)
     if move.leg == "sl":
         try:
-            check_stop_limit(position, move.price, *stop_limit(settings, store, now))
+            check_stop_limit(position, move.price, *stop_limit(settings, now))
         except AdjustRefused as exc:
             raise CommandRejected(str(exc)) from None
     return position

@@ -26,7 +26,6 @@ from smt_engine.domain import CloseReason, Contract, EventLevel, OrderKind, Orde
 from smt_engine.exchange.base import AmbiguousOutcome, ExchangeError, ExchangeOrder, OrderRequest
 from smt_engine.exchange.market.plausibility import ImplausiblePrice, PriceRule, plausible_price
 from smt_engine.exchange.precision import PrecisionError, floor_to_step, plain, round_stop, round_to_tick
-from smt_engine.store import Store
 from smt_engine.store.records import Order, Position
 from smt_engine.trading.order_desk import STATUS_TO_STATE, OrderDesk, error_text
 from smt_engine.trading.protection import Protection
@@ -54,11 +53,13 @@ class AdjustRefused(Exception):
         self.code = code
 
 
-def stop_limit(settings: Settings, store: Store, now: datetime) -> tuple[Decimal, str]:
-    """The largest stop distance from the entry, %, and the setting it comes from."""
-    latest = store.account.latest()
-    balance = latest.balance if latest else settings.competition.starting_balance
-    comp = competition_status(settings, now, balance)
+def stop_limit(settings: Settings, now: datetime) -> tuple[Decimal, str]:
+    """The largest stop distance from the entry, %, and the setting it comes from.
+
+    The phase's stop distance follows the date alone (the balance moves only the strategy mode and the
+    PnL figures), so no balance is read: the starting one stands in.
+    """
+    comp = competition_status(settings, now, settings.competition.starting_balance)
     limit = settings.analyst.max_sl_pct
     if comp.final_days and comp.default_sl_pct < limit:
         return comp.default_sl_pct, "the final days' stop distance"
@@ -137,7 +138,7 @@ class PositionAdjuster:
             else round_to_tick(wanted, contract.tick_size)
         )
         if kind == "sl":
-            check_stop_limit(position, price, *stop_limit(self.settings, self.store, self.clock.now()))
+            check_stop_limit(position, price, *stop_limit(self.settings, self.clock.now()))
         check_side(position, kind, price, await self._price(position.symbol))
         old = position.sl_price if kind == "sl" else position.tp_price
         new_id, left = await self._replace(position, kind, price, f"moved by {actor}", actor)

@@ -87,10 +87,11 @@ class ManualEntry:
             raise EntryRefused(
                 f"entry #{proposal.id} approved but not opened: {result.outcome}: {result.detail}"
             )
+        assert result.position is not None  # an "open" outcome carries its position
         return Entered(
             proposal_id=proposal.id,
             outcome=result.outcome,
-            position_id=result.position.id if result.position else None,
+            position_id=result.position.id,
             detail=result.detail,
         )
 

@@ -126,10 +126,8 @@ def test_a_cleared_cooldown_ends_that_cooldown_only(tmp_path: Path) -> None:
     store.close()
 
 
-def test_in_the_final_days_the_stop_limit_is_the_phase_default(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "smt.db")
+def test_in_the_final_days_the_stop_limit_is_the_phase_default() -> None:
     now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
     final = Settings.model_validate({"competition": {"start": "2026-03-01", "end": "2026-03-11"}})
-    assert stop_limit(final, store, now) == (Decimal("1.5"), "the final days' stop distance")
-    assert stop_limit(Settings(), store, now) == (Decimal(8), "analyst.max_sl_pct")
-    store.close()
+    assert stop_limit(final, now) == (Decimal("1.5"), "the final days' stop distance")
+    assert stop_limit(Settings(), now) == (Decimal(8), "analyst.max_sl_pct")
