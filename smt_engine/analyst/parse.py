@@ -119,11 +119,11 @@ def _objects(text: str) -> list[dict[str, Any]]:
         except (json.JSONDecodeError, RecursionError):
             candidate = _strip_markers_outside_strings(text, pos) if has_markers else ""
             try:
-                obj, used = decoder.raw_decode(candidate)
+                obj = decoder.raw_decode(candidate)[0]
             except (json.JSONDecodeError, RecursionError):
                 obj = None
             else:
-                end = _end_in_original(text, pos, candidate[:used])
+                end = _end_in_original(text, pos)
         if isinstance(obj, dict):
             found.append(obj)
             pos = text.find("{", end)
@@ -137,10 +137,15 @@ def _objects(text: str) -> list[dict[str, Any]]:
     return found
 
 
-def _end_in_original(text: str, start: int, decoded: str) -> int:
-    """Where the object decoded from a marker-stripped copy ends in the original text."""
+def _end_in_original(text: str, start: int) -> int:
+    """Where the object decoded from a marker-stripped copy ends in the original text.
+
+    A marker holds no brace and no quote, so the original's braces close where the copy's did: the
+    object closes within the text and the loop always returns.
+    """
     depth, in_string, escaped = 0, False, False
-    for i in range(start, len(text)):
+    i = start
+    while True:
         ch = text[i]
         if in_string:
             if escaped:
@@ -157,7 +162,7 @@ def _end_in_original(text: str, start: int, decoded: str) -> int:
             depth -= 1
             if depth == 0:
                 return i + 1
-    return start + len(decoded)
+        i += 1
 
 
 def extract_json(text: str) -> dict[str, Any]:
