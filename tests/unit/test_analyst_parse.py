@@ -21,6 +21,7 @@ from smt_engine.analyst.parse import (
     AmbiguousAnswer,
     AnalystAnswer,
     UncheckedAnswer,
+    _end_in_original,
     _strip_markers_outside_strings,
     extract_json,
     parse_response,
@@ -344,8 +345,10 @@ def test_the_analyst_and_the_gates_round_a_tie_the_same_way() -> None:
         ('{"": 1 [1], "k": "[2]"\t[cite_start]}', 0, '{"": 1, "k": "[2]"}'),
         ('{"\\\\": [1 [2]]}', 0, '{"\\\\": [1]}'),
         ('{"a": "open', 0, '{"a": "open'),
+        ('{"a": 1[1],"b": 2[2, 3]}', 0, '{"a": 1,"b": 2}'),
+        ("{X} [1] tail", 0, "{X}"),
     ],
-    ids=["nested", "offset", "escaped-quote", "empty-key", "backslash-key", "unclosed"],
+    ids=["nested", "offset", "escaped-quote", "empty-key", "backslash-key", "unclosed", "glued", "not-json"],
 )
 def test_markers_are_removed_only_between_tokens_and_the_scan_stops_at_the_close(
     text: str, start: int, expected: str
@@ -356,6 +359,21 @@ def test_markers_are_removed_only_between_tokens_and_the_scan_stops_at_the_close
 def test_the_marker_scan_reads_at_most_max_object_chars() -> None:
     text = " " * 5 + '{"a": "' + "x" * MAX_OBJECT_CHARS + '"}'
     assert _strip_markers_outside_strings(text, 5) == text[5 : 5 + MAX_OBJECT_CHARS]
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ('{"a": {"b": 1} [1], "c": 2} {"d": 3}', 0, 27),
+        ('x {"": "}", "e": "\\\\"} }', 2, 22),
+        ('{"r": "q \\" } \\\\" [2]}{', 0, 22),
+    ],
+    ids=["nested", "empty-key-and-brace-in-string", "escapes"],
+)
+def test_a_stripped_object_ends_where_its_braces_close_in_the_original(
+    text: str, start: int, end: int
+) -> None:
+    assert _end_in_original(text, start) == end
 
 
 CITED_LONG = (
@@ -381,9 +399,15 @@ def test_two_cited_answers_are_two_decisions() -> None:
         extract_json(CITED_LONG + " then " + short)
 
 
-def test_an_object_after_a_cited_answer_is_still_read() -> None:
+@pytest.mark.parametrize("between", [" ", ""])
+def test_an_object_after_a_cited_answer_is_still_read(between: str) -> None:
     with pytest.raises(AmbiguousAnswer, match="2 decisions"):
-        extract_json(CITED_LONG + ' {"decision": "WAIT"}')
+        extract_json(CITED_LONG + between + '{"decision": "WAIT"}')
+
+
+def test_a_stray_brace_glued_to_the_answer_is_skipped() -> None:
+    assert extract_json("{" + json.dumps(answer()))["decision"] == "LONG"
+    assert extract_json("{{" + json.dumps(answer(decision="SHORT")))["decision"] == "SHORT"
 
 
 def test_the_ambiguity_error_names_at_most_four_decisions_of_twelve_characters() -> None:
@@ -454,6 +478,9 @@ def test_the_wait_says_why_it_is_a_wait() -> None:
         ({"stop_loss_percent": "2%"}, "stop_loss_percent = 2%: must be a JSON number"),
         ({"tp_price": "1" * 70}, f"tp_price = {'1' * 60}: must be a JSON number"),
         ({"risk_factors": {"a": 1}}, "risk_factors: Input should be a valid list"),
+        ({"risk_factors": ["a", 7]}, "risk_factors.1 = 7: Input should be a valid string"),
+        ({"take_profit_percent": float("nan")}, "take_profit_percent = NaN: Input should be a finite number"),
+        ({"sl_price": float("inf")}, "sl_price = Infinity: Input should be a finite number"),
         ({"decision": "BUY"}, "decision = BUY: Input should be 'LONG', 'SHORT' or 'WAIT'"),
         (
             {"take_profit_percent": 40, "stop_loss_percent": 12, "hold_time_hours": 72},
@@ -484,7 +511,7 @@ def test_the_wait_says_why_it_is_a_wait() -> None:
     ],
 )
 def test_the_stored_error_names_each_field_its_value_and_the_rule(over: dict[str, Any], error: str) -> None:
-    out = parse(json.dumps(answer(**over)))
+    out = parse(json.dumps(answer(**over), allow_nan=True))
     assert out.error == "invalid answer: " + error
     assert out.decision.error == out.error
     assert out.decision.action is Action.WAIT
@@ -516,11 +543,20 @@ def test_without_a_live_price_the_tp_and_sl_prices_are_not_judged(price: Decimal
     assert out.valid, out.error
 
 
-def test_the_answer_cannot_be_validated_without_bounds() -> None:
-    with pytest.raises(ValidationError, match="validation needs bounds"):
-        AnalystAnswer.model_validate(answer())
-    with pytest.raises(ValidationError, match="validation needs bounds"):
-        AnalystAnswer.model_validate(answer(decision="WAIT"), context={"price": PRICE})
+def test_below_one_dollar_the_tp_and_sl_prices_are_still_judged() -> None:
+    data = answer(tp_price=0.4, sl_price=0.6)
+    out = validate_answer(data, BOUNDS, Decimal("0.5"), grounded=True, analyst=AnalystKind.GEMINI)
+    assert out.error == (
+        "invalid answer: tp_price = 0.4: must be above the price 0.5 for LONG;"
+        " sl_price = 0.6: must be below the price 0.5 for LONG"
+    )
+
+
+@pytest.mark.parametrize("context", [None, {"price": PRICE}])
+def test_the_answer_cannot_be_validated_without_bounds(context: dict[str, Any] | None) -> None:
+    with pytest.raises(ValidationError) as info:
+        AnalystAnswer.model_validate(answer(decision="WAIT"), context=context)
+    assert [e["msg"] for e in info.value.errors()] == ["Value error, validation needs bounds"]
 
 
 def test_fields_are_read_as_written_and_normalised() -> None:
