@@ -644,3 +644,11 @@ def test_an_uncapped_source_keeps_its_confidence_ungrounded() -> None:
     assert (out.payload["confidence_capped"], out.payload["grounded"]) == (False, False)
     grounded = parse(json.dumps(answer(confidence=0.9)), grounded=True)
     assert grounded.decision.confidence == 0.9
+
+
+def test_without_a_decision_the_first_object_is_judged_and_refused() -> None:
+    one = parse('{"confidence": 0.5}')
+    assert one.error == "invalid answer: decision: Field required; reasoning: Field required"
+    two = parse('{"confidence": 0.5} and {"reasoning": "x"}')
+    assert two.error == "invalid answer: decision: Field required; reasoning: Field required"
+    assert two.decision.action is Action.WAIT
