@@ -112,23 +112,12 @@ def _objects(text: str) -> list[dict[str, Any]]:
     pos = text.find("{")
     while pos != -1 and starts < MAX_OBJECT_STARTS:
         starts += 1
-        obj: Any = None
-        end = pos + 1
-        try:
-            obj, end = decoder.raw_decode(text, pos)
-        except (json.JSONDecodeError, RecursionError):
-            candidate = _strip_markers_outside_strings(text, pos) if has_markers else ""
-            try:
-                obj, used = decoder.raw_decode(candidate)
-            except (json.JSONDecodeError, RecursionError):
-                obj = None
-            else:
-                end = _end_in_original(text, pos, candidate[:used])
-        if isinstance(obj, dict):
-            found.append(obj)
-            pos = text.find("{", end)
-        else:
+        read = _read_at(decoder, text, pos, has_markers)
+        if read is None:
             pos = text.find("{", pos + 1)
+        else:
+            found.append(read[0])
+            pos = text.find("{", read[1])
     if pos != -1:
         # Unchecked text may hold a second decision (LONG, then filler, then SHORT): not a decision.
         raise UncheckedAnswer(
@@ -137,10 +126,35 @@ def _objects(text: str) -> list[dict[str, Any]]:
     return found
 
 
-def _end_in_original(text: str, start: int, decoded: str) -> int:
-    """Where the object decoded from a marker-stripped copy ends in the original text."""
+def _read_at(
+    decoder: json.JSONDecoder, text: str, pos: int, has_markers: bool
+) -> tuple[dict[str, Any], int] | None:
+    """The object opening at ``pos`` (a ``{``, so whatever decodes is an object) and where it ends in
+    ``text``: read as written, else from a copy with stray citation markers removed; ``None`` if neither."""
+    try:
+        obj, end = decoder.raw_decode(text, pos)
+    except (json.JSONDecodeError, RecursionError):
+        pass
+    else:
+        return obj, end
+    if not has_markers:
+        return None
+    try:
+        obj = decoder.raw_decode(_strip_markers_outside_strings(text, pos))[0]
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return obj, _end_in_original(text, pos)
+
+
+def _end_in_original(text: str, start: int) -> int:
+    """Where the object decoded from a marker-stripped copy ends in the original text.
+
+    A marker holds no brace and no quote, so the original's braces close where the copy's did: the
+    object closes within the text and the loop always returns.
+    """
     depth, in_string, escaped = 0, False, False
-    for i in range(start, len(text)):
+    i = start
+    while True:
         ch = text[i]
         if in_string:
             if escaped:
@@ -157,7 +171,7 @@ def _end_in_original(text: str, start: int, decoded: str) -> int:
             depth -= 1
             if depth == 0:
                 return i + 1
-    return start + len(decoded)
+        i += 1
 
 
 def extract_json(text: str) -> dict[str, Any]:
