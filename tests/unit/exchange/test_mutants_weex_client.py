@@ -249,6 +249,34 @@ async def test_a_close_carrying_a_stop_is_refused_before_a_send() -> None:
     await client.aclose()
 
 
+# ------------------------------------------------------------------ balance
+
+
+async def test_the_balance_keeps_every_documented_figure_and_the_unrealised_pnl_counts_in_equity() -> None:
+    """The kill switch's daily loss counts unrealised PnL too, so equity must carry WEEX's ``unrealizePnl``.
+
+    The row is WEEX's documented balance (tests/contract/weex/rest.json, ``balance``) with an open loss.
+    """
+    row = {
+        "asset": "USDT",
+        "balance": "20.5",
+        "availableBalance": "18.25",
+        "frozen": "1.5",
+        "unrealizePnl": "-3.75",
+    }
+    client = Venue({"GET /capi/v3/account/balance": [row]}).client()
+    balance = await client.balance()
+    assert (balance.asset, balance.balance, balance.available, balance.frozen, balance.unrealized_pnl) == (
+        "USDT",
+        D("20.5"),
+        D("18.25"),
+        D("1.5"),
+        D("-3.75"),
+    )
+    assert balance.equity == D("16.75")
+    await client.aclose()
+
+
 # ------------------------------------------------------------------ positions
 
 

@@ -104,6 +104,38 @@ def test_illegal_transitions_raise_and_legal_ones_are_audited(store: Store, cloc
     assert trail[0]["reason"] == "not convinced"
 
 
+PATHS_TO_AN_END = {
+    ProposalState.REJECTED: [ProposalState.REJECTED],
+    ProposalState.EXPIRED: [ProposalState.EXPIRED],
+    ProposalState.DENIED: [ProposalState.DENIED],
+    ProposalState.FAILED: [ProposalState.APPROVED, ProposalState.FAILED],
+    ProposalState.CLOSED: [
+        ProposalState.APPROVED,
+        ProposalState.SUBMITTING,
+        ProposalState.OPEN,
+        ProposalState.CLOSED,
+    ],
+}
+
+
+@pytest.mark.parametrize("end", list(PATHS_TO_AN_END), ids=str)
+def test_a_proposal_at_an_end_state_moves_nowhere(
+    store: Store, clock: SimulatedClock, end: ProposalState
+) -> None:
+    """A failed, denied, expired, rejected or closed proposal can never be approved, sent or opened again."""
+    b = book(store, clock)
+    p = b.create(ETH, decision(), account(b.settings), CONTRACTS["ETHUSDT"], Decimal(2000))
+    assert p.id is not None
+    for step in PATHS_TO_AN_END[end]:
+        transition(store, p.id, step, actor="x", reason="legal path", at=NOW)
+    for target in ProposalState:
+        with pytest.raises(IllegalTransition):
+            transition(store, p.id, target, actor="x", reason="from an end", at=NOW)
+    stored = store.proposals.get(p.id)
+    assert stored is not None
+    assert stored.state is end
+
+
 def test_manual_proposals_expire(store: Store, clock: SimulatedClock) -> None:
     b = book(store, clock)
     out = b.run_cycle([cand(ETH, 0.8)], account(b.settings), cycle_id="c1")
