@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import signal
 from datetime import timedelta
 
 import pytest
@@ -368,3 +369,59 @@ async def test_stopping_mid_cycle_abandons_the_analysis(store: Store, clock: Sim
     assert cycle.cancelled_in == [EngineState.RUNNING]  # the stop is recorded once every task has ended
     assert not engine.cycle_running()
     assert state_row(store) == (EngineState.STOPPED, "stopped")
+
+
+async def test_a_monitor_tick_under_way_finishes_before_the_engine_stops(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """A tick may be placing a stop: a stop request waits for it instead of cancelling it half-way."""
+    engine, monitor, _ = engine_for(store, clock)
+    release = asyncio.Event()
+    finished: list[bool] = []
+    scripted_tick = monitor.tick
+
+    async def holding_tick(*, startup: bool = False) -> TickReport:
+        report = await scripted_tick(startup=startup)
+        if not startup:
+            await release.wait()
+            finished.append(True)
+        return report
+
+    monitor.tick = holding_tick  # type: ignore[method-assign]
+    run = asyncio.create_task(engine.run())
+    await turns(lambda: len(monitor.ticks) == 1)  # the start-up reconciliation
+    await settle()
+    await clock.advance(engine._monitor_period())
+    await turns(lambda: len(monitor.ticks) == 2)
+    engine.stop()
+    await turns(lambda: messages(store, "engine.draining") != [])
+    assert not run.done()
+    release.set()
+    await turns(run.done)
+    await run
+    assert finished == [True]
+    assert state_row(store) == (EngineState.STOPPED, "stopped")
+
+
+async def test_sigterm_and_sigint_stop_the_engine_and_sighup_queues_an_audited_reload(
+    store: Store, clock: SimulatedClock
+) -> None:
+    engine, _, _ = engine_for(store, clock)
+    loop = asyncio.get_running_loop()
+    engine.install_signal_handlers()
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            # A signal the engine left to its default would end this test run instead of failing it.
+            assert signal.getsignal(sig) not in (signal.SIG_DFL, signal.default_int_handler), sig
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            engine.stop_event.clear()
+            os.kill(os.getpid(), sig)
+            await turns(engine.stop_event.is_set)
+        os.kill(os.getpid(), signal.SIGHUP)
+        await turns(lambda: store.commands.pending() != [])
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+    reload = store.commands.claim_next(T0)
+    assert reload is not None
+    assert (reload.kind, reload.actor) == (CommandKind.RELOAD_CONFIG, "signal:SIGHUP")
