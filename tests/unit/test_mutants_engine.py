@@ -17,6 +17,7 @@ from smt_engine.clock import SimulatedClock
 from smt_engine.commands.results import PauseResult
 from smt_engine.config import Settings
 from smt_engine.domain import CloseReason, CommandKind, CommandState, EngineState, EventLevel, Mode
+from smt_engine.engine import Engine
 from smt_engine.store import Store
 from smt_engine.store.identity import DatabaseSwapped
 from smt_engine.store.records import Command, EngineStatus
@@ -58,6 +59,19 @@ class BlockingCommands:
         self.executing = True
         await self.release.wait()
         return PauseResult(state=EngineState.PAUSED)
+
+
+async def stop_with_work_in_hand(
+    engine: Engine, store: Store, run: asyncio.Task[None], release: asyncio.Event
+) -> None:
+    """Stop while shielded work is held: the engine says it drains and stays running until ``release``."""
+    engine.stop()
+    await turns(lambda: messages(store, "engine.draining") != [])
+    assert not run.done()
+    assert state_row(store) == (EngineState.RUNNING, None)  # not stopped while the work runs
+    release.set()
+    await turns(run.done)  # never a hang: a stop takes a few turns of the loop
+    await run
 
 
 # --------------------------------------------------------------------------- start and stop
@@ -314,16 +328,10 @@ async def test_stopping_waits_for_a_command_in_flight_then_says_stopped(
     queued = store.commands.enqueue(CommandKind.PAUSE, T0, "cli:alice")
     run = asyncio.create_task(engine.run())
     await turns(lambda: commands.executing)
-    engine.stop()
-    await turns(lambda: messages(store, "engine.draining") != [])
+    await stop_with_work_in_hand(engine, store, run, commands.release)
     assert messages(store, "engine.draining") == [
         "stopping: waiting up to 60 s for 1 order operation(s) in flight"
     ]
-    assert not run.done()
-    assert state_row(store) == (EngineState.RUNNING, None)  # not stopped while the work runs
-    commands.release.set()
-    await turns(run.done)  # never a hang: a stop takes a few turns of the loop
-    await run
     assert queued.id is not None
     done = store.commands.get(queued.id)
     assert done is not None
@@ -393,12 +401,7 @@ async def test_a_monitor_tick_under_way_finishes_before_the_engine_stops(
     await settle()
     await clock.advance(engine._monitor_period())
     await turns(lambda: len(monitor.ticks) == 2)
-    engine.stop()
-    await turns(lambda: messages(store, "engine.draining") != [])
-    assert not run.done()
-    release.set()
-    await turns(run.done)
-    await run
+    await stop_with_work_in_hand(engine, store, run, release)
     assert finished == [True]
     assert state_row(store) == (EngineState.STOPPED, "stopped")
 
