@@ -27,7 +27,7 @@ from smt_engine.config import Settings
 from smt_engine.domain import Action, AnalystKind
 from smt_engine.secrets import SecretStore, register_secret
 from smt_engine.store import Store
-from tests.analyst_support import BTC, ETH, NOW, SOL, candles, context, fast_settings
+from tests.analyst_support import BTC, ETH, NOW, SOL, answer, candles, context, fast_settings
 from tests.fakes.gemini_server import (
     SEARCH_ENTRY_POINT,
     FakeGeminiServer,
@@ -41,24 +41,10 @@ from tests.fakes.gemini_server import (
 pytestmark = pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
 
 KEY = "AIzaTestKey-0123456789-abcdef"
-GOOD: dict[str, Any] = {
-    "decision": "LONG",
-    "confidence": 0.78,
-    "take_profit_percent": 3.0,
-    "stop_loss_percent": 1.5,
-    "hold_time_hours": 12,
-    "entry_price": 100,
-    "tp_price": 103,
-    "sl_price": 98.5,
-    "key_catalyst": "ETF inflows",
-    "risk_factors": ["macro data"],
-    "market_sentiment": "BULLISH",
-    "reasoning": "Spot ETF inflows accelerated while funding stayed flat.",
-}
 
 
 def good(**over: Any) -> str:
-    return json.dumps({**GOOD, **over})
+    return json.dumps(answer(**over))
 
 
 async def analyse(

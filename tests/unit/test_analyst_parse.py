@@ -23,7 +23,7 @@ from smt_engine.analyst.parse import (
     validate_answer,
 )
 from smt_engine.domain import Action, AnalystKind, Decision, Sentiment, round_confidence
-from tests.unit.analyst_support import BOUNDS, PRICE, answer, parse
+from tests.analyst_support import BOUNDS, PRICE, answer, parse
 
 
 def test_clean_json() -> None:

@@ -18,7 +18,7 @@ from smt_engine.analyst.parse import (
     validate_answer,
 )
 from smt_engine.domain import Action, AnalystKind, Decision, Sentiment
-from tests.unit.analyst_support import BOUNDS, PRICE, answer, parse
+from tests.analyst_support import BOUNDS, PRICE, answer, parse
 
 
 def test_the_wait_says_why_it_is_a_wait() -> None:
