@@ -87,7 +87,15 @@ MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
 	smt_engine.engine.xǁEngineǁ_reconcile_until_ok* smt_engine.engine.xǁEngineǁ_heartbeat_loop* \
 	smt_engine.engine.xǁEngineǁ_monitor_period* smt_engine.engine.xǁEngineǁ_monitor_wait* \
 	smt_engine.engine.xǁEngineǁhalt* smt_engine.exchange.weex.supervisor* \
-	smt_engine.exchange.market.streamed* smt_engine.analyst.parse* smt_engine.logsetup*
+	smt_engine.exchange.market.streamed* smt_engine.analyst.parse* smt_engine.logsetup* \
+	smt_engine.exchange.weex.client* smt_engine.engine.xǁEngineǁrun* \
+	smt_engine.engine.xǁEngineǁ_monitor_loop* smt_engine.engine.xǁEngineǁ_command_loop* \
+	smt_engine.engine.xǁEngineǁinstall_signal_handlers* smt_engine.engine.xǁEngineǁ_on_signal* \
+	smt_engine.engine.xǁEngineǁhandle* smt_engine.pipeline.xǁPipelineǁ_market* \
+	smt_engine.pipeline.xǁPipelineǁ_prices_now* smt_engine.exchange.weex.public* \
+	smt_engine.exchange.base.x_open_leg* smt_engine.exchange.paper.book_price* \
+	smt_engine.analyst.base.x_record_analysis* smt_engine.notify.rules.xǁRulesǁ_database_lost* \
+	smt_engine.cli.context.x_exit_code_for* smt_engine.demo.x_engine_stop_wait*
 mutate: $(STAMP)
 	$(BIN)/mutmut run --max-children 2 $(if $(filter all,$(MUTANTS)),,$(foreach m,$(MUTANTS),"$(m)"))
 	$(BIN)/mutmut export-cicd-stats
