@@ -245,11 +245,12 @@ class Monitor:
         )
 
     async def _load_contracts(self) -> None:
-        """Every traded symbol's precision, from the venue, into the store (all modes)."""
+        """Every traded symbol's precision, read from the venue itself (never a cached copy, which a
+        restart inside its lifetime would otherwise re-stamp as new), into the store (all modes)."""
         symbols = [p.symbol for p in self.settings.pairs.all()]
         symbols += [p.symbol for p in self.store.positions.open_positions() if p.symbol not in symbols]
         now = self.clock.now()
-        for contract in (await self.exchange.contracts(symbols)).values():
+        for contract in (await self.exchange.contracts(symbols, fresh=True)).values():
             self.store.contracts.save(contract, now)
 
     async def _snapshot(self) -> Balance | None:

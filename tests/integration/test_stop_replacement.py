@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -90,6 +90,29 @@ async def test_the_start_up_tick_loads_the_venues_precision_before_any_position(
     loaded = venue.store.contracts.load(BTC)
     assert loaded is not None
     assert (loaded[0].tick_size, loaded[0].step_size) == (Decimal("0.1"), Decimal("0.0001"))
+
+
+async def test_a_restart_inside_the_cache_lifetime_reloads_the_precision_the_venue_changed(
+    tmp_path: Path,
+) -> None:
+    """Live only: the paper and demo venues keep no cache, their table is the venue. The WEEX client
+    caches exchangeInfo in the store for six hours, which must never reach the engine's start-up."""
+    clock = SimulatedClock(T0)
+    with FakeWeex(clock=clock, prices={BTC: Decimal("95123.4")}) as fake:
+        first = Venue("live", tmp_path, clock, fake)
+        assert (await first.monitor.tick(startup=True)).ok
+        await first.exchange.aclose()
+        first.store.close()
+        changed = replace(fake.venue.table[BTC], tick_size=Decimal(1), step_size=Decimal("0.001"))
+        changed = replace(changed, min_size=max(changed.min_size, changed.step_size))
+        fake.venue.table[BTC] = changed  # WEEX re-tiered BTC while the engine was down
+        await clock.advance(timedelta(hours=1).total_seconds())
+        second = Venue("live", tmp_path, clock, fake)
+        assert (await second.monitor.tick(startup=True)).ok
+        assert second.store.contracts.load(BTC) == (changed, clock.now())
+        assert fake.counts["GET /capi/v3/market/exchangeInfo"] == 2
+        await second.exchange.aclose()
+        second.store.close()
 
 
 async def test_a_stripped_stop_is_re_placed_on_the_tick_not_closed(venue: Venue) -> None:
