@@ -25,7 +25,7 @@ from smt_engine.store import Store
 from smt_engine.store.records import Order, Position, Proposal
 from smt_engine.trading.execution import Executor
 from tests.unit.trading.conftest import CONTRACTS, PRICES, drive
-from tests.unit.trading.scripted import OPENED_AT, ScriptedExchange
+from tests.unit.trading.scripted import OPENED_AT, ScriptedExchange, listed_position
 from tests.unit.trading.test_execution import setup
 
 EXIT = Decimal("2100")  # the price the close fills at (the entry filled at 2000)
@@ -96,10 +96,9 @@ class Venue(ScriptedExchange):
 
 
 def venue_position(symbol: str, side: Side) -> ExchangePosition:
-    return ExchangePosition(
-        symbol=symbol, side=side, size=Decimal("0.25"), entry_price=PRICES[symbol], margin=Decimal(25),
-        leverage=Decimal(20), unrealized_pnl=Decimal(0), liquidation_price=None, opened_at=OPENED_AT,
-        updated_at=OPENED_AT, position_id="pos-x",
+    return listed_position(
+        symbol, side, "0.25", opened_at=OPENED_AT, entry_price=PRICES[symbol], margin=Decimal(25),
+        position_id="pos-x",
     )  # fmt: skip
 
 

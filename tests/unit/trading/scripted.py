@@ -36,6 +36,35 @@ from smt_engine.exchange.market import floor_time, interval_seconds
 OPENED_AT = datetime(2026, 1, 12, 0, 0, 5, tzinfo=UTC)
 
 
+def listed_position(
+    symbol: str = "ETHUSDT",
+    side: Side = Side.LONG,
+    size: str | Decimal = "1.5",
+    *,
+    opened_at: datetime,
+    updated_at: datetime | None = None,
+    entry_price: Decimal = Decimal(2000),
+    margin: Decimal = Decimal(150),
+    leverage: Decimal = Decimal(20),
+    unrealized_pnl: Decimal = Decimal(0),
+    position_id: str = "p1",
+) -> ExchangePosition:
+    """A position as the venue lists it, last updated when opened unless told otherwise."""
+    return ExchangePosition(
+        symbol=symbol,
+        side=side,
+        size=Decimal(size),
+        entry_price=entry_price,
+        margin=margin,
+        leverage=leverage,
+        unrealized_pnl=unrealized_pnl,
+        liquidation_price=None,
+        opened_at=opened_at,
+        updated_at=updated_at or opened_at,
+        position_id=position_id,
+    )
+
+
 @dataclass
 class Script:
     lose_entry_response: bool = False  # accept the entry, then raise AmbiguousOutcome
@@ -145,17 +174,13 @@ class ScriptedExchange:
         )
         self.orders[request.client_order_id] = order
         key = (request.symbol, request.position_side)
-        self.positions_[key] = ExchangePosition(
-            symbol=request.symbol,
-            side=request.position_side,
-            size=request.size,
+        self.positions_[key] = listed_position(
+            request.symbol,
+            request.position_side,
+            request.size,
+            opened_at=OPENED_AT,
             entry_price=price,
             margin=request.size * price / 20,
-            leverage=Decimal(20),
-            unrealized_pnl=Decimal(0),
-            liquidation_price=None,
-            opened_at=OPENED_AT,
-            updated_at=OPENED_AT,
             position_id="pos-" + oid,
         )
         for kind, trigger, wanted in (

@@ -24,7 +24,7 @@ from smt_engine.trading.account_reader import (
 )
 from smt_engine.trading.proposals import ProposalBook
 from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, account, decision, eth_position, make_settings
-from tests.unit.trading.scripted import Script, ScriptedExchange
+from tests.unit.trading.scripted import Script, ScriptedExchange, listed_position
 from tests.unit.trading.test_proposals import ETH
 
 
@@ -35,8 +35,8 @@ def venue(clock: SimulatedClock, script: Script | None = None) -> ScriptedExchan
 
 
 def held(symbol: str, side: Side, margin: str) -> ExchangePosition:
-    return ExchangePosition(
-        symbol, side, Decimal(1), Decimal(100), Decimal(margin), Decimal(20), Decimal(0), None, NOW, NOW, "p"
+    return listed_position(
+        symbol, side, "1", opened_at=NOW, entry_price=Decimal(100), margin=Decimal(margin), position_id="p"
     )
 
 

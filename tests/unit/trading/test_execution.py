@@ -22,7 +22,6 @@ from smt_engine.exchange.base import (
     AmbiguousOutcome,
     ExchangeError,
     ExchangeOrder,
-    ExchangePosition,
     ExchangeUnavailable,
     InsufficientMargin,
     InvalidOrder,
@@ -37,7 +36,7 @@ from smt_engine.trading.ailog import AiLogOutbox, Stage
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.proposals import Candidate, ProposalBook
 from tests.unit.trading.conftest import CONTRACTS, PRICES, account, decision, drive, make_settings
-from tests.unit.trading.scripted import OPENED_AT, Script, ScriptedExchange
+from tests.unit.trading.scripted import OPENED_AT, Script, ScriptedExchange, listed_position
 
 ETH = Pair("ETH", Tier.ONE)
 
@@ -289,19 +288,10 @@ async def test_a_position_of_the_other_side_is_never_taken_for_the_entrys_fill(
     """WEEX holds a long and a short of one symbol apart: an ETH short already held is not the ETH long
     this entry opens (its size, price and stops would be booked for the wrong position)."""
     executor, ex, proposal = setup(store, clock)
-    short = ExchangePosition(
-        symbol="ETHUSDT",
-        side=Side.SHORT,
-        size=Decimal("7.77"),
-        entry_price=Decimal(1234),
-        margin=Decimal(100),
-        leverage=Decimal(20),
-        unrealized_pnl=Decimal(0),
-        liquidation_price=None,
-        opened_at=OPENED_AT,
-        updated_at=OPENED_AT,
+    short = listed_position(
+        side=Side.SHORT, size="7.77", opened_at=OPENED_AT, entry_price=Decimal(1234), margin=Decimal(100),
         position_id="pos-short",
-    )
+    )  # fmt: skip
     ex.positions_[("ETHUSDT", Side.SHORT)] = short
     result = await drive(clock, executor.execute(proposal, EngineState.RUNNING))
     assert result.outcome == "open", result.detail

@@ -23,7 +23,7 @@ from smt_engine.store.records import Proposal
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.order_desk import error_text
 from tests.unit.trading.conftest import CONTRACTS, PRICES, drive
-from tests.unit.trading.scripted import OPENED_AT, Script, ScriptedExchange
+from tests.unit.trading.scripted import OPENED_AT, Script, ScriptedExchange, listed_position
 from tests.unit.trading.test_execution import setup
 
 
@@ -53,19 +53,10 @@ def _leverage_setup(
 
 
 def _held(side: Side, leverage: Decimal) -> ExchangePosition:
-    return ExchangePosition(
-        symbol="ETHUSDT",
-        side=side,
-        size=Decimal("7.77"),
-        entry_price=Decimal(1234),
-        margin=Decimal(100),
-        leverage=leverage,
-        unrealized_pnl=Decimal(0),
-        liquidation_price=None,
-        opened_at=OPENED_AT,
-        updated_at=OPENED_AT,
-        position_id="pos-held",
-    )
+    return listed_position(
+        side=side, size="7.77", opened_at=OPENED_AT, entry_price=Decimal(1234), margin=Decimal(100),
+        leverage=leverage, position_id="pos-held",
+    )  # fmt: skip
 
 
 async def test_leverage_is_set_on_the_proposals_symbol_at_its_leverage_in_the_configured_margin_mode(

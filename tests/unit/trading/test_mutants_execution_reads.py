@@ -30,16 +30,16 @@ from smt_engine.store.records import Proposal
 from smt_engine.trading.execution import Executor
 from smt_engine.trading.order_desk import error_text
 from tests.unit.trading.conftest import CONTRACTS, PRICES, drive, make_settings
-from tests.unit.trading.scripted import OPENED_AT, ScriptedExchange
+from tests.unit.trading.scripted import OPENED_AT, ScriptedExchange, listed_position
 from tests.unit.trading.test_execution import setup
 
 # ---------------------------------------------------------------- stale orders before the entry
 
 
 def _held(symbol: str, side: Side, size: str) -> ExchangePosition:
-    return ExchangePosition(
-        symbol, side, Decimal(size), PRICES[symbol], Decimal(10), Decimal(20), Decimal(0), None,
-        OPENED_AT, OPENED_AT, f"pos-{symbol}-{side.value}",
+    return listed_position(
+        symbol, side, size, opened_at=OPENED_AT, entry_price=PRICES[symbol], margin=Decimal(10),
+        position_id=f"pos-{symbol}-{side.value}",
     )  # fmt: skip
 
 

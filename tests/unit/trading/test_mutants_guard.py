@@ -24,7 +24,7 @@ from smt_engine.trading.position_guard import PositionGuard
 from smt_engine.trading.tick_report import TickReport
 from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, eth_position, make_settings
 from tests.unit.trading.inflight_support import approved, tracker_on
-from tests.unit.trading.scripted import Script, ScriptedExchange
+from tests.unit.trading.scripted import Script, ScriptedExchange, listed_position
 
 
 def guard_on(
@@ -332,19 +332,7 @@ async def test_a_stop_the_venue_refuses_closes_the_position_at_market(
 
 
 def _venue_position() -> ExchangePosition:
-    return ExchangePosition(
-        symbol="ETHUSDT",
-        side=Side.LONG,
-        size=Decimal("1.5"),
-        entry_price=Decimal(2000),
-        margin=Decimal(150),
-        leverage=Decimal(20),
-        unrealized_pnl=Decimal(0),
-        liquidation_price=None,
-        opened_at=NOW - timedelta(hours=1),
-        updated_at=NOW,
-        position_id="p1",
-    )
+    return listed_position(opened_at=NOW - timedelta(hours=1), updated_at=NOW)
 
 
 async def test_max_hold_force_closes_at_the_limit_and_not_before(

@@ -29,7 +29,7 @@ from smt_engine.trading.legs import track_legs
 from tests.unit.trading.conftest import NOW, eth_position
 from tests.unit.trading.inflight_support import an_order, approved, at_venue, tracker_on
 from tests.unit.trading.reconcile_support import OPENED, Venue, position, reconciler, venue_order
-from tests.unit.trading.scripted import ScriptedExchange
+from tests.unit.trading.scripted import ScriptedExchange, listed_position
 
 AT = NOW + timedelta(seconds=7)  # not the clock's instant: the row must take the time it is given
 
@@ -191,19 +191,7 @@ async def test_a_leg_listed_twice_gets_one_row(store: Store, clock: SimulatedClo
 
 
 def exchange_position(side: Side = Side.LONG) -> ExchangePosition:
-    return ExchangePosition(
-        symbol="ETHUSDT",
-        side=side,
-        size=Decimal("1.5"),
-        entry_price=Decimal(2000),
-        margin=Decimal(150),
-        leverage=Decimal(20),
-        unrealized_pnl=Decimal(3),
-        liquidation_price=None,
-        opened_at=OPENED,
-        updated_at=NOW,
-        position_id="p1",
-    )
+    return listed_position(side=side, opened_at=OPENED, updated_at=NOW, unrealized_pnl=Decimal(3))
 
 
 def listing() -> list[AlgoOrder]:

@@ -32,7 +32,7 @@ from smt_engine.trading.pushed import PushedFills, PushedLegFill
 from smt_engine.trading.risk import ReasonCode
 from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, eth_position, make_settings
 from tests.unit.trading.inflight_support import at_venue
-from tests.unit.trading.scripted import ScriptedExchange
+from tests.unit.trading.scripted import ScriptedExchange, listed_position
 
 OPENED = NOW - timedelta(hours=1)
 
@@ -46,19 +46,7 @@ def monitor_on(store: Store, clock: SimulatedClock) -> tuple[Monitor, ScriptedEx
 
 
 def venue_position(side: Side = Side.LONG, size: str = "1.5", symbol: str = "ETHUSDT") -> ExchangePosition:
-    return ExchangePosition(
-        symbol=symbol,
-        side=side,
-        size=Decimal(size),
-        entry_price=Decimal(2000),
-        margin=Decimal(150),
-        leverage=Decimal(20),
-        unrealized_pnl=Decimal(0),
-        liquidation_price=None,
-        opened_at=OPENED,
-        updated_at=NOW,
-        position_id="p1",
-    )
+    return listed_position(symbol, side, size, opened_at=OPENED, updated_at=NOW)
 
 
 def sl_of(pos: ExchangePosition, oid: str = "s1") -> AlgoOrder:

@@ -31,6 +31,7 @@ from smt_engine.trading.tick_report import TickReport
 from tests.unit.trading.conftest import NOW
 from tests.unit.trading.inflight_support import reasons
 from tests.unit.trading.reconcile_support import position
+from tests.unit.trading.scripted import listed_position
 
 EARLIER = NOW - timedelta(minutes=3)
 
@@ -120,19 +121,7 @@ def resting(
 
 
 def held(symbol: str, side: Side, size: str = "1.5") -> ExchangePosition:
-    return ExchangePosition(
-        symbol=symbol,
-        side=side,
-        size=Decimal(size),
-        entry_price=Decimal(2000),
-        margin=Decimal(100),
-        leverage=Decimal(20),
-        unrealized_pnl=Decimal(0),
-        liquidation_price=None,
-        opened_at=EARLIER,
-        updated_at=EARLIER,
-        position_id="p1",
-    )
+    return listed_position(symbol, side, size, opened_at=EARLIER, margin=Decimal(100))
 
 
 def row(

@@ -25,7 +25,7 @@ from smt_engine.trading.execution import Executor
 from smt_engine.trading.monitor import Monitor
 from smt_engine.trading.pushed import PushedFills, PushedLegFill
 from tests.unit.trading.conftest import CONTRACTS, NOW, PRICES, eth_position, make_settings
-from tests.unit.trading.scripted import ScriptedExchange
+from tests.unit.trading.scripted import ScriptedExchange, listed_position
 
 OPENED = NOW - timedelta(hours=1)
 
@@ -106,18 +106,8 @@ def listed_tp(pos: Position) -> AlgoOrder:
 
 
 def listed(pos: Position, size: str = "1.5") -> ExchangePosition:
-    return ExchangePosition(
-        symbol=pos.symbol,
-        side=pos.side,
-        size=Decimal(size),
-        entry_price=pos.entry_price,
-        margin=Decimal(150),
-        leverage=Decimal(20),
-        unrealized_pnl=Decimal(0),
-        liquidation_price=None,
-        opened_at=OPENED,
-        updated_at=NOW,
-        position_id="p1",
+    return listed_position(
+        pos.symbol, pos.side, size, opened_at=OPENED, updated_at=NOW, entry_price=pos.entry_price
     )
 
 

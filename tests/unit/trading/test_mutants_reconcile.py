@@ -47,6 +47,7 @@ from tests.unit.trading.reconcile_support import (
     reconciler,
     venue_order,
 )
+from tests.unit.trading.scripted import listed_position
 
 # ------------------------------------------------------------------------------------------- close_out
 
@@ -268,19 +269,7 @@ async def test_a_proposal_not_open_is_not_closed_again(store: Store, clock: Simu
 
 
 def at_venue(side: Side = Side.LONG, upnl: str = "30") -> ExchangePosition:
-    return ExchangePosition(
-        symbol="ETHUSDT",
-        side=side,
-        size=Decimal("1.5"),
-        entry_price=Decimal(2000),
-        margin=Decimal(150),
-        leverage=Decimal(20),
-        unrealized_pnl=Decimal(upnl),
-        liquidation_price=None,
-        opened_at=OPENED,
-        updated_at=NOW,
-        position_id="p1",
-    )
+    return listed_position(side=side, opened_at=OPENED, updated_at=NOW, unrealized_pnl=Decimal(upnl))
 
 
 def algo(
