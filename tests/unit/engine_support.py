@@ -118,6 +118,11 @@ class StandInStreams:
             raise self.error
 
 
+def messages(store: Store, kind: str) -> list[str]:
+    """The messages of one event kind, oldest first (what the console's event list shows)."""
+    return [e.message for e in reversed(store.events.of_kind(kind))]
+
+
 def state_row(store: Store) -> tuple[EngineState, str | None]:
     """The engine state and its reason as recorded (what ``smt status`` shows)."""
     row = store.engine.current()

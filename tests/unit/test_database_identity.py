@@ -13,17 +13,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from smt_engine.cli.context import exit_code_for
+from smt_engine.cli.context import VerbError, exit_code_for
 from smt_engine.cli.main import main
 from smt_engine.clock import SimulatedClock
-from smt_engine.config import Settings
+from smt_engine.config import ConfigError, Settings
 from smt_engine.domain import EventLevel
 from smt_engine.engine import Engine
 from smt_engine.exitcodes import NO_RESTART, ExitCode
 from smt_engine.logsetup import EventsHandler
 from smt_engine.notify.channels import parse_urls
 from smt_engine.notify.notifier import Notifier
-from smt_engine.store import AlreadyRunning, EngineLock, Store
+from smt_engine.store import AlreadyRunning, DatabaseFull, DatabaseUnusable, EngineLock, Store, StoreError
 from smt_engine.store.identity import DatabaseIdentity, DatabaseSwapped
 from tests.fakes.webhook_server import FakeWebhook
 from tests.lock_support import engine_holding
@@ -135,6 +135,28 @@ def test_a_deleted_database_raises_a_critical_event_through_the_open_file_and_ex
     assert exit_code_for(stopped.value) is ExitCode.DATABASE == 4
     assert ExitCode.DATABASE in NO_RESTART  # systemd leaves it stopped: a restart cannot pick the file
     identity.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (ConfigError(["risk.max_leverage must be positive"]), ExitCode.CONFIG),
+        (AlreadyRunning(Path("smt.db"), 4242), ExitCode.ALREADY_RUNNING),
+        (DatabaseFull("the disk holding smt.db is full"), ExitCode.DISK_FULL),
+        (DatabaseUnusable("smt.db is not an SMT database"), ExitCode.DATABASE),
+        (DatabaseSwapped("smt.db was deleted while the engine had it open"), ExitCode.DATABASE),
+        (VerbError("no result in time", ExitCode.NO_RESULT), ExitCode.NO_RESULT),
+        (VerbError("nothing to close"), ExitCode.FAILED),
+        (StoreError("smt.db cannot be opened"), ExitCode.FAILED),
+        (RuntimeError("a bug"), None),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
+def test_each_error_an_operator_can_fix_exits_with_its_own_code_and_a_bug_raises(
+    error: Exception, code: ExitCode | None
+) -> None:
+    """systemd leaves the engine stopped on codes 2 to 5 (``NO_RESTART``): a lost database must be 4."""
+    assert exit_code_for(error) is code
 
 
 async def test_the_database_lost_notice_goes_out_from_the_file_still_open(

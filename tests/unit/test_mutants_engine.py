@@ -29,6 +29,7 @@ from tests.unit.engine_support import (
     StandInStreams,
     StandInUploader,
     engine_for,
+    messages,
     settle,
     state_row,
     turns,
@@ -38,10 +39,6 @@ from tests.unit.engine_support import (
 @pytest.fixture
 def clock() -> SimulatedClock:
     return SimulatedClock(T0)
-
-
-def messages(store: Store, kind: str) -> list[str]:
-    return [e.message for e in reversed(store.events.of_kind(kind))]
 
 
 def failing(error: str, n: int) -> list[TickReport]:
@@ -352,7 +349,7 @@ async def test_stopping_gives_up_past_the_shutdown_timeout_and_says_what_is_left
     run = asyncio.create_task(engine.run())
     await turns(lambda: commands.executing)
     engine.stop()
-    await run
+    await asyncio.wait_for(run, 5)  # bounded: a drain that ignored its limit would wait for ever
     assert messages(store, "engine.draining") == [
         "stopping: waiting up to 0 s for 1 order operation(s) in flight"
     ]
