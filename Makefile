@@ -91,7 +91,11 @@ MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
 	smt_engine.exchange.weex.client* smt_engine.engine.xǁEngineǁrun* \
 	smt_engine.engine.xǁEngineǁ_monitor_loop* smt_engine.engine.xǁEngineǁ_command_loop* \
 	smt_engine.engine.xǁEngineǁinstall_signal_handlers* smt_engine.engine.xǁEngineǁ_on_signal* \
-	smt_engine.engine.xǁEngineǁhandle* smt_engine.pipeline.xǁPipelineǁ_market* \
+	smt_engine.engine.xǁEngineǁhandle* smt_engine.engine.xǁEngineǁ_on_reload_signal* \
+	smt_engine.engine.xǁEngineǁ_sleep_or_stop* smt_engine.engine.xǁEngineǁ_limits_loop* \
+	smt_engine.engine.xǁEngineǁ_tick* smt_engine.engine.xǁEngineǁ_upload_loop* \
+	smt_engine.engine.xǁEngineǁstop* smt_engine.engine.xǁEngineǁrequest_cycle* \
+	smt_engine.pipeline.xǁPipelineǁ_market* \
 	smt_engine.pipeline.xǁPipelineǁ_prices_now* smt_engine.exchange.weex.public* \
 	smt_engine.exchange.base.x_open_leg* smt_engine.exchange.paper.book_price* \
 	smt_engine.analyst.base.x_record_analysis* smt_engine.notify.rules.xǁRulesǁ_database_lost* \
