@@ -293,7 +293,7 @@ async def test_a_position_list_up_to_a_second_old_serves_the_leg_read_and_an_old
     now[0] = 101.0
     await client.open_algo_orders("BTCUSDT")
     assert [r.url.path for r in venue.seen].count("/capi/v3/account/position/allPosition") == 1
-    now[0] = 102.0001
+    now[0] = 101.5
     await client.open_algo_orders("BTCUSDT")
     assert [r.url.path for r in venue.seen].count("/capi/v3/account/position/allPosition") == 2
     await client.aclose()
@@ -466,6 +466,13 @@ async def test_the_first_accepted_ai_log_records_its_path_once_for_the_next_run(
     fact = store.venue_facts.get(AI_LOG_FACT)
     assert fact is not None
     assert (fact.value, fact.learned_at) == (V3, NOW)
+    clock = client.clock
+    assert isinstance(clock, SimulatedClock)
+    await clock.advance(3600)
+    await client.upload_ai_log(LOG)
+    fact = store.venue_facts.get(AI_LOG_FACT)
+    assert fact is not None
+    assert (fact.value, fact.learned_at) == (V3, NOW), "known already: not written again"
     await client.aclose()
     store.close()
 
