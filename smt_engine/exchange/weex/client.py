@@ -326,17 +326,19 @@ class WeexClient(WeexPublic):
         self._leg_listing.pop(order_id, None)
 
     async def cancel_all(self, symbol: str) -> int:
+        """Orders and TP/SL legs of ``symbol`` cancelled; an item WEEX did not cancel (``success: false``
+        or an ``errorCode``) has already raised in the envelope check."""
         n = 0
         for path in ("/capi/v3/allOpenOrders", "/capi/v3/algoOpenOrders"):
             body = await self._request("DELETE", path, params={"symbol": symbol})
             if isinstance(body, list):
-                n += sum(1 for item in body if isinstance(item, dict) and item.get("success") is not False)
+                n += sum(1 for item in body if isinstance(item, dict))
         return n
 
     async def _rows(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """A listing's rows. WEEX documents every listing as a bare array; an object (the seed read it as
+        ``orders``/``list`` or else as no rows) is an outage, never an empty listing."""
         body = await self._get(path, params)
-        if isinstance(body, dict):
-            body = body.get("orders", body.get("list", []))
         if not isinstance(body, list):
             raise ExchangeUnavailable(f"{path}: expected a list", raw=body)
         return [row for row in body if isinstance(row, dict)]
