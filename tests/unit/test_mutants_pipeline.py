@@ -25,7 +25,7 @@ from tests.unit.trading.conftest import CONTRACTS, NOW, make_settings
 class Venue:
     """Contracts and candles as the venue gives them; ``no_candles`` names the symbols whose candles fail."""
 
-    def __init__(self, clock: SimulatedClock, no_candles: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(self, clock: SimulatedClock, no_candles: frozenset[str] = frozenset()) -> None:
         self.clock = clock
         self.no_candles = no_candles
         self.asked_contracts: list[list[str]] = []
@@ -71,7 +71,7 @@ async def test_a_pair_is_analysed_only_on_its_checked_price_and_its_candles_stam
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = SimulatedClock(NOW)
-    venue = Venue(clock, no_candles={"DOGEUSDT"})
+    venue = Venue(clock, no_candles=frozenset({"DOGEUSDT"}))
     pipe = pipeline(clock, venue, "SOL", "DOGE", "XRP")
     asked = prices_from(
         monkeypatch,
