@@ -98,7 +98,7 @@ def record_analysis(
         confidence=decision.confidence,
         prompt=redact(prompt),
         raw_response=redact(raw[:MAX_RAW_CHARS]) if raw is not None else None,
-        decision=redact_obj(parsed.payload) if parsed.payload is not None else None,
+        decision=redact_obj(parsed.payload),  # None stays None
         grounded=trace.grounded,
         queries=[redact(q) for q in trace.queries],
         sources=redact_obj(trace.sources),

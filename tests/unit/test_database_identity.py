@@ -249,3 +249,26 @@ def test_status_is_not_fooled_by_a_deleted_database(
     err = capsys.readouterr().err
     assert "the database file is gone while an engine still runs on it" in err
     assert not db.exists()  # status created no new, empty database in its place
+
+
+def descriptors_on(path: Path) -> int:
+    """How many of this process's descriptors name ``path``'s file."""
+    fds = Path("/proc/self/fd")
+    found = 0
+    for fd in fds.iterdir():
+        try:
+            found += os.readlink(fd) == str(path)
+        except OSError:
+            continue
+    return found
+
+
+def test_a_closed_identity_holds_no_descriptor_and_checks_nothing_more(db: Path) -> None:
+    before = descriptors_on(db)
+    identity = DatabaseIdentity(db)
+    assert descriptors_on(db) == before + 1  # the engine's own view of the file it opened
+    identity.close()
+    assert descriptors_on(db) == before
+    identity.close()  # a second close is harmless
+    db.unlink()
+    assert identity.problem() is None  # closed at the engine's stop: a deletion then is no longer its concern

@@ -7,6 +7,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -338,3 +339,77 @@ def test_a_refused_lock_can_be_released_without_freeing_the_running_engines(tmp_
         assert lock_module._name_holder(db) == os.getpid()
         with pytest.raises(AlreadyRunning):
             EngineLock(db).acquire()
+
+
+# --------------------------------------------------------------------------- the console's probe
+
+
+def test_a_lock_file_held_without_the_socket_name_probes_as_another_engines(tmp_path: Path) -> None:
+    db = tmp_path / "smt.db"
+    fd = hold_lock_file(db, "4242\n")
+    try:
+        probe = EngineLock(db)
+        assert probe.probe() is True
+        assert probe.is_held_elsewhere()
+    finally:
+        os.close(fd)
+    assert EngineLock(db).probe() is False  # the probe's own descriptor was closed: nothing left held
+
+
+def test_a_database_no_engine_ever_opened_probes_free(tmp_path: Path) -> None:
+    db = tmp_path / "smt.db"
+    probe = EngineLock(db)
+    assert probe.probe() is False
+    assert not probe.is_held_elsewhere()
+    assert not db.exists()
+    assert not probe.path.exists()  # probing creates nothing
+
+
+def test_a_lock_file_this_user_cannot_open_probes_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only viewer in another account: liveness must come from the heartbeat instead."""
+    db = tmp_path / "smt.db"
+    with EngineLock(db):
+        pass
+    lock_file = str(db.with_name("smt.db.lock"))
+    real_open = os.open
+
+    def refused(path: object, *args: Any) -> int:
+        if str(path) == lock_file:
+            raise PermissionError(13, "Permission denied", lock_file)
+        return real_open(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lock_module.os, "open", refused)
+    probe = EngineLock(db)
+    assert probe.probe() is None
+    assert not probe.is_held_elsewhere()
+
+
+def test_a_hard_link_this_process_holds_is_not_another_engine(tmp_path: Path) -> None:
+    db = tmp_path / "smt.db"
+    link = tmp_path / "hard.db"
+    with EngineLock(db):
+        os.link(db, link)
+        assert EngineLock(link).probe() is False  # the inode's flock is this process's own
+
+
+def test_a_released_lock_can_be_released_again_and_taken_again(tmp_path: Path) -> None:
+    """A ``with`` block may release early: the exit's second release is harmless, and the released object
+    probes the database as any other would, without mistaking another engine's lock for its own."""
+    db = tmp_path / "smt.db"
+    lock = EngineLock(db)
+    lock.acquire()
+    lock.release()
+    lock.release()
+    assert lock.probe() is False
+    assert not lock_module._name_bound(db)
+    with EngineLock(db):
+        assert lock.probe() is True
+    with lock:  # the same object takes it again, files and name
+        assert lock_module._name_holder(db) == os.getpid()
+        assert lock.probe() is False  # its holder's own probe
+        assert EngineLock(db).probe() is True
+        with pytest.raises(AlreadyRunning):
+            EngineLock(db).acquire()
+    assert not lock_module._name_bound(db)
