@@ -31,6 +31,11 @@ def reads(venue: Venue, path: str = INFO) -> int:
     return sum(1 for r in venue.seen if r.url.path == path)
 
 
+def said(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What the public layer logged, word for word."""
+    return [r.getMessage() for r in caplog.records if r.name == "smt_engine.exchange.weex.public"]
+
+
 def on_clock(venue: Venue, **kw: Any) -> tuple[WeexClient, SimulatedClock]:
     clock = SimulatedClock(NOW)
     return venue.client(clock=clock, wall_ms=lambda: int(clock.now().timestamp() * 1000), **kw), clock
@@ -49,6 +54,8 @@ async def test_a_cached_contract_serves_until_its_lifetime_is_up_and_then_the_ve
     await clock.advance(1)
     assert await client.contracts(["BTCUSDT"]) == {"BTCUSDT": BTC}
     assert reads(venue) == 2, "a copy as old as its lifetime is read again"
+    assert [r.url.path for r in venue.seen] == [INFO, INFO], "public, so unsigned: no clock sync first"
+    assert all("ACCESS-SIGN" not in r.headers for r in venue.seen)
     await client.aclose()
 
 
@@ -97,7 +104,7 @@ async def test_a_malformed_row_is_skipped_and_every_row_after_it_kept(
     client, _ = on_clock(venue)
     with caplog.at_level(logging.WARNING):
         assert await client.contracts(["ETHUSDT", "BTCUSDT"]) == {"BTCUSDT": BTC}
-    assert "exchangeInfo: skipping a malformed symbol row" in caplog.text
+    assert said(caplog) == ["exchangeInfo: skipping a malformed symbol row ('pricePrecision')"]
     await client.aclose()
 
 
@@ -174,7 +181,7 @@ async def test_a_quoted_step_corrects_the_step_and_raises_the_minimum_to_it(
     assert learned == want
     assert store.contracts.load("BTCUSDT") == (want, clock.now())
     assert await client.contract("BTCUSDT") == want
-    assert "BTCUSDT: WEEX quoted step 0.001; cache updated" in caplog.text
+    assert said(caplog) == ["BTCUSDT: WEEX quoted step 0.001; cache updated"]
     await client.aclose()
 
 
@@ -192,7 +199,7 @@ async def test_a_quoted_tick_corrects_the_tick_alone(caplog: pytest.LogCaptureFi
         learned = client.learn_from_rejection("BTCUSDT", "price must be a multiple of tickSize: 0.5")
     assert learned == Contract("BTCUSDT", D("0.0001"), D("0.5"), D("0.0001"), None, D(0), 125)
     assert (await client.contract("BTCUSDT")).tick_size == D("0.5")
-    assert "BTCUSDT: WEEX quoted tick 0.5; cache updated" in caplog.text
+    assert said(caplog) == ["BTCUSDT: WEEX quoted tick 0.5; cache updated"]
     await client.aclose()
 
 
@@ -229,8 +236,10 @@ async def test_a_fresh_push_is_the_ticker_and_a_quiet_stream_falls_back_to_rest(
 
 
 async def test_the_last_price_is_the_last_trade_not_the_mark() -> None:
-    client, _ = on_clock(scripted(ticker=[{"symbol": "BTCUSDT", "lastPrice": "90000", "markPrice": "90010"}]))
+    venue = scripted(ticker=[{"symbol": "BTCUSDT", "lastPrice": "90000", "markPrice": "90010"}])
+    client, _ = on_clock(venue)
     assert await client.last_price("BTCUSDT") == D("90000")
+    assert [dict(r.url.params) for r in venue.seen] == [{"symbol": "BTCUSDT"}]
     await client.aclose()
 
 
@@ -242,7 +251,10 @@ async def test_the_checked_price_is_a_plausible_one_or_none_with_a_warning(
     pushed(client, "9000")
     with caplog.at_level(logging.WARNING, logger="smt_engine.exchange.weex.public"):
         assert await client.checked_price("BTCUSDT") is None
-    assert "BTCUSDT: no plausible price for the pre-flight check, WEEX judges: " in caplog.text
+    assert said(caplog) == [
+        "BTCUSDT: no plausible price for the pre-flight check, WEEX judges: BTCUSDT: price 9000 refused"
+        " (90.00 % away from the reference (band 1 %); reference 90000): the pair waits this cycle"
+    ]
     await client.aclose()
 
 
@@ -276,4 +288,11 @@ async def test_an_unreadable_ticker_is_an_outage() -> None:
     client, _ = on_clock(scripted(ticker={"code": "nope"}))
     with pytest.raises(ExchangeUnavailable):
         await client.ticker("BTCUSDT")
+    await client.aclose()
+
+
+async def test_unreadable_klines_are_an_outage_naming_the_pair() -> None:
+    client, _ = on_clock(scripted(klines={"code": "nope"}))
+    with pytest.raises(ExchangeUnavailable, match=r"^klines BTCUSDT: "):
+        await client.candles("BTCUSDT", "1m", 10)
     await client.aclose()
