@@ -317,5 +317,4 @@ def open_leg(order: ExchangeOrder) -> AlgoOrder | None:
         size=order.size,
         status=order.status,
         created_at=order.created_at,
-        parent_order_id=None,
     )

@@ -53,7 +53,7 @@ class BookPrice:
             log.warning(
                 "%s: pushed price %s refused (%s); the paper venue uses the REST price %s",
                 symbol,
-                plain(ticker.last) if ticker.last.is_finite() else str(ticker.last),
+                plain(ticker.last),
                 reason,
                 plain(rest),
                 extra={

@@ -78,3 +78,49 @@ async def test_unreadable_klines_fall_back_to_the_rest_price_not_an_error() -> N
     book = BookPrice(StreamedMarket(NoKlines(clock, {"ETHUSDT": D("3000")}), prices, clock), clock, RULE)
     prices.update("ETHUSDT", D("3001.5"), D("3001.5"), T0)
     assert await book("ETHUSDT") == D("3000")
+
+
+async def test_a_refused_push_is_recorded_with_its_price_reference_reason_and_stamp(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The ``price.implausible`` event names what was refused and what the paper venue used instead."""
+    clock = SimulatedClock(T0)
+    prices = StreamPrices()
+    book = BookPrice(StreamedMarket(ManualMarket(clock, {"ETHUSDT": D("3000")}), prices, clock), clock, RULE)
+    prices.update("ETHUSDT", D("NaN"), D("NaN"), T0)
+    with caplog.at_level(logging.WARNING):
+        assert await book("ETHUSDT") == D("3000")
+        prices.update("ETHUSDT", D("300.50"), D("300.50"), T0 + timedelta(seconds=1))
+        assert await book("ETHUSDT") == D("3000")
+    nan, low = [r for r in caplog.records if getattr(r, "event", None) == "price.implausible"]
+    assert nan.levelno == logging.WARNING
+    assert nan.getMessage() == (
+        "ETHUSDT: pushed price NaN refused (not a finite number); the paper venue uses the REST price 3000"
+    )
+    assert nan.__dict__["data"] == {
+        "pair": "ETHUSDT",
+        "price": "NaN",
+        "reference": "3000",
+        "reason": "not a finite number",
+        "stamped": "2026-01-14T08:00:30+00:00",
+    }
+    assert low.getMessage().startswith("ETHUSDT: pushed price 300.5 refused (")
+    assert low.__dict__["data"]["price"] == "300.50"
+    assert low.__dict__["data"]["stamped"] == "2026-01-14T08:00:31+00:00"
+
+
+async def test_each_symbols_refused_push_is_named_on_its_own(caplog: pytest.LogCaptureFixture) -> None:
+    clock = SimulatedClock(T0)
+    prices = StreamPrices()
+    rest = ManualMarket(clock, {"ETHUSDT": D("3000"), "BTCUSDT": D("90000")})
+    book = BookPrice(StreamedMarket(rest, prices, clock), clock, RULE)
+    prices.update("ETHUSDT", D("300"), D("300"), T0)
+    prices.update("BTCUSDT", D("9000"), D("9000"), T0)
+    with caplog.at_level(logging.WARNING):
+        assert await book("ETHUSDT") == D("3000")
+        assert await book("BTCUSDT") == D("90000")
+        assert await book("ETHUSDT") == D("3000")
+    named = [
+        r.__dict__["data"]["pair"] for r in caplog.records if getattr(r, "event", None) == "price.implausible"
+    ]
+    assert named == ["ETHUSDT", "BTCUSDT"]
