@@ -245,12 +245,12 @@ class Monitor:
         )
 
     async def _load_contracts(self) -> None:
-        """Every traded symbol's precision, read from the venue itself (never a cached copy, which a
-        restart inside its lifetime would otherwise re-stamp as new), into the store (all modes)."""
-        symbols = [p.symbol for p in self.settings.pairs.all()]
-        symbols += [p.symbol for p in self.store.positions.open_positions() if p.symbol not in symbols]
+        """Every contract the venue lists, read from the venue itself (never a cached copy, which a
+        restart inside its lifetime would otherwise re-stamp as new), into the store (all modes). All of
+        them, not only the traded pairs: a position adopted at start-up in a symbol no longer configured
+        and unknown to the books gets its stop on today's tick, not on a row of any age."""
         now = self.clock.now()
-        for contract in (await self.exchange.contracts(symbols, fresh=True)).values():
+        for contract in (await self.exchange.contracts(None, fresh=True)).values():
             self.store.contracts.save(contract, now)
 
     async def _snapshot(self) -> Balance | None:

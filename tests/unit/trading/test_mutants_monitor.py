@@ -8,6 +8,7 @@ for the kill switch.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -284,7 +285,7 @@ async def test_a_closing_position_whose_close_ended_is_guarded_again(
     assert report.forced == [pos.id]  # ... and max hold applies to it once more
 
 
-async def test_the_start_up_tick_loads_every_traded_contract_and_cancels_no_orphan(
+async def test_the_start_up_tick_loads_every_listed_contract_and_cancels_no_orphan(
     store: Store, clock: SimulatedClock
 ) -> None:
     mon, ex = monitor_on(store, clock)
@@ -304,16 +305,31 @@ async def test_the_start_up_tick_loads_every_traded_contract_and_cancels_no_orph
     )
     ex.algos.append(orphan)
     await mon.tick(startup=True)
-    # past any cache: a restart must not trade on a step the venue changed while the engine was down
-    assert ex.fresh_contract_reads == [["ETHUSDT", "BTCUSDT"]]
-    assert store.contracts.load("ETHUSDT") is not None
-    assert store.contracts.load("BTCUSDT") is not None
-    assert store.contracts.load("SOLUSDT") is None
+    # every listed contract, past any cache: a restart must not trade on a step the venue changed
+    # while the engine was down, whether or not the symbol is configured
+    assert ex.fresh_contract_reads == [None]
+    assert {s: store.contracts.load(s) for s in CONTRACTS} == {s: (c, NOW) for s, c in CONTRACTS.items()}
     assert ex.count("cancel_algo_order") == 0  # at start-up an orphan is flagged, not cancelled
     assert btc.id is not None
     report = await mon.tick()
     assert report.orphans_cancelled == ["o1"]
     assert ("cancel_algo_order", "o1") in ex.calls
+
+
+async def test_a_position_adopted_at_start_up_in_an_unconfigured_symbol_is_stopped_on_todays_tick(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """Only ETH is configured and the books know no SOL position, but a month-old SOL row (tick 7) is
+    stored: the start-up load replaces it with the venue's, so the adopted position's stop is on 0.01."""
+    mon, ex = monitor_on(store, clock)
+    store.contracts.save(replace(CONTRACTS["SOLUSDT"], tick_size=Decimal(7)), NOW - timedelta(days=30))
+    ex.positions_[("SOLUSDT", Side.LONG)] = venue_position(Side.LONG, "1.5", "SOLUSDT")
+    report = await mon.tick(startup=True)
+    assert report.ok, report.error
+    assert store.contracts.load("SOLUSDT") == (CONTRACTS["SOLUSDT"], NOW)
+    (stop,) = [a.trigger_price for a in ex.algos if a.symbol == "SOLUSDT" and a.kind == "sl"]
+    assert stop % Decimal("0.01") == 0
+    assert stop % 7 != 0, stop
 
 
 async def test_every_tick_snapshots_equity_and_a_breach_halts(store: Store, clock: SimulatedClock) -> None:
