@@ -100,7 +100,12 @@ MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
 	smt_engine.pipeline.xǁPipelineǁ_prices_now* smt_engine.exchange.weex.public* \
 	smt_engine.exchange.base* smt_engine.exchange.paper.book_price* \
 	smt_engine.analyst.base.x_record_analysis* smt_engine.notify.rules.xǁRulesǁ_database_lost* \
-	smt_engine.cli.context.x_exit_code_for* smt_engine.demo.x_engine_stop_wait*
+	smt_engine.cli.context.x_exit_code_for* smt_engine.demo.x_engine_stop_wait* \
+	smt_engine.store.trading.xǁOrdersRepoǁopen_orders* smt_engine.store.trading.xǁProposalsRepoǁin_state* \
+	smt_engine.store.trading.xǁPositionsRepoǁopen_positions* smt_engine.store.trading.xǁPositionsRepoǁopen_for* \
+	smt_engine.store.trading.xǁPositionsRepoǁlast_stop_losses* smt_engine.store.base.xǁRepoǁwrite_row* \
+	smt_engine.store.base.xǁRepoǁinsert* smt_engine.store.base.xǁRepoǁupdate* \
+	smt_engine.store.events.xǁEventsRepoǁappend*
 mutate: $(STAMP)
 	$(BIN)/mutmut run --max-children 2 $(if $(filter all,$(MUTANTS)),,$(foreach m,$(MUTANTS),"$(m)"))
 	$(BIN)/mutmut export-cicd-stats
