@@ -61,6 +61,7 @@ def market(handler: Handler, **kw: Any) -> tuple[LiveMarket, list[httpx.Request]
 
     def record(request: httpx.Request) -> httpx.Response:
         seen.append(request)
+        assert len(seen) <= 20, "a runaway read loop"
         return handler(request)
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(record))
@@ -82,14 +83,14 @@ def answers(*replies: httpx.Response | Exception) -> Handler:
 
 @pytest.fixture
 def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The back-off waits, with the jitter at its middle (``random() == 0.5`` makes the factor 1)."""
+    """The back-off waits, with the jitter fixed (``random() == 0.25`` makes the factor 0.75)."""
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
     monkeypatch.setattr(live, "asyncio", SimpleNamespace(sleep=sleep))
-    monkeypatch.setattr(live, "random", SimpleNamespace(random=lambda: 0.5))
+    monkeypatch.setattr(live, "random", SimpleNamespace(random=lambda: 0.25))
     return waits
 
 
@@ -233,7 +234,7 @@ async def test_throttling_server_errors_garbage_and_dropped_connections_are_retr
     )
     assert (await m.ticker("ETHUSDT")).last == D("2081.80")
     assert len(seen) == 5
-    assert slept == [0.25, 0.5, 1.0, 2.0]
+    assert slept == [0.1875, 0.375, 0.75, 1.5]
 
 
 async def test_by_default_a_read_is_tried_four_times_half_a_second_apart_doubling(slept: list[float]) -> None:
@@ -241,7 +242,7 @@ async def test_by_default_a_read_is_tried_four_times_half_a_second_apart_doublin
     with pytest.raises(ExchangeUnavailable) as caught:
         await m.ticker("ETHUSDT")
     assert str(caught.value) == f"GET {TICKER} failed: ExchangeUnavailable: GET {TICKER}: HTTP 503"
-    assert (len(seen), slept) == (4, [0.5, 1.0, 2.0])
+    assert (len(seen), slept) == (4, [0.375, 0.75, 1.5])
 
 
 async def test_the_last_failure_is_named_when_the_retries_run_out(slept: list[float]) -> None:
@@ -252,7 +253,20 @@ async def test_the_last_failure_is_named_when_the_retries_run_out(slept: list[fl
     m, seen = market(answers(httpx.Response(200, text="<html>")), retries=0)
     with pytest.raises(ExchangeUnavailable, match=rf"^GET {TICKER} failed: JSONDecodeError: "):
         await m.ticker("ETHUSDT")
-    assert (len(seen), slept) == (1, [0.5]), "no retry, so no second wait"
+    assert (len(seen), slept) == (1, [0.375]), "no retry, so no second wait"
+
+
+async def test_a_throttled_or_failed_answer_is_never_read_as_a_price(slept: list[float]) -> None:
+    stale = [ETH | {"lastPrice": "1", "markPrice": "1"}]
+    m, seen = market(
+        answers(
+            httpx.Response(429, json=stale),
+            httpx.Response(500, json=stale),
+            httpx.Response(200, json=[ETH]),
+        )
+    )
+    assert (await m.ticker("ETHUSDT")).last == D("2081.80")
+    assert (len(seen), slept) == (3, [0.375, 0.75])
 
 
 async def test_a_client_error_is_answered_at_once_and_not_retried(slept: list[float]) -> None:
@@ -282,6 +296,7 @@ async def test_a_success_envelope_is_an_answer_not_an_error() -> None:
 def test_the_market_makes_its_own_client_with_the_timeout_and_closes_only_that_one() -> None:
     own = LiveMarket("http://127.0.0.1:9//", SimulatedClock(NOW))
     assert own.base_url == "http://127.0.0.1:9"
+    assert LiveMarket("http://127.0.0.1:9/X/", SimulatedClock(NOW)).base_url == "http://127.0.0.1:9/X"
     assert own._client.timeout == httpx.Timeout(10.0)
     asyncio.run(own.aclose())
     assert own._client.is_closed
