@@ -296,7 +296,9 @@ async def test_a_success_envelope_is_an_answer_not_an_error() -> None:
 def test_the_market_makes_its_own_client_with_the_timeout_and_closes_only_that_one() -> None:
     own = LiveMarket("http://127.0.0.1:9//", SimulatedClock(NOW))
     assert own.base_url == "http://127.0.0.1:9"
-    assert LiveMarket("http://127.0.0.1:9/X/", SimulatedClock(NOW)).base_url == "http://127.0.0.1:9/X"
+    pathed = LiveMarket("http://127.0.0.1:9/X/", SimulatedClock(NOW))
+    assert pathed.base_url == "http://127.0.0.1:9/X"
+    asyncio.run(pathed.aclose())
     assert own._client.timeout == httpx.Timeout(10.0)
     asyncio.run(own.aclose())
     assert own._client.is_closed
@@ -306,7 +308,9 @@ def test_the_market_makes_its_own_client_with_the_timeout_and_closes_only_that_o
     asyncio.run(borrowed.aclose())
     assert not lent.is_closed
     asyncio.run(lent.aclose())
-    assert LiveMarket("http://x", SimulatedClock(NOW), timeout=2.5)._client.timeout == httpx.Timeout(2.5)
+    timed = LiveMarket("http://127.0.0.1:9", SimulatedClock(NOW), timeout=2.5)
+    assert timed._client.timeout == httpx.Timeout(2.5)
+    asyncio.run(timed.aclose())
 
 
 # ------------------------------------------------------------------ history bars
