@@ -326,3 +326,10 @@ def test_a_body_that_is_neither_object_nor_list_is_unavailable_naming_its_type(b
     assert type(err) is ExchangeUnavailable
     assert str(err) == f"unexpected response type {type(body).__name__}"
     assert err.raw is body
+
+
+def test_an_object_with_a_msg_but_no_code_is_a_bare_payload_not_an_envelope() -> None:
+    """Only a code and a msg together make an envelope (check_envelope's contract): code_200_envelope
+    without its code is a bare payload, passed as it is."""
+    body = {k: v for k, v in example("rest", "code_200_envelope").items() if k != "code"}
+    assert check_envelope(body) is body
