@@ -6,7 +6,6 @@ that expects one cannot silently be handed the other (the seed system confused t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -287,12 +286,13 @@ CONFIDENCE_STEP = Decimal("0.0001")
 def round_confidence(value: float | Decimal) -> Decimal:
     """A confidence on the four-place step, half up: compared after rounding (0.85 - 0.05 must equal
     0.80), the same way where the analyst's answer is read and where the risk gates weigh it. NaN or an
-    infinity is -1, below every threshold."""
-    if isinstance(value, float) and not math.isfinite(value):
+    infinity (float or Decimal) is -1, below every threshold, and so is a number too large to round."""
+    number = Decimal(str(value))
+    if not number.is_finite():
         return Decimal(-1)
     try:
-        return Decimal(str(value)).quantize(CONFIDENCE_STEP, rounding=ROUND_HALF_UP)
-    except InvalidOperation:
+        return number.quantize(CONFIDENCE_STEP, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # more digits than the context's precision holds
         return Decimal(-1)
 
 
