@@ -105,7 +105,8 @@ MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
 	smt_engine.store.trading.xǁPositionsRepoǁopen_positions* smt_engine.store.trading.xǁPositionsRepoǁopen_for* \
 	smt_engine.store.trading.xǁPositionsRepoǁlast_stop_losses* smt_engine.store.base.xǁRepoǁwrite_row* \
 	smt_engine.store.base.xǁRepoǁinsert* smt_engine.store.base.xǁRepoǁupdate* \
-	smt_engine.store.events.xǁEventsRepoǁappend* smt_engine.exchange.market.live*
+	smt_engine.store.events.xǁEventsRepoǁappend* smt_engine.exchange.market.live* \
+	smt_engine.exchange.weex.errors* smt_engine.domain.x_round_confidence*
 mutate: $(STAMP)
 	$(BIN)/mutmut run --max-children 2 $(if $(filter all,$(MUTANTS)),,$(foreach m,$(MUTANTS),"$(m)"))
 	$(BIN)/mutmut export-cicd-stats
