@@ -232,3 +232,23 @@ def test_every_documented_order_status_maps_to_its_state(text: str, status: Orde
 @pytest.mark.parametrize(("text", "status"), STATUSES)
 def test_every_documented_algo_status_maps_to_its_state(text: str, status: OrderStatus) -> None:
     assert parse_algo(documented("open_algo_order", algoStatus=text)).status is status
+
+
+def pushed_position(**changes: Any) -> dict[str, Any]:
+    """The ``positions`` push row (ws.json ``positions_push``): it says ``marginMode``, not ``marginType``."""
+    out = dict(row(example("ws", "positions_push")["d"]))
+    out.update(changes)
+    return out
+
+
+def test_a_pushed_position_reads_its_margin_mode_and_isolated_margin() -> None:
+    crossed = parse_position(pushed_position())
+    assert (crossed.margin_mode, crossed.margin, crossed.liquidation_price) == ("cross", D(0), None)
+    assert (crossed.unrealized_pnl, crossed.leverage, crossed.entry_price) == (D(0), D(11), D("0.09311"))
+    # marginMode CROSSED/ISOLATED: weex-v3-contract-api.md (marginType; "WS: marginMode").
+    isolated = parse_position(pushed_position(marginMode="ISOLATED", isolatedMargin="0.84645"))
+    assert (isolated.margin_mode, isolated.margin) == ("isolated", D("0.84645"))
+
+
+def test_a_position_with_a_liquidation_price_keeps_it() -> None:
+    assert parse_position(documented("position", liquidatePrice="0.04710")).liquidation_price == D("0.04710")
