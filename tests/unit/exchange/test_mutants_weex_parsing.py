@@ -252,3 +252,19 @@ def test_a_pushed_position_reads_its_margin_mode_and_isolated_margin() -> None:
 
 def test_a_position_with_a_liquidation_price_keeps_it() -> None:
     assert parse_position(documented("position", liquidatePrice="0.04710")).liquidation_price == D("0.04710")
+
+
+def test_a_take_profit_read_from_order_history_reads_as_a_tp_sl_order() -> None:
+    # A leg also shows in /capi/v3/order/history as an order row (weex-v3-contract-api.md, attached legs).
+    assert parse_algo(documented("history_order")) == AlgoOrder(
+        order_id="737074389744353640",
+        client_order_id="7bd80776-0c3f-4ed9-ab9c-a616d66fac5e",
+        symbol="DOGEUSDT",
+        position_side=Side.LONG,
+        kind="tp",
+        trigger_price=D("1.00000"),
+        size=D("100"),
+        status=OrderStatus.CANCELLED,
+        created_at=from_ms(1775732228695),
+        parent_order_id=None,
+    )
