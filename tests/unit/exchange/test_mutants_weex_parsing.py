@@ -268,3 +268,23 @@ def test_a_take_profit_read_from_order_history_reads_as_a_tp_sl_order() -> None:
         created_at=from_ms(1775732228695),
         parent_order_id=None,
     )
+
+
+def test_an_open_tp_sl_order_read_as_an_order_keeps_its_algo_fields() -> None:
+    assert parse_order(documented("open_algo_order")) == ExchangeOrder(
+        order_id="737074389748547944",
+        client_order_id="d574f517-cea5-433e-b029-415590d3bb80",
+        symbol="DOGEUSDT",
+        position_side=Side.LONG,
+        reduce_only=True,
+        order_type="STOP_MARKET",
+        status=OrderStatus.UNTRIGGERED,
+        size=D("100"),
+        filled_size=D(0),
+        price=None,
+        avg_price=None,
+        created_at=from_ms(1775732228695),
+        updated_at=from_ms(1775732228695),
+        kind="sl",
+        trigger_price=D("0.02000"),
+    )
