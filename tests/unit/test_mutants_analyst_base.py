@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from smt_engine.analyst import base
-from smt_engine.analyst.base import CallTrace, record_analysis
+from smt_engine.analyst.base import AnalysisOutcome, CallTrace, record_analysis
 from smt_engine.analyst.parse import ParseOutcome
 from smt_engine.domain import Action, AnalystKind, Decision, Sentiment
 from smt_engine.secrets import MASK, register_secret
@@ -36,6 +36,19 @@ def long_answer(**over: object) -> Decision:
     }
     values.update(over)
     return Decision(**values)  # type: ignore[arg-type]
+
+
+def gemini_record(store: Store, parsed: ParseOutcome, trace: CallTrace, prompt: str = "p") -> AnalysisOutcome:
+    """A Gemini analysis of SOL recorded as the pipeline records one."""
+    return record_analysis(
+        store,
+        context(pair=SOL),
+        kind=AnalystKind.GEMINI,
+        model="gemini-2.5-flash",
+        prompt=prompt,
+        parsed=parsed,
+        trace=trace,
+    )
 
 
 def analysis_events(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str, object, object]]:
@@ -65,15 +78,7 @@ def test_a_grounded_answer_is_stored_whole_with_secrets_masked(
         search_suggestions=[{"text": "ETH ETF", "url": "https://search.example/q"}],
     )
     with caplog.at_level(logging.DEBUG, logger="smt_engine.analyst.base"):
-        outcome = record_analysis(
-            store,
-            context(pair=SOL),
-            kind=AnalystKind.GEMINI,
-            model="gemini-2.5-flash",
-            prompt=f"prompt with {SECRET}",
-            parsed=parsed,
-            trace=trace,
-        )
+        outcome = gemini_record(store, parsed, trace, prompt=f"prompt with {SECRET}")
     assert outcome.record.id is not None
     stored = store.analyses.get(outcome.record.id)
     assert stored == Analysis(
@@ -112,15 +117,7 @@ def test_a_failed_call_is_a_recorded_wait_naming_the_failure(
     parsed = ParseOutcome(long_answer(), error="no answer to parse")
     trace = CallTrace(call_error=failure, attempts=3)
     with caplog.at_level(logging.DEBUG, logger="smt_engine.analyst.base"):
-        outcome = record_analysis(
-            store,
-            context(pair=SOL),
-            kind=AnalystKind.GEMINI,
-            model="gemini-2.5-flash",
-            prompt="p",
-            parsed=parsed,
-            trace=trace,
-        )
+        outcome = gemini_record(store, parsed, trace)
     assert outcome.decision == Decision.wait("analyst call failed", AnalystKind.GEMINI, failure)
     assert outcome.failed is True
     assert outcome.record.id is not None
@@ -144,14 +141,8 @@ def test_a_failed_call_is_a_recorded_wait_naming_the_failure(
 
 def test_a_failed_call_keeps_the_wait_the_parser_already_explained(store: Store) -> None:
     explained = Decision.wait("no JSON in the answer", AnalystKind.GEMINI, "no JSON object found")
-    outcome = record_analysis(
-        store,
-        context(pair=SOL),
-        kind=AnalystKind.GEMINI,
-        model="gemini-2.5-flash",
-        prompt="p",
-        parsed=ParseOutcome(explained, error="no JSON object found"),
-        trace=CallTrace(call_error="read timed out"),
+    outcome = gemini_record(
+        store, ParseOutcome(explained, error="no JSON object found"), CallTrace(call_error="read timed out")
     )
     assert outcome.decision is explained
     assert outcome.failed is True
@@ -164,14 +155,10 @@ def test_a_refused_answer_is_stored_with_the_parsers_reason_and_is_no_call_failu
     monkeypatch.setattr(base, "MAX_RAW_CHARS", 10)
     refused = Decision.wait("invalid answer", AnalystKind.GEMINI, "invalid answer: confidence = 7")
     with caplog.at_level(logging.DEBUG, logger="smt_engine.analyst.base"):
-        outcome = record_analysis(
+        outcome = gemini_record(
             store,
-            context(pair=SOL),
-            kind=AnalystKind.GEMINI,
-            model="gemini-2.5-flash",
-            prompt="p",
-            parsed=ParseOutcome(refused, error="invalid answer: confidence = 7"),
-            trace=CallTrace(raw_response="0123456789 and more", grounded=True),
+            ParseOutcome(refused, error="invalid answer: confidence = 7"),
+            CallTrace(raw_response="0123456789 and more", grounded=True),
         )
     assert outcome.decision is refused
     assert outcome.failed is False
@@ -211,15 +198,7 @@ def test_only_a_model_answer_without_grounding_is_called_ungrounded(
 
 
 def test_an_empty_error_text_is_stored_as_no_error(store: Store) -> None:
-    outcome = record_analysis(
-        store,
-        context(pair=SOL),
-        kind=AnalystKind.GEMINI,
-        model="gemini-2.5-flash",
-        prompt="p",
-        parsed=ParseOutcome(long_answer(), error=""),
-        trace=CallTrace(grounded=True),
-    )
+    outcome = gemini_record(store, ParseOutcome(long_answer(), error=""), CallTrace(grounded=True))
     assert outcome.record.id is not None
     stored = store.analyses.get(outcome.record.id)
     assert stored is not None
