@@ -223,12 +223,10 @@ class Exchange(Protocol):
 
     name: str
 
-    async def contracts(
-        self, symbols: list[str] | None = None, *, fresh: bool = False
-    ) -> dict[str, Contract]:
-        """Precision per symbol, loaded from the venue (never a static table). ``fresh`` asks the venue
-        itself past any cache: the engine's start-up load, so a restart never trades on a step the venue
-        changed while it was down."""
+    async def contracts(self, symbols: list[str] | None = None) -> dict[str, Contract]:
+        """Precision per symbol, loaded from the venue (never a static table). ``None`` lists every
+        contract, read from the venue itself past any cache: the engine's start-up load, so a restart
+        never trades on a step the venue changed while it was down."""
         ...
 
     async def ticker(self, symbol: str) -> Ticker: ...

@@ -250,7 +250,7 @@ class Monitor:
         them, not only the traded pairs: a position adopted at start-up in a symbol no longer configured
         and unknown to the books gets its stop on today's tick, not on a row of any age."""
         now = self.clock.now()
-        for contract in (await self.exchange.contracts(None, fresh=True)).values():
+        for contract in (await self.exchange.contracts(None)).values():
             self.store.contracts.save(contract, now)
 
     async def _snapshot(self) -> Balance | None:

@@ -89,10 +89,8 @@ class PaperExchange(PaperBook):
 
     # ------------------------------------------------------------------ protocol: market data
 
-    async def contracts(
-        self, symbols: list[str] | None = None, *, fresh: bool = False
-    ) -> dict[str, Contract]:
-        """The paper venue's own table: always what it fills by, so ``fresh`` changes nothing."""
+    async def contracts(self, symbols: list[str] | None = None) -> dict[str, Contract]:
+        """The paper venue's own table: always what it fills by, so there is no cache to go past."""
         return {s: c for s, c in self.table.items() if symbols is None or s in symbols}
 
     async def ticker(self, symbol: str) -> Ticker:

@@ -100,7 +100,7 @@ class VenueProbe:
 
     async def _contracts(self) -> tuple[str, dict[str, Any]]:
         wanted = self.options.symbols
-        found = await self.client.contracts(wanted, fresh=True)
+        found = await self.client.contracts(wanted)
         body = self.transcript.last_answer.get("/capi/v3/market/exchangeInfo")
         rows = {r.get("symbol"): r for r in (body or {}).get("symbols", []) if isinstance(r, dict)}
         problems: list[str] = []

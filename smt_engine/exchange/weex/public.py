@@ -27,17 +27,15 @@ log = logging.getLogger(__name__)
 class WeexPublic(WeexTransport):
     """Market data every WEEX request path needs: exchangeInfo, 24h ticker, klines."""
 
-    async def contracts(
-        self, symbols: list[str] | None = None, *, fresh: bool = False
-    ) -> dict[str, Contract]:
-        """exchangeInfo for the symbols not cached within ``contracts_ttl`` (all of them when ``fresh``);
-        the cache spares the CLI's verbs a read each, never the engine's start-up load."""
+    async def contracts(self, symbols: list[str] | None = None) -> dict[str, Contract]:
+        """exchangeInfo for the named symbols not cached within ``contracts_ttl``; ``None`` (the engine's
+        start-up load) always reads the venue, so a restart never keeps a step changed while it was down."""
         now = self.clock.now()
         wanted = symbols or []
         out: dict[str, Contract] = {}
         missing = []
         for symbol in wanted:
-            cached = None if fresh else self._cached_contract(symbol, now)
+            cached = self._cached_contract(symbol, now)
             if cached is None:
                 missing.append(symbol)
             else:

@@ -1,6 +1,7 @@
 """WEEX's public side, value by value (docs/benchmarks.md, mutation testing): precision comes from the
-venue, a cached copy only inside its lifetime and never for a fresh load; a rejection that quotes the
-new step or tick corrects it; tickers, the pre-flight price and klines are read as WEEX documents them.
+venue, a cached copy only inside its lifetime and never for the load of every contract; a rejection that
+quotes the new step or tick corrects it; tickers, the pre-flight price and klines are read as WEEX
+documents them.
 Against the scripted WEEX of ``test_weex_as_documented`` (its documented answer shapes)."""
 
 from __future__ import annotations
@@ -59,16 +60,16 @@ async def test_a_cached_contract_serves_until_its_lifetime_is_up_and_then_the_ve
     await client.aclose()
 
 
-async def test_a_fresh_load_reads_the_venue_past_the_cache_and_keeps_what_it_read() -> None:
+async def test_the_load_of_every_contract_reads_the_venue_past_the_cache_and_keeps_what_it_read() -> None:
     venue = Venue({"GET " + INFO: {"symbols": [CONTRACT]}})
     client, _ = on_clock(venue)
     await client.contracts(["BTCUSDT"])
     venue.routes["GET " + INFO] = {"symbols": [CONTRACT | {"contractVal": "0.001"}]}
-    fresh = await client.contracts(["BTCUSDT"], fresh=True)
-    assert reads(venue) == 2
-    assert fresh["BTCUSDT"].step_size == D("0.001")
+    every = await client.contracts(None)
+    assert reads(venue) == 2, "the start-up load is never served from the cache"
+    assert every["BTCUSDT"].step_size == D("0.001")
     assert (await client.contracts(["BTCUSDT"]))["BTCUSDT"].step_size == D("0.001")
-    assert reads(venue) == 2, "the fresh answer is the cached copy from then on"
+    assert reads(venue) == 2, "what it read is the cached copy from then on"
     await client.aclose()
 
 

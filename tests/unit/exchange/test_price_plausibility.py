@@ -149,7 +149,7 @@ def test_config_refuses_an_unusable_price_age() -> None:
 class _Venue(_Glitching):
     """Enough of a venue for an entry's read (an approval, an operator entry, `smt propose`)."""
 
-    async def contracts(self, symbols: list[str], *, fresh: bool = False) -> dict[str, object]:
+    async def contracts(self, symbols: list[str]) -> dict[str, object]:
         return {}
 
     async def balance(self) -> Balance:

@@ -32,12 +32,10 @@ class AdjustVenue(Venue):
     leg_id: str | None = None  # the id place_tp_sl answers with, if not a new one
     slow: SimulatedClock | None = None  # place_tp_sl answers a second later on this clock
 
-    async def contracts(
-        self, symbols: list[str] | None = None, *, fresh: bool = False
-    ) -> dict[str, Contract]:
+    async def contracts(self, symbols: list[str] | None = None) -> dict[str, Contract]:
         if self.contracts_error is not None:
             raise self.contracts_error
-        return await super().contracts(symbols, fresh=fresh)
+        return await super().contracts(symbols)
 
     async def ticker(self, symbol: str) -> Ticker:
         if self.ticker_error is not None:

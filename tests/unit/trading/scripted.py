@@ -89,8 +89,6 @@ class ScriptedExchange:
     script: Script = field(default_factory=Script)
     name: str = "scripted"
     calls: list[tuple[str, Any]] = field(default_factory=list)
-    fresh_contract_reads: list[list[str] | None] = field(default_factory=list)
-    """The symbols of each read that asked the venue past its cache (the start-up load)."""
     positions_: dict[tuple[str, Side], ExchangePosition] = field(default_factory=dict)
     orders: dict[str, ExchangeOrder] = field(default_factory=dict)  # by client id
     algos: list[AlgoOrder] = field(default_factory=list)
@@ -111,12 +109,8 @@ class ScriptedExchange:
 
     # ---------------------------------------------------------------- market data
 
-    async def contracts(
-        self, symbols: list[str] | None = None, *, fresh: bool = False
-    ) -> dict[str, Contract]:
+    async def contracts(self, symbols: list[str] | None = None) -> dict[str, Contract]:
         self.calls.append(("contracts", symbols))
-        if fresh:
-            self.fresh_contract_reads.append(symbols)
         return {s: c for s, c in self.contract_map.items() if symbols is None or s in symbols}
 
     async def ticker(self, symbol: str) -> Ticker:
