@@ -14,6 +14,9 @@ from smt_engine.store.codec import decode_rows, encode_fields, to_params, to_row
 
 R = TypeVar("R")
 
+_NO_ID = object()
+"""What a record without an ``id`` field reads as: never ``None``, so it is never given one."""
+
 
 class Repo(Generic[R]):
     """CRUD for a record type; subclasses add the queries their callers need by name."""
@@ -48,9 +51,12 @@ class Repo(Generic[R]):
             return int(self.db.conn.executemany(sql, params).rowcount)
 
     def insert(self, record: R) -> R:
-        """Insert and return the record with its new id set (when the table has an integer id)."""
+        """Insert and return the record with its new id set (when the table has an integer id).
+
+        A record with no ``id`` field at all (a table keyed by several columns) comes back as given:
+        the row is written either way, so the caller must never be told it was not."""
         cursor = self.write_row(to_row(record))
-        if self.pk == "id" and getattr(record, "id", None) is None:
+        if self.pk == "id" and getattr(record, "id", _NO_ID) is None:
             return dataclasses.replace(record, id=cursor.lastrowid)  # type: ignore[type-var]
         return record
 

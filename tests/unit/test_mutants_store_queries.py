@@ -20,6 +20,7 @@ from smt_engine.domain import (
     Side,
 )
 from smt_engine.store import Store
+from smt_engine.store.flow_history import FlowHour
 from smt_engine.store.records import ComponentHealth, Cycle, Order
 from tests.unit.trading.conftest import NOW, eth_position, eth_proposal
 
@@ -148,6 +149,23 @@ def test_an_insert_keeps_a_key_the_record_already_has(store: Store) -> None:
     assert store.cycles.get("c1") == cycle
     health = ComponentHealth(component="venue", status=HealthStatus.OK, since=NOW, updated_at=NOW)
     assert store.health.insert(health) is health
+
+
+def test_an_insert_of_a_record_keyed_by_several_columns_writes_it_and_returns_it_as_given(
+    store: Store,
+) -> None:
+    hour = FlowHour(
+        hour=NOW,
+        asset="ETH",
+        inflow=Decimal(5),
+        outflow=Decimal(2),
+        net=Decimal(3),
+        transfers=4,
+        wallets=2,
+        recorded_at=NOW,
+    )
+    assert store.flow_history.insert(hour) is hour
+    assert store.flow_history.between(NOW - timedelta(hours=1), NOW) == [hour]
 
 
 def test_write_row_runs_the_verb_it_is_given_over_every_column(store: Store) -> None:
