@@ -36,11 +36,6 @@ from tests.unit.engine_support import (
 )
 
 
-@pytest.fixture
-def clock() -> SimulatedClock:
-    return SimulatedClock(T0)
-
-
 def failing(error: str, n: int) -> list[TickReport]:
     return [TickReport(ok=False, error=error) for _ in range(n)]
 

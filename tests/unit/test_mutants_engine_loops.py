@@ -35,11 +35,6 @@ from tests.unit.engine_support import (
 )
 
 
-@pytest.fixture
-def clock() -> SimulatedClock:
-    return SimulatedClock(T0)
-
-
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
