@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.http11 import Request, Response
@@ -383,11 +384,10 @@ async def test_the_connection_waits_for_its_handshake_only_as_long_as_the_heartb
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     given: list[dict[str, Any]] = []
-    real = streams.connect
 
     def spy(url: str, **kw: Any) -> Any:
         given.append(kw)
-        return real(url, **kw)
+        return connect(url, **kw)
 
     monkeypatch.setattr(streams, "connect", spy)
     async with Venue() as venue:
