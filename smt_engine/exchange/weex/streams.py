@@ -127,7 +127,7 @@ def is_ping(frame: dict[str, Any]) -> bool:
 def is_control(frame: dict[str, Any]) -> bool:
     """A ping, or a PONG echo in any of the forms WEEX's sources show (``{"id", "method": "PONG"}``,
     ccxt pro's comment; ``{"event": "pong"}``, the v2 page)."""
-    if str(frame.get("method") or "").upper() == "PONG":
+    if str(frame.get("method")).upper() == "PONG":
         return True
     return "pong" in (frame.get("event"), frame.get("type")) or is_ping(frame)
 
@@ -421,7 +421,7 @@ class WeexStream:
         try:
             message = message_of(frame)
         except ValueError as exc:
-            self._malformed(json.dumps(frame)[:200], exc)
+            self._malformed(json.dumps(frame), exc)  # the warning shows its first 120 characters
             return
         if message is not None:
             await self._on_message(message)
