@@ -121,12 +121,10 @@ class WeexClient(WeexPublic):
         out = []
         for row in body:
             try:
-                pos = parse_position(row)
+                out.append(parse_position(row))
             except (KeyError, ValueError, TypeError) as exc:
                 # An unreadable row must not look like "no position" (that would cancel protection).
                 raise ExchangeUnavailable(f"positions: unreadable row ({exc})", raw=row) from exc
-            if pos.size > 0:
-                out.append(pos)
         self._positions_seen = (time.monotonic(), out)
         return out
 

@@ -61,7 +61,9 @@ def leg_kind(row: dict[str, Any]) -> Literal["tp", "sl"] | None:
 
 
 def parse_order(row: dict[str, Any]) -> ExchangeOrder:
-    otype = str(row.get("type") or row.get("orderType") or "")
+    """An order row; every documented row states its type, status and times, so a row without them (or
+    with a status WEEX does not document) is unreadable, never an order guessed open."""
+    otype = str(row.get("type") or row["orderType"])
     side = Side(str(row["positionSide"]))
     reduce_only = bool(row.get("reduceOnly")) or (
         str(row.get("side")) == ("SELL" if side is Side.LONG else "BUY")
@@ -74,21 +76,21 @@ def parse_order(row: dict[str, Any]) -> ExchangeOrder:
         kind = "close"
     else:
         kind = "entry"
-    created = from_ms(row.get("time") or row.get("createTime") or 0)
+    created = from_ms(row.get("time") or row["createTime"])
     return ExchangeOrder(
-        order_id=str(row.get("orderId") or row.get("algoId")),
+        order_id=str(row.get("orderId") or row["algoId"]),
         client_order_id=(row.get("clientOrderId") or row.get("clientAlgoId") or None),
         symbol=str(row["symbol"]),
         position_side=side,
         reduce_only=reduce_only,
         order_type=otype,
-        status=_STATUS.get(str(row.get("status") or row.get("algoStatus")).upper(), OrderStatus.NEW),
+        status=_STATUS[str(row.get("status") or row.get("algoStatus")).upper()],
         size=decimal_or(row.get("origQty") or row.get("quantity")),
         filled_size=decimal_or(row.get("executedQty"), Decimal(0)),
         price=optional_decimal(row.get("price")),
         avg_price=optional_decimal(row.get("avgPrice")),
         created_at=created,
-        updated_at=from_ms(row.get("updateTime") or row.get("time") or 0),
+        updated_at=from_ms(row["updateTime"]),
         kind=kind,
         trigger_price=optional_decimal(row.get("stopPrice") or row.get("triggerPrice")),
     )
@@ -105,7 +107,7 @@ class UnclassifiedLeg(ValueError):
 
 def parse_algo(row: dict[str, Any], kind: Literal["tp", "sl"] | None = None) -> AlgoOrder:
     """One open TP/SL order; ``kind`` comes from the row or, when the row is silent, from the caller."""
-    order_id = str(row.get("algoId") or row.get("orderId"))
+    order_id = str(row.get("algoId") or row["orderId"])
     kind = leg_kind(row) or kind
     if kind is None:
         raise UnclassifiedLeg(order_id, row)
@@ -117,8 +119,8 @@ def parse_algo(row: dict[str, Any], kind: Literal["tp", "sl"] | None = None) -> 
         kind=kind,
         trigger_price=decimal_or(row.get("triggerPrice") or row.get("stopPrice")),
         size=decimal_or(row.get("quantity") or row.get("origQty")),
-        status=_STATUS.get(str(row.get("algoStatus") or row.get("status")).upper(), OrderStatus.UNTRIGGERED),
-        created_at=from_ms(row.get("createTime") or row.get("time") or 0),
+        status=_STATUS[str(row.get("algoStatus") or row.get("status")).upper()],
+        created_at=from_ms(row.get("createTime") or row["time"]),
         parent_order_id=(
             str(row["actualOrderId"]) if row.get("actualOrderId") not in (None, "", "0", 0) else None
         ),
@@ -126,31 +128,36 @@ def parse_algo(row: dict[str, Any], kind: Literal["tp", "sl"] | None = None) -> 
 
 
 def parse_position(row: dict[str, Any]) -> ExchangePosition:
+    """A held position. Every documented row (allPosition, the ``positions`` push) has a positive size,
+    its openValue, leverage, margin, id and times; a row without one is unreadable, never filled in."""
     size = decimal_or(row["size"])
-    open_value = decimal_or(row.get("openValue"), Decimal(0))
+    if size <= 0:
+        raise ValueError(f"position size {size}: WEEX documents no such row")
     liq = optional_decimal(row.get("liquidatePrice"))
-    mode = str(row.get("marginType") or row.get("marginMode") or "CROSSED")
+    mode = str(row.get("marginType") or row["marginMode"])
     return ExchangePosition(
         symbol=str(row["symbol"]),
         side=Side(str(row["side"]).upper()),
         size=size,
-        entry_price=open_value / size if size else Decimal(0),
-        margin=decimal_or(row.get("marginSize") or row.get("isolatedMargin"), Decimal(0)),
-        leverage=decimal_or(row.get("leverage"), Decimal(1)),
+        entry_price=decimal_or(row["openValue"]) / size,
+        margin=decimal_or(row.get("marginSize") or row["isolatedMargin"]),
+        leverage=decimal_or(row["leverage"]),
         unrealized_pnl=decimal_or(row.get("unrealizePnl"), Decimal(0)),
         liquidation_price=liq,
-        opened_at=from_ms(row.get("createdTime") or 0),
-        updated_at=from_ms(row.get("updatedTime") or row.get("createdTime") or 0),
-        position_id=str(row.get("id") or row.get("positionId") or ""),
+        opened_at=from_ms(row["createdTime"]),
+        updated_at=from_ms(row["updatedTime"]),
+        position_id=str(row["id"]),
         margin_mode="isolated" if mode.upper() == "ISOLATED" else "cross",
     )
 
 
 def parse_contract(row: dict[str, Any]) -> Contract:
-    """tick = 10^-pricePrecision; step = contractVal (Weex.Net) or 10^-quantityPrecision."""
+    """tick = 10^-pricePrecision; step = contractVal (Weex.Net). Every documented symbol row states a
+    non-zero contractVal and its maxLeverage (reference §3.1.1), so a row without them is unreadable."""
     tick = step_from_decimals(int(str(row["pricePrecision"])))
-    contract_val = optional_decimal(row.get("contractVal"))
-    step = contract_val if contract_val else step_from_decimals(int(str(row["quantityPrecision"])))
+    step = optional_decimal(row.get("contractVal"))
+    if step is None:
+        raise ValueError(f"{row.get('symbol')}: no contractVal")
     min_size = optional_decimal(row.get("minOrderSize")) or step
     return Contract(
         symbol=str(row["symbol"]),
@@ -159,5 +166,5 @@ def parse_contract(row: dict[str, Any]) -> Contract:
         min_size=max(min_size, step),
         max_size=optional_decimal(row.get("maxOrderSize")),
         min_notional=Decimal(0),
-        max_leverage=int(decimal_or(row.get("maxLeverage"), Decimal(125))),
+        max_leverage=int(decimal_or(row["maxLeverage"])),
     )

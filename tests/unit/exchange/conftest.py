@@ -97,6 +97,8 @@ def weex_position(position_id: int | str) -> dict[str, Any]:
         "openValue": "900",
         "leverage": "5",
         "marginType": "CROSSED",
+        "marginSize": "180",
+        "isolatedMargin": "0",
         "createdTime": 1775758733006,
         "updatedTime": 1775758733006,
     }

@@ -296,11 +296,14 @@ async def test_a_positions_answer_that_is_not_a_list_is_an_outage() -> None:
     await client.aclose()
 
 
-async def test_only_rows_with_a_size_are_positions() -> None:
+async def test_a_position_row_of_size_zero_is_an_outage_not_no_position() -> None:
+    """WEEX documents no allPosition row of size 0 (reference §3.2.1: "unverified"); one is refused."""
     empty = POSITION | {"symbol": "ETHUSDT", "size": "0"}
-    client = Venue({POSITIONS: [empty, POSITION]}).client()
-    (position,) = await client.positions()
-    assert (position.symbol, position.side, position.size) == ("BTCUSDT", Side.LONG, D("0.01"))
+    client = Venue({POSITIONS: [POSITION, empty]}).client()
+    with pytest.raises(ExchangeUnavailable) as caught:
+        await client.positions()
+    assert str(caught.value) == "positions: unreadable row (position size 0: WEEX documents no such row)"
+    assert caught.value.raw == empty
     await client.aclose()
 
 

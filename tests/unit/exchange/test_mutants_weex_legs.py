@@ -28,6 +28,7 @@ TRAILING = {
     "quantity": "0.01",
     "algoStatus": "UNTRIGGERED",
     "createTime": "1775753432392",
+    "updateTime": "1775753432392",
 }
 
 

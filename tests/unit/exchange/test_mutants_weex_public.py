@@ -97,15 +97,27 @@ async def test_every_row_read_is_cached_whether_asked_for_or_not() -> None:
     await client.aclose()
 
 
+@pytest.mark.parametrize(
+    ("missing", "why"),
+    [
+        ("pricePrecision", "'pricePrecision'"),
+        ("contractVal", "ETHUSDT: no contractVal"),
+        ("maxLeverage", "'maxLeverage'"),
+    ],
+)
 async def test_a_malformed_row_is_skipped_and_every_row_after_it_kept(
-    caplog: pytest.LogCaptureFixture,
+    missing: str, why: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    broken = {k: v for k, v in ETH.items() if k != "pricePrecision"}
+    """A row without a field every documented row has (reference §3.1.1) lists no contract: an entry in
+    that symbol is refused as not listed, never sized on a made-up step or leverage cap."""
+    broken = {k: v for k, v in ETH.items() if k != missing}
     venue = Venue({"GET " + INFO: {"symbols": [broken, CONTRACT]}})
     client, _ = on_clock(venue)
     with caplog.at_level(logging.WARNING):
         assert await client.contracts(["ETHUSDT", "BTCUSDT"]) == {"BTCUSDT": BTC}
-    assert said(caplog) == ["exchangeInfo: skipping a malformed symbol row ('pricePrecision')"]
+    assert said(caplog) == [f"exchangeInfo: skipping a malformed symbol row ({why})"]
+    with pytest.raises(InvalidOrder, match=r"^ETHUSDT: not listed in WEEX exchangeInfo$"):
+        await client.contract("ETHUSDT")
     await client.aclose()
 
 

@@ -31,6 +31,7 @@ ALGO_ROW = {
     "quantity": "0.01",
     "algoStatus": "UNTRIGGERED",
     "createTime": "1775753432392",
+    "updateTime": "1775753432392",
 }
 
 
