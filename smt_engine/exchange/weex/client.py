@@ -121,6 +121,10 @@ class WeexClient(WeexPublic):
         out = []
         for row in body:
             try:
+                if decimal_or(row["size"]) == 0:
+                    # A flat side holds nothing to protect, the same as no row; refusing it would blind
+                    # the stop guard to every other position until the venue stopped sending it.
+                    continue
                 out.append(parse_position(row))
             except (KeyError, ValueError, TypeError) as exc:
                 # An unreadable row must not look like "no position" (that would cancel protection).

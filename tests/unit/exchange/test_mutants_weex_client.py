@@ -296,14 +296,28 @@ async def test_a_positions_answer_that_is_not_a_list_is_an_outage() -> None:
     await client.aclose()
 
 
-async def test_a_position_row_of_size_zero_is_an_outage_not_no_position() -> None:
-    """WEEX documents no allPosition row of size 0 (reference §3.2.1: "unverified"); one is refused."""
-    empty = POSITION | {"symbol": "ETHUSDT", "size": "0"}
-    client = Venue({POSITIONS: [POSITION, empty]}).client()
-    with pytest.raises(ExchangeUnavailable) as caught:
+async def test_a_flat_position_row_is_no_position_and_every_other_row_is_still_read() -> None:
+    """Whether allPosition lists a flat side is unverified (reference §3.2.1); if it does, that side holds
+    nothing, and the positions beside it must still reach the stop guard."""
+    flat = POSITION | {"symbol": "ETHUSDT", "size": "0", "openValue": "0"}
+    short = POSITION | {"side": "SHORT", "size": "0.03"}
+    client = Venue({POSITIONS: [flat, POSITION, short]}).client()
+    read = await client.positions()
+    assert [(p.symbol, p.side, p.size) for p in read] == [
+        ("BTCUSDT", Side.LONG, D(str(POSITION["size"]))),
+        ("BTCUSDT", Side.SHORT, D("0.03")),
+    ]
+    await client.aclose()
+
+
+@pytest.mark.parametrize("size", [None, "x", "-0.01"])
+async def test_a_position_row_without_a_readable_size_is_an_outage_not_no_position(size: object) -> None:
+    row = (
+        POSITION | {"size": size} if size is not None else {k: v for k, v in POSITION.items() if k != "size"}
+    )
+    client = Venue({POSITIONS: [row]}).client()
+    with pytest.raises(ExchangeUnavailable, match=r"^positions: unreadable row"):
         await client.positions()
-    assert str(caught.value) == "positions: unreadable row (position size 0: WEEX documents no such row)"
-    assert caught.value.raw == empty
     await client.aclose()
 
 
