@@ -611,3 +611,29 @@ async def test_a_delivered_notice_is_marked_sent_and_never_sent_again(
     assert [b.splitlines()[0] for b in sent] == ["engine HALTED: one", "engine HALTED: two"]
     assert [r.state for r in store.notifications.recent()] == [NotificationState.SENT] * 2
     assert await n.tick() == DeliveryReport(0, 0, 0)
+
+
+async def test_a_notice_given_up_is_written_failed_once_and_left_alone(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = StepClock()
+    notifier(store, clock, [NOWHERE]).derive()
+    halt(store, clock, "one")
+    halt(store, clock, "two")
+    assert notifier(store, clock, [NOWHERE]).derive() == 2
+    real = store.notifications.update
+    updated: list[int] = []
+
+    def update(row_id: int, **fields: Any) -> None:
+        if row_id in updated:
+            raise RuntimeError(f"row #{row_id} written twice")  # fails at once instead of looping
+        updated.append(row_id)
+        real(row_id, **fields)
+
+    monkeypatch.setattr(store.notifications, "update", update)
+    moved = notifier(store, clock, [ELSEWHERE])  # the first channel was removed from the settings
+    assert await moved.deliver() == DeliveryReport(0, 0, 2)
+    assert [(r.state, r.last_error) for r in store.notifications.recent()] == [
+        (NotificationState.FAILED, "channel no longer configured")
+    ] * 2
+    assert len(updated) == 2
