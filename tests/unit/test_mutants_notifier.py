@@ -363,8 +363,10 @@ def test_a_notice_not_chosen_or_below_the_level_is_not_queued(store: Store) -> N
     clock = StepClock()
     n = notifier(store, clock, [NOWHERE], events=["stopped"], min_level="warning")
     store.events.append(clock.now(), EventLevel.INFO, "engine.starting", "starting")  # not chosen
+    halt(store, clock)  # critical, but not chosen either
     store.events.append(clock.now(), EventLevel.INFO, "engine.stopped", "stopped")  # warning: at the level
     assert n.derive() == 1
+    assert [r.kind for r in store.notifications.recent()] == ["stopped"]
     n = notifier(store, clock, [NOWHERE], events=["stopped", "started"], min_level="error")
     store.events.append(clock.now(), EventLevel.INFO, "engine.stopped", "stopped again")
     assert n.derive() == 0
