@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from smt_engine import secrets
+from smt_engine.notify import sender
 from smt_engine.store import Store
 
 
@@ -53,6 +57,19 @@ def _root_logging() -> Iterator[None]:
             root.removeHandler(handler)
     for logger, level in zip(loggers, levels, strict=True):
         logger.setLevel(level)
+
+
+def _notify_pools_of_this_process() -> None:
+    """mutmut forks each mutant's run from the process that ran the clean tests: the fork inherits the
+    notifier's send pool and apprise's shared pool but not their threads, so every send would wait in a
+    queue until the time limit. A forked process gets pools of its own."""
+    sender._POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="smt-notify")
+    apprise_core = sys.modules.get("apprise.apprise")
+    if apprise_core is not None:
+        apprise_core._shared_executor = None  # made again on its next use
+
+
+os.register_at_fork(after_in_child=_notify_pools_of_this_process)
 
 
 @pytest.fixture
