@@ -108,7 +108,22 @@ MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
 	smt_engine.store.base.xǁRepoǁinsert* smt_engine.store.base.xǁRepoǁupdate* \
 	smt_engine.store.events.xǁEventsRepoǁappend* smt_engine.exchange.market.live* \
 	smt_engine.exchange.weex.errors* smt_engine.domain.x_round_confidence* \
-	smt_engine.exchange.weex.parsing*
+	smt_engine.exchange.weex.parsing* smt_engine.exchange.weex.streams.xǁWeexStreamǁrun* \
+	smt_engine.exchange.weex.streams.xǁWeexStreamǁ_session* smt_engine.exchange.weex.streams.xǁWeexStreamǁ_handle* \
+	smt_engine.exchange.weex.streams.x_message_of* smt_engine.exchange.weex.streams.x_parse_frame* \
+	smt_engine.exchange.weex.streams.x_is_ping* smt_engine.exchange.weex.streams.x_is_control* \
+	smt_engine.notify.rules.xǁRulesǁ__init__* smt_engine.notify.rules.xǁRulesǁdraft* \
+	smt_engine.notify.rules.xǁRulesǁ_proposal_waiting* smt_engine.notify.rules.xǁRulesǁ_entry_filled* \
+	smt_engine.notify.rules.xǁRulesǁ_position_closed* smt_engine.notify.rules.xǁRulesǁ_halted* \
+	smt_engine.notify.rules.xǁRulesǁ_resumed* smt_engine.notify.rules.xǁRulesǁ_started* \
+	smt_engine.notify.rules.xǁRulesǁ_stopped* smt_engine.notify.rules.xǁRulesǁ_crash_restart* \
+	smt_engine.notify.rules.xǁRulesǁ_degraded* smt_engine.notify.rules.xǁRulesǁstream_down* \
+	smt_engine.notify.notifier.xǁNotifierǁtick* smt_engine.notify.notifier.xǁNotifierǁflush* \
+	smt_engine.notify.notifier.xǁNotifierǁderive* smt_engine.notify.notifier.xǁNotifierǁ_draft* \
+	smt_engine.notify.notifier.xǁNotifierǁcheck_streams* smt_engine.notify.notifier.xǁNotifierǁ_wanted* \
+	smt_engine.notify.notifier.xǁNotifierǁ_enqueue* smt_engine.notify.notifier.xǁNotifierǁdeliver* \
+	smt_engine.notify.notifier.xǁNotifierǁ_deliver_channel* \
+	smt_engine.notify.notifier.xǁNotifierǁ_notice_id* smt_engine.notify.notifier.xǁNotifierǁ_record*
 mutate: $(STAMP)
 	$(BIN)/mutmut run --max-children 2 $(if $(filter all,$(MUTANTS)),,$(foreach m,$(MUTANTS),"$(m)"))
 	$(BIN)/mutmut export-cicd-stats
