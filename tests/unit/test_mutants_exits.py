@@ -397,6 +397,7 @@ class CountingClock(SimulatedClock):
 
     async def advance(self, seconds: float) -> None:
         self.steps.append(seconds)
+        assert len(self.steps) <= 100, "the run would step the clock forever"
         if len(self.steps) == self.fail_on:
             raise RuntimeError("the clock broke")
         await super().advance(seconds)
