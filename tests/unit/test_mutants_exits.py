@@ -359,13 +359,15 @@ def test_a_known_failure_exits_with_its_code_and_its_words(
     assert closed(verb.store)
 
 
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
 def test_a_bug_exits_70_with_its_traceback_and_closes_the_store(
-    monkeypatch: pytest.MonkeyPatch, config: Path, capsys: pytest.CaptureFixture[str]
+    as_json: bool, monkeypatch: pytest.MonkeyPatch, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     verb = status_verb(monkeypatch, KeyError("lost"))
-    assert main(["status", "--config", str(config)]) == ExitCode.INTERNAL == 70
+    code = main(["status", "--config", str(config), *(["--json"] if as_json else [])])
+    assert code == ExitCode.INTERNAL == 70
     out, err = capsys.readouterr()
-    assert out == ""
+    assert out == ('{"error": "internal error: KeyError: \'lost\'", "code": 70}\n' if as_json else "")
     assert err.startswith("Traceback (most recent call last):")
     assert err.endswith("KeyError: 'lost'\ninternal error: KeyError: 'lost'\n")
     assert closed(verb.store)
