@@ -245,7 +245,9 @@ def run_interactive(db: Path, config: Path | None) -> int:
     cmd += ["--real-start", repr(real_start), "--parent-pid", str(os.getpid())]
     if config:
         cmd += ["--config", str(config)]
-    stop_wait = engine_stop_wait(demo_settings(db, approval=ApprovalMode.MANUAL, base=_engine_base(config)))
+    # The settings the engine process runs with: its drain sets the stop wait, its pairs and fees the console.
+    settings = demo_settings(db, approval=ApprovalMode.MANUAL, base=_engine_base(config))
+    stop_wait = engine_stop_wait(settings)
     log_path = db.with_suffix(".engine.log")
     with log_path.open("ab") as engine_log:
         engine = subprocess.Popen(cmd, stdout=engine_log, stderr=engine_log, start_new_session=True)
@@ -256,7 +258,6 @@ def run_interactive(db: Path, config: Path | None) -> int:
                 print(f"the demo engine did not start; see {log_path}", file=sys.stderr)
                 return 1
             time.sleep(0.1)
-        settings = demo_settings(db, approval=ApprovalMode.MANUAL)
         clock = FollowedClock(pace_file(db), Anchor(DEMO_START, real_start, DEMO_FACTOR))
         root = logging.getLogger()
         for h in list(root.handlers):
