@@ -62,9 +62,10 @@ lock: $(STAMP)
 # heartbeat, monitor pacing, halt and resume, the stream supervisor, streamed prices, the analyst
 # answer parser and the log set-up, the WEEX client's reads and public data, the engine's loops, the
 # pipeline's price reads, the analysis record, the exit codes and the database-lost notice, the store
-# queries, WEEX's REST ticker and klines, its error mapping and row parsing, the confidence rounding;
-# docs/benchmarks.md has the counts and times).
-# `make mutate MUTANTS=all` takes every file listed (16,838 mutants; the default 14,497: hours). mutants/ keeps which test
+# queries, WEEX's REST ticker and klines, its error mapping and row parsing, the confidence rounding,
+# the WEEX websocket stream, the notification rules and notifier, the stop and exit paths of smt, smt
+# engine and the demo; docs/benchmarks.md has the counts and times).
+# `make mutate MUTANTS=all` takes every file listed (19,060 mutants; the default 15,519: hours). mutants/ keeps which test
 # reaches which function between runs, but every mutant named (by default the whole scope) is checked
 # again; name one function to recheck only it,
 # e.g. `make mutate MUTANTS='smt_engine.trading.position_guard.xǁPositionGuardǁensure_stop*'`.
@@ -123,7 +124,9 @@ MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
 	smt_engine.notify.notifier.xǁNotifierǁcheck_streams* smt_engine.notify.notifier.xǁNotifierǁ_wanted* \
 	smt_engine.notify.notifier.xǁNotifierǁ_enqueue* smt_engine.notify.notifier.xǁNotifierǁdeliver* \
 	smt_engine.notify.notifier.xǁNotifierǁ_deliver_channel* \
-	smt_engine.notify.notifier.xǁNotifierǁ_notice_id* smt_engine.notify.notifier.xǁNotifierǁ_record*
+	smt_engine.notify.notifier.xǁNotifierǁ_notice_id* smt_engine.notify.notifier.xǁNotifierǁ_record* \
+	smt_engine.demo.x_run_interactive* smt_engine.demo.x_run_engine* smt_engine.cli.main.x_main* \
+	smt_engine.cli.engine.x_cmd_engine*
 mutate: $(STAMP)
 	$(BIN)/mutmut run --max-children 2 $(if $(filter all,$(MUTANTS)),,$(foreach m,$(MUTANTS),"$(m)"))
 	$(BIN)/mutmut export-cicd-stats
