@@ -6,6 +6,7 @@ import concurrent.futures
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def _notify_pools_of_this_process() -> None:
     apprise_core = sys.modules.get("apprise.apprise")
     if apprise_core is not None:
         apprise_core._shared_executor = None  # made again on its next use
+        apprise_core._shared_executor_lock = threading.Lock()  # a lock held at the fork stays held
 
 
 os.register_at_fork(after_in_child=_notify_pools_of_this_process)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import types
 import typing
@@ -24,6 +25,8 @@ def parse_duration(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError("must be a duration like 15s, 30m, 4h or 2d")
     if isinstance(value, int | float):
+        if not math.isfinite(value) or value < 0:
+            raise ValueError("must be a duration of zero or more, like 15s, 30m, 4h or 2d")
         return timedelta(seconds=value)
     if isinstance(value, str):
         match = _DURATION_RE.match(value)

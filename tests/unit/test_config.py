@@ -182,6 +182,19 @@ def test_durations(text: str | int, seconds: int) -> None:
     assert parse_duration(format_duration(value)) == value
 
 
+@pytest.mark.parametrize("value", [-5, -0.5, float("nan"), float("inf")])
+def test_a_negative_or_endless_number_is_no_duration(value: float) -> None:
+    with pytest.raises(ValueError, match="^must be a duration of zero or more"):
+        parse_duration(value)
+
+
+def test_a_negative_duration_in_the_file_names_the_key(tmp_path: Path) -> None:
+    found = problems(tmp_path, "[notify]\nstream_down_after = -120\n")
+    assert len(found) == 1
+    assert "notify.stream_down_after" in found[0]
+    assert "zero or more" in found[0]
+
+
 def test_configuration_reference_in_docs_is_current() -> None:
     doc = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
     assert doc.read_text() == render_reference(), (

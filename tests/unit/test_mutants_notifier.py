@@ -266,7 +266,9 @@ async def test_a_flush_that_runs_out_of_grace_still_records_the_send_in_flight(
         n = notifier(store, clock, parse_urls(hook.json_url()), timeout="1s")
         hook.hang = True
         halt(store, clock)
+        n.derive()  # queued before the flush, so its grace is spent on the send alone
         with caplog.at_level(logging.WARNING, logger="smt_engine.notify.notifier"):
+            # a grace shorter than the send's own limit: the flush gives up while the send hangs
             await asyncio.wait_for(n.flush(timedelta(seconds=0.2)), HANG_GUARD)
         hook.release()
     assert notifier_lines(caplog)[-1] == (
