@@ -184,7 +184,7 @@ def test_durations(text: str | int, seconds: int) -> None:
 
 @pytest.mark.parametrize("value", [-5, -0.5, float("nan"), float("inf")])
 def test_a_negative_or_endless_number_is_no_duration(value: float) -> None:
-    with pytest.raises(ValueError, match="^must be a duration of zero or more"):
+    with pytest.raises(ValueError, match=r"^must be a duration of zero or more"):
         parse_duration(value)
 
 
