@@ -222,3 +222,48 @@ def test_cleared_is_the_newest_cleared_stop_per_symbol(store: Store) -> None:
     got = store.cooldown_clearances.cleared()
     assert got == {"ETHUSDT": T0 + timedelta(minutes=45), "BTCUSDT": T0 + timedelta(minutes=600)}
     assert all(v.tzinfo is UTC for v in got.values())
+
+
+def test_reads_do_not_rest_on_sqlite_unspecified_row_order(store: Store) -> None:
+    """With SQLite told to return unordered rows backwards, every read still names the same row."""
+    later = _snap(store, 5, "105")
+    _snap(store, 3, "103")  # inserted after, timed before: id order and time order differ
+    _reset(store, 9, "100", actor="first")
+    _reset(store, 1, "100", actor="second")
+    with store.lock:
+        store.conn.execute("PRAGMA reverse_unordered_selects = ON")
+    try:
+        first = store.account.first_since(_at(2))
+        assert first is not None
+        assert first.equity == D(103)
+        before = store.account.last_before(_at(6))
+        assert before is not None
+        assert before.id == later
+        assert store.kill_switch.latest().actor == "second"  # type: ignore[union-attr]
+    finally:
+        with store.lock:
+            store.conn.execute("PRAGMA reverse_unordered_selects = OFF")
+
+
+def test_each_read_fetches_one_row(store: Store) -> None:
+    """The per-tick reads are bounded: one statement each, one row asked for, however long the history."""
+    for minute in range(5):
+        _snap(store, minute, str(100 + minute))
+    _reset(store, 9, "100")
+    reads = {
+        "last_before": lambda: store.account.last_before(_at(3)),
+        "first_since": lambda: store.account.first_since(_at(1)),
+        "peak_since_other": lambda: store.account.peak_equity(_at(1)),
+        "kill_switch_latest": store.kill_switch.latest,
+    }
+    for name, read in reads.items():
+        calls: list[str] = []
+        with store.lock:
+            store.conn.set_trace_callback(calls.append)
+            try:
+                assert read() is not None, name
+            finally:
+                store.conn.set_trace_callback(None)
+        selects = [sql for sql in calls if sql.startswith("SELECT * FROM")]
+        assert len(selects) == 1, (name, calls)
+        assert selects[0].endswith(" LIMIT 1"), (name, selects)
