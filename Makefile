@@ -126,7 +126,10 @@ MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
 	smt_engine.notify.notifier.xǁNotifierǁ_deliver_channel* \
 	smt_engine.notify.notifier.xǁNotifierǁ_notice_id* smt_engine.notify.notifier.xǁNotifierǁ_record* \
 	smt_engine.demo.x_run_interactive* smt_engine.demo.x_run_engine* smt_engine.cli.main.x_main* \
-	smt_engine.cli.engine.x_cmd_engine*
+	smt_engine.cli.engine.x_cmd_engine* smt_engine.store.venue.xǁAccountRepoǁlast_before* \
+	smt_engine.store.venue.xǁAccountRepoǁfirst_since* smt_engine.store.venue.xǁAccountRepoǁpeak_equity* \
+	smt_engine.store.kill_switch.xǁKillSwitchRepoǁlatest* \
+	smt_engine.store.cooldowns.xǁCooldownClearancesRepoǁcleared*
 mutate: $(STAMP)
 	$(BIN)/mutmut run --max-children 2 $(if $(filter all,$(MUTANTS)),,$(foreach m,$(MUTANTS),"$(m)"))
 	$(BIN)/mutmut export-cicd-stats
