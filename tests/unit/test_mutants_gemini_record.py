@@ -36,7 +36,7 @@ def grounding(**over: Any) -> SimpleNamespace:
         "web_search_queries": ["sol etf", "", "sol funding"],
         "grounding_chunks": [
             SimpleNamespace(web=None),
-            web("CoinDesk", "https://coindesk.com/x", domain="coindesk.com"),
+            web("CoinDesk", "https://redirect.example/0", domain="coindesk.com"),
             web("", ""),
             web("news.example", "https://redirect.example/1"),
         ],
@@ -135,7 +135,7 @@ def test_a_grounded_response_is_read_into_the_trace_value_by_value() -> None:
     assert trace.raw_response == "Answer. More."
     assert trace.queries == ["sol etf", "sol funding"]
     assert trace.sources == [
-        {"title": "CoinDesk", "domain": "coindesk.com", "uri": "https://coindesk.com/x"},
+        {"title": "CoinDesk", "domain": "coindesk.com", "uri": "https://redirect.example/0"},
         {"title": "news.example", "domain": "news.example", "uri": "https://redirect.example/1"},
     ]
     # Chunk 1 is source 1, chunk 3 source 2; the support ends 7 characters into the first answer part.
@@ -270,11 +270,21 @@ async def test_an_answered_call_stores_prompt_answer_sources_version_and_usage(
     assert (row.action, row.confidence, row.grounded, row.error) == (Action.LONG, 0.78, True, None)
     assert row.model == "gemini-3.8-flash-002"
     assert row.queries == ["sol etf", "sol funding"]
-    assert [s["uri"] for s in row.sources] == ["https://coindesk.com/x", "https://redirect.example/1"]
+    assert [s["uri"] for s in row.sources] == ["https://redirect.example/0", "https://redirect.example/1"]
     assert (row.latency_ms, row.attempts) == (1234, 1)
     # 1.2 M in at $1.50/M, 0.2 M out and thinking at $7.50/M, 2 queries at $14/1000.
-    assert row.usage["cost_usd"] == "3.328000"
-    assert row.usage["model_version"] == "gemini-3.8-flash-002"
+    assert row.usage == {
+        "search_queries": 2,
+        "prompt_tokens": 1_000_000,
+        "output_tokens": 100_000,
+        "thoughts_tokens": 100_000,
+        "tool_use_prompt_tokens": 200_000,
+        "total_tokens": 1_400_000,
+        "model_version": "gemini-3.8-flash-002",
+        "finish_reason": "STOP",
+        "cost_usd": "3.328000",
+    }
+    assert out.decision.analyst is AnalystKind.GEMINI
     assert store.analyst_usage.select() == [
         AnalystUsage(
             at=NOW,
@@ -397,7 +407,8 @@ async def test_the_track_record_goes_into_the_prompt_only_when_enabled(
 ) -> None:
     asked: list[tuple[str, str]] = []
 
-    def section(store: Store, base: str, kind: str, now: Any) -> str:
+    def section(given: Store, base: str, kind: str, now: Any) -> str:
+        assert (given, now) == (store, NOW)
         asked.append((base, kind))
         return "=== YOUR TRACK RECORD ===\nnone yet"
 
@@ -414,3 +425,42 @@ def test_no_usage_row_when_no_request_went_out(store: Store) -> None:
     outcome = SimpleNamespace(record=SimpleNamespace(usage={}, id=1))
     a._record_usage(outcome, CallTrace(attempts=0, model="gemini-3.8-flash"))  # type: ignore[arg-type]
     assert store.analyst_usage.select() == []
+
+
+async def test_a_listed_version_is_priced_at_its_own_rate(store: Store, ticks: list[float]) -> None:
+    # 1.2 M in at $0.30/M, 0.2 M out and thinking at $2.50/M.
+    reply = response(json.dumps(answer()), usage=tokens(), version="gemini-3.5-flash-lite-preview-09")
+    await analyst(store, FakeClient(reply)).analyse(context(fast_settings()))
+    (spent,) = store.analyst_usage.select()
+    assert (spent.model, spent.cost_usd, spent.priced) == (
+        "gemini-3.5-flash-lite-preview-09",
+        Decimal("0.860"),
+        True,
+    )
+
+
+async def test_an_unpriced_answer_is_flagged_unpriced(store: Store, ticks: list[float]) -> None:
+    a = analyst(store, FakeClient(response(json.dumps(answer()), usage=tokens())))
+    a.settings = a.settings.model_copy(update={"prices": {}})
+    out = await a.analyse(context(fast_settings()))
+    (spent,) = store.analyst_usage.select()
+    assert (spent.cost_usd, spent.priced) == (Decimal(0), False)
+    assert out.record.usage["cost_usd"] == "0"
+
+
+def test_a_source_needs_only_a_title_or_a_link() -> None:
+    trace = CallTrace()
+    chunks = [web("CoinDesk", "", domain="coindesk.com"), web("", "https://coindesk.com/y")]
+    metadata = grounding(grounding_chunks=chunks, grounding_supports=None)
+    GeminiAnalyst._read_response(None, response("a", metadata=metadata), trace)  # type: ignore[arg-type]
+    assert trace.sources == [
+        {"title": "CoinDesk", "domain": "coindesk.com", "uri": ""},
+        {"title": "", "domain": "coindesk.com", "uri": "https://coindesk.com/y"},
+    ]
+
+
+async def test_the_answer_is_checked_against_the_pairs_price(store: Store, ticks: list[float]) -> None:
+    reply = response(json.dumps(answer(tp_price=97)))
+    out = await analyst(store, FakeClient(reply)).analyse(context(fast_settings()))
+    assert out.decision.action is Action.WAIT
+    assert "tp_price = 97: must be above the price 100" in (out.record.error or "")
