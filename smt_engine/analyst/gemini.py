@@ -309,7 +309,6 @@ class GeminiAnalyst:
             cost = call_cost(self.settings, priced_as, trace.usage)
         answered = answering is not None
         if cost is not None:
-            trace.usage["cost_usd"] = str(cost.usd)
             outcome.record.usage["cost_usd"] = str(cost.usd)
             if outcome.record.id is not None:
                 self.store.analyses.update(outcome.record.id, usage=outcome.record.usage)
