@@ -129,7 +129,12 @@ MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
 	smt_engine.cli.engine.x_cmd_engine* smt_engine.store.venue.xǁAccountRepoǁlast_before* \
 	smt_engine.store.venue.xǁAccountRepoǁfirst_since* smt_engine.store.venue.xǁAccountRepoǁpeak_equity* \
 	smt_engine.store.kill_switch.xǁKillSwitchRepoǁlatest* \
-	smt_engine.store.cooldowns.xǁCooldownClearancesRepoǁcleared*
+	smt_engine.store.cooldowns.xǁCooldownClearancesRepoǁcleared* \
+	smt_engine.analyst.gemini.xǁGeminiAnalystǁ_call_and_record* \
+	smt_engine.analyst.gemini.xǁGeminiAnalystǁ_record_usage* \
+	smt_engine.analyst.gemini.xǁGeminiAnalystǁ_read_response* smt_engine.analyst.gemini.x__answering_model* \
+	smt_engine.analyst.gemini.x__answer_parts* smt_engine.analyst.gemini.x__candidate_text* \
+	smt_engine.analyst.gemini.x__dump*
 mutate: $(STAMP)
 	$(BIN)/mutmut run --max-children 2 $(if $(filter all,$(MUTANTS)),,$(foreach m,$(MUTANTS),"$(m)"))
 	$(BIN)/mutmut export-cicd-stats
