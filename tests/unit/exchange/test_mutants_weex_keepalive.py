@@ -80,19 +80,29 @@ async def test_an_unreadable_frame_before_the_ack_is_skipped_and_the_subscriptio
     async def handler(ws: ServerConnection) -> None:
         frame = json.loads(await ws.recv())
         await ws.send("{broken")
+        await ws.send(json.dumps({"event": "ping", "time": 1}))  # a ping before the ack is answered
+        pongs.append(json.loads(await ws.recv()))
         await ws.send(json.dumps({"id": frame["id"], "method": "PONG"}))  # same id, no result: not an ack
         await ws.send(json.dumps(TICKER))  # a push before the ack is read as a push
         await ws.send(json.dumps({"result": True, "id": "99"}))  # another request's ack
         await ws.send(json.dumps({"result": True, "id": frame["id"]}))
         await ws.close()
 
+    pongs: list[dict[str, Any]] = []
     async with serve(handler, "127.0.0.1", 0) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         rig = Rig(f"ws://127.0.0.1:{port}")
+        seen: list[tuple[StreamMessage, bool]] = []
+
+        async def on_message(message: StreamMessage) -> None:
+            seen.append((message, rig.stream._subscribed))
+
+        rig.stream._on_message = on_message
         ended = await session(rig)
     assert isinstance(ended, ConnectionClosed)
     assert rig.stream.state.malformed == 1
-    assert rig.messages == [StreamMessage("ticker", [{"c": "3000.5"}], AT, "ETHUSDT")]
+    assert pongs == [{"id": "2", "method": "PONG"}]
+    assert seen == [(StreamMessage("ticker", [{"c": "3000.5"}], AT, "ETHUSDT"), False)], "read before the ack"
     assert len(rig.connected) == 1, "subscribed once, then up"
 
 
@@ -117,7 +127,7 @@ async def test_private_channels_go_one_per_subscribe_and_public_tickers_in_one()
     assert private.stream.state.detail == "subscribed to orders, fill, positions, account"
 
 
-async def refusal(msg: str | None, *, private: bool) -> BaseException | None:
+async def refusal(msg: str | None, *, private: bool, public: list[str] | None = None) -> BaseException | None:
     async def handler(ws: ServerConnection) -> None:
         frame = json.loads(await ws.recv())
         answer: dict[str, Any] = {"result": False, "id": frame["id"]}
@@ -129,6 +139,8 @@ async def refusal(msg: str | None, *, private: bool) -> BaseException | None:
     async with serve(handler, "127.0.0.1", 0) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         kw: dict[str, Any] = {"credentials": secrets(), "channels": ["orders"]} if private else {}
+        if public is not None and not private:
+            kw["channels"] = public
         return await session(Rig(f"ws://127.0.0.1:{port}", **kw))
 
 
@@ -143,15 +155,15 @@ async def test_a_private_subscription_refused_for_its_credentials_is_an_auth_ref
     ("msg", "private", "words"),
     [
         ("INVALID_ARGUMENT", True, "subscription to orders refused: INVALID_ARGUMENT"),
-        ("auth failed", False, "subscription to ETHUSDT@ticker refused: auth failed"),
-        (None, False, "subscription to ETHUSDT@ticker refused: subscription refused"),
+        ("auth failed", False, "subscription to ETHUSDT@ticker, BTCUSDT@ticker refused: auth failed"),
+        (None, False, "subscription to ETHUSDT@ticker, BTCUSDT@ticker refused: subscription refused"),
         ("", True, "subscription to orders refused: subscription refused"),
     ],
 )
 async def test_another_refusal_is_a_venue_error_naming_the_channels_and_the_venues_words(
     msg: str | None, private: bool, words: str
 ) -> None:
-    ended = await refusal(msg, private=private)
+    ended = await refusal(msg, private=private, public=["ETHUSDT@ticker", "BTCUSDT@ticker"])
     assert type(ended) is ExchangeError
     assert str(ended) == words
     assert ended.raw == {"result": False, "id": "1", **({} if msg is None else {"msg": msg})}
