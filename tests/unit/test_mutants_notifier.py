@@ -463,11 +463,11 @@ async def test_the_task_reports_its_state_ticks_every_poll_interval_and_survives
         return DeliveryReport()
 
     monkeypatch.setattr(n, "tick", tick)
-    health: list[tuple[HealthStatus, str]] = []
+    health: list[tuple[str, HealthStatus, str]] = []
     real = store.health.report
 
     def report(component: str, status: HealthStatus, *args: Any, **kw: Any) -> Any:
-        health.append((status, args[1] if len(args) > 1 else kw.get("detail", "")))
+        health.append((component, status, args[1] if len(args) > 1 else kw.get("detail", "")))
         return real(component, status, *args, **kw)
 
     monkeypatch.setattr(store.health, "report", report)
@@ -475,7 +475,10 @@ async def test_the_task_reports_its_state_ticks_every_poll_interval_and_survives
         await asyncio.wait_for(n.run(), HANG_GUARD)
     assert clock.slept == [7.0, 7.0, 7.0]
     assert ticks == [T0, T0 + timedelta(seconds=7), T0 + timedelta(seconds=14)]
-    assert health == [(HealthStatus.OK, "1 channel(s)"), (HealthStatus.DOWN, "notifier error: boom")]
+    assert health == [
+        ("notify", HealthStatus.OK, "1 channel(s)"),
+        ("notify", HealthStatus.DOWN, "notifier error: boom"),
+    ]
     failed = [r for r in caplog.records if r.getMessage() == "notifier tick failed"]
     assert len(failed) == 1
     assert failed[0].exc_info is not None
