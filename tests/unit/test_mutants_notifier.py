@@ -374,3 +374,127 @@ async def test_a_notice_given_up_is_written_failed_once_and_left_alone(
         (NotificationState.FAILED, "channel no longer configured")
     ] * 2
     assert len(updated) == 2
+
+
+# --------------------------------------------------------------------------- the back-off, the task
+
+
+def test_the_back_off_stays_at_five_minutes_however_many_attempts_failed() -> None:
+    """A channel down all day fails hundreds of times (the default gives up after a day): no overflow."""
+    assert [backoff(n).total_seconds() for n in (0, 1, 2, 5, 6, 44, 300, 10_000)] == [
+        10,
+        10,
+        20,
+        160,
+        300,
+        300,
+        300,
+        300,
+    ]
+
+
+async def test_a_notice_failing_for_hours_is_retried_every_five_minutes_and_the_tick_does_not_fail(
+    store: Store,
+) -> None:
+    clock = StepClock()
+    with FakeWebhook() as hook:
+        (channel,) = parse_urls(hook.json_url())
+        n = notifier(store, clock, [channel])
+        hook.down = True
+        halt(store, clock)
+        n.derive()
+        (row,) = store.notifications.recent()
+        assert row.id is not None
+        store.notifications.update(row.id, attempts=60)
+        assert await asyncio.wait_for(n.tick(), HANG_GUARD) == DeliveryReport(0, 1, 0)
+        (row,) = store.notifications.recent()
+        assert (row.state, row.attempts, row.next_attempt_at) == (
+            NotificationState.PENDING,
+            61,
+            clock.now() + timedelta(minutes=5),
+        )
+
+
+def test_the_notifier_is_active_only_when_enabled_and_given_a_channel(store: Store) -> None:
+    clock = StepClock()
+    assert notifier(store, clock, [NOWHERE]).active
+    assert not notifier(store, clock, [NOWHERE], enabled=False).active
+    assert not notifier(store, clock, []).active
+
+
+def test_a_notifier_keeps_its_settings_channels_by_label_and_why_it_is_off(store: Store) -> None:
+    clock = StepClock()
+    halt(store, clock)
+    cfg = settings()
+    n = Notifier(cfg, store, clock, [NOWHERE, ELSEWHERE], problem="bad url", off_reason="demo")
+    assert (n.settings, n.store, n.clock, n.problem, n.off_reason) == (cfg, store, clock, "bad url", "demo")
+    assert n.channels == {NOWHERE.label: NOWHERE, ELSEWHERE.label: ELSEWHERE}
+    assert (n._failing, n._instance) == ({}, None)
+    assert n.rules.settings is cfg
+    assert store.cursors.get_position(CURSOR) == store.events.last_id()
+    default = Notifier(cfg, store, clock, [])
+    assert (default.problem, default.off_reason) == (None, "no notify_urls secret set")
+
+
+class Ticks(StepClock):
+    """A clock whose sleeps are recorded; the ``stop_after``-th cancels the task."""
+
+    def __init__(self, stop_after: int) -> None:
+        super().__init__()
+        self.slept: list[float] = []
+        self.stop_after = stop_after
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        if len(self.slept) >= self.stop_after:
+            raise asyncio.CancelledError
+        await super().sleep(seconds)
+
+
+async def test_the_task_reports_its_state_ticks_every_poll_interval_and_survives_a_failed_tick(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Ticks(stop_after=3)
+    n = notifier(store, clock, [NOWHERE], poll_interval="7s")
+    ticks: list[datetime] = []
+
+    async def tick() -> DeliveryReport:
+        ticks.append(clock.now())
+        if len(ticks) == 1:
+            raise RuntimeError("boom")
+        return DeliveryReport()
+
+    monkeypatch.setattr(n, "tick", tick)
+    health: list[tuple[str, HealthStatus, str]] = []
+    real = store.health.report
+
+    def report(component: str, status: HealthStatus, *args: Any, **kw: Any) -> Any:
+        health.append((component, status, args[1] if len(args) > 1 else kw.get("detail", "")))
+        return real(component, status, *args, **kw)
+
+    monkeypatch.setattr(store.health, "report", report)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(n.run(), HANG_GUARD)
+    assert clock.slept == [7.0, 7.0, 7.0]
+    assert ticks == [T0, T0 + timedelta(seconds=7), T0 + timedelta(seconds=14)]
+    assert health == [
+        ("notify", HealthStatus.OK, "1 channel(s)"),
+        ("notify", HealthStatus.DOWN, "notifier error: boom"),
+    ]
+    failed = [r for r in caplog.records if r.getMessage() == "notifier tick failed"]
+    assert len(failed) == 1
+    assert failed[0].exc_info is not None
+    assert isinstance(failed[0].exc_info[1], RuntimeError)
+
+
+async def test_a_cancelled_tick_ends_the_task(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Ticks(stop_after=99)
+    n = notifier(store, clock, [NOWHERE])
+
+    async def tick() -> DeliveryReport:
+        raise asyncio.CancelledError
+
+    monkeypatch.setattr(n, "tick", tick)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(n.run(), HANG_GUARD)
+    assert clock.slept == []
