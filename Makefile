@@ -64,8 +64,9 @@ lock: $(STAMP)
 # pipeline's price reads, the analysis record, the exit codes and the database-lost notice, the store
 # queries, WEEX's REST ticker and klines, its error mapping and row parsing, the confidence rounding,
 # the WEEX websocket stream, the notification rules and notifier, the stop and exit paths of smt, smt
-# engine and the demo; docs/benchmarks.md has the counts and times).
-# `make mutate MUTANTS=all` takes every file listed (19,060 mutants; the default 15,519: hours). mutants/ keeps which test
+# engine and the demo, the kill switch's store reads, what each model call records; docs/benchmarks.md
+# has the counts and times).
+# `make mutate MUTANTS=all` takes every file listed (20,224 mutants; the default 16,316: hours). mutants/ keeps which test
 # reaches which function between runs, but every mutant named (by default the whole scope) is checked
 # again; name one function to recheck only it,
 # e.g. `make mutate MUTANTS='smt_engine.trading.position_guard.xǁPositionGuardǁensure_stop*'`.
@@ -134,7 +135,13 @@ MUTANTS ?= smt_engine.trading.position_guard* smt_engine.trading.order_desk* \
 	smt_engine.analyst.gemini.xǁGeminiAnalystǁ_record_usage* \
 	smt_engine.analyst.gemini.xǁGeminiAnalystǁ_read_response* smt_engine.analyst.gemini.x__answering_model* \
 	smt_engine.analyst.gemini.x__answer_parts* smt_engine.analyst.gemini.x__candidate_text* \
-	smt_engine.analyst.gemini.x__dump*
+	smt_engine.analyst.gemini.x__dump* smt_engine.exchange.weex.streams.xǁWeexStreamǁ_read* \
+	smt_engine.exchange.weex.streams.xǁWeexStreamǁ_next_frame* smt_engine.exchange.weex.streams.xǁWeexStreamǁ_malformed* \
+	smt_engine.exchange.weex.streams.xǁWeexStreamǁ_keepalive* smt_engine.exchange.weex.streams.xǁWeexStreamǁ_ponged* \
+	smt_engine.exchange.weex.streams.xǁWeexStreamǁ_serve_* smt_engine.exchange.weex.streams.xǁWeexStreamǁ_subscribe* \
+	smt_engine.exchange.weex.streams.xǁWeexStreamǁ_set* smt_engine.exchange.weex.streams.xǁWeexStreamǁ_touch* \
+	smt_engine.notify.notifier.x_backoff* smt_engine.notify.notifier.xǁNotifierǁ__init__* \
+	smt_engine.notify.notifier.xǁNotifierǁrun*
 mutate: $(STAMP)
 	$(BIN)/mutmut run --max-children 2 $(if $(filter all,$(MUTANTS)),,$(foreach m,$(MUTANTS),"$(m)"))
 	$(BIN)/mutmut export-cicd-stats
