@@ -23,6 +23,17 @@ from smt_engine.store.analyst_usage import AnalystUsage
 from tests.analyst_support import NOW, answer, context, fast_settings
 
 STOP = SimpleNamespace(value="STOP")
+USAGE = {
+    "search_queries": 2,
+    "prompt_tokens": 1_000_000,
+    "output_tokens": 100_000,
+    "thoughts_tokens": 100_000,
+    "tool_use_prompt_tokens": 200_000,
+    "total_tokens": 1_400_000,
+    "model_version": "gemini-3.8-flash-002",
+    "finish_reason": "STOP",
+}
+"""The usage the recorded SOL response reports, as the trace and the analysis row keep it."""
 ENTRY = '<div><a class="chip" href="https://www.google.com/search?q=sol">sol</a></div>'
 
 
@@ -143,16 +154,7 @@ def test_a_grounded_response_is_read_into_the_trace_value_by_value() -> None:
     assert trace.search_entry_point == ENTRY
     assert trace.search_suggestions == [{"text": "sol", "uri": "https://www.google.com/search?q=sol"}]
     assert trace.grounded is True
-    assert trace.usage == {
-        "search_queries": 2,
-        "prompt_tokens": 1_000_000,
-        "output_tokens": 100_000,
-        "thoughts_tokens": 100_000,
-        "tool_use_prompt_tokens": 200_000,
-        "total_tokens": 1_400_000,
-        "model_version": "gemini-3.8-flash-002",
-        "finish_reason": "STOP",
-    }
+    assert trace.usage == USAGE
 
 
 def test_sources_alone_make_an_answer_grounded() -> None:
@@ -273,17 +275,7 @@ async def test_an_answered_call_stores_prompt_answer_sources_version_and_usage(
     assert [s["uri"] for s in row.sources] == ["https://redirect.example/0", "https://redirect.example/1"]
     assert (row.latency_ms, row.attempts) == (1234, 1)
     # 1.2 M in at $1.50/M, 0.2 M out and thinking at $7.50/M, 2 queries at $14/1000.
-    assert row.usage == {
-        "search_queries": 2,
-        "prompt_tokens": 1_000_000,
-        "output_tokens": 100_000,
-        "thoughts_tokens": 100_000,
-        "tool_use_prompt_tokens": 200_000,
-        "total_tokens": 1_400_000,
-        "model_version": "gemini-3.8-flash-002",
-        "finish_reason": "STOP",
-        "cost_usd": "3.328000",
-    }
+    assert row.usage == USAGE | {"cost_usd": "3.328000"}
     assert out.decision.analyst is AnalystKind.GEMINI
     assert store.analyst_usage.select() == [
         AnalystUsage(
